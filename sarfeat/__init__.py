@@ -1,0 +1,17 @@
+"""sarfeat: keypoints, descriptors and registration for SAR images."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .detector import SARR2D2Detector
+from .network import R2D2Net
+from .preprocess import normalize_sar
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SARR2D2Detector",
+    "R2D2Net",
+    "load_checkpoint",
+    "save_checkpoint",
+    "normalize_sar",
+    "__version__",
+]

