@@ -27,7 +27,7 @@ from .network import R2D2Net, fold_batchnorm
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PRECISIONS = ("auto", "fp32", "bf16")
-_HEAD_ROWS = 64  # rows of a tile whose heads are evaluated at once
+_STRIP_VALUES = 1 << 20  # fp32 values of one strip of upsampled features (4 MB)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -101,6 +101,55 @@ def tile_grid(height: int, width: int, tile_size: int | None, halo: int) -> list
     ]
 
 
+@dataclass
+class DenseMaps:
+    """What the network says about one tile.
+
+    Attributes
+    ----------
+    features : Tensor, shape (C, h, w)
+        Raw descriptor features at 1/``stride`` of the tile resolution (before
+        Fast-R2D2's final upsampling), bf16 or fp32.
+    stride : int
+        Tile pixels per feature pixel (2 for Fast-R2D2, 1 for R2D2).
+    reliability, repeatability : Tensor, shape (H, W), float32
+    """
+
+    features: torch.Tensor
+    stride: int
+    reliability: torch.Tensor
+    repeatability: torch.Tensor
+
+    def descriptors_at(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """L2-normalised (N, C) fp32 descriptors at float tile positions.
+
+        Sampling is bilinear in the feature grid, the same interpolation the
+        network's own upsampling uses, so at integer pixels the result equals
+        the upsampled map.
+        """
+        channels, height, width = self.features.shape
+        if self.stride > 1:
+            rows = (rows + 0.5) / self.stride - 0.5
+            cols = (cols + 0.5) / self.stride - 0.5
+        rows = rows.to(torch.float32).clamp(0, height - 1)
+        cols = cols.to(torch.float32).clamp(0, width - 1)
+        row0 = rows.floor().long()
+        col0 = cols.floor().long()
+        row1 = (row0 + 1).clamp(max=height - 1)
+        col1 = (col0 + 1).clamp(max=width - 1)
+        wr = (rows - row0).unsqueeze(1)
+        wc = (cols - col0).unsqueeze(1)
+        table = self.features.permute(1, 2, 0)  # (h, w, C), contiguous for channels_last
+
+        def at(r, c):
+            return table[r, c].float()
+
+        sampled = (at(row0, col0) * (1 - wr) + at(row1, col0) * wr) * (1 - wc) + (
+            at(row0, col1) * (1 - wr) + at(row1, col1) * wr
+        ) * wc
+        return F.normalize(sampled, p=2, dim=1)
+
+
 class DenseRunner:
     """Evaluates an :class:`~sarfeat.network.R2D2Net` on gray images.
 
@@ -118,6 +167,9 @@ class DenseRunner:
         self.device = device
         self.precision = precision
         self.net = fold_batchnorm(net).to(device).to(memory_format=torch.channels_last)
+        # the final x2 upsampling is done strip by strip in _head_logits
+        self.body = list(self.net.ops)[:-1] if net.has_pool else list(self.net.ops)
+        self.stride = 2 if net.has_pool else 1
         self.halo = net.receptive_radius + net.receptive_radius % 2
         with torch.no_grad():
             clf_w = self.net.clf.weight
@@ -135,7 +187,7 @@ class DenseRunner:
         )
 
     @torch.inference_mode()
-    def run(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run(self, gray: torch.Tensor) -> DenseMaps:
         """Maps of one gray tile with values in [0, 1].
 
         Parameters
@@ -144,23 +196,46 @@ class DenseRunner:
 
         Returns
         -------
-        features : Tensor, shape (128, H, W)
-            Raw (not normalised) descriptor features, bf16 or fp32.
-        reliability, repeatability : Tensor, shape (H, W), float32
+        DenseMaps
         """
         height, width = gray.shape
         x = gray.to(self.device, torch.float32).view(1, 1, height, width).expand(1, 3, height, width)
         x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
         pad_bottom, pad_right = height % 2, width % 2
-        if pad_bottom or pad_right:
+        if self.stride > 1 and (pad_bottom or pad_right):
             x = F.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")
         with self._autocast():
-            features = self.net.trunk(x)[..., :height, :width]
-        logits = torch.empty((2, height, width), device=self.device)
-        for row in range(0, height, _HEAD_ROWS):
-            chunk = features[..., row:row + _HEAD_ROWS, :].float().square()
-            logits[:, row:row + _HEAD_ROWS] = F.conv2d(chunk, self.head_weight, self.head_bias)[0]
+            for op in self.body:
+                x = op(x)
+        logits = self._head_logits(x, height, width)
         reliability = torch.sigmoid(logits[0])
         saliency = F.softplus(logits[1])
-        repeatability = saliency / (1 + saliency)
-        return features[0], reliability, repeatability
+        return DenseMaps(x[0], self.stride, reliability, saliency / (1 + saliency))
+
+    def _head_logits(self, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The two head logits at full resolution, upsampling a strip of rows at a time.
+
+        The 128-channel map is never materialised at full resolution: each strip
+        is upsampled from the rows it needs (plus one on each side, so that the
+        bilinear weights equal those of the whole map), squared and projected.
+        """
+        stride = self.stride
+        padded_width = features.shape[-1] * stride
+        rows_per_strip = max(2, 2 * (_STRIP_VALUES // (2 * padded_width * features.shape[1])))
+        logits = torch.empty((2, height, width), device=self.device)
+        low_height = features.shape[-2]
+        for row in range(0, height, rows_per_strip):
+            stop = min(row + rows_per_strip, height)
+            if stride == 1:
+                strip, offset = features[..., row:stop, :].float(), 0
+            else:
+                first = max(row // 2 - 1, 0)
+                last = min(stop // 2 + 1, low_height)
+                strip = F.interpolate(
+                    features[..., first:last, :].float(), scale_factor=2, mode="bilinear",
+                    align_corners=False,
+                )
+                offset = row - 2 * first
+            strip = strip[..., offset:offset + stop - row, :width].square()
+            logits[:, row:stop] = F.conv2d(strip, self.head_weight, self.head_bias)[0]
+        return logits

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ._inference import DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
+from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
 from .checkpoint import load_checkpoint
 from .network import R2D2Net
 from .preprocess import NormalizedImage, normalize_sar
@@ -87,26 +87,6 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     curvature = minus - 2 * center + plus
     offset = torch.where(curvature < 0, 0.5 * (minus - plus) / curvature.clamp(max=-1e-12), 0.0)
     return offset.clamp(-0.5, 0.5)
-
-
-def _sample_descriptors(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """Bilinearly sample (C, H, W) features at float positions; L2-normalised (N, C) fp32."""
-    height, width = features.shape[-2:]
-    rows = rows.clamp(0, height - 1)
-    cols = cols.clamp(0, width - 1)
-    r0 = rows.floor().long().clamp(max=max(height - 2, 0))
-    c0 = cols.floor().long().clamp(max=max(width - 2, 0))
-    r1 = (r0 + 1).clamp(max=height - 1)
-    c1 = (c0 + 1).clamp(max=width - 1)
-    wr = (rows - r0).unsqueeze(1)
-    wc = (cols - c0).unsqueeze(1)
-
-    def at(r, c):
-        return features[:, r, c].T.float()
-
-    sampled = (at(r0, c0) * (1 - wr) * (1 - wc) + at(r0, c1) * (1 - wr) * wc
-               + at(r1, c0) * wr * (1 - wc) + at(r1, c1) * wr * wc)
-    return F.normalize(sampled, p=2, dim=1)
 
 
 class SARR2D2Detector:
@@ -277,7 +257,7 @@ class SARR2D2Detector:
             yield _resize(image, s)
 
     def _iter_tiles(self, levels: list[_Level], runner: DenseRunner):
-        """Yield (level, tile, features, reliability, repeatability) for every tile."""
+        """Yield (level, tile, maps) for every tile of every level."""
         from tqdm.auto import tqdm
 
         bar = tqdm(total=None, desc="sarfeat", unit="tile", disable=not self.progress)
@@ -285,7 +265,7 @@ class SARR2D2Detector:
             height, width = level.image.shape
             for tile in tile_grid(height, width, self.tile_size, runner.halo):
                 r0, r1, c0, c1 = tile.outer
-                yield (level, tile, *runner.run(level.image[r0:r1, c0:c1]))
+                yield level, tile, runner.run(level.image[r0:r1, c0:c1])
                 bar.update()
         bar.close()
 
@@ -297,7 +277,8 @@ class SARR2D2Detector:
 
     # -- detection ----------------------------------------------------------------------------
 
-    def _detect_tile(self, level: _Level, tile: Tile, features, reliability, repeatability):
+    def _detect_tile(self, level: _Level, tile: Tile, maps: DenseMaps):
+        reliability, repeatability = maps.reliability, maps.repeatability
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
         local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
@@ -320,7 +301,7 @@ class SARR2D2Detector:
         drow = torch.where((rows > 0) & (rows < height - 1), drow, 0.0)
         dcol = torch.where((cols > 0) & (cols < width - 1), dcol, 0.0)
         fine_rows, fine_cols = rows + drow, cols + dcol
-        descriptors = _sample_descriptors(features, fine_rows, fine_cols)
+        descriptors = maps.descriptors_at(rows.float(), cols.float())
         orig_rows, orig_cols = level.to_original(
             (fine_rows + r0).double().cpu().numpy(), (fine_cols + c0).double().cpu().numpy()
         )
@@ -339,10 +320,8 @@ class SARR2D2Detector:
         runner = self._get_runner()
         distance = self._valid_distance(normalized)
         found = []
-        for level, tile, features, reliability, repeatability in self._iter_tiles(
-            self._levels(normalized), runner
-        ):
-            result = self._detect_tile(level, tile, features, reliability, repeatability)
+        for level, tile, maps in self._iter_tiles(self._levels(normalized), runner):
+            result = self._detect_tile(level, tile, maps)
             if result is None:
                 continue
             if distance is not None:
@@ -479,11 +458,10 @@ class SARR2D2Detector:
             if not here.any():
                 continue
             r0, r1, c0, c1 = tile.outer
-            features, _, _ = runner.run(level.image[r0:r1, c0:c1])
-            sampled = _sample_descriptors(
-                features,
-                torch.from_numpy(rows[here] - r0).float().to(features.device),
-                torch.from_numpy(cols[here] - c0).float().to(features.device),
+            maps = runner.run(level.image[r0:r1, c0:c1])
+            sampled = maps.descriptors_at(
+                torch.from_numpy(rows[here] - r0).to(runner.device),
+                torch.from_numpy(cols[here] - c0).to(runner.device),
             )
             out[indices[here]] = sampled.cpu().numpy()
 
