@@ -319,7 +319,8 @@ class SARR2D2Detector:
         normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
         distance = self._valid_distance(normalized)
-        found = []
+        best = None  # the best max_keypoints so far: memory stays bounded on huge images
+        pending: list[dict] = []
         for level, tile, maps in self._iter_tiles(self._levels(normalized), runner):
             result = self._detect_tile(level, tile, maps)
             if result is None:
@@ -328,22 +329,30 @@ class SARR2D2Detector:
                 reach = runner.halo * max(level.row_ratio, level.col_ratio)
                 keep = self._far_from_invalid(result["keypoints"], distance, reach)
                 result = {k: v[keep] for k, v in result.items()}
-            found.append(result)
-        if not found or sum(len(r["keypoints"]) for r in found) == 0:
+            pending.append(result)
+            if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
+                best = self._keep_best(([best] if best else []) + pending)
+                pending = []
+        best = self._keep_best(([best] if best else []) + pending) if pending else best
+        if best is None or len(best["keypoints"]) == 0:
             raise RuntimeError(
                 "SARR2D2Detector found no keypoint: the image may be flat, too small, or "
                 "mostly masked; try lower reliability_threshold/repeatability_threshold"
             )
-        merged = {k: np.concatenate([r[k] for r in found]) for k in found[0]}
+        self.keypoints = best["keypoints"].astype(float_dtype)
+        self.scales = best["scales"].astype(float_dtype)
+        self.orientations = np.zeros(len(self.keypoints), dtype=float_dtype)
+        self.reliabilities = best["reliabilities"].astype(float_dtype)
+        self.repeatabilities = best["repeatabilities"].astype(float_dtype)
+        self.responses = (best["reliabilities"] * best["repeatabilities"]).astype(float_dtype)
+        return best["descriptors"].astype(np.float32)
+
+    def _keep_best(self, results: list[dict]) -> dict:
+        """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
+        merged = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
         responses = merged["reliabilities"] * merged["repeatabilities"]
         order = np.argsort(-responses, kind="stable")[: self.max_keypoints]
-        self.keypoints = merged["keypoints"][order].astype(float_dtype)
-        self.scales = merged["scales"][order].astype(float_dtype)
-        self.orientations = np.zeros(len(order), dtype=float_dtype)
-        self.responses = responses[order].astype(float_dtype)
-        self.reliabilities = merged["reliabilities"][order].astype(float_dtype)
-        self.repeatabilities = merged["repeatabilities"][order].astype(float_dtype)
-        return merged["descriptors"][order].astype(np.float32)
+        return {k: v[order] for k, v in merged.items()}
 
     @staticmethod
     def _far_from_invalid(keypoints: np.ndarray, distance: np.ndarray, reach: float) -> np.ndarray:
