@@ -19,6 +19,8 @@ sarfeat does that only for a file whose sha256 the registry of
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import pickle
 from pathlib import Path
@@ -38,20 +40,22 @@ class CheckpointError(ValueError):
 
 
 def _unpickle(path: Path, trust: bool) -> dict:
+    payload = path.read_bytes()  # read once: the bytes hashed are the bytes loaded
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as safe_error:
-        from .data import file_sha256, known_sha256
+        from .data import known_sha256
 
-        registered_as = known_sha256(file_sha256(path))
+        registered_as = known_sha256(hashlib.sha256(payload).hexdigest())
         if not (trust or registered_as):
             raise CheckpointError(
-                f"{path} needs full unpickling, which can run arbitrary code, and its sha256 is "
-                "not in sarfeat's registry. If you trust where it came from, pass trust=True; "
-                "or convert it once with sarfeat.checkpoint.save_checkpoint."
+                f"{path} is damaged, or is a legacy pickle that needs full unpickling (which "
+                "can run arbitrary code) and whose sha256 is not in sarfeat's registry. If you "
+                "trust where it came from, pass trust=True; or convert it once with "
+                "sarfeat.checkpoint.save_checkpoint."
             ) from safe_error
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
         except Exception as error:  # noqa: BLE001 - any failure means an unreadable file
             raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
     except Exception as error:  # noqa: BLE001 - truncated zip, not a pickle, ...
@@ -60,12 +64,14 @@ def _unpickle(path: Path, trust: bool) -> dict:
         ) from error
 
 
-def _architecture_of(state_dict: dict) -> str:
+def _architecture_of(state_dict: dict, path: Path) -> str:
     if "ops.10.weight" in state_dict:
         return "fast_r2d2"
     if "ops.9.weight" in state_dict:
         return "r2d2"
-    raise CheckpointError("state dict matches neither Fast-R2D2 nor R2D2 (no ops.9/ops.10 conv)")
+    raise CheckpointError(
+        f"{path}: state dict matches neither Fast-R2D2 nor R2D2 (no ops.9/ops.10 conv)"
+    )
 
 
 def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, dict, dict]:
@@ -95,7 +101,12 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
         raise CheckpointError(f"{path} holds a {type(content).__name__}, not a checkpoint dict")
     metadata: dict = {}
     if content.get("format") == FORMAT_NAME:
-        state_dict = content["state_dict"]
+        if content.get("format_version", 0) > FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path} was written by a newer sarfeat (format version "
+                f"{content['format_version']}); upgrade sarfeat to read it"
+            )
+        state_dict = content.get("state_dict")
         metadata = dict(content.get("metadata", {}))
     elif "state_dict" in content:
         state_dict = content["state_dict"]
@@ -109,11 +120,15 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
         raise CheckpointError(
             f"{path} is not a known checkpoint format (keys: {sorted(map(str, content))[:8]})"
         )
+    if not isinstance(state_dict, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()
+    ):
+        raise CheckpointError(f"{path}: its state dict is not a mapping of names to tensors")
     state_dict = {
         key[len("module."):] if key.startswith("module.") else key: value
         for key, value in state_dict.items()
     }
-    architecture = content.get("architecture") or _architecture_of(state_dict)
+    architecture = content.get("architecture") or _architecture_of(state_dict, path)
     if architecture not in ARCHITECTURES:
         raise CheckpointError(f"{path}: unknown architecture {architecture!r}")
     return architecture, state_dict, metadata

@@ -128,7 +128,9 @@ class R2D2Net(nn.Module):
             if spec.pool_after:
                 radius += stride
                 stride *= 2
-        return radius + stride  # the final upsampling reads one more low-res pixel
+        if self.has_pool:
+            radius += stride  # the final upsampling reads one more low-resolution pixel
+        return radius
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Run the convolutional trunk, returning the raw 128-channel features."""
@@ -138,11 +140,12 @@ class R2D2Net(nn.Module):
 
     def heads(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Turn trunk features into descriptors, reliability and repeatability."""
-        squared = features.float() ** 2
+        features = features.to(self.clf.weight.dtype)  # heads stay in full precision
+        squared = features ** 2
         reliability = torch.softmax(self.clf(squared), dim=1)[:, 1:2]
         saliency = F.softplus(self.sal(squared))
         return {
-            "descriptors": F.normalize(features.float(), p=2, dim=1),
+            "descriptors": F.normalize(features, p=2, dim=1),
             "reliability": reliability,
             "repeatability": saliency / (1 + saliency),
         }
@@ -165,7 +168,8 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
     The folded network computes the same function (up to float rounding) with
     fewer passes over memory; it cannot be trained.
     """
-    folded = R2D2Net(net.architecture)
+    reference = next(net.parameters())
+    folded = R2D2Net(net.architecture).to(device=reference.device, dtype=reference.dtype)
     folded.load_state_dict(net.state_dict())
     folded.eval()
     new_ops = []
