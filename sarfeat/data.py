@@ -29,8 +29,8 @@ Name                                      Content                             Li
 ``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles                BSD-3-Clause (asf-tools test data)
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
-``weights/SAR_R2D2_NewLoss_saved_``       the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
-``model_3200.pt``                                                             cannot be fetched (see below)
+``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
+                                                                              cannot be fetched (see below)
 ========================================  ==================================  =========================================
 
 The paper's checkpoint is published at
@@ -53,7 +53,6 @@ from pathlib import Path
 import numpy as np
 import pooch
 from skimage.io import imread
-from skimage.util import img_as_float32
 
 __all__ = [
     "DEVELOPMENT_PAIRS",
@@ -425,10 +424,11 @@ def load_pair(letter: str) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    image1, image2 : ndarray of float32, shape (rows, cols)
-        The two acquisitions, scaled to [0, 1] from their 8-bit values. RGB
-        or RGBA files (gray images stored in color) are reduced with the
-        Rec.601 luma ``0.299 R + 0.587 G + 0.114 B``; alpha is dropped.
+    image1, image2 : ndarray of uint8, shape (rows, cols)
+        The two acquisitions as 8-bit display images (quick-looks), which
+        :class:`~sarfeat.SARR2D2Detector` reads as ``input_kind='display'``.
+        RGB or RGBA files (gray images stored in color) are reduced with the
+        Rec.601 luma ``0.299 R + 0.587 G + 0.114 B``, rounded; alpha is dropped.
 
     Raises
     ------
@@ -442,7 +442,7 @@ def load_pair(letter: str) -> tuple[np.ndarray, np.ndarray]:
     >>> from sarfeat.data import load_pair
     >>> image1, image2 = load_pair("l")  # doctest: +SKIP
     >>> image1.shape, image1.dtype  # doctest: +SKIP
-    ((400, 400), dtype('float32'))
+    ((400, 400), dtype('uint8'))
     """
     if letter not in _PAIRS:
         raise ValueError(f"unknown pair {letter!r}; pairs are {', '.join(_PAIRS)}")
@@ -562,10 +562,12 @@ def _download(name: str) -> Path:
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:
-    """Gray float32 image from a gray, gray+alpha, RGB or RGBA array."""
-    image = img_as_float32(image)
+    """Gray uint8 image from an 8-bit gray, gray+alpha, RGB or RGBA array."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected an 8-bit image, got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        return image[..., :3] @ _LUMA
+        luma = image[..., :3].astype(np.float32) @ _LUMA
+        return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
     if image.ndim == 3 and image.shape[-1] in (1, 2):
         return np.ascontiguousarray(image[..., 0])
     if image.ndim != 2:

@@ -86,7 +86,8 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     """Sub-pixel offset of the vertex of the parabola through three samples."""
     curvature = minus - 2 * center + plus
     offset = torch.where(curvature < 0, 0.5 * (minus - plus) / curvature.clamp(max=-1e-12), 0.0)
-    return offset.clamp(-0.5, 0.5)
+    # strictly inside half a pixel, so that rounding a refined keypoint finds its peak again
+    return offset.clamp(-0.499, 0.499)
 
 
 class SARR2D2Detector:
@@ -115,6 +116,9 @@ class SARR2D2Detector:
         A keypoint needs both maps at or above these values.
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
         What the pixel values are; see :func:`sarfeat.preprocess.normalize_sar`.
+    nodata : float, optional
+        A pixel value that marks no-data (besides NaN), e.g. 0 for the area
+        outside a Sentinel-1 swath.
     device : str or torch.device
         ``'auto'`` (GPU when available), ``'cpu'`` or ``'cuda'``.
     precision : {'auto', 'fp32', 'bf16'}
@@ -170,6 +174,7 @@ class SARR2D2Detector:
         reliability_threshold: float = 0.7,
         repeatability_threshold: float = 0.7,
         input_kind: str = "auto",
+        nodata: float | None = None,
         device: str | torch.device = "auto",
         precision: str = "auto",
         tile_size: int | None = 1024,
@@ -186,6 +191,7 @@ class SARR2D2Detector:
         self.reliability_threshold = reliability_threshold
         self.repeatability_threshold = repeatability_threshold
         self.input_kind = input_kind
+        self.nodata = nodata
         self.device = device
         self.precision = precision
         self.tile_size = tile_size
@@ -244,7 +250,12 @@ class SARR2D2Detector:
         self._check_parameters()
         dtype = np.asarray(image).dtype
         float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
-        normalized = normalize_sar(image, self.input_kind, mask)
+        normalized = normalize_sar(image, self.input_kind, mask, self.nodata)
+        values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
+        if values.max() == values.min():
+            raise RuntimeError(
+                "the image is flat (all valid pixels have one value): there is nothing to detect"
+            )
         return normalized, float_dtype
 
     def _levels(self, normalized: NormalizedImage) -> list[_Level]:
@@ -301,6 +312,9 @@ class SARR2D2Detector:
         drow = torch.where((rows > 0) & (rows < height - 1), drow, 0.0)
         dcol = torch.where((cols > 0) & (cols < width - 1), dcol, 0.0)
         fine_rows, fine_cols = rows + drow, cols + dcol
+        # descriptors are read at the peak pixel itself, where the network was trained to
+        # describe; extract() rounds to the same pixel (measured: more correct matches than
+        # reading them at the sub-pixel position)
         descriptors = maps.descriptors_at(rows.float(), cols.float())
         orig_rows, orig_cols = level.to_original(
             (fine_rows + r0).double().cpu().numpy(), (fine_cols + c0).double().cpu().numpy()
@@ -413,6 +427,8 @@ class SARR2D2Detector:
         Keypoints outside the image, or within the network's reach of a no-data
         or masked pixel, cannot be described: ``mask`` is False for them and
         ``descriptors`` has rows only for the others, as in ``skimage.feature.ORB``.
+        A descriptor is read at the pixel of its pyramid level nearest to the
+        keypoint, as ``detect_and_extract`` does at the (unrefined) peak.
         """
         if keypoints is None:
             if self.keypoints is None:
@@ -453,7 +469,7 @@ class SARR2D2Detector:
                 described[todo] = self._far_from_invalid(keypoints[todo], distance, reach)
                 todo = todo[described[todo]]
             rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
-            self._describe_at(level, runner, todo, rows, cols, descriptors)
+            self._describe_at(level, runner, todo, np.rint(rows), np.rint(cols), descriptors)
         self.mask = described
         self.descriptors = descriptors[described]
 

@@ -151,6 +151,7 @@ class R2D2Net(nn.Module):
         }
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Dense outputs of an ImageNet-normalised (B, 3, H, W) batch; see the class Notes."""
         height, width = x.shape[-2:]
         pad_bottom = height % 2 if self.has_pool else 0
         pad_right = width % 2 if self.has_pool else 0

@@ -6,13 +6,16 @@ does, in order:
 1. check that the input is a non-empty 2-D numeric array (complex allowed) and
    never modify it;
 2. take the amplitude of complex data;
-3. mark no-data: NaN and infinite values, values <= 0 where a logarithm is
-   taken, and pixels outside a user mask;
+3. mark no-data: NaN and infinite values, pixels equal to ``nodata`` when it
+   is given (Sentinel-1 GRD products, for example, use 0 outside the swath),
+   and pixels outside a user mask;
 4. bring values to a perceptual scale according to ``input_kind``:
 
    - ``'intensity'`` or ``'amplitude'``: ``10 log10`` (dB). Amplitude and
      intensity differ by a factor 2 in dB, which the stretch below removes, so
-     both give the same result;
+     both give the same result. Values <= 0 (dark pixels quantised to zero,
+     or made negative by noise subtraction) are raised to the smallest
+     positive value: they are dark, not missing;
    - ``'db'``: already logarithmic, used as is;
    - ``'display'``: an 8/16-bit or [0, 1] display image (a quick-look PNG or
      JPEG); integers are divided by their dtype's maximum, floats used as is,
@@ -22,8 +25,10 @@ does, in order:
    percentiles of the valid pixels to 0 and 1, clipping outside.
 
 ``input_kind='auto'`` picks ``'display'`` for uint8 (quick-looks), ``'db'`` for
-real data with negative values, and ``'intensity'`` for everything else
-(uint16 digital numbers, floats, complex).
+real data of which more than a quarter is negative, and ``'intensity'`` for
+everything else (uint16 digital numbers, floats, complex). Pass the kind
+explicitly when you know it, in particular ``'display'`` for float quick-looks
+in [0, 1].
 """
 
 from __future__ import annotations
@@ -96,7 +101,8 @@ def _resolve_kind(image: np.ndarray, input_kind: str) -> str:
         return "intensity"
     if np.issubdtype(image.dtype, np.signedinteger) or np.issubdtype(image.dtype, np.floating):
         finite = image[np.isfinite(image)] if np.issubdtype(image.dtype, np.floating) else image
-        if finite.size and finite.min() < 0:
+        # dB images are mostly negative; intensity after noise subtraction only occasionally
+        if finite.size and np.count_nonzero(finite < 0) > 0.25 * finite.size:
             return "db"
     return "intensity"
 
@@ -112,7 +118,9 @@ def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def normalize_sar(image, input_kind: InputKind = "auto", mask=None) -> NormalizedImage:
+def normalize_sar(
+    image, input_kind: InputKind = "auto", mask=None, nodata: float | None = None
+) -> NormalizedImage:
     """Check a SAR image and bring it to [0, 1] (see the module docstring).
 
     Parameters
@@ -124,6 +132,8 @@ def normalize_sar(image, input_kind: InputKind = "auto", mask=None) -> Normalize
         What the values are.
     mask : array_like of bool, shape (H, W), optional
         True where pixels may be used.
+    nodata : float, optional
+        A value that marks missing pixels (in the input's units), besides NaN.
 
     Returns
     -------
@@ -142,6 +152,8 @@ def normalize_sar(image, input_kind: InputKind = "auto", mask=None) -> Normalize
     else:
         values = image.astype(np.float32)  # always a copy: the input stays untouched
     valid = np.isfinite(values)
+    if nodata is not None:
+        valid &= (np.abs(image) if np.iscomplexobj(image) else image) != nodata
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape != image.shape:
@@ -149,7 +161,12 @@ def normalize_sar(image, input_kind: InputKind = "auto", mask=None) -> Normalize
         valid &= mask.astype(bool)
 
     if kind in ("intensity", "amplitude"):
-        valid &= values > 0
+        positive = valid & (values > 0)
+        if positive.any():
+            floor = values[positive].min()
+        else:
+            floor = np.float32(1.0)  # nothing above zero: a flat image, whatever its level
+        np.maximum(values, floor, out=values, where=valid)
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log10(values, out=values)
         values *= 10.0
@@ -158,9 +175,8 @@ def normalize_sar(image, input_kind: InputKind = "auto", mask=None) -> Normalize
 
     if not valid.any():
         raise ValueError(
-            "image has no valid pixel (all NaN, masked out"
-            + (", or <= 0 where a logarithm is needed)" if kind in ("intensity", "amplitude") else ")")
-            + "; check the data, the mask, or input_kind"
+            "image has no valid pixel (all NaN, equal to nodata, or masked out); "
+            "check the data, the mask and nodata"
         )
     all_valid = bool(valid.all())
     if kind == "display":

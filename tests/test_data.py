@@ -222,9 +222,9 @@ def test_load_pair_l(require_data):
     image1, image2 = data.load_pair("l")
     for image in (image1, image2):
         assert image.ndim == 2
-        assert image.dtype == np.float32
+        assert image.dtype == np.uint8
         assert image.shape == (400, 400)
-        assert 0.0 <= image.min() < image.max() <= 1.0
+        assert image.min() < image.max()
 
 
 def test_load_pair_gray_file(require_data):
@@ -232,7 +232,7 @@ def test_load_pair_gray_file(require_data):
         require_data(name)
     image1, image2 = data.load_pair("q")
     assert image1.shape == image2.shape == (291, 306)
-    assert image1.dtype == image2.dtype == np.float32
+    assert image1.dtype == image2.dtype == np.uint8
 
 
 @pytest.mark.parametrize("letter", ["z", "", "ab", "L"])
@@ -246,13 +246,15 @@ def test_to_gray_uses_rec601_luma_and_drops_alpha():
     rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 255, 0, 0, 7
     rgba[1, :, :3] = (0, 255, 0)
     gray = data._to_gray(rgba)
-    assert gray.dtype == np.float32 and gray.shape == (2, 3)
-    np.testing.assert_allclose(gray[0], 0.299, rtol=1e-6)
-    np.testing.assert_allclose(gray[1], 0.587, rtol=1e-6)
-    np.testing.assert_allclose(data._to_gray(rgba[..., :3]), gray)
-    np.testing.assert_allclose(data._to_gray(np.full((2, 2), 51, np.uint8)), 0.2, rtol=1e-6)
+    assert gray.dtype == np.uint8 and gray.shape == (2, 3)
+    np.testing.assert_array_equal(gray[0], round(0.299 * 255))
+    np.testing.assert_array_equal(gray[1], round(0.587 * 255))
+    np.testing.assert_array_equal(data._to_gray(rgba[..., :3]), gray)
+    np.testing.assert_array_equal(data._to_gray(np.full((2, 2), 51, np.uint8)), 51)
+    with pytest.raises(ValueError, match="8-bit"):
+        data._to_gray(np.zeros((2, 2), np.uint16))
     with pytest.raises(ValueError, match="shape"):
-        data._to_gray(np.zeros((2, 2, 2, 2)))
+        data._to_gray(np.zeros((2, 2, 2, 2), np.uint8))
 
 
 def test_load_reference_transform_l(require_data):
