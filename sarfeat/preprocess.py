@@ -166,7 +166,7 @@ def normalize_sar(
             floor = values[positive].min()
         else:
             floor = np.float32(1.0)  # nothing above zero: a flat image, whatever its level
-        np.maximum(values, floor, out=values, where=valid)
+        np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log10(values, out=values)
         values *= 10.0

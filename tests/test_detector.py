@@ -1,0 +1,464 @@
+"""SARR2D2Detector: the scikit-image feature contract and skimage's registration workflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import AffineTransform, SimilarityTransform, warp
+
+from sarfeat import SARR2D2Detector
+
+PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
+
+
+def make_detector(net, **kwargs):
+    """A detector with the small pyramid used throughout the tests."""
+    options = dict(min_size=128, max_size=256)
+    options.update(kwargs)
+    return SARR2D2Detector(net, **options)
+
+
+def as_dtype(intensity, dtype):
+    """The same SAR scene in another storage type (display 8-bit, DN 16-bit, SLC, ...)."""
+    if dtype == np.uint8:
+        db = 10 * np.log10(intensity)
+        low, high = np.percentile(db, [1, 99])
+        return np.clip(255 * (db - low) / (high - low), 0, 255).astype(np.uint8)
+    if dtype == np.uint16:
+        return np.clip(intensity * 1000, 1, 65535).astype(np.uint16)
+    if dtype == np.complex64:
+        phase = np.random.default_rng(0).uniform(-np.pi, np.pi, intensity.shape)
+        return (np.sqrt(intensity) * np.exp(1j * phase)).astype(np.complex64)
+    return intensity.astype(dtype)
+
+
+@pytest.fixture(scope="module")
+def scene(airsar_cube):
+    """Channel 0 of the AIRSAR scene, 256x256 float32 intensity."""
+    return np.ascontiguousarray(airsar_cube[:, :, 0])
+
+
+@pytest.fixture(scope="module")
+def described(naver_net, scene):
+    """A detector after ``detect_and_extract`` on the scene."""
+    detector = make_detector(naver_net)
+    detector.detect_and_extract(scene)
+    return detector
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(64,), (32, 32, 2), (32, 32, 3), (2, 16, 16, 1)])
+@pytest.mark.parametrize("method", ["detect", "detect_and_extract", "extract"])
+def test_non_2d_raises(naver_net, shape, method):
+    detector = make_detector(naver_net)
+    kwargs = {"keypoints": np.zeros((1, 2))} if method == "extract" else {}
+    with pytest.raises(ValueError):
+        getattr(detector, method)(np.ones(shape, dtype=np.float32), **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 32), (32, 0)])
+def test_empty_raises(naver_net, shape):
+    with pytest.raises(ValueError):
+        make_detector(naver_net).detect(np.ones(shape, dtype=np.float32))
+
+
+def test_all_nan_raises(naver_net):
+    with pytest.raises(ValueError):
+        make_detector(naver_net).detect_and_extract(np.full((64, 64), np.nan, np.float32))
+
+
+def test_all_masked_raises(naver_net, scene):
+    with pytest.raises(ValueError):
+        make_detector(naver_net).detect(scene, mask=np.zeros(scene.shape, dtype=bool))
+
+
+@pytest.mark.parametrize("method", ["detect", "detect_and_extract"])
+def test_flat_image_raises_runtime_error(naver_net, method):
+    detector = make_detector(naver_net)
+    with pytest.raises(RuntimeError):
+        getattr(detector, method)(np.ones((128, 128)))
+
+
+@pytest.mark.parametrize("kind", ["uint8", "nan_hole", "db"])
+def test_other_flat_images_raise_runtime_error(naver_net, kind):
+    """Flat in any storage: a constant quick-look, constant valid pixels, constant dB."""
+    if kind == "uint8":
+        image = np.full((96, 128), 128, dtype=np.uint8)
+    elif kind == "nan_hole":
+        image = np.full((128, 128), 3.0, dtype=np.float32)
+        image[40:80, 40:80] = np.nan
+    else:
+        image = np.full((128, 96), -12, dtype=np.int16)
+    with pytest.raises(RuntimeError):
+        make_detector(naver_net).detect(image)
+
+
+def test_unknown_input_kind_raises(naver_net, scene):
+    with pytest.raises(ValueError, match="input_kind"):
+        make_detector(naver_net, input_kind="linear").detect(scene)
+
+
+def test_unknown_precision_raises(naver_net, scene):
+    with pytest.raises(ValueError, match="precision"):
+        make_detector(naver_net, precision="fp8").detect(scene)
+
+
+def test_bad_parameters_raise(naver_net, scene):
+    with pytest.raises(ValueError):
+        make_detector(naver_net, max_keypoints=0).detect(scene)
+    with pytest.raises(ValueError):
+        make_detector(naver_net, reliability_threshold=1.5).detect(scene)
+
+
+def test_extract_needs_keypoints(naver_net, scene):
+    with pytest.raises(ValueError):
+        make_detector(naver_net).extract(scene)
+
+
+def test_init_only_stores(naver_net):
+    """Like skimage's estimators, __init__ validates nothing and leaves results empty."""
+    detector = SARR2D2Detector(naver_net, input_kind="nonsense", precision="nonsense")
+    assert detector.input_kind == "nonsense"
+    for name in ("keypoints", "descriptors", "mask", *PER_KEYPOINT):
+        assert getattr(detector, name) is None
+
+
+# -- shapes and dtypes ---------------------------------------------------------------------------
+
+
+def test_shapes(described):
+    count = len(described.keypoints)
+    assert count > 50
+    assert described.keypoints.shape == (count, 2)
+    for name in PER_KEYPOINT:
+        assert getattr(described, name).shape == (count,), name
+    assert described.descriptors.shape == (count, 128)
+    assert described.descriptors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(described.descriptors, axis=1), 1.0, atol=1e-5)
+    assert described.mask.shape == (count,) and described.mask.dtype == bool
+    assert described.mask.all()
+    np.testing.assert_array_equal(described.mask_, described.mask)
+
+
+def test_attribute_values(described):
+    """Scales are patch diameters of the pyramid, orientations are zero, maps in [0, 1]."""
+    assert np.all(described.orientations == 0)
+    assert np.all(described.scales >= 32 - 1e-4)
+    assert described.scales.max() <= 32 / 0.5 + 1e-3  # smallest level is 128/256
+    for name in ("reliabilities", "repeatabilities"):
+        values = getattr(described, name)
+        assert values.min() >= 0.7 - 1e-6 and values.max() <= 1.0 + 1e-6, name
+
+
+@pytest.mark.parametrize(
+    "dtype, expected",
+    [
+        (np.uint8, np.float64),
+        (np.uint16, np.float64),
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.complex64, np.float32),
+    ],
+)
+def test_dtypes(naver_net, scene, dtype, expected):
+    """Every input dtype gives per-keypoint arrays of one length and a matching float type."""
+    image = as_dtype(scene, dtype)
+    detector = make_detector(naver_net)
+    detector.detect_and_extract(image)
+    count = len(detector.keypoints)
+    assert count > 20
+    assert detector.keypoints.shape == (count, 2)
+    assert detector.keypoints.dtype == expected
+    for name in PER_KEYPOINT:
+        values = getattr(detector, name)
+        assert values.shape == (count,), name
+        assert values.dtype == expected, name
+    assert detector.descriptors.shape == (count, 128)
+    assert detector.descriptors.dtype == np.float32
+    assert detector.mask.shape == (count,)
+
+
+def test_detect_leaves_descriptors_empty(naver_net, scene):
+    detector = make_detector(naver_net)
+    detector.detect(scene)
+    assert detector.descriptors is None and detector.mask is None
+    assert len(detector.keypoints) > 0
+
+
+# -- detect + extract ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_detect_then_extract_equals_detect_and_extract(naver_net, scene, with_nan):
+    image = scene.copy()
+    if with_nan:
+        image[100:140, 30:90] = np.nan
+    joint = make_detector(naver_net)
+    joint.detect_and_extract(image)
+    separate = make_detector(naver_net)
+    separate.detect(image)
+    separate.extract(image)
+    np.testing.assert_array_equal(separate.keypoints, joint.keypoints)
+    np.testing.assert_array_equal(separate.scales, joint.scales)
+    assert separate.mask.all()
+    assert separate.descriptors.shape == joint.descriptors.shape
+    np.testing.assert_allclose(separate.descriptors, joint.descriptors, atol=1e-5)
+
+
+def test_extract_with_explicit_keypoints_and_scales(naver_net, scene, described):
+    """Passing the detected keypoints and scales explicitly gives the same descriptors."""
+    detector = make_detector(naver_net)
+    detector.extract(scene, keypoints=described.keypoints, scales=described.scales)
+    np.testing.assert_allclose(detector.descriptors, described.descriptors, atol=1e-5)
+
+
+def test_extract_flags_unusable_keypoints(naver_net, scene):
+    """Keypoints outside the image or near no-data are flagged, not described."""
+    image = scene.copy()
+    image[150:220, 150:220] = np.nan
+    keypoints = np.array(
+        [
+            [40.0, 40.0],  # valid, far from the hole
+            [-10.0, 50.0],  # above the image
+            [60.0, 300.0],  # right of the image
+            [256.5, 10.0],  # just below the image
+            [185.0, 185.0],  # inside the NaN hole
+            [185.0, 145.0],  # 5 px from the hole: within the network's reach
+            [np.nan, 20.0],  # not a position at all
+            [70.3, 30.6],  # valid, sub-pixel
+            [20.0, 200.0],  # valid
+        ]
+    )
+    detector = make_detector(naver_net)
+    detector.extract(image, keypoints=keypoints)
+    expected = np.array([True, False, False, False, False, False, False, True, True])
+    np.testing.assert_array_equal(detector.mask, expected)
+    assert detector.descriptors.shape == (expected.sum(), 128)
+    assert detector.descriptors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(detector.descriptors, axis=1), 1.0, atol=1e-5)
+    assert np.isfinite(detector.descriptors).all()
+
+
+def test_extract_with_image_mask(naver_net, scene):
+    """The ``mask`` argument of extract marks pixels as unusable like NaN does."""
+    mask = np.ones(scene.shape, dtype=bool)
+    mask[:, :128] = False
+    keypoints = np.array([[50.0, 50.0], [50.0, 220.0]])
+    detector = make_detector(naver_net)
+    detector.extract(scene, keypoints=keypoints, mask=mask)
+    np.testing.assert_array_equal(detector.mask, [False, True])
+    assert detector.descriptors.shape == (1, 128)
+
+
+def test_extract_rejects_bad_keypoints(naver_net, scene):
+    detector = make_detector(naver_net)
+    with pytest.raises(ValueError):
+        detector.extract(scene, keypoints=np.zeros((4, 3)))
+    with pytest.raises(ValueError):
+        detector.extract(scene, keypoints=np.zeros((4, 2)), scales=np.ones(3))
+
+
+# -- robustness ----------------------------------------------------------------------------------
+
+
+def test_small_image_with_deep_pyramid(naver_net, scene):
+    """A 64x64 crop with min_size larger than the image still runs (one level)."""
+    crop = scene[96:160, 96:160].copy()
+    detector = SARR2D2Detector(naver_net, min_size=256, max_size=256)
+    detector.detect_and_extract(crop)
+    assert detector.keypoints.shape[1] == 2
+    assert len(detector.keypoints) == len(detector.descriptors) > 0
+    assert np.all(detector.scales == 32)
+
+
+@pytest.mark.parametrize(
+    "dtype, with_nan",
+    [
+        (np.float32, False),
+        (np.float32, True),
+        (np.float64, True),
+        (np.complex64, True),
+        (np.uint16, False),
+        (np.uint8, False),
+    ],
+)
+def test_input_not_modified(naver_net, scene, dtype, with_nan):
+    image = as_dtype(scene[:128, :160], dtype)
+    if with_nan:
+        image[10:40, 120:150] = np.nan
+    before = image.copy()
+    mask = np.ones(image.shape, dtype=bool)
+    mask[:8] = False
+    mask_before = mask.copy()
+    detector = make_detector(naver_net)
+    detector.detect_and_extract(image, mask=mask)
+    detector.extract(image, mask=mask)
+    np.testing.assert_array_equal(image, before)  # NaN compare equal here
+    np.testing.assert_array_equal(mask, mask_before)
+
+
+def test_keypoints_inside_image(naver_net, scene):
+    image = scene[:200, :150]
+    detector = make_detector(naver_net)
+    detector.detect(image)
+    rows, cols = detector.keypoints.T
+    assert rows.min() >= 0 and rows.max() <= image.shape[0] - 1
+    assert cols.min() >= 0 and cols.max() <= image.shape[1] - 1
+
+
+def test_no_keypoints_in_nan_or_masked_area(naver_net, scene):
+    image = scene.copy()
+    image[:, :100] = np.nan
+    mask = np.ones(scene.shape, dtype=bool)
+    mask[180:, :] = False
+    detector = make_detector(naver_net)
+    detector.detect(image, mask=mask)
+    rows, cols = detector.keypoints.T
+    assert len(rows) > 0
+    halo = detector._runner.halo  # the network's reach at full resolution
+    assert cols.min() > 99 + halo and rows.max() < 180 - halo
+
+
+def test_no_keypoints_in_nodata_area(naver_net, scene):
+    """A ``nodata`` fill value (0 outside a swath) keeps keypoints away like NaN does."""
+    image = scene.copy()
+    image[:, 160:] = 0
+    detector = make_detector(naver_net, nodata=0)
+    detector.detect(image)
+    assert len(detector.keypoints) > 0
+    assert detector.keypoints[:, 1].max() < 160 - detector._runner.halo
+
+
+def test_responses_sorted_and_consistent(described):
+    responses = described.responses
+    assert np.all(np.diff(responses) <= 0)
+    np.testing.assert_allclose(
+        responses, described.reliabilities * described.repeatabilities, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("max_keypoints", [1, 7, 100])
+def test_max_keypoints(naver_net, scene, described, max_keypoints):
+    detector = make_detector(naver_net, max_keypoints=max_keypoints)
+    detector.detect_and_extract(scene)
+    assert len(detector.keypoints) == max_keypoints
+    assert len(detector.descriptors) == max_keypoints
+    # the best ones are kept: the strongest responses of the unlimited run
+    np.testing.assert_allclose(
+        detector.responses, described.responses[:max_keypoints], rtol=1e-6
+    )
+
+
+def test_repeated_calls_reuse_results_cleanly(naver_net, scene):
+    """A second call replaces every attribute with the new image's results."""
+    detector = make_detector(naver_net)
+    detector.detect_and_extract(scene)
+    first = len(detector.keypoints)
+    detector.detect_and_extract(scene[:128, :128])
+    assert detector.keypoints.max() <= 127
+    assert len(detector.keypoints) < first
+    assert len(detector.descriptors) == len(detector.keypoints)
+
+
+# -- skimage's registration workflow -------------------------------------------------------------
+
+ANGLE = 8.0  # degrees, counter-clockwise in skimage's (x, y) convention
+SHIFT = (4.0, -3.0)  # (x, y) pixels, applied after the rotation
+
+
+def rotation_about(center, degrees, shift=(0.0, 0.0)):
+    """SimilarityTransform rotating (x, y) by ``degrees`` about ``center`` then shifting."""
+    angle = np.deg2rad(degrees)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    center = np.asarray(center, dtype=float)
+    translation = center - rotation @ center + np.asarray(shift)
+    return SimilarityTransform(rotation=angle, translation=translation)
+
+
+@pytest.fixture(scope="module")
+def warped_pair(airsar_cube):
+    """Image 1 = channel 0; image 2 = channel 2 moved by a known T (image 1 -> image 2)."""
+    image1 = np.ascontiguousarray(airsar_cube[:, :, 0])
+    center = ((image1.shape[1] - 1) / 2, (image1.shape[0] - 1) / 2)
+    truth = rotation_about(center, ANGLE, SHIFT)
+    # warp's inverse_map takes output (image 2) coordinates to input (image 1) ones
+    image2 = warp(airsar_cube[:, :, 2], truth.inverse, order=1, cval=np.nan, preserve_range=True)
+    return image1, image2.astype(np.float32), truth, center
+
+
+@pytest.fixture(scope="module")
+def workflow(naver_net, warped_pair):
+    """Detector output of both images and their cross-checked matches."""
+    from skimage.feature import match_descriptors
+
+    image1, image2, _, _ = warped_pair
+    detector = make_detector(naver_net)
+    detector.detect_and_extract(image1)
+    k1, d1 = detector.keypoints, detector.descriptors
+    detector.detect_and_extract(image2)
+    k2, d2 = detector.keypoints, detector.descriptors
+    matches = match_descriptors(d1, d2, cross_check=True)
+    return k1, k2, matches
+
+
+def test_warp_convention(warped_pair):
+    """Sanity check of the test set-up: a pixel of image 1 lands at T(x, y) in image 2."""
+    _, _, truth, _ = warped_pair
+    x, y = 60.0, 90.0
+    moved = warp(
+        np.pad(np.ones((1, 1)), ((int(y), 255 - int(y)), (int(x), 255 - int(x)))),
+        truth.inverse, order=1,
+    )
+    peak = np.unravel_index(np.argmax(moved), moved.shape)  # (row, col)
+    expected = truth(np.array([[x, y]]))[0]
+    assert abs(peak[1] - expected[0]) <= 1 and abs(peak[0] - expected[1]) <= 1
+
+
+@pytest.mark.parametrize("model_class", [SimilarityTransform, AffineTransform])
+def test_skimage_ransac_recovers_rotation(workflow, warped_pair, model_class):
+    from skimage.measure import ransac
+
+    k1, k2, matches = workflow
+    _, _, truth, center = warped_pair
+    assert matches.ndim == 2 and matches.shape[1] == 2 and len(matches) >= 20
+    src = k1[matches[:, 0], ::-1]  # (row, col) -> (x, y)
+    dst = k2[matches[:, 1], ::-1]
+    model, inliers = ransac(
+        (src, dst), model_class, min_samples=3, residual_threshold=3, rng=0
+    )
+    assert model is not None and inliers.sum() >= 10
+    rotation = np.rad2deg(model.rotation)
+    assert rotation > 0, "rotation sign flipped: check the (row, col) / (x, y) flip"
+    assert abs(rotation - ANGLE) < 1.0
+    # where the image centre goes: the rotation about the centre leaves only the shift
+    np.testing.assert_allclose(model(np.array([center]))[0], np.add(center, SHIFT), atol=3)
+    np.testing.assert_allclose(model.translation, truth.translation, atol=3)
+    # the same matches under the wrong sign of rotation do not fit at all
+    wrong = rotation_about(center, -ANGLE, SHIFT)
+    right_residuals = np.linalg.norm(truth(src[inliers]) - dst[inliers], axis=1)
+    wrong_residuals = np.linalg.norm(wrong(src[inliers]) - dst[inliers], axis=1)
+    assert np.median(right_residuals) < 2
+    assert np.median(wrong_residuals) > 10
+
+
+def test_skimage_plot_matched_features(workflow, warped_pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage.feature import plot_matched_features
+
+    k1, k2, matches = workflow
+    image1, image2, _, _ = warped_pair
+    fig, ax = plt.subplots()
+    try:
+        plot_matched_features(
+            10 * np.log10(image1), 10 * np.log10(image2),
+            keypoints0=k1, keypoints1=k2, matches=matches, ax=ax,
+        )
+        fig.canvas.draw()
+        assert len(ax.lines) + len(ax.collections) > 0
+    finally:
+        plt.close(fig)

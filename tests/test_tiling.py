@@ -1,0 +1,190 @@
+"""Tests of the tiled inference path: the tile grid, and tiles against whole levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import cKDTree
+
+from sarfeat import SARR2D2Detector
+from sarfeat._inference import DenseRunner, tile_grid
+
+
+# -- tile_grid -------------------------------------------------------------------------------
+
+
+def _check_grid(height, width, tile_size, halo):
+    """Assert the documented properties of ``tile_grid(height, width, tile_size, halo)``."""
+    tiles = tile_grid(height, width, tile_size, halo)
+    assert len(tiles) >= 1
+    cover = np.zeros((height, width), dtype=np.int32)
+    for tile in tiles:
+        r0, r1, c0, c1 = tile.outer
+        cr0, cr1, cc0, cc1 = tile.core
+        # windows lie in the level and are not empty
+        assert 0 <= r0 <= cr0 < cr1 <= r1 <= height
+        assert 0 <= c0 <= cc0 < cc1 <= c1 <= width
+        # the outer window leaves at least `halo` pixels around the core, or all there is
+        assert cr0 - r0 >= min(halo, cr0)
+        assert cc0 - c0 >= min(halo, cc0)
+        assert r1 - cr1 >= min(halo, height - cr1)
+        assert c1 - cc1 >= min(halo, width - cc1)
+        # even starts keep the 2x2 pooling aligned with that of the whole level
+        assert r0 % 2 == 0 and c0 % 2 == 0
+        if tile_size is not None:
+            assert cr1 - cr0 <= max(tile_size, height) and cc1 - cc0 <= max(tile_size, width)
+        cover[cr0:cr1, cc0:cc1] += 1
+    # the cores partition the level: every pixel exactly once
+    assert cover.min() == 1 and cover.max() == 1
+    return tiles
+
+
+@pytest.mark.parametrize(
+    "height, width, tile_size, halo",
+    [
+        (2048, 2048, 512, 28),
+        (1205, 1722, 512, 28),
+        (600, 600, 512, 28),  # fits one tile plus halo
+        (569, 567, 512, 28),  # one pixel too many for a single tile in rows
+        (1, 5000, 512, 28),
+        (37, 100, 16, 28),  # halo larger than the core
+        (255, 255, 64, 0),
+        (256, 256, None, 28),
+    ],
+)
+def test_tile_grid_properties(height, width, tile_size, halo):
+    _check_grid(height, width, tile_size, halo)
+
+
+def test_tile_grid_none_is_one_tile():
+    (tile,) = tile_grid(300, 200, None, 28)
+    assert tile.outer == tile.core == (0, 300, 0, 200)
+
+
+def test_tile_grid_tiles_large_levels():
+    """A level much larger than a tile is really cut (several tiles per axis)."""
+    tiles = _check_grid(2048, 1100, 512, 28)
+    assert len({t.core[:2] for t in tiles}) == 4
+    assert len({t.core[2:] for t in tiles}) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 1500),
+    width=st.integers(1, 1500),
+    tile_size=st.integers(16, 600),
+    halo=st.integers(0, 40),
+)
+def test_tile_grid_properties_random(height, width, tile_size, halo):
+    _check_grid(height, width, tile_size, halo)
+
+
+# -- tiles against whole levels ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runner(naver_net):
+    return DenseRunner(naver_net, torch.device("cpu"), "fp32")
+
+
+def test_tile_cores_equal_whole_maps(runner, airsar_cube):
+    """With fp32, the maps kept from each tile's core equal those of the whole image."""
+    image = torch.from_numpy(np.ascontiguousarray(_stretch(airsar_cube[:203, :227, 1])))
+    whole = runner.run(image)
+    height, width = image.shape
+    tiles = tile_grid(height, width, 64, runner.halo)
+    assert len(tiles) > 1
+    for tile in tiles:
+        r0, r1, c0, c1 = tile.outer
+        cr0, cr1, cc0, cc1 = tile.core
+        part = runner.run(image[r0:r1, c0:c1])
+        in_tile = (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0))
+        in_whole = (slice(cr0, cr1), slice(cc0, cc1))
+        torch.testing.assert_close(
+            part.reliability[in_tile], whole.reliability[in_whole], atol=2e-4, rtol=0
+        )
+        torch.testing.assert_close(
+            part.repeatability[in_tile], whole.repeatability[in_whole], atol=2e-4, rtol=0
+        )
+        # descriptors on a sub-grid of the core, at integer and half-integer positions
+        rows, cols = np.meshgrid(
+            np.arange(cr0, cr1, 5, dtype=np.float64), np.arange(cc0, cc1, 7, dtype=np.float64),
+            indexing="ij",
+        )
+        rows, cols = rows.ravel(), cols.ravel()
+        rows[::2] = np.minimum(rows[::2] + 0.5, cr1 - 1)
+        from_tile = part.descriptors_at(torch.from_numpy(rows - r0), torch.from_numpy(cols - c0))
+        from_whole = whole.descriptors_at(torch.from_numpy(rows), torch.from_numpy(cols))
+        torch.testing.assert_close(from_tile, from_whole, atol=1e-4, rtol=0)
+
+
+def _stretch(intensity):
+    """dB then a 1-99 % stretch to [0, 1], float32."""
+    db = 10 * np.log10(intensity)
+    low, high = np.percentile(db, [1, 99])
+    return np.clip((db - low) / (high - low), 0, 1).astype(np.float32)
+
+
+def _same_keypoints(a, b, tol=0.5):
+    """Every keypoint of ``a`` has one within ``tol`` px in ``b``, and vice versa."""
+    assert len(a) == len(b)
+    dist_ab, _ = cKDTree(b).query(a)
+    dist_ba, _ = cKDTree(a).query(b)
+    assert dist_ab.max() <= tol, f"{(dist_ab > tol).sum()} keypoints without a counterpart"
+    assert dist_ba.max() <= tol, f"{(dist_ba > tol).sum()} keypoints without a counterpart"
+
+
+def test_small_tiles_match_untiled(naver_net, airsar_cube):
+    """On a 256 px scene, 64 px tiles give the keypoints of the untiled run."""
+    image = airsar_cube[:, :, 0]
+    found = {}
+    for tile_size in (64, None):
+        detector = SARR2D2Detector(
+            naver_net, min_size=128, max_size=256, precision="fp32", tile_size=tile_size,
+            max_keypoints=100_000,
+        )
+        detector.detect_and_extract(image)
+        found[tile_size] = detector
+    tiled, whole = found[64], found[None]
+    _same_keypoints(tiled.keypoints, whole.keypoints)
+    order_t = np.lexsort(tiled.keypoints.T)
+    order_w = np.lexsort(whole.keypoints.T)
+    np.testing.assert_allclose(
+        tiled.descriptors[order_t], whole.descriptors[order_w], atol=1e-3
+    )
+
+
+def _mosaic_2048(cube):
+    """A 2048x2048 float32 intensity scene: 8x8 blocks of rotated/flipped AIRSAR channels."""
+    blocks = []
+    for channel in range(cube.shape[2]):
+        for quarter in range(4):
+            rotated = np.rot90(cube[:, :, channel], quarter)
+            blocks += [rotated, np.fliplr(rotated)]
+    rows = [[blocks[(8 * i + 5 * j) % len(blocks)] for j in range(8)] for i in range(8)]
+    return np.block(rows).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_tiled_2048_matches_untiled(naver_net, airsar_cube):
+    """A 2048 px scene in 512 px tiles gives the untiled keypoints within 0.5 px.
+
+    Two levels keep the test affordable: full resolution (16 tiles) and scale
+    1/1.7, whose 1205 px side is odd and not a multiple of the tile size.
+    """
+    image = _mosaic_2048(airsar_cube)
+    assert image.shape == (2048, 2048)
+    found = {}
+    for tile_size in (512, None):
+        detector = SARR2D2Detector(
+            naver_net, min_size=1024, max_size=2048, precision="fp32", tile_size=tile_size,
+            scale_factor=1.7, max_keypoints=10**7,
+        )
+        detector.detect(image)
+        found[tile_size] = detector.keypoints
+    assert sorted(set(np.round(32 / detector.scales, 3))) == [0.588, 1.0]
+    assert len(found[None]) > 1000
+    _same_keypoints(found[512], found[None])
