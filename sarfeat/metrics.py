@@ -1,0 +1,79 @@
+"""Accuracy of matches against a reference transform (sarfeat's definitions).
+
+A reference transform maps image-1 (x, y) = (col, row) to image-2 (x, y); it
+can be a skimage transform, any callable on (N, 2) arrays, or a 3x3 matrix.
+A match's error is the distance between its image-2 keypoint and the
+reference image of its image-1 keypoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["match_errors", "mean_matching_accuracy"]
+
+
+def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
+    if callable(transform):
+        return transform
+    matrix = np.asarray(transform, dtype=np.float64)
+    if matrix.shape != (3, 3):
+        raise ValueError(f"a reference transform must be callable or 3x3, got shape {matrix.shape}")
+
+    def apply(xy: np.ndarray) -> np.ndarray:
+        homogeneous = np.c_[xy, np.ones(len(xy))] @ matrix.T
+        return homogeneous[:, :2] / homogeneous[:, 2:3]
+
+    return apply
+
+
+def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
+    """Reprojection error in pixels of each match under a reference transform.
+
+    Parameters
+    ----------
+    keypoints1, keypoints2 : (N1, 2), (N2, 2) array_like
+        Keypoints as (row, col), scikit-image's convention.
+    matches : (Q, 2) array_like of int
+        Index pairs, as :func:`skimage.feature.match_descriptors` returns.
+    transform : callable or (3, 3) array_like
+        Maps image-1 (x, y) to image-2 (x, y).
+
+    Returns
+    -------
+    (Q,) ndarray of float
+    """
+    keypoints1 = np.asarray(keypoints1, dtype=np.float64)
+    keypoints2 = np.asarray(keypoints2, dtype=np.float64)
+    matches = np.asarray(matches, dtype=np.intp).reshape(-1, 2)
+    if len(matches) == 0:
+        return np.empty(0)
+    projected = _as_callable(transform)(keypoints1[matches[:, 0]][:, ::-1])
+    return np.linalg.norm(projected - keypoints2[matches[:, 1]][:, ::-1], axis=1)
+
+
+def mean_matching_accuracy(
+    keypoints1, keypoints2, matches, transform, thresholds: float | Sequence[float] = 3.0
+) -> float | np.ndarray:
+    """MMA: the fraction of matches whose error is at most each threshold.
+
+    Parameters
+    ----------
+    keypoints1, keypoints2, matches, transform
+        As in :func:`match_errors`.
+    thresholds : float or sequence of float
+        Pixel thresholds (the literature reports t = 1..10).
+
+    Returns
+    -------
+    float, or ndarray of the thresholds' shape; NaN when there is no match.
+    """
+    errors = match_errors(keypoints1, keypoints2, matches, transform)
+    limits = np.asarray(thresholds, dtype=np.float64)
+    if len(errors) == 0:
+        result = np.full(limits.shape, np.nan)
+    else:
+        result = (errors[:, None] <= limits.reshape(1, -1)).mean(axis=0).reshape(limits.shape)
+    return float(result) if result.ndim == 0 else result

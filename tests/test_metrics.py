@@ -1,0 +1,36 @@
+"""sarfeat.metrics on cases with known answers."""
+
+import numpy as np
+import pytest
+from skimage.transform import SimilarityTransform
+
+from sarfeat.metrics import match_errors, mean_matching_accuracy
+
+
+def test_errors_follow_row_col_and_xy_conventions():
+    transform = SimilarityTransform(translation=(10, -5))  # x += 10, y -= 5
+    keypoints1 = np.array([[20.0, 30.0], [0.0, 0.0]])  # (row, col)
+    keypoints2 = np.array([[15.0, 40.0], [0.0, 3.0]])
+    matches = np.array([[0, 0], [1, 1]])
+    errors = match_errors(keypoints1, keypoints2, matches, transform)
+    np.testing.assert_allclose(errors, [0.0, np.hypot(7, 5)])
+    # the same transform as a 3x3 matrix gives the same errors
+    np.testing.assert_allclose(match_errors(keypoints1, keypoints2, matches, transform.params), errors)
+
+
+def test_mma_counts_fraction_within_thresholds():
+    keypoints1 = np.zeros((4, 2))
+    keypoints2 = np.array([[0, 0.5], [0, 2.0], [0, 4.0], [0, 20.0]])
+    matches = np.c_[np.arange(4), np.arange(4)]
+    identity = np.eye(3)
+    assert mean_matching_accuracy(keypoints1, keypoints2, matches, identity, 3) == 0.5
+    np.testing.assert_allclose(
+        mean_matching_accuracy(keypoints1, keypoints2, matches, identity, [1, 3, 5, 30]),
+        [0.25, 0.5, 0.75, 1.0],
+    )
+
+
+def test_no_match_gives_nan_and_bad_matrix_raises():
+    assert np.isnan(mean_matching_accuracy(np.zeros((1, 2)), np.zeros((1, 2)), [], np.eye(3)))
+    with pytest.raises(ValueError, match="3x3"):
+        match_errors(np.zeros((1, 2)), np.zeros((1, 2)), [[0, 0]], np.eye(2))
