@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .network import R2D2Net, fold_batchnorm
+from .network import R2D2Net, fold_batchnorm, imagenet_normalize
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PRECISIONS = ("auto", "fp32", "bf16")
 _STRIP_VALUES = 1 << 20  # fp32 values of one strip of upsampled features (4 MB)
 
@@ -177,9 +175,6 @@ class DenseRunner:
             # softmax over two channels, channel 1 == sigmoid of the logit difference
             self.head_weight = torch.cat([clf_w[1:2] - clf_w[0:1], self.net.sal.weight]).float()
             self.head_bias = torch.cat([clf_b[1:2] - clf_b[0:1], self.net.sal.bias]).float()
-        mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-        self._mean, self._std = mean, std
 
     def _autocast(self):
         return torch.autocast(
@@ -199,8 +194,8 @@ class DenseRunner:
         DenseMaps
         """
         height, width = gray.shape
-        x = gray.to(self.device, torch.float32).view(1, 1, height, width).expand(1, 3, height, width)
-        x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+        x = imagenet_normalize(gray.to(self.device, torch.float32).view(1, 1, height, width))
+        x = x.contiguous(memory_format=torch.channels_last)
         pad_bottom, pad_right = height % 2, width % 2
         if self.stride > 1 and (pad_bottom or pad_right):
             x = F.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")

@@ -14,7 +14,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "R2D2_LAYERS", "fold_batchnorm"]
+__all__ = [
+    "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "R2D2_LAYERS", "fold_batchnorm",
+    "imagenet_normalize",
+]
+
+#: The released checkpoints expect the gray image replicated to 3 channels and
+#: normalised with ImageNet's statistics.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def imagenet_normalize(gray: torch.Tensor) -> torch.Tensor:
+    """Turn a (B, 1, H, W) gray batch in [0, 1] into the network's (B, 3, H, W) input."""
+    if gray.ndim != 4 or gray.shape[1] != 1:
+        raise ValueError(f"expected a (B, 1, H, W) gray batch, got shape {tuple(gray.shape)}")
+    mean = torch.tensor(IMAGENET_MEAN, device=gray.device, dtype=gray.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=gray.device, dtype=gray.dtype).view(1, 3, 1, 1)
+    return (gray - mean) / std
 
 
 @dataclass(frozen=True)
