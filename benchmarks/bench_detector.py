@@ -1,0 +1,360 @@
+"""Speed and memory of SARR2D2Detector beside OpenCV SIFT and scikit-image SIFT.
+
+A plain script, run from the repository root::
+
+    SARFEAT_DATA_DIR=../shared/data python benchmarks/bench_detector.py
+
+It prints one table (see ``benchmarks/README.md`` for what is measured) and,
+with ``--json OUT``, writes the numbers to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:  # run from a checkout without installing sarfeat
+    import sarfeat  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_WEIGHTS = "weights/faster2d2_WASF_N16.pt"
+SPECKLE_SEED = 0
+
+
+# -- images ----------------------------------------------------------------------------------
+
+
+def pair_crop(size: int) -> np.ndarray:
+    """Centre crop of development pair i, image 1, as an 8-bit display image."""
+    from skimage.util import img_as_ubyte
+
+    from sarfeat.data import load_pair
+
+    image = load_pair("i")[0]
+    rows, cols = image.shape
+    if min(rows, cols) < size:
+        raise SystemExit(f"pair i is {rows} x {cols}: --size must be at most {min(rows, cols)}")
+    r0, c0 = (rows - size) // 2, (cols - size) // 2
+    return img_as_ubyte(image[r0:r0 + size, c0:c0 + size])  # load_pair gives uint8 quick-looks
+
+
+def clean_scene(size: int) -> np.ndarray:
+    """The Labrador VV intensity upsampled (bilinear) to ``size`` x ``size``, float32."""
+    from skimage.transform import resize
+
+    from sarfeat.data import load_sar_scene
+
+    vv = load_sar_scene("labrador")[..., 0]
+    return resize(vv, (size, size), order=1, preserve_range=True, anti_aliasing=False).astype(
+        np.float32
+    )
+
+
+def speckled_scene(size: int, seed: int = SPECKLE_SEED) -> np.ndarray:
+    """Single-look-like intensity: the upsampled scene times unit-mean Gamma(1, 1) speckle."""
+    rng = np.random.default_rng(seed)
+    scene = clean_scene(size)
+    return scene * rng.gamma(1.0, 1.0, scene.shape).astype(np.float32)
+
+
+def write_large_scene(path: Path, size: int, tile: int = 1024, seed: int = SPECKLE_SEED) -> None:
+    """Write a ``size`` x ``size`` float32 speckled scene to ``path`` (.npy), block by block.
+
+    The clean scene (Labrador VV upsampled to ``tile``) is mirror-tiled, so that
+    there are no seams, and every block gets its own speckle; memory stays at a
+    few blocks whatever ``size`` is.
+    """
+    rng = np.random.default_rng(seed)
+    base = clean_scene(tile)
+    row_of_tiles = np.concatenate(
+        [base if j % 2 == 0 else base[:, ::-1] for j in range(-(-size // tile))], axis=1
+    )[:, :size]
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(size, size))
+    for i, r0 in enumerate(range(0, size, tile)):
+        block = row_of_tiles if i % 2 == 0 else row_of_tiles[::-1]
+        rows = min(tile, size - r0)
+        out[r0:r0 + rows] = block[:rows] * rng.gamma(1.0, 1.0, (rows, size)).astype(np.float32)
+    out.flush()
+    del out
+
+
+def to_display_uint8(image: np.ndarray) -> np.ndarray:
+    """8-bit image for the SIFT peers: sarfeat's own normalisation (dB, 1-99 % stretch)."""
+    from sarfeat.preprocess import normalize_sar
+
+    if image.dtype == np.uint8:
+        return image
+    return np.round(normalize_sar(image).image * 255).astype(np.uint8)
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def timed(run, repeats: int) -> dict:
+    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call."""
+    count = run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = run()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "times_s": times, "keypoints": int(count)}
+
+
+def sarfeat_runner(net, image: np.ndarray, precision: str):
+    from sarfeat import SARR2D2Detector
+
+    detector = SARR2D2Detector(net, precision=precision)
+
+    def run() -> int:
+        detector.detect_and_extract(image)
+        return len(detector.keypoints)
+
+    return run
+
+
+def opencv_runner(image8: np.ndarray):
+    import cv2
+
+    sift = cv2.SIFT_create()
+
+    def run() -> int:
+        keypoints, _ = sift.detectAndCompute(image8, None)
+        return len(keypoints)
+
+    return run
+
+
+def skimage_runner(image8: np.ndarray):
+    from skimage.feature import SIFT
+
+    def run() -> int:
+        sift = SIFT()
+        sift.detect_and_extract(image8)
+        return len(sift.keypoints)
+
+    return run
+
+
+def resolve_weights(weights: str) -> str:
+    """A checkpoint path, from a path or a sarfeat.data registry name."""
+    from sarfeat import data
+
+    if Path(weights).is_file():
+        return str(Path(weights).resolve())
+    if weights in data.registry_names():
+        if not data.available(weights):
+            raise SystemExit(
+                f"weights {weights!r} not found in {data.data_dir()}: set "
+                "SARFEAT_DATA_DIR=../shared/data or pass --weights PATH"
+            )
+        return str(data.fetch(weights))
+    raise SystemExit(f"--weights {weights!r} is neither a file nor a registry name")
+
+
+# -- memory (in a fresh process) -------------------------------------------------------------
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_rss_mib() -> float:
+    """Peak RSS of this process.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this
+    process's own address space. ``ru_maxrss`` is not used there: after
+    fork + exec it also counts the parent's RSS at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def memory_child(path: str, weights: str, max_size: int) -> None:
+    """Body of the child process: import, load, detect; print a JSON line."""
+    start = time.perf_counter()
+    from sarfeat import SARR2D2Detector
+    from sarfeat.checkpoint import load_checkpoint
+
+    net = load_checkpoint(weights)
+    after_import = _rss_mib()
+    image = np.load(path)
+    after_load = _rss_mib()
+    detector = SARR2D2Detector(net, max_size=max_size)
+    t0 = time.perf_counter()
+    detector.detect_and_extract(image)
+    detect_s = time.perf_counter() - t0
+    print(json.dumps({
+        "rss_after_import_mib": after_import,
+        "rss_after_image_mib": after_load,
+        "peak_rss_mib": _peak_rss_mib(),
+        "detect_s": detect_s,
+        "total_s": time.perf_counter() - start,
+        "keypoints": len(detector.keypoints),
+        "image_mib": image.nbytes / 2**20,
+    }))
+
+
+def measure_memory(path: Path, weights: str, max_size: int, timeout: float) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--memory-child", str(path),
+               "--weights", weights, "--max-size", str(max_size)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"memory child failed ({result.returncode}): {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    import torch
+
+    from sarfeat._inference import resolve_precision
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "auto_precision": resolve_precision("auto", torch.device("cpu")),
+        "python": platform.python_version(),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=DEFAULT_WEIGHTS,
+                        help=f"checkpoint path or registry name (default {DEFAULT_WEIGHTS})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up")
+    parser.add_argument("--size", type=int, default=1024, help="side of the timing images")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--memory-size", type=int, default=8192,
+                        help="side of the memory image (default 8192)")
+    parser.add_argument("--full-res-memory", action="store_true",
+                        help="also measure max_size=memory-size (full resolution; minutes)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--max-size", type=int, default=1024, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.memory_child is not None:
+        memory_child(args.memory_child, args.weights, args.max_size)
+        return 0
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+
+    from sarfeat.checkpoint import load_checkpoint
+
+    weights = resolve_weights(args.weights)
+    net = load_checkpoint(weights)
+    info = machine()
+    size = args.size
+    images = {
+        f"(a) pair i, {size}x{size} centre crop, uint8 display": pair_crop(size),
+        f"(b) Labrador VV x{size / 256:g} + Gamma(1,1) speckle, {size}x{size} float32":
+            speckled_scene(size),
+    }
+    auto = info["auto_precision"]
+    results = {}
+    for label, image in images.items():
+        image8 = to_display_uint8(image)
+        rows = {
+            f"sarfeat auto ({auto})": sarfeat_runner(net, image, "auto"),
+            "sarfeat fp32": sarfeat_runner(net, image, "fp32"),
+            "OpenCV SIFT": opencv_runner(image8),
+            "skimage SIFT": skimage_runner(image8),
+        }
+        results[label] = {}
+        for method, run in rows.items():
+            print(f"timing {method} on {label} ...", file=sys.stderr, flush=True)
+            results[label][method] = timed(run, args.repeats)
+
+    memory = {}
+    if not args.skip_memory:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "scene.npy"
+            print(f"writing a {args.memory_size}^2 float32 scene ...", file=sys.stderr, flush=True)
+            write_large_scene(path, args.memory_size)
+            settings = [1024] + ([args.memory_size] if args.full_res_memory else [])
+            for max_size in settings:
+                print(f"memory run, max_size={max_size} ...", file=sys.stderr, flush=True)
+                memory[f"max_size={max_size}"] = measure_memory(
+                    path, weights, max_size, timeout=3600
+                )
+
+    report = {"machine": info, "weights": args.weights, "repeats": args.repeats,
+              "size": size, "timing": results, "memory": memory,
+              "memory_size": args.memory_size}
+    print_report(report)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def print_report(report: dict) -> None:
+    info = report["machine"]
+    print(f"machine: {info['cpu']}, {info['cpu_count']} CPUs, torch {info['torch']} "
+          f"({info['torch_threads']} threads), auto precision = {info['auto_precision']}")
+    print(f"weights: {report['weights']}; detect_and_extract at default settings; "
+          f"median of {report['repeats']} runs after 1 warm-up")
+    print()
+    width = max(len(label) for label in report["timing"])
+    print(f"{'image':<{width}}  {'method':<20} {'median [s]':>10} {'keypoints':>10}")
+    print("-" * (width + 44))
+    for label, rows in report["timing"].items():
+        for method, row in rows.items():
+            print(f"{label:<{width}}  {method:<20} {row['median_s']:>10.3f} {row['keypoints']:>10d}")
+    print()
+    print("ratios (per image):")
+    for label, rows in report["timing"].items():
+        auto_key = next(k for k in rows if k.startswith("sarfeat auto"))
+        ours = rows[auto_key]["median_s"]
+        print(f"  {label}")
+        print(f"    skimage SIFT / sarfeat     = {rows['skimage SIFT']['median_s'] / ours:6.2f}")
+        print(f"    sarfeat / OpenCV SIFT      = {ours / rows['OpenCV SIFT']['median_s']:6.2f}")
+        print(f"    sarfeat fp32 / sarfeat {info['auto_precision']:<4}= "
+              f"{rows['sarfeat fp32']['median_s'] / ours:6.2f}")
+    if report["memory"]:
+        print()
+        size = report["memory_size"]
+        print(f"peak resident memory, {size}x{size} float32 speckled scene, fresh process "
+              "(imports, weights and image included):")
+        print(f"  {'setting':<16} {'peak RSS [MiB]':>15} {'after import+weights':>21} "
+              f"{'after image':>12} {'detect [s]':>11} {'keypoints':>10}")
+        for setting, row in report["memory"].items():
+            print(f"  {setting:<16} {row['peak_rss_mib']:>15.0f} {row['rss_after_import_mib']:>21.0f} "
+                  f"{row['rss_after_image_mib']:>12.0f} {row['detect_s']:>11.1f} {row['keypoints']:>10d}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""The ``sarfeat`` command line.
+
+``sarfeat detect IMAGE`` finds keypoints in one image and writes them to an
+``.npz`` file (and, optionally, a plot); ``sarfeat detect --example`` runs the
+detector on the Sentinel-1 scene bundled with sarfeat and reports matching
+accuracy against a known warp.
+
+Exit status: 0 on success, 2 for bad usage (unknown option, missing or
+unreadable input, a multi-band array without ``--band``), 1 for a runtime
+error (weights unavailable, no keypoint found, ...). Errors are one line on
+stderr; set ``SARFEAT_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "read_image", "DEFAULT_WEIGHTS"]
+
+#: Weights used when ``--weights`` is not given: a :mod:`sarfeat.data` registry
+#: name (NAVER's optical Fast-R2D2) until default SAR weights are trained.
+DEFAULT_WEIGHTS = "weights/faster2d2_WASF_N16.pt"
+
+#: The warp of the example (image 1 (x, y) -> image 2 (x, y)).
+EXAMPLE_WARP = {"scale": 0.8, "rotation_deg": 10.0, "translation": (30.0, -10.0)}
+#: ``--min-size`` of the example when not given: the scene is 256 px, so the
+#: library default (256) would leave a single pyramid level.
+EXAMPLE_MIN_SIZE = 128
+
+_NPY_SUFFIXES = {".npy"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported with exit status 2."""
+
+
+# -- argument parsing ------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``sarfeat`` command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Parser with the ``detect`` subcommand.
+    """
+    from . import __version__
+    from ._inference import PRECISIONS
+    from .preprocess import INPUT_KINDS
+
+    parser = argparse.ArgumentParser(
+        prog="sarfeat",
+        description="Keypoints and descriptors for SAR images with Fast-R2D2.",
+        epilog="Set SARFEAT_DEBUG=1 to see tracebacks of errors.",
+    )
+    parser.add_argument("--version", action="version", version=f"sarfeat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    detect = commands.add_parser(
+        "detect",
+        help="detect keypoints in an image (or run the bundled example)",
+        description=(
+            "Detect Fast-R2D2 keypoints in IMAGE (.npy, PNG, JPEG or TIFF) and write "
+            "keypoints (row, col), scales, responses and descriptors to an .npz file. "
+            "With --example, run on the bundled Sentinel-1 Labrador scene instead: VV "
+            "against VH warped by a known similarity, and report the matching accuracy."
+        ),
+    )
+    detect.add_argument("image", nargs="?", metavar="IMAGE", help="input image file")
+    detect.add_argument(
+        "--example", action="store_true",
+        help="run on the bundled Sentinel-1 scene (contains modified Copernicus Sentinel data)",
+    )
+    detect.add_argument(
+        "--weights", default=None, metavar="W",
+        help=f"checkpoint file or sarfeat.data registry name (default: {DEFAULT_WEIGHTS}, "
+             "found through SARFEAT_DATA_DIR)",
+    )
+    detect.add_argument(
+        "--trust", action="store_true",
+        help="allow a legacy pickled checkpoint whose sha256 the registry does not know "
+             "(unpickling can run code: only for files you trust)",
+    )
+    detect.add_argument("--band", type=int, default=None, metavar="I",
+                        help="band of a 3-D array to use (index along the last axis)")
+    detect.add_argument("--max-keypoints", type=_positive_int, default=5000, metavar="N",
+                        help="keep at most N keypoints, the best by response (default 5000)")
+    detect.add_argument("--min-size", type=_positive_int, default=None, metavar="PX",
+                        help="longest side of the smallest pyramid level (default 256; "
+                             f"{EXAMPLE_MIN_SIZE} for --example)")
+    detect.add_argument("--max-size", type=_positive_int, default=1024, metavar="PX",
+                        help="longest side of the largest pyramid level (default 1024)")
+    detect.add_argument("--input-kind", choices=INPUT_KINDS, default="auto",
+                        help="what the pixel values are (default auto: uint8 is a display "
+                             "image, negative floats are dB, the rest intensity)")
+    detect.add_argument("--nodata", type=float, default=None, metavar="VALUE",
+                        help="pixel value that marks no-data (NaN always does)")
+    detect.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="network arithmetic (default auto: bf16 where native)")
+    detect.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    detect.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.npz",
+                        help="write the results to this .npz file")
+    detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                        help="save a plot of the keypoints (or, with --example, the matches)")
+    return parser
+
+
+# -- input -----------------------------------------------------------------------------------
+
+
+def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
+    """Read a single-band image for detection.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` array (2-D, or 3-D with `band`), or a PNG, JPEG or TIFF
+        file. RGB(A) images are converted to gray, keeping the integer dtype
+        (so that 8-bit quick-looks stay 8-bit display images).
+    band : int, optional
+        Index along the last axis of a 3-D array. Required for 3-D arrays
+        that are not RGB(A) images.
+
+    Returns
+    -------
+    image : ndarray, shape (H, W)
+
+    Raises
+    ------
+    UsageError
+        If the file is missing or unreadable, has an unsupported suffix, or
+        has the wrong number of dimensions.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"input file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in _NPY_SUFFIXES:
+        try:
+            image = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"cannot read {str(path)!r} as a NumPy array: {error}") from None
+        rgb_ok = False
+    elif suffix in _IMAGE_SUFFIXES:
+        from skimage.io import imread
+
+        try:
+            image = np.asarray(imread(path))
+        except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+            raise UsageError(f"cannot read image {str(path)!r}: {error}") from None
+        rgb_ok = True
+    else:
+        raise UsageError(
+            f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
+            "use .npy, .png, .jpg, .jpeg, .tif or .tiff"
+        )
+    return _select_band(image, band, rgb_ok, path)
+
+
+def _select_band(image: np.ndarray, band: int | None, rgb_ok: bool, path: Path) -> np.ndarray:
+    if image.ndim == 2:
+        if band not in (None, 0):
+            raise UsageError(f"--band {band} given, but {str(path)!r} has a single band")
+        return image
+    if image.ndim != 3:
+        raise UsageError(
+            f"{str(path)!r} has shape {image.shape}: expected a 2-D image or a 3-D "
+            "(rows, cols, bands) array with --band"
+        )
+    bands = image.shape[-1]
+    if band is not None:
+        if not -bands <= band < bands:
+            raise UsageError(f"--band {band} is out of range: {str(path)!r} has {bands} bands")
+        return np.ascontiguousarray(image[..., band])
+    if rgb_ok and bands in (3, 4) and np.issubdtype(image.dtype, np.integer):
+        return _rgb_to_gray(image[..., :3])
+    if rgb_ok and bands == 2:  # gray + alpha
+        return np.ascontiguousarray(image[..., 0])
+    raise UsageError(
+        f"{str(path)!r} has shape {image.shape} ({bands} bands): choose one with "
+        f"--band 0..{bands - 1}"
+    )
+
+
+def _rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Gray image of the same integer dtype as ``rgb`` (Rec.709 luma, as skimage)."""
+    from skimage.color import rgb2gray
+
+    gray = rgb2gray(rgb)  # float in [0, 1]
+    peak = np.iinfo(rgb.dtype).max
+    return np.round(gray * peak).astype(rgb.dtype)
+
+
+# -- weights ---------------------------------------------------------------------------------
+
+
+def _load_weights(weights: str | None, trust: bool):
+    """Load the network named by ``--weights`` (a path or a registry name)."""
+    from . import data
+    from .checkpoint import load_checkpoint
+
+    name = DEFAULT_WEIGHTS if weights is None else weights
+    path = Path(name).expanduser()
+    if not path.is_file():
+        if name not in data.registry_names():
+            raise UsageError(
+                f"--weights {name!r} is neither a file nor a sarfeat.data registry name "
+                "(see sarfeat.data.registry_names())"
+            )
+        if weights is None and not data.available(name):
+            # the default is never downloaded implicitly (non-commercial licence)
+            raise RuntimeError(
+                f"default weights {name!r} not found in {data.data_dir()}: set "
+                "SARFEAT_DATA_DIR=../shared/data (the folder that holds weights/) or pass "
+                "--weights PATH (default SAR weights are not bundled yet)"
+            )
+        path = data.fetch(name)
+    return load_checkpoint(path, trust=trust)
+
+
+def _make_detector(args: argparse.Namespace, net, min_size: int):
+    from .detector import SARR2D2Detector
+
+    return SARR2D2Detector(
+        net,
+        max_keypoints=args.max_keypoints,
+        min_size=min_size,
+        max_size=args.max_size,
+        input_kind=args.input_kind,
+        nodata=args.nodata,
+        precision=args.precision,
+        device=args.device,
+        trust=args.trust,
+        progress=sys.stderr.isatty(),
+    )
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _detect_file(args: argparse.Namespace) -> None:
+    image = read_image(args.image, args.band)
+    _check_writable(args.output, args.plot)
+    net = _load_weights(args.weights, args.trust)
+    detector = _make_detector(args, net, 256 if args.min_size is None else args.min_size)
+    start = time.perf_counter()
+    detector.detect_and_extract(image)
+    elapsed = time.perf_counter() - start
+    count = len(detector.keypoints)
+    print(f"{args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}, "
+          f"{count} keypoints in {elapsed:.2f} s")
+    if args.output is not None:
+        np.savez_compressed(
+            args.output,
+            keypoints=detector.keypoints,
+            scales=detector.scales,
+            responses=detector.responses,
+            descriptors=detector.descriptors,
+            image_shape=np.asarray(image.shape),
+        )
+        print(f"wrote {args.output}")
+    if args.plot is not None:
+        from .preprocess import normalize_sar
+
+        shown = normalize_sar(image, args.input_kind, nodata=args.nodata).image
+        _plot_keypoints(args.plot, shown, detector.keypoints, detector.scales, detector.responses,
+                        title=f"{Path(args.image).name}: {count} keypoints")
+        print(f"wrote {args.plot}")
+
+
+def _example(args: argparse.Namespace) -> None:
+    from skimage.feature import match_descriptors
+    from skimage.transform import SimilarityTransform, warp
+
+    from .data import load_sar_scene
+
+    _check_writable(args.output, args.plot)
+    scene = load_sar_scene("labrador")
+    vv, vh = scene[..., 0], scene[..., 1]
+    tform = SimilarityTransform(
+        scale=EXAMPLE_WARP["scale"],
+        rotation=np.deg2rad(EXAMPLE_WARP["rotation_deg"]),
+        translation=EXAMPLE_WARP["translation"],
+    )
+    # warp() wants the map from output (x, y) to input (x, y): the inverse
+    moving = warp(vh, tform.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+
+    net = _load_weights(args.weights, args.trust)
+    min_size = EXAMPLE_MIN_SIZE if args.min_size is None else args.min_size
+    detector = _make_detector(args, net, min_size)
+    start = time.perf_counter()
+    detector.detect_and_extract(vv)
+    keypoints0, descriptors0 = detector.keypoints, detector.descriptors
+    detector.detect_and_extract(moving)
+    keypoints1, descriptors1 = detector.keypoints, detector.descriptors
+    detected = time.perf_counter()
+    matches = match_descriptors(descriptors0, descriptors1, cross_check=True)
+    elapsed = time.perf_counter() - start
+
+    # reprojection error of each match under the known warp, in (x, y) = (col, row)
+    projected = tform(keypoints0[matches[:, 0], ::-1])
+    errors = np.linalg.norm(projected - keypoints1[matches[:, 1], ::-1], axis=1)
+    mma = {t: float(np.mean(errors <= t)) if len(errors) else 0.0 for t in (1, 3, 5)}
+
+    w = EXAMPLE_WARP
+    print(f"sarfeat example: Sentinel-1 Labrador scene, {vv.shape[0]} x {vv.shape[1]} "
+          "intensity, about 1.2 looks (contains modified Copernicus Sentinel data)")
+    print(f"image 1: VV; image 2: VH warped by a similarity (scale {w['scale']}, rotation "
+          f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside")
+    print(f"weights: {args.weights or DEFAULT_WEIGHTS}; min_size {min_size}, "
+          f"max_size {args.max_size}, precision {args.precision}")
+    print(f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)")
+    print(f"matches: {len(matches)} (mutual nearest neighbours), "
+          f"{int(np.sum(errors <= 3))} within 3 px")
+    print("  ".join(f"MMA@{t}: {mma[t]:.3f}" for t in (1, 3, 5)))
+    print(f"time: {elapsed:.2f} s (detection and description {detected - start:.2f} s, "
+          f"matching {elapsed - (detected - start):.2f} s)")
+    if args.output is not None:
+        np.savez_compressed(
+            args.output, keypoints0=keypoints0, keypoints1=keypoints1,
+            descriptors0=descriptors0, descriptors1=descriptors1, matches=matches,
+            errors=errors, transform=tform.params,
+        )
+        print(f"wrote {args.output}")
+    if args.plot is not None:
+        _plot_example(args.plot, vv, moving, keypoints0, keypoints1, matches, errors)
+        print(f"wrote {args.plot}")
+
+
+def _check_writable(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None and not path.expanduser().resolve().parent.is_dir():
+            raise UsageError(f"cannot write {str(path)!r}: its folder does not exist")
+
+
+# -- plots -----------------------------------------------------------------------------------
+
+
+def _figure(size):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+    return Figure(figsize=size, layout="constrained")  # Agg canvas, no pyplot state
+
+
+def _plot_keypoints(path, image, keypoints, scales, responses, title) -> None:
+    fig = _figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
+    ax = fig.add_subplot()
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    order = np.argsort(responses)  # best keypoints drawn last, on top
+    colors = ScalarMappable(Normalize(float(responses.min()), float(responses.max())), "viridis")
+    ax.scatter(
+        keypoints[order, 1], keypoints[order, 0], s=np.clip(scales[order], 16, 256),
+        marker="o", facecolors="none", edgecolors=colors.to_rgba(responses[order]),
+        linewidths=0.8,
+    )
+    fig.colorbar(colors, ax=ax, shrink=0.7, label="response (reliability x repeatability)")
+    ax.set_title(title)
+    ax.set_axis_off()
+    fig.savefig(path, dpi=120)
+
+
+def _plot_example(path, image0, image1, keypoints0, keypoints1, matches, errors) -> None:
+    from skimage.feature import plot_matched_features
+
+    from .preprocess import normalize_sar
+
+    fig = _figure((10, 5.4))
+    ax = fig.add_subplot()
+    shown0 = normalize_sar(image0).image
+    shown1 = normalize_sar(image1).image
+    good = errors <= 3
+    for subset, color in ((~good, "tab:red"), (good, "lime")):
+        if subset.any():
+            plot_matched_features(
+                shown0, shown1, keypoints0=keypoints0, keypoints1=keypoints1,
+                matches=matches[subset], ax=ax, keypoints_color="yellow", matches_color=color,
+                only_matches=True,
+            )
+    ax.set_title(f"VV vs warped VH: {int(good.sum())} of {len(matches)} matches within 3 px")
+    ax.set_axis_off()
+    fig.savefig(path, dpi=120)
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sarfeat`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 for a runtime error, 2 for bad usage.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on bad usage
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("sarfeat: error: choose a command, e.g. 'sarfeat detect --example'",
+              file=sys.stderr)
+        return 2
+    if args.example == (args.image is not None):
+        print("usage: sarfeat detect [options] (IMAGE | --example)", file=sys.stderr)
+        print("sarfeat detect: error: give exactly one of IMAGE or --example", file=sys.stderr)
+        return 2
+    debug = os.environ.get("SARFEAT_DEBUG") == "1"
+    try:
+        if args.example:
+            if args.band is not None:
+                raise UsageError("--band does not apply to --example")
+            _example(args)
+        else:
+            _detect_file(args)
+    except UsageError as error:
+        if debug:
+            raise
+        print(f"sarfeat detect: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sarfeat: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, no traceback (SARFEAT_DEBUG=1 for it)
+        if debug:
+            raise
+        print(f"sarfeat: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    return 0

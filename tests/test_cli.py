@@ -1,0 +1,145 @@
+"""Tests of the command line: ``python -m sarfeat detect``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage.io import imsave
+
+from sarfeat.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = "weights/faster2d2_WASF_N16.pt"
+
+
+def _run_module(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m sarfeat ARGS`` from the repository root."""
+    env = {**os.environ, "SARFEAT_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "sarfeat", *args], cwd=REPO_ROOT, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def weights(require_data) -> str:
+    return str(require_data(WEIGHTS))
+
+
+@pytest.fixture
+def airsar_png(airsar_cube, tmp_path) -> Path:
+    """A 200 x 176 crop of the AIRSAR HH channel as an 8-bit PNG (dB, 1-99 % stretch)."""
+    crop = airsar_cube[20:220, 40:216, 0]
+    db = 10 * np.log10(crop)
+    low, high = np.percentile(db, (1, 99))
+    path = tmp_path / "airsar.png"
+    imsave(path, np.round(255 * np.clip((db - low) / (high - low), 0, 1)).astype(np.uint8))
+    return path
+
+
+def test_example_matches_known_warp(shared_data, weights):
+    result = _run_module("detect", "--example", data_dir=shared_data)
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"MMA@3:\s*([0-9.]+)", result.stdout)
+    assert found, result.stdout
+    assert float(found.group(1)) >= 0.4, result.stdout
+    counts = re.search(r"keypoints:\s*(\d+) \(VV\),\s*(\d+)", result.stdout)
+    assert counts and int(counts.group(1)) > 0 and int(counts.group(2)) > 0
+    assert re.search(r"matches:\s*\d+", result.stdout)
+    assert re.search(r"time:\s*[0-9.]+ s", result.stdout)
+    assert "Copernicus" in result.stdout  # attribution of the bundled scene
+
+
+def test_detect_png_writes_npz_and_plot(airsar_png, weights, tmp_path, capsys):
+    out, plot = tmp_path / "kp.npz", tmp_path / "kp.png"
+    status = main(["detect", str(airsar_png), "--weights", weights, "-o", str(out),
+                   "--plot", str(plot), "--max-keypoints", "300"])
+    assert status == 0, capsys.readouterr().err
+    assert "keypoints" in capsys.readouterr().out
+    with np.load(out) as saved:
+        keypoints, scales = saved["keypoints"], saved["scales"]
+        responses, descriptors = saved["responses"], saved["descriptors"]
+        assert tuple(saved["image_shape"]) == (200, 176)
+    count = len(keypoints)
+    assert 0 < count <= 300
+    assert keypoints.shape == (count, 2) and scales.shape == responses.shape == (count,)
+    assert descriptors.shape == (count, 128) and descriptors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(descriptors, axis=1), 1, atol=1e-4)
+    assert (keypoints >= -0.5).all() and (keypoints <= np.array([199.5, 175.5])).all()
+    assert np.all(np.diff(responses) <= 0)  # best first
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
+
+
+def test_detect_npy_band(airsar_cube, weights, tmp_path, capsys):
+    cube = tmp_path / "cube.npy"
+    np.save(cube, airsar_cube[:160, :160])
+    out = tmp_path / "hv.npz"
+    assert main(["detect", str(cube), "--band", "1", "--weights", weights, "-o", str(out)]) == 0
+    with np.load(out) as saved:
+        assert tuple(saved["image_shape"]) == (160, 160)
+        assert len(saved["keypoints"]) == len(saved["descriptors"]) > 0
+
+
+def test_missing_file_is_usage_error_without_traceback(shared_data, tmp_path):
+    result = _run_module("detect", str(tmp_path / "nope.png"), data_dir=shared_data)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_3d_array_needs_band(airsar_cube, tmp_path, capsys):
+    cube = tmp_path / "cube.npy"
+    np.save(cube, airsar_cube[:32, :32])
+    assert main(["detect", str(cube)]) == 2
+    err = capsys.readouterr().err
+    assert "--band" in err and "(32, 32, 3)" in err and len(err.strip().splitlines()) == 1
+    assert main(["detect", str(cube), "--band", "3"]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["detect"], ["detect", "--max-keypoints", "0", "x.npy"], ["detect", "--precision", "fp8",
+                                                               "x.npy"]],
+)
+def test_bad_usage_exits_2(argv, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse reports bad options this way
+        status = exit_.code
+    assert status == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_unsupported_suffix(tmp_path, capsys):
+    path = tmp_path / "image.bmpx"
+    path.write_bytes(b"\0" * 16)
+    assert main(["detect", str(path)]) == 2
+    assert "unsupported file type" in capsys.readouterr().err
+
+
+def test_missing_default_weights_names_the_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(tmp_path))
+    image = tmp_path / "image.npy"
+    np.save(image, np.ones((32, 32), np.float32))
+    assert main(["detect", str(image)]) == 1
+    err = capsys.readouterr().err
+    assert "SARFEAT_DATA_DIR" in err and "--weights" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_weights_is_runtime_error(tmp_path, capsys):
+    image = tmp_path / "image.npy"
+    np.save(image, np.ones((32, 32), np.float32))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["detect", str(image), "--weights", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sarfeat: error:") and "bad.pt" in err
+    assert len(err.strip().splitlines()) == 1
