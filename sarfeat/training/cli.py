@@ -1,0 +1,124 @@
+"""Command line of the trainer: ``python -m sarfeat.training --output runs/x ...``.
+
+Options given on the command line override those of ``--config`` (a JSON file
+with the fields of :class:`~sarfeat.training.trainer.TrainConfig`). A run whose
+output folder holds ``last.pt`` resumes from it, unless ``--restart``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .trainer import TrainConfig, Trainer
+
+__all__ = ["main", "build_dataset"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sarfeat.training",
+        description="Train Fast-R2D2 on SAR pairs (sarfeat.training).",
+    )
+    parser.add_argument("--output", help="run folder (checkpoints, config, final weights)")
+    parser.add_argument("--config", type=Path, help="JSON file of TrainConfig fields")
+    for name, kind in (("iterations", int), ("batch-size", int), ("crop-size", int),
+                       ("lr", float), ("weight-decay", float), ("seed", int),
+                       ("checkpoint-every", int), ("validate-every", int)):
+        parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="bf16 autocast (default: on)")
+    parser.add_argument("--init", help="start from this checkpoint instead of random weights")
+    parser.add_argument("--loss-weights", type=float, nargs=4,
+                        metavar=("RELIABILITY", "COSIM", "PEAKY", "SHARPEN"))
+    parser.add_argument("--stacks", type=Path, action="append", default=[],
+                        help="folder of areas, each a folder of co-registered dates")
+    parser.add_argument("--sar-images", type=Path, nargs="+", default=[],
+                        help="SAR scenes (.npy (H, W) or (H, W, C) intensity, or images)")
+    parser.add_argument("--optical", type=Path, nargs="+", default=[],
+                        help="optical images, given simulated speckle")
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder of sarfeat's shared data for the default mixture")
+    parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
+    parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
+    parser.add_argument("--export", type=Path, help="write the final weights here too")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    values = json.loads(args.config.read_text()) if args.config else {}
+    for field in ("output", "iterations", "batch_size", "crop_size", "lr", "weight_decay",
+                  "seed", "checkpoint_every", "validate_every", "device", "bf16", "init"):
+        value = getattr(args, field)
+        if value is not None:
+            values[field] = value
+    if args.loss_weights:
+        values["loss"] = dict(zip(("reliability", "cosim", "peaky", "sharpen"), args.loss_weights))
+    if not values.get("output"):
+        raise ValueError("say where the run goes: --output FOLDER (or 'output' in --config)")
+    return TrainConfig.from_dict(values)
+
+
+def build_dataset(config: TrainConfig, args: argparse.Namespace):
+    """The training pairs the arguments ask for, and a description of them."""
+    from . import pairs
+
+    crop, seed, length = config.crop_size, config.seed, 10_000_000
+    sources = {}
+    for folder in args.stacks:
+        sources[f"stacks:{folder}"] = (
+            pairs.StackPairs(folder, crop_size=crop, seed=seed, length=length), 1.0)
+    if args.sar_images:
+        sources["sar_images"] = (pairs.SingleImagePairs(
+            [str(p) for p in args.sar_images], crop_size=crop, seed=seed, length=length), 1.0)
+    if args.optical:
+        sources["optical"] = (pairs.SpeckledOpticalPairs(
+            [str(p) for p in args.optical], crop_size=crop, seed=seed, length=length), 1.0)
+    if sources:
+        description = {"sources": {name: weight for name, (_, weight) in sources.items()}}
+    else:
+        sources = pairs.default_training_sources(
+            args.data_dir, crop_size=crop, seed=seed, length=length)
+        description = {
+            "sources": {name: weight for name, (_, weight) in sources.items()},
+            "attribution": pairs.TRAINING_ATTRIBUTION,
+        }
+    return pairs.MixedPairs.from_sources(sources, length=length, seed=seed), description
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        config = _config(args)
+        dataset, description = build_dataset(config, args)
+        config.data = description
+        validate = None
+        if not args.no_validate:
+            from .validation import held_out_mma
+
+            validate = held_out_mma
+        trainer = Trainer(config, dataset, validate=validate)
+        if not args.restart and trainer.resume():
+            print(f"resumed {config.output} at iteration {trainer.iteration}", file=sys.stderr)
+        Path(config.output).mkdir(parents=True, exist_ok=True)
+        (Path(config.output) / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        trainer.fit(progress=not args.quiet)
+        final = trainer.export(Path(config.output) / "final.pt")
+        if args.export:
+            trainer.export(args.export)
+        last = trainer.history[-1] if trainer.history else {}
+        print(f"wrote {final}; last validation: {json.dumps(last)}")
+    except (ValueError, OSError, FloatingPointError) as error:
+        print(f"sarfeat.training: error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,296 @@
+"""The training loop: config, checkpoints that resume exactly, validation and export.
+
+A run lives in one output folder::
+
+    <output>/config.json      the resolved configuration
+    <output>/last.pt          the latest training state (model, optimiser, RNG, history)
+    <output>/final.pt         the trained network in sarfeat's safe format
+
+Batches are a pure function of (seed, iteration), so a run stopped at any
+checkpoint and resumed computes the same iterates as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .. import __version__
+from .._inference import resolve_device
+from ..checkpoint import save_checkpoint
+from ..network import R2D2Net, imagenet_normalize
+from .losses import LossWeights, SamplerConfig, r2d2_loss
+
+__all__ = ["TrainConfig", "Trainer"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Attributes
+    ----------
+    output : str
+        Folder of the run (checkpoints, config, final weights).
+    iterations : int
+        Optimiser steps in total.
+    batch_size, crop_size : int
+        Pairs per batch and their side in pixels.
+    lr, weight_decay : float
+        Adam's learning rate and weight decay (DESIGN: 1e-4, 5e-4).
+    seed : int
+        Seed of the initial weights and of every batch.
+    device : str
+        ``'auto'``, ``'cpu'`` or ``'cuda'``.
+    bf16 : bool
+        Run forward and backward under bf16 autocast (fp32 master weights).
+    checkpoint_every, validate_every : int
+        Iterations between checkpoints and between validations (0: never).
+    architecture : str
+        ``'fast_r2d2'`` or ``'r2d2'``.
+    init : str or None
+        A checkpoint to start from instead of random weights.
+    loss : LossWeights
+        Weights of the four loss terms.
+    sampler : SamplerConfig
+        Descriptor sampler and AP-loss settings.
+    data : dict
+        Description of the training data, recorded in the final checkpoint.
+    """
+
+    output: str = "runs/sarfeat"
+    iterations: int = 3000
+    batch_size: int = 4
+    crop_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    checkpoint_every: int = 100
+    validate_every: int = 250
+    architecture: str = "fast_r2d2"
+    init: str | None = None
+    loss: LossWeights = field(default_factory=LossWeights)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    data: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain-data form (JSON and checkpoint metadata)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        values = dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
+        if isinstance(values.get("loss"), dict):
+            values["loss"] = LossWeights(**values["loss"])
+        if isinstance(values.get("sampler"), dict):
+            values["sampler"] = SamplerConfig(**values["sampler"])
+        return cls(**values)
+
+
+def _code_version() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"sarfeat {__version__} (git {commit})"
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+class Trainer:
+    """Trains an R2D2 network on a dataset of pairs.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    dataset : torch.utils.data.Dataset
+        Deterministic pairs (``dataset[i]`` depends on ``i`` only): dicts with
+        ``image1``, ``image2`` (1, H, W) in [0, 1] and ``flow`` (2, H, W).
+    validate : callable, optional
+        ``validate(net) -> dict[str, float]``, run every ``validate_every``
+        iterations and at the end (for example held-out MMA).
+
+    Attributes
+    ----------
+    net : R2D2Net
+        The network being trained.
+    iteration : int
+        Optimiser steps done so far.
+    history : list of dict
+        Logged loss terms and validation results.
+    """
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, validate=None) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.validate = validate
+        self.device = resolve_device(config.device)
+        self.output = Path(config.output)
+        torch.manual_seed(config.seed)
+        if config.init:
+            from ..checkpoint import load_checkpoint
+
+            self.net = load_checkpoint(config.init)
+        else:
+            self.net = R2D2Net(config.architecture)
+        self.net.to(self.device).to(memory_format=torch.channels_last).train()
+        self.optimizer = torch.optim.Adam(
+            self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.iteration = 0
+        self.history: list[dict] = []
+        self.elapsed = 0.0  # seconds of training, summed over resumed sessions
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly where training stands."""
+        return {
+            "iteration": self.iteration,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "elapsed": self.elapsed,
+            "config": self.config.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state written by :meth:`state_dict`."""
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        self.iteration = int(state["iteration"])
+        self.history = list(state["history"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+
+    def save(self) -> Path:
+        """Write ``last.pt`` (atomically) and return its path."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        path = self.output / "last.pt"
+        _atomic_save(self.state_dict(), path)
+        return path
+
+    def resume(self) -> bool:
+        """Load ``last.pt`` if the output folder has one; True when it did."""
+        path = self.output / "last.pt"
+        if not path.is_file():
+            return False
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        return True
+
+    # -- training --------------------------------------------------------------------------------
+
+    def batch(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The batch of an iteration: a pure function of the iteration number."""
+        size = self.config.batch_size
+        first = iteration * size
+        samples = [self.dataset[(first + k) % len(self.dataset)] for k in range(size)]
+        return {key: torch.stack([s[key] for s in samples]) for key in ("image1", "image2", "flow")}
+
+    def step(self) -> dict[str, float]:
+        """One optimiser step on the next batch; returns the logged loss values."""
+        batch = self.batch(self.iteration)
+        images = [
+            imagenet_normalize(batch[key].to(self.device)).contiguous(
+                memory_format=torch.channels_last
+            )
+            for key in ("image1", "image2")
+        ]
+        flow = batch["flow"].to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16):
+            out1, out2 = (self.net(x) for x in images)
+        total, values = r2d2_loss(out1, out2, flow, self.config.loss, self.config.sampler)
+        if not math.isfinite(values["total"]):
+            raise FloatingPointError(f"loss is {values['total']} at iteration {self.iteration}")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        return values
+
+    def _run_validation(self) -> None:
+        if self.validate is None:
+            return
+        self.net.eval()
+        try:
+            result = self.validate(self.net)
+        finally:
+            self.net.train()
+        self.history.append({"iteration": self.iteration, **result})
+
+    def fit(self, iterations: int | None = None, progress: bool = True) -> None:
+        """Train up to ``iterations`` (default ``config.iterations``) total steps.
+
+        Checkpoints every ``checkpoint_every`` steps and at the end; validation
+        every ``validate_every`` steps and at the end.
+        """
+        from tqdm.auto import tqdm
+
+        target = self.config.iterations if iterations is None else iterations
+        bar = tqdm(total=target, initial=self.iteration, desc="training", disable=not progress)
+        running: dict[str, float] = {}
+        while self.iteration < target:
+            started = time.perf_counter()
+            values = self.step()
+            self.elapsed += time.perf_counter() - started
+            for key, value in values.items():  # exponential running means for the bar
+                running[key] = value if key not in running else 0.95 * running[key] + 0.05 * value
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()}, refresh=False)
+            bar.update()
+            if self.iteration % 25 == 0:
+                self.history.append({"iteration": self.iteration, **running})
+            every = self.config.validate_every
+            if every and self.iteration % every == 0:
+                self._run_validation()
+            every = self.config.checkpoint_every
+            if every and self.iteration % every == 0:
+                self.save()
+        bar.close()
+        if not self.history or self.history[-1].get("iteration") != self.iteration:
+            self._run_validation()
+        self.save()
+
+    def export(self, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:
+        """Write the trained network in sarfeat's safe format, with its provenance."""
+        metadata = {
+            "config": self.config.to_dict(),
+            "iterations": self.iteration,
+            "training_seconds": round(self.elapsed, 1),
+            "code_version": _code_version(),
+            "history": self.history[-50:],
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            **(extra_metadata or {}),
+        }
+        net = R2D2Net(self.net.architecture)
+        net.load_state_dict({
+            k: (v.float() if v.is_floating_point() else v).cpu()
+            for k, v in self.net.state_dict().items()
+        })
+        return save_checkpoint(net.eval(), path, metadata=json.loads(json.dumps(metadata)))
