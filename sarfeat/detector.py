@@ -61,6 +61,17 @@ class _Level:
     image: torch.Tensor  # (h, w) float32, values in [0, 1]
     row_ratio: float  # original rows per level row
     col_ratio: float
+    invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
+
+    def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
+        """Which original-image positions lie more than ``reach`` level pixels from no-data."""
+        if self.invalid_distance is None:
+            return np.ones(len(rows), dtype=bool)
+        level_rows, level_cols = self.from_original(rows, cols)
+        height, width = self.invalid_distance.shape
+        level_rows = np.clip(np.rint(level_rows).astype(int), 0, height - 1)
+        level_cols = np.clip(np.rint(level_cols).astype(int), 0, width - 1)
+        return self.invalid_distance[level_rows, level_cols] > reach
 
     def to_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (rows + 0.5) * self.row_ratio - 0.5, (cols + 0.5) * self.col_ratio - 0.5
@@ -69,7 +80,7 @@ class _Level:
         return (rows + 0.5) / self.row_ratio - 0.5, (cols + 0.5) / self.col_ratio - 0.5
 
 
-def _resize(image: torch.Tensor, scale: float) -> _Level:
+def _resize(image: torch.Tensor, scale: float, invalid: torch.Tensor | None = None) -> _Level:
     height, width = image.shape
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
     if (new_h, new_w) == (height, width):
@@ -79,7 +90,16 @@ def _resize(image: torch.Tensor, scale: float) -> _Level:
             image[None, None], size=(new_h, new_w), mode="bilinear", align_corners=False,
             antialias=True,
         )[0, 0]
-    return _Level(scale, resized, height / new_h, width / new_w)
+    level = _Level(scale, resized, height / new_h, width / new_w)
+    if invalid is not None:
+        # a level cell is invalid when any pixel it covers is; distances in level pixels
+        if (new_h, new_w) == (height, width):
+            invalid_cells = invalid.numpy()
+        else:
+            pooled = F.adaptive_max_pool2d(invalid[None, None].to(torch.float16), (new_h, new_w))
+            invalid_cells = pooled[0, 0].numpy() > 0
+        level.invalid_distance = ndimage.distance_transform_edt(~invalid_cells).astype(np.float32)
+    return level
 
 
 def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Tensor) -> torch.Tensor:
@@ -111,7 +131,8 @@ class SARR2D2Detector:
     min_size, max_size : int
         Longest image side, in pixels, of the smallest and largest level.
     min_scale, max_scale : float
-        Bounds on the pyramid scale (1 = full resolution; never above 1 by default).
+        Bounds on the pyramid scale (1 = full resolution; the pyramid never upsamples,
+        so max_scale lies in (0, 1]).
     reliability_threshold, repeatability_threshold : float
         A keypoint needs both maps at or above these values.
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
@@ -239,6 +260,10 @@ class SARR2D2Detector:
     def _check_parameters(self) -> None:
         if not (isinstance(self.max_keypoints, (int, np.integer)) and self.max_keypoints > 0):
             raise ValueError(f"max_keypoints must be a positive integer, got {self.max_keypoints!r}")
+        if not 0 < self.max_scale <= 1:
+            raise ValueError(
+                f"max_scale must lie in (0, 1] (the pyramid never upsamples), got {self.max_scale}"
+            )
         if self.tile_size is not None and self.tile_size < 16:
             raise ValueError(f"tile_size must be None or >= 16, got {self.tile_size}")
         for name in ("reliability_threshold", "repeatability_threshold"):
@@ -264,8 +289,9 @@ class SARR2D2Detector:
             self.min_scale, self.max_scale,
         )
         image = torch.from_numpy(normalized.image)
+        invalid = None if normalized.valid is None else torch.from_numpy(~normalized.valid)
         for s in scales:
-            yield _resize(image, s)
+            yield _resize(image, s, invalid)
 
     def _iter_tiles(self, levels: list[_Level], runner: DenseRunner):
         """Yield (level, tile, maps) for every tile of every level."""
@@ -279,12 +305,6 @@ class SARR2D2Detector:
                 yield level, tile, runner.run(level.image[r0:r1, c0:c1])
                 bar.update()
         bar.close()
-
-    @staticmethod
-    def _valid_distance(normalized: NormalizedImage) -> np.ndarray | None:
-        if normalized.valid is None:
-            return None
-        return ndimage.distance_transform_edt(normalized.valid).astype(np.float32)
 
     # -- detection ----------------------------------------------------------------------------
 
@@ -332,16 +352,15 @@ class SARR2D2Detector:
     def _run_detection(self, image, mask):
         normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
-        distance = self._valid_distance(normalized)
         best = None  # the best max_keypoints so far: memory stays bounded on huge images
         pending: list[dict] = []
         for level, tile, maps in self._iter_tiles(self._levels(normalized), runner):
             result = self._detect_tile(level, tile, maps)
             if result is None:
                 continue
-            if distance is not None:
-                reach = runner.halo * max(level.row_ratio, level.col_ratio)
-                keep = self._far_from_invalid(result["keypoints"], distance, reach)
+            if level.invalid_distance is not None:
+                points = result["keypoints"]
+                keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
                 result = {k: v[keep] for k, v in result.items()}
             pending.append(result)
             if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
@@ -367,12 +386,6 @@ class SARR2D2Detector:
         responses = merged["reliabilities"] * merged["repeatabilities"]
         order = np.argsort(-responses, kind="stable")[: self.max_keypoints]
         return {k: v[order] for k, v in merged.items()}
-
-    @staticmethod
-    def _far_from_invalid(keypoints: np.ndarray, distance: np.ndarray, reach: float) -> np.ndarray:
-        rows = np.clip(np.rint(keypoints[:, 0]).astype(int), 0, distance.shape[0] - 1)
-        cols = np.clip(np.rint(keypoints[:, 1]).astype(int), 0, distance.shape[1] - 1)
-        return distance[rows, cols] > reach
 
     def detect(self, image, mask=None) -> None:
         """Detect keypoints; fills ``keypoints``, ``scales``, ``responses`` and friends.
@@ -458,16 +471,15 @@ class SARR2D2Detector:
             & np.isfinite(keypoints).all(axis=1)
         )
         described = inside.copy()
-        distance = self._valid_distance(normalized)
         descriptors = np.zeros((len(keypoints), 128), dtype=np.float32)
         for index, level in enumerate(levels):
             todo = np.flatnonzero(inside & (level_of == index))
             if todo.size == 0:
                 continue
-            if distance is not None:
-                reach = runner.halo * max(level.row_ratio, level.col_ratio)
-                described[todo] = self._far_from_invalid(keypoints[todo], distance, reach)
-                todo = todo[described[todo]]
+            described[todo] = level.far_from_invalid(
+                keypoints[todo, 0], keypoints[todo, 1], runner.halo
+            )
+            todo = todo[described[todo]]
             rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
             self._describe_at(level, runner, todo, np.rint(rows), np.rint(cols), descriptors)
         self.mask = described

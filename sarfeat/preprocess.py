@@ -107,15 +107,26 @@ def _resolve_kind(image: np.ndarray, input_kind: str) -> str:
     return "intensity"
 
 
+def _valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """At most about a million valid values, taken on a regular stride (no full copy)."""
+    step = max(1, values.size // _PERCENTILE_SAMPLE)
+    sample = values.ravel()[::step]
+    return sample if valid is None else sample[valid.ravel()[::step]]
+
+
 def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    sample = values[valid] if valid is not None else values.ravel()
-    step = max(1, sample.size // _PERCENTILE_SAMPLE)
-    low, high = np.percentile(sample[::step], STRETCH_PERCENTILES)
+    """Map the 1st and 99th percentiles of the valid values to 0 and 1, in place."""
+    sample = _valid_sample(values, valid)
+    if sample.size == 0:  # the stride missed every valid pixel of a sparse mask
+        sample = values[valid]
+    low, high = np.percentile(sample, STRETCH_PERCENTILES)
     if not high > low:
         low, high = float(sample.min()), float(sample.max())
     scale = 1.0 / (high - low) if high > low else 0.0
-    out = (values - np.float32(low)) * np.float32(scale)
-    return np.clip(out, 0.0, 1.0, out=out)
+    with np.errstate(invalid="ignore"):  # invalid pixels (refilled later) may be inf
+        values -= np.float32(low)
+        values *= np.float32(scale)
+    return np.clip(values, 0.0, 1.0, out=values)
 
 
 def normalize_sar(
@@ -184,5 +195,6 @@ def normalize_sar(
     else:
         values = _robust_stretch(values, None if all_valid else valid)
     if not all_valid:
-        values[~valid] = np.median(values[valid])
+        sample = _valid_sample(values, valid)
+        values[~valid] = np.median(sample if sample.size else values[valid])
     return NormalizedImage(image=values, valid=None if all_valid else valid, kind=kind)
