@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["match_errors", "mean_matching_accuracy"]
+__all__ = [
+    "correct_match_counts", "match_errors", "mean_matching_accuracy", "registration_rmse",
+]
 
 
 def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
@@ -77,3 +79,57 @@ def mean_matching_accuracy(
     else:
         result = (errors[:, None] <= limits.reshape(1, -1)).mean(axis=0).reshape(limits.shape)
     return float(result) if result.ndim == 0 else result
+
+
+def _grid_inside(reference, shape1: tuple[int, int], shape2: tuple[int, int], size: int):
+    rows = np.linspace(0, shape1[0] - 1, size)
+    cols = np.linspace(0, shape1[1] - 1, size)
+    xy = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+    mapped = _as_callable(reference)(xy)
+    inside = (
+        (mapped[:, 0] >= 0) & (mapped[:, 0] <= shape2[1] - 1)
+        & (mapped[:, 1] >= 0) & (mapped[:, 1] <= shape2[0] - 1)
+    )
+    return xy[inside], mapped[inside]
+
+
+def registration_rmse(
+    estimate, reference, shape1: tuple[int, int], shape2: tuple[int, int], grid: int = 20
+) -> float:
+    """RMSE in pixels between an estimated and the reference mapping of image 1 to image 2.
+
+    Parameters
+    ----------
+    estimate, reference : callable or (3, 3) array_like
+        Transforms of image-1 (x, y) to image-2 (x, y); ``estimate`` None means
+        the registration failed (infinite error).
+    shape1, shape2 : tuple of int
+        (rows, cols) of the two images.
+    grid : int
+        The error is measured on a ``grid`` x ``grid`` lattice of image-1 points,
+        keeping those the reference maps inside image 2.
+
+    Returns
+    -------
+    float
+        ``inf`` when ``estimate`` is None or no grid point lands in image 2.
+    """
+    if estimate is None:
+        return float("inf")
+    xy, expected = _grid_inside(reference, shape1, shape2, grid)
+    if len(xy) == 0:
+        return float("inf")
+    error = _as_callable(estimate)(xy) - expected
+    return float(np.sqrt(np.mean(np.sum(error ** 2, axis=1))))
+
+
+def correct_match_counts(
+    keypoints1, keypoints2, matches, reference, threshold: float = 3.0
+) -> tuple[int, float]:
+    """NCM (matches within ``threshold`` px of the reference) and CMR (NCM / matches).
+
+    CMR is 0 when there is no match.
+    """
+    errors = match_errors(keypoints1, keypoints2, matches, reference)
+    correct = int(np.count_nonzero(errors <= threshold))
+    return correct, correct / len(errors) if len(errors) else 0.0

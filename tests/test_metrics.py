@@ -34,3 +34,26 @@ def test_no_match_gives_nan_and_bad_matrix_raises():
     assert np.isnan(mean_matching_accuracy(np.zeros((1, 2)), np.zeros((1, 2)), [], np.eye(3)))
     with pytest.raises(ValueError, match="3x3"):
         match_errors(np.zeros((1, 2)), np.zeros((1, 2)), [[0, 0]], np.eye(2))
+
+
+def test_rmse_of_a_known_offset_and_of_a_failure():
+    from sarfeat.metrics import registration_rmse
+
+    reference = np.eye(3)
+    shifted = np.array([[1.0, 0, 3], [0, 1, 4], [0, 0, 1]])  # 5 px everywhere
+    assert registration_rmse(reference, reference, (50, 60), (50, 60)) == 0.0
+    assert np.isclose(registration_rmse(shifted, reference, (50, 60), (50, 60)), 5.0)
+    assert registration_rmse(None, reference, (50, 60), (50, 60)) == np.inf
+    far = np.array([[1.0, 0, 1000], [0, 1, 0], [0, 0, 1]])  # nothing lands in image 2
+    assert registration_rmse(reference, far, (50, 60), (50, 60)) == np.inf
+
+
+def test_ncm_and_cmr():
+    from sarfeat.metrics import correct_match_counts
+
+    keypoints = np.array([[0.0, 0.0], [10.0, 10.0]])
+    moved = keypoints + [0.0, 1.0]
+    moved[1] += 10
+    ncm, cmr = correct_match_counts(keypoints, moved, [[0, 0], [1, 1]], np.eye(3))
+    assert (ncm, cmr) == (1, 0.5)
+    assert correct_match_counts(keypoints, moved, np.empty((0, 2), int), np.eye(3)) == (0, 0.0)

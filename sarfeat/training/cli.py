@@ -8,6 +8,7 @@ output folder holds ``last.pt`` resumes from it, unless ``--restart``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="SAR scenes (.npy (H, W) or (H, W, C) intensity, or images)")
     parser.add_argument("--optical", type=Path, nargs="+", default=[],
                         help="optical images, given simulated speckle")
+    parser.add_argument("--rotation-deg", type=float,
+                        help="random rotation range +-DEG of image 2 (default mixture: 30)")
+    parser.add_argument("--relative-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="range of the scale of image 2 relative to image 1 (default 0.7 1.3)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder of sarfeat's shared data for the default mixture")
     parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
@@ -71,25 +76,37 @@ def build_dataset(config: TrainConfig, args: argparse.Namespace):
     from . import pairs
 
     crop, seed, length = config.crop_size, config.seed, 10_000_000
+    augmentation = None
+    if args.rotation_deg is not None or args.relative_scale is not None:
+        rotation = 30.0 if args.rotation_deg is None else args.rotation_deg
+        augmentation = pairs.PairAugmentation(
+            rotation_deg=(-rotation, rotation),
+            relative_scale=tuple(args.relative_scale or (0.7, 1.3)),
+        )
     sources = {}
     for folder in args.stacks:
         sources[f"stacks:{folder}"] = (
-            pairs.StackPairs(folder, crop_size=crop, seed=seed, length=length), 1.0)
+            pairs.StackPairs(folder, crop_size=crop, augmentation=augmentation, seed=seed,
+                             length=length), 1.0)
     if args.sar_images:
         sources["sar_images"] = (pairs.SingleImagePairs(
-            [str(p) for p in args.sar_images], crop_size=crop, seed=seed, length=length), 1.0)
+            [str(p) for p in args.sar_images], crop_size=crop, augmentation=augmentation,
+            seed=seed, length=length), 1.0)
     if args.optical:
         sources["optical"] = (pairs.SpeckledOpticalPairs(
-            [str(p) for p in args.optical], crop_size=crop, seed=seed, length=length), 1.0)
+            [str(p) for p in args.optical], crop_size=crop, augmentation=augmentation,
+            seed=seed, length=length), 1.0)
     if sources:
         description = {"sources": {name: weight for name, (_, weight) in sources.items()}}
-    else:
+    else:  # the default mixture of open data
         sources = pairs.default_training_sources(
-            args.data_dir, crop_size=crop, seed=seed, length=length)
+            args.data_dir, crop_size=crop, augmentation=augmentation, seed=seed, length=length)
         description = {
             "sources": {name: weight for name, (_, weight) in sources.items()},
             "attribution": pairs.TRAINING_ATTRIBUTION,
         }
+    if augmentation is not None:
+        description["augmentation"] = dataclasses.asdict(augmentation)
     return pairs.MixedPairs.from_sources(sources, length=length, seed=seed), description
 
 
