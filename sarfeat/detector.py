@@ -20,6 +20,9 @@ __all__ = ["SARR2D2Detector", "pyramid_scales"]
 
 #: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
 PATCH_DIAMETER = 32.0
+#: The method's reliability and repeatability thresholds (R2D2's), used when
+#: neither the caller nor the weights' metadata says otherwise.
+DEFAULT_THRESHOLD = 0.7
 
 
 def pyramid_scales(
@@ -133,8 +136,10 @@ class SARR2D2Detector:
     min_scale, max_scale : float
         Bounds on the pyramid scale (1 = full resolution; the pyramid never upsamples,
         so max_scale lies in (0, 1]).
-    reliability_threshold, repeatability_threshold : float
-        A keypoint needs both maps at or above these values.
+    reliability_threshold, repeatability_threshold : float or None
+        A keypoint needs both maps at or above these values. None takes the
+        values recommended in the checkpoint's metadata (``'detector'`` entry),
+        else the method's 0.7.
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
         What the pixel values are; see :func:`sarfeat.preprocess.normalize_sar`.
     nodata : float, optional
@@ -192,8 +197,8 @@ class SARR2D2Detector:
         max_size: int = 1024,
         min_scale: float = 0.0,
         max_scale: float = 1.0,
-        reliability_threshold: float = 0.7,
-        repeatability_threshold: float = 0.7,
+        reliability_threshold: float | None = None,
+        repeatability_threshold: float | None = None,
         input_kind: str = "auto",
         nodata: float | None = None,
         device: str | torch.device = "auto",
@@ -253,7 +258,9 @@ class SARR2D2Detector:
         precision = resolve_precision(self.precision, device)
         key = (id(self.weights), str(self.weights), device, precision)
         if self._runner is None or self._runner_key != key:
-            self._runner = DenseRunner(self._load_net(), device, precision)
+            net = self._load_net()
+            self._runner = DenseRunner(net, device, precision)
+            self._runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
             self._runner_key = key
         return self._runner
 
@@ -268,8 +275,17 @@ class SARR2D2Detector:
             raise ValueError(f"tile_size must be None or >= 16, got {self.tile_size}")
         for name in ("reliability_threshold", "repeatability_threshold"):
             value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} must lie in [0, 1], got {value}")
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{name} must lie in [0, 1] or be None, got {value}")
+
+    def _thresholds(self) -> tuple[float, float]:
+        """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
+        recommended = getattr(self._runner, "recommended", {}) if self._runner else {}
+        values = []
+        for name in ("reliability_threshold", "repeatability_threshold"):
+            value = getattr(self, name)
+            values.append(float(recommended.get(name, DEFAULT_THRESHOLD) if value is None else value))
+        return values[0], values[1]
 
     def _prepare(self, image, mask):
         self._check_parameters()
@@ -312,11 +328,12 @@ class SARR2D2Detector:
         reliability, repeatability = maps.reliability, maps.repeatability
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
+        reliability_threshold, repeatability_threshold = self._thresholds()
         local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
         peaks = (
             (repeatability == local_max)
-            & (repeatability >= self.repeatability_threshold)
-            & (reliability >= self.reliability_threshold)
+            & (repeatability >= repeatability_threshold)
+            & (reliability >= reliability_threshold)
         )
         core = torch.zeros_like(peaks)
         core[cr0 - r0:cr1 - r0, cc0 - c0:cc1 - c0] = True

@@ -149,14 +149,15 @@ def check_detection(detector, image, mask):
     assert not invalid[cell_rows, cell_cols].any(), "keypoint on an invalid pixel"
 
     if invalid.any():
-        # none within the network's reach (halo, in original pixels of its level)
+        # none within the network's reach (halo, in original pixels of its level); the
+        # detector measures it on the level's own grid, so allow one level pixel of rounding
         distance = ndimage.distance_transform_edt(~invalid)[cell_rows, cell_cols]
         level_scale = 32.0 / detector.scales.astype(np.float64)
         level_h = np.maximum(1, np.round(height * level_scale))
         level_w = np.maximum(1, np.round(width * level_scale))
         ratio = np.maximum(height / level_h, width / level_w)
-        reach = detector._runner.halo * ratio
-        assert np.all(distance > reach - 1e-6), "keypoint within the halo of an invalid pixel"
+        reach = (detector._runner.halo - 1) * ratio
+        assert np.all(distance > reach), "keypoint within the halo of an invalid pixel"
     return "ok"
 
 
