@@ -37,13 +37,11 @@ print(f"scene: shape {scene.shape}, dtype {scene.dtype}")
 print(f"exact zeros: {(scene[..., 0] == 0).sum()} in VV, {(scene[..., 1] == 0).sum()} in VH")
 
 # %%
-# The product stores its darkest pixels as exact zeros. For linear data
-# sarfeat treats values ``<= 0`` as no-data (their logarithm does not exist)
-# and reports no keypoint within the network's reach (28 px) of no-data, so a
-# few hundred scattered zeros would blank out most of the image. Here they
-# are dark pixels, not fill values: raise them to the smallest positive value.
+# The product stores its darkest pixels as exact zeros. sarfeat reads zeros
+# in linear data as the darkest valid value, not as no-data (pass
+# ``nodata=0`` to the detector for products that fill the outside of the
+# swath with zeros).
 
-scene = np.maximum(scene, scene[scene > 0].min())
 vv, vh = scene[..., 0], scene[..., 1]
 
 # %%
