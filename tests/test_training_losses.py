@@ -297,6 +297,10 @@ def test_weights_are_configurable_and_zero_removes_a_term():
     assert only_cosim.item() == pytest.approx(3.0 * values["cosim"], rel=1e-5)
     with pytest.raises(ValueError, match="zero"):
         r2d2_loss(out1, out2, flow, LossWeights(0, 0, 0, 0))
+    assert "plain_ap" not in values  # not in the paper's loss unless asked for
+    with_plain, values4 = r2d2_loss(out1, out2, flow, LossWeights(plain_ap=0.5))
+    assert values4["plain_ap"] == pytest.approx(1.0 - values4["ap"], rel=1e-5)
+    assert with_plain.item() == pytest.approx(total.item() + 0.5 * values4["plain_ap"], rel=1e-5)
 
 
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast-channels-last"])

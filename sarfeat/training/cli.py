@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", help="start from this checkpoint instead of random weights")
     parser.add_argument("--loss-weights", type=float, nargs=4,
                         metavar=("RELIABILITY", "COSIM", "PEAKY", "SHARPEN"))
+    parser.add_argument("--plain-ap", type=float,
+                        help="weight of an extra 1 - AP descriptor term (default 0, the paper's)")
     parser.add_argument("--stacks", type=Path, action="append", default=[],
                         help="folder of areas, each a folder of co-registered dates")
     parser.add_argument("--sar-images", type=Path, nargs="+", default=[],
@@ -66,6 +68,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
             values[field] = value
     if args.loss_weights:
         values["loss"] = dict(zip(("reliability", "cosim", "peaky", "sharpen"), args.loss_weights))
+    if args.plain_ap is not None:
+        values["loss"] = {**values.get("loss", {}), "plain_ap": args.plain_ap}
     if not values.get("output"):
         raise ValueError("say where the run goes: --output FOLDER (or 'output' in --config)")
     return TrainConfig.from_dict(values)

@@ -60,6 +60,11 @@ class LossWeights:
     cosim: float = 2.0
     peaky: float = 1.5
     sharpen: float = 1.0
+    #: Weight of an extra plain ``1 - AP`` term (not in the paper: 0 by default).
+    #: In ``1 - AP*R - kappa*(1 - R)`` the descriptors learn at a rate scaled by
+    #: R, which collapses towards 0 early in training from scratch (AP < kappa
+    #: everywhere); this term keeps them learning meanwhile.
+    plain_ap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -574,6 +579,8 @@ def r2d2_loss(
                 sampler.base_reliability,
             )
             logged["ap"] = _masked_mean(ap.detach(), pairs.valid)
+            if weights.plain_ap:
+                terms["plain_ap"] = _masked_mean(1.0 - ap, pairs.valid)
         if weights.cosim:
             terms["cosim"] = cosim_loss(rep1, rep2, flow)
         if weights.peaky:
