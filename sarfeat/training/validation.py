@@ -17,7 +17,10 @@ from ..detector import SARR2D2Detector
 from ..metrics import match_errors
 from ..network import R2D2Net
 
-__all__ = ["HELD_OUT_WARPS", "held_out_mma", "load_validation_scene"]
+__all__ = [
+    "HELD_OUT_WARPS", "THRESHOLD_CANDIDATES", "held_out_mma", "load_validation_scene",
+    "recommend_thresholds",
+]
 
 #: (scale, rotation in degrees, (tx, ty)); the first one is the acceptance warp.
 HELD_OUT_WARPS = (
@@ -94,3 +97,60 @@ def held_out_mma(
     result = {f"mma{t}": float((errors <= t).mean()) if len(errors) else float("nan")
               for t in (1, 3, 5)}
     return {**result, "matches": int(len(errors)), "acceptance_mma3": acceptance}
+
+
+#: Candidate thresholds, tried from the strictest down.
+THRESHOLD_CANDIDATES = tuple(round(0.7 - 0.05 * k, 2) for k in range(15))
+
+
+def recommend_thresholds(
+    net: R2D2Net,
+    images: list[np.ndarray],
+    keypoints_per_megapixel: float = 17_500.0,
+    candidates=THRESHOLD_CANDIDATES,
+    **detector_options,
+) -> dict[str, float]:
+    """Detection thresholds that give trained weights a target keypoint density.
+
+    R2D2's 0.7/0.7 suits NAVER's weights (about 1,150 keypoints on a 256 x 256
+    SAR scene at ``min_size=128``, i.e. 17,500 per megapixel); weights trained
+    on other data calibrate their maps differently. This picks the strictest
+    common threshold (reliability = repeatability) whose mean keypoint count
+    on ``images`` reaches the density of NAVER's, so that a checkpoint can
+    recommend it in its metadata (``{'detector': ...}``).
+
+    Parameters
+    ----------
+    net : R2D2Net
+        The trained network.
+    images : list of ndarray
+        Calibration images (training data, never the held-out scene).
+    keypoints_per_megapixel : float
+        Target density.
+    candidates : sequence of float
+        Thresholds tried, strictest first.
+    **detector_options
+        Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``).
+
+    Returns
+    -------
+    dict
+        ``reliability_threshold`` and ``repeatability_threshold``.
+    """
+    options = {"min_size": 128, "max_keypoints": 1_000_000, **detector_options}
+    threshold = candidates[-1]
+    for candidate in candidates:
+        detector = SARR2D2Detector(net, reliability_threshold=candidate,
+                                   repeatability_threshold=candidate, **options)
+        densities = []
+        for image in images:
+            try:
+                detector.detect(image)
+                count = len(detector.keypoints)
+            except RuntimeError:
+                count = 0
+            densities.append(count / image.size * 1e6)
+        if np.mean(densities) >= keypoints_per_megapixel:
+            threshold = candidate
+            break
+    return {"reliability_threshold": float(threshold), "repeatability_threshold": float(threshold)}
