@@ -1,6 +1,7 @@
 """sarfeat: keypoints, descriptors and registration for SAR images."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .descriptors import MultiDescriptorExtractor
 from .detector import SARR2D2Detector
 from .network import R2D2Net
 from .preprocess import normalize_sar
@@ -9,6 +10,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SARR2D2Detector",
+    "MultiDescriptorExtractor",
     "R2D2Net",
     "load_checkpoint",
     "save_checkpoint",
