@@ -55,7 +55,9 @@ import pooch
 from skimage.io import imread
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "DEVELOPMENT_PAIRS",
+    "WEIGHT_ALIASES",
     "TEST_PAIRS",
     "DataIntegrityError",
     "DataUnavailableError",
@@ -165,6 +167,17 @@ _LOCAL_ONLY = {
         "contains modified Copernicus Sentinel data",
     ),
 }
+
+#: sarfeat's own default SAR weights, bundled with the package (see the model card).
+DEFAULT_WEIGHTS = "weights/sarfeat-sar-v1.pt"
+#: Short names accepted wherever weights are named.
+WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS}
+_LOCAL_ONLY[DEFAULT_WEIGHTS] = (
+    "2d626810ae72420d8f8cfa5adb7925421921a097dd44a0f19a57f18d9919a7fc",
+    "BSD-3-Clause (sarfeat); trained by sarfeat on open data only: contains modified "
+    "Copernicus Sentinel data, the NASA/JPL AIRSAR public release and CC0/public-domain "
+    "images of scikit-image",
+)
 
 # Published files whose SHA-256 is unknown: listed, never fetched. name -> URL.
 _UNVERIFIED = {

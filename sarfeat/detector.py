@@ -125,7 +125,8 @@ class SARR2D2Detector:
     Parameters
     ----------
     weights : str, path-like or R2D2Net
-        A registry name of :mod:`sarfeat.data`, a checkpoint file (any format
+        ``'sarfeat-sar-v1'`` (the default: sarfeat's SAR weights, bundled), a
+        registry name of :mod:`sarfeat.data`, a checkpoint file (any format
         :func:`sarfeat.checkpoint.load_checkpoint` reads), or a network.
     max_keypoints : int
         Keep at most this many keypoints, the best by response, over all levels.
@@ -181,15 +182,15 @@ class SARR2D2Detector:
     >>> from sarfeat import SARR2D2Detector
     >>> rng = np.random.default_rng(0)
     >>> image = rng.gamma(1.0, 1.0, (128, 128)).astype(np.float32)  # pure speckle
-    >>> detector = SARR2D2Detector(weights=my_weights)  # doctest: +SKIP
-    >>> detector.detect_and_extract(image)  # doctest: +SKIP
-    >>> detector.keypoints.shape[1], detector.descriptors.shape[1]  # doctest: +SKIP
+    >>> detector = SARR2D2Detector()  # sarfeat's bundled SAR weights
+    >>> detector.detect_and_extract(image)
+    >>> detector.keypoints.shape[1], detector.descriptors.shape[1]
     (2, 128)
     """
 
     def __init__(
         self,
-        weights: str | os.PathLike | R2D2Net | None = None,
+        weights: str | os.PathLike | R2D2Net = "sarfeat-sar-v1",
         *,
         max_keypoints: int = 5000,
         scale_factor: float = 2 ** 0.25,
@@ -234,8 +235,8 @@ class SARR2D2Detector:
         weights = self.weights
         if weights is None:
             raise ValueError(
-                "no weights given: pass weights= a checkpoint path, a sarfeat.data registry "
-                "name, or an R2D2Net (default SAR weights are not bundled yet)"
+                "weights=None: pass 'sarfeat-sar-v1' (the default), a checkpoint path, "
+                "a sarfeat.data registry name, or an R2D2Net"
             )
         if isinstance(weights, R2D2Net):
             return weights
@@ -245,6 +246,7 @@ class SARR2D2Detector:
         if not os.path.exists(path):
             from . import data
 
+            path = data.WEIGHT_ALIASES.get(path, path)
             if path in data.registry_names():
                 path = data.fetch(path)
             else:

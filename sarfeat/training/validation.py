@@ -105,52 +105,58 @@ THRESHOLD_CANDIDATES = tuple(round(0.7 - 0.05 * k, 2) for k in range(15))
 
 def recommend_thresholds(
     net: R2D2Net,
-    images: list[np.ndarray],
-    keypoints_per_megapixel: float = 17_500.0,
+    scenes: list[np.ndarray],
+    min_matches: int = 60,
     candidates=THRESHOLD_CANDIDATES,
+    warps=HELD_OUT_WARPS[:2],
     **detector_options,
 ) -> dict[str, float]:
-    """Detection thresholds that give trained weights a target keypoint density.
+    """Detection thresholds for trained weights, calibrated on training scenes.
 
-    R2D2's 0.7/0.7 suits NAVER's weights (about 1,150 keypoints on a 256 x 256
-    SAR scene at ``min_size=128``, i.e. 17,500 per megapixel); weights trained
-    on other data calibrate their maps differently. This picks the strictest
-    common threshold (reliability = repeatability) whose mean keypoint count
-    on ``images`` reaches the density of NAVER's, so that a checkpoint can
-    recommend it in its metadata (``{'detector': ...}``).
+    R2D2's 0.7/0.7 suits NAVER's weights; weights trained on other data
+    calibrate their maps differently. This tries each common threshold
+    (reliability = repeatability) on warped channel pairs of ``scenes`` (as
+    :func:`held_out_mma` does) and keeps the one with the best pooled MMA@3
+    among those that still give ``min_matches`` matches per pair on average.
+    Use training scenes, never the held-out one, so that the held-out score
+    stays honest.
 
     Parameters
     ----------
     net : R2D2Net
         The trained network.
-    images : list of ndarray
-        Calibration images (training data, never the held-out scene).
-    keypoints_per_megapixel : float
-        Target density.
+    scenes : list of (H, W, C) ndarray
+        Multi-channel intensity scenes for calibration.
+    min_matches : int
+        Least mean number of matches per pair for a threshold to count.
     candidates : sequence of float
-        Thresholds tried, strictest first.
+        Thresholds tried.
+    warps : sequence
+        Warps as in :func:`held_out_mma`.
     **detector_options
         Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``).
 
     Returns
     -------
     dict
-        ``reliability_threshold`` and ``repeatability_threshold``.
+        ``reliability_threshold``, ``repeatability_threshold`` and the
+        calibration ``mma3`` they reached.
     """
-    options = {"min_size": 128, "max_keypoints": 1_000_000, **detector_options}
-    threshold = candidates[-1]
+    best = (-1.0, candidates[-1])
+    pairs_per_scene = 2 * len(warps)
     for candidate in candidates:
-        detector = SARR2D2Detector(net, reliability_threshold=candidate,
-                                   repeatability_threshold=candidate, **options)
-        densities = []
-        for image in images:
-            try:
-                detector.detect(image)
-                count = len(detector.keypoints)
-            except RuntimeError:
-                count = 0
-            densities.append(count / image.size * 1e6)
-        if np.mean(densities) >= keypoints_per_megapixel:
-            threshold = candidate
-            break
-    return {"reliability_threshold": float(threshold), "repeatability_threshold": float(threshold)}
+        pooled, matches = [], 0
+        for scene in scenes:
+            result = held_out_mma(net, scene, warps, both_orders=True,
+                                  reliability_threshold=candidate,
+                                  repeatability_threshold=candidate, **detector_options)
+            if result["matches"]:
+                pooled.append((result["mma3"], result["matches"]))
+                matches += result["matches"]
+        if matches < min_matches * pairs_per_scene * len(scenes):
+            continue
+        mma3 = sum(m * n for m, n in pooled) / matches
+        if mma3 > best[0]:
+            best = (mma3, candidate)
+    return {"reliability_threshold": float(best[1]), "repeatability_threshold": float(best[1]),
+            "calibration_mma3": round(float(best[0]), 4)}
