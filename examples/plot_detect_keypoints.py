@@ -48,18 +48,19 @@ vv, vh = scene[..., 0], scene[..., 1]
 # Detect keypoints on VV
 # ----------------------
 #
-# The weights are NAVER's Fast-R2D2 checkpoint, trained on optical
-# photographs. It is not shipped with sarfeat (its licence, CC BY-NC-SA 3.0,
-# does not allow that): :func:`sarfeat.data.fetch` finds it in the folder
-# named by ``SARFEAT_DATA_DIR``. Default SAR weights, bundled with the
-# package, will replace it.
+# With no ``weights`` argument the detector uses sarfeat's own SAR weights,
+# ``sarfeat-sar-v1``, which are bundled with the package, so this example
+# runs offline (see :doc:`/model_card`). They were trained on open data that
+# includes this scene's VV/VH channels. NAVER's optical Fast-R2D2 checkpoint
+# can be passed instead (``weights="weights/faster2d2_WASF_N16.pt"``); it is
+# not shipped with sarfeat (its licence, CC BY-NC-SA 3.0, does not allow
+# that) and :func:`sarfeat.data.fetch` looks for it in ``SARFEAT_DATA_DIR``.
 #
 # The scene is only 256 px wide, so with the default ``min_size=256`` the
 # pyramid would have a single level; ``min_size=128`` gives five levels, from
 # full resolution down to half.
 
-net = sarfeat.load_checkpoint(fetch("weights/faster2d2_WASF_N16.pt"))
-detector = sarfeat.SARR2D2Detector(net, min_size=128)
+detector = sarfeat.SARR2D2Detector(min_size=128)
 detector.detect_and_extract(vv)
 print(f"VV: {len(detector.keypoints)} keypoints, "
       f"scales (px): {', '.join(f'{v:.1f}' for v in np.unique(detector.scales))}")
@@ -96,7 +97,7 @@ true_transform = SimilarityTransform(scale=0.9, rotation=np.deg2rad(8), translat
 vh_warped = warp(vh, true_transform.inverse, order=1, cval=np.nan, preserve_range=True)
 vh_warped = vh_warped.astype(np.float32)
 
-detector_vh = sarfeat.SARR2D2Detector(net, min_size=128)
+detector_vh = sarfeat.SARR2D2Detector(min_size=128)
 detector_vh.detect_and_extract(vh_warped)
 
 matches = match_descriptors(detector.descriptors, detector_vh.descriptors, cross_check=True)

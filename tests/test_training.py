@@ -110,7 +110,8 @@ def test_cli_trains_from_a_config_file_and_user_images(tmp_path, airsar_cube, ca
                                   "bf16": False, "checkpoint_every": 1, "validate_every": 0}))
     output = tmp_path / "run"
     status = train_main(["--config", str(config), "--output", str(output), "--iterations", "3",
-                         "--sar-images", str(scene), "--no-validate", "--quiet"])
+                         "--sar-images", str(scene), "--no-validate", "--no-calibrate",
+                         "--quiet"])
     assert status == 0
     saved = json.loads((output / "config.json").read_text())
     assert saved["iterations"] == 3 and saved["batch_size"] == 1  # the CLI overrides the file
@@ -120,7 +121,8 @@ def test_cli_trains_from_a_config_file_and_user_images(tmp_path, airsar_cube, ca
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"iterationz": 1}))
-    assert train_main(["--config", str(bad), "--output", str(output), "--no-validate"]) == 1
+    assert train_main(["--config", str(bad), "--output", str(output), "--no-validate",
+                       "--no-calibrate"]) == 1
     assert "unknown training options" in capsys.readouterr().err
 
 
@@ -130,3 +132,16 @@ def test_held_out_validation_measures_the_reference_network(naver_net, require_d
     assert result["matches"] > 50
     assert 0.4 < result["acceptance_mma3"] <= 1.0
     assert result["mma1"] <= result["mma3"] <= result["mma5"]
+
+
+def test_recommended_thresholds_come_from_the_calibration_scenes(naver_net, airsar_cube):
+    from sarfeat.training.validation import recommend_thresholds
+
+    chosen = recommend_thresholds(naver_net, [airsar_cube], candidates=(0.7, 0.2), min_matches=10)
+    assert chosen["reliability_threshold"] in (0.7, 0.2)
+    assert chosen["reliability_threshold"] == chosen["repeatability_threshold"]
+    assert 0.5 < chosen["calibration_mma3"] <= 1.0
+    # no candidate gives enough matches: the most permissive one is returned
+    fallback = recommend_thresholds(naver_net, [airsar_cube], candidates=(0.99, 0.98),
+                                    min_matches=10_000)
+    assert fallback["reliability_threshold"] == 0.98
