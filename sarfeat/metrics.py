@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "correct_match_counts", "match_errors", "mean_matching_accuracy", "registration_rmse",
+    "repeatability",
 ]
 
 
@@ -133,3 +134,66 @@ def correct_match_counts(
     errors = match_errors(keypoints1, keypoints2, matches, reference)
     correct = int(np.count_nonzero(errors <= threshold))
     return correct, correct / len(errors) if len(errors) else 0.0
+
+
+def repeatability(
+    keypoints1, keypoints2, transform, shape1: tuple[int, int], shape2: tuple[int, int],
+    threshold: float = 3.0,
+) -> float:
+    """Repeatability of two keypoint sets under a reference transform.
+
+    The symmetric definition of the R2D2/SuperPoint literature: only keypoints
+    that the reference maps into the other image count; a keypoint is repeated
+    when the other image has a keypoint within ``threshold`` pixels of its
+    image (measured in image 2 for image-1 keypoints, in image 1 for image-2
+    keypoints). Repeatability is the number of repeated keypoints of both
+    images over the number of keypoints of both images that count.
+
+    Parameters
+    ----------
+    keypoints1, keypoints2 : (N1, 2), (N2, 2) array_like
+        Keypoints as (row, col).
+    transform : callable or (3, 3) array_like
+        Maps image-1 (x, y) to image-2 (x, y). A callable needs an ``inverse``
+        attribute (as skimage transforms have); a matrix is inverted.
+    shape1, shape2 : tuple of int
+        (rows, cols) of the two images.
+    threshold : float
+        Distance in pixels within which a keypoint is repeated.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when no keypoint of either image lands in the other.
+    """
+    forward = _as_callable(transform)
+    if callable(transform):
+        if not hasattr(transform, "inverse"):
+            raise ValueError("a callable transform needs an inverse attribute; pass a 3x3 matrix")
+        backward = _as_callable(transform.inverse)
+    else:
+        backward = _as_callable(np.linalg.inv(np.asarray(transform, dtype=np.float64)))
+    xy1 = np.asarray(keypoints1, dtype=np.float64).reshape(-1, 2)[:, ::-1]
+    xy2 = np.asarray(keypoints2, dtype=np.float64).reshape(-1, 2)[:, ::-1]
+
+    def inside(xy: np.ndarray, shape) -> np.ndarray:
+        return (
+            (xy[:, 0] >= -0.5) & (xy[:, 0] <= shape[1] - 0.5)
+            & (xy[:, 1] >= -0.5) & (xy[:, 1] <= shape[0] - 0.5)
+        )
+
+    mapped1 = forward(xy1) if len(xy1) else xy1  # image-1 keypoints in image 2
+    mapped2 = backward(xy2) if len(xy2) else xy2  # image-2 keypoints in image 1
+    counted1 = mapped1[inside(mapped1, shape2)]
+    counted2 = mapped2[inside(mapped2, shape1)]
+    total = len(counted1) + len(counted2)
+    if total == 0:
+        return float("nan")
+    from scipy.spatial import cKDTree
+
+    repeated = 0
+    if len(counted1) and len(xy2):
+        repeated += int(np.count_nonzero(cKDTree(xy2).query(counted1)[0] <= threshold))
+    if len(counted2) and len(xy1):
+        repeated += int(np.count_nonzero(cKDTree(xy1).query(counted2)[0] <= threshold))
+    return repeated / total

@@ -1,0 +1,1193 @@
+"""Coarse-to-fine matching of two SAR images: :class:`CoarseFineMatcher`.
+
+The method of DESIGN.md section 6 (Norouzi et al. 2024), in two stages.
+
+**Coarse stage.** Both images are downsampled with a Gaussian prefilter
+(:func:`skimage.transform.rescale` with anti-aliasing) so that the longest side
+is ``coarse_size`` pixels; Fast-R2D2 keypoints and descriptors (a three-level
+pyramid, full to half size) are matched by mutual nearest neighbour with
+Lowe's ratio test and a model (affine, or a similarity for
+``model='similarity'``) is fitted with :func:`skimage.measure.ransac`
+(``ransac_threshold`` coarse pixels); it is scaled back to full resolution.
+
+*Rotation.* The R2D2 network is not rotation invariant (with the published
+weights matching breaks down near 19 degrees), so rotation is handled here, in
+the coarse stage, not by the network. Image 1 is matched against image 2 turned
+by each angle of ``rotations`` (by default the four right angles, exact
+resamplings), and the hypothesis with the most RANSAC inliers is kept; the turn
+is composed back into the model, which always maps the original images. The
+search stops at the first *strong* hypothesis (``strong_inliers`` inliers, or
+at least ``min_coarse_inliers`` making up half of the matches); 0 degrees comes
+first, so an upright pair costs one coarse match. A hypothesis estimates the
+residual turn: when it is more than ``refine_angle`` degrees from the angle the
+hypothesis was found at, image 2 is turned by the estimate and matched once
+more (a pair turned by 15 degrees is found at 0 and refined at 15). When no
+right angle gives a strong hypothesis, intermediate turns every ``angle_step``
+degrees are tried too (30 by default, so that every angle is within 15 degrees
+of a tried one, inside the network's tolerance), nearest to the best so far
+first. Weak pairs pay for the search; upright and right-angle pairs do not.
+
+*Identity prior.* SAR products of one area are often roughly co-registered
+already (geocoded, or from one orbit), and on such pairs with large changes the
+coarse stage can fail. When the coarse stage has no strong hypothesis, the fine
+stage is also run around the identity (``identity_prior``), and the result
+with more fine inliers wins.
+
+**Fine stage.** The part of image 1 that the prior maps into image 2 is cut
+into patches of at most ``patch_size`` pixels a side, each given to the network
+with a halo of context and with its own keypoint budget (``fine_keypoints``),
+which spreads keypoints over the whole overlap. Image 2 is cut the same way
+over the prior's image of that region, reaching ``radius`` beyond it; when the
+prior turns by more than 10 degrees or scales by more than 20 %, image 2 is
+first resampled into image 1's frame through the prior, so that the network
+sees upright content at image 1's scale (the resampling is composed into the
+coordinates: keypoints are reported in image 2's own pixels). Keypoints are
+detected at full resolution (``fine_min_scale`` = 1: one pyramid level, since
+the prior has already brought the scales together) and described by every
+descriptor of a :class:`~sarfeat.descriptors.MultiDescriptorExtractor`.
+
+The candidates of an image-1 keypoint are the image-2 keypoints that the prior
+brings back within ``radius`` pixels of it (a k-d tree query). Every
+descriptor votes in both directions: each image-1 keypoint gives a vote to its
+nearest candidate in descriptor space, and each image-2 keypoint to the nearest
+image-1 keypoint it is a candidate of; with ``local_ratio`` < 1 a keypoint
+votes only when its nearest candidate is clearly nearer than the second
+(Lowe's test among the local candidates, which silences periodic texture such
+as field strips). A pair's score is its number of votes, at most twice the
+number of descriptors. Pairs with at least ``vote_threshold`` votes (by default
+a majority: the number of descriptors plus one, which is the mutual nearest
+neighbour for the R2D2 descriptor alone) go to RANSAC (``fine_threshold``
+pixels). RANSAC runs several times, each run refined by least squares on its
+inliers (``Transform.from_estimate``), and the model with the lowest MSAC cost
+(squared residuals truncated at the threshold) wins: with clustered support,
+consensus sets of nearly equal size can give affine models pixels apart away
+from the matches, and the truncated cost prefers the tightest fit.
+
+*Guided rounds.* When the fine model moves part of the overlap by more than
+half the radius away from the prior, the local search was off-centre there;
+the fine stage runs again around the fine model (up to twice) and is kept when
+it finds at least 25 % more inliers. This is what turns a rough identity prior
+into an accurate model on a pair that is scaled or turned by a few degrees.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from skimage.feature import match_descriptors
+from skimage.measure import ransac
+from skimage.transform import (
+    AffineTransform,
+    ProjectiveTransform,
+    SimilarityTransform,
+    rescale,
+    warp,
+)
+
+from .detector import SARR2D2Detector
+from .network import R2D2Net
+from .preprocess import normalize_sar
+
+__all__ = ["CoarseFineMatcher", "MODELS"]
+
+#: Model names accepted by :class:`CoarseFineMatcher` and their transform classes.
+MODELS: dict[str, type[ProjectiveTransform]] = {
+    "similarity": SimilarityTransform,
+    "affine": AffineTransform,
+    "projective": ProjectiveTransform,
+}
+
+#: Samples of a minimal RANSAC fit for each model.
+_MIN_SAMPLES = {"similarity": 3, "affine": 3, "projective": 4}
+
+#: Pixels around a patch given to the network for context (its receptive radius is 28).
+_HALO = 32
+
+#: Detector parameters that the matcher sets itself, per stage.
+_MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
+                 "scale_factor", "input_kind", "nodata")
+
+#: Pyramid of the coarse detection: levels sqrt(2) apart from full size to half of it
+#: (three levels; relative scales from 1/2 to 2 between the images are matched).
+_COARSE_SCALE_FACTOR = 2 ** 0.5
+
+#: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
+#: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
+_MIN_CONTENT_KEYPOINTS = 10
+_BORDER = 16
+
+#: Inlier ratio at which a hypothesis with at least min_coarse_inliers is strong.
+_STRONG_RATIO = 0.5
+
+#: RANSAC runs of the fine stage; the lowest MSAC cost wins.
+_FINE_RESTARTS = 6
+
+#: Fine stages run again around the fine model when it strays from the prior; a round is
+#: kept when it has this many times the inliers of the previous one.
+_GUIDED_ROUNDS = 2
+_GUIDED_GAIN = 1.25
+
+#: Least coarse inliers of a hypothesis whose angle estimate is refined.
+_MIN_REFINE_INLIERS = 5
+
+#: Patch resampling threshold: image 2 is resampled into image 1's frame when the coarse
+#: model turns by more than this many degrees or scales outside [1/x, x].
+_UPRIGHT_ANGLE = 10.0
+_UPRIGHT_SCALE = 1.2
+
+
+# -- small geometric helpers ----------------------------------------------------------------------
+
+
+def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 homogeneous matrix to (N, 2) points (x, y)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    out = np.c_[xy, np.ones(len(xy))] @ matrix.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return out[:, :2] / out[:, 2:3]
+
+
+def _rotation_scale(matrix: np.ndarray) -> tuple[float, float, float]:
+    """(rotation in degrees, scale, determinant) of the linear part of an affine matrix.
+
+    The rotation is the angle of the image of the x axis in skimage's convention
+    (``SimilarityTransform(rotation=r)`` gives ``r``).
+    """
+    linear = matrix[:2, :2] / matrix[2, 2]
+    det = float(np.linalg.det(linear))
+    # closest similarity (its rotation and scale) to the linear part
+    a = 0.5 * (linear[0, 0] + linear[1, 1])
+    b = 0.5 * (linear[1, 0] - linear[0, 1])
+    angle = math.degrees(math.atan2(b, a))
+    scale = math.sqrt(abs(det))
+    return angle, scale, det
+
+
+def _scaling(ratio_rows: float, ratio_cols: float) -> np.ndarray:
+    """Matrix mapping downsampled (x, y) to original (x, y) for pixel-centred resampling."""
+    return np.array([
+        [ratio_cols, 0.0, 0.5 * ratio_cols - 0.5],
+        [0.0, ratio_rows, 0.5 * ratio_rows - 0.5],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def _turn(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """Turn of an image about its centre onto a canvas that holds all of it.
+
+    Returns the 3x3 matrix mapping original (x, y) to turned (x, y) (skimage's
+    rotation convention) and the (rows, cols) of the canvas.
+    """
+    height, width = shape
+    theta = math.radians(angle)
+    c, s = math.cos(theta), math.sin(theta)
+    if abs(c) < 1e-12:
+        c = 0.0
+    if abs(s) < 1e-12:
+        s = 0.0
+    new_w = abs(c) * width + abs(s) * height
+    new_h = abs(s) * width + abs(c) * height
+    new_w = int(round(new_w)) if abs(new_w - round(new_w)) < 1e-6 else int(math.ceil(new_w))
+    new_h = int(round(new_h)) if abs(new_h - round(new_h)) < 1e-6 else int(math.ceil(new_h))
+    to_origin = np.array([[1, 0, -(width - 1) / 2], [0, 1, -(height - 1) / 2], [0, 0, 1.0]])
+    rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    to_canvas = np.array([[1, 0, (new_w - 1) / 2], [0, 1, (new_h - 1) / 2], [0, 0, 1.0]])
+    return to_canvas @ rotation @ to_origin, (new_h, new_w)
+
+
+def _warp_nan(image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+    """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y))."""
+    invalid = np.isnan(image)
+    filled = np.where(invalid, 0.0, image) if invalid.any() else image
+    out = warp(filled, ProjectiveTransform(matrix=inverse), output_shape=shape, order=order,
+               cval=np.nan, preserve_range=True).astype(np.float32)
+    if invalid.any():
+        spread = warp(invalid.astype(np.float32), ProjectiveTransform(matrix=inverse),
+                      output_shape=shape, order=1, cval=1.0, preserve_range=True)
+        out[spread > 1e-3] = np.nan
+    return out
+
+
+def _downsample(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-prefiltered downsampling of a NaN-marked image.
+
+    Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
+    """
+    if factor >= 1:
+        return image, np.eye(3)
+    invalid = np.isnan(image)
+    filled = np.where(invalid, np.nanmedian(image), image) if invalid.any() else image
+    small = rescale(filled, factor, anti_aliasing=True, order=1, preserve_range=True)
+    small = small.astype(np.float32)
+    if invalid.any():
+        coverage = rescale(invalid.astype(np.float32), factor, anti_aliasing=True, order=1,
+                           preserve_range=True)
+        small[coverage > 0.05] = np.nan
+    ratios = (image.shape[0] / small.shape[0], image.shape[1] / small.shape[1])
+    return small, _scaling(*ratios)
+
+
+# -- features -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Features:
+    """Keypoints of one image with every descriptor (full rows) and its mask."""
+
+    keypoints: np.ndarray  # (N, 2) row, col in the image's own full-resolution pixels
+    scales: np.ndarray  # (N,)
+    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, names) -> "_Features":
+        return cls(np.empty((0, 2)), np.empty(0), {n: np.empty((0, 1), np.float32) for n in names},
+                   {n: np.empty(0, bool) for n in names})
+
+    @classmethod
+    def concatenate(cls, parts: list["_Features"], names) -> "_Features":
+        parts = [p for p in parts if len(p.keypoints)]
+        if not parts:
+            return cls.empty(names)
+        return cls(
+            np.concatenate([p.keypoints for p in parts]),
+            np.concatenate([p.scales for p in parts]),
+            {n: np.concatenate([p.descriptors[n] for p in parts]) for n in names},
+            {n: np.concatenate([p.masks[n] for p in parts]) for n in names},
+        )
+
+    def subset(self, keep: np.ndarray) -> "_Features":
+        return _Features(self.keypoints[keep], self.scales[keep],
+                         {n: d[keep] for n, d in self.descriptors.items()},
+                         {n: m[keep] for n, m in self.masks.items()})
+
+
+def _full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Descriptors with one row per keypoint (zeros where ``mask`` is False)."""
+    values = np.asarray(values, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if len(values) == len(mask):
+        return values
+    full = np.zeros((len(mask), values.shape[1]), np.float32)
+    full[mask] = values
+    return full
+
+
+# -- votes ----------------------------------------------------------------------------------------
+
+
+def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.0) -> np.ndarray:
+    """Index (into the pair arrays) of the smallest distance of each group value.
+
+    With ``ratio`` < 1, a group whose best distance is not below ``ratio`` times its
+    second best (Lowe's test among the group's candidates) gives no index.
+    """
+    if len(group) == 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.lexsort((distance, group))
+    sorted_group = group[order]
+    first = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    if ratio < 1:
+        second = first + 1
+        has_second = second < len(order)
+        has_second[has_second] &= sorted_group[second[has_second]] == sorted_group[first[has_second]]
+        best = distance[order[first]]
+        runner_up = np.full(len(first), np.inf)
+        runner_up[has_second] = distance[order[second[has_second]]]
+        first = first[best < ratio * runner_up]
+    return order[first]
+
+
+def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
+                ratio: float = 1.0) -> np.ndarray:
+    """Votes of every descriptor, in both directions, for candidate pairs.
+
+    Parameters
+    ----------
+    pairs : (P, 2) ndarray of int
+        Candidate (image-1 index, image-2 index) pairs, each at most once.
+    features1, features2 : _Features
+        Keypoints and descriptors of the two images (same descriptor names).
+    ratio : float
+        A keypoint votes only when its nearest candidate's descriptor distance is
+        below ``ratio`` times the second nearest's (1: always).
+
+    Returns
+    -------
+    (P,) ndarray of int
+        For each pair, the number of (descriptor, direction) in which it is the
+        nearest neighbour among the candidates.
+    """
+    votes = np.zeros(len(pairs), dtype=np.int64)
+    if len(pairs) == 0:
+        return votes
+    first, second = pairs[:, 0], pairs[:, 1]
+    for name, d1 in features1.descriptors.items():
+        d2 = features2.descriptors[name]
+        usable = np.flatnonzero(features1.masks[name][first] & features2.masks[name][second])
+        if usable.size == 0:
+            continue
+        diff = d1[first[usable]].astype(np.float32) - d2[second[usable]].astype(np.float32)
+        distance = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        votes[usable[_nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
+        votes[usable[_nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
+    return votes
+
+
+# -- the matcher ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Hypothesis:
+    angle: float  # turn applied to coarse image 2
+    matrix: np.ndarray | None  # image-1 full (x, y) -> image-2 full (x, y)
+    inliers: int
+    candidates: int
+    coarse_keypoints2: np.ndarray | None = None
+    coarse_matches: np.ndarray | None = None
+    coarse_inliers: np.ndarray | None = None
+    strong: bool = False
+
+
+class CoarseFineMatcher:
+    """Match two SAR images coarse to fine, with descriptor votes (DESIGN.md section 6).
+
+    The two stages are described in the module documentation of
+    :mod:`sarfeat.matching`. ``match`` returns index pairs as
+    :func:`skimage.feature.match_descriptors` does, into ``keypoints1`` and
+    ``keypoints2`` ((row, col) at full resolution), so the result goes
+    unchanged to :func:`skimage.feature.plot_matched_features`.
+
+    Parameters
+    ----------
+    weights : str, path-like or R2D2Net, optional
+        The network, as for :class:`~sarfeat.SARR2D2Detector` (None: the
+        detector's default).
+    model : {'affine', 'similarity', 'projective'}
+        The fine model. The coarse model is a similarity for ``'similarity'``
+        and affine otherwise.
+    coarse_size : int
+        Longest side, in pixels, of the downsampled coarse images (images
+        already smaller are used as they are).
+    ratio : float
+        Lowe's ratio test of the coarse mutual nearest neighbours (0.9 in the
+        paper's code); 1 disables it.
+    ransac_threshold : float
+        RANSAC residual of the coarse stage, in coarse pixels (5 in the paper's
+        code).
+    fine_threshold : float
+        RANSAC residual and inlier distance of the fine stage, in full-resolution
+        pixels of image 2.
+    patch_size : int
+        Side of the fine-stage patches of image 1, in pixels.
+    radius : float
+        Local search radius, in image-1 pixels: an image-2 keypoint is a
+        candidate for an image-1 keypoint when the prior (the coarse model)
+        brings it back within this distance.
+    vote_threshold : int or None
+        Least number of votes of a pair sent to the fine RANSAC (each
+        descriptor gives at most two votes to a pair). None: a majority, the
+        number of descriptors plus one (4 for three descriptors; 2, the mutual
+        nearest neighbour, for one). On the development pairs a threshold of
+        2 with three descriptors lets through up to 20 times more pairs than
+        are correct, and RANSAC fails on the hardest pair.
+    local_ratio : float
+        A keypoint votes only when its nearest candidate's descriptor distance
+        is below ``local_ratio`` times the second nearest's; 1 disables it.
+    rotations : sequence of float
+        Turns of image 2, in degrees, tried by the coarse stage, in this order.
+        ``(0,)`` assumes upright pairs.
+    angle_step : float or None
+        When no hypothesis from ``rotations`` is strong, also try turns every
+        ``angle_step`` degrees; None never does.
+    refine_angle : float or None
+        Match once more at the turn the best hypothesis estimates when that is
+        more than this many degrees from the tried turn; None never does.
+    strong_inliers : int or None
+        Coarse inliers that make a hypothesis strong (so do
+        ``min_coarse_inliers`` inliers making up half of the matches): the
+        angle search stops there. None never stops early: every angle of
+        ``rotations`` and every ``angle_step`` is tried.
+    min_coarse_inliers : int
+        Fewer coarse inliers than this is no hypothesis at all.
+    min_fine_inliers : int
+        Fewer fine inliers than this leaves ``model`` None.
+    identity_prior : bool
+        When the coarse stage has no strong hypothesis, also run the fine stage
+        around the identity (images already roughly aligned) and keep the
+        result with more inliers.
+    max_scale_change : float
+        A model whose scale lies outside ``[1 / max_scale_change,
+        max_scale_change]``, or that mirrors the image, is rejected as
+        implausible.
+    descriptors : sequence of str
+        Descriptors that vote in the fine stage, among those of
+        :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
+        ``'ratio_hog'``, ``'log_patch'``).
+    coarse_keypoints : int
+        Keypoints kept per coarse image.
+    fine_keypoints : int
+        Keypoints kept per fine patch of ``patch_size`` squared pixels (fewer in
+        proportion for smaller patches).
+    fine_min_scale : float
+        Smallest pyramid scale of the fine detection (1 = full resolution only).
+    max_trials : int
+        RANSAC iterations per run (each run stops earlier at 99.9 % confidence).
+    rng : int or numpy.random.Generator, optional
+        Seed of RANSAC's sampling; fixed for reproducible results.
+    input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
+        What the pixel values of both images are (see
+        :func:`sarfeat.normalize_sar`); both are normalised once, as a whole.
+    nodata : float, optional
+        A pixel value marking no-data besides NaN.
+    **detector_options
+        Other :class:`~sarfeat.SARR2D2Detector` parameters (``device``,
+        ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
+        ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
+        the matcher's (``coarse_keypoints``, ``fine_keypoints``,
+        ``coarse_size``, ``fine_min_scale``).
+
+    Attributes
+    ----------
+    keypoints1, keypoints2 : (N1, 2), (N2, 2) ndarray
+        Fine-stage keypoints (row, col) of image 1 and image 2, at full resolution.
+    matches : (Q, 2) ndarray of int
+        Candidate pairs with enough votes, indices into ``keypoints1`` and
+        ``keypoints2``: the fine RANSAC's input.
+    votes : (Q,) ndarray of int
+        Votes of each pair of ``matches``.
+    inliers : (Q,) ndarray of bool
+        Pairs of ``matches`` consistent with ``model`` within ``fine_threshold``.
+        ``match`` returns ``matches[inliers]``.
+    coarse_model : skimage.transform.AffineTransform or None
+        The prior of the fine stage, image-1 (x, y) -> image-2 (x, y) at full
+        resolution: the coarse model, or the identity when the identity prior won.
+    coarse_angle : float or None
+        The turn of image 2 (degrees, skimage's convention) at which the coarse
+        hypothesis was found.
+    coarse_keypoints1, coarse_keypoints2 : ndarray or None
+        Coarse keypoints (row, col) in full-resolution pixels of each image (of
+        the best hypothesis' turn for image 2).
+    coarse_matches : (P, 2) ndarray of int or None
+        Coarse mutual nearest neighbours, indices into the coarse keypoints.
+    coarse_inliers : (P,) ndarray of bool or None
+        Which coarse matches agree with the coarse model.
+    model : skimage.transform.ProjectiveTransform or None
+        The fine model (class by ``model``), image-1 (x, y) -> image-2 (x, y);
+        None when no consistent model was found.
+    diagnostics : dict
+        Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse
+        matches), ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs
+        within the radius), ``fine_candidates`` (voted matches),
+        ``fine_inliers``), inlier residuals (``residual_median``,
+        ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
+        inliers of each turn tried), ``prior`` (``'coarse'`` or
+        ``'identity'``), ``guided_rounds``, ``fine_resampled``, timings
+        (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
+        (None, or a sentence saying why no model was found).
+
+    Examples
+    --------
+    >>> from sarfeat import CoarseFineMatcher
+    >>> matcher = CoarseFineMatcher(weights=my_weights, rng=0)  # doctest: +SKIP
+    >>> matches = matcher.match(image1, image2)  # doctest: +SKIP
+    >>> matcher.model.params  # image-1 (x, y) -> image-2 (x, y)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | R2D2Net | None = None,
+        *,
+        model: str = "affine",
+        coarse_size: int = 512,
+        ratio: float = 0.9,
+        ransac_threshold: float = 5.0,
+        fine_threshold: float = 3.0,
+        patch_size: int = 512,
+        radius: float = 20.0,
+        vote_threshold: int | None = None,
+        local_ratio: float = 0.9,
+        rotations: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0),
+        angle_step: float | None = 30.0,
+        refine_angle: float | None = 5.0,
+        strong_inliers: int | None = 40,
+        min_coarse_inliers: int = 8,
+        min_fine_inliers: int = 10,
+        identity_prior: bool = True,
+        max_scale_change: float = 4.0,
+        descriptors: tuple[str, ...] = ("r2d2", "ratio_hog", "log_patch"),
+        coarse_keypoints: int = 5000,
+        fine_keypoints: int = 2000,
+        fine_min_scale: float = 1.0,
+        max_trials: int = 2000,
+        rng: int | np.random.Generator | None = None,
+        input_kind: str = "auto",
+        nodata: float | None = None,
+        **detector_options,
+    ) -> None:
+        self.weights = weights
+        self.model_type = model
+        self.coarse_size = coarse_size
+        self.ratio = ratio
+        self.ransac_threshold = ransac_threshold
+        self.fine_threshold = fine_threshold
+        self.patch_size = patch_size
+        self.radius = radius
+        self.vote_threshold = vote_threshold
+        self.local_ratio = local_ratio
+        self.rotations = tuple(rotations)
+        self.angle_step = angle_step
+        self.refine_angle = refine_angle
+        self.strong_inliers = strong_inliers
+        self.min_coarse_inliers = min_coarse_inliers
+        self.min_fine_inliers = min_fine_inliers
+        self.identity_prior = identity_prior
+        self.max_scale_change = max_scale_change
+        self.descriptor_names = tuple(descriptors)
+        self.coarse_keypoints = coarse_keypoints
+        self.fine_keypoints = fine_keypoints
+        self.fine_min_scale = fine_min_scale
+        self.max_trials = max_trials
+        self.rng = rng
+        self.input_kind = input_kind
+        self.nodata = nodata
+        self.detector_options = detector_options
+        self._net = None
+        self._net_key = None
+        self._detectors: dict = {}
+        self._reset()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.keypoints1 = self.keypoints2 = None
+        self.matches = None
+        self.votes = None
+        self.inliers = None
+        self.coarse_model = None
+        self.coarse_angle = None
+        self.model = None
+        self.coarse_keypoints1 = self.coarse_keypoints2 = self.coarse_matches = None
+        self.coarse_inliers = None
+        self.diagnostics: dict = {}
+
+    def match(self, image1, image2) -> np.ndarray:
+        """Match two images; fills the attributes and returns the verified matches.
+
+        Parameters
+        ----------
+        image1, image2 : (H, W) array_like
+            SAR images (uint8/uint16 quick-looks, float intensity, amplitude or
+            dB, complex); NaN marks no-data.
+
+        Returns
+        -------
+        matches : (Q, 2) ndarray of int
+            ``self.matches[self.inliers]``: pairs of indices into ``keypoints1``
+            and ``keypoints2`` that agree with ``model``. Empty when no model
+            was found (then ``model`` is None and ``diagnostics['failure']``
+            says why).
+
+        Raises
+        ------
+        ValueError
+            For bad parameters or an image that is not a non-empty 2-D numeric
+            array with valid pixels.
+        RuntimeError
+            When a coarse image has no keypoint, or fewer than 10 away from its
+            border (a flat or featureless image); the message starts with
+            ``image1`` or ``image2``.
+        """
+        self._check_parameters()
+        self._reset()
+        started = time.perf_counter()
+        # independent streams: how many angles the coarse stage tries does not change the
+        # fine stage's sampling
+        coarse_seed, fine_seed = np.random.default_rng(self.rng).integers(2 ** 63, size=2)
+        rng = np.random.default_rng(coarse_seed)
+        fine_rng = np.random.default_rng(fine_seed)
+        image1 = self._normalized(image1, "image1")
+        image2 = self._normalized(image2, "image2")
+        diagnostics = self.diagnostics
+        diagnostics.update(failure=None, angles_tried=[])
+
+        hypothesis = self._coarse(image1, image2, rng)
+        diagnostics["seconds_coarse"] = time.perf_counter() - started
+        priors = []
+        if hypothesis.matrix is not None:
+            priors.append(("coarse", hypothesis.matrix))
+        weak = not hypothesis.strong
+        if self.identity_prior and weak:
+            if self._overlap_box(np.eye(3), image1.shape, image2.shape) is not None:
+                priors.append(("identity", np.eye(3)))
+        result = _FineResult.empty(None)
+        reasons = [f"coarse stage: {diagnostics['failure']}"] if diagnostics.get("failure") else []
+        for name, matrix in priors:
+            attempt = self._fine(image1, image2, matrix, fine_rng)
+            attempt.prior = name
+            if attempt.failure:
+                reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
+            # guided rounds: when the fine model moves part of the overlap by more than half
+            # the search radius from the prior, the local search was off-centre there; search
+            # again around the fine model and keep the result when it has more inliers
+            for _ in range(_GUIDED_ROUNDS):
+                if attempt.model is None or self._deviation(
+                    attempt.model.params, matrix, image1.shape, image2.shape
+                ) <= self.radius / 2:
+                    break
+                matrix = attempt.model.params
+                again = self._fine(image1, image2, matrix, fine_rng)
+                gained = again.inliers.sum() if again.model is not None else 0
+                if gained < _GUIDED_GAIN * attempt.inliers.sum():
+                    break
+                again.prior = name
+                again.diagnostics["guided_rounds"] = attempt.diagnostics.get("guided_rounds", 0) + 1
+                attempt = again
+            if attempt.better_than(result):
+                result = attempt
+        if result.model is None:
+            result.failure = (
+                "no consistent transform: the images may not overlap, or differ too much ("
+                + "; ".join(reasons) + ")"
+            )
+        self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
+        self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
+        self.model = result.model
+        if result.prior == "identity":
+            self.coarse_model = AffineTransform()
+            self.coarse_angle = 0.0
+        diagnostics.update(result.diagnostics)
+        diagnostics["prior"] = result.prior
+        diagnostics["failure"] = result.failure
+        diagnostics["seconds_fine"] = time.perf_counter() - started - diagnostics["seconds_coarse"]
+        diagnostics["seconds"] = time.perf_counter() - started
+        return self.matches[self.inliers]
+
+    # -- checks and set-up ------------------------------------------------------------------------
+
+    def _check_parameters(self) -> None:
+        if self.model_type not in MODELS:
+            raise ValueError(f"unknown model {self.model_type!r}; choose one of {tuple(MODELS)}")
+        for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
+                     "max_trials", "min_coarse_inliers", "min_fine_inliers"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.vote_threshold is not None and not (
+            isinstance(self.vote_threshold, (int, np.integer)) and self.vote_threshold >= 1
+        ):
+            raise ValueError(f"vote_threshold must be None or a positive integer, "
+                             f"got {self.vote_threshold!r}")
+        if not 0 < self.local_ratio <= 1:
+            raise ValueError(f"local_ratio must lie in (0, 1], got {self.local_ratio}")
+        if self.coarse_size < 32 or self.patch_size < 32:
+            raise ValueError("coarse_size and patch_size must be at least 32 pixels")
+        for name in ("ransac_threshold", "fine_threshold", "radius"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive, got {value!r}")
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
+        if not 0 < self.fine_min_scale <= 1:
+            raise ValueError(f"fine_min_scale must lie in (0, 1], got {self.fine_min_scale}")
+        if not self.rotations:
+            raise ValueError("rotations is empty: give at least (0,)")
+        if not self.max_scale_change > 1:
+            raise ValueError(f"max_scale_change must be > 1, got {self.max_scale_change}")
+        if self.angle_step is not None and not 0 < self.angle_step < 360:
+            raise ValueError(f"angle_step must lie in (0, 360) or be None, got {self.angle_step}")
+        if len(self.descriptor_names) == 0:
+            raise ValueError("descriptors is empty; give at least ('r2d2',)")
+
+    def _normalized(self, image, which: str) -> np.ndarray:
+        """The image in [0, 1] as float32, NaN where invalid."""
+        try:
+            normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
+        except ValueError as error:
+            raise ValueError(f"{which}: {error}") from None
+        values = normalized.image
+        if normalized.valid is not None:
+            values[~normalized.valid] = np.nan
+        return values
+
+    def _network(self):
+        key = (id(self.weights), str(self.weights))
+        if self._net is None or self._net_key != key:
+            trust = self.detector_options.get("trust", False)
+            # None: whatever SARR2D2Detector uses by default
+            loader = SARR2D2Detector(trust=trust) if self.weights is None else \
+                SARR2D2Detector(self.weights, trust=trust)
+            self._net = loader._load_net()
+            self._net_key = key
+        return self._net
+
+    def _detector(self, **settings) -> SARR2D2Detector:
+        """A detector on the normalised images, kept between calls (its network stays ready)."""
+        options = {k: v for k, v in self.detector_options.items()
+                   if k not in _MATCHER_SETS}
+        options.update(settings)
+        net = self._network()
+        key = (id(net), repr(sorted(options.items())))
+        if key not in self._detectors:
+            self._detectors[key] = SARR2D2Detector(net, input_kind="display", **options)
+        return self._detectors[key]
+
+    # -- coarse stage -----------------------------------------------------------------------------
+
+    def _coarse_features(self, detector: SARR2D2Detector, image: np.ndarray, which: str,
+                         check: bool = False):
+        try:
+            detector.detect_and_extract(image)
+        except RuntimeError as error:
+            raise RuntimeError(f"{which}: {error}") from None
+        keypoints = detector.keypoints.astype(np.float64)
+        if check:
+            # keypoints on the image border or next to no-data say nothing about content
+            height, width = image.shape
+            away = (
+                (keypoints[:, 0] >= _BORDER) & (keypoints[:, 0] <= height - 1 - _BORDER)
+                & (keypoints[:, 1] >= _BORDER) & (keypoints[:, 1] <= width - 1 - _BORDER)
+            )
+            if away.sum() < _MIN_CONTENT_KEYPOINTS:
+                raise RuntimeError(
+                    f"{which}: only {int(away.sum())} keypoints away from the image border "
+                    f"({len(keypoints)} in all; at least {_MIN_CONTENT_KEYPOINTS} needed): the "
+                    "image looks featureless"
+                )
+        return keypoints, detector.descriptors
+
+    def _coarse(self, image1: np.ndarray, image2: np.ndarray, rng) -> _Hypothesis:
+        diagnostics = self.diagnostics
+        factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
+        small1, scale1 = _downsample(image1, factor)
+        small2, scale2 = _downsample(image2, factor)
+        detector = self._detector(
+            max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
+            min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
+        )
+        keypoints1, descriptors1 = self._coarse_features(detector, small1, "image1", check=True)
+        self.coarse_keypoints1 = _apply(scale1, keypoints1[:, ::-1])[:, ::-1]
+        diagnostics["coarse_factor"] = factor
+        keypoint_counts = [len(keypoints1)]
+
+        def attempt(angle: float) -> _Hypothesis:
+            turn, shape = _turn(small2.shape, angle)
+            if angle % 360 == 0:
+                turned = small2
+            else:
+                exact = abs(angle % 90) < 1e-9
+                turned = _warp_nan(small2, np.linalg.inv(turn), shape, order=0 if exact else 1)
+            try:
+                keypoints2, descriptors2 = self._coarse_features(
+                    detector, turned, "image2", check=angle % 360 == 0
+                )
+            except (RuntimeError, ValueError):
+                if angle % 360 == 0:
+                    raise
+                return _Hypothesis(angle, None, 0, 0)
+            keypoint_counts.append(len(keypoints2))
+            diagnostics["angles_tried"].append(float(angle))
+            matches = match_descriptors(descriptors1, descriptors2, cross_check=True,
+                                        max_ratio=self.ratio)
+            back = scale2 @ np.linalg.inv(turn)
+            hypothesis = _Hypothesis(angle, None, 0, len(matches),
+                                     coarse_keypoints2=_apply(back, keypoints2[:, ::-1])[:, ::-1],
+                                     coarse_matches=matches)
+            if len(matches) < max(3, self.min_coarse_inliers):
+                return hypothesis
+            source = keypoints1[matches[:, 0], ::-1]
+            target = keypoints2[matches[:, 1], ::-1]
+            model_class = SimilarityTransform if self.model_type == "similarity" else AffineTransform
+
+            def plausible(candidate, *_):
+                full = scale2 @ np.linalg.inv(turn) @ candidate.params @ np.linalg.inv(scale1)
+                return self._plausible(full)
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "No inliers found"
+                model, inliers = ransac(
+                    (source, target), model_class, min_samples=3,
+                    residual_threshold=self.ransac_threshold, max_trials=self.max_trials,
+                    stop_probability=0.999, is_model_valid=plausible, rng=rng,
+                )
+            if not model or inliers is None:
+                return hypothesis
+            count = int(inliers.sum())
+            matrix = scale2 @ np.linalg.inv(turn) @ model.params @ np.linalg.inv(scale1)
+            hypothesis.matrix = matrix
+            hypothesis.inliers = count
+            hypothesis.coarse_inliers = inliers
+            return hypothesis
+
+        hypotheses: list[_Hypothesis] = []
+
+        def strong(h: _Hypothesis) -> bool:
+            # many inliers, or enough of them making up most of the matches (small images)
+            if self.strong_inliers is None or h.matrix is None:
+                return False
+            return h.inliers >= self.strong_inliers or (
+                h.inliers >= self.min_coarse_inliers and h.inliers >= _STRONG_RATIO * h.candidates
+            )
+
+        def best() -> _Hypothesis:
+            return max(hypotheses, key=lambda h: h.inliers)
+
+        def refine(current: _Hypothesis) -> None:
+            # match again with image 2 turned by the angle the hypothesis estimates (the
+            # turn that makes image 2 upright with image 1); a hypothesis below
+            # min_coarse_inliers may still point at the right turn
+            if self.refine_angle is None or current.matrix is None or \
+                    current.inliers < _MIN_REFINE_INLIERS:
+                return
+            estimated = (-_rotation_scale(current.matrix)[0]) % 360
+            if abs((estimated - current.angle + 180) % 360 - 180) > self.refine_angle:
+                search([estimated], refining=False)
+
+        def search(angles, refining: bool = True) -> None:
+            for angle in angles:
+                if any(abs((angle - h.angle + 180) % 360 - 180) < 1e-6 for h in hypotheses):
+                    continue
+                hypotheses.append(attempt(float(angle)))
+                if refining and self.min_coarse_inliers <= hypotheses[-1].inliers:
+                    refine(hypotheses[-1])
+                if strong(best()):
+                    return
+
+        search(self.rotations)
+        if not strong(best()):
+            refine(best())
+        if not strong(best()) and self.angle_step is not None:
+            # intermediate turns, the nearest to the best hypothesis' first
+            steps = np.arange(0.0, 360.0, self.angle_step)
+            centre = best().angle if best().inliers else 0.0
+            steps = steps[np.argsort(np.abs((steps - centre + 180) % 360 - 180), kind="stable")]
+            search(steps)
+            if not strong(best()):
+                refine(best())
+        best = best()
+        best.strong = strong(best)
+
+        diagnostics["coarse_keypoints"] = tuple(keypoint_counts)
+        diagnostics["coarse_candidates"] = best.candidates
+        diagnostics["coarse_inliers"] = best.inliers
+        diagnostics["coarse_hypotheses"] = [
+            {"angle": h.angle, "candidates": h.candidates, "inliers": h.inliers}
+            for h in hypotheses
+        ]
+        self.coarse_keypoints2 = best.coarse_keypoints2
+        self.coarse_matches = best.coarse_matches
+        self.coarse_inliers = best.coarse_inliers
+        if best.matrix is None or best.inliers < self.min_coarse_inliers:
+            diagnostics["failure"] = (
+                f"the best hypothesis has {best.inliers} RANSAC inliers among "
+                f"{best.candidates} matches, {self.min_coarse_inliers} needed"
+            )
+            best.matrix = None
+            return best
+        self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
+        self.coarse_angle = best.angle
+        overlap = self._overlap_box(best.matrix, image1.shape, image2.shape)
+        if overlap is None:
+            diagnostics["failure"] = "under its best hypothesis the images do not overlap"
+            best.matrix = None
+        return best
+
+    def _ransac_refined(self, source, target, model_class, min_samples, rng):
+        """One RANSAC run and least-squares refinement: (model, inliers) or None."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "No inliers found"
+            model, inliers = ransac(
+                (source, target), model_class, min_samples=min_samples,
+                residual_threshold=self.fine_threshold, max_trials=self.max_trials,
+                stop_probability=0.999, is_model_valid=lambda m, *_: self._plausible(m.params),
+                rng=rng,
+            )
+        if not model or inliers is None or inliers.sum() < min_samples:
+            return None
+        # least squares on the inliers, until the inlier set is stable
+        for _ in range(5):
+            refined = model_class.from_estimate(source[inliers], target[inliers])
+            if not refined or not self._plausible(refined.params):
+                break
+            updated = refined.residuals(source, target) <= self.fine_threshold
+            if updated.sum() < min_samples:
+                break
+            model = refined
+            if np.array_equal(updated, inliers):
+                break
+            inliers = updated
+        return model, inliers
+
+    def _deviation(self, matrix, prior, shape1, shape2) -> float:
+        """Largest distance (image-2 pixels) between two models over their overlap in image 1."""
+        box = self._overlap_box(matrix, shape1, shape2)
+        if box is None:
+            return 0.0
+        r0, r1, c0, c1 = box
+        rows, cols = np.linspace(r0, r1 - 1, 9), np.linspace(c0, c1 - 1, 9)
+        grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+        return float(np.max(np.linalg.norm(_apply(matrix, grid) - _apply(prior, grid), axis=1)))
+
+    def _plausible(self, matrix: np.ndarray) -> bool:
+        if not np.all(np.isfinite(matrix)):
+            return False
+        _, scale, det = _rotation_scale(matrix)
+        if det <= 0:
+            return False
+        linear = matrix[:2, :2] / matrix[2, 2]
+        singular = np.linalg.svd(linear, compute_uv=False)
+        limit = self.max_scale_change
+        return bool(1 / limit <= scale <= limit and singular[0] / singular[1] <= limit)
+
+    # -- fine stage -------------------------------------------------------------------------------
+
+    def _overlap_box(self, matrix, shape1, shape2, step: int = 8):
+        """(r0, r1, c0, c1) of image 1 whose points the model maps into image 2, or None."""
+        rows = np.unique(np.r_[np.arange(0, shape1[0], step, dtype=float), shape1[0] - 1])
+        cols = np.unique(np.r_[np.arange(0, shape1[1], step, dtype=float), shape1[1] - 1])
+        grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+        mapped = _apply(matrix, grid)
+        inside = (
+            (mapped[:, 0] >= -0.5) & (mapped[:, 0] <= shape2[1] - 0.5)
+            & (mapped[:, 1] >= -0.5) & (mapped[:, 1] <= shape2[0] - 0.5)
+        )
+        if inside.sum() < 4:
+            return None
+        xy = grid[inside]
+        r0 = max(0, int(xy[:, 1].min()) - step)
+        r1 = min(shape1[0], int(xy[:, 1].max()) + step + 1)
+        c0 = max(0, int(xy[:, 0].min()) - step)
+        c1 = min(shape1[1], int(xy[:, 0].max()) + step + 1)
+        if r1 - r0 < 16 or c1 - c0 < 16:
+            return None
+        return r0, r1, c0, c1
+
+    def _tiles(self, box) -> list[tuple[int, int, int, int]]:
+        """Cores of at most ``patch_size`` pixels a side that partition ``box``."""
+        r0, r1, c0, c1 = box
+        n_rows = max(1, math.ceil((r1 - r0) / self.patch_size))
+        n_cols = max(1, math.ceil((c1 - c0) / self.patch_size))
+        row_edges = np.linspace(r0, r1, n_rows + 1).round().astype(int)
+        col_edges = np.linspace(c0, c1, n_cols + 1).round().astype(int)
+        return [
+            (row_edges[i], row_edges[i + 1], col_edges[j], col_edges[j + 1])
+            for i in range(n_rows) for j in range(n_cols)
+        ]
+
+    def _tile_features(self, image: np.ndarray, box) -> _Features:
+        """Features of ``image`` inside ``box``, detected patch by patch at full resolution.
+
+        Each patch is a core of at most ``patch_size`` pixels a side, given to the
+        network with a halo of context; keypoints are kept in the core only, so
+        every pixel of ``box`` belongs to one patch. Each patch has its own keypoint
+        budget, which spreads keypoints over the whole overlap.
+        """
+        height, width = image.shape
+        detector = self._detector(
+            max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
+            min_scale=self.fine_min_scale, max_scale=1.0,
+        )
+        extractor = _make_extractor(detector, self.descriptor_names)
+        names = self.descriptor_names
+        parts = []
+        for r0, r1, c0, c1 in self._tiles(box):
+            o_r0, o_r1 = max(0, r0 - _HALO), min(height, r1 + _HALO)
+            o_c0, o_c1 = max(0, c0 - _HALO), min(width, c1 + _HALO)
+            patch = image[o_r0:o_r1, o_c0:o_c1]
+            core = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
+            if np.isnan(core).mean() > 0.95:
+                continue
+            budget = self.fine_keypoints * (r1 - r0) * (c1 - c0) / self.patch_size ** 2
+            detector.max_keypoints = max(50, int(round(budget)))
+            try:
+                extractor.detect_and_extract(patch)
+            except (RuntimeError, ValueError):  # nothing to detect in this patch
+                continue
+            keypoints = np.asarray(extractor.keypoints, np.float64) + (o_r0, o_c0)
+            rows, cols = keypoints[:, 0], keypoints[:, 1]
+            keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & (cols < c1 - 0.5)
+            parts.append(_Features(
+                keypoints[keep], np.asarray(extractor.scales, np.float64)[keep],
+                {n: _full_rows(extractor.descriptors[n], extractor.masks[n])[keep] for n in names},
+                {n: np.asarray(extractor.masks[n], bool)[keep] for n in names},
+            ))
+        return _Features.concatenate(parts, names)
+
+    def _fine_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray):
+        """Patch-wise features of both images over their overlap under ``matrix``.
+
+        Returns the features of image 1, those of image 2 (keypoints in image 2's
+        own pixels) and the (N2, 2) (row, col) of the image-2 keypoints brought
+        back into image 1 by ``matrix``.
+        """
+        inverse = np.linalg.inv(matrix)
+        angle, scale, _ = _rotation_scale(matrix)
+        upright = abs(angle) > _UPRIGHT_ANGLE or not 1 / _UPRIGHT_SCALE <= scale <= _UPRIGHT_SCALE
+        self.diagnostics["fine_resampled"] = bool(upright)
+        box1 = self._overlap_box(matrix, image1.shape, image2.shape)
+        features1 = self._tile_features(image1, box1)
+        # image 2 over the same overlap, reaching ``radius`` beyond it
+        margin = int(math.ceil(self.radius)) + 1
+        r0, r1, c0, c1 = box1
+        if upright:
+            # image 2 resampled onto image 1's grid, so the network sees it upright at
+            # image 1's scale; keypoints go back to image 2's pixels through ``matrix``
+            g_r0, g_c0 = r0 - margin - _HALO, c0 - margin - _HALO
+            shape = (r1 - r0 + 2 * (margin + _HALO), c1 - c0 + 2 * (margin + _HALO))
+            shift = np.array([[1, 0, g_c0], [0, 1, g_r0], [0, 0, 1.0]])
+            resampled = _warp_nan(image2, matrix @ shift, shape, order=1)
+            inner = (_HALO, shape[0] - _HALO, _HALO, shape[1] - _HALO)
+            features2 = self._tile_features(resampled, inner)
+            back2 = features2.keypoints + (g_r0, g_c0)
+            features2.keypoints = _apply(matrix, back2[:, ::-1])[:, ::-1]
+        else:
+            corners = np.array([[c0 - margin, r0 - margin], [c1 + margin, r0 - margin],
+                                [c0 - margin, r1 + margin], [c1 + margin, r1 + margin]], float)
+            mapped = _apply(matrix, corners)
+            height2, width2 = image2.shape
+            box2 = (
+                max(0, int(math.floor(mapped[:, 1].min()))),
+                min(height2, int(math.ceil(mapped[:, 1].max())) + 1),
+                max(0, int(math.floor(mapped[:, 0].min()))),
+                min(width2, int(math.ceil(mapped[:, 0].max())) + 1),
+            )
+            if box2[1] - box2[0] < 8 or box2[3] - box2[2] < 8:
+                features2 = _Features.empty(self.descriptor_names)
+            else:
+                features2 = self._tile_features(image2, box2)
+            back2 = _apply(inverse, features2.keypoints[:, ::-1])[:, ::-1]
+        finite = np.all(np.isfinite(back2), axis=1)
+        return features1, features2.subset(finite), back2[finite]
+
+    def _candidate_pairs(self, keypoints1: np.ndarray, back2: np.ndarray) -> np.ndarray:
+        """(i, j) pairs with image-2 keypoint j brought back within ``radius`` of keypoint i."""
+        if len(keypoints1) == 0 or len(back2) == 0:
+            return np.empty((0, 2), dtype=np.intp)
+        tree1, tree2 = cKDTree(keypoints1), cKDTree(back2)
+        distances = tree1.sparse_distance_matrix(tree2, self.radius, output_type="ndarray")
+        return np.stack([distances["i"], distances["j"]], axis=1).astype(np.intp)
+
+    def _votes_needed(self) -> int:
+        if self.vote_threshold is None:
+            return len(self.descriptor_names) + 1  # a majority of the 2 x descriptors votes
+        return int(self.vote_threshold)
+
+    def _fine(self, image1, image2, matrix, rng) -> "_FineResult":
+        """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y))."""
+        features1, features2, back2 = self._fine_features(image1, image2, matrix)
+        pairs = self._candidate_pairs(features1.keypoints, back2)
+        votes = count_votes(pairs, features1, features2, self.local_ratio)
+        keep = votes >= self._votes_needed()
+        result = _FineResult(
+            keypoints1=features1.keypoints, keypoints2=features2.keypoints,
+            matches=pairs[keep], votes=votes[keep], inliers=np.zeros(int(keep.sum()), bool),
+        )
+        result.diagnostics.update(
+            fine_keypoints=(len(features1.keypoints), len(features2.keypoints)),
+            fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()), fine_inliers=0,
+        )
+        self._fine_model(result, rng)
+        return result
+
+    def _fine_model(self, result: "_FineResult", rng) -> None:
+        """RANSAC and least-squares refinement of the voted matches of ``result``."""
+        diagnostics = result.diagnostics
+        count = len(result.matches)
+        model_class = MODELS[self.model_type]
+        min_samples = _MIN_SAMPLES[self.model_type]
+        needed = max(min_samples, self.min_fine_inliers)
+        if count < needed:
+            result.failure = f"{count} voted matches, {needed} needed"
+            return
+        source = result.keypoints1[result.matches[:, 0], ::-1]
+        target = result.keypoints2[result.matches[:, 1], ::-1]
+        # several RANSAC runs, each refined by least squares on its inliers; the model with
+        # the lowest MSAC cost (squared residuals truncated at the threshold) wins. With
+        # clustered support, consensus sets of nearly equal size can give models that
+        # differ by pixels away from the matches; the truncated cost prefers the tightest.
+        best = None
+        for _ in range(_FINE_RESTARTS):
+            fitted = self._ransac_refined(source, target, model_class, min_samples, rng)
+            if fitted is None:
+                continue
+            residuals = fitted[0].residuals(source, target)
+            cost = float(np.sum(np.minimum(residuals, self.fine_threshold) ** 2))
+            if best is None or cost < best[2]:
+                best = (*fitted, cost)
+        if best is None:
+            result.failure = (
+                f"RANSAC found no plausible {self.model_type} model among {count} voted matches"
+            )
+            return
+        model, inliers, _ = best
+        residuals = model.residuals(source, target)
+        result.inliers = inliers
+        diagnostics["fine_inliers"] = int(inliers.sum())
+        diagnostics["residual_median"] = float(np.median(residuals[inliers]))
+        diagnostics["residual_rms"] = float(np.sqrt(np.mean(residuals[inliers] ** 2)))
+        if inliers.sum() < self.min_fine_inliers:
+            result.failure = (
+                f"{int(inliers.sum())} RANSAC inliers among {count} voted matches, "
+                f"{self.min_fine_inliers} needed"
+            )
+            return
+        result.model = model
+
+
+@dataclass
+class _FineResult:
+    keypoints1: np.ndarray
+    keypoints2: np.ndarray
+    matches: np.ndarray
+    votes: np.ndarray
+    inliers: np.ndarray
+    model: ProjectiveTransform | None = None
+    failure: str | None = None
+    prior: str | None = None
+    diagnostics: dict = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, failure: str | None) -> "_FineResult":
+        result = cls(np.empty((0, 2)), np.empty((0, 2)), np.empty((0, 2), np.intp),
+                     np.empty(0, np.int64), np.empty(0, bool), failure=failure)
+        result.diagnostics.update(fine_keypoints=(0, 0), fine_pairs=0, fine_candidates=0,
+                                  fine_inliers=0)
+        return result
+
+    def better_than(self, other: "_FineResult") -> bool:
+        if self.model is None:
+            return other.model is None and other.prior is None
+        return other.model is None or self.inliers.sum() > other.inliers.sum()
+
+
+def _make_extractor(detector: SARR2D2Detector, names: tuple[str, ...]):
+    """A MultiDescriptorExtractor around ``detector``; the R2D2 descriptor alone if unavailable."""
+    try:
+        from .descriptors import MultiDescriptorExtractor
+    except ImportError:
+        if tuple(names) != ("r2d2",):
+            raise ImportError(
+                f"descriptors {names} need sarfeat.descriptors; use descriptors=('r2d2',)"
+            ) from None
+        return _R2D2Only(detector)
+    return MultiDescriptorExtractor(detector=detector, descriptors=names)
+
+
+class _R2D2Only:
+    """The extractor interface over the detector alone (the 'r2d2' descriptor)."""
+
+    def __init__(self, detector: SARR2D2Detector) -> None:
+        self.detector = detector
+
+    def detect_and_extract(self, image) -> None:
+        self.detector.detect_and_extract(image)
+        self.keypoints = self.detector.keypoints
+        self.scales = self.detector.scales
+        self.descriptors = {"r2d2": self.detector.descriptors}
+        self.masks = {"r2d2": self.detector.mask}

@@ -1,0 +1,300 @@
+"""Register two SAR images in one call: :func:`register`.
+
+:func:`register` checks both images, matches them with
+:class:`~sarfeat.matching.CoarseFineMatcher`, resamples the moving image onto
+the fixed image's grid and reports how far the result can be trusted. When the
+images cannot be registered it raises :class:`RegistrationError` with a
+sentence that says why, rather than returning a wrong transform.
+
+Direction of the transform
+--------------------------
+``RegistrationResult.transform`` maps **fixed** (x, y) = (col, row) to
+**moving** (x, y): it is the map :func:`skimage.transform.warp` needs to
+resample the moving image onto the fixed grid, so ::
+
+    warp(moving, result.transform, output_shape=fixed.shape)
+
+reproduces ``result.warped``. ``result.moving_to_fixed`` is its inverse, which
+carries moving-image coordinates into the fixed image.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+from skimage.transform import ProjectiveTransform, warp
+
+from .matching import CoarseFineMatcher
+from .network import R2D2Net
+from .preprocess import _check_array
+
+__all__ = ["RegistrationError", "RegistrationResult", "register"]
+
+#: Inlier count at which the count part of the confidence reaches 1 - 1/e.
+_CONFIDENCE_COUNT = 25.0
+#: Inlier ratio (fine inliers / voted matches) from which the ratio part is 1.
+_CONFIDENCE_RATIO = 0.5
+#: Fraction of the overlap covered by the inliers' convex hull from which the spread part is 1.
+_CONFIDENCE_SPREAD = 0.25
+
+
+class RegistrationError(RuntimeError):
+    """Two images could not be registered; the message says why.
+
+    Raised by :func:`register` when an input is constant, mostly no-data or
+    featureless, when the images do not overlap, or when no consistent,
+    plausible model is supported by enough matches.
+    """
+
+
+@dataclass
+class RegistrationResult:
+    """What :func:`register` found.
+
+    Attributes
+    ----------
+    transform : skimage.transform.ProjectiveTransform
+        Maps fixed-image (x, y) = (col, row) to moving-image (x, y) (the
+        subclass given by ``model``: affine, similarity or projective). This
+        is the ``inverse_map`` of :func:`skimage.transform.warp`.
+    warped : (H, W) ndarray of float
+        The moving image resampled onto the fixed image's grid (H, W), in the
+        moving image's own units; NaN where the fixed grid falls outside the
+        moving image (or on its no-data).
+    matches : (Q, 2) ndarray of int
+        Fine-stage matches that reached the vote threshold: indices into
+        ``keypoints_fixed`` and ``keypoints_moving``.
+    inliers : (Q,) ndarray of bool
+        Which ``matches`` agree with ``transform``.
+    keypoints_fixed, keypoints_moving : (N1, 2), (N2, 2) ndarray
+        Fine-stage keypoints (row, col) of the two images.
+    diagnostics : dict
+        ``coarse_candidates``, ``coarse_inliers``, ``fine_candidates``,
+        ``fine_inliers`` (matches per stage), ``residual_median`` and
+        ``residual_rms`` (pixels, of the inliers), ``coarse_angle`` (degrees,
+        the turn of the moving image at which the coarse stage matched),
+        ``prior`` (``'coarse'`` or ``'identity'``), ``overlap_fraction`` (of the
+        fixed image), ``spread`` (fraction of the overlap covered by the
+        inliers), and the matcher's other counts and timings.
+    confidence : float
+        In [0, 1]: the product of three terms, each 1 when that evidence is
+        ample: the number of inliers n (``1 - exp(-n / 25)``), the inlier
+        ratio among the voted matches (saturating at 0.5) and the spatial
+        spread of the inliers (their convex hull over the overlap, saturating
+        at a quarter of it).
+    seconds : float
+        Wall-clock time of the call.
+    """
+
+    transform: ProjectiveTransform
+    warped: np.ndarray
+    matches: np.ndarray
+    inliers: np.ndarray
+    keypoints_fixed: np.ndarray
+    keypoints_moving: np.ndarray
+    diagnostics: dict = field(default_factory=dict)
+    confidence: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def moving_to_fixed(self) -> ProjectiveTransform:
+        """The inverse transform: moving-image (x, y) to fixed-image (x, y)."""
+        return self.transform.inverse
+
+    @property
+    def inlier_matches(self) -> np.ndarray:
+        """``matches[inliers]``: the matches that agree with ``transform``."""
+        return self.matches[self.inliers]
+
+
+def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float) -> np.ndarray:
+    """Reject inputs that cannot be registered, with a message that says why."""
+    try:
+        image = _check_array(image)
+    except ValueError as error:
+        raise ValueError(f"{which} image: {error}") from None
+    values = np.abs(image) if np.iscomplexobj(image) else image
+    valid = np.isfinite(values) if np.issubdtype(values.dtype, np.floating) else \
+        np.ones(values.shape, dtype=bool)
+    if nodata is not None:
+        valid &= values != nodata
+    fraction = float(valid.mean())
+    if fraction == 0:
+        raise RegistrationError(
+            f"{which} image has no valid pixel (all NaN, infinite or equal to nodata)"
+        )
+    if fraction < min_valid_fraction:
+        raise RegistrationError(
+            f"{which} image is mostly no-data: only {100 * fraction:.1f} % of its pixels are "
+            f"finite (and not nodata), less than the {100 * min_valid_fraction:.0f} % "
+            "required (min_valid_fraction)"
+        )
+    sample = values[valid]
+    if sample.min() == sample.max():
+        raise RegistrationError(
+            f"{which} image is constant (every valid pixel equals {sample.flat[0]:g}): "
+            "there is nothing to register"
+        )
+    return image
+
+
+def _overlap_fraction(transform, fixed_shape, moving_shape, step: int = 8) -> float:
+    rows = np.arange(0, fixed_shape[0], step, dtype=float)
+    cols = np.arange(0, fixed_shape[1], step, dtype=float)
+    grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+    mapped = transform(grid)
+    inside = (
+        (mapped[:, 0] >= -0.5) & (mapped[:, 0] <= moving_shape[1] - 0.5)
+        & (mapped[:, 1] >= -0.5) & (mapped[:, 1] <= moving_shape[0] - 0.5)
+    )
+    return float(inside.mean()) if len(inside) else 0.0
+
+
+def _spread(points: np.ndarray, overlap_pixels: float) -> float:
+    """Area of the convex hull of ``points`` over ``overlap_pixels``, at most 1."""
+    if len(points) < 3 or overlap_pixels <= 0:
+        return 0.0
+    try:
+        area = ConvexHull(points).volume  # in 2-D, "volume" is the area
+    except QhullError:  # collinear points
+        return 0.0
+    return float(min(1.0, area / overlap_pixels))
+
+
+def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np.ndarray:
+    """The moving image resampled onto the fixed grid; NaN outside it and on its no-data."""
+    if np.iscomplexobj(moving):
+        real = _warp_moving(moving.real, transform, shape, order, None)
+        imag = _warp_moving(moving.imag, transform, shape, order, None)
+        return (real + 1j * imag).astype(np.complex64 if moving.dtype == np.complex64
+                                         else np.complex128)
+    dtype = moving.dtype if moving.dtype in (np.float32, np.float64) else np.float32
+    values = moving.astype(np.float64)
+    invalid = ~np.isfinite(values)
+    if nodata is not None:
+        invalid |= values == nodata
+    if invalid.any():
+        values = np.where(invalid, 0.0, values)
+    out = warp(values, transform, output_shape=shape, order=order, cval=np.nan,
+               preserve_range=True)
+    if invalid.any():
+        spread = warp(invalid.astype(float), transform, output_shape=shape, order=1, cval=1.0,
+                      preserve_range=True)
+        out[spread > 1e-6] = np.nan
+    return out.astype(dtype)
+
+
+def register(
+    fixed,
+    moving,
+    *,
+    weights: str | os.PathLike | R2D2Net | None = None,
+    model: str = "affine",
+    order: int = 1,
+    min_valid_fraction: float = 0.05,
+    matcher: CoarseFineMatcher | None = None,
+    **matcher_options,
+) -> RegistrationResult:
+    """Register ``moving`` onto ``fixed``.
+
+    Parameters
+    ----------
+    fixed, moving : (H, W) array_like
+        SAR images: uint8/uint16 quick-looks, float intensity, amplitude or
+        dB, or complex; NaN (and ``nodata`` when given) marks no-data. Both
+        are read with the same ``input_kind`` (default ``'auto'``).
+    weights : str, path-like or R2D2Net, optional
+        The network, as for :class:`~sarfeat.SARR2D2Detector`.
+    model : {'affine', 'similarity', 'projective'}
+        The transform model.
+    order : int
+        Spline order of the resampling of ``moving`` (0 nearest, 1 bilinear, 3
+        cubic).
+    min_valid_fraction : float
+        An input with a smaller fraction of valid pixels is refused.
+    matcher : CoarseFineMatcher, optional
+        A configured matcher to use (then ``weights``, ``model`` and
+        ``matcher_options`` must not be given); reusing one across calls
+        keeps the network loaded.
+    **matcher_options
+        Parameters of :class:`~sarfeat.matching.CoarseFineMatcher`
+        (``rng``, ``patch_size``, ``radius``, ``rotations``, ``input_kind``,
+        ``nodata``, detector options, ...).
+
+    Returns
+    -------
+    RegistrationResult
+        ``transform`` maps fixed (x, y) to moving (x, y) (the map
+        :func:`skimage.transform.warp` needs); ``warped`` is the moving image
+        on the fixed grid.
+
+    Raises
+    ------
+    ValueError
+        For an input that is not a non-empty 2-D numeric array, or bad
+        parameters.
+    RegistrationError
+        When an input is constant, mostly no-data or featureless, when the
+        images do not overlap, or when no consistent model is found; the
+        message says which.
+
+    Examples
+    --------
+    >>> from sarfeat import register
+    >>> result = register(fixed, moving, weights=my_weights)  # doctest: +SKIP
+    >>> result.warped.shape == fixed.shape  # doctest: +SKIP
+    True
+    >>> result.confidence, result.diagnostics["fine_inliers"]  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    if matcher is None:
+        matcher = CoarseFineMatcher(weights, model=model, **matcher_options)
+    elif weights is not None or matcher_options:
+        raise ValueError("give either matcher= or weights= and matcher options, not both")
+    if not 0 <= min_valid_fraction < 1:
+        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
+    nodata = matcher.nodata
+    fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
+    moving = _check_input(moving, "moving", nodata, min_valid_fraction)
+    try:
+        inlier_matches = matcher.match(fixed, moving)
+    except RuntimeError as error:  # the detector found nothing in a coarse image
+        which = "fixed" if str(error).startswith("image1") else "moving"
+        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}") from None
+    diagnostics = dict(matcher.diagnostics)
+    if matcher.model is None:
+        raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}")
+
+    transform = matcher.model
+    overlap = _overlap_fraction(transform, fixed.shape, moving.shape)
+    if overlap == 0:
+        raise RegistrationError("the estimated transform leaves no overlap between the images")
+    points = matcher.keypoints1[inlier_matches[:, 0], ::-1]
+    spread = _spread(points, overlap * fixed.shape[0] * fixed.shape[1])
+    inliers = int(matcher.inliers.sum())
+    candidates = max(1, len(matcher.matches))
+    confidence = (
+        (1 - np.exp(-inliers / _CONFIDENCE_COUNT))
+        * min(1.0, inliers / candidates / _CONFIDENCE_RATIO)
+        * min(1.0, spread / _CONFIDENCE_SPREAD)
+    )
+    diagnostics.update(
+        model=matcher.model_type, coarse_angle=matcher.coarse_angle,
+        overlap_fraction=overlap, spread=spread,
+    )
+    warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
+    return RegistrationResult(
+        transform=transform,
+        warped=warped,
+        matches=matcher.matches,
+        inliers=matcher.inliers,
+        keypoints_fixed=matcher.keypoints1,
+        keypoints_moving=matcher.keypoints2,
+        diagnostics=diagnostics,
+        confidence=float(confidence),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,177 @@
+"""End-to-end tests of ``sarfeat register`` on files (PNG, NumPy, GeoTIFF)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage.io import imread, imsave
+from skimage.transform import SimilarityTransform, warp
+
+from sarfeat.cli import main
+from sarfeat.metrics import registration_rmse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = "weights/faster2d2_WASF_N16.pt"
+TRUTH = SimilarityTransform(scale=1.0, rotation=np.deg2rad(3), translation=(10.0, -6.0))
+
+
+@pytest.fixture
+def weights(require_data) -> str:
+    return str(require_data(WEIGHTS))
+
+
+def _moved(image: np.ndarray) -> np.ndarray:
+    """``image`` seen through TRUTH (fixed (x, y) -> moving (x, y)), NaN outside."""
+    return warp(image, TRUTH.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+
+
+def _quicklook(intensity: np.ndarray) -> np.ndarray:
+    """An 8-bit quick-look (dB, 1-99 % stretch, 0 where NaN), like sar_pairs' PNGs."""
+    db = 10 * np.log10(intensity)
+    low, high = np.nanpercentile(db, (1, 99))
+    scaled = np.clip((db - low) / (high - low), 0, 1)
+    return np.where(np.isfinite(scaled), np.round(255 * scaled), 0).astype(np.uint8)
+
+
+def _report(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_png_in_registered_png_and_json_out(airsar_cube, weights, tmp_path, capsys):
+    fixed, moving = tmp_path / "hh.png", tmp_path / "vv_moved.png"
+    imsave(fixed, _quicklook(airsar_cube[..., 0]), check_contrast=False)
+    imsave(moving, _quicklook(_moved(airsar_cube[..., 2])), check_contrast=False)
+    out, report, plot = tmp_path / "registered.png", tmp_path / "report.json", tmp_path / "m.png"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
+                   "--json", str(report), "--plot", str(plot)])
+    assert status == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "inlier matches" in printed and "confidence" in printed
+    registered = imread(out)
+    assert registered.shape == (256, 256) and registered.dtype == np.uint8
+    saved = _report(report)
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
+    np.testing.assert_allclose(np.array(saved["transform_moving_to_fixed"]),
+                               np.linalg.inv(estimate), atol=1e-6)
+    assert saved["matches"]["fine_inliers"] >= 30
+    assert 0 < saved["confidence"] <= 1
+    assert saved["residuals_px"]["rms"] < 3
+    assert saved["model"] == "affine" and saved["georeferenced_output"] is False
+    # the registered quick-look lines up with the fixed one: outside the moving image is 0
+    inside = registered > 0
+    assert 0.4 < inside.mean() < 0.99
+    a = imread(fixed)[inside].astype(float)
+    assert np.corrcoef(a, registered[inside].astype(float))[0, 1] > 0.6
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
+    fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
+    np.save(fixed, airsar_cube[..., 0])
+    np.save(moving, _moved(airsar_cube[..., 1]))
+    out, report = tmp_path / "out.npy", tmp_path / "r.json"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
+                   "--model", "similarity", "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    registered = np.load(out)
+    assert registered.shape == (256, 256) and registered.dtype == np.float32
+    assert np.isnan(registered).any() and np.isfinite(registered).mean() > 0.5
+    estimate = np.array(_report(report)["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
+
+
+def test_geotiff_in_georeferenced_geotiff_out(airsar_cube, weights, tmp_path, capsys):
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.errors import NotGeoreferencedWarning
+
+    crs = rasterio.crs.CRS.from_epsg(32610)
+    geotransform = rasterio.Affine(10.0, 0.0, 545000.0, 0.0, -10.0, 4185000.0)  # 10 m, UTM 10N
+    fixed, moving = tmp_path / "hh.tif", tmp_path / "vv.tif"
+    for path, values, georeferenced in ((fixed, airsar_cube[..., 0], True),
+                                        (moving, _moved(airsar_cube[..., 2]), False)):
+        profile = dict(driver="GTiff", height=256, width=256, count=1, dtype="float32",
+                       nodata=np.nan)
+        if georeferenced:
+            profile.update(crs=crs, transform=geotransform)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the moving image
+            with rasterio.open(path, "w", **profile) as target:
+                target.write(values.astype(np.float32), 1)
+    out, report = tmp_path / "registered.tif", tmp_path / "r.json"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
+                   "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    assert "georeferencing" in capsys.readouterr().out
+    with rasterio.open(out) as written:
+        assert written.crs == crs
+        assert written.transform == geotransform
+        assert (written.height, written.width, written.count) == (256, 256, 1)
+        values = written.read(1)
+    assert values.dtype == np.float32 and np.isnan(values).any()
+    saved = _report(report)
+    assert saved["georeferenced_output"] is True
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
+
+
+def test_example_prints_error_against_truth(shared_data, weights, tmp_path):
+    report = tmp_path / "example.json"
+    env = {**os.environ, "SARFEAT_DATA_DIR": str(shared_data)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sarfeat", "register", "--example", "--weights", WEIGHTS,
+         "--json", str(report)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"RMSE against the truth:\s*([0-9.]+) px", result.stdout)
+    assert found, result.stdout
+    assert float(found.group(1)) < 2.0  # NAVER's optical weights on 1.2-look speckle: about 1.2
+    assert "Copernicus" in result.stdout  # attribution of the bundled scene
+    assert _report(report)["rmse_px"] == pytest.approx(float(found.group(1)), abs=1e-3)
+
+
+def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, capsys):
+    fixed, moving = tmp_path / "flat.npy", tmp_path / "hh.npy"
+    np.save(fixed, np.full((64, 64), 0.5, np.float32))
+    np.save(moving, airsar_cube[..., 0])
+    assert main(["register", str(fixed), str(moving), "-o", str(tmp_path / "o.npy"),
+                 "--weights", weights]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sarfeat: error:") and "constant" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["register"], "give FIXED and MOVING"),
+        (["register", "a.npy"], "give FIXED and MOVING"),
+        (["register", "--example", "a.npy", "b.npy"], "give FIXED and MOVING"),
+        (["register", "{a}", "{a}"], "-o OUT"),
+        (["register", "{a}", "{a}", "-o", "out.bmp"], "unsupported output type"),
+        (["register", "{a}", "missing.npy", "-o", "out.npy"], "does not exist"),
+    ],
+)
+def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "a.npy", np.ones((8, 8), np.float32))
+    argv = [arg.replace("{a}", str(tmp_path / "a.npy")) for arg in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_mentions_register(capsys):
+    with pytest.raises(SystemExit):
+        main(["register", "--help"])
+    text = capsys.readouterr().out
+    assert "FIXED" in text and "--json" in text and "--plot" in text and "--model" in text

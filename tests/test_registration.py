@@ -1,0 +1,155 @@
+"""Tests of :func:`sarfeat.register`: results that can be trusted, or a clear refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import AffineTransform, SimilarityTransform, warp
+
+from sarfeat import CoarseFineMatcher, RegistrationError, RegistrationResult, register
+from sarfeat.metrics import registration_rmse
+
+TRUTH = SimilarityTransform(scale=1.05, rotation=np.deg2rad(-4), translation=(-9.0, 14.0))
+
+
+def _moved(image: np.ndarray, truth) -> np.ndarray:
+    """``image`` seen through ``truth`` (fixed (x, y) -> moving (x, y)), NaN outside."""
+    return warp(image, truth.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def registered(naver_net, airsar_cube):
+    """Register HV (moved by TRUTH) onto HH of the AIRSAR scene."""
+    fixed = airsar_cube[..., 0]
+    moving = _moved(airsar_cube[..., 1], TRUTH)
+    return register(fixed, moving, weights=naver_net, rng=0), fixed, moving
+
+
+def _log_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    both = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    return float(np.corrcoef(np.log(a[both]), np.log(b[both]))[0, 1])
+
+
+# -- a registration that works ------------------------------------------------------------------
+
+
+def test_transform_maps_fixed_to_moving(registered):
+    result, fixed, moving = registered
+    assert isinstance(result, RegistrationResult)
+    assert isinstance(result.transform, AffineTransform)  # model='affine' by default
+    assert registration_rmse(result.transform, TRUTH.params, fixed.shape, moving.shape) < 1.0
+    np.testing.assert_allclose(result.moving_to_fixed.params,
+                               np.linalg.inv(result.transform.params), atol=1e-9)
+
+
+def test_warped_moving_aligns_with_fixed(registered, airsar_cube):
+    result, fixed, moving = registered
+    warped = result.warped
+    assert warped.shape == fixed.shape and warped.dtype == np.float32
+    # NaN exactly where the fixed grid falls outside the moving image
+    outside = ~np.isfinite(warp(np.ones(moving.shape), result.transform, output_shape=fixed.shape,
+                                order=0, cval=np.nan))
+    assert np.isnan(warped[outside]).all()
+    assert 0.05 < np.isnan(warped).mean() < 0.6
+    # the registered HV lies on HH's grid: as well correlated with HH as the original HV,
+    # far better than the unregistered one
+    original = airsar_cube[..., 1]
+    assert _log_correlation(fixed, warped) > 0.9 * _log_correlation(fixed, original)
+    assert _log_correlation(fixed, warped) > _log_correlation(fixed, moving) + 0.2
+    # and reproduces skimage's warp with the transform it reports
+    again = warp(np.nan_to_num(moving, nan=0.0), result.transform, output_shape=fixed.shape,
+                 order=1, cval=np.nan, preserve_range=True)
+    inner = np.isfinite(warped)
+    np.testing.assert_allclose(warped[inner], again[inner], rtol=1e-3, atol=1e-5)
+
+
+def test_result_reports_matches_and_diagnostics(registered):
+    result, _, _ = registered
+    q = len(result.matches)
+    assert result.matches.shape == (q, 2) and result.inliers.shape == (q,)
+    assert (result.matches[:, 0] < len(result.keypoints_fixed)).all()
+    assert (result.matches[:, 1] < len(result.keypoints_moving)).all()
+    np.testing.assert_array_equal(result.inlier_matches, result.matches[result.inliers])
+    d = result.diagnostics
+    for key in ("coarse_candidates", "coarse_inliers", "fine_candidates", "fine_inliers",
+                "residual_median", "residual_rms", "overlap_fraction", "spread"):
+        assert key in d, key
+    assert d["coarse_inliers"] <= d["coarse_candidates"]
+    assert d["fine_inliers"] == int(result.inliers.sum()) >= 30
+    assert d["fine_inliers"] <= d["fine_candidates"] == q
+    assert 0 < d["residual_median"] <= d["residual_rms"] * 1.5 and d["residual_rms"] < 3
+    assert 0.5 < result.confidence <= 1
+    assert result.seconds > 0
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+
+def test_two_different_scenes_raise(naver_net, airsar_cube):
+    """Labrador (Sentinel-1) against San Francisco (AIRSAR): no overlap at all."""
+    from sarfeat.data import load_sar_scene
+
+    labrador = load_sar_scene("labrador")[..., 0]
+    with pytest.raises(RegistrationError, match="may not overlap") as raised:
+        register(labrador, airsar_cube[..., 0], weights=naver_net, rng=0)
+    assert "inliers" in str(raised.value) or "voted matches" in str(raised.value)
+
+
+def test_constant_input_raises(naver_net, airsar_cube):
+    with pytest.raises(RegistrationError, match="fixed image is constant"):
+        register(np.full((128, 128), 3.0), airsar_cube[..., 0], weights=naver_net)
+    with pytest.raises(RegistrationError, match="moving image is constant"):
+        register(airsar_cube[..., 0], np.zeros((128, 128), np.uint8), weights=naver_net)
+
+
+def test_nan_heavy_input_raises(naver_net, airsar_cube):
+    mostly_nan = airsar_cube[..., 0].copy()
+    mostly_nan[:, 8:] = np.nan
+    with pytest.raises(RegistrationError, match=r"moving image is mostly no-data: only 3\.1 %"):
+        register(airsar_cube[..., 0], mostly_nan, weights=naver_net)
+    with pytest.raises(RegistrationError, match="no valid pixel"):
+        register(np.full((64, 64), np.nan), airsar_cube[..., 0], weights=naver_net)
+    # no-data given by value counts too
+    zeros = np.zeros((64, 64), np.float32)
+    zeros[:4, :4] = 1
+    with pytest.raises(RegistrationError, match="fixed image is mostly no-data"):
+        register(zeros, airsar_cube[..., 0], weights=naver_net, nodata=0)
+
+
+def test_featureless_input_raises(naver_net, airsar_cube):
+    rows, cols = np.mgrid[:256, :256]
+    ramp = (1.0 + rows + cols).astype(np.float32)  # smooth: no keypoint away from the border
+    with pytest.raises(RegistrationError, match="fixed image: .*featureless"):
+        register(ramp, airsar_cube[..., 0], weights=naver_net)
+    with pytest.raises(RegistrationError, match="moving image: .*featureless"):
+        register(airsar_cube[..., 0], ramp, weights=naver_net)
+
+
+def test_bad_arguments_raise_value_error(naver_net, airsar_cube):
+    image = airsar_cube[..., 0]
+    with pytest.raises(ValueError, match="fixed image"):
+        register(airsar_cube, image, weights=naver_net)
+    with pytest.raises(ValueError, match="either matcher"):
+        register(image, image, weights=naver_net, matcher=CoarseFineMatcher(naver_net))
+    with pytest.raises(ValueError, match="min_valid_fraction"):
+        register(image, image, weights=naver_net, min_valid_fraction=1.5)
+
+
+def test_registration_error_is_a_runtime_error():
+    assert issubclass(RegistrationError, RuntimeError)
+
+
+# -- the repeatability metric (sarfeat.metrics) ---------------------------------------------------
+
+
+def test_repeatability_counts_both_directions():
+    from sarfeat.metrics import repeatability
+
+    shift = np.array([[1, 0, 10.0], [0, 1, 0], [0, 0, 1]])  # image 2 = image 1 moved 10 px right
+    keypoints1 = np.array([[5.0, 5.0], [5.0, 50.0], [20.0, 95.0]])  # the last lands outside
+    keypoints2 = np.array([[5.0, 16.0], [30.0, 30.0], [5.0, 2.0]])  # the last comes from outside
+    # counted: image 1 -> (5, 15) repeated, (5, 60) not; image 2 -> (5, 6) repeated, (30, 20) not
+    assert repeatability(keypoints1, keypoints2, shift, (100, 100), (100, 100)) == 0.5
+    assert repeatability(keypoints1, keypoints2, AffineTransform(matrix=shift), (100, 100),
+                         (100, 100), threshold=0.5) == 0.0
+    assert np.isnan(repeatability(np.empty((0, 2)), np.empty((0, 2)), shift, (10, 10), (10, 10)))
