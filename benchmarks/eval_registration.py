@@ -29,7 +29,6 @@ import json
 import time
 
 import numpy as np
-from skimage.feature import match_descriptors
 from skimage.measure import ransac
 from skimage.transform import AffineTransform, ProjectiveTransform, warp
 
@@ -121,8 +120,9 @@ def _turned(image, degrees):
 
 def _print_table(title, rows):
     print(f"\n{title}")
-    print(f"{'pair':10s} | {'sarfeat: NCM':>12s} {'CMR':>6s} {'RMSE':>8s} {'ok':>3s} {'time':>7s} | "
-          f"{'SIFT: NCM':>9s} {'CMR':>6s} {'RMSE':>8s} {'ok':>3s} {'time':>7s} | sarfeat notes")
+    columns = f"{'CMR':>6s} {'RMSE':>8s} {'ok':>3s} {'time':>7s}"
+    print(f"{'pair':10s} | {'sarfeat: NCM':>12s} {columns} | {'SIFT: NCM':>9s} {columns} | "
+          "sarfeat notes")
     for ours, sift in zip(rows[::2], rows[1::2]):
         print(f"{ours['pair']:10s} | {ours['ncm']:12d} {ours['cmr']:6.3f} {ours['rmse']:8.2f} "
               f"{'yes' if ours['success'] else 'no':>3s} {ours['seconds']:7.2f} | "

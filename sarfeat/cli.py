@@ -462,6 +462,7 @@ def _plot_example(path, image0, image1, keypoints0, keypoints1, matches, errors)
 # -- register ---------------------------------------------------------------------------------
 
 _TIFF_SUFFIXES = {".tif", ".tiff"}
+_PLOT_MATCHES = 150
 _OUTPUT_SUFFIXES = {".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
@@ -749,13 +750,17 @@ def _plot_registration(path, fixed, moving, result, input_kind) -> None:
     fig = _figure((12, 5.4))
     ax_matches, ax_overlay = fig.subplots(1, 2, width_ratios=(2, 1))
     inliers = result.inlier_matches
-    if len(inliers):
+    shown = inliers
+    if len(shown) > _PLOT_MATCHES:  # a readable plot: an even sample of the inliers
+        shown = inliers[np.linspace(0, len(inliers) - 1, _PLOT_MATCHES).round().astype(int)]
+    if len(shown):
         plot_matched_features(
             shown_fixed, shown_moving, keypoints0=result.keypoints_fixed,
-            keypoints1=result.keypoints_moving, matches=inliers, ax=ax_matches,
+            keypoints1=result.keypoints_moving, matches=shown, ax=ax_matches,
             keypoints_color="yellow", matches_color="lime", only_matches=True,
         )
-    ax_matches.set_title(f"fixed | moving: {len(inliers)} inlier matches "
+    sampled = f", {len(shown)} shown" if len(shown) < len(inliers) else ""
+    ax_matches.set_title(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
                          f"(confidence {result.confidence:.2f})")
     ax_matches.set_axis_off()
     overlay = np.zeros(fixed.shape + (3,), np.float32)

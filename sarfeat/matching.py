@@ -128,6 +128,9 @@ _STRONG_RATIO = 0.5
 #: RANSAC runs of the fine stage; the lowest MSAC cost wins.
 _FINE_RESTARTS = 6
 
+#: Inlier ratio of a fine RANSAC run that makes further runs pointless.
+_CLEAR_CONSENSUS = 0.8
+
 #: Fine stages run again around the fine model when it strays from the prior; a round is
 #: kept when it has this many times the inliers of the previous one.
 _GUIDED_ROUNDS = 2
@@ -201,7 +204,9 @@ def _turn(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, 
     return to_canvas @ rotation @ to_origin, (new_h, new_w)
 
 
-def _warp_nan(image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+def _warp_nan(
+    image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int
+) -> np.ndarray:
     """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y))."""
     invalid = np.isnan(image)
     filled = np.where(invalid, 0.0, image) if invalid.any() else image
@@ -296,7 +301,8 @@ def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1
     if ratio < 1:
         second = first + 1
         has_second = second < len(order)
-        has_second[has_second] &= sorted_group[second[has_second]] == sorted_group[first[has_second]]
+        same = sorted_group[second[has_second]] == sorted_group[first[has_second]]
+        has_second[has_second] &= same
         best = distance[order[first]]
         runner_up = np.full(len(first), np.inf)
         runner_up[has_second] = distance[order[second[has_second]]]
@@ -803,7 +809,9 @@ class CoarseFineMatcher:
                 return hypothesis
             source = keypoints1[matches[:, 0], ::-1]
             target = keypoints2[matches[:, 1], ::-1]
-            model_class = SimilarityTransform if self.model_type == "similarity" else AffineTransform
+            model_class = (
+                SimilarityTransform if self.model_type == "similarity" else AffineTransform
+            )
 
             def plausible(candidate, *_):
                 full = scale2 @ np.linalg.inv(turn) @ candidate.params @ np.linalg.inv(scale1)
@@ -890,16 +898,16 @@ class CoarseFineMatcher:
             )
             best.matrix = None
             return best
-        self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
-        self.coarse_angle = best.angle
-        overlap = self._overlap_box(best.matrix, image1.shape, image2.shape)
-        if overlap is None:
+        if self._overlap_box(best.matrix, image1.shape, image2.shape) is None:
             diagnostics["failure"] = "under its best hypothesis the images do not overlap"
             best.matrix = None
+            return best
+        self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
+        self.coarse_angle = best.angle
         return best
 
-    def _ransac_refined(self, source, target, model_class, min_samples, rng):
-        """One RANSAC run and least-squares refinement: (model, inliers) or None."""
+    def _ransac(self, source, target, model_class, min_samples, rng):
+        """One RANSAC run: (model, inliers) or None."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "No inliers found"
             model, inliers = ransac(
@@ -910,7 +918,10 @@ class CoarseFineMatcher:
             )
         if not model or inliers is None or inliers.sum() < min_samples:
             return None
-        # least squares on the inliers, until the inlier set is stable
+        return model, inliers
+
+    def _refine(self, source, target, model_class, min_samples, model, inliers):
+        """Least squares on the inliers (``from_estimate``), until the inlier set is stable."""
         for _ in range(5):
             refined = model_class.from_estimate(source[inliers], target[inliers])
             if not refined or not self._plausible(refined.params):
@@ -1107,25 +1118,28 @@ class CoarseFineMatcher:
             return
         source = result.keypoints1[result.matches[:, 0], ::-1]
         target = result.keypoints2[result.matches[:, 1], ::-1]
-        # several RANSAC runs, each refined by least squares on its inliers; the model with
-        # the lowest MSAC cost (squared residuals truncated at the threshold) wins. With
-        # clustered support, consensus sets of nearly equal size can give models that
-        # differ by pixels away from the matches; the truncated cost prefers the tightest.
+        # several RANSAC runs (each refits its model to its consensus set); the model with the
+        # lowest MSAC cost (squared residuals truncated at the threshold) wins, and is refined
+        # by least squares. With clustered support, consensus sets of nearly equal size can
+        # give models pixels apart away from the matches; the truncated cost prefers the
+        # tightest. An overwhelming consensus needs no second run.
         best = None
         for _ in range(_FINE_RESTARTS):
-            fitted = self._ransac_refined(source, target, model_class, min_samples, rng)
+            fitted = self._ransac(source, target, model_class, min_samples, rng)
             if fitted is None:
                 continue
             residuals = fitted[0].residuals(source, target)
             cost = float(np.sum(np.minimum(residuals, self.fine_threshold) ** 2))
             if best is None or cost < best[2]:
                 best = (*fitted, cost)
+            if best[1].mean() >= _CLEAR_CONSENSUS:
+                break
         if best is None:
             result.failure = (
                 f"RANSAC found no plausible {self.model_type} model among {count} voted matches"
             )
             return
-        model, inliers, _ = best
+        model, inliers = self._refine(source, target, model_class, min_samples, *best[:2])
         residuals = model.residuals(source, target)
         result.inliers = inliers
         diagnostics["fine_inliers"] = int(inliers.sum())

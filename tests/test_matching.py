@@ -113,6 +113,16 @@ def test_vote_threshold_and_r2d2_alone(naver_net, airsar):
     assert registration_rmse(matcher.model, SIMILARITY.params, fixed.shape, moving.shape) < 1.0
 
 
+def test_projective_model(naver_net, airsar):
+    fixed, other = airsar
+    moving = _warped(other, SIMILARITY.params)
+    matcher = CoarseFineMatcher(naver_net, model="projective", rotations=(0,), rng=0)
+    matcher.match(fixed, moving)
+    assert type(matcher.model) is ProjectiveTransform
+    assert isinstance(matcher.coarse_model, AffineTransform)  # the coarse stage stays affine
+    assert registration_rmse(matcher.model, SIMILARITY.params, fixed.shape, moving.shape) < 1.0
+
+
 @pytest.mark.parametrize("degrees", [90, 180, 30])
 def test_rotation_recovered_with_its_sign(naver_net, airsar, degrees):
     fixed, other = airsar
