@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                         help="save a plot of the keypoints (or, with --example, the matches)")
     _add_register_parser(commands, INPUT_KINDS, PRECISIONS)
+    from .parallel.cli import add_register_stack_parser
+
+    add_register_stack_parser(commands, INPUT_KINDS, PRECISIONS)
     return parser
 
 
@@ -803,6 +806,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("sarfeat: error: choose a command, e.g. 'sarfeat detect --example'",
               file=sys.stderr)
         return 2
+    if args.command == "register-stack":
+        from .parallel.cli import register_stack_command
+
+        return _guarded("register-stack", register_stack_command, args)
     if args.command == "register":
         given = (args.fixed is not None) + (args.moving is not None)
         if args.example == (given > 0) or (not args.example and given != 2):

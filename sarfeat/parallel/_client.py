@@ -1,0 +1,70 @@
+"""The client side: a Dask client to run on, and results as they finish."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+__all__ = ["require_distributed", "client_for", "finished"]
+
+_INSTALL_HINT = (
+    "sarfeat.parallel needs dask.distributed: install it with "
+    "pip install 'sarfeat[parallel]' (or pip install 'dask[distributed]')"
+)
+
+
+def require_distributed():
+    """The ``distributed`` module, or an ImportError that says how to install it."""
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError(_INSTALL_HINT) from error
+    return distributed
+
+
+def _check_count(name: str, value) -> None:
+    if value is not None and not (isinstance(value, int) and value >= 1):
+        raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
+
+
+@contextlib.contextmanager
+def client_for(client=None, n_workers: int | None = None) -> Iterator:
+    """Yield ``client``, or a client of a new ``LocalCluster`` closed on exit.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Used as it is (and left open).
+    n_workers : int, optional
+        Worker processes of the new cluster, one thread each; by default one
+        per CPU core. Ignored when ``client`` is given.
+    """
+    distributed = require_distributed()
+    _check_count("n_workers", n_workers)
+    if client is not None:
+        if not isinstance(client, distributed.Client):
+            raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
+        yield client
+        return
+    workers = n_workers or max(1, os.cpu_count() or 1)
+    with distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    ) as cluster, distributed.Client(cluster) as own:
+        yield own
+
+
+def finished(futures: list, progress: bool, desc: str, unit: str) -> Iterator:
+    """Yield ``(index, future)`` as each of ``futures`` finishes, with a progress bar.
+
+    A future that raised (after Dask's retries) or whose worker died too often
+    is yielded like the others; ``future.status`` says which.
+    """
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    index_of = {future.key: index for index, future in enumerate(futures)}
+    with tqdm(total=len(futures), desc=desc, unit=unit, disable=not progress) as bar:
+        for future in as_completed(futures):
+            bar.update()
+            yield index_of[future.key], future

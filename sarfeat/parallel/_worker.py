@@ -1,0 +1,119 @@
+"""What lives inside a Dask worker process: the network, matchers and detectors.
+
+A worker loads each network once (:func:`network`) and keeps it for the
+life of the process; matchers and detectors built on it are kept per thread,
+because they hold per-call state (a thread of a multi-threaded worker never
+sees another thread's matcher). Nothing here imports Dask, so the same code
+runs in the client process when there is no worker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from ..detector import SARR2D2Detector
+from ..matching import CoarseFineMatcher
+from ..network import R2D2Net
+
+__all__ = ["network", "matcher", "detector", "set_torch_threads", "load_count", "worker_name"]
+
+_LOCK = threading.Lock()
+_NETWORKS: dict = {}
+_LOCAL = threading.local()
+_LOADS = 0
+
+
+def _weights_key(weights) -> tuple:
+    if isinstance(weights, R2D2Net):
+        return ("net", id(weights))
+    return ("file", None if weights is None else os.fspath(weights))
+
+
+def network(weights, trust: bool = False) -> R2D2Net:
+    """The network of ``weights``, loaded at most once per process.
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net or None
+        As for :class:`~sarfeat.SARR2D2Detector`; None is its default
+        (``'sarfeat-sar-v1'``, bundled).
+    trust : bool
+        Allow a legacy pickled checkpoint the registry does not know.
+
+    Returns
+    -------
+    R2D2Net
+    """
+    if isinstance(weights, R2D2Net):
+        return weights
+    key = _weights_key(weights) + (trust,)
+    with _LOCK:
+        if key not in _NETWORKS:
+            global _LOADS
+            loader = SARR2D2Detector(trust=trust) if weights is None else \
+                SARR2D2Detector(weights, trust=trust)
+            _NETWORKS[key] = loader._load_net()
+            _LOADS += 1
+        return _NETWORKS[key]
+
+
+def _cached(kind: str, key: tuple, build):
+    cache = getattr(_LOCAL, kind, None)
+    if cache is None:
+        cache = {}
+        setattr(_LOCAL, kind, cache)
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def matcher(weights, options: dict) -> CoarseFineMatcher:
+    """A :class:`~sarfeat.CoarseFineMatcher` with ``options``, kept for this thread.
+
+    Its network comes from :func:`network`, so all matchers of a process
+    share one loaded copy.
+    """
+    key = (_weights_key(weights), repr(sorted(options.items())))
+
+    def build() -> CoarseFineMatcher:
+        net = network(weights, bool(options.get("trust", False)))
+        return CoarseFineMatcher(net, **options)
+
+    return _cached("matchers", key, build)
+
+
+def detector(weights, options: dict) -> SARR2D2Detector:
+    """A :class:`~sarfeat.SARR2D2Detector` with ``options``, its runner ready, kept per thread."""
+    key = (_weights_key(weights), repr(sorted(options.items())))
+
+    def build() -> SARR2D2Detector:
+        net = network(weights, bool(options.get("trust", False)))
+        made = SARR2D2Detector(net, **options)
+        made._get_runner()  # thresholds recommended by the weights need the runner
+        return made
+
+    return _cached("detectors", key, build)
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Give torch ``threads`` intra-op threads in this process (None leaves it alone)."""
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def load_count() -> int:
+    """How many networks this process has loaded from files (for tests and benchmarks)."""
+    return _LOADS
+
+
+def worker_name() -> str | None:
+    """Address of the Dask worker running the caller, or None outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None

@@ -1,0 +1,243 @@
+"""``sarfeat register-stack REFERENCE IMAGES... -o OUTDIR``: a stack, on Dask.
+
+Every image is registered onto REFERENCE with :func:`sarfeat.register` as a
+Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
+``LocalCluster`` of ``--workers`` processes, or on a running cluster given by
+``--scheduler``. The workers write, into OUTDIR, for each image ``NAME``
+(its file stem):
+
+- ``NAME.registered.EXT``: the image resampled onto REFERENCE's grid (EXT by
+  ``--format``: ``tif`` float32 with REFERENCE's georeferencing when rasterio
+  is installed, ``npy``, or ``png``), as ``sarfeat register`` writes it;
+- ``NAME.json``: the transform and diagnostics, as ``sarfeat register
+  --json`` writes them, or the reason the image could not be registered;
+
+and the client writes ``summary.json``: the images registered, those that
+failed and why, the time and the throughput. The exit status is 0 when every
+image was registered, 1 when any failed (the others are still written), 2 for
+bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+__all__ = ["add_register_stack_parser", "register_stack_command"]
+
+_FORMATS = ("tif", "npy", "png")
+
+
+def add_register_stack_parser(commands, input_kinds, precisions) -> None:
+    """Add the ``register-stack`` subcommand to ``commands`` (argparse subparsers)."""
+    from ..matching import MODELS
+
+    stack = commands.add_parser(
+        "register-stack",
+        help="register a stack of images onto a reference, in parallel on Dask",
+        description=(
+            "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF, single "
+            "band) as Dask tasks, on a local cluster of --workers processes or on the cluster "
+            "at --scheduler. For each image NAME, OUTDIR receives NAME.registered.EXT and "
+            "NAME.json (transform and diagnostics, or why it failed); summary.json lists the "
+            "successes and failures."
+        ),
+        epilog="Exit status 1 when any image could not be registered (the others are written).",
+    )
+    stack.add_argument("reference", metavar="REFERENCE", help="the fixed image of every pair")
+    stack.add_argument("images", nargs="+", metavar="IMAGES", help="the images to register")
+    stack.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
+                       help="folder for the outputs (created if missing)")
+    stack.add_argument("--format", choices=_FORMATS, default="tif",
+                       help="file type of the registered images (default tif)")
+    stack.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="worker processes of the local cluster (default: one per CPU core)")
+    stack.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on this Dask scheduler (e.g. tcp://host:8786) instead of a "
+                            "local cluster; its workers must see the same files")
+    stack.add_argument("--retries", type=int, default=2, metavar="R",
+                       help="reruns of a task after an I/O or memory error (default 2)")
+    stack.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    stack.add_argument("--model", choices=tuple(MODELS), default="affine",
+                       help="transform model (default affine)")
+    stack.add_argument("--weights", default=None, metavar="W",
+                       help="checkpoint file or sarfeat.data registry name (default: the "
+                            "bundled sarfeat-sar-v1)")
+    stack.add_argument("--trust", action="store_true",
+                       help="allow a legacy pickled checkpoint the registry does not know")
+    stack.add_argument("--band", type=int, default=None, metavar="I",
+                       help="band of multi-band inputs to use")
+    stack.add_argument("--input-kind", choices=input_kinds, default="auto",
+                       help="what the pixel values are (default auto)")
+    stack.add_argument("--nodata", type=float, default=None, metavar="VALUE",
+                       help="pixel value that marks no-data (NaN always does)")
+    stack.add_argument("--seed", type=int, default=0,
+                       help="seed of RANSAC's sampling (default 0: reproducible results)")
+    stack.add_argument("--precision", choices=precisions, default="auto",
+                       help="network arithmetic (default auto: bf16 where native)")
+    stack.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _names(images: list[str]) -> list[str]:
+    """File stems, made unique with the image's position where two are equal."""
+    stems = [Path(image).stem for image in images]
+    return [stem if stems.count(stem) == 1 else f"{stem}_{index:03d}"
+            for index, stem in enumerate(stems)]
+
+
+def _save(outcome, *, output_dir: str, suffix: str, georeference, input_kind: str,
+          reference: str, images: list[str], weights: str, model: str):
+    """Write one image's outputs where the worker runs; the warped image stays there."""
+    from ..cli import _jsonable, _report, _write_registered
+
+    image = images[outcome.index]
+    folder = Path(output_dir)
+    report_path = folder / f"{outcome.name}.json"
+    outcome.extra.update(input=image, report=str(report_path))
+    if outcome.ok:
+        result = outcome.result
+        output = folder / f"{outcome.name}.registered{suffix}"
+        _, georeferenced = _write_registered(output, result.warped, outcome.extra["moving_dtype"],
+                                             georeference, input_kind)
+        args = SimpleNamespace(example=False, fixed=reference, moving=image, output=output,
+                               weights=weights, model=model)
+        report = _report(result, args, outcome.extra["fixed_shape"],
+                         outcome.extra["moving_shape"],
+                         {"name": outcome.name, "worker": outcome.worker,
+                          "georeferenced_output": georeferenced})
+        result.warped = None  # written: no need to send it to the client
+        outcome.extra["output"] = str(output)
+    else:
+        report = _jsonable({"name": outcome.name, "fixed": reference, "moving": image,
+                            "error": outcome.error, "error_type": outcome.error_type,
+                            "worker": outcome.worker})
+    report_path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return outcome
+
+
+def register_stack_command(args: argparse.Namespace) -> None:
+    """Run ``sarfeat register-stack`` (see the module docstring).
+
+    Raises
+    ------
+    sarfeat.cli.UsageError
+        For a missing input, an unusable output folder or unknown weights.
+    RuntimeError
+        When any image could not be registered (after writing everything else).
+    """
+    from ..cli import DEFAULT_WEIGHTS, UsageError, _load_weights, read_raster
+    from ._client import client_for, require_distributed
+    from .stack import iter_register_pairs
+
+    distributed = require_distributed()
+    folder = args.output_dir.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
+    missing = [image for image in args.images if not Path(image).is_file()]
+    if missing:
+        raise UsageError(f"input file {missing[0]!r} does not exist"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if args.retries < 0:
+        raise UsageError(f"--retries must be >= 0, got {args.retries}")
+    reference, georeference = read_raster(args.reference, args.band)
+    net = _load_weights(args.weights, args.trust)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_name = args.weights or DEFAULT_WEIGHTS
+    save = functools.partial(
+        _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
+        georeference=georeference, input_kind=args.input_kind, reference=str(args.reference),
+        images=[str(image) for image in args.images], weights=weights_name, model=args.model,
+    )
+    started = time.perf_counter()
+    if args.scheduler is not None:
+        try:
+            client = distributed.Client(args.scheduler, timeout="20s")
+        except OSError as error:
+            raise UsageError(f"cannot reach the Dask scheduler {args.scheduler!r}: {error}") \
+                from None
+    else:
+        client = None
+    successes, failures = [], []
+    with client_for(client, args.workers) as active:
+        workers = len(active.scheduler_info().get("workers", {}))
+        outcomes = iter_register_pairs(
+            [(reference, os.fspath(image)) for image in args.images], client=active,
+            names=_names(args.images), weights=net, band=args.band, retries=args.retries,
+            keep_warped=False, postprocess=save, progress=not args.no_progress,
+            model=args.model, rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
+            precision=args.precision, device=args.device, trust=args.trust,
+        )
+        for outcome in outcomes:
+            _print_outcome(outcome)
+            entry = {"name": outcome.name, "input": str(args.images[outcome.index]),
+                     "report": outcome.extra.get("report"), "worker": outcome.worker,
+                     "seconds": outcome.seconds}
+            if outcome.ok:
+                d = outcome.result.diagnostics
+                entry.update(output=outcome.extra.get("output"),
+                             confidence=outcome.result.confidence,
+                             fine_inliers=d.get("fine_inliers"), residual_rms=d.get("residual_rms"))
+                successes.append(entry)
+            else:
+                entry.update(error=outcome.error, error_type=outcome.error_type)
+                failures.append(entry)
+    if client is not None:
+        client.close()
+    seconds = time.perf_counter() - started
+    _write_summary(folder / "summary.json", args, weights_name, workers, seconds,
+                   successes, failures)
+    print(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s on "
+          f"{workers} workers; wrote {folder / 'summary.json'}")
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
+                           f"registered (see {folder / 'summary.json'})")
+
+
+def _print_outcome(outcome) -> None:
+    if outcome.ok:
+        d = outcome.result.diagnostics
+        print(f"{outcome.name}: {d.get('fine_inliers')} inlier matches, confidence "
+              f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
+    else:
+        print(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}")
+    sys.stdout.flush()
+
+
+def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
+                   successes: list, failures: list) -> None:
+    from .. import __version__
+    from ..cli import _jsonable
+
+    order = {str(image): index for index, image in enumerate(args.images)}
+    summary = {
+        "sarfeat_version": __version__,
+        "reference": str(args.reference),
+        "images": len(args.images),
+        "registered": len(successes),
+        "failed": len(failures),
+        "weights": weights,
+        "model": args.model,
+        "scheduler": args.scheduler or "local",
+        "workers": workers,
+        "seconds": seconds,
+        "pairs_per_minute": 60.0 * len(args.images) / seconds if seconds > 0 else None,
+        "successes": sorted(successes, key=lambda e: order[e["input"]]),
+        "failures": sorted(failures, key=lambda e: order[e["input"]]),
+    }
+    path.write_text(json.dumps(_jsonable(summary), indent=1), encoding="utf-8")

@@ -1,0 +1,512 @@
+"""Keypoints of a large scene, tile by tile across Dask workers.
+
+:func:`detect_tiled` reads a scene that need not fit in memory (a ``.npy``
+file, memory-mapped; a GeoTIFF, read by windows; a Dask array) and detects
+keypoints at full resolution with the tiles and halos of
+:class:`~sarfeat.SARR2D2Detector`. It runs in two passes:
+
+1. **Statistics.** The normalisation of :func:`sarfeat.normalize_sar` needs
+   numbers of the whole scene: the input kind (for ``'auto'``), the smallest
+   positive value, the 1st and 99th percentiles of a regular sample of the
+   valid pixels and, with no-data, the median that fills it. Row blocks are
+   summarised by the workers; the client combines them. The sample is the
+   same pixels that :func:`~sarfeat.normalize_sar` takes (every
+   ``size // 2**20``-th pixel in row-major order), so the numbers are the
+   same as for the whole image in memory.
+2. **Detection.** Each tile of :func:`sarfeat._inference.tile_grid` (core plus
+   a 28-pixel halo, the network's reach) is read, normalised with those
+   numbers and run through the network on a worker; the detector's own
+   per-tile code finds the keypoints in its core. The client keeps the
+   ``max_keypoints`` best as tiles finish, so its memory stays bounded too.
+
+What is computed is one pyramid level, at full resolution: with equal
+inputs the result equals ``SARR2D2Detector(weights, min_scale=1,
+max_size=max(shape), tile_size=tile_size, max_keypoints=...)`` on the whole
+image (keypoints within rounding, the same order). For coarser levels,
+downsample the scene first (for example with ``dask.array.coarsen``) and
+call again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .._inference import Tile, tile_grid
+from ..detector import SARR2D2Detector, _Level
+from ..preprocess import _PERCENTILE_SAMPLE, INPUT_KINDS, STRETCH_PERCENTILES
+from . import _worker
+from ._client import client_for, finished
+
+__all__ = ["SceneFeatures", "detect_tiled"]
+
+#: Pixels per row block of the statistics pass (16 MB of float32).
+_BLOCK_PIXELS = 1 << 22
+
+
+@dataclass
+class SceneFeatures:
+    """Keypoints and descriptors of a scene detected by :func:`detect_tiled`.
+
+    The attributes follow :class:`~sarfeat.SARR2D2Detector` after
+    ``detect_and_extract``.
+
+    Attributes
+    ----------
+    keypoints : (N, 2) ndarray
+        (row, col) in scene pixels, sub-pixel refined; best response first.
+    scales : (N,) ndarray
+        Patch diameter in pixels (32: one level at full resolution).
+    orientations : (N,) ndarray
+        Zeros (R2D2 descriptors have no orientation).
+    responses, reliabilities, repeatabilities : (N,) ndarray
+        Reliability times repeatability, and the two maps at the keypoints.
+    descriptors : (N, 128) ndarray of float32
+        L2-normalised descriptors.
+    shape : tuple of int
+        The scene's (rows, cols).
+    tiles : int
+        Tiles that were run.
+    seconds : float
+        Wall-clock time of the call.
+    """
+
+    keypoints: np.ndarray
+    scales: np.ndarray
+    orientations: np.ndarray
+    responses: np.ndarray
+    reliabilities: np.ndarray
+    repeatabilities: np.ndarray
+    descriptors: np.ndarray
+    shape: tuple[int, int]
+    tiles: int
+    seconds: float
+
+
+# -- sources: what a worker reads -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _File:
+    """A 2-D window of a scene file, read where the task runs."""
+
+    path: str
+    band: int | None
+    bounds: tuple[int, int, int, int]  # row0, row1, col0, col1
+
+    def read(self) -> np.ndarray:
+        r0, r1, c0, c1 = self.bounds
+        if Path(self.path).suffix.lower() == ".npy":
+            scene = np.load(self.path, mmap_mode="r")
+            scene = scene if self.band is None else scene[..., self.band]
+            window = np.array(scene[r0:r1, c0:c1])
+            del scene  # unmap now: mapped pages would count against the worker
+            return window
+        import rasterio
+        from rasterio.windows import Window
+
+        with rasterio.open(self.path) as source:
+            window = source.read((self.band or 0) + 1, window=Window(c0, r0, c1 - c0, r1 - r0))
+            nodata = source.nodata
+        if nodata is not None and not np.isnan(nodata):
+            window = window.astype(np.float64 if window.dtype == np.float64 else np.float32)
+            window[window == nodata] = np.nan
+        return window
+
+
+def _pixels(window) -> np.ndarray:
+    return window.read() if isinstance(window, _File) else np.asarray(window)
+
+
+class _Scene:
+    """Shape, dtype and windows of the scene, whatever holds it."""
+
+    def __init__(self, scene, band: int | None) -> None:
+        self.path = None
+        self.array = None
+        self.band = band
+        if isinstance(scene, (str, os.PathLike)):
+            self.path = os.fspath(scene)
+            shape, dtype = self._file_header()
+        else:
+            if not hasattr(scene, "shape") or not hasattr(scene, "dtype"):
+                scene = np.asarray(scene)
+            if band is not None:
+                if scene.ndim != 3:
+                    raise ValueError(f"band={band} given for a {scene.ndim}-D scene")
+                scene = scene[..., band]
+            self.array = scene
+            shape, dtype = tuple(scene.shape), np.dtype(scene.dtype)
+        if len(shape) != 2:
+            hint = " (choose one with band=)" if len(shape) == 3 else ""
+            raise ValueError(f"expected a 2-D scene, got shape {shape}{hint}")
+        if 0 in shape:
+            raise ValueError(f"the scene is empty (shape {shape})")
+        if dtype == bool or not np.issubdtype(dtype, np.number):
+            raise ValueError(f"scene dtype {dtype} is not supported: pass numeric pixels")
+        self.shape, self.dtype = shape, dtype
+
+    def _file_header(self) -> tuple[tuple[int, ...], np.dtype]:
+        path = Path(self.path)
+        if not path.is_file():
+            raise FileNotFoundError(f"scene file {self.path!r} does not exist")
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            scene = np.load(path, mmap_mode="r")
+            shape = scene.shape
+            if self.band is not None:
+                if scene.ndim != 3 or not -shape[-1] <= self.band < shape[-1]:
+                    raise ValueError(f"band={self.band} does not exist in {self.path!r} "
+                                     f"(shape {shape})")
+                shape = shape[:-1]
+            return tuple(shape), np.dtype(scene.dtype)
+        if suffix in (".tif", ".tiff"):
+            try:
+                import rasterio
+            except ImportError:
+                raise ImportError("reading a GeoTIFF by windows needs rasterio "
+                                  "(pip install rasterio), or convert it to .npy") from None
+            with rasterio.open(path) as source:
+                count, dtype, nodata = source.count, np.dtype(source.dtypes[0]), source.nodata
+                shape = (source.height, source.width)
+            if count > 1 and self.band is None:
+                raise ValueError(f"{self.path!r} has {count} bands: choose one with band=")
+            if self.band is not None and not 0 <= self.band < count:
+                raise ValueError(f"band={self.band} does not exist in {self.path!r} "
+                                 f"({count} bands)")
+            if nodata is not None and not np.isnan(nodata):  # read as float, NaN for no-data
+                dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32)
+            return shape, dtype
+        raise ValueError(f"unsupported scene file type {suffix or '(none)'!r}: use .npy or "
+                         ".tif, or pass a dask array")
+
+    def window(self, r0: int, r1: int, c0: int, c1: int):
+        """Something :func:`_pixels` turns into the pixels of a window, on a worker."""
+        if self.path is not None:
+            return _File(self.path, self.band, (r0, r1, c0, c1))
+        window = self.array[r0:r1, c0:c1]
+        return window if hasattr(window, "dask") else np.array(window)
+
+
+# -- pass 1: statistics of the normalisation --------------------------------------------------
+
+
+def _valid_mask(raw: np.ndarray, values: np.ndarray, nodata) -> np.ndarray:
+    valid = np.isfinite(values)
+    if nodata is not None:
+        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
+    return valid
+
+
+def _float32(raw: np.ndarray) -> np.ndarray:
+    return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
+
+
+def _block_stats(window, start: int, step: int, nodata) -> dict:
+    """What the client needs of one row block; ``start`` is its first sampled pixel."""
+    raw = _pixels(window)
+    values = _float32(raw)
+    valid = _valid_mask(raw, values, nodata)
+    positive = valid & (values > 0)
+    real = None if np.iscomplexobj(raw) else raw
+    finite = real[np.isfinite(real)] if real is not None and real.dtype.kind == "f" else real
+    return {
+        "finite": 0 if finite is None else finite.size,
+        "negative": 0 if finite is None else int(np.count_nonzero(finite < 0)),
+        "floor": values[positive].min() if positive.any() else None,
+        "all_valid": bool(valid.all()),
+        "sample": values.ravel()[start::step].copy(),
+        "sample_valid": valid.ravel()[start::step].copy(),
+    }
+
+
+@dataclass(frozen=True)
+class _Normalization:
+    """The numbers that bring every window to [0, 1] as the whole image would be."""
+
+    kind: str
+    nodata: float | None
+    divisor: float | None  # display integers: their dtype's maximum
+    floor: np.float32 | None  # intensity / amplitude: the smallest positive value
+    low: float = 0.0
+    scale: float = 1.0
+    fill: float | None = None  # value of no-data pixels; None when every pixel is valid
+
+    def apply(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The window in [0, 1] (float32) and its valid mask (None when all valid)."""
+        values = _float32(raw)
+        valid = _valid_mask(raw, values, self.nodata)
+        self.to_scale(values)
+        self.stretch(values)
+        if valid.all():
+            return values, None
+        values[~valid] = self.fill
+        return values, valid
+
+    def stretch(self, values: np.ndarray) -> None:
+        """From the perceptual scale to [0, 1] (the robust stretch, except for display); in place."""
+        if self.kind != "display":
+            with np.errstate(invalid="ignore"):  # no-data (refilled later) may be inf
+                values -= np.float32(self.low)
+                values *= np.float32(self.scale)
+        np.clip(values, 0.0, 1.0, out=values)
+
+    def to_scale(self, values: np.ndarray) -> None:
+        """dB for intensity and amplitude, [0, 1] for display integers; in place."""
+        if self.kind in ("intensity", "amplitude"):
+            np.maximum(values, self.floor, out=values)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.log10(values, out=values)
+            values *= 10.0
+        elif self.divisor is not None:
+            values /= np.float32(self.divisor)
+
+
+def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
+    if input_kind != "auto":
+        return input_kind
+    if dtype == np.uint8:
+        return "display"
+    if np.issubdtype(dtype, np.signedinteger) or np.issubdtype(dtype, np.floating):
+        finite = sum(b["finite"] for b in blocks)
+        if finite and sum(b["negative"] for b in blocks) > 0.25 * finite:
+            return "db"
+    return "intensity"
+
+
+def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata) -> _Normalization:
+    """Combine the row blocks' statistics as :func:`sarfeat.normalize_sar` would."""
+    kind = _resolve_kind(input_kind, dtype, blocks)
+    floors = [b["floor"] for b in blocks if b["floor"] is not None]
+    divisor = np.iinfo(dtype).max if kind == "display" and np.issubdtype(dtype, np.integer) \
+        else None
+    norm = _Normalization(kind, nodata, divisor, min(floors) if floors else np.float32(1.0))
+    sample = np.concatenate([b["sample"] for b in blocks])
+    valid = np.concatenate([b["sample_valid"] for b in blocks])
+    all_valid = all(b["all_valid"] for b in blocks)
+    if not valid.any():
+        raise ValueError(
+            "the regular sample of the scene holds no valid pixel (all NaN, nodata or "
+            "masked there): the scene is (nearly) empty"
+        )
+    norm.to_scale(sample)
+    if kind != "display":
+        chosen = sample if all_valid else sample[valid]
+        low, high = np.percentile(chosen, STRETCH_PERCENTILES)
+        if not high > low:
+            low, high = float(chosen.min()), float(chosen.max())
+        norm = replace(norm, low=low, scale=1.0 / (high - low) if high > low else 0.0)
+    norm.stretch(sample)
+    stretched = sample[valid]
+    if stretched.max() == stretched.min():
+        raise RuntimeError(
+            "the scene is flat (all valid pixels have one value): there is nothing to detect"
+        )
+    return norm if all_valid else replace(norm, fill=float(np.median(stretched)))
+
+
+# -- pass 2: detection tile by tile -----------------------------------------------------------
+
+
+def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: dict,
+                   index: int, torch_threads: int | None) -> dict | None:
+    """Keypoints in the core of one tile, in scene coordinates, the best first."""
+    _worker.set_torch_threads(torch_threads)
+    values, valid = norm.apply(_pixels(window))
+    detector = _worker.detector(weights, options)
+    runner = detector._runner
+    r0, r1, c0, c1 = tile.outer
+    cr0, cr1, cc0, cc1 = tile.core
+    local = Tile((0, r1 - r0, 0, c1 - c0), (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0))
+    image = torch.from_numpy(values)
+    distance = None if valid is None else ndimage.distance_transform_edt(valid).astype(np.float32)
+    level = _Level(1.0, image, 1.0, 1.0, distance)
+    found = detector._detect_tile(level, local, runner.run(image))
+    if found is None:
+        return None
+    points = found["keypoints"]
+    keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+    found = {k: v[keep] for k, v in found.items()}
+    found["keypoints"] = found["keypoints"] + np.array([r0, c0], dtype=np.float64)
+    order = np.argsort(-(found["reliabilities"] * found["repeatabilities"]), kind="stable")
+    order = order[: options["max_keypoints"]]
+    found = {k: v[order] for k, v in found.items()}
+    found["tile"] = np.full(len(order), index)
+    found["position"] = order  # in the tile's own order: ties break as in the serial detector
+    return found
+
+
+def _keep_best(parts: list[dict], count: int) -> dict:
+    """The ``count`` best of ``parts`` by response, ties by tile and position (serial order)."""
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    responses = merged["reliabilities"] * merged["repeatabilities"]
+    order = np.lexsort((merged["position"], merged["tile"], -responses))[:count]
+    return {k: v[order] for k, v in merged.items()}
+
+
+def detect_tiled(
+    scene,
+    *,
+    client=None,
+    n_workers: int | None = None,
+    weights=None,
+    band: int | None = None,
+    tile_size: int = 1024,
+    max_keypoints: int = 5000,
+    input_kind: str = "auto",
+    nodata: float | None = None,
+    reliability_threshold: float | None = None,
+    repeatability_threshold: float | None = None,
+    precision: str = "auto",
+    device: str = "auto",
+    trust: bool = False,
+    retries: int = 2,
+    torch_threads: int | None = 1,
+    progress: bool = True,
+) -> SceneFeatures:
+    """Detect and describe keypoints of a large scene, tile by tile on Dask.
+
+    Parameters
+    ----------
+    scene : path, dask array or array_like
+        A ``.npy`` file (memory-mapped by each worker), a GeoTIFF (read by
+        windows with rasterio; its no-data value becomes NaN), a 2-D Dask
+        array, or a 2-D array in memory (its tiles are sent to the workers).
+        Files must be readable at the same path on the workers. Pixel values
+        are as for :class:`~sarfeat.SARR2D2Detector` (intensity, amplitude,
+        dB, display; NaN is no-data).
+    client : distributed.Client, optional
+        Where to run; by default a ``LocalCluster`` of ``n_workers``
+        single-threaded processes, closed at the end.
+    n_workers : int, optional
+        Workers of the default cluster (one per CPU core by default).
+    weights : str, path-like or R2D2Net, optional
+        The network (default: the bundled ``'sarfeat-sar-v1'``); each worker
+        loads it once.
+    band : int, optional
+        Band of a multi-band file or a 3-D array (last axis).
+    tile_size : int
+        Core side of the tiles, in pixels; each tile also reads a halo of the
+        network's reach (28 px) on each side. It bounds a worker's memory.
+    max_keypoints : int
+        Keep the best this many keypoints of the scene, by response.
+    input_kind, nodata, reliability_threshold, repeatability_threshold, precision, device, trust
+        As for :class:`~sarfeat.SARR2D2Detector`.
+    retries : int
+        Times Dask runs a task again after it raised.
+    torch_threads : int or None
+        Torch threads per worker process (None leaves them alone).
+    progress : bool
+        Show a progress bar over the tiles.
+
+    Returns
+    -------
+    SceneFeatures
+        The keypoints, best first, and their descriptors.
+
+    Raises
+    ------
+    ValueError
+        For a scene that is not 2-D, is empty, is not numeric, or has no valid
+        pixel in its regular sample; for bad parameters.
+    RuntimeError
+        When the scene is flat or no keypoint is found.
+
+    Notes
+    -----
+    One pyramid level is computed, at full resolution. With the same
+    ``tile_size``, the result equals that of
+    ``SARR2D2Detector(weights, min_scale=1, max_size=max(scene.shape),
+    tile_size=tile_size, max_keypoints=max_keypoints)`` on the whole image,
+    within rounding of the keypoint positions, because every tile sees the
+    same normalised pixels and the same network.
+
+    Examples
+    --------
+    >>> from sarfeat.parallel import detect_tiled
+    >>> features = detect_tiled("scene.npy", n_workers=2)  # doctest: +SKIP
+    >>> features.keypoints.shape, features.descriptors.shape  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    source = _Scene(scene, band)
+    if not (isinstance(retries, int) and retries >= 0):
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    options = dict(
+        max_keypoints=max_keypoints, min_scale=1.0, max_scale=1.0, max_size=max(source.shape),
+        tile_size=tile_size, reliability_threshold=reliability_threshold,
+        repeatability_threshold=repeatability_threshold, precision=precision, device=device,
+        trust=trust,
+    )
+    if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
+        raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")
+    probe = SARR2D2Detector(_worker.network(weights, trust), **options)
+    probe._check_parameters()
+    height, width = source.shape
+    tiles = tile_grid(height, width, tile_size, probe._get_runner().halo)
+    float_dtype = np.float32 if source.dtype in (np.float32, np.float16, np.complex64) \
+        else np.float64
+    import dask
+
+    with client_for(client, n_workers) as active:
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            weights = active.scatter(weights, broadcast=True, hash=False)
+        norm = _statistics(active, source, input_kind, nodata, retries, progress)
+        task = dask.delayed(_detect_window, pure=False)
+        futures = active.compute(
+            [task(source.window(*tile.outer), tile, norm, weights, options, index, torch_threads)
+             for index, tile in enumerate(tiles)],
+            retries=retries,
+        )
+        best = None
+        for _, future in finished(futures, progress, "sarfeat tiles", "tile"):
+            found = future.result()
+            future.release()
+            if found is not None:
+                best = _keep_best([best, found] if best is not None else [found], max_keypoints)
+    if best is None or len(best["keypoints"]) == 0:
+        raise RuntimeError(
+            "detect_tiled found no keypoint: the scene may be flat or mostly no-data; try "
+            "lower reliability_threshold/repeatability_threshold"
+        )
+    count = len(best["keypoints"])
+    return SceneFeatures(
+        keypoints=best["keypoints"].astype(float_dtype),
+        scales=best["scales"].astype(float_dtype),
+        orientations=np.zeros(count, dtype=float_dtype),
+        responses=(best["reliabilities"] * best["repeatabilities"]).astype(float_dtype),
+        reliabilities=best["reliabilities"].astype(float_dtype),
+        repeatabilities=best["repeatabilities"].astype(float_dtype),
+        descriptors=best["descriptors"].astype(np.float32),
+        shape=source.shape,
+        tiles=len(tiles),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -> _Normalization:
+    """Pass 1: the whole scene's normalisation, from row blocks summarised on the workers."""
+    import dask
+
+    height, width = source.shape
+    step = max(1, height * width // _PERCENTILE_SAMPLE)
+    rows = max(1, _BLOCK_PIXELS // width)
+    task = dask.delayed(_block_stats, pure=False)
+    blocks = []
+    for r0 in range(0, height, rows):
+        r1 = min(height, r0 + rows)
+        start = (-r0 * width) % step  # the first pixel of the global stride in this block
+        blocks.append(task(source.window(r0, r1, 0, width), start, step, nodata))
+    futures = client.compute(blocks, retries=retries)
+    stats = [None] * len(futures)
+    for index, future in finished(futures, progress, "sarfeat statistics", "block"):
+        stats[index] = future.result()
+        future.release()
+    return _normalization(stats, input_kind, source.dtype, nodata)

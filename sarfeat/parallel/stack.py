@@ -1,0 +1,324 @@
+"""Register stacks of SAR images, or lists of pairs, as Dask tasks.
+
+One task registers one pair with :func:`sarfeat.register`. Each worker loads
+the network once and keeps a :class:`~sarfeat.CoarseFineMatcher` per thread,
+so a pair costs what :func:`~sarfeat.register` costs with ``matcher=``.
+RANSAC's seed is fixed (``rng=0`` unless given), so a pair gives the same
+transform on whichever worker it runs, and the same as the serial call.
+
+Failures stay with their pair: a pair that cannot be registered (a
+:class:`~sarfeat.RegistrationError`, a bad or unreadable input) comes back as
+a :class:`PairOutcome` with ``error`` set, and the others are unaffected. An
+``OSError`` or ``MemoryError`` is taken as transient and raised, so that Dask
+runs the task again (``retries``); a worker that dies mid-task has its tasks
+run again elsewhere by the Dask scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..registration import RegistrationResult, register
+from . import _worker
+from ._client import client_for, finished
+
+__all__ = ["PairOutcome", "iter_register_pairs", "register_pairs", "register_stack"]
+
+#: Options of :func:`sarfeat.register` itself; the other options go to the matcher.
+_REGISTER_OPTIONS = ("order", "min_valid_fraction")
+
+
+@dataclass
+class PairOutcome:
+    """The outcome of registering one pair: a result, or the reason there is none.
+
+    Attributes
+    ----------
+    index : int
+        Position of the pair in the input (of the image, for a stack).
+    name : str
+        The pair's name: given, the moving file's stem, or ``'pair_<index>'``.
+    result : RegistrationResult or None
+        The registration; None when it failed. ``result.warped`` is None when
+        warped images were not kept (``keep_warped=False``).
+    error : str or None
+        Why the pair failed, in one sentence; None on success.
+    error_type : str or None
+        The exception's class name (``'RegistrationError'``, ``'ValueError'``,
+        ``'KilledWorker'``, ...); None on success.
+    worker : str or None
+        Address of the worker that ran the pair (None when not known).
+    seconds : float
+        Wall-clock time of the task on its worker.
+    extra : dict
+        ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
+        (once read), and whatever a ``postprocess`` function adds (for example
+        the files it wrote).
+    """
+
+    index: int
+    name: str
+    result: RegistrationResult | None = None
+    error: str | None = None
+    error_type: str | None = None
+    worker: str | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the pair was registered."""
+        return self.result is not None and self.error is None
+
+
+def _read(image, band: int | None) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        from ..cli import read_raster
+
+        return read_raster(image, band)[0]
+    return image
+
+
+def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
+                   register_options: dict, band: int | None, keep_warped: bool,
+                   postprocess: Callable | None, torch_threads: int | None) -> PairOutcome:
+    """Register one pair on a worker (or in the client when there is none)."""
+    started = time.perf_counter()
+    _worker.set_torch_threads(torch_threads)
+    outcome = PairOutcome(index, name, worker=_worker.worker_name())
+    try:
+        fixed, moving = _read(fixed, band), _read(moving, band)
+        outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
+                             moving_dtype=str(np.asarray(moving).dtype))
+        matcher = _worker.matcher(weights, options)
+        outcome.result = register(fixed, moving, matcher=matcher, **register_options)
+        if not keep_warped:
+            outcome.result.warped = None
+    except (OSError, MemoryError):
+        raise  # possibly transient: let Dask retry the task
+    except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
+        outcome.error, outcome.error_type = _sentence(error), type(error).__name__
+    outcome.seconds = time.perf_counter() - started
+    if postprocess is not None:
+        try:
+            outcome = postprocess(outcome)
+        except (OSError, MemoryError):
+            raise
+        except Exception as error:  # noqa: BLE001
+            outcome = replace(outcome, result=None, error=f"postprocess: {_sentence(error)}",
+                              error_type=type(error).__name__)
+    return outcome
+
+
+def _sentence(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _default_name(index: int, moving) -> str:
+    if isinstance(moving, (str, os.PathLike)):
+        return Path(moving).stem
+    return f"pair_{index:03d}"
+
+
+def _check_options(weights, options: dict) -> tuple[dict, dict]:
+    """Split and check the options on the client, so that a typo fails once, not per pair."""
+    from ..detector import SARR2D2Detector
+    from ..matching import _MATCHER_SETS, CoarseFineMatcher
+
+    register_options = {k: options.pop(k) for k in _REGISTER_OPTIONS if k in options}
+    rng = options.setdefault("rng", 0)
+    if rng is not None and not isinstance(rng, (int, np.integer)):
+        raise ValueError(
+            "rng must be an int seed (or None) in sarfeat.parallel: a Generator's state would "
+            f"be copied to every task, got {type(rng).__name__}"
+        )
+    probe = CoarseFineMatcher(None, **options)
+    probe._check_parameters()
+    detector_options = {k: v for k, v in probe.detector_options.items() if k not in _MATCHER_SETS}
+    try:
+        SARR2D2Detector(**detector_options)._check_parameters()
+    except TypeError as error:
+        raise ValueError(f"unknown matcher or detector option: {error}") from None
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        from ..network import R2D2Net
+
+        if not isinstance(weights, R2D2Net):
+            raise TypeError("weights must be None, a checkpoint path, a registry name or an R2D2Net")
+    min_valid = register_options.get("min_valid_fraction", 0.05)
+    if not 0 <= min_valid < 1:
+        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid}")
+    return options, register_options
+
+
+def iter_register_pairs(
+    pairs: Iterable[tuple],
+    *,
+    client=None,
+    n_workers: int | None = None,
+    names: Sequence[str] | None = None,
+    weights=None,
+    band: int | None = None,
+    retries: int = 2,
+    keep_warped: bool = True,
+    postprocess: Callable[[PairOutcome], PairOutcome] | None = None,
+    torch_threads: int | None = 1,
+    progress: bool = True,
+    **options,
+) -> Iterator[PairOutcome]:
+    """Register pairs on Dask and yield each outcome as soon as it is ready.
+
+    Parameters
+    ----------
+    pairs : iterable of (fixed, moving)
+        Each image is a 2-D array or the path of a file that
+        :func:`sarfeat.cli.read_raster` reads (``.npy``, PNG, JPEG, TIFF or
+        GeoTIFF). Paths are read by the workers (they must see the same file
+        system); arrays are sent once each, so a reference shared by many
+        pairs travels once.
+    client : distributed.Client, optional
+        Where to run. By default a ``LocalCluster`` of ``n_workers``
+        single-threaded processes is started and closed at the end.
+    n_workers : int, optional
+        Workers of the default cluster (one per CPU core by default).
+    names : sequence of str, optional
+        One name per pair (default: the moving file's stem, or ``pair_<i>``).
+    weights : str, path-like or R2D2Net, optional
+        The network, as for :func:`sarfeat.register`; each worker loads it
+        once. A path must exist on the workers.
+    band : int, optional
+        Band of multi-band files given by path.
+    retries : int
+        Times Dask runs a task again after an ``OSError`` or ``MemoryError``.
+    keep_warped : bool
+        Send the warped images back (False saves memory and transfers; then
+        ``result.warped`` is None).
+    postprocess : callable, optional
+        ``postprocess(outcome) -> outcome``, run on the worker after each pair
+        (for example to write the registered image where the worker runs and
+        drop it from the outcome). It must be picklable (a module-level
+        function or a :func:`functools.partial` of one).
+    torch_threads : int or None
+        Torch threads in each worker process (1 suits one worker per core);
+        None leaves torch's setting alone.
+    progress : bool
+        Show a progress bar.
+    **options
+        ``order`` and ``min_valid_fraction`` of :func:`sarfeat.register`, and
+        the :class:`~sarfeat.CoarseFineMatcher` options (``model``, ``rng``,
+        ``rotations``, ``input_kind``, ``nodata``, detector options...).
+        ``rng`` defaults to 0 so that results do not depend on scheduling.
+
+    Yields
+    ------
+    PairOutcome
+        In the order the pairs finish; ``outcome.index`` gives the pair.
+
+    Raises
+    ------
+    ValueError
+        For bad options, names of the wrong length or a pair that is not
+        two images.
+    ImportError
+        When dask.distributed is not installed.
+    """
+    pairs = list(pairs)
+    for index, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"pair {index} is not a (fixed, moving) pair of images")
+    if names is not None and len(names) != len(pairs):
+        raise ValueError(f"names has {len(names)} entries for {len(pairs)} pairs")
+    if not (isinstance(retries, int) and retries >= 0):
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    options, register_options = _check_options(weights, dict(options))
+    names = [str(n) for n in names] if names is not None else \
+        [_default_name(i, moving) for i, (_, moving) in enumerate(pairs)]
+    if not pairs:
+        return
+    with client_for(client, n_workers) as active:
+        sent: dict[int, object] = {}  # id(array) -> its future: each array travels once
+
+        def send(image):
+            if isinstance(image, (str, os.PathLike)):
+                return os.fspath(image)
+            if id(image) not in sent:
+                sent[id(image)] = active.scatter(image, hash=False)
+            return sent[id(image)]
+
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            weights = active.scatter(weights, broadcast=True, hash=False)
+        futures = [
+            active.submit(
+                _register_task, index, names[index], send(fixed), send(moving), weights,
+                options, register_options, band, keep_warped, postprocess, torch_threads,
+                retries=retries, pure=False,
+            )
+            for index, (fixed, moving) in enumerate(pairs)
+        ]
+        for index, future in finished(futures, progress, "sarfeat register", "pair"):
+            if future.status == "finished":
+                yield future.result()
+            else:
+                error = future.exception()
+                yield PairOutcome(index, names[index], error=_sentence(error),
+                                  error_type=type(error).__name__)
+            future.release()
+
+
+def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:
+    """Register pairs on Dask; the outcomes in the order of ``pairs``.
+
+    Takes the parameters of :func:`iter_register_pairs`, which yields the
+    same outcomes as they finish.
+
+    Returns
+    -------
+    list of PairOutcome
+        ``outcomes[i]`` is the outcome of ``pairs[i]``; failed pairs have
+        ``error`` set and ``result`` None.
+
+    Examples
+    --------
+    >>> from sarfeat.parallel import register_pairs
+    >>> outcomes = register_pairs([(a, b), (c, d)], n_workers=2)  # doctest: +SKIP
+    >>> [o.result.transform.params for o in outcomes if o.ok]  # doctest: +SKIP
+    """
+    outcomes = sorted(iter_register_pairs(pairs, **kwargs), key=lambda o: o.index)
+    return outcomes
+
+
+def register_stack(reference, images: Iterable, **kwargs) -> list[PairOutcome]:
+    """Register every image of a stack onto one reference, on Dask.
+
+    Parameters
+    ----------
+    reference : (H, W) array_like or path
+        The fixed image of every pair; sent to each worker once.
+    images : iterable of (H, W) array_like or path
+        The moving images.
+    **kwargs
+        The parameters of :func:`iter_register_pairs` (``client``,
+        ``n_workers``, ``names``, ``weights``, ``retries``, ``progress``,
+        matcher options, ...).
+
+    Returns
+    -------
+    list of PairOutcome
+        One per image, in the order of ``images``; failed images have
+        ``error`` set and ``result`` None.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster
+    >>> from sarfeat.parallel import register_stack
+    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \\
+    ...         Client(cluster) as client:  # doctest: +SKIP
+    ...     outcomes = register_stack(reference, stack, client=client)
+    >>> [o.name for o in outcomes if not o.ok]  # doctest: +SKIP
+    """
+    return register_pairs([(reference, image) for image in images], **kwargs)
