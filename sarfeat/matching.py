@@ -16,8 +16,9 @@ the coarse stage, not by the network. Image 1 is matched against image 2 turned
 by each angle of ``rotations`` (by default the four right angles, exact
 resamplings), and the hypothesis with the most RANSAC inliers is kept; the turn
 is composed back into the model, which always maps the original images. The
-search stops at the first *strong* hypothesis (``strong_inliers`` inliers, or
-at least ``min_coarse_inliers`` making up half of the matches); 0 degrees comes
+search stops at the first *strong* hypothesis (``strong_inliers`` inliers, at
+least ``min_coarse_inliers`` making up half of the matches, or 2.5 times the
+inliers of every other turn once the right angles are tried); 0 degrees comes
 first, so an upright pair costs one coarse match. A hypothesis estimates the
 residual turn: when it is more than ``refine_angle`` degrees from the angle the
 hypothesis was found at, image 2 is turned by the estimate and matched once
@@ -90,21 +91,12 @@ from skimage.transform import (
     warp,
 )
 
+from ._models import MODELS, NESTED, fit_model, refine
 from .detector import SARR2D2Detector
 from .network import R2D2Net
 from .preprocess import normalize_sar
 
 __all__ = ["CoarseFineMatcher", "MODELS"]
-
-#: Model names accepted by :class:`CoarseFineMatcher` and their transform classes.
-MODELS: dict[str, type[ProjectiveTransform]] = {
-    "similarity": SimilarityTransform,
-    "affine": AffineTransform,
-    "projective": ProjectiveTransform,
-}
-
-#: Samples of a minimal RANSAC fit for each model.
-_MIN_SAMPLES = {"similarity": 3, "affine": 3, "projective": 4}
 
 #: Pixels around a patch given to the network for context (its receptive radius is 28).
 _HALO = 32
@@ -128,13 +120,17 @@ _STRONG_RATIO = 0.5
 #: RANSAC runs of the fine stage; the lowest MSAC cost wins.
 _FINE_RESTARTS = 6
 
-#: Inlier ratio of a fine RANSAC run that makes further runs pointless.
-_CLEAR_CONSENSUS = 0.8
-
 #: Fine stages run again around the fine model when it strays from the prior; a round is
 #: kept when it has this many times the inliers of the previous one.
 _GUIDED_ROUNDS = 2
 _GUIDED_GAIN = 1.25
+
+#: A hypothesis is also strong when it has this many times the inliers (counted as at
+#: least _DOMINANCE_FLOOR, about what chance gives) of every hypothesis tried at a turn more than _DOMINANCE_SEPARATION
+#: degrees away, once at least three such turns were tried (the other right angles).
+_DOMINANCE = 2.5
+_DOMINANCE_FLOOR = 3
+_DOMINANCE_SEPARATION = 15.0
 
 #: Least coarse inliers of a hypothesis whose angle estimate is refined.
 _MIN_REFINE_INLIERS = 5
@@ -376,8 +372,9 @@ class CoarseFineMatcher:
         The network, as for :class:`~sarfeat.SARR2D2Detector` (None: the
         detector's default).
     model : {'affine', 'similarity', 'projective'}
-        The fine model. The coarse model is a similarity for ``'similarity'``
-        and affine otherwise.
+        The class of the fine model, and the richest model it may be (see
+        ``select_model``). The coarse model is a similarity for
+        ``'similarity'`` and affine otherwise.
     coarse_size : int
         Longest side, in pixels, of the downsampled coarse images (images
         already smaller are used as they are).
@@ -406,6 +403,16 @@ class CoarseFineMatcher:
     local_ratio : float
         A keypoint votes only when its nearest candidate's descriptor distance
         is below ``local_ratio`` times the second nearest's; 1 disables it.
+    final_radius : float or None
+        Radius, in image-1 pixels, of a last local search around the fine
+        model's own projections (twice ``fine_threshold`` by default); the
+        model is refitted on its inliers and kept when they are at least as
+        many. None skips it.
+    select_model : bool
+        Choose, among the models nested in ``model`` (translation, rigid
+        motion, similarity, affine, homography), the one the matches support
+        best by Torr's GRIC (:mod:`sarfeat._models`); ``model`` stays the
+        class of the result. False always fits ``model`` itself.
     rotations : sequence of float
         Turns of image 2, in degrees, tried by the coarse stage, in this order.
         ``(0,)`` assumes upright pairs.
@@ -417,9 +424,10 @@ class CoarseFineMatcher:
         more than this many degrees from the tried turn; None never does.
     strong_inliers : int or None
         Coarse inliers that make a hypothesis strong (so do
-        ``min_coarse_inliers`` inliers making up half of the matches): the
-        angle search stops there. None never stops early: every angle of
-        ``rotations`` and every ``angle_step`` is tried.
+        ``min_coarse_inliers`` inliers making up half of the matches, or 2.5
+        times the inliers of the hypotheses at all other turns tried, at least
+        three of them): the angle search stops there. None never stops early:
+        every angle of ``rotations`` and every ``angle_step`` is tried.
     min_coarse_inliers : int
         Fewer coarse inliers than this is no hypothesis at all.
     min_fine_inliers : int
@@ -491,7 +499,11 @@ class CoarseFineMatcher:
         Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse
         matches), ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs
         within the radius), ``fine_candidates`` (voted matches),
-        ``fine_inliers``), inlier residuals (``residual_median``,
+        ``fine_inliers``; after the last local search these describe it, and
+        ``first_pass_pairs``, ``first_pass_candidates``, ``first_pass_inliers``
+        the search around the prior), ``final_search`` (whether the last local
+        search was kept), ``selected_model`` and ``gric`` (the model chosen and the
+        score of each model tried), inlier residuals (``residual_median``,
         ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
         inliers of each turn tried), ``prior`` (``'coarse'`` or
         ``'identity'``), ``guided_rounds``, ``fine_resampled``, timings
@@ -519,6 +531,8 @@ class CoarseFineMatcher:
         radius: float = 20.0,
         vote_threshold: int | None = None,
         local_ratio: float = 0.9,
+        final_radius: float | None = 6.0,
+        select_model: bool = True,
         rotations: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0),
         angle_step: float | None = 30.0,
         refine_angle: float | None = 5.0,
@@ -547,6 +561,8 @@ class CoarseFineMatcher:
         self.radius = radius
         self.vote_threshold = vote_threshold
         self.local_ratio = local_ratio
+        self.final_radius = final_radius
+        self.select_model = select_model
         self.rotations = tuple(rotations)
         self.angle_step = angle_step
         self.refine_angle = refine_angle
@@ -632,7 +648,7 @@ class CoarseFineMatcher:
         if self.identity_prior and weak:
             if self._overlap_box(np.eye(3), image1.shape, image2.shape) is not None:
                 priors.append(("identity", np.eye(3)))
-        result = _FineResult.empty(None)
+        result = _FineResult.empty(None, self.descriptor_names)
         reasons = [f"coarse stage: {diagnostics['failure']}"] if diagnostics.get("failure") else []
         for name, matrix in priors:
             attempt = self._fine(image1, image2, matrix, fine_rng)
@@ -662,6 +678,8 @@ class CoarseFineMatcher:
                 "no consistent transform: the images may not overlap, or differ too much ("
                 + "; ".join(reasons) + ")"
             )
+        elif self.final_radius is not None:
+            result = self._final_search(result)
         self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
         self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
         self.model = result.model
@@ -694,7 +712,9 @@ class CoarseFineMatcher:
             raise ValueError(f"local_ratio must lie in (0, 1], got {self.local_ratio}")
         if self.coarse_size < 32 or self.patch_size < 32:
             raise ValueError("coarse_size and patch_size must be at least 32 pixels")
-        for name in ("ransac_threshold", "fine_threshold", "radius"):
+        for name in ("ransac_threshold", "fine_threshold", "radius") + (
+            ("final_radius",) if self.final_radius is not None else ()
+        ):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive, got {value!r}")
@@ -839,8 +859,15 @@ class CoarseFineMatcher:
             # many inliers, or enough of them making up most of the matches (small images)
             if self.strong_inliers is None or h.matrix is None:
                 return False
-            return h.inliers >= self.strong_inliers or (
+            if h.inliers >= self.strong_inliers or (
                 h.inliers >= self.min_coarse_inliers and h.inliers >= _STRONG_RATIO * h.candidates
+            ):
+                return True
+            # or clearly ahead of the hypotheses at every other turn tried (at least three)
+            others = [o.inliers for o in hypotheses
+                      if abs((o.angle - h.angle + 180) % 360 - 180) > _DOMINANCE_SEPARATION]
+            return len(others) >= 3 and h.inliers >= max(
+                self.min_coarse_inliers, _DOMINANCE * max(max(others), _DOMINANCE_FLOOR)
             )
 
         def best() -> _Hypothesis:
@@ -905,35 +932,6 @@ class CoarseFineMatcher:
         self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
         self.coarse_angle = best.angle
         return best
-
-    def _ransac(self, source, target, model_class, min_samples, rng):
-        """One RANSAC run: (model, inliers) or None."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "No inliers found"
-            model, inliers = ransac(
-                (source, target), model_class, min_samples=min_samples,
-                residual_threshold=self.fine_threshold, max_trials=self.max_trials,
-                stop_probability=0.999, is_model_valid=lambda m, *_: self._plausible(m.params),
-                rng=rng,
-            )
-        if not model or inliers is None or inliers.sum() < min_samples:
-            return None
-        return model, inliers
-
-    def _refine(self, source, target, model_class, min_samples, model, inliers):
-        """Least squares on the inliers (``from_estimate``), until the inlier set is stable."""
-        for _ in range(5):
-            refined = model_class.from_estimate(source[inliers], target[inliers])
-            if not refined or not self._plausible(refined.params):
-                break
-            updated = refined.residuals(source, target) <= self.fine_threshold
-            if updated.sum() < min_samples:
-                break
-            model = refined
-            if np.array_equal(updated, inliers):
-                break
-            inliers = updated
-        return model, inliers
 
     def _deviation(self, matrix, prior, shape1, shape2) -> float:
         """Largest distance (image-2 pixels) between two models over their overlap in image 1."""
@@ -1076,12 +1074,13 @@ class CoarseFineMatcher:
         finite = np.all(np.isfinite(back2), axis=1)
         return features1, features2.subset(finite), back2[finite]
 
-    def _candidate_pairs(self, keypoints1: np.ndarray, back2: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _candidate_pairs(keypoints1: np.ndarray, back2: np.ndarray, radius: float) -> np.ndarray:
         """(i, j) pairs with image-2 keypoint j brought back within ``radius`` of keypoint i."""
         if len(keypoints1) == 0 or len(back2) == 0:
             return np.empty((0, 2), dtype=np.intp)
         tree1, tree2 = cKDTree(keypoints1), cKDTree(back2)
-        distances = tree1.sparse_distance_matrix(tree2, self.radius, output_type="ndarray")
+        distances = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
         return np.stack([distances["i"], distances["j"]], axis=1).astype(np.intp)
 
     def _votes_needed(self) -> int:
@@ -1092,13 +1091,11 @@ class CoarseFineMatcher:
     def _fine(self, image1, image2, matrix, rng) -> "_FineResult":
         """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y))."""
         features1, features2, back2 = self._fine_features(image1, image2, matrix)
-        pairs = self._candidate_pairs(features1.keypoints, back2)
+        pairs = self._candidate_pairs(features1.keypoints, back2, self.radius)
         votes = count_votes(pairs, features1, features2, self.local_ratio)
         keep = votes >= self._votes_needed()
-        result = _FineResult(
-            keypoints1=features1.keypoints, keypoints2=features2.keypoints,
-            matches=pairs[keep], votes=votes[keep], inliers=np.zeros(int(keep.sum()), bool),
-        )
+        result = _FineResult(features1, features2, pairs[keep], votes[keep],
+                             np.zeros(int(keep.sum()), bool))
         result.diagnostics.update(
             fine_keypoints=(len(features1.keypoints), len(features2.keypoints)),
             fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()), fine_inliers=0,
@@ -1107,68 +1104,120 @@ class CoarseFineMatcher:
         return result
 
     def _fine_model(self, result: "_FineResult", rng) -> None:
-        """RANSAC and least-squares refinement of the voted matches of ``result``."""
+        """RANSAC, least-squares refinement and model selection on the voted matches."""
         diagnostics = result.diagnostics
         count = len(result.matches)
-        model_class = MODELS[self.model_type]
-        min_samples = _MIN_SAMPLES[self.model_type]
-        needed = max(min_samples, self.min_fine_inliers)
+        needed = max(NESTED[self.model_type][1], self.min_fine_inliers)
         if count < needed:
             result.failure = f"{count} voted matches, {needed} needed"
             return
-        source = result.keypoints1[result.matches[:, 0], ::-1]
-        target = result.keypoints2[result.matches[:, 1], ::-1]
+        source, target = result.matched_points()
         # several RANSAC runs (each refits its model to its consensus set); the model with the
-        # lowest MSAC cost (squared residuals truncated at the threshold) wins, and is refined
-        # by least squares. With clustered support, consensus sets of nearly equal size can
-        # give models pixels apart away from the matches; the truncated cost prefers the
-        # tightest. An overwhelming consensus needs no second run.
-        best = None
-        for _ in range(_FINE_RESTARTS):
-            fitted = self._ransac(source, target, model_class, min_samples, rng)
-            if fitted is None:
-                continue
-            residuals = fitted[0].residuals(source, target)
-            cost = float(np.sum(np.minimum(residuals, self.fine_threshold) ** 2))
-            if best is None or cost < best[2]:
-                best = (*fitted, cost)
-            if best[1].mean() >= _CLEAR_CONSENSUS:
-                break
-        if best is None:
+        # lowest MSAC cost (squared residuals truncated at the threshold) wins: with clustered
+        # support, consensus sets of nearly equal size can give models pixels apart away from
+        # the matches, and the truncated cost prefers the tightest fit
+        fitted = fit_model(
+            source, target, self.model_type, threshold=self.fine_threshold,
+            max_trials=self.max_trials, restarts=_FINE_RESTARTS, plausible=self._plausible,
+            rng=rng, select=self.select_model,
+        )
+        if fitted is None:
             result.failure = (
                 f"RANSAC found no plausible {self.model_type} model among {count} voted matches"
             )
             return
-        model, inliers = self._refine(source, target, model_class, min_samples, *best[:2])
-        residuals = model.residuals(source, target)
-        result.inliers = inliers
-        diagnostics["fine_inliers"] = int(inliers.sum())
-        diagnostics["residual_median"] = float(np.median(residuals[inliers]))
-        diagnostics["residual_rms"] = float(np.sqrt(np.mean(residuals[inliers] ** 2)))
+        result.inliers = fitted.inliers
+        result.model_name = fitted.name
+        diagnostics["selected_model"] = fitted.name
+        diagnostics["gric"] = {name: round(score, 1) for name, score in fitted.gric.items()}
+        self._record_fit(result, fitted.transform, source, target)
+
+    def _record_fit(self, result: "_FineResult", transform, source, target) -> None:
+        """Store ``transform`` in ``result`` with its inlier counts and residuals."""
+        inliers = result.inliers
+        residuals = transform.residuals(source, target)
+        result.diagnostics["fine_inliers"] = int(inliers.sum())
+        result.diagnostics["residual_median"] = float(np.median(residuals[inliers]))
+        result.diagnostics["residual_rms"] = float(np.sqrt(np.mean(residuals[inliers] ** 2)))
         if inliers.sum() < self.min_fine_inliers:
             result.failure = (
-                f"{int(inliers.sum())} RANSAC inliers among {count} voted matches, "
-                f"{self.min_fine_inliers} needed"
+                f"{int(inliers.sum())} RANSAC inliers among {len(result.matches)} voted "
+                f"matches, {self.min_fine_inliers} needed"
             )
+            result.model = None
             return
-        result.model = model
+        result.model = transform
+
+    def _final_search(self, result: "_FineResult") -> "_FineResult":
+        """Local search once more, within ``final_radius`` of the fine model's projections.
+
+        Around an accurate model the candidates of a keypoint are few, so descriptor
+        votes are less ambiguous and more true matches reach the vote threshold. The
+        model is refitted (least squares, the selected model) on the new inliers; the
+        new result is kept when it has at least as many inliers.
+        """
+        result.diagnostics["final_search"] = False
+        features1, features2 = result.features1, result.features2
+        inverse = np.linalg.inv(result.model.params)
+        back2 = _apply(inverse, features2.keypoints[:, ::-1])[:, ::-1]
+        pairs = self._candidate_pairs(features1.keypoints, back2, self.final_radius)
+        votes = count_votes(pairs, features1, features2, self.local_ratio)
+        keep = votes >= self._votes_needed()
+        final = _FineResult(features1, features2, pairs[keep], votes[keep],
+                            np.zeros(int(keep.sum()), bool), prior=result.prior,
+                            model_name=result.model_name)
+        first = result.diagnostics
+        final.diagnostics = dict(
+            first, fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()),
+            first_pass_pairs=first["fine_pairs"], first_pass_candidates=first["fine_candidates"],
+            first_pass_inliers=first["fine_inliers"],
+        )
+        if keep.sum() < NESTED[result.model_name][1]:
+            return result
+        source, target = final.matched_points()
+        inliers = result.model.residuals(source, target) <= self.fine_threshold
+        if inliers.sum() < max(self.min_fine_inliers, NESTED[result.model_name][1]):
+            return result
+        transform, final.inliers = refine(source, target, result.model_name, result.model,
+                                          inliers, self.fine_threshold, self._plausible)
+        self._record_fit(final, MODELS[self.model_type](matrix=transform.params), source, target)
+        if final.model is None or final.inliers.sum() < result.inliers.sum():
+            return result
+        final.diagnostics["final_search"] = True
+        return final
 
 
 @dataclass
 class _FineResult:
-    keypoints1: np.ndarray
-    keypoints2: np.ndarray
-    matches: np.ndarray
+    """The fine stage around one prior: features, voted matches and the model."""
+
+    features1: _Features
+    features2: _Features
+    matches: np.ndarray  # (Q, 2) voted pairs, indices into the two feature sets
     votes: np.ndarray
     inliers: np.ndarray
     model: ProjectiveTransform | None = None
+    model_name: str | None = None  # the selected model (a key of sarfeat._models.NESTED)
     failure: str | None = None
     prior: str | None = None
     diagnostics: dict = field(default_factory=dict)
 
+    @property
+    def keypoints1(self) -> np.ndarray:
+        return self.features1.keypoints
+
+    @property
+    def keypoints2(self) -> np.ndarray:
+        return self.features2.keypoints
+
+    def matched_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the matched keypoints in image 1 and in image 2."""
+        return (self.keypoints1[self.matches[:, 0], ::-1],
+                self.keypoints2[self.matches[:, 1], ::-1])
+
     @classmethod
-    def empty(cls, failure: str | None) -> "_FineResult":
-        result = cls(np.empty((0, 2)), np.empty((0, 2)), np.empty((0, 2), np.intp),
+    def empty(cls, failure: str | None, names) -> "_FineResult":
+        result = cls(_Features.empty(names), _Features.empty(names), np.empty((0, 2), np.intp),
                      np.empty(0, np.int64), np.empty(0, bool), failure=failure)
         result.diagnostics.update(fine_keypoints=(0, 0), fine_pairs=0, fine_candidates=0,
                                   fine_inliers=0)
@@ -1181,27 +1230,7 @@ class _FineResult:
 
 
 def _make_extractor(detector: SARR2D2Detector, names: tuple[str, ...]):
-    """A MultiDescriptorExtractor around ``detector``; the R2D2 descriptor alone if unavailable."""
-    try:
-        from .descriptors import MultiDescriptorExtractor
-    except ImportError:
-        if tuple(names) != ("r2d2",):
-            raise ImportError(
-                f"descriptors {names} need sarfeat.descriptors; use descriptors=('r2d2',)"
-            ) from None
-        return _R2D2Only(detector)
+    """A MultiDescriptorExtractor around ``detector`` computing ``names``."""
+    from .descriptors import MultiDescriptorExtractor
+
     return MultiDescriptorExtractor(detector=detector, descriptors=names)
-
-
-class _R2D2Only:
-    """The extractor interface over the detector alone (the 'r2d2' descriptor)."""
-
-    def __init__(self, detector: SARR2D2Detector) -> None:
-        self.detector = detector
-
-    def detect_and_extract(self, image) -> None:
-        self.detector.detect_and_extract(image)
-        self.keypoints = self.detector.keypoints
-        self.scales = self.detector.scales
-        self.descriptors = {"r2d2": self.detector.descriptors}
-        self.masks = {"r2d2": self.detector.mask}
