@@ -34,54 +34,61 @@ __all__ = ["add_register_stack_parser", "register_stack_command"]
 _FORMATS = ("tif", "npy", "png")
 
 
+_DESCRIPTION = (
+    "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF, single band) as "
+    "Dask tasks, on a local cluster of --workers processes or on the cluster at --scheduler. "
+    "For each image NAME, OUTDIR receives NAME.registered.EXT and NAME.json (transform and "
+    "diagnostics, or why it failed); summary.json lists the successes and failures."
+)
+
+
 def add_register_stack_parser(commands, input_kinds, precisions) -> None:
     """Add the ``register-stack`` subcommand to ``commands`` (argparse subparsers)."""
     from ..matching import MODELS
 
     stack = commands.add_parser(
-        "register-stack",
+        "register-stack", description=_DESCRIPTION,
         help="register a stack of images onto a reference, in parallel on Dask",
-        description=(
-            "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF, single "
-            "band) as Dask tasks, on a local cluster of --workers processes or on the cluster "
-            "at --scheduler. For each image NAME, OUTDIR receives NAME.registered.EXT and "
-            "NAME.json (transform and diagnostics, or why it failed); summary.json lists the "
-            "successes and failures."
-        ),
         epilog="Exit status 1 when any image could not be registered (the others are written).",
     )
-    stack.add_argument("reference", metavar="REFERENCE", help="the fixed image of every pair")
-    stack.add_argument("images", nargs="+", metavar="IMAGES", help="the images to register")
-    stack.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
-                       help="folder for the outputs (created if missing)")
-    stack.add_argument("--format", choices=_FORMATS, default="tif",
-                       help="file type of the registered images (default tif)")
-    stack.add_argument("--workers", type=_positive, default=None, metavar="N",
-                       help="worker processes of the local cluster (default: one per CPU core)")
-    stack.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on this Dask scheduler (e.g. tcp://host:8786) instead of a "
-                            "local cluster; its workers must see the same files")
-    stack.add_argument("--retries", type=int, default=2, metavar="R",
-                       help="reruns of a task after an I/O or memory error (default 2)")
-    stack.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    stack.add_argument("--model", choices=tuple(MODELS), default="affine",
-                       help="transform model (default affine)")
-    stack.add_argument("--weights", default=None, metavar="W",
-                       help="checkpoint file or sarfeat.data registry name (default: the "
-                            "bundled sarfeat-sar-v1)")
-    stack.add_argument("--trust", action="store_true",
-                       help="allow a legacy pickled checkpoint the registry does not know")
-    stack.add_argument("--band", type=int, default=None, metavar="I",
-                       help="band of multi-band inputs to use")
-    stack.add_argument("--input-kind", choices=input_kinds, default="auto",
-                       help="what the pixel values are (default auto)")
-    stack.add_argument("--nodata", type=float, default=None, metavar="VALUE",
-                       help="pixel value that marks no-data (NaN always does)")
-    stack.add_argument("--seed", type=int, default=0,
-                       help="seed of RANSAC's sampling (default 0: reproducible results)")
-    stack.add_argument("--precision", choices=precisions, default="auto",
-                       help="network arithmetic (default auto: bf16 where native)")
-    stack.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    # (flags, add_argument keywords): the stack's own options, then those of `sarfeat register`
+    options = [
+        (("reference",), dict(metavar="REFERENCE", help="the fixed image of every pair")),
+        (("images",), dict(nargs="+", metavar="IMAGES", help="the images to register")),
+        (("-o", "--output-dir"), dict(type=Path, required=True, metavar="OUTDIR",
+                                      help="folder for the outputs (created if missing)")),
+        (("--format",), dict(choices=_FORMATS, default="tif",
+                             help="file type of the registered images (default tif)")),
+        (("--workers",), dict(type=_positive, default=None, metavar="N",
+                              help="worker processes of the local cluster (default: one per "
+                                   "CPU core)")),
+        (("--scheduler",), dict(default=None, metavar="ADDRESS",
+                                help="run on this Dask scheduler (e.g. tcp://host:8786) instead "
+                                     "of a local cluster; its workers must see the same files")),
+        (("--retries",), dict(type=int, default=2, metavar="R",
+                              help="reruns of a task after an I/O or memory error (default 2)")),
+        (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
+        (("--model",), dict(choices=tuple(MODELS), default="affine",
+                            help="transform model (default affine)")),
+        (("--weights",), dict(default=None, metavar="W",
+                              help="checkpoint file or sarfeat.data registry name (default: "
+                                   "the bundled sarfeat-sar-v1)")),
+        (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
+                                                      "registry does not know")),
+        (("--band",), dict(type=int, default=None, metavar="I",
+                           help="band of multi-band inputs to use")),
+        (("--input-kind",), dict(choices=input_kinds, default="auto",
+                                 help="what the pixel values are (default auto)")),
+        (("--nodata",), dict(type=float, default=None, metavar="VALUE",
+                             help="pixel value that marks no-data (NaN always does)")),
+        (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
+                                                     "reproducible results)")),
+        (("--precision",), dict(choices=precisions, default="auto",
+                                help="network arithmetic (default auto: bf16 where native)")),
+        (("--device",), dict(default="auto", help="auto, cpu or cuda (default auto)")),
+    ]
+    for flags, keywords in options:
+        stack.add_argument(*flags, **keywords)
 
 
 def _positive(text: str) -> int:
@@ -121,7 +128,6 @@ def _save(outcome, *, output_dir: str, suffix: str, georeference, input_kind: st
                          outcome.extra["moving_shape"],
                          {"name": outcome.name, "worker": outcome.worker,
                           "georeferenced_output": georeferenced})
-        result.warped = None  # written: no need to send it to the client
         outcome.extra["output"] = str(output)
     else:
         report = _jsonable({"name": outcome.name, "fixed": reference, "moving": image,

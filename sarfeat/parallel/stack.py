@@ -98,8 +98,6 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                              moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
         outcome.result = register(fixed, moving, matcher=matcher, **register_options)
-        if not keep_warped:
-            outcome.result.warped = None
     except (OSError, MemoryError):
         raise  # possibly transient: let Dask retry the task
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
@@ -113,6 +111,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
         except Exception as error:  # noqa: BLE001
             outcome = replace(outcome, result=None, error=f"postprocess: {_sentence(error)}",
                               error_type=type(error).__name__)
+    if not keep_warped and outcome.result is not None:
+        outcome.result.warped = None
     return outcome
 
 
@@ -179,8 +179,9 @@ def iter_register_pairs(
         Each image is a 2-D array or the path of a file that
         :func:`sarfeat.cli.read_raster` reads (``.npy``, PNG, JPEG, TIFF or
         GeoTIFF). Paths are read by the workers (they must see the same file
-        system); arrays are sent once each, so a reference shared by many
-        pairs travels once.
+        system), which is the way for large archives. An array used by several
+        pairs (a stack's reference) is copied to every worker once; other
+        arrays travel with their task.
     client : distributed.Client, optional
         Where to run. By default a ``LocalCluster`` of ``n_workers``
         single-threaded processes is started and closed at the end.
@@ -200,8 +201,8 @@ def iter_register_pairs(
         ``result.warped`` is None).
     postprocess : callable, optional
         ``postprocess(outcome) -> outcome``, run on the worker after each pair
-        (for example to write the registered image where the worker runs and
-        drop it from the outcome). It must be picklable (a module-level
+        and before ``keep_warped`` applies (for example to write the
+        registered image where the worker runs). It must be picklable (a module-level
         function or a :func:`functools.partial` of one).
     torch_threads : int or None
         Torch threads in each worker process (1 suits one worker per core);
@@ -241,13 +242,22 @@ def iter_register_pairs(
     if not pairs:
         return
     with client_for(client, n_workers) as active:
-        sent: dict[int, object] = {}  # id(array) -> its future: each array travels once
+        # an array used by several pairs (a stack's reference) is copied to every worker once;
+        # the others travel inside their task, which can then run again on another worker
+        # when its worker dies (scattered data would die with it)
+        uses: dict[int, int] = {}
+        for pair in pairs:
+            for image in pair:
+                uses[id(image)] = uses.get(id(image), 0) + 1
+        sent: dict[int, object] = {}
 
         def send(image):
             if isinstance(image, (str, os.PathLike)):
                 return os.fspath(image)
+            if uses[id(image)] == 1:
+                return image
             if id(image) not in sent:
-                sent[id(image)] = active.scatter(image, hash=False)
+                sent[id(image)] = active.scatter(image, broadcast=True, hash=False)
             return sent[id(image)]
 
         if weights is not None and not isinstance(weights, (str, os.PathLike)):
@@ -261,13 +271,14 @@ def iter_register_pairs(
             for index, (fixed, moving) in enumerate(pairs)
         ]
         for index, future in finished(futures, progress, "sarfeat register", "pair"):
-            if future.status == "finished":
-                yield future.result()
-            else:
-                error = future.exception()
-                yield PairOutcome(index, names[index], error=_sentence(error),
-                                  error_type=type(error).__name__)
+            try:
+                # blocks again when a worker died holding the result: it is being recomputed
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001 - after retries, or a worker died too often
+                outcome = PairOutcome(index, names[index], error=_sentence(error),
+                                      error_type=type(error).__name__)
             future.release()
+            yield outcome
 
 
 def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:

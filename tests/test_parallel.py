@@ -1,0 +1,280 @@
+"""Tests of :mod:`sarfeat.parallel` on a LocalCluster of two worker processes.
+
+The stack is made of real SAR: the HV and VV channels of the AIRSAR scene
+(independent speckle from HH) under known similarity warps, registered onto
+HH. The large-scene path runs on a mosaic of real scenes with a no-data band.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+from skimage.transform import SimilarityTransform, warp
+
+from sarfeat import SARR2D2Detector, register
+from sarfeat.metrics import registration_rmse
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+from sarfeat.parallel import (  # noqa: E402 - after the skip
+    PairOutcome,
+    detect_tiled,
+    iter_register_pairs,
+    register_pairs,
+    register_stack,
+)
+
+#: Matcher options that keep a 256-pixel pair well under a second (upright pairs).
+FAST = dict(rotations=(0,), angle_step=None, refine_angle=None, identity_prior=False)
+
+#: Fixed (x, y) -> moving (x, y) of each image of the stack.
+WARPS = [
+    SimilarityTransform(scale=1 + 0.01 * k, rotation=np.deg2rad(2 * k - 5),
+                        translation=(3.0 * k - 8, 5.0 - 2 * k))
+    for k in range(8)
+]
+
+
+def _moved(image: np.ndarray, truth) -> np.ndarray:
+    return warp(image, truth.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes, shared by the module."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def stack(airsar_cube):
+    """HH, and HV/VV under the WARPS."""
+    reference = airsar_cube[..., 0]
+    images = [_moved(airsar_cube[..., 1 + k % 2], truth) for k, truth in enumerate(WARPS)]
+    return reference, images
+
+
+@pytest.fixture(scope="module")
+def serial(stack):
+    """What the serial path, :func:`sarfeat.register` with rng=0, gives for each image.
+
+    With one torch thread, as in the workers: the network's sums then run in the same
+    order, and the results are equal to the last bit, not just close.
+    """
+    reference, images = stack
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [register(reference, image, rng=0, **FAST) for image in images]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _same(outcome: PairOutcome, expected) -> None:
+    assert outcome.ok, outcome.error
+    np.testing.assert_allclose(outcome.result.transform.params, expected.transform.params,
+                               atol=1e-4)
+    np.testing.assert_array_equal(outcome.result.inlier_matches, expected.inlier_matches)
+
+
+# -- stacks ----------------------------------------------------------------------------------------
+
+
+def test_stack_equals_serial_and_loads_the_network_once_per_worker(client, stack, serial):
+    reference, images = stack
+    outcomes = register_stack(reference, images[:6], client=client, progress=False, **FAST)
+    assert [o.index for o in outcomes] == list(range(6))
+    assert [o.name for o in outcomes] == [f"pair_{k:03d}" for k in range(6)]
+    for outcome, expected, truth in zip(outcomes, serial, WARPS):
+        _same(outcome, expected)
+        assert registration_rmse(outcome.result.transform, truth.params, reference.shape,
+                                 reference.shape) < 1.0
+        np.testing.assert_allclose(outcome.result.warped, expected.warped, atol=1e-3,
+                                   equal_nan=True)
+    workers = {o.worker for o in outcomes}
+    assert workers == set(client.scheduler_info()["workers"])  # both workers took pairs
+    loads = client.run(lambda: __import__("sarfeat.parallel._worker").parallel._worker.load_count())
+    assert sorted(loads.values()) == [1, 1]
+
+
+def test_a_failed_pair_does_not_lose_the_others(client, stack, serial, tmp_path):
+    reference, images = stack
+    broken = tmp_path / "broken.npy"
+    broken.write_text("not an array")
+    pairs = [(reference, images[0]), (reference, np.ones((64, 64), np.float32)),
+             (reference, str(broken)), (reference, np.zeros((4, 4, 4))), (reference, images[1])]
+    outcomes = register_pairs(pairs, client=client, progress=False, keep_warped=False, **FAST)
+    _same(outcomes[0], serial[0])
+    _same(outcomes[4], serial[1])
+    assert outcomes[0].result.warped is None
+    assert outcomes[2].name == "broken"
+    failed = {o.index: o for o in outcomes if not o.ok}
+    assert sorted(failed) == [1, 2, 3]
+    assert failed[1].error_type == "RegistrationError" and "constant" in failed[1].error
+    assert failed[2].error_type == "UsageError" and "broken.npy" in failed[2].error
+    assert failed[3].error_type == "ValueError" and "2-D" in failed[3].error
+    assert all(o.result is None for o in failed.values())
+
+
+def test_results_stream_back_and_survive_a_killed_worker(client, stack, serial):
+    reference, images = stack
+    outcomes = iter_register_pairs([(reference, image) for image in images], client=client,
+                                   progress=False, **FAST)
+    first = next(outcomes)  # one result is back while the others are still running
+    assert isinstance(first, PairOutcome)
+    busy = {w: keys for w, keys in client.processing().items() if keys}
+    assert busy, "no task in flight to lose"
+    victim = sorted(busy)[0]
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)
+    rest = list(outcomes)
+    got = sorted([first] + rest, key=lambda o: o.index)
+    assert [o.index for o in got] == list(range(len(images)))
+    for outcome, expected in zip(got, serial):
+        _same(outcome, expected)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    assert pid not in client.run(os.getpid).values()
+
+
+def test_bad_options_fail_once_before_any_task(client, stack):
+    reference, images = stack
+    with pytest.raises(ValueError, match="rng must be an int"):
+        register_stack(reference, images[:2], client=client, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown matcher or detector option"):
+        register_stack(reference, images[:2], client=client, colour="red")
+    with pytest.raises(ValueError, match="names has 1 entries for 2 pairs"):
+        register_stack(reference, images[:2], client=client, names=["a"])
+    with pytest.raises(ValueError, match="pair 0 is not"):
+        register_pairs([reference], client=client)
+    with pytest.raises(TypeError, match="distributed.Client"):
+        register_stack(reference, images[:2], client="tcp://nowhere")
+
+
+# -- large scenes --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mosaic(airsar_cube):
+    """A 512 x 768 mosaic of real SAR scenes with a no-data band (NaN)."""
+    from sarfeat.data import load_sar_scene
+
+    labrador = load_sar_scene("labrador")
+    scene = np.block([
+        [airsar_cube[..., 0], airsar_cube[::-1, :, 1], labrador[..., 0]],
+        [labrador[:, ::-1, 1], airsar_cube[..., 2].T, airsar_cube[::-1, ::-1, 0]],
+    ]).astype(np.float32)
+    scene[300:340, 100:200] = np.nan
+    return scene
+
+
+@pytest.fixture(scope="module")
+def single_process(mosaic):
+    """The serial detector at full resolution, tile by tile, on the whole mosaic in memory."""
+    detector = SARR2D2Detector(min_scale=1, max_size=max(mosaic.shape), tile_size=256,
+                               max_keypoints=400)
+    detector.detect_and_extract(mosaic)
+    return detector
+
+
+@pytest.mark.parametrize("holder", ["npy", "dask"])
+def test_tiled_detection_equals_single_process(client, mosaic, single_process, holder, tmp_path):
+    if holder == "npy":
+        scene = tmp_path / "scene.npy"
+        np.save(scene, mosaic)
+    else:
+        scene = da.from_array(mosaic, chunks=(200, 300))
+    features = detect_tiled(scene, client=client, tile_size=256, max_keypoints=400,
+                            progress=False)
+    assert features.tiles == 6 and features.shape == mosaic.shape
+    expected = single_process
+    # max_keypoints bites (the scene has more): the same best ones, in the same order
+    assert len(features.keypoints) == len(expected.keypoints) == 400
+    assert np.abs(features.keypoints - expected.keypoints).max() < 0.5
+    np.testing.assert_allclose(features.responses, expected.responses, rtol=1e-5)
+    np.testing.assert_allclose(features.descriptors, expected.descriptors, atol=1e-3)
+    assert features.keypoints.dtype == np.float32 and features.descriptors.shape == (400, 128)
+    # nothing found near the no-data band: the network's reach (28 px) of it is excluded
+    rows, cols = features.keypoints.T
+    assert not ((rows > 300 - 28) & (rows < 340 + 28) & (cols > 100 - 28) & (cols < 200 + 28)).any()
+    # keypoints from every part of the mosaic, i.e. from several tiles
+    assert len(np.unique(np.floor(features.keypoints / 256), axis=0)) == 6
+
+
+def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
+    with pytest.raises(ValueError, match="expected a 2-D scene"):
+        detect_tiled(np.zeros(10), client=client)
+    with pytest.raises(ValueError, match=r"choose one with band="):
+        detect_tiled(np.zeros((8, 8, 3)), client=client)
+    text = tmp_path / "scene.txt"
+    text.write_text("1 2 3")
+    with pytest.raises(ValueError, match="unsupported scene file type '.txt'"):
+        detect_tiled(text, client=client)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        detect_tiled(tmp_path / "missing.npy", client=client)
+    with pytest.raises(RuntimeError, match="flat"):
+        detect_tiled(np.full((300, 300), 5.0, np.float32), client=client, progress=False)
+    with pytest.raises(ValueError, match="tile_size"):
+        detect_tiled(np.ones((64, 64)), client=client, tile_size=8)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_register_stack_command(client, stack, tmp_path, capsys):
+    from sarfeat.cli import main
+
+    reference, images = stack
+    paths = []
+    for k, image in enumerate(images[:3]):
+        paths.append(tmp_path / f"date{k}.npy")
+        np.save(paths[-1], image)
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.ones((128, 128), np.float32))
+    np.save(tmp_path / "ref.npy", reference)
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    status = main(["register-stack", str(tmp_path / "ref.npy"), *map(str, paths), str(flat),
+                   "-o", str(out), "--format", "npy", "--no-progress",
+                   "--scheduler", client.scheduler.address])
+    assert time.perf_counter() - started < 120
+    captured = capsys.readouterr()
+    assert status == 1  # one image could not be registered
+    assert "1 of 4 images could not be registered" in captured.err
+    assert "flat: FAILED (RegistrationError)" in captured.out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["registered"] == 3 and summary["failed"] == 1
+    assert [e["name"] for e in summary["successes"]] == ["date0", "date1", "date2"]
+    assert summary["failures"][0]["name"] == "flat"
+    assert "constant" in summary["failures"][0]["error"]
+    assert summary["workers"] == 2 and summary["pairs_per_minute"] > 0
+    for k, entry in enumerate(summary["successes"]):
+        registered = np.load(entry["output"])
+        assert registered.shape == reference.shape
+        report = json.loads((out / f"date{k}.json").read_text())
+        assert report["moving"] == str(paths[k])
+        transform = np.array(report["transform_fixed_to_moving"])
+        assert registration_rmse(transform, WARPS[k].params,
+                                 reference.shape, reference.shape) < 1.0
+    assert json.loads((out / "flat.json").read_text())["error_type"] == "RegistrationError"
+
+
+def test_register_stack_command_usage_errors(tmp_path, capsys):
+    from sarfeat.cli import main
+
+    reference = tmp_path / "ref.npy"
+    np.save(reference, np.ones((8, 8)))
+    status = main(["register-stack", str(reference), str(tmp_path / "nope.npy"),
+                   "-o", str(tmp_path / "out")])
+    assert status == 2 and "nope.npy' does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["register-stack", str(reference), "-o", str(tmp_path)])
+    assert exited.value.code == 2
