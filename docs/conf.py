@@ -121,7 +121,7 @@ else:
     }
 
 html_title = f"sarfeat {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
 html_show_sourcelink = False
 
 

@@ -1,0 +1,176 @@
+"""asv: speed and peak memory of ``SARR2D2Detector.detect_and_extract`` beside its peers.
+
+Every method runs on the same square image at 512, 1024 and 2048 px, in the
+same asv run, so that ratios can be read from one table:
+
+``sarfeat``
+    ``SARR2D2Detector()`` (bundled ``sarfeat-sar-v1`` weights, default
+    pyramid up to ``max_size=1024``, 5000 keypoints, ``precision='auto'``) on
+    the float32 intensity image itself: its own normalisation is timed.
+``skimage_sift``
+    ``skimage.feature.SIFT().detect_and_extract``.
+``skimage_orb``
+    ``skimage.feature.ORB(n_keypoints=5000).detect_and_extract`` (the budget
+    of sarfeat).
+``opencv_sift``
+    ``cv2.SIFT_create().detectAndCompute``.
+
+The image is the bundled Sentinel-1 Labrador VV scene upsampled to the size
+and multiplied by unit-mean Gamma(1, 1) speckle (single-look-like,
+:func:`bench_detector.speckled_scene`); the peers get it as 8 bits after
+sarfeat's own normalisation (dB, 1-99 % stretch), not timed. Nothing here
+needs ``SARFEAT_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+from .bench_detector import speckled_scene, to_display_uint8
+from .common import SlowTiming
+
+SIZES = [512, 1024, 2048]
+METHODS = ["sarfeat", "skimage_sift", "skimage_orb", "opencv_sift"]
+
+#: Keypoint budget of sarfeat's detector, given to ORB too.
+KEYPOINTS = 5000
+
+
+@functools.lru_cache(maxsize=None)
+def benchmark_image(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size`` x ``size`` float32 speckled scene and its 8-bit version for the peers.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square image, in pixels.
+
+    Returns
+    -------
+    image : (size, size) ndarray of float32
+        Intensity, single-look-like speckle.
+    image8 : (size, size) ndarray of uint8
+        ``image`` normalised by sarfeat (dB, 1-99 % stretch), for the SIFT and ORB peers.
+    """
+    image = speckled_scene(size)
+    return image, to_display_uint8(image)
+
+
+@functools.lru_cache(maxsize=None)
+def _detector():
+    from sarfeat import SARR2D2Detector
+
+    return SARR2D2Detector()
+
+
+def make_runner(method: str, size: int) -> Callable[[], int]:
+    """A function that runs ``method`` once on the image of ``size`` and returns its keypoint count.
+
+    Parameters
+    ----------
+    method : {'sarfeat', 'skimage_sift', 'skimage_orb', 'opencv_sift'}
+        What to run.
+    size : int
+        Side of the image.
+
+    Returns
+    -------
+    callable
+        ``run() -> int``.
+    """
+    image, image8 = benchmark_image(size)
+    if method == "sarfeat":
+        detector = _detector()
+
+        def run() -> int:
+            detector.detect_and_extract(image)
+            return len(detector.keypoints)
+    elif method == "skimage_sift":
+        from skimage.feature import SIFT
+
+        def run() -> int:
+            sift = SIFT()
+            sift.detect_and_extract(image8)
+            return len(sift.keypoints)
+    elif method == "skimage_orb":
+        from skimage.feature import ORB
+
+        def run() -> int:
+            orb = ORB(n_keypoints=KEYPOINTS)
+            orb.detect_and_extract(image8)
+            return len(orb.keypoints)
+    elif method == "opencv_sift":
+        import cv2
+
+        sift = cv2.SIFT_create()
+
+        def run() -> int:
+            return len(sift.detectAndCompute(image8, None)[0])
+    else:
+        raise ValueError(f"unknown method {method!r}; methods are {METHODS}")
+    return run
+
+
+_warm: set[tuple[str, int]] = set()
+
+
+def _warm_up(method: str, size: int, run: Callable[[], int]) -> None:
+    """Run sarfeat once per image size and process, untimed.
+
+    The first call loads the weights and lets the convolution library plan for
+    the pyramid's shapes; the peers have no such first-call cost.
+    """
+    if method == "sarfeat" and (method, size) not in _warm:
+        run()
+        _warm.add((method, size))
+
+
+class DetectAndExtract(SlowTiming):
+    """Wall time of one ``detect_and_extract`` (or its peer's equivalent)."""
+
+    params = (SIZES, METHODS)
+    param_names = ["size", "method"]
+
+    def setup(self, size: int, method: str) -> None:
+        self.run = make_runner(method, size)
+        _warm_up(method, size, self.run)
+
+    def time_detect_and_extract(self, size: int, method: str) -> None:
+        self.run()
+
+
+class DetectAndExtractMemory:
+    """Peak resident memory of a process that runs one ``detect_and_extract``.
+
+    The figure includes the Python interpreter, numpy, torch and sarfeat
+    (every method's process imports them), the image and, for sarfeat, its
+    weights: compare methods at one size, or one method across sizes.
+    """
+
+    params = (SIZES, METHODS)
+    param_names = ["size", "method"]
+    timeout = 600
+
+    def setup(self, size: int, method: str) -> None:
+        self.run = make_runner(method, size)
+
+    def peakmem_detect_and_extract(self, size: int, method: str) -> None:
+        self.run()
+
+
+class Keypoints:
+    """Keypoints each method finds (context for the times: sarfeat stops at 5000)."""
+
+    params = ([1024], METHODS)
+    param_names = ["size", "method"]
+    unit = "keypoints"
+    timeout = 600
+
+    def setup(self, size: int, method: str) -> None:
+        self.run = make_runner(method, size)
+
+    def track_keypoints(self, size: int, method: str) -> int:
+        return self.run()
