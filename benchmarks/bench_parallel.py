@@ -93,7 +93,7 @@ def _cluster(workers: int):
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=0)
+                           dashboard_address=":0", memory_limit=0)
     return cluster, Client(cluster)
 
 

@@ -50,7 +50,7 @@ class StackRegistration:
             raise NotImplementedError("dask.distributed is not installed") from None
         self.reference, self.images = _stack()
         self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None)
+                                    dashboard_address=":0")
         self.client = Client(self.cluster)
         self._run(self.images[:workers])  # load the network in every worker
 

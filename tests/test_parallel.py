@@ -50,7 +50,7 @@ def _moved(image: np.ndarray, truth) -> np.ndarray:
 def client():
     """Two single-threaded worker processes, shared by the module."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
@@ -185,11 +185,24 @@ def single_process(mosaic):
     return detector
 
 
-@pytest.mark.parametrize("holder", ["npy", "dask"])
+def _geotiff(path, scene: np.ndarray) -> None:
+    """``scene`` as a GeoTIFF whose no-data value (-1) marks its NaN pixels."""
+    rasterio = pytest.importorskip("rasterio")
+    height, width = scene.shape
+    with rasterio.open(path, "w", driver="GTiff", height=height, width=width, count=1,
+                       dtype="float32", nodata=-1.0, tiled=True, crs="EPSG:32610",
+                       transform=rasterio.Affine(10, 0, 550000, 0, -10, 4180000)) as target:
+        target.write(np.nan_to_num(scene, nan=-1.0), 1)
+
+
+@pytest.mark.parametrize("holder", ["npy", "dask", "geotiff"])
 def test_tiled_detection_equals_single_process(client, mosaic, single_process, holder, tmp_path):
     if holder == "npy":
         scene = tmp_path / "scene.npy"
         np.save(scene, mosaic)
+    elif holder == "geotiff":
+        scene = tmp_path / "scene.tif"
+        _geotiff(scene, mosaic)
     else:
         scene = da.from_array(mosaic, chunks=(200, 300))
     features = detect_tiled(scene, client=client, tile_size=256, max_keypoints=400,

@@ -49,7 +49,7 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
         return
     workers = n_workers or max(1, os.cpu_count() or 1)
     with distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
     ) as cluster, distributed.Client(cluster) as own:
         yield own
 

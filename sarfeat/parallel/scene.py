@@ -29,8 +29,10 @@ call again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,16 +110,29 @@ class _File:
             window = np.array(scene[r0:r1, c0:c1])
             del scene  # unmap now: mapped pages would count against the worker
             return window
-        import rasterio
         from rasterio.windows import Window
 
-        with rasterio.open(self.path) as source:
+        with _open_raster(self.path) as source:
             window = source.read((self.band or 0) + 1, window=Window(c0, r0, c1 - c0, r1 - r0))
             nodata = source.nodata
         if nodata is not None and not np.isnan(nodata):
             window = window.astype(np.float64 if window.dtype == np.float64 else np.float32)
             window[window == nodata] = np.nan
         return window
+
+
+@contextlib.contextmanager
+def _open_raster(path):
+    """A TIFF opened with rasterio, quiet about plain (not georeferenced) TIFFs."""
+    try:
+        import rasterio
+    except ImportError:
+        raise ImportError("reading a GeoTIFF by windows needs rasterio (pip install rasterio), "
+                          "or convert it to .npy") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path) as source:
+            yield source
 
 
 def _pixels(window) -> np.ndarray:
@@ -167,12 +182,7 @@ class _Scene:
                 shape = shape[:-1]
             return tuple(shape), np.dtype(scene.dtype)
         if suffix in (".tif", ".tiff"):
-            try:
-                import rasterio
-            except ImportError:
-                raise ImportError("reading a GeoTIFF by windows needs rasterio "
-                                  "(pip install rasterio), or convert it to .npy") from None
-            with rasterio.open(path) as source:
+            with _open_raster(path) as source:
                 count, dtype, nodata = source.count, np.dtype(source.dtypes[0]), source.nodata
                 shape = (source.height, source.width)
             if count > 1 and self.band is None:
