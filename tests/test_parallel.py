@@ -222,6 +222,49 @@ def test_tiled_detection_equals_single_process(client, mosaic, single_process, h
     assert len(np.unique(np.floor(features.keypoints / 256), axis=0)) == 6
 
 
+def _inputs(hh: np.ndarray) -> dict:
+    """The same scene as each kind of input, with its no-data value."""
+    rng = np.random.default_rng(1)
+    with_nan = hh.copy()
+    with_nan[40:60, :] = np.nan
+    counts = np.round(hh / np.nanmax(hh) * 60000).astype(np.uint16)
+    counts[:, :12] = 0
+    quicklook = np.round(255 * np.clip(np.log10(hh) / 4 + 0.5, 0, 1)).astype(np.uint8)
+    phase = np.exp(2j * np.pi * rng.random(hh.shape))
+    return {
+        "intensity with NaN": (with_nan, None),
+        "uint16 with nodata=0": (counts, 0),
+        "uint8 quick-look": (quicklook, None),
+        "dB": (10 * np.log10(hh).astype(np.float64), None),
+        "complex": ((np.sqrt(hh) * phase).astype(np.complex64), None),
+    }
+
+
+@pytest.mark.parametrize("name", ["intensity with NaN", "uint16 with nodata=0", "uint8 quick-look",
+                                  "dB", "complex"])
+def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, name):
+    """Row-block statistics and per-window normalisation equal normalize_sar, bit for bit."""
+    from sarfeat import normalize_sar, preprocess
+    from sarfeat.parallel import scene as tiled
+
+    monkeypatch.setattr(preprocess, "_PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
+    image, nodata = _inputs(airsar_cube[..., 0])[name]
+    expected = normalize_sar(image, nodata=nodata)
+    layout = tiled._row_blocks(*image.shape, pixels=256 * 37)
+    assert len(layout) == 7 and layout[0][3] == 13  # uneven blocks, every 13th pixel sampled
+    blocks = [tiled._block_stats(image[r0:r1], start, step, nodata)
+              for r0, r1, start, step in layout]
+    norm = tiled._normalization(blocks, "auto", image.dtype, nodata)
+    assert norm.kind == expected.kind
+    for rows, cols in [(slice(0, 100), slice(0, 256)), (slice(37, 256), slice(5, 140))]:
+        values, valid = norm.apply(image[rows, cols])
+        np.testing.assert_array_equal(values, expected.image[rows, cols])
+        if expected.valid is None:
+            assert valid is None
+        elif valid is not None:
+            np.testing.assert_array_equal(valid, expected.valid[rows, cols])
+
+
 def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
     with pytest.raises(ValueError, match="expected a 2-D scene"):
         detect_tiled(np.zeros(10), client=client)
@@ -237,6 +280,8 @@ def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
         detect_tiled(np.full((300, 300), 5.0, np.float32), client=client, progress=False)
     with pytest.raises(ValueError, match="tile_size"):
         detect_tiled(np.ones((64, 64)), client=client, tile_size=8)
+    with pytest.raises(ValueError, match="unknown input_kind 'dB'"):
+        detect_tiled(np.ones((64, 64)), client=client, input_kind="dB")
 
 
 # -- the command line ------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ from scipy import ndimage
 
 from .._inference import Tile, tile_grid
 from ..detector import SARR2D2Detector, _Level
-from ..preprocess import _PERCENTILE_SAMPLE, INPUT_KINDS, STRETCH_PERCENTILES
+from .. import preprocess
+from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
 from . import _worker
 from ._client import client_for, finished
 
@@ -218,6 +219,18 @@ def _float32(raw: np.ndarray) -> np.ndarray:
     return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
 
 
+def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tuple]:
+    """Row blocks (row0, row1, start, step) of about ``pixels`` pixels each.
+
+    :func:`sarfeat.normalize_sar` samples every ``step``-th pixel of the
+    row-major image; ``start`` is the first of them inside the block.
+    """
+    step = max(1, height * width // preprocess._PERCENTILE_SAMPLE)
+    rows = max(1, pixels // width)
+    return [(r0, min(height, r0 + rows), (-r0 * width) % step, step)
+            for r0 in range(0, height, rows)]
+
+
 def _block_stats(window, start: int, step: int, nodata) -> dict:
     """What the client needs of one row block; ``start`` is its first sampled pixel."""
     raw = _pixels(window)
@@ -279,8 +292,6 @@ class _Normalization:
 
 
 def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
-    if input_kind not in INPUT_KINDS:
-        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
     if input_kind != "auto":
         return input_kind
     if dtype == np.uint8:
@@ -446,6 +457,8 @@ def detect_tiled(
     >>> features.keypoints.shape, features.descriptors.shape  # doctest: +SKIP
     """
     started = time.perf_counter()
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
     source = _Scene(scene, band)
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
@@ -505,15 +518,9 @@ def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -
     """Pass 1: the whole scene's normalisation, from row blocks summarised on the workers."""
     import dask
 
-    height, width = source.shape
-    step = max(1, height * width // _PERCENTILE_SAMPLE)
-    rows = max(1, _BLOCK_PIXELS // width)
     task = dask.delayed(_block_stats, pure=False)
-    blocks = []
-    for r0 in range(0, height, rows):
-        r1 = min(height, r0 + rows)
-        start = (-r0 * width) % step  # the first pixel of the global stride in this block
-        blocks.append(task(source.window(r0, r1, 0, width), start, step, nodata))
+    blocks = [task(source.window(r0, r1, 0, source.shape[1]), start, step, nodata)
+              for r0, r1, start, step in _row_blocks(*source.shape)]
     futures = client.compute(blocks, retries=retries)
     stats = [None] * len(futures)
     for index, future in finished(futures, progress, "sarfeat statistics", "block"):
