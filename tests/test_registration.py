@@ -85,13 +85,15 @@ def test_result_reports_matches_and_diagnostics(registered):
 # -- refusals --------------------------------------------------------------------------------------
 
 
-def test_two_different_scenes_raise(naver_net, airsar_cube):
+@pytest.mark.parametrize("default_weights", [False, True], ids=["naver", "sarfeat-sar-v1"])
+def test_two_different_scenes_raise(naver_net, airsar_cube, default_weights):
     """Labrador (Sentinel-1) against San Francisco (AIRSAR): no overlap at all."""
     from sarfeat.data import load_sar_scene
 
     labrador = load_sar_scene("labrador")[..., 0]
+    weights = None if default_weights else naver_net
     with pytest.raises(RegistrationError, match="may not overlap") as raised:
-        register(labrador, airsar_cube[..., 0], weights=naver_net, rng=0)
+        register(labrador, airsar_cube[..., 0], weights=weights, rng=0)
     assert "inliers" in str(raised.value) or "voted matches" in str(raised.value)
 
 

@@ -1,0 +1,86 @@
+"""Registration of the real development pairs with the default SAR weights.
+
+The acceptance figures of the registration issue, as tests: on the seven
+development pairs (real multi-temporal SAR, reference transforms from
+``sar_pairs/reference_transforms.json``) at least five registrations succeed
+(RMSE < 3 px), the median RMSE over the seven is at most 1 px (a refusal counts
+as infinite), every success has at least 30 correct matches, and a pair that
+cannot be registered is refused, never answered with a wrong transform. Then
+pairs l and m with image 2 turned by 15, 30, 90 and 180 degrees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import ProjectiveTransform, warp
+
+from sarfeat import CoarseFineMatcher, RegistrationError, register
+from sarfeat.matching import _turn
+from sarfeat.metrics import correct_match_counts, registration_rmse
+
+from conftest import require_data
+
+PAIRS = ("i", "j", "l", "m", "n", "o", "q")
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return CoarseFineMatcher(rng=0)  # the default weights, sarfeat-sar-v1
+
+
+def _load(pair):
+    from sarfeat.data import load_pair, load_reference_transform
+
+    require_data("sar_pairs/reference_transforms.json")
+    return (*load_pair(pair), load_reference_transform(pair))
+
+
+def _outcome(matcher, image1, image2, reference):
+    """(RMSE, correct matches, CMR) of register(image1, image2); RMSE inf when refused."""
+    try:
+        result = register(image1, image2, matcher=matcher)
+    except RegistrationError:
+        return np.inf, 0, 0.0
+    ncm, cmr = correct_match_counts(result.keypoints_fixed, result.keypoints_moving,
+                                    result.inlier_matches, reference)
+    return registration_rmse(result.transform, reference, image1.shape, image2.shape), ncm, cmr
+
+
+@pytest.fixture(scope="module")
+def outcomes(matcher):
+    return {pair: _outcome(matcher, *_load(pair)) for pair in PAIRS}
+
+
+def test_at_least_five_development_pairs_register(outcomes):
+    successes = [pair for pair, (rmse, _, _) in outcomes.items() if rmse < 3]
+    print({pair: tuple(round(float(v), 3) for v in values) for pair, values in outcomes.items()})
+    assert len(successes) >= 5, outcomes
+
+
+def test_median_rmse_at_most_one_pixel(outcomes):
+    assert np.median([rmse for rmse, _, _ in outcomes.values()]) <= 1.0, outcomes
+
+
+def test_each_success_has_thirty_correct_matches(outcomes):
+    for pair, (rmse, ncm, cmr) in outcomes.items():
+        if rmse < 3:
+            assert ncm >= 30, (pair, ncm)
+            assert cmr >= 0.8, (pair, cmr)
+
+
+def test_pairs_register_or_are_refused(outcomes):
+    """Every pair is either registered within 3 px or refused with RegistrationError."""
+    for pair, (rmse, _, _) in outcomes.items():
+        assert rmse < 3 or rmse == np.inf, (pair, rmse)
+
+
+@pytest.mark.parametrize("pair", ["l", "m"])
+@pytest.mark.parametrize("degrees", [15, 30, 90, 180])
+def test_turned_pairs_register(matcher, pair, degrees):
+    image1, image2, reference = _load(pair)
+    turn, shape = _turn(image2.shape, degrees)
+    turned = warp(image2, ProjectiveTransform(matrix=np.linalg.inv(turn)), output_shape=shape,
+                  order=1, cval=0, preserve_range=True).astype(image2.dtype)
+    rmse, ncm, _ = _outcome(matcher, image1, turned, turn @ reference)
+    assert rmse < 3 and ncm >= 30, (rmse, ncm)
