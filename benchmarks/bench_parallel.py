@@ -20,7 +20,8 @@ A plain script (not asv: it starts clusters and takes minutes). Two parts:
     and reports each worker's peak resident memory (RSS sampled every 20 ms in
     the worker process; it includes Python, torch and the loaded network),
     the RSS of the workers with the network loaded before the run, the
-    client's peak, and the time.
+    client's RSS before and at its peak during the run (sampled the same
+    way), and the time.
 
 Run from the repository root, e.g.::
 
@@ -34,21 +35,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident memory of the calling process, in MiB (Linux: ru_maxrss is in KiB).
-
-    Only for the client: a worker process inherits its parent's ru_maxrss through
-    fork and exec, so workers use :func:`_start_sampler` instead.
-    """
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _start_sampler(period: float = 0.02) -> float:
@@ -183,10 +174,12 @@ def memory(size: int, tile_size: int, workers: int) -> dict:
         try:
             client.run(_load_network)
             before = client.run(_start_sampler)
+            client_before = _start_sampler()
             started = time.perf_counter()
             features = detect_tiled(path, client=client, tile_size=tile_size, progress=False)
             seconds = time.perf_counter() - started
             peaks = client.run(_stop_sampler)
+            client_peak = _stop_sampler()
         finally:
             client.close()
             cluster.close()
@@ -198,7 +191,8 @@ def memory(size: int, tile_size: int, workers: int) -> dict:
         "scene_write_seconds": written,
         "worker_peak_rss_mib": sorted(peaks.values()),
         "worker_rss_before_mib": sorted(before.values()),
-        "client_peak_rss_mib": _peak_rss_mib(),
+        "client_rss_before_mib": client_before,
+        "client_peak_rss_mib": client_peak,
     }
 
 
