@@ -32,6 +32,10 @@ DOCS_HTML = Path(os.environ.get("SARFEAT_DOCS_HTML", REPO_ROOT / "docs" / "_buil
 EXAMPLES = sorted(path.stem for path in (REPO_ROOT / "examples").glob("plot_*.py"))
 GALLERY_PAGE = "auto_examples/plot_register_pair.html"
 CHECK_PATH = "/__sarfeat_check__.html"
+#: A page served beside the docs whose image does not exist: the check must catch it.
+BROKEN_PATH = "/__sarfeat_broken_image__.html"
+BROKEN_PAGE = ('<html><head><title>broken</title></head><body>'
+               '<img src="_images/no_such_figure.png"></body></html>')
 
 #: Loads the page named by the query string in a tall frame (so that every image is in
 #: view), then writes what the browser sees into #result as JSON.
@@ -88,15 +92,18 @@ def chromium() -> str:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built docs, plus the check page at CHECK_PATH?page=..."""
+    """Serves the built docs, the check page at CHECK_PATH?page=... and BROKEN_PATH."""
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         url = urllib.parse.urlsplit(self.path)
-        if url.path != CHECK_PATH:
+        if url.path == CHECK_PATH:
+            page = urllib.parse.parse_qs(url.query)["page"][0]
+            body = (CHECK_PAGE % {"page": html.escape(page)}).encode()
+        elif url.path == BROKEN_PATH:
+            body = BROKEN_PAGE.encode()
+        else:
             super().do_GET()
             return
-        page = urllib.parse.parse_qs(url.query)["page"][0]
-        body = (CHECK_PAGE % {"page": html.escape(page)}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -179,15 +186,10 @@ def test_gallery_page_renders_with_its_figures(chromium: str, server: str,
     assert "RMSE against the truth" in report["text"], "the example's output is missing"
 
 
-def test_check_page_reports_a_missing_image(chromium: str, server: str, built_docs: Path,
+def test_check_page_reports_a_missing_image(chromium: str, server: str,
                                             tmp_path: Path) -> None:
     # the check itself must be able to fail: a page whose image does not exist
-    page = built_docs / "_sarfeat_broken_image_check.html"
-    page.write_text('<html><head><title>broken</title></head><body>'
-                    '<img src="_images/no_such_figure.png"></body></html>')
-    try:
-        report = rendered(chromium, server, page.name, tmp_path / "profile")
-    finally:
-        page.unlink()
+    report = rendered(chromium, server, BROKEN_PATH.lstrip("/"), tmp_path / "profile")
+    assert report["title"] == "broken"
     with pytest.raises(AssertionError, match="no_such_figure"):
-        _assert_images_decoded(report, page.name)
+        _assert_images_decoded(report, BROKEN_PATH)
