@@ -83,15 +83,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from skimage.feature import match_descriptors
 from skimage.measure import ransac
-from skimage.transform import (
-    AffineTransform,
-    ProjectiveTransform,
-    SimilarityTransform,
-    rescale,
-    warp,
-)
+from skimage.transform import AffineTransform, ProjectiveTransform
 
+from ._geometry import _apply, _downsample, _rotation_scale, _turn, _warp_nan
 from ._models import MODELS, NESTED, fit_model, refine
+from ._votes import _Features, _full_rows, count_votes
 from .detector import SARR2D2Detector
 from .network import R2D2Net
 from .preprocess import normalize_sar
@@ -139,207 +135,6 @@ _MIN_REFINE_INLIERS = 5
 #: model turns by more than this many degrees or scales outside [1/x, x].
 _UPRIGHT_ANGLE = 10.0
 _UPRIGHT_SCALE = 1.2
-
-
-# -- small geometric helpers ----------------------------------------------------------------------
-
-
-def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 homogeneous matrix to (N, 2) points (x, y)."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    out = np.c_[xy, np.ones(len(xy))] @ matrix.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return out[:, :2] / out[:, 2:3]
-
-
-def _rotation_scale(matrix: np.ndarray) -> tuple[float, float, float]:
-    """(rotation in degrees, scale, determinant) of the linear part of an affine matrix.
-
-    The rotation is the angle of the image of the x axis in skimage's convention
-    (``SimilarityTransform(rotation=r)`` gives ``r``).
-    """
-    linear = matrix[:2, :2] / matrix[2, 2]
-    det = float(np.linalg.det(linear))
-    # closest similarity (its rotation and scale) to the linear part
-    a = 0.5 * (linear[0, 0] + linear[1, 1])
-    b = 0.5 * (linear[1, 0] - linear[0, 1])
-    angle = math.degrees(math.atan2(b, a))
-    scale = math.sqrt(abs(det))
-    return angle, scale, det
-
-
-def _scaling(ratio_rows: float, ratio_cols: float) -> np.ndarray:
-    """Matrix mapping downsampled (x, y) to original (x, y) for pixel-centred resampling."""
-    return np.array([
-        [ratio_cols, 0.0, 0.5 * ratio_cols - 0.5],
-        [0.0, ratio_rows, 0.5 * ratio_rows - 0.5],
-        [0.0, 0.0, 1.0],
-    ])
-
-
-def _turn(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
-    """Turn of an image about its centre onto a canvas that holds all of it.
-
-    Returns the 3x3 matrix mapping original (x, y) to turned (x, y) (skimage's
-    rotation convention) and the (rows, cols) of the canvas.
-    """
-    height, width = shape
-    theta = math.radians(angle)
-    c, s = math.cos(theta), math.sin(theta)
-    if abs(c) < 1e-12:
-        c = 0.0
-    if abs(s) < 1e-12:
-        s = 0.0
-    new_w = abs(c) * width + abs(s) * height
-    new_h = abs(s) * width + abs(c) * height
-    new_w = int(round(new_w)) if abs(new_w - round(new_w)) < 1e-6 else int(math.ceil(new_w))
-    new_h = int(round(new_h)) if abs(new_h - round(new_h)) < 1e-6 else int(math.ceil(new_h))
-    to_origin = np.array([[1, 0, -(width - 1) / 2], [0, 1, -(height - 1) / 2], [0, 0, 1.0]])
-    rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
-    to_canvas = np.array([[1, 0, (new_w - 1) / 2], [0, 1, (new_h - 1) / 2], [0, 0, 1.0]])
-    return to_canvas @ rotation @ to_origin, (new_h, new_w)
-
-
-def _warp_nan(
-    image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int
-) -> np.ndarray:
-    """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y))."""
-    invalid = np.isnan(image)
-    filled = np.where(invalid, 0.0, image) if invalid.any() else image
-    out = warp(filled, ProjectiveTransform(matrix=inverse), output_shape=shape, order=order,
-               cval=np.nan, preserve_range=True).astype(np.float32)
-    if invalid.any():
-        spread = warp(invalid.astype(np.float32), ProjectiveTransform(matrix=inverse),
-                      output_shape=shape, order=1, cval=1.0, preserve_range=True)
-        out[spread > 1e-3] = np.nan
-    return out
-
-
-def _downsample(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian-prefiltered downsampling of a NaN-marked image.
-
-    Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
-    """
-    if factor >= 1:
-        return image, np.eye(3)
-    invalid = np.isnan(image)
-    filled = np.where(invalid, np.nanmedian(image), image) if invalid.any() else image
-    small = rescale(filled, factor, anti_aliasing=True, order=1, preserve_range=True)
-    small = small.astype(np.float32)
-    if invalid.any():
-        coverage = rescale(invalid.astype(np.float32), factor, anti_aliasing=True, order=1,
-                           preserve_range=True)
-        small[coverage > 0.05] = np.nan
-    ratios = (image.shape[0] / small.shape[0], image.shape[1] / small.shape[1])
-    return small, _scaling(*ratios)
-
-
-# -- features -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Features:
-    """Keypoints of one image with every descriptor (full rows) and its mask."""
-
-    keypoints: np.ndarray  # (N, 2) row, col in the image's own full-resolution pixels
-    scales: np.ndarray  # (N,)
-    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @classmethod
-    def empty(cls, names) -> "_Features":
-        return cls(np.empty((0, 2)), np.empty(0), {n: np.empty((0, 1), np.float32) for n in names},
-                   {n: np.empty(0, bool) for n in names})
-
-    @classmethod
-    def concatenate(cls, parts: list["_Features"], names) -> "_Features":
-        parts = [p for p in parts if len(p.keypoints)]
-        if not parts:
-            return cls.empty(names)
-        return cls(
-            np.concatenate([p.keypoints for p in parts]),
-            np.concatenate([p.scales for p in parts]),
-            {n: np.concatenate([p.descriptors[n] for p in parts]) for n in names},
-            {n: np.concatenate([p.masks[n] for p in parts]) for n in names},
-        )
-
-    def subset(self, keep: np.ndarray) -> "_Features":
-        return _Features(self.keypoints[keep], self.scales[keep],
-                         {n: d[keep] for n, d in self.descriptors.items()},
-                         {n: m[keep] for n, m in self.masks.items()})
-
-
-def _full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Descriptors with one row per keypoint (zeros where ``mask`` is False)."""
-    values = np.asarray(values, dtype=np.float32)
-    mask = np.asarray(mask, dtype=bool)
-    if len(values) == len(mask):
-        return values
-    full = np.zeros((len(mask), values.shape[1]), np.float32)
-    full[mask] = values
-    return full
-
-
-# -- votes ----------------------------------------------------------------------------------------
-
-
-def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.0) -> np.ndarray:
-    """Index (into the pair arrays) of the smallest distance of each group value.
-
-    With ``ratio`` < 1, a group whose best distance is not below ``ratio`` times its
-    second best (Lowe's test among the group's candidates) gives no index.
-    """
-    if len(group) == 0:
-        return np.empty(0, dtype=np.intp)
-    order = np.lexsort((distance, group))
-    sorted_group = group[order]
-    first = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    if ratio < 1:
-        second = first + 1
-        has_second = second < len(order)
-        same = sorted_group[second[has_second]] == sorted_group[first[has_second]]
-        has_second[has_second] &= same
-        best = distance[order[first]]
-        runner_up = np.full(len(first), np.inf)
-        runner_up[has_second] = distance[order[second[has_second]]]
-        first = first[best < ratio * runner_up]
-    return order[first]
-
-
-def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
-                ratio: float = 1.0) -> np.ndarray:
-    """Votes of every descriptor, in both directions, for candidate pairs.
-
-    Parameters
-    ----------
-    pairs : (P, 2) ndarray of int
-        Candidate (image-1 index, image-2 index) pairs, each at most once.
-    features1, features2 : _Features
-        Keypoints and descriptors of the two images (same descriptor names).
-    ratio : float
-        A keypoint votes only when its nearest candidate's descriptor distance is
-        below ``ratio`` times the second nearest's (1: always).
-
-    Returns
-    -------
-    (P,) ndarray of int
-        For each pair, the number of (descriptor, direction) in which it is the
-        nearest neighbour among the candidates.
-    """
-    votes = np.zeros(len(pairs), dtype=np.int64)
-    if len(pairs) == 0:
-        return votes
-    first, second = pairs[:, 0], pairs[:, 1]
-    for name, d1 in features1.descriptors.items():
-        d2 = features2.descriptors[name]
-        usable = np.flatnonzero(features1.masks[name][first] & features2.masks[name][second])
-        if usable.size == 0:
-            continue
-        diff = d1[first[usable]].astype(np.float32) - d2[second[usable]].astype(np.float32)
-        distance = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        votes[usable[_nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
-        votes[usable[_nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
-    return votes
 
 
 # -- the matcher ----------------------------------------------------------------------------------
@@ -829,9 +624,7 @@ class CoarseFineMatcher:
                 return hypothesis
             source = keypoints1[matches[:, 0], ::-1]
             target = keypoints2[matches[:, 1], ::-1]
-            model_class = (
-                SimilarityTransform if self.model_type == "similarity" else AffineTransform
-            )
+            model_class = NESTED["similarity" if self.model_type == "similarity" else "affine"][0]
 
             def plausible(candidate, *_):
                 full = scale2 @ np.linalg.inv(turn) @ candidate.params @ np.linalg.inv(scale1)

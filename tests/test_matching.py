@@ -13,7 +13,8 @@ import pytest
 from skimage.transform import AffineTransform, ProjectiveTransform, SimilarityTransform, warp
 
 from sarfeat import CoarseFineMatcher
-from sarfeat.matching import _Features, _nearest_per_group, _turn, count_votes
+from sarfeat._geometry import _turn
+from sarfeat._votes import _Features, _nearest_per_group, count_votes
 from sarfeat.metrics import match_errors, registration_rmse
 
 SIMILARITY = SimilarityTransform(scale=0.9, rotation=np.deg2rad(5), translation=(12.0, -8.0))

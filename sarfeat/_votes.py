@@ -1,0 +1,118 @@
+"""Features of one image with several descriptors, and the descriptor votes of the fine stage.
+
+Every descriptor votes in both directions among the candidate pairs of a local
+search (DESIGN.md section 6): each image-1 keypoint for its nearest image-2
+candidate in descriptor space, and each image-2 keypoint for its nearest image-1
+candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class _Features:
+    """Keypoints of one image with every descriptor (full rows) and its mask."""
+
+    keypoints: np.ndarray  # (N, 2) row, col in the image's own full-resolution pixels
+    scales: np.ndarray  # (N,)
+    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, names) -> "_Features":
+        return cls(np.empty((0, 2)), np.empty(0), {n: np.empty((0, 1), np.float32) for n in names},
+                   {n: np.empty(0, bool) for n in names})
+
+    @classmethod
+    def concatenate(cls, parts: list["_Features"], names) -> "_Features":
+        parts = [p for p in parts if len(p.keypoints)]
+        if not parts:
+            return cls.empty(names)
+        return cls(
+            np.concatenate([p.keypoints for p in parts]),
+            np.concatenate([p.scales for p in parts]),
+            {n: np.concatenate([p.descriptors[n] for p in parts]) for n in names},
+            {n: np.concatenate([p.masks[n] for p in parts]) for n in names},
+        )
+
+    def subset(self, keep: np.ndarray) -> "_Features":
+        return _Features(self.keypoints[keep], self.scales[keep],
+                         {n: d[keep] for n, d in self.descriptors.items()},
+                         {n: m[keep] for n, m in self.masks.items()})
+
+
+def _full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Descriptors with one row per keypoint (zeros where ``mask`` is False)."""
+    values = np.asarray(values, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if len(values) == len(mask):
+        return values
+    full = np.zeros((len(mask), values.shape[1]), np.float32)
+    full[mask] = values
+    return full
+
+
+# -- votes ----------------------------------------------------------------------------------------
+
+
+def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.0) -> np.ndarray:
+    """Index (into the pair arrays) of the smallest distance of each group value.
+
+    With ``ratio`` < 1, a group whose best distance is not below ``ratio`` times its
+    second best (Lowe's test among the group's candidates) gives no index.
+    """
+    if len(group) == 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.lexsort((distance, group))
+    sorted_group = group[order]
+    first = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    if ratio < 1:
+        second = first + 1
+        has_second = second < len(order)
+        same = sorted_group[second[has_second]] == sorted_group[first[has_second]]
+        has_second[has_second] &= same
+        best = distance[order[first]]
+        runner_up = np.full(len(first), np.inf)
+        runner_up[has_second] = distance[order[second[has_second]]]
+        first = first[best < ratio * runner_up]
+    return order[first]
+
+
+def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
+                ratio: float = 1.0) -> np.ndarray:
+    """Votes of every descriptor, in both directions, for candidate pairs.
+
+    Parameters
+    ----------
+    pairs : (P, 2) ndarray of int
+        Candidate (image-1 index, image-2 index) pairs, each at most once.
+    features1, features2 : _Features
+        Keypoints and descriptors of the two images (same descriptor names).
+    ratio : float
+        A keypoint votes only when its nearest candidate's descriptor distance is
+        below ``ratio`` times the second nearest's (1: always).
+
+    Returns
+    -------
+    (P,) ndarray of int
+        For each pair, the number of (descriptor, direction) in which it is the
+        nearest neighbour among the candidates.
+    """
+    votes = np.zeros(len(pairs), dtype=np.int64)
+    if len(pairs) == 0:
+        return votes
+    first, second = pairs[:, 0], pairs[:, 1]
+    for name, d1 in features1.descriptors.items():
+        d2 = features2.descriptors[name]
+        usable = np.flatnonzero(features1.masks[name][first] & features2.masks[name][second])
+        if usable.size == 0:
+            continue
+        diff = d1[first[usable]].astype(np.float32) - d2[second[usable]].astype(np.float32)
+        distance = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        votes[usable[_nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
+        votes[usable[_nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
+    return votes
