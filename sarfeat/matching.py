@@ -64,6 +64,17 @@ inliers (``Transform.from_estimate``), and the model with the lowest MSAC cost
 consensus sets of nearly equal size can give affine models pixels apart away
 from the matches, and the truncated cost prefers the tightest fit.
 
+*Model selection.* ``model`` is the richest model allowed: a translation, a
+rigid motion and a similarity (and the affine map, for ``'affine'``) are each
+fitted the same way, and Torr's GRIC keeps the one whose fit pays for its
+parameters (:mod:`sarfeat._models`). On a pair that differs by a shift, an affine
+fit to matches bunched in part of the image extrapolates pixels off elsewhere.
+
+*Last local search.* Around the fine model, the local search runs once more
+within ``final_radius`` pixels: with fewer candidates per keypoint, votes are less
+ambiguous and more true matches reach the threshold. The selected model is
+refitted on the new inliers and kept when they are at least as many.
+
 *Guided rounds.* When the fine model moves part of the overlap by more than
 half the radius away from the prior, the local search was off-centre there;
 the fine stage runs again around the fine model (up to twice) and is kept when
