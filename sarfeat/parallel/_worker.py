@@ -9,6 +9,8 @@ runs in the client process when there is no worker.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import threading
 
@@ -18,12 +20,15 @@ from ..detector import SARR2D2Detector
 from ..matching import CoarseFineMatcher
 from ..network import R2D2Net
 
-__all__ = ["network", "matcher", "detector", "set_torch_threads", "load_count", "worker_name"]
+__all__ = ["network", "matcher", "detector", "prepare_process", "load_count", "worker_name"]
 
 _LOCK = threading.Lock()
 _NETWORKS: dict = {}
 _LOCAL = threading.local()
 _LOADS = 0
+_MALLOC_TUNED = False
+#: glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 def _weights_key(weights) -> tuple:
@@ -98,10 +103,35 @@ def detector(weights, options: dict) -> SARR2D2Detector:
     return _cached("detectors", key, build)
 
 
-def set_torch_threads(threads: int | None) -> None:
-    """Give torch ``threads`` intra-op threads in this process (None leaves it alone)."""
+def prepare_process(threads: int | None) -> None:
+    """Set up this process for the network: torch threads and, once, glibc's allocator.
+
+    Parameters
+    ----------
+    threads : int or None
+        Torch intra-op threads (None leaves torch's setting alone).
+
+    Notes
+    -----
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+    turns off glibc's adaptive mmap threshold: every buffer above 128 kB is
+    then mapped and unmapped afresh, and the network runs 1.7 to 2 times
+    slower on CPU (measured: 16.6 s against 8.9 s for four 512-pixel
+    registrations). On glibc, the first call sets the mmap threshold to its
+    adaptive maximum (32 MB) and the trim threshold to 256 MB, which
+    restores the speed; freed memory above that is still returned.
+    """
+    global _MALLOC_TUNED
     if threads is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+    if not _MALLOC_TUNED:
+        _MALLOC_TUNED = True
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+            libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+        except (OSError, AttributeError):  # not glibc: nothing to tune
+            pass
 
 
 def load_count() -> int:

@@ -340,7 +340,7 @@ def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata)
 def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: dict,
                    index: int, torch_threads: int | None) -> dict | None:
     """Keypoints in the core of one tile, in scene coordinates, the best first."""
-    _worker.set_torch_threads(torch_threads)
+    _worker.prepare_process(torch_threads)
     values, valid = norm.apply(_pixels(window))
     detector = _worker.detector(weights, options)
     runner = detector._runner

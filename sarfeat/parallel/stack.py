@@ -90,7 +90,7 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                    postprocess: Callable | None, torch_threads: int | None) -> PairOutcome:
     """Register one pair on a worker (or in the client when there is none)."""
     started = time.perf_counter()
-    _worker.set_torch_threads(torch_threads)
+    _worker.prepare_process(torch_threads)
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
     try:
         fixed, moving = _read(fixed, band), _read(moving, band)
