@@ -67,19 +67,19 @@ from the matches, and the truncated cost prefers the tightest fit.
 *Model selection.* ``model`` is the richest model allowed: a translation, a
 rigid motion and a similarity (and the affine map, for ``'affine'``) are each
 fitted the same way, and Torr's GRIC keeps the one whose fit pays for its
-parameters (:mod:`sarfeat._models`). On a pair that differs by a shift, an affine
+parameters (``sarfeat._models``). On a pair that differs by a shift, an affine
 fit to matches bunched in part of the image extrapolates pixels off elsewhere.
-
-*Last local search.* Around the fine model, the local search runs once more
-within ``final_radius`` pixels: with fewer candidates per keypoint, votes are less
-ambiguous and more true matches reach the threshold. The selected model is
-refitted on the new inliers and kept when they are at least as many.
 
 *Guided rounds.* When the fine model moves part of the overlap by more than
 half the radius away from the prior, the local search was off-centre there;
 the fine stage runs again around the fine model (up to twice) and is kept when
 it finds at least 25 % more inliers. This is what turns a rough identity prior
 into an accurate model on a pair that is scaled or turned by a few degrees.
+
+*Last local search.* Around the fine model, the local search runs once more
+within ``final_radius`` pixels: with fewer candidates per keypoint, votes are less
+ambiguous and more true matches reach the threshold. The selected model is
+refitted on the new inliers and kept when they are at least as many.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class CoarseFineMatcher:
     select_model : bool
         Choose, among the models nested in ``model`` (translation, rigid
         motion, similarity, affine, homography), the one the matches support
-        best by Torr's GRIC (:mod:`sarfeat._models`); ``model`` stays the
+        best by Torr's GRIC (``sarfeat._models``); ``model`` stays the
         class of the result. False always fits ``model`` itself.
     rotations : sequence of float
         Turns of image 2, in degrees, tried by the coarse stage, in this order.
