@@ -180,31 +180,23 @@ def register_stack_command(args: argparse.Namespace) -> None:
     else:
         client = None
     successes, failures = [], []
-    with client_for(client, args.workers) as active:
-        workers = len(active.scheduler_info().get("workers", {}))
-        outcomes = iter_register_pairs(
-            [(reference, os.fspath(image)) for image in args.images], client=active,
-            names=_names(args.images), weights=net, band=args.band, retries=args.retries,
-            keep_warped=False, postprocess=save, progress=not args.no_progress,
-            model=args.model, rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
-            precision=args.precision, device=args.device, trust=args.trust,
-        )
-        for outcome in outcomes:
-            _print_outcome(outcome)
-            entry = {"name": outcome.name, "input": str(args.images[outcome.index]),
-                     "report": outcome.extra.get("report"), "worker": outcome.worker,
-                     "seconds": outcome.seconds}
-            if outcome.ok:
-                d = outcome.result.diagnostics
-                entry.update(output=outcome.extra.get("output"),
-                             confidence=outcome.result.confidence,
-                             fine_inliers=d.get("fine_inliers"), residual_rms=d.get("residual_rms"))
-                successes.append(entry)
-            else:
-                entry.update(error=outcome.error, error_type=outcome.error_type)
-                failures.append(entry)
-    if client is not None:
-        client.close()
+    try:
+        with client_for(client, args.workers) as active:
+            workers = len(active.scheduler_info().get("workers", {}))
+            outcomes = iter_register_pairs(
+                [(reference, os.fspath(image)) for image in args.images], client=active,
+                names=_names(args.images), weights=net, band=args.band, retries=args.retries,
+                keep_warped=False, postprocess=save, progress=not args.no_progress,
+                model=args.model, rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
+                precision=args.precision, device=args.device, trust=args.trust,
+            )
+            for outcome in outcomes:
+                _print_outcome(outcome)
+                entry = _entry(outcome, args.images[outcome.index])
+                (successes if outcome.ok else failures).append(entry)
+    finally:
+        if client is not None:
+            client.close()
     seconds = time.perf_counter() - started
     _write_summary(folder / "summary.json", args, weights_name, workers, seconds,
                    successes, failures)
@@ -213,6 +205,20 @@ def register_stack_command(args: argparse.Namespace) -> None:
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
                            f"registered (see {folder / 'summary.json'})")
+
+
+def _entry(outcome, image) -> dict:
+    """The summary's line of one image."""
+    entry = {"name": outcome.name, "input": str(image), "report": outcome.extra.get("report"),
+             "worker": outcome.worker, "seconds": outcome.seconds}
+    if outcome.ok:
+        diagnostics = outcome.result.diagnostics
+        entry.update(output=outcome.extra.get("output"), confidence=outcome.result.confidence,
+                     fine_inliers=diagnostics.get("fine_inliers"),
+                     residual_rms=diagnostics.get("residual_rms"))
+    else:
+        entry.update(error=outcome.error, error_type=outcome.error_type)
+    return entry
 
 
 def _print_outcome(outcome) -> None:

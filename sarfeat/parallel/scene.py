@@ -273,7 +273,7 @@ class _Normalization:
         return values, valid
 
     def stretch(self, values: np.ndarray) -> None:
-        """From the perceptual scale to [0, 1] (the robust stretch, except for display); in place."""
+        """From the perceptual scale to [0, 1]: the robust stretch (none for display)."""
         if self.kind != "display":
             with np.errstate(invalid="ignore"):  # no-data (refilled later) may be inf
                 values -= np.float32(self.low)

@@ -149,7 +149,8 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
         from ..network import R2D2Net
 
         if not isinstance(weights, R2D2Net):
-            raise TypeError("weights must be None, a checkpoint path, a registry name or an R2D2Net")
+            raise TypeError("weights must be None, a checkpoint path, a registry name or "
+                            "an R2D2Net")
     min_valid = register_options.get("min_valid_fraction", 0.05)
     if not 0 <= min_valid < 1:
         raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid}")
