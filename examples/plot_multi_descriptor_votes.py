@@ -68,9 +68,11 @@ for name in first.descriptors:
 # nearest candidate in its own descriptor space: a pair gets between 0 and 6
 # votes. By default, pairs with at least 4 votes (a majority) go on to
 # RANSAC; here ``vote_threshold=1`` keeps every voted pair so that all of
-# them can be compared with the truth.
+# them can be compared with the truth, and ``final_radius=None`` skips the
+# matcher's last local search around its own fine model, so that the pairs
+# are those of the search around the coarse model.
 
-matcher = sarfeat.CoarseFineMatcher(vote_threshold=1, rng=0)
+matcher = sarfeat.CoarseFineMatcher(vote_threshold=1, final_radius=None, rng=0)
 matcher.match(vv, vh)
 errors = match_errors(matcher.keypoints1, matcher.keypoints2, matcher.matches, truth)
 correct = errors <= 3
