@@ -75,7 +75,14 @@ config = TrainConfig(
     init=str(fetch(DEFAULT_WEIGHTS)), checkpoint_every=0, validate_every=0,
 )
 trainer = Trainer(config, pairs)
-history = [trainer.step() for _ in range(config.iterations)]
+# batches this small are little work to share between threads, and several threads slow
+# down badly when other jobs busy the CPU: train on one, then restore the setting
+threads = torch.get_num_threads()
+torch.set_num_threads(1)
+try:
+    history = [trainer.step() for _ in range(config.iterations)]
+finally:
+    torch.set_num_threads(threads)
 print(f"{trainer.iteration} iterations, last total loss {history[-1]['total']:.3f}")
 
 # %%
