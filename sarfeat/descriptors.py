@@ -357,8 +357,8 @@ class MultiDescriptorExtractor:
     Parameters
     ----------
     weights : str, path-like or R2D2Net, optional
-        The network, as for :class:`~sarfeat.SARR2D2Detector`. Needed for
-        detection and for ``'r2d2'``.
+        The network, as for :class:`~sarfeat.SARR2D2Detector`, for detection
+        and for ``'r2d2'``; None: the detector's default (sarfeat-sar-v1).
     descriptors : sequence of str or str
         Which descriptors to compute, among ``'r2d2'``, ``'ratio_hog'`` and
         ``'log_patch'``.
@@ -497,7 +497,9 @@ class MultiDescriptorExtractor:
             options["nodata"] = self.nodata
         key = (id(self.weights), str(self.weights), sorted(options.items(), key=str))
         if self._own_detector is None or self._own_key != repr(key):
-            self._own_detector = SARR2D2Detector(self.weights, **options)
+            # None: the detector's default weights (sarfeat-sar-v1, bundled)
+            self._own_detector = (SARR2D2Detector(**options) if self.weights is None
+                                  else SARR2D2Detector(self.weights, **options))
             self._own_key = repr(key)
         return self._own_detector
 

@@ -128,8 +128,10 @@ def test_image_descriptors_need_no_weights(hh):
     np.testing.assert_array_equal(extractor.scales, [32, 32])
     assert all(extractor.masks[name].all() for name in PATCH_NAMES)
     assert extractor.responses is None
-    with pytest.raises(ValueError, match="weights"):
-        MultiDescriptorExtractor(descriptors="r2d2").extract(hh, keypoints)
+    # 'r2d2' needs the network: without weights= it is the bundled default
+    with_network = MultiDescriptorExtractor(descriptors="r2d2")
+    with_network.extract(hh, keypoints)
+    assert with_network.descriptors["r2d2"].shape == (2, 128)
 
 
 def test_detect_then_extract_equals_detect_and_extract(naver_net, hh):
@@ -396,3 +398,13 @@ def test_rotation_invariance_30_degrees(hh, vv, detected, name):
         accuracy[rotation_invariant] = nn_accuracy(*paired(first, second, name))
     assert accuracy[True] > 0.55
     assert accuracy[True] > accuracy[False] + 0.35
+
+
+def test_default_weights_when_none_given():
+    """MultiDescriptorExtractor() uses the detector's bundled default weights."""
+    from sarfeat.data import load_sar_scene
+
+    extractor = MultiDescriptorExtractor()
+    extractor.detect_and_extract(load_sar_scene("labrador")[..., 0])
+    assert len(extractor.keypoints) > 50
+    assert extractor.descriptors["r2d2"].shape[1] == 128
