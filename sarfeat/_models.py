@@ -246,10 +246,10 @@ def fit_model(
     if not select:
         return best
     # noise level from the richest model's inliers (a 2-D residual: sigma^2 chi-square(2))
-    squared = transform.residuals(source[inliers], target[inliers]) ** 2
-    sigma2 = max(float(np.median(squared)) / _CHI2_2_MEDIAN, _MIN_SIGMA ** 2)
+    residuals = transform.residuals(source, target)
+    sigma2 = max(float(np.median(residuals[inliers] ** 2)) / _CHI2_2_MEDIAN, _MIN_SIGMA ** 2)
     names = list(NESTED)
-    best.gric[model] = _gric(transform.residuals(source, target), sigma2, NESTED[model][2])
+    best.gric[model] = _gric(residuals, sigma2, NESTED[model][2])
     for name in names[:names.index(model)]:
         fitted = _ransac_runs(source, target, name, threshold, max_trials, restarts, plausible,
                               rng)

@@ -99,6 +99,7 @@ from skimage.transform import AffineTransform, ProjectiveTransform
 from ._geometry import _apply, _downsample, _rotation_scale, _turn, _warp_nan
 from ._models import MODELS, NESTED, fit_model, refine
 from ._votes import _Features, _full_rows, count_votes
+from .descriptors import MultiDescriptorExtractor
 from .detector import SARR2D2Detector
 from .network import R2D2Net
 from .preprocess import normalize_sar
@@ -132,9 +133,9 @@ _FINE_RESTARTS = 6
 _GUIDED_ROUNDS = 2
 _GUIDED_GAIN = 1.25
 
-#: A hypothesis is also strong when it has this many times the inliers (counted as at
-#: least _DOMINANCE_FLOOR, about what chance gives) of every hypothesis tried at a turn more than _DOMINANCE_SEPARATION
-#: degrees away, once at least three such turns were tried (the other right angles).
+#: A hypothesis is also strong when it has _DOMINANCE times the inliers (counted as at
+#: least _DOMINANCE_FLOOR, about what chance gives) of every hypothesis tried at a turn
+#: more than _DOMINANCE_SEPARATION degrees away, once at least three such turns were tried.
 _DOMINANCE = 2.5
 _DOMINANCE_FLOOR = 3
 _DOMINANCE_SEPARATION = 15.0
@@ -806,7 +807,8 @@ class CoarseFineMatcher:
             max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
             min_scale=self.fine_min_scale, max_scale=1.0,
         )
-        extractor = _make_extractor(detector, self.descriptor_names)
+        extractor = MultiDescriptorExtractor(detector=detector,
+                                             descriptors=self.descriptor_names)
         names = self.descriptor_names
         parts = []
         for r0, r1, c0, c1 in self._tiles(box):
@@ -895,16 +897,21 @@ class CoarseFineMatcher:
     def _fine(self, image1, image2, matrix, rng) -> "_FineResult":
         """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y))."""
         features1, features2, back2 = self._fine_features(image1, image2, matrix)
-        pairs = self._candidate_pairs(features1.keypoints, back2, self.radius)
+        result = self._voted(features1, features2, back2, self.radius)
+        result.diagnostics.update(
+            fine_keypoints=(len(features1.keypoints), len(features2.keypoints)), fine_inliers=0,
+        )
+        self._fine_model(result, rng)
+        return result
+
+    def _voted(self, features1, features2, back2, radius: float) -> "_FineResult":
+        """Pairs within ``radius`` (image 2 brought back as ``back2``) with enough votes."""
+        pairs = self._candidate_pairs(features1.keypoints, back2, radius)
         votes = count_votes(pairs, features1, features2, self.local_ratio)
         keep = votes >= self._votes_needed()
         result = _FineResult(features1, features2, pairs[keep], votes[keep],
                              np.zeros(int(keep.sum()), bool))
-        result.diagnostics.update(
-            fine_keypoints=(len(features1.keypoints), len(features2.keypoints)),
-            fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()), fine_inliers=0,
-        )
-        self._fine_model(result, rng)
+        result.diagnostics.update(fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()))
         return result
 
     def _fine_model(self, result: "_FineResult", rng) -> None:
@@ -964,19 +971,15 @@ class CoarseFineMatcher:
         features1, features2 = result.features1, result.features2
         inverse = np.linalg.inv(result.model.params)
         back2 = _apply(inverse, features2.keypoints[:, ::-1])[:, ::-1]
-        pairs = self._candidate_pairs(features1.keypoints, back2, self.final_radius)
-        votes = count_votes(pairs, features1, features2, self.local_ratio)
-        keep = votes >= self._votes_needed()
-        final = _FineResult(features1, features2, pairs[keep], votes[keep],
-                            np.zeros(int(keep.sum()), bool), prior=result.prior,
-                            model_name=result.model_name)
+        final = self._voted(features1, features2, back2, self.final_radius)
+        final.prior, final.model_name = result.prior, result.model_name
         first = result.diagnostics
         final.diagnostics = dict(
-            first, fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()),
-            first_pass_pairs=first["fine_pairs"], first_pass_candidates=first["fine_candidates"],
+            first, **final.diagnostics, first_pass_pairs=first["fine_pairs"],
+            first_pass_candidates=first["fine_candidates"],
             first_pass_inliers=first["fine_inliers"],
         )
-        if keep.sum() < NESTED[result.model_name][1]:
+        if len(final.matches) < NESTED[result.model_name][1]:
             return result
         source, target = final.matched_points()
         inliers = result.model.residuals(source, target) <= self.fine_threshold
@@ -1031,10 +1034,3 @@ class _FineResult:
         if self.model is None:
             return other.model is None and other.prior is None
         return other.model is None or self.inliers.sum() > other.inliers.sum()
-
-
-def _make_extractor(detector: SARR2D2Detector, names: tuple[str, ...]):
-    """A MultiDescriptorExtractor around ``detector`` computing ``names``."""
-    from .descriptors import MultiDescriptorExtractor
-
-    return MultiDescriptorExtractor(detector=detector, descriptors=names)
