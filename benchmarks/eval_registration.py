@@ -34,7 +34,7 @@ from skimage.transform import AffineTransform, ProjectiveTransform, warp
 
 from sarfeat import CoarseFineMatcher, RegistrationError, register
 from sarfeat.data import DEVELOPMENT_PAIRS, load_pair, load_reference_transform
-from sarfeat._geometry import _turn
+from sarfeat.matching.geometry import turn as _turn
 from sarfeat.metrics import correct_match_counts, registration_rmse
 
 ROTATION_PAIRS = ("l", "m")

@@ -16,7 +16,7 @@ import pytest
 from skimage.transform import ProjectiveTransform, warp
 
 from sarfeat import CoarseFineMatcher, RegistrationError, register
-from sarfeat._geometry import _turn
+from sarfeat.matching.geometry import turn as _turn
 from sarfeat.metrics import correct_match_counts, registration_rmse
 
 from conftest import require_data

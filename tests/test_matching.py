@@ -13,8 +13,10 @@ import pytest
 from skimage.transform import AffineTransform, ProjectiveTransform, SimilarityTransform, warp
 
 from sarfeat import CoarseFineMatcher
-from sarfeat._geometry import _turn
-from sarfeat._votes import _Features, _nearest_per_group, count_votes
+from sarfeat.matching.geometry import turn as _turn
+from sarfeat.matching.votes import Features as _Features
+from sarfeat.matching.votes import count_votes
+from sarfeat.matching.votes import nearest_per_group as _nearest_per_group
 from sarfeat.metrics import match_errors, registration_rmse
 
 SIMILARITY = SimilarityTransform(scale=0.9, rotation=np.deg2rad(5), translation=(12.0, -8.0))

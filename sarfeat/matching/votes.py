@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+__all__ = ["Features", "full_rows", "nearest_per_group", "count_votes", "descriptor_distances"]
+
+#: Candidate pairs whose descriptor differences are computed at once (bounds memory).
+_CHUNK = 1 << 16
+
 
 @dataclass
-class _Features:
+class Features:
     """Keypoints of one image with every descriptor (full rows) and its mask."""
 
     keypoints: np.ndarray  # (N, 2) row, col in the image's own full-resolution pixels
@@ -23,12 +28,12 @@ class _Features:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, names) -> "_Features":
+    def empty(cls, names) -> "Features":
         return cls(np.empty((0, 2)), np.empty(0), {n: np.empty((0, 1), np.float32) for n in names},
                    {n: np.empty(0, bool) for n in names})
 
     @classmethod
-    def concatenate(cls, parts: list["_Features"], names) -> "_Features":
+    def concatenate(cls, parts: list["Features"], names) -> "Features":
         parts = [p for p in parts if len(p.keypoints)]
         if not parts:
             return cls.empty(names)
@@ -39,13 +44,13 @@ class _Features:
             {n: np.concatenate([p.masks[n] for p in parts]) for n in names},
         )
 
-    def subset(self, keep: np.ndarray) -> "_Features":
-        return _Features(self.keypoints[keep], self.scales[keep],
+    def subset(self, keep: np.ndarray) -> "Features":
+        return Features(self.keypoints[keep], self.scales[keep],
                          {n: d[keep] for n, d in self.descriptors.items()},
                          {n: m[keep] for n, m in self.masks.items()})
 
 
-def _full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Descriptors with one row per keypoint (zeros where ``mask`` is False)."""
     values = np.asarray(values, dtype=np.float32)
     mask = np.asarray(mask, dtype=bool)
@@ -59,7 +64,7 @@ def _full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 # -- votes ----------------------------------------------------------------------------------------
 
 
-def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.0) -> np.ndarray:
+def nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.0) -> np.ndarray:
     """Index (into the pair arrays) of the smallest distance of each group value.
 
     With ``ratio`` < 1, a group whose best distance is not below ``ratio`` times its
@@ -82,7 +87,7 @@ def _nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1
     return order[first]
 
 
-def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
+def count_votes(pairs: np.ndarray, features1: Features, features2: Features,
                 ratio: float = 1.0) -> np.ndarray:
     """Votes of every descriptor, in both directions, for candidate pairs.
 
@@ -90,7 +95,7 @@ def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
     ----------
     pairs : (P, 2) ndarray of int
         Candidate (image-1 index, image-2 index) pairs, each at most once.
-    features1, features2 : _Features
+    features1, features2 : Features
         Keypoints and descriptors of the two images (same descriptor names).
     ratio : float
         A keypoint votes only when its nearest candidate's descriptor distance is
@@ -111,8 +116,18 @@ def count_votes(pairs: np.ndarray, features1: _Features, features2: _Features,
         usable = np.flatnonzero(features1.masks[name][first] & features2.masks[name][second])
         if usable.size == 0:
             continue
-        diff = d1[first[usable]].astype(np.float32) - d2[second[usable]].astype(np.float32)
-        distance = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        votes[usable[_nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
-        votes[usable[_nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
+        distance = descriptor_distances(d1, d2, first[usable], second[usable])
+        votes[usable[nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
+        votes[usable[nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
     return votes
+
+
+def descriptor_distances(d1: np.ndarray, d2: np.ndarray, first: np.ndarray,
+                         second: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``|d1[first] - d2[second]|``, computed in chunks of pairs."""
+    distance = np.empty(len(first), np.float32)
+    for start in range(0, len(first), _CHUNK):
+        stop = start + _CHUNK
+        diff = d1[first[start:stop]].astype(np.float32) - d2[second[start:stop]]
+        distance[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return distance

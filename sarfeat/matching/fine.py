@@ -1,0 +1,390 @@
+"""The fine stage: tiling, local search, descriptor votes and the fine model.
+
+Image 1 is cut, over its overlap with image 2 under a prior, into patches on a
+grid anchored at the image origin (``patch_size`` pixels a side at most), each
+described with a halo of context and its own keypoint budget. Image 2 is cut
+the same way over the prior's image of that region, or, when the prior turns
+or scales too much, resampled patch by patch into image 1's frame. Patches are
+read one at a time, so memory does not grow with the images beyond their
+features, and the features of a patch are kept: a second prior, a guided
+round or the last local search reuses every patch it shares with an earlier
+one instead of running the network again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from skimage.transform import ProjectiveTransform
+
+from .geometry import apply_matrix, overlap_box, rotation_scale, tiles, warp_nan
+from .models import MODELS, NESTED, fit_model, refine
+from .votes import Features, count_votes, full_rows
+
+__all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "ImageWindows",
+           "ResampledWindows"]
+
+#: Pixels around a patch given to the network for context (its receptive radius is 28).
+HALO = 32
+
+#: Patch resampling threshold: image 2 is resampled into image 1's frame when the prior
+#: turns by more than this many degrees or scales outside [1/x, x].
+_UPRIGHT_ANGLE = 10.0
+_UPRIGHT_SCALE = 1.2
+
+
+@dataclass(frozen=True)
+class FineSettings:
+    """Parameters of the fine stage (those of :class:`~sarfeat.CoarseFineMatcher`)."""
+
+    descriptors: tuple[str, ...] = ("r2d2", "ratio_hog", "log_patch")
+    model: str = "affine"
+    patch_size: int = 512
+    radius: float = 20.0
+    fine_threshold: float = 3.0
+    fine_keypoints: int = 2000
+    vote_threshold: int | None = None
+    local_ratio: float = 0.9
+    final_radius: float | None = 6.0
+    select_model: bool = True
+    min_fine_inliers: int = 10
+    max_trials: int = 2000
+
+    def votes_needed(self) -> int:
+        """Least votes of a pair sent to RANSAC (a majority by default)."""
+        if self.vote_threshold is None:
+            return len(self.descriptors) + 1
+        return int(self.vote_threshold)
+
+
+@dataclass
+class FineResult:
+    """The fine stage around one prior: features, voted matches and the model."""
+
+    features1: Features
+    features2: Features
+    matches: np.ndarray  # (Q, 2) voted pairs, indices into the two feature sets
+    votes: np.ndarray
+    inliers: np.ndarray
+    model: ProjectiveTransform | None = None
+    model_name: str | None = None  # the selected model (a key of NESTED)
+    failure: str | None = None
+    prior: str | None = None
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def keypoints1(self) -> np.ndarray:
+        return self.features1.keypoints
+
+    @property
+    def keypoints2(self) -> np.ndarray:
+        return self.features2.keypoints
+
+    def matched_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the matched keypoints in image 1 and in image 2."""
+        return (self.keypoints1[self.matches[:, 0], ::-1],
+                self.keypoints2[self.matches[:, 1], ::-1])
+
+    @classmethod
+    def empty(cls, failure: str | None, names) -> "FineResult":
+        result = cls(Features.empty(names), Features.empty(names), np.empty((0, 2), np.intp),
+                     np.empty(0, np.int64), np.empty(0, bool), failure=failure)
+        result.diagnostics.update(fine_keypoints=(0, 0), fine_pairs=0, fine_candidates=0,
+                                  fine_inliers=0)
+        return result
+
+    def better_than(self, other: "FineResult") -> bool:
+        if self.model is None:
+            return other.model is None and other.prior is None
+        return other.model is None or self.inliers.sum() > other.inliers.sum()
+
+
+def candidate_pairs(keypoints1: np.ndarray, back2: np.ndarray, radius: float) -> np.ndarray:
+    """(i, j) pairs with image-2 keypoint j brought back within ``radius`` of keypoint i."""
+    if len(keypoints1) == 0 or len(back2) == 0:
+        return np.empty((0, 2), dtype=np.intp)
+    tree1, tree2 = cKDTree(keypoints1), cKDTree(back2)
+    distances = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
+    return np.stack([distances["i"], distances["j"]], axis=1).astype(np.intp)
+
+
+class ImageWindows:
+    """Windows of an image read as they are (clipped to the image)."""
+
+    def __init__(self, image: np.ndarray, key: str) -> None:
+        self.image, self.key = image, key
+        self.shape = image.shape
+
+    def read(self, r0: int, r1: int, c0: int, c1: int):
+        """The pixels of rows r0:r1 and columns c0:c1 that exist, and their (row, col) origin."""
+        r0, c0 = max(0, r0), max(0, c0)
+        return self.image[r0:min(self.shape[0], r1), c0:min(self.shape[1], c1)], (r0, c0)
+
+    def to_image(self, keypoints: np.ndarray) -> np.ndarray:
+        return keypoints
+
+
+class ResampledWindows:
+    """Windows of image 2 resampled into image 1's frame by ``matrix`` (image 1 -> image 2).
+
+    Each window is resampled alone (from the part of image 2 it needs), so no
+    resampled copy of the whole image is ever held.
+    """
+
+    def __init__(self, image2: np.ndarray, matrix: np.ndarray) -> None:
+        self.image2, self.matrix = image2, matrix
+        self.key = ("resampled", matrix.tobytes())
+        self.shape = (math.inf, math.inf)
+
+    def read(self, r0: int, r1: int, c0: int, c1: int):
+        corners = np.array([[c0, r0], [c1, r0], [c0, r1], [c1, r1]], float)
+        mapped = apply_matrix(self.matrix, corners)
+        height, width = self.image2.shape
+        s_r0 = int(np.clip(math.floor(np.nanmin(mapped[:, 1])) - 2, 0, height))
+        s_r1 = int(np.clip(math.ceil(np.nanmax(mapped[:, 1])) + 3, 0, height))
+        s_c0 = int(np.clip(math.floor(np.nanmin(mapped[:, 0])) - 2, 0, width))
+        s_c1 = int(np.clip(math.ceil(np.nanmax(mapped[:, 0])) + 3, 0, width))
+        shape = (r1 - r0, c1 - c0)
+        if s_r1 - s_r0 < 2 or s_c1 - s_c0 < 2:
+            return np.full(shape, np.nan, np.float32), (r0, c0)
+        shift = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+        crop = np.array([[1, 0, -s_c0], [0, 1, -s_r0], [0, 0, 1.0]])
+        source = self.image2[s_r0:s_r1, s_c0:s_c1]
+        return warp_nan(source, crop @ self.matrix @ shift, shape, order=1), (r0, c0)
+
+    def to_image(self, keypoints: np.ndarray) -> np.ndarray:
+        """(row, col) in image 1's frame -> (row, col) in image 2's pixels."""
+        return apply_matrix(self.matrix, keypoints[:, ::-1])[:, ::-1]
+
+
+class FineStage:
+    """Features over the overlap, local search, votes and the fine model.
+
+    Parameters
+    ----------
+    settings : FineSettings
+        The stage's parameters.
+    describe : callable
+        ``describe(patch, max_keypoints)`` -> (keypoints (row, col), scales,
+        descriptors dict, masks dict) of one patch; raises RuntimeError or
+        ValueError when it finds nothing.
+    plausible : callable
+        (B, 3, 3) matrices -> (B,) bool.
+    progress : callable, optional
+        Wraps an iterable of patches (a progress bar); None shows nothing.
+    """
+
+    def __init__(self, settings: FineSettings, describe: Callable,
+                 plausible: Callable[[np.ndarray], np.ndarray],
+                 progress: Callable[[Iterable, str], Iterable] | None = None) -> None:
+        self.settings = settings
+        self.describe = describe
+        self.plausible = plausible
+        self.progress = progress
+        self._cache: dict = {}
+        self.diagnostics: dict = {"patches_described": 0, "patches_reused": 0}
+
+    # -- features -------------------------------------------------------------------------------
+
+    def _cores(self, windows, box):
+        """Patch cores over ``box``: the image grid's tiles cut by the box."""
+        r0, r1, c0, c1 = box
+        if math.isinf(windows.shape[0]):
+            grid = tiles(box, self.settings.patch_size)
+        else:
+            grid = tiles((0, windows.shape[0], 0, windows.shape[1]), self.settings.patch_size)
+        cores = []
+        for t0, t1, u0, u1 in grid:
+            core = (max(t0, r0), min(t1, r1), max(u0, c0), min(u1, c1))
+            if core[1] - core[0] >= 8 and core[3] - core[2] >= 8:
+                cores.append(core)
+        return cores
+
+    def _patch(self, windows, core) -> Features | None:
+        r0, r1, c0, c1 = core
+        key = (windows.key, core)
+        if key in self._cache:
+            self.diagnostics["patches_reused"] += 1
+            return self._cache[key]
+        patch, (o_r0, o_c0) = windows.read(r0 - HALO, r1 + HALO, c0 - HALO, c1 + HALO)
+        inner = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
+        features = None
+        if np.isnan(inner).mean() <= 0.95:
+            budget = self.settings.fine_keypoints * (r1 - r0) * (c1 - c0)
+            budget = max(50, int(round(budget / self.settings.patch_size ** 2)))
+            try:
+                keypoints, scales, descriptors, masks = self.describe(patch, budget)
+            except (RuntimeError, ValueError):  # nothing to detect in this patch
+                keypoints = None
+            if keypoints is not None:
+                keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
+                rows, cols = keypoints[:, 0], keypoints[:, 1]
+                keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & \
+                    (cols < c1 - 0.5)
+                names = self.settings.descriptors
+                features = Features(
+                    keypoints[keep], np.asarray(scales, np.float64)[keep],
+                    {n: full_rows(descriptors[n], masks[n])[keep] for n in names},
+                    {n: np.asarray(masks[n], bool)[keep] for n in names},
+                )
+        self.diagnostics["patches_described"] += 1
+        self._cache[key] = features
+        return features
+
+    def features(self, windows, box) -> Features:
+        """Features of the patches over ``box`` (row, col in the windows' frame)."""
+        cores = self._cores(windows, box)
+        if self.progress is not None:
+            cores = self.progress(cores, "fine patches")
+        parts = [self._patch(windows, core) for core in cores]
+        return Features.concatenate([p for p in parts if p is not None],
+                                    self.settings.descriptors)
+
+    def overlap_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray):
+        """Features of both images over their overlap under the prior ``matrix``.
+
+        Returns the features of image 1, those of image 2 (keypoints in image 2's
+        own pixels) and the (N2, 2) (row, col) of the image-2 keypoints brought
+        back into image 1 by ``matrix``.
+        """
+        angle, scale, _ = rotation_scale(matrix)
+        resample = abs(angle) > _UPRIGHT_ANGLE or not 1 / _UPRIGHT_SCALE <= scale <= _UPRIGHT_SCALE
+        self.diagnostics["fine_resampled"] = bool(resample)
+        box1 = overlap_box(matrix, image1.shape, image2.shape)
+        features1 = self.features(ImageWindows(image1, "image1"), box1)
+        margin = int(math.ceil(self.settings.radius)) + 1
+        r0, r1, c0, c1 = box1
+        if resample:
+            # image 2 seen upright at image 1's scale, over the overlap and ``radius`` beyond
+            windows = ResampledWindows(image2, matrix)
+            features2 = self.features(windows, (r0 - margin, r1 + margin, c0 - margin,
+                                                 c1 + margin))
+            back2 = features2.keypoints
+            features2 = Features(windows.to_image(back2), features2.scales,
+                                 features2.descriptors, features2.masks)
+        else:
+            box2 = _mapped_box(matrix, (r0 - margin, r1 + margin, c0 - margin, c1 + margin),
+                               image2.shape)
+            if box2[1] - box2[0] < 8 or box2[3] - box2[2] < 8:
+                features2 = Features.empty(self.settings.descriptors)
+            else:
+                features2 = self.features(ImageWindows(image2, "image2"), box2)
+            back2 = apply_matrix(np.linalg.inv(matrix), features2.keypoints[:, ::-1])[:, ::-1]
+        finite = np.all(np.isfinite(back2), axis=1)
+        return features1, features2.subset(finite), back2[finite]
+
+    # -- votes and model ------------------------------------------------------------------------
+
+    def voted(self, features1: Features, features2: Features, back2: np.ndarray,
+              radius: float) -> FineResult:
+        """Pairs within ``radius`` (image 2 brought back as ``back2``) with enough votes."""
+        pairs = candidate_pairs(features1.keypoints, back2, radius)
+        votes = count_votes(pairs, features1, features2, self.settings.local_ratio)
+        keep = votes >= self.settings.votes_needed()
+        result = FineResult(features1, features2, pairs[keep], votes[keep],
+                            np.zeros(int(keep.sum()), bool))
+        result.diagnostics.update(fine_pairs=int(len(pairs)), fine_candidates=int(keep.sum()))
+        return result
+
+    def run(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray,
+            rng: np.random.Generator) -> FineResult:
+        """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y))."""
+        features1, features2, back2 = self.overlap_features(image1, image2, matrix)
+        result = self.voted(features1, features2, back2, self.settings.radius)
+        result.diagnostics.update(
+            fine_keypoints=(len(features1.keypoints), len(features2.keypoints)), fine_inliers=0,
+            fine_resampled=self.diagnostics["fine_resampled"],
+        )
+        self.fit(result, rng)
+        return result
+
+    def fit(self, result: FineResult, rng: np.random.Generator) -> None:
+        """RANSAC, least-squares refinement and model selection on the voted matches."""
+        s = self.settings
+        count = len(result.matches)
+        needed = max(NESTED[s.model][1], s.min_fine_inliers)
+        if count < needed:
+            result.failure = f"{count} voted matches, {needed} needed"
+            return
+        source, target = result.matched_points()
+        fitted = fit_model(source, target, s.model, threshold=s.fine_threshold,
+                           max_trials=s.max_trials, plausible=self.plausible, rng=rng,
+                           select=s.select_model)
+        if fitted is None:
+            result.failure = f"RANSAC found no plausible {s.model} model among {count} voted matches"
+            return
+        result.inliers = fitted.inliers
+        result.model_name = fitted.name
+        result.diagnostics["selected_model"] = fitted.name
+        result.diagnostics["gric"] = {name: round(v, 1) for name, v in fitted.gric.items()}
+        self._record(result, fitted.transform, source, target)
+
+    def _record(self, result: FineResult, transform, source, target) -> None:
+        """Store ``transform`` in ``result`` with its inlier counts and residuals."""
+        inliers = result.inliers
+        residuals = transform.residuals(source, target)
+        result.diagnostics["fine_inliers"] = int(inliers.sum())
+        result.diagnostics["residual_median"] = float(np.median(residuals[inliers]))
+        result.diagnostics["residual_rms"] = float(np.sqrt(np.mean(residuals[inliers] ** 2)))
+        if inliers.sum() < self.settings.min_fine_inliers:
+            result.failure = (
+                f"{int(inliers.sum())} RANSAC inliers among {len(result.matches)} voted "
+                f"matches, {self.settings.min_fine_inliers} needed"
+            )
+            result.model = None
+            return
+        result.model = transform
+
+    def final_search(self, result: FineResult) -> FineResult:
+        """Local search once more, within ``final_radius`` of the fine model's projections.
+
+        Around an accurate model the candidates of a keypoint are few, so descriptor
+        votes are less ambiguous and more true matches reach the vote threshold. The
+        model is refitted (least squares, the selected model) on the new inliers; the
+        new result is kept when it has at least as many inliers.
+        """
+        s = self.settings
+        result.diagnostics["final_search"] = False
+        features1, features2 = result.features1, result.features2
+        back2 = apply_matrix(np.linalg.inv(result.model.params),
+                             features2.keypoints[:, ::-1])[:, ::-1]
+        final = self.voted(features1, features2, back2, s.final_radius)
+        final.prior, final.model_name = result.prior, result.model_name
+        first = result.diagnostics
+        final.diagnostics = dict(
+            first, **final.diagnostics, first_pass_pairs=first["fine_pairs"],
+            first_pass_candidates=first["fine_candidates"],
+            first_pass_inliers=first["fine_inliers"],
+        )
+        minimal = NESTED[result.model_name][1]
+        if len(final.matches) < minimal:
+            return result
+        source, target = final.matched_points()
+        inliers = result.model.residuals(source, target) <= s.fine_threshold
+        if inliers.sum() < max(s.min_fine_inliers, minimal):
+            return result
+        transform, final.inliers = refine(source, target, result.model_name, result.model,
+                                          inliers, s.fine_threshold, self.plausible)
+        self._record(final, MODELS[s.model](matrix=transform.params), source, target)
+        if final.model is None or final.inliers.sum() < result.inliers.sum():
+            return result
+        final.diagnostics["final_search"] = True
+        return final
+
+
+def _mapped_box(matrix: np.ndarray, box, shape) -> tuple[int, int, int, int]:
+    """Bounding box, clipped to ``shape``, of image-1 ``box`` mapped by ``matrix``."""
+    r0, r1, c0, c1 = box
+    corners = np.array([[c0, r0], [c1, r0], [c0, r1], [c1, r1]], float)
+    mapped = apply_matrix(matrix, corners)
+    height, width = shape
+    return (
+        max(0, int(math.floor(mapped[:, 1].min()))),
+        min(height, int(math.ceil(mapped[:, 1].max())) + 1),
+        max(0, int(math.floor(mapped[:, 0].min()))),
+        min(width, int(math.ceil(mapped[:, 0].max())) + 1),
+    )

@@ -1,0 +1,177 @@
+"""Pure geometry of the matcher: 3x3 homogeneous matrices on (x, y) points.
+
+Points are (x, y) = (col, row), as in :mod:`skimage.transform`; matrices map
+them in homogeneous coordinates. Images carry NaN where they are invalid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from skimage.transform import ProjectiveTransform, rescale, warp
+
+__all__ = ["apply_matrix", "rotation_scale", "scaling", "turn", "warp_nan", "downsample",
+           "overlap_box", "deviation", "plausible_matrices", "tiles", "angle_difference"]
+
+
+def apply_matrix(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 homogeneous matrix to (N, 2) points (x, y)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    out = np.c_[xy, np.ones(len(xy))] @ matrix.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return out[:, :2] / out[:, 2:3]
+
+
+def rotation_scale(matrix: np.ndarray) -> tuple[float, float, float]:
+    """(rotation in degrees, scale, determinant) of the linear part of an affine matrix.
+
+    The rotation is the angle of the image of the x axis in skimage's convention
+    (``SimilarityTransform(rotation=r)`` gives ``r``).
+    """
+    linear = matrix[:2, :2] / matrix[2, 2]
+    det = float(np.linalg.det(linear))
+    # closest similarity (its rotation and scale) to the linear part
+    a = 0.5 * (linear[0, 0] + linear[1, 1])
+    b = 0.5 * (linear[1, 0] - linear[0, 1])
+    angle = math.degrees(math.atan2(b, a))
+    scale = math.sqrt(abs(det))
+    return angle, scale, det
+
+
+def scaling(ratio_rows: float, ratio_cols: float) -> np.ndarray:
+    """Matrix mapping downsampled (x, y) to original (x, y) for pixel-centred resampling."""
+    return np.array([
+        [ratio_cols, 0.0, 0.5 * ratio_cols - 0.5],
+        [0.0, ratio_rows, 0.5 * ratio_rows - 0.5],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def turn(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """Turn of an image about its centre onto a canvas that holds all of it.
+
+    Returns the 3x3 matrix mapping original (x, y) to turned (x, y) (skimage's
+    rotation convention) and the (rows, cols) of the canvas.
+    """
+    height, width = shape
+    theta = math.radians(angle)
+    c, s = math.cos(theta), math.sin(theta)
+    if abs(c) < 1e-12:
+        c = 0.0
+    if abs(s) < 1e-12:
+        s = 0.0
+    new_w = abs(c) * width + abs(s) * height
+    new_h = abs(s) * width + abs(c) * height
+    new_w = int(round(new_w)) if abs(new_w - round(new_w)) < 1e-6 else int(math.ceil(new_w))
+    new_h = int(round(new_h)) if abs(new_h - round(new_h)) < 1e-6 else int(math.ceil(new_h))
+    to_origin = np.array([[1, 0, -(width - 1) / 2], [0, 1, -(height - 1) / 2], [0, 0, 1.0]])
+    rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    to_canvas = np.array([[1, 0, (new_w - 1) / 2], [0, 1, (new_h - 1) / 2], [0, 0, 1.0]])
+    return to_canvas @ rotation @ to_origin, (new_h, new_w)
+
+
+def warp_nan(
+    image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int
+) -> np.ndarray:
+    """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y))."""
+    invalid = np.isnan(image)
+    filled = np.where(invalid, 0.0, image) if invalid.any() else image
+    out = warp(filled, ProjectiveTransform(matrix=inverse), output_shape=shape, order=order,
+               cval=np.nan, preserve_range=True).astype(np.float32)
+    if invalid.any():
+        spread = warp(invalid.astype(np.float32), ProjectiveTransform(matrix=inverse),
+                      output_shape=shape, order=1, cval=1.0, preserve_range=True)
+        out[spread > 1e-3] = np.nan
+    return out
+
+
+def downsample(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-prefiltered downsampling of a NaN-marked image.
+
+    Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
+    """
+    if factor >= 1:
+        return image, np.eye(3)
+    invalid = np.isnan(image)
+    filled = np.where(invalid, np.nanmedian(image), image) if invalid.any() else image
+    small = rescale(filled, factor, anti_aliasing=True, order=1, preserve_range=True)
+    small = small.astype(np.float32)
+    if invalid.any():
+        coverage = rescale(invalid.astype(np.float32), factor, anti_aliasing=True, order=1,
+                           preserve_range=True)
+        small[coverage > 0.05] = np.nan
+    ratios = (image.shape[0] / small.shape[0], image.shape[1] / small.shape[1])
+    return small, scaling(*ratios)
+
+
+def angle_difference(a: float, b: float) -> float:
+    """Absolute difference of two angles in degrees, in [0, 180]."""
+    return abs((a - b + 180) % 360 - 180)
+
+
+def overlap_box(matrix: np.ndarray, shape1, shape2, step: int = 8):
+    """(r0, r1, c0, c1) of image 1 whose points ``matrix`` maps into image 2, or None."""
+    rows = np.unique(np.r_[np.arange(0, shape1[0], step, dtype=float), shape1[0] - 1])
+    cols = np.unique(np.r_[np.arange(0, shape1[1], step, dtype=float), shape1[1] - 1])
+    grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+    mapped = apply_matrix(matrix, grid)
+    inside = (
+        (mapped[:, 0] >= -0.5) & (mapped[:, 0] <= shape2[1] - 0.5)
+        & (mapped[:, 1] >= -0.5) & (mapped[:, 1] <= shape2[0] - 0.5)
+    )
+    if inside.sum() < 4:
+        return None
+    xy = grid[inside]
+    r0 = max(0, int(xy[:, 1].min()) - step)
+    r1 = min(shape1[0], int(xy[:, 1].max()) + step + 1)
+    c0 = max(0, int(xy[:, 0].min()) - step)
+    c1 = min(shape1[1], int(xy[:, 0].max()) + step + 1)
+    if r1 - r0 < 16 or c1 - c0 < 16:
+        return None
+    return r0, r1, c0, c1
+
+
+def deviation(matrix: np.ndarray, prior: np.ndarray, shape1, shape2) -> float:
+    """Largest distance (image-2 pixels) between two models over their overlap in image 1."""
+    box = overlap_box(matrix, shape1, shape2)
+    if box is None:
+        return 0.0
+    r0, r1, c0, c1 = box
+    rows, cols = np.linspace(r0, r1 - 1, 9), np.linspace(c0, c1 - 1, 9)
+    grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
+    return float(np.max(np.linalg.norm(apply_matrix(matrix, grid) - apply_matrix(prior, grid),
+                                       axis=1)))
+
+
+def plausible_matrices(matrices: np.ndarray, max_scale_change: float) -> np.ndarray:
+    """Which of (B, 3, 3) affine matrices are plausible models.
+
+    A plausible model keeps orientation (positive determinant), has a scale
+    (square root of the determinant) within ``[1/m, m]`` and singular values
+    less than ``m`` apart, ``m`` being ``max_scale_change``.
+    """
+    matrices = np.asarray(matrices, np.float64).reshape(-1, 3, 3)
+    finite = np.all(np.isfinite(matrices), axis=(1, 2)) & (matrices[:, 2, 2] != 0)
+    safe = np.where(finite[:, None, None], matrices, np.eye(3))
+    linear = safe[:, :2, :2] / safe[:, 2:3, 2:3]
+    det = np.linalg.det(linear)
+    singular = np.linalg.svd(linear, compute_uv=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.sqrt(np.abs(det))
+        spread = singular[:, 0] / singular[:, 1]
+    return finite & (det > 0) & (scale >= 1 / max_scale_change) & \
+        (scale <= max_scale_change) & (spread <= max_scale_change)
+
+
+def tiles(box, size: int) -> list[tuple[int, int, int, int]]:
+    """Cores of at most ``size`` pixels a side that partition ``box`` (r0, r1, c0, c1)."""
+    r0, r1, c0, c1 = box
+    n_rows = max(1, math.ceil((r1 - r0) / size))
+    n_cols = max(1, math.ceil((c1 - c0) / size))
+    row_edges = np.linspace(r0, r1, n_rows + 1).round().astype(int)
+    col_edges = np.linspace(c0, c1, n_cols + 1).round().astype(int)
+    return [
+        (int(row_edges[i]), int(row_edges[i + 1]), int(col_edges[j]), int(col_edges[j + 1]))
+        for i in range(n_rows) for j in range(n_cols)
+    ]

@@ -1,0 +1,597 @@
+"""The orchestrator of the coarse-to-fine matcher: :class:`CoarseFineMatcher`.
+
+The method is described in the documentation of :mod:`sarfeat.matching`; its
+stages live in :mod:`~sarfeat.matching.coarse`, :mod:`~sarfeat.matching.fine`,
+:mod:`~sarfeat.matching.models` and :mod:`~sarfeat.matching.geometry`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+from skimage.transform import AffineTransform
+from tqdm.auto import tqdm
+
+from ..descriptors import MultiDescriptorExtractor
+from ..detector import SARR2D2Detector
+from ..network import R2D2Net
+from ..preprocess import normalize_sar
+from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
+from .fine import FineResult, FineSettings, FineStage
+from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
+from .models import MODELS
+
+__all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
+
+#: Detector parameters that the matcher sets itself, per stage.
+MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
+                "scale_factor", "input_kind", "nodata")
+
+#: Pyramid of the coarse detection: levels sqrt(2) apart from full size to half of it
+#: (three levels; relative scales from 1/2 to 2 between the images are matched).
+_COARSE_SCALE_FACTOR = 2 ** 0.5
+
+#: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
+#: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
+_MIN_CONTENT_KEYPOINTS = 10
+_BORDER = 16
+
+#: Fine stages run again around the fine model when it strays from the prior; a round is
+#: kept when it has this many times the inliers of the previous one.
+_GUIDED_ROUNDS = 2
+_GUIDED_GAIN = 1.25
+
+#: RANSAC's seed when ``rng`` is None, so that results are reproducible.
+_DEFAULT_SEED = 0
+
+
+class CoarseFineMatcher:
+    """Match two SAR images coarse to fine, with descriptor votes (DESIGN.md section 6).
+
+    The two stages are described in the module documentation of
+    :mod:`sarfeat.matching`. ``match`` returns index pairs as
+    :func:`skimage.feature.match_descriptors` does, into ``keypoints1`` and
+    ``keypoints2`` ((row, col) at full resolution), so the result goes
+    unchanged to :func:`skimage.feature.plot_matched_features`.
+
+    Parameters
+    ----------
+    weights : str, path-like or R2D2Net, optional
+        The network, as for :class:`~sarfeat.SARR2D2Detector` (None: the
+        detector's default).
+    model : {'affine', 'similarity', 'projective'}
+        The class of the fine model, and the richest model it may be (see
+        ``select_model``). The coarse model is a similarity for
+        ``'similarity'`` and affine otherwise.
+    coarse_size : int
+        Longest side, in pixels, of the downsampled coarse images (images
+        already smaller are used as they are).
+    ratio : float
+        Lowe's ratio test of the coarse mutual nearest neighbours (0.9 in the
+        paper's code); 1 disables it.
+    ransac_threshold : float
+        RANSAC residual of the coarse stage, in coarse pixels (5 in the paper's
+        code).
+    fine_threshold : float
+        RANSAC residual and inlier distance of the fine stage, in full-resolution
+        pixels of image 2.
+    patch_size : int
+        Side of the fine-stage patches of image 1, in pixels.
+    radius : float
+        Local search radius, in image-1 pixels: an image-2 keypoint is a
+        candidate for an image-1 keypoint when the prior (the coarse model)
+        brings it back within this distance.
+    vote_threshold : int or None
+        Least number of votes of a pair sent to the fine RANSAC (each
+        descriptor gives at most two votes to a pair). None: a majority, the
+        number of descriptors plus one (4 for three descriptors; 2, the mutual
+        nearest neighbour, for one). On the development pairs a threshold of
+        2 with three descriptors lets through up to 20 times more pairs than
+        are correct, and RANSAC fails on the hardest pair.
+    local_ratio : float
+        A keypoint votes only when its nearest candidate's descriptor distance
+        is below ``local_ratio`` times the second nearest's; 1 disables it.
+    final_radius : float or None
+        Radius, in image-1 pixels, of a last local search around the fine
+        model's own projections (twice ``fine_threshold`` by default); the
+        model is refitted on its inliers and kept when they are at least as
+        many. None skips it.
+    select_model : bool
+        Choose, among the models nested in ``model`` (translation, rigid
+        motion, similarity, affine, homography), the one the matches support
+        best by Torr's GRIC (``sarfeat._models``); ``model`` stays the
+        class of the result. False always fits ``model`` itself.
+    rotations : sequence of float
+        Turns of image 2, in degrees, tried by the coarse stage, in this order.
+        ``(0,)`` assumes upright pairs.
+    angle_step : float or None
+        When no hypothesis from ``rotations`` is strong, also try turns every
+        ``angle_step`` degrees; None never does.
+    refine_angle : float or None
+        Match once more at the turn the best hypothesis estimates when that is
+        more than this many degrees from the tried turn; None never does.
+    strong_inliers : int or None
+        Coarse inliers that make a hypothesis strong (so do
+        ``min_coarse_inliers`` inliers making up half of the matches, or 2.5
+        times the inliers of the hypotheses at all other turns tried, at least
+        three of them): the angle search stops there. None never stops early:
+        every angle of ``rotations`` and every ``angle_step`` is tried.
+    min_coarse_inliers : int
+        Fewer coarse inliers than this is no hypothesis at all.
+    min_fine_inliers : int
+        Fewer fine inliers than this leaves ``model`` None.
+    identity_prior : bool
+        When the coarse stage has no strong hypothesis, also run the fine stage
+        around the identity (images already roughly aligned) and keep the
+        result with more inliers.
+    max_scale_change : float
+        A model whose scale lies outside ``[1 / max_scale_change,
+        max_scale_change]``, or that mirrors the image, is rejected as
+        implausible.
+    descriptors : sequence of str
+        Descriptors that vote in the fine stage, among those of
+        :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
+        ``'ratio_hog'``, ``'log_patch'``).
+    coarse_keypoints : int
+        Keypoints kept per coarse image.
+    fine_keypoints : int
+        Keypoints kept per fine patch of ``patch_size`` squared pixels (fewer in
+        proportion for smaller patches).
+    fine_min_scale : float
+        Smallest pyramid scale of the fine detection (1 = full resolution only).
+    max_trials : int
+        RANSAC iterations per run (each run stops earlier at 99.9 % confidence).
+    rng : int or numpy.random.Generator, optional
+        Seed of RANSAC's sampling; fixed for reproducible results.
+    input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
+        What the pixel values of both images are (see
+        :func:`sarfeat.normalize_sar`); both are normalised once, as a whole.
+    nodata : float, optional
+        A pixel value marking no-data besides NaN.
+    **detector_options
+        Other :class:`~sarfeat.SARR2D2Detector` parameters (``device``,
+        ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
+        ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
+        the matcher's (``coarse_keypoints``, ``fine_keypoints``,
+        ``coarse_size``, ``fine_min_scale``).
+
+    Attributes
+    ----------
+    keypoints1, keypoints2 : (N1, 2), (N2, 2) ndarray
+        Fine-stage keypoints (row, col) of image 1 and image 2, at full resolution.
+    matches : (Q, 2) ndarray of int
+        Candidate pairs with enough votes, indices into ``keypoints1`` and
+        ``keypoints2``: the fine RANSAC's input.
+    votes : (Q,) ndarray of int
+        Votes of each pair of ``matches``.
+    inliers : (Q,) ndarray of bool
+        Pairs of ``matches`` consistent with ``model`` within ``fine_threshold``.
+        ``match`` returns ``matches[inliers]``.
+    coarse_model : skimage.transform.AffineTransform or None
+        The prior of the fine stage, image-1 (x, y) -> image-2 (x, y) at full
+        resolution: the coarse model, or the identity when the identity prior won.
+    coarse_angle : float or None
+        The turn of image 2 (degrees, skimage's convention) at which the coarse
+        hypothesis was found.
+    coarse_keypoints1, coarse_keypoints2 : ndarray or None
+        Coarse keypoints (row, col) in full-resolution pixels of each image (of
+        the best hypothesis' turn for image 2).
+    coarse_matches : (P, 2) ndarray of int or None
+        Coarse mutual nearest neighbours, indices into the coarse keypoints.
+    coarse_inliers : (P,) ndarray of bool or None
+        Which coarse matches agree with the coarse model.
+    model : skimage.transform.ProjectiveTransform or None
+        The fine model (class by ``model``), image-1 (x, y) -> image-2 (x, y);
+        None when no consistent model was found.
+    diagnostics : dict
+        Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse
+        matches), ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs
+        within the radius), ``fine_candidates`` (voted matches),
+        ``fine_inliers``; after the last local search these describe it, and
+        ``first_pass_pairs``, ``first_pass_candidates``, ``first_pass_inliers``
+        the search around the prior), ``final_search`` (whether the last local
+        search was kept), ``selected_model`` and ``gric`` (the model chosen and the
+        score of each model tried), inlier residuals (``residual_median``,
+        ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
+        inliers of each turn tried), ``prior`` (``'coarse'`` or
+        ``'identity'``), ``guided_rounds``, ``fine_resampled``, timings
+        (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
+        (None, or a sentence saying why no model was found).
+
+    Examples
+    --------
+    >>> from sarfeat import CoarseFineMatcher
+    >>> matcher = CoarseFineMatcher(weights=my_weights, rng=0)  # doctest: +SKIP
+    >>> matches = matcher.match(image1, image2)  # doctest: +SKIP
+    >>> matcher.model.params  # image-1 (x, y) -> image-2 (x, y)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | R2D2Net | None = None,
+        *,
+        model: str = "affine",
+        coarse_size: int = 512,
+        ratio: float = 0.9,
+        ransac_threshold: float = 5.0,
+        fine_threshold: float = 3.0,
+        patch_size: int = 512,
+        radius: float = 20.0,
+        vote_threshold: int | None = None,
+        local_ratio: float = 0.9,
+        final_radius: float | None = 6.0,
+        select_model: bool = True,
+        rotations: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0),
+        angle_step: float | None = 30.0,
+        refine_angle: float | None = 5.0,
+        estimated_turns: int = 2,
+        strong_inliers: int | None = 40,
+        min_coarse_inliers: int = 8,
+        min_fine_inliers: int = 10,
+        identity_prior: bool = True,
+        max_scale_change: float = 4.0,
+        descriptors: tuple[str, ...] = ("r2d2", "ratio_hog", "log_patch"),
+        coarse_keypoints: int = 5000,
+        fine_keypoints: int = 2000,
+        fine_min_scale: float = 1.0,
+        max_trials: int = 2000,
+        rng: int | np.random.Generator | None = None,
+        input_kind: str = "auto",
+        nodata: float | None = None,
+        progress: bool | None = None,
+        **detector_options,
+    ) -> None:
+        self.weights = weights
+        self.model_type = model
+        self.coarse_size = coarse_size
+        self.ratio = ratio
+        self.ransac_threshold = ransac_threshold
+        self.fine_threshold = fine_threshold
+        self.patch_size = patch_size
+        self.radius = radius
+        self.vote_threshold = vote_threshold
+        self.local_ratio = local_ratio
+        self.final_radius = final_radius
+        self.select_model = select_model
+        self.rotations = tuple(rotations)
+        self.angle_step = angle_step
+        self.refine_angle = refine_angle
+        self.estimated_turns = estimated_turns
+        self.strong_inliers = strong_inliers
+        self.min_coarse_inliers = min_coarse_inliers
+        self.min_fine_inliers = min_fine_inliers
+        self.identity_prior = identity_prior
+        self.max_scale_change = max_scale_change
+        self.descriptor_names = tuple(descriptors)
+        self.coarse_keypoints = coarse_keypoints
+        self.fine_keypoints = fine_keypoints
+        self.fine_min_scale = fine_min_scale
+        self.max_trials = max_trials
+        self.rng = rng
+        self.input_kind = input_kind
+        self.nodata = nodata
+        self.progress = progress
+        self.detector_options = detector_options
+        self._net = None
+        self._net_key = None
+        self._detectors: dict = {}
+        self._reset()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.keypoints1 = self.keypoints2 = None
+        self.matches = None
+        self.votes = None
+        self.inliers = None
+        self.coarse_model = None
+        self.coarse_angle = None
+        self.model = None
+        self.coarse_keypoints1 = self.coarse_keypoints2 = self.coarse_matches = None
+        self.coarse_inliers = None
+        self.diagnostics: dict = {}
+
+    def match(self, image1, image2) -> np.ndarray:
+        """Match two images; fills the attributes and returns the verified matches.
+
+        Parameters
+        ----------
+        image1, image2 : (H, W) array_like
+            SAR images (uint8/uint16 quick-looks, float intensity, amplitude or
+            dB, complex); NaN marks no-data.
+
+        Returns
+        -------
+        matches : (Q, 2) ndarray of int
+            ``self.matches[self.inliers]``: pairs of indices into ``keypoints1``
+            and ``keypoints2`` that agree with ``model``. Empty when no model
+            was found (then ``model`` is None and ``diagnostics['failure']``
+            says why).
+
+        Raises
+        ------
+        ValueError
+            For bad parameters or an image that is not a non-empty 2-D numeric
+            array with valid pixels.
+        RuntimeError
+            When a coarse image has no keypoint, or fewer than 10 away from its
+            border (a flat or featureless image); the message starts with
+            ``image1`` or ``image2``.
+        """
+        self._check_parameters()
+        self._reset()
+        started = time.perf_counter()
+        # independent streams: how many angles the coarse stage tries does not change the
+        # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
+        seed = _DEFAULT_SEED if self.rng is None else self.rng
+        coarse_seed, fine_seed = np.random.default_rng(seed).integers(2 ** 63, size=2)
+        image1 = self._normalized(image1, "image1")
+        image2 = self._normalized(image2, "image2")
+        self.diagnostics.update(failure=None)
+        hypothesis = self._coarse(image1, image2, np.random.default_rng(coarse_seed))
+        self.diagnostics["seconds_coarse"] = time.perf_counter() - started
+        result = self._fine(image1, image2, hypothesis, np.random.default_rng(fine_seed))
+        self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
+        self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
+        self.model = result.model
+        if result.prior == "identity":
+            self.coarse_model = AffineTransform()
+            self.coarse_angle = 0.0
+        self.diagnostics.update(result.diagnostics, prior=result.prior, failure=result.failure)
+        elapsed = time.perf_counter() - started
+        self.diagnostics.update(seconds_fine=elapsed - self.diagnostics["seconds_coarse"],
+                                seconds=elapsed)
+        return self.matches[self.inliers]
+
+    # -- checks and set-up ------------------------------------------------------------------------
+
+    def _check_parameters(self) -> None:
+        if self.model_type not in MODELS:
+            raise ValueError(f"unknown model {self.model_type!r}; choose one of {tuple(MODELS)}")
+        for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
+                     "max_trials", "min_coarse_inliers", "min_fine_inliers"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.vote_threshold is not None and not (
+            isinstance(self.vote_threshold, (int, np.integer)) and self.vote_threshold >= 1
+        ):
+            raise ValueError(f"vote_threshold must be None or a positive integer, "
+                             f"got {self.vote_threshold!r}")
+        if not (isinstance(self.estimated_turns, (int, np.integer)) and self.estimated_turns >= 0):
+            raise ValueError(f"estimated_turns must be a non-negative integer, "
+                             f"got {self.estimated_turns!r}")
+        if not 0 < self.local_ratio <= 1:
+            raise ValueError(f"local_ratio must lie in (0, 1], got {self.local_ratio}")
+        if self.coarse_size < 32 or self.patch_size < 32:
+            raise ValueError("coarse_size and patch_size must be at least 32 pixels")
+        for name in ("ransac_threshold", "fine_threshold", "radius") + (
+            ("final_radius",) if self.final_radius is not None else ()
+        ):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive, got {value!r}")
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
+        if not 0 < self.fine_min_scale <= 1:
+            raise ValueError(f"fine_min_scale must lie in (0, 1], got {self.fine_min_scale}")
+        if not self.rotations:
+            raise ValueError("rotations is empty: give at least (0,)")
+        if not self.max_scale_change > 1:
+            raise ValueError(f"max_scale_change must be > 1, got {self.max_scale_change}")
+        if self.angle_step is not None and not 0 < self.angle_step < 360:
+            raise ValueError(f"angle_step must lie in (0, 360) or be None, got {self.angle_step}")
+        if len(self.descriptor_names) == 0:
+            raise ValueError("descriptors is empty; give at least ('r2d2',)")
+
+    def _normalized(self, image, which: str) -> np.ndarray:
+        """The image in [0, 1] as float32, NaN where invalid."""
+        try:
+            normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
+        except ValueError as error:
+            raise ValueError(f"{which}: {error}") from None
+        values = normalized.image
+        if normalized.valid is not None:
+            values[~normalized.valid] = np.nan
+        return values
+
+    def _network(self):
+        key = (id(self.weights), str(self.weights))
+        if self._net is None or self._net_key != key:
+            trust = self.detector_options.get("trust", False)
+            # None: whatever SARR2D2Detector uses by default
+            loader = SARR2D2Detector(trust=trust) if self.weights is None else \
+                SARR2D2Detector(self.weights, trust=trust)
+            self._net = loader._load_net()
+            self._net_key = key
+        return self._net
+
+    def detector_settings(self, **stage) -> dict:
+        """The options of the matcher's detectors: the one place they are built.
+
+        The user's ``detector_options`` (less those the matcher sets itself,
+        :data:`MATCHER_SETS`), then the stage's own pyramid and budget.
+        """
+        options = {k: v for k, v in self.detector_options.items() if k not in MATCHER_SETS}
+        options.update(stage)
+        return options
+
+    def _detector(self, **stage) -> SARR2D2Detector:
+        """A detector on the normalised images, kept between calls (its network stays ready)."""
+        options = self.detector_settings(**stage)
+        net = self._network()
+        key = (id(net), repr(sorted(options.items())))
+        if key not in self._detectors:
+            self._detectors[key] = SARR2D2Detector(net, input_kind="display", **options)
+        return self._detectors[key]
+
+    def _plausible(self, matrices: np.ndarray) -> np.ndarray:
+        """Which of (B, 3, 3) matrices keep orientation and a scale within max_scale_change."""
+        return plausible_matrices(matrices, self.max_scale_change)
+
+    # -- coarse stage -----------------------------------------------------------------------------
+
+    def _coarse(self, image1: np.ndarray, image2: np.ndarray, rng) -> Hypothesis:
+        """Rotation search and coarse model; fills the coarse attributes."""
+        diagnostics = self.diagnostics
+        factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
+        small1, scale1 = downsample(image1, factor)
+        small2, scale2 = downsample(image2, factor)
+        detector = self._detector(
+            max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
+            min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
+        )
+        keypoints1, descriptors1 = _coarse_features(detector, small1, "image1", check=True)
+        self.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
+        diagnostics["coarse_factor"] = factor
+        settings = CoarseSettings(
+            model=self.model_type, ratio=self.ratio, ransac_threshold=self.ransac_threshold,
+            max_trials=self.max_trials, rotations=self.rotations, angle_step=self.angle_step,
+            refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
+            min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
+        )
+        search = CoarseSearch(
+            settings, lambda image, check: _coarse_features(detector, image, "image2", check),
+            self._plausible, keypoints1, descriptors1, small2, scale1, scale2, rng,
+        )
+        estimated = estimate_turns(small1, small2, self.estimated_turns) \
+            if self.estimated_turns else []
+        best = search.run(estimated)
+        diagnostics.update(
+            coarse_keypoints=(len(keypoints1), *search.keypoint_counts),
+            coarse_candidates=best.candidates, coarse_inliers=best.inliers,
+            angles_tried=[h.angle for h in search.hypotheses if h.coarse_matches is not None],
+            estimated_turns=[round(a, 1) for a in estimated],
+            coarse_hypotheses=[{"angle": h.angle, "candidates": h.candidates,
+                                "inliers": h.inliers} for h in search.hypotheses],
+        )
+        self.coarse_keypoints2 = best.coarse_keypoints2
+        self.coarse_matches = best.coarse_matches
+        self.coarse_inliers = best.coarse_inliers
+        if best.matrix is None or best.inliers < self.min_coarse_inliers:
+            diagnostics["failure"] = (
+                f"the best hypothesis has {best.inliers} RANSAC inliers among "
+                f"{best.candidates} matches, {self.min_coarse_inliers} needed"
+            )
+            best.matrix = None
+        elif overlap_box(best.matrix, image1.shape, image2.shape) is None:
+            diagnostics["failure"] = "under its best hypothesis the images do not overlap"
+            best.matrix = None
+        else:
+            self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
+            self.coarse_angle = best.angle
+        return best
+
+    # -- fine stage -------------------------------------------------------------------------------
+
+    def _fine_stage(self) -> FineStage:
+        settings = FineSettings(
+            descriptors=self.descriptor_names, model=self.model_type, patch_size=self.patch_size,
+            radius=self.radius, fine_threshold=self.fine_threshold,
+            fine_keypoints=self.fine_keypoints, vote_threshold=self.vote_threshold,
+            local_ratio=self.local_ratio, final_radius=self.final_radius,
+            select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
+            max_trials=self.max_trials,
+        )
+        detector = self._detector(
+            max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
+            min_scale=self.fine_min_scale, max_scale=1.0,
+        )
+        extractor = MultiDescriptorExtractor(detector=detector, descriptors=self.descriptor_names)
+
+        def describe(patch, budget):
+            detector.max_keypoints = budget
+            extractor.detect_and_extract(patch)
+            return extractor.keypoints, extractor.scales, extractor.descriptors, extractor.masks
+
+        return FineStage(settings, describe, self._plausible, _progress_bar(self.progress))
+
+    def _fine(self, image1, image2, hypothesis: Hypothesis, rng) -> FineResult:
+        """The fine stage around each prior, guided rounds, and the last local search."""
+        stage = self._fine_stage()
+        priors = [("coarse", hypothesis.matrix)] if hypothesis.matrix is not None else []
+        if self.identity_prior and not hypothesis.strong and \
+                overlap_box(np.eye(3), image1.shape, image2.shape) is not None:
+            priors.append(("identity", np.eye(3)))
+        failure = self.diagnostics.get("failure")
+        reasons = [f"coarse stage: {failure}"] if failure else []
+        result = FineResult.empty(None, self.descriptor_names)
+        for name, matrix in priors:
+            attempt = self._guided(stage, image1, image2, matrix, rng)
+            attempt.prior = name
+            if attempt.failure:
+                reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
+            if attempt.better_than(result):
+                result = attempt
+        if result.model is None:
+            result.failure = (
+                "no consistent transform: the images may not overlap, or differ too much ("
+                + "; ".join(reasons) + ")"
+            )
+        elif self.final_radius is not None:
+            result = stage.final_search(result)
+        result.diagnostics.update(patches_described=stage.diagnostics["patches_described"],
+                                  patches_reused=stage.diagnostics["patches_reused"])
+        return result
+
+    def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
+        """The fine stage around ``matrix``, then again around its own model while it strays.
+
+        When the fine model moves part of the overlap by more than half the search
+        radius from the prior, the local search was off-centre there; the search runs
+        again around the fine model and is kept when it has more inliers.
+        """
+        attempt = stage.run(image1, image2, matrix, rng)
+        for _ in range(_GUIDED_ROUNDS):
+            if attempt.model is None or deviation(
+                attempt.model.params, matrix, image1.shape, image2.shape
+            ) <= self.radius / 2:
+                break
+            matrix = attempt.model.params
+            again = stage.run(image1, image2, matrix, rng)
+            gained = again.inliers.sum() if again.model is not None else 0
+            if gained < _GUIDED_GAIN * attempt.inliers.sum():
+                break
+            again.diagnostics["guided_rounds"] = attempt.diagnostics.get("guided_rounds", 0) + 1
+            attempt = again
+        return attempt
+
+
+def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
+                     check: bool = False):
+    """Keypoints and descriptors of a coarse image; ``check`` refuses a featureless one."""
+    try:
+        detector.detect_and_extract(image)
+    except RuntimeError as error:
+        raise RuntimeError(f"{which}: {error}") from None
+    keypoints = detector.keypoints.astype(np.float64)
+    if check:
+        # keypoints on the image border or next to no-data say nothing about content
+        height, width = image.shape
+        away = (
+            (keypoints[:, 0] >= _BORDER) & (keypoints[:, 0] <= height - 1 - _BORDER)
+            & (keypoints[:, 1] >= _BORDER) & (keypoints[:, 1] <= width - 1 - _BORDER)
+        )
+        if away.sum() < _MIN_CONTENT_KEYPOINTS:
+            raise RuntimeError(
+                f"{which}: only {int(away.sum())} keypoints away from the image border "
+                f"({len(keypoints)} in all; at least {_MIN_CONTENT_KEYPOINTS} needed): the "
+                "image looks featureless"
+            )
+    return keypoints, detector.descriptors
+
+
+def _progress_bar(progress: bool | None):
+    """A tqdm wrapper over patches, or None (``progress`` None: when stderr is a terminal)."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+
+    def wrap(items, description):
+        return tqdm(items, desc=description, unit="patch", leave=False)
+
+    return wrap
