@@ -188,6 +188,15 @@ def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np
     return out.astype(dtype)
 
 
+def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None) -> np.ndarray:
+    """``matcher.match`` with ``progress`` set for this call only."""
+    previous, matcher.progress = matcher.progress, progress
+    try:
+        return matcher.match(fixed, moving)
+    finally:
+        matcher.progress = previous
+
+
 def register(
     fixed,
     moving,
@@ -197,6 +206,7 @@ def register(
     order: int = 1,
     min_valid_fraction: float = 0.05,
     matcher: CoarseFineMatcher | None = None,
+    progress: bool | None = None,
     **matcher_options,
 ) -> RegistrationResult:
     """Register ``moving`` onto ``fixed``.
@@ -220,6 +230,10 @@ def register(
         A configured matcher to use (then ``weights``, ``model`` and
         ``matcher_options`` must not be given); reusing one across calls
         keeps the network loaded.
+    progress : bool, optional
+        Show a progress bar over the fine stage's patches (tqdm, on standard
+        error). None: only when standard error is a terminal; False: quiet.
+        Given with ``matcher``, it applies to this call only.
     **matcher_options
         Parameters of :class:`~sarfeat.matching.CoarseFineMatcher`
         (``rng``, ``patch_size``, ``radius``, ``rotations``, ``input_kind``,
@@ -252,16 +266,17 @@ def register(
     """
     started = time.perf_counter()
     if matcher is None:
-        matcher = CoarseFineMatcher(weights, model=model, **matcher_options)
+        matcher = CoarseFineMatcher(weights, model=model, progress=progress, **matcher_options)
     elif weights is not None or matcher_options:
         raise ValueError("give either matcher= or weights= and matcher options, not both")
+    chosen = matcher.progress if progress is None else progress
     if not 0 <= min_valid_fraction < 1:
         raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
     nodata = matcher.nodata
     fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
     moving = _check_input(moving, "moving", nodata, min_valid_fraction)
     try:
-        inlier_matches = matcher.match(fixed, moving)
+        inlier_matches = _match(matcher, fixed, moving, chosen)
     except RuntimeError as error:  # the detector found nothing in a coarse image
         which = "fixed" if str(error).startswith("image1") else "moving"
         raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}") from None

@@ -7,8 +7,9 @@ The method of DESIGN.md section 6 (Norouzi et al. 2024), in two stages.
 is ``coarse_size`` pixels; Fast-R2D2 keypoints and descriptors (a three-level
 pyramid, full to half size) are matched by mutual nearest neighbour with
 Lowe's ratio test and a model (affine, or a similarity for
-``model='similarity'``) is fitted with :func:`skimage.measure.ransac`
-(``ransac_threshold`` coarse pixels); it is scaled back to full resolution.
+``model='similarity'``) is fitted by RANSAC (``ransac_threshold`` coarse
+pixels, :func:`sarfeat.matching.models.ransac`); it is scaled back to full
+resolution. Image 1 is described once, whatever the number of turns tried.
 
 *Rotation.* The R2D2 network is not rotation invariant (with the published
 weights matching breaks down near 19 degrees), so rotation is handled here, in
@@ -18,8 +19,14 @@ resamplings), and the hypothesis with the most RANSAC inliers is kept; the turn
 is composed back into the model, which always maps the original images. The
 search stops at the first *strong* hypothesis (``strong_inliers`` inliers, at
 least ``min_coarse_inliers`` making up half of the matches, or 2.5 times the
-inliers of every other turn once the right angles are tried); 0 degrees comes
-first, so an upright pair costs one coarse match. A hypothesis estimates the
+inliers of every other turn once the right angles are tried); the first turn
+of ``rotations`` (0 degrees) comes first, so an upright pair costs one coarse
+match. Next come the ``estimated_turns`` best turns of an orientation estimate
+(the circular cross-correlation of the two images' gradient-orientation
+histograms, :func:`~sarfeat.matching.coarse.estimate_turns`; an estimate within
+``refine_angle`` of a right angle is tried at the right angle), then the rest
+of ``rotations``: a turned pair whose estimate is right costs two or three
+coarse matches instead of up to eight. A hypothesis estimates the
 residual turn: when it is more than ``refine_angle`` degrees from the angle the
 hypothesis was found at, image 2 is turned by the estimate and matched once
 more (a pair turned by 15 degrees is found at 0 and refined at 15). When no
@@ -58,16 +65,22 @@ as field strips). A pair's score is its number of votes, at most twice the
 number of descriptors. Pairs with at least ``vote_threshold`` votes (by default
 a majority: the number of descriptors plus one, which is the mutual nearest
 neighbour for the R2D2 descriptor alone) go to RANSAC (``fine_threshold``
-pixels). RANSAC runs several times, each run refined by least squares on its
-inliers (``Transform.from_estimate``), and the model with the lowest MSAC cost
-(squared residuals truncated at the threshold) wins: with clustered support,
-consensus sets of nearly equal size can give affine models pixels apart away
-from the matches, and the truncated cost prefers the tightest fit.
+pixels).
+
+*RANSAC* (:mod:`sarfeat.matching.models`) is vectorised: minimal samples are
+drawn in batches of up to 256, solved in closed form and scored on every match
+at once by their MSAC cost (squared residuals truncated at the threshold: with
+clustered support, consensus sets of nearly equal size can give affine models
+pixels apart away from the matches, and the truncated cost prefers the tightest
+fit); every new best model is refined by least squares on its inliers until
+they are stable (local optimisation), and at least 256 samples are drawn
+before the 99.9 % confidence stop. With ``rng=None`` the seed is fixed (0), as
+in OpenCV's RANSAC, so that results are reproducible.
 
 *Model selection.* ``model`` is the richest model allowed: a translation, a
 rigid motion and a similarity (and the affine map, for ``'affine'``) are each
 fitted the same way, and Torr's GRIC keeps the one whose fit pays for its
-parameters (``sarfeat._models``). On a pair that differs by a shift, an affine
+parameters (:mod:`sarfeat.matching.models`). On a pair that differs by a shift, an affine
 fit to matches bunched in part of the image extrapolates pixels off elsewhere.
 
 *Guided rounds.* When the fine model moves part of the overlap by more than
@@ -80,6 +93,21 @@ into an accurate model on a pair that is scaled or turned by a few degrees.
 within ``final_radius`` pixels: with fewer candidates per keypoint, votes are less
 ambiguous and more true matches reach the threshold. The selected model is
 refitted on the new inliers and kept when they are at least as many.
+
+*Work done once.* The fine stage keeps the features of every patch it has
+described during one ``match``: a second prior, a guided round or the last
+local search reuses the patches it shares with an earlier one (on a grid
+anchored at each image's origin) and runs the network only on new ones
+(``diagnostics['patches_described']`` and ``['patches_reused']``). Patches are
+read (and, for a turned or scaled pair, resampled) one at a time, so a large
+scene never needs a resampled copy of a whole image; descriptor distances are
+computed in bounded chunks. With ``progress`` a tqdm bar shows the patches.
+
+The stages live in :mod:`~sarfeat.matching.coarse` (rotation search and
+coarse model), :mod:`~sarfeat.matching.fine` (tiling, local search, votes and
+fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
+:mod:`~sarfeat.matching.geometry` (pure geometry); :class:`CoarseFineMatcher`
+(:mod:`~sarfeat.matching.matcher`) runs them in order.
 """
 
 from .matcher import MATCHER_SETS, CoarseFineMatcher

@@ -102,7 +102,7 @@ class CoarseFineMatcher:
     select_model : bool
         Choose, among the models nested in ``model`` (translation, rigid
         motion, similarity, affine, homography), the one the matches support
-        best by Torr's GRIC (``sarfeat._models``); ``model`` stays the
+        best by Torr's GRIC (:mod:`sarfeat.matching.models`); ``model`` stays the
         class of the result. False always fits ``model`` itself.
     rotations : sequence of float
         Turns of image 2, in degrees, tried by the coarse stage, in this order.
@@ -113,6 +113,10 @@ class CoarseFineMatcher:
     refine_angle : float or None
         Match once more at the turn the best hypothesis estimates when that is
         more than this many degrees from the tried turn; None never does.
+    estimated_turns : int
+        How many turns of the orientation estimate
+        (:func:`~sarfeat.matching.coarse.estimate_turns`) are tried right after
+        the first of ``rotations``; 0 never estimates.
     strong_inliers : int or None
         Coarse inliers that make a hypothesis strong (so do
         ``min_coarse_inliers`` inliers making up half of the matches, or 2.5
@@ -143,14 +147,19 @@ class CoarseFineMatcher:
     fine_min_scale : float
         Smallest pyramid scale of the fine detection (1 = full resolution only).
     max_trials : int
-        RANSAC iterations per run (each run stops earlier at 99.9 % confidence).
+        Most RANSAC samples per model fit (a fit stops earlier at 99.9 %
+        confidence, after at least 256 samples).
     rng : int or numpy.random.Generator, optional
-        Seed of RANSAC's sampling; fixed for reproducible results.
+        Seed of RANSAC's sampling. None: a fixed seed (0), so that results are
+        reproducible, as with OpenCV's RANSAC.
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
         What the pixel values of both images are (see
         :func:`sarfeat.normalize_sar`); both are normalised once, as a whole.
     nodata : float, optional
         A pixel value marking no-data besides NaN.
+    progress : bool, optional
+        Show a tqdm progress bar over the fine stage's patches (on standard
+        error). None: only when standard error is a terminal; False: quiet.
     **detector_options
         Other :class:`~sarfeat.SARR2D2Detector` parameters (``device``,
         ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
