@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.transform import AffineTransform, EuclideanTransform, SimilarityTransform
+from skimage.transform import (
+    AffineTransform,
+    EuclideanTransform,
+    ProjectiveTransform,
+    SimilarityTransform,
+)
 
-from sarfeat.matching.models import NESTED, fit_model
+from sarfeat.matching.models import NESTED, fit_model, minimal_models, ransac, transfer_errors
 
 
 def _always(matrices):
@@ -98,3 +103,74 @@ def test_without_selection_the_asked_model_is_fitted():
 def test_too_few_matches_give_none():
     source = np.array([[0.0, 0], [1, 1]])
     assert _fit(source, source + 1, select=False) is None
+
+
+# -- the vectorised RANSAC --------------------------------------------------------------------------
+
+HOMOGRAPHY = ProjectiveTransform(matrix=np.array([[1.02, 0.03, 5], [-0.02, 0.97, -4],
+                                                  [1e-4, -5e-5, 1.0]]))
+
+
+@pytest.mark.parametrize("name, truth", [
+    ("translation", SimilarityTransform(translation=(3, -7))),
+    ("euclidean", EuclideanTransform(rotation=0.4, translation=(3, -7))),
+    ("similarity", SimilarityTransform(scale=0.8, rotation=-0.3, translation=(10, 2))),
+    ("affine", AffineTransform(scale=(1.1, 0.9), shear=0.1, translation=(-4, 6))),
+    ("projective", HOMOGRAPHY),
+])
+def test_minimal_models_pass_through_their_samples(name, truth):
+    rng = np.random.default_rng(3)
+    size = NESTED[name][1]
+    source = rng.uniform(0, 500, (64, size, 2))
+    target = truth(source.reshape(-1, 2)).reshape(source.shape)
+    matrices, valid = minimal_models(name, source, target)
+    assert valid.all()
+    for matrix in matrices[:5]:
+        np.testing.assert_allclose(matrix / matrix[2, 2], truth.params / truth.params[2, 2],
+                                   atol=1e-6)
+    # and each model's transfer errors on its own sample are zero
+    errors = transfer_errors(matrices, source[0], target[0])
+    assert errors[0].max() < 1e-6
+
+
+def test_minimal_models_flag_degenerate_samples():
+    collinear = np.array([[[0.0, 0], [1, 1], [2, 2]]])
+    _, valid = minimal_models("affine", collinear, collinear + 1)
+    assert not valid.any()
+    same = np.array([[[5.0, 5], [5, 5]]])
+    assert not minimal_models("similarity", same, same)[1].any()
+
+
+def test_ransac_finds_the_model_among_many_outliers():
+    truth = AffineTransform(matrix=np.array([[0.95, 0.04, 12], [-0.03, 1.05, -8], [0, 0, 1.0]]))
+    source, target, correct = _matches(truth, count=400, outliers=0.6, seed=5)
+    matrix, inliers = ransac(source, target, "affine", threshold=3.0, max_trials=2000,
+                             plausible=None, rng=np.random.default_rng(0))
+    assert inliers[correct].mean() > 0.97 and inliers[~correct].mean() < 0.05
+    grid = np.stack(np.meshgrid(np.arange(0, 600, 60.0), np.arange(0, 600, 60.0)), -1)
+    grid = grid.reshape(-1, 2)
+    assert np.abs(AffineTransform(matrix=matrix)(grid) - truth(grid)).max() < 0.5
+
+
+def test_ransac_runs_agree_across_seeds_and_repeat_with_one():
+    truth = SimilarityTransform(scale=1.02, rotation=0.05, translation=(30, -10))
+    source, target, _ = _matches(truth, count=150, noise=1.0, outliers=0.5, seed=7)
+    runs = [ransac(source, target, "affine", threshold=3.0, max_trials=2000, plausible=None,
+                   rng=np.random.default_rng(seed)) for seed in (0, 1, 2, 0)]
+    np.testing.assert_array_equal(runs[0][0], runs[3][0])  # one seed, one result
+    for matrix, inliers in runs[1:3]:
+        # local optimisation: other seeds reach the same consensus set and model
+        np.testing.assert_array_equal(inliers, runs[0][1])
+        np.testing.assert_allclose(matrix, runs[0][0], atol=1e-9)
+
+
+def test_ransac_keeps_only_plausible_models():
+    truth = SimilarityTransform(scale=2.0, translation=(5, 5))
+    source, target, _ = _matches(truth, outliers=0)
+
+    def small_scale_only(matrices):
+        return np.abs(np.linalg.det(matrices[:, :2, :2])) < 1.5
+
+    fitted = ransac(source, target, "similarity", threshold=3.0, max_trials=300,
+                    plausible=small_scale_only, rng=np.random.default_rng(0))
+    assert fitted is None or fitted[1].mean() < 0.2

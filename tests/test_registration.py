@@ -155,3 +155,14 @@ def test_repeatability_counts_both_directions():
     assert repeatability(keypoints1, keypoints2, AffineTransform(matrix=shift), (100, 100),
                          (100, 100), threshold=0.5) == 0.0
     assert np.isnan(repeatability(np.empty((0, 2)), np.empty((0, 2)), shift, (10, 10), (10, 10)))
+
+
+def test_progress_bar_over_the_fine_patches(naver_net, airsar_cube, capsys):
+    fixed = airsar_cube[..., 0]
+    moving = _moved(airsar_cube[..., 1], TRUTH)
+    matcher = CoarseFineMatcher(naver_net, rng=0, patch_size=128, progress=False)
+    register(fixed, moving, matcher=matcher, progress=True)
+    assert "fine patches" in capsys.readouterr().err
+    assert matcher.progress is False  # the call's setting did not stick
+    register(fixed, moving, matcher=matcher)
+    assert "fine patches" not in capsys.readouterr().err

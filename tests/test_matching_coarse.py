@@ -1,0 +1,82 @@
+"""The coarse stage (``sarfeat.matching.coarse``) on synthetic features, without the network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _synthetic_features import describe, moved, texture
+from skimage.transform import SimilarityTransform
+
+from sarfeat.matching.coarse import CoarseSearch, CoarseSettings, estimate_turns
+from sarfeat.matching.geometry import angle_difference, plausible_matrices, rotation_scale
+
+
+def _turned_pair(degrees: float, seed: int = 0):
+    """A texture and its copy turned by ``degrees`` about the centre, shifted, and the truth."""
+    image = texture((256, 256), seed)
+    centre = np.array([127.5, 127.5])
+    truth = (SimilarityTransform(translation=centre + (6, -4)).params
+             @ SimilarityTransform(rotation=np.deg2rad(degrees)).params
+             @ SimilarityTransform(translation=-centre).params)
+    return image, moved(image, truth), truth
+
+
+def _search(image1, image2, **settings) -> CoarseSearch:
+    keypoints1, descriptors1 = describe(image1)
+    return CoarseSearch(
+        CoarseSettings(**settings), lambda image, check: describe(image),
+        lambda m: plausible_matrices(m, 4.0), keypoints1, descriptors1, image2,
+        np.eye(3), np.eye(3), np.random.default_rng(0),
+    )
+
+
+@pytest.mark.parametrize("degrees", [40.0, 150.0, -100.0])
+def test_orientation_estimate_finds_the_turn(degrees):
+    image, other, truth = _turned_pair(degrees, seed=1)
+    # the turn that makes image 2 upright again
+    needed = (-rotation_scale(truth)[0]) % 360
+    assert angle_difference(estimate_turns(image, other, 1)[0], needed) < 3
+
+
+def test_an_upright_pair_costs_one_attempt():
+    image, other, truth = _turned_pair(0.0)
+    search = _search(image, other)
+    best = search.run(estimate_turns(image, other))
+    assert best.strong and best.angle == 0 and len(search.hypotheses) == 1
+    np.testing.assert_allclose(best.matrix, truth, atol=0.5)
+
+
+def test_a_right_angle_is_found_exactly():
+    image, other, truth = _turned_pair(90.0)
+    search = _search(image, other, estimated_turns=0)
+    best = search.run()
+    assert best.strong and best.angle == 270.0
+    np.testing.assert_allclose(best.matrix, truth, atol=0.5)
+    assert best.inliers == best.coarse_inliers.sum() >= 40
+
+
+def test_an_odd_turn_is_found_by_the_estimate_not_the_angle_steps():
+    image, other, truth = _turned_pair(-62.0)
+    search = _search(image, other)
+    best = search.run(estimate_turns(image, other))
+    assert best.strong
+    assert angle_difference(best.angle, 62.0) < 5
+    # 0 degrees, then the estimate: no right angle or angle step was needed
+    assert len(search.hypotheses) <= 3
+    grid = np.stack(np.meshgrid(np.arange(40, 216, 20.0), np.arange(40, 216, 20.0)), -1)
+    grid = np.c_[grid.reshape(-1, 2), np.ones(81)]
+    error = (grid @ best.matrix.T)[:, :2] - (grid @ truth.T)[:, :2]
+    assert np.abs(error).max() < 1.0
+    # without the estimate, the search tries the right angles and the angle steps first
+    blind = _search(image, other, estimated_turns=0)
+    blind_best = blind.run()
+    assert len(blind.hypotheses) > len(search.hypotheses)
+    assert angle_difference(blind_best.angle, 62.0) < 16
+
+
+def test_a_featureless_turn_is_no_hypothesis():
+    image, other, _ = _turned_pair(0.0)
+    search = _search(image, np.full_like(other, np.nan))
+    with pytest.raises(RuntimeError):
+        search.attempt(0.0)  # the upright image must describe
+    assert search.attempt(90.0).matrix is None  # a turned one is just no hypothesis

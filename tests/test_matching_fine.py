@@ -1,0 +1,113 @@
+"""The fine stage (``sarfeat.matching.fine``) on synthetic features, without the network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _synthetic_features import describe, moved, texture
+from skimage.transform import AffineTransform, SimilarityTransform
+
+from sarfeat.matching.fine import FineSettings, FineStage, candidate_pairs
+from sarfeat.matching.geometry import apply_matrix, plausible_matrices
+
+TRUTH = AffineTransform(matrix=np.array([[0.99, 0.02, 9.0], [-0.015, 1.01, -6.0], [0, 0, 1.0]]))
+
+
+def _describe_patch(patch, budget):
+    keypoints, descriptors = describe(patch, budget)
+    return (keypoints, np.ones(len(keypoints)), {"patch": descriptors},
+            {"patch": np.ones(len(keypoints), bool)})
+
+
+def _stage(**settings) -> FineStage:
+    options = dict(descriptors=("patch",), patch_size=128, fine_keypoints=300, radius=12.0)
+    options.update(settings)
+    return FineStage(FineSettings(**options), _describe_patch,
+                     lambda m: plausible_matrices(m, 4.0))
+
+
+@pytest.fixture(scope="module")
+def pair():
+    image1 = texture((300, 330), seed=4)
+    return image1, moved(image1, TRUTH.params, (310, 320))
+
+
+def _grid_error(model, truth, shape) -> float:
+    rows, cols = np.meshgrid(np.arange(20, shape[0] - 20, 20.0), np.arange(20, shape[1] - 20, 20.0))
+    grid = np.c_[cols.ravel(), rows.ravel()]
+    return float(np.abs(apply_matrix(model.params, grid) - apply_matrix(truth, grid)).max())
+
+
+def test_candidate_pairs_are_all_pairs_within_the_radius():
+    rng = np.random.default_rng(0)
+    one, two = rng.uniform(0, 100, (60, 2)), rng.uniform(0, 100, (70, 2))
+    pairs = candidate_pairs(one, two, 9.0)
+    distance = np.linalg.norm(one[:, None] - two[None], axis=2)
+    expected = set(zip(*np.nonzero(distance <= 9.0)))
+    assert set(map(tuple, pairs.tolist())) == expected
+    assert candidate_pairs(one[:0], two, 9.0).shape == (0, 2)
+
+
+def test_the_fine_model_is_found_around_a_rough_prior(pair):
+    image1, image2 = pair
+    stage = _stage()
+    prior = AffineTransform(translation=(5, 0)).params @ TRUTH.params  # 5 px off
+    result = stage.run(image1, image2, prior, np.random.default_rng(0))
+    assert result.model is not None and result.failure is None
+    assert _grid_error(result.model, TRUTH.params, image1.shape) < 0.5
+    # the returned matches index the two keypoint sets and are true to within 1 px
+    source, target = result.matched_points()
+    error = np.linalg.norm(TRUTH(source[result.inliers]) - target[result.inliers], axis=1)
+    assert result.inliers.sum() >= 50 and np.median(error) < 0.5
+    assert result.diagnostics["fine_candidates"] == len(result.matches)
+    assert (result.votes >= 2).all()  # one descriptor: the mutual nearest neighbour
+
+
+def test_patches_are_described_once(pair):
+    image1, image2 = pair
+    stage = _stage()
+    first = stage.run(image1, image2, TRUTH.params, np.random.default_rng(0))
+    described = stage.diagnostics["patches_described"]
+    # 300 x 330 on a 128 grid: 3 x 3 patches of image 1, at most 3 x 3 of image 2
+    assert 9 < described <= 18 and stage.diagnostics["patches_reused"] == 0
+    again = stage.run(image1, image2, AffineTransform(translation=(1, 1)).params @ TRUTH.params,
+                      np.random.default_rng(0))
+    assert stage.diagnostics["patches_described"] == described  # nothing new to describe
+    assert stage.diagnostics["patches_reused"] >= described - 2
+    assert _grid_error(again.model, first.model.params, image1.shape) < 0.5
+
+
+def test_a_turned_prior_resamples_patches_and_reports_image2_pixels():
+    image1 = texture((260, 260), seed=6)
+    centre = np.array([129.5, 129.5])
+    truth = (SimilarityTransform(translation=centre + (3, 2)).params
+             @ SimilarityTransform(rotation=np.deg2rad(35), scale=1.1).params
+             @ SimilarityTransform(translation=-centre).params)
+    image2 = moved(image1, truth, (300, 300))
+    stage = _stage()
+    result = stage.run(image1, image2, truth, np.random.default_rng(0))
+    assert stage.diagnostics["fine_resampled"]
+    assert _grid_error(result.model, truth, image1.shape) < 0.5
+    # keypoints of image 2 are in its own pixels: the truth maps image-1 matches onto them
+    source, target = result.matched_points()
+    assert np.median(np.linalg.norm(apply_matrix(truth, source) - target, axis=1)) < 0.5
+    assert (result.keypoints2 >= 0).all() and (result.keypoints2 < 300).all()
+
+
+def test_the_last_local_search_keeps_at_least_the_inliers(pair):
+    image1, image2 = pair
+    stage = _stage(final_radius=3.0)
+    prior = AffineTransform(translation=(-4, 3)).params @ TRUTH.params
+    result = stage.run(image1, image2, prior, np.random.default_rng(0))
+    final = stage.final_search(result)
+    assert final.inliers.sum() >= result.inliers.sum()
+    assert final.diagnostics["first_pass_inliers"] == int(result.inliers.sum())
+    assert _grid_error(final.model, TRUTH.params, image1.shape) < 0.5
+
+
+def test_too_few_votes_is_a_failure_not_a_model(pair):
+    image1, _ = pair
+    stage = _stage()
+    noise = np.random.default_rng(9).random(image1.shape).astype(np.float32)
+    result = stage.run(image1, noise, TRUTH.params, np.random.default_rng(0))
+    assert result.model is None and result.failure
