@@ -64,6 +64,9 @@ class Raster:
     transform : affine.Affine or None
         Geotransform (pixel corners) of a georeferenced file, else None.
     path : Path or None
+    picture : bool
+        True for a PNG, JPEG or plain TIFF picture, whose 2-4 bands are gray
+        + alpha or RGB(A) colour channels, not separate measurements.
     """
 
     data: np.ndarray
@@ -72,6 +75,7 @@ class Raster:
     crs: object = None
     transform: object = None
     path: Path | None = None
+    picture: bool = False
 
     @property
     def georeferenced(self) -> bool:
@@ -100,13 +104,14 @@ class Raster:
         if index is None:
             if self.count == 1:
                 index = 0
-            elif self.count in (3, 4) and np.issubdtype(self.data.dtype, np.integer):
+            elif self.picture and self.count in (3, 4):
                 return rgb_to_gray(np.moveaxis(self.data[:3], 0, -1))
-            elif self.count == 2 and np.issubdtype(self.data.dtype, np.integer):
+            elif self.picture and self.count == 2:
                 index = 0  # gray + alpha
             else:
-                raise RasterError(f"{self._name()} has {self.count} bands: choose one "
-                                  f"(0..{self.count - 1})")
+                raise RasterError(f"{self._name()} has {self.count} bands of shape "
+                                  f"{self.shape}: choose one with --band 0..{self.count - 1} "
+                                  "(band= in Python)")
         if not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
                               f"{self.count} bands")
@@ -192,9 +197,11 @@ def read_raster(path: str | os.PathLike) -> Raster:
                           "3-D (rows, cols, bands) array")
     data = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
     valid = _valid(data, nodata)
-    if suffix != ".npy" and data.shape[0] in (2, 4) and np.issubdtype(data.dtype, np.integer):
+    picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
+        and np.issubdtype(data.dtype, np.integer)
+    if picture and data.shape[0] in (2, 4):
         valid &= data[-1:] > 0  # alpha
-    return Raster(np.ascontiguousarray(data), valid, nodata, path=path)
+    return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
 
 
 def _valid(data: np.ndarray, nodata) -> np.ndarray:

@@ -7,14 +7,14 @@ import os
 import sys
 from pathlib import Path
 
+from ..data import DEFAULT_WEIGHTS
+
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error",
 ]
 
-#: Weights used when ``--weights`` is not given: sarfeat's bundled SAR weights.
-DEFAULT_WEIGHTS = "weights/sarfeat-sar-v1.pt"
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
 #: (tests/test_cli.py checks that they equal the library's).
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")

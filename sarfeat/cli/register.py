@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> None:
     console.say(f"wrote {args.output} ({note})")
     _write_extras(args, inputs, result, total, matcher, console,
                   {"output_format": note, "output_resampled": not args.no_resample,
-                   "output_georeferenced": output.georeferenced,
+                   "georeferenced_output": output.georeferenced,
                    "output_dtype": str(output.data.dtype), "output_nodata": output.nodata})
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, UsageError,
                      add_console_options, input_error, jsonable, load_weights)
 
-__all__ = ["add_parser", "run", "output_names", "SUMMARY"]
+__all__ = ["add_parser", "run", "output_names", "prepare_output_dir", "SUMMARY"]
 
 #: The summary's file name in OUTDIR.
 SUMMARY = "summary.json"
@@ -160,7 +160,7 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     return outcome
 
 
-def _prepare(folder: Path) -> None:
+def prepare_output_dir(folder: Path) -> None:
     """Create OUTDIR; remove an earlier run's summary, so that none describes this run early."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> None:
     except RasterError as error:
         raise input_error(error) from None
     net = load_weights(args.weights, args.trust)
-    _prepare(folder)
+    prepare_output_dir(folder)
     weights_name = args.weights or DEFAULT_WEIGHTS
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
