@@ -33,7 +33,7 @@ UTM = CRS.from_epsg(32633)
 FIXED_GEO = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5600000.0)
 
 
-def _write(path, bands, *, crs, transform, nodata):
+def write_geotiff(path, bands, *, crs, transform, nodata):
     bands = np.asarray(bands)
     bands = bands[None] if bands.ndim == 2 else bands
     with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
@@ -42,7 +42,7 @@ def _write(path, bands, *, crs, transform, nodata):
         target.write(bands)
 
 
-def _moved(image, truth, shape, nodata, dtype=np.float32):
+def moved(image, truth, shape, nodata, dtype=np.float32):
     """``image`` (on the fixed grid) as seen in a moving file where fixed p -> truth(p)."""
     out = warp(image, AffineTransform(matrix=np.linalg.inv(truth)), output_shape=shape, order=1,
                cval=np.nan, preserve_range=True)
@@ -51,18 +51,18 @@ def _moved(image, truth, shape, nodata, dtype=np.float32):
     return np.where(np.isfinite(out), out, nodata).astype(dtype)
 
 
-def _same_grid(folder, vv, vh):
+def same_grid_pair(folder, vv, vh):
     """Multi-band int16 amplitude DN with nodata -9999, on the fixed grid; a turn and a shift."""
     truth = AffineTransform(rotation=np.deg2rad(2), translation=(6.5, -4.25)).params
-    bands = np.stack([_moved(np.minimum(10 * np.sqrt(x), 32767), truth, vv.shape, -9999, np.int16)
+    bands = np.stack([moved(np.minimum(10 * np.sqrt(x), 32767), truth, vv.shape, -9999, np.int16)
                       for x in (vh, vv, vv + vh)])
     bands[:, :20] = -9999
     path = folder / "moving_multi.tif"
-    _write(path, bands, crs=UTM, transform=FIXED_GEO, nodata=-9999)
+    write_geotiff(path, bands, crs=UTM, transform=FIXED_GEO, nodata=-9999)
     return path, truth, ["--moving-band", "0"]
 
 
-def _coarse_20m(folder, vv, vh):
+def coarse_pair(folder, vv, vh):
     """float32 at 20 m (VH at its own resolution), nodata -9999, off by (3.3, -2.1) pixels.
 
     Its fixed image is VV brought to 10 m (512 x 512): the matcher's pyramid needs a scene
@@ -72,15 +72,15 @@ def _coarse_20m(folder, vv, vh):
     fixed = warp(vv, AffineTransform(matrix=half), output_shape=(512, 512), order=1,
                  preserve_range=True).astype(np.float32)
     fixed_path = folder / "fixed_10m.tif"
-    _write(fixed_path, fixed, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
+    write_geotiff(fixed_path, fixed, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
     shift = AffineTransform(translation=(3.3, -2.1)).params
     path = folder / "moving_20m.tif"
-    _write(path, _moved(vh, shift, (256, 256), -9999.0),
+    write_geotiff(path, moved(vh, shift, (256, 256), -9999.0),
            crs=UTM, transform=Affine(20.0, 0, 500000.0, 0, -20.0, 5600000.0), nodata=-9999.0)
     return path, shift @ half, ["--fixed", str(fixed_path)]
 
 
-def _geographic(folder, vv, vh):
+def geographic_pair(folder, vv, vh):
     """float32 with NaN nodata in EPSG:4326, its georeferencing 37 m east, 23 m south off."""
     wgs84 = CRS.from_epsg(4326)
     west, south, east, north = transform_bounds(UTM, wgs84, 500000, 5597440, 502560, 5600000)
@@ -93,7 +93,7 @@ def _geographic(folder, vv, vh):
     reproject(vh, band, src_transform=actual, src_crs=UTM, dst_transform=geo, dst_crs=wgs84,
               dst_nodata=np.nan, resampling=Resampling.bilinear)
     path = folder / "moving_4326.tif"
-    _write(path, band, crs=wgs84, transform=geo, nodata=np.nan)
+    write_geotiff(path, band, crs=wgs84, transform=geo, nodata=np.nan)
     blank = np.zeros((1, 256, 256))
     truth = pixel_map(Raster(blank, blank > 0, crs=UTM, transform=actual),
                       Raster(band[None], band[None] > 0, crs=wgs84, transform=geo))
@@ -108,11 +108,11 @@ def pairs(tmp_path_factory):
     fixed = folder / "fixed.tif"
     fixed_band = vv.astype(np.float32)
     fixed_band[230:, :40] = -9999.0
-    _write(fixed, fixed_band, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
+    write_geotiff(fixed, fixed_band, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        built = {"same-grid": _same_grid(folder, vv, vh), "20m": _coarse_20m(folder, vv, vh),
-                 "4326": _geographic(folder, vv, vh)}
+        built = {"same-grid": same_grid_pair(folder, vv, vh), "20m": coarse_pair(folder, vv, vh),
+                 "4326": geographic_pair(folder, vv, vh)}
     return folder, fixed, built
 
 
