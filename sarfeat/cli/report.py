@@ -116,11 +116,8 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
 def failure_report(head: dict, error: BaseException) -> dict:
     """The JSON report of a registration that failed: the reason and the failing image."""
     text = " ".join(str(error).split()) or type(error).__name__
-    image = getattr(error, "image", None)
-    if image is None:
-        image = next((w for w in ("fixed", "moving") if text.startswith(f"{w} image")), None)
     return jsonable({**head, "status": "failed", "error": text,
-                     "error_type": type(error).__name__, "failed_image": image})
+                     "error_type": type(error).__name__, "failed_image": getattr(error, "image", None)})
 
 
 def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=None) -> dict:
