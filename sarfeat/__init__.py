@@ -1,14 +1,32 @@
-"""sarfeat: keypoints, descriptors and registration for SAR images."""
+"""sarfeat: keypoints, descriptors and registration for SAR images.
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .descriptors import MultiDescriptorExtractor
-from .detector import SARR2D2Detector
-from .matching import CoarseFineMatcher
-from .network import R2D2Net
-from .preprocess import normalize_sar
-from .registration import RegistrationError, RegistrationResult, register
+Submodules and public names are loaded on first use (as scikit-image does), so
+that ``import sarfeat`` is quick and the command line answers at once;
+``sarfeat.data``, ``sarfeat.io``, ``sarfeat.parallel`` and the other
+submodules are reachable as attributes after ``import sarfeat``.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+#: Public name -> the submodule that defines it.
+_NAMES = {
+    "SARR2D2Detector": "detector",
+    "CoarseFineMatcher": "matching",
+    "register": "registration",
+    "RegistrationResult": "registration",
+    "RegistrationError": "registration",
+    "MultiDescriptorExtractor": "descriptors",
+    "R2D2Net": "network",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "normalize_sar": "preprocess",
+}
+_SUBMODULES = {
+    "checkpoint", "cli", "data", "descriptors", "detector", "io", "matching", "metrics",
+    "network", "parallel", "preprocess", "registration", "training", "viz", "weights",
+}
 
 __all__ = [
     "SARR2D2Detector",
@@ -23,3 +41,18 @@ __all__ = [
     "normalize_sar",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'sarfeat' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NAMES) | _SUBMODULES)

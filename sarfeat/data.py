@@ -52,7 +52,8 @@ from pathlib import Path
 
 import numpy as np
 import pooch
-from skimage.io import imread
+
+from .io import read_raster, rgb_to_gray
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -229,9 +230,6 @@ _SCENES = {
 }
 
 # Rec.601 luma weights for R, G, B.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
 class DataUnavailableError(OSError):
     """A registered file is neither local nor downloadable.
 
@@ -440,8 +438,9 @@ def load_pair(letter: str) -> tuple[np.ndarray, np.ndarray]:
     image1, image2 : ndarray of uint8, shape (rows, cols)
         The two acquisitions as 8-bit display images (quick-looks), which
         :class:`~sarfeat.SARR2D2Detector` reads as ``input_kind='display'``.
-        RGB or RGBA files (gray images stored in color) are reduced with the
-        Rec.601 luma ``0.299 R + 0.587 G + 0.114 B``, rounded; alpha is dropped.
+        RGB or RGBA files (gray images stored in color) are reduced with
+        sarfeat's one rule, :func:`sarfeat.io.rgb_to_gray` (Rec. 709 luma, as
+        :func:`skimage.color.rgb2gray`), rounded; alpha is dropped.
 
     Raises
     ------
@@ -459,7 +458,7 @@ def load_pair(letter: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if letter not in _PAIRS:
         raise ValueError(f"unknown pair {letter!r}; pairs are {', '.join(_PAIRS)}")
-    first, second = (_to_gray(imread(fetch(name))) for name in _PAIRS[letter])
+    first, second = (_read_gray(fetch(name)) for name in _PAIRS[letter])
     return first, second
 
 
@@ -574,13 +573,18 @@ def _download(name: str) -> Path:
         ) from exc
 
 
+def _read_gray(path: Path) -> np.ndarray:
+    """A quick-look file as a gray uint8 image (through :mod:`sarfeat.io`; alpha dropped)."""
+    data = read_raster(path).data
+    return _to_gray(data[0] if len(data) == 1 else np.moveaxis(data, 0, -1))
+
+
 def _to_gray(image: np.ndarray) -> np.ndarray:
     """Gray uint8 image from an 8-bit gray, gray+alpha, RGB or RGBA array."""
     if image.dtype != np.uint8:
         raise ValueError(f"expected an 8-bit image, got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        luma = image[..., :3].astype(np.float32) @ _LUMA
-        return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+        return rgb_to_gray(image[..., :3])
     if image.ndim == 3 and image.shape[-1] in (1, 2):
         return np.ascontiguousarray(image[..., 0])
     if image.ndim != 2:

@@ -48,7 +48,16 @@ class RegistrationError(RuntimeError):
     Raised by :func:`register` when an input is constant, mostly no-data or
     featureless, when the images do not overlap, or when no consistent,
     plausible model is supported by enough matches.
+
+    Attributes
+    ----------
+    image : {'fixed', 'moving'} or None
+        The input at fault, when one is.
     """
+
+    def __init__(self, message: str, image: str | None = None) -> None:
+        super().__init__(message)
+        self.image = image
 
 
 @dataclass
@@ -125,19 +134,19 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
     fraction = float(valid.mean())
     if fraction == 0:
         raise RegistrationError(
-            f"{which} image has no valid pixel (all NaN, infinite or equal to nodata)"
+            f"{which} image has no valid pixel (all NaN, infinite or equal to nodata)", which
         )
     if fraction < min_valid_fraction:
         raise RegistrationError(
             f"{which} image is mostly no-data: only {100 * fraction:.1f} % of its pixels are "
             f"finite (and not nodata), less than the {100 * min_valid_fraction:.0f} % "
-            "required (min_valid_fraction)"
+            "required (min_valid_fraction)", which
         )
     sample = values[valid]
     if sample.min() == sample.max():
         raise RegistrationError(
             f"{which} image is constant (every valid pixel equals {sample.flat[0]:g}): "
-            "there is nothing to register"
+            "there is nothing to register", which
         )
     return image
 
@@ -279,7 +288,8 @@ def register(
         inlier_matches = _match(matcher, fixed, moving, chosen)
     except RuntimeError as error:  # the detector found nothing in a coarse image
         which = "fixed" if str(error).startswith("image1") else "moving"
-        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}") from None
+        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}",
+                                which) from None
     diagnostics = dict(matcher.diagnostics)
     if matcher.model is None:
         raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}")

@@ -98,7 +98,7 @@ def test_3d_array_needs_band(airsar_cube, tmp_path, capsys):
     np.save(cube, airsar_cube[:32, :32])
     assert main(["detect", str(cube)]) == 2
     err = capsys.readouterr().err
-    assert "--band" in err and "(32, 32, 3)" in err and len(err.strip().splitlines()) == 1
+    assert "--band 0..2" in err and "3 bands" in err and len(err.strip().splitlines()) == 1
     assert main(["detect", str(cube), "--band", "3"]) == 2
     assert "out of range" in capsys.readouterr().err
 
@@ -142,3 +142,37 @@ def test_unreadable_weights_is_runtime_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sarfeat: error:") and "bad.pt" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_option_choices_are_the_library_ones():
+    # the CLI writes them down so that --help needs no torch: they must not drift
+    from sarfeat._inference import PRECISIONS  # noqa: PLC2701 - the constant lives there
+    from sarfeat.cli import common
+    from sarfeat.matching import MODELS
+    from sarfeat.preprocess import INPUT_KINDS
+
+    assert common.INPUT_KINDS == INPUT_KINDS and common.PRECISIONS == PRECISIONS
+    assert common.MODELS == tuple(MODELS)
+
+
+LAZY = """
+import sys
+import sarfeat
+assert "torch" not in sys.modules and "sarfeat.detector" not in sys.modules
+import sarfeat.cli
+sarfeat.cli.build_parser()
+assert "torch" not in sys.modules, "parsing the command line imports torch"
+assert sarfeat.data.DEFAULT_WEIGHTS and sarfeat.io.read_raster and sarfeat.parallel.register_stack
+from sarfeat import SARR2D2Detector, register
+assert sarfeat.SARR2D2Detector is SARR2D2Detector and callable(register)
+try:
+    sarfeat.nope
+except AttributeError:
+    print("ok")
+"""
+
+
+def test_lazy_package_and_light_command_line():
+    result = subprocess.run([sys.executable, "-c", LAZY], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -242,14 +242,14 @@ def test_load_pair_rejects_unknown_letter(letter):
         data.load_pair(letter)
 
 
-def test_to_gray_uses_rec601_luma_and_drops_alpha():
+def test_to_gray_uses_rec709_luma_and_drops_alpha():
     rgba = np.zeros((2, 3, 4), dtype=np.uint8)
     rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 255, 0, 0, 7
     rgba[1, :, :3] = (0, 255, 0)
     gray = data._to_gray(rgba)
     assert gray.dtype == np.uint8 and gray.shape == (2, 3)
-    np.testing.assert_array_equal(gray[0], round(0.299 * 255))
-    np.testing.assert_array_equal(gray[1], round(0.587 * 255))
+    np.testing.assert_array_equal(gray[0], round(0.2125 * 255))  # sarfeat.io.rgb_to_gray
+    np.testing.assert_array_equal(gray[1], round(0.7154 * 255))
     np.testing.assert_array_equal(data._to_gray(rgba[..., :3]), gray)
     np.testing.assert_array_equal(data._to_gray(np.full((2, 2), 51, np.uint8)), 51)
     with pytest.raises(ValueError, match="8-bit"):

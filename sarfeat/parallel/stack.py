@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..io import read_image
 from ..registration import RegistrationResult, register
 from . import _worker
 from ._client import client_for, finished
@@ -79,9 +80,7 @@ class PairOutcome:
 
 def _read(image, band: int | None) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
-        from ..cli import read_raster
-
-        return read_raster(image, band)[0]
+        return read_image(image, band)
     return image
 
 
@@ -178,7 +177,7 @@ def iter_register_pairs(
     ----------
     pairs : iterable of (fixed, moving)
         Each image is a 2-D array or the path of a file that
-        :func:`sarfeat.cli.read_raster` reads (``.npy``, PNG, JPEG, TIFF or
+        :func:`sarfeat.io.read_image` reads (``.npy``, PNG, JPEG, TIFF or
         GeoTIFF). Paths are read by the workers (they must see the same file
         system), which is the way for large archives. An array used by several
         pairs (a stack's reference) is copied to every worker once; other

@@ -13,7 +13,11 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   --json`` writes them, or the reason the image could not be registered;
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why, the time and the throughput. The exit status is 0 when every
+failed and why, the time and the throughput. An image whose stem is
+``summary`` is named ``summary_<i>``, so that no report is written over the
+summary; a ``summary.json`` left by an earlier run is removed before the first
+task, and every file is written to a temporary file and renamed, so that a
+killed run leaves no summary and no file that looks complete. The exit status is 0 when every
 image was registered, 1 when any failed (the others are still written), 2 for
 bad usage.
 """
@@ -22,14 +26,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
-__all__ = ["add_register_stack_parser", "register_stack_command"]
+from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, UsageError,
+                     add_console_options, input_error, jsonable, load_weights)
+
+__all__ = ["add_parser", "run", "output_names", "prepare_output_dir", "SUMMARY"]
+
+#: The summary's file name in OUTDIR.
+SUMMARY = "summary.json"
 
 _FORMATS = ("tif", "npy", "png")
 
@@ -42,10 +50,9 @@ _DESCRIPTION = (
 )
 
 
-def add_register_stack_parser(commands, input_kinds, precisions) -> None:
+def add_parser(commands) -> None:
     """Add the ``register-stack`` subcommand to ``commands`` (argparse subparsers)."""
-    from ..matching import MODELS
-
+    input_kinds, precisions = INPUT_KINDS, PRECISIONS
     stack = commands.add_parser(
         "register-stack", description=_DESCRIPTION,
         help="register a stack of images onto a reference, in parallel on Dask",
@@ -68,7 +75,7 @@ def add_register_stack_parser(commands, input_kinds, precisions) -> None:
         (("--retries",), dict(type=int, default=2, metavar="R",
                               help="reruns of a task after an I/O or memory error (default 2)")),
         (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
-        (("--model",), dict(choices=tuple(MODELS), default="affine",
+        (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
         (("--weights",), dict(default=None, metavar="W",
                               help="checkpoint file or sarfeat.data registry name (default: "
@@ -89,6 +96,7 @@ def add_register_stack_parser(commands, input_kinds, precisions) -> None:
     ]
     for flags, keywords in options:
         stack.add_argument(*flags, **keywords)
+    add_console_options(stack)
 
 
 def _positive(text: str) -> int:
@@ -101,73 +109,101 @@ def _positive(text: str) -> int:
     return value
 
 
-def _names(images: list[str]) -> list[str]:
-    """File stems, made unique with the image's position where two are equal."""
+def output_names(images: list[str]) -> list[str]:
+    """File stems, made unique with the image's position where two are equal or one is
+    the summary's (``summary``)."""
     stems = [Path(image).stem for image in images]
-    return [stem if stems.count(stem) == 1 else f"{stem}_{index:03d}"
-            for index, stem in enumerate(stems)]
+    reserved = Path(SUMMARY).stem
+    return [stem if stems.count(stem) == 1 and stem.lower() != reserved
+            else f"{stem}_{index:03d}" for index, stem in enumerate(stems)]
 
 
-def _save(outcome, *, output_dir: str, suffix: str, georeference, input_kind: str,
-          reference: str, images: list[str], weights: str, model: str):
+def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
+          reference_path: str, images: list[str], weights: str, model: str):
     """Write one image's outputs where the worker runs; the warped image stays there."""
-    from ..cli import _jsonable, _report, _write_registered
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ..io import write_raster
+    from .report import write_json
 
     image = images[outcome.index]
     folder = Path(output_dir)
     report_path = folder / f"{outcome.name}.json"
     outcome.extra.update(input=image, report=str(report_path))
+    head = {"name": outcome.name, "fixed": reference_path, "moving": image, "weights": weights,
+            "model": model, "worker": outcome.worker}
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
-        _, georeferenced = _write_registered(output, result.warped, outcome.extra["moving_dtype"],
-                                             georeference, input_kind)
-        args = SimpleNamespace(example=False, fixed=reference, moving=image, output=output,
-                               weights=weights, model=model)
-        report = _report(result, args, outcome.extra["fixed_shape"],
-                         outcome.extra["moving_shape"],
-                         {"name": outcome.name, "worker": outcome.worker,
-                          "georeferenced_output": georeferenced})
+        warped = np.asarray(result.warped)
+        warped = (np.abs(warped) if np.iscomplexobj(warped) else warped).astype(np.float32)
+        raster = replace(reference, data=warped[None], valid=np.isfinite(warped)[None],
+                         nodata=float("nan"))
+        note = write_raster(output, raster, display_kind=input_kind)
+        d = result.diagnostics
+        report = jsonable({
+            **head, "status": "registered", "output": str(output), "output_format": note,
+            "fixed_shape": outcome.extra["fixed_shape"],
+            "moving_shape": outcome.extra["moving_shape"],
+            "transform_fixed_to_moving": result.transform.params,
+            "transform_moving_to_fixed": result.moving_to_fixed.params,
+            "confidence": result.confidence, "seconds": result.seconds,
+            "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
+            "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
         outcome.extra["output"] = str(output)
     else:
-        report = _jsonable({"name": outcome.name, "fixed": reference, "moving": image,
-                            "error": outcome.error, "error_type": outcome.error_type,
-                            "worker": outcome.worker})
-    report_path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        report = jsonable({**head, "status": "failed", "error": outcome.error,
+                           "error_type": outcome.error_type})
+    write_json(report_path, report)
     return outcome
 
 
-def register_stack_command(args: argparse.Namespace) -> None:
+def prepare_output_dir(folder: Path) -> None:
+    """Create OUTDIR; remove an earlier run's summary, so that none describes this run early."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SUMMARY).unlink(missing_ok=True)
+
+
+def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register-stack`` (see the module docstring).
 
     Raises
     ------
-    sarfeat.cli.UsageError
+    sarfeat.cli.common.UsageError
         For a missing input, an unusable output folder or unknown weights.
     RuntimeError
         When any image could not be registered (after writing everything else).
     """
-    from ..cli import DEFAULT_WEIGHTS, UsageError, _load_weights, read_raster
-    from ._client import client_for, require_distributed
-    from .stack import iter_register_pairs
+    from dataclasses import replace
+
+    from ..io import RasterError, read_raster
+    from ..parallel import iter_register_pairs
+    from ..parallel._client import client_for, require_distributed
 
     distributed = require_distributed()
     folder = args.output_dir.expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
     missing = [image for image in args.images if not Path(image).is_file()]
     if missing:
         raise UsageError(f"input file {missing[0]!r} does not exist"
                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if args.retries < 0:
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
-    reference, georeference = read_raster(args.reference, args.band)
-    net = _load_weights(args.weights, args.trust)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        raster = read_raster(args.reference)
+        reference = raster.band(args.band)
+    except RasterError as error:
+        raise input_error(error) from None
+    net = load_weights(args.weights, args.trust)
+    prepare_output_dir(folder)
     weights_name = args.weights or DEFAULT_WEIGHTS
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
-        georeference=georeference, input_kind=args.input_kind, reference=str(args.reference),
+        reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),
+        input_kind=args.input_kind, reference_path=str(args.reference),
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
     )
     started = time.perf_counter()
@@ -185,7 +221,7 @@ def register_stack_command(args: argparse.Namespace) -> None:
             workers = len(active.scheduler_info().get("workers", {}))
             outcomes = iter_register_pairs(
                 [(reference, os.fspath(image)) for image in args.images], client=active,
-                names=_names(args.images), weights=net, band=args.band, retries=args.retries,
+                names=output_names(args.images), weights=net, band=args.band, retries=args.retries,
                 keep_warped=False, postprocess=save, progress=not args.no_progress,
                 model=args.model, rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
                 precision=args.precision, device=args.device, trust=args.trust,
@@ -198,13 +234,13 @@ def register_stack_command(args: argparse.Namespace) -> None:
         if client is not None:
             client.close()
     seconds = time.perf_counter() - started
-    _write_summary(folder / "summary.json", args, weights_name, workers, seconds,
+    _write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
                    successes, failures)
     print(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s on "
-          f"{workers} workers; wrote {folder / 'summary.json'}")
+          f"{workers} workers; wrote {folder / SUMMARY}")
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
-                           f"registered (see {folder / 'summary.json'})")
+                           f"registered (see {folder / SUMMARY})")
 
 
 def _entry(outcome, image) -> dict:
@@ -234,7 +270,7 @@ def _print_outcome(outcome) -> None:
 def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
                    successes: list, failures: list) -> None:
     from .. import __version__
-    from ..cli import _jsonable
+    from .report import write_json
 
     order = {str(image): index for index, image in enumerate(args.images)}
     summary = {
@@ -252,4 +288,4 @@ def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
         "successes": sorted(successes, key=lambda e: order[e["input"]]),
         "failures": sorted(failures, key=lambda e: order[e["input"]]),
     }
-    path.write_text(json.dumps(_jsonable(summary), indent=1), encoding="utf-8")
+    write_json(path, jsonable(summary))

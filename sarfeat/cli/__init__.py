@@ -1,0 +1,83 @@
+"""The ``sarfeat`` command line: one module per subcommand over the library.
+
+``sarfeat detect`` (:mod:`sarfeat.cli.detect`), ``sarfeat register``
+(:mod:`sarfeat.cli.register`) and ``sarfeat register-stack``
+(:mod:`sarfeat.cli.register_stack`). Parsing the command line imports neither
+torch nor the network, so that ``--help`` and usage errors answer at once.
+
+Exit status: 0 on success, 2 for bad usage (unknown option, missing or
+unreadable input, an output that would overwrite an input or another output),
+1 for a runtime error (weights unavailable, an image pair that cannot be
+registered, ...). Errors are one line on stderr; set ``SARFEAT_DEBUG=1`` to see
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .. import __version__
+from . import detect, register, register_stack
+from .common import DEFAULT_WEIGHTS, UsageError, guarded
+
+__all__ = ["main", "build_parser", "UsageError", "DEFAULT_WEIGHTS"]
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``sarfeat`` command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Parser with the ``detect``, ``register`` and ``register-stack`` subcommands.
+    """
+    parser = argparse.ArgumentParser(
+        prog="sarfeat", description="Keypoints and descriptors for SAR images with Fast-R2D2.",
+        epilog="Set SARFEAT_DEBUG=1 to see tracebacks of errors.")
+    parser.add_argument("--version", action="version", version=f"sarfeat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    detect.add_parser(commands)
+    register.add_parser(commands)
+    register_stack.add_parser(commands)
+    return parser
+
+
+def _usage(command: str, usage: str, message: str) -> int:
+    print(f"usage: sarfeat {command} [options] {usage}", file=sys.stderr)
+    print(f"sarfeat {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sarfeat`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 for a runtime error (including a pair that cannot be
+        registered), 2 for bad usage.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on bad usage
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("sarfeat: error: choose a command, e.g. 'sarfeat detect --example'",
+              file=sys.stderr)
+        return 2
+    if args.command == "register-stack":
+        return guarded("register-stack", register_stack.run, args)
+    if args.command == "register":
+        given = (args.fixed is not None) + (args.moving is not None)
+        if args.example == (given > 0) or (not args.example and given != 2):
+            return _usage("register", "(FIXED MOVING -o OUT | --example)",
+                          "give FIXED and MOVING, or --example")
+        return guarded("register", register.run, args)
+    if args.example == (args.image is not None):
+        return _usage("detect", "(IMAGE | --example)", "give exactly one of IMAGE or --example")
+    return guarded("detect", detect.run, args)

@@ -1,0 +1,187 @@
+"""What every subcommand of ``sarfeat`` shares: errors, weights, output checks, console."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..data import DEFAULT_WEIGHTS
+
+__all__ = [
+    "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
+    "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
+    "input_error",
+]
+
+#: Choices of the options, written here so that ``--help`` and usage errors need no torch
+#: (tests/test_cli.py checks that they equal the library's).
+INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
+PRECISIONS = ("auto", "fp32", "bf16")
+MODELS = ("similarity", "affine", "projective")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported with exit status 2."""
+
+
+def input_error(error: Exception) -> UsageError:
+    """A library error about an input file, as a usage error."""
+    return UsageError(" ".join(str(error).split()))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``--verbose`` and ``-q``/``--quiet``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="say what is being done, with times, and show progress bars")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="print nothing but errors")
+
+
+class Console:
+    """Prints results (unless ``-q``) and steps with their time (with ``-v``, on stderr)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import time
+
+        self.quiet = getattr(args, "quiet", False)
+        self.verbose = getattr(args, "verbose", False)
+        self._clock = time.perf_counter
+        self._started = self._clock()
+
+    @property
+    def progress(self) -> bool:
+        """Whether to show progress bars: with -v, or on a terminal unless -q."""
+        return self.verbose or (not self.quiet and sys.stderr.isatty())
+
+    def say(self, text: str) -> None:
+        """A result line on stdout."""
+        if not self.quiet:
+            print(text, flush=True)
+
+    def step(self, text: str) -> None:
+        """A step of the work on stderr, with the time since the start (only with -v)."""
+        if self.verbose:
+            print(f"[{self._clock() - self._started:7.1f} s] {text}", file=sys.stderr,
+                  flush=True)
+
+
+def load_weights(weights: str | None, trust: bool):
+    """Load the network named by ``--weights`` (a path or a registry name)."""
+    from .. import data
+    from ..checkpoint import load_checkpoint
+
+    name = DEFAULT_WEIGHTS if weights is None else data.WEIGHT_ALIASES.get(weights, weights)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        if name not in data.registry_names():
+            raise UsageError(
+                f"--weights {name!r} is neither a file nor a sarfeat.data registry name "
+                "(see sarfeat.data.registry_names())"
+            )
+        path = data.fetch(name)
+    return load_checkpoint(path, trust=trust)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other.
+
+    Parameters
+    ----------
+    inputs, outputs : dict
+        Option name (e.g. ``'FIXED'``, ``'--json'``) -> path (None: not given).
+
+    Raises
+    ------
+    UsageError
+        For an output equal to an input, two outputs on one path, an output
+        that is a folder, or whose folder is missing or not writable.
+    """
+    given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
+    given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
+    seen: dict[str, Path] = {}
+    for option, path in given_out.items():
+        for name, source in given_in.items():
+            if _same(path, source):
+                raise UsageError(f"{option} {str(path)!r} is the input {name}: refusing to "
+                                 "overwrite an input")
+        for other, earlier in seen.items():
+            if _same(path, earlier):
+                raise UsageError(f"{other} and {option} are the same file {str(path)!r}: give "
+                                 "each output its own path")
+        seen[option] = path
+        if path.is_dir():
+            raise UsageError(f"{option} {str(path)!r} is a folder")
+        folder = path.resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {option} {str(path)!r}: its folder does not exist")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"cannot write {option} {str(path)!r}: its folder is not writable")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
+
+
+def jsonable(value):
+    """``value`` with NumPy scalars and arrays as Python numbers and lists; NaN/inf -> None."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def guarded(command: str, action, args: argparse.Namespace) -> int:
+    """Run ``action(args)``; report errors on one line with the exit status they deserve."""
+    debug = os.environ.get("SARFEAT_DEBUG") == "1"
+    try:
+        action(args)
+    except UsageError as error:
+        if debug:
+            raise
+        print(f"sarfeat {command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sarfeat: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, no traceback (SARFEAT_DEBUG=1 for it)
+        if debug:
+            raise
+        print(f"sarfeat: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    return 0

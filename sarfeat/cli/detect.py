@@ -1,0 +1,206 @@
+"""``sarfeat detect IMAGE -o OUT.npz`` and ``sarfeat detect --example``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, PRECISIONS, Console, UsageError,
+                     add_console_options, check_outputs, input_error, load_weights, positive_int)
+
+__all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE"]
+
+#: The warp of the examples (image 1 (x, y) -> image 2 (x, y)).
+EXAMPLE_WARP = {"scale": 0.8, "rotation_deg": 10.0, "translation": (30.0, -10.0)}
+#: ``--min-size`` of the example when not given: the scene is 256 px, so the
+#: library default (256) would leave a single pyramid level.
+EXAMPLE_MIN_SIZE = 128
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every subcommand that runs the network."""
+    parser.add_argument(
+        "--weights", default=None, metavar="W",
+        help=f"checkpoint file or sarfeat.data registry name (default: {DEFAULT_WEIGHTS}, "
+             "found through SARFEAT_DATA_DIR)")
+    parser.add_argument(
+        "--trust", action="store_true",
+        help="allow a legacy pickled checkpoint whose sha256 the registry does not know "
+             "(unpickling can run code: only for files you trust)")
+    parser.add_argument("--input-kind", choices=INPUT_KINDS, default="auto",
+                        help="what the pixel values are (default auto: uint8 is a display "
+                             "image, negative floats are dB, the rest intensity)")
+    parser.add_argument("--nodata", type=float, default=None, metavar="VALUE",
+                        help="pixel value that marks no-data, besides the file's own nodata "
+                             "value and mask (NaN always does)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="network arithmetic (default auto: bf16 where native)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    add_console_options(parser)
+
+
+def add_parser(commands) -> None:
+    """Add ``detect`` to ``commands`` (argparse subparsers)."""
+    detect = commands.add_parser(
+        "detect", help="detect keypoints in an image (or run the bundled example)",
+        description=(
+            "Detect Fast-R2D2 keypoints in IMAGE (.npy, PNG, JPEG or TIFF/GeoTIFF; the file's "
+            "no-data is honoured) and write keypoints (row, col), scales, responses and "
+            "descriptors to an .npz file. With --example, run on the bundled Sentinel-1 "
+            "Labrador scene instead: VV against VH warped by a known similarity, and report "
+            "the matching accuracy."),
+    )
+    detect.add_argument("image", nargs="?", metavar="IMAGE", help="input image file")
+    detect.add_argument(
+        "--example", action="store_true",
+        help="run on the bundled Sentinel-1 scene (contains modified Copernicus Sentinel data)")
+    detect.add_argument("--band", type=int, default=None, metavar="I",
+                        help="0-based band of a multi-band file")
+    detect.add_argument("--max-keypoints", type=positive_int, default=5000, metavar="N",
+                        help="keep at most N keypoints, the best by response (default 5000)")
+    detect.add_argument("--min-size", type=positive_int, default=None, metavar="PX",
+                        help="longest side of the smallest pyramid level (default 256; "
+                             f"{EXAMPLE_MIN_SIZE} for --example)")
+    detect.add_argument("--max-size", type=positive_int, default=1024, metavar="PX",
+                        help="longest side of the largest pyramid level (default 1024)")
+    detect.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                        help="write the results to this file (NumPy .npz format, whatever "
+                             "its suffix)")
+    detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                        help="save a plot of the keypoints (or, with --example, the matches)")
+    add_common_options(detect)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run ``sarfeat detect`` (its arguments checked by :func:`sarfeat.cli.main`)."""
+    console = Console(args)
+    if args.example:
+        if args.band is not None:
+            raise UsageError("--band does not apply to --example")
+        check_outputs({}, {"-o": args.output, "--plot": args.plot})
+        _example(args, console)
+    else:
+        check_outputs({"IMAGE": Path(args.image)}, {"-o": args.output, "--plot": args.plot})
+        _detect_file(args, console)
+
+
+def _make_detector(args: argparse.Namespace, net, min_size: int, console: Console):
+    from ..detector import SARR2D2Detector
+
+    return SARR2D2Detector(
+        net, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
+        input_kind=args.input_kind, nodata=args.nodata, precision=args.precision,
+        device=args.device, trust=args.trust, progress=console.progress,
+    )
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    """Write ``arrays`` to exactly ``path`` (np.savez would add .npz), atomically."""
+    import numpy as np
+
+    from ..io import atomic_path
+
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez_compressed(stream, **arrays)
+
+
+def _detect_file(args: argparse.Namespace, console: Console) -> None:
+    import numpy as np
+
+    from ..io import RasterError, read_image
+
+    try:
+        image = read_image(args.image, args.band)
+    except RasterError as error:
+        raise input_error(error) from None
+    console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
+    net = load_weights(args.weights, args.trust)
+    detector = _make_detector(args, net, 256 if args.min_size is None else args.min_size,
+                              console)
+    start = time.perf_counter()
+    detector.detect_and_extract(image)
+    elapsed = time.perf_counter() - start
+    count = len(detector.keypoints)
+    console.say(f"{args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}, "
+                f"{count} keypoints in {elapsed:.2f} s")
+    if args.output is not None:
+        _save_npz(args.output, keypoints=detector.keypoints, scales=detector.scales,
+                  responses=detector.responses, descriptors=detector.descriptors,
+                  image_shape=np.asarray(image.shape))
+        console.say(f"wrote {args.output}")
+    if args.plot is not None:
+        from ..preprocess import normalize_sar
+        from ..viz import plot_keypoints
+
+        shown = normalize_sar(image, args.input_kind, nodata=args.nodata).image
+        plot_keypoints(args.plot, shown, detector.keypoints, detector.scales,
+                       detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
+        console.say(f"wrote {args.plot}")
+
+
+def example_pair():
+    """The examples' pair: Labrador VV, VH warped by EXAMPLE_WARP (NaN outside), the warp."""
+    import numpy as np
+    from skimage.transform import SimilarityTransform, warp
+
+    from ..data import load_sar_scene
+
+    scene = load_sar_scene("labrador")
+    truth = SimilarityTransform(
+        scale=EXAMPLE_WARP["scale"], rotation=np.deg2rad(EXAMPLE_WARP["rotation_deg"]),
+        translation=EXAMPLE_WARP["translation"])
+    # warp() wants the map from output (x, y) to input (x, y): the inverse
+    moving = warp(scene[..., 1], truth.inverse, order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    return scene[..., 0], moving, truth
+
+
+def _example(args: argparse.Namespace, console: Console) -> None:
+    import numpy as np
+    from skimage.feature import match_descriptors
+
+    vv, moving, tform = example_pair()
+    net = load_weights(args.weights, args.trust)
+    min_size = EXAMPLE_MIN_SIZE if args.min_size is None else args.min_size
+    detector = _make_detector(args, net, min_size, console)
+    start = time.perf_counter()
+    detector.detect_and_extract(vv)
+    keypoints0, descriptors0 = detector.keypoints, detector.descriptors
+    detector.detect_and_extract(moving)
+    keypoints1, descriptors1 = detector.keypoints, detector.descriptors
+    detected = time.perf_counter()
+    matches = match_descriptors(descriptors0, descriptors1, cross_check=True)
+    elapsed = time.perf_counter() - start
+    # reprojection error of each match under the known warp, in (x, y) = (col, row)
+    projected = tform(keypoints0[matches[:, 0], ::-1])
+    errors = np.linalg.norm(projected - keypoints1[matches[:, 1], ::-1], axis=1)
+    mma = {t: float(np.mean(errors <= t)) if len(errors) else 0.0 for t in (1, 3, 5)}
+    w = EXAMPLE_WARP
+    for line in (
+        f"sarfeat example: Sentinel-1 Labrador scene, {vv.shape[0]} x {vv.shape[1]} "
+        "intensity, about 1.2 looks (contains modified Copernicus Sentinel data)",
+        f"image 1: VV; image 2: VH warped by a similarity (scale {w['scale']}, rotation "
+        f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
+        f"weights: {args.weights or DEFAULT_WEIGHTS}; min_size {min_size}, "
+        f"max_size {args.max_size}, precision {args.precision}",
+        f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)",
+        f"matches: {len(matches)} (mutual nearest neighbours), "
+        f"{int(np.sum(errors <= 3))} within 3 px",
+        "  ".join(f"MMA@{t}: {mma[t]:.3f}" for t in (1, 3, 5)),
+        f"time: {elapsed:.2f} s (detection and description {detected - start:.2f} s, "
+        f"matching {elapsed - (detected - start):.2f} s)",
+    ):
+        console.say(line)
+    if args.output is not None:
+        _save_npz(args.output, keypoints0=keypoints0, keypoints1=keypoints1,
+                  descriptors0=descriptors0, descriptors1=descriptors1, matches=matches,
+                  errors=errors, transform=tform.params)
+        console.say(f"wrote {args.output}")
+    if args.plot is not None:
+        from ..viz import plot_match_errors
+
+        plot_match_errors(args.plot, vv, moving, keypoints0, keypoints1, matches, errors,
+                          f"VV vs warped VH: {int(np.sum(errors <= 3))} of {len(matches)} "
+                          "matches within 3 px")
+        console.say(f"wrote {args.plot}")

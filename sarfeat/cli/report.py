@@ -1,0 +1,178 @@
+"""What ``sarfeat register`` writes besides the image: the JSON report and the tie points."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..io import Raster, atomic_path, map_coordinates
+from .common import jsonable
+
+__all__ = ["Inputs", "registration_report", "failure_report", "tie_points", "write_json",
+           "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES"]
+
+TIE_POINT_SUFFIXES = (".csv", ".geojson")
+CONVENTION = ("3x3 matrices on homogeneous (x, y, 1) = (col, row, 1) pixel coordinates, integer "
+              "at pixel centres; fixed_to_moving maps fixed pixels to the moving file's own "
+              "pixels (the inverse_map of skimage.transform.warp)")
+
+
+@dataclass
+class Inputs:
+    """The two files of a registration and what was matched."""
+
+    fixed: Raster
+    moving: Raster
+    fixed_image: np.ndarray  #: the fixed band that was matched
+    moving_image: np.ndarray  #: the moving band that was matched (on the fixed grid if resampled)
+    prior: np.ndarray  #: matched moving pixels -> the moving file's own pixels (3x3)
+    resampled: bool  #: whether the moving band was brought onto the fixed grid first
+
+
+def _corner(matrix: np.ndarray) -> np.ndarray:
+    """A pixel-centre matrix as one on pixel corners (rasterio's convention)."""
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
+    return shift @ matrix @ np.linalg.inv(shift)
+
+
+def updated_geotransform(fixed: Raster, total: np.ndarray) -> np.ndarray:
+    """The moving file's corrected geotransform (2x3, pixel corners, in the fixed CRS)."""
+    t = fixed.transform
+    geo = np.array([[t.a, t.b, t.c], [t.d, t.e, t.f], [0, 0, 1.0]])
+    corrected = geo @ np.linalg.inv(_corner(total))
+    return corrected[:2] / corrected[2, 2]
+
+
+def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    homogeneous = np.column_stack([xy, np.ones(len(xy))]) @ np.asarray(matrix).T
+    return homogeneous[:, :2] / homogeneous[:, 2:]
+
+
+def _pixel_size(raster: Raster) -> float:
+    t = raster.transform
+    return float(np.sqrt(abs(t.a * t.e - t.b * t.d)))
+
+
+def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None) -> dict:
+    """Shift and RMSE in map units, and the corrected geotransform (fixed georeferenced)."""
+    fixed, moving = inputs.fixed, inputs.moving
+    centre = np.array([[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
+    shift_px = _apply(total, centre)[0] - centre[0]
+    out = {"shift_px_at_centre": {"x": shift_px[0], "y": shift_px[1]}}
+    if not fixed.georeferenced:
+        return out
+    size = _pixel_size(fixed)
+    out.update(fixed_crs=fixed.crs.to_string(), fixed_geotransform=list(fixed.transform)[:6],
+               map_units=fixed.crs.linear_units if fixed.crs.is_projected else "degrees",
+               rmse_map_units=None if rms_px is None else rms_px * size)
+    if moving.georeferenced:
+        true = map_coordinates(fixed, centre)[0]
+        claimed = map_coordinates(moving, _apply(total, centre), fixed.crs)[0]
+        east, north = claimed - true
+        out.update(moving_crs=moving.crs.to_string(),
+                   moving_geotransform=list(moving.transform)[:6],
+                   shift_map_units={"east": east, "north": north,
+                                    "length": float(np.hypot(east, north)),
+                                    "meaning": "where the moving file's georeferencing puts "
+                                               "the centre of the fixed image, minus where "
+                                               "the fixed file puts it"})
+    if total[2, :2].any():
+        out["updated_geotransform"] = None  # projective: no geotransform can express it
+    else:
+        geo = updated_geotransform(fixed, total)
+        out["updated_geotransform"] = {
+            "crs": fixed.crs.to_string(), "affine": geo.ravel(),
+            "gdal": [geo[0, 2], geo[0, 0], geo[0, 1], geo[1, 2], geo[1, 0], geo[1, 1]],
+            "meaning": "geotransform (pixel corners) that places the moving file's own pixels "
+                       "where they belong, in the fixed CRS"}
+    return out
+
+
+def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
+                        extra: dict | None = None) -> dict:
+    """The JSON report of a registration (``head``: inputs and options)."""
+    d = result.diagnostics
+    report = {
+        **head, "status": "registered",
+        "fixed_shape": list(inputs.fixed.shape), "moving_shape": list(inputs.moving.shape),
+        "transform_fixed_to_moving": total, "transform_moving_to_fixed": np.linalg.inv(total),
+        "transform_convention": CONVENTION,
+        "georeferencing_prior": inputs.prior, "moving_resampled_for_matching": inputs.resampled,
+        "confidence": result.confidence, "seconds": result.seconds,
+        "matches": {k: d.get(k) for k in ("coarse_candidates", "coarse_inliers",
+                                          "fine_candidates", "fine_inliers")},
+        "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
+        "geography": _geography(inputs, total, d.get("residual_rms")),
+        "diagnostics": {k: v for k, v in d.items() if k != "failure"},
+    }
+    report.update(extra or {})
+    return jsonable(report)
+
+
+def failure_report(head: dict, error: BaseException) -> dict:
+    """The JSON report of a registration that failed: the reason and the failing image."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return jsonable({**head, "status": "failed", "error": text,
+                     "error_type": type(error).__name__, "failed_image": getattr(error, "image", None)})
+
+
+def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=None) -> dict:
+    """The inlier tie points as columns: pixels and map coordinates, residuals, score."""
+    pairs = result.inlier_matches
+    fixed_xy = result.keypoints_fixed[pairs[:, 0], ::-1].astype(float)
+    matched_xy = result.keypoints_moving[pairs[:, 1], ::-1].astype(float)
+    moving_xy = _apply(inputs.prior, matched_xy)
+    residual = _apply(total, fixed_xy) - moving_xy  # in the moving file's pixels
+    matched_residual = np.hypot(*(result.transform(fixed_xy) - matched_xy).T)
+    columns = {"id": np.arange(len(pairs)), "fixed_col": fixed_xy[:, 0],
+               "fixed_row": fixed_xy[:, 1], "moving_col": moving_xy[:, 0],
+               "moving_row": moving_xy[:, 1], "residual_col": residual[:, 0],
+               "residual_row": residual[:, 1], "residual_px": np.hypot(*residual.T)}
+    for name, raster, xy in (("fixed", inputs.fixed, fixed_xy), ("moving", inputs.moving,
+                                                                  moving_xy)):
+        if raster.georeferenced:
+            mapped = map_coordinates(raster, xy)
+            columns[f"{name}_x"], columns[f"{name}_y"] = mapped[:, 0], mapped[:, 1]
+    if inputs.fixed.georeferenced:
+        columns["residual_map"] = matched_residual * _pixel_size(inputs.fixed)
+    if votes is not None:
+        chosen = np.asarray(votes)[result.inliers]
+        columns["votes"] = chosen
+        columns["score"] = chosen / (max_votes or max(1, int(chosen.max(initial=1))))
+    return columns
+
+
+def write_json(path: Path, report: dict) -> None:
+    """Write ``report`` to ``path`` through a temporary file."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(report, indent=1), encoding="utf-8")
+
+
+def write_tie_points(path: Path, columns: dict, fixed: Raster) -> None:
+    """Tie points as CSV, or as GeoJSON points at the fixed map coordinates (by suffix)."""
+    names = list(columns)
+    rows = [dict(zip(names, values)) for values in zip(*(np.asarray(columns[n]).tolist()
+                                                          for n in names))]
+    with atomic_path(path) as temporary:
+        if path.suffix.lower() == ".csv":
+            with open(temporary, "w", newline="", encoding="utf-8") as stream:
+                writer = csv.DictWriter(stream, fieldnames=names)
+                writer.writeheader()
+                writer.writerows(rows)
+            return
+        xy = np.column_stack([columns["fixed_col"], columns["fixed_row"]])
+        collection = {"type": "FeatureCollection", "features": []}
+        if fixed.georeferenced:  # RFC 7946: longitude, latitude (WGS 84)
+            from rasterio.crs import CRS
+
+            xy = map_coordinates(fixed, xy, CRS.from_epsg(4326))
+        else:
+            collection["note"] = "the fixed image has no georeferencing: geometry in pixels"
+        collection["features"] = [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(point)},
+             "properties": row} for point, row in zip(xy.tolist(), rows)]
+        temporary.write_text(json.dumps(jsonable(collection)), encoding="utf-8")

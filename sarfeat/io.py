@@ -1,0 +1,475 @@
+"""Read and write images and rasters: one reader, one RGB-to-gray rule, georeferencing kept.
+
+:func:`read_raster` reads every band of a file with its no-data mask and, for a
+GeoTIFF, its CRS and geotransform (with rasterio, the ``geotiff`` extra).
+:func:`read_image` reads one gray band for detection. :func:`write_raster`
+writes an array (GeoTIFF tiled and deflate-compressed, ``.npy``, PNG or JPEG)
+through a temporary file that is renamed only once it is complete.
+
+Georeferencing is never dropped silently: a GeoTIFF that carries georeferencing
+tags cannot be read without rasterio (:class:`RasterError` names the extra),
+and a georeferenced array cannot be written without it.
+
+Pixel convention: (x, y) = (col, row) with integer coordinates at pixel
+centres, as in scikit-image; rasterio's geotransforms address pixel corners, so
+pixel (x, y) lies at ``transform * (x + 0.5, y + 0.5)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+__all__ = [
+    "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
+    "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
+    "warp_raster", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
+]
+
+#: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
+LUMA = np.array([0.2125, 0.7154, 0.0721])
+TIFF_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg") + TIFF_SUFFIXES
+#: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
+_GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
+             34735: "GeoKeyDirectory"}
+_GDAL_NODATA_TAG = 42113
+_BLOCK = 256
+
+
+class RasterError(ValueError):
+    """A file cannot be read or written as asked; the message says why and what to do."""
+
+
+@dataclass
+class Raster:
+    """Every band of an image file, with its no-data and georeferencing.
+
+    Attributes
+    ----------
+    data : (bands, H, W) ndarray
+        The pixel values in the file's dtype.
+    valid : (bands, H, W) ndarray of bool
+        False on no-data (the file's nodata value, its mask band or alpha, NaN).
+    nodata : float or None
+        The file's no-data value.
+    crs : rasterio.crs.CRS or None
+    transform : affine.Affine or None
+        Geotransform (pixel corners) of a georeferenced file, else None.
+    path : Path or None
+    picture : bool
+        True for a PNG, JPEG or plain TIFF picture, whose 2-4 bands are gray
+        + alpha or RGB(A) colour channels, not separate measurements.
+    """
+
+    data: np.ndarray
+    valid: np.ndarray
+    nodata: float | None = None
+    crs: object = None
+    transform: object = None
+    path: Path | None = None
+    picture: bool = False
+
+    @property
+    def georeferenced(self) -> bool:
+        """True when the raster has a CRS and a geotransform."""
+        return self.crs is not None and self.transform is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of one band."""
+        return tuple(self.data.shape[1:])
+
+    @property
+    def count(self) -> int:
+        """Number of bands."""
+        return self.data.shape[0]
+
+    def band(self, index: int | None = None) -> np.ndarray:
+        """One band, its no-data as NaN (a float copy only where there is no-data).
+
+        Parameters
+        ----------
+        index : int, optional
+            0-based band; may be omitted for a single-band raster (an RGB(A)
+            8/16-bit image is then reduced to gray with :func:`rgb_to_gray`).
+        """
+        if index is None:
+            if self.count == 1:
+                index = 0
+            elif self.picture and self.count in (3, 4):
+                return rgb_to_gray(np.moveaxis(self.data[:3], 0, -1))
+            elif self.picture and self.count == 2:
+                index = 0  # gray + alpha
+            else:
+                raise RasterError(f"{self._name()} has {self.count} bands of shape "
+                                  f"{self.shape}: choose one with --band 0..{self.count - 1} "
+                                  "(band= in Python)")
+        if not -self.count <= index < self.count:
+            raise RasterError(f"band {index} is out of range: {self._name()} has "
+                              f"{self.count} bands")
+        values, valid = self.data[index], self.valid[index]
+        if valid.all():
+            return values
+        dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float32
+        return np.where(valid, values, np.nan).astype(dtype)
+
+    def _name(self) -> str:
+        return repr(str(self.path)) if self.path is not None else "the raster"
+
+
+def rasterio_or_none():
+    """The rasterio module, or None when it is not installed (the ``geotiff`` extra)."""
+    try:
+        import rasterio
+    except ImportError:
+        return None
+    return rasterio
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Gray image of an (H, W, 3) RGB array with the Rec. 709 luma weights.
+
+    Integer inputs stay in their dtype (rounded), so that an 8-bit quick-look
+    stays an 8-bit display image; float inputs give float32.
+
+    Examples
+    --------
+    >>> rgb_to_gray(np.full((2, 2, 3), 200, np.uint8))[0, 0]
+    np.uint8(200)
+    """
+    gray = np.asarray(rgb, dtype=np.float64)[..., :3] @ LUMA
+    if np.issubdtype(rgb.dtype, np.integer):
+        info = np.iinfo(rgb.dtype)
+        return np.clip(np.rint(gray), info.min, info.max).astype(rgb.dtype)
+    return gray.astype(np.float32)
+
+
+def read_raster(path: str | os.PathLike) -> Raster:
+    """Read every band of an image file with its no-data mask and georeferencing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy`` (2-D, or 3-D (rows, cols, bands)), PNG, JPEG or TIFF/GeoTIFF.
+
+    Returns
+    -------
+    Raster
+
+    Raises
+    ------
+    RasterError
+        For a missing or unreadable file, an unsupported suffix, or a
+        georeferenced TIFF without rasterio installed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RasterError(f"input file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
+                          "use " + ", ".join(IMAGE_SUFFIXES))
+    if suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
+        return _read_rasterio(path)
+    try:
+        if suffix == ".npy":
+            array, nodata = np.load(path, allow_pickle=False), None
+        elif suffix in TIFF_SUFFIXES:
+            array, nodata = _read_tiff(path)
+        else:
+            from skimage.io import imread
+
+            array, nodata = np.asarray(imread(path)), None
+    except RasterError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+        raise RasterError(f"cannot read {str(path)!r}: {error}") from None
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
+                          "3-D (rows, cols, bands) array")
+    data = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+    valid = _valid(data, nodata)
+    picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
+        and np.issubdtype(data.dtype, np.integer)
+    if picture and data.shape[0] in (2, 4):
+        valid &= data[-1:] > 0  # alpha
+    return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
+
+
+def _valid(data: np.ndarray, nodata) -> np.ndarray:
+    valid = np.ones(data.shape, bool)
+    if np.issubdtype(data.dtype, np.floating) or np.iscomplexobj(data):
+        valid &= np.isfinite(data)
+    if nodata is not None and not np.isnan(nodata):
+        valid &= data != nodata
+    return valid
+
+
+def _read_tiff(path: Path):
+    """A plain TIFF without rasterio; refused when it carries georeferencing."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        tags = tiff.pages[0].tags
+        geo = [name for code, name in _GEO_TAGS.items() if code in tags]
+        if geo:
+            raise RasterError(
+                f"{str(path)!r} is a georeferenced GeoTIFF ({', '.join(geo)}), but rasterio is "
+                "not installed: install the geotiff extra (pip install 'sarfeat[geotiff]') so "
+                "that its georeferencing and no-data are kept"
+            )
+        nodata = tags.get(_GDAL_NODATA_TAG)
+        array = tiff.asarray()
+    if nodata is not None:
+        nodata = float(str(nodata.value).strip("\x00 "))
+    if array.ndim == 3 and array.shape[0] < min(array.shape[1:]) and array.shape[0] <= 16 \
+            and array.shape[-1] > 16:  # planar (bands, rows, cols)
+        array = np.moveaxis(array, 0, -1)
+    return array, nodata
+
+
+def _read_rasterio(path: Path) -> Raster:
+    rasterio = rasterio_or_none()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning for plain TIFFs
+            with rasterio.open(path) as source:
+                data = source.read()
+                masks = source.read_masks() > 0
+                nodata, crs, transform = source.nodata, source.crs, source.transform
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+        raise RasterError(f"cannot read {str(path)!r}: {error}") from None
+    valid = masks & _valid(data, nodata)
+    georeferenced = crs is not None and not transform.is_identity
+    return Raster(data, valid, nodata, crs if georeferenced else None,
+                  transform if georeferenced else None, path)
+
+
+def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
+    """Read one gray band of an image file for detection, no-data as NaN.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy``, PNG, JPEG or TIFF/GeoTIFF. RGB(A) 8/16-bit images are
+        reduced to gray (:func:`rgb_to_gray`, keeping the integer dtype).
+    band : int, optional
+        0-based band of a multi-band file (required unless RGB(A)).
+
+    Returns
+    -------
+    image : (H, W) ndarray
+        In the file's dtype, or float with NaN where the file marks no-data.
+
+    Raises
+    ------
+    RasterError
+        As :func:`read_raster`, or for a missing or out-of-range band.
+    """
+    return read_raster(path).band(band)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    The temporary file is hidden (``.NAME.XXXX.tmp.SUFFIX``) and removed when
+    the block fails, so that an interrupted write never leaves a file that
+    looks complete under ``path``.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
+                                         dir=path.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto") -> str:
+    """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
+
+    ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
+    raster's dtype, nodata, CRS and geotransform (rasterio; without it, a
+    plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
+    (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
+    of the first band (0 on no-data).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
+                          + ", ".join(IMAGE_SUFFIXES))
+    with atomic_path(path) as temporary:
+        if suffix == ".npy":
+            data = raster.data[0] if raster.count == 1 else np.moveaxis(raster.data, 0, -1)
+            with open(temporary, "wb") as stream:
+                np.save(stream, data)
+            return f".npy {raster.data.dtype}"
+        if suffix in TIFF_SUFFIXES:
+            return _write_tiff(temporary, raster)
+        from skimage.io import imsave
+
+        shown = _display(raster, display_kind)
+        imsave(temporary, shown, check_contrast=False, extension=suffix)
+        return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
+
+
+def _write_tiff(path: Path, raster: Raster) -> str:
+    rasterio = rasterio_or_none()
+    data = raster.data
+    if rasterio is None:
+        if raster.georeferenced:
+            raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
+                              "geotiff extra (pip install 'sarfeat[geotiff]')")
+        import tifffile
+
+        tile = (_BLOCK, _BLOCK) if min(raster.shape) >= _BLOCK else None
+        tifffile.imwrite(path, data if raster.count > 1 else data[0], tile=tile,
+                         compression="zlib", planarconfig="separate" if raster.count > 1 else None)
+        return f"TIFF {data.dtype}, not georeferenced"
+    profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
+                   count=raster.count, dtype=data.dtype.name, nodata=raster.nodata,
+                   compress="deflate", predictor=3 if data.dtype.kind == "f" else 2)
+    if min(raster.shape) >= _BLOCK:
+        profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
+    if raster.georeferenced:
+        profile.update(crs=raster.crs, transform=raster.transform)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NotGeoreferencedWarning
+        with rasterio.open(path, "w", **profile) as target:
+            target.write(data)
+    where = "georeferenced" if raster.georeferenced else "not georeferenced"
+    return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
+           "tiled, deflate"
+
+
+def _display(raster: Raster, input_kind: str) -> np.ndarray:
+    """An 8/16-bit image of the first band (no-data -> 0) for PNG/JPEG output."""
+    values, valid = raster.data[0], raster.valid[0]
+    if np.issubdtype(values.dtype, np.integer) and np.iinfo(values.dtype).max in (255, 65535) \
+            and values.dtype.kind == "u":
+        return np.where(valid, values, 0).astype(values.dtype)
+    from .preprocess import normalize_sar
+
+    if not valid.any():
+        return np.zeros(values.shape, np.uint8)
+    values = np.abs(values) if np.iscomplexobj(values) else values
+    shown = normalize_sar(np.where(valid, values, np.nan).astype(np.float32), input_kind).image
+    return np.where(valid, np.rint(255 * shown), 0).astype(np.uint8)
+
+
+# -- georeferencing --------------------------------------------------------------------------
+
+
+def map_coordinates(raster: Raster, xy: np.ndarray, crs=None) -> np.ndarray:
+    """Map coordinates of pixel centres ``xy`` ((N, 2) (col, row)) of a georeferenced raster.
+
+    In the raster's CRS, or in ``crs`` when given.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    t = raster.transform
+    east = t.a * (xy[:, 0] + 0.5) + t.b * (xy[:, 1] + 0.5) + t.c
+    north = t.d * (xy[:, 0] + 0.5) + t.e * (xy[:, 1] + 0.5) + t.f
+    if crs is not None and crs != raster.crs:
+        from rasterio.warp import transform as transform_points
+
+        east, north = (np.asarray(v) for v in transform_points(raster.crs, crs, east, north))
+    return np.column_stack([east, north])
+
+
+def _to_pixels(raster: Raster, east: np.ndarray, north: np.ndarray) -> np.ndarray:
+    inverse = ~raster.transform
+    cols = inverse.a * east + inverse.b * north + inverse.c - 0.5
+    rows = inverse.d * east + inverse.e * north + inverse.f - 0.5
+    return np.column_stack([cols, rows])
+
+
+def pixel_map(fixed: Raster, moving: Raster, samples: int = 11) -> np.ndarray:
+    """The 3x3 affine matrix mapping fixed pixels (x, y) to moving pixels by georeferencing.
+
+    Exact for two rasters in one CRS; across CRSs, a least-squares fit over a
+    ``samples`` x ``samples`` grid of the fixed image (its error is far below a
+    pixel over the size of one scene).
+    """
+    rows, cols = fixed.shape
+    grid = np.stack(np.meshgrid(np.linspace(0, cols - 1, samples),
+                                np.linspace(0, rows - 1, samples)), -1).reshape(-1, 2)
+    mapped = map_coordinates(fixed, grid, moving.crs)
+    target = _to_pixels(moving, mapped[:, 0], mapped[:, 1])
+    design = np.column_stack([grid, np.ones(len(grid))])
+    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return np.vstack([solution.T, [0.0, 0.0, 1.0]])
+
+
+def reproject_band(moving: Raster, band: int | None, fixed: Raster) -> np.ndarray:
+    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
+    from rasterio.warp import Resampling, reproject
+
+    values = moving.band(band).astype(np.float32)
+    out = np.full(fixed.shape, np.nan, np.float32)
+    reproject(values, out, src_transform=moving.transform, src_crs=moving.crs,
+              src_nodata=np.nan, dst_transform=fixed.transform, dst_crs=fixed.crs,
+              dst_nodata=np.nan, resampling=Resampling.bilinear)
+    return out
+
+
+def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
+                order: int = 1) -> Raster:
+    """Every band of ``raster`` resampled with one transform, in its dtype and nodata.
+
+    Parameters
+    ----------
+    raster : Raster
+    inverse_map : (3, 3) ndarray
+        Output (x, y) -> input (x, y), as the ``inverse_map`` of
+        :func:`skimage.transform.warp`.
+    shape : (int, int)
+        Output (rows, cols).
+    order : int
+        Spline order (0 nearest, 1 bilinear).
+
+    Returns
+    -------
+    Raster
+        Same dtype and nodata as ``raster`` (an integer raster without a
+        nodata value gets its dtype's minimum as nodata; a float one NaN);
+        no-data wherever the output falls outside the input or on its no-data.
+        No georeferencing (the caller sets the output grid's).
+    """
+    from skimage.transform import ProjectiveTransform, warp
+
+    transform = ProjectiveTransform(matrix=np.asarray(inverse_map, dtype=float))
+    dtype, nodata = raster.data.dtype, raster.nodata
+    if nodata is None:
+        nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
+    out = np.empty((raster.count,) + tuple(shape), dtype)
+    valid_out = np.empty(out.shape, bool)
+    for index in range(raster.count):
+        valid = raster.valid[index]
+        values = np.where(valid, raster.data[index], 0).astype(np.float64)
+        warped = warp(values, transform, output_shape=shape, order=order, cval=0.0,
+                      preserve_range=True)
+        spread = warp((~valid).astype(np.float32), transform, output_shape=shape, order=1,
+                      cval=1.0, preserve_range=True)
+        good = spread < 1e-3
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            warped = np.clip(np.rint(warped), info.min, info.max)
+        out[index] = np.where(good, warped, nodata).astype(dtype)
+        valid_out[index] = good
+    return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None)

@@ -1,0 +1,145 @@
+"""Plots of keypoints, matches and registrations (matplotlib, optional).
+
+Every function draws on a new :class:`matplotlib.figure.Figure` (no pyplot
+state) and saves it to a file; matplotlib is imported only when a plot is made.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .preprocess import normalize_sar
+
+__all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration"]
+
+#: Most matches drawn in a registration plot (an even sample of the inliers beyond).
+PLOT_MATCHES = 150
+
+
+def figure(size: tuple[float, float]):
+    """A new Agg figure with a constrained layout; RuntimeError without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError("plots need matplotlib: pip install matplotlib") from None
+    return Figure(figsize=size, layout="constrained")
+
+
+def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.ndarray,
+                   scales: np.ndarray, responses: np.ndarray, title: str) -> None:
+    """Keypoints (row, col) as circles sized by scale and coloured by response over ``image``.
+
+    ``image`` is a display image in [0, 1] (e.g. ``normalize_sar(x).image``).
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
+    ax = fig.add_subplot()
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    order = np.argsort(responses)  # best keypoints drawn last, on top
+    if len(responses):
+        colors = ScalarMappable(Normalize(float(responses.min()), float(responses.max())),
+                                "viridis")
+        ax.scatter(keypoints[order, 1], keypoints[order, 0], s=np.clip(scales[order], 16, 256),
+                   marker="o", facecolors="none", edgecolors=colors.to_rgba(responses[order]),
+                   linewidths=0.8)
+        fig.colorbar(colors, ax=ax, shrink=0.7, label="response (reliability x repeatability)")
+    ax.set_title(title)
+    ax.set_axis_off()
+    fig.savefig(path, dpi=120)
+
+
+def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.ndarray,
+                      keypoints0: np.ndarray, keypoints1: np.ndarray, matches: np.ndarray,
+                      errors: np.ndarray, title: str) -> None:
+    """Matches side by side: green within 3 px of the truth, red beyond."""
+    from skimage.feature import plot_matched_features
+
+    fig = figure((10, 5.4))
+    ax = fig.add_subplot()
+    shown0, shown1 = normalize_sar(image0).image, normalize_sar(image1).image
+    good = errors <= 3
+    for subset, color in ((~good, "tab:red"), (good, "lime")):
+        if subset.any():
+            plot_matched_features(shown0, shown1, keypoints0=keypoints0, keypoints1=keypoints1,
+                                  matches=matches[subset], ax=ax, keypoints_color="yellow",
+                                  matches_color=color, only_matches=True)
+    ax.set_title(title)
+    ax.set_axis_off()
+    fig.savefig(path, dpi=120)
+
+
+def _overlay(fixed_shown: np.ndarray, warped: np.ndarray, input_kind: str) -> np.ndarray:
+    overlay = np.zeros(fixed_shown.shape + (3,), np.float32)
+    overlay[..., 0] = overlay[..., 2] = fixed_shown
+    finite = np.isfinite(warped)
+    if finite.any():
+        overlay[..., 1] = np.where(finite, normalize_sar(warped, input_kind).image, 0)
+    return overlay
+
+
+def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray, result,
+                      input_kind: str = "auto", residual_scale: float | None = None) -> None:
+    """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file to write.
+    fixed, moving : ndarray
+        The matched images (NaN = no-data).
+    result : RegistrationResult
+        What :func:`sarfeat.register` returned.
+    input_kind : str
+        How to display the images (:func:`sarfeat.normalize_sar`).
+    residual_scale : float, optional
+        Arrows are drawn ``residual_scale`` times their length (default: the
+        longest is a twentieth of the image).
+    """
+    from skimage.feature import plot_matched_features
+
+    shown_fixed = normalize_sar(fixed, input_kind).image
+    shown_moving = normalize_sar(moving, input_kind).image
+    warped = np.abs(result.warped) if np.iscomplexobj(result.warped) else result.warped
+    fig = figure((16, 5.4))
+    ax_matches, ax_overlay, ax_residuals = fig.subplots(1, 3, width_ratios=(2, 1, 1))
+    inliers = result.inlier_matches
+    shown = inliers
+    if len(shown) > PLOT_MATCHES:  # a readable plot: an even sample of the inliers
+        shown = inliers[np.linspace(0, len(inliers) - 1, PLOT_MATCHES).round().astype(int)]
+    if len(shown):
+        plot_matched_features(shown_fixed, shown_moving, keypoints0=result.keypoints_fixed,
+                              keypoints1=result.keypoints_moving, matches=shown, ax=ax_matches,
+                              keypoints_color="yellow", matches_color="lime", only_matches=True)
+    sampled = f", {len(shown)} shown" if len(shown) < len(inliers) else ""
+    ax_matches.set_title(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
+                         f"(confidence {result.confidence:.2f})")
+    ax_overlay.imshow(_overlay(shown_fixed, warped, input_kind), interpolation="nearest")
+    ax_overlay.set_title("overlay: fixed magenta, registered green")
+    _residuals(ax_residuals, shown_fixed, result, residual_scale)
+    for ax in (ax_matches, ax_overlay, ax_residuals):
+        ax.set_axis_off()
+    fig.savefig(path, dpi=110)
+
+
+def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None) -> None:
+    """Residual vectors (model minus match, in moving pixels) at the fixed tie points."""
+    ax.imshow(shown_fixed, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    inliers = result.inlier_matches
+    if not len(inliers):
+        ax.set_title("no tie points")
+        return
+    fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
+    moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
+    residuals = moving_xy - result.transform(fixed_xy)
+    lengths = np.hypot(*residuals.T)
+    if scale is None:
+        scale = max(shown_fixed.shape) / 20 / max(float(lengths.max()), 1e-6)
+    arrows = ax.quiver(fixed_xy[:, 0], fixed_xy[:, 1], scale * residuals[:, 0],
+                       scale * residuals[:, 1], lengths, cmap="plasma", angles="xy",
+                       scale_units="xy", scale=1, width=0.004)
+    ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (px)")
+    ax.set_title(f"tie-point residuals x{scale:.0f} (RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")

@@ -1,0 +1,207 @@
+"""``sarfeat register`` on GeoTIFF pairs with a known warp: grids, CRSs, bands, dtypes, nodata.
+
+The pairs are built from the bundled Sentinel-1 Labrador scene: the fixed image
+is VV on a 10 m UTM 33N grid; the moving one is VH (independent speckle) under
+a known warp, written with its own grid, CRS, dtype and nodata. The truth is
+the map from fixed pixels to the moving file's own pixels; every registration
+must come within 1 px of it, and the written files must carry the right
+georeferencing, dtype and nodata.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+import tifffile
+from skimage.transform import AffineTransform, warp
+
+from sarfeat.cli import main
+from sarfeat.data import load_sar_scene
+from sarfeat.io import Raster, pixel_map
+from sarfeat.metrics import registration_rmse
+
+rasterio = pytest.importorskip("rasterio")
+from rasterio.crs import CRS  # noqa: E402
+from rasterio.transform import Affine  # noqa: E402
+from rasterio.warp import Resampling, reproject, transform_bounds  # noqa: E402
+
+UTM = CRS.from_epsg(32633)
+FIXED_GEO = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5600000.0)
+
+
+def write_geotiff(path, bands, *, crs, transform, nodata):
+    bands = np.asarray(bands)
+    bands = bands[None] if bands.ndim == 2 else bands
+    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
+                       count=bands.shape[0], dtype=bands.dtype.name, crs=crs,
+                       transform=transform, nodata=nodata) as target:
+        target.write(bands)
+
+
+def moved(image, truth, shape, nodata, dtype=np.float32):
+    """``image`` (on the fixed grid) as seen in a moving file where fixed p -> truth(p)."""
+    out = warp(image, AffineTransform(matrix=np.linalg.inv(truth)), output_shape=shape, order=1,
+               cval=np.nan, preserve_range=True)
+    if np.issubdtype(dtype, np.integer):
+        out = np.rint(out)
+    return np.where(np.isfinite(out), out, nodata).astype(dtype)
+
+
+def same_grid_pair(folder, vv, vh):
+    """Multi-band int16 amplitude DN with nodata -9999, on the fixed grid; a turn and a shift."""
+    truth = AffineTransform(rotation=np.deg2rad(2), translation=(6.5, -4.25)).params
+    bands = np.stack([moved(np.minimum(10 * np.sqrt(x), 32767), truth, vv.shape, -9999, np.int16)
+                      for x in (vh, vv, vv + vh)])
+    bands[:, :20] = -9999
+    path = folder / "moving_multi.tif"
+    write_geotiff(path, bands, crs=UTM, transform=FIXED_GEO, nodata=-9999)
+    return path, truth, ["--moving-band", "0"]
+
+
+def coarse_pair(folder, vv, vh):
+    """float32 at 20 m (VH at its own resolution), nodata -9999, off by (3.3, -2.1) pixels.
+
+    Its fixed image is VV brought to 10 m (512 x 512): the matcher's pyramid needs a scene
+    of some size, and the bundled one is 256 px across.
+    """
+    half = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1.0]])  # 10 m px -> 20 m px
+    fixed = warp(vv, AffineTransform(matrix=half), output_shape=(512, 512), order=1,
+                 preserve_range=True).astype(np.float32)
+    fixed_path = folder / "fixed_10m.tif"
+    write_geotiff(fixed_path, fixed, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
+    shift = AffineTransform(translation=(3.3, -2.1)).params
+    path = folder / "moving_20m.tif"
+    write_geotiff(path, moved(vh, shift, (256, 256), -9999.0),
+           crs=UTM, transform=Affine(20.0, 0, 500000.0, 0, -20.0, 5600000.0), nodata=-9999.0)
+    return path, shift @ half, ["--fixed", str(fixed_path)]
+
+
+def geographic_pair(folder, vv, vh):
+    """float32 with NaN nodata in EPSG:4326, its georeferencing 37 m east, 23 m south off."""
+    wgs84 = CRS.from_epsg(4326)
+    west, south, east, north = transform_bounds(UTM, wgs84, 500000, 5597440, 502560, 5600000)
+    step = 10 / 111_200
+    width = int(np.ceil((east - west) * np.cos(np.deg2rad((south + north) / 2)) / step))
+    height = int(np.ceil((north - south) / step))
+    geo = Affine((east - west) / width, 0, west, 0, -(north - south) / height, north)
+    actual = FIXED_GEO * Affine.translation(3.7, 2.3)  # VH's true place: 37 m E, 23 m S
+    band = np.full((height, width), np.nan, np.float32)
+    reproject(vh, band, src_transform=actual, src_crs=UTM, dst_transform=geo, dst_crs=wgs84,
+              dst_nodata=np.nan, resampling=Resampling.bilinear)
+    path = folder / "moving_4326.tif"
+    write_geotiff(path, band, crs=wgs84, transform=geo, nodata=np.nan)
+    blank = np.zeros((1, 256, 256))
+    truth = pixel_map(Raster(blank, blank > 0, crs=UTM, transform=actual),
+                      Raster(band[None], band[None] > 0, crs=wgs84, transform=geo))
+    return path, truth, []
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("geotiff")
+    scene = load_sar_scene("labrador")
+    vv, vh = scene[..., 0].astype(np.float64), scene[..., 1].astype(np.float64)
+    fixed = folder / "fixed.tif"
+    fixed_band = vv.astype(np.float32)
+    fixed_band[230:, :40] = -9999.0
+    write_geotiff(fixed, fixed_band, crs=UTM, transform=FIXED_GEO, nodata=-9999.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        built = {"same-grid": same_grid_pair(folder, vv, vh), "20m": coarse_pair(folder, vv, vh),
+                 "4326": geographic_pair(folder, vv, vh)}
+    return folder, fixed, built
+
+
+def _corners_to_map(geo, xy):
+    """Map coordinates of (N, 2) corner-based pixel positions under the geotransform ``geo``."""
+    return np.column_stack([geo.a * xy[:, 0] + geo.b * xy[:, 1] + geo.c,
+                            geo.d * xy[:, 0] + geo.e * xy[:, 1] + geo.f])
+
+
+def _check_tie_points(columns, truth):
+    fixed_xy = np.column_stack([columns["fixed_col"], columns["fixed_row"]]).astype(float)
+    moving_xy = np.column_stack([columns["moving_col"], columns["moving_row"]]).astype(float)
+    predicted = AffineTransform(matrix=truth)(fixed_xy)
+    errors = np.hypot(*(predicted - moving_xy).T)
+    assert len(errors) >= 10
+    # keypoints of two channels with independent speckle: about 1.5 px each, as the residuals
+    assert np.median(errors) < 2.0 and np.mean(errors < 3) > 0.8
+    assert np.median(columns["residual_px"]) < 2.5
+    expected_map = _corners_to_map(FIXED_GEO, fixed_xy + 0.5)
+    np.testing.assert_allclose(np.column_stack([columns["fixed_x"], columns["fixed_y"]]),
+                               expected_map, atol=1e-3)
+
+
+CASES = {  # name: (output dtype, output nodata, bands, tie-point suffix, extra options)
+    "same-grid": ("int16", -9999, 3, ".csv", []),
+    "20m-no-resample": ("float32", -9999.0, 1, ".csv", ["--no-resample"]),
+    "4326": ("float32", None, 1, ".geojson", []),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_register_geotiff_pair(pairs, case, capsys):
+    folder, fixed, built = pairs
+    moving, truth, options = built[case.replace("-no-resample", "")]
+    dtype, nodata, count, suffix, extra = CASES[case]
+    if options[:1] == ["--fixed"]:
+        fixed, options = options[1], options[2:]
+    out, report, ties = (folder / f"{case}.tif", folder / f"{case}.json",
+                         folder / f"{case}{suffix}")
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--json", str(report),
+                   "--tie-points", str(ties), "-q", *options, *extra])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads(report.read_text())
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    with rasterio.open(moving) as source:
+        moving_shape, moving_geo = source.shape, source.transform
+    with rasterio.open(fixed) as source:
+        fixed_shape = source.shape
+    assert registration_rmse(estimate, truth, fixed_shape, moving_shape) < 1.0
+    geography = saved["geography"]
+    assert geography["fixed_crs"] == "EPSG:32633"
+    assert geography["rmse_map_units"] == pytest.approx(10 * saved["residuals_px"]["rms"])
+    with rasterio.open(out) as written:
+        assert written.crs == UTM and written.count == count
+        assert written.dtypes[0] == dtype
+        assert (written.nodata == nodata) if nodata is not None else np.isnan(written.nodata)
+        assert written.block_shapes[0] == (256, 256) or "no-resample" in case
+        assert written.compression.name.lower() == "deflate"
+        data, geo = written.read(), written.transform
+    with tifffile.TiffFile(out) as tiff:
+        assert tiff.pages[0].is_tiled or "no-resample" in case
+    if "no-resample" in case:  # the moving pixels unchanged, their geotransform corrected
+        with rasterio.open(moving) as source:
+            np.testing.assert_array_equal(data, source.read())
+        corners = np.array([[0, 0], [256, 0], [0, 256], [256, 256]], float)
+        truth_fixed = AffineTransform(matrix=np.linalg.inv(truth))(corners - 0.5) + 0.5
+        expected = _corners_to_map(FIXED_GEO, truth_fixed)
+        assert np.abs(_corners_to_map(geo, corners) - expected).max() < 10
+    else:
+        assert geo == FIXED_GEO and data.shape == (count, 256, 256)
+        outside = data[0] == nodata if nodata is not None else np.isnan(data[0])
+        assert 0.01 < outside.mean() < 0.5
+    if case == "same-grid":  # every band warped with the one transform: VV comes back
+        with rasterio.open(fixed) as source:
+            vv = source.read(1)
+        valid = (data[1] != nodata) & (vv != -9999.0)
+        # speckle decorrelates within a pixel: aligned 0.6 here, 1 px off 0.4
+        assert np.corrcoef(data[1][valid] ** 2.0, vv[valid])[0, 1] > 0.5
+    if case == "4326":  # the moving file puts the ground 37 m east, 23 m south of the fixed
+        shift = geography["shift_map_units"]
+        assert shift["east"] == pytest.approx(37, abs=10)
+        assert shift["north"] == pytest.approx(-23, abs=10)
+        features = json.loads(ties.read_text())["features"]
+        columns = {k: [f["properties"][k] for f in features] for k in features[0]["properties"]}
+        lon, lat = features[0]["geometry"]["coordinates"]
+        assert 14 < lon < 16 and 50 < lat < 51
+    else:
+        with open(ties, newline="") as stream:
+            rows = list(csv.DictReader(stream))
+        columns = {k: [float(r[k]) for r in rows] for k in rows[0]}
+        assert {"residual_px", "votes", "score", "moving_x", "residual_map"} <= set(columns)
+    _check_tie_points(columns, truth)

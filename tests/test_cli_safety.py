@@ -1,0 +1,119 @@
+"""Nothing lost: outputs that would overwrite an input or each other are refused before any
+work (exit 2) with the inputs unchanged; writes are atomic; failures leave a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarfeat.cli import main
+from sarfeat.cli.register_stack import SUMMARY, output_names, prepare_output_dir
+from sarfeat.data import load_sar_scene
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scene = load_sar_scene("labrador")
+    fixed, moving = tmp_path / "fixed.npy", tmp_path / "moving.npy"
+    np.save(fixed, scene[:128, :128, 0])
+    np.save(moving, scene[:128, :128, 1])
+    return fixed, moving
+
+
+@pytest.mark.parametrize("options", [
+    ["-o", "fixed.npy"],
+    ["-o", "sub/../moving.npy"],
+    ["-o", "out.npy", "--plot", "fixed.npy"],
+    ["-o", "out.npy", "--json", "moving.npy"],
+    ["-o", "out.npy", "--tie-points", "./fixed.npy"],
+    ["-o", "same.tif", "--json", "same.tif"],
+    ["-o", "out.tif", "--json", "r.json", "--tie-points", "r.json"],
+    ["-o", "out.tif", "--plot", "out.tif"],
+    ["-o", "out.tif", "--json", "missing/r.json"],
+])
+def test_register_refuses_outputs_that_lose_data(inputs, options, tmp_path, capsys):
+    (tmp_path / "sub").mkdir()
+    before = {path: _digest(path) for path in inputs}
+    status = main(["register", "fixed.npy", "moving.npy", *options, "--weights", "nope.pt"])
+    assert status == 2  # refused before the weights (which do not exist) are looked at
+    err = capsys.readouterr().err
+    assert "nope.pt" not in err and len(err.strip().splitlines()) == 1
+    assert {path: _digest(path) for path in inputs} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed.npy", "moving.npy", "sub"]
+
+
+def test_detect_refuses_output_on_its_input(inputs, capsys):
+    fixed, _ = inputs
+    before = _digest(fixed)
+    assert main(["detect", "fixed.npy", "-o", str(fixed.resolve())]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+    assert _digest(fixed) == before
+
+
+def test_detect_writes_the_path_it_reports(inputs, tmp_path, capsys):
+    assert main(["detect", "fixed.npy", "-o", "keypoints.txt", "--min-size", "128"]) == 0
+    assert "wrote keypoints.txt" in capsys.readouterr().out
+    assert (tmp_path / "keypoints.txt").is_file()
+    assert not (tmp_path / "keypoints.txt.npz").exists()
+    with np.load(tmp_path / "keypoints.txt") as saved:
+        assert len(saved["keypoints"]) > 0
+
+
+def test_failed_registration_writes_its_report(inputs, tmp_path, capsys):
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.full((128, 128), 0.5, np.float32))
+    status = main(["register", "flat.npy", "moving.npy", "-o", "out.tif", "--json", "r.json"])
+    assert status == 1
+    assert "constant" in capsys.readouterr().err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "failed" and report["failed_image"] == "fixed"
+    assert "constant" in report["error"] and report["error_type"] == "RegistrationError"
+    assert not (tmp_path / "out.tif").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+KILLED = """
+import os, signal, sys
+from sarfeat.io import atomic_path
+with atomic_path(sys.argv[1]) as temporary:
+    temporary.write_bytes(b"half of a file")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_write_leaves_the_old_file(tmp_path):
+    target = tmp_path / "registered.tif"
+    target.write_bytes(b"the previous run's complete file")
+    before = _digest(target)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = subprocess.run([sys.executable, "-c", KILLED, str(target)], env=env, timeout=60)
+    assert run.returncode == -9
+    assert _digest(target) == before
+    leftovers = [p.name for p in tmp_path.iterdir() if p != target]
+    assert leftovers and all(name.startswith(".registered.tif.") for name in leftovers)
+
+
+def test_register_stack_summary_cannot_collide(tmp_path):
+    names = output_names(["a/summary.tif", "b/date1.tif", "c/date1.npy", "d/x.tif"])
+    assert names == ["summary_000", "date1_001", "date1_002", "x"]
+    assert f"{names[0]}.json" != SUMMARY
+    stale = tmp_path / SUMMARY
+    stale.write_text("{}")
+    kept = tmp_path / "x.json"
+    kept.write_text("{}")
+    prepare_output_dir(tmp_path)
+    assert not stale.exists() and kept.exists()  # an old summary cannot describe a new run

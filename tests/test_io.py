@@ -1,0 +1,144 @@
+"""sarfeat.io: one reader with no-data and georeferencing, one gray rule, atomic writers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from skimage.color import rgb2gray
+from skimage.io import imsave
+
+from sarfeat import io
+from sarfeat.data import load_sar_scene
+
+rasterio = pytest.importorskip("rasterio")
+from rasterio.crs import CRS  # noqa: E402
+from rasterio.transform import Affine  # noqa: E402
+
+UTM = CRS.from_epsg(32633)
+GEO = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5600000.0)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return load_sar_scene("labrador")[:64, :80]
+
+
+def _geotiff(path, bands, nodata=None, crs=UTM, transform=GEO):
+    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
+                       count=bands.shape[0], dtype=bands.dtype.name, crs=crs,
+                       transform=transform, nodata=nodata) as target:
+        target.write(bands)
+
+
+def test_geotiff_bands_nodata_and_georeferencing(scene, tmp_path):
+    bands = np.round(100 * np.moveaxis(scene, -1, 0)).astype(np.int16)
+    bands[:, :5] = -9999
+    _geotiff(tmp_path / "a.tif", bands, nodata=-9999)
+    raster = io.read_raster(tmp_path / "a.tif")
+    assert raster.count == 2 and raster.shape == (64, 80) and raster.data.dtype == np.int16
+    assert raster.crs == UTM and raster.transform == GEO and raster.nodata == -9999
+    assert not raster.valid[:, :5].any() and raster.valid[:, 5:].all()
+    band = io.read_image(tmp_path / "a.tif", band=1)  # what `sarfeat detect` reads
+    assert band.dtype == np.float32 and np.isnan(band[:5]).all()
+    np.testing.assert_array_equal(band[5:], bands[1, 5:])
+    with pytest.raises(io.RasterError, match="--band 0..1"):
+        raster.band()
+
+
+def test_internal_mask_is_no_data(scene, tmp_path):
+    path = tmp_path / "masked.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=64, width=80, count=1,
+                       dtype="float32", crs=UTM, transform=GEO) as target:
+        target.write(scene[None, ..., 0])
+        mask = np.full((64, 80), 255, np.uint8)
+        mask[10:20] = 0
+        target.write_mask(mask)
+    image = io.read_image(path)
+    assert np.isnan(image[10:20]).all() and np.isfinite(image[20:]).all()
+
+
+def test_without_rasterio_georeferencing_is_never_dropped(scene, tmp_path, monkeypatch):
+    _geotiff(tmp_path / "geo.tif", scene[None, ..., 0].copy(), nodata=-9999.0)
+    plain = tmp_path / "plain.tif"
+    values = scene[..., 0].copy()
+    values[:3] = -9999.0
+    tifffile.imwrite(plain, values, extratags=[(42113, "s", 0, "-9999", False)])
+    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    with pytest.raises(io.RasterError, match=r"sarfeat\[geotiff\]"):
+        io.read_raster(tmp_path / "geo.tif")
+    image = io.read_image(plain)  # GDAL's nodata tag is still honoured
+    assert np.isnan(image[:3]).all() and np.isfinite(image[3:]).all()
+    raster = io.Raster(values[None], np.ones((1, 64, 80), bool), crs=UTM, transform=GEO)
+    with pytest.raises(io.RasterError, match="geotiff"):
+        io.write_raster(tmp_path / "out.tif", raster)
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_one_gray_rule_for_every_reader(tmp_path):
+    from sarfeat.data import _read_gray  # noqa: PLC2701 - the data module's reader
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    imsave(tmp_path / "rgb.png", rgb, check_contrast=False)
+    gray = io.read_image(tmp_path / "rgb.png")
+    assert gray.dtype == np.uint8
+    np.testing.assert_array_equal(gray, np.rint(255 * rgb2gray(rgb)).astype(np.uint8))
+    np.testing.assert_array_equal(_read_gray(tmp_path / "rgb.png"), gray)
+
+
+def test_write_geotiff_is_tiled_compressed_and_keeps_dtype(tmp_path):
+    data = np.arange(2 * 300 * 280, dtype=np.int16).reshape(2, 300, 280)
+    raster = io.Raster(data, data > 5, nodata=-1.0, crs=UTM, transform=GEO)
+    note = io.write_raster(tmp_path / "o.tif", raster)
+    assert "tiled" in note
+    with rasterio.open(tmp_path / "o.tif") as written:
+        assert written.block_shapes[0] == (256, 256)
+        assert written.compression.name.lower() == "deflate"
+        assert written.dtypes == ("int16", "int16") and written.nodata == -1
+        assert written.crs == UTM and written.transform == GEO
+        np.testing.assert_array_equal(written.read(), data)
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "keep.npy"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as temporary:
+            temporary.write_bytes(b"new but incomplete")
+            raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["keep.npy"]
+
+
+def test_pixel_map_across_resolution_and_crs():
+    blank = np.zeros((1, 100, 100))
+    fixed = io.Raster(blank, blank == 0, crs=UTM, transform=GEO)
+    coarse = io.Raster(blank, blank == 0, crs=UTM,
+                       transform=Affine(20.0, 0, 500000.0, 0, -20.0, 5600000.0))
+    np.testing.assert_allclose(io.pixel_map(fixed, coarse),
+                               [[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]], atol=1e-9)
+    wgs84 = CRS.from_epsg(4326)
+    lonlat = io.map_coordinates(fixed, np.array([[0.0, 0.0]]), wgs84)[0]
+    geographic = io.Raster(blank, blank == 0, crs=wgs84,
+                           transform=Affine(1e-4, 0, lonlat[0] - 5e-5, 0, -1e-4, lonlat[1] + 5e-5))
+    matrix = io.pixel_map(fixed, geographic)
+    np.testing.assert_allclose(matrix[:2, 2], 0, atol=0.02)  # pixel centre (0, 0) on (0, 0)
+    points = np.array([[10.0, 90.0], [75.0, 3.0]])
+    mapped = io.map_coordinates(fixed, points, wgs84)
+    expected = (mapped - [geographic.transform.c, geographic.transform.f]) \
+        / [1e-4, -1e-4] - 0.5
+    got = points @ matrix[:2, :2].T + matrix[:2, 2]
+    np.testing.assert_allclose(got, expected, atol=0.01)
+
+
+def test_warp_raster_keeps_dtype_and_nodata():
+    data = np.full((2, 40, 40), 7, np.int16)
+    data[:, :, :10] = -9999
+    raster = io.Raster(data, data != -9999, nodata=-9999.0)
+    shift = np.array([[1, 0, 5.0], [0, 1, 0], [0, 0, 1]])  # output x -> input x + 5
+    warped = io.warp_raster(raster, shift, (40, 40))
+    assert warped.data.dtype == np.int16 and warped.nodata == -9999.0
+    assert (warped.data[:, :, :4] == -9999).all() and (warped.data[:, :, 6:34] == 7).all()
+    assert (warped.data[:, :, 36:] == -9999).all()  # beyond the input
+    unset = io.warp_raster(io.Raster(data[:1], np.ones((1, 40, 40), bool)), shift, (40, 40))
+    assert unset.nodata == np.iinfo(np.int16).min and (unset.data[0, :, 36:] == -32768).all()
