@@ -8,6 +8,7 @@ work is done (scikit-image's estimators check in ``__init__`` too).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -22,10 +23,15 @@ __all__ = [
     "check_detector_parameters",
     "check_device",
     "check_integer",
+    "check_keypoints",
     "check_number",
     "resolve_alias",
 ]
 
+#: Smallest keypoint scale (patch diameter, pixels) that ``extract`` accepts: half the
+#: network's smallest patch. Smaller values are foreign scales (ORB's pyramid factors,
+#: SIFT's sigmas) that would otherwise be silently misread.
+MIN_KEYPOINT_SCALE = 16.0
 #: Devices that ``device=`` accepts (plus ``'cuda:N'`` and torch.device objects).
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -138,3 +144,39 @@ def check_detector_parameters(params) -> None:
     check_integer("tile_size", params.tile_size, 16, optional=True)
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
+
+
+def check_keypoints(keypoints, scales, orientations, who: str):
+    """(keypoints, scales) of ``who.extract`` as float64 arrays, checked.
+
+    Scales must be finite patch diameters of at least ``MIN_KEYPOINT_SCALE``
+    pixels; non-zero orientations are ignored with a warning (descriptors are
+    read upright).
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 2 or keypoints.shape[1] != 2:
+        raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
+    count = len(keypoints)
+    if scales is not None:
+        scales = np.asarray(scales, dtype=np.float64)
+        if scales.shape != (count,):
+            raise ValueError(f"scales must have shape ({count},), got {scales.shape}")
+        if not np.isfinite(scales).all() or (count and scales.min() <= 0):
+            raise ValueError("scales must be finite and positive (patch diameters in pixels)")
+        if count and scales.min() < MIN_KEYPOINT_SCALE:
+            raise ValueError(
+                f"scales are patch diameters in pixels, 32 / s at pyramid scale s (at least 32 "
+                f"for sarfeat's keypoints); got values down to {scales.min():g}. ORB's pyramid "
+                f"factors must be multiplied by 32; SIFT's sigmas have no equivalent (pass "
+                f"scales=None to describe at full resolution)"
+            )
+    if orientations is not None:
+        orientations = np.asarray(orientations, dtype=np.float64)
+        if orientations.shape != (count,):
+            raise ValueError(f"orientations must have shape ({count},), got {orientations.shape}")
+        if np.any(orientations != 0):
+            warnings.warn(
+                f"{who}.extract reads descriptors upright: the orientations given are "
+                "ignored", UserWarning, stacklevel=3,
+            )
+    return keypoints, scales

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
-from ._validation import check_detector_parameters, resolve_alias
+from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .network import R2D2Net
 from .preprocess import NormalizedImage, normalize_sar
 from .weights import resolve_weights
@@ -30,8 +29,6 @@ DEFAULT_THRESHOLD = 0.7
 #: zero padding of its convolutions (measured: repeatability deviates from the interior
 #: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
 EDGE_MARGIN = 12
-#: Smallest keypoint scale ``extract`` accepts: half the network's smallest patch diameter.
-MIN_SCALE = PATCH_DIAMETER / 2
 
 
 def pyramid_scales(
@@ -139,37 +136,6 @@ def _usable(level: _Level, normalized: NormalizedImage, points: np.ndarray, reac
     rows = np.clip(np.rint(points[:, 0]).astype(int), 0, height - 1)
     cols = np.clip(np.rint(points[:, 1]).astype(int), 0, width - 1)
     return keep & normalized.valid[rows, cols]
-
-
-def _check_keypoints(keypoints, scales, orientations):
-    """(keypoints, scales) as float64 arrays, checked; warns about ignored orientations."""
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    if keypoints.ndim != 2 or keypoints.shape[1] != 2:
-        raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
-    count = len(keypoints)
-    if scales is not None:
-        scales = np.asarray(scales, dtype=np.float64)
-        if scales.shape != (count,):
-            raise ValueError(f"scales must have shape ({count},), got {scales.shape}")
-        if not np.isfinite(scales).all():
-            raise ValueError("scales must be finite (patch diameters in pixels)")
-        if count and scales.min() < MIN_SCALE:
-            raise ValueError(
-                f"scales are patch diameters in pixels, 32 / s at pyramid scale s (at least 32 "
-                f"for sarfeat's keypoints); got values down to {scales.min():g}. ORB's pyramid "
-                f"factors must be multiplied by 32; SIFT's sigmas have no equivalent (pass "
-                f"scales=None to describe at full resolution)"
-            )
-    if orientations is not None:
-        orientations = np.asarray(orientations, dtype=np.float64)
-        if orientations.shape != (count,):
-            raise ValueError(f"orientations must have shape ({count},), got {orientations.shape}")
-        if np.any(orientations != 0):
-            warnings.warn(
-                "SARR2D2Detector.extract reads R2D2 descriptors upright: the orientations "
-                "given are ignored", UserWarning, stacklevel=3,
-            )
-    return keypoints, scales
 
 
 class SARR2D2Detector:
@@ -555,7 +521,7 @@ class SARR2D2Detector:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
             keypoints = self.keypoints
             scales = self.scales if scales is None else scales
-        keypoints, scales = _check_keypoints(keypoints, scales, orientations)
+        keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector")
         normalized, _ = self._prepare(image, mask)
         runner = self._get_runner()
         levels = list(self._levels(normalized))

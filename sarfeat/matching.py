@@ -97,6 +97,7 @@ from skimage.measure import ransac
 from skimage.transform import AffineTransform, ProjectiveTransform
 
 from ._geometry import _apply, _downsample, _rotation_scale, _turn, _warp_nan
+from ._matcher_validation import check_matcher_parameters
 from ._models import MODELS, NESTED, fit_model, refine
 from ._votes import _Features, _full_rows, count_votes
 from .descriptors import MultiDescriptorExtractor
@@ -391,6 +392,7 @@ class CoarseFineMatcher:
         self._net_key = None
         self._detectors: dict = {}
         self._reset()
+        check_matcher_parameters(self)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -490,6 +492,8 @@ class CoarseFineMatcher:
         self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
         self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
         self.model = result.model
+        if self.model is None:  # as documented: no model, no verified match
+            self.inliers = np.zeros(len(self.matches), dtype=bool)
         if result.prior == "identity":
             self.coarse_model = AffineTransform()
             self.coarse_angle = 0.0
