@@ -101,11 +101,7 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
         raise CheckpointError(f"{path} holds a {type(content).__name__}, not a checkpoint dict")
     metadata: dict = {}
     if content.get("format") == FORMAT_NAME:
-        if content.get("format_version", 0) > FORMAT_VERSION:
-            raise CheckpointError(
-                f"{path} was written by a newer sarfeat (format version "
-                f"{content['format_version']}); upgrade sarfeat to read it"
-            )
+        _check_sarfeat_header(content, path)
         state_dict = content.get("state_dict")
         metadata = dict(content.get("metadata", {}))
     elif "state_dict" in content:
@@ -128,10 +124,42 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
         key[len("module."):] if key.startswith("module.") else key: value
         for key, value in state_dict.items()
     }
+    bad = [key for key, value in state_dict.items()
+           if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise CheckpointError(f"{path}: non-finite values in {bad[:4]}")
     architecture = content.get("architecture") or _architecture_of(state_dict, path)
-    if architecture not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown architecture {architecture!r}")
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{path}: unknown architecture {architecture!r}; sarfeat reads {sorted(ARCHITECTURES)}"
+        )
     return architecture, state_dict, metadata
+
+
+def _check_sarfeat_header(content: dict, path: Path) -> None:
+    """Validate the version and metadata of a file in sarfeat's own format."""
+    version = content.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}: format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer sarfeat (format version {version}); "
+            "upgrade sarfeat to read it"
+        )
+    metadata = content.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: metadata must be a dict, got {type(metadata).__name__}")
+    detector = metadata.get("detector", {})
+    if not isinstance(detector, dict):
+        raise CheckpointError(f"{path}: metadata['detector'] must be a dict, got {detector!r}")
+    for name in ("reliability_threshold", "repeatability_threshold"):
+        value = detector.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise CheckpointError(
+                f"{path}: metadata['detector'][{name!r}] must be a number in [0, 1], got {value!r}"
+            )
 
 
 def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> R2D2Net:

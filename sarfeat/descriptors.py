@@ -84,9 +84,10 @@ import numpy as np
 from scipy import ndimage
 from scipy.signal import lfilter
 
+from ._validation import check_bool, check_choice, check_keypoints, check_number
 from .detector import PATCH_DIAMETER, SARR2D2Detector
 from .network import R2D2Net
-from .preprocess import NormalizedImage, normalize_sar
+from .preprocess import INPUT_KINDS, NormalizedImage, normalize_sar
 
 __all__ = ["MultiDescriptorExtractor", "roewa_gradient", "DESCRIPTOR_NAMES"]
 
@@ -207,6 +208,15 @@ def _linear_intensity(image, normalized: NormalizedImage) -> np.ndarray:
 
 
 # -- sampling helpers -----------------------------------------------------------------------------
+
+
+def _valid_at(valid: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """``valid`` at the pixel nearest to each keypoint (False for non-finite positions)."""
+    height, width = valid.shape
+    finite = np.isfinite(keypoints).all(axis=1)
+    rows = np.clip(np.rint(np.where(finite, keypoints[:, 0], 0)), 0, height - 1).astype(int)
+    cols = np.clip(np.rint(np.where(finite, keypoints[:, 1], 0)), 0, width - 1).astype(int)
+    return finite & valid[rows, cols]
 
 
 def _disc_lattice(samples: int) -> np.ndarray:
@@ -467,11 +477,27 @@ class MultiDescriptorExtractor:
         self.keypoints = self.scales = self.orientations = self.responses = None
         self.descriptors: dict[str, np.ndarray] | None = None
         self.masks: dict[str, np.ndarray] | None = None
+        self._check_parameters()
+        if detector is None:
+            self._get_detector()  # checks weights and detector options; loads nothing
 
     # -- setup ------------------------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
         self.descriptor_names = _check_names(self.descriptor_names)
+        if self.detector is not None:
+            if not isinstance(self.detector, SARR2D2Detector):
+                raise TypeError(
+                    f"detector must be a SARR2D2Detector, got {type(self.detector).__name__}"
+                )
+            if self.weights is not None or self.detector_options:
+                raise ValueError(
+                    "give either detector= or weights= and detector options, not both"
+                )
+        check_bool("rotation_invariant", self.rotation_invariant)
+        if self.input_kind is not None:
+            check_choice("input_kind", self.input_kind, INPUT_KINDS)
+        check_number("nodata", self.nodata, optional=True)
         if not (np.isfinite(self.patch_scale) and self.patch_scale > 0):
             raise ValueError(f"patch_scale must be positive, got {self.patch_scale}")
         if not (np.isfinite(self.roewa_alpha) and self.roewa_alpha > 0):
@@ -485,10 +511,6 @@ class MultiDescriptorExtractor:
 
     def _get_detector(self) -> SARR2D2Detector:
         if self.detector is not None:
-            if self.weights is not None or self.detector_options:
-                raise ValueError(
-                    "give either detector= or weights= and detector options, not both"
-                )
             return self.detector
         options = dict(self.detector_options)
         if self.input_kind is not None:
@@ -498,8 +520,15 @@ class MultiDescriptorExtractor:
         key = (id(self.weights), str(self.weights), sorted(options.items(), key=str))
         if self._own_detector is None or self._own_key != repr(key):
             # None: the detector's default weights (sarfeat-sar-v1, bundled)
-            self._own_detector = (SARR2D2Detector(**options) if self.weights is None
-                                  else SARR2D2Detector(self.weights, **options))
+            try:
+                self._own_detector = SARR2D2Detector(self.weights, **options)
+            except TypeError as error:
+                if "unexpected keyword" not in str(error):
+                    raise
+                raise TypeError(
+                    f"{error}; MultiDescriptorExtractor passes its unknown options to "
+                    "SARR2D2Detector, whose parameters are listed in its docstring"
+                ) from None
             self._own_key = repr(key)
         return self._own_detector
 
@@ -557,8 +586,11 @@ class MultiDescriptorExtractor:
         self._take_keypoints(detector)
         self._describe(image, mask, r2d2)
 
-    def extract(self, image, keypoints=None, scales=None, mask=None) -> None:
+    def extract(self, image, keypoints=None, scales=None, orientations=None, *, mask=None) -> None:
         """Compute every descriptor at given keypoints.
+
+        The call shapes of scikit-image's ``ORB.extract`` and ``SIFT.extract``
+        work: ``extract(image, keypoints, scales, orientations)``.
 
         Parameters
         ----------
@@ -568,45 +600,49 @@ class MultiDescriptorExtractor:
         keypoints : (N, 2) array_like, optional
             (row, col) positions; by default those of the last :meth:`detect`.
         scales : (N,) array_like, optional
-            Patch diameters in pixels (the detector's ``scales``). Default: those of
-            the last :meth:`detect` when ``keypoints`` is omitted, else 32 (the
-            detector's full-resolution level) for every keypoint.
+            Patch diameters in pixels (the detector's ``scales``: 32 at full
+            resolution), at least 16. Default: those of the last :meth:`detect`
+            when ``keypoints`` is omitted, else 32 for every keypoint. ORB's
+            pyramid factors must be multiplied by 32 first.
+        orientations : (N,) array_like, optional
+            Accepted for scikit-image's call shape; descriptors are upright (or
+            turned to their own dominant orientation with
+            ``rotation_invariant=True``), so non-zero values are ignored with a
+            warning.
         mask : (H, W) array_like of bool, optional
-            True where pixels are valid.
+            True where pixels are valid (keyword only).
 
         Raises
         ------
         ValueError
             For an unusable image, keypoints or scales of the wrong shape,
-            non-positive scales, or ``'r2d2'`` without weights.
+            scales not finite or below 16, or ``'r2d2'`` without weights.
         """
         self._check_parameters()
         if keypoints is None:
             if self.keypoints is None:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
-            keypoints = self.keypoints
-            scales = self.scales if scales is None else scales
             responses = self.responses
+            scales = self.scales if scales is None else scales
+            given = self.keypoints
         else:
-            keypoints = np.asarray(keypoints, dtype=np.float64)
             responses = None
-        if keypoints.ndim != 2 or keypoints.shape[1] != 2:
-            raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
+            given = keypoints
+        keypoints, scales = check_keypoints(given, scales, orientations,
+                                            "MultiDescriptorExtractor")
+        if given is self.keypoints:
+            keypoints = self.keypoints
         if scales is None:
             scales = np.full(len(keypoints), PATCH_DIAMETER, dtype=keypoints.dtype)
-        scales = np.asarray(scales)
-        if scales.shape != (len(keypoints),):
-            raise ValueError(f"scales must have shape ({len(keypoints)},), got {scales.shape}")
-        with np.errstate(invalid="ignore"):
-            if np.any(scales <= 0):
-                raise ValueError("scales must be positive (patch diameters in pixels)")
+        elif given is self.keypoints and self.scales is not None:
+            scales = scales.astype(np.asarray(self.scales).dtype)
         self.keypoints = keypoints
         self.scales = scales
         self.responses = responses
         r2d2 = None
         if "r2d2" in self.descriptor_names:
             detector = self._get_detector()
-            detector.extract(image, keypoints, scales, mask)
+            detector.extract(image, keypoints, scales, mask=mask)
             r2d2 = (np.asarray(detector.descriptors, np.float32), np.asarray(detector.mask))
         self._describe(image, mask, r2d2)
 
@@ -637,8 +673,8 @@ class MultiDescriptorExtractor:
             kind, nodata = self._input_settings()
             normalized = normalize_sar(image, kind, mask, nodata)
             invalid_distance = None
-            if normalized.valid is not None:
-                invalid_distance = ndimage.distance_transform_edt(normalized.valid)
+            if normalized.large_invalid is not None:  # small no-data regions are filled
+                invalid_distance = ndimage.distance_transform_edt(~normalized.large_invalid)
             needs_hog = "ratio_hog" in patch_names or self.rotation_invariant
             if needs_hog:
                 hog, hog_ok, orientations = self._ratio_hog(
@@ -654,6 +690,11 @@ class MultiDescriptorExtractor:
                     values[~hog_ok] = 0
                     described &= hog_ok
                 descriptors["log_patch"], masks["log_patch"] = values, described
+            if normalized.valid is not None:  # a no-data pixel is not described itself
+                on_invalid = ~_valid_at(normalized.valid, keypoints)
+                for name in patch_names:
+                    descriptors[name][on_invalid] = 0
+                    masks[name] &= ~on_invalid
         dtype = self.keypoints.dtype if np.issubdtype(self.keypoints.dtype, np.floating) else float
         self.orientations = orientations.astype(dtype)
         self.descriptors = {name: descriptors[name] for name in self.descriptor_names}

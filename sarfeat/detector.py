@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
-from .checkpoint import load_checkpoint
+from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .network import R2D2Net
 from .preprocess import NormalizedImage, normalize_sar
+from .weights import resolve_weights
 
 __all__ = ["SARR2D2Detector", "pyramid_scales"]
 
@@ -23,6 +24,11 @@ PATCH_DIAMETER = 32.0
 #: The method's reliability and repeatability thresholds (R2D2's), used when
 #: neither the caller nor the weights' metadata says otherwise.
 DEFAULT_THRESHOLD = 0.7
+#: Keypoints closer than this many pixels of their pyramid level to the image edge are
+#: dropped by detection and flagged by ``extract``: the network's maps there answer the
+#: zero padding of its convolutions (measured: repeatability deviates from the interior
+#: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
+EDGE_MARGIN = 12
 
 
 def pyramid_scales(
@@ -76,6 +82,16 @@ class _Level:
         level_cols = np.clip(np.rint(level_cols).astype(int), 0, width - 1)
         return self.invalid_distance[level_rows, level_cols] > reach
 
+    def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Which original-image positions lie at least ``EDGE_MARGIN`` level pixels inside."""
+        level_rows, level_cols = self.from_original(rows, cols)
+        height, width = self.image.shape
+        margin = EDGE_MARGIN - 0.5
+        return (
+            (level_rows >= margin) & (level_rows <= height - 1 - margin)
+            & (level_cols >= margin) & (level_cols <= width - 1 - margin)
+        )
+
     def to_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (rows + 0.5) * self.row_ratio - 0.5, (cols + 0.5) * self.col_ratio - 0.5
 
@@ -113,6 +129,15 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     return offset.clamp(-0.499, 0.499)
 
 
+def _usable(level: _Level, normalized: NormalizedImage, points: np.ndarray, reach: float):
+    """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data."""
+    keep = level.far_from_invalid(points[:, 0], points[:, 1], reach)
+    height, width = normalized.valid.shape
+    rows = np.clip(np.rint(points[:, 0]).astype(int), 0, height - 1)
+    cols = np.clip(np.rint(points[:, 1]).astype(int), 0, width - 1)
+    return keep & normalized.valid[rows, cols]
+
+
 class SARR2D2Detector:
     """Fast-R2D2 keypoint detector and descriptor for SAR images.
 
@@ -124,14 +149,18 @@ class SARR2D2Detector:
 
     Parameters
     ----------
-    weights : str, path-like or R2D2Net
-        ``'sarfeat-sar-v1'`` (the default: sarfeat's SAR weights, bundled), a
-        registry name of :mod:`sarfeat.data`, a checkpoint file (any format
-        :func:`sarfeat.checkpoint.load_checkpoint` reads), or a network.
+    weights : str, path-like, R2D2Net or None
+        ``'sarfeat-sar-v1'`` (the default: sarfeat's SAR weights, bundled; None
+        means the same), another weights name of sarfeat's registry, a
+        checkpoint file (any format :func:`sarfeat.checkpoint.load_checkpoint`
+        reads), or a network. A registry name is never looked up in the
+        working directory; see :mod:`sarfeat.weights`.
     max_keypoints : int
-        Keep at most this many keypoints, the best by response, over all levels.
+        Keep at most this many keypoints, the best by response, over all levels
+        (``n_keypoints``, ORB's name, is accepted too).
     scale_factor : float
-        Ratio between consecutive pyramid scales.
+        Ratio between consecutive pyramid scales (``downscale``, ORB's name, is
+        accepted too).
     min_size, max_size : int
         Longest image side, in pixels, of the smallest and largest level.
     min_scale, max_scale : float
@@ -158,13 +187,22 @@ class SARR2D2Detector:
         Allow a legacy pickled checkpoint that the registry does not know.
     progress : bool
         Show a progress bar over levels and tiles.
+    n_keypoints, downscale : optional
+        scikit-image's names for ``max_keypoints`` and ``scale_factor``.
+
+    Every parameter is checked here: a wrong value raises ValueError (TypeError
+    for a wrong type, FileNotFoundError for missing weights) naming the valid
+    choices.
 
     Attributes
     ----------
     keypoints : (N, 2) ndarray
-        Keypoint coordinates as (row, col), with sub-pixel refinement.
+        Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
+        within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
+        edge, where the network's maps answer the padding rather than the image.
     scales : (N,) ndarray
-        Patch diameter in pixels (32 / pyramid scale).
+        Patch diameter in pixels in the input image: 32 / s for a keypoint
+        found at pyramid scale s (32 at full resolution, 64 at half).
     orientations : (N,) ndarray
         Zeros: R2D2 descriptors are not rotated to a dominant orientation.
     responses : (N,) ndarray
@@ -190,7 +228,7 @@ class SARR2D2Detector:
 
     def __init__(
         self,
-        weights: str | os.PathLike | R2D2Net = "sarfeat-sar-v1",
+        weights: str | os.PathLike | R2D2Net | None = "sarfeat-sar-v1",
         *,
         max_keypoints: int = 5000,
         scale_factor: float = 2 ** 0.25,
@@ -207,10 +245,16 @@ class SARR2D2Detector:
         tile_size: int | None = 1024,
         trust: bool = False,
         progress: bool = False,
+        n_keypoints: int | None = None,
+        downscale: float | None = None,
     ) -> None:
         self.weights = weights
-        self.max_keypoints = max_keypoints
-        self.scale_factor = scale_factor
+        self.max_keypoints = resolve_alias(
+            "max_keypoints", max_keypoints, "n_keypoints", n_keypoints, 5000
+        )
+        self.scale_factor = resolve_alias(
+            "scale_factor", scale_factor, "downscale", downscale, 2 ** 0.25
+        )
         self.min_size = min_size
         self.max_size = max_size
         self.min_scale = min_scale
@@ -228,32 +272,30 @@ class SARR2D2Detector:
         self._runner_key = None
         self.keypoints = self.scales = self.orientations = self.responses = None
         self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
+        check_detector_parameters(self)
+
+    @property
+    def n_keypoints(self) -> int:
+        """Alias of ``max_keypoints`` under the name :class:`skimage.feature.ORB` uses."""
+        return self.max_keypoints
+
+    @n_keypoints.setter
+    def n_keypoints(self, value: int) -> None:
+        self.max_keypoints = value
+
+    @property
+    def downscale(self) -> float:
+        """Alias of ``scale_factor`` under the name :class:`skimage.feature.ORB` uses."""
+        return self.scale_factor
+
+    @downscale.setter
+    def downscale(self, value: float) -> None:
+        self.scale_factor = value
 
     # -- setup ---------------------------------------------------------------------------------
 
     def _load_net(self) -> R2D2Net:
-        weights = self.weights
-        if weights is None:
-            raise ValueError(
-                "weights=None: pass 'sarfeat-sar-v1' (the default), a checkpoint path, "
-                "a sarfeat.data registry name, or an R2D2Net"
-            )
-        if isinstance(weights, R2D2Net):
-            return weights
-        if isinstance(weights, torch.nn.Module):
-            raise TypeError("weights must be an R2D2Net, a checkpoint path or a registry name")
-        path = os.fspath(weights)
-        if not os.path.exists(path):
-            from . import data
-
-            path = data.WEIGHT_ALIASES.get(path, path)
-            if path in data.registry_names():
-                path = data.fetch(path)
-            else:
-                raise FileNotFoundError(
-                    f"weights {path!r} is neither a file nor a name in sarfeat's registry"
-                )
-        return load_checkpoint(path, trust=self.trust)
+        return resolve_weights(self.weights, trust=self.trust)
 
     def _get_runner(self) -> DenseRunner:
         device = resolve_device(self.device)
@@ -267,18 +309,7 @@ class SARR2D2Detector:
         return self._runner
 
     def _check_parameters(self) -> None:
-        if not (isinstance(self.max_keypoints, (int, np.integer)) and self.max_keypoints > 0):
-            raise ValueError(f"max_keypoints must be a positive integer, got {self.max_keypoints!r}")
-        if not 0 < self.max_scale <= 1:
-            raise ValueError(
-                f"max_scale must lie in (0, 1] (the pyramid never upsamples), got {self.max_scale}"
-            )
-        if self.tile_size is not None and self.tile_size < 16:
-            raise ValueError(f"tile_size must be None or >= 16, got {self.tile_size}")
-        for name in ("reliability_threshold", "repeatability_threshold"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value <= 1:
-                raise ValueError(f"{name} must lie in [0, 1] or be None, got {value}")
+        check_detector_parameters(self)
 
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
@@ -307,7 +338,8 @@ class SARR2D2Detector:
             self.min_scale, self.max_scale,
         )
         image = torch.from_numpy(normalized.image)
-        invalid = None if normalized.valid is None else torch.from_numpy(~normalized.valid)
+        large = normalized.large_invalid  # small no-data regions exclude only themselves
+        invalid = None if large is None else torch.from_numpy(large)
         for s in scales:
             yield _resize(image, s, invalid)
 
@@ -339,6 +371,9 @@ class SARR2D2Detector:
         )
         core = torch.zeros_like(peaks)
         core[cr0 - r0:cr1 - r0, cc0 - c0:cc1 - c0] = True
+        # the maps' own edges are the image's (elsewhere the halo keeps them outside the core)
+        core[:EDGE_MARGIN] = core[-EDGE_MARGIN:] = False
+        core[:, :EDGE_MARGIN] = core[:, -EDGE_MARGIN:] = False
         rows, cols = torch.nonzero(peaks & core, as_tuple=True)
         if rows.numel() == 0:
             return None
@@ -377,9 +412,8 @@ class SARR2D2Detector:
             result = self._detect_tile(level, tile, maps)
             if result is None:
                 continue
-            if level.invalid_distance is not None:
-                points = result["keypoints"]
-                keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+            if normalized.valid is not None:
+                keep = _usable(level, normalized, result["keypoints"], runner.halo)
                 result = {k: v[keep] for k, v in result.items()}
             pending.append(result)
             if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
@@ -438,8 +472,12 @@ class SARR2D2Detector:
 
     # -- extraction at given keypoints ----------------------------------------------------------
 
-    def extract(self, image, keypoints=None, scales=None, mask=None) -> None:
+    def extract(self, image, keypoints=None, scales=None, orientations=None, *, mask=None) -> None:
         """Describe given keypoints; fills ``descriptors`` and ``mask``.
+
+        The call shapes of :meth:`skimage.feature.ORB.extract` and
+        :meth:`skimage.feature.SIFT.extract` work: ``extract(image, keypoints)``
+        and ``extract(image, keypoints, scales, orientations)``.
 
         Parameters
         ----------
@@ -448,28 +486,42 @@ class SARR2D2Detector:
         keypoints : (N, 2) array_like, optional
             (row, col) positions; by default the keypoints of the last ``detect``.
         scales : (N,) array_like, optional
-            Keypoint scales as in ``self.scales``; each keypoint is described at the
-            pyramid level closest to its scale. Without scales (and without a
-            previous ``detect``), the largest level is used.
+            Patch diameters in pixels, as in ``self.scales``: 32 / s for the
+            pyramid level of scale s (32 at full resolution). Each keypoint is
+            described at the pyramid level closest to its scale. Without scales
+            (and without a previous ``detect``), the full-resolution level is
+            used. Foreign scales are refused rather than misread: ORB's pyramid
+            factors (1, 1.2, ...) must be multiplied by 32; SIFT's sigmas have no
+            equivalent here (pass None).
+        orientations : (N,) array_like, optional
+            Accepted for scikit-image's call shape. R2D2 descriptors are read
+            upright, so non-zero orientations are ignored with a warning.
         mask : (H, W) array_like of bool, optional
-            True where pixels are valid.
+            True where pixels are valid (keyword only: ORB's fourth positional
+            argument is ``orientations``).
+
+        Raises
+        ------
+        ValueError
+            For an unusable image, keypoints not of shape (N, 2), or scales not
+            of shape (N,), not finite, or below 16 (half the smallest patch).
 
         Notes
         -----
-        Keypoints outside the image, or within the network's reach of a no-data
-        or masked pixel, cannot be described: ``mask`` is False for them and
-        ``descriptors`` has rows only for the others, as in ``skimage.feature.ORB``.
-        A descriptor is read at the pixel of its pyramid level nearest to the
-        keypoint, as ``detect_and_extract`` does at the (unrefined) peak.
+        A keypoint outside the image, within ``EDGE_MARGIN`` pixels of its level
+        of the image edge, on a no-data pixel or within the network's reach of a
+        large no-data region cannot be described: ``mask`` is False for it and
+        ``descriptors`` has rows only for the others, as in
+        ``skimage.feature.ORB``. A descriptor is read at the pixel of its pyramid
+        level nearest to the keypoint, as ``detect_and_extract`` does at the
+        (unrefined) peak.
         """
         if keypoints is None:
             if self.keypoints is None:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
             keypoints = self.keypoints
             scales = self.scales if scales is None else scales
-        keypoints = np.asarray(keypoints, dtype=np.float64)
-        if keypoints.ndim != 2 or keypoints.shape[1] != 2:
-            raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
+        keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector")
         normalized, _ = self._prepare(image, mask)
         runner = self._get_runner()
         levels = list(self._levels(normalized))
@@ -477,9 +529,6 @@ class SARR2D2Detector:
         if scales is None:
             level_of = np.zeros(len(keypoints), dtype=int)
         else:
-            scales = np.asarray(scales, dtype=np.float64)
-            if scales.shape != (len(keypoints),):
-                raise ValueError(f"scales must have shape ({len(keypoints)},), got {scales.shape}")
             wanted = PATCH_DIAMETER / scales
             level_of = np.abs(np.log(wanted[:, None] / level_scales[None])).argmin(axis=1)
 
@@ -495,9 +544,9 @@ class SARR2D2Detector:
             todo = np.flatnonzero(inside & (level_of == index))
             if todo.size == 0:
                 continue
-            described[todo] = level.far_from_invalid(
-                keypoints[todo, 0], keypoints[todo, 1], runner.halo
-            )
+            described[todo] = level.away_from_edge(keypoints[todo, 0], keypoints[todo, 1])
+            if normalized.valid is not None:
+                described[todo] &= _usable(level, normalized, keypoints[todo], runner.halo)
             todo = todo[described[todo]]
             rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
             self._describe_at(level, runner, todo, np.rint(rows), np.rint(cols), descriptors)

@@ -4,11 +4,12 @@ Every image that enters sarfeat passes through :func:`normalize_sar`. What it
 does, in order:
 
 1. check that the input is a non-empty 2-D numeric array (complex allowed) and
-   never modify it;
+   never modify it; a file path is refused with a hint on how to read it;
 2. take the amplitude of complex data;
-3. mark no-data: NaN and infinite values, pixels equal to ``nodata`` when it
-   is given (Sentinel-1 GRD products, for example, use 0 outside the swath),
-   and pixels outside a user mask;
+3. mark no-data: NaN and infinite values, the mask of a
+   :class:`numpy.ma.MaskedArray`, pixels equal to ``nodata`` when it is given
+   (Sentinel-1 GRD products, for example, use 0 outside the swath), and
+   pixels outside a user mask;
 4. bring values to a perceptual scale according to ``input_kind``:
 
    - ``'intensity'`` or ``'amplitude'``: ``10 log10`` (dB). Amplitude and
@@ -18,26 +19,56 @@ does, in order:
      positive value: they are dark, not missing;
    - ``'db'``: already logarithmic, used as is;
    - ``'display'``: an 8/16-bit or [0, 1] display image (a quick-look PNG or
-     JPEG); integers are divided by their dtype's maximum, floats used as is,
-     and no stretch is applied;
+     JPEG, or a photograph), whatever its dtype: values in [0, 1] are used as
+     they are, larger ones are divided by 255 when they fit in [0, 255] and by
+     65535 otherwise; no stretch is applied;
 
 5. for the first three kinds, a robust linear stretch maps the 1st and 99th
-   percentiles of the valid pixels to 0 and 1, clipping outside.
+   percentiles of the valid pixels to 0 and 1, clipping outside;
+6. fill no-data for the network: pixels of small no-data regions (isolated
+   pixels, lines and blobs that a 5 x 5 square does not fit in) take the
+   Gaussian-weighted mean of their valid neighbours, so the network sees no
+   artificial structure there; pixels of larger regions take the median of
+   the valid pixels. Only the larger regions are reported in
+   ``NormalizedImage.large_invalid``: the detector keeps keypoints out of the
+   network's reach of those, and only off the small ones themselves.
 
-``input_kind='auto'`` picks ``'display'`` for uint8 (quick-looks), ``'db'`` for
-real data of which more than a quarter is negative, and ``'intensity'`` for
-everything else (uint16 digital numbers, floats, complex). Pass the kind
-explicitly when you know it, in particular ``'display'`` for float quick-looks
-in [0, 1].
+``input_kind='auto'`` decides from the values, never from the dtype, on (a
+regular sample of) the valid pixels, in this order:
+
+1. complex data is ``'intensity'``;
+2. data whose values are all integers in [0, 255], or all multiples of 1/255
+   in [0, 1], is ``'display'``: an 8-bit picture, given as uint8, as float
+   0-255 or as float 0-1 (``skimage.img_as_float``), gives the same result;
+3. data with a negative median is ``'db'``;
+4. data with a heavy right tail, ``(p99 - p50) > 1.5 (p50 - p1)`` (percentiles
+   of the values), is ``'intensity'``: linear SAR intensity and amplitude have
+   it (speckle is multiplicative; measured 1.8-60 on single scenes, 1.2-1.5 only
+   on homogeneous multi-look speckle), perceptual scales do not (0.4-1.2 for dB
+   images and photographs). Noise-subtracted intensity, whose negative values
+   are small next to its bright tail, is intensity, not dB;
+5. anything else within [0, 1] is ``'display'``; the rest (dB, or another
+   perceptual scale) is ``'db'``.
+
+Ambiguous cases are decided by these rules alone: a uint8 or uint16 image
+holding only values 0-255 is a display image even if it was linear amplitude;
+a picture with a heavy right tail (mostly dark, a few bright spots) that is not
+8-bit quantised is taken as linear intensity. Pass ``input_kind`` explicitly
+when you know it.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["InputKind", "NormalizedImage", "normalize_sar", "INPUT_KINDS"]
+__all__ = [
+    "INPUT_KINDS", "InputKind", "NormalizedImage", "auto_input_kind", "check_image",
+    "normalize_sar",
+]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 InputKind = str
@@ -46,6 +77,12 @@ InputKind = str
 STRETCH_PERCENTILES = (1.0, 99.0)
 #: At most this many pixels are used to estimate the stretch percentiles.
 _PERCENTILE_SAMPLE = 1 << 20
+#: ``(p99 - p50) / (p50 - p1)`` above which ``'auto'`` takes values as linear intensity.
+LINEAR_TAIL = 1.5
+#: No-data regions that a square of this side fits in are large: they disturb the network.
+LARGE_NODATA = 5
+#: Standard deviation, in pixels, of the weights that fill small no-data regions.
+_FILL_SIGMA = 2.0
 
 
 @dataclass
@@ -55,70 +92,140 @@ class NormalizedImage:
     Attributes
     ----------
     image : ndarray of float32, shape (H, W)
-        Normalised values in [0, 1]; invalid pixels are filled with the median
-        of the valid ones so that the network sees no artificial edges there.
+        Normalised values in [0, 1]; invalid pixels are filled (see the module
+        documentation) so that the network sees no artificial edges there.
     valid : ndarray of bool, shape (H, W), or None
         False where the pixel is no-data or masked out; None when every pixel
         is valid.
     kind : str
         The input kind that was applied (never ``'auto'``).
+    large_invalid : ndarray of bool, shape (H, W), or None
+        The invalid pixels that belong to no-data regions large enough to
+        disturb the network (a ``LARGE_NODATA`` square fits in them); None when
+        there are none.
     """
 
     image: np.ndarray
     valid: np.ndarray | None
     kind: str
+    large_invalid: np.ndarray | None = None
 
 
-def _check_array(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == bool or not (
-        np.issubdtype(image.dtype, np.number)
-    ):
+def check_image(image, name: str = "image") -> np.ndarray:
+    """Return ``image`` as an array after checking it is a non-empty 2-D numeric image.
+
+    Parameters
+    ----------
+    image : array_like
+        The input (a masked array's mask is not looked at here).
+    name : str
+        How error messages call it.
+
+    Returns
+    -------
+    ndarray
+        A view of the input, never a modified copy.
+
+    Raises
+    ------
+    ValueError
+        For a path, a non-numeric or boolean array, or one that is not 2-D or
+        is empty; the message says what to pass instead.
+    """
+    if isinstance(image, (str, bytes, os.PathLike)):
         raise ValueError(
-            f"image dtype {image.dtype} is not supported: pass a numeric array "
+            f"{name} is a path ({os.fsdecode(image)!r}), not an array: read it first, e.g. "
+            "skimage.io.imread(path) or rasterio.open(path).read(1), or use the command "
+            "line (python -m sarfeat register FIXED MOVING), which reads files"
+        )
+    image = np.asarray(image)
+    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+        raise ValueError(
+            f"{name} dtype {image.dtype} is not supported: pass a numeric array "
             "(uint8, uint16, float32, float64 or complex)"
         )
     if image.ndim != 2:
         hint = ""
         if image.ndim == 3 and image.shape[-1] in (3, 4):
-            hint = " For an RGB(A) quick-look, convert it first, e.g. skimage.color.rgb2gray(image[..., :3])."
+            hint = (" For an RGB(A) quick-look, convert it first, e.g. "
+                    "skimage.color.rgb2gray(image[..., :3]).")
         raise ValueError(
-            f"expected a 2-D single-channel image, got an array of shape {image.shape}.{hint}"
+            f"expected a 2-D single-channel {name}, got an array of shape {image.shape}.{hint}"
         )
     if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); pass an image with pixels")
+        raise ValueError(f"{name} is empty (shape {image.shape}); pass an image with pixels")
     return image
 
 
-def _resolve_kind(image: np.ndarray, input_kind: str) -> str:
-    if input_kind not in INPUT_KINDS:
-        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
-    if input_kind != "auto":
-        return input_kind
-    if image.dtype == np.uint8:
-        return "display"
-    if np.iscomplexobj(image):
+def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.asarray(mask)
+    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
+        raise ValueError(f"mask dtype {mask.dtype} is not supported: pass booleans")
+    if mask.shape != shape:
+        raise ValueError(f"mask shape {mask.shape} differs from image shape {shape}")
+    return mask.astype(bool)
+
+
+def _display_divisor(sample: np.ndarray) -> float:
+    """What a display image is divided by to reach [0, 1], from its values."""
+    top = float(sample.max()) if sample.size else 1.0
+    if top <= 1:
+        return 1.0
+    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+
+
+def _eight_bit(sample: np.ndarray) -> bool:
+    """Whether every value is an 8-bit level: an integer in [0, 255] or k / 255 in [0, 1]."""
+    low, high = sample.min(), sample.max()
+    if low < 0 or high > 255:
+        return False
+    if np.all(sample == np.round(sample)):
+        return True
+    if high > 1:
+        return False
+    levels = sample.astype(np.float64) * 255
+    return bool(np.all(np.abs(levels - np.round(levels)) < 1e-3))
+
+
+def auto_input_kind(sample: np.ndarray) -> str:
+    """The input kind ``'auto'`` picks for real values (see the module documentation).
+
+    Parameters
+    ----------
+    sample : ndarray
+        Finite, valid, real values of the image (a sample is enough).
+
+    Returns
+    -------
+    str
+        ``'display'``, ``'db'`` or ``'intensity'``.
+    """
+    sample = np.asarray(sample).ravel()
+    if sample.size == 0:
         return "intensity"
-    if np.issubdtype(image.dtype, np.signedinteger) or np.issubdtype(image.dtype, np.floating):
-        finite = image[np.isfinite(image)] if np.issubdtype(image.dtype, np.floating) else image
-        # dB images are mostly negative; intensity after noise subtraction only occasionally
-        if finite.size and np.count_nonzero(finite < 0) > 0.25 * finite.size:
-            return "db"
-    return "intensity"
+    if _eight_bit(sample):
+        return "display"
+    p1, p50, p99 = np.percentile(sample.astype(np.float64), (1.0, 50.0, 99.0))
+    if p50 < 0:
+        return "db"
+    if p99 - p50 > LINEAR_TAIL * (p50 - p1):
+        return "intensity"
+    return "display" if sample.min() >= 0 and sample.max() <= 1 else "db"
 
 
 def _valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """At most about a million valid values, taken on a regular stride (no full copy)."""
     step = max(1, values.size // _PERCENTILE_SAMPLE)
     sample = values.ravel()[::step]
-    return sample if valid is None else sample[valid.ravel()[::step]]
+    sample = sample if valid is None else sample[valid.ravel()[::step]]
+    if sample.size == 0 and valid is not None:  # the stride missed every valid pixel
+        sample = values[valid]
+    return sample
 
 
 def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """Map the 1st and 99th percentiles of the valid values to 0 and 1, in place."""
     sample = _valid_sample(values, valid)
-    if sample.size == 0:  # the stride missed every valid pixel of a sparse mask
-        sample = values[valid]
     low, high = np.percentile(sample, STRETCH_PERCENTILES)
     if not high > low:
         low, high = float(sample.min()), float(sample.max())
@@ -129,6 +236,49 @@ def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     return np.clip(values, 0.0, 1.0, out=values)
 
 
+def _resolve_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | None = None) -> str:
+    """``input_kind``, with ``'auto'`` decided from the values of ``image`` (real or complex)."""
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
+    if input_kind != "auto":
+        return input_kind
+    if np.iscomplexobj(image):
+        return "intensity"
+    sample = _valid_sample(image, valid)
+    if np.issubdtype(sample.dtype, np.floating):
+        sample = sample[np.isfinite(sample)]
+    return auto_input_kind(sample)
+
+
+def _invalid_pixels(image, values: np.ndarray, mask, nodata) -> np.ndarray | None:
+    """Valid-pixel mask from non-finite values, a masked array, ``nodata`` and ``mask``."""
+    valid = np.isfinite(values)
+    if np.ma.isMaskedArray(image):
+        valid &= ~np.ma.getmaskarray(image)
+    if nodata is not None:
+        raw = np.ma.getdata(image)
+        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
+    if mask is not None:
+        valid &= _check_mask(mask, values.shape)
+    return valid
+
+
+def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """Fill invalid pixels in place; return the large no-data regions (or None)."""
+    invalid = ~valid
+    square = np.ones((LARGE_NODATA, LARGE_NODATA), dtype=bool)
+    large = ndimage.binary_dilation(ndimage.binary_erosion(invalid, square), square) & invalid
+    sample = _valid_sample(values, valid)
+    values[invalid] = np.median(sample)
+    small = invalid & ~large
+    if small.any():
+        weights = ndimage.gaussian_filter(valid.astype(np.float32), _FILL_SIGMA)
+        total = ndimage.gaussian_filter(np.where(valid, values, 0).astype(np.float32), _FILL_SIGMA)
+        reached = small & (weights > 1e-3)
+        values[reached] = total[reached] / weights[reached]
+    return large if large.any() else None
+
+
 def normalize_sar(
     image, input_kind: InputKind = "auto", mask=None, nodata: float | None = None
 ) -> NormalizedImage:
@@ -136,11 +286,11 @@ def normalize_sar(
 
     Parameters
     ----------
-    image : array_like, shape (H, W)
-        uint8, uint16, float or complex SAR data; NaN marks no-data. The array
-        is never modified.
+    image : array_like or numpy.ma.MaskedArray, shape (H, W)
+        uint8, uint16, float or complex SAR data; NaN, infinite and masked
+        values mark no-data. The array is never modified.
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
-        What the values are.
+        What the values are; ``'auto'`` decides from the values.
     mask : array_like of bool, shape (H, W), optional
         True where pixels may be used.
     nodata : float, optional
@@ -153,48 +303,55 @@ def normalize_sar(
     Raises
     ------
     ValueError
-        For a non-2-D, empty or non-numeric image, a mask of another shape,
-        an unknown ``input_kind``, or an image with no valid pixel.
+        For a path, a non-2-D, empty or non-numeric image, a mask of another
+        shape or of non-numeric values, an unknown ``input_kind``, or an image
+        with no valid pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat import normalize_sar
+    >>> picture = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    >>> normalize_sar(picture).kind, normalize_sar(picture / 255.0).kind
+    ('display', 'display')
+    >>> speckle = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64))
+    >>> normalize_sar(speckle).kind
+    'intensity'
     """
-    image = _check_array(image)
-    kind = _resolve_kind(image, input_kind)
-    if np.iscomplexobj(image):
-        values = np.abs(image).astype(np.float32)
+    image_in = image
+    image = check_image(image)
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
+    raw = np.ma.getdata(image_in) if np.ma.isMaskedArray(image_in) else image
+    if np.iscomplexobj(raw):
+        values = np.abs(raw).astype(np.float32)
     else:
-        values = image.astype(np.float32)  # always a copy: the input stays untouched
-    valid = np.isfinite(values)
-    if nodata is not None:
-        valid &= (np.abs(image) if np.iscomplexobj(image) else image) != nodata
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != image.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from image shape {image.shape}")
-        valid &= mask.astype(bool)
-
-    if kind in ("intensity", "amplitude"):
-        positive = valid & (values > 0)
-        if positive.any():
-            floor = values[positive].min()
-        else:
-            floor = np.float32(1.0)  # nothing above zero: a flat image, whatever its level
-        np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.log10(values, out=values)
-        values *= 10.0
-    elif kind == "display" and np.issubdtype(image.dtype, np.integer):
-        values /= np.float32(np.iinfo(image.dtype).max)
-
+        values = raw.astype(np.float32)  # always a copy: the input stays untouched
+    valid = _invalid_pixels(image_in, values, mask, nodata)
     if not valid.any():
         raise ValueError(
             "image has no valid pixel (all NaN, equal to nodata, or masked out); "
             "check the data, the mask and nodata"
         )
     all_valid = bool(valid.all())
+    kind = _resolve_kind(raw if np.iscomplexobj(raw) else values, input_kind,
+                         None if all_valid else valid)
+
+    if kind in ("intensity", "amplitude"):
+        positive = valid & (values > 0)
+        floor = values[positive].min() if positive.any() else np.float32(1.0)
+        np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.log10(values, out=values)
+        values *= 10.0
+    elif kind == "display":
+        values /= np.float32(_display_divisor(_valid_sample(values, None if all_valid else valid)))
+
     if kind == "display":
-        np.clip(values, 0.0, 1.0, out=values)
+        with np.errstate(invalid="ignore"):
+            np.clip(values, 0.0, 1.0, out=values)
     else:
         values = _robust_stretch(values, None if all_valid else valid)
-    if not all_valid:
-        sample = _valid_sample(values, valid)
-        values[~valid] = np.median(sample if sample.size else values[valid])
-    return NormalizedImage(image=values, valid=None if all_valid else valid, kind=kind)
+    large = None if all_valid else _fill_invalid(values, valid)
+    return NormalizedImage(image=values, valid=None if all_valid else valid, kind=kind,
+                           large_invalid=large)

@@ -30,7 +30,7 @@ from skimage.transform import ProjectiveTransform, warp
 
 from .matching import CoarseFineMatcher
 from .network import R2D2Net
-from .preprocess import _check_array
+from .preprocess import check_image
 
 __all__ = ["RegistrationError", "RegistrationResult", "register"]
 
@@ -123,7 +123,7 @@ class RegistrationResult:
 def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float) -> np.ndarray:
     """Reject inputs that cannot be registered, with a message that says why."""
     try:
-        image = _check_array(image)
+        image = check_image(image)
     except ValueError as error:
         raise ValueError(f"{which} image: {error}") from None
     values = np.abs(image) if np.iscomplexobj(image) else image

@@ -534,3 +534,60 @@ def test_non_dict_content_is_a_checkpoint_error_naming_the_file(tmp_path, conten
     with pytest.raises(CheckpointError) as error:
         load_checkpoint(path)
     assert _message_names(error, path)
+
+
+# --------------------------------------------------------------------------
+# Malformed headers and metadata of sarfeat's own format
+# --------------------------------------------------------------------------
+
+
+def _sarfeat_payload(**changes) -> dict:
+    payload = {
+        "format": checkpoint.FORMAT_NAME,
+        "format_version": checkpoint.FORMAT_VERSION,
+        "architecture": "fast_r2d2",
+        "state_dict": _random_net(seed=21).state_dict(),
+        "metadata": {"detector": {"reliability_threshold": 0.5}},
+    }
+    payload.update(changes)
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        (dict(format_version="1"), "format_version"),
+        (dict(format_version=True), "format_version"),
+        (dict(format_version=0), "format_version"),
+        (dict(format_version=1.5), "format_version"),
+        (dict(format_version=checkpoint.FORMAT_VERSION + 1), "newer sarfeat"),
+        (dict(metadata=["not", "a", "dict"]), "metadata"),
+        (dict(metadata={"detector": 0.7}), "detector"),
+        (dict(metadata={"detector": {"reliability_threshold": -1}}), r"\[0, 1\]"),
+        (dict(metadata={"detector": {"repeatability_threshold": 1.5}}), r"\[0, 1\]"),
+        (dict(metadata={"detector": {"repeatability_threshold": "high"}}), r"\[0, 1\]"),
+        (dict(architecture="resnet"), "architecture"),
+        (dict(architecture=3), "architecture"),
+        (dict(state_dict=None), "state dict"),
+    ],
+)
+def test_malformed_sarfeat_checkpoint_is_a_checkpoint_error(tmp_path, changes, match):
+    path = tmp_path / "malformed.pt"
+    torch.save(_sarfeat_payload(**changes), path)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path)
+
+
+def test_non_finite_parameters_are_a_checkpoint_error(tmp_path):
+    state = _random_net(seed=22).state_dict()
+    state["ops.0.weight"][0, 0, 0, 0] = float("nan")
+    path = tmp_path / "nan.pt"
+    torch.save(_sarfeat_payload(state_dict=state), path)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_checkpoint(path)
+
+
+def test_valid_thresholds_are_kept(tmp_path):
+    path = tmp_path / "ok.pt"
+    torch.save(_sarfeat_payload(), path)
+    assert load_checkpoint(path).metadata["detector"]["reliability_threshold"] == 0.5

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from skimage.transform import AffineTransform, SimilarityTransform, warp
 
 from sarfeat import SARR2D2Detector
+from sarfeat.detector import EDGE_MARGIN
 
 PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
 
@@ -117,12 +119,50 @@ def test_extract_needs_keypoints(naver_net, scene):
         make_detector(naver_net).extract(scene)
 
 
-def test_init_only_stores(naver_net):
-    """Like skimage's estimators, __init__ validates nothing and leaves results empty."""
-    detector = SARR2D2Detector(naver_net, input_kind="nonsense", precision="nonsense")
-    assert detector.input_kind == "nonsense"
+def test_init_leaves_results_empty(naver_net):
+    detector = SARR2D2Detector(naver_net)
     for name in ("keypoints", "descriptors", "mask", *PER_KEYPOINT):
         assert getattr(detector, name) is None
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        (dict(input_kind="nonsense"), ValueError, r"input_kind.*'auto', 'intensity'"),
+        (dict(precision="fp8"), ValueError, r"precision.*'fp32'"),
+        (dict(device="gpu"), ValueError, r"device 'gpu'.*'cuda'"),
+        (dict(device=3.5), ValueError, "device"),
+        (dict(weights="no-such-weights"), FileNotFoundError, r"'sarfeat-sar-v1'"),
+        (dict(weights=torch.nn.Linear(2, 2)), TypeError, "R2D2Net"),
+        (dict(max_keypoints=0), ValueError, "max_keypoints"),
+        (dict(max_keypoints=2.5), ValueError, "max_keypoints"),
+        (dict(n_keypoints=-1), ValueError, "max_keypoints"),
+        (dict(max_keypoints=10, n_keypoints=20), ValueError, "n_keypoints"),
+        (dict(scale_factor=1.0), ValueError, "scale_factor"),
+        (dict(min_size=0), ValueError, "min_size"),
+        (dict(max_scale=1.5), ValueError, "max_scale"),
+        (dict(min_scale=float("nan")), ValueError, "min_scale"),
+        (dict(reliability_threshold=1.5), ValueError, "reliability_threshold"),
+        (dict(repeatability_threshold=-0.1), ValueError, "repeatability_threshold"),
+        (dict(nodata="zero"), ValueError, "nodata"),
+        (dict(tile_size=8), ValueError, "tile_size"),
+        (dict(trust="yes"), TypeError, "trust"),
+    ],
+)
+def test_init_checks_every_parameter(naver_net, options, error, match):
+    """A wrong parameter fails in __init__, with a message naming what is accepted."""
+    options = {"weights": naver_net, **options}
+    with pytest.raises(error, match=match):
+        SARR2D2Detector(**options)
+
+
+def test_skimage_parameter_names(naver_net, scene):
+    """ORB's ``n_keypoints`` and ``downscale`` are sarfeat's max_keypoints and scale_factor."""
+    detector = SARR2D2Detector(naver_net, n_keypoints=7, downscale=1.5, min_size=128)
+    assert detector.max_keypoints == detector.n_keypoints == 7
+    assert detector.scale_factor == detector.downscale == 1.5
+    detector.detect(scene)
+    assert len(detector.keypoints) == 7
 
 
 # -- shapes and dtypes ---------------------------------------------------------------------------
@@ -258,6 +298,59 @@ def test_extract_rejects_bad_keypoints(naver_net, scene):
         detector.extract(scene, keypoints=np.zeros((4, 3)))
     with pytest.raises(ValueError):
         detector.extract(scene, keypoints=np.zeros((4, 2)), scales=np.ones(3))
+
+
+def test_orb_four_argument_extract(naver_net, scene, described):
+    """ORB's call ``extract(image, keypoints, scales, orientations)`` describes as before."""
+    detector = make_detector(naver_net)
+    orientations = np.zeros(len(described.keypoints))
+    detector.extract(scene, described.keypoints, described.scales, orientations)
+    np.testing.assert_allclose(detector.descriptors, described.descriptors, atol=1e-5)
+    with pytest.warns(UserWarning, match="upright"):
+        detector.extract(scene, described.keypoints, described.scales, orientations + 0.5)
+    with pytest.raises(ValueError, match="orientations"):
+        detector.extract(scene, described.keypoints, described.scales, orientations[:3])
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, np.nan, np.inf])
+def test_extract_rejects_non_positive_or_non_finite_scales(naver_net, scene, bad):
+    scales = np.full(3, 32.0)
+    scales[1] = bad
+    with pytest.raises(ValueError, match="scales"):
+        make_detector(naver_net).extract(scene, np.full((3, 2), 100.0), scales)
+
+
+def test_extract_refuses_foreign_scales(naver_net, scene):
+    """ORB's pyramid factors (1, 1.2, ...) are not patch diameters: refused with the fix."""
+    keypoints = np.array([[100.0, 100.0], [120.0, 130.0]])
+    detector = make_detector(naver_net)
+    with pytest.raises(ValueError, match="multiplied by 32"):
+        detector.extract(scene, keypoints, np.array([1.0, 1.2]))
+    detector.extract(scene, keypoints, 32 * np.array([1.0, 1.2]))  # converted: fine
+    assert detector.mask.all()
+
+
+def test_no_keypoint_near_the_image_edge(naver_net, scene):
+    """None within EDGE_MARGIN level pixels of the edge (the maps answer the padding
+    there: before, 17 % of keypoints lay exactly on the border, none near the left one)."""
+    detector = make_detector(naver_net, min_size=64)
+    detector.detect(scene)
+    rows, cols = detector.keypoints.T
+    margin = (EDGE_MARGIN - 0.5) * detector.scales / 32  # in image pixels at each level
+    height, width = scene.shape
+    assert np.all((rows >= margin) & (cols >= margin))
+    assert np.all((rows <= height - 1 - margin) & (cols <= width - 1 - margin))
+    # the keypoints still reach close to every edge: nothing else was cut
+    assert rows.min() < 2 * EDGE_MARGIN and cols.min() < 2 * EDGE_MARGIN
+    assert rows.max() > height - 1 - 2 * EDGE_MARGIN and cols.max() > width - 1 - 2 * EDGE_MARGIN
+
+
+def test_extract_flags_edge_keypoints(naver_net, scene):
+    """Given keypoints in the edge margin are flagged, as ORB flags border keypoints."""
+    keypoints = np.array([[0.0, 100.0], [100.0, 5.0], [100.0, 250.0], [100.0, 100.0]])
+    detector = make_detector(naver_net)
+    detector.extract(scene, keypoints)
+    np.testing.assert_array_equal(detector.mask, [False, False, False, True])
 
 
 # -- robustness ----------------------------------------------------------------------------------

@@ -80,20 +80,19 @@ class Console:
 
 
 def load_weights(weights: str | None, trust: bool):
-    """Load the network named by ``--weights`` (a path or a registry name)."""
-    from .. import data
-    from ..checkpoint import load_checkpoint
+    """Load the network named by ``--weights`` (a path or a registry name).
 
-    name = DEFAULT_WEIGHTS if weights is None else data.WEIGHT_ALIASES.get(weights, weights)
-    path = Path(name).expanduser()
-    if not path.is_file():
-        if name not in data.registry_names():
-            raise UsageError(
-                f"--weights {name!r} is neither a file nor a sarfeat.data registry name "
-                "(see sarfeat.data.registry_names())"
-            )
-        path = data.fetch(name)
-    return load_checkpoint(path, trust=trust)
+    The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name is
+    fetched and hash-checked, never read from the working directory.
+    """
+    from ..weights import resolve_weights, weight_names
+
+    try:
+        return resolve_weights(weights, trust=trust)
+    except (TypeError, FileNotFoundError) as error:
+        raise UsageError(
+            f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"
+        ) from None
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -19,10 +19,11 @@ from ..descriptors import MultiDescriptorExtractor
 from ..detector import SARR2D2Detector
 from ..network import R2D2Net
 from ..preprocess import normalize_sar
+from ..weights import resolve_weights
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
-from .models import MODELS
+from .validation import check_matcher_parameters
 
 __all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
 
@@ -288,6 +289,7 @@ class CoarseFineMatcher:
         self._net_key = None
         self._detectors: dict = {}
         self._reset()
+        check_matcher_parameters(self)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -346,6 +348,8 @@ class CoarseFineMatcher:
         self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
         self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
         self.model = result.model
+        if self.model is None:  # as documented: no model, no verified match
+            self.inliers = np.zeros(len(self.matches), dtype=bool)
         if result.prior == "identity":
             self.coarse_model = AffineTransform()
             self.coarse_angle = 0.0
@@ -358,43 +362,7 @@ class CoarseFineMatcher:
     # -- checks and set-up ------------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
-        if self.model_type not in MODELS:
-            raise ValueError(f"unknown model {self.model_type!r}; choose one of {tuple(MODELS)}")
-        for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
-                     "max_trials", "min_coarse_inliers", "min_fine_inliers"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.vote_threshold is not None and not (
-            isinstance(self.vote_threshold, (int, np.integer)) and self.vote_threshold >= 1
-        ):
-            raise ValueError(f"vote_threshold must be None or a positive integer, "
-                             f"got {self.vote_threshold!r}")
-        if not (isinstance(self.estimated_turns, (int, np.integer)) and self.estimated_turns >= 0):
-            raise ValueError(f"estimated_turns must be a non-negative integer, "
-                             f"got {self.estimated_turns!r}")
-        if not 0 < self.local_ratio <= 1:
-            raise ValueError(f"local_ratio must lie in (0, 1], got {self.local_ratio}")
-        if self.coarse_size < 32 or self.patch_size < 32:
-            raise ValueError("coarse_size and patch_size must be at least 32 pixels")
-        for name in ("ransac_threshold", "fine_threshold", "radius") + (
-            ("final_radius",) if self.final_radius is not None else ()
-        ):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive, got {value!r}")
-        if not 0 < self.ratio <= 1:
-            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
-        if not 0 < self.fine_min_scale <= 1:
-            raise ValueError(f"fine_min_scale must lie in (0, 1], got {self.fine_min_scale}")
-        if not self.rotations:
-            raise ValueError("rotations is empty: give at least (0,)")
-        if not self.max_scale_change > 1:
-            raise ValueError(f"max_scale_change must be > 1, got {self.max_scale_change}")
-        if self.angle_step is not None and not 0 < self.angle_step < 360:
-            raise ValueError(f"angle_step must lie in (0, 360) or be None, got {self.angle_step}")
-        if len(self.descriptor_names) == 0:
-            raise ValueError("descriptors is empty; give at least ('r2d2',)")
+        check_matcher_parameters(self)
 
     def _normalized(self, image, which: str) -> np.ndarray:
         """The image in [0, 1] as float32, NaN where invalid."""
@@ -411,10 +379,7 @@ class CoarseFineMatcher:
         key = (id(self.weights), str(self.weights))
         if self._net is None or self._net_key != key:
             trust = self.detector_options.get("trust", False)
-            # None: whatever SARR2D2Detector uses by default
-            loader = SARR2D2Detector(trust=trust) if self.weights is None else \
-                SARR2D2Detector(self.weights, trust=trust)
-            self._net = loader._load_net()
+            self._net = resolve_weights(self.weights, trust=trust)
             self._net_key = key
         return self._net
 

@@ -19,6 +19,7 @@ import torch
 from ..detector import SARR2D2Detector
 from ..matching import CoarseFineMatcher
 from ..network import R2D2Net
+from ..weights import resolve_weights
 
 __all__ = ["network", "matcher", "detector", "prepare_process", "load_count", "worker_name"]
 
@@ -34,7 +35,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 def _weights_key(weights) -> tuple:
     if isinstance(weights, R2D2Net):
         return ("net", id(weights))
-    return ("file", None if weights is None else os.fspath(weights))
+    if weights is None or isinstance(weights, str):  # a registry name or a path string
+        return ("name", weights)
+    return ("path", os.fspath(weights))  # a Path named like a registry name is still a file
 
 
 def network(weights, trust: bool = False) -> R2D2Net:
@@ -43,7 +46,7 @@ def network(weights, trust: bool = False) -> R2D2Net:
     Parameters
     ----------
     weights : str, path-like, R2D2Net or None
-        As for :class:`~sarfeat.SARR2D2Detector`; None is its default
+        As for :func:`sarfeat.weights.resolve_weights`; None is the default
         (``'sarfeat-sar-v1'``, bundled).
     trust : bool
         Allow a legacy pickled checkpoint the registry does not know.
@@ -58,9 +61,7 @@ def network(weights, trust: bool = False) -> R2D2Net:
     with _LOCK:
         if key not in _NETWORKS:
             global _LOADS
-            loader = SARR2D2Detector(trust=trust) if weights is None else \
-                SARR2D2Detector(weights, trust=trust)
-            _NETWORKS[key] = loader._load_net()
+            _NETWORKS[key] = resolve_weights(weights, trust=trust)
             _LOADS += 1
         return _NETWORKS[key]
 

@@ -1,0 +1,182 @@
+"""Parameter checks shared by sarfeat's estimators.
+
+Each check raises at once, naming the parameter, the value received and what
+would be accepted, so that a constructor can reject a bad argument before any
+work is done (scikit-image's estimators check in ``__init__`` too).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+
+from ._inference import PRECISIONS, resolve_device
+from .preprocess import INPUT_KINDS
+from .weights import check_weights
+
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_detector_parameters",
+    "check_device",
+    "check_integer",
+    "check_keypoints",
+    "check_number",
+    "resolve_alias",
+]
+
+#: Smallest keypoint scale (patch diameter, pixels) that ``extract`` accepts: half the
+#: network's smallest patch. Smaller values are foreign scales (ORB's pyramid factors,
+#: SIFT's sigmas) that would otherwise be silently misread.
+MIN_KEYPOINT_SCALE = 16.0
+#: Devices that ``device=`` accepts (plus ``'cuda:N'`` and torch.device objects).
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raise ValueError unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {tuple(choices)}")
+
+
+def check_bool(name: str, value) -> None:
+    """Raise TypeError unless ``value`` is a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_integer(name: str, value, low: int = 1, *, optional: bool = False) -> None:
+    """Raise ValueError unless ``value`` is an integer >= ``low`` (or None when optional)."""
+    if optional and value is None:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < low:
+        allowed = f"an integer >= {low}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def check_number(
+    name: str,
+    value,
+    low: float = -np.inf,
+    high: float = np.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> None:
+    """Raise ValueError unless ``value`` is a finite real number in the given interval."""
+    if optional and value is None:
+        return
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) \
+        and bool(np.isfinite(value))
+    if ok:
+        ok = (value > low if low_open else value >= low) and \
+            (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        allowed = f"a finite number in {interval}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def check_device(device) -> None:
+    """Raise ValueError for a device that torch cannot use here, listing the valid ones."""
+    if device is None or isinstance(device, torch.device):
+        resolve_device(device)
+        return
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string or a torch.device, got {device!r}")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if device != "auto" and (parsed is None or parsed.type not in DEVICES):
+        hint = " (torch calls NVIDIA GPUs 'cuda')" if device.lower().startswith("gpu") else ""
+        raise ValueError(f"unknown device {device!r}{hint}; choose one of {DEVICES} or 'cuda:N'")
+    resolve_device(device)
+
+
+def resolve_alias(name: str, value, alias: str, alias_value, default):
+    """The value of a parameter that may also be given under a foreign ``alias``.
+
+    ``default`` is the parameter's default: an alias given with the parameter
+    left at its default wins; both given with different values is an error.
+    """
+    if alias_value is None:
+        return value
+    if value != default and value != alias_value:
+        raise ValueError(
+            f"{name}={value!r} and {alias}={alias_value!r} disagree; {alias} is scikit-image's "
+            f"name for {name}: give only one"
+        )
+    return alias_value
+
+
+def check_detector_parameters(params) -> None:
+    """Check the parameters of a :class:`~sarfeat.SARR2D2Detector` (its attributes).
+
+    Parameters
+    ----------
+    params : object
+        Anything with the detector's parameter attributes.
+
+    Raises
+    ------
+    ValueError, TypeError, FileNotFoundError
+        The first parameter that is wrong, with the accepted values.
+    """
+    check_weights(params.weights)
+    check_integer("max_keypoints", params.max_keypoints)
+    check_number("scale_factor", params.scale_factor, 1, low_open=True)
+    check_integer("min_size", params.min_size)
+    check_integer("max_size", params.max_size)
+    check_number("max_scale", params.max_scale, 0, 1, low_open=True)
+    check_number("min_scale", params.min_scale, 0, params.max_scale)
+    for name in ("reliability_threshold", "repeatability_threshold"):
+        check_number(name, getattr(params, name), 0, 1, optional=True)
+    check_choice("input_kind", params.input_kind, INPUT_KINDS)
+    check_number("nodata", params.nodata, optional=True)
+    check_device(params.device)
+    check_choice("precision", params.precision, PRECISIONS)
+    check_integer("tile_size", params.tile_size, 16, optional=True)
+    check_bool("trust", params.trust)
+    check_bool("progress", params.progress)
+
+
+def check_keypoints(keypoints, scales, orientations, who: str):
+    """(keypoints, scales) of ``who.extract`` as float64 arrays, checked.
+
+    Scales must be finite patch diameters of at least ``MIN_KEYPOINT_SCALE``
+    pixels; non-zero orientations are ignored with a warning (descriptors are
+    read upright).
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 2 or keypoints.shape[1] != 2:
+        raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
+    count = len(keypoints)
+    if scales is not None:
+        scales = np.asarray(scales, dtype=np.float64)
+        if scales.shape != (count,):
+            raise ValueError(f"scales must have shape ({count},), got {scales.shape}")
+        if not np.isfinite(scales).all() or (count and scales.min() <= 0):
+            raise ValueError("scales must be finite and positive (patch diameters in pixels)")
+        if count and scales.min() < MIN_KEYPOINT_SCALE:
+            raise ValueError(
+                f"scales are patch diameters in pixels, 32 / s at pyramid scale s (at least 32 "
+                f"for sarfeat's keypoints); got values down to {scales.min():g}. ORB's pyramid "
+                f"factors must be multiplied by 32; SIFT's sigmas have no equivalent (pass "
+                f"scales=None to describe at full resolution)"
+            )
+    if orientations is not None:
+        orientations = np.asarray(orientations, dtype=np.float64)
+        if orientations.shape != (count,):
+            raise ValueError(f"orientations must have shape ({count},), got {orientations.shape}")
+        if np.any(orientations != 0):
+            warnings.warn(
+                f"{who}.extract reads descriptors upright: the orientations given are "
+                "ignored", UserWarning, stacklevel=3,
+            )
+    return keypoints, scales

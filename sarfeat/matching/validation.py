@@ -1,0 +1,93 @@
+"""The checks of :class:`~sarfeat.CoarseFineMatcher`'s parameters, run in its ``__init__``.
+
+Kept apart from the matcher itself so that the matcher stays an orchestrator;
+every message names the parameter, the value received and what is accepted.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validation import check_bool, check_choice, check_integer, check_number
+from ..descriptors import DESCRIPTOR_NAMES
+from ..detector import SARR2D2Detector
+from ..preprocess import INPUT_KINDS
+from ..weights import check_weights
+from .models import MODELS
+
+__all__ = ["check_matcher_parameters"]
+
+_POSITIVE_INTEGERS = ("coarse_keypoints", "fine_keypoints", "max_trials", "min_coarse_inliers",
+                      "min_fine_inliers")
+_POSITIVE_NUMBERS = ("ransac_threshold", "fine_threshold", "radius")
+_UNIT_FRACTIONS = ("ratio", "local_ratio", "fine_min_scale")
+
+
+def _check_sequences(matcher) -> None:
+    rotations = matcher.rotations
+    if len(rotations) == 0 or not all(
+        isinstance(angle, numbers.Real) and np.isfinite(angle) for angle in rotations
+    ):
+        raise ValueError(
+            f"rotations must be a non-empty sequence of finite angles in degrees, e.g. (0,), "
+            f"got {rotations!r}"
+        )
+    names = matcher.descriptor_names
+    if len(names) == 0 or not set(names) <= set(DESCRIPTOR_NAMES) or len(set(names)) < len(names):
+        raise ValueError(
+            f"descriptors must be distinct names among {DESCRIPTOR_NAMES}, got {names!r}"
+        )
+
+
+def _check_detector_options(options: dict) -> None:
+    try:
+        SARR2D2Detector(**options)  # checks every option; loads nothing
+    except TypeError as error:
+        if "unexpected keyword" not in str(error):
+            raise
+        raise TypeError(
+            f"{error}; CoarseFineMatcher passes its unknown options to SARR2D2Detector, "
+            "whose parameters are listed in its docstring"
+        ) from None
+
+
+def check_matcher_parameters(matcher) -> None:
+    """Check every parameter of a :class:`~sarfeat.CoarseFineMatcher` (its attributes).
+
+    Raises
+    ------
+    ValueError, TypeError, FileNotFoundError
+        The first parameter that is wrong, with the accepted values.
+    """
+    check_weights(matcher.weights)
+    check_choice("model", matcher.model_type, tuple(MODELS))
+    for name in _POSITIVE_INTEGERS:
+        check_integer(name, getattr(matcher, name))
+    check_integer("coarse_size", matcher.coarse_size, 32)
+    check_integer("patch_size", matcher.patch_size, 32)
+    check_integer("vote_threshold", matcher.vote_threshold, optional=True)
+    check_integer("strong_inliers", matcher.strong_inliers, optional=True)
+    for name in _POSITIVE_NUMBERS:
+        check_number(name, getattr(matcher, name), 0, low_open=True)
+    check_number("final_radius", matcher.final_radius, 0, low_open=True, optional=True)
+    for name in _UNIT_FRACTIONS:
+        check_number(name, getattr(matcher, name), 0, 1, low_open=True)
+    check_number("max_scale_change", matcher.max_scale_change, 1, low_open=True)
+    check_number("angle_step", matcher.angle_step, 0, 360, low_open=True, high_open=True,
+                 optional=True)
+    check_number("refine_angle", matcher.refine_angle, 0, optional=True)
+    check_bool("select_model", matcher.select_model)
+    check_bool("identity_prior", matcher.identity_prior)
+    check_integer("estimated_turns", matcher.estimated_turns, 0)
+    if matcher.progress is not None:
+        check_bool("progress", matcher.progress)
+    _check_sequences(matcher)
+    rng = matcher.rng
+    if not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))) \
+            or isinstance(rng, bool):
+        raise ValueError(f"rng must be None, an integer seed or a numpy Generator, got {rng!r}")
+    check_choice("input_kind", matcher.input_kind, INPUT_KINDS)
+    check_number("nodata", matcher.nodata, optional=True)
+    _check_detector_options(matcher.detector_options)

@@ -1,0 +1,139 @@
+"""The one place that turns a ``weights`` argument into a network.
+
+Every part of sarfeat that takes ``weights`` (the detector, the extractor,
+the matcher, the command line, the Dask workers) resolves it with
+:func:`resolve_weights`, by these rules:
+
+- an :class:`~sarfeat.network.R2D2Net` is used as it is;
+- None means :data:`DEFAULT_WEIGHTS`, sarfeat's bundled SAR weights;
+- a string that is a weights name of sarfeat's registry (:func:`weight_names`:
+  ``'sarfeat-sar-v1'``, ``'weights/sarfeat-sar-v1.pt'``,
+  ``'weights/faster2d2_WASF_N16.pt'``, ...) is fetched through
+  :func:`sarfeat.data.fetch`, which checks its SHA-256. Such a name is **never**
+  looked up in the working directory: a file called ``sarfeat-sar-v1`` there
+  cannot replace the default weights;
+- any other string, and any :class:`os.PathLike` (``pathlib.Path``), is a
+  checkpoint file, read by :func:`sarfeat.checkpoint.load_checkpoint`. To
+  load a local file whose name is also a registry name, pass a
+  ``pathlib.Path``.
+
+:func:`check_weights` applies the same rules without loading anything, so
+that constructors can reject a wrong argument at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from . import data
+from .checkpoint import load_checkpoint
+from .data import DEFAULT_WEIGHTS
+from .network import R2D2Net
+
+__all__ = ["DEFAULT_WEIGHTS", "check_weights", "resolve_weights", "weight_names"]
+
+
+def weight_names() -> list[str]:
+    """Names of weights that :func:`resolve_weights` fetches from sarfeat's registry.
+
+    Returns
+    -------
+    names : list of str
+        The short aliases (``'sarfeat-sar-v1'``) and the registry's
+        ``weights/...`` files, sorted.
+    """
+    registered = [name for name in data.registry_names() if name.startswith("weights/")]
+    return sorted(set(data.WEIGHT_ALIASES) | set(registered))
+
+
+def _registry_name(weights: str) -> str | None:
+    """The registry file a weights name stands for, or None for a file path."""
+    name = data.WEIGHT_ALIASES.get(weights, weights)
+    return name if name in data.registry_names() and name.startswith("weights/") else None
+
+
+def check_weights(weights) -> None:
+    """Check a ``weights`` argument without loading it.
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net or None
+        See the module documentation.
+
+    Raises
+    ------
+    TypeError
+        For anything but a string, a path, an R2D2Net or None.
+    FileNotFoundError
+        For a string that is neither a registered weights name (the message
+        lists them) nor an existing file, or a path that does not exist.
+    """
+    if weights is None or isinstance(weights, R2D2Net):
+        return
+    if isinstance(weights, torch.nn.Module):
+        raise TypeError(
+            f"weights is a {type(weights).__name__}; sarfeat needs an R2D2Net "
+            "(see sarfeat.network), a checkpoint path or a registered weights name"
+        )
+    if isinstance(weights, str):
+        if _registry_name(weights) is not None:
+            return
+        if not Path(weights).expanduser().is_file():
+            raise FileNotFoundError(
+                f"weights {weights!r} is neither a registered weights name "
+                f"({', '.join(map(repr, weight_names()))}) nor an existing checkpoint file"
+            )
+        return
+    if isinstance(weights, os.PathLike):
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} does not exist")
+        return
+    raise TypeError(
+        f"weights must be a registered name, a checkpoint path, an R2D2Net or None, "
+        f"got {type(weights).__name__}"
+    )
+
+
+def resolve_weights(weights=None, *, trust: bool = False) -> R2D2Net:
+    """The network that ``weights`` names, in eval mode.
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net or None
+        See the module documentation; None is :data:`DEFAULT_WEIGHTS`.
+    trust : bool
+        Allow full unpickling of a legacy checkpoint file that the registry
+        does not know (it can run arbitrary code).
+
+    Returns
+    -------
+    R2D2Net
+
+    Raises
+    ------
+    TypeError, FileNotFoundError
+        As :func:`check_weights`.
+    sarfeat.checkpoint.CheckpointError
+        For a damaged, untrusted or malformed checkpoint.
+    sarfeat.data.DataUnavailableError
+        For a registered name that is neither local nor downloadable.
+
+    Examples
+    --------
+    >>> from sarfeat.weights import resolve_weights
+    >>> net = resolve_weights("sarfeat-sar-v1")  # bundled: works offline
+    >>> net.architecture
+    'fast_r2d2'
+    """
+    check_weights(weights)
+    if isinstance(weights, R2D2Net):
+        return weights
+    if weights is None:
+        weights = DEFAULT_WEIGHTS
+    if isinstance(weights, str) and _registry_name(weights) is not None:
+        return load_checkpoint(data.fetch(_registry_name(weights)), trust=trust)
+    return load_checkpoint(Path(weights).expanduser(), trust=trust)

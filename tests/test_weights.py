@@ -1,0 +1,101 @@
+"""sarfeat.weights: one rule for turning a ``weights`` argument into a network.
+
+The security property first: a registry name is never looked up in the working
+directory, so a file planted there cannot replace sarfeat's default weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sarfeat import SARR2D2Detector, data
+from sarfeat.checkpoint import load_checkpoint, save_checkpoint
+from sarfeat.network import R2D2Net
+from sarfeat.parallel import _worker
+from sarfeat.weights import DEFAULT_WEIGHTS, check_weights, resolve_weights, weight_names
+
+
+def _first_weight(net: R2D2Net) -> torch.Tensor:
+    return next(iter(net.state_dict().values()))
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_checkpoint(data.fetch(data.DEFAULT_WEIGHTS))
+
+
+@pytest.fixture()
+def planted(tmp_path, monkeypatch):
+    """A working directory holding other weights under the default's names."""
+    torch.manual_seed(0)
+    impostor = R2D2Net("fast_r2d2").eval()
+    (tmp_path / "weights").mkdir()
+    for name in ("sarfeat-sar-v1", "weights/sarfeat-sar-v1.pt", "weights/faster2d2_WASF_N16.pt"):
+        save_checkpoint(impostor, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return impostor
+
+
+def test_default_is_defined_once():
+    assert DEFAULT_WEIGHTS is data.DEFAULT_WEIGHTS
+    assert "sarfeat-sar-v1" in weight_names() and DEFAULT_WEIGHTS in weight_names()
+    assert not any(name.startswith("sar_pairs/") for name in weight_names())
+
+
+@pytest.mark.parametrize("name", [None, "sarfeat-sar-v1", "weights/sarfeat-sar-v1.pt"])
+def test_registry_names_ignore_the_working_directory(planted, bundled, name):
+    net = resolve_weights(name)
+    assert torch.equal(_first_weight(net), _first_weight(bundled))
+    assert not torch.equal(_first_weight(net), _first_weight(planted))
+
+
+def test_detector_and_workers_ignore_the_working_directory(planted, bundled):
+    detector_net = SARR2D2Detector()._load_net()
+    worker_net = _worker.network("sarfeat-sar-v1")
+    for net in (detector_net, worker_net):
+        assert torch.equal(_first_weight(net), _first_weight(bundled))
+
+
+def test_explicit_paths_read_the_file(planted):
+    """A Path, or a string that is no registry name, is a file: that is how to load one."""
+    for weights in (Path("sarfeat-sar-v1"), "./sarfeat-sar-v1", Path("weights/sarfeat-sar-v1.pt")):
+        assert torch.equal(_first_weight(resolve_weights(weights)), _first_weight(planted))
+    # the workers keep a Path and the registry name of the same spelling apart
+    by_path = _worker.network(Path("sarfeat-sar-v1").resolve())
+    assert torch.equal(_first_weight(by_path), _first_weight(planted))
+
+
+def test_network_passes_through():
+    net = R2D2Net("fast_r2d2")
+    assert resolve_weights(net) is net
+
+
+def test_unknown_name_lists_the_valid_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"'sarfeat-sar-v1'.*'weights/faster2d2_WASF_N16.pt'"):
+        check_weights("sarfeat-sar-v2")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_weights(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("weights", [torch.nn.Conv2d(1, 1, 1), 3, np.zeros(3)])
+def test_wrong_types_raise_type_error(weights):
+    with pytest.raises(TypeError, match="R2D2Net"):
+        check_weights(weights)
+
+
+def test_check_loads_nothing(monkeypatch):
+    """check_weights is cheap enough for __init__: it never reads a checkpoint."""
+    import sarfeat.weights as weights_module
+
+    def fail(*args, **kwargs):
+        raise AssertionError("check_weights loaded a checkpoint")
+
+    monkeypatch.setattr(weights_module, "load_checkpoint", fail)
+    for weights in (None, "sarfeat-sar-v1", DEFAULT_WEIGHTS, "weights/r2d2_WASF_N16.pt"):
+        check_weights(weights)
+    SARR2D2Detector("weights/r2d2_WASF_N16.pt")  # a valid name, not fetched yet
