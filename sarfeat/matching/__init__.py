@@ -113,7 +113,5 @@ fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
 from .matcher import MATCHER_SETS, CoarseFineMatcher
 from .models import MODELS
 
-#: The former private name of :data:`MATCHER_SETS` (sarfeat.parallel reads it).
-_MATCHER_SETS = MATCHER_SETS
 
 __all__ = ["CoarseFineMatcher", "MODELS", "MATCHER_SETS"]

@@ -128,7 +128,7 @@ def _default_name(index: int, moving) -> str:
 def _check_options(weights, options: dict) -> tuple[dict, dict]:
     """Split and check the options on the client, so that a typo fails once, not per pair."""
     from ..detector import SARR2D2Detector
-    from ..matching import _MATCHER_SETS, CoarseFineMatcher
+    from ..matching import MATCHER_SETS, CoarseFineMatcher
 
     register_options = {k: options.pop(k) for k in _REGISTER_OPTIONS if k in options}
     rng = options.setdefault("rng", 0)
@@ -139,7 +139,7 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
         )
     probe = CoarseFineMatcher(None, **options)
     probe._check_parameters()
-    detector_options = {k: v for k, v in probe.detector_options.items() if k not in _MATCHER_SETS}
+    detector_options = {k: v for k, v in probe.detector_options.items() if k not in MATCHER_SETS}
     try:
         SARR2D2Detector(**detector_options)._check_parameters()
     except TypeError as error:
