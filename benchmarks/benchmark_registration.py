@@ -202,6 +202,76 @@ class DevelopmentPairEach(SlowTiming, _DevelopmentRun):
     track_ncm.unit = "matches"
 
 
+class DevelopmentPairsPeers(SlowTiming):
+    """Registration of all seven development pairs, sarfeat and OpenCV peers in one run.
+
+    ``time_register`` of ``sarfeat`` divided by that of ``akaze`` (OpenCV AKAZE +
+    RANSAC) or ``sift`` (OpenCV SIFT + RANSAC) is the ratio of the speed issue
+    (target: at most 3x AKAZE). The peers match by mutual nearest neighbours with
+    Lowe's ratio 0.8 and fit an affine map by RANSAC (3 px), as in
+    ``eval_registration.py``.
+    """
+
+    params = ["sarfeat", "akaze", "sift"]
+    param_names = ["method"]
+    repeat = (1, 3, 120.0)
+
+    def setup(self, method: str) -> None:
+        import cv2
+
+        if method == "akaze" and not hasattr(cv2, "AKAZE_create"):
+            raise NotImplementedError("OpenCV 5 has no AKAZE: install opencv-python-headless<5")
+        self.pairs = [development_pair(pair)[:2] for pair in DEVELOPMENT_PAIRS]
+        if method == "sarfeat":
+            score(*development_pair("l"))  # load the network, warm torch up
+
+    def time_register(self, method: str) -> None:
+        from sarfeat import RegistrationError, register
+
+        from .eval_registration import _sift_register
+
+        for fixed, moving in self.pairs:
+            if method == "sarfeat":
+                try:
+                    register(fixed, moving, matcher=_matcher(), progress=False)
+                except RegistrationError:
+                    pass
+            else:
+                _sift_register(fixed, moving, method=method)
+
+
+class LargePair(SlowTiming):
+    """A 4096 x 4096 synthetic pair (``bench_large_registration.py``): sarfeat and OpenCV SIFT.
+
+    Peak memory here is that of the asv process (the pair, both methods'
+    libraries); ``bench_large_registration.py`` measures each method in a fresh
+    process, and at 8192 px too.
+    """
+
+    params = (["sarfeat", "sift"], [4096])
+    param_names = ["method", "size"]
+    repeat = (1, 1, 600.0)
+    timeout = 3600
+
+    def setup(self, method: str, size: int) -> None:
+        from .bench_large_registration import large_pair
+
+        self.fixed, self.moving, _ = large_pair(size)
+        if method == "sarfeat":
+            score(*development_pair("l"))  # load the network, warm torch up
+
+    def _run(self, method: str) -> None:
+        from .bench_large_registration import _run_sarfeat, _run_sift
+
+        (_run_sarfeat if method == "sarfeat" else _run_sift)(self.fixed, self.moving)
+
+    def time_register(self, method: str, size: int) -> None:
+        self._run(method)
+
+    def peakmem_register(self, method: str, size: int) -> None:
+        self._run(method)
+
+
 # -- synthetic pairs ------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Registration accuracy and speed on the development pairs: sarfeat.register beside OpenCV SIFT.
+"""Registration accuracy and speed on the development pairs: sarfeat.register beside OpenCV.
 
 For each pair of ``sarfeat.data.DEVELOPMENT_PAIRS`` with its reference transform:
 
@@ -10,6 +10,14 @@ For each pair of ``sarfeat.data.DEVELOPMENT_PAIRS`` with its reference transform
   neighbours passing Lowe's ratio test, 0.8 by default: without it SIFT solves two
   pairs instead of four), RANSAC affine (3 samples, 3 px, 2000 trials, fixed seed),
   measured the same way, in the same run.
+- ``OpenCV AKAZE``: the same with ``cv2.AKAZE_create`` (binary descriptors, Hamming
+  distance). OpenCV 5 no longer ships AKAZE in ``opencv-python-headless``; with it
+  this peer is skipped (its rows say so). To include it, put OpenCV 4 first on the
+  path: ``pip install --target /tmp/cv4 "opencv-python-headless<5"`` and prefix the
+  command with ``PYTHONPATH=/tmp/cv4:.``.
+
+The summary gives each method's total time over the development pairs and
+sarfeat's time as a ratio to each peer's (the issue's target: at most 3x AKAZE).
 
 Then the rotation check: image 2 of pairs l and m turned by 15, 30, 90 and 180
 degrees (the reference composed with the turn), and the speed check: the time of
@@ -41,26 +49,27 @@ ROTATION_PAIRS = ("l", "m")
 ROTATIONS = (15, 30, 90, 180)
 
 
-def _sift_register(image1, image2, ratio: float = 0.8, seed: int = 0):
-    """OpenCV SIFT + RANSAC affine 3 px: (model, keypoints1, keypoints2, inlier matches).
+def _sift_register(image1, image2, ratio: float = 0.8, seed: int = 0, method: str = "sift"):
+    """OpenCV SIFT (or AKAZE) + RANSAC affine 3 px: (model, keypoints1, keypoints2, inliers).
 
-    Matching is OpenCV's brute force (``cv2.BFMatcher``, L2): mutual nearest neighbours
-    that also pass Lowe's ratio test at ``ratio`` (1 disables it), as an OpenCV user
-    would write it.
+    Matching is OpenCV's brute force (``cv2.BFMatcher``, L2 for SIFT, Hamming for
+    AKAZE): mutual nearest neighbours that also pass Lowe's ratio test at ``ratio``
+    (1 disables it), as an OpenCV user would write it.
     """
     import cv2
 
-    sift = cv2.SIFT_create()
+    features = cv2.SIFT_create() if method == "sift" else cv2.AKAZE_create()
+    norm = cv2.NORM_L2 if method == "sift" else cv2.NORM_HAMMING
     found = []
     for image in (image1, image2):
-        keypoints, descriptors = sift.detectAndCompute(image, None)
+        keypoints, descriptors = features.detectAndCompute(image, None)
         points = np.array([k.pt[::-1] for k in keypoints]).reshape(-1, 2)  # (row, col)
         found.append((points, descriptors))
     (k1, d1), (k2, d2) = found
     empty = np.empty((0, 2), int)
     if d1 is None or d2 is None or len(d1) < 2 or len(d2) < 2:
         return None, k1, k2, empty
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    matcher = cv2.BFMatcher(norm)
     forward = matcher.knnMatch(d1, d2, k=2)
     backward = {m.queryIdx: m.trainIdx for m, in matcher.knnMatch(d2, d1, k=1)}
     matches = np.array([
@@ -108,7 +117,22 @@ def _evaluate(pair, image1, image2, reference, matcher, sift_ratio, label=None):
     model, k1, k2, inliers = _sift_register(image1, image2, sift_ratio)
     rows.append(_row("OpenCV SIFT", label, model, k1, k2, inliers, reference, image1.shape,
                      image2.shape, time.perf_counter() - started))
+    started = time.perf_counter()
+    if _has_akaze():
+        model, k1, k2, inliers = _sift_register(image1, image2, sift_ratio, method="akaze")
+        note = ""
+    else:
+        model, k1, k2, inliers = None, None, None, np.empty((0, 2), int)
+        note = "skipped: this OpenCV has no AKAZE"
+    rows.append(_row("OpenCV AKAZE", label, model, k1, k2, inliers, reference, image1.shape,
+                     image2.shape, time.perf_counter() - started, note))
     return rows
+
+
+def _has_akaze() -> bool:
+    import cv2
+
+    return hasattr(cv2, "AKAZE_create")
 
 
 def _turned(image, degrees):
@@ -119,15 +143,14 @@ def _turned(image, degrees):
 
 
 def _print_table(title, rows):
+    """One line per pair: sarfeat, then each peer (rows come in threes, sarfeat first)."""
     print(f"\n{title}")
-    columns = f"{'CMR':>6s} {'RMSE':>8s} {'ok':>3s} {'time':>7s}"
-    print(f"{'pair':10s} | {'sarfeat: NCM':>12s} {columns} | {'SIFT: NCM':>9s} {columns} | "
-          "sarfeat notes")
-    for ours, sift in zip(rows[::2], rows[1::2]):
-        print(f"{ours['pair']:10s} | {ours['ncm']:12d} {ours['cmr']:6.3f} {ours['rmse']:8.2f} "
-              f"{'yes' if ours['success'] else 'no':>3s} {ours['seconds']:7.2f} | "
-              f"{sift['ncm']:9d} {sift['cmr']:6.3f} {sift['rmse']:8.2f} "
-              f"{'yes' if sift['success'] else 'no':>3s} {sift['seconds']:7.2f} | {ours['note']}")
+    columns = f"{'NCM':>5s} {'CMR':>6s} {'RMSE':>8s} {'ok':>3s} {'time':>7s}"
+    print(f"{'pair':10s} | sarfeat {columns} | SIFT {columns} | AKAZE {columns} | sarfeat notes")
+    for group in zip(rows[::3], rows[1::3], rows[2::3]):
+        cells = [f"{r['ncm']:5d} {r['cmr']:6.3f} {r['rmse']:8.2f} "
+                 f"{'yes' if r['success'] else 'no':>3s} {r['seconds']:7.2f}" for r in group]
+        print(f"{group[0]['pair']:10s} | " + " | ".join(cells) + f" | {group[0]['note']}")
 
 
 def _summary(rows):
@@ -212,7 +235,16 @@ def main(argv=None) -> int:
     results["speed"] = _speed(matcher, args.repeat, args.sift_ratio)
 
     print()
-    for name in ("sarfeat", "OpenCV SIFT"):
+    totals = {name: sum(r["seconds"] for r in rows if r["method"] == name)
+              for name in ("sarfeat", "OpenCV SIFT", "OpenCV AKAZE")}
+    akaze = totals["OpenCV AKAZE"] if _has_akaze() else float("nan")
+    results["totals"] = dict(totals, ratio_to_akaze=totals["sarfeat"] / akaze,
+                             ratio_to_sift=totals["sarfeat"] / totals["OpenCV SIFT"])
+    print("development pairs, total seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                          totals.items())
+          + f"; sarfeat / AKAZE {results['totals']['ratio_to_akaze']:.1f}x, "
+          f"sarfeat / SIFT {results['totals']['ratio_to_sift']:.1f}x")
+    for name in ("sarfeat", "OpenCV SIFT", "OpenCV AKAZE"):
         summary = _summary([r for r in rows if r["method"] == name])
         results.setdefault("summary", {})[name] = summary
         print(f"{name:12s} development pairs: {json.dumps(summary)}")

@@ -174,15 +174,52 @@ def _spread(points: np.ndarray, overlap_pixels: float) -> float:
     return float(min(1.0, area / overlap_pixels))
 
 
+#: Rows of the fixed grid resampled at once by :func:`_warp_moving` (bounds its memory).
+_WARP_BAND = 512
+
+
 def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np.ndarray:
-    """The moving image resampled onto the fixed grid; NaN outside it and on its no-data."""
+    """The moving image resampled onto the fixed grid; NaN outside it and on its no-data.
+
+    The fixed grid is resampled in bands of rows, each from the part of the
+    moving image it needs, so memory stays bounded on large scenes.
+    """
     if np.iscomplexobj(moving):
         real = _warp_moving(moving.real, transform, shape, order, None)
         imag = _warp_moving(moving.imag, transform, shape, order, None)
         return (real + 1j * imag).astype(np.complex64 if moving.dtype == np.complex64
                                          else np.complex128)
     dtype = moving.dtype if moving.dtype in (np.float32, np.float64) else np.float32
-    values = moving.astype(np.float64)
+    out = np.full(shape, np.nan, dtype)
+    # the no-data spread runs on every band when the image has any invalid pixel
+    spread = not np.all(np.isfinite(moving)) or (nodata is not None and np.any(moving == nodata))
+    margin = order + 3
+    for r0 in range(0, shape[0], _WARP_BAND):
+        r1 = min(shape[0], r0 + _WARP_BAND)
+        corners = np.array([[0, r0], [shape[1] - 1, r0], [0, r1 - 1], [shape[1] - 1, r1 - 1]],
+                           float)
+        mapped = transform(corners)
+        if not np.all(np.isfinite(mapped)):
+            c0, c1, s0, s1 = 0, moving.shape[1], 0, moving.shape[0]
+        else:
+            s0 = int(np.clip(np.floor(mapped[:, 1].min()) - margin, 0, moving.shape[0]))
+            s1 = int(np.clip(np.ceil(mapped[:, 1].max()) + margin + 1, 0, moving.shape[0]))
+            c0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, moving.shape[1]))
+            c1 = int(np.clip(np.ceil(mapped[:, 0].max()) + margin + 1, 0, moving.shape[1]))
+        if s1 - s0 < 1 or c1 - c0 < 1:
+            continue
+        band = np.array([[1, 0, 0], [0, 1, r0], [0, 0, 1.0]])
+        crop = np.array([[1, 0, -c0], [0, 1, -s0], [0, 0, 1.0]])
+        local = ProjectiveTransform(matrix=crop @ transform.params @ band)
+        out[r0:r1] = _warp_values(moving[s0:s1, c0:c1], local, (r1 - r0, shape[1]), order,
+                                  nodata, spread)
+    return out
+
+
+def _warp_values(values: np.ndarray, transform, shape, order: int, nodata,
+                 spread: bool) -> np.ndarray:
+    """:func:`skimage.transform.warp` with NaN outside, and around invalid pixels (``spread``)."""
+    values = values.astype(np.float64)
     invalid = ~np.isfinite(values)
     if nodata is not None:
         invalid |= values == nodata
@@ -190,11 +227,11 @@ def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np
         values = np.where(invalid, 0.0, values)
     out = warp(values, transform, output_shape=shape, order=order, cval=np.nan,
                preserve_range=True)
-    if invalid.any():
+    if spread:
         spread = warp(invalid.astype(float), transform, output_shape=shape, order=1, cval=1.0,
                       preserve_range=True)
         out[spread > 1e-6] = np.nan
-    return out.astype(dtype)
+    return out
 
 
 def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None) -> np.ndarray:

@@ -240,9 +240,18 @@ class FineStage:
         cores = self._cores(windows, box)
         if self.progress is not None:
             cores = self.progress(cores, "fine patches")
+        keys = [(windows.key, core) for core in cores]
         parts = [self._patch(windows, core) for core in cores]
-        return Features.concatenate([p for p in parts if p is not None],
-                                    self.settings.descriptors)
+        features = Features.concatenate([p for p in parts if p is not None],
+                                        self.settings.descriptors)
+        # the kept patches become views into the concatenated arrays: one copy in memory
+        start = 0
+        for key, part in zip(keys, parts):
+            if part is not None and len(part.keypoints):
+                stop = start + len(part.keypoints)
+                self._cache[key] = features.subset(slice(start, stop))
+                start = stop
+        return features
 
     def overlap_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray):
         """Features of both images over their overlap under the prior ``matrix``.
