@@ -26,18 +26,17 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from skimage.transform import AffineTransform  # noqa: E402
-
-import test_cli_geotiff as pairs  # noqa: E402
-from sarfeat.data import load_sar_scene  # noqa: E402
-from sarfeat.io import read_raster  # noqa: E402
-from sarfeat.metrics import registration_rmse  # noqa: E402
 
 
 def build(folder: Path) -> dict:
     """name -> (fixed path, moving path, truth 3x3, AROSICS window, sarfeat options)."""
+    from skimage.transform import AffineTransform
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_cli_geotiff as pairs  # the pairs of the tests (needs rasterio and pytest)
+
+    from sarfeat.data import load_sar_scene
+
     scene = load_sar_scene("labrador")
     vv, vh = scene[..., 0].astype(float), scene[..., 1].astype(float)
     fixed = folder / "fixed.tif"
@@ -81,7 +80,9 @@ def run_arosics(python: str, fixed, moving, prefix: Path, window: int) -> dict:
 
 def local_error(result: dict, fixed, moving, truth) -> tuple[float, int]:
     """Median error (moving px) of AROSICS's valid local shifts against the truth."""
-    from sarfeat.io import map_coordinates
+    from skimage.transform import AffineTransform
+
+    from sarfeat.io import map_coordinates, read_raster
 
     ref, mov = read_raster(fixed), read_raster(moving)
     points = np.column_stack([result["X"], result["Y"]])
@@ -104,6 +105,9 @@ def main() -> None:
     parser.add_argument("--arosics-python", default="/work/venv-arosics/bin/python")
     parser.add_argument("--out", type=Path, default=Path("/tmp/sarfeat-vs-arosics"))
     args = parser.parse_args()
+    from sarfeat.io import read_raster
+    from sarfeat.metrics import registration_rmse
+
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, (fixed, moving, truth, window, options) in build(args.out).items():
@@ -137,6 +141,7 @@ def main() -> None:
 def _global_rmse(glob: dict, ref, mov, truth) -> float:
     """RMSE of AROSICS's one shift (its x/y_shift_map, reference CRS) against the truth."""
     from sarfeat.io import pixel_map
+    from sarfeat.metrics import registration_rmse
 
     prior = pixel_map(ref, mov)  # fixed px -> moving px by the target's own georeferencing
     # AROSICS moves the target by -(x_shift_map, y_shift_map): a fixed point p is found in the

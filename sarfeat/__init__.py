@@ -7,6 +7,7 @@ submodules are reachable as attributes after ``import sarfeat``.
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -46,7 +47,7 @@ __all__ = [
 def __getattr__(name: str):
     if name in _NAMES:
         value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
-    elif name in _SUBMODULES:
+    elif name in _SUBMODULES and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module 'sarfeat' has no attribute {name!r}")
@@ -55,4 +56,6 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_NAMES) | _SUBMODULES)
+    present = {name for name in _SUBMODULES
+               if importlib.util.find_spec(f"{__name__}.{name}") is not None}
+    return sorted(set(globals()) | set(_NAMES) | present)

@@ -325,7 +325,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
         from skimage.io import imsave
 
         shown = _display(raster, display_kind)
-        imsave(temporary, shown, check_contrast=False, extension=suffix)
+        imsave(temporary, shown, check_contrast=False)
         return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
 
 

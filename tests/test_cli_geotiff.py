@@ -155,10 +155,11 @@ def test_register_geotiff_pair(pairs, case, capsys):
     status = main(["register", str(fixed), str(moving), "-o", str(out), "--json", str(report),
                    "--tie-points", str(ties), "-q", *options, *extra])
     assert status == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == ""  # -q
     saved = json.loads(report.read_text())
     estimate = np.array(saved["transform_fixed_to_moving"])
     with rasterio.open(moving) as source:
-        moving_shape, moving_geo = source.shape, source.transform
+        moving_shape = source.shape
     with rasterio.open(fixed) as source:
         fixed_shape = source.shape
     assert registration_rmse(estimate, truth, fixed_shape, moving_shape) < 1.0
@@ -185,6 +186,13 @@ def test_register_geotiff_pair(pairs, case, capsys):
         assert geo == FIXED_GEO and data.shape == (count, 256, 256)
         outside = data[0] == nodata if nodata is not None else np.isnan(data[0])
         assert 0.01 < outside.mean() < 0.5
+    if case == "same-grid":  # the corrected geotransform puts the moving pixels in place
+        updated = Affine(*geography["updated_geotransform"]["affine"])
+        corners = np.array([[0, 0], [256, 0], [0, 256], [256, 256]], float)
+        for matrix, tolerance in ((estimate, 1e-6), (truth, 20)):  # exact; 2 px at corners
+            fixed_corners = AffineTransform(matrix=np.linalg.inv(matrix))(corners - 0.5) + 0.5
+            assert np.abs(_corners_to_map(updated, corners)
+                          - _corners_to_map(FIXED_GEO, fixed_corners)).max() < tolerance
     if case == "same-grid":  # every band warped with the one transform: VV comes back
         with rasterio.open(fixed) as source:
             vv = source.read(1)

@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> None:
         kind = "display"  # keep 8-bit quick-looks display images once resampled to float
     try:
         net = load_weights(args.weights, args.trust)
-        matcher = make_matcher(args, net, kind, console.verbose)
+        matcher = make_matcher(args, net, kind, console.progress)
         console.step("matching")
         result = _register(inputs.fixed_image, inputs.moving_image, matcher, console)
         total = inputs.prior @ result.transform.params
@@ -269,7 +269,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
     fixed, moving, truth = example_pair()
     net = load_weights(args.weights, args.trust)
-    result = _register(fixed, moving, make_matcher(args, net, args.input_kind, console.verbose),
+    result = _register(fixed, moving, make_matcher(args, net, args.input_kind, console.progress),
                        console)
     rmse = registration_rmse(result.transform, truth.params, fixed.shape, moving.shape)
     ncm, cmr = correct_match_counts(result.keypoints_fixed, result.keypoints_moving,

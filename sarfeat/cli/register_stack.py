@@ -27,11 +27,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import sys
 import time
 from pathlib import Path
 
-from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, UsageError,
+from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
                      add_console_options, input_error, jsonable, load_weights)
 
 __all__ = ["add_parser", "run", "output_names", "prepare_output_dir", "SUMMARY"]
@@ -168,6 +167,34 @@ def prepare_output_dir(folder: Path) -> None:
     (folder / SUMMARY).unlink(missing_ok=True)
 
 
+def _read_reference(args: argparse.Namespace):
+    """Check the inputs; return the reference raster and its band to match."""
+    from ..io import RasterError, read_raster
+
+    missing = [image for image in args.images if not Path(image).is_file()]
+    if missing:
+        raise UsageError(f"input file {missing[0]!r} does not exist"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if args.retries < 0:
+        raise UsageError(f"--retries must be >= 0, got {args.retries}")
+    try:
+        raster = read_raster(args.reference)
+        return raster, raster.band(args.band)
+    except RasterError as error:
+        raise input_error(error) from None
+
+
+def _connect(args: argparse.Namespace, distributed):
+    """A client of the scheduler given by --scheduler, or None for a local cluster."""
+    if args.scheduler is None:
+        return None
+    try:
+        return distributed.Client(args.scheduler, timeout="20s")
+    except OSError as error:
+        raise UsageError(f"cannot reach the Dask scheduler {args.scheduler!r}: {error}") \
+            from None
+
+
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register-stack`` (see the module docstring).
 
@@ -180,23 +207,13 @@ def run(args: argparse.Namespace) -> None:
     """
     from dataclasses import replace
 
-    from ..io import RasterError, read_raster
     from ..parallel import iter_register_pairs
     from ..parallel._client import client_for, require_distributed
 
+    console = Console(args)
     distributed = require_distributed()
     folder = args.output_dir.expanduser()
-    missing = [image for image in args.images if not Path(image).is_file()]
-    if missing:
-        raise UsageError(f"input file {missing[0]!r} does not exist"
-                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    if args.retries < 0:
-        raise UsageError(f"--retries must be >= 0, got {args.retries}")
-    try:
-        raster = read_raster(args.reference)
-        reference = raster.band(args.band)
-    except RasterError as error:
-        raise input_error(error) from None
+    raster, reference = _read_reference(args)
     net = load_weights(args.weights, args.trust)
     prepare_output_dir(folder)
     weights_name = args.weights or DEFAULT_WEIGHTS
@@ -207,14 +224,7 @@ def run(args: argparse.Namespace) -> None:
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
     )
     started = time.perf_counter()
-    if args.scheduler is not None:
-        try:
-            client = distributed.Client(args.scheduler, timeout="20s")
-        except OSError as error:
-            raise UsageError(f"cannot reach the Dask scheduler {args.scheduler!r}: {error}") \
-                from None
-    else:
-        client = None
+    client = _connect(args, distributed)
     successes, failures = [], []
     try:
         with client_for(client, args.workers) as active:
@@ -222,12 +232,13 @@ def run(args: argparse.Namespace) -> None:
             outcomes = iter_register_pairs(
                 [(reference, os.fspath(image)) for image in args.images], client=active,
                 names=output_names(args.images), weights=net, band=args.band, retries=args.retries,
-                keep_warped=False, postprocess=save, progress=not args.no_progress,
-                model=args.model, rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
+                keep_warped=False, postprocess=save,
+                progress=not (args.no_progress or console.quiet), model=args.model,
+                rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
                 precision=args.precision, device=args.device, trust=args.trust,
             )
             for outcome in outcomes:
-                _print_outcome(outcome)
+                _print_outcome(outcome, console)
                 entry = _entry(outcome, args.images[outcome.index])
                 (successes if outcome.ok else failures).append(entry)
     finally:
@@ -236,8 +247,8 @@ def run(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - started
     _write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
                    successes, failures)
-    print(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s on "
-          f"{workers} workers; wrote {folder / SUMMARY}")
+    console.say(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
+                f"on {workers} workers; wrote {folder / SUMMARY}")
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
                            f"registered (see {folder / SUMMARY})")
@@ -257,14 +268,13 @@ def _entry(outcome, image) -> dict:
     return entry
 
 
-def _print_outcome(outcome) -> None:
+def _print_outcome(outcome, console: Console) -> None:
     if outcome.ok:
         d = outcome.result.diagnostics
-        print(f"{outcome.name}: {d.get('fine_inliers')} inlier matches, confidence "
-              f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
+        console.say(f"{outcome.name}: {d.get('fine_inliers')} inlier matches, confidence "
+                    f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
     else:
-        print(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}")
-    sys.stdout.flush()
+        console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}")
 
 
 def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
