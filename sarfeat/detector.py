@@ -505,6 +505,8 @@ class SARR2D2Detector:
         ValueError
             For an unusable image, keypoints not of shape (N, 2), or scales not
             of shape (N,), not finite, or below 16 (half the smallest patch).
+        RuntimeError
+            For a flat image (all valid pixels have one value): nothing to describe.
 
         Notes
         -----
