@@ -584,7 +584,7 @@ def test_display_picture_same_keypoints_whatever_the_dtype(naver_net, scene):
             assert _share_within(detector.keypoints, reference) >= 0.95, variant.dtype
 
 
-# -- no-data that behaves ---------------------------------------------------------------------------
+# -- no-data that behaves -------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -401,8 +401,8 @@ def checkpoint_payloads(draw):
     return payload
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(payload=checkpoint_payloads())
 def test_checkpoint_loading_raises_only_checkpoint_error(tmp_path, payload):
     from sarfeat.checkpoint import CheckpointError, load_checkpoint
