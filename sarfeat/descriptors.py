@@ -617,6 +617,8 @@ class MultiDescriptorExtractor:
         ValueError
             For an unusable image, keypoints or scales of the wrong shape,
             scales not finite or below 16, or ``'r2d2'`` without weights.
+        RuntimeError
+            With ``'r2d2'``, for a flat image (all valid pixels have one value).
         """
         self._check_parameters()
         if keypoints is None:

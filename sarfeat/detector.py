@@ -422,8 +422,8 @@ class SARR2D2Detector:
         best = self._keep_best(([best] if best else []) + pending) if pending else best
         if best is None or len(best["keypoints"]) == 0:
             raise RuntimeError(
-                "SARR2D2Detector found no keypoint: the image may be flat, too small, or "
-                "mostly masked; try lower reliability_threshold/repeatability_threshold"
+                "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
+                "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
             )
         self.keypoints = best["keypoints"].astype(float_dtype)
         self.scales = best["scales"].astype(float_dtype)
@@ -505,6 +505,8 @@ class SARR2D2Detector:
         ValueError
             For an unusable image, keypoints not of shape (N, 2), or scales not
             of shape (N,), not finite, or below 16 (half the smallest patch).
+        RuntimeError
+            For a flat image (all valid pixels have one value): nothing to describe.
 
         Notes
         -----

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,128 @@ def test_flat_valid_pixels_with_zero_fill_warn_nothing(how):
         result = normalize_sar(image, **kwargs)
     _check_range(result)
     assert not result.valid[0, 0]
+
+
+# -- input_kind='auto' decides from the values ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def airsar_hh(airsar_cube):
+    return np.ascontiguousarray(airsar_cube[:, :, 0])
+
+
+def _display(intensity):
+    """An 8-bit quick-look of a SAR intensity image (its stretched dB)."""
+    db = 10 * np.log10(intensity)
+    low, high = np.percentile(db, [1, 99])
+    return np.clip(255 * (db - low) / (high - low), 0, 255).astype(np.uint8)
+
+
+def test_display_image_same_whatever_the_dtype(airsar_hh):
+    """uint8, float 0-255 and float 0-1 (img_as_float) of one picture normalise alike."""
+    from skimage.util import img_as_float, img_as_float32
+
+    picture = _display(airsar_hh)
+    reference = normalize_sar(picture)
+    assert reference.kind == "display"
+    for same in (picture.astype(np.float32), picture.astype(np.float64),
+                 picture.astype(np.uint16), img_as_float(picture), img_as_float32(picture)):
+        result = normalize_sar(same)
+        assert result.kind == "display", same.dtype
+        np.testing.assert_allclose(result.image, reference.image, atol=1e-6)
+
+
+def test_float_photograph_in_unit_range_is_display():
+    """A float picture in [0, 1] that is not 8-bit quantised (rgb2gray) is not logged."""
+    from skimage import color
+    from skimage import data as skdata
+
+    gray = color.rgb2gray(skdata.astronaut())
+    result = normalize_sar(gray)
+    assert result.kind == "display"
+    np.testing.assert_allclose(result.image, gray, atol=1e-6)
+
+
+@pytest.mark.parametrize("channel", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_intensity_and_amplitude_recognised(airsar_cube, channel, dtype):
+    """Real SAR intensity and amplitude, even in [0, 1], are logged (heavy right tail)."""
+    intensity = airsar_cube[:, :, channel].astype(dtype)
+    scaled = intensity / intensity.max()  # calibrated sigma0 often lies in [0, 1]
+    for linear in (intensity, np.sqrt(intensity), scaled, np.sqrt(scaled)):
+        assert normalize_sar(linear).kind == "intensity"
+    expected = normalize_sar(intensity, "intensity").image
+    np.testing.assert_allclose(normalize_sar(np.sqrt(scaled)).image, expected, atol=1e-4)
+
+
+def test_noise_subtracted_intensity_is_not_db(airsar_hh):
+    """A third of the values negative after noise removal: still intensity, not dB."""
+    noise = np.percentile(airsar_hh, 45)
+    subtracted = airsar_hh - noise
+    assert 0.3 < np.mean(subtracted < 0) < 0.5
+    assert normalize_sar(subtracted).kind == "intensity"
+    assert normalize_sar(10 * np.log10(airsar_hh)).kind == "db"
+    # decibels of a scene whose median is positive (uncalibrated DN) are still not linear
+    assert normalize_sar(10 * np.log10(airsar_hh * 1e4)).kind == "db"
+
+
+# -- no-data ----------------------------------------------------------------------------------
+
+
+def test_masked_array_mask_is_honoured(speckle):
+    """The masked values (here huge) neither enter the stretch nor count as valid."""
+    data = speckle.copy()
+    data[10:20, 10:20] = 1e12
+    masked = np.ma.masked_array(data, mask=data > 1e11)
+    with_nan = speckle.copy()
+    with_nan[10:20, 10:20] = np.nan
+    result = normalize_sar(masked)
+    expected = normalize_sar(with_nan)
+    np.testing.assert_array_equal(result.valid, expected.valid)
+    np.testing.assert_allclose(result.image, expected.image, atol=1e-6)
+    assert not result.valid[15, 15]
+
+
+def test_isolated_invalid_pixels_are_filled_from_neighbours(speckle):
+    """Scattered NaN/inf are filled near their neighbours' mean; only large holes are 'large'."""
+    image = np.tile(np.linspace(1.0, 100.0, 64), (64, 1))  # a smooth ramp
+    image[5, 40] = np.nan
+    image[30, 10] = np.inf
+    image[50, 50] = -np.inf
+    image[20:30, 20:30] = np.nan  # a large hole
+    result = normalize_sar(image)
+    clean = normalize_sar(np.tile(np.linspace(1.0, 100.0, 64), (64, 1)))
+    for row, col in ((5, 40), (30, 10), (50, 50)):
+        assert not result.valid[row, col]
+        assert not result.large_invalid[row, col]
+        assert abs(result.image[row, col] - clean.image[row, col]) < 0.02
+    assert result.large_invalid[20:30, 20:30].all()
+    assert result.large_invalid.sum() == 100
+
+
+def test_no_large_invalid_without_holes(speckle):
+    image = speckle.copy()
+    image[::9, ::7] = np.nan  # 1.6 % of the pixels, all isolated
+    result = normalize_sar(image)
+    assert result.large_invalid is None and result.valid.sum() < image.size
+
+
+# -- input checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["missing.tif", Path("scene.tif")])
+def test_path_is_refused_with_a_hint(path):
+    with pytest.raises(ValueError, match=r"path.*imread"):
+        normalize_sar(path)
+
+
+def test_register_refuses_a_path():
+    from sarfeat import register
+
+    with pytest.raises(ValueError, match=r"fixed image.*path.*imread"):
+        register("missing.tif", np.ones((64, 64)))
+
+
+def test_mask_of_strings_is_refused(speckle):
+    with pytest.raises(ValueError, match="mask dtype"):
+        normalize_sar(speckle, mask=np.full(speckle.shape, "no"))

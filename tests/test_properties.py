@@ -1,20 +1,25 @@
-"""Property tests of SARR2D2Detector on random shapes, dtypes, no-data and masks.
+"""Property tests of sarfeat's public entry points on random shapes, dtypes, no-data and masks.
 
-Whatever the input, the detector either raises one of its documented errors
-(ValueError when no pixel is valid, RuntimeError when no keypoint is found)
-or returns consistent arrays whose keypoints lie inside the image and away
-from invalid pixels.
+Whatever the input, the detector, the extractor, the matcher, ``register``,
+``normalize_sar`` and checkpoint loading either raise one of their documented
+errors or return consistent results; they never modify their inputs, and
+float32 input gives float32 per-keypoint arrays. Keypoints lie inside the
+image, outside the edge margin, off invalid pixels and away from large no-data
+regions. Constructors reject bad parameters at once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
 from sarfeat import SARR2D2Detector
+from sarfeat.detector import EDGE_MARGIN
+from sarfeat.preprocess import LARGE_NODATA
 
 DTYPES = ("uint8", "uint16", "float32", "float64", "complex64", "int16_db")
 PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
@@ -148,17 +153,36 @@ def check_detection(detector, image, mask):
     cell_cols = np.rint(cols).astype(int)
     assert not invalid[cell_rows, cell_cols].any(), "keypoint on an invalid pixel"
 
-    if invalid.any():
-        # none within the network's reach (halo, in original pixels of its level); the
-        # detector measures it on the level's own grid, so allow one level pixel of rounding
-        distance = ndimage.distance_transform_edt(~invalid)[cell_rows, cell_cols]
-        level_scale = 32.0 / detector.scales.astype(np.float64)
-        level_h = np.maximum(1, np.round(height * level_scale))
-        level_w = np.maximum(1, np.round(width * level_scale))
-        ratio = np.maximum(height / level_h, width / level_w)
+    level_scale = 32.0 / detector.scales.astype(np.float64)
+    level_h = np.maximum(1, np.round(height * level_scale))
+    level_w = np.maximum(1, np.round(width * level_scale))
+    ratio = np.maximum(height / level_h, width / level_w)
+    # none in the edge margin, measured on the level's grid (allow a level pixel of rounding)
+    margin = (EDGE_MARGIN - 1.5) * ratio
+    assert np.all((rows >= margin) & (rows <= height - 1 - margin)), "keypoint at the edge"
+    assert np.all((cols >= margin) & (cols <= width - 1 - margin)), "keypoint at the edge"
+    large = large_regions(invalid)
+    if large.any():
+        # none within the network's reach (halo, in original pixels of its level) of a
+        # large no-data region; isolated invalid pixels only exclude themselves
+        distance = ndimage.distance_transform_edt(~large)[cell_rows, cell_cols]
         reach = (detector._runner.halo - 1) * ratio
-        assert np.all(distance > reach), "keypoint within the halo of an invalid pixel"
+        assert np.all(distance > reach), "keypoint within the halo of a large no-data region"
+    check_float_kind(image, detector.keypoints, *(getattr(detector, n) for n in PER_KEYPOINT))
     return "ok"
+
+
+def large_regions(invalid):
+    """No-data regions that a LARGE_NODATA square fits in (the documented rule)."""
+    square = np.ones((LARGE_NODATA, LARGE_NODATA), dtype=bool)
+    return ndimage.binary_opening(invalid, square) & invalid
+
+
+def check_float_kind(image, *arrays):
+    """float32 (or complex64) in gives float32 per-keypoint arrays, as scikit-image's SIFT."""
+    single = np.asarray(image).dtype in (np.float32, np.complex64, np.float16)
+    for values in arrays:
+        assert values.dtype == (np.float32 if single else np.float64), values.dtype
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +241,233 @@ def test_most_examples_find_keypoints(outcomes):
     if total == 0:
         pytest.skip("property tests did not run")
     assert outcomes["ok"] >= 0.3 * total, outcomes
+
+
+# -- normalize_sar ----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(data=st.data(), nodata=st.sampled_from([None, 0.0]), masked=st.booleans())
+def test_normalize_sar_properties(airsar_cube, data, nodata, masked):
+    """[0, 1] float32 out, the input untouched, or ValueError only when nothing is valid."""
+    from sarfeat import normalize_sar
+    from sarfeat.preprocess import INPUT_KINDS
+
+    image, mask = data.draw(sar_inputs(airsar_cube))
+    kind = data.draw(st.sampled_from(INPUT_KINDS), label="input_kind")
+    if masked:
+        image = np.ma.masked_array(image, mask=np.zeros(image.shape, bool))
+        image.mask[: image.shape[0] // 3] = True
+    before = np.ma.getdata(image).copy()
+    try:
+        result = normalize_sar(image, kind, mask=mask, nodata=nodata)
+    except ValueError as error:
+        assert "no valid pixel" in str(error)
+        return
+    finally:
+        np.testing.assert_array_equal(np.ma.getdata(image), before)
+    assert result.image.dtype == np.float32 and result.image.shape == image.shape
+    assert np.isfinite(result.image).all()
+    assert result.image.min() >= 0 and result.image.max() <= 1
+    assert result.kind in INPUT_KINDS and result.kind != "auto"
+    if result.valid is not None:
+        invalid = ~result.valid
+        assert surely_invalid(np.ma.getdata(image), mask)[~np.ma.getmaskarray(image)].sum() \
+            <= invalid.sum()
+        if result.large_invalid is not None:
+            assert not (result.large_invalid & result.valid).any()
+
+
+# -- parameters are checked when the object is made -----------------------------------------------
+
+
+PARAMETER_VALUES = {
+    "max_keypoints": st.one_of(st.integers(-2, 50), st.floats(-1, 50), st.none()),
+    "scale_factor": st.one_of(st.floats(0.5, 3), st.just(float("nan"))),
+    "min_size": st.integers(-1, 300),
+    "max_scale": st.one_of(st.floats(-0.5, 1.5), st.just(float("nan"))),
+    "reliability_threshold": st.one_of(st.none(), st.floats(-0.5, 1.5), st.just(float("nan"))),
+    "input_kind": st.sampled_from(["auto", "db", "display", "dB", "linear", ""]),
+    "nodata": st.one_of(st.none(), st.floats(allow_nan=True), st.text(max_size=2)),
+    "device": st.sampled_from(["cpu", "auto", "gpu", "cuda:x", "tpu"]),
+    "precision": st.sampled_from(["auto", "fp32", "bf16", "fp16", "float32"]),
+    "tile_size": st.one_of(st.none(), st.integers(0, 64)),
+    "trust": st.sampled_from([False, True, "no", 0]),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(options=st.fixed_dictionaries({}, optional=PARAMETER_VALUES))
+def test_parameters_fail_in_init_or_never(naver_net, airsar_cube, options):
+    """A bad parameter raises ValueError/TypeError in __init__; one accepted there never
+    makes ``detect`` raise anything but RuntimeError (no keypoint)."""
+    try:
+        detector = SARR2D2Detector(naver_net, min_size=min(64, options.pop("min_size", 64)),
+                                   max_size=64, **options)
+    except (ValueError, TypeError) as error:
+        assert str(error)
+        return
+    try:
+        detector.detect(np.ascontiguousarray(airsar_cube[:64, :64, 0]))
+    except RuntimeError:
+        pass
+
+
+# -- the extractor -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def extractor(naver_net):
+    from sarfeat import MultiDescriptorExtractor
+
+    return MultiDescriptorExtractor(naver_net, min_size=64, max_size=128)
+
+
+@st.composite
+def keypoint_sets(draw, height, width):
+    count = draw(st.integers(0, 12))
+    coordinate = st.one_of(st.floats(-20, max(height, width) + 20), st.just(float("nan")))
+    keypoints = np.array(
+        [[draw(coordinate), draw(coordinate)] for _ in range(count)], dtype=np.float64
+    ).reshape(count, 2)
+    scales = draw(st.one_of(
+        st.none(),
+        st.lists(st.floats(16, 96), min_size=count, max_size=count),
+        st.lists(st.one_of(st.floats(-5, 16), st.just(float("inf"))),
+                 min_size=count, max_size=count),
+    ))
+    return keypoints, None if scales is None else np.array(scales)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_extractor_properties(extractor, airsar_cube, data):
+    """extract describes any keypoints or flags them; errors only for bad scales or images."""
+    image, mask = data.draw(sar_inputs(airsar_cube, max_side=80))
+    keypoints, scales = data.draw(keypoint_sets(*image.shape))
+    before, points_before = image.copy(), keypoints.copy()
+    bad_scales = scales is not None and len(scales) and not (
+        np.isfinite(scales).all() and scales.min() >= 16)
+    try:
+        extractor.extract(image, keypoints, scales, mask=mask)
+    except ValueError as error:
+        assert bad_scales or maybe_invalid(image, mask).all(), error
+        return
+    except RuntimeError as error:  # documented for a flat image only
+        assert "flat" in str(error)
+        return
+    finally:
+        np.testing.assert_array_equal(image, before)
+        np.testing.assert_array_equal(keypoints, points_before)
+    assert not bad_scales
+    for name, values in extractor.descriptors.items():
+        assert values.dtype == np.float32 and values.shape[0] == len(keypoints)
+        assert np.isfinite(values).all()
+        described = extractor.masks[name]
+        assert described.dtype == bool and described.shape == (len(keypoints),)
+        assert not described[~np.isfinite(keypoints).all(axis=1)].any()
+
+
+# -- checkpoint loading ------------------------------------------------------------------------
+
+
+@st.composite
+def checkpoint_payloads(draw):
+    """Plausible and implausible dicts of what a checkpoint file may hold."""
+    from sarfeat import checkpoint
+    from sarfeat.network import R2D2Net
+
+    state = R2D2Net("fast_r2d2").state_dict()
+    if draw(st.booleans(), label="drop a key"):
+        state.pop(draw(st.sampled_from(sorted(state))))
+    if draw(st.booleans(), label="bad tensor"):
+        key = draw(st.sampled_from(sorted(state)))
+        state[key] = draw(st.sampled_from([torch.zeros(3), torch.full((1,), float("nan")),
+                                           "text", 1.5]))
+    value = st.one_of(st.none(), st.integers(-2, 3), st.floats(allow_nan=True), st.text(max_size=4),
+                      st.booleans(), st.lists(st.integers(), max_size=2))
+    payload = draw(st.sampled_from([
+        {"format": checkpoint.FORMAT_NAME, "format_version": 1, "architecture": "fast_r2d2",
+         "state_dict": state, "metadata": {}},
+        {"net": "Fast_Quad_L2Net_ConfCFS()", "state_dict": state},
+        {"epoch": 3, "model_state_dict": state},
+        dict(state),
+    ]))
+    for key in draw(st.lists(st.sampled_from(
+            ["format_version", "architecture", "metadata", "state_dict", "format"]), max_size=3)):
+        payload[key] = draw(value)
+    if draw(st.booleans(), label="thresholds"):
+        payload["metadata"] = {"detector": {"reliability_threshold": draw(value)}}
+    return payload
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(payload=checkpoint_payloads())
+def test_checkpoint_loading_raises_only_checkpoint_error(tmp_path, payload):
+    from sarfeat.checkpoint import CheckpointError, load_checkpoint
+
+    path = tmp_path / "candidate.pt"
+    torch.save(payload, path)
+    try:
+        net = load_checkpoint(path)
+    except CheckpointError as error:
+        assert str(path) in str(error)
+        return
+    thresholds = net.metadata.get("detector", {})
+    assert all(0 <= value <= 1 for value in thresholds.values() if value is not None)
+
+
+# -- the matcher and register ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_matcher(naver_net):
+    from sarfeat import CoarseFineMatcher
+
+    return CoarseFineMatcher(naver_net, coarse_size=64, patch_size=64, rotations=(0,),
+                             angle_step=None, refine_angle=None, rng=0, min_size=64,
+                             max_size=64)
+
+
+@st.composite
+def image_pairs(draw, cube, max_side=96):
+    """Two crops of the scene (different channels), shifted, in one of DTYPES, maybe with NaN."""
+    side = draw(st.integers(8, max_side), label="side")
+    row, col = draw(st.integers(0, 256 - side - 8)), draw(st.integers(0, 256 - side - 8))
+    shift = draw(st.integers(0, 8), label="shift")
+    dtype = draw(st.sampled_from(DTYPES), label="dtype")
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    first = _convert(cube[row:row + side, col:col + side, 0].astype(np.float64), dtype, rng)
+    second = _convert(cube[row + shift:row + shift + side, col:col + side, 2].astype(np.float64),
+                      dtype, rng)
+    if np.issubdtype(first.dtype, np.inexact) and draw(st.booleans(), label="nan"):
+        first[: side // 2] = np.nan
+    return first, second
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_matcher_and_register_properties(small_matcher, airsar_cube, data):
+    """Only documented errors; inputs untouched; no model means no match; float32 kept."""
+    from sarfeat import RegistrationError, register
+
+    first, second = data.draw(image_pairs(airsar_cube))
+    copies = first.copy(), second.copy()
+    try:
+        matches = small_matcher.match(first, second)
+        assert matches.ndim == 2 and matches.shape[1] == 2
+        if small_matcher.model is None:
+            assert len(matches) == 0
+    except RuntimeError as error:
+        assert str(error).startswith(("image1", "image2")), error
+    try:
+        result = register(first, second, matcher=small_matcher)
+    except RegistrationError as error:
+        assert str(error)
+    else:
+        if second.dtype == np.float32:
+            assert result.warped.dtype == np.float32
+        assert result.warped.shape == first.shape
+    np.testing.assert_array_equal(first, copies[0])
+    np.testing.assert_array_equal(second, copies[1])
