@@ -23,12 +23,14 @@ def main() -> None:
         cr = COREG(ref, tgt, path_out=out + ".global.tif", ws=(ws, ws), q=True, fmt_out="GTIFF")
         cr.calculate_spatial_shifts()
         cr.correct_shifts()
-        res["global"] = dict(ok=bool(cr.success), x_shift_px=cr.x_shift_px, y_shift_px=cr.y_shift_px,
-                             x_shift_map=cr.x_shift_map, y_shift_map=cr.y_shift_map,
+        res["global"] = dict(ok=bool(cr.success), x_shift_px=cr.x_shift_px,
+                             y_shift_px=cr.y_shift_px, x_shift_map=cr.x_shift_map,
+                             y_shift_map=cr.y_shift_map,
                              updated_map_info=[str(v) for v in cr.updated_map_info],
                              seconds=time.perf_counter() - t)
     except Exception as e:
-        res["global"] = dict(ok=False, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t)
+        res["global"] = dict(ok=False, error=f"{type(e).__name__}: {e}",
+                             seconds=time.perf_counter() - t)
     t = time.perf_counter()
     try:
         crl = COREG_LOCAL(ref, tgt, grid_res=max(16, ws // 4), window_size=(ws, ws),
@@ -42,7 +44,8 @@ def main() -> None:
                             dx=good["X_SHIFT_M"].tolist(), dy=good["Y_SHIFT_M"].tolist(),
                             seconds=time.perf_counter() - t)
     except Exception as e:
-        res["local"] = dict(ok=False, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t)
+        res["local"] = dict(ok=False, error=f"{type(e).__name__}: {e}",
+                            seconds=time.perf_counter() - t)
     print(json.dumps(res))
 
 

@@ -139,7 +139,7 @@ def _check_tie_points(columns, truth):
 CASES = {  # name: (output dtype, output nodata, bands, tie-point suffix, extra options)
     "same-grid": ("int16", -9999, 3, ".csv", []),
     "20m-no-resample": ("float32", -9999.0, 1, ".csv", ["--no-resample"]),
-    "4326": ("float32", None, 1, ".geojson", []),
+    "4326": ("float32", None, 1, ".geojson", ["--plot", "residuals.png"]),
 }
 
 
@@ -152,6 +152,7 @@ def test_register_geotiff_pair(pairs, case, capsys):
         fixed, options = options[1], options[2:]
     out, report, ties = (folder / f"{case}.tif", folder / f"{case}.json",
                          folder / f"{case}{suffix}")
+    extra = [str(folder / x) if x.endswith(".png") else x for x in extra]
     status = main(["register", str(fixed), str(moving), "-o", str(out), "--json", str(report),
                    "--tie-points", str(ties), "-q", *options, *extra])
     assert status == 0, capsys.readouterr().err
@@ -207,6 +208,8 @@ def test_register_geotiff_pair(pairs, case, capsys):
         columns = {k: [f["properties"][k] for f in features] for k in features[0]["properties"]}
         lon, lat = features[0]["geometry"]["coordinates"]
         assert 14 < lon < 16 and 50 < lat < 51
+        plot = (folder / "residuals.png").read_bytes()  # matches, overlay, residual vectors
+        assert plot[:8] == b"\x89PNG\r\n\x1a\n" and len(plot) > 20_000
     else:
         with open(ties, newline="") as stream:
             rows = list(csv.DictReader(stream))

@@ -117,7 +117,8 @@ def failure_report(head: dict, error: BaseException) -> dict:
     """The JSON report of a registration that failed: the reason and the failing image."""
     text = " ".join(str(error).split()) or type(error).__name__
     return jsonable({**head, "status": "failed", "error": text,
-                     "error_type": type(error).__name__, "failed_image": getattr(error, "image", None)})
+                     "error_type": type(error).__name__,
+                     "failed_image": getattr(error, "image", None)})
 
 
 def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=None) -> dict:
