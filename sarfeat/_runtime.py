@@ -125,7 +125,10 @@ def _remembered(key: str) -> tuple[str, str] | None:
         entry = json.loads(_disk_choices().read_text()).get(key)
     except (OSError, ValueError):
         return None
-    return None if entry is None else tuple(entry["choice"])
+    if entry is None:
+        return None
+    _choices[key] = tuple(entry["choice"])
+    return _choices[key]
 
 
 def _remember(key: str, choice: tuple[str, str], times: dict[str, float]) -> None:
