@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -253,12 +254,18 @@ def _quantize(fp32_path: Path, int8_path: Path) -> None:
 
     model = onnx.load(str(fp32_path))
     heads = [node.name for node in model.graph.node if node.name.startswith("head_")]
-    quantize_static(
-        str(fp32_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
-        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        op_types_to_quantize=["Conv"], nodes_to_exclude=heads,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser's advice on the root logger is not the user's
+    try:
+        quantize_static(
+            str(fp32_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
+            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv"], nodes_to_exclude=heads,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def ensure_model(net: R2D2Net, precision: str) -> Path:
