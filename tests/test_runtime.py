@@ -138,6 +138,11 @@ def test_onnx_fp32_maps_equal_torch_fp32(sar_net, tile):
     for name in ("features", "reliability", "repeatability"):
         torch.testing.assert_close(getattr(got, name).float(), getattr(expected, name).float(),
                                    rtol=1e-4, atol=1e-4)
+    # descriptors: sampled from an NCHW (ONNX) and a channels-last (torch) feature map
+    rows, cols = torch.tensor([0.0, 10.0, 50.5, 96.0]), torch.tensor([0.0, 129.0, 64.25, 7.0])
+    assert got.features.is_contiguous() and not expected.features.is_contiguous()
+    torch.testing.assert_close(got.descriptors_at(rows, cols), expected.descriptors_at(rows, cols),
+                               rtol=1e-4, atol=1e-5)
 
 
 @needs_onnx
