@@ -269,15 +269,16 @@ def _onnxruntime_version() -> str | None:
 
 
 def sarfeat_options(net) -> list[tuple[str, str]]:
-    """Every (runtime, precision) that can run ``net`` on this CPU, ONNX Runtime included."""
+    """The (runtime, precision) pairs that ``'auto'`` chooses from on this CPU.
+
+    bf16 is among them only where the CPU computes it natively (elsewhere it is
+    emulated, and far slower).
+    """
     import torch
 
     from sarfeat._runtime import candidates
 
-    options = candidates(net, torch.device("cpu"))
-    if ("torch", "bf16") not in options:
-        options.append(("torch", "bf16"))  # emulated where the CPU lacks bf16: shown anyway
-    return options
+    return candidates(net, torch.device("cpu"))
 
 
 def auto_choice(net) -> str:

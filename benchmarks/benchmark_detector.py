@@ -197,8 +197,10 @@ class RatioToOpenCVSift:
 
     def setup(self, runtime_precision: str) -> None:
         import cv2
+        import torch
 
         from sarfeat import SARR2D2Detector
+        from sarfeat._inference import native_bf16
         from sarfeat.data import DataUnavailableError
 
         from .bench_detector import development_image
@@ -208,6 +210,8 @@ class RatioToOpenCVSift:
         except DataUnavailableError as error:
             raise NotImplementedError(f"development image m1 not available: {error}")
         runtime, precision = runtime_precision.split()
+        if precision == "bf16" and not native_bf16(torch.device("cpu")):
+            raise NotImplementedError("this CPU has no native bf16 (emulated: slow, not chosen)")
         detector = SARR2D2Detector(runtime=runtime, precision=precision)
         try:
             detector.detect_and_extract(self.image)
