@@ -4,8 +4,16 @@ A plain script, run from the repository root::
 
     SARFEAT_DATA_DIR=../shared/data python benchmarks/bench_detector.py
 
-It prints one table (see ``benchmarks/README.md`` for what is measured) and,
-with ``--json OUT``, writes the numbers to a JSON file.
+It prints one table (see ``benchmarks/README.md`` for what is measured): the
+time of ``detect_and_extract`` for ``runtime='auto'`` and for every runtime and
+precision that runs here (torch fp32 and bf16, ONNX Runtime fp32 and int8 when
+``sarfeat[fast]`` is installed), each as a ratio to OpenCV SIFT in the same run,
+on development image m1 (1000 x 1000) and two ``--size`` images; then the peak
+memory of a large scene. With ``--json OUT`` it writes the numbers to a JSON
+file. The detector alone, on m1, in about two minutes::
+
+    SARFEAT_DATA_DIR=../shared/data python benchmarks/bench_detector.py \
+        --images m1 --skip-skimage --skip-memory
 """
 
 from __future__ import annotations
@@ -34,6 +42,15 @@ SPECKLE_SEED = 0
 
 
 # -- images ----------------------------------------------------------------------------------
+
+
+def development_image(letter: str = "m") -> np.ndarray:
+    """Image 1 of a development pair (m: 1000 x 1000), as the 8-bit quick-look it is."""
+    from skimage.util import img_as_ubyte
+
+    from sarfeat.data import load_pair
+
+    return img_as_ubyte(load_pair(letter)[0])
 
 
 def pair_crop(size: int) -> np.ndarray:
@@ -113,10 +130,10 @@ def timed(run, repeats: int) -> dict:
     return {"median_s": statistics.median(times), "times_s": times, "keypoints": int(count)}
 
 
-def sarfeat_runner(net, image: np.ndarray, precision: str):
+def sarfeat_runner(net, image: np.ndarray, runtime: str = "auto", precision: str = "auto"):
     from sarfeat import SARR2D2Detector
 
-    detector = SARR2D2Detector(net, precision=precision)
+    detector = SARR2D2Detector(net, runtime=runtime, precision=precision)
 
     def run() -> int:
         detector.detect_and_extract(image)
@@ -230,24 +247,48 @@ def measure_memory(path: Path, weights: str, max_size: int, timeout: float) -> d
 def machine() -> dict:
     import torch
 
-    from sarfeat._inference import resolve_precision
+    from sarfeat._runtime import cpu_name
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "auto_precision": resolve_precision("auto", torch.device("cpu")),
+        "onnxruntime": _onnxruntime_version(),
         "python": platform.python_version(),
     }
+
+
+def _onnxruntime_version() -> str | None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    return onnxruntime.__version__
+
+
+def sarfeat_options(net) -> list[tuple[str, str]]:
+    """The (runtime, precision) pairs that ``'auto'`` chooses from on this CPU.
+
+    bf16 is among them only where the CPU computes it natively (elsewhere it is
+    emulated, and far slower).
+    """
+    import torch
+
+    from sarfeat._runtime import candidates
+
+    return candidates(net, torch.device("cpu"))
+
+
+def auto_choice(net) -> str:
+    """What ``runtime='auto', precision='auto'`` picks here (measured, or remembered)."""
+    import torch
+
+    from sarfeat._runtime import make_runner
+
+    runner = make_runner(net, torch.device("cpu"))
+    return f"{runner.runtime} {runner.precision}"
 
 
 def main(argv=None) -> int:
@@ -261,6 +302,11 @@ def main(argv=None) -> int:
                         help="side of the memory image (default 8192)")
     parser.add_argument("--full-res-memory", action="store_true",
                         help="also measure max_size=memory-size (full resolution; minutes)")
+    parser.add_argument("--images", nargs="+", default=["m1", "pair-i", "speckle"],
+                        choices=["m1", "pair-i", "speckle"],
+                        help="timing images (default all): development image m1 (1000x1000), "
+                             "a --size crop of pair i, the speckled Labrador scene at --size")
+    parser.add_argument("--skip-skimage", action="store_true", help="skip skimage SIFT (slow)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--max-size", type=int, default=1024, help=argparse.SUPPRESS)
@@ -277,22 +323,24 @@ def main(argv=None) -> int:
     weights = resolve_weights(args.weights)
     net = load_checkpoint(weights)
     info = machine()
+    info["auto_choice"] = auto_choice(net)
     size = args.size
-    images = {
-        f"(a) pair i, {size}x{size} centre crop, uint8 display": pair_crop(size),
-        f"(b) Labrador VV x{size / 256:g} + Gamma(1,1) speckle, {size}x{size} float32":
-            speckled_scene(size),
+    makers = {
+        "m1": ("(m) development image m1, 1000x1000 uint8", development_image),
+        "pair-i": (f"(a) pair i, {size}x{size} centre crop, uint8 display", lambda: pair_crop(size)),
+        "speckle": (f"(b) Labrador VV x{size / 256:g} + Gamma(1,1) speckle, {size}x{size} float32",
+                    lambda: speckled_scene(size)),
     }
-    auto = info["auto_precision"]
+    images = {makers[key][0]: makers[key][1]() for key in args.images}
     results = {}
     for label, image in images.items():
         image8 = to_display_uint8(image)
-        rows = {
-            f"sarfeat auto ({auto})": sarfeat_runner(net, image, "auto"),
-            "sarfeat fp32": sarfeat_runner(net, image, "fp32"),
-            "OpenCV SIFT": opencv_runner(image8),
-            "skimage SIFT": skimage_runner(image8),
-        }
+        rows = {f"sarfeat auto ({info['auto_choice']})": sarfeat_runner(net, image)}
+        for runtime, precision in sarfeat_options(net):
+            rows[f"sarfeat {runtime} {precision}"] = sarfeat_runner(net, image, runtime, precision)
+        rows["OpenCV SIFT"] = opencv_runner(image8)
+        if not args.skip_skimage:
+            rows["skimage SIFT"] = skimage_runner(image8)
         results[label] = {}
         for method, run in rows.items():
             print(f"timing {method} on {label} ...", file=sys.stderr, flush=True)
@@ -324,26 +372,20 @@ def main(argv=None) -> int:
 def print_report(report: dict) -> None:
     info = report["machine"]
     print(f"machine: {info['cpu']}, {info['cpu_count']} CPUs, torch {info['torch']} "
-          f"({info['torch_threads']} threads), auto precision = {info['auto_precision']}")
+          f"({info['torch_threads']} threads), onnxruntime {info['onnxruntime']}, "
+          f"auto = {info['auto_choice']}")
     print(f"weights: {report['weights']}; detect_and_extract at default settings; "
           f"median of {report['repeats']} runs after 1 warm-up")
     print()
     width = max(len(label) for label in report["timing"])
-    print(f"{'image':<{width}}  {'method':<20} {'median [s]':>10} {'keypoints':>10}")
-    print("-" * (width + 44))
+    print(f"{'image':<{width}}  {'method':<32} {'median [s]':>10} {'keypoints':>10} "
+          f"{'/ OpenCV SIFT':>14}")
+    print("-" * (width + 70))
     for label, rows in report["timing"].items():
+        sift = rows["OpenCV SIFT"]["median_s"]
         for method, row in rows.items():
-            print(f"{label:<{width}}  {method:<20} {row['median_s']:>10.3f} {row['keypoints']:>10d}")
-    print()
-    print("ratios (per image):")
-    for label, rows in report["timing"].items():
-        auto_key = next(k for k in rows if k.startswith("sarfeat auto"))
-        ours = rows[auto_key]["median_s"]
-        print(f"  {label}")
-        print(f"    skimage SIFT / sarfeat     = {rows['skimage SIFT']['median_s'] / ours:6.2f}")
-        print(f"    sarfeat / OpenCV SIFT      = {ours / rows['OpenCV SIFT']['median_s']:6.2f}")
-        print(f"    sarfeat fp32 / sarfeat {info['auto_precision']:<4}= "
-              f"{rows['sarfeat fp32']['median_s'] / ours:6.2f}")
+            print(f"{label:<{width}}  {method:<32} {row['median_s']:>10.3f} "
+                  f"{row['keypoints']:>10d} {row['median_s'] / sift:>13.2f}x")
     if report["memory"]:
         print()
         size = report["memory_size"]

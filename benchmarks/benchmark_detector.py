@@ -174,3 +174,64 @@ class Keypoints:
 
     def track_keypoints(self, size: int, method: str) -> int:
         return self.run()
+
+
+#: (runtime, precision) of the detector in :class:`RatioToOpenCVSift`.
+RUNTIMES = ["auto auto", "torch fp32", "torch bf16", "onnxruntime fp32", "onnxruntime int8"]
+
+
+class RatioToOpenCVSift:
+    """``detect_and_extract`` on development image m1 (1000 x 1000) over OpenCV SIFT's time.
+
+    Both run in the same process and sample, the median of three calls each
+    after a warm-up, for each runtime and precision of the detector (``auto``
+    is what ``SARR2D2Detector()`` picks here). Needs ``SARFEAT_DATA_DIR``
+    (the benchmark is skipped without it), and ``sarfeat[fast]`` for the
+    ONNX Runtime rows.
+    """
+
+    params = RUNTIMES
+    param_names = ["runtime_precision"]
+    unit = "ratio"
+    timeout = 900
+
+    def setup(self, runtime_precision: str) -> None:
+        import cv2
+        import torch
+
+        from sarfeat import SARR2D2Detector
+        from sarfeat._inference import native_bf16
+        from sarfeat.data import DataUnavailableError
+
+        from .bench_detector import development_image
+
+        try:
+            self.image = development_image("m")
+        except DataUnavailableError as error:
+            raise NotImplementedError(f"development image m1 not available: {error}")
+        runtime, precision = runtime_precision.split()
+        if precision == "bf16" and not native_bf16(torch.device("cpu")):
+            raise NotImplementedError("this CPU has no native bf16 (emulated: slow, not chosen)")
+        detector = SARR2D2Detector(runtime=runtime, precision=precision)
+        try:
+            detector.detect_and_extract(self.image)
+        except ImportError as error:
+            raise NotImplementedError(str(error))
+        self.detector, self.sift = detector, cv2.SIFT_create()
+        self.sift.detectAndCompute(self.image, None)
+
+    def track_ratio_to_opencv_sift(self, runtime_precision: str) -> float:
+        import statistics
+        import time
+
+        def median_time(run) -> float:
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+            return statistics.median(times)
+
+        ours = median_time(lambda: self.detector.detect_and_extract(self.image))
+        sift = median_time(lambda: self.sift.detectAndCompute(self.image, None))
+        return ours / sift

@@ -1,14 +1,14 @@
-"""Running the network fast and in bounded memory: precision, layout and tiles.
+"""Running the network with torch, in bounded memory: layout, heads and tiles.
 
-The detector never calls the network directly; it asks a :class:`DenseRunner`
-for the maps of one tile. The runner
+The detector never calls the network directly; it asks a runner for the maps
+of one tile (:mod:`sarfeat._runtime` picks torch's :class:`DenseRunner` or
+ONNX Runtime's :class:`sarfeat._onnx.OnnxRunner`). The torch runner
 
 - folds batch norm into the convolutions and uses the channels-last layout;
-- runs the trunk under bf16 autocast where the hardware does bf16 natively
-  (CPUs with AVX-512 BF16 or AMX, CUDA GPUs with bf16), fp32 elsewhere;
-- computes the two score heads in fp32, in row chunks, and never builds the
-  dense 128-channel descriptor map in fp32: descriptors are sampled at the
-  keypoints only.
+- runs the trunk in fp32 or under bf16 autocast;
+- computes the two score heads in fp32 at low resolution
+  (:func:`upsampled_head_logits`): the 128-channel map is never upsampled,
+  and descriptors are sampled at the keypoints only.
 
 :func:`tile_grid` cuts a level into tiles whose halo covers the network's
 receptive field, so that the maps of a tile's core equal those of the whole
@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .network import R2D2Net, fold_batchnorm, imagenet_normalize
 
-PRECISIONS = ("auto", "fp32", "bf16")
-_STRIP_VALUES = 1 << 20  # fp32 values of one strip of upsampled features (4 MB)
+#: Every precision a runner knows; which runtime runs which is decided in :mod:`sarfeat._runtime`.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -48,13 +49,125 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """Turn ``'auto'`` into ``'bf16'`` where it is native, else ``'fp32'``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
+def quadratic_upsampling_kernels() -> dict[str, np.ndarray]:
+    """Kernels that give ``a . up(f)**2`` from products of neighbouring low-resolution features.
+
+    Fast-R2D2's heads project the squared, x2 bilinearly upsampled features.
+    An upsampled pixel mixes the four low-resolution pixels of its 2x2 block
+    (replicate-padded by one) with weights ``wr[i] * wc[j]`` (0.75 and 0.25),
+    so its squared projection is a quadratic form in those four pixels: a
+    weighted sum of five per-block products (the squares and the horizontal,
+    vertical, diagonal and anti-diagonal pairs), each projected on ``a``
+    first. Each product map becomes the four sub-pixels (parities) of a block
+    through one small convolution; these are its kernels, shape
+    (4, 1, kh, kw), parity ``2 * by + bx`` (pixel-shuffle order) where the
+    block at padded row ``i`` gives output rows ``2i - 1`` (by=0) and ``2i``.
+
+    Returns
+    -------
+    dict
+        ``'square'`` (2x2), ``'horizontal'`` (2x1), ``'vertical'`` (1x2),
+        ``'diagonal'`` and ``'antidiagonal'`` (1x1) kernels, float32.
+    """
+    kernels = {
+        "square": np.zeros((4, 1, 2, 2)), "horizontal": np.zeros((4, 1, 2, 1)),
+        "vertical": np.zeros((4, 1, 1, 2)), "diagonal": np.zeros((4, 1, 1, 1)),
+        "antidiagonal": np.zeros((4, 1, 1, 1)),
+    }
+    weights = (np.array([0.75, 0.25]), np.array([0.25, 0.75]))
+    for by in range(2):
+        for bx in range(2):
+            alpha = np.outer(weights[by], weights[bx])  # alpha[i, j]: pixel (i, j) of the block
+            parity = 2 * by + bx
+            kernels["square"][parity, 0] = alpha ** 2
+            kernels["horizontal"][parity, 0, :, 0] = 2 * alpha[:, 0] * alpha[:, 1]
+            kernels["vertical"][parity, 0, 0, :] = 2 * alpha[0, :] * alpha[1, :]
+            kernels["diagonal"][parity] = 2 * alpha[0, 0] * alpha[1, 1]
+            kernels["antidiagonal"][parity] = 2 * alpha[0, 1] * alpha[1, 0]
+    return {name: kernel.astype(np.float32) for name, kernel in kernels.items()}
+
+
+def _block_products(padded: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The five neighbour products of a replicate-padded (B, C, h+2, w+2) map."""
+    return {
+        "square": padded * padded,
+        "horizontal": padded[..., :, :-1] * padded[..., :, 1:],
+        "vertical": padded[..., :-1, :] * padded[..., 1:, :],
+        "diagonal": padded[..., :-1, :-1] * padded[..., 1:, 1:],
+        "antidiagonal": padded[..., :-1, 1:] * padded[..., 1:, :-1],
+    }
+
+
+def upsampled_head_logits(
+    features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int,
+    rows_per_strip: int = 128,
+) -> torch.Tensor:
+    """``conv1x1(up(features) ** 2)`` without building ``up(features)``.
+
+    Parameters
+    ----------
+    features : Tensor, shape (1, C, h, w), float32
+        Low-resolution trunk features.
+    weight : Tensor, shape (K, C)
+        1x1 projection of the heads.
+    bias : Tensor, shape (K,)
+    stride : {1, 2}
+        2: features are upsampled x2 (bilinear, half-pixel) before squaring.
+    rows_per_strip : int
+        Low-resolution rows per strip (bounds the temporary products).
+
+    Returns
+    -------
+    Tensor, shape (1, K, stride * h, stride * w)
+    """
+    if stride == 1:
+        return F.conv2d(features.square(), weight[:, :, None, None], bias)
+    kernels = quadratic_upsampling_kernels()
+    padded = F.pad(features, (1, 1, 1, 1), mode="replicate")[0]
+    blocks = []
+    for start in range(0, padded.shape[-2] - 1, rows_per_strip):
+        strip = padded[:, start:start + rows_per_strip + 1]  # block rows start..start+n-1
+        height, width = strip.shape[-2] - 1, strip.shape[-1] - 1
+        parities = bias[None, :, None, None].repeat(4, 1, height, width)  # (4, K, h', w')
+        for name, product in _block_products(strip).items():
+            projected = torch.einsum("kc,chw->khw", weight, product)
+            kernel = kernels[name]
+            for ky in range(kernel.shape[-2]):
+                for kx in range(kernel.shape[-1]):
+                    shifted = projected[:, ky:ky + height, kx:kx + width]
+                    coefficients = torch.from_numpy(kernel[:, 0, ky, kx]).to(features.device)
+                    parities += coefficients[:, None, None, None] * shifted
+        blocks.append(parities)
+    parities = torch.cat(blocks, dim=-2)  # (4, K, h+1, w+1), parity = 2 * by + bx
+    heads, rows, cols = parities.shape[1:]
+    full = parities.view(2, 2, heads, rows, cols).permute(2, 3, 0, 4, 1).reshape(
+        1, heads, 2 * rows, 2 * cols)
+    return full[..., 1:-1, 1:-1]
+
+
+def head_projection(net: R2D2Net) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two heads as one fp32 1x1 projection: weight (2, C) and bias (2,).
+
+    Row 0 is the reliability logit difference (class 1 minus class 0: a
+    softmax over two channels is the sigmoid of that difference), row 1 the
+    saliency logit.
+    """
+    with torch.no_grad():
+        clf_w, clf_b = net.clf.weight[:, :, 0, 0], net.clf.bias
+        weight = torch.cat([clf_w[1:2] - clf_w[0:1], net.sal.weight[:, :, 0, 0]])
+        bias = torch.cat([clf_b[1:2] - clf_b[0:1], net.sal.bias])
+    return weight.float(), bias.float()
+
+
+def head_activations(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reliability, repeatability) maps from the (2, H, W) head logits.
+
+    Reliability is the softmax of two logits, i.e. the sigmoid of their
+    difference (logit 0); repeatability is ``s / (1 + s)`` with ``s`` the
+    softplus of the saliency logit (logit 1).
+    """
+    saliency = F.softplus(logits[1])
+    return torch.sigmoid(logits[0]), saliency / (1 + saliency)
 
 
 @dataclass(frozen=True)
@@ -137,10 +250,16 @@ class DenseMaps:
         col1 = (col0 + 1).clamp(max=width - 1)
         wr = (rows - row0).unsqueeze(1)
         wc = (cols - col0).unsqueeze(1)
-        table = self.features.permute(1, 2, 0)  # (h, w, C), contiguous for channels_last
+        if self.features.is_contiguous():  # (C, h, w): gather from each channel's plane
+            planes = self.features.reshape(channels, height * width)
 
-        def at(r, c):
-            return table[r, c].float()
+            def at(r, c):
+                return planes[:, r * width + c].T.float()
+        else:  # channels_last: (h, w, C) rows are contiguous
+            table = self.features.permute(1, 2, 0)
+
+            def at(r, c):
+                return table[r, c].float()
 
         sampled = (at(row0, col0) * (1 - wr) + at(row1, col0) * wr) * (1 - wc) + (
             at(row0, col1) * (1 - wr) + at(row1, col1) * wr
@@ -161,20 +280,17 @@ class DenseRunner:
         Arithmetic of the trunk; the heads are always fp32.
     """
 
+    runtime = "torch"
+
     def __init__(self, net: R2D2Net, device: torch.device, precision: str) -> None:
         self.device = device
         self.precision = precision
         self.net = fold_batchnorm(net).to(device).to(memory_format=torch.channels_last)
-        # the final x2 upsampling is done strip by strip in _head_logits
+        # the final x2 upsampling is folded into the heads (upsampled_head_logits)
         self.body = list(self.net.ops)[:-1] if net.has_pool else list(self.net.ops)
         self.stride = 2 if net.has_pool else 1
         self.halo = net.receptive_radius + net.receptive_radius % 2
-        with torch.no_grad():
-            clf_w = self.net.clf.weight
-            clf_b = self.net.clf.bias
-            # softmax over two channels, channel 1 == sigmoid of the logit difference
-            self.head_weight = torch.cat([clf_w[1:2] - clf_w[0:1], self.net.sal.weight]).float()
-            self.head_bias = torch.cat([clf_b[1:2] - clf_b[0:1], self.net.sal.bias]).float()
+        self.head_weight, self.head_bias = head_projection(self.net)
 
     def _autocast(self):
         return torch.autocast(
@@ -203,34 +319,11 @@ class DenseRunner:
             for op in self.body:
                 x = op(x)
         logits = self._head_logits(x, height, width)
-        reliability = torch.sigmoid(logits[0])
-        saliency = F.softplus(logits[1])
-        return DenseMaps(x[0], self.stride, reliability, saliency / (1 + saliency))
+        reliability, repeatability = head_activations(logits)
+        return DenseMaps(x[0], self.stride, reliability, repeatability)
 
     def _head_logits(self, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """The two head logits at full resolution, upsampling a strip of rows at a time.
-
-        The 128-channel map is never materialised at full resolution: each strip
-        is upsampled from the rows it needs (plus one on each side, so that the
-        bilinear weights equal those of the whole map), squared and projected.
-        """
-        stride = self.stride
-        padded_width = features.shape[-1] * stride
-        rows_per_strip = max(2, 2 * (_STRIP_VALUES // (2 * padded_width * features.shape[1])))
-        logits = torch.empty((2, height, width), device=self.device)
-        low_height = features.shape[-2]
-        for row in range(0, height, rows_per_strip):
-            stop = min(row + rows_per_strip, height)
-            if stride == 1:
-                strip, offset = features[..., row:stop, :].float(), 0
-            else:
-                first = max(row // 2 - 1, 0)
-                last = min(stop // 2 + 1, low_height)
-                strip = F.interpolate(
-                    features[..., first:last, :].float(), scale_factor=2, mode="bilinear",
-                    align_corners=False,
-                )
-                offset = row - 2 * first
-            strip = strip[..., offset:offset + stop - row, :width].square()
-            logits[:, row:stop] = F.conv2d(strip, self.head_weight, self.head_bias)[0]
-        return logits
+        """The two head logits at full resolution, without the upsampled feature map."""
+        logits = upsampled_head_logits(features.float(), self.head_weight, self.head_bias,
+                                       self.stride)
+        return logits[0, :, :height, :width]

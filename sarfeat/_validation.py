@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._inference import PRECISIONS, resolve_device
+from ._runtime import RUNTIMES
 from .preprocess import INPUT_KINDS
 from .weights import check_weights
 
@@ -141,6 +142,7 @@ def check_detector_parameters(params) -> None:
     check_number("nodata", params.nodata, optional=True)
     check_device(params.device)
     check_choice("precision", params.precision, PRECISIONS)
+    check_choice("runtime", params.runtime, RUNTIMES)
     check_integer("tile_size", params.tile_size, 16, optional=True)
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, resolve_precision, tile_grid
+from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, tile_grid
+from ._runtime import make_runner
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .network import R2D2Net
 from .preprocess import NormalizedImage, normalize_sar
@@ -177,9 +178,17 @@ class SARR2D2Detector:
         outside a Sentinel-1 swath.
     device : str or torch.device
         ``'auto'`` (GPU when available), ``'cpu'`` or ``'cuda'``.
-    precision : {'auto', 'fp32', 'bf16'}
-        Arithmetic of the network. ``'auto'`` uses bf16 where the hardware does
-        it natively (AVX-512 BF16 CPUs, recent GPUs), else fp32.
+    precision : {'auto', 'fp32', 'bf16', 'int8'}
+        Arithmetic of the network. ``'int8'`` (ONNX Runtime only) is static
+        quantisation calibrated on open SAR; ``'bf16'`` is torch's autocast.
+        ``'auto'``: on the CPU, the fastest of the allowed options, measured
+        once (see ``runtime``); on a GPU, bf16 where it is native, else fp32.
+    runtime : {'auto', 'torch', 'onnxruntime'}
+        What runs the network. ``'onnxruntime'`` (CPU only) needs the optional
+        ``pip install sarfeat[fast]``; ``'auto'`` times the allowed
+        runtime/precision pairs once on a small image and keeps the fastest
+        (remembered per process and on disk), torch when ONNX Runtime is
+        missing. See the user guide's "Precision and runtime".
     tile_size : int or None
         Levels larger than this (plus a halo) run tile by tile, which bounds
         memory; None runs every level whole.
@@ -242,6 +251,7 @@ class SARR2D2Detector:
         nodata: float | None = None,
         device: str | torch.device = "auto",
         precision: str = "auto",
+        runtime: str = "auto",
         tile_size: int | None = 1024,
         trust: bool = False,
         progress: bool = False,
@@ -265,6 +275,7 @@ class SARR2D2Detector:
         self.nodata = nodata
         self.device = device
         self.precision = precision
+        self.runtime = runtime
         self.tile_size = tile_size
         self.trust = trust
         self.progress = progress
@@ -299,11 +310,10 @@ class SARR2D2Detector:
 
     def _get_runner(self) -> DenseRunner:
         device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        key = (id(self.weights), str(self.weights), device, precision)
+        key = (id(self.weights), str(self.weights), device, self.runtime, self.precision)
         if self._runner is None or self._runner_key != key:
             net = self._load_net()
-            self._runner = DenseRunner(net, device, precision)
+            self._runner = make_runner(net, device, self.runtime, self.precision)
             self._runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
             self._runner_key = key
         return self._runner
