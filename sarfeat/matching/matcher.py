@@ -24,7 +24,7 @@ from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
 from .models import MODELS
 
-__all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
+__all__ = ["CoarseFineMatcher", "MATCHER_SETS", "check_parameters"]
 
 #: Detector parameters that the matcher sets itself, per stage.
 MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
@@ -205,8 +205,11 @@ class CoarseFineMatcher:
         search was kept), ``selected_model`` and ``gric`` (the model chosen and the
         score of each model tried), inlier residuals (``residual_median``,
         ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
-        inliers of each turn tried), ``prior`` (``'coarse'`` or
-        ``'identity'``), ``guided_rounds``, ``fine_resampled``, timings
+        inliers of each turn tried), ``estimated_turns`` (the orientation
+        estimate's turns), ``prior`` (``'coarse'`` or ``'identity'``),
+        ``guided_rounds``, ``fine_resampled``, ``patches_described`` and
+        ``patches_reused`` (fine patches run through the network, and those
+        reused from an earlier prior or round), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
         (None, or a sentence saying why no model was found).
 
@@ -358,43 +361,7 @@ class CoarseFineMatcher:
     # -- checks and set-up ------------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
-        if self.model_type not in MODELS:
-            raise ValueError(f"unknown model {self.model_type!r}; choose one of {tuple(MODELS)}")
-        for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
-                     "max_trials", "min_coarse_inliers", "min_fine_inliers"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.vote_threshold is not None and not (
-            isinstance(self.vote_threshold, (int, np.integer)) and self.vote_threshold >= 1
-        ):
-            raise ValueError(f"vote_threshold must be None or a positive integer, "
-                             f"got {self.vote_threshold!r}")
-        if not (isinstance(self.estimated_turns, (int, np.integer)) and self.estimated_turns >= 0):
-            raise ValueError(f"estimated_turns must be a non-negative integer, "
-                             f"got {self.estimated_turns!r}")
-        if not 0 < self.local_ratio <= 1:
-            raise ValueError(f"local_ratio must lie in (0, 1], got {self.local_ratio}")
-        if self.coarse_size < 32 or self.patch_size < 32:
-            raise ValueError("coarse_size and patch_size must be at least 32 pixels")
-        for name in ("ransac_threshold", "fine_threshold", "radius") + (
-            ("final_radius",) if self.final_radius is not None else ()
-        ):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive, got {value!r}")
-        if not 0 < self.ratio <= 1:
-            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
-        if not 0 < self.fine_min_scale <= 1:
-            raise ValueError(f"fine_min_scale must lie in (0, 1], got {self.fine_min_scale}")
-        if not self.rotations:
-            raise ValueError("rotations is empty: give at least (0,)")
-        if not self.max_scale_change > 1:
-            raise ValueError(f"max_scale_change must be > 1, got {self.max_scale_change}")
-        if self.angle_step is not None and not 0 < self.angle_step < 360:
-            raise ValueError(f"angle_step must lie in (0, 360) or be None, got {self.angle_step}")
-        if len(self.descriptor_names) == 0:
-            raise ValueError("descriptors is empty; give at least ('r2d2',)")
+        check_parameters(self)
 
     def _normalized(self, image, which: str) -> np.ndarray:
         """The image in [0, 1] as float32, NaN where invalid."""
@@ -567,6 +534,47 @@ class CoarseFineMatcher:
             again.diagnostics["guided_rounds"] = attempt.diagnostics.get("guided_rounds", 0) + 1
             attempt = again
         return attempt
+
+
+def check_parameters(matcher: "CoarseFineMatcher") -> None:
+    """Raise ValueError for a parameter of ``matcher`` out of its range."""
+    if matcher.model_type not in MODELS:
+        raise ValueError(f"unknown model {matcher.model_type!r}; choose one of {tuple(MODELS)}")
+    for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
+                 "max_trials", "min_coarse_inliers", "min_fine_inliers"):
+        value = getattr(self, name)
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if matcher.vote_threshold is not None and not (
+        isinstance(matcher.vote_threshold, (int, np.integer)) and matcher.vote_threshold >= 1
+    ):
+        raise ValueError(f"vote_threshold must be None or a positive integer, "
+                         f"got {matcher.vote_threshold!r}")
+    if not (isinstance(matcher.estimated_turns, (int, np.integer)) and matcher.estimated_turns >= 0):
+        raise ValueError(f"estimated_turns must be a non-negative integer, "
+                         f"got {matcher.estimated_turns!r}")
+    if not 0 < matcher.local_ratio <= 1:
+        raise ValueError(f"local_ratio must lie in (0, 1], got {matcher.local_ratio}")
+    if matcher.coarse_size < 32 or matcher.patch_size < 32:
+        raise ValueError("coarse_size and patch_size must be at least 32 pixels")
+    for name in ("ransac_threshold", "fine_threshold", "radius") + (
+        ("final_radius",) if matcher.final_radius is not None else ()
+    ):
+        value = getattr(self, name)
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if not 0 < matcher.ratio <= 1:
+        raise ValueError(f"ratio must lie in (0, 1], got {matcher.ratio}")
+    if not 0 < matcher.fine_min_scale <= 1:
+        raise ValueError(f"fine_min_scale must lie in (0, 1], got {matcher.fine_min_scale}")
+    if not matcher.rotations:
+        raise ValueError("rotations is empty: give at least (0,)")
+    if not matcher.max_scale_change > 1:
+        raise ValueError(f"max_scale_change must be > 1, got {matcher.max_scale_change}")
+    if matcher.angle_step is not None and not 0 < matcher.angle_step < 360:
+        raise ValueError(f"angle_step must lie in (0, 360) or be None, got {matcher.angle_step}")
+    if len(matcher.descriptor_names) == 0:
+        raise ValueError("descriptors is empty; give at least ('r2d2',)")
 
 
 def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
