@@ -542,7 +542,7 @@ def check_parameters(matcher: "CoarseFineMatcher") -> None:
         raise ValueError(f"unknown model {matcher.model_type!r}; choose one of {tuple(MODELS)}")
     for name in ("coarse_size", "patch_size", "coarse_keypoints", "fine_keypoints",
                  "max_trials", "min_coarse_inliers", "min_fine_inliers"):
-        value = getattr(self, name)
+        value = getattr(matcher, name)
         if not (isinstance(value, (int, np.integer)) and value >= 1):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if matcher.vote_threshold is not None and not (
@@ -560,7 +560,7 @@ def check_parameters(matcher: "CoarseFineMatcher") -> None:
     for name in ("ransac_threshold", "fine_threshold", "radius") + (
         ("final_radius",) if matcher.final_radius is not None else ()
     ):
-        value = getattr(self, name)
+        value = getattr(matcher, name)
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be positive, got {value!r}")
     if not 0 < matcher.ratio <= 1:
