@@ -206,8 +206,11 @@ class CoarseFineMatcher:
         search was kept), ``selected_model`` and ``gric`` (the model chosen and the
         score of each model tried), inlier residuals (``residual_median``,
         ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
-        inliers of each turn tried), ``prior`` (``'coarse'`` or
-        ``'identity'``), ``guided_rounds``, ``fine_resampled``, timings
+        inliers of each turn tried), ``estimated_turns`` (the orientation
+        estimate's turns), ``prior`` (``'coarse'`` or ``'identity'``),
+        ``guided_rounds``, ``fine_resampled``, ``patches_described`` and
+        ``patches_reused`` (fine patches run through the network, and those
+        reused from an earlier prior or round), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
         (None, or a sentence saying why no model was found).
 
