@@ -25,6 +25,7 @@ __all__ = [
     "check_device",
     "check_integer",
     "check_keypoints",
+    "check_options",
     "check_number",
     "resolve_alias",
 ]
@@ -114,6 +115,16 @@ def resolve_alias(name: str, value, alias: str, alias_value, default):
             f"name for {name}: give only one"
         )
     return alias_value
+
+
+def check_options(options: dict, accepted, who: str) -> None:
+    """Raise ValueError for keys of ``options`` that are not in ``accepted``, listing those."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown matcher or detector option(s) {unknown} given to {who}; the detector's "
+            f"options are {sorted(accepted)}"
+        )
 
 
 def check_detector_parameters(params) -> None:

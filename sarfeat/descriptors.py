@@ -76,6 +76,7 @@ memory is a few float32 copies of the image.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Iterable
@@ -84,7 +85,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.signal import lfilter
 
-from ._validation import check_bool, check_choice, check_keypoints, check_number
+from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
 from .detector import PATCH_DIAMETER, SARR2D2Detector
 from .network import R2D2Net
 from .preprocess import INPUT_KINDS, NormalizedImage, normalize_sar
@@ -520,15 +521,10 @@ class MultiDescriptorExtractor:
         key = (id(self.weights), str(self.weights), sorted(options.items(), key=str))
         if self._own_detector is None or self._own_key != repr(key):
             # None: the detector's default weights (sarfeat-sar-v1, bundled)
-            try:
-                self._own_detector = SARR2D2Detector(self.weights, **options)
-            except TypeError as error:
-                if "unexpected keyword" not in str(error):
-                    raise
-                raise TypeError(
-                    f"{error}; MultiDescriptorExtractor passes its unknown options to "
-                    "SARR2D2Detector, whose parameters are listed in its docstring"
-                ) from None
+            accepted = inspect.signature(SARR2D2Detector).parameters
+            check_options(options, [name for name in accepted if name != "weights"],
+                          "MultiDescriptorExtractor")
+            self._own_detector = SARR2D2Detector(self.weights, **options)
             self._own_key = repr(key)
         return self._own_detector
 

@@ -266,8 +266,12 @@ def _invalid_pixels(image, values: np.ndarray, mask, nodata) -> np.ndarray | Non
 def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
     """Fill invalid pixels in place; return the large no-data regions (or None)."""
     invalid = ~valid
-    square = np.ones((LARGE_NODATA, LARGE_NODATA), dtype=bool)
-    large = ndimage.binary_dilation(ndimage.binary_erosion(invalid, square), square) & invalid
+    large = invalid
+    # opening by a square, done as two 1-D passes each way (the square is separable)
+    for operation in (ndimage.binary_erosion, ndimage.binary_dilation):
+        for shape in ((LARGE_NODATA, 1), (1, LARGE_NODATA)):
+            large = operation(large, np.ones(shape, dtype=bool))
+    large &= invalid
     sample = _valid_sample(values, valid)
     values[invalid] = np.median(sample)
     small = invalid & ~large

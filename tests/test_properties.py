@@ -471,3 +471,23 @@ def test_matcher_and_register_properties(small_matcher, airsar_cube, data):
         assert result.warped.shape == first.shape
     np.testing.assert_array_equal(first, copies[0])
     np.testing.assert_array_equal(second, copies[1])
+
+
+def test_matcher_without_model_returns_no_match(naver_net, airsar_cube):
+    """When too few RANSAC inliers leave ``model`` None, ``match`` returns no pair, as
+    documented (before, it returned the inliers of the rejected model)."""
+    from sarfeat import CoarseFineMatcher
+
+    options = dict(coarse_size=128, patch_size=128, rotations=(0,), angle_step=None,
+                   refine_angle=None, identity_prior=False, final_radius=None, rng=0)
+    fixed = np.ascontiguousarray(airsar_cube[:160, :160, 0])
+    moving = np.ascontiguousarray(airsar_cube[8:168, 4:164, 2])
+    first = CoarseFineMatcher(naver_net, **options)
+    first.match(fixed, moving)
+    assert first.model is not None and 0 < first.inliers.sum() < len(first.matches)
+    # ask for as many inliers as there are voted matches: RANSAC's are too few
+    matcher = CoarseFineMatcher(naver_net, min_fine_inliers=len(first.matches), **options)
+    matches = matcher.match(fixed, moving)
+    assert matcher.model is None and "needed" in matcher.diagnostics["failure"]
+    assert len(matcher.matches) == len(first.matches)
+    assert matches.shape == (0, 2) and not matcher.inliers.any()

@@ -6,11 +6,12 @@ every message names the parameter, the value received and what is accepted.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
 
-from .._validation import check_bool, check_choice, check_integer, check_number
+from .._validation import check_bool, check_choice, check_integer, check_number, check_options
 from ..descriptors import DESCRIPTOR_NAMES
 from ..detector import SARR2D2Detector
 from ..preprocess import INPUT_KINDS
@@ -42,15 +43,9 @@ def _check_sequences(matcher) -> None:
 
 
 def _check_detector_options(options: dict) -> None:
-    try:
-        SARR2D2Detector(**options)  # checks every option; loads nothing
-    except TypeError as error:
-        if "unexpected keyword" not in str(error):
-            raise
-        raise TypeError(
-            f"{error}; CoarseFineMatcher passes its unknown options to SARR2D2Detector, "
-            "whose parameters are listed in its docstring"
-        ) from None
+    accepted = inspect.signature(SARR2D2Detector).parameters
+    check_options(options, [name for name in accepted if name != "weights"], "CoarseFineMatcher")
+    SARR2D2Detector(**options)  # checks every value; loads nothing
 
 
 def check_matcher_parameters(matcher) -> None:
