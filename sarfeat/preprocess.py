@@ -263,8 +263,25 @@ def _invalid_pixels(image, values: np.ndarray, mask, nodata) -> np.ndarray | Non
     return valid
 
 
-def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-    """Fill invalid pixels in place; return the large no-data regions (or None)."""
+def fill_invalid(values: np.ndarray, valid: np.ndarray, median: float | None = None
+                 ) -> np.ndarray | None:
+    """Fill invalid pixels in place, as step 6 of the module docstring says.
+
+    Parameters
+    ----------
+    values : (H, W) ndarray of float32
+        Normalised values; those where ``valid`` is False are replaced.
+    valid : (H, W) ndarray of bool
+        Valid pixels.
+    median : float, optional
+        The value for large no-data regions; by default the median of the
+        valid values (a window of a larger scene passes the scene's).
+
+    Returns
+    -------
+    large : (H, W) ndarray of bool or None
+        The pixels of large no-data regions, or None when there are none.
+    """
     invalid = ~valid
     large = invalid
     # opening by a square, done as two 1-D passes each way (the square is separable)
@@ -272,8 +289,7 @@ def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
         for shape in ((LARGE_NODATA, 1), (1, LARGE_NODATA)):
             large = operation(large, np.ones(shape, dtype=bool))
     large &= invalid
-    sample = _valid_sample(values, valid)
-    values[invalid] = np.median(sample)
+    values[invalid] = np.median(_valid_sample(values, valid)) if median is None else median
     small = invalid & ~large
     if small.any():
         weights = ndimage.gaussian_filter(valid.astype(np.float32), _FILL_SIGMA)
@@ -356,6 +372,6 @@ def normalize_sar(
             np.clip(values, 0.0, 1.0, out=values)
     else:
         values = _robust_stretch(values, None if all_valid else valid)
-    large = None if all_valid else _fill_invalid(values, valid)
+    large = None if all_valid else fill_invalid(values, valid)
     return NormalizedImage(image=values, valid=None if all_valid else valid, kind=kind,
                            large_invalid=large)

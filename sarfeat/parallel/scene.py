@@ -269,7 +269,7 @@ class _Normalization:
         self.stretch(values)
         if valid.all():
             return values, None
-        values[~valid] = self.fill
+        preprocess.fill_invalid(values, valid, median=self.fill)
         return values, valid
 
     def stretch(self, values: np.ndarray) -> None:
