@@ -67,7 +67,7 @@ from scipy import ndimage
 
 __all__ = [
     "INPUT_KINDS", "InputKind", "NormalizedImage", "auto_input_kind", "check_image",
-    "normalize_sar",
+    "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
 ]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
@@ -166,8 +166,8 @@ def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
-def _display_divisor(sample: np.ndarray) -> float:
-    """What a display image is divided by to reach [0, 1], from its values."""
+def display_divisor(sample: np.ndarray) -> float:
+    """What a display image is divided by to reach [0, 1]: 1, 255 or 65535 by its largest value."""
     top = float(sample.max()) if sample.size else 1.0
     if top <= 1:
         return 1.0
@@ -236,7 +236,8 @@ def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     return np.clip(values, 0.0, 1.0, out=values)
 
 
-def _resolve_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | None = None) -> str:
+def resolve_input_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | None = None
+                       ) -> str:
     """``input_kind``, with ``'auto'`` decided from the values of ``image`` (real or complex)."""
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
@@ -354,7 +355,7 @@ def normalize_sar(
             "check the data, the mask and nodata"
         )
     all_valid = bool(valid.all())
-    kind = _resolve_kind(raw if np.iscomplexobj(raw) else values, input_kind,
+    kind = resolve_input_kind(raw if np.iscomplexobj(raw) else values, input_kind,
                          None if all_valid else valid)
 
     if kind in ("intensity", "amplitude"):
@@ -365,7 +366,7 @@ def normalize_sar(
             np.log10(values, out=values)
         values *= 10.0
     elif kind == "display":
-        values /= np.float32(_display_divisor(_valid_sample(values, None if all_valid else valid)))
+        values /= np.float32(display_divisor(_valid_sample(values, None if all_valid else valid)))
 
     if kind == "display":
         with np.errstate(invalid="ignore"):

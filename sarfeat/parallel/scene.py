@@ -243,6 +243,7 @@ def _block_stats(window, start: int, step: int, nodata) -> dict:
         "finite": 0 if finite is None else finite.size,
         "negative": 0 if finite is None else int(np.count_nonzero(finite < 0)),
         "floor": values[positive].min() if positive.any() else None,
+        "top": float(values[valid].max()) if valid.any() else None,
         "all_valid": bool(valid.all()),
         "sample": values.ravel()[start::step].copy(),
         "sample_valid": valid.ravel()[start::step].copy(),
@@ -255,7 +256,7 @@ class _Normalization:
 
     kind: str
     nodata: float | None
-    divisor: float | None  # display integers: their dtype's maximum
+    divisor: float | None  # display images: 1, 255 or 65535 (preprocess.display_divisor)
     floor: np.float32 | None  # intensity / amplitude: the smallest positive value
     low: float = 0.0
     scale: float = 1.0
@@ -292,23 +293,21 @@ class _Normalization:
 
 
 def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
+    """``input_kind``, or what ``'auto'`` decides from the sampled values (as normalize_sar)."""
     if input_kind != "auto":
         return input_kind
-    if dtype == np.uint8:
-        return "display"
-    if np.issubdtype(dtype, np.signedinteger) or np.issubdtype(dtype, np.floating):
-        finite = sum(b["finite"] for b in blocks)
-        if finite and sum(b["negative"] for b in blocks) > 0.25 * finite:
-            return "db"
-    return "intensity"
+    if np.issubdtype(dtype, np.complexfloating):
+        return "intensity"
+    sample = np.concatenate([b["sample"][b["sample_valid"]] for b in blocks])
+    return preprocess.auto_input_kind(sample)
 
 
 def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata) -> _Normalization:
     """Combine the row blocks' statistics as :func:`sarfeat.normalize_sar` would."""
     kind = _resolve_kind(input_kind, dtype, blocks)
     floors = [b["floor"] for b in blocks if b["floor"] is not None]
-    divisor = np.iinfo(dtype).max if kind == "display" and np.issubdtype(dtype, np.integer) \
-        else None
+    tops = [b["top"] for b in blocks if b["top"] is not None]
+    divisor = preprocess.display_divisor(np.array(tops or [1.0])) if kind == "display" else None
     norm = _Normalization(kind, nodata, divisor, min(floors) if floors else np.float32(1.0))
     sample = np.concatenate([b["sample"] for b in blocks])
     valid = np.concatenate([b["sample_valid"] for b in blocks])

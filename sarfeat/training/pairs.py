@@ -45,7 +45,7 @@ import torch
 from scipy import ndimage
 from torch.utils.data import Dataset
 
-from sarfeat.preprocess import _resolve_kind, normalize_sar
+from sarfeat.preprocess import normalize_sar, resolve_input_kind
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -798,7 +798,7 @@ class StackPairs(_PairDataset):
         if area not in self._kinds:
             step = (max(1, image.shape[0] // 512), max(1, image.shape[1] // 512))
             probe = np.asarray(image[:: step[0], :: step[1]])
-            self._kinds[area] = _resolve_kind(probe, self.input_kind)
+            self._kinds[area] = resolve_input_kind(probe, self.input_kind)
         return self._kinds[area]
 
     def _source(self, rng: np.random.Generator) -> _Source:
