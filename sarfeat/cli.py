@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network arithmetic (default auto: bf16 where native)")
     detect.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    detect.add_argument("--upright", action="store_true",
+                        help="skip rotation invariance: keypoints and the network's R2D2 "
+                             "descriptors as the image stands (about 4x faster)")
     detect.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.npz",
                         help="write the results to this .npz file")
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
@@ -306,6 +309,7 @@ def _make_detector(args: argparse.Namespace, net, min_size: int):
         nodata=args.nodata,
         precision=args.precision,
         device=args.device,
+        upright=getattr(args, "upright", False),
         trust=args.trust,
         progress=sys.stderr.isatty(),
     )
@@ -330,6 +334,7 @@ def _detect_file(args: argparse.Namespace) -> None:
             args.output,
             keypoints=detector.keypoints,
             scales=detector.scales,
+            orientations=detector.orientations,
             responses=detector.responses,
             descriptors=detector.descriptors,
             image_shape=np.asarray(image.shape),
