@@ -26,7 +26,8 @@ _NAMES = {
 }
 _SUBMODULES = {
     "checkpoint", "cli", "data", "descriptors", "detector", "io", "matching", "metrics",
-    "network", "parallel", "preprocess", "registration", "training", "viz", "weights",
+    "network", "orientation", "parallel", "preprocess", "registration", "training", "viz",
+    "weights",
 }
 
 __all__ = [

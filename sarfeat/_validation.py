@@ -155,6 +155,7 @@ def check_detector_parameters(params) -> None:
     check_choice("precision", params.precision, PRECISIONS)
     check_choice("runtime", params.runtime, RUNTIMES)
     check_integer("tile_size", params.tile_size, 16, optional=True)
+    check_bool("upright", params.upright)
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
 

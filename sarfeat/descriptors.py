@@ -76,6 +76,7 @@ memory is a few float32 copies of the image.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import os
@@ -375,7 +376,9 @@ class MultiDescriptorExtractor:
         ``'log_patch'``.
     detector : SARR2D2Detector, optional
         A configured detector to use instead of building one from ``weights``
-        and ``detector_options`` (then give neither).
+        and ``detector_options`` (then give neither). The extractor always
+        runs it upright (``upright=True``, on a copy if needed): ``'r2d2'`` is
+        the network's upright descriptor.
     rotation_invariant : bool
         Rotate ``'ratio_hog'`` and ``'log_patch'`` to each keypoint's dominant
         ROEWA gradient orientation (see the module documentation). The R2D2
@@ -512,8 +515,19 @@ class MultiDescriptorExtractor:
 
     def _get_detector(self) -> SARR2D2Detector:
         if self.detector is not None:
-            return self.detector
-        options = dict(self.detector_options)
+            if getattr(self.detector, "upright", True):
+                return self.detector
+            # 'r2d2' is the network's upright descriptor: a copy runs upright (same network)
+            upright = copy.copy(self.detector)
+            upright.upright = True
+            return upright
+        if not self.detector_options.get("upright", True):
+            raise ValueError(
+                "upright=False: the extractor runs its detector upright ('r2d2' is the "
+                "network's upright descriptor); use rotation_invariant=True for rotation-"
+                "invariant 'ratio_hog' and 'log_patch', or SARR2D2Detector() alone"
+            )
+        options = {**self.detector_options, "upright": True}
         if self.input_kind is not None:
             options["input_kind"] = self.input_kind
         if self.nodata is not None:

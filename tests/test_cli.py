@@ -69,7 +69,7 @@ def test_detect_png_writes_npz_and_plot(airsar_png, weights, tmp_path, capsys):
     count = len(keypoints)
     assert 0 < count <= 300
     assert keypoints.shape == (count, 2) and scales.shape == responses.shape == (count,)
-    assert descriptors.shape == (count, 128) and descriptors.dtype == np.float32
+    assert len(descriptors) == count and descriptors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(descriptors, axis=1), 1, atol=1e-4)
     assert (keypoints >= -0.5).all() and (keypoints <= np.array([199.5, 175.5])).all()
     assert np.all(np.diff(responses) <= 0)  # best first

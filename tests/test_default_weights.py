@@ -32,7 +32,7 @@ def test_default_detector_works_offline(tmp_path, monkeypatch):
     detector = SARR2D2Detector()
     detector.detect_and_extract(scene[..., 0])
     assert len(detector.keypoints) > 50
-    assert detector.descriptors.shape == (len(detector.keypoints), 128)
+    assert len(detector.descriptors) == len(detector.keypoints)
 
 
 def test_held_out_shanghai_mma3(require_data):

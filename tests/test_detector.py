@@ -14,8 +14,9 @@ PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeata
 
 
 def make_detector(net, **kwargs):
-    """A detector with the small pyramid used throughout the tests."""
-    options = dict(min_size=128, max_size=256)
+    """A detector with the small pyramid used throughout the tests, upright (the network's
+    own maps and descriptors; the rotation-invariant default is tested in test_rotation.py)."""
+    options = dict(min_size=128, max_size=256, upright=True)
     options.update(kwargs)
     return SARR2D2Detector(net, **options)
 

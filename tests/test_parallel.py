@@ -180,7 +180,7 @@ def mosaic(airsar_cube):
 def single_process(mosaic):
     """The serial detector at full resolution, tile by tile, on the whole mosaic in memory."""
     detector = SARR2D2Detector(min_scale=1, max_size=max(mosaic.shape), tile_size=256,
-                               max_keypoints=400)
+                               max_keypoints=400, upright=True)
     detector.detect_and_extract(mosaic)
     return detector
 

@@ -142,7 +142,7 @@ def check_detection(detector, image, mask):
     assert count > 0 and keypoints.shape == (count, 2)
     for name in PER_KEYPOINT:
         assert getattr(detector, name).shape == (count,), name
-    assert detector.descriptors.shape == (count, 128)
+    assert detector.descriptors.shape[0] == count
     assert np.isfinite(detector.descriptors).all()
     assert np.isfinite(keypoints).all()
 

@@ -390,9 +390,13 @@ class CoarseFineMatcher:
         """The options of the matcher's detectors: the one place they are built.
 
         The user's ``detector_options`` (less those the matcher sets itself,
-        :data:`MATCHER_SETS`), then the stage's own pyramid and budget.
+        :data:`MATCHER_SETS`), then the stage's own pyramid and budget. The
+        detectors run upright unless ``detector_options`` says otherwise: the
+        matcher's own rotation search turns the images, and the network's R2D2
+        descriptor is what its votes are built on.
         """
         options = {k: v for k, v in self.detector_options.items() if k not in MATCHER_SETS}
+        options.setdefault("upright", True)
         options.update(stage)
         return options
 

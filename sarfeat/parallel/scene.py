@@ -21,7 +21,7 @@ keypoints at full resolution with the tiles and halos of
 
 What is computed is one pyramid level, at full resolution: with equal
 inputs the result equals ``SARR2D2Detector(weights, min_scale=1,
-max_size=max(shape), tile_size=tile_size, max_keypoints=...)`` on the whole
+max_size=max(shape), tile_size=tile_size, max_keypoints=..., upright=True)`` on the whole
 image (keypoints within rounding, the same order). For coarser levels,
 downsample the scene first (for example with ``dask.array.coarsen``) and
 call again.
@@ -445,7 +445,7 @@ def detect_tiled(
     One pyramid level is computed, at full resolution. With the same
     ``tile_size``, the result equals that of
     ``SARR2D2Detector(weights, min_scale=1, max_size=max(scene.shape),
-    tile_size=tile_size, max_keypoints=max_keypoints)`` on the whole image,
+    tile_size=tile_size, max_keypoints=max_keypoints, upright=True)`` on the whole image,
     within rounding of the keypoint positions, because every tile sees the
     same normalised pixels and the same network.
 
@@ -465,7 +465,7 @@ def detect_tiled(
         max_keypoints=max_keypoints, min_scale=1.0, max_scale=1.0, max_size=max(source.shape),
         tile_size=tile_size, reliability_threshold=reliability_threshold,
         repeatability_threshold=repeatability_threshold, precision=precision, device=device,
-        trust=trust,
+        trust=trust, upright=True,
     )
     if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
         raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")

@@ -58,7 +58,8 @@ def held_out_mma(
     both_orders : bool
         Also match channel 1 against warped channel 0.
     **detector_options
-        Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``).
+        Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``,
+        ``upright=True``: the network's own maps and descriptors are validated).
 
     Returns
     -------
@@ -67,7 +68,7 @@ def held_out_mma(
         ``acceptance_mma3``: MMA@3 of channel 0 against the first warp of channel 1.
     """
     scene = load_validation_scene() if scene is None else scene
-    options = {"min_size": 128, **detector_options}
+    options = {"min_size": 128, "upright": True, **detector_options}  # the network's own maps
     detector = SARR2D2Detector(net, **options)
     last = scene.shape[-1] - 1
     orders = ((0, last), (last, 0)) if both_orders else ((0, last),)
