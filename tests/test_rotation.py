@@ -281,15 +281,24 @@ def test_default_matches_the_unturned_scene(features):
     assert len(matches) >= 20 and mma >= 0.75
 
 
-def test_upright_keeps_today_s_accuracy(features):
+def test_upright_keeps_today_s_accuracy(airsar_pair):
     """upright=True is the network alone: 128-D R2D2 descriptors, zero orientations, and
-    MMA@3 at 0 degrees within 2 points of its value before rotation invariance (0.94)."""
-    first, _ = features(True, 0, channel=0)
-    second, to_second = features(True, 0)
+    MMA@3 at 0 degrees within 2 points of its value before rotation invariance (0.94).
+
+    In fp32: the int8 runtime's own cost (0.914 here) is tested in test_precision.py."""
+    detector = SARR2D2Detector(upright=True, precision="fp32")
+    described = []
+    for image in airsar_pair:
+        detector.detect_and_extract(image)
+        described.append(SimpleNamespace(keypoints=detector.keypoints,
+                                         descriptors=detector.descriptors,
+                                         orientations=detector.orientations))
+    first, second = described
     assert first.descriptors.shape == (len(first.keypoints), 128)
     assert not first.orientations.any() and not second.orientations.any()
-    mma, matches, _ = matching(first, second, to_second)
-    assert len(matches) >= 100
+    mma, matches, _ = matching(first, second, lambda points: points)
+    print(f"upright detector, 0 deg: MMA@3 {mma:.3f} ({len(matches)} matches)")
+    assert len(matches) >= 80  # 135 before keypoints within EDGE_MARGIN of the edge were dropped
     assert mma >= 0.92
 
 
@@ -417,9 +426,9 @@ def test_extractor_runs_its_detector_upright(airsar_pair):
         MultiDescriptorExtractor(upright=False).extract(airsar_pair[0], np.array([[60.0, 60.0]]))
 
 
-def test_upright_must_be_a_bool(airsar_pair):
-    with pytest.raises(ValueError, match="upright"):
-        SARR2D2Detector(upright="yes").detect(airsar_pair[0])
+def test_upright_must_be_a_bool():
+    with pytest.raises(TypeError, match="upright"):  # at construction, as every parameter
+        SARR2D2Detector(upright="yes")
 
 
 def test_cli_detect_upright_switch(airsar_pair, tmp_path, capsys):

@@ -18,7 +18,7 @@ __all__ = [
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
 #: (tests/test_cli.py checks that they equal the library's).
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 MODELS = ("similarity", "affine", "projective")
 
 
