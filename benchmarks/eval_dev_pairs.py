@@ -74,7 +74,8 @@ def evaluate(method, name: str) -> list[dict]:
 
 
 def _detector_method(weights: str, **options):
-    detector = SARR2D2Detector(weights, **options)
+    # upright: the development pairs are upright, and this compares the networks themselves
+    detector = SARR2D2Detector(weights, **{"upright": True, **options})
 
     def method(image):
         detector.detect_and_extract(image)
