@@ -130,10 +130,11 @@ def timed(run, repeats: int) -> dict:
     return {"median_s": statistics.median(times), "times_s": times, "keypoints": int(count)}
 
 
-def sarfeat_runner(net, image: np.ndarray, runtime: str = "auto", precision: str = "auto"):
+def sarfeat_runner(net, image: np.ndarray, runtime: str = "auto", precision: str = "auto",
+                   upright: bool = True):
     from sarfeat import SARR2D2Detector
 
-    detector = SARR2D2Detector(net, runtime=runtime, precision=precision)
+    detector = SARR2D2Detector(net, runtime=runtime, precision=precision, upright=upright)
 
     def run() -> int:
         detector.detect_and_extract(image)
@@ -335,9 +336,13 @@ def main(argv=None) -> int:
     results = {}
     for label, image in images.items():
         image8 = to_display_uint8(image)
-        rows = {f"sarfeat auto ({info['auto_choice']})": sarfeat_runner(net, image)}
+        # the default is rotation invariant (four network runs); the rest are upright
+        rows = {f"sarfeat default ({info['auto_choice']})":
+                sarfeat_runner(net, image, upright=False),
+                f"sarfeat upright auto ({info['auto_choice']})": sarfeat_runner(net, image)}
         for runtime, precision in sarfeat_options(net):
-            rows[f"sarfeat {runtime} {precision}"] = sarfeat_runner(net, image, runtime, precision)
+            rows[f"sarfeat upright {runtime} {precision}"] = sarfeat_runner(
+                net, image, runtime, precision)
         rows["OpenCV SIFT"] = opencv_runner(image8)
         if not args.skip_skimage:
             rows["skimage SIFT"] = skimage_runner(image8)

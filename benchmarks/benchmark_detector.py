@@ -177,7 +177,10 @@ class Keypoints:
 
 
 #: (runtime, precision) of the detector in :class:`RatioToOpenCVSift`.
-RUNTIMES = ["auto auto", "torch fp32", "torch bf16", "onnxruntime fp32", "onnxruntime int8"]
+#: "default": SARR2D2Detector() as it stands (rotation invariant: four network runs); the
+#: others run upright (one network run) with the given runtime and precision.
+RUNTIMES = ["default", "auto auto", "torch fp32", "torch bf16", "onnxruntime fp32",
+            "onnxruntime int8"]
 
 
 class RatioToOpenCVSift:
@@ -209,10 +212,13 @@ class RatioToOpenCVSift:
             self.image = development_image("m")
         except DataUnavailableError as error:
             raise NotImplementedError(f"development image m1 not available: {error}")
-        runtime, precision = runtime_precision.split()
-        if precision == "bf16" and not native_bf16(torch.device("cpu")):
-            raise NotImplementedError("this CPU has no native bf16 (emulated: slow, not chosen)")
-        detector = SARR2D2Detector(runtime=runtime, precision=precision)
+        if runtime_precision == "default":
+            detector = SARR2D2Detector()
+        else:
+            runtime, precision = runtime_precision.split()
+            if precision == "bf16" and not native_bf16(torch.device("cpu")):
+                raise NotImplementedError("this CPU has no native bf16 (emulated, not chosen)")
+            detector = SARR2D2Detector(runtime=runtime, precision=precision, upright=True)
         try:
             detector.detect_and_extract(self.image)
         except ImportError as error:
