@@ -69,7 +69,9 @@ def pyramid_scales(
 
 
 @dataclass
-class _Level:
+class PyramidLevel:
+    """One level of the detector's pyramid: its scale, image and the ratios back to the input."""
+
     scale: float
     image: torch.Tensor  # (h, w) float32, values in [0, 1]
     row_ratio: float  # original rows per level row
@@ -109,7 +111,14 @@ class _Level:
         return (rows + 0.5) / self.row_ratio - 0.5, (cols + 0.5) / self.col_ratio - 0.5
 
 
-def _resize(image: torch.Tensor, scale: float, invalid: torch.Tensor | None = None) -> _Level:
+def _alias(target: str) -> property:
+    """A read-write alias of the attribute ``target``, under the name skimage's ORB uses."""
+    return property(lambda self: getattr(self, target),
+                    lambda self, value: setattr(self, target, value),
+                    doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
+
+
+def _resize(image: torch.Tensor, scale: float, invalid: torch.Tensor | None = None) -> PyramidLevel:
     height, width = image.shape
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
     if (new_h, new_w) == (height, width):
@@ -119,7 +128,7 @@ def _resize(image: torch.Tensor, scale: float, invalid: torch.Tensor | None = No
             image[None, None], size=(new_h, new_w), mode="bilinear", align_corners=False,
             antialias=True,
         )[0, 0]
-    level = _Level(scale, resized, height / new_h, width / new_w)
+    level = PyramidLevel(scale, resized, height / new_h, width / new_w)
     if invalid is not None:
         # a level cell is invalid when any pixel it covers is; distances in level pixels
         if (new_h, new_w) == (height, width):
@@ -139,7 +148,7 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     return offset.clamp(-0.499, 0.499)
 
 
-def _usable(level: _Level, normalized: NormalizedImage, points: np.ndarray, reach: float):
+def _usable(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray, reach: float):
     """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data."""
     keep = level.far_from_invalid(points[:, 0], points[:, 1], reach)
     height, width = normalized.valid.shape
@@ -320,23 +329,8 @@ class SARR2D2Detector:
         self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
         check_detector_parameters(self)
 
-    @property
-    def n_keypoints(self) -> int:
-        """Alias of ``max_keypoints`` under the name :class:`skimage.feature.ORB` uses."""
-        return self.max_keypoints
-
-    @n_keypoints.setter
-    def n_keypoints(self, value: int) -> None:
-        self.max_keypoints = value
-
-    @property
-    def downscale(self) -> float:
-        """Alias of ``scale_factor`` under the name :class:`skimage.feature.ORB` uses."""
-        return self.scale_factor
-
-    @downscale.setter
-    def downscale(self, value: float) -> None:
-        self.scale_factor = value
+    n_keypoints = _alias("max_keypoints")
+    downscale = _alias("scale_factor")
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -381,7 +375,7 @@ class SARR2D2Detector:
             )
         return normalized, float_dtype
 
-    def _levels(self, normalized: NormalizedImage) -> list[_Level]:
+    def _levels(self, normalized: NormalizedImage) -> list[PyramidLevel]:
         scales = pyramid_scales(
             normalized.image.shape, self.scale_factor, self.min_size, self.max_size,
             self.min_scale, self.max_scale,
@@ -392,7 +386,7 @@ class SARR2D2Detector:
         for s in scales:
             yield _resize(image, s, invalid)
 
-    def _iter_tiles(self, levels: list[_Level], runner: DenseRunner):
+    def _iter_tiles(self, levels: list[PyramidLevel], runner: DenseRunner):
         """Yield (level, tile, maps) for every tile of every level."""
         from tqdm.auto import tqdm
 
@@ -411,7 +405,7 @@ class SARR2D2Detector:
 
     # -- detection ----------------------------------------------------------------------------
 
-    def _detect_tile(self, level: _Level, tile: Tile, maps: DenseMaps):
+    def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
         reliability, repeatability = maps.reliability, maps.repeatability
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core

@@ -41,7 +41,7 @@ import torch
 from scipy import ndimage
 
 from .._inference import Tile, tile_grid
-from ..detector import SARR2D2Detector, _Level
+from ..detector import SARR2D2Detector, PyramidLevel
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
 from . import _worker
@@ -348,7 +348,7 @@ def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: d
     local = Tile((0, r1 - r0, 0, c1 - c0), (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0))
     image = torch.from_numpy(values)
     distance = None if valid is None else ndimage.distance_transform_edt(valid).astype(np.float32)
-    level = _Level(1.0, image, 1.0, 1.0, distance)
+    level = PyramidLevel(1.0, image, 1.0, 1.0, distance)
     found = detector._detect_tile(level, local, runner.run(image))
     if found is None:
         return None
