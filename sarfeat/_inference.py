@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _fused_heads as fused_heads
 from .network import R2D2Net, fold_batchnorm, imagenet_normalize
 
 #: Every precision a runner knows; which runtime runs which is decided in :mod:`sarfeat._runtime`.
@@ -87,34 +88,58 @@ def quadratic_upsampling_kernels() -> dict[str, np.ndarray]:
     return {name: kernel.astype(np.float32) for name, kernel in kernels.items()}
 
 
-def _block_products(padded: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The five neighbour products of a replicate-padded (B, C, h+2, w+2) map."""
-    return {
-        "square": padded * padded,
-        "horizontal": padded[..., :, :-1] * padded[..., :, 1:],
-        "vertical": padded[..., :-1, :] * padded[..., 1:, :],
-        "diagonal": padded[..., :-1, :-1] * padded[..., 1:, 1:],
-        "antidiagonal": padded[..., :-1, 1:] * padded[..., 1:, :-1],
-    }
+#: (rows, cols) slices of the two factors of each neighbour product in a padded strip
+_PRODUCT_FACTORS = {
+    "square": ((slice(None), slice(None)), (slice(None), slice(None))),
+    "horizontal": ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+    "vertical": ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+    "diagonal": ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
+    "antidiagonal": ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
+}
+
+
+def _padded_strip(table: torch.Tensor, start: int, stop: int, buffer: torch.Tensor) -> torch.Tensor:
+    """Padded rows ``start .. stop`` of (h, w, C) ``table``, replicate-padded by one, in ``buffer``.
+
+    Padded row r is table row r - 1, clamped to the table; columns likewise.
+    """
+    height = table.shape[0]
+    strip = buffer[:stop - start + 1]
+    first, last = max(start - 1, 0), min(stop, height)  # table rows present in the strip
+    offset = first - (start - 1)  # 1 for the top strip (its row 0 replicates table row 0)
+    strip[offset:offset + last - first, 1:-1] = table[first:last]
+    if offset:
+        strip[0] = strip[1]
+    if offset + last - first < len(strip):
+        strip[-1] = strip[-2]
+    strip[:, 0], strip[:, -1] = strip[:, 1], strip[:, -2]
+    return strip
 
 
 def upsampled_head_logits(
     features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int,
-    rows_per_strip: int = 128,
+    rows_per_strip: int | None = None,
 ) -> torch.Tensor:
     """``conv1x1(up(features) ** 2)`` without building ``up(features)``.
+
+    On the CPU with numba installed this is :func:`sarfeat._fused_heads.head_logits`
+    (one compiled pass). Otherwise the features are read as (rows, cols, C)
+    strips small enough to stay in the CPU's cache (channels-last features
+    are read in place), and each neighbour product is projected on the heads
+    while it is in cache.
 
     Parameters
     ----------
     features : Tensor, shape (1, C, h, w), float32
-        Low-resolution trunk features.
+        Low-resolution trunk features, any memory format.
     weight : Tensor, shape (K, C)
         1x1 projection of the heads.
     bias : Tensor, shape (K,)
     stride : {1, 2}
         2: features are upsampled x2 (bilinear, half-pixel) before squaring.
-    rows_per_strip : int
-        Low-resolution rows per strip (bounds the temporary products).
+    rows_per_strip : int, optional
+        Low-resolution rows per strip (bounds the temporary products); by
+        default about 1 MB of features.
 
     Returns
     -------
@@ -122,26 +147,38 @@ def upsampled_head_logits(
     """
     if stride == 1:
         return F.conv2d(features.square(), weight[:, :, None, None], bias)
-    kernels = quadratic_upsampling_kernels()
-    padded = F.pad(features, (1, 1, 1, 1), mode="replicate")[0]
-    blocks = []
-    for start in range(0, padded.shape[-2] - 1, rows_per_strip):
-        strip = padded[:, start:start + rows_per_strip + 1]  # block rows start..start+n-1
-        height, width = strip.shape[-2] - 1, strip.shape[-1] - 1
-        parities = bias[None, :, None, None].repeat(4, 1, height, width)  # (4, K, h', w')
-        for name, product in _block_products(strip).items():
-            projected = torch.einsum("kc,chw->khw", weight, product)
-            kernel = kernels[name]
-            for ky in range(kernel.shape[-2]):
-                for kx in range(kernel.shape[-1]):
-                    shifted = projected[:, ky:ky + height, kx:kx + width]
-                    coefficients = torch.from_numpy(kernel[:, 0, ky, kx]).to(features.device)
-                    parities += coefficients[:, None, None, None] * shifted
-        blocks.append(parities)
-    parities = torch.cat(blocks, dim=-2)  # (4, K, h+1, w+1), parity = 2 * by + bx
-    heads, rows, cols = parities.shape[1:]
-    full = parities.view(2, 2, heads, rows, cols).permute(2, 3, 0, 4, 1).reshape(
-        1, heads, 2 * rows, 2 * cols)
+    table = features[0].float().permute(1, 2, 0)  # (h, w, C), a view when channels last
+    if table.device.type == "cpu" and weight.shape[0] == 2 and fused_heads.available():
+        logits = fused_heads.head_logits(table.numpy(), weight.float().numpy(), bias.float().numpy())
+        return torch.from_numpy(logits)[None]
+    height, width, channels = table.shape
+    rows_per_strip = rows_per_strip or max(2, (1 << 20) // (4 * channels * (width + 2)))
+    device = table.device
+    projection = weight.to(device, torch.float32).contiguous()  # (K, C)
+    taps = {name: torch.from_numpy(kernel[:, 0]).to(device)[..., None, None, None]
+            for name, kernel in quadratic_upsampling_kernels().items()}  # (4, kh, kw, 1, 1, 1)
+    product = torch.empty((rows_per_strip + 1) * (width + 2) * channels, device=device)
+    buffer = torch.empty(rows_per_strip + 1, width + 2, channels, device=device)
+    # block row i mixes padded rows i and i + 1 (parity 2 * by + bx is output pixel (2i-1+by, ...))
+    parities = torch.empty(4, weight.shape[0], height + 1, width + 1, device=device)
+    parities[:] = bias.to(parities)[:, None, None]
+    for start in range(0, height + 1, rows_per_strip):
+        stop = min(start + rows_per_strip, height + 1)
+        strip = _padded_strip(table, start, stop, buffer)  # (stop - start + 1, width + 2, C)
+        block = parities[:, :, start:stop]
+        for name, ((rows_a, cols_a), (rows_b, cols_b)) in _PRODUCT_FACTORS.items():
+            first, second = strip[rows_a, cols_a], strip[rows_b, cols_b]
+            out = product[:first.numel()].view(first.shape)
+            torch.mul(first, second, out=out)
+            projected = torch.mm(projection, out.view(-1, channels).T).view(-1, *first.shape[:2])
+            kernel = taps[name]
+            for ky in range(kernel.shape[1]):
+                for kx in range(kernel.shape[2]):
+                    shifted = projected[:, ky:ky + stop - start, kx:kx + width + 1]
+                    block.addcmul_(kernel[:, ky, kx], shifted)
+    heads = weight.shape[0]
+    full = parities.view(2, 2, heads, height + 1, width + 1).permute(2, 3, 0, 4, 1).reshape(
+        1, heads, 2 * height + 2, 2 * width + 2)
     return full[..., 1:-1, 1:-1]
 
 
@@ -318,12 +355,19 @@ class DenseRunner:
         with self._autocast():
             for op in self.body:
                 x = op(x)
-        logits = self._head_logits(x, height, width)
-        reliability, repeatability = head_activations(logits)
-        return DenseMaps(x[0], self.stride, reliability, repeatability)
+        return maps_from_features(x[0], self.stride, self.head_weight, self.head_bias,
+                                  height, width)
 
-    def _head_logits(self, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """The two head logits at full resolution, without the upsampled feature map."""
-        logits = upsampled_head_logits(features.float(), self.head_weight, self.head_bias,
-                                       self.stride)
-        return logits[0, :, :height, :width]
+
+def maps_from_features(
+    features: torch.Tensor, stride: int, weight: torch.Tensor, bias: torch.Tensor,
+    height: int, width: int,
+) -> DenseMaps:
+    """:class:`DenseMaps` of a (height, width) tile from its (C, h, w) trunk features.
+
+    The heads (:func:`head_projection`) are evaluated in fp32 at full
+    resolution without the upsampled feature map (:func:`upsampled_head_logits`).
+    """
+    logits = upsampled_head_logits(features[None], weight, bias, stride)
+    reliability, repeatability = head_activations(logits[0, :, :height, :width])
+    return DenseMaps(features, stride, reliability, repeatability)

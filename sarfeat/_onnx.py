@@ -1,15 +1,15 @@
 """The network on ONNX Runtime: a model built from the weights, fp32 or int8, cached.
 
 The graph is written from the folded network's tensors with ``onnx.helper``
-(no tracing): the ImageNet normalisation, the trunk, and the two heads in the
-low-resolution form of :func:`sarfeat._inference.quadratic_upsampling_kernels`
-(the 128-channel map is never upsampled). It returns the low-resolution
-features, from which descriptors are sampled at the keypoints, and the
-reliability and repeatability maps at full resolution.
+(no tracing): the ImageNet normalisation and the trunk, up to the
+low-resolution features (channels last). The two heads are evaluated from
+those features in torch, in cache-sized strips
+(:func:`sarfeat._inference.maps_from_features`): in the graph they cost more
+than the int8 trunk, because every neighbour product was a full-size copy.
 
 int8 is ONNX Runtime's static quantisation (QDQ, per-channel int8 weights,
-uint8 activations) of the trunk's convolutions, calibrated on the open
-Sentinel-1 Labrador scene bundled with sarfeat; the heads stay fp32.
+uint8 activations) of the whole trunk, calibrated on the open
+Sentinel-1 Labrador scene bundled with sarfeat.
 
 Built models are cached on disk under a key made of a hash of the weights'
 values, so a cached model can never belong to other weights. The folder is
@@ -33,15 +33,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._inference import (
-    DenseMaps, head_projection, quadratic_upsampling_kernels,
-)
+from ._inference import DenseMaps, head_projection, maps_from_features
 from .network import IMAGENET_MEAN, IMAGENET_STD, R2D2Net, fold_batchnorm
 
 __all__ = ["OnnxRunner", "onnxruntime_available", "weights_hash", "cache_dir", "model_path"]
 
 #: Bump when the graph or the quantisation recipe changes: old cache files are then ignored.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 OPSET = 17
 CACHE_ENV = "SARFEAT_CACHE_DIR"
 ONNX_PRECISIONS = ("fp32", "int8")
@@ -111,17 +109,6 @@ class _Graph:
         ], name)
 
 
-_END = np.iinfo(np.int64).max
-#: (name, rows, cols) of the two factors of each neighbour product, as slices of the padded map
-_PRODUCTS = {
-    "square": ((0, _END, 0, _END), (0, _END, 0, _END)),
-    "horizontal": ((0, _END, 0, -1), (0, _END, 1, _END)),
-    "vertical": ((0, -1, 0, _END), (1, _END, 0, _END)),
-    "diagonal": ((0, -1, 0, -1), (1, _END, 1, _END)),
-    "antidiagonal": ((0, -1, 1, _END), (1, _END, 0, -1)),
-}
-
-
 def _trunk(graph: _Graph, folded: R2D2Net, source: str) -> str:
     ops = list(folded.ops)
     if folded.has_pool:
@@ -144,35 +131,12 @@ def _trunk(graph: _Graph, folded: R2D2Net, source: str) -> str:
     return source
 
 
-def _heads(graph: _Graph, features: str, weight: np.ndarray, bias: np.ndarray) -> str:
-    """Logits of the heads at twice the features' resolution (see the module docstring)."""
-    heads = weight.shape[0]
-    padded = graph.node("Pad", [features, graph.constant(
-        "head_pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))], "head_padded", mode="edge")
-    projection = graph.constant("head_projection", weight[:, :, None, None].astype(np.float32))
-    terms = []
-    for term, kernel in quadratic_upsampling_kernels().items():
-        factors = [
-            graph.slice(padded, f"head_{term}_{i}", [r0, c0], [r1, c1], [2, 3])
-            for i, (r0, r1, c0, c1) in enumerate(_PRODUCTS[term])
-        ]
-        product = graph.node("Mul", factors, f"head_{term}_product")
-        projected = graph.node("Conv", [product, projection], f"head_{term}_projected")
-        combine = [projected, graph.constant(f"head_{term}_kernel", np.tile(kernel, (heads, 1, 1, 1)))]
-        if term == "square":
-            combine.append(graph.constant("head_bias", np.repeat(bias, 4).astype(np.float32)))
-        terms.append(graph.node("Conv", combine, f"head_{term}", group=heads,
-                                kernel_shape=list(kernel.shape[-2:])))
-    blocks = graph.node("Sum", terms, "head_blocks")
-    full = graph.node("DepthToSpace", [blocks], "head_full", blocksize=2, mode="CRD")
-    return graph.slice(full, "logits", [1, 1], [-1, -1], [2, 3])
-
-
 def build_model(net: R2D2Net):
-    """The fp32 ONNX model of ``net``: input ``gray`` (1, 1, H, W) in [0, 1], H and W even.
+    """The fp32 ONNX model of ``net``'s trunk: input ``gray`` (1, 1, H, W) in [0, 1], H and W even.
 
-    Outputs ``features`` (1, 128, H/2, W/2), ``reliability`` and
-    ``repeatability`` (1, 1, H, W), as :class:`sarfeat._inference.DenseMaps`.
+    Outputs ``features`` (1, H/2, W/2, 128), channels last (the layout in
+    which ONNX Runtime computes them, so no transpose is needed). The heads
+    are evaluated from them by :func:`sarfeat._inference.maps_from_features`.
     """
     from onnx import TensorProto, checker, helper
 
@@ -183,29 +147,16 @@ def build_model(net: R2D2Net):
     mean = graph.constant("mean", np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1))
     std = graph.constant("std", np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1))
     centred = graph.node("Sub", ["gray", mean], "centred")
-    features = _trunk(graph, folded, graph.node("Div", [centred, std], "normalized"))
-    graph.nodes.append(helper.make_node("Identity", [features], ["features"], name="features"))
-    weight, bias = (tensor.cpu().numpy() for tensor in head_projection(folded))
-    logits = _heads(graph, features, weight, bias)
-    # reliability = sigmoid(logit 0); repeatability = s / (1 + s) = 1 - 1 / (1 + s),
-    # s = softplus(logit 1): the second form stays 1, not NaN, where s overflows
-    rel_logit, sal_logit = "rel_logit", "sal_logit"
-    graph.nodes.append(helper.make_node("Split", [logits, graph.constant(
-        "split", np.array([1, 1], np.int64))], [rel_logit, sal_logit], name="split", axis=1))
-    graph.node("Sigmoid", [rel_logit], "reliability")
-    one = graph.constant("one", np.array(1, np.float32))
-    saliency = graph.node("Softplus", [sal_logit], "saliency")
-    inverse = graph.node("Reciprocal", [graph.node("Add", [saliency, one], "saliency_1")], "inverse")
-    graph.node("Sub", [one, inverse], "repeatability")
-    dims = ["height", "width"]
+    trunk = _trunk(graph, folded, graph.node("Div", [centred, std], "normalized"))
+    graph.nodes.append(helper.make_node("Transpose", [trunk], ["features"], name="features",
+                                        perm=[0, 2, 3, 1]))
+    channels = int(net.layers[-1].out_channels)
     model = helper.make_model(
         helper.make_graph(
             graph.nodes, "sarfeat_fast_r2d2",
-            [helper.make_tensor_value_info("gray", TensorProto.FLOAT, [1, 1, *dims])],
+            [helper.make_tensor_value_info("gray", TensorProto.FLOAT, [1, 1, "height", "width"])],
             [helper.make_tensor_value_info("features", TensorProto.FLOAT,
-                                           [1, int(weight.shape[1]), "half_height", "half_width"]),
-             *(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, *dims])
-               for name in ("reliability", "repeatability"))],
+                                           [1, "half_height", "half_width", channels])],
             graph.initializers,
         ),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sarfeat",
@@ -250,10 +201,6 @@ def _quantize(fp32_path: Path, int8_path: Path) -> None:
             image = next(self.images, None)
             return None if image is None else {"gray": image}
 
-    import onnx
-
-    model = onnx.load(str(fp32_path))
-    heads = [node.name for node in model.graph.node if node.name.startswith("head_")]
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser's advice on the root logger is not the user's
@@ -261,7 +208,9 @@ def _quantize(fp32_path: Path, int8_path: Path) -> None:
         quantize_static(
             str(fp32_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv"], nodes_to_exclude=heads,
+            # ReLU and max pooling quantised too: the activations then stay uint8 from the
+            # first convolution to the last (no dequantise-quantise pair between layers)
+            op_types_to_quantize=["Conv", "Relu", "MaxPool"],
             calibrate_method=CalibrationMethod.MinMax,
         )
     finally:
@@ -322,6 +271,7 @@ class OnnxRunner:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = onnxruntime.InferenceSession(
             str(self.path), options, providers=["CPUExecutionProvider"])
+        self.head_weight, self.head_bias = head_projection(fold_batchnorm(net).cpu())
 
     def run(self, gray: torch.Tensor) -> DenseMaps:
         """Maps of one (H, W) float32 gray tile with values in [0, 1]."""
@@ -329,9 +279,7 @@ class OnnxRunner:
         image = gray.detach().to("cpu", torch.float32).numpy()
         if height % 2 or width % 2:
             image = np.pad(image, ((0, height % 2), (0, width % 2)), mode="edge")
-        features, reliability, repeatability = self.session.run(
-            ["features", "reliability", "repeatability"],
-            {"gray": np.ascontiguousarray(image)[None, None]})
-        return DenseMaps(torch.from_numpy(features[0]), self.stride,
-                         torch.from_numpy(reliability[0, 0, :height, :width]),
-                         torch.from_numpy(repeatability[0, 0, :height, :width]))
+        (features,) = self.session.run(["features"], {"gray": np.ascontiguousarray(image)[None, None]})
+        features = torch.from_numpy(features[0]).permute(2, 0, 1)  # (C, h, w), channels last
+        return maps_from_features(features, self.stride, self.head_weight, self.head_bias,
+                                  height, width)

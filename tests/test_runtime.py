@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from sarfeat import SARR2D2Detector
 from sarfeat import _runtime
-from sarfeat._inference import DenseRunner, upsampled_head_logits
+from sarfeat import _fused_heads as fused_heads
+from sarfeat._inference import DenseMaps, DenseRunner, upsampled_head_logits
 from sarfeat.checkpoint import load_checkpoint
 from sarfeat.data import WEIGHT_ALIASES, fetch, load_sar_scene
 
@@ -48,8 +49,12 @@ def tile():
 # -- the heads without the upsampled map --------------------------------------------------------
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["numba", "torch-strips"])
 @pytest.mark.parametrize("shape", [(1, 1), (5, 8), (33, 20)])
-def test_low_resolution_heads_equal_upsample_then_square(shape):
+def test_low_resolution_heads_equal_upsample_then_square(shape, fused, monkeypatch):
+    if fused and not fused_heads.available():
+        pytest.skip("numba is not installed (the fast extra)")
+    monkeypatch.setattr(fused_heads, "available", lambda: fused)
     generator = torch.Generator().manual_seed(0)
     features = torch.randn(1, 16, *shape, generator=generator)
     weight, bias = torch.randn(2, 16, generator=generator), torch.randn(2, generator=generator)
@@ -137,11 +142,13 @@ def test_onnx_fp32_maps_equal_torch_fp32(sar_net, tile):
     for name in ("features", "reliability", "repeatability"):
         torch.testing.assert_close(getattr(got, name).float(), getattr(expected, name).float(),
                                    rtol=1e-4, atol=1e-4)
-    # descriptors: sampled from an NCHW (ONNX) and a channels-last (torch) feature map
+    # descriptors: both runners give channels-last features; an NCHW copy samples the same
     rows, cols = torch.tensor([0.0, 10.0, 50.5, 96.0]), torch.tensor([0.0, 129.0, 64.25, 7.0])
-    assert got.features.is_contiguous() and not expected.features.is_contiguous()
-    torch.testing.assert_close(got.descriptors_at(rows, cols), expected.descriptors_at(rows, cols),
-                               rtol=1e-4, atol=1e-5)
+    assert not got.features.is_contiguous() and not expected.features.is_contiguous()
+    planar = DenseMaps(got.features.contiguous(), got.stride, got.reliability, got.repeatability)
+    for maps in (got, planar):
+        torch.testing.assert_close(maps.descriptors_at(rows, cols),
+                                   expected.descriptors_at(rows, cols), rtol=1e-4, atol=1e-5)
 
 
 @needs_onnx

@@ -1,0 +1,126 @@
+"""Fast-R2D2's two heads in one pass over the features, compiled with numba.
+
+The heads are ``a . up(f) ** 2`` (a 1x1 projection of the squared, x2
+bilinearly upsampled features; see
+:func:`sarfeat._inference.quadratic_upsampling_kernels`). Each upsampled pixel
+mixes the four feature pixels of a 2x2 block, so its projection is a
+quadratic form in five weighted neighbour products per feature pixel
+(the square and the right, down, down-right and down-left pairs). This
+module computes those products while the features are in the CPU's cache
+and combines them into full-resolution logits: no full-size temporary is
+ever written, where torch needs one per product.
+
+numba is optional (``pip install sarfeat[fast]``); :func:`available` says
+whether it imports. The kernels are compiled on first use and cached on disk
+by numba.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+__all__ = ["available", "head_logits"]
+
+#: bilinear x2 (half-pixel) weights of the block's first and second row (or column), by parity
+_WEIGHTS = np.array([[0.75, 0.25], [0.25, 0.75]], np.float32)
+
+_kernels = None
+
+
+def available() -> bool:
+    """Whether numba can be imported."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _compile():
+    import numba
+
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def products(table, weight):  # pragma: no cover - compiled
+        """(5, 2, h + 2, w + 2) weighted products on the replicate-padded grid."""
+        height, width, channels = table.shape
+        out = np.zeros((5, 2, height + 2, width + 2), np.float32)
+        for prange_row in numba.prange(height + 2):
+            row = np.int64(prange_row)  # prange indices are unsigned: mixed with signed, float
+            top = min(max(row - 1, 0), height - 1)
+            bottom = min(row, height - 1)
+            for col in range(width + 2):
+                left = min(max(col - 1, 0), width - 1)
+                right = min(col, width - 1)
+                here, east = table[top, left], table[top, right]
+                south, southeast = table[bottom, left], table[bottom, right]
+                s0 = h0 = v0 = d0 = a0 = 0.0
+                s1 = h1 = v1 = d1 = a1 = 0.0
+                for c in range(channels):
+                    w0, w1 = weight[0, c], weight[1, c]
+                    x = here[c]
+                    x0, x1 = w0 * x, w1 * x
+                    s0 += x0 * x
+                    s1 += x1 * x
+                    h0 += x0 * east[c]
+                    h1 += x1 * east[c]
+                    v0 += x0 * south[c]
+                    v1 += x1 * south[c]
+                    d0 += x0 * southeast[c]
+                    d1 += x1 * southeast[c]
+                    e = east[c] * south[c]
+                    a0 += w0 * e
+                    a1 += w1 * e
+                out[0, 0, row, col], out[0, 1, row, col] = s0, s1
+                out[1, 0, row, col], out[1, 1, row, col] = h0, h1
+                out[2, 0, row, col], out[2, 1, row, col] = v0, v1
+                out[3, 0, row, col], out[3, 1, row, col] = d0, d1
+                out[4, 0, row, col], out[4, 1, row, col] = a0, a1
+        return out
+
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def combine(prods, bias, weights):  # pragma: no cover - compiled
+        """(2, 2h, 2w) logits: each output pixel's quadratic form in its block's products."""
+        height, width = prods.shape[2] - 2, prods.shape[3] - 2
+        out = np.empty((2, 2 * height, 2 * width), np.float32)
+        for prange_y in numba.prange(2 * height):
+            y = np.int64(prange_y)
+            i, by = (y + 1) // 2, (y + 1) % 2
+            r0, r1 = weights[by, 0], weights[by, 1]
+            for x in range(2 * width):
+                j, bx = (x + 1) // 2, (x + 1) % 2
+                c0, c1 = weights[bx, 0], weights[bx, 1]
+                pa, pb, pc, pd = r0 * c0, r0 * c1, r1 * c0, r1 * c1  # the block's four pixels
+                for k in range(2):
+                    value = (pa * pa * prods[0, k, i, j] + pb * pb * prods[0, k, i, j + 1]
+                             + pc * pc * prods[0, k, i + 1, j] + pd * pd * prods[0, k, i + 1, j + 1])
+                    value += 2 * (pa * pb * prods[1, k, i, j] + pc * pd * prods[1, k, i + 1, j]
+                                  + pa * pc * prods[2, k, i, j] + pb * pd * prods[2, k, i, j + 1]
+                                  + pa * pd * prods[3, k, i, j] + pb * pc * prods[4, k, i, j])
+                    out[k, y, x] = value + bias[k]
+        return out
+
+    return products, combine
+
+
+def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Full-resolution head logits from (h, w, C) channels-last float32 features.
+
+    Parameters
+    ----------
+    features : ndarray, shape (h, w, C), float32
+        Low-resolution trunk features.
+    weight : ndarray, shape (2, C)
+        1x1 projection of the two heads.
+    bias : ndarray, shape (2,)
+
+    Returns
+    -------
+    ndarray, shape (2, 2h, 2w), float32
+    """
+    global _kernels
+    if weight.shape[0] != 2:
+        raise ValueError(f"the fused heads compute exactly two heads, not {weight.shape[0]}")
+    if _kernels is None:
+        _kernels = _compile()
+    products, combine = _kernels
+    table = np.ascontiguousarray(features, np.float32)
+    prods = products(table, np.ascontiguousarray(weight, np.float32))
+    return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS)
