@@ -124,9 +124,8 @@ def upsampled_head_logits(
 
     On the CPU with numba installed this is :func:`sarfeat._fused_heads.head_logits`
     (one compiled pass). Otherwise the features are read as (rows, cols, C)
-    strips small enough to stay in the CPU's cache (channels-last features
-    are read in place), and each neighbour product is projected on the heads
-    while it is in cache.
+    strips of a few MB (channels-last features are read in place), and each
+    neighbour product of a strip is projected on the heads at once.
 
     Parameters
     ----------
@@ -139,7 +138,7 @@ def upsampled_head_logits(
         2: features are upsampled x2 (bilinear, half-pixel) before squaring.
     rows_per_strip : int, optional
         Low-resolution rows per strip (bounds the temporary products); by
-        default about 1 MB of features.
+        default about 4 MB of features.
 
     Returns
     -------
@@ -152,7 +151,8 @@ def upsampled_head_logits(
         logits = fused_heads.head_logits(table.numpy(), weight.float().numpy(), bias.float().numpy())
         return torch.from_numpy(logits)[None]
     height, width, channels = table.shape
-    rows_per_strip = rows_per_strip or max(2, (1 << 20) // (4 * channels * (width + 2)))
+    # strips of about 4 MB: fewer, larger torch calls (each one costs a thread barrier)
+    rows_per_strip = rows_per_strip or max(2, (1 << 22) // (4 * channels * (width + 2)))
     device = table.device
     projection = weight.to(device, torch.float32).contiguous()  # (K, C)
     taps = {name: torch.from_numpy(kernel[:, 0]).to(device)[..., None, None, None]

@@ -3,8 +3,8 @@
 The graph is written from the folded network's tensors with ``onnx.helper``
 (no tracing): the ImageNet normalisation and the trunk, up to the
 low-resolution features (channels last). The two heads are evaluated from
-those features in torch, in cache-sized strips
-(:func:`sarfeat._inference.maps_from_features`): in the graph they cost more
+those features by :func:`sarfeat._inference.maps_from_features` (one
+compiled pass with numba, else torch strips): in the graph they cost more
 than the int8 trunk, because every neighbour product was a full-size copy.
 
 int8 is ONNX Runtime's static quantisation (QDQ, per-channel int8 weights,

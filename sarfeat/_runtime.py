@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ._inference import PRECISIONS, DenseRunner, native_bf16
-from ._onnx import OnnxRunner, cache_dir, onnxruntime_available
+from . import _fused_heads as fused_heads
+from ._onnx import BUILD_VERSION, OnnxRunner, cache_dir, onnxruntime_available
 from .network import R2D2Net
 
 __all__ = [
@@ -109,7 +110,9 @@ def _choice_key(net: R2D2Net, options: list[tuple[str, str]]) -> str:
     if onnxruntime_available():
         import onnxruntime
 
-        versions.append(f"ort{onnxruntime.__version__}")
+        versions.append(f"ort{onnxruntime.__version__}-build{BUILD_VERSION}")
+    if fused_heads.available():
+        versions.append("numba-heads")
     return "|".join([cpu_name(), *versions, f"threads{torch.get_num_threads()}", net.architecture,
                      ",".join(f"{r}:{p}" for r, p in options)])
 
