@@ -74,6 +74,7 @@ def check_matcher_parameters(matcher) -> None:
                  optional=True)
     check_number("refine_angle", matcher.refine_angle, 0, optional=True)
     check_bool("select_model", matcher.select_model)
+    check_bool("subpixel", matcher.subpixel)
     check_bool("identity_prior", matcher.identity_prior)
     check_integer("estimated_turns", matcher.estimated_turns, 0)
     if matcher.progress is not None:
