@@ -180,7 +180,10 @@ class Keypoints:
 #: "default": SARR2D2Detector() as it stands (rotation invariant: four network runs); the
 #: others run upright (one network run) with the given runtime and precision.
 RUNTIMES = ["default", "auto auto", "torch fp32", "torch bf16", "onnxruntime fp32",
-            "onnxruntime int8"]
+            "onnxruntime int8", "lite default", "lite auto"]
+
+#: The distilled narrow network (``fast_r2d2_lite``), when this version of sarfeat has it.
+LITE_WEIGHTS = "sarfeat-sar-lite"
 
 
 class RatioToOpenCVSift:
@@ -188,7 +191,9 @@ class RatioToOpenCVSift:
 
     Both run in the same process and sample, the median of three calls each
     after a warm-up, for each runtime and precision of the detector (``auto``
-    is what ``SARR2D2Detector()`` picks here). Needs ``SARFEAT_DATA_DIR``
+    is what ``SARR2D2Detector()`` picks here), and for the distilled
+    ``sarfeat-sar-lite`` weights (``lite default``: rotation invariant;
+    ``lite auto``: upright, runtime and precision ``auto``). Needs ``SARFEAT_DATA_DIR``
     (the benchmark is skipped without it), and ``sarfeat[fast]`` for the
     ONNX Runtime rows.
     """
@@ -212,7 +217,14 @@ class RatioToOpenCVSift:
             self.image = development_image("m")
         except DataUnavailableError as error:
             raise NotImplementedError(f"development image m1 not available: {error}")
-        if runtime_precision == "default":
+        if runtime_precision.startswith("lite"):
+            from sarfeat.weights import weight_names
+
+            if LITE_WEIGHTS not in weight_names():
+                raise NotImplementedError(f"no {LITE_WEIGHTS} weights in this version")
+            upright = runtime_precision == "lite auto"
+            detector = SARR2D2Detector(LITE_WEIGHTS, upright=upright)
+        elif runtime_precision == "default":
             detector = SARR2D2Detector()
         else:
             runtime, precision = runtime_precision.split()

@@ -66,11 +66,15 @@ def _use_shared_data() -> None:
         os.environ["SARFEAT_DATA_DIR"] = str(root.parent / "shared" / "data")
 
 
+#: The distilled narrow network (``fast_r2d2_lite``), when this version of sarfeat has it.
+LITE_WEIGHTS = "sarfeat-sar-lite"
+
+
 @functools.lru_cache(maxsize=None)
-def _matcher():
+def _matcher(weights=None):
     from sarfeat import CoarseFineMatcher
 
-    return CoarseFineMatcher(rng=0)  # default weights and parameters, fixed RANSAC seed
+    return CoarseFineMatcher(weights, rng=0)  # default parameters, fixed RANSAC seed
 
 
 def score(fixed: np.ndarray, moving: np.ndarray, reference: np.ndarray) -> dict:
@@ -205,25 +209,32 @@ class DevelopmentPairEach(SlowTiming, _DevelopmentRun):
 class DevelopmentPairsPeers(SlowTiming):
     """Registration of all seven development pairs, sarfeat and OpenCV peers in one run.
 
-    ``time_register`` of ``sarfeat`` divided by that of ``akaze`` (OpenCV AKAZE +
-    RANSAC) or ``sift`` (OpenCV SIFT + RANSAC) is the ratio of the speed issue
-    (target: at most 3x AKAZE). The peers match by mutual nearest neighbours with
+    ``time_register`` of ``sarfeat`` (default weights) or ``sarfeat_lite`` (the
+    distilled ``sarfeat-sar-lite`` weights) divided by that of ``akaze`` (OpenCV
+    AKAZE + RANSAC) or ``sift`` (OpenCV SIFT + RANSAC) is the ratio of the speed
+    issue (target: at most 3x AKAZE). The peers match by mutual nearest neighbours with
     Lowe's ratio 0.8 and fit an affine map by RANSAC (3 px), as in
     ``eval_registration.py``.
     """
 
-    params = ["sarfeat", "akaze", "sift"]
+    params = ["sarfeat", "sarfeat_lite", "akaze", "sift"]
     param_names = ["method"]
     repeat = (1, 3, 120.0)
 
     def setup(self, method: str) -> None:
         import cv2
 
+        from sarfeat.weights import weight_names
+
+        if method == "sarfeat_lite" and LITE_WEIGHTS not in weight_names():
+            raise NotImplementedError(f"no {LITE_WEIGHTS} weights in this version")
         if method == "akaze" and not hasattr(cv2, "AKAZE_create"):
             raise NotImplementedError("OpenCV 5 has no AKAZE: install opencv-python-headless<5")
         self.pairs = [development_pair(pair)[:2] for pair in DEVELOPMENT_PAIRS]
-        if method == "sarfeat":
-            score(*development_pair("l"))  # load the network, warm torch up
+        self.weights = LITE_WEIGHTS if method == "sarfeat_lite" else None
+        if method.startswith("sarfeat"):
+            register(*development_pair("l")[:2], matcher=_matcher(self.weights),
+                     progress=False)  # load the network, warm up
 
     def time_register(self, method: str) -> None:
         from sarfeat import RegistrationError, register
@@ -231,9 +242,9 @@ class DevelopmentPairsPeers(SlowTiming):
         from .eval_registration import _sift_register
 
         for fixed, moving in self.pairs:
-            if method == "sarfeat":
+            if method.startswith("sarfeat"):
                 try:
-                    register(fixed, moving, matcher=_matcher(), progress=False)
+                    register(fixed, moving, matcher=_matcher(self.weights), progress=False)
                 except RegistrationError:
                     pass
             else:
