@@ -224,6 +224,7 @@ class DevelopmentPairsPeers(SlowTiming):
     def setup(self, method: str) -> None:
         import cv2
 
+        from sarfeat import register
         from sarfeat.weights import weight_names
 
         if method == "sarfeat_lite" and LITE_WEIGHTS not in weight_names():
