@@ -235,7 +235,20 @@ def ensure_model(net: R2D2Net, precision: str) -> Path:
             built = Path(folder) / "int8.onnx"
             _quantize(fp32, built)
         os.replace(built, path)  # atomic: a reader never sees half a file
+    _remove_older_builds(path)
     return path
+
+
+def _remove_older_builds(path: Path) -> None:
+    """Delete the cached models of the same weights and precision from older graph versions."""
+    stem = path.name.rsplit("-v", 1)[0]
+    for old in path.parent.glob(f"{stem}-v*.onnx"):
+        version = old.name[len(stem) + 2:-len(".onnx")]
+        if version.isdigit() and int(version) < BUILD_VERSION:
+            try:
+                old.unlink()
+            except OSError:
+                pass  # another process may hold or have removed it
 
 
 # -- the runner ------------------------------------------------------------------------------

@@ -152,6 +152,23 @@ def test_onnx_fp32_maps_equal_torch_fp32(sar_net, tile):
 
 
 @needs_onnx
+def test_a_new_build_removes_older_builds_of_the_same_model(sar_net, tmp_path, monkeypatch):
+    from sarfeat import _onnx
+
+    monkeypatch.setenv(_onnx.CACHE_ENV, str(tmp_path))
+    path = _onnx.model_path(sar_net, "fp32")
+    path.parent.mkdir(parents=True)
+    stem = path.name.rsplit("-v", 1)[0]
+    older = path.parent / f"{stem}-v{_onnx.BUILD_VERSION - 1}.onnx"
+    other_weights = path.parent / f"{sar_net.architecture}-0123456789abcdef01234567-fp32-v1.onnx"
+    for stale in (older, other_weights):
+        stale.write_bytes(b"stale")
+    assert _onnx.ensure_model(sar_net, "fp32") == path and path.is_file()
+    assert not older.exists()
+    assert other_weights.exists()  # other weights' models are not this build's to remove
+
+
+@needs_onnx
 def test_changed_weights_get_a_new_model(sar_net, tile):
     from sarfeat._onnx import model_path, weights_hash
 
