@@ -41,7 +41,8 @@ def _compile():
     def products(table, weight):  # pragma: no cover - compiled
         """(5, 2, h + 2, w + 2) weighted products on the replicate-padded grid."""
         height, width, channels = table.shape
-        out = np.zeros((5, 2, height + 2, width + 2), np.float32)
+        out = np.empty((5, 2, height + 2, width + 2), np.float32)  # every element is written
+        weight0, weight1 = weight[0].copy(), weight[1].copy()
         for prange_row in numba.prange(height + 2):
             row = np.int64(prange_row)  # prange indices are unsigned: mixed with signed, float
             top = min(max(row - 1, 0), height - 1)
@@ -51,12 +52,12 @@ def _compile():
                 right = min(col, width - 1)
                 here, east = table[top, left], table[top, right]
                 south, southeast = table[bottom, left], table[bottom, right]
-                s0 = h0 = v0 = d0 = a0 = 0.0
-                s1 = h1 = v1 = d1 = a1 = 0.0
+                # float32 accumulators: a float64 one (a plain 0.0) stops vectorisation
+                s0 = h0 = v0 = d0 = a0 = np.float32(0.0)
+                s1 = h1 = v1 = d1 = a1 = np.float32(0.0)
                 for c in range(channels):
-                    w0, w1 = weight[0, c], weight[1, c]
                     x = here[c]
-                    x0, x1 = w0 * x, w1 * x
+                    x0, x1 = weight0[c] * x, weight1[c] * x
                     s0 += x0 * x
                     s1 += x1 * x
                     h0 += x0 * east[c]
@@ -66,8 +67,8 @@ def _compile():
                     d0 += x0 * southeast[c]
                     d1 += x1 * southeast[c]
                     e = east[c] * south[c]
-                    a0 += w0 * e
-                    a1 += w1 * e
+                    a0 += weight0[c] * e
+                    a1 += weight1[c] * e
                 out[0, 0, row, col], out[0, 1, row, col] = s0, s1
                 out[1, 0, row, col], out[1, 1, row, col] = h0, h1
                 out[2, 0, row, col], out[2, 1, row, col] = v0, v1
