@@ -164,6 +164,7 @@ class CoarseSearch:
     rng: np.random.Generator
     hypotheses: list[Hypothesis] = field(default_factory=list)
     keypoint_counts: list[int] = field(default_factory=list)
+    intermediate_skipped: bool = False
 
     def attempt(self, angle: float) -> Hypothesis:
         """The hypothesis of image 2 turned by ``angle`` degrees."""
@@ -249,8 +250,15 @@ class CoarseSearch:
                 return True
         return False
 
-    def run(self, estimated: list[float] = ()) -> Hypothesis:
-        """The whole search; returns the best hypothesis (``strong`` set)."""
+    def run(self, estimated: list[float] = (),
+            settled: Callable[[], bool] | None = None) -> Hypothesis:
+        """The whole search; returns the best hypothesis (``strong`` set).
+
+        ``settled``, when given, is asked before the intermediate turns (the
+        costliest part: one coarse match per ``angle_step``) are tried; when it
+        answers True (the matcher found the pair registered another way), they
+        are skipped.
+        """
         s = self.settings
         first, rest = s.rotations[:1], s.rotations[1:]
         # turns within refine_angle of a right angle are tried at the right angle
@@ -259,7 +267,10 @@ class CoarseSearch:
         if not found:
             self.refine(self.best())
             found = self.is_strong(self.best())
-        if not found and s.angle_step is not None:
+        self.intermediate_skipped = False
+        if not found and s.angle_step is not None and settled is not None and settled():
+            self.intermediate_skipped = True
+        elif not found and s.angle_step is not None:
             # intermediate turns, the nearest to the best hypothesis' first
             steps = np.arange(0.0, 360.0, s.angle_step)
             centre = self.best().angle if self.best().inliers else 0.0

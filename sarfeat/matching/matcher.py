@@ -36,6 +36,9 @@ MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale
 #: (three levels; relative scales from 1/2 to 2 between the images are matched).
 _COARSE_SCALE_FACTOR = 2 ** 0.5
 
+#: The identity prior settles the rotation search with this many times min_fine_inliers.
+_SETTLING_FACTOR = 2
+
 #: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
 #: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
 _MIN_CONTENT_KEYPOINTS = 10
@@ -216,7 +219,9 @@ class CoarseFineMatcher:
         score of each model tried), inlier residuals (``residual_median``,
         ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
         inliers of each turn tried), ``estimated_turns`` (the orientation
-        estimate's turns), ``prior`` (``'coarse'`` or ``'identity'``),
+        estimate's turns), ``intermediate_turns_skipped`` (the identity prior
+        registered the pair before the turns between right angles were tried),
+        ``prior`` (``'coarse'`` or ``'identity'``),
         ``guided_rounds``, ``fine_resampled``, the correlation refinement's
         ``subpixel_points``, ``subpixel_kept``, ``subpixel_residual_median``,
         ``keypoint_residual_median`` and ``subpixel_refined`` (whether the
@@ -321,6 +326,7 @@ class CoarseFineMatcher:
         self.coarse_keypoints1 = self.coarse_keypoints2 = self.coarse_matches = None
         self.coarse_inliers = None
         self.diagnostics: dict = {}
+        self._stage = self._identity = None
 
     def match(self, image1, image2) -> np.ndarray:
         """Match two images; fills the attributes and returns the verified matches.
@@ -355,13 +361,18 @@ class CoarseFineMatcher:
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
         seed = _DEFAULT_SEED if self.rng is None else self.rng
-        coarse_seed, fine_seed = np.random.default_rng(seed).integers(2 ** 63, size=2)
+        streams = [np.random.default_rng(s)
+                   for s in np.random.default_rng(seed).integers(2 ** 63, size=3)]
+        coarse_rng, fine_rng, identity_rng = streams
         image1 = self._normalized(image1, "image1")
         image2 = self._normalized(image2, "image2")
         self.diagnostics.update(failure=None)
-        hypothesis = self._coarse(image1, image2, np.random.default_rng(coarse_seed))
+        self._stage, self._identity = None, None
+        hypothesis = self._coarse(
+            image1, image2, coarse_rng,
+            settled=lambda: self._identity_settles(image1, image2, identity_rng))
         self.diagnostics["seconds_coarse"] = time.perf_counter() - started
-        result = self._fine(image1, image2, hypothesis, np.random.default_rng(fine_seed))
+        result = self._fine(image1, image2, hypothesis, fine_rng, identity_rng)
         if result.model is not None and self.subpixel:
             self._refine_subpixel(image1, image2, result)
         self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
@@ -431,8 +442,11 @@ class CoarseFineMatcher:
 
     # -- coarse stage -----------------------------------------------------------------------------
 
-    def _coarse(self, image1: np.ndarray, image2: np.ndarray, rng) -> Hypothesis:
-        """Rotation search and coarse model; fills the coarse attributes."""
+    def _coarse(self, image1: np.ndarray, image2: np.ndarray, rng, settled=None) -> Hypothesis:
+        """Rotation search and coarse model; fills the coarse attributes.
+
+        ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
+        """
         diagnostics = self.diagnostics
         factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
         small1, scale1 = downsample(image1, factor)
@@ -456,8 +470,9 @@ class CoarseFineMatcher:
         )
         estimated = estimate_turns(small1, small2, self.estimated_turns) \
             if self.estimated_turns else []
-        best = search.run(estimated)
+        best = search.run(estimated, settled)
         diagnostics.update(
+            intermediate_turns_skipped=search.intermediate_skipped,
             coarse_keypoints=(len(keypoints1), *search.keypoint_counts),
             coarse_candidates=best.candidates, coarse_inliers=best.inliers,
             angles_tried=[h.angle for h in search.hypotheses if h.coarse_matches is not None],
@@ -506,19 +521,56 @@ class CoarseFineMatcher:
 
         return FineStage(settings, describe, self._plausible, _progress_bar(self.progress))
 
-    def _fine(self, image1, image2, hypothesis: Hypothesis, rng) -> FineResult:
+    def _stage_of_match(self) -> FineStage:
+        """The fine stage of the current match (one, so that its described patches are shared)."""
+        if self._stage is None:
+            self._stage = self._fine_stage()
+        return self._stage
+
+    def _identity_attempt(self, image1, image2, rng) -> FineResult:
+        """The fine stage around the identity prior, run once per match."""
+        if self._identity is None:
+            self._identity = self._guided(self._stage_of_match(), image1, image2, np.eye(3), rng)
+            self._identity.prior = "identity"
+        return self._identity
+
+    def _identity_usable(self, image1, image2) -> bool:
+        return self.identity_prior and \
+            overlap_box(np.eye(3), image1.shape, image2.shape) is not None
+
+    def _identity_settles(self, image1, image2, rng) -> bool:
+        """Whether the identity prior registers the pair well enough to stop turning image 2.
+
+        Asked by the coarse search before its intermediate turns, when no right
+        angle gave a strong hypothesis: many products are co-registered already,
+        and a fine model around the identity with at least twice
+        ``min_fine_inliers`` inliers (after the last local search) makes a turn
+        of 30 degrees or more implausible.
+        """
+        if not self._identity_usable(image1, image2):
+            return False
+        attempt = self._identity_attempt(image1, image2, rng)
+        if attempt.model is None:
+            return False
+        if self.final_radius is not None:  # as _fine would finish it (no new network run)
+            attempt = self._stage_of_match().final_search(attempt)
+        return attempt.inliers.sum() >= _SETTLING_FACTOR * self.min_fine_inliers
+
+    def _fine(self, image1, image2, hypothesis: Hypothesis, rng, identity_rng) -> FineResult:
         """The fine stage around each prior, guided rounds, and the last local search."""
-        stage = self._fine_stage()
+        stage = self._stage_of_match()
         priors = [("coarse", hypothesis.matrix)] if hypothesis.matrix is not None else []
-        if self.identity_prior and not hypothesis.strong and \
-                overlap_box(np.eye(3), image1.shape, image2.shape) is not None:
+        if not hypothesis.strong and self._identity_usable(image1, image2):
             priors.append(("identity", np.eye(3)))
         failure = self.diagnostics.get("failure")
         reasons = [f"coarse stage: {failure}"] if failure else []
         result = FineResult.empty(None, self.descriptor_names)
         for name, matrix in priors:
-            attempt = self._guided(stage, image1, image2, matrix, rng)
-            attempt.prior = name
+            if name == "identity":
+                attempt = self._identity_attempt(image1, image2, identity_rng)
+            else:
+                attempt = self._guided(stage, image1, image2, matrix, rng)
+                attempt.prior = name
             if attempt.failure:
                 reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
             if attempt.better_than(result):
