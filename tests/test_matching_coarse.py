@@ -80,3 +80,34 @@ def test_a_featureless_turn_is_no_hypothesis():
     with pytest.raises(RuntimeError):
         search.attempt(0.0)  # the upright image must describe
     assert search.attempt(90.0).matrix is None  # a turned one is just no hypothesis
+
+
+def test_a_settled_pair_skips_the_angle_steps_and_an_unsettled_one_does_not():
+    image, other, _ = _turned_pair(-62.0)
+    asked = []
+
+    def settled(answer):
+        def ask():
+            asked.append(answer)
+            return answer
+        return ask
+
+    # no estimate: the right angles fail (a 62 degree turn), then the matcher is asked
+    skipped = _search(image, other, estimated_turns=0)
+    skipped.run(settled=settled(True))
+    assert asked == [True] and skipped.intermediate_skipped
+    assert sorted(h.angle for h in skipped.hypotheses) == [0.0, 90.0, 180.0, 270.0]
+    searched = _search(image, other, estimated_turns=0)
+    best = searched.run(settled=settled(False))
+    assert asked == [True, False] and not searched.intermediate_skipped
+    assert len(searched.hypotheses) > 4 and angle_difference(best.angle, 62.0) < 16
+
+
+def test_a_strong_right_angle_never_asks_whether_the_pair_is_settled():
+    image, other, _ = _turned_pair(90.0)
+    search = _search(image, other, estimated_turns=0)
+
+    def never():
+        raise AssertionError("asked although a right angle was strong")
+
+    assert search.run(settled=never).strong
