@@ -515,7 +515,8 @@ class CoarseFineMatcher:
         elif self.final_radius is not None:
             result = stage.final_search(result)
         result.diagnostics.update(patches_described=stage.diagnostics["patches_described"],
-                                  patches_reused=stage.diagnostics["patches_reused"])
+                                  patches_reused=stage.diagnostics["patches_reused"],
+                                  patches_redescribed=stage.store.redescribed)
         return result
 
     def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
