@@ -83,6 +83,9 @@ LINEAR_TAIL = 1.5
 LARGE_NODATA = 5
 #: Standard deviation, in pixels, of the weights that fill small no-data regions.
 _FILL_SIGMA = 2.0
+#: Reach of that filter in sigmas (scipy's default), and rows filled at once.
+_FILL_TRUNCATE = 4.0
+_FILL_BAND = 512
 
 
 @dataclass
@@ -293,11 +296,32 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, median: float | None = N
     values[invalid] = np.median(_valid_sample(values, valid)) if median is None else median
     small = invalid & ~large
     if small.any():
-        weights = ndimage.gaussian_filter(valid.astype(np.float32), _FILL_SIGMA)
-        total = ndimage.gaussian_filter(np.where(valid, values, 0).astype(np.float32), _FILL_SIGMA)
-        reached = small & (weights > 1e-3)
-        values[reached] = total[reached] / weights[reached]
+        _fill_small(values, valid, small)
     return large if large.any() else None
+
+
+def _fill_small(values: np.ndarray, valid: np.ndarray, small: np.ndarray) -> None:
+    """Small holes get the Gaussian-weighted mean of their valid neighbours, in place.
+
+    Computed in bands of rows with a halo of the filter's reach, only where there
+    are holes: the same values as filtering the whole image, in bounded memory.
+    """
+    reach = int(_FILL_TRUNCATE * _FILL_SIGMA + 0.5)
+    height = values.shape[0]
+    rows = small.any(axis=1)
+    for top in range(0, height, _FILL_BAND):
+        bottom = min(height, top + _FILL_BAND)
+        if not rows[top:bottom].any():
+            continue
+        lo, hi = max(0, top - reach), min(height, bottom + reach)
+        inner = slice(top - lo, bottom - lo)
+        band_valid = valid[lo:hi]
+        weights = ndimage.gaussian_filter(band_valid.astype(np.float32), _FILL_SIGMA,
+                                          truncate=_FILL_TRUNCATE)[inner]
+        total = ndimage.gaussian_filter(np.where(band_valid, values[lo:hi], 0).astype(np.float32),
+                                        _FILL_SIGMA, truncate=_FILL_TRUNCATE)[inner]
+        reached = small[top:bottom] & (weights > 1e-3)
+        values[top:bottom][reached] = total[reached] / weights[reached]
 
 
 def normalize_sar(
@@ -360,7 +384,8 @@ def normalize_sar(
 
     if kind in ("intensity", "amplitude"):
         positive = valid & (values > 0)
-        floor = values[positive].min() if positive.any() else np.float32(1.0)
+        floor = np.min(values, where=positive, initial=np.inf)  # no copy of the values
+        floor = floor if np.isfinite(floor) else np.float32(1.0)
         np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log10(values, out=values)

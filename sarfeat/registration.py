@@ -142,10 +142,14 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
             f"finite (and not nodata), less than the {100 * min_valid_fraction:.0f} % "
             "required (min_valid_fraction)", which
         )
-    sample = values[valid]
-    if sample.min() == sample.max():
+    # extremes of the valid pixels without a copy of them
+    info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
+        np.finfo(values.dtype)
+    low = np.min(values, where=valid, initial=info.max)
+    high = np.max(values, where=valid, initial=info.min)
+    if low == high:
         raise RegistrationError(
-            f"{which} image is constant (every valid pixel equals {sample.flat[0]:g}): "
+            f"{which} image is constant (every valid pixel equals {low:g}): "
             "there is nothing to register", which
         )
     return image
