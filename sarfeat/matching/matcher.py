@@ -7,6 +7,7 @@ stages live in :mod:`~sarfeat.matching.coarse`, :mod:`~sarfeat.matching.fine`,
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -30,6 +31,14 @@ __all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
 #: Detector parameters that the matcher sets itself, per stage.
 MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
                 "scale_factor", "input_kind", "nodata")
+
+#: The detector's pyramid and budget, which each stage sets (the detector's own defaults
+#: unless the stage gives them).
+_PYRAMID_DEFAULTS = {
+    name: inspect.signature(SARR2D2Detector).parameters[name].default
+    for name in ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
+                 "scale_factor")
+}
 
 #: Pyramid of the coarse detection: levels sqrt(2) apart from full size to half of it
 #: (three levels; relative scales from 1/2 to 2 between the images are matched).
@@ -401,13 +410,23 @@ class CoarseFineMatcher:
         return options
 
     def _detector(self, **stage) -> SARR2D2Detector:
-        """A detector on the normalised images, kept between calls (its network stays ready)."""
+        """The matcher's one detector on the normalised images, set up for a stage.
+
+        Both stages share it (its pyramid and keypoint budget are switched per
+        stage), so one network runtime, with its working memory, serves the whole
+        match; it is kept between calls (the network stays ready).
+        """
+        stage = {**_PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
         options = self.detector_settings(**stage)
         net = self._network()
-        key = (id(net), repr(sorted(options.items())))
+        shared = {k: v for k, v in options.items() if k not in stage}
+        key = (id(net), repr(sorted(shared.items())))
         if key not in self._detectors:
-            self._detectors[key] = SARR2D2Detector(net, input_kind="display", **options)
-        return self._detectors[key]
+            self._detectors = {key: SARR2D2Detector(net, input_kind="display", **options)}
+        detector = self._detectors[key]
+        for name, value in stage.items():
+            setattr(detector, name, value)
+        return detector
 
     def _plausible(self, matrices: np.ndarray) -> np.ndarray:
         """Which of (B, 3, 3) matrices keep orientation and a scale within max_scale_change."""
