@@ -86,15 +86,22 @@ def warp_nan(
     return out
 
 
-def downsample(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+def downsample(image: np.ndarray, factor: float, overwrite: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-prefiltered downsampling of a NaN-marked image.
 
     Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
+    ``overwrite`` lets it fill the NaN of ``image`` in place (no filled copy).
     """
     if factor >= 1:
         return image, np.eye(3)
     invalid = np.isnan(image)
-    filled = np.where(invalid, np.nanmedian(image), image) if invalid.any() else image
+    filled = image
+    if invalid.any():
+        fill = np.nanmedian(image)
+        filled = image if overwrite else np.empty_like(image)
+        np.copyto(filled, image)
+        filled[invalid] = fill
     small = rescale(filled, factor, anti_aliasing=True, order=1, preserve_range=True)
     small = small.astype(np.float32)
     if invalid.any():

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..descriptors import MultiDescriptorExtractor
 from ..detector import SARR2D2Detector
 from ..network import R2D2Net
-from ..preprocess import normalize_sar
+from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
 from ..weights import resolve_weights
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
@@ -376,9 +376,19 @@ class CoarseFineMatcher:
     def _check_parameters(self) -> None:
         check_matcher_parameters(self)
 
-    def _normalized(self, image, which: str) -> np.ndarray:
-        """The image in [0, 1] as float32, NaN where invalid."""
+    def _normalized(self, image, which: str):
+        """The image in [0, 1] as float32, NaN where invalid.
+
+        A lazily normalised view (:class:`~sarfeat.preprocess.ScaledImage`: windows
+        are normalised as they are read, the same values as normalising the whole
+        image) when it can be, so no normalised copy of a large scene is held.
+        """
         try:
+            if not np.ma.isMaskedArray(image):
+                raw = check_image(image)
+                scaling = sar_scaling(raw, self.input_kind, nodata=self.nodata)
+                if scaling is not None:
+                    return ScaledImage(raw, scaling)
             normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
         except ValueError as error:
             raise ValueError(f"{which}: {error}") from None
@@ -438,8 +448,9 @@ class CoarseFineMatcher:
         """Rotation search and coarse model; fills the coarse attributes."""
         diagnostics = self.diagnostics
         factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
-        small1, scale1 = downsample(image1, factor)
-        small2, scale2 = downsample(image2, factor)
+        # each image normalised whole only for its downsampling (one at a time)
+        small1, scale1 = downsample(np.asarray(image1), factor, overwrite=True)
+        small2, scale2 = downsample(np.asarray(image2), factor, overwrite=True)
         detector = self._detector(
             max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
             min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
