@@ -217,9 +217,10 @@ class CoarseFineMatcher:
         ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
         inliers of each turn tried), ``estimated_turns`` (the orientation
         estimate's turns), ``prior`` (``'coarse'`` or ``'identity'``),
-        ``guided_rounds``, ``fine_resampled``, ``patches_described`` and
-        ``patches_reused`` (fine patches run through the network, and those
-        reused from an earlier prior or round), timings
+        ``guided_rounds``, ``fine_resampled``, ``patches_described``,
+        ``patches_reused`` and ``patches_redescribed`` (fine patches run through
+        the network, those reused from an earlier prior or round, and those run
+        again because their descriptors had been dropped to bound memory), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
         (None, or a sentence saying why no model was found).
 
