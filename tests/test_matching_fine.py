@@ -182,3 +182,34 @@ def test_a_small_budget_bounds_the_traced_memory(large_pair):
     # the unlimited stage held every descriptor of the scene at once; the streamed one saves
     # most of that in traced (numpy) memory
     assert peaks[1] < peaks[None] - 0.5 * held[None]
+
+
+def test_the_progress_wrapper_sees_every_patch_of_image_1(pair):
+    image1, image2 = pair
+    seen = []
+
+    def progress(items, description):
+        for item in items:
+            seen.append((description, item))
+            yield item
+
+    stage = FineStage(FineSettings(descriptors=("patch",), patch_size=128, fine_keypoints=300,
+                                   radius=12.0), _describe_patch,
+                      lambda m: plausible_matrices(m, 4.0), progress)
+    stage.run(image1, image2, TRUTH.params, np.random.default_rng(0))
+    # 300 x 330 on a 128 grid: 3 x 3 patches of image 1, each shown once
+    assert [d for d, _ in seen] == ["fine patches"] * 9
+    assert len({core for _, core in seen}) == 9
+
+
+def test_the_progress_bar_is_off_unless_asked_or_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    from sarfeat.matching.matcher import _progress_bar
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    assert _progress_bar(None) is None and _progress_bar(False) is None
+    bar = _progress_bar(True)
+    assert list(bar(range(3), "fine patches")) == [0, 1, 2]
+    assert "fine patches" in sys.stderr.getvalue()
