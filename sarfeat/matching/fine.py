@@ -109,8 +109,11 @@ def candidate_pairs(keypoints1: np.ndarray, back2: np.ndarray, radius: float) ->
     if len(keypoints1) == 0 or len(back2) == 0:
         return np.empty((0, 2), dtype=np.intp)
     tree1, tree2 = cKDTree(keypoints1), cKDTree(back2)
-    distances = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
-    return np.stack([distances["i"], distances["j"]], axis=1).astype(np.intp)
+    found = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
+    pairs = np.empty((len(found), 2), np.intp)  # one copy, column by column
+    pairs[:, 0] = found["i"]
+    pairs[:, 1] = found["j"]
+    return pairs
 
 
 class ImageWindows:

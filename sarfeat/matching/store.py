@@ -24,12 +24,14 @@ from .votes import Features, descriptor_distances
 
 __all__ = ["PatchEntry", "PatchStore", "DESCRIPTOR_BUDGET"]
 
-#: Bytes of descriptors a :class:`PatchStore` keeps by default (a 4096² pair needs about
-#: 0.4 GB with every patch kept, an 8192² pair about 1.6 GB).
-DESCRIPTOR_BUDGET = 192 << 20
+#: Bytes of descriptors a :class:`PatchStore` keeps by default beyond the rows of patches in
+#: use (a 4096² pair needs about 0.4 GB with every patch kept, an 8192² pair about 1.6 GB).
+DESCRIPTOR_BUDGET = 64 << 20
 
 #: Image-1 patches whose pairs are computed in one group when distances are missing.
 _GROUP = 8
+#: Pairs looked up in the memo at once.
+_LOOKUP = 1 << 20
 
 
 @dataclass
@@ -73,8 +75,7 @@ class PatchStore:
         self.held = 0  # bytes of descriptors held
         self.peak_held = 0
         self.redescribed = 0
-        self._memo_keys = np.empty(0, np.int64)
-        self._memo_values = np.empty((0, len(self.names)), np.float32)
+        self._memo: list[tuple[np.ndarray, np.ndarray]] = []  # sorted runs of (keys, values)
 
     # -- patches --------------------------------------------------------------------------------
 
@@ -133,20 +134,32 @@ class PatchStore:
 
         Descriptors of the patches in ``keep`` are not dropped meanwhile.
         """
-        keys = _pair_keys(ids1, ids2)
-        values = np.empty((len(keys), len(self.names)), np.float32)
-        found = self._lookup(keys, values)
+        values = np.empty((len(ids1), len(self.names)), np.float32)
+        found = np.empty(len(ids1), bool)
+        for start in range(0, len(ids1), _LOOKUP):  # bounded temporaries
+            chunk = slice(start, start + _LOOKUP)
+            found[chunk] = self._lookup(_pair_keys(ids1[chunk], ids2[chunk]), values[chunk])
         missing = np.flatnonzero(~found)
         if missing.size:
             values[missing] = self._compute(ids1[missing], ids2[missing], keep)
         return values
 
     def _lookup(self, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-        where = np.searchsorted(self._memo_keys, keys)
-        where = np.minimum(where, max(0, len(self._memo_keys) - 1))
-        found = (self._memo_keys[where] == keys) if len(self._memo_keys) else \
-            np.zeros(len(keys), bool)
-        values[found] = self._memo_values[where[found]]
+        """Fill ``values`` of the ``keys`` found in the memo; which were found."""
+        found = np.zeros(len(keys), bool)
+        order = np.argsort(keys)
+        ordered = keys[order]
+        for memo_keys, memo_values in self._memo:
+            lo = np.searchsorted(ordered, memo_keys[0], side="left")
+            hi = np.searchsorted(ordered, memo_keys[-1], side="right")
+            if lo == hi:
+                continue
+            where = np.searchsorted(memo_keys, ordered[lo:hi])
+            np.minimum(where, len(memo_keys) - 1, out=where)
+            hit = memo_keys[where] == ordered[lo:hi]
+            rows = order[lo:hi][hit]
+            values[rows] = memo_values[where[hit]]
+            found[rows] = True
         return found
 
     def _compute(self, ids1: np.ndarray, ids2: np.ndarray, keep) -> np.ndarray:
@@ -160,11 +173,10 @@ class PatchStore:
             lo, hi = np.searchsorted(patch1[order], [chosen[0], chosen[-1] + 1])
             rows = order[lo:hi]
             out[rows] = self._compute_group(ids1[rows], ids2[rows], keep)
+        # memoised as one more sorted run (these pairs were in none of the earlier ones)
         keys = _pair_keys(ids1, ids2)
-        merged = np.concatenate([self._memo_keys, keys])
-        unique, first = np.unique(merged, return_index=True)
-        self._memo_values = np.concatenate([self._memo_values, out])[first]
-        self._memo_keys = unique
+        order = np.argsort(keys)
+        self._memo.append((keys[order], out[order]))
         return out
 
     def _compute_group(self, ids1: np.ndarray, ids2: np.ndarray, keep) -> np.ndarray:
