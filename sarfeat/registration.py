@@ -366,15 +366,19 @@ def register(
         model=matcher.model_type, coarse_angle=matcher.coarse_angle,
         overlap_fraction=overlap, spread=spread,
     )
-    warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
-    return RegistrationResult(
+    result = RegistrationResult(
         transform=transform,
-        warped=warped,
+        warped=np.empty((0, 0)),
         matches=matcher.matches,
         inliers=matcher.inliers,
         keypoints_fixed=matcher.keypoints1,
         keypoints_moving=matcher.keypoints2,
         diagnostics=diagnostics,
         confidence=float(confidence),
-        seconds=time.perf_counter() - started,
     )
+    # a matcher made here is let go before the warp: its network runtime's working memory
+    # is returned before the largest array of the call is made
+    del matcher
+    result.warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
+    result.seconds = time.perf_counter() - started
+    return result

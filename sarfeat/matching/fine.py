@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -26,8 +27,8 @@ from .models import MODELS, NESTED, fit_model, refine
 from .store import DESCRIPTOR_BUDGET, PatchEntry, PatchStore
 from .votes import Features, count_votes, full_rows
 
-__all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "ImageWindows",
-           "ResampledWindows"]
+__all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "describe_core",
+           "ImageWindows", "ResampledWindows"]
 
 #: Pixels around a patch given to the network for context (its receptive radius is 28).
 HALO = 32
@@ -114,6 +115,31 @@ def candidate_pairs(keypoints1: np.ndarray, back2: np.ndarray, radius: float) ->
     pairs[:, 0] = found["i"]
     pairs[:, 1] = found["j"]
     return pairs
+
+
+def describe_core(settings: FineSettings, describe: Callable, windows, core
+                  ) -> Features | None:
+    """Features of one patch core (keypoints in the windows' frame), or None when empty."""
+    r0, r1, c0, c1 = core
+    patch, (o_r0, o_c0) = windows.read(r0 - HALO, r1 + HALO, c0 - HALO, c1 + HALO)
+    inner = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
+    if np.isnan(inner).mean() > 0.95:
+        return None
+    budget = settings.fine_keypoints * (r1 - r0) * (c1 - c0)
+    budget = max(50, int(round(budget / settings.patch_size ** 2)))
+    try:
+        keypoints, scales, descriptors, masks = describe(patch, budget)
+    except (RuntimeError, ValueError):  # nothing to detect in this patch
+        return None
+    keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
+    rows, cols = keypoints[:, 0], keypoints[:, 1]
+    keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & (cols < c1 - 0.5)
+    names = settings.descriptors
+    return Features(
+        keypoints[keep], np.asarray(scales, np.float64)[keep],
+        {n: full_rows(descriptors[n], masks[n])[keep] for n in names},
+        {n: np.asarray(masks[n], bool)[keep] for n in names},
+    )
 
 
 class ImageWindows:
@@ -214,29 +240,6 @@ class FineStage:
                 cores.append(core)
         return cores
 
-    def _describe(self, windows, core) -> Features | None:
-        """Features of one patch core (keypoints in the windows' frame), or None."""
-        r0, r1, c0, c1 = core
-        patch, (o_r0, o_c0) = windows.read(r0 - HALO, r1 + HALO, c0 - HALO, c1 + HALO)
-        inner = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
-        if np.isnan(inner).mean() > 0.95:
-            return None
-        budget = self.settings.fine_keypoints * (r1 - r0) * (c1 - c0)
-        budget = max(50, int(round(budget / self.settings.patch_size ** 2)))
-        try:
-            keypoints, scales, descriptors, masks = self.describe(patch, budget)
-        except (RuntimeError, ValueError):  # nothing to detect in this patch
-            return None
-        keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
-        rows, cols = keypoints[:, 0], keypoints[:, 1]
-        keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & (cols < c1 - 0.5)
-        names = self.settings.descriptors
-        return Features(
-            keypoints[keep], np.asarray(scales, np.float64)[keep],
-            {n: full_rows(descriptors[n], masks[n])[keep] for n in names},
-            {n: np.asarray(masks[n], bool)[keep] for n in names},
-        )
-
     def _patch(self, windows, core) -> PatchEntry | None:
         """The stored patch of ``core``, described when it is new."""
         key = (windows.key, core)
@@ -244,8 +247,9 @@ class FineStage:
             self.diagnostics["patches_reused"] += 1
             return self.store.entries[key]
         self.diagnostics["patches_described"] += 1
-        return self.store.add(key, self._describe(windows, core),
-                              lambda: self._describe(windows, core))
+        # the store describes a dropped patch again without holding the stage (no cycle)
+        read = partial(describe_core, self.settings, self.describe, windows, core)
+        return self.store.add(key, read(), read)
 
     def _sweep(self, windows1, cores1, windows2, cores2, back) -> tuple[list, list]:
         """Describe the patches band by band, computing each band's pair distances.
