@@ -449,9 +449,9 @@ class CoarseFineMatcher:
         """Rotation search and coarse model; fills the coarse attributes."""
         diagnostics = self.diagnostics
         factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
-        # each image normalised whole only for its downsampling (one at a time)
-        small1, scale1 = downsample(np.asarray(image1), factor, overwrite=True)
-        small2, scale2 = downsample(np.asarray(image2), factor, overwrite=True)
+        # each image normalised whole only for its downsampling, one at a time
+        small1, scale1 = downsample(image1, factor)
+        small2, scale2 = downsample(image2, factor)
         detector = self._detector(
             max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
             min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
