@@ -14,6 +14,8 @@ memory (``ru_maxrss``) is its own: the images, the method and its libraries.
   with Lowe's ratio 0.8, ``cv2.estimateAffine2D`` (RANSAC, 3 px).
 
 Accuracy is the RMSE of each transform on a 20 x 20 grid against the truth.
+Times are also given per megapixel (constant when time grows in proportion to
+the pixels), with the machine's one-minute load average after each run.
 
 Run from the repository root (about a minute per method and size on an idle
 2-core CPU; machines shared with other work are several times slower)::
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -140,6 +143,10 @@ def measure(size: int, methods=("sarfeat", "OpenCV SIFT")) -> dict:
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result["rmse"] = registration_rmse(np.array(result.pop("matrix")), truth,
                                                (size, size), (size, size))
+            megapixels = size * size / 1e6
+            result["seconds_per_megapixel"] = result["seconds"] / megapixels
+            result["cpu_seconds_per_megapixel"] = result["cpu_seconds"] / megapixels
+            result["load_average"] = os.getloadavg()[0]  # the machine's load over the last minute
             row[method] = result
     if "error" not in row.get("sarfeat", {"error": 1}) and \
             "error" not in row.get("OpenCV SIFT", {"error": 1}):
@@ -168,8 +175,10 @@ def main(argv=None) -> int:
             if "error" in r:
                 print(f"{size:6d} {method:12s} failed: {r['error']}")
                 continue
-            print(f"{size:6d} {method:12s} {r['seconds']:8.1f} s (CPU {r['cpu_seconds']:.1f} s) "
-                  f"peak {r['peak_bytes'] / 2**30:.2f} GiB  RMSE {r['rmse']:.2f} px")
+            print(f"{size:6d} {method:12s} {r['seconds']:8.1f} s (CPU {r['cpu_seconds']:.1f} s, "
+                  f"{r['cpu_seconds_per_megapixel']:.2f} s/MP) "
+                  f"peak {r['peak_bytes'] / 2**30:.2f} GiB  RMSE {r['rmse']:.2f} px  "
+                  f"load {r['load_average']:.1f}")
         if "time_ratio" in row:
             print(f"{size:6d} sarfeat / OpenCV SIFT: {row['time_ratio']:.1f}x wall, "
                   f"{row['cpu_ratio']:.1f}x CPU")

@@ -66,8 +66,9 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
-    "INPUT_KINDS", "InputKind", "NormalizedImage", "auto_input_kind", "check_image",
-    "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
+    "INPUT_KINDS", "InputKind", "NormalizedImage", "SARScaling", "ScaledImage",
+    "auto_input_kind", "check_image", "display_divisor", "fill_invalid", "normalize_sar",
+    "resolve_input_kind", "sar_scaling",
 ]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
@@ -83,6 +84,9 @@ LINEAR_TAIL = 1.5
 LARGE_NODATA = 5
 #: Standard deviation, in pixels, of the weights that fill small no-data regions.
 _FILL_SIGMA = 2.0
+#: Reach of that filter in sigmas (scipy's default), and rows filled at once.
+_FILL_TRUNCATE = 4.0
+_FILL_BAND = 512
 
 
 @dataclass
@@ -223,17 +227,40 @@ def _valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     return sample
 
 
-def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """Map the 1st and 99th percentiles of the valid values to 0 and 1, in place."""
-    sample = _valid_sample(values, valid)
+def _stretch_bounds(sample: np.ndarray) -> tuple[np.float32, np.float32]:
+    """(low, scale) of the robust stretch from a sample of valid (perceptual) values."""
     low, high = np.percentile(sample, STRETCH_PERCENTILES)
     if not high > low:
         low, high = float(sample.min()), float(sample.max())
     scale = 1.0 / (high - low) if high > low else 0.0
-    with np.errstate(invalid="ignore"):  # invalid pixels (refilled later) may be inf
-        values -= np.float32(low)
-        values *= np.float32(scale)
-    return np.clip(values, 0.0, 1.0, out=values)
+    return np.float32(low), np.float32(scale)
+
+
+def _perceptual(values: np.ndarray, kind: str, floor, divisor) -> None:
+    """Step 4 of the module documentation, in place on float32 values."""
+    if kind in ("intensity", "amplitude"):
+        np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.log10(values, out=values)
+        values *= 10.0
+    elif kind == "display":
+        values /= np.float32(divisor)
+
+
+def _to_unit(values: np.ndarray, kind: str, low, scale) -> np.ndarray:
+    """Step 5, in place: the robust stretch by (low, scale), or a clip for display images."""
+    if kind != "display":
+        with np.errstate(invalid="ignore"):  # invalid pixels (refilled later) may be inf
+            values -= low
+            values *= scale
+    with np.errstate(invalid="ignore"):
+        return np.clip(values, 0.0, 1.0, out=values)
+
+
+def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Map the 1st and 99th percentiles of the valid values to 0 and 1, in place."""
+    low, scale = _stretch_bounds(_valid_sample(values, valid))
+    return _to_unit(values, "stretch", low, scale)
 
 
 def resolve_input_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | None = None
@@ -293,11 +320,32 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, median: float | None = N
     values[invalid] = np.median(_valid_sample(values, valid)) if median is None else median
     small = invalid & ~large
     if small.any():
-        weights = ndimage.gaussian_filter(valid.astype(np.float32), _FILL_SIGMA)
-        total = ndimage.gaussian_filter(np.where(valid, values, 0).astype(np.float32), _FILL_SIGMA)
-        reached = small & (weights > 1e-3)
-        values[reached] = total[reached] / weights[reached]
+        _fill_small(values, valid, small)
     return large if large.any() else None
+
+
+def _fill_small(values: np.ndarray, valid: np.ndarray, small: np.ndarray) -> None:
+    """Small holes get the Gaussian-weighted mean of their valid neighbours, in place.
+
+    Computed in bands of rows with a halo of the filter's reach, only where there
+    are holes: the same values as filtering the whole image, in bounded memory.
+    """
+    reach = int(_FILL_TRUNCATE * _FILL_SIGMA + 0.5)
+    height = values.shape[0]
+    rows = small.any(axis=1)
+    for top in range(0, height, _FILL_BAND):
+        bottom = min(height, top + _FILL_BAND)
+        if not rows[top:bottom].any():
+            continue
+        lo, hi = max(0, top - reach), min(height, bottom + reach)
+        inner = slice(top - lo, bottom - lo)
+        band_valid = valid[lo:hi]
+        weights = ndimage.gaussian_filter(band_valid.astype(np.float32), _FILL_SIGMA,
+                                          truncate=_FILL_TRUNCATE)[inner]
+        total = ndimage.gaussian_filter(np.where(band_valid, values[lo:hi], 0).astype(np.float32),
+                                        _FILL_SIGMA, truncate=_FILL_TRUNCATE)[inner]
+        reached = small[top:bottom] & (weights > 1e-3)
+        values[top:bottom][reached] = total[reached] / weights[reached]
 
 
 def normalize_sar(
@@ -358,21 +406,165 @@ def normalize_sar(
     kind = resolve_input_kind(raw if np.iscomplexobj(raw) else values, input_kind,
                          None if all_valid else valid)
 
+    floor = divisor = None
     if kind in ("intensity", "amplitude"):
         positive = valid & (values > 0)
-        floor = values[positive].min() if positive.any() else np.float32(1.0)
-        np.maximum(values, floor, out=values)  # NaN stays NaN; masked zeros give no -inf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.log10(values, out=values)
-        values *= 10.0
+        floor = np.min(values, where=positive, initial=np.inf)  # no copy of the values
+        floor = floor if np.isfinite(floor) else np.float32(1.0)
     elif kind == "display":
-        values /= np.float32(display_divisor(_valid_sample(values, None if all_valid else valid)))
-
+        divisor = display_divisor(_valid_sample(values, None if all_valid else valid))
+    _perceptual(values, kind, floor, divisor)
     if kind == "display":
-        with np.errstate(invalid="ignore"):
-            np.clip(values, 0.0, 1.0, out=values)
+        values = _to_unit(values, kind, None, None)
     else:
         values = _robust_stretch(values, None if all_valid else valid)
     large = None if all_valid else fill_invalid(values, valid)
     return NormalizedImage(image=values, valid=None if all_valid else valid, kind=kind,
                            large_invalid=large)
+
+
+# -- the same normalisation, window by window --------------------------------------------------
+
+#: Pixels of the input read at once when :func:`sar_scaling` passes over a whole image.
+_SCAN_PIXELS = 1 << 22
+
+
+@dataclass(frozen=True)
+class SARScaling:
+    """The value map of :func:`normalize_sar` for one image, as numbers.
+
+    :meth:`apply` gives, for any window of the image, exactly the values
+    :func:`normalize_sar` gives there for the whole image, with NaN on invalid
+    pixels (instead of the filled values), so a large image can be normalised
+    window by window without a full-size float copy.
+
+    Attributes
+    ----------
+    kind : str
+        The input kind applied (never ``'auto'``).
+    nodata : float or None
+        The no-data value besides NaN.
+    floor, divisor, low, scale : numpy.float32 or None
+        The smallest positive valid value (intensity, amplitude), the display
+        divisor, and the robust stretch (``(v - low) * scale``, not for display).
+    """
+
+    kind: str
+    nodata: float | None = None
+    floor: np.float32 | None = None
+    divisor: float | None = None
+    low: np.float32 | None = None
+    scale: np.float32 | None = None
+
+    def apply(self, window) -> np.ndarray:
+        """(h, w) float32 values in [0, 1] of a window of the image; NaN where invalid."""
+        raw = np.asarray(window)
+        values = _as_float32(raw)
+        valid = _valid_values(raw, values, self.nodata)
+        _perceptual(values, self.kind, self.floor, self.divisor)
+        values = _to_unit(values, self.kind, self.low, self.scale)
+        values[~valid] = np.nan
+        return values
+
+
+def _as_float32(raw: np.ndarray) -> np.ndarray:
+    return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
+
+
+def _valid_values(raw: np.ndarray, values: np.ndarray, nodata) -> np.ndarray:
+    valid = np.isfinite(values)
+    if nodata is not None:
+        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
+    return valid
+
+
+def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = None
+                ) -> SARScaling | None:
+    """The value map :func:`normalize_sar` would apply to ``image``, in bounded memory.
+
+    The image is read in bands of rows (at most a few million pixels of float32
+    at a time) and on the regular sample :func:`normalize_sar` uses.
+
+    Returns
+    -------
+    SARScaling or None
+        None in the rare case that needs every valid pixel (the sample holds no
+        valid pixel): then use :func:`normalize_sar`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`normalize_sar` (a bad image or ``input_kind``, no valid pixel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.preprocess import normalize_sar, sar_scaling
+    >>> speckle = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64))
+    >>> scaling = sar_scaling(speckle)
+    >>> window = scaling.apply(speckle[8:40, 5:9])
+    >>> bool(np.array_equal(window, normalize_sar(speckle).image[8:40, 5:9]))
+    True
+    """
+    raw = check_image(image)
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
+    any_valid, all_valid, floor = False, True, np.float32(np.inf)
+    rows = max(1, _SCAN_PIXELS // raw.shape[1])
+    for top in range(0, raw.shape[0], rows):
+        band = raw[top:top + rows]
+        values = _as_float32(band)
+        valid = _valid_values(band, values, nodata)
+        any_valid |= bool(valid.any())
+        all_valid &= bool(valid.all())
+        floor = min(floor, np.min(values, where=valid & (values > 0), initial=np.inf))
+    if not any_valid:
+        raise ValueError(
+            "image has no valid pixel (all NaN, equal to nodata, or masked out); "
+            "check the data, the mask and nodata"
+        )
+    step = max(1, raw.size // _PERCENTILE_SAMPLE)
+    flat = np.arange(0, raw.size, step)
+    picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
+    sample = _as_float32(picked)
+    valid = _valid_values(picked, sample, nodata)
+    chosen = sample if all_valid else sample[valid]
+    if chosen.size == 0:
+        return None
+    kind = input_kind
+    if kind == "auto":
+        kind = "intensity" if np.iscomplexobj(raw) else \
+            auto_input_kind(chosen[np.isfinite(chosen)])
+    floor = floor if np.isfinite(floor) else np.float32(1.0)
+    divisor = display_divisor(chosen) if kind == "display" else None
+    if kind in ("intensity", "amplitude"):
+        scaling = SARScaling(kind, nodata, floor=floor)
+    else:
+        scaling = SARScaling(kind, nodata, divisor=divisor)
+    if kind == "display":
+        return scaling
+    _perceptual(chosen, kind, scaling.floor, None)
+    low, scale = _stretch_bounds(chosen)
+    return SARScaling(kind, nodata, floor=scaling.floor, low=low, scale=scale)
+
+
+class ScaledImage:
+    """A lazily normalised image: slicing it gives :meth:`SARScaling.apply` of the window.
+
+    Holds the input and its :class:`SARScaling`, never a normalised copy;
+    ``shape`` and 2-D slicing (``image[r0:r1, c0:c1]``) are all it offers,
+    and ``numpy.asarray`` normalises the whole image.
+    """
+
+    def __init__(self, raw: np.ndarray, scaling: SARScaling) -> None:
+        self.raw, self.scaling = raw, scaling
+        self.shape = raw.shape
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.scaling.apply(self.raw[key])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self.scaling.apply(self.raw)
+        return values if dtype is None else values.astype(dtype)

@@ -142,10 +142,14 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
             f"finite (and not nodata), less than the {100 * min_valid_fraction:.0f} % "
             "required (min_valid_fraction)", which
         )
-    sample = values[valid]
-    if sample.min() == sample.max():
+    # extremes of the valid pixels without a copy of them
+    info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
+        np.finfo(values.dtype)
+    low = np.min(values, where=valid, initial=info.max)
+    high = np.max(values, where=valid, initial=info.min)
+    if low == high:
         raise RegistrationError(
-            f"{which} image is constant (every valid pixel equals {sample.flat[0]:g}): "
+            f"{which} image is constant (every valid pixel equals {low:g}): "
             "there is nothing to register", which
         )
     return image
@@ -174,46 +178,60 @@ def _spread(points: np.ndarray, overlap_pixels: float) -> float:
     return float(min(1.0, area / overlap_pixels))
 
 
-#: Rows of the fixed grid resampled at once by :func:`_warp_moving` (bounds its memory).
-_WARP_BAND = 512
+#: Side of the blocks of the fixed grid resampled at once by :func:`_warp_moving` (bounds
+#: its memory: each block reads only the part of the moving image it needs).
+_WARP_BLOCK = 512
 
 
 def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np.ndarray:
     """The moving image resampled onto the fixed grid; NaN outside it and on its no-data.
 
-    The fixed grid is resampled in bands of rows, each from the part of the
-    moving image it needs, so memory stays bounded on large scenes.
+    The fixed grid is resampled in square blocks, each from the part of the
+    moving image it needs, so memory stays bounded on large (and turned) scenes.
     """
     if np.iscomplexobj(moving):
-        real = _warp_moving(moving.real, transform, shape, order, None)
-        imag = _warp_moving(moving.imag, transform, shape, order, None)
-        return (real + 1j * imag).astype(np.complex64 if moving.dtype == np.complex64
-                                         else np.complex128)
+        out = np.empty(shape, np.complex64 if moving.dtype == np.complex64 else np.complex128)
+        out.real = _warp_moving(moving.real, transform, shape, order, None)
+        out.imag = _warp_moving(moving.imag, transform, shape, order, None)
+        return out
     dtype = moving.dtype if moving.dtype in (np.float32, np.float64) else np.float32
     out = np.full(shape, np.nan, dtype)
-    # the no-data spread runs on every band when the image has any invalid pixel
-    spread = not np.all(np.isfinite(moving)) or (nodata is not None and np.any(moving == nodata))
-    margin = order + 3
-    for r0 in range(0, shape[0], _WARP_BAND):
-        r1 = min(shape[0], r0 + _WARP_BAND)
-        corners = np.array([[0, r0], [shape[1] - 1, r0], [0, r1 - 1], [shape[1] - 1, r1 - 1]],
-                           float)
-        mapped = transform(corners)
-        if not np.all(np.isfinite(mapped)):
-            c0, c1, s0, s1 = 0, moving.shape[1], 0, moving.shape[0]
-        else:
-            s0 = int(np.clip(np.floor(mapped[:, 1].min()) - margin, 0, moving.shape[0]))
-            s1 = int(np.clip(np.ceil(mapped[:, 1].max()) + margin + 1, 0, moving.shape[0]))
-            c0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, moving.shape[1]))
-            c1 = int(np.clip(np.ceil(mapped[:, 0].max()) + margin + 1, 0, moving.shape[1]))
-        if s1 - s0 < 1 or c1 - c0 < 1:
-            continue
-        band = np.array([[1, 0, 0], [0, 1, r0], [0, 0, 1.0]])
-        crop = np.array([[1, 0, -c0], [0, 1, -s0], [0, 0, 1.0]])
-        local = ProjectiveTransform(matrix=crop @ transform.params @ band)
-        out[r0:r1] = _warp_values(moving[s0:s1, c0:c1], local, (r1 - r0, shape[1]), order,
-                                  nodata, spread)
+    # the no-data spread runs on every block when the image has any invalid pixel (looked
+    # for band by band: no full-size mask)
+    spread = any(
+        not np.all(np.isfinite(band)) or (nodata is not None and np.any(band == nodata))
+        for band in (moving[r:r + _WARP_BLOCK] for r in range(0, moving.shape[0], _WARP_BLOCK))
+    )
+    for r0 in range(0, shape[0], _WARP_BLOCK):
+        r1 = min(shape[0], r0 + _WARP_BLOCK)
+        for c0 in range(0, shape[1], _WARP_BLOCK):
+            c1 = min(shape[1], c0 + _WARP_BLOCK)
+            source = _source_window(transform, (r0, r1, c0, c1), moving.shape, order + 3)
+            if source is None:
+                continue
+            s0, s1, t0, t1 = source
+            block = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+            crop = np.array([[1, 0, -t0], [0, 1, -s0], [0, 0, 1.0]])
+            local = ProjectiveTransform(matrix=crop @ transform.params @ block)
+            out[r0:r1, c0:c1] = _warp_values(moving[s0:s1, t0:t1], local, (r1 - r0, c1 - c0),
+                                             order, nodata, spread)
     return out
+
+
+def _source_window(transform, box, shape, margin: int):
+    """(s0, s1, t0, t1) rows and columns of the moving image that fixed ``box`` needs, or None."""
+    r0, r1, c0, c1 = box
+    corners = np.array([[c0, r0], [c1 - 1, r0], [c0, r1 - 1], [c1 - 1, r1 - 1]], float)
+    mapped = transform(corners)
+    if not np.all(np.isfinite(mapped)):
+        return 0, shape[0], 0, shape[1]
+    s0 = int(np.clip(np.floor(mapped[:, 1].min()) - margin, 0, shape[0]))
+    s1 = int(np.clip(np.ceil(mapped[:, 1].max()) + margin + 1, 0, shape[0]))
+    t0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, shape[1]))
+    t1 = int(np.clip(np.ceil(mapped[:, 0].max()) + margin + 1, 0, shape[1]))
+    if s1 - s0 < 1 or t1 - t0 < 1:
+        return None
+    return s0, s1, t0, t1
 
 
 def _warp_values(values: np.ndarray, transform, shape, order: int, nodata,
@@ -348,15 +366,19 @@ def register(
         model=matcher.model_type, coarse_angle=matcher.coarse_angle,
         overlap_fraction=overlap, spread=spread,
     )
-    warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
-    return RegistrationResult(
+    result = RegistrationResult(
         transform=transform,
-        warped=warped,
+        warped=np.empty((0, 0)),
         matches=matcher.matches,
         inliers=matcher.inliers,
         keypoints_fixed=matcher.keypoints1,
         keypoints_moving=matcher.keypoints2,
         diagnostics=diagnostics,
         confidence=float(confidence),
-        seconds=time.perf_counter() - started,
     )
+    # a matcher made here is let go before the warp: its network runtime's working memory
+    # is returned before the largest array of the call is made
+    del matcher
+    result.warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -111,3 +111,105 @@ def test_too_few_votes_is_a_failure_not_a_model(pair):
     noise = np.random.default_rng(9).random(image1.shape).astype(np.float32)
     result = stage.run(image1, noise, TRUTH.params, np.random.default_rng(0))
     assert result.model is None and result.failure
+
+
+# -- bounded memory: the patch store ------------------------------------------------------------
+
+
+def _describe_wide(patch, budget):
+    """Two descriptors, one of them wide, so that descriptors dominate the memory."""
+    keypoints, descriptors = describe(patch, budget)
+    wide = np.repeat(descriptors, 4, axis=1)
+    return (keypoints, np.ones(len(keypoints)), {"patch": descriptors, "wide": wide},
+            {"patch": np.ones(len(keypoints), bool), "wide": np.arange(len(keypoints)) % 7 > 0})
+
+
+def _wide_stage(budget=None) -> FineStage:
+    settings = FineSettings(descriptors=("patch", "wide"), patch_size=96, fine_keypoints=200,
+                            radius=10.0, final_radius=3.0)
+    options = {} if budget is None else {"descriptor_budget": budget}
+    return FineStage(settings, _describe_wide, lambda m: plausible_matrices(m, 4.0), **options)
+
+
+@pytest.fixture(scope="module")
+def large_pair():
+    image1 = texture((620, 580), seed=7)
+    return image1, moved(image1, TRUTH.params, (610, 600))
+
+
+def _runs(stage, image1, image2):
+    """A first pass, a second prior 9 px away, and the last local search of each."""
+    results = []
+    for shift in ((4, -3), (-7, 5)):
+        prior = AffineTransform(translation=shift).params @ TRUTH.params
+        first = stage.run(image1, image2, prior, np.random.default_rng(0))
+        results += [first, stage.final_search(first)]
+    return results
+
+
+def test_a_small_descriptor_budget_streams_and_gives_the_same_result(large_pair):
+    image1, image2 = large_pair
+    everything, streamed = _wide_stage(), _wide_stage(budget=1)
+    for kept, small in zip(_runs(everything, image1, image2), _runs(streamed, image1, image2)):
+        np.testing.assert_array_equal(kept.keypoints1, small.keypoints1)
+        np.testing.assert_array_equal(kept.keypoints2, small.keypoints2)
+        np.testing.assert_array_equal(kept.matches, small.matches)
+        np.testing.assert_array_equal(kept.votes, small.votes)
+        np.testing.assert_array_equal(kept.inliers, small.inliers)
+        np.testing.assert_array_equal(kept.model.params, small.model.params)
+    assert _grid_error(small.model, TRUTH.params, image1.shape) < 0.5
+    # the unlimited store held every descriptor; the small one a few rows of patches and
+    # described dropped patches again for the second prior
+    assert everything.store.redescribed == 0 and streamed.store.redescribed > 0
+    rows = -(-image1.shape[0] // 96)
+    assert streamed.store.peak_held < 4 * everything.store.peak_held / rows
+
+
+def test_a_small_budget_bounds_the_traced_memory(large_pair):
+    tracemalloc = pytest.importorskip("tracemalloc")
+    image1, image2 = large_pair
+    peaks, held = {}, {}
+    for budget in (None, 1):
+        stage = _wide_stage(budget)
+        tracemalloc.start()
+        result = stage.run(image1, image2, TRUTH.params, np.random.default_rng(0))
+        peaks[budget] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        held[budget] = stage.store.peak_held
+        assert result.model is not None
+        # the stage's results carry keypoint ids, not a concatenated copy of the descriptors
+        assert not result.features1.descriptors and not result.features2.descriptors
+    # the unlimited stage held every descriptor of the scene at once; the streamed one saves
+    # most of that in traced (numpy) memory
+    assert peaks[1] < peaks[None] - 0.5 * held[None]
+
+
+def test_the_progress_wrapper_sees_every_patch_of_image_1(pair):
+    image1, image2 = pair
+    seen = []
+
+    def progress(items, description):
+        for item in items:
+            seen.append((description, item))
+            yield item
+
+    stage = FineStage(FineSettings(descriptors=("patch",), patch_size=128, fine_keypoints=300,
+                                   radius=12.0), _describe_patch,
+                      lambda m: plausible_matrices(m, 4.0), progress)
+    stage.run(image1, image2, TRUTH.params, np.random.default_rng(0))
+    # 300 x 330 on a 128 grid: 3 x 3 patches of image 1, each shown once
+    assert [d for d, _ in seen] == ["fine patches"] * 9
+    assert len({core for _, core in seen}) == 9
+
+
+def test_the_progress_bar_is_off_unless_asked_or_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    from sarfeat.matching.matcher import _progress_bar
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    assert _progress_bar(None) is None and _progress_bar(False) is None
+    bar = _progress_bar(True)
+    assert list(bar(range(3), "fine patches")) == [0, 1, 2]
+    assert "fine patches" in sys.stderr.getvalue()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarfeat.preprocess import INPUT_KINDS, normalize_sar
+from sarfeat.preprocess import INPUT_KINDS, ScaledImage, normalize_sar, sar_scaling
 
 
 @pytest.fixture(scope="module")
@@ -389,3 +389,49 @@ def test_register_refuses_a_path():
 def test_mask_of_strings_is_refused(speckle):
     with pytest.raises(ValueError, match="mask dtype"):
         normalize_sar(speckle, mask=np.full(speckle.shape, "no"))
+
+
+# -- window by window: sar_scaling and ScaledImage --------------------------------------------
+
+
+def _scaled_cases():
+    rng = np.random.default_rng(3)
+    shape = (300, 257)
+    intensity = rng.gamma(1.0, 1.0, shape).astype(np.float32)
+    intensity[rng.random(shape) < 0.01] = np.nan
+    intensity[100:180, 50:120] = np.nan
+    intensity[:, :2] = 0  # dark pixels, raised to the smallest positive value
+    picture = np.clip(rng.normal(120, 40, shape), 0, 255).astype(np.uint8)
+    complex_ = (intensity * np.exp(1j * rng.random(shape))).astype(np.complex64)
+    return [
+        ("auto", intensity, None), ("amplitude", np.sqrt(intensity), None),
+        ("db", 10 * np.log10(np.abs(np.nan_to_num(intensity)) + 1e-3), None),
+        ("auto", picture, 0), ("auto", rng.gamma(1.0, 300.0, shape).astype(np.uint16), None),
+        ("auto", complex_, None), ("auto", picture / 255.0, None),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_scaled_windows_are_the_whole_images_values(case):
+    kind, image, nodata = _scaled_cases()[case]
+    whole = normalize_sar(image, kind, nodata=nodata)
+    expected = whole.image.copy()
+    if whole.valid is not None:
+        expected[~whole.valid] = np.nan
+    scaling = sar_scaling(image, kind, nodata=nodata)
+    assert scaling.kind == whole.kind
+    lazy = ScaledImage(image, scaling)
+    assert lazy.shape == image.shape
+    for window in ((slice(0, 37), slice(5, 99)), (slice(13, 200), slice(None)),
+                   (slice(223, 300), slice(31, 250)), (slice(3, 4), slice(3, 4))):
+        values = lazy[window]
+        assert values.dtype == np.float32
+        np.testing.assert_array_equal(values, expected[window])
+    np.testing.assert_array_equal(np.asarray(lazy), expected)
+
+
+def test_sar_scaling_refuses_what_normalize_sar_refuses():
+    with pytest.raises(ValueError, match="no valid pixel"):
+        sar_scaling(np.full((20, 20), np.nan))
+    with pytest.raises(ValueError, match="unknown input_kind"):
+        sar_scaling(np.ones((20, 20)), "linear")

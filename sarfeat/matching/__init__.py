@@ -99,9 +99,16 @@ described during one ``match``: a second prior, a guided round or the last
 local search reuses the patches it shares with an earlier one (on a grid
 anchored at each image's origin) and runs the network only on new ones
 (``diagnostics['patches_described']`` and ``['patches_reused']``). Patches are
-read (and, for a turned or scaled pair, resampled) one at a time, so a large
-scene never needs a resampled copy of a whole image; descriptor distances are
-computed in bounded chunks. With ``progress`` a tqdm bar shows the patches.
+read (and, for a turned or scaled pair, resampled) one at a time from images
+that are normalised window by window, so a large scene never needs a
+normalised or resampled copy of a whole image. The fine stage runs row of
+patches by row of patches: as soon as both sides of a candidate pair are
+described, its descriptor distances are computed and remembered, and the
+descriptors of finished patches are dropped beyond a byte budget
+(:mod:`~sarfeat.matching.store`); a later search that needs a dropped patch
+describes it again (``['patches_redescribed']``). Memory therefore stays
+bounded by a few rows of patches, not by the scene, and the results are those
+of keeping everything. With ``progress`` a tqdm bar shows the patches.
 
 The stages live in :mod:`~sarfeat.matching.coarse` (rotation search and
 coarse model), :mod:`~sarfeat.matching.fine` (tiling, local search, votes and

@@ -14,8 +14,9 @@ one instead of running the network again.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -23,10 +24,11 @@ from skimage.transform import ProjectiveTransform
 
 from .geometry import apply_matrix, overlap_box, rotation_scale, tiles, warp_nan
 from .models import MODELS, NESTED, fit_model, refine
+from .store import DESCRIPTOR_BUDGET, PatchEntry, PatchStore
 from .votes import Features, count_votes, full_rows
 
-__all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "ImageWindows",
-           "ResampledWindows"]
+__all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "describe_core",
+           "ImageWindows", "ResampledWindows"]
 
 #: Pixels around a patch given to the network for context (its receptive radius is 28).
 HALO = 32
@@ -108,8 +110,36 @@ def candidate_pairs(keypoints1: np.ndarray, back2: np.ndarray, radius: float) ->
     if len(keypoints1) == 0 or len(back2) == 0:
         return np.empty((0, 2), dtype=np.intp)
     tree1, tree2 = cKDTree(keypoints1), cKDTree(back2)
-    distances = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
-    return np.stack([distances["i"], distances["j"]], axis=1).astype(np.intp)
+    found = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
+    pairs = np.empty((len(found), 2), np.intp)  # one copy, column by column
+    pairs[:, 0] = found["i"]
+    pairs[:, 1] = found["j"]
+    return pairs
+
+
+def describe_core(settings: FineSettings, describe: Callable, windows, core
+                  ) -> Features | None:
+    """Features of one patch core (keypoints in the windows' frame), or None when empty."""
+    r0, r1, c0, c1 = core
+    patch, (o_r0, o_c0) = windows.read(r0 - HALO, r1 + HALO, c0 - HALO, c1 + HALO)
+    inner = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
+    if np.isnan(inner).mean() > 0.95:
+        return None
+    budget = settings.fine_keypoints * (r1 - r0) * (c1 - c0)
+    budget = max(50, int(round(budget / settings.patch_size ** 2)))
+    try:
+        keypoints, scales, descriptors, masks = describe(patch, budget)
+    except (RuntimeError, ValueError):  # nothing to detect in this patch
+        return None
+    keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
+    rows, cols = keypoints[:, 0], keypoints[:, 1]
+    keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & (cols < c1 - 0.5)
+    names = settings.descriptors
+    return Features(
+        keypoints[keep], np.asarray(scales, np.float64)[keep],
+        {n: full_rows(descriptors[n], masks[n])[keep] for n in names},
+        {n: np.asarray(masks[n], bool)[keep] for n in names},
+    )
 
 
 class ImageWindows:
@@ -175,18 +205,24 @@ class FineStage:
     plausible : callable
         (B, 3, 3) matrices -> (B,) bool.
     progress : callable, optional
-        Wraps an iterable of patches (a progress bar); None shows nothing.
+        Wraps an iterable of rows of patches (a progress bar); None shows nothing.
+    descriptor_budget : int
+        Bytes of descriptors the stage's :class:`~sarfeat.matching.store.PatchStore`
+        keeps (a smaller budget describes dropped patches again when a later local
+        search needs them; the results do not change).
     """
 
     def __init__(self, settings: FineSettings, describe: Callable,
                  plausible: Callable[[np.ndarray], np.ndarray],
-                 progress: Callable[[Iterable, str], Iterable] | None = None) -> None:
+                 progress: Callable[[Iterable, str], Iterable] | None = None,
+                 descriptor_budget: int = DESCRIPTOR_BUDGET) -> None:
         self.settings = settings
         self.describe = describe
         self.plausible = plausible
         self.progress = progress
-        self._cache: dict = {}
-        self.diagnostics: dict = {"patches_described": 0, "patches_reused": 0}
+        self.store = PatchStore(settings.descriptors, descriptor_budget)
+        self.diagnostics: dict = {"patches_described": 0, "patches_reused": 0,
+                                  "patches_redescribed": 0}
 
     # -- features -------------------------------------------------------------------------------
 
@@ -204,85 +240,101 @@ class FineStage:
                 cores.append(core)
         return cores
 
-    def _patch(self, windows, core) -> Features | None:
-        r0, r1, c0, c1 = core
+    def _patch(self, windows, core) -> PatchEntry | None:
+        """The stored patch of ``core``, described when it is new."""
         key = (windows.key, core)
-        if key in self._cache:
+        if key in self.store.entries:
             self.diagnostics["patches_reused"] += 1
-            return self._cache[key]
-        patch, (o_r0, o_c0) = windows.read(r0 - HALO, r1 + HALO, c0 - HALO, c1 + HALO)
-        inner = patch[r0 - o_r0:r1 - o_r0, c0 - o_c0:c1 - o_c0]
-        features = None
-        if np.isnan(inner).mean() <= 0.95:
-            budget = self.settings.fine_keypoints * (r1 - r0) * (c1 - c0)
-            budget = max(50, int(round(budget / self.settings.patch_size ** 2)))
-            try:
-                keypoints, scales, descriptors, masks = self.describe(patch, budget)
-            except (RuntimeError, ValueError):  # nothing to detect in this patch
-                keypoints = None
-            if keypoints is not None:
-                keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
-                rows, cols = keypoints[:, 0], keypoints[:, 1]
-                keep = (rows >= r0 - 0.5) & (rows < r1 - 0.5) & (cols >= c0 - 0.5) & \
-                    (cols < c1 - 0.5)
-                names = self.settings.descriptors
-                features = Features(
-                    keypoints[keep], np.asarray(scales, np.float64)[keep],
-                    {n: full_rows(descriptors[n], masks[n])[keep] for n in names},
-                    {n: np.asarray(masks[n], bool)[keep] for n in names},
-                )
+            return self.store.entries[key]
         self.diagnostics["patches_described"] += 1
-        self._cache[key] = features
-        return features
+        # the store describes a dropped patch again without holding the stage (no cycle)
+        read = partial(describe_core, self.settings, self.describe, windows, core)
+        return self.store.add(key, read(), read)
 
-    def features(self, windows, box) -> Features:
-        """Features of the patches over ``box`` (row, col in the windows' frame)."""
-        cores = self._cores(windows, box)
-        if self.progress is not None:
-            cores = self.progress(cores, "fine patches")
-        keys = [(windows.key, core) for core in cores]
-        parts = [self._patch(windows, core) for core in cores]
-        features = Features.concatenate([p for p in parts if p is not None],
-                                        self.settings.descriptors)
-        # the kept patches become views into the concatenated arrays: one copy in memory
-        start = 0
-        for key, part in zip(keys, parts):
-            if part is not None and len(part.keypoints):
-                stop = start + len(part.keypoints)
-                self._cache[key] = features.subset(slice(start, stop))
-                start = stop
-        return features
+    def _sweep(self, windows1, cores1, windows2, cores2, back) -> tuple[list, list]:
+        """Describe the patches band by band, computing each band's pair distances.
+
+        Image-2 patches are described just before the first band of image-1
+        patches that can reach them (``back`` maps their keypoints into image 1's
+        frame), and the distances of every pair within the radius are memoised as
+        soon as both sides are described, so the store can drop descriptors of
+        finished patches: memory stays bounded by a band, not by the scene.
+        """
+        reach = self.settings.radius + 1
+        spans = [_row_span(back, core) for core in cores2]
+        order2 = sorted(range(len(cores2)), key=lambda i: spans[i][0])
+        entries1, entries2, live = [], {}, {}
+        pointer = 0
+        for band in _bands(self.progress(cores1, "fine patches") if self.progress else cores1):
+            parts = [self._patch(windows1, core) for core in band]
+            entries1.extend(parts)
+            bottom = band[0][1]
+            while pointer < len(order2) and spans[order2[pointer]][0] < bottom + reach:
+                index = order2[pointer]
+                entries2[index] = live[index] = self._patch(windows2, cores2[index])
+                pointer += 1
+            self._band_distances([p for p in parts if p is not None],
+                                 [e for e in live.values() if e is not None], back)
+            for index in [i for i in live if spans[i][1] < bottom - reach]:
+                del live[index]  # no later band (rows from ``bottom`` on) reaches it
+        for index in order2[pointer:]:  # beyond every band: no pair, keypoints only
+            entries2[index] = self._patch(windows2, cores2[index])
+        return entries1, [entries2[i] for i in range(len(cores2))]
+
+    def _band_distances(self, parts1: list, parts2: list, back) -> None:
+        """Memoise the distances of the pairs within the radius between two patch sets."""
+        if not parts1 or not parts2:
+            return
+        keypoints1 = np.concatenate([p.features.keypoints for p in parts1])
+        ids1 = np.concatenate([p.ids for p in parts1])
+        back2 = back(np.concatenate([p.features.keypoints for p in parts2]))
+        ids2 = np.concatenate([p.ids for p in parts2])
+        finite = np.all(np.isfinite(back2), axis=1)
+        pairs = candidate_pairs(keypoints1, back2[finite], self.settings.radius)
+        self.store.distances(ids1[pairs[:, 0]], ids2[finite][pairs[:, 1]], keep=parts2)
+        self.store.release(keep=parts2)
 
     def overlap_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray):
         """Features of both images over their overlap under the prior ``matrix``.
 
         Returns the features of image 1, those of image 2 (keypoints in image 2's
         own pixels) and the (N2, 2) (row, col) of the image-2 keypoints brought
-        back into image 1 by ``matrix``.
+        back into image 1 by ``matrix``. The features carry keypoint ids of
+        :attr:`store` instead of descriptors.
         """
         angle, scale, _ = rotation_scale(matrix)
         resample = abs(angle) > _UPRIGHT_ANGLE or not 1 / _UPRIGHT_SCALE <= scale <= _UPRIGHT_SCALE
         self.diagnostics["fine_resampled"] = bool(resample)
         box1 = overlap_box(matrix, image1.shape, image2.shape)
-        features1 = self.features(ImageWindows(image1, "image1"), box1)
+        windows1 = ImageWindows(image1, "image1")
         margin = int(math.ceil(self.settings.radius)) + 1
         r0, r1, c0, c1 = box1
+        wide = (r0 - margin, r1 + margin, c0 - margin, c1 + margin)
         if resample:
             # image 2 seen upright at image 1's scale, over the overlap and ``radius`` beyond
-            windows = ResampledWindows(image2, matrix)
-            features2 = self.features(windows, (r0 - margin, r1 + margin, c0 - margin,
-                                                 c1 + margin))
-            back2 = features2.keypoints
-            features2 = Features(windows.to_image(back2), features2.scales,
-                                 features2.descriptors, features2.masks)
+            windows2 = ResampledWindows(image2, matrix)
+            cores2 = self._cores(windows2, wide)
+
+            def back(keypoints):
+                return keypoints
         else:
-            box2 = _mapped_box(matrix, (r0 - margin, r1 + margin, c0 - margin, c1 + margin),
-                               image2.shape)
-            if box2[1] - box2[0] < 8 or box2[3] - box2[2] < 8:
-                features2 = Features.empty(self.settings.descriptors)
-            else:
-                features2 = self.features(ImageWindows(image2, "image2"), box2)
-            back2 = apply_matrix(np.linalg.inv(matrix), features2.keypoints[:, ::-1])[:, ::-1]
+            windows2 = ImageWindows(image2, "image2")
+            box2 = _mapped_box(matrix, wide, image2.shape)
+            small = box2[1] - box2[0] < 8 or box2[3] - box2[2] < 8
+            cores2 = [] if small else self._cores(windows2, box2)
+            inverse = np.linalg.inv(matrix)
+
+            def back(keypoints):
+                return apply_matrix(inverse, keypoints[:, ::-1])[:, ::-1]
+        entries1, entries2 = self._sweep(windows1, self._cores(windows1, box1), windows2,
+                                         cores2, back)
+        names = self.settings.descriptors
+        features1 = _stored_features(entries1, names)
+        features2 = _stored_features(entries2, names)
+        back2 = back(features2.keypoints)
+        if resample:
+            features2.keypoints = windows2.to_image(features2.keypoints)
+        self.diagnostics["patches_redescribed"] = self.store.redescribed
         finite = np.all(np.isfinite(back2), axis=1)
         return features1, features2.subset(finite), back2[finite]
 
@@ -292,7 +344,8 @@ class FineStage:
               radius: float) -> FineResult:
         """Pairs within ``radius`` (image 2 brought back as ``back2``) with enough votes."""
         pairs = candidate_pairs(features1.keypoints, back2, radius)
-        votes = count_votes(pairs, features1, features2, self.settings.local_ratio)
+        distances = self.store.distances(features1.ids[pairs[:, 0]], features2.ids[pairs[:, 1]])
+        votes = count_votes(pairs, features1, features2, self.settings.local_ratio, distances)
         keep = votes >= self.settings.votes_needed()
         result = FineResult(features1, features2, pairs[keep], votes[keep],
                             np.zeros(int(keep.sum()), bool))
@@ -397,3 +450,36 @@ def _mapped_box(matrix: np.ndarray, box, shape) -> tuple[int, int, int, int]:
         max(0, int(math.floor(mapped[:, 0].min()))),
         min(width, int(math.ceil(mapped[:, 0].max())) + 1),
     )
+
+
+def _row_span(back, core) -> tuple[float, float]:
+    """Rows of image 1's frame that keypoints of an image-2 patch ``core`` can reach."""
+    r0, r1, c0, c1 = core
+    corners = np.array([[r0 - 1, c0 - 1], [r0 - 1, c1], [r1, c0 - 1], [r1, c1]], float)
+    rows = back(corners)[:, 0]
+    if not np.all(np.isfinite(rows)):
+        return -math.inf, math.inf
+    return float(rows.min()), float(rows.max())
+
+
+def _bands(cores: Iterable) -> Iterator[list]:
+    """Consecutive cores with the same first row (a row of the grid), as lists."""
+    band: list = []
+    for core in cores:
+        if band and core[0] != band[0][0]:
+            yield band
+            band = []
+        band.append(core)
+    if band:
+        yield band
+
+
+def _stored_features(entries: list, names) -> Features:
+    """Keypoints, scales, masks and ids of stored patches, in order (no descriptors)."""
+    parts = [Features(e.features.keypoints, e.features.scales, {}, e.features.masks, e.ids)
+             for e in entries if e is not None]
+    features = Features.concatenate(parts, names)
+    if features.ids is None:
+        features.ids = np.empty(0, np.int64)
+    features.descriptors = {}
+    return features

@@ -86,22 +86,30 @@ def warp_nan(
     return out
 
 
-def downsample(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-prefiltered downsampling of a NaN-marked image.
 
     Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
+    ``image`` may be any array-like (a lazily normalised image is read once);
+    ``overwrite`` lets it fill the NaN of an ``image`` array in place.
     """
+    values = np.asarray(image)
     if factor >= 1:
-        return image, np.eye(3)
-    invalid = np.isnan(image)
-    filled = np.where(invalid, np.nanmedian(image), image) if invalid.any() else image
-    small = rescale(filled, factor, anti_aliasing=True, order=1, preserve_range=True)
+        return values, np.eye(3)
+    own = overwrite or values is not image  # an array made here may be filled in place
+    invalid = np.isnan(values)
+    if invalid.any():
+        fill = np.nanmedian(values)
+        values = values if own else values.copy()
+        values[invalid] = fill
+    small = rescale(values, factor, anti_aliasing=True, order=1, preserve_range=True)
     small = small.astype(np.float32)
+    ratios = (values.shape[0] / small.shape[0], values.shape[1] / small.shape[1])
+    del values  # a full-size array made here is freed before the mask is resampled
     if invalid.any():
         coverage = rescale(invalid.astype(np.float32), factor, anti_aliasing=True, order=1,
                            preserve_range=True)
         small[coverage > 0.05] = np.nan
-    ratios = (image.shape[0] / small.shape[0], image.shape[1] / small.shape[1])
     return small, scaling(*ratios)
 
 

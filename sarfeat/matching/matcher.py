@@ -7,6 +7,7 @@ stages live in :mod:`~sarfeat.matching.coarse`, :mod:`~sarfeat.matching.fine`,
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from ..descriptors import MultiDescriptorExtractor
 from ..detector import SARR2D2Detector
 from ..network import R2D2Net
-from ..preprocess import normalize_sar
+from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
 from ..weights import resolve_weights
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
@@ -31,6 +32,14 @@ __all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
 #: Detector parameters that the matcher sets itself, per stage.
 MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
                 "scale_factor", "input_kind", "nodata")
+
+#: The detector's pyramid and budget, which each stage sets (the detector's own defaults
+#: unless the stage gives them).
+_PYRAMID_DEFAULTS = {
+    name: inspect.signature(SARR2D2Detector).parameters[name].default
+    for name in ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
+                 "scale_factor")
+}
 
 #: Pyramid of the coarse detection: levels sqrt(2) apart from full size to half of it
 #: (three levels; relative scales from 1/2 to 2 between the images are matched).
@@ -225,9 +234,10 @@ class CoarseFineMatcher:
         ``guided_rounds``, ``fine_resampled``, the correlation refinement's
         ``subpixel_points``, ``subpixel_kept``, ``subpixel_residual_median``,
         ``keypoint_residual_median`` and ``subpixel_refined`` (whether the
-        model was refitted), ``patches_described`` and
-        ``patches_reused`` (fine patches run through the network, and those
-        reused from an earlier prior or round), timings
+        model was refitted), ``patches_described``,
+        ``patches_reused`` and ``patches_redescribed`` (fine patches run through
+        the network, those reused from an earlier prior or round, and those run
+        again because their descriptors had been dropped to bound memory), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
         (None, or a sentence saying why no model was found).
 
@@ -394,9 +404,19 @@ class CoarseFineMatcher:
     def _check_parameters(self) -> None:
         check_matcher_parameters(self)
 
-    def _normalized(self, image, which: str) -> np.ndarray:
-        """The image in [0, 1] as float32, NaN where invalid."""
+    def _normalized(self, image, which: str):
+        """The image in [0, 1] as float32, NaN where invalid.
+
+        A lazily normalised view (:class:`~sarfeat.preprocess.ScaledImage`: windows
+        are normalised as they are read, the same values as normalising the whole
+        image) when it can be, so no normalised copy of a large scene is held.
+        """
         try:
+            if not np.ma.isMaskedArray(image):
+                raw = check_image(image)
+                scaling = sar_scaling(raw, self.input_kind, nodata=self.nodata)
+                if scaling is not None:
+                    return ScaledImage(raw, scaling)
             normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
         except ValueError as error:
             raise ValueError(f"{which}: {error}") from None
@@ -428,13 +448,23 @@ class CoarseFineMatcher:
         return options
 
     def _detector(self, **stage) -> SARR2D2Detector:
-        """A detector on the normalised images, kept between calls (its network stays ready)."""
+        """The matcher's one detector on the normalised images, set up for a stage.
+
+        Both stages share it (its pyramid and keypoint budget are switched per
+        stage), so one network runtime, with its working memory, serves the whole
+        match; it is kept between calls (the network stays ready).
+        """
+        stage = {**_PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
         options = self.detector_settings(**stage)
         net = self._network()
-        key = (id(net), repr(sorted(options.items())))
+        shared = {k: v for k, v in options.items() if k not in stage}
+        key = (id(net), repr(sorted(shared.items())))
         if key not in self._detectors:
-            self._detectors[key] = SARR2D2Detector(net, input_kind="display", **options)
-        return self._detectors[key]
+            self._detectors = {key: SARR2D2Detector(net, input_kind="display", **options)}
+        detector = self._detectors[key]
+        for name, value in stage.items():
+            setattr(detector, name, value)
+        return detector
 
     def _plausible(self, matrices: np.ndarray) -> np.ndarray:
         """Which of (B, 3, 3) matrices keep orientation and a scale within max_scale_change."""
@@ -449,13 +479,17 @@ class CoarseFineMatcher:
         """
         diagnostics = self.diagnostics
         factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
+        # each image normalised whole only for its downsampling, one at a time
         small1, scale1 = downsample(image1, factor)
         small2, scale2 = downsample(image2, factor)
-        detector = self._detector(
+        coarse_stage = dict(
             max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
             min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
         )
-        keypoints1, descriptors1 = _coarse_features(detector, small1, "image1", check=True)
+        # the detector is shared with the fine stage, which may run in between (the identity
+        # prior, asked by ``settled``): each coarse detection sets the coarse pyramid again
+        keypoints1, descriptors1 = _coarse_features(self._detector(**coarse_stage), small1,
+                                                    "image1", check=True)
         self.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
         diagnostics["coarse_factor"] = factor
         settings = CoarseSettings(
@@ -465,7 +499,9 @@ class CoarseFineMatcher:
             min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
         )
         search = CoarseSearch(
-            settings, lambda image, check: _coarse_features(detector, image, "image2", check),
+            settings,
+            lambda image, check: _coarse_features(self._detector(**coarse_stage), image,
+                                                  "image2", check),
             self._plausible, keypoints1, descriptors1, small2, scale1, scale2, rng,
         )
         estimated = estimate_turns(small1, small2, self.estimated_turns) \
@@ -508,13 +544,13 @@ class CoarseFineMatcher:
             select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
             max_trials=self.max_trials,
         )
-        detector = self._detector(
-            max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
-            min_scale=self.fine_min_scale, max_scale=1.0,
-        )
+        fine_stage = dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
+                          min_scale=self.fine_min_scale, max_scale=1.0)
+        detector = self._detector(**fine_stage)
         extractor = MultiDescriptorExtractor(detector=detector, descriptors=self.descriptor_names)
 
         def describe(patch, budget):
+            self._detector(**fine_stage)  # the shared detector, set to the fine pyramid again
             detector.max_keypoints = budget
             extractor.detect_and_extract(patch)
             return extractor.keypoints, extractor.scales, extractor.descriptors, extractor.masks
@@ -583,7 +619,8 @@ class CoarseFineMatcher:
         elif self.final_radius is not None:
             result = stage.final_search(result)
         result.diagnostics.update(patches_described=stage.diagnostics["patches_described"],
-                                  patches_reused=stage.diagnostics["patches_reused"])
+                                  patches_reused=stage.diagnostics["patches_reused"],
+                                  patches_redescribed=stage.store.redescribed)
         return result
 
     def _refine_subpixel(self, image1, image2, result: FineResult) -> None:

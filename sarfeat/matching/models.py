@@ -202,12 +202,34 @@ def _minimal_homographies(source, target):
 
 
 def transfer_errors(matrices: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(B, N) distances between ``target`` and ``source`` mapped by each of (B, 3, 3) matrices."""
-    mapped = np.einsum("bij,nj->bni", matrices[:, :, :2], source) + matrices[:, None, :, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = mapped[..., :2] / mapped[..., 2:3]
-    distance = np.sqrt(np.sum((xy - target) ** 2, axis=2))
-    return np.where(np.isfinite(distance), distance, np.inf)
+    """(B, N) distances between ``target`` and ``source`` mapped by each of (B, 3, 3) matrices.
+
+    Written out term by term (the same roundings as a matrix product of two
+    terms plus the translation), in place, with the division skipped for affine
+    rows (division by exactly 1 changes nothing).
+    """
+    x, y = source[:, 0], source[:, 1]
+
+    def row(k):
+        out = matrices[:, k, 0, None] * x
+        out += matrices[:, k, 1, None] * y
+        out += matrices[:, k, 2, None]
+        return out
+
+    mapped_x, mapped_y = row(0), row(1)
+    if not np.all(matrices[:, 2] == (0.0, 0.0, 1.0)):
+        w = row(2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mapped_x /= w
+            mapped_y /= w
+    mapped_x -= target[:, 0]
+    mapped_y -= target[:, 1]
+    mapped_x *= mapped_x
+    mapped_y *= mapped_y
+    mapped_x += mapped_y
+    distance = np.sqrt(mapped_x, out=mapped_x)
+    distance[~np.isfinite(distance)] = np.inf
+    return distance
 
 
 def _samples(count: int, size: int, batch: int, rng: np.random.Generator) -> np.ndarray:

@@ -95,9 +95,10 @@ def correlated_points(
 
     Parameters
     ----------
-    fixed, moving : (H, W) ndarray
+    fixed, moving : (H, W) ndarray, or any object with ``shape`` and 2-D slicing
         The two images on one radiometric scale (for example normalised to
-        [0, 1]); NaN marks no-data (a window touching it is skipped).
+        [0, 1], or :class:`sarfeat.preprocess.ScaledImage` views); NaN marks
+        no-data (a window touching it is skipped). Only windows are read.
     matrix : (3, 3) ndarray
         Fixed (x, y) to moving (x, y).
     points : (N, 2) ndarray
@@ -172,7 +173,7 @@ def refine_by_correlation(
 
     Parameters
     ----------
-    fixed, moving : (H, W) ndarray
+    fixed, moving : (H, W) ndarray, or any object with ``shape`` and 2-D slicing
         The images, on one radiometric scale; NaN marks no-data.
     transform : skimage.transform.ProjectiveTransform
         Fitted fixed (x, y) to moving (x, y).

@@ -26,28 +26,34 @@ class Features:
     scales: np.ndarray  # (N,)
     descriptors: dict[str, np.ndarray] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
+    ids: np.ndarray | None = None  # (N,) keypoint ids of a PatchStore, when it holds them
 
     @classmethod
     def empty(cls, names) -> "Features":
         return cls(np.empty((0, 2)), np.empty(0), {n: np.empty((0, 1), np.float32) for n in names},
-                   {n: np.empty(0, bool) for n in names})
+                   {n: np.empty(0, bool) for n in names}, np.empty(0, np.int64))
 
     @classmethod
     def concatenate(cls, parts: list["Features"], names) -> "Features":
         parts = [p for p in parts if len(p.keypoints)]
         if not parts:
             return cls.empty(names)
+        described = all(p.descriptors for p in parts)
         return cls(
             np.concatenate([p.keypoints for p in parts]),
             np.concatenate([p.scales for p in parts]),
-            {n: np.concatenate([p.descriptors[n] for p in parts]) for n in names},
+            {n: np.concatenate([p.descriptors[n] for p in parts]) for n in names}
+            if described else {},
             {n: np.concatenate([p.masks[n] for p in parts]) for n in names},
+            np.concatenate([p.ids for p in parts])
+            if all(p.ids is not None for p in parts) else None,
         )
 
     def subset(self, keep: np.ndarray) -> "Features":
         return Features(self.keypoints[keep], self.scales[keep],
-                         {n: d[keep] for n, d in self.descriptors.items()},
-                         {n: m[keep] for n, m in self.masks.items()})
+                        {n: d[keep] for n, d in self.descriptors.items()},
+                        {n: m[keep] for n, m in self.masks.items()},
+                        None if self.ids is None else self.ids[keep])
 
 
 def full_rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -88,7 +94,7 @@ def nearest_per_group(group: np.ndarray, distance: np.ndarray, ratio: float = 1.
 
 
 def count_votes(pairs: np.ndarray, features1: Features, features2: Features,
-                ratio: float = 1.0) -> np.ndarray:
+                ratio: float = 1.0, distances: np.ndarray | None = None) -> np.ndarray:
     """Votes of every descriptor, in both directions, for candidate pairs.
 
     Parameters
@@ -100,6 +106,10 @@ def count_votes(pairs: np.ndarray, features1: Features, features2: Features,
     ratio : float
         A keypoint votes only when its nearest candidate's descriptor distance is
         below ``ratio`` times the second nearest's (1: always).
+    distances : (P, D) ndarray, optional
+        The pairs' descriptor distances, one column per descriptor in the order
+        of ``features1.masks``, already computed (then the features need no
+        descriptors).
 
     Returns
     -------
@@ -111,12 +121,16 @@ def count_votes(pairs: np.ndarray, features1: Features, features2: Features,
     if len(pairs) == 0:
         return votes
     first, second = pairs[:, 0], pairs[:, 1]
-    for name, d1 in features1.descriptors.items():
-        d2 = features2.descriptors[name]
+    for k, name in enumerate(features1.masks):
         usable = np.flatnonzero(features1.masks[name][first] & features2.masks[name][second])
         if usable.size == 0:
             continue
-        distance = descriptor_distances(d1, d2, first[usable], second[usable])
+        if distances is None:
+            distance = descriptor_distances(features1.descriptors[name],
+                                            features2.descriptors[name], first[usable],
+                                            second[usable])
+        else:
+            distance = distances[usable, k]
         votes[usable[nearest_per_group(first[usable], distance, ratio)]] += 1  # image 1 -> 2
         votes[usable[nearest_per_group(second[usable], distance, ratio)]] += 1  # image 2 -> 1
     return votes
