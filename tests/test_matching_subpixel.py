@@ -16,7 +16,9 @@ from skimage.transform import AffineTransform, warp
 
 from sarfeat import CoarseFineMatcher
 from sarfeat.data import load_sar_scene
-from sarfeat.matching.subpixel import SubpixelSettings, correlated_points, refine_by_correlation
+from sarfeat.matching.subpixel import (
+    SubpixelSettings, correlated_points, refine_by_correlation, spread_subset,
+)
 from sarfeat.metrics import registration_rmse
 from sarfeat.preprocess import normalize_sar
 
@@ -115,3 +117,15 @@ def test_too_few_points_keep_the_transform(pair):
 def test_the_matcher_refuses_a_non_boolean_subpixel():
     with pytest.raises((TypeError, ValueError), match="subpixel"):
         CoarseFineMatcher(subpixel="yes")
+
+
+def test_a_spread_subset_covers_the_image_and_is_deterministic():
+    rng = np.random.default_rng(6)
+    crowded = rng.uniform(0, 100, (5000, 2))  # most points in one corner of a 1000 px image
+    sparse = rng.uniform(0, 1000, (50, 2))
+    points = np.concatenate([crowded, sparse])
+    chosen = spread_subset(points, 200)
+    assert len(chosen) == 200 and len(np.unique(chosen)) == 200
+    assert np.array_equal(chosen, spread_subset(points, 200))
+    assert np.isin(np.arange(5000, 5050), chosen).sum() >= 40  # the sparse points are kept
+    assert np.array_equal(spread_subset(points[:150], 200), np.arange(150))

@@ -35,7 +35,7 @@ from scipy.ndimage import map_coordinates
 from .geometry import apply_matrix
 from .models import NESTED
 
-__all__ = ["SubpixelSettings", "correlated_points", "refine_by_correlation"]
+__all__ = ["SubpixelSettings", "correlated_points", "refine_by_correlation", "spread_subset"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -61,6 +61,10 @@ class SubpixelSettings:
     max_residual_ratio : float
         The refit is kept when the median residual of the correlated
         correspondences is at most this fraction of the keypoint matches'.
+    max_points : int
+        Most keypoints correlated, spread over the image (a large scene has
+        tens of thousands of inliers; a few hundred well-spread ones fix an
+        affine model to a few hundredths of a pixel).
     """
 
     radius: int = 12
@@ -69,6 +73,29 @@ class SubpixelSettings:
     rejection: float = 3.0
     min_points: int = 8
     max_residual_ratio: float = 0.75
+    max_points: int = 400
+
+
+def spread_subset(points: np.ndarray, count: int) -> np.ndarray:
+    """Indices of at most ``count`` of ``points`` (N, 2), spread over their bounding box.
+
+    The box is cut into about ``count`` cells; every cell gives its first
+    point, then its second, and so on, until ``count`` are chosen (in the
+    points' order within a cell: deterministic).
+    """
+    points = np.asarray(points, dtype=float)
+    if len(points) <= count:
+        return np.arange(len(points))
+    side = max(1, int(np.ceil(np.sqrt(count))))
+    low, span = points.min(axis=0), np.ptp(points, axis=0) + 1e-9
+    cells = np.minimum((points - low) / span * side, side - 1).astype(int)
+    cell = cells[:, 1] * side + cells[:, 0]
+    order = np.argsort(cell, kind="stable")
+    starts = np.searchsorted(cell[order], cell[order], side="left")
+    rank = np.empty(len(points), int)
+    rank[order] = np.arange(len(points)) - starts  # position of each point within its cell
+    chosen = np.lexsort((np.arange(len(points)), rank))[:count]
+    return np.sort(chosen)
 
 
 def _moving_window(moving: np.ndarray, matrix: np.ndarray, x: int, y: int,
@@ -198,8 +225,9 @@ def refine_by_correlation(
     keypoint_median = float(np.median(transform.residuals(source, target))) if len(source) else 0.0
     diagnostics = {"subpixel_points": 0, "subpixel_kept": 0, "subpixel_residual_median": None,
                    "keypoint_residual_median": keypoint_median, "subpixel_refined": False}
-    fixed_points, moving_points = correlated_points(fixed, moving, transform.params, source,
-                                                    settings)
+    chosen = spread_subset(source, settings.max_points)
+    fixed_points, moving_points = correlated_points(fixed, moving, transform.params,
+                                                    source[chosen], settings)
     diagnostics["subpixel_points"] = len(fixed_points)
     fitted = _robust_least_squares(fixed_points, moving_points, name, settings) \
         if len(fixed_points) else None
