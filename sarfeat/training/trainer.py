@@ -31,7 +31,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["TrainConfig", "Trainer"]
+__all__ = ["TrainConfig", "Trainer", "atomic_save"]
 
 
 @dataclass
@@ -115,7 +115,8 @@ def _code_version() -> str:
     return f"sarfeat {__version__} (git {commit})"
 
 
-def _atomic_save(payload: dict, path: Path) -> None:
+def atomic_save(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename it: a reader never sees half a file."""
     partial = path.with_suffix(path.suffix + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)
@@ -193,7 +194,7 @@ class Trainer:
         """Write ``last.pt`` (atomically) and return its path."""
         self.output.mkdir(parents=True, exist_ok=True)
         path = self.output / "last.pt"
-        _atomic_save(self.state_dict(), path)
+        atomic_save(self.state_dict(), path)
         return path
 
     def resume(self) -> bool:
