@@ -77,7 +77,8 @@ def evaluate(weights: str, **detector_options) -> dict:
         pooled.append(errors)
         rows[scene] = _summary(errors)
     rows["pooled"] = _summary(np.concatenate(pooled))
-    return rows
+    runner = detector._runner  # what 'auto' chose (no public attribute says it)
+    return {"ran_on": f"{runner.runtime} {runner.precision}", **rows}
 
 
 def _summary(errors: np.ndarray) -> dict:
@@ -99,7 +100,8 @@ def main(argv=None) -> int:
     print(f"{'weights':40s} {'scene':22s} {'matches':>7s} {'MMA@1':>6s} {'MMA@3':>6s} "
           f"{'MMA@5':>6s}")
     for weights, rows in results.items():
-        for scene, r in rows.items():
+        print(f"{weights}: ran on {rows['ran_on']}")
+        for scene, r in list(rows.items())[1:]:
             print(f"{weights[-40:]:40s} {scene:22s} {r['matches']:7d} {r['mma1']:6.3f} "
                   f"{r['mma3']:6.3f} {r['mma5']:6.3f}")
     if args.json:

@@ -40,7 +40,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
 from ..weights import resolve_weights
 from . import pairs
-from .trainer import atomic_save
+from .trainer import atomic_save, code_version
 
 __all__ = [
     "DistillConfig", "DistillWeights", "Distiller", "distillation_images", "distillation_loss",
@@ -353,7 +353,7 @@ class Distiller:
                              "training_seconds": round(self.elapsed, 1),
                              "history": self.history[-20:]},
             "data": {"sources": SOURCE_WEIGHTS, "attribution": pairs.TRAINING_ATTRIBUTION},
-            "torch": torch.__version__, "numpy": np.__version__,
+            "code_version": code_version(), "torch": torch.__version__, "numpy": np.__version__,
             **({"detector": teacher_meta["detector"]} if "detector" in teacher_meta else {}),
             **(extra_metadata or {}),
         }
