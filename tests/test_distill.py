@@ -81,6 +81,9 @@ def test_lite_round_trips_through_save_load_and_batchnorm_folding(lite_file):
     for key in expected:
         torch.testing.assert_close(got[key], expected[key])
         torch.testing.assert_close(folded[key], expected[key], atol=1e-4, rtol=1e-4)
+    bare = path.with_name("bare.pt")  # a plain state dict: the architecture from its shapes
+    torch.save(net.state_dict(), bare)
+    assert load_checkpoint(bare).architecture == "fast_r2d2_lite"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
