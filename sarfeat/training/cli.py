@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sarfeat.training",
         description="Train Fast-R2D2 on SAR pairs (sarfeat.training).",
+        epilog="'python -m sarfeat.training distill --help': distil a narrower network from "
+               "trained weights instead.",
     )
     parser.add_argument("--output", help="run folder (checkpoints, config, final weights)")
     parser.add_argument("--config", type=Path, help="JSON file of TrainConfig fields")
