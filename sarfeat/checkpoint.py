@@ -65,12 +65,14 @@ def _unpickle(path: Path, trust: bool) -> dict:
 
 
 def _architecture_of(state_dict: dict, path: Path) -> str:
-    if "ops.10.weight" in state_dict:
-        return "fast_r2d2"
-    if "ops.9.weight" in state_dict:
-        return "r2d2"
+    """The architecture whose convolutions have the shapes of ``state_dict``'s."""
+    for name in ARCHITECTURES:
+        expected = R2D2Net(name).state_dict()
+        if all(key in state_dict and state_dict[key].shape == value.shape
+               for key, value in expected.items() if key.endswith("weight")):
+            return name
     raise CheckpointError(
-        f"{path}: state dict matches neither Fast-R2D2 nor R2D2 (no ops.9/ops.10 conv)"
+        f"{path}: state dict matches none of {sorted(ARCHITECTURES)} (convolution shapes differ)"
     )
 
 

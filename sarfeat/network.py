@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "R2D2_LAYERS", "fold_batchnorm",
-    "imagenet_normalize",
+    "ARCHITECTURES", "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "FAST_R2D2_LITE_LAYERS",
+    "R2D2_LAYERS", "fold_batchnorm", "imagenet_normalize", "multiply_adds_per_pixel",
 ]
 
 #: The released checkpoints expect the gray image replicated to 3 channels and
@@ -74,6 +74,21 @@ FAST_R2D2_LAYERS: tuple[ConvSpec, ...] = (
     ConvSpec(128, 128, 2, 8, batchnorm=False, relu=False),
 )
 
+#: Fast-R2D2 lite: Fast-R2D2's pattern (pool, dilations, x2 upsampling) with
+#: about half the channels and the same 128-D output, for distillation from
+#: Fast-R2D2 (:mod:`sarfeat.training.distill`); about 3.5 times cheaper.
+FAST_R2D2_LITE_LAYERS: tuple[ConvSpec, ...] = (
+    ConvSpec(3, 16, 3, 1),
+    ConvSpec(16, 16, 3, 1),
+    ConvSpec(16, 32, 3, 1, pool_after=True),
+    ConvSpec(32, 32, 3, 1),
+    ConvSpec(32, 64, 3, 1),
+    ConvSpec(64, 64, 3, 2),
+    ConvSpec(64, 64, 2, 2, relu=False),
+    ConvSpec(64, 64, 2, 4, relu=False),
+    ConvSpec(64, 128, 2, 8, batchnorm=False, relu=False),
+)
+
 #: Full R2D2: no pooling, strides turned into growing dilations.
 R2D2_LAYERS: tuple[ConvSpec, ...] = (
     ConvSpec(3, 32, 3, 1),
@@ -89,8 +104,35 @@ R2D2_LAYERS: tuple[ConvSpec, ...] = (
 
 ARCHITECTURES: dict[str, tuple[ConvSpec, ...]] = {
     "fast_r2d2": FAST_R2D2_LAYERS,
+    "fast_r2d2_lite": FAST_R2D2_LITE_LAYERS,
     "r2d2": R2D2_LAYERS,
 }
+
+
+def multiply_adds_per_pixel(architecture: str) -> float:
+    """Multiply-adds of the trunk per input pixel (convolutions only, heads excluded).
+
+    Parameters
+    ----------
+    architecture : str
+        A key of :data:`ARCHITECTURES`.
+
+    Returns
+    -------
+    float
+        Layers after a pool count a quarter per input pixel.
+
+    Examples
+    --------
+    >>> round(multiply_adds_per_pixel("fast_r2d2") / 1000)
+    142
+    """
+    total, area = 0.0, 1.0
+    for spec in ARCHITECTURES[architecture]:
+        total += area * spec.in_channels * spec.out_channels * spec.kernel ** 2
+        if spec.pool_after:
+            area /= 4
+    return total
 
 
 class R2D2Net(nn.Module):
@@ -98,8 +140,8 @@ class R2D2Net(nn.Module):
 
     Parameters
     ----------
-    architecture : {'fast_r2d2', 'r2d2'}
-        Which layer table to build.
+    architecture : {'fast_r2d2', 'fast_r2d2_lite', 'r2d2'}
+        Which layer table to build (a key of :data:`ARCHITECTURES`).
 
     Notes
     -----

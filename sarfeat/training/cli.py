@@ -1,5 +1,8 @@
 """Command line of the trainer: ``python -m sarfeat.training --output runs/x ...``.
 
+``python -m sarfeat.training distill --out runs/lite --minutes 50`` distils a
+narrower network from trained weights instead (:mod:`sarfeat.training.distill`).
+
 Options given on the command line override those of ``--config`` (a JSON file
 with the fields of :class:`~sarfeat.training.trainer.TrainConfig`). A run whose
 output folder holds ``last.pt`` resumes from it, unless ``--restart``.
@@ -18,13 +21,15 @@ import torch
 
 from .trainer import TrainConfig, Trainer
 
-__all__ = ["main", "build_dataset"]
+__all__ = ["main", "build_dataset", "distill_main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sarfeat.training",
         description="Train Fast-R2D2 on SAR pairs (sarfeat.training).",
+        epilog="'python -m sarfeat.training distill --help': distil a narrower network from "
+               "trained weights instead.",
     )
     parser.add_argument("--output", help="run folder (checkpoints, config, final weights)")
     parser.add_argument("--config", type=Path, help="JSON file of TrainConfig fields")
@@ -140,8 +145,59 @@ def _validate(net, calibration: list) -> dict:
     return {**result, "threshold": threshold}
 
 
+def _distill_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sarfeat.training distill",
+        description="Distil a narrower network from trained weights (sarfeat.training.distill).",
+    )
+    parser.add_argument("--out", required=True, help="run folder (last.pt, final.pt)")
+    parser.add_argument("--teacher", default="sarfeat-sar-v1", help="teacher weights")
+    parser.add_argument("--architecture", default="fast_r2d2_lite", help="student architecture")
+    parser.add_argument("--minutes", type=float, required=True,
+                        help="training time in total, over resumed sessions")
+    for name, kind in (("batch-size", int), ("crop-size", int), ("lr", float), ("seed", int),
+                       ("checkpoint-minutes", float)):
+        parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument("--data-dir", help="folder of sarfeat's shared data (sar_images/)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--print-every", type=int, default=10, help="iterations between logs")
+    return parser
+
+
+def distill_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``distill``; returns the exit status."""
+    from .distill import DistillConfig, Distiller
+
+    args = _distill_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    values = {"output": args.out, "teacher": args.teacher, "architecture": args.architecture,
+              "minutes": args.minutes, "data_dir": args.data_dir}
+    for field in ("batch_size", "crop_size", "lr", "seed", "checkpoint_minutes"):
+        if getattr(args, field) is not None:
+            values[field] = getattr(args, field)
+    try:
+        distiller = Distiller(DistillConfig.from_dict(values))
+        if args.resume and distiller.resume():
+            print(f"resumed {args.out} at iteration {distiller.iteration} "
+                  f"({distiller.elapsed / 60:.1f} min)", file=sys.stderr)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "config.json").write_text(json.dumps(distiller.config.to_dict(),
+                                                               indent=2))
+        distiller.fit(print_every=args.print_every)
+        print(f"wrote {distiller.export(Path(args.out) / 'final.pt')}")
+    except (ValueError, OSError, FloatingPointError) as error:
+        print(f"sarfeat.training distill: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (``distill`` as first argument: :func:`distill_main`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["distill"]:
+        return distill_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.threads:

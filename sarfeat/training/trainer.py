@@ -31,7 +31,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["TrainConfig", "Trainer"]
+__all__ = ["TrainConfig", "Trainer", "atomic_save", "code_version"]
 
 
 @dataclass
@@ -104,7 +104,8 @@ class TrainConfig:
         return cls(**values)
 
 
-def _code_version() -> str:
+def code_version() -> str:
+    """``'sarfeat <version> (git <commit>)'`` of the running code, for provenance."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
@@ -115,7 +116,8 @@ def _code_version() -> str:
     return f"sarfeat {__version__} (git {commit})"
 
 
-def _atomic_save(payload: dict, path: Path) -> None:
+def atomic_save(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename it: a reader never sees half a file."""
     partial = path.with_suffix(path.suffix + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)
@@ -193,7 +195,7 @@ class Trainer:
         """Write ``last.pt`` (atomically) and return its path."""
         self.output.mkdir(parents=True, exist_ok=True)
         path = self.output / "last.pt"
-        _atomic_save(self.state_dict(), path)
+        atomic_save(self.state_dict(), path)
         return path
 
     def resume(self) -> bool:
@@ -282,7 +284,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "iterations": self.iteration,
             "training_seconds": round(self.elapsed, 1),
-            "code_version": _code_version(),
+            "code_version": code_version(),
             "history": self.history[-50:],
             "torch": torch.__version__,
             "numpy": np.__version__,

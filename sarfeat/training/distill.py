@@ -1,0 +1,363 @@
+"""Distillation of a narrower network from trained weights (a teacher).
+
+The student (by default :data:`~sarfeat.network.FAST_R2D2_LITE_LAYERS`)
+learns to reproduce the teacher's dense outputs on single images: its
+descriptors by cosine distance (weighted by the teacher's reliability), its
+reliability and repeatability maps by binary cross-entropy against the
+teacher's, with extra weight around the teacher's keypoints (local maxima of
+repeatability above a threshold), where the detector's thresholds decide.
+
+Images are single crops from the open training mixture
+(:func:`~sarfeat.training.pairs.default_training_sources`: open SAR scenes
+and speckled open optical images, with its scale, rotation, speckle and
+8-bit display augmentations); both views of every pair are used. The
+Shanghai scene and the image pairs of :mod:`sarfeat.data` are never used.
+
+A run lives in one folder, like :class:`~sarfeat.training.trainer.Trainer`'s:
+``last.pt`` (resumable state, written every few minutes) and ``final.pt``
+(the student in sarfeat's format, with the teacher's detection thresholds).
+Training is bounded by time: the learning rate follows a cosine over the
+minutes given, with a short warm-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..checkpoint import save_checkpoint
+from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
+from ..weights import resolve_weights
+from . import pairs
+from .trainer import atomic_save, code_version
+
+__all__ = [
+    "DistillConfig", "DistillWeights", "Distiller", "distillation_images", "distillation_loss",
+    "teacher_peaks",
+]
+
+#: Mixture of the open training sources for distillation (more real SAR than training's).
+SOURCE_WEIGHTS = {"sar_channels": 0.5, "sar_tiles": 0.1, "optical": 0.4}
+
+
+@dataclass
+class DistillWeights:
+    """Weights of the distillation loss terms.
+
+    Attributes
+    ----------
+    descriptor : float
+        Cosine distance to the teacher's descriptors, weighted per pixel by
+        ``descriptor_floor + teacher reliability``.
+    reliability, repeatability : float
+        Binary cross-entropy against the teacher's maps.
+    peak : float
+        Extra per-pixel weight of both map terms around the teacher's peaks.
+    peak_threshold : float
+        A teacher peak is a 3x3 local maximum of repeatability where both
+        maps reach this value (below the detector's usual thresholds).
+    descriptor_floor : float
+        Weight of the descriptor term where the teacher is not reliable.
+    """
+
+    descriptor: float = 1.0
+    reliability: float = 1.0
+    repeatability: float = 1.0
+    peak: float = 10.0
+    peak_threshold: float = 0.5
+    descriptor_floor: float = 0.25
+
+
+@dataclass
+class DistillConfig:
+    """Everything that defines a distillation run.
+
+    Attributes
+    ----------
+    output : str
+        Folder of the run.
+    teacher : str
+        Weights of the teacher (a registry name, alias or checkpoint path).
+    architecture : str
+        The student's architecture (a key of :data:`sarfeat.network.ARCHITECTURES`).
+    minutes : float
+        Training time in total, summed over resumed sessions.
+    batch_size, crop_size : int
+        Images per batch (an even number: both views of each pair) and their side.
+    lr, weight_decay : float
+        Adam's peak learning rate and weight decay.
+    warmup : int
+        Iterations of linear warm-up.
+    seed : int
+        Seed of the initial weights and of every batch.
+    checkpoint_minutes : float
+        Minutes between writes of ``last.pt``.
+    loss : DistillWeights
+        Weights of the loss terms.
+    data_dir : str or None
+        Folder of sarfeat's shared data (default: :func:`sarfeat.data.fetch`).
+    """
+
+    output: str = "runs/distill"
+    teacher: str = "sarfeat-sar-v1"
+    architecture: str = "fast_r2d2_lite"
+    minutes: float = 30.0
+    batch_size: int = 8
+    crop_size: int = 160
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: int = 50
+    seed: int = 0
+    checkpoint_minutes: float = 3.0
+    loss: DistillWeights = field(default_factory=DistillWeights)
+    data_dir: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain-data form (JSON and checkpoint metadata)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DistillConfig:
+        """Inverse of :meth:`to_dict`."""
+        values = dict(values)
+        if isinstance(values.get("loss"), dict):
+            values["loss"] = DistillWeights(**values["loss"])
+        return cls(**values)
+
+
+def distillation_images(
+    shared_data_dir: str | os.PathLike[str] | None = None, *, crop_size: int = 160, seed: int = 0
+) -> pairs.MixedPairs:
+    """The open training mixture as pairs, of which both views serve as single images.
+
+    Parameters
+    ----------
+    shared_data_dir : str or path-like, optional
+        Folder holding ``sar_images/``; default: :func:`sarfeat.data.fetch`.
+    crop_size : int
+        Side of the crops.
+    seed : int
+        Base seed.
+
+    Returns
+    -------
+    MixedPairs
+        Deterministic samples ``{'image1', 'image2', ...}`` weighted by
+        :data:`SOURCE_WEIGHTS`.
+    """
+    sources = pairs.default_training_sources(shared_data_dir, crop_size=crop_size, seed=seed,
+                                             length=10_000_000)
+    mixed = {name: (dataset, SOURCE_WEIGHTS[name]) for name, (dataset, _) in sources.items()}
+    return pairs.MixedPairs.from_sources(mixed, length=10_000_000, seed=seed)
+
+
+def teacher_peaks(repeatability: Tensor, reliability: Tensor, threshold: float) -> Tensor:
+    """Pixels within one pixel of a teacher keypoint (float mask, same shape as the maps).
+
+    A keypoint is a 3x3 local maximum of repeatability where repeatability and
+    reliability both reach ``threshold``, as the detector finds them.
+    """
+    local_max = repeatability == F.max_pool2d(repeatability, 3, stride=1, padding=1)
+    peaks = local_max & (repeatability >= threshold) & (reliability >= threshold)
+    return F.max_pool2d(peaks.float(), 3, stride=1, padding=1)
+
+
+def _bce(student: Tensor, teacher: Tensor, weight: Tensor) -> Tensor:
+    student = student.clamp(1e-6, 1 - 1e-6)
+    loss = F.binary_cross_entropy(student, teacher, reduction="none")
+    floor = F.binary_cross_entropy(teacher.clamp(1e-6, 1 - 1e-6), teacher, reduction="none")
+    return ((loss - floor) * weight).sum() / weight.sum()  # zero when student == teacher
+
+
+def distillation_loss(
+    student: dict[str, Tensor], teacher: dict[str, Tensor], weights: DistillWeights
+) -> tuple[Tensor, dict[str, float]]:
+    """The student's distance to the teacher's dense outputs.
+
+    Parameters
+    ----------
+    student, teacher : dict of Tensor
+        Outputs of :meth:`sarfeat.network.R2D2Net.forward` on the same batch
+        (the teacher's without gradient).
+    weights : DistillWeights
+        Weights of the terms.
+
+    Returns
+    -------
+    total : Tensor
+        The weighted sum (a scalar to minimise; 0 when the outputs agree).
+    values : dict of str to float
+        Each term and the total, for logs.
+    """
+    rel_t, rep_t = teacher["reliability"].float(), teacher["repeatability"].float()
+    rel_s, rep_s = student["reliability"].float(), student["repeatability"].float()
+    cosine = (student["descriptors"].float() * teacher["descriptors"].float()).sum(dim=1,
+                                                                                   keepdim=True)
+    desc_weight = weights.descriptor_floor + rel_t
+    terms = {
+        "descriptor": ((1 - cosine) * desc_weight).sum() / desc_weight.sum(),
+    }
+    map_weight = 1 + weights.peak * teacher_peaks(rep_t, rel_t, weights.peak_threshold)
+    terms["reliability"] = _bce(rel_s, rel_t, map_weight)
+    terms["repeatability"] = _bce(rep_s, rep_t, map_weight)
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    values = {name: float(value.detach()) for name, value in terms.items()}
+    values["total"] = float(total.detach())
+    return total, values
+
+
+class Distiller:
+    """Trains a student network to reproduce a teacher's outputs.
+
+    Parameters
+    ----------
+    config : DistillConfig
+        The run's settings.
+    dataset : torch.utils.data.Dataset, optional
+        Deterministic samples with ``image1`` and ``image2`` (1, H, W) in
+        [0, 1]; default: :func:`distillation_images`.
+    teacher : R2D2Net, optional
+        The teacher; default: ``config.teacher`` resolved by
+        :func:`sarfeat.weights.resolve_weights`.
+
+    Attributes
+    ----------
+    student : R2D2Net
+        The network being trained.
+    iteration : int
+        Optimiser steps done so far.
+    elapsed : float
+        Seconds of training so far, over resumed sessions.
+    history : list of dict
+        Logged loss values.
+    """
+
+    def __init__(self, config: DistillConfig, dataset=None, teacher: R2D2Net | None = None):
+        if config.batch_size < 2 or config.batch_size % 2:
+            raise ValueError(f"batch_size must be an even number >= 2, got {config.batch_size}")
+        self.config = config
+        self.output = Path(config.output)
+        self.dataset = dataset if dataset is not None else distillation_images(
+            config.data_dir, crop_size=config.crop_size, seed=config.seed)
+        self.teacher_net = teacher if teacher is not None else resolve_weights(config.teacher)
+        self.teacher = fold_batchnorm(self.teacher_net.float().cpu()).eval().to(
+            memory_format=torch.channels_last)
+        torch.manual_seed(config.seed)
+        self.student = R2D2Net(config.architecture).to(memory_format=torch.channels_last).train()
+        self.optimizer = torch.optim.Adam(self.student.parameters(), lr=config.lr,
+                                          weight_decay=config.weight_decay)
+        self.iteration = 0
+        self.elapsed = 0.0
+        self.history: list[dict] = []
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue where the run stands."""
+        return {"iteration": self.iteration, "elapsed": self.elapsed, "history": self.history,
+                "model": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "config": self.config.to_dict()}
+
+    def save(self) -> Path:
+        """Write ``last.pt`` atomically and return its path."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        path = self.output / "last.pt"
+        atomic_save(self.state_dict(), path)
+        return path
+
+    def resume(self) -> bool:
+        """Load ``last.pt`` if the run folder has one; True when it did."""
+        path = self.output / "last.pt"
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["config"]["architecture"] != self.config.architecture:
+            raise ValueError(f"{path} holds a {state['config']['architecture']} student, "
+                             f"not {self.config.architecture}")
+        self.student.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        self.elapsed = float(state["elapsed"])
+        self.history = list(state["history"])
+        return True
+
+    # -- training --------------------------------------------------------------------------------
+
+    def batch(self, iteration: int) -> Tensor:
+        """The (B, 3, H, W) network input of an iteration (a pure function of it)."""
+        half = self.config.batch_size // 2
+        first = iteration * half
+        samples = [self.dataset[(first + k) % len(self.dataset)] for k in range(half)]
+        gray = torch.stack([s[key] for s in samples for key in ("image1", "image2")])
+        return imagenet_normalize(gray).contiguous(memory_format=torch.channels_last)
+
+    def learning_rate(self) -> float:
+        """Warm-up, then a cosine over the time budget down to 5 % of the peak."""
+        budget = max(self.config.minutes * 60.0, 1e-9)
+        progress = min(self.elapsed / budget, 1.0)
+        warm = min(1.0, (self.iteration + 1) / max(self.config.warmup, 1))
+        return self.config.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def step(self) -> dict[str, float]:
+        """One optimiser step on the next batch; returns the logged loss values."""
+        images = self.batch(self.iteration)
+        with torch.no_grad():
+            target = self.teacher(images)
+        total, values = distillation_loss(self.student(images), target, self.config.loss)
+        if not math.isfinite(values["total"]):
+            raise FloatingPointError(f"loss is {values['total']} at iteration {self.iteration}")
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        return values
+
+    def fit(self, print_every: int = 10, stream=sys.stdout) -> None:
+        """Train until ``config.minutes`` of training time; checkpoint every few minutes."""
+        budget = self.config.minutes * 60.0
+        last_save, running = time.monotonic(), {}
+        while self.elapsed < budget:
+            started = time.perf_counter()
+            values = self.step()
+            self.elapsed += time.perf_counter() - started
+            for key, value in values.items():
+                running[key] = value if key not in running else 0.9 * running[key] + 0.1 * value
+            if self.iteration % print_every == 0:
+                self.history.append({"iteration": self.iteration,
+                                     "elapsed": round(self.elapsed, 1), **running})
+                print(json.dumps({**self.history[-1], "lr": self.learning_rate()},
+                                 default=lambda v: round(v, 5)), file=stream, flush=True)
+            if time.monotonic() - last_save >= self.config.checkpoint_minutes * 60:
+                self.save()
+                last_save = time.monotonic()
+        self.save()
+
+    def export(self, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:
+        """Write the student in sarfeat's format, with the teacher's detection thresholds."""
+        teacher_meta = getattr(self.teacher_net, "metadata", {}) or {}
+        metadata = {
+            "distillation": {"config": self.config.to_dict(), "iterations": self.iteration,
+                             "training_seconds": round(self.elapsed, 1),
+                             "history": self.history[-20:]},
+            "data": {"sources": SOURCE_WEIGHTS, "attribution": pairs.TRAINING_ATTRIBUTION},
+            "code_version": code_version(), "torch": torch.__version__, "numpy": np.__version__,
+            **({"detector": teacher_meta["detector"]} if "detector" in teacher_meta else {}),
+            **(extra_metadata or {}),
+        }
+        net = R2D2Net(self.student.architecture)
+        net.load_state_dict({k: v.detach().float().contiguous() if v.is_floating_point() else v
+                             for k, v in self.student.state_dict().items()})
+        return save_checkpoint(net.eval(), path, metadata=json.loads(json.dumps(metadata)))
