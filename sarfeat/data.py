@@ -57,6 +57,7 @@ from .io import read_raster, rgb_to_gray
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "LITE_WEIGHTS",
     "DEVELOPMENT_PAIRS",
     "WEIGHT_ALIASES",
     "TEST_PAIRS",
@@ -171,13 +172,21 @@ _LOCAL_ONLY = {
 
 #: sarfeat's own default SAR weights, bundled with the package (see the model card).
 DEFAULT_WEIGHTS = "weights/sarfeat-sar-v1.pt"
+#: A narrower network distilled from sarfeat-sar-v1, bundled too (see the model card).
+LITE_WEIGHTS = "weights/sarfeat-sar-lite-v1.pt"
 #: Short names accepted wherever weights are named.
-WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS}
+WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS, "sarfeat-sar-lite": LITE_WEIGHTS}
 _LOCAL_ONLY[DEFAULT_WEIGHTS] = (
     "2d626810ae72420d8f8cfa5adb7925421921a097dd44a0f19a57f18d9919a7fc",
     "BSD-3-Clause (sarfeat); trained by sarfeat on open data only: contains modified "
     "Copernicus Sentinel data, the NASA/JPL AIRSAR public release and CC0/public-domain "
     "images of scikit-image",
+)
+_LOCAL_ONLY[LITE_WEIGHTS] = (
+    "976cb44b5fd0fc35cea2b1dc98a65d9344587b948f3e965acfb9ec7681716938",
+    "BSD-3-Clause (sarfeat); trained by sarfeat by distillation from sarfeat-sar-v1 on open "
+    "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
+    "and CC0/public-domain images of scikit-image",
 )
 
 # Published files whose SHA-256 is unknown: listed, never fetched. name -> URL.
