@@ -85,10 +85,15 @@ def large_pair(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     return base, moving, truth
 
 
+#: Environment variable that carries ``--weights`` to the child processes.
+WEIGHTS_ENV = "SARFEAT_BENCH_WEIGHTS"
+
+
 def _run_sarfeat(fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
     from sarfeat import register
 
-    return register(fixed, moving, rng=0, progress=False).transform.params
+    weights = os.environ.get(WEIGHTS_ENV) or None
+    return register(fixed, moving, weights=weights, rng=0, progress=False).transform.params
 
 
 def _run_sift(fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
@@ -160,8 +165,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4096])
     parser.add_argument("--no-sift", action="store_true", help="skip the OpenCV SIFT peer")
     parser.add_argument("--json", help="write the rows here")
+    parser.add_argument("--weights", default=None,
+                        help="sarfeat's weights (default: the default weights), e.g. sarfeat-sar-lite")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.weights:
+        os.environ[WEIGHTS_ENV] = args.weights
     if args.child:
         _child(*args.child)
         return 0
