@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .bench_detector import speckled_scene, to_display_uint8
-from .common import SlowTiming
+from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights
 
 SIZES = [512, 1024, 2048]
 METHODS = ["sarfeat", "skimage_sift", "skimage_orb", "opencv_sift"]
@@ -182,9 +182,6 @@ class Keypoints:
 RUNTIMES = ["default", "auto auto", "torch fp32", "torch bf16", "onnxruntime fp32",
             "onnxruntime int8", "lite default", "lite auto"]
 
-#: The distilled narrow network (``fast_r2d2_lite``), when this version of sarfeat has it.
-LITE_WEIGHTS = "sarfeat-sar-lite"
-
 
 class RatioToOpenCVSift:
     """``detect_and_extract`` on development image m1 (1000 x 1000) over OpenCV SIFT's time.
@@ -218,10 +215,7 @@ class RatioToOpenCVSift:
         except DataUnavailableError as error:
             raise NotImplementedError(f"development image m1 not available: {error}")
         if runtime_precision.startswith("lite"):
-            from sarfeat.weights import weight_names
-
-            if LITE_WEIGHTS not in weight_names():
-                raise NotImplementedError(f"no {LITE_WEIGHTS} weights in this version")
+            require_lite_weights()
             upright = runtime_precision == "lite auto"
             detector = SARR2D2Detector(LITE_WEIGHTS, upright=upright)
         elif runtime_precision == "default":

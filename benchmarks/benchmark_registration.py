@@ -34,7 +34,7 @@ import numpy as np
 
 from sarfeat.data import DEVELOPMENT_PAIRS
 
-from .common import SlowTiming
+from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights
 
 #: Registrations below this RMSE (px) succeed.
 SUCCESS_RMSE = 3.0
@@ -64,10 +64,6 @@ def _use_shared_data() -> None:
         os.environ["SARFEAT_DATA_DIR"] = str((root / value).resolve())
     elif not value and (root.parent / "shared" / "data").is_dir():
         os.environ["SARFEAT_DATA_DIR"] = str(root.parent / "shared" / "data")
-
-
-#: The distilled narrow network (``fast_r2d2_lite``), when this version of sarfeat has it.
-LITE_WEIGHTS = "sarfeat-sar-lite"
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,10 +221,9 @@ class DevelopmentPairsPeers(SlowTiming):
         import cv2
 
         from sarfeat import register
-        from sarfeat.weights import weight_names
 
-        if method == "sarfeat_lite" and LITE_WEIGHTS not in weight_names():
-            raise NotImplementedError(f"no {LITE_WEIGHTS} weights in this version")
+        if method == "sarfeat_lite":
+            require_lite_weights()
         if method == "akaze" and not hasattr(cv2, "AKAZE_create"):
             raise NotImplementedError("OpenCV 5 has no AKAZE: install opencv-python-headless<5")
         self.pairs = [development_pair(pair)[:2] for pair in DEVELOPMENT_PAIRS]

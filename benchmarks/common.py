@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+#: The distilled narrow network (``fast_r2d2_lite``); benchmarks of it are skipped on
+#: versions of sarfeat that do not have it.
+LITE_WEIGHTS = "sarfeat-sar-lite"
+
+
+def require_lite_weights() -> None:
+    """Raise NotImplementedError (asv: skipped) when this sarfeat has no lite weights."""
+    from sarfeat.weights import weight_names
+
+    if LITE_WEIGHTS not in weight_names():
+        raise NotImplementedError(f"no {LITE_WEIGHTS} weights in this version")
+
 
 class SlowTiming:
     """asv timing attributes for calls of a second or more.

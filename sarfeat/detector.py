@@ -616,15 +616,19 @@ class SARR2D2Detector:
         self.mask = described
         self.descriptors = descriptors[described]
 
-    def _describe_at(self, level, runner, indices, rows, cols, out) -> None:
+    def _tiles_holding(self, level, runner, rows, cols):
+        """Yield (tile, here) for each tile of ``level`` whose core holds some of the positions."""
         height, width = level.image.shape
         cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
         cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
         for tile in tile_grid(height, width, self.tile_size, runner.halo):
             cr0, cr1, cc0, cc1 = tile.core
             here = (cell_rows >= cr0) & (cell_rows < cr1) & (cell_cols >= cc0) & (cell_cols < cc1)
-            if not here.any():
-                continue
+            if here.any():
+                yield tile, here
+
+    def _describe_at(self, level, runner, indices, rows, cols, out) -> None:
+        for tile, here in self._tiles_holding(level, runner, rows, cols):
             r0, r1, c0, c1 = tile.outer
             maps = runner.run(level.image[r0:r1, c0:c1])
             sampled = maps.descriptors_at(
@@ -635,16 +639,10 @@ class SARR2D2Detector:
 
     def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
         """Turned patches at level positions, tile by tile; the network is not needed."""
-        height, width = level.image.shape
-        cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
-        cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
-        for tile in tile_grid(height, width, self.tile_size, runner.halo):
-            cr0, cr1, cc0, cc1 = tile.core
-            here = (cell_rows >= cr0) & (cell_rows < cr1) & (cell_cols >= cc0) & (cell_cols < cc1)
-            if here.any():
-                steering = level.steering(tile.core)
-                orientations = steering.orientations(rows[here], cols[here])
-                out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
+        for tile, here in self._tiles_holding(level, runner, rows, cols):
+            steering = level.steering(tile.core)
+            orientations = steering.orientations(rows[here], cols[here])
+            out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
 
     @property
     def mask_(self) -> np.ndarray | None:

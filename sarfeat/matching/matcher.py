@@ -24,7 +24,7 @@ from ..weights import resolve_weights
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
-from .subpixel import refine_by_correlation
+from .subpixel import refine_result
 from .validation import check_matcher_parameters
 
 __all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
@@ -336,7 +336,7 @@ class CoarseFineMatcher:
         self.coarse_keypoints1 = self.coarse_keypoints2 = self.coarse_matches = None
         self.coarse_inliers = None
         self.diagnostics: dict = {}
-        self._stage = self._identity = None
+        self._stage = self._identity = self._identity_final = None
 
     def match(self, image1, image2) -> np.ndarray:
         """Match two images; fills the attributes and returns the verified matches.
@@ -377,14 +377,14 @@ class CoarseFineMatcher:
         image1 = self._normalized(image1, "image1")
         image2 = self._normalized(image2, "image2")
         self.diagnostics.update(failure=None)
-        self._stage, self._identity = None, None
         hypothesis = self._coarse(
             image1, image2, coarse_rng,
             settled=lambda: self._identity_settles(image1, image2, identity_rng))
         self.diagnostics["seconds_coarse"] = time.perf_counter() - started
         result = self._fine(image1, image2, hypothesis, fine_rng, identity_rng)
         if result.model is not None and self.subpixel:
-            self._refine_subpixel(image1, image2, result)
+            refine_result(image1, image2, result, self.model_type, self.fine_threshold,
+                          self.min_fine_inliers)
         self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
         self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
         self.model = result.model
@@ -589,8 +589,16 @@ class CoarseFineMatcher:
         if attempt.model is None:
             return False
         if self.final_radius is not None:  # as _fine would finish it (no new network run)
-            attempt = self._stage_of_match().final_search(attempt)
+            attempt = self._final_search(self._stage_of_match(), attempt)
         return attempt.inliers.sum() >= _SETTLING_FACTOR * self.min_fine_inliers
+
+    def _final_search(self, stage: FineStage, result: FineResult) -> FineResult:
+        """The last local search around ``result``; the identity attempt's runs once a match."""
+        if result is not self._identity:
+            return stage.final_search(result)
+        if self._identity_final is None:
+            self._identity_final = stage.final_search(result)
+        return self._identity_final
 
     def _fine(self, image1, image2, hypothesis: Hypothesis, rng, identity_rng) -> FineResult:
         """The fine stage around each prior, guided rounds, and the last local search."""
@@ -617,32 +625,12 @@ class CoarseFineMatcher:
                 + "; ".join(reasons) + ")"
             )
         elif self.final_radius is not None:
-            result = stage.final_search(result)
+            result = self._final_search(stage, result)
         result.diagnostics.update(patches_described=stage.diagnostics["patches_described"],
                                   patches_reused=stage.diagnostics["patches_reused"],
                                   patches_redescribed=stage.store.redescribed)
         return result
 
-    def _refine_subpixel(self, image1, image2, result: FineResult) -> None:
-        """Replace ``result``'s model by its correlation refit when that is better supported."""
-        source, target = result.matched_points()
-        transform, report = refine_by_correlation(
-            image1, image2, result.model, result.model_name or self.model_type,
-            source[result.inliers], target[result.inliers])
-        result.diagnostics.update(report)
-        if not report["subpixel_refined"]:
-            return
-        residuals = transform.residuals(source, target)
-        inliers = residuals <= self.fine_threshold
-        # the keypoint matches must still agree with the refit (at least half of them)
-        if inliers.sum() < max(self.min_fine_inliers, result.inliers.sum() // 2):
-            result.diagnostics["subpixel_refined"] = False
-            return
-        result.model = type(result.model)(matrix=transform.params)
-        result.inliers = inliers
-        result.diagnostics.update(
-            fine_inliers=int(inliers.sum()), residual_median=float(np.median(residuals[inliers])),
-            residual_rms=float(np.sqrt(np.mean(residuals[inliers] ** 2))))
 
     def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
         """The fine stage around ``matrix``, then again around its own model while it strays.

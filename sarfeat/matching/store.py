@@ -180,7 +180,7 @@ class PatchStore:
         return out
 
     def _compute_group(self, ids1: np.ndarray, ids2: np.ndarray, keep) -> np.ndarray:
-        (d1, local1, used1), (d2, local2, used2) = self._gather(ids1), self._gather(ids2)
+        (d1, local1), (d2, local2) = self._gather(ids1), self._gather(ids2)
         out = np.empty((len(ids1), len(self.names)), np.float32)
         for k, name in enumerate(self.names):
             out[:, k] = descriptor_distances(d1[name], d2[name], local1, local2)
@@ -198,7 +198,7 @@ class PatchStore:
         local = ids - firsts[inverse] + starts[inverse]
         parts = [self.descriptors(e) for e in entries]
         stacked = {n: np.concatenate([p[n] for p in parts]) for n in self.names}
-        return stacked, local, entries
+        return stacked, local
 
     def _entry_index(self, ids: np.ndarray) -> np.ndarray:
         firsts = np.array([e.first_id for e in self._by_id], np.int64)

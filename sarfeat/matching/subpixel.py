@@ -32,10 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from .fine import FineResult
 from .geometry import apply_matrix
 from .models import NESTED
 
-__all__ = ["SubpixelSettings", "correlated_points", "refine_by_correlation", "spread_subset"]
+__all__ = ["SubpixelSettings", "correlated_points", "refine_by_correlation", "refine_result",
+           "spread_subset"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -240,3 +242,31 @@ def refine_by_correlation(
         return transform, diagnostics
     diagnostics["subpixel_refined"] = True
     return refitted, diagnostics
+
+
+def refine_result(fixed, moving, result: FineResult, model: str, fine_threshold: float,
+                  min_inliers: int) -> None:
+    """Refit the model of a fine-stage result in place, when :func:`refine_by_correlation` keeps it.
+
+    The result's keypoint matches must still agree with the refit: at least
+    ``min_inliers`` and half of its inliers within ``fine_threshold``; then
+    its model, inliers and residual diagnostics are replaced. ``model`` is the
+    matcher's model, used when the result names no selected one.
+    """
+    source, target = result.matched_points()
+    transform, report = refine_by_correlation(
+        fixed, moving, result.model, result.model_name or model,
+        source[result.inliers], target[result.inliers])
+    result.diagnostics.update(report)
+    if not report["subpixel_refined"]:
+        return
+    residuals = transform.residuals(source, target)
+    inliers = residuals <= fine_threshold
+    if inliers.sum() < max(min_inliers, result.inliers.sum() // 2):
+        result.diagnostics["subpixel_refined"] = False
+        return
+    result.model = type(result.model)(matrix=transform.params)
+    result.inliers = inliers
+    result.diagnostics.update(
+        fine_inliers=int(inliers.sum()), residual_median=float(np.median(residuals[inliers])),
+        residual_rms=float(np.sqrt(np.mean(residuals[inliers] ** 2))))

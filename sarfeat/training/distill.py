@@ -40,7 +40,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
 from ..weights import resolve_weights
 from . import pairs
-from .trainer import atomic_save, code_version
+from .trainer import RUN_STATE, code_version, load_run_state, save_run_state
 
 __all__ = [
     "DistillConfig", "DistillWeights", "Distiller", "distillation_images", "distillation_loss",
@@ -271,19 +271,16 @@ class Distiller:
 
     def save(self) -> Path:
         """Write ``last.pt`` atomically and return its path."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        path = self.output / "last.pt"
-        atomic_save(self.state_dict(), path)
-        return path
+        return save_run_state(self.output, self.state_dict())
 
     def resume(self) -> bool:
         """Load ``last.pt`` if the run folder has one; True when it did."""
-        path = self.output / "last.pt"
-        if not path.is_file():
+        state = load_run_state(self.output, "cpu")
+        if state is None:
             return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
         if state["config"]["architecture"] != self.config.architecture:
-            raise ValueError(f"{path} holds a {state['config']['architecture']} student, "
+            raise ValueError(f"{self.output / RUN_STATE} holds a "
+                             f"{state['config']['architecture']} student, "
                              f"not {self.config.architecture}")
         self.student.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

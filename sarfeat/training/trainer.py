@@ -31,7 +31,8 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["TrainConfig", "Trainer", "atomic_save", "code_version"]
+__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "load_run_state",
+           "save_run_state"]
 
 
 @dataclass
@@ -123,6 +124,26 @@ def atomic_save(payload: dict, path: Path) -> None:
     os.replace(partial, path)
 
 
+#: The file of a run folder that holds the state to resume from.
+RUN_STATE = "last.pt"
+
+
+def save_run_state(output: Path, state: dict) -> Path:
+    """Write a run's state to ``output/last.pt`` atomically; returns its path."""
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / RUN_STATE
+    atomic_save(state, path)
+    return path
+
+
+def load_run_state(output: Path, map_location) -> dict | None:
+    """The state saved in ``output/last.pt``, or None when the run folder has none."""
+    path = output / RUN_STATE
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
 class Trainer:
     """Trains an R2D2 network on a dataset of pairs.
 
@@ -193,17 +214,14 @@ class Trainer:
 
     def save(self) -> Path:
         """Write ``last.pt`` (atomically) and return its path."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        path = self.output / "last.pt"
-        atomic_save(self.state_dict(), path)
-        return path
+        return save_run_state(self.output, self.state_dict())
 
     def resume(self) -> bool:
         """Load ``last.pt`` if the output folder has one; True when it did."""
-        path = self.output / "last.pt"
-        if not path.is_file():
+        state = load_run_state(self.output, self.device)
+        if state is None:
             return False
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        self.load_state_dict(state)
         return True
 
     # -- training --------------------------------------------------------------------------------
