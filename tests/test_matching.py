@@ -223,7 +223,8 @@ def test_turn_keeps_the_whole_image(degrees):
 @pytest.mark.parametrize(
     "kwargs",
     [{"model": "rigid"}, {"radius": 0}, {"ratio": 1.5}, {"rotations": ()},
-     {"vote_threshold": 0}, {"patch_size": 8}, {"local_ratio": 0}, {"fine_min_scale": 2.0}],
+     {"vote_threshold": 0}, {"patch_size": 8}, {"local_ratio": 0}, {"fine_min_scale": 2.0},
+     {"max_fine_patches": 0}, {"max_fine_patches": 2.5}],
 )
 def test_bad_parameters_raise_value_error(kwargs):
     with pytest.raises(ValueError):  # in __init__, before any image is given

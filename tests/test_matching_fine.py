@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 from _synthetic_features import describe, moved, texture
 from skimage.transform import AffineTransform, SimilarityTransform
 
@@ -126,7 +127,7 @@ def _describe_wide(patch, budget):
 
 def _wide_stage(budget=None) -> FineStage:
     settings = FineSettings(descriptors=("patch", "wide"), patch_size=96, fine_keypoints=200,
-                            radius=10.0, final_radius=3.0)
+                            radius=10.0, final_radius=3.0, max_patches=None)  # every patch
     options = {} if budget is None else {"descriptor_budget": budget}
     return FineStage(settings, _describe_wide, lambda m: plausible_matrices(m, 4.0), **options)
 
@@ -213,3 +214,43 @@ def test_the_progress_bar_is_off_unless_asked_or_on_a_terminal(monkeypatch):
     bar = _progress_bar(True)
     assert list(bar(range(3), "fine patches")) == [0, 1, 2]
     assert "fine patches" in sys.stderr.getvalue()
+
+
+def test_spread_cores_keep_an_even_sub_grid_with_its_corners():
+    from sarfeat.matching.fine import spread_cores
+    from sarfeat.matching.geometry import tiles
+
+    grid = tiles((0, 4096, 0, 4096), 512)  # 8 x 8
+    kept = spread_cores(grid, 16)
+    assert len(kept) == 16 and set(kept) <= set(grid)
+    rows, cols = sorted({c[0] for c in kept}), sorted({c[2] for c in kept})
+    assert rows == cols == [0, 1024, 2560, 3584]  # first and last, evenly between
+    assert spread_cores(grid, None) == grid and spread_cores(grid[:9], 16) == grid[:9]
+    wide = tiles((0, 512, 0, 8192), 512)  # one row of 16
+    assert len(spread_cores(wide, 5)) == 5
+    assert len(spread_cores(tiles((0, 2000, 0, 7000), 512), 12)) <= 12
+
+
+def test_a_capped_fine_stage_describes_fewer_patches_and_keeps_the_model(pair):
+    image1, image2 = pair
+    prior = AffineTransform(translation=(4, -3)).params @ TRUTH.params
+    whole = _stage(patch_size=64, fine_keypoints=80, max_patches=None)
+    capped = _stage(patch_size=64, fine_keypoints=80, max_patches=6)
+    results = [stage.run(image1, image2, prior, np.random.default_rng(0))
+               for stage in (whole, capped)]
+    total = whole.diagnostics["fine_patches_total"]
+    assert whole.diagnostics["fine_patches_used"] == total > 6
+    assert capped.diagnostics["fine_patches_used"] == 6
+    assert capped.diagnostics["fine_patches_total"] == total
+    for result in results:
+        assert result.model is not None
+        assert _grid_error(result.model, TRUTH.params, image1.shape) < 0.5
+    keypoints1, keypoints2 = results[1].keypoints1, results[1].keypoints2
+    assert np.ptp(keypoints1[:, 0]) > 0.8 * image1.shape[0]  # spread over the overlap
+    assert np.ptp(keypoints1[:, 1]) > 0.8 * image1.shape[1]
+    # image 2 is described only near the image of the patches kept (within the radius and
+    # the prior's error), and its keypoints are not duplicated
+    back = apply_matrix(np.linalg.inv(TRUTH.params), keypoints2[:, ::-1])[:, ::-1]
+    distance = cKDTree(keypoints1).query(back)[0]
+    assert np.percentile(distance, 99) < 12.0 + 5 + 64 / 2 and len(back) < len(results[0].keypoints2)
+    assert len(np.unique(keypoints2, axis=0)) == len(keypoints2)

@@ -6,7 +6,10 @@ described with a halo of context and its own keypoint budget. Image 2 is cut
 the same way over the prior's image of that region, or, when the prior turns
 or scales too much, resampled patch by patch into image 1's frame. Patches are
 read one at a time, so memory does not grow with the images beyond their
-features, and the features of a patch are kept: a second prior, a guided
+features. A large overlap is not described whole: at most ``max_patches`` of
+image 1's patches, spread evenly over it on a sub-grid that keeps its first and
+last rows and columns, and the image-2 patches that can reach them (a global
+model needs well-spread matches, not all of them). The features of a patch are kept: a second prior, a guided
 round or the last local search reuses every patch it shares with an earlier
 one instead of running the network again.
 """
@@ -28,7 +31,7 @@ from .store import DESCRIPTOR_BUDGET, PatchEntry, PatchStore
 from .votes import Features, count_votes, full_rows
 
 __all__ = ["FineSettings", "FineResult", "FineStage", "candidate_pairs", "describe_core",
-           "ImageWindows", "ResampledWindows"]
+           "ImageWindows", "ResampledWindows", "spread_cores"]
 
 #: Pixels around a patch given to the network for context (its receptive radius is 28).
 HALO = 32
@@ -55,6 +58,7 @@ class FineSettings:
     select_model: bool = True
     min_fine_inliers: int = 10
     max_trials: int = 2000
+    max_patches: int | None = 16
 
     def votes_needed(self) -> int:
         """Least votes of a pair sent to RANSAC (a majority by default)."""
@@ -326,8 +330,17 @@ class FineStage:
 
             def back(keypoints):
                 return apply_matrix(inverse, keypoints[:, ::-1])[:, ::-1]
-        entries1, entries2 = self._sweep(windows1, self._cores(windows1, box1), windows2,
-                                         cores2, back)
+        every1 = self._cores(windows1, box1)
+        cores1 = spread_cores(every1, self.settings.max_patches)
+        if len(cores1) < len(every1):  # image 2 only where it can match the patches kept
+            near = [(r0 - margin, r1 + margin, c0 - margin, c1 + margin)
+                    for r0, r1, c0, c1 in cores1]
+            if not resample:
+                near = [_mapped_box(matrix, box, image2.shape) for box in near]
+            cores2 = _clipped(cores2, near)
+        self.diagnostics["fine_patches_total"] = len(every1)
+        self.diagnostics["fine_patches_used"] = len(cores1)
+        entries1, entries2 = self._sweep(windows1, cores1, windows2, cores2, back)
         names = self.settings.descriptors
         features1 = _stored_features(entries1, names)
         features2 = _stored_features(entries2, names)
@@ -450,6 +463,42 @@ def _mapped_box(matrix: np.ndarray, box, shape) -> tuple[int, int, int, int]:
         max(0, int(math.floor(mapped[:, 0].min()))),
         min(width, int(math.ceil(mapped[:, 0].max())) + 1),
     )
+
+
+def spread_cores(cores: list, limit: int | None) -> list:
+    """At most ``limit`` of a grid's ``cores``, evenly spread (all when ``limit`` is None).
+
+    The cores form a grid of rows and columns (their first rows and first
+    columns); a sub-grid of them is kept, as square as the grid allows, that
+    takes its first and last rows and columns and those evenly between.
+    """
+    if limit is None or len(cores) <= limit:
+        return list(cores)
+    row_starts = sorted({core[0] for core in cores})
+    col_starts = sorted({core[2] for core in cores})
+    n_rows, n_cols = len(row_starts), len(col_starts)
+    keep_rows = min(n_rows, max(1, round(math.sqrt(limit * n_rows / n_cols))))
+    keep_cols = min(n_cols, max(1, limit // keep_rows))
+    keep_rows = min(n_rows, max(1, limit // keep_cols))
+    rows = {row_starts[i] for i in np.linspace(0, n_rows - 1, keep_rows).round().astype(int)}
+    cols = {col_starts[i] for i in np.linspace(0, n_cols - 1, keep_cols).round().astype(int)}
+    return [core for core in cores if core[0] in rows and core[2] in cols]
+
+
+def _clipped(cores: list, boxes: list) -> list:
+    """Each core cut to the bounding box of its parts within ``boxes``; cores outside all dropped.
+
+    The cores partition an image, so the cut cores never overlap (no keypoint
+    is described twice) even where boxes do.
+    """
+    kept = []
+    for r0, r1, c0, c1 in cores:
+        parts = [(max(r0, b0), min(r1, b1), max(c0, d0), min(c1, d1)) for b0, b1, d0, d1 in boxes]
+        parts = [p for p in parts if p[1] - p[0] >= 8 and p[3] - p[2] >= 8]
+        if parts:
+            kept.append((min(p[0] for p in parts), max(p[1] for p in parts),
+                         min(p[2] for p in parts), max(p[3] for p in parts)))
+    return kept
 
 
 def _row_span(back, core) -> tuple[float, float]:

@@ -168,6 +168,15 @@ class CoarseFineMatcher:
         proportion for smaller patches).
     fine_min_scale : float
         Smallest pyramid scale of the fine detection (1 = full resolution only).
+    max_fine_patches : int or None
+        Most image-1 patches the fine stage describes around a prior. A larger
+        overlap (more than 16 patches of 512 pixels: beyond about 2048 x 2048)
+        is described on an evenly spread sub-grid of its patches, which keeps
+        its first and last rows and columns, and image 2 only where it can
+        reach them: a global model needs well-spread matches, not every one, and
+        the fine stage's time then stops growing with the scene. None describes
+        the whole overlap. ``diagnostics['fine_patches_used']`` and
+        ``['fine_patches_total']`` say how many were described of how many.
     max_trials : int
         Most RANSAC samples per model fit (a fit stops earlier at 99.9 %
         confidence, after at least 256 samples).
@@ -234,8 +243,9 @@ class CoarseFineMatcher:
         ``guided_rounds``, ``fine_resampled``, the correlation refinement's
         ``subpixel_points``, ``subpixel_kept``, ``subpixel_residual_median``,
         ``keypoint_residual_median`` and ``subpixel_refined`` (whether the
-        model was refitted), ``patches_described``,
-        ``patches_reused`` and ``patches_redescribed`` (fine patches run through
+        model was refitted), ``fine_patches_used`` and ``fine_patches_total``
+        (image-1 patches of the last fine stage, see ``max_fine_patches``),
+        ``patches_described``, ``patches_reused`` and ``patches_redescribed`` (fine patches run through
         the network, those reused from an earlier prior or round, and those run
         again because their descriptors had been dropped to bound memory), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
@@ -278,6 +288,7 @@ class CoarseFineMatcher:
         coarse_keypoints: int = 5000,
         fine_keypoints: int = 2000,
         fine_min_scale: float = 1.0,
+        max_fine_patches: int | None = 16,
         max_trials: int = 2000,
         rng: int | np.random.Generator | None = None,
         input_kind: str = "auto",
@@ -311,6 +322,7 @@ class CoarseFineMatcher:
         self.coarse_keypoints = coarse_keypoints
         self.fine_keypoints = fine_keypoints
         self.fine_min_scale = fine_min_scale
+        self.max_fine_patches = max_fine_patches
         self.max_trials = max_trials
         self.rng = rng
         self.input_kind = input_kind
@@ -542,7 +554,7 @@ class CoarseFineMatcher:
             fine_keypoints=self.fine_keypoints, vote_threshold=self.vote_threshold,
             local_ratio=self.local_ratio, final_radius=self.final_radius,
             select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
-            max_trials=self.max_trials,
+            max_trials=self.max_trials, max_patches=self.max_fine_patches,
         )
         fine_stage = dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
                           min_scale=self.fine_min_scale, max_scale=1.0)
@@ -626,7 +638,9 @@ class CoarseFineMatcher:
             )
         elif self.final_radius is not None:
             result = self._final_search(stage, result)
-        result.diagnostics.update(patches_described=stage.diagnostics["patches_described"],
+        result.diagnostics.update(fine_patches_used=stage.diagnostics.get("fine_patches_used"),
+                                  fine_patches_total=stage.diagnostics.get("fine_patches_total"),
+                                  patches_described=stage.diagnostics["patches_described"],
                                   patches_reused=stage.diagnostics["patches_reused"],
                                   patches_redescribed=stage.store.redescribed)
         return result

@@ -64,6 +64,7 @@ def check_matcher_parameters(matcher) -> None:
     check_integer("patch_size", matcher.patch_size, 32)
     check_integer("vote_threshold", matcher.vote_threshold, optional=True)
     check_integer("strong_inliers", matcher.strong_inliers, optional=True)
+    check_integer("max_fine_patches", matcher.max_fine_patches, 1, optional=True)
     for name in _POSITIVE_NUMBERS:
         check_number(name, getattr(matcher, name), 0, low_open=True)
     check_number("final_radius", matcher.final_radius, 0, low_open=True, optional=True)
