@@ -17,7 +17,7 @@ from skimage.transform import AffineTransform, warp
 from sarfeat import CoarseFineMatcher
 from sarfeat.data import load_sar_scene
 from sarfeat.matching.subpixel import (
-    SubpixelSettings, correlated_points, refine_by_correlation, spread_subset,
+    SubpixelSettings, correlated_points, correlation_shifts, refine_by_correlation, spread_subset,
 )
 from sarfeat.metrics import registration_rmse
 from sarfeat.preprocess import normalize_sar
@@ -129,3 +129,26 @@ def test_a_spread_subset_covers_the_image_and_is_deterministic():
     assert np.array_equal(chosen, spread_subset(points, 200))
     assert np.isin(np.arange(5000, 5050), chosen).sum() >= 40  # the sparse points are kept
     assert np.array_equal(spread_subset(points[:150], 200), np.arange(150))
+
+
+def test_batched_shifts_equal_scikit_image_pair_by_pair(pair):
+    from skimage.registration import phase_cross_correlation
+
+    fixed, moving = pair
+    taper = np.outer(np.hanning(25), np.hanning(25))
+    rng = np.random.default_rng(3)
+    references, movings = [], []
+    height, width = fixed.shape
+    for row, col in np.column_stack([rng.integers(20, height - 20, 40),
+                                     rng.integers(20, width - 20, 40)]):
+        shift = rng.integers(-4, 5, 2)
+        a = fixed[row - 12:row + 13, col - 12:col + 13]
+        b = fixed[row - 12 + shift[0]:row + 13 + shift[0], col - 12 + shift[1]:col + 13 + shift[1]]
+        references.append((a - a.mean()) * taper)
+        movings.append((b - b.mean()) * taper)
+    references, movings = np.array(references), np.array(movings)
+    shifts = correlation_shifts(references, movings, 20)
+    expected = np.array([phase_cross_correlation(a, b, upsample_factor=20, normalization=None)[0]
+                         for a, b in zip(references, movings)])
+    np.testing.assert_allclose(shifts, expected, atol=1e-9)
+    assert np.abs(shifts).max() > 1  # real shifts, not all zero

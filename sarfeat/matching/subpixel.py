@@ -36,8 +36,8 @@ from .fine import FineResult
 from .geometry import apply_matrix
 from .models import NESTED
 
-__all__ = ["SubpixelSettings", "correlated_points", "refine_by_correlation", "refine_result",
-           "spread_subset"]
+__all__ = ["SubpixelSettings", "correlated_points", "correlation_shifts", "refine_by_correlation",
+           "refine_result", "spread_subset"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -140,13 +140,11 @@ def correlated_points(
         The rounded fixed points that could be correlated and their moving
         (x, y) counterparts.
     """
-    from skimage.registration import phase_cross_correlation
-
     radius = settings.radius
     offsets = np.arange(-radius, radius + 1)
     taper = np.outer(np.hanning(2 * radius + 1), np.hanning(2 * radius + 1))
     height, width = fixed.shape
-    found_fixed, found_moving = [], []
+    centres, fixed_windows, moving_windows = [], [], []
     for x, y in np.rint(np.asarray(points, dtype=float)).astype(int):
         if not (radius <= y < height - radius and radius <= x < width - radius):
             continue
@@ -158,20 +156,48 @@ def correlated_points(
             continue
         if np.ptp(window_fixed) == 0 or np.ptp(window_moving) == 0:
             continue
-        shift, _, _ = phase_cross_correlation(
-            (window_fixed - window_fixed.mean()) * taper,
-            (window_moving - window_moving.mean()) * taper,
-            upsample_factor=settings.upsample, normalization=None,
-        )
-        d_row, d_col = -shift  # the fixed window's centre lies at this offset in the moving one
-        if max(abs(d_row), abs(d_col)) > settings.max_shift:
-            continue
-        found_fixed.append((x, y))
-        found_moving.append((x + d_col, y + d_row))
-    if not found_fixed:
+        centres.append((x, y))
+        fixed_windows.append((window_fixed - window_fixed.mean()) * taper)
+        moving_windows.append((window_moving - window_moving.mean()) * taper)
+    if not centres:
         return np.empty((0, 2)), np.empty((0, 2))
-    fixed_points = np.array(found_fixed, dtype=float)
-    return fixed_points, apply_matrix(matrix, np.array(found_moving))
+    # the fixed window's centre lies at minus the shift in the moving one
+    d_row, d_col = -correlation_shifts(np.array(fixed_windows), np.array(moving_windows),
+                                       settings.upsample).T
+    near = np.maximum(np.abs(d_row), np.abs(d_col)) <= settings.max_shift
+    fixed_points = np.array(centres, dtype=float)[near]
+    moving_points = fixed_points + np.column_stack([d_col[near], d_row[near]])
+    if not len(fixed_points):
+        return np.empty((0, 2)), np.empty((0, 2))
+    return fixed_points, apply_matrix(matrix, moving_points)
+
+
+def correlation_shifts(reference: np.ndarray, moving: np.ndarray, upsample: int) -> np.ndarray:
+    """(N, 2) (row, col) shifts registering each moving window onto its reference window.
+
+    The plain (unnormalised) cross-correlation of each pair of (N, n, n) windows,
+    its integer peak by FFT, then refined to 1/``upsample`` pixel by a
+    matrix-multiply DFT over 1.5 pixels around it (Guizar-Sicairos et al., 2008):
+    what :func:`skimage.registration.phase_cross_correlation` gives with
+    ``normalization=None`` for one pair, for all pairs at once.
+    """
+    count, size = reference.shape[0], reference.shape[-1]
+    product = np.fft.fft2(reference) * np.fft.fft2(moving).conj()
+    correlation = np.abs(np.fft.ifft2(product)).reshape(count, -1)
+    peak = np.column_stack(np.unravel_index(correlation.argmax(axis=1), (size, size)))
+    shifts = np.where(peak > size // 2, peak - size, peak).astype(float)
+    shifts = np.round(shifts * upsample) / upsample
+    region = int(np.ceil(upsample * 1.5))
+    centre = region // 2
+    frequencies = np.fft.fftfreq(size, upsample)
+    # kernels[k, axis]: (region, size) samples of the DFT around each window's shift
+    positions = np.arange(region)[None, None, :] - (centre - shifts * upsample)[:, :, None]
+    kernels = np.exp(-2j * np.pi * positions[..., None] * frequencies)
+    upsampled = np.einsum("nir,nrc,njc->nij", kernels[:, 0], product.conj(), kernels[:, 1],
+                          optimize=True)
+    fine = np.column_stack(np.unravel_index(np.abs(upsampled).reshape(count, -1).argmax(axis=1),
+                                            (region, region)))
+    return shifts + (fine - centre) / upsample
 
 
 def _robust_least_squares(source, target, name: str, settings: SubpixelSettings):
