@@ -14,7 +14,8 @@ and :func:`bilinear_pair` samples both gradient components in one loop.
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernels are compiled on first use and cached on disk
 by numba. They run on one thread and without fastmath; the histograms differ
-from numpy's only by the order of their float64 sums.
+from numpy's only in the last bits (the order of their float64 sums, and the
+gradient magnitude as a square root, not ``hypot``).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _compile():
                                           minus[0, col], minus[1, col], tiny)
 
     @numba.njit(cache=True)
-    def gloh(grad_row, grad_col, ring, angle, theta, bins, sectors):  # pragma: no cover
+    def gloh(grad_row, grad_col, direction, ring, angle, theta, bins, sectors):  # pragma: no cover
         """(N, (1 + 2 sectors) bins) raw histograms, with the numpy code's bilinear weights."""
         count, samples = grad_row.shape
         two_pi = 2 * np.pi
@@ -138,8 +139,8 @@ def _compile():
         for n in range(count):
             for j in range(samples):
                 gr, gc = grad_row[n, j], grad_col[n, j]
-                magnitude = math.hypot(gr, gc)
-                position = wrap(math.atan2(gr, gc) - theta[n], two_pi) * (bins / two_pi)
+                magnitude = math.sqrt(gr * gr + gc * gc)  # gradients are logs: no overflow
+                position = wrap(direction[n, j] - theta[n], two_pi) * (bins / two_pi)
                 low = math.floor(position)
                 frac = position - low
                 o_low = int(low)  # in [0, bins]
@@ -263,9 +264,11 @@ def gloh_histograms(
     ndarray, shape (N, (1 + 2 * sectors) * orientation_bins), float64
     """
     gloh = _get_kernels()[4]
+    grad_row = np.ascontiguousarray(grad_row, np.float64)
+    grad_col = np.ascontiguousarray(grad_col, np.float64)
     return gloh(
-        np.ascontiguousarray(grad_row, np.float64),
-        np.ascontiguousarray(grad_col, np.float64),
+        grad_row, grad_col,
+        np.arctan2(grad_row, grad_col),  # numpy's vectorised atan2 is three times numba's
         np.ascontiguousarray(ring, np.int64),
         np.ascontiguousarray(angle, np.float64),
         np.ascontiguousarray(orientations, np.float64),
