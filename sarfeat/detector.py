@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from . import _fused_peaks as fused_peaks
 from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, tile_grid
 from ._runtime import make_runner
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
@@ -146,6 +147,43 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     offset = torch.where(curvature < 0, 0.5 * (minus - plus) / curvature.clamp(max=-1e-12), 0.0)
     # strictly inside half a pixel, so that rounding a refined keypoint finds its peak again
     return offset.clamp(-0.499, 0.499)
+
+
+def _find_peaks(
+    repeatability: torch.Tensor,
+    reliability: torch.Tensor,
+    repeatability_threshold: float,
+    reliability_threshold: float,
+    core: tuple[slice, slice],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
+
+    Only pixels of ``core`` (row and column slices of the maps) count, less
+    ``EDGE_MARGIN`` pixels along the maps' own edges (elsewhere the halo keeps
+    those outside the core). Row-major order, as ``torch.nonzero``; on the CPU
+    with numba, one compiled pass gives the same peaks.
+    """
+    height, width = repeatability.shape
+    if (fused_peaks.available() and repeatability.device.type == "cpu"
+            and repeatability.dtype == reliability.dtype == torch.float32):
+        bounds = []
+        for size, part in zip((height, width), core):
+            inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
+            bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
+        found = fused_peaks.peaks(repeatability.numpy(), reliability.numpy(),
+                                  repeatability_threshold, reliability_threshold, tuple(bounds))
+        return torch.from_numpy(found[0]), torch.from_numpy(found[1])
+    local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
+    peaks = (
+        (repeatability == local_max)
+        & (repeatability >= repeatability_threshold)
+        & (reliability >= reliability_threshold)
+    )
+    allowed = torch.zeros_like(peaks)
+    allowed[core] = True
+    allowed[:EDGE_MARGIN] = allowed[-EDGE_MARGIN:] = False
+    allowed[:, :EDGE_MARGIN] = allowed[:, -EDGE_MARGIN:] = False
+    return torch.nonzero(peaks & allowed, as_tuple=True)
 
 
 def _usable(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray, reach: float):
@@ -410,18 +448,10 @@ class SARR2D2Detector:
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
         reliability_threshold, repeatability_threshold = self._thresholds()
-        local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
-        peaks = (
-            (repeatability == local_max)
-            & (repeatability >= repeatability_threshold)
-            & (reliability >= reliability_threshold)
+        rows, cols = _find_peaks(
+            repeatability, reliability, repeatability_threshold, reliability_threshold,
+            (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0)),
         )
-        core = torch.zeros_like(peaks)
-        core[cr0 - r0:cr1 - r0, cc0 - c0:cc1 - c0] = True
-        # the maps' own edges are the image's (elsewhere the halo keeps them outside the core)
-        core[:EDGE_MARGIN] = core[-EDGE_MARGIN:] = False
-        core[:, :EDGE_MARGIN] = core[:, -EDGE_MARGIN:] = False
-        rows, cols = torch.nonzero(peaks & core, as_tuple=True)
         if rows.numel() == 0:
             return None
         height, width = repeatability.shape

@@ -1,0 +1,99 @@
+"""The detector's compiled peak finding (sarfeat._fused_peaks) against the torch code.
+
+Each comparison runs the same function twice, once with numba and once with
+``_fused_peaks.available`` patched to False (torch's ``max_pool2d`` path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sarfeat import SARR2D2Detector
+from sarfeat import _fused_peaks as fused_peaks
+from sarfeat import detector
+from sarfeat.data import load_pair
+
+needs_numba = pytest.mark.skipif(not fused_peaks.available(), reason="numba is not installed")
+THRESHOLD = 0.7  # not a float32: torch compares it as float32(0.7)
+
+
+def both_paths(monkeypatch, function, *args):
+    """(numba result, torch result) of ``function(*args)``."""
+    fast = function(*args)
+    with monkeypatch.context() as patch:
+        patch.setattr(fused_peaks, "available", lambda: False)
+        slow = function(*args)
+    return fast, slow
+
+
+def maps_with_ties(shape, seed, nan=False):
+    """Quantised random maps (many equal neighbours), some pixels exactly at the threshold."""
+    rng = np.random.default_rng(seed)
+    repeatability = np.round(rng.uniform(0.5, 1.0, shape) * 20) / 20
+    repeatability = repeatability.astype(np.float32)
+    repeatability.ravel()[::7] = np.float32(THRESHOLD)
+    reliability = rng.uniform(0.6, 1.0, shape).astype(np.float32)
+    reliability.ravel()[::5] = np.float32(THRESHOLD)
+    if nan:
+        repeatability[shape[0] // 2, shape[1] // 3] = np.nan
+        reliability[shape[0] // 3, shape[1] // 2] = np.nan
+    return torch.from_numpy(repeatability), torch.from_numpy(reliability)
+
+
+CORES = [
+    (slice(None), slice(None)),
+    (slice(0, 30), slice(5, 41)),
+    (slice(17, 90), slice(20, 23)),
+    (slice(30, 30), slice(0, 50)),  # empty
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(64, 70), (25, 40), (24, 90), (13, 13), (1, 1), (100, 31)])
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("nan", [False, True])
+def test_peaks_equal_torch(monkeypatch, shape, core, nan):
+    repeatability, reliability = maps_with_ties(shape, sum(shape), nan)
+    fast, slow = both_paths(monkeypatch, detector._find_peaks, repeatability, reliability,
+                            THRESHOLD, THRESHOLD, core)
+    for f, s in zip(fast, slow):
+        assert f.dtype == s.dtype == torch.int64
+        assert torch.equal(f, s)
+
+
+@needs_numba
+def test_a_plateau_is_all_peaks(monkeypatch):
+    """Ties are peaks (torch's equality with the pooled map): more peaks than a first guess."""
+    flat = torch.full((60, 50), 0.9)
+    fast, slow = both_paths(monkeypatch, detector._find_peaks, flat, flat, THRESHOLD, THRESHOLD,
+                            CORES[0])
+    assert fast[0].numel() == (60 - 24) * (50 - 24)
+    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+
+
+@needs_numba
+def test_detection_equals_torch_peaks(monkeypatch):
+    image = load_pair("l")[0]
+
+    def detect():
+        found = SARR2D2Detector(max_keypoints=500)
+        found.detect(image)
+        return found
+
+    fast, slow = both_paths(monkeypatch, detect)
+    assert len(fast.keypoints) > 50
+    for name in ("keypoints", "scales", "responses"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+
+
+def test_torch_path_without_numba(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the numba kernel was called")
+
+    monkeypatch.setattr(fused_peaks, "available", lambda: False)
+    monkeypatch.setattr(fused_peaks, "peaks", refuse)
+    repeatability, reliability = maps_with_ties((40, 40), 1)
+    rows, cols = detector._find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
+    assert rows.numel() > 0 and (rows >= detector.EDGE_MARGIN).all()
