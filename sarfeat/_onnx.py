@@ -282,6 +282,10 @@ class OnnxRunner:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle worker threads sleep instead of spinning: between runs the Python side (peaks,
+        # descriptors, matching) needs the cores (measured on 2 cores: 4 % less wall time,
+        # 20 % less CPU time over the development pairs)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(self.path), options, providers=["CPUExecutionProvider"])
         self.head_weight, self.head_bias = head_projection(fold_batchnorm(net).cpu())
