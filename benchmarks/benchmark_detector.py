@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .bench_detector import speckled_scene, to_display_uint8
-from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights
+from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights, use_shared_data
 
 SIZES = [512, 1024, 2048]
 METHODS = ["sarfeat", "skimage_sift", "skimage_orb", "opencv_sift"]
@@ -210,6 +210,7 @@ class RatioToOpenCVSift:
 
         from .bench_detector import development_image
 
+        use_shared_data()
         try:
             self.image = development_image("m")
         except DataUnavailableError as error:

@@ -26,15 +26,13 @@ all the ``track_*`` figures; ``time_*`` registers again.
 from __future__ import annotations
 
 import functools
-import os
 import statistics
-from pathlib import Path
 
 import numpy as np
 
 from sarfeat.data import DEVELOPMENT_PAIRS
 
-from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights
+from .common import LITE_WEIGHTS, SlowTiming, require_lite_weights, use_shared_data
 
 #: Registrations below this RMSE (px) succeed.
 SUCCESS_RMSE = 3.0
@@ -50,20 +48,6 @@ WARPS = {
 }
 
 SCENES = ["labrador", "shanghai"]
-
-
-def _use_shared_data() -> None:
-    """Make ``SARFEAT_DATA_DIR`` absolute, or point it at ``../shared/data`` when unset.
-
-    asv runs benchmarks in a temporary folder: a relative ``SARFEAT_DATA_DIR``
-    (``../shared/data``, as in the README) is read from the repository root.
-    """
-    root = Path(__file__).resolve().parents[1]
-    value = os.environ.get("SARFEAT_DATA_DIR")
-    if value and not Path(value).expanduser().is_absolute():
-        os.environ["SARFEAT_DATA_DIR"] = str((root / value).resolve())
-    elif not value and (root.parent / "shared" / "data").is_dir():
-        os.environ["SARFEAT_DATA_DIR"] = str(root.parent / "shared" / "data")
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,7 +138,7 @@ def development_pair(pair: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     from sarfeat.data import DataUnavailableError, load_pair, load_reference_transform
 
-    _use_shared_data()
+    use_shared_data()
     try:
         fixed, moving = load_pair(pair)
         return fixed, moving, load_reference_transform(pair)
@@ -315,7 +299,7 @@ def synthetic_pair(scene: str, warp_name: str) -> tuple[np.ndarray, np.ndarray, 
 
     from sarfeat.data import DataUnavailableError, load_sar_scene
 
-    _use_shared_data()
+    use_shared_data()
     try:
         data = load_sar_scene(scene)
     except DataUnavailableError as error:

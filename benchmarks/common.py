@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 #: The distilled narrow network (``fast_r2d2_lite``); benchmarks of it are skipped on
 #: versions of sarfeat that do not have it.
 LITE_WEIGHTS = "sarfeat-sar-lite"
@@ -29,3 +32,17 @@ class SlowTiming:
     min_run_count = 1
     warmup_time = 0.0
     timeout = 900
+
+
+def use_shared_data() -> None:
+    """Make ``SARFEAT_DATA_DIR`` absolute, or point it at ``../shared/data`` when unset.
+
+    asv runs benchmarks in a temporary folder: a relative ``SARFEAT_DATA_DIR``
+    (``../shared/data``, as in the README) is read from the repository root.
+    """
+    root = Path(__file__).resolve().parents[1]
+    value = os.environ.get("SARFEAT_DATA_DIR")
+    if value and not Path(value).expanduser().is_absolute():
+        os.environ["SARFEAT_DATA_DIR"] = str((root / value).resolve())
+    elif not value and (root.parent / "shared" / "data").is_dir():
+        os.environ["SARFEAT_DATA_DIR"] = str(root.parent / "shared" / "data")

@@ -11,10 +11,9 @@ For each pair of ``sarfeat.data.DEVELOPMENT_PAIRS`` with its reference transform
   pairs instead of four), RANSAC affine (3 samples, 3 px, 2000 trials, fixed seed),
   measured the same way, in the same run.
 - ``OpenCV AKAZE``: the same with ``cv2.AKAZE_create`` (binary descriptors, Hamming
-  distance). OpenCV 5 no longer ships AKAZE in ``opencv-python-headless``; with it
-  this peer is skipped (its rows say so). To include it, put OpenCV 4 first on the
-  path: ``pip install --target /tmp/cv4 "opencv-python-headless<5"`` and prefix the
-  command with ``PYTHONPATH=/tmp/cv4:.``.
+  distance). OpenCV 5 no longer ships AKAZE in ``opencv-python-headless``, so the
+  ``test`` and ``bench`` extras install OpenCV 4; with OpenCV 5 this peer is skipped
+  (its rows say so).
 
 The summary gives each method's total time over the development pairs and
 sarfeat's time as a ratio to each peer's (the issue's target: at most 3x AKAZE).

@@ -111,3 +111,20 @@ def test_a_strong_right_angle_never_asks_whether_the_pair_is_settled():
         raise AssertionError("asked although a right angle was strong")
 
     assert search.run(settled=never).strong
+
+
+def test_the_turn_estimate_is_computed_only_when_the_first_turn_is_not_strong():
+    calls = []
+
+    def estimate(image, other):
+        def run():
+            calls.append(1)
+            return estimate_turns(image, other)
+        return run
+
+    image, other, _ = _turned_pair(0.0)
+    assert _search(image, other).run(estimate(image, other)).strong
+    assert calls == []  # upright: never estimated
+    image, other, _ = _turned_pair(-62.0)
+    best = _search(image, other).run(estimate(image, other))
+    assert calls == [1] and best.strong and angle_difference(best.angle, 62.0) < 5

@@ -250,10 +250,13 @@ class CoarseSearch:
                 return True
         return False
 
-    def run(self, estimated: list[float] = (),
+    def run(self, estimated: list[float] | Callable[[], list[float]] = (),
             settled: Callable[[], bool] | None = None) -> Hypothesis:
         """The whole search; returns the best hypothesis (``strong`` set).
 
+        ``estimated`` are the turns to try right after the first of
+        ``rotations``, or a function giving them, called only when that first
+        turn is not strong (an upright pair never pays for the estimate).
         ``settled``, when given, is asked before the intermediate turns (the
         costliest part: one coarse match per ``angle_step``) are tried; when it
         answers True (the matcher found the pair registered another way), they
@@ -261,9 +264,11 @@ class CoarseSearch:
         """
         s = self.settings
         first, rest = s.rotations[:1], s.rotations[1:]
-        # turns within refine_angle of a right angle are tried at the right angle
-        snapped = [self._snap(angle) for angle in estimated]
-        found = self.search(first) or self.search(snapped) or self.search(rest)
+        found = self.search(first)
+        if not found:
+            turns = estimated() if callable(estimated) else estimated
+            # turns within refine_angle of a right angle are tried at the right angle
+            found = self.search([self._snap(angle) for angle in turns]) or self.search(rest)
         if not found:
             self.refine(self.best())
             found = self.is_strong(self.best())

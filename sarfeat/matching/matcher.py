@@ -516,9 +516,14 @@ class CoarseFineMatcher:
                                                   "image2", check),
             self._plausible, keypoints1, descriptors1, small2, scale1, scale2, rng,
         )
-        estimated = estimate_turns(small1, small2, self.estimated_turns) \
-            if self.estimated_turns else []
-        best = search.run(estimated, settled)
+        estimated: list[float] = []
+
+        def estimate() -> list[float]:  # only when the first turn is not strong
+            if self.estimated_turns:
+                estimated.extend(estimate_turns(small1, small2, self.estimated_turns))
+            return estimated
+
+        best = search.run(estimate, settled)
         diagnostics.update(
             intermediate_turns_skipped=search.intermediate_skipped,
             coarse_keypoints=(len(keypoints1), *search.keypoint_counts),
