@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 
@@ -375,6 +376,16 @@ class SARR2D2Detector:
     def _load_net(self) -> R2D2Net:
         return resolve_weights(self.weights, trust=self.trust)
 
+    def thread_copy(self) -> "SARR2D2Detector":
+        """A copy for another thread: its own parameters and results, this network runtime.
+
+        The network is loaded first, so the copy shares it (and its working
+        memory) instead of loading its own; the runtime may be called from
+        several threads at once.
+        """
+        self._get_runner()
+        return copy.copy(self)
+
     def _get_runner(self) -> DenseRunner:
         device = resolve_device(self.device)
         key = (id(self.weights), str(self.weights), device, self.runtime, self.precision)
@@ -673,6 +684,11 @@ class SARR2D2Detector:
             steering = level.steering(tile.core)
             orientations = steering.orientations(rows[here], cols[here])
             out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
+
+    @property
+    def runtime_device(self) -> str | None:
+        """Where the loaded network runs (``'cpu'``, ``'cuda'``), None before it is loaded."""
+        return None if self._runner is None else self._runner.device.type
 
     @property
     def mask_(self) -> np.ndarray | None:

@@ -89,3 +89,20 @@ def test_turned_pairs_register(matcher, pair, degrees):
                   order=1, cval=0, preserve_range=True).astype(image2.dtype)
     rmse, ncm, _ = _outcome(matcher, image1, turned, turn @ reference)
     assert rmse < 3 and ncm >= 30, (rmse, ncm)
+
+
+def test_describing_fine_patches_two_at_once_changes_nothing(monkeypatch):
+    import sarfeat.matching.matcher as matcher_module
+
+    image1, image2, _ = _load("o")  # 701 x 701: four fine patches a side
+    results = []
+    for workers in (1, 2):
+        monkeypatch.setattr(matcher_module, "_describing_workers", lambda detector, n=workers: n)
+        matcher = CoarseFineMatcher(rng=0)
+        matcher.match(image1, image2)
+        results.append(matcher)
+    one, two = results
+    assert one.diagnostics["patches_described"] == two.diagnostics["patches_described"] >= 4
+    np.testing.assert_array_equal(one.keypoints1, two.keypoints1)
+    np.testing.assert_array_equal(one.matches, two.matches)
+    np.testing.assert_array_equal(one.model.params, two.model.params)

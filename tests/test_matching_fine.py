@@ -254,3 +254,19 @@ def test_a_capped_fine_stage_describes_fewer_patches_and_keeps_the_model(pair):
     distance = cKDTree(keypoints1).query(back)[0]
     assert np.percentile(distance, 99) < 12.0 + 5 + 64 / 2 and len(back) < len(results[0].keypoints2)
     assert len(np.unique(keypoints2, axis=0)) == len(keypoints2)
+
+
+def test_describing_two_patches_at_once_gives_the_same_result(large_pair):
+    image1, image2 = large_pair
+    prior = AffineTransform(translation=(4, -3)).params @ TRUTH.params
+    settings = FineSettings(descriptors=("patch",), patch_size=96, fine_keypoints=120,
+                            radius=12.0, max_patches=None)
+    stages = [FineStage(settings, _describe_patch, lambda m: plausible_matrices(m, 4.0),
+                        workers=workers) for workers in (1, 2)]
+    one, two = (stage.run(image1, image2, prior, np.random.default_rng(0)) for stage in stages)
+    np.testing.assert_array_equal(one.keypoints1, two.keypoints1)
+    np.testing.assert_array_equal(one.keypoints2, two.keypoints2)
+    np.testing.assert_array_equal(one.matches, two.matches)
+    np.testing.assert_array_equal(one.model.params, two.model.params)
+    assert stages[0].diagnostics["patches_described"] == stages[1].diagnostics["patches_described"]
+    assert stages[1].diagnostics["patches_described"] > 10

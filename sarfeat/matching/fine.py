@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -214,13 +215,17 @@ class FineStage:
         Bytes of descriptors the stage's :class:`~sarfeat.matching.store.PatchStore`
         keeps (a smaller budget describes dropped patches again when a later local
         search needs them; the results do not change).
+    workers : int
+        Patches described at once, each in its own thread (``describe`` must then
+        be safe to call from several threads); the results do not change.
     """
 
     def __init__(self, settings: FineSettings, describe: Callable,
                  plausible: Callable[[np.ndarray], np.ndarray],
                  progress: Callable[[Iterable, str], Iterable] | None = None,
-                 descriptor_budget: int = DESCRIPTOR_BUDGET) -> None:
+                 descriptor_budget: int = DESCRIPTOR_BUDGET, workers: int = 1) -> None:
         self.settings = settings
+        self.workers = workers
         self.describe = describe
         self.plausible = plausible
         self.progress = progress
@@ -244,16 +249,30 @@ class FineStage:
                 cores.append(core)
         return cores
 
-    def _patch(self, windows, core) -> PatchEntry | None:
-        """The stored patch of ``core``, described when it is new."""
-        key = (windows.key, core)
-        if key in self.store.entries:
-            self.diagnostics["patches_reused"] += 1
-            return self.store.entries[key]
-        self.diagnostics["patches_described"] += 1
-        # the store describes a dropped patch again without holding the stage (no cycle)
-        read = partial(describe_core, self.settings, self.describe, windows, core)
-        return self.store.add(key, read(), read)
+    def _patches(self, jobs: list) -> list[PatchEntry | None]:
+        """The stored patches of ``jobs`` ((windows, core) pairs), describing the new ones.
+
+        New patches are described ``workers`` at a time (the network of one runs
+        while the descriptors of another are computed) and stored in the order
+        of ``jobs``, so the results do not depend on ``workers``.
+        """
+        reads = {}
+        for windows, core in jobs:
+            key = (windows.key, core)
+            if key in self.store.entries or key in reads:
+                self.diagnostics["patches_reused"] += 1
+            else:
+                self.diagnostics["patches_described"] += 1
+                # the store describes a dropped patch again without holding the stage
+                reads[key] = partial(describe_core, self.settings, self.describe, windows, core)
+        if self.workers > 1 and len(reads) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                described = list(pool.map(lambda read: read(), reads.values()))
+        else:
+            described = [read() for read in reads.values()]
+        for (key, read), features in zip(reads.items(), described):
+            self.store.add(key, features, read)
+        return [self.store.entries[(windows.key, core)] for windows, core in jobs]
 
     def _sweep(self, windows1, cores1, windows2, cores2, back) -> tuple[list, list]:
         """Describe the patches band by band, computing each band's pair distances.
@@ -270,19 +289,24 @@ class FineStage:
         entries1, entries2, live = [], {}, {}
         pointer = 0
         for band in _bands(self.progress(cores1, "fine patches") if self.progress else cores1):
-            parts = [self._patch(windows1, core) for core in band]
-            entries1.extend(parts)
             bottom = band[0][1]
+            pulled = []
             while pointer < len(order2) and spans[order2[pointer]][0] < bottom + reach:
-                index = order2[pointer]
-                entries2[index] = live[index] = self._patch(windows2, cores2[index])
+                pulled.append(order2[pointer])
                 pointer += 1
+            described = self._patches([(windows1, core) for core in band]
+                                      + [(windows2, cores2[index]) for index in pulled])
+            parts = described[:len(band)]
+            entries1.extend(parts)
+            for index, entry in zip(pulled, described[len(band):]):
+                entries2[index] = live[index] = entry
             self._band_distances([p for p in parts if p is not None],
                                  [e for e in live.values() if e is not None], back)
             for index in [i for i in live if spans[i][1] < bottom - reach]:
                 del live[index]  # no later band (rows from ``bottom`` on) reaches it
-        for index in order2[pointer:]:  # beyond every band: no pair, keypoints only
-            entries2[index] = self._patch(windows2, cores2[index])
+        beyond = order2[pointer:]  # beyond every band: no pair, keypoints only
+        for index, entry in zip(beyond, self._patches([(windows2, cores2[i]) for i in beyond])):
+            entries2[index] = entry
         return entries1, [entries2[i] for i in range(len(cores2))]
 
     def _band_distances(self, parts1: list, parts2: list, back) -> None:

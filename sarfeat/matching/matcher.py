@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -563,16 +564,22 @@ class CoarseFineMatcher:
         )
         fine_stage = dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
                           min_scale=self.fine_min_scale, max_scale=1.0)
-        detector = self._detector(**fine_stage)
-        extractor = MultiDescriptorExtractor(detector=detector, descriptors=self.descriptor_names)
+        # each thread describes with its own copy of the matcher's detector, set to the fine
+        # pyramid once (the copies share the network runtime)
+        template = self._detector(**fine_stage).thread_copy()
+        local = threading.local()
 
         def describe(patch, budget):
-            self._detector(**fine_stage)  # the shared detector, set to the fine pyramid again
-            detector.max_keypoints = budget
+            if not hasattr(local, "extractor"):
+                local.extractor = MultiDescriptorExtractor(detector=template.thread_copy(),
+                                                           descriptors=self.descriptor_names)
+            extractor = local.extractor
+            extractor.detector.max_keypoints = budget
             extractor.detect_and_extract(patch)
             return extractor.keypoints, extractor.scales, extractor.descriptors, extractor.masks
 
-        return FineStage(settings, describe, self._plausible, _progress_bar(self.progress))
+        return FineStage(settings, describe, self._plausible, _progress_bar(self.progress),
+                         workers=_describing_workers(template))
 
     def _stage_of_match(self) -> FineStage:
         """The fine stage of the current match (one, so that its described patches are shared)."""
@@ -696,6 +703,17 @@ def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
                 "image looks featureless"
             )
     return keypoints, detector.descriptors
+
+
+def _describing_workers(detector: SARR2D2Detector) -> int:
+    """Fine patches described at once: two on a CPU with two cores or more, else one.
+
+    On the CPU the network of one patch then runs while the descriptors of the
+    other are computed (measured on 2 cores: two concurrent runs of ONNX
+    Runtime's int8 trunk take 9 % less time than the same runs one after the
+    other, and the Python side of one patch overlaps the other's network).
+    """
+    return 2 if detector.runtime_device == "cpu" and (os.cpu_count() or 1) >= 2 else 1
 
 
 def _progress_bar(progress: bool | None):
