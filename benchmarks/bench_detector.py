@@ -167,11 +167,12 @@ def skimage_runner(image8: np.ndarray):
 
 
 def resolve_weights(weights: str) -> str:
-    """A checkpoint path, from a path or a sarfeat.data registry name."""
+    """A checkpoint path, from a path, a weights alias or a sarfeat.data registry name."""
     from sarfeat import data
 
     if Path(weights).is_file():
         return str(Path(weights).resolve())
+    weights = data.WEIGHT_ALIASES.get(weights, weights)  # 'sarfeat-sar-lite' -> its file
     if weights in data.registry_names():
         if not data.available(weights):
             raise SystemExit(
