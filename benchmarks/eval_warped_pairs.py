@@ -92,9 +92,12 @@ def main(argv=None) -> int:
                         help="checkpoint paths or registry names to compare")
     parser.add_argument("--runtime", default="auto", help="detector runtime (default: auto)")
     parser.add_argument("--precision", default="auto", help="detector precision (default: auto)")
+    parser.add_argument("--scale-factor", type=float, default=None,
+                        help="the detector's pyramid step (default: the detector's, 2**0.25)")
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args(argv)
-    results = {w: evaluate(w, runtime=args.runtime, precision=args.precision)
+    options = {} if args.scale_factor is None else {"scale_factor": args.scale_factor}
+    results = {w: evaluate(w, runtime=args.runtime, precision=args.precision, **options)
                for w in args.weights}
     print(f"runtime {args.runtime}, precision {args.precision}")
     print(f"{'weights':40s} {'scene':22s} {'matches':>7s} {'MMA@1':>6s} {'MMA@3':>6s} "
