@@ -61,6 +61,26 @@ def test_downsample_maps_its_pixels_back():
     assert np.abs(back - (150, 100)).max() <= 2.5
 
 
+def test_a_large_reduction_averages_blocks_first_and_keeps_the_geometry():
+    from scipy import ndimage
+    from skimage.transform import rescale
+
+    rng = np.random.default_rng(0)
+    image = ndimage.gaussian_filter(rng.standard_normal((1203, 1001)), 6).astype(np.float32)
+    image[600, 403] = 50.0  # a bright point, 6 px from a block edge
+    image[:80, :90] = np.nan  # no-data corner
+    small, matrix = downsample(image, 1 / 8)  # blocks of 4, then a reduction by 2
+    assert small.shape == (150, 125)
+    direct = rescale(np.nan_to_num(image, nan=float(np.nanmedian(image))), 1 / 8,
+                     anti_aliasing=True, order=1, preserve_range=True)
+    valid = np.isfinite(small)
+    assert np.corrcoef(small[valid], direct[:150, :125][valid])[0, 1] > 0.95
+    peak = np.unravel_index(np.nanargmax(small), small.shape)
+    back = apply_matrix(matrix, np.array([[peak[1], peak[0]]], float))[0]
+    assert np.abs(back - (403, 600)).max() <= 8  # one coarse pixel
+    assert np.isnan(small[:8, :9]).all() and valid[20:, 20:].all()
+
+
 def test_plausible_matrices_rejects_mirrors_and_extreme_scales():
     good = SimilarityTransform(scale=1.5, rotation=1.0).params
     mirror = np.diag([-1.0, 1.0, 1.0])

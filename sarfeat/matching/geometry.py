@@ -102,15 +102,30 @@ def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarra
         fill = np.nanmedian(values)
         values = values if own else values.copy()
         values[invalid] = fill
-    small = rescale(values, factor, anti_aliasing=True, order=1, preserve_range=True)
-    small = small.astype(np.float32)
-    ratios = (values.shape[0] / small.shape[0], values.shape[1] / small.shape[1])
+    # a large reduction first averages blocks of ``step`` pixels (its own anti-aliasing, in
+    # float32), so the Gaussian prefilter runs on an image ``step``² times smaller
+    step = int(1 / factor // 2)
+    if step >= 2:
+        values, invalid = _block_mean(values, step), _block_mean(invalid, step)
+    small = rescale(values, factor * max(step, 1), anti_aliasing=True, order=1,
+                    preserve_range=True).astype(np.float32)
+    # pixels of the image the reduction kept (up to step - 1 rows and columns are dropped)
+    kept = (values.shape[0] * max(step, 1), values.shape[1] * max(step, 1))
+    ratios = (kept[0] / small.shape[0], kept[1] / small.shape[1])
     del values  # a full-size array made here is freed before the mask is resampled
     if invalid.any():
-        coverage = rescale(invalid.astype(np.float32), factor, anti_aliasing=True, order=1,
-                           preserve_range=True)
+        coverage = rescale(invalid.astype(np.float32), factor * max(step, 1), anti_aliasing=True,
+                           order=1, preserve_range=True)
         small[coverage > 0.05] = np.nan
     return small, scaling(*ratios)
+
+
+def _block_mean(values: np.ndarray, step: int) -> np.ndarray:
+    """Means (float32) of the ``step`` x ``step`` blocks of a 2-D array (a partial last row or
+    column of blocks is dropped)."""
+    rows, cols = values.shape[0] // step, values.shape[1] // step
+    blocks = values[:rows * step, :cols * step].reshape(rows, step, cols, step)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def angle_difference(a: float, b: float) -> float:
