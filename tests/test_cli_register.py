@@ -178,3 +178,19 @@ def test_help_mentions_register(capsys):
         main(["register", "--help"])
     text = capsys.readouterr().out
     assert "FIXED" in text and "--json" in text and "--plot" in text and "--model" in text
+
+
+def test_max_fine_patches_reaches_the_matcher_and_bad_values_exit_2(capsys):
+    from sarfeat.cli import build_parser
+    from sarfeat.cli.register import make_matcher
+
+    for value, expected in (("all", None), ("4", 4), ("ALL", None), (None, 16)):
+        argv = ["register", "a.npy", "b.npy", "-o", "o.npy"]
+        argv += [] if value is None else ["--max-fine-patches", value]
+        args = build_parser().parse_args(argv)
+        assert make_matcher(args, None, "auto", False).max_fine_patches == expected
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(SystemExit) as error:
+            main(["register", "a.npy", "b.npy", "-o", "o.npy", "--max-fine-patches", bad])
+        assert error.value.code == 2
+        assert "positive integer or 'all'" in capsys.readouterr().err

@@ -72,7 +72,25 @@ def add_parser(commands) -> None:
         help="resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
+    add("--max-fine-patches", type=_patch_limit, default=16, metavar="N|all",
+        help="most 512-pixel patches of FIXED the fine stage describes, spread evenly over a "
+             "large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
+             "describes every patch (tie points over the whole scene, time in proportion "
+             "to its pixels)")
     add_common_options(register)
+
+
+def _patch_limit(text: str) -> int | None:
+    """``--max-fine-patches``: a positive integer or 'all' (None)."""
+    if text.lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return value
 
 
 def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool):
@@ -81,7 +99,8 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool)
 
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
-        precision=args.precision, device=args.device, trust=args.trust, progress=progress)
+        max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
+        device=args.device, trust=args.trust, progress=progress)
 
 
 def _register(fixed, moving, matcher, console: Console):
