@@ -8,18 +8,18 @@ or scales too much, resampled patch by patch into image 1's frame. Patches are
 read one at a time, so memory does not grow with the images beyond their
 features. A large overlap is not described whole: at most ``max_patches`` of
 image 1's patches, spread evenly over it on a sub-grid that keeps its first and
-last rows and columns, and the image-2 patches that can reach them (a global
-model needs well-spread matches, not all of them). The features of a patch are kept: a second prior, a guided
-round or the last local search reuses every patch it shares with an earlier
-one instead of running the network again.
+last rows and columns, and image 2 only where it can reach them (a global model
+needs well-spread matches, not all of them). The features of a patch are kept:
+a second prior, a guided round or the last local search reuses every patch it
+shares with an earlier one instead of running the network again.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np

@@ -246,9 +246,10 @@ class CoarseFineMatcher:
         ``keypoint_residual_median`` and ``subpixel_refined`` (whether the
         model was refitted), ``fine_patches_used`` and ``fine_patches_total``
         (image-1 patches of the last fine stage, see ``max_fine_patches``),
-        ``patches_described``, ``patches_reused`` and ``patches_redescribed`` (fine patches run through
-        the network, those reused from an earlier prior or round, and those run
-        again because their descriptors had been dropped to bound memory), timings
+        ``patches_described``, ``patches_reused`` and ``patches_redescribed``
+        (fine patches run through the network, those reused from an earlier
+        prior or round, and those run again because their descriptors had been
+        dropped to bound memory), timings
         (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
         (None, or a sentence saying why no model was found).
 
