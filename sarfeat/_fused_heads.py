@@ -18,6 +18,7 @@ by numba.
 from __future__ import annotations
 
 import importlib.util
+import threading
 
 import numpy as np
 
@@ -27,6 +28,7 @@ __all__ = ["available", "head_logits"]
 _WEIGHTS = np.array([[0.75, 0.25], [0.25, 0.75]], np.float32)
 
 _kernels = None
+_LOCK = threading.Lock()
 
 
 def available() -> bool:
@@ -119,9 +121,13 @@ def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> n
     global _kernels
     if weight.shape[0] != 2:
         raise ValueError(f"the fused heads compute exactly two heads, not {weight.shape[0]}")
-    if _kernels is None:
-        _kernels = _compile()
-    products, combine = _kernels
     table = np.ascontiguousarray(features, np.float32)
-    prods = products(table, np.ascontiguousarray(weight, np.float32))
-    return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS)
+    # one caller at a time: numba's parallel kernels are not safe to enter from several
+    # threads under every threading layer (its 'workqueue' fallback), and the matcher
+    # describes patches in two threads
+    with _LOCK:
+        if _kernels is None:
+            _kernels = _compile()
+        products, combine = _kernels
+        prods = products(table, np.ascontiguousarray(weight, np.float32))
+        return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS)
