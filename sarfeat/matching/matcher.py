@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from skimage.transform import AffineTransform
@@ -501,9 +502,16 @@ class CoarseFineMatcher:
             min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
         )
         # the detector is shared with the fine stage, which may run in between (the identity
-        # prior, asked by ``settled``): each coarse detection sets the coarse pyramid again
-        keypoints1, descriptors1 = _coarse_features(self._detector(**coarse_stage), small1,
-                                                    "image1", check=True)
+        # prior, asked by ``settled``): each coarse detection sets the coarse pyramid again.
+        # On a CPU, upright image 2 (the first turn tried) is described in a second thread
+        # while image 1 is
+        copy = self._detector(**coarse_stage).thread_copy()
+        upright_first = self.rotations[0] % 360 == 0 and _describing_workers(copy) > 1
+        with ThreadPoolExecutor(1) as pool:
+            prefetched = [pool.submit(_coarse_features, copy, small2, "image2", True)] \
+                if upright_first else []
+            keypoints1, descriptors1 = _coarse_features(self._detector(**coarse_stage), small1,
+                                                        "image1", check=True)
         self.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
         diagnostics["coarse_factor"] = factor
         settings = CoarseSettings(
@@ -512,12 +520,13 @@ class CoarseFineMatcher:
             refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
             min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
         )
-        search = CoarseSearch(
-            settings,
-            lambda image, check: _coarse_features(self._detector(**coarse_stage), image,
-                                                  "image2", check),
-            self._plausible, keypoints1, descriptors1, small2, scale1, scale2, rng,
-        )
+        def describe(image, check):
+            if prefetched and image is small2:
+                return prefetched.pop().result()
+            return _coarse_features(self._detector(**coarse_stage), image, "image2", check)
+
+        search = CoarseSearch(settings, describe, self._plausible, keypoints1, descriptors1,
+                              small2, scale1, scale2, rng)
         estimated: list[float] = []
 
         def estimate() -> list[float]:  # only when the first turn is not strong
