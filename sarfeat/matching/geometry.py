@@ -104,17 +104,16 @@ def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarra
         values[invalid] = fill
     # a large reduction first averages blocks of ``step`` pixels (its own anti-aliasing, in
     # float32), so the Gaussian prefilter runs on an image ``step``² times smaller
-    step = int(1 / factor // 2)
-    if step >= 2:
+    step = max(1, int(1 / factor // 2))
+    if step > 1:
         values, invalid = _block_mean(values, step), _block_mean(invalid, step)
-    small = rescale(values, factor * max(step, 1), anti_aliasing=True, order=1,
+    small = rescale(values, factor * step, anti_aliasing=True, order=1,
                     preserve_range=True).astype(np.float32)
     # pixels of the image the reduction kept (up to step - 1 rows and columns are dropped)
-    kept = (values.shape[0] * max(step, 1), values.shape[1] * max(step, 1))
-    ratios = (kept[0] / small.shape[0], kept[1] / small.shape[1])
+    ratios = (values.shape[0] * step / small.shape[0], values.shape[1] * step / small.shape[1])
     del values  # a full-size array made here is freed before the mask is resampled
     if invalid.any():
-        coverage = rescale(invalid.astype(np.float32), factor * max(step, 1), anti_aliasing=True,
+        coverage = rescale(invalid.astype(np.float32), factor * step, anti_aliasing=True,
                            order=1, preserve_range=True)
         small[coverage > 0.05] = np.nan
     return small, scaling(*ratios)
