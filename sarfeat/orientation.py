@@ -68,6 +68,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from . import _fused_steering
+
 __all__ = [
     "turn_positions", "quarter_turn_maps", "dominant_orientations", "oriented_log_patches",
     "LevelSteering", "ORIENTATION_SIGMA", "PATCH_SIZE", "PATCH_SCALE", "PATCH_SIGMA",
@@ -280,13 +282,20 @@ class LevelSteering:
 
     def orientations(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Orientations (radians, [-pi, pi]) at level positions."""
+        local_rows = np.asarray(rows, np.float64) - self.origin[0]
+        local_cols = np.asarray(cols, np.float64) - self.origin[1]
+        if self._gradient is None and _fused_steering.available() and \
+                _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
+            # few positions: filter only around them (the same values, see sarfeat._fused_steering)
+            d_row, d_col = _fused_steering.smoothed_gradients(self.image, local_rows, local_cols,
+                                                              self.sigma)
+            return np.arctan2(d_row, d_col).astype(np.float64)
         if self._gradient is None:
             self._gradient = (
                 ndimage.gaussian_filter(self.image, self.sigma, order=(1, 0), mode="nearest"),
                 ndimage.gaussian_filter(self.image, self.sigma, order=(0, 1), mode="nearest"),
             )
-        coords = np.stack([np.asarray(rows, np.float64) - self.origin[0],
-                           np.asarray(cols, np.float64) - self.origin[1]])
+        coords = np.stack([local_rows, local_cols])
         d_row = ndimage.map_coordinates(self._gradient[0], coords, order=1, mode="nearest")
         d_col = ndimage.map_coordinates(self._gradient[1], coords, order=1, mode="nearest")
         return np.arctan2(d_row, d_col).astype(np.float64)
