@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["available", "head_logits"]
+__all__ = ["available", "head_logits", "head_maps"]
 
 #: bilinear x2 (half-pixel) weights of the block's first and second row (or column), by parity
 _WEIGHTS = np.array([[0.75, 0.25], [0.25, 0.75]], np.float32)
@@ -78,29 +78,49 @@ def _compile():
                 out[4, 0, row, col], out[4, 1, row, col] = a0, a1
         return out
 
+    @numba.njit(cache=True, inline="always")
+    def logit_at(prods, bias, weights, y, x, k):  # pragma: no cover - compiled
+        """Head ``k``'s logit at output pixel (y, x): a quadratic form in its block's products."""
+        i, by = (y + 1) // 2, (y + 1) % 2
+        j, bx = (x + 1) // 2, (x + 1) % 2
+        r0, r1 = weights[by, 0], weights[by, 1]
+        c0, c1 = weights[bx, 0], weights[bx, 1]
+        pa, pb, pc, pd = r0 * c0, r0 * c1, r1 * c0, r1 * c1  # the block's four pixels
+        value = (pa * pa * prods[0, k, i, j] + pb * pb * prods[0, k, i, j + 1]
+                 + pc * pc * prods[0, k, i + 1, j] + pd * pd * prods[0, k, i + 1, j + 1])
+        value += 2 * (pa * pb * prods[1, k, i, j] + pc * pd * prods[1, k, i + 1, j]
+                      + pa * pc * prods[2, k, i, j] + pb * pd * prods[2, k, i, j + 1]
+                      + pa * pd * prods[3, k, i, j] + pb * pc * prods[4, k, i, j])
+        return value + bias[k]
+
     @numba.njit(parallel=True, fastmath=True, cache=True)
     def combine(prods, bias, weights):  # pragma: no cover - compiled
-        """(2, 2h, 2w) logits: each output pixel's quadratic form in its block's products."""
+        """(2, 2h, 2w) logits."""
         height, width = prods.shape[2] - 2, prods.shape[3] - 2
         out = np.empty((2, 2 * height, 2 * width), np.float32)
         for prange_y in numba.prange(2 * height):
             y = np.int64(prange_y)
-            i, by = (y + 1) // 2, (y + 1) % 2
-            r0, r1 = weights[by, 0], weights[by, 1]
             for x in range(2 * width):
-                j, bx = (x + 1) // 2, (x + 1) % 2
-                c0, c1 = weights[bx, 0], weights[bx, 1]
-                pa, pb, pc, pd = r0 * c0, r0 * c1, r1 * c0, r1 * c1  # the block's four pixels
                 for k in range(2):
-                    value = (pa * pa * prods[0, k, i, j] + pb * pb * prods[0, k, i, j + 1]
-                             + pc * pc * prods[0, k, i + 1, j] + pd * pd * prods[0, k, i + 1, j + 1])
-                    value += 2 * (pa * pb * prods[1, k, i, j] + pc * pd * prods[1, k, i + 1, j]
-                                  + pa * pc * prods[2, k, i, j] + pb * pd * prods[2, k, i, j + 1]
-                                  + pa * pd * prods[3, k, i, j] + pb * pc * prods[4, k, i, j])
-                    out[k, y, x] = value + bias[k]
+                    out[k, y, x] = logit_at(prods, bias, weights, y, x, k)
         return out
 
-    return products, combine
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def combine_maps(prods, bias, weights, out_height, out_width):  # pragma: no cover
+        """(2, out_height, out_width) maps: sigmoid of logit 0, s / (1 + s) of softplus of logit 1."""
+        out = np.empty((2, out_height, out_width), np.float32)
+        one = np.float32(1.0)
+        for prange_y in numba.prange(out_height):
+            y = np.int64(prange_y)
+            for x in range(out_width):
+                out[0, y, x] = one / (one + np.exp(-logit_at(prods, bias, weights, y, x, 0)))
+                saliency = logit_at(prods, bias, weights, y, x, 1)
+                if saliency <= 20:  # torch's softplus threshold
+                    saliency = np.log1p(np.exp(saliency))
+                out[1, y, x] = saliency / (one + saliency)
+        return out
+
+    return products, combine, combine_maps
 
 
 def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -118,6 +138,30 @@ def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> n
     -------
     ndarray, shape (2, 2h, 2w), float32
     """
+    return _evaluate(features, weight, bias, None)
+
+
+def head_maps(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+              height: int, width: int) -> np.ndarray:
+    """Reliability and repeatability of the first (height, width) pixels, from the features.
+
+    :func:`head_logits` followed by :func:`sarfeat._inference.head_activations`
+    in the same pass (the same values to float32 rounding): no full-size
+    logits are written.
+
+    Returns
+    -------
+    ndarray, shape (2, height, width), float32
+        Reliability, then repeatability; ``height <= 2h`` and ``width <= 2w``.
+    """
+    if not (0 < height <= 2 * features.shape[0] and 0 < width <= 2 * features.shape[1]):
+        raise ValueError(f"maps of {height} x {width} pixels need more than features "
+                         f"{features.shape[:2]}")
+    return _evaluate(features, weight, bias, (height, width))
+
+
+def _evaluate(features, weight, bias, size: tuple[int, int] | None) -> np.ndarray:
+    """The logits (``size`` None) or the maps of the first ``size`` pixels."""
     global _kernels
     if weight.shape[0] != 2:
         raise ValueError(f"the fused heads compute exactly two heads, not {weight.shape[0]}")
@@ -128,6 +172,9 @@ def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> n
     with _LOCK:
         if _kernels is None:
             _kernels = _compile()
-        products, combine = _kernels
+        products, combine, combine_maps = _kernels
         prods = products(table, np.ascontiguousarray(weight, np.float32))
-        return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS)
+        bias = np.ascontiguousarray(bias, np.float32)
+        if size is None:
+            return combine(prods, bias, _WEIGHTS)
+        return combine_maps(prods, bias, _WEIGHTS, *size)

@@ -1,4 +1,4 @@
-"""The keypoint orientation of :mod:`sarfeat.orientation`, compiled with numba, at the keypoints only.
+"""The keypoint orientation and turned patch of :mod:`sarfeat.orientation`, compiled with numba.
 
 :meth:`sarfeat.orientation.LevelSteering.orientations` filters the whole
 level with two Gaussian derivatives (scipy's ``gaussian_filter``, radius
@@ -13,19 +13,26 @@ are fewer keypoints than about ``pixels / (2 * radius + 2)``
 throughout, where scipy rounds the filtered levels to float32, so the results
 agree to about 1e-6 relative.
 
+:func:`turned_patches` samples the turned descriptor grids and normalises
+them in one pass per keypoint, where ``describe`` builds (N, P * P)
+coordinate and value arrays for scipy and numpy.
+
 numba is optional; :func:`available` says whether it imports. The kernel is
-compiled on first use, cached on disk, and runs on one thread.
+compiled on first use and cached on disk; positions are shared among numba's threads.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
 
 import numpy as np
 
-__all__ = ["available", "cheaper_than_filtering", "gaussian_kernels", "smoothed_gradients"]
+__all__ = ["available", "cheaper_than_filtering", "gaussian_kernels", "smoothed_gradients",
+           "turned_patches"]
 
 _kernel = None
+_LOCK = threading.Lock()
 
 
 def available() -> bool:
@@ -64,62 +71,99 @@ def gaussian_kernels(sigma: float, truncate: float = 4.0) -> tuple[np.ndarray, n
 def _compile():
     import numba
 
-    @numba.njit(cache=True)
-    def gradients(image, rows, cols, smooth, derivative):  # pragma: no cover - compiled
+    @numba.njit(cache=True, fastmath=True)
+    def at_one(image, r, c, smooth, derivative):  # pragma: no cover - compiled
+        """(d_row, d_col) at one position: the filtered 2 x 2 pixels, interpolated."""
         height, width = image.shape
         radius = (smooth.shape[0] - 1) // 2
-        span = 2 * radius + 2  # the rows that two neighbouring pixels' filters read
+        span = 2 * radius + 2  # the rows (and columns) that two neighbouring pixels read
+        r = min(max(r, 0.0), height - 1.0)
+        c = min(max(c, 0.0), width - 1.0)
+        r0, c0 = int(np.floor(r)), int(np.floor(c))
+        wr, wc = r - r0, c - c0
+        columns = np.empty(span, np.int64)  # column c0 - radius + t, edges repeated
+        for t in range(span):
+            columns[t] = min(max(c0 - radius + t, 0), width - 1)
+        # image rows filtered along columns at columns c0 and c0 + 1 (index radius + j);
+        # convolution: the weight of offset x reads pixel centre - x. The derivative is odd
+        # and the Gaussian even, so pixels -x and +x are taken together (flat gives 0)
+        smooth_cols = np.empty((span, 2))
+        deriv_cols = np.empty((span, 2))
+        for i in range(span):
+            line = image[min(max(r0 - radius + i, 0), height - 1)]
+            for j in range(2):
+                middle = radius + j
+                total_s = smooth[radius] * line[columns[middle]]
+                total_d = 0.0
+                for x in range(1, radius + 1):
+                    before, after = line[columns[middle - x]], line[columns[middle + x]]
+                    total_s += smooth[radius + x] * (before + after)
+                    total_d += derivative[radius + x] * (before - after)
+                smooth_cols[i, j] = total_s
+                deriv_cols[i, j] = total_d
+        # along rows: pixel (r0 + a, c0 + j) reads filtered row index a + radius - x
+        g_row = np.empty((2, 2))
+        g_col = np.empty((2, 2))
+        for a in range(2):
+            middle = a + radius
+            for j in range(2):
+                total_r = 0.0
+                total_c = smooth[radius] * deriv_cols[middle, j]
+                for x in range(1, radius + 1):
+                    total_r += derivative[radius + x] * (smooth_cols[middle - x, j]
+                                                         - smooth_cols[middle + x, j])
+                    total_c += smooth[radius + x] * (deriv_cols[middle - x, j]
+                                                     + deriv_cols[middle + x, j])
+                g_row[a, j] = total_r
+                g_col[a, j] = total_c
+        d_row = ((g_row[0, 0] * (1 - wc) + g_row[0, 1] * wc) * (1 - wr)
+                 + (g_row[1, 0] * (1 - wc) + g_row[1, 1] * wc) * wr)
+        d_col = ((g_col[0, 0] * (1 - wc) + g_col[0, 1] * wc) * (1 - wr)
+                 + (g_col[1, 0] * (1 - wc) + g_col[1, 1] * wc) * wr)
+        return d_row, d_col
+
+    @numba.njit(cache=True, parallel=True)
+    def gradients(image, rows, cols, smooth, derivative):  # pragma: no cover - compiled
         count = rows.shape[0]
         d_row = np.empty(count)
         d_col = np.empty(count)
-        # per keypoint: image rows filtered along columns at the two columns read
-        smooth_cols = np.empty((span, 2))
-        deriv_cols = np.empty((span, 2))
-        for k in range(count):
-            r = min(max(rows[k], 0.0), height - 1.0)
-            c = min(max(cols[k], 0.0), width - 1.0)
-            r0 = int(np.floor(r))
-            c0 = int(np.floor(c))
-            wr = r - r0
-            wc = c - c0
-            for i in range(span):
-                row = min(max(r0 - radius + i, 0), height - 1)
-                for j in range(2):
-                    # convolution: the weight of offset x reads pixel centre - x; the
-                    # derivative is odd and the Gaussian even, so the pixels at -x and +x
-                    # are taken together (a flat image gives an exact zero)
-                    centre = c0 + j
-                    total_s = smooth[radius] * image[row, min(centre, width - 1)]
-                    total_d = 0.0
-                    for x in range(1, radius + 1):
-                        before = image[row, min(max(centre - x, 0), width - 1)]
-                        after = image[row, min(max(centre + x, 0), width - 1)]
-                        total_s += smooth[radius + x] * (before + after)
-                        total_d += derivative[radius + x] * (before - after)
-                    smooth_cols[i, j] = total_s
-                    deriv_cols[i, j] = total_d
-            # along rows: pixel (r0 + a, c0 + j) reads filtered row r0 + a - x, index a + radius - x
-            g_row = np.zeros((2, 2))
-            g_col = np.zeros((2, 2))
-            for a in range(2):
-                middle = a + radius
-                for j in range(2):
-                    total_r = 0.0
-                    total_c = smooth[radius] * deriv_cols[middle, j]
-                    for x in range(1, radius + 1):
-                        total_r += derivative[radius + x] * (smooth_cols[middle - x, j]
-                                                             - smooth_cols[middle + x, j])
-                        total_c += smooth[radius + x] * (deriv_cols[middle - x, j]
-                                                         + deriv_cols[middle + x, j])
-                    g_row[a, j] = total_r
-                    g_col[a, j] = total_c
-            d_row[k] = ((g_row[0, 0] * (1 - wc) + g_row[0, 1] * wc) * (1 - wr)
-                        + (g_row[1, 0] * (1 - wc) + g_row[1, 1] * wc) * wr)
-            d_col[k] = ((g_col[0, 0] * (1 - wc) + g_col[0, 1] * wc) * (1 - wr)
-                        + (g_col[1, 0] * (1 - wc) + g_col[1, 1] * wc) * wr)
+        for k in numba.prange(count):
+            d_row[k], d_col[k] = at_one(image, rows[k], cols[k], smooth, derivative)
         return d_row, d_col
 
-    return gradients
+    @numba.njit(cache=True, parallel=True)
+    def patches(image, rows, cols, orientations, grid):  # pragma: no cover - compiled
+        height, width = image.shape
+        count, samples = rows.shape[0], grid.shape[0] ** 2
+        side = grid.shape[0]
+        out = np.zeros((count, samples), np.float32)
+        for k in numba.prange(count):
+            cos_t, sin_t = np.cos(orientations[k]), np.sin(orientations[k])
+            values = np.empty(samples)
+            for a in range(side):  # a: along the grid's y axis (rows), b: along x
+                for b in range(side):
+                    gx, gy = grid[b], grid[a]
+                    r = min(max(rows[k] + sin_t * gx + cos_t * gy, 0.0), height - 1.0)
+                    c = min(max(cols[k] + cos_t * gx - sin_t * gy, 0.0), width - 1.0)
+                    r0, c0 = int(np.floor(r)), int(np.floor(c))
+                    r1, c1 = min(r0 + 1, height - 1), min(c0 + 1, width - 1)
+                    wr, wc = r - r0, c - c0
+                    # rounded to float32, as map_coordinates returns the image's dtype
+                    values[a * side + b] = np.float32(
+                        (image[r0, c0] * (1 - wc) + image[r0, c1] * wc) * (1 - wr)
+                        + (image[r1, c0] * (1 - wc) + image[r1, c1] * wc) * wr)
+            mean = values.mean()
+            norm = 0.0
+            for i in range(samples):
+                values[i] -= mean
+                norm += values[i] * values[i]
+            norm = np.sqrt(norm)
+            if norm > 1e-6:
+                for i in range(samples):
+                    out[k, i] = values[i] / norm
+        return out
+
+    return gradients, patches
 
 
 def smoothed_gradients(
@@ -136,9 +180,45 @@ def smoothed_gradients(
     d_row, d_col : (N,) ndarray of float64
     """
     global _kernel
-    if _kernel is None:
-        _kernel = _compile()
     smooth, derivative = gaussian_kernels(sigma)
-    return _kernel(np.ascontiguousarray(image, dtype=np.float32),
-                   np.ascontiguousarray(rows, dtype=np.float64),
-                   np.ascontiguousarray(cols, dtype=np.float64), smooth, derivative)
+    # one caller at a time: numba's parallel kernels are not safe to enter from several
+    # threads under every threading layer (its 'workqueue' fallback)
+    with _LOCK:
+        if _kernel is None:
+            _kernel = _compile()
+        return _kernel[0](np.ascontiguousarray(image, dtype=np.float32),
+                       np.ascontiguousarray(rows, dtype=np.float64),
+                       np.ascontiguousarray(cols, dtype=np.float64), smooth, derivative)
+
+
+def turned_patches(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   orientations: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-norm samples of ``image`` on grids turned by ``orientations``.
+
+    What :meth:`sarfeat.orientation.LevelSteering.describe` computes from its
+    prefiltered image with ``map_coordinates(order=1, mode='nearest')`` and
+    numpy, in one pass per keypoint.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        The prefiltered image.
+    rows, cols, orientations : (N,) ndarray
+        Positions in ``image`` and orientations (radians, ``atan2(d_row, d_col)``).
+    grid : (P,) ndarray
+        Sample offsets along each axis of the turned grid, in pixels.
+
+    Returns
+    -------
+    (N, P * P) ndarray of float32
+        Rows in the grid's row-major order; zero rows for flat patches.
+    """
+    global _kernel
+    with _LOCK:
+        if _kernel is None:
+            _kernel = _compile()
+        return _kernel[1](np.ascontiguousarray(image, dtype=np.float32),
+                          np.ascontiguousarray(rows, dtype=np.float64),
+                          np.ascontiguousarray(cols, dtype=np.float64),
+                          np.ascontiguousarray(orientations, dtype=np.float64),
+                          np.ascontiguousarray(grid, dtype=np.float64))

@@ -368,6 +368,12 @@ def maps_from_features(
     The heads (:func:`head_projection`) are evaluated in fp32 at full
     resolution without the upsampled feature map (:func:`upsampled_head_logits`).
     """
+    if (stride == 2 and features.device.type == "cpu" and weight.shape[0] == 2
+            and fused_heads.available()):  # logits and activations in one compiled pass
+        table = features.float().permute(1, 2, 0)  # (h, w, C), a view when channels last
+        maps = torch.from_numpy(fused_heads.head_maps(
+            table.numpy(), weight.float().numpy(), bias.float().numpy(), height, width))
+        return DenseMaps(features, stride, maps[0], maps[1])
     logits = upsampled_head_logits(features[None], weight, bias, stride)
     reliability, repeatability = head_activations(logits[0, :, :height, :width])
     return DenseMaps(features, stride, reliability, repeatability)

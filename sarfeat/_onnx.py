@@ -121,6 +121,7 @@ def _trunk(graph: _Graph, folded: R2D2Net, source: str) -> str:
             source = graph.node(
                 "Conv", [source, weight, bias], name, kernel_shape=list(op.kernel_size),
                 dilations=list(op.dilation), pads=list(op.padding) * 2,
+                strides=list(op.stride),
             )
         elif isinstance(op, nn.ReLU):
             source = graph.node("Relu", [source], name)

@@ -156,6 +156,7 @@ def check_detector_parameters(params) -> None:
     check_choice("runtime", params.runtime, RUNTIMES)
     check_integer("tile_size", params.tile_size, 16, optional=True)
     check_bool("upright", params.upright)
+    check_choice("turned_maps", params.turned_maps, ("auto", "distilled", "average"))
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
 

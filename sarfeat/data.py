@@ -174,8 +174,14 @@ _LOCAL_ONLY = {
 DEFAULT_WEIGHTS = "weights/sarfeat-sar-v1.pt"
 #: A narrower network distilled from sarfeat-sar-v1, bundled too (see the model card).
 LITE_WEIGHTS = "weights/sarfeat-sar-lite-v1.pt"
+#: sarfeat-sar-v1's keypoint maps averaged over quarter turns, distilled into one
+#: small network (the rotation-invariant detector's maps in one run; see the model card).
+TURNED_MAPS_WEIGHTS = "weights/sarfeat-sar-v1-turned-maps.pt"
 #: Short names accepted wherever weights are named.
-WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS, "sarfeat-sar-lite": LITE_WEIGHTS}
+WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS, "sarfeat-sar-lite": LITE_WEIGHTS,
+                  "sarfeat-sar-v1-turned-maps": TURNED_MAPS_WEIGHTS}
+#: Weights whose quarter-turn averaged maps have a distilled network of their own.
+TURNED_MAPS_COMPANIONS = {DEFAULT_WEIGHTS: TURNED_MAPS_WEIGHTS}
 _LOCAL_ONLY[DEFAULT_WEIGHTS] = (
     "2d626810ae72420d8f8cfa5adb7925421921a097dd44a0f19a57f18d9919a7fc",
     "BSD-3-Clause (sarfeat); trained by sarfeat on open data only: contains modified "
@@ -184,6 +190,12 @@ _LOCAL_ONLY[DEFAULT_WEIGHTS] = (
 )
 _LOCAL_ONLY[LITE_WEIGHTS] = (
     "976cb44b5fd0fc35cea2b1dc98a65d9344587b948f3e965acfb9ec7681716938",
+    "BSD-3-Clause (sarfeat); trained by sarfeat by distillation from sarfeat-sar-v1 on open "
+    "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
+    "and CC0/public-domain images of scikit-image",
+)
+_LOCAL_ONLY[TURNED_MAPS_WEIGHTS] = (
+    "aec7e2b5106e53a49ef60a9af8482c3718ffcfee41b9301d2f603f6de3dcda76",
     "BSD-3-Clause (sarfeat); trained by sarfeat by distillation from sarfeat-sar-v1 on open "
     "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
     "and CC0/public-domain images of scikit-image",

@@ -21,7 +21,7 @@ from .orientation import (
     quarter_turn_maps,
 )
 from .preprocess import NormalizedImage, normalize_sar
-from .weights import resolve_weights
+from .weights import gives_turned_maps, resolve_weights, turned_maps_companion
 
 __all__ = ["SARR2D2Detector", "pyramid_scales"]
 
@@ -263,6 +263,15 @@ class SARR2D2Detector:
         the image stands, four times less network work, for images known to
         be upright (or turned by less than about 10 degrees). See
         :mod:`sarfeat.orientation` for the method and its measured accuracy.
+    turned_maps : {'auto', 'distilled', 'average'}
+        Where the rotation-invariant keypoint maps come from (ignored with
+        ``upright``). ``'average'``: the network of ``weights`` run on the
+        four quarter turns, as described above (exactly equivariant under
+        quarter turns). ``'distilled'``: one run of a small network distilled
+        to give that average (``'sarfeat-sar-v1-turned-maps'`` for the default
+        weights, about 80 times fewer multiply-adds; see the model card for what it
+        keeps). ``'auto'``: ``'distilled'`` where ``weights`` has such a
+        network, else ``'average'``.
     trust : bool
         Allow a legacy pickled checkpoint that the registry does not know.
     progress : bool
@@ -335,6 +344,7 @@ class SARR2D2Detector:
         runtime: str = "auto",
         tile_size: int | None = 1024,
         upright: bool = False,
+        turned_maps: str = "auto",
         trust: bool = False,
         progress: bool = False,
         n_keypoints: int | None = None,
@@ -360,6 +370,7 @@ class SARR2D2Detector:
         self.runtime = runtime
         self.tile_size = tile_size
         self.upright = upright
+        self.turned_maps = turned_maps
         self.trust = trust
         self.progress = progress
         self._runner: DenseRunner | None = None
@@ -373,8 +384,30 @@ class SARR2D2Detector:
 
     # -- setup ---------------------------------------------------------------------------------
 
+    def _maps_source(self) -> str:
+        """'upright', 'distilled' or 'average', as far as the parameters decide it."""
+        if self.upright:
+            return "upright"
+        if self.turned_maps == "auto":
+            return "distilled" if turned_maps_companion(self.weights) else "average"
+        return self.turned_maps
+
     def _load_net(self) -> R2D2Net:
-        return resolve_weights(self.weights, trust=self.trust)
+        source = self._maps_source()
+        if source == "distilled" and turned_maps_companion(self.weights):
+            return resolve_weights(turned_maps_companion(self.weights))
+        net = resolve_weights(self.weights, trust=self.trust)
+        if gives_turned_maps(net) and (self.upright or self.turned_maps == "average"):
+            raise ValueError(
+                "these weights give only keypoint maps averaged over quarter turns (no "
+                "descriptor): use them with upright=False and turned_maps='distilled' or 'auto'"
+            )
+        if source == "distilled" and not gives_turned_maps(net):
+            raise ValueError(
+                f"turned_maps='distilled': weights {self.weights!r} have no distilled network "
+                f"of their quarter-turn averaged maps; use turned_maps='average'"
+            )
+        return net
 
     def thread_copy(self) -> "SARR2D2Detector":
         """A copy for another thread: its own parameters and results, this network runtime.
@@ -388,11 +421,13 @@ class SARR2D2Detector:
 
     def _get_runner(self) -> DenseRunner:
         device = resolve_device(self.device)
-        key = (id(self.weights), str(self.weights), device, self.runtime, self.precision)
+        key = (id(self.weights), str(self.weights), device, self.runtime, self.precision,
+               self._maps_source())
         if self._runner is None or self._runner_key != key:
             net = self._load_net()
             self._runner = make_runner(net, device, self.runtime, self.precision)
             self._runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
+            self._runner.gives_turned_maps = gives_turned_maps(net)
             self._runner_key = key
         return self._runner
 
@@ -449,8 +484,13 @@ class SARR2D2Detector:
         bar.close()
 
     def _maps(self, runner: DenseRunner, gray: torch.Tensor) -> DenseMaps:
-        """The network's maps of a tile; averaged over its quarter turns unless upright."""
-        return runner.run(gray) if self.upright else quarter_turn_maps(runner.run, gray)
+        """The network's maps of a tile; averaged over its quarter turns unless upright.
+
+        A network distilled to give the average (``turned_maps``) runs once.
+        """
+        if self.upright or getattr(runner, "gives_turned_maps", False):
+            return runner.run(gray)
+        return quarter_turn_maps(runner.run, gray)
 
     # -- detection ----------------------------------------------------------------------------
 

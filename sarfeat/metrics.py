@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 __all__ = [
-    "correct_match_counts", "match_errors", "mean_matching_accuracy", "registration_rmse",
-    "repeatability", "similarity_warps", "warped_channel_errors",
+    "correct_match_counts", "match_errors", "mean_matching_accuracy", "quarter_turn_repeatability",
+    "registration_rmse", "repeatability", "similarity_warps", "turn_about_centre",
+    "warped_channel_errors",
 ]
 
 
@@ -71,6 +72,52 @@ def similarity_warps(count: int = 4, seed: int = 1) -> list:
                             translation=rng.uniform(-20, 20, 2))
         for _ in range(count)
     ]
+
+
+def turn_about_centre(shape: tuple[int, int], degrees: float):
+    """The similarity that turns an image of ``shape`` by ``degrees`` about its centre.
+
+    As :func:`skimage.transform.rotate` turns it (counter-clockwise as
+    displayed), in (x, y) = (col, row) coordinates, for
+    :func:`warped_channel_errors`.
+    """
+    from skimage.transform import SimilarityTransform
+
+    centre = np.array([(shape[1] - 1) / 2, (shape[0] - 1) / 2])  # (x, y)
+    return (SimilarityTransform(translation=-centre)
+            + SimilarityTransform(rotation=np.deg2rad(degrees))
+            + SimilarityTransform(translation=centre))
+
+
+def quarter_turn_repeatability(detector, image: np.ndarray, tolerance: float = 1.0) -> float:
+    """Fraction of ``image``'s keypoints found again within ``tolerance`` px on its quarter turns.
+
+    Parameters
+    ----------
+    detector
+        Anything with ``detect`` and ``keypoints`` ((N, 2) row, col), e.g. a
+        :class:`~sarfeat.SARR2D2Detector`.
+    image : (H, W) ndarray
+    tolerance : float
+        Pixels.
+
+    Returns
+    -------
+    float
+        Pooled over the turns by 90, 180 and 270 degrees (:func:`numpy.rot90`).
+    """
+    from .orientation import turn_positions
+
+    detector.detect(image)
+    rows, cols = detector.keypoints[:, 0].astype(float), detector.keypoints[:, 1].astype(float)
+    found = []
+    for turns in (1, 2, 3):
+        detector.detect(np.ascontiguousarray(np.rot90(image, turns)))
+        expected = np.stack(turn_positions(rows, cols, image.shape, turns), axis=1)
+        distance = np.linalg.norm(expected[:, None] - detector.keypoints[None].astype(float),
+                                  axis=2)
+        found.append(distance.min(axis=1) <= tolerance)
+    return float(np.mean(found))
 
 
 def warped_channel_errors(detector, cube: np.ndarray, transforms: Sequence) -> np.ndarray:

@@ -16,6 +16,7 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES", "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "FAST_R2D2_LITE_LAYERS",
+    "KEYPOINT_MAPS_LAYERS",
     "R2D2_LAYERS", "fold_batchnorm", "imagenet_normalize", "multiply_adds_per_pixel",
 ]
 
@@ -50,6 +51,11 @@ class ConvSpec:
         Whether a (non-affine) batch norm and a ReLU follow the convolution.
     pool_after : bool
         Whether a 2x2 max pool follows (Fast-R2D2 only).
+    stride : int
+        1, or 2 for a convolution that halves the resolution itself (instead
+        of a pool; with ``kernel`` 4 and padding 1 its output pixel ``i``
+        covers input pixels ``2i - 1 .. 2i + 2``, centred where a 2x2 pool's
+        would be).
     """
 
     in_channels: int
@@ -59,6 +65,12 @@ class ConvSpec:
     batchnorm: bool = True
     relu: bool = True
     pool_after: bool = False
+    stride: int = 1
+
+    @property
+    def halves(self) -> bool:
+        """Whether the resolution is halved after this convolution (pool or stride)."""
+        return self.pool_after or self.stride == 2
 
 
 #: Fast-R2D2: a 2x2 max pool after layer 3, a bilinear x2 upsampling at the end.
@@ -102,9 +114,26 @@ R2D2_LAYERS: tuple[ConvSpec, ...] = (
     ConvSpec(128, 128, 2, 16, batchnorm=False, relu=False),
 )
 
+#: Keypoint maps only: a trunk that reproduces the quarter-turn averaged
+#: reliability and repeatability of a Fast-R2D2 (the rotation-invariant
+#: detector's keypoint maps) in one run, for distillation
+#: (:mod:`sarfeat.training.distill`, ``target='turned_maps'``). The first
+#: convolution halves the resolution itself, so that no layer runs at full
+#: resolution; the later ones keep Fast-R2D2's dilations. Its 32-D output is
+#: not a descriptor. 21 times fewer multiply-adds than Fast-R2D2.
+KEYPOINT_MAPS_LAYERS: tuple[ConvSpec, ...] = (
+    ConvSpec(3, 16, 4, 1, stride=2),
+    ConvSpec(16, 32, 3, 1),
+    ConvSpec(32, 32, 3, 2),
+    ConvSpec(32, 32, 2, 2, relu=False),
+    ConvSpec(32, 32, 2, 4, relu=False),
+    ConvSpec(32, 32, 2, 8, batchnorm=False, relu=False),
+)
+
 ARCHITECTURES: dict[str, tuple[ConvSpec, ...]] = {
     "fast_r2d2": FAST_R2D2_LAYERS,
     "fast_r2d2_lite": FAST_R2D2_LITE_LAYERS,
+    "keypoint_maps": KEYPOINT_MAPS_LAYERS,
     "r2d2": R2D2_LAYERS,
 }
 
@@ -129,6 +158,8 @@ def multiply_adds_per_pixel(architecture: str) -> float:
     """
     total, area = 0.0, 1.0
     for spec in ARCHITECTURES[architecture]:
+        if spec.stride == 2:
+            area /= 4
         total += area * spec.in_channels * spec.out_channels * spec.kernel ** 2
         if spec.pool_after:
             area /= 4
@@ -140,7 +171,7 @@ class R2D2Net(nn.Module):
 
     Parameters
     ----------
-    architecture : {'fast_r2d2', 'fast_r2d2_lite', 'r2d2'}
+    architecture : {'fast_r2d2', 'fast_r2d2_lite', 'keypoint_maps', 'r2d2'}
         Which layer table to build (a key of :data:`ARCHITECTURES`).
 
     Notes
@@ -164,7 +195,7 @@ class R2D2Net(nn.Module):
             padding = ((spec.kernel - 1) * spec.dilation) // 2
             self.ops.append(
                 nn.Conv2d(spec.in_channels, spec.out_channels, spec.kernel,
-                          padding=padding, dilation=spec.dilation)
+                          padding=padding, dilation=spec.dilation, stride=spec.stride)
             )
             if spec.batchnorm:
                 self.ops.append(nn.BatchNorm2d(spec.out_channels, affine=False))
@@ -172,17 +203,22 @@ class R2D2Net(nn.Module):
                 self.ops.append(nn.ReLU(inplace=True))
             if spec.pool_after:
                 self.ops.append(nn.MaxPool2d(2))
-        self.has_pool = any(spec.pool_after for spec in self.layers)
+        # True when the trunk works at half resolution (a pool or a strided convolution)
+        self.has_pool = any(spec.halves for spec in self.layers)
         if self.has_pool:
             self.ops.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
-        self.clf = nn.Conv2d(128, 2, kernel_size=1)
-        self.sal = nn.Conv2d(128, 1, kernel_size=1)
+        self.clf = nn.Conv2d(self.layers[-1].out_channels, 2, kernel_size=1)
+        self.sal = nn.Conv2d(self.layers[-1].out_channels, 1, kernel_size=1)
 
     @property
     def receptive_radius(self) -> int:
         """Pixels of context on each side that an output pixel depends on."""
         radius, stride = 0, 1
         for spec in self.layers:
+            if spec.stride == 2:  # reads input pixels 2i - 1 .. 2i + 2
+                radius += 2
+                stride *= 2
+                continue
             radius += stride * (((spec.kernel - 1) * spec.dilation) // 2)
             if spec.pool_after:
                 radius += stride
@@ -192,7 +228,7 @@ class R2D2Net(nn.Module):
         return radius
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the convolutional trunk, returning the raw 128-channel features."""
+        """Run the convolutional trunk, returning its raw features (128 channels for Fast-R2D2)."""
         for op in self.ops:
             x = op(x)
         return x

@@ -33,7 +33,8 @@ from .checkpoint import load_checkpoint
 from .data import DEFAULT_WEIGHTS
 from .network import R2D2Net
 
-__all__ = ["DEFAULT_WEIGHTS", "check_weights", "resolve_weights", "weight_names"]
+__all__ = ["DEFAULT_WEIGHTS", "check_weights", "gives_turned_maps", "resolve_weights",
+           "turned_maps_companion", "weight_names"]
 
 
 def weight_names() -> list[str]:
@@ -137,3 +138,31 @@ def resolve_weights(weights=None, *, trust: bool = False) -> R2D2Net:
     if isinstance(weights, str) and _registry_name(weights) is not None:
         return load_checkpoint(data.fetch(_registry_name(weights)), trust=trust)
     return load_checkpoint(Path(weights).expanduser(), trust=trust)
+
+
+def turned_maps_companion(weights) -> str | None:
+    """The registry name of the network distilled from ``weights``' quarter-turn averaged maps.
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net or None
+        As for :func:`resolve_weights`.
+
+    Returns
+    -------
+    str or None
+        ``'weights/sarfeat-sar-v1-turned-maps.pt'`` for the default weights
+        (None or a name of them); None for weights without such a network
+        (other names, files and networks).
+    """
+    if weights is None:
+        weights = DEFAULT_WEIGHTS
+    if not isinstance(weights, str):
+        return None
+    name = _registry_name(weights)
+    return data.TURNED_MAPS_COMPANIONS.get(name) if name else None
+
+
+def gives_turned_maps(net: R2D2Net) -> bool:
+    """Whether ``net`` was distilled to give quarter-turn averaged maps (and no descriptor)."""
+    return (getattr(net, "metadata", None) or {}).get("maps") == "quarter_turn_average"

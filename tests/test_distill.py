@@ -19,7 +19,7 @@ from sarfeat.training.distill import (
     teacher_peaks,
 )
 from sarfeat.training.pairs import SingleImagePairs
-from sarfeat.weights import resolve_weights
+from sarfeat.weights import gives_turned_maps, resolve_weights
 
 
 class _Fixed(Dataset):
@@ -140,6 +140,49 @@ def test_distiller_resumes_and_exports_with_the_teachers_thresholds(tmp_path, te
     exported = load_checkpoint(again.export(tmp_path / "student.pt"))
     assert exported.architecture == "fast_r2d2_lite"
     assert exported.metadata["detector"] == teacher.metadata["detector"]
+
+
+def test_turned_target_is_the_average_and_turns_with_the_batch(tmp_path, teacher, crops):
+    config = DistillConfig(output=str(tmp_path), architecture="keypoint_maps",
+                           target="turned_maps", batch_size=2, crop_size=48)
+    distiller = Distiller(config, dataset=crops, teacher=teacher)
+    images = distiller.batch(0)
+    plain = Distiller(DistillConfig(output=str(tmp_path), batch_size=2, crop_size=48),
+                      dataset=crops, teacher=teacher)
+    torch.testing.assert_close(images, plain.batch(0))
+    torch.testing.assert_close(distiller.batch(1), torch.rot90(plain.batch(1), 1, (2, 3)))
+    target = distiller.teacher_target(images)
+    assert set(target) == {"reliability", "repeatability"}
+    with torch.no_grad():
+        expected = sum(torch.rot90(distiller.teacher(torch.rot90(images, k, (2, 3)))
+                                   ["repeatability"], -k, (2, 3)) for k in range(4)) / 4
+    torch.testing.assert_close(target["repeatability"], expected)
+    turned = distiller.teacher_target(torch.rot90(images, 1, (2, 3)))
+    torch.testing.assert_close(turned["reliability"],
+                               torch.rot90(target["reliability"], 1, (2, 3)),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_turned_maps_distillation_learns_and_exports_its_kind(tmp_path, teacher, crops):
+    config = DistillConfig(output=str(tmp_path), architecture="keypoint_maps",
+                           target="turned_maps", batch_size=2, crop_size=48, lr=3e-3,
+                           warmup=1, minutes=10)
+    distiller = Distiller(config, dataset=crops, teacher=teacher)
+    first = distiller.step()
+    assert "descriptor" not in first
+    for _ in range(14):
+        distiller.iteration = 0
+        last = distiller.step()
+    assert last["total"] < 0.8 * first["total"]
+    exported = load_checkpoint(distiller.export(tmp_path / "maps.pt"))
+    assert exported.architecture == "keypoint_maps" and gives_turned_maps(exported)
+    assert exported.metadata["detector"] == teacher.metadata["detector"]
+
+
+def test_unknown_distillation_target_is_refused(tmp_path, teacher, crops):
+    with pytest.raises(ValueError, match="target"):
+        Distiller(DistillConfig(output=str(tmp_path), target="maps"), dataset=crops,
+                  teacher=teacher)
 
 
 def test_distill_command_trains_for_the_time_given_and_resumes(tmp_path, require_data):

@@ -55,3 +55,18 @@ def test_steering_takes_the_cheaper_path_with_the_same_orientations():
     assert dense._gradient is not None
     difference = np.angle(np.exp(1j * (dense.orientations(*few) - theta)))
     np.testing.assert_allclose(difference, 0.0, atol=1e-4)
+
+
+def test_turned_patches_equal_the_numpy_path(monkeypatch):
+    rng = np.random.default_rng(2)
+    image = rng.random((120, 150)).astype(np.float32)
+    image[:, :60] = 0.4  # flat: zero rows
+    rows = np.concatenate([rng.uniform(0, 119, 200), [60.0, 0.0]])
+    cols = np.concatenate([rng.uniform(0, 149, 200), [20.0, 149.0]])  # one flat, one on the edge
+    theta = rng.uniform(-np.pi, np.pi, len(rows))
+    fused = LevelSteering(image, 8.0, side=40.0).describe(rows, cols, theta)
+    monkeypatch.setattr(_fused_steering, "available", lambda: False)
+    expected = LevelSteering(image, 8.0, side=40.0).describe(rows, cols, theta)
+    assert fused.dtype == np.float32 and fused.shape == expected.shape == (202, 121)
+    np.testing.assert_array_equal(fused[200], 0.0)
+    np.testing.assert_allclose(fused, expected, atol=2e-6)

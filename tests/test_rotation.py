@@ -311,9 +311,10 @@ def test_upright_is_not_rotation_invariant(features):
 
 
 def test_upright_runs_the_network_once_per_tile(airsar_pair):
+    """Against four times for the quarter-turn average (distilled maps: test_turned_maps.py)."""
     calls = {}
     for upright in (True, False):
-        detector = SARR2D2Detector(upright=upright)
+        detector = SARR2D2Detector(upright=upright, turned_maps="average")
         runner = detector._get_runner()
         count = [0]
         original = runner.run
@@ -348,8 +349,8 @@ def test_orientations_follow_the_turn(features, degrees):
 @pytest.mark.parametrize("degrees", [90, 180, 270])
 def test_quarter_turns_are_exact(airsar_pair, degrees):
     """The same image turned by quarter turns: the same keypoints, turned; orientations
-    shifted by exactly the turn; the same descriptors."""
-    detector = SARR2D2Detector()
+    shifted by exactly the turn; the same descriptors (with the quarter-turn average)."""
+    detector = SARR2D2Detector(turned_maps="average")
     detector.detect_and_extract(airsar_pair[0])
     keypoints, orientations = detector.keypoints.copy(), detector.orientations.copy()
     descriptors = detector.descriptors.copy()
@@ -443,3 +444,21 @@ def test_cli_detect_upright_switch(airsar_pair, tmp_path, capsys):
         with np.load(out) as result:
             saved[bool(flags)] = (result["descriptors"].shape[1], result["orientations"].any())
     assert saved == {False: (121, True), True: (128, False)}
+
+
+def test_cli_detect_turned_maps_are_the_api_s(airsar_pair, tmp_path, capsys):
+    """The command line's default uses the distilled maps of the default weights, as the
+    API does, and --turned-maps average the four quarter turns."""
+    from sarfeat.cli import main
+
+    crop = airsar_pair[0][:160, :160]
+    image = tmp_path / "hh.npy"
+    np.save(image, crop)
+    for choice in ("auto", "average"):
+        out = tmp_path / f"kp_{choice}.npz"
+        assert main(["detect", str(image), "-o", str(out), "--turned-maps", choice]) == 0, \
+            capsys.readouterr().err
+        detector = SARR2D2Detector(turned_maps=choice)
+        detector.detect(crop)
+        with np.load(out) as result:
+            np.testing.assert_allclose(result["keypoints"], detector.keypoints, atol=1e-4)

@@ -40,6 +40,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upright", action="store_true",
                         help="skip rotation invariance: keypoints and the network's R2D2 "
                              "descriptors as the image stands (about 4x faster)")
+    parser.add_argument("--turned-maps", choices=["auto", "distilled", "average"],
+                        default="auto",
+                        help="without --upright: keypoint maps of the network distilled for "
+                             "rotation invariance (one run; the default weights have one), or "
+                             "the average over four quarter turns (default auto: distilled "
+                             "where the weights have one)")
     add_console_options(parser)
 
 
@@ -90,11 +96,15 @@ def run(args: argparse.Namespace) -> None:
 
 def _make_detector(args: argparse.Namespace, net, min_size: int, console: Console):
     from ..detector import SARR2D2Detector
+    from ..weights import turned_maps_companion
 
+    # a registry name, not its loaded network: the detector then finds its distilled maps
+    weights = args.weights if turned_maps_companion(args.weights) else net
     return SARR2D2Detector(
-        net, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
+        weights, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
         input_kind=args.input_kind, nodata=args.nodata, precision=args.precision,
-        device=args.device, upright=args.upright, trust=args.trust, progress=console.progress,
+        device=args.device, upright=args.upright, turned_maps=args.turned_maps, trust=args.trust,
+        progress=console.progress,
     )
 
 

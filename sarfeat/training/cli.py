@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="random rotation range +-DEG of image 2 (default mixture: 30)")
     parser.add_argument("--relative-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="range of the scale of image 2 relative to image 1 (default 0.7 1.3)")
+    parser.add_argument("--target", choices=["outputs", "turned_maps"],
+                        help="the teacher's three outputs (default), or its two maps averaged "
+                             "over quarter turns (for architecture keypoint_maps)")
+    parser.add_argument("--peak-threshold", type=float,
+                        help="teacher peaks above this get extra weight (default 0.5)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder of sarfeat's shared data for the default mixture")
     parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
@@ -158,6 +163,11 @@ def _distill_parser() -> argparse.ArgumentParser:
     for name, kind in (("batch-size", int), ("crop-size", int), ("lr", float), ("seed", int),
                        ("checkpoint-minutes", float)):
         parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument("--target", choices=["outputs", "turned_maps"],
+                        help="the teacher's three outputs (default), or its two maps averaged "
+                             "over quarter turns (for architecture keypoint_maps)")
+    parser.add_argument("--peak-threshold", type=float,
+                        help="teacher peaks above this get extra weight (default 0.5)")
     parser.add_argument("--data-dir", help="folder of sarfeat's shared data (sar_images/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -174,9 +184,11 @@ def distill_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     values = {"output": args.out, "teacher": args.teacher, "architecture": args.architecture,
               "minutes": args.minutes, "data_dir": args.data_dir}
-    for field in ("batch_size", "crop_size", "lr", "seed", "checkpoint_minutes"):
+    for field in ("batch_size", "crop_size", "lr", "seed", "checkpoint_minutes", "target"):
         if getattr(args, field) is not None:
             values[field] = getattr(args, field)
+    if args.peak_threshold is not None:
+        values["loss"] = {"peak_threshold": args.peak_threshold}
     try:
         distiller = Distiller(DistillConfig.from_dict(values))
         if args.resume and distiller.resume():

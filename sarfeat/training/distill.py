@@ -13,6 +13,13 @@ and speckled open optical images, with its scale, rotation, speckle and
 8-bit display augmentations); both views of every pair are used. The
 Shanghai scene and the image pairs of :mod:`sarfeat.data` are never used.
 
+With ``target='turned_maps'`` the student learns only the two maps, and the
+teacher's are first averaged over the four quarter turns of the input (as the
+rotation-invariant detector averages them, :func:`sarfeat.orientation.quarter_turn_maps`),
+so that one run of the student stands for four of the teacher
+(architecture ``'keypoint_maps'``). Each batch is then also turned by a
+quarter turn more than the one before; the averaged target turns with it.
+
 A run lives in one folder, like :class:`~sarfeat.training.trainer.Trainer`'s:
 ``last.pt`` (resumable state, written every few minutes) and ``final.pt``
 (the student in sarfeat's format, with the teacher's detection thresholds).
@@ -105,6 +112,9 @@ class DistillConfig:
         Minutes between writes of ``last.pt``.
     loss : DistillWeights
         Weights of the loss terms.
+    target : {'outputs', 'turned_maps'}
+        What the student learns: the teacher's three outputs, or its two
+        maps averaged over quarter turns (the descriptor term is then unused).
     data_dir : str or None
         Folder of sarfeat's shared data (default: :func:`sarfeat.data.fetch`).
     """
@@ -121,6 +131,7 @@ class DistillConfig:
     seed: int = 0
     checkpoint_minutes: float = 3.0
     loss: DistillWeights = field(default_factory=DistillWeights)
+    target: str = "outputs"
     data_dir: str | None = None
 
     def to_dict(self) -> dict:
@@ -202,12 +213,12 @@ def distillation_loss(
     """
     rel_t, rep_t = teacher["reliability"].float(), teacher["repeatability"].float()
     rel_s, rep_s = student["reliability"].float(), student["repeatability"].float()
-    cosine = (student["descriptors"].float() * teacher["descriptors"].float()).sum(dim=1,
-                                                                                   keepdim=True)
-    desc_weight = weights.descriptor_floor + rel_t
-    terms = {
-        "descriptor": ((1 - cosine) * desc_weight).sum() / desc_weight.sum(),
-    }
+    terms = {}
+    if "descriptors" in teacher:  # absent when the target is the turned maps
+        cosine = (student["descriptors"].float() * teacher["descriptors"].float()).sum(
+            dim=1, keepdim=True)
+        desc_weight = weights.descriptor_floor + rel_t
+        terms["descriptor"] = ((1 - cosine) * desc_weight).sum() / desc_weight.sum()
     map_weight = 1 + weights.peak * teacher_peaks(rep_t, rel_t, weights.peak_threshold)
     terms["reliability"] = _bce(rel_s, rel_t, map_weight)
     terms["repeatability"] = _bce(rep_s, rep_t, map_weight)
@@ -244,6 +255,8 @@ class Distiller:
     """
 
     def __init__(self, config: DistillConfig, dataset=None, teacher: R2D2Net | None = None):
+        if config.target not in ("outputs", "turned_maps"):
+            raise ValueError(f"target must be 'outputs' or 'turned_maps', not {config.target!r}")
         if config.batch_size < 2 or config.batch_size % 2:
             raise ValueError(f"batch_size must be an even number >= 2, got {config.batch_size}")
         self.config = config
@@ -297,7 +310,21 @@ class Distiller:
         first = iteration * half
         samples = [self.dataset[(first + k) % len(self.dataset)] for k in range(half)]
         gray = torch.stack([s[key] for s in samples for key in ("image1", "image2")])
+        if self.config.target == "turned_maps":
+            gray = torch.rot90(gray, iteration % 4, (2, 3))
         return imagenet_normalize(gray).contiguous(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def teacher_target(self, images: Tensor) -> dict[str, Tensor]:
+        """The teacher's outputs on a batch, or its maps averaged over quarter turns."""
+        if self.config.target == "outputs":
+            return self.teacher(images)
+        total = {"reliability": 0.0, "repeatability": 0.0}
+        for turns in range(4):
+            out = self.teacher(torch.rot90(images, turns, (2, 3)))
+            for name in total:
+                total[name] = total[name] + torch.rot90(out[name], -turns, (2, 3))
+        return {name: value / 4 for name, value in total.items()}
 
     def learning_rate(self) -> float:
         """Warm-up, then a cosine over the time budget down to 5 % of the peak."""
@@ -309,8 +336,7 @@ class Distiller:
     def step(self) -> dict[str, float]:
         """One optimiser step on the next batch; returns the logged loss values."""
         images = self.batch(self.iteration)
-        with torch.no_grad():
-            target = self.teacher(images)
+        target = self.teacher_target(images)
         total, values = distillation_loss(self.student(images), target, self.config.loss)
         if not math.isfinite(values["total"]):
             raise FloatingPointError(f"loss is {values['total']} at iteration {self.iteration}")
@@ -352,6 +378,7 @@ class Distiller:
             "data": {"sources": SOURCE_WEIGHTS, "attribution": pairs.TRAINING_ATTRIBUTION},
             "code_version": code_version(), "torch": torch.__version__, "numpy": np.__version__,
             **({"detector": teacher_meta["detector"]} if "detector" in teacher_meta else {}),
+            **({"maps": "quarter_turn_average"} if self.config.target == "turned_maps" else {}),
             **(extra_metadata or {}),
         }
         net = R2D2Net(self.student.architecture)
