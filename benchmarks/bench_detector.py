@@ -131,10 +131,11 @@ def timed(run, repeats: int) -> dict:
 
 
 def sarfeat_runner(net, image: np.ndarray, runtime: str = "auto", precision: str = "auto",
-                   upright: bool = True):
+                   upright: bool = True, turned_maps: str = "auto"):
     from sarfeat import SARR2D2Detector
 
-    detector = SARR2D2Detector(net, runtime=runtime, precision=precision, upright=upright)
+    detector = SARR2D2Detector(net, runtime=runtime, precision=precision, upright=upright,
+                               turned_maps=turned_maps)
 
     def run() -> int:
         detector.detect_and_extract(image)
@@ -321,6 +322,7 @@ def main(argv=None) -> int:
         parser.error("--repeats must be >= 1")
 
     from sarfeat.checkpoint import load_checkpoint
+    from sarfeat.weights import turned_maps_companion
 
     weights = resolve_weights(args.weights)
     net = load_checkpoint(weights)
@@ -337,10 +339,16 @@ def main(argv=None) -> int:
     results = {}
     for label, image in images.items():
         image8 = to_display_uint8(image)
-        # the default is rotation invariant (four network runs); the rest are upright
-        rows = {f"sarfeat default ({info['auto_choice']})":
-                sarfeat_runner(net, image, upright=False),
-                f"sarfeat upright auto ({info['auto_choice']})": sarfeat_runner(net, image)}
+        # the default is rotation invariant: one run of the distilled turned-maps network
+        # where the weights have one (given by name, the detector finds it), else four runs
+        # of theirs (the quarter-turn average); the rest are upright
+        rows = {"sarfeat default": sarfeat_runner(
+                    args.weights if turned_maps_companion(args.weights) else net, image,
+                    upright=False)}
+        if turned_maps_companion(args.weights):
+            rows[f"sarfeat quarter-turn average ({info['auto_choice']})"] = sarfeat_runner(
+                net, image, upright=False, turned_maps="average")
+        rows[f"sarfeat upright auto ({info['auto_choice']})"] = sarfeat_runner(net, image)
         for runtime, precision in sarfeat_options(net):
             rows[f"sarfeat upright {runtime} {precision}"] = sarfeat_runner(
                 net, image, runtime, precision)

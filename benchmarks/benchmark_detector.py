@@ -177,9 +177,11 @@ class Keypoints:
 
 
 #: (runtime, precision) of the detector in :class:`RatioToOpenCVSift`.
-#: "default": SARR2D2Detector() as it stands (rotation invariant: four network runs); the
-#: others run upright (one network run) with the given runtime and precision.
-RUNTIMES = ["default", "auto auto", "torch fp32", "torch bf16", "onnxruntime fp32",
+#: "default": SARR2D2Detector() as it stands (rotation invariant: one run of the distilled
+#: turned-maps network); "average": the same with turned_maps='average' (four runs of the
+#: network, the default before the distilled maps); the others run upright (one network run)
+#: with the given runtime and precision.
+RUNTIMES = ["default", "average", "auto auto", "torch fp32", "torch bf16", "onnxruntime fp32",
             "onnxruntime int8", "lite default", "lite auto"]
 
 
@@ -221,6 +223,8 @@ class RatioToOpenCVSift:
             detector = SARR2D2Detector(LITE_WEIGHTS, upright=upright)
         elif runtime_precision == "default":
             detector = SARR2D2Detector()
+        elif runtime_precision == "average":
+            detector = SARR2D2Detector(turned_maps="average")
         else:
             runtime, precision = runtime_precision.split()
             if precision == "bf16" and not native_bf16(torch.device("cpu")):

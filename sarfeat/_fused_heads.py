@@ -22,7 +22,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["available", "head_logits", "head_maps"]
+__all__ = ["activation_functions", "available", "cropped_head_logits", "head_logits",
+           "head_maps"]
 
 #: bilinear x2 (half-pixel) weights of the block's first and second row (or column), by parity
 _WEIGHTS = np.array([[0.75, 0.25], [0.25, 0.75]], np.float32)
@@ -94,33 +95,17 @@ def _compile():
         return value + bias[k]
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
-    def combine(prods, bias, weights):  # pragma: no cover - compiled
-        """(2, 2h, 2w) logits."""
-        height, width = prods.shape[2] - 2, prods.shape[3] - 2
-        out = np.empty((2, 2 * height, 2 * width), np.float32)
-        for prange_y in numba.prange(2 * height):
+    def combine(prods, bias, weights, out_height, out_width):  # pragma: no cover - compiled
+        """(2, out_height, out_width) logits, the first pixels of the (2h, 2w) output."""
+        out = np.empty((2, out_height, out_width), np.float32)
+        for prange_y in numba.prange(out_height):
             y = np.int64(prange_y)
-            for x in range(2 * width):
+            for x in range(out_width):
                 for k in range(2):
                     out[k, y, x] = logit_at(prods, bias, weights, y, x, k)
         return out
 
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def combine_maps(prods, bias, weights, out_height, out_width):  # pragma: no cover
-        """(2, out_height, out_width) maps: sigmoid of logit 0, s / (1 + s) of softplus of logit 1."""
-        out = np.empty((2, out_height, out_width), np.float32)
-        one = np.float32(1.0)
-        for prange_y in numba.prange(out_height):
-            y = np.int64(prange_y)
-            for x in range(out_width):
-                out[0, y, x] = one / (one + np.exp(-logit_at(prods, bias, weights, y, x, 0)))
-                saliency = logit_at(prods, bias, weights, y, x, 1)
-                if saliency <= 20:  # torch's softplus threshold
-                    saliency = np.log1p(np.exp(saliency))
-                out[1, y, x] = saliency / (one + saliency)
-        return out
-
-    return products, combine, combine_maps
+    return products, combine
 
 
 def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -139,21 +124,9 @@ def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> n
     ndarray, shape (2, 2h, 2w), float32
     """
     return _evaluate(features, weight, bias, None)
-
-
-def head_maps(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
-              height: int, width: int) -> np.ndarray:
-    """Reliability and repeatability of the first (height, width) pixels, from the features.
-
-    :func:`head_logits` followed by :func:`sarfeat._inference.head_activations`
-    in the same pass (the same values to float32 rounding): no full-size
-    logits are written.
-
-    Returns
-    -------
-    ndarray, shape (2, height, width), float32
-        Reliability, then repeatability; ``height <= 2h`` and ``width <= 2w``.
-    """
+def cropped_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                        height: int, width: int) -> np.ndarray:
+    """:func:`head_logits` of the first (height, width) pixels only (``<= (2h, 2w)``)."""
     if not (0 < height <= 2 * features.shape[0] and 0 < width <= 2 * features.shape[1]):
         raise ValueError(f"maps of {height} x {width} pixels need more than features "
                          f"{features.shape[:2]}")
@@ -161,20 +134,80 @@ def head_maps(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
 
 
 def _evaluate(features, weight, bias, size: tuple[int, int] | None) -> np.ndarray:
-    """The logits (``size`` None) or the maps of the first ``size`` pixels."""
+    """The logits of all pixels (``size`` None) or of the first ``size`` pixels."""
     global _kernels
     if weight.shape[0] != 2:
         raise ValueError(f"the fused heads compute exactly two heads, not {weight.shape[0]}")
     table = np.ascontiguousarray(features, np.float32)
+    if size is None:
+        size = (2 * table.shape[0], 2 * table.shape[1])
     # one caller at a time: numba's parallel kernels are not safe to enter from several
     # threads under every threading layer (its 'workqueue' fallback), and the matcher
     # describes patches in two threads
     with _LOCK:
         if _kernels is None:
             _kernels = _compile()
-        products, combine, combine_maps = _kernels
+        products, combine = _kernels
         prods = products(table, np.ascontiguousarray(weight, np.float32))
-        bias = np.ascontiguousarray(bias, np.float32)
-        if size is None:
-            return combine(prods, bias, _WEIGHTS)
-        return combine_maps(prods, bias, _WEIGHTS, *size)
+        return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS, *size)
+
+
+# -- activations -----------------------------------------------------------------------------
+
+_activations = None
+
+
+def activation_functions():
+    """The compiled (reliability_of, repeatability_of) of one float32 logit each.
+
+    Reliability is the sigmoid of logit 0, repeatability ``s / (1 + s)`` with
+    ``s`` the softplus (torch's, linear above 20) of logit 1, as
+    :func:`sarfeat._inference.head_activations` computes them. Compiled without
+    fastmath, so that every kernel that calls them gets the same bits: the
+    dense maps (:func:`head_maps`) and the detector's peaks found from the
+    logits (:func:`sarfeat._fused_peaks.peaks_from_logits`).
+    """
+    global _activations
+    if _activations is None:
+        import numba
+
+        @numba.njit(cache=True)
+        def reliability_of(logit):  # pragma: no cover - compiled
+            one = np.float32(1.0)
+            return one / (one + np.exp(-logit))
+
+        @numba.njit(cache=True)
+        def repeatability_of(logit):  # pragma: no cover - compiled
+            saliency = logit
+            if saliency <= 20:
+                saliency = np.log1p(np.exp(saliency))
+            return saliency / (np.float32(1.0) + saliency)
+
+        _activations = reliability_of, repeatability_of
+    return _activations
+
+
+_activate = None
+
+
+def head_maps(logits: np.ndarray) -> np.ndarray:
+    """(2, H, W) float32 reliability and repeatability from the (2, H, W) head logits."""
+    global _activate
+    if _activate is None:
+        import numba
+
+        reliability_of, repeatability_of = activation_functions()
+
+        @numba.njit(cache=True, parallel=True)
+        def activate(logits):  # pragma: no cover - compiled
+            _, height, width = logits.shape
+            out = np.empty((2, height, width), np.float32)
+            for row in numba.prange(height):
+                for col in range(width):
+                    out[0, row, col] = reliability_of(logits[0, row, col])
+                    out[1, row, col] = repeatability_of(logits[1, row, col])
+            return out
+
+        _activate = activate
+    with _LOCK:
+        return _activate(np.ascontiguousarray(logits, np.float32))

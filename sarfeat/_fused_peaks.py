@@ -17,12 +17,14 @@ by numba.
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import numpy as np
 
-__all__ = ["available", "peaks"]
+__all__ = ["available", "logit_cut", "peaks", "peaks_from_logits"]
 
 _kernel = None
+_logit_kernel = None
 
 
 def available() -> bool:
@@ -98,5 +100,125 @@ def peaks(
     return _kernel(
         np.asarray(repeatability, np.float32), np.asarray(reliability, np.float32),
         np.float32(repeatability_threshold), np.float32(reliability_threshold),
+        tuple(int(w) for w in window),
+    )
+
+
+def logit_cut(threshold: float, kind: str) -> float:
+    """A logit below which a map value cannot reach ``threshold`` (with a margin), or -inf.
+
+    ``kind`` is ``'reliability'`` (sigmoid) or ``'repeatability'`` (``s / (1 + s)``
+    of the softplus). The margin (0.01 in logit units) exceeds what float32
+    rounding of the maps can move a threshold crossing by, for thresholds up to
+    0.99; beyond that, and at 0 or below, there is no cut.
+    """
+    if not 0 < threshold <= 0.99:
+        return -math.inf
+    if kind == "reliability":
+        exact = math.log(threshold / (1 - threshold))
+    else:
+        exact = math.log(math.expm1(threshold / (1 - threshold)))
+    return exact - 0.01
+
+
+def _compile_from_logits():
+    import numba
+
+    from ._fused_heads import activation_functions
+
+    reliability_of, repeatability_of = activation_functions()
+
+    @numba.njit(cache=True)
+    def find(logits, rep_threshold, rel_threshold, rep_cut, rel_cut, window):  # pragma: no cover
+        _, height, width = logits.shape
+        row0, row1, col0, col1 = window
+        capacity = max(row1 - row0, 0) * max(col1 - col0, 0) // 8 + 16  # grown when full
+        rows = np.empty(capacity, np.int64)
+        cols = np.empty_like(rows)
+        found = 0
+        for row in range(row0, row1):
+            up, down = max(row - 1, 0), min(row + 1, height - 1)
+            for col in range(col0, col1):
+                if not (logits[1, row, col] >= rep_cut and logits[0, row, col] >= rel_cut):
+                    continue  # cannot reach the thresholds: the maps are not needed here
+                centre = logits[1, row, col]
+                value = repeatability_of(centre)
+                if not (value >= rep_threshold
+                        and reliability_of(logits[0, row, col]) >= rel_threshold):
+                    continue
+                # a neighbour's logit far from the centre's decides the comparison (the
+                # map is increasing, and this margin dwarfs its float32 rounding); only
+                # close ones are compared as map values, as peaks() compares them. Where
+                # the map flattens to a few float32 values (very large or very negative
+                # logits) every neighbour is compared as a map value
+                margin = 1e-3 * max(1.0, abs(centre)) if -80.0 < centre < 1000.0 else np.inf
+                left, right = max(col - 1, 0), min(col + 1, width - 1)
+                peak = True
+                for r in range(up, down + 1):
+                    for c in range(left, right + 1):
+                        other = logits[1, r, c]
+                        if other != other or other > centre + margin:  # NaN or larger
+                            peak = False
+                        elif other >= centre - margin and repeatability_of(other) > value:
+                            peak = False
+                        if not peak:
+                            break
+                    if not peak:
+                        break
+                if peak:
+                    if found == rows.size:
+                        rows = np.concatenate((rows, np.empty_like(rows)))
+                        cols = np.concatenate((cols, np.empty_like(cols)))
+                    rows[found], cols[found] = row, col
+                    found += 1
+        rows, cols = rows[:found].copy(), cols[:found].copy()
+        # the maps at the peaks: reliability, and repeatability at the peak and its four
+        # neighbours (up, down, left, right; edges repeated) for the sub-pixel offsets
+        reliability = np.empty(found, np.float32)
+        repeatability = np.empty((5, found), np.float32)
+        for k in range(found):
+            row, col = rows[k], cols[k]
+            reliability[k] = reliability_of(logits[0, row, col])
+            repeatability[0, k] = repeatability_of(logits[1, row, col])
+            repeatability[1, k] = repeatability_of(logits[1, max(row - 1, 0), col])
+            repeatability[2, k] = repeatability_of(logits[1, min(row + 1, height - 1), col])
+            repeatability[3, k] = repeatability_of(logits[1, row, max(col - 1, 0)])
+            repeatability[4, k] = repeatability_of(logits[1, row, min(col + 1, width - 1)])
+        return rows, cols, reliability, repeatability
+
+    return find
+
+
+def peaks_from_logits(
+    logits: np.ndarray,
+    repeatability_threshold: float,
+    reliability_threshold: float,
+    window: tuple[int, int, int, int],
+):
+    """:func:`peaks` of the maps of the (2, H, W) head logits, computing the maps only where read.
+
+    The maps are evaluated (with the compiled functions that
+    :func:`sarfeat._fused_heads.head_maps` uses, so with the same bits) at
+    the pixels whose logits pass :func:`logit_cut` and at their neighbours;
+    the peaks are then exactly those of :func:`peaks` on the full maps.
+
+    Returns
+    -------
+    rows, cols : ndarray of int64
+        The peaks, row-major.
+    reliability : ndarray of float32
+        Reliability at the peaks.
+    repeatability : ndarray, shape (5, N), float32
+        Repeatability at the peaks and at their up, down, left and right
+        neighbours (the edge pixel where a neighbour would lie outside).
+    """
+    global _logit_kernel
+    if _logit_kernel is None:
+        _logit_kernel = _compile_from_logits()
+    return _logit_kernel(
+        np.asarray(logits, np.float32), np.float32(repeatability_threshold),
+        np.float32(reliability_threshold),
+        np.float32(logit_cut(repeatability_threshold, "repeatability")),
+        np.float32(logit_cut(reliability_threshold, "reliability")),
         tuple(int(w) for w in window),
     )

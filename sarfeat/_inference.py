@@ -249,24 +249,60 @@ def tile_grid(height: int, width: int, tile_size: int | None, halo: int) -> list
     ]
 
 
-@dataclass
 class DenseMaps:
     """What the network says about one tile.
 
-    Attributes
+    Parameters
     ----------
     features : Tensor, shape (C, h, w)
         Raw descriptor features at 1/``stride`` of the tile resolution (before
         Fast-R2D2's final upsampling), bf16 or fp32.
     stride : int
         Tile pixels per feature pixel (2 for Fast-R2D2, 1 for R2D2).
-    reliability, repeatability : Tensor, shape (H, W), float32
+    reliability, repeatability : Tensor, shape (H, W), float32, optional
+        The maps; computed from ``logits`` when first read if not given.
+    logits : Tensor, shape (2, H, W), float32, optional
+        The heads' logits (reliability, saliency), from the compiled heads.
+        Setting a map drops them (they no longer describe the maps).
     """
 
-    features: torch.Tensor
-    stride: int
-    reliability: torch.Tensor
-    repeatability: torch.Tensor
+    def __init__(self, features: torch.Tensor, stride: int,
+                 reliability: torch.Tensor | None = None,
+                 repeatability: torch.Tensor | None = None,
+                 logits: torch.Tensor | None = None) -> None:
+        if (reliability is None or repeatability is None) and logits is None:
+            raise ValueError("DenseMaps needs both maps or the logits")
+        self.features = features
+        self.stride = stride
+        self.logits = logits
+        self._reliability = reliability
+        self._repeatability = repeatability
+
+    def _activate(self) -> None:
+        maps = torch.from_numpy(fused_heads.head_maps(self.logits.numpy()))
+        self._reliability, self._repeatability = maps[0], maps[1]
+
+    @property
+    def reliability(self) -> torch.Tensor:
+        if self._reliability is None:
+            self._activate()
+        return self._reliability
+
+    @reliability.setter
+    def reliability(self, value: torch.Tensor) -> None:
+        self.repeatability  # computed before the logits go
+        self._reliability, self.logits = value, None
+
+    @property
+    def repeatability(self) -> torch.Tensor:
+        if self._repeatability is None:
+            self._activate()
+        return self._repeatability
+
+    @repeatability.setter
+    def repeatability(self, value: torch.Tensor) -> None:
+        self.reliability
+        self._repeatability, self.logits = value, None
 
     def descriptors_at(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """L2-normalised (N, C) fp32 descriptors at float tile positions.
@@ -369,11 +405,13 @@ def maps_from_features(
     resolution without the upsampled feature map (:func:`upsampled_head_logits`).
     """
     if (stride == 2 and features.device.type == "cpu" and weight.shape[0] == 2
-            and fused_heads.available()):  # logits and activations in one compiled pass
+            and fused_heads.available()):
+        # the logits only: the maps follow when read, and the detector's peaks need them
+        # at a few pixels (sarfeat._fused_peaks.peaks_from_logits)
         table = features.float().permute(1, 2, 0)  # (h, w, C), a view when channels last
-        maps = torch.from_numpy(fused_heads.head_maps(
+        logits = torch.from_numpy(fused_heads.cropped_head_logits(
             table.numpy(), weight.float().numpy(), bias.float().numpy(), height, width))
-        return DenseMaps(features, stride, maps[0], maps[1])
+        return DenseMaps(features, stride, logits=logits)
     logits = upsampled_head_logits(features[None], weight, bias, stride)
     reliability, repeatability = head_activations(logits[0, :, :height, :width])
     return DenseMaps(features, stride, reliability, repeatability)

@@ -58,6 +58,8 @@ from .io import read_raster, rgb_to_gray
 __all__ = [
     "DEFAULT_WEIGHTS",
     "LITE_WEIGHTS",
+    "TURNED_MAPS_WEIGHTS",
+    "TURNED_MAPS_COMPANIONS",
     "DEVELOPMENT_PAIRS",
     "WEIGHT_ALIASES",
     "TEST_PAIRS",

@@ -150,6 +150,15 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     return offset.clamp(-0.499, 0.499)
 
 
+def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1): the pixels of ``core`` at least EDGE_MARGIN from the edges."""
+    bounds = []
+    for size, part in zip(shape, core):
+        inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
+        bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
+    return tuple(bounds)
+
+
 def _find_peaks(
     repeatability: torch.Tensor,
     reliability: torch.Tensor,
@@ -167,12 +176,9 @@ def _find_peaks(
     height, width = repeatability.shape
     if (fused_peaks.available() and repeatability.device.type == "cpu"
             and repeatability.dtype == reliability.dtype == torch.float32):
-        bounds = []
-        for size, part in zip((height, width), core):
-            inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
-            bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
         found = fused_peaks.peaks(repeatability.numpy(), reliability.numpy(),
-                                  repeatability_threshold, reliability_threshold, tuple(bounds))
+                                  repeatability_threshold, reliability_threshold,
+                                  _peak_window((height, width), core))
         return torch.from_numpy(found[0]), torch.from_numpy(found[1])
     local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
     peaks = (
@@ -494,23 +500,43 @@ class SARR2D2Detector:
 
     # -- detection ----------------------------------------------------------------------------
 
-    def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
-        reliability, repeatability = maps.reliability, maps.repeatability
+    def _tile_peaks(self, tile: Tile, maps: DenseMaps):
+        """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
+
+        Repeatability at each peak and its up, down, left and right neighbours
+        (the sub-pixel offsets read them). From the logits when the maps have
+        not been computed (:func:`sarfeat._fused_peaks.peaks_from_logits`: the
+        same peaks and values, the maps evaluated only where read).
+        """
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
         reliability_threshold, repeatability_threshold = self._thresholds()
-        rows, cols = _find_peaks(
-            repeatability, reliability, repeatability_threshold, reliability_threshold,
-            (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0)),
-        )
-        if rows.numel() == 0:
-            return None
+        core = (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0))
+        if maps.logits is not None and fused_peaks.available():
+            _, height, width = maps.logits.shape
+            found = fused_peaks.peaks_from_logits(
+                maps.logits.numpy(), repeatability_threshold, reliability_threshold,
+                _peak_window((height, width), core))
+            return (*(torch.from_numpy(values) for values in found), (height, width))
+        reliability, repeatability = maps.reliability, maps.repeatability
+        rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
+                                 reliability_threshold, core)
         height, width = repeatability.shape
         up, down = (rows - 1).clamp(min=0), (rows + 1).clamp(max=height - 1)
         left, right = (cols - 1).clamp(min=0), (cols + 1).clamp(max=width - 1)
-        center = repeatability[rows, cols]
-        drow = _quadratic_offset(repeatability[up, cols], center, repeatability[down, cols])
-        dcol = _quadratic_offset(repeatability[rows, left], center, repeatability[rows, right])
+        around = torch.stack([repeatability[rows, cols], repeatability[up, cols],
+                              repeatability[down, cols], repeatability[rows, left],
+                              repeatability[rows, right]])
+        return rows, cols, reliability[rows, cols], around, (height, width)
+
+    def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
+        r0, _, c0, _ = tile.outer
+        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps)
+        if rows.numel() == 0:
+            return None
+        center = around[0]
+        drow = _quadratic_offset(around[1], center, around[2])
+        dcol = _quadratic_offset(around[3], center, around[4])
         drow = torch.where((rows > 0) & (rows < height - 1), drow, 0.0)
         dcol = torch.where((cols > 0) & (cols < width - 1), dcol, 0.0)
         fine_rows, fine_cols = rows + drow, cols + dcol
@@ -527,7 +553,7 @@ class SARR2D2Detector:
             orientations = steering.orientations(level_rows, level_cols)
             descriptors = steering.describe(level_rows, level_cols, orientations)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
-        rel = reliability[rows, cols].cpu().numpy()
+        rel = rel.cpu().numpy()
         rep = center.cpu().numpy()
         return {
             "keypoints": np.stack([orig_rows, orig_cols], axis=1),

@@ -97,3 +97,45 @@ def test_torch_path_without_numba(monkeypatch):
     repeatability, reliability = maps_with_ties((40, 40), 1)
     rows, cols = detector._find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
     assert rows.numel() > 0 and (rows >= detector.EDGE_MARGIN).all()
+
+
+@needs_numba
+@pytest.mark.parametrize("threshold", [0.0, 0.3, THRESHOLD, 0.99, 0.995, 1.0])
+@pytest.mark.parametrize("core", CORES[:3])
+def test_peaks_from_logits_equal_peaks_of_the_maps(threshold, core):
+    """Peaks found from the logits, the maps evaluated only where read, are those of the
+    full maps, with the same values at and around them."""
+    from sarfeat import _fused_heads as fused_heads
+
+    rng = np.random.default_rng(7)
+    logits = (np.round(rng.uniform(-4, 24, (2, 64, 70)) * 4) / 4).astype(np.float32)  # ties
+    logits[1, 20, 30] = np.nan
+    logits[0, 40, 10] = np.nan
+    logits[1, 50:53, 50:53] = [[-200, -150, -300], [-120, -110, -400], [2000, 3000, 1e6]]
+    maps = fused_heads.head_maps(logits)
+    window = detector._peak_window(maps.shape[1:], core)
+    rows, cols = fused_peaks.peaks(maps[1], maps[0], threshold, threshold, window)
+    got_rows, got_cols, reliability, around = fused_peaks.peaks_from_logits(
+        logits, threshold, threshold, window)
+    np.testing.assert_array_equal(got_rows, rows)
+    np.testing.assert_array_equal(got_cols, cols)
+    np.testing.assert_array_equal(reliability, maps[0][rows, cols])
+    height, width = maps.shape[1:]
+    np.testing.assert_array_equal(around, np.stack([
+        maps[1][rows, cols], maps[1][np.maximum(rows - 1, 0), cols],
+        maps[1][np.minimum(rows + 1, height - 1), cols], maps[1][rows, np.maximum(cols - 1, 0)],
+        maps[1][rows, np.minimum(cols + 1, width - 1)]]))
+    if 0 < threshold <= THRESHOLD:
+        assert 0 < len(rows) < 64 * 70 / 4
+
+
+@needs_numba
+def test_fused_maps_are_torch_s_activations():
+    from sarfeat import _fused_heads as fused_heads
+    from sarfeat._inference import head_activations
+
+    logits = torch.linspace(-30, 30, 2 * 400).reshape(2, 20, 20)
+    reliability, repeatability = head_activations(logits)
+    maps = fused_heads.head_maps(logits.numpy())
+    torch.testing.assert_close(torch.from_numpy(maps[0]), reliability, rtol=2e-6, atol=1e-7)
+    torch.testing.assert_close(torch.from_numpy(maps[1]), repeatability, rtol=2e-6, atol=1e-7)

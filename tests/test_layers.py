@@ -22,7 +22,7 @@ LAYERS = {
     "sarfeat.preprocess": 0, "sarfeat.io": 0,
     "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1, "sarfeat.weights": 1,
     "sarfeat._inference": 1, "sarfeat._fused_heads": 1, "sarfeat._validation": 1,
-    "sarfeat._fused_descriptors": 1, "sarfeat._fused_peaks": 1,
+    "sarfeat._fused_descriptors": 1, "sarfeat._fused_peaks": 1, "sarfeat._fused_steering": 1,
     "sarfeat._runtime": 1, "sarfeat._onnx": 1,
     "sarfeat.orientation": 1,
     "sarfeat.detector": 2, "sarfeat.descriptors": 2,

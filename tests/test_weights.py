@@ -54,10 +54,15 @@ def test_registry_names_ignore_the_working_directory(planted, bundled, name):
 
 
 def test_detector_and_workers_ignore_the_working_directory(planted, bundled):
-    detector_net = SARR2D2Detector()._load_net()
+    detector_net = SARR2D2Detector(upright=True)._load_net()
     worker_net = _worker.network("sarfeat-sar-v1")
     for net in (detector_net, worker_net):
         assert torch.equal(_first_weight(net), _first_weight(bundled))
+    # rotation invariant: the bundled network distilled from them, not a planted file either
+    turned_net = SARR2D2Detector()._load_net()
+    assert turned_net.architecture == "keypoint_maps"
+    assert torch.equal(_first_weight(turned_net),
+                       _first_weight(resolve_weights("sarfeat-sar-v1-turned-maps")))
 
 
 def test_explicit_paths_read_the_file(planted):
