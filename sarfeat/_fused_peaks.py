@@ -32,17 +32,38 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _storage():
+    """Compiled (start, append) of the peak lists, shared by both kernels."""
+    import numba
+
+    @numba.njit(cache=True)
+    def start(window):  # pragma: no cover - compiled
+        row0, row1, col0, col1 = window
+        capacity = max(row1 - row0, 0) * max(col1 - col0, 0) // 8 + 16  # grown when full
+        return np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+
+    @numba.njit(cache=True)
+    def append(rows, cols, found, row, col):  # pragma: no cover - compiled
+        if found == rows.size:  # a plateau: ties are all peaks
+            rows = np.concatenate((rows, np.empty_like(rows)))
+            cols = np.concatenate((cols, np.empty_like(cols)))
+        rows[found], cols[found] = row, col
+        return rows, cols
+
+    return start, append
+
+
 def _compile():
     import numba
+
+    start, append = _storage()
 
     @numba.njit(cache=True)
     def find(repeatability, reliability, rep_threshold, rel_threshold, window):  # pragma: no cover
         """(rows, cols) of the peaks in ``window`` = (row0, row1, col0, col1), row-major."""
         height, width = repeatability.shape
         row0, row1, col0, col1 = window
-        capacity = max(row1 - row0, 0) * max(col1 - col0, 0) // 8 + 16  # grown when full
-        rows = np.empty(capacity, np.int64)
-        cols = np.empty_like(rows)
+        rows, cols = start(window)
         found = 0
         for row in range(row0, row1):
             up, down = max(row - 1, 0), min(row + 1, height - 1)
@@ -58,10 +79,7 @@ def _compile():
                         if other > value or other != other:  # a larger or NaN neighbour
                             peak = False
                 if peak:
-                    if found == rows.size:  # a plateau: ties are all peaks
-                        rows = np.concatenate((rows, np.empty_like(rows)))
-                        cols = np.concatenate((cols, np.empty_like(cols)))
-                    rows[found], cols[found] = row, col
+                    rows, cols = append(rows, cols, found, row, col)
                     found += 1
         return rows[:found].copy(), cols[:found].copy()
 
@@ -127,14 +145,13 @@ def _compile_from_logits():
     from ._fused_heads import activation_functions
 
     reliability_of, repeatability_of = activation_functions()
+    start, append = _storage()
 
     @numba.njit(cache=True)
     def find(logits, rep_threshold, rel_threshold, rep_cut, rel_cut, window):  # pragma: no cover
         _, height, width = logits.shape
         row0, row1, col0, col1 = window
-        capacity = max(row1 - row0, 0) * max(col1 - col0, 0) // 8 + 16  # grown when full
-        rows = np.empty(capacity, np.int64)
-        cols = np.empty_like(rows)
+        rows, cols = start(window)
         found = 0
         for row in range(row0, row1):
             up, down = max(row - 1, 0), min(row + 1, height - 1)
@@ -166,10 +183,7 @@ def _compile_from_logits():
                     if not peak:
                         break
                 if peak:
-                    if found == rows.size:
-                        rows = np.concatenate((rows, np.empty_like(rows)))
-                        cols = np.concatenate((cols, np.empty_like(cols)))
-                    rows[found], cols[found] = row, col
+                    rows, cols = append(rows, cols, found, row, col)
                     found += 1
         rows, cols = rows[:found].copy(), cols[:found].copy()
         # the maps at the peaks: reliability, and repeatability at the peak and its four

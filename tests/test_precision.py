@@ -26,16 +26,21 @@ def _pooled_errors(net, precision: str, require_data, runtime: str = "torch") ->
     ])
 
 
+def _assert_close_mma(fp32, reduced, label: str, floor: float, matches: int) -> None:
+    """Pooled MMA@3 of the ``reduced`` errors within 0.01 of the ``fp32`` errors'."""
+    assert len(fp32) > matches and len(reduced) > matches
+    mma_fp32, mma_reduced = (fp32 <= 3).mean(), (reduced <= 3).mean()
+    print(f"pooled MMA@3: fp32 {mma_fp32:.4f} ({len(fp32)} matches), "
+          f"{label} {mma_reduced:.4f} ({len(reduced)} matches)")
+    assert mma_fp32 > floor
+    assert abs(mma_fp32 - mma_reduced) <= 0.01
+
+
 def _assert_within_one_point(net, precision: str, runtime: str, require_data) -> None:
     """MMA@3 of ``precision`` on ``runtime`` is within 0.01 of fp32 torch's."""
     fp32 = _pooled_errors(net, "fp32", require_data)
     reduced = _pooled_errors(net, precision, require_data, runtime=runtime)
-    assert len(fp32) > 1000 and len(reduced) > 1000
-    mma_fp32, mma_reduced = (fp32 <= 3).mean(), (reduced <= 3).mean()
-    print(f"pooled MMA@3: fp32 {mma_fp32:.4f} ({len(fp32)} matches), "
-          f"{precision} {mma_reduced:.4f} ({len(reduced)} matches)")
-    assert mma_fp32 > 0.6
-    assert abs(mma_fp32 - mma_reduced) <= 0.01
+    _assert_close_mma(fp32, reduced, precision, floor=0.6, matches=1000)
 
 
 @pytest.mark.slow
@@ -81,9 +86,4 @@ def test_int8_distilled_maps_cost_less_than_one_point_of_mma3(require_data):
     (its descriptor, the turned log patch, does not depend on the network's precision)."""
     fp32 = _turned_errors("fp32", "torch", require_data)
     int8 = _turned_errors("int8", "onnxruntime", require_data)
-    assert len(fp32) > 500 and len(int8) > 500
-    mma_fp32, mma_int8 = (fp32 <= 3).mean(), (int8 <= 3).mean()
-    print(f"distilled maps, turned pairs, pooled MMA@3: fp32 {mma_fp32:.4f} ({len(fp32)} "
-          f"matches), int8 {mma_int8:.4f} ({len(int8)} matches)")
-    assert mma_fp32 > 0.45
-    assert abs(mma_fp32 - mma_int8) <= 0.01
+    _assert_close_mma(fp32, int8, "distilled maps int8", floor=0.45, matches=500)
