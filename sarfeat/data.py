@@ -197,7 +197,7 @@ _LOCAL_ONLY[LITE_WEIGHTS] = (
     "and CC0/public-domain images of scikit-image",
 )
 _LOCAL_ONLY[TURNED_MAPS_WEIGHTS] = (
-    "aec7e2b5106e53a49ef60a9af8482c3718ffcfee41b9301d2f603f6de3dcda76",
+    "ff0b6980e4fa7f08f0768573fab836a8262244185324261ed44389314c6c5432",
     "BSD-3-Clause (sarfeat); trained by sarfeat by distillation from sarfeat-sar-v1 on open "
     "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
     "and CC0/public-domain images of scikit-image",

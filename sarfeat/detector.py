@@ -260,13 +260,16 @@ class SARR2D2Detector:
         Levels larger than this (plus a halo) run tile by tile, which bounds
         memory; None runs every level whole.
     upright : bool
-        False (the default): rotation invariant. The network runs on the image
-        and on its three quarter turns, and keypoints are found on the average
-        of the four maps; each keypoint gets an orientation (the direction of
+        False (the default): rotation invariant. Keypoints are found on the
+        network's maps averaged over the image's four quarter turns (or on
+        a distilled network's one-run version of that average, see
+        ``turned_maps``); each keypoint gets an orientation (the direction of
         the Gaussian-smoothed log-intensity gradient) and is described by the
         normalised log-intensity patch turned to it. True (OpenCV's name for
         the same choice): the network's maps and its 128-D R2D2 descriptor as
-        the image stands, four times less network work, for images known to
+        the image stands (a quarter of the network work of
+        ``turned_maps='average'``, but several times that of the distilled
+        maps), more discriminative for images known to
         be upright (or turned by less than about 10 degrees). See
         :mod:`sarfeat.orientation` for the method and its measured accuracy.
     turned_maps : {'auto', 'distilled', 'average'}
@@ -275,7 +278,7 @@ class SARR2D2Detector:
         four quarter turns, as described above (exactly equivariant under
         quarter turns). ``'distilled'``: one run of a small network distilled
         to give that average (``'sarfeat-sar-v1-turned-maps'`` for the default
-        weights, about 80 times fewer multiply-adds; see the model card for what it
+        weights, about 85 times fewer multiply-adds; see the model card for what it
         keeps). ``'auto'``: ``'distilled'`` where ``weights`` has such a
         network, else ``'average'``.
     trust : bool

@@ -20,7 +20,10 @@ would halve the cost, but MMA@3 then falls to 0.51 at 45 degrees and 0.71 at
 90. The average lowers the maps' peaks, so the default thresholds are
 ``TURNED_THRESHOLD_SHIFT`` below those recommended for the upright maps
 (0.5 instead of 0.65 for the bundled weights: about as many keypoints, and the
-best MMA@3 of 0.4 to 0.65).
+best MMA@3 of 0.4 to 0.65). The detector's default takes this average from a
+small network distilled to give it in one run, where the weights have one
+(``SARR2D2Detector(turned_maps=...)``; measured in
+``benchmarks/eval_turned_maps.py`` and the model card).
 
 **Orientation: intensity centroid.** Each keypoint's orientation is the
 direction of the gradient of the log-intensity image smoothed by a Gaussian of
