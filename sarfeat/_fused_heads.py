@@ -193,21 +193,25 @@ _activate = None
 def head_maps(logits: np.ndarray) -> np.ndarray:
     """(2, H, W) float32 reliability and repeatability from the (2, H, W) head logits."""
     global _activate
-    if _activate is None:
-        import numba
-
-        reliability_of, repeatability_of = activation_functions()
-
-        @numba.njit(cache=True, parallel=True)
-        def activate(logits):  # pragma: no cover - compiled
-            _, height, width = logits.shape
-            out = np.empty((2, height, width), np.float32)
-            for row in numba.prange(height):
-                for col in range(width):
-                    out[0, row, col] = reliability_of(logits[0, row, col])
-                    out[1, row, col] = repeatability_of(logits[1, row, col])
-            return out
-
-        _activate = activate
     with _LOCK:
+        if _activate is None:
+            _activate = _compile_activate()
         return _activate(np.ascontiguousarray(logits, np.float32))
+
+
+def _compile_activate():
+    import numba
+
+    reliability_of, repeatability_of = activation_functions()
+
+    @numba.njit(cache=True, parallel=True)
+    def activate(logits):  # pragma: no cover - compiled
+        _, height, width = logits.shape
+        out = np.empty((2, height, width), np.float32)
+        for row in numba.prange(height):
+            for col in range(width):
+                out[0, row, col] = reliability_of(logits[0, row, col])
+                out[1, row, col] = repeatability_of(logits[1, row, col])
+        return out
+
+    return activate

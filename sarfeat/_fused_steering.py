@@ -195,6 +195,19 @@ def _compile():
     return gradients, patches, smooth_image
 
 
+def _run(index: int, *args):
+    """Call compiled kernel ``index`` (gradients, patches, smoothing), compiling them first.
+
+    One caller at a time: numba's parallel kernels are not safe to enter from several
+    threads under every threading layer (its 'workqueue' fallback).
+    """
+    global _kernel
+    with _LOCK:
+        if _kernel is None:
+            _kernel = _compile()
+        return _kernel[index](*args)
+
+
 def smoothed_gradients(
     image: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -208,16 +221,10 @@ def smoothed_gradients(
     -------
     d_row, d_col : (N,) ndarray of float64
     """
-    global _kernel
     smooth, derivative = gaussian_kernels(sigma)
-    # one caller at a time: numba's parallel kernels are not safe to enter from several
-    # threads under every threading layer (its 'workqueue' fallback)
-    with _LOCK:
-        if _kernel is None:
-            _kernel = _compile()
-        return _kernel[0](np.ascontiguousarray(image, dtype=np.float32),
-                       np.ascontiguousarray(rows, dtype=np.float64),
-                       np.ascontiguousarray(cols, dtype=np.float64), smooth, derivative)
+    return _run(0, np.ascontiguousarray(image, dtype=np.float32),
+                np.ascontiguousarray(rows, dtype=np.float64),
+                np.ascontiguousarray(cols, dtype=np.float64), smooth, derivative)
 
 
 def turned_patches(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
@@ -242,15 +249,11 @@ def turned_patches(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     (N, P * P) ndarray of float32
         Rows in the grid's row-major order; zero rows for flat patches.
     """
-    global _kernel
-    with _LOCK:
-        if _kernel is None:
-            _kernel = _compile()
-        return _kernel[1](np.ascontiguousarray(image, dtype=np.float32),
-                          np.ascontiguousarray(rows, dtype=np.float64),
-                          np.ascontiguousarray(cols, dtype=np.float64),
-                          np.ascontiguousarray(orientations, dtype=np.float64),
-                          np.ascontiguousarray(grid, dtype=np.float64))
+    return _run(1, np.ascontiguousarray(image, dtype=np.float32),
+                np.ascontiguousarray(rows, dtype=np.float64),
+                np.ascontiguousarray(cols, dtype=np.float64),
+                np.ascontiguousarray(orientations, dtype=np.float64),
+                np.ascontiguousarray(grid, dtype=np.float64))
 
 
 def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -259,9 +262,5 @@ def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     The same kernel and order of passes, both on numba's threads; scipy sums
     in float64, so the two differ by float32 rounding (about 1e-6 relative).
     """
-    global _kernel
     smooth, _ = gaussian_kernels(sigma)
-    with _LOCK:
-        if _kernel is None:
-            _kernel = _compile()
-        return _kernel[2](np.ascontiguousarray(image, dtype=np.float32), smooth)
+    return _run(2, np.ascontiguousarray(image, dtype=np.float32), smooth)

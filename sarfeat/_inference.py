@@ -278,30 +278,30 @@ class DenseMaps:
         self._reliability = reliability
         self._repeatability = repeatability
 
-    def _activate(self) -> None:
-        maps = torch.from_numpy(fused_heads.head_maps(self.logits.numpy()))
-        self._reliability, self._repeatability = maps[0], maps[1]
+    def _materialize(self) -> None:
+        """Compute both maps from the logits, unless both are there."""
+        if self._reliability is None or self._repeatability is None:
+            maps = torch.from_numpy(fused_heads.head_maps(self.logits.numpy()))
+            self._reliability, self._repeatability = maps[0], maps[1]
 
     @property
     def reliability(self) -> torch.Tensor:
-        if self._reliability is None:
-            self._activate()
+        self._materialize()
         return self._reliability
 
     @reliability.setter
     def reliability(self, value: torch.Tensor) -> None:
-        self.repeatability  # computed before the logits go
+        self._materialize()  # the other map, before the logits go
         self._reliability, self.logits = value, None
 
     @property
     def repeatability(self) -> torch.Tensor:
-        if self._repeatability is None:
-            self._activate()
+        self._materialize()
         return self._repeatability
 
     @repeatability.setter
     def repeatability(self, value: torch.Tensor) -> None:
-        self.reliability
+        self._materialize()
         self._repeatability, self.logits = value, None
 
     def descriptors_at(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

@@ -402,9 +402,9 @@ class SARR2D2Detector:
         return self.turned_maps
 
     def _load_net(self) -> R2D2Net:
-        source = self._maps_source()
-        if source == "distilled" and turned_maps_companion(self.weights):
-            return resolve_weights(turned_maps_companion(self.weights))
+        source, companion = self._maps_source(), turned_maps_companion(self.weights)
+        if source == "distilled" and companion:
+            return resolve_weights(companion)
         net = resolve_weights(self.weights, trust=self.trust)
         if gives_turned_maps(net) and (self.upright or self.turned_maps == "average"):
             raise ValueError(

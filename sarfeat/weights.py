@@ -33,8 +33,11 @@ from .checkpoint import load_checkpoint
 from .data import DEFAULT_WEIGHTS
 from .network import R2D2Net
 
-__all__ = ["DEFAULT_WEIGHTS", "check_weights", "gives_turned_maps", "resolve_weights",
-           "turned_maps_companion", "weight_names"]
+#: The ``'maps'`` metadata of weights distilled to give quarter-turn averaged maps.
+TURNED_MAPS_KIND = "quarter_turn_average"
+
+__all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "check_weights", "gives_turned_maps",
+           "resolve_weights", "turned_maps_companion", "weight_names"]
 
 
 def weight_names() -> list[str]:
@@ -165,4 +168,4 @@ def turned_maps_companion(weights) -> str | None:
 
 def gives_turned_maps(net: R2D2Net) -> bool:
     """Whether ``net`` was distilled to give quarter-turn averaged maps (and no descriptor)."""
-    return (getattr(net, "metadata", None) or {}).get("maps") == "quarter_turn_average"
+    return (getattr(net, "metadata", None) or {}).get("maps") == TURNED_MAPS_KIND

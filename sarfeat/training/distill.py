@@ -45,7 +45,7 @@ from torch import Tensor
 
 from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
-from ..weights import resolve_weights
+from ..weights import TURNED_MAPS_KIND, resolve_weights
 from . import pairs
 from .trainer import RUN_STATE, code_version, load_run_state, save_run_state
 
@@ -378,7 +378,7 @@ class Distiller:
             "data": {"sources": SOURCE_WEIGHTS, "attribution": pairs.TRAINING_ATTRIBUTION},
             "code_version": code_version(), "torch": torch.__version__, "numpy": np.__version__,
             **({"detector": teacher_meta["detector"]} if "detector" in teacher_meta else {}),
-            **({"maps": "quarter_turn_average"} if self.config.target == "turned_maps" else {}),
+            **({"maps": TURNED_MAPS_KIND} if self.config.target == "turned_maps" else {}),
             **(extra_metadata or {}),
         }
         net = R2D2Net(self.student.architecture)
