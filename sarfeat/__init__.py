@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 #: Public name -> the submodule that defines it.
 _NAMES = {
     "SARR2D2Detector": "detector",
+    "NoKeypointsError": "detector",
     "CoarseFineMatcher": "matching",
     "register": "registration",
     "RegistrationResult": "registration",

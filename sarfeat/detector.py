@@ -23,7 +23,15 @@ from .orientation import (
 from .preprocess import NormalizedImage, normalize_sar
 from .weights import gives_turned_maps, resolve_weights, turned_maps_companion
 
-__all__ = ["SARR2D2Detector", "pyramid_scales"]
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "pyramid_scales"]
+
+
+class NoKeypointsError(RuntimeError):
+    """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
+
+    A :class:`RuntimeError`, as the detector has always raised; the matcher's
+    stages catch this class alone, so that any other error shows as itself.
+    """
 
 #: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
 PATCH_DIAMETER = 32.0
@@ -463,7 +471,7 @@ class SARR2D2Detector:
         normalized = normalize_sar(image, self.input_kind, mask, self.nodata)
         values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
         if values.max() == values.min():
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "the image is flat (all valid pixels have one value): there is nothing to detect"
             )
         return normalized, float_dtype
@@ -585,7 +593,7 @@ class SARR2D2Detector:
                 pending = []
         best = self._keep_best(([best] if best else []) + pending) if pending else best
         if best is None or len(best["keypoints"]) == 0:
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
                 "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
             )

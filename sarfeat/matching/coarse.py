@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import match_descriptors
 
+from ..detector import NoKeypointsError
 from .geometry import angle_difference, apply_matrix, rotation_scale, turn, warp_nan
 from .models import ransac
 
@@ -139,8 +140,9 @@ class CoarseSearch:
         The search's parameters.
     describe : callable
         ``describe(image, check)`` -> ((N, 2) keypoints (row, col), (N, D)
-        descriptors) of a coarse image; raises RuntimeError or ValueError when
-        it finds nothing (``check`` asks for the featureless-image test).
+        descriptors) of a coarse image; raises
+        :class:`~sarfeat.detector.NoKeypointsError` when it finds nothing
+        (``check`` asks for the featureless-image test).
     plausible : callable
         (B, 3, 3) full-resolution matrices -> (B,) bool.
     keypoints1, descriptors1 : ndarray
@@ -178,7 +180,7 @@ class CoarseSearch:
                               order=0 if exact else 1)
         try:
             keypoints2, descriptors2 = self.describe(turned, upright)
-        except (RuntimeError, ValueError):
+        except NoKeypointsError:  # a featureless turn; any other error is a bug and shows
             if upright:
                 raise
             return Hypothesis(angle, None, 0, 0)

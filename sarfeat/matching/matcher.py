@@ -19,7 +19,7 @@ from skimage.transform import AffineTransform
 from tqdm.auto import tqdm
 
 from ..descriptors import MultiDescriptorExtractor
-from ..detector import SARR2D2Detector
+from ..detector import NoKeypointsError, SARR2D2Detector
 from ..network import R2D2Net
 from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
 from ..weights import resolve_weights
@@ -694,10 +694,12 @@ class CoarseFineMatcher:
 def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
                      check: bool = False):
     """Keypoints and descriptors of a coarse image; ``check`` refuses a featureless one."""
+    if not np.isfinite(image).any():  # a turn may leave no valid pixel: nothing to detect
+        raise NoKeypointsError(f"{which}: no valid pixel")
     try:
         detector.detect_and_extract(image)
-    except RuntimeError as error:
-        raise RuntimeError(f"{which}: {error}") from None
+    except NoKeypointsError as error:
+        raise NoKeypointsError(f"{which}: {error}") from None
     keypoints = detector.keypoints.astype(np.float64)
     if check:
         # keypoints on the image border or next to no-data say nothing about content
@@ -707,7 +709,7 @@ def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
             & (keypoints[:, 1] >= _BORDER) & (keypoints[:, 1] <= width - 1 - _BORDER)
         )
         if away.sum() < _MIN_CONTENT_KEYPOINTS:
-            raise RuntimeError(
+            raise NoKeypointsError(
                 f"{which}: only {int(away.sum())} keypoints away from the image border "
                 f"({len(keypoints)} in all; at least {_MIN_CONTENT_KEYPOINTS} needed): the "
                 "image looks featureless"
