@@ -23,7 +23,7 @@ from .orientation import (
 from .preprocess import NormalizedImage, normalize_sar
 from .weights import gives_turned_maps, resolve_weights, turned_maps_companion
 
-__all__ = ["SARR2D2Detector", "NoKeypointsError", "pyramid_scales"]
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "edge_margin", "pyramid_scales"]
 
 
 class NoKeypointsError(RuntimeError):
@@ -43,6 +43,16 @@ DEFAULT_THRESHOLD = 0.7
 #: zero padding of its convolutions (measured: repeatability deviates from the interior
 #: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
 EDGE_MARGIN = 12
+
+
+def edge_margin(shape: tuple[int, ...]) -> int:
+    """The edge margin of maps of ``shape``: ``EDGE_MARGIN``, less on small ones.
+
+    An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
+    whose 12-pixel margin left too small an interior to find keypoints in, where
+    ORB finds a few); at least 1.
+    """
+    return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
 
 
 def pyramid_scales(
@@ -105,10 +115,10 @@ class PyramidLevel:
         return self.invalid_distance[level_rows, level_cols] > reach
 
     def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Which original-image positions lie at least ``EDGE_MARGIN`` level pixels inside."""
+        """Which original-image positions lie at least :func:`edge_margin` level pixels inside."""
         level_rows, level_cols = self.from_original(rows, cols)
         height, width = self.image.shape
-        margin = EDGE_MARGIN - 0.5
+        margin = edge_margin((height, width)) - 0.5
         return (
             (level_rows >= margin) & (level_rows <= height - 1 - margin)
             & (level_cols >= margin) & (level_cols <= width - 1 - margin)
@@ -159,10 +169,11 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
 
 
 def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least EDGE_MARGIN from the edges."""
+    """(row0, row1, col0, col1): the pixels of ``core`` at least :func:`edge_margin` inside."""
     bounds = []
+    margin = edge_margin(shape)
     for size, part in zip(shape, core):
-        inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
+        inside, away = range(size)[part], range(size)[margin:-margin]
         bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
     return tuple(bounds)
 
@@ -177,7 +188,7 @@ def _find_peaks(
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
     Only pixels of ``core`` (row and column slices of the maps) count, less
-    ``EDGE_MARGIN`` pixels along the maps' own edges (elsewhere the halo keeps
+    :func:`edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
     those outside the core). Row-major order, as ``torch.nonzero``; on the CPU
     with numba, one compiled pass gives the same peaks.
     """
@@ -196,8 +207,9 @@ def _find_peaks(
     )
     allowed = torch.zeros_like(peaks)
     allowed[core] = True
-    allowed[:EDGE_MARGIN] = allowed[-EDGE_MARGIN:] = False
-    allowed[:, :EDGE_MARGIN] = allowed[:, -EDGE_MARGIN:] = False
+    margin = edge_margin((height, width))
+    allowed[:margin] = allowed[-margin:] = False
+    allowed[:, :margin] = allowed[:, -margin:] = False
     return torch.nonzero(peaks & allowed, as_tuple=True)
 
 
@@ -305,7 +317,7 @@ class SARR2D2Detector:
     keypoints : (N, 2) ndarray
         Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
         within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
-        edge, where the network's maps answer the padding rather than the image.
+        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the network's maps answer the padding rather than the image.
     scales : (N,) ndarray
         Patch diameter in pixels in the input image: 32 / s for a keypoint
         found at pyramid scale s (32 at full resolution, 64 at half).
@@ -682,7 +694,7 @@ class SARR2D2Detector:
 
         Notes
         -----
-        A keypoint outside the image, within ``EDGE_MARGIN`` pixels of its level
+        A keypoint outside the image, within :func:`edge_margin` pixels of its level
         of the image edge, on a no-data pixel or within the network's reach of a
         large no-data region cannot be described: ``mask`` is False for it and
         ``descriptors`` has rows only for the others, as in

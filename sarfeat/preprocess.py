@@ -171,18 +171,51 @@ def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
 
 
 def display_divisor(sample: np.ndarray) -> float:
-    """What a display image is divided by to reach [0, 1]: 1, 255 or 65535 by its largest value."""
+    """What a display image is divided by to reach [0, 1]: 1, 255, 32767 or 65535.
+
+    By its largest value; 32767 for 8-bit levels scaled to int16's range
+    (``skimage.img_as_int`` of a uint8 picture), 65535 for other 16-bit values.
+    """
     top = float(sample.max()) if sample.size else 1.0
     if top <= 1:
         return 1.0
-    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+    if top <= 255:
+        return 255.0
+    return _sixteen_bit_white(sample) or (65535.0 if top <= 65535 else top)
+
+
+def _sixteen_bit_white(sample: np.ndarray) -> float | None:
+    """The white of 8-bit levels given as 16-bit integers, or None when they are not.
+
+    65535 for k * 257 (``skimage.img_as_uint`` of a uint8 picture), tried first;
+    32767 for round(k * 32767 / 255) (``skimage.img_as_int``). Non-negative
+    integers only.
+    """
+    high = sample.max()
+    if sample.min() < 0 or high > 65535 or not np.all(sample == np.round(sample)):
+        return None
+    values = sample.astype(np.float64)
+    if np.all(values % 257 == 0):
+        return 65535.0
+    levels = values * (255.0 / 32767)
+    # rounded to the unit: at most half a unit, 0.5 * 255 / 32767 levels, from a level
+    if high <= 32767 and np.all(np.abs(levels - np.round(levels)) <= 0.5 * 255 / 32767 + 1e-9):
+        return 32767.0
+    return None
 
 
 def _eight_bit(sample: np.ndarray) -> bool:
-    """Whether every value is an 8-bit level: an integer in [0, 255] or k / 255 in [0, 1]."""
+    """Whether every value is an 8-bit level, whatever the dtype it was converted to.
+
+    An integer in [0, 255]; k / 255 in [0, 1] (``img_as_float``); k * 257 in
+    [0, 65535] (``img_as_uint``); round(k * 32767 / 255) in [0, 32767]
+    (``img_as_int``).
+    """
     low, high = sample.min(), sample.max()
-    if low < 0 or high > 255:
+    if low < 0:
         return False
+    if high > 255:  # a uint8 picture converted to 16 bits
+        return _sixteen_bit_white(sample) is not None
     if np.all(sample == np.round(sample)):
         return True
     if high > 1:
@@ -243,6 +276,10 @@ def _perceptual(values: np.ndarray, kind: str, floor, divisor) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log10(values, out=values)
         values *= 10.0
+    elif kind == "display" and divisor == 32767:  # img_as_int: back to the 8-bit level k / 255
+        values *= np.float32(255 / 32767)
+        np.rint(values, out=values)
+        values /= np.float32(255)
     elif kind == "display":
         values /= np.float32(divisor)
 

@@ -158,7 +158,8 @@ def check_detection(detector, image, mask):
     level_w = np.maximum(1, np.round(width * level_scale))
     ratio = np.maximum(height / level_h, width / level_w)
     # none in the edge margin, measured on the level's grid (allow a level pixel of rounding)
-    margin = (EDGE_MARGIN - 1.5) * ratio
+    level_margin = np.maximum(1, np.minimum(EDGE_MARGIN, np.minimum(level_h, level_w) // 8))
+    margin = (level_margin - 1.5) * ratio
     assert np.all((rows >= margin) & (rows <= height - 1 - margin)), "keypoint at the edge"
     assert np.all((cols >= margin) & (cols <= width - 1 - margin)), "keypoint at the edge"
     large = large_regions(invalid)
