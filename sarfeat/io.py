@@ -501,10 +501,14 @@ def pixel_map(fixed: Raster, moving: Raster, samples: int = 11) -> np.ndarray:
 
 
 def reproject_band(moving: Raster, band: int | None, fixed: Raster) -> np.ndarray:
-    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
+    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside.
+
+    Float32; the amplitude of a complex band (this is the band that is matched).
+    """
     from rasterio.warp import Resampling, reproject
 
-    values = moving.band(band).astype(np.float32)
+    values = moving.band(band)
+    values = (np.abs(values) if np.iscomplexobj(values) else values).astype(np.float32)
     out = np.full(fixed.shape, np.nan, np.float32)
     reproject(values, out, src_transform=moving.transform, src_crs=moving.crs,
               src_nodata=np.nan, dst_transform=fixed.transform, dst_crs=fixed.crs,

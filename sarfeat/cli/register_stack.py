@@ -77,14 +77,16 @@ def add_parser(commands) -> None:
         (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
         (("--weights",), dict(default=None, metavar="W",
-                              help="checkpoint file or sarfeat.data registry name (default: "
-                                   "the bundled sarfeat-sar-v1)")),
+                              help="checkpoint file, or a name of sarfeat's registry "
+                                   "(default: the bundled sarfeat-sar-v1; a registry name is "
+                                   "never read from the working directory)")),
         (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
                                                       "registry does not know")),
         (("--band",), dict(type=int, default=None, metavar="I",
                            help="band of multi-band inputs to use")),
         (("--input-kind",), dict(choices=input_kinds, default="auto",
-                                 help="what the pixel values are (default auto)")),
+                                 help="what the pixel values are (default auto: decided "
+                                      "from the values, never the dtype)")),
         (("--nodata",), dict(type=float, default=None, metavar="VALUE",
                              help="pixel value that marks no-data (NaN always does)")),
         (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
