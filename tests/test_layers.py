@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sarfeat"
 
 #: Module (or package prefix) -> layer. A new module must be placed here.
 LAYERS = {
-    "sarfeat.preprocess": 0, "sarfeat.io": 0,
+    "sarfeat.preprocess": 0, "sarfeat.io": 0, "sarfeat.geometry": 0,
     "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1, "sarfeat.weights": 1,
     "sarfeat._inference": 1, "sarfeat._fused_heads": 1, "sarfeat._validation": 1,
     "sarfeat._fused_descriptors": 1, "sarfeat._fused_peaks": 1, "sarfeat._fused_steering": 1,
