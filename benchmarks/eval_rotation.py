@@ -107,14 +107,40 @@ def rotation_table(detector, angles=ANGLES) -> dict:
     return table
 
 
-def evaluate(configs: dict | None = None, angles=ANGLES, **options) -> dict:
-    """:func:`rotation_table` of each detector configuration ({name: SARR2D2Detector options})."""
+class LearnedPatchDetector:
+    """The default detector's keypoints and orientations, described by a trained PatchNet."""
+
+    def __init__(self, path: str, **options) -> None:
+        from sarfeat import SARR2D2Detector
+        from sarfeat.patch_descriptor import LearnedPatchDescriptor
+
+        self.detector = SARR2D2Detector(**options)
+        self.descriptor = LearnedPatchDescriptor.load(path)
+
+    def detect_and_extract(self, image: np.ndarray) -> None:
+        from sarfeat import normalize_sar
+
+        found = self.detector
+        found.detect_and_extract(image)
+        self.keypoints = found.keypoints
+        self.descriptors = self.descriptor.describe(
+            normalize_sar(image).image, found.keypoints, found.scales, found.orientations)
+
+
+def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str | None = None,
+             **options) -> dict:
+    """:func:`rotation_table` of each detector configuration ({name: SARR2D2Detector options}),
+    and of ``LearnedPatchDetector(patch_descriptor)`` as ``'learned'`` when given."""
     from sarfeat import SARR2D2Detector
 
     configs = CONFIGS if configs is None else configs
-    return {name: rotation_table(SARR2D2Detector(**{"min_size": 128, **options, **config}),
-                                 angles)
-            for name, config in configs.items()}
+    results = {name: rotation_table(SARR2D2Detector(**{"min_size": 128, **options, **config}),
+                                    angles)
+               for name, config in configs.items()}
+    if patch_descriptor:
+        results["learned"] = rotation_table(
+            LearnedPatchDetector(patch_descriptor, **{"min_size": 128, **options}), angles)
+    return results
 
 
 ROWS = ("sentinel1", "labrador", "shanghai", "sanfrancisco", "shanghai_acceptance")
@@ -139,11 +165,17 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--runtime", default="auto")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--patch-descriptor",
+                        help="a PatchNet file (sarfeat.training.patch_descriptor): adds a "
+                             "'learned' column, the default's keypoints described by it")
+    parser.add_argument("--only", nargs="*", choices=list(CONFIGS), default=list(CONFIGS),
+                        help="configurations to run (default: all)")
     args = parser.parse_args(argv)
     options = {"precision": args.precision, "runtime": args.runtime}
     if args.weights:
         options["weights"] = args.weights
-    results = evaluate(**options)
+    results = evaluate({name: CONFIGS[name] for name in args.only},
+                       patch_descriptor=args.patch_descriptor, **options)
     print(f"MMA@3 (matches); warp: scale {SCALE}, shift {SHIFT} px, both directions")
     print(format_table(results))
     if args.json:

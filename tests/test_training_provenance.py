@@ -83,3 +83,13 @@ def test_distillation_images_open_only_open_training_scenes(shared_data):
         _draw(distillation_images(None, crop_size=96))
     assert _sar_names(opened) == TRAINING_SAR
     assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+
+
+def test_patch_descriptor_scenes_open_only_open_training_scenes(shared_data):
+    from sarfeat.training.patch_descriptor import open_training_scenes
+
+    with opened_files() as opened:
+        cubes = open_training_scenes(None)
+    assert _sar_names(opened) == TRAINING_SAR
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+    assert len(cubes) == 2 + 5  # two scenes, five tiles
