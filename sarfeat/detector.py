@@ -460,8 +460,63 @@ class SARR2D2Detector:
             self._runner_key = key
         return self._runner
 
-    def _check_parameters(self) -> None:
+    def check_parameters(self) -> None:
+        """Check every parameter (as ``__init__`` does): ValueError or TypeError if one is wrong."""
         check_detector_parameters(self)
+
+    def load(self) -> "SARR2D2Detector":
+        """Load the network runtime now, as the first detection would; returns the detector.
+
+        The thresholds the weights recommend are known from then on.
+        """
+        self._get_runner()
+        return self
+
+    @property
+    def halo(self) -> int:
+        """The network's reach, in pixels of the level it runs on (loads the runtime).
+
+        A tile given to :meth:`detect_tile` needs this many pixels of context
+        around its core for the core's maps to be those of the whole image.
+        """
+        return self._get_runner().halo
+
+    def detect_tile(self, image: np.ndarray, core: tuple[int, int, int, int],
+                    invalid_distance: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+        """Keypoints of the core of one tile of a normalised image, at full resolution.
+
+        The per-tile step of :meth:`detect`, for callers that tile a scene
+        themselves (:mod:`sarfeat.parallel`).
+
+        Parameters
+        ----------
+        image : (h, w) ndarray of float32
+            The tile with its :attr:`halo`, normalised as
+            :func:`~sarfeat.normalize_sar` does (values in [0, 1], no NaN).
+        core : tuple of int
+            (row0, row1, col0, col1), half-open, in tile pixels: where keypoints are kept.
+        invalid_distance : (h, w) ndarray, optional
+            Distance of each pixel to the nearest no-data pixel; keypoints within
+            :attr:`halo` of no-data are dropped.
+
+        Returns
+        -------
+        dict or None
+            ``keypoints`` ((N, 2) (row, col) in tile pixels), ``scales``,
+            ``reliabilities``, ``repeatabilities``, ``orientations`` and
+            ``descriptors``, in the tile's own order; None when the core has no peak.
+        """
+        runner = self._get_runner()
+        height, width = image.shape
+        tensor = torch.from_numpy(np.ascontiguousarray(image, np.float32))
+        level = PyramidLevel(1.0, tensor, 1.0, 1.0, invalid_distance)
+        found = self._detect_tile(level, Tile((0, height, 0, width), tuple(core)),
+                                  self._maps(runner, tensor))
+        if found is None:
+            return None
+        points = found["keypoints"]
+        keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+        return {k: v[keep] for k, v in found.items()}
 
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
@@ -477,7 +532,7 @@ class SARR2D2Detector:
         return values[0], values[1]
 
     def _prepare(self, image, mask):
-        self._check_parameters()
+        self.check_parameters()
         dtype = np.asarray(image).dtype
         float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
         normalized = normalize_sar(image, self.input_kind, mask, self.nodata)

@@ -68,7 +68,7 @@ from scipy import ndimage
 __all__ = [
     "INPUT_KINDS", "InputKind", "NormalizedImage", "SARScaling", "ScaledImage",
     "auto_input_kind", "check_image", "display_divisor", "fill_invalid", "normalize_sar",
-    "resolve_input_kind", "sar_scaling", "valid_mask", "as_float32",
+    "resolve_input_kind", "sar_scaling", "valid_mask", "as_float32", "PERCENTILE_SAMPLE",
 ]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
@@ -77,7 +77,7 @@ InputKind = str
 #: Percentiles of the valid pixels mapped to 0 and 1 by the robust stretch.
 STRETCH_PERCENTILES = (1.0, 99.0)
 #: At most this many pixels are used to estimate the stretch percentiles.
-_PERCENTILE_SAMPLE = 1 << 20
+PERCENTILE_SAMPLE = 1 << 20
 #: ``(p99 - p50) / (p50 - p1)`` above which ``'auto'`` takes values as linear intensity.
 LINEAR_TAIL = 1.5
 #: No-data regions that a square of this side fits in are large: they disturb the network.
@@ -322,7 +322,7 @@ def auto_input_kind(sample: np.ndarray) -> str:
 
 def _valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """At most about a million valid values, taken on a regular stride (no full copy)."""
-    step = max(1, values.size // _PERCENTILE_SAMPLE)
+    step = max(1, values.size // PERCENTILE_SAMPLE)
     sample = values.ravel()[::step]
     sample = sample if valid is None else sample[valid.ravel()[::step]]
     if sample.size == 0 and valid is not None:  # the stride missed every valid pixel
@@ -603,7 +603,7 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
             "image has no valid pixel (all NaN, equal to nodata, or masked out); "
             "check the data, the mask and nodata"
         )
-    step = max(1, raw.size // _PERCENTILE_SAMPLE)
+    step = max(1, raw.size // PERCENTILE_SAMPLE)
     flat = np.arange(0, raw.size, step)
     picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
     sample = as_float32(picked)

@@ -124,3 +124,40 @@ def test_no_import_cycle():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def _own_names(tree: ast.AST) -> set[str]:
+    """Names a module defines itself: functions, classes, and the names and attributes it
+    assigns (so ``self._x`` and ``obj._x`` of its own objects)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _foreign_private_attributes(path: Path) -> list[str]:
+    """``obj._name`` reads of a private name the module does not define itself."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = _own_names(tree)
+    return [f"line {node.lineno}: {ast.unparse(node)}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+            and not node.attr.startswith("__") and node.attr not in own]
+
+
+#: Private attributes of other libraries read on purpose (module -> attribute names).
+KNOWN_FOREIGN_PRIVATE: dict[str, set[str]] = {}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_private_attribute_of_another_module(name):
+    """``obj._name`` across modules is a private import the import walk cannot see
+    (``parallel`` read the detector's ``_runner``, ``_detect_tile``, ``_get_runner``)."""
+    known = KNOWN_FOREIGN_PRIVATE.get(name, set())
+    found = [hit for hit in _foreign_private_attributes(MODULES[name])
+             if hit.rpartition(".")[2] not in known]
+    assert not found, f"{name} reads private attributes it does not define: {found}"

@@ -31,6 +31,9 @@ from .models import ransac
 
 __all__ = ["CoarseSettings", "Hypothesis", "CoarseSearch", "estimate_turns"]
 
+#: Pyramid step of the coarse detection.
+_COARSE_SCALE_FACTOR = 2 ** 0.5
+
 #: Inlier ratio at which a hypothesis with at least min_coarse_inliers is strong.
 _STRONG_RATIO = 0.5
 
@@ -63,6 +66,15 @@ class CoarseSettings:
     strong_inliers: int | None = 40
     min_coarse_inliers: int = 8
     estimated_turns: int = 2
+    coarse_size: int = 512
+    coarse_keypoints: int = 5000
+
+    def detector_settings(self) -> dict:
+        """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size to
+        half of it (three levels; relative scales from 1/2 to 2 between the images match)."""
+        return dict(max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
+                    min_size=max(16, self.coarse_size // 2), min_scale=0.0, max_scale=1.0,
+                    scale_factor=_COARSE_SCALE_FACTOR)
 
 
 @dataclass

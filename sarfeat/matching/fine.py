@@ -61,6 +61,12 @@ class FineSettings:
     min_fine_inliers: int = 10
     max_trials: int = 2000
     max_patches: int | None = 16
+    fine_min_scale: float = 1.0
+
+    def detector_settings(self) -> dict:
+        """The fine detector's pyramid and budget (per patch of ``patch_size`` squared)."""
+        return dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
+                    min_scale=self.fine_min_scale, max_scale=1.0, scale_factor=2 ** 0.25)
 
     def votes_needed(self) -> int:
         """Least votes of a pair sent to RANSAC (a majority by default)."""

@@ -37,11 +37,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from .._inference import Tile, tile_grid
-from ..detector import SARR2D2Detector, PyramidLevel
+from ..detector import SARR2D2Detector
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
 from . import _worker
@@ -214,7 +213,7 @@ def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tu
     :func:`sarfeat.normalize_sar` samples every ``step``-th pixel of the
     row-major image; ``start`` is the first of them inside the block.
     """
-    step = max(1, height * width // preprocess._PERCENTILE_SAMPLE)
+    step = max(1, height * width // preprocess.PERCENTILE_SAMPLE)
     rows = max(1, pixels // width)
     return [(r0, min(height, r0 + rows), (-r0 * width) % step, step)
             for r0 in range(0, height, rows)]
@@ -331,19 +330,12 @@ def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: d
     _worker.prepare_process(torch_threads)
     values, valid = norm.apply(_pixels(window))
     detector = _worker.detector(weights, options)
-    runner = detector._runner
-    r0, r1, c0, c1 = tile.outer
+    r0, _, c0, _ = tile.outer
     cr0, cr1, cc0, cc1 = tile.core
-    local = Tile((0, r1 - r0, 0, c1 - c0), (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0))
-    image = torch.from_numpy(values)
     distance = None if valid is None else ndimage.distance_transform_edt(valid).astype(np.float32)
-    level = PyramidLevel(1.0, image, 1.0, 1.0, distance)
-    found = detector._detect_tile(level, local, runner.run(image))
+    found = detector.detect_tile(values, (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0), distance)
     if found is None:
         return None
-    points = found["keypoints"]
-    keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
-    found = {k: v[keep] for k, v in found.items()}
     found["keypoints"] = found["keypoints"] + np.array([r0, c0], dtype=np.float64)
     order = np.argsort(-(found["reliabilities"] * found["repeatabilities"]), kind="stable")
     order = order[: options["max_keypoints"]]
@@ -459,9 +451,9 @@ def detect_tiled(
     if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
         raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")
     probe = SARR2D2Detector(_worker.network(weights, trust), **options)
-    probe._check_parameters()
+    probe.check_parameters()
     height, width = source.shape
-    tiles = tile_grid(height, width, tile_size, probe._get_runner().halo)
+    tiles = tile_grid(height, width, tile_size, probe.halo)
     float_dtype = np.float32 if source.dtype in (np.float32, np.float16, np.complex64) \
         else np.float64
     import dask
