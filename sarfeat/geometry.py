@@ -102,7 +102,7 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     Returns
     -------
     (rows, cols) ndarray of :func:`warp_dtype`
-        NaN (complex NaN for complex input) where the output falls outside the
+        NaN (NaN in both parts for complex input) where the output falls outside the
         input, or where invalid input pixels carry more than
         :data:`MASK_THRESHOLD` of the bilinear weight.
 
@@ -123,7 +123,8 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
                          f"{np.shape(image)}")
     shape = (int(shape[0]), int(shape[1]))
     source_shape = np.shape(image)
-    out = np.full(shape, np.nan, warp_dtype(np.asarray(image[:1, :1]).dtype))
+    dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
+    out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
     sigma = antialias_sigma(inverse_map) if antialias else 0.0
     margin = order + 3 + int(math.ceil(4 * sigma))
     for r0 in range(0, shape[0], block):
@@ -139,26 +140,35 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
             local = ProjectiveTransform(matrix=from_window @ inverse_map @ into_block)
             part = image[s0:s1, t0:t1]
             ok = valid_mask(part, nodata, None if valid is None else valid[s0:s1, t0:t1])
+            # a block whose window is cut by the input's edge may read outside it
+            edge = min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]
             out[r0:r1, c0:c1] = _warp_window(np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0),
-                                             order, sigma)
+                                             order, sigma, edge)
     return out
 
 
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,
-                 sigma: float) -> np.ndarray:
-    """One block: each real part resampled with NaN outside, then no-data spread."""
+                 sigma: float, edge: bool) -> np.ndarray:
+    """One block: each real part resampled, then NaN where the outside or no-data reach.
+
+    Whatever the spline order, an output pixel is no-data when the outside of
+    the input and its invalid pixels carry more than :data:`MASK_THRESHOLD` of
+    its bilinear weight (one rule for every order: a cubic spline's longer reach
+    does not cost a ring of pixels at the edge).
+    """
     parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
     invalid = ~ok
+    holes = bool(invalid.any())
     resampled = []
     for part in parts:
-        part = np.where(ok, part, 0.0) if invalid.any() else part.astype(np.float64)
+        part = np.where(ok, part, 0.0) if holes else part.astype(np.float64)
         if sigma > 0.05:
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
         resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
-                                       cval=np.nan, preserve_range=True))
+                                       cval=0.0, preserve_range=True))
     out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
-    if invalid.any():
+    if holes or edge:
         spread = _skimage_warp(invalid.astype(np.float32), transform, output_shape=shape,
                                order=1, cval=1.0, preserve_range=True)
-        out[spread > MASK_THRESHOLD] = np.nan
+        out[spread > MASK_THRESHOLD] = complex(np.nan, np.nan) if len(parts) == 2 else np.nan
     return out

@@ -245,8 +245,9 @@ def _head(args: argparse.Namespace) -> dict:
     from .. import __version__
 
     return {"sarfeat_version": __version__, "fixed": str(args.fixed), "moving": str(args.moving),
-            "output": None if args.output is None else str(args.output), "tie_points": None if args.tie_points is None
-            else str(args.tie_points), "weights": args.weights or DEFAULT_WEIGHTS,
+            "output": None if args.output is None else str(args.output),
+            "tie_points": None if args.tie_points is None else str(args.tie_points),
+            "weights": args.weights or DEFAULT_WEIGHTS,
             "model": args.model, "fixed_band": args.band if args.fixed_band is None
             else args.fixed_band, "moving_band": args.band if args.moving_band is None
             else args.moving_band}

@@ -13,15 +13,15 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   --json`` writes them, or the reason the image could not be registered;
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why, the time and the throughput. Images whose stems are
-equal (ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
+failed and why, the time and the throughput. Images whose stems are equal
+(ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
 position (:func:`output_names`: every name is unique), so that no output is
 written over another or over the summary; a run that would write over one of
-its inputs is refused before any work; a ``summary.json`` left by an earlier run is removed before the first
-task, and every file is written to a temporary file and renamed, so that a
-killed run leaves no summary and no file that looks complete. The exit status is 0 when every
-image was registered, 1 when any failed (the others are still written), 2 for
-bad usage.
+its inputs is refused before any work; a ``summary.json`` left by an earlier
+run is removed before the first task, and every file is written to a
+temporary file and renamed, so that a killed run leaves no summary and no file
+that looks complete. The exit status is 0 when every image was registered, 1
+when any failed (the others are still written), 2 for bad usage.
 """
 
 from __future__ import annotations
