@@ -3,9 +3,9 @@
 :func:`warp` resamples an image of any dtype (integer, float or complex)
 through a 3x3 matrix, in blocks of the output so that memory stays bounded on
 large scenes, with no-data handled one way everywhere: an output pixel is NaN
-where it falls outside the input, and where an invalid input pixel (by
-:func:`sarfeat.preprocess.valid_mask`) carries more than
-:data:`MASK_THRESHOLD` of the bilinear weight. :mod:`sarfeat.io`,
+where its source point falls outside the input's pixel centres, and where
+invalid input pixels (by :func:`sarfeat.preprocess.valid_mask`) carry more
+than :data:`MASK_THRESHOLD` of its bilinear weight. :mod:`sarfeat.io`,
 :func:`sarfeat.register`, the matcher and the training pairs all warp with it.
 
 Pixel convention: (x, y) = (col, row), integer at pixel centres, as in
@@ -28,6 +28,9 @@ __all__ = ["warp", "warp_dtype", "source_window", "MASK_THRESHOLD", "WARP_BLOCK"
 #: An output pixel is no-data when invalid input pixels carry more than this share of its
 #: bilinear weight (the one threshold of every warp in sarfeat).
 MASK_THRESHOLD = 1e-3
+#: Source points this far (pixels) beyond the input's outermost pixel centres still read it
+#: (rounding of the transform, not extrapolation).
+_EDGE_TOLERANCE = 1e-6
 #: Side of the square blocks of the output resampled at once (bounds the memory: each block
 #: reads only the part of the input it needs).
 WARP_BLOCK = 512
@@ -140,21 +143,26 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
             local = ProjectiveTransform(matrix=from_window @ inverse_map @ into_block)
             part = image[s0:s1, t0:t1]
             ok = valid_mask(part, nodata, None if valid is None else valid[s0:s1, t0:t1])
-            # a block whose window is cut by the input's edge may read outside it
-            edge = min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]
+            # a block whose window is cut by the input's edge may read outside it: the
+            # input's extent in the window's coordinates
+            edge = None
+            if min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]:
+                edge = (-t0, source_shape[1] - 1 - t0, -s0, source_shape[0] - 1 - s0)
             out[r0:r1, c0:c1] = _warp_window(np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0),
                                              order, sigma, edge)
     return out
 
 
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,
-                 sigma: float, edge: bool) -> np.ndarray:
-    """One block: each real part resampled, then NaN where the outside or no-data reach.
+                 sigma: float, edge) -> np.ndarray:
+    """One block: each real part resampled, then NaN outside the input and near no-data.
 
-    Whatever the spline order, an output pixel is no-data when the outside of
-    the input and its invalid pixels carry more than :data:`MASK_THRESHOLD` of
-    its bilinear weight (one rule for every order: a cubic spline's longer reach
-    does not cost a ring of pixels at the edge).
+    Whatever the spline order, an output pixel is no-data when its source point
+    lies outside the input's pixel centres (``edge``: their extent in window
+    coordinates, None when the window is inside the input), or when invalid
+    pixels carry more than :data:`MASK_THRESHOLD` of its bilinear weight: one
+    rule for every order (a cubic spline's longer reach costs no ring of pixels
+    at the edge).
     """
     parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
     invalid = ~ok
@@ -167,8 +175,17 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
         resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
                                        cval=0.0, preserve_range=True))
     out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
-    if holes or edge:
+    bad = np.zeros(shape, bool)
+    if holes:
         spread = _skimage_warp(invalid.astype(np.float32), transform, output_shape=shape,
-                               order=1, cval=1.0, preserve_range=True)
-        out[spread > MASK_THRESHOLD] = complex(np.nan, np.nan) if len(parts) == 2 else np.nan
+                               order=1, cval=0.0, preserve_range=True)
+        bad |= spread > MASK_THRESHOLD
+    if edge is not None:
+        rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+        x, y = (transform(np.column_stack([cols.ravel(), rows.ravel()])).T
+                .reshape(2, *shape))
+        x0, x1, y0, y1 = edge
+        bad |= ~((x >= x0 - _EDGE_TOLERANCE) & (x <= x1 + _EDGE_TOLERANCE)
+                 & (y >= y0 - _EDGE_TOLERANCE) & (y <= y1 + _EDGE_TOLERANCE))
+    out[bad] = complex(np.nan, np.nan) if len(parts) == 2 else np.nan
     return out

@@ -225,3 +225,18 @@ def test_output_folder_is_checked_before_the_work(scene, tmp_path, capsys):
     assert status == 2 and "not writable" in err
     status, _, err = _run(capsys, fixed, tmp_path / "fixed.tif")
     assert status == 2 and "nothing to write" in err
+
+
+def test_help_agrees_with_the_user_guide():
+    """--input-kind is decided from the values; registry weights are never found through
+    SARFEAT_DATA_DIR or the working directory; -o is optional."""
+    from sarfeat.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in ("detect", "register", "register-stack"):
+        text = " ".join(commands[name].format_help().split())
+        assert "SARFEAT_DATA_DIR" not in text, name
+        assert "never the dtype" in text and "uint8 is a display" not in text, name
+    text = " ".join(commands["register"].format_help().split())
+    assert "optional when --json" in text and "--min-valid-fraction" in text
