@@ -13,7 +13,7 @@ keypoints at full resolution with the tiles and halos of
    same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
-2. **Detection.** Each tile of :func:`sarfeat._inference.tile_grid` (core plus
+2. **Detection.** Each tile of :func:`sarfeat.runtime.tile_grid` (core plus
    a 28-pixel halo, the network's reach) is read, normalised with those
    numbers and run through the network on a worker; the detector's own
    per-tile code finds the keypoints in its core. The client keeps the
@@ -37,10 +37,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import ndimage
 
-from .._inference import Tile, tile_grid
+from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector, PyramidLevel
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
@@ -346,7 +345,7 @@ def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: d
     r0, r1, c0, c1 = tile.outer
     cr0, cr1, cc0, cc1 = tile.core
     local = Tile((0, r1 - r0, 0, c1 - c0), (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0))
-    image = torch.from_numpy(values)
+    image = np.asarray(values, np.float32)
     distance = None if valid is None else ndimage.distance_transform_edt(valid).astype(np.float32)
     level = PyramidLevel(1.0, image, 1.0, 1.0, distance)
     found = detector._detect_tile(level, local, runner.run(image))

@@ -1,44 +1,48 @@
-"""Which runtime and precision run the network: forced by the user, or the fastest measured.
+"""Which runtime and precision run the network: by a fixed rule, never by timing.
 
-On the CPU the candidates are torch fp32, torch bf16 (where the CPU does bf16
-natively), and, when the optional ``onnxruntime`` is installed (``pip install
-sarfeat[fast]``), ONNX Runtime fp32 and int8. Which one is fastest depends on
-the CPU far more than its flags say (bf16 autocast is the slowest of all on
-some AVX-512 BF16 Xeons), so ``'auto'`` times the allowed candidates once on a
-small image and keeps the fastest. The choice is remembered for the process
-and on disk (beside the built models, keyed by the CPU, the library versions,
-the thread count and the architecture), so a later process does not measure
-again. On a GPU, torch runs (bf16 where the GPU supports it).
+The rule (:func:`plan`), the same on every install and in every process:
+
+- on the CPU, Fast-R2D2 networks run on ONNX Runtime, a plain dependency.
+  ``precision='auto'`` is int8 only for weights whose int8 model passed the
+  stored accuracy check (:func:`precision_check`, run when the bundled
+  models were built and kept in their manifest), fp32 otherwise. Other
+  weights get int8 only when asked for (``precision='int8'``);
+- torch runs when asked for (``runtime='torch'``, ``precision='bf16'``), for
+  full R2D2 (which ONNX Runtime does not run here) and on a GPU (bf16 where
+  the GPU supports it). torch is an optional extra (``sarfeat[train]``,
+  ``sarfeat[gpu]``).
+
+No runtime is timed, and nothing is chosen from what a previous process
+measured: the keypoints of an image are the same in every process of an
+install.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
+import importlib.util
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ._inference import PRECISIONS, DenseRunner, native_bf16
-from . import _fused_heads as fused_heads
-from ._onnx import BUILD_VERSION, OnnxRunner, cache_dir, onnxruntime_available
-from .network import R2D2Net
+from ..architecture import NetworkWeights
+from .maps import PRECISIONS, DenseMaps
+from .onnx import OnnxRunner, bundled_entry, onnxruntime_available
 
-__all__ = [
-    "RUNTIMES", "PRECISIONS", "check_choice", "candidates", "make_runner", "measure", "cpu_name",
-]
+__all__ = ["INT8_AGREEMENT", "PRECISIONS", "RUNTIMES", "check_choice", "make_runner", "plan",
+           "precision_check", "resolve_device", "torch_available"]
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
-#: Side of the image the candidates are timed on: about a pyramid level of a 1000 px image.
-#: (At 384 px the per-call overheads decide: the lite network's int8 lost to torch fp32
-#: there and won by 2x on whole images.)
-PROBE_SIZE = 768
-_INSTALL_HINT = "install the optional ONNX Runtime support with: pip install 'sarfeat[fast]'"
+#: Smallest share of the fp32 model's keypoints that an int8 model must find again (within
+#: one pixel) on the check images for ``precision='auto'`` to choose it.
+INT8_AGREEMENT = 0.85
+#: Smallest mean cosine between int8 and fp32 descriptors at those keypoints.
+INT8_DESCRIPTOR_COSINE = 0.97
+_TORCH_HINT = "install torch with: pip install 'sarfeat[train]' (CPU) or 'sarfeat[gpu]'"
 
-_choices: dict[str, tuple[str, str]] = {}  # this process's measured choices
+
+def torch_available() -> bool:
+    """Whether torch can be imported (without importing it)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def check_choice(runtime: str, precision: str) -> None:
@@ -49,9 +53,48 @@ def check_choice(runtime: str, precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
 
 
-def candidates(net: R2D2Net, device: torch.device, runtime: str = "auto",
-               precision: str = "auto") -> list[tuple[str, str]]:
-    """The (runtime, precision) pairs allowed by the user's choice, on ``device``.
+def _gpu_driver_present() -> bool:
+    return Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()
+
+
+def resolve_device(device) -> str:
+    """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` for a ``device`` argument (str, torch.device, None).
+
+    ``'auto'`` (or None) is cuda when torch is installed and sees a GPU, else
+    cpu; torch is imported only where a GPU driver is present.
+
+    Raises
+    ------
+    ValueError
+        For cuda when no GPU is usable.
+    ImportError
+        For cuda without torch (the message names the extra).
+    """
+    if device is None or device == "auto":
+        if torch_available() and _gpu_driver_present():
+            import torch
+
+            if torch.cuda.is_available():
+                return "cuda"
+        return "cpu"
+    name = str(device)
+    if name == "cpu":
+        return name
+    if not torch_available():
+        raise ImportError(f"device={name!r} runs the network on torch; {_TORCH_HINT}")
+    from .torch import resolve_device as torch_device
+
+    return str(torch_device(name))
+
+
+def _verified_int8(weights: NetworkWeights) -> bool:
+    entry = bundled_entry(weights)
+    return bool(entry and entry.get("int8_check", {}).get("passes"))
+
+
+def plan(weights: NetworkWeights, device: str, runtime: str = "auto",
+         precision: str = "auto") -> tuple[str, str]:
+    """The (runtime, precision) that runs ``weights`` on ``device``, by the module's rule.
 
     Raises
     ------
@@ -59,133 +102,115 @@ def candidates(net: R2D2Net, device: torch.device, runtime: str = "auto",
         For an unknown value or a combination that cannot run (bf16 on ONNX
         Runtime, int8 on torch, ONNX Runtime on a GPU or for full R2D2).
     ImportError
-        When ONNX Runtime is required (forced, or by int8) but not installed.
+        When the runtime needed is not installed (the message names the extra).
     """
     check_choice(runtime, precision)
+    gpu = device != "cpu"
     if precision == "int8" and runtime == "torch":
         raise ValueError("precision='int8' runs on runtime='onnxruntime' only")
     if precision == "bf16" and runtime == "onnxruntime":
         raise ValueError("runtime='onnxruntime' runs precision 'fp32' or 'int8', not 'bf16'")
-    needs_onnx = runtime == "onnxruntime" or precision == "int8"
-    if needs_onnx and device.type != "cpu":
+    wants_onnx = runtime == "onnxruntime" or precision == "int8"
+    if wants_onnx and gpu:
         raise ValueError(f"ONNX Runtime (runtime='onnxruntime', precision='int8') runs on the "
-                         f"CPU only, not on device {device.type!r}; use runtime='torch'")
-    if needs_onnx and not net.has_pool:
+                         f"CPU only, not on device {device!r}; use runtime='torch'")
+    if wants_onnx and not weights.has_pool:
         raise ValueError("ONNX Runtime supports Fast-R2D2 only; run this network with torch")
-    if needs_onnx and not onnxruntime_available():
-        raise ImportError(f"runtime='onnxruntime' and precision='int8' need onnxruntime and "
-                          f"onnx; {_INSTALL_HINT}")
-    torch_precisions = ["fp32"]
-    if precision == "bf16" or native_bf16(device):
-        torch_precisions.append("bf16")
-    options = [("torch", p) for p in torch_precisions]
-    if device.type == "cpu" and net.has_pool and onnxruntime_available():
-        options += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
-    chosen = [
-        (r, p) for r, p in options
-        if runtime in ("auto", r) and precision in ("auto", p)
-    ]
-    if device.type != "cpu" and precision == "auto":
-        chosen = [("torch", "bf16" if native_bf16(device) else "fp32")]  # GPUs: no measurement
-    return chosen
+    use_torch = runtime == "torch" or precision == "bf16" or gpu or not weights.has_pool
+    if use_torch:
+        if not torch_available():
+            why = "full R2D2 runs" if not weights.has_pool else "this choice runs"
+            raise ImportError(f"{why} on torch; {_TORCH_HINT}")
+        if precision == "auto":
+            from .torch import native_bf16
+
+            precision = "bf16" if gpu and native_bf16(device) else "fp32"
+        return "torch", precision
+    if not onnxruntime_available():
+        raise ImportError("sarfeat's CPU runtime needs onnxruntime: pip install onnxruntime")
+    if precision == "auto":
+        precision = "int8" if _verified_int8(weights) else "fp32"
+    return "onnxruntime", precision
 
 
-def _build(net: R2D2Net, device: torch.device, runtime: str, precision: str):
-    if runtime == "onnxruntime":
-        return OnnxRunner(net, precision)
-    return DenseRunner(net, device, precision)
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _choice_key(net: R2D2Net, options: list[tuple[str, str]]) -> str:
-    versions = [f"torch{torch.__version__}"]
-    if onnxruntime_available():
-        import onnxruntime
-
-        versions.append(f"ort{onnxruntime.__version__}-build{BUILD_VERSION}")
-    if fused_heads.available():
-        versions.append("numba-heads")
-    return "|".join([cpu_name(), *versions, f"threads{torch.get_num_threads()}",
-                     f"probe{PROBE_SIZE}", net.architecture,
-                     ",".join(f"{r}:{p}" for r, p in options)])
-
-
-def _disk_choices() -> Path:
-    return cache_dir() / "measured_choices.json"
-
-
-def _remembered(key: str) -> tuple[str, str] | None:
-    if key in _choices:
-        return _choices[key]
-    try:
-        entry = json.loads(_disk_choices().read_text()).get(key)
-    except (OSError, ValueError):
-        return None
-    if entry is None:
-        return None
-    _choices[key] = tuple(entry["choice"])
-    return _choices[key]
-
-
-def _remember(key: str, choice: tuple[str, str], times: dict[str, float]) -> None:
-    _choices[key] = choice
-    path = _disk_choices()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            table = json.loads(path.read_text())
-        except (OSError, ValueError):
-            table = {}
-        table[key] = {"choice": list(choice), "seconds": times}
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(table, indent=1))
-        os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only cache only costs a measurement per process
-
-
-def measure(runners: dict[tuple[str, str], object], repeats: int = 2) -> dict[tuple[str, str], float]:
-    """Best wall time of each runner on a PROBE_SIZE² textured image, after a warm-up run."""
-    rng = np.random.default_rng(0)
-    probe = torch.from_numpy(rng.random((PROBE_SIZE, PROBE_SIZE), dtype=np.float32))
-    times = {}
-    for runner in runners.values():
-        runner.run(probe)
-    for option, runner in runners.items():
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            runner.run(probe)
-            best = min(best, time.perf_counter() - start)
-        times[option] = best
-    return times
-
-
-def make_runner(net: R2D2Net, device: torch.device, runtime: str = "auto",
+def make_runner(weights: NetworkWeights, device: str = "cpu", runtime: str = "auto",
                 precision: str = "auto"):
-    """A runner (``.run(gray) -> DenseMaps``) for ``net``: the one asked for, or the fastest.
+    """A runner (``.run(gray) -> DenseMaps``) for ``weights``, as :func:`plan` says.
 
     Its ``runtime`` and ``precision`` attributes say what was chosen.
     """
-    options = candidates(net, device, runtime, precision)
-    if len(options) == 1:
-        return _build(net, device, *options[0])
-    key = _choice_key(net, options)
-    choice = _remembered(key)
-    if choice is not None and tuple(choice) in options:
-        return _build(net, device, *choice)
-    runners = {option: _build(net, device, *option) for option in options}
-    times = measure(runners)
-    choice = min(times, key=times.get)
-    _remember(key, choice, {f"{r}:{p}": t for (r, p), t in times.items()})
-    return runners[choice]
+    chosen_runtime, chosen_precision = plan(weights, device, runtime, precision)
+    if chosen_runtime == "onnxruntime":
+        return OnnxRunner(weights, chosen_precision)
+    from .torch import DenseRunner
+
+    return DenseRunner(weights, device, chosen_precision)
+
+
+# -- the accuracy check -----------------------------------------------------------------------
+
+
+def _check_images() -> list[np.ndarray]:
+    """Images of the accuracy check: scikit-image's camera and a crop of the Labrador scene."""
+    from skimage import data as skimage_data
+
+    from ..data import load_sar_scene
+    from ..preprocess import normalize_sar
+
+    camera = skimage_data.camera().astype(np.float32) / 255.0
+    scene = load_sar_scene("labrador")[..., 1]  # VH: the calibration also saw it, at two sizes
+    crop = normalize_sar(scene[:512, :512]).image.astype(np.float32)
+    return [camera, crop]
+
+
+def _peaks(maps: DenseMaps, threshold: float, count: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import ndimage
+
+    repeatability, reliability = maps.repeatability, maps.reliability
+    local_max = ndimage.maximum_filter(repeatability, size=3, mode="nearest")
+    found = (repeatability == local_max) & (repeatability >= threshold) & \
+        (reliability >= threshold)
+    found[:12], found[-12:], found[:, :12], found[:, -12:] = False, False, False, False
+    rows, cols = np.nonzero(found)
+    order = np.argsort(-(repeatability * reliability)[rows, cols], kind="stable")[:count]
+    return rows[order], cols[order]
+
+
+def precision_check(weights: NetworkWeights, precision: str = "int8") -> dict:
+    """Whether ``weights`` at ``precision`` on ONNX Runtime keeps the fp32 model's answer.
+
+    On :func:`_check_images`, the fp32 model's best 500 peaks (at threshold
+    0.5) are looked for in the other model's peaks, one pixel apart at most;
+    for networks with descriptors, the descriptors at those peaks are
+    compared too.
+
+    Returns
+    -------
+    dict
+        ``agreement`` (share of peaks found again), ``cosine`` (mean
+        descriptor cosine, None for keypoint-only networks) and ``passes``.
+    """
+    from scipy import ndimage
+
+    from ..weights import gives_turned_maps
+
+    reference, candidate = OnnxRunner(weights, "fp32"), OnnxRunner(weights, precision)
+    found = total = 0
+    cosines = []
+    for image in _check_images():
+        expected, got = reference.run(image), candidate.run(image)
+        rows, cols = _peaks(expected, 0.5)
+        other_rows, other_cols = _peaks(got, 0.5, count=10 ** 6)
+        near = np.zeros(image.shape, bool)
+        near[other_rows, other_cols] = True
+        near = ndimage.binary_dilation(near, np.ones((3, 3), bool))
+        found += int(near[rows, cols].sum())
+        total += len(rows)
+        if not gives_turned_maps(weights):
+            cosines.append(np.sum(expected.descriptors_at(rows, cols)
+                                  * got.descriptors_at(rows, cols), axis=1))
+    agreement = found / max(total, 1)
+    cosine = float(np.concatenate(cosines).mean()) if cosines else None
+    passes = agreement >= INT8_AGREEMENT and (cosine is None or cosine >= INT8_DESCRIPTOR_COSINE)
+    return {"agreement": round(agreement, 4),
+            "cosine": None if cosine is None else round(cosine, 4), "passes": bool(passes)}
