@@ -170,8 +170,9 @@ def _find_peaks(
                                   repeatability_threshold, reliability_threshold,
                                   _peak_window((height, width), core))
         return found[0], found[1]
-    # a 3 x 3 maximum with the outside as -inf (max pooling's padding)
-    local_max = ndimage.maximum_filter(repeatability, size=3, mode="constant", cval=-np.inf)
+    # a 3 x 3 maximum with the outside as -inf (max pooling's padding); a NaN neighbour wins
+    filled = np.where(np.isnan(repeatability), np.float32(np.inf), repeatability)
+    local_max = ndimage.maximum_filter(filled, size=3, mode="constant", cval=-np.inf)
     peaks = (
         (repeatability == local_max)
         & (repeatability >= np.float32(repeatability_threshold))

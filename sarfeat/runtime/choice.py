@@ -4,8 +4,9 @@ The rule (:func:`plan`), the same on every install and in every process:
 
 - on the CPU, Fast-R2D2 networks run on ONNX Runtime, a plain dependency.
   ``precision='auto'`` is int8 only for weights whose int8 model passed the
-  stored accuracy check (:func:`precision_check`, run when the bundled
-  models were built and kept in their manifest), fp32 otherwise. Other
+  stored accuracy check (:func:`sarfeat.training.onnx_models.int8_check`,
+  run when the bundled models were built and kept in their manifest), fp32
+  otherwise. Other
   weights get int8 only when asked for (``precision='int8'``);
 - torch runs when asked for (``runtime='torch'``, ``precision='bf16'``), for
   full R2D2 (which ONNX Runtime does not run here) and on a GPU (bf16 where
@@ -22,27 +23,33 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
-
 from ..architecture import NetworkWeights
-from .maps import PRECISIONS, DenseMaps
+from .maps import PRECISIONS
 from .onnx import OnnxRunner, bundled_entry, onnxruntime_available
 
-__all__ = ["INT8_AGREEMENT", "PRECISIONS", "RUNTIMES", "check_choice", "make_runner", "plan",
-           "precision_check", "resolve_device", "torch_available"]
+__all__ = ["PRECISIONS", "RUNTIMES", "check_choice", "make_runner", "plan", "resolve_device",
+           "torch_available"]
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
-#: Smallest share of the fp32 model's keypoints that an int8 model must find again (within
-#: one pixel) on the check images for ``precision='auto'`` to choose it.
-INT8_AGREEMENT = 0.85
-#: Smallest mean cosine between int8 and fp32 descriptors at those keypoints.
-INT8_DESCRIPTOR_COSINE = 0.97
 _TORCH_HINT = "install torch with: pip install 'sarfeat[train]' (CPU) or 'sarfeat[gpu]'"
 
 
 def torch_available() -> bool:
     """Whether torch can be imported (without importing it)."""
     return importlib.util.find_spec("torch") is not None
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def check_choice(runtime: str, precision: str) -> None:
@@ -145,72 +152,3 @@ def make_runner(weights: NetworkWeights, device: str = "cpu", runtime: str = "au
     from .torch import DenseRunner
 
     return DenseRunner(weights, device, chosen_precision)
-
-
-# -- the accuracy check -----------------------------------------------------------------------
-
-
-def _check_images() -> list[np.ndarray]:
-    """Images of the accuracy check: scikit-image's camera and a crop of the Labrador scene."""
-    from skimage import data as skimage_data
-
-    from ..data import load_sar_scene
-    from ..preprocess import normalize_sar
-
-    camera = skimage_data.camera().astype(np.float32) / 255.0
-    scene = load_sar_scene("labrador")[..., 1]  # VH: the calibration also saw it, at two sizes
-    crop = normalize_sar(scene[:512, :512]).image.astype(np.float32)
-    return [camera, crop]
-
-
-def _peaks(maps: DenseMaps, threshold: float, count: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    from scipy import ndimage
-
-    repeatability, reliability = maps.repeatability, maps.reliability
-    local_max = ndimage.maximum_filter(repeatability, size=3, mode="nearest")
-    found = (repeatability == local_max) & (repeatability >= threshold) & \
-        (reliability >= threshold)
-    found[:12], found[-12:], found[:, :12], found[:, -12:] = False, False, False, False
-    rows, cols = np.nonzero(found)
-    order = np.argsort(-(repeatability * reliability)[rows, cols], kind="stable")[:count]
-    return rows[order], cols[order]
-
-
-def precision_check(weights: NetworkWeights, precision: str = "int8") -> dict:
-    """Whether ``weights`` at ``precision`` on ONNX Runtime keeps the fp32 model's answer.
-
-    On :func:`_check_images`, the fp32 model's best 500 peaks (at threshold
-    0.5) are looked for in the other model's peaks, one pixel apart at most;
-    for networks with descriptors, the descriptors at those peaks are
-    compared too.
-
-    Returns
-    -------
-    dict
-        ``agreement`` (share of peaks found again), ``cosine`` (mean
-        descriptor cosine, None for keypoint-only networks) and ``passes``.
-    """
-    from scipy import ndimage
-
-    from ..weights import gives_turned_maps
-
-    reference, candidate = OnnxRunner(weights, "fp32"), OnnxRunner(weights, precision)
-    found = total = 0
-    cosines = []
-    for image in _check_images():
-        expected, got = reference.run(image), candidate.run(image)
-        rows, cols = _peaks(expected, 0.5)
-        other_rows, other_cols = _peaks(got, 0.5, count=10 ** 6)
-        near = np.zeros(image.shape, bool)
-        near[other_rows, other_cols] = True
-        near = ndimage.binary_dilation(near, np.ones((3, 3), bool))
-        found += int(near[rows, cols].sum())
-        total += len(rows)
-        if not gives_turned_maps(weights):
-            cosines.append(np.sum(expected.descriptors_at(rows, cols)
-                                  * got.descriptors_at(rows, cols), axis=1))
-    agreement = found / max(total, 1)
-    cosine = float(np.concatenate(cosines).mean()) if cosines else None
-    passes = agreement >= INT8_AGREEMENT and (cosine is None or cosine >= INT8_DESCRIPTOR_COSINE)
-    return {"agreement": round(agreement, 4),
-            "cosine": None if cosine is None else round(cosine, 4), "passes": bool(passes)}

@@ -335,7 +335,7 @@ def write_bundled_models(entries: dict[str, NetworkWeights], checks: dict[str, d
                          folder: Path = BUNDLED_DIR) -> dict:
     """Build and write the shipped models of ``entries`` (name -> weights) and their manifest.
 
-    ``checks`` (name -> result of :func:`sarfeat.runtime.choice.precision_check`)
+    ``checks`` (name -> result of :func:`sarfeat.training.onnx_models.int8_check`)
     is stored beside each entry: it decides what ``precision='auto'`` may pick.
     """
     import onnxruntime
