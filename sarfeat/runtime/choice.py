@@ -3,7 +3,9 @@
 The rule (:func:`plan`), the same on every install and in every process:
 
 - on the CPU, Fast-R2D2 networks run on ONNX Runtime, a plain dependency.
-  ``precision='auto'`` is int8 only for weights whose int8 model passed the
+  Weights that sarfeat does not ship need the ``onnx`` package to build
+  their model (``sarfeat[fast]``); without it they run on torch fp32 when
+  torch is installed. ``precision='auto'`` is int8 only for weights whose int8 model passed the
   stored accuracy check (:func:`sarfeat.training.onnx_models.int8_check`,
   run when the bundled models were built and kept in their manifest), fp32
   otherwise. Other
@@ -135,6 +137,12 @@ def plan(weights: NetworkWeights, device: str, runtime: str = "auto",
         return "torch", precision
     if not onnxruntime_available():
         raise ImportError("sarfeat's CPU runtime needs onnxruntime: pip install onnxruntime")
+    if bundled_entry(weights) is None and importlib.util.find_spec("onnx") is None:
+        # weights sarfeat does not ship: their model is built, which needs the onnx package
+        if runtime == "auto" and precision in ("auto", "fp32") and torch_available():
+            return "torch", "fp32"
+        raise ImportError("running weights that sarfeat does not ship on ONNX Runtime builds "
+                          "their model, which needs onnx: pip install 'sarfeat[fast]'")
     if precision == "auto":
         precision = "int8" if _verified_int8(weights) else "fp32"
     return "onnxruntime", precision

@@ -327,7 +327,7 @@ def model_bytes(weights: NetworkWeights, precision: str) -> bytes:
         return shipped
     if importlib.util.find_spec("onnx") is None:
         raise ImportError("building the ONNX model of weights that sarfeat does not ship needs "
-                          "the onnx package: pip install onnx")
+                          "the onnx package: pip install 'sarfeat[fast]'")
     return build_model(weights) if precision == "fp32" else _cached_int8(weights)
 
 
