@@ -87,7 +87,6 @@ from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage
-from scipy.signal import lfilter
 
 from .runtime.kernels import descriptors as fused
 from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
@@ -126,6 +125,8 @@ _SCALE_STEP = 0.25
 
 def _exp_causal(values: np.ndarray, decay: np.float32, axis: int) -> np.ndarray:
     """sum_{k >= 0} decay**k * values[n - k] along ``axis`` (a first-order recursive filter)."""
+    from scipy.signal import lfilter  # imported here: scipy.signal takes 0.7 s to import
+
     return lfilter(np.ones(1, values.dtype), np.array([1, -decay], values.dtype), values, axis=axis)
 
 

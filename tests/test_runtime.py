@@ -329,3 +329,27 @@ def test_bf16_on_thin_tiles_runs_in_fp32(sar_weights, shape):
         got = DenseRunner(sar_weights, "cpu", "bf16").run(gray)
     expected = DenseRunner(sar_weights, "cpu", "fp32").run(gray)
     np.testing.assert_array_equal(got.reliability, expected.reliability)
+
+
+def test_the_callers_thread_settings_are_left_alone():
+    """A detection changes neither torch's nor numba's thread count (sarfeat.parallel's
+    one-thread workers rely on it)."""
+    numba = pytest.importorskip("numba")
+    torch = sys.modules.get("torch") if choice.torch_available() else None
+    if torch is None and choice.torch_available():
+        import torch
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    if torch is not None:
+        torch_before = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        image = load_sar_scene("labrador")[:320, :320, 0]
+        for upright in (False, True):
+            SARR2D2Detector(upright=upright).detect_and_extract(image)
+        assert numba.get_num_threads() == 1
+        assert torch is None or torch.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(torch_before)
