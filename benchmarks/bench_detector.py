@@ -240,7 +240,7 @@ def measure_memory(path: Path, weights: str, max_size: int, timeout: float) -> d
 def machine() -> dict:
     import torch
 
-    from sarfeat._runtime import cpu_name
+    from sarfeat.runtime.choice import cpu_name
 
     cpu = cpu_name()
     return {
@@ -262,26 +262,25 @@ def _onnxruntime_version() -> str | None:
 
 
 def sarfeat_options(net) -> list[tuple[str, str]]:
-    """The (runtime, precision) pairs that ``'auto'`` chooses from on this CPU.
+    """The (runtime, precision) pairs worth timing on this CPU: ONNX Runtime's two, torch fp32.
 
     bf16 is among them only where the CPU computes it natively (elsewhere it is
     emulated, and far slower).
     """
     import torch
 
-    from sarfeat._runtime import candidates
+    from sarfeat.runtime.torch import native_bf16
 
-    return candidates(net, torch.device("cpu"))
+    options = [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+    return options + ([("torch", "bf16")] if native_bf16(torch.device("cpu")) else [])
 
 
 def auto_choice(net) -> str:
-    """What ``runtime='auto', precision='auto'`` picks here (measured, or remembered)."""
-    import torch
+    """What ``runtime='auto', precision='auto'`` picks for ``net`` (a fixed rule)."""
+    from sarfeat.runtime.choice import plan
+    from sarfeat.weights import resolve_network_weights
 
-    from sarfeat._runtime import make_runner
-
-    runner = make_runner(net, torch.device("cpu"))
-    return f"{runner.runtime} {runner.precision}"
+    return " ".join(plan(resolve_network_weights(net), "cpu"))
 
 
 def main(argv=None) -> int:

@@ -30,8 +30,12 @@ from skimage.transform import ProjectiveTransform
 
 from .geometry import warp
 from .matching import CoarseFineMatcher
-from .network import R2D2Net
 from .preprocess import check_image, valid_mask
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .network import R2D2Net
 
 __all__ = ["RegistrationError", "RegistrationResult", "register"]
 

@@ -97,10 +97,10 @@ def load_weights(weights: str | None, trust: bool):
     The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name is
     fetched and hash-checked, never read from the working directory.
     """
-    from ..weights import resolve_weights, weight_names
+    from ..weights import resolve_network_weights, weight_names
 
     try:
-        return resolve_weights(weights, trust=trust)
+        return resolve_network_weights(weights, trust=trust)
     except (TypeError, FileNotFoundError) as error:
         raise UsageError(
             f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"

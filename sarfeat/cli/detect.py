@@ -38,7 +38,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="pixel value that marks no-data, besides the file's own nodata "
                              "value and mask (NaN always does)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="network arithmetic (default auto: the fastest measured here)")
+                        help="network arithmetic (default auto: a fixed rule, see the user guide)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--upright", action="store_true",
                         help="skip rotation invariance: keypoints and the network's R2D2 "

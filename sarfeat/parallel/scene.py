@@ -13,7 +13,7 @@ keypoints at full resolution with the tiles and halos of
    same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
-2. **Detection.** Each tile of :func:`sarfeat._inference.tile_grid` (core plus
+2. **Detection.** Each tile of :func:`sarfeat.runtime.tile_grid` (core plus
    a 28-pixel halo, the network's reach) is read, normalised with those
    numbers and run through the network on a worker; the detector's own
    per-tile code finds the keypoints in its core. The client keeps the
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .._inference import Tile, tile_grid
+from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
