@@ -58,6 +58,7 @@ from .io import read_raster, rgb_to_gray
 __all__ = [
     "DEFAULT_WEIGHTS",
     "LITE_WEIGHTS",
+    "NPZ_WEIGHTS",
     "TURNED_MAPS_WEIGHTS",
     "TURNED_MAPS_COMPANIONS",
     "DEVELOPMENT_PAIRS",
@@ -245,6 +246,16 @@ _LOCAL_ONLY[TURNED_MAPS_WEIGHTS] = (
     "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
     "and CC0/public-domain images of scikit-image",
 )
+
+#: The bundled weights as ``.npz`` files (the same values as the ``.pt`` files, readable
+#: without torch; tests/test_weights.py checks they agree): ``.pt`` name -> ``.npz`` name.
+NPZ_WEIGHTS = {name: name[:-len(".pt")] + ".npz"
+               for name in (DEFAULT_WEIGHTS, LITE_WEIGHTS, TURNED_MAPS_WEIGHTS)}
+for _name, _digest in zip(NPZ_WEIGHTS.values(), (
+        "01ce1b5a81615a696b7c9e5f8f219795e72653ff66ce6e69fc63d4ec03ff6dfa",
+        "b4cda240f0912f57a51cc3ca330b16f115918c8f83ef745ad25a6687db4d4ac5",
+        "450db23a2255ad7c90b86113eefedc219afd7bde394df17ab092390afbca84e2")):
+    _LOCAL_ONLY[_name] = (_digest, _LOCAL_ONLY[_name[:-len(".npz")] + ".pt"][1])
 
 # Published files whose SHA-256 is unknown: listed, never fetched. name -> URL.
 _UNVERIFIED = {
