@@ -21,7 +21,15 @@ from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
 from .runtime.kernels import peaks as fused_peaks
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
-__all__ = ["SARR2D2Detector", "pyramid_scales"]
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "edge_margin", "pyramid_scales"]
+
+
+class NoKeypointsError(RuntimeError):
+    """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
+
+    A :class:`RuntimeError`, as the detector has always raised; the matcher's
+    stages catch this class alone, so that any other error shows as itself.
+    """
 
 #: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
 PATCH_DIAMETER = 32.0
@@ -33,6 +41,16 @@ DEFAULT_THRESHOLD = 0.7
 #: zero padding of its convolutions (measured: repeatability deviates from the interior
 #: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
 EDGE_MARGIN = 12
+
+
+def edge_margin(shape: tuple[int, ...]) -> int:
+    """The edge margin of maps of ``shape``: ``EDGE_MARGIN``, less on small ones.
+
+    An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
+    whose 12-pixel margin left too small an interior to find keypoints in, where
+    ORB finds a few); at least 1.
+    """
+    return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
 
 
 def pyramid_scales(
@@ -95,10 +113,10 @@ class PyramidLevel:
         return self.invalid_distance[level_rows, level_cols] > reach
 
     def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Which original-image positions lie at least ``EDGE_MARGIN`` level pixels inside."""
+        """Which original-image positions lie at least :func:`edge_margin` level pixels inside."""
         level_rows, level_cols = self.from_original(rows, cols)
         height, width = self.image.shape
-        margin = EDGE_MARGIN - 0.5
+        margin = edge_margin((height, width)) - 0.5
         return (
             (level_rows >= margin) & (level_rows <= height - 1 - margin)
             & (level_cols >= margin) & (level_cols <= width - 1 - margin)
@@ -141,10 +159,11 @@ def _quadratic_offset(minus: np.ndarray, center: np.ndarray, plus: np.ndarray) -
 
 
 def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least EDGE_MARGIN from the edges."""
+    """(row0, row1, col0, col1): the pixels of ``core`` at least :func:`edge_margin` inside."""
     bounds = []
+    margin = edge_margin(shape)
     for size, part in zip(shape, core):
-        inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
+        inside, away = range(size)[part], range(size)[margin:-margin]
         bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
     return tuple(bounds)
 
@@ -159,7 +178,7 @@ def _find_peaks(
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
     Only pixels of ``core`` (row and column slices of the maps) count, less
-    ``EDGE_MARGIN`` pixels along the maps' own edges (elsewhere the halo keeps
+    :func:`edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
     those outside the core). Row-major order; with numba, one compiled pass
     gives the same peaks.
     """
@@ -180,8 +199,9 @@ def _find_peaks(
     )
     allowed = np.zeros_like(peaks)
     allowed[core] = True
-    allowed[:EDGE_MARGIN] = allowed[-EDGE_MARGIN:] = False
-    allowed[:, :EDGE_MARGIN] = allowed[:, -EDGE_MARGIN:] = False
+    margin = edge_margin((height, width))
+    allowed[:margin] = allowed[-margin:] = False
+    allowed[:, :margin] = allowed[:, -margin:] = False
     return np.nonzero(peaks & allowed)
 
 
@@ -291,7 +311,7 @@ class SARR2D2Detector:
     keypoints : (N, 2) ndarray
         Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
         within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
-        edge, where the network's maps answer the padding rather than the image.
+        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the network's maps answer the padding rather than the image.
     scales : (N,) ndarray
         Patch diameter in pixels in the input image: 32 / s for a keypoint
         found at pyramid scale s (32 at full resolution, 64 at half).
@@ -434,8 +454,63 @@ class SARR2D2Detector:
             self._runner_key = key
         return self._runner
 
-    def _check_parameters(self) -> None:
+    def check_parameters(self) -> None:
+        """Check every parameter (as ``__init__`` does): ValueError or TypeError if one is wrong."""
         check_detector_parameters(self)
+
+    def load(self) -> "SARR2D2Detector":
+        """Load the network runtime now, as the first detection would; returns the detector.
+
+        The thresholds the weights recommend are known from then on.
+        """
+        self._get_runner()
+        return self
+
+    @property
+    def halo(self) -> int:
+        """The network's reach, in pixels of the level it runs on (loads the runtime).
+
+        A tile given to :meth:`detect_tile` needs this many pixels of context
+        around its core for the core's maps to be those of the whole image.
+        """
+        return self._get_runner().halo
+
+    def detect_tile(self, image: np.ndarray, core: tuple[int, int, int, int],
+                    invalid_distance: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+        """Keypoints of the core of one tile of a normalised image, at full resolution.
+
+        The per-tile step of :meth:`detect`, for callers that tile a scene
+        themselves (:mod:`sarfeat.parallel`).
+
+        Parameters
+        ----------
+        image : (h, w) ndarray of float32
+            The tile with its :attr:`halo`, normalised as
+            :func:`~sarfeat.normalize_sar` does (values in [0, 1], no NaN).
+        core : tuple of int
+            (row0, row1, col0, col1), half-open, in tile pixels: where keypoints are kept.
+        invalid_distance : (h, w) ndarray, optional
+            Distance of each pixel to the nearest no-data pixel; keypoints within
+            :attr:`halo` of no-data are dropped.
+
+        Returns
+        -------
+        dict or None
+            ``keypoints`` ((N, 2) (row, col) in tile pixels), ``scales``,
+            ``reliabilities``, ``repeatabilities``, ``orientations`` and
+            ``descriptors``, in the tile's own order; None when the core has no peak.
+        """
+        runner = self._get_runner()
+        height, width = image.shape
+        values = np.ascontiguousarray(image, np.float32)
+        level = PyramidLevel(1.0, values, 1.0, 1.0, invalid_distance)
+        found = self._detect_tile(level, Tile((0, height, 0, width), tuple(core)),
+                                  self._maps(runner, values))
+        if found is None:
+            return None
+        points = found["keypoints"]
+        keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+        return {k: v[keep] for k, v in found.items()}
 
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
@@ -451,13 +526,13 @@ class SARR2D2Detector:
         return values[0], values[1]
 
     def _prepare(self, image, mask):
-        self._check_parameters()
+        self.check_parameters()
         dtype = np.asarray(image).dtype
         float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
         normalized = normalize_sar(image, self.input_kind, mask, self.nodata)
         values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
         if values.max() == values.min():
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "the image is flat (all valid pixels have one value): there is nothing to detect"
             )
         return normalized, float_dtype
@@ -578,7 +653,7 @@ class SARR2D2Detector:
                 pending = []
         best = self._keep_best(([best] if best else []) + pending) if pending else best
         if best is None or len(best["keypoints"]) == 0:
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
                 "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
             )
@@ -667,7 +742,7 @@ class SARR2D2Detector:
 
         Notes
         -----
-        A keypoint outside the image, within ``EDGE_MARGIN`` pixels of its level
+        A keypoint outside the image, within :func:`edge_margin` pixels of its level
         of the image edge, on a no-data pixel or within the network's reach of a
         large no-data region cannot be described: ``mask`` is False for it and
         ``descriptors`` has rows only for the others, as in

@@ -17,6 +17,18 @@ from pathlib import Path
 
 import pytest
 
+# Property tests (hypothesis) are derandomised in CI: the same examples on every run, so a
+# failure there is reproducible and never a flake; locally they explore new examples.
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    _hypothesis_settings.register_profile("ci", derandomize=True, database=None,
+                                          print_blob=True)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        _hypothesis_settings.load_profile("ci")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "SARFEAT_DATA_DIR"
 REQUIRE_ENV = "SARFEAT_REQUIRE_DATA"

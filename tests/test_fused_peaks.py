@@ -96,7 +96,7 @@ def test_numpy_path_without_numba(monkeypatch):
     monkeypatch.setattr(fused_peaks, "peaks", refuse)
     repeatability, reliability = maps_with_ties((40, 40), 1)
     rows, cols = detector._find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
-    assert rows.size > 0 and (rows >= detector.EDGE_MARGIN).all()
+    assert rows.size > 0 and (rows >= detector.edge_margin((40, 40))).all()
 
 
 @needs_numba

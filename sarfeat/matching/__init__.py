@@ -117,8 +117,11 @@ fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
 (:mod:`~sarfeat.matching.matcher`) runs them in order.
 """
 
-from .matcher import MATCHER_SETS, CoarseFineMatcher
+from .coarse import CoarseSettings
+from .fine import FineSettings
+from .matcher import MATCHER_SETS, CoarseFineMatcher, MatchResult
 from .models import MODELS
 
 
-__all__ = ["CoarseFineMatcher", "MODELS", "MATCHER_SETS"]
+__all__ = ["CoarseFineMatcher", "CoarseSettings", "FineSettings", "MatchResult", "MODELS",
+           "MATCHER_SETS"]

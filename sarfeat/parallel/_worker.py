@@ -99,8 +99,7 @@ def detector(weights, options: dict) -> SARR2D2Detector:
     def build() -> SARR2D2Detector:
         net = network(weights, bool(options.get("trust", False)))
         made = SARR2D2Detector(net, **options)
-        made._get_runner()  # thresholds recommended by the weights need the runner
-        return made
+        return made.load()  # thresholds recommended by the weights need the runtime
 
     return _cached("detectors", key, build)
 

@@ -138,10 +138,10 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
             f"be copied to every task, got {type(rng).__name__}"
         )
     probe = CoarseFineMatcher(None, **options)
-    probe._check_parameters()
+    probe.check_parameters()
     detector_options = {k: v for k, v in probe.detector_options.items() if k not in MATCHER_SETS}
     try:
-        SARR2D2Detector(**detector_options)._check_parameters()
+        SARR2D2Detector(**detector_options).check_parameters()
     except TypeError as error:
         raise ValueError(f"unknown matcher or detector option: {error}") from None
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
