@@ -38,6 +38,9 @@ def available() -> bool:
 
 
 def _compile():
+    # helpers the kernels call are module globals, not closure cells: numba's disk cache
+    # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
+    global logit_at
     import numba
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -200,6 +203,7 @@ def head_maps(logits: np.ndarray) -> np.ndarray:
 
 
 def _compile_activate():
+    global reliability_of, repeatability_of
     import numba
 
     reliability_of, repeatability_of = activation_functions()

@@ -54,6 +54,7 @@ def _storage():
 
 
 def _compile():
+    global start, append  # module globals: see _compile_from_logits
     import numba
 
     start, append = _storage()
@@ -140,6 +141,9 @@ def logit_cut(threshold: float, kind: str) -> float:
 
 
 def _compile_from_logits():
+    # helpers the kernels call are module globals, not closure cells: numba's disk cache
+    # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
+    global reliability_of, repeatability_of, start, append
     import numba
 
     from .heads import activation_functions

@@ -70,6 +70,9 @@ def gaussian_kernels(sigma: float, truncate: float = 4.0) -> tuple[np.ndarray, n
 
 
 def _compile():
+    # helpers the kernels call are module globals, not closure cells: numba's disk cache
+    # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
+    global at_one
     import numba
 
     @numba.njit(cache=True, fastmath=True)
