@@ -168,10 +168,14 @@ def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Ten
     return offset.clamp(-0.499, 0.499)
 
 
-def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least :func:`edge_margin` inside."""
+def _peak_window(shape: tuple[int, int], core: tuple[slice, slice], margin: int | None = None
+                 ) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1): the pixels of ``core`` at least ``margin`` inside.
+
+    ``margin`` is the level's :func:`edge_margin` (by default, that of ``shape``).
+    """
     bounds = []
-    margin = edge_margin(shape)
+    margin = edge_margin(shape) if margin is None else margin
     for size, part in zip(shape, core):
         inside, away = range(size)[part], range(size)[margin:-margin]
         bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
@@ -184,6 +188,7 @@ def _find_peaks(
     repeatability_threshold: float,
     reliability_threshold: float,
     core: tuple[slice, slice],
+    margin: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
@@ -197,7 +202,7 @@ def _find_peaks(
             and repeatability.dtype == reliability.dtype == torch.float32):
         found = fused_peaks.peaks(repeatability.numpy(), reliability.numpy(),
                                   repeatability_threshold, reliability_threshold,
-                                  _peak_window((height, width), core))
+                                  _peak_window((height, width), core, margin))
         return torch.from_numpy(found[0]), torch.from_numpy(found[1])
     local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
     peaks = (
@@ -207,7 +212,7 @@ def _find_peaks(
     )
     allowed = torch.zeros_like(peaks)
     allowed[core] = True
-    margin = edge_margin((height, width))
+    margin = edge_margin((height, width)) if margin is None else margin
     allowed[:margin] = allowed[-margin:] = False
     allowed[:, :margin] = allowed[:, -margin:] = False
     return torch.nonzero(peaks & allowed, as_tuple=True)
@@ -578,7 +583,7 @@ class SARR2D2Detector:
 
     # -- detection ----------------------------------------------------------------------------
 
-    def _tile_peaks(self, tile: Tile, maps: DenseMaps):
+    def _tile_peaks(self, tile: Tile, maps: DenseMaps, margin: int):
         """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
 
         Repeatability at each peak and its up, down, left and right neighbours
@@ -594,11 +599,11 @@ class SARR2D2Detector:
             _, height, width = maps.logits.shape
             found = fused_peaks.peaks_from_logits(
                 maps.logits.numpy(), repeatability_threshold, reliability_threshold,
-                _peak_window((height, width), core))
+                _peak_window((height, width), core, margin))
             return (*(torch.from_numpy(values) for values in found), (height, width))
         reliability, repeatability = maps.reliability, maps.repeatability
         rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
-                                 reliability_threshold, core)
+                                 reliability_threshold, core, margin)
         height, width = repeatability.shape
         up, down = (rows - 1).clamp(min=0), (rows + 1).clamp(max=height - 1)
         left, right = (cols - 1).clamp(min=0), (cols + 1).clamp(max=width - 1)
@@ -609,7 +614,8 @@ class SARR2D2Detector:
 
     def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
         r0, _, c0, _ = tile.outer
-        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps)
+        margin = edge_margin(tuple(level.image.shape))  # the level's, whatever the tile
+        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps, margin)
         if rows.numel() == 0:
             return None
         center = around[0]
