@@ -26,9 +26,9 @@ _NAMES = {
     "normalize_sar": "preprocess",
 }
 _SUBMODULES = {
-    "checkpoint", "cli", "data", "descriptors", "detector", "io", "matching", "metrics",
-    "network", "orientation", "parallel", "preprocess", "registration", "training", "viz",
-    "weights",
+    "checkpoint", "cli", "data", "descriptors", "detector", "geometry", "io", "matching",
+    "metrics", "network", "orientation", "parallel", "preprocess", "registration", "training",
+    "viz", "weights",
 }
 
 __all__ = [

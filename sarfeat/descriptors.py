@@ -70,7 +70,7 @@ gathered in one :func:`scipy.ndimage.map_coordinates` call and histograms are
 accumulated with :func:`numpy.bincount`. There is no Python loop over
 keypoints. With numba installed (``pip install sarfeat[fast]``) the ROEWA
 gradient, the sampling and the histograms run as compiled loops instead
-(``sarfeat._fused_descriptors``), with the same arithmetic. The ROEWA
+(``sarfeat.runtime.kernels.descriptors``), with the same arithmetic. The ROEWA
 means are exact recursive (IIR) filters, so their cost does not grow with the
 decay length; each scale level costs a few passes over the whole image (for
 1024 x 1024 on one CPU core, about 0.2 s with scipy, 0.02 s with numba), and
@@ -87,13 +87,16 @@ from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage
-from scipy.signal import lfilter
 
-from . import _fused_descriptors as fused
+from .runtime.kernels import descriptors as fused
 from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
 from .detector import PATCH_DIAMETER, SARR2D2Detector
-from .network import R2D2Net
 from .preprocess import INPUT_KINDS, NormalizedImage, normalize_sar
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .network import R2D2Net
 
 __all__ = ["MultiDescriptorExtractor", "roewa_gradient", "DESCRIPTOR_NAMES"]
 
@@ -124,6 +127,8 @@ _SCALE_STEP = 0.25
 
 def _exp_causal(values: np.ndarray, decay: np.float32, axis: int) -> np.ndarray:
     """sum_{k >= 0} decay**k * values[n - k] along ``axis`` (a first-order recursive filter)."""
+    from scipy.signal import lfilter  # imported here: scipy.signal takes 0.7 s to import
+
     return lfilter(np.ones(1, values.dtype), np.array([1, -decay], values.dtype), values, axis=axis)
 
 

@@ -1,4 +1,4 @@
-"""The numba kernels of 'ratio_hog' (sarfeat._fused_descriptors) against the numpy/scipy code.
+"""The numba kernels of 'ratio_hog' (sarfeat.runtime.kernels.descriptors) against the numpy/scipy code.
 
 Each comparison runs the same public function twice, once with numba and once
 with ``_fused_descriptors.available`` patched to False (the numpy fallback).
@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage
 
 from sarfeat import MultiDescriptorExtractor
-from sarfeat import _fused_descriptors as fused
+from sarfeat.runtime.kernels import descriptors as fused
 from sarfeat import descriptors
 from sarfeat.data import load_pair
 from sarfeat.descriptors import roewa_gradient

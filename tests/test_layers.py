@@ -19,18 +19,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sarfeat"
 
 #: Module (or package prefix) -> layer. A new module must be placed here.
 LAYERS = {
-    "sarfeat.preprocess": 0, "sarfeat.io": 0,
-    "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1, "sarfeat.weights": 1,
-    "sarfeat._inference": 1, "sarfeat._fused_heads": 1, "sarfeat._validation": 1,
-    "sarfeat._fused_descriptors": 1, "sarfeat._fused_peaks": 1, "sarfeat._fused_steering": 1,
-    "sarfeat._runtime": 1, "sarfeat._onnx": 1,
-    "sarfeat.orientation": 1,
-    "sarfeat.detector": 2, "sarfeat.descriptors": 2,
-    "sarfeat.matching": 3,
-    "sarfeat.registration": 4, "sarfeat.metrics": 4, "sarfeat.viz": 4,
-    "sarfeat.parallel": 5, "sarfeat.training": 5,
-    "sarfeat.cli": 6, "sarfeat.__main__": 6,
-    "sarfeat": 7,  # the package's lazy __init__ may name anything
+    "sarfeat.preprocess": 0, "sarfeat.io": 0, "sarfeat.geometry": 0, "sarfeat.resample": 0,
+    "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
+    "sarfeat.weights": 1,
+    "sarfeat.runtime": 2, "sarfeat._validation": 2, "sarfeat.orientation": 2,
+    "sarfeat.detector": 3, "sarfeat.descriptors": 3, "sarfeat.patch_descriptor": 3,
+    "sarfeat.matching": 4,
+    "sarfeat.registration": 5, "sarfeat.metrics": 5, "sarfeat.viz": 5,
+    "sarfeat.parallel": 6, "sarfeat.training": 6,
+    "sarfeat.cli": 7, "sarfeat.__main__": 7,
+    "sarfeat": 8,  # the package's lazy __init__ may name anything
 }
 
 

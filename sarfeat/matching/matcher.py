@@ -23,14 +23,18 @@ from tqdm.auto import tqdm
 
 from ..descriptors import MultiDescriptorExtractor
 from ..detector import NoKeypointsError, SARR2D2Detector
-from ..network import R2D2Net
 from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
-from ..weights import resolve_weights
+from ..weights import resolve_network_weights
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
 from .subpixel import refine_result
 from .validation import check_matcher_parameters
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from ..network import R2D2Net
 
 __all__ = ["CoarseFineMatcher", "MatchResult", "MATCHER_SETS"]
 
@@ -535,7 +539,7 @@ class CoarseFineMatcher:
         with self._lock:
             if self._net is None or self._net_key != key:
                 trust = self.detector_options.get("trust", False)
-                self._net = resolve_weights(self.weights, trust=trust)
+                self._net = resolve_network_weights(self.weights, trust=trust)
                 self._net_key = key
             return self._net
 

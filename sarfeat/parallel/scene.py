@@ -13,7 +13,7 @@ keypoints at full resolution with the tiles and halos of
    same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
-2. **Detection.** Each tile of :func:`sarfeat._inference.tile_grid` (core plus
+2. **Detection.** Each tile of :func:`sarfeat.runtime.tile_grid` (core plus
    a 28-pixel halo, the network's reach) is read, normalised with those
    numbers and run through the network on a worker; the detector's own
    per-tile code finds the keypoints in its core. The client keeps the
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .._inference import Tile, tile_grid
+from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
@@ -116,8 +116,8 @@ class _File:
             window = source.read((self.band or 0) + 1, window=Window(c0, r0, c1 - c0, r1 - r0))
             nodata = source.nodata
         if nodata is not None and not np.isnan(nodata):
-            window = window.astype(np.float64 if window.dtype == np.float64 else np.float32)
-            window[window == nodata] = np.nan
+            window = window.astype(np.result_type(window.dtype, np.float32))
+            window[~preprocess.valid_mask(window, nodata)] = np.nan
         return window
 
 
@@ -207,17 +207,6 @@ class _Scene:
 # -- pass 1: statistics of the normalisation --------------------------------------------------
 
 
-def _valid_mask(raw: np.ndarray, values: np.ndarray, nodata) -> np.ndarray:
-    valid = np.isfinite(values)
-    if nodata is not None:
-        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
-    return valid
-
-
-def _float32(raw: np.ndarray) -> np.ndarray:
-    return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
-
-
 def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tuple]:
     """Row blocks (row0, row1, start, step) of about ``pixels`` pixels each.
 
@@ -233,8 +222,8 @@ def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tu
 def _block_stats(window, start: int, step: int, nodata) -> dict:
     """What the client needs of one row block; ``start`` is its first sampled pixel."""
     raw = _pixels(window)
-    values = _float32(raw)
-    valid = _valid_mask(raw, values, nodata)
+    values = preprocess.as_float32(raw)
+    valid = preprocess.valid_mask(raw, nodata)
     positive = valid & (values > 0)
     real = None if np.iscomplexobj(raw) else raw
     finite = real[np.isfinite(real)] if real is not None and real.dtype.kind == "f" else real
@@ -263,8 +252,8 @@ class _Normalization:
 
     def apply(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The window in [0, 1] (float32) and its valid mask (None when all valid)."""
-        values = _float32(raw)
-        valid = _valid_mask(raw, values, self.nodata)
+        values = preprocess.as_float32(raw)
+        valid = preprocess.valid_mask(raw, self.nodata)
         self.to_scale(values)
         self.stretch(values)
         if valid.all():
