@@ -158,10 +158,14 @@ def _quadratic_offset(minus: np.ndarray, center: np.ndarray, plus: np.ndarray) -
     return np.clip(offset, -0.499, 0.499).astype(np.float32)
 
 
-def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least :func:`edge_margin` inside."""
+def _peak_window(shape: tuple[int, int], core: tuple[slice, slice], margin: int | None = None
+                 ) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1): the pixels of ``core`` at least ``margin`` inside.
+
+    ``margin`` is the level's :func:`edge_margin` (by default, that of ``shape``).
+    """
     bounds = []
-    margin = edge_margin(shape)
+    margin = edge_margin(shape) if margin is None else margin
     for size, part in zip(shape, core):
         inside, away = range(size)[part], range(size)[margin:-margin]
         bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
@@ -174,6 +178,7 @@ def _find_peaks(
     repeatability_threshold: float,
     reliability_threshold: float,
     core: tuple[slice, slice],
+    margin: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
@@ -187,7 +192,7 @@ def _find_peaks(
         found = fused_peaks.peaks(np.ascontiguousarray(repeatability, np.float32),
                                   np.ascontiguousarray(reliability, np.float32),
                                   repeatability_threshold, reliability_threshold,
-                                  _peak_window((height, width), core))
+                                  _peak_window((height, width), core, margin))
         return found[0], found[1]
     # a 3 x 3 maximum with the outside as -inf (max pooling's padding); a NaN neighbour wins
     filled = np.where(np.isnan(repeatability), np.float32(np.inf), repeatability)
@@ -199,7 +204,7 @@ def _find_peaks(
     )
     allowed = np.zeros_like(peaks)
     allowed[core] = True
-    margin = edge_margin((height, width))
+    margin = edge_margin((height, width)) if margin is None else margin
     allowed[:margin] = allowed[-margin:] = False
     allowed[:, :margin] = allowed[:, -margin:] = False
     return np.nonzero(peaks & allowed)
@@ -571,7 +576,7 @@ class SARR2D2Detector:
 
     # -- detection ----------------------------------------------------------------------------
 
-    def _tile_peaks(self, tile: Tile, maps: DenseMaps):
+    def _tile_peaks(self, tile: Tile, maps: DenseMaps, margin: int):
         """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
 
         Repeatability at each peak and its up, down, left and right neighbours
@@ -587,11 +592,11 @@ class SARR2D2Detector:
             _, height, width = maps.logits.shape
             found = fused_peaks.peaks_from_logits(
                 maps.logits, repeatability_threshold, reliability_threshold,
-                _peak_window((height, width), core))
+                _peak_window((height, width), core, margin))
             return (*found, (height, width))
         reliability, repeatability = maps.reliability, maps.repeatability
         rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
-                                 reliability_threshold, core)
+                                 reliability_threshold, core, margin)
         height, width = repeatability.shape
         up, down = np.maximum(rows - 1, 0), np.minimum(rows + 1, height - 1)
         left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)
@@ -602,7 +607,8 @@ class SARR2D2Detector:
 
     def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
         r0, _, c0, _ = tile.outer
-        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps)
+        margin = edge_margin(tuple(level.image.shape))  # the level's, whatever the tile
+        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps, margin)
         if rows.size == 0:
             return None
         center = around[0]

@@ -68,7 +68,7 @@ def test_a_plateau_is_all_peaks(monkeypatch):
     flat = np.full((60, 50), 0.9, np.float32)
     fast, slow = both_paths(monkeypatch, detector._find_peaks, flat, flat, THRESHOLD, THRESHOLD,
                             CORES[0])
-    margin = detector.edge_margin((60, 50))  # 6 on maps this small, 12 on large ones
+    margin = detector.edge_margin((60, 50))  # 6 on maps this small
     assert fast[0].size == (60 - 2 * margin) * (50 - 2 * margin)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
