@@ -23,6 +23,7 @@ from ..detector import SARR2D2Detector
 from ..network import R2D2Net
 from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
 from ..weights import resolve_weights
+from .dense import DenseStructuralMatcher, parse_modality
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
@@ -199,6 +200,14 @@ class CoarseFineMatcher:
         ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
         the matcher's (``coarse_keypoints``, ``fine_keypoints``,
         ``coarse_size``, ``fine_min_scale``).
+    modality : str or (str, str)
+        What the two images are: ``'sar'`` (both SAR, the default: the method
+        above), or ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and
+        image 2 SAR, or the other way round; or a pair of ``'optical'`` and
+        ``'sar'``). A pair with an optical image is matched on dense
+        structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
+        (its global turn and scale search, its template placement and RANSAC),
+        which fills the same attributes; the network is not used.
 
     Attributes
     ----------
@@ -297,8 +306,10 @@ class CoarseFineMatcher:
         input_kind: str = "auto",
         nodata: float | None = None,
         progress: bool | None = None,
+        modality: str | tuple[str, str] = "sar",
         **detector_options,
     ) -> None:
+        self.modality = modality
         self.weights = weights
         self.model_type = model
         self.coarse_size = coarse_size
@@ -337,6 +348,7 @@ class CoarseFineMatcher:
         self._detectors: dict = {}
         self._reset()
         check_matcher_parameters(self)
+        parse_modality(modality)  # a bad modality is refused at once
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -382,6 +394,8 @@ class CoarseFineMatcher:
         """
         self._check_parameters()
         self._reset()
+        if parse_modality(self.modality) != ("sar", "sar"):
+            return self._match_structure(image1, image2)
         started = time.perf_counter()
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
@@ -413,6 +427,25 @@ class CoarseFineMatcher:
         self.diagnostics.update(seconds_fine=elapsed - self.diagnostics["seconds_coarse"],
                                 seconds=elapsed)
         return self.matches[self.inliers]
+
+    def _match_structure(self, image1, image2) -> np.ndarray:
+        """A pair with an optical image: the dense structural matcher, its results copied."""
+        dense = DenseStructuralMatcher(
+            self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
+            input_kind=self.input_kind, rng=self.rng)
+        for which, image in (("image1", image1), ("image2", image2)):
+            try:
+                check_image(image)
+            except ValueError as error:
+                raise ValueError(f"{which}: {error}") from None
+        matches = dense.match(image1, image2)
+        for name in ("keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
+                     "coarse_model", "coarse_angle"):
+            setattr(self, name, getattr(dense, name))
+        self.diagnostics = dict(dense.diagnostics, prior="coarse",
+                                modality="-".join(parse_modality(self.modality)))
+        self.diagnostics.setdefault("failure", None)
+        return matches
 
     # -- checks and set-up ------------------------------------------------------------------------
 
