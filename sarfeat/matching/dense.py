@@ -93,7 +93,6 @@ class _Reference:
         self.shape = maps.shape[1:]
         self.area = float(self.mask.sum())
         self.min_overlap = min_overlap
-        self.min_coarse_score = min_coarse_score
         self._cache: dict = {}
 
     def spectra(self, shape):
