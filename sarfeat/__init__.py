@@ -26,7 +26,8 @@ _NAMES = {
 }
 _SUBMODULES = {
     "checkpoint", "cli", "data", "descriptors", "detector", "io", "matching", "metrics",
-    "network", "orientation", "parallel", "preprocess", "registration", "training", "viz",
+    "network", "orientation", "parallel", "preprocess", "registration", "structural",
+    "training", "viz",
     "weights",
 }
 

@@ -25,7 +25,7 @@ LAYERS = {
     "sarfeat._fused_descriptors": 1, "sarfeat._fused_peaks": 1, "sarfeat._fused_steering": 1,
     "sarfeat._runtime": 1, "sarfeat._onnx": 1,
     "sarfeat.orientation": 1,
-    "sarfeat.detector": 2, "sarfeat.descriptors": 2,
+    "sarfeat.detector": 2, "sarfeat.descriptors": 2, "sarfeat.structural": 2,
     "sarfeat.matching": 3,
     "sarfeat.registration": 4, "sarfeat.metrics": 4, "sarfeat.viz": 4,
     "sarfeat.parallel": 5, "sarfeat.training": 5,
