@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,10 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # run from a checkout without installing sarfeat
-    import sarfeat  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, sarfeat/
+from benchmarks.common import peak_rss_mib  # noqa: E402
 
 DEFAULT_WEIGHTS = "weights/faster2d2_WASF_N16.pt"
 SPECKLE_SEED = 0
@@ -119,15 +116,25 @@ def to_display_uint8(image: np.ndarray) -> np.ndarray:
 # -- timing ----------------------------------------------------------------------------------
 
 
-def timed(run, repeats: int) -> dict:
-    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call."""
-    count = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = run()
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "times_s": times, "keypoints": int(count)}
+def timed(runs: dict, repeats: int) -> dict:
+    """Median wall time of each ``run()`` over ``repeats`` rounds, interleaved.
+
+    Every method is called once to warm up; then each round calls every method
+    once, in an order turned by one place each round, so that a change of the
+    machine's load (a shared machine) falls on all methods alike rather than on
+    the one timed at that moment.
+    """
+    methods = list(runs)
+    counts = {method: runs[method]() for method in methods}
+    times: dict = {method: [] for method in methods}
+    for round_ in range(repeats):
+        shift = round_ % len(methods)
+        for method in methods[shift:] + methods[:shift]:
+            start = time.perf_counter()
+            counts[method] = runs[method]()
+            times[method].append(time.perf_counter() - start)
+    return {method: {"median_s": statistics.median(times[method]), "times_s": times[method],
+                     "keypoints": int(counts[method])} for method in methods}
 
 
 def sarfeat_runner(net, image: np.ndarray, runtime: str = "auto", precision: str = "auto",
@@ -193,23 +200,6 @@ def _rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process.
-
-    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this
-    process's own address space. ``ru_maxrss`` is not used there: after
-    fork + exec it also counts the parent's RSS at the fork.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB elsewhere
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-
-
 def memory_child(path: str, weights: str, max_size: int) -> None:
     """Body of the child process: import, load, detect; print a JSON line."""
     start = time.perf_counter()
@@ -227,7 +217,7 @@ def memory_child(path: str, weights: str, max_size: int) -> None:
     print(json.dumps({
         "rss_after_import_mib": after_import,
         "rss_after_image_mib": after_load,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "detect_s": detect_s,
         "total_s": time.perf_counter() - start,
         "keypoints": len(detector.keypoints),
@@ -250,7 +240,7 @@ def measure_memory(path: Path, weights: str, max_size: int, timeout: float) -> d
 def machine() -> dict:
     import torch
 
-    from sarfeat._runtime import cpu_name
+    from sarfeat.runtime.choice import cpu_name
 
     cpu = cpu_name()
     return {
@@ -272,26 +262,25 @@ def _onnxruntime_version() -> str | None:
 
 
 def sarfeat_options(net) -> list[tuple[str, str]]:
-    """The (runtime, precision) pairs that ``'auto'`` chooses from on this CPU.
+    """The (runtime, precision) pairs worth timing on this CPU: ONNX Runtime's two, torch fp32.
 
     bf16 is among them only where the CPU computes it natively (elsewhere it is
     emulated, and far slower).
     """
     import torch
 
-    from sarfeat._runtime import candidates
+    from sarfeat.runtime.torch import native_bf16
 
-    return candidates(net, torch.device("cpu"))
+    options = [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+    return options + ([("torch", "bf16")] if native_bf16(torch.device("cpu")) else [])
 
 
 def auto_choice(net) -> str:
-    """What ``runtime='auto', precision='auto'`` picks here (measured, or remembered)."""
-    import torch
+    """What ``runtime='auto', precision='auto'`` picks for ``net`` (a fixed rule)."""
+    from sarfeat.runtime.choice import plan
+    from sarfeat.weights import resolve_network_weights
 
-    from sarfeat._runtime import make_runner
-
-    runner = make_runner(net, torch.device("cpu"))
-    return f"{runner.runtime} {runner.precision}"
+    return " ".join(plan(resolve_network_weights(net), "cpu"))
 
 
 def main(argv=None) -> int:
@@ -355,10 +344,9 @@ def main(argv=None) -> int:
         rows["OpenCV SIFT"] = opencv_runner(image8)
         if not args.skip_skimage:
             rows["skimage SIFT"] = skimage_runner(image8)
-        results[label] = {}
-        for method, run in rows.items():
-            print(f"timing {method} on {label} ...", file=sys.stderr, flush=True)
-            results[label][method] = timed(run, args.repeats)
+        print(f"timing {', '.join(rows)} on {label}, interleaved ...", file=sys.stderr,
+              flush=True)
+        results[label] = timed(rows, args.repeats)
 
     memory = {}
     if not args.skip_memory:

@@ -6,7 +6,9 @@ Gamma(4) speckle, the moving image the scene warped by a known affine map
 (scale 0.97, 4 degrees, 2 degrees of shear, a shift) times independent
 speckle; both float32 intensities, NaN outside. Each method runs in a fresh
 process that loads the two images from ``.npy`` files, so its peak resident
-memory (``ru_maxrss``) is its own: the images, the method and its libraries.
+memory (``VmHWM``, the child's own high-water mark; ``ru_maxrss`` would also count
+the parent's memory at the fork) is its own: the images, the method and its
+libraries.
 
 - ``sarfeat``: ``sarfeat.register(fixed, moving, rng=0, progress=False)``.
 - ``OpenCV SIFT``: the strongest 20,000 keypoints of ``cv2.SIFT_create`` on the
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, sarfeat/
+from benchmarks.common import peak_rss_mib  # noqa: E402
 
 #: The known warp, fixed (x, y) -> moving (x, y), about the image centre.
 WARP = {"scale": 0.97, "rotation": 4.0, "shear": 2.0, "shift": (23.0, -17.0)}
@@ -123,7 +127,7 @@ def _child(method: str, folder: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     matrix = (_run_sarfeat if method == "sarfeat" else _run_sift)(fixed, moving)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_mib() * 2**20
     print(json.dumps({"matrix": matrix.tolist(), "seconds": seconds,
                       "cpu_seconds": time.process_time() - cpu, "peak_bytes": peak}))
 

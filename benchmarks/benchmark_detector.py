@@ -207,7 +207,7 @@ class RatioToOpenCVSift:
         import torch
 
         from sarfeat import SARR2D2Detector
-        from sarfeat._inference import native_bf16
+        from sarfeat.runtime.torch import native_bf16
         from sarfeat.data import DataUnavailableError
 
         from .bench_detector import development_image

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import sys
 from pathlib import Path
 
 #: The distilled narrow network (``fast_r2d2_lite``); benchmarks of it are skipped on
@@ -46,3 +48,20 @@ def use_shared_data() -> None:
         os.environ["SARFEAT_DATA_DIR"] = str((root / value).resolve())
     elif not value and (root.parent / "shared" / "data").is_dir():
         os.environ["SARFEAT_DATA_DIR"] = str(root.parent / "shared" / "data")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this
+    process's own address space. ``ru_maxrss`` is only the fallback: after
+    fork + exec it also counts the parent's resident memory at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale

@@ -113,7 +113,7 @@ fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
 for ax, image, title in (
     (axes[0], shown(result.warped), "VH registered onto VV"),
     (axes[1], before, "checkerboard before"),
-    (axes[2], after, f"checkerboard after (RMSE {rmse:.1f} px)"),
+    (axes[2], after, f"checkerboard after (RMSE {rmse:.2f} px)"),
 ):
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
     ax.set_title(title)

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 #: Public name -> the submodule that defines it.
 _NAMES = {
     "SARR2D2Detector": "detector",
+    "NoKeypointsError": "detector",
     "CoarseFineMatcher": "matching",
     "register": "registration",
     "RegistrationResult": "registration",
@@ -25,10 +26,9 @@ _NAMES = {
     "normalize_sar": "preprocess",
 }
 _SUBMODULES = {
-    "checkpoint", "cli", "data", "descriptors", "detector", "io", "matching", "metrics",
-    "network", "orientation", "parallel", "preprocess", "registration", "structural",
-    "training", "viz",
-    "weights",
+    "checkpoint", "cli", "data", "descriptors", "detector", "geometry", "io", "matching",
+    "metrics", "network", "orientation", "parallel", "preprocess", "registration", "structural", "training",
+    "viz", "weights",
 }
 
 __all__ = [

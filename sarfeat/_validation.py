@@ -10,11 +10,11 @@ from __future__ import annotations
 import numbers
 import warnings
 
-import numpy as np
-import torch
+import re
 
-from ._inference import PRECISIONS, resolve_device
-from ._runtime import RUNTIMES
+import numpy as np
+
+from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
 from .preprocess import INPUT_KINDS
 from .weights import check_weights
 
@@ -85,17 +85,19 @@ def check_number(
 
 
 def check_device(device) -> None:
-    """Raise ValueError for a device that torch cannot use here, listing the valid ones."""
-    if device is None or isinstance(device, torch.device):
+    """Raise ValueError for a device that cannot be used here, listing the valid ones.
+
+    A ``torch.device`` is accepted too (it is read as its string). cuda needs
+    torch (an ImportError names the extra when it is missing).
+    """
+    if device is None:
         resolve_device(device)
         return
+    if type(device).__name__ == "device" and type(device).__module__.startswith("torch"):
+        device = str(device)
     if not isinstance(device, str):
         raise ValueError(f"device must be a string or a torch.device, got {device!r}")
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError):
-        parsed = None
-    if device != "auto" and (parsed is None or parsed.type not in DEVICES):
+    if device not in DEVICES and not re.fullmatch(r"cuda:\d+", device):
         hint = " (torch calls NVIDIA GPUs 'cuda')" if device.lower().startswith("gpu") else ""
         raise ValueError(f"unknown device {device!r}{hint}; choose one of {DEVICES} or 'cuda:N'")
     resolve_device(device)

@@ -11,7 +11,14 @@ Three formats are read:
 - the paper's notebook one: ``{'epoch', 'model_state_dict',
   'optimizer_state_dict'}``.
 
-Every file is first opened with ``weights_only=True``. The older R2D2 files
+sarfeat's own weights also come as ``.npz`` files (:func:`save_weights`,
+:func:`load_weights`): numpy arrays under the state-dict names and a JSON
+header, readable without torch. Only the ``.pt`` formats need torch (the
+``train`` extra); without it, reading one raises an ImportError naming the
+extra.
+
+Every ``.pt`` file's zip checksums (CRC-32) are verified before it is
+unpickled, so a bit flip is reported instead of loaded. Every file is first opened with ``weights_only=True``. The older R2D2 files
 are legacy pickles that need full unpickling, which can run arbitrary code;
 sarfeat does that only for a file whose sha256 the registry of
 :mod:`sarfeat.data` knows, or when the caller passes ``trust=True``.
@@ -21,15 +28,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
-import torch
+import numpy as np
 
-from .network import ARCHITECTURES, R2D2Net
+from .architecture import ARCHITECTURES, NetworkWeights, op_layout
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict"]
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict",
+           "load_weights", "save_weights", "expected_shapes", "TORCH_EXTRA_HINT"]
+
+#: How to get torch, named in every error raised for its absence.
+TORCH_EXTRA_HINT = "install it with: pip install 'sarfeat[train]' (or sarfeat[gpu])"
+#: Name of the JSON header inside a ``.npz`` weights file.
+NPZ_HEADER = "__sarfeat__"
 
 FORMAT_NAME = "sarfeat-r2d2"
 FORMAT_VERSION = 1
@@ -39,8 +54,34 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be read, is not trusted, or does not fit the network."""
 
 
+def _torch():
+    """torch, or an ImportError that names the extra providing it."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(f"reading or writing .pt checkpoints needs torch; {TORCH_EXTRA_HINT}, "
+                          "or use the .npz weights (sarfeat.checkpoint.load_weights)") from error
+    return torch
+
+
+def _check_zip(payload: bytes, path: Path) -> None:
+    """Raise CheckpointError when a zip-format checkpoint fails its CRC-32 checks."""
+    if not payload.startswith(b"PK"):
+        return  # a legacy (non-zip) pickle: nothing to check
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: the zip is damaged ({error})") \
+            from error
+    if damaged is not None:
+        raise CheckpointError(f"checkpoint {path} is damaged: {damaged!r} fails its CRC-32 check")
+
+
 def _unpickle(path: Path, trust: bool) -> dict:
     payload = path.read_bytes()  # read once: the bytes hashed are the bytes loaded
+    torch = _torch()
+    _check_zip(payload, path)
     try:
         return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as safe_error:
@@ -64,11 +105,29 @@ def _unpickle(path: Path, trust: bool) -> dict:
         ) from error
 
 
+def expected_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
+    """The state-dict names and shapes of a network of ``architecture`` (no torch needed)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for index, (kind, spec) in enumerate(op_layout(architecture)):
+        if kind == "conv":
+            shapes[f"ops.{index}.weight"] = (spec.out_channels, spec.in_channels, spec.kernel,
+                                             spec.kernel)
+            shapes[f"ops.{index}.bias"] = (spec.out_channels,)
+        elif kind == "bn":
+            shapes[f"ops.{index}.running_mean"] = (spec.out_channels,)
+            shapes[f"ops.{index}.running_var"] = (spec.out_channels,)
+            shapes[f"ops.{index}.num_batches_tracked"] = ()
+    channels = ARCHITECTURES[architecture][-1].out_channels
+    shapes.update({"clf.weight": (2, channels, 1, 1), "clf.bias": (2,),
+                   "sal.weight": (1, channels, 1, 1), "sal.bias": (1,)})
+    return shapes
+
+
 def _architecture_of(state_dict: dict, path: Path) -> str:
     """The architecture whose convolutions have the shapes of ``state_dict``'s."""
     for name in ARCHITECTURES:
-        expected = R2D2Net(name).state_dict()
-        if all(key in state_dict and state_dict[key].shape == value.shape
+        expected = expected_shapes(name)
+        if all(key in state_dict and tuple(state_dict[key].shape) == value
                for key, value in expected.items() if key.endswith("weight")):
             return name
     raise CheckpointError(
@@ -98,6 +157,7 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    torch = _torch()
     content = _unpickle(path, trust)
     if not isinstance(content, dict):
         raise CheckpointError(f"{path} holds a {type(content).__name__}, not a checkpoint dict")
@@ -164,13 +224,14 @@ def _check_sarfeat_header(content: dict, path: Path) -> None:
             )
 
 
-def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> R2D2Net:
+def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> "R2D2Net":  # noqa: F821
     """Build the network stored in a checkpoint file, in eval mode.
 
     Parameters
     ----------
     path : str or path-like
-        A checkpoint in sarfeat's, the original R2D2 or the paper's format.
+        A checkpoint in sarfeat's (``.pt`` or ``.npz``), the original R2D2 or
+        the paper's format.
     trust : bool
         Allow full unpickling of a legacy file that the registry does not know.
 
@@ -183,7 +244,13 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> R2D2Net:
     CheckpointError
         When the file is damaged, untrusted, or its tensors do not fit.
     """
+    if _is_npz(Path(path)):
+        from .network import network_from_weights
+
+        return network_from_weights(load_weights(path))
     architecture, state_dict, metadata = load_state_dict(path, trust=trust)
+    from .network import R2D2Net
+
     net = R2D2Net(architecture)
     try:
         net.load_state_dict(state_dict, strict=True)
@@ -193,7 +260,8 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> R2D2Net:
     return net.eval()
 
 
-def save_checkpoint(net: R2D2Net, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+def save_checkpoint(net: "R2D2Net",  # noqa: F821
+                    path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``net`` in sarfeat's format (loadable with ``weights_only=True``).
 
     Parameters
@@ -210,6 +278,7 @@ def save_checkpoint(net: R2D2Net, path: str | os.PathLike, metadata: dict | None
     -------
     pathlib.Path
     """
+    torch = _torch()
     path = Path(path)
     payload = {
         "format": FORMAT_NAME,
@@ -219,4 +288,109 @@ def save_checkpoint(net: R2D2Net, path: str | os.PathLike, metadata: dict | None
         "metadata": dict(metadata or {}),
     }
     torch.save(payload, path)
+    return path
+
+
+def _is_npz(path: Path) -> bool:
+    return path.suffix.lower() == ".npz"
+
+
+def load_weights(path: str | os.PathLike, trust: bool = False) -> NetworkWeights:
+    """The network stored in a checkpoint file as numpy arrays.
+
+    A ``.npz`` file (:func:`save_weights`) is read without torch; any other
+    file is read by :func:`load_state_dict`, which needs torch.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    trust : bool
+        As for :func:`load_checkpoint` (``.pt`` files only).
+
+    Returns
+    -------
+    NetworkWeights
+
+    Raises
+    ------
+    CheckpointError
+        When the file is damaged or its arrays do not fit the network.
+    ImportError
+        For a ``.pt`` file when torch is not installed (the message names the extra).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not _is_npz(path):
+        architecture, state_dict, metadata = load_state_dict(path, trust=trust)
+        state = {name: value.detach().cpu().numpy() for name, value in state_dict.items()}
+        return _checked(NetworkWeights(architecture, state, metadata), path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive[NPZ_HEADER]))
+            state = {name: archive[name] for name in archive.files if name != NPZ_HEADER}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise CheckpointError(f"cannot read weights {path}: damaged or not sarfeat's .npz "
+                              f"({type(error).__name__}: {error})") from error
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{path} is not a sarfeat weights file (no {FORMAT_NAME} header)")
+    _check_sarfeat_header(header, path)
+    architecture = header.get("architecture")
+    if architecture not in ARCHITECTURES:
+        raise CheckpointError(f"{path}: unknown architecture {architecture!r}; sarfeat reads "
+                              f"{sorted(ARCHITECTURES)}")
+    return _checked(NetworkWeights(architecture, state, dict(header.get("metadata", {}))), path)
+
+
+def _checked(weights: NetworkWeights, path: Path) -> NetworkWeights:
+    """``weights``, after checking its names, shapes and finiteness against its architecture."""
+    expected = expected_shapes(weights.architecture)
+    if set(expected) != set(weights.state):
+        missing, extra = set(expected) - set(weights.state), set(weights.state) - set(expected)
+        raise CheckpointError(f"{path} does not fit the {weights.architecture} network: missing "
+                              f"{sorted(missing)[:4]}, unexpected {sorted(extra)[:4]}")
+    for name, shape in expected.items():
+        value = weights.state[name]
+        if tuple(value.shape) != shape:
+            raise CheckpointError(f"{path}: {name} has shape {tuple(value.shape)}, the "
+                                  f"{weights.architecture} network needs {shape}")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise CheckpointError(f"{path}: non-finite values in {name}")
+    return weights
+
+
+def save_weights(weights: NetworkWeights, path: str | os.PathLike) -> Path:
+    """Write ``weights`` as sarfeat's ``.npz`` (readable without torch).
+
+    The file is written the same way every time: the same weights give the
+    same bytes.
+
+    Parameters
+    ----------
+    weights : NetworkWeights
+        For example ``sarfeat.network.weights_of_network(net)``.
+    path : str or path-like
+        Destination; must end in ``.npz``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    if not _is_npz(path):
+        raise ValueError(f"weights files end in .npz, got {path.name!r}")
+    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+              "architecture": weights.architecture, "metadata": weights.metadata}
+    arrays = {name: np.array(weights.state[name], order="C") for name in sorted(weights.state)}
+    arrays[NPZ_HEADER] = np.array(json.dumps(header, sort_keys=True))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():  # fixed dates: the same bytes on every run
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            member = io.BytesIO()
+            np.lib.format.write_array(member, value, allow_pickle=False)
+            archive.writestr(entry, member.getvalue())
+    path.write_bytes(buffer.getvalue())
     return path

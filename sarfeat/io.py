@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass, replace
@@ -27,10 +29,14 @@ from typing import Iterator
 
 import numpy as np
 
+from .geometry import warp
+from .preprocess import valid_mask
+
 __all__ = [
     "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
-    "warp_raster", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
+    "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
+    "TIFF_SUFFIXES", "TEMPORARY_MARK",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -118,8 +124,8 @@ class Raster:
         values, valid = self.data[index], self.valid[index]
         if valid.all():
             return values
-        dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float32
-        return np.where(valid, values, np.nan).astype(dtype)
+        # float32 or wider; complex stays complex (an SLC keeps its phase)
+        return np.where(valid, values, np.nan).astype(np.result_type(values.dtype, np.float32))
 
     def _name(self) -> str:
         return repr(str(self.path)) if self.path is not None else "the raster"
@@ -171,8 +177,7 @@ def read_raster(path: str | os.PathLike) -> Raster:
         georeferenced TIFF without rasterio installed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RasterError(f"input file {str(path)!r} does not exist")
+    _check_regular_file(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
@@ -195,8 +200,8 @@ def read_raster(path: str | os.PathLike) -> Raster:
     if array.ndim not in (2, 3) or array.size == 0:
         raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
                           "3-D (rows, cols, bands) array")
-    data = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
-    valid = _valid(data, nodata)
+    data = array[None] if array.ndim == 2 else np.moveaxis(_bands_last(array), -1, 0)
+    valid = valid_mask(data, nodata)
     picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
         and np.issubdtype(data.dtype, np.integer)
     if picture and data.shape[0] in (2, 4):
@@ -204,13 +209,32 @@ def read_raster(path: str | os.PathLike) -> Raster:
     return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
 
 
-def _valid(data: np.ndarray, nodata) -> np.ndarray:
-    valid = np.ones(data.shape, bool)
-    if np.issubdtype(data.dtype, np.floating) or np.iscomplexobj(data):
-        valid &= np.isfinite(data)
-    if nodata is not None and not np.isnan(nodata):
-        valid &= data != nodata
-    return valid
+def _check_regular_file(path: Path) -> None:
+    """Refuse a path that is missing, or that is not a regular file, with what it is."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise RasterError(f"input file {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise RasterError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device" if
+                stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise RasterError(f"input {str(path)!r} is {kind}, not an image file: sarfeat reads "
+                          "files it can seek in; copy the data to a file first")
+
+
+def _bands_last(array: np.ndarray) -> np.ndarray:
+    """A 3-D array as (rows, cols, bands): a planar (bands, rows, cols) one is moved.
+
+    Planar when the first axis is the shortest, at most 16 long, and the last
+    is longer than 16 (a (3, H, W) array is 3 bands, not H).
+    """
+    if array.ndim == 3 and array.shape[0] <= 16 and array.shape[0] < min(array.shape[1:]) \
+            and array.shape[-1] > 16:
+        return np.moveaxis(array, 0, -1)
+    return array
 
 
 def _read_tiff(path: Path):
@@ -230,27 +254,30 @@ def _read_tiff(path: Path):
         array = tiff.asarray()
     if nodata is not None:
         nodata = float(str(nodata.value).strip("\x00 "))
-    if array.ndim == 3 and array.shape[0] < min(array.shape[1:]) and array.shape[0] <= 16 \
-            and array.shape[-1] > 16:  # planar (bands, rows, cols)
-        array = np.moveaxis(array, 0, -1)
     return array, nodata
 
 
 def _read_rasterio(path: Path) -> Raster:
     rasterio = rasterio_or_none()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NotGeoreferencedWarning for plain TIFFs
-            with rasterio.open(path) as source:
-                data = source.read()
-                masks = source.read_masks() > 0
-                nodata, crs, transform = source.nodata, source.crs, source.transform
+        with _plain_tiff_quiet(rasterio), rasterio.open(path) as source:
+            data = source.read()
+            masks = source.read_masks() > 0
+            nodata, crs, transform = source.nodata, source.crs, source.transform
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
-    valid = masks & _valid(data, nodata)
+    valid = masks & valid_mask(data, nodata)
     georeferenced = crs is not None and not transform.is_identity
     return Raster(data, valid, nodata, crs if georeferenced else None,
                   transform if georeferenced else None, path)
+
+
+@contextlib.contextmanager
+def _plain_tiff_quiet(rasterio):
+    """Silence rasterio's NotGeoreferencedWarning (a plain TIFF is expected), nothing else."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+        yield
 
 
 def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
@@ -280,21 +307,77 @@ def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
 # -- writing ---------------------------------------------------------------------------------
 
 
+#: What names sarfeat's temporary files: ``.NAME.sarfeat-tmp-HOST-PID-XXXX.SUFFIX``.
+TEMPORARY_MARK = ".sarfeat-tmp-"
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and set it back at once
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of sarfeat's writers killed on this host; return them.
+
+    A writer killed mid-write (SIGKILL, power loss) cannot remove its hidden
+    temporary file. Each is named with :data:`TEMPORARY_MARK`, the host and the
+    writer's process id: those of this host whose process is gone are removed.
+    """
+    host, removed = socket.gethostname(), []
+    for path in Path(folder).glob(f".*{TEMPORARY_MARK}*"):
+        owner = path.name.split(TEMPORARY_MARK, 1)[1]  # HOST-PID-RANDOM.SUFFIX
+        name, _, pid = owner.rpartition("-")[0].rpartition("-")
+        if name != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
 
-    The temporary file is hidden (``.NAME.XXXX.tmp.SUFFIX``) and removed when
-    the block fails, so that an interrupted write never leaves a file that
-    looks complete under ``path``.
+    The temporary file is hidden (``.NAME.sarfeat-tmp-HOST-PID-XXXX.SUFFIX``)
+    and removed when the block fails, so that an interrupted write never leaves
+    a file that looks complete under ``path``; those left by a killed writer
+    are removed by the next write into the folder
+    (:func:`remove_stale_temporaries`). The file gets the mode of the file it
+    replaces, or ``0o666`` less the umask, as a file opened for writing would.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
-                                         dir=path.parent)
+    remove_stale_temporaries(path.parent)
+    prefix = f".{path.name}{TEMPORARY_MARK}{socket.gethostname()}-{os.getpid()}-"
+    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
     os.close(handle)
     temporary = Path(temporary)
     try:
         yield temporary
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -342,17 +425,18 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         tifffile.imwrite(path, data if raster.count > 1 else data[0], tile=tile,
                          compression="zlib", planarconfig="separate" if raster.count > 1 else None)
         return f"TIFF {data.dtype}, not georeferenced"
+    # deflate's predictor: floating point for floats, horizontal differencing for integers,
+    # none for complex (GDAL has no predictor for it)
+    predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
                    count=raster.count, dtype=data.dtype.name, nodata=raster.nodata,
-                   compress="deflate", predictor=3 if data.dtype.kind == "f" else 2)
+                   compress="deflate", predictor=predictor)
     if min(raster.shape) >= _BLOCK:
         profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
     if raster.georeferenced:
         profile.update(crs=raster.crs, transform=raster.transform)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NotGeoreferencedWarning
-        with rasterio.open(path, "w", **profile) as target:
-            target.write(data)
+    with _plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
+        target.write(data)
     where = "georeferenced" if raster.georeferenced else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
            "tiled, deflate"
@@ -417,10 +501,14 @@ def pixel_map(fixed: Raster, moving: Raster, samples: int = 11) -> np.ndarray:
 
 
 def reproject_band(moving: Raster, band: int | None, fixed: Raster) -> np.ndarray:
-    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
+    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside.
+
+    Float32; the amplitude of a complex band (this is the band that is matched).
+    """
     from rasterio.warp import Resampling, reproject
 
-    values = moving.band(band).astype(np.float32)
+    values = moving.band(band)
+    values = (np.abs(values) if np.iscomplexobj(values) else values).astype(np.float32)
     out = np.full(fixed.shape, np.nan, np.float32)
     reproject(values, out, src_transform=moving.transform, src_crs=moving.crs,
               src_nodata=np.nan, dst_transform=fixed.transform, dst_crs=fixed.crs,
@@ -441,35 +529,56 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     shape : (int, int)
         Output (rows, cols).
     order : int
-        Spline order (0 nearest, 1 bilinear).
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
 
     Returns
     -------
     Raster
         Same dtype and nodata as ``raster`` (an integer raster without a
-        nodata value gets its dtype's minimum as nodata; a float one NaN);
-        no-data wherever the output falls outside the input or on its no-data.
-        No georeferencing (the caller sets the output grid's).
+        nodata value gets its dtype's minimum as nodata; a float or complex one
+        NaN); no-data wherever the output falls outside the input or next to
+        its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
+        georeferencing (the caller sets the output grid's).
     """
-    from skimage.transform import ProjectiveTransform, warp
-
-    transform = ProjectiveTransform(matrix=np.asarray(inverse_map, dtype=float))
     dtype, nodata = raster.data.dtype, raster.nodata
     if nodata is None:
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
     out = np.empty((raster.count,) + tuple(shape), dtype)
     valid_out = np.empty(out.shape, bool)
     for index in range(raster.count):
-        valid = raster.valid[index]
-        values = np.where(valid, raster.data[index], 0).astype(np.float64)
-        warped = warp(values, transform, output_shape=shape, order=order, cval=0.0,
-                      preserve_range=True)
-        spread = warp((~valid).astype(np.float32), transform, output_shape=shape, order=1,
-                      cval=1.0, preserve_range=True)
-        good = spread < 1e-3
+        warped = warp(raster.data[index], inverse_map, shape, order=order,
+                      valid=raster.valid[index])
+        good = valid_mask(warped)
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
-            warped = np.clip(np.rint(warped), info.min, info.max)
+            warped = np.clip(np.rint(np.where(good, warped, 0)), info.min, info.max)
         out[index] = np.where(good, warped, nodata).astype(dtype)
         valid_out[index] = good
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None)
+
+
+def footprint_window(fixed: Raster, moving: Raster, margin: int = 0):
+    """(r0, r1, c0, c1) of ``fixed`` that ``moving``'s footprint covers, or None.
+
+    Both rasters georeferenced; the footprint is the moving image's outline
+    (its edges sampled, in the fixed CRS), widened by ``margin`` fixed pixels
+    and clipped to the fixed image. None when the footprints do not overlap.
+    """
+    rows, cols = moving.shape
+    edge = np.linspace(0, 1, 33)
+    outline = np.concatenate([
+        np.column_stack([edge * cols, np.zeros_like(edge)]),
+        np.column_stack([edge * cols, np.full_like(edge, rows)]),
+        np.column_stack([np.zeros_like(edge), edge * rows]),
+        np.column_stack([np.full_like(edge, cols), edge * rows])]) - 0.5  # pixel corners
+    mapped = map_coordinates(moving, outline, fixed.crs)
+    xy = _to_pixels(fixed, mapped[:, 0], mapped[:, 1])
+    if not np.all(np.isfinite(xy)):
+        return 0, fixed.shape[0], 0, fixed.shape[1]
+    r0 = int(max(0, np.floor(xy[:, 1].min() + 0.5) - margin))
+    r1 = int(min(fixed.shape[0], np.ceil(xy[:, 1].max() + 0.5) + margin))
+    c0 = int(max(0, np.floor(xy[:, 0].min() + 0.5) - margin))
+    c1 = int(min(fixed.shape[1], np.ceil(xy[:, 0].max() + 0.5) + margin))
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return r0, r1, c0, c1

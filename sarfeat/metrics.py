@@ -74,19 +74,21 @@ def similarity_warps(count: int = 4, seed: int = 1) -> list:
     ]
 
 
-def turn_about_centre(shape: tuple[int, int], degrees: float):
+def turn_about_centre(shape: tuple[int, int], degrees: float, scale: float = 1.0,
+                      shift: tuple[float, float] = (0.0, 0.0)):
     """The similarity that turns an image of ``shape`` by ``degrees`` about its centre.
 
-    As :func:`skimage.transform.rotate` turns it (counter-clockwise as
-    displayed), in (x, y) = (col, row) coordinates, for
-    :func:`warped_channel_errors`.
+    In (x, y) = (col, row) coordinates, from +x towards +y (clockwise as
+    displayed, rows down: the opposite sense to :func:`skimage.transform.rotate`),
+    for :func:`warped_channel_errors`; optionally also scaled by ``scale`` about
+    the centre, then moved by ``shift`` (x, y) pixels.
     """
     from skimage.transform import SimilarityTransform
 
     centre = np.array([(shape[1] - 1) / 2, (shape[0] - 1) / 2])  # (x, y)
     return (SimilarityTransform(translation=-centre)
-            + SimilarityTransform(rotation=np.deg2rad(degrees))
-            + SimilarityTransform(translation=centre))
+            + SimilarityTransform(scale=scale, rotation=np.deg2rad(degrees))
+            + SimilarityTransform(translation=centre + np.asarray(shift, dtype=float)))
 
 
 def quarter_turn_repeatability(detector, image: np.ndarray, tolerance: float = 1.0) -> float:

@@ -8,23 +8,24 @@ the original R2D2 checkpoints, which lets them load without renaming.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .architecture import (
+    ARCHITECTURES, FAST_R2D2_LAYERS, FAST_R2D2_LITE_LAYERS, IMAGENET_MEAN, IMAGENET_STD,
+    KEYPOINT_MAPS_LAYERS, R2D2_LAYERS, ConvSpec, NetworkWeights, multiply_adds_per_pixel,
+    receptive_radius,
+)
 
 __all__ = [
     "ARCHITECTURES", "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "FAST_R2D2_LITE_LAYERS",
     "KEYPOINT_MAPS_LAYERS",
     "R2D2_LAYERS", "fold_batchnorm", "imagenet_normalize", "multiply_adds_per_pixel",
+    "IMAGENET_MEAN", "IMAGENET_STD", "NetworkWeights", "network_from_weights",
+    "weights_of_network",
 ]
-
-#: The released checkpoints expect the gray image replicated to 3 channels and
-#: normalised with ImageNet's statistics.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 def imagenet_normalize(gray: torch.Tensor) -> torch.Tensor:
     """Turn a (B, 1, H, W) gray batch in [0, 1] into the network's (B, 3, H, W) input."""
@@ -33,137 +34,6 @@ def imagenet_normalize(gray: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, device=gray.device, dtype=gray.dtype).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=gray.device, dtype=gray.dtype).view(1, 3, 1, 1)
     return (gray - mean) / std
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """One convolution of the trunk.
-
-    Attributes
-    ----------
-    in_channels, out_channels : int
-        Channel counts.
-    kernel : int
-        Square kernel size.
-    dilation : int
-        Dilation; padding is ``((kernel - 1) * dilation) // 2``.
-    batchnorm, relu : bool
-        Whether a (non-affine) batch norm and a ReLU follow the convolution.
-    pool_after : bool
-        Whether a 2x2 max pool follows (Fast-R2D2 only).
-    stride : int
-        1, or 2 for a convolution that halves the resolution itself (instead
-        of a pool; with ``kernel`` 4 and padding 1 its output pixel ``i``
-        covers input pixels ``2i - 1 .. 2i + 2``, centred where a 2x2 pool's
-        would be).
-    """
-
-    in_channels: int
-    out_channels: int
-    kernel: int
-    dilation: int
-    batchnorm: bool = True
-    relu: bool = True
-    pool_after: bool = False
-    stride: int = 1
-
-    @property
-    def halves(self) -> bool:
-        """Whether the resolution is halved after this convolution (pool or stride)."""
-        return self.pool_after or self.stride == 2
-
-
-#: Fast-R2D2: a 2x2 max pool after layer 3, a bilinear x2 upsampling at the end.
-FAST_R2D2_LAYERS: tuple[ConvSpec, ...] = (
-    ConvSpec(3, 32, 3, 1),
-    ConvSpec(32, 32, 3, 1),
-    ConvSpec(32, 64, 3, 1, pool_after=True),
-    ConvSpec(64, 64, 3, 1),
-    ConvSpec(64, 128, 3, 1),
-    ConvSpec(128, 128, 3, 2),
-    ConvSpec(128, 128, 2, 2, relu=False),
-    ConvSpec(128, 128, 2, 4, relu=False),
-    ConvSpec(128, 128, 2, 8, batchnorm=False, relu=False),
-)
-
-#: Fast-R2D2 lite: Fast-R2D2's pattern (pool, dilations, x2 upsampling) with
-#: about half the channels and the same 128-D output, for distillation from
-#: Fast-R2D2 (:mod:`sarfeat.training.distill`); about 3.5 times cheaper.
-FAST_R2D2_LITE_LAYERS: tuple[ConvSpec, ...] = (
-    ConvSpec(3, 16, 3, 1),
-    ConvSpec(16, 16, 3, 1),
-    ConvSpec(16, 32, 3, 1, pool_after=True),
-    ConvSpec(32, 32, 3, 1),
-    ConvSpec(32, 64, 3, 1),
-    ConvSpec(64, 64, 3, 2),
-    ConvSpec(64, 64, 2, 2, relu=False),
-    ConvSpec(64, 64, 2, 4, relu=False),
-    ConvSpec(64, 128, 2, 8, batchnorm=False, relu=False),
-)
-
-#: Full R2D2: no pooling, strides turned into growing dilations.
-R2D2_LAYERS: tuple[ConvSpec, ...] = (
-    ConvSpec(3, 32, 3, 1),
-    ConvSpec(32, 32, 3, 1),
-    ConvSpec(32, 64, 3, 1),
-    ConvSpec(64, 64, 3, 2),
-    ConvSpec(64, 128, 3, 2),
-    ConvSpec(128, 128, 3, 4),
-    ConvSpec(128, 128, 2, 4, relu=False),
-    ConvSpec(128, 128, 2, 8, relu=False),
-    ConvSpec(128, 128, 2, 16, batchnorm=False, relu=False),
-)
-
-#: Keypoint maps only: a trunk that reproduces the quarter-turn averaged
-#: reliability and repeatability of a Fast-R2D2 (the rotation-invariant
-#: detector's keypoint maps) in one run, for distillation
-#: (:mod:`sarfeat.training.distill`, ``target='turned_maps'``). The first
-#: convolution halves the resolution itself, so that no layer runs at full
-#: resolution; the later ones keep Fast-R2D2's dilations. Its 32-D output is
-#: not a descriptor. 21 times fewer multiply-adds than Fast-R2D2.
-KEYPOINT_MAPS_LAYERS: tuple[ConvSpec, ...] = (
-    ConvSpec(3, 16, 4, 1, stride=2),
-    ConvSpec(16, 32, 3, 1),
-    ConvSpec(32, 32, 3, 2),
-    ConvSpec(32, 32, 2, 2, relu=False),
-    ConvSpec(32, 32, 2, 4, relu=False),
-    ConvSpec(32, 32, 2, 8, batchnorm=False, relu=False),
-)
-
-ARCHITECTURES: dict[str, tuple[ConvSpec, ...]] = {
-    "fast_r2d2": FAST_R2D2_LAYERS,
-    "fast_r2d2_lite": FAST_R2D2_LITE_LAYERS,
-    "keypoint_maps": KEYPOINT_MAPS_LAYERS,
-    "r2d2": R2D2_LAYERS,
-}
-
-
-def multiply_adds_per_pixel(architecture: str) -> float:
-    """Multiply-adds of the trunk per input pixel (convolutions only, heads excluded).
-
-    Parameters
-    ----------
-    architecture : str
-        A key of :data:`ARCHITECTURES`.
-
-    Returns
-    -------
-    float
-        Layers after a pool count a quarter per input pixel.
-
-    Examples
-    --------
-    >>> round(multiply_adds_per_pixel("fast_r2d2") / 1000)
-    142
-    """
-    total, area = 0.0, 1.0
-    for spec in ARCHITECTURES[architecture]:
-        if spec.stride == 2:
-            area /= 4
-        total += area * spec.in_channels * spec.out_channels * spec.kernel ** 2
-        if spec.pool_after:
-            area /= 4
-    return total
 
 
 class R2D2Net(nn.Module):
@@ -213,19 +83,7 @@ class R2D2Net(nn.Module):
     @property
     def receptive_radius(self) -> int:
         """Pixels of context on each side that an output pixel depends on."""
-        radius, stride = 0, 1
-        for spec in self.layers:
-            if spec.stride == 2:  # reads input pixels 2i - 1 .. 2i + 2
-                radius += 2
-                stride *= 2
-                continue
-            radius += stride * (((spec.kernel - 1) * spec.dilation) // 2)
-            if spec.pool_after:
-                radius += stride
-                stride *= 2
-        if self.has_pool:
-            radius += stride  # the final upsampling reads one more low-resolution pixel
-        return radius
+        return receptive_radius(self.architecture)
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Run the convolutional trunk, returning its raw features (128 channels for Fast-R2D2)."""
@@ -286,3 +144,18 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
             i += 1
     folded.ops = nn.ModuleList(new_ops)
     return folded
+
+
+def weights_of_network(net: R2D2Net) -> NetworkWeights:
+    """The values of ``net`` as :class:`~sarfeat.architecture.NetworkWeights` (numpy copies)."""
+    state = {name: value.detach().to("cpu").numpy().copy() for name, value in net.state_dict().items()}
+    return NetworkWeights(net.architecture, state, dict(getattr(net, "metadata", None) or {}))
+
+
+def network_from_weights(weights: NetworkWeights) -> R2D2Net:
+    """An :class:`R2D2Net` in eval mode holding ``weights``' values and metadata."""
+    net = R2D2Net(weights.architecture)
+    net.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in weights.state.items()},
+                        strict=True)
+    net.metadata = dict(weights.metadata)
+    return net.eval()

@@ -67,11 +67,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
-from . import _fused_steering
+from .runtime.kernels import steering as _fused_steering
 
 __all__ = [
     "turn_positions", "quarter_turn_maps", "dominant_orientations", "oriented_log_patches",
@@ -110,7 +108,7 @@ def turn_positions(
     return rows, cols
 
 
-def quarter_turn_maps(run: Callable, gray: torch.Tensor):
+def quarter_turn_maps(run: Callable, gray: np.ndarray):
     """Reliability and repeatability of ``gray`` averaged over its four quarter turns.
 
     Parameters
@@ -118,7 +116,7 @@ def quarter_turn_maps(run: Callable, gray: torch.Tensor):
     run : callable
         Takes an (H, W) float tensor and returns maps with ``reliability`` and
         ``repeatability`` (H, W) tensors, like
-        :meth:`sarfeat._inference.DenseRunner.run`.
+        :meth:`sarfeat.runtime.maps.DenseRunner.run`.
     gray : Tensor, shape (H, W)
         The image, values in [0, 1].
 
@@ -139,19 +137,20 @@ def quarter_turn_maps(run: Callable, gray: torch.Tensor):
     price is that on odd-sized images the quarter-turn equivariance is exact
     only up to that repeated line.
     """
+    gray = np.asarray(gray, np.float32)
     height, width = gray.shape
     upright = run(gray)
-    reliability = upright.reliability.clone()
-    repeatability = upright.repeatability.clone()
+    reliability = upright.reliability.copy()
+    repeatability = upright.repeatability.copy()
     if height % 2 or width % 2:
-        gray = F.pad(gray[None, None], (0, width % 2, 0, height % 2), mode="replicate")[0, 0]
+        gray = np.pad(gray, ((0, height % 2), (0, width % 2)), mode="edge")
     for turns in (1, 2, 3):
-        maps = run(torch.rot90(gray, turns, (0, 1)).contiguous())
-        reliability += torch.rot90(maps.reliability, -turns, (0, 1))[:height, :width]
-        repeatability += torch.rot90(maps.repeatability, -turns, (0, 1))[:height, :width]
+        maps = run(np.ascontiguousarray(np.rot90(gray, turns)))
+        reliability += np.rot90(maps.reliability, -turns)[:height, :width]
+        repeatability += np.rot90(maps.repeatability, -turns)[:height, :width]
         del maps
-    upright.reliability = reliability.mul_(0.25)
-    upright.repeatability = repeatability.mul_(0.25)
+    upright.reliability = reliability * np.float32(0.25)
+    upright.repeatability = repeatability * np.float32(0.25)
     return upright
 
 
@@ -223,7 +222,7 @@ class LevelSteering:
 
     Parameters
     ----------
-    image : (H, W) ndarray or Tensor
+    image : (H, W) ndarray
         Log-intensity image of the level, or of a window of it.
     sigma : float
         Gaussian window of the orientation, in level pixels.
@@ -246,8 +245,6 @@ class LevelSteering:
         prefilter: float = PATCH_SIGMA,
         origin: tuple[int, int] = (0, 0),
     ) -> None:
-        if isinstance(image, torch.Tensor):
-            image = image.detach().cpu().numpy()
         self.image = np.asarray(image, dtype=np.float32)
         self.sigma = float(sigma)
         self.side = float(side)
@@ -289,7 +286,7 @@ class LevelSteering:
         local_cols = np.asarray(cols, np.float64) - self.origin[1]
         if self._gradient is None and _fused_steering.available() and \
                 _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
-            # few positions: filter only around them (the same values, see sarfeat._fused_steering)
+            # few positions: filter only around them (the same values, see sarfeat.runtime.kernels.steering)
             d_row, d_col = _fused_steering.smoothed_gradients(self.image, local_rows, local_cols,
                                                               self.sigma)
             return np.arctan2(d_row, d_col).astype(np.float64)

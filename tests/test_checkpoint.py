@@ -591,3 +591,64 @@ def test_valid_thresholds_are_kept(tmp_path):
     path = tmp_path / "ok.pt"
     torch.save(_sarfeat_payload(), path)
     assert load_checkpoint(path).metadata["detector"]["reliability_threshold"] == 0.5
+
+
+# -- damage the zip checksums catch; the .npz format; torch as an extra ---------------------------
+
+
+def test_a_bit_flip_inside_a_checkpoint_is_a_checkpoint_error(saved, tmp_path):
+    """torch.load reads a flipped bit silently; the zip's CRC-32 does not."""
+    content = bytearray(saved.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    flipped = tmp_path / "flipped.pt"
+    flipped.write_bytes(bytes(content))
+    with pytest.raises(CheckpointError, match="CRC-32|damaged"):
+        load_checkpoint(flipped)
+
+
+def test_npz_weights_round_trip_with_the_same_bytes(tmp_path):
+    from sarfeat.checkpoint import load_weights, save_weights
+    from sarfeat.network import network_from_weights, weights_of_network
+
+    net = _random_net(seed=3)
+    net.metadata = {"detector": {"reliability_threshold": 0.6}}
+    first = save_weights(weights_of_network(net), tmp_path / "a.npz")
+    read = load_weights(first)
+    assert read.metadata == net.metadata and read.architecture == net.architecture
+    second = save_weights(read, tmp_path / "b.npz")
+    assert first.read_bytes() == second.read_bytes()
+    rebuilt = network_from_weights(read)
+    for key, value in net.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[key], value)
+    assert isinstance(load_checkpoint(first), R2D2Net)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "shape"])
+def test_damaged_npz_weights_are_a_checkpoint_error(tmp_path, damage):
+    import numpy as np
+
+    from sarfeat.checkpoint import load_weights, save_weights
+    from sarfeat.network import weights_of_network
+
+    weights = weights_of_network(_random_net(seed=4))
+    if damage == "shape":
+        weights.state["ops.0.weight"] = np.zeros((1, 1, 1, 1), np.float32)
+    path = save_weights(weights, tmp_path / "w.npz")
+    content = bytearray(path.read_bytes())
+    if damage == "truncate":
+        content = content[: len(content) // 2]
+    elif damage == "flip":
+        content[len(content) // 3] ^= 0x01
+    path.write_bytes(bytes(content))
+    with pytest.raises(CheckpointError):
+        load_weights(path)
+
+
+def test_pt_files_without_torch_name_the_extra(saved, monkeypatch):
+    import sys
+
+    from sarfeat.checkpoint import load_weights
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    with pytest.raises(ImportError, match=r"sarfeat\[train\]"):
+        load_weights(saved)

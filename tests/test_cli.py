@@ -146,7 +146,7 @@ def test_unreadable_weights_is_runtime_error(tmp_path, capsys):
 
 def test_option_choices_are_the_library_ones():
     # the CLI writes them down so that --help needs no torch: they must not drift
-    from sarfeat._inference import PRECISIONS  # noqa: PLC2701 - the constant lives there
+    from sarfeat.runtime import PRECISIONS
     from sarfeat.cli import common
     from sarfeat.matching import MODELS
     from sarfeat.preprocess import INPUT_KINDS

@@ -117,3 +117,24 @@ def test_register_stack_summary_cannot_collide(tmp_path):
     kept.write_text("{}")
     prepare_output_dir(tmp_path)
     assert not stale.exists() and kept.exists()  # an old summary cannot describe a new run
+
+
+def test_register_stack_names_never_collide():
+    names = output_names(["d1/a_001.tif", "d2/a.tif", "d3/a.tif", "e/B.tif", "f/b.npy"])
+    assert len({name.lower() for name in names}) == 5
+    assert names[0] == "a_001" and names[1] != "a_001"
+
+
+def test_register_stack_refuses_to_overwrite_an_input(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    scene = load_sar_scene("labrador")[..., 0]
+    reference, image, inside = tmp_path / "ref.npy", tmp_path / "b.npy", out / "b.registered.tif"
+    np.save(reference, scene)
+    np.save(image, scene)
+    inside.write_bytes(b"an input that the run would write over")  # b.npy's output
+    before = inside.read_bytes()
+    status = main(["register-stack", str(reference), str(image), str(inside), "-o", str(out),
+                   "-q"])
+    assert status == 2
+    assert "is the output" in capsys.readouterr().err and inside.read_bytes() == before

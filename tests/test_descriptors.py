@@ -408,3 +408,36 @@ def test_default_weights_when_none_given():
     extractor.detect_and_extract(load_sar_scene("labrador")[..., 0])
     assert len(extractor.keypoints) > 50
     assert extractor.descriptors["r2d2"].shape[1] == 128
+
+
+# -- non-finite arithmetic (issue 19, item 18) ----------------------------------------------------
+
+
+def ratio_hog_at(image, kind="auto"):
+    extractor = MultiDescriptorExtractor(descriptors=("ratio_hog",), input_kind=kind)
+    extractor.extract(image, [[128.0, 128.0], [110.0, 110.0], [60.0, 60.0]])
+    return extractor
+
+
+def test_ratio_hog_of_pixels_at_float32_max_is_finite():
+    """A block at float32's maximum overflowed the ROEWA sums (and the histogram kernel's index)."""
+    image = np.random.default_rng(0).gamma(1.0, 1.0, (256, 256)).astype(np.float32)
+    image[100:160, 100:160] = np.finfo(np.float32).max
+    extractor = ratio_hog_at(image, kind="intensity")
+    assert extractor.masks["ratio_hog"].all()
+    assert np.isfinite(extractor.descriptors["ratio_hog"]).all()
+    # the gradient is invariant to a gain: the same image made dimmer gives the same
+    expected = ratio_hog_at(image * np.float32(2.0 ** -100), kind="intensity")
+    expected = expected.descriptors["ratio_hog"]
+    np.testing.assert_allclose(extractor.descriptors["ratio_hog"], expected, atol=1e-5)
+
+
+def test_ratio_hog_of_db_integers_beyond_float32_is_finite():
+    """Integer dB values whose 10 ** (v / 10) overflows describe as the same values shifted."""
+    image = np.random.default_rng(1).integers(0, 2000, (256, 256)).astype(np.int32)
+    extractor = ratio_hog_at(image, kind="db")
+    assert extractor.masks["ratio_hog"].all()
+    assert np.isfinite(extractor.descriptors["ratio_hog"]).all()
+    shifted = ratio_hog_at((image - 1500).astype(np.float32), kind="db")  # a gain, in dB
+    np.testing.assert_allclose(extractor.descriptors["ratio_hog"],
+                               shifted.descriptors["ratio_hog"], atol=1e-4)

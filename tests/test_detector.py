@@ -337,8 +337,10 @@ def test_no_keypoint_near_the_image_edge(naver_net, scene):
     detector = make_detector(naver_net, min_size=64)
     detector.detect(scene)
     rows, cols = detector.keypoints.T
-    margin = (EDGE_MARGIN - 0.5) * detector.scales / 32  # in image pixels at each level
     height, width = scene.shape
+    level_sides = np.round(min(height, width) * 32 / detector.scales)
+    level_margin = np.minimum(EDGE_MARGIN, level_sides // 8)  # detector.edge_margin
+    margin = (level_margin - 0.5) * detector.scales / 32  # in image pixels at each level
     assert np.all((rows >= margin) & (cols >= margin))
     assert np.all((rows <= height - 1 - margin) & (cols <= width - 1 - margin))
     # the keypoints still reach close to every edge: nothing else was cut
@@ -659,3 +661,40 @@ def test_isolated_invalid_pixels_of_every_kind_exclude_only_themselves(
     detector.detect(image, mask=mask)
     assert _share_within(detector.keypoints, described.keypoints) >= 0.8
     assert not holes[tuple(np.rint(detector.keypoints).astype(int).T)].any()
+
+
+@pytest.mark.parametrize("convert", ["img_as_uint", "img_as_int", "img_as_float32",
+                                     "img_as_float64"])
+def test_an_eight_bit_picture_in_any_dtype_gives_the_same_keypoints(convert):
+    """scikit-image's own rule for its detectors: uint8, uint16 (k * 257), int16 and float
+    conversions of one picture give the same keypoints (the default detector). uint16 and
+    int16 were taken as linear intensity (40 keypoints against 36)."""
+    import skimage
+    from skimage import data as skdata
+
+    picture = skdata.camera()[::2, ::2]
+    detector = SARR2D2Detector()
+    detector.detect(picture)
+    reference = detector.keypoints.astype(np.float64)
+    detector.detect(getattr(skimage, convert)(picture))
+    np.testing.assert_array_equal(detector.keypoints.astype(np.float64), reference)
+
+
+def test_a_small_image_gives_fewer_keypoints_not_an_error(shared_data):
+    """64 x 64 crops give a few keypoints, as ORB does (the 12-pixel edge margin at every
+    level left none on two of these four); a flat small image still raises RuntimeError."""
+    from skimage import data as skdata
+
+    from sarfeat.data import load_pair
+
+    pair_l = np.asarray(load_pair("l")[0])
+    crops = [skdata.camera()[200:264, 200:264], skdata.astronaut()[100:164, 200:264, 0],
+             pair_l[100:164, 100:164], pair_l[300:364, 300:364]]
+    detector = SARR2D2Detector()
+    for crop in crops:
+        detector.detect(crop)
+        rows, cols = detector.keypoints.T
+        assert 0 < len(rows) < 20
+        assert np.all((rows >= 7.5) & (rows <= 55.5) & (cols >= 7.5) & (cols <= 55.5))
+    with pytest.raises(RuntimeError, match="flat"):
+        detector.detect(np.full((64, 64), 0.5, np.float32))

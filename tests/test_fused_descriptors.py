@@ -1,4 +1,4 @@
-"""The numba kernels of 'ratio_hog' (sarfeat._fused_descriptors) against the numpy/scipy code.
+"""The numba kernels of 'ratio_hog' (sarfeat.runtime.kernels.descriptors) against the numpy/scipy code.
 
 Each comparison runs the same public function twice, once with numba and once
 with ``_fused_descriptors.available`` patched to False (the numpy fallback).
@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage
 
 from sarfeat import MultiDescriptorExtractor
-from sarfeat import _fused_descriptors as fused
+from sarfeat.runtime.kernels import descriptors as fused
 from sarfeat import descriptors
 from sarfeat.data import load_pair
 from sarfeat.descriptors import roewa_gradient
@@ -159,3 +159,26 @@ def test_fallback_without_numba(monkeypatch, pair_l):
     extractor = MultiDescriptorExtractor(descriptors="ratio_hog")
     extractor.extract(load_pair("l")[0], *grid_keypoints((400, 400), step=90))
     assert extractor.masks["ratio_hog"].all()
+
+
+@pytest.mark.parametrize("numba", [True, False], ids=["numba", "numpy"])
+def test_gloh_histograms_skip_non_finite_samples(monkeypatch, numba):
+    """A NaN or infinite gradient sample adds nothing (it used to index out of the histogram)."""
+    if numba and not fused.available():
+        pytest.skip("numba is not installed")
+    if not numba:
+        monkeypatch.setattr(fused, "available", lambda: False)
+    lattice = descriptors._disc_lattice(descriptors._HOG_LATTICE)
+    grad_row, grad_col = random_gradients(6, len(lattice), 8)
+    bad = np.zeros(grad_row.shape, bool)
+    bad[2:, ::5] = True
+    spoiled_row, spoiled_col = grad_row.copy(), grad_col.copy()
+    spoiled_row[bad] = np.resize([np.nan, np.inf, -np.inf, 1.0], bad.sum())
+    spoiled_col[bad] = np.resize([0.5, np.nan, np.inf, np.nan], bad.sum())
+    theta = np.array([0.0, 1.0, 2.0, 3.0, 4.0, np.nan])
+    got = descriptors._gloh_histograms(spoiled_row, spoiled_col, lattice, theta, 8)
+    grad_row[bad] = grad_col[bad] = 0
+    expected = descriptors._gloh_histograms(grad_row, grad_col, lattice, theta, 8)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert (got[-1] == 0).all()  # no orientation, no histogram

@@ -1,26 +1,25 @@
-"""The detector's compiled peak finding (sarfeat._fused_peaks) against the torch code.
+"""The detector's compiled peak finding (sarfeat.runtime.kernels.peaks) against numpy's.
 
 Each comparison runs the same function twice, once with numba and once with
-``_fused_peaks.available`` patched to False (torch's ``max_pool2d`` path).
+``peaks.available`` patched to False (the numpy/scipy path, max pooling's rules).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from sarfeat import SARR2D2Detector
-from sarfeat import _fused_peaks as fused_peaks
+from sarfeat.runtime.kernels import peaks as fused_peaks
 from sarfeat import detector
 from sarfeat.data import load_pair
 
 needs_numba = pytest.mark.skipif(not fused_peaks.available(), reason="numba is not installed")
-THRESHOLD = 0.7  # not a float32: torch compares it as float32(0.7)
+THRESHOLD = 0.7  # not a float32: compared as float32(0.7)
 
 
 def both_paths(monkeypatch, function, *args):
-    """(numba result, torch result) of ``function(*args)``."""
+    """(numba result, numpy result) of ``function(*args)``."""
     fast = function(*args)
     with monkeypatch.context() as patch:
         patch.setattr(fused_peaks, "available", lambda: False)
@@ -39,7 +38,7 @@ def maps_with_ties(shape, seed, nan=False):
     if nan:
         repeatability[shape[0] // 2, shape[1] // 3] = np.nan
         reliability[shape[0] // 3, shape[1] // 2] = np.nan
-    return torch.from_numpy(repeatability), torch.from_numpy(reliability)
+    return repeatability, reliability
 
 
 CORES = [
@@ -54,27 +53,28 @@ CORES = [
 @pytest.mark.parametrize("shape", [(64, 70), (25, 40), (24, 90), (13, 13), (1, 1), (100, 31)])
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("nan", [False, True])
-def test_peaks_equal_torch(monkeypatch, shape, core, nan):
+def test_peaks_equal_numpy(monkeypatch, shape, core, nan):
     repeatability, reliability = maps_with_ties(shape, sum(shape), nan)
     fast, slow = both_paths(monkeypatch, detector._find_peaks, repeatability, reliability,
                             THRESHOLD, THRESHOLD, core)
     for f, s in zip(fast, slow):
-        assert f.dtype == s.dtype == torch.int64
-        assert torch.equal(f, s)
+        assert f.dtype == s.dtype == np.int64
+        np.testing.assert_array_equal(f, s)
 
 
 @needs_numba
 def test_a_plateau_is_all_peaks(monkeypatch):
-    """Ties are peaks (torch's equality with the pooled map): more peaks than a first guess."""
-    flat = torch.full((60, 50), 0.9)
+    """Ties are peaks (equality with the pooled map): more peaks than a first guess."""
+    flat = np.full((60, 50), 0.9, np.float32)
     fast, slow = both_paths(monkeypatch, detector._find_peaks, flat, flat, THRESHOLD, THRESHOLD,
                             CORES[0])
-    assert fast[0].numel() == (60 - 24) * (50 - 24)
-    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+    assert fast[0].size == (60 - 24) * (50 - 24)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
 
 
 @needs_numba
-def test_detection_equals_torch_peaks(monkeypatch):
+def test_detection_equals_numpy_peaks(monkeypatch):
     image = load_pair("l")[0]
 
     def detect():
@@ -88,7 +88,7 @@ def test_detection_equals_torch_peaks(monkeypatch):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
 
 
-def test_torch_path_without_numba(monkeypatch):
+def test_numpy_path_without_numba(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the numba kernel was called")
 
@@ -96,7 +96,7 @@ def test_torch_path_without_numba(monkeypatch):
     monkeypatch.setattr(fused_peaks, "peaks", refuse)
     repeatability, reliability = maps_with_ties((40, 40), 1)
     rows, cols = detector._find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
-    assert rows.numel() > 0 and (rows >= detector.EDGE_MARGIN).all()
+    assert rows.size > 0 and (rows >= detector.edge_margin((40, 40))).all()
 
 
 @needs_numba
@@ -105,7 +105,7 @@ def test_torch_path_without_numba(monkeypatch):
 def test_peaks_from_logits_equal_peaks_of_the_maps(threshold, core):
     """Peaks found from the logits, the maps evaluated only where read, are those of the
     full maps, with the same values at and around them."""
-    from sarfeat import _fused_heads as fused_heads
+    from sarfeat.runtime.kernels import heads as fused_heads
 
     rng = np.random.default_rng(7)
     logits = (np.round(rng.uniform(-4, 24, (2, 64, 70)) * 4) / 4).astype(np.float32)  # ties
@@ -130,12 +130,13 @@ def test_peaks_from_logits_equal_peaks_of_the_maps(threshold, core):
 
 
 @needs_numba
-def test_fused_maps_are_torch_s_activations():
-    from sarfeat import _fused_heads as fused_heads
-    from sarfeat._inference import head_activations
+def test_fused_maps_are_the_numpy_activations(monkeypatch):
+    from sarfeat.runtime.kernels import heads as fused_heads
+    from sarfeat.runtime.maps import head_activations
 
-    logits = torch.linspace(-30, 30, 2 * 400).reshape(2, 20, 20)
+    logits = np.linspace(-30, 30, 2 * 400, dtype=np.float32).reshape(2, 20, 20)
+    maps = fused_heads.head_maps(logits)
+    monkeypatch.setattr(fused_heads, "available", lambda: False)
     reliability, repeatability = head_activations(logits)
-    maps = fused_heads.head_maps(logits.numpy())
-    torch.testing.assert_close(torch.from_numpy(maps[0]), reliability, rtol=2e-6, atol=1e-7)
-    torch.testing.assert_close(torch.from_numpy(maps[1]), repeatability, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(maps[0], reliability, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(maps[1], repeatability, rtol=2e-6, atol=1e-7)

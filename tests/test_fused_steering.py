@@ -1,4 +1,4 @@
-"""The keypoint orientation computed at the keypoints only (sarfeat._fused_steering)."""
+"""The keypoint orientation computed at the keypoints only (sarfeat.runtime.kernels.steering)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sarfeat import _fused_steering
+from sarfeat.runtime.kernels import steering as _fused_steering
 from sarfeat.orientation import LevelSteering
 
 pytestmark = pytest.mark.skipif(not _fused_steering.available(), reason="numba not installed")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -142,3 +146,101 @@ def test_warp_raster_keeps_dtype_and_nodata():
     assert (warped.data[:, :, 36:] == -9999).all()  # beyond the input
     unset = io.warp_raster(io.Raster(data[:1], np.ones((1, 40, 40), bool)), shift, (40, 40))
     assert unset.nodata == np.iinfo(np.int16).min and (unset.data[0, :, 36:] == -32768).all()
+
+
+# -- issue 19: nothing lost, nothing silently changed ----------------------------------------
+
+
+def test_complex_geotiff_keeps_its_phase_with_and_without_nodata(scene, tmp_path):
+    rng = np.random.default_rng(0)
+    slc = (np.sqrt(scene[..., 0] + 1) * np.exp(1j * rng.uniform(-np.pi, np.pi, scene.shape[:2])))
+    slc = slc.astype(np.complex64)[None]
+    for nodata in (0.0, None):
+        data = slc.copy()
+        data[:, :, :3] = 0
+        _geotiff(tmp_path / "slc.tif", data, nodata=nodata)
+        band = io.read_raster(tmp_path / "slc.tif").band()
+        assert band.dtype == np.complex64
+        np.testing.assert_array_equal(band[:, 3:], data[0, :, 3:])
+        assert np.isnan(band[:, :3]).all() == (nodata is not None)
+        # resampled with its phase: the imaginary part is not dropped
+        raster = io.read_raster(tmp_path / "slc.tif")
+        shift = np.array([[1, 0, 0.5], [0, 1, 0.25], [0, 0, 1.0]])
+        warped = io.warp_raster(raster, shift, raster.shape)
+        assert warped.data.dtype == np.complex64 and np.abs(warped.data.imag).max() > 0
+        assert io.write_raster(tmp_path / "out.tif", warped).startswith("GeoTIFF complex64")
+        back = io.read_raster(tmp_path / "out.tif")
+        np.testing.assert_array_equal(back.data[back.valid], warped.data[warped.valid])
+
+
+def test_outputs_honour_the_umask(tmp_path):
+    raster = io.Raster(np.ones((1, 8, 8), np.float32), np.ones((1, 8, 8), bool))
+    previous = os.umask(0o027)
+    try:
+        for name in ("a.tif", "a.npy", "a.png"):
+            io.write_raster(tmp_path / name, raster)
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+    finally:
+        os.umask(previous)
+    (tmp_path / "a.npy").chmod(0o604)  # a file that is replaced keeps its mode
+    io.write_raster(tmp_path / "a.npy", raster)
+    assert stat.S_IMODE((tmp_path / "a.npy").stat().st_mode) == 0o604
+
+
+def test_temporaries_are_named_and_those_of_dead_writers_removed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    stale = tmp_path / f".x.tif{io.TEMPORARY_MARK}{host}-{dead}-abc_12.tif"
+    alive = tmp_path / f".y.tif{io.TEMPORARY_MARK}{host}-{os.getpid()}-abc_12.tif"
+    other = tmp_path / f".z.tif{io.TEMPORARY_MARK}elsewhere-{dead}-abc_12.tif"
+    for path in (stale, alive, other):
+        path.write_bytes(b"partial")
+    io.write_raster(tmp_path / "out.npy", io.Raster(np.ones((1, 4, 4)), np.ones((1, 4, 4), bool)))
+    assert not stale.exists() and alive.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["out.npy"]
+
+
+def test_a_fifo_is_reported_as_what_it_is(tmp_path):
+    fifo = tmp_path / "pipe.tif"
+    os.mkfifo(fifo)
+    with pytest.raises(io.RasterError, match="FIFO"):
+        io.read_raster(fifo)
+    with pytest.raises(io.RasterError, match="folder"):
+        io.read_raster(tmp_path)
+    with pytest.raises(io.RasterError, match="does not exist"):
+        io.read_raster(tmp_path / "missing.tif")
+
+
+def test_planar_npy_is_read_as_bands(tmp_path):
+    planar = np.arange(3 * 40 * 50, dtype=np.float32).reshape(3, 40, 50)
+    np.save(tmp_path / "planar.npy", planar)
+    raster = io.read_raster(tmp_path / "planar.npy")
+    assert raster.count == 3 and raster.shape == (40, 50)
+    np.testing.assert_array_equal(raster.data, planar)
+    np.save(tmp_path / "last.npy", np.moveaxis(planar, 0, -1))  # (H, W, bands) as before
+    assert io.read_raster(tmp_path / "last.npy").count == 3
+
+
+def test_only_the_expected_rasterio_warning_is_silenced(tmp_path, monkeypatch):
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, np.ones((8, 8), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NotGeoreferencedWarning would raise here
+        io.read_raster(plain)
+    opened = rasterio.open
+
+    def noisy(*args, **kwargs):
+        warnings.warn("something unexpected", UserWarning)
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", noisy)
+    with pytest.warns(UserWarning, match="something unexpected"):
+        io.read_raster(plain)
+    with pytest.warns(UserWarning, match="something unexpected"):
+        io.write_raster(tmp_path / "out.tif", io.Raster(np.ones((1, 8, 8), np.float32),
+                                                        np.ones((1, 8, 8), bool)))

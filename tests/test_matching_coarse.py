@@ -128,3 +128,16 @@ def test_the_turn_estimate_is_computed_only_when_the_first_turn_is_not_strong():
     image, other, _ = _turned_pair(-62.0)
     best = _search(image, other).run(estimate(image, other))
     assert calls == [1] and best.strong and angle_difference(best.angle, 62.0) < 5
+
+
+def test_only_a_featureless_turn_is_no_hypothesis_other_errors_show():
+    """An unexpected error while describing a turn is raised, not taken for 'no hypothesis'."""
+    image, other, _ = _turned_pair(0.0)
+
+    def broken(image, check):
+        raise ValueError("a bug in the describing code")
+
+    search = _search(image, other)
+    search.describe = broken
+    with pytest.raises(ValueError, match="a bug"):
+        search.attempt(90.0)

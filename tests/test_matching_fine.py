@@ -270,3 +270,22 @@ def test_describing_two_patches_at_once_gives_the_same_result(large_pair):
     np.testing.assert_array_equal(one.model.params, two.model.params)
     assert stages[0].diagnostics["patches_described"] == stages[1].diagnostics["patches_described"]
     assert stages[1].diagnostics["patches_described"] > 10
+
+
+def test_only_an_empty_patch_is_skipped_other_errors_show():
+    """describe_core skips a patch without keypoints, but an unexpected error is raised."""
+    from sarfeat.detector import NoKeypointsError
+    from sarfeat.matching.fine import ImageWindows, describe_core
+
+    windows = ImageWindows(texture((128, 128), 2), "image1")
+    settings = FineSettings(descriptors=("patch",))
+
+    def empty(patch, budget):
+        raise NoKeypointsError("nothing here")
+
+    def broken(patch, budget):
+        raise ValueError("a bug in the describing code")
+
+    assert describe_core(settings, empty, windows, (0, 64, 0, 64)) is None
+    with pytest.raises(ValueError, match="a bug"):
+        describe_core(settings, broken, windows, (0, 64, 0, 64))

@@ -174,3 +174,26 @@ def test_ransac_keeps_only_plausible_models():
     fitted = ransac(source, target, "similarity", threshold=3.0, max_trials=300,
                     plausible=small_scale_only, rng=np.random.default_rng(0))
     assert fitted is None or fitted[1].mean() < 0.2
+
+
+def test_ransac_keeps_a_model_with_the_cost_it_recorded(monkeypatch):
+    """A local optimisation that makes the model worse is not kept (issue 19, item 9).
+
+    RANSAC used to keep the optimised model while recording the better of the two
+    costs, so a worse model stood in for a better one and later samples lost to it.
+    """
+    from sarfeat.matching import models
+
+    truth = AffineTransform(matrix=np.array([[0.95, 0.04, 12], [-0.03, 1.05, -8], [0, 0, 1.0]]))
+    source, target, correct = _matches(truth, count=200, outliers=0.3, seed=3)
+    off = np.array([[1, 0, 40.0], [0, 1, 0], [0, 0, 1]])
+
+    def spoiled(source, target, name, matrix, inliers, threshold, plausible):
+        return off @ matrix, inliers  # 40 px away: every point an outlier
+
+    monkeypatch.setattr(models, "_local_optimisation", spoiled)
+    matrix, inliers = ransac(source, target, "affine", threshold=3.0, max_trials=500,
+                             plausible=None, rng=np.random.default_rng(0))
+    errors = transfer_errors(matrix[None], source, target)[0]
+    np.testing.assert_array_equal(inliers, errors <= 3.0)  # the inliers are the model's
+    assert inliers[correct].mean() > 0.9

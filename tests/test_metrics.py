@@ -70,3 +70,24 @@ def test_similarity_warps_are_reproducible_and_within_their_ranges():
         assert 0.8 <= warp.scale <= 1.0 and abs(np.rad2deg(warp.rotation)) <= 10
         assert np.all(np.abs(warp.translation) <= 20)
     assert not np.allclose(warps[0].params, similarity_warps(1, seed=2)[0].params)
+
+
+def test_turn_about_centre_scales_and_shifts_about_the_centre():
+    from skimage.transform import warp
+
+    from sarfeat.metrics import turn_about_centre
+
+    shape = (41, 61)
+    centre = np.array([[30.0, 20.0]])  # (x, y) of the centre pixel
+    moved = turn_about_centre(shape, 60.0, scale=0.9, shift=(6.0, -4.0))
+    np.testing.assert_allclose(moved(centre), centre + [[6.0, -4.0]], atol=1e-9)
+    assert np.isclose(moved.scale, 0.9) and np.isclose(np.rad2deg(moved.rotation), 60.0)
+    # where skimage's warp moves a bright pixel (clockwise as displayed, rows down)
+    image = np.zeros(shape)
+    image[20, 45] = 1.0  # (x, y) = (45, 20)
+    turn = turn_about_centre(shape, 30.0)
+    turned = warp(image, turn.inverse, order=1)
+    expected = turn(np.array([[45.0, 20.0]]))[0]
+    np.testing.assert_allclose(expected, [30 + 15 * np.cos(np.pi / 6), 20 + 15 * 0.5])
+    peak = np.unravel_index(np.argmax(turned), shape)
+    assert np.abs(np.array(peak[::-1]) - expected).max() <= 1.0

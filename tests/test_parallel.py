@@ -249,7 +249,7 @@ def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, nam
     from sarfeat import normalize_sar, preprocess
     from sarfeat.parallel import scene as tiled
 
-    monkeypatch.setattr(preprocess, "_PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
+    monkeypatch.setattr(preprocess, "PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
     image, nodata = _inputs(airsar_cube[..., 0])[name]
     expected = normalize_sar(image, nodata=nodata)
     layout = tiled._row_blocks(*image.shape, pixels=256 * 37)

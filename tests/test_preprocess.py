@@ -435,3 +435,40 @@ def test_sar_scaling_refuses_what_normalize_sar_refuses():
         sar_scaling(np.full((20, 20), np.nan))
     with pytest.raises(ValueError, match="unknown input_kind"):
         sar_scaling(np.ones((20, 20)), "linear")
+
+
+# -- issue 19: one no-data rule, no silent change ------------------------------------------------
+
+
+def test_valid_mask_is_one_rule_for_every_input():
+    from sarfeat.preprocess import valid_mask
+
+    real = np.array([[1.0, np.nan, 0.0, np.inf, -9999.0]])
+    assert valid_mask(real).tolist() == [[True, False, True, False, True]]
+    assert valid_mask(real, nodata=-9999).tolist() == [[True, False, True, False, False]]
+    assert valid_mask(real, nodata=np.nan).tolist() == valid_mask(real).tolist()
+    complex_ = np.array([1 + 1j, complex(np.nan, 1), complex(1, np.inf), 0j, 5 + 0j])
+    assert valid_mask(complex_, nodata=0).tolist() == [True, False, False, False, True]
+    assert valid_mask(complex_, nodata=5).tolist() == [True, False, False, True, False]
+    masked = np.ma.masked_array([1, 2, 3], mask=[False, True, False])
+    assert valid_mask(masked, mask=[True, True, False]).tolist() == [True, False, False]
+    assert valid_mask(np.array([0, 255], np.uint8), nodata=0).tolist() == [False, True]
+    # normalize_sar applies the same rule: a complex nodata-like amplitude is not no-data
+    amplitude_five = np.full((16, 16), 5 + 0j)
+    amplitude_five[0] = 3j + 4  # |3j + 4| == 5, but it is not the value 5
+    amplitude_five[1] = np.linspace(1, 9, 16)
+    assert normalize_sar(amplitude_five, nodata=5).valid[0].all()
+
+
+def test_time_arrays_and_float32_overflow_are_refused():
+    with pytest.raises(ValueError, match="timedelta64"):
+        normalize_sar(np.arange(64 * 64).reshape(64, 64).astype("timedelta64[s]"))
+    with pytest.raises(ValueError, match="datetime64"):
+        normalize_sar(np.arange(64 * 64).reshape(64, 64).astype("datetime64[s]"))
+    huge = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64)) * 1e39  # beyond float32
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        normalize_sar(huge)
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        sar_scaling(huge)
+    # within float32's range, float64 values are used as they are
+    assert normalize_sar(huge / 1e10).valid is None

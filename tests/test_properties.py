@@ -158,7 +158,8 @@ def check_detection(detector, image, mask):
     level_w = np.maximum(1, np.round(width * level_scale))
     ratio = np.maximum(height / level_h, width / level_w)
     # none in the edge margin, measured on the level's grid (allow a level pixel of rounding)
-    margin = (EDGE_MARGIN - 1.5) * ratio
+    level_margin = np.maximum(1, np.minimum(EDGE_MARGIN, np.minimum(level_h, level_w) // 8))
+    margin = (level_margin - 1.5) * ratio
     assert np.all((rows >= margin) & (rows <= height - 1 - margin)), "keypoint at the edge"
     assert np.all((cols >= margin) & (cols <= width - 1 - margin)), "keypoint at the edge"
     large = large_regions(invalid)
@@ -443,6 +444,11 @@ def image_pairs(draw, cube, max_side=96):
                       dtype, rng)
     if np.issubdtype(first.dtype, np.inexact) and draw(st.booleans(), label="nan"):
         first[: side // 2] = np.nan
+    if draw(st.booleans(), label="masked"):  # a masked array, sometimes masked everywhere
+        mask = np.zeros(second.shape, bool)
+        r0, r1, c0, c1 = _rectangle(draw, *second.shape)
+        mask[r0:r1, c0:c1] = True
+        second = np.ma.masked_array(second, mask=mask)
     return first, second
 
 
@@ -454,6 +460,7 @@ def test_matcher_and_register_properties(small_matcher, airsar_cube, data):
 
     first, second = data.draw(image_pairs(airsar_cube))
     copies = first.copy(), second.copy()
+    masked_out = np.ma.isMaskedArray(second) and np.ma.getmaskarray(second).all()
     try:
         matches = small_matcher.match(first, second)
         assert matches.ndim == 2 and matches.shape[1] == 2
@@ -461,16 +468,21 @@ def test_matcher_and_register_properties(small_matcher, airsar_cube, data):
             assert len(matches) == 0
     except RuntimeError as error:
         assert str(error).startswith(("image1", "image2")), error
+    except ValueError as error:  # only for an image without a valid pixel
+        assert masked_out and "no valid pixel" in str(error), error
     try:
         result = register(first, second, matcher=small_matcher)
     except RegistrationError as error:
         assert str(error)
     else:
+        assert not masked_out  # a masked array's mask is kept: all masked is refused
         if second.dtype == np.float32:
             assert result.warped.dtype == np.float32
+        if np.iscomplexobj(second):  # complex stays complex
+            assert np.iscomplexobj(result.warped)
         assert result.warped.shape == first.shape
     np.testing.assert_array_equal(first, copies[0])
-    np.testing.assert_array_equal(second, copies[1])
+    np.testing.assert_array_equal(np.ma.getdata(second), np.ma.getdata(copies[1]))
 
 
 def test_matcher_without_model_returns_no_match(naver_net, airsar_cube):
@@ -491,3 +503,110 @@ def test_matcher_without_model_returns_no_match(naver_net, airsar_cube):
     assert matcher.model is None and "needed" in matcher.diagnostics["failure"]
     assert len(matcher.matches) == len(first.matches)
     assert matches.shape == (0, 2) and not matcher.inliers.any()
+
+
+# -- sarfeat.io and the one warp -------------------------------------------------------------
+
+IO_DTYPES = ("uint8", "int16", "uint16", "float32", "float64", "complex64")
+
+
+@st.composite
+def rasters(draw, max_side=40):
+    """A 1-3 band raster of a random dtype with NaN, a nodata value or neither."""
+    from sarfeat.io import Raster
+    from sarfeat.preprocess import valid_mask
+
+    dtype = np.dtype(draw(st.sampled_from(IO_DTYPES), label="dtype"))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, max_side)),
+             draw(st.integers(1, max_side)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    values = rng.gamma(1.0, 50.0, shape)
+    if dtype.kind == "c":
+        values = values * np.exp(1j * rng.uniform(-np.pi, np.pi, shape))
+    data = values.astype(dtype)
+    holes = rng.random(shape) < draw(st.sampled_from([0.0, 0.1, 0.6]))
+    nodata = draw(st.sampled_from([None, 0.0, "nan"] if dtype.kind in "fc" else [None, 0.0]))
+    if nodata == "nan":
+        nodata = float("nan")
+        data[holes] = np.nan
+    elif nodata is not None:
+        data[holes] = 0
+    return Raster(data, valid_mask(data, nodata), nodata)
+
+
+@SETTINGS
+@given(raster=rasters(), suffix=st.sampled_from([".tif", ".npy"]))
+def test_io_round_trip_keeps_values_dtype_and_no_data(tmp_path_factory, raster, suffix):
+    """What is written is read back: dtype, valid pixels and their values (complex too)."""
+    from sarfeat import io
+
+    folder = tmp_path_factory.mktemp("io")
+    data_before = raster.data.copy()
+    io.write_raster(folder / f"r{suffix}", raster)
+    back = io.read_raster(folder / f"r{suffix}")
+    np.testing.assert_array_equal(raster.data, data_before)  # the input is untouched
+    assert back.data.dtype == raster.data.dtype and back.data.shape == raster.data.shape
+    if suffix == ".tif":  # .npy keeps no nodata value: NaN alone marks no-data there
+        np.testing.assert_array_equal(back.valid, raster.valid)
+    np.testing.assert_array_equal(back.data[raster.valid], raster.data[raster.valid])
+    band = back.band(0)
+    assert band.dtype == (raster.data.dtype if back.valid[0].all()
+                          else np.result_type(raster.data.dtype, np.float32))
+    assert [p.name for p in folder.iterdir()] == [f"r{suffix}"]  # no temporary left
+
+
+@SETTINGS
+@given(raster=rasters(), dx=st.integers(-5, 5), dy=st.integers(-5, 5),
+       order=st.sampled_from([0, 1, 3]))
+def test_warp_raster_by_whole_pixels_moves_the_pixels(raster, dx, dy, order):
+    """A whole-pixel shift moves every valid pixel unchanged, in every dtype and order."""
+    from sarfeat import io
+
+    shift = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])  # output (x, y) reads (x+dx, y+dy)
+    warped = io.warp_raster(raster, shift, raster.shape, order=order)
+    assert warped.data.dtype == raster.data.dtype
+    rows, cols = raster.shape
+    for index in range(raster.count):
+        for r in range(max(0, -dy), min(rows, rows - dy)):
+            source_valid = raster.valid[index, r + dy, max(0, dx):min(cols, cols + dx)]
+            out_valid = warped.valid[index, r, max(0, -dx):min(cols, cols - dx)]
+            assert not (out_valid & ~source_valid).any()  # no-data never becomes data
+            # at whole pixels the interpolation reads one pixel: data stays data
+            np.testing.assert_array_equal(out_valid, source_valid)
+            kept = out_valid
+            np.testing.assert_array_equal(
+                warped.data[index, r, max(0, -dx):min(cols, cols - dx)][kept],
+                raster.data[index, r + dy, max(0, dx):min(cols, cols + dx)][kept])
+    # pixels that come from outside the input are no-data
+    if dy > 0:
+        assert not warped.valid[:, rows - dy:].any()
+    if dx < 0:
+        assert not warped.valid[:, :, :min(cols, -dx)].any()
+
+
+@SETTINGS
+@given(data=st.data())
+def test_one_no_data_rule_for_nan_nodata_masks_and_masked_arrays(data):
+    """NaN, a nodata value, a mask and a masked array mark the same pixels, complex or not."""
+    from sarfeat.geometry import warp
+    from sarfeat.preprocess import valid_mask
+
+    dtype = data.draw(st.sampled_from(["float32", "float64", "complex64"]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = (data.draw(st.integers(2, 40)), data.draw(st.integers(2, 40)))
+    values = (rng.gamma(1.0, 1.0, shape) + 0.1).astype(dtype)
+    holes = rng.random(shape) < data.draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
+    with_nan = np.where(holes, np.nan, values)
+    with_nodata = np.where(holes, -1, values).astype(dtype)
+    masked = np.ma.masked_array(values, mask=holes)
+    expected = ~holes
+    for valid in (valid_mask(with_nan), valid_mask(with_nodata, -1), valid_mask(masked),
+                  valid_mask(values, mask=~holes)):
+        np.testing.assert_array_equal(valid, expected)
+    matrix = np.array([[1, 0.1, data.draw(st.floats(-3, 3))],
+                       [-0.1, 1, data.draw(st.floats(-3, 3))], [0, 0, 1.0]])
+    reference = warp(with_nan, matrix, shape)
+    for other in (warp(with_nodata, matrix, shape, nodata=-1), warp(masked, matrix, shape),
+                  warp(values, matrix, shape, valid=~holes)):
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(reference))
+        np.testing.assert_allclose(other, reference, equal_nan=True, rtol=1e-6)

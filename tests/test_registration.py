@@ -166,3 +166,32 @@ def test_progress_bar_over_the_fine_patches(naver_net, airsar_cube, capsys):
     assert matcher.progress is False  # the call's setting did not stick
     register(fixed, moving, matcher=matcher)
     assert "fine patches" not in capsys.readouterr().err
+
+
+def test_masked_arrays_keep_their_mask(naver_net, airsar_cube):
+    """A fully masked moving image is refused, as CoarseFineMatcher.match refuses it."""
+    fixed = airsar_cube[..., 0]
+    with pytest.raises(RegistrationError, match="no valid pixel") as raised:
+        register(fixed, np.ma.masked_all_like(fixed), weights=naver_net)
+    assert raised.value.image == "moving"
+    mostly = np.ma.masked_array(fixed, mask=np.ones(fixed.shape, bool))
+    mostly.mask[:10] = False
+    with pytest.raises(RegistrationError, match="mostly no-data"):
+        register(fixed, mostly, weights=naver_net)
+
+
+def test_warped_is_made_only_when_read(registered, monkeypatch):
+    """The command line resamples every band itself: register() must not warp for it."""
+    import sarfeat.registration as registration
+
+    result, fixed, moving = registered
+    calls = []
+    monkeypatch.setattr(registration, "warp", lambda *a, **k: calls.append(1) or
+                        np.zeros(fixed.shape))
+    lazy = RegistrationResult(result.transform, result.matches, result.inliers,
+                              result.keypoints_fixed, result.keypoints_moving,
+                              resampling=(moving, 1, None, fixed.shape))
+    assert calls == []
+    assert lazy.warped.shape == fixed.shape and lazy.warped is lazy.warped and calls == [1]
+    lazy.warped = None  # what a worker that does not send it back does
+    assert lazy.warped is None and calls == [1]

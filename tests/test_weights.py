@@ -13,14 +13,20 @@ import pytest
 import torch
 
 from sarfeat import SARR2D2Detector, data
-from sarfeat.checkpoint import load_checkpoint, save_checkpoint
+from sarfeat.architecture import NetworkWeights
+from sarfeat.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from sarfeat.network import R2D2Net
 from sarfeat.parallel import _worker
-from sarfeat.weights import DEFAULT_WEIGHTS, check_weights, resolve_weights, weight_names
+from sarfeat.weights import (
+    DEFAULT_WEIGHTS, check_weights, resolve_network_weights, resolve_weights, weight_names,
+)
 
 
-def _first_weight(net: R2D2Net) -> torch.Tensor:
-    return next(iter(net.state_dict().values()))
+def _first_weight(net) -> torch.Tensor:
+    """The first convolution's weights of an R2D2Net or a NetworkWeights."""
+    if isinstance(net, NetworkWeights):
+        return torch.from_numpy(net.state["ops.0.weight"])
+    return net.state_dict()["ops.0.weight"]
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +111,37 @@ def test_check_loads_nothing(monkeypatch):
     for weights in (None, "sarfeat-sar-v1", DEFAULT_WEIGHTS, "weights/r2d2_WASF_N16.pt"):
         check_weights(weights)
     SARR2D2Detector("weights/r2d2_WASF_N16.pt")  # a valid name, not fetched yet
+
+
+# -- the .npz weights: readable without torch, never stale -----------------------------------------
+
+
+@pytest.mark.parametrize("pt_name", sorted(data.NPZ_WEIGHTS))
+def test_bundled_npz_weights_hold_the_checkpoint_values(pt_name):
+    """Each bundled .npz has the values and metadata of its .pt (both registered)."""
+    from sarfeat.network import weights_of_network
+
+    from_npz = load_weights(data.fetch(data.NPZ_WEIGHTS[pt_name]))
+    from_pt = weights_of_network(load_checkpoint(data.fetch(pt_name)))
+    assert from_npz.architecture == from_pt.architecture
+    assert from_npz.metadata == from_pt.metadata
+    assert from_npz.values_hash() == from_pt.values_hash()
+    assert resolve_network_weights(pt_name).values_hash() == from_pt.values_hash()
+
+
+def test_registered_weights_resolve_without_importing_torch():
+    import subprocess
+    import sys
+
+    script = ("import sys; from sarfeat.weights import resolve_network_weights; "
+              "w = resolve_network_weights('sarfeat-sar-v1'); "
+              "assert w.architecture == 'fast_r2d2'; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_network_and_its_weights_resolve_to_each_other(bundled):
+    as_weights = resolve_network_weights(bundled)
+    assert isinstance(as_weights, NetworkWeights)
+    back = resolve_weights(as_weights)
+    assert isinstance(back, R2D2Net) and back.metadata == bundled.metadata
+    assert torch.equal(_first_weight(back), _first_weight(bundled))

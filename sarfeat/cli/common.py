@@ -11,6 +11,7 @@ from ..data import DEFAULT_WEIGHTS
 
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
+    "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error",
 ]
@@ -39,6 +40,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
     return value
 
 
@@ -85,10 +97,10 @@ def load_weights(weights: str | None, trust: bool):
     The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name is
     fetched and hash-checked, never read from the working directory.
     """
-    from ..weights import resolve_weights, weight_names
+    from ..weights import resolve_network_weights, weight_names
 
     try:
-        return resolve_weights(weights, trust=trust)
+        return resolve_network_weights(weights, trust=trust)
     except (TypeError, FileNotFoundError) as error:
         raise UsageError(
             f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"
@@ -136,10 +148,23 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
         folder = path.resolve().parent
         if not folder.is_dir():
             raise UsageError(f"cannot write {option} {str(path)!r}: its folder does not exist")
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"cannot write {option} {str(path)!r}: its folder is not writable")
+        reason = _unwritable(folder)
+        if reason:
+            raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
         if path.exists() and not os.access(path, os.W_OK):
             raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why a file cannot be created in ``folder`` (found by creating one), or None."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sarfeat-probe-"):
+            pass
+    except OSError as error:
+        return f"its folder is not writable ({error.strerror or error})"
+    return None
 
 
 def jsonable(value):

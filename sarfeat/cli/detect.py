@@ -22,20 +22,23 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options of every subcommand that runs the network."""
     parser.add_argument(
         "--weights", default=None, metavar="W",
-        help=f"checkpoint file or sarfeat.data registry name (default: {DEFAULT_WEIGHTS}, "
-             "found through SARFEAT_DATA_DIR)")
+        help=f"checkpoint file, or a name of sarfeat's registry (default: {DEFAULT_WEIGHTS}, "
+             "bundled with sarfeat; a registry name is fetched and hash-checked, never read "
+             "from the working directory)")
     parser.add_argument(
         "--trust", action="store_true",
         help="allow a legacy pickled checkpoint whose sha256 the registry does not know "
              "(unpickling can run code: only for files you trust)")
     parser.add_argument("--input-kind", choices=INPUT_KINDS, default="auto",
-                        help="what the pixel values are (default auto: uint8 is a display "
-                             "image, negative floats are dB, the rest intensity)")
+                        help="what the pixel values are (default auto: decided from the "
+                             "values, never the dtype: 8-bit levels are a display image, a "
+                             "negative median is dB, a heavy bright tail is intensity; see the "
+                             "user guide)")
     parser.add_argument("--nodata", type=float, default=None, metavar="VALUE",
                         help="pixel value that marks no-data, besides the file's own nodata "
                              "value and mask (NaN always does)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="network arithmetic (default auto: the fastest measured here)")
+                        help="network arithmetic (default auto: a fixed rule, see the user guide)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--upright", action="store_true",
                         help="skip rotation invariance: keypoints and the network's R2D2 "

@@ -1,12 +1,16 @@
-"""``sarfeat register FIXED MOVING -o OUT`` and ``sarfeat register --example``.
+"""``sarfeat register FIXED MOVING [-o OUT] [--json R] [--tie-points T]`` and ``--example``.
 
 When both files are georeferenced, their CRSs and geotransforms give the prior:
-a moving image at another resolution or in another CRS is brought onto the
-fixed grid (rasterio.warp) before matching, and the transform reported still
-maps fixed pixels to the moving file's own pixels. Every band of the moving
-file is then resampled once with that transform, in its own dtype and nodata
-(or, with ``--no-resample``, its pixels are kept and only its geotransform is
-corrected, when the transform is a shift).
+the fixed image is cropped to the moving image's footprint (a chip inside a
+scene is matched against its own part of the scene; footprints that do not
+overlap are refused with that reason), a moving image at another resolution or
+in another CRS is brought onto that grid (rasterio.warp) before matching, and
+the transform reported still maps fixed pixels to the moving file's own
+pixels. Every band of the moving file is then resampled once with that
+transform, in its own dtype and nodata (or, with ``--no-resample``, its pixels
+are kept and only its geotransform is corrected, when the transform is a
+shift). Without ``-o`` nothing is resampled: only the report, the tie points or
+the plot asked for are written.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DEFAULT_WEIGHTS, MODELS, Console, UsageError, check_outputs, input_error
+from .common import (DEFAULT_WEIGHTS, MODELS, Console, UsageError, check_outputs, input_error,
+                     unit_fraction)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -27,6 +32,12 @@ __all__ = ["add_parser", "run", "make_matcher", "OUTPUT_SUFFIXES"]
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
 SHIFT_TOLERANCE_PX = 0.5
+#: Fixed pixels kept around the moving image's footprint when the fixed image is cropped to it
+#: (room for a georeferencing error).
+FOOTPRINT_MARGIN = 64
+#: Longest side of the images drawn by --plot (the plot is a view: a large pair is shown
+#: downsampled, in bounded time and memory).
+PLOT_SIDE = 1024
 
 
 def add_parser(commands) -> None:
@@ -38,8 +49,9 @@ def add_parser(commands) -> None:
             "coarse-to-fine matcher and write every band of MOVING resampled onto FIXED's grid "
             "to OUT, in MOVING's dtype and nodata: .tif (GeoTIFF with FIXED's georeferencing, "
             "tiled and deflate-compressed), .npy, or .png/.jpg (8-bit view of the first band). "
-            "Two georeferenced inputs of different resolution or CRS are first brought onto "
-            "one grid. With --example, register the bundled Sentinel-1 scene (VV fixed, VH "
+            "Give at least one of -o, --json, --tie-points and --plot. Two georeferenced "
+            "inputs are matched where their footprints overlap (FIXED cropped to MOVING's), "
+            "on one grid. With --example, register the bundled Sentinel-1 scene (VV fixed, VH "
             "warped by a known similarity) and print the error against the truth."),
         epilog="Exit status 1 with a one-line reason (and the JSON report, with --json) when "
                "the images cannot be registered; 2 for bad usage, before any work.",
@@ -50,7 +62,8 @@ def add_parser(commands) -> None:
     add("--example", action="store_true",
         help="register the bundled Sentinel-1 scene (contains modified Copernicus Sentinel data)")
     add("-o", "--output", type=Path, default=None, metavar="OUT",
-        help="the registered image (.tif, .npy, .png or .jpg)")
+        help="the registered image (.tif, .npy, .png or .jpg); optional when --json, "
+             "--tie-points or --plot is given")
     add("--modality", choices=("sar", "optical-sar", "sar-optical"), default="sar",
         help="what FIXED and MOVING are: both SAR (default), FIXED optical and MOVING SAR "
              "(optical-sar), or the other way round (sar-optical); a pair with an optical "
@@ -63,7 +76,8 @@ def add_parser(commands) -> None:
         help="the inlier tie points, .csv or .geojson: pixel and map coordinates of both "
              "images, residuals and votes")
     add("--plot", type=Path, default=None, metavar="PLOT.png",
-        help="plot of the inlier matches, the overlay and the tie points' residual vectors")
+        help="plot of the inlier matches, the overlay and the tie points' residual vectors "
+             f"(a large pair is drawn downsampled to {PLOT_SIDE} pixels a side)")
     add("--band", type=int, default=None, metavar="I",
         help="0-based band of both inputs to match (see --fixed-band, --moving-band)")
     add("--fixed-band", type=int, default=None, metavar="I", help="band of FIXED to match")
@@ -74,6 +88,9 @@ def add_parser(commands) -> None:
              "both inputs georeferenced in one CRS, and a transform that is a shift)")
     add("--order", type=int, choices=(0, 1, 3), default=1,
         help="resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic")
+    add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
+        help="refuse an input (after the crop to the overlap of georeferenced footprints) "
+             "with a smaller fraction of valid pixels (default 0.05)")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
     add("--max-fine-patches", type=_patch_limit, default=16, metavar="N|all",
@@ -108,50 +125,44 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool)
         modality=getattr(args, "modality", "sar"))
 
 
-def _register(fixed, moving, matcher, console: Console):
+def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
     from ..registration import register
 
     options = {}
     if "progress" in inspect.signature(register).parameters:
         options["progress"] = console.progress
-    return register(fixed, moving, matcher=matcher, **options)
+    return register(fixed, moving, matcher=matcher, min_valid_fraction=min_valid_fraction,
+                    **options)
 
 
 def _validate(args: argparse.Namespace) -> None:
-    if args.output is None:
-        raise UsageError("give -o OUT, the file for the registered image (.tif, .npy, .png, "
-                         ".jpg)")
-    if args.output.suffix.lower() not in OUTPUT_SUFFIXES:
+    if all(getattr(args, name) is None for name in ("output", "json", "tie_points", "plot")):
+        raise UsageError("nothing to write: give -o OUT (the registered image), --json "
+                         "REPORT.json, --tie-points FILE or --plot PLOT.png")
+    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
                          + ", ".join(OUTPUT_SUFFIXES))
     if args.tie_points is not None and args.tie_points.suffix.lower() not in TIE_POINT_SUFFIXES:
         raise UsageError("--tie-points must end in .csv or .geojson")
-    if args.no_resample and args.output.suffix.lower() not in (".tif", ".tiff"):
+    if args.no_resample and (args.output is None
+                             or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
                   {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
                    "--plot": args.plot})
 
 
-def _read_inputs(args: argparse.Namespace, console: Console) -> Inputs:
-    from ..io import RasterError, pixel_map, read_raster, reproject_band
+def _read_inputs(args: argparse.Namespace, console: Console):
+    """The two rasters and the fixed band to match (usage errors for unreadable inputs)."""
+    from ..io import RasterError, read_raster
 
     fixed_band = args.band if args.fixed_band is None else args.fixed_band
-    moving_band = args.band if args.moving_band is None else args.moving_band
     try:
         fixed, moving = read_raster(args.fixed), read_raster(args.moving)
-        fixed_image = fixed.band(fixed_band)
-        prior, resampled = np.eye(3), False
-        if fixed.georeferenced and moving.georeferenced:
-            prior = pixel_map(fixed, moving)
-            resampled = fixed.crs != moving.crs or fixed.shape != moving.shape \
-                or not np.allclose(prior, np.eye(3), atol=1e-6)
-        moving_image = reproject_band(moving, moving_band, fixed) if resampled \
-            else moving.band(moving_band)
+        fixed.band(fixed_band)  # a missing band is bad usage: found before any work
+        moving.band(args.band if args.moving_band is None else args.moving_band)
     except RasterError as error:
         raise input_error(error) from None
-    if not resampled:
-        prior = np.eye(3)
     if args.no_resample and not (fixed.georeferenced and moving.georeferenced
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")
@@ -159,21 +170,89 @@ def _read_inputs(args: argparse.Namespace, console: Console) -> Inputs:
         console.step(f"read {name} {raster.path}: {raster.count} band(s) {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
                      f"{raster.crs if raster.georeferenced else 'not georeferenced'}")
+    return fixed, moving
+
+
+def _magnitude(values: np.ndarray) -> np.ndarray:
+    """What is matched of a band: its amplitude when complex (an SLC's phase is not)."""
+    return np.abs(values) if np.iscomplexobj(values) else values
+
+
+def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
+    """What is matched: the fixed band (cropped to the footprints' overlap) and the moving band
+    (on that grid when the georeferencing says so).
+
+    Raises
+    ------
+    sarfeat.RegistrationError
+        When two georeferenced footprints do not overlap.
+    """
+    from dataclasses import replace
+
+    from affine import Affine
+
+    from ..io import footprint_window, pixel_map, reproject_band
+
+    fixed_band = args.band if args.fixed_band is None else args.fixed_band
+    moving_band = args.band if args.moving_band is None else args.moving_band
+    window = (0, fixed.shape[0], 0, fixed.shape[1])
+    georeferencing, prior, resampled = np.eye(3), np.eye(3), False
+    if fixed.georeferenced and moving.georeferenced:
+        georeferencing = pixel_map(fixed, moving)
+        window = footprint_window(fixed, moving, FOOTPRINT_MARGIN)
+        if window is None:
+            raise _no_overlap(fixed, moving)
+        r0, r1, c0, c1 = window
+        matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
+                          valid=fixed.valid[:, r0:r1, c0:c1],
+                          transform=fixed.transform @ Affine.translation(c0, r0))
+        prior = pixel_map(matched, moving)
+        resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
+            or not np.allclose(prior, np.eye(3), atol=1e-6)
+    r0, r1, c0, c1 = window
+    fixed_image = _magnitude(fixed.band(fixed_band)[r0:r1, c0:c1])
     if resampled:
+        moving_image = reproject_band(moving, moving_band, matched)
+        if window != (0, fixed.shape[0], 0, fixed.shape[1]):
+            console.say(f"{args.fixed}: matched where {args.moving}'s footprint lies, rows "
+                        f"{r0}:{r1}, columns {c0}:{c1}")
         console.say(f"{args.moving}: brought onto the fixed grid by its georeferencing before "
                     "matching")
-    elif fixed.georeferenced != moving.georeferenced:
-        which = "moving" if fixed.georeferenced else "fixed"
-        console.say(f"note: the {which} image has no georeferencing; matching from pixels alone")
-    return Inputs(fixed, moving, fixed_image, moving_image, prior, resampled)
+    else:
+        prior = np.eye(3)
+        moving_image = _magnitude(moving.band(moving_band))
+        if fixed.georeferenced != moving.georeferenced:
+            which = "moving" if fixed.georeferenced else "fixed"
+            console.say(f"note: the {which} image has no georeferencing; matching from pixels "
+                        "alone")
+    crop = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1.0]])
+    return Inputs(fixed, moving, fixed_image, moving_image, prior, resampled, crop,
+                  georeferencing)
+
+
+def _no_overlap(fixed, moving):
+    """The error of two georeferenced footprints that do not overlap, with their distance."""
+    from ..io import map_coordinates
+    from ..registration import RegistrationError
+
+    centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
+    centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
+                                              (moving.shape[0] - 1) / 2]], fixed.crs)
+    distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
+    units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
+    return RegistrationError(
+        f"the footprints of FIXED and MOVING do not overlap: by their georeferencing their "
+        f"centres are {distance:.6g} {units} apart; check that they show the same place "
+        "(or register them from pixels alone, without georeferencing)")
 
 
 def _head(args: argparse.Namespace) -> dict:
     from .. import __version__
 
     return {"sarfeat_version": __version__, "fixed": str(args.fixed), "moving": str(args.moving),
-            "output": str(args.output), "tie_points": None if args.tie_points is None
-            else str(args.tie_points), "weights": args.weights or DEFAULT_WEIGHTS,
+            "output": None if args.output is None else str(args.output),
+            "tie_points": None if args.tie_points is None else str(args.tie_points),
+            "weights": args.weights or DEFAULT_WEIGHTS,
             "model": args.model, "fixed_band": args.band if args.fixed_band is None
             else args.fixed_band, "moving_band": args.band if args.moving_band is None
             else args.moving_band}
@@ -188,35 +267,61 @@ def run(args: argparse.Namespace) -> None:
         _example(args, console)
         return
     _validate(args)
-    inputs = _read_inputs(args, console)
+    fixed, moving = _read_inputs(args, console)
     kind = args.input_kind
-    if kind == "auto" and inputs.fixed.data.dtype == inputs.moving.data.dtype == np.uint8:
+    if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
         kind = "display"  # keep 8-bit quick-looks display images once resampled to float
+    output = note = None
     try:
+        inputs = _prepare(args, fixed, moving, console)
         net = load_weights(args.weights, args.trust)
         matcher = make_matcher(args, net, kind, console.progress)
-        console.step("matching")
-        result = _register(inputs.fixed_image, inputs.moving_image, matcher, console)
-        total = inputs.prior @ result.transform.params
-        console.step("writing")
-        output = _output(args, inputs, total)
+        console.step(f"matching {inputs.fixed_image.shape} against "
+                     f"{inputs.moving_image.shape}: coarse stage (rotation search on "
+                     "downsampled images), then fine stage (patches at full resolution)")
+        result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
+                           args.min_valid_fraction)
+        _steps(result, console)
+        total = inputs.prior @ result.transform.params @ inputs.crop
+        if args.output is not None:
+            console.step(f"resampling {moving.count} band(s) of {args.moving} onto the "
+                         f"{fixed.shape} fixed grid" if not args.no_resample else
+                         "correcting the moving geotransform")
+            output = _output(args, inputs, total)
+            console.step(f"writing {args.output}")
+            from ..io import write_raster
+
+            note = write_raster(args.output, output, display_kind=kind)
     except Exception as error:
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
             write_json(args.json, failure_report(_head(args), error))
         raise
-    from ..io import write_raster
-
-    note = write_raster(args.output, output, display_kind=kind)
     d = result.diagnostics
     console.say(f"registered {args.moving} onto {args.fixed}: {args.model}, "
                 f"{d['fine_inliers']} inlier matches (coarse {d['coarse_inliers']}), residual "
                 f"RMS {d['residual_rms']:.2f} px, confidence {result.confidence:.2f}, "
                 f"{result.seconds:.1f} s")
-    console.say(f"wrote {args.output} ({note})")
-    _write_extras(args, inputs, result, total, matcher, console,
-                  {"output_format": note, "output_resampled": not args.no_resample,
-                   "georeferenced_output": output.georeferenced,
-                   "output_dtype": str(output.data.dtype), "output_nodata": output.nodata})
+    if result.coarse_failed:
+        console.say("warning: the coarse stage failed; the transform rests on the local search "
+                    "around the initial transform alone (confidence halved): check it")
+    extra = {"output_resampled": args.output is not None and not args.no_resample}
+    if output is not None:
+        console.say(f"wrote {args.output} ({note})")
+        extra.update(output_format=note, georeferenced_output=output.georeferenced,
+                     output_dtype=str(output.data.dtype), output_nodata=output.nodata)
+    _write_extras(args, inputs, result, total, matcher, console, extra, kind)
+
+
+def _steps(result, console: Console) -> None:
+    """-v: what each stage found, and its time."""
+    d = result.diagnostics
+    console.step(f"coarse stage: {d.get('coarse_inliers')} inliers of "
+                 f"{d.get('coarse_candidates')} matches, turn {d.get('coarse_angle')} deg, "
+                 f"{d.get('seconds_coarse', float('nan')):.1f} s"
+                 + (" (failed: the fine stage searched around the initial transform)"
+                    if result.coarse_failed else ""))
+    console.step(f"fine stage: {d.get('fine_inliers')} inliers of {d.get('fine_candidates')} "
+                 f"voted matches, {d.get('seconds_fine', float('nan')):.1f} s")
 
 
 def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):
@@ -255,7 +360,7 @@ def _shift_only(fixed, moving, total: np.ndarray):
 
 
 def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console,
-                  extra: dict) -> None:
+                  extra: dict, kind: str) -> None:
     if args.tie_points is not None:
         votes = getattr(matcher, "votes", None)
         if votes is not None and len(votes) != len(result.matches):
@@ -263,6 +368,7 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         names = getattr(matcher, "descriptor_names", None)
         columns = tie_points(result, inputs, total, votes,
                              2 * len(names) if names else None)
+        console.step(f"writing {args.tie_points}")
         write_tie_points(args.tie_points, columns, inputs.fixed)
         console.say(f"wrote {args.tie_points} ({len(columns['id'])} tie points)")
     if args.json is not None:
@@ -272,10 +378,39 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         from ..io import atomic_path
         from ..viz import plot_registration
 
+        console.step(f"drawing {args.plot}")
+        fixed, moving, shown = _plot_view(inputs.fixed_image, inputs.moving_image, result)
         with atomic_path(args.plot) as temporary:
-            plot_registration(temporary, inputs.fixed_image, inputs.moving_image, result,
-                              args.input_kind)
+            plot_registration(temporary, fixed, moving, shown, kind)
         console.say(f"wrote {args.plot}")
+
+
+def _plot_view(fixed, moving, result, side: int = PLOT_SIDE):
+    """The pair and the result downsampled to at most ``side`` pixels a side, for a plot."""
+    from dataclasses import replace
+
+    from skimage.transform import ProjectiveTransform
+
+    from ..matching.geometry import apply_matrix, downsample
+
+    factor = min(1.0, side / max(max(fixed.shape), max(moving.shape)))
+    if factor >= 1:
+        return fixed, moving, result
+    views, maps = [], []
+    for image in (fixed, moving):
+        small, to_original = downsample(np.asarray(image, np.float32), factor)
+        views.append(small)
+        maps.append(to_original)
+    to_fixed, to_moving = maps
+    matrix = np.linalg.inv(to_moving) @ result.transform.params @ to_fixed
+    shown = replace(
+        result, transform=ProjectiveTransform(matrix=matrix),
+        keypoints_fixed=apply_matrix(np.linalg.inv(to_fixed), result.keypoints_fixed[:, ::-1])
+        [:, ::-1],
+        keypoints_moving=apply_matrix(np.linalg.inv(to_moving),
+                                      result.keypoints_moving[:, ::-1])[:, ::-1],
+        resampling=(views[1], 1, None, views[0].shape), _warped=None)
+    return views[0], views[1], shown
 
 
 def _example(args: argparse.Namespace, console: Console) -> None:

@@ -13,13 +13,15 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   --json`` writes them, or the reason the image could not be registered;
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why, the time and the throughput. An image whose stem is
-``summary`` is named ``summary_<i>``, so that no report is written over the
-summary; a ``summary.json`` left by an earlier run is removed before the first
-task, and every file is written to a temporary file and renamed, so that a
-killed run leaves no summary and no file that looks complete. The exit status is 0 when every
-image was registered, 1 when any failed (the others are still written), 2 for
-bad usage.
+failed and why, the time and the throughput. Images whose stems are equal
+(ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
+position (:func:`output_names`: every name is unique), so that no output is
+written over another or over the summary; a run that would write over one of
+its inputs is refused before any work; a ``summary.json`` left by an earlier
+run is removed before the first task, and every file is written to a
+temporary file and renamed, so that a killed run leaves no summary and no file
+that looks complete. The exit status is 0 when every image was registered, 1
+when any failed (the others are still written), 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from pathlib import Path
 from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
                      add_console_options, input_error, jsonable, load_weights)
 
-__all__ = ["add_parser", "run", "output_names", "prepare_output_dir", "SUMMARY"]
+__all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
+           "SUMMARY"]
 
 #: The summary's file name in OUTDIR.
 SUMMARY = "summary.json"
@@ -77,14 +80,16 @@ def add_parser(commands) -> None:
         (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
         (("--weights",), dict(default=None, metavar="W",
-                              help="checkpoint file or sarfeat.data registry name (default: "
-                                   "the bundled sarfeat-sar-v1)")),
+                              help="checkpoint file, or a name of sarfeat's registry "
+                                   "(default: the bundled sarfeat-sar-v1; a registry name is "
+                                   "never read from the working directory)")),
         (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
                                                       "registry does not know")),
         (("--band",), dict(type=int, default=None, metavar="I",
                            help="band of multi-band inputs to use")),
         (("--input-kind",), dict(choices=input_kinds, default="auto",
-                                 help="what the pixel values are (default auto)")),
+                                 help="what the pixel values are (default auto: decided "
+                                      "from the values, never the dtype)")),
         (("--nodata",), dict(type=float, default=None, metavar="VALUE",
                              help="pixel value that marks no-data (NaN always does)")),
         (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
@@ -109,12 +114,51 @@ def _positive(text: str) -> int:
 
 
 def output_names(images: list[str]) -> list[str]:
-    """File stems, made unique with the image's position where two are equal or one is
-    the summary's (``summary``)."""
+    """Unique file stems of the outputs, one per image.
+
+    An image keeps its stem when no other has it (ignoring case) and it is not
+    the summary's (``summary``); the others get their position
+    (``NAME_<i>``), and a name still taken (an image called ``a_001`` beside
+    two called ``a``) gets a further number, so that no output is written over
+    another.
+    """
     stems = [Path(image).stem for image in images]
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
     reserved = Path(SUMMARY).stem
-    return [stem if stems.count(stem) == 1 and stem.lower() != reserved
-            else f"{stem}_{index:03d}" for index, stem in enumerate(stems)]
+    kept = [counts[stem.lower()] == 1 and stem.lower() != reserved for stem in stems]
+    taken = {stem.lower() for stem, keep in zip(stems, kept) if keep}
+    names = []
+    for index, (stem, keep) in enumerate(zip(stems, kept)):
+        name = stem
+        if not keep:
+            name, extra = f"{stem}_{index:03d}", 0
+            while name.lower() in taken:
+                extra += 1
+                name = f"{stem}_{index:03d}_{extra}"
+            taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def check_inputs_kept(inputs: list[str], folder: Path, names: list[str], suffix: str) -> None:
+    """Refuse, before any work, a run that would write over one of its inputs.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        When an input is one of the files the run writes into ``folder``.
+    """
+    written = {(folder / SUMMARY).resolve(): SUMMARY}
+    for name in names:
+        for file in (f"{name}.registered{suffix}", f"{name}.json"):
+            written[(folder / file).resolve()] = file
+    for image in inputs:
+        target = written.get(Path(image).expanduser().resolve())
+        if target is not None:
+            raise UsageError(f"input {image!r} is the output {target} of this run in "
+                             f"{str(folder)!r}: move it, or choose another -o folder")
 
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
@@ -173,7 +217,8 @@ def _read_reference(args: argparse.Namespace):
 
     missing = [image for image in args.images if not Path(image).is_file()]
     if missing:
-        raise UsageError(f"input file {missing[0]!r} does not exist"
+        what = "is not a regular file" if Path(missing[0]).exists() else "does not exist"
+        raise UsageError(f"input file {missing[0]!r} {what}"
                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if args.retries < 0:
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
@@ -211,8 +256,10 @@ def run(args: argparse.Namespace) -> None:
     from ..parallel._client import client_for, require_distributed
 
     console = Console(args)
-    distributed = require_distributed()
     folder = args.output_dir.expanduser()
+    names = output_names(args.images)
+    check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
+    distributed = require_distributed()
     raster, reference = _read_reference(args)
     net = load_weights(args.weights, args.trust)
     prepare_output_dir(folder)
@@ -231,7 +278,7 @@ def run(args: argparse.Namespace) -> None:
             workers = len(active.scheduler_info().get("workers", {}))
             outcomes = iter_register_pairs(
                 [(reference, os.fspath(image)) for image in args.images], client=active,
-                names=output_names(args.images), weights=net, band=args.band, retries=args.retries,
+                names=names, weights=net, band=args.band, retries=args.retries,
                 keep_warped=False, postprocess=save,
                 progress=not (args.no_progress or console.quiet), model=args.model,
                 rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,

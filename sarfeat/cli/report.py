@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,11 @@ class Inputs:
     moving_image: np.ndarray  #: the moving band that was matched (on the fixed grid if resampled)
     prior: np.ndarray  #: matched moving pixels -> the moving file's own pixels (3x3)
     resampled: bool  #: whether the moving band was brought onto the fixed grid first
+    #: the fixed file's pixels -> the matched (cropped) fixed pixels (3x3, a shift)
+    crop: np.ndarray = field(default_factory=lambda: np.eye(3))
+    #: the fixed file's pixels -> the moving file's pixels by georeferencing alone (identity
+    #: unless both are georeferenced)
+    georeferencing: np.ndarray = field(default_factory=lambda: np.eye(3))
 
 
 def _corner(matrix: np.ndarray) -> np.ndarray:
@@ -61,8 +66,14 @@ def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None) -> dict:
     """Shift and RMSE in map units, and the corrected geotransform (fixed georeferenced)."""
     fixed, moving = inputs.fixed, inputs.moving
     centre = np.array([[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
-    shift_px = _apply(total, centre)[0] - centre[0]
-    out = {"shift_px_at_centre": {"x": shift_px[0], "y": shift_px[1]}}
+    # in one frame, the fixed pixels: where the registration puts the fixed centre, against
+    # where the georeferencing alone puts it (the identity without georeferencing)
+    placed = _apply(np.linalg.inv(inputs.georeferencing), _apply(total, centre))
+    shift_px = placed[0] - centre[0]
+    out = {"shift_px_at_centre": {
+        "x": shift_px[0], "y": shift_px[1], "length": float(np.hypot(*shift_px)),
+        "frame": "fixed pixels: the correction that the registration adds to the "
+                 "georeferencing (to the identity without it) at the fixed image's centre"}}
     if not fixed.georeferenced:
         return out
     size = _pixel_size(fixed)
@@ -102,7 +113,9 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
         "transform_fixed_to_moving": total, "transform_moving_to_fixed": np.linalg.inv(total),
         "transform_convention": CONVENTION,
         "georeferencing_prior": inputs.prior, "moving_resampled_for_matching": inputs.resampled,
-        "confidence": result.confidence, "seconds": result.seconds,
+        "fixed_window_matched": _window(inputs),
+        "confidence": result.confidence, "coarse_failed": result.coarse_failed,
+        "seconds": result.seconds,
         "matches": {k: d.get(k) for k in ("coarse_candidates", "coarse_inliers",
                                           "fine_candidates", "fine_inliers")},
         "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
@@ -111,6 +124,13 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
     }
     report.update(extra or {})
     return jsonable(report)
+
+
+def _window(inputs: Inputs) -> dict:
+    """The part of the fixed image that was matched (rows, cols; end excluded)."""
+    c0, r0 = -inputs.crop[:2, 2]
+    rows, cols = inputs.fixed_image.shape
+    return {"row0": int(r0), "row1": int(r0) + rows, "col0": int(c0), "col1": int(c0) + cols}
 
 
 def failure_report(head: dict, error: BaseException) -> dict:
@@ -124,11 +144,12 @@ def failure_report(head: dict, error: BaseException) -> dict:
 def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=None) -> dict:
     """The inlier tie points as columns: pixels and map coordinates, residuals, score."""
     pairs = result.inlier_matches
-    fixed_xy = result.keypoints_fixed[pairs[:, 0], ::-1].astype(float)
+    matched_fixed = result.keypoints_fixed[pairs[:, 0], ::-1].astype(float)
+    fixed_xy = _apply(np.linalg.inv(inputs.crop), matched_fixed)  # the fixed file's pixels
     matched_xy = result.keypoints_moving[pairs[:, 1], ::-1].astype(float)
     moving_xy = _apply(inputs.prior, matched_xy)
     residual = _apply(total, fixed_xy) - moving_xy  # in the moving file's pixels
-    matched_residual = np.hypot(*(result.transform(fixed_xy) - matched_xy).T)
+    matched_residual = np.hypot(*(result.transform(matched_fixed) - matched_xy).T)
     columns = {"id": np.arange(len(pairs)), "fixed_col": fixed_xy[:, 0],
                "fixed_row": fixed_xy[:, 1], "moving_col": moving_xy[:, 0],
                "moving_row": moving_xy[:, 1], "residual_col": residual[:, 0],

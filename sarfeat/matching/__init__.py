@@ -122,9 +122,12 @@ fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
 (:mod:`~sarfeat.matching.matcher`) runs them in order.
 """
 
+from .coarse import CoarseSettings
 from .dense import DenseStructuralMatcher
-from .matcher import MATCHER_SETS, CoarseFineMatcher
+from .fine import FineSettings
+from .matcher import MATCHER_SETS, CoarseFineMatcher, MatchResult
 from .models import MODELS
 
 
-__all__ = ["CoarseFineMatcher", "DenseStructuralMatcher", "MODELS", "MATCHER_SETS"]
+__all__ = ["CoarseFineMatcher", "CoarseSettings", "DenseStructuralMatcher", "FineSettings",
+           "MatchResult", "MODELS", "MATCHER_SETS"]

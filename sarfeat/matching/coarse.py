@@ -25,10 +25,14 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import match_descriptors
 
+from ..detector import NoKeypointsError
 from .geometry import angle_difference, apply_matrix, rotation_scale, turn, warp_nan
 from .models import ransac
 
 __all__ = ["CoarseSettings", "Hypothesis", "CoarseSearch", "estimate_turns"]
+
+#: Pyramid step of the coarse detection.
+_COARSE_SCALE_FACTOR = 2 ** 0.5
 
 #: Inlier ratio at which a hypothesis with at least min_coarse_inliers is strong.
 _STRONG_RATIO = 0.5
@@ -62,6 +66,15 @@ class CoarseSettings:
     strong_inliers: int | None = 40
     min_coarse_inliers: int = 8
     estimated_turns: int = 2
+    coarse_size: int = 512
+    coarse_keypoints: int = 5000
+
+    def detector_settings(self) -> dict:
+        """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size to
+        half of it (three levels; relative scales from 1/2 to 2 between the images match)."""
+        return dict(max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
+                    min_size=max(16, self.coarse_size // 2), min_scale=0.0, max_scale=1.0,
+                    scale_factor=_COARSE_SCALE_FACTOR)
 
 
 @dataclass
@@ -139,8 +152,9 @@ class CoarseSearch:
         The search's parameters.
     describe : callable
         ``describe(image, check)`` -> ((N, 2) keypoints (row, col), (N, D)
-        descriptors) of a coarse image; raises RuntimeError or ValueError when
-        it finds nothing (``check`` asks for the featureless-image test).
+        descriptors) of a coarse image; raises
+        :class:`~sarfeat.detector.NoKeypointsError` when it finds nothing
+        (``check`` asks for the featureless-image test).
     plausible : callable
         (B, 3, 3) full-resolution matrices -> (B,) bool.
     keypoints1, descriptors1 : ndarray
@@ -178,7 +192,7 @@ class CoarseSearch:
                               order=0 if exact else 1)
         try:
             keypoints2, descriptors2 = self.describe(turned, upright)
-        except (RuntimeError, ValueError):
+        except NoKeypointsError:  # a featureless turn; any other error is a bug and shows
             if upright:
                 raise
             return Hypothesis(angle, None, 0, 0)

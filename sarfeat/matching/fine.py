@@ -26,6 +26,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from skimage.transform import ProjectiveTransform
 
+from ..detector import NoKeypointsError
 from .geometry import apply_matrix, overlap_box, rotation_scale, tiles, warp_nan
 from .models import MODELS, NESTED, fit_model, refine
 from .store import DESCRIPTOR_BUDGET, PatchEntry, PatchStore
@@ -60,6 +61,12 @@ class FineSettings:
     min_fine_inliers: int = 10
     max_trials: int = 2000
     max_patches: int | None = 16
+    fine_min_scale: float = 1.0
+
+    def detector_settings(self) -> dict:
+        """The fine detector's pyramid and budget (per patch of ``patch_size`` squared)."""
+        return dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
+                    min_scale=self.fine_min_scale, max_scale=1.0, scale_factor=2 ** 0.25)
 
     def votes_needed(self) -> int:
         """Least votes of a pair sent to RANSAC (a majority by default)."""
@@ -134,7 +141,7 @@ def describe_core(settings: FineSettings, describe: Callable, windows, core
     budget = max(50, int(round(budget / settings.patch_size ** 2)))
     try:
         keypoints, scales, descriptors, masks = describe(patch, budget)
-    except (RuntimeError, ValueError):  # nothing to detect in this patch
+    except NoKeypointsError:  # nothing to detect in this patch; any other error shows
         return None
     keypoints = np.asarray(keypoints, np.float64) + (o_r0, o_c0)
     rows, cols = keypoints[:, 0], keypoints[:, 1]
@@ -205,8 +212,8 @@ class FineStage:
         The stage's parameters.
     describe : callable
         ``describe(patch, max_keypoints)`` -> (keypoints (row, col), scales,
-        descriptors dict, masks dict) of one patch; raises RuntimeError or
-        ValueError when it finds nothing.
+        descriptors dict, masks dict) of one patch; raises
+        :class:`~sarfeat.detector.NoKeypointsError` when it finds nothing.
     plausible : callable
         (B, 3, 3) matrices -> (B,) bool.
     progress : callable, optional

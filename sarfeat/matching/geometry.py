@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.transform import ProjectiveTransform, rescale, warp
+from skimage.transform import rescale
+
+from ..geometry import warp
 
 __all__ = ["apply_matrix", "rotation_scale", "scaling", "turn", "warp_nan", "downsample",
            "overlap_box", "deviation", "plausible_matrices", "tiles", "angle_difference"]
@@ -74,16 +76,11 @@ def turn(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, i
 def warp_nan(
     image: np.ndarray, inverse: np.ndarray, shape: tuple[int, int], order: int
 ) -> np.ndarray:
-    """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y))."""
-    invalid = np.isnan(image)
-    filled = np.where(invalid, 0.0, image) if invalid.any() else image
-    out = warp(filled, ProjectiveTransform(matrix=inverse), output_shape=shape, order=order,
-               cval=np.nan, preserve_range=True).astype(np.float32)
-    if invalid.any():
-        spread = warp(invalid.astype(np.float32), ProjectiveTransform(matrix=inverse),
-                      output_shape=shape, order=1, cval=1.0, preserve_range=True)
-        out[spread > 1e-3] = np.nan
-    return out
+    """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y)).
+
+    :func:`sarfeat.geometry.warp`, sarfeat's one warp, as float32.
+    """
+    return warp(image, inverse, shape, order=order).astype(np.float32, copy=False)
 
 
 def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:

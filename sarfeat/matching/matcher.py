@@ -13,16 +13,18 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from functools import partial
 
 import numpy as np
-from skimage.transform import AffineTransform
+from scipy import ndimage
+from skimage.transform import AffineTransform, ProjectiveTransform
 from tqdm.auto import tqdm
 
 from ..descriptors import MultiDescriptorExtractor
-from ..detector import SARR2D2Detector
-from ..network import R2D2Net
+from ..detector import NoKeypointsError, SARR2D2Detector
 from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
-from ..weights import resolve_weights
+from ..weights import resolve_network_weights
 from .dense import DenseStructuralMatcher, parse_modality
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
@@ -30,7 +32,12 @@ from .geometry import apply_matrix, deviation, downsample, overlap_box, plausibl
 from .subpixel import refine_result
 from .validation import check_matcher_parameters
 
-__all__ = ["CoarseFineMatcher", "MATCHER_SETS"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from ..network import R2D2Net
+
+__all__ = ["CoarseFineMatcher", "MatchResult", "MATCHER_SETS"]
 
 #: Detector parameters that the matcher sets itself, per stage.
 MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
@@ -43,10 +50,6 @@ _PYRAMID_DEFAULTS = {
     for name in ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
                  "scale_factor")
 }
-
-#: Pyramid of the coarse detection: levels sqrt(2) apart from full size to half of it
-#: (three levels; relative scales from 1/2 to 2 between the images are matched).
-_COARSE_SCALE_FACTOR = 2 ** 0.5
 
 #: The identity prior settles the rotation search with this many times min_fine_inliers.
 _SETTLING_FACTOR = 2
@@ -74,11 +77,29 @@ class CoarseFineMatcher:
     ``keypoints2`` ((row, col) at full resolution), so the result goes
     unchanged to :func:`skimage.feature.plot_matched_features`.
 
+    The matcher is composed of its parts: a detector, the coarse stage's
+    settings and the fine stage's, ``CoarseFineMatcher(detector=SARR2D2Detector(...),
+    coarse=CoarseSettings(...), fine=FineSettings(...))``; each stage runs a
+    detector of its own (copies sharing one network runtime) with its own
+    pyramid and keypoint budget. The flat keyword arguments below say the same
+    (a keyword may not contradict a settings object given with it).
+
     Parameters
     ----------
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector` (None: the
         detector's default).
+    detector : SARR2D2Detector, optional
+        The detector whose settings (weights, runtime, thresholds,
+        ``upright``...) both stages use, as they are set; the matcher sets each
+        stage's pyramid, budget and input (:data:`MATCHER_SETS`) itself. Not
+        with ``weights`` or ``**detector_options``.
+    coarse : CoarseSettings, optional
+        The coarse stage's parameters (:class:`~sarfeat.matching.coarse.CoarseSettings`),
+        instead of the keywords of the same names.
+    fine : FineSettings, optional
+        The fine stage's parameters (:class:`~sarfeat.matching.fine.FineSettings`;
+        its ``max_patches`` is ``max_fine_patches``), instead of the keywords.
     model : {'affine', 'similarity', 'projective'}
         The class of the fine model, and the richest model it may be (see
         ``select_model``). The coarse model is a similarity for
@@ -205,8 +226,7 @@ class CoarseFineMatcher:
         above), or ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and
         image 2 SAR, or the other way round; or a pair of ``'optical'`` and
         ``'sar'``). A pair with an optical image is matched on dense
-        structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
-        (its global turn and scale search, its template placement and RANSAC),
+        structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`,
         which fills the same attributes; the network is not used.
 
     Attributes
@@ -275,6 +295,9 @@ class CoarseFineMatcher:
         self,
         weights: str | os.PathLike | R2D2Net | None = None,
         *,
+        detector: SARR2D2Detector | None = None,
+        coarse: CoarseSettings | None = None,
+        fine: FineSettings | None = None,
         model: str = "affine",
         coarse_size: int = 512,
         ratio: float = 0.9,
@@ -309,61 +332,106 @@ class CoarseFineMatcher:
         modality: str | tuple[str, str] = "sar",
         **detector_options,
     ) -> None:
+        parse_modality(modality)  # a bad modality is refused at once
         self.modality = modality
+        flat = dict(
+            model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
+            fine_threshold=fine_threshold, patch_size=patch_size, radius=radius,
+            vote_threshold=vote_threshold, local_ratio=local_ratio, final_radius=final_radius,
+            select_model=select_model, rotations=rotations, angle_step=angle_step,
+            refine_angle=refine_angle, estimated_turns=estimated_turns,
+            strong_inliers=strong_inliers, min_coarse_inliers=min_coarse_inliers,
+            min_fine_inliers=min_fine_inliers, descriptors=descriptors,
+            coarse_keypoints=coarse_keypoints, fine_keypoints=fine_keypoints,
+            fine_min_scale=fine_min_scale, max_fine_patches=max_fine_patches,
+            max_trials=max_trials,
+        )
+        flat.update(_settings_as_keywords(flat, coarse, fine))
+        if detector is not None:
+            weights, detector_options = _detector_as_options(detector, weights, detector_options)
         self.weights = weights
-        self.model_type = model
-        self.coarse_size = coarse_size
-        self.ratio = ratio
-        self.ransac_threshold = ransac_threshold
-        self.fine_threshold = fine_threshold
-        self.patch_size = patch_size
-        self.radius = radius
-        self.vote_threshold = vote_threshold
-        self.local_ratio = local_ratio
-        self.final_radius = final_radius
+        self.model_type = flat["model"]
+        self.coarse_size = flat["coarse_size"]
+        self.ratio = flat["ratio"]
+        self.ransac_threshold = flat["ransac_threshold"]
+        self.fine_threshold = flat["fine_threshold"]
+        self.patch_size = flat["patch_size"]
+        self.radius = flat["radius"]
+        self.vote_threshold = flat["vote_threshold"]
+        self.local_ratio = flat["local_ratio"]
+        self.final_radius = flat["final_radius"]
         self.subpixel = subpixel
-        self.select_model = select_model
-        self.rotations = tuple(rotations)
-        self.angle_step = angle_step
-        self.refine_angle = refine_angle
-        self.estimated_turns = estimated_turns
-        self.strong_inliers = strong_inliers
-        self.min_coarse_inliers = min_coarse_inliers
-        self.min_fine_inliers = min_fine_inliers
+        self.select_model = flat["select_model"]
+        self.rotations = tuple(flat["rotations"])
+        self.angle_step = flat["angle_step"]
+        self.refine_angle = flat["refine_angle"]
+        self.estimated_turns = flat["estimated_turns"]
+        self.strong_inliers = flat["strong_inliers"]
+        self.min_coarse_inliers = flat["min_coarse_inliers"]
+        self.min_fine_inliers = flat["min_fine_inliers"]
         self.identity_prior = identity_prior
         self.max_scale_change = max_scale_change
-        self.descriptor_names = tuple(descriptors)
-        self.coarse_keypoints = coarse_keypoints
-        self.fine_keypoints = fine_keypoints
-        self.fine_min_scale = fine_min_scale
-        self.max_fine_patches = max_fine_patches
-        self.max_trials = max_trials
+        self.descriptor_names = tuple(flat["descriptors"])
+        self.coarse_keypoints = flat["coarse_keypoints"]
+        self.fine_keypoints = flat["fine_keypoints"]
+        self.fine_min_scale = flat["fine_min_scale"]
+        self.max_fine_patches = flat["max_fine_patches"]
+        self.max_trials = flat["max_trials"]
         self.rng = rng
         self.input_kind = input_kind
         self.nodata = nodata
         self.progress = progress
         self.detector_options = detector_options
+        # shared by every call and thread: the network and one detector per setting
+        self._lock = threading.Lock()
         self._net = None
         self._net_key = None
         self._detectors: dict = {}
-        self._reset()
+        self._fill(MatchResult.empty())
         check_matcher_parameters(self)
-        parse_modality(modality)  # a bad modality is refused at once
+
+    def __getstate__(self) -> dict:
+        """Parameters and results, not the lock nor the loaded network (for pickle and copy)."""
+        state = dict(self.__dict__)
+        state.update(_lock=None, _net=None, _net_key=None, _detectors={})
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # -- the stages' settings ---------------------------------------------------------------------
+
+    @property
+    def coarse_settings(self) -> CoarseSettings:
+        """The coarse stage's parameters, as the matcher's attributes give them."""
+        return CoarseSettings(
+            model=self.model_type, ratio=self.ratio, ransac_threshold=self.ransac_threshold,
+            max_trials=self.max_trials, rotations=self.rotations, angle_step=self.angle_step,
+            refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
+            min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
+            coarse_size=self.coarse_size, coarse_keypoints=self.coarse_keypoints,
+        )
+
+    @property
+    def fine_settings(self) -> FineSettings:
+        """The fine stage's parameters, as the matcher's attributes give them."""
+        return FineSettings(
+            descriptors=self.descriptor_names, model=self.model_type, patch_size=self.patch_size,
+            radius=self.radius, fine_threshold=self.fine_threshold,
+            fine_keypoints=self.fine_keypoints, vote_threshold=self.vote_threshold,
+            local_ratio=self.local_ratio, final_radius=self.final_radius,
+            select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
+            max_trials=self.max_trials, max_patches=self.max_fine_patches,
+            fine_min_scale=self.fine_min_scale,
+        )
 
     # -- public API -------------------------------------------------------------------------------
 
-    def _reset(self) -> None:
-        self.keypoints1 = self.keypoints2 = None
-        self.matches = None
-        self.votes = None
-        self.inliers = None
-        self.coarse_model = None
-        self.coarse_angle = None
-        self.model = None
-        self.coarse_keypoints1 = self.coarse_keypoints2 = self.coarse_matches = None
-        self.coarse_inliers = None
-        self.diagnostics: dict = {}
-        self._stage = self._identity = self._identity_final = None
+    def _fill(self, result: "MatchResult") -> None:
+        """Copy a result onto the attributes ``match`` documents."""
+        for name in _RESULT_FIELDS:
+            setattr(self, name, getattr(result, name))
 
     def match(self, image1, image2) -> np.ndarray:
         """Match two images; fills the attributes and returns the verified matches.
@@ -391,65 +459,86 @@ class CoarseFineMatcher:
             When a coarse image has no keypoint, or fewer than 10 away from its
             border (a flat or featureless image); the message starts with
             ``image1`` or ``image2``.
+
+        Notes
+        -----
+        One matcher may serve several threads at once; each call's result is
+        its own, but the attributes hold the last call's to finish. Threads
+        that share a matcher read their results from :meth:`match_result`.
         """
-        self._check_parameters()
-        self._reset()
+        result = self.match_result(image1, image2)
+        with self._lock:
+            self._fill(result)
+        return result.verified
+
+    def match_result(self, image1, image2, *, progress: bool | None = None) -> "MatchResult":
+        """Match two images and return what was found, leaving the matcher as it is.
+
+        As :meth:`match`, but the results come back as a :class:`MatchResult`
+        (the attributes :meth:`match` fills) and nothing is stored on the
+        matcher, so that threads can share it. ``progress`` overrides the
+        matcher's for this call only.
+        """
+        self.check_parameters()
         if parse_modality(self.modality) != ("sar", "sar"):
-            return self._match_structure(image1, image2)
+            return self._structure_result(image1, image2)
         started = time.perf_counter()
+        run = _Run(self.progress if progress is None else progress)
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
         seed = _DEFAULT_SEED if self.rng is None else self.rng
-        streams = [np.random.default_rng(s)
-                   for s in np.random.default_rng(seed).integers(2 ** 63, size=3)]
-        coarse_rng, fine_rng, identity_rng = streams
+        with self._lock:  # a Generator given as rng is drawn from by one call at a time
+            seeds = np.random.default_rng(seed).integers(2 ** 63, size=3)
+        coarse_rng, fine_rng, identity_rng = (np.random.default_rng(s) for s in seeds)
         image1 = self._normalized(image1, "image1")
         image2 = self._normalized(image2, "image2")
-        self.diagnostics.update(failure=None)
+        found = run.result
+        found.diagnostics.update(failure=None)
         hypothesis = self._coarse(
-            image1, image2, coarse_rng,
-            settled=lambda: self._identity_settles(image1, image2, identity_rng))
-        self.diagnostics["seconds_coarse"] = time.perf_counter() - started
-        result = self._fine(image1, image2, hypothesis, fine_rng, identity_rng)
+            run, image1, image2, coarse_rng,
+            settled=lambda: self._identity_settles(run, image1, image2, identity_rng))
+        found.diagnostics["seconds_coarse"] = time.perf_counter() - started
+        result = self._fine(run, image1, image2, hypothesis, fine_rng, identity_rng)
         if result.model is not None and self.subpixel:
             refine_result(image1, image2, result, self.model_type, self.fine_threshold,
                           self.min_fine_inliers)
-        self.keypoints1, self.keypoints2 = result.keypoints1, result.keypoints2
-        self.matches, self.votes, self.inliers = result.matches, result.votes, result.inliers
-        self.model = result.model
-        if self.model is None:  # as documented: no model, no verified match
-            self.inliers = np.zeros(len(self.matches), dtype=bool)
+        found.keypoints1, found.keypoints2 = result.keypoints1, result.keypoints2
+        found.matches, found.votes, found.inliers = result.matches, result.votes, result.inliers
+        found.model = result.model
+        if found.model is None:  # as documented: no model, no verified match
+            found.inliers = np.zeros(len(found.matches), dtype=bool)
         if result.prior == "identity":
-            self.coarse_model = AffineTransform()
-            self.coarse_angle = 0.0
-        self.diagnostics.update(result.diagnostics, prior=result.prior, failure=result.failure)
+            found.coarse_model = AffineTransform()
+            found.coarse_angle = 0.0
+        found.diagnostics.update(result.diagnostics, prior=result.prior, failure=result.failure)
         elapsed = time.perf_counter() - started
-        self.diagnostics.update(seconds_fine=elapsed - self.diagnostics["seconds_coarse"],
-                                seconds=elapsed)
-        return self.matches[self.inliers]
+        found.diagnostics.update(seconds_fine=elapsed - found.diagnostics["seconds_coarse"],
+                                 seconds=elapsed)
+        return found
 
-    def _match_structure(self, image1, image2) -> np.ndarray:
-        """A pair with an optical image: the dense structural matcher, its results copied."""
-        dense = DenseStructuralMatcher(
-            self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
-            input_kind=self.input_kind, rng=self.rng)
+    # -- checks and set-up ------------------------------------------------------------------------
+
+    def _structure_result(self, image1, image2) -> "MatchResult":
+        """A pair with an optical image: the dense structural matcher's result."""
         for which, image in (("image1", image1), ("image2", image2)):
             try:
                 check_image(image)
             except ValueError as error:
                 raise ValueError(f"{which}: {error}") from None
-        matches = dense.match(image1, image2)
-        for name in ("keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
-                     "coarse_model", "coarse_angle"):
-            setattr(self, name, getattr(dense, name))
-        self.diagnostics = dict(dense.diagnostics, prior="coarse",
-                                modality="-".join(parse_modality(self.modality)))
-        self.diagnostics.setdefault("failure", None)
-        return matches
+        dense = DenseStructuralMatcher(
+            self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
+            input_kind=self.input_kind, rng=self.rng)
+        dense.match(image1, image2)
+        found = MatchResult(**{name: getattr(dense, name) for name in (
+            "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
+            "coarse_model", "coarse_angle")})
+        found.diagnostics = dict(dense.diagnostics, prior="coarse",
+                                 modality="-".join(parse_modality(self.modality)))
+        found.diagnostics.setdefault("failure", None)
+        return found
 
-    # -- checks and set-up ------------------------------------------------------------------------
-
-    def _check_parameters(self) -> None:
+    def check_parameters(self) -> None:
+        """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""
         check_matcher_parameters(self)
 
     def _normalized(self, image, which: str):
@@ -463,6 +552,10 @@ class CoarseFineMatcher:
             if not np.ma.isMaskedArray(image):
                 raw = check_image(image)
                 scaling = sar_scaling(raw, self.input_kind, nodata=self.nodata)
+                if scaling is not None and scaling.kind in _LOGGED_KINDS:
+                    filled = _without_border_fill(raw)
+                    if filled is not None:  # the stretch, from the image's own pixels
+                        raw, scaling = filled, sar_scaling(filled, scaling.kind, self.nodata)
                 if scaling is not None:
                     return ScaledImage(raw, scaling)
             normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
@@ -475,11 +568,12 @@ class CoarseFineMatcher:
 
     def _network(self):
         key = (id(self.weights), str(self.weights))
-        if self._net is None or self._net_key != key:
-            trust = self.detector_options.get("trust", False)
-            self._net = resolve_weights(self.weights, trust=trust)
-            self._net_key = key
-        return self._net
+        with self._lock:
+            if self._net is None or self._net_key != key:
+                trust = self.detector_options.get("trust", False)
+                self._net = resolve_network_weights(self.weights, trust=trust)
+                self._net_key = key
+            return self._net
 
     def detector_settings(self, **stage) -> dict:
         """The options of the matcher's detectors: the one place they are built.
@@ -496,23 +590,25 @@ class CoarseFineMatcher:
         return options
 
     def _detector(self, **stage) -> SARR2D2Detector:
-        """The matcher's one detector on the normalised images, set up for a stage.
+        """A detector of its own for a stage (``stage``: its pyramid and budget).
 
-        Both stages share it (its pyramid and keypoint budget are switched per
-        stage), so one network runtime, with its working memory, serves the whole
-        match; it is kept between calls (the network stays ready).
+        Every stage's detector is a copy of one detector kept per network and
+        options, so all share one network runtime, with its working memory, and
+        the network stays ready between calls; no stage changes another's settings.
         """
         stage = {**_PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
         options = self.detector_settings(**stage)
         net = self._network()
         shared = {k: v for k, v in options.items() if k not in stage}
         key = (id(net), repr(sorted(shared.items())))
-        if key not in self._detectors:
-            self._detectors = {key: SARR2D2Detector(net, input_kind="display", **options)}
-        detector = self._detectors[key]
+        with self._lock:
+            if key not in self._detectors:
+                self._detectors = {key: SARR2D2Detector(net, input_kind="display", **shared)}
+            base = self._detectors[key]
+        copy = base.thread_copy()  # loads the runtime once; the copy shares it
         for name, value in stage.items():
-            setattr(detector, name, value)
-        return detector
+            setattr(copy, name, value)
+        return copy
 
     def _plausible(self, matrices: np.ndarray) -> np.ndarray:
         """Which of (B, 3, 3) matrices keep orientation and a scale within max_scale_change."""
@@ -520,43 +616,35 @@ class CoarseFineMatcher:
 
     # -- coarse stage -----------------------------------------------------------------------------
 
-    def _coarse(self, image1: np.ndarray, image2: np.ndarray, rng, settled=None) -> Hypothesis:
-        """Rotation search and coarse model; fills the coarse attributes.
+    def _coarse(self, run: "_Run", image1: np.ndarray, image2: np.ndarray, rng,
+                settled=None) -> Hypothesis:
+        """Rotation search and coarse model; fills the coarse fields of ``run.result``.
 
         ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
         """
-        diagnostics = self.diagnostics
+        found = run.result
+        diagnostics = found.diagnostics
+        settings = self.coarse_settings
         factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
         # each image normalised whole only for its downsampling, one at a time
         small1, scale1 = downsample(image1, factor)
         small2, scale2 = downsample(image2, factor)
-        coarse_stage = dict(
-            max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
-            min_size=max(16, self.coarse_size // 2), scale_factor=_COARSE_SCALE_FACTOR,
-        )
-        # the detector is shared with the fine stage, which may run in between (the identity
-        # prior, asked by ``settled``): each coarse detection sets the coarse pyramid again.
-        # On a CPU, upright image 2 (the first turn tried) is described in a second thread
-        # while image 1 is
-        copy = self._detector(**coarse_stage).thread_copy()
+        # the coarse stage's own detector; on a CPU, upright image 2 (the first turn tried) is
+        # described in a second thread, with a copy, while image 1 is
+        detector = self._detector(**settings.detector_settings())
+        copy = detector.thread_copy()
         upright_first = self.rotations[0] % 360 == 0 and _describing_workers(copy) > 1
         with ThreadPoolExecutor(1) as pool:
             prefetched = [pool.submit(_coarse_features, copy, small2, "image2", True)] \
                 if upright_first else []
-            keypoints1, descriptors1 = _coarse_features(self._detector(**coarse_stage), small1,
-                                                        "image1", check=True)
-        self.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
+            keypoints1, descriptors1 = _coarse_features(detector, small1, "image1", check=True)
+        found.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
         diagnostics["coarse_factor"] = factor
-        settings = CoarseSettings(
-            model=self.model_type, ratio=self.ratio, ransac_threshold=self.ransac_threshold,
-            max_trials=self.max_trials, rotations=self.rotations, angle_step=self.angle_step,
-            refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
-            min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
-        )
+
         def describe(image, check):
             if prefetched and image is small2:
                 return prefetched.pop().result()
-            return _coarse_features(self._detector(**coarse_stage), image, "image2", check)
+            return _coarse_features(detector, image, "image2", check)
 
         search = CoarseSearch(settings, describe, self._plausible, keypoints1, descriptors1,
                               small2, scale1, scale2, rng)
@@ -577,9 +665,9 @@ class CoarseFineMatcher:
             coarse_hypotheses=[{"angle": h.angle, "candidates": h.candidates,
                                 "inliers": h.inliers} for h in search.hypotheses],
         )
-        self.coarse_keypoints2 = best.coarse_keypoints2
-        self.coarse_matches = best.coarse_matches
-        self.coarse_inliers = best.coarse_inliers
+        found.coarse_keypoints2 = best.coarse_keypoints2
+        found.coarse_matches = best.coarse_matches
+        found.coarse_inliers = best.coarse_inliers
         if best.matrix is None or best.inliers < self.min_coarse_inliers:
             diagnostics["failure"] = (
                 f"the best hypothesis has {best.inliers} RANSAC inliers among "
@@ -590,58 +678,52 @@ class CoarseFineMatcher:
             diagnostics["failure"] = "under its best hypothesis the images do not overlap"
             best.matrix = None
         else:
-            self.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
-            self.coarse_angle = best.angle
+            found.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
+            found.coarse_angle = best.angle
         return best
 
     # -- fine stage -------------------------------------------------------------------------------
 
-    def _fine_stage(self) -> FineStage:
-        settings = FineSettings(
-            descriptors=self.descriptor_names, model=self.model_type, patch_size=self.patch_size,
-            radius=self.radius, fine_threshold=self.fine_threshold,
-            fine_keypoints=self.fine_keypoints, vote_threshold=self.vote_threshold,
-            local_ratio=self.local_ratio, final_radius=self.final_radius,
-            select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
-            max_trials=self.max_trials, max_patches=self.max_fine_patches,
-        )
-        fine_stage = dict(max_keypoints=self.fine_keypoints, min_size=1, max_size=1 << 30,
-                          min_scale=self.fine_min_scale, max_scale=1.0)
-        # each thread describes with its own copy of the matcher's detector, set to the fine
-        # pyramid once (the copies share the network runtime)
-        template = self._detector(**fine_stage).thread_copy()
+    def _fine_stage(self, progress: bool | None) -> FineStage:
+        settings = self.fine_settings
+        # each thread describes with its own copy of the fine stage's detector (the copies
+        # share the network runtime)
+        template = self._detector(**settings.detector_settings())
+        names = self.descriptor_names
         local = threading.local()
 
         def describe(patch, budget):
             if not hasattr(local, "extractor"):
                 local.extractor = MultiDescriptorExtractor(detector=template.thread_copy(),
-                                                           descriptors=self.descriptor_names)
+                                                           descriptors=names)
             extractor = local.extractor
-            extractor.detector.max_keypoints = budget
+            extractor.detector.max_keypoints = budget  # this thread's own copy
             extractor.detect_and_extract(patch)
             return extractor.keypoints, extractor.scales, extractor.descriptors, extractor.masks
 
-        return FineStage(settings, describe, self._plausible, _progress_bar(self.progress),
+        plausible = partial(plausible_matrices, max_scale_change=self.max_scale_change)
+        return FineStage(settings, describe, plausible, _progress_bar(progress),
                          workers=_describing_workers(template))
 
-    def _stage_of_match(self) -> FineStage:
+    def _stage_of_match(self, run: "_Run") -> FineStage:
         """The fine stage of the current match (one, so that its described patches are shared)."""
-        if self._stage is None:
-            self._stage = self._fine_stage()
-        return self._stage
+        if run.stage is None:
+            run.stage = self._fine_stage(run.progress)
+        return run.stage
 
-    def _identity_attempt(self, image1, image2, rng) -> FineResult:
+    def _identity_attempt(self, run: "_Run", image1, image2, rng) -> FineResult:
         """The fine stage around the identity prior, run once per match."""
-        if self._identity is None:
-            self._identity = self._guided(self._stage_of_match(), image1, image2, np.eye(3), rng)
-            self._identity.prior = "identity"
-        return self._identity
+        if run.identity is None:
+            stage = self._stage_of_match(run)
+            run.identity = self._guided(stage, image1, image2, np.eye(3), rng)
+            run.identity.prior = "identity"
+        return run.identity
 
     def _identity_usable(self, image1, image2) -> bool:
         return self.identity_prior and \
             overlap_box(np.eye(3), image1.shape, image2.shape) is not None
 
-    def _identity_settles(self, image1, image2, rng) -> bool:
+    def _identity_settles(self, run: "_Run", image1, image2, rng) -> bool:
         """Whether the identity prior registers the pair well enough to stop turning image 2.
 
         Asked by the coarse search before its intermediate turns, when no right
@@ -652,33 +734,34 @@ class CoarseFineMatcher:
         """
         if not self._identity_usable(image1, image2):
             return False
-        attempt = self._identity_attempt(image1, image2, rng)
+        attempt = self._identity_attempt(run, image1, image2, rng)
         if attempt.model is None:
             return False
         if self.final_radius is not None:  # as _fine would finish it (no new network run)
-            attempt = self._final_search(self._stage_of_match(), attempt)
+            attempt = self._final_search(run, self._stage_of_match(run), attempt)
         return attempt.inliers.sum() >= _SETTLING_FACTOR * self.min_fine_inliers
 
-    def _final_search(self, stage: FineStage, result: FineResult) -> FineResult:
+    def _final_search(self, run: "_Run", stage: FineStage, result: FineResult) -> FineResult:
         """The last local search around ``result``; the identity attempt's runs once a match."""
-        if result is not self._identity:
+        if result is not run.identity:
             return stage.final_search(result)
-        if self._identity_final is None:
-            self._identity_final = stage.final_search(result)
-        return self._identity_final
+        if run.identity_final is None:
+            run.identity_final = stage.final_search(result)
+        return run.identity_final
 
-    def _fine(self, image1, image2, hypothesis: Hypothesis, rng, identity_rng) -> FineResult:
+    def _fine(self, run: "_Run", image1, image2, hypothesis: Hypothesis, rng,
+              identity_rng) -> FineResult:
         """The fine stage around each prior, guided rounds, and the last local search."""
-        stage = self._stage_of_match()
+        stage = self._stage_of_match(run)
         priors = [("coarse", hypothesis.matrix)] if hypothesis.matrix is not None else []
         if not hypothesis.strong and self._identity_usable(image1, image2):
             priors.append(("identity", np.eye(3)))
-        failure = self.diagnostics.get("failure")
+        failure = run.result.diagnostics.get("failure")
         reasons = [f"coarse stage: {failure}"] if failure else []
         result = FineResult.empty(None, self.descriptor_names)
         for name, matrix in priors:
             if name == "identity":
-                attempt = self._identity_attempt(image1, image2, identity_rng)
+                attempt = self._identity_attempt(run, image1, image2, identity_rng)
             else:
                 attempt = self._guided(stage, image1, image2, matrix, rng)
                 attempt.prior = name
@@ -692,14 +775,13 @@ class CoarseFineMatcher:
                 + "; ".join(reasons) + ")"
             )
         elif self.final_radius is not None:
-            result = self._final_search(stage, result)
+            result = self._final_search(run, stage, result)
         result.diagnostics.update(fine_patches_used=stage.diagnostics.get("fine_patches_used"),
                                   fine_patches_total=stage.diagnostics.get("fine_patches_total"),
                                   patches_described=stage.diagnostics["patches_described"],
                                   patches_reused=stage.diagnostics["patches_reused"],
                                   patches_redescribed=stage.store.redescribed)
         return result
-
 
     def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
         """The fine stage around ``matrix``, then again around its own model while it strays.
@@ -724,13 +806,140 @@ class CoarseFineMatcher:
         return attempt
 
 
+#: The attributes a match fills, in the order of :class:`MatchResult`.
+_RESULT_FIELDS = ("keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
+                  "coarse_model", "coarse_angle", "coarse_keypoints1", "coarse_keypoints2",
+                  "coarse_matches", "coarse_inliers", "diagnostics")
+
+
+@dataclass
+class MatchResult:
+    """What one match found: the attributes :meth:`CoarseFineMatcher.match` fills.
+
+    The fields are those attributes, described in :class:`CoarseFineMatcher`;
+    ``verified`` is what ``match`` returns, ``matches[inliers]``.
+    """
+
+    keypoints1: np.ndarray | None = None
+    keypoints2: np.ndarray | None = None
+    matches: np.ndarray | None = None
+    votes: np.ndarray | None = None
+    inliers: np.ndarray | None = None
+    model: ProjectiveTransform | None = None
+    coarse_model: AffineTransform | None = None
+    coarse_angle: float | None = None
+    coarse_keypoints1: np.ndarray | None = None
+    coarse_keypoints2: np.ndarray | None = None
+    coarse_matches: np.ndarray | None = None
+    coarse_inliers: np.ndarray | None = None
+    diagnostics: dict = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> "MatchResult":
+        return cls()
+
+    @property
+    def verified(self) -> np.ndarray:
+        """The matches that agree with ``model`` (indices into the keypoints)."""
+        return self.matches[self.inliers]
+
+
+class _Run:
+    """The state of one call of :meth:`CoarseFineMatcher.match_result` (never on the matcher)."""
+
+    def __init__(self, progress: bool | None) -> None:
+        self.progress = progress
+        self.result = MatchResult()
+        self.stage: FineStage | None = None
+        self.identity: FineResult | None = None
+        self.identity_final: FineResult | None = None
+
+
+def _settings_as_keywords(flat: dict, coarse: CoarseSettings | None,
+                          fine: FineSettings | None) -> dict:
+    """The flat keywords that ``coarse`` and ``fine`` give; ValueError when both say one.
+
+    A keyword left at its default gives way to the settings; one given with a
+    value of its own, or two settings that disagree, is refused.
+    """
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(CoarseFineMatcher).parameters.items()}
+    given: dict = {}
+    renamed = {"max_patches": "max_fine_patches"}
+    for label, settings, kind in (("coarse", coarse, CoarseSettings),
+                                  ("fine", fine, FineSettings)):
+        if settings is None:
+            continue
+        if not isinstance(settings, kind):
+            raise TypeError(f"{label} must be a {kind.__name__}, got {type(settings).__name__}")
+        for item in fields(settings):
+            name = renamed.get(item.name, item.name)
+            value = getattr(settings, item.name)
+            if name in given and given[name] != value:
+                raise ValueError(f"coarse and fine settings disagree on {name}: "
+                                 f"{given[name]!r} and {value!r}")
+            if flat[name] != defaults[name] and flat[name] != value:
+                raise ValueError(f"{name} given both as a keyword ({flat[name]!r}) and in "
+                                 f"{label}= ({value!r}): give it once")
+            given[name] = value
+    return given
+
+
+def _detector_as_options(detector: SARR2D2Detector, weights, options: dict):
+    """(weights, detector options) of a detector given to the matcher: its settings, as set.
+
+    The matcher sets the pyramid, budget and input of each stage itself
+    (:data:`MATCHER_SETS`); the rest (weights, runtime, thresholds, ``upright``...)
+    are the detector's.
+    """
+    if not isinstance(detector, SARR2D2Detector):
+        raise TypeError(f"detector must be a SARR2D2Detector, got {type(detector).__name__}")
+    if weights is not None or options:
+        raise ValueError("give either detector= or weights= and detector options, not both")
+    names = [name for name in inspect.signature(SARR2D2Detector).parameters
+             if name not in ("weights", "n_keypoints", "downscale") and name not in MATCHER_SETS]
+    return detector.weights, {name: getattr(detector, name) for name in names}
+
+
+#: Input kinds whose values are logged: there an exact zero is far below every other value.
+_LOGGED_KINDS = ("intensity", "amplitude")
+
+
+def _without_border_fill(raw: np.ndarray) -> np.ndarray | None:
+    """A float32 copy of ``raw`` with NaN on its border fill, or None when it has none.
+
+    The border fill is the exact zeros connected to the image border: what a
+    resampling (``skimage.transform.warp`` of a turned image, ``cval=0``) or a
+    product's swath edge puts there. In linear intensity or amplitude a zero is
+    no measurement (its log is -inf, and the stretch raises it to the darkest
+    value): taken as data, the corners of a turned image make edges stronger
+    than the scene's (pair l with image 2 turned by 15 degrees was refused).
+    Zeros inside the scene stay dark pixels.
+    """
+    if np.iscomplexobj(raw):
+        return None
+    edges = np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]])
+    if not (edges == 0).any():
+        return None
+    zero = raw == 0
+    seeds = np.zeros_like(zero)
+    seeds[[0, -1], :] = zero[[0, -1], :]
+    seeds[:, [0, -1]] |= zero[:, [0, -1]]
+    fill = ndimage.binary_propagation(seeds, mask=zero)
+    values = raw.astype(np.float32)
+    values[fill] = np.nan
+    return values
+
+
 def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
                      check: bool = False):
     """Keypoints and descriptors of a coarse image; ``check`` refuses a featureless one."""
+    if not np.isfinite(image).any():  # a turn may leave no valid pixel: nothing to detect
+        raise NoKeypointsError(f"{which}: no valid pixel")
     try:
         detector.detect_and_extract(image)
-    except RuntimeError as error:
-        raise RuntimeError(f"{which}: {error}") from None
+    except NoKeypointsError as error:
+        raise NoKeypointsError(f"{which}: {error}") from None
     keypoints = detector.keypoints.astype(np.float64)
     if check:
         # keypoints on the image border or next to no-data say nothing about content
@@ -740,7 +949,7 @@ def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
             & (keypoints[:, 1] >= _BORDER) & (keypoints[:, 1] <= width - 1 - _BORDER)
         )
         if away.sum() < _MIN_CONTENT_KEYPOINTS:
-            raise RuntimeError(
+            raise NoKeypointsError(
                 f"{which}: only {int(away.sum())} keypoints away from the image border "
                 f"({len(keypoints)} in all; at least {_MIN_CONTENT_KEYPOINTS} needed): the "
                 "image looks featureless"

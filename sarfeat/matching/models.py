@@ -299,12 +299,15 @@ def ransac(source: np.ndarray, target: np.ndarray, name: str, *, threshold: floa
         inliers = errors[top] <= threshold
         if inliers.sum() < size:
             continue
-        matrix, inliers = _local_optimisation(source, target, name, matrices[top], inliers,
+        matrix, refined = _local_optimisation(source, target, name, matrices[top], inliers,
                                               threshold, plausible)
         cost = float(np.minimum(transfer_errors(matrix[None], source, target)[0] ** 2,
                                 threshold2).sum())
-        best_cost, best = min(cost, float(costs[top])), (matrix, inliers)
-        needed = _needed_trials(inliers.mean(), size)
+        if cost <= costs[top]:  # keep the optimised model only when it is the better one
+            best_cost, best = cost, (matrix, refined)
+        else:  # the model and the cost recorded are always each other's
+            best_cost, best = float(costs[top]), (matrices[top], inliers)
+        needed = _needed_trials(best[1].mean(), size)
     return best
 
 

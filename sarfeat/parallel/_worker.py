@@ -12,14 +12,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 
-import torch
-
+from ..architecture import NetworkWeights
 from ..detector import SARR2D2Detector
 from ..matching import CoarseFineMatcher
-from ..network import R2D2Net
-from ..weights import resolve_weights
+from ..runtime.onnx import set_threads
+from ..weights import is_torch_network, resolve_network_weights
 
 __all__ = ["network", "matcher", "detector", "prepare_process", "load_count", "worker_name"]
 
@@ -33,14 +33,14 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 def _weights_key(weights) -> tuple:
-    if isinstance(weights, R2D2Net):
+    if isinstance(weights, NetworkWeights) or is_torch_network(weights):
         return ("net", id(weights))
     if weights is None or isinstance(weights, str):  # a registry name or a path string
         return ("name", weights)
     return ("path", os.fspath(weights))  # a Path named like a registry name is still a file
 
 
-def network(weights, trust: bool = False) -> R2D2Net:
+def network(weights, trust: bool = False) -> NetworkWeights:
     """The network of ``weights``, loaded at most once per process.
 
     Parameters
@@ -53,15 +53,16 @@ def network(weights, trust: bool = False) -> R2D2Net:
 
     Returns
     -------
-    R2D2Net
+    NetworkWeights or R2D2Net
+        An R2D2Net given is returned as it is.
     """
-    if isinstance(weights, R2D2Net):
+    if isinstance(weights, NetworkWeights) or is_torch_network(weights):
         return weights
     key = _weights_key(weights) + (trust,)
     with _LOCK:
         if key not in _NETWORKS:
             global _LOADS
-            _NETWORKS[key] = resolve_weights(weights, trust=trust)
+            _NETWORKS[key] = resolve_network_weights(weights, trust=trust)
             _LOADS += 1
         return _NETWORKS[key]
 
@@ -98,19 +99,19 @@ def detector(weights, options: dict) -> SARR2D2Detector:
     def build() -> SARR2D2Detector:
         net = network(weights, bool(options.get("trust", False)))
         made = SARR2D2Detector(net, **options)
-        made._get_runner()  # thresholds recommended by the weights need the runner
-        return made
+        return made.load()  # thresholds recommended by the weights need the runtime
 
     return _cached("detectors", key, build)
 
 
 def prepare_process(threads: int | None) -> None:
-    """Set up this process for the network: torch threads and, once, glibc's allocator.
+    """Set up this process for the network: its threads and, once, glibc's allocator.
 
     Parameters
     ----------
     threads : int or None
-        Torch intra-op threads (None leaves torch's setting alone).
+        Intra-op threads of ONNX Runtime sessions made from now on, and of
+        torch when it is loaded (None leaves both alone).
 
     Notes
     -----
@@ -123,8 +124,11 @@ def prepare_process(threads: int | None) -> None:
     restores the speed; freed memory above that is still returned.
     """
     global _MALLOC_TUNED
-    if threads is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    if threads is not None:
+        set_threads(threads)
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     if not _MALLOC_TUNED:
         _MALLOC_TUNED = True
         try:

@@ -13,7 +13,7 @@ keypoints at full resolution with the tiles and halos of
    same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
-2. **Detection.** Each tile of :func:`sarfeat._inference.tile_grid` (core plus
+2. **Detection.** Each tile of :func:`sarfeat.runtime.tile_grid` (core plus
    a 28-pixel halo, the network's reach) is read, normalised with those
    numbers and run through the network on a worker; the detector's own
    per-tile code finds the keypoints in its core. The client keeps the
@@ -37,11 +37,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import ndimage
 
-from .._inference import Tile, tile_grid
-from ..detector import SARR2D2Detector, PyramidLevel
+from ..runtime import Tile, tile_grid
+from ..detector import SARR2D2Detector
 from .. import preprocess
 from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
 from . import _worker
@@ -117,8 +116,8 @@ class _File:
             window = source.read((self.band or 0) + 1, window=Window(c0, r0, c1 - c0, r1 - r0))
             nodata = source.nodata
         if nodata is not None and not np.isnan(nodata):
-            window = window.astype(np.float64 if window.dtype == np.float64 else np.float32)
-            window[window == nodata] = np.nan
+            window = window.astype(np.result_type(window.dtype, np.float32))
+            window[~preprocess.valid_mask(window, nodata)] = np.nan
         return window
 
 
@@ -208,24 +207,13 @@ class _Scene:
 # -- pass 1: statistics of the normalisation --------------------------------------------------
 
 
-def _valid_mask(raw: np.ndarray, values: np.ndarray, nodata) -> np.ndarray:
-    valid = np.isfinite(values)
-    if nodata is not None:
-        valid &= (np.abs(raw) if np.iscomplexobj(raw) else raw) != nodata
-    return valid
-
-
-def _float32(raw: np.ndarray) -> np.ndarray:
-    return np.abs(raw).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
-
-
 def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tuple]:
     """Row blocks (row0, row1, start, step) of about ``pixels`` pixels each.
 
     :func:`sarfeat.normalize_sar` samples every ``step``-th pixel of the
     row-major image; ``start`` is the first of them inside the block.
     """
-    step = max(1, height * width // preprocess._PERCENTILE_SAMPLE)
+    step = max(1, height * width // preprocess.PERCENTILE_SAMPLE)
     rows = max(1, pixels // width)
     return [(r0, min(height, r0 + rows), (-r0 * width) % step, step)
             for r0 in range(0, height, rows)]
@@ -234,8 +222,8 @@ def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tu
 def _block_stats(window, start: int, step: int, nodata) -> dict:
     """What the client needs of one row block; ``start`` is its first sampled pixel."""
     raw = _pixels(window)
-    values = _float32(raw)
-    valid = _valid_mask(raw, values, nodata)
+    values = preprocess.as_float32(raw)
+    valid = preprocess.valid_mask(raw, nodata)
     positive = valid & (values > 0)
     real = None if np.iscomplexobj(raw) else raw
     finite = real[np.isfinite(real)] if real is not None and real.dtype.kind == "f" else real
@@ -264,8 +252,8 @@ class _Normalization:
 
     def apply(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The window in [0, 1] (float32) and its valid mask (None when all valid)."""
-        values = _float32(raw)
-        valid = _valid_mask(raw, values, self.nodata)
+        values = preprocess.as_float32(raw)
+        valid = preprocess.valid_mask(raw, self.nodata)
         self.to_scale(values)
         self.stretch(values)
         if valid.all():
@@ -342,19 +330,12 @@ def _detect_window(window, tile: Tile, norm: _Normalization, weights, options: d
     _worker.prepare_process(torch_threads)
     values, valid = norm.apply(_pixels(window))
     detector = _worker.detector(weights, options)
-    runner = detector._runner
-    r0, r1, c0, c1 = tile.outer
+    r0, _, c0, _ = tile.outer
     cr0, cr1, cc0, cc1 = tile.core
-    local = Tile((0, r1 - r0, 0, c1 - c0), (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0))
-    image = torch.from_numpy(values)
     distance = None if valid is None else ndimage.distance_transform_edt(valid).astype(np.float32)
-    level = PyramidLevel(1.0, image, 1.0, 1.0, distance)
-    found = detector._detect_tile(level, local, runner.run(image))
+    found = detector.detect_tile(values, (cr0 - r0, cr1 - r0, cc0 - c0, cc1 - c0), distance)
     if found is None:
         return None
-    points = found["keypoints"]
-    keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
-    found = {k: v[keep] for k, v in found.items()}
     found["keypoints"] = found["keypoints"] + np.array([r0, c0], dtype=np.float64)
     order = np.argsort(-(found["reliabilities"] * found["repeatabilities"]), kind="stable")
     order = order[: options["max_keypoints"]]
@@ -470,9 +451,9 @@ def detect_tiled(
     if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
         raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")
     probe = SARR2D2Detector(_worker.network(weights, trust), **options)
-    probe._check_parameters()
+    probe.check_parameters()
     height, width = source.shape
-    tiles = tile_grid(height, width, tile_size, probe._get_runner().halo)
+    tiles = tile_grid(height, width, tile_size, probe.halo)
     float_dtype = np.float32 if source.dtype in (np.float32, np.float16, np.complex64) \
         else np.float64
     import dask

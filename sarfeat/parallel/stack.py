@@ -138,16 +138,17 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
             f"be copied to every task, got {type(rng).__name__}"
         )
     probe = CoarseFineMatcher(None, **options)
-    probe._check_parameters()
+    probe.check_parameters()
     detector_options = {k: v for k, v in probe.detector_options.items() if k not in MATCHER_SETS}
     try:
-        SARR2D2Detector(**detector_options)._check_parameters()
+        SARR2D2Detector(**detector_options).check_parameters()
     except TypeError as error:
         raise ValueError(f"unknown matcher or detector option: {error}") from None
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        from ..network import R2D2Net
+        from ..architecture import NetworkWeights
+        from ..weights import is_torch_network
 
-        if not isinstance(weights, R2D2Net):
+        if not (isinstance(weights, NetworkWeights) or is_torch_network(weights)):
             raise TypeError("weights must be None, a checkpoint path, a registry name or "
                             "an R2D2Net")
     min_valid = register_options.get("min_valid_fraction", 0.05)

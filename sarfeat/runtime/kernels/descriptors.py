@@ -42,7 +42,9 @@ def _compile():
     def ratio(p_sum, p_weight, m_sum, m_weight, tiny):  # pragma: no cover - compiled
         """mean_plus / mean_minus as the numpy code takes it; 1 where undefined."""
         if p_weight > tiny and m_weight > tiny and p_sum > 0 and m_sum > 0:
-            return np.float32(p_sum * m_weight) / np.float32(m_sum * p_weight)
+            value = np.float32(p_sum * m_weight) / np.float32(m_sum * p_weight)
+            if 0 < value < np.inf:  # an overflowed product has no finite log
+                return value
         return np.float32(1.0)
 
     @numba.njit(cache=True, inline="always")
@@ -139,11 +141,13 @@ def _compile():
         for n in range(count):
             for j in range(samples):
                 gr, gc = grad_row[n, j], grad_col[n, j]
-                magnitude = math.sqrt(gr * gr + gc * gc)  # gradients are logs: no overflow
+                magnitude = math.sqrt(gr * gr + gc * gc)
                 position = wrap(direction[n, j] - theta[n], two_pi) * (bins / two_pi)
+                if not (math.isfinite(magnitude) and math.isfinite(position)):
+                    continue  # a non-finite sample has no bin: int(nan) would index anywhere
                 low = math.floor(position)
                 frac = position - low
-                o_low = int(low)  # in [0, bins]
+                o_low = min(max(int(low), 0), bins)  # in [0, bins]
                 if o_low >= bins:
                     o_low -= bins
                 o_high = o_low + 1 if o_low + 1 < bins else 0
@@ -155,7 +159,7 @@ def _compile():
                 spos = wrap(angle[j] - theta[n], two_pi) * (sectors / two_pi) - 0.5
                 s_floor = math.floor(spos)
                 s_frac = spos - s_floor
-                s_low = int(s_floor)  # in [-1, sectors]
+                s_low = min(max(int(s_floor), -1), sectors)  # in [-1, sectors]
                 if s_low < 0:
                     s_low += sectors
                 elif s_low >= sectors:

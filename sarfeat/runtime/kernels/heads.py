@@ -2,7 +2,7 @@
 
 The heads are ``a . up(f) ** 2`` (a 1x1 projection of the squared, x2
 bilinearly upsampled features; see
-:func:`sarfeat._inference.quadratic_upsampling_kernels`). Each upsampled pixel
+:func:`sarfeat.runtime.maps.quadratic_upsampling_kernels`). Each upsampled pixel
 mixes the four feature pixels of a 2x2 block, so its projection is a
 quadratic form in five weighted neighbour products per feature pixel
 (the square and the right, down, down-right and down-left pairs). This
@@ -162,10 +162,10 @@ def activation_functions():
 
     Reliability is the sigmoid of logit 0, repeatability ``s / (1 + s)`` with
     ``s`` the softplus (torch's, linear above 20) of logit 1, as
-    :func:`sarfeat._inference.head_activations` computes them. Compiled without
+    :func:`sarfeat.runtime.maps.head_activations` computes them. Compiled without
     fastmath, so that every kernel that calls them gets the same bits: the
     dense maps (:func:`head_maps`) and the detector's peaks found from the
-    logits (:func:`sarfeat._fused_peaks.peaks_from_logits`).
+    logits (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`).
     """
     global _activations
     if _activations is None:

@@ -142,7 +142,7 @@ def logit_cut(threshold: float, kind: str) -> float:
 def _compile_from_logits():
     import numba
 
-    from ._fused_heads import activation_functions
+    from .heads import activation_functions
 
     reliability_of, repeatability_of = activation_functions()
     start, append = _storage()
@@ -212,7 +212,7 @@ def peaks_from_logits(
     """:func:`peaks` of the maps of the (2, H, W) head logits, computing the maps only where read.
 
     The maps are evaluated (with the compiled functions that
-    :func:`sarfeat._fused_heads.head_maps` uses, so with the same bits) at
+    :func:`sarfeat.runtime.kernels.heads.head_maps` uses, so with the same bits) at
     the pixels whose logits pass :func:`logit_cut` and at their neighbours;
     the peaks are then exactly those of :func:`peaks` on the full maps.
 

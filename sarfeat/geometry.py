@@ -1,0 +1,191 @@
+"""Pure geometry and sarfeat's one warp.
+
+:func:`warp` resamples an image of any dtype (integer, float or complex)
+through a 3x3 matrix, in blocks of the output so that memory stays bounded on
+large scenes, with no-data handled one way everywhere: an output pixel is NaN
+where its source point falls outside the input's pixel centres, and where
+invalid input pixels (by :func:`sarfeat.preprocess.valid_mask`) carry more
+than :data:`MASK_THRESHOLD` of its bilinear weight. :mod:`sarfeat.io`,
+:func:`sarfeat.register`, the matcher and the training pairs all warp with it.
+
+Pixel convention: (x, y) = (col, row), integer at pixel centres, as in
+:mod:`skimage.transform`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+from skimage.transform import ProjectiveTransform
+from skimage.transform import warp as _skimage_warp
+
+from .preprocess import valid_mask
+
+__all__ = ["warp", "warp_dtype", "source_window", "MASK_THRESHOLD", "WARP_BLOCK"]
+
+#: An output pixel is no-data when invalid input pixels carry more than this share of its
+#: bilinear weight (the one threshold of every warp in sarfeat).
+MASK_THRESHOLD = 1e-3
+#: Source points this far (pixels) beyond the input's outermost pixel centres still read it
+#: (rounding of the transform, not extrapolation).
+_EDGE_TOLERANCE = 1e-6
+#: Side of the square blocks of the output resampled at once (bounds the memory: each block
+#: reads only the part of the input it needs).
+WARP_BLOCK = 512
+
+
+def warp_dtype(dtype) -> np.dtype:
+    """The dtype :func:`warp` returns for an input of ``dtype``: float32 or wider, complex kept.
+
+    Examples
+    --------
+    >>> warp_dtype(np.uint8), warp_dtype(np.int32), warp_dtype(np.complex64)
+    (dtype('float32'), dtype('float64'), dtype('complex64'))
+    """
+    return np.result_type(np.dtype(dtype), np.float32)
+
+
+def antialias_sigma(inverse_map: np.ndarray) -> float:
+    """Gaussian sigma (input pixels) that prefilters an output-to-input map shrinking the image."""
+    linear = np.asarray(inverse_map, float)[:2, :2] / float(inverse_map[2, 2])
+    factor = math.sqrt(abs(float(np.linalg.det(linear))))
+    return max(0.0, (factor - 1.0) / 2.0)
+
+
+def source_window(inverse_map: np.ndarray, box, shape, margin: int):
+    """(r0, r1, c0, c1) of the input that output ``box`` (r0, r1, c0, c1) reads, or None.
+
+    ``inverse_map`` maps output (x, y) to input (x, y); ``shape`` is the
+    input's (rows, cols); ``margin`` pixels are added on each side.
+    """
+    r0, r1, c0, c1 = box
+    corners = np.array([[c0, r0, 1], [c1 - 1, r0, 1], [c0, r1 - 1, 1], [c1 - 1, r1 - 1, 1]],
+                       float) @ np.asarray(inverse_map, float).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mapped = corners[:, :2] / corners[:, 2:]
+    if not np.all(np.isfinite(mapped)) or np.any(corners[:, 2] <= 0):
+        return 0, shape[0], 0, shape[1]  # a projective horizon crosses the block
+    s0 = int(np.clip(np.floor(mapped[:, 1].min()) - margin, 0, shape[0]))
+    s1 = int(np.clip(np.ceil(mapped[:, 1].max()) + margin + 1, 0, shape[0]))
+    t0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, shape[1]))
+    t1 = int(np.clip(np.ceil(mapped[:, 0].max()) + margin + 1, 0, shape[1]))
+    if s1 - s0 < 1 or t1 - t0 < 1:
+        return None
+    return s0, s1, t0, t1
+
+
+def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=None,
+         valid=None, antialias: bool = False, block: int = WARP_BLOCK) -> np.ndarray:
+    """Resample ``image`` onto an output grid; NaN outside it and next to its no-data.
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+        Any numeric dtype, complex included (its real and imaginary parts are
+        resampled alike); a memory map or masked array is read block by block.
+    inverse_map : (3, 3) array_like
+        Output (x, y) -> input (x, y), the ``inverse_map`` of
+        :func:`skimage.transform.warp` (affine or projective).
+    shape : (int, int)
+        Output (rows, cols).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+    nodata : float, optional
+        Input value that marks no-data, besides NaN (see
+        :func:`sarfeat.preprocess.valid_mask`).
+    valid : (H, W) array_like of bool, optional
+        False on further invalid input pixels.
+    antialias : bool
+        Gaussian prefilter of the input where the map shrinks it.
+    block : int
+        Side of the output blocks resampled at once.
+
+    Returns
+    -------
+    (rows, cols) ndarray of :func:`warp_dtype`
+        NaN (NaN in both parts for complex input) where the output falls outside the
+        input, or where invalid input pixels carry more than
+        :data:`MASK_THRESHOLD` of the bilinear weight.
+
+    Examples
+    --------
+    >>> image = np.arange(16.0).reshape(4, 4)
+    >>> shift = np.array([[1, 0, 1], [0, 1, 0], [0, 0, 1.0]])  # output x reads input x + 1
+    >>> warp(image, shift, (4, 4))[0].tolist()
+    [1.0, 2.0, 3.0, nan]
+    """
+    inverse_map = np.asarray(inverse_map, dtype=float)
+    if inverse_map.shape != (3, 3):
+        raise ValueError(f"inverse_map must be 3x3, got shape {inverse_map.shape}")
+    if np.ndim(image) != 2:
+        raise ValueError(f"expected a 2-D image, got shape {np.shape(image)}")
+    if valid is not None and np.shape(valid) != np.shape(image):
+        raise ValueError(f"valid shape {np.shape(valid)} differs from image shape "
+                         f"{np.shape(image)}")
+    shape = (int(shape[0]), int(shape[1]))
+    source_shape = np.shape(image)
+    dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
+    out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
+    sigma = antialias_sigma(inverse_map) if antialias else 0.0
+    margin = order + 3 + int(math.ceil(4 * sigma))
+    for r0 in range(0, shape[0], block):
+        r1 = min(shape[0], r0 + block)
+        for c0 in range(0, shape[1], block):
+            c1 = min(shape[1], c0 + block)
+            window = source_window(inverse_map, (r0, r1, c0, c1), source_shape, margin)
+            if window is None:
+                continue
+            s0, s1, t0, t1 = window
+            into_block = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+            from_window = np.array([[1, 0, -t0], [0, 1, -s0], [0, 0, 1.0]])
+            local = ProjectiveTransform(matrix=from_window @ inverse_map @ into_block)
+            part = image[s0:s1, t0:t1]
+            ok = valid_mask(part, nodata, None if valid is None else valid[s0:s1, t0:t1])
+            # a block whose window is cut by the input's edge may read outside it: the
+            # input's extent in the window's coordinates
+            edge = None
+            if min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]:
+                edge = (-t0, source_shape[1] - 1 - t0, -s0, source_shape[0] - 1 - s0)
+            out[r0:r1, c0:c1] = _warp_window(np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0),
+                                             order, sigma, edge)
+    return out
+
+
+def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,
+                 sigma: float, edge) -> np.ndarray:
+    """One block: each real part resampled, then NaN outside the input and near no-data.
+
+    Whatever the spline order, an output pixel is no-data when its source point
+    lies outside the input's pixel centres (``edge``: their extent in window
+    coordinates, None when the window is inside the input), or when invalid
+    pixels carry more than :data:`MASK_THRESHOLD` of its bilinear weight: one
+    rule for every order (a cubic spline's longer reach costs no ring of pixels
+    at the edge).
+    """
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    invalid = ~ok
+    holes = bool(invalid.any())
+    resampled = []
+    for part in parts:
+        part = np.where(ok, part, 0.0) if holes else part.astype(np.float64)
+        if sigma > 0.05:
+            part = ndimage.gaussian_filter(part, sigma, mode="nearest")
+        resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
+                                       cval=0.0, preserve_range=True))
+    out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
+    bad = np.zeros(shape, bool)
+    if holes:
+        spread = _skimage_warp(invalid.astype(np.float32), transform, output_shape=shape,
+                               order=1, cval=0.0, preserve_range=True)
+        bad |= spread > MASK_THRESHOLD
+    if edge is not None:
+        rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+        x, y = (transform(np.column_stack([cols.ravel(), rows.ravel()])).T
+                .reshape(2, *shape))
+        x0, x1, y0, y1 = edge
+        bad |= ~((x >= x0 - _EDGE_TOLERANCE) & (x <= x1 + _EDGE_TOLERANCE)
+                 & (y >= y0 - _EDGE_TOLERANCE) & (y <= y1 + _EDGE_TOLERANCE))
+    out[bad] = complex(np.nan, np.nan) if len(parts) == 2 else np.nan
+    return out

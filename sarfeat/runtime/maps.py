@@ -1,0 +1,307 @@
+"""What a runtime gives for a tile, in numpy: tiles, the two heads and :class:`DenseMaps`.
+
+Every runtime (:mod:`sarfeat.runtime.onnx`, :mod:`sarfeat.runtime.torch`)
+computes the trunk's low-resolution features of a tile; this module turns
+them into the maps the detector reads:
+
+- the two score heads are evaluated in fp32 at full resolution without
+  the upsampled 128-channel map (:func:`upsampled_head_logits`), with
+  numba's compiled pass when it is installed
+  (:mod:`sarfeat.runtime.kernels.heads`), else in numpy strips;
+- descriptors are sampled at the keypoints only (:meth:`DenseMaps.descriptors_at`).
+
+:func:`tile_grid` cuts a level into tiles whose halo covers the network's
+receptive field, so that the maps of a tile's core equal those of the whole
+image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import heads as fused_heads
+
+__all__ = ["DenseMaps", "PRECISIONS", "Tile", "head_activations", "maps_from_features",
+           "quadratic_upsampling_kernels", "tile_grid", "upsampled_head_logits"]
+
+#: Every precision a runner knows; which runtime runs which is decided in
+#: :mod:`sarfeat.runtime.choice`.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def quadratic_upsampling_kernels() -> dict[str, np.ndarray]:
+    """Kernels that give ``a . up(f)**2`` from products of neighbouring low-resolution features.
+
+    Fast-R2D2's heads project the squared, x2 bilinearly upsampled features.
+    An upsampled pixel mixes the four low-resolution pixels of its 2x2 block
+    (replicate-padded by one) with weights ``wr[i] * wc[j]`` (0.75 and 0.25),
+    so its squared projection is a quadratic form in those four pixels: a
+    weighted sum of five per-block products (the squares and the horizontal,
+    vertical, diagonal and anti-diagonal pairs), each projected on ``a``
+    first. Each product map becomes the four sub-pixels (parities) of a block
+    through one small convolution; these are its kernels, shape
+    (4, 1, kh, kw), parity ``2 * by + bx`` (pixel-shuffle order) where the
+    block at padded row ``i`` gives output rows ``2i - 1`` (by=0) and ``2i``.
+
+    Returns
+    -------
+    dict
+        ``'square'`` (2x2), ``'horizontal'`` (2x1), ``'vertical'`` (1x2),
+        ``'diagonal'`` and ``'antidiagonal'`` (1x1) kernels, float32.
+    """
+    kernels = {
+        "square": np.zeros((4, 1, 2, 2)), "horizontal": np.zeros((4, 1, 2, 1)),
+        "vertical": np.zeros((4, 1, 1, 2)), "diagonal": np.zeros((4, 1, 1, 1)),
+        "antidiagonal": np.zeros((4, 1, 1, 1)),
+    }
+    weights = (np.array([0.75, 0.25]), np.array([0.25, 0.75]))
+    for by in range(2):
+        for bx in range(2):
+            alpha = np.outer(weights[by], weights[bx])  # alpha[i, j]: pixel (i, j) of the block
+            parity = 2 * by + bx
+            kernels["square"][parity, 0] = alpha ** 2
+            kernels["horizontal"][parity, 0, :, 0] = 2 * alpha[:, 0] * alpha[:, 1]
+            kernels["vertical"][parity, 0, 0, :] = 2 * alpha[0, :] * alpha[1, :]
+            kernels["diagonal"][parity] = 2 * alpha[0, 0] * alpha[1, 1]
+            kernels["antidiagonal"][parity] = 2 * alpha[0, 1] * alpha[1, 0]
+    return {name: kernel.astype(np.float32) for name, kernel in kernels.items()}
+
+
+#: (rows, cols) slices of the two factors of each neighbour product in a padded strip
+_PRODUCT_FACTORS = {
+    "square": ((slice(None), slice(None)), (slice(None), slice(None))),
+    "horizontal": ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+    "vertical": ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+    "diagonal": ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
+    "antidiagonal": ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
+}
+
+
+def _padded_strip(table: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Padded rows ``start .. stop`` of (h, w, C) ``table``, replicate-padded by one.
+
+    Padded row r is table row r - 1, clamped to the table; columns likewise.
+    """
+    height, width = table.shape[:2]
+    rows = np.clip(np.arange(start - 1, stop), 0, height - 1)
+    cols = np.clip(np.arange(-1, width + 1), 0, width - 1)
+    return table[rows][:, cols]
+
+
+def upsampled_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                          rows_per_strip: int | None = None) -> np.ndarray:
+    """``conv1x1(up(features) ** 2)`` without building ``up(features)`` (x2 bilinear, half-pixel).
+
+    With numba installed this is :func:`sarfeat.runtime.kernels.heads.head_logits`
+    (one compiled pass). Otherwise the features are read as strips of a few
+    MB, and each neighbour product of a strip is projected on the heads at once.
+
+    Parameters
+    ----------
+    features : ndarray, shape (h, w, C), float32
+        Low-resolution trunk features, channels last.
+    weight : ndarray, shape (K, C)
+        1x1 projection of the heads.
+    bias : ndarray, shape (K,)
+    rows_per_strip : int, optional
+        Low-resolution rows per strip (bounds the temporary products); by
+        default about 4 MB of features.
+
+    Returns
+    -------
+    ndarray, shape (K, 2 * h, 2 * w), float32
+    """
+    features = np.asarray(features, np.float32)
+    weight, bias = np.asarray(weight, np.float32), np.asarray(bias, np.float32)
+    if weight.shape[0] == 2 and fused_heads.available():
+        return fused_heads.head_logits(features, weight, bias)
+    height, width, channels = features.shape
+    heads = weight.shape[0]
+    rows_per_strip = rows_per_strip or max(2, (1 << 22) // (4 * channels * (width + 2)))
+    taps = quadratic_upsampling_kernels()
+    # block row i mixes padded rows i and i + 1 (parity 2 * by + bx is output pixel (2i-1+by, ...))
+    parities = np.empty((4, heads, height + 1, width + 1), np.float32)
+    parities[:] = bias[None, :, None, None]
+    for start in range(0, height + 1, rows_per_strip):
+        stop = min(start + rows_per_strip, height + 1)
+        strip = _padded_strip(features, start, stop)  # (stop - start + 1, width + 2, C)
+        block = parities[:, :, start:stop]
+        for name, ((rows_a, cols_a), (rows_b, cols_b)) in _PRODUCT_FACTORS.items():
+            product = strip[rows_a, cols_a] * strip[rows_b, cols_b]
+            projected = np.moveaxis(product @ weight.T, -1, 0)  # (K, rows, cols)
+            kernel = taps[name][:, 0]  # (4, kh, kw)
+            for ky in range(kernel.shape[1]):
+                for kx in range(kernel.shape[2]):
+                    shifted = projected[:, ky:ky + stop - start, kx:kx + width + 1]
+                    block += kernel[:, ky, kx, None, None, None] * shifted[None]
+    full = parities.reshape(2, 2, heads, height + 1, width + 1).transpose(2, 3, 0, 4, 1).reshape(
+        heads, 2 * height + 2, 2 * width + 2)
+    return np.ascontiguousarray(full[:, 1:-1, 1:-1])
+
+
+def head_activations(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reliability, repeatability) float32 maps from the (2, H, W) head logits.
+
+    Reliability is the softmax of two logits, i.e. the sigmoid of their
+    difference (logit 0); repeatability is ``s / (1 + s)`` with ``s`` the
+    softplus of the saliency logit (logit 1; linear above 20, as torch's).
+    """
+    if fused_heads.available():
+        maps = fused_heads.head_maps(np.ascontiguousarray(logits, np.float32))
+        return maps[0], maps[1]
+    logits = np.asarray(logits, np.float32)
+    reliability = (0.5 * (1.0 + np.tanh(0.5 * logits[0]))).astype(np.float32)
+    saliency = np.where(logits[1] > 20, logits[1], np.log1p(np.exp(np.minimum(logits[1], 20))))
+    return reliability, (saliency / (1 + saliency)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A window of a level: ``outer`` is what the network sees, ``core`` what it keeps.
+
+    Both are (row0, row1, col0, col1) in level pixels, half-open.
+    """
+
+    outer: tuple[int, int, int, int]
+    core: tuple[int, int, int, int]
+
+
+def _axis_windows(length: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
+    if length <= core + 2 * halo:
+        return [(0, length, 0, length)]
+    windows = []
+    for start in range(0, length, core):
+        stop = min(start + core, length)
+        outer0 = max(0, start - halo)
+        outer1 = min(length, stop + halo)
+        # keep every window the same size (fewer shapes) by sliding it inside the level
+        size = core + 2 * halo
+        if outer1 - outer0 < size:
+            outer0 = max(0, min(outer0, length - size))
+            outer1 = min(length, outer0 + size)
+        outer0 -= outer0 % 2  # 2x2 pooling must see the same pixel pairs as the whole image
+        windows.append((outer0, outer1, start, stop))
+    return windows
+
+
+def tile_grid(height: int, width: int, tile_size: int | None, halo: int) -> list[Tile]:
+    """Tiles covering a (height, width) level; one tile when ``tile_size`` is None."""
+    if tile_size is None:
+        return [Tile((0, height, 0, width), (0, height, 0, width))]
+    rows = _axis_windows(height, tile_size, halo)
+    cols = _axis_windows(width, tile_size, halo)
+    return [
+        Tile((r0, r1, c0, c1), (cr0, cr1, cc0, cc1))
+        for r0, r1, cr0, cr1 in rows
+        for c0, c1, cc0, cc1 in cols
+    ]
+
+
+class DenseMaps:
+    """What the network says about one tile, as numpy arrays.
+
+    Parameters
+    ----------
+    features : ndarray, shape (h, w, C), float32
+        Raw descriptor features at 1/``stride`` of the tile resolution (before
+        Fast-R2D2's final upsampling), channels last.
+    stride : int
+        Tile pixels per feature pixel (2 for Fast-R2D2, 1 for R2D2).
+    reliability, repeatability : ndarray, shape (H, W), float32, optional
+        The maps; computed from ``logits`` when first read if not given.
+    logits : ndarray, shape (2, H, W), float32, optional
+        The heads' logits (reliability, saliency). Setting a map drops them
+        (they no longer describe the maps).
+    """
+
+    def __init__(self, features: np.ndarray, stride: int,
+                 reliability: np.ndarray | None = None,
+                 repeatability: np.ndarray | None = None,
+                 logits: np.ndarray | None = None) -> None:
+        if (reliability is None or repeatability is None) and logits is None:
+            raise ValueError("DenseMaps needs both maps or the logits")
+        self.features = features
+        self.stride = stride
+        self.logits = logits
+        self._reliability = reliability
+        self._repeatability = repeatability
+
+    def _materialize(self) -> None:
+        """Compute both maps from the logits, unless both are there."""
+        if self._reliability is None or self._repeatability is None:
+            self._reliability, self._repeatability = head_activations(self.logits)
+
+    @property
+    def reliability(self) -> np.ndarray:
+        self._materialize()
+        return self._reliability
+
+    @reliability.setter
+    def reliability(self, value: np.ndarray) -> None:
+        self._materialize()  # the other map, before the logits go
+        self._reliability, self.logits = value, None
+
+    @property
+    def repeatability(self) -> np.ndarray:
+        self._materialize()
+        return self._repeatability
+
+    @repeatability.setter
+    def repeatability(self, value: np.ndarray) -> None:
+        self._materialize()
+        self._repeatability, self.logits = value, None
+
+    def descriptors_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """L2-normalised (N, C) float32 descriptors at float tile positions.
+
+        Sampling is bilinear in the feature grid, the same interpolation the
+        network's own upsampling uses, so at integer pixels the result equals
+        the upsampled map.
+        """
+        height, width, _ = self.features.shape
+        rows = np.asarray(rows, np.float32)
+        cols = np.asarray(cols, np.float32)
+        if self.stride > 1:
+            rows = (rows + np.float32(0.5)) / np.float32(self.stride) - np.float32(0.5)
+            cols = (cols + np.float32(0.5)) / np.float32(self.stride) - np.float32(0.5)
+        rows = np.clip(rows, 0, height - 1)
+        cols = np.clip(cols, 0, width - 1)
+        row0 = np.floor(rows).astype(np.int64)
+        col0 = np.floor(cols).astype(np.int64)
+        row1 = np.minimum(row0 + 1, height - 1)
+        col1 = np.minimum(col0 + 1, width - 1)
+        wr = (rows - row0)[:, None].astype(np.float32)
+        wc = (cols - col0)[:, None].astype(np.float32)
+        table = self.features
+
+        def at(r, c):
+            return table[r, c].astype(np.float32)
+
+        sampled = (at(row0, col0) * (1 - wr) + at(row1, col0) * wr) * (1 - wc) + (
+            at(row0, col1) * (1 - wr) + at(row1, col1) * wr
+        ) * wc
+        norm = np.maximum(np.linalg.norm(sampled, axis=1, keepdims=True), 1e-12)
+        return (sampled / norm).astype(np.float32)
+
+
+def maps_from_features(features: np.ndarray, stride: int, weight: np.ndarray, bias: np.ndarray,
+                       height: int, width: int) -> DenseMaps:
+    """:class:`DenseMaps` of a (height, width) tile from its (h, w, C) trunk features.
+
+    The heads (weight (2, C), bias (2,)) are evaluated in fp32 at full
+    resolution without the upsampled feature map (:func:`upsampled_head_logits`).
+    """
+    features = np.asarray(features, np.float32)
+    if stride == 1:
+        logits = np.moveaxis(np.square(features) @ weight.T, -1, 0) + bias[:, None, None]
+        return DenseMaps(features, stride, *head_activations(logits.astype(np.float32)))
+    if weight.shape[0] == 2 and fused_heads.available():
+        # the logits only: the maps follow when read, and the detector's peaks need them
+        # at a few pixels (sarfeat.runtime.kernels.peaks.peaks_from_logits)
+        logits = fused_heads.cropped_head_logits(features, np.asarray(weight, np.float32),
+                                                 np.asarray(bias, np.float32), height, width)
+        return DenseMaps(features, stride, logits=logits)
+    logits = upsampled_head_logits(features, weight, bias)[:, :height, :width]
+    return DenseMaps(features, stride, *head_activations(logits))

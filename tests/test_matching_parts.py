@@ -1,0 +1,130 @@
+"""The matcher composed of its parts, shared by threads, and let go (issue 19, items 12, 17,
+23 and 24), on the AIRSAR scene (HH against VV moved by a known similarity, 256 x 256)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from skimage.transform import ProjectiveTransform, SimilarityTransform, warp
+
+from sarfeat import CoarseFineMatcher, SARR2D2Detector
+from sarfeat.matching import CoarseSettings, FineSettings
+from sarfeat.matching.geometry import turn
+
+SIMILARITY = SimilarityTransform(scale=0.95, rotation=np.deg2rad(4), translation=(10.0, -6.0))
+#: A cheap matcher: upright pair, one coarse turn, small budgets.
+FLAT = dict(model="similarity", rotations=(0.0,), angle_step=None, estimated_turns=0,
+            coarse_keypoints=1500, fine_keypoints=800, rng=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def pair(airsar_cube):
+    fixed = np.ascontiguousarray(airsar_cube[..., 0])
+    moving = warp(airsar_cube[..., 2], ProjectiveTransform(matrix=np.linalg.inv(SIMILARITY.params)),
+                  order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+    return fixed, moving
+
+
+@pytest.fixture(scope="module")
+def serial(naver_net, pair):
+    matcher = CoarseFineMatcher(naver_net, **FLAT)
+    return matcher, matcher.match_result(*pair)
+
+
+def test_composed_of_parts_equals_the_flat_keywords(naver_net, pair, serial):
+    _, expected = serial
+    composed = CoarseFineMatcher(
+        detector=SARR2D2Detector(naver_net, upright=True),
+        coarse=CoarseSettings(model="similarity", rotations=(0.0,), angle_step=None,
+                              estimated_turns=0, coarse_keypoints=1500),
+        fine=FineSettings(model="similarity", fine_keypoints=800),
+        rng=0, progress=False,
+    )
+    assert composed.coarse_settings.coarse_keypoints == 1500
+    assert composed.fine_settings.fine_keypoints == 800
+    result = composed.match_result(*pair)
+    np.testing.assert_array_equal(result.verified, expected.verified)
+    np.testing.assert_allclose(result.model.params, expected.model.params)
+
+
+def test_a_keyword_and_a_setting_saying_otherwise_are_refused():
+    with pytest.raises(ValueError, match="ratio given both"):
+        CoarseFineMatcher(ratio=0.7, coarse=CoarseSettings(ratio=0.8))
+    with pytest.raises(ValueError, match="disagree on max_trials"):
+        CoarseFineMatcher(coarse=CoarseSettings(max_trials=100), fine=FineSettings(max_trials=50))
+    with pytest.raises(ValueError, match="not both"):
+        CoarseFineMatcher("sarfeat-sar-v1", detector=SARR2D2Detector())
+
+
+def test_stages_never_change_the_shared_detector(naver_net, pair, serial):
+    """Each stage detects with a detector of its own; the one kept for the network stays as
+    it was built (the matcher used to set each stage's pyramid on it)."""
+    matcher, _ = serial
+    kept = list(matcher._detectors.values())
+    assert kept and all(d.max_keypoints == 5000 and d.min_size == 256 for d in kept)
+
+
+def test_one_matcher_shared_by_four_threads_gives_the_serial_results(naver_net, pair, serial):
+    """6 calls on 4 threads, on one matcher: each result is the serial one (before, half of
+    the calls were refused or differed, the calls sharing their fine stage on the matcher)."""
+    matcher, expected = serial
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: matcher.match_result(*pair), range(4)))
+        returned = list(pool.map(lambda _: matcher.match(*pair), range(2)))
+    for result in results:
+        assert result.model is not None
+        np.testing.assert_array_equal(result.verified, expected.verified)
+        np.testing.assert_allclose(result.model.params, expected.model.params)
+    for matches in returned:
+        np.testing.assert_array_equal(matches, expected.verified)
+    np.testing.assert_allclose(matcher.model.params, expected.model.params)
+
+
+def test_a_matcher_is_freed_without_the_garbage_collector(naver_net, pair):
+    """No reference cycle holds a matcher, its stages or its network runtime: it goes when the
+    last reference does (each register() call used to leave 8-10 MB for the collector)."""
+    matcher = CoarseFineMatcher(naver_net, **FLAT)
+    matcher.match(*pair)
+    gone = weakref.ref(matcher)
+    gc.collect()
+    gc.disable()
+    try:
+        del matcher
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_repeated_matches_leave_no_garbage_behind(naver_net, pair):
+    matcher = CoarseFineMatcher(naver_net, **FLAT)
+    matcher.match(*pair)  # compiles and loads what it needs once
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(2):
+            matcher.match(*pair)
+        leftover = gc.collect()
+    finally:
+        gc.enable()
+    assert leftover < 50, f"{leftover} objects in reference cycles after two matches"
+
+
+def test_the_border_fill_of_a_turned_float_image_is_no_data(naver_net):
+    """Pair l's image 2 turned by 15 degrees in float32 (skimage's warp, zero corners) is
+    taken as intensity: its zero corners were data (the darkest value), their edges stronger
+    than the scene's, and the pair was refused. Zeros inside the scene stay dark pixels."""
+    from sarfeat.data import load_pair
+
+    image = load_pair("l")[1]
+    matrix, shape = turn(image.shape, 15.0)
+    turned = warp(image, ProjectiveTransform(matrix=np.linalg.inv(matrix)), output_shape=shape,
+                  order=1, cval=0, preserve_range=True).astype(np.float32)
+    turned[shape[0] // 2, shape[1] // 2] = 0  # a dark pixel inside
+    values = np.asarray(CoarseFineMatcher(naver_net)._normalized(turned, "image2"))
+    assert np.isnan(values[0, 0]) and np.isnan(values[-1, -1])
+    assert np.isfinite(values[shape[0] // 2, shape[1] // 2])
+    assert np.isnan(values).sum() == pytest.approx((turned == 0).sum() - 1, rel=1e-6)

@@ -1,0 +1,70 @@
+"""The experimental learned patch descriptor (sarfeat.patch_descriptor) and its training."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sarfeat.patch_descriptor import (
+    PATCH_PIXELS, LearnedPatchDescriptor, PatchNet, keypoint_patches,
+)
+from sarfeat.training.patch_descriptor import hardnet_loss, patch_pairs
+
+
+def test_patchnet_gives_unit_vectors_invariant_to_gain_and_offset():
+    torch.manual_seed(0)
+    net = PatchNet().eval()
+    patches = torch.rand(5, 1, PATCH_PIXELS, PATCH_PIXELS)
+    with torch.no_grad():
+        out = net(patches)
+        again = net(3.0 * patches + 2.0)  # a gain and an offset in the log image
+    assert out.shape == (5, 128)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(5))
+    torch.testing.assert_close(out, again, atol=1e-4, rtol=1e-4)
+    assert 1e5 < sum(p.numel() for p in net.parameters()) < 3e5
+
+
+def test_hardnet_loss_rewards_matching_pairs():
+    noise = torch.randn(32, 128, generator=torch.Generator().manual_seed(0))
+    anchors = torch.nn.functional.normalize(noise, dim=1)
+    matched = hardnet_loss(anchors, anchors)
+    shuffled = hardnet_loss(anchors, anchors.roll(1, 0))
+    assert matched < 0.2 < 1.0 < shuffled
+
+
+def test_keypoint_patches_follow_orientation(airsar_cube):
+    from sarfeat import normalize_sar
+
+    gray = normalize_sar(airsar_cube[..., 0]).image
+    keypoints = np.array([[128.0, 128.0]])
+    upright = keypoint_patches(gray, keypoints, np.array([32.0]), np.zeros(1))
+    quarter = keypoint_patches(np.ascontiguousarray(np.rot90(gray)), np.array([[127.0, 128.0]]),
+                               np.array([32.0]), np.array([-np.pi / 2]))
+    assert upright.shape == (1, PATCH_PIXELS, PATCH_PIXELS)
+    assert np.corrcoef(upright.ravel(), quarter.ravel())[0, 1] > 0.95
+
+
+def test_patch_pairs_are_aligned_cross_channel_patches(airsar_cube):
+    first, second = patch_pairs([np.ascontiguousarray(airsar_cube[:160, :160])], warps=2, seed=0)
+    assert first.shape == second.shape and first.shape[1:] == (PATCH_PIXELS, PATCH_PIXELS)
+    assert len(first) > 20
+    a = first.reshape(len(first), -1).astype(np.float32)
+    b = second.reshape(len(second), -1).astype(np.float32)
+    positive = np.median((a * b).sum(1))
+    negative = np.median((a * np.roll(b, 7, axis=0)).sum(1))
+    assert positive > 0.4 and positive > negative + 0.2
+
+
+def test_learned_descriptor_describes_keypoints(airsar_cube, tmp_path):
+    from sarfeat import normalize_sar
+
+    net = PatchNet()
+    path = tmp_path / "net.pt"
+    torch.save({"config": {"width": net.width, "dim": net.dim}, "state_dict": net.state_dict()},
+               path)
+    descriptor = LearnedPatchDescriptor.load(path)
+    gray = normalize_sar(airsar_cube[..., 0]).image
+    out = descriptor.describe(gray, np.array([[60.0, 70.0], [100.0, 90.0]]),
+                              np.array([32.0, 45.25]), np.array([0.3, -2.0]))
+    assert out.shape == (2, 128) and out.dtype == np.float32
+    assert descriptor.describe(gray, np.zeros((0, 2)), np.zeros(0), np.zeros(0)).shape == (0, 128)

