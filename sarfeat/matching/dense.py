@@ -262,11 +262,15 @@ class DenseStructuralMatcher:
 
     Attributes
     ----------
-    model, keypoints1, keypoints2, matches, votes, inliers, coarse_model,
-    coarse_angle, diagnostics
-        As for :class:`~sarfeat.matching.CoarseFineMatcher`: the keypoints are the
-        template centres (row, col) of image 1 and where they were placed in
-        image 2; ``matches`` pairs them one to one.
+    model : skimage.transform.ProjectiveTransform or None
+        Image-1 (x, y) -> image-2 (x, y); None when the pair was refused.
+    keypoints1, keypoints2 : (N, 2) ndarray
+        The template centres (row, col) of image 1 and where they were placed
+        in image 2 (full-resolution pixels); ``matches`` pairs them one to one.
+    matches, votes, inliers, coarse_model, coarse_angle, diagnostics : object
+        As for :class:`~sarfeat.matching.CoarseFineMatcher` (``votes`` holds the
+        placement's correlation in hundredths; ``diagnostics['failure']`` says
+        why a pair was refused).
 
     Examples
     --------
