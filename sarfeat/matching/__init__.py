@@ -110,6 +110,11 @@ describes it again (``['patches_redescribed']``). Memory therefore stays
 bounded by a few rows of patches, not by the scene, and the results are those
 of keeping everything. With ``progress`` a tqdm bar shows the patches.
 
+*Optical against SAR.* With ``modality='optical-sar'`` (or ``'sar-optical'``)
+the matcher hands the pair to :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
+(:mod:`~sarfeat.matching.dense`), which compares dense orientation-energy maps
+(:mod:`sarfeat.structural`) instead of keypoint descriptors.
+
 The stages live in :mod:`~sarfeat.matching.coarse` (rotation search and
 coarse model), :mod:`~sarfeat.matching.fine` (tiling, local search, votes and
 fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
@@ -118,10 +123,11 @@ fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
 """
 
 from .coarse import CoarseSettings
+from .dense import DenseStructuralMatcher
 from .fine import FineSettings
 from .matcher import MATCHER_SETS, CoarseFineMatcher, MatchResult
 from .models import MODELS
 
 
-__all__ = ["CoarseFineMatcher", "CoarseSettings", "FineSettings", "MatchResult", "MODELS",
-           "MATCHER_SETS"]
+__all__ = ["CoarseFineMatcher", "CoarseSettings", "DenseStructuralMatcher", "FineSettings",
+           "MatchResult", "MODELS", "MATCHER_SETS"]

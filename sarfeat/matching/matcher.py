@@ -25,6 +25,7 @@ from ..descriptors import MultiDescriptorExtractor
 from ..detector import NoKeypointsError, SARR2D2Detector
 from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
 from ..weights import resolve_network_weights
+from .dense import DenseStructuralMatcher, parse_modality
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
 from .fine import FineResult, FineSettings, FineStage
 from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
@@ -220,6 +221,13 @@ class CoarseFineMatcher:
         ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
         the matcher's (``coarse_keypoints``, ``fine_keypoints``,
         ``coarse_size``, ``fine_min_scale``).
+    modality : str or (str, str)
+        What the two images are: ``'sar'`` (both SAR, the default: the method
+        above), or ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and
+        image 2 SAR, or the other way round; or a pair of ``'optical'`` and
+        ``'sar'``). A pair with an optical image is matched on dense
+        structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`,
+        which fills the same attributes; the network is not used.
 
     Attributes
     ----------
@@ -321,8 +329,11 @@ class CoarseFineMatcher:
         input_kind: str = "auto",
         nodata: float | None = None,
         progress: bool | None = None,
+        modality: str | tuple[str, str] = "sar",
         **detector_options,
     ) -> None:
+        parse_modality(modality)  # a bad modality is refused at once
+        self.modality = modality
         flat = dict(
             model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
             fine_threshold=fine_threshold, patch_size=patch_size, radius=radius,
@@ -469,6 +480,8 @@ class CoarseFineMatcher:
         matcher's for this call only.
         """
         self.check_parameters()
+        if parse_modality(self.modality) != ("sar", "sar"):
+            return self._structure_result(image1, image2)
         started = time.perf_counter()
         run = _Run(self.progress if progress is None else progress)
         # independent streams: how many angles the coarse stage tries does not change the
@@ -504,6 +517,25 @@ class CoarseFineMatcher:
         return found
 
     # -- checks and set-up ------------------------------------------------------------------------
+
+    def _structure_result(self, image1, image2) -> "MatchResult":
+        """A pair with an optical image: the dense structural matcher's result."""
+        for which, image in (("image1", image1), ("image2", image2)):
+            try:
+                check_image(image)
+            except ValueError as error:
+                raise ValueError(f"{which}: {error}") from None
+        dense = DenseStructuralMatcher(
+            self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
+            input_kind=self.input_kind, rng=self.rng)
+        dense.match(image1, image2)
+        found = MatchResult(**{name: getattr(dense, name) for name in (
+            "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
+            "coarse_model", "coarse_angle")})
+        found.diagnostics = dict(dense.diagnostics, prior="coarse",
+                                 modality="-".join(parse_modality(self.modality)))
+        found.diagnostics.setdefault("failure", None)
+        return found
 
     def check_parameters(self) -> None:
         """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""

@@ -1,0 +1,67 @@
+"""asv: optical-SAR registration on the 3MOS development pairs (issue 21).
+
+A tenth of the held-out pairs of :mod:`optical_sar_pairs` (every 12th pair:
+3MOS optical tiles against their SAR tiles turned by up to 90 degrees, scaled
+by 0.7-1.4 and shifted), registered once per asv run by sarfeat
+(``modality='optical-sar'``) and by OpenCV SIFT and AKAZE + RANSAC in the same
+run (:mod:`eval_optical_sar`). The 3MOS strips are fetched by
+:func:`sarfeat.data.fetch` (pinned URL and SHA-256); without them (offline, no
+``SARFEAT_DATA_DIR`` copy) the benchmarks are skipped.
+"""
+
+from __future__ import annotations
+
+from .common import SlowTiming, use_shared_data
+
+_STEP = 12
+_METHODS = ("sarfeat", "sift", "akaze")
+
+
+def _available() -> bool:
+    from sarfeat.data import OPTICAL_SAR_STRIPS, DataUnavailableError, fetch
+
+    try:
+        for name in OPTICAL_SAR_STRIPS:
+            fetch(name)
+    except DataUnavailableError:
+        return False
+    return True
+
+
+class OpticalSARPairs(SlowTiming):
+    """Share within 3 px, wrong transforms returned and CPU time, per method."""
+
+    params = list(_METHODS)
+    param_names = ["method"]
+
+    def setup_cache(self):
+        use_shared_data()
+        try:
+            from sarfeat.data import OPTICAL_SAR_STRIPS  # noqa: F401
+        except ImportError:
+            return None  # a sarfeat without optical-SAR data
+        if not _available():
+            return None
+        from .eval_optical_sar import evaluate, summary
+
+        rows = evaluate("held_out", None, 1, list(_METHODS), _STEP)
+        return {name: summary(rows[name]) for name in _METHODS}
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("no 3MOS data (offline) or no optical-SAR support")
+
+    def track_share_within_3px(self, results, method):
+        return results[method]["share_within_3px"]
+
+    track_share_within_3px.unit = "share of pairs"
+
+    def track_wrong_returned(self, results, method):
+        return results[method]["wrong_returned"]
+
+    track_wrong_returned.unit = "pairs"
+
+    def track_cpu_seconds(self, results, method):
+        return results[method]["median_cpu_s"]
+
+    track_cpu_seconds.unit = "s"
