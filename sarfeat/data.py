@@ -718,15 +718,30 @@ def _download(name: str) -> Path:
             f"{name!r} is not available locally and has no public download URL. {how_to}"
         )
     _POOCH.path = folder  # SARFEAT_DATA_DIR is read at call time, not at import
+    # folders pooch creates for the download; removed again (when empty) if it fails, so
+    # that a failed fetch leaves the data folder as it was
+    created = [parent for parent in (folder / name).parents
+               if not parent.exists() and folder in (parent, *parent.parents)]
     try:
         return Path(_POOCH.fetch(name))
     except ValueError as exc:  # pooch: the downloaded file's hash differs
+        _remove_empty(created)
         raise DataIntegrityError(f"download of {name!r} from {url} failed: {exc}") from exc
     except OSError as exc:  # includes requests' network errors
+        _remove_empty(created)
         raise DataUnavailableError(
             f"{name!r} is not available locally and could not be downloaded from "
             f"{url} ({type(exc).__name__}: {exc}). {how_to}"
         ) from exc
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (deepest first) that exist and are empty."""
+    for folder in folders:  # Path.parents lists the deepest first
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, already gone, or not ours to remove
+            pass
 
 
 def _read_gray(path: Path) -> np.ndarray:

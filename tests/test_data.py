@@ -149,6 +149,8 @@ def test_offline_download_names_file_url_and_variable(empty_data_dir, offline):
     assert "SARFEAT_DATA_DIR" in message
     assert isinstance(info.value, OSError)
     assert not (empty_data_dir / name).exists()
+    # the failed download leaves the data folder as it was: no empty sar_pairs/ behind
+    assert list(empty_data_dir.iterdir()) == []
 
 
 def test_offline_without_env_uses_pooch_cache(tmp_path, monkeypatch, offline):
