@@ -38,15 +38,22 @@ from scipy import fft as sfft
 from scipy import ndimage
 from skimage.transform import AffineTransform
 
-from ..structural import MODALITIES, prepare_modality, structure_maps
+from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import downsample, plausible_matrices, rotation_scale, warp_nan
 from .models import MODELS, fit_model
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
 
-#: Filter wavelengths (pixels of the working image) of the global search and of the others.
-_COARSE_WAVELENGTHS = (3.0, 6.0, 12.0)
-_FINE_WAVELENGTHS = (4.0, 8.0, 16.0)
+#: Feature maps per kind, for the global search and refinement (coarse) and for the fine
+#: stage: log-Gabor wavelengths or gradient sigmas in pixels of the working image.
+_MAPS = {
+    ("log-gabor", "coarse"): lambda image: structure_maps(image, wavelengths=(3.0, 6.0, 12.0)),
+    ("log-gabor", "fine"): lambda image: structure_maps(image, wavelengths=(4.0, 8.0, 16.0)),
+    ("gradient", "coarse"): lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=1.5,
+                                                        context=6.0),
+    ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0, 4.0), cell=2.0,
+                                                      context=8.0),
+}
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
 #: correlate by chance).
 _OVERLAP_WEIGHT = 0.5
@@ -57,6 +64,8 @@ _DISTINCT_ANGLE = 15.0
 #: best of them.
 _REFINE_ANGLES = (-7.5, 0.0, 7.5)
 _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
+#: Shifts (working pixels) beyond which a correlation peak counts as another one.
+_DISTINCT_SHIFT = 6.0
 
 
 def parse_modality(modality) -> tuple[str, str]:
@@ -104,13 +113,18 @@ class _Reference:
             )}
         return self._cache[shape]
 
-    def correlate(self, maps: np.ndarray):
-        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+    def surface(self, maps: np.ndarray) -> np.ndarray:
+        """Overlap-weighted normalised correlation over all shifts (-1 where unusable).
+
+        Index (row, col) is the shift (dv, du) with x1 = x2 + shift; negative
+        shifts wrap around to the end (:meth:`shift` reads an index).
+        """
         values, mask = _masked(maps)
-        area2 = float(mask.sum())
-        if area2 == 0:
-            return -1.0, (0.0, 0.0)
         shape = tuple(sfft.next_fast_len(a + b) for a, b in zip(self.shape, maps.shape[1:]))
+        area2 = float(mask.sum())
+        score = np.full(shape, -1.0)
+        if area2 == 0:
+            return score
         f, f2, m1 = self.spectra(shape)
         g = sfft.rfft2(values, s=shape)
         numerator = sfft.irfft2((f * np.conj(g)).sum(0), s=shape)
@@ -119,16 +133,25 @@ class _Reference:
         count = sfft.irfft2(m1 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
         least = self.min_overlap * min(self.area, area2)
         usable = (count >= least) & (energy1 > 1e-6) & (energy2 > 1e-6)
-        if not usable.any():
-            return -1.0, (0.0, 0.0)
-        score = np.full(shape, -1.0)
         fraction = count[usable] / self.area
         score[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable]) \
             * np.clip(fraction, 0, 1) ** _OVERLAP_WEIGHT
-        row, col = np.unravel_index(int(np.argmax(score)), shape)
+        return score
+
+    def correlate(self, maps: np.ndarray):
+        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+        score = self.surface(maps)
+        row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[row, col] <= -1:
+            return -1.0, (0.0, 0.0)
+        return float(score[row, col]), self.shift((row, col), score.shape)
+
+    def shift(self, index, shape) -> tuple[float, float]:
+        """(du, dv) of a correlation surface's (row, col) index (negative ones wrap)."""
+        row, col = index
         shift_row = row - shape[0] if row >= self.shape[0] else row
         shift_col = col - shape[1] if col >= self.shape[1] else col
-        return float(score[row, col]), (float(shift_col), float(shift_row))
+        return float(shift_col), float(shift_row)
 
 
 def _canvas(shape2, linear: np.ndarray):
@@ -255,6 +278,10 @@ class DenseStructuralMatcher:
         A smaller share of the placed templates agreeing with the model is a refusal.
     max_scale_change : float
         Models scaling by more than this (or mirroring) are implausible.
+    features : {'log-gabor', 'gradient'}
+        The dense feature maps compared: log-Gabor orientation energy
+        (:func:`~sarfeat.structural.structure_maps`) or gradient orientation
+        histograms (:func:`~sarfeat.structural.gradient_maps`).
     input_kind : str
         How the SAR image's values are read (:func:`sarfeat.normalize_sar`).
     rng : int or numpy.random.Generator, optional
@@ -287,8 +314,12 @@ class DenseStructuralMatcher:
                  template: int = 24, grid_step: int = 16,
                  search_radius: int = 6, min_score: float = 0.15, fine_threshold: float = 2.0,
                  min_inliers: int = 12, min_inlier_ratio: float = 0.3,
-                 max_scale_change: float = 4.0, input_kind: str = "auto", rng=None) -> None:
+                 max_scale_change: float = 4.0, features: str = "log-gabor",
+                 input_kind: str = "auto", rng=None) -> None:
         self.modality = parse_modality(modality)
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        self.features = features
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
         self.model_type = model
@@ -367,12 +398,16 @@ class DenseStructuralMatcher:
         turns = self.angle_step * np.arange(-count, count + 1, dtype=float)
         return np.unique(np.mod(turns, 360.0))
 
+    def _maps(self, image: np.ndarray, stage: str) -> np.ndarray:
+        """The feature maps (kind ``self.features``) of a working image for a stage."""
+        return _MAPS[self.features, stage](image)
+
     def _working(self, image: np.ndarray, size: int):
         """The image downsampled to longest side ``size``; and working -> full matrix."""
         factor = min(1.0, size / max(image.shape))
         return downsample(image, factor)
 
-    def _search(self, reference: _Reference, image2, angle: float, scales, wavelengths):
+    def _search(self, reference: _Reference, image2, angle: float, scales):
         """Correlate image 2 turned by ``angle`` at each of ``scales``: [(score, matrix)].
 
         ``matrix`` maps image-1 working (x, y) to image-2 working (x, y).
@@ -384,7 +419,7 @@ class DenseStructuralMatcher:
             canvas = warp_nan(image2, turned, shape, order=1)
             if not np.isfinite(canvas).any():
                 continue
-            score, shift = reference.correlate(structure_maps(canvas, wavelengths=wavelengths))
+            score, shift = reference.correlate(self._maps(canvas, "coarse"))
             matrix = turned.copy()
             matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
             found.append((score, matrix, angle, scale))
@@ -394,12 +429,11 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.coarse_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(structure_maps(small1, wavelengths=_COARSE_WAVELENGTHS),
+        reference = _Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         found = []
         for angle in self.angles():
-            found += self._search(reference, small2, float(angle), self.scales,
-                                  _COARSE_WAVELENGTHS)
+            found += self._search(reference, small2, float(angle), self.scales)
         found.sort(key=lambda item: -item[0])
         chosen = []
         for score, matrix, angle, scale in found:
@@ -417,7 +451,7 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.refine_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(structure_maps(small1, wavelengths=_COARSE_WAVELENGTHS),
+        reference = _Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         best = (-np.inf, None, 0.0, 1.0)
         for hypothesis in hypotheses:
@@ -438,15 +472,14 @@ class DenseStructuralMatcher:
         best = (-np.inf, None, angle, scale)
         for turn in _REFINE_ANGLES:
             scales = [scale * s ** fraction for s in _REFINE_SCALES]
-            for found in self._search(reference, image2, angle + turn * fraction, scales,
-                                      _COARSE_WAVELENGTHS):
+            for found in self._search(reference, image2, angle + turn * fraction, scales):
                 if found[0] > best[0]:
                     best = found
         return best
 
     def _fine(self, image1, image2, prior: np.ndarray, rng) -> None:
         work1, to_full1 = self._working(image1, self.fine_size)
-        maps1 = structure_maps(work1, wavelengths=_FINE_WAVELENGTHS)
+        maps1 = self._maps(work1, "fine")
         matrix = prior
         radius = self.search_radius
         fitted = None
@@ -454,7 +487,7 @@ class DenseStructuralMatcher:
             # image 2 on image 1's working grid through the current model
             resample = matrix @ to_full1
             warped = warp_nan(image2, resample, work1.shape, order=1)
-            maps2 = structure_maps(warped, wavelengths=_FINE_WAVELENGTHS)
+            maps2 = self._maps(warped, "fine")
             points, shifts, scores = _place_templates(
                 maps1, maps2, self.grid_step, self.template, radius, self.min_score)
             source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
@@ -472,7 +505,29 @@ class DenseStructuralMatcher:
             fitted = (attempt, source, target, scores)
             matrix = attempt.transform.params
             radius = max(3, self.search_radius // 2)
+        if fitted is not None:
+            self._verify(_Reference(maps1, self.min_overlap), image2, matrix, to_full1)
         self._finish(fitted)
+
+    def _verify(self, reference: _Reference, image2, matrix, to_full1) -> None:
+        """Correlate image 1 with image 2 resampled through the fitted model, whole.
+
+        An independent check of the template fit: the best shift of the whole
+        overlap should be about zero (``verify_shift``, image-1 pixels), and its
+        peak (``verify_score``) should stand above the best correlation more than
+        ``_DISTINCT_SHIFT`` working pixels away (``verify_second``).
+        """
+        warped = warp_nan(image2, matrix @ to_full1, reference.shape, order=1)
+        surface = reference.surface(self._maps(warped, "fine"))
+        index = np.unravel_index(int(np.argmax(surface)), surface.shape)
+        du, dv = reference.shift(index, surface.shape)
+        away = [np.abs(np.arange(n) - i) for n, i in zip(surface.shape, index)]
+        away = [np.minimum(a, n - a) for a, n in zip(away, surface.shape)]
+        far = np.hypot(away[0][:, None], away[1][None, :]) > _DISTINCT_SHIFT
+        pixel = math.sqrt(abs(np.linalg.det(to_full1[:2, :2])))
+        self.diagnostics.update(verify_score=float(surface[index]),
+                                verify_second=float(surface[far].max()),
+                                verify_shift=float(math.hypot(du, dv) * pixel))
 
     def _finish(self, fitted) -> None:
         diagnostics = self.diagnostics
