@@ -66,6 +66,10 @@ _REFINE_ANGLES = (-7.5, 0.0, 7.5)
 _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
 #: Shifts (working pixels) beyond which a correlation peak counts as another one.
 _DISTINCT_SHIFT = 6.0
+#: Turns (degrees) and scales of the fitted model tried by the whole-overlap check.
+_POLISH_TURNS = (-1.0, 0.0, 1.0)
+_POLISH_SCALES = (0.98, 1.0, 1.02)
+_POLISH_STEPS = (2.0, 1.0, 0.5)
 
 
 def parse_modality(modality) -> tuple[str, str]:
@@ -229,6 +233,26 @@ def _place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
             scores.append(peak)
     return (np.array(points, float).reshape(-1, 2), np.array(shifts, float).reshape(-1, 2),
             np.array(scores, float))
+
+
+def _translation(du: float, dv: float) -> np.ndarray:
+    """The matrix of working (x, y) -> (x - du, y - dv): image 1's x matches the
+    resampled image 2's x - shift (the shift of :meth:`_Reference.correlate`)."""
+    matrix = np.eye(3)
+    matrix[:2, 2] = (-du, -dv)
+    return matrix
+
+
+def _model_distance(first: np.ndarray, second: np.ndarray, shape) -> float:
+    """RMS distance, in image-2 pixels, between two image-1 -> image-2 matrices on a
+    10 x 10 grid over an image of ``shape`` (image 1's)."""
+    rows = np.linspace(0, shape[0] - 1, 10)
+    cols = np.linspace(0, shape[1] - 1, 10)
+    grid = np.stack(np.meshgrid(cols, rows), -1).reshape(-1, 2)
+    points = np.c_[grid, np.ones(len(grid))]
+    a, b = (points @ m.T for m in (first, second))
+    difference = a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]
+    return float(np.sqrt(np.mean(np.sum(difference ** 2, axis=1))))
 
 
 def _parabola(left: float, centre: float, right: float) -> float:
@@ -510,24 +534,50 @@ class DenseStructuralMatcher:
         self._finish(fitted)
 
     def _verify(self, reference: _Reference, image2, matrix, to_full1) -> None:
-        """Correlate image 1 with image 2 resampled through the fitted model, whole.
+        """A second, independent estimate: the whole overlap correlated around the fit.
 
-        An independent check of the template fit: the best shift of the whole
-        overlap should be about zero (``verify_shift``, image-1 pixels), and its
-        peak (``verify_score``) should stand above the best correlation more than
-        ``_DISTINCT_SHIFT`` working pixels away (``verify_second``).
+        Image 2 is resampled through the model turned by each of
+        ``_POLISH_TURNS`` degrees and scaled by each of ``_POLISH_SCALES`` about
+        image 1's centre (steps shrinking by ``_POLISH_STEPS``, each level around
+        the best of the one before); each is correlated with image 1 over all
+        shifts (the whole overlap at once, not templates) and the best peak,
+        with a sub-pixel shift, gives the polished model
+        (``diagnostics['polished']``). Its peak (``verify_score``), the best
+        correlation more than ``_DISTINCT_SHIFT`` working pixels from it
+        (``verify_second``) and how far the template fit is from it
+        (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
         """
-        warped = warp_nan(image2, matrix @ to_full1, reference.shape, order=1)
-        surface = reference.surface(self._maps(warped, "fine"))
-        index = np.unravel_index(int(np.argmax(surface)), surface.shape)
-        du, dv = reference.shift(index, surface.shape)
-        away = [np.abs(np.arange(n) - i) for n, i in zip(surface.shape, index)]
+        height, width = reference.shape
+        centre = np.array([(width - 1) / 2, (height - 1) / 2])
+        start, best = matrix @ to_full1, None
+        for fraction in _POLISH_STEPS:
+            for turn in _POLISH_TURNS:
+                for scale in _POLISH_SCALES:
+                    about = np.eye(3)
+                    about[:2, :2] = _similarity(turn * fraction, scale ** fraction)
+                    about[:2, 2] = centre - about[:2, :2] @ centre
+                    resample = start @ about
+                    warped = warp_nan(image2, resample, reference.shape, order=1)
+                    surface = reference.surface(self._maps(warped, "fine"))
+                    index = np.unravel_index(int(np.argmax(surface)), surface.shape)
+                    if best is None or surface[index] > best[0]:
+                        best = (float(surface[index]), surface, index, resample)
+            if best[0] <= -1:
+                return
+            start = best[3] @ _translation(*reference.shift(best[2], best[1].shape))
+        score, surface, (i, j), resample = best
+        du, dv = reference.shift((i, j), surface.shape)
+        rows, cols = surface.shape
+        dv += _parabola(surface[(i - 1) % rows, j], score, surface[(i + 1) % rows, j])
+        du += _parabola(surface[i, (j - 1) % cols], score, surface[i, (j + 1) % cols])
+        polished = resample @ _translation(du, dv) @ np.linalg.inv(to_full1)
+        away = [np.abs(np.arange(n) - k) for n, k in zip(surface.shape, (i, j))]
         away = [np.minimum(a, n - a) for a, n in zip(away, surface.shape)]
         far = np.hypot(away[0][:, None], away[1][None, :]) > _DISTINCT_SHIFT
-        pixel = math.sqrt(abs(np.linalg.det(to_full1[:2, :2])))
-        self.diagnostics.update(verify_score=float(surface[index]),
-                                verify_second=float(surface[far].max()),
-                                verify_shift=float(math.hypot(du, dv) * pixel))
+        size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
+        self.diagnostics.update(
+            verify_score=score, verify_second=float(surface[far].max()),
+            verify_rmse=_model_distance(polished, matrix, size), polished=polished)
 
     def _finish(self, fitted) -> None:
         diagnostics = self.diagnostics
