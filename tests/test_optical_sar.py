@@ -19,7 +19,7 @@ from sarfeat.data import load_optical_sar_tile, load_sar_scene
 from sarfeat.matching import CoarseFineMatcher, DenseStructuralMatcher
 from sarfeat.matching.dense import parse_modality
 from sarfeat.metrics import registration_rmse
-from sarfeat.structural import prepare_modality, structure_maps
+from sarfeat.structural import gradient_maps, prepare_modality, structure_maps
 
 SHAPE = (256, 256)
 CENTRE = np.array([127.5, 127.5])
@@ -61,6 +61,29 @@ def test_structure_maps_mark_invalid_pixels(tile):
     image[:40] = np.nan
     maps = structure_maps(image)
     assert np.isnan(maps[:, :40]).all() and np.isfinite(maps[:, 100:]).all()
+
+
+def test_gradient_maps_ignore_the_sign_of_contrast_and_turn_with_the_image(tile):
+    optical = prepare_modality(tile[0], "optical")
+    maps = gradient_maps(optical)
+    assert maps.shape == (8, *SHAPE) and maps.dtype == np.float32
+    np.testing.assert_allclose(gradient_maps(1 - optical), maps, rtol=1e-4, atol=1e-5)
+    assert maps.std(axis=(1, 2)).min() > 0.05
+    # a quarter turn of the image turns the maps and moves each orientation by 90 degrees
+    # (4 of the 8 bins of 22.5 degrees)
+    turned = gradient_maps(np.rot90(optical).copy())
+    expected = np.roll(np.rot90(maps, axes=(1, 2)), 4, axis=0)
+    inner = (slice(None), slice(20, -20), slice(20, -20))  # away from the reflected border
+    np.testing.assert_allclose(turned[inner], expected[inner], rtol=1e-3, atol=1e-3)
+
+
+def test_gradient_maps_mark_invalid_pixels(tile):
+    image = prepare_modality(tile[1], "sar")
+    image[:, :30] = np.nan
+    maps = gradient_maps(image)
+    assert np.isnan(maps[:, :, :30]).all() and np.isfinite(maps[:, :, 60:]).all()
+    with pytest.raises(ValueError, match="2-D"):
+        gradient_maps(np.zeros((4, 4)))
 
 
 def test_parse_modality():
