@@ -23,7 +23,10 @@ descriptor of Li, Hu and Ai 2020 builds on them):
    is and which way it runs.
 
 The result is a (orientations, H, W) stack compared by normalised cross
-correlation in :mod:`sarfeat.matching.dense`. The maps turn with the image only
+correlation in :mod:`sarfeat.matching.dense`. :func:`gradient_maps` is the
+second kind of map, and the matcher's default: per pixel, a soft-binned
+histogram of gradient orientation modulo 180 degrees (HOG-like cells and block
+normalisation), the gradient taken on the same prepared images. The maps turn with the image only
 when the image itself is turned: the dense matcher resamples an image before it
 computes them.
 """

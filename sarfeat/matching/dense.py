@@ -332,7 +332,8 @@ class DenseStructuralMatcher:
     min_inlier_ratio : float
         A smaller share of the placed templates agreeing with the model is a refusal.
     min_verify_score : float, optional
-        Least whole-overlap correlation at the polished model (the check, see
+        Least whole-overlap correlation (weighted by the overlap's share) at the
+        polished model (the check, see
         the module documentation). None: 0.14 for ``'gradient'`` features
         (on the tuning split every transform more than 60 px wrong scored 0.114
         or less, every one within 3 px 0.151 or more), 0.21 for ``'log-gabor'``
@@ -593,8 +594,10 @@ class DenseStructuralMatcher:
         the best of the one before); each is correlated with image 1 over all
         shifts (the whole overlap at once, not templates) and the best peak,
         with a sub-pixel shift, gives the polished model
-        (``diagnostics['polished']``). Its peak (``verify_score``), the best
-        correlation more than ``_DISTINCT_SHIFT`` working pixels from it
+        (``diagnostics['polished']``; candidates are compared by unweighted
+        correlation, ``verify_score``). Its correlation weighted by the
+        overlap's share as in the global search (``verify_weighted``), the best
+        weighted correlation more than ``_DISTINCT_SHIFT`` working pixels from it
         (``verify_second``) and how far the template fit is from it
         (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
         """
@@ -639,7 +642,8 @@ class DenseStructuralMatcher:
         diagnostics = self.diagnostics
         if fitted is None:
             diagnostics["failure"] = ("too few templates could be placed: the images may not "
-                                      "overlap, or share too little structure")
+                                      "overlap, or share too little structure: refused rather "
+                                      "than guessed")
             return
         attempt, source, target, scores, threshold = fitted
         inliers = attempt.inliers
@@ -679,15 +683,14 @@ class DenseStructuralMatcher:
     def _unverified(self) -> str | None:
         """Why the whole-overlap check rejects the fit, or None when it passes."""
         diagnostics = self.diagnostics
-        score = diagnostics.get("verify_score")
+        score = diagnostics.get("verify_weighted")  # as the global search weighs it
         if score is None:
             return "the whole-overlap check could not be made"
         least = self.min_verify_score
         if score < least:
             return (f"the whole overlap correlates too weakly at the fitted model ({score:.3f}, "
                     f"{least} needed)")
-        peak = diagnostics["verify_weighted"]
-        margin = (peak - diagnostics["verify_second"]) / max(peak, 1e-9)
+        margin = (score - diagnostics["verify_second"]) / max(score, 1e-9)
         if margin < self.min_verify_margin:
             return (f"the whole-overlap correlation peak does not stand out ({100 * margin:.0f} "
                     f"% above the next one, {100 * self.min_verify_margin:.0f} % needed)")
