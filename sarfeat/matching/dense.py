@@ -315,8 +315,9 @@ class DenseStructuralMatcher:
         A best global correlation (overlap-weighted, at ``refine_size``) below
         this is a refusal: no turn and scale stands out. None: 0.15 for
         ``'gradient'`` features, 0.21 for ``'log-gabor'`` (chosen on the tuning
-        split of the 3MOS development pairs: right priors scored 0.18-0.37 with
-        gradient features there, wrong ones up to 0.16).
+        split of the 3MOS development pairs: with gradient features, priors
+        within 8 px scored 0.17-0.37 there, priors more than 60 px wrong at most
+        0.15).
     template : int
         Half side of the fine templates, in fine pixels (side ``2 * template + 1``).
     grid_step : int
@@ -636,7 +637,7 @@ class DenseStructuralMatcher:
         self.diagnostics.update(
             verify_score=score, verify_weighted=float(weighted[i, j]),
             verify_second=float(weighted[far].max()),
-            verify_rmse=_model_distance(polished, matrix, size), polished=polished)
+            verify_rmse=_model_distance(polished, matrix, size), polished=polished.tolist())
 
     def _finish(self, fitted) -> None:
         diagnostics = self.diagnostics
@@ -676,7 +677,7 @@ class DenseStructuralMatcher:
             self.inliers = np.zeros(len(inliers), bool)
             return
         # the whole-overlap estimate is returned; the tie points that agree with it are the inliers
-        self.model = type(attempt.transform)(matrix=diagnostics["polished"])
+        self.model = type(attempt.transform)(matrix=np.array(diagnostics["polished"]))
         self.inliers = self.model.residuals(source, target) <= threshold
         diagnostics["polished_inliers"] = int(self.inliers.sum())
 
