@@ -122,8 +122,44 @@ def pytest_sessionstart(session):
     _SESSION_START.append(time.perf_counter())
 
 
+#: Peak resident memory (MB) of this process during each test, where Linux lets the
+#: peak be reset (``/proc/self/clear_refs``); empty elsewhere.
+_TEST_PEAKS: dict[str, float] = {}
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets VmHWM to the current resident size
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Record each test's peak memory (setup, call and teardown), for the summary."""
+    measured = _reset_peak_rss()
+    yield
+    peak = _peak_rss_mb() if measured else None
+    if peak is not None:
+        _TEST_PEAKS[item.nodeid] = peak
+
+
 def pytest_terminal_summary(terminalreporter):
-    """The session's wall time and peak memory (this process, and its largest child), at the end."""
+    """The session's wall time and peak memory (this process, and its largest child), at the end,
+    and the tests with the highest peaks."""
     import resource
     import time
 
@@ -133,3 +169,7 @@ def pytest_terminal_summary(terminalreporter):
     took = "" if started is None else f"{time.perf_counter() - started:.0f} s, "
     terminalreporter.write_line(
         f"sarfeat tests: {took}peak memory {own:.0f} MB (largest child process {children:.0f} MB)")
+    highest = sorted(_TEST_PEAKS.items(), key=lambda entry: -entry[1])[:5]
+    if highest:
+        terminalreporter.write_line("highest peaks (MB, this process during the test): " + ", ".join(
+            f"{nodeid} {peak:.0f}" for nodeid, peak in highest))

