@@ -19,7 +19,7 @@ from sarfeat.data import load_optical_sar_tile, load_sar_scene
 from sarfeat.matching import CoarseFineMatcher, DenseStructuralMatcher
 from sarfeat.matching.dense import parse_modality
 from sarfeat.metrics import registration_rmse
-from sarfeat.structural import prepare_modality, structure_maps
+from sarfeat.structural import gradient_maps, prepare_modality, structure_maps
 
 SHAPE = (256, 256)
 CENTRE = np.array([127.5, 127.5])
@@ -61,6 +61,29 @@ def test_structure_maps_mark_invalid_pixels(tile):
     image[:40] = np.nan
     maps = structure_maps(image)
     assert np.isnan(maps[:, :40]).all() and np.isfinite(maps[:, 100:]).all()
+
+
+def test_gradient_maps_ignore_the_sign_of_contrast_and_turn_with_the_image(tile):
+    optical = prepare_modality(tile[0], "optical")
+    maps = gradient_maps(optical)
+    assert maps.shape == (8, *SHAPE) and maps.dtype == np.float32
+    np.testing.assert_allclose(gradient_maps(1 - optical), maps, rtol=1e-4, atol=1e-5)
+    assert maps.std(axis=(1, 2)).min() > 0.05
+    # a quarter turn of the image turns the maps and moves each orientation by 90 degrees
+    # (4 of the 8 bins of 22.5 degrees)
+    turned = gradient_maps(np.rot90(optical).copy())
+    expected = np.roll(np.rot90(maps, axes=(1, 2)), 4, axis=0)
+    inner = (slice(None), slice(20, -20), slice(20, -20))  # away from the reflected border
+    np.testing.assert_allclose(turned[inner], expected[inner], rtol=1e-3, atol=1e-3)
+
+
+def test_gradient_maps_mark_invalid_pixels(tile):
+    image = prepare_modality(tile[1], "sar")
+    image[:, :30] = np.nan
+    maps = gradient_maps(image)
+    assert np.isnan(maps[:, :, :30]).all() and np.isfinite(maps[:, :, 60:]).all()
+    with pytest.raises(ValueError, match="2-D"):
+        gradient_maps(np.zeros((4, 4)))
 
 
 def test_parse_modality():
@@ -138,3 +161,50 @@ def test_sar_pair_is_unchanged_by_the_modality_parameter():
     assert "modality" not in explicit.diagnostics  # the network's coarse-to-fine path
     assert explicit.diagnostics["prior"] in ("coarse", "identity")
     assert "fine_patches_used" in explicit.diagnostics
+
+
+def test_dense_matcher_returns_the_checked_whole_overlap_estimate(tile, moved_sar):
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(tile[0], moved_sar)
+    diagnostics = matcher.diagnostics
+    assert matcher.model is not None, diagnostics["failure"]
+    # the returned transform is the whole-overlap estimate, and the template fit agrees with it
+    np.testing.assert_allclose(matcher.model.params, diagnostics["polished"])
+    assert diagnostics["verify_rmse"] <= matcher.max_disagreement
+    assert diagnostics["verify_score"] >= matcher.min_verify_score
+    assert registration_rmse(matcher.model, TRUTH.params, SHAPE, SHAPE) < 3.0
+    # the tie points called inliers agree with the returned transform
+    assert matcher.inliers.sum() >= 12
+    fixed_xy = matcher.keypoints1[matcher.inliers][:, ::-1]
+    moving_xy = matcher.keypoints2[matcher.inliers][:, ::-1]
+    assert np.all(np.hypot(*(matcher.model(fixed_xy) - moving_xy).T) <= 2.0 + 1e-9)
+    with pytest.raises(ValueError, match="features"):
+        DenseStructuralMatcher("optical-sar", features="sift")
+
+
+def _development_pair(strip: str, tile_index: int):
+    """A 3MOS tuning pair of benchmarks/optical_sar_pairs.py (skip when the strip is absent)."""
+    from benchmarks.optical_sar_pairs import random_similarity, strip_tiles, warp_pair
+    from sarfeat.data import OPTICAL_SAR_STRIPS, DataUnavailableError
+
+    name = f"optical_sar/3mos/{strip}.png"
+    try:
+        tiles = strip_tiles(name)
+    except DataUnavailableError:
+        pytest.skip(f"{name} is not available (set SARFEAT_DATA_DIR to a folder holding it)")
+    rng = np.random.default_rng([21, OPTICAL_SAR_STRIPS.index(name), tile_index])
+    return warp_pair(*tiles[tile_index], random_similarity(rng))
+
+
+@pytest.mark.parametrize(("strip", "tile_index"), [("SEN_mountain", 8), ("RCM_city", 4)])
+def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index):
+    # two pairs of the tuning split: a mountain tile that registers, and a city tile on which
+    # the templates alone agree (19 of 20) with a transform 113 px wrong
+    fixed, moving, truth = _development_pair(strip, tile_index)
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(fixed, moving)
+    if strip == "RCM_city":
+        assert matcher.model is None and "refused" in matcher.diagnostics["failure"]
+    else:
+        assert matcher.model is not None, matcher.diagnostics["failure"]
+        assert registration_rmse(matcher.model, truth.params, fixed.shape, moving.shape) < 3.0

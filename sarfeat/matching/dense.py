@@ -1,30 +1,41 @@
-"""Optical-SAR matching on dense structure maps: :class:`DenseStructuralMatcher`.
+"""Optical-SAR matching on dense feature maps: :class:`DenseStructuralMatcher`.
 
-Keypoint descriptors rarely agree across a change of modality; the structure
-maps of :func:`sarfeat.structural.structure_maps` do, when they are compared
-densely. The matcher works in three steps, each on those maps:
+Keypoint descriptors rarely agree across a change of modality; dense maps of
+where structure is and which way it runs do, when they are compared densely:
+gradient orientation histograms (:func:`sarfeat.structural.gradient_maps`, the
+default) or log-Gabor orientation energy
+(:func:`sarfeat.structural.structure_maps`). The matcher works in four steps,
+each on those maps:
 
 1. **Global search** (coarse images, longest side ``coarse_size``): image 2 is
-   turned by every ``angle_step`` degrees and its maps are computed, then
-   rescaled for every scale of ``scales``; each (turn, scale) is correlated with
-   image 1's maps over all shifts at once (a masked, multi-channel normalised
+   turned by every ``angle_step`` degrees and scaled by each of ``scales``, its
+   maps are computed, and each (turn, scale) is correlated with image 1's maps
+   over all shifts at once (a masked, multi-channel normalised
    cross-correlation in the Fourier domain; shifts leaving less than
    ``min_overlap`` of an image in the overlap are not considered). The best
    peaks, a few turns apart, are the hypotheses.
 2. **Refinement** (longest side ``refine_size``): around each hypothesis,
-   neighbouring turns and scales are correlated again at twice the resolution;
-   the best (turn, scale, shift) is the prior.
-3. **Fine stage** (longest side ``fine_size``): image 2 is resampled onto image
+   neighbouring turns and scales are correlated again; the best (turn, scale,
+   shift) is the prior.
+3. **Templates** (longest side ``fine_size``): image 2 is resampled onto image
    1's grid through the prior and both are described; templates of image 1 on a
    regular grid are placed in image 2 within ``search_radius`` pixels by the
    same normalised correlation, with a sub-pixel peak; RANSAC fits the model on
    the placed templates (:func:`~sarfeat.matching.models.fit_model`), and the
    placement runs once more around that model.
+4. **Whole-overlap check**: image 2 is resampled through the fitted model,
+   turned and scaled a little (three levels of smaller steps), and correlated
+   with image 1 over the whole overlap; the best peak, with a sub-pixel shift,
+   is a second estimate made from all the structure at once. It is the
+   transform returned.
 
-A pair is refused (``model`` None, ``diagnostics['failure']`` says why) when the
-fine stage has fewer than ``min_inliers`` inliers or fewer than
-``min_inlier_ratio`` of its placed templates agree: the matcher refuses rather
-than guesses.
+The matcher refuses rather than guesses (``model`` None,
+``diagnostics['failure']`` says why) when the global search finds no turn and
+scale that stands out (``min_coarse_score``), when fewer than ``min_inliers``
+templates or fewer than ``min_inlier_ratio`` of them agree with the fit, when
+the whole overlap correlates weakly at the result (``min_verify_score``) or its
+peak does not stand out (``min_verify_margin``), or when the two estimates
+disagree by more than ``max_disagreement`` pixels.
 """
 
 from __future__ import annotations
@@ -38,15 +49,22 @@ from scipy import fft as sfft
 from scipy import ndimage
 from skimage.transform import AffineTransform
 
-from ..structural import MODALITIES, prepare_modality, structure_maps
+from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import downsample, plausible_matrices, rotation_scale, warp_nan
 from .models import MODELS, fit_model
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
 
-#: Filter wavelengths (pixels of the working image) of the global search and of the others.
-_COARSE_WAVELENGTHS = (3.0, 6.0, 12.0)
-_FINE_WAVELENGTHS = (4.0, 8.0, 16.0)
+#: Feature maps per kind, for the global search and refinement (coarse) and for the fine
+#: stage: log-Gabor wavelengths or gradient sigmas in pixels of the working image.
+_MAPS = {
+    ("log-gabor", "coarse"): lambda image: structure_maps(image, wavelengths=(3.0, 6.0, 12.0)),
+    ("log-gabor", "fine"): lambda image: structure_maps(image, wavelengths=(4.0, 8.0, 16.0)),
+    ("gradient", "coarse"): lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=1.5,
+                                                        context=6.0),
+    ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0, 4.0), cell=2.0,
+                                                      context=8.0),
+}
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
 #: correlate by chance).
 _OVERLAP_WEIGHT = 0.5
@@ -57,6 +75,19 @@ _DISTINCT_ANGLE = 15.0
 #: best of them.
 _REFINE_ANGLES = (-7.5, 0.0, 7.5)
 _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
+#: Shifts (working pixels) beyond which a correlation peak counts as another one.
+_DISTINCT_SHIFT = 6.0
+#: Turns (degrees) and scales of the fitted model tried by the whole-overlap check.
+_POLISH_TURNS = (-1.0, 0.0, 1.0)
+_POLISH_SCALES = (0.99, 1.0, 1.01)
+_POLISH_STEPS = (2.0, 1.0, 0.5)
+#: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
+_POLISH_REACH = 8.0
+#: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
+#: correlation at the polished model, per feature kind. Chosen on the tuning split of the
+#: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
+_MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.15}
+_MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
 def parse_modality(modality) -> tuple[str, str]:
@@ -104,13 +135,19 @@ class _Reference:
             )}
         return self._cache[shape]
 
-    def correlate(self, maps: np.ndarray):
-        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+    def correlation(self, maps: np.ndarray):
+        """(ncc, fraction): normalised correlation over all shifts (-1 where unusable)
+        and the share of image 1 in the overlap.
+
+        Index (row, col) is the shift (dv, du) with x1 = x2 + shift; negative
+        shifts wrap around to the end (:meth:`shift` reads an index).
+        """
         values, mask = _masked(maps)
-        area2 = float(mask.sum())
-        if area2 == 0:
-            return -1.0, (0.0, 0.0)
         shape = tuple(sfft.next_fast_len(a + b) for a, b in zip(self.shape, maps.shape[1:]))
+        area2 = float(mask.sum())
+        ncc = np.full(shape, -1.0)
+        if area2 == 0:
+            return ncc, np.zeros(shape)
         f, f2, m1 = self.spectra(shape)
         g = sfft.rfft2(values, s=shape)
         numerator = sfft.irfft2((f * np.conj(g)).sum(0), s=shape)
@@ -119,16 +156,29 @@ class _Reference:
         count = sfft.irfft2(m1 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
         least = self.min_overlap * min(self.area, area2)
         usable = (count >= least) & (energy1 > 1e-6) & (energy2 > 1e-6)
-        if not usable.any():
+        ncc[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable])
+        return ncc, np.clip(count / self.area, 0, 1)
+
+    def surface(self, maps: np.ndarray) -> np.ndarray:
+        """The correlation weighted by the overlap's share (small overlaps correlate
+        by chance), -1 where unusable; indexed as :meth:`correlation`."""
+        ncc, fraction = self.correlation(maps)
+        return np.where(ncc > -1, ncc * fraction ** _OVERLAP_WEIGHT, -1.0)
+
+    def correlate(self, maps: np.ndarray):
+        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+        score = self.surface(maps)
+        row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[row, col] <= -1:
             return -1.0, (0.0, 0.0)
-        score = np.full(shape, -1.0)
-        fraction = count[usable] / self.area
-        score[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable]) \
-            * np.clip(fraction, 0, 1) ** _OVERLAP_WEIGHT
-        row, col = np.unravel_index(int(np.argmax(score)), shape)
+        return float(score[row, col]), self.shift((row, col), score.shape)
+
+    def shift(self, index, shape) -> tuple[float, float]:
+        """(du, dv) of a correlation surface's (row, col) index (negative ones wrap)."""
+        row, col = index
         shift_row = row - shape[0] if row >= self.shape[0] else row
         shift_col = col - shape[1] if col >= self.shape[1] else col
-        return float(score[row, col]), (float(shift_col), float(shift_row))
+        return float(shift_col), float(shift_row)
 
 
 def _canvas(shape2, linear: np.ndarray):
@@ -208,6 +258,33 @@ def _place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
             np.array(scores, float))
 
 
+def _distances(shape, index) -> np.ndarray:
+    """Distance of every index of a wrapped (circular) correlation surface to ``index``."""
+    away = [np.abs(np.arange(n) - k) for n, k in zip(shape, index)]
+    away = [np.minimum(a, n - a) for a, n in zip(away, shape)]
+    return np.hypot(away[0][:, None], away[1][None, :])
+
+
+def _translation(du: float, dv: float) -> np.ndarray:
+    """The matrix of working (x, y) -> (x - du, y - dv): image 1's x matches the
+    resampled image 2's x - shift (the shift of :meth:`_Reference.correlate`)."""
+    matrix = np.eye(3)
+    matrix[:2, 2] = (-du, -dv)
+    return matrix
+
+
+def _model_distance(first: np.ndarray, second: np.ndarray, shape) -> float:
+    """RMS distance, in image-2 pixels, between two image-1 -> image-2 matrices on a
+    10 x 10 grid over an image of ``shape`` (image 1's)."""
+    rows = np.linspace(0, shape[0] - 1, 10)
+    cols = np.linspace(0, shape[1] - 1, 10)
+    grid = np.stack(np.meshgrid(cols, rows), -1).reshape(-1, 2)
+    points = np.c_[grid, np.ones(len(grid))]
+    a, b = (points @ m.T for m in (first, second))
+    difference = a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]
+    return float(np.sqrt(np.mean(np.sum(difference ** 2, axis=1))))
+
+
 def _parabola(left: float, centre: float, right: float) -> float:
     denominator = left - 2 * centre + right
     if denominator >= 0:
@@ -234,11 +311,13 @@ class DenseStructuralMatcher:
         Scales of image 2 relative to image 1 tried by the global search.
     min_overlap : float
         Least fraction of the smaller image that a shift must overlap.
-    min_coarse_score : float
+    min_coarse_score : float, optional
         A best global correlation (overlap-weighted, at ``refine_size``) below
-        this is a refusal: no turn and scale stands out. 0.21 was chosen on
-        the tuning split of the 3MOS development pairs (correct priors scored
-        0.23-0.36 there, wrong ones up to 0.20).
+        this is a refusal: no turn and scale stands out. None: 0.15 for
+        ``'gradient'`` features, 0.21 for ``'log-gabor'`` (chosen on the tuning
+        split of the 3MOS development pairs: with gradient features, priors
+        within 8 px scored 0.17-0.37 there, priors more than 60 px wrong at most
+        0.15).
     template : int
         Half side of the fine templates, in fine pixels (side ``2 * template + 1``).
     grid_step : int
@@ -253,8 +332,26 @@ class DenseStructuralMatcher:
         Fewer inliers than this is a refusal.
     min_inlier_ratio : float
         A smaller share of the placed templates agreeing with the model is a refusal.
+    min_verify_score : float, optional
+        Least whole-overlap correlation (weighted by the overlap's share) at the
+        polished model (the check, see
+        the module documentation). None: 0.14 for ``'gradient'`` features
+        (on the tuning split every transform more than 60 px wrong scored 0.114
+        or less, every one within 3 px 0.151 or more), 0.21 for ``'log-gabor'``
+        (not measured).
+    min_verify_margin : float
+        Least relative margin of that correlation peak over the best one more
+        than 6 working pixels away.
+    max_disagreement : float
+        Most RMS distance, in image-2 pixels, between the template fit and the
+        whole-overlap estimate.
     max_scale_change : float
         Models scaling by more than this (or mirroring) are implausible.
+    features : {'gradient', 'log-gabor'}
+        The dense feature maps compared: gradient orientation histograms
+        (:func:`~sarfeat.structural.gradient_maps`, the default: more right
+        answers on the 3MOS tuning pairs, and faster) or log-Gabor orientation
+        energy (:func:`~sarfeat.structural.structure_maps`).
     input_kind : str
         How the SAR image's values are read (:func:`sarfeat.normalize_sar`).
     rng : int or numpy.random.Generator, optional
@@ -283,12 +380,18 @@ class DenseStructuralMatcher:
                  coarse_size: int = 128, refine_size: int = 128, fine_size: int = 512,
                  angle_step: float = 15.0, max_angle: float = 90.0,
                  scales: tuple[float, ...] = (2 ** -0.5, 2 ** -0.25, 1.0, 2 ** 0.25, 2 ** 0.5),
-                 min_overlap: float = 0.35, min_coarse_score: float = 0.21,
+                 min_overlap: float = 0.35, min_coarse_score: float | None = None,
                  template: int = 24, grid_step: int = 16,
                  search_radius: int = 6, min_score: float = 0.15, fine_threshold: float = 2.0,
                  min_inliers: int = 12, min_inlier_ratio: float = 0.3,
-                 max_scale_change: float = 4.0, input_kind: str = "auto", rng=None) -> None:
+                 min_verify_score: float | None = None, min_verify_margin: float = 0.1,
+                 max_disagreement: float = 3.0,
+                 max_scale_change: float = 4.0, features: str = "gradient",
+                 input_kind: str = "auto", rng=None) -> None:
         self.modality = parse_modality(modality)
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        self.features = features
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
         self.model_type = model
@@ -299,7 +402,8 @@ class DenseStructuralMatcher:
         self.max_angle = max_angle
         self.scales = tuple(scales)
         self.min_overlap = min_overlap
-        self.min_coarse_score = min_coarse_score
+        self.min_coarse_score = (_MIN_COARSE_SCORE[features] if min_coarse_score is None
+                                 else min_coarse_score)
         self.template = template
         self.grid_step = grid_step
         self.search_radius = search_radius
@@ -307,6 +411,10 @@ class DenseStructuralMatcher:
         self.fine_threshold = fine_threshold
         self.min_inliers = min_inliers
         self.min_inlier_ratio = min_inlier_ratio
+        self.min_verify_score = (_MIN_VERIFY_SCORE[features] if min_verify_score is None
+                                 else min_verify_score)
+        self.min_verify_margin = min_verify_margin
+        self.max_disagreement = max_disagreement
         self.max_scale_change = max_scale_change
         self.input_kind = input_kind
         self.rng = rng
@@ -367,12 +475,16 @@ class DenseStructuralMatcher:
         turns = self.angle_step * np.arange(-count, count + 1, dtype=float)
         return np.unique(np.mod(turns, 360.0))
 
+    def _maps(self, image: np.ndarray, stage: str) -> np.ndarray:
+        """The feature maps (kind ``self.features``) of a working image for a stage."""
+        return _MAPS[self.features, stage](image)
+
     def _working(self, image: np.ndarray, size: int):
         """The image downsampled to longest side ``size``; and working -> full matrix."""
         factor = min(1.0, size / max(image.shape))
         return downsample(image, factor)
 
-    def _search(self, reference: _Reference, image2, angle: float, scales, wavelengths):
+    def _search(self, reference: _Reference, image2, angle: float, scales):
         """Correlate image 2 turned by ``angle`` at each of ``scales``: [(score, matrix)].
 
         ``matrix`` maps image-1 working (x, y) to image-2 working (x, y).
@@ -384,7 +496,7 @@ class DenseStructuralMatcher:
             canvas = warp_nan(image2, turned, shape, order=1)
             if not np.isfinite(canvas).any():
                 continue
-            score, shift = reference.correlate(structure_maps(canvas, wavelengths=wavelengths))
+            score, shift = reference.correlate(self._maps(canvas, "coarse"))
             matrix = turned.copy()
             matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
             found.append((score, matrix, angle, scale))
@@ -394,12 +506,11 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.coarse_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(structure_maps(small1, wavelengths=_COARSE_WAVELENGTHS),
+        reference = _Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         found = []
         for angle in self.angles():
-            found += self._search(reference, small2, float(angle), self.scales,
-                                  _COARSE_WAVELENGTHS)
+            found += self._search(reference, small2, float(angle), self.scales)
         found.sort(key=lambda item: -item[0])
         chosen = []
         for score, matrix, angle, scale in found:
@@ -417,7 +528,7 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.refine_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(structure_maps(small1, wavelengths=_COARSE_WAVELENGTHS),
+        reference = _Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         best = (-np.inf, None, 0.0, 1.0)
         for hypothesis in hypotheses:
@@ -438,15 +549,14 @@ class DenseStructuralMatcher:
         best = (-np.inf, None, angle, scale)
         for turn in _REFINE_ANGLES:
             scales = [scale * s ** fraction for s in _REFINE_SCALES]
-            for found in self._search(reference, image2, angle + turn * fraction, scales,
-                                      _COARSE_WAVELENGTHS):
+            for found in self._search(reference, image2, angle + turn * fraction, scales):
                 if found[0] > best[0]:
                     best = found
         return best
 
     def _fine(self, image1, image2, prior: np.ndarray, rng) -> None:
         work1, to_full1 = self._working(image1, self.fine_size)
-        maps1 = structure_maps(work1, wavelengths=_FINE_WAVELENGTHS)
+        maps1 = self._maps(work1, "fine")
         matrix = prior
         radius = self.search_radius
         fitted = None
@@ -454,7 +564,7 @@ class DenseStructuralMatcher:
             # image 2 on image 1's working grid through the current model
             resample = matrix @ to_full1
             warped = warp_nan(image2, resample, work1.shape, order=1)
-            maps2 = structure_maps(warped, wavelengths=_FINE_WAVELENGTHS)
+            maps2 = self._maps(warped, "fine")
             points, shifts, scores = _place_templates(
                 maps1, maps2, self.grid_step, self.template, radius, self.min_score)
             source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
@@ -469,18 +579,74 @@ class DenseStructuralMatcher:
                                 plausible=lambda m: plausible_matrices(m, self.max_scale_change))
             if attempt is None:
                 break
-            fitted = (attempt, source, target, scores)
+            fitted = (attempt, source, target, scores, self.fine_threshold * max(1.0, pixel))
             matrix = attempt.transform.params
             radius = max(3, self.search_radius // 2)
+        if fitted is not None:
+            self._verify(_Reference(maps1, self.min_overlap), image2, matrix, to_full1)
         self._finish(fitted)
+
+    def _verify(self, reference: _Reference, image2, matrix, to_full1) -> None:
+        """A second, independent estimate: the whole overlap correlated around the fit.
+
+        Image 2 is resampled through the model turned by each of
+        ``_POLISH_TURNS`` degrees and scaled by each of ``_POLISH_SCALES`` about
+        image 1's centre (steps shrinking by ``_POLISH_STEPS``, each level around
+        the best of the one before); each is correlated with image 1 over all
+        shifts (the whole overlap at once, not templates) and the best peak,
+        with a sub-pixel shift, gives the polished model
+        (``diagnostics['polished']``; candidates are compared by unweighted
+        correlation, ``verify_score``). Its correlation weighted by the
+        overlap's share as in the global search (``verify_weighted``), the best
+        weighted correlation more than ``_DISTINCT_SHIFT`` working pixels from it
+        (``verify_second``) and how far the template fit is from it
+        (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
+        """
+        height, width = reference.shape
+        centre = np.array([(width - 1) / 2, (height - 1) / 2])
+        start, best = matrix @ to_full1, None
+        near = None
+        for fraction in _POLISH_STEPS:
+            for turn in _POLISH_TURNS:
+                for scale in _POLISH_SCALES:
+                    about = np.eye(3)
+                    about[:2, :2] = _similarity(turn * fraction, scale ** fraction)
+                    about[:2, 2] = centre - about[:2, :2] @ centre
+                    resample = start @ about
+                    warped = warp_nan(image2, resample, reference.shape, order=1)
+                    ncc, share = reference.correlation(self._maps(warped, "fine"))
+                    if near is None:
+                        near = _distances(ncc.shape, (0, 0)) <= _POLISH_REACH
+                    # candidates are compared unweighted: the overlap weight would favour
+                    # models that stretch image 2 over image 1
+                    index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
+                    if best is None or ncc[index] > best[0]:
+                        best = (float(ncc[index]), ncc, share, index, resample)
+            if best[0] <= -1:
+                return
+            start = best[4] @ _translation(*reference.shift(best[3], best[1].shape))
+        score, ncc, share, (i, j), resample = best
+        du, dv = reference.shift((i, j), ncc.shape)
+        rows, cols = ncc.shape
+        dv += _parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
+        du += _parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
+        polished = resample @ _translation(du, dv) @ np.linalg.inv(to_full1)
+        weighted = np.where(ncc > -1, ncc * share ** _OVERLAP_WEIGHT, -1.0)
+        far = _distances(ncc.shape, (i, j)) > _DISTINCT_SHIFT
+        size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
+        self.diagnostics.update(
+            verify_score=score, verify_weighted=float(weighted[i, j]),
+            verify_second=float(weighted[far].max()),
+            verify_rmse=_model_distance(polished, matrix, size), polished=polished.tolist())
 
     def _finish(self, fitted) -> None:
         diagnostics = self.diagnostics
         if fitted is None:
             diagnostics["failure"] = ("too few templates could be placed: the images may not "
-                                      "overlap, or share too little structure")
+                                      "overlap, or share too little structure: refused rather "
+                                      "than guessed")
             return
-        attempt, source, target, scores = fitted
+        attempt, source, target, scores, threshold = fitted
         inliers = attempt.inliers
         count = int(inliers.sum())
         ratio = count / max(1, len(inliers))
@@ -505,4 +671,32 @@ class DenseStructuralMatcher:
             )
             self.inliers = np.zeros(len(inliers), bool)
             return
-        self.model = attempt.transform
+        failure = self._unverified()
+        if failure is not None:
+            diagnostics["failure"] = failure + ": refused rather than guessed"
+            self.inliers = np.zeros(len(inliers), bool)
+            return
+        # the whole-overlap estimate is returned; the tie points that agree with it are the inliers
+        self.model = type(attempt.transform)(matrix=np.array(diagnostics["polished"]))
+        self.inliers = self.model.residuals(source, target) <= threshold
+        diagnostics["polished_inliers"] = int(self.inliers.sum())
+
+    def _unverified(self) -> str | None:
+        """Why the whole-overlap check rejects the fit, or None when it passes."""
+        diagnostics = self.diagnostics
+        score = diagnostics.get("verify_weighted")  # as the global search weighs it
+        if score is None:
+            return "the whole-overlap check could not be made"
+        least = self.min_verify_score
+        if score < least:
+            return (f"the whole overlap correlates too weakly at the fitted model ({score:.3f}, "
+                    f"{least} needed)")
+        margin = (score - diagnostics["verify_second"]) / max(score, 1e-9)
+        if margin < self.min_verify_margin:
+            return (f"the whole-overlap correlation peak does not stand out ({100 * margin:.0f} "
+                    f"% above the next one, {100 * self.min_verify_margin:.0f} % needed)")
+        apart = diagnostics["verify_rmse"]
+        if apart > self.max_disagreement:
+            return (f"the template fit and the whole-overlap estimate disagree by {apart:.1f} px "
+                    f"({self.max_disagreement} px allowed)")
+        return None
