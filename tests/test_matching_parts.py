@@ -152,3 +152,15 @@ def test_register_with_one_matcher_shared_by_four_threads(naver_net, pair):
         assert result.confidence == wanted.confidence
         assert result.diagnostics["fine_inliers"] == wanted.diagnostics["fine_inliers"]
     assert matcher.model is None and matcher.progress is False
+
+
+def test_the_fine_stage_progress_bars_say_which_prior_and_image(naver_net, pair, capsys):
+    """With a progress bar, each fine stage's bar says whose patches it counts and around
+    which prior (under -v two bars both said only 'fine patches')."""
+    matcher = CoarseFineMatcher(naver_net, **dict(FLAT, progress=True, strong_inliers=None))
+    result = matcher.match_result(*pair)
+    assert result.model is not None
+    shown = capsys.readouterr().err
+    assert "fine stage, image-1 patches around the coarse model" in shown
+    assert "fine stage, image-1 patches around the identity (images as aligned)" in shown
+    assert "fine patches:" not in shown

@@ -715,7 +715,7 @@ class CoarseFineMatcher:
         """The fine stage around the identity prior, run once per match."""
         if run.identity is None:
             stage = self._stage_of_match(run)
-            run.identity = self._guided(stage, image1, image2, np.eye(3), rng)
+            run.identity = self._guided(stage, image1, image2, np.eye(3), rng, "identity")
             run.identity.prior = "identity"
         return run.identity
 
@@ -763,7 +763,7 @@ class CoarseFineMatcher:
             if name == "identity":
                 attempt = self._identity_attempt(run, image1, image2, identity_rng)
             else:
-                attempt = self._guided(stage, image1, image2, matrix, rng)
+                attempt = self._guided(stage, image1, image2, matrix, rng, name)
                 attempt.prior = name
             if attempt.failure:
                 reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
@@ -783,21 +783,24 @@ class CoarseFineMatcher:
                                   patches_redescribed=stage.store.redescribed)
         return result
 
-    def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
+    def _guided(self, stage: FineStage, image1, image2, matrix, rng,
+                prior: str) -> FineResult:
         """The fine stage around ``matrix``, then again around its own model while it strays.
+
+        ``prior`` ('coarse' or 'identity') names the progress bars of its rounds.
 
         When the fine model moves part of the overlap by more than half the search
         radius from the prior, the local search was off-centre there; the search runs
         again around the fine model and is kept when it has more inliers.
         """
-        attempt = stage.run(image1, image2, matrix, rng)
-        for _ in range(_GUIDED_ROUNDS):
+        attempt = stage.run(image1, image2, matrix, rng, _bar_label(prior, 0))
+        for round_ in range(1, _GUIDED_ROUNDS + 1):
             if attempt.model is None or deviation(
                 attempt.model.params, matrix, image1.shape, image2.shape
             ) <= self.radius / 2:
                 break
             matrix = attempt.model.params
-            again = stage.run(image1, image2, matrix, rng)
+            again = stage.run(image1, image2, matrix, rng, _bar_label(prior, round_))
             gained = again.inliers.sum() if again.model is not None else 0
             if gained < _GUIDED_GAIN * attempt.inliers.sum():
                 break
@@ -966,6 +969,16 @@ def _describing_workers(detector: SARR2D2Detector) -> int:
     other, and the Python side of one patch overlaps the other's network).
     """
     return 2 if detector.runtime_device == "cpu" and (os.cpu_count() or 1) >= 2 else 1
+
+
+#: What each prior is, in the fine stage's progress bars.
+_PRIOR_WORDS = {"coarse": "the coarse model", "identity": "the identity (images as aligned)"}
+
+
+def _bar_label(prior: str, round_: int) -> str:
+    """The label of a fine-stage progress bar: which image's patches, around which prior."""
+    label = f"fine stage, image-1 patches around {_PRIOR_WORDS[prior]}"
+    return label if round_ == 0 else f"{label}, guided round {round_}"
 
 
 def _progress_bar(progress: bool | None):
