@@ -180,7 +180,9 @@ class CoarseFineMatcher:
     max_scale_change : float
         A model whose scale lies outside ``[1 / max_scale_change,
         max_scale_change]``, or that mirrors the image, is rejected as
-        implausible.
+        implausible. The coarse pyramid reaches down to ``coarse_size /
+        max_scale_change`` pixels, so that a pair zoomed that much still
+        finds levels that meet.
     descriptors : sequence of str
         Descriptors that vote in the fine stage, among those of
         :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
@@ -344,7 +346,7 @@ class CoarseFineMatcher:
             min_fine_inliers=min_fine_inliers, descriptors=descriptors,
             coarse_keypoints=coarse_keypoints, fine_keypoints=fine_keypoints,
             fine_min_scale=fine_min_scale, max_fine_patches=max_fine_patches,
-            max_trials=max_trials,
+            max_trials=max_trials, max_scale_change=max_scale_change,
         )
         flat.update(_settings_as_keywords(flat, coarse, fine))
         if detector is not None:
@@ -370,7 +372,7 @@ class CoarseFineMatcher:
         self.min_coarse_inliers = flat["min_coarse_inliers"]
         self.min_fine_inliers = flat["min_fine_inliers"]
         self.identity_prior = identity_prior
-        self.max_scale_change = max_scale_change
+        self.max_scale_change = flat["max_scale_change"]
         self.descriptor_names = tuple(flat["descriptors"])
         self.coarse_keypoints = flat["coarse_keypoints"]
         self.fine_keypoints = flat["fine_keypoints"]
@@ -411,6 +413,7 @@ class CoarseFineMatcher:
             refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
             min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
             coarse_size=self.coarse_size, coarse_keypoints=self.coarse_keypoints,
+            max_scale_change=self.max_scale_change,
         )
 
     @property
