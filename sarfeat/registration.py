@@ -248,7 +248,9 @@ def register(
     matcher : CoarseFineMatcher, optional
         A configured matcher to use (then ``weights``, ``model`` and
         ``matcher_options`` must not be given); reusing one across calls
-        keeps the network loaded.
+        keeps the network loaded. Threads may share one: ``register`` reads
+        its result from :meth:`~sarfeat.matching.CoarseFineMatcher.match_result`
+        and leaves the matcher as it is.
     progress : bool, optional
         Show a progress bar over the fine stage's patches (tqdm, on standard
         error). None: only when standard error is a terminal; False: quiet.

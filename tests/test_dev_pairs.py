@@ -107,12 +107,12 @@ def test_zoomed_pairs_register(matcher, zoom):
 
 
 def test_describing_fine_patches_two_at_once_changes_nothing(monkeypatch):
-    import sarfeat.matching.matcher as matcher_module
+    import sarfeat.matching.fine_driver as driver_module
 
     image1, image2, _ = _load("o")  # 701 x 701: four fine patches a side
     results = []
     for workers in (1, 2):
-        monkeypatch.setattr(matcher_module, "_describing_workers", lambda detector, n=workers: n)
+        monkeypatch.setattr(driver_module, "describing_workers", lambda detector, n=workers: n)
         matcher = CoarseFineMatcher(rng=0)
         matcher.match(image1, image2)
         results.append(matcher)
