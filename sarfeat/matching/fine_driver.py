@@ -50,7 +50,8 @@ class FineDriver:
     plausible : callable
         (B, 3, 3) matrices -> (B,) bool: the models that may be kept.
     identity_prior : bool
-        Whether the identity is also a prior when the coarse hypothesis is not strong.
+        Whether the identity is also a prior when the coarse hypothesis is not strong
+        or gives no fine model.
     progress : bool or None
         Progress bars over the patches (None: when standard error is a terminal).
     """
@@ -141,19 +142,19 @@ class FineDriver:
         given when no model is found.
         """
         stage = self.stage
-        priors = [("coarse", hypothesis.matrix)] if hypothesis.matrix is not None else []
-        if not hypothesis.strong and self.identity_usable(image1, image2):
-            priors.append(("identity", np.eye(3)))
         reasons = [f"coarse stage: {coarse_failure}"] if coarse_failure else []
         result = FineResult.empty(None, self.settings.descriptors)
-        for name, matrix in priors:
-            if name == "identity":
-                attempt = self.identity_attempt(image1, image2, identity_rng)
-            else:
-                attempt = self.guided(image1, image2, matrix, rng, name)
-                attempt.prior = name
+        if hypothesis.matrix is not None:
+            result = self.guided(image1, image2, hypothesis.matrix, rng, "coarse")
+            result.prior = "coarse"
+            if result.failure:
+                reasons.append(f"fine stage around the coarse prior: {result.failure}")
+        # the identity too when the coarse hypothesis is not strong, or gave no fine model
+        if (not hypothesis.strong or result.model is None) and \
+                self.identity_usable(image1, image2):
+            attempt = self.identity_attempt(image1, image2, identity_rng)
             if attempt.failure:
-                reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
+                reasons.append(f"fine stage around the identity prior: {attempt.failure}")
             if attempt.better_than(result):
                 result = attempt
         if result.model is None:

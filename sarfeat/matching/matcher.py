@@ -154,9 +154,9 @@ class CoarseFineMatcher:
     min_fine_inliers : int
         Fewer fine inliers than this leaves ``model`` None.
     identity_prior : bool
-        When the coarse stage has no strong hypothesis, also run the fine stage
-        around the identity (images already roughly aligned) and keep the
-        result with more inliers.
+        When the coarse stage has no strong hypothesis, or the fine stage
+        finds no model around it, also run the fine stage around the identity
+        (images already roughly aligned) and keep the result with more inliers.
     max_scale_change : float
         A model whose scale lies outside ``[1 / max_scale_change,
         max_scale_change]``, or that mirrors the image, is rejected as
