@@ -30,8 +30,8 @@ import numpy as np
 #: (module, owner, attribute, label) of the wrapped stages.
 STAGES = (
     ("sarfeat.registration", None, "_check_input", "input check"),
-    ("sarfeat.matching.matcher", "CoarseFineMatcher", "_normalized", "normalisation"),
-    ("sarfeat.matching.matcher", "CoarseFineMatcher", "_coarse", "coarse stage"),
+    ("sarfeat.matching.matcher", None, "normalized_input", "normalisation"),
+    ("sarfeat.matching.matcher", None, "coarse_stage", "coarse stage"),
     ("sarfeat.matching.fine", "FineStage", "_sweep", "fine patches"),
     ("sarfeat.matching.fine", "FineStage", "voted", "votes"),
     ("sarfeat.matching.fine", "FineStage", "fit", "fit"),

@@ -216,15 +216,6 @@ def _spread(points: np.ndarray, overlap_pixels: float) -> float:
     return float(min(1.0, area / overlap_pixels))
 
 
-def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None) -> np.ndarray:
-    """``matcher.match`` with ``progress`` set for this call only."""
-    previous, matcher.progress = matcher.progress, progress
-    try:
-        return matcher.match(fixed, moving)
-    finally:
-        matcher.progress = previous
-
-
 def register(
     fixed,
     moving,
@@ -257,7 +248,9 @@ def register(
     matcher : CoarseFineMatcher, optional
         A configured matcher to use (then ``weights``, ``model`` and
         ``matcher_options`` must not be given); reusing one across calls
-        keeps the network loaded.
+        keeps the network loaded. Threads may share one: ``register`` reads
+        its result from :meth:`~sarfeat.matching.CoarseFineMatcher.match_result`
+        and leaves the matcher as it is.
     progress : bool, optional
         Show a progress bar over the fine stage's patches (tqdm, on standard
         error). None: only when standard error is a terminal; False: quiet.
@@ -304,23 +297,24 @@ def register(
     fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
     moving = _check_input(moving, "moving", nodata, min_valid_fraction)
     try:
-        inlier_matches = _match(matcher, fixed, moving, chosen)
+        # match_result leaves the matcher as it is: threads may share it
+        found = matcher.match_result(fixed, moving, progress=chosen)
     except RuntimeError as error:  # the detector found nothing in a coarse image
         which = "fixed" if str(error).startswith("image1") else "moving"
         raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}",
                                 which) from None
-    diagnostics = dict(matcher.diagnostics)
-    if matcher.model is None:
+    diagnostics = dict(found.diagnostics)
+    if found.model is None:
         raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}")
 
-    transform = matcher.model
+    transform = found.model
     overlap = _overlap_fraction(transform, fixed.shape, moving.shape)
     if overlap == 0:
         raise RegistrationError("the estimated transform leaves no overlap between the images")
-    points = matcher.keypoints1[inlier_matches[:, 0], ::-1]
+    points = found.keypoints1[found.verified[:, 0], ::-1]
     spread = _spread(points, overlap * fixed.shape[0] * fixed.shape[1])
-    inliers = int(matcher.inliers.sum())
-    candidates = max(1, len(matcher.matches))
+    inliers = int(found.inliers.sum())
+    candidates = max(1, len(found.matches))
     coarse_failed = diagnostics.get("prior") != "coarse"
     confidence = (
         (1 - np.exp(-inliers / _CONFIDENCE_COUNT))
@@ -329,15 +323,15 @@ def register(
         * (_CONFIDENCE_COARSE_FAILED if coarse_failed else 1.0)
     )
     diagnostics.update(
-        model=matcher.model_type, coarse_angle=matcher.coarse_angle,
+        model=matcher.model_type, coarse_angle=found.coarse_angle,
         overlap_fraction=overlap, spread=spread, coarse_failed=coarse_failed,
     )
     return RegistrationResult(
         transform=transform,
-        matches=matcher.matches,
-        inliers=matcher.inliers,
-        keypoints_fixed=matcher.keypoints1,
-        keypoints_moving=matcher.keypoints2,
+        matches=found.matches,
+        inliers=found.inliers,
+        keypoints_fixed=found.keypoints1,
+        keypoints_moving=found.keypoints2,
         diagnostics=diagnostics,
         confidence=float(confidence),
         seconds=time.perf_counter() - started,

@@ -92,13 +92,27 @@ def test_turned_pairs_register(matcher, pair, degrees):
     assert rmse < 3 and ncm >= 30, (rmse, ncm)
 
 
+@pytest.mark.parametrize("zoom", [1.5, 2.0])
+def test_zoomed_pairs_register(matcher, zoom):
+    """Pair l with image 2 zoomed 1.5 and 2 times registers within a pixel of the fixed image
+    (max_scale_change is 4; the coarse pyramid spanned a factor 2 and a zoom of 2 was refused)."""
+    from skimage.transform import rescale
+
+    image1, image2, reference = _load("l")
+    zoomed = rescale(image2.astype(np.float32), zoom, order=1, preserve_range=True,
+                     anti_aliasing=False).astype(np.float32)  # as skimage gives it
+    truth = np.diag([zoom, zoom, 1.0]) @ reference
+    rmse, ncm, _ = _outcome(matcher, image1, zoomed, truth)
+    assert rmse / zoom < 1.0 and ncm >= 20, (rmse, ncm)  # in the fixed image's pixels
+
+
 def test_describing_fine_patches_two_at_once_changes_nothing(monkeypatch):
-    import sarfeat.matching.matcher as matcher_module
+    import sarfeat.matching.fine_driver as driver_module
 
     image1, image2, _ = _load("o")  # 701 x 701: four fine patches a side
     results = []
     for workers in (1, 2):
-        monkeypatch.setattr(matcher_module, "_describing_workers", lambda detector, n=workers: n)
+        monkeypatch.setattr(driver_module, "describing_workers", lambda detector, n=workers: n)
         matcher = CoarseFineMatcher(rng=0)
         matcher.match(image1, image2)
         results.append(matcher)

@@ -207,11 +207,11 @@ def test_the_progress_bar_is_off_unless_asked_or_on_a_terminal(monkeypatch):
     import io
     import sys
 
-    from sarfeat.matching.matcher import _progress_bar
+    from sarfeat.matching.fine_driver import progress_bar
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
-    assert _progress_bar(None) is None and _progress_bar(False) is None
-    bar = _progress_bar(True)
+    assert progress_bar(None) is None and progress_bar(False) is None
+    bar = progress_bar(True)
     assert list(bar(range(3), "fine patches")) == [0, 1, 2]
     assert "fine patches" in sys.stderr.getvalue()
 

@@ -347,3 +347,43 @@ def test_register_stack_command_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["register-stack", str(reference), "-o", str(tmp_path)])
     assert exited.value.code == 2
+
+
+def test_a_pair_lost_with_its_worker_runs_again_then_is_reported(monkeypatch, tmp_path):
+    """A pair whose task Dask gives up on (KilledWorker, or its future cancelled as workers
+    die) is submitted again, at most lost_retries times, then reported as lost (killed
+    workers used to leave their images as FutureCancelledError, never retried). The losses
+    are played on an in-process cluster; the retried tasks run the real task, on constant
+    images that it refuses at once."""
+    from types import SimpleNamespace
+
+    from sarfeat.parallel import stack as stack_module
+
+    real = stack_module._register_task
+
+    def flaky(index, *args):
+        tries = tmp_path / f"pair{index}"  # the task travels by value: count on disk
+        with open(tries, "a") as marks:
+            marks.write("x")
+        attempt = len(tries.read_text())
+        if index == 0 and attempt == 1 or index == 2:
+            raise distributed.KilledWorker(f"pair-{index}", SimpleNamespace(address="gone"), 3)
+        if index == 1 and attempt == 1:  # cancelled while it runs
+            key = distributed.get_worker().get_current_task()
+            distributed.get_client().cancel([distributed.Future(key)], force=True)
+            time.sleep(1.0)
+        return real(index, *args)
+
+    monkeypatch.setattr(stack_module, "_register_task", flaky)
+    constant = np.ones((32, 32), np.float32)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as local:
+        outcomes = register_pairs([(constant, constant)] * 4, client=local, progress=False,
+                                  retries=0, torch_threads=None, **FAST)
+    attempts = [len((tmp_path / f"pair{index}").read_text()) for index in range(4)]
+    assert attempts == [2, 2, 3, 1]
+    for index in (0, 1, 3):  # run again, to the real task's own answer
+        assert outcomes[index].error_type == "RegistrationError", outcomes[index].error
+    assert outcomes[2].error_type == "KilledWorker"
+    assert outcomes[2].error.startswith("the task was lost 3 times (its worker died")

@@ -162,10 +162,10 @@ def test_progress_bar_over_the_fine_patches(naver_net, airsar_cube, capsys):
     moving = _moved(airsar_cube[..., 1], TRUTH)
     matcher = CoarseFineMatcher(naver_net, rng=0, patch_size=128, progress=False)
     register(fixed, moving, matcher=matcher, progress=True)
-    assert "fine patches" in capsys.readouterr().err
+    assert "fine stage, image-1 patches around the coarse model" in capsys.readouterr().err
     assert matcher.progress is False  # the call's setting did not stick
     register(fixed, moving, matcher=matcher)
-    assert "fine patches" not in capsys.readouterr().err
+    assert "image-1 patches" not in capsys.readouterr().err
 
 
 def test_masked_arrays_keep_their_mask(naver_net, airsar_cube):

@@ -119,7 +119,12 @@ The stages live in :mod:`~sarfeat.matching.coarse` (rotation search and
 coarse model), :mod:`~sarfeat.matching.fine` (tiling, local search, votes and
 fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
 :mod:`~sarfeat.matching.geometry` (pure geometry); :class:`CoarseFineMatcher`
-(:mod:`~sarfeat.matching.matcher`) runs them in order.
+(:mod:`~sarfeat.matching.matcher`) runs them in order: its parameters are
+reconciled in :mod:`~sarfeat.matching.options`, the inputs normalised in
+:mod:`~sarfeat.matching.inputs`, each match's coarse stage driven by
+:mod:`~sarfeat.matching.coarse_driver` and its fine stage (priors, guided rounds,
+last local search) by :mod:`~sarfeat.matching.fine_driver`, into a
+:class:`~sarfeat.matching.result.MatchResult`.
 """
 
 from .coarse import CoarseSettings

@@ -68,12 +68,22 @@ class CoarseSettings:
     estimated_turns: int = 2
     coarse_size: int = 512
     coarse_keypoints: int = 5000
+    max_scale_change: float = 4.0
 
     def detector_settings(self) -> dict:
-        """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size to
-        half of it (three levels; relative scales from 1/2 to 2 between the images match)."""
+        """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size down
+        to ``1 / max_scale_change`` of it (at least to half of it).
+
+        Both coarse images are downsampled by one factor, set by the larger, so when
+        one image shows the scene ``r`` times larger than the other the smaller coarse
+        image is about ``coarse_size / r`` pixels wide. A pyramid down to
+        ``coarse_size / max_scale_change`` pixels gives both images levels that meet at
+        any scale change allowed (down to half the size, the smaller image of a pair
+        zoomed twice had one level, and pair l zoomed twice was refused).
+        """
+        smallest = min(self.coarse_size // 2, int(self.coarse_size / self.max_scale_change))
         return dict(max_keypoints=self.coarse_keypoints, max_size=self.coarse_size,
-                    min_size=max(16, self.coarse_size // 2), min_scale=0.0, max_scale=1.0,
+                    min_size=max(16, smallest), min_scale=0.0, max_scale=1.0,
                     scale_factor=_COARSE_SCALE_FACTOR)
 
 

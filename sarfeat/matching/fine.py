@@ -281,7 +281,8 @@ class FineStage:
             self.store.add(key, features, read)
         return [self.store.entries[(windows.key, core)] for windows, core in jobs]
 
-    def _sweep(self, windows1, cores1, windows2, cores2, back) -> tuple[list, list]:
+    def _sweep(self, windows1, cores1, windows2, cores2, back,
+               label: str = "fine patches") -> tuple[list, list]:
         """Describe the patches band by band, computing each band's pair distances.
 
         Image-2 patches are described just before the first band of image-1
@@ -295,7 +296,7 @@ class FineStage:
         order2 = sorted(range(len(cores2)), key=lambda i: spans[i][0])
         entries1, entries2, live = [], {}, {}
         pointer = 0
-        for band in _bands(self.progress(cores1, "fine patches") if self.progress else cores1):
+        for band in _bands(self.progress(cores1, label) if self.progress else cores1):
             bottom = band[0][1]
             pulled = []
             while pointer < len(order2) and spans[order2[pointer]][0] < bottom + reach:
@@ -329,8 +330,11 @@ class FineStage:
         self.store.distances(ids1[pairs[:, 0]], ids2[finite][pairs[:, 1]], keep=parts2)
         self.store.release(keep=parts2)
 
-    def overlap_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray):
+    def overlap_features(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray,
+                         label: str = "fine patches"):
         """Features of both images over their overlap under the prior ``matrix``.
+
+        ``label`` names the progress bar over image 1's patches.
 
         Returns the features of image 1, those of image 2 (keypoints in image 2's
         own pixels) and the (N2, 2) (row, col) of the image-2 keypoints brought
@@ -371,7 +375,7 @@ class FineStage:
             cores2 = _clipped(cores2, near)
         self.diagnostics["fine_patches_total"] = len(every1)
         self.diagnostics["fine_patches_used"] = len(cores1)
-        entries1, entries2 = self._sweep(windows1, cores1, windows2, cores2, back)
+        entries1, entries2 = self._sweep(windows1, cores1, windows2, cores2, back, label)
         names = self.settings.descriptors
         features1 = _stored_features(entries1, names)
         features2 = _stored_features(entries2, names)
@@ -397,9 +401,12 @@ class FineStage:
         return result
 
     def run(self, image1: np.ndarray, image2: np.ndarray, matrix: np.ndarray,
-            rng: np.random.Generator) -> FineResult:
-        """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y))."""
-        features1, features2, back2 = self.overlap_features(image1, image2, matrix)
+            rng: np.random.Generator, label: str = "fine patches") -> FineResult:
+        """The fine stage around the prior ``matrix`` (image-1 -> image-2 (x, y)).
+
+        ``label`` names the progress bar over image 1's patches (which prior, which round).
+        """
+        features1, features2, back2 = self.overlap_features(image1, image2, matrix, label)
         result = self.voted(features1, features2, back2, self.settings.radius)
         result.diagnostics.update(
             fine_keypoints=(len(features1.keypoints), len(features2.keypoints)), fine_inliers=0,

@@ -2,33 +2,35 @@
 
 The method is described in the documentation of :mod:`sarfeat.matching`; its
 stages live in :mod:`~sarfeat.matching.coarse`, :mod:`~sarfeat.matching.fine`,
-:mod:`~sarfeat.matching.models` and :mod:`~sarfeat.matching.geometry`.
+:mod:`~sarfeat.matching.models` and :mod:`~sarfeat.matching.geometry`;
+each match drives them through :mod:`~sarfeat.matching.coarse_driver` and
+:mod:`~sarfeat.matching.fine_driver`.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
 from functools import partial
 
 import numpy as np
-from scipy import ndimage
-from skimage.transform import AffineTransform, ProjectiveTransform
-from tqdm.auto import tqdm
+from skimage.transform import AffineTransform
 
-from ..descriptors import MultiDescriptorExtractor
-from ..detector import NoKeypointsError, SARR2D2Detector
-from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
+from ..detector import SARR2D2Detector
+from ..preprocess import check_image
 from ..weights import resolve_network_weights
+from .coarse import CoarseSettings
+from .coarse_driver import coarse_stage
 from .dense import DenseStructuralMatcher, parse_modality
-from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
-from .fine import FineResult, FineSettings, FineStage
-from .geometry import apply_matrix, deviation, downsample, overlap_box, plausible_matrices
+from .fine import FineSettings
+from .fine_driver import FineDriver
+from .geometry import plausible_matrices
+from .inputs import normalized_input
+from .options import (MATCHER_SETS, PYRAMID_DEFAULTS, detector_as_options,
+                      settings_as_keywords)
+from .result import RESULT_FIELDS, MatchResult
 from .subpixel import refine_result
 from .validation import check_matcher_parameters
 
@@ -39,30 +41,8 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
 
 __all__ = ["CoarseFineMatcher", "MatchResult", "MATCHER_SETS"]
 
-#: Detector parameters that the matcher sets itself, per stage.
-MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
-                "scale_factor", "input_kind", "nodata")
-
-#: The detector's pyramid and budget, which each stage sets (the detector's own defaults
-#: unless the stage gives them).
-_PYRAMID_DEFAULTS = {
-    name: inspect.signature(SARR2D2Detector).parameters[name].default
-    for name in ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
-                 "scale_factor")
-}
-
-#: The identity prior settles the rotation search with this many times min_fine_inliers.
-_SETTLING_FACTOR = 2
-
-#: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
-#: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
-_MIN_CONTENT_KEYPOINTS = 10
-_BORDER = 16
-
-#: Fine stages run again around the fine model when it strays from the prior; a round is
-#: kept when it has this many times the inliers of the previous one.
-_GUIDED_ROUNDS = 2
-_GUIDED_GAIN = 1.25
+#: The attributes of the keywords whose names differ.
+_ATTRIBUTE_OF = {"model": "model_type", "descriptors": "descriptor_names"}
 
 #: RANSAC's seed when ``rng`` is None, so that results are reproducible.
 _DEFAULT_SEED = 0
@@ -174,13 +154,15 @@ class CoarseFineMatcher:
     min_fine_inliers : int
         Fewer fine inliers than this leaves ``model`` None.
     identity_prior : bool
-        When the coarse stage has no strong hypothesis, also run the fine stage
-        around the identity (images already roughly aligned) and keep the
-        result with more inliers.
+        When the coarse stage has no strong hypothesis, or the fine stage
+        finds no model around it, also run the fine stage around the identity
+        (images already roughly aligned) and keep the result with more inliers.
     max_scale_change : float
         A model whose scale lies outside ``[1 / max_scale_change,
         max_scale_change]``, or that mirrors the image, is rejected as
-        implausible.
+        implausible. The coarse pyramid reaches down to ``coarse_size /
+        max_scale_change`` pixels, so that a pair zoomed that much still
+        finds levels that meet.
     descriptors : sequence of str
         Descriptors that vote in the fine stage, among those of
         :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
@@ -344,43 +326,17 @@ class CoarseFineMatcher:
             min_fine_inliers=min_fine_inliers, descriptors=descriptors,
             coarse_keypoints=coarse_keypoints, fine_keypoints=fine_keypoints,
             fine_min_scale=fine_min_scale, max_fine_patches=max_fine_patches,
-            max_trials=max_trials,
+            max_trials=max_trials, max_scale_change=max_scale_change,
         )
-        flat.update(_settings_as_keywords(flat, coarse, fine))
+        flat.update(settings_as_keywords(flat, _KEYWORD_DEFAULTS, coarse, fine))
         if detector is not None:
-            weights, detector_options = _detector_as_options(detector, weights, detector_options)
+            weights, detector_options = detector_as_options(detector, weights, detector_options)
         self.weights = weights
-        self.model_type = flat["model"]
-        self.coarse_size = flat["coarse_size"]
-        self.ratio = flat["ratio"]
-        self.ransac_threshold = flat["ransac_threshold"]
-        self.fine_threshold = flat["fine_threshold"]
-        self.patch_size = flat["patch_size"]
-        self.radius = flat["radius"]
-        self.vote_threshold = flat["vote_threshold"]
-        self.local_ratio = flat["local_ratio"]
-        self.final_radius = flat["final_radius"]
-        self.subpixel = subpixel
-        self.select_model = flat["select_model"]
-        self.rotations = tuple(flat["rotations"])
-        self.angle_step = flat["angle_step"]
-        self.refine_angle = flat["refine_angle"]
-        self.estimated_turns = flat["estimated_turns"]
-        self.strong_inliers = flat["strong_inliers"]
-        self.min_coarse_inliers = flat["min_coarse_inliers"]
-        self.min_fine_inliers = flat["min_fine_inliers"]
-        self.identity_prior = identity_prior
-        self.max_scale_change = max_scale_change
-        self.descriptor_names = tuple(flat["descriptors"])
-        self.coarse_keypoints = flat["coarse_keypoints"]
-        self.fine_keypoints = flat["fine_keypoints"]
-        self.fine_min_scale = flat["fine_min_scale"]
-        self.max_fine_patches = flat["max_fine_patches"]
-        self.max_trials = flat["max_trials"]
-        self.rng = rng
-        self.input_kind = input_kind
-        self.nodata = nodata
-        self.progress = progress
+        for name, value in flat.items():  # attributes of the keywords' names, but two
+            setattr(self, _ATTRIBUTE_OF.get(name, name), value)
+        self.rotations, self.descriptor_names = tuple(self.rotations), tuple(self.descriptor_names)
+        self.subpixel, self.identity_prior = subpixel, identity_prior
+        self.rng, self.input_kind, self.nodata, self.progress = rng, input_kind, nodata, progress
         self.detector_options = detector_options
         # shared by every call and thread: the network and one detector per setting
         self._lock = threading.Lock()
@@ -411,6 +367,7 @@ class CoarseFineMatcher:
             refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
             min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
             coarse_size=self.coarse_size, coarse_keypoints=self.coarse_keypoints,
+            max_scale_change=self.max_scale_change,
         )
 
     @property
@@ -428,9 +385,9 @@ class CoarseFineMatcher:
 
     # -- public API -------------------------------------------------------------------------------
 
-    def _fill(self, result: "MatchResult") -> None:
+    def _fill(self, result: MatchResult) -> None:
         """Copy a result onto the attributes ``match`` documents."""
-        for name in _RESULT_FIELDS:
+        for name in RESULT_FIELDS:
             setattr(self, name, getattr(result, name))
 
     def match(self, image1, image2) -> np.ndarray:
@@ -471,7 +428,7 @@ class CoarseFineMatcher:
             self._fill(result)
         return result.verified
 
-    def match_result(self, image1, image2, *, progress: bool | None = None) -> "MatchResult":
+    def match_result(self, image1, image2, *, progress: bool | None = None) -> MatchResult:
         """Match two images and return what was found, leaving the matcher as it is.
 
         As :meth:`match`, but the results come back as a :class:`MatchResult`
@@ -483,7 +440,6 @@ class CoarseFineMatcher:
         if parse_modality(self.modality) != ("sar", "sar"):
             return self._structure_result(image1, image2)
         started = time.perf_counter()
-        run = _Run(self.progress if progress is None else progress)
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
         seed = _DEFAULT_SEED if self.rng is None else self.rng
@@ -492,13 +448,21 @@ class CoarseFineMatcher:
         coarse_rng, fine_rng, identity_rng = (np.random.default_rng(s) for s in seeds)
         image1 = self._normalized(image1, "image1")
         image2 = self._normalized(image2, "image2")
-        found = run.result
+        found = MatchResult()
         found.diagnostics.update(failure=None)
-        hypothesis = self._coarse(
-            run, image1, image2, coarse_rng,
-            settled=lambda: self._identity_settles(run, image1, image2, identity_rng))
+        # this match's own fine stage, which the coarse search may ask about the identity
+        fine = self.fine_settings
+        plausible = partial(plausible_matrices, max_scale_change=self.max_scale_change)
+        driver = FineDriver(fine, self._detector(**fine.detector_settings()), plausible,
+                            self.identity_prior, self.progress if progress is None else progress)
+        coarse = self.coarse_settings
+        hypothesis = coarse_stage(
+            found, coarse, self._detector(**coarse.detector_settings()), plausible,
+            image1, image2, coarse_rng,
+            settled=lambda: driver.identity_settles(image1, image2, identity_rng))
         found.diagnostics["seconds_coarse"] = time.perf_counter() - started
-        result = self._fine(run, image1, image2, hypothesis, fine_rng, identity_rng)
+        result = driver.run(image1, image2, hypothesis, fine_rng, identity_rng,
+                            found.diagnostics.get("failure"))
         if result.model is not None and self.subpixel:
             refine_result(image1, image2, result, self.model_type, self.fine_threshold,
                           self.min_fine_inliers)
@@ -518,7 +482,7 @@ class CoarseFineMatcher:
 
     # -- checks and set-up ------------------------------------------------------------------------
 
-    def _structure_result(self, image1, image2) -> "MatchResult":
+    def _structure_result(self, image1, image2) -> MatchResult:
         """A pair with an optical image: the dense structural matcher's result."""
         for which, image in (("image1", image1), ("image2", image2)):
             try:
@@ -542,29 +506,8 @@ class CoarseFineMatcher:
         check_matcher_parameters(self)
 
     def _normalized(self, image, which: str):
-        """The image in [0, 1] as float32, NaN where invalid.
-
-        A lazily normalised view (:class:`~sarfeat.preprocess.ScaledImage`: windows
-        are normalised as they are read, the same values as normalising the whole
-        image) when it can be, so no normalised copy of a large scene is held.
-        """
-        try:
-            if not np.ma.isMaskedArray(image):
-                raw = check_image(image)
-                scaling = sar_scaling(raw, self.input_kind, nodata=self.nodata)
-                if scaling is not None and scaling.kind in _LOGGED_KINDS:
-                    filled = _without_border_fill(raw)
-                    if filled is not None:  # the stretch, from the image's own pixels
-                        raw, scaling = filled, sar_scaling(filled, scaling.kind, self.nodata)
-                if scaling is not None:
-                    return ScaledImage(raw, scaling)
-            normalized = normalize_sar(image, self.input_kind, nodata=self.nodata)
-        except ValueError as error:
-            raise ValueError(f"{which}: {error}") from None
-        values = normalized.image
-        if normalized.valid is not None:
-            values[~normalized.valid] = np.nan
-        return values
+        """The image in [0, 1] as float32, NaN where invalid (:func:`normalized_input`)."""
+        return normalized_input(image, self.input_kind, self.nodata, which)
 
     def _network(self):
         key = (id(self.weights), str(self.weights))
@@ -596,7 +539,7 @@ class CoarseFineMatcher:
         options, so all share one network runtime, with its working memory, and
         the network stays ready between calls; no stage changes another's settings.
         """
-        stage = {**_PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
+        stage = {**PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
         options = self.detector_settings(**stage)
         net = self._network()
         shared = {k: v for k, v in options.items() if k not in stage}
@@ -610,372 +553,7 @@ class CoarseFineMatcher:
             setattr(copy, name, value)
         return copy
 
-    def _plausible(self, matrices: np.ndarray) -> np.ndarray:
-        """Which of (B, 3, 3) matrices keep orientation and a scale within max_scale_change."""
-        return plausible_matrices(matrices, self.max_scale_change)
 
-    # -- coarse stage -----------------------------------------------------------------------------
-
-    def _coarse(self, run: "_Run", image1: np.ndarray, image2: np.ndarray, rng,
-                settled=None) -> Hypothesis:
-        """Rotation search and coarse model; fills the coarse fields of ``run.result``.
-
-        ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
-        """
-        found = run.result
-        diagnostics = found.diagnostics
-        settings = self.coarse_settings
-        factor = min(1.0, self.coarse_size / max(max(image1.shape), max(image2.shape)))
-        # each image normalised whole only for its downsampling, one at a time
-        small1, scale1 = downsample(image1, factor)
-        small2, scale2 = downsample(image2, factor)
-        # the coarse stage's own detector; on a CPU, upright image 2 (the first turn tried) is
-        # described in a second thread, with a copy, while image 1 is
-        detector = self._detector(**settings.detector_settings())
-        copy = detector.thread_copy()
-        upright_first = self.rotations[0] % 360 == 0 and _describing_workers(copy) > 1
-        with ThreadPoolExecutor(1) as pool:
-            prefetched = [pool.submit(_coarse_features, copy, small2, "image2", True)] \
-                if upright_first else []
-            keypoints1, descriptors1 = _coarse_features(detector, small1, "image1", check=True)
-        found.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
-        diagnostics["coarse_factor"] = factor
-
-        def describe(image, check):
-            if prefetched and image is small2:
-                return prefetched.pop().result()
-            return _coarse_features(detector, image, "image2", check)
-
-        search = CoarseSearch(settings, describe, self._plausible, keypoints1, descriptors1,
-                              small2, scale1, scale2, rng)
-        estimated: list[float] = []
-
-        def estimate() -> list[float]:  # only when the first turn is not strong
-            if self.estimated_turns:
-                estimated.extend(estimate_turns(small1, small2, self.estimated_turns))
-            return estimated
-
-        best = search.run(estimate, settled)
-        diagnostics.update(
-            intermediate_turns_skipped=search.intermediate_skipped,
-            coarse_keypoints=(len(keypoints1), *search.keypoint_counts),
-            coarse_candidates=best.candidates, coarse_inliers=best.inliers,
-            angles_tried=[h.angle for h in search.hypotheses if h.coarse_matches is not None],
-            estimated_turns=[round(a, 1) for a in estimated],
-            coarse_hypotheses=[{"angle": h.angle, "candidates": h.candidates,
-                                "inliers": h.inliers} for h in search.hypotheses],
-        )
-        found.coarse_keypoints2 = best.coarse_keypoints2
-        found.coarse_matches = best.coarse_matches
-        found.coarse_inliers = best.coarse_inliers
-        if best.matrix is None or best.inliers < self.min_coarse_inliers:
-            diagnostics["failure"] = (
-                f"the best hypothesis has {best.inliers} RANSAC inliers among "
-                f"{best.candidates} matches, {self.min_coarse_inliers} needed"
-            )
-            best.matrix = None
-        elif overlap_box(best.matrix, image1.shape, image2.shape) is None:
-            diagnostics["failure"] = "under its best hypothesis the images do not overlap"
-            best.matrix = None
-        else:
-            found.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
-            found.coarse_angle = best.angle
-        return best
-
-    # -- fine stage -------------------------------------------------------------------------------
-
-    def _fine_stage(self, progress: bool | None) -> FineStage:
-        settings = self.fine_settings
-        # each thread describes with its own copy of the fine stage's detector (the copies
-        # share the network runtime)
-        template = self._detector(**settings.detector_settings())
-        names = self.descriptor_names
-        local = threading.local()
-
-        def describe(patch, budget):
-            if not hasattr(local, "extractor"):
-                local.extractor = MultiDescriptorExtractor(detector=template.thread_copy(),
-                                                           descriptors=names)
-            extractor = local.extractor
-            extractor.detector.max_keypoints = budget  # this thread's own copy
-            extractor.detect_and_extract(patch)
-            return extractor.keypoints, extractor.scales, extractor.descriptors, extractor.masks
-
-        plausible = partial(plausible_matrices, max_scale_change=self.max_scale_change)
-        return FineStage(settings, describe, plausible, _progress_bar(progress),
-                         workers=_describing_workers(template))
-
-    def _stage_of_match(self, run: "_Run") -> FineStage:
-        """The fine stage of the current match (one, so that its described patches are shared)."""
-        if run.stage is None:
-            run.stage = self._fine_stage(run.progress)
-        return run.stage
-
-    def _identity_attempt(self, run: "_Run", image1, image2, rng) -> FineResult:
-        """The fine stage around the identity prior, run once per match."""
-        if run.identity is None:
-            stage = self._stage_of_match(run)
-            run.identity = self._guided(stage, image1, image2, np.eye(3), rng)
-            run.identity.prior = "identity"
-        return run.identity
-
-    def _identity_usable(self, image1, image2) -> bool:
-        return self.identity_prior and \
-            overlap_box(np.eye(3), image1.shape, image2.shape) is not None
-
-    def _identity_settles(self, run: "_Run", image1, image2, rng) -> bool:
-        """Whether the identity prior registers the pair well enough to stop turning image 2.
-
-        Asked by the coarse search before its intermediate turns, when no right
-        angle gave a strong hypothesis: many products are co-registered already,
-        and a fine model around the identity with at least twice
-        ``min_fine_inliers`` inliers (after the last local search) makes a turn
-        of 30 degrees or more implausible.
-        """
-        if not self._identity_usable(image1, image2):
-            return False
-        attempt = self._identity_attempt(run, image1, image2, rng)
-        if attempt.model is None:
-            return False
-        if self.final_radius is not None:  # as _fine would finish it (no new network run)
-            attempt = self._final_search(run, self._stage_of_match(run), attempt)
-        return attempt.inliers.sum() >= _SETTLING_FACTOR * self.min_fine_inliers
-
-    def _final_search(self, run: "_Run", stage: FineStage, result: FineResult) -> FineResult:
-        """The last local search around ``result``; the identity attempt's runs once a match."""
-        if result is not run.identity:
-            return stage.final_search(result)
-        if run.identity_final is None:
-            run.identity_final = stage.final_search(result)
-        return run.identity_final
-
-    def _fine(self, run: "_Run", image1, image2, hypothesis: Hypothesis, rng,
-              identity_rng) -> FineResult:
-        """The fine stage around each prior, guided rounds, and the last local search."""
-        stage = self._stage_of_match(run)
-        priors = [("coarse", hypothesis.matrix)] if hypothesis.matrix is not None else []
-        if not hypothesis.strong and self._identity_usable(image1, image2):
-            priors.append(("identity", np.eye(3)))
-        failure = run.result.diagnostics.get("failure")
-        reasons = [f"coarse stage: {failure}"] if failure else []
-        result = FineResult.empty(None, self.descriptor_names)
-        for name, matrix in priors:
-            if name == "identity":
-                attempt = self._identity_attempt(run, image1, image2, identity_rng)
-            else:
-                attempt = self._guided(stage, image1, image2, matrix, rng)
-                attempt.prior = name
-            if attempt.failure:
-                reasons.append(f"fine stage around the {name} prior: {attempt.failure}")
-            if attempt.better_than(result):
-                result = attempt
-        if result.model is None:
-            result.failure = (
-                "no consistent transform: the images may not overlap, or differ too much ("
-                + "; ".join(reasons) + ")"
-            )
-        elif self.final_radius is not None:
-            result = self._final_search(run, stage, result)
-        result.diagnostics.update(fine_patches_used=stage.diagnostics.get("fine_patches_used"),
-                                  fine_patches_total=stage.diagnostics.get("fine_patches_total"),
-                                  patches_described=stage.diagnostics["patches_described"],
-                                  patches_reused=stage.diagnostics["patches_reused"],
-                                  patches_redescribed=stage.store.redescribed)
-        return result
-
-    def _guided(self, stage: FineStage, image1, image2, matrix, rng) -> FineResult:
-        """The fine stage around ``matrix``, then again around its own model while it strays.
-
-        When the fine model moves part of the overlap by more than half the search
-        radius from the prior, the local search was off-centre there; the search runs
-        again around the fine model and is kept when it has more inliers.
-        """
-        attempt = stage.run(image1, image2, matrix, rng)
-        for _ in range(_GUIDED_ROUNDS):
-            if attempt.model is None or deviation(
-                attempt.model.params, matrix, image1.shape, image2.shape
-            ) <= self.radius / 2:
-                break
-            matrix = attempt.model.params
-            again = stage.run(image1, image2, matrix, rng)
-            gained = again.inliers.sum() if again.model is not None else 0
-            if gained < _GUIDED_GAIN * attempt.inliers.sum():
-                break
-            again.diagnostics["guided_rounds"] = attempt.diagnostics.get("guided_rounds", 0) + 1
-            attempt = again
-        return attempt
-
-
-#: The attributes a match fills, in the order of :class:`MatchResult`.
-_RESULT_FIELDS = ("keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
-                  "coarse_model", "coarse_angle", "coarse_keypoints1", "coarse_keypoints2",
-                  "coarse_matches", "coarse_inliers", "diagnostics")
-
-
-@dataclass
-class MatchResult:
-    """What one match found: the attributes :meth:`CoarseFineMatcher.match` fills.
-
-    The fields are those attributes, described in :class:`CoarseFineMatcher`;
-    ``verified`` is what ``match`` returns, ``matches[inliers]``.
-    """
-
-    keypoints1: np.ndarray | None = None
-    keypoints2: np.ndarray | None = None
-    matches: np.ndarray | None = None
-    votes: np.ndarray | None = None
-    inliers: np.ndarray | None = None
-    model: ProjectiveTransform | None = None
-    coarse_model: AffineTransform | None = None
-    coarse_angle: float | None = None
-    coarse_keypoints1: np.ndarray | None = None
-    coarse_keypoints2: np.ndarray | None = None
-    coarse_matches: np.ndarray | None = None
-    coarse_inliers: np.ndarray | None = None
-    diagnostics: dict = field(default_factory=dict)
-
-    @classmethod
-    def empty(cls) -> "MatchResult":
-        return cls()
-
-    @property
-    def verified(self) -> np.ndarray:
-        """The matches that agree with ``model`` (indices into the keypoints)."""
-        return self.matches[self.inliers]
-
-
-class _Run:
-    """The state of one call of :meth:`CoarseFineMatcher.match_result` (never on the matcher)."""
-
-    def __init__(self, progress: bool | None) -> None:
-        self.progress = progress
-        self.result = MatchResult()
-        self.stage: FineStage | None = None
-        self.identity: FineResult | None = None
-        self.identity_final: FineResult | None = None
-
-
-def _settings_as_keywords(flat: dict, coarse: CoarseSettings | None,
-                          fine: FineSettings | None) -> dict:
-    """The flat keywords that ``coarse`` and ``fine`` give; ValueError when both say one.
-
-    A keyword left at its default gives way to the settings; one given with a
-    value of its own, or two settings that disagree, is refused.
-    """
-    defaults = {name: parameter.default for name, parameter in
-                inspect.signature(CoarseFineMatcher).parameters.items()}
-    given: dict = {}
-    renamed = {"max_patches": "max_fine_patches"}
-    for label, settings, kind in (("coarse", coarse, CoarseSettings),
-                                  ("fine", fine, FineSettings)):
-        if settings is None:
-            continue
-        if not isinstance(settings, kind):
-            raise TypeError(f"{label} must be a {kind.__name__}, got {type(settings).__name__}")
-        for item in fields(settings):
-            name = renamed.get(item.name, item.name)
-            value = getattr(settings, item.name)
-            if name in given and given[name] != value:
-                raise ValueError(f"coarse and fine settings disagree on {name}: "
-                                 f"{given[name]!r} and {value!r}")
-            if flat[name] != defaults[name] and flat[name] != value:
-                raise ValueError(f"{name} given both as a keyword ({flat[name]!r}) and in "
-                                 f"{label}= ({value!r}): give it once")
-            given[name] = value
-    return given
-
-
-def _detector_as_options(detector: SARR2D2Detector, weights, options: dict):
-    """(weights, detector options) of a detector given to the matcher: its settings, as set.
-
-    The matcher sets the pyramid, budget and input of each stage itself
-    (:data:`MATCHER_SETS`); the rest (weights, runtime, thresholds, ``upright``...)
-    are the detector's.
-    """
-    if not isinstance(detector, SARR2D2Detector):
-        raise TypeError(f"detector must be a SARR2D2Detector, got {type(detector).__name__}")
-    if weights is not None or options:
-        raise ValueError("give either detector= or weights= and detector options, not both")
-    names = [name for name in inspect.signature(SARR2D2Detector).parameters
-             if name not in ("weights", "n_keypoints", "downscale") and name not in MATCHER_SETS]
-    return detector.weights, {name: getattr(detector, name) for name in names}
-
-
-#: Input kinds whose values are logged: there an exact zero is far below every other value.
-_LOGGED_KINDS = ("intensity", "amplitude")
-
-
-def _without_border_fill(raw: np.ndarray) -> np.ndarray | None:
-    """A float32 copy of ``raw`` with NaN on its border fill, or None when it has none.
-
-    The border fill is the exact zeros connected to the image border: what a
-    resampling (``skimage.transform.warp`` of a turned image, ``cval=0``) or a
-    product's swath edge puts there. In linear intensity or amplitude a zero is
-    no measurement (its log is -inf, and the stretch raises it to the darkest
-    value): taken as data, the corners of a turned image make edges stronger
-    than the scene's (pair l with image 2 turned by 15 degrees was refused).
-    Zeros inside the scene stay dark pixels.
-    """
-    if np.iscomplexobj(raw):
-        return None
-    edges = np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]])
-    if not (edges == 0).any():
-        return None
-    zero = raw == 0
-    seeds = np.zeros_like(zero)
-    seeds[[0, -1], :] = zero[[0, -1], :]
-    seeds[:, [0, -1]] |= zero[:, [0, -1]]
-    fill = ndimage.binary_propagation(seeds, mask=zero)
-    values = raw.astype(np.float32)
-    values[fill] = np.nan
-    return values
-
-
-def _coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
-                     check: bool = False):
-    """Keypoints and descriptors of a coarse image; ``check`` refuses a featureless one."""
-    if not np.isfinite(image).any():  # a turn may leave no valid pixel: nothing to detect
-        raise NoKeypointsError(f"{which}: no valid pixel")
-    try:
-        detector.detect_and_extract(image)
-    except NoKeypointsError as error:
-        raise NoKeypointsError(f"{which}: {error}") from None
-    keypoints = detector.keypoints.astype(np.float64)
-    if check:
-        # keypoints on the image border or next to no-data say nothing about content
-        height, width = image.shape
-        away = (
-            (keypoints[:, 0] >= _BORDER) & (keypoints[:, 0] <= height - 1 - _BORDER)
-            & (keypoints[:, 1] >= _BORDER) & (keypoints[:, 1] <= width - 1 - _BORDER)
-        )
-        if away.sum() < _MIN_CONTENT_KEYPOINTS:
-            raise NoKeypointsError(
-                f"{which}: only {int(away.sum())} keypoints away from the image border "
-                f"({len(keypoints)} in all; at least {_MIN_CONTENT_KEYPOINTS} needed): the "
-                "image looks featureless"
-            )
-    return keypoints, detector.descriptors
-
-
-def _describing_workers(detector: SARR2D2Detector) -> int:
-    """Fine patches described at once: two on a CPU with two cores or more, else one.
-
-    On the CPU the network of one patch then runs while the descriptors of the
-    other are computed (measured on 2 cores: two concurrent runs of ONNX
-    Runtime's int8 trunk take 9 % less time than the same runs one after the
-    other, and the Python side of one patch overlaps the other's network).
-    """
-    return 2 if detector.runtime_device == "cpu" and (os.cpu_count() or 1) >= 2 else 1
-
-
-def _progress_bar(progress: bool | None):
-    """A tqdm wrapper over patches, or None (``progress`` None: when stderr is a terminal)."""
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-
-    def wrap(items, description):
-        return tqdm(items, desc=description, unit="patch", leave=False)
-
-    return wrap
+#: The defaults of the flat keywords, which a settings object may replace.
+_KEYWORD_DEFAULTS = {name: parameter.default for name, parameter in
+                     inspect.signature(CoarseFineMatcher).parameters.items()}

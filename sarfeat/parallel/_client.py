@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
-__all__ = ["require_distributed", "client_for", "finished"]
+__all__ = ["require_distributed", "client_for", "finished", "lost", "lost_error",
+           "LOST_RETRIES"]
 
 _INSTALL_HINT = (
     "sarfeat.parallel needs dask.distributed: install it with "
@@ -54,17 +55,54 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
         yield own
 
 
-def finished(futures: list, progress: bool, desc: str, unit: str) -> Iterator:
-    """Yield ``(index, future)`` as each of ``futures`` finishes, with a progress bar.
+#: Times a task lost with its worker (killed, or its future cancelled) is submitted again.
+LOST_RETRIES = 2
 
-    A future that raised (after Dask's retries) or whose worker died too often
-    is yielded like the others; ``future.status`` says which.
+
+def lost_error(error: BaseException) -> bool:
+    """Whether ``error`` says a task was lost with its worker, not that it failed: a
+    ``KilledWorker`` (it was running on workers that died) or a cancellation."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
+    return isinstance(error, (KilledWorker, CancelledError))
+
+
+def lost(future) -> bool:
+    """Whether a finished future was lost rather than computed: its task was cancelled (as
+    when workers die in a row) or killed a worker too often (:func:`lost_error`)."""
+    if future.status == "cancelled":
+        return True
+    return future.status == "error" and lost_error(future.exception())
+
+
+def finished(futures: list, progress: bool, desc: str, unit: str,
+             resubmit: Callable[[int], object] | None = None,
+             lost_retries: int = LOST_RETRIES) -> Iterator[tuple]:
+    """Yield ``(index, future, losses)`` as each of ``futures`` finishes, with a progress bar.
+
+    A future that raised (after Dask's retries) is yielded like the others;
+    ``future.status`` says which. One :func:`lost` with its worker is submitted
+    again, ``resubmit(index)`` giving the new future, at most ``lost_retries``
+    times; ``losses`` counts those resubmissions (a future still lost after them
+    is yielded as it is).
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     index_of = {future.key: index for index, future in enumerate(futures)}
+    losses = [0] * len(futures)
     with tqdm(total=len(futures), desc=desc, unit=unit, disable=not progress) as bar:
-        for future in as_completed(futures):
+        pending = as_completed(futures)
+        for future in pending:
+            index = index_of.pop(future.key)
+            if resubmit is not None and losses[index] < lost_retries and lost(future):
+                losses[index] += 1
+                future.release()
+                again = resubmit(index)
+                index_of[again.key] = index
+                pending.add(again)
+                continue
             bar.update()
-            yield index_of[future.key], future
+            yield index, future, losses[index]

@@ -463,13 +463,15 @@ def detect_tiled(
             weights = active.scatter(weights, broadcast=True, hash=False)
         norm = _statistics(active, source, input_kind, nodata, retries, progress)
         task = dask.delayed(_detect_window, pure=False)
-        futures = active.compute(
-            [task(source.window(*tile.outer), tile, norm, weights, options, index, torch_threads)
-             for index, tile in enumerate(tiles)],
-            retries=retries,
-        )
+
+        def submit(index):
+            tile = tiles[index]
+            return active.compute(task(source.window(*tile.outer), tile, norm, weights, options,
+                                       index, torch_threads), retries=retries)
+
+        futures = [submit(index) for index in range(len(tiles))]
         best = None
-        for _, future in finished(futures, progress, "sarfeat tiles", "tile"):
+        for _, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
             found = future.result()
             future.release()
             if found is not None:
@@ -499,11 +501,16 @@ def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -
     import dask
 
     task = dask.delayed(_block_stats, pure=False)
-    blocks = [task(source.window(r0, r1, 0, source.shape[1]), start, step, nodata)
-              for r0, r1, start, step in _row_blocks(*source.shape)]
-    futures = client.compute(blocks, retries=retries)
+    blocks = _row_blocks(*source.shape)
+
+    def submit(index):
+        r0, r1, start, step = blocks[index]
+        return client.compute(task(source.window(r0, r1, 0, source.shape[1]), start, step,
+                                   nodata), retries=retries)
+
+    futures = [submit(index) for index in range(len(blocks))]
     stats = [None] * len(futures)
-    for index, future in finished(futures, progress, "sarfeat statistics", "block"):
+    for index, future, _ in finished(futures, progress, "sarfeat statistics", "block", submit):
         stats[index] = future.result()
         future.release()
     return _normalization(stats, input_kind, source.dtype, nodata)

@@ -11,7 +11,9 @@ Failures stay with their pair: a pair that cannot be registered (a
 a :class:`PairOutcome` with ``error`` set, and the others are unaffected. An
 ``OSError`` or ``MemoryError`` is taken as transient and raised, so that Dask
 runs the task again (``retries``); a worker that dies mid-task has its tasks
-run again elsewhere by the Dask scheduler.
+run again elsewhere by the Dask scheduler, and a pair whose task Dask gives up
+on (``KilledWorker``, or cancelled as workers die) is submitted again, at most
+``lost_retries`` times, then reported as lost.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from ..io import read_image
 from ..registration import RegistrationResult, register
 from . import _worker
-from ._client import client_for, finished
+from ._client import LOST_RETRIES, client_for, finished, lost_error
 
 __all__ = ["PairOutcome", "iter_register_pairs", "register_pairs", "register_stack"]
 
@@ -119,6 +121,16 @@ def _sentence(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def _lost_sentence(error: BaseException, losses: int) -> str:
+    """Why a task failed on the client's side; says so when it was lost with its worker."""
+    sentence = _sentence(error)
+    if lost_error(error):
+        runs = f"{losses + 1} times" if losses else "once"
+        return (f"the task was lost {runs} (its worker died, or it was cancelled as workers "
+                f"died; {type(error).__name__}: {sentence})")
+    return sentence
+
+
 def _default_name(index: int, moving) -> str:
     if isinstance(moving, (str, os.PathLike)):
         return Path(moving).stem
@@ -166,6 +178,7 @@ def iter_register_pairs(
     weights=None,
     band: int | None = None,
     retries: int = 2,
+    lost_retries: int = LOST_RETRIES,
     keep_warped: bool = True,
     postprocess: Callable[[PairOutcome], PairOutcome] | None = None,
     torch_threads: int | None = 1,
@@ -197,6 +210,11 @@ def iter_register_pairs(
         Band of multi-band files given by path.
     retries : int
         Times Dask runs a task again after an ``OSError`` or ``MemoryError``.
+    lost_retries : int
+        Times a pair lost with its worker is submitted again: its task was
+        running on workers that died (``KilledWorker``) or was cancelled as
+        workers died (``FutureCancelledError``). A pair still lost after that
+        is reported with ``error`` saying so.
     keep_warped : bool
         Send the warped images back (False saves memory and transfers; then
         ``result.warped`` is None).
@@ -237,6 +255,8 @@ def iter_register_pairs(
         raise ValueError(f"names has {len(names)} entries for {len(pairs)} pairs")
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    if not (isinstance(lost_retries, int) and lost_retries >= 0):
+        raise ValueError(f"lost_retries must be a non-negative integer, got {lost_retries!r}")
     options, register_options = _check_options(weights, dict(options))
     names = [str(n) for n in names] if names is not None else \
         [_default_name(i, moving) for i, (_, moving) in enumerate(pairs)]
@@ -257,26 +277,36 @@ def iter_register_pairs(
                 return os.fspath(image)
             if uses[id(image)] == 1:
                 return image
-            if id(image) not in sent:
-                sent[id(image)] = active.scatter(image, broadcast=True, hash=False)
-            return sent[id(image)]
+            return scattered(image)
 
-        if weights is not None and not isinstance(weights, (str, os.PathLike)):
-            weights = active.scatter(weights, broadcast=True, hash=False)
-        futures = [
-            active.submit(
-                _register_task, index, names[index], send(fixed), send(moving), weights,
+        def scattered(value):
+            # scattered again when its copies were lost with the workers (a pair submitted
+            # again would otherwise be cancelled at once for its lost dependency)
+            if id(value) not in sent or sent[id(value)].status != "finished":
+                sent[id(value)] = active.scatter(value, broadcast=True, hash=False)
+            return sent[id(value)]
+
+        network = weights is not None and not isinstance(weights, (str, os.PathLike))
+
+        def submit(index):
+            fixed, moving = pairs[index]
+            return active.submit(
+                _register_task, index, names[index], send(fixed), send(moving),
+                scattered(weights) if network else weights,
                 options, register_options, band, keep_warped, postprocess, torch_threads,
                 retries=retries, pure=False,
             )
-            for index, (fixed, moving) in enumerate(pairs)
-        ]
-        for index, future in finished(futures, progress, "sarfeat register", "pair"):
+
+        futures = [submit(index) for index in range(len(pairs))]
+        # a pair lost with its worker (killed, or cancelled as workers die) runs again, at most
+        # lost_retries times
+        for index, future, losses in finished(futures, progress, "sarfeat register", "pair",
+                                              submit, lost_retries):
             try:
                 # blocks again when a worker died holding the result: it is being recomputed
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001 - after retries, or a worker died too often
-                outcome = PairOutcome(index, names[index], error=_sentence(error),
+                outcome = PairOutcome(index, names[index], error=_lost_sentence(error, losses),
                                       error_type=type(error).__name__)
             future.release()
             yield outcome

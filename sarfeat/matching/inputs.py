@@ -1,0 +1,65 @@
+"""The matcher's inputs: both images normalised to [0, 1], NaN where invalid."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
+
+__all__ = ["normalized_input", "without_border_fill"]
+
+#: Input kinds whose values are logged: there an exact zero is far below every other value.
+_LOGGED_KINDS = ("intensity", "amplitude")
+
+
+def normalized_input(image, input_kind: str, nodata: float | None, which: str):
+    """The image in [0, 1] as float32, NaN where invalid (``which`` names it in errors).
+
+    A lazily normalised view (:class:`~sarfeat.preprocess.ScaledImage`: windows
+    are normalised as they are read, the same values as normalising the whole
+    image) when it can be, so no normalised copy of a large scene is held.
+    """
+    try:
+        if not np.ma.isMaskedArray(image):
+            raw = check_image(image)
+            scaling = sar_scaling(raw, input_kind, nodata=nodata)
+            if scaling is not None and scaling.kind in _LOGGED_KINDS:
+                filled = without_border_fill(raw)
+                if filled is not None:  # the stretch, from the image's own pixels
+                    raw, scaling = filled, sar_scaling(filled, scaling.kind, nodata)
+            if scaling is not None:
+                return ScaledImage(raw, scaling)
+        normalized = normalize_sar(image, input_kind, nodata=nodata)
+    except ValueError as error:
+        raise ValueError(f"{which}: {error}") from None
+    values = normalized.image
+    if normalized.valid is not None:
+        values[~normalized.valid] = np.nan
+    return values
+
+
+def without_border_fill(raw: np.ndarray) -> np.ndarray | None:
+    """A float32 copy of ``raw`` with NaN on its border fill, or None when it has none.
+
+    The border fill is the exact zeros connected to the image border: what a
+    resampling (``skimage.transform.warp`` of a turned image, ``cval=0``) or a
+    product's swath edge puts there. In linear intensity or amplitude a zero is
+    no measurement (its log is -inf, and the stretch raises it to the darkest
+    value): taken as data, the corners of a turned image make edges stronger
+    than the scene's (pair l with image 2 turned by 15 degrees was refused).
+    Zeros inside the scene stay dark pixels.
+    """
+    if np.iscomplexobj(raw):
+        return None
+    edges = np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]])
+    if not (edges == 0).any():
+        return None
+    zero = raw == 0
+    seeds = np.zeros_like(zero)
+    seeds[[0, -1], :] = zero[[0, -1], :]
+    seeds[:, [0, -1]] |= zero[:, [0, -1]]
+    fill = ndimage.binary_propagation(seeds, mask=zero)
+    values = raw.astype(np.float32)
+    values[fill] = np.nan
+    return values
