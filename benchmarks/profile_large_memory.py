@@ -36,7 +36,7 @@ STAGES = (
     ("sarfeat.matching.fine", "FineStage", "voted", "votes"),
     ("sarfeat.matching.fine", "FineStage", "fit", "fit"),
     ("sarfeat.matching.fine", "FineStage", "final_search", "last local search"),
-    ("sarfeat.registration", None, "_warp_moving", "final warp"),
+    ("sarfeat.registration", None, "warp", "final warp"),
 )
 
 
