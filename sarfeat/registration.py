@@ -115,6 +115,9 @@ class RegistrationResult:
         fool. Check such a result before trusting it.
     seconds : float
         Wall-clock time of the call.
+    votes : (Q,) ndarray of int or None
+        How many descriptor votes each of ``matches`` received in the fine
+        stage (None when the matcher does not vote, as the optical-SAR one).
     """
 
     transform: ProjectiveTransform
@@ -126,6 +129,7 @@ class RegistrationResult:
     confidence: float = 0.0
     seconds: float = 0.0
     coarse_failed: bool = False
+    votes: np.ndarray | None = None
     #: (moving, order, nodata, shape) of the resampling that ``warped`` computes when read
     resampling: tuple | None = field(default=None, repr=False, compare=False)
     _warped: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -336,5 +340,6 @@ def register(
         confidence=float(confidence),
         seconds=time.perf_counter() - started,
         coarse_failed=coarse_failed,
+        votes=found.votes,
         resampling=(moving, order, nodata, fixed.shape),
     )

@@ -362,7 +362,7 @@ def _shift_only(fixed, moving, total: np.ndarray):
 def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console,
                   extra: dict, kind: str) -> None:
     if args.tie_points is not None:
-        votes = getattr(matcher, "votes", None)
+        votes = result.votes  # register() leaves the matcher as it was: votes are the result's
         if votes is not None and len(votes) != len(result.matches):
             votes = None
         names = getattr(matcher, "descriptor_names", None)
