@@ -44,13 +44,13 @@ import math
 import time
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy import fft as sfft
-from scipy import ndimage
 from skimage.transform import AffineTransform
 
 from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import downsample, plausible_matrices, rotation_scale, warp_nan
+from .dense_correlation import (Reference, distances, model_distance, parabola,
+                                place_templates, similarity, translation, turn_canvas,
+                                whole_overlap_estimate)
 from .models import MODELS, fit_model
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
@@ -65,9 +65,6 @@ _MAPS = {
     ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0, 4.0), cell=2.0,
                                                       context=8.0),
 }
-#: Exponent of the overlap fraction that weighs the correlation score (small overlaps
-#: correlate by chance).
-_OVERLAP_WEIGHT = 0.5
 #: Hypotheses of the global search carried to the refinement, and how far apart (degrees).
 _HYPOTHESES = 3
 _DISTINCT_ANGLE = 15.0
@@ -75,14 +72,6 @@ _DISTINCT_ANGLE = 15.0
 #: best of them.
 _REFINE_ANGLES = (-7.5, 0.0, 7.5)
 _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
-#: Shifts (working pixels) beyond which a correlation peak counts as another one.
-_DISTINCT_SHIFT = 6.0
-#: Turns (degrees) and scales of the fitted model tried by the whole-overlap check.
-_POLISH_TURNS = (-1.0, 0.0, 1.0)
-_POLISH_SCALES = (0.99, 1.0, 1.01)
-_POLISH_STEPS = (2.0, 1.0, 0.5)
-#: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
-_POLISH_REACH = 8.0
 #: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
 #: correlation at the polished model, per feature kind. Chosen on the tuning split of the
 #: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
@@ -104,192 +93,6 @@ def parse_modality(modality) -> tuple[str, str]:
             f"{MODALITIES}, got {modality!r}"
         )
     return parts  # type: ignore[return-value]
-
-
-def _masked(maps: np.ndarray):
-    """Channels with their valid mean removed and zeros where invalid, and the mask."""
-    valid = np.all(np.isfinite(maps), axis=0)
-    if not valid.any():
-        return np.zeros_like(maps), valid.astype(np.float32)
-    mean = maps[:, valid].mean(axis=1)
-    centred = np.where(valid, maps - mean[:, None, None], 0.0).astype(np.float32)
-    return centred, valid.astype(np.float32)
-
-
-class _Reference:
-    """Image 1's maps in the Fourier domain, for correlation against many images 2."""
-
-    def __init__(self, maps: np.ndarray, min_overlap: float):
-        self.values, self.mask = _masked(maps)
-        self.shape = maps.shape[1:]
-        self.area = float(self.mask.sum())
-        self.min_overlap = min_overlap
-        self._cache: dict = {}
-
-    def spectra(self, shape):
-        if shape not in self._cache:
-            self._cache = {shape: (
-                sfft.rfft2(self.values, s=shape, workers=1),
-                sfft.rfft2((self.values ** 2).sum(0), s=shape),
-                sfft.rfft2(self.mask, s=shape),
-            )}
-        return self._cache[shape]
-
-    def correlation(self, maps: np.ndarray):
-        """(ncc, fraction): normalised correlation over all shifts (-1 where unusable)
-        and the share of image 1 in the overlap.
-
-        Index (row, col) is the shift (dv, du) with x1 = x2 + shift; negative
-        shifts wrap around to the end (:meth:`shift` reads an index).
-        """
-        values, mask = _masked(maps)
-        shape = tuple(sfft.next_fast_len(a + b) for a, b in zip(self.shape, maps.shape[1:]))
-        area2 = float(mask.sum())
-        ncc = np.full(shape, -1.0)
-        if area2 == 0:
-            return ncc, np.zeros(shape)
-        f, f2, m1 = self.spectra(shape)
-        g = sfft.rfft2(values, s=shape)
-        numerator = sfft.irfft2((f * np.conj(g)).sum(0), s=shape)
-        energy1 = sfft.irfft2(f2 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
-        energy2 = sfft.irfft2(m1 * np.conj(sfft.rfft2((values ** 2).sum(0), s=shape)), s=shape)
-        count = sfft.irfft2(m1 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
-        least = self.min_overlap * min(self.area, area2)
-        usable = (count >= least) & (energy1 > 1e-6) & (energy2 > 1e-6)
-        ncc[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable])
-        return ncc, np.clip(count / self.area, 0, 1)
-
-    def surface(self, maps: np.ndarray) -> np.ndarray:
-        """The correlation weighted by the overlap's share (small overlaps correlate
-        by chance), -1 where unusable; indexed as :meth:`correlation`."""
-        ncc, fraction = self.correlation(maps)
-        return np.where(ncc > -1, ncc * fraction ** _OVERLAP_WEIGHT, -1.0)
-
-    def correlate(self, maps: np.ndarray):
-        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
-        score = self.surface(maps)
-        row, col = np.unravel_index(int(np.argmax(score)), score.shape)
-        if score[row, col] <= -1:
-            return -1.0, (0.0, 0.0)
-        return float(score[row, col]), self.shift((row, col), score.shape)
-
-    def shift(self, index, shape) -> tuple[float, float]:
-        """(du, dv) of a correlation surface's (row, col) index (negative ones wrap)."""
-        row, col = index
-        shift_row = row - shape[0] if row >= self.shape[0] else row
-        shift_col = col - shape[1] if col >= self.shape[1] else col
-        return float(shift_col), float(shift_row)
-
-
-def _canvas(shape2, linear: np.ndarray):
-    """Matrix of canvas (x, y) -> image-2 (x, y) = linear @ q + c0, and the canvas shape.
-
-    The canvas is a square of the image's diagonal (over the scale of ``linear``),
-    centred on the image, so that it holds image 2 at any turn and has one shape
-    for all of them.
-    """
-    h, w = shape2
-    scale = math.sqrt(abs(np.linalg.det(linear)))
-    side = int(math.ceil(math.hypot(h, w) / scale)) + 1
-    centre2 = np.array([(w - 1) / 2, (h - 1) / 2])
-    centre = np.array([(side - 1) / 2, (side - 1) / 2])
-    matrix = np.eye(3)
-    matrix[:2, :2] = linear
-    matrix[:2, 2] = centre2 - linear @ centre
-    return matrix, (side, side)
-
-
-def _similarity(angle: float, scale: float) -> np.ndarray:
-    theta = math.radians(angle)
-    return scale * np.array([[math.cos(theta), -math.sin(theta)],
-                             [math.sin(theta), math.cos(theta)]])
-
-
-def _zoom_maps(maps: np.ndarray, factor: float) -> np.ndarray:
-    """Maps resampled by ``factor`` about the origin; NaN spreads."""
-    if abs(factor - 1) < 1e-9:
-        return maps
-    valid = np.all(np.isfinite(maps), axis=0).astype(np.float32)
-    filled = np.nan_to_num(maps)
-    out = np.stack([ndimage.zoom(c, factor, order=1, grid_mode=True, mode="grid-constant")
-                    for c in filled])
-    keep = ndimage.zoom(valid, factor, order=1, grid_mode=True, mode="grid-constant") > 0.99
-    out[:, ~keep] = np.nan
-    return out
-
-
-def _place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
-                     radius: int, min_score: float):
-    """Place templates of ``maps1`` (grid of ``step``) in ``maps2`` within ``radius``.
-
-    Returns (N, 2) points (x, y) of image 1, their (N, 2) shifts in image 2's
-    frame (same grid) and the (N,) peak scores.
-    """
-    _, height, width = maps1.shape
-    reach = half + radius
-    points, shifts, scores = [], [], []
-    size = 2 * half + 1
-    for row in range(reach, height - reach, step):
-        for col in range(reach, width - reach, step):
-            template = maps1[:, row - half:row + half + 1, col - half:col + half + 1]
-            search = maps2[:, row - reach:row + reach + 1, col - reach:col + reach + 1]
-            if not (np.isfinite(template).all() and np.isfinite(search).all()):
-                continue
-            centred = template - template.mean()
-            norm = float((centred ** 2).sum())
-            if norm <= 1e-9:
-                continue
-            windows = sliding_window_view(search, (size, size), axis=(1, 2))
-            numerator = np.einsum("cijkl,ckl->ij", windows, centred)
-            sums = windows.sum(axis=(0, 3, 4))
-            squares = np.einsum("cijkl,cijkl->ij", windows, windows)
-            variance = squares - sums ** 2 / centred.size
-            ncc = numerator / np.sqrt(np.maximum(variance, 1e-12) * norm)
-            i, j = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
-            peak = float(ncc[i, j])
-            if peak < min_score or i in (0, 2 * radius) or j in (0, 2 * radius):
-                continue
-            di = _parabola(ncc[i - 1, j], peak, ncc[i + 1, j])
-            dj = _parabola(ncc[i, j - 1], peak, ncc[i, j + 1])
-            points.append((col, row))
-            shifts.append((j + dj - radius, i + di - radius))
-            scores.append(peak)
-    return (np.array(points, float).reshape(-1, 2), np.array(shifts, float).reshape(-1, 2),
-            np.array(scores, float))
-
-
-def _distances(shape, index) -> np.ndarray:
-    """Distance of every index of a wrapped (circular) correlation surface to ``index``."""
-    away = [np.abs(np.arange(n) - k) for n, k in zip(shape, index)]
-    away = [np.minimum(a, n - a) for a, n in zip(away, shape)]
-    return np.hypot(away[0][:, None], away[1][None, :])
-
-
-def _translation(du: float, dv: float) -> np.ndarray:
-    """The matrix of working (x, y) -> (x - du, y - dv): image 1's x matches the
-    resampled image 2's x - shift (the shift of :meth:`_Reference.correlate`)."""
-    matrix = np.eye(3)
-    matrix[:2, 2] = (-du, -dv)
-    return matrix
-
-
-def _model_distance(first: np.ndarray, second: np.ndarray, shape) -> float:
-    """RMS distance, in image-2 pixels, between two image-1 -> image-2 matrices on a
-    10 x 10 grid over an image of ``shape`` (image 1's)."""
-    rows = np.linspace(0, shape[0] - 1, 10)
-    cols = np.linspace(0, shape[1] - 1, 10)
-    grid = np.stack(np.meshgrid(cols, rows), -1).reshape(-1, 2)
-    points = np.c_[grid, np.ones(len(grid))]
-    a, b = (points @ m.T for m in (first, second))
-    difference = a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]
-    return float(np.sqrt(np.mean(np.sum(difference ** 2, axis=1))))
-
-
-def _parabola(left: float, centre: float, right: float) -> float:
-    denominator = left - 2 * centre + right
-    if denominator >= 0:
-        return 0.0
-    return float(np.clip(0.5 * (left - right) / denominator, -0.5, 0.5))
 
 
 class DenseStructuralMatcher:
@@ -484,7 +287,7 @@ class DenseStructuralMatcher:
         factor = min(1.0, size / max(image.shape))
         return downsample(image, factor)
 
-    def _search(self, reference: _Reference, image2, angle: float, scales):
+    def _search(self, reference: Reference, image2, angle: float, scales):
         """Correlate image 2 turned by ``angle`` at each of ``scales``: [(score, matrix)].
 
         ``matrix`` maps image-1 working (x, y) to image-2 working (x, y).
@@ -492,7 +295,7 @@ class DenseStructuralMatcher:
         found = []
         for scale in scales:
             # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
-            turned, shape = _canvas(image2.shape, _similarity(angle, scale))
+            turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
             canvas = warp_nan(image2, turned, shape, order=1)
             if not np.isfinite(canvas).any():
                 continue
@@ -506,7 +309,7 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.coarse_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(self._maps(small1, "coarse"),
+        reference = Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         found = []
         for angle in self.angles():
@@ -528,7 +331,7 @@ class DenseStructuralMatcher:
         small1, to_full1 = self._working(image1, self.refine_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = _Reference(self._maps(small1, "coarse"),
+        reference = Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
         best = (-np.inf, None, 0.0, 1.0)
         for hypothesis in hypotheses:
@@ -565,7 +368,7 @@ class DenseStructuralMatcher:
             resample = matrix @ to_full1
             warped = warp_nan(image2, resample, work1.shape, order=1)
             maps2 = self._maps(warped, "fine")
-            points, shifts, scores = _place_templates(
+            points, shifts, scores = place_templates(
                 maps1, maps2, self.grid_step, self.template, radius, self.min_score)
             source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
             target = (resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
@@ -583,61 +386,15 @@ class DenseStructuralMatcher:
             matrix = attempt.transform.params
             radius = max(3, self.search_radius // 2)
         if fitted is not None:
-            self._verify(_Reference(maps1, self.min_overlap), image2, matrix, to_full1)
+            self._verify(Reference(maps1, self.min_overlap), image2, matrix, to_full1)
         self._finish(fitted)
 
-    def _verify(self, reference: _Reference, image2, matrix, to_full1) -> None:
-        """A second, independent estimate: the whole overlap correlated around the fit.
-
-        Image 2 is resampled through the model turned by each of
-        ``_POLISH_TURNS`` degrees and scaled by each of ``_POLISH_SCALES`` about
-        image 1's centre (steps shrinking by ``_POLISH_STEPS``, each level around
-        the best of the one before); each is correlated with image 1 over all
-        shifts (the whole overlap at once, not templates) and the best peak,
-        with a sub-pixel shift, gives the polished model
-        (``diagnostics['polished']``; candidates are compared by unweighted
-        correlation, ``verify_score``). Its correlation weighted by the
-        overlap's share as in the global search (``verify_weighted``), the best
-        weighted correlation more than ``_DISTINCT_SHIFT`` working pixels from it
-        (``verify_second``) and how far the template fit is from it
-        (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
-        """
-        height, width = reference.shape
-        centre = np.array([(width - 1) / 2, (height - 1) / 2])
-        start, best = matrix @ to_full1, None
-        near = None
-        for fraction in _POLISH_STEPS:
-            for turn in _POLISH_TURNS:
-                for scale in _POLISH_SCALES:
-                    about = np.eye(3)
-                    about[:2, :2] = _similarity(turn * fraction, scale ** fraction)
-                    about[:2, 2] = centre - about[:2, :2] @ centre
-                    resample = start @ about
-                    warped = warp_nan(image2, resample, reference.shape, order=1)
-                    ncc, share = reference.correlation(self._maps(warped, "fine"))
-                    if near is None:
-                        near = _distances(ncc.shape, (0, 0)) <= _POLISH_REACH
-                    # candidates are compared unweighted: the overlap weight would favour
-                    # models that stretch image 2 over image 1
-                    index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
-                    if best is None or ncc[index] > best[0]:
-                        best = (float(ncc[index]), ncc, share, index, resample)
-            if best[0] <= -1:
-                return
-            start = best[4] @ _translation(*reference.shift(best[3], best[1].shape))
-        score, ncc, share, (i, j), resample = best
-        du, dv = reference.shift((i, j), ncc.shape)
-        rows, cols = ncc.shape
-        dv += _parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
-        du += _parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
-        polished = resample @ _translation(du, dv) @ np.linalg.inv(to_full1)
-        weighted = np.where(ncc > -1, ncc * share ** _OVERLAP_WEIGHT, -1.0)
-        far = _distances(ncc.shape, (i, j)) > _DISTINCT_SHIFT
-        size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
-        self.diagnostics.update(
-            verify_score=score, verify_weighted=float(weighted[i, j]),
-            verify_second=float(weighted[far].max()),
-            verify_rmse=_model_distance(polished, matrix, size), polished=polished.tolist())
+    def _verify(self, reference: Reference, image2, matrix, to_full1) -> None:
+        """The whole-overlap check's figures (:func:`~.dense_correlation.whole_overlap_estimate`)."""
+        found = whole_overlap_estimate(reference, image2, matrix, to_full1,
+                                       lambda warped: self._maps(warped, "fine"))
+        if found is not None:
+            self.diagnostics.update(found)
 
     def _finish(self, fitted) -> None:
         diagnostics = self.diagnostics

@@ -1,0 +1,277 @@
+"""Correlation of dense feature maps, for :mod:`sarfeat.matching.dense`.
+
+FFT correlation of a reference's maps against others' with a minimum overlap,
+template placement with a sub-pixel peak, and the small geometric helpers of
+the dense matcher (similarity matrices, model distances, zooms of maps).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft as sfft
+from scipy import ndimage
+
+from .geometry import warp_nan
+
+__all__ = ["OVERLAP_WEIGHT", "Reference", "distances", "masked", "model_distance", "parabola",
+           "place_templates", "similarity", "translation", "turn_canvas",
+           "whole_overlap_estimate", "zoom_maps"]
+
+#: Exponent of the overlap fraction that weighs the correlation score (small overlaps
+#: correlate by chance).
+OVERLAP_WEIGHT = 0.5
+#: Shifts (working pixels) beyond which a correlation peak counts as another one.
+DISTINCT_SHIFT = 6.0
+#: Turns (degrees) and scales of the fitted model tried by the whole-overlap check.
+POLISH_TURNS = (-1.0, 0.0, 1.0)
+POLISH_SCALES = (0.99, 1.0, 1.01)
+POLISH_STEPS = (2.0, 1.0, 0.5)
+#: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
+POLISH_REACH = 8.0
+
+def masked(maps: np.ndarray):
+    """Channels with their valid mean removed and zeros where invalid, and the mask."""
+    valid = np.all(np.isfinite(maps), axis=0)
+    if not valid.any():
+        return np.zeros_like(maps), valid.astype(np.float32)
+    mean = maps[:, valid].mean(axis=1)
+    centred = np.where(valid, maps - mean[:, None, None], 0.0).astype(np.float32)
+    return centred, valid.astype(np.float32)
+
+
+class Reference:
+    """Image 1's maps in the Fourier domain, for correlation against many images 2."""
+
+    def __init__(self, maps: np.ndarray, min_overlap: float):
+        self.values, self.mask = masked(maps)
+        self.shape = maps.shape[1:]
+        self.area = float(self.mask.sum())
+        self.min_overlap = min_overlap
+        self._cache: dict = {}
+
+    def spectra(self, shape):
+        if shape not in self._cache:
+            self._cache = {shape: (
+                sfft.rfft2(self.values, s=shape, workers=1),
+                sfft.rfft2((self.values ** 2).sum(0), s=shape),
+                sfft.rfft2(self.mask, s=shape),
+            )}
+        return self._cache[shape]
+
+    def correlation(self, maps: np.ndarray):
+        """(ncc, fraction): normalised correlation over all shifts (-1 where unusable)
+        and the share of image 1 in the overlap.
+
+        Index (row, col) is the shift (dv, du) with x1 = x2 + shift; negative
+        shifts wrap around to the end (:meth:`shift` reads an index).
+        """
+        values, mask = masked(maps)
+        shape = tuple(sfft.next_fast_len(a + b) for a, b in zip(self.shape, maps.shape[1:]))
+        area2 = float(mask.sum())
+        ncc = np.full(shape, -1.0)
+        if area2 == 0:
+            return ncc, np.zeros(shape)
+        f, f2, m1 = self.spectra(shape)
+        g = sfft.rfft2(values, s=shape)
+        numerator = sfft.irfft2((f * np.conj(g)).sum(0), s=shape)
+        energy1 = sfft.irfft2(f2 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
+        energy2 = sfft.irfft2(m1 * np.conj(sfft.rfft2((values ** 2).sum(0), s=shape)), s=shape)
+        count = sfft.irfft2(m1 * np.conj(sfft.rfft2(mask, s=shape)), s=shape)
+        least = self.min_overlap * min(self.area, area2)
+        usable = (count >= least) & (energy1 > 1e-6) & (energy2 > 1e-6)
+        ncc[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable])
+        return ncc, np.clip(count / self.area, 0, 1)
+
+    def surface(self, maps: np.ndarray) -> np.ndarray:
+        """The correlation weighted by the overlap's share (small overlaps correlate
+        by chance), -1 where unusable; indexed as :meth:`correlation`."""
+        ncc, fraction = self.correlation(maps)
+        return np.where(ncc > -1, ncc * fraction ** OVERLAP_WEIGHT, -1.0)
+
+    def correlate(self, maps: np.ndarray):
+        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+        score = self.surface(maps)
+        row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[row, col] <= -1:
+            return -1.0, (0.0, 0.0)
+        return float(score[row, col]), self.shift((row, col), score.shape)
+
+    def shift(self, index, shape) -> tuple[float, float]:
+        """(du, dv) of a correlation surface's (row, col) index (negative ones wrap)."""
+        row, col = index
+        shift_row = row - shape[0] if row >= self.shape[0] else row
+        shift_col = col - shape[1] if col >= self.shape[1] else col
+        return float(shift_col), float(shift_row)
+
+
+def turn_canvas(shape2, linear: np.ndarray):
+    """Matrix of canvas (x, y) -> image-2 (x, y) = linear @ q + c0, and the canvas shape.
+
+    The canvas is a square of the image's diagonal (over the scale of ``linear``),
+    centred on the image, so that it holds image 2 at any turn and has one shape
+    for all of them.
+    """
+    h, w = shape2
+    scale = math.sqrt(abs(np.linalg.det(linear)))
+    side = int(math.ceil(math.hypot(h, w) / scale)) + 1
+    centre2 = np.array([(w - 1) / 2, (h - 1) / 2])
+    centre = np.array([(side - 1) / 2, (side - 1) / 2])
+    matrix = np.eye(3)
+    matrix[:2, :2] = linear
+    matrix[:2, 2] = centre2 - linear @ centre
+    return matrix, (side, side)
+
+
+def similarity(angle: float, scale: float) -> np.ndarray:
+    theta = math.radians(angle)
+    return scale * np.array([[math.cos(theta), -math.sin(theta)],
+                             [math.sin(theta), math.cos(theta)]])
+
+
+def zoom_maps(maps: np.ndarray, factor: float) -> np.ndarray:
+    """Maps resampled by ``factor`` about the origin; NaN spreads."""
+    if abs(factor - 1) < 1e-9:
+        return maps
+    valid = np.all(np.isfinite(maps), axis=0).astype(np.float32)
+    filled = np.nan_to_num(maps)
+    out = np.stack([ndimage.zoom(c, factor, order=1, grid_mode=True, mode="grid-constant")
+                    for c in filled])
+    keep = ndimage.zoom(valid, factor, order=1, grid_mode=True, mode="grid-constant") > 0.99
+    out[:, ~keep] = np.nan
+    return out
+
+
+def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
+                     radius: int, min_score: float):
+    """Place templates of ``maps1`` (grid of ``step``) in ``maps2`` within ``radius``.
+
+    Returns (N, 2) points (x, y) of image 1, their (N, 2) shifts in image 2's
+    frame (same grid) and the (N,) peak scores.
+    """
+    _, height, width = maps1.shape
+    reach = half + radius
+    points, shifts, scores = [], [], []
+    size = 2 * half + 1
+    for row in range(reach, height - reach, step):
+        for col in range(reach, width - reach, step):
+            template = maps1[:, row - half:row + half + 1, col - half:col + half + 1]
+            search = maps2[:, row - reach:row + reach + 1, col - reach:col + reach + 1]
+            if not (np.isfinite(template).all() and np.isfinite(search).all()):
+                continue
+            centred = template - template.mean()
+            norm = float((centred ** 2).sum())
+            if norm <= 1e-9:
+                continue
+            windows = sliding_window_view(search, (size, size), axis=(1, 2))
+            numerator = np.einsum("cijkl,ckl->ij", windows, centred)
+            sums = windows.sum(axis=(0, 3, 4))
+            squares = np.einsum("cijkl,cijkl->ij", windows, windows)
+            variance = squares - sums ** 2 / centred.size
+            ncc = numerator / np.sqrt(np.maximum(variance, 1e-12) * norm)
+            i, j = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+            peak = float(ncc[i, j])
+            if peak < min_score or i in (0, 2 * radius) or j in (0, 2 * radius):
+                continue
+            di = parabola(ncc[i - 1, j], peak, ncc[i + 1, j])
+            dj = parabola(ncc[i, j - 1], peak, ncc[i, j + 1])
+            points.append((col, row))
+            shifts.append((j + dj - radius, i + di - radius))
+            scores.append(peak)
+    return (np.array(points, float).reshape(-1, 2), np.array(shifts, float).reshape(-1, 2),
+            np.array(scores, float))
+
+
+def distances(shape, index) -> np.ndarray:
+    """Distance of every index of a wrapped (circular) correlation surface to ``index``."""
+    away = [np.abs(np.arange(n) - k) for n, k in zip(shape, index)]
+    away = [np.minimum(a, n - a) for a, n in zip(away, shape)]
+    return np.hypot(away[0][:, None], away[1][None, :])
+
+
+def translation(du: float, dv: float) -> np.ndarray:
+    """The matrix of working (x, y) -> (x - du, y - dv): image 1's x matches the
+    resampled image 2's x - shift (the shift of :meth:`Reference.correlate`)."""
+    matrix = np.eye(3)
+    matrix[:2, 2] = (-du, -dv)
+    return matrix
+
+
+def model_distance(first: np.ndarray, second: np.ndarray, shape) -> float:
+    """RMS distance, in image-2 pixels, between two image-1 -> image-2 matrices on a
+    10 x 10 grid over an image of ``shape`` (image 1's)."""
+    rows = np.linspace(0, shape[0] - 1, 10)
+    cols = np.linspace(0, shape[1] - 1, 10)
+    grid = np.stack(np.meshgrid(cols, rows), -1).reshape(-1, 2)
+    points = np.c_[grid, np.ones(len(grid))]
+    a, b = (points @ m.T for m in (first, second))
+    difference = a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]
+    return float(np.sqrt(np.mean(np.sum(difference ** 2, axis=1))))
+
+
+def parabola(left: float, centre: float, right: float) -> float:
+    denominator = left - 2 * centre + right
+    if denominator >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (left - right) / denominator, -0.5, 0.5))
+
+
+def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
+                           to_full1: np.ndarray, fine_maps) -> dict | None:
+    """A second, independent estimate: the whole overlap correlated around the fit.
+
+    Image 2 is resampled through the model turned by each of
+    ``POLISH_TURNS`` degrees and scaled by each of ``POLISH_SCALES`` about
+    image 1's centre (steps shrinking by ``POLISH_STEPS``, each level around
+    the best of the one before); each is correlated with image 1 over all
+    shifts (the whole overlap at once, not templates) and the best peak,
+    with a sub-pixel shift, gives the polished model
+    (``diagnostics['polished']``; candidates are compared by unweighted
+    correlation, ``verify_score``). Its correlation weighted by the
+    overlap's share as in the global search (``verify_weighted``), the best
+    weighted correlation more than ``DISTINCT_SHIFT`` working pixels from it
+    (``verify_second``) and how far the template fit is from it
+    (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
+
+    ``fine_maps`` computes the matcher's fine feature maps of a resampled
+    image 2. Returns those figures as a dict, or None when no overlap
+    correlates.
+    """
+    height, width = reference.shape
+    centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    start, best = matrix @ to_full1, None
+    near = None
+    for fraction in POLISH_STEPS:
+        for turn in POLISH_TURNS:
+            for scale in POLISH_SCALES:
+                about = np.eye(3)
+                about[:2, :2] = similarity(turn * fraction, scale ** fraction)
+                about[:2, 2] = centre - about[:2, :2] @ centre
+                resample = start @ about
+                warped = warp_nan(image2, resample, reference.shape, order=1)
+                ncc, share = reference.correlation(fine_maps(warped))
+                if near is None:
+                    near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
+                # candidates are compared unweighted: the overlap weight would favour
+                # models that stretch image 2 over image 1
+                index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
+                if best is None or ncc[index] > best[0]:
+                    best = (float(ncc[index]), ncc, share, index, resample)
+        if best[0] <= -1:
+            return None
+        start = best[4] @ translation(*reference.shift(best[3], best[1].shape))
+    score, ncc, share, (i, j), resample = best
+    du, dv = reference.shift((i, j), ncc.shape)
+    rows, cols = ncc.shape
+    dv += parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
+    du += parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
+    polished = resample @ translation(du, dv) @ np.linalg.inv(to_full1)
+    weighted = np.where(ncc > -1, ncc * share ** OVERLAP_WEIGHT, -1.0)
+    far = distances(ncc.shape, (i, j)) > DISTINCT_SHIFT
+    size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
+    return dict(
+        verify_score=score, verify_weighted=float(weighted[i, j]),
+        verify_second=float(weighted[far].max()),
+        verify_rmse=model_distance(polished, matrix, size), polished=polished.tolist())
