@@ -49,10 +49,11 @@ def _sift(image):
     return points, descriptors
 
 
-def evaluate(method, name: str) -> list[dict]:
-    """Rows of the per-pair table for one method ``image -> (keypoints, descriptors)``."""
+def evaluate(method, name: str, pairs=DEVELOPMENT_PAIRS) -> list[dict]:
+    """Rows of the per-pair table for one method ``image -> (keypoints, descriptors)``,
+    on ``pairs`` (all the development pairs by default)."""
     rows = []
-    for pair in DEVELOPMENT_PAIRS:
+    for pair in pairs:
         image1, image2 = load_pair(pair)
         reference = load_reference_transform(pair)
         started = time.perf_counter()

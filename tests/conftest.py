@@ -164,7 +164,9 @@ def pytest_terminal_summary(terminalreporter):
     import time
 
     started = _SESSION_START[0] if _SESSION_START else None
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    # the per-test resets of VmHWM also reset ru_maxrss: the session's peak is the largest
+    own = max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # kB on Linux
+               *_TEST_PEAKS.values()])
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     took = "" if started is None else f"{time.perf_counter() - started:.0f} s, "
     terminalreporter.write_line(

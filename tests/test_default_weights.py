@@ -50,19 +50,22 @@ def test_held_out_shanghai_mma3(require_data):
 
 @pytest.mark.slow
 def test_development_pairs_beat_naver(naver_net, require_data):
-    """Plain pipeline on the development pairs: at least as many successes as NAVER's
-    optical weights, with a higher mean CMR."""
+    """Plain pipeline on the development pairs up to 1000 px: at least as many successes as
+    NAVER's optical weights, with a higher mean CMR."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from eval_dev_pairs import _detector_method, _summary, evaluate
 
-    for pair in data.DEVELOPMENT_PAIRS:
+    # the five pairs of at most 1000 px: i and j (1602 and 1079 px) took two thirds of the
+    # seven minutes this cost with all seven (benchmarks/eval_dev_pairs.py runs them all)
+    pairs = [pair for pair in data.DEVELOPMENT_PAIRS if pair not in ("i", "j")]
+    for pair in pairs:
         for name in data._PAIRS[pair]:
             require_data(name)
-    ours = _summary(evaluate(_detector_method(data.DEFAULT_WEIGHTS), "default"))
-    naver = _summary(evaluate(_detector_method(naver_net), "naver"))
+    ours = _summary(evaluate(_detector_method(data.DEFAULT_WEIGHTS), "default", pairs))
+    naver = _summary(evaluate(_detector_method(naver_net), "naver", pairs))
     print(f"development pairs: default {ours}, NAVER {naver}")
     assert ours["successes"] >= naver["successes"]
     assert ours["mean_cmr"] > naver["mean_cmr"]
