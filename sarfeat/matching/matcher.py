@@ -162,7 +162,9 @@ class CoarseFineMatcher:
         max_scale_change]``, or that mirrors the image, is rejected as
         implausible. The coarse pyramid reaches down to ``coarse_size /
         max_scale_change`` pixels, so that a pair zoomed that much still
-        finds levels that meet.
+        finds levels that meet. The default, 2, keeps the coarse stage of
+        same-scale pairs as it was; pass 4 for pairs zoomed up to four times
+        (a deeper pyramid: on the bundled example 0.47 px against 0.27 px).
     descriptors : sequence of str
         Descriptors that vote in the fine stage, among those of
         :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
@@ -300,7 +302,7 @@ class CoarseFineMatcher:
         min_coarse_inliers: int = 8,
         min_fine_inliers: int = 10,
         identity_prior: bool = True,
-        max_scale_change: float = 4.0,
+        max_scale_change: float = 2.0,
         descriptors: tuple[str, ...] = ("r2d2", "ratio_hog", "log_patch"),
         coarse_keypoints: int = 5000,
         fine_keypoints: int = 2000,
