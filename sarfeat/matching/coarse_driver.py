@@ -38,13 +38,7 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
     ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
     """
     diagnostics = found.diagnostics
-    # one factor for both images keeps their relative scale; it brings the smaller image to
-    # coarse_size (the larger one then comes at most max_scale_change times larger, and the
-    # stage's detector reduces it to its max_size): sizing both by the larger image left a
-    # zoomed-in or larger moving image's partner too small to describe
-    sides = sorted((max(image1.shape), max(image2.shape)))
-    factor = min(1.0, settings.coarse_size / sides[0],
-                 settings.coarse_size * settings.max_scale_change / sides[1])
+    factor = min(1.0, settings.coarse_size / max(max(image1.shape), max(image2.shape)))
     # each image normalised whole only for its downsampling, one at a time
     small1, scale1 = downsample(image1, factor)
     small2, scale2 = downsample(image2, factor)

@@ -163,8 +163,11 @@ class CoarseFineMatcher:
         implausible. The coarse pyramid reaches down to ``coarse_size /
         max_scale_change`` pixels, so that a pair zoomed that much still
         finds levels that meet. The default, 2, keeps the coarse stage of
-        same-scale pairs as it was; pass 4 for pairs zoomed up to four times
-        (a deeper pyramid: on the bundled example 0.47 px against 0.27 px).
+        same-scale pairs as it was; pass 4 for larger zooms (a deeper
+        pyramid: on the bundled example 0.47 px against 0.27 px). Measured
+        with 4: development pair l with image 2 zoomed 2x registers, pair m
+        with image 2 reduced 3 and 4 times registers, but image 2 enlarged 3
+        times is refused (the coarse images are sized by the larger one).
     descriptors : sequence of str
         Descriptors that vote in the fine stage, among those of
         :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
