@@ -74,9 +74,9 @@ class CoarseSettings:
         """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size down
         to ``1 / max_scale_change`` of it (at least to half of it).
 
-        Both coarse images are downsampled by one factor (see the coarse stage), so
-        when one image shows the scene ``r`` times larger than the other their levels
-        meet only ``r`` times apart. A pyramid down to
+        Both coarse images are downsampled by one factor, set by the larger, so when
+        one image shows the scene ``r`` times larger than the other the smaller coarse
+        image is about ``coarse_size / r`` pixels wide. A pyramid down to
         ``coarse_size / max_scale_change`` pixels gives both images levels that meet at
         any scale change allowed (down to half the size, the smaller image of a pair
         zoomed twice had one level, and pair l zoomed twice was refused).
