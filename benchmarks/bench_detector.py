@@ -340,9 +340,7 @@ def main(argv=None) -> int:
         rows = {"sarfeat default": sarfeat_runner(
                     args.weights if turned_maps_companion(args.weights) else net, image,
                     upright=False)}
-        if args.default_only:
-            pass
-        elif turned_maps_companion(args.weights):
+        if not args.default_only and turned_maps_companion(args.weights):
             rows[f"sarfeat quarter-turn average ({info['auto_choice']})"] = sarfeat_runner(
                 net, image, upright=False, turned_maps="average")
         if not args.default_only:
