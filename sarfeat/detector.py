@@ -449,9 +449,13 @@ class SARR2D2Detector:
 
     def _get_runner(self):
         device = resolve_device(self.device)
-        key = (id(self.weights), str(self.weights), device, self.runtime, self.precision,
-               self._maps_source())
-        if self._runner is None or self._runner_key != key:
+        # names and paths compare by value; any other weights object by identity (the key
+        # holds it, so its id cannot be reused): its repr would print every array it holds
+        weights = self.weights
+        named = isinstance(weights, (str, os.PathLike))
+        key = (str(weights) if named else id(weights), device, self.runtime, self.precision,
+               self._maps_source(), None if named else weights)
+        if self._runner is None or self._runner_key is None or self._runner_key[:5] != key[:5]:
             net = self._load_net()
             self._runner = make_runner(net, device, self.runtime, self.precision)
             self._runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))

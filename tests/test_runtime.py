@@ -166,25 +166,40 @@ def test_forced_runtime_and_precision_are_honoured(sar_weights, tile, runtime, p
     assert len(detector.keypoints) > 0
 
 
-def test_two_processes_give_the_same_keypoints(small_weights):
-    """The default detector's answer does not depend on the process (no timing race)."""
+def test_two_processes_give_the_same_keypoints_and_the_second_compiles_nothing(tmp_path):
+    """The default detector's answer does not depend on the process (no timing race), and
+    numba's disk cache really hits: a second process loads every kernel that the default
+    detector and the ``ratio_hog`` descriptor use instead of compiling it again."""
+    pytest.importorskip("numba")
     script = (
-        "import numpy as np, sys; from sarfeat import SARR2D2Detector; "
+        "import numpy as np, sys; from numba.core import event; "
+        "from sarfeat import SARR2D2Detector, MultiDescriptorExtractor; "
         "from sarfeat.data import load_sar_scene; "
-        "image = load_sar_scene('labrador')[:384, :384, 0]; d = SARR2D2Detector(); "
-        "d.detect_and_extract(image); "
-        "sys.stdout.write(d._runner.runtime + d._runner.precision + '\\n'); "
+        "image = load_sar_scene('labrador')[:384, :384, 0]; "
+        "recorder = event.install_recorder('numba:compile'); compiled = recorder.__enter__(); "
+        "d = SARR2D2Detector(); d.detect_and_extract(image); "
+        "MultiDescriptorExtractor(descriptors=('ratio_hog',)).extract(image, d.keypoints[:50]); "
+        "recorder.__exit__(None, None, None); "
+        "sys.stdout.write(d._runner.runtime + d._runner.precision + ' ' "
+        "+ str(sum(e.is_start for _, e in compiled.buffer)) + '\\n'); "
         "np.save(sys.stdout.buffer, d.keypoints)"
     )
     import io
+    import os
 
-    outputs = []
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    outputs, compilations = [], []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
-        name, _, payload = done.stdout.partition(b"\n")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True,
+                              env=env)
+        line, _, payload = done.stdout.partition(b"\n")
+        name, count = line.split()
         outputs.append((name, np.load(io.BytesIO(payload))))
+        compilations.append(int(count))
     assert outputs[0][0] == outputs[1][0]
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+    assert compilations[0] > 0, "the first process should have compiled the kernels"
+    assert compilations[1] == 0, f"{compilations[1]} kernels compiled again in a new process"
 
 
 # -- the models: shipped, never stale, checked -------------------------------------------------

@@ -515,9 +515,13 @@ class CoarseFineMatcher:
         return normalized_input(image, self.input_kind, self.nodata, which)
 
     def _network(self):
-        key = (id(self.weights), str(self.weights))
+        # names and paths by value; any other weights object by identity (the key holds it,
+        # so its id is not reused; its repr would print every array it holds)
+        weights = self.weights
+        named = isinstance(weights, (str, os.PathLike))
+        key = (str(weights) if named else id(weights), None if named else weights)
         with self._lock:
-            if self._net is None or self._net_key != key:
+            if self._net is None or self._net_key is None or self._net_key[0] != key[0]:
                 trust = self.detector_options.get("trust", False)
                 self._net = resolve_network_weights(self.weights, trust=trust)
                 self._net_key = key

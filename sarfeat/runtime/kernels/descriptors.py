@@ -36,6 +36,9 @@ def available() -> bool:
 
 
 def _compile():
+    # helpers the kernels call are module globals, not closure cells: numba's disk cache
+    # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
+    global ratio, wrap
     import numba
 
     @numba.njit(cache=True, inline="always")
