@@ -76,6 +76,9 @@ def add_parser(commands) -> None:
                                      "of a local cluster; its workers must see the same files")),
         (("--retries",), dict(type=int, default=2, metavar="R",
                               help="reruns of a task after an I/O or memory error (default 2)")),
+        (("--lost-retries",), dict(type=int, default=2, metavar="L",
+                                   help="resubmissions of an image lost with its worker (a "
+                                        "worker that died or was killed; default 2)")),
         (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
         (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
@@ -222,6 +225,8 @@ def _read_reference(args: argparse.Namespace):
                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if args.retries < 0:
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
+    if args.lost_retries < 0:
+        raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
     try:
         raster = read_raster(args.reference)
         return raster, raster.band(args.band)
@@ -279,6 +284,7 @@ def run(args: argparse.Namespace) -> None:
             outcomes = iter_register_pairs(
                 [(reference, os.fspath(image)) for image in args.images], client=active,
                 names=names, weights=net, band=args.band, retries=args.retries,
+                lost_retries=args.lost_retries,
                 keep_warped=False, postprocess=save,
                 progress=not (args.no_progress or console.quiet), model=args.model,
                 rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
