@@ -50,7 +50,7 @@ def test_held_out_shanghai_mma3(require_data):
 
 @pytest.mark.slow
 def test_development_pairs_beat_naver(naver_net, require_data):
-    """Plain pipeline on the development pairs up to 1000 px: at least as many successes as
+    """Plain pipeline on the development pairs under 1000 px: at least as many successes as
     NAVER's optical weights, with a higher mean CMR."""
     import sys
     from pathlib import Path
@@ -58,9 +58,10 @@ def test_development_pairs_beat_naver(naver_net, require_data):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from eval_dev_pairs import _detector_method, _summary, evaluate
 
-    # the five pairs of at most 1000 px: i and j (1602 and 1079 px) took two thirds of the
-    # seven minutes this cost with all seven (benchmarks/eval_dev_pairs.py runs them all)
-    pairs = [pair for pair in data.DEVELOPMENT_PAIRS if pair not in ("i", "j")]
+    # the four pairs under 1000 px: i, j and m (1602, 1079 and 1000 px) cost three quarters
+    # of the time of all seven (benchmarks/eval_dev_pairs.py runs them all). Measured on
+    # l, n, o, q (AMD EPYC, 2026-12-05): default 3 successes, mean CMR 0.916; NAVER 2, 0.746
+    pairs = [pair for pair in data.DEVELOPMENT_PAIRS if pair not in ("i", "j", "m")]
     for pair in pairs:
         for name in data._PAIRS[pair]:
             require_data(name)
