@@ -53,7 +53,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pooch
+import platformdirs
 
 from .io import read_raster, rgb_to_gray
 
@@ -85,7 +85,9 @@ __all__ = [
 
 _ENV = "SARFEAT_DATA_DIR"
 _BUNDLED_DIR = Path(__file__).resolve().parent / "_bundled"
-_CACHE_DIR = Path(pooch.os_cache("sarfeat"))
+# pooch's own cache folder (``pooch.os_cache("sarfeat")``), found without importing pooch,
+# which is imported only to download (it costs a tenth of a second at every start)
+_CACHE_DIR = Path(platformdirs.user_cache_dir("sarfeat"))
 
 _PAPER_REPO = (
     "https://raw.githubusercontent.com/ShowStopperTheSecond/r2d2_for_sar/"
@@ -341,13 +343,17 @@ _LICENCES: dict[str, str] = {
 }
 _NAME_BY_SHA256 = {digest: name for name, digest in _REGISTRY.items()}
 
-_POOCH = pooch.create(
-    path=_CACHE_DIR,
-    base_url="",
-    env=_ENV,
-    registry=_REGISTRY,
-    urls=_URLS,
-)
+_POOCH = None  # the pooch.Pooch of the registry, made at the first download
+
+
+def _pooch():
+    global _POOCH
+    if _POOCH is None:
+        import pooch
+
+        _POOCH = pooch.create(path=_CACHE_DIR, base_url="", env=_ENV, registry=_REGISTRY,
+                              urls=_URLS)
+    return _POOCH
 
 #: The paper's test pairs (its Table 6): unseen data, no reference transform.
 TEST_PAIRS: tuple[str, ...] = tuple("abcdefghkp")
@@ -717,13 +723,14 @@ def _download(name: str) -> Path:
         raise DataUnavailableError(
             f"{name!r} is not available locally and has no public download URL. {how_to}"
         )
-    _POOCH.path = folder  # SARFEAT_DATA_DIR is read at call time, not at import
+    fetcher = _pooch()
+    fetcher.path = folder  # SARFEAT_DATA_DIR is read at call time, not at import
     # folders pooch creates for the download; removed again (when empty) if it fails, so
     # that a failed fetch leaves the data folder as it was
     created = [parent for parent in (folder / name).parents
                if not parent.exists() and folder in (parent, *parent.parents)]
     try:
-        return Path(_POOCH.fetch(name))
+        return Path(fetcher.fetch(name))
     except ValueError as exc:  # pooch: the downloaded file's hash differs
         _remove_empty(created)
         raise DataIntegrityError(f"download of {name!r} from {url} failed: {exc}") from exc

@@ -162,6 +162,7 @@ assert "torch" not in sys.modules and "sarfeat.detector" not in sys.modules
 import sarfeat.cli
 sarfeat.cli.build_parser()
 assert "torch" not in sys.modules, "parsing the command line imports torch"
+assert "pooch" not in sys.modules, "pooch is imported only to download"
 assert sarfeat.data.DEFAULT_WEIGHTS and sarfeat.io.read_raster and sarfeat.parallel.register_stack
 from sarfeat import SARR2D2Detector, register
 assert sarfeat.SARR2D2Detector is SARR2D2Detector and callable(register)

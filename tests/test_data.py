@@ -153,6 +153,16 @@ def test_offline_download_names_file_url_and_variable(empty_data_dir, offline):
     assert list(empty_data_dir.iterdir()) == []
 
 
+def test_the_default_folder_is_pooch_cache_and_the_runtime_cache_lies_in_it(monkeypatch):
+    """Found without importing pooch (at every start), but pooch's own os_cache folder."""
+    from sarfeat.runtime.onnx import cache_dir
+
+    monkeypatch.delenv("SARFEAT_DATA_DIR", raising=False)
+    monkeypatch.delenv("SARFEAT_CACHE_DIR", raising=False)
+    assert data.data_dir() == Path(pooch.os_cache("sarfeat"))
+    assert cache_dir() == Path(pooch.os_cache("sarfeat")) / "runtime"
+
+
 def test_offline_without_env_uses_pooch_cache(tmp_path, monkeypatch, offline):
     cache = tmp_path / "cache"
     monkeypatch.delenv("SARFEAT_DATA_DIR")

@@ -73,9 +73,9 @@ def cache_dir() -> Path:
     root = os.environ.get(CACHE_ENV)
     if root:
         return Path(root).expanduser() / "runtime"
-    import pooch
+    import platformdirs  # pooch's cache folder (pooch.os_cache), without importing pooch
 
-    return Path(pooch.os_cache("sarfeat")) / "runtime"
+    return Path(platformdirs.user_cache_dir("sarfeat")) / "runtime"
 
 
 # -- the graph --------------------------------------------------------------------------------
