@@ -45,3 +45,26 @@ class CommandLineStartup:
         return min(_run("register", "--help") for _ in range(3))
 
     track_register_help_seconds.unit = "seconds"
+
+
+class ExampleStartup:
+    """Wall seconds of ``sarfeat register --example`` in a fresh HOME, then again
+    (targets: 3 s and 1.5 s; ``benchmarks/bench_startup.py`` prints the same table)."""
+
+    timeout = 600
+    repeat = 1
+    number = 1
+
+    def track_fresh_home_seconds(self):
+        from .bench_startup import measure
+
+        return min(measure(3)["fresh HOME"])
+
+    track_fresh_home_seconds.unit = "seconds"
+
+    def track_again_seconds(self):
+        from .bench_startup import measure
+
+        return min(measure(3)["again"])
+
+    track_again_seconds.unit = "seconds"
