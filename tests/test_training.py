@@ -52,10 +52,12 @@ def _loss_on(trainer: Trainer, batch) -> float:
     return float(total)
 
 
-def test_a_few_dozen_iterations_overfit_one_pair(tmp_path, channel_pairs):
+def test_ten_iterations_overfit_one_pair(tmp_path, channel_pairs):
     # the lite network and fp32: the same training loop at a fraction of the cost (bf16
-    # autocast is checked by test_training_losses; emulated on AVX2, it cost minutes here)
-    trainer = Trainer(_config(tmp_path, lr=1e-3, iterations=25, architecture="fast_r2d2_lite"),
+    # autocast is checked by test_training_losses; emulated on AVX2, it cost minutes here).
+    # Measured (AMD EPYC, 2026-12-05): the loss falls steadily, 2.45 -> 1.81 after 3
+    # iterations, 1.25 after 10, 0.66 after 25
+    trainer = Trainer(_config(tmp_path, lr=1e-3, iterations=10, architecture="fast_r2d2_lite"),
                       _Repeated(channel_pairs[0]))
     batch = trainer.batch(0)
     before = _loss_on(trainer, batch)
