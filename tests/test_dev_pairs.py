@@ -108,6 +108,32 @@ def test_zoomed_pairs_register(zoom):
     assert rmse / zoom < 1.0 and ncm >= 20, (rmse, ncm)  # in the fixed image's pixels
 
 
+def _coarse_stage_fails(monkeypatch):
+    """Make every coarse stage fail, as it can on a hard pair: only the identity prior is left."""
+    import sarfeat.matching.matcher as matcher_module
+    from sarfeat.matching.coarse import Hypothesis
+
+    def failing(found, *args, **kwargs):
+        found.diagnostics["failure"] = "made to fail by the test"
+        return Hypothesis(angle=0.0, matrix=None, inliers=0, candidates=0)
+
+    monkeypatch.setattr(matcher_module, "coarse_stage", failing)
+
+
+def test_an_identity_prior_no_better_than_chance_is_refused(monkeypatch):
+    """Pair j is 900 px from the identity. With its coarse stage failed, the fine stage around
+    the identity found 17 inliers in its first round, and the same stage around the identity
+    shifted by 3 search radii 12 to 21: chance. register() returned that transform, 987 px
+    wrong, at confidence 0.25; it must refuse. Pair q, nearly aligned, whose coarse stage
+    fails, still registers around the identity (11 inliers, none around the shifted priors)."""
+    _coarse_stage_fails(monkeypatch)
+    matcher = CoarseFineMatcher(rng=0)
+    with pytest.raises(RegistrationError, match="no more than chance"):
+        register(*_load("j")[:2], matcher=matcher)
+    rmse, _, _ = _outcome(matcher, *_load("q"))
+    assert rmse < 1.0, rmse
+
+
 def test_describing_fine_patches_two_at_once_changes_nothing(monkeypatch):
     import sarfeat.matching.fine_driver as driver_module
 

@@ -33,6 +33,13 @@ _SETTLING_FACTOR = 2
 _GUIDED_ROUNDS = 2
 _GUIDED_GAIN = 1.25
 
+#: The identity prior is evidence only when its fine stage finds this many times the inliers
+#: of the same stage around the identity shifted by _DECOY_SHIFT search radii (each of four
+#: directions): matches searched within a radius of a prior always agree on some model by
+#: chance (a pair 987 px from the identity gave 17 inliers there, the shifted priors 12-21)
+_DECOY_FACTOR = 2
+_DECOY_SHIFT = 3
+
 #: What each prior is, in the fine stage's progress bars.
 _PRIOR_WORDS = {"coarse": "the coarse model", "identity": "the identity (images as aligned)"}
 
@@ -67,6 +74,7 @@ class FineDriver:
         self._stage: FineStage | None = None
         self._identity: FineResult | None = None
         self._identity_final: FineResult | None = None
+        self._chance: int | None = None
 
     @property
     def stage(self) -> FineStage:
@@ -106,23 +114,50 @@ class FineDriver:
             self._identity.prior = "identity"
         return self._identity
 
+    def beyond_chance(self, attempt: FineResult, image1, image2) -> bool:
+        """Whether the first round of ``attempt`` (around the identity) found more than
+        :data:`_DECOY_FACTOR` times the inliers that chance gives (:meth:`chance_inliers`)."""
+        chance = self.chance_inliers(image1, image2)
+        attempt.diagnostics["identity_chance_inliers"] = chance
+        return attempt.diagnostics.get("first_round_inliers", 0) >= _DECOY_FACTOR * chance
+
+    def chance_inliers(self, image1, image2) -> int:
+        """The most inliers of the fine stage around the identity shifted by
+        :data:`_DECOY_SHIFT` search radii left, right, up and down (where the images
+        still overlap): what matches searched around a wrong prior give by chance."""
+        if self._chance is None:
+            shift = _DECOY_SHIFT * self.settings.radius
+            counts = [0]
+            for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
+                decoy = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+                if overlap_box(decoy, image1.shape, image2.shape) is None:
+                    continue
+                found = self.stage.run(image1, image2, decoy, np.random.default_rng(0),
+                                       "fine patches around a shifted identity (chance level)")
+                counts.append(0 if found.model is None else int(found.inliers.sum()))
+            self._chance = max(counts)
+        return self._chance
+
     def identity_settles(self, image1, image2, rng) -> bool:
         """Whether the identity prior registers the pair well enough to stop turning image 2.
 
         Asked by the coarse search before its intermediate turns, when no right
         angle gave a strong hypothesis: many products are co-registered already,
         and a fine model around the identity with at least twice
-        ``min_fine_inliers`` inliers (after the last local search) makes a turn
-        of 30 degrees or more implausible.
+        ``min_fine_inliers`` inliers (after the last local search), and more than
+        chance gives (:meth:`beyond_chance`), makes a turn of 30 degrees or more
+        implausible.
         """
         if not self.identity_usable(image1, image2):
             return False
-        attempt = self.identity_attempt(image1, image2, rng)
-        if attempt.model is None:
+        first = self.identity_attempt(image1, image2, rng)
+        if first.model is None:
             return False
+        attempt = first
         if self.settings.final_radius is not None:  # as run() would finish it (no new network run)
             attempt = self.final_search(attempt)
-        return attempt.inliers.sum() >= _SETTLING_FACTOR * self.settings.min_fine_inliers
+        return (attempt.inliers.sum() >= _SETTLING_FACTOR * self.settings.min_fine_inliers
+                and self.beyond_chance(first, image1, image2))
 
     def final_search(self, result: FineResult) -> FineResult:
         """The last local search around ``result``; the identity attempt's runs once a match."""
@@ -153,6 +188,14 @@ class FineDriver:
         if (not hypothesis.strong or result.model is None) and \
                 self.identity_usable(image1, image2):
             attempt = self.identity_attempt(image1, image2, identity_rng)
+            if attempt.better_than(result) and attempt.model is not None and \
+                    not self.beyond_chance(attempt, image1, image2):
+                first = attempt.diagnostics.get("first_round_inliers", 0)
+                chance = attempt.diagnostics["identity_chance_inliers"]
+                attempt = FineResult.empty(
+                    f"its {first} inliers are no more than chance gives ({chance} around the "
+                    f"identity shifted by {_DECOY_SHIFT} search radii)", self.settings.descriptors)
+                attempt.prior = "identity"
             if attempt.failure:
                 reasons.append(f"fine stage around the identity prior: {attempt.failure}")
             if attempt.better_than(result):
@@ -182,6 +225,7 @@ class FineDriver:
         """
         stage = self.stage
         attempt = stage.run(image1, image2, matrix, rng, bar_label(prior, 0))
+        first = 0 if attempt.model is None else int(attempt.inliers.sum())
         for round_ in range(1, _GUIDED_ROUNDS + 1):
             if attempt.model is None or deviation(
                 attempt.model.params, matrix, image1.shape, image2.shape
@@ -194,6 +238,7 @@ class FineDriver:
                 break
             again.diagnostics["guided_rounds"] = attempt.diagnostics.get("guided_rounds", 0) + 1
             attempt = again
+        attempt.diagnostics["first_round_inliers"] = first
         return attempt
 
 
