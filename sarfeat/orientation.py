@@ -69,6 +69,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
+from .runtime import steering_arithmetic
 from .runtime.kernels import steering as _fused_steering
 
 __all__ = [
@@ -212,6 +213,11 @@ def oriented_log_patches(
     return steering.describe(rows, cols, orientations)
 
 
+def _steering():
+    """The steering kernels: numba's when it is installed, else their numpy twins (same bits)."""
+    return _fused_steering if _fused_steering.available() else steering_arithmetic
+
+
 class LevelSteering:
     """Orientation and turned-patch descriptor on one image (a pyramid level or a window of it).
 
@@ -284,11 +290,12 @@ class LevelSteering:
         """Orientations (radians, [-pi, pi]) at level positions."""
         local_rows = np.asarray(rows, np.float64) - self.origin[0]
         local_cols = np.asarray(cols, np.float64) - self.origin[1]
-        if self._gradient is None and _fused_steering.available() and \
+        if self._gradient is None and \
                 _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
-            # few positions: filter only around them (the same values, see sarfeat.runtime.kernels.steering)
-            d_row, d_col = _fused_steering.smoothed_gradients(self.image, local_rows, local_cols,
-                                                              self.sigma)
+            # few positions: filter only around them (the same values, see
+            # sarfeat.runtime.kernels.steering), compiled or in numpy (the same bits)
+            d_row, d_col = _steering().smoothed_gradients(self.image, local_rows, local_cols,
+                                                          self.sigma)
             return np.arctan2(d_row, d_col).astype(np.float64)
         if self._gradient is None:
             self._gradient = (
@@ -306,28 +313,10 @@ class LevelSteering:
             sigma = self.prefilter * self.side / self.size
             if sigma <= 0:
                 self._smooth = self.image
-            elif _fused_steering.available():  # the same filter in float32, on numba's threads
-                self._smooth = _fused_steering.gaussian_smooth(self.image, sigma)
-            else:
-                self._smooth = ndimage.gaussian_filter(self.image, sigma, mode="nearest")
+            else:  # scipy's filter in float32, compiled or in numpy (the same bits)
+                self._smooth = _steering().gaussian_smooth(self.image, sigma)
         p = self.size
         grid = ((np.arange(p) + 0.5) / p - 0.5) * self.side
         rows = np.asarray(rows, np.float64) - self.origin[0]
         cols = np.asarray(cols, np.float64) - self.origin[1]
-        if _fused_steering.available():  # the same samples, in one compiled pass
-            return _fused_steering.turned_patches(self._smooth, rows, cols, orientations, grid)
-        gx, gy = np.meshgrid(grid, grid)  # gx along +col, gy along +row
-        gx, gy = gx.ravel()[None], gy.ravel()[None]
-        theta = np.asarray(orientations, np.float64)[:, None]
-        cos_t, sin_t = np.cos(theta), np.sin(theta)
-        # the grid's x axis points along the orientation, its y axis a quarter turn further
-        sample_rows = rows[:, None] + sin_t * gx + cos_t * gy
-        sample_cols = cols[:, None] + cos_t * gx - sin_t * gy
-        coords = np.stack([sample_rows.ravel(), sample_cols.ravel()])
-        values = ndimage.map_coordinates(self._smooth, coords, order=1, mode="nearest")
-        values = values.reshape(len(theta), p * p).astype(np.float64)
-        values -= values.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(values, axis=1, keepdims=True)
-        flat = norm[:, 0] <= 1e-6
-        values = np.divide(values, norm, out=np.zeros_like(values), where=~flat[:, None])
-        return values.astype(np.float32)
+        return _steering().turned_patches(self._smooth, rows, cols, orientations, grid)

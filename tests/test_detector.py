@@ -700,3 +700,28 @@ def test_a_small_image_gives_fewer_keypoints_not_an_error(shared_data):
         assert np.all((rows >= 7.5) & (rows <= 55.5) & (cols >= 7.5) & (cols <= 55.5))
     with pytest.raises(RuntimeError, match="flat"):
         detector.detect(np.full((64, 64), 0.5, np.float32))
+
+
+@pytest.mark.parametrize("upright", [False, True], ids=["turned", "upright"])
+def test_numba_kernels_do_not_change_the_keypoints_or_descriptors(upright, monkeypatch):
+    """An install without numba finds the default detector's keypoints and descriptors bit for
+    bit: the numpy twins repeat the kernels' float operations (sarfeat.runtime.head_arithmetic,
+    sarfeat.runtime.steering_arithmetic); scipy's filters, BLAS and libm moved the last bits."""
+    import importlib
+
+    from sarfeat.data import load_sar_scene
+
+    modules = [importlib.import_module(f"sarfeat.runtime.kernels.{name}")
+               for name in ("heads", "peaks", "steering", "descriptors")]
+    if not all(module.available() for module in modules):
+        pytest.skip("numba is not installed (the fast extra)")
+    image = np.ascontiguousarray(load_sar_scene("labrador")[:, :192, 0])
+    compiled = SARR2D2Detector(upright=upright)
+    compiled.detect_and_extract(image)
+    for module in modules:
+        monkeypatch.setattr(module, "available", lambda: False)
+    fallback = SARR2D2Detector(upright=upright)
+    fallback.detect_and_extract(image)
+    assert len(compiled.keypoints) > 50
+    for name in ("keypoints", "descriptors") + PER_KEYPOINT:
+        np.testing.assert_array_equal(getattr(fallback, name), getattr(compiled, name), err_msg=name)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from sarfeat.runtime import steering_arithmetic
 from sarfeat.runtime.kernels import steering as _fused_steering
 from sarfeat.orientation import LevelSteering
 
@@ -70,7 +71,7 @@ def test_turned_patches_equal_the_numpy_path(monkeypatch):
     expected = LevelSteering(image, 8.0, side=40.0).describe(rows, cols, theta)
     assert fused.dtype == np.float32 and fused.shape == expected.shape == (202, 121)
     np.testing.assert_array_equal(fused[200], 0.0)
-    np.testing.assert_allclose(fused, expected, atol=2e-6)
+    np.testing.assert_array_equal(fused, expected)  # the numpy twin: the same bits
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (5, 40), (97, 130)])
@@ -82,3 +83,20 @@ def test_gaussian_smooth_equals_scipy(shape, sigma):
     got = _fused_steering.gaussian_smooth(image, sigma)
     assert got.dtype == np.float32 and got.shape == shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sigma", [1.5, 8.0])
+def test_numpy_twins_give_the_kernels_bits(sigma):
+    """Without numba the gradients at positions and the prefilter are the same bits
+    (sarfeat.runtime.steering_arithmetic), at the edges too; a sum in another order, a fused
+    multiply-add or scipy's float32 rounding between passes would move the last bits."""
+    rng = np.random.default_rng(5)
+    image = (rng.random((90, 130)) ** 3).astype(np.float32)
+    rows = np.concatenate([rng.uniform(0, 89, 300), [0.0, 89.0, 44.0, 0.5, -3.0]])
+    cols = np.concatenate([rng.uniform(0, 129, 300), [0.0, 129.0, 0.0, 128.7, 140.0]])
+    for got, expected in zip(steering_arithmetic.smoothed_gradients(image, rows, cols, sigma),
+                             _fused_steering.smoothed_gradients(image, rows, cols, sigma)):
+        np.testing.assert_array_equal(got, expected)
+    for crop in (image[:1, :1], image[:5, :40], image):
+        np.testing.assert_array_equal(steering_arithmetic.gaussian_smooth(crop, sigma / 4),
+                                      _fused_steering.gaussian_smooth(crop, sigma / 4))

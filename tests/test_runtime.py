@@ -106,9 +106,60 @@ def test_cropped_fused_logits_are_the_first_pixels(shape, size):
     bias = rng.standard_normal(2).astype(np.float32)
     logits = fused_heads.head_logits(features, weight, bias)
     got = fused_heads.cropped_head_logits(features, weight, bias, *size)
-    np.testing.assert_allclose(got, logits[:, :size[0], :size[1]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got, logits[:, :size[0], :size[1]])
     with pytest.raises(ValueError, match="need more"):
         fused_heads.cropped_head_logits(features, weight, bias, 2 * shape[0] + 1, 1)
+
+
+@pytest.fixture(scope="module")
+def labrador_features(sar_weights, tile):
+    """The default network's int8 features of the Labrador crop, (48, 65, 128)."""
+    return ort.OnnxRunner(sar_weights, "int8").run(tile[:96]).features
+
+
+def test_numba_and_numpy_heads_give_the_same_bits(sar_weights, labrador_features, monkeypatch):
+    """The compiled heads and the numpy fallback follow one float order
+    (sarfeat.runtime.head_arithmetic): equal logits and maps on real features, not close ones.
+    A summation order of its own (fastmath, BLAS) or another exp moves the last bits."""
+    if not fused_heads.available():
+        pytest.skip("numba is not installed (the fast extra)")
+    from sarfeat.runtime.maps import head_activations
+
+    weight, bias = sar_weights.head_projection()
+    fused = upsampled_head_logits(labrador_features, weight, bias)
+    fused_maps = head_activations(fused)
+    monkeypatch.setattr(fused_heads, "available", lambda: False)
+    numpy_logits = upsampled_head_logits(labrador_features, weight, bias, rows_per_strip=5)
+    np.testing.assert_array_equal(fused, numpy_logits)
+    for got, expected in zip(head_activations(numpy_logits), fused_maps):
+        np.testing.assert_array_equal(got, expected)
+    assert 0.0 < fused_maps[1].min() < fused_maps[1].max() < 1.0
+
+
+def test_activations_are_one_formula_everywhere(monkeypatch):
+    """numba's per-pixel activations equal numpy's on every kind of logit, NaN and
+    the saturated ends included, and agree with float64 libm to float32 rounding."""
+    if not fused_heads.available():
+        pytest.skip("numba is not installed (the fast extra)")
+    from sarfeat.runtime.head_arithmetic import activations
+
+    logits = np.concatenate([np.linspace(-120, 120, 2401), [-1e30, -90.0, -0.0, 19.999, 20.0,
+                                                            20.001, 1e6, np.nan]])
+    logits = np.stack([logits, logits]).astype(np.float32)[:, None]
+    compiled = fused_heads.head_maps(logits)
+    reliability, repeatability = activations(logits)
+    np.testing.assert_array_equal(compiled[0], reliability)
+    np.testing.assert_array_equal(compiled[1], repeatability)
+    x = logits[0, 0].astype(np.float64)
+    saliency = np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
+    finite = np.isfinite(x)
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(reliability[0, finite], expected[finite],
+                               rtol=1e-7, atol=1e-45)
+    np.testing.assert_allclose(repeatability[0, finite], (saliency / (1 + saliency))[finite],
+                               rtol=1e-7, atol=1e-45)
+    assert np.isnan(reliability[0, -1]) and np.isnan(repeatability[0, -1])
 
 
 # -- choosing: a rule, no timing --------------------------------------------------------------

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import head_arithmetic as arithmetic
+from .head_arithmetic import quadratic_upsampling_kernels
 from .kernels import heads as fused_heads
 
 __all__ = ["DenseMaps", "PRECISIONS", "Tile", "head_activations", "maps_from_features",
@@ -29,54 +31,6 @@ __all__ = ["DenseMaps", "PRECISIONS", "Tile", "head_activations", "maps_from_fea
 #: Every precision a runner knows; which runtime runs which is decided in
 #: :mod:`sarfeat.runtime.choice`.
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-
-
-def quadratic_upsampling_kernels() -> dict[str, np.ndarray]:
-    """Kernels that give ``a . up(f)**2`` from products of neighbouring low-resolution features.
-
-    Fast-R2D2's heads project the squared, x2 bilinearly upsampled features.
-    An upsampled pixel mixes the four low-resolution pixels of its 2x2 block
-    (replicate-padded by one) with weights ``wr[i] * wc[j]`` (0.75 and 0.25),
-    so its squared projection is a quadratic form in those four pixels: a
-    weighted sum of five per-block products (the squares and the horizontal,
-    vertical, diagonal and anti-diagonal pairs), each projected on ``a``
-    first. Each product map becomes the four sub-pixels (parities) of a block
-    through one small convolution; these are its kernels, shape
-    (4, 1, kh, kw), parity ``2 * by + bx`` (pixel-shuffle order) where the
-    block at padded row ``i`` gives output rows ``2i - 1`` (by=0) and ``2i``.
-
-    Returns
-    -------
-    dict
-        ``'square'`` (2x2), ``'horizontal'`` (2x1), ``'vertical'`` (1x2),
-        ``'diagonal'`` and ``'antidiagonal'`` (1x1) kernels, float32.
-    """
-    kernels = {
-        "square": np.zeros((4, 1, 2, 2)), "horizontal": np.zeros((4, 1, 2, 1)),
-        "vertical": np.zeros((4, 1, 1, 2)), "diagonal": np.zeros((4, 1, 1, 1)),
-        "antidiagonal": np.zeros((4, 1, 1, 1)),
-    }
-    weights = (np.array([0.75, 0.25]), np.array([0.25, 0.75]))
-    for by in range(2):
-        for bx in range(2):
-            alpha = np.outer(weights[by], weights[bx])  # alpha[i, j]: pixel (i, j) of the block
-            parity = 2 * by + bx
-            kernels["square"][parity, 0] = alpha ** 2
-            kernels["horizontal"][parity, 0, :, 0] = 2 * alpha[:, 0] * alpha[:, 1]
-            kernels["vertical"][parity, 0, 0, :] = 2 * alpha[0, :] * alpha[1, :]
-            kernels["diagonal"][parity] = 2 * alpha[0, 0] * alpha[1, 1]
-            kernels["antidiagonal"][parity] = 2 * alpha[0, 1] * alpha[1, 0]
-    return {name: kernel.astype(np.float32) for name, kernel in kernels.items()}
-
-
-#: (rows, cols) slices of the two factors of each neighbour product in a padded strip
-_PRODUCT_FACTORS = {
-    "square": ((slice(None), slice(None)), (slice(None), slice(None))),
-    "horizontal": ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-    "vertical": ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-    "diagonal": ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
-    "antidiagonal": ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
-}
 
 
 def _padded_strip(table: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -96,7 +50,9 @@ def upsampled_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.nda
 
     With numba installed this is :func:`sarfeat.runtime.kernels.heads.head_logits`
     (one compiled pass). Otherwise the features are read as strips of a few
-    MB, and each neighbour product of a strip is projected on the heads at once.
+    hundred kB, channels first, and each neighbour product of a strip is
+    accumulated over the channels in order. Both follow the float32
+    operations of :mod:`sarfeat.runtime.head_arithmetic`: the same bits.
 
     Parameters
     ----------
@@ -107,7 +63,7 @@ def upsampled_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.nda
     bias : ndarray, shape (K,)
     rows_per_strip : int, optional
         Low-resolution rows per strip (bounds the temporary products); by
-        default about 4 MB of features.
+        default about 16k pixels a strip.
 
     Returns
     -------
@@ -117,28 +73,49 @@ def upsampled_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.nda
     weight, bias = np.asarray(weight, np.float32), np.asarray(bias, np.float32)
     if weight.shape[0] == 2 and fused_heads.available():
         return fused_heads.head_logits(features, weight, bias)
-    height, width, channels = features.shape
+    height, width, _ = features.shape
     heads = weight.shape[0]
-    rows_per_strip = rows_per_strip or max(2, (1 << 22) // (4 * channels * (width + 2)))
-    taps = quadratic_upsampling_kernels()
+    rows_per_strip = rows_per_strip or max(2, (1 << 14) // (width + 2))
+    coefficients = arithmetic.term_coefficients()  # (parity, term)
     # block row i mixes padded rows i and i + 1 (parity 2 * by + bx is output pixel (2i-1+by, ...))
     parities = np.empty((4, heads, height + 1, width + 1), np.float32)
     parities[:] = bias[None, :, None, None]
     for start in range(0, height + 1, rows_per_strip):
         stop = min(start + rows_per_strip, height + 1)
         strip = _padded_strip(features, start, stop)  # (stop - start + 1, width + 2, C)
+        projected = _projected_products(np.ascontiguousarray(np.moveaxis(strip, -1, 0)), weight)
         block = parities[:, :, start:stop]
-        for name, ((rows_a, cols_a), (rows_b, cols_b)) in _PRODUCT_FACTORS.items():
-            product = strip[rows_a, cols_a] * strip[rows_b, cols_b]
-            projected = np.moveaxis(product @ weight.T, -1, 0)  # (K, rows, cols)
-            kernel = taps[name][:, 0]  # (4, kh, kw)
-            for ky in range(kernel.shape[1]):
-                for kx in range(kernel.shape[2]):
-                    shifted = projected[:, ky:ky + stop - start, kx:kx + width + 1]
-                    block += kernel[:, ky, kx, None, None, None] * shifted[None]
+        for term, (name, ky, kx) in enumerate(arithmetic.TERMS):
+            shifted = projected[name][:, ky:ky + stop - start, kx:kx + width + 1]
+            for parity in range(4):
+                block[parity] += coefficients[parity, term] * shifted
     full = parities.reshape(2, 2, heads, height + 1, width + 1).transpose(2, 3, 0, 4, 1).reshape(
         heads, 2 * height + 2, 2 * width + 2)
     return np.ascontiguousarray(full[:, 1:-1, 1:-1])
+
+
+def _projected_products(strip: np.ndarray, weight: np.ndarray) -> dict[str, np.ndarray]:
+    """Each neighbour product of a (C, rows, cols) strip, projected on the (K, C) heads.
+
+    ``P += (weight[k, c] * a[c]) * b[c]`` over the channels in order, elementwise over
+    the pixels (no BLAS: its summation order is its own).
+    """
+    channels, rows, cols = strip.shape
+    heads = weight.shape[0]
+    weighted = np.empty((heads, rows, cols), np.float32)
+    sums, jobs = {}, []
+    for name, ((rows_a, cols_a), (rows_b, cols_b)) in arithmetic.PRODUCT_FACTORS.items():
+        first = weighted[:, rows_a, cols_a]  # the weighted factor a, both heads at once
+        sums[name] = np.zeros(first.shape, np.float32)
+        jobs.append((first, (rows_b, cols_b), np.empty(first.shape, np.float32), sums[name]))
+    per_channel = weight.T[:, :, None, None]  # (C, K, 1, 1)
+    for c in range(channels):
+        plane = strip[c]
+        np.multiply(plane, per_channel[c], out=weighted)
+        for first, second, term, total in jobs:
+            np.multiply(first, plane[second], out=term)
+            np.add(total, term, out=total)
+    return sums
 
 
 def head_activations(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,14 +124,13 @@ def head_activations(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Reliability is the softmax of two logits, i.e. the sigmoid of their
     difference (logit 0); repeatability is ``s / (1 + s)`` with ``s`` the
     softplus of the saliency logit (logit 1; linear above 20, as torch's).
+    numba's kernel and numpy give the same bits
+    (:func:`sarfeat.runtime.head_arithmetic.activations`).
     """
     if fused_heads.available():
         maps = fused_heads.head_maps(np.ascontiguousarray(logits, np.float32))
         return maps[0], maps[1]
-    logits = np.asarray(logits, np.float32)
-    reliability = (0.5 * (1.0 + np.tanh(0.5 * logits[0]))).astype(np.float32)
-    saliency = np.where(logits[1] > 20, logits[1], np.log1p(np.exp(np.minimum(logits[1], 20))))
-    return reliability, (saliency / (1 + saliency)).astype(np.float32)
+    return arithmetic.activations(logits)
 
 
 @dataclass(frozen=True)

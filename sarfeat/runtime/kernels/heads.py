@@ -2,13 +2,20 @@
 
 The heads are ``a . up(f) ** 2`` (a 1x1 projection of the squared, x2
 bilinearly upsampled features; see
-:func:`sarfeat.runtime.maps.quadratic_upsampling_kernels`). Each upsampled pixel
-mixes the four feature pixels of a 2x2 block, so its projection is a
-quadratic form in five weighted neighbour products per feature pixel
-(the square and the right, down, down-right and down-left pairs). This
-module computes those products while the features are in the CPU's cache
-and combines them into full-resolution logits: no full-size temporary is
+:func:`sarfeat.runtime.head_arithmetic.quadratic_upsampling_kernels`). Each
+upsampled pixel mixes the four feature pixels of a 2x2 block, so its
+projection is a quadratic form in five weighted neighbour products per
+feature pixel (the square and the right, down, down-right and down-left
+pairs). This module computes those products one padded row at a time, the
+row's channels transposed into a buffer in the CPU's cache, and combines
+them into full-resolution logits: no full-size temporary of channels is
 ever written, where torch needs one per product.
+
+Every float operation is the one :mod:`sarfeat.runtime.head_arithmetic`
+prescribes, in its order and without fastmath (no reassociation, no fused
+multiply-add): the numpy fallback in :mod:`sarfeat.runtime.maps` gives the
+same bits. The products are vectorised across the pixels of a row, each
+accumulated over the channels in order.
 
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernels are compiled on first use and cached on disk
@@ -22,11 +29,15 @@ import threading
 
 import numpy as np
 
+from .. import head_arithmetic as arithmetic
+
 __all__ = ["activation_functions", "available", "cropped_head_logits", "head_logits",
            "head_maps"]
 
-#: bilinear x2 (half-pixel) weights of the block's first and second row (or column), by parity
-_WEIGHTS = np.array([[0.75, 0.25], [0.25, 0.75]], np.float32)
+#: (4, 10) float32 coefficients of each parity's ten terms, in the order they are added
+_COEFFICIENTS = arithmetic.term_coefficients()
+#: padded rows per parallel task of the products kernel
+_ROWS_PER_TASK = 16
 
 _kernels = None
 _LOCK = threading.Lock()
@@ -40,72 +51,120 @@ def available() -> bool:
 def _compile():
     # helpers the kernels call are module globals, not closure cells: numba's disk cache
     # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
-    global logit_at
+    global padded_row, one_channel, four_channels
     import numba
 
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def products(table, weight):  # pragma: no cover - compiled
-        """(5, 2, h + 2, w + 2) weighted products on the replicate-padded grid."""
+    @numba.njit(cache=True)
+    def padded_row(table, row, out):  # pragma: no cover - compiled
+        """Padded row ``row`` of (h, w, C) ``table`` (edges repeated) as (C, w + 2) ``out``."""
         height, width, channels = table.shape
-        out = np.empty((5, 2, height + 2, width + 2), np.float32)  # every element is written
-        weight0, weight1 = weight[0].copy(), weight[1].copy()
-        for prange_row in numba.prange(height + 2):
-            row = np.int64(prange_row)  # prange indices are unsigned: mixed with signed, float
-            top = min(max(row - 1, 0), height - 1)
-            bottom = min(row, height - 1)
-            for col in range(width + 2):
-                left = min(max(col - 1, 0), width - 1)
-                right = min(col, width - 1)
-                here, east = table[top, left], table[top, right]
-                south, southeast = table[bottom, left], table[bottom, right]
-                # float32 accumulators: a float64 one (a plain 0.0) stops vectorisation
-                s0 = h0 = v0 = d0 = a0 = np.float32(0.0)
-                s1 = h1 = v1 = d1 = a1 = np.float32(0.0)
-                for c in range(channels):
-                    x = here[c]
-                    x0, x1 = weight0[c] * x, weight1[c] * x
-                    s0 += x0 * x
-                    s1 += x1 * x
-                    h0 += x0 * east[c]
-                    h1 += x1 * east[c]
-                    v0 += x0 * south[c]
-                    v1 += x1 * south[c]
-                    d0 += x0 * southeast[c]
-                    d1 += x1 * southeast[c]
-                    e = east[c] * south[c]
-                    a0 += weight0[c] * e
-                    a1 += weight1[c] * e
-                out[0, 0, row, col], out[0, 1, row, col] = s0, s1
-                out[1, 0, row, col], out[1, 1, row, col] = h0, h1
-                out[2, 0, row, col], out[2, 1, row, col] = v0, v1
-                out[3, 0, row, col], out[3, 1, row, col] = d0, d1
-                out[4, 0, row, col], out[4, 1, row, col] = a0, a1
+        source = table[min(max(row - 1, 0), height - 1)]
+        for col in range(width + 2):
+            pixel = source[min(max(col - 1, 0), width - 1)]
+            for c in range(channels):
+                out[c, col] = pixel[c]
+
+    @numba.njit(cache=True)
+    def one_channel(sums, factor, here, below):  # pragma: no cover - compiled
+        """Add one channel's terms to the five (w + 2,) sums of a padded row."""
+        square, horizontal, vertical, diagonal, antidiagonal = sums
+        cols = here.size
+        for col in range(cols):
+            weighted = factor * here[col]
+            square[col] += weighted * here[col]
+            vertical[col] += weighted * below[col]
+        for col in range(cols - 1):
+            weighted, east = factor * here[col], factor * here[col + 1]
+            horizontal[col] += weighted * here[col + 1]
+            diagonal[col] += weighted * below[col + 1]
+            antidiagonal[col] += east * below[col]
+
+    @numba.njit(cache=True)
+    def four_channels(sums, factors, upper, lower):  # pragma: no cover - compiled
+        """Add the terms of channels 0 .. C - C % 4, four at a time (each sum read and
+        written once for four additions, in channel order), to the five (w + 2,) sums."""
+        square, horizontal, vertical, diagonal, antidiagonal = sums
+        cols = upper.shape[1]
+        for c in range(0, upper.shape[0] - 3, 4):
+            f0, f1, f2, f3 = factors[c], factors[c + 1], factors[c + 2], factors[c + 3]
+            h0, h1, h2, h3 = upper[c], upper[c + 1], upper[c + 2], upper[c + 3]
+            b0, b1, b2, b3 = lower[c], lower[c + 1], lower[c + 2], lower[c + 3]
+            for col in range(cols):
+                x0, x1, x2, x3 = f0 * h0[col], f1 * h1[col], f2 * h2[col], f3 * h3[col]
+                square[col] = (((square[col] + x0 * h0[col]) + x1 * h1[col]) + x2 * h2[col]) \
+                    + x3 * h3[col]
+                vertical[col] = (((vertical[col] + x0 * b0[col]) + x1 * b1[col])
+                                 + x2 * b2[col]) + x3 * b3[col]
+            for col in range(cols - 1):
+                x0, x1, x2, x3 = f0 * h0[col], f1 * h1[col], f2 * h2[col], f3 * h3[col]
+                e0, e1 = f0 * h0[col + 1], f1 * h1[col + 1]
+                e2, e3 = f2 * h2[col + 1], f3 * h3[col + 1]
+                horizontal[col] = (((horizontal[col] + x0 * h0[col + 1]) + x1 * h1[col + 1])
+                                   + x2 * h2[col + 1]) + x3 * h3[col + 1]
+                diagonal[col] = (((diagonal[col] + x0 * b0[col + 1]) + x1 * b1[col + 1])
+                                 + x2 * b2[col + 1]) + x3 * b3[col + 1]
+                antidiagonal[col] = (((antidiagonal[col] + e0 * b0[col]) + e1 * b1[col])
+                                     + e2 * b2[col]) + e3 * b3[col]
+
+    @numba.njit(parallel=True, cache=True)
+    def products(table, weight):  # pragma: no cover - compiled
+        """(5, 2, h + 2, w + 2) projected products on the replicate-padded grid.
+
+        Product ``P`` of head ``k`` at padded pixel (i, j) is ``P += (weight[k, c] * a) * b``
+        over the channels in order, ``a`` and ``b`` its factors; the last row and column
+        of the pairs are zero or unused.
+        """
+        height, width, channels = table.shape
+        rows, cols = height + 2, width + 2
+        out = np.zeros((5, 2, rows, cols), np.float32)
+        for task in numba.prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+            first = np.int64(task) * _ROWS_PER_TASK  # prange indices are unsigned
+            upper = np.empty((channels, cols), np.float32)
+            lower = np.empty((channels, cols), np.float32)
+            padded_row(table, first, upper)
+            for row in range(first, min(first + _ROWS_PER_TASK, rows)):
+                padded_row(table, min(row + 1, rows - 1), lower)
+                for k in range(2):
+                    sums = (out[0, k, row], out[1, k, row], out[2, k, row], out[3, k, row],
+                            out[4, k, row])
+                    four_channels(sums, weight[k], upper, lower)
+                    for c in range(channels - channels % 4, channels):
+                        one_channel(sums, weight[k, c], upper[c], lower[c])
+                upper, lower = lower, upper
         return out
 
-    @numba.njit(cache=True, inline="always")
-    def logit_at(prods, bias, weights, y, x, k):  # pragma: no cover - compiled
-        """Head ``k``'s logit at output pixel (y, x): a quadratic form in its block's products."""
-        i, by = (y + 1) // 2, (y + 1) % 2
-        j, bx = (x + 1) // 2, (x + 1) % 2
-        r0, r1 = weights[by, 0], weights[by, 1]
-        c0, c1 = weights[bx, 0], weights[bx, 1]
-        pa, pb, pc, pd = r0 * c0, r0 * c1, r1 * c0, r1 * c1  # the block's four pixels
-        value = (pa * pa * prods[0, k, i, j] + pb * pb * prods[0, k, i, j + 1]
-                 + pc * pc * prods[0, k, i + 1, j] + pd * pd * prods[0, k, i + 1, j + 1])
-        value += 2 * (pa * pb * prods[1, k, i, j] + pc * pd * prods[1, k, i + 1, j]
-                      + pa * pc * prods[2, k, i, j] + pb * pd * prods[2, k, i, j + 1]
-                      + pa * pd * prods[3, k, i, j] + pb * pc * prods[4, k, i, j])
-        return value + bias[k]
+    @numba.njit(parallel=True, cache=True)
+    def combine(prods, bias, coefficients, out_height, out_width):  # pragma: no cover
+        """(2, out_height, out_width) logits, the first pixels of the (2h, 2w) output.
 
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def combine(prods, bias, weights, out_height, out_width):  # pragma: no cover - compiled
-        """(2, out_height, out_width) logits, the first pixels of the (2h, 2w) output."""
+        Output pixel (y, x) is block (i, j) = ((y + 1) // 2, (x + 1) // 2), parity
+        ``2 * by + bx`` with by, bx = (y + 1) % 2, (x + 1) % 2: its bias plus the ten
+        terms of head_arithmetic.TERMS, in that order.
+        """
         out = np.empty((2, out_height, out_width), np.float32)
         for prange_y in numba.prange(out_height):
             y = np.int64(prange_y)
-            for x in range(out_width):
-                for k in range(2):
-                    out[k, y, x] = logit_at(prods, bias, weights, y, x, k)
+            i, by = (y + 1) // 2, (y + 1) % 2
+            for k in range(2):
+                square0, square1 = prods[0, k, i], prods[0, k, i + 1]
+                horizontal0, horizontal1 = prods[1, k, i], prods[1, k, i + 1]
+                vertical, diagonal, antidiagonal = prods[2, k, i], prods[3, k, i], prods[4, k, i]
+                line = out[k, y]
+                for bx in range(2):
+                    t = coefficients[2 * by + bx]
+                    for j in range(1 - bx, (out_width + 2 - bx) // 2):  # x = 2j - 1 + bx
+                        value = bias[k]
+                        value += t[0] * square0[j]
+                        value += t[1] * square0[j + 1]
+                        value += t[2] * square1[j]
+                        value += t[3] * square1[j + 1]
+                        value += t[4] * horizontal0[j]
+                        value += t[5] * horizontal1[j]
+                        value += t[6] * vertical[j]
+                        value += t[7] * vertical[j + 1]
+                        value += t[8] * diagonal[j]
+                        value += t[9] * antidiagonal[j]
+                        line[2 * j - 1 + bx] = value
         return out
 
     return products, combine
@@ -127,6 +186,8 @@ def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> n
     ndarray, shape (2, 2h, 2w), float32
     """
     return _evaluate(features, weight, bias, None)
+
+
 def cropped_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                         height: int, width: int) -> np.ndarray:
     """:func:`head_logits` of the first (height, width) pixels only (``<= (2h, 2w)``)."""
@@ -152,7 +213,7 @@ def _evaluate(features, weight, bias, size: tuple[int, int] | None) -> np.ndarra
             _kernels = _compile()
         products, combine = _kernels
         prods = products(table, np.ascontiguousarray(weight, np.float32))
-        return combine(prods, np.ascontiguousarray(bias, np.float32), _WEIGHTS, *size)
+        return combine(prods, np.ascontiguousarray(bias, np.float32), _COEFFICIENTS, *size)
 
 
 # -- activations -----------------------------------------------------------------------------
@@ -164,27 +225,45 @@ def activation_functions():
     """The compiled (reliability_of, repeatability_of) of one float32 logit each.
 
     Reliability is the sigmoid of logit 0, repeatability ``s / (1 + s)`` with
-    ``s`` the softplus (torch's, linear above 20) of logit 1, as
-    :func:`sarfeat.runtime.maps.head_activations` computes them. Compiled without
-    fastmath, so that every kernel that calls them gets the same bits: the
-    dense maps (:func:`head_maps`) and the detector's peaks found from the
-    logits (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`).
+    ``s`` the softplus (torch's, linear above 20) of logit 1, with the
+    float64 operations of :func:`sarfeat.runtime.head_arithmetic.activations`
+    (same bits), rounded to float32. Every kernel that calls them gets those
+    bits: the dense maps (:func:`head_maps`) and the detector's peaks found
+    from the logits (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`).
     """
-    global _activations
+    global _activations, exp_of_reduced, log1p_series, exp_of_minus_abs
     if _activations is None:
         import numba
 
+        exp_of_reduced = numba.njit(cache=True)(arithmetic.exp_of_reduced)
+        log1p_series = numba.njit(cache=True)(arithmetic.log1p_series)
+
+        @numba.njit(cache=True)
+        def exp_of_minus_abs(x):  # pragma: no cover - compiled
+            """exp(-min(|x|, EXP_ARGUMENT_LIMIT)) of a float64 that is not NaN."""
+            a = min(abs(x), arithmetic.EXP_ARGUMENT_LIMIT)
+            n = np.floor(a * arithmetic.LOG2E + 0.5)
+            reduced = -((a - n * arithmetic.LN2_HI) - n * arithmetic.LN2_LO)
+            return exp_of_reduced(reduced) * arithmetic.POWERS_OF_HALF[int(n)]
+
         @numba.njit(cache=True)
         def reliability_of(logit):  # pragma: no cover - compiled
-            one = np.float32(1.0)
-            return one / (one + np.exp(-logit))
+            if logit != logit:
+                return np.float32(np.nan)
+            x = np.float64(logit)
+            e = exp_of_minus_abs(x)
+            return np.float32(1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e))
 
         @numba.njit(cache=True)
         def repeatability_of(logit):  # pragma: no cover - compiled
-            saliency = logit
-            if saliency <= 20:
-                saliency = np.log1p(np.exp(saliency))
-            return saliency / (np.float32(1.0) + saliency)
+            if logit != logit:
+                return np.float32(np.nan)
+            x = np.float64(logit)
+            if x > arithmetic.SOFTPLUS_LINEAR_ABOVE:
+                saliency = x
+            else:
+                saliency = max(x, 0.0) + log1p_series(exp_of_minus_abs(x))
+            return np.float32(saliency / (1.0 + saliency))
 
         _activations = reliability_of, repeatability_of
     return _activations

@@ -216,7 +216,8 @@ def peaks_from_logits(
     """:func:`peaks` of the maps of the (2, H, W) head logits, computing the maps only where read.
 
     The maps are evaluated (with the compiled functions that
-    :func:`sarfeat.runtime.kernels.heads.head_maps` uses, so with the same bits) at
+    :func:`sarfeat.runtime.kernels.heads.head_maps` uses, so with the same bits as
+    those maps and as numpy's, :func:`sarfeat.runtime.head_arithmetic.activations`) at
     the pixels whose logits pass :func:`logit_cut` and at their neighbours;
     the peaks are then exactly those of :func:`peaks` on the full maps.
 
