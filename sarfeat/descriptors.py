@@ -126,10 +126,21 @@ _SCALE_STEP = 0.25
 
 
 def _exp_causal(values: np.ndarray, decay: np.float32, axis: int) -> np.ndarray:
-    """sum_{k >= 0} decay**k * values[n - k] along ``axis`` (a first-order recursive filter)."""
-    from scipy.signal import lfilter  # imported here: scipy.signal takes 0.7 s to import
+    """sum_{k >= 0} decay**k * values[n - k] along ``axis`` (a first-order recursive filter).
 
-    return lfilter(np.ones(1, values.dtype), np.array([1, -decay], values.dtype), values, axis=axis)
+    ``y[n] = decay * y[n - 1] + values[n]`` in the values' precision, one slice at a
+    time: the arithmetic of ``scipy.signal.lfilter([1], [1, -decay])`` and of the
+    compiled kernel, to the bit, without importing scipy.signal (0.4 s at every start).
+    """
+    moved = np.moveaxis(values, axis, 0)
+    out = np.empty_like(moved)
+    decay = moved.dtype.type(decay)
+    total = np.zeros_like(moved[0])
+    for index in range(moved.shape[0]):
+        np.multiply(total, decay, out=total)
+        np.add(total, moved[index], out=total)
+        out[index] = total
+    return np.moveaxis(out, 0, axis)
 
 
 def _exp_anticausal(values: np.ndarray, decay: np.float32, axis: int) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The ROEWA ratio gradient and the GLOH histograms of ``'ratio_hog'``, compiled with numba.
 
 :func:`sarfeat.descriptors.roewa_gradient` runs eight first-order recursive
-filters (scipy's ``lfilter``) over a stacked (weighted sum, weight) image and
-combines them with full-size numpy temporaries. :func:`roewa_gradient` here
+filters (numpy, one slice at a time: ``scipy.signal.lfilter``'s values) over a
+stacked (weighted sum, weight) image and combines them with full-size numpy
+temporaries. :func:`roewa_gradient` here
 does the same float32 arithmetic, in the same order, in four passes that keep
 the rows being filtered in the CPU's cache, and takes the ratio of the means
 as the last filter produces them (numpy's float32 log follows), so its
