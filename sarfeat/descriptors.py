@@ -89,6 +89,7 @@ import numpy as np
 from scipy import ndimage
 
 from .runtime.kernels import descriptors as fused
+from .runtime.kernels import worth_compiling
 from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
 from .detector import PATCH_DIAMETER, SARR2D2Detector
 from .preprocess import INPUT_KINDS, NormalizedImage, normalize_sar
@@ -185,7 +186,7 @@ def roewa_gradient(
     decay = np.float32(math.exp(-1.0 / alpha))
     weight = np.ones(intensity.shape, np.float32) if valid is None else valid.astype(np.float32)
     values = np.where(weight > 0, intensity, 0).astype(np.float32)
-    if fused.available():  # the same arithmetic in four compiled passes
+    if fused.available() and worth_compiling(intensity.size):  # the same arithmetic, compiled
         return fused.roewa_gradient(values * weight, weight, decay)
     stack = np.stack([values * weight, weight])  # numerator and normaliser together
     gradients = []
@@ -298,7 +299,7 @@ def _sample_pair(
     first: np.ndarray, second: np.ndarray, rows: np.ndarray, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear samples of two same-shape images at the same positions (inside the image)."""
-    if fused.available():
+    if fused.available() and worth_compiling(rows.size, exact=False):
         return fused.bilinear_pair(first, second, rows, cols)
     return _sample(first, rows, cols), _sample(second, rows, cols)
 
@@ -368,7 +369,7 @@ def _gloh_histograms(
     radius = np.hypot(lattice[:, 0], lattice[:, 1])
     ring = np.where(radius < _GLOH_RADII[0], 0, np.where(radius < _GLOH_RADII[1], 1, 2))
     angle = np.arctan2(lattice[:, 1], lattice[:, 0])
-    if fused.available():  # one compiled loop over the samples
+    if fused.available() and worth_compiling(grad_row.size, exact=False):  # one compiled loop
         hist = fused.gloh_histograms(
             grad_row, grad_col, ring, angle, orientations, orientation_bins, _GLOH_SECTORS
         )

@@ -19,6 +19,7 @@ from .preprocess import NormalizedImage, normalize_sar
 from .resample import any_in_cells, resize_bilinear
 from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
 from .runtime.kernels import peaks as fused_peaks
+from .runtime.kernels import worth_compiling
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
 __all__ = ["SARR2D2Detector", "NoKeypointsError", "edge_margin", "pyramid_scales"]
@@ -188,7 +189,7 @@ def _find_peaks(
     gives the same peaks.
     """
     height, width = repeatability.shape
-    if fused_peaks.available():
+    if fused_peaks.available() and worth_compiling(height * width):
         found = fused_peaks.peaks(np.ascontiguousarray(repeatability, np.float32),
                                   np.ascontiguousarray(reliability, np.float32),
                                   repeatability_threshold, reliability_threshold,

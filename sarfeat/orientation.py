@@ -71,6 +71,7 @@ from scipy import ndimage
 
 from .runtime import steering_arithmetic
 from .runtime.kernels import steering as _fused_steering
+from .runtime.kernels import worth_compiling
 
 __all__ = [
     "turn_positions", "quarter_turn_maps", "dominant_orientations", "oriented_log_patches",
@@ -213,9 +214,13 @@ def oriented_log_patches(
     return steering.describe(rows, cols, orientations)
 
 
-def _steering():
-    """The steering kernels: numba's when it is installed, else their numpy twins (same bits)."""
-    return _fused_steering if _fused_steering.available() else steering_arithmetic
+def _steering(work: int):
+    """The steering kernels for ``work`` pixels: numba's when it is installed and worth
+    loading (:func:`~sarfeat.runtime.kernels.worth_compiling`), else their numpy twins
+    (same bits)."""
+    if _fused_steering.available() and worth_compiling(work):
+        return _fused_steering
+    return steering_arithmetic
 
 
 class LevelSteering:
@@ -294,8 +299,9 @@ class LevelSteering:
                 _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
             # few positions: filter only around them (the same values, see
             # sarfeat.runtime.kernels.steering), compiled or in numpy (the same bits)
-            d_row, d_col = _steering().smoothed_gradients(self.image, local_rows, local_cols,
-                                                          self.sigma)
+            kernels = _steering(self.image.size)
+            d_row, d_col = kernels.smoothed_gradients(self.image, local_rows, local_cols,
+                                                      self.sigma)
             return np.arctan2(d_row, d_col).astype(np.float64)
         if self._gradient is None:
             self._gradient = (
@@ -314,9 +320,10 @@ class LevelSteering:
             if sigma <= 0:
                 self._smooth = self.image
             else:  # scipy's filter in float32, compiled or in numpy (the same bits)
-                self._smooth = _steering().gaussian_smooth(self.image, sigma)
+                self._smooth = _steering(self.image.size).gaussian_smooth(self.image, sigma)
         p = self.size
         grid = ((np.arange(p) + 0.5) / p - 0.5) * self.side
         rows = np.asarray(rows, np.float64) - self.origin[0]
         cols = np.asarray(cols, np.float64) - self.origin[1]
-        return _steering().turned_patches(self._smooth, rows, cols, orientations, grid)
+        kernels = _steering(self.image.size)
+        return kernels.turned_patches(self._smooth, rows, cols, orientations, grid)

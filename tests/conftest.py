@@ -83,6 +83,18 @@ def _sarfeat_data_env():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_kernels_on_small_inputs():
+    """numba's kernels also on the tests' small inputs (a process that works on small images
+    alone keeps to their numpy twins, :func:`sarfeat.runtime.kernels.worth_compiling`), so that
+    the tests comparing the two paths compare them; test_runtime checks the default rule."""
+    from sarfeat.runtime import kernels
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "MIN_COMPILED_WORK", 0)
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared data folder (skips, or fails in CI, if it does not exist)."""

@@ -224,6 +224,7 @@ def test_two_processes_give_the_same_keypoints_and_the_second_compiles_nothing(t
     pytest.importorskip("numba")
     script = (
         "import numpy as np, sys; from numba.core import event; "
+        "import sarfeat.runtime.kernels; sarfeat.runtime.kernels.MIN_COMPILED_WORK = 0; "
         "from sarfeat import SARR2D2Detector, MultiDescriptorExtractor; "
         "from sarfeat.data import load_sar_scene; "
         "image = load_sar_scene('labrador')[:384, :384, 0]; "
@@ -419,3 +420,23 @@ def test_the_callers_thread_settings_are_left_alone():
         numba.set_num_threads(before)
         if torch is not None:
             torch.set_num_threads(torch_before)
+
+
+def test_a_small_pair_is_registered_without_loading_numba():
+    """Loading numba costs about 0.45 s in a new process, more than its kernels save on a
+    small pair: the example pair registers on the numpy twins (the same bits for the
+    detector) and numba is not imported; a large image loads it."""
+    pytest.importorskip("numba")
+    script = (
+        "import sys, numpy as np; from sarfeat import register, SARR2D2Detector; "
+        "from sarfeat.data import load_sar_scene; "
+        "scene = load_sar_scene('labrador'); "
+        "register(scene[..., 0], scene[..., 1]); "
+        "small = 'numba' in sys.modules; "
+        "SARR2D2Detector(upright=True).detect(np.tile(scene[..., 0], (3, 3))); "
+        "print(small, 'numba' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "True"], done.stdout
+

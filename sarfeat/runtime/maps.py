@@ -24,6 +24,7 @@ import numpy as np
 from . import head_arithmetic as arithmetic
 from .head_arithmetic import quadratic_upsampling_kernels
 from .kernels import heads as fused_heads
+from .kernels import worth_compiling
 
 __all__ = ["DenseMaps", "PRECISIONS", "Tile", "head_activations", "maps_from_features",
            "quadratic_upsampling_kernels", "tile_grid", "upsampled_head_logits"]
@@ -71,7 +72,8 @@ def upsampled_head_logits(features: np.ndarray, weight: np.ndarray, bias: np.nda
     """
     features = np.asarray(features, np.float32)
     weight, bias = np.asarray(weight, np.float32), np.asarray(bias, np.float32)
-    if weight.shape[0] == 2 and fused_heads.available():
+    if weight.shape[0] == 2 and fused_heads.available() and \
+            worth_compiling(4 * features.shape[0] * features.shape[1]):
         return fused_heads.head_logits(features, weight, bias)
     height, width, _ = features.shape
     heads = weight.shape[0]
@@ -127,7 +129,7 @@ def head_activations(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     numba's kernel and numpy give the same bits
     (:func:`sarfeat.runtime.head_arithmetic.activations`).
     """
-    if fused_heads.available():
+    if fused_heads.available() and worth_compiling(np.shape(logits)[-1] * np.shape(logits)[-2]):
         maps = fused_heads.head_maps(np.ascontiguousarray(logits, np.float32))
         return maps[0], maps[1]
     return arithmetic.activations(logits)
@@ -273,7 +275,7 @@ def maps_from_features(features: np.ndarray, stride: int, weight: np.ndarray, bi
     if stride == 1:
         logits = np.moveaxis(np.square(features) @ weight.T, -1, 0) + bias[:, None, None]
         return DenseMaps(features, stride, *head_activations(logits.astype(np.float32)))
-    if weight.shape[0] == 2 and fused_heads.available():
+    if weight.shape[0] == 2 and fused_heads.available() and worth_compiling(height * width):
         # the logits only: the maps follow when read, and the detector's peaks need them
         # at a few pixels (sarfeat.runtime.kernels.peaks.peaks_from_logits)
         logits = fused_heads.cropped_head_logits(features, np.asarray(weight, np.float32),
