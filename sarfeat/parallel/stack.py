@@ -271,6 +271,12 @@ def iter_register_pairs(
             for image in pair:
                 uses[id(image)] = uses.get(id(image), 0) + 1
         sent: dict[int, object] = {}
+        # copies are scattered anew after a pair that used the current ones is lost: they
+        # may have been lost with it (the client learns of it only later), and a pair
+        # submitted again would then be cancelled at once for its lost dependency
+        epoch = [0]  # bumped when a pair that used the current copies is lost
+        sent_epoch: dict[int, int] = {}
+        used_epoch: dict[int, int] = {}
 
         def send(image):
             if isinstance(image, (str, os.PathLike)):
@@ -280,16 +286,17 @@ def iter_register_pairs(
             return scattered(image)
 
         def scattered(value):
-            # scattered again when its copies were lost with the workers (a pair submitted
-            # again would otherwise be cancelled at once for its lost dependency)
-            if id(value) not in sent or sent[id(value)].status != "finished":
-                sent[id(value)] = active.scatter(value, broadcast=True, hash=False)
-            return sent[id(value)]
+            key = id(value)
+            if key not in sent or sent[key].status != "finished" or sent_epoch[key] < epoch[0]:
+                sent[key] = active.scatter(value, broadcast=True, hash=False)
+                sent_epoch[key] = epoch[0]
+            return sent[key]
 
         network = weights is not None and not isinstance(weights, (str, os.PathLike))
 
         def submit(index):
             fixed, moving = pairs[index]
+            used_epoch[index] = epoch[0]
             return active.submit(
                 _register_task, index, names[index], send(fixed), send(moving),
                 scattered(weights) if network else weights,
@@ -297,11 +304,16 @@ def iter_register_pairs(
                 retries=retries, pure=False,
             )
 
+        def submit_again(index):
+            if used_epoch[index] == epoch[0]:  # it ran on the current copies: send new ones
+                epoch[0] += 1
+            return submit(index)
+
         futures = [submit(index) for index in range(len(pairs))]
         # a pair lost with its worker (killed, or cancelled as workers die) runs again, at most
         # lost_retries times
         for index, future, losses in finished(futures, progress, "sarfeat register", "pair",
-                                              submit, lost_retries):
+                                              submit_again, lost_retries):
             try:
                 # blocks again when a worker died holding the result: it is being recomputed
                 outcome = future.result()
