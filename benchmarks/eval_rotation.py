@@ -28,7 +28,9 @@ Run (about two minutes on a 2-core CPU)::
     PYTHONPATH=. SARFEAT_DATA_DIR=../shared/data python benchmarks/eval_rotation.py
 
 ``--json FILE`` writes the figures; ``--weights``/``--precision`` pass
-through to :class:`sarfeat.SARR2D2Detector`.
+through to :class:`sarfeat.SARR2D2Detector`; ``--orientation FILE...`` adds
+the default detector with each learned orientation
+(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns.
 """
 
 from __future__ import annotations
