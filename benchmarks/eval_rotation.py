@@ -28,7 +28,9 @@ Run (about two minutes on a 2-core CPU)::
     PYTHONPATH=. SARFEAT_DATA_DIR=../shared/data python benchmarks/eval_rotation.py
 
 ``--json FILE`` writes the figures; ``--weights``/``--precision`` pass
-through to :class:`sarfeat.SARR2D2Detector`.
+through to :class:`sarfeat.SARR2D2Detector`; ``--orientation FILE...`` adds
+the default detector with each learned orientation
+(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns.
 """
 
 from __future__ import annotations
@@ -143,6 +145,18 @@ def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str |
     return results
 
 
+def orientation_configs(paths) -> dict:
+    """Detector options of each learned orientation file, once as it is and once with ``turns=4``."""
+    from sarfeat.learned_orientation import LearnedOrientation
+
+    configs = {}
+    for path in paths:
+        name = Path(path).stem
+        configs[name] = {"orientation": str(path)}
+        configs[f"{name} x4"] = {"orientation": LearnedOrientation.load(path, turns=4)}
+    return configs
+
+
 ROWS = ("sentinel1", "labrador", "shanghai", "sanfrancisco", "shanghai_acceptance")
 
 
@@ -168,13 +182,19 @@ def main(argv=None) -> int:
     parser.add_argument("--patch-descriptor",
                         help="a PatchNet file (sarfeat.training.patch_descriptor): adds a "
                              "'learned' column, the default's keypoints described by it")
+    parser.add_argument("--orientation", nargs="*", default=[],
+                        help="learned orientation .npz files (sarfeat.training.orientation): "
+                             "adds a column per file, the default detector with that orientation "
+                             "('NAME'), and with it averaged over quarter turns ('NAME x4')")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGS), default=list(CONFIGS),
                         help="configurations to run (default: all)")
     args = parser.parse_args(argv)
     options = {"precision": args.precision, "runtime": args.runtime}
     if args.weights:
         options["weights"] = args.weights
-    results = evaluate({name: CONFIGS[name] for name in args.only},
+    configs = {name: CONFIGS[name] for name in args.only}
+    configs.update(orientation_configs(args.orientation))
+    results = evaluate(configs,
                        patch_descriptor=args.patch_descriptor, **options)
     print(f"MMA@3 (matches); warp: scale {SCALE}, shift {SHIFT} px, both directions")
     print(format_table(results))

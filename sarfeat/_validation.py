@@ -8,6 +8,7 @@ work is done (scikit-image's estimators check in ``__init__`` too).
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import re
@@ -159,8 +160,23 @@ def check_detector_parameters(params) -> None:
     check_integer("tile_size", params.tile_size, 16, optional=True)
     check_bool("upright", params.upright)
     check_choice("turned_maps", params.turned_maps, ("auto", "distilled", "average"))
+    check_orientation(params.orientation)
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
+
+
+def check_orientation(value) -> None:
+    """Raise unless ``value`` is 'gradient', an existing ``.npz`` file or a callable."""
+    if callable(value):
+        return
+    if isinstance(value, str) and value == "gradient":
+        return
+    if isinstance(value, (str, os.PathLike)) and str(value).endswith(".npz"):
+        if not os.path.isfile(value):
+            raise FileNotFoundError(f"orientation file {str(value)!r} does not exist")
+        return
+    raise ValueError(f"unknown orientation {value!r}; choose 'gradient', an .npz file of a "
+                     "learned orientation or a callable")
 
 
 def check_keypoints(keypoints, scales, orientations, who: str):

@@ -97,10 +97,11 @@ class PyramidLevel:
     col_ratio: float
     invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
 
-    def steering(self, box: tuple[int, int, int, int]) -> LevelSteering:
+    def steering(self, box: tuple[int, int, int, int], orienter=None) -> LevelSteering:
         """Orientations and turned patches of keypoints in ``box`` (upright=False)."""
         return LevelSteering.around(
-            self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER
+            self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER,
+            orienter=orienter,
         )
 
     def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
@@ -292,6 +293,12 @@ class SARR2D2Detector:
         maps), more discriminative for images known to
         be upright (or turned by less than about 10 degrees). See
         :mod:`sarfeat.orientation` for the method and its measured accuracy.
+    orientation : 'gradient', path or callable
+        How keypoints get their orientation (ignored with ``upright``).
+        ``'gradient'`` (the default): as above. A path: an ``.npz`` file of a
+        learned orientation (:mod:`sarfeat.learned_orientation`, experimental).
+        A callable ``(level_image, rows, cols) -> radians`` with a ``reach()``
+        method, such as :class:`sarfeat.learned_orientation.LearnedOrientation`.
     turned_maps : {'auto', 'distilled', 'average'}
         Where the rotation-invariant keypoint maps come from (ignored with
         ``upright``). ``'average'``: the network of ``weights`` run on the
@@ -374,6 +381,7 @@ class SARR2D2Detector:
         tile_size: int | None = 1024,
         upright: bool = False,
         turned_maps: str = "auto",
+        orientation="gradient",
         trust: bool = False,
         progress: bool = False,
         n_keypoints: int | None = None,
@@ -400,6 +408,8 @@ class SARR2D2Detector:
         self.tile_size = tile_size
         self.upright = upright
         self.turned_maps = turned_maps
+        self.orientation = orientation
+        self._orienter = self._orienter_key = None
         self.trust = trust
         self.progress = progress
         self._runner = None
@@ -447,6 +457,19 @@ class SARR2D2Detector:
         """
         self._get_runner()
         return copy.copy(self)
+
+    def _get_orienter(self):
+        """None for the gradient orientation, else the learned one (loaded once)."""
+        if isinstance(self.orientation, str) and self.orientation == "gradient":
+            return None
+        if callable(self.orientation):
+            return self.orientation
+        from .learned_orientation import LearnedOrientation
+
+        key = str(self.orientation)
+        if self._orienter is None or self._orienter_key != key:
+            self._orienter, self._orienter_key = LearnedOrientation.load(key), key
+        return self._orienter
 
     def _get_runner(self):
         device = resolve_device(self.device)
@@ -631,7 +654,7 @@ class SARR2D2Detector:
             descriptors = maps.descriptors_at(rows, cols)
             orientations = np.zeros(rows.size)
         else:
-            steering = level.steering(tile.core)
+            steering = level.steering(tile.core, self._get_orienter())
             orientations = steering.orientations(level_rows, level_cols)
             descriptors = steering.describe(level_rows, level_cols, orientations)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
@@ -825,7 +848,7 @@ class SARR2D2Detector:
     def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
         """Turned patches at level positions, tile by tile; the network is not needed."""
         for tile, here in self._tiles_holding(level, runner, rows, cols):
-            steering = level.steering(tile.core)
+            steering = level.steering(tile.core, self._get_orienter())
             orientations = steering.orientations(rows[here], cols[here])
             out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
 

@@ -245,6 +245,10 @@ class LevelSteering:
         Anti-aliasing prefilter of the patch, in grid spacings.
     origin : (int, int)
         Level position of ``image[0, 0]``: the methods take level positions.
+    orienter : callable, optional
+        ``orienter(image, rows, cols)`` -> orientations, in place of the
+        gradient (e.g. :class:`sarfeat.learned_orientation.LearnedOrientation`);
+        it must read no further than its ``reach()`` pixels from a position.
     """
 
     def __init__(
@@ -255,8 +259,10 @@ class LevelSteering:
         size: int = PATCH_SIZE,
         prefilter: float = PATCH_SIGMA,
         origin: tuple[int, int] = (0, 0),
+        orienter: Callable | None = None,
     ) -> None:
         self.image = np.asarray(image, dtype=np.float32)
+        self.orienter = orienter
         self.sigma = float(sigma)
         self.side = float(side)
         self.size = int(size)
@@ -286,6 +292,8 @@ class LevelSteering:
         """
         reach = cls.reach(sigma, side, options.get("size", PATCH_SIZE),
                           options.get("prefilter", PATCH_SIGMA))
+        if options.get("orienter") is not None:
+            reach = max(reach, options["orienter"].reach())
         height, width = image.shape
         row0, row1 = max(0, box[0] - reach), min(height, box[1] + reach)
         col0, col1 = max(0, box[2] - reach), min(width, box[3] + reach)
@@ -295,6 +303,8 @@ class LevelSteering:
         """Orientations (radians, [-pi, pi]) at level positions."""
         local_rows = np.asarray(rows, np.float64) - self.origin[0]
         local_cols = np.asarray(cols, np.float64) - self.origin[1]
+        if self.orienter is not None:
+            return np.asarray(self.orienter(self.image, local_rows, local_cols), np.float64)
         if self._gradient is None and \
                 _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
             # few positions: filter only around them (the same values, see

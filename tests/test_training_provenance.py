@@ -93,3 +93,15 @@ def test_patch_descriptor_scenes_open_only_open_training_scenes(shared_data):
     assert _sar_names(opened) == TRAINING_SAR
     assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
     assert len(cubes) == 2 + 5  # two scenes, five tiles
+
+
+def test_orientation_pairs_open_only_open_training_scenes(shared_data):
+    from sarfeat.training.orientation import CorrespondencePairs, OrientationPairs
+    from sarfeat.training.patch_descriptor import open_training_scenes
+
+    with opened_files() as opened:
+        cubes = open_training_scenes(None)
+        OrientationPairs(cubes, seed=0).batch(64, context=True)
+        CorrespondencePairs(cubes, warps=2, seed=0).batch(32)
+    assert _sar_names(opened) == TRAINING_SAR
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
