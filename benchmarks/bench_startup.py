@@ -61,23 +61,15 @@ def measure(repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each case (default 3)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
+    from sarfeat.runtime.choice import cpu_name
+
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
     times = measure(args.repeats)
     print(f"{'case':<20} {'median [s]':>10} {'min [s]':>8} {'max [s]':>8}")
     for case, values in times.items():
