@@ -2,8 +2,8 @@
 
 The 3MOS repository (3M-OS/3MOS, Apache-2.0) publishes, per SAR satellite and
 scene type, a preview strip of ten co-registered tiles: optical on top, SAR
-below, 256 x 256 pixels each (TerraSAR strips are stored 1.234 times larger
-and are brought back to that grid). Each tile pair becomes a development pair:
+below, 256 x 256 pixels each (TerraSAR tiles are stored about 1.234 times larger
+and are brought back to that size one by one). Each tile pair becomes a development pair:
 the optical tile is the fixed image, the SAR tile is turned, scaled and
 shifted by a known similarity (the moving image), NaN outside.
 
@@ -24,28 +24,46 @@ from skimage.transform import SimilarityTransform, resize, warp
 from sarfeat.data import OPTICAL_SAR_STRIPS, fetch
 from sarfeat.io import read_image
 
-#: Tile side and the stride of the tiles in a 2640 x 516 strip.
+#: Tile side.
 TILE = 256
-_STRIDE = 264
-_SAR_ROW = 260
 #: Warps of the development pairs: turn, scale and shift ranges.
 MAX_ANGLE = 90.0
 SCALE_RANGE = (0.7, 1.4)
 MAX_SHIFT = 20.0
 
 
+def _runs(content: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of True in a 1-D boolean array, longer than 32."""
+    edges = np.flatnonzero(np.diff(np.r_[0, content.astype(np.int8), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a > 32]
+
+
 def strip_tiles(name: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ten (optical, SAR) gray tiles of one strip, float32 in [0, 255]."""
+    """The ten (optical, SAR) gray tiles of one strip, float32 in [0, 255].
+
+    Tiles are cut between the strip's white separators (rows and columns of
+    one value), so that strips stored at another size (TerraSAR's tiles are
+    316-317 px, at uneven columns) give each tile whole; a tile of another
+    size is brought to 256 x 256.
+    """
     image = read_image(fetch(name)).astype(np.float32)
     if image.ndim == 3:
         image = image[..., :3].mean(axis=-1)
-    if image.shape != (516, 2640):  # the TerraSAR strips are stored larger
-        image = resize(image, (516, 2640), order=1, anti_aliasing=True, preserve_range=True)
+    rows = _runs(image.std(axis=1) >= 1.0)
+    cols = _runs(image.std(axis=0) >= 1.0)
+    if len(rows) != 2 or len(cols) != 10:
+        raise ValueError(f"{name}: expected 2 rows and 10 columns of tiles, found "
+                         f"{len(rows)} and {len(cols)}")
     tiles = []
-    for k in range(10):
-        c0 = k * _STRIDE
-        tiles.append((image[:TILE, c0:c0 + TILE].astype(np.float32),
-                      image[_SAR_ROW:_SAR_ROW + TILE, c0:c0 + TILE].astype(np.float32)))
+    for c0, c1 in cols:
+        pair = []
+        for r0, r1 in rows:
+            tile = image[r0:r1, c0:c1]
+            if tile.shape != (TILE, TILE):
+                tile = resize(tile, (TILE, TILE), order=1, anti_aliasing=True,
+                              preserve_range=True)
+            pair.append(tile.astype(np.float32))
+        tiles.append(tuple(pair))
     return tiles
 
 
