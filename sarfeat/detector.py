@@ -12,7 +12,7 @@ from scipy import ndimage
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
 from .orientation import (
-    ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIZE, TURNED_THRESHOLD_SHIFT, LevelSteering,
+    ORIENTATION_SIGMA, PATCH_SCALE, TURNED_THRESHOLD_SHIFT, LevelSteering, descriptor_length,
     quarter_turn_maps,
 )
 from .preprocess import NormalizedImage, normalize_sar
@@ -97,11 +97,12 @@ class PyramidLevel:
     col_ratio: float
     invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
 
-    def steering(self, box: tuple[int, int, int, int], orienter=None) -> LevelSteering:
-        """Orientations and turned patches of keypoints in ``box`` (upright=False)."""
+    def steering(self, box: tuple[int, int, int, int], orienter=None,
+                 descriptor: str = "patch") -> LevelSteering:
+        """Orientations and descriptors of keypoints in ``box`` (upright=False)."""
         return LevelSteering.around(
             self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER,
-            orienter=orienter,
+            orienter=orienter, descriptor=descriptor,
         )
 
     def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
@@ -299,6 +300,14 @@ class SARR2D2Detector:
         learned orientation (:mod:`sarfeat.learned_orientation`, experimental).
         A callable ``(level_image, rows, cols) -> radians`` with a ``reach()``
         method, such as :class:`sarfeat.learned_orientation.LearnedOrientation`.
+    descriptor : {'patch', 'polar'}
+        The descriptor of the rotation-invariant detector (ignored with
+        ``upright``). ``'patch'`` (the default): the 121-D log-intensity patch
+        turned to the keypoint's orientation. ``'polar'``: a log-intensity
+        descriptor that is rotation invariant by construction and needs no
+        orientation (:mod:`sarfeat.polar_descriptor`, 378-D; orientations are
+        still reported); it matches cross-polarised pairs better where the
+        gradient orientation is unreliable.
     turned_maps : {'auto', 'distilled', 'average'}
         Where the rotation-invariant keypoint maps come from (ignored with
         ``upright``). ``'average'``: the network of ``weights`` run on the
@@ -340,8 +349,8 @@ class SARR2D2Detector:
     descriptors : (M, D) ndarray of float32
         L2-normalised descriptors of the keypoints for which ``mask`` is True:
         D = 121, the turned 11 x 11 log-intensity patch (zero-mean; a flat
-        patch gives a zero row), or D = 128, the network's R2D2 descriptor,
-        with ``upright``.
+        patch gives a zero row), D = 378 with ``descriptor='polar'``, or
+        D = 128, the network's R2D2 descriptor, with ``upright``.
     mask : (N,) ndarray of bool
         Which keypoints could be described (all, after ``detect_and_extract``).
 
@@ -382,6 +391,7 @@ class SARR2D2Detector:
         upright: bool = False,
         turned_maps: str = "auto",
         orientation="gradient",
+        descriptor: str = "patch",
         trust: bool = False,
         progress: bool = False,
         n_keypoints: int | None = None,
@@ -409,6 +419,7 @@ class SARR2D2Detector:
         self.upright = upright
         self.turned_maps = turned_maps
         self.orientation = orientation
+        self.descriptor = descriptor
         self._orienter = self._orienter_key = None
         self.trust = trust
         self.progress = progress
@@ -654,7 +665,7 @@ class SARR2D2Detector:
             descriptors = maps.descriptors_at(rows, cols)
             orientations = np.zeros(rows.size)
         else:
-            steering = level.steering(tile.core, self._get_orienter())
+            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations = steering.orientations(level_rows, level_cols)
             descriptors = steering.describe(level_rows, level_cols, orientations)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
@@ -810,7 +821,7 @@ class SARR2D2Detector:
             & np.isfinite(keypoints).all(axis=1)
         )
         described = inside.copy()
-        length = 128 if self.upright else PATCH_SIZE * PATCH_SIZE
+        length = 128 if self.upright else descriptor_length(self.descriptor)
         descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
         for index, level in enumerate(levels):
             todo = np.flatnonzero(inside & (level_of == index))
@@ -848,7 +859,7 @@ class SARR2D2Detector:
     def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
         """Turned patches at level positions, tile by tile; the network is not needed."""
         for tile, here in self._tiles_holding(level, runner, rows, cols):
-            steering = level.steering(tile.core, self._get_orienter())
+            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations = steering.orientations(rows[here], cols[here])
             out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
 
