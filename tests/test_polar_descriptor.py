@@ -100,3 +100,21 @@ def test_unknown_descriptor_is_refused():
     with pytest.raises(ValueError, match="unknown descriptor"):
         LevelSteering(np.zeros((8, 8)), 1.0, descriptor="ring")
     assert SARR2D2Detector().descriptor == "polar"
+
+
+def test_compiled_ring_samples_are_the_numpy_twin_s_bits():
+    """numba's ring sampling (sarfeat.runtime.kernels.steering) gives the bits of its numpy
+    twin (sarfeat.runtime.steering_arithmetic), edges and corners included."""
+    from sarfeat.runtime import steering_arithmetic
+    from sarfeat.runtime.kernels import steering as compiled
+
+    if not compiled.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(2)
+    image = rng.random((70, 90)).astype(np.float32)
+    rows = np.concatenate([rng.uniform(-5, 75, 300), [0.0, 69.0, 69.0]])
+    cols = np.concatenate([rng.uniform(-5, 95, 300), [0.0, 89.0, 0.5]])
+    angles = 2 * np.pi * np.arange(32) / 32
+    args = (image, rows, cols, np.array([2.0, 7.5, 20.0]), np.sin(angles), np.cos(angles))
+    np.testing.assert_array_equal(compiled.ring_samples(*args),
+                                  steering_arithmetic.ring_samples(*args))
