@@ -488,12 +488,13 @@ def test_cli_detect_upright_switch(airsar_pair, tmp_path, capsys):
     image = tmp_path / "hh.npy"
     np.save(image, airsar_pair[0][:160, :160])
     saved = {}
-    for flags in ((), ("--upright",)):
+    for flags in ((), ("--upright",), ("--descriptor", "patch")):
         out = tmp_path / f"kp{len(flags)}.npz"
         assert main(["detect", str(image), "-o", str(out), *flags]) == 0, capsys.readouterr().err
         with np.load(out) as result:
-            saved[bool(flags)] = (result["descriptors"].shape[1], result["orientations"].any())
-    assert saved == {False: (POLAR_LENGTH, True), True: (128, False)}
+            saved[flags] = (result["descriptors"].shape[1], result["orientations"].any())
+    assert saved == {(): (POLAR_LENGTH, True), ("--upright",): (128, False),
+                     ("--descriptor", "patch"): (121, True)}
 
 
 def test_cli_detect_turned_maps_are_the_api_s(airsar_pair, tmp_path, capsys):
