@@ -4,7 +4,7 @@ The figures of ``eval_rotation.py``, computed once per asv run
 (``setup_cache``): MMA@3 of mutual nearest neighbours between the first
 channel of each bundled scene and the last one warped by a similarity of
 scale 0.9 turned by 10, 60 or 135 degrees (both directions, ``min_size=128``),
-for the default detector and ``upright=True``. The ``shanghai`` row is unseen
+for the default detector, ``descriptor='patch'`` and ``upright=True``. The ``shanghai`` row is unseen
 data (never trained or tuned on). Needs ``SARFEAT_DATA_DIR`` (skipped without
 it).
 """
@@ -19,7 +19,7 @@ ROWS = ["sentinel1", "shanghai", "labrador", "sanfrancisco"]
 class RotationTable:
     """MMA@3 by configuration, row (scene, or both Sentinel-1 scenes pooled) and angle."""
 
-    params = (["default", "upright"], ROWS, [10, 60, 135])
+    params = (["default", "patch", "upright"], ROWS, [10, 60, 135])
     param_names = ["detector", "row", "degrees"]
     unit = "MMA@3"
     timeout = 1800

@@ -20,8 +20,11 @@ Rows:
   degrees and (30, -10) px, one direction (the acceptance pair of the
   training issue).
 
-Columns: the default detector (rotation invariant) and ``upright=True`` (the
-network's 128-D descriptor, no orientation), at 10, 60 and 135 degrees.
+Columns: the default detector (rotation invariant; its descriptor, the polar
+one of :mod:`sarfeat.polar_descriptor`, is invariant by construction), the
+same keypoints with ``descriptor='patch'`` (the patch turned to the gradient
+orientation, the default before issue 18) and ``upright=True`` (the network's
+128-D descriptor, no orientation), at 10, 60 and 135 degrees.
 
 Run (about two minutes on a 2-core CPU)::
 
@@ -56,7 +59,7 @@ SCENES = {"labrador": "Sentinel-1 VV/VH", "shanghai": "Sentinel-1 VV/VH (unseen)
           "sanfrancisco": "AIRSAR HH/VV"}
 #: The training issue's acceptance warp of Shanghai: scale, degrees, (x, y) shift.
 ACCEPTANCE = (0.8, 10.0, (30.0, -10.0))
-CONFIGS = {"default": {}, "upright": {"upright": True}}
+CONFIGS = {"default": {}, "patch": {"descriptor": "patch"}, "upright": {"upright": True}}
 
 
 def _summary(errors: np.ndarray) -> dict:

@@ -27,7 +27,7 @@ _NAMES = {
 }
 _SUBMODULES = {
     "checkpoint", "cli", "data", "descriptors", "detector", "geometry", "io", "matching",
-    "metrics", "network", "orientation", "parallel", "preprocess", "registration", "structural", "training",
+    "metrics", "network", "orientation", "parallel", "polar_descriptor", "preprocess", "registration", "structural", "training",
     "viz", "weights",
 }
 

@@ -161,6 +161,7 @@ def check_detector_parameters(params) -> None:
     check_bool("upright", params.upright)
     check_choice("turned_maps", params.turned_maps, ("auto", "distilled", "average"))
     check_orientation(params.orientation)
+    check_choice("descriptor", getattr(params, "descriptor", "patch"), ("patch", "polar"))
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
 

@@ -12,7 +12,7 @@ from scipy import ndimage
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
 from .orientation import (
-    ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIZE, TURNED_THRESHOLD_SHIFT, LevelSteering,
+    ORIENTATION_SIGMA, PATCH_SCALE, TURNED_THRESHOLD_SHIFT, LevelSteering, descriptor_length,
     quarter_turn_maps,
 )
 from .preprocess import NormalizedImage, normalize_sar
@@ -97,11 +97,12 @@ class PyramidLevel:
     col_ratio: float
     invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
 
-    def steering(self, box: tuple[int, int, int, int], orienter=None) -> LevelSteering:
-        """Orientations and turned patches of keypoints in ``box`` (upright=False)."""
+    def steering(self, box: tuple[int, int, int, int], orienter=None,
+                 descriptor: str = "patch") -> LevelSteering:
+        """Orientations and descriptors of keypoints in ``box`` (upright=False)."""
         return LevelSteering.around(
             self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER,
-            orienter=orienter,
+            orienter=orienter, descriptor=descriptor,
         )
 
     def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
@@ -285,8 +286,9 @@ class SARR2D2Detector:
         network's maps averaged over the image's four quarter turns (or on
         a distilled network's one-run version of that average, see
         ``turned_maps``); each keypoint gets an orientation (the direction of
-        the Gaussian-smoothed log-intensity gradient) and is described by the
-        normalised log-intensity patch turned to it. True (OpenCV's name for
+        the Gaussian-smoothed log-intensity gradient) and is described by a
+        log-intensity descriptor that is rotation invariant by construction
+        (see ``descriptor``). True (OpenCV's name for
         the same choice): the network's maps and its 128-D R2D2 descriptor as
         the image stands (a quarter of the network work of
         ``turned_maps='average'``, but several times that of the distilled
@@ -299,6 +301,15 @@ class SARR2D2Detector:
         learned orientation (:mod:`sarfeat.learned_orientation`, experimental).
         A callable ``(level_image, rows, cols) -> radians`` with a ``reach()``
         method, such as :class:`sarfeat.learned_orientation.LearnedOrientation`.
+    descriptor : {'polar', 'patch'}
+        The descriptor of the rotation-invariant detector (ignored with
+        ``upright``). ``'polar'`` (the default): 378 rotation invariants of
+        the log-intensity image on rings around the keypoint
+        (:mod:`sarfeat.polar_descriptor`); it needs no orientation, so an
+        unreliable orientation (cross-polarised pairs) costs nothing.
+        ``'patch'``: the 121-D log-intensity patch turned to the keypoint's
+        orientation (the default before issue 18; MMA@3 0.42 against 0.65
+        on Sentinel-1 VV/VH turned by 10 degrees, ``benchmarks/eval_rotation.py``).
     turned_maps : {'auto', 'distilled', 'average'}
         Where the rotation-invariant keypoint maps come from (ignored with
         ``upright``). ``'average'``: the network of ``weights`` run on the
@@ -339,9 +350,9 @@ class SARR2D2Detector:
         The two network maps at the keypoints.
     descriptors : (M, D) ndarray of float32
         L2-normalised descriptors of the keypoints for which ``mask`` is True:
-        D = 121, the turned 11 x 11 log-intensity patch (zero-mean; a flat
-        patch gives a zero row), or D = 128, the network's R2D2 descriptor,
-        with ``upright``.
+        D = 378, the polar descriptor (a flat patch gives a zero row), D = 121
+        with ``descriptor='patch'`` (the turned 11 x 11 log-intensity patch),
+        or D = 128, the network's R2D2 descriptor, with ``upright``.
     mask : (N,) ndarray of bool
         Which keypoints could be described (all, after ``detect_and_extract``).
 
@@ -354,7 +365,7 @@ class SARR2D2Detector:
     >>> detector = SARR2D2Detector()  # sarfeat's bundled SAR weights
     >>> detector.detect_and_extract(image)
     >>> detector.keypoints.shape[1], detector.descriptors.shape[1]
-    (2, 121)
+    (2, 378)
     >>> upright = SARR2D2Detector(upright=True)  # faster, for images known to be upright
     >>> upright.detect_and_extract(image)
     >>> upright.descriptors.shape[1], bool(upright.orientations.any())
@@ -382,6 +393,7 @@ class SARR2D2Detector:
         upright: bool = False,
         turned_maps: str = "auto",
         orientation="gradient",
+        descriptor: str = "polar",
         trust: bool = False,
         progress: bool = False,
         n_keypoints: int | None = None,
@@ -409,6 +421,7 @@ class SARR2D2Detector:
         self.upright = upright
         self.turned_maps = turned_maps
         self.orientation = orientation
+        self.descriptor = descriptor
         self._orienter = self._orienter_key = None
         self.trust = trust
         self.progress = progress
@@ -654,7 +667,7 @@ class SARR2D2Detector:
             descriptors = maps.descriptors_at(rows, cols)
             orientations = np.zeros(rows.size)
         else:
-            steering = level.steering(tile.core, self._get_orienter())
+            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations = steering.orientations(level_rows, level_cols)
             descriptors = steering.describe(level_rows, level_cols, orientations)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
@@ -810,7 +823,7 @@ class SARR2D2Detector:
             & np.isfinite(keypoints).all(axis=1)
         )
         described = inside.copy()
-        length = 128 if self.upright else PATCH_SIZE * PATCH_SIZE
+        length = 128 if self.upright else descriptor_length(self.descriptor)
         descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
         for index, level in enumerate(levels):
             todo = np.flatnonzero(inside & (level_of == index))
@@ -848,7 +861,7 @@ class SARR2D2Detector:
     def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
         """Turned patches at level positions, tile by tile; the network is not needed."""
         for tile, here in self._tiles_holding(level, runner, rows, cols):
-            steering = level.steering(tile.core, self._get_orienter())
+            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations = steering.orientations(rows[here], cols[here])
             out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
 

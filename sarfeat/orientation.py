@@ -36,7 +36,15 @@ keypoints, as SAR-SIFT's ROEWA orientation histogram does, at a fraction of
 its cost; of the windows measured (0.125 to 0.5 diameters), 0.25 was the best
 compromise over the three bundled scenes and the angles.
 
-**Descriptor: the turned log-intensity patch.** The descriptor is the
+**Descriptor: polar invariants (the default) or the turned patch.** The
+detector's default descriptor, ``descriptor='polar'``, needs no orientation:
+rotation invariants of the prefiltered log-intensity image on rings around the
+keypoint (:mod:`sarfeat.polar_descriptor`). The same 11 x 11 patch turned by
+the exact orientation (known from the warp) matched far better than turned by
+the gradient orientation (Sentinel-1 VV/VH: MMA@3 0.72 against 0.42), so the
+orientation, not the patch, was what failed; the polar descriptor matches as
+well as that exact-orientation patch on the training scenes. The turned patch
+stays available as ``descriptor='patch'``. It is the
 normalised log-intensity patch of :mod:`sarfeat.descriptors` (``'log_patch'``)
 sampled on a grid turned by the keypoint's orientation
 (:func:`oriented_log_patches`): a ``PATCH_SIZE`` x ``PATCH_SIZE`` grid over a
@@ -69,6 +77,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
+from .polar_descriptor import POLAR_LENGTH, POLAR_RADII, polar_descriptors
 from .runtime import steering_arithmetic
 from .runtime.kernels import steering as _fused_steering
 from .runtime.kernels import worth_compiling
@@ -76,7 +85,7 @@ from .runtime.kernels import worth_compiling
 __all__ = [
     "turn_positions", "quarter_turn_maps", "dominant_orientations", "oriented_log_patches",
     "LevelSteering", "ORIENTATION_SIGMA", "PATCH_SIZE", "PATCH_SCALE", "PATCH_SIGMA",
-    "TURNED_THRESHOLD_SHIFT",
+    "TURNED_THRESHOLD_SHIFT", "DESCRIPTORS", "descriptor_length",
 ]
 
 #: Standard deviation of the Gaussian window of the orientation, as a fraction
@@ -91,6 +100,19 @@ PATCH_SIGMA = 0.5
 #: How much lower the default thresholds are on the quarter-turn averaged maps
 #: than the thresholds recommended for the upright maps.
 TURNED_THRESHOLD_SHIFT = 0.15
+#: Descriptors of the rotation-invariant detector: the patch turned by the
+#: keypoint's orientation, or the polar descriptor that needs no orientation
+#: (:mod:`sarfeat.polar_descriptor`).
+DESCRIPTORS = ("patch", "polar")
+
+
+def descriptor_length(descriptor: str) -> int:
+    """Length of a :data:`DESCRIPTORS` descriptor (ValueError for an unknown name)."""
+    if descriptor == "patch":
+        return PATCH_SIZE * PATCH_SIZE
+    if descriptor == "polar":
+        return POLAR_LENGTH
+    raise ValueError(f"unknown descriptor {descriptor!r}; choose one of {DESCRIPTORS}")
 
 
 def turn_positions(
@@ -249,6 +271,10 @@ class LevelSteering:
         ``orienter(image, rows, cols)`` -> orientations, in place of the
         gradient (e.g. :class:`sarfeat.learned_orientation.LearnedOrientation`);
         it must read no further than its ``reach()`` pixels from a position.
+    descriptor : {'patch', 'polar'}
+        What :meth:`describe` computes: the patch turned by the given
+        orientations, or the rotation-invariant polar descriptor of
+        :mod:`sarfeat.polar_descriptor` (same prefilter, orientations unused).
     """
 
     def __init__(
@@ -260,7 +286,10 @@ class LevelSteering:
         prefilter: float = PATCH_SIGMA,
         origin: tuple[int, int] = (0, 0),
         orienter: Callable | None = None,
+        descriptor: str = "patch",
     ) -> None:
+        descriptor_length(descriptor)  # checks the name
+        self.descriptor = descriptor
         self.image = np.asarray(image, dtype=np.float32)
         self.orienter = orienter
         self.sigma = float(sigma)
@@ -278,6 +307,7 @@ class LevelSteering:
         # scipy's Gaussian filters stop at 4 standard deviations (truncate=4.0)
         orientation = int(4.0 * sigma + 0.5)
         corner = (0.5 - 0.5 / size) * side * math.sqrt(2)
+        corner = max(corner, 0.5 * side * max(POLAR_RADII))  # the polar descriptor's rings
         patch = corner + int(4.0 * prefilter * side / size + 0.5)
         return math.ceil(max(orientation, patch)) + 2  # bilinear sampling, sub-pixel positions
 
@@ -324,7 +354,8 @@ class LevelSteering:
         return np.arctan2(d_row, d_col).astype(np.float64)
 
     def describe(self, rows: np.ndarray, cols: np.ndarray, orientations: np.ndarray) -> np.ndarray:
-        """(N, size**2) float32 turned log patches at level positions."""
+        """(N, D) float32 descriptors at level positions: turned log patches (D = size**2),
+        or polar descriptors (D = POLAR_LENGTH, ``orientations`` unused)."""
         if self._smooth is None:
             sigma = self.prefilter * self.side / self.size
             if sigma <= 0:
@@ -335,5 +366,7 @@ class LevelSteering:
         grid = ((np.arange(p) + 0.5) / p - 0.5) * self.side
         rows = np.asarray(rows, np.float64) - self.origin[0]
         cols = np.asarray(cols, np.float64) - self.origin[1]
+        if self.descriptor == "polar":
+            return polar_descriptors(self._smooth, rows, cols, 0.5 * self.side)
         kernels = _steering(self.image.size)
         return kernels.turned_patches(self._smooth, rows, cols, orientations, grid)

@@ -25,6 +25,7 @@ from sarfeat.orientation import (
     quarter_turn_maps,
     turn_positions,
 )
+from sarfeat.polar_descriptor import POLAR_LENGTH
 
 
 def wrapped_degrees(radians):
@@ -298,15 +299,16 @@ def test_default_on_unseen_shanghai_at_any_angle(shanghai_errors, degrees):
     """Rotation invariance on a scene outside training (Shanghai: never trained, distilled
     or tuned on), VV against VH turned, scaled by 0.9 and shifted, both directions.
 
-    The bar is what the default reaches today, stated honestly: MMA@3 0.20-0.22 over
-    about 140-150 matches (main e7dc5fa; ``benchmarks/eval_rotation.py``), far above
-    chance (upright: 0.00-0.02) but far below upright's 0.63 at 10 degrees. Issue 18's
-    target (0.60) is the xfail below."""
+    The bar is what the default reaches, stated honestly: MMA@3 0.46-0.47 over about
+    160-170 matches with the polar descriptor (0.20-0.22 with the gradient-turned patch
+    that was the default before; ``benchmarks/eval_rotation.py``), far above chance
+    (upright: 0.00-0.02) but below upright's 0.63 at 10 degrees. Issue 18's target
+    (0.60) is the xfail below."""
     errors = shanghai_errors[degrees]
     mma = float(np.mean(errors <= 3))
     print(f"default, Shanghai turned {degrees} deg: MMA@3 {mma:.3f} ({len(errors)} matches)")
     assert len(errors) >= 100
-    assert mma >= 0.17
+    assert mma >= 0.40
 
 
 @pytest.mark.xfail(strict=True, reason="issue 18: a learned rotation-invariant SAR descriptor "
@@ -375,7 +377,11 @@ def test_upright_runs_the_network_once_per_tile(airsar_pair):
 
 @pytest.mark.parametrize("degrees", ANGLES)
 def test_orientations_follow_the_turn(features, degrees):
-    """For correct matches, orientation(turned) - orientation = -degrees, within speckle."""
+    """For correct matches, orientation(turned) - orientation = -degrees, within speckle.
+
+    The matches come from the polar descriptor, which ignores orientations, so they are
+    not selected for agreeing ones (the turned patch's were): 78-84 % agree within 30
+    degrees, HH against VV."""
     first, _ = features(False, 0, channel=0)
     second, to_second = features(False, degrees)
     _, matches, errors = matching(first, second, to_second)
@@ -383,8 +389,10 @@ def test_orientations_follow_the_turn(features, degrees):
     difference = wrapped_degrees(
         second.orientations[good[:, 1]] - first.orientations[good[:, 0]] + np.deg2rad(degrees)
     )
+    print(f"turned {degrees} deg: median {np.median(np.abs(difference)):.1f} deg, "
+          f"{np.mean(np.abs(difference) < 30):.2f} within 30 deg ({len(good)} matches)")
     assert np.median(np.abs(difference)) < 15
-    assert np.mean(np.abs(difference) < 30) > 0.8
+    assert np.mean(np.abs(difference) < 30) > 0.7
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])
@@ -422,7 +430,8 @@ def test_default_attributes(features):
     assert found.keypoints.dtype == found.orientations.dtype == np.float32  # float32 in
     assert np.all(np.abs(found.orientations) <= np.pi)
     assert found.orientations.std() > 1.0  # spread over the circle, not zeros
-    assert found.descriptors.shape == (count, 121) and found.descriptors.dtype == np.float32
+    assert found.descriptors.shape == (count, POLAR_LENGTH)
+    assert found.descriptors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(found.descriptors, axis=1), 1.0, atol=1e-4)
     assert found.mask.all()
 
@@ -453,7 +462,7 @@ def test_default_extract_flags_unusable_keypoints(airsar_pair):
     detector = SARR2D2Detector()
     detector.extract(image, keypoints=keypoints)
     np.testing.assert_array_equal(detector.mask, [True, False, False, False, True])
-    assert detector.descriptors.shape == (2, 121)
+    assert detector.descriptors.shape == (2, POLAR_LENGTH)
     assert np.isfinite(detector.descriptors).all()
 
 
@@ -479,12 +488,13 @@ def test_cli_detect_upright_switch(airsar_pair, tmp_path, capsys):
     image = tmp_path / "hh.npy"
     np.save(image, airsar_pair[0][:160, :160])
     saved = {}
-    for flags in ((), ("--upright",)):
+    for flags in ((), ("--upright",), ("--descriptor", "patch")):
         out = tmp_path / f"kp{len(flags)}.npz"
         assert main(["detect", str(image), "-o", str(out), *flags]) == 0, capsys.readouterr().err
         with np.load(out) as result:
-            saved[bool(flags)] = (result["descriptors"].shape[1], result["orientations"].any())
-    assert saved == {False: (121, True), True: (128, False)}
+            saved[flags] = (result["descriptors"].shape[1], result["orientations"].any())
+    assert saved == {(): (POLAR_LENGTH, True), ("--upright",): (128, False),
+                     ("--descriptor", "patch"): (121, True)}
 
 
 def test_cli_detect_turned_maps_are_the_api_s(airsar_pair, tmp_path, capsys):

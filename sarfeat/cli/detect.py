@@ -50,6 +50,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "rotation invariance (one run; the default weights have one), or "
                              "the average over four quarter turns (default auto: distilled "
                              "where the weights have one)")
+    parser.add_argument("--descriptor", choices=["polar", "patch"], default="polar",
+                        help="without --upright: rotation invariants on rings around the "
+                             "keypoint (default polar, 378-D), or the 11 x 11 patch turned to "
+                             "the keypoint's orientation (patch, 121-D)")
     add_console_options(parser)
 
 
@@ -107,7 +111,8 @@ def _make_detector(args: argparse.Namespace, net, min_size: int, console: Consol
     return SARR2D2Detector(
         weights, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
         input_kind=args.input_kind, nodata=args.nodata, precision=args.precision,
-        device=args.device, upright=args.upright, turned_maps=args.turned_maps, trust=args.trust,
+        device=args.device, upright=args.upright, turned_maps=args.turned_maps,
+        descriptor=args.descriptor, trust=args.trust,
         progress=console.progress,
     )
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .kernels.steering import gaussian_kernels
 
-__all__ = ["gaussian_smooth", "smoothed_gradients", "turned_patches"]
+__all__ = ["gaussian_smooth", "smoothed_gradients", "turned_patches", "ring_samples"]
 
 
 def smoothed_gradients(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
@@ -149,3 +149,25 @@ def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
         out += weights[radius + x] * (padded[:, radius - x:radius - x + width]
                                       + padded[:, radius + x:radius + x + width])
     return out
+
+
+def ring_samples(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, radii: np.ndarray,
+                 sin_a: np.ndarray, cos_a: np.ndarray) -> np.ndarray:
+    """:func:`sarfeat.runtime.kernels.steering.ring_samples` in numpy (the same bits).
+
+    Returns
+    -------
+    (N, R, A) ndarray of float64
+    """
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    height, width = image.shape
+    radii = np.asarray(radii, np.float64)[None, :, None]
+    rows = np.asarray(rows, np.float64)[:, None, None]
+    cols = np.asarray(cols, np.float64)[:, None, None]
+    r = np.minimum(np.maximum(rows + radii * np.asarray(sin_a, np.float64), 0.0), height - 1.0)
+    c = np.minimum(np.maximum(cols + radii * np.asarray(cos_a, np.float64), 0.0), width - 1.0)
+    r0, c0 = np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
+    r1, c1 = np.minimum(r0 + 1, height - 1), np.minimum(c0 + 1, width - 1)
+    wr, wc = r - r0, c - c0
+    return ((image[r0, c0] * (1 - wc) + image[r0, c1] * wc) * (1 - wr)
+            + (image[r1, c0] * (1 - wc) + image[r1, c1] * wc) * wr)

