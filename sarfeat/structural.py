@@ -226,9 +226,14 @@ def gradient_maps(
         low = np.floor(position)
         upper = magnitude * (position - low)
         low = low.astype(np.intp) % orientations
-        for o in range(orientations):
-            histogram[o] += np.where(low == o, magnitude - upper, 0)
-            histogram[o] += np.where(low == (o - 1) % orientations, upper, 0)
+        # each pixel's magnitude shared between its two nearest bins, scattered at once
+        pixel = np.arange(low.size).reshape(low.shape)
+        histogram += np.bincount((low * low.size + pixel).ravel(),
+                                 weights=(magnitude - upper).ravel(),
+                                 minlength=histogram.size).reshape(histogram.shape)
+        histogram += np.bincount((((low + 1) % orientations) * low.size + pixel).ravel(),
+                                 weights=upper.ravel(),
+                                 minlength=histogram.size).reshape(histogram.shape)
     maps = np.sqrt(np.stack([ndimage.gaussian_filter(h, cell) for h in histogram]))
     block = np.sqrt(ndimage.gaussian_filter((maps ** 2).mean(axis=0), context))
     maps /= block + 0.1 * float(block.mean()) + 1e-12

@@ -208,3 +208,9 @@ def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index
     else:
         assert matcher.model is not None, matcher.diagnostics["failure"]
         assert registration_rmse(matcher.model, truth.params, fixed.shape, moving.shape) < 3.0
+
+
+def test_the_global_search_keeps_to_max_scale_change():
+    matcher = DenseStructuralMatcher("optical-sar", max_scale_change=1.2)
+    assert matcher.searched_scales() == (2 ** -0.25, 1.0, 2 ** 0.25)
+    assert len(DenseStructuralMatcher("optical-sar").searched_scales()) == 5

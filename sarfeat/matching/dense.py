@@ -49,9 +49,8 @@ from skimage.transform import AffineTransform, SimilarityTransform
 
 from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import downsample, rotation_scale, warp_nan
-from .dense_correlation import (Reference, distances, model_distance, parabola,
-                                place_templates, similarity, translation, turn_canvas,
-                                whole_overlap_estimate)
+from .dense_correlation import (Reference, place_templates, similarity,
+                                turn_canvas, whole_overlap_estimate)
 from .models import MODELS
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
@@ -67,7 +66,7 @@ _MAPS = {
                                                       context=8.0),
 }
 #: Hypotheses of the global search carried to the refinement, and how far apart (degrees).
-_HYPOTHESES = 3
+_HYPOTHESES = 6
 _DISTINCT_ANGLE = 15.0
 #: Turns and scale steps tried around each hypothesis by the refinement, then around the
 #: best of them.
@@ -76,7 +75,7 @@ _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
 #: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
 #: correlation at the polished model, per feature kind. Chosen on the tuning split of the
 #: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
-_MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.15}
+_MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.12}
 _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
@@ -109,7 +108,8 @@ class DenseStructuralMatcher:
         scale, shift), which every one of them allows.
     coarse_size, refine_size, fine_size : int
         Longest side of the working images of the global search, the refinement
-        and the fine stage (smaller images are used as they are).
+        and the fine stage (smaller images are used as they are). The
+        thresholds were chosen with the fine stage at 256.
     angle_step : float
         Turns of image 2 tried by the global search, in degrees (all the circle).
     scales : sequence of float
@@ -118,11 +118,12 @@ class DenseStructuralMatcher:
         Least fraction of the smaller image that a shift must overlap.
     min_coarse_score : float, optional
         A best global correlation (overlap-weighted, at ``refine_size``) below
-        this is a refusal: no turn and scale stands out. None: 0.15 for
+        this is a refusal: no turn and scale stands out. None: 0.12 for
         ``'gradient'`` features, 0.21 for ``'log-gabor'`` (chosen on the tuning
         split of the 3MOS development pairs: with gradient features, priors
-        within 8 px scored 0.17-0.37 there, priors more than 60 px wrong at most
-        0.15).
+        within 5 px scored 0.14-0.37 there, priors more than 40 px wrong
+        0.09-0.15; those above 0.12 were refused by the checks of the fine
+        stage).
     template : int
         Half side of the fine templates, in fine pixels (side ``2 * template + 1``).
     grid_step : int
@@ -182,7 +183,7 @@ class DenseStructuralMatcher:
     """
 
     def __init__(self, modality="optical-sar", *, model: str = "affine",
-                 coarse_size: int = 128, refine_size: int = 128, fine_size: int = 512,
+                 coarse_size: int = 128, refine_size: int = 128, fine_size: int = 256,
                  angle_step: float = 15.0, max_angle: float = 90.0,
                  scales: tuple[float, ...] = (2 ** -0.5, 2 ** -0.25, 1.0, 2 ** 0.25, 2 ** 0.5),
                  min_overlap: float = 0.35, min_coarse_score: float | None = None,

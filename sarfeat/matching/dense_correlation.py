@@ -220,7 +220,7 @@ def parabola(left: float, centre: float, right: float) -> float:
 
 def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
                            to_full1: np.ndarray, fine_maps) -> dict | None:
-    """A second, independent estimate: the whole overlap correlated around the fit.
+    """The whole overlap correlated around a model: the model polished, and how sure.
 
     Image 2 is resampled through the model turned by each of
     ``POLISH_TURNS`` degrees and scaled by each of ``POLISH_SCALES`` about
@@ -232,8 +232,8 @@ def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.
     correlation, ``verify_score``). Its correlation weighted by the
     overlap's share as in the global search (``verify_weighted``), the best
     weighted correlation more than ``DISTINCT_SHIFT`` working pixels from it
-    (``verify_second``) and how far the template fit is from it
-    (``verify_rmse``, image-2 pixels) say whether the fit is to be trusted.
+    (``verify_second``) say whether it is to be trusted; ``verify_rmse`` is
+    how far the polish moved the model it started from (image-2 pixels).
 
     ``fine_maps`` computes the matcher's fine feature maps of a resampled
     image 2. Returns those figures as a dict, or None when no overlap
