@@ -1,4 +1,4 @@
-"""Optical-SAR registration on the 3MOS development pairs: sarfeat against OpenCV.
+"""Optical-SAR registration on the 3MOS development pairs: sarfeat against peers.
 
 Each pair is an optical 3MOS tile (fixed) and its co-registered SAR tile
 turned by up to 90 degrees, scaled by 0.7-1.4 and shifted by up to 20 px (the
@@ -9,6 +9,19 @@ moving image; see :mod:`optical_sar_pairs`). Methods:
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
+- ``rift2`` (optional, not in the default list): a Python port of RIFT2 (Li et
+  al., 2023), run from a checkout outside sarfeat named by the environment
+  variable ``RIFT2_PYTHON_DIR`` (:func:`load_rift2`). The port measured,
+  RicPedre/RIFT2-python at ab6d95f, has no licence: sarfeat neither ships nor
+  depends on it, and runs it for evaluation only. Its default detector and
+  descriptor on the same 8-bit views, its own nearest-neighbour matching as in
+  its demo (ratio 0.95, not mutual); the transform is then estimated exactly
+  as for the OpenCV peers (``cv2.estimateAffine2D``, RANSAC at 3 px, at least
+  6 inliers: :func:`peer_affine`) instead of the port's MAGSAC homography, so
+  that all peers share one estimator and one acceptance rule. Its description
+  runs in one process (its joblib pool is made sequential): 7-13 CPU s per
+  256 x 256 pair (median 8.7). Besides sarfeat's own packages it needs
+  ``joblib``, ``pyyaml`` and ``matplotlib`` (``pyfftw`` for speed).
 
 With ``--alignment FILE`` (the JSON of ``check_3mos_alignment.py``), pairs whose
 tiles are themselves 3 px or more apart in the data are counted as published
@@ -21,13 +34,18 @@ transforms returned (RMSE above 3 px), refusals, and CPU seconds per pair
 wall time; wall seconds are printed too).
 
 Run ``SARFEAT_DATA_DIR=<folder with optical_sar/3mos> python
-benchmarks/eval_optical_sar.py --split held_out [--limit N] [--upscale 2]``.
+benchmarks/eval_optical_sar.py --split held_out [--limit N] [--upscale 2]``;
+add RIFT2 with ``RIFT2_PYTHON_DIR=<checkout> ... --methods sarfeat,sift,akaze,rift2``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,6 +70,21 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def peer_affine(source: np.ndarray, target: np.ndarray):
+    """The peers' one estimator: 3x3 affine source -> target, or None.
+
+    ``cv2.estimateAffine2D`` with RANSAC at 3 px; None when it finds no model
+    or fewer than :data:`PEER_MIN_INLIERS` inliers.
+    """
+    import cv2
+
+    matrix, inliers = cv2.estimateAffine2D(np.float32(source), np.float32(target),
+                                           method=cv2.RANSAC, ransacReprojThreshold=3.0)
+    if matrix is None or inliers is None or inliers.sum() < PEER_MIN_INLIERS:
+        return None
+    return np.vstack([matrix, [0, 0, 1]])
+
+
 def register_opencv(fixed: np.ndarray, moving: np.ndarray, kind: str):
     """(3x3 fixed -> moving matrix or None) by OpenCV SIFT or AKAZE + RANSAC."""
     import cv2
@@ -68,11 +101,7 @@ def register_opencv(fixed: np.ndarray, moving: np.ndarray, kind: str):
         return None
     source = np.float32([k1[m.queryIdx].pt for m in good])
     target = np.float32([k2[m.trainIdx].pt for m in good])
-    matrix, inliers = cv2.estimateAffine2D(source, target, method=cv2.RANSAC,
-                                           ransacReprojThreshold=3.0)
-    if matrix is None or inliers is None or inliers.sum() < PEER_MIN_INLIERS:
-        return None
-    return np.vstack([matrix, [0, 0, 1]])
+    return peer_affine(source, target)
 
 
 def register_sarfeat(fixed: np.ndarray, moving: np.ndarray):
@@ -83,9 +112,72 @@ def register_sarfeat(fixed: np.ndarray, moving: np.ndarray):
     return result.transform.params
 
 
+#: Environment variable naming a checkout of a Python RIFT2 port (``src/RIFT2.py``).
+RIFT2_ENV = "RIFT2_PYTHON_DIR"
+
+
+def load_rift2():
+    """The ``RIFT2`` class and ``match_keypoints_nn`` of the checkout in ``$RIFT2_PYTHON_DIR``.
+
+    The checkout's root goes on ``sys.path`` and its ``src.RIFT2`` and
+    ``src.matcher_functions`` modules are imported, as its ``demo.py`` does.
+
+    Raises
+    ------
+    RuntimeError
+        When the variable is unset, does not name such a checkout, or the port
+        does not import (a package it needs is missing).
+    """
+    folder = os.environ.get(RIFT2_ENV, "")
+    how = (f"set {RIFT2_ENV} to a checkout of a Python RIFT2 port with src/RIFT2.py and "
+           "src/matcher_functions.py (e.g. git clone https://github.com/RicPedre/RIFT2-python; "
+           "it has no licence: evaluation only, sarfeat neither ships nor depends on it), "
+           "with joblib, pyyaml and matplotlib installed")
+    if not folder:
+        raise RuntimeError(f"method 'rift2' needs the RIFT2 port: {how}")
+    root = Path(folder).expanduser().resolve()
+    if not (root / "src" / "RIFT2.py").is_file():
+        raise RuntimeError(f"{RIFT2_ENV}={folder} has no src/RIFT2.py: {how}")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        rift2 = importlib.import_module("src.RIFT2")
+        matcher = importlib.import_module("src.matcher_functions")
+    except ImportError as error:
+        raise RuntimeError(f"the RIFT2 port in {root} does not import ({error}): {how}") \
+            from error
+    return rift2.RIFT2, matcher.match_keypoints_nn
+
+
+def register_rift2(fixed: np.ndarray, moving: np.ndarray):
+    """(3x3 fixed -> moving matrix or None) by the RIFT2 port, then RANSAC as the OpenCV peers.
+
+    The port's default pipeline on the 8-bit views, its nearest-neighbour
+    matching with ratio 0.95 (its demo's setting), then
+    ``cv2.estimateAffine2D`` with RANSAC at 3 px and at least
+    :data:`PEER_MIN_INLIERS` inliers (:func:`peer_affine`, as the OpenCV peers), so
+    that the comparison is fair. The port's joblib pool runs sequentially (one
+    core, and CPU time is then counted) and its prints and progress bars are
+    kept off the benchmark's output.
+    """
+    import joblib
+
+    rift2_class, match_nn = load_rift2()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            joblib.parallel_config(backend="sequential"):
+        k1, d1, k2, d2 = rift2_class()(_to_uint8(fixed), _to_uint8(moving))
+    if len(k1) < 3 or len(k2) < 3:
+        return None
+    source, target, _ = match_nn(d1, d2, k1, k2, lowes_ratio=0.95, mutual=False)
+    if len(source) < 3:
+        return None
+    return peer_affine(source, target)
+
+
 METHODS = {"sarfeat": register_sarfeat,
            "sift": lambda f, m: register_opencv(f, m, "sift"),
-           "akaze": lambda f, m: register_opencv(f, m, "akaze")}
+           "akaze": lambda f, m: register_opencv(f, m, "akaze"),
+           "rift2": register_rift2}
 
 
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1) -> dict:
@@ -138,7 +230,9 @@ def main(argv=None) -> int:
     parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
     parser.add_argument("--upscale", type=int, default=1,
                         help="enlarge the tiles (2: 512 x 512 pairs, for timing)")
-    parser.add_argument("--methods", default="sarfeat,sift,akaze")
+    parser.add_argument("--methods", default="sarfeat,sift,akaze",
+                        help=f"comma-separated, of {', '.join(METHODS)} (rift2 needs "
+                             f"{RIFT2_ENV}; about 8 CPU s per 256 x 256 pair)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--alignment", type=Path, default=None,
                         help="JSON of check_3mos_alignment.py: count the pairs on tiles "
@@ -149,6 +243,14 @@ def main(argv=None) -> int:
         misaligned = frozenset(row["pair"] for row in json.loads(args.alignment.read_text())
                                if row["misaligned"])
     methods = args.methods.split(",")
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    if "rift2" in methods:
+        try:
+            load_rift2()
+        except RuntimeError as error:
+            parser.error(str(error))
     rows = evaluate(args.split, args.limit, args.upscale, methods, args.step)
     report = {name: summary(rows[name], misaligned) for name in methods}
     print(json.dumps(report, indent=1))

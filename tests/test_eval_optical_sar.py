@@ -1,0 +1,98 @@
+"""The optional RIFT2 peer of benchmarks/eval_optical_sar.py, without the port itself.
+
+The port (no licence) is never installed with sarfeat: these tests check the clear error
+when it is not provided, and the glue around it (import from the named checkout, the
+transform's direction, the OpenCV peers' RANSAC rule) with a stand-in checkout whose
+keypoints and descriptors are known.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from benchmarks import eval_optical_sar
+
+#: fixed (x, y) -> moving (x, y) of the stand-in port: a turn of 30 degrees, scale 1.2, shift.
+_ANGLE, _SCALE, _SHIFT = np.deg2rad(30.0), 1.2, (14.0, -9.0)
+TRUTH = np.array([[_SCALE * np.cos(_ANGLE), -_SCALE * np.sin(_ANGLE), _SHIFT[0]],
+                  [_SCALE * np.sin(_ANGLE), _SCALE * np.cos(_ANGLE), _SHIFT[1]],
+                  [0.0, 0.0, 1.0]])
+
+# A stand-in with the port's interface: RIFT2()(img1, img2) -> (kp1, des1, kp2, des2) and
+# match_keypoints_nn(des1, des2, kp1, kp2, lowes_ratio, mutual) -> (points1, points2, matches).
+# Its keypoints in the second image are those of the first moved by TRUTH; the descriptors
+# are one-hot, so nearest neighbours are exact.
+_STAND_IN = {
+    "src/RIFT2.py": f"""
+        import cv2
+        import numpy as np
+
+        TRUTH = np.array({TRUTH.tolist()!r})
+
+
+        class RIFT2:
+            def __call__(self, img1, img2):
+                assert img1.dtype == np.uint8 and img2.dtype == np.uint8
+                xy = np.random.default_rng(0).uniform(20, 100, (30, 2))
+                moved = xy @ TRUTH[:2, :2].T + TRUTH[:2, 2]
+                des = np.eye(len(xy), dtype=np.float32)
+                kp1 = [cv2.KeyPoint(float(x), float(y), 1) for x, y in xy]
+                kp2 = [cv2.KeyPoint(float(x), float(y), 1) for x, y in moved]
+                return kp1, des, kp2, des
+        """,
+    "src/matcher_functions.py": """
+        import numpy as np
+
+
+        def match_keypoints_nn(des1, des2, kp1, kp2, lowes_ratio=0.75, mutual=True):
+            order = np.argmax(des1 @ des2.T, axis=1)
+            points1 = np.float32([kp.pt for kp in kp1])
+            points2 = np.float32([kp2[j].pt for j in order])
+            return points1, points2, list(order)
+        """,
+}
+
+
+@pytest.fixture
+def stand_in_port(tmp_path, monkeypatch):
+    """A checkout of the stand-in port, named by RIFT2_PYTHON_DIR; sys.path restored after."""
+    for name, text in _STAND_IN.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    monkeypatch.setenv(eval_optical_sar.RIFT2_ENV, str(tmp_path))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for module in ("src", "src.RIFT2", "src.matcher_functions"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    yield tmp_path
+    for module in ("src", "src.RIFT2", "src.matcher_functions"):
+        sys.modules.pop(module, None)
+
+
+def test_rift2_without_the_port_fails_with_how_to_provide_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv(eval_optical_sar.RIFT2_ENV, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        eval_optical_sar.main(["--methods", "sift,rift2"])
+    assert exit_info.value.code == 2  # before any pair is read
+    message = capsys.readouterr().err
+    assert "RIFT2_PYTHON_DIR" in message and "src/RIFT2.py" in message
+    assert "licence" in message
+    # a folder that is not a checkout of the port
+    monkeypatch.setenv(eval_optical_sar.RIFT2_ENV, str(tmp_path))
+    with pytest.raises(RuntimeError, match="no src/RIFT2.py"):
+        eval_optical_sar.load_rift2()
+    with pytest.raises(SystemExit):
+        eval_optical_sar.main(["--methods", "sift,rift3"])
+    assert "unknown methods ['rift3']" in capsys.readouterr().err
+
+
+def test_rift2_peer_returns_the_fixed_to_moving_transform(stand_in_port):
+    pytest.importorskip("cv2")
+    pytest.importorskip("joblib")  # the port's own need; register_rift2 makes its pool sequential
+    image = np.random.default_rng(1).uniform(0, 1, (128, 128)).astype(np.float32)
+    matrix = eval_optical_sar.register_rift2(image, image)
+    np.testing.assert_allclose(matrix, TRUTH, atol=1e-3)
+    assert sys.modules["src.RIFT2"].__file__.startswith(str(stand_in_port))
