@@ -42,7 +42,8 @@ regular sample of) the valid pixels, in this order:
    0-255 or as float 0-1 (``skimage.img_as_float``), gives the same result;
 3. data with a negative median is ``'db'``;
 4. data with a heavy right tail, ``(p99 - p50) > 1.5 (p50 - p1)`` (percentiles
-   of the values), is ``'intensity'``: linear SAR intensity and amplitude have
+   of the nonzero values: zeros are most often no-data, or the fill around a
+   warped picture), is ``'intensity'``: linear SAR intensity and amplitude have
    it (speckle is multiplicative; measured 1.8-60 on single scenes, 1.2-1.5 only
    on homogeneous multi-look speckle), perceptual scales do not (0.4-1.2 for dB
    images and photographs). Noise-subtracted intensity, whose negative values
@@ -312,6 +313,11 @@ def auto_input_kind(sample: np.ndarray) -> str:
         return "intensity"
     if _eight_bit(sample):
         return "display"
+    # zeros are left out of the percentiles: an image's no-data or the fill around a
+    # warped picture is not part of its distribution of values
+    nonzero = sample[sample != 0]
+    if nonzero.size:
+        sample = nonzero
     p1, p50, p99 = np.percentile(sample.astype(np.float64), (1.0, 50.0, 99.0))
     if p50 < 0:
         return "db"

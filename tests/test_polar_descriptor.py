@@ -118,3 +118,27 @@ def test_compiled_ring_samples_are_the_numpy_twin_s_bits():
     args = (image, rows, cols, np.array([2.0, 7.5, 20.0]), np.sin(angles), np.cos(angles))
     np.testing.assert_array_equal(compiled.ring_samples(*args),
                                   steering_arithmetic.ring_samples(*args))
+
+
+def test_the_scikit_image_orb_gallery_case():
+    # scikit-image's ORB example: the camera picture against itself under an anisotropic
+    # affine transform; as ORB is used there (200 keypoints, cross-checked matches)
+    from skimage import data, transform
+    from skimage.feature import match_descriptors
+
+    from sarfeat import SARR2D2Detector
+
+    camera = data.camera().astype(np.float32) / 255
+    tform = transform.AffineTransform(scale=(1.3, 1.1), rotation=0.5, translation=(0, -200))
+    warped = transform.warp(camera, tform).astype(np.float32)
+    detector = SARR2D2Detector(max_keypoints=200)
+    detector.detect_and_extract(camera)
+    keypoints1, descriptors1 = detector.keypoints, detector.descriptors
+    detector.detect_and_extract(warped)
+    matches = match_descriptors(descriptors1, detector.descriptors, cross_check=True)
+    # warp() reads the camera at tform(x): a camera point p lies at tform.inverse(p)
+    points1 = keypoints1[matches[:, 0], ::-1]
+    points2 = detector.keypoints[matches[:, 1], ::-1]
+    correct = np.hypot(*(tform.inverse(points1) - points2).T) <= 3
+    assert len(matches) >= 50
+    assert correct.mean() >= 0.8

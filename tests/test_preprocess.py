@@ -60,6 +60,21 @@ def test_auto_treats_float_as_intensity(speckle):
     np.testing.assert_array_equal(auto.image, normalize_sar(speckle, "intensity").image)
 
 
+def test_auto_leaves_zeros_out_of_the_tail_rule(speckle):
+    """A picture warped onto a zero fill stays a picture; SAR with zero no-data stays SAR."""
+    from skimage import data, transform
+
+    camera = data.camera().astype(np.float32) / 255
+    warped = transform.warp(camera, transform.AffineTransform(
+        scale=(1.3, 1.1), rotation=0.5, translation=(0, -200))).astype(np.float32)
+    assert np.mean(warped == 0) > 0.2  # the fill that made it look heavy-tailed
+    assert normalize_sar(camera).kind == "display"
+    assert normalize_sar(warped).kind == "display"
+    with_nodata = speckle.copy()
+    with_nodata[:, :24] = 0
+    assert normalize_sar(with_nodata).kind == "intensity"
+
+
 def test_auto_treats_negative_values_as_db(speckle):
     """Real data that is mostly negative is taken as already logarithmic (dB)."""
     db = 10 * np.log10(speckle / 100)  # backscatter in dB is mostly below 0
