@@ -143,13 +143,24 @@ def logit_cut(threshold: float, kind: str) -> float:
 def _compile_from_logits():
     # helpers the kernels call are module globals, not closure cells: numba's disk cache
     # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
-    global reliability_of, repeatability_of, start, append
+    global reliability_of, repeatability_of, start, append, beaten
     import numba
 
     from .heads import activation_functions
 
     reliability_of, repeatability_of = activation_functions()
     start, append = _storage()
+
+    @numba.njit(cache=True)
+    def beaten(saliency, up, down, left, right, bound):  # pragma: no cover - compiled
+        """Whether a logit of rows up..down, columns left..right is NaN or above ``bound``."""
+        for r in range(up, down + 1):
+            line = saliency[r]
+            for c in range(left, right + 1):
+                other = line[c]
+                if other != other or other > bound:
+                    return True
+        return False
 
     @numba.njit(cache=True)
     def find(logits, rep_threshold, rel_threshold, rep_cut, rel_cut, window):  # pragma: no cover
@@ -159,14 +170,11 @@ def _compile_from_logits():
         found = 0
         for row in range(row0, row1):
             up, down = max(row - 1, 0), min(row + 1, height - 1)
+            saliency, reliability_logits = logits[1, row], logits[0, row]
             for col in range(col0, col1):
-                if not (logits[1, row, col] >= rep_cut and logits[0, row, col] >= rel_cut):
+                if not (saliency[col] >= rep_cut and reliability_logits[col] >= rel_cut):
                     continue  # cannot reach the thresholds: the maps are not needed here
                 centre = logits[1, row, col]
-                value = repeatability_of(centre)
-                if not (value >= rep_threshold
-                        and reliability_of(logits[0, row, col]) >= rel_threshold):
-                    continue
                 # a neighbour's logit far from the centre's decides the comparison (the
                 # map is increasing, and this margin dwarfs its float32 rounding); only
                 # close ones are compared as map values, as peaks() compares them. Where
@@ -174,6 +182,12 @@ def _compile_from_logits():
                 # logits) every neighbour is compared as a map value
                 margin = 1e-3 * max(1.0, abs(centre)) if -80.0 < centre < 1000.0 else np.inf
                 left, right = max(col - 1, 0), min(col + 1, width - 1)
+                if beaten(logits[1], up, down, left, right, centre + margin):
+                    continue  # not a peak, whatever the maps' values: none are computed
+                value = repeatability_of(centre)
+                if not (value >= rep_threshold
+                        and reliability_of(logits[0, row, col]) >= rel_threshold):
+                    continue
                 peak = True
                 for r in range(up, down + 1):
                     for c in range(left, right + 1):
