@@ -621,19 +621,18 @@ class SARR2D2Detector:
         """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
 
         Repeatability at each peak and its up, down, left and right neighbours
-        (the sub-pixel offsets read them). From the logits when the maps have
-        not been computed (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`: the
+        (the sub-pixel offsets read them). Compiled from the logits when the maps
+        have not been computed (:meth:`sarfeat.runtime.DenseMaps.peaks`: the
         same peaks and values, the maps evaluated only where read).
         """
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
         reliability_threshold, repeatability_threshold = self._thresholds()
         core = (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0))
-        if maps.logits is not None and fused_peaks.available():
-            _, height, width = maps.logits.shape
-            found = fused_peaks.peaks_from_logits(
-                maps.logits, repeatability_threshold, reliability_threshold,
-                _peak_window((height, width), core, margin))
+        height, width = maps.shape
+        found = maps.peaks(repeatability_threshold, reliability_threshold,
+                           _peak_window((height, width), core, margin))
+        if found is not None:
             return (*found, (height, width))
         reliability, repeatability = maps.reliability, maps.repeatability
         rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
