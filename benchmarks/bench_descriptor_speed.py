@@ -81,6 +81,9 @@ def _set_threads(threads: int) -> None:
         import numba
     except ImportError:
         return
+    from sarfeat.runtime.kernels import start_sleeping_threads
+
+    start_sleeping_threads()  # as the detector's first parallel kernel would
     numba.set_num_threads(threads)
 
 

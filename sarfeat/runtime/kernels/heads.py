@@ -30,6 +30,7 @@ import threading
 import numpy as np
 
 from .. import head_arithmetic as arithmetic
+from . import start_sleeping_threads
 
 __all__ = ["COEFFICIENTS", "activation_functions", "available", "cropped_head_logits",
            "head_logits", "head_maps", "logit_function", "saliency_logits"]
@@ -53,6 +54,8 @@ def _compile():
     # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
     global padded_row, one_channel, four_channels
     import numba
+
+    start_sleeping_threads()  # before the first parallel kernel
 
     @numba.njit(cache=True)
     def padded_row(table, row, out):  # pragma: no cover - compiled
@@ -376,6 +379,8 @@ def head_maps(logits: np.ndarray) -> np.ndarray:
 def _compile_activate():
     global reliability_of, repeatability_of
     import numba
+
+    start_sleeping_threads()  # before the first parallel kernel
 
     reliability_of, repeatability_of = activation_functions()
 

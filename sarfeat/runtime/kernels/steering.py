@@ -33,6 +33,8 @@ import threading
 
 import numpy as np
 
+from . import start_sleeping_threads
+
 __all__ = ["available", "cheaper_than_filtering", "gaussian_kernels", "smoothed_gradients",
            "gaussian_smooth", "turned_patches", "ring_samples"]
 
@@ -78,6 +80,8 @@ def _compile():
     # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
     global at_one
     import numba
+
+    start_sleeping_threads()  # before the first parallel kernel
 
     # no fastmath here or below: every sum runs in the order written, which
     # sarfeat.runtime.steering_arithmetic repeats in numpy (the same bits)
