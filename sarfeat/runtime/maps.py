@@ -7,7 +7,10 @@ them into the maps the detector reads:
 - the two score heads are evaluated in fp32 at full resolution without
   the upsampled 128-channel map (:func:`upsampled_head_logits`), with
   numba's compiled pass when it is installed
-  (:mod:`sarfeat.runtime.kernels.heads`), else in numpy strips;
+  (:mod:`sarfeat.runtime.kernels.heads`), else in numpy strips; with
+  numba, :class:`DenseMaps` keeps the features and computes the logits
+  when they are read, and :meth:`DenseMaps.peaks` needs only the saliency
+  head at every pixel;
 - descriptors are sampled at the keypoints only (:meth:`DenseMaps.descriptors_at`).
 
 :func:`tile_grid` cuts a level into tiles whose halo covers the network's

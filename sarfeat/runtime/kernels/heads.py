@@ -17,6 +17,13 @@ multiply-add): the numpy fallback in :mod:`sarfeat.runtime.maps` gives the
 same bits. The products are vectorised across the pixels of a row, each
 accumulated over the channels in order.
 
+The detector needs the saliency head (repeatability) at every pixel, but the
+reliability head only where a peak may be: :func:`saliency_logits` computes
+the first alone (the same bits as both heads together), and
+:func:`logit_function` gives one head's logit at one pixel from the four
+feature pixels its block reads, with the same operations in the same order
+(:func:`sarfeat.runtime.kernels.peaks.peaks_from_features` calls it).
+
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernels are compiled on first use and cached on disk
 by numba.

@@ -7,7 +7,11 @@ maps reach their thresholds. torch computes the pooled map, three full-size
 boolean maps and ``nonzero``; :func:`peaks` visits the core once and looks at
 a pixel's neighbours only when it passes the thresholds, with the same
 comparisons (float32 thresholds, a NaN neighbour wins as torch's pooling
-lets it).
+lets it). :func:`peaks_from_logits` and :func:`peaks_from_features` find the
+same peaks from the heads' logits, evaluating the maps only where they are
+read; a pixel with a clearly larger (or NaN) neighbour logit is dropped
+before any map value is computed, and :func:`peaks_from_features` computes
+the reliability logit itself only at the pixels that remain.
 
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernel is compiled on first use and cached on disk
