@@ -69,10 +69,13 @@ def _compile():
         """Padded row ``row`` of (h, w, C) ``table`` (edges repeated) as (C, w + 2) ``out``."""
         height, width, channels = table.shape
         source = table[min(max(row - 1, 0), height - 1)]
-        for col in range(width + 2):
-            pixel = source[min(max(col - 1, 0), width - 1)]
+        for col in range(width):  # the inner columns without clamping, then the two edges
+            pixel = source[col]
             for c in range(channels):
-                out[c, col] = pixel[c]
+                out[c, col + 1] = pixel[c]
+        for c in range(channels):
+            out[c, 0] = source[0, c]
+            out[c, width + 1] = source[width - 1, c]
 
     @numba.njit(cache=True)
     def one_channel(sums, factor, here, below):  # pragma: no cover - compiled
