@@ -198,11 +198,11 @@ def _compile_from_logits():
                 left, right = max(col - 1, 0), min(col + 1, width - 1)
                 if beaten(saliency, up, down, left, right, centre + margin):
                     continue  # not a peak, whatever the maps' values: none are computed
-                logit = reliability_logit(dense, table, factors, bias, coefficients, row, col)
-                if not logit >= rel_cut:
-                    continue
                 value = repeatability_of(centre)
-                if not (value >= rep_threshold and reliability_of(logit) >= rel_threshold):
+                if not value >= rep_threshold:
+                    continue  # before the reliability logit, which may cost more
+                logit = reliability_logit(dense, table, factors, bias, coefficients, row, col)
+                if not (logit >= rel_cut and reliability_of(logit) >= rel_threshold):
                     continue
                 peak = True
                 for r in range(up, down + 1):
