@@ -444,7 +444,7 @@ def test_a_small_pair_is_registered_without_loading_numba():
 
 def test_numba_threads_start_with_sleeping_workers_and_leave_the_environment_alone():
     """start_sleeping_threads starts numba's threads with OMP_WAIT_POLICY=PASSIVE and
-    restores the environment after (later OpenMP runtimes keep their defaults); a
+    restores the environment after (later processes see the user's); a
     policy the user set stands."""
     import os
 

@@ -55,11 +55,14 @@ def start_sleeping_threads() -> None:
     (2 threads each, interleaved; OpenCV SIFT itself ran 10 % faster).
     numba's threads are started here, before the first parallel kernel, with
     ``OMP_WAIT_POLICY=PASSIVE``, which libgomp reads once, when it is
-    loaded; the variable is restored right after, so OpenMP runtimes loaded
-    later (torch's own libgomp) keep their defaults. Nothing changes when
-    ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set, or when numba's threads
-    (or libgomp) were started before: those settings stand. Results never
-    depend on it.
+    loaded; the variable is restored right after, so that processes and
+    libraries started later see the user's environment. A library that
+    shares that libgomp (torch's has the same soname and reuses one already
+    loaded) shares its policy too. Nothing changes when ``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT`` is set, or when numba's threads or a libgomp were
+    started before (for example by importing torch first): their settings
+    stand, and exporting ``OMP_WAIT_POLICY=PASSIVE`` gives the same effect.
+    Results never depend on it.
     """
     if _STARTED[0]:
         return
