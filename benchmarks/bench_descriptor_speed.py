@@ -5,7 +5,11 @@
 development image m1 (1000 x 1000, 8-bit), interleaved with OpenCV SIFT's
 ``detectAndCompute`` in one run, after a warm-up of each; the median of
 ``--repeats`` runs and the descriptor's own share (the time of the
-descriptor alone on the detector's keypoints). Run::
+descriptor alone on the detector's keypoints). ``--threads N`` gives every
+part the same number of threads: OpenCV (``cv2.setNumThreads``), ONNX
+Runtime's intra-op pool (:func:`sarfeat.runtime.onnx.set_threads`) and
+numba; by default each keeps its own default (on a 2-core machine, 2 each).
+Run::
 
     PYTHONPATH=. SARFEAT_DATA_DIR=../shared/data python benchmarks/bench_descriptor_speed.py
 """
@@ -13,6 +17,7 @@ descriptor alone on the detector's keypoints). Run::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -27,10 +32,16 @@ from benchmarks.bench_detector import development_image  # noqa: E402
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of OpenCV, ONNX Runtime and numba (default: their own)")
     args = parser.parse_args(argv)
     import cv2
 
     from sarfeat import SARR2D2Detector
+    from sarfeat.runtime.choice import cpu_name
+
+    if args.threads is not None:
+        _set_threads(args.threads)
 
     image = development_image("m")
     detectors = {name: SARR2D2Detector(descriptor=name) for name in ("polar", "patch")}
@@ -45,6 +56,8 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
+    print(f"{cpu_name()}, {os.cpu_count()} CPUs; threads: OpenCV {cv2.getNumThreads()}, "
+          f"ONNX Runtime {_onnx_threads(detectors['polar'])}, numba {_numba_threads()}")
     reference = statistics.median(times["opencv sift"])
     for name, values in times.items():
         median = statistics.median(values)
@@ -54,6 +67,41 @@ def main(argv=None) -> int:
               f"{detector.descriptors.shape[1]}-D descriptors")
     _descriptor_share(image, detectors["polar"])
     return 0
+
+
+def _set_threads(threads: int) -> None:
+    """The same number of threads for OpenCV, ONNX Runtime's sessions and numba."""
+    import cv2
+
+    from sarfeat.runtime.onnx import set_threads
+
+    cv2.setNumThreads(threads)
+    set_threads(threads)
+    try:
+        import numba
+    except ImportError:
+        return
+    from sarfeat.runtime.kernels import start_sleeping_threads
+
+    start_sleeping_threads()  # as the detector's first parallel kernel would
+    numba.set_num_threads(threads)
+
+
+def _onnx_threads(detector) -> str:
+    """The intra-op threads of the detector's ONNX Runtime session (0: ONNX Runtime's default)."""
+    session = getattr(detector._runner, "session", None)
+    if session is None:
+        return "n/a"
+    threads = session.get_session_options().intra_op_num_threads
+    return str(threads) if threads else f"default ({os.cpu_count()} CPUs)"
+
+
+def _numba_threads() -> str:
+    try:
+        import numba
+    except ImportError:
+        return "n/a"
+    return str(numba.get_num_threads())
 
 
 def _descriptor_share(image: np.ndarray, detector) -> None:

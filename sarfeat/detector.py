@@ -16,7 +16,7 @@ from .orientation import (
     quarter_turn_maps,
 )
 from .preprocess import NormalizedImage, normalize_sar
-from .resample import any_in_cells, resize_bilinear
+from .resample import any_in_cells, resize_many
 from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
 from .runtime.kernels import peaks as fused_peaks
 from .runtime.kernels import worth_compiling
@@ -139,10 +139,14 @@ def _alias(target: str) -> property:
                     doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
 
 
-def _resize(image: np.ndarray, scale: float, invalid: np.ndarray | None = None) -> PyramidLevel:
-    height, width = image.shape
-    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    resized = resize_bilinear(image, (new_h, new_w))
+def _level_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def _resize(shape: tuple[int, int], scale: float, resized: np.ndarray,
+            invalid: np.ndarray | None = None) -> PyramidLevel:
+    """The level of ``scale`` of an image of ``shape``, from the image ``resized`` to it."""
+    (height, width), (new_h, new_w) = shape, resized.shape
     level = PyramidLevel(scale, resized, height / new_h, width / new_w)
     if invalid is not None:
         # a level cell is invalid when any pixel it covers is; distances in level pixels
@@ -590,8 +594,9 @@ class SARR2D2Detector:
         )
         image = np.asarray(normalized.image, np.float32)
         large = normalized.large_invalid  # small no-data regions exclude only themselves
-        for s in scales:
-            yield _resize(image, s, large)
+        shapes = [_level_shape(image.shape, s) for s in scales]
+        for s, resized in zip(scales, resize_many(image, shapes)):
+            yield _resize(image.shape, s, resized, large)
 
     def _iter_tiles(self, levels: list[PyramidLevel], runner):
         """Yield (level, tile, maps) for every tile of every level."""
@@ -621,19 +626,18 @@ class SARR2D2Detector:
         """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
 
         Repeatability at each peak and its up, down, left and right neighbours
-        (the sub-pixel offsets read them). From the logits when the maps have
-        not been computed (:func:`sarfeat.runtime.kernels.peaks.peaks_from_logits`: the
+        (the sub-pixel offsets read them). Compiled from the logits when the maps
+        have not been computed (:meth:`sarfeat.runtime.DenseMaps.peaks`: the
         same peaks and values, the maps evaluated only where read).
         """
         r0, _, c0, _ = tile.outer
         cr0, cr1, cc0, cc1 = tile.core
         reliability_threshold, repeatability_threshold = self._thresholds()
         core = (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0))
-        if maps.logits is not None and fused_peaks.available():
-            _, height, width = maps.logits.shape
-            found = fused_peaks.peaks_from_logits(
-                maps.logits, repeatability_threshold, reliability_threshold,
-                _peak_window((height, width), core, margin))
+        height, width = maps.shape
+        found = maps.peaks(repeatability_threshold, reliability_threshold,
+                           _peak_window((height, width), core, margin))
+        if found is not None:
             return (*found, (height, width))
         reliability, repeatability = maps.reliability, maps.repeatability
         rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,

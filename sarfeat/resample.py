@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["any_in_cells", "resize_bilinear"]
+__all__ = ["any_in_cells", "resize_bilinear", "resize_many"]
 
 
 def _axis_weights(size: int, new_size: int) -> sparse.csr_matrix:
@@ -41,7 +41,8 @@ def _axis_weights(size: int, new_size: int) -> sparse.csr_matrix:
     )
 
 
-def resize_bilinear(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def resize_bilinear(image: np.ndarray, shape: tuple[int, int],
+                    transposed: np.ndarray | None = None) -> np.ndarray:
     """``image`` resized to ``shape`` with antialiased bilinear interpolation.
 
     Parameters
@@ -49,6 +50,11 @@ def resize_bilinear(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     image : (H, W) ndarray
     shape : (int, int)
         The new (rows, cols).
+    transposed : (W, H) ndarray of float32, optional
+        ``image.T`` as a C-contiguous float32 array, which the first product
+        reads (scipy copies a transposed view to that layout at every call):
+        :func:`resize_many` passes it to resize one image to several shapes.
+        The results are the same bits.
 
     Returns
     -------
@@ -59,10 +65,26 @@ def resize_bilinear(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     image = np.asarray(image, np.float32)
     if tuple(shape) == image.shape:
         return image
+    if transposed is None:
+        transposed = np.ascontiguousarray(image.T)
     rows = _axis_weights(image.shape[0], shape[0]).astype(np.float32)
     cols = _axis_weights(image.shape[1], shape[1]).astype(np.float32)
-    across = (cols @ image.T).T  # (H, new W): columns first, as torch does
+    across = (cols @ transposed).T  # (H, new W): columns first, as torch does
     return np.ascontiguousarray(rows @ across, dtype=np.float32)
+
+
+def resize_many(image: np.ndarray, shapes: list[tuple[int, int]]):
+    """Yield :func:`resize_bilinear` of ``image`` for each of ``shapes``, one at a time.
+
+    The transposed image that every resize reads is copied once, when the
+    first shape that differs from the image's needs it.
+    """
+    image = np.asarray(image, np.float32)
+    transposed = None
+    for shape in shapes:
+        if tuple(shape) != image.shape and transposed is None:
+            transposed = np.ascontiguousarray(image.T)
+        yield resize_bilinear(image, shape, transposed)
 
 
 def any_in_cells(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

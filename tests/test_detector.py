@@ -725,3 +725,20 @@ def test_numba_kernels_do_not_change_the_keypoints_or_descriptors(upright, monke
     assert len(compiled.keypoints) > 50
     for name in ("keypoints", "descriptors") + PER_KEYPOINT:
         np.testing.assert_array_equal(getattr(fallback, name), getattr(compiled, name), err_msg=name)
+
+
+def test_pyramid_resizes_share_one_transposed_copy_with_the_same_bits():
+    """resize_many (the detector's pyramid: the transposed image copied once) gives
+    resize_bilinear's bits for every level, an unchanged level included."""
+    from sarfeat.detector import pyramid_scales
+    from sarfeat.resample import resize_bilinear, resize_many
+
+    image = (np.random.default_rng(4).random((301, 257)) ** 3).astype(np.float32)
+    shapes = [(round(301 * s), round(257 * s)) for s in pyramid_scales(image.shape, min_size=64)]
+    shapes.append((17, 400))
+    levels = list(resize_many(image, shapes))
+    assert levels[0] is image and len(levels) == len(shapes) > 4
+    for shape, level in zip(shapes, levels):
+        expected = resize_bilinear(image, shape)
+        assert level.shape == shape
+        np.testing.assert_array_equal(level.view(np.uint32), expected.view(np.uint32))

@@ -131,6 +131,36 @@ def test_peaks_from_logits_equal_peaks_of_the_maps(threshold, core):
 
 
 @needs_numba
+@pytest.mark.parametrize("shape, size", [((1, 1), (1, 2)), ((33, 20), (65, 39)),
+                                         ((40, 37), (80, 74))])
+def test_peaks_from_features_equal_peaks_from_the_full_logits(shape, size):
+    """The saliency head alone and the reliability logit computed where it is read
+    (odd, edge and one-pixel crops; channels not a multiple of 4) give the dense heads'
+    bits, and the same peaks and values."""
+    from sarfeat.runtime.kernels import heads as fused_heads
+
+    rng = np.random.default_rng(3)
+    features = np.abs(rng.standard_normal((*shape, 18))).astype(np.float32)
+    weight = rng.standard_normal((2, 18)).astype(np.float32)
+    bias = np.array([0.5, -1.0], np.float32)
+    logits = fused_heads.cropped_head_logits(features, weight, bias, *size)
+    saliency = fused_heads.saliency_logits(features, weight, bias, *size)
+    np.testing.assert_array_equal(saliency.view(np.uint32), logits[1].view(np.uint32))
+    logit_at = fused_heads.logit_function()
+    every = np.array([[logit_at(features, weight[0], bias[0], fused_heads.COEFFICIENTS, y, x)
+                       for x in range(size[1])] for y in range(size[0])], np.float32)
+    np.testing.assert_array_equal(every.view(np.uint32), logits[0].view(np.uint32))
+    threshold = float(np.float32(0.5))
+    window = detector._peak_window(size, (slice(0, size[0]), slice(0, size[1])), 1)
+    expected = fused_peaks.peaks_from_logits(logits, threshold, threshold, window)
+    got = fused_peaks.peaks_from_features(saliency, features, weight, bias, threshold,
+                                          threshold, window)
+    for value, reference in zip(got, expected):
+        np.testing.assert_array_equal(value, reference)
+    assert size == (1, 2) or len(expected[0]) > 0
+
+
+@needs_numba
 def test_fused_maps_are_the_numpy_activations(monkeypatch):
     from sarfeat.runtime.kernels import heads as fused_heads
     from sarfeat.runtime.maps import head_activations

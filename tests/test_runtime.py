@@ -440,3 +440,23 @@ def test_a_small_pair_is_registered_without_loading_numba():
                           check=True)
     assert done.stdout.split() == ["False", "True"], done.stdout
 
+
+
+def test_numba_threads_start_with_sleeping_workers_and_leave_the_environment_alone():
+    """start_sleeping_threads starts numba's threads with OMP_WAIT_POLICY=PASSIVE and
+    restores the environment after (later processes see the user's); a
+    policy the user set stands."""
+    import os
+
+    pytest.importorskip("numba")
+    script = ("import os; from sarfeat.runtime.kernels import start_sleeping_threads as start; "
+              "start(); start(); import numba; from numba.np.ufunc import parallel; "
+              "print(os.environ.get('OMP_WAIT_POLICY'), numba.threading_layer() != '', "
+              "parallel._is_initialized)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    for policy, expected in ((None, "None"), ("ACTIVE", "ACTIVE")):
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                env=env, check=True)
+        assert result.stdout.split() == [expected, "True", "True"], result.stdout

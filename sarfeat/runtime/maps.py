@@ -7,7 +7,10 @@ them into the maps the detector reads:
 - the two score heads are evaluated in fp32 at full resolution without
   the upsampled 128-channel map (:func:`upsampled_head_logits`), with
   numba's compiled pass when it is installed
-  (:mod:`sarfeat.runtime.kernels.heads`), else in numpy strips;
+  (:mod:`sarfeat.runtime.kernels.heads`), else in numpy strips; with
+  numba, :class:`DenseMaps` keeps the features and computes the logits
+  when they are read, and :meth:`DenseMaps.peaks` needs only the saliency
+  head at every pixel;
 - descriptors are sampled at the keypoints only (:meth:`DenseMaps.descriptors_at`).
 
 :func:`tile_grid` cuts a level into tiles whose halo covers the network's
@@ -24,6 +27,7 @@ import numpy as np
 from . import head_arithmetic as arithmetic
 from .head_arithmetic import quadratic_upsampling_kernels
 from .kernels import heads as fused_heads
+from .kernels import peaks as fused_peaks
 from .kernels import worth_compiling
 
 __all__ = ["DenseMaps", "PRECISIONS", "Tile", "head_activations", "maps_from_features",
@@ -192,19 +196,76 @@ class DenseMaps:
     logits : ndarray, shape (2, H, W), float32, optional
         The heads' logits (reliability, saliency). Setting a map drops them
         (they no longer describe the maps).
+    heads : tuple, optional
+        ``(weight (2, C), bias (2,), height, width)``: the logits of the
+        (height, width) tile are computed from ``features`` when first read
+        (numba's fused heads), and :meth:`peaks` computes only the saliency
+        head densely.
     """
 
     def __init__(self, features: np.ndarray, stride: int,
                  reliability: np.ndarray | None = None,
                  repeatability: np.ndarray | None = None,
-                 logits: np.ndarray | None = None) -> None:
-        if (reliability is None or repeatability is None) and logits is None:
-            raise ValueError("DenseMaps needs both maps or the logits")
+                 logits: np.ndarray | None = None,
+                 heads: tuple | None = None) -> None:
+        if (reliability is None or repeatability is None) and logits is None and heads is None:
+            raise ValueError("DenseMaps needs both maps, the logits or the heads")
         self.features = features
         self.stride = stride
-        self.logits = logits
+        self._logits = logits
+        self._heads = heads
         self._reliability = reliability
         self._repeatability = repeatability
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the maps."""
+        if self._heads is not None:
+            return int(self._heads[2]), int(self._heads[3])
+        if self._logits is not None:
+            return tuple(self._logits.shape[1:])
+        return tuple(self._repeatability.shape)
+
+    @property
+    def logits(self) -> np.ndarray | None:
+        """The (2, H, W) head logits; None once a map has been set."""
+        if self._logits is None and self._heads is not None:
+            weight, bias, height, width = self._heads
+            self._logits = fused_heads.cropped_head_logits(self.features, weight, bias,
+                                                           height, width)
+        return self._logits
+
+    @logits.setter
+    def logits(self, value: np.ndarray | None) -> None:
+        self._logits, self._heads = value, None
+
+    def peaks(self, repeatability_threshold: float, reliability_threshold: float,
+              window: tuple[int, int, int, int]):
+        """The maps' peaks in ``window``, compiled, or None where the logits are not kept.
+
+        With ``heads``, only the saliency head is evaluated at every pixel and the
+        reliability head where it is read
+        (:func:`sarfeat.runtime.kernels.peaks.peaks_from_features`); with logits,
+        :func:`~sarfeat.runtime.kernels.peaks.peaks_from_logits`. The same peaks
+        and values either way.
+
+        Returns
+        -------
+        tuple or None
+            (rows, cols, reliability, repeatability (5, N)), as
+            :func:`~sarfeat.runtime.kernels.peaks.peaks_from_logits`.
+        """
+        if not fused_peaks.available():
+            return None
+        thresholds = (repeatability_threshold, reliability_threshold)
+        if self._logits is None and self._heads is not None:
+            weight, bias, height, width = self._heads
+            saliency = fused_heads.saliency_logits(self.features, weight, bias, height, width)
+            return fused_peaks.peaks_from_features(saliency, self.features, weight, bias,
+                                                   *thresholds, window)
+        if self._logits is not None:
+            return fused_peaks.peaks_from_logits(self._logits, *thresholds, window)
+        return None
 
     def _materialize(self) -> None:
         """Compute both maps from the logits, unless both are there."""
@@ -276,10 +337,12 @@ def maps_from_features(features: np.ndarray, stride: int, weight: np.ndarray, bi
         logits = np.moveaxis(np.square(features) @ weight.T, -1, 0) + bias[:, None, None]
         return DenseMaps(features, stride, *head_activations(logits.astype(np.float32)))
     if weight.shape[0] == 2 and fused_heads.available() and worth_compiling(height * width):
-        # the logits only: the maps follow when read, and the detector's peaks need them
-        # at a few pixels (sarfeat.runtime.kernels.peaks.peaks_from_logits)
-        logits = fused_heads.cropped_head_logits(features, np.asarray(weight, np.float32),
-                                                 np.asarray(bias, np.float32), height, width)
-        return DenseMaps(features, stride, logits=logits)
+        # nothing yet: the detector's peaks need the saliency logits and the reliability
+        # logits at a few pixels (DenseMaps.peaks); the maps follow when read
+        heads = (np.asarray(weight, np.float32), np.asarray(bias, np.float32), height, width)
+        if not (0 < height <= 2 * features.shape[0] and 0 < width <= 2 * features.shape[1]):
+            raise ValueError(f"maps of {height} x {width} pixels need more than features "
+                             f"{features.shape[:2]}")
+        return DenseMaps(features, stride, heads=heads)
     logits = upsampled_head_logits(features, weight, bias)[:, :height, :width]
     return DenseMaps(features, stride, *head_activations(logits))

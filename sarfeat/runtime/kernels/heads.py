@@ -17,6 +17,13 @@ multiply-add): the numpy fallback in :mod:`sarfeat.runtime.maps` gives the
 same bits. The products are vectorised across the pixels of a row, each
 accumulated over the channels in order.
 
+The detector needs the saliency head (repeatability) at every pixel, but the
+reliability head only where a peak may be: :func:`saliency_logits` computes
+the first alone (the same bits as both heads together), and
+:func:`logit_function` gives one head's logit at one pixel from the four
+feature pixels its block reads, with the same operations in the same order
+(:func:`sarfeat.runtime.kernels.peaks.peaks_from_features` calls it).
+
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernels are compiled on first use and cached on disk
 by numba.
@@ -30,12 +37,13 @@ import threading
 import numpy as np
 
 from .. import head_arithmetic as arithmetic
+from . import start_sleeping_threads
 
-__all__ = ["activation_functions", "available", "cropped_head_logits", "head_logits",
-           "head_maps"]
+__all__ = ["COEFFICIENTS", "activation_functions", "available", "cropped_head_logits",
+           "head_logits", "head_maps", "logit_function", "saliency_logits"]
 
 #: (4, 10) float32 coefficients of each parity's ten terms, in the order they are added
-_COEFFICIENTS = arithmetic.term_coefficients()
+COEFFICIENTS = arithmetic.term_coefficients()
 #: padded rows per parallel task of the products kernel
 _ROWS_PER_TASK = 16
 
@@ -54,15 +62,20 @@ def _compile():
     global padded_row, one_channel, four_channels
     import numba
 
+    start_sleeping_threads()  # before the first parallel kernel
+
     @numba.njit(cache=True)
     def padded_row(table, row, out):  # pragma: no cover - compiled
         """Padded row ``row`` of (h, w, C) ``table`` (edges repeated) as (C, w + 2) ``out``."""
         height, width, channels = table.shape
         source = table[min(max(row - 1, 0), height - 1)]
-        for col in range(width + 2):
-            pixel = source[min(max(col - 1, 0), width - 1)]
+        for col in range(width):  # the inner columns without clamping, then the two edges
+            pixel = source[col]
             for c in range(channels):
-                out[c, col] = pixel[c]
+                out[c, col + 1] = pixel[c]
+        for c in range(channels):
+            out[c, 0] = source[0, c]
+            out[c, width + 1] = source[width - 1, c]
 
     @numba.njit(cache=True)
     def one_channel(sums, factor, here, below):  # pragma: no cover - compiled
@@ -108,15 +121,15 @@ def _compile():
 
     @numba.njit(parallel=True, cache=True)
     def products(table, weight):  # pragma: no cover - compiled
-        """(5, 2, h + 2, w + 2) projected products on the replicate-padded grid.
+        """(5, K, h + 2, w + 2) projected products of the (K, C) heads on the padded grid.
 
         Product ``P`` of head ``k`` at padded pixel (i, j) is ``P += (weight[k, c] * a) * b``
         over the channels in order, ``a`` and ``b`` its factors; the last row and column
         of the pairs are zero or unused.
         """
         height, width, channels = table.shape
-        rows, cols = height + 2, width + 2
-        out = np.zeros((5, 2, rows, cols), np.float32)
+        rows, cols, heads = height + 2, width + 2, weight.shape[0]
+        out = np.zeros((5, heads, rows, cols), np.float32)
         for task in numba.prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
             first = np.int64(task) * _ROWS_PER_TASK  # prange indices are unsigned
             upper = np.empty((channels, cols), np.float32)
@@ -124,7 +137,7 @@ def _compile():
             padded_row(table, first, upper)
             for row in range(first, min(first + _ROWS_PER_TASK, rows)):
                 padded_row(table, min(row + 1, rows - 1), lower)
-                for k in range(2):
+                for k in range(heads):
                     sums = (out[0, k, row], out[1, k, row], out[2, k, row], out[3, k, row],
                             out[4, k, row])
                     four_channels(sums, weight[k], upper, lower)
@@ -135,17 +148,18 @@ def _compile():
 
     @numba.njit(parallel=True, cache=True)
     def combine(prods, bias, coefficients, out_height, out_width):  # pragma: no cover
-        """(2, out_height, out_width) logits, the first pixels of the (2h, 2w) output.
+        """(K, out_height, out_width) logits, the first pixels of the (2h, 2w) output.
 
         Output pixel (y, x) is block (i, j) = ((y + 1) // 2, (x + 1) // 2), parity
         ``2 * by + bx`` with by, bx = (y + 1) % 2, (x + 1) % 2: its bias plus the ten
         terms of head_arithmetic.TERMS, in that order.
         """
-        out = np.empty((2, out_height, out_width), np.float32)
+        heads = prods.shape[1]
+        out = np.empty((heads, out_height, out_width), np.float32)
         for prange_y in numba.prange(out_height):
             y = np.int64(prange_y)
             i, by = (y + 1) // 2, (y + 1) % 2
-            for k in range(2):
+            for k in range(heads):
                 square0, square1 = prods[0, k, i], prods[0, k, i + 1]
                 horizontal0, horizontal1 = prods[1, k, i], prods[1, k, i + 1]
                 vertical, diagonal, antidiagonal = prods[2, k, i], prods[3, k, i], prods[4, k, i]
@@ -167,7 +181,56 @@ def _compile():
                         line[2 * j - 1 + bx] = value
         return out
 
-    return products, combine
+    @numba.njit(cache=True)
+    def logit_at(table, factors, bias, coefficients, y, x):  # pragma: no cover - compiled
+        """One head's logit at output pixel (y, x), as products and combine compute it.
+
+        Its block's ten terms read four feature pixels: padded (i, j), (i, j + 1),
+        (i + 1, j) and (i + 1, j + 1), i.e. table rows i - 1, i and columns j - 1, j
+        (clamped). Each of the five products is summed over the channels in order from
+        zero, as ``products`` sums it, and the terms are added to the bias in
+        ``combine``'s order: the same float32 operations, so the same bits.
+        """
+        height, width, channels = table.shape
+        i, by = (y + 1) // 2, (y + 1) % 2
+        j, bx = (x + 1) // 2, (x + 1) % 2
+        row0, row1 = min(max(i - 1, 0), height - 1), min(i, height - 1)
+        col0, col1 = min(max(j - 1, 0), width - 1), min(j, width - 1)
+        a, b = table[row0, col0], table[row0, col1]  # padded row i: columns j, j + 1
+        c, d = table[row1, col0], table[row1, col1]  # padded row i + 1
+        zero = np.float32(0.0)
+        square_a, square_b, square_c, square_d = zero, zero, zero, zero
+        horizontal_ab, horizontal_cd, vertical_ac, vertical_bd = zero, zero, zero, zero
+        diagonal_ad, antidiagonal_bc = zero, zero
+        for channel in range(channels):
+            factor = factors[channel]
+            fa, fb = factor * a[channel], factor * b[channel]
+            fc, fd = factor * c[channel], factor * d[channel]
+            square_a += fa * a[channel]
+            square_b += fb * b[channel]
+            square_c += fc * c[channel]
+            square_d += fd * d[channel]
+            horizontal_ab += fa * b[channel]
+            horizontal_cd += fc * d[channel]
+            vertical_ac += fa * c[channel]
+            vertical_bd += fb * d[channel]
+            diagonal_ad += fa * d[channel]
+            antidiagonal_bc += fb * c[channel]
+        t = coefficients[2 * by + bx]
+        value = bias
+        value += t[0] * square_a
+        value += t[1] * square_b
+        value += t[2] * square_c
+        value += t[3] * square_d
+        value += t[4] * horizontal_ab
+        value += t[5] * horizontal_cd
+        value += t[6] * vertical_ac
+        value += t[7] * vertical_bd
+        value += t[8] * diagonal_ad
+        value += t[9] * antidiagonal_bc
+        return value
+
+    return products, combine, logit_at
 
 
 def head_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -211,9 +274,51 @@ def _evaluate(features, weight, bias, size: tuple[int, int] | None) -> np.ndarra
     with _LOCK:
         if _kernels is None:
             _kernels = _compile()
-        products, combine = _kernels
+        products, combine, _ = _kernels
         prods = products(table, np.ascontiguousarray(weight, np.float32))
-        return combine(prods, np.ascontiguousarray(bias, np.float32), _COEFFICIENTS, *size)
+        return combine(prods, np.ascontiguousarray(bias, np.float32), COEFFICIENTS, *size)
+
+
+def saliency_logits(features: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                    height: int, width: int) -> np.ndarray:
+    """The saliency head's logits (head 1) of the first (height, width) pixels, alone.
+
+    The same bits as ``cropped_head_logits(...)[1]`` (each head's sums are its
+    own), at half the work; the reliability logits are then computed only
+    where they are read (:func:`logit_function`).
+
+    Returns
+    -------
+    ndarray, shape (height, width), float32
+    """
+    global _kernels
+    if weight.shape[0] != 2:
+        raise ValueError(f"the fused heads compute exactly two heads, not {weight.shape[0]}")
+    if not (0 < height <= 2 * features.shape[0] and 0 < width <= 2 * features.shape[1]):
+        raise ValueError(f"maps of {height} x {width} pixels need more than features "
+                         f"{features.shape[:2]}")
+    table = np.ascontiguousarray(features, np.float32)
+    with _LOCK:  # one caller at a time, as in _evaluate
+        if _kernels is None:
+            _kernels = _compile()
+        products, combine, _ = _kernels
+        prods = products(table, np.ascontiguousarray(weight[1:], np.float32))
+        return combine(prods, np.ascontiguousarray(bias[1:], np.float32), COEFFICIENTS,
+                       height, width)[0]
+
+
+def logit_function():
+    """The compiled ``logit_at(table, factors, bias, coefficients, y, x)`` of one head.
+
+    ``table`` the (h, w, C) float32 features, ``factors`` the head's (C,) float32
+    weights, ``bias`` its float32 bias and ``coefficients`` :data:`COEFFICIENTS`:
+    the head's logit at output pixel (y, x), the bits of :func:`head_logits`.
+    """
+    global _kernels
+    with _LOCK:
+        if _kernels is None:
+            _kernels = _compile()
+        return _kernels[2]
 
 
 # -- activations -----------------------------------------------------------------------------
@@ -284,6 +389,8 @@ def head_maps(logits: np.ndarray) -> np.ndarray:
 def _compile_activate():
     global reliability_of, repeatability_of
     import numba
+
+    start_sleeping_threads()  # before the first parallel kernel
 
     reliability_of, repeatability_of = activation_functions()
 

@@ -7,7 +7,11 @@ maps reach their thresholds. torch computes the pooled map, three full-size
 boolean maps and ``nonzero``; :func:`peaks` visits the core once and looks at
 a pixel's neighbours only when it passes the thresholds, with the same
 comparisons (float32 thresholds, a NaN neighbour wins as torch's pooling
-lets it).
+lets it). :func:`peaks_from_logits` and :func:`peaks_from_features` find the
+same peaks from the heads' logits, evaluating the maps only where they are
+read; a pixel with a clearly larger (or NaN) neighbour logit is dropped
+before any map value is computed, and :func:`peaks_from_features` computes
+the reliability logit itself only at the pixels that remain.
 
 numba is optional (``pip install sarfeat[fast]``); :func:`available` says
 whether it imports. The kernel is compiled on first use and cached on disk
@@ -21,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["available", "logit_cut", "peaks", "peaks_from_logits"]
+__all__ = ["available", "logit_cut", "peaks", "peaks_from_features", "peaks_from_logits"]
 
 _kernel = None
 _logit_kernel = None
@@ -143,30 +147,48 @@ def logit_cut(threshold: float, kind: str) -> float:
 def _compile_from_logits():
     # helpers the kernels call are module globals, not closure cells: numba's disk cache
     # then really hits in a new process (a kernel that captures a dispatcher is compiled again)
-    global reliability_of, repeatability_of, start, append
+    global reliability_of, repeatability_of, start, append, beaten, logit_at, reliability_logit
     import numba
 
-    from .heads import activation_functions
+    from .heads import activation_functions, logit_function
 
     reliability_of, repeatability_of = activation_functions()
+    logit_at = logit_function()
     start, append = _storage()
 
     @numba.njit(cache=True)
-    def find(logits, rep_threshold, rel_threshold, rep_cut, rel_cut, window):  # pragma: no cover
-        _, height, width = logits.shape
+    def beaten(saliency, up, down, left, right, bound):  # pragma: no cover - compiled
+        """Whether a logit of rows up..down, columns left..right is NaN or above ``bound``."""
+        for r in range(up, down + 1):
+            line = saliency[r]
+            for c in range(left, right + 1):
+                other = line[c]
+                if other != other or other > bound:
+                    return True
+        return False
+
+    @numba.njit(cache=True)
+    def reliability_logit(dense, table, factors, bias, coefficients, row, col):  # pragma: no cover
+        """The reliability logit at (row, col): read from ``dense``, or computed from the
+        features where ``dense`` is empty (the same bits)."""
+        if dense.shape[0] > 0:
+            return dense[row, col]
+        return logit_at(table, factors, bias, coefficients, row, col)
+
+    @numba.njit(cache=True)
+    def find(saliency, dense, table, factors, bias, coefficients, rep_threshold, rel_threshold,
+             rep_cut, rel_cut, window):  # pragma: no cover - compiled
+        height, width = saliency.shape
         row0, row1, col0, col1 = window
         rows, cols = start(window)
         found = 0
         for row in range(row0, row1):
             up, down = max(row - 1, 0), min(row + 1, height - 1)
+            line = saliency[row]
             for col in range(col0, col1):
-                if not (logits[1, row, col] >= rep_cut and logits[0, row, col] >= rel_cut):
-                    continue  # cannot reach the thresholds: the maps are not needed here
-                centre = logits[1, row, col]
-                value = repeatability_of(centre)
-                if not (value >= rep_threshold
-                        and reliability_of(logits[0, row, col]) >= rel_threshold):
-                    continue
+                centre = line[col]
+                if not centre >= rep_cut:
+                    continue  # cannot reach the threshold: the maps are not needed here
                 # a neighbour's logit far from the centre's decides the comparison (the
                 # map is increasing, and this margin dwarfs its float32 rounding); only
                 # close ones are compared as map values, as peaks() compares them. Where
@@ -174,10 +196,18 @@ def _compile_from_logits():
                 # logits) every neighbour is compared as a map value
                 margin = 1e-3 * max(1.0, abs(centre)) if -80.0 < centre < 1000.0 else np.inf
                 left, right = max(col - 1, 0), min(col + 1, width - 1)
+                if beaten(saliency, up, down, left, right, centre + margin):
+                    continue  # not a peak, whatever the maps' values: none are computed
+                value = repeatability_of(centre)
+                if not value >= rep_threshold:
+                    continue  # before the reliability logit, which may cost more
+                logit = reliability_logit(dense, table, factors, bias, coefficients, row, col)
+                if not (logit >= rel_cut and reliability_of(logit) >= rel_threshold):
+                    continue
                 peak = True
                 for r in range(up, down + 1):
                     for c in range(left, right + 1):
-                        other = logits[1, r, c]
+                        other = saliency[r, c]
                         if other != other or other > centre + margin:  # NaN or larger
                             peak = False
                         elif other >= centre - margin and repeatability_of(other) > value:
@@ -196,15 +226,35 @@ def _compile_from_logits():
         repeatability = np.empty((5, found), np.float32)
         for k in range(found):
             row, col = rows[k], cols[k]
-            reliability[k] = reliability_of(logits[0, row, col])
-            repeatability[0, k] = repeatability_of(logits[1, row, col])
-            repeatability[1, k] = repeatability_of(logits[1, max(row - 1, 0), col])
-            repeatability[2, k] = repeatability_of(logits[1, min(row + 1, height - 1), col])
-            repeatability[3, k] = repeatability_of(logits[1, row, max(col - 1, 0)])
-            repeatability[4, k] = repeatability_of(logits[1, row, min(col + 1, width - 1)])
+            reliability[k] = reliability_of(
+                reliability_logit(dense, table, factors, bias, coefficients, row, col))
+            repeatability[0, k] = repeatability_of(saliency[row, col])
+            repeatability[1, k] = repeatability_of(saliency[max(row - 1, 0), col])
+            repeatability[2, k] = repeatability_of(saliency[min(row + 1, height - 1), col])
+            repeatability[3, k] = repeatability_of(saliency[row, max(col - 1, 0)])
+            repeatability[4, k] = repeatability_of(saliency[row, min(col + 1, width - 1)])
         return rows, cols, reliability, repeatability
 
     return find
+
+
+def _run(saliency, dense, table, factors, bias, thresholds, window):
+    """The peak kernel on float32 inputs; ``thresholds`` = (repeatability, reliability)."""
+    global _logit_kernel
+    if _logit_kernel is None:
+        _logit_kernel = _compile_from_logits()
+    from .heads import COEFFICIENTS
+
+    repeatability_threshold, reliability_threshold = thresholds
+    return _logit_kernel(
+        np.ascontiguousarray(saliency, np.float32), np.ascontiguousarray(dense, np.float32),
+        np.ascontiguousarray(table, np.float32), np.ascontiguousarray(factors, np.float32),
+        np.float32(bias), COEFFICIENTS, np.float32(repeatability_threshold),
+        np.float32(reliability_threshold),
+        np.float32(logit_cut(repeatability_threshold, "repeatability")),
+        np.float32(logit_cut(reliability_threshold, "reliability")),
+        tuple(int(w) for w in window),
+    )
 
 
 def peaks_from_logits(
@@ -231,13 +281,47 @@ def peaks_from_logits(
         Repeatability at the peaks and at their up, down, left and right
         neighbours (the edge pixel where a neighbour would lie outside).
     """
-    global _logit_kernel
-    if _logit_kernel is None:
-        _logit_kernel = _compile_from_logits()
-    return _logit_kernel(
-        np.asarray(logits, np.float32), np.float32(repeatability_threshold),
-        np.float32(reliability_threshold),
-        np.float32(logit_cut(repeatability_threshold, "repeatability")),
-        np.float32(logit_cut(reliability_threshold, "reliability")),
-        tuple(int(w) for w in window),
-    )
+    logits = np.asarray(logits, np.float32)
+    return _run(logits[1], logits[0], np.zeros((0, 0, 1), np.float32), np.zeros(1, np.float32),
+                0.0, (repeatability_threshold, reliability_threshold), window)
+
+
+def peaks_from_features(
+    saliency: np.ndarray,
+    features: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    repeatability_threshold: float,
+    reliability_threshold: float,
+    window: tuple[int, int, int, int],
+):
+    """:func:`peaks_from_logits` from the saliency logits alone and the trunk's features.
+
+    The reliability logit (head 0) is computed from the (h, w, C) ``features``
+    only at the pixels where it is read, with the bits of the dense heads
+    (:func:`sarfeat.runtime.kernels.heads.logit_function`); ``saliency`` is
+    :func:`sarfeat.runtime.kernels.heads.saliency_logits`. The same peaks and
+    values as :func:`peaks_from_logits` on the full logits, for a small share
+    of the reliability head's work.
+
+    Parameters
+    ----------
+    saliency : ndarray, shape (H, W), float32
+        The saliency logits (head 1).
+    features : ndarray, shape (h, w, C), float32
+        The low-resolution trunk features.
+    weight, bias : ndarray, shapes (2, C) and (2,)
+        The heads' 1x1 projection.
+    repeatability_threshold, reliability_threshold : float
+    window : tuple of int
+        As :func:`peaks`.
+
+    Returns
+    -------
+    rows, cols, reliability, repeatability
+        As :func:`peaks_from_logits`.
+    """
+    weight = np.asarray(weight, np.float32)
+    return _run(saliency, np.zeros((0, 0), np.float32), features, weight[0],
+                np.asarray(bias, np.float32)[0], (repeatability_threshold, reliability_threshold),
+                window)

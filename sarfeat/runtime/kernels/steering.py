@@ -33,6 +33,8 @@ import threading
 
 import numpy as np
 
+from . import start_sleeping_threads
+
 __all__ = ["available", "cheaper_than_filtering", "gaussian_kernels", "smoothed_gradients",
            "gaussian_smooth", "turned_patches", "ring_samples"]
 
@@ -79,6 +81,8 @@ def _compile():
     global at_one
     import numba
 
+    start_sleeping_threads()  # before the first parallel kernel
+
     # no fastmath here or below: every sum runs in the order written, which
     # sarfeat.runtime.steering_arithmetic repeats in numpy (the same bits)
     @numba.njit(cache=True)
@@ -91,26 +95,37 @@ def _compile():
         c = min(max(c, 0.0), width - 1.0)
         r0, c0 = int(np.floor(r)), int(np.floor(c))
         wr, wc = r - r0, c - c0
-        columns = np.empty(span, np.int64)  # column c0 - radius + t, edges repeated
+        # the span x span window, transposed: window[t, i] is row r0 - radius + i, column
+        # c0 - radius + t (edges repeated), so that a column's taps are contiguous rows
+        lines = np.empty(span, np.int64)
+        for i in range(span):
+            lines[i] = min(max(r0 - radius + i, 0), height - 1)
+        window = np.empty((span, span), np.float32)
         for t in range(span):
-            columns[t] = min(max(c0 - radius + t, 0), width - 1)
+            column = min(max(c0 - radius + t, 0), width - 1)
+            target = window[t]
+            for i in range(span):
+                target[i] = image[lines[i], column]
         # image rows filtered along columns at columns c0 and c0 + 1 (index radius + j);
         # convolution: the weight of offset x reads pixel centre - x. The derivative is odd
-        # and the Gaussian even, so pixels -x and +x are taken together (flat gives 0)
-        smooth_cols = np.empty((span, 2))
-        deriv_cols = np.empty((span, 2))
-        for i in range(span):
-            line = image[min(max(r0 - radius + i, 0), height - 1)]
-            for j in range(2):
-                middle = radius + j
-                total_s = smooth[radius] * line[columns[middle]]
-                total_d = 0.0
-                for x in range(1, radius + 1):
-                    before, after = line[columns[middle - x]], line[columns[middle + x]]
-                    total_s += smooth[radius + x] * (before + after)
-                    total_d += derivative[radius + x] * (before - after)
-                smooth_cols[i, j] = total_s
-                deriv_cols[i, j] = total_d
+        # and the Gaussian even, so pixels -x and +x are taken together (flat gives 0).
+        # Each row's sums add the taps outwards in order; the rows are independent, so
+        # they advance together (one tap at a time over all rows, vectorised)
+        smooth_cols = np.empty((2, span))
+        deriv_cols = np.empty((2, span))
+        for j in range(2):
+            middle = radius + j
+            total_s, total_d = smooth_cols[j], deriv_cols[j]
+            centre = window[middle]
+            for i in range(span):
+                total_s[i] = smooth[radius] * centre[i]
+                total_d[i] = 0.0
+            for x in range(1, radius + 1):
+                before, after = window[middle - x], window[middle + x]
+                weight_s, weight_d = smooth[radius + x], derivative[radius + x]
+                for i in range(span):
+                    total_s[i] += weight_s * (before[i] + after[i])
+                    total_d[i] += weight_d * (before[i] - after[i])
         # along rows: pixel (r0 + a, c0 + j) reads filtered row index a + radius - x
         g_row = np.empty((2, 2))
         g_col = np.empty((2, 2))
@@ -118,12 +133,12 @@ def _compile():
             middle = a + radius
             for j in range(2):
                 total_r = 0.0
-                total_c = smooth[radius] * deriv_cols[middle, j]
+                total_c = smooth[radius] * deriv_cols[j, middle]
                 for x in range(1, radius + 1):
-                    total_r += derivative[radius + x] * (smooth_cols[middle - x, j]
-                                                         - smooth_cols[middle + x, j])
-                    total_c += smooth[radius + x] * (deriv_cols[middle - x, j]
-                                                     + deriv_cols[middle + x, j])
+                    total_r += derivative[radius + x] * (smooth_cols[j, middle - x]
+                                                         - smooth_cols[j, middle + x])
+                    total_c += smooth[radius + x] * (deriv_cols[j, middle - x]
+                                                     + deriv_cols[j, middle + x])
                 g_row[a, j] = total_r
                 g_col[a, j] = total_c
         d_row = ((g_row[0, 0] * (1 - wc) + g_row[0, 1] * wc) * (1 - wr)
@@ -177,7 +192,9 @@ def _compile():
         return out
 
     # no fastmath: a pixel's value must not depend on where it falls in a vectorised loop
-    # (a window of a level gives the level's values)
+    # (a window of a level gives the level's values). Each pass adds the taps outwards,
+    # one tap at a time over a whole row: the same sums as tap by tap at each pixel, in
+    # loops over contiguous pixels that the compiler vectorises
     @numba.njit(cache=True, parallel=True)
     def smooth_image(image, kernel):  # pragma: no cover - compiled
         height, width = image.shape
@@ -185,23 +202,34 @@ def _compile():
         weights = kernel.astype(np.float32)
         across = np.empty((height, width), np.float32)  # along axis 0 first, as scipy
         for row in numba.prange(height):
+            line = across[row]
+            centre = image[row]
             for col in range(width):
-                across[row, col] = weights[radius] * image[row, col]
+                line[col] = weights[radius] * centre[col]
             for x in range(1, radius + 1):
                 above = image[max(row - x, 0)]
                 below = image[min(row + x, height - 1)]
                 w = weights[radius + x]
                 for col in range(width):
-                    across[row, col] += w * (above[col] + below[col])
+                    line[col] += w * (above[col] + below[col])
         out = np.empty((height, width), np.float32)
         for row in numba.prange(height):
             line = across[row]
+            padded = np.empty(width + 2 * radius, np.float32)  # the row, edges repeated
+            for col in range(radius):
+                padded[col] = line[0]
+                padded[radius + width + col] = line[width - 1]
             for col in range(width):
-                total = weights[radius] * line[col]
-                for x in range(1, radius + 1):
-                    total += weights[radius + x] * (line[max(col - x, 0)]
-                                                    + line[min(col + x, width - 1)])
-                out[row, col] = total
+                padded[radius + col] = line[col]
+            target = out[row]
+            for col in range(width):
+                target[col] = weights[radius] * line[col]
+            for x in range(1, radius + 1):
+                w = weights[radius + x]
+                before = padded[radius - x:radius - x + width]
+                after = padded[radius + x:radius + x + width]
+                for col in range(width):
+                    target[col] += w * (before[col] + after[col])
         return out
 
     @numba.njit(cache=True, parallel=True)
