@@ -393,7 +393,7 @@ class DenseStructuralMatcher:
         self.keypoints2 = target[:, ::-1].copy()
         self.matches = np.repeat(np.arange(len(source))[:, None], 2, axis=1)
         self.votes = np.round(100 * scores).astype(int)
-        model = AffineTransform(matrix=polished)
+        model = SimilarityTransform(matrix=polished)
         residuals = model.residuals(source, target) if len(source) else np.empty(0)
         inliers = residuals <= threshold
         count = int(inliers.sum())
@@ -417,16 +417,14 @@ class DenseStructuralMatcher:
         if failure is not None:
             diagnostics["failure"] = failure + ": refused rather than guessed"
             return
-        self.model = SimilarityTransform(matrix=polished)
-        self.inliers = self.model.residuals(source, target) <= threshold
-        diagnostics["polished_inliers"] = int(self.inliers.sum())
+        self.model = model
+        self.inliers = inliers
+        diagnostics["polished_inliers"] = count
 
     def _unverified(self) -> str | None:
         """Why the whole-overlap check rejects the fit, or None when it passes."""
         diagnostics = self.diagnostics
-        score = diagnostics.get("verify_weighted")  # as the global search weighs it
-        if score is None:
-            return "the whole-overlap check could not be made"
+        score = diagnostics["verify_weighted"]  # as the global search weighs it
         least = self.min_verify_score
         if score < least:
             return (f"the whole overlap correlates too weakly at the fitted model ({score:.3f}, "
