@@ -18,6 +18,7 @@ from .orientation import (
 from .preprocess import NormalizedImage, normalize_sar
 from .resample import any_in_cells, resize_many
 from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
+from .runtime.ahead import one_ahead, usable_cores
 from .runtime.kernels import peaks as fused_peaks
 from .runtime.kernels import worth_compiling
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
@@ -290,7 +291,8 @@ class SARR2D2Detector:
         network's maps averaged over the image's four quarter turns (or on
         a distilled network's one-run version of that average, see
         ``turned_maps``); each keypoint gets an orientation (the direction of
-        the Gaussian-smoothed log-intensity gradient) and is described by a
+        the Gaussian-smoothed log-intensity gradient; with the polar
+        descriptor, read from its ring samples) and is described by a
         log-intensity descriptor that is rotation invariant by construction
         (see ``descriptor``). True (OpenCV's name for
         the same choice): the network's maps and its 128-D R2D2 descriptor as
@@ -672,8 +674,7 @@ class SARR2D2Detector:
             orientations = np.zeros(rows.size)
         else:
             steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
-            orientations = steering.orientations(level_rows, level_cols)
-            descriptors = steering.describe(level_rows, level_cols, orientations)
+            orientations, descriptors = steering.orient_and_describe(level_rows, level_cols)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
         rel = np.asarray(rel, np.float32)
         rep = np.asarray(center, np.float32)
@@ -691,7 +692,10 @@ class SARR2D2Detector:
         runner = self._get_runner()
         best = None  # the best max_keypoints so far: memory stays bounded on huge images
         pending: list[dict] = []
-        for level, tile, maps in self._iter_tiles(self._levels(normalized), runner):
+        tiles = self._iter_tiles(self._levels(normalized), runner)
+        if self._network_runs_ahead(runner):
+            tiles = one_ahead(tiles)
+        for level, tile, maps in tiles:
             result = self._detect_tile(level, tile, maps)
             if result is None:
                 continue
@@ -715,6 +719,18 @@ class SARR2D2Detector:
         self.repeatabilities = best["repeatabilities"].astype(float_dtype)
         self.responses = (best["reliabilities"] * best["repeatabilities"]).astype(float_dtype)
         return best["descriptors"].astype(np.float32)
+
+    @staticmethod
+    def _network_runs_ahead(runner) -> bool:
+        """Whether the network runs on the next tile while this one is described.
+
+        With ONNX Runtime on two usable cores or more, unless it was given one
+        thread (:func:`sarfeat.runtime.onnx.set_threads`): the Python side (peaks,
+        descriptors) leaves a core idle otherwise. Not with torch, whose OpenMP
+        threads belong to the calling thread (a new thread would start its own).
+        """
+        return (runner.runtime == "onnxruntime" and usable_cores() >= 2
+                and getattr(runner, "threads", 1) != 1)
 
     def _keep_best(self, results: list[dict]) -> dict:
         """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
@@ -866,8 +882,7 @@ class SARR2D2Detector:
         """Turned patches at level positions, tile by tile; the network is not needed."""
         for tile, here in self._tiles_holding(level, runner, rows, cols):
             steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
-            orientations = steering.orientations(rows[here], cols[here])
-            out[indices[here]] = steering.describe(rows[here], cols[here], orientations)
+            out[indices[here]] = steering.orient_and_describe(rows[here], cols[here])[1]
 
     @property
     def runtime_device(self) -> str | None:

@@ -77,7 +77,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from .polar_descriptor import POLAR_LENGTH, POLAR_RADII, polar_descriptors
+from .polar_descriptor import POLAR_LENGTH, POLAR_RADII, polar_descriptors, polar_features
 from .runtime import steering_arithmetic
 from .runtime.kernels import steering as _fused_steering
 from .runtime.kernels import worth_compiling
@@ -353,15 +353,37 @@ class LevelSteering:
         d_col = ndimage.map_coordinates(self._gradient[1], coords, order=1, mode="nearest")
         return np.arctan2(d_row, d_col).astype(np.float64)
 
-    def describe(self, rows: np.ndarray, cols: np.ndarray, orientations: np.ndarray) -> np.ndarray:
-        """(N, D) float32 descriptors at level positions: turned log patches (D = size**2),
-        or polar descriptors (D = POLAR_LENGTH, ``orientations`` unused)."""
+    def orient_and_describe(self, rows: np.ndarray, cols: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Orientations and descriptors at level positions.
+
+        With the polar descriptor and the gradient orientation, both come from
+        one sampling of the rings (:func:`sarfeat.polar_descriptor.polar_features`:
+        the orientation is the rings' Gaussian-weighted gradient, ``sigma`` as
+        :meth:`orientations`, on the prefiltered image); otherwise
+        :meth:`orientations`, then :meth:`describe` turned by them.
+        """
+        if self.descriptor != "polar" or self.orienter is not None:
+            orientations = self.orientations(rows, cols)
+            return orientations, self.describe(rows, cols, orientations)
+        rows = np.asarray(rows, np.float64) - self.origin[0]
+        cols = np.asarray(cols, np.float64) - self.origin[1]
+        return polar_features(self._prefiltered(), rows, cols, 0.5 * self.side, self.sigma)
+
+    def _prefiltered(self) -> np.ndarray:
+        """The image after the patch's Gaussian prefilter (computed once)."""
         if self._smooth is None:
             sigma = self.prefilter * self.side / self.size
             if sigma <= 0:
                 self._smooth = self.image
             else:  # scipy's filter in float32, compiled or in numpy (the same bits)
                 self._smooth = _steering(self.image.size).gaussian_smooth(self.image, sigma)
+        return self._smooth
+
+    def describe(self, rows: np.ndarray, cols: np.ndarray, orientations: np.ndarray) -> np.ndarray:
+        """(N, D) float32 descriptors at level positions: turned log patches (D = size**2),
+        or polar descriptors (D = POLAR_LENGTH, ``orientations`` unused)."""
+        self._prefiltered()
         p = self.size
         grid = ((np.arange(p) + 0.5) / p - 0.5) * self.side
         rows = np.asarray(rows, np.float64) - self.origin[0]

@@ -72,7 +72,8 @@ from .runtime.kernels import worth_compiling
 
 __all__ = [
     "POLAR_RADII", "POLAR_ANGLES", "POLAR_FREQUENCIES", "MEAN_WEIGHT", "POLAR_LENGTH",
-    "polar_samples", "polar_invariants", "polar_descriptors",
+    "polar_samples", "polar_invariants", "polar_orientations", "polar_descriptors",
+    "polar_features",
 ]
 
 #: Ring radii, as fractions of half the patch side.
@@ -149,15 +150,22 @@ def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
     count, rings, angles = samples.shape
     if not 1 <= frequencies < angles // 2:
         raise ValueError(f"frequencies must be in 1..{angles // 2 - 1}, got {frequencies}")
-    values = samples - samples.mean(axis=(1, 2), keepdims=True)
-    norm = np.sqrt((values * values).sum(axis=(1, 2)))
+    # the samples less their mean, over their norm, done on the spectrum (it is linear):
+    # the mean changes the rings' zero frequencies only, the norm comes from Parseval
+    spectrum = np.fft.rfft(samples, axis=2)
+    means = spectrum[:, :, 0].real - samples.mean(axis=(1, 2))[:, None] * angles
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    power[:, :, 0] = means * means
+    counted = np.full(spectrum.shape[2], 2.0)  # each frequency stands for itself and -k
+    counted[0] = 1.0
+    if angles % 2 == 0:
+        counted[-1] = 1.0
+    norm = np.sqrt((power @ counted).sum(axis=1) / angles)
     textured = norm > 1e-6
-    values[textured] /= norm[textured, None, None]
-    values[~textured] = 0.0
-    spectrum = np.fft.rfft(values, axis=2)[:, :, : frequencies + 1] / angles
-    ac = spectrum[:, :, 1:]
+    scale = np.where(textured, 1.0 / np.where(textured, norm, 1.0), 0.0) / angles
+    ac = spectrum[:, :, 1: frequencies + 1] * scale[:, None, None]
     magnitude = np.abs(ac)
-    parts = [mean_weight * spectrum[:, :, 0].real, magnitude.reshape(count, -1)]
+    parts = [mean_weight * means * scale[:, None], magnitude.reshape(count, -1)]
     # products scaled to the magnitudes' units: a product of two terms over the square
     # root of its magnitude, of three over its magnitude to the 2/3, each factor scaled first
     first, second = np.triu_indices(rings, 1)
@@ -168,11 +176,59 @@ def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
     triple = third[:, :, :-1] * third[:, :, :1] * np.conj(third[:, :, 1:])
     parts += [triple.real.reshape(count, -1), triple.imag.reshape(count, -1)]
     out = np.concatenate(parts, axis=1)
-    length = np.linalg.norm(out, axis=1)
+    length = np.sqrt(np.einsum("ij,ij->i", out, out))
     described = length > 1e-12
-    out[described] /= length[described, None]
-    out[~described] = 0.0
+    out *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
     return out.astype(np.float32)
+
+
+def polar_orientations(samples: np.ndarray, radii: np.ndarray, sigma: float) -> np.ndarray:
+    """Orientations of ring samples: the direction of their Gaussian-weighted gradient.
+
+    The smoothed gradient at a point is the image against the derivative of a
+    Gaussian, whose weight on a ring of radius ``rho`` is ``rho**2 *
+    exp(-rho**2 / (2 sigma**2))`` times the ring's first angular harmonic. The
+    same sum over the rings gives the orientation without filtering the image.
+
+    Parameters
+    ----------
+    samples : (N, R, A) ndarray
+        Ring samples (:func:`polar_samples`), the first angle along +col.
+    radii : (R,) array_like
+        Ring radii in pixels.
+    sigma : float
+        The Gaussian's standard deviation, in pixels.
+
+    Returns
+    -------
+    (N,) ndarray of float64
+        ``arctan2(d_row, d_col)`` in [-pi, pi], as the gradient orientation;
+        0 for flat samples.
+    """
+    samples = np.asarray(samples, np.float64)
+    radii = np.asarray(radii, np.float64)
+    angles = samples.shape[2]
+    steps = 2.0 * np.pi * np.arange(angles) / angles
+    weights = radii * radii * np.exp(-radii * radii / (2.0 * sigma * sigma))
+    weighted = np.einsum("nra,r->na", samples, weights)
+    return np.arctan2(weighted @ np.sin(steps), weighted @ np.cos(steps))
+
+
+def polar_features(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: float,
+                   orientation_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Orientations and polar descriptors from one sampling of the rings.
+
+    Parameters are those of :func:`polar_descriptors`, and ``orientation_sigma``
+    that of :func:`polar_orientations`, in pixels.
+
+    Returns
+    -------
+    orientations : (N,) ndarray of float64
+    descriptors : (N, POLAR_LENGTH) ndarray of float32
+    """
+    radii = radius * np.asarray(POLAR_RADII, np.float64)
+    samples = polar_samples(image, rows, cols, radii)
+    return polar_orientations(samples, radii, orientation_sigma), polar_invariants(samples)
 
 
 def polar_descriptors(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,

@@ -13,7 +13,8 @@ import pytest
 from sarfeat import SARR2D2Detector
 from sarfeat.orientation import LevelSteering, turn_positions
 from sarfeat.polar_descriptor import (
-    POLAR_LENGTH, polar_descriptors, polar_invariants, polar_samples,
+    POLAR_LENGTH, polar_descriptors, polar_features, polar_invariants, polar_orientations,
+    polar_samples,
 )
 
 
@@ -64,6 +65,60 @@ def test_polar_samples_start_along_col_then_turn_towards_row():
     np.testing.assert_allclose(samples[0, 0], [1.0, 2.0, 0.0, 0.0], atol=1e-6)
     assert polar_descriptors(image, np.array([10.0]), np.array([10.0]), 5.0).shape == (
         1, POLAR_LENGTH)
+
+
+def test_polar_invariants_follow_the_definition(hh_log):
+    """The invariants, computed on the spectrum, equal the module's definition written
+    out on the centred, normalised samples (ring means, magnitudes, products)."""
+    rng = np.random.default_rng(2)
+    rows, cols = rng.uniform(40, 215, (2, 50))
+    samples = polar_samples(hh_log, rows, cols, 20.0 * np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.2]))
+    values = samples - samples.mean(axis=(1, 2), keepdims=True)
+    values /= np.sqrt((values ** 2).sum(axis=(1, 2)))[:, None, None]
+    spectrum = np.fft.fft(values, axis=2) / values.shape[2]
+    ac = spectrum[:, :, 1:9]
+    first, second = np.triu_indices(6, 1)
+    cross = ac[:, first] * np.conj(ac[:, second]) / np.sqrt(
+        np.abs(ac[:, first]) * np.abs(ac[:, second]))
+    triple = ac[:, :, :-1] * ac[:, :, :1] * np.conj(ac[:, :, 1:])
+    triple = triple / np.cbrt((np.abs(ac[:, :, :-1]) * np.abs(ac[:, :, :1])
+                               * np.abs(ac[:, :, 1:])) ** 2)
+    expected = np.concatenate([0.5 * spectrum[:, :, 0].real, np.abs(ac).reshape(50, -1),
+                               cross.real.reshape(50, -1), cross.imag.reshape(50, -1),
+                               triple.real.reshape(50, -1), triple.imag.reshape(50, -1)], axis=1)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(polar_invariants(samples), expected, atol=2e-5)
+
+
+def test_polar_orientation_is_the_gradient_direction():
+    """On a linear ramp every ring's first harmonic points up the gradient."""
+    rows, cols = np.mgrid[0:64, 0:64].astype(np.float32)
+    for degrees in (0, 30, 100, -150):
+        angle = np.deg2rad(degrees)
+        image = np.sin(angle) * rows + np.cos(angle) * cols  # d_row = sin, d_col = cos
+        samples = polar_samples(image, np.array([31.5]), np.array([32.0]), [4.0, 8.0, 12.0])
+        found = polar_orientations(samples, [4.0, 8.0, 12.0], 8.0)
+        assert abs(np.angle(np.exp(1j * (found[0] - angle)))) < 1e-6
+
+
+@pytest.mark.parametrize("turns", [1, 3])
+def test_polar_orientations_turn_with_the_image(hh_log, turns):
+    """On a quarter-turned image the rings' orientation shifts by exactly the turn, and it
+    agrees with the Gaussian gradient's orientation (same sigma) on most keypoints."""
+    rng = np.random.default_rng(3)
+    rows, cols = rng.uniform(40, 215, (2, 300))
+    steering = LevelSteering(hh_log, 8.0, side=40.0, descriptor="polar")
+    orientations, descriptors = steering.orient_and_describe(rows, cols)
+    np.testing.assert_array_equal(descriptors, steering.describe(rows, cols, orientations))
+    gradient = LevelSteering(hh_log, 8.0, side=40.0).orientations(rows, cols)
+    apart = np.abs(np.angle(np.exp(1j * (orientations - gradient))))
+    assert np.median(apart) < np.deg2rad(15)
+    turned = LevelSteering(np.ascontiguousarray(np.rot90(hh_log, turns)), 8.0, side=40.0,
+                           descriptor="polar")
+    t_rows, t_cols = turn_positions(rows, cols, hh_log.shape, turns)
+    turned_orientations, _ = polar_features(turned._prefiltered(), t_rows, t_cols, 20.0, 8.0)
+    shift = np.angle(np.exp(1j * (turned_orientations - orientations + turns * np.pi / 2)))
+    np.testing.assert_allclose(shift, 0.0, atol=1e-4)
 
 
 @pytest.fixture(scope="module")

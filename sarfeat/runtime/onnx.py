@@ -403,6 +403,8 @@ class OnnxRunner:
         model = model_bytes(weights, precision)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads if threads is not None else _default_threads()
+        #: intra-op threads asked for (0: ONNX Runtime's default, the physical cores)
+        self.threads = options.intra_op_num_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # idle worker threads sleep instead of spinning: between runs the Python side (peaks,
