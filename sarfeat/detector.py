@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
-from .orientation import (
-    ORIENTATION_SIGMA, PATCH_SCALE, TURNED_THRESHOLD_SHIFT, LevelSteering, descriptor_length,
-    quarter_turn_maps,
-)
+from .orientation import TURNED_THRESHOLD_SHIFT, descriptor_length, quarter_turn_maps
+from .peaks import refined_tile_peaks
 from .preprocess import NormalizedImage, normalize_sar
-from .resample import any_in_cells, resize_many
+from .pyramid import (
+    EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, level_shape, pyramid_scales,
+    resized_level, usable_keypoints,
+)
+from .resample import resize_many
 from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
 from .runtime.ahead import one_ahead, usable_cores
-from .runtime.kernels import peaks as fused_peaks
-from .runtime.kernels import worth_compiling
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
-__all__ = ["SARR2D2Detector", "NoKeypointsError", "edge_margin", "pyramid_scales"]
+# EDGE_MARGIN, PATCH_DIAMETER, edge_margin and pyramid_scales are re-exported from
+# sarfeat.pyramid, where they moved (their old import path keeps working)
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "EDGE_MARGIN", "PATCH_DIAMETER", "edge_margin",
+           "pyramid_scales"]
 
 
 class NoKeypointsError(RuntimeError):
@@ -33,104 +34,9 @@ class NoKeypointsError(RuntimeError):
     stages catch this class alone, so that any other error shows as itself.
     """
 
-#: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
-PATCH_DIAMETER = 32.0
 #: The method's reliability and repeatability thresholds (R2D2's), used when
 #: neither the caller nor the weights' metadata says otherwise.
 DEFAULT_THRESHOLD = 0.7
-#: Keypoints closer than this many pixels of their pyramid level to the image edge are
-#: dropped by detection and flagged by ``extract``: the network's maps there answer the
-#: zero padding of its convolutions (measured: repeatability deviates from the interior
-#: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
-EDGE_MARGIN = 12
-
-
-def edge_margin(shape: tuple[int, ...]) -> int:
-    """The edge margin of maps of ``shape``: ``EDGE_MARGIN``, less on small ones.
-
-    An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
-    whose 12-pixel margin left too small an interior to find keypoints in, where
-    ORB finds a few); at least 1.
-    """
-    return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
-
-
-def pyramid_scales(
-    shape: tuple[int, int],
-    scale_factor: float = 2 ** 0.25,
-    min_size: int = 256,
-    max_size: int = 1024,
-    min_scale: float = 0.0,
-    max_scale: float = 1.0,
-) -> list[float]:
-    """Scales of the detection pyramid for an image of ``shape``.
-
-    Scale starts at 1 and is divided by ``scale_factor`` at each level; a level
-    is kept while ``max(min_scale, min_size / maxdim) <= s <= min(max_scale,
-    max_size / maxdim)``. An image smaller than ``min_size`` gets one level, at
-    the largest allowed scale, instead of none.
-    """
-    if scale_factor <= 1:
-        raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
-    maxdim = max(shape)
-    lower = max(min_scale, min_size / maxdim)
-    upper = min(max_scale, max_size / maxdim)
-    if upper <= 0:
-        raise ValueError("max_scale and max_size must be positive")
-    scales = []
-    s = 1.0
-    while s + 1e-3 >= lower:
-        if s - 1e-3 <= upper:
-            scales.append(s)
-        s /= scale_factor
-    if not scales:
-        scales = [min(1.0, upper)]
-    return scales
-
-
-@dataclass
-class PyramidLevel:
-    """One level of the detector's pyramid: its scale, image and the ratios back to the input."""
-
-    scale: float
-    image: np.ndarray  # (h, w) float32, values in [0, 1]
-    row_ratio: float  # original rows per level row
-    col_ratio: float
-    invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
-
-    def steering(self, box: tuple[int, int, int, int], orienter=None,
-                 descriptor: str = "patch") -> LevelSteering:
-        """Orientations and descriptors of keypoints in ``box`` (upright=False)."""
-        return LevelSteering.around(
-            self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER,
-            orienter=orienter, descriptor=descriptor,
-        )
-
-    def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
-        """Which original-image positions lie more than ``reach`` level pixels from no-data."""
-        if self.invalid_distance is None:
-            return np.ones(len(rows), dtype=bool)
-        level_rows, level_cols = self.from_original(rows, cols)
-        height, width = self.invalid_distance.shape
-        level_rows = np.clip(np.rint(level_rows).astype(int), 0, height - 1)
-        level_cols = np.clip(np.rint(level_cols).astype(int), 0, width - 1)
-        return self.invalid_distance[level_rows, level_cols] > reach
-
-    def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Which original-image positions lie at least :func:`edge_margin` level pixels inside."""
-        level_rows, level_cols = self.from_original(rows, cols)
-        height, width = self.image.shape
-        margin = edge_margin((height, width)) - 0.5
-        return (
-            (level_rows >= margin) & (level_rows <= height - 1 - margin)
-            & (level_cols >= margin) & (level_cols <= width - 1 - margin)
-        )
-
-    def to_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (rows + 0.5) * self.row_ratio - 0.5, (cols + 0.5) * self.col_ratio - 0.5
-
-    def from_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (rows + 0.5) / self.row_ratio - 0.5, (cols + 0.5) / self.col_ratio - 0.5
 
 
 def _alias(target: str) -> property:
@@ -138,93 +44,6 @@ def _alias(target: str) -> property:
     return property(lambda self: getattr(self, target),
                     lambda self, value: setattr(self, target, value),
                     doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
-
-
-def _level_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
-    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
-
-
-def _resize(shape: tuple[int, int], scale: float, resized: np.ndarray,
-            invalid: np.ndarray | None = None) -> PyramidLevel:
-    """The level of ``scale`` of an image of ``shape``, from the image ``resized`` to it."""
-    (height, width), (new_h, new_w) = shape, resized.shape
-    level = PyramidLevel(scale, resized, height / new_h, width / new_w)
-    if invalid is not None:
-        # a level cell is invalid when any pixel it covers is; distances in level pixels
-        invalid_cells = any_in_cells(invalid, (new_h, new_w))
-        level.invalid_distance = ndimage.distance_transform_edt(~invalid_cells).astype(np.float32)
-    return level
-
-
-def _quadratic_offset(minus: np.ndarray, center: np.ndarray, plus: np.ndarray) -> np.ndarray:
-    """Sub-pixel offset of the vertex of the parabola through three samples (float32)."""
-    curvature = minus - 2 * center + plus
-    offset = np.where(curvature < 0,
-                      np.float32(0.5) * (minus - plus) / np.minimum(curvature, np.float32(-1e-12)),
-                      np.float32(0.0))
-    # strictly inside half a pixel, so that rounding a refined keypoint finds its peak again
-    return np.clip(offset, -0.499, 0.499).astype(np.float32)
-
-
-def _peak_window(shape: tuple[int, int], core: tuple[slice, slice], margin: int | None = None
-                 ) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1): the pixels of ``core`` at least ``margin`` inside.
-
-    ``margin`` is the level's :func:`edge_margin` (by default, that of ``shape``).
-    """
-    bounds = []
-    margin = edge_margin(shape) if margin is None else margin
-    for size, part in zip(shape, core):
-        inside, away = range(size)[part], range(size)[margin:-margin]
-        bounds += [max(inside.start, away.start), min(inside.stop, away.stop)]
-    return tuple(bounds)
-
-
-def _find_peaks(
-    repeatability: np.ndarray,
-    reliability: np.ndarray,
-    repeatability_threshold: float,
-    reliability_threshold: float,
-    core: tuple[slice, slice],
-    margin: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
-
-    Only pixels of ``core`` (row and column slices of the maps) count, less
-    :func:`edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
-    those outside the core). Row-major order; with numba, one compiled pass
-    gives the same peaks.
-    """
-    height, width = repeatability.shape
-    if fused_peaks.available() and worth_compiling(height * width):
-        found = fused_peaks.peaks(np.ascontiguousarray(repeatability, np.float32),
-                                  np.ascontiguousarray(reliability, np.float32),
-                                  repeatability_threshold, reliability_threshold,
-                                  _peak_window((height, width), core, margin))
-        return found[0], found[1]
-    # a 3 x 3 maximum with the outside as -inf (max pooling's padding); a NaN neighbour wins
-    filled = np.where(np.isnan(repeatability), np.float32(np.inf), repeatability)
-    local_max = ndimage.maximum_filter(filled, size=3, mode="constant", cval=-np.inf)
-    peaks = (
-        (repeatability == local_max)
-        & (repeatability >= np.float32(repeatability_threshold))
-        & (reliability >= np.float32(reliability_threshold))
-    )
-    allowed = np.zeros_like(peaks)
-    allowed[core] = True
-    margin = edge_margin((height, width)) if margin is None else margin
-    allowed[:margin] = allowed[-margin:] = False
-    allowed[:, :margin] = allowed[:, -margin:] = False
-    return np.nonzero(peaks & allowed)
-
-
-def _usable(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray, reach: float):
-    """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data."""
-    keep = level.far_from_invalid(points[:, 0], points[:, 1], reach)
-    height, width = normalized.valid.shape
-    rows = np.clip(np.rint(points[:, 0]).astype(int), 0, height - 1)
-    cols = np.clip(np.rint(points[:, 1]).astype(int), 0, width - 1)
-    return keep & normalized.valid[rows, cols]
 
 
 class SARR2D2Detector:
@@ -596,9 +415,9 @@ class SARR2D2Detector:
         )
         image = np.asarray(normalized.image, np.float32)
         large = normalized.large_invalid  # small no-data regions exclude only themselves
-        shapes = [_level_shape(image.shape, s) for s in scales]
+        shapes = [level_shape(image.shape, s) for s in scales]
         for s, resized in zip(scales, resize_many(image, shapes)):
-            yield _resize(image.shape, s, resized, large)
+            yield resized_level(image.shape, s, resized, large)
 
     def _iter_tiles(self, levels: list[PyramidLevel], runner):
         """Yield (level, tile, maps) for every tile of every level."""
@@ -625,47 +444,14 @@ class SARR2D2Detector:
     # -- detection ----------------------------------------------------------------------------
 
     def _tile_peaks(self, tile: Tile, maps: DenseMaps, margin: int):
-        """Peaks of a tile's core: (rows, cols, reliability, repeatability (5, N), shape).
-
-        Repeatability at each peak and its up, down, left and right neighbours
-        (the sub-pixel offsets read them). Compiled from the logits when the maps
-        have not been computed (:meth:`sarfeat.runtime.DenseMaps.peaks`: the
-        same peaks and values, the maps evaluated only where read).
-        """
-        r0, _, c0, _ = tile.outer
-        cr0, cr1, cc0, cc1 = tile.core
-        reliability_threshold, repeatability_threshold = self._thresholds()
-        core = (slice(cr0 - r0, cr1 - r0), slice(cc0 - c0, cc1 - c0))
-        height, width = maps.shape
-        found = maps.peaks(repeatability_threshold, reliability_threshold,
-                           _peak_window((height, width), core, margin))
-        if found is not None:
-            return (*found, (height, width))
-        reliability, repeatability = maps.reliability, maps.repeatability
-        rows, cols = _find_peaks(repeatability, reliability, repeatability_threshold,
-                                 reliability_threshold, core, margin)
-        height, width = repeatability.shape
-        up, down = np.maximum(rows - 1, 0), np.minimum(rows + 1, height - 1)
-        left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)
-        around = np.stack([repeatability[rows, cols], repeatability[up, cols],
-                              repeatability[down, cols], repeatability[rows, left],
-                              repeatability[rows, right]])
-        return rows, cols, reliability[rows, cols], around, (height, width)
+        """Refined peaks of a tile's core (:func:`sarfeat.peaks.refined_tile_peaks`)."""
+        return refined_tile_peaks(maps, tile, margin, *self._thresholds())
 
     def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
-        r0, _, c0, _ = tile.outer
         margin = edge_margin(tuple(level.image.shape))  # the level's, whatever the tile
-        rows, cols, rel, around, (height, width) = self._tile_peaks(tile, maps, margin)
+        rows, cols, level_rows, level_cols, rel, rep = self._tile_peaks(tile, maps, margin)
         if rows.size == 0:
             return None
-        center = around[0]
-        drow = _quadratic_offset(around[1], center, around[2])
-        dcol = _quadratic_offset(around[3], center, around[4])
-        drow = np.where((rows > 0) & (rows < height - 1), drow, np.float32(0.0))
-        dcol = np.where((cols > 0) & (cols < width - 1), dcol, np.float32(0.0))
-        # the sums in float32, as the peak positions and offsets are
-        level_rows = ((rows.astype(np.float32) + drow) + np.float32(r0)).astype(np.float64)
-        level_cols = ((cols.astype(np.float32) + dcol) + np.float32(c0)).astype(np.float64)
         if self.upright:
             # descriptors are read at the peak pixel itself, where the network was trained to
             # describe; extract() rounds to the same pixel (measured: more correct matches than
@@ -676,8 +462,6 @@ class SARR2D2Detector:
             steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations, descriptors = steering.orient_and_describe(level_rows, level_cols)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
-        rel = np.asarray(rel, np.float32)
-        rep = np.asarray(center, np.float32)
         return {
             "keypoints": np.stack([orig_rows, orig_cols], axis=1),
             "scales": np.full(rows.size, PATCH_DIAMETER / level.scale),
@@ -700,7 +484,7 @@ class SARR2D2Detector:
             if result is None:
                 continue
             if normalized.valid is not None:
-                keep = _usable(level, normalized, result["keypoints"], runner.halo)
+                keep = usable_keypoints(level, normalized, result["keypoints"], runner.halo)
                 result = {k: v[keep] for k, v in result.items()}
             pending.append(result)
             if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
@@ -851,7 +635,7 @@ class SARR2D2Detector:
                 continue
             described[todo] = level.away_from_edge(keypoints[todo, 0], keypoints[todo, 1])
             if normalized.valid is not None:
-                described[todo] &= _usable(level, normalized, keypoints[todo], runner.halo)
+                described[todo] &= usable_keypoints(level, normalized, keypoints[todo], runner.halo)
             todo = todo[described[todo]]
             rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
             if self.upright:

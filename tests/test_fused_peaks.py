@@ -11,7 +11,7 @@ import pytest
 
 from sarfeat import SARR2D2Detector
 from sarfeat.runtime.kernels import peaks as fused_peaks
-from sarfeat import detector
+from sarfeat import peaks as detector_peaks
 from sarfeat.data import load_pair
 
 needs_numba = pytest.mark.skipif(not fused_peaks.available(), reason="numba is not installed")
@@ -55,7 +55,7 @@ CORES = [
 @pytest.mark.parametrize("nan", [False, True])
 def test_peaks_equal_numpy(monkeypatch, shape, core, nan):
     repeatability, reliability = maps_with_ties(shape, sum(shape), nan)
-    fast, slow = both_paths(monkeypatch, detector._find_peaks, repeatability, reliability,
+    fast, slow = both_paths(monkeypatch, detector_peaks.find_peaks, repeatability, reliability,
                             THRESHOLD, THRESHOLD, core)
     for f, s in zip(fast, slow):
         assert f.dtype == s.dtype == np.int64
@@ -66,9 +66,9 @@ def test_peaks_equal_numpy(monkeypatch, shape, core, nan):
 def test_a_plateau_is_all_peaks(monkeypatch):
     """Ties are peaks (equality with the pooled map): more peaks than a first guess."""
     flat = np.full((60, 50), 0.9, np.float32)
-    fast, slow = both_paths(monkeypatch, detector._find_peaks, flat, flat, THRESHOLD, THRESHOLD,
+    fast, slow = both_paths(monkeypatch, detector_peaks.find_peaks, flat, flat, THRESHOLD, THRESHOLD,
                             CORES[0])
-    margin = detector.edge_margin((60, 50))  # 6 on maps this small
+    margin = detector_peaks.edge_margin((60, 50))  # 6 on maps this small
     assert fast[0].size == (60 - 2 * margin) * (50 - 2 * margin)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
@@ -96,8 +96,8 @@ def test_numpy_path_without_numba(monkeypatch):
     monkeypatch.setattr(fused_peaks, "available", lambda: False)
     monkeypatch.setattr(fused_peaks, "peaks", refuse)
     repeatability, reliability = maps_with_ties((40, 40), 1)
-    rows, cols = detector._find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
-    assert rows.size > 0 and (rows >= detector.edge_margin((40, 40))).all()
+    rows, cols = detector_peaks.find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
+    assert rows.size > 0 and (rows >= detector_peaks.edge_margin((40, 40))).all()
 
 
 @needs_numba
@@ -114,7 +114,7 @@ def test_peaks_from_logits_equal_peaks_of_the_maps(threshold, core):
     logits[0, 40, 10] = np.nan
     logits[1, 50:53, 50:53] = [[-200, -150, -300], [-120, -110, -400], [2000, 3000, 1e6]]
     maps = fused_heads.head_maps(logits)
-    window = detector._peak_window(maps.shape[1:], core)
+    window = detector_peaks.peak_window(maps.shape[1:], core)
     rows, cols = fused_peaks.peaks(maps[1], maps[0], threshold, threshold, window)
     got_rows, got_cols, reliability, around = fused_peaks.peaks_from_logits(
         logits, threshold, threshold, window)
@@ -151,7 +151,7 @@ def test_peaks_from_features_equal_peaks_from_the_full_logits(shape, size):
                        for x in range(size[1])] for y in range(size[0])], np.float32)
     np.testing.assert_array_equal(every.view(np.uint32), logits[0].view(np.uint32))
     threshold = float(np.float32(0.5))
-    window = detector._peak_window(size, (slice(0, size[0]), slice(0, size[1])), 1)
+    window = detector_peaks.peak_window(size, (slice(0, size[0]), slice(0, size[1])), 1)
     expected = fused_peaks.peaks_from_logits(logits, threshold, threshold, window)
     got = fused_peaks.peaks_from_features(saliency, features, weight, bias, threshold,
                                           threshold, window)

@@ -1,0 +1,144 @@
+"""The detector's pyramid: its scales, its levels and where keypoints may lie on them.
+
+:class:`PyramidLevel` holds one level's image and the ratios back to the
+input; :func:`edge_margin` is how far from a level's edge the network's maps
+can be trusted; :func:`usable_keypoints` drops keypoints on or near no-data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
+from .preprocess import NormalizedImage
+from .resample import any_in_cells
+
+__all__ = ["EDGE_MARGIN", "PATCH_DIAMETER", "PyramidLevel", "edge_margin", "level_shape",
+           "pyramid_scales", "resized_level", "usable_keypoints"]
+
+#: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
+PATCH_DIAMETER = 32.0
+
+#: Keypoints closer than this many pixels of their pyramid level to the image edge are
+#: dropped by detection and flagged by ``extract``: the network's maps there answer the
+#: zero padding of its convolutions (measured: repeatability deviates from the interior
+#: up to 11-12 pixels from the edges, with a spurious ridge 8-10 pixels from the left edge).
+EDGE_MARGIN = 12
+
+
+def edge_margin(shape: tuple[int, ...]) -> int:
+    """The edge margin of maps of ``shape``: ``EDGE_MARGIN``, less on small ones.
+
+    An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
+    whose 12-pixel margin left too small an interior to find keypoints in, where
+    ORB finds a few); at least 1.
+    """
+    return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
+
+
+def pyramid_scales(
+    shape: tuple[int, int],
+    scale_factor: float = 2 ** 0.25,
+    min_size: int = 256,
+    max_size: int = 1024,
+    min_scale: float = 0.0,
+    max_scale: float = 1.0,
+) -> list[float]:
+    """Scales of the detection pyramid for an image of ``shape``.
+
+    Scale starts at 1 and is divided by ``scale_factor`` at each level; a level
+    is kept while ``max(min_scale, min_size / maxdim) <= s <= min(max_scale,
+    max_size / maxdim)``. An image smaller than ``min_size`` gets one level, at
+    the largest allowed scale, instead of none.
+    """
+    if scale_factor <= 1:
+        raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
+    maxdim = max(shape)
+    lower = max(min_scale, min_size / maxdim)
+    upper = min(max_scale, max_size / maxdim)
+    if upper <= 0:
+        raise ValueError("max_scale and max_size must be positive")
+    scales = []
+    s = 1.0
+    while s + 1e-3 >= lower:
+        if s - 1e-3 <= upper:
+            scales.append(s)
+        s /= scale_factor
+    if not scales:
+        scales = [min(1.0, upper)]
+    return scales
+
+
+@dataclass
+class PyramidLevel:
+    """One level of the detector's pyramid: its scale, image and the ratios back to the input."""
+
+    scale: float
+    image: np.ndarray  # (h, w) float32, values in [0, 1]
+    row_ratio: float  # original rows per level row
+    col_ratio: float
+    invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
+
+    def steering(self, box: tuple[int, int, int, int], orienter=None,
+                 descriptor: str = "patch") -> LevelSteering:
+        """Orientations and descriptors of keypoints in ``box`` (upright=False)."""
+        return LevelSteering.around(
+            self.image, box, ORIENTATION_SIGMA * PATCH_DIAMETER, PATCH_SCALE * PATCH_DIAMETER,
+            orienter=orienter, descriptor=descriptor,
+        )
+
+    def far_from_invalid(self, rows: np.ndarray, cols: np.ndarray, reach: float) -> np.ndarray:
+        """Which original-image positions lie more than ``reach`` level pixels from no-data."""
+        if self.invalid_distance is None:
+            return np.ones(len(rows), dtype=bool)
+        level_rows, level_cols = self.from_original(rows, cols)
+        height, width = self.invalid_distance.shape
+        level_rows = np.clip(np.rint(level_rows).astype(int), 0, height - 1)
+        level_cols = np.clip(np.rint(level_cols).astype(int), 0, width - 1)
+        return self.invalid_distance[level_rows, level_cols] > reach
+
+    def away_from_edge(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Which original-image positions lie at least :func:`edge_margin` level pixels inside."""
+        level_rows, level_cols = self.from_original(rows, cols)
+        height, width = self.image.shape
+        margin = edge_margin((height, width)) - 0.5
+        return (
+            (level_rows >= margin) & (level_rows <= height - 1 - margin)
+            & (level_cols >= margin) & (level_cols <= width - 1 - margin)
+        )
+
+    def to_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (rows + 0.5) * self.row_ratio - 0.5, (cols + 0.5) * self.col_ratio - 0.5
+
+    def from_original(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (rows + 0.5) / self.row_ratio - 0.5, (cols + 0.5) / self.col_ratio - 0.5
+
+
+def level_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(height, width) of the level of ``scale`` of an image of ``shape`` (at least 1 x 1)."""
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def resized_level(shape: tuple[int, int], scale: float, resized: np.ndarray,
+            invalid: np.ndarray | None = None) -> PyramidLevel:
+    """The level of ``scale`` of an image of ``shape``, from the image ``resized`` to it."""
+    (height, width), (new_h, new_w) = shape, resized.shape
+    level = PyramidLevel(scale, resized, height / new_h, width / new_w)
+    if invalid is not None:
+        # a level cell is invalid when any pixel it covers is; distances in level pixels
+        invalid_cells = any_in_cells(invalid, (new_h, new_w))
+        level.invalid_distance = ndimage.distance_transform_edt(~invalid_cells).astype(np.float32)
+    return level
+
+
+def usable_keypoints(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray,
+                     reach: float) -> np.ndarray:
+    """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data."""
+    keep = level.far_from_invalid(points[:, 0], points[:, 1], reach)
+    height, width = normalized.valid.shape
+    rows = np.clip(np.rint(points[:, 0]).astype(int), 0, height - 1)
+    cols = np.clip(np.rint(points[:, 1]).astype(int), 0, width - 1)
+    return keep & normalized.valid[rows, cols]
