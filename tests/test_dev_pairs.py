@@ -92,6 +92,21 @@ def test_turned_pairs_register(matcher, pair, degrees):
     assert rmse < 3 and ncm >= 30, (rmse, ncm)
 
 
+def test_a_turned_pair_s_turn_comes_from_the_rotation_invariant_features(matcher):
+    """Pair l turned by 90 degrees: the upright turn is not strong, the polar descriptor's
+    matches on the coarse images give the turn (270 as the search tries it), and the search
+    stops there (the orientation histogram's estimates, 110 and 146, were tried before)."""
+    image1, image2, reference = _load("l")
+    turn, shape = _turn(image2.shape, 90)
+    turned = warp(image2, ProjectiveTransform(matrix=np.linalg.inv(turn)), output_shape=shape,
+                  order=1, cval=0, preserve_range=True).astype(image2.dtype)
+    result = register(image1, turned, matcher=matcher)
+    estimate, inliers = result.diagnostics["invariant_turn"]
+    assert abs(estimate - 270) < 2 and inliers >= 8
+    assert [round(angle) for angle in result.diagnostics["angles_tried"]] == [0, 270]
+    assert registration_rmse(result.transform, turn @ reference, image1.shape, shape) < 1
+
+
 @pytest.mark.parametrize("zoom", [1.5, 2.0])
 def test_zoomed_pairs_register(zoom):
     """Pair l with image 2 zoomed 1.5 and 2 times registers within a pixel of the fixed image

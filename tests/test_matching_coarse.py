@@ -7,7 +7,7 @@ import pytest
 from _synthetic_features import describe, moved, texture
 from skimage.transform import SimilarityTransform
 
-from sarfeat.matching.coarse import CoarseSearch, CoarseSettings, estimate_turns
+from sarfeat.matching.coarse import CoarseSearch, CoarseSettings, estimate_turns, invariant_turn
 from sarfeat.matching.geometry import angle_difference, plausible_matrices, rotation_scale
 
 
@@ -141,3 +141,23 @@ def test_only_a_featureless_turn_is_no_hypothesis_other_errors_show():
     search.describe = broken
     with pytest.raises(ValueError, match="a bug"):
         search.attempt(90.0)
+
+
+@pytest.mark.parametrize("degrees", [30, 135])
+def test_the_invariant_turn_is_the_negated_rotation_of_the_features(degrees):
+    """Features that do not change with the turn (here: each keypoint's own label) give
+    the turn that makes image 2 upright, as the search tries it; too few give None."""
+    rng = np.random.default_rng(degrees)
+    keypoints1 = rng.uniform(0, 256, (60, 2))
+    truth = SimilarityTransform(rotation=np.deg2rad(degrees), translation=(20, -5)).params
+    keypoints2 = (keypoints1[:, ::-1] @ truth[:2, :2].T + truth[:2, 2])[:, ::-1]
+    labels = rng.normal(size=(60, 32))
+    labels2 = labels.copy()
+    labels2[:20] = rng.normal(size=(20, 32))  # a third of them changed: outliers
+    turn, inliers = invariant_turn(keypoints1, labels, keypoints2, labels2, CoarseSettings(),
+                                   np.random.default_rng(0))
+    assert angle_difference(turn, -degrees % 360) < 0.1 and inliers >= 40
+    assert invariant_turn(keypoints1[:6], labels[:6], keypoints2[:6], labels2[:6],
+                          CoarseSettings(), np.random.default_rng(0)) is None
+    assert invariant_turn(keypoints1[:6], labels[:6], keypoints2[:6], labels[:6],
+                          CoarseSettings(), np.random.default_rng(0), min_inliers=5) is not None

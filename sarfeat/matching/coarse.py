@@ -29,7 +29,7 @@ from ..detector import NoKeypointsError
 from .geometry import angle_difference, apply_matrix, rotation_scale, turn, warp_nan
 from .models import ransac
 
-__all__ = ["CoarseSettings", "Hypothesis", "CoarseSearch", "estimate_turns"]
+__all__ = ["CoarseSettings", "Hypothesis", "CoarseSearch", "estimate_turns", "invariant_turn"]
 
 #: Pyramid step of the coarse detection.
 _COARSE_SCALE_FACTOR = 2 ** 0.5
@@ -150,6 +150,60 @@ def estimate_turns(image1: np.ndarray, image2: np.ndarray, count: int = 2) -> li
         if len(turns) == count:
             break
     return turns
+
+
+def invariant_turn(keypoints1: np.ndarray, descriptors1: np.ndarray, keypoints2: np.ndarray,
+                   descriptors2: np.ndarray, settings: CoarseSettings,
+                   rng: np.random.Generator, min_inliers: int | None = None
+                   ) -> tuple[float, int] | None:
+    """The turn of image 2 (degrees, as the search tries it) that rotation-invariant features give.
+
+    Mutual nearest neighbours (``settings.ratio``) of the two coarse images'
+    rotation-invariant descriptors, and a RANSAC similarity on them; its
+    rotation, negated, is the turn that makes image 2 upright with image 1.
+
+    Parameters
+    ----------
+    keypoints1, keypoints2 : (N, 2) ndarray
+        Coarse keypoints (row, col) of each image, both downsampled by one factor.
+    descriptors1, descriptors2 : (N, D) ndarray
+        Their rotation-invariant descriptors.
+    settings : CoarseSettings
+        ``ratio``, ``ransac_threshold`` and ``max_trials``.
+    rng : numpy.random.Generator
+    min_inliers : int, optional
+        Fewer inliers than this give None (default ``settings.min_coarse_inliers``).
+
+    Returns
+    -------
+    (turn, inliers) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> points = rng.uniform(0, 200, (40, 2))
+    >>> angle = np.deg2rad(30)  # image 2 is image 1 turned by 30 degrees (skimage's sense)
+    >>> rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    >>> turned = (points[:, ::-1] @ rotation.T)[:, ::-1]
+    >>> descriptors = rng.normal(size=(40, 16))
+    >>> turn, inliers = invariant_turn(points, descriptors, turned, descriptors,
+    ...                                CoarseSettings(), rng)
+    >>> round(turn), inliers
+    (330, 40)
+    """
+    needed = settings.min_coarse_inliers if min_inliers is None else min_inliers
+    matches = match_descriptors(descriptors1, descriptors2, cross_check=True,
+                                max_ratio=settings.ratio)
+    if len(matches) < max(3, needed):
+        return None
+    fitted = ransac(keypoints1[matches[:, 0], ::-1].astype(np.float64),
+                    keypoints2[matches[:, 1], ::-1].astype(np.float64), "similarity",
+                    threshold=settings.ransac_threshold, max_trials=settings.max_trials,
+                    plausible=None, rng=rng)
+    if fitted is None or fitted[1].sum() < needed:
+        return None
+    return float((-rotation_scale(fitted[0])[0]) % 360), int(fitted[1].sum())
 
 
 @dataclass

@@ -15,27 +15,36 @@ import numpy as np
 from skimage.transform import AffineTransform
 
 from ..detector import NoKeypointsError, SARR2D2Detector
-from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns
+from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns, invariant_turn
 from .geometry import apply_matrix, downsample, overlap_box
 from .result import MatchResult
 
-__all__ = ["coarse_stage", "coarse_features", "describing_workers"]
+__all__ = ["coarse_stage", "coarse_features", "describing_workers", "turn_detector_options"]
 
 #: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
 #: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
 _MIN_CONTENT_KEYPOINTS = 10
 _BORDER = 16
+#: Seed of the invariant turn estimate's RANSAC.
+_TURN_SEED = 0
+#: Inliers that make the invariant turn estimate worth a try (a wrong one costs one turn
+#: of the search; pair l turned by 30 degrees gives the right turn with 6 of 7 matches).
+_MIN_TURN_INLIERS = 5
 
 
 def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2Detector,
                  plausible: Callable[[np.ndarray], np.ndarray], image1: np.ndarray,
                  image2: np.ndarray, rng: np.random.Generator,
-                 settled: Callable[[], bool] | None = None) -> Hypothesis:
+                 settled: Callable[[], bool] | None = None,
+                 turn_detector: SARR2D2Detector | None = None) -> Hypothesis:
     """Rotation search and coarse model; fills the coarse fields of ``found``.
 
     ``detector`` is the stage's own (its pyramid and budget set by
     ``settings``); ``plausible`` says which (B, 3, 3) models are plausible;
     ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
+    ``turn_detector``, a rotation-invariant detector (``upright=False``), gives
+    the first estimated turn (:func:`~sarfeat.matching.coarse.invariant_turn`)
+    when the upright turn is not strong; the orientation histogram's follow.
     """
     diagnostics = found.diagnostics
     factor = min(1.0, settings.coarse_size / max(max(image1.shape), max(image2.shape)))
@@ -64,6 +73,10 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
 
     def estimate() -> list[float]:  # only when the first turn is not strong
         if settings.estimated_turns:
+            if turn_detector is not None:
+                found_turn = _invariant_estimate(turn_detector, small1, small2, settings)
+                diagnostics["invariant_turn"] = found_turn
+                estimated.extend(found_turn[:1] if found_turn else [])
             estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))
         return estimated
 
@@ -93,6 +106,37 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
         found.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
         found.coarse_angle = best.angle
     return best
+
+
+def turn_detector_options(options: dict, estimated_turns: int) -> dict | None:
+    """Options of the rotation-invariant detector that estimates the turn, from the matcher's.
+
+    The default weights' distilled maps and polar descriptor (``upright=False``)
+    with the coarse stage's pyramid and the user's other options (runtime,
+    device, precision); None when ``estimated_turns`` is 0 or the matcher's
+    detectors are rotation invariant themselves.
+    """
+    if not estimated_turns or not options.get("upright", True):
+        return None
+    dropped = ("weights", "upright", "turned_maps", "descriptor", "orientation", "trust")
+    kept = {name: value for name, value in options.items() if name not in dropped}
+    return {**kept, "upright": False, "input_kind": "display"}
+
+
+def _invariant_estimate(detector: SARR2D2Detector, small1: np.ndarray, small2: np.ndarray,
+                        settings: CoarseSettings) -> tuple[float, int] | None:
+    """(turn, inliers) of :func:`invariant_turn` on both coarse images, or None.
+
+    Its RANSAC has a generator of its own, seeded alike on every call, so the
+    search's draws are those it had without it.
+    """
+    try:
+        keypoints1, descriptors1 = coarse_features(detector, small1, "image1")
+        keypoints2, descriptors2 = coarse_features(detector, small2, "image2")
+    except NoKeypointsError:
+        return None
+    return invariant_turn(keypoints1, descriptors1, keypoints2, descriptors2, settings,
+                          np.random.default_rng(_TURN_SEED), _MIN_TURN_INLIERS)
 
 
 def coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,

@@ -22,7 +22,7 @@ from ..detector import SARR2D2Detector
 from ..preprocess import check_image
 from ..weights import resolve_network_weights
 from .coarse import CoarseSettings
-from .coarse_driver import coarse_stage
+from .coarse_driver import coarse_stage, turn_detector_options
 from .dense import DenseStructuralMatcher, parse_modality
 from .fine import FineSettings
 from .fine_driver import FineDriver
@@ -142,7 +142,11 @@ class CoarseFineMatcher:
     estimated_turns : int
         How many turns of the orientation estimate
         (:func:`~sarfeat.matching.coarse.estimate_turns`) are tried right after
-        the first of ``rotations``; 0 never estimates.
+        the first of ``rotations``, when that is not strong; before them, the
+        turn that the default rotation-invariant detector's features give
+        (:func:`~sarfeat.matching.coarse.invariant_turn`: its polar descriptors
+        on both coarse images, a RANSAC similarity on their matches, 5 inliers
+        at least; ``diagnostics['invariant_turn']``). 0 never estimates.
     strong_inliers : int or None
         Coarse inliers that make a hypothesis strong (so do
         ``min_coarse_inliers`` inliers making up half of the matches, or 2.5
@@ -464,7 +468,8 @@ class CoarseFineMatcher:
         hypothesis = coarse_stage(
             found, coarse, self._detector(**coarse.detector_settings()), plausible,
             image1, image2, coarse_rng,
-            settled=lambda: driver.identity_settles(image1, image2, identity_rng))
+            settled=lambda: driver.identity_settles(image1, image2, identity_rng),
+            turn_detector=self._turn_detector(coarse))
         found.diagnostics["seconds_coarse"] = time.perf_counter() - started
         result = driver.run(image1, image2, hypothesis, fine_rng, identity_rng,
                             found.diagnostics.get("failure"))
@@ -561,6 +566,19 @@ class CoarseFineMatcher:
         for name, value in stage.items():
             setattr(copy, name, value)
         return copy
+
+
+    def _turn_detector(self, coarse) -> SARR2D2Detector | None:
+        """A copy of the detector that estimates the turn (``turn_detector_options``), kept."""
+        options = turn_detector_options(self.detector_settings(**coarse.detector_settings()),
+                                        coarse.estimated_turns)
+        if options is None:
+            return None
+        key = ("turn", repr(sorted(options.items())))
+        with self._lock:
+            base = self._detectors.get(key) or self._detectors.setdefault(
+                key, SARR2D2Detector(**options))
+        return base.thread_copy()
 
 
 #: The defaults of the flat keywords, which a settings object may replace.
