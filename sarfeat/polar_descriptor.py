@@ -52,10 +52,12 @@ choose) it reaches 0.495, against 0.208 for the gradient-turned patch and 0.685
 for the exact orientation: better, but the oracle's gap is not closed there.
 
 ``benchmarks/eval_rotation.py`` (one warp a cell, both directions), MMA@3 at
-10 / 60 / 135 degrees, polar against the gradient-turned patch: Sentinel-1
-VV/VH pooled 0.650 / 0.592 / 0.614 against 0.419 / 0.397 / 0.423 (upright
-R2D2 0.675 at 10 degrees); AIRSAR 0.890 / 0.857 / 0.853 against 0.840 / 0.738
-/ 0.759; Shanghai alone 0.494 / 0.465 / 0.456 against 0.198 / 0.203 / 0.223.
+10 / 60 / 135 degrees, polar against the gradient-turned patch, with the
+default int8 maps: Sentinel-1 VV/VH pooled 0.646 / 0.608 / 0.621 against
+0.422 / 0.414 / 0.434 (upright R2D2 0.675 at 10 degrees); AIRSAR 0.890 /
+0.853 / 0.844 against 0.837 / 0.759 / 0.764; Shanghai alone 0.500 / 0.485 /
+0.484 against 0.190 / 0.195 / 0.241 (with fp32 maps: Sentinel-1 0.650 / 0.592
+/ 0.614, AIRSAR 0.890 / 0.857 / 0.853, Shanghai 0.494 / 0.465 / 0.456).
 It costs about 0.04 s more than the patch for the default detector on
 development image m1 (``benchmarks/bench_descriptor_speed.py``).
 """
