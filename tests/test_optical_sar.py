@@ -214,3 +214,16 @@ def test_the_global_search_keeps_to_max_scale_change():
     matcher = DenseStructuralMatcher("optical-sar", max_scale_change=1.2)
     assert matcher.searched_scales() == (2 ** -0.25, 1.0, 2 ** 0.25)
     assert len(DenseStructuralMatcher("optical-sar").searched_scales()) == 5
+
+
+def test_crop_valid_keeps_where_canvas_pixels_come_from():
+    from sarfeat.matching.dense_correlation import crop_valid
+
+    canvas = np.full((40, 50), np.nan, np.float32)
+    canvas[10:20, 5:30] = 1.0
+    matrix = np.array([[0.5, -0.2, 3.0], [0.2, 0.5, -4.0], [0.0, 0.0, 1.0]])
+    cut, moved = crop_valid(canvas, matrix, margin=2)
+    assert cut.shape == (14, 29) and np.isfinite(cut).sum() == np.isfinite(canvas).sum()
+    # cut pixel (x, y) is canvas pixel (x + 3, y + 8): both map to the same image-2 point
+    np.testing.assert_allclose(moved @ [4.0, 6.0, 1.0], matrix @ [7.0, 14.0, 1.0])
+    assert crop_valid(np.full((4, 4), np.nan), matrix)[0] is None

@@ -11,12 +11,14 @@ each on those maps:
    turned by every ``angle_step`` degrees and scaled by each of ``scales``, its
    maps are computed, and each (turn, scale) is correlated with image 1's maps
    over all shifts at once (a masked, multi-channel normalised
-   cross-correlation in the Fourier domain; shifts leaving less than
-   ``min_overlap`` of an image in the overlap are not considered). The best
-   peaks, a few turns apart, are the hypotheses.
+   cross-correlation in the Fourier domain, the turned image cut to its valid
+   pixels first; shifts leaving less than ``min_overlap`` of an image in the
+   overlap are not considered). The best peaks, a few turns apart, are the
+   hypotheses.
 2. **Refinement** (longest side ``refine_size``): around each hypothesis,
-   neighbouring turns and scales are correlated again; the best (turn, scale,
-   shift) is the prior.
+   neighbouring turns and scales are correlated again, and around the best
+   three of those again with half the steps; the best (turn, scale, shift) is
+   the prior.
 3. **Whole overlap** (longest side ``fine_size``): image 2 is resampled onto
    image 1's grid through the prior, turned and scaled a little about the
    centre (three levels of smaller steps), and correlated with image 1 over the
@@ -49,7 +51,7 @@ from skimage.transform import AffineTransform, SimilarityTransform
 
 from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import downsample, rotation_scale, warp_nan
-from .dense_correlation import (Reference, place_templates, similarity,
+from .dense_correlation import (Reference, crop_valid, place_templates, similarity,
                                 turn_canvas, whole_overlap_estimate)
 from .models import MODELS
 
@@ -72,6 +74,8 @@ _DISTINCT_ANGLE = 15.0
 #: best of them.
 _REFINE_ANGLES = (-7.5, 0.0, 7.5)
 _REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
+#: Refined hypotheses refined again with half the steps (the best ones).
+_HALF_STEPPED = 3
 #: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
 #: correlation at the polished model, per feature kind. Chosen on the tuning split of the
 #: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
@@ -302,7 +306,8 @@ class DenseStructuralMatcher:
             # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
             turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
             canvas = warp_nan(image2, turned, shape, order=1)
-            if not np.isfinite(canvas).any():
+            canvas, turned = crop_valid(canvas, turned)
+            if canvas is None:
                 continue
             score, shift = reference.correlate(self._maps(canvas, "coarse"))
             matrix = turned.copy()
@@ -338,13 +343,15 @@ class DenseStructuralMatcher:
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self._maps(small1, "coarse"),
                                self.min_overlap)
+        refined = sorted((self._around(reference, small2, hypothesis[2], hypothesis[3], 1.0)
+                          for hypothesis in hypotheses), key=lambda item: -item[0])
         best = (-np.inf, None, 0.0, 1.0)
-        for hypothesis in hypotheses:
-            best = max(best, self._around(reference, small2, hypothesis[2], hypothesis[3], 1.0),
-                       key=lambda item: item[0])
-        if best[1] is not None:  # half the steps around the best
-            best = max(best, self._around(reference, small2, best[2], best[3], 0.5),
-                       key=lambda item: item[0])
+        # half the steps around the best few: a right turn and scale may overtake a wrong
+        # one only there
+        for found in refined[:_HALF_STEPPED]:
+            if found[1] is not None:
+                best = max(best, found, self._around(reference, small2, found[2], found[3], 0.5),
+                           key=lambda item: item[0])
         score, matrix = best[0], best[1]
         if matrix is None:
             matrix = hypotheses[0][1] if hypotheses else np.eye(3)
