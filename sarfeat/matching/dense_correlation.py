@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from .geometry import warp_nan
 
-__all__ = ["OVERLAP_WEIGHT", "Reference", "crop_valid", "distances", "masked", "model_distance", "parabola",
-           "place_templates", "similarity", "translation", "turn_canvas",
+__all__ = ["OVERLAP_WEIGHT", "Reference", "crop_valid", "distances", "masked", "model_distance",
+           "parabola", "place_templates", "similarity", "translation", "turn_canvas",
            "whole_overlap_estimate", "zoom_maps"]
 
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
