@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from .geometry import warp_nan
 
-__all__ = ["OVERLAP_WEIGHT", "Reference", "distances", "masked", "model_distance", "parabola",
-           "place_templates", "similarity", "translation", "turn_canvas",
+__all__ = ["OVERLAP_WEIGHT", "Reference", "crop_valid", "distances", "masked", "model_distance",
+           "parabola", "place_templates", "similarity", "translation", "turn_canvas",
            "whole_overlap_estimate", "zoom_maps"]
 
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
@@ -31,6 +31,9 @@ POLISH_SCALES = (0.99, 1.0, 1.01)
 POLISH_STEPS = (2.0, 1.0, 0.5)
 #: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
 POLISH_REACH = 8.0
+#: Correlation shapes whose reference spectra are kept (the canvases are cut to their
+#: valid pixels, so their shapes vary).
+SPECTRA_CACHED = 16
 
 def masked(maps: np.ndarray):
     """Channels with their valid mean removed and zeros where invalid, and the mask."""
@@ -54,11 +57,13 @@ class Reference:
 
     def spectra(self, shape):
         if shape not in self._cache:
-            self._cache = {shape: (
+            if len(self._cache) >= SPECTRA_CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[shape] = (
                 sfft.rfft2(self.values, s=shape, workers=1),
                 sfft.rfft2((self.values ** 2).sum(0), s=shape),
                 sfft.rfft2(self.mask, s=shape),
-            )}
+            )
         return self._cache[shape]
 
     def correlation(self, maps: np.ndarray):
@@ -69,7 +74,9 @@ class Reference:
         shifts wrap around to the end (:meth:`shift` reads an index).
         """
         values, mask = masked(maps)
-        shape = tuple(sfft.next_fast_len(a + b) for a, b in zip(self.shape, maps.shape[1:]))
+        # rounded up to a multiple of 32 so that few shapes (and reference spectra) occur
+        shape = tuple(sfft.next_fast_len(-(-(a + b) // 32) * 32)
+                      for a, b in zip(self.shape, maps.shape[1:]))
         area2 = float(mask.sum())
         ncc = np.full(shape, -1.0)
         if area2 == 0:
@@ -105,6 +112,23 @@ class Reference:
         shift_row = row - shape[0] if row >= self.shape[0] else row
         shift_col = col - shape[1] if col >= self.shape[1] else col
         return float(shift_col), float(shift_row)
+
+
+def crop_valid(canvas: np.ndarray, matrix: np.ndarray, margin: int = 2):
+    """The canvas cut to the box of its finite pixels (plus ``margin``), and its matrix.
+
+    ``matrix`` maps canvas (x, y) to image-2 (x, y); the matrix returned maps the
+    cut canvas's (x, y) there. (None, matrix) when no pixel is finite.
+    """
+    finite = np.isfinite(canvas)
+    rows, cols = np.flatnonzero(finite.any(axis=1)), np.flatnonzero(finite.any(axis=0))
+    if rows.size == 0:
+        return None, matrix
+    r0, c0 = max(0, rows[0] - margin), max(0, cols[0] - margin)
+    r1, c1 = rows[-1] + margin + 1, cols[-1] + margin + 1
+    moved = matrix.copy()
+    moved[:2, 2] = matrix[:2, 2] + matrix[:2, :2] @ np.array([c0, r0], float)
+    return canvas[r0:r1, c0:c1], moved
 
 
 def turn_canvas(shape2, linear: np.ndarray):
