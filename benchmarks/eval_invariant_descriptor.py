@@ -14,6 +14,44 @@ the six BigEarthNet-S1 patches, VV against VH, their warps pooled), and the
 training scenes ``labrador`` and ``sanfrancisco`` (reported; ``--training``).
 Shanghai is never read here.
 
+Measured (2026-12-05, shared 2-core AMD EPYC, one thread; ``--training``,
+weights ``circ32j`` of :mod:`sarfeat.training.invariant_descriptor`)::
+
+    descriptor  held-out  tsukuba            tsukuba_hv         bigearthnet
+    polar       0.724     0.918 (1722/1876)  0.880 (1545/1757)  0.373 (235/624)
+    circ32j     0.673     0.861 (1685/1955)  0.838 (1667/1990)  0.320 (267/809)
+    circ32i     0.671     0.853 (1687/1978)  0.820 (1648/2009)  0.340 (287/832)
+
+    descriptor  labrador           sanfrancisco   (training scenes)
+    polar       0.748 (1071/1431)  0.877 (1319/1503)
+    circ32j     0.696 (1253/1801)  0.828 (1319/1589)
+    circ32i     0.688 (1201/1746)  0.840 (1322/1571)
+
+Then one run of ``eval_rotation.py --only default upright
+--invariant-descriptor RUNS/circ32j/final.npz`` (the issue's table, one warp
+a cell, both directions; MMA@3 (matches)), Shanghai used there only::
+
+    row           angle  default (polar)  upright      invariant (circ32j)
+    sentinel1     10     0.650 (369)      0.675 (348)  0.626 (446)
+    sentinel1     60     0.592 (341)      0.008 (126)  0.573 (415)
+    sentinel1     135    0.614 (337)      0.008 (125)  0.585 (414)
+    labrador      10     0.790 (195)      0.709 (199)  0.730 (244)
+    labrador      60     0.722 (169)      0.000 (67)   0.662 (216)
+    labrador      135    0.757 (177)      0.019 (53)   0.727 (220)
+    shanghai      10     0.494 (174)      0.631 (149)  0.500 (202)
+    shanghai      60     0.465 (172)      0.017 (59)   0.477 (199)
+    shanghai      135    0.456 (160)      0.000 (72)   0.423 (194)
+    sanfrancisco  10     0.890 (191)      0.908 (239)  0.834 (193)
+    sanfrancisco  60     0.857 (196)      0.027 (75)   0.794 (209)
+    sanfrancisco  135    0.853 (170)      0.000 (88)   0.795 (185)
+    shanghai acc. 10     0.493 (73)       0.661 (59)   0.519 (81)
+
+The learned descriptor finds more correct matches (Sentinel-1 pooled at 10
+degrees: 279 against 240) but more wrong ones, so its MMA@3 is lower than the
+polar descriptor's on every row but Shanghai at 10 and 60 degrees and the
+acceptance pair; it misses the issue's bars as the polar one does, and is not
+made selectable.
+
 Run::
 
     PYTHONPATH=. SARFEAT_DATA_DIR=../shared/data python benchmarks/eval_invariant_descriptor.py \\
