@@ -142,7 +142,7 @@ class InvariantNet:
         hidden = np.ascontiguousarray(hidden.transpose(0, 2, 1)).reshape(-1, angles)
         parts = hidden @ self._dft(angles)
         half = self.frequencies + 1
-        spectrum = np.sqrt(parts[:, :half] ** 2 + parts[:, half:] ** 2)
+        spectrum = np.sqrt(parts[:, :half] ** 2 + parts[:, half:] ** 2 + 1e-12)
         return spectrum.reshape(count, channels * half)
 
     @classmethod

@@ -84,6 +84,8 @@ __all__ = ["InvariantModule", "ring_pairs", "open_scenes", "pair_accuracy", "exp
            "masked_hardnet_loss", "train"]
 
 _DIAMETER = 32.0
+#: Added under the square root of the pooled magnitudes (as InvariantNet does).
+_FLOOR = 1e-12
 _SIDE = PATCH_SCALE * _DIAMETER
 
 
@@ -232,7 +234,9 @@ class InvariantModule(torch.nn.Module):
         if len(self.convs):
             for conv in self.convs:
                 hidden = torch.relu(conv(hidden))
-            spectrum = torch.fft.rfft(hidden, dim=2)[:, :, : self.frequencies + 1].abs() / angles
+            spectrum = torch.fft.rfft(hidden, dim=2)[:, :, : self.frequencies + 1] / angles
+            # |.| with a floor: the gradient of abs is NaN at 0 (a channel dead at every angle)
+            spectrum = torch.sqrt(spectrum.real ** 2 + spectrum.imag ** 2 + _FLOOR)
             features.append(spectrum.reshape(count, -1))
         if self.uses_polar:
             features.append(polar * math.sqrt(rings * angles))
