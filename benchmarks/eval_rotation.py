@@ -133,9 +133,11 @@ class LearnedPatchDetector:
 
 
 def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str | None = None,
-             **options) -> dict:
+             invariant_descriptor: str | None = None, **options) -> dict:
     """:func:`rotation_table` of each detector configuration ({name: SARR2D2Detector options}),
-    and of ``LearnedPatchDetector(patch_descriptor)`` as ``'learned'`` when given."""
+    of ``LearnedPatchDetector(patch_descriptor)`` as ``'learned'`` and of the learned
+    invariant descriptor (``eval_invariant_descriptor.InvariantDetector``) as
+    ``'invariant'`` when given."""
     from sarfeat import SARR2D2Detector
 
     configs = CONFIGS if configs is None else configs
@@ -145,6 +147,12 @@ def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str |
     if patch_descriptor:
         results["learned"] = rotation_table(
             LearnedPatchDetector(patch_descriptor, **{"min_size": 128, **options}), angles)
+    if invariant_descriptor:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from eval_invariant_descriptor import InvariantDetector
+
+        results["invariant"] = rotation_table(
+            InvariantDetector(invariant_descriptor, **{"min_size": 128, **options}), angles)
     return results
 
 
@@ -185,6 +193,9 @@ def main(argv=None) -> int:
     parser.add_argument("--patch-descriptor",
                         help="a PatchNet file (sarfeat.training.patch_descriptor): adds a "
                              "'learned' column, the default's keypoints described by it")
+    parser.add_argument("--invariant-descriptor",
+                        help="an .npz of sarfeat.training.invariant_descriptor: adds an "
+                             "'invariant' column, the default's keypoints described by it")
     parser.add_argument("--orientation", nargs="*", default=[],
                         help="learned orientation .npz files (sarfeat.training.orientation): "
                              "adds a column per file, the default detector with that orientation "
@@ -198,7 +209,8 @@ def main(argv=None) -> int:
     configs = {name: CONFIGS[name] for name in args.only}
     configs.update(orientation_configs(args.orientation))
     results = evaluate(configs,
-                       patch_descriptor=args.patch_descriptor, **options)
+                       patch_descriptor=args.patch_descriptor,
+                       invariant_descriptor=args.invariant_descriptor, **options)
     print(f"MMA@3 (matches); warp: scale {SCALE}, shift {SHIFT} px, both directions")
     print(format_table(results))
     if args.json:

@@ -35,9 +35,9 @@ import torch
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
-from .trainer import atomic_save
+from .trainer import atomic_save, resume_state
 
-__all__ = ["hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
+__all__ = ["channel_pair", "hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
 
 _DIAMETER = 32.0
 #: sarfeat.data names of the open scenes (never Shanghai, never sar_pairs).
@@ -76,6 +76,29 @@ def _respeckle(intensity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (intensity * rng.gamma(looks, 1.0 / looks, intensity.shape)).astype(np.float32)
 
 
+def channel_pair(cubes: list[np.ndarray], rng: np.random.Generator,
+                 speckle: float | None = None) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """A random pair of images: (cube index, first channel, first image, second image).
+
+    Two different channels of a multi-channel cube, or a single-channel cube
+    against itself with independent speckle (1-4 looks) on each side. With
+    ``speckle``, each side of a multi-channel pair gets extra speckle with
+    that probability (two more draws of ``rng``).
+    """
+    index = int(rng.integers(len(cubes)))
+    cube = cubes[index]
+    channels = cube.shape[-1]
+    a = int(rng.integers(channels))
+    b = int((a + rng.integers(1, channels)) % channels) if channels > 1 else a
+    image_a, image_b = cube[..., a], cube[..., b]
+    if channels == 1:
+        image_a, image_b = _respeckle(image_a, rng), _respeckle(image_b, rng)
+    elif speckle is not None:
+        image_a = _respeckle(image_a, rng) if rng.random() < speckle else image_a
+        image_b = _respeckle(image_b, rng) if rng.random() < speckle else image_b
+    return index, a, image_a, image_b
+
+
 def _random_warp(shape: tuple[int, int], rng: np.random.Generator):
     from ..metrics import turn_about_centre
 
@@ -95,15 +118,8 @@ def patch_pairs(cubes: list[np.ndarray], warps: int, seed: int = 0, detector=Non
     found: dict = {}
     first_all, second_all = [], []
     for _ in range(warps):
-        index = int(rng.integers(len(cubes)))
-        cube = cubes[index]
-        channels = cube.shape[-1]
-        a = int(rng.integers(channels))
-        b = int((a + rng.integers(1, channels)) % channels) if channels > 1 else a
-        image_a, image_b = cube[..., a], cube[..., b]
-        if channels == 1:
-            image_a, image_b = _respeckle(image_a, rng), _respeckle(image_b, rng)
-        key = (index, a) if channels > 1 else None
+        index, a, image_a, image_b = channel_pair(cubes, rng)
+        key = (index, a) if cubes[index].shape[-1] > 1 else None
         if key not in found:
             detector.detect(image_a)
             result = (detector.keypoints.astype(np.float64), detector.scales.astype(np.float64),
@@ -197,13 +213,8 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
     net = PatchNet(width=width)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
-    state_path, spent, step, history = output / "last.pt", 0.0, 0, []
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        net.load_state_dict(state["net"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        spent, step, history = state["seconds"], state["step"], state["history"]
+    state_path = output / "last.pt"
+    spent, step, history = resume_state(state_path, net, optimiser, generator)
     budget, saved_at, running = minutes * 60.0, time.time(), []
     first_t, second_t = torch.from_numpy(first), torch.from_numpy(second)
     net.train()

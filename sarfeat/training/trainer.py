@@ -32,7 +32,7 @@ from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "load_run_state",
-           "save_run_state"]
+           "resume_state", "save_run_state"]
 
 
 @dataclass
@@ -126,6 +126,19 @@ def atomic_save(payload: dict, path: Path) -> None:
 
 #: The file of a run folder that holds the state to resume from.
 RUN_STATE = "last.pt"
+
+
+def resume_state(path: Path, net, optimiser, generator=None) -> tuple[float, int, list]:
+    """Load a time-bounded run's ``last.pt`` (if it exists) into ``net``, ``optimiser``
+    and ``generator``; returns (seconds spent, steps, history), zeros for a new run."""
+    if not Path(path).is_file():
+        return 0.0, 0, []
+    state = torch.load(path, weights_only=False)
+    net.load_state_dict(state["net"])
+    optimiser.load_state_dict(state["optimiser"])
+    if generator is not None:
+        generator.set_state(state["generator"])
+    return state["seconds"], state["step"], state["history"]
 
 
 def save_run_state(output: Path, state: dict) -> Path:
