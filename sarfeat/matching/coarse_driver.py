@@ -37,15 +37,18 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
                  plausible: Callable[[np.ndarray], np.ndarray], image1: np.ndarray,
                  image2: np.ndarray, rng: np.random.Generator,
                  settled: Callable[[], bool] | None = None,
-                 turn_detector: SARR2D2Detector | None = None) -> Hypothesis:
+                 turn_detector: Callable[[], SARR2D2Detector | None] | None = None
+                 ) -> Hypothesis:
     """Rotation search and coarse model; fills the coarse fields of ``found``.
 
     ``detector`` is the stage's own (its pyramid and budget set by
     ``settings``); ``plausible`` says which (B, 3, 3) models are plausible;
     ``settled`` is :meth:`CoarseSearch.run`'s: asked before the intermediate turns.
-    ``turn_detector``, a rotation-invariant detector (``upright=False``), gives
-    the first estimated turn (:func:`~sarfeat.matching.coarse.invariant_turn`)
-    when the upright turn is not strong; the orientation histogram's follow.
+    ``turn_detector`` gives a rotation-invariant detector (``upright=False``, or
+    None), asked for only when the upright turn is not strong (an upright pair
+    never loads its network): its features give the first estimated turn
+    (:func:`~sarfeat.matching.coarse.invariant_turn`); the orientation
+    histogram's follow.
     """
     diagnostics = found.diagnostics
     factor = min(1.0, settings.coarse_size / max(max(image1.shape), max(image2.shape)))
@@ -74,8 +77,9 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
 
     def estimate() -> list[float]:  # only when the first turn is not strong
         if settings.estimated_turns:
-            if turn_detector is not None:
-                found_turn = _invariant_estimate(turn_detector, small1, small2, settings)
+            invariant = turn_detector() if turn_detector is not None else None
+            if invariant is not None:
+                found_turn = _invariant_estimate(invariant, small1, small2, settings)
                 diagnostics["invariant_turn"] = found_turn
                 estimated.extend(found_turn[:1] if found_turn else [])
             estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))

@@ -469,7 +469,7 @@ class CoarseFineMatcher:
             found, coarse, self._detector(**coarse.detector_settings()), plausible,
             image1, image2, coarse_rng,
             settled=lambda: driver.identity_settles(image1, image2, identity_rng),
-            turn_detector=self._turn_detector(coarse))
+            turn_detector=partial(self._turn_detector, coarse))
         found.diagnostics["seconds_coarse"] = time.perf_counter() - started
         result = driver.run(image1, image2, hypothesis, fine_rng, identity_rng,
                             found.diagnostics.get("failure"))
