@@ -13,7 +13,7 @@ from scipy import ndimage
 from skimage.io import imsave
 from torch.utils.data import Dataset
 
-from sarfeat.training import pairs
+from sarfeat.training.datasets import sources as source_module
 from sarfeat.training.pairs import (
     MixedPairs,
     PairAugmentation,
@@ -418,13 +418,13 @@ def test_open_optical_images_are_offline_and_openly_licensed():
 
 def test_default_training_sources_use_open_scenes_only(shared_data, monkeypatch):
     opened = []
-    original = pairs._data_file
+    original = source_module.data_file
 
     def spy(folder, name):
         opened.append(name)
         return original(folder, name)
 
-    monkeypatch.setattr(pairs, "_data_file", spy)
+    monkeypatch.setattr(source_module, "data_file", spy)
     sources = default_training_sources(shared_data, crop_size=128, length=100)
     assert {name: w for name, (_, w) in sources.items()} == {
         "sar_channels": 0.4, "sar_tiles": 0.1, "optical": 0.5
@@ -449,9 +449,9 @@ def test_default_training_sources_use_open_scenes_only(shared_data, monkeypatch)
 
 
 def test_validation_pairs_are_aligned_and_deterministic(require_data):
-    shared = require_data(pairs._SHANGHAI).parent.parent
+    shared = require_data(source_module.SHANGHAI_FILE).parent.parent
     found = validation_pairs(shared, crop=192)
-    assert len(found) == len(pairs.VALIDATION_WARPS)
+    assert len(found) == len(source_module.VALIDATION_WARPS)
     again = validation_pairs(None, crop=192)  # through sarfeat.data.fetch
     for (a1, a2, am), (b1, b2, bm) in zip(found, again):
         np.testing.assert_array_equal(a1, b1)
@@ -471,4 +471,4 @@ def test_validation_pairs_are_aligned_and_deterministic(require_data):
         gains.append(aligned - unaligned)
     assert np.mean(gains) > 0.1
     both = validation_pairs(shared, crop=128, both_orders=True)
-    assert len(both) == 2 * len(pairs.VALIDATION_WARPS)
+    assert len(both) == 2 * len(source_module.VALIDATION_WARPS)
