@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from sarfeat import MultiDescriptorExtractor
 from sarfeat.runtime.kernels import descriptors as fused
-from sarfeat import descriptors
+from sarfeat import hand_descriptors as descriptors
 from sarfeat.data import load_pair
 from sarfeat.descriptors import roewa_gradient
 
@@ -188,7 +188,7 @@ def test_the_recursive_filter_is_lfilter_to_the_bit(axis):
     exactly, without importing scipy.signal (0.4 s at every start of a plain install)."""
     from scipy.signal import lfilter
 
-    from sarfeat.descriptors import _exp_causal
+    from sarfeat.hand_descriptors import _exp_causal
 
     rng = np.random.default_rng(axis)
     values = (rng.exponential(size=(90, 70)) * 300).astype(np.float32)
