@@ -113,6 +113,85 @@ class InvariantDetector:
                                                  found.scales, self.net)
 
 
+def ring_warps(cube: np.ndarray) -> list:
+    """The warps of ``scene_errors`` (8 turns x both directions), as ring samples.
+
+    Each warp is a dict of the default detector's keypoints (``min_size=128``)
+    on both sides (``keypoints1``, ``keypoints2``), their ring samples at their
+    levels (``samples1``, ``samples2``, float32, as
+    :func:`sarfeat.invariant_descriptor.keypoint_ring_samples` reads them) and
+    the warp's (3, 3) ``matrix``: any descriptor of ring samples is then scored
+    without detecting again (:func:`cached_summary`).
+    """
+    from skimage.transform import warp
+
+    from eval_polar_descriptor import ANGLES, SCALE, SHIFTS
+    from sarfeat import SARR2D2Detector
+    from sarfeat.learned_polar import detected_rings
+    from sarfeat.metrics import turn_about_centre
+
+    detector = SARR2D2Detector(min_size=128)
+
+    last, out = cube.shape[-1] - 1, []
+    for first, second in ((0, last), (last, 0)):
+        keypoints1, samples1 = detected_rings(detector, cube[..., first])
+        for index, angle in enumerate(ANGLES):
+            transform = turn_about_centre(cube.shape[:2], angle, scale=SCALE,
+                                          shift=SHIFTS[index % len(SHIFTS)])
+            moved = warp(cube[..., second], transform.inverse, order=1, cval=np.nan,
+                         preserve_range=True).astype(np.float32)
+            keypoints2, samples2 = detected_rings(detector, moved)
+            out.append({"keypoints1": keypoints1, "samples1": samples1, "matrix": transform.params,
+                        "keypoints2": keypoints2, "samples2": samples2})
+    return out
+
+
+def save_warps(path: str | Path, scenes: dict) -> None:
+    """Write {scene: ring_warps lists} as one ``.npz`` (no pickles)."""
+    arrays = {}
+    for scene, warps in scenes.items():
+        for index, item in enumerate(warps):
+            arrays.update({f"{scene}/{index}/{key}": value for key, value in item.items()})
+    np.savez(path, **arrays)
+
+
+def load_warps(path: str | Path) -> dict:
+    """The {scene: list of warps} that :func:`save_warps` wrote."""
+    scenes: dict = {}
+    with np.load(path, allow_pickle=False) as arrays:
+        for name in arrays.files:
+            scene, index, key = name.split("/")
+            warps = scenes.setdefault(scene, {})
+            warps.setdefault(int(index), {})[key] = arrays[name]
+    return {scene: [warps[i] for i in sorted(warps)] for scene, warps in scenes.items()}
+
+
+def mutual_matches(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(Q, 2) mutual nearest neighbours in Euclidean distance (as ``match_descriptors``
+    with ``cross_check``)."""
+    if len(first) == 0 or len(second) == 0:
+        return np.empty((0, 2), np.intp)
+    first, second = np.asarray(first, np.float32), np.asarray(second, np.float32)
+    distance = ((first * first).sum(1)[:, None] + (second * second).sum(1)[None, :]
+                - 2.0 * first @ second.T)
+    forward, backward = distance.argmin(1), distance.argmin(0)
+    index = np.flatnonzero(backward[forward] == np.arange(len(first)))
+    return np.column_stack([index, forward[index]])
+
+
+def cached_summary(describe, warps: list) -> dict:
+    """``summary`` of the match errors of ``describe`` ((N, R, A) ring samples to (N, D)
+    descriptors) on cached warps (:func:`ring_warps`)."""
+    from sarfeat.metrics import match_errors
+
+    errors = []
+    for item in warps:
+        matches = mutual_matches(describe(item["samples1"]), describe(item["samples2"]))
+        errors.append(match_errors(item["keypoints1"], item["keypoints2"], matches,
+                                   item["matrix"]))
+    return summary(errors)
+
+
 def evaluate(scenes: dict, weights: list) -> dict:
     from sarfeat import SARR2D2Detector
 

@@ -1,0 +1,404 @@
+"""Training of the learned polar descriptor (:mod:`sarfeat.learned_polar`).
+
+The ring-sample pairs are those of :mod:`sarfeat.training.invariant_descriptor`
+(:func:`~sarfeat.training.invariant_descriptor.ring_pairs`: open SAR training
+scenes only, cached pools reused), turned once into the rings' normalised
+spectra (:func:`sarfeat.learned_polar.ring_spectra`): the mixing is all that
+is trained, so a step costs little.
+
+**Start and pull.** The mixing starts at the identity and the per-feature
+weights at one, which is the polar descriptor exactly; a penalty
+``decay * |W - I|^2`` (and on the log weights) pulls it back there, and the
+weights kept are those of the best held-out score seen (early stopping).
+
+**Loss.** The figure is the precision of mutual nearest neighbours, so each
+batch holds the pairs of a few warps (negatives from the same image) *and
+distractors*: first-side samples whose partner is left out, and second-side
+samples whose partner is left out, as the keypoints with no correspondent in
+the other image are. HardNet's triplet loss takes for each pair the hardest of
+its row and column, distractors included; pairs (and distractors) of one warp
+closer than ``gap`` px are never each other's negatives.
+
+**Selection.** With ``--select CACHE`` (the eval warps of
+``benchmarks/eval_invariant_descriptor.py`` as ring samples, ``save_warps``),
+every ``every`` steps the held-out scenes' mean MMA@3 (Tsukuba HH/VV, HH/HV,
+BigEarthNet-S1) is measured and the best kept; the training scenes are
+reported beside it. Shanghai and the pairs of :mod:`sarfeat.data` are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..learned_polar import LearnedPolar, invariant_length
+from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
+
+__all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss",
+           "score", "spectra_tensors", "train", "warp_loss"]
+
+_HELD_OUT = ("tsukuba", "tsukuba_hv", "bigearthnet")
+
+
+class LearnedPolarModule(torch.nn.Module):
+    """:class:`sarfeat.learned_polar.LearnedPolar` in torch, to train.
+
+    ``channels`` beyond the rings start as small random mixings (``spread``);
+    the first ``rings`` channels start as the identity.
+    """
+
+    def __init__(self, channels: int = len(POLAR_RADII), rings: int = len(POLAR_RADII),
+                 frequencies: int = POLAR_FREQUENCIES, mean_weight: float = MEAN_WEIGHT,
+                 spread: float = 1e-2, seed: int = 0) -> None:
+        super().__init__()
+        start = torch.zeros(frequencies + 1, channels, rings, dtype=torch.float64)
+        eye = torch.eye(min(channels, rings), dtype=torch.float64)
+        start[:, : len(eye), : len(eye)] = eye
+        if channels > rings:
+            generator = torch.Generator().manual_seed(seed)
+            start[:, rings:] = spread * torch.randn(frequencies + 1, channels - rings, rings,
+                                                    generator=generator, dtype=torch.float64)
+        self.register_buffer("start", start.float())
+        self.mix = torch.nn.Parameter(start.float().clone())
+        self.log_weights = torch.nn.Parameter(
+            torch.zeros(invariant_length(channels, frequencies)))
+        self.mean_weight = mean_weight
+        first, second = np.triu_indices(channels, 1)
+        self.register_buffer("first", torch.from_numpy(first))
+        self.register_buffer("second", torch.from_numpy(second))
+
+    def forward(self, means: torch.Tensor, spectrum: torch.Tensor) -> torch.Tensor:
+        """(N, D) unit descriptors of (N, R) means and (N, R, K) complex spectra."""
+        count = len(means)
+        mixed_means = means @ self.mix[0].T
+        ac = torch.einsum("kcr,nrk->nck", self.mix[1:].to(spectrum.dtype), spectrum)
+        magnitude = torch.sqrt(ac.real ** 2 + ac.imag ** 2 + 1e-20)
+        parts = [self.mean_weight * mixed_means, magnitude.reshape(count, -1)]
+        halved = ac / torch.sqrt(magnitude + 1e-12)
+        cross = halved[:, self.first] * torch.conj(halved[:, self.second])
+        parts += [cross.real.reshape(count, -1), cross.imag.reshape(count, -1)]
+        third = ac / torch.pow(magnitude * magnitude + 1e-18, 1.0 / 3.0)
+        triple = third[:, :, :-1] * third[:, :, :1] * torch.conj(third[:, :, 1:])
+        parts += [triple.real.reshape(count, -1), triple.imag.reshape(count, -1)]
+        out = torch.cat(parts, dim=1) * torch.exp(self.log_weights)
+        return torch.nn.functional.normalize(out, dim=1, eps=1e-12)
+
+    def penalty(self) -> torch.Tensor:
+        """``|W - W0|^2 + |log w|^2 / D``: the pull back to the start (the polar descriptor)."""
+        return ((self.mix - self.start) ** 2).sum() + (self.log_weights ** 2).mean()
+
+    def export(self) -> LearnedPolar:
+        """The NumPy model of the current weights."""
+        return LearnedPolar(self.mix.detach().double().numpy(),
+                            torch.exp(self.log_weights).detach().double().numpy(),
+                            self.mean_weight)
+
+
+def spectra_tensors(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
+                    chunk: int = 20000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, R) float32 means and (N, R, K) complex64 spectra of ring samples, in chunks."""
+    means, spectra = [], []
+    for start in range(0, len(samples), chunk):
+        m, s = ring_spectra(samples[start:start + chunk].astype(np.float64), frequencies)
+        means.append(m.astype(np.float32))
+        spectra.append(s.astype(np.complex64))
+    return torch.from_numpy(np.concatenate(means)), torch.from_numpy(np.concatenate(spectra))
+
+
+def distractor_hardnet_loss(anchors: torch.Tensor, positives: torch.Tensor,
+                            near: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """HardNet's triplet loss with distractors.
+
+    Parameters
+    ----------
+    anchors : (P + Da, D) tensor
+        The pairs' first sides, then first-side distractors (no partner).
+    positives : (P + Db, D) tensor
+        The pairs' second sides, then second-side distractors.
+    near : (P + Da, P + Db) bool tensor
+        Rows and columns of one place: never each other's negatives.
+    margin : float
+
+    Returns
+    -------
+    tensor
+        The mean over the ``P`` pairs of ``relu(margin + d(a_i, b_i) - d_neg)``,
+        ``d_neg`` the least distance of row ``i`` or column ``i`` to anything
+        but its partner, distractors included.
+    """
+    pairs = min(len(anchors), len(positives))
+    distance = torch.cdist(anchors, positives)
+    positive = distance.diagonal()[:pairs]
+    own = torch.zeros_like(near)
+    own[torch.arange(pairs), torch.arange(pairs)] = True
+    masked = distance + 10.0 * (near | own)
+    negative = torch.minimum(masked[:pairs].min(dim=1).values,
+                             masked[:, :pairs].min(dim=0).values)
+    return torch.relu(margin + positive - negative).mean()
+
+
+def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
+                   speckle: float = 0.3) -> dict:
+    """Random warps of training cubes with the default detector's keypoints on both sides.
+
+    Each warp: a channel pair (:func:`sarfeat.training.patch_descriptor.channel_pair`,
+    extra speckle with probability ``speckle``), the second turned by any angle,
+    scaled by 0.8-1.25 and shifted by up to 10 px; the detector
+    (``min_size=128``, as the benchmarks) runs on both, so the keypoints
+    without a correspondent are there as they are when matching. Returns
+    arrays ``samples1``, ``keypoints1``, ``warp1`` (the warp of each keypoint),
+    the same with ``2``, and ``matrices`` (W, 3, 3) (first image to second, x-y).
+    """
+    from skimage.transform import warp as warp_image
+
+    from .. import SARR2D2Detector
+    from ..detector import NoKeypointsError
+    from ..learned_polar import detected_rings
+    from ..metrics import turn_about_centre
+    from .patch_descriptor import channel_pair
+
+    rng = np.random.default_rng(seed)
+    detector = SARR2D2Detector(min_size=128)
+    out: dict = {key: [] for key in ("samples1", "keypoints1", "warp1", "samples2",
+                                     "keypoints2", "warp2", "matrices")}
+    for _ in range(warps):
+        _, _, image_a, image_b = channel_pair(cubes, rng, speckle)
+        transform = turn_about_centre(image_a.shape, rng.uniform(0, 360), scale=float(np.exp(
+            rng.uniform(np.log(0.8), np.log(1.25)))), shift=tuple(rng.uniform(-10, 10, 2)))
+        moved = warp_image(image_b, transform.inverse, order=1, cval=np.nan,
+                           preserve_range=True).astype(np.float32)
+        try:
+            keypoints1, samples1 = detected_rings(detector, image_a)
+            keypoints2, samples2 = detected_rings(detector, moved)
+        except NoKeypointsError:
+            continue
+        if len(keypoints1) < 8 or len(keypoints2) < 8:
+            continue
+        index = len(out["matrices"])
+        out["matrices"].append(transform.params)
+        for side, keypoints, samples in ((1, keypoints1, samples1), (2, keypoints2, samples2)):
+            out[f"samples{side}"].append(samples.astype(np.float16))
+            out[f"keypoints{side}"].append(keypoints.astype(np.float32))
+            out[f"warp{side}"].append(np.full(len(keypoints), index, np.int32))
+    return {key: (np.stack(value) if key == "matrices" else np.concatenate(value))
+            for key, value in out.items()}
+
+
+def warp_loss(first: torch.Tensor, second: torch.Tensor, error: torch.Tensor,
+              kind: str = "hardnet", margin: float = 1.0, near: float = 4.0,
+              temperature: float = 0.05, recall: float = 0.0) -> torch.Tensor:
+    """The loss of one warp's descriptors (all keypoints of both images).
+
+    Parameters
+    ----------
+    first, second : (N1, D), (N2, D) tensors
+        Unit descriptors of the keypoints of the first and second image.
+    error : (N1, N2) tensor
+        Distance in px between each first keypoint under the warp and each second.
+    kind : {'hardnet', 'precision'}
+        ``'hardnet'``: for each pair of keypoints that are each other's nearest
+        within 3 px, the triplet loss against the hardest of its row and column
+        (every other keypoint, those with no correspondent included; keypoints
+        within ``near`` px are not negatives). ``'precision'``: minus the log
+        of the soft precision of mutual nearest neighbours (the product of the
+        row and column softmaxes of the similarities over ``temperature``,
+        correct within 3 px), less ``recall`` times the log of its soft recall.
+    """
+    if kind == "precision":
+        logits = first @ second.T / temperature
+        mutual = torch.softmax(logits, dim=1) * torch.softmax(logits, dim=0)
+        correct = (mutual * (error <= 3.0)).sum()
+        loss = -torch.log(correct / (mutual.sum() + 1e-9) + 1e-9)
+        if recall:
+            possible = float(((error <= 3.0).any(dim=1)).sum().clamp(min=1))
+            loss = loss - recall * torch.log(correct / possible + 1e-9)
+        return loss
+    forward, backward = error.argmin(dim=1), error.argmin(dim=0)
+    rows = torch.arange(len(error))
+    paired = (backward[forward] == rows) & (error[rows, forward] <= 3.0)
+    if not bool(paired.any()):
+        return first.sum() * 0.0
+    distance = torch.sqrt(torch.clamp(2.0 - 2.0 * first @ second.T, min=1e-8))
+    masked = distance + 10.0 * (error <= near)
+    i, j = rows[paired], forward[paired]
+    negative = torch.minimum(masked[i].min(dim=1).values, masked[:, j].min(dim=0).values)
+    return torch.relu(margin + distance[i, j] - negative).mean()
+
+
+def _members(warp_ids: np.ndarray, least: int) -> list[np.ndarray]:
+    order = np.argsort(warp_ids, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(warp_ids[order])) + 1)
+    return [g for g in groups if len(g) >= least]
+
+
+def _batch(members, images: int, pairs: int, distractors: int, rng) -> tuple:
+    """Per warp: ``pairs`` pairs, ``distractors`` first-side and as many second-side
+    distractors (the partners of each left out). Returns indices (pairs, first
+    distractors, second distractors)."""
+    chosen = rng.choice(len(members), min(images, len(members)), replace=False)
+    kept, first, second = [], [], []
+    for index in chosen:
+        order = rng.permutation(members[index])
+        kept.append(order[:pairs])
+        rest = order[pairs:]
+        first.append(rest[:distractors])
+        second.append(rest[distractors: 2 * distractors])
+    return np.concatenate(kept), np.concatenate(first), np.concatenate(second)
+
+
+def _load_pool(path: Path) -> dict:
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def score(model: LearnedPolar, warps: dict) -> dict:
+    """{scene: MMA@3 summary} on cached eval warps, and 'held_out' (their mean)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from eval_invariant_descriptor import cached_summary
+
+    out = {scene: cached_summary(model, items) for scene, items in warps.items()}
+    out["held_out"] = float(np.mean([out[s]["mma3"] for s in _HELD_OUT if s in out]))
+    return out
+
+
+def train(output: Path, pool: Path, select: Path | None, minutes: float, channels: int = 6,
+          images: int = 4, pairs: int = 128, distractors: int = 64, lr: float = 1e-3,
+          decay: float = 1.0, margin: float = 1.0, gap: float = 6.0, every: int = 200,
+          seed: int = 0, loss_options: dict | None = None) -> dict:
+    """Train in ``output`` (``best.npz``, ``final.npz``, ``history.json``); returns the
+    history's summary."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from eval_invariant_descriptor import load_warps
+
+    output.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    loss_options = {"margin": margin, **(loss_options or {})}
+    data = _load_pool(pool)
+    detected = "matrices" in data
+    if detected:  # whole warps: all keypoints of both images
+        means_a, spec_a = spectra_tensors(data["samples1"])
+        means_b, spec_b = spectra_tensors(data["samples2"])
+        count = len(data["matrices"])
+        bounds = [np.searchsorted(data[f"warp{side}"], np.arange(count + 1)) for side in (1, 2)]
+        points = [torch.from_numpy(data[f"keypoints{side}"][:, ::-1].astype(np.float64).copy())
+                  for side in (1, 2)]
+        matrices = torch.from_numpy(data["matrices"])
+    else:
+        means_a, spec_a = spectra_tensors(data["first"])
+        means_b, spec_b = spectra_tensors(data["second"])
+        where = torch.from_numpy(data["where"].astype(np.float32))
+        warp_ids = data["warp"]
+        members = _members(warp_ids, pairs + 2 * distractors if distractors else pairs)
+    warps = load_warps(select) if select else {}
+    net = LearnedPolarModule(channels=channels, seed=seed)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    history, running = [], []
+
+    def check(step: int, spent: float) -> dict:
+        found = score(net.export(), warps) if warps else {"held_out": float("nan")}
+        row = {"step": step, "minutes": spent / 60, "loss": float(np.mean(running or [0])),
+               "held_out": found["held_out"],
+               **{s: found[s]["mma3"] for s in found if s != "held_out"},
+               **{f"{s}_matches": found[s]["matches"] for s in found if s != "held_out"}}
+        history.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
+    best = check(0, 0.0)
+    net.export().save(output / "best.npz")
+    spent, step, budget = 0.0, 0, minutes * 60.0
+    while spent < budget:
+        tick = time.time()
+        for group in optimiser.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / budget)))
+        mirror = rng.random() < 0.5  # a mirror of both sides: conjugate spectra
+        if detected:
+            losses = []
+            for index in rng.choice(count, images, replace=False):
+                a = slice(bounds[0][index], bounds[0][index + 1])
+                b = slice(bounds[1][index], bounds[1][index + 1])
+                sa, sb = spec_a[a], spec_b[b]
+                if mirror:
+                    sa, sb = torch.conj(sa).resolve_conj(), torch.conj(sb).resolve_conj()
+                moved = points[0][a] @ matrices[index][:2, :2].T + matrices[index][:2, 2]
+                error = torch.cdist(moved, points[1][b]).float()
+                losses.append(warp_loss(net(means_a[a], sa), net(means_b[b], sb), error,
+                                        **loss_options))
+            loss = torch.stack(losses).mean()
+        else:
+            kept, first, second = (torch.from_numpy(i) for i in
+                                   _batch(members, images, pairs, distractors, rng))
+            rows, cols = torch.cat([kept, first]), torch.cat([kept, second])
+            ma, sa, mb, sb = means_a[rows], spec_a[rows], means_b[cols], spec_b[cols]
+            if mirror:
+                sa, sb = torch.conj(sa).resolve_conj(), torch.conj(sb).resolve_conj()
+            same = torch.from_numpy(warp_ids[rows.numpy()][:, None]
+                                    == warp_ids[cols.numpy()][None])
+            near = same & (torch.cdist(where[rows], where[cols]) < gap)
+            loss = distractor_hardnet_loss(net(ma, sa), net(mb, sb), near, margin)
+        total = loss + decay * net.penalty()
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+        running.append(loss.item())
+        step += 1
+        spent += time.time() - tick
+        if step % every == 0 or spent >= budget:
+            row = check(step, spent)
+            running = []
+            if row["held_out"] > best["held_out"]:
+                best = row
+                net.export().save(output / "best.npz")
+    net.export().save(output / "final.npz")
+    summary = {"best": best, "history": history, "channels": channels, "images": images,
+               "pairs": pairs, "distractors": distractors, "lr": lr, "decay": decay,
+               "margin": margin, "gap": gap, "pool": str(pool), "minutes": minutes,
+               "loss": loss_options}
+    (output / "history.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--pool", required=True, type=Path,
+                        help="a ring-pair pool of training.invariant_descriptor (groups)")
+    parser.add_argument("--select", type=Path, help="cached eval warps for early stopping")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--channels", type=int, default=6)
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--pairs", type=int, default=128, help="pairs a warp in a batch")
+    parser.add_argument("--distractors", type=int, default=64, help="a side, a warp")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--decay", type=float, default=1.0, help="pull towards the start")
+    parser.add_argument("--margin", type=float, default=1.0)
+    parser.add_argument("--gap", type=float, default=6.0)
+    parser.add_argument("--every", type=int, default=200)
+    parser.add_argument("--loss", choices=["hardnet", "precision"], default="hardnet",
+                        help="with detected warps: the loss of each warp (see warp_loss)")
+    parser.add_argument("--temperature", type=float, default=0.05)
+    parser.add_argument("--recall", type=float, default=0.0)
+    parser.add_argument("--near", type=float, default=4.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    summary = train(args.output, args.pool, args.select, args.minutes, args.channels,
+                    args.images, args.pairs, args.distractors, args.lr, args.decay,
+                    args.margin, args.gap, args.every, args.seed,
+                    {"kind": args.loss, "temperature": args.temperature, "recall": args.recall,
+                     "near": args.near})
+    print(json.dumps({"best": summary["best"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
