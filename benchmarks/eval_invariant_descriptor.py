@@ -92,15 +92,27 @@ def cubes(open_data: str, training: bool) -> dict:
     return found
 
 
+def load_ring_descriptor(path: str):
+    """The descriptor of ring samples in an ``.npz``: a
+    :class:`~sarfeat.learned_polar.LearnedPolar` (it has ``mix``) or an
+    :class:`~sarfeat.invariant_descriptor.InvariantNet`."""
+    from sarfeat.invariant_descriptor import load_invariant_net
+    from sarfeat.learned_polar import LearnedPolar
+
+    with np.load(path, allow_pickle=False) as arrays:
+        learned_polar = "mix" in arrays.files
+    return LearnedPolar.load(path) if learned_polar else load_invariant_net(path)
+
+
 class InvariantDetector:
-    """The default detector's keypoints, described by a learned invariant network."""
+    """The default detector's keypoints, described by a learned invariant network or a
+    learned polar descriptor (:func:`load_ring_descriptor`)."""
 
     def __init__(self, path: str, **options) -> None:
         from sarfeat import SARR2D2Detector
-        from sarfeat.invariant_descriptor import load_invariant_net
 
         self.detector = SARR2D2Detector(**options)
-        self.net = load_invariant_net(path)
+        self.net = load_ring_descriptor(path)
 
     def detect_and_extract(self, image: np.ndarray) -> None:
         from sarfeat import normalize_sar
@@ -196,7 +208,7 @@ def evaluate(scenes: dict, weights: list) -> dict:
     from sarfeat import SARR2D2Detector
 
     columns = [("polar", SARR2D2Detector(min_size=128))]
-    columns += [(f"invariant {Path(w).parent.name}", InvariantDetector(w, min_size=128))
+    columns += [(f"{Path(w).parent.name}/{Path(w).stem}", InvariantDetector(w, min_size=128))
                 for w in weights]
     results = {}
     for name, detector in columns:

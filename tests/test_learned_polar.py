@@ -96,3 +96,32 @@ def test_distractors_make_the_loss_harder():
     assert distractor_hardnet_loss(anchors, crowded, near) > alone
     near[0, 6] = True
     assert torch.isclose(distractor_hardnet_loss(anchors, crowded, near), alone)
+
+
+def test_feature_groups_follow_the_invariants_layout(hh_rings):
+    pytest.importorskip("torch")
+    from sarfeat.polar_descriptor import ring_spectra
+    from sarfeat.training.learned_polar import feature_groups
+
+    groups = feature_groups()
+    assert len(groups) == POLAR_LENGTH and groups.max() == 23
+    model = LearnedPolar.identity()
+    model.weights = (groups == 2).astype(float)  # only the magnitudes at frequency 2
+    got = model(hh_rings)
+    expected = np.abs(ring_spectra(hh_rings)[1][:, :, 1])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.abs(got[:, groups == 2] - expected).max() < 1e-5
+    assert not got[:, groups != 2].any()
+
+
+def test_hard_precision_counts_mutual_matches_within_3_px():
+    pytest.importorskip("torch")
+    from sarfeat.training.learned_polar import hard_precision
+
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(20, 8))
+    first /= np.linalg.norm(first, axis=1, keepdims=True)
+    close = np.eye(20, dtype=bool)
+    assert hard_precision(np.ones(8), [(first, first.copy(), close)]) == (1.0, 20)
+    close[:5] = False  # five keypoints with no correspondent: their matches are wrong
+    assert hard_precision(np.ones(8), [(first, first.copy(), close)]) == (0.75, 15)

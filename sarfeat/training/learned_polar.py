@@ -41,8 +41,9 @@ import torch
 from ..learned_polar import LearnedPolar, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
 
-__all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss",
-           "score", "spectra_tensors", "train", "warp_loss"]
+__all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "feature_groups",
+           "hard_precision", "score", "search_weights", "spectra_tensors", "train", "warp_features",
+           "warp_loss"]
 
 _HELD_OUT = ("tsukuba", "tsukuba_hv", "bigearthnet")
 
@@ -154,7 +155,8 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
     (``min_size=128``, as the benchmarks) runs on both, so the keypoints
     without a correspondent are there as they are when matching. Returns
     arrays ``samples1``, ``keypoints1``, ``warp1`` (the warp of each keypoint),
-    the same with ``2``, and ``matrices`` (W, 3, 3) (first image to second, x-y).
+    the same with ``2``, ``matrices`` (W, 3, 3) (first image to second, x-y) and
+    ``cubes`` (W,), the index of each warp's cube.
     """
     from skimage.transform import warp as warp_image
 
@@ -167,9 +169,9 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
     rng = np.random.default_rng(seed)
     detector = SARR2D2Detector(min_size=128)
     out: dict = {key: [] for key in ("samples1", "keypoints1", "warp1", "samples2",
-                                     "keypoints2", "warp2", "matrices")}
+                                     "keypoints2", "warp2", "matrices", "cubes")}
     for _ in range(warps):
-        _, _, image_a, image_b = channel_pair(cubes, rng, speckle)
+        cube, _, image_a, image_b = channel_pair(cubes, rng, speckle)
         transform = turn_about_centre(image_a.shape, rng.uniform(0, 360), scale=float(np.exp(
             rng.uniform(np.log(0.8), np.log(1.25)))), shift=tuple(rng.uniform(-10, 10, 2)))
         moved = warp_image(image_b, transform.inverse, order=1, cval=np.nan,
@@ -183,11 +185,13 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
             continue
         index = len(out["matrices"])
         out["matrices"].append(transform.params)
+        out["cubes"].append(cube)
         for side, keypoints, samples in ((1, keypoints1, samples1), (2, keypoints2, samples2)):
             out[f"samples{side}"].append(samples.astype(np.float16))
             out[f"keypoints{side}"].append(keypoints.astype(np.float32))
             out[f"warp{side}"].append(np.full(len(keypoints), index, np.int32))
-    return {key: (np.stack(value) if key == "matrices" else np.concatenate(value))
+    return {key: (np.stack(value) if key == "matrices" else
+                  np.array(value) if key == "cubes" else np.concatenate(value))
             for key, value in out.items()}
 
 
@@ -230,6 +234,85 @@ def warp_loss(first: torch.Tensor, second: torch.Tensor, error: torch.Tensor,
     i, j = rows[paired], forward[paired]
     negative = torch.minimum(masked[i].min(dim=1).values, masked[:, j].min(dim=0).values)
     return torch.relu(margin + distance[i, j] - negative).mean()
+
+
+def feature_groups(channels: int = len(POLAR_RADII),
+                   frequencies: int = POLAR_FREQUENCIES) -> np.ndarray:
+    """(D,) group of each invariant, the groups that share one weight in :func:`search_weights`.
+
+    0: the means; ``k``: the magnitudes at frequency ``k``; ``K + k``: the
+    cross-channel products at ``k`` (real and imaginary parts); ``2 K + k``:
+    the bispectrum terms ``G(k) G(1) conj(G(k + 1))`` (``k < K``).
+    """
+    pairs = channels * (channels - 1) // 2
+    k = np.arange(frequencies)
+    groups = [np.zeros(channels, int), np.tile(1 + k, channels),
+              np.tile(1 + frequencies + k, 2 * pairs),
+              np.tile(1 + 2 * frequencies + k[:-1], 2 * channels)]
+    return np.concatenate(groups)
+
+
+def warp_features(data: dict, chosen=None, model: LearnedPolar | None = None) -> list[tuple]:
+    """Per warp of :func:`detected_warps`: the two sides' unit descriptors (``model``,
+    default the polar descriptor) and which pairs of keypoints are within 3 px under the warp."""
+    model = model or LearnedPolar.identity()
+    count = len(data["matrices"])
+    bounds = [np.searchsorted(data[f"warp{side}"], np.arange(count + 1)) for side in (1, 2)]
+    out = []
+    for index in range(count) if chosen is None else chosen:
+        a = slice(bounds[0][index], bounds[0][index + 1])
+        b = slice(bounds[1][index], bounds[1][index + 1])
+        points = data["keypoints1"][a][:, ::-1].astype(np.float64)
+        moved = points @ data["matrices"][index][:2, :2].T + data["matrices"][index][:2, 2]
+        error = np.linalg.norm(moved[:, None] - data["keypoints2"][b][None, :, ::-1], axis=2)
+        out.append((model(data["samples1"][a].astype(np.float32)),
+                    model(data["samples2"][b].astype(np.float32)), error <= 3.0))
+    return out
+
+
+def hard_precision(weights: np.ndarray, warps: list[tuple]) -> tuple[float, int]:
+    """(mean over warps of MMA@3 of mutual nearest neighbours, correct matches in all) of
+    unit descriptors reweighted by ``weights`` and normalised again."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from eval_invariant_descriptor import mutual_matches
+
+    weights = np.asarray(weights, np.float32)
+    precision, correct = [], 0
+    for first, second, close in warps:
+        first, second = first * weights, second * weights
+        first /= np.maximum(np.linalg.norm(first, axis=1, keepdims=True), 1e-12)
+        second /= np.maximum(np.linalg.norm(second, axis=1, keepdims=True), 1e-12)
+        matches = mutual_matches(first, second)
+        hits = close[matches[:, 0], matches[:, 1]]
+        precision.append(hits.mean() if len(hits) else 0.0)
+        correct += int(hits.sum())
+    return float(np.mean(precision)), correct
+
+
+def search_weights(warps: list[tuple], groups: np.ndarray, keep: float = 0.98,
+                   steps=(0.5, 0.5, 0.25, 0.25, 0.12), log=print) -> np.ndarray:
+    """Log weights of feature groups by coordinate search on :func:`hard_precision`.
+
+    Each round tries, group by group, a step up then down and takes the first
+    that raises the mean MMA@3 while the correct matches stay at least
+    ``keep`` times those at the start (the polar descriptor's, with zero log
+    weights). Returns the (groups,) log weights.
+    """
+    theta = np.zeros(int(groups.max()) + 1)
+    best, start = hard_precision(np.ones(len(groups)), warps)
+    log(f"start: MMA@3 {best:.4f}, {start} correct")
+    for index, step in enumerate(steps):
+        for group in range(len(theta)):
+            for sign in (1.0, -1.0):
+                trial = theta.copy()
+                trial[group] += sign * step
+                found, correct = hard_precision(np.exp(trial)[groups], warps)
+                if found > best + 1e-4 and correct >= keep * start:
+                    best, theta = found, trial
+                    break
+        log(f"round {index} (step {step}): MMA@3 {best:.4f}, log weights "
+            f"{np.round(theta, 2).tolist()}")
+    return theta
 
 
 def _members(warp_ids: np.ndarray, least: int) -> list[np.ndarray]:
@@ -354,6 +437,7 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
         if step % every == 0 or spent >= budget:
             row = check(step, spent)
             running = []
+            net.export().save(output / "last.npz")
             if row["held_out"] > best["held_out"]:
                 best = row
                 net.export().save(output / "best.npz")
@@ -364,6 +448,39 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
                "loss": loss_options}
     (output / "history.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def search(output: Path, pool: Path, select: Path | None, keep: float = 0.98, every: int = 2,
+           shrinks=(0.25, 0.5, 0.75, 1.0)) -> dict:
+    """Search group weights (:func:`search_weights`) on every ``every``-th warp of a
+    :func:`detected_warps` pool; write ``search_a{shrink}.npz``, the polar descriptor
+    with the log weights times each ``shrink``, and their held-out scores
+    (``search.json``; the shrink is chosen on the held-out scenes)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from eval_invariant_descriptor import load_warps
+
+    output.mkdir(parents=True, exist_ok=True)
+    data = _load_pool(pool)
+    start = time.time()
+    warps = warp_features(data, range(0, len(data["matrices"]), every))
+    groups = feature_groups()
+    theta = search_weights(warps, groups, keep, log=lambda line: print(
+        f"{(time.time() - start) / 60:.1f} min {line}", flush=True))
+    held = load_warps(select) if select else {}
+    found = {"log_weights": theta.tolist(), "keep": keep, "every": every, "pool": str(pool),
+             "minutes": (time.time() - start) / 60, "shrinks": {}}
+    for shrink in shrinks:
+        model = LearnedPolar.identity()
+        model.weights = np.exp(shrink * theta)[groups]
+        model.save(output / f"search_a{shrink:g}.npz")
+        if held:
+            scores = score(model, held)
+            found["shrinks"][f"{shrink:g}"] = scores
+            print(f"shrink {shrink:g}: held-out {scores['held_out']:.4f} " + " ".join(
+                f"{name} {row['mma3']:.3f} ({row['correct']}/{row['matches']})"
+                for name, row in scores.items() if name != "held_out"), flush=True)
+    (output / "search.json").write_text(json.dumps(found, indent=1))
+    return found
 
 
 def main(argv=None) -> int:
@@ -389,8 +506,17 @@ def main(argv=None) -> int:
     parser.add_argument("--near", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--search", action="store_true",
+                        help="search group weights on a detected-warps pool instead of training")
+    parser.add_argument("--keep", type=float, default=0.98,
+                        help="with --search: correct matches kept, at least, of polar's")
+    parser.add_argument("--every-warp", type=int, default=2,
+                        help="with --search: every that many warps of the pool")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.search:
+        search(args.output, args.pool, args.select, args.keep, args.every_warp)
+        return 0
     summary = train(args.output, args.pool, args.select, args.minutes, args.channels,
                     args.images, args.pairs, args.distractors, args.lr, args.decay,
                     args.margin, args.gap, args.every, args.seed,
