@@ -33,7 +33,9 @@ Run (about two minutes on a 2-core CPU)::
 ``--json FILE`` writes the figures; ``--weights``/``--precision`` pass
 through to :class:`sarfeat.SARR2D2Detector`; ``--orientation FILE...`` adds
 the default detector with each learned orientation
-(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns.
+(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns;
+``--learned-polar FILE`` (or ``tuned``) the default's keypoints described by a
+learned polar descriptor (:mod:`sarfeat.learned_polar`, figures there).
 """
 
 from __future__ import annotations
@@ -205,8 +207,8 @@ def main(argv=None) -> int:
                         help="an .npz of sarfeat.training.invariant_descriptor: adds an "
                              "'invariant' column, the default's keypoints described by it")
     parser.add_argument("--learned-polar",
-                        help="an .npz of sarfeat.learned_polar: adds a 'learned_polar' column, "
-                             "the default's keypoints described by it")
+                        help="an .npz of sarfeat.learned_polar, or 'tuned': adds a "
+                             "'learned_polar' column, the default's keypoints described by it")
     parser.add_argument("--orientation", nargs="*", default=[],
                         help="learned orientation .npz files (sarfeat.training.orientation): "
                              "adds a column per file, the default detector with that orientation "

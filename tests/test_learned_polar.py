@@ -99,9 +99,8 @@ def test_distractors_make_the_loss_harder():
 
 
 def test_feature_groups_follow_the_invariants_layout(hh_rings):
-    pytest.importorskip("torch")
+    from sarfeat.learned_polar import feature_groups
     from sarfeat.polar_descriptor import ring_spectra
-    from sarfeat.training.learned_polar import feature_groups
 
     groups = feature_groups()
     assert len(groups) == POLAR_LENGTH and groups.max() == 23
@@ -125,3 +124,13 @@ def test_hard_precision_counts_mutual_matches_within_3_px():
     assert hard_precision(np.ones(8), [(first, first.copy(), close)]) == (1.0, 20)
     close[:5] = False  # five keypoints with no correspondent: their matches are wrong
     assert hard_precision(np.ones(8), [(first, first.copy(), close)]) == (0.75, 15)
+
+
+def test_tuned_is_polar_reweighted_by_group(hh_rings):
+    from sarfeat.learned_polar import TUNED_LOG_WEIGHTS, feature_groups
+
+    tuned = LearnedPolar.tuned()(hh_rings)
+    weighted = polar_invariants(hh_rings) * np.exp(np.array(TUNED_LOG_WEIGHTS))[feature_groups()]
+    weighted /= np.linalg.norm(weighted, axis=1, keepdims=True)
+    assert np.abs(tuned - weighted).max() < 1e-5
+    assert np.abs(tuned - polar_invariants(hh_rings)).max() > 0.01
