@@ -33,7 +33,9 @@ Run (about two minutes on a 2-core CPU)::
 ``--json FILE`` writes the figures; ``--weights``/``--precision`` pass
 through to :class:`sarfeat.SARR2D2Detector`; ``--orientation FILE...`` adds
 the default detector with each learned orientation
-(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns.
+(:mod:`sarfeat.learned_orientation`), as it is and averaged over quarter turns;
+``--learned-polar FILE`` (or ``tuned``) the default's keypoints described by a
+learned polar descriptor (:mod:`sarfeat.learned_polar`, figures there).
 """
 
 from __future__ import annotations
@@ -133,11 +135,13 @@ class LearnedPatchDetector:
 
 
 def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str | None = None,
-             invariant_descriptor: str | None = None, **options) -> dict:
+             invariant_descriptor: str | None = None, learned_polar: str | None = None,
+             **options) -> dict:
     """:func:`rotation_table` of each detector configuration ({name: SARR2D2Detector options}),
     of ``LearnedPatchDetector(patch_descriptor)`` as ``'learned'`` and of the learned
     invariant descriptor (``eval_invariant_descriptor.InvariantDetector``) as
-    ``'invariant'`` when given."""
+    ``'invariant'`` when given, and of a learned polar descriptor
+    (:mod:`sarfeat.learned_polar`, the same way) as ``'learned_polar'``."""
     from sarfeat import SARR2D2Detector
 
     configs = CONFIGS if configs is None else configs
@@ -153,6 +157,12 @@ def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str |
 
         results["invariant"] = rotation_table(
             InvariantDetector(invariant_descriptor, **{"min_size": 128, **options}), angles)
+    if learned_polar:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from eval_invariant_descriptor import InvariantDetector
+
+        results["learned_polar"] = rotation_table(
+            InvariantDetector(learned_polar, **{"min_size": 128, **options}), angles)
     return results
 
 
@@ -196,6 +206,9 @@ def main(argv=None) -> int:
     parser.add_argument("--invariant-descriptor",
                         help="an .npz of sarfeat.training.invariant_descriptor: adds an "
                              "'invariant' column, the default's keypoints described by it")
+    parser.add_argument("--learned-polar",
+                        help="an .npz of sarfeat.learned_polar, or 'tuned': adds a "
+                             "'learned_polar' column, the default's keypoints described by it")
     parser.add_argument("--orientation", nargs="*", default=[],
                         help="learned orientation .npz files (sarfeat.training.orientation): "
                              "adds a column per file, the default detector with that orientation "
@@ -210,7 +223,8 @@ def main(argv=None) -> int:
     configs.update(orientation_configs(args.orientation))
     results = evaluate(configs,
                        patch_descriptor=args.patch_descriptor,
-                       invariant_descriptor=args.invariant_descriptor, **options)
+                       invariant_descriptor=args.invariant_descriptor,
+                       learned_polar=args.learned_polar, **options)
     print(f"MMA@3 (matches); warp: scale {SCALE}, shift {SHIFT} px, both directions")
     print(format_table(results))
     if args.json:

@@ -228,7 +228,7 @@ def keypoint_ring_samples(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 
 
 def invariant_descriptors(gray: np.ndarray, keypoints: np.ndarray, scales: np.ndarray,
-                          net: InvariantNet) -> np.ndarray:
+                          net) -> np.ndarray:
     """Learned invariant descriptors of keypoints of a normalised image.
 
     Parameters
@@ -240,8 +240,10 @@ def invariant_descriptors(gray: np.ndarray, keypoints: np.ndarray, scales: np.nd
     scales : (N,) ndarray
         The detector's keypoint ``scales`` (diameters): each keypoint is read
         at the level ``32 / scale``, as the detector's own descriptors are.
-    net : InvariantNet
-        The network (:func:`load_invariant_net`).
+    net : InvariantNet or LearnedPolar
+        The network (:func:`load_invariant_net`), or any callable from (N, R, A)
+        ring samples to (N, D) descriptors, such as
+        :class:`sarfeat.learned_polar.LearnedPolar`.
 
     Returns
     -------

@@ -75,7 +75,7 @@ from .runtime.kernels import worth_compiling
 __all__ = [
     "POLAR_RADII", "POLAR_ANGLES", "POLAR_FREQUENCIES", "MEAN_WEIGHT", "POLAR_LENGTH",
     "polar_samples", "polar_invariants", "polar_orientations", "polar_descriptors",
-    "polar_features",
+    "polar_features", "ring_spectra", "spectrum_invariants",
 ]
 
 #: Ring radii, as fractions of half the patch side.
@@ -129,6 +129,85 @@ def polar_samples(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     return kernels.ring_samples(image, rows, cols, radii, sin_a, cos_a)
 
 
+def ring_spectra(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The rings' means and angular Fourier coefficients, of the samples normalised.
+
+    Parameters
+    ----------
+    samples : (N, R, A) ndarray
+        Samples of ``R`` rings, ``A`` angles each (:func:`polar_samples`).
+    frequencies : int
+        Frequencies kept, ``1..frequencies`` (at most ``A // 2 - 1``).
+
+    Returns
+    -------
+    means : (N, R) ndarray of float64
+        The rings' means less the samples' mean, over the samples' norm, times ``A``.
+    spectrum : (N, R, frequencies) ndarray of complex128
+        ``F_r(k)``, ``k = 1..frequencies``, of the samples less their mean
+        over their norm, divided by ``A``. Both zero for flat samples.
+    """
+    samples = np.asarray(samples, np.float64)
+    angles = samples.shape[2]
+    if not 1 <= frequencies < angles // 2:
+        raise ValueError(f"frequencies must be in 1..{angles // 2 - 1}, got {frequencies}")
+    # the samples less their mean, over their norm, done on the spectrum (it is linear):
+    # the mean changes the rings' zero frequencies only, the norm comes from Parseval
+    spectrum = np.fft.rfft(samples, axis=2)
+    means = spectrum[:, :, 0].real - samples.mean(axis=(1, 2))[:, None] * angles
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    power[:, :, 0] = means * means
+    counted = np.full(spectrum.shape[2], 2.0)  # each frequency stands for itself and -k
+    counted[0] = 1.0
+    if angles % 2 == 0:
+        counted[-1] = 1.0
+    norm = np.sqrt((power @ counted).sum(axis=1) / angles)
+    textured = norm > 1e-6
+    scale = np.where(textured, 1.0 / np.where(textured, norm, 1.0), 0.0) / angles
+    return means * scale[:, None], spectrum[:, :, 1: frequencies + 1] * scale[:, None, None]
+
+
+def spectrum_invariants(means: np.ndarray, spectrum: np.ndarray, mean_weight: float = MEAN_WEIGHT,
+                        weights: np.ndarray | None = None) -> np.ndarray:
+    """The polar invariants of rings' (or channels') means and spectra (:func:`ring_spectra`).
+
+    Parameters
+    ----------
+    means : (N, C) ndarray
+    spectrum : (N, C, K) complex ndarray
+        Anything a turn multiplies by ``exp(-i k a)`` at frequency ``k = 1..K``.
+    mean_weight : float
+        Weight of the means.
+    weights : (D,) ndarray, optional
+        Per-feature weights before the L2 normalisation.
+
+    Returns
+    -------
+    (N, D) ndarray of float32
+        Unit rows (zero rows where every feature is zero).
+    """
+    count, rings = means.shape
+    magnitude = np.abs(spectrum)
+    parts = [mean_weight * means, magnitude.reshape(count, -1)]
+    # products scaled to the magnitudes' units: a product of two terms over the square
+    # root of its magnitude, of three over its magnitude to the 2/3, each factor scaled first
+    first, second = np.triu_indices(rings, 1)
+    halved = spectrum / np.sqrt(magnitude + 1e-12)
+    cross = halved[:, first] * np.conj(halved[:, second])
+    parts += [cross.real.reshape(count, -1), cross.imag.reshape(count, -1)]
+    third = spectrum / np.cbrt(magnitude * magnitude + 1e-18)
+    triple = third[:, :, :-1] * third[:, :, :1] * np.conj(third[:, :, 1:])
+    parts += [triple.real.reshape(count, -1), triple.imag.reshape(count, -1)]
+    out = np.concatenate(parts, axis=1)
+    if weights is not None:
+        out *= weights
+    length = np.sqrt(np.einsum("ij,ij->i", out, out))
+    described = length > 1e-12
+    out *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
+    return out.astype(np.float32)
+
+
 def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
                      mean_weight: float = MEAN_WEIGHT) -> np.ndarray:
     """Rotation-invariant descriptors of ring samples (see the module's docstring).
@@ -148,40 +227,7 @@ def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
         Unit rows, zero rows for flat samples; ``D`` is :data:`POLAR_LENGTH`
         for the default rings and frequencies.
     """
-    samples = np.asarray(samples, np.float64)
-    count, rings, angles = samples.shape
-    if not 1 <= frequencies < angles // 2:
-        raise ValueError(f"frequencies must be in 1..{angles // 2 - 1}, got {frequencies}")
-    # the samples less their mean, over their norm, done on the spectrum (it is linear):
-    # the mean changes the rings' zero frequencies only, the norm comes from Parseval
-    spectrum = np.fft.rfft(samples, axis=2)
-    means = spectrum[:, :, 0].real - samples.mean(axis=(1, 2))[:, None] * angles
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    power[:, :, 0] = means * means
-    counted = np.full(spectrum.shape[2], 2.0)  # each frequency stands for itself and -k
-    counted[0] = 1.0
-    if angles % 2 == 0:
-        counted[-1] = 1.0
-    norm = np.sqrt((power @ counted).sum(axis=1) / angles)
-    textured = norm > 1e-6
-    scale = np.where(textured, 1.0 / np.where(textured, norm, 1.0), 0.0) / angles
-    ac = spectrum[:, :, 1: frequencies + 1] * scale[:, None, None]
-    magnitude = np.abs(ac)
-    parts = [mean_weight * means * scale[:, None], magnitude.reshape(count, -1)]
-    # products scaled to the magnitudes' units: a product of two terms over the square
-    # root of its magnitude, of three over its magnitude to the 2/3, each factor scaled first
-    first, second = np.triu_indices(rings, 1)
-    halved = ac / np.sqrt(magnitude + 1e-12)
-    cross = halved[:, first] * np.conj(halved[:, second])
-    parts += [cross.real.reshape(count, -1), cross.imag.reshape(count, -1)]
-    third = ac / np.cbrt(magnitude * magnitude + 1e-18)
-    triple = third[:, :, :-1] * third[:, :, :1] * np.conj(third[:, :, 1:])
-    parts += [triple.real.reshape(count, -1), triple.imag.reshape(count, -1)]
-    out = np.concatenate(parts, axis=1)
-    length = np.sqrt(np.einsum("ij,ij->i", out, out))
-    described = length > 1e-12
-    out *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
-    return out.astype(np.float32)
+    return spectrum_invariants(*ring_spectra(samples, frequencies), mean_weight)
 
 
 def polar_orientations(samples: np.ndarray, radii: np.ndarray, sigma: float) -> np.ndarray:
