@@ -19,7 +19,7 @@ ROWS = ["sentinel1", "shanghai", "labrador", "sanfrancisco"]
 class RotationTable:
     """MMA@3 by configuration, row (scene, or both Sentinel-1 scenes pooled) and angle."""
 
-    params = (["default", "patch", "upright"], ROWS, [10, 60, 135])
+    params = (["default", "v1", "patch", "upright"], ROWS, [10, 60, 135])
     param_names = ["detector", "row", "degrees"]
     unit = "MMA@3"
     timeout = 1800

@@ -61,7 +61,8 @@ SCENES = {"labrador": "Sentinel-1 VV/VH", "shanghai": "Sentinel-1 VV/VH (unseen)
           "sanfrancisco": "AIRSAR HH/VV"}
 #: The training issue's acceptance warp of Shanghai: scale, degrees, (x, y) shift.
 ACCEPTANCE = (0.8, 10.0, (30.0, -10.0))
-CONFIGS = {"default": {}, "patch": {"descriptor": "patch"}, "upright": {"upright": True}}
+CONFIGS = {"default": {}, "v1": {"weights": "sarfeat-sar-v1"}, "patch": {"descriptor": "patch"},
+           "upright": {"upright": True}}
 
 
 def _summary(errors: np.ndarray) -> dict:

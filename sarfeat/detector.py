@@ -9,6 +9,7 @@ import numpy as np
 
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
+from .learned_polar import release_polar_weighting, weight_polar_descriptors
 from .orientation import TURNED_THRESHOLD_SHIFT, descriptor_length, quarter_turn_maps
 from .peaks import refined_tile_peaks
 from .preprocess import NormalizedImage, normalize_sar
@@ -60,8 +61,11 @@ class SARR2D2Detector:
     Parameters
     ----------
     weights : str, path-like, R2D2Net or None
-        ``'sarfeat-sar-v1'`` (the default: sarfeat's SAR weights, bundled; None
-        means the same), another weights name of sarfeat's registry, a
+        ``'sarfeat-sar-v2'`` (the default: sarfeat's SAR weights, bundled; None
+        means the same): sarfeat-sar-v1's network and distilled maps, and
+        learned weights of the polar descriptor's features (see the model
+        card); ``'sarfeat-sar-v1'``: the same networks, the polar descriptor
+        unweighted. Or another weights name of sarfeat's registry, a
         checkpoint file (any format :func:`sarfeat.checkpoint.load_checkpoint`
         reads), or a network. A registry name is never looked up in the
         working directory; see :mod:`sarfeat.weights`.
@@ -199,7 +203,7 @@ class SARR2D2Detector:
 
     def __init__(
         self,
-        weights: str | os.PathLike | R2D2Net | None = "sarfeat-sar-v1",
+        weights: str | os.PathLike | R2D2Net | None = "sarfeat-sar-v2",
         *,
         max_keypoints: int = 5000,
         scale_factor: float = 2 ** 0.25,
@@ -248,6 +252,7 @@ class SARR2D2Detector:
         self.orientation = orientation
         self.descriptor = descriptor
         self._orienter = self._orienter_key = None
+        self._polar_weights = self._polar_weights_key = None
         self.trust = trust
         self.progress = progress
         self._runner = None
@@ -308,6 +313,20 @@ class SARR2D2Detector:
         if self._orienter is None or self._orienter_key != key:
             self._orienter, self._orienter_key = LearnedOrientation.load(key), key
         return self._orienter
+
+    def _released_descriptors(self, descriptors: np.ndarray) -> np.ndarray:
+        """Polar descriptors weighted as the weights release says (sarfeat-sar-v2), else as given."""
+        if self.descriptor != "polar":
+            return descriptors
+        # only a name (or None) can be a release: files and networks share one key
+        key = (self.weights if isinstance(self.weights, str) or self.weights is None
+               else "not a release name",)
+        if self._polar_weights_key != key:
+            self._polar_weights = release_polar_weighting(self.weights)
+            self._polar_weights_key = key
+        if self._polar_weights is None:
+            return descriptors
+        return weight_polar_descriptors(descriptors, self._polar_weights)
 
     def _get_runner(self):
         device = resolve_device(self.device)
@@ -461,6 +480,7 @@ class SARR2D2Detector:
         else:
             steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
             orientations, descriptors = steering.orient_and_describe(level_rows, level_cols)
+            descriptors = self._released_descriptors(descriptors)
         orig_rows, orig_cols = level.to_original(level_rows, level_cols)
         return {
             "keypoints": np.stack([orig_rows, orig_cols], axis=1),
@@ -666,7 +686,8 @@ class SARR2D2Detector:
         """Turned patches at level positions, tile by tile; the network is not needed."""
         for tile, here in self._tiles_holding(level, runner, rows, cols):
             steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
-            out[indices[here]] = steering.orient_and_describe(rows[here], cols[here])[1]
+            described = steering.orient_and_describe(rows[here], cols[here])[1]
+            out[indices[here]] = self._released_descriptors(described)
 
     @property
     def runtime_device(self) -> str | None:

@@ -76,7 +76,8 @@ from .polar_descriptor import (
 )
 
 __all__ = ["TUNED_LOG_WEIGHTS", "LearnedPolar", "detected_rings", "feature_groups",
-           "invariant_length"]
+           "invariant_length", "read_polar_weighting", "release_polar_weighting",
+           "weight_polar_descriptors", "write_polar_weighting"]
 
 #: Log weights of the invariants' groups (:func:`feature_groups`: the means; the
 #: magnitudes at k = 1..8; the cross-ring products at k = 1..8; the bispectrum
@@ -221,3 +222,87 @@ def detected_rings(detector, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     samples = keypoint_ring_samples(normalize_sar(image).image, keypoints[:, 0],
                                     keypoints[:, 1], 32.0 / detector.scales)
     return keypoints, samples
+
+
+# -- the weights release ---------------------------------------------------------------------
+
+
+def write_polar_weighting(path: str | Path, log_weights=TUNED_LOG_WEIGHTS,
+                          metadata: dict | None = None) -> Path:
+    """Write a polar descriptor's group weights as a release file (``.npz``, no pickles).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (refused if it exists).
+    log_weights : sequence of float
+        One log weight a group of :func:`feature_groups` (24 for the default
+        rings and frequencies).
+    metadata : dict, optional
+        What made them, stored as JSON (``metadata``).
+
+    Returns
+    -------
+    Path
+    """
+    import json
+
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists: not overwritten")
+    log_weights = np.asarray(log_weights, np.float64)
+    groups = feature_groups()
+    if log_weights.shape != (groups.max() + 1,):
+        raise ValueError(f"{groups.max() + 1} log weights needed, got {log_weights.shape}")
+    with open(path, "xb") as handle:
+        np.savez(handle, group_log_weights=log_weights,
+                 feature_weights=np.exp(log_weights)[groups],
+                 metadata=np.array(json.dumps(metadata or {}, sort_keys=True)))
+    return path
+
+
+def read_polar_weighting(path: str | Path) -> np.ndarray:
+    """The (POLAR_LENGTH,) per-feature weights of a file :func:`write_polar_weighting` wrote."""
+    with np.load(path, allow_pickle=False) as arrays:
+        weights = np.asarray(arrays["feature_weights"], np.float64)
+    if weights.shape != feature_groups().shape or not np.all(np.isfinite(weights) & (weights > 0)):
+        raise ValueError(f"{path}: not a polar descriptor weighting")
+    weights.setflags(write=False)
+    return weights
+
+
+def release_polar_weighting(weights) -> np.ndarray | None:
+    """The polar descriptor's per-feature weights of the weights release ``weights`` names.
+
+    Parameters
+    ----------
+    weights : str, path-like, network or None
+        A detector's ``weights`` argument; None is the default release.
+
+    Returns
+    -------
+    (POLAR_LENGTH,) ndarray or None
+        The weights for a release that has them (``'sarfeat-sar-v2'``, the
+        default); None for every other name, file or network (the polar
+        descriptor as it is).
+    """
+    from . import data
+
+    if weights is None:
+        weights = data.DEFAULT_RELEASE
+    if not isinstance(weights, str) or weights not in data.POLAR_WEIGHTINGS:
+        return None
+    return read_polar_weighting(data.fetch(data.POLAR_WEIGHTINGS[weights]))
+
+
+def weight_polar_descriptors(descriptors: np.ndarray, feature_weights: np.ndarray) -> np.ndarray:
+    """Polar descriptors reweighted per feature and L2-normalised again (float32).
+
+    The same as weighting the invariants before polar's own normalisation
+    (a normalisation ignores the length it divides by); zero rows stay zero.
+    """
+    weighted = np.asarray(descriptors, np.float64) * feature_weights
+    length = np.sqrt(np.einsum("ij,ij->i", weighted, weighted))
+    described = length > 1e-12
+    weighted *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
+    return weighted.astype(np.float32)

@@ -1,7 +1,9 @@
 """The learned polar descriptor (sarfeat.learned_polar): polar at its start, invariant always.
 
-No weights are bundled: the mixings here are the identity (the polar
-descriptor) and seeded random ones, which are invariant by construction just the same.
+The mixings here are the identity (the polar descriptor) and seeded random ones,
+which are invariant by construction just the same; the release sarfeat-sar-v2 bundles
+the searched group weights (:data:`~sarfeat.learned_polar.TUNED_LOG_WEIGHTS`), which
+the default detector applies.
 """
 
 from __future__ import annotations
@@ -134,3 +136,59 @@ def test_tuned_is_polar_reweighted_by_group(hh_rings):
     weighted /= np.linalg.norm(weighted, axis=1, keepdims=True)
     assert np.abs(tuned - weighted).max() < 1e-5
     assert np.abs(tuned - polar_invariants(hh_rings)).max() > 0.01
+
+
+def test_the_v2_release_holds_the_tuned_weights_and_refuses_to_overwrite(tmp_path, hh_rings):
+    import json
+
+    from sarfeat import data
+    from sarfeat.learned_polar import (
+        read_polar_weighting, release_polar_weighting, weight_polar_descriptors,
+        write_polar_weighting,
+    )
+
+    path = data.fetch(data.POLAR_WEIGHTINGS["sarfeat-sar-v2"])
+    assert data.known_sha256(data.file_sha256(path)) == data.V2_POLAR_WEIGHTS  # registered
+    released = read_polar_weighting(path)
+    tuned = LearnedPolar.tuned()
+    assert np.allclose(released, tuned.weights, rtol=1e-12)
+    assert release_polar_weighting(None) is not None  # the default release
+    assert np.array_equal(release_polar_weighting("sarfeat-sar-v2"), released)
+    assert release_polar_weighting("sarfeat-sar-v1") is None
+    assert release_polar_weighting(str(path)) is None  # a file is not a release
+    with np.load(path, allow_pickle=False) as arrays:
+        metadata = json.loads(str(arrays["metadata"]))
+    assert "Shanghai" in metadata["never_used"] and metadata["release"] == "sarfeat-sar-v2"
+    # weighting polar's normalised output is the tuned model on the samples themselves
+    expected = tuned(hh_rings)
+    assert np.abs(weight_polar_descriptors(polar_invariants(hh_rings), released)
+                  - expected).max() < 1e-6
+    again = write_polar_weighting(tmp_path / "again.npz")
+    assert np.allclose(read_polar_weighting(again), released)
+    with pytest.raises(FileExistsError):
+        write_polar_weighting(again)
+    with pytest.raises(ValueError, match="log weights"):
+        write_polar_weighting(tmp_path / "short.npz", [0.0] * 5)
+
+
+def test_the_default_detector_is_v2_and_v1_stays_loadable(hh_log):
+    """Same keypoints; v2's descriptors are v1's polar descriptors reweighted, from
+    detect_and_extract and from extract alike; turned by a quarter, v2 keeps its descriptors."""
+    from sarfeat import SARR2D2Detector
+    from sarfeat.learned_polar import release_polar_weighting, weight_polar_descriptors
+    from sarfeat.weights import weight_names
+
+    assert "sarfeat-sar-v2" in weight_names()
+    image = np.exp(hh_log * 8).astype(np.float32)
+    v2, v1 = SARR2D2Detector(min_size=128), SARR2D2Detector("sarfeat-sar-v1", min_size=128)
+    v2.detect_and_extract(image)
+    v1.detect_and_extract(image)
+    np.testing.assert_array_equal(v2.keypoints, v1.keypoints)
+    weighted = weight_polar_descriptors(v1.descriptors, release_polar_weighting(None))
+    assert np.abs(v2.descriptors - weighted).max() < 1e-6
+    assert np.abs(v2.descriptors - v1.descriptors).max() > 0.05
+    v2.extract(image, v2.keypoints, v2.scales)
+    assert np.abs(v2.descriptors - weighted).max() < 1e-5
+    patch = SARR2D2Detector(min_size=128, descriptor="patch")
+    patch.detect_and_extract(image)
+    assert patch.descriptors.shape[1] == 121  # the patch is never reweighted
