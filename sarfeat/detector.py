@@ -134,10 +134,12 @@ class SARR2D2Detector:
         The descriptor of the rotation-invariant detector (ignored with
         ``upright``). ``'polar'`` (the default): 378 rotation invariants of
         the log-intensity image on rings around the keypoint
-        (:mod:`sarfeat.polar_descriptor`); it needs no orientation, so an
+        (:mod:`sarfeat.polar_descriptor`), weighted per feature group as
+        the weights release says (sarfeat-sar-v2's learned weights, see
+        :mod:`sarfeat.learned_polar`); it needs no orientation, so an
         unreliable orientation (cross-polarised pairs) costs nothing.
         ``'patch'``: the 121-D log-intensity patch turned to the keypoint's
-        orientation (the default before issue 18; MMA@3 0.42 against 0.65
+        orientation (the default before issue 18; MMA@3 0.42 against 0.70
         on Sentinel-1 VV/VH turned by 10 degrees, ``benchmarks/eval_rotation.py``).
     turned_maps : {'auto', 'distilled', 'average'}
         Where the rotation-invariant keypoint maps come from (ignored with
