@@ -64,7 +64,8 @@ search was chosen on the held-out scenes by a rule set after the first two
 searches, before the combined one: the best held-out mean whose correct
 matches stay at 90 % of polar's or more on every held-out scene (0.75; at 1
 BigEarthNet keeps 84 %). The held-out figures of the chosen weights are
-therefore those of a choice among four shrinks. Those weights are :data:`sarfeat.learned_polar.TUNED_LOG_WEIGHTS`.
+therefore those of a choice among four shrinks. Those weights are
+:data:`sarfeat.learned_polar.TUNED_LOG_WEIGHTS`.
 
 Commands (``RUNS`` = /work/h18e_runs; the detected warps: 3000 drawn a seed,
 1478 and 1506 kept, 6 minutes each; ``evalcache.npz``: ``save_warps`` of the
