@@ -58,10 +58,15 @@ with today's default maps (polar now 0.728 held-out; ``identity`` is the
 identity mixing, polar's invariants of the same ring samples as the learned
 columns read, not the detector's own)::
 
-    descriptor  held-out  tsukuba            tsukuba_hv         bigearthnet      labrador           sanfrancisco
-    polar       0.728     0.920 (1725/1875)  0.889 (1563/1759)  0.375 (239/629)  0.740 (1053/1422)  0.876 (1316/1501)
-    identity    0.728     0.922 (1717/1862)  0.886 (1539/1737)  0.375 (239/629)  0.743 (1048/1411)  0.873 (1307/1497)
-    tuned       0.752     0.948 (1688/1780)  0.913 (1558/1707)  0.394 (225/543)  0.769 (1056/1371)  0.892 (1310/1468)
+    descriptor  held-out  tsukuba            tsukuba_hv         bigearthnet
+    polar       0.728     0.920 (1725/1875)  0.889 (1563/1759)  0.375 (239/629)
+    identity    0.728     0.922 (1717/1862)  0.886 (1539/1737)  0.375 (239/629)
+    tuned       0.752     0.948 (1688/1780)  0.913 (1558/1707)  0.394 (225/543)
+
+    descriptor  labrador           sanfrancisco   (training scenes)
+    polar       0.740 (1053/1422)  0.876 (1316/1501)
+    identity    0.743 (1048/1411)  0.873 (1307/1497)
+    tuned       0.769 (1056/1371)  0.892 (1310/1468)
 
 ``ring_warps``/``save_warps`` cache the warps' keypoints and ring samples, so
 that a descriptor of ring samples is scored in seconds (``cached_summary``;

@@ -37,9 +37,13 @@ directions a scene, the default detector's keypoints; Tsukuba and
 BigEarthNet-S1 held out, Labrador and San Francisco training scenes;
 2026-12-05)::
 
-    descriptor        held-out  tsukuba HH/VV      tsukuba HH/HV      BigEarthNet-S1   labrador           sanfrancisco
-    polar (default)   0.728     0.920 (1725/1875)  0.889 (1563/1759)  0.375 (239/629)  0.740 (1053/1422)  0.876 (1316/1501)
-    tuned             0.752     0.948 (1688/1780)  0.913 (1558/1707)  0.394 (225/543)  0.769 (1056/1371)  0.892 (1310/1468)
+    descriptor  held-out  Tsukuba HH/VV      HH/HV              BEN-S1
+    polar       0.728     0.920 (1725/1875)  0.889 (1563/1759)  0.375 (239/629)
+    tuned       0.752     0.948 (1688/1780)  0.913 (1558/1707)  0.394 (225/543)
+
+    descriptor  Labrador           San Francisco  (training scenes)
+    polar       0.740 (1053/1422)  0.876 (1316/1501)
+    tuned       0.769 (1056/1371)  0.892 (1310/1468)
 
 (s.e. 0.006 / 0.006 / 0.024-0.025 / 0.008 / 0.008-0.009.) Paired over the
 same warps (``tuned`` minus the identity mixing on the same ring samples), the
@@ -100,7 +104,8 @@ def invariant_length(channels: int, frequencies: int) -> int:
 
 def feature_groups(channels: int = len(POLAR_RADII),
                    frequencies: int = POLAR_FREQUENCIES) -> np.ndarray:
-    """(D,) group of each invariant, the groups that share one weight in :func:`sarfeat.training.learned_polar.search_weights`.
+    """(D,) group of each invariant: the groups that share one weight in
+    :func:`sarfeat.training.learned_polar.search_weights`.
 
     0: the means; ``k``: the magnitudes at frequency ``k``; ``K + k``: the
     cross-channel products at ``k`` (real and imaginary parts); ``2 K + k``:

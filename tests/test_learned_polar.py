@@ -90,7 +90,8 @@ def test_distractors_make_the_loss_harder():
 
     generator = torch.Generator().manual_seed(0)
     anchors = torch.nn.functional.normalize(torch.randn(6, 4, generator=generator), dim=1)
-    positives = torch.nn.functional.normalize(anchors + 0.3 * torch.randn(6, 4, generator=generator), dim=1)
+    noise = 0.3 * torch.randn(6, 4, generator=generator)
+    positives = torch.nn.functional.normalize(anchors + noise, dim=1)
     alone = distractor_hardnet_loss(anchors, positives, torch.zeros(6, 6, dtype=torch.bool))
     # a second-side distractor on top of anchor 0: the loss grows unless masked as near
     crowded = torch.cat([positives, anchors[:1]])

