@@ -224,8 +224,8 @@ def test_registry_names_and_licences():
     assert names == sorted(names)
     assert "weights/faster2d2_WASF_N16.pt" in names
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
-    # and their derivations
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26
+    # and their derivations, sarfeat-sar-v2's descriptor weights
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1
     # of which the 3MOS optical-SAR strips and the bundled 3MOS tile pair
     assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):

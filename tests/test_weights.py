@@ -87,9 +87,9 @@ def test_network_passes_through():
 
 def test_unknown_name_lists_the_valid_ones(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    listed = r"'sarfeat-sar-v1'.*'weights/faster2d2_WASF_N16.pt'"
+    listed = r"'sarfeat-sar-v1'.*'sarfeat-sar-v2'.*'weights/faster2d2_WASF_N16.pt'"
     with pytest.raises(FileNotFoundError, match=listed):
-        check_weights("sarfeat-sar-v2")
+        check_weights("sarfeat-sar-v3")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         resolve_weights(tmp_path / "missing.pt")
 
