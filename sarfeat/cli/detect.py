@@ -22,9 +22,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options of every subcommand that runs the network."""
     parser.add_argument(
         "--weights", default=None, metavar="W",
-        help=f"checkpoint file, or a name of sarfeat's registry (default: {DEFAULT_WEIGHTS}, "
-             "bundled with sarfeat; a registry name is fetched and hash-checked, never read "
-             "from the working directory)")
+        help=f"checkpoint file, or a name of sarfeat's registry (default: sarfeat-sar-v2, "
+             f"the network {DEFAULT_WEIGHTS} with learned weights of the rotation-invariant "
+             "descriptor, bundled with sarfeat; a registry name is fetched and hash-checked, "
+             "never read from the working directory)")
     parser.add_argument(
         "--trust", action="store_true",
         help="allow a legacy pickled checkpoint whose sha256 the registry does not know "
@@ -204,7 +205,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         "intensity, about 1.2 looks (contains modified Copernicus Sentinel data)",
         f"image 1: VV; image 2: VH warped by a similarity (scale {w['scale']}, rotation "
         f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
-        f"weights: {args.weights or DEFAULT_WEIGHTS}; min_size {min_size}, "
+        f"weights: {args.weights or 'sarfeat-sar-v2'}; min_size {min_size}, "
         f"max_size {args.max_size}, precision {args.precision}",
         f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)",
         f"matches: {len(matches)} (mutual nearest neighbours), "
