@@ -196,11 +196,15 @@ def _development_pair(strip: str, tile_index: int):
     return warp_pair(*tiles[tile_index], random_similarity(rng))
 
 
-@pytest.mark.parametrize(("strip", "tile_index"), [("RCM_city", 4), ("GF3_water", 2)])
+@pytest.mark.parametrize(("strip", "tile_index"),
+                         [("RCM_city", 4), ("GF3_water", 2), ("SEN_rural", 0)])
 def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index):
-    # two pairs of the tuning split: a city tile whose true pose only the finer coarse maps
-    # find (its whole overlap correlates 0.15 there), and a shore tile whose best prior is
-    # 115 px wrong and reaches the fine stage, where the whole-overlap check refuses it
+    # three pairs of the tuning split: a city tile whose true pose only the finer coarse maps
+    # find (its whole overlap correlates 0.15 there), a shore tile whose best prior is
+    # 115 px wrong and reaches the fine stage, where the whole-overlap check refuses it, and
+    # a rural tile whose right turn at a wrong scale outscores the right scale in the global
+    # search: found only when scales count as hypotheses, refined near their own shifts and
+    # all refined again with half the steps
     fixed, moving, truth = _development_pair(strip, tile_index)
     matcher = DenseStructuralMatcher("optical-sar", rng=0)
     matcher.match(fixed, moving)

@@ -98,9 +98,16 @@ class Reference:
         ncc, fraction = self.correlation(maps)
         return np.where(ncc > -1, ncc * fraction ** OVERLAP_WEIGHT, -1.0)
 
-    def correlate(self, maps: np.ndarray):
-        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift)."""
+    def correlate(self, maps: np.ndarray, near=None, reach: float = math.inf):
+        """(score, (du, dv)): best normalised correlation and its shift (x1 = x2 + shift).
+
+        With ``near`` (a shift (du, dv)), only shifts within ``reach`` pixels of it
+        are considered.
+        """
         score = self.surface(maps)
+        if near is not None:
+            index = (int(round(near[1])) % score.shape[0], int(round(near[0])) % score.shape[1])
+            score = np.where(distances(score.shape, index) <= reach, score, -1.0)
         row, col = np.unravel_index(int(np.argmax(score)), score.shape)
         if score[row, col] <= -1:
             return -1.0, (0.0, 0.0)
