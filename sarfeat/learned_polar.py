@@ -75,8 +75,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import data
 from .polar_descriptor import (
-    MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra, spectrum_invariants,
+    MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra, spectrum_invariants, unit_rows,
 )
 
 __all__ = ["TUNED_LOG_WEIGHTS", "LearnedPolar", "detected_rings", "feature_groups",
@@ -291,8 +292,6 @@ def release_polar_weighting(weights) -> np.ndarray | None:
         default); None for every other name, file or network (the polar
         descriptor as it is).
     """
-    from . import data
-
     if weights is None:
         weights = data.DEFAULT_RELEASE
     if not isinstance(weights, str) or weights not in data.POLAR_WEIGHTINGS:
@@ -306,8 +305,4 @@ def weight_polar_descriptors(descriptors: np.ndarray, feature_weights: np.ndarra
     The same as weighting the invariants before polar's own normalisation
     (a normalisation ignores the length it divides by); zero rows stay zero.
     """
-    weighted = np.asarray(descriptors, np.float64) * feature_weights
-    length = np.sqrt(np.einsum("ij,ij->i", weighted, weighted))
-    described = length > 1e-12
-    weighted *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
-    return weighted.astype(np.float32)
+    return unit_rows(np.asarray(descriptors, np.float64) * feature_weights)

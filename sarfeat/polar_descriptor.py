@@ -80,7 +80,7 @@ from .runtime.kernels import worth_compiling
 __all__ = [
     "POLAR_RADII", "POLAR_ANGLES", "POLAR_FREQUENCIES", "MEAN_WEIGHT", "POLAR_LENGTH",
     "polar_samples", "polar_invariants", "polar_orientations", "polar_descriptors",
-    "polar_features", "ring_spectra", "spectrum_invariants",
+    "polar_features", "ring_spectra", "spectrum_invariants", "unit_rows",
 ]
 
 #: Ring radii, as fractions of half the patch side.
@@ -207,10 +207,15 @@ def spectrum_invariants(means: np.ndarray, spectrum: np.ndarray, mean_weight: fl
     out = np.concatenate(parts, axis=1)
     if weights is not None:
         out *= weights
-    length = np.sqrt(np.einsum("ij,ij->i", out, out))
+    return unit_rows(out)
+
+
+def unit_rows(values: np.ndarray) -> np.ndarray:
+    """(N, D) float64 rows divided by their length, as float32 (zero rows stay zero)."""
+    length = np.sqrt(np.einsum("ij,ij->i", values, values))
     described = length > 1e-12
-    out *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
-    return out.astype(np.float32)
+    values *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
+    return values.astype(np.float32)
 
 
 def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
