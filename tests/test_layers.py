@@ -3,7 +3,7 @@
 Lowest first; a module imports only from its own layer or below, never a
 private name (leading underscore) of another module, and no import cycle:
 
-    preprocess, io, geometry -> network, checkpoint, data, weights ->
+    preprocess, input_kinds, io, geometry -> network, checkpoint, data, weights ->
     detector, descriptors -> matching -> registration, metrics, viz ->
     parallel, training -> cli
 """
@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sarfeat"
 
 #: Module (or package prefix) -> layer. A new module must be placed here.
 LAYERS = {
-    "sarfeat.preprocess": 0, "sarfeat.io": 0, "sarfeat.geometry": 0, "sarfeat.resample": 0,
+    "sarfeat.preprocess": 0, "sarfeat.input_kinds": 0, "sarfeat.io": 0, "sarfeat.geometry": 0,
+    "sarfeat.resample": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
     "sarfeat.weights": 1,
     "sarfeat.runtime": 2, "sarfeat._validation": 2, "sarfeat.orientation": 2,

@@ -42,7 +42,8 @@ from scipy import ndimage
 from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from .. import preprocess
-from ..preprocess import INPUT_KINDS, STRETCH_PERCENTILES
+from ..input_kinds import check_input_kind
+from ..preprocess import STRETCH_PERCENTILES
 from . import _worker
 from ._client import client_for, finished
 
@@ -437,8 +438,7 @@ def detect_tiled(
     >>> features.keypoints.shape, features.descriptors.shape  # doctest: +SKIP
     """
     started = time.perf_counter()
-    if input_kind not in INPUT_KINDS:
-        raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
+    check_input_kind(input_kind)
     source = _Scene(scene, band)
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
