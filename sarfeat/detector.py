@@ -10,16 +10,19 @@ import numpy as np
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
-from .orientation import TURNED_THRESHOLD_SHIFT, descriptor_length, quarter_turn_maps
-from .peaks import refined_tile_peaks
+from .orientation import TURNED_THRESHOLD_SHIFT, descriptor_length
 from .preprocess import NormalizedImage, normalize_sar
 from .pyramid import (
     EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, level_shape, pyramid_scales,
     resized_level, usable_keypoints,
 )
 from .resample import resize_many
-from .runtime import DenseMaps, Tile, make_runner, resolve_device, tile_grid
-from .runtime.ahead import one_ahead, usable_cores
+from .runtime import Tile, make_runner, resolve_device
+from .runtime.ahead import one_ahead
+from .tile_detection import (
+    TileDescriber, describe_positions, keep_best, level_tiles, network_runs_ahead, tile_keypoints,
+    tile_maps,
+)
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
 # EDGE_MARGIN, PATCH_DIAMETER, edge_margin and pyramid_scales are re-exported from
@@ -330,6 +333,13 @@ class SARR2D2Detector:
             return descriptors
         return weight_polar_descriptors(descriptors, self._polar_weights)
 
+    def _describer(self) -> TileDescriber:
+        """How keypoints are oriented and described (a learned orientation is loaded once)."""
+        if self.upright:
+            return TileDescriber(upright=True)
+        return TileDescriber(False, self.descriptor, self._get_orienter(),
+                             self._released_descriptors)
+
     def _get_runner(self):
         device = resolve_device(self.device)
         # names and paths compare by value; any other weights object by identity (the key
@@ -396,8 +406,9 @@ class SARR2D2Detector:
         height, width = image.shape
         values = np.ascontiguousarray(image, np.float32)
         level = PyramidLevel(1.0, values, 1.0, 1.0, invalid_distance)
-        found = self._detect_tile(level, Tile((0, height, 0, width), tuple(core)),
-                                  self._maps(runner, values))
+        found = tile_keypoints(level, Tile((0, height, 0, width), tuple(core)),
+                               tile_maps(runner, values, self.upright), self._thresholds(),
+                               self._describer())
         if found is None:
             return None
         points = found["keypoints"]
@@ -440,69 +451,20 @@ class SARR2D2Detector:
         for s, resized in zip(scales, resize_many(image, shapes)):
             yield resized_level(image.shape, s, resized, large)
 
-    def _iter_tiles(self, levels: list[PyramidLevel], runner):
-        """Yield (level, tile, maps) for every tile of every level."""
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=None, desc="sarfeat", unit="tile", disable=not self.progress)
-        for level in levels:
-            height, width = level.image.shape
-            for tile in tile_grid(height, width, self.tile_size, runner.halo):
-                r0, r1, c0, c1 = tile.outer
-                yield level, tile, self._maps(runner, level.image[r0:r1, c0:c1])
-                bar.update()
-        bar.close()
-
-    def _maps(self, runner, gray: np.ndarray) -> DenseMaps:
-        """The network's maps of a tile; averaged over its quarter turns unless upright.
-
-        A network distilled to give the average (``turned_maps``) runs once.
-        """
-        if self.upright or getattr(runner, "gives_turned_maps", False):
-            return runner.run(gray)
-        return quarter_turn_maps(runner.run, gray)
-
     # -- detection ----------------------------------------------------------------------------
-
-    def _tile_peaks(self, tile: Tile, maps: DenseMaps, margin: int):
-        """Refined peaks of a tile's core (:func:`sarfeat.peaks.refined_tile_peaks`)."""
-        return refined_tile_peaks(maps, tile, margin, *self._thresholds())
-
-    def _detect_tile(self, level: PyramidLevel, tile: Tile, maps: DenseMaps):
-        margin = edge_margin(tuple(level.image.shape))  # the level's, whatever the tile
-        rows, cols, level_rows, level_cols, rel, rep = self._tile_peaks(tile, maps, margin)
-        if rows.size == 0:
-            return None
-        if self.upright:
-            # descriptors are read at the peak pixel itself, where the network was trained to
-            # describe; extract() rounds to the same pixel (measured: more correct matches than
-            # reading them at the sub-pixel position)
-            descriptors = maps.descriptors_at(rows, cols)
-            orientations = np.zeros(rows.size)
-        else:
-            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
-            orientations, descriptors = steering.orient_and_describe(level_rows, level_cols)
-            descriptors = self._released_descriptors(descriptors)
-        orig_rows, orig_cols = level.to_original(level_rows, level_cols)
-        return {
-            "keypoints": np.stack([orig_rows, orig_cols], axis=1),
-            "scales": np.full(rows.size, PATCH_DIAMETER / level.scale),
-            "reliabilities": rel,
-            "repeatabilities": rep,
-            "orientations": orientations,
-            "descriptors": descriptors,
-        }
 
     def _run_detection(self, image, mask):
         normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
         best = None  # the best max_keypoints so far: memory stays bounded on huge images
         pending: list[dict] = []
-        tiles = self._iter_tiles(self._levels(normalized), runner)
+        thresholds, describer = self._thresholds(), self._describer()
+        tiles = level_tiles(self._levels(normalized), runner, self.tile_size, self.upright,
+                            self.progress)
         if self._network_runs_ahead(runner):
             tiles = one_ahead(tiles)
         for level, tile, maps in tiles:
-            result = self._detect_tile(level, tile, maps)
+            result = tile_keypoints(level, tile, maps, thresholds, describer)
             if result is None:
                 continue
             if normalized.valid is not None:
@@ -510,9 +472,10 @@ class SARR2D2Detector:
                 result = {k: v[keep] for k, v in result.items()}
             pending.append(result)
             if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
-                best = self._keep_best(([best] if best else []) + pending)
+                best = keep_best(([best] if best else []) + pending, self.max_keypoints)
                 pending = []
-        best = self._keep_best(([best] if best else []) + pending) if pending else best
+        if pending:
+            best = keep_best(([best] if best else []) + pending, self.max_keypoints)
         if best is None or len(best["keypoints"]) == 0:
             raise NoKeypointsError(
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
@@ -526,24 +489,8 @@ class SARR2D2Detector:
         self.responses = (best["reliabilities"] * best["repeatabilities"]).astype(float_dtype)
         return best["descriptors"].astype(np.float32)
 
-    @staticmethod
-    def _network_runs_ahead(runner) -> bool:
-        """Whether the network runs on the next tile while this one is described.
-
-        With ONNX Runtime on two usable cores or more, unless it was given one
-        thread (:func:`sarfeat.runtime.onnx.set_threads`): the Python side (peaks,
-        descriptors) leaves a core idle otherwise. Not with torch, whose OpenMP
-        threads belong to the calling thread (a new thread would start its own).
-        """
-        return (runner.runtime == "onnxruntime" and usable_cores() >= 2
-                and getattr(runner, "threads", 1) != 1)
-
-    def _keep_best(self, results: list[dict]) -> dict:
-        """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
-        merged = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-        responses = merged["reliabilities"] * merged["repeatabilities"]
-        order = np.argsort(-responses, kind="stable")[: self.max_keypoints]
-        return {k: v[order] for k, v in merged.items()}
+    # patched by tests: the class's own name for network_runs_ahead
+    _network_runs_ahead = staticmethod(network_runs_ahead)
 
     def detect(self, image, mask=None) -> None:
         """Detect keypoints; fills ``keypoints``, ``scales``, ``responses`` and friends.
@@ -651,6 +598,7 @@ class SARR2D2Detector:
         described = inside.copy()
         length = 128 if self.upright else descriptor_length(self.descriptor)
         descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
+        describer = self._describer()
         for index, level in enumerate(levels):
             todo = np.flatnonzero(inside & (level_of == index))
             if todo.size == 0:
@@ -660,36 +608,12 @@ class SARR2D2Detector:
                 described[todo] &= usable_keypoints(level, normalized, keypoints[todo], runner.halo)
             todo = todo[described[todo]]
             rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
-            if self.upright:
-                self._describe_at(level, runner, todo, np.rint(rows), np.rint(cols), descriptors)
-            else:
-                self._steer_at(level, runner, todo, rows, cols, descriptors)
+            if self.upright:  # read at the pixel, as detection reads at the peak
+                rows, cols = np.rint(rows), np.rint(cols)
+            describe_positions(level, runner, self.tile_size, describer, rows, cols, todo,
+                               descriptors)
         self.mask = described
         self.descriptors = descriptors[described]
-
-    def _tiles_holding(self, level, runner, rows, cols):
-        """Yield (tile, here) for each tile of ``level`` whose core holds some of the positions."""
-        height, width = level.image.shape
-        cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
-        cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
-        for tile in tile_grid(height, width, self.tile_size, runner.halo):
-            cr0, cr1, cc0, cc1 = tile.core
-            here = (cell_rows >= cr0) & (cell_rows < cr1) & (cell_cols >= cc0) & (cell_cols < cc1)
-            if here.any():
-                yield tile, here
-
-    def _describe_at(self, level, runner, indices, rows, cols, out) -> None:
-        for tile, here in self._tiles_holding(level, runner, rows, cols):
-            r0, r1, c0, c1 = tile.outer
-            maps = runner.run(level.image[r0:r1, c0:c1])
-            out[indices[here]] = maps.descriptors_at(rows[here] - r0, cols[here] - c0)
-
-    def _steer_at(self, level, runner, indices, rows, cols, out) -> None:
-        """Turned patches at level positions, tile by tile; the network is not needed."""
-        for tile, here in self._tiles_holding(level, runner, rows, cols):
-            steering = level.steering(tile.core, self._get_orienter(), self.descriptor)
-            described = steering.orient_and_describe(rows[here], cols[here])[1]
-            out[indices[here]] = self._released_descriptors(described)
 
     @property
     def runtime_device(self) -> str | None:

@@ -1,0 +1,187 @@
+"""The detector's work on each tile: the network's maps, the keypoints, their descriptors.
+
+:class:`sarfeat.SARR2D2Detector` runs these steps tile by tile over the levels
+of its pyramid (:mod:`sarfeat.pyramid`), with the network runtime and the
+describing parts it has loaded: :func:`level_tiles` gives each tile's maps,
+:func:`tile_keypoints` its keypoints and descriptors, :func:`keep_best` the
+best of them so far; :func:`describe_positions` describes given positions
+tile by tile (``extract``). :meth:`sarfeat.SARR2D2Detector.detect_tile` runs
+:func:`tile_maps` and :func:`tile_keypoints` on one tile given by a caller
+(:mod:`sarfeat.parallel`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .orientation import quarter_turn_maps
+from .peaks import refined_tile_peaks
+from .pyramid import PATCH_DIAMETER, PyramidLevel, edge_margin
+from .runtime import DenseMaps, Tile, tile_grid
+from .runtime.ahead import usable_cores
+
+__all__ = ["TileDescriber", "describe_positions", "keep_best", "level_tiles",
+           "network_runs_ahead", "tile_keypoints", "tile_maps", "tiles_holding"]
+
+
+@dataclass(frozen=True)
+class TileDescriber:
+    """How keypoints get their orientation and descriptor.
+
+    Attributes
+    ----------
+    upright : bool
+        True: the network's descriptor, read on a tile's maps, and zero
+        orientations. False: each keypoint's orientation and the log-intensity
+        descriptor of :meth:`sarfeat.pyramid.PyramidLevel.steering`.
+    descriptor : {'polar', 'patch'}
+        The steered descriptor (not used when upright).
+    orienter : callable or None
+        A learned orientation, or None for the gradient's.
+    weighting : callable or None
+        Applied to the steered descriptors (the weights release's polar
+        weighting); None leaves them as they are.
+    """
+
+    upright: bool
+    descriptor: str = "polar"
+    orienter: object = None
+    weighting: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def steered(self, level: PyramidLevel, box: tuple[int, int, int, int], rows: np.ndarray,
+                cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Orientations and descriptors at level positions that lie in ``box`` of the level."""
+        steering = level.steering(box, self.orienter, self.descriptor)
+        orientations, descriptors = steering.orient_and_describe(rows, cols)
+        if self.weighting is not None:
+            descriptors = self.weighting(descriptors)
+        return orientations, descriptors
+
+
+def tile_maps(runner, gray: np.ndarray, upright: bool) -> DenseMaps:
+    """The network's maps of a tile; averaged over its quarter turns unless upright.
+
+    A network distilled to give the average (``turned_maps``) runs once.
+    """
+    if upright or getattr(runner, "gives_turned_maps", False):
+        return runner.run(gray)
+    return quarter_turn_maps(runner.run, gray)
+
+
+def level_tiles(levels: Iterable[PyramidLevel], runner, tile_size: int | None, upright: bool,
+                progress: bool = False) -> Iterator[tuple[PyramidLevel, Tile, DenseMaps]]:
+    """Yield (level, tile, maps) for every tile of every level; ``progress`` shows a bar."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=None, desc="sarfeat", unit="tile", disable=not progress)
+    for level in levels:
+        height, width = level.image.shape
+        for tile in tile_grid(height, width, tile_size, runner.halo):
+            r0, r1, c0, c1 = tile.outer
+            yield level, tile, tile_maps(runner, level.image[r0:r1, c0:c1], upright)
+            bar.update()
+    bar.close()
+
+
+def tile_keypoints(level: PyramidLevel, tile: Tile, maps: DenseMaps,
+                   thresholds: tuple[float, float], describer: TileDescriber
+                   ) -> dict[str, np.ndarray] | None:
+    """Keypoints of a tile's core, in input-image coordinates, with their descriptors.
+
+    Parameters
+    ----------
+    level : PyramidLevel
+        The level the tile lies on.
+    tile : Tile
+        Where on the level: keypoints are kept in ``tile.core``.
+    maps : DenseMaps
+        The network's maps of ``tile.outer``.
+    thresholds : (float, float)
+        The reliability and repeatability thresholds.
+    describer : TileDescriber
+        How keypoints are oriented and described.
+
+    Returns
+    -------
+    dict or None
+        ``keypoints`` ((N, 2) (row, col)), ``scales``, ``reliabilities``,
+        ``repeatabilities``, ``orientations`` and ``descriptors``; None when
+        the core has no peak.
+    """
+    margin = edge_margin(tuple(level.image.shape))  # the level's, whatever the tile
+    rows, cols, level_rows, level_cols, rel, rep = refined_tile_peaks(maps, tile, margin,
+                                                                      *thresholds)
+    if rows.size == 0:
+        return None
+    if describer.upright:
+        # descriptors are read at the peak pixel itself, where the network was trained to
+        # describe; extract() rounds to the same pixel (measured: more correct matches than
+        # reading them at the sub-pixel position)
+        descriptors = maps.descriptors_at(rows, cols)
+        orientations = np.zeros(rows.size)
+    else:
+        orientations, descriptors = describer.steered(level, tile.core, level_rows, level_cols)
+    orig_rows, orig_cols = level.to_original(level_rows, level_cols)
+    return {
+        "keypoints": np.stack([orig_rows, orig_cols], axis=1),
+        "scales": np.full(rows.size, PATCH_DIAMETER / level.scale),
+        "reliabilities": rel,
+        "repeatabilities": rep,
+        "orientations": orientations,
+        "descriptors": descriptors,
+    }
+
+
+def keep_best(results: list[dict], max_keypoints: int) -> dict:
+    """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
+    merged = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+    responses = merged["reliabilities"] * merged["repeatabilities"]
+    order = np.argsort(-responses, kind="stable")[:max_keypoints]
+    return {k: v[order] for k, v in merged.items()}
+
+
+def network_runs_ahead(runner) -> bool:
+    """Whether the network runs on the next tile while this one is described.
+
+    With ONNX Runtime on two usable cores or more, unless it was given one
+    thread (:func:`sarfeat.runtime.onnx.set_threads`): the Python side (peaks,
+    descriptors) leaves a core idle otherwise. Not with torch, whose OpenMP
+    threads belong to the calling thread (a new thread would start its own).
+    """
+    return (runner.runtime == "onnxruntime" and usable_cores() >= 2
+            and getattr(runner, "threads", 1) != 1)
+
+
+def tiles_holding(level: PyramidLevel, tile_size: int | None, halo: int, rows: np.ndarray,
+                  cols: np.ndarray) -> Iterator[tuple[Tile, np.ndarray]]:
+    """Yield (tile, here) for each tile of ``level`` whose core holds some of the positions."""
+    height, width = level.image.shape
+    cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
+    cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
+    for tile in tile_grid(height, width, tile_size, halo):
+        cr0, cr1, cc0, cc1 = tile.core
+        here = (cell_rows >= cr0) & (cell_rows < cr1) & (cell_cols >= cc0) & (cell_cols < cc1)
+        if here.any():
+            yield tile, here
+
+
+def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
+                       describer: TileDescriber, rows: np.ndarray, cols: np.ndarray,
+                       indices: np.ndarray, out: np.ndarray) -> None:
+    """Describe level positions tile by tile, into ``out[indices]``.
+
+    Upright, the network runs on each tile that holds some of the positions
+    and its descriptors are read there (pass whole pixels to read them as
+    detection does); otherwise each position is oriented and its steered
+    descriptor computed, and the network is not run.
+    """
+    for tile, here in tiles_holding(level, tile_size, runner.halo, rows, cols):
+        if describer.upright:
+            r0, r1, c0, c1 = tile.outer
+            maps = runner.run(level.image[r0:r1, c0:c1])
+            out[indices[here]] = maps.descriptors_at(rows[here] - r0, cols[here] - c0)
+        else:
+            out[indices[here]] = describer.steered(level, tile.core, rows[here], cols[here])[1]
