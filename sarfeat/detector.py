@@ -9,26 +9,30 @@ import numpy as np
 
 from ._validation import check_detector_parameters, check_keypoints, resolve_alias
 from .architecture import NetworkWeights
+from .detector_network import (
+    DEFAULT_THRESHOLD, detection_thresholds, detector_network, detector_runner, maps_source,
+    runner_key,
+)
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
-from .orientation import TURNED_THRESHOLD_SHIFT, descriptor_length
+from .orientation import descriptor_length
 from .preprocess import NormalizedImage, normalize_sar
 from .pyramid import (
     EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, level_shape, pyramid_scales,
     resized_level, usable_keypoints,
 )
 from .resample import resize_many
-from .runtime import Tile, make_runner, resolve_device
+from .runtime import Tile, resolve_device
 from .runtime.ahead import one_ahead
 from .tile_detection import (
     TileDescriber, describe_positions, keep_best, level_tiles, network_runs_ahead, tile_keypoints,
     tile_maps,
 )
-from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
 # EDGE_MARGIN, PATCH_DIAMETER, edge_margin and pyramid_scales are re-exported from
-# sarfeat.pyramid, where they moved (their old import path keeps working)
-__all__ = ["SARR2D2Detector", "NoKeypointsError", "EDGE_MARGIN", "PATCH_DIAMETER", "edge_margin",
-           "pyramid_scales"]
+# sarfeat.pyramid, DEFAULT_THRESHOLD from sarfeat.detector_network, where they moved
+# (their old import path keeps working)
+__all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MARGIN",
+           "PATCH_DIAMETER", "edge_margin", "pyramid_scales"]
 
 
 class NoKeypointsError(RuntimeError):
@@ -37,10 +41,6 @@ class NoKeypointsError(RuntimeError):
     A :class:`RuntimeError`, as the detector has always raised; the matcher's
     stages catch this class alone, so that any other error shows as itself.
     """
-
-#: The method's reliability and repeatability thresholds (R2D2's), used when
-#: neither the caller nor the weights' metadata says otherwise.
-DEFAULT_THRESHOLD = 0.7
 
 
 def _alias(target: str) -> property:
@@ -271,30 +271,9 @@ class SARR2D2Detector:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def _maps_source(self) -> str:
-        """'upright', 'distilled' or 'average', as far as the parameters decide it."""
-        if self.upright:
-            return "upright"
-        if self.turned_maps == "auto":
-            return "distilled" if turned_maps_companion(self.weights) else "average"
-        return self.turned_maps
-
     def _load_net(self) -> NetworkWeights:
-        source, companion = self._maps_source(), turned_maps_companion(self.weights)
-        if source == "distilled" and companion:
-            return resolve_network_weights(companion)
-        net = resolve_network_weights(self.weights, trust=self.trust)
-        if gives_turned_maps(net) and (self.upright or self.turned_maps == "average"):
-            raise ValueError(
-                "these weights give only keypoint maps averaged over quarter turns (no "
-                "descriptor): use them with upright=False and turned_maps='distilled' or 'auto'"
-            )
-        if source == "distilled" and not gives_turned_maps(net):
-            raise ValueError(
-                f"turned_maps='distilled': weights {self.weights!r} have no distilled network "
-                f"of their quarter-turn averaged maps; use turned_maps='average'"
-            )
-        return net
+        """The network of the keypoint maps (:func:`sarfeat.detector_network.detector_network`)."""
+        return detector_network(self.weights, self.upright, self.turned_maps, self.trust)
 
     def thread_copy(self) -> "SARR2D2Detector":
         """A copy for another thread: its own parameters and results, this network runtime.
@@ -341,18 +320,12 @@ class SARR2D2Detector:
                              self._released_descriptors)
 
     def _get_runner(self):
+        """The network runtime, loaded again when a parameter that names it has changed."""
         device = resolve_device(self.device)
-        # names and paths compare by value; any other weights object by identity (the key
-        # holds it, so its id cannot be reused): its repr would print every array it holds
-        weights = self.weights
-        named = isinstance(weights, (str, os.PathLike))
-        key = (str(weights) if named else id(weights), device, self.runtime, self.precision,
-               self._maps_source(), None if named else weights)
+        key = runner_key(self.weights, device, self.runtime, self.precision,
+                         maps_source(self.weights, self.upright, self.turned_maps))
         if self._runner is None or self._runner_key is None or self._runner_key[:5] != key[:5]:
-            net = self._load_net()
-            self._runner = make_runner(net, device, self.runtime, self.precision)
-            self._runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
-            self._runner.gives_turned_maps = gives_turned_maps(net)
+            self._runner = detector_runner(self._load_net(), device, self.runtime, self.precision)
             self._runner_key = key
         return self._runner
 
@@ -418,15 +391,8 @@ class SARR2D2Detector:
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
         recommended = getattr(self._runner, "recommended", {}) if self._runner else {}
-        # the quarter-turn average lowers the maps' peaks (see sarfeat.orientation)
-        shift = 0.0 if self.upright else TURNED_THRESHOLD_SHIFT
-        values = []
-        for name in ("reliability_threshold", "repeatability_threshold"):
-            value = getattr(self, name)
-            if value is None:
-                value = max(0.0, recommended.get(name, DEFAULT_THRESHOLD) - shift)
-            values.append(float(value))
-        return values[0], values[1]
+        return detection_thresholds(self.reliability_threshold, self.repeatability_threshold,
+                                    recommended, self.upright)
 
     def _prepare(self, image, mask):
         self.check_parameters()
