@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -17,10 +18,9 @@ from .learned_polar import release_polar_weighting, weight_polar_descriptors
 from .orientation import descriptor_length
 from .preprocess import NormalizedImage, normalize_sar
 from .pyramid import (
-    EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, level_shape, pyramid_scales,
-    resized_level, usable_keypoints,
+    EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, pyramid_levels, pyramid_scales,
+    usable_keypoints,
 )
-from .resample import resize_many
 from .runtime import Tile, resolve_device
 from .runtime.ahead import one_ahead
 from .tile_detection import (
@@ -406,16 +406,10 @@ class SARR2D2Detector:
             )
         return normalized, float_dtype
 
-    def _levels(self, normalized: NormalizedImage) -> list[PyramidLevel]:
-        scales = pyramid_scales(
-            normalized.image.shape, self.scale_factor, self.min_size, self.max_size,
-            self.min_scale, self.max_scale,
-        )
-        image = np.asarray(normalized.image, np.float32)
-        large = normalized.large_invalid  # small no-data regions exclude only themselves
-        shapes = [level_shape(image.shape, s) for s in scales]
-        for s, resized in zip(scales, resize_many(image, shapes)):
-            yield resized_level(image.shape, s, resized, large)
+    def _levels(self, normalized: NormalizedImage) -> Iterator[PyramidLevel]:
+        """The pyramid's levels (:func:`sarfeat.pyramid.pyramid_levels`), made as they are read."""
+        return pyramid_levels(normalized, self.scale_factor, self.min_size, self.max_size,
+                              self.min_scale, self.max_scale)
 
     # -- detection ----------------------------------------------------------------------------
 

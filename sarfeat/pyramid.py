@@ -7,6 +7,7 @@ can be trusted; :func:`usable_keypoints` drops keypoints on or near no-data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,10 @@ from scipy import ndimage
 
 from .orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from .preprocess import NormalizedImage
-from .resample import any_in_cells
+from .resample import any_in_cells, resize_many
 
 __all__ = ["EDGE_MARGIN", "PATCH_DIAMETER", "PyramidLevel", "edge_margin", "level_shape",
-           "pyramid_scales", "resized_level", "usable_keypoints"]
+           "pyramid_levels", "pyramid_scales", "resized_level", "usable_keypoints"]
 
 #: Keypoint scale (patch diameter in pixels) at pyramid scale 1.
 PATCH_DIAMETER = 32.0
@@ -132,6 +133,25 @@ def resized_level(shape: tuple[int, int], scale: float, resized: np.ndarray,
         invalid_cells = any_in_cells(invalid, (new_h, new_w))
         level.invalid_distance = ndimage.distance_transform_edt(~invalid_cells).astype(np.float32)
     return level
+
+
+def pyramid_levels(normalized: NormalizedImage, scale_factor: float = 2 ** 0.25,
+                   min_size: int = 256, max_size: int = 1024, min_scale: float = 0.0,
+                   max_scale: float = 1.0) -> Iterator[PyramidLevel]:
+    """Yield the levels of a normalised image's pyramid, largest first, as they are made.
+
+    Their scales are :func:`pyramid_scales`' (with these parameters); a level
+    knows how far its cells lie from the image's large no-data regions (the
+    small ones exclude only themselves).
+    """
+    scales = pyramid_scales(
+        normalized.image.shape, scale_factor, min_size, max_size, min_scale, max_scale,
+    )
+    image = np.asarray(normalized.image, np.float32)
+    large = normalized.large_invalid  # small no-data regions exclude only themselves
+    shapes = [level_shape(image.shape, s) for s in scales]
+    for s, resized in zip(scales, resize_many(image, shapes)):
+        yield resized_level(image.shape, s, resized, large)
 
 
 def usable_keypoints(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray,
