@@ -11,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.real_optical_sar_pairs import PAIR_NAMES, apply, landmark_rmse, load_pair
+from benchmarks.real_optical_sar_pairs import (
+    PAIR_NAMES,
+    apply,
+    landmark_rmse,
+    load_pair,
+)
 from sarfeat.data import DataUnavailableError
 
 
