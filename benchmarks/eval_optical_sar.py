@@ -1,6 +1,6 @@
 """Optical-SAR registration on the 3MOS development pairs: sarfeat against peers.
 
-Each pair is an optical 3MOS tile (fixed) and its co-registered SAR tile
+``--set 3mos`` (the default): each pair is an optical 3MOS tile (fixed) and its co-registered SAR tile
 turned by up to 90 degrees, scaled by 0.7-1.4 and shifted by up to 20 px (the
 moving image; see :mod:`optical_sar_pairs`). Methods:
 
@@ -27,6 +27,13 @@ With ``--alignment FILE`` (the JSON of ``check_3mos_alignment.py``), pairs whose
 tiles are themselves 3 px or more apart in the data are counted as published
 and also reported apart (``wrong_returned_on_misaligned_tiles``).
 
+``--set real``: the nine real optical-SAR pairs of two public repositories
+(:mod:`real_optical_sar_pairs`; evaluation only, never tuning), the optical
+image fixed, the SAR image moving, at native size (492-628 px); the error is
+the RMSE of the returned transform against the truth over the published
+landmarks or control points (sarfeat's grid when a pair has none), and the
+reason of every sarfeat refusal is printed and kept in the JSON.
+
 Per method: pairs registered within 3 px (RMSE on sarfeat's 20 x 20 grid,
 :func:`sarfeat.metrics.registration_rmse`), median RMSE of those, wrong
 transforms returned (RMSE above 3 px), refusals, and CPU seconds per pair
@@ -34,7 +41,9 @@ transforms returned (RMSE above 3 px), refusals, and CPU seconds per pair
 wall time; wall seconds are printed too).
 
 Run ``SARFEAT_DATA_DIR=<folder with optical_sar/3mos> python
-benchmarks/eval_optical_sar.py --split held_out [--limit N] [--upscale 2]``;
+benchmarks/eval_optical_sar.py --split held_out [--limit N] [--upscale 2]``, or
+``SARFEAT_DATA_DIR=<folder with optical_sar/starainj and optical_sar/cfog> python
+benchmarks/eval_optical_sar.py --set real``;
 add RIFT2 with ``RIFT2_PYTHON_DIR=<checkout> ... --methods sarfeat,sift,akaze,rift2``.
 """
 
@@ -55,6 +64,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from optical_sar_pairs import development_pairs  # noqa: E402
+from real_optical_sar_pairs import landmark_rmse, real_pairs
 
 import sarfeat  # noqa: E402
 from sarfeat.metrics import registration_rmse  # noqa: E402
@@ -104,10 +114,13 @@ def register_opencv(fixed: np.ndarray, moving: np.ndarray, kind: str):
     return peer_affine(source, target)
 
 
-def register_sarfeat(fixed: np.ndarray, moving: np.ndarray):
+def register_sarfeat(fixed: np.ndarray, moving: np.ndarray, refusals: list | None = None):
+    """(3x3 fixed -> moving matrix or None) by sarfeat; a refusal's message goes to ``refusals``."""
     try:
         result = sarfeat.register(fixed, moving, modality="optical-sar", rng=0, progress=False)
-    except sarfeat.RegistrationError:
+    except sarfeat.RegistrationError as error:
+        if refusals is not None:
+            refusals.append(str(error))
         return None
     return result.transform.params
 
@@ -180,8 +193,37 @@ METHODS = {"sarfeat": register_sarfeat,
            "rift2": register_rift2}
 
 
+def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray, methods,
+             rows: dict, points: np.ndarray | None = None) -> None:
+    """Every method on one pair: append (name, rmse or None when refused, cpu s, wall s,
+    sarfeat's refusal message or '') to ``rows[method]``.
+
+    The error is the RMSE against ``truth`` over ``points`` (fixed (x, y)) when
+    given, else on sarfeat's 20 x 20 grid (:func:`registration_rmse`).
+    """
+    for method in methods:  # interleaved: one pair at a time for every method
+        refusals = []
+        cpu, wall = time.process_time(), time.perf_counter()
+        if method == "sarfeat":
+            matrix = register_sarfeat(fixed, moving, refusals)
+        else:
+            matrix = METHODS[method](fixed, moving)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if matrix is None:
+            rmse = None
+        elif points is None:
+            rmse = registration_rmse(matrix, truth, fixed.shape, moving.shape)
+        else:
+            rmse = landmark_rmse(matrix, truth, points)
+        note = refusals[0] if refusals else ""
+        rows[method].append((name, rmse, cpu, wall, note))
+        print(f"{name:24s} {method:8s} "
+              f"{'refused' if rmse is None else f'rmse {rmse:8.2f}'} cpu {cpu:6.2f} s "
+              f"wall {wall:6.2f} s{f' ({note})' if note else ''}", flush=True)
+
+
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1) -> dict:
-    """Per method: per pair (name, rmse or None when refused, cpu s, wall s)."""
+    """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal)."""
     rows = {name: [] for name in methods}
     pairs = development_pairs(split, upscale=upscale)
     for index, (name, fixed, moving, truth) in enumerate(pairs):
@@ -189,25 +231,27 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
             break
         if index % step:
             continue
-        for method in methods:  # interleaved: one pair at a time for every method
-            cpu, wall = time.process_time(), time.perf_counter()
-            matrix = METHODS[method](fixed, moving)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            rmse = None if matrix is None else registration_rmse(
-                matrix, truth.params, fixed.shape, moving.shape)
-            rows[method].append((name, rmse, cpu, wall))
-            print(f"{name:24s} {method:8s} "
-                  f"{'refused' if rmse is None else f'rmse {rmse:8.2f}'} cpu {cpu:6.2f} s "
-                  f"wall {wall:6.2f} s", flush=True)
+        run_pair(name, fixed, moving, truth.params, methods, rows)
+    return rows
+
+
+def evaluate_real(limit: int | None, methods) -> dict:
+    """:func:`evaluate` on the real pairs (:mod:`real_optical_sar_pairs`), optical fixed."""
+    rows = {name: [] for name in methods}
+    for index, pair in enumerate(real_pairs()):
+        if limit is not None and index >= limit:
+            break
+        points = pair.optical_points if len(pair.optical_points) else None
+        run_pair(pair.name, pair.optical, pair.sar, pair.truth, methods, rows, points)
     return rows
 
 
 def summary(rows, misaligned: frozenset = frozenset()) -> dict:
     """The figures of one method; ``misaligned`` names pairs whose tiles are themselves
     apart (:mod:`check_3mos_alignment`): counted as published, and listed."""
-    errors = [r for _, r, _, _ in rows]
+    errors = [row[1] for row in rows]
     within = [r for r in errors if r is not None and r <= 3]
-    doubtful = [name for name, r, _, _ in rows if name in misaligned]
+    doubtful = [row[0] for row in rows if row[0] in misaligned]
     return {
         "pairs": len(rows),
         "within_3px": len(within),
@@ -215,17 +259,21 @@ def summary(rows, misaligned: frozenset = frozenset()) -> dict:
         "median_rmse_registered": round(float(np.median(within)), 2) if within else None,
         "wrong_returned": sum(r is not None and r > 3 for r in errors),
         "refused": sum(r is None for r in errors),
-        "median_cpu_s": round(float(np.median([c for _, _, c, _ in rows])), 2),
-        "median_wall_s": round(float(np.median([w for _, _, _, w in rows])), 2),
+        "median_cpu_s": round(float(np.median([row[2] for row in rows])), 2),
+        "median_wall_s": round(float(np.median([row[3] for row in rows])), 2),
         "pairs_on_misaligned_tiles": len(doubtful),
         "wrong_returned_on_misaligned_tiles": sum(
-            r is not None and r > 3 for name, r, _, _ in rows if name in misaligned),
+            row[1] is not None and row[1] > 3 for row in rows if row[0] in misaligned),
     }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("tune", "held_out"), default="held_out")
+    parser.add_argument("--set", dest="pair_set", choices=("3mos", "real"), default="3mos",
+                        help="3mos: synthetic warps of 3MOS tiles; real: the real pairs of "
+                             "real_optical_sar_pairs.py (evaluation only)")
+    parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
+                        help="3MOS split (--set 3mos only)")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only")
     parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
     parser.add_argument("--upscale", type=int, default=1,
@@ -251,7 +299,10 @@ def main(argv=None) -> int:
             load_rift2()
         except RuntimeError as error:
             parser.error(str(error))
-    rows = evaluate(args.split, args.limit, args.upscale, methods, args.step)
+    if args.pair_set == "real":
+        rows = evaluate_real(args.limit, methods)
+    else:
+        rows = evaluate(args.split, args.limit, args.upscale, methods, args.step)
     report = {name: summary(rows[name], misaligned) for name in methods}
     print(json.dumps(report, indent=1))
     if args.json is not None:

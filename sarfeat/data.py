@@ -29,6 +29,10 @@ Name                                      Content                             Li
 ``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles                BSD-3-Clause (asf-tools test data)
 ``optical_sar/3mos/<sat>_<scene>.png``    3MOS co-registered optical/SAR      Apache-2.0 (3M-OS/3MOS)
                                           preview strips (ten 256² tiles)
+``optical_sar/starainj/SO<k>.mat``        six real SAR-optical pairs with     no licence: evaluation only,
+                                          landmarks and a transform           never shipped
+``optical_sar/cfog/*``                    three real optical-SAR pairs with   research only: evaluation only
+                                          control points (CFOG's data)
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
 ``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
@@ -55,6 +59,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from ._optical_sar_eval_files import EVALUATION_FILES as _EVALUATION_FILES
 from .io import read_raster, rgb_to_gray
 
 __all__ = [
@@ -65,6 +70,7 @@ __all__ = [
     "TURNED_MAPS_COMPANIONS",
     "DEVELOPMENT_PAIRS",
     "OPTICAL_SAR_STRIPS",
+    "OPTICAL_SAR_EVALUATION_FILES",
     "WEIGHT_ALIASES",
     "V2_POLAR_WEIGHTS",
     "POLAR_WEIGHTINGS",
@@ -202,6 +208,10 @@ _BUNDLED_3MOS = {
 }
 #: The 3MOS optical-SAR preview strips, the source of the optical-SAR development pairs.
 OPTICAL_SAR_STRIPS: tuple[str, ...] = tuple(sorted(_3MOS_FILES))
+#: Real optical-SAR pairs of two public repositories (StaRainJ's SAR_Optical set, CFOG's
+#: data), pinned to a commit: for evaluation only, never training, tuning or shipping
+#: (see :mod:`sarfeat._optical_sar_eval_files` and ``benchmarks/real_optical_sar_pairs.py``).
+OPTICAL_SAR_EVALUATION_FILES: tuple[str, ...] = tuple(sorted(_EVALUATION_FILES))
 
 # Files with no public URL: reachable only bundled or through SARFEAT_DATA_DIR.
 _LOCAL_ONLY = {
@@ -346,6 +356,7 @@ _REGISTRY: dict[str, str] = {
     **_NAVER_WEIGHTS,
     **{name: digest for name, (digest, _, _) in _OPEN_SOURCES.items()},
     **_3MOS_FILES,
+    **{name: digest for name, (digest, _, _, _) in _EVALUATION_FILES.items()},
     **{name: digest for name, (digest, _) in _LOCAL_ONLY.items()},
 }
 _URLS: dict[str, str] = {
@@ -353,12 +364,14 @@ _URLS: dict[str, str] = {
     **{name: f"{_NAVER_REPO}/models/{name.rsplit('/', 1)[1]}" for name in _NAVER_WEIGHTS},
     **{name: url for name, (_, url, _) in _OPEN_SOURCES.items()},
     **{name: f"{_3MOS_REPO}/{name.rsplit('/', 1)[1]}" for name in _3MOS_FILES},
+    **{name: url for name, (_, _, url, _) in _EVALUATION_FILES.items()},
 }
 _LICENCES: dict[str, str] = {
     **dict.fromkeys(_PAIR_FILES, _PAPER_LICENCE),
     **dict.fromkeys(_NAVER_WEIGHTS, _NAVER_LICENCE),
     **{name: text for name, (_, _, text) in _OPEN_SOURCES.items()},
     **dict.fromkeys(_3MOS_FILES, _3MOS_LICENCE),
+    **{name: text for name, (_, _, _, text) in _EVALUATION_FILES.items()},
     **{name: text for name, (_, text) in _LOCAL_ONLY.items()},
     **dict.fromkeys(_UNVERIFIED, _PAPER_LICENCE),
 }

