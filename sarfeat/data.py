@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from ._optical_sar_eval_files import EVALUATION_FILES as _EVALUATION_FILES
+from .optical_sar_evaluation import EVALUATION_FILES as _EVALUATION_FILES
 from .io import read_raster, rgb_to_gray
 
 __all__ = [
@@ -210,7 +210,7 @@ _BUNDLED_3MOS = {
 OPTICAL_SAR_STRIPS: tuple[str, ...] = tuple(sorted(_3MOS_FILES))
 #: Real optical-SAR pairs of two public repositories (StaRainJ's SAR_Optical set, CFOG's
 #: data), pinned to a commit: for evaluation only, never training, tuning or shipping
-#: (see :mod:`sarfeat._optical_sar_eval_files` and ``benchmarks/real_optical_sar_pairs.py``).
+#: (see :mod:`sarfeat.optical_sar_evaluation` and ``benchmarks/real_optical_sar_pairs.py``).
 OPTICAL_SAR_EVALUATION_FILES: tuple[str, ...] = tuple(sorted(_EVALUATION_FILES))
 
 # Files with no public URL: reachable only bundled or through SARFEAT_DATA_DIR.
