@@ -4,7 +4,7 @@ Keypoint descriptors rarely agree across a change of modality; dense maps of
 where structure is and which way it runs do, when they are compared densely:
 gradient orientation histograms (:func:`sarfeat.structural.gradient_maps`, the
 default) or log-Gabor orientation energy
-(:func:`sarfeat.structural.structure_maps`). The matcher works in four steps,
+(:func:`sarfeat.structural.structure_maps`). The matcher works in five steps,
 each on those maps:
 
 1. **Global search** (coarse images, longest side ``coarse_size``): image 2 is
@@ -32,6 +32,12 @@ each on those maps:
    transform are its inliers (the tie points). A model fitted to the templates
    themselves is not returned: on the 3MOS tuning pairs their affine fits
    strayed 4-14 px where the whole overlap was within 3 px.
+5. **Full resolution** (images larger than ``fine_size``): the accepted
+   transform is polished again over the whole overlap at each doubling of the
+   working size up to image 1's own
+   (:func:`~sarfeat.matching.dense_refine.refine_to_full`), so that its error
+   is that of the image's pixels, not the fine stage's
+   (``diagnostics['refined_size']`` and ``['refined_levels']``).
 
 The matcher refuses rather than guesses (``model`` None,
 ``diagnostics['failure']`` says why) when the global search finds no turn and
@@ -53,6 +59,7 @@ from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, 
 from .geometry import downsample, rotation_scale, warp_nan
 from .dense_correlation import (Reference, crop_valid, place_templates, similarity,
                                 turn_canvas, whole_overlap_estimate)
+from .dense_refine import image_pyramid, nearest_level, pixel_size, refine_to_full
 from .models import MODELS
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
@@ -135,7 +142,8 @@ class DenseStructuralMatcher:
     coarse_size, refine_size, fine_size : int
         Longest side of the working images of the global search, the refinement
         and the fine stage (smaller images are used as they are). The
-        thresholds were chosen with the fine stage at 256.
+        thresholds were chosen with the fine stage at 256. A transform found
+        on a larger image is then refined up to its full resolution.
     angle_step : float
         Turns of image 2 tried by the global search, in degrees (all the circle).
     scales : sequence of float
@@ -418,26 +426,48 @@ class DenseStructuralMatcher:
         work1, to_full1 = self._working(image1, self.fine_size)
         maps1 = self._maps(work1, "fine")
         fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
+        # image 2 is resampled from its pyramid level nearest the working pixel (a large
+        # image 2 resampled straight onto a small grid would alias its speckle)
+        pyramid2 = image_pyramid(image2, min(image2.shape) // 8)
+        level2, to_full2 = nearest_level(pyramid2, pixel_size(prior @ to_full1))
+        to_level2 = np.linalg.inv(to_full2)
         # the prior polished over the whole overlap at once: the transform returned
-        found = whole_overlap_estimate(Reference(maps1, self.min_overlap), image2, prior,
-                                       to_full1, fine_maps)
+        found = whole_overlap_estimate(Reference(maps1, self.min_overlap), level2,
+                                       to_level2 @ prior, to_full1, fine_maps)
         if found is None:
             self.diagnostics["failure"] = ("the whole-overlap check could not be made: "
                                            "refused rather than guessed")
             return
+        polished = to_full2 @ np.array(found["polished"])
+        found.update(polished=polished.tolist(),
+                     verify_rmse=found["verify_rmse"] * pixel_size(to_full2))
         self.diagnostics.update(found)
-        polished = np.array(found["polished"])
         # templates placed around it: the tie points and the independent check
-        resample = polished @ to_full1
-        warped = warp_nan(image2, resample, work1.shape, order=1)
+        resample = to_level2 @ polished @ to_full1
+        warped = warp_nan(level2, resample, work1.shape, order=1)
         points, shifts, scores = place_templates(
             maps1, fine_maps(warped), self.grid_step, self.template, self.search_radius,
             self.min_score)
         source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
-        target = (resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
-        pixel = math.sqrt(abs(np.linalg.det(resample[:2, :2])))
-        threshold = self.fine_threshold * max(1.0, pixel)
+        target = (to_full2 @ resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
+        threshold = self.fine_threshold * max(1.0, pixel_size(to_full2 @ resample))
         self._finish(polished, source, target, scores, threshold)
+        if self.model is not None and max(image1.shape) > max(work1.shape) * 1.01:
+            self._to_full_resolution(image1, pyramid2, max(work1.shape), fine_maps, source,
+                                     target)
+
+    def _to_full_resolution(self, image1, pyramid2, start, fine_maps, source, target):
+        """Refine the accepted model level by level up to image 1's full resolution
+        (:func:`~sarfeat.matching.dense_refine.refine_to_full`)."""
+        pyramid1 = image_pyramid(image1, start)
+        model, found = refine_to_full(pyramid1, pyramid2, self.model.params, start, fine_maps,
+                                      self.min_overlap)
+        self.model = SimilarityTransform(matrix=model)
+        residuals = self.model.residuals(source, target)[self.inliers]
+        self.diagnostics.update(
+            refined_levels=found["refined_levels"], refined_size=found["refined_size"],
+            residual_median=float(np.median(residuals)),
+            residual_rms=float(np.sqrt(np.mean(residuals ** 2))))
 
     def _finish(self, polished, source, target, scores, threshold) -> None:
         diagnostics = self.diagnostics

@@ -16,7 +16,8 @@ from scipy import ndimage
 
 from .geometry import warp_nan
 
-__all__ = ["OVERLAP_WEIGHT", "Reference", "crop_valid", "distances", "masked", "model_distance",
+__all__ = ["OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
+           "distances", "masked", "model_distance",
            "parabola", "place_templates", "similarity", "translation", "turn_canvas",
            "whole_overlap_estimate", "zoom_maps"]
 
@@ -29,6 +30,8 @@ DISTINCT_SHIFT = 6.0
 POLISH_TURNS = (-1.0, 0.0, 1.0)
 POLISH_SCALES = (0.99, 1.0, 1.01)
 POLISH_STEPS = (2.0, 1.0, 0.5)
+#: The (turn, scale) candidates of each step: every turn with every scale.
+POLISH_GRID = tuple((turn, scale) for turn in POLISH_TURNS for scale in POLISH_SCALES)
 #: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
 POLISH_REACH = 8.0
 #: Correlation shapes whose reference spectra are kept (the canvases are cut to their
@@ -48,8 +51,9 @@ def masked(maps: np.ndarray):
 class Reference:
     """Image 1's maps in the Fourier domain, for correlation against many images 2."""
 
-    def __init__(self, maps: np.ndarray, min_overlap: float):
+    def __init__(self, maps: np.ndarray, min_overlap: float, reach: float | None = None):
         self.values, self.mask = masked(maps)
+        self.reach = reach
         self.shape = maps.shape[1:]
         self.area = float(self.mask.sum())
         self.min_overlap = min_overlap
@@ -66,17 +70,24 @@ class Reference:
             )
         return self._cache[shape]
 
-    def correlation(self, maps: np.ndarray):
+    def correlation(self, maps: np.ndarray, reach: float | None = None):
         """(ncc, fraction): normalised correlation over all shifts (-1 where unusable)
         and the share of image 1 in the overlap.
 
         Index (row, col) is the shift (dv, du) with x1 = x2 + shift; negative
-        shifts wrap around to the end (:meth:`shift` reads an index).
+        shifts wrap around to the end (:meth:`shift` reads an index). With
+        ``reach`` (or the reference's ``reach``) set, only shifts within ``reach``
+        pixels are exact (the transforms are that much smaller); the others wrap.
         """
         values, mask = masked(maps)
+        reach = self.reach if reach is None else reach
         # rounded up to a multiple of 32 so that few shapes (and reference spectra) occur
-        shape = tuple(sfft.next_fast_len(-(-(a + b) // 32) * 32)
-                      for a, b in zip(self.shape, maps.shape[1:]))
+        if reach is None:
+            sides = [a + b for a, b in zip(self.shape, maps.shape[1:])]
+        else:
+            sides = [max(a, b) + math.ceil(reach) + 1
+                     for a, b in zip(self.shape, maps.shape[1:])]
+        shape = tuple(sfft.next_fast_len(-(-side // 32) * 32) for side in sides)
         area2 = float(mask.sum())
         ncc = np.full(shape, -1.0)
         if area2 == 0:
@@ -250,12 +261,16 @@ def parabola(left: float, centre: float, right: float) -> float:
 
 
 def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
-                           to_full1: np.ndarray, fine_maps) -> dict | None:
+                           to_full1: np.ndarray, fine_maps,
+                           steps: tuple[float, ...] = POLISH_STEPS,
+                           candidates: tuple[tuple[float, float], ...] = POLISH_GRID,
+                           ) -> dict | None:
     """The whole overlap correlated around a model: the model polished, and how sure.
 
-    Image 2 is resampled through the model turned by each of
-    ``POLISH_TURNS`` degrees and scaled by each of ``POLISH_SCALES`` about
-    image 1's centre (steps shrinking by ``POLISH_STEPS``, each level around
+    Image 2 is resampled through the model turned and scaled about image 1's
+    centre by each of ``candidates`` ((degrees, factor); by default every one of
+    ``POLISH_TURNS`` with every one of ``POLISH_SCALES``), in steps shrinking by
+    ``steps`` (each level around
     the best of the one before); each is correlated with image 1 over all
     shifts (the whole overlap at once, not templates) and the best peak,
     with a sub-pixel shift, gives the polished model
@@ -274,27 +289,31 @@ def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
     start, best = matrix @ to_full1, None
     near = None
-    for fraction in POLISH_STEPS:
-        for turn in POLISH_TURNS:
-            for scale in POLISH_SCALES:
-                about = np.eye(3)
-                about[:2, :2] = similarity(turn * fraction, scale ** fraction)
-                about[:2, 2] = centre - about[:2, :2] @ centre
-                resample = start @ about
-                warped = warp_nan(image2, resample, reference.shape, order=1)
-                ncc, share = reference.correlation(fine_maps(warped))
-                if near is None:
-                    near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
-                # candidates are compared unweighted: the overlap weight would favour
-                # models that stretch image 2 over image 1
-                index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
-                if best is None or ncc[index] > best[0]:
-                    best = (float(ncc[index]), ncc, share, index, resample)
+    for fraction in steps:
+        for turn, scale in candidates:
+            about = np.eye(3)
+            about[:2, :2] = similarity(turn * fraction, scale ** fraction)
+            about[:2, 2] = centre - about[:2, :2] @ centre
+            resample = start @ about
+            warped = warp_nan(image2, resample, reference.shape, order=1)
+            maps2 = fine_maps(warped)
+            # shifts within the reach only (smaller transforms); the whole surface of the
+            # best candidate is made once, at the end
+            ncc, _ = reference.correlation(maps2, reach=POLISH_REACH + 1)
+            if near is None:
+                near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
+            # candidates are compared unweighted: the overlap weight would favour models
+            # that stretch image 2 over image 1
+            index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
+            if best is None or ncc[index] > best[0]:
+                best = (float(ncc[index]), maps2, reference.shift(index, ncc.shape), resample)
         if best[0] <= -1:
             return None
-        start = best[4] @ translation(*reference.shift(best[3], best[1].shape))
-    score, ncc, share, (i, j), resample = best
-    du, dv = reference.shift((i, j), ncc.shape)
+        start = best[3] @ translation(*best[2])
+    _, maps2, (du, dv), resample = best
+    ncc, share = reference.correlation(maps2)
+    i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
+    score = float(ncc[i, j])
     rows, cols = ncc.shape
     dv += parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
     du += parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
