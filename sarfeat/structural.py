@@ -225,15 +225,14 @@ def gradient_maps(
         position = np.mod(np.arctan2(gy, gx), np.pi) * (orientations / np.pi)
         low = np.floor(position)
         upper = magnitude * (position - low)
-        low = low.astype(np.intp) % orientations
-        # each pixel's magnitude shared between its two nearest bins, scattered at once
-        pixel = np.arange(low.size).reshape(low.shape)
-        histogram += np.bincount((low * low.size + pixel).ravel(),
-                                 weights=(magnitude - upper).ravel(),
-                                 minlength=histogram.size).reshape(histogram.shape)
-        histogram += np.bincount((((low + 1) % orientations) * low.size + pixel).ravel(),
-                                 weights=upper.ravel(),
-                                 minlength=histogram.size).reshape(histogram.shape)
+        lower = magnitude - upper
+        low = low.astype(np.int8) % orientations
+        # each pixel's magnitude shared between its two nearest bins (the lower bin's
+        # share first, then the upper one's, for every bin)
+        for index in range(orientations):
+            histogram[index] += lower * (low == index)
+        for index in range(orientations):
+            histogram[index] += upper * (low == (index - 1) % orientations)
     maps = np.sqrt(np.stack([ndimage.gaussian_filter(h, cell) for h in histogram]))
     block = np.sqrt(ndimage.gaussian_filter((maps ** 2).mean(axis=0), context))
     maps /= block + 0.1 * float(block.mean()) + 1e-12
