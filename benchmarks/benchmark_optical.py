@@ -7,6 +7,10 @@ by 0.7-1.4 and shifted), registered once per asv run by sarfeat
 run (:mod:`eval_optical_sar`). The 3MOS strips are fetched by
 :func:`sarfeat.data.fetch` (pinned URL and SHA-256); without them (offline, no
 ``SARFEAT_DATA_DIR`` copy) the benchmarks are skipped.
+
+:class:`RealOpticalSARPairs` does the same on the nine real pairs of
+:mod:`real_optical_sar_pairs` (two public repositories, evaluation only: never
+tuned on), skipped without their files.
 """
 
 from __future__ import annotations
@@ -65,3 +69,42 @@ class OpticalSARPairs(SlowTiming):
         return results[method]["median_cpu_s"]
 
     track_cpu_seconds.unit = "s"
+
+
+def _real_available() -> bool:
+    from sarfeat.data import OPTICAL_SAR_EVALUATION_FILES, DataUnavailableError, fetch
+
+    try:
+        for name in OPTICAL_SAR_EVALUATION_FILES:
+            fetch(name)
+    except DataUnavailableError:
+        return False
+    return True
+
+
+class RealOpticalSARPairs(SlowTiming):
+    """The same figures on the nine real optical-SAR pairs (evaluation only)."""
+
+    params = list(_METHODS)
+    param_names = ["method"]
+
+    def setup_cache(self):
+        use_shared_data()
+        try:
+            from sarfeat.data import OPTICAL_SAR_EVALUATION_FILES  # noqa: F401
+        except ImportError:
+            return None  # a sarfeat without the real pairs' registry
+        if not _real_available():
+            return None
+        from .eval_optical_sar import evaluate_real, summary
+
+        rows = evaluate_real(None, list(_METHODS))
+        return {name: summary(rows[name]) for name in _METHODS}
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("the real optical-SAR pairs are not available")
+
+    track_share_within_3px = OpticalSARPairs.track_share_within_3px
+    track_wrong_returned = OpticalSARPairs.track_wrong_returned
+    track_cpu_seconds = OpticalSARPairs.track_cpu_seconds
