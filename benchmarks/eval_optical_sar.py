@@ -1,11 +1,14 @@
 """Optical-SAR registration on the 3MOS development pairs: sarfeat against peers.
 
-``--set 3mos`` (the default): each pair is an optical 3MOS tile (fixed) and its co-registered SAR tile
-turned by up to 90 degrees, scaled by 0.7-1.4 and shifted by up to 20 px (the
-moving image; see :mod:`optical_sar_pairs`). Methods:
+``--set 3mos`` (the default): each pair is an optical 3MOS tile (fixed) and its
+co-registered SAR tile turned by up to 90 degrees, scaled by 0.7-1.4 and shifted
+by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
 
 - ``sarfeat``: :func:`sarfeat.register` with ``modality='optical-sar'``; a
   refused pair (:class:`sarfeat.RegistrationError`) returns no transform;
+  ``sarfeat-upright`` (not in the default list) the same, told the pair is
+  upright (``rotations=(0,), angle_step=None``: the search of georeferenced
+  pairs; for the real pairs, none of which is turned);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -57,6 +60,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +118,16 @@ def register_opencv(fixed: np.ndarray, moving: np.ndarray, kind: str):
     return peer_affine(source, target)
 
 
-def register_sarfeat(fixed: np.ndarray, moving: np.ndarray, refusals: list | None = None):
-    """(3x3 fixed -> moving matrix or None) by sarfeat; a refusal's message goes to ``refusals``."""
+def register_sarfeat(fixed: np.ndarray, moving: np.ndarray, refusals: list | None = None,
+                     **options):
+    """(3x3 fixed -> moving matrix or None) by sarfeat; a refusal's message goes to ``refusals``.
+
+    ``options`` go to :func:`sarfeat.register` (``sarfeat-upright``: ``rotations=(0,),
+    angle_step=None``, the search of a pair known to be upright).
+    """
     try:
-        result = sarfeat.register(fixed, moving, modality="optical-sar", rng=0, progress=False)
+        result = sarfeat.register(fixed, moving, modality="optical-sar", rng=0, progress=False,
+                                  **options)
     except sarfeat.RegistrationError as error:
         if refusals is not None:
             refusals.append(str(error))
@@ -187,7 +197,10 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
     return peer_affine(source, target)
 
 
+#: Options of the sarfeat methods.
+SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None}}
 METHODS = {"sarfeat": register_sarfeat,
+           "sarfeat-upright": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-upright"]),
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}
@@ -204,8 +217,8 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
     for method in methods:  # interleaved: one pair at a time for every method
         refusals = []
         cpu, wall = time.process_time(), time.perf_counter()
-        if method == "sarfeat":
-            matrix = register_sarfeat(fixed, moving, refusals)
+        if method in SARFEAT_OPTIONS:
+            matrix = register_sarfeat(fixed, moving, refusals, **SARFEAT_OPTIONS[method])
         else:
             matrix = METHODS[method](fixed, moving)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -217,7 +230,7 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
             rmse = landmark_rmse(matrix, truth, points)
         note = refusals[0] if refusals else ""
         rows[method].append((name, rmse, cpu, wall, note))
-        print(f"{name:24s} {method:8s} "
+        print(f"{name:24s} {method:15s} "
               f"{'refused' if rmse is None else f'rmse {rmse:8.2f}'} cpu {cpu:6.2f} s "
               f"wall {wall:6.2f} s{f' ({note})' if note else ''}", flush=True)
 

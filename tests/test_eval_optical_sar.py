@@ -115,3 +115,18 @@ def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeyp
     assert rows["sift"][0][1] == pytest.approx(5.0) and rows["sift"][0][4] == ""
     summary = eval_optical_sar.summary(rows["sift"] + rows["sarfeat"])
     assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
+
+
+def test_sarfeat_upright_tells_register_the_pair_is_upright(monkeypatch):
+    seen = {}
+
+    def record(fixed, moving, **options):
+        seen.update(options)
+        raise eval_optical_sar.sarfeat.RegistrationError("refused")
+
+    monkeypatch.setattr(eval_optical_sar.sarfeat, "register", record)
+    image = np.zeros((32, 32), np.float32)
+    rows = {"sarfeat-upright": []}
+    eval_optical_sar.run_pair("p", image, image, TRUTH, ["sarfeat-upright"], rows)
+    assert seen["rotations"] == (0.0,) and seen["angle_step"] is None
+    assert seen["modality"] == "optical-sar" and rows["sarfeat-upright"][0][4] == "refused"

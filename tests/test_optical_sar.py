@@ -121,6 +121,23 @@ def test_register_optical_onto_sar_with_a_known_warp(registered):
     assert np.median(np.hypot(*(TRUTH(fixed_xy) - moving_xy).T)) < 3.0
 
 
+def test_known_orientation_limits_the_search_to_the_given_turns(tile, moved_sar):
+    # an upright pair (georeferenced images): rotations=(0,) with angle_step=None
+    shift = SimilarityTransform(translation=(6, -4))
+    upright = warp(tile[1], shift.inverse, order=1, cval=np.nan,
+                   preserve_range=True).astype(np.float32)
+    result = sarfeat.register(tile[0], upright, modality="optical-sar", rotations=(0,),
+                              angle_step=None, rng=0, progress=False)
+    assert registration_rmse(result.transform, shift.params, SHAPE, SHAPE) < 3.0
+    assert {h["angle"] for h in result.diagnostics["coarse_hypotheses"]} == {0.0}
+    # the 20-degree pair is out of reach of a search told the pair is upright: refused
+    with pytest.raises(sarfeat.RegistrationError):
+        sarfeat.register(tile[0], moved_sar, modality="optical-sar", rotations=(0,),
+                         angle_step=None, rng=0, progress=False)
+    with pytest.raises(ValueError, match="turns"):
+        DenseStructuralMatcher("optical-sar", turns=[])
+
+
 def test_sar_as_the_fixed_image(tile):
     # the roles swapped: SAR fixed, the optical tile moved by TRUTH
     optical = warp(tile[0], TRUTH.inverse, order=1, cval=np.nan, preserve_range=True)

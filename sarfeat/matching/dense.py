@@ -144,8 +144,13 @@ class DenseStructuralMatcher:
         and the fine stage (smaller images are used as they are). The
         thresholds were chosen with the fine stage at 256. A transform found
         on a larger image is then refined up to its full resolution.
-    angle_step : float
-        Turns of image 2 tried by the global search, in degrees (all the circle).
+    angle_step, max_angle : float
+        The global search turns image 2 every ``angle_step`` degrees within
+        +-``max_angle``.
+    turns : sequence of float, optional
+        The turns (degrees) the global search tries instead, for pairs whose
+        orientation is known: ``(0,)`` for upright pairs (georeferenced images),
+        which the refinement then adjusts by up to about 11 degrees.
     scales : sequence of float
         Scales of image 2 relative to image 1 tried by the global search.
     min_overlap : float
@@ -227,7 +232,7 @@ class DenseStructuralMatcher:
 
     def __init__(self, modality="optical-sar", *, model: str = "affine",
                  coarse_size: int = 128, refine_size: int = 128, fine_size: int = 256,
-                 angle_step: float = 15.0, max_angle: float = 90.0,
+                 angle_step: float = 15.0, max_angle: float = 90.0, turns=None,
                  scales: tuple[float, ...] = (2 ** -0.5, 2 ** -0.25, 1.0, 2 ** 0.25, 2 ** 0.5),
                  min_overlap: float = 0.35, min_coarse_score: float | None = None,
                  template: int = 24, grid_step: int = 16,
@@ -249,6 +254,11 @@ class DenseStructuralMatcher:
         self.fine_size = fine_size
         self.angle_step = angle_step
         self.max_angle = max_angle
+        if turns is not None:
+            turns = tuple(float(turn) for turn in np.atleast_1d(turns))
+            if not turns or not all(math.isfinite(turn) for turn in turns):
+                raise ValueError(f"turns must be finite degrees, at least one, got {turns!r}")
+        self.turns = turns
         self.scales = tuple(scales)
         self.min_overlap = min_overlap
         self.min_coarse_score = (_MIN_COARSE_SCORE[features] if min_coarse_score is None
@@ -316,8 +326,10 @@ class DenseStructuralMatcher:
         return self.matches[self.inliers]
 
     def angles(self) -> np.ndarray:
-        """Turns of image 2 tried by the global search: every ``angle_step`` degrees
-        within +-``max_angle``."""
+        """Turns of image 2 tried by the global search: ``turns`` when given, otherwise
+        every ``angle_step`` degrees within +-``max_angle``."""
+        if self.turns is not None:
+            return np.unique(np.mod(self.turns, 360.0))
         count = int(math.floor(self.max_angle / self.angle_step))
         turns = self.angle_step * np.arange(-count, count + 1, dtype=float)
         return np.unique(np.mod(turns, 360.0))
@@ -484,7 +496,8 @@ class DenseStructuralMatcher:
             fine_candidates=len(inliers), fine_inliers=count, inlier_ratio=round(ratio, 3),
             selected_model="similarity", gric={},
             residual_median=float(np.median(residuals[inliers])) if count else float("nan"),
-            residual_rms=float(np.sqrt(np.mean(residuals[inliers] ** 2))) if count else float("nan"),
+            residual_rms=(float(np.sqrt(np.mean(residuals[inliers] ** 2))) if count
+                          else float("nan")),
             coarse_inliers=count, coarse_candidates=len(inliers), failure=None,
         )
         self.inliers = np.zeros(len(inliers), bool)

@@ -218,7 +218,12 @@ class CoarseFineMatcher:
         image 2 SAR, or the other way round; or a pair of ``'optical'`` and
         ``'sar'``). A pair with an optical image is matched on dense
         structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`,
-        which fills the same attributes; the network is not used.
+        which fills the same attributes; the network is not used. Of the
+        parameters above it then follows ``model``, ``max_scale_change``,
+        ``input_kind``, ``rng`` and, with ``angle_step=None``, ``rotations``:
+        the only turns its global search tries (``rotations=(0,),
+        angle_step=None`` for upright, georeferenced pairs); by default it
+        searches turns within +-90 degrees.
 
     Attributes
     ----------
@@ -499,8 +504,10 @@ class CoarseFineMatcher:
                 check_image(image)
             except ValueError as error:
                 raise ValueError(f"{which}: {error}") from None
+        # with angle_step None the pair's turns are known: only ``rotations`` are searched
         dense = DenseStructuralMatcher(
             self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
+            turns=self.rotations if self.angle_step is None else None,
             input_kind=self.input_kind, rng=self.rng)
         dense.match(image1, image2)
         found = MatchResult(**{name: getattr(dense, name) for name in (
