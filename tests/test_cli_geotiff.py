@@ -216,3 +216,33 @@ def test_register_geotiff_pair(pairs, case, capsys):
         columns = {k: [float(r[k]) for r in rows] for k in rows[0]}
         assert {"residual_px", "votes", "score", "moving_x", "residual_map"} <= set(columns)
     _check_tie_points(columns, truth)
+
+
+def test_georeferenced_optical_and_sar_are_searched_upright(tmp_path, capsys):
+    # a georeferenced optical tile and its SAR tile 6 px east and 4 px north of where its
+    # georeferencing says: upright, so only the upright turn is searched
+    from sarfeat.data import load_optical_sar_tile
+
+    optical, sar = load_optical_sar_tile()
+    truth = AffineTransform(translation=(6, -4)).params
+    fixed, moving = tmp_path / "optical.tif", tmp_path / "sar.tif"
+    write_geotiff(fixed, optical.astype(np.float32), crs=UTM, transform=FIXED_GEO, nodata=None)
+    write_geotiff(moving, moved(sar.astype(np.float32), truth, sar.shape, -1.0), crs=UTM,
+                  transform=FIXED_GEO, nodata=-1.0)
+    report = tmp_path / "report.json"
+    status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
+                   "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    assert "only the upright turn is searched" in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["upright_search"] is True
+    assert {h["angle"] for h in saved["diagnostics"]["coarse_hypotheses"]} == {0.0}
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, sar.shape, sar.shape) < 3.0
+    # --turns any searches every turn
+    status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
+                   "--turns", "any", "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["upright_search"] is False
+    assert len({h["angle"] for h in saved["diagnostics"]["coarse_hypotheses"]}) > 1

@@ -6,10 +6,11 @@ scene is matched against its own part of the scene; footprints that do not
 overlap are refused with that reason), a moving image at another resolution or
 in another CRS is brought onto that grid (rasterio.warp) before matching, and
 the transform reported still maps fixed pixels to the moving file's own
-pixels. Every band of the moving file is then resampled once with that
-transform, in its own dtype and nodata (or, with ``--no-resample``, its pixels
-are kept and only its geotransform is corrected, when the transform is a
-shift). Without ``-o`` nothing is resampled: only the report, the tie points or
+pixels; with an optical image (``--modality``) such a pair is upright and only
+the upright turn is searched (``--turns``). Every band of the moving file is
+then resampled once with that transform, in its own dtype and nodata (or, with
+``--no-resample``, its pixels are kept and only its geotransform is corrected,
+when the transform is a shift). Without ``-o`` nothing is resampled: only the report, the tie points or
 the plot asked for are written.
 """
 
@@ -27,7 +28,7 @@ from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 
-__all__ = ["add_parser", "run", "make_matcher", "OUTPUT_SUFFIXES"]
+__all__ = ["add_parser", "run", "make_matcher", "upright_search", "OUTPUT_SUFFIXES"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
@@ -68,6 +69,10 @@ def add_parser(commands) -> None:
         help="what FIXED and MOVING are: both SAR (default), FIXED optical and MOVING SAR "
              "(optical-sar), or the other way round (sar-optical); a pair with an optical "
              "image is matched on dense structure maps")
+    add("--turns", choices=("auto", "upright", "any"), default="auto",
+        help="turns searched between the images: upright only, any, or auto (default: "
+             "upright for two georeferenced inputs with an optical image, brought onto one "
+             "grid; any otherwise); --upright also means upright here")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "
@@ -114,15 +119,29 @@ def _patch_limit(text: str) -> int | None:
     return value
 
 
-def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool):
-    """The matcher of ``register`` with the command's options."""
+def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
+                 upright: bool = False):
+    """The matcher of ``register`` with the command's options; ``upright`` searches only
+    the upright turn (``rotations=(0,), angle_step=None``)."""
     from ..matching import CoarseFineMatcher
 
+    turns = {"rotations": (0.0,), "angle_step": None} if upright else {}
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
         device=args.device, trust=args.trust, progress=progress,
-        modality=getattr(args, "modality", "sar"))
+        modality=getattr(args, "modality", "sar"), **turns)
+
+
+def upright_search(args: argparse.Namespace, fixed, moving) -> bool:
+    """Whether only the upright turn is searched: ``--turns upright`` (or ``--upright``),
+    or ``--turns auto`` with two georeferenced inputs and an optical image (brought onto
+    one grid, they are upright)."""
+    turns = getattr(args, "turns", "auto")
+    if turns == "upright" or getattr(args, "upright", False):
+        return True
+    optical = getattr(args, "modality", "sar") != "sar"
+    return turns == "auto" and optical and fixed.georeferenced and moving.georeferenced
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
@@ -275,7 +294,11 @@ def run(args: argparse.Namespace) -> None:
     try:
         inputs = _prepare(args, fixed, moving, console)
         net = load_weights(args.weights, args.trust)
-        matcher = make_matcher(args, net, kind, console.progress)
+        upright = upright_search(args, fixed, moving)
+        if upright and args.turns == "auto" and not args.upright:
+            console.say("both inputs georeferenced: only the upright turn is searched "
+                        "(--turns any searches every turn)")
+        matcher = make_matcher(args, net, kind, console.progress, upright)
         console.step(f"matching {inputs.fixed_image.shape} against "
                      f"{inputs.moving_image.shape}: coarse stage (rotation search on "
                      "downsampled images), then fine stage (patches at full resolution)")
@@ -304,7 +327,8 @@ def run(args: argparse.Namespace) -> None:
     if result.coarse_failed:
         console.say("warning: the coarse stage failed; the transform rests on the local search "
                     "around the initial transform alone (confidence halved): check it")
-    extra = {"output_resampled": args.output is not None and not args.no_resample}
+    extra = {"output_resampled": args.output is not None and not args.no_resample,
+             "upright_search": upright}
     if output is not None:
         console.say(f"wrote {args.output} ({note})")
         extra.update(output_format=note, georeferenced_output=output.georeferenced,
