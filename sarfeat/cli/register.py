@@ -10,8 +10,8 @@ pixels; with an optical image (``--modality``) such a pair is upright and only
 the upright turn is searched (``--turns``). Every band of the moving file is
 then resampled once with that transform, in its own dtype and nodata (or, with
 ``--no-resample``, its pixels are kept and only its geotransform is corrected,
-when the transform is a shift). Without ``-o`` nothing is resampled: only the report, the tie points or
-the plot asked for are written.
+when the transform is a shift). Without ``-o`` nothing is resampled: only the
+report, the tie points or the plot asked for are written.
 """
 
 from __future__ import annotations
