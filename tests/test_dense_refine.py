@@ -14,6 +14,7 @@ from skimage.transform import SimilarityTransform, resize, warp
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
 from sarfeat.matching.dense_correlation import Reference
+from sarfeat.matching import dense_refine
 from sarfeat.matching.dense_refine import image_pyramid, nearest_level, refine_to_full
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality
@@ -60,7 +61,9 @@ def test_a_large_pair_is_refined_at_full_resolution(matched):
     assert diagnostics["residual_rms"] == pytest.approx(np.sqrt(np.mean(residuals ** 2)))
 
 
-def test_refinement_converges_from_a_displaced_start(pair, matched):
+@pytest.mark.parametrize("max_side", [1024, 320])  # 320: polished on a box of the level
+def test_refinement_converges_from_a_displaced_start(pair, matched, max_side, monkeypatch):
+    monkeypatch.setattr(dense_refine, "MAX_SIDE", max_side)
     pyramid1 = image_pyramid(prepare_modality(pair[0], "optical"), 2 * 256)
     pyramid2 = image_pyramid(prepare_modality(pair[1], "sar"), 64)
     answer = matched.model.params
@@ -69,7 +72,9 @@ def test_refinement_converges_from_a_displaced_start(pair, matched):
     model, found = refine_to_full(pyramid1, pyramid2, start, 256, _fine_maps, 0.35)
     assert found["refined_size"] == SIDE
     after = registration_rmse(model, answer, (SIDE, SIDE), (SIDE, SIDE))
-    assert before > 4 and after < 1.0
+    # on the whole level it comes back to the answer; on a 320 px box (less structure than
+    # the whole 512 px tile) most of the way
+    assert before > 4 and after < (1.0 if max_side >= SIDE else before / 1.5)
     # a start farther than a refinement may move is left as it was
     far = answer @ SimilarityTransform(translation=(12, 0)).params
     model, found = refine_to_full(pyramid1, pyramid2, far, 256, _fine_maps, 0.35)
