@@ -22,7 +22,7 @@ LAYERS = {
     "sarfeat.preprocess": 0, "sarfeat.input_kinds": 0, "sarfeat.io": 0, "sarfeat.geometry": 0,
     "sarfeat.resample": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
-    "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1,
+    "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1, "sarfeat.registry": 1,
     "sarfeat.runtime": 2, "sarfeat._validation": 2, "sarfeat.orientation": 2,
     "sarfeat.learned_orientation": 2, "sarfeat.polar_descriptor": 2, "sarfeat.pyramid": 2,
     "sarfeat.peaks": 2, "sarfeat.invariant_descriptor": 2, "sarfeat.hand_descriptors": 2,
