@@ -440,7 +440,7 @@ class DenseStructuralMatcher:
         fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
         # image 2 is resampled from its pyramid level nearest the working pixel (a large
         # image 2 resampled straight onto a small grid would alias its speckle)
-        pyramid2 = image_pyramid(image2, min(image2.shape) // 8)
+        pyramid2 = image_pyramid(image2, 32)
         level2, to_full2 = nearest_level(pyramid2, pixel_size(prior @ to_full1))
         to_level2 = np.linalg.inv(to_full2)
         # the prior polished over the whole overlap at once: the transform returned
