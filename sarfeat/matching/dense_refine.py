@@ -43,9 +43,11 @@ from .geometry import downsample
 __all__ = ["MAX_CHANGE", "MAX_SIDE", "image_pyramid", "nearest_level", "pixel_size",
            "refine_to_full"]
 
-#: Turn and scale steps of the polish at each level: half a degree each way, no change of
-#: scale (with the scale steps too, 9 candidates, the tuning pairs of the module's
-#: documentation gave 1.89 px against 1.99 px, at three times the cost).
+#: The polish at each level: one step of half the fine stage's first polish step
+#: (``LEVEL_STEPS``), trying the transform as it is and turned half a degree each way
+#: (``LEVEL_CANDIDATES``, (turn, scale) in steps). With the 0.5 % scale steps as well (nine
+#: candidates) the tuning pairs of the module documentation gave 1.89 px against 1.99 px,
+#: at three times the cost.
 LEVEL_STEPS = (0.5,)
 LEVEL_CANDIDATES = ((0.0, 1.0), (-1.0, 1.0), (1.0, 1.0))
 #: Longest side (pixels of the level) of the box of image 1 polished at each level.
