@@ -83,7 +83,7 @@ def _real_available() -> bool:
 
 
 class RealOpticalSARPairs(SlowTiming):
-    """The same figures on the nine real optical-SAR pairs (evaluation only)."""
+    """The same figures on the real optical-SAR pairs (evaluation only; 30 since EOSS's)."""
 
     params = list(_METHODS)
     param_names = ["method"]
