@@ -8,9 +8,9 @@ run (:mod:`eval_optical_sar`). The 3MOS strips are fetched by
 :func:`sarfeat.data.fetch` (pinned URL and SHA-256); without them (offline, no
 ``SARFEAT_DATA_DIR`` copy) the benchmarks are skipped.
 
-:class:`RealOpticalSARPairs` does the same on the nine real pairs of
-:mod:`real_optical_sar_pairs` (two public repositories, evaluation only: never
-tuned on), skipped without their files.
+:class:`RealOpticalSARPairs` does the same on the real pairs of
+:mod:`real_optical_sar_pairs` (three public repositories, 30 pairs since EOSS's
+were added, evaluation only: never tuned on), skipped without their files.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _real_available() -> bool:
 
 
 class RealOpticalSARPairs(SlowTiming):
-    """The same figures on the nine real optical-SAR pairs (evaluation only)."""
+    """The same figures on the real optical-SAR pairs (evaluation only; 30 since EOSS's)."""
 
     params = list(_METHODS)
     param_names = ["method"]

@@ -8,7 +8,7 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   refused pair (:class:`sarfeat.RegistrationError`) returns no transform;
   ``sarfeat-upright`` (not in the default list) the same, told the pair is
   upright (``rotations=(0,), angle_step=None``: the search of georeferenced
-  pairs; for the real pairs, none of which is turned);
+  pairs; for the nine real pairs of StaRainJ and CFOG, none of which is turned);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -30,9 +30,9 @@ With ``--alignment FILE`` (the JSON of ``check_3mos_alignment.py``), pairs whose
 tiles are themselves 3 px or more apart in the data are counted as published
 and also reported apart (``wrong_returned_on_misaligned_tiles``).
 
-``--set real``: the nine real optical-SAR pairs of two public repositories
+``--set real``: the 30 real optical-SAR pairs of three public repositories
 (:mod:`real_optical_sar_pairs`; evaluation only, never tuning), the optical
-image fixed, the SAR image moving, at native size (492-628 px); the error is
+image fixed, the SAR image moving, at native size (291-1011 px); the error is
 the RMSE of the returned transform against the truth over the published
 landmarks or control points (sarfeat's grid when a pair has none), and the
 reason of every sarfeat refusal is printed and kept in the JSON.
@@ -45,8 +45,8 @@ wall time; wall seconds are printed too).
 
 Run ``SARFEAT_DATA_DIR=<folder with optical_sar/3mos> python
 benchmarks/eval_optical_sar.py --split held_out [--limit N] [--upscale 2]``, or
-``SARFEAT_DATA_DIR=<folder with optical_sar/starainj and optical_sar/cfog> python
-benchmarks/eval_optical_sar.py --set real``;
+``SARFEAT_DATA_DIR=<folder with optical_sar/starainj, optical_sar/cfog and
+optical_sar/eoss> python benchmarks/eval_optical_sar.py --set real``;
 add RIFT2 with ``RIFT2_PYTHON_DIR=<checkout> ... --methods sarfeat,sift,akaze,rift2``.
 """
 

@@ -1,9 +1,10 @@
 """Real optical-SAR pairs with published correspondences, for evaluation only.
 
-Two public repositories (issue 21), registered in :mod:`sarfeat.data` with a
+Three public repositories (issue 21), registered in :mod:`sarfeat.data` with a
 URL pinned to a commit and a SHA-256 (``optical_sar/starainj/``,
-``optical_sar/cfog/``). They may be used to *measure* sarfeat, never to train,
-tune or select anything, and are never shipped or committed:
+``optical_sar/cfog/``, ``optical_sar/eoss/``). They may be used to *measure*
+sarfeat, never to train, tune or select anything, and are never shipped or
+committed:
 
 - ``SO1``-``SO6``: StaRainJ/Multi-modality-image-matching-database-metrics-methods
   (Jiang et al., Information Fusion 2021; no licence: evaluation only). One
@@ -19,6 +20,15 @@ tune or select anything, and are never shipped or committed:
   transform: the truth is the least-squares affine map through all of them
   (residuals 0.74-0.80 px RMS). Those pairs are nearly aligned already (shifts of
   1-10 px); pair 3's two GeoTIFFs share one georeference.
+- ``eoss1``-``eoss22``: Xxin08/EOSS's ``dataset/OS`` (Xiong et al.; no licence:
+  evaluation only): optical ``Pair<k>_1.tif`` and SAR ``Pair<k>_2.tif`` (8-bit,
+  291-1011 px), one of them turned (by up to 180 degrees) and scaled (0.5-1.9)
+  about its centre from a 512 px co-registered pair onto a canvas of 512 x scale
+  px, and ``Gt<k>.txt``, the 3x3 similarity mapping optical to SAR in MATLAB's
+  1-based pixels (it maps centre onto centre within 0.8 px in that reading, up to
+  3 px off in the 0-based one). No landmarks: the error is measured on sarfeat's
+  grid. Pairs 15, 23, 24 and 25 are left out (their image check fails, see
+  ``benchmarks/README.md``).
 
 Every truth is given in sarfeat's convention: a 3x3 matrix mapping optical
 (x, y) = (col, row), 0-based, to SAR (x, y), the direction of
@@ -47,8 +57,10 @@ CFOG_PAIRS = {
     "cfog3": ("optical_sar/cfog/visible2_ref.tif", "optical_sar/cfog/SAR2_sen.tif",
               "optical_sar/cfog/visibleToSAR2_CP.txt"),
 }
+#: EOSS's pairs kept: pair name -> number k of its files (``Pair<k>_1.tif``, ...).
+EOSS_PAIRS = {f"eoss{k}": k for k in range(1, 26) if k not in (15, 23, 24, 25)}
 #: All pair names, in the order :func:`real_pairs` yields them.
-PAIR_NAMES: tuple[str, ...] = (*STARAINJ_PAIRS, *CFOG_PAIRS)
+PAIR_NAMES: tuple[str, ...] = (*STARAINJ_PAIRS, *CFOG_PAIRS, *EOSS_PAIRS)
 
 # MATLAB (1-based) pixel coordinates -> 0-based: p0 = p1 - 1.
 _ONE_BASED = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
@@ -66,7 +78,7 @@ class RealPair(NamedTuple):
         Maps optical (x, y) to SAR (x, y), 0-based.
     optical_points, sar_points : (N, 2) ndarray of float64
         The published landmarks or control points, (x, y) 0-based, row k of
-        one matching row k of the other.
+        one matching row k of the other; N = 0 where none are published.
     """
 
     name: str
@@ -131,12 +143,25 @@ def load_cfog(name: str) -> RealPair:
                     fit_affine(optical_points, sar_points), optical_points, sar_points)
 
 
+def load_eoss(name: str) -> RealPair:
+    """One of EOSS's pairs ``'eoss1'``-``'eoss22'`` (see the module docstring)."""
+    number = EOSS_PAIRS[name]
+    matrix = np.loadtxt(fetch(f"optical_sar/eoss/Gt{number}.txt"), dtype=np.float64)
+    truth = np.linalg.inv(_ONE_BASED) @ matrix @ _ONE_BASED
+    none = np.empty((0, 2))
+    return RealPair(name, _read_gray(f"optical_sar/eoss/Pair{number}_1.tif"),
+                    _read_gray(f"optical_sar/eoss/Pair{number}_2.tif"),
+                    truth / truth[2, 2], none, none)
+
+
 def load_pair(name: str) -> RealPair:
     """The real pair ``name``, one of :data:`PAIR_NAMES`."""
     if name in STARAINJ_PAIRS:
         return load_starainj(name)
     if name in CFOG_PAIRS:
         return load_cfog(name)
+    if name in EOSS_PAIRS:
+        return load_eoss(name)
     raise ValueError(f"unknown pair {name!r}; pairs are {', '.join(PAIR_NAMES)}")
 
 

@@ -35,6 +35,9 @@ Name                                      Content                             Li
                                           landmarks and a transform           never shipped
 ``optical_sar/cfog/*``                    three real optical-SAR pairs with   research only: evaluation only
                                           control points (CFOG's data)
+``optical_sar/eoss/*``                    21 real optical-SAR pairs, turned   no licence: evaluation only,
+                                          and scaled, with a similarity       never shipped
+                                          (EOSS's data)
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
 ``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:

