@@ -112,6 +112,14 @@ def _distinct(angle: float, scale: float, other_angle: float, other_scale: float
     return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
 
+def _checked_turns(turns) -> tuple[float, ...]:
+    """The global search's turns as a tuple of floats; ValueError unless finite and some."""
+    checked = tuple(float(turn) for turn in np.atleast_1d(turns))
+    if not checked or not all(math.isfinite(turn) for turn in checked):
+        raise ValueError(f"turns must be finite degrees, at least one, got {turns!r}")
+    return checked
+
+
 def parse_modality(modality) -> tuple[str, str]:
     """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word."""
     if isinstance(modality, str):
@@ -254,11 +262,7 @@ class DenseStructuralMatcher:
         self.fine_size = fine_size
         self.angle_step = angle_step
         self.max_angle = max_angle
-        if turns is not None:
-            turns = tuple(float(turn) for turn in np.atleast_1d(turns))
-            if not turns or not all(math.isfinite(turn) for turn in turns):
-                raise ValueError(f"turns must be finite degrees, at least one, got {turns!r}")
-        self.turns = turns
+        self.turns = None if turns is None else _checked_turns(turns)
         self.scales = tuple(scales)
         self.min_overlap = min_overlap
         self.min_coarse_score = (_MIN_COARSE_SCORE[features] if min_coarse_score is None
@@ -438,9 +442,7 @@ class DenseStructuralMatcher:
         work1, to_full1 = self._working(image1, self.fine_size)
         maps1 = self._maps(work1, "fine")
         fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
-        # image 2 is resampled from its pyramid level nearest the working pixel (a large
-        # image 2 resampled straight onto a small grid would alias its speckle)
-        pyramid2 = image_pyramid(image2, 32)
+        pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased
         level2, to_full2 = nearest_level(pyramid2, pixel_size(prior @ to_full1))
         to_level2 = np.linalg.inv(to_full2)
         # the prior polished over the whole overlap at once: the transform returned
@@ -469,8 +471,7 @@ class DenseStructuralMatcher:
                                      target)
 
     def _to_full_resolution(self, image1, pyramid2, start, fine_maps, source, target):
-        """Refine the accepted model level by level up to image 1's full resolution
-        (:func:`~sarfeat.matching.dense_refine.refine_to_full`)."""
+        """The accepted model refined up to image 1's full resolution (``refine_to_full``)."""
         pyramid1 = image_pyramid(image1, start)
         model, found = refine_to_full(pyramid1, pyramid2, self.model.params, start, fine_maps,
                                       self.min_overlap)

@@ -504,7 +504,6 @@ class CoarseFineMatcher:
                 check_image(image)
             except ValueError as error:
                 raise ValueError(f"{which}: {error}") from None
-        # with angle_step None the pair's turns are known: only ``rotations`` are searched
         dense = DenseStructuralMatcher(
             self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
             turns=self.rotations if self.angle_step is None else None,
