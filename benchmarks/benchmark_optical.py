@@ -8,6 +8,9 @@ run (:mod:`eval_optical_sar`). The 3MOS strips are fetched by
 :func:`sarfeat.data.fetch` (pinned URL and SHA-256); without them (offline, no
 ``SARFEAT_DATA_DIR`` copy) the benchmarks are skipped.
 
+:class:`LargeOpticalSARPair` times ``register`` on the bundled tile pair enlarged
+to 512, 1024 and 2048 px and tracks its RMSE (the refinement to full resolution).
+
 :class:`RealOpticalSARPairs` does the same on the real pairs of
 :mod:`real_optical_sar_pairs` (three public repositories, 30 pairs since EOSS's
 were added, evaluation only: never tuned on), skipped without their files.
@@ -108,3 +111,54 @@ class RealOpticalSARPairs(SlowTiming):
     track_share_within_3px = OpticalSARPairs.track_share_within_3px
     track_wrong_returned = OpticalSARPairs.track_wrong_returned
     track_cpu_seconds = OpticalSARPairs.track_cpu_seconds
+
+
+class LargeOpticalSARPair(SlowTiming):
+    """Time and accuracy of ``register`` on the bundled 3MOS tile pair enlarged to a side
+    of 512, 1024 or 2048 px (a turn of 20 degrees, a scale of 0.9 and a shift): the transform
+    found at 256 px is refined up to the full size (``diagnostics['refined_size']``)."""
+
+    params = [512, 1024, 2048]
+    param_names = ["side"]
+
+    def setup(self, side):
+        import numpy as np
+        from skimage.transform import SimilarityTransform, resize, warp
+
+        try:
+            from sarfeat.data import load_optical_sar_tile
+        except ImportError:
+            raise NotImplementedError("no optical-SAR support") from None
+        optical, sar = (resize(image, (side, side), order=1, preserve_range=True)
+                        .astype(np.float32) for image in load_optical_sar_tile())
+        centre = np.array([(side - 1) / 2] * 2)
+        self.truth = (SimilarityTransform(translation=-centre)
+                      + SimilarityTransform(rotation=np.deg2rad(20), scale=0.9)
+                      + SimilarityTransform(translation=centre + np.array([8, -5]) * side / 256))
+        moved = warp(sar, self.truth.inverse, order=1, cval=np.nan, preserve_range=True)
+        self.pair = optical, moved.astype(np.float32)
+        # the first registration in a process pays for imports and first allocations
+        # (about half a second): made once on the tile itself
+        import sarfeat
+
+        try:
+            sarfeat.register(*load_optical_sar_tile(), modality="optical-sar", progress=False)
+        except sarfeat.RegistrationError:
+            pass  # a warm-up: its answer does not matter
+
+    def _register(self):
+        import sarfeat
+
+        return sarfeat.register(*self.pair, modality="optical-sar", rng=0, progress=False)
+
+    def time_register(self, side):
+        self._register()
+
+    def track_rmse(self, side):
+        from sarfeat.metrics import registration_rmse
+
+        result = self._register()
+        shape = self.pair[0].shape
+        return registration_rmse(result.transform, self.truth.params, shape, shape)
+
+    track_rmse.unit = "pixels"
