@@ -24,13 +24,17 @@ _STEP = 12
 _METHODS = ("sarfeat", "sift", "akaze")
 
 
-def _available() -> bool:
-    from sarfeat.data import OPTICAL_SAR_STRIPS, DataUnavailableError, fetch
-
+def _fetchable(names: str) -> bool:
+    """Whether every file of ``sarfeat.data.<names>`` can be had (False on a sarfeat
+    without that list, or offline with no local copy)."""
     try:
-        for name in OPTICAL_SAR_STRIPS:
-            fetch(name)
-    except DataUnavailableError:
+        from sarfeat import data
+    except ImportError:
+        return False
+    try:
+        for name in getattr(data, names):
+            data.fetch(name)
+    except (AttributeError, data.DataUnavailableError):
         return False
     return True
 
@@ -43,11 +47,7 @@ class OpticalSARPairs(SlowTiming):
 
     def setup_cache(self):
         use_shared_data()
-        try:
-            from sarfeat.data import OPTICAL_SAR_STRIPS  # noqa: F401
-        except ImportError:
-            return None  # a sarfeat without optical-SAR data
-        if not _available():
+        if not _fetchable("OPTICAL_SAR_STRIPS"):
             return None
         from .eval_optical_sar import evaluate, summary
 
@@ -74,17 +74,6 @@ class OpticalSARPairs(SlowTiming):
     track_cpu_seconds.unit = "s"
 
 
-def _real_available() -> bool:
-    from sarfeat.data import OPTICAL_SAR_EVALUATION_FILES, DataUnavailableError, fetch
-
-    try:
-        for name in OPTICAL_SAR_EVALUATION_FILES:
-            fetch(name)
-    except DataUnavailableError:
-        return False
-    return True
-
-
 class RealOpticalSARPairs(SlowTiming):
     """The same figures on the real optical-SAR pairs (evaluation only; 30 since EOSS's)."""
 
@@ -93,11 +82,7 @@ class RealOpticalSARPairs(SlowTiming):
 
     def setup_cache(self):
         use_shared_data()
-        try:
-            from sarfeat.data import OPTICAL_SAR_EVALUATION_FILES  # noqa: F401
-        except ImportError:
-            return None  # a sarfeat without the real pairs' registry
-        if not _real_available():
+        if not _fetchable("OPTICAL_SAR_EVALUATION_FILES"):
             return None
         from .eval_optical_sar import evaluate_real, summary
 

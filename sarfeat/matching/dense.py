@@ -59,7 +59,7 @@ from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, 
 from .geometry import downsample, rotation_scale, warp_nan
 from .dense_correlation import (Reference, crop_valid, place_templates, similarity,
                                 turn_canvas, whole_overlap_estimate)
-from .dense_refine import image_pyramid, nearest_level, pixel_size, refine_to_full
+from .dense_refine import image_pyramid, nearest_level, refine_to_full
 from .models import MODELS
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
@@ -443,7 +443,7 @@ class DenseStructuralMatcher:
         maps1 = self._maps(work1, "fine")
         fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
         pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased
-        level2, to_full2 = nearest_level(pyramid2, pixel_size(prior @ to_full1))
+        level2, to_full2 = nearest_level(pyramid2, rotation_scale(prior @ to_full1)[1])
         to_level2 = np.linalg.inv(to_full2)
         # the prior polished over the whole overlap at once: the transform returned
         found = whole_overlap_estimate(Reference(maps1, self.min_overlap), level2,
@@ -454,7 +454,7 @@ class DenseStructuralMatcher:
             return
         polished = to_full2 @ np.array(found["polished"])
         found.update(polished=polished.tolist(),
-                     verify_rmse=found["verify_rmse"] * pixel_size(to_full2))
+                     verify_rmse=found["verify_rmse"] * rotation_scale(to_full2)[1])
         self.diagnostics.update(found)
         # templates placed around it: the tie points and the independent check
         resample = to_level2 @ polished @ to_full1
@@ -464,7 +464,7 @@ class DenseStructuralMatcher:
             self.min_score)
         source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
         target = (to_full2 @ resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
-        threshold = self.fine_threshold * max(1.0, pixel_size(to_full2 @ resample))
+        threshold = self.fine_threshold * max(1.0, rotation_scale(to_full2 @ resample)[1])
         self._finish(polished, source, target, scores, threshold)
         if self.model is not None and max(image1.shape) > max(work1.shape) * 1.01:
             self._to_full_resolution(image1, pyramid2, max(work1.shape), fine_maps, source,

@@ -32,16 +32,13 @@ grid with a similarity fitted to them 2.57 px and 14.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .dense_correlation import (POLISH_REACH, Reference, model_distance,
                                 whole_overlap_estimate)
-from .geometry import downsample
+from .geometry import downsample, rotation_scale
 
-__all__ = ["MAX_CHANGE", "MAX_SIDE", "image_pyramid", "nearest_level", "pixel_size",
-           "refine_to_full"]
+__all__ = ["MAX_CHANGE", "MAX_SIDE", "image_pyramid", "nearest_level", "refine_to_full"]
 
 #: The polish at each level: one step as fine as the fine stage's finest
 #: (``LEVEL_STEPS``), trying the transform as it is and turned half a degree each way
@@ -71,17 +68,12 @@ def image_pyramid(image: np.ndarray, smallest: int) -> list[tuple[np.ndarray, np
     return levels
 
 
-def pixel_size(matrix: np.ndarray) -> float:
-    """Length of one unit of a matrix's input in its output's pixels."""
-    return math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
-
-
 def nearest_level(pyramid, size: float):
     """The coarsest (level, level -> image matrix) of a pyramid whose pixels are no larger
     than ``size`` image pixels (the image itself when none is)."""
     best = pyramid[0]
     for level in pyramid:
-        if pixel_size(level[1]) <= size * 1.0001:
+        if rotation_scale(level[1])[1] <= size * 1.0001:
             best = level
     return best
 
@@ -147,7 +139,8 @@ def refine_to_full(pyramid1, pyramid2, model: np.ndarray, start: int, maps, min_
     shape1 = pyramid1[0][0].shape
     for level1, to_full1 in levels:
         part1, to_full_part = _box(level1, to_full1, pyramid2[0][0].shape, model)
-        level2, to_full2 = nearest_level(pyramid2, pixel_size(model @ to_full1))
+        level_pixel = rotation_scale(model @ to_full1)[1]  # one level pixel, in image 2's
+        level2, to_full2 = nearest_level(pyramid2, level_pixel)
         to_level2 = np.linalg.inv(to_full2)
         reference = Reference(maps(part1), min_overlap, reach=POLISH_REACH + 1)
         polish = whole_overlap_estimate(reference, level2, to_level2 @ model, to_full_part,
@@ -158,7 +151,7 @@ def refine_to_full(pyramid1, pyramid2, model: np.ndarray, start: int, maps, min_
         if polish is None:
             break
         refined = to_full2 @ np.array(polish["polished"])
-        change = model_distance(refined, model, shape1) / pixel_size(model @ to_full1)
+        change = model_distance(refined, model, shape1) / level_pixel
         record.update(score=round(float(polish["verify_score"]), 3),
                       change=round(float(change), 3), kept=bool(change <= MAX_CHANGE))
         if not record["kept"]:
