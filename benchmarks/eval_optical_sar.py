@@ -9,6 +9,9 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   ``sarfeat-upright`` (not in the default list) the same, told the pair is
   upright (``rotations=(0,), angle_step=None``: the search of georeferenced
   pairs; for the nine real pairs of StaRainJ and CFOG, none of which is turned);
+  ``sarfeat-any-turn`` (not in the default list either) every 15 degrees of the
+  whole circle (``sarfeat register --turns any`` with an optical image; the
+  default search stops at +-90 degrees);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -71,6 +74,7 @@ from optical_sar_pairs import development_pairs  # noqa: E402
 from real_optical_sar_pairs import landmark_rmse, real_pairs
 
 import sarfeat  # noqa: E402
+from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
 from sarfeat.metrics import registration_rmse  # noqa: E402
 
 #: Least RANSAC inliers for a peer to return a transform.
@@ -198,9 +202,11 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
 
 
 #: Options of the sarfeat methods.
-SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None}}
+SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None},
+                   "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None}}
 METHODS = {"sarfeat": register_sarfeat,
            "sarfeat-upright": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-upright"]),
+           "sarfeat-any-turn": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-any-turn"]),
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks import eval_optical_sar
+from sarfeat.cli.register import WHOLE_CIRCLE
 
 #: fixed (x, y) -> moving (x, y) of the stand-in port: a turn of 30 degrees, scale 1.2, shift.
 _ANGLE, _SCALE, _SHIFT = np.deg2rad(30.0), 1.2, (14.0, -9.0)
@@ -117,7 +118,9 @@ def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeyp
     assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
 
 
-def test_sarfeat_upright_tells_register_the_pair_is_upright(monkeypatch):
+@pytest.mark.parametrize("method, turns", [("sarfeat-upright", (0.0,)),
+                                           ("sarfeat-any-turn", WHOLE_CIRCLE)])
+def test_sarfeat_variants_tell_register_the_turns_to_search(monkeypatch, method, turns):
     seen = {}
 
     def record(fixed, moving, **options):
@@ -126,7 +129,9 @@ def test_sarfeat_upright_tells_register_the_pair_is_upright(monkeypatch):
 
     monkeypatch.setattr(eval_optical_sar.sarfeat, "register", record)
     image = np.zeros((32, 32), np.float32)
-    rows = {"sarfeat-upright": []}
-    eval_optical_sar.run_pair("p", image, image, TRUTH, ["sarfeat-upright"], rows)
-    assert seen["rotations"] == (0.0,) and seen["angle_step"] is None
-    assert seen["modality"] == "optical-sar" and rows["sarfeat-upright"][0][4] == "refused"
+    rows = {method: []}
+    eval_optical_sar.run_pair("p", image, image, TRUTH, [method], rows)
+    assert seen["rotations"] == turns and seen["angle_step"] is None
+    assert seen["modality"] == "optical-sar" and rows[method][0][4] == "refused"
+    # upright: the search of georeferenced pairs; any turn: every 15 degrees of the circle
+    assert len(turns) in (1, 24) and max(turns) in (0.0, 345.0)

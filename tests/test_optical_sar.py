@@ -262,3 +262,30 @@ def test_crop_valid_keeps_where_canvas_pixels_come_from():
     # cut pixel (x, y) is canvas pixel (x + 3, y + 8): both map to the same image-2 point
     np.testing.assert_allclose(moved @ [4.0, 6.0, 1.0], matrix @ [7.0, 14.0, 1.0])
     assert crop_valid(np.full((4, 4), np.nan), matrix)[0] is None
+
+
+def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_path, capsys):
+    # the SAR tile turned by 150 degrees: beyond the +-90 degrees searched by default, found
+    # when --turns any asks for every turn
+    truth = (SimilarityTransform(translation=CENTRE + (5, -3)).params
+             @ SimilarityTransform(rotation=np.deg2rad(150)).params
+             @ SimilarityTransform(translation=-CENTRE).params)
+    moving_image = warp(tile[1].astype(np.float32), np.linalg.inv(truth), order=1,
+                        cval=np.nan, preserve_range=True).astype(np.float32)
+    fixed, moving = tmp_path / "optical.png", tmp_path / "sar_turned.npy"
+    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
+    np.save(moving, moving_image)
+    report = tmp_path / "report.json"
+    command = ["register", str(fixed), str(moving), "--modality", "optical-sar",
+               "--json", str(report)]
+    assert main(command) != 0  # the default search does not reach 150 degrees
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert "refused" in json.dumps(saved)
+    capsys.readouterr()
+    status = main(command + ["--turns", "any"])
+    assert status == 0, capsys.readouterr().err
+    assert "the whole circle is searched" in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["whole_circle_search"] is True and saved["upright_search"] is False
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0

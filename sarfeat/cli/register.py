@@ -28,7 +28,8 @@ from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 
-__all__ = ["add_parser", "run", "make_matcher", "upright_search", "OUTPUT_SUFFIXES"]
+__all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_search",
+           "WHOLE_CIRCLE", "OUTPUT_SUFFIXES"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
@@ -70,9 +71,12 @@ def add_parser(commands) -> None:
              "(optical-sar), or the other way round (sar-optical); a pair with an optical "
              "image is matched on dense structure maps")
     add("--turns", choices=("auto", "upright", "any"), default="auto",
-        help="turns searched between the images: upright only, any, or auto (default: "
-             "upright for two georeferenced inputs with an optical image, brought onto one "
-             "grid; any otherwise); --upright also means upright here")
+        help="turns searched between the images: upright only; any (with an optical image "
+             "the whole circle, every 15 degrees: about 1.25 times the time of its default "
+             "search within +-90 degrees); or auto (default: upright for two georeferenced "
+             "inputs with an optical image, brought onto one grid; otherwise any turn for "
+             "two SAR images and within +-90 degrees with an optical one); --upright also "
+             "means upright here")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "
@@ -119,13 +123,21 @@ def _patch_limit(text: str) -> int | None:
     return value
 
 
+#: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
+#: (the dense matcher's own default stops at +-90 degrees).
+WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
+
+
 def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
-                 upright: bool = False):
+                 upright: bool = False, whole_circle: bool = False):
     """The matcher of ``register`` with the command's options; ``upright`` searches only
-    the upright turn (``rotations=(0,), angle_step=None``)."""
+    the upright turn (``rotations=(0,), angle_step=None``), ``whole_circle`` every turn
+    of :data:`WHOLE_CIRCLE`."""
     from ..matching import CoarseFineMatcher
 
-    turns = {"rotations": (0.0,), "angle_step": None} if upright else {}
+    turns = {}
+    if upright or whole_circle:
+        turns = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
@@ -142,6 +154,14 @@ def upright_search(args: argparse.Namespace, fixed, moving) -> bool:
         return True
     optical = getattr(args, "modality", "sar") != "sar"
     return turns == "auto" and optical and fixed.georeferenced and moving.georeferenced
+
+
+def whole_circle_search(args: argparse.Namespace) -> bool:
+    """Whether every turn of the whole circle is searched: ``--turns any`` with an optical
+    image (two SAR images are searched over every turn by default)."""
+    optical = getattr(args, "modality", "sar") != "sar"
+    return (optical and getattr(args, "turns", "auto") == "any"
+            and not getattr(args, "upright", False))
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
@@ -298,7 +318,10 @@ def run(args: argparse.Namespace) -> None:
         if upright and args.turns == "auto" and not args.upright:
             console.say("both inputs georeferenced: only the upright turn is searched "
                         "(--turns any searches every turn)")
-        matcher = make_matcher(args, net, kind, console.progress, upright)
+        whole_circle = whole_circle_search(args)
+        if whole_circle:
+            console.say("--turns any: the whole circle is searched, every 15 degrees")
+        matcher = make_matcher(args, net, kind, console.progress, upright, whole_circle)
         console.step(f"matching {inputs.fixed_image.shape} against "
                      f"{inputs.moving_image.shape}: coarse stage (rotation search on "
                      "downsampled images), then fine stage (patches at full resolution)")
@@ -328,7 +351,7 @@ def run(args: argparse.Namespace) -> None:
         console.say("warning: the coarse stage failed; the transform rests on the local search "
                     "around the initial transform alone (confidence halved): check it")
     extra = {"output_resampled": args.output is not None and not args.no_resample,
-             "upright_search": upright}
+             "upright_search": upright, "whole_circle_search": whole_circle}
     if output is not None:
         console.say(f"wrote {args.output} ({note})")
         extra.update(output_format=note, georeferenced_output=output.georeferenced,
