@@ -71,7 +71,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from optical_sar_pairs import development_pairs  # noqa: E402
-from real_optical_sar_pairs import landmark_rmse, real_pairs
+from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa: E402
+                                    STARAINJ_PAIRS, landmark_rmse, real_pairs)
 
 import sarfeat  # noqa: E402
 from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
@@ -254,10 +255,21 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
     return rows
 
 
-def evaluate_real(limit: int | None, methods) -> dict:
-    """:func:`evaluate` on the real pairs (:mod:`real_optical_sar_pairs`), optical fixed."""
+def real_pair_names(source: str = "all") -> tuple[str, ...]:
+    """The real pairs of one source (``'starainj'``, ``'cfog'``, ``'eoss'``) or ``'all'``."""
+    sources = {"starainj": STARAINJ_PAIRS, "cfog": CFOG_PAIRS, "eoss": EOSS_PAIRS}
+    if source == "all":
+        return tuple(PAIR_NAMES)
+    if source not in sources:
+        raise ValueError(f"source must be 'all' or one of {sorted(sources)}, got {source!r}")
+    return tuple(sources[source])
+
+
+def evaluate_real(limit: int | None, methods, source: str = "all") -> dict:
+    """:func:`evaluate` on the real pairs (:mod:`real_optical_sar_pairs`) of ``source``
+    (:func:`real_pair_names`), optical fixed."""
     rows = {name: [] for name in methods}
-    for index, pair in enumerate(real_pairs()):
+    for index, pair in enumerate(real_pairs(real_pair_names(source))):
         if limit is not None and index >= limit:
             break
         points = pair.optical_points if len(pair.optical_points) else None
@@ -291,6 +303,8 @@ def main(argv=None) -> int:
     parser.add_argument("--set", dest="pair_set", choices=("3mos", "real"), default="3mos",
                         help="3mos: synthetic warps of 3MOS tiles; real: the real pairs of "
                              "real_optical_sar_pairs.py (evaluation only)")
+    parser.add_argument("--source", choices=("all", "starainj", "cfog", "eoss"), default="all",
+                        help="the real pairs of one source only (--set real only)")
     parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
                         help="3MOS split (--set 3mos only)")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only")
@@ -319,7 +333,7 @@ def main(argv=None) -> int:
         except RuntimeError as error:
             parser.error(str(error))
     if args.pair_set == "real":
-        rows = evaluate_real(args.limit, methods)
+        rows = evaluate_real(args.limit, methods, args.source)
     else:
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step)
     report = {name: summary(rows[name], misaligned) for name in methods}

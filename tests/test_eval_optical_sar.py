@@ -135,3 +135,13 @@ def test_sarfeat_variants_tell_register_the_turns_to_search(monkeypatch, method,
     assert seen["modality"] == "optical-sar" and rows[method][0][4] == "refused"
     # upright: the search of georeferenced pairs; any turn: every 15 degrees of the circle
     assert len(turns) in (1, 24) and max(turns) in (0.0, 345.0)
+
+
+def test_real_pairs_of_one_source():
+    eoss = eval_optical_sar.real_pair_names("eoss")
+    assert len(eoss) == 21 and all(name.startswith("eoss") for name in eoss)
+    assert eval_optical_sar.real_pair_names("starainj") == tuple(f"SO{k}" for k in range(1, 7))
+    everything = eval_optical_sar.real_pair_names()
+    assert set(eoss) < set(everything) and len(everything) == 30
+    with pytest.raises(ValueError, match="source must be"):
+        eval_optical_sar.real_pair_names("sen12")
