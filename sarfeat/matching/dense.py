@@ -18,7 +18,8 @@ each on those maps:
 2. **Refinement** (longest side ``refine_size``): around each hypothesis,
    neighbouring turns and scales are correlated again at shifts near its own,
    and around each of those again with half the steps; the best (turn, scale,
-   shift) is the prior.
+   shift) is the prior. (Steps 1 and 2:
+   :class:`~sarfeat.matching.dense_search.DenseSearch`.)
 3. **Whole overlap** (longest side ``fine_size``): image 2 is resampled onto
    image 1's grid through the prior, turned and scaled a little about the
    centre (three levels of smaller steps), and correlated with image 1 over the
@@ -56,10 +57,10 @@ import numpy as np
 from skimage.transform import AffineTransform, SimilarityTransform
 
 from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
-from .geometry import downsample, rotation_scale, warp_nan
-from .dense_correlation import (Reference, crop_valid, place_templates, similarity,
-                                turn_canvas, whole_overlap_estimate)
+from .geometry import rotation_scale, warp_nan
+from .dense_correlation import (Reference, place_templates, whole_overlap_estimate)
 from .dense_refine import image_pyramid, nearest_level, refine_to_full
+from .dense_search import DenseSearch, working
 from .models import MODELS
 
 __all__ = ["DenseStructuralMatcher", "parse_modality"]
@@ -78,38 +79,11 @@ _MAPS = {
     ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=2.0,
                                                       context=8.0),
 }
-#: Hypotheses of the global search carried to the refinement, and how far apart: turns
-#: (degrees) or scales (octaves, log2 of their ratio). The same turn at a scale two steps
-#: away is another hypothesis: on the 3MOS tuning pair SEN_rural_0 the right turn at a
-#: wrong scale (0.71 for 1.25) hid the right one, 0.7 octaves away, when only turns counted.
-_HYPOTHESES = 6
-_DISTINCT_ANGLE = 15.0
-_DISTINCT_SCALE = 0.5
-#: Turns and scale steps tried around each hypothesis by the refinement, then around the
-#: best of them.
-_REFINE_ANGLES = (-7.5, 0.0, 7.5)
-_REFINE_SCALES = (2 ** -0.125, 1.0, 2 ** 0.125)
-#: How far (working pixels) the refinement may move the shift of image 1's centre from the
-#: hypothesis it refines: it refines a peak and does not search anew (on the 3MOS tuning
-#: pair SEN_rural_0 the right turn's peak, 9 px from the truth at 256 px, jumped 119 px away
-#: when every shift counted).
-_REFINE_REACH = 8.0
-#: Refined hypotheses refined again with half the steps (the best ones): all of them. The
-#: right peak can be narrower than a full step: on SEN_rural_0 the right hypothesis scored
-#: 0.099 after full steps (fifth of six) and 0.138 after half steps, above every other.
-_HALF_STEPPED = _HYPOTHESES
 #: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
 #: correlation at the polished model, per feature kind. Chosen on the tuning split of the
 #: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
 _MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
 _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
-
-
-def _distinct(angle: float, scale: float, other_angle: float, other_scale: float) -> bool:
-    """Whether two (turn, scale) peaks of the global search are different hypotheses:
-    turns ``_DISTINCT_ANGLE`` degrees apart, or scales ``_DISTINCT_SCALE`` octaves apart."""
-    turned = abs((angle - other_angle + 180) % 360 - 180) >= _DISTINCT_ANGLE
-    return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
 
 def _checked_turns(turns) -> tuple[float, ...]:
@@ -311,8 +285,12 @@ class DenseStructuralMatcher:
         started = time.perf_counter()
         prepared1 = prepare_modality(np.asarray(image1), self.modality[0], self.input_kind)
         prepared2 = prepare_modality(np.asarray(image2), self.modality[1], self.input_kind)
-        hypotheses = self._global_search(prepared1, prepared2)
-        prior, score = self._refine(prepared1, prepared2, hypotheses)
+        search = DenseSearch(lambda image: self._maps(image, "coarse"), self.min_overlap,
+                             self.angles(), self.searched_scales(), self.coarse_size,
+                             self.refine_size)
+        hypotheses = search.hypotheses(prepared1, prepared2)
+        self.diagnostics["coarse_hypotheses"] = search.described(hypotheses)
+        prior, score = search.refine(prepared1, prepared2, hypotheses)
         self.coarse_model = AffineTransform(matrix=prior)
         self.coarse_angle = rotation_scale(prior)[0]
         self.diagnostics.update(coarse_score=score,
@@ -348,98 +326,8 @@ class DenseStructuralMatcher:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
         return _MAPS[self.features, stage](image)
 
-    def _working(self, image: np.ndarray, size: int):
-        """The image downsampled to longest side ``size``; and working -> full matrix."""
-        factor = min(1.0, size / max(image.shape))
-        return downsample(image, factor)
-
-    def _search(self, reference: Reference, image2, angle: float, scales, anchor=None):
-        """Correlate image 2 turned by ``angle`` at each of ``scales``: [(score, matrix)].
-
-        ``matrix`` maps image-1 working (x, y) to image-2 working (x, y). With
-        ``anchor`` (such a matrix), only shifts within ``_REFINE_REACH`` pixels of
-        the one that maps image 1's centre where ``anchor`` does are considered.
-        """
-        centre = np.array([(reference.shape[1] - 1) / 2, (reference.shape[0] - 1) / 2, 1.0])
-        found = []
-        for scale in scales:
-            # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
-            turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
-            canvas = warp_nan(image2, turned, shape, order=1)
-            canvas, turned = crop_valid(canvas, turned)
-            if canvas is None:
-                continue
-            near = None
-            if anchor is not None:  # image-1 x -> turned @ (x - shift): the centre's shift
-                linear = turned[:2, :2]
-                near = centre[:2] - np.linalg.solve(linear, (anchor @ centre)[:2] - turned[:2, 2])
-            score, shift = reference.correlate(self._maps(canvas, "coarse"), near,
-                                               _REFINE_REACH)
-            matrix = turned.copy()
-            matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
-            found.append((score, matrix, angle, scale))
-        return found
-
-    def _global_search(self, image1, image2):
-        small1, to_full1 = self._working(image1, self.coarse_size)
-        factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor)
-        reference = Reference(self._maps(small1, "coarse"),
-                               self.min_overlap)
-        found = []
-        for angle in self.angles():
-            found += self._search(reference, small2, float(angle), self.searched_scales())
-        found.sort(key=lambda item: -item[0])
-        chosen = []
-        for score, matrix, angle, scale in found:
-            if all(_distinct(angle, scale, a, s) for _, _, a, s in chosen):
-                full = to_full2 @ matrix @ np.linalg.inv(to_full1)
-                chosen.append((score, full, angle, scale))
-            if len(chosen) == _HYPOTHESES:
-                break
-        self.diagnostics["coarse_hypotheses"] = [
-            {"angle": float(a), "scale": round(float(s), 3), "score": round(float(c), 3)}
-            for c, _, a, s in chosen]
-        return chosen
-
-    def _refine(self, image1, image2, hypotheses):
-        small1, to_full1 = self._working(image1, self.refine_size)
-        factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor)
-        reference = Reference(self._maps(small1, "coarse"),
-                               self.min_overlap)
-        refined = sorted((self._around(reference, small2, hypothesis[2], hypothesis[3], 1.0,
-                                       np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1)
-                          for hypothesis in hypotheses), key=lambda item: -item[0])
-        best = (-np.inf, None, 0.0, 1.0)
-        # half the steps around each: a right turn and scale may overtake a wrong one only
-        # there
-        for found in refined[:_HALF_STEPPED]:
-            if found[1] is not None:
-                best = max(best, found,
-                           self._around(reference, small2, found[2], found[3], 0.5, found[1]),
-                           key=lambda item: item[0])
-        score, matrix = best[0], best[1]
-        if matrix is None:
-            matrix = hypotheses[0][1] if hypotheses else np.eye(3)
-        else:
-            matrix = to_full2 @ matrix @ np.linalg.inv(to_full1)
-        return matrix, float(score)
-
-    def _around(self, reference, image2, angle, scale, fraction, anchor):
-        """The best (score, matrix, angle, scale) of the turns and scales around one,
-        at shifts near those of ``anchor`` (its working matrix)."""
-        best = (-np.inf, None, angle, scale)
-        for turn in _REFINE_ANGLES:
-            scales = [scale * s ** fraction for s in _REFINE_SCALES]
-            for found in self._search(reference, image2, angle + turn * fraction, scales,
-                                      anchor):
-                if found[0] > best[0]:
-                    best = found
-        return best
-
     def _fine(self, image1, image2, prior: np.ndarray) -> None:
-        work1, to_full1 = self._working(image1, self.fine_size)
+        work1, to_full1 = working(image1, self.fine_size)
         maps1 = self._maps(work1, "fine")
         fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
         pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased

@@ -1,0 +1,59 @@
+"""The dense matcher's global search and refinement (sarfeat.matching.dense_search)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import SimilarityTransform, warp
+
+from sarfeat.data import load_optical_sar_tile
+from sarfeat.matching.dense_search import DenseSearch, working
+from sarfeat.matching.geometry import rotation_scale
+from sarfeat.metrics import registration_rmse
+from sarfeat.structural import gradient_maps, prepare_modality
+
+CENTRE = np.array([127.5, 127.5])
+#: optical (x, y) -> SAR (x, y): turned 35 degrees, scaled 1.1, shifted.
+TRUTH = (SimilarityTransform(translation=-CENTRE)
+         + SimilarityTransform(rotation=np.deg2rad(35), scale=1.1)
+         + SimilarityTransform(translation=CENTRE + (6, -4)))
+
+
+def coarse_maps(image):
+    return gradient_maps(image, scales=(0.7, 1.4), cell=1.5, context=6.0)
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    optical, sar = load_optical_sar_tile()
+    moving = warp(sar, TRUTH.inverse, order=1, cval=np.nan, preserve_range=True)
+    return prepare_modality(optical, "optical"), prepare_modality(moving, "sar")
+
+
+def test_the_search_finds_the_turn_and_scale_and_refines_the_shift(prepared):
+    search = DenseSearch(coarse_maps, 0.35, np.arange(-90, 91, 15.0),
+                         2.0 ** np.array([-0.5, -0.25, 0, 0.25, 0.5]), 128, 128)
+    hypotheses = search.hypotheses(*prepared)
+    assert 1 <= len(hypotheses) <= 6
+    described = search.described(hypotheses)
+    assert [h["score"] for h in described] == sorted((h["score"] for h in described),
+                                                     reverse=True)
+    # the turn nearest the truth (30 of every 15 degrees) is among the hypotheses
+    assert any(abs(h["angle"] - 30.0) < 1e-9 for h in described)
+    prior, score = search.refine(*prepared, hypotheses)
+    angle, scale, _ = rotation_scale(prior)
+    assert abs(angle - 35) < 5 and abs(scale / 1.1 - 1) < 0.06 and score > 0.11
+    assert registration_rmse(prior, TRUTH.params, (256, 256), (256, 256)) < 6  # 4.0 here
+
+
+def test_only_the_given_turns_are_searched(prepared):
+    search = DenseSearch(coarse_maps, 0.35, (0.0,), (1.0,), 128, 128)
+    assert {h["angle"] for h in search.described(search.hypotheses(*prepared))} == {0.0}
+
+
+def test_working_images_are_reduced_never_enlarged():
+    image = np.zeros((300, 200), np.float32)
+    small, to_full = working(image, 150)
+    assert small.shape == (150, 100) and to_full[0, 0] == pytest.approx(2.0)
+    same, identity = working(image, 400)
+    assert same.shape == image.shape and np.array_equal(identity, np.eye(3))
