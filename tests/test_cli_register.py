@@ -194,3 +194,18 @@ def test_max_fine_patches_reaches_the_matcher_and_bad_values_exit_2(capsys):
             main(["register", "a.npy", "b.npy", "-o", "o.npy", "--max-fine-patches", bad])
         assert error.value.code == 2
         assert "positive integer or 'all'" in capsys.readouterr().err
+
+
+def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_whole_circle():
+    import argparse
+
+    from sarfeat import RegistrationError
+    from sarfeat.cli.register import refusal_hint
+
+    optical, sar = argparse.Namespace(modality="optical-sar"), argparse.Namespace(modality="sar")
+    refused = RegistrationError("cannot register the images")
+    assert "turns within +-90 degrees" in refusal_hint(optical, refused, False, False)
+    assert "only the upright turn" in refusal_hint(optical, refused, True, False)
+    assert refusal_hint(optical, refused, False, True) is None  # the whole circle was searched
+    assert refusal_hint(sar, refused, False, False) is None
+    assert refusal_hint(optical, ValueError("bad band"), False, False) is None

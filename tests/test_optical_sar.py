@@ -281,7 +281,8 @@ def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_p
     assert main(command) != 0  # the default search does not reach 150 degrees
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert "refused" in json.dumps(saved)
-    capsys.readouterr()
+    # the refusal says what was searched and how to widen it
+    assert "turns within +-90 degrees was searched" in capsys.readouterr().out
     status = main(command + ["--turns", "any"])
     assert status == 0, capsys.readouterr().err
     assert "the whole circle is searched" in capsys.readouterr().out

@@ -29,7 +29,7 @@ from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_re
                      tie_points, updated_geotransform, write_json, write_tie_points)
 
 __all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_search",
-           "WHOLE_CIRCLE", "OUTPUT_SUFFIXES"]
+           "refusal_hint", "WHOLE_CIRCLE", "OUTPUT_SUFFIXES"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
@@ -162,6 +162,20 @@ def whole_circle_search(args: argparse.Namespace) -> bool:
     optical = getattr(args, "modality", "sar") != "sar"
     return (optical and getattr(args, "turns", "auto") == "any"
             and not getattr(args, "upright", False))
+
+
+def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
+                 whole_circle: bool) -> str | None:
+    """What the turn search of a refused pair with an optical image covered, and how to
+    widen it; None for any other error or pair."""
+    from ..registration import RegistrationError
+
+    if (not isinstance(error, RegistrationError) or whole_circle
+            or getattr(args, "modality", "sar") == "sar"):
+        return None
+    searched = "only the upright turn" if upright else "turns within +-90 degrees"
+    return (f"{searched} was searched: if the images may be turned further, --turns any "
+            "searches the whole circle")
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
@@ -311,6 +325,7 @@ def run(args: argparse.Namespace) -> None:
     if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
         kind = "display"  # keep 8-bit quick-looks display images once resampled to float
     output = note = None
+    searched = upright = whole_circle = False
     try:
         inputs = _prepare(args, fixed, moving, console)
         net = load_weights(args.weights, args.trust)
@@ -325,6 +340,7 @@ def run(args: argparse.Namespace) -> None:
         console.step(f"matching {inputs.fixed_image.shape} against "
                      f"{inputs.moving_image.shape}: coarse stage (rotation search on "
                      "downsampled images), then fine stage (patches at full resolution)")
+        searched = True
         result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
                            args.min_valid_fraction)
         _steps(result, console)
@@ -341,6 +357,9 @@ def run(args: argparse.Namespace) -> None:
     except Exception as error:
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
             write_json(args.json, failure_report(_head(args), error))
+        hint = refusal_hint(args, error, upright, whole_circle) if searched else None
+        if hint is not None:
+            console.say(hint)
         raise
     d = result.diagnostics
     console.say(f"registered {args.moving} onto {args.fixed}: {args.model}, "
