@@ -163,6 +163,8 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
         (["register", "{a}", "{a}"], "-o OUT"),
         (["register", "{a}", "{a}", "-o", "out.bmp"], "unsupported output type"),
         (["register", "{a}", "missing.npy", "-o", "out.npy"], "does not exist"),
+        (["register", "{a}", "{a}", "-o", "out.npy", "--upright", "--turns", "any"],
+         "contradict each other"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):

@@ -200,6 +200,8 @@ def _validate(args: argparse.Namespace) -> None:
     if args.no_resample and (args.output is None
                              or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
+    if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
+        raise UsageError("--upright and --turns any contradict each other: give one")
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
                   {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
                    "--plot": args.plot})
