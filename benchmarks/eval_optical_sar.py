@@ -11,7 +11,8 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   pairs; for the nine real pairs of StaRainJ and CFOG, none of which is turned);
   ``sarfeat-any-turn`` (not in the default list either) every 15 degrees of the
   whole circle (``sarfeat register --turns any`` with an optical image; the
-  default search stops at +-90 degrees);
+  default search stops at +-90 degrees); ``sarfeat-widest`` the whole circle and
+  the scales 0.5-2 (``--turns any --scales wide``);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -76,6 +77,7 @@ from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa:
 
 import sarfeat  # noqa: E402
 from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
+from sarfeat.matching.dense import WIDE_SCALES  # noqa: E402
 from sarfeat.metrics import registration_rmse  # noqa: E402
 
 #: Least RANSAC inliers for a peer to return a transform.
@@ -204,10 +206,13 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
 
 #: Options of the sarfeat methods.
 SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None},
-                   "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None}}
+                   "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None},
+                   "sarfeat-widest": {"rotations": WHOLE_CIRCLE, "angle_step": None,
+                                      "dense_scales": WIDE_SCALES}}
 METHODS = {"sarfeat": register_sarfeat,
            "sarfeat-upright": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-upright"]),
            "sarfeat-any-turn": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-any-turn"]),
+           "sarfeat-widest": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-widest"]),
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}

@@ -165,6 +165,8 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
         (["register", "{a}", "missing.npy", "-o", "out.npy"], "does not exist"),
         (["register", "{a}", "{a}", "-o", "out.npy", "--upright", "--turns", "any"],
          "contradict each other"),
+        (["register", "{a}", "{a}", "-o", "out.npy", "--scales", "wide"],
+         "--scales wide is for a pair with an optical image"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):

@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks import eval_optical_sar
 from sarfeat.cli.register import WHOLE_CIRCLE
+from sarfeat.matching.dense import WIDE_SCALES
 
 #: fixed (x, y) -> moving (x, y) of the stand-in port: a turn of 30 degrees, scale 1.2, shift.
 _ANGLE, _SCALE, _SHIFT = np.deg2rad(30.0), 1.2, (14.0, -9.0)
@@ -118,9 +119,10 @@ def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeyp
     assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
 
 
-@pytest.mark.parametrize("method, turns", [("sarfeat-upright", (0.0,)),
-                                           ("sarfeat-any-turn", WHOLE_CIRCLE)])
-def test_sarfeat_variants_tell_register_the_turns_to_search(monkeypatch, method, turns):
+@pytest.mark.parametrize("method, turns, scales", [
+    ("sarfeat-upright", (0.0,), None), ("sarfeat-any-turn", WHOLE_CIRCLE, None),
+    ("sarfeat-widest", WHOLE_CIRCLE, WIDE_SCALES)])
+def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turns, scales):
     seen = {}
 
     def record(fixed, moving, **options):
@@ -132,9 +134,12 @@ def test_sarfeat_variants_tell_register_the_turns_to_search(monkeypatch, method,
     rows = {method: []}
     eval_optical_sar.run_pair("p", image, image, TRUTH, [method], rows)
     assert seen["rotations"] == turns and seen["angle_step"] is None
+    assert seen.get("dense_scales") == scales  # None: the dense matcher's default
     assert seen["modality"] == "optical-sar" and rows[method][0][4] == "refused"
-    # upright: the search of georeferenced pairs; any turn: every 15 degrees of the circle
+    # upright: the search of georeferenced pairs; any turn: every 15 degrees of the circle;
+    # widest: that and scales 0.5-2 in quarter octaves
     assert len(turns) in (1, 24) and max(turns) in (0.0, 345.0)
+    assert scales is None or (min(scales), max(scales), len(scales)) == (0.5, 2.0, 9)
 
 
 def test_real_pairs_of_one_source():
@@ -145,3 +150,4 @@ def test_real_pairs_of_one_source():
     assert set(eoss) < set(everything) and len(everything) == 30
     with pytest.raises(ValueError, match="source must be"):
         eval_optical_sar.real_pair_names("sen12")
+

@@ -264,20 +264,26 @@ def test_crop_valid_keeps_where_canvas_pixels_come_from():
     assert crop_valid(np.full((4, 4), np.nan), matrix)[0] is None
 
 
+def _cli_pair(tile, truth, folder):
+    """The optical tile and its SAR tile moved by ``truth`` as files: ``sarfeat register``'s
+    arguments (optical-sar, a JSON report) and the report's path."""
+    moving_image = warp(tile[1].astype(np.float32), np.linalg.inv(truth), order=1,
+                        cval=np.nan, preserve_range=True).astype(np.float32)
+    fixed, moving = folder / "optical.png", folder / "sar_moved.npy"
+    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
+    np.save(moving, moving_image)
+    report = folder / "report.json"
+    return ["register", str(fixed), str(moving), "--modality", "optical-sar",
+            "--json", str(report)], report
+
+
 def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_path, capsys):
     # the SAR tile turned by 150 degrees: beyond the +-90 degrees searched by default, found
     # when --turns any asks for every turn
     truth = (SimilarityTransform(translation=CENTRE + (5, -3)).params
              @ SimilarityTransform(rotation=np.deg2rad(150)).params
              @ SimilarityTransform(translation=-CENTRE).params)
-    moving_image = warp(tile[1].astype(np.float32), np.linalg.inv(truth), order=1,
-                        cval=np.nan, preserve_range=True).astype(np.float32)
-    fixed, moving = tmp_path / "optical.png", tmp_path / "sar_turned.npy"
-    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
-    np.save(moving, moving_image)
-    report = tmp_path / "report.json"
-    command = ["register", str(fixed), str(moving), "--modality", "optical-sar",
-               "--json", str(report)]
+    command, report = _cli_pair(tile, truth, tmp_path)
     assert main(command) != 0  # the default search does not reach 150 degrees
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert "refused" in json.dumps(saved)
@@ -290,3 +296,26 @@ def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_p
     assert saved["whole_circle_search"] is True and saved["upright_search"] is False
     estimate = np.array(saved["transform_fixed_to_moving"])
     assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+
+
+def test_cli_wide_scales_reach_a_sar_image_at_half_the_optical_scale(tile, tmp_path, capsys):
+    # the SAR tile at 0.55 of the optical image's scale: below the 0.71-1.41 searched by
+    # default (and its refinement), found when --scales wide searches 0.5-2
+    truth = (SimilarityTransform(translation=CENTRE + (4, -3)).params
+             @ SimilarityTransform(rotation=np.deg2rad(20), scale=0.55).params
+             @ SimilarityTransform(translation=-CENTRE).params)
+    command, report = _cli_pair(tile, truth, tmp_path)
+    assert main(command) != 0
+    status = main(command + ["--scales", "wide"])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["wide_scale_search"] is True and saved["whole_circle_search"] is False
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+
+
+def test_dense_scales_are_checked():
+    with pytest.raises(ValueError, match="scales must be finite and positive"):
+        CoarseFineMatcher(modality="optical-sar", dense_scales=(1.0, -0.5))
+    with pytest.raises(ValueError, match="scales must be finite and positive"):
+        DenseStructuralMatcher("optical-sar", scales=())

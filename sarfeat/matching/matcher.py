@@ -19,11 +19,11 @@ import numpy as np
 from skimage.transform import AffineTransform
 
 from ..detector import SARR2D2Detector
-from ..preprocess import check_image
 from ..weights import resolve_network_weights
 from .coarse import CoarseSettings
 from .coarse_driver import coarse_stage, turn_detector_options
-from .dense import DenseStructuralMatcher, parse_modality
+from .dense import (DENSE_SCALES, DenseStructuralMatcher, checked_scales, parse_modality,
+                    structure_result)
 from .fine import FineSettings
 from .fine_driver import FineDriver
 from .geometry import plausible_matrices
@@ -224,6 +224,12 @@ class CoarseFineMatcher:
         the only turns its global search tries (``rotations=(0,),
         angle_step=None`` for upright, georeferenced pairs); by default it
         searches turns within +-90 degrees.
+    dense_scales : sequence of float, optional
+        The scales of image 2 that the dense matcher's global search tries,
+        for a pair with an optical image; None: its default, 0.71-1.41 in
+        quarter octaves (:data:`~sarfeat.matching.dense.DENSE_SCALES`).
+        ``2 ** np.arange(-1, 1.01, 0.25)`` reaches pairs scaled by 0.5-2
+        (with ``max_scale_change=2``, the default) at about 1.7 times the time.
 
     Attributes
     ----------
@@ -326,10 +332,12 @@ class CoarseFineMatcher:
         nodata: float | None = None,
         progress: bool | None = None,
         modality: str | tuple[str, str] = "sar",
+        dense_scales: tuple[float, ...] | None = None,
         **detector_options,
     ) -> None:
-        parse_modality(modality)  # a bad modality is refused at once
+        parse_modality(modality)  # a bad modality (or scale) is refused at once
         self.modality = modality
+        self.dense_scales = None if dense_scales is None else checked_scales(dense_scales)
         flat = dict(
             model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
             fine_threshold=fine_threshold, patch_size=patch_size, radius=radius,
@@ -499,23 +507,11 @@ class CoarseFineMatcher:
 
     def _structure_result(self, image1, image2) -> MatchResult:
         """A pair with an optical image: the dense structural matcher's result."""
-        for which, image in (("image1", image1), ("image2", image2)):
-            try:
-                check_image(image)
-            except ValueError as error:
-                raise ValueError(f"{which}: {error}") from None
-        dense = DenseStructuralMatcher(
+        return structure_result(DenseStructuralMatcher(
             self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
             turns=self.rotations if self.angle_step is None else None,
-            input_kind=self.input_kind, rng=self.rng)
-        dense.match(image1, image2)
-        found = MatchResult(**{name: getattr(dense, name) for name in (
-            "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
-            "coarse_model", "coarse_angle")})
-        found.diagnostics = dict(dense.diagnostics, prior="coarse",
-                                 modality="-".join(parse_modality(self.modality)))
-        found.diagnostics.setdefault("failure", None)
-        return found
+            scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
+            rng=self.rng), image1, image2)
 
     def check_parameters(self) -> None:
         """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""
