@@ -180,7 +180,10 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     if np.ma.isMaskedArray(values):
         valid &= ~np.ma.getmaskarray(values)
     if nodata is not None and not np.isnan(nodata):
-        valid &= data != nodata
+        # a no-data value beyond the dtype's range (1e300 for float32 data) casts to inf,
+        # which no finite pixel equals: the answer is right, the cast's warning is noise
+        with np.errstate(over="ignore"):
+            valid &= data != nodata
     if mask is not None:
         valid &= _check_mask(mask, data.shape)
     return valid

@@ -487,3 +487,14 @@ def test_time_arrays_and_float32_overflow_are_refused():
         sar_scaling(huge)
     # within float32's range, float64 values are used as they are
     assert normalize_sar(huge / 1e10).valid is None
+
+
+def test_a_nodata_value_beyond_the_dtype_marks_nothing_and_warns_nothing():
+    # 1e300 cannot be a float32 pixel: no pixel is no-data, and the cast says nothing
+    from sarfeat.preprocess import valid_mask
+
+    image = np.array([[1.0, 2.0], [3.0, np.inf]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        valid = valid_mask(image, nodata=1e300)
+    np.testing.assert_array_equal(valid, [[True, True], [True, False]])
