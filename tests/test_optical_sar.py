@@ -288,7 +288,7 @@ def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_p
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert "refused" in json.dumps(saved)
     # the refusal says what was searched and how to widen it
-    assert "turns within +-90 degrees was searched" in capsys.readouterr().out
+    assert "turns within +-90 degrees were searched" in capsys.readouterr().out
     status = main(command + ["--turns", "any"])
     assert status == 0, capsys.readouterr().err
     assert "the whole circle is searched" in capsys.readouterr().out

@@ -179,8 +179,8 @@ def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
     if (not isinstance(error, RegistrationError) or whole_circle
             or getattr(args, "modality", "sar") == "sar"):
         return None
-    searched = "only the upright turn" if upright else "turns within +-90 degrees"
-    return (f"{searched} was searched: if the images may be turned further, --turns any "
+    searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
+    return (f"{searched} searched: if the images may be turned further, --turns any "
             "searches the whole circle")
 
 
