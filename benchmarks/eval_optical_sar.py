@@ -12,7 +12,8 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   ``sarfeat-any-turn`` (not in the default list either) every 15 degrees of the
   whole circle (``sarfeat register --turns any`` with an optical image; the
   default search stops at +-90 degrees); ``sarfeat-widest`` the whole circle and
-  the scales 0.5-2 (``--turns any --scales wide``);
+  the scales 0.5-2 (``--turns any --scales wide``); ``sarfeat-wide-scales``
+  the scales 0.5-2 alone (for ``--scale-range 0.5 2``: the warps' scales);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -71,7 +72,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optical_sar_pairs import development_pairs  # noqa: E402
+from optical_sar_pairs import SCALE_RANGE, development_pairs  # noqa: E402
 from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa: E402
                                     STARAINJ_PAIRS, landmark_rmse, real_pairs)
 
@@ -208,11 +209,14 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
 SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None},
                    "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None},
                    "sarfeat-widest": {"rotations": WHOLE_CIRCLE, "angle_step": None,
-                                      "dense_scales": WIDE_SCALES}}
+                                      "dense_scales": WIDE_SCALES},
+                   "sarfeat-wide-scales": {"dense_scales": WIDE_SCALES}}
 METHODS = {"sarfeat": register_sarfeat,
            "sarfeat-upright": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-upright"]),
            "sarfeat-any-turn": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-any-turn"]),
            "sarfeat-widest": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-widest"]),
+           "sarfeat-wide-scales": partial(register_sarfeat,
+                                          **SARFEAT_OPTIONS["sarfeat-wide-scales"]),
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}
@@ -247,10 +251,11 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
               f"wall {wall:6.2f} s{f' ({note})' if note else ''}", flush=True)
 
 
-def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1) -> dict:
+def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
+             scale_range: tuple[float, float] = SCALE_RANGE) -> dict:
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal)."""
     rows = {name: [] for name in methods}
-    pairs = development_pairs(split, upscale=upscale)
+    pairs = development_pairs(split, upscale=upscale, scale_range=tuple(scale_range))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break
@@ -314,6 +319,10 @@ def main(argv=None) -> int:
                         help="3MOS split (--set 3mos only)")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only")
     parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
+    parser.add_argument("--scale-range", type=float, nargs=2, default=SCALE_RANGE,
+                        metavar=("LOW", "HIGH"),
+                        help="scales of the 3MOS warps (default 0.7 1.4; 0.5 2 goes beyond the "
+                             "default search)")
     parser.add_argument("--upscale", type=int, default=1,
                         help="enlarge the tiles (2: 512 x 512 pairs, for timing)")
     parser.add_argument("--methods", default="sarfeat,sift,akaze",
@@ -340,7 +349,10 @@ def main(argv=None) -> int:
     if args.pair_set == "real":
         rows = evaluate_real(args.limit, methods, args.source)
     else:
-        rows = evaluate(args.split, args.limit, args.upscale, methods, args.step)
+        if not 0 < args.scale_range[0] <= args.scale_range[1]:
+            parser.error(f"--scale-range needs 0 < LOW <= HIGH, got {args.scale_range}")
+        rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
+                        args.scale_range)
     report = {name: summary(rows[name], misaligned) for name in methods}
     print(json.dumps(report, indent=1))
     if args.json is not None:

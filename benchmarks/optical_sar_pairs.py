@@ -67,10 +67,12 @@ def strip_tiles(name: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return tiles
 
 
-def random_similarity(rng: np.random.Generator, shape=(TILE, TILE)) -> SimilarityTransform:
-    """A similarity about the image centre: turn within +-MAX_ANGLE, scale, shift."""
+def random_similarity(rng: np.random.Generator, shape=(TILE, TILE),
+                      scale_range: tuple[float, float] = SCALE_RANGE) -> SimilarityTransform:
+    """A similarity about the image centre: turn within +-MAX_ANGLE, scale (log-uniform in
+    ``scale_range``), shift."""
     angle = np.deg2rad(rng.uniform(-MAX_ANGLE, MAX_ANGLE))
-    scale = float(np.exp(rng.uniform(*np.log(SCALE_RANGE))))
+    scale = float(np.exp(rng.uniform(*np.log(scale_range))))
     shift = rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2)
     centre = np.array([shape[1] - 1, shape[0] - 1]) / 2
     to_origin = SimilarityTransform(translation=-centre)
@@ -96,11 +98,14 @@ def warp_pair(optical: np.ndarray, sar: np.ndarray, truth: SimilarityTransform,
     return optical, moving.astype(np.float32), truth
 
 
-def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1):
+def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
+                      scale_range: tuple[float, float] = SCALE_RANGE):
     """Yield (name, fixed optical, moving SAR, truth) for one split.
 
     ``truth`` maps fixed (x, y) to moving (x, y), the direction of
-    :attr:`sarfeat.RegistrationResult.transform`.
+    :attr:`sarfeat.RegistrationResult.transform`. ``scale_range`` widens the
+    warps' scales (``(0.5, 2)``: pairs scaled beyond the default search; the
+    same seeds, so the same turns and shifts).
     """
     if split not in ("tune", "held_out"):
         raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
@@ -111,6 +116,6 @@ def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1)
             if k % 2 != first:
                 continue
             rng = np.random.default_rng([seed, OPTICAL_SAR_STRIPS.index(strip), k])
-            truth = random_similarity(rng)
+            truth = random_similarity(rng, scale_range=scale_range)
             fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
             yield f"{label}_{k}", fixed, moving, truth

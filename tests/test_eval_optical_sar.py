@@ -151,3 +151,22 @@ def test_real_pairs_of_one_source():
     with pytest.raises(ValueError, match="source must be"):
         eval_optical_sar.real_pair_names("sen12")
 
+
+
+def test_development_warps_keep_to_the_scale_range_asked_for():
+    from benchmarks.optical_sar_pairs import SCALE_RANGE, random_similarity
+
+    for scale_range in (SCALE_RANGE, (0.5, 2.0)):
+        scales = [random_similarity(np.random.default_rng([21, k]), scale_range=scale_range).scale
+                  for k in range(200)]
+        assert scale_range[0] <= min(scales) and max(scales) <= scale_range[1]
+    # the same seed gives the same turn whatever the scale range
+    first = random_similarity(np.random.default_rng(5))
+    wide = random_similarity(np.random.default_rng(5), scale_range=(0.5, 2.0))
+    assert first.rotation == pytest.approx(wide.rotation) and first.scale != wide.scale
+
+
+def test_scale_range_must_be_ordered_and_positive(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        eval_optical_sar.main(["--scale-range", "2", "0.5", "--methods", "sift"])
+    assert exit_.value.code == 2 and "--scale-range" in capsys.readouterr().err
