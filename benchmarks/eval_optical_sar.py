@@ -211,12 +211,8 @@ SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angl
                    "sarfeat-widest": {"rotations": WHOLE_CIRCLE, "angle_step": None,
                                       "dense_scales": WIDE_SCALES},
                    "sarfeat-wide-scales": {"dense_scales": WIDE_SCALES}}
-METHODS = {"sarfeat": register_sarfeat,
-           "sarfeat-upright": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-upright"]),
-           "sarfeat-any-turn": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-any-turn"]),
-           "sarfeat-widest": partial(register_sarfeat, **SARFEAT_OPTIONS["sarfeat-widest"]),
-           "sarfeat-wide-scales": partial(register_sarfeat,
-                                          **SARFEAT_OPTIONS["sarfeat-wide-scales"]),
+METHODS = {**{name: partial(register_sarfeat, **options)
+              for name, options in SARFEAT_OPTIONS.items()},
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}

@@ -139,16 +139,16 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
     from ..matching import CoarseFineMatcher
     from ..matching.dense import WIDE_SCALES
 
-    turns = {}
+    search = {}  # the turns and scales searched, when not the matcher's own
     if upright or whole_circle:
-        turns = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
+        search = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
     if getattr(args, "scales", "default") == "wide":
-        turns["dense_scales"] = WIDE_SCALES
+        search["dense_scales"] = WIDE_SCALES
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
         device=args.device, trust=args.trust, progress=progress,
-        modality=getattr(args, "modality", "sar"), **turns)
+        modality=getattr(args, "modality", "sar"), **search)
 
 
 def upright_search(args: argparse.Namespace, fixed, moving) -> bool:

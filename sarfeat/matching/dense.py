@@ -95,21 +95,24 @@ _MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
 _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
+def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
+    """``values`` as a tuple of floats; ValueError(``message``) unless some, all finite and
+    all above ``least``."""
+    checked = tuple(float(value) for value in np.atleast_1d(values))
+    if not checked or not all(math.isfinite(value) and value > least for value in checked):
+        raise ValueError(f"{message}, got {values!r}")
+    return checked
+
+
 def checked_scales(scales) -> tuple[float, ...]:
     """The global search's scales as a tuple of floats; ValueError unless finite, positive
     and some."""
-    checked = tuple(float(scale) for scale in np.atleast_1d(scales))
-    if not checked or not all(math.isfinite(scale) and scale > 0 for scale in checked):
-        raise ValueError(f"scales must be finite and positive, at least one, got {scales!r}")
-    return checked
+    return _checked_values(scales, 0.0, "scales must be finite and positive, at least one")
 
 
 def _checked_turns(turns) -> tuple[float, ...]:
     """The global search's turns as a tuple of floats; ValueError unless finite and some."""
-    checked = tuple(float(turn) for turn in np.atleast_1d(turns))
-    if not checked or not all(math.isfinite(turn) for turn in checked):
-        raise ValueError(f"turns must be finite degrees, at least one, got {turns!r}")
-    return checked
+    return _checked_values(turns, -math.inf, "turns must be finite degrees, at least one")
 
 
 def parse_modality(modality) -> tuple[str, str]:
