@@ -57,3 +57,35 @@ def test_working_images_are_reduced_never_enlarged():
     assert small.shape == (150, 100) and to_full[0, 0] == pytest.approx(2.0)
     same, identity = working(image, 400)
     assert same.shape == image.shape and np.array_equal(identity, np.eye(3))
+
+
+def test_a_scale_below_one_is_found_and_mapped_to_full_coordinates():
+    # SAR drawn at 0.6 of the optical scale: a hypothesis at the nearest turn and scale
+    # maps full image-1 (x, y) near the truth, and its refinement nearer
+    truth = (SimilarityTransform(translation=-CENTRE)
+             + SimilarityTransform(rotation=np.deg2rad(-50), scale=0.6)
+             + SimilarityTransform(translation=CENTRE + (-5, 8)))
+    optical, sar = load_optical_sar_tile()
+    moving = warp(sar, truth.inverse, order=1, cval=np.nan, preserve_range=True)
+    images = prepare_modality(optical, "optical"), prepare_modality(moving, "sar")
+    search = DenseSearch(coarse_maps, 0.35, np.arange(-90, 91, 15.0),
+                         2.0 ** np.arange(-1, 1.01, 0.25), 128, 128)
+    hypotheses = search.hypotheses(*images)
+    near = [h for h in hypotheses if abs(h[2] + 45) < 1e-9 and abs(h[3] - 2 ** -0.75) < 1e-9]
+    assert near, search.described(hypotheses)
+    assert registration_rmse(near[0][1], truth.params, (256, 256), (256, 256)) < 12
+    prior, _ = search.refine(*images, hypotheses)
+    angle, scale, _ = rotation_scale(prior)
+    assert abs(angle + 50) < 5 and abs(scale / 0.6 - 1) < 0.06
+    assert registration_rmse(prior, truth.params, (256, 256), (256, 256)) < 6
+
+
+def test_the_refinement_stays_near_the_hypothesis_it_refines(prepared):
+    # a hypothesis at the true turn and scale, 6 working pixels off: refined onto the
+    # truth; the same 30 pixels off cannot reach it (shifts within 8 working pixels)
+    search = DenseSearch(coarse_maps, 0.35, (35.0,), (1.1,), 128, 128)
+    for offset, reached in ((6.0, True), (30.0, False)):
+        moved = TRUTH.params @ np.array([[1, 0, 2 * offset], [0, 1, 0], [0, 0, 1.0]])
+        prior, _ = search.refine(*prepared, [(0.2, moved, 35.0, 1.1)])
+        error = registration_rmse(prior, TRUTH.params, (256, 256), (256, 256))
+        assert (error < 4) == reached, (offset, error)

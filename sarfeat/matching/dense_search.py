@@ -14,7 +14,13 @@ import math
 
 import numpy as np
 
-from .dense_correlation import Reference, crop_valid, similarity, turn_canvas
+from .dense_correlation import (
+    Reference,
+    crop_valid,
+    similarity,
+    translation,
+    turn_canvas,
+)
 from .geometry import downsample, warp_nan
 
 __all__ = ["DenseSearch", "working"]
@@ -39,6 +45,9 @@ _REFINE_REACH = 8.0
 #: right peak can be narrower than a full step: on SEN_rural_0 the right hypothesis scored
 #: 0.099 after full steps (fifth of six) and 0.138 after half steps, above every other.
 _HALF_STEPPED = _HYPOTHESES
+#: Pixels around image 1's grid that the refinement resamples image 2 onto and cuts off
+#: after making its maps (the maps' filters then see past the grid's edge).
+_CANVAS_MARGIN = 16
 
 
 def _distinct(angle: float, scale: float, other_angle: float, other_scale: float) -> bool:
@@ -83,31 +92,34 @@ class DenseSearch:
         return [{"angle": float(a), "scale": round(float(s), 3), "score": round(float(c), 3)}
                 for c, _, a, s in hypotheses]
 
-    def _search(self, reference: Reference, image2, angle: float, scales, anchor=None):
-        """Correlate image 2 turned by ``angle`` at each of ``scales``: [(score, matrix)].
+    def _search_near(self, reference: Reference, image2, angle: float, scales, anchor):
+        """Correlate image 2 turned by ``angle`` at each of ``scales`` at shifts within
+        ``_REFINE_REACH`` pixels of the one that maps image 1's centre where ``anchor``
+        (such a matrix) does: [(score, matrix, angle, scale)], ``matrix`` mapping
+        image-1 working (x, y) to image-2 working (x, y).
 
-        ``matrix`` maps image-1 working (x, y) to image-2 working (x, y). With
-        ``anchor`` (such a matrix), only shifts within ``_REFINE_REACH`` pixels of
-        the one that maps image 1's centre where ``anchor`` does are considered.
+        Image 2 is resampled onto image 1's grid (and a margin of
+        ``_CANVAS_MARGIN`` pixels, cut off after its maps are made), its centre
+        where ``anchor`` puts it, so that only the overlap is mapped and correlated
+        (``reference`` is made with ``reach=_REFINE_REACH``).
         """
-        centre = np.array([(reference.shape[1] - 1) / 2, (reference.shape[0] - 1) / 2, 1.0])
+        height, width = reference.shape
+        centre = np.array([(width - 1) / 2, (height - 1) / 2])
+        target = (anchor @ np.r_[centre, 1.0])[:2]
+        margin = _CANVAS_MARGIN
         found = []
         for scale in scales:
-            # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
-            turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
-            canvas = warp_nan(image2, turned, shape, order=1)
-            canvas, turned = crop_valid(canvas, turned)
-            if canvas is None:
+            matrix = np.eye(3)  # image-1 x -> image-2 x
+            matrix[:2, :2] = similarity(angle, scale)
+            matrix[:2, 2] = target - matrix[:2, :2] @ centre
+            canvas = warp_nan(image2, matrix @ translation(margin, margin),
+                              (height + 2 * margin, width + 2 * margin), order=1)
+            if not np.isfinite(canvas).any():
                 continue
-            near = None
-            if anchor is not None:  # image-1 x -> turned @ (x - shift): the centre's shift
-                linear = turned[:2, :2]
-                near = centre[:2] - np.linalg.solve(linear, (anchor @ centre)[:2] - turned[:2, 2])
-            score, shift = reference.correlate(self.maps(canvas), near,
-                                               _REFINE_REACH)
-            matrix = turned.copy()
-            matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
-            found.append((score, matrix, angle, scale))
+            maps = self.maps(canvas)[:, margin:-margin, margin:-margin]
+            score, shift = reference.correlate(maps, (0.0, 0.0), _REFINE_REACH)
+            moved = matrix @ translation(*shift)
+            found.append((score, moved, angle, scale))
         return found
 
     def hypotheses(self, image1, image2) -> list:
@@ -119,13 +131,21 @@ class DenseSearch:
         reference = Reference(self.maps(small1), self.min_overlap)
         found = []
         for angle in self.angles:
-            found += self._search(reference, small2, float(angle), self.scales)
+            for scale in self.scales:
+                # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
+                turned, shape = turn_canvas(small2.shape, similarity(angle, scale))
+                canvas, turned = crop_valid(warp_nan(small2, turned, shape, order=1), turned)
+                if canvas is None:
+                    continue
+                score, shift = reference.correlate(self.maps(canvas))
+                matrix = turned.copy()
+                matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
+                found.append((score, to_full2 @ matrix @ np.linalg.inv(to_full1), angle, scale))
         found.sort(key=lambda item: -item[0])
         chosen = []
-        for score, matrix, angle, scale in found:
-            if all(_distinct(angle, scale, a, s) for _, _, a, s in chosen):
-                full = to_full2 @ matrix @ np.linalg.inv(to_full1)
-                chosen.append((score, full, angle, scale))
+        for item in found:
+            if all(_distinct(item[2], item[3], a, s) for _, _, a, s in chosen):
+                chosen.append(item)
             if len(chosen) == _HYPOTHESES:
                 break
         return chosen
@@ -135,7 +155,7 @@ class DenseSearch:
         small1, to_full1 = working(image1, self.refine_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
-        reference = Reference(self.maps(small1), self.min_overlap)
+        reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
         refined = sorted((self._around(reference, small2, hypothesis[2], hypothesis[3], 1.0,
                                        np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1)
                           for hypothesis in hypotheses), key=lambda item: -item[0])
@@ -160,8 +180,8 @@ class DenseSearch:
         best = (-np.inf, None, angle, scale)
         for turn in _REFINE_ANGLES:
             scales = [scale * s ** fraction for s in _REFINE_SCALES]
-            for found in self._search(reference, image2, angle + turn * fraction, scales,
-                                      anchor):
+            for found in self._search_near(reference, image2, angle + turn * fraction,
+                                           scales, anchor):
                 if found[0] > best[0]:
                     best = found
         return best
