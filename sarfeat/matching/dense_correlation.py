@@ -81,13 +81,13 @@ class Reference:
         """
         values, mask = masked(maps)
         reach = self.reach if reach is None else reach
-        # rounded up to a multiple of 32 so that few shapes (and reference spectra) occur
-        if reach is None:
-            sides = [a + b for a, b in zip(self.shape, maps.shape[1:])]
-        else:
+        if reach is None:  # rounded up to a multiple of 32: few shapes (and reference
+            # spectra) occur among canvases cut to their valid pixels
+            sides = [-(-(a + b) // 32) * 32 for a, b in zip(self.shape, maps.shape[1:])]
+        else:  # maps on image 1's grid, one shape
             sides = [max(a, b) + math.ceil(reach) + 1
                      for a, b in zip(self.shape, maps.shape[1:])]
-        shape = tuple(sfft.next_fast_len(-(-side // 32) * 32) for side in sides)
+        shape = tuple(sfft.next_fast_len(side) for side in sides)
         area2 = float(mask.sum())
         ncc = np.full(shape, -1.0)
         if area2 == 0:
@@ -195,8 +195,8 @@ def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
     """
     _, height, width = maps1.shape
     reach = half + radius
-    points, shifts, scores = [], [], []
     size = 2 * half + 1
+    places = []  # (row, col, centred template, its norm, search window)
     for row in range(reach, height - reach, step):
         for col in range(reach, width - reach, step):
             template = maps1[:, row - half:row + half + 1, col - half:col + half + 1]
@@ -205,25 +205,49 @@ def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
                 continue
             centred = template - template.mean()
             norm = float((centred ** 2).sum())
-            if norm <= 1e-9:
-                continue
-            windows = sliding_window_view(search, (size, size), axis=(1, 2))
-            numerator = np.einsum("cijkl,ckl->ij", windows, centred)
-            sums = windows.sum(axis=(0, 3, 4))
-            squares = np.einsum("cijkl,cijkl->ij", windows, windows)
-            variance = squares - sums ** 2 / centred.size
-            ncc = numerator / np.sqrt(np.maximum(variance, 1e-12) * norm)
-            i, j = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
-            peak = float(ncc[i, j])
-            if peak < min_score or i in (0, 2 * radius) or j in (0, 2 * radius):
-                continue
-            di = parabola(ncc[i - 1, j], peak, ncc[i + 1, j])
-            dj = parabola(ncc[i, j - 1], peak, ncc[i, j + 1])
-            points.append((col, row))
-            shifts.append((j + dj - radius, i + di - radius))
-            scores.append(peak)
+            if norm > 1e-9:
+                places.append((row, col, centred, norm, search))
+    points, shifts, scores = [], [], []
+    if places:
+        ncc = _template_correlations(places, size, radius)
+    for (row, col, *_), surface in zip(places, ncc if places else ()):
+        i, j = np.unravel_index(int(np.argmax(surface)), surface.shape)
+        peak = float(surface[i, j])
+        if peak < min_score or i in (0, 2 * radius) or j in (0, 2 * radius):
+            continue
+        di = parabola(surface[i - 1, j], peak, surface[i + 1, j])
+        dj = parabola(surface[i, j - 1], peak, surface[i, j + 1])
+        points.append((col, row))
+        shifts.append((j + dj - radius, i + di - radius))
+        scores.append(peak)
     return (np.array(points, float).reshape(-1, 2), np.array(shifts, float).reshape(-1, 2),
             np.array(scores, float))
+
+
+def _template_correlations(places, size: int, radius: int) -> np.ndarray:
+    """(N, 2 radius + 1, 2 radius + 1) normalised correlations of each place's template
+    at every position of its search window: the products by FFT (all templates at
+    once), the windows' sums and squares from summed-area tables."""
+    positions = 2 * radius + 1
+    side = sfft.next_fast_len(size + positions - 1, real=True)
+    templates = np.stack([place[2] for place in places])
+    searches = np.stack([place[4] for place in places])
+    products = sfft.irfft2((sfft.rfft2(searches, s=(side, side))
+                            * np.conj(sfft.rfft2(templates, s=(side, side)))).sum(axis=1),
+                           s=(side, side))[:, :positions, :positions]
+
+    def window_sums(values):  # (N, H, W) -> sums over every size x size window
+        table = np.zeros((values.shape[0], values.shape[1] + 1, values.shape[2] + 1))
+        table[:, 1:, 1:] = values.cumsum(axis=1, dtype=float).cumsum(axis=2)
+        return (table[:, size:, size:] - table[:, :-size, size:] - table[:, size:, :-size]
+                + table[:, :-size, :-size])
+
+    count = templates[0].size
+    sums = window_sums(searches.sum(axis=1, dtype=float))
+    squares = window_sums((searches.astype(float) ** 2).sum(axis=1))
+    variance = np.maximum(squares - sums ** 2 / count, 1e-12)
+    norms = np.array([place[3] for place in places])
+    return products / np.sqrt(variance * norms[:, None, None])
 
 
 def distances(shape, index) -> np.ndarray:

@@ -47,7 +47,7 @@ _REFINE_REACH = 8.0
 _HALF_STEPPED = _HYPOTHESES
 #: Pixels around image 1's grid that the refinement resamples image 2 onto and cuts off
 #: after making its maps (the maps' filters then see past the grid's edge).
-_CANVAS_MARGIN = 16
+_CANVAS_MARGIN = 8
 
 
 def _distinct(angle: float, scale: float, other_angle: float, other_scale: float) -> bool:

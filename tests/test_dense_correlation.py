@@ -1,0 +1,59 @@
+"""Template placement of the dense matcher (sarfeat.matching.dense_correlation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sarfeat.matching.dense_correlation import place_templates
+
+
+def brute_force_ncc(template: np.ndarray, search: np.ndarray) -> np.ndarray:
+    """The normalised correlation of a template at every position of a search window,
+    one window at a time."""
+    size = template.shape[-1]
+    positions = search.shape[-1] - size + 1
+    centred = template - template.mean()
+    out = np.empty((positions, positions))
+    for i in range(positions):
+        for j in range(positions):
+            window = search[:, i:i + size, j:j + size].astype(float)
+            window = window - window.mean()
+            out[i, j] = (window * centred).sum() / np.sqrt((window ** 2).sum()
+                                                           * (centred ** 2).sum())
+    return out
+
+
+@pytest.fixture(scope="module")
+def maps():
+    rng = np.random.default_rng(3)
+    maps1 = ndimage.gaussian_filter(rng.random((3, 96, 96)), (0, 2, 2)).astype(np.float32)
+    # image 2's maps: image 1's moved by (dx, dy) = (2.4, -1.6), with noise
+    maps2 = np.stack([ndimage.shift(c, (-1.6, 2.4), order=3, mode="nearest") for c in maps1])
+    maps2 += 0.002 * rng.standard_normal(maps2.shape).astype(np.float32)
+    return maps1, maps2.astype(np.float32)
+
+
+def test_templates_find_the_shift_with_the_peak_of_their_correlation(maps):
+    maps1, maps2 = maps
+    points, shifts, scores = place_templates(maps1, maps2, step=16, half=10, radius=4,
+                                             min_score=0.15)
+    assert len(points) == 25  # a 5 x 5 grid: rows and columns 14, 30, ..., 78 (reach 14)
+    np.testing.assert_allclose(shifts, np.tile((2.4, -1.6), (25, 1)), atol=0.25)
+    # each score is the peak of the template's normalised correlation over its window
+    for (col, row), score in zip(points.astype(int), scores):
+        template = maps1[:, row - 10:row + 11, col - 10:col + 11]
+        search = maps2[:, row - 14:row + 15, col - 14:col + 15]
+        assert score == pytest.approx(brute_force_ncc(template, search).max(), abs=1e-4)  # float32 FFTs
+
+
+def test_templates_touching_no_data_or_flat_are_left_out(maps):
+    maps1, maps2 = maps
+    maps2 = maps2.copy()
+    maps2[:, :20, :20] = np.nan  # in the window of the template at (x, y) = (14, 14) only
+    flat = maps1.copy()
+    flat[:, 4:25, 28:49] = 1.0  # the template at (38, 14) itself
+    points, _, _ = place_templates(flat, maps2, step=24, half=10, radius=4, min_score=0.15)
+    placed = {tuple(p) for p in points.astype(int)}
+    assert placed == {(x, y) for x in (14, 38, 62) for y in (14, 38, 62)} - {(14, 14), (38, 14)}
