@@ -248,7 +248,9 @@ def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index
 def test_the_global_search_keeps_to_max_scale_change():
     matcher = DenseStructuralMatcher("optical-sar", max_scale_change=1.2)
     assert matcher.searched_scales() == (2 ** -0.25, 1.0, 2 ** 0.25)
-    assert len(DenseStructuralMatcher("optical-sar").searched_scales()) == 5
+    # by default 0.59-2 in quarter octaves
+    assert DenseStructuralMatcher("optical-sar").searched_scales() == tuple(
+        2 ** (k / 4) for k in range(-3, 5))
 
 
 def test_crop_valid_keeps_where_canvas_pixels_come_from():
@@ -298,11 +300,23 @@ def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_p
     assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
 
 
-def test_cli_wide_scales_reach_a_sar_image_at_half_the_optical_scale(tile, tmp_path, capsys):
-    # the SAR tile at 0.55 of the optical image's scale: below the 0.71-1.41 searched by
-    # default (and its refinement), found when --scales wide searches 0.5-2
+def test_the_default_search_reaches_a_sar_image_at_055_of_the_optical_scale(tile):
+    # below the 0.71-1.41 that the default search covered before (0.59-2 now)
     truth = (SimilarityTransform(translation=CENTRE + (4, -3)).params
              @ SimilarityTransform(rotation=np.deg2rad(20), scale=0.55).params
+             @ SimilarityTransform(translation=-CENTRE).params)
+    moving = warp(tile[1].astype(np.float32), np.linalg.inv(truth), order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    result = sarfeat.register(tile[0], moving, modality="optical-sar")
+    assert registration_rmse(result.transform.params, truth, SHAPE, SHAPE) < 3.0
+
+
+def test_cli_wide_scales_reach_a_sar_image_below_half_the_optical_scale(tile, tmp_path,
+                                                                       capsys):
+    # the SAR tile at 0.46 of the optical image's scale: below the 0.59-2 searched by
+    # default (and its refinement), found when --scales wide adds 0.5
+    truth = (SimilarityTransform(translation=CENTRE + (4, -3)).params
+             @ SimilarityTransform(rotation=np.deg2rad(20), scale=0.46).params
              @ SimilarityTransform(translation=-CENTRE).params)
     command, report = _cli_pair(tile, truth, tmp_path)
     assert main(command) != 0

@@ -78,8 +78,8 @@ def add_parser(commands) -> None:
              "two SAR images and within +-90 degrees with an optical one); --upright also "
              "means upright here")
     add("--scales", choices=("default", "wide"), default="default",
-        help="scales searched with an optical image: default 0.71-1.41 (with refinement about "
-             "0.6-1.6), or wide 0.5-2 (about 1.7 times the time)")
+        help="scales searched with an optical image: default 0.59-2 (with refinement about "
+             "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "

@@ -226,10 +226,12 @@ class CoarseFineMatcher:
         searches turns within +-90 degrees.
     dense_scales : sequence of float, optional
         The scales of image 2 that the dense matcher's global search tries,
-        for a pair with an optical image; None: its default, 0.71-1.41 in
-        quarter octaves (:data:`~sarfeat.matching.dense.DENSE_SCALES`).
-        ``2 ** np.arange(-1, 1.01, 0.25)`` reaches pairs scaled by 0.5-2
-        (with ``max_scale_change=2``, the default) at about 1.7 times the time.
+        for a pair with an optical image; None: its default, 0.59-2 in
+        quarter octaves (:data:`~sarfeat.matching.dense.DENSE_SCALES`, about
+        0.52-2.3 with the refinement). ``2 ** np.arange(-1, 1.01, 0.25)``
+        adds 0.5 (:data:`~sarfeat.matching.dense.WIDE_SCALES`) at about 1.15
+        times the time; scales beyond ``max_scale_change`` (2 by default) are
+        not searched.
 
     Attributes
     ----------
