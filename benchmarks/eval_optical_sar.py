@@ -14,6 +14,8 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   default search stops at +-90 degrees); ``sarfeat-widest`` the whole circle and
   the scales 0.5-2 (``--turns any --scales wide``); ``sarfeat-wide-scales``
   the scales 0.5-2 alone (for ``--scale-range 0.5 2``: the warps' scales);
+  ``sarfeat-narrow-scales`` the scales 0.71-1.41 that the default searched
+  until the ninth session (:data:`NARROW_SCALES`, for comparison);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -205,12 +207,15 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
     return peer_affine(source, target)
 
 
+#: The dense matcher's default scales until the ninth session: 0.71-1.41, quarter octaves.
+NARROW_SCALES = (2 ** -0.5, 2 ** -0.25, 1.0, 2 ** 0.25, 2 ** 0.5)
 #: Options of the sarfeat methods.
 SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None},
                    "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None},
                    "sarfeat-widest": {"rotations": WHOLE_CIRCLE, "angle_step": None,
                                       "dense_scales": WIDE_SCALES},
-                   "sarfeat-wide-scales": {"dense_scales": WIDE_SCALES}}
+                   "sarfeat-wide-scales": {"dense_scales": WIDE_SCALES},
+                   "sarfeat-narrow-scales": {"dense_scales": NARROW_SCALES}}
 METHODS = {**{name: partial(register_sarfeat, **options)
               for name, options in SARFEAT_OPTIONS.items()},
            "sift": lambda f, m: register_opencv(f, m, "sift"),

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks import eval_optical_sar
 from sarfeat.cli.register import WHOLE_CIRCLE
-from sarfeat.matching.dense import WIDE_SCALES
+from sarfeat.matching.dense import DENSE_SCALES, WIDE_SCALES
 
 #: fixed (x, y) -> moving (x, y) of the stand-in port: a turn of 30 degrees, scale 1.2, shift.
 _ANGLE, _SCALE, _SHIFT = np.deg2rad(30.0), 1.2, (14.0, -9.0)
@@ -140,6 +140,25 @@ def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turn
     # widest: that and scales 0.5-2 in quarter octaves
     assert len(turns) in (1, 24) and max(turns) in (0.0, 345.0)
     assert scales is None or (min(scales), max(scales), len(scales)) == (0.5, 2.0, 9)
+
+
+@pytest.mark.parametrize("method, scales", [
+    ("sarfeat", None), ("sarfeat-wide-scales", WIDE_SCALES),
+    ("sarfeat-narrow-scales", eval_optical_sar.NARROW_SCALES)])
+def test_sarfeat_scale_variants_keep_the_default_turns(monkeypatch, method, scales):
+    seen = {}
+
+    def record(fixed, moving, **options):
+        seen.update(options)
+        raise eval_optical_sar.sarfeat.RegistrationError("refused")
+
+    monkeypatch.setattr(eval_optical_sar.sarfeat, "register", record)
+    image = np.zeros((32, 32), np.float32)
+    eval_optical_sar.run_pair("p", image, image, TRUTH, [method], {method: []})
+    assert "rotations" not in seen and seen.get("dense_scales") == scales
+    # the scales that the default searched before (0.71-1.41) lie inside today's (0.59-2)
+    if scales is not None:
+        assert set(eval_optical_sar.NARROW_SCALES) < set(DENSE_SCALES) < set(WIDE_SCALES)
 
 
 def test_real_pairs_of_one_source():
