@@ -119,10 +119,9 @@ def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeyp
     assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
 
 
-@pytest.mark.parametrize("method, turns, scales", [
-    ("sarfeat-upright", (0.0,), None), ("sarfeat-any-turn", WHOLE_CIRCLE, None),
-    ("sarfeat-widest", WHOLE_CIRCLE, WIDE_SCALES)])
-def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turns, scales):
+def _options_given_to_register(monkeypatch, method: str):
+    """(the options ``method`` passes to ``sarfeat.register``, the rows of its run) on a
+    stand-in pair, ``register`` replaced by a recorder that refuses."""
     seen = {}
 
     def record(fixed, moving, **options):
@@ -133,6 +132,14 @@ def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turn
     image = np.zeros((32, 32), np.float32)
     rows = {method: []}
     eval_optical_sar.run_pair("p", image, image, TRUTH, [method], rows)
+    return seen, rows
+
+
+@pytest.mark.parametrize("method, turns, scales", [
+    ("sarfeat-upright", (0.0,), None), ("sarfeat-any-turn", WHOLE_CIRCLE, None),
+    ("sarfeat-widest", WHOLE_CIRCLE, WIDE_SCALES)])
+def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turns, scales):
+    seen, rows = _options_given_to_register(monkeypatch, method)
     assert seen["rotations"] == turns and seen["angle_step"] is None
     assert seen.get("dense_scales") == scales  # None: the dense matcher's default
     assert seen["modality"] == "optical-sar" and rows[method][0][4] == "refused"
@@ -146,15 +153,7 @@ def test_sarfeat_variants_tell_register_what_to_search(monkeypatch, method, turn
     ("sarfeat", None), ("sarfeat-wide-scales", WIDE_SCALES),
     ("sarfeat-narrow-scales", eval_optical_sar.NARROW_SCALES)])
 def test_sarfeat_scale_variants_keep_the_default_turns(monkeypatch, method, scales):
-    seen = {}
-
-    def record(fixed, moving, **options):
-        seen.update(options)
-        raise eval_optical_sar.sarfeat.RegistrationError("refused")
-
-    monkeypatch.setattr(eval_optical_sar.sarfeat, "register", record)
-    image = np.zeros((32, 32), np.float32)
-    eval_optical_sar.run_pair("p", image, image, TRUTH, [method], {method: []})
+    seen, _ = _options_given_to_register(monkeypatch, method)
     assert "rotations" not in seen and seen.get("dense_scales") == scales
     # the scales that the default searched before (0.71-1.41) lie inside today's (0.59-2)
     if scales is not None:
