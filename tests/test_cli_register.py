@@ -200,16 +200,22 @@ def test_max_fine_patches_reaches_the_matcher_and_bad_values_exit_2(capsys):
         assert "positive integer or 'all'" in capsys.readouterr().err
 
 
-def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_whole_circle():
+def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search():
     import argparse
 
     from sarfeat import RegistrationError
     from sarfeat.cli.register import refusal_hint
 
-    optical, sar = argparse.Namespace(modality="optical-sar"), argparse.Namespace(modality="sar")
+    optical = argparse.Namespace(modality="optical-sar", scales="default")
+    widest = argparse.Namespace(modality="optical-sar", scales="wide")
+    sar = argparse.Namespace(modality="sar", scales="default")
     refused = RegistrationError("cannot register the images")
     assert "turns within +-90 degrees" in refusal_hint(optical, refused, False, False)
     assert "only the upright turn" in refusal_hint(optical, refused, True, False)
-    assert refusal_hint(optical, refused, False, True) is None  # the whole circle was searched
+    # the scales: said unless --scales wide; turns: unless the whole circle was searched
+    assert "--scales wide adds 0.5" in refusal_hint(optical, refused, False, False)
+    assert refusal_hint(optical, refused, False, True).startswith("moving pixels per fixed")
+    assert "--scales" not in refusal_hint(widest, refused, False, False)
+    assert refusal_hint(widest, refused, False, True) is None  # both at their widest
     assert refusal_hint(sar, refused, False, False) is None
     assert refusal_hint(optical, ValueError("bad band"), False, False) is None

@@ -172,16 +172,21 @@ def whole_circle_search(args: argparse.Namespace) -> bool:
 
 def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
                  whole_circle: bool) -> str | None:
-    """What the turn search of a refused pair with an optical image covered, and how to
-    widen it; None for any other error or pair."""
+    """What the turn and scale search of a refused pair with an optical image covered, and
+    how to widen it; None for any other error or pair, or when both were at their widest."""
     from ..registration import RegistrationError
 
-    if (not isinstance(error, RegistrationError) or whole_circle
-            or getattr(args, "modality", "sar") == "sar"):
+    if not isinstance(error, RegistrationError) or getattr(args, "modality", "sar") == "sar":
         return None
-    searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
-    return (f"{searched} searched: if the images may be turned further, --turns any "
-            "searches the whole circle")
+    hints = []
+    if not whole_circle:
+        searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
+        hints.append(f"{searched} searched: if the images may be turned further, --turns any "
+                     "searches the whole circle")
+    if getattr(args, "scales", "default") != "wide":
+        hints.append("moving pixels per fixed pixel of 0.59-2 were searched: if the moving "
+                     "image's pixels may be coarser still, --scales wide adds 0.5")
+    return "; ".join(hints) or None
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
