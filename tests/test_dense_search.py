@@ -89,3 +89,18 @@ def test_the_refinement_stays_near_the_hypothesis_it_refines(prepared):
         prior, _ = search.refine(*prepared, [(0.2, moved, 35.0, 1.1)])
         error = registration_rmse(prior, TRUTH.params, (256, 256), (256, 256))
         assert (error < 4) == reached, (offset, error)
+
+
+def test_a_turn_half_a_circle_away_reuses_the_maps_turned_over(prepared):
+    search = DenseSearch(coarse_maps, 0.35, (30.0, 210.0), (1.19,), 128, 128)
+    small, _ = working(prepared[1], 128)
+    made = {(30.0, 1.19): search._canvas_maps(small, 30.0, 1.19, {})}
+    reused, over = search._canvas_maps(small, 210.0, 1.19, made)
+    direct, turned = search._canvas_maps(small, 210.0, 1.19, {})
+    assert reused.shape == direct.shape
+    # the same canvas: its corners map to the same image-2 points, the maps agree
+    corners = np.array([[0, 0, 1], [direct.shape[2] - 1, direct.shape[1] - 1, 1.0]]).T
+    np.testing.assert_allclose(over @ corners, turned @ corners, atol=1e-6)
+    finite = np.isfinite(direct) & np.isfinite(reused)
+    assert finite.mean() > 0.3 and np.array_equal(np.isfinite(direct), np.isfinite(reused))
+    np.testing.assert_allclose(reused[finite], direct[finite], atol=1e-4)  # maps up to 2.8

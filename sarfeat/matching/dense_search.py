@@ -130,14 +130,15 @@ class DenseSearch:
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap)
         found = []
+        made = {}  # (turn, scale) -> (maps, canvas (x, y) -> image-2 (x, y))
         for angle in self.angles:
             for scale in self.scales:
-                # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
-                turned, shape = turn_canvas(small2.shape, similarity(angle, scale))
-                canvas, turned = crop_valid(warp_nan(small2, turned, shape, order=1), turned)
-                if canvas is None:
+                maps, turned = made[angle, scale] = self._canvas_maps(small2, angle, scale,
+                                                                      made)
+                if maps is None:
                     continue
-                score, shift = reference.correlate(self.maps(canvas))
+                # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
+                score, shift = reference.correlate(maps)
                 matrix = turned.copy()
                 matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
                 found.append((score, to_full2 @ matrix @ np.linalg.inv(to_full1), angle, scale))
@@ -149,6 +150,27 @@ class DenseSearch:
             if len(chosen) == _HYPOTHESES:
                 break
         return chosen
+
+    def _canvas_maps(self, image2, angle: float, scale: float, made: dict):
+        """The maps of image 2 turned by ``angle`` and scaled by ``scale`` on a canvas cut to
+        its valid pixels, and the canvas (x, y) -> image-2 (x, y) matrix; (None, matrix)
+        when nothing is valid.
+
+        A turn half a circle from one in ``made`` (at the same scale) reuses its maps
+        turned over: the canvas is the other turned over, and the maps (orientation
+        modulo 180 degrees, symmetric filters and borders) follow it.
+        """
+        opposite = made.get(((angle + 180.0) % 360.0, scale))
+        if opposite is not None:
+            maps, turned = opposite
+            if maps is None:
+                return None, turned
+            rows, cols = maps.shape[1:]
+            over = np.array([[-1.0, 0.0, cols - 1], [0.0, -1.0, rows - 1], [0.0, 0.0, 1.0]])
+            return np.ascontiguousarray(maps[:, ::-1, ::-1]), turned @ over
+        turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
+        canvas, turned = crop_valid(warp_nan(image2, turned, shape, order=1), turned)
+        return (None if canvas is None else self.maps(canvas)), turned
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
