@@ -72,7 +72,7 @@ def add_parser(commands) -> None:
              "image is matched on dense structure maps")
     add("--turns", choices=("auto", "upright", "any"), default="auto",
         help="turns searched between the images: upright only; any (with an optical image "
-             "the whole circle, every 15 degrees: about 1.5 times the time of its default "
+             "the whole circle, every 15 degrees: about 1.3 times the time of its default "
              "search within +-90 degrees); or auto (default: upright for two georeferenced "
              "inputs with an optical image, brought onto one grid; otherwise any turn for "
              "two SAR images and within +-90 degrees with an optical one); --upright also "
