@@ -174,6 +174,7 @@ def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
                  whole_circle: bool) -> str | None:
     """What the turn and scale search of a refused pair with an optical image covered, and
     how to widen it; None for any other error or pair, or when both were at their widest."""
+    from ..matching.dense import DENSE_SCALES, WIDE_SCALES
     from ..registration import RegistrationError
 
     if not isinstance(error, RegistrationError) or getattr(args, "modality", "sar") == "sar":
@@ -184,8 +185,10 @@ def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
         hints.append(f"{searched} searched: if the images may be turned further, --turns any "
                      "searches the whole circle")
     if getattr(args, "scales", "default") != "wide":
-        hints.append("moving pixels per fixed pixel of 0.59-2 were searched: if the moving "
-                     "image's pixels may be coarser still, --scales wide adds 0.5")
+        added = ", ".join(f"{scale:g}" for scale in sorted(set(WIDE_SCALES) - set(DENSE_SCALES)))
+        hints.append(f"moving pixels per fixed pixel of {min(DENSE_SCALES):.2f}-"
+                     f"{max(DENSE_SCALES):g} were searched: if the moving image's pixels may "
+                     f"be coarser still, --scales wide adds {added}")
     return "; ".join(hints) or None
 
 

@@ -194,8 +194,7 @@ def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
     """
     _, height, width = maps1.shape
     reach = half + radius
-    size = 2 * half + 1
-    places = []  # (row, col, centred template, its norm, search window)
+    places, templates, norms, searches = [], [], [], []  # (row, col) and what is placed
     for row in range(reach, height - reach, step):
         for col in range(reach, width - reach, step):
             template = maps1[:, row - half:row + half + 1, col - half:col + half + 1]
@@ -205,11 +204,14 @@ def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
             centred = template - template.mean()
             norm = float((centred ** 2).sum())
             if norm > 1e-9:
-                places.append((row, col, centred, norm, search))
+                places.append((row, col))
+                templates.append(centred)
+                norms.append(norm)
+                searches.append(search)
     points, shifts, scores = [], [], []
-    if places:
-        ncc = _template_correlations(places, size, radius)
-    for (row, col, *_), surface in zip(places, ncc if places else ()):
+    surfaces = (_template_correlations(np.stack(templates), np.array(norms),
+                                       np.stack(searches)) if places else ())
+    for (row, col), surface in zip(places, surfaces):
         i, j = np.unravel_index(int(np.argmax(surface)), surface.shape)
         peak = float(surface[i, j])
         if peak < min_score or i in (0, 2 * radius) or j in (0, 2 * radius):
@@ -223,14 +225,15 @@ def place_templates(maps1: np.ndarray, maps2: np.ndarray, step: int, half: int,
             np.array(scores, float))
 
 
-def _template_correlations(places, size: int, radius: int) -> np.ndarray:
-    """(N, 2 radius + 1, 2 radius + 1) normalised correlations of each place's template
-    at every position of its search window: the products by FFT (all templates at
-    once), the windows' sums and squares from summed-area tables."""
-    positions = 2 * radius + 1
-    side = sfft.next_fast_len(size + positions - 1, real=True)
-    templates = np.stack([place[2] for place in places])
-    searches = np.stack([place[4] for place in places])
+def _template_correlations(templates: np.ndarray, norms: np.ndarray,
+                           searches: np.ndarray) -> np.ndarray:
+    """(N, P, P) normalised correlations of N centred (C, S, S) templates (``norms``: their
+    sums of squares) at every position of their (C, S + P - 1, S + P - 1) search windows:
+    the products by FFT (all templates at once), the windows' sums and squares from
+    summed-area tables."""
+    size = templates.shape[-1]
+    positions = searches.shape[-1] - size + 1
+    side = sfft.next_fast_len(searches.shape[-1], real=True)
     products = sfft.irfft2((sfft.rfft2(searches, s=(side, side))
                             * np.conj(sfft.rfft2(templates, s=(side, side)))).sum(axis=1),
                            s=(side, side))[:, :positions, :positions]
@@ -245,7 +248,6 @@ def _template_correlations(places, size: int, radius: int) -> np.ndarray:
     sums = window_sums(searches.sum(axis=1, dtype=float))
     squares = window_sums((searches.astype(float) ** 2).sum(axis=1))
     variance = np.maximum(squares - sums ** 2 / count, 1e-12)
-    norms = np.array([place[3] for place in places])
     return products / np.sqrt(variance * norms[:, None, None])
 
 

@@ -56,6 +56,7 @@ def _distinct(angle: float, scale: float, other_angle: float, other_scale: float
     turned = abs((angle - other_angle + 180) % 360 - 180) >= _DISTINCT_ANGLE
     return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
+
 def working(image: np.ndarray, size: int):
     """The image downsampled to longest side ``size`` (not enlarged); and the
     working -> full (x, y) matrix."""
@@ -129,6 +130,7 @@ class DenseSearch:
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap)
+        to_working1 = np.linalg.inv(to_full1)
         found = []
         made = {}  # (turn, scale) -> (maps, canvas (x, y) -> image-2 (x, y))
         for angle in self.angles:
@@ -141,7 +143,7 @@ class DenseSearch:
                 score, shift = reference.correlate(maps)
                 matrix = turned.copy()
                 matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
-                found.append((score, to_full2 @ matrix @ np.linalg.inv(to_full1), angle, scale))
+                found.append((score, to_full2 @ matrix @ to_working1, angle, scale))
         found.sort(key=lambda item: -item[0])
         chosen = []
         for item in found:
