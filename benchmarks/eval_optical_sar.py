@@ -33,6 +33,13 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   256 x 256 pair (median 8.7). Besides sarfeat's own packages it needs
   ``joblib``, ``pyyaml`` and ``matplotlib`` (``pyfftw`` for speed).
 
+``--set canvas``: the same tiles the other way round, as EOSS's pairs and the
+issue's acceptance pairs are made (:func:`optical_sar_pairs.canvas_pairs`):
+the optical tile (fixed) turned by up to 90 degrees and scaled by 0.5-2 onto a
+canvas of 256 x scale pixels with black corners, the SAR tile (moving) as it
+is; pixel sizes differ by up to 2 either way. The error is measured in SAR
+pixels, as for the other pairs (moving image).
+
 With ``--alignment FILE`` (the JSON of ``check_3mos_alignment.py``), pairs whose
 tiles are themselves 3 px or more apart in the data are counted as published
 and also reported apart (``wrong_returned_on_misaligned_tiles``).
@@ -71,10 +78,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from skimage.transform import SimilarityTransform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optical_sar_pairs import SCALE_RANGE, development_pairs  # noqa: E402
+from optical_sar_pairs import SCALE_RANGE, canvas_pairs, development_pairs  # noqa: E402
 from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa: E402
                                     STARAINJ_PAIRS, landmark_rmse, real_pairs)
 
@@ -253,10 +261,15 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
 
 
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
-             scale_range: tuple[float, float] = SCALE_RANGE) -> dict:
-    """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal)."""
+             scale_range: tuple[float, float] = SCALE_RANGE, canvas: bool = False) -> dict:
+    """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal);
+    ``canvas``: :func:`canvas_pairs` instead of :func:`development_pairs`."""
     rows = {name: [] for name in methods}
-    pairs = development_pairs(split, upscale=upscale, scale_range=tuple(scale_range))
+    if canvas:
+        pairs = ((name, fixed, moving, SimilarityTransform(matrix=truth))
+                 for name, fixed, moving, truth in canvas_pairs(split))
+    else:
+        pairs = development_pairs(split, upscale=upscale, scale_range=tuple(scale_range))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break
@@ -311,13 +324,15 @@ def summary(rows, misaligned: frozenset = frozenset()) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", dest="pair_set", choices=("3mos", "real"), default="3mos",
-                        help="3mos: synthetic warps of 3MOS tiles; real: the real pairs of "
-                             "real_optical_sar_pairs.py (evaluation only)")
+    parser.add_argument("--set", dest="pair_set", choices=("3mos", "canvas", "real"),
+                        default="3mos",
+                        help="3mos: synthetic warps of 3MOS SAR tiles; canvas: 3MOS optical "
+                             "tiles turned and scaled onto black-cornered canvases; real: the "
+                             "real pairs of real_optical_sar_pairs.py (evaluation only)")
     parser.add_argument("--source", choices=("all", "starainj", "cfog", "eoss"), default="all",
                         help="the real pairs of one source only (--set real only)")
     parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
-                        help="3MOS split (--set 3mos only)")
+                        help="3MOS split (--set 3mos or canvas)")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs only")
     parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
     parser.add_argument("--scale-range", type=float, nargs=2, default=SCALE_RANGE,
@@ -353,7 +368,7 @@ def main(argv=None) -> int:
         if not 0 < args.scale_range[0] <= args.scale_range[1]:
             parser.error(f"--scale-range needs 0 < LOW <= HIGH, got {args.scale_range}")
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
-                        args.scale_range)
+                        args.scale_range, canvas=args.pair_set == "canvas")
     report = {name: summary(rows[name], misaligned) for name in methods}
     print(json.dumps(report, indent=1))
     if args.json is not None:

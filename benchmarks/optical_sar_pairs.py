@@ -11,6 +11,13 @@ Split by tile: tiles 0, 2, 4, 6, 8 of every strip are the ``'tune'`` split
 (parameters were chosen on them), tiles 1, 3, 5, 7, 9 the ``'held_out'`` split
 (never looked at while tuning; the figures of the benchmark are on it).
 
+:func:`canvas_pairs` builds the other geometry of real pairs (EOSS's, and the
+issue's description of its acceptance pairs: optical images 155-511 px against
+256 px SAR): the optical tile turned (+-90 degrees) and scaled (0.5-2) about its
+centre onto a canvas of 256 x scale pixels, the corners outside it black
+(0), the SAR tile as it is. The pixel sizes then differ by up to 2 either way
+and the whole footprint overlaps.
+
 The strips are fetched through :func:`sarfeat.data.fetch` (pinned URL and
 SHA-256); set ``SARFEAT_DATA_DIR`` to a folder holding ``optical_sar/3mos/``
 to work offline.
@@ -19,6 +26,7 @@ to work offline.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from skimage.transform import SimilarityTransform, resize, warp
 
 from sarfeat.data import OPTICAL_SAR_STRIPS, fetch
@@ -119,3 +127,49 @@ def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
             truth = random_similarity(rng, scale_range=scale_range)
             fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
             yield f"{label}_{k}", fixed, moving, truth
+
+
+#: Scales of the canvas pairs' optical images (canvas pixels per tile pixel).
+CANVAS_SCALE_RANGE = (0.5, 2.0)
+
+
+def onto_canvas(optical: np.ndarray, angle: float, scale: float, fill: float = 0.0):
+    """(canvas, truth): ``optical`` turned by ``angle`` degrees and scaled by ``scale`` about
+    its centre onto a square canvas of ``round(side * scale)`` pixels, ``fill`` outside;
+    ``truth`` maps canvas (x, y) to tile (x, y).
+
+    A reduction is Gaussian-prefiltered first (sigma ``0.5 sqrt(1/scale^2 - 1)``).
+    """
+    side = int(round(optical.shape[0] * scale))
+    tile_centre = (np.array(optical.shape[::-1]) - 1) / 2
+    middle = (side - 1) / 2
+    truth = (SimilarityTransform(translation=tile_centre).params
+             @ SimilarityTransform(scale=1 / scale, rotation=np.deg2rad(-angle)).params
+             @ SimilarityTransform(translation=(-middle, -middle)).params)
+    source = optical if scale >= 1 else ndimage.gaussian_filter(
+        optical, 0.5 * np.sqrt(1 / scale ** 2 - 1))
+    canvas = warp(source, SimilarityTransform(matrix=truth), output_shape=(side, side),
+                  order=1, cval=np.nan, preserve_range=True)
+    return np.where(np.isfinite(canvas), canvas, fill).astype(np.float32), truth
+
+
+def canvas_pairs(split: str = "held_out", seed: int = 7,
+                 scale_range: tuple[float, float] = CANVAS_SCALE_RANGE):
+    """Yield (name, optical canvas, SAR tile, truth) for one split (see the module
+    docstring): the turn uniform in +-MAX_ANGLE, the scale log-uniform in ``scale_range``.
+
+    ``truth`` (3x3 array) maps optical canvas (x, y) to SAR (x, y).
+    """
+    if split not in ("tune", "held_out"):
+        raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
+    first = 0 if split == "tune" else 1
+    for index, strip in enumerate(OPTICAL_SAR_STRIPS):
+        label = strip.rsplit("/", 1)[1].removesuffix(".png")
+        for k, (optical, sar) in enumerate(strip_tiles(strip)):
+            if k % 2 != first:
+                continue
+            rng = np.random.default_rng([seed, index, k])
+            angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+            scale = float(np.exp(rng.uniform(*np.log(scale_range))))
+            canvas, truth = onto_canvas(optical, angle, scale)
+            yield f"{label}_{k}", canvas, sar, truth

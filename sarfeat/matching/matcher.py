@@ -513,7 +513,7 @@ class CoarseFineMatcher:
             self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
             turns=self.rotations if self.angle_step is None else None,
             scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
-            rng=self.rng), image1, image2)
+            nodata=self.nodata, rng=self.rng), image1, image2)
 
     def check_parameters(self) -> None:
         """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""

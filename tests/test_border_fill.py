@@ -1,0 +1,103 @@
+"""sarfeat.preprocess.border_fill: the constant fill around an image turned or scaled
+onto a canvas, and what the optical-SAR matcher makes of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import SimilarityTransform, warp
+
+import sarfeat
+from sarfeat.data import load_optical_sar_tile
+from sarfeat.matching import DenseStructuralMatcher
+from sarfeat.metrics import registration_rmse
+from sarfeat.preprocess import border_fill
+
+CENTRE = np.array([127.5, 127.5])
+
+
+@pytest.fixture(scope="module")
+def tile():
+    return load_optical_sar_tile()
+
+
+def _onto_canvas(image, angle, scale, fill=0.0, side=None):
+    """``image`` turned by ``angle`` and scaled by ``scale`` about its centre onto a square
+    canvas of ``side`` (256 * scale) pixels filled with ``fill`` (an EOSS-like pair); and
+    the canvas (x, y) -> image (x, y) matrix."""
+    side = side or int(round(image.shape[0] * scale))
+    middle = (side - 1) / 2
+    to_image = (SimilarityTransform(translation=CENTRE).params
+                @ SimilarityTransform(rotation=np.deg2rad(-angle), scale=1 / scale).params
+                @ SimilarityTransform(translation=(-middle, -middle)).params)
+    canvas = warp(image.astype(np.float32), SimilarityTransform(matrix=to_image),
+                  output_shape=(side, side), order=1, cval=np.nan, preserve_range=True)
+    outside = np.isnan(canvas)
+    return np.where(outside, fill, canvas).astype(np.float32), outside, to_image
+
+
+def test_the_fill_of_a_turned_image_is_found(tile):
+    canvas, outside, _ = _onto_canvas(tile[0], 35.0, 1.2)
+    found = border_fill(canvas)
+    assert found is not None
+    # the outside of the turned tile, bar content pixels that happen to equal the fill
+    assert found[outside].all() and found[~outside].mean() < 0.01
+
+
+def test_a_white_fill_and_a_colour_image(tile):
+    canvas, outside, _ = _onto_canvas(tile[0], -60.0, 0.8, fill=255.0)
+    colour = np.stack([canvas, canvas * 0.5 + 10 * ~outside, canvas], axis=-1)
+    colour[outside] = 255.0
+    for image in (canvas, colour.astype(np.uint8)):
+        found = border_fill(image)
+        assert found is not None and found[outside].all()
+
+
+def test_scenes_without_a_fill_are_left_alone(tile):
+    optical, sar = tile
+    assert border_fill(optical) is None and border_fill(sar) is None
+    # NaN corners are no-data already
+    canvas, outside, _ = _onto_canvas(optical, 35.0, 1.0, fill=np.nan)
+    assert border_fill(canvas) is None
+    # a dark sea reaching all four corners around a coast that is not one straight block
+    rows, cols = np.mgrid[:256, :256]
+    sea = optical.copy()
+    sea[np.hypot(rows - 128, cols - 128) > 90 + 20 * np.sin(cols / 9.0)] = 0.0
+    assert border_fill(sea) is None
+
+
+def test_only_pixels_connected_to_the_border_are_fill(tile):
+    canvas, outside, _ = _onto_canvas(tile[0], 20.0, 1.0)
+    canvas[100:120, 100:120] = 0.0  # a dark block inside the image: data, not fill
+    found = border_fill(canvas)
+    assert found is not None and not found[100:120, 100:120].any()
+
+
+def test_optical_on_a_black_canvas_registers_with_the_fill_as_no_data(tile):
+    # the optical tile turned 30 degrees and enlarged 1.3 times onto a canvas with black
+    # corners, the SAR tile as it is: truth = canvas (x, y) -> tile (x, y)
+    canvas, outside, truth = _onto_canvas(tile[0], 30.0, 1.3)
+    result = sarfeat.register(canvas, tile[1], modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(result.transform, truth, canvas.shape, tile[1].shape) < 3.0
+    share = result.diagnostics["border_fill"]
+    assert share[0] == pytest.approx(outside.mean(), abs=0.01) and share[1] == 0.0
+    assert result.diagnostics["valid_fraction"][0] == pytest.approx(1 - share[0], abs=1e-3)
+
+
+def test_nodata_and_masks_are_no_data_for_the_dense_matcher(tile):
+    optical, sar = tile
+    blanked = optical.copy()
+    blanked[:64] = -1.0  # a band of a no-data value (neither tile holds it)
+    masked = np.ma.masked_array(sar, mask=np.zeros(sar.shape, bool))
+    masked.mask[:, :32] = True
+    matcher = DenseStructuralMatcher("optical-sar", nodata=-1.0)
+    matcher.match(blanked, masked)
+    left = matcher.diagnostics["valid_fraction"]
+    assert left[0] == pytest.approx(1 - 64 / 256, abs=1e-6)
+    assert left[1] == pytest.approx(1 - 32 / 256, abs=1e-6)
+    # and the fill rule can be switched off
+    canvas, outside, _ = _onto_canvas(optical, 30.0, 1.0)
+    plain = DenseStructuralMatcher("optical-sar", border_fill=False)
+    plain.match(canvas, sar)
+    assert plain.diagnostics["border_fill"] == [0.0, 0.0]
+    assert plain.diagnostics["valid_fraction"][0] == 1.0
