@@ -192,6 +192,21 @@ def test_sar_pair_is_unchanged_by_the_modality_parameter():
     assert "fine_patches_used" in explicit.diagnostics
 
 
+def test_a_weak_whole_overlap_needs_a_clear_peak_and_twice_the_templates():
+    # below min_verify_score (0.14) a transform passes only with a clear peak (0.12 or
+    # more, 1.5 times the next) and 2 * min_inliers agreeing templates: on a canvas
+    # tuning pair one 170 px wrong passed with 15 of 15 small-image templates
+    matcher = DenseStructuralMatcher("optical-sar")
+    matcher.diagnostics = dict(verify_weighted=0.127, verify_second=0.082, fine_inliers=15)
+    assert "24 agreeing templates" in matcher._unverified()
+    matcher.diagnostics["fine_inliers"] = 25
+    assert matcher._unverified() is None
+    matcher.diagnostics["verify_second"] = 0.1  # a peak 1.27 times the next: no
+    assert "too weakly" in matcher._unverified()
+    matcher.diagnostics.update(verify_weighted=0.15, fine_inliers=12)  # above 0.14
+    assert matcher._unverified() is None
+
+
 def test_dense_matcher_returns_the_checked_whole_overlap_estimate(tile, moved_sar):
     matcher = DenseStructuralMatcher("optical-sar", rng=0)
     matcher.match(tile[0], moved_sar)

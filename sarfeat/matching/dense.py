@@ -202,7 +202,11 @@ class DenseStructuralMatcher:
         the wrong transforms that reached the check had peaks 1.10-1.35 times
         the next one; the two right ones between 0.12 and 0.14 had 1.6 and 1.8.
         The floor matters: a prior 184 px wrong (let through with no global
-        threshold) had a peak 1.57 times the next one, at 0.083.
+        threshold) had a peak 1.57 times the next one, at 0.083. Such a
+        transform also needs twice ``min_inliers`` agreeing templates: on the
+        canvas tuning pairs (a small optical image, few templates) two passed
+        with 15 and 19 (170 and 5.9 px wrong), where the three right ones of the
+        3MOS tuning split had 25-35.
     max_scale_change : float
         The global search tries no scale beyond this (or below its inverse).
     features : {'gradient', 'log-gabor'}
@@ -471,11 +475,13 @@ class DenseStructuralMatcher:
         least = self.min_verify_score
         standout = score / max(diagnostics["verify_second"], 1e-9)
         clear = (self.clear_peak is not None and score >= self.clear_peak[0]
-                 and standout >= self.clear_peak[1])
+                 and standout >= self.clear_peak[1]
+                 and diagnostics["fine_inliers"] >= 2 * self.min_inliers)
         if score < least and not clear:
             weaker = ("" if self.clear_peak is None else
                       f", or {self.clear_peak[0]} with a peak {self.clear_peak[1]} times the "
-                      f"next one, {standout:.2f} here")
+                      f"next one and {2 * self.min_inliers} agreeing templates, {standout:.2f} "
+                      f"and {diagnostics['fine_inliers']} here")
             return (f"the whole overlap correlates too weakly at the fitted model ({score:.3f}, "
                     f"{least} needed{weaker})")
         margin = (score - diagnostics["verify_second"]) / max(score, 1e-9)
