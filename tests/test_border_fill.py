@@ -10,6 +10,7 @@ from skimage.transform import SimilarityTransform, warp
 import sarfeat
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
+from sarfeat.matching.dense_search import working
 from sarfeat.metrics import registration_rmse
 from sarfeat.preprocess import border_fill
 
@@ -101,3 +102,12 @@ def test_nodata_and_masks_are_no_data_for_the_dense_matcher(tile):
     plain.match(canvas, sar)
     assert plain.diagnostics["border_fill"] == [0.0, 0.0]
     assert plain.diagnostics["valid_fraction"][0] == 1.0
+
+
+def test_a_small_optical_image_against_a_larger_sar_one(tile):
+    # the optical tile at 0.6 of its scale (154 px, black corners) against the 256 px SAR
+    # tile: the search works with the SAR image at 128 px, the optical one at 77
+    canvas, outside, truth = _onto_canvas(tile[0], -25.0, 0.6)
+    assert max(working(canvas, 128, tile[1])[0].shape) == 77
+    result = sarfeat.register(canvas, tile[1], modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(result.transform, truth, canvas.shape, tile[1].shape) < 3.0

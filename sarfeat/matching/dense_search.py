@@ -57,10 +57,13 @@ def _distinct(angle: float, scale: float, other_angle: float, other_scale: float
     return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
 
-def working(image: np.ndarray, size: int):
+def working(image: np.ndarray, size: int, other: np.ndarray | None = None):
     """The image downsampled to longest side ``size`` (not enlarged); and the
-    working -> full (x, y) matrix."""
-    return downsample(image, min(1.0, size / max(image.shape)))
+    working -> full (x, y) matrix. With ``other`` (the image that will be
+    downsampled by the same factor), the longer of the two sides is brought to
+    ``size``."""
+    longest = max(image.shape) if other is None else max(*image.shape, *other.shape)
+    return downsample(image, min(1.0, size / longest))
 
 
 class DenseSearch:
@@ -126,7 +129,7 @@ class DenseSearch:
     def hypotheses(self, image1, image2) -> list:
         """The global search (step 1): the best (score, matrix, turn, scale) peaks, a few
         turns or scales apart; ``matrix`` maps image-1 (x, y) to image-2 (x, y)."""
-        small1, to_full1 = working(image1, self.coarse_size)
+        small1, to_full1 = working(image1, self.coarse_size, image2)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap)
@@ -176,7 +179,7 @@ class DenseSearch:
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
-        small1, to_full1 = working(image1, self.refine_size)
+        small1, to_full1 = working(image1, self.refine_size, image2)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
