@@ -33,8 +33,9 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   256 x 256 pair (median 8.7). Besides sarfeat's own packages it needs
   ``joblib``, ``pyyaml`` and ``matplotlib`` (``pyfftw`` for speed).
 
-``--set canvas``: the same tiles the other way round, as EOSS's pairs and the
-issue's acceptance pairs are made (:func:`optical_sar_pairs.canvas_pairs`):
+``--set canvas``: the same tiles the other way round, as EOSS's pairs are made
+and as issue 21 describes its acceptance pairs (optical images 155-511 px
+against 256 px SAR; :func:`optical_sar_pairs.canvas_pairs`):
 the optical tile (fixed) turned by up to 90 degrees and scaled by 0.5-2 onto a
 canvas of 256 x scale pixels with black corners, the SAR tile (moving) as it
 is; pixel sizes differ by up to 2 either way. The error is measured in SAR

@@ -12,8 +12,8 @@ Split by tile: tiles 0, 2, 4, 6, 8 of every strip are the ``'tune'`` split
 (never looked at while tuning; the figures of the benchmark are on it).
 
 :func:`canvas_pairs` builds the other geometry of real pairs (EOSS's, and the
-issue's description of its acceptance pairs: optical images 155-511 px against
-256 px SAR): the optical tile turned (+-90 degrees) and scaled (0.5-2) about its
+one issue 21 describes for its acceptance pairs: optical images 155-511 px
+against 256 px SAR): the optical tile turned (+-90 degrees) and scaled (0.5-2) about its
 centre onto a canvas of 256 x scale pixels, the corners outside it black
 (0), the SAR tile as it is. The pixel sizes then differ by up to 2 either way
 and the whole footprint overlaps.

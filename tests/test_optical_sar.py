@@ -240,6 +240,41 @@ def _development_pair(strip: str, tile_index: int):
     return warp_pair(*tiles[tile_index], random_similarity(rng))
 
 
+def _canvas_pair(strip: str, tile_index: int):
+    """A canvas tuning pair of benchmarks/optical_sar_pairs.py (skip when the strip is
+    absent): (optical canvas, SAR tile, canvas -> SAR matrix)."""
+    from benchmarks.optical_sar_pairs import CANVAS_SCALE_RANGE, MAX_ANGLE, onto_canvas, strip_tiles
+    from sarfeat.data import OPTICAL_SAR_STRIPS, DataUnavailableError
+
+    name = f"optical_sar/3mos/{strip}.png"
+    try:
+        optical, sar = strip_tiles(name)[tile_index]
+    except DataUnavailableError:
+        pytest.skip(f"{name} is not available (set SARFEAT_DATA_DIR to a folder holding it)")
+    rng = np.random.default_rng([7, OPTICAL_SAR_STRIPS.index(name), tile_index])
+    angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+    scale = float(np.exp(rng.uniform(*np.log(CANVAS_SCALE_RANGE))))
+    canvas, truth = onto_canvas(optical, angle, scale)
+    return canvas, sar, truth
+
+
+@pytest.mark.parametrize(("strip", "tile_index"), [("SEN_city", 6), ("GF3_rural", 6)])
+def test_canvas_pairs_register_or_are_refused_never_wrong(strip, tile_index):
+    # the optical tile turned and scaled onto a black-cornered canvas (1.63 times, 444 px;
+    # 0.64 times, 164 px), the SAR tile as it is: the first registers, the second (15
+    # templates of a small image agreed with a transform 170 px wrong at a weak
+    # whole-overlap score) is refused
+    canvas, sar, truth = _canvas_pair(strip, tile_index)
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(canvas, sar)
+    assert matcher.diagnostics["border_fill"][0] > 0.01
+    if strip == "GF3_rural":
+        assert matcher.model is None and "refused" in matcher.diagnostics["failure"]
+    else:
+        assert matcher.model is not None, matcher.diagnostics["failure"]
+        assert registration_rmse(matcher.model, truth, canvas.shape, sar.shape) < 3.0
+
+
 @pytest.mark.parametrize(("strip", "tile_index"),
                          [("RCM_city", 4), ("GF3_water", 2), ("SEN_rural", 0)])
 def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index):
