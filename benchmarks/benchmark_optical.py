@@ -48,6 +48,18 @@ def _fetchable(names: str) -> bool:
     return True
 
 
+def _held_out_figures(canvas: bool):
+    """Per method, the figures of every ``_STEP``-th held-out pair (the canvas pairs with
+    ``canvas``); None without the 3MOS strips."""
+    use_shared_data()
+    if not _fetchable("OPTICAL_SAR_STRIPS"):
+        return None
+    from .eval_optical_sar import evaluate, summary
+
+    rows = evaluate("held_out", None, 1, list(_METHODS), _STEP, canvas=canvas)
+    return {name: summary(rows[name]) for name in _METHODS}
+
+
 class OpticalSARPairs(SlowTiming):
     """Share within 3 px, wrong transforms returned and CPU time, per method."""
 
@@ -55,13 +67,7 @@ class OpticalSARPairs(SlowTiming):
     param_names = ["method"]
 
     def setup_cache(self):
-        use_shared_data()
-        if not _fetchable("OPTICAL_SAR_STRIPS"):
-            return None
-        from .eval_optical_sar import evaluate, summary
-
-        rows = evaluate("held_out", None, 1, list(_METHODS), _STEP)
-        return {name: summary(rows[name]) for name in _METHODS}
+        return _held_out_figures(canvas=False)
 
     def setup(self, results, method):
         if results is None:
@@ -90,13 +96,7 @@ class CanvasOpticalSARPairs(SlowTiming):
     param_names = ["method"]
 
     def setup_cache(self):
-        use_shared_data()
-        if not _fetchable("OPTICAL_SAR_STRIPS"):
-            return None
-        from .eval_optical_sar import evaluate, summary
-
-        rows = evaluate("held_out", None, 1, list(_METHODS), _STEP, canvas=True)
-        return {name: summary(rows[name]) for name in _METHODS}
+        return _held_out_figures(canvas=True)
 
     setup = OpticalSARPairs.setup
     track_share_within_3px = OpticalSARPairs.track_share_within_3px
