@@ -268,7 +268,7 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
     rows = {name: [] for name in methods}
     if canvas:
         pairs = ((name, fixed, moving, SimilarityTransform(matrix=truth))
-                 for name, fixed, moving, truth in canvas_pairs(split))
+                 for name, fixed, moving, truth in canvas_pairs(split, upscale=upscale))
     else:
         pairs = development_pairs(split, upscale=upscale, scale_range=tuple(scale_range))
     for index, (name, fixed, moving, truth) in enumerate(pairs):

@@ -154,11 +154,12 @@ def onto_canvas(optical: np.ndarray, angle: float, scale: float, fill: float = 0
 
 
 def canvas_pairs(split: str = "held_out", seed: int = 7,
-                 scale_range: tuple[float, float] = CANVAS_SCALE_RANGE):
+                 scale_range: tuple[float, float] = CANVAS_SCALE_RANGE, upscale: int = 1):
     """Yield (name, optical canvas, SAR tile, truth) for one split (see the module
     docstring): the turn uniform in +-MAX_ANGLE, the scale log-uniform in ``scale_range``.
 
-    ``truth`` (3x3 array) maps optical canvas (x, y) to SAR (x, y).
+    ``truth`` (3x3 array) maps optical canvas (x, y) to SAR (x, y). ``upscale``
+    enlarges both tiles first (2: a 512 px SAR tile, as EOSS's pairs).
     """
     if split not in ("tune", "held_out"):
         raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
@@ -171,5 +172,9 @@ def canvas_pairs(split: str = "held_out", seed: int = 7,
             rng = np.random.default_rng([seed, index, k])
             angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
             scale = float(np.exp(rng.uniform(*np.log(scale_range))))
+            if upscale != 1:
+                size = (optical.shape[0] * upscale, optical.shape[1] * upscale)
+                optical, sar = (resize(image, size, order=3, preserve_range=True)
+                                .astype(np.float32) for image in (optical, sar))
             canvas, truth = onto_canvas(optical, angle, scale)
             yield f"{label}_{k}", canvas, sar, truth

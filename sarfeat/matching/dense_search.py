@@ -179,7 +179,7 @@ class DenseSearch:
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
-        small1, to_full1 = working(image1, self.refine_size, image2)
+        small1, to_full1 = working(image1, self.refine_size)
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
