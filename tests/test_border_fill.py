@@ -3,11 +3,15 @@ onto a canvas, and what the optical-SAR matcher makes of it."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from skimage.io import imsave
 from skimage.transform import SimilarityTransform, warp
 
 import sarfeat
+from sarfeat.cli import main
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
 from sarfeat.matching.dense_search import working
@@ -111,3 +115,25 @@ def test_a_small_optical_image_against_a_larger_sar_one(tile):
     assert max(working(canvas, 128, tile[1])[0].shape) == 77
     result = sarfeat.register(canvas, tile[1], modality="optical-sar", rng=0, progress=False)
     assert registration_rmse(result.transform, truth, canvas.shape, tile[1].shape) < 3.0
+
+
+def test_cli_says_when_a_fill_is_left_out_and_can_keep_it(tile, tmp_path, capsys):
+    # an 8-bit PNG of the optical tile turned onto a black canvas, as image editors save it
+    canvas, outside, truth = _onto_canvas(tile[0], 30.0, 1.3)
+    fixed, moving = tmp_path / "optical.png", tmp_path / "sar.npy"
+    imsave(fixed, np.clip(canvas, 0, 255).astype(np.uint8), check_contrast=False)
+    np.save(moving, tile[1])
+    report = tmp_path / "report.json"
+    command = ["register", str(fixed), str(moving), "--modality", "optical-sar",
+               "--json", str(report)]
+    assert main(command) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "constant fill around the image, matched as no-data" in said
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["diagnostics"]["border_fill"][0] == pytest.approx(outside.mean(), abs=0.01)
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, canvas.shape, tile[1].shape) < 3.0
+    main(command + ["--keep-border-fill"])
+    assert "matched as no-data" not in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["diagnostics"]["border_fill"] == [0.0, 0.0]

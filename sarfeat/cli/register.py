@@ -80,6 +80,10 @@ def add_parser(commands) -> None:
     add("--scales", choices=("default", "wide"), default="default",
         help="scales searched with an optical image: default 0.59-2 (with refinement about "
              "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
+    add("--keep-border-fill", action="store_true",
+        help="with an optical image, match a constant fill around an image turned or scaled "
+             "onto its canvas as data (by default, when the four corners hold one value, its "
+             "pixels connected to the border are no-data)")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "
@@ -148,7 +152,8 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
         device=args.device, trust=args.trust, progress=progress,
-        modality=getattr(args, "modality", "sar"), **search)
+        modality=getattr(args, "modality", "sar"),
+        border_fill=not getattr(args, "keep_border_fill", False), **search)
 
 
 def upright_search(args: argparse.Namespace, fixed, moving) -> bool:
@@ -388,6 +393,10 @@ def run(args: argparse.Namespace) -> None:
     if result.coarse_failed:
         console.say("warning: the coarse stage failed; the transform rests on the local search "
                     "around the initial transform alone (confidence halved): check it")
+    for name, share in zip((args.fixed, args.moving), d.get("border_fill") or ()):
+        if share > 0:
+            console.say(f"{name}: {100 * share:.1f} % of its pixels, a constant fill around the "
+                        "image, matched as no-data (--keep-border-fill matches them)")
     extra = {"output_resampled": args.output is not None and not args.no_resample,
              "upright_search": upright, "whole_circle_search": whole_circle,
              "wide_scale_search": getattr(args, "scales", "default") == "wide"}

@@ -232,6 +232,11 @@ class CoarseFineMatcher:
         adds 0.5 (:data:`~sarfeat.matching.dense.WIDE_SCALES`) at about 1.15
         times the time; scales beyond ``max_scale_change`` (2 by default) are
         not searched.
+    border_fill : bool
+        For a pair with an optical image: whether a constant fill around an
+        image turned or scaled onto its canvas (all four corners of one value)
+        is no-data (:func:`sarfeat.preprocess.border_fill`; the dense matcher's
+        ``diagnostics['border_fill']`` gives each image's share).
 
     Attributes
     ----------
@@ -335,11 +340,13 @@ class CoarseFineMatcher:
         progress: bool | None = None,
         modality: str | tuple[str, str] = "sar",
         dense_scales: tuple[float, ...] | None = None,
+        border_fill: bool = True,
         **detector_options,
     ) -> None:
         parse_modality(modality)  # a bad modality (or scale) is refused at once
         self.modality = modality
         self.dense_scales = None if dense_scales is None else checked_scales(dense_scales)
+        self.border_fill = bool(border_fill)
         flat = dict(
             model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
             fine_threshold=fine_threshold, patch_size=patch_size, radius=radius,
@@ -513,7 +520,7 @@ class CoarseFineMatcher:
             self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
             turns=self.rotations if self.angle_step is None else None,
             scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
-            nodata=self.nodata, rng=self.rng), image1, image2)
+            nodata=self.nodata, border_fill=self.border_fill, rng=self.rng), image1, image2)
 
     def check_parameters(self) -> None:
         """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""
