@@ -137,3 +137,12 @@ def test_cli_says_when_a_fill_is_left_out_and_can_keep_it(tile, tmp_path, capsys
     assert "matched as no-data" not in capsys.readouterr().out
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert saved["diagnostics"]["border_fill"] == [0.0, 0.0]
+
+
+def test_bad_fill_and_nodata_options_are_refused():
+    with pytest.raises((TypeError, ValueError), match="border_fill"):
+        DenseStructuralMatcher("optical-sar", border_fill="no")
+    with pytest.raises((TypeError, ValueError), match="nodata"):
+        DenseStructuralMatcher("optical-sar", nodata="zero")
+    with pytest.raises((TypeError, ValueError), match="border_fill"):
+        sarfeat.CoarseFineMatcher(modality="optical-sar", border_fill=1)

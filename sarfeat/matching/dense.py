@@ -56,6 +56,7 @@ import time
 import numpy as np
 from skimage.transform import AffineTransform, SimilarityTransform
 
+from .._validation import check_bool, check_number
 from ..preprocess import border_fill, check_image, valid_mask
 from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
 from .geometry import rotation_scale, warp_nan
@@ -298,8 +299,10 @@ class DenseStructuralMatcher:
         self.clear_peak = None if clear_peak is None else tuple(clear_peak)
         self.max_scale_change = max_scale_change
         self.input_kind = input_kind
+        check_number("nodata", nodata, optional=True)
+        check_bool("border_fill", border_fill)
         self.nodata = nodata
-        self.border_fill = bool(border_fill)
+        self.border_fill = border_fill
         self.rng = rng
         self.progress = None
         self._reset()

@@ -346,7 +346,7 @@ class CoarseFineMatcher:
         parse_modality(modality)  # a bad modality (or scale) is refused at once
         self.modality = modality
         self.dense_scales = None if dense_scales is None else checked_scales(dense_scales)
-        self.border_fill = bool(border_fill)
+        self.border_fill = border_fill
         flat = dict(
             model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
             fine_threshold=fine_threshold, patch_size=patch_size, radius=radius,

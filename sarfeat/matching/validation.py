@@ -77,6 +77,7 @@ def check_matcher_parameters(matcher) -> None:
     check_bool("select_model", matcher.select_model)
     check_bool("subpixel", matcher.subpixel)
     check_bool("identity_prior", matcher.identity_prior)
+    check_bool("border_fill", matcher.border_fill)
     check_integer("estimated_turns", matcher.estimated_turns, 0)
     if matcher.progress is not None:
         check_bool("progress", matcher.progress)
