@@ -115,6 +115,16 @@ def test_a_small_optical_image_against_a_larger_sar_one(tile):
     assert max(working(canvas, 128, tile[1])[0].shape) == 77
     result = sarfeat.register(canvas, tile[1], modality="optical-sar", rng=0, progress=False)
     assert registration_rmse(result.transform, truth, canvas.shape, tile[1].shape) < 3.0
+    # the fine stage ran on the SAR image's finer grid, its templates many; the tie points
+    # come back in each image's own pixels
+    assert result.diagnostics["fine_on_image2"] is True
+    assert result.diagnostics["fine_inliers"] >= 24
+    inliers = result.inlier_matches
+    fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
+    moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
+    assert fixed_xy.max() < canvas.shape[0] and moving_xy.max() < tile[1].shape[0]
+    expected = (np.c_[fixed_xy, np.ones(len(fixed_xy))] @ truth.T)[:, :2]
+    assert np.median(np.hypot(*(expected - moving_xy).T)) < 3.0
 
 
 def test_cli_says_when_a_fill_is_left_out_and_can_keep_it(tile, tmp_path, capsys):

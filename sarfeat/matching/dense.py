@@ -33,6 +33,11 @@ each on those maps:
    transform are its inliers (the tie points). A model fitted to the templates
    themselves is not returned: on the 3MOS tuning pairs their affine fits
    strayed 4-14 px where the whole overlap was within 3 px.
+   When image 1 is smaller than ``fine_size`` and the prior puts image 2's
+   pixels more than 1.25 times finer (a small optical image against a SAR
+   one), steps 3 and 4 run the other way round, on image 2's grid with its
+   templates, and their results are turned back (``diagnostics
+   ['fine_on_image2']``): image 1's few coarse templates decided too little.
 5. **Full resolution** (images larger than ``fine_size``): the accepted
    transform is polished again over the whole overlap at each doubling of the
    working size up to image 1's own
@@ -68,6 +73,10 @@ from .result import MatchResult
 
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "structure_result",
            "DENSE_SCALES", "WIDE_SCALES"]
+
+#: A prior with image 2's pixels this much finer than a small image 1's (shorter than
+#: ``fine_size``) runs the fine stage on image 2's grid.
+_SWAP_SCALE = 1.25
 
 #: Feature maps per kind, for the global search and refinement (coarse) and for the fine
 #: stage: log-Gabor wavelengths or gradient sigmas in pixels of the working image.
@@ -348,7 +357,11 @@ class DenseStructuralMatcher:
         self.diagnostics.update(coarse_score=score,
                                 seconds_coarse=time.perf_counter() - started)
         if score >= self.min_coarse_score:
-            self._fine(prepared1, prepared2, prior)
+            if (max(prepared1.shape) < self.fine_size
+                    and rotation_scale(prior)[1] > _SWAP_SCALE):
+                self._fine_swapped(prepared1, prepared2, prior)
+            else:
+                self._fine(prepared1, prepared2, prior)
         else:
             self.diagnostics["failure"] = (
                 f"no turn and scale stands out in the global search (best structure "
@@ -397,6 +410,18 @@ class DenseStructuralMatcher:
     def _maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
         return _MAPS[self.features, stage](image)
+
+    def _fine_swapped(self, image1, image2, prior: np.ndarray) -> None:
+        """The fine stage on image 2's grid (its pixels finer than a small image 1's):
+        image 1 resampled onto it, image 2's templates; the results turned back."""
+        self._fine(image2, image1, np.linalg.inv(prior))
+        self.diagnostics["fine_on_image2"] = True
+        if "polished" in self.diagnostics:
+            self.diagnostics["polished"] = np.linalg.inv(
+                np.array(self.diagnostics["polished"])).tolist()
+        if self.model is not None:
+            self.model = SimilarityTransform(matrix=np.linalg.inv(self.model.params))
+        self.keypoints1, self.keypoints2 = self.keypoints2, self.keypoints1
 
     def _fine(self, image1, image2, prior: np.ndarray) -> None:
         work1, to_full1 = working(image1, self.fine_size)
