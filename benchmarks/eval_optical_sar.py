@@ -79,7 +79,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from skimage.transform import SimilarityTransform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -266,11 +265,8 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal);
     ``canvas``: :func:`canvas_pairs` instead of :func:`development_pairs`."""
     rows = {name: [] for name in methods}
-    if canvas:
-        pairs = ((name, fixed, moving, SimilarityTransform(matrix=truth))
-                 for name, fixed, moving, truth in canvas_pairs(split, upscale=upscale))
-    else:
-        pairs = development_pairs(split, upscale=upscale, scale_range=tuple(scale_range))
+    pairs = (canvas_pairs(split, upscale=upscale) if canvas else
+             development_pairs(split, upscale=upscale, scale_range=tuple(scale_range)))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break

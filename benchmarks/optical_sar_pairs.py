@@ -158,7 +158,8 @@ def canvas_pairs(split: str = "held_out", seed: int = 7,
     """Yield (name, optical canvas, SAR tile, truth) for one split (see the module
     docstring): the turn uniform in +-MAX_ANGLE, the scale log-uniform in ``scale_range``.
 
-    ``truth`` (3x3 array) maps optical canvas (x, y) to SAR (x, y). ``upscale``
+    ``truth`` (a similarity, as :func:`development_pairs` gives) maps optical canvas
+    (x, y) to SAR (x, y). ``upscale``
     enlarges both tiles first (2: a 512 px SAR tile, as EOSS's pairs).
     """
     if split not in ("tune", "held_out"):
@@ -177,4 +178,4 @@ def canvas_pairs(split: str = "held_out", seed: int = 7,
                 optical, sar = (resize(image, size, order=3, preserve_range=True)
                                 .astype(np.float32) for image in (optical, sar))
             canvas, truth = onto_canvas(optical, angle, scale)
-            yield f"{label}_{k}", canvas, sar, truth
+            yield f"{label}_{k}", canvas, sar, SimilarityTransform(matrix=truth)

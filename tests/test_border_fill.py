@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 from skimage.io import imsave
-from skimage.transform import SimilarityTransform, warp
 
 import sarfeat
+from benchmarks.optical_sar_pairs import onto_canvas
 from sarfeat.cli import main
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
@@ -18,25 +18,16 @@ from sarfeat.matching.dense_search import working
 from sarfeat.metrics import registration_rmse
 from sarfeat.preprocess import border_fill
 
-CENTRE = np.array([127.5, 127.5])
-
-
 @pytest.fixture(scope="module")
 def tile():
     return load_optical_sar_tile()
 
 
-def _onto_canvas(image, angle, scale, fill=0.0, side=None):
-    """``image`` turned by ``angle`` and scaled by ``scale`` about its centre onto a square
-    canvas of ``side`` (256 * scale) pixels filled with ``fill`` (an EOSS-like pair); and
-    the canvas (x, y) -> image (x, y) matrix."""
-    side = side or int(round(image.shape[0] * scale))
-    middle = (side - 1) / 2
-    to_image = (SimilarityTransform(translation=CENTRE).params
-                @ SimilarityTransform(rotation=np.deg2rad(-angle), scale=1 / scale).params
-                @ SimilarityTransform(translation=(-middle, -middle)).params)
-    canvas = warp(image.astype(np.float32), SimilarityTransform(matrix=to_image),
-                  output_shape=(side, side), order=1, cval=np.nan, preserve_range=True)
+def _onto_canvas(image, angle, scale, fill=0.0):
+    """``image`` turned and scaled onto a canvas filled with ``fill`` (an EOSS-like pair,
+    :func:`benchmarks.optical_sar_pairs.onto_canvas`): (canvas, its outside, the canvas
+    (x, y) -> image (x, y) matrix)."""
+    canvas, to_image = onto_canvas(image.astype(np.float32), angle, scale, fill=np.nan)
     outside = np.isnan(canvas)
     return np.where(outside, fill, canvas).astype(np.float32), outside, to_image
 

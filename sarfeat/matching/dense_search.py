@@ -166,10 +166,8 @@ class DenseSearch:
         modulo 180 degrees, symmetric filters and borders) follow it.
         """
         opposite = made.get(((angle + 180.0) % 360.0, scale))
-        if opposite is not None:
+        if opposite is not None and opposite[0] is not None:
             maps, turned = opposite
-            if maps is None:
-                return None, turned
             rows, cols = maps.shape[1:]
             over = np.array([[-1.0, 0.0, cols - 1], [0.0, -1.0, rows - 1], [0.0, 0.0, 1.0]])
             return np.ascontiguousarray(maps[:, ::-1, ::-1]), turned @ over
