@@ -8,6 +8,7 @@ keypoints and descriptors are known.
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 
@@ -112,8 +113,8 @@ def test_run_pair_measures_over_the_landmarks_and_keeps_sarfeat_refusals(monkeyp
     points = np.array([[10.0, 5.0], [60.0, 40.0], [30.0, 20.0]])
     rows = {"sarfeat": [], "sift": []}
     eval_optical_sar.run_pair("p", image, image, TRUTH, ["sarfeat", "sift"], rows, points)
-    (name, rmse, _, _, note), = rows["sarfeat"]
-    assert name == "p" and rmse is None and note == "cannot register: too few templates"
+    (name, rmse, _, _, note, again), = rows["sarfeat"]
+    assert name == "p" and rmse is again is None and note == "cannot register: too few templates"
     assert rows["sift"][0][1] == pytest.approx(5.0) and rows["sift"][0][4] == ""
     summary = eval_optical_sar.summary(rows["sift"] + rows["sarfeat"])
     assert (summary["within_3px"], summary["wrong_returned"], summary["refused"]) == (0, 1, 1)
@@ -188,3 +189,105 @@ def test_scale_range_must_be_ordered_and_positive(capsys):
     with pytest.raises(SystemExit) as exit_:
         eval_optical_sar.main(["--scale-range", "2", "0.5", "--methods", "sift"])
     assert exit_.value.code == 2 and "--scale-range" in capsys.readouterr().err
+
+
+def _texture(shape=(96, 96), seed=3) -> np.ndarray:
+    """A smooth random texture (bilinear resampling of it is nearly exact)."""
+    from scipy import ndimage
+
+    noise = np.random.default_rng(seed).normal(size=shape)
+    return (100 + 40 * ndimage.gaussian_filter(noise, 3.0) / 0.1).astype(np.float64)
+
+
+def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.map_coordinates(image, [xy[:, 1], xy[:, 0]], order=1)
+
+
+@pytest.mark.parametrize("canvas", [False, True])
+def test_realigned_truth_follows_the_tiles_own_offset(canvas):
+    """A SAR tile showing optical pixel (y, x) at (y + dy, x + dx): the re-aligned
+    truth, not the published one, maps the fixed image onto the moving one."""
+    from skimage.transform import SimilarityTransform, warp
+
+    from benchmarks.optical_sar_pairs import onto_canvas
+
+    dy, dx = 2.5, -4.0
+    optical = _texture()
+    # sar(y + dy, x + dx) = optical(y, x)
+    sar = warp(optical, SimilarityTransform(translation=(-dx, -dy)), order=1,
+               preserve_range=True, cval=np.nan)
+    if canvas:  # the optical tile turned and scaled onto a canvas, the SAR tile as is
+        fixed, truth = onto_canvas(optical, 30.0, 1.3, fill=np.nan)
+        moving = sar
+    else:  # the optical tile as is, the SAR tile moved by the truth
+        truth = SimilarityTransform(rotation=np.deg2rad(20), scale=1.1,
+                                    translation=(8, -5)).params
+        fixed = optical
+        moving = warp(sar, SimilarityTransform(matrix=truth).inverse, order=1,
+                      preserve_range=True, cval=np.nan)
+    realigned = eval_optical_sar.realigned_truth(truth, (dy, dx), canvas)
+    points = np.random.default_rng(0).uniform(30, 66, (200, 2))
+    if canvas:  # points of the canvas that show the tile's middle
+        points = (np.linalg.inv(truth) @ np.c_[points, np.ones(len(points))].T).T[:, :2]
+    values = _sample(np.nan_to_num(fixed), points)
+
+    def moved(matrix):
+        return (matrix @ np.c_[points, np.ones(len(points))].T).T[:, :2]
+
+    assert np.abs(_sample(np.nan_to_num(moving), moved(realigned)) - values).mean() < 1.0
+    assert np.abs(_sample(np.nan_to_num(moving), moved(truth)) - values).mean() > 10.0
+    # enlarged tiles move by the offset enlarged
+    twice = eval_optical_sar.realigned_truth(np.eye(3), (dy, dx), canvas, upscale=2)
+    assert twice[:2, 2] == pytest.approx((2 * dx, 2 * dy))
+
+
+def test_rows_and_summary_carry_the_realigned_error(monkeypatch):
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -4.0], [0.0, 0.0, 1.0]])
+    monkeypatch.setitem(eval_optical_sar.METHODS, "sift", lambda fixed, moving: shift @ TRUTH)
+    image = np.zeros((64, 80), np.float32)
+    rows = {"sift": []}
+    eval_optical_sar.run_pair("p", image, image, TRUTH, ["sift"], rows,
+                              realigned=shift @ TRUTH)
+    eval_optical_sar.run_pair("q", image, image, TRUTH, ["sift"], rows)
+    (_, published, *_, again), (_, other, *_, same) = rows["sift"]
+    assert published == pytest.approx(5.0) and again == pytest.approx(0.0, abs=1e-9)
+    assert other == same == pytest.approx(5.0)  # no re-aligned truth: the published one
+    figures = eval_optical_sar.summary(rows["sift"], column=5)
+    assert (figures["within_3px"], figures["wrong_returned"]) == (1, 1)
+    assert eval_optical_sar.summary(rows["sift"])["within_3px"] == 0
+
+
+def test_load_alignment_reads_flags_and_offsets(tmp_path):
+    path = tmp_path / "alignment.json"
+    path.write_text(json.dumps([
+        {"pair": "a_0", "misaligned": True, "realigned_offset": [-3.1, 0.4]},
+        {"pair": "a_1", "misaligned": False, "realigned_offset": None},
+        {"pair": "a_2", "misaligned": False}]))  # written before re-aligned offsets
+    misaligned, offsets = eval_optical_sar.load_alignment(path)
+    assert misaligned == {"a_0"} and offsets == {"a_0": (-3.1, 0.4)}
+
+
+def test_alignment_check_finds_a_known_offset_to_a_fraction_of_a_pixel():
+    """Both measures of check_3mos_alignment on a tile pair apart by a known shift, and
+    the rule that re-aligns a pair only where they agree."""
+    from skimage.transform import SimilarityTransform, warp
+
+    from benchmarks import check_3mos_alignment as check
+
+    dy, dx = 3.0, -2.4
+    optical = _texture((128, 128), seed=5)
+    # sar(y + dy, x + dx) shows optical(y, x); gray values changed (not linearly)
+    sar = warp(optical, SimilarityTransform(translation=(-dx, -dy)), order=1,
+               preserve_range=True, mode="reflect")
+    sar = np.exp(sar / 40.0)
+    mi = check.mutual_information_offset(optical, sar, reach=5)
+    structure = check.structure_offset(optical, sar, reach=5)
+    assert mi[:2] == (3, -2) and structure[:2] == (3, -2)
+    assert mi[3:] == pytest.approx((dy, dx), abs=0.4)
+    assert structure[3:] == pytest.approx((dy, dx), abs=0.4)
+    assert check.realigned_offset(mi, structure) == pytest.approx([dy, dx], abs=0.4)
+    # disagreeing measures, or tiles less than 1.5 px apart: the published alignment kept
+    assert check.realigned_offset((0, 0, 0, 3.0, -2.4), (0, 0, 0, 0.5, 0.0)) is None
+    assert check.realigned_offset((0, 0, 0, 1.0, 0.5), (0, 0, 0, 1.2, 0.4)) is None
