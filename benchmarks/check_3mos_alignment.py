@@ -131,25 +131,37 @@ def realigned_offset(mi, structure) -> list[float] | None:
     return [round(float(v), 2) for v in first] if agree and apart else None
 
 
-def check(reach: int) -> list[dict]:
+def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
+    """Both measures' offsets of one unwarped tile pair, its flag and its re-aligned
+    offset (the JSON row, without the pair's name)."""
+    mi = mutual_information_offset(optical, sar, reach)
+    st = structure_offset(optical, sar, reach)
+    agree = np.hypot(mi[0] - st[0], mi[1] - st[1]) <= AGREE
+    far = min(np.hypot(*mi[:2]), np.hypot(*st[:2])) >= MISALIGNED
+    return {"mi_offset": [mi[0], mi[1]], "structure_offset": [st[0], st[1]],
+            "structure_ncc": round(st[2], 3),
+            "mi_subpixel": [round(mi[3], 2), round(mi[4], 2)],
+            "structure_subpixel": [round(st[3], 2), round(st[4], 2)],
+            "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st)}
+
+
+def check(reach: int, pairs=None, verbose: bool = True) -> list[dict]:
+    """The rows of every tile pair (``pairs``: of those named only, e.g. ``'GF3_city_3'``)."""
     rows = []
     for strip in OPTICAL_SAR_STRIPS:
         label = strip.rsplit("/", 1)[1].removesuffix(".png")
         for k, (optical, sar) in enumerate(strip_tiles(strip)):
-            mi = mutual_information_offset(optical, sar, reach)
-            st = structure_offset(optical, sar, reach)
-            agree = np.hypot(mi[0] - st[0], mi[1] - st[1]) <= AGREE
-            far = min(np.hypot(*mi[:2]), np.hypot(*st[:2])) >= MISALIGNED
-            realigned = realigned_offset(mi, st)
-            rows.append({"pair": f"{label}_{k}", "mi_offset": [mi[0], mi[1]],
-                         "structure_offset": [st[0], st[1]], "structure_ncc": round(st[2], 3),
-                         "mi_subpixel": [round(mi[3], 2), round(mi[4], 2)],
-                         "structure_subpixel": [round(st[3], 2), round(st[4], 2)],
-                         "misaligned": bool(agree and far), "realigned_offset": realigned})
-            print(f"{label}_{k:<4d} MI (dy, dx) ({mi[3]:+5.1f}, {mi[4]:+5.1f})  structure "
-                  f"({st[3]:+5.1f}, {st[4]:+5.1f}) ncc {st[2]:.2f}"
-                  f"{'  MISALIGNED' if rows[-1]['misaligned'] else ''}"
-                  f"{'  re-aligned' if realigned is not None else ''}", flush=True)
+            if pairs is not None and f"{label}_{k}" not in pairs:
+                continue
+            rows.append({"pair": f"{label}_{k}", **measure_tile(optical, sar, reach)})
+            if verbose:
+                row = rows[-1]
+                (mi_dy, mi_dx), (st_dy, st_dx) = row["mi_subpixel"], row["structure_subpixel"]
+                print(f"{label}_{k:<4d} MI (dy, dx) ({mi_dy:+5.1f}, {mi_dx:+5.1f})  structure "
+                      f"({st_dy:+5.1f}, {st_dx:+5.1f}) ncc {row['structure_ncc']:.2f}"
+                      f"{'  MISALIGNED' if row['misaligned'] else ''}"
+                      f"{'  re-aligned' if row['realigned_offset'] is not None else ''}",
+                      flush=True)
     return rows
 
 
