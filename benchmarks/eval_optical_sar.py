@@ -393,6 +393,9 @@ def main(argv=None) -> int:
                              "against the re-aligned truth too")
     args = parser.parse_args(argv)
     misaligned, offsets = frozenset(), None
+    if args.alignment is not None and args.pair_set == "real":
+        parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "
+                     "--set canvas, not to the real pairs")
     if args.alignment is not None:
         misaligned, offsets = load_alignment(args.alignment)
     methods = args.methods.split(",")

@@ -291,3 +291,11 @@ def test_alignment_check_finds_a_known_offset_to_a_fraction_of_a_pixel():
     # disagreeing measures, or tiles less than 1.5 px apart: the published alignment kept
     assert check.realigned_offset((0, 0, 0, 3.0, -2.4), (0, 0, 0, 0.5, 0.0)) is None
     assert check.realigned_offset((0, 0, 0, 1.0, 0.5), (0, 0, 0, 1.2, 0.4)) is None
+
+
+def test_alignment_is_for_the_3mos_tiles_only(capsys, tmp_path):
+    path = tmp_path / "alignment.json"
+    path.write_text("[]")
+    with pytest.raises(SystemExit) as exit_:
+        eval_optical_sar.main(["--set", "real", "--alignment", str(path), "--methods", "sift"])
+    assert exit_.value.code == 2 and "--alignment" in capsys.readouterr().err
