@@ -58,15 +58,15 @@ def _held_out_figures(canvas: bool):
     use_shared_data()
     if not _fetchable("OPTICAL_SAR_STRIPS"):
         return None
-    from .check_3mos_alignment import check
+    from .check_3mos_alignment import REACH, measure_tile
     from .eval_optical_sar import evaluate, summary
-    from .optical_sar_pairs import canvas_pairs, development_pairs
+    from .optical_sar_pairs import split_tiles
 
-    pairs = canvas_pairs("held_out") if canvas else development_pairs("held_out")
-    names = {pair[0] for index, pair in enumerate(pairs) if index % _STEP == 0}
-    offsets = {row["pair"]: tuple(row["realigned_offset"])
-               for row in check(10, names, verbose=False)
-               if row["realigned_offset"] is not None}
+    offsets = {}  # the re-aligned offsets of the tiles of the pairs evaluated
+    for index, (*_, name, optical, sar) in enumerate(split_tiles("held_out")):
+        offset = None if index % _STEP else measure_tile(optical, sar, REACH)["realigned_offset"]
+        if offset is not None:
+            offsets[name] = tuple(offset)
     rows = evaluate("held_out", None, 1, list(_METHODS), _STEP, canvas=canvas,
                     offsets=offsets)
     figures = {name: summary(rows[name]) for name in _METHODS}

@@ -61,6 +61,8 @@ AGREE = 1.0
 #: they must both lie, for the tile pair to get a re-aligned offset.
 REALIGN_AGREE = 1.5
 REALIGN_LEAST = 1.5
+#: Largest shift (px) tried by both measures.
+REACH = 10
 
 
 def _quantised(image: np.ndarray) -> np.ndarray:
@@ -145,29 +147,26 @@ def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
             "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st)}
 
 
-def check(reach: int, pairs=None, verbose: bool = True) -> list[dict]:
-    """The rows of every tile pair (``pairs``: of those named only, e.g. ``'GF3_city_3'``)."""
+def check(reach: int) -> list[dict]:
+    """The rows of every tile pair."""
     rows = []
     for strip in OPTICAL_SAR_STRIPS:
         label = strip.rsplit("/", 1)[1].removesuffix(".png")
         for k, (optical, sar) in enumerate(strip_tiles(strip)):
-            if pairs is not None and f"{label}_{k}" not in pairs:
-                continue
-            rows.append({"pair": f"{label}_{k}", **measure_tile(optical, sar, reach)})
-            if verbose:
-                row = rows[-1]
-                (mi_dy, mi_dx), (st_dy, st_dx) = row["mi_subpixel"], row["structure_subpixel"]
-                print(f"{label}_{k:<4d} MI (dy, dx) ({mi_dy:+5.1f}, {mi_dx:+5.1f})  structure "
-                      f"({st_dy:+5.1f}, {st_dx:+5.1f}) ncc {row['structure_ncc']:.2f}"
-                      f"{'  MISALIGNED' if row['misaligned'] else ''}"
-                      f"{'  re-aligned' if row['realigned_offset'] is not None else ''}",
-                      flush=True)
+            row = {"pair": f"{label}_{k}", **measure_tile(optical, sar, reach)}
+            rows.append(row)
+            (mi_dy, mi_dx), (st_dy, st_dx) = row["mi_subpixel"], row["structure_subpixel"]
+            print(f"{label}_{k:<4d} MI (dy, dx) ({mi_dy:+5.1f}, {mi_dx:+5.1f})  structure "
+                  f"({st_dy:+5.1f}, {st_dx:+5.1f}) ncc {row['structure_ncc']:.2f}"
+                  f"{'  MISALIGNED' if row['misaligned'] else ''}"
+                  f"{'  re-aligned' if row['realigned_offset'] is not None else ''}",
+                  flush=True)
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reach", type=int, default=10, help="largest shift tried, px")
+    parser.add_argument("--reach", type=int, default=REACH, help="largest shift tried, px")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = check(args.reach)

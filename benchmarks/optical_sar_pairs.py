@@ -106,6 +106,20 @@ def warp_pair(optical: np.ndarray, sar: np.ndarray, truth: SimilarityTransform,
     return optical, moving.astype(np.float32), truth
 
 
+def split_tiles(split: str):
+    """Yield (strip index, tile index, name, optical, SAR) of one split's unwarped tile
+    pairs, in the order of :func:`development_pairs` and :func:`canvas_pairs` (one pair
+    per tile)."""
+    if split not in ("tune", "held_out"):
+        raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
+    first = 0 if split == "tune" else 1
+    for index, strip in enumerate(OPTICAL_SAR_STRIPS):
+        label = strip.rsplit("/", 1)[1].removesuffix(".png")
+        for k, (optical, sar) in enumerate(strip_tiles(strip)):
+            if k % 2 == first:
+                yield index, k, f"{label}_{k}", optical, sar
+
+
 def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
                       scale_range: tuple[float, float] = SCALE_RANGE):
     """Yield (name, fixed optical, moving SAR, truth) for one split.
@@ -115,18 +129,11 @@ def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
     warps' scales (``(0.5, 2)``: pairs scaled beyond the default search; the
     same seeds, so the same turns and shifts).
     """
-    if split not in ("tune", "held_out"):
-        raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
-    first = 0 if split == "tune" else 1
-    for strip in OPTICAL_SAR_STRIPS:
-        label = strip.rsplit("/", 1)[1].removesuffix(".png")
-        for k, (optical, sar) in enumerate(strip_tiles(strip)):
-            if k % 2 != first:
-                continue
-            rng = np.random.default_rng([seed, OPTICAL_SAR_STRIPS.index(strip), k])
-            truth = random_similarity(rng, scale_range=scale_range)
-            fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
-            yield f"{label}_{k}", fixed, moving, truth
+    for index, k, name, optical, sar in split_tiles(split):
+        rng = np.random.default_rng([seed, index, k])
+        truth = random_similarity(rng, scale_range=scale_range)
+        fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
+        yield name, fixed, moving, truth
 
 
 #: Scales of the canvas pairs' optical images (canvas pixels per tile pixel).
@@ -162,20 +169,13 @@ def canvas_pairs(split: str = "held_out", seed: int = 7,
     (x, y) to SAR (x, y). ``upscale``
     enlarges both tiles first (2: a 512 px SAR tile, as EOSS's pairs).
     """
-    if split not in ("tune", "held_out"):
-        raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
-    first = 0 if split == "tune" else 1
-    for index, strip in enumerate(OPTICAL_SAR_STRIPS):
-        label = strip.rsplit("/", 1)[1].removesuffix(".png")
-        for k, (optical, sar) in enumerate(strip_tiles(strip)):
-            if k % 2 != first:
-                continue
-            rng = np.random.default_rng([seed, index, k])
-            angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
-            scale = float(np.exp(rng.uniform(*np.log(scale_range))))
-            if upscale != 1:
-                size = (optical.shape[0] * upscale, optical.shape[1] * upscale)
-                optical, sar = (resize(image, size, order=3, preserve_range=True)
-                                .astype(np.float32) for image in (optical, sar))
-            canvas, truth = onto_canvas(optical, angle, scale)
-            yield f"{label}_{k}", canvas, sar, SimilarityTransform(matrix=truth)
+    for index, k, name, optical, sar in split_tiles(split):
+        rng = np.random.default_rng([seed, index, k])
+        angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+        scale = float(np.exp(rng.uniform(*np.log(scale_range))))
+        if upscale != 1:
+            size = (optical.shape[0] * upscale, optical.shape[1] * upscale)
+            optical, sar = (resize(image, size, order=3, preserve_range=True)
+                            .astype(np.float32) for image in (optical, sar))
+        canvas, truth = onto_canvas(optical, angle, scale)
+        yield name, canvas, sar, SimilarityTransform(matrix=truth)
