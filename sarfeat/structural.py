@@ -39,7 +39,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from .preprocess import normalize_sar
+from .preprocess import fill_invalid, normalize_sar
 
 __all__ = ["MODALITIES", "FEATURES", "structure_maps", "gradient_maps", "prepare_modality"]
 
@@ -61,25 +61,46 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
 
     SAR goes through :func:`sarfeat.normalize_sar` (log of intensity or
     amplitude, robust stretch); optical images are scaled to [0, 1] by their
-    1st and 99th percentiles.
+    1st and 99th percentiles. Small no-data regions (isolated pixels, lines,
+    blobs that a 5 x 5 square does not fit in, and not touching a larger one)
+    are filled from their valid neighbours, as
+    :func:`sarfeat.preprocess.fill_invalid` fills them for the SAR-SAR
+    detector; larger ones stay NaN, their ragged edges included. Marked NaN,
+    every scattered invalid pixel would take the maps' reach around it out of
+    the comparison: half a percent of them left no template to place.
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
     image = np.asarray(image)
+    if np.iscomplexobj(image) and modality == "optical":
+        raise ValueError("an optical image cannot be complex; pass its gray values (or "
+                         "modality 'sar' for a complex SAR image)")
     if image.ndim == 3:  # colour optical image: its mean over the channels
         image = image[..., :3].astype(np.float32).mean(axis=-1)
     if modality == "sar":
         normalized = normalize_sar(image, input_kind)
-        values = normalized.image.astype(np.float32)
-        if normalized.valid is not None:
-            values[~normalized.valid] = np.nan
+        values = normalized.image.astype(np.float32)  # its no-data filled
+        if normalized.large_invalid is not None:
+            values[_regions_of(~normalized.valid, normalized.large_invalid)] = np.nan
         return values
     values = np.asarray(image, dtype=np.float32)
     valid = np.isfinite(values)
     if not valid.any():
         raise ValueError("the optical image has no finite pixel")
     low, high = np.percentile(values[valid], [1, 99])
-    return np.where(valid, (values - low) / max(high - low, 1e-6), np.nan).astype(np.float32)
+    values = np.where(valid, (values - low) / max(high - low, 1e-6), 0).astype(np.float32)
+    if not valid.all():
+        large = fill_invalid(values, valid)
+        if large is not None:
+            values[_regions_of(~valid, large)] = np.nan
+    return values
+
+
+def _regions_of(invalid: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """The invalid pixels connected (8-neighbours) to a pixel of ``large``."""
+    labels, _ = ndimage.label(invalid, structure=np.ones((3, 3), bool))
+    touched = np.unique(labels[large])
+    return np.isin(labels, touched[touched > 0])
 
 
 @lru_cache(maxsize=8)

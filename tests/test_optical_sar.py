@@ -98,6 +98,37 @@ def test_gradient_maps_mark_invalid_pixels(tile):
         gradient_maps(np.zeros((4, 4)))
 
 
+def test_prepare_modality_fills_small_no_data_and_keeps_large_regions(tile):
+    rng = np.random.default_rng(3)
+    for image, modality in ((tile[0], "optical"), (tile[1], "sar")):
+        holed = image.astype(np.float32)
+        scattered = rng.random(SHAPE) < 0.02
+        holed[scattered] = np.nan
+        holed[:, :20] = np.nan  # a large region: stays no-data
+        prepared = prepare_modality(holed, modality)
+        assert np.isnan(prepared[:, :20]).all()
+        inside = scattered.copy()
+        inside[:, :30] = False  # (holes next to the region are part of it)
+        assert np.isfinite(prepared[:, 30:]).all()
+        # filled from their neighbours: near what the clean image has there
+        clean = prepare_modality(image, modality)
+        assert np.median(np.abs(prepared[inside] - clean[inside])) < 0.1
+    with pytest.raises(ValueError, match="complex"):
+        prepare_modality(tile[0].astype(np.complex64), "optical")
+
+
+def test_scattered_no_data_in_both_images_still_registers(tile, moved_sar):
+    # half a percent of NaN pixels used to leave no template to place: every NaN took
+    # the maps' reach around it out of the comparison
+    rng = np.random.default_rng(5)
+    optical, sar = tile[0].astype(np.float32), moved_sar.copy()
+    optical[rng.random(SHAPE) < 0.02] = np.nan
+    sar[rng.random(SHAPE) < 0.02] = np.nan
+    found = sarfeat.register(optical, sar, modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(found.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
+    assert found.diagnostics["fine_inliers"] >= 12
+
+
 def test_parse_modality():
     assert parse_modality("optical-sar") == ("optical", "sar")
     assert parse_modality("SAR_optical") == ("sar", "optical")
@@ -383,3 +414,13 @@ def test_dense_scales_are_checked():
         CoarseFineMatcher(modality="optical-sar", dense_scales=(1.0, -0.5))
     with pytest.raises(ValueError, match="scales must be finite and positive"):
         DenseStructuralMatcher("optical-sar", scales=())
+
+
+def test_images_too_small_for_the_dense_matcher_are_refused_with_a_reason(tile):
+    # the global search brings the longer side of the two to 128 px: beside a 256 px
+    # image, one of 12 px would be 6 px there, below the maps' least size
+    with pytest.raises(ValueError, match=r"image1 is too small .* 12 x 256 pixels, at least 16"):
+        DenseStructuralMatcher("optical-sar").match(tile[0][:12], tile[1])
+    # large enough for the search, too small for one fine template: said so
+    with pytest.raises(sarfeat.RegistrationError, match="no template could be placed"):
+        sarfeat.register(tile[0][:20, :20], tile[1], modality="optical-sar", progress=False)

@@ -92,6 +92,8 @@ _MAPS = {
     ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=2.0,
                                                       context=8.0),
 }
+#: Least side (pixels) of an image's working copy in the global search: the maps' least.
+_LEAST_SIDE = 8
 #: Scales of image 2 that the global search tries by default: 0.59-2, quarter octaves
 #: (about 0.52-2.3 with the refinement). On 30 tuning pairs warped by 0.5-2 it registered 15
 #: within 3 px where 0.71-1.41 (the default before) registered 9, and the same 24 of 40
@@ -340,6 +342,7 @@ class DenseStructuralMatcher:
             ``matches[inliers]`` (empty when the pair is refused).
         """
         self._reset()
+        self._check_sizes(np.shape(image1)[:2], np.shape(image2)[:2])
         started = time.perf_counter()
         (image1, fill1, valid1), (image2, fill2, valid2) = (self._marked(image1),
                                                             self._marked(image2))
@@ -371,6 +374,18 @@ class DenseStructuralMatcher:
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])
         return self.matches[self.inliers]
+
+    def _check_sizes(self, shape1, shape2) -> None:
+        """Refuse images that the global search would bring below the maps' least size
+        (it brings the longest side of the two to ``coarse_size``)."""
+        factor = min(1.0, self.coarse_size / max(*shape1, *shape2))
+        least = math.ceil(_LEAST_SIDE / factor)
+        for which, shape in (("image1", shape1), ("image2", shape2)):
+            if min(shape) < least:
+                raise ValueError(
+                    f"{which} is too small for the optical-SAR matcher beside the other image: "
+                    f"{shape[0]} x {shape[1]} pixels, at least {least} a side needed here (the "
+                    f"global search brings the longest side of the two to {self.coarse_size})")
 
     def _marked(self, image) -> tuple[np.ndarray, float, float]:
         """The image with NaN wherever it is no-data (NaN, a masked array's mask,
@@ -487,6 +502,13 @@ class DenseStructuralMatcher:
             coarse_inliers=count, coarse_candidates=len(inliers), failure=None,
         )
         self.inliers = np.zeros(len(inliers), bool)
+        if not len(inliers):
+            side = 2 * (self.template + self.search_radius) + 1
+            diagnostics["failure"] = (
+                f"no template could be placed: the overlap at the fine stage holds no valid "
+                f"{side} x {side} pixel window (images too small, or mostly no-data there): "
+                "refused rather than guessed")
+            return
         if count < self.min_inliers or ratio < self.min_inlier_ratio:
             diagnostics["failure"] = (
                 f"only {count} of {len(inliers)} placed templates agree with the whole-overlap "
