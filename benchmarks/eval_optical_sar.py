@@ -291,13 +291,23 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
               f"wall {wall:6.2f} s{f' ({note})' if note else ''}", flush=True)
 
 
+def scatter_nodata(image: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A float32 copy of ``image`` with ``fraction`` of its pixels, drawn at random, NaN
+    (no-data scattered as masked layover or dropped samples leave it)."""
+    holed = np.array(image, dtype=np.float32)
+    holed[rng.random(holed.shape[:2]) < fraction] = np.nan
+    return holed
+
+
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
              scale_range: tuple[float, float] = SCALE_RANGE, canvas: bool = False,
-             offsets: dict | None = None) -> dict:
+             offsets: dict | None = None, scattered_nodata: float = 0.0) -> dict:
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal,
     rmse against the re-aligned truth); ``canvas``: :func:`canvas_pairs` instead of
     :func:`development_pairs`; ``offsets``: pair name -> re-aligned offset (dy, dx)
-    (:func:`load_alignment`; a pair without one keeps its published truth)."""
+    (:func:`load_alignment`; a pair without one keeps its published truth);
+    ``scattered_nodata``: that share of each image's pixels made NaN
+    (:func:`scatter_nodata`, seeded by the pair's index)."""
     rows = {name: [] for name in methods}
     pairs = (canvas_pairs(split, upscale=upscale) if canvas else
              development_pairs(split, upscale=upscale, scale_range=tuple(scale_range)))
@@ -309,6 +319,10 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
         offset = (offsets or {}).get(name)
         realigned = (None if offset is None else
                      realigned_truth(truth.params, offset, canvas, upscale))
+        if scattered_nodata:
+            rng = np.random.default_rng(index)
+            fixed = scatter_nodata(fixed, scattered_nodata, rng)
+            moving = scatter_nodata(moving, scattered_nodata, rng)
         run_pair(name, fixed, moving, truth.params, methods, rows, realigned=realigned)
     return rows
 
@@ -395,8 +409,15 @@ def main(argv=None) -> int:
                         help="JSON of check_3mos_alignment.py: count the pairs on tiles "
                              "misaligned in the data apart, and score every answer "
                              "against the re-aligned truth too")
+    parser.add_argument("--scattered-nodata", type=float, default=0.0, metavar="FRACTION",
+                        help="make this share of each image's pixels NaN, at random (seeded "
+                             "per pair): scattered no-data (--set 3mos or canvas)")
     args = parser.parse_args(argv)
     misaligned, offsets = frozenset(), None
+    if not 0 <= args.scattered_nodata < 1:
+        parser.error(f"--scattered-nodata is a share in [0, 1), got {args.scattered_nodata}")
+    if args.scattered_nodata and args.pair_set == "real":
+        parser.error("--scattered-nodata applies to --set 3mos and --set canvas")
     if args.alignment is not None and args.pair_set == "real":
         parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "
                      "--set canvas, not to the real pairs")
@@ -418,7 +439,7 @@ def main(argv=None) -> int:
             parser.error(f"--scale-range needs 0 < LOW <= HIGH, got {args.scale_range}")
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
                         args.scale_range, canvas=args.pair_set == "canvas",
-                        offsets=offsets)
+                        offsets=offsets, scattered_nodata=args.scattered_nodata)
     report = {name: summary(rows[name], misaligned) for name in methods}
     if offsets is not None:  # never for the real pairs (a usage error above)
         report["realigned"] = {name: summary(rows[name], misaligned, column=5)

@@ -299,3 +299,24 @@ def test_alignment_is_for_the_3mos_tiles_only(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         eval_optical_sar.main(["--set", "real", "--alignment", str(path), "--methods", "sift"])
     assert exit_.value.code == 2 and "--alignment" in capsys.readouterr().err
+
+
+def test_scattered_nodata_makes_that_share_nan_and_keeps_the_input():
+    image = np.arange(200 * 300, dtype=np.uint8).reshape(200, 300)
+    holed = eval_optical_sar.scatter_nodata(image, 0.05, np.random.default_rng(0))
+    assert holed.dtype == np.float32 and image.dtype == np.uint8  # a copy, the input kept
+    share = np.isnan(holed).mean()
+    assert 0.04 < share < 0.06
+    np.testing.assert_array_equal(holed[~np.isnan(holed)], image[~np.isnan(holed)])
+    # colour: a pixel is no-data in every channel
+    colour = eval_optical_sar.scatter_nodata(np.dstack([image] * 3), 0.05,
+                                             np.random.default_rng(0))
+    assert (np.isnan(colour).all(axis=-1) == np.isnan(colour).any(axis=-1)).all()
+
+
+@pytest.mark.parametrize("arguments", [["--scattered-nodata", "1.5"],
+                                       ["--set", "real", "--scattered-nodata", "0.01"]])
+def test_scattered_nodata_is_a_share_for_the_3mos_pairs(capsys, arguments):
+    with pytest.raises(SystemExit) as exit_:
+        eval_optical_sar.main([*arguments, "--methods", "sift"])
+    assert exit_.value.code == 2 and "--scattered-nodata" in capsys.readouterr().err
