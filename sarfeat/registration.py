@@ -29,7 +29,8 @@ from scipy.spatial import ConvexHull, QhullError
 from skimage.transform import ProjectiveTransform
 
 from .geometry import warp
-from .matching import CoarseFineMatcher
+from .io import rgb_to_gray
+from .matching import CoarseFineMatcher, parse_modality
 from .preprocess import check_image, valid_mask
 
 from typing import TYPE_CHECKING
@@ -139,8 +140,13 @@ class RegistrationResult:
         """The moving image on the fixed grid (see the class documentation), made when read."""
         if self._warped is None and self.resampling is not None:
             moving, order, nodata, shape = self.resampling
-            self._warped = warp(moving, self.transform.params, shape, order=order,
-                                nodata=nodata)
+            if np.ndim(moving) == 3:  # a colour optical image: each channel alike
+                self._warped = np.stack(
+                    [warp(moving[..., band], self.transform.params, shape, order=order,
+                          nodata=nodata) for band in range(moving.shape[-1])], axis=-1)
+            else:
+                self._warped = warp(moving, self.transform.params, shape, order=order,
+                                    nodata=nodata)
             self.resampling = None
         return self._warped
 
@@ -157,6 +163,24 @@ class RegistrationResult:
     def inlier_matches(self) -> np.ndarray:
         """``matches[inliers]``: the matches that agree with ``transform``."""
         return self.matches[self.inliers]
+
+
+def _optical_gray(image, which: str):
+    """An (H, W, 3) RGB or (H, W, 4) RGBA optical image as the gray image the matcher
+    reads (Rec. 709 luma, as the command line reads a colour file; a zero alpha is
+    no-data); other inputs as they are."""
+    if np.ndim(image) != 3 or np.shape(image)[-1] not in (3, 4):
+        return image
+    data = np.asarray(np.ma.getdata(image))
+    if np.iscomplexobj(data) or not np.issubdtype(data.dtype, np.number):
+        return image  # check_image says what is wrong with it
+    gray = rgb_to_gray(data[..., :3])
+    hidden = np.ma.getmaskarray(image).any(axis=-1) if np.ma.isMaskedArray(image) else None
+    if data.shape[-1] == 4:
+        hidden = (data[..., 3] == 0) if hidden is None else hidden | (data[..., 3] == 0)
+    if hidden is not None and hidden.any():
+        gray = np.where(hidden, np.nan, gray).astype(np.float32)
+    return gray
 
 
 def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float):
@@ -239,7 +263,11 @@ def register(
     fixed, moving : (H, W) array_like
         SAR images: uint8/uint16 quick-looks, float intensity, amplitude or
         dB, or complex; NaN (and ``nodata`` when given) marks no-data. Both
-        are read with the same ``input_kind`` (default ``'auto'``).
+        are read with the same ``input_kind`` (default ``'auto'``). An optical
+        image (``modality='optical-sar'`` or ``'sar-optical'``) may also be
+        (H, W, 3) RGB or (H, W, 4) RGBA: it is matched on its gray values
+        (Rec. 709 luma, as the command line reads a colour file; a zero alpha
+        is no-data), and ``warped`` of a colour moving image has its channels.
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector`.
     model : {'affine', 'similarity', 'projective'}
@@ -298,6 +326,12 @@ def register(
     if not 0 <= min_valid_fraction < 1:
         raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
     nodata = matcher.nodata
+    roles = parse_modality(matcher.modality)
+    colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
+    if roles[0] == "optical":
+        fixed = _optical_gray(fixed, "fixed")
+    if roles[1] == "optical":
+        moving = _optical_gray(moving, "moving")
     fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
     moving = _check_input(moving, "moving", nodata, min_valid_fraction)
     try:
@@ -341,5 +375,6 @@ def register(
         seconds=time.perf_counter() - started,
         coarse_failed=coarse_failed,
         votes=found.votes,
-        resampling=(moving, order, nodata, fixed.shape),
+        resampling=(moving if colour_moving is None else np.asarray(colour_moving), order,
+                    nodata, fixed.shape),
     )

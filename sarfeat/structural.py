@@ -39,6 +39,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .io import rgb_to_gray
 from .preprocess import fill_invalid, normalize_sar
 
 __all__ = ["MODALITIES", "FEATURES", "structure_maps", "gradient_maps", "prepare_modality"]
@@ -75,8 +76,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     if np.iscomplexobj(image) and modality == "optical":
         raise ValueError("an optical image cannot be complex; pass its gray values (or "
                          "modality 'sar' for a complex SAR image)")
-    if image.ndim == 3:  # colour optical image: its mean over the channels
-        image = image[..., :3].astype(np.float32).mean(axis=-1)
+    if image.ndim == 3:  # colour optical image: its gray values, as register reads them
+        image = rgb_to_gray(image[..., :3].astype(np.float32))
     if modality == "sar":
         normalized = normalize_sar(image, input_kind)
         values = normalized.image.astype(np.float32)  # its no-data filled

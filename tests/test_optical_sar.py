@@ -424,3 +424,42 @@ def test_images_too_small_for_the_dense_matcher_are_refused_with_a_reason(tile):
     # large enough for the search, too small for one fine template: said so
     with pytest.raises(sarfeat.RegistrationError, match="no template could be placed"):
         sarfeat.register(tile[0][:20, :20], tile[1], modality="optical-sar", progress=False)
+
+
+def _colour(gray):
+    """An RGB image whose channels differ, made from a gray tile."""
+    gray = np.asarray(gray, np.float32)
+    return np.clip(np.dstack([gray, 0.8 * gray + 30, 255 - 0.5 * gray]), 0, 255).astype(np.uint8)
+
+
+def test_register_reads_a_colour_optical_image_as_its_gray_values(tile, moved_sar):
+    from sarfeat.io import rgb_to_gray
+
+    rgb = _colour(tile[0])
+    found = sarfeat.register(rgb, moved_sar, modality="optical-sar", rng=0, progress=False)
+    gray = sarfeat.register(rgb_to_gray(rgb), moved_sar, modality="optical-sar", rng=0,
+                            progress=False)
+    np.testing.assert_allclose(found.transform.params, gray.transform.params)
+    assert registration_rmse(found.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
+    # a zero alpha is no-data: the pair still registers, with that share left out
+    rgba = np.dstack([rgb, np.full(SHAPE, 255, np.uint8)])
+    rgba[:, :40, 3] = 0
+    holed = sarfeat.register(rgba, moved_sar, modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(holed.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
+    assert holed.diagnostics["valid_fraction"][0] == pytest.approx(1 - 40 / 256, abs=1e-3)
+    # a colour SAR image is still refused: SAR is one channel
+    with pytest.raises(ValueError, match="single-channel"):
+        sarfeat.register(rgb, np.dstack([moved_sar] * 3), modality="optical-sar")
+
+
+def test_a_colour_moving_optical_image_is_warped_channel_by_channel(tile, moved_sar):
+    # SAR fixed, the optical image moving: warped keeps the optical image's channels
+    rgb = warp(_colour(tile[0]), TRUTH.inverse, order=1, preserve_range=True).astype(np.uint8)
+    found = sarfeat.register(tile[1], rgb, modality="sar-optical", rng=0, progress=False)
+    assert registration_rmse(found.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
+    assert found.warped.shape == (*SHAPE, 3)
+    inside = np.isfinite(found.warped).all(axis=-1)
+    assert inside.mean() > 0.5
+    # each channel lies back on the fixed grid: near the unmoved colour tile
+    error = np.abs(found.warped[inside] - _colour(tile[0])[inside].astype(np.float32))
+    assert np.median(error) < 12

@@ -128,11 +128,11 @@ last local search) by :mod:`~sarfeat.matching.fine_driver`, into a
 """
 
 from .coarse import CoarseSettings
-from .dense import DenseStructuralMatcher
+from .dense import DenseStructuralMatcher, parse_modality
 from .fine import FineSettings
 from .matcher import MATCHER_SETS, CoarseFineMatcher, MatchResult
 from .models import MODELS
 
 
 __all__ = ["CoarseFineMatcher", "CoarseSettings", "DenseStructuralMatcher", "FineSettings",
-           "MatchResult", "MODELS", "MATCHER_SETS"]
+           "MatchResult", "MODELS", "MATCHER_SETS", "parse_modality"]
