@@ -63,8 +63,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     SAR goes through :func:`sarfeat.normalize_sar` (log of intensity or
     amplitude, robust stretch); optical images are scaled to [0, 1] by their
     1st and 99th percentiles. Small no-data regions (isolated pixels, lines,
-    blobs that a 5 x 5 square does not fit in, and not touching a larger one)
-    are filled from their valid neighbours, as
+    blobs that a 5 x 5 square does not fit in, touching neither a larger one
+    nor the image's border) are filled from their valid neighbours, as
     :func:`sarfeat.preprocess.fill_invalid` fills them for the SAR-SAR
     detector; larger ones stay NaN, their ragged edges included. Marked NaN,
     every scattered invalid pixel would take the maps' reach around it out of
@@ -81,7 +81,7 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     if modality == "sar":
         normalized = normalize_sar(image, input_kind)
         values = normalized.image.astype(np.float32)  # its no-data filled
-        if normalized.large_invalid is not None:
+        if normalized.valid is not None:
             values[_regions_of(~normalized.valid, normalized.large_invalid)] = np.nan
         return values
     values = np.asarray(image, dtype=np.float32)
@@ -92,15 +92,17 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     values = np.where(valid, (values - low) / max(high - low, 1e-6), 0).astype(np.float32)
     if not valid.all():
         large = fill_invalid(values, valid)
-        if large is not None:
-            values[_regions_of(~valid, large)] = np.nan
+        values[_regions_of(~valid, large)] = np.nan
     return values
 
 
-def _regions_of(invalid: np.ndarray, large: np.ndarray) -> np.ndarray:
-    """The invalid pixels connected (8-neighbours) to a pixel of ``large``."""
+def _regions_of(invalid: np.ndarray, large) -> np.ndarray:
+    """The invalid pixels connected (8-neighbours) to a pixel of ``large`` (None: no
+    pixel) or to the image's border: what lies outside an image's footprint (a thin
+    sliver of a canvas's fill included) stays no-data."""
     labels, _ = ndimage.label(invalid, structure=np.ones((3, 3), bool))
-    touched = np.unique(labels[large])
+    rim = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    touched = np.unique(rim if large is None else np.concatenate([rim, labels[large]]))
     return np.isin(labels, touched[touched > 0])
 
 

@@ -107,12 +107,17 @@ def test_prepare_modality_fills_small_no_data_and_keeps_large_regions(tile):
         holed[:, :20] = np.nan  # a large region: stays no-data
         prepared = prepare_modality(holed, modality)
         assert np.isnan(prepared[:, :20]).all()
-        inside = scattered.copy()
-        inside[:, :30] = False  # (holes next to the region are part of it)
-        assert np.isfinite(prepared[:, 30:]).all()
+        # (holes next to the region or on the image's border are part of the outside)
+        inside = np.zeros(SHAPE, bool)
+        inside[3:-3, 30:-3] = scattered[3:-3, 30:-3]
+        assert np.isfinite(prepared[3:-3, 30:-3]).all()
         # filled from their neighbours: near what the clean image has there
         clean = prepare_modality(image, modality)
         assert np.median(np.abs(prepared[inside] - clean[inside])) < 0.1
+    # a thin sliver along the border (a canvas's fill at a small turn) stays no-data
+    sliver = tile[0].astype(np.float32)
+    sliver[:3, :100] = np.nan
+    assert np.isnan(prepare_modality(sliver, "optical")[:3, :100]).all()
     with pytest.raises(ValueError, match="complex"):
         prepare_modality(tile[0].astype(np.complex64), "optical")
 
