@@ -29,9 +29,9 @@ from scipy.spatial import ConvexHull, QhullError
 from skimage.transform import ProjectiveTransform
 
 from .geometry import warp
-from .io import rgb_to_gray
 from .matching import CoarseFineMatcher, parse_modality
 from .preprocess import check_image, valid_mask
+from .structural import optical_gray
 
 from typing import TYPE_CHECKING
 
@@ -163,24 +163,6 @@ class RegistrationResult:
     def inlier_matches(self) -> np.ndarray:
         """``matches[inliers]``: the matches that agree with ``transform``."""
         return self.matches[self.inliers]
-
-
-def _optical_gray(image, which: str):
-    """An (H, W, 3) RGB or (H, W, 4) RGBA optical image as the gray image the matcher
-    reads (Rec. 709 luma, as the command line reads a colour file; a zero alpha is
-    no-data); other inputs as they are."""
-    if np.ndim(image) != 3 or np.shape(image)[-1] not in (3, 4):
-        return image
-    data = np.asarray(np.ma.getdata(image))
-    if np.iscomplexobj(data) or not np.issubdtype(data.dtype, np.number):
-        return image  # check_image says what is wrong with it
-    gray = rgb_to_gray(data[..., :3])
-    hidden = np.ma.getmaskarray(image).any(axis=-1) if np.ma.isMaskedArray(image) else None
-    if data.shape[-1] == 4:
-        hidden = (data[..., 3] == 0) if hidden is None else hidden | (data[..., 3] == 0)
-    if hidden is not None and hidden.any():
-        gray = np.where(hidden, np.nan, gray).astype(np.float32)
-    return gray
 
 
 def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float):
@@ -329,9 +311,9 @@ def register(
     roles = parse_modality(matcher.modality)
     colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
     if roles[0] == "optical":
-        fixed = _optical_gray(fixed, "fixed")
+        fixed = optical_gray(fixed)
     if roles[1] == "optical":
-        moving = _optical_gray(moving, "moving")
+        moving = optical_gray(moving)
     fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
     moving = _check_input(moving, "moving", nodata, min_valid_fraction)
     try:

@@ -42,7 +42,8 @@ from scipy import ndimage
 from .io import rgb_to_gray
 from .preprocess import fill_invalid, normalize_sar
 
-__all__ = ["MODALITIES", "FEATURES", "structure_maps", "gradient_maps", "prepare_modality"]
+__all__ = ["MODALITIES", "FEATURES", "structure_maps", "gradient_maps", "optical_gray",
+           "prepare_modality"]
 
 #: Modalities an image may have.
 MODALITIES = ("sar", "optical")
@@ -55,6 +56,33 @@ FEATURES = ("log-gabor", "gradient")
 #: angular Gaussian over the angle between two orientations).
 _SIGMA_ON_F = 0.55
 _ANGULAR_SIGMA = 0.6
+
+
+def optical_gray(image):
+    """An (H, W, 3) RGB or (H, W, 4) RGBA optical image as the gray image the matchers read.
+
+    Rec. 709 luma (:func:`sarfeat.io.rgb_to_gray`, as the command line reads a
+    colour file); a zero alpha, or a masked channel, is no-data (NaN). Any other
+    input is returned as it is (a 2-D image, or something the input checks refuse).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> optical_gray(np.full((2, 2, 3), 200, np.uint8))[0, 0]
+    np.uint8(200)
+    """
+    if np.ndim(image) != 3 or np.shape(image)[-1] not in (3, 4):
+        return image
+    data = np.asarray(np.ma.getdata(image))
+    if np.iscomplexobj(data) or not np.issubdtype(data.dtype, np.number):
+        return image
+    gray = rgb_to_gray(data[..., :3])
+    hidden = np.ma.getmaskarray(image).any(axis=-1) if np.ma.isMaskedArray(image) else None
+    if data.shape[-1] == 4:
+        hidden = (data[..., 3] == 0) if hidden is None else hidden | (data[..., 3] == 0)
+    if hidden is not None and hidden.any():
+        gray = np.where(hidden, np.nan, gray).astype(np.float32)
+    return gray
 
 
 def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto") -> np.ndarray:

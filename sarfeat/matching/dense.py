@@ -63,7 +63,8 @@ from skimage.transform import AffineTransform, SimilarityTransform
 
 from .._validation import check_bool, check_number
 from ..preprocess import border_fill, check_image, valid_mask
-from ..structural import FEATURES, MODALITIES, gradient_maps, prepare_modality, structure_maps
+from ..structural import (FEATURES, MODALITIES, gradient_maps, optical_gray, prepare_modality,
+                          structure_maps)
 from .geometry import rotation_scale, warp_nan
 from .dense_correlation import (Reference, place_templates, whole_overlap_estimate)
 from .dense_refine import image_pyramid, nearest_level, refine_to_full
@@ -551,6 +552,8 @@ def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchRe
     """Match a pair with an optical image by ``matcher``: its attributes as a
     :class:`~sarfeat.matching.result.MatchResult` (what
     :class:`~sarfeat.matching.CoarseFineMatcher` returns for such a pair)."""
+    image1, image2 = (optical_gray(image) if role == "optical" else image
+                      for image, role in zip((image1, image2), matcher.modality))
     for which, image in (("image1", image1), ("image2", image2)):
         try:
             check_image(image)
