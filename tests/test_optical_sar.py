@@ -452,6 +452,11 @@ def test_register_reads_a_colour_optical_image_as_its_gray_values(tile, moved_sa
     holed = sarfeat.register(rgba, moved_sar, modality="optical-sar", rng=0, progress=False)
     assert registration_rmse(holed.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
     assert holed.diagnostics["valid_fraction"][0] == pytest.approx(1 - 40 / 256, abs=1e-3)
+    # the dense matcher called directly reads the alpha alike (not as a fourth gray channel)
+    direct = DenseStructuralMatcher("optical-sar")
+    direct.match(rgba, moved_sar)
+    np.testing.assert_allclose(direct.model.params, holed.transform.params)
+    assert direct.diagnostics["valid_fraction"][0] == pytest.approx(1 - 40 / 256, abs=1e-3)
     # the estimator reads it alike (the drop-in API of the matching module)
     matched = CoarseFineMatcher(modality="optical-sar", rng=0).match_result(rgb, moved_sar)
     np.testing.assert_allclose(matched.model.params, found.transform.params)

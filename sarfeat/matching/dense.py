@@ -68,7 +68,7 @@ from ..structural import (FEATURES, MODALITIES, gradient_maps, optical_gray, pre
 from .geometry import rotation_scale, warp_nan
 from .dense_correlation import (Reference, place_templates, whole_overlap_estimate)
 from .dense_refine import image_pyramid, nearest_level, refine_to_full
-from .dense_search import DenseSearch, working
+from .dense_search import DenseSearch, working, working_factor
 from .models import MODELS
 from .result import MatchResult
 
@@ -335,7 +335,9 @@ class DenseStructuralMatcher:
         Parameters
         ----------
         image1, image2 : (H, W) array_like
-            The images, of the modalities given by ``modality``; NaN is no-data.
+            The images, of the modalities given by ``modality``; NaN is no-data. An
+            optical image may be (H, W, 3) RGB or (H, W, 4) RGBA
+            (:func:`sarfeat.structural.optical_gray`).
 
         Returns
         -------
@@ -344,6 +346,9 @@ class DenseStructuralMatcher:
         """
         self._reset()
         self._check_sizes(np.shape(image1)[:2], np.shape(image2)[:2])
+        # a colour optical image is read as register reads it (a zero alpha is no-data)
+        image1, image2 = (optical_gray(image) if role == "optical" else image
+                          for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
         (image1, fill1, valid1), (image2, fill2, valid2) = (self._marked(image1),
                                                             self._marked(image2))
@@ -379,7 +384,7 @@ class DenseStructuralMatcher:
     def _check_sizes(self, shape1, shape2) -> None:
         """Refuse images that the global search would bring below the maps' least size
         (it brings the longest side of the two to ``coarse_size``)."""
-        factor = min(1.0, self.coarse_size / max(*shape1, *shape2))
+        factor = working_factor(self.coarse_size, shape1, shape2)
         least = math.ceil(_LEAST_SIDE / factor)
         for which, shape in (("image1", shape1), ("image2", shape2)):
             if min(shape) < least:

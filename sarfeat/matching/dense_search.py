@@ -23,7 +23,7 @@ from .dense_correlation import (
 )
 from .geometry import downsample, warp_nan
 
-__all__ = ["DenseSearch", "working"]
+__all__ = ["DenseSearch", "working", "working_factor"]
 
 #: Hypotheses of the global search carried to the refinement, and how far apart: turns
 #: (degrees) or scales (octaves, log2 of their ratio). The same turn at a scale two steps
@@ -57,13 +57,18 @@ def _distinct(angle: float, scale: float, other_angle: float, other_scale: float
     return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
 
+def working_factor(size: int, *shapes) -> float:
+    """The factor that brings the longest side of ``shapes`` to ``size`` (at most 1)."""
+    return min(1.0, size / max(side for shape in shapes for side in shape))
+
+
 def working(image: np.ndarray, size: int, other: np.ndarray | None = None):
     """The image downsampled to longest side ``size`` (not enlarged); and the
     working -> full (x, y) matrix. With ``other`` (the image that will be
     downsampled by the same factor), the longer of the two sides is brought to
     ``size``."""
-    longest = max(image.shape) if other is None else max(*image.shape, *other.shape)
-    return downsample(image, min(1.0, size / longest))
+    shapes = (image.shape,) if other is None else (image.shape, other.shape)
+    return downsample(image, working_factor(size, *shapes))
 
 
 class DenseSearch:
