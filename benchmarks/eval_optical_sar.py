@@ -16,6 +16,11 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   the scales 0.5-2 alone (for ``--scale-range 0.5 2``: the warps' scales);
   ``sarfeat-narrow-scales`` the scales 0.71-1.41 that the default searched
   until the ninth session (:data:`NARROW_SCALES`, for comparison);
+  ``sarfeat-told-pose`` told the pair's turn and scale as two georeferenced
+  images tell them, with their errors: the truth's turn and scale, off by up to
+  ``TOLD_TURN_ERROR`` degrees and ``TOLD_SCALE_ERROR`` octaves (drawn per pair,
+  seeded by its name; :func:`told_pose`); the search then finds the shift and
+  refines turn and scale about the told ones (for the 3MOS and canvas pairs);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -77,9 +82,11 @@ import contextlib
 import importlib
 import io
 import json
+import math
 import os
 import sys
 import time
+import zlib
 from functools import partial
 from pathlib import Path
 
@@ -94,6 +101,7 @@ from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa:
 import sarfeat  # noqa: E402
 from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
 from sarfeat.matching.dense import WIDE_SCALES  # noqa: E402
+from sarfeat.matching.geometry import rotation_scale  # noqa: E402
 from sarfeat.metrics import registration_rmse  # noqa: E402
 
 #: Least RANSAC inliers for a peer to return a transform.
@@ -222,6 +230,24 @@ def register_rift2(fixed: np.ndarray, moving: np.ndarray):
 
 #: The dense matcher's default scales until the ninth session: 0.71-1.41, quarter octaves.
 NARROW_SCALES = (2 ** -0.5, 2 ** -0.25, 1.0, 2 ** 0.25, 2 ** 0.5)
+#: Largest errors of a turn (degrees) and scale (octaves) told as georeferencing tells them
+#: (``sarfeat-told-pose``): a degree, and 2 % of scale.
+TOLD_TURN_ERROR = 1.0
+TOLD_SCALE_ERROR = math.log2(1.02)
+
+
+def told_pose(name: str, truth: np.ndarray) -> dict:
+    """The options of ``sarfeat-told-pose`` for one pair: the turn and scale of ``truth``
+    (fixed -> moving), each off by a random error within ``TOLD_TURN_ERROR`` degrees and
+    ``TOLD_SCALE_ERROR`` octaves, drawn from a generator seeded by the pair's name."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    angle, scale = rotation_scale(np.asarray(truth, float))[:2]
+    return {"rotations": (float(angle + rng.uniform(-TOLD_TURN_ERROR, TOLD_TURN_ERROR)),),
+            "angle_step": None,
+            "dense_scales": (float(scale * 2 ** rng.uniform(-TOLD_SCALE_ERROR,
+                                                            TOLD_SCALE_ERROR)),)}
+
+
 #: Options of the sarfeat methods.
 SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angle_step": None},
                    "sarfeat-any-turn": {"rotations": WHOLE_CIRCLE, "angle_step": None},
@@ -231,6 +257,7 @@ SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angl
                    "sarfeat-narrow-scales": {"dense_scales": NARROW_SCALES}}
 METHODS = {**{name: partial(register_sarfeat, **options)
               for name, options in SARFEAT_OPTIONS.items()},
+           "sarfeat-told-pose": None,  # needs the pair's truth: run_pair calls it
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}
@@ -276,6 +303,8 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
         cpu, wall = time.process_time(), time.perf_counter()
         if method in SARFEAT_OPTIONS:
             matrix = register_sarfeat(fixed, moving, refusals, **SARFEAT_OPTIONS[method])
+        elif method == "sarfeat-told-pose":
+            matrix = register_sarfeat(fixed, moving, refusals, **told_pose(name, truth))
         else:
             matrix = METHODS[method](fixed, moving)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -161,6 +161,22 @@ def test_sarfeat_scale_variants_keep_the_default_turns(monkeypatch, method, scal
         assert set(eval_optical_sar.NARROW_SCALES) < set(DENSE_SCALES) < set(WIDE_SCALES)
 
 
+def test_told_pose_is_the_truths_turn_and_scale_within_georeferencing_errors(monkeypatch):
+    seen, rows = _options_given_to_register(monkeypatch, "sarfeat-told-pose")
+    assert seen["angle_step"] is None and len(seen["rotations"]) == 1
+    assert len(seen["dense_scales"]) == 1 and rows["sarfeat-told-pose"][0][4] == "refused"
+    turn, scale = seen["rotations"][0], seen["dense_scales"][0]
+    # TRUTH turns by _ANGLE (radians) and scales by _SCALE, fixed -> moving
+    off = (turn - np.degrees(_ANGLE) + 180) % 360 - 180
+    assert 0 < abs(off) <= eval_optical_sar.TOLD_TURN_ERROR
+    assert 0 < abs(np.log2(scale / _SCALE)) <= eval_optical_sar.TOLD_SCALE_ERROR + 1e-12
+    # the same pair is told the same pose in every run; another pair another error
+    told = eval_optical_sar.told_pose("p", TRUTH)
+    assert told == {name: seen[name] for name in told}
+    other = eval_optical_sar.told_pose("q", TRUTH)
+    assert other["rotations"] != seen["rotations"]
+
+
 def test_real_pairs_of_one_source():
     eoss = eval_optical_sar.real_pair_names("eoss")
     assert len(eoss) == 21 and all(name.startswith("eoss") for name in eoss)
