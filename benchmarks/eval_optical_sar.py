@@ -20,7 +20,7 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   images tell them, with their errors: the truth's turn and scale, off by up to
   ``TOLD_TURN_ERROR`` degrees and ``TOLD_SCALE_ERROR`` octaves (drawn per pair,
   seeded by its name; :func:`told_pose`); the search then finds the shift and
-  refines turn and scale about the told ones (for the 3MOS and canvas pairs);
+  refines turn and scale about the told ones (a real pair is told those of its truth);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
