@@ -3,8 +3,9 @@
 A tenth of the held-out pairs of :mod:`optical_sar_pairs` (every 12th pair:
 3MOS optical tiles against their SAR tiles turned by up to 90 degrees, scaled
 by 0.7-1.4 and shifted), registered once per asv run by sarfeat
-(``modality='optical-sar'``) and by OpenCV SIFT and AKAZE + RANSAC in the same
-run (:mod:`eval_optical_sar`); the share within 3 px and the wrong transforms are
+(``modality='optical-sar'``; also told each pair's turn and scale, as
+georeferencing tells them: ``sarfeat-told-pose``) and by OpenCV SIFT and AKAZE +
+RANSAC in the same run (:mod:`eval_optical_sar`); the share within 3 px and the wrong transforms are
 also tracked against the re-aligned truth (``*_realigned``: each tile pair moved by
 its re-aligned offset where it has one, :mod:`check_3mos_alignment`, measured on
 the unwarped tiles of the pairs used). The 3MOS strips are fetched by
@@ -30,7 +31,9 @@ from __future__ import annotations
 from .common import SlowTiming, use_shared_data
 
 _STEP = 12
-_METHODS = ("sarfeat", "sift", "akaze")
+#: ``sarfeat-told-pose``: told each pair's turn and scale as georeferencing tells them (within
+#: 1 degree and 2 %): how far the fine stage gets with the search out of the way.
+_METHODS = ("sarfeat", "sarfeat-told-pose", "sift", "akaze")
 #: The real pairs also with the whole circle searched (``--turns any``): EOSS's pairs are
 #: turned by up to 152 degrees.
 _REAL_METHODS = ("sarfeat", "sarfeat-any-turn", "sift", "akaze")
