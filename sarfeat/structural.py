@@ -89,7 +89,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     """The image as float32 on which structure is measured; NaN where invalid.
 
     SAR goes through :func:`sarfeat.normalize_sar` (log of intensity or
-    amplitude, robust stretch); optical images are scaled to [0, 1] by their
+    amplitude, robust stretch); optical images (a colour one read by
+    :func:`optical_gray`, a zero alpha no-data) are scaled to [0, 1] by their
     1st and 99th percentiles. Small no-data regions (isolated pixels, lines,
     blobs that a 5 x 5 square does not fit in, touching neither a larger one
     nor the image's border) are filled from their valid neighbours, as
@@ -104,8 +105,11 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     if np.iscomplexobj(image) and modality == "optical":
         raise ValueError("an optical image cannot be complex; pass its gray values (or "
                          "modality 'sar' for a complex SAR image)")
-    if image.ndim == 3:  # colour optical image: its gray values, as register reads them
-        image = rgb_to_gray(image[..., :3].astype(np.float32))
+    if image.ndim == 3 and modality == "optical":  # colour: as register reads it
+        image = np.asarray(optical_gray(image))
+        if image.ndim != 2:
+            raise ValueError(f"an optical image must be (H, W), (H, W, 3) RGB or (H, W, 4) "
+                             f"RGBA, got shape {image.shape}")
     if modality == "sar":
         normalized = normalize_sar(image, input_kind)
         values = normalized.image.astype(np.float32)  # its no-data filled

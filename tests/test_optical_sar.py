@@ -122,6 +122,21 @@ def test_prepare_modality_fills_small_no_data_and_keeps_large_regions(tile):
         prepare_modality(tile[0].astype(np.complex64), "optical")
 
 
+def test_prepare_modality_reads_a_colour_optical_image_as_register_does(tile):
+    from sarfeat.io import rgb_to_gray
+
+    rgba = np.dstack([_colour(tile[0]), np.full(SHAPE, 255, np.uint8)])
+    rgba[:, :40, 3] = 0  # transparent: no-data, not a fourth channel of data
+    prepared = prepare_modality(rgba, "optical")
+    assert np.isnan(prepared[:, :40]).all() and np.isfinite(prepared[:, 40:]).all()
+    gray = prepare_modality(rgb_to_gray(_colour(tile[0])), "optical")
+    assert np.corrcoef(prepared[:, 40:].ravel(), gray[:, 40:].ravel())[0, 1] > 0.999
+    with pytest.raises(ValueError, match=r"\(H, W, 4\) RGBA, got shape \(256, 256, 2\)"):
+        prepare_modality(rgba[..., :2], "optical")
+    with pytest.raises(ValueError):  # SAR is one channel
+        prepare_modality(rgba[..., :3], "sar")
+
+
 def test_scattered_no_data_in_both_images_still_registers(tile, moved_sar):
     # half a percent of NaN pixels used to leave no template to place: every NaN took
     # the maps' reach around it out of the comparison
