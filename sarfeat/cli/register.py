@@ -80,6 +80,10 @@ def add_parser(commands) -> None:
     add("--scales", choices=("default", "wide"), default="default",
         help="scales searched with an optical image: default 0.59-2 (with refinement about "
              "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
+    add("--dense-model", choices=("similarity", "affine"), default="similarity",
+        help="with an optical image, the transform returned: a similarity (default), or an "
+             "affine map where the images correlate clearly better stretched (a SAR image "
+             "in its own geometry, say; about 0.7 CPU s more a pair)")
     add("--keep-border-fill", action="store_true",
         help="with an optical image, match a constant fill around an image turned or scaled "
              "onto its canvas as data (by default, when the four corners hold one value, its "
@@ -148,6 +152,8 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
         search = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
     if getattr(args, "scales", "default") == "wide":
         search["dense_scales"] = WIDE_SCALES
+    if getattr(args, "dense_model", "similarity") != "similarity":
+        search["dense_model"] = args.dense_model
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
@@ -222,6 +228,10 @@ def _validate(args: argparse.Namespace) -> None:
     if getattr(args, "scales", "default") == "wide" and getattr(args, "modality", "sar") == "sar":
         raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
                          "SAR images are matched across scales by the detector's pyramid")
+    if (getattr(args, "dense_model", "similarity") != "similarity"
+            and getattr(args, "modality", "sar") == "sar"):
+        raise UsageError("--dense-model is for a pair with an optical image (--modality); "
+                         "two SAR images take --model")
     if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
         raise UsageError("--upright and --turns any contradict each other: give one")
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
@@ -386,7 +396,8 @@ def run(args: argparse.Namespace) -> None:
             console.say(hint)
         raise
     d = result.diagnostics
-    console.say(f"registered {args.moving} onto {args.fixed}: {args.model}, "
+    console.say(f"registered {args.moving} onto {args.fixed}: "
+                f"{d.get('selected_model') or args.model}, "
                 f"{d['fine_inliers']} inlier matches (coarse {d['coarse_inliers']}), residual "
                 f"RMS {d['residual_rms']:.2f} px, confidence {result.confidence:.2f}, "
                 f"{result.seconds:.1f} s")
@@ -399,7 +410,8 @@ def run(args: argparse.Namespace) -> None:
                         "image, matched as no-data (--keep-border-fill matches them)")
     extra = {"output_resampled": args.output is not None and not args.no_resample,
              "upright_search": upright, "whole_circle_search": whole_circle,
-             "wide_scale_search": getattr(args, "scales", "default") == "wide"}
+             "wide_scale_search": getattr(args, "scales", "default") == "wide",
+             "dense_model": getattr(args, "dense_model", "similarity")}
     if output is not None:
         console.say(f"wrote {args.output} ({note})")
         extra.update(output_format=note, georeferenced_output=output.georeferenced,

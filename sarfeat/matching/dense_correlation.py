@@ -18,7 +18,7 @@ from .geometry import warp_nan
 __all__ = ["OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
            "distances", "masked", "model_distance",
            "parabola", "place_templates", "similarity", "translation", "turn_canvas",
-           "whole_overlap_estimate", "zoom_maps"]
+           "whole_overlap_affine", "whole_overlap_estimate", "zoom_maps"]
 
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
 #: correlate by chance).
@@ -33,6 +33,9 @@ POLISH_STEPS = (2.0, 1.0, 0.5)
 POLISH_GRID = tuple((turn, scale) for turn in POLISH_TURNS for scale in POLISH_SCALES)
 #: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
 POLISH_REACH = 8.0
+#: Steps of the stretch (a fraction of the side, see :func:`whole_overlap_affine`) tried
+#: about a polished similarity, each level around the best of the one before.
+AFFINE_STEPS = (0.04, 0.02, 0.01, 0.005)
 #: Correlation shapes whose reference spectra are kept (the canvases are cut to their
 #: valid pixels, so their shapes vary).
 SPECTRA_CACHED = 16
@@ -285,6 +288,66 @@ def parabola(left: float, centre: float, right: float) -> float:
     return float(np.clip(0.5 * (left - right) / denominator, -0.5, 0.5))
 
 
+def _about_centre(linear: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The 3x3 matrix of ``linear`` (2x2) applied about ``centre`` (x, y)."""
+    about = np.eye(3)
+    about[:2, :2] = linear
+    about[:2, 2] = centre - linear @ centre
+    return about
+
+
+def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, levels,
+                    best=None):
+    """The best of candidate resamplings, level by level, each level around the best
+    of the one before: (correlation, maps, (du, dv), resample) or None.
+
+    ``start`` maps image 1's working grid to image 2; ``levels`` holds, per level,
+    the 2x2 linear maps tried about image 1's centre; ``best`` (maps None) is a
+    result to beat."""
+    height, width = reference.shape
+    centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    near = None
+    for linears in levels:
+        for linear in linears:
+            resample = start @ _about_centre(linear, centre)
+            warped = warp_nan(image2, resample, reference.shape, order=1)
+            maps2 = fine_maps(warped)
+            # shifts within the reach only (smaller transforms); the whole surface of the
+            # best candidate is made once, at the end
+            ncc, _ = reference.correlation(maps2, reach=POLISH_REACH + 1)
+            if near is None:
+                near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
+            # candidates are compared unweighted: the overlap weight would favour models
+            # that stretch image 2 over image 1
+            index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
+            if best is None or ncc[index] > best[0]:
+                best = (float(ncc[index]), maps2, reference.shift(index, ncc.shape), resample)
+        if best[0] <= -1:
+            return None
+        start = best[3] @ translation(*best[2])
+    return best
+
+
+def _polished(reference: Reference, best, matrix: np.ndarray, to_full1: np.ndarray) -> dict:
+    """The figures of the best candidate (see :func:`whole_overlap_estimate`)."""
+    height, width = reference.shape
+    _, maps2, (du, dv), resample = best
+    ncc, share = reference.correlation(maps2)
+    i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
+    score = float(ncc[i, j])
+    rows, cols = ncc.shape
+    dv += parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
+    du += parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
+    polished = resample @ translation(du, dv) @ np.linalg.inv(to_full1)
+    weighted = np.where(ncc > -1, ncc * share ** OVERLAP_WEIGHT, -1.0)
+    far = distances(ncc.shape, (i, j)) > DISTINCT_SHIFT
+    size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
+    return dict(
+        verify_score=score, verify_weighted=float(weighted[i, j]),
+        verify_second=float(weighted[far].max()),
+        verify_rmse=model_distance(polished, matrix, size), polished=polished.tolist())
+
+
 def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
                            to_full1: np.ndarray, fine_maps,
                            steps: tuple[float, ...] = POLISH_STEPS,
@@ -310,43 +373,30 @@ def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.
     image 2. Returns those figures as a dict, or None when no overlap
     correlates.
     """
-    height, width = reference.shape
-    centre = np.array([(width - 1) / 2, (height - 1) / 2])
-    start, best = matrix @ to_full1, None
-    near = None
-    for fraction in steps:
-        for turn, scale in candidates:
-            about = np.eye(3)
-            about[:2, :2] = similarity(turn * fraction, scale ** fraction)
-            about[:2, 2] = centre - about[:2, :2] @ centre
-            resample = start @ about
-            warped = warp_nan(image2, resample, reference.shape, order=1)
-            maps2 = fine_maps(warped)
-            # shifts within the reach only (smaller transforms); the whole surface of the
-            # best candidate is made once, at the end
-            ncc, _ = reference.correlation(maps2, reach=POLISH_REACH + 1)
-            if near is None:
-                near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
-            # candidates are compared unweighted: the overlap weight would favour models
-            # that stretch image 2 over image 1
-            index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
-            if best is None or ncc[index] > best[0]:
-                best = (float(ncc[index]), maps2, reference.shift(index, ncc.shape), resample)
-        if best[0] <= -1:
-            return None
-        start = best[3] @ translation(*best[2])
-    _, maps2, (du, dv), resample = best
-    ncc, share = reference.correlation(maps2)
-    i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
-    score = float(ncc[i, j])
-    rows, cols = ncc.shape
-    dv += parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
-    du += parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
-    polished = resample @ translation(du, dv) @ np.linalg.inv(to_full1)
-    weighted = np.where(ncc > -1, ncc * share ** OVERLAP_WEIGHT, -1.0)
-    far = distances(ncc.shape, (i, j)) > DISTINCT_SHIFT
-    size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
-    return dict(
-        verify_score=score, verify_weighted=float(weighted[i, j]),
-        verify_second=float(weighted[far].max()),
-        verify_rmse=model_distance(polished, matrix, size), polished=polished.tolist())
+    levels = [[similarity(turn * fraction, scale ** fraction) for turn, scale in candidates]
+              for fraction in steps]
+    best = _best_candidate(reference, image2, matrix @ to_full1, fine_maps, levels)
+    return None if best is None else _polished(reference, best, matrix, to_full1)
+
+
+def whole_overlap_affine(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
+                         to_full1: np.ndarray, fine_maps, score: float,
+                         steps: tuple[float, ...] = AFFINE_STEPS) -> dict | None:
+    """A polished similarity (``matrix``, correlating ``score`` unweighted) stretched
+    into an affine map where the whole overlap correlates better.
+
+    The part of a linear map that a similarity lacks is a stretch along one axis
+    with a shrink along the other: ``[[1 + p, q], [q, 1 - p]]`` about image 1's
+    centre. Every ``p`` and ``q`` of -s, 0 and s (but both 0) is tried for each s
+    of ``steps``, each level around the best so far, as
+    :func:`whole_overlap_estimate` tries turns and scales. Returns its figures for
+    the best affine map, or None when none correlates better than ``score``.
+    """
+    levels = [[np.array([[1 + p, q], [q, 1 - p]]) for p in (-step, 0.0, step)
+               for q in (-step, 0.0, step) if p or q] for step in steps]
+    start = matrix @ to_full1
+    best = _best_candidate(reference, image2, start, fine_maps, levels,
+                           best=(score, None, (0.0, 0.0), start))
+    if best is None or best[1] is None:
+        return None
+    return _polished(reference, best, matrix, to_full1)

@@ -232,6 +232,14 @@ class CoarseFineMatcher:
         adds 0.5 (:data:`~sarfeat.matching.dense.WIDE_SCALES`) at about 1.15
         times the time; scales beyond ``max_scale_change`` (2 by default) are
         not searched.
+    dense_model : {'similarity', 'affine'}
+        The transform the dense matcher returns for a pair with an optical
+        image: a similarity (the default), or with ``'affine'`` the similarity
+        stretched into an affine map where the whole overlap correlates 1.07
+        times better (:class:`~sarfeat.matching.DenseStructuralMatcher`): images
+        that a similarity does not fit, such as a SAR image in its own
+        geometry. It costs about 0.7 CPU s a pair. With ``model='similarity'``
+        the dense matcher returns a similarity whatever this says.
     border_fill : bool
         For a pair with an optical image: whether a constant fill around an
         image turned or scaled onto its canvas (all four corners of one value)
@@ -340,12 +348,14 @@ class CoarseFineMatcher:
         progress: bool | None = None,
         modality: str | tuple[str, str] = "sar",
         dense_scales: tuple[float, ...] | None = None,
+        dense_model: str = "similarity",
         border_fill: bool = True,
         **detector_options,
     ) -> None:
         parse_modality(modality)  # a bad modality (or scale) is refused at once
         self.modality = modality
         self.dense_scales = None if dense_scales is None else checked_scales(dense_scales)
+        self.dense_model = dense_model
         self.border_fill = border_fill
         flat = dict(
             model=model, coarse_size=coarse_size, ratio=ratio, ransac_threshold=ransac_threshold,
@@ -517,7 +527,8 @@ class CoarseFineMatcher:
     def _structure_result(self, image1, image2) -> MatchResult:
         """A pair with an optical image: the dense structural matcher's result."""
         return structure_result(DenseStructuralMatcher(
-            self.modality, model=self.model_type, max_scale_change=self.max_scale_change,
+            self.modality, max_scale_change=self.max_scale_change,
+            model="similarity" if self.model_type == "similarity" else self.dense_model,
             turns=self.rotations if self.angle_step is None else None,
             scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
             nodata=self.nodata, border_fill=self.border_fill, rng=self.rng), image1, image2)

@@ -58,6 +58,7 @@ def check_matcher_parameters(matcher) -> None:
     """
     check_weights(matcher.weights)
     check_choice("model", matcher.model_type, tuple(MODELS))
+    check_choice("dense_model", matcher.dense_model, ("similarity", "affine"))
     for name in _POSITIVE_INTEGERS:
         check_integer(name, getattr(matcher, name))
     check_integer("coarse_size", matcher.coarse_size, 32)
