@@ -254,10 +254,13 @@ SARFEAT_OPTIONS = {"sarfeat": {}, "sarfeat-upright": {"rotations": (0.0,), "angl
                    "sarfeat-widest": {"rotations": WHOLE_CIRCLE, "angle_step": None,
                                       "dense_scales": WIDE_SCALES},
                    "sarfeat-wide-scales": {"dense_scales": WIDE_SCALES},
-                   "sarfeat-narrow-scales": {"dense_scales": NARROW_SCALES}}
+                   "sarfeat-narrow-scales": {"dense_scales": NARROW_SCALES},
+                   "sarfeat-affine": {"dense_model": "affine"}}
+#: Methods told each pair's turn and scale (:func:`told_pose`), with these further options.
+TOLD_OPTIONS = {"sarfeat-told-pose": {}, "sarfeat-told-pose-affine": {"dense_model": "affine"}}
 METHODS = {**{name: partial(register_sarfeat, **options)
               for name, options in SARFEAT_OPTIONS.items()},
-           "sarfeat-told-pose": None,  # needs the pair's truth: run_pair calls it
+           **{name: None for name in TOLD_OPTIONS},  # need the pair's truth: run_pair calls them
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}
@@ -303,8 +306,9 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
         cpu, wall = time.process_time(), time.perf_counter()
         if method in SARFEAT_OPTIONS:
             matrix = register_sarfeat(fixed, moving, refusals, **SARFEAT_OPTIONS[method])
-        elif method == "sarfeat-told-pose":
-            matrix = register_sarfeat(fixed, moving, refusals, **told_pose(name, truth))
+        elif method in TOLD_OPTIONS:
+            matrix = register_sarfeat(fixed, moving, refusals, **told_pose(name, truth),
+                                      **TOLD_OPTIONS[method])
         else:
             matrix = METHODS[method](fixed, moving)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -330,16 +334,19 @@ def scatter_nodata(image: np.ndarray, fraction: float, rng: np.random.Generator)
 
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
              scale_range: tuple[float, float] = SCALE_RANGE, canvas: bool = False,
-             offsets: dict | None = None, scattered_nodata: float = 0.0) -> dict:
+             offsets: dict | None = None, scattered_nodata: float = 0.0,
+             stretch: float = 0.0) -> dict:
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal,
     rmse against the re-aligned truth); ``canvas``: :func:`canvas_pairs` instead of
     :func:`development_pairs`; ``offsets``: pair name -> re-aligned offset (dy, dx)
     (:func:`load_alignment`; a pair without one keeps its published truth);
     ``scattered_nodata``: that share of each image's pixels made NaN
-    (:func:`scatter_nodata`, seeded by the pair's index)."""
+    (:func:`scatter_nodata`, seeded by the pair's index); ``stretch``: affine
+    development pairs (``development_pairs(stretch=...)``)."""
     rows = {name: [] for name in methods}
     pairs = (canvas_pairs(split, upscale=upscale) if canvas else
-             development_pairs(split, upscale=upscale, scale_range=tuple(scale_range)))
+             development_pairs(split, upscale=upscale, scale_range=tuple(scale_range),
+                               stretch=stretch))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break
@@ -441,8 +448,17 @@ def main(argv=None) -> int:
     parser.add_argument("--scattered-nodata", type=float, default=0.0, metavar="FRACTION",
                         help="make this share of each image's pixels NaN, at random (seeded "
                              "per pair): scattered no-data (--set 3mos or canvas)")
+    parser.add_argument("--stretch", type=float, default=0.0, metavar="S",
+                        help="affine 3MOS pairs: each similarity after a stretch [[1+p, q], "
+                             "[q, 1-p]] of the optical tile, p and q uniform in +-S (--set "
+                             "3mos; sarfeat-affine and sarfeat-told-pose-affine return affine "
+                             "maps)")
     args = parser.parse_args(argv)
     misaligned, offsets = frozenset(), None
+    if not 0 <= args.stretch < 0.5:
+        parser.error(f"--stretch is in [0, 0.5), got {args.stretch}")
+    if args.stretch and args.pair_set != "3mos":
+        parser.error("--stretch applies to --set 3mos")
     if not 0 <= args.scattered_nodata < 1:
         parser.error(f"--scattered-nodata is a share in [0, 1), got {args.scattered_nodata}")
     if args.scattered_nodata and args.pair_set == "real":
@@ -468,7 +484,8 @@ def main(argv=None) -> int:
             parser.error(f"--scale-range needs 0 < LOW <= HIGH, got {args.scale_range}")
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
                         args.scale_range, canvas=args.pair_set == "canvas",
-                        offsets=offsets, scattered_nodata=args.scattered_nodata)
+                        offsets=offsets, scattered_nodata=args.scattered_nodata,
+                        stretch=args.stretch)
     report = {name: summary(rows[name], misaligned) for name in methods}
     if offsets is not None:  # never for the real pairs (a usage error above)
         report["realigned"] = {name: summary(rows[name], misaligned, column=5)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.transform import SimilarityTransform, resize, warp
+from skimage.transform import AffineTransform, SimilarityTransform, resize, warp
 
 from sarfeat.data import OPTICAL_SAR_STRIPS, fetch
 from sarfeat.io import read_image
@@ -101,7 +101,7 @@ def warp_pair(optical: np.ndarray, sar: np.ndarray, truth: SimilarityTransform,
         optical = resize(optical, size, order=3, preserve_range=True).astype(np.float32)
         sar = resize(sar, size, order=3, preserve_range=True).astype(np.float32)
         zoom = np.diag([upscale, upscale, 1.0])
-        truth = SimilarityTransform(matrix=zoom @ truth.params @ np.linalg.inv(zoom))
+        truth = type(truth)(matrix=zoom @ truth.params @ np.linalg.inv(zoom))
     moving = warp(sar, truth.inverse, order=1, cval=np.nan, preserve_range=True)
     return optical, moving.astype(np.float32), truth
 
@@ -120,18 +120,34 @@ def split_tiles(split: str):
                 yield index, k, f"{label}_{k}", optical, sar
 
 
+def stretch_about_centre(p: float, q: float, shape=(TILE, TILE)) -> np.ndarray:
+    """The affine map ``[[1 + p, q], [q, 1 - p]]`` about the centre of ``shape``: the part of
+    a linear map that a similarity lacks (a stretch along one direction, a shrink across)."""
+    centre = np.array([shape[1] - 1, shape[0] - 1]) / 2
+    stretch = np.eye(3)
+    stretch[:2, :2] = [[1 + p, q], [q, 1 - p]]
+    stretch[:2, 2] = centre - stretch[:2, :2] @ centre
+    return stretch
+
+
 def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
-                      scale_range: tuple[float, float] = SCALE_RANGE):
+                      scale_range: tuple[float, float] = SCALE_RANGE, stretch: float = 0.0):
     """Yield (name, fixed optical, moving SAR, truth) for one split.
 
     ``truth`` maps fixed (x, y) to moving (x, y), the direction of
     :attr:`sarfeat.RegistrationResult.transform`. ``scale_range`` widens the
     warps' scales (``(0.5, 2)``: pairs scaled beyond the default search; the
-    same seeds, so the same turns and shifts).
+    same seeds, so the same turns and shifts). ``stretch`` > 0 makes the truth
+    affine: the similarity after :func:`stretch_about_centre` of the fixed
+    image with ``p`` and ``q`` uniform in +-``stretch`` (drawn after the
+    similarity, from the same generator; an AffineTransform truth).
     """
     for index, k, name, optical, sar in split_tiles(split):
         rng = np.random.default_rng([seed, index, k])
         truth = random_similarity(rng, scale_range=scale_range)
+        if stretch:
+            p, q = rng.uniform(-stretch, stretch, 2)
+            truth = AffineTransform(matrix=truth.params @ stretch_about_centre(p, q))
         fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
         yield name, fixed, moving, truth
 

@@ -436,6 +436,74 @@ def test_dense_scales_are_checked():
         DenseStructuralMatcher("optical-sar", scales=())
 
 
+def _stretched_truth(p: float, q: float) -> np.ndarray:
+    """TRUTH after a stretch [[1 + p, q], [q, 1 - p]] about the tile's centre: an affine
+    map that no similarity fits (a SAR image in its own geometry, say)."""
+    stretch = np.eye(3)
+    stretch[:2, :2] = [[1 + p, q], [q, 1 - p]]
+    stretch[:2, 2] = CENTRE - stretch[:2, :2] @ CENTRE
+    return TRUTH.params @ stretch
+
+
+def test_a_stretched_sar_image_registers_with_the_affine_dense_model(tile):
+    truth = _stretched_truth(0.06, 0.0)
+    moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    # the similarity (the default) fits 6 % of stretch nowhere well: refused, never wrong
+    try:
+        found = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0,
+                                 progress=False)
+        assert registration_rmse(found.transform, truth, SHAPE, SHAPE) <= 3.0
+    except sarfeat.RegistrationError:
+        pass
+    result = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0,
+                              progress=False, dense_model="affine")
+    assert registration_rmse(result.transform, truth, SHAPE, SHAPE) < 3.0
+    assert type(result.transform).__name__ == "AffineTransform"
+    assert result.diagnostics["selected_model"] == "affine"
+    assert result.diagnostics["affine_gain"] >= 1.07
+    # the stretch found (TRUTH's turn and scale taken out): x longer than y by about 12 %
+    turn = SimilarityTransform(rotation=np.deg2rad(20), scale=0.9).params[:2, :2]
+    stretch = np.linalg.solve(turn, result.transform.params[:2, :2])
+    assert stretch[0, 0] - stretch[1, 1] == pytest.approx(0.12, abs=0.03)
+
+
+def test_the_affine_dense_model_keeps_the_similarity_of_an_unstretched_pair(
+        tile, moved_sar, registered):
+    result = sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0,
+                              progress=False, dense_model="affine")
+    assert result.diagnostics["selected_model"] == "similarity"
+    assert result.diagnostics["affine_gain"] is None or result.diagnostics["affine_gain"] < 1.07
+    np.testing.assert_array_equal(result.transform.params, registered.transform.params)
+    # the richest model allowed still rules: model='similarity' never stretches
+    matcher = CoarseFineMatcher(modality="optical-sar", model="similarity",
+                                dense_model="affine", rng=0)
+    assert "affine_gain" not in matcher.match_result(tile[0], moved_sar).diagnostics
+
+
+def test_dense_model_is_checked():
+    with pytest.raises(ValueError, match="dense_model"):
+        CoarseFineMatcher(modality="optical-sar", dense_model="projective")
+    with pytest.raises(ValueError, match="model must be one of"):
+        DenseStructuralMatcher("optical-sar", model="shear")
+
+
+def test_cli_dense_model_affine_registers_a_stretched_pair(tile, tmp_path, capsys):
+    truth = _stretched_truth(0.04, 0.04)
+    command, report = _cli_pair(tile, truth, tmp_path)
+    status = main(command + ["--dense-model", "affine"])
+    assert status == 0, capsys.readouterr().err
+    assert ": affine," in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["dense_model"] == "affine"
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+    # two SAR images take --model: --dense-model is refused for them, with the reason
+    sar_command = [part if part != "optical-sar" else "sar" for part in command]
+    assert main(sar_command + ["--dense-model", "affine"]) == 2
+    assert "--dense-model is for a pair with an optical image" in capsys.readouterr().err
+
+
 def test_images_too_small_for_the_dense_matcher_are_refused_with_a_reason(tile):
     # the global search brings the longer side of the two to 128 px: beside a 256 px
     # image, one of 12 px would be 6 px there, below the maps' least size
