@@ -21,6 +21,11 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   ``TOLD_TURN_ERROR`` degrees and ``TOLD_SCALE_ERROR`` octaves (drawn per pair,
   seeded by its name; :func:`told_pose`); the search then finds the shift and
   refines turn and scale about the told ones (a real pair is told those of its truth);
+  ``sarfeat-affine`` and ``sarfeat-told-pose-affine``: ``sarfeat`` and
+  ``sarfeat-told-pose`` with ``dense_model='affine'`` (the polish stretched into an
+  affine map where that correlates clearly better), for the stretched pairs of
+  ``--stretch S`` (each similarity after a stretch ``[[1 + p, q], [q, 1 - p]]`` of
+  the optical tile, p and q uniform in +-S);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
