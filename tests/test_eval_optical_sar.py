@@ -336,3 +336,23 @@ def test_scattered_nodata_is_a_share_for_the_3mos_pairs(capsys, arguments):
     with pytest.raises(SystemExit) as exit_:
         eval_optical_sar.main([*arguments, "--methods", "sift"])
     assert exit_.value.code == 2 and "--scattered-nodata" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments", [["--stretch", "0.6"], ["--stretch", "-0.1"],
+                                       ["--set", "canvas", "--stretch", "0.03"]])
+def test_stretch_is_a_small_share_for_the_3mos_pairs(capsys, arguments):
+    with pytest.raises(SystemExit) as exit_:
+        eval_optical_sar.main([*arguments, "--methods", "sift"])
+    assert exit_.value.code == 2 and "--stretch" in capsys.readouterr().err
+
+
+def test_stretch_about_centre_keeps_the_centre_and_lacks_only_the_similar_part():
+    from benchmarks.optical_sar_pairs import stretch_about_centre
+
+    stretch = stretch_about_centre(0.05, -0.02, shape=(101, 201))
+    np.testing.assert_allclose(stretch @ [100, 50, 1], [100, 50, 1])  # the centre (x, y)
+    linear = stretch[:2, :2]
+    np.testing.assert_allclose(linear, linear.T)  # no turn in it
+    assert np.trace(linear) == pytest.approx(2.0)  # no scale in it (to first order)
+    assert linear[0, 0] - linear[1, 1] == pytest.approx(0.1)
+
