@@ -76,9 +76,8 @@ from .result import MatchResult
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "structure_result",
            "DENSE_SCALES", "WIDE_SCALES"]
 
-#: How much better (a factor on its unweighted correlation) the whole overlap must
-#: correlate at the affine polish (``model`` other than ``'similarity'``) than at the
-#: similarity for the affine map to be returned (see ``DenseStructuralMatcher``).
+#: The factor by which the whole overlap must correlate better (unweighted) stretched
+#: than at the similarity for ``model='affine'`` to return the affine map.
 AFFINE_GAIN = 1.07
 #: A prior with image 2's pixels this much finer than a small image 1's (shorter than
 #: ``fine_size``) runs the fine stage on image 2's grid.
@@ -160,19 +159,12 @@ class DenseStructuralMatcher:
         The modalities of image 1 and image 2: ``'optical-sar'``,
         ``'sar-optical'`` or a pair of ``'optical'`` / ``'sar'``.
     model : {'similarity', 'affine', 'projective'}
-        The model returned. ``'similarity'`` (turn, scale, shift): the
-        whole-overlap polish. ``'affine'`` (or ``'projective'``, of which the
-        matcher estimates the affine part): that similarity stretched into an
-        affine map (every stretch ``[[1 + p, q], [q, 1 - p]]`` about image 1's
-        centre, p and q in four levels of steps from 0.04 to 0.005, as the
-        polish tries turns and scales) when the whole overlap correlates
-        ``AFFINE_GAIN`` (1.07) times better at it, else the similarity
-        (``diagnostics['selected_model']`` and ``['affine_gain']`` say which and
-        by how much); it doubles the fine stage's time. On the 3MOS tuning pairs
-        with a stretch of up to 3 % (p, q uniform in +-0.03, turns and scales
-        told), 55 of 120 registered within 3 px against 41 with the similarity;
-        on the similarity pairs no gain of a right answer passed 1.05 and the
-        same 70 registered (one refusal became an answer 6 px off).
+        The model returned: the whole-overlap similarity, or with ``'affine'``
+        (``'projective'``: its affine part) that similarity stretched by
+        ``[[1 + p, q], [q, 1 - p]]`` about image 1's centre where the whole
+        overlap correlates ``AFFINE_GAIN`` times better
+        (``diagnostics['selected_model']``, ``['affine_gain']``); the stretch
+        doubles the fine stage's time (benchmarks/README.md, fourteenth session).
     coarse_size, refine_size, fine_size : int
         Longest side of the working images of the global search, the refinement
         and the fine stage (smaller images are used as they are). The global
