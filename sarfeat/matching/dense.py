@@ -468,7 +468,8 @@ class DenseStructuralMatcher:
                                            "refused rather than guessed")
             return
         if self.model_type != "similarity":
-            found = self._stretched(found, reference, level2, to_full1, fine_maps)
+            found, self.diagnostics["affine_gain"] = _stretched(found, reference, level2,
+                                                                to_full1, fine_maps)
         affine = bool(found.pop("affine", False))
         polished = to_full2 @ np.array(found["polished"])
         found.update(polished=polished.tolist(),
@@ -487,18 +488,6 @@ class DenseStructuralMatcher:
         if self.model is not None and max(image1.shape) > max(work1.shape) * 1.01:
             self._to_full_resolution(image1, pyramid2, max(work1.shape), fine_maps, source,
                                      target)
-
-    def _stretched(self, found: dict, reference, level2, to_full1, fine_maps) -> dict:
-        """The whole-overlap polish stretched into an affine map
-        (:func:`~sarfeat.matching.dense_correlation.whole_overlap_affine`) when that
-        correlates ``AFFINE_GAIN`` times better; ``diagnostics['affine_gain']`` is how
-        much better it did (None: no stretch did)."""
-        stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]),
-                                         to_full1, fine_maps, found["verify_score"])
-        gain = (None if stretched is None
-                else stretched["verify_score"] / max(found["verify_score"], 1e-9))
-        self.diagnostics["affine_gain"] = gain
-        return found if gain is None or gain < AFFINE_GAIN else {**stretched, "affine": True}
 
     def _to_full_resolution(self, image1, pyramid2, start, fine_maps, source, target):
         """The accepted model refined up to image 1's full resolution (``refine_to_full``)."""
@@ -575,6 +564,18 @@ class DenseStructuralMatcher:
             return (f"the whole-overlap correlation peak does not stand out ({100 * margin:.0f} "
                     f"% above the next one, {100 * self.min_verify_margin:.0f} % needed)")
         return None
+
+
+def _stretched(found: dict, reference, level2, to_full1, fine_maps):
+    """(``found`` stretched into an affine map by :func:`whole_overlap_affine`, marked
+    ``'affine'``, where that correlates ``AFFINE_GAIN`` times better, else ``found``; the
+    best stretch's gain, None when none did better)."""
+    stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]), to_full1,
+                                     fine_maps, found["verify_score"])
+    if stretched is None:
+        return found, None
+    gain = stretched["verify_score"] / max(found["verify_score"], 1e-9)
+    return (found if gain < AFFINE_GAIN else {**stretched, "affine": True}), gain
 
 
 def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:

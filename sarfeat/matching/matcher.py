@@ -225,21 +225,13 @@ class CoarseFineMatcher:
         angle_step=None`` for upright, georeferenced pairs); by default it
         searches turns within +-90 degrees.
     dense_scales : sequence of float, optional
-        The scales of image 2 that the dense matcher's global search tries,
-        for a pair with an optical image; None: its default, 0.59-2 in
-        quarter octaves (:data:`~sarfeat.matching.dense.DENSE_SCALES`, about
-        0.52-2.3 with the refinement). ``2 ** np.arange(-1, 1.01, 0.25)``
-        adds 0.5 (:data:`~sarfeat.matching.dense.WIDE_SCALES`) at about 1.15
-        times the time; scales beyond ``max_scale_change`` (2 by default) are
-        not searched.
+        Scales of image 2 the dense matcher searches (an optical pair); None:
+        0.59-2, :data:`~sarfeat.matching.dense.DENSE_SCALES` (0.52-2.3 refined);
+        :data:`~sarfeat.matching.dense.WIDE_SCALES` adds 0.5 at 1.15 times the
+        time; none beyond ``max_scale_change``.
     dense_model : {'similarity', 'affine'}
-        The transform the dense matcher returns for a pair with an optical
-        image: a similarity (the default), or with ``'affine'`` the similarity
-        stretched into an affine map where the whole overlap correlates 1.07
-        times better (:class:`~sarfeat.matching.DenseStructuralMatcher`): images
-        that a similarity does not fit, such as a SAR image in its own
-        geometry. It costs about 0.7 CPU s a pair. With ``model='similarity'``
-        the dense matcher returns a similarity whatever this says.
+        For a pair with an optical image, the dense matcher's ``model`` (affine
+        where clearly better, about 0.7 CPU s more); ``model='similarity'`` rules.
     border_fill : bool
         For a pair with an optical image: whether a constant fill around an
         image turned or scaled onto its canvas (all four corners of one value)
