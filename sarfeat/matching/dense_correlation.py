@@ -36,6 +36,9 @@ POLISH_REACH = 8.0
 #: Steps of the stretch (a fraction of the side, see :func:`whole_overlap_affine`) tried
 #: about a polished similarity, each level around the best of the one before.
 AFFINE_STEPS = (0.04, 0.02, 0.01, 0.005)
+#: Steps (of ``POLISH_TURNS`` and ``POLISH_SCALES``) of the turn and scale polished again
+#: about the stretched map.
+AFFINE_REPOLISH_STEPS = (1.0, 0.5)
 #: Correlation shapes whose reference spectra are kept (the canvases are cut to their
 #: valid pixels, so their shapes vary).
 SPECTRA_CACHED = 16
@@ -330,7 +333,6 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
 
 def _polished(reference: Reference, best, matrix: np.ndarray, to_full1: np.ndarray) -> dict:
     """The figures of the best candidate (see :func:`whole_overlap_estimate`)."""
-    height, width = reference.shape
     _, maps2, (du, dv), resample = best
     ncc, share = reference.correlation(maps2)
     i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
@@ -341,11 +343,17 @@ def _polished(reference: Reference, best, matrix: np.ndarray, to_full1: np.ndarr
     polished = resample @ translation(du, dv) @ np.linalg.inv(to_full1)
     weighted = np.where(ncc > -1, ncc * share ** OVERLAP_WEIGHT, -1.0)
     far = distances(ncc.shape, (i, j)) > DISTINCT_SHIFT
-    size = tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
     return dict(
         verify_score=score, verify_weighted=float(weighted[i, j]),
         verify_second=float(weighted[far].max()),
-        verify_rmse=model_distance(polished, matrix, size), polished=polished.tolist())
+        verify_rmse=model_distance(polished, matrix, _full_size(reference, to_full1)),
+        polished=polished.tolist())
+
+
+def _full_size(reference: Reference, to_full1: np.ndarray) -> tuple[int, int]:
+    """(rows, cols) of image 1 at full resolution."""
+    height, width = reference.shape
+    return tuple(int(round(v)) for v in (to_full1 @ [width, height, 0])[1::-1])
 
 
 def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.ndarray,
@@ -389,8 +397,10 @@ def whole_overlap_affine(reference: Reference, image2: np.ndarray, matrix: np.nd
     with a shrink along the other: ``[[1 + p, q], [q, 1 - p]]`` about image 1's
     centre. Every ``p`` and ``q`` of -s, 0 and s (but both 0) is tried for each s
     of ``steps``, each level around the best so far, as
-    :func:`whole_overlap_estimate` tries turns and scales. Returns its figures for
-    the best affine map, or None when none correlates better than ``score``.
+    :func:`whole_overlap_estimate` tries turns and scales; turn and scale are then
+    polished again about it (``AFFINE_REPOLISH_STEPS``). Returns its figures for
+    the best affine map (``verify_rmse`` from ``matrix``), or None when no stretch
+    correlates better than ``score``.
     """
     levels = [[np.array([[1 + p, q], [q, 1 - p]]) for p in (-step, 0.0, step)
                for q in (-step, 0.0, step) if p or q] for step in steps]
@@ -399,4 +409,13 @@ def whole_overlap_affine(reference: Reference, image2: np.ndarray, matrix: np.nd
                            best=(score, None, (0.0, 0.0), start))
     if best is None or best[1] is None:
         return None
-    return _polished(reference, best, matrix, to_full1)
+    stretched = _polished(reference, best, matrix, to_full1)
+    # turn and scale polished again about the stretched map (the two interact): on 3MOS
+    # tuning pairs stretched by up to 3 %, 59 within 3 px against 55 without, 13 off
+    # against 16 (told the pose); the similarity pairs' answers unchanged
+    again = whole_overlap_estimate(reference, image2, np.array(stretched["polished"]),
+                                   to_full1, fine_maps, steps=AFFINE_REPOLISH_STEPS)
+    if again is None or again["verify_score"] <= stretched["verify_score"]:
+        return stretched
+    return {**again, "verify_rmse": model_distance(np.array(again["polished"]), matrix,
+                                                   _full_size(reference, to_full1))}
