@@ -141,23 +141,15 @@ class CanvasOpticalSARPairs(SlowTiming):
     track_wrong_returned_realigned = OpticalSARPairs.track_wrong_returned_realigned
 
 
-class StretchedOpticalSARPairs(SlowTiming):
+class StretchedOpticalSARPairs(OpticalSARPairs):
     """The same figures on stretched pairs (every 12th held-out pair after a stretch of up
     to 3 %, ``eval_optical_sar.py --stretch 0.03``): the similarity against
     ``dense_model='affine'``."""
 
     params = list(_STRETCH_METHODS)
-    param_names = ["method"]
 
     def setup_cache(self):
         return _held_out_figures(canvas=False, methods=_STRETCH_METHODS, stretch=_STRETCH)
-
-    setup = OpticalSARPairs.setup
-    track_share_within_3px = OpticalSARPairs.track_share_within_3px
-    track_wrong_returned = OpticalSARPairs.track_wrong_returned
-    track_cpu_seconds = OpticalSARPairs.track_cpu_seconds
-    track_share_within_3px_realigned = OpticalSARPairs.track_share_within_3px_realigned
-    track_wrong_returned_realigned = OpticalSARPairs.track_wrong_returned_realigned
 
 
 class RealOpticalSARPairs(SlowTiming):
