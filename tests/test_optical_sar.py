@@ -439,10 +439,9 @@ def test_dense_scales_are_checked():
 def _stretched_truth(p: float, q: float) -> np.ndarray:
     """TRUTH after a stretch [[1 + p, q], [q, 1 - p]] about the tile's centre: an affine
     map that no similarity fits (a SAR image in its own geometry, say)."""
-    stretch = np.eye(3)
-    stretch[:2, :2] = [[1 + p, q], [q, 1 - p]]
-    stretch[:2, 2] = CENTRE - stretch[:2, :2] @ CENTRE
-    return TRUTH.params @ stretch
+    from benchmarks.optical_sar_pairs import stretch_about_centre
+
+    return TRUTH.params @ stretch_about_centre(p, q, SHAPE)
 
 
 def test_a_stretched_sar_image_registers_with_the_affine_dense_model(tile):

@@ -164,7 +164,7 @@ class DenseStructuralMatcher:
         ``[[1 + p, q], [q, 1 - p]]`` about image 1's centre where the whole
         overlap correlates ``AFFINE_GAIN`` times better
         (``diagnostics['selected_model']``, ``['affine_gain']``); the stretch
-        doubles the fine stage's time (benchmarks/README.md, fourteenth session).
+        more than doubles the fine stage's time (benchmarks/README.md, fourteenth session).
     coarse_size, refine_size, fine_size : int
         Longest side of the working images of the global search, the refinement
         and the fine stage (smaller images are used as they are). The global
@@ -467,10 +467,10 @@ class DenseStructuralMatcher:
             self.diagnostics["failure"] = ("the whole-overlap check could not be made: "
                                            "refused rather than guessed")
             return
+        affine = False
         if self.model_type != "similarity":
-            found, self.diagnostics["affine_gain"] = _stretched(found, reference, level2,
-                                                                to_full1, fine_maps)
-        affine = bool(found.pop("affine", False))
+            found, self.diagnostics["affine_gain"], affine = _stretched(
+                found, reference, level2, to_full1, fine_maps)
         polished = to_full2 @ np.array(found["polished"])
         found.update(polished=polished.tolist(),
                      verify_rmse=found["verify_rmse"] * rotation_scale(to_full2)[1])
@@ -567,15 +567,15 @@ class DenseStructuralMatcher:
 
 
 def _stretched(found: dict, reference, level2, to_full1, fine_maps):
-    """(``found`` stretched into an affine map by :func:`whole_overlap_affine`, marked
-    ``'affine'``, where that correlates ``AFFINE_GAIN`` times better, else ``found``; the
-    best stretch's gain, None when none did better)."""
+    """(``found`` stretched into an affine map by :func:`whole_overlap_affine` where that
+    correlates ``AFFINE_GAIN`` times better, else ``found``; the best stretch's gain, None
+    when none did better; whether the affine map is the one returned)."""
     stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]), to_full1,
                                      fine_maps, found["verify_score"])
     if stretched is None:
-        return found, None
+        return found, None, False
     gain = stretched["verify_score"] / max(found["verify_score"], 1e-9)
-    return (found if gain < AFFINE_GAIN else {**stretched, "affine": True}), gain
+    return (stretched, gain, True) if gain >= AFFINE_GAIN else (found, gain, False)
 
 
 def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:

@@ -231,7 +231,7 @@ class CoarseFineMatcher:
         time; none beyond ``max_scale_change``.
     dense_model : {'similarity', 'affine'}
         For a pair with an optical image, the dense matcher's ``model`` (affine
-        where clearly better, about 0.7 CPU s more); ``model='similarity'`` rules.
+        where clearly better, about 1.1 CPU s more); ``model='similarity'`` rules.
     border_fill : bool
         For a pair with an optical image: whether a constant fill around an
         image turned or scaled onto its canvas (all four corners of one value)
