@@ -58,7 +58,10 @@ answer is scored a second time against the **re-aligned truth**: the published
 one moved by the tile pair's re-aligned offset where it has one (the mutual
 information offset of the unwarped tiles, confirmed by the structure offset;
 :func:`realigned_truth`). The summary then has a ``realigned`` block beside the
-published figures, and each pair's row a sixth entry, its RMSE against it.
+published figures, and each pair's row a sixth entry, its RMSE against it; and
+a ``sure_truth`` block: the re-aligned figures of the pairs whose two alignment
+measures agree within 1.5 px (:func:`sure_truth_pairs`), where a 3 px criterion
+judges the answer rather than the truth.
 
 ``--set real``: the 30 real optical-SAR pairs of three public repositories
 (:mod:`real_optical_sar_pairs`; evaluation only, never tuning), the optical
@@ -99,6 +102,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from check_3mos_alignment import truth_is_sure  # noqa: E402
 from optical_sar_pairs import SCALE_RANGE, canvas_pairs, development_pairs  # noqa: E402
 from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa: E402
                                     STARAINJ_PAIRS, landmark_rmse, real_pairs)
@@ -400,6 +404,13 @@ def load_alignment(path: Path) -> tuple[frozenset, dict]:
     return misaligned, offsets
 
 
+def sure_truth_pairs(path: Path) -> frozenset:
+    """The pairs of the JSON of ``check_3mos_alignment.py`` whose truth is sure (its two
+    measures agree within 1.5 px: :func:`check_3mos_alignment.truth_is_sure`)."""
+    return frozenset(row["pair"] for row in json.loads(Path(path).read_text())
+                     if truth_is_sure(row))
+
+
 def summary(rows, misaligned: frozenset = frozenset(), column: int = 1) -> dict:
     """The figures of one method; ``misaligned`` names pairs whose tiles are themselves
     apart (:mod:`check_3mos_alignment`): counted as published, and listed. ``column``:
@@ -495,6 +506,10 @@ def main(argv=None) -> int:
     if offsets is not None:  # never for the real pairs (a usage error above)
         report["realigned"] = {name: summary(rows[name], misaligned, column=5)
                                for name in methods}
+        sure = sure_truth_pairs(args.alignment)
+        report["sure_truth"] = {
+            name: summary([row for row in rows[name] if row[0] in sure], misaligned, column=5)
+            for name in methods}
     print(json.dumps(report, indent=1))
     if args.json is not None:
         args.json.write_text(json.dumps({"summary": report, "pairs": rows}, indent=1))

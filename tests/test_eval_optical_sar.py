@@ -285,6 +285,38 @@ def test_load_alignment_reads_flags_and_offsets(tmp_path):
     assert misaligned == {"a_0"} and offsets == {"a_0": (-3.1, 0.4)}
 
 
+def test_sure_truth_pairs_are_those_whose_two_measures_agree(tmp_path):
+    from benchmarks import check_3mos_alignment as check
+
+    rows = [{"pair": "near", "mi_subpixel": [0.2, -0.4], "structure_subpixel": [-0.5, 0.3]},
+            {"pair": "moved", "mi_subpixel": [4.0, 1.0], "structure_subpixel": [4.9, 1.6]},
+            {"pair": "unsure", "mi_subpixel": [-1.9, -8.0], "structure_subpixel": [-0.4, -6.0]},
+            {"pair": "apart", "mi_subpixel": [0.5, -0.3], "structure_subpixel": [2.9, -0.3]}]
+    assert [check.truth_is_sure(row) for row in rows] == [True, True, False, False]
+    path = tmp_path / "alignment.json"
+    path.write_text(json.dumps(rows))
+    assert eval_optical_sar.sure_truth_pairs(path) == {"near", "moved"}
+
+
+def test_the_report_gives_the_sure_truth_pairs_apart(monkeypatch, tmp_path, capsys):
+    # an answer 1 px off on a tile whose truth is sure, one 6 px off on a tile whose two
+    # measures disagree by 3 px: the sure_truth block counts the first alone
+    rows = {"sift": [("sure_0", 1.0, 0.1, 0.1, "", 1.0), ("unsure_0", 6.0, 0.1, 0.1, "", 6.0)]}
+    monkeypatch.setattr(eval_optical_sar, "evaluate", lambda *args, **kwargs: rows)
+    path = tmp_path / "alignment.json"
+    path.write_text(json.dumps([
+        {"pair": "sure_0", "misaligned": False, "realigned_offset": None,
+         "mi_subpixel": [0.1, 0.0], "structure_subpixel": [0.0, 0.2]},
+        {"pair": "unsure_0", "misaligned": False, "realigned_offset": None,
+         "mi_subpixel": [3.0, 0.0], "structure_subpixel": [0.0, 0.2]}]))
+    assert eval_optical_sar.main(["--methods", "sift", "--alignment", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    realigned = report["realigned"]["sift"]
+    assert (realigned["pairs"], realigned["wrong_returned"]) == (2, 1)
+    sure = report["sure_truth"]["sift"]
+    assert (sure["pairs"], sure["within_3px"], sure["wrong_returned"]) == (1, 1, 0)
+
+
 def test_alignment_check_finds_a_known_offset_to_a_fraction_of_a_pixel():
     """Both measures of check_3mos_alignment on a tile pair apart by a known shift, and
     the rule that re-aligns a pair only where they agree."""
@@ -304,6 +336,7 @@ def test_alignment_check_finds_a_known_offset_to_a_fraction_of_a_pixel():
     assert mi[3:] == pytest.approx((dy, dx), abs=0.4)
     assert structure[3:] == pytest.approx((dy, dx), abs=0.4)
     assert check.realigned_offset(mi, structure) == pytest.approx([dy, dx], abs=0.4)
+    assert check.measure_tile(optical, sar, reach=5)["truth_sure"]
     # disagreeing measures, or tiles less than 1.5 px apart: the published alignment kept
     assert check.realigned_offset((0, 0, 0, 3.0, -2.4), (0, 0, 0, 0.5, 0.0)) is None
     assert check.realigned_offset((0, 0, 0, 1.0, 0.5), (0, 0, 0, 1.2, 0.4)) is None

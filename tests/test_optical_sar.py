@@ -256,6 +256,14 @@ def test_a_weak_whole_overlap_needs_a_clear_peak_and_twice_the_templates():
     assert "too weakly" in matcher._unverified()
     matcher.diagnostics.update(verify_weighted=0.15, fine_inliers=12)  # above 0.14
     assert matcher._unverified() is None
+    # the gray values' mutual information: refused where it peaks clearly (0.15 nats or
+    # more) more than 4 px away
+    matcher.diagnostics.update(gray_offset=5.2, gray_information=0.18)
+    assert "gray values agree best 5.2 px" in matcher._unverified()
+    matcher.diagnostics.update(gray_offset=5.2, gray_information=0.12)  # not clearly
+    assert matcher._unverified() is None
+    matcher.diagnostics.update(gray_offset=3.9, gray_information=0.5)  # near
+    assert matcher._unverified() is None
 
 
 def test_dense_matcher_returns_the_checked_whole_overlap_estimate(tile, moved_sar):
@@ -344,6 +352,32 @@ def test_development_pairs_register_or_are_refused_never_wrong(strip, tile_index
     else:
         assert matcher.model is not None, matcher.diagnostics["failure"]
         assert registration_rmse(matcher.model, truth.params, fixed.shape, moving.shape) < 3.0
+
+
+def test_the_gray_values_refuse_what_the_structure_maps_place_6_px_off():
+    # a tuning pair (GF3 rural, its SAR tile far coarser than its optical one) whose
+    # structure maps agree best about 6 px from the truth, a wrong answer that passes their
+    # checks; the gray values' mutual information peaks 6-7 px away, clearly: refused
+    fixed, moving, truth = _development_pair("GF3_rural", 8)
+    unchecked = DenseStructuralMatcher("optical-sar", rng=0, gray_check=None)
+    unchecked.match(fixed, moving)
+    assert unchecked.model is not None, unchecked.diagnostics["failure"]
+    assert registration_rmse(unchecked.model, truth.params, fixed.shape, moving.shape) > 3.0
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(fixed, moving)
+    diagnostics = matcher.diagnostics
+    assert matcher.model is None and "gray values agree best" in diagnostics["failure"]
+    assert diagnostics["gray_offset"] > 4.0 and diagnostics["gray_information"] >= 0.15
+
+
+def test_the_gray_check_passes_a_right_answer_and_can_be_tightened(tile, moved_sar):
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(tile[0], moved_sar)
+    assert matcher.model is not None, matcher.diagnostics["failure"]
+    assert matcher.diagnostics["gray_offset"] < 2.0
+    strict = DenseStructuralMatcher("optical-sar", rng=0, gray_check=(0.0, 0.0))
+    strict.match(tile[0], moved_sar)
+    assert strict.model is None and "gray values agree best" in strict.diagnostics["failure"]
 
 
 def test_the_global_search_keeps_to_max_scale_change():

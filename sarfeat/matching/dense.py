@@ -50,7 +50,8 @@ The matcher refuses rather than guesses (``model`` None,
 scale that stands out (``min_coarse_score``), when the whole overlap correlates
 weakly at the result (``min_verify_score``) or its peak does not stand out
 (``min_verify_margin``), or when fewer than ``min_inliers`` templates or fewer
-than ``min_inlier_ratio`` of them agree with it.
+than ``min_inlier_ratio`` of them agree with it, or when the gray values' mutual
+information peaks clearly elsewhere (``gray_check``).
 """
 
 from __future__ import annotations
@@ -62,14 +63,17 @@ import numpy as np
 from skimage.transform import AffineTransform, SimilarityTransform
 
 from .._validation import check_bool, check_number
-from ..preprocess import border_fill, check_image, valid_mask
-from ..structural import (FEATURES, MODALITIES, gradient_maps, optical_gray, prepare_modality,
+from ..preprocess import check_image
+from ..structural import (FEATURES, gradient_maps, optical_gray, prepare_modality,
                           structure_maps)
 from .geometry import rotation_scale, warp_nan
+from .gray_check import information_peak
 from .dense_correlation import (Reference, place_templates, whole_overlap_affine,
                                 whole_overlap_estimate)
+from .dense_options import checked_scales, checked_turns, parse_modality
 from .dense_refine import image_pyramid, nearest_level, refine_to_full
 from .dense_search import DenseSearch, working, working_factor
+from .inputs import nodata_marked
 from .models import MODELS
 from .result import MatchResult
 
@@ -79,6 +83,8 @@ __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "struct
 #: The factor by which the whole overlap must correlate better (unweighted) stretched
 #: than at the similarity for ``model='affine'`` to return the affine map.
 AFFINE_GAIN = 1.07
+#: How far (fine pixels) about the fitted transform ``gray_check`` shifts image 2.
+GRAY_REACH = 6
 #: A prior with image 2's pixels this much finer than a small image 1's (shorter than
 #: ``fine_size``) runs the fine stage on image 2's grid.
 _SWAP_SCALE = 1.25
@@ -112,42 +118,6 @@ WIDE_SCALES = tuple(2 ** (k / 4) for k in range(-4, 5))
 #: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
 _MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
 _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
-
-
-def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
-    """``values`` as a tuple of floats; ValueError(``message``) unless some, all finite and
-    all above ``least``."""
-    checked = tuple(float(value) for value in np.atleast_1d(values))
-    if not checked or not all(math.isfinite(value) and value > least for value in checked):
-        raise ValueError(f"{message}, got {values!r}")
-    return checked
-
-
-def checked_scales(scales) -> tuple[float, ...]:
-    """The global search's scales as a tuple of floats; ValueError unless finite, positive
-    and some."""
-    return _checked_values(scales, 0.0, "scales must be finite and positive, at least one")
-
-
-def _checked_turns(turns) -> tuple[float, ...]:
-    """The global search's turns as a tuple of floats; ValueError unless finite and some."""
-    return _checked_values(turns, -math.inf, "turns must be finite degrees, at least one")
-
-
-def parse_modality(modality) -> tuple[str, str]:
-    """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word."""
-    if isinstance(modality, str):
-        parts = tuple(modality.lower().replace("_", "-").split("-"))
-        if len(parts) == 1:
-            parts = parts * 2
-    else:
-        parts = tuple(modality)
-    if len(parts) != 2 or any(p not in MODALITIES for p in parts):
-        raise ValueError(
-            "modality must be 'sar', 'optical-sar', 'sar-optical', 'optical' or a pair of "
-            f"{MODALITIES}, got {modality!r}"
-        )
-    return parts  # type: ignore[return-value]
 
 
 class DenseStructuralMatcher:
@@ -234,6 +204,16 @@ class DenseStructuralMatcher:
         canvas tuning pairs (a small optical image, few templates) two passed
         with 15 and 19 (170 and 5.9 px wrong), where the three right ones of the
         3MOS tuning split had 25-35.
+    gray_check : (float, float) or None
+        A transform is refused when the mutual information of the two images' gray
+        values (:mod:`~sarfeat.matching.gray_check`, blind to the structure maps),
+        measured with image 2 shifted by up to 6 fine pixels about it, peaks more than
+        ``gray_check[0]`` pixels away (image 1's, or image 2's when the fine stage runs
+        on its grid) at ``gray_check[1]`` nats or more (``diagnostics['gray_offset']``,
+        ``['gray_information']``). None: never. Chosen on the 3MOS tuning pairs (both
+        sets, 240): of the default search's answers it refused 3 of the 7 off (4.2-6.3
+        px) and 2 of the 138 within 3 px (2.5 and 2.9 px, on tiles whose own alignment
+        is uncertain by 3 px); see benchmarks/README.md, fifteenth session.
     max_scale_change : float
         The global search tries no scale beyond this (or below its inverse).
     features : {'gradient', 'log-gabor'}
@@ -286,6 +266,7 @@ class DenseStructuralMatcher:
                  min_inliers: int = 12, min_inlier_ratio: float = 0.3,
                  min_verify_score: float | None = None, min_verify_margin: float = 0.1,
                  clear_peak: tuple[float, float] | None = (0.12, 1.5),
+                 gray_check: tuple[float, float] | None = (4.0, 0.15),
                  max_scale_change: float = 4.0, features: str = "gradient",
                  input_kind: str = "auto", nodata: float | None = None,
                  border_fill: bool = True, rng=None) -> None:
@@ -301,7 +282,7 @@ class DenseStructuralMatcher:
         self.fine_size = fine_size
         self.angle_step = angle_step
         self.max_angle = max_angle
-        self.turns = None if turns is None else _checked_turns(turns)
+        self.turns = None if turns is None else checked_turns(turns)
         self.scales = checked_scales(scales)
         self.min_overlap = min_overlap
         self.min_coarse_score = (_MIN_COARSE_SCORE[features] if min_coarse_score is None
@@ -317,6 +298,7 @@ class DenseStructuralMatcher:
                                  else min_verify_score)
         self.min_verify_margin = min_verify_margin
         self.clear_peak = None if clear_peak is None else tuple(clear_peak)
+        self.gray_check = None if gray_check is None else tuple(gray_check)
         self.max_scale_change = max_scale_change
         self.input_kind = input_kind
         check_number("nodata", nodata, optional=True)
@@ -358,8 +340,8 @@ class DenseStructuralMatcher:
         image1, image2 = (optical_gray(image) if role == "optical" else image
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
-        (image1, fill1, valid1), (image2, fill2, valid2) = (self._marked(image1),
-                                                            self._marked(image2))
+        (image1, fill1, valid1), (image2, fill2, valid2) = (
+            nodata_marked(image, self.nodata, self.border_fill) for image in (image1, image2))
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         prepared1 = prepare_modality(image1, self.modality[0], self.input_kind)
         prepared2 = prepare_modality(image2, self.modality[1], self.input_kind)
@@ -400,26 +382,6 @@ class DenseStructuralMatcher:
                     f"{which} is too small for the optical-SAR matcher beside the other image: "
                     f"{shape[0]} x {shape[1]} pixels, at least {least} a side needed here (the "
                     f"global search brings the longest side of the two to {self.coarse_size})")
-
-    def _marked(self, image) -> tuple[np.ndarray, float, float]:
-        """The image with NaN wherever it is no-data (NaN, a masked array's mask,
-        ``nodata``, and with ``border_fill`` a canvas's fill around it, see
-        :func:`sarfeat.preprocess.border_fill`); the share of its pixels that fill
-        is, and the share left valid."""
-        data = np.asarray(np.ma.getdata(image))
-        valid = valid_mask(image, self.nodata)
-        if valid.ndim == 3:  # colour: a pixel is valid when all its channels are
-            valid = valid.all(axis=-1)
-        fill = border_fill(data, valid) if self.border_fill else None
-        if fill is not None:
-            valid &= ~fill
-        share = 0.0 if fill is None else round(float(fill.mean()), 4)
-        left = round(float(valid.mean()), 4)
-        if valid.all():
-            return data, share, left
-        marked = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
-        marked[~valid] = np.nan
-        return marked, share, left
 
     def angles(self) -> np.ndarray:
         """Turns of image 2 tried by the global search: ``turns`` when given, otherwise
@@ -481,6 +443,10 @@ class DenseStructuralMatcher:
         points, shifts, scores = place_templates(
             maps1, fine_maps(warped), self.grid_step, self.template, self.search_radius,
             self.min_score)
+        peak = information_peak(work1, warped, GRAY_REACH)  # in fine pixels: to image 1's
+        self.diagnostics.update(
+            gray_offset=None if peak is None else peak.offset * rotation_scale(to_full1)[1],
+            gray_information=None if peak is None else peak.information)
         source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
         target = (to_full2 @ resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
         threshold = self.fine_threshold * max(1.0, rotation_scale(to_full2 @ resample)[1])
@@ -563,6 +529,13 @@ class DenseStructuralMatcher:
         if margin < self.min_verify_margin:
             return (f"the whole-overlap correlation peak does not stand out ({100 * margin:.0f} "
                     f"% above the next one, {100 * self.min_verify_margin:.0f} % needed)")
+        offset, information = diagnostics.get("gray_offset"), diagnostics.get("gray_information")
+        if self.gray_check is not None and offset is not None:
+            farthest, clear = self.gray_check
+            if offset > farthest and information >= clear:
+                return (f"the gray values agree best {offset:.1f} px from the fitted model "
+                        f"(mutual information {information:.2f} there; at most {farthest} px "
+                        f"away where it reaches {clear})")
         return None
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..preprocess import ScaledImage, check_image, normalize_sar, sar_scaling
+from ..preprocess import (ScaledImage, border_fill, check_image, normalize_sar, sar_scaling,
+                          valid_mask)
 
-__all__ = ["normalized_input", "without_border_fill"]
+__all__ = ["normalized_input", "nodata_marked", "without_border_fill"]
 
 #: Input kinds whose values are logged: there an exact zero is far below every other value.
 _LOGGED_KINDS = ("intensity", "amplitude")
@@ -63,3 +64,25 @@ def without_border_fill(raw: np.ndarray) -> np.ndarray | None:
     values = raw.astype(np.float32)
     values[fill] = np.nan
     return values
+
+
+def nodata_marked(image, nodata: float | None,
+                  fill_is_nodata: bool) -> tuple[np.ndarray, float, float]:
+    """The image with NaN wherever it is no-data (NaN, a masked array's mask, ``nodata``,
+    and with ``fill_is_nodata`` a canvas's fill around it, see
+    :func:`sarfeat.preprocess.border_fill`); the share of its pixels that fill is, and the
+    share left valid. The image itself is returned when every pixel is valid."""
+    data = np.asarray(np.ma.getdata(image))
+    valid = valid_mask(image, nodata)
+    if valid.ndim == 3:  # colour: a pixel is valid when all its channels are
+        valid = valid.all(axis=-1)
+    fill = border_fill(data, valid) if fill_is_nodata else None
+    if fill is not None:
+        valid &= ~fill
+    share = 0.0 if fill is None else round(float(fill.mean()), 4)
+    left = round(float(valid.mean()), 4)
+    if valid.all():
+        return data, share, left
+    marked = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
+    marked[~valid] = np.nan
+    return marked, share, left

@@ -1,0 +1,47 @@
+"""The dense optical-SAR matcher's options checked: the modalities, turns and scales."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..structural import MODALITIES
+
+__all__ = ["checked_scales", "checked_turns", "parse_modality"]
+
+
+def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
+    """``values`` as a tuple of floats; ValueError(``message``) unless some, all finite and
+    all above ``least``."""
+    checked = tuple(float(value) for value in np.atleast_1d(values))
+    if not checked or not all(math.isfinite(value) and value > least for value in checked):
+        raise ValueError(f"{message}, got {values!r}")
+    return checked
+
+
+def checked_scales(scales) -> tuple[float, ...]:
+    """The global search's scales as a tuple of floats; ValueError unless finite, positive
+    and some."""
+    return _checked_values(scales, 0.0, "scales must be finite and positive, at least one")
+
+
+def checked_turns(turns) -> tuple[float, ...]:
+    """The global search's turns as a tuple of floats; ValueError unless finite and some."""
+    return _checked_values(turns, -math.inf, "turns must be finite degrees, at least one")
+
+
+def parse_modality(modality) -> tuple[str, str]:
+    """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word."""
+    if isinstance(modality, str):
+        parts = tuple(modality.lower().replace("_", "-").split("-"))
+        if len(parts) == 1:
+            parts = parts * 2
+    else:
+        parts = tuple(modality)
+    if len(parts) != 2 or any(p not in MODALITIES for p in parts):
+        raise ValueError(
+            "modality must be 'sar', 'optical-sar', 'sar-optical', 'optical' or a pair of "
+            f"{MODALITIES}, got {modality!r}"
+        )
+    return parts  # type: ignore[return-value]

@@ -1,0 +1,102 @@
+"""A check of the dense matcher's answer that shares nothing with its structure maps.
+
+The optical-SAR matcher finds its transform on structure maps and checks it on
+the same maps, so a tile whose maps agree best at a wrong shift passes its own
+checks. The **mutual information** of the two images' gray values is the
+classic multimodal similarity and blind to those maps. Each image is
+quantised into ``BINS`` levels by its quantiles (so any monotonic stretch, the log
+of a SAR image or not, gives the same levels), and the information of the joint
+histogram is measured with image 2 resampled through the answer and shifted by
+every whole pixel within ``reach``. Where it peaks clearly and far from the
+answer, the gray values say the answer is off: :func:`information_peak` gives
+where and how much, the matcher decides (``gray_check``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .dense_correlation import parabola
+
+__all__ = ["BINS", "GrayPeak", "information_peak", "information_surface", "rank_levels"]
+
+#: Gray levels of each image in the joint histogram.
+BINS = 32
+#: Least share of the unshifted overlap that a shift must keep to be measured.
+_LEAST_OVERLAP = 0.5
+
+
+class GrayPeak(NamedTuple):
+    """Where the mutual information peaks: image 1's pixel (y, x) agrees best with image
+    2's (y + dy, x + dx); ``offset`` is the distance of (dy, dx) from (0, 0), in pixels,
+    and ``information`` the mutual information there, in nats."""
+
+    dy: float
+    dx: float
+    offset: float
+    information: float
+
+
+def rank_levels(values: np.ndarray, valid: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Each valid pixel's gray level 0 .. ``bins`` - 1 by the valid values' quantiles (equal
+    shares per level, equal values on one level: a monotonic stretch changes nothing); 0
+    elsewhere."""
+    levels = np.zeros(values.shape, np.intp)
+    picked = values[valid]
+    if picked.size:
+        edges = np.quantile(picked, np.arange(1, bins) / bins, method="inverted_cdf")
+        levels[valid] = np.searchsorted(edges, picked, side="right")
+    return levels
+
+
+def _information(joint: np.ndarray) -> float:
+    joint = joint / joint.sum()
+    outer = np.outer(joint.sum(1), joint.sum(0))
+    present = joint > 0
+    return float((joint[present] * np.log(joint[present] / outer[present])).sum())
+
+
+def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> np.ndarray:
+    """Mutual information of ``image1`` and ``image2`` (same shape, NaN where invalid) with
+    image 2 shifted by (dy, dx), |dy|, |dx| <= ``reach``: a (2 reach + 1)^2 surface indexed
+    [reach + dy, reach + dx]; NaN where the shift keeps less than half the overlap."""
+    if image1.shape != image2.shape:
+        raise ValueError(f"the images differ in shape: {image1.shape} and {image2.shape}")
+    valid1, valid2 = np.isfinite(image1), np.isfinite(image2)
+    levels1 = rank_levels(image1, valid1)
+    levels2 = rank_levels(image2, valid2)
+    height, width = image1.shape
+    least = max(_LEAST_OVERLAP * np.count_nonzero(valid1 & valid2), BINS * BINS)
+    surface = np.full((2 * reach + 1, 2 * reach + 1), np.nan)
+    for row, dy in enumerate(range(-reach, reach + 1)):
+        rows1 = slice(max(0, -dy), height - max(0, dy))
+        rows2 = slice(max(0, dy), height + min(0, dy))
+        for col, dx in enumerate(range(-reach, reach + 1)):
+            cols1 = slice(max(0, -dx), width - max(0, dx))
+            cols2 = slice(max(0, dx), width + min(0, dx))
+            both = valid1[rows1, cols1] & valid2[rows2, cols2]
+            if np.count_nonzero(both) < least:
+                continue
+            codes = levels1[rows1, cols1][both] * BINS + levels2[rows2, cols2][both]
+            joint = np.bincount(codes, minlength=BINS * BINS).reshape(BINS, BINS)
+            surface[row, col] = _information(joint)
+    return surface
+
+
+def information_peak(image1: np.ndarray, image2: np.ndarray, reach: int) -> GrayPeak | None:
+    """The shift of image 2 (to a fraction of a pixel: a parabola along each axis) at which
+    the mutual information of the two images peaks within ``reach``; None when no shift
+    keeps enough overlap."""
+    surface = information_surface(image1, image2, reach)
+    if not np.isfinite(surface).any():
+        return None
+    filled = np.where(np.isfinite(surface), surface, -np.inf)
+    row, col = np.unravel_index(int(np.argmax(filled)), surface.shape)
+    sub = [float(row), float(col)]
+    for axis, (index, line) in enumerate(((row, surface[:, col]), (col, surface[row, :]))):
+        if 0 < index < len(line) - 1 and np.isfinite(line[index - 1:index + 2]).all():
+            sub[axis] += parabola(*line[index - 1:index + 2])
+    dy, dx = sub[0] - reach, sub[1] - reach
+    return GrayPeak(dy, dx, float(np.hypot(dy, dx)), float(surface[row, col]))

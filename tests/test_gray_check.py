@@ -1,0 +1,68 @@
+"""The gray-value check of the optical-SAR matcher: mutual information about an answer.
+
+The images are the bundled 3MOS tile pair (Apache-2.0): an optical tile and its
+co-registered SAR tile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sarfeat.data import load_optical_sar_tile
+from sarfeat.matching.gray_check import (BINS, information_peak, information_surface,
+                                         rank_levels)
+
+
+@pytest.fixture(scope="module")
+def tile():
+    optical, sar = load_optical_sar_tile()
+    return optical.astype(np.float64), sar.astype(np.float64)
+
+
+def test_rank_levels_share_the_valid_pixels_equally_and_leave_the_rest_at_zero():
+    values = np.random.default_rng(0).normal(size=(64, 64))
+    valid = np.ones(values.shape, bool)
+    valid[:8] = False
+    levels = rank_levels(values, valid)
+    counts = np.bincount(levels[valid], minlength=BINS)
+    assert np.abs(counts - valid.sum() / BINS).max() <= 1
+    assert (levels[~valid] == 0).all()
+    # the levels follow the values' order, and equal values share a level
+    order = np.argsort(values[valid])
+    assert (np.diff(levels[valid][order]) >= 0).all()
+    tied = np.repeat(np.arange(8.0), 512).reshape(64, 64)
+    tied_levels = rank_levels(tied, np.ones(tied.shape, bool))
+    assert all(len(np.unique(tied_levels[tied == v])) == 1 for v in range(8))
+
+
+def test_the_information_is_blind_to_a_monotonic_stretch(tile):
+    optical, sar = tile
+    plain = information_surface(optical, sar, 2)
+    logged = information_surface(optical, np.log(np.maximum(sar, 1e-3) + 1.0), 2)
+    np.testing.assert_array_equal(plain, logged)
+
+
+def test_the_peak_follows_a_known_shift_of_the_sar_tile(tile):
+    optical, sar = tile
+    unshifted = information_peak(optical, sar, 6)
+    # image 2 moved by (dy, dx) = (3, -2): image 1's (y, x) now shows at (y + 3, x - 2)
+    shifted = ndimage.shift(sar, (3, -2), order=1, cval=np.nan)
+    peak = information_peak(optical, shifted, 6)
+    assert unshifted is not None and peak is not None
+    assert abs(peak.dy - unshifted.dy - 3) < 0.5 and abs(peak.dx - unshifted.dx + 2) < 0.5
+    assert peak.offset == pytest.approx(np.hypot(peak.dy, peak.dx))
+    assert peak.information > 0.05  # a tile of one place: clearly informative
+
+
+def test_nan_is_no_data_and_too_little_overlap_gives_no_peak(tile):
+    optical, sar = tile
+    holed = sar.copy()
+    holed[:, :128] = np.nan
+    surface = information_surface(optical, holed, 3)
+    assert np.isfinite(surface).all()
+    assert not np.array_equal(surface, information_surface(optical, sar, 3))
+    assert information_peak(np.full((40, 40), np.nan), np.ones((40, 40)), 2) is None
+    with pytest.raises(ValueError, match="shape"):
+        information_surface(optical, sar[:100], 2)
