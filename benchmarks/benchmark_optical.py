@@ -91,6 +91,16 @@ def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0):
     return figures
 
 
+def _tracked(block: str, figure: str, unit: str):
+    """An asv track method returning ``figure`` of the method's figures (``block``: '' for
+    the published truth, '/realigned' or '/sure_truth')."""
+    def track(self, results, method):
+        return results[f"{method}{block}"][figure]
+
+    track.unit = unit
+    return track
+
+
 class OpticalSARPairs(SlowTiming):
     """Share within 3 px, wrong transforms returned and CPU time, per method."""
 
@@ -104,41 +114,16 @@ class OpticalSARPairs(SlowTiming):
         if results is None:
             raise NotImplementedError("no 3MOS data (offline) or no optical-SAR support")
 
-    def track_share_within_3px(self, results, method):
-        return results[method]["share_within_3px"]
-
-    track_share_within_3px.unit = "share of pairs"
-
-    def track_wrong_returned(self, results, method):
-        return results[method]["wrong_returned"]
-
-    track_wrong_returned.unit = "pairs"
-
-    def track_cpu_seconds(self, results, method):
-        return results[method]["median_cpu_s"]
-
-    track_cpu_seconds.unit = "s"
-
-    def track_share_within_3px_realigned(self, results, method):
-        return results[f"{method}/realigned"]["share_within_3px"]
-
-    track_share_within_3px_realigned.unit = "share of pairs"
-
-    def track_wrong_returned_realigned(self, results, method):
-        return results[f"{method}/realigned"]["wrong_returned"]
-
-    track_wrong_returned_realigned.unit = "pairs"
-
-    def track_share_within_3px_sure_truth(self, results, method):
-        """Only the pairs whose tiles' two alignment measures agree within 1.5 px."""
-        return results[f"{method}/sure_truth"]["share_within_3px"]
-
-    track_share_within_3px_sure_truth.unit = "share of pairs"
-
-    def track_wrong_returned_sure_truth(self, results, method):
-        return results[f"{method}/sure_truth"]["wrong_returned"]
-
-    track_wrong_returned_sure_truth.unit = "pairs"
+    track_share_within_3px = _tracked("", "share_within_3px", "share of pairs")
+    track_wrong_returned = _tracked("", "wrong_returned", "pairs")
+    track_cpu_seconds = _tracked("", "median_cpu_s", "s")
+    track_share_within_3px_realigned = _tracked("/realigned", "share_within_3px",
+                                                "share of pairs")
+    track_wrong_returned_realigned = _tracked("/realigned", "wrong_returned", "pairs")
+    # only the pairs whose tiles' two alignment measures agree within 1.5 px
+    track_share_within_3px_sure_truth = _tracked("/sure_truth", "share_within_3px",
+                                                 "share of pairs")
+    track_wrong_returned_sure_truth = _tracked("/sure_truth", "wrong_returned", "pairs")
 
 
 class CanvasOpticalSARPairs(OpticalSARPairs):
