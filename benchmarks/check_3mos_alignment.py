@@ -141,7 +141,7 @@ def truth_is_sure(row: dict) -> bool:
     measures' sub-pixel offsets (a row of this script's JSON) agree within that, so the
     truth that ``eval_optical_sar.py`` scores against (the published one, or the
     re-aligned one where both lie ``REALIGN_LEAST`` px or more from it) is where both
-    put it. Elsewhere the measures disagree, by up to 13 px on the 3MOS tiles: a 3 px
+    put it. Elsewhere the measures disagree, by up to 21 px on the 3MOS tiles: a 3 px
     criterion there judges the truth as much as the answer."""
     first, second = np.array(row["mi_subpixel"]), np.array(row["structure_subpixel"])
     return bool(np.hypot(*(first - second)) <= REALIGN_AGREE)
