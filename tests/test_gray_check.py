@@ -53,7 +53,12 @@ def test_the_peak_follows_a_known_shift_of_the_sar_tile(tile):
     assert unshifted is not None and peak is not None
     assert abs(peak.dy - unshifted.dy - 3) < 0.5 and abs(peak.dx - unshifted.dx + 2) < 0.5
     assert peak.offset == pytest.approx(np.hypot(peak.dy, peak.dx))
-    assert peak.information > 0.05  # a tile of one place: clearly informative
+    # the same place: the peak stands well above the shifts 6 px away (little as a hilly
+    # tile's grey values share: 0.058 nats against 0.031-0.034 at the corners)
+    surface = information_surface(optical, shifted, 6)
+    assert peak.information == pytest.approx(np.nanmax(surface))
+    assert peak.information > 1.5 * max(surface[0, 0], surface[0, -1], surface[-1, 0],
+                                        surface[-1, -1])
 
 
 def test_nan_is_no_data_and_too_little_overlap_gives_no_peak(tile):
