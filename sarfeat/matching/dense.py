@@ -67,12 +67,12 @@ from ..preprocess import check_image
 from ..structural import (FEATURES, gradient_maps, optical_gray, prepare_modality,
                           structure_maps)
 from .geometry import rotation_scale, warp_nan
-from .gray_check import information_peak
 from .dense_correlation import (Reference, place_templates, whole_overlap_affine,
                                 whole_overlap_estimate)
 from .dense_options import checked_scales, checked_turns, parse_modality
 from .dense_refine import image_pyramid, nearest_level, refine_to_full
 from .dense_search import DenseSearch, working, working_factor
+from .gray_check import information_peak
 from .inputs import nodata_marked
 from .models import MODELS
 from .result import MatchResult
