@@ -380,6 +380,24 @@ def test_the_gray_check_passes_a_right_answer_and_can_be_tightened(tile, moved_s
     assert strict.model is None and "gray values agree best" in strict.diagnostics["failure"]
 
 
+def test_the_gray_check_counts_fine_pixels_on_a_large_image(tile, monkeypatch):
+    # the transform is checked at the fine stage's precision, before its refinement to full
+    # resolution: on a 512 px pair a peak 3 fine pixels away (6 of the image's) passes
+    import sarfeat.matching.dense as dense
+    from sarfeat.matching.gray_check import GrayPeak
+
+    monkeypatch.setattr(dense, "information_peak", lambda *args: GrayPeak(3.0, 0.0, 3.0, 0.5))
+    zoom = np.diag([2.0, 2.0, 1.0])
+    truth = SimilarityTransform(matrix=zoom @ TRUTH.params @ np.linalg.inv(zoom))
+    optical, sar = (np.kron(image, np.ones((2, 2))).astype(np.float32) for image in tile)
+    moving = warp(sar, truth.inverse, order=1, cval=np.nan, preserve_range=True)
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(optical, moving.astype(np.float32))
+    assert matcher.model is not None, matcher.diagnostics["failure"]
+    assert matcher.diagnostics["gray_offset"] == 3.0
+    assert registration_rmse(matcher.model, truth.params, optical.shape, moving.shape) < 6.0
+
+
 def test_the_global_search_keeps_to_max_scale_change():
     matcher = DenseStructuralMatcher("optical-sar", max_scale_change=1.2)
     assert matcher.searched_scales() == (2 ** -0.25, 1.0, 2 ** 0.25)

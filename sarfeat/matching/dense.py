@@ -208,9 +208,11 @@ class DenseStructuralMatcher:
         A transform is refused when the mutual information of the two images' gray
         values (:mod:`~sarfeat.matching.gray_check`, blind to the structure maps),
         measured with image 2 shifted by up to 6 fine pixels about it, peaks more than
-        ``gray_check[0]`` pixels away (image 1's, or image 2's when the fine stage runs
-        on its grid) at ``gray_check[1]`` nats or more (``diagnostics['gray_offset']``,
-        ``['gray_information']``). None: never. Chosen on the 3MOS tuning pairs (both
+        ``gray_check[0]`` fine pixels away (pixels of the fine stage's working image:
+        image 1's own up to ``fine_size``, or image 2's when the fine stage runs on its
+        grid; the transform is found, and checked, to that precision before the
+        full-resolution refinement) at ``gray_check[1]`` nats or more
+        (``diagnostics['gray_offset']``, ``['gray_information']``). None: never. Chosen on the 3MOS tuning pairs (both
         sets, 240): of the default search's answers it refused 3 of the 7 off (4.2-6.3
         px) and 2 of the 138 within 3 px (2.5 and 2.9 px, on tiles whose own alignment
         is uncertain by 3 px); see benchmarks/README.md, fifteenth session.
@@ -443,10 +445,9 @@ class DenseStructuralMatcher:
         points, shifts, scores = place_templates(
             maps1, fine_maps(warped), self.grid_step, self.template, self.search_radius,
             self.min_score)
-        peak = information_peak(work1, warped, GRAY_REACH)  # in fine pixels: to image 1's
-        self.diagnostics.update(
-            gray_offset=None if peak is None else peak.offset * rotation_scale(to_full1)[1],
-            gray_information=None if peak is None else peak.information)
+        peak = information_peak(work1, warped, GRAY_REACH)  # in fine pixels, as found
+        self.diagnostics.update(gray_offset=None if peak is None else peak.offset,
+                                gray_information=None if peak is None else peak.information)
         source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
         target = (to_full2 @ resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
         threshold = self.fine_threshold * max(1.0, rotation_scale(to_full2 @ resample)[1])
