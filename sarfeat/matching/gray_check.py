@@ -60,7 +60,7 @@ def _information(joint: np.ndarray) -> float:
 
 def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> np.ndarray:
     """Mutual information of ``image1`` and ``image2`` (same shape, NaN where invalid) with
-    image 2 shifted by (dy, dx), |dy|, |dx| <= ``reach``: a (2 reach + 1)^2 surface indexed
+    image 2 shifted by (dy, dx), each within +-``reach``: a (2 reach + 1)^2 surface indexed
     [reach + dy, reach + dx]; NaN where the shift keeps less than half the overlap."""
     if image1.shape != image2.shape:
         raise ValueError(f"the images differ in shape: {image1.shape} and {image2.shape}")
