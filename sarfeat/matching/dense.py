@@ -213,9 +213,9 @@ class DenseStructuralMatcher:
         grid; the transform is found, and checked, to that precision before the
         full-resolution refinement) at ``gray_check[1]`` nats or more
         (``diagnostics['gray_offset']``, ``['gray_information']``). None: never. Chosen on the 3MOS tuning pairs (both
-        sets, 240): of the default search's answers it refused 3 of the 7 off (4.2-6.3
-        px) and 2 of the 138 within 3 px (2.5 and 2.9 px, on tiles whose own alignment
-        is uncertain by 3 px); see benchmarks/README.md, fifteenth session.
+        sets, 240): of the default search's answers it refused 2 of the 7 off (4.2 and
+        6.3 px) and none of the 138 within 3 px; see benchmarks/README.md, fifteenth
+        session.
     max_scale_change : float
         The global search tries no scale beyond this (or below its inverse).
     features : {'gradient', 'log-gabor'}
