@@ -148,18 +148,19 @@ def truth_is_sure(row: dict) -> bool:
 
 
 def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
-    """Both measures' offsets of one unwarped tile pair, its flag and its re-aligned
-    offset (the JSON row, without the pair's name)."""
+    """Both measures' offsets of one unwarped tile pair, its flag, its re-aligned offset
+    and whether its truth is sure (the JSON row, without the pair's name)."""
     mi = mutual_information_offset(optical, sar, reach)
     st = structure_offset(optical, sar, reach)
     agree = np.hypot(mi[0] - st[0], mi[1] - st[1]) <= AGREE
     far = min(np.hypot(*mi[:2]), np.hypot(*st[:2])) >= MISALIGNED
-    return {"mi_offset": [mi[0], mi[1]], "structure_offset": [st[0], st[1]],
-            "structure_ncc": round(st[2], 3),
-            "mi_subpixel": [round(mi[3], 2), round(mi[4], 2)],
-            "structure_subpixel": [round(st[3], 2), round(st[4], 2)],
-            "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st),
-            "truth_sure": bool(np.hypot(mi[3] - st[3], mi[4] - st[4]) <= REALIGN_AGREE)}
+    row = {"mi_offset": [mi[0], mi[1]], "structure_offset": [st[0], st[1]],
+           "structure_ncc": round(st[2], 3),
+           "mi_subpixel": [round(mi[3], 2), round(mi[4], 2)],
+           "structure_subpixel": [round(st[3], 2), round(st[4], 2)],
+           "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st)}
+    row["truth_sure"] = truth_is_sure(row)
+    return row
 
 
 def check(reach: int) -> list[dict]:
