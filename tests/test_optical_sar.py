@@ -383,10 +383,10 @@ def test_the_gray_check_passes_a_right_answer_and_can_be_tightened(tile, moved_s
 def test_the_gray_check_counts_fine_pixels_on_a_large_image(tile, monkeypatch):
     # the transform is checked at the fine stage's precision, before its refinement to full
     # resolution: on a 512 px pair a peak 3 fine pixels away (6 of the image's) passes
-    import sarfeat.matching.dense as dense
+    import sarfeat.matching.dense_fine as dense_fine
     from sarfeat.matching.gray_check import GrayPeak
 
-    monkeypatch.setattr(dense, "information_peak", lambda *args: GrayPeak(3.0, 0.0, 3.0, 0.5))
+    monkeypatch.setattr(dense_fine, "information_peak", lambda *args: GrayPeak(3.0, 0.0, 3.0, 0.5))
     zoom = np.diag([2.0, 2.0, 1.0])
     truth = SimilarityTransform(matrix=zoom @ TRUTH.params @ np.linalg.inv(zoom))
     optical, sar = (np.kron(image, np.ones((2, 2))).astype(np.float32) for image in tile)
@@ -500,13 +500,10 @@ def test_a_stretched_sar_image_registers_with_the_affine_dense_model(tile):
     truth = _stretched_truth(0.06, 0.0)
     moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
                   preserve_range=True).astype(np.float32)
-    # the similarity (the default) fits 6 % of stretch nowhere well: refused, never wrong
-    try:
-        found = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0,
-                                 progress=False)
-        assert registration_rmse(found.transform, truth, SHAPE, SHAPE) <= 3.0
-    except sarfeat.RegistrationError:
-        pass
+    # a similarity fits 6 % of stretch nowhere well: refused by default (the stretch
+    # check turns an accepted similarity into an affine map, never a refusal into one)
+    with pytest.raises(sarfeat.RegistrationError):
+        sarfeat.register(tile[0], moving, modality="optical-sar", rng=0, progress=False)
     result = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0,
                               progress=False, dense_model="affine")
     assert registration_rmse(result.transform, truth, SHAPE, SHAPE) < 3.0
@@ -519,6 +516,27 @@ def test_a_stretched_sar_image_registers_with_the_affine_dense_model(tile):
     assert stretch[0, 0] - stretch[1, 1] == pytest.approx(0.12, abs=0.03)
 
 
+def test_a_similarity_whose_templates_drift_gives_way_to_the_stretch(tile):
+    truth = _stretched_truth(0.0, 0.03)  # sheared by 3 %
+    moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    # the nearest similarity passes the checks, over 3 px off, its templates drifting
+    alone = DenseStructuralMatcher("optical-sar", stretch_check=None, rng=0)
+    alone.match(tile[0], moving)
+    assert registration_rmse(alone.model, truth, SHAPE, SHAPE) > 3.0
+    assert "template_stretch" not in alone.diagnostics
+    found = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(found.transform, truth, SHAPE, SHAPE) < 2.5
+    assert type(found.transform).__name__ == "AffineTransform"
+    assert found.diagnostics["template_stretch"] > 3.0
+    assert found.diagnostics["affine_gain"] >= 1.07
+    # model='similarity' rules: no stretch, checked or not
+    similar = CoarseFineMatcher(modality="optical-sar", model="similarity", rng=0)
+    similar_result = similar.match_result(tile[0], moving)
+    assert "affine_gain" not in similar_result.diagnostics
+    np.testing.assert_array_equal(similar_result.model.params, alone.model.params)
+
+
 def test_the_affine_dense_model_keeps_the_similarity_of_an_unstretched_pair(
         tile, moved_sar, registered):
     result = sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0,
@@ -526,6 +544,9 @@ def test_the_affine_dense_model_keeps_the_similarity_of_an_unstretched_pair(
     assert result.diagnostics["selected_model"] == "similarity"
     assert result.diagnostics["affine_gain"] is None or result.diagnostics["affine_gain"] < 1.07
     np.testing.assert_array_equal(result.transform.params, registered.transform.params)
+    # nor do the default's templates drift from it: no stretch tried
+    assert registered.diagnostics["template_stretch"] < 3.0
+    assert "affine_gain" not in registered.diagnostics
     # the richest model allowed still rules: model='similarity' never stretches
     matcher = CoarseFineMatcher(modality="optical-sar", model="similarity",
                                 dense_model="affine", rng=0)

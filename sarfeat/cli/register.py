@@ -83,7 +83,9 @@ def add_parser(commands) -> None:
     add("--dense-model", choices=("similarity", "affine"), default="similarity",
         help="with an optical image, the transform returned: a similarity (default), or an "
              "affine map where the images correlate clearly better stretched (a SAR image "
-             "in its own geometry, say; about 1.1 CPU s more a pair)")
+             "in its own geometry, say): affine tries the stretch on every pair (about 1.1 "
+             "CPU s more), similarity only where the placed templates drift from the "
+             "similarity (--model similarity: never)")
     add("--keep-border-fill", action="store_true",
         help="with an optical image, match a constant fill around an image turned or scaled "
              "onto its canvas as data (by default, when the four corners hold one value, its "

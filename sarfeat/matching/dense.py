@@ -32,7 +32,9 @@ each on those maps:
    independent local estimate, and those within ``fine_threshold`` of the
    transform are its inliers (the tie points). A model fitted to the templates
    themselves is not returned: on the 3MOS tuning pairs their affine fits
-   strayed 4-14 px where the whole overlap was within 3 px.
+   strayed 4-14 px where the whole overlap was within 3 px. But where their
+   affine fit strays from the similarity, the stretched polish is tried
+   (``stretch_check``, :mod:`~sarfeat.matching.stretch_check`).
    When image 1 is smaller than ``fine_size`` and the prior puts image 2's
    pixels more than 1.25 times finer (a small optical image against a SAR
    one), steps 3 and 4 run the other way round, on image 2's grid with its
@@ -60,31 +62,25 @@ import math
 import time
 
 import numpy as np
-from skimage.transform import AffineTransform, SimilarityTransform
+from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
 from ..preprocess import check_image
 from ..structural import (FEATURES, gradient_maps, optical_gray, prepare_modality,
                           structure_maps)
-from .geometry import rotation_scale, warp_nan
-from .dense_correlation import (Reference, place_templates, whole_overlap_affine,
-                                whole_overlap_estimate)
+from .dense_fine import DenseFineStage
 from .dense_options import checked_scales, checked_turns, parse_modality
-from .dense_refine import image_pyramid, nearest_level, refine_to_full
-from .dense_search import DenseSearch, working, working_factor
-from .gray_check import information_peak
+from .dense_search import DenseSearch, working_factor
+from .geometry import rotation_scale
 from .inputs import nodata_marked
 from .models import MODELS
 from .result import MatchResult
 
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "structure_result",
-           "DENSE_SCALES", "WIDE_SCALES"]
+           "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK"]
 
-#: The factor by which the whole overlap must correlate better (unweighted) stretched
-#: than at the similarity for ``model='affine'`` to return the affine map.
-AFFINE_GAIN = 1.07
-#: How far (fine pixels) about the fitted transform ``gray_check`` shifts image 2.
-GRAY_REACH = 6
+#: ``stretch_check``'s default (fine pixels); see :mod:`~sarfeat.matching.stretch_check`.
+STRETCH_CHECK = 3.0
 #: A prior with image 2's pixels this much finer than a small image 1's (shorter than
 #: ``fine_size``) runs the fine stage on image 2's grid.
 _SWAP_SCALE = 1.25
@@ -120,7 +116,7 @@ _MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
 _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
-class DenseStructuralMatcher:
+class DenseStructuralMatcher(DenseFineStage):
     """Register an optical image and a SAR image (either way round) on structure maps.
 
     Parameters
@@ -212,10 +208,16 @@ class DenseStructuralMatcher:
         image 1's own up to ``fine_size``, or image 2's when the fine stage runs on its
         grid; the transform is found, and checked, to that precision before the
         full-resolution refinement) at ``gray_check[1]`` nats or more
-        (``diagnostics['gray_offset']``, ``['gray_information']``). None: never. Chosen on the 3MOS tuning pairs (both
-        sets, 240): of the default search's answers it refused 2 of the 7 off (4.2 and
-        6.3 px) and none of the 138 within 3 px; see benchmarks/README.md, fifteenth
-        session.
+        (``diagnostics['gray_offset']``, ``['gray_information']``). None: never.
+        Chosen on the 3MOS tuning pairs (both sets, 240): of the default search's
+        answers it refused 2 of the 7 off (4.2 and 6.3 px) and none of the 138 within
+        3 px; see benchmarks/README.md, fifteenth session.
+    stretch_check : float or None
+        With ``model='similarity'``, an accepted similarity whose placed templates'
+        affine fit strays more than this many fine pixels from it
+        (:mod:`~sarfeat.matching.stretch_check`, ``diagnostics['template_stretch']``)
+        gives way to the stretched polish of ``model='affine'`` where that correlates
+        ``AFFINE_GAIN`` times better and passes the checks. None: never.
     max_scale_change : float
         The global search tries no scale beyond this (or below its inverse).
     features : {'gradient', 'log-gabor'}
@@ -269,6 +271,7 @@ class DenseStructuralMatcher:
                  min_verify_score: float | None = None, min_verify_margin: float = 0.1,
                  clear_peak: tuple[float, float] | None = (0.12, 1.5),
                  gray_check: tuple[float, float] | None = (4.0, 0.15),
+                 stretch_check: float | None = STRETCH_CHECK,
                  max_scale_change: float = 4.0, features: str = "gradient",
                  input_kind: str = "auto", nodata: float | None = None,
                  border_fill: bool = True, rng=None) -> None:
@@ -301,6 +304,8 @@ class DenseStructuralMatcher:
         self.min_verify_margin = min_verify_margin
         self.clear_peak = None if clear_peak is None else tuple(clear_peak)
         self.gray_check = None if gray_check is None else tuple(gray_check)
+        check_number("stretch_check", stretch_check, 0, optional=True)
+        self.stretch_check = None if stretch_check is None else float(stretch_check)
         self.max_scale_change = max_scale_change
         self.input_kind = input_kind
         check_number("nodata", nodata, optional=True)
@@ -403,153 +408,6 @@ class DenseStructuralMatcher:
     def _maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
         return _MAPS[self.features, stage](image)
-
-    def _fine_swapped(self, image1, image2, prior: np.ndarray) -> None:
-        """The fine stage on image 2's grid (its pixels finer than a small image 1's):
-        image 1 resampled onto it, image 2's templates; the results turned back."""
-        self._fine(image2, image1, np.linalg.inv(prior))
-        self.diagnostics["fine_on_image2"] = True
-        if "polished" in self.diagnostics:
-            self.diagnostics["polished"] = np.linalg.inv(
-                np.array(self.diagnostics["polished"])).tolist()
-        if self.model is not None:
-            self.model = type(self.model)(matrix=np.linalg.inv(self.model.params))
-        self.keypoints1, self.keypoints2 = self.keypoints2, self.keypoints1
-
-    def _fine(self, image1, image2, prior: np.ndarray) -> None:
-        work1, to_full1 = working(image1, self.fine_size)
-        maps1 = self._maps(work1, "fine")
-        fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
-        pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased
-        level2, to_full2 = nearest_level(pyramid2, rotation_scale(prior @ to_full1)[1])
-        to_level2 = np.linalg.inv(to_full2)
-        # the prior polished over the whole overlap at once: the transform returned
-        reference = Reference(maps1, self.min_overlap)
-        found = whole_overlap_estimate(reference, level2, to_level2 @ prior, to_full1,
-                                       fine_maps)
-        if found is None:
-            self.diagnostics["failure"] = ("the whole-overlap check could not be made: "
-                                           "refused rather than guessed")
-            return
-        affine = False
-        if self.model_type != "similarity":
-            found, self.diagnostics["affine_gain"], affine = _stretched(
-                found, reference, level2, to_full1, fine_maps)
-        polished = to_full2 @ np.array(found["polished"])
-        found.update(polished=polished.tolist(),
-                     verify_rmse=found["verify_rmse"] * rotation_scale(to_full2)[1])
-        self.diagnostics.update(found)
-        # templates placed around it: the tie points and the independent check
-        resample = to_level2 @ polished @ to_full1
-        warped = warp_nan(level2, resample, work1.shape, order=1)
-        points, shifts, scores = place_templates(
-            maps1, fine_maps(warped), self.grid_step, self.template, self.search_radius,
-            self.min_score)
-        peak = information_peak(work1, warped, GRAY_REACH)  # in fine pixels, as found
-        self.diagnostics.update(gray_offset=None if peak is None else peak.offset,
-                                gray_information=None if peak is None else peak.information)
-        source = (to_full1 @ np.c_[points, np.ones(len(points))].T).T[:, :2]
-        target = (to_full2 @ resample @ np.c_[points + shifts, np.ones(len(points))].T).T[:, :2]
-        threshold = self.fine_threshold * max(1.0, rotation_scale(to_full2 @ resample)[1])
-        self._finish(polished, source, target, scores, threshold, affine)
-        if self.model is not None and max(image1.shape) > max(work1.shape) * 1.01:
-            self._to_full_resolution(image1, pyramid2, max(work1.shape), fine_maps, source,
-                                     target)
-
-    def _to_full_resolution(self, image1, pyramid2, start, fine_maps, source, target):
-        """The accepted model refined up to image 1's full resolution (``refine_to_full``)."""
-        pyramid1 = image_pyramid(image1, start)
-        model, found = refine_to_full(pyramid1, pyramid2, self.model.params, start, fine_maps,
-                                      self.min_overlap)
-        self.model = type(self.model)(matrix=model)
-        residuals = self.model.residuals(source, target)[self.inliers]
-        self.diagnostics.update(
-            refined_levels=found["refined_levels"], refined_size=found["refined_size"],
-            residual_median=float(np.median(residuals)),
-            residual_rms=float(np.sqrt(np.mean(residuals ** 2))))
-
-    def _finish(self, polished, source, target, scores, threshold, affine: bool) -> None:
-        diagnostics = self.diagnostics
-        self.keypoints1 = source[:, ::-1].copy()
-        self.keypoints2 = target[:, ::-1].copy()
-        self.matches = np.repeat(np.arange(len(source))[:, None], 2, axis=1)
-        self.votes = np.round(100 * scores).astype(int)
-        model = (AffineTransform if affine else SimilarityTransform)(matrix=polished)
-        residuals = model.residuals(source, target) if len(source) else np.empty(0)
-        inliers = residuals <= threshold
-        count = int(inliers.sum())
-        ratio = count / max(1, len(inliers))
-        diagnostics.update(
-            fine_candidates=len(inliers), fine_inliers=count, inlier_ratio=round(ratio, 3),
-            selected_model="affine" if affine else "similarity", gric={},
-            residual_median=float(np.median(residuals[inliers])) if count else float("nan"),
-            residual_rms=(float(np.sqrt(np.mean(residuals[inliers] ** 2))) if count
-                          else float("nan")),
-            coarse_inliers=count, coarse_candidates=len(inliers), failure=None,
-        )
-        self.inliers = np.zeros(len(inliers), bool)
-        if not len(inliers):
-            side = 2 * (self.template + self.search_radius) + 1
-            diagnostics["failure"] = (
-                f"no template could be placed: the overlap at the fine stage holds no valid "
-                f"{side} x {side} pixel window (images too small, or mostly no-data there): "
-                "refused rather than guessed")
-            return
-        if count < self.min_inliers or ratio < self.min_inlier_ratio:
-            diagnostics["failure"] = (
-                f"only {count} of {len(inliers)} placed templates agree with the whole-overlap "
-                f"transform ({self.min_inliers} and {100 * self.min_inlier_ratio:.0f} % needed): "
-                "refused rather than guessed"
-            )
-            return
-        failure = self._unverified()
-        if failure is not None:
-            diagnostics["failure"] = failure + ": refused rather than guessed"
-            return
-        self.model = model
-        self.inliers = inliers
-        diagnostics["polished_inliers"] = count
-
-    def _unverified(self) -> str | None:
-        """Why the whole-overlap check rejects the fit, or None when it passes."""
-        diagnostics = self.diagnostics
-        score = diagnostics["verify_weighted"]  # as the global search weighs it
-        least = self.min_verify_score
-        standout = score / max(diagnostics["verify_second"], 1e-9)
-        clear = (self.clear_peak is not None and score >= self.clear_peak[0]
-                 and standout >= self.clear_peak[1]
-                 and diagnostics["fine_inliers"] >= 2 * self.min_inliers)
-        if score < least and not clear:
-            weaker = ("" if self.clear_peak is None else
-                      f", or {self.clear_peak[0]} with a peak {self.clear_peak[1]} times the "
-                      f"next one and {2 * self.min_inliers} agreeing templates, {standout:.2f} "
-                      f"and {diagnostics['fine_inliers']} here")
-            return (f"the whole overlap correlates too weakly at the fitted model ({score:.3f}, "
-                    f"{least} needed{weaker})")
-        margin = (score - diagnostics["verify_second"]) / max(score, 1e-9)
-        if margin < self.min_verify_margin:
-            return (f"the whole-overlap correlation peak does not stand out ({100 * margin:.0f} "
-                    f"% above the next one, {100 * self.min_verify_margin:.0f} % needed)")
-        offset, information = diagnostics.get("gray_offset"), diagnostics.get("gray_information")
-        if self.gray_check is not None and offset is not None:
-            farthest, clear = self.gray_check
-            if offset > farthest and information >= clear:
-                return (f"the gray values agree best {offset:.1f} px from the fitted model "
-                        f"(mutual information {information:.2f} there; at most {farthest} px "
-                        f"away where it reaches {clear})")
-        return None
-
-
-def _stretched(found: dict, reference, level2, to_full1, fine_maps):
-    """(``found`` stretched into an affine map by :func:`whole_overlap_affine` where that
-    correlates ``AFFINE_GAIN`` times better, else ``found``; the best stretch's gain, None
-    when none did better; whether the affine map is the one returned)."""
-    stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]), to_full1,
-                                     fine_maps, found["verify_score"])
-    if stretched is None:
-        return found, None, False
-    gain = stretched["verify_score"] / max(found["verify_score"], 1e-9)
-    return (stretched, gain, True) if gain >= AFFINE_GAIN else (found, gain, False)
 
 
 def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:

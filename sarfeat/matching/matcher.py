@@ -22,8 +22,8 @@ from ..detector import SARR2D2Detector
 from ..weights import resolve_network_weights
 from .coarse import CoarseSettings
 from .coarse_driver import coarse_stage, turn_detector_options
-from .dense import (DENSE_SCALES, DenseStructuralMatcher, checked_scales, parse_modality,
-                    structure_result)
+from .dense import (DENSE_SCALES, STRETCH_CHECK, DenseStructuralMatcher, checked_scales,
+                    parse_modality, structure_result)
 from .fine import FineSettings
 from .fine_driver import FineDriver
 from .geometry import plausible_matrices
@@ -67,8 +67,7 @@ class CoarseFineMatcher:
     Parameters
     ----------
     weights : str, path-like or R2D2Net, optional
-        The network, as for :class:`~sarfeat.SARR2D2Detector` (None: the
-        detector's default).
+        The network, as for :class:`~sarfeat.SARR2D2Detector` (None: its default).
     detector : SARR2D2Detector, optional
         The detector whose settings (weights, runtime, thresholds,
         ``upright``...) both stages use, as they are set; the matcher sets each
@@ -91,8 +90,7 @@ class CoarseFineMatcher:
         Lowe's ratio test of the coarse mutual nearest neighbours (0.9 in the
         paper's code); 1 disables it.
     ransac_threshold : float
-        RANSAC residual of the coarse stage, in coarse pixels (5 in the paper's
-        code).
+        RANSAC residual of the coarse stage, in coarse pixels (5 in the paper's code).
     fine_threshold : float
         RANSAC residual and inlier distance of the fine stage, in full-resolution
         pixels of image 2.
@@ -230,8 +228,9 @@ class CoarseFineMatcher:
         :data:`~sarfeat.matching.dense.WIDE_SCALES` adds 0.5 at 1.15 times the
         time; none beyond ``max_scale_change``.
     dense_model : {'similarity', 'affine'}
-        For a pair with an optical image, the dense matcher's ``model`` (affine
-        where clearly better, about 1.1 CPU s more); ``model='similarity'`` rules.
+        For a pair with an optical image, the dense matcher's ``model`` ('affine' tries a
+        stretch on every pair, 1.1 CPU s more; 'similarity' where the templates drift,
+        ``stretch_check``); ``model='similarity'`` rules: never a stretch.
     border_fill : bool
         For a pair with an optical image: whether a constant fill around an
         image turned or scaled onto its canvas (all four corners of one value)
@@ -521,6 +520,7 @@ class CoarseFineMatcher:
         return structure_result(DenseStructuralMatcher(
             self.modality, max_scale_change=self.max_scale_change,
             model="similarity" if self.model_type == "similarity" else self.dense_model,
+            stretch_check=None if self.model_type == "similarity" else STRETCH_CHECK,
             turns=self.rotations if self.angle_step is None else None,
             scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
             nodata=self.nodata, border_fill=self.border_fill, rng=self.rng), image1, image2)
