@@ -135,8 +135,8 @@ class CanvasOpticalSARPairs(OpticalSARPairs):
 
 class StretchedOpticalSARPairs(OpticalSARPairs):
     """The same figures on stretched pairs (every 12th held-out pair after a stretch of up
-    to 3 %, ``eval_optical_sar.py --stretch 0.03``): the similarity against
-    ``dense_model='affine'``."""
+    to 3 %, ``eval_optical_sar.py --stretch 0.03``): the default (a similarity, stretched
+    where its check templates drift: ``stretch_check``) against ``dense_model='affine'``."""
 
     params = list(_STRETCH_METHODS)
 
