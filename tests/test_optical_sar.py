@@ -537,6 +537,32 @@ def test_a_similarity_whose_templates_drift_gives_way_to_the_stretch(tile):
     np.testing.assert_array_equal(similar_result.model.params, alone.model.params)
 
 
+def test_a_stretch_that_fails_the_checks_leaves_the_similarity_standing(tile, monkeypatch):
+    import sarfeat.matching.dense_fine as dense_fine
+
+    truth = _stretched_truth(0.0, 0.03)
+    moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    alone = DenseStructuralMatcher("optical-sar", stretch_check=None, rng=0)
+    alone.match(tile[0], moving)
+
+    def stretched_far_off(found, *args):  # a "stretch" 15 px away that correlates better
+        moved = dict(found)
+        moved["polished"] = (np.array(found["polished"]) + [[0, 0, 15], [0, 0, 0], [0, 0, 0]]
+                             ).tolist()
+        return moved, 1.2, True
+
+    monkeypatch.setattr(dense_fine, "stretched_polish", stretched_far_off)
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(tile[0], moving)
+    assert "placed templates agree" in matcher.diagnostics["stretch_refused"]
+    assert matcher.diagnostics["failure"] is None
+    assert matcher.diagnostics["selected_model"] == "similarity"
+    np.testing.assert_array_equal(matcher.model.params, alone.model.params)
+    np.testing.assert_array_equal(matcher.inliers, alone.inliers)
+    assert matcher.diagnostics["polished"] == alone.diagnostics["polished"]
+
+
 def test_the_affine_dense_model_keeps_the_similarity_of_an_unstretched_pair(
         tile, moved_sar, registered):
     result = sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0,

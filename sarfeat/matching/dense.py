@@ -352,7 +352,7 @@ class DenseStructuralMatcher(DenseFineStage):
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         prepared1 = prepare_modality(image1, self.modality[0], self.input_kind)
         prepared2 = prepare_modality(image2, self.modality[1], self.input_kind)
-        search = DenseSearch(lambda image: self._maps(image, "coarse"), self.min_overlap,
+        search = DenseSearch(lambda image: self.feature_maps(image, "coarse"), self.min_overlap,
                              self.angles(), self.searched_scales(), self.coarse_size,
                              self.refine_size)
         hypotheses = search.hypotheses(prepared1, prepared2)
@@ -365,9 +365,9 @@ class DenseStructuralMatcher(DenseFineStage):
         if score >= self.min_coarse_score:
             if (max(prepared1.shape) < self.fine_size
                     and rotation_scale(prior)[1] > _SWAP_SCALE):
-                self._fine_swapped(prepared1, prepared2, prior)
+                self.fine_stage_swapped(prepared1, prepared2, prior)
             else:
-                self._fine(prepared1, prepared2, prior)
+                self.fine_stage(prepared1, prepared2, prior)
         else:
             self.diagnostics["failure"] = (
                 f"no turn and scale stands out in the global search (best structure "
@@ -405,7 +405,7 @@ class DenseStructuralMatcher(DenseFineStage):
         reach = self.max_scale_change * (1 + 1e-9)
         return tuple(s for s in self.scales if 1 / reach <= s <= reach)
 
-    def _maps(self, image: np.ndarray, stage: str) -> np.ndarray:
+    def feature_maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
         return _MAPS[self.features, stage](image)
 

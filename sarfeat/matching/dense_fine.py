@@ -28,13 +28,14 @@ GRAY_REACH = 6
 
 
 class DenseFineStage:
-    """Steps 3-5 of the dense matcher, on the parameters and feature maps of a
-    :class:`~sarfeat.matching.DenseStructuralMatcher` (its base class)."""
+    """Steps 3-5 of the dense matcher: the base class of
+    :class:`~sarfeat.matching.DenseStructuralMatcher`, whose parameters and feature maps
+    they use."""
 
-    def _fine_swapped(self, image1, image2, prior: np.ndarray) -> None:
+    def fine_stage_swapped(self, image1, image2, prior: np.ndarray) -> None:
         """The fine stage on image 2's grid (its pixels finer than a small image 1's):
         image 1 resampled onto it, image 2's templates; the results turned back."""
-        self._fine(image2, image1, np.linalg.inv(prior))
+        self.fine_stage(image2, image1, np.linalg.inv(prior))
         self.diagnostics["fine_on_image2"] = True
         if "polished" in self.diagnostics:
             self.diagnostics["polished"] = np.linalg.inv(
@@ -43,10 +44,12 @@ class DenseFineStage:
             self.model = type(self.model)(matrix=np.linalg.inv(self.model.params))
         self.keypoints1, self.keypoints2 = self.keypoints2, self.keypoints1
 
-    def _fine(self, image1, image2, prior: np.ndarray) -> None:
+    def fine_stage(self, image1, image2, prior: np.ndarray) -> None:
+        """Steps 3-5 from ``prior`` (image-1 (x, y) -> image-2 (x, y)), on image 1's grid:
+        fills ``model`` (None: refused), the tie points and ``diagnostics``."""
         work1, to_full1 = working(image1, self.fine_size)
-        maps1 = self._maps(work1, "fine")
-        fine_maps = lambda warped: self._maps(warped, "fine")  # noqa: E731
+        maps1 = self.feature_maps(work1, "fine")
+        fine_maps = lambda warped: self.feature_maps(warped, "fine")  # noqa: E731
         pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased
         level2, to_full2 = nearest_level(pyramid2, rotation_scale(prior @ to_full1)[1])
         to_level2 = np.linalg.inv(to_full2)
@@ -99,6 +102,7 @@ class DenseFineStage:
             "model", "inliers", "keypoints1", "keypoints2", "matches", "votes")}
         diagnostics = dict(self.diagnostics)
         again = place(stretched)
+        self.model = None  # set again only if the stretched polish passes
         self._accept(stretched, again, True, to_full2)
         if self.model is not None:
             return again
@@ -106,7 +110,8 @@ class DenseFineStage:
         failure = self.diagnostics["failure"]
         for name, value in kept.items():
             setattr(self, name, value)
-        self.diagnostics = dict(diagnostics, stretch_refused=failure)
+        self.diagnostics.clear()
+        self.diagnostics.update(diagnostics, stretch_refused=failure)
         return placed
 
     def _placed(self, work1, maps1, level2, to_full1, to_full2, found, fine_maps):
