@@ -67,22 +67,21 @@ class DenseFineStage:
                 found, reference, level2, to_full1, fine_maps)
         place = lambda fit: self._placed(  # noqa: E731
             work1, maps1, level2, to_full1, to_full2, fit, fine_maps)
-        placed, similarity = place(found), dict(found)  # the polish on the level's grid
+        placed = place(found)
         self._accept(found, placed, affine, to_full2)
         if (self.model is not None and self.model_type == "similarity"
                 and self.stretch_check is not None):
             placed = self._stretch_if_drifting(
-                placed, lambda: stretched_polish(similarity, reference, level2, to_full1,
-                                                 fine_maps),
+                placed, lambda: stretched_polish(found, reference, level2, to_full1, fine_maps),
                 place, rotation_scale(placed[0] @ to_full1)[1], image1.shape, to_full2)
         if self.model is not None and max(image1.shape) > max(work1.shape) * 1.01:
             self._to_full_resolution(image1, pyramid2, max(work1.shape), fine_maps, *placed[1:3])
 
     def _accept(self, found: dict, placed, affine: bool, to_full2) -> None:
-        """``found`` (a whole-overlap polish) and its placed templates through the checks."""
-        found.update(polished=placed[0].tolist(),
-                     verify_rmse=found["verify_rmse"] * rotation_scale(to_full2)[1])
-        self.diagnostics.update(found)
+        """``found`` (a whole-overlap polish, on image 2's level) and its placed templates
+        through the checks; the diagnostics give its transform at full resolution."""
+        self.diagnostics.update(found, polished=placed[0].tolist(),
+                                verify_rmse=found["verify_rmse"] * rotation_scale(to_full2)[1])
         self._finish(*placed, affine)
 
     def _stretch_if_drifting(self, placed, stretch, place, unit, shape1, to_full2):
