@@ -17,7 +17,8 @@ import sarfeat
 from sarfeat.cli import main
 from sarfeat.data import load_optical_sar_tile, load_sar_scene
 from sarfeat.matching import CoarseFineMatcher, DenseStructuralMatcher
-from sarfeat.matching.dense import parse_modality
+from sarfeat.matching.dense import STRETCH_CHECK, parse_modality
+from sarfeat.matching.stretch_check import AFFINE_GAIN
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality, structure_maps
 
@@ -537,6 +538,22 @@ def test_a_similarity_whose_templates_drift_gives_way_to_the_stretch(tile):
     np.testing.assert_array_equal(similar_result.model.params, alone.model.params)
 
 
+def test_the_stretch_is_tried_from_two_fine_pixels_of_drift(tile):
+    # stretched by 1.5 % each way the similarity is still within 3 px and its templates
+    # drift between 2 and 3 fine px: the stretch is tried (the default's 2 px), and where
+    # it correlates less than AFFINE_GAIN times better the similarity stands
+    truth = _stretched_truth(0.015, 0.015)
+    moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
+                  preserve_range=True).astype(np.float32)
+    matcher = DenseStructuralMatcher("optical-sar", rng=0)
+    matcher.match(tile[0], moving)
+    assert STRETCH_CHECK == 2.0
+    assert STRETCH_CHECK < matcher.diagnostics["template_stretch"] < 3.0
+    assert 1.0 < matcher.diagnostics["affine_gain"] < AFFINE_GAIN
+    assert matcher.diagnostics["selected_model"] == "similarity"
+    assert registration_rmse(matcher.model, truth, SHAPE, SHAPE) < 3.0
+
+
 def test_a_stretch_that_fails_the_checks_leaves_the_similarity_standing(tile, monkeypatch):
     import sarfeat.matching.dense_fine as dense_fine
 
@@ -571,7 +588,7 @@ def test_the_affine_dense_model_keeps_the_similarity_of_an_unstretched_pair(
     assert result.diagnostics["affine_gain"] is None or result.diagnostics["affine_gain"] < 1.07
     np.testing.assert_array_equal(result.transform.params, registered.transform.params)
     # nor do the default's templates drift from it: no stretch tried
-    assert registered.diagnostics["template_stretch"] < 3.0
+    assert registered.diagnostics["template_stretch"] < STRETCH_CHECK
     assert "affine_gain" not in registered.diagnostics
     # the richest model allowed still rules: model='similarity' never stretches
     matcher = CoarseFineMatcher(modality="optical-sar", model="similarity",
