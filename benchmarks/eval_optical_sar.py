@@ -344,18 +344,20 @@ def scatter_nodata(image: np.ndarray, fraction: float, rng: np.random.Generator)
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
              scale_range: tuple[float, float] = SCALE_RANGE, canvas: bool = False,
              offsets: dict | None = None, scattered_nodata: float = 0.0,
-             stretch: float = 0.0) -> dict:
+             stretch: float = 0.0, seed: int | None = None) -> dict:
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal,
     rmse against the re-aligned truth); ``canvas``: :func:`canvas_pairs` instead of
     :func:`development_pairs`; ``offsets``: pair name -> re-aligned offset (dy, dx)
     (:func:`load_alignment`; a pair without one keeps its published truth);
     ``scattered_nodata``: that share of each image's pixels made NaN
     (:func:`scatter_nodata`, seeded by the pair's index); ``stretch``: affine
-    development pairs (``development_pairs(stretch=...)``)."""
+    development pairs (``development_pairs(stretch=...)``); ``seed``: the warps' seed
+    (None: each pair set's own, the pairs every figure is measured on)."""
     rows = {name: [] for name in methods}
-    pairs = (canvas_pairs(split, upscale=upscale) if canvas else
+    seeded = {} if seed is None else {"seed": seed}
+    pairs = (canvas_pairs(split, upscale=upscale, **seeded) if canvas else
              development_pairs(split, upscale=upscale, scale_range=tuple(scale_range),
-                               stretch=stretch))
+                               stretch=stretch, **seeded))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break
@@ -469,6 +471,10 @@ def main(argv=None) -> int:
                              "[q, 1-p]] of the optical tile, p and q uniform in +-S (--set "
                              "3mos; sarfeat-affine and sarfeat-told-pose-affine return affine "
                              "maps)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the warps (turns, scales, shifts, stretches) of --set "
+                             "3mos or canvas: other draws of the same tiles (default: each "
+                             "set's own, 21 and 7)")
     args = parser.parse_args(argv)
     misaligned, offsets = frozenset(), None
     if not 0 <= args.stretch < 0.5:
@@ -479,6 +485,9 @@ def main(argv=None) -> int:
         parser.error(f"--scattered-nodata is a share in [0, 1), got {args.scattered_nodata}")
     if args.scattered_nodata and args.pair_set == "real":
         parser.error("--scattered-nodata applies to --set 3mos and --set canvas")
+    if args.seed is not None and args.pair_set == "real":
+        parser.error("--seed draws warps of the 3MOS tiles: it applies to --set 3mos and "
+                     "--set canvas")
     if args.alignment is not None and args.pair_set == "real":
         parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "
                      "--set canvas, not to the real pairs")
@@ -501,7 +510,7 @@ def main(argv=None) -> int:
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
                         args.scale_range, canvas=args.pair_set == "canvas",
                         offsets=offsets, scattered_nodata=args.scattered_nodata,
-                        stretch=args.stretch)
+                        stretch=args.stretch, seed=args.seed)
     report = {name: summary(rows[name], misaligned) for name in methods}
     if offsets is not None:  # never for the real pairs (a usage error above)
         report["realigned"] = {name: summary(rows[name], misaligned, column=5)

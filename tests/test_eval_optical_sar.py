@@ -389,3 +389,21 @@ def test_stretch_about_centre_keeps_the_centre_and_lacks_only_the_similar_part()
     assert np.trace(linear) == pytest.approx(2.0)  # no scale in it (to first order)
     assert linear[0, 0] - linear[1, 1] == pytest.approx(0.1)
 
+
+
+def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
+    # --seed reaches the pair generator of either set; without it each keeps its own
+    asked = []
+
+    def generator(split, **options):
+        asked.append(options.get("seed"))
+        return iter(())
+
+    monkeypatch.setattr(eval_optical_sar, "development_pairs", generator)
+    monkeypatch.setattr(eval_optical_sar, "canvas_pairs", generator)
+    for arguments in (["--seed", "101"], ["--set", "canvas", "--seed", "8"], []):
+        eval_optical_sar.main([*arguments, "--methods", "sift"])
+    assert asked == [101, 8, None]
+    with pytest.raises(SystemExit) as exit_:
+        eval_optical_sar.main(["--set", "real", "--seed", "3", "--methods", "sift"])
+    assert exit_.value.code == 2 and "--seed" in capsys.readouterr().err
