@@ -390,7 +390,6 @@ def test_stretch_about_centre_keeps_the_centre_and_lacks_only_the_similar_part()
     assert linear[0, 0] - linear[1, 1] == pytest.approx(0.1)
 
 
-
 def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
     # --seed reaches the pair generator of either set; without it each keeps its own
     asked = []
