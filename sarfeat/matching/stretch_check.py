@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dense_correlation import whole_overlap_affine
+from .geometry import apply_matrix
 
 __all__ = ["AFFINE_GAIN", "STRETCH_REACH", "stretched_polish", "template_stretch"]
 
@@ -63,10 +64,6 @@ def _affine_fit(source: np.ndarray, target: np.ndarray, least_spread: float):
     matrix = np.eye(3)
     matrix[:2] = solution.T
     return matrix
-
-
-def _moved(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:2, :2].T + matrix[:2, 2]
 
 
 def template_stretch(source: np.ndarray, target: np.ndarray, matrix: np.ndarray,
@@ -111,12 +108,12 @@ def template_stretch(source: np.ndarray, target: np.ndarray, matrix: np.ndarray,
     target = np.asarray(target, float)
     rows, cols = shape
     spread = LEAST_SPREAD * min(rows, cols)
-    near = np.linalg.norm(_moved(matrix, source) - target, axis=1) <= reach
+    near = np.linalg.norm(apply_matrix(matrix, source) - target, axis=1) <= reach
     fitted = _affine_fit(source[near], target[near], spread) if near.sum() >= least else None
     if fitted is None:
         return None
     for _ in range(_ROUNDS - 1):
-        near = np.linalg.norm(_moved(fitted, source) - target, axis=1) <= reach
+        near = np.linalg.norm(apply_matrix(fitted, source) - target, axis=1) <= reach
         refitted = (_affine_fit(source[near], target[near], spread) if near.sum() >= least
                     else None)
         if refitted is None:
@@ -124,7 +121,7 @@ def template_stretch(source: np.ndarray, target: np.ndarray, matrix: np.ndarray,
         fitted = refitted
     grid = np.stack(np.meshgrid(np.linspace(0, cols - 1, 9), np.linspace(0, rows - 1, 9)),
                     -1).reshape(-1, 2)
-    drift = _moved(fitted, grid) - _moved(matrix, grid)
+    drift = apply_matrix(fitted, grid) - apply_matrix(matrix, grid)
     return round(float(np.sqrt(np.mean(np.sum(drift ** 2, axis=1)))), 3)
 
 
