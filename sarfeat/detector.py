@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .tile_detection import (
     TileDescriber, describe_positions, keep_best, level_tiles, network_runs_ahead, tile_keypoints,
     tile_maps,
 )
+
+if TYPE_CHECKING:  # for the annotation only: sarfeat.network needs torch
+    from .network import R2D2Net
 
 # EDGE_MARGIN, PATCH_DIAMETER, edge_margin and pyramid_scales are re-exported from
 # sarfeat.pyramid, DEFAULT_THRESHOLD from sarfeat.detector_network, where they moved

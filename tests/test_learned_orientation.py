@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sarfeat.learned_orientation import (
-    ORI_PIXELS, LearnedOrientation, OrientationRegressor, orientation_patches,
+    ORI_PIXELS, LearnedOrientation, orientation_patches,
 )
 from sarfeat.orientation import ORIENTATION_SIGMA, LevelSteering
 from sarfeat.training.orientation import (

@@ -10,7 +10,6 @@ teacher's, with as many matches.
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from sarfeat import data
