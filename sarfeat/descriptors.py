@@ -347,8 +347,8 @@ class MultiDescriptorExtractor:
         else:
             detector.detect(image, mask)
             r2d2 = None
-        self._take_keypoints(detector)
-        self._describe(image, mask, r2d2)
+        self._describe(image, mask, r2d2, detector.keypoints, detector.scales,
+                       detector.responses)
 
     def extract(self, image, keypoints=None, scales=None, orientations=None, *, mask=None) -> None:
         """Compute every descriptor at given keypoints.
@@ -402,15 +402,12 @@ class MultiDescriptorExtractor:
             scales = np.full(len(keypoints), PATCH_DIAMETER, dtype=keypoints.dtype)
         elif given is self.keypoints and self.scales is not None:
             scales = scales.astype(np.asarray(self.scales).dtype)
-        self.keypoints = keypoints
-        self.scales = scales
-        self.responses = responses
         r2d2 = None
         if "r2d2" in self.descriptor_names:
             detector = self._get_detector()
             detector.extract(image, keypoints, scales, mask=mask)
             r2d2 = (np.asarray(detector.descriptors, np.float32), np.asarray(detector.mask))
-        self._describe(image, mask, r2d2)
+        self._describe(image, mask, r2d2, keypoints, scales, responses)
 
     # -- computation ------------------------------------------------------------------------------
 
@@ -420,10 +417,11 @@ class MultiDescriptorExtractor:
         self.responses = detector.responses
         self.orientations = np.zeros(len(detector.keypoints), dtype=detector.keypoints.dtype)
 
-    def _describe(self, image, mask, r2d2) -> None:
-        """Fill ``descriptors``, ``masks`` and ``orientations`` for the current keypoints."""
-        keypoints = np.asarray(self.keypoints, dtype=np.float64)
-        scales = np.asarray(self.scales, dtype=np.float64)
+    def _describe(self, image, mask, r2d2, given_keypoints, given_scales, responses) -> None:
+        """Describe ``given_keypoints``; fill every result attribute, and only once all
+        succeeded (a failure leaves the previous call's results as they were)."""
+        keypoints = np.asarray(given_keypoints, dtype=np.float64)
+        scales = np.asarray(given_scales, dtype=np.float64)
         count = len(keypoints)
         descriptors: dict[str, np.ndarray] = {}
         masks: dict[str, np.ndarray] = {}
@@ -466,7 +464,9 @@ class MultiDescriptorExtractor:
                 for name in patch_names:
                     descriptors[name][on_invalid] = 0
                     masks[name] &= ~on_invalid
-        dtype = self.keypoints.dtype if np.issubdtype(self.keypoints.dtype, np.floating) else float
+        dtype = given_keypoints.dtype if np.issubdtype(given_keypoints.dtype, np.floating) \
+            else float
+        self.keypoints, self.scales, self.responses = given_keypoints, given_scales, responses
         self.orientations = orientations.astype(dtype)
         self.descriptors = {name: descriptors[name] for name in self.descriptor_names}
         self.masks = {name: masks[name] for name in self.descriptor_names}

@@ -186,6 +186,18 @@ def test_bad_keypoints_or_scales_raise(hh):
         extractor.extract(np.ones((4, 4, 4)), np.zeros((1, 2)))
 
 
+def test_failed_extract_leaves_the_previous_results_whole(hh):
+    extractor = patch_extractor()
+    keypoints = np.array([[128.0, 60.0], [100.0, 100.0], [60.0, 60.0]])
+    extractor.extract(hh, keypoints)
+    with pytest.raises(ValueError, match="no valid pixel"):
+        extractor.extract(np.full_like(hh, np.nan), keypoints[:1])
+    np.testing.assert_array_equal(extractor.keypoints, keypoints)
+    assert extractor.scales.shape == extractor.orientations.shape == (3,)
+    for name in PATCH_NAMES:
+        assert len(extractor.descriptors[name]) == len(extractor.masks[name]) == 3
+
+
 def test_border_nan_and_outside_keypoints_are_flagged_not_dropped(hh):
     image = hh.copy()
     image[150:200, 150:200] = np.nan
