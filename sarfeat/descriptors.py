@@ -256,16 +256,13 @@ class MultiDescriptorExtractor:
         if self.input_kind is not None:
             check_choice("input_kind", self.input_kind, INPUT_KINDS)
         check_number("nodata", self.nodata, optional=True)
-        if not (np.isfinite(self.patch_scale) and self.patch_scale > 0):
-            raise ValueError(f"patch_scale must be positive, got {self.patch_scale}")
-        if not (np.isfinite(self.roewa_alpha) and self.roewa_alpha > 0):
-            raise ValueError(f"roewa_alpha must be positive, got {self.roewa_alpha}")
+        check_number("patch_scale", self.patch_scale, 0, low_open=True)
+        check_number("roewa_alpha", self.roewa_alpha, 0, low_open=True)
         for name, low in (("orientation_bins", 2), ("log_patch_size", 2)):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and value >= low):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not (np.isfinite(self.log_patch_sigma) and self.log_patch_sigma >= 0):
-            raise ValueError(f"log_patch_sigma must be >= 0, got {self.log_patch_sigma}")
+        check_number("log_patch_sigma", self.log_patch_sigma, 0)
 
     def _get_detector(self) -> SARR2D2Detector:
         if self.detector is not None:
@@ -476,6 +473,9 @@ def _check_names(names: Iterable[str] | str) -> tuple[str, ...]:
     """Validate descriptor names; a single string is one name."""
     if isinstance(names, str):
         names = (names,)
+    if not isinstance(names, Iterable):
+        raise ValueError(f"descriptors must be a name or a sequence of names among "
+                         f"{DESCRIPTOR_NAMES}, got {names!r}")
     names = tuple(names)
     if not names:
         raise ValueError(f"descriptors is empty; choose among {DESCRIPTOR_NAMES}")

@@ -160,6 +160,8 @@ def test_unknown_descriptor_name_lists_the_known_ones():
     assert "sift" in str(error.value) and "log_patch" in str(error.value)
     with pytest.raises(ValueError):
         MultiDescriptorExtractor(descriptors=())
+    with pytest.raises(ValueError, match="descriptors must be a name or a sequence"):
+        MultiDescriptorExtractor(descriptors=None)
 
 
 @pytest.mark.parametrize(
@@ -167,6 +169,9 @@ def test_unknown_descriptor_name_lists_the_known_ones():
     [
         dict(patch_scale=0), dict(roewa_alpha=-1.0), dict(log_patch_size=1),
         dict(orientation_bins=2.5), dict(log_patch_sigma=-1.0),
+        # wrong types: a ValueError naming the parameter, not numpy's TypeError
+        dict(patch_scale=None), dict(patch_scale=True), dict(roewa_alpha="2"),
+        dict(log_patch_sigma=[1.0]),
     ],
 )
 def test_bad_parameters_raise(hh, options):
