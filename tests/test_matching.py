@@ -224,11 +224,19 @@ def test_turn_keeps_the_whole_image(degrees):
     "kwargs",
     [{"model": "rigid"}, {"radius": 0}, {"ratio": 1.5}, {"rotations": ()},
      {"vote_threshold": 0}, {"patch_size": 8}, {"local_ratio": 0}, {"fine_min_scale": 2.0},
-     {"max_fine_patches": 0}, {"max_fine_patches": 2.5}],
+     {"max_fine_patches": 0}, {"max_fine_patches": 2.5},
+     # not numpy's or Python's TypeError later on, nor a seed that fails at match time
+     {"rotations": None}, {"rotations": 0}, {"descriptors": None}, {"modality": None},
+     {"rng": -1}],
 )
 def test_bad_parameters_raise_value_error(kwargs):
     with pytest.raises(ValueError):  # in __init__, before any image is given
         CoarseFineMatcher(None, **kwargs)
+
+
+def test_one_descriptor_name_is_one_descriptor():
+    # as MultiDescriptorExtractor reads it, not as the letters 'r', '2', 'd', '2'
+    assert CoarseFineMatcher(None, descriptors="r2d2").descriptor_names == ("r2d2",)
 
 
 def test_bad_images_raise_value_error():

@@ -38,7 +38,10 @@ def parse_modality(modality) -> tuple[str, str]:
         if len(parts) == 1:
             parts = parts * 2
     else:
-        parts = tuple(modality)
+        try:
+            parts = tuple(modality)
+        except TypeError:  # None, a number: refused below with the accepted values
+            parts = ()
     if len(parts) != 2 or any(p not in MODALITIES for p in parts):
         raise ValueError(
             "modality must be 'sar', 'optical-sar', 'sar-optical', 'optical' or a pair of "

@@ -32,7 +32,7 @@ from .options import (MATCHER_SETS, PYRAMID_DEFAULTS, detector_as_options,
                       settings_as_keywords)
 from .result import RESULT_FIELDS, MatchResult
 from .subpixel import refine_result
-from .validation import check_matcher_parameters
+from .validation import check_matcher_parameters, sequence_parameters
 
 from typing import TYPE_CHECKING
 
@@ -170,7 +170,7 @@ class CoarseFineMatcher:
         with 4: development pair l with image 2 zoomed 2x registers, pair m
         with image 2 reduced 3 and 4 times registers, but image 2 enlarged 3
         times is refused (the coarse images are sized by the larger one).
-    descriptors : sequence of str
+    descriptors : sequence of str or str
         Descriptors that vote in the fine stage, among those of
         :class:`~sarfeat.descriptors.MultiDescriptorExtractor` (``'r2d2'``,
         ``'ratio_hog'``, ``'log_patch'``).
@@ -366,7 +366,8 @@ class CoarseFineMatcher:
         self.weights = weights
         for name, value in flat.items():  # attributes of the keywords' names, but two
             setattr(self, _ATTRIBUTE_OF.get(name, name), value)
-        self.rotations, self.descriptor_names = tuple(self.rotations), tuple(self.descriptor_names)
+        self.rotations, self.descriptor_names = sequence_parameters(self.rotations,
+                                                                    self.descriptor_names)
         self.subpixel, self.identity_prior = subpixel, identity_prior
         self.rng, self.input_kind, self.nodata, self.progress = rng, input_kind, nodata, progress
         self.detector_options = detector_options
@@ -580,7 +581,6 @@ class CoarseFineMatcher:
         for name, value in stage.items():
             setattr(copy, name, value)
         return copy
-
 
     def _turn_detector(self, coarse) -> SARR2D2Detector | None:
         """A copy of the detector that estimates the turn (``turn_detector_options``), kept."""

@@ -18,7 +18,7 @@ from ..preprocess import INPUT_KINDS
 from ..weights import check_weights
 from .models import MODELS
 
-__all__ = ["check_matcher_parameters"]
+__all__ = ["check_matcher_parameters", "sequence_parameters"]
 
 _POSITIVE_INTEGERS = ("coarse_keypoints", "fine_keypoints", "max_trials", "min_coarse_inliers",
                       "min_fine_inliers")
@@ -40,6 +40,26 @@ def _check_sequences(matcher) -> None:
         raise ValueError(
             f"descriptors must be distinct names among {DESCRIPTOR_NAMES}, got {names!r}"
         )
+
+
+def sequence_parameters(rotations, descriptors) -> tuple[tuple, tuple]:
+    """``rotations`` and ``descriptors`` as tuples (a single descriptor name is one name).
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a sequence (None, a number), naming the parameter.
+    """
+    if isinstance(descriptors, str):
+        descriptors = (descriptors,)
+    checked = []
+    for name, value, example in (("rotations", rotations, "(0, 90, 180, 270)"),
+                                 ("descriptors", descriptors, "('r2d2', 'ratio_hog')")):
+        try:
+            checked.append(tuple(value))
+        except TypeError:
+            raise ValueError(f"{name} must be a sequence, e.g. {example}, got {value!r}") from None
+    return checked[0], checked[1]
 
 
 def _check_detector_options(options: dict) -> None:
@@ -85,8 +105,9 @@ def check_matcher_parameters(matcher) -> None:
     _check_sequences(matcher)
     rng = matcher.rng
     if not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))) \
-            or isinstance(rng, bool):
-        raise ValueError(f"rng must be None, an integer seed or a numpy Generator, got {rng!r}")
+            or isinstance(rng, bool) or (isinstance(rng, numbers.Integral) and rng < 0):
+        raise ValueError(f"rng must be None, an integer seed >= 0 or a numpy Generator, got "
+                         f"{rng!r}")
     check_choice("input_kind", matcher.input_kind, INPUT_KINDS)
     check_number("nodata", matcher.nodata, optional=True)
     _check_detector_options(matcher.detector_options)
