@@ -42,14 +42,16 @@ from scipy import ndimage
 from .io import rgb_to_gray
 from .preprocess import fill_invalid, normalize_sar
 
-__all__ = ["MODALITIES", "FEATURES", "structure_maps", "gradient_maps", "optical_gray",
-           "prepare_modality"]
+__all__ = ["MODALITIES", "FEATURES", "LEAST_SIDE", "structure_maps", "gradient_maps",
+           "optical_gray", "prepare_modality"]
 
 #: Modalities an image may have.
 MODALITIES = ("sar", "optical")
 #: Dense feature maps the optical-SAR matcher may compare: log-Gabor orientation energy
 #: (:func:`structure_maps`) or soft-binned gradient orientation (:func:`gradient_maps`).
 FEATURES = ("log-gabor", "gradient")
+#: Least side, in pixels, of an image whose maps can be made.
+LEAST_SIDE = 8
 
 #: Bandwidth of the log-Gabor filters (ratio of the radial Gaussian's sigma to the centre
 #: frequency, on a log scale; 0.55 is about two octaves) and the angular spread (sigma of the
@@ -211,8 +213,9 @@ def structure_maps(
 
 def _valid_and_filled(image: np.ndarray):
     image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 2 or min(image.shape) < 8:
-        raise ValueError(f"expected a 2-D image of at least 8 x 8 pixels, got {image.shape}")
+    if image.ndim != 2 or min(image.shape) < LEAST_SIDE:
+        raise ValueError(f"expected a 2-D image of at least {LEAST_SIDE} x {LEAST_SIDE} pixels, "
+                         f"got {image.shape}")
     valid = np.isfinite(image)
     if not valid.any():
         raise ValueError("the image has no valid pixel")

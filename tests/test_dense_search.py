@@ -104,3 +104,12 @@ def test_a_turn_half_a_circle_away_reuses_the_maps_turned_over(prepared):
     finite = np.isfinite(direct) & np.isfinite(reused)
     assert finite.mean() > 0.3 and np.array_equal(np.isfinite(direct), np.isfinite(reused))
     np.testing.assert_allclose(reused[finite], direct[finite], atol=1e-4)  # maps up to 2.8
+
+
+def test_a_canvas_too_small_for_maps_is_skipped_not_an_error(prepared):
+    # image 2 at the working size's least side (8 px): at scale 2 its canvas is 7 px, which
+    # has no maps; that (turn, scale) is passed over, as an empty canvas is
+    small2 = prepared[1][100:108, 100:108]
+    search = DenseSearch(coarse_maps, 0.35, (0.0,), (1.0, 2.0), 128, 128)
+    hypotheses = search.hypotheses(prepared[0][:64, :64], small2)
+    assert [scale for _, _, _, scale in hypotheses] == [1.0]

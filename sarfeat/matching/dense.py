@@ -66,7 +66,7 @@ from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
 from ..preprocess import check_image
-from ..structural import (FEATURES, gradient_maps, optical_gray, prepare_modality,
+from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, optical_gray, prepare_modality,
                           structure_maps)
 from .dense_fine import DenseFineStage
 from .dense_options import checked_scales, checked_turns, parse_modality
@@ -103,7 +103,7 @@ _MAPS = {
                                                       context=8.0),
 }
 #: Least side (pixels) of an image's working copy in the global search: the maps' least.
-_LEAST_SIDE = 8
+_LEAST_SIDE = LEAST_SIDE
 #: Scales of image 2 that the global search tries by default: 0.59-2, quarter octaves
 #: (about 0.52-2.3 with the refinement). On 30 tuning pairs warped by 0.5-2 it registered 15
 #: within 3 px where 0.71-1.41 (the default before) registered 9, and the same 24 of 40

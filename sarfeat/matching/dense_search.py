@@ -21,6 +21,7 @@ from .dense_correlation import (
     translation,
     turn_canvas,
 )
+from ..structural import LEAST_SIDE
 from .geometry import downsample, warp_nan
 
 __all__ = ["DenseSearch", "working", "working_factor"]
@@ -164,7 +165,7 @@ class DenseSearch:
     def _canvas_maps(self, image2, angle: float, scale: float, made: dict):
         """The maps of image 2 turned by ``angle`` and scaled by ``scale`` on a canvas cut to
         its valid pixels, and the canvas (x, y) -> image-2 (x, y) matrix; (None, matrix)
-        when nothing is valid.
+        when nothing is valid, or too little for maps (``LEAST_SIDE``).
 
         A turn half a circle from one in ``made`` (at the same scale) reuses its maps
         turned over: the canvas is the other turned over, and the maps (orientation
@@ -178,7 +179,9 @@ class DenseSearch:
             return np.ascontiguousarray(maps[:, ::-1, ::-1]), turned @ over
         turned, shape = turn_canvas(image2.shape, similarity(angle, scale))
         canvas, turned = crop_valid(warp_nan(image2, turned, shape, order=1), turned)
-        return (None if canvas is None else self.maps(canvas)), turned
+        if canvas is None or min(canvas.shape) < LEAST_SIDE:  # too small to have maps
+            return None, turned
+        return self.maps(canvas), turned
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
