@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 from skimage.transform import ProjectiveTransform
 
+from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
 from .preprocess import check_image, valid_mask
@@ -319,7 +320,7 @@ def register(
     try:
         # match_result leaves the matcher as it is: threads may share it
         found = matcher.match_result(fixed, moving, progress=chosen)
-    except RuntimeError as error:  # the detector found nothing in a coarse image
+    except NoKeypointsError as error:  # the detector found nothing in a coarse image
         which = "fixed" if str(error).startswith("image1") else "moving"
         raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}",
                                 which) from None

@@ -7,6 +7,7 @@ import pytest
 from skimage.transform import AffineTransform, SimilarityTransform, warp
 
 from sarfeat import CoarseFineMatcher, RegistrationError, RegistrationResult, register
+from sarfeat.detector import NoKeypointsError
 from sarfeat.metrics import registration_rmse
 
 TRUTH = SimilarityTransform(scale=1.05, rotation=np.deg2rad(-4), translation=(-9.0, 14.0))
@@ -139,6 +140,26 @@ def test_bad_arguments_raise_value_error(naver_net, airsar_cube):
 
 def test_registration_error_is_a_runtime_error():
     assert issubclass(RegistrationError, RuntimeError)
+
+
+def test_only_a_featureless_image_is_blamed_on_an_input(monkeypatch):
+    matcher = CoarseFineMatcher(None)
+    image = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64)).astype(np.float32)
+
+    def fails(error):
+        def match_result(*args, **kwargs):
+            raise error
+        monkeypatch.setattr(matcher, "match_result", match_result)
+
+    fails(NoKeypointsError("image2: the image is flat"))
+    with pytest.raises(RegistrationError, match="moving image: the image is flat") as refused:
+        register(image, image, matcher=matcher)
+    assert refused.value.image == "moving"
+    # another runtime failure (a GPU out of memory, a bug) shows as itself, blaming no input
+    fails(RuntimeError("CUDA out of memory"))
+    with pytest.raises(RuntimeError, match="CUDA out of memory") as failed:
+        register(image, image, matcher=matcher)
+    assert not isinstance(failed.value, RegistrationError)
 
 
 # -- the repeatability metric (sarfeat.metrics) ---------------------------------------------------
