@@ -101,7 +101,9 @@ def _eight_bit(sample: np.ndarray) -> bool:
     if high > 1:
         return False
     levels = sample.astype(np.float64) * 255
-    return bool(np.all(np.abs(levels - np.round(levels)) < 1e-3))
+    # level 0 is 0 itself: a value near it but not 0 (intensity in small units) is no level
+    return bool(np.all(np.abs(levels - np.round(levels)) < 1e-3)
+                and not np.any((np.round(levels) == 0) & (sample != 0)))
 
 
 def auto_input_kind(sample: np.ndarray) -> str:

@@ -60,6 +60,16 @@ def test_auto_treats_float_as_intensity(speckle):
     np.testing.assert_array_equal(auto.image, normalize_sar(speckle, "intensity").image)
 
 
+def test_auto_takes_tiny_intensity_for_intensity_not_black_pixels(speckle):
+    """Intensity in small units (below 1/255000) is not an 8-bit picture of zeros."""
+    for gain in (1e-8, 1e-12, 1e-20):
+        tiny = normalize_sar(speckle * np.float32(gain))
+        assert tiny.kind == "intensity", gain
+        np.testing.assert_allclose(tiny.image, normalize_sar(speckle).image, atol=1e-5)
+    assert normalize_sar(np.zeros((8, 8), np.float32) + np.eye(8, dtype=np.float32) / 255
+                         ).kind == "display"
+
+
 def test_auto_leaves_zeros_out_of_the_tail_rule(speckle):
     """A picture warped onto a zero fill stays a picture; SAR with zero no-data stays SAR."""
     from skimage import data, transform
