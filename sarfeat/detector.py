@@ -273,6 +273,17 @@ class SARR2D2Detector:
     n_keypoints = _alias("max_keypoints")
     downscale = _alias("scale_factor")
 
+    def __getstate__(self) -> dict:
+        """Parameters and results, not the loaded runtimes (for pickle and deepcopy)."""
+        return {**self.__dict__, "_runner": None, "_runner_key": None, "_orienter": None,
+                "_orienter_key": None}
+
+    def __copy__(self) -> "SARR2D2Detector":
+        """A shallow copy that shares the loaded runtimes (see :meth:`thread_copy`)."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
     # -- setup ---------------------------------------------------------------------------------
 
     def _load_net(self) -> NetworkWeights:

@@ -126,6 +126,21 @@ def test_init_leaves_results_empty(naver_net):
         assert getattr(detector, name) is None
 
 
+def test_a_used_detector_pickles_and_deep_copies_as_skimage_estimators_do(scene):
+    import copy
+    import pickle
+
+    image = scene[:128, :128]
+    detector = SARR2D2Detector()
+    detector.detect_and_extract(image)  # loads the network runtime (not picklable itself)
+    assert copy.copy(detector)._runner is detector._runner  # thread copies share it
+    for restored in (pickle.loads(pickle.dumps(detector)), copy.deepcopy(detector)):
+        np.testing.assert_array_equal(restored.keypoints, detector.keypoints)
+        restored.detect_and_extract(image)  # the runtime is loaded again
+        np.testing.assert_array_equal(restored.keypoints, detector.keypoints)
+        np.testing.assert_array_equal(restored.descriptors, detector.descriptors)
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
