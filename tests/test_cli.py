@@ -177,3 +177,17 @@ def test_lazy_package_and_light_command_line():
     result = subprocess.run([sys.executable, "-c", LAZY], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_with_nodata_marks_pixels_and_keeps_a_value_the_dtype_holds():
+    from sarfeat.cli.common import with_nodata
+    from sarfeat.io import Raster
+
+    data = np.array([[[0, 5], [7, 0]]], np.uint16)
+    raster = Raster(data, np.ones(data.shape, bool))
+    zero = with_nodata(raster, 0)
+    assert zero.nodata == 0 and zero.valid.tolist() == [[[False, True], [True, False]]]
+    assert with_nodata(raster, -9999).nodata is None  # a uint16 file cannot hold -9999
+    assert with_nodata(raster, None) is raster and with_nodata(raster, float("nan")) is raster
+    own = with_nodata(Raster(data, data != 7, nodata=7.0), 0)
+    assert own.nodata == 7 and own.valid.sum() == 1  # the file's own value is kept

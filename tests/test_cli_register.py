@@ -89,6 +89,24 @@ def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
     assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
 
 
+def test_nodata_option_is_no_data_of_the_written_image(airsar_cube, weights, tmp_path,
+                                                       capsys):
+    """--nodata on a file without a nodata value: its fill is never resampled into data."""
+    fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
+    np.save(fixed, airsar_cube[..., 0])
+    filled = np.nan_to_num(_moved(airsar_cube[..., 1]), nan=-9999.0)
+    filled[100:140, 100:140] = -9999.0  # a hole inside the image, not only at its edges
+    np.save(moving, filled)
+    out, report = tmp_path / "out.npy", tmp_path / "r.json"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
+                   "--nodata", "-9999", "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    registered = np.load(out)
+    fill = registered == -9999
+    assert fill.any() and (registered[~fill] >= 0).all()  # intensities, no blend with the fill
+    assert _report(report)["output_nodata"] == -9999
+
+
 def test_geotiff_in_georeferenced_geotiff_out(airsar_cube, weights, tmp_path, capsys):
     if os.environ.get("SARFEAT_REQUIRE_DATA") == "1":  # CI: the test extra installs rasterio
         import rasterio

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..data import DEFAULT_WEIGHTS
@@ -13,7 +14,7 @@ __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
     "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
-    "input_error",
+    "input_error", "with_nodata",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -30,6 +31,28 @@ class UsageError(Exception):
 def input_error(error: Exception) -> UsageError:
     """A library error about an input file, as a usage error."""
     return UsageError(" ".join(str(error).split()))
+
+
+def with_nodata(raster, value: float | None):
+    """``raster`` (a :class:`sarfeat.io.Raster`) with ``--nodata VALUE`` marking no-data too.
+
+    Pixels equal to ``value`` become invalid in every band. The file's own
+    nodata value is kept; without one, ``value`` becomes it where the dtype
+    holds it, so that a written copy marks its no-data the same way. None or
+    NaN (always no-data) changes nothing.
+    """
+    import numpy as np
+
+    from ..preprocess import valid_mask
+
+    if value is None or np.isnan(value):
+        return raster
+    dtype, nodata = raster.data.dtype, raster.nodata
+    holds = dtype.kind in "fc" or (dtype.kind in "iu" and float(value).is_integer()
+                                   and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max)
+    if nodata is None and holds:
+        nodata = float(value)
+    return replace(raster, valid=raster.valid & valid_mask(raster.data, value), nodata=nodata)
 
 
 def positive_int(text: str) -> int:

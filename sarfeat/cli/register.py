@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import (DEFAULT_WEIGHTS, MODELS, Console, UsageError, check_outputs, input_error,
-                     unit_fraction)
+                     unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -252,6 +252,8 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         moving.band(args.band if args.moving_band is None else args.moving_band)
     except RasterError as error:
         raise input_error(error) from None
+    # --nodata marks no-data in the files too: not resampled into data, and written as no-data
+    fixed, moving = with_nodata(fixed, args.nodata), with_nodata(moving, args.nodata)
     if args.no_resample and not (fixed.georeferenced and moving.georeferenced
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")
