@@ -73,6 +73,9 @@ class Raster:
     picture : bool
         True for a PNG, JPEG or plain TIFF picture, whose 2-4 bands are gray
         + alpha or RGB(A) colour channels, not separate measurements.
+    gcps : (list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None
+        Ground control points of a file georeferenced by them (a SAR image in
+        its own geometry), else None. They are kept, not used for matching.
     """
 
     data: np.ndarray
@@ -82,6 +85,7 @@ class Raster:
     transform: object = None
     path: Path | None = None
     picture: bool = False
+    gcps: tuple | None = None
 
     @property
     def georeferenced(self) -> bool:
@@ -264,12 +268,14 @@ def _read_rasterio(path: Path) -> Raster:
             data = source.read()
             masks = source.read_masks() > 0
             nodata, crs, transform = source.nodata, source.crs, source.transform
+            points, points_crs = source.gcps
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     valid = masks & valid_mask(data, nodata)
     georeferenced = crs is not None and not transform.is_identity
     return Raster(data, valid, nodata, crs if georeferenced else None,
-                  transform if georeferenced else None, path)
+                  transform if georeferenced else None, path,
+                  gcps=(list(points), points_crs) if points else None)
 
 
 @contextlib.contextmanager
@@ -387,7 +393,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
 
     ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
-    raster's dtype, nodata, CRS and geotransform (rasterio; without it, a
+    raster's dtype, nodata, CRS and geotransform or GCPs (rasterio; without it, a
     plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
     of the first band (0 on no-data).
@@ -416,7 +422,7 @@ def _write_tiff(path: Path, raster: Raster) -> str:
     rasterio = rasterio_or_none()
     data = raster.data
     if rasterio is None:
-        if raster.georeferenced:
+        if raster.georeferenced or raster.gcps:
             raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
                               "geotiff extra (pip install 'sarfeat[geotiff]')")
         import tifffile
@@ -437,7 +443,10 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         profile.update(crs=raster.crs, transform=raster.transform)
     with _plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
         target.write(data)
-    where = "georeferenced" if raster.georeferenced else "not georeferenced"
+        if raster.gcps and not raster.georeferenced:
+            target.gcps = raster.gcps
+    where = "georeferenced" if raster.georeferenced else \
+        f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
            "tiled, deflate"
 
@@ -538,7 +547,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         nodata value gets its dtype's minimum as nodata; a float or complex one
         NaN); no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
-        georeferencing (the caller sets the output grid's).
+        georeferencing, GCPs included (the caller sets the output grid's).
     """
     dtype, nodata = raster.data.dtype, raster.nodata
     if nodata is None:
@@ -554,7 +563,8 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
             warped = np.clip(np.rint(np.where(good, warped, 0)), info.min, info.max)
         out[index] = np.where(good, warped, nodata).astype(dtype)
         valid_out[index] = good
-    return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None)
+    return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
+                   gcps=None)
 
 
 def footprint_window(fixed: Raster, moving: Raster, margin: int = 0):

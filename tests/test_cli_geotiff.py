@@ -246,3 +246,27 @@ def test_georeferenced_optical_and_sar_are_searched_upright(tmp_path, capsys):
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert saved["upright_search"] is False
     assert len({h["angle"] for h in saved["diagnostics"]["coarse_hypotheses"]}) > 1
+
+
+def test_fixed_georeferenced_by_gcps_gives_them_to_the_output(tmp_path, capsys):
+    # a SAR image in its own geometry (as a Sentinel-1 GRD) is georeferenced by GCPs alone
+    from rasterio.control import GroundControlPoint
+
+    vv, vh = np.moveaxis(load_sar_scene("labrador"), -1, 0)
+    truth = AffineTransform(translation=(6, -4)).params
+    fixed, moving, out = tmp_path / "grd.tif", tmp_path / "moving.tif", tmp_path / "out.tif"
+    gcps = [GroundControlPoint(row, col, 500000.0 + 10 * col, 5600000.0 - 10 * row, id=str(i))
+            for i, (row, col) in enumerate([(0, 0), (0, 255), (255, 0), (255, 255)])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(fixed, "w", driver="GTiff", height=256, width=256, count=1,
+                           dtype="float32", gcps=gcps, crs=UTM) as target:
+            target.write(vv[None].astype(np.float32))
+        write_geotiff(moving, moved(vh, truth, vh.shape, np.nan), crs=None, transform=None,
+                      nodata=np.nan)
+        assert main(["register", str(fixed), str(moving), "-o", str(out), "-q"]) == 0, \
+            capsys.readouterr().err
+        with rasterio.open(out) as written:
+            points, crs = written.gcps
+    assert crs == UTM and [(p.row, p.col, p.x, p.y) for p in points] == \
+        [(p.row, p.col, p.x, p.y) for p in gcps]

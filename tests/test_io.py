@@ -244,3 +244,20 @@ def test_only_the_expected_rasterio_warning_is_silenced(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="something unexpected"):
         io.write_raster(tmp_path / "out.tif", io.Raster(np.ones((1, 8, 8), np.float32),
                                                         np.ones((1, 8, 8), bool)))
+
+
+def test_gcps_are_read_written_and_not_carried_by_a_warp(scene, tmp_path):
+    from rasterio.control import GroundControlPoint
+
+    gcps = [GroundControlPoint(0, 0, 500000.0, 5600000.0), GroundControlPoint(63, 79, 500800.0,
+                                                                               5599360.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(tmp_path / "in.tif", "w", driver="GTiff", height=64, width=80,
+                           count=1, dtype="float32", gcps=gcps, crs=UTM) as target:
+            target.write(scene[None, ..., 0])
+        raster = io.read_raster(tmp_path / "in.tif")
+        assert not raster.georeferenced and raster.gcps[1] == UTM and len(raster.gcps[0]) == 2
+        assert "2 GCPs" in io.write_raster(tmp_path / "out.tif", raster)
+        assert len(io.read_raster(tmp_path / "out.tif").gcps[0]) == 2
+    assert io.warp_raster(raster, np.eye(3), (64, 80)).gcps is None

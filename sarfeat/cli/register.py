@@ -445,7 +445,7 @@ def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):
     if args.no_resample:
         return replace(moving, transform=_shift_only(fixed, moving, total))
     warped = warp_raster(moving, total, fixed.shape, order=args.order)
-    return replace(warped, crs=fixed.crs, transform=fixed.transform)
+    return replace(warped, crs=fixed.crs, transform=fixed.transform, gcps=fixed.gcps)
 
 
 def _shift_only(fixed, moving, total: np.ndarray):
