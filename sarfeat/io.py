@@ -396,7 +396,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     raster's dtype, nodata, CRS and geotransform or GCPs (rasterio; without it, a
     plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
-    of the first band (0 on no-data).
+    of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -413,7 +413,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
             return _write_tiff(temporary, raster)
         from skimage.io import imsave
 
-        shown = _display(raster, display_kind)
+        shown = _display(raster, display_kind, sixteen_bit=suffix == ".png")
         imsave(temporary, shown, check_contrast=False)
         return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
 
@@ -451,11 +451,10 @@ def _write_tiff(path: Path, raster: Raster) -> str:
            "tiled, deflate"
 
 
-def _display(raster: Raster, input_kind: str) -> np.ndarray:
-    """An 8/16-bit image of the first band (no-data -> 0) for PNG/JPEG output."""
+def _display(raster: Raster, input_kind: str, sixteen_bit: bool = True) -> np.ndarray:
+    """An 8-bit (16-bit PNG for uint16 data) image of the first band (no-data -> 0)."""
     values, valid = raster.data[0], raster.valid[0]
-    if np.issubdtype(values.dtype, np.integer) and np.iinfo(values.dtype).max in (255, 65535) \
-            and values.dtype.kind == "u":
+    if values.dtype == np.uint8 or (values.dtype == np.uint16 and sixteen_bit):
         return np.where(valid, values, 0).astype(values.dtype)
     from .preprocess import normalize_sar
 

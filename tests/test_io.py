@@ -261,3 +261,12 @@ def test_gcps_are_read_written_and_not_carried_by_a_warp(scene, tmp_path):
         assert "2 GCPs" in io.write_raster(tmp_path / "out.tif", raster)
         assert len(io.read_raster(tmp_path / "out.tif").gcps[0]) == 2
     assert io.warp_raster(raster, np.eye(3), (64, 80)).gcps is None
+
+
+def test_uint16_display_is_16_bit_png_and_8_bit_jpeg(tmp_path):
+    data = np.arange(64 * 64, dtype=np.uint16).reshape(1, 64, 64) * 15
+    raster = io.Raster(data, np.ones(data.shape, bool))
+    assert "uint16" in io.write_raster(tmp_path / "a.png", raster)
+    assert io.read_raster(tmp_path / "a.png").data.dtype == np.uint16
+    assert "JPG uint8" in io.write_raster(tmp_path / "a.jpg", raster)  # JPEG has no 16 bits
+    assert io.read_raster(tmp_path / "a.jpg").data.dtype == np.uint8
