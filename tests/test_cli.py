@@ -117,6 +117,15 @@ def test_bad_usage_exits_2(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_detect_refuses_a_plot_type_before_any_work(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.ones((8, 8), np.float32))
+    for plot in ("kp", "kp.xyz"):  # no suffix: matplotlib would have written kp.png
+        assert main(["detect", str(tmp_path / "x.npy"), "--plot", str(tmp_path / plot)]) == 2
+        assert "unsupported --plot type" in capsys.readouterr().err
+    assert main(["detect", "--example", "--plot", str(tmp_path / "kp.bmp")]) == 2
+    assert not list(tmp_path.glob("kp*"))
+
+
 def test_unsupported_suffix(tmp_path, capsys):
     path = tmp_path / "image.bmpx"
     path.write_bytes(b"\0" * 16)

@@ -185,6 +185,9 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
          "contradict each other"),
         (["register", "{a}", "{a}", "-o", "out.npy", "--scales", "wide"],
          "--scales wide is for a pair with an optical image"),
+        (["register", "{a}", "{a}", "--plot", "matches.xyz"], "unsupported --plot type"),
+        (["register", "{a}", "{a}", "--plot", "matches"], "unsupported --plot type '(none)'"),
+        (["register", "--example", "--plot", "matches.bmp"], "unsupported --plot type"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):

@@ -14,7 +14,7 @@ __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
     "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "with_nodata",
+    "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -22,6 +22,9 @@ __all__ = [
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 MODELS = ("similarity", "affine", "projective")
+#: File types of ``--plot`` (those matplotlib writes without further packages).
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
+                 ".eps", ".ps")
 
 
 class UsageError(Exception):
@@ -176,6 +179,13 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
             raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
         if path.exists() and not os.access(path, os.W_OK):
             raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
+
+
+def check_plot(path: Path | None) -> None:
+    """Refuse, before any work, a ``--plot`` file whose type (by its suffix) cannot be drawn."""
+    if path is not None and path.suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"unsupported --plot type {path.suffix or '(none)'!r}: use "
+                         + ", ".join(PLOT_SUFFIXES))
 
 
 def _unwritable(folder: Path) -> str | None:

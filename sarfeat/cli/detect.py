@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, PRECISIONS, Console, UsageError,
-                     add_console_options, check_outputs, input_error, load_weights, positive_int)
+                     add_console_options, check_outputs, check_plot, input_error, load_weights,
+                     positive_int)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE"]
 
@@ -93,6 +94,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat detect`` (its arguments checked by :func:`sarfeat.cli.main`)."""
     console = Console(args)
+    check_plot(args.plot)
     if args.example:
         if args.band is not None:
             raise UsageError("--band does not apply to --example")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import (DEFAULT_WEIGHTS, MODELS, Console, UsageError, check_outputs, input_error,
-                     unit_fraction, with_nodata)
+                     check_plot, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -224,6 +224,7 @@ def _validate(args: argparse.Namespace) -> None:
                          + ", ".join(OUTPUT_SUFFIXES))
     if args.tie_points is not None and args.tie_points.suffix.lower() not in TIE_POINT_SUFFIXES:
         raise UsageError("--tie-points must end in .csv or .geojson")
+    check_plot(args.plot)
     if args.no_resample and (args.output is None
                              or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
@@ -536,6 +537,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
                          + ", ".join(OUTPUT_SUFFIXES))
+    check_plot(args.plot)
     check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
     fixed, moving, truth = example_pair()
     net = load_weights(args.weights, args.trust)
