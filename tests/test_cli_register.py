@@ -188,6 +188,12 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
         (["register", "{a}", "{a}", "--plot", "matches.xyz"], "unsupported --plot type"),
         (["register", "{a}", "{a}", "--plot", "matches"], "unsupported --plot type '(none)'"),
         (["register", "--example", "--plot", "matches.bmp"], "unsupported --plot type"),
+        (["register", "--example", "--band", "0", "--json", "r.json"],
+         "--band does not apply to --example"),
+        (["register", "--example", "--moving-band", "0", "--json", "r.json"],
+         "--moving-band does not apply"),
+        (["register", "--example", "--no-resample", "-o", "o.tif"],
+         "--no-resample does not apply"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):
