@@ -428,9 +428,13 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         import tifffile
 
         tile = (_BLOCK, _BLOCK) if min(raster.shape) >= _BLOCK else None
+        nodata = raster.nodata  # GDAL's tag, as _read_tiff reads it
+        text = None if nodata is None else str(int(nodata)) if float(nodata).is_integer() \
+            else repr(float(nodata))
         tifffile.imwrite(path, data if raster.count > 1 else data[0], tile=tile,
-                         compression="zlib", planarconfig="separate" if raster.count > 1 else None)
-        return f"TIFF {data.dtype}, not georeferenced"
+                         compression="zlib", planarconfig="separate" if raster.count > 1 else None,
+                         extratags=[] if text is None else [(_GDAL_NODATA_TAG, "s", 0, text, True)])
+        return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
     # deflate's predictor: floating point for floats, horizontal differencing for integers,
     # none for complex (GDAL has no predictor for it)
     predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)

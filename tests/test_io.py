@@ -270,3 +270,13 @@ def test_uint16_display_is_16_bit_png_and_8_bit_jpeg(tmp_path):
     assert io.read_raster(tmp_path / "a.png").data.dtype == np.uint16
     assert "JPG uint8" in io.write_raster(tmp_path / "a.jpg", raster)  # JPEG has no 16 bits
     assert io.read_raster(tmp_path / "a.jpg").data.dtype == np.uint8
+
+
+@pytest.mark.parametrize("nodata", [-9999.0, -1.5])
+def test_without_rasterio_a_plain_tiff_keeps_its_nodata(tmp_path, monkeypatch, nodata):
+    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    data = np.arange(2 * 40 * 50, dtype=np.float32).reshape(2, 40, 50)
+    data[:, :3] = nodata
+    io.write_raster(tmp_path / "plain.tif", io.Raster(data, data != nodata, nodata=nodata))
+    back = io.read_raster(tmp_path / "plain.tif")
+    assert back.nodata == nodata and not back.valid[:, :3].any() and back.valid[:, 3:].all()
