@@ -68,7 +68,7 @@ class Raster:
         The file's no-data value.
     crs : rasterio.crs.CRS or None
     transform : affine.Affine or None
-        Geotransform (pixel corners) of a georeferenced file, else None.
+        Geotransform (pixel corners) of the file, with or without a CRS, else None.
     path : Path or None
     picture : bool
         True for a PNG, JPEG or plain TIFF picture, whose 2-4 bands are gray
@@ -272,10 +272,9 @@ def _read_rasterio(path: Path) -> Raster:
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     valid = masks & valid_mask(data, nodata)
-    georeferenced = crs is not None and not transform.is_identity
-    return Raster(data, valid, nodata, crs if georeferenced else None,
-                  transform if georeferenced else None, path,
-                  gcps=(list(points), points_crs) if points else None)
+    placed = not transform.is_identity  # a geotransform, with or without a CRS
+    return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
+                  path, gcps=(list(points), points_crs) if points else None)
 
 
 @contextlib.contextmanager
@@ -422,7 +421,7 @@ def _write_tiff(path: Path, raster: Raster) -> str:
     rasterio = rasterio_or_none()
     data = raster.data
     if rasterio is None:
-        if raster.georeferenced or raster.gcps:
+        if raster.transform is not None or raster.gcps:
             raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
                               "geotiff extra (pip install 'sarfeat[geotiff]')")
         import tifffile
@@ -443,14 +442,15 @@ def _write_tiff(path: Path, raster: Raster) -> str:
                    compress="deflate", predictor=predictor)
     if min(raster.shape) >= _BLOCK:
         profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
-    if raster.georeferenced:
+    if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
     with _plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
         target.write(data)
         if raster.gcps and not raster.georeferenced:
             target.gcps = raster.gcps
     where = "georeferenced" if raster.georeferenced else \
-        f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else "not georeferenced"
+        f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
+        "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
            "tiled, deflate"
 

@@ -280,3 +280,17 @@ def test_without_rasterio_a_plain_tiff_keeps_its_nodata(tmp_path, monkeypatch, n
     io.write_raster(tmp_path / "plain.tif", io.Raster(data, data != nodata, nodata=nodata))
     back = io.read_raster(tmp_path / "plain.tif")
     assert back.nodata == nodata and not back.valid[:, :3].any() and back.valid[:, 3:].all()
+
+
+def test_a_geotransform_without_crs_is_kept_but_not_georeferencing(scene, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        _geotiff(tmp_path / "local.tif", scene[None, ..., 0].copy(), crs=None)
+        raster = io.read_raster(tmp_path / "local.tif")
+        assert raster.transform == GEO and not raster.georeferenced  # not matched by it
+        warped = io.warp_raster(raster, np.eye(3), raster.shape)
+        from dataclasses import replace
+
+        io.write_raster(tmp_path / "out.tif", replace(warped, transform=raster.transform))
+        with rasterio.open(tmp_path / "out.tif") as written:
+            assert written.transform == GEO and written.crs is None
