@@ -308,6 +308,9 @@ def register(
     chosen = matcher.progress if progress is None else progress
     if not 0 <= min_valid_fraction < 1:
         raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
+    if isinstance(order, bool) or order not in range(6):  # warped is made when first read
+        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
+                         f"got {order!r}")
     nodata = matcher.nodata
     roles = parse_modality(matcher.modality)
     colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None

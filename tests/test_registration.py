@@ -136,6 +136,9 @@ def test_bad_arguments_raise_value_error(naver_net, airsar_cube):
         register(image, image, weights=naver_net, matcher=CoarseFineMatcher(naver_net))
     with pytest.raises(ValueError, match="min_valid_fraction"):
         register(image, image, weights=naver_net, min_valid_fraction=1.5)
+    for order in (7, -1, 1.5, True):  # refused by the call, not when warped is first read
+        with pytest.raises(ValueError, match="spline order 0-5"):
+            register(image, image, weights=naver_net, order=order)
 
 
 def test_registration_error_is_a_runtime_error():
