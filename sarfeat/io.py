@@ -419,7 +419,8 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
 
 def _write_tiff(path: Path, raster: Raster) -> str:
     rasterio = rasterio_or_none()
-    data = raster.data
+    # GDAL before 3.11 has no float16: float32 holds it without loss
+    data = raster.data if raster.data.dtype != np.float16 else raster.data.astype(np.float32)
     if rasterio is None:
         if raster.transform is not None or raster.gcps:
             raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "

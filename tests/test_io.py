@@ -294,3 +294,11 @@ def test_a_geotransform_without_crs_is_kept_but_not_georeferencing(scene, tmp_pa
         io.write_raster(tmp_path / "out.tif", replace(warped, transform=raster.transform))
         with rasterio.open(tmp_path / "out.tif") as written:
             assert written.transform == GEO and written.crs is None
+
+
+def test_float16_is_written_to_tiff_as_float32(tmp_path):
+    data = np.linspace(0, 100, 2 * 30 * 40, dtype=np.float16).reshape(2, 30, 40)
+    data[:, 0] = np.nan
+    assert "float32" in io.write_raster(tmp_path / "half.tif", io.Raster(data, ~np.isnan(data)))
+    back = io.read_raster(tmp_path / "half.tif")
+    np.testing.assert_array_equal(back.data, data.astype(np.float32))
