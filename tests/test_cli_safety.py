@@ -138,3 +138,37 @@ def test_register_stack_refuses_to_overwrite_an_input(tmp_path, capsys):
                    "-q"])
     assert status == 2
     assert "is the output" in capsys.readouterr().err and inside.read_bytes() == before
+
+
+def test_a_failed_write_keeps_the_transform_in_the_report(inputs, tmp_path, capsys,
+                                                          monkeypatch):
+    """Writing the output fails after the registration (a full disk): the report says so and
+    keeps the transform, which is what the registration took its time to find."""
+    import sarfeat.io
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(tmp_path / "a.npy", scene[:256, :256])
+    np.save(tmp_path / "b.npy", scene[4:260, 6:262])  # a shift of (6, 4) px
+    monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)
+    status = main(["register", "a.npy", "b.npy", "-o", "out.tif", "--json", "r.json"])
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "No space left" in captured.err and "r.json" in captured.out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "failed" and report["failed_after_registration"] is True
+    forward = np.array(report["transform_fixed_to_moving"])
+    backward = np.array(report["transform_moving_to_fixed"])
+    assert forward.shape == (3, 3) and np.allclose(forward @ backward, np.eye(3))
+    assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_refusal_reports_no_transform(inputs, tmp_path, capsys):
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.full((128, 128), 0.5, np.float32))
+    assert main(["register", "flat.npy", "moving.npy", "--json", "r.json"]) == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "transform_fixed_to_moving" not in report and "failed_after_registration" not in report

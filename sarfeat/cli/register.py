@@ -363,7 +363,7 @@ def run(args: argparse.Namespace) -> None:
     kind = args.input_kind
     if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
         kind = "display"  # keep 8-bit quick-looks display images once resampled to float
-    output = note = None
+    output = note = total = None
     searched = upright = whole_circle = False
     try:
         inputs = _prepare(args, fixed, moving, console)
@@ -395,7 +395,9 @@ def run(args: argparse.Namespace) -> None:
             note = write_raster(args.output, output, display_kind=kind)
     except Exception as error:
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
-            write_json(args.json, failure_report(_head(args), error))
+            write_json(args.json, failure_report(_head(args), error, total))
+            if total is not None:
+                console.say(f"the registration itself succeeded: its transform is in {args.json}")
         hint = refusal_hint(args, error, upright, whole_circle) if searched else None
         if hint is not None:
             console.say(hint)

@@ -133,12 +133,20 @@ def _window(inputs: Inputs) -> dict:
     return {"row0": int(r0), "row1": int(r0) + rows, "col0": int(c0), "col1": int(c0) + cols}
 
 
-def failure_report(head: dict, error: BaseException) -> dict:
-    """The JSON report of a registration that failed: the reason and the failing image."""
+def failure_report(head: dict, error: BaseException, total: np.ndarray | None = None) -> dict:
+    """The JSON report of a registration that failed: the reason and the failing image.
+
+    ``total``: the transform found when the failure came after it (writing the
+    output), kept so that the work is not lost.
+    """
     text = " ".join(str(error).split()) or type(error).__name__
-    return jsonable({**head, "status": "failed", "error": text,
-                     "error_type": type(error).__name__,
-                     "failed_image": getattr(error, "image", None)})
+    report = {**head, "status": "failed", "error": text, "error_type": type(error).__name__,
+              "failed_image": getattr(error, "image", None)}
+    if total is not None:
+        report.update(failed_after_registration=True, transform_fixed_to_moving=total,
+                      transform_moving_to_fixed=np.linalg.inv(total),
+                      transform_convention=CONVENTION)
+    return jsonable(report)
 
 
 def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=None) -> dict:
