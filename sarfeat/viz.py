@@ -134,7 +134,7 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None) -> None
         return
     fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
     moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
-    residuals = moving_xy - result.transform(fixed_xy)
+    residuals = result.transform(fixed_xy) - moving_xy  # model minus match, as the tie points
     lengths = np.hypot(*residuals.T)
     if scale is None:
         scale = max(shown_fixed.shape) / 20 / max(float(lengths.max()), 1e-6)

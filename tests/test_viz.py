@@ -1,0 +1,35 @@
+"""Tests of :mod:`sarfeat.viz`: what the plots draw and the numbers in their labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import AffineTransform
+
+from sarfeat.registration import RegistrationResult
+
+pytest.importorskip("matplotlib")
+
+
+def offset_result(offset_xy=(2.0, 0.0), count: int = 30) -> RegistrationResult:
+    """A result with the identity transform whose moving keypoints sit ``offset_xy`` from it."""
+    rng = np.random.default_rng(0)
+    fixed = rng.uniform(20, 230, (count, 2))  # (row, col)
+    moving = fixed + np.asarray(offset_xy)[::-1]
+    image = rng.gamma(1.0, 1.0, (256, 256)).astype(np.float32)
+    return RegistrationResult(
+        transform=AffineTransform(), matches=np.repeat(np.arange(count)[:, None], 2, axis=1),
+        inliers=np.ones(count, bool), keypoints_fixed=fixed, keypoints_moving=moving,
+        confidence=0.5, resampling=(image, 1, None, image.shape))
+
+
+def test_residual_arrows_are_model_minus_match_like_the_tie_points():
+    from sarfeat.viz import _residuals, figure
+
+    ax = figure((4, 4)).add_subplot()
+    _residuals(ax, np.zeros((256, 256)), offset_result((2.0, 0.0)), 1.0)
+    arrows = ax.collections[-1]
+    # the match lies 2 px right of the model: model minus match is 2 px left
+    np.testing.assert_allclose(arrows.U, -2.0)
+    np.testing.assert_allclose(arrows.V, 0.0, atol=1e-12)
+    assert "RMS 2.00 px" in ax.get_title()
