@@ -82,7 +82,8 @@ def _overlay(fixed_shown: np.ndarray, warped: np.ndarray, input_kind: str) -> np
 
 
 def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray, result,
-                      input_kind: str = "auto", residual_scale: float | None = None) -> None:
+                      input_kind: str = "auto", residual_scale: float | None = None,
+                      residual_unit: float = 1.0) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
 
     Parameters
@@ -98,6 +99,10 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     residual_scale : float, optional
         Arrows are drawn ``residual_scale`` times their length (default: the
         longest is a twentieth of the image).
+    residual_unit : float
+        Pixels of the matched moving image per pixel of ``moving`` as given:
+        more than 1 when the pair is drawn downsampled, so that the residuals'
+        colours and RMS are in the matched image's pixels, as in the report.
     """
     from skimage.feature import plot_matched_features
 
@@ -119,14 +124,18 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
                          f"(confidence {result.confidence:.2f})")
     ax_overlay.imshow(_overlay(shown_fixed, warped, input_kind), interpolation="nearest")
     ax_overlay.set_title("overlay: fixed magenta, registered green")
-    _residuals(ax_residuals, shown_fixed, result, residual_scale)
+    _residuals(ax_residuals, shown_fixed, result, residual_scale, residual_unit)
     for ax in (ax_matches, ax_overlay, ax_residuals):
         ax.set_axis_off()
     fig.savefig(path, dpi=110)
 
 
-def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None) -> None:
-    """Residual vectors (model minus match, in moving pixels) at the fixed tie points."""
+def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
+               unit: float = 1.0) -> None:
+    """Residual vectors (model minus match, in moving pixels) at the fixed tie points.
+
+    Drawn in the pixels of ``result``; lengths reported in ``unit`` times those.
+    """
     ax.imshow(shown_fixed, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     inliers = result.inlier_matches
     if not len(inliers):
@@ -135,9 +144,10 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None) -> None
     fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
     moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
     residuals = result.transform(fixed_xy) - moving_xy  # model minus match, as the tie points
-    lengths = np.hypot(*residuals.T)
+    drawn = np.hypot(*residuals.T)
+    lengths = unit * drawn
     if scale is None:
-        scale = max(shown_fixed.shape) / 20 / max(float(lengths.max()), 1e-6)
+        scale = max(shown_fixed.shape) / 20 / max(float(drawn.max()), 1e-6)
     arrows = ax.quiver(fixed_xy[:, 0], fixed_xy[:, 1], scale * residuals[:, 0],
                        scale * residuals[:, 1], lengths, cmap="plasma", angles="xy",
                        scale_units="xy", scale=1, width=0.004)

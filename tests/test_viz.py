@@ -33,3 +33,17 @@ def test_residual_arrows_are_model_minus_match_like_the_tie_points():
     np.testing.assert_allclose(arrows.U, -2.0)
     np.testing.assert_allclose(arrows.V, 0.0, atol=1e-12)
     assert "RMS 2.00 px" in ax.get_title()
+
+
+def test_residual_rms_of_a_downsampled_plot_is_in_the_matched_pixels():
+    from sarfeat.cli.register import _plot_view
+    from sarfeat.viz import _residuals, figure
+
+    result = offset_result((2.0, 0.0))
+    image = result.resampling[0]
+    fixed, _, shown, unit = _plot_view(image, image, result, side=128)  # drawn at half size
+    assert fixed.shape == (128, 128)
+    ax = figure((4, 4)).add_subplot()
+    _residuals(ax, np.zeros(fixed.shape), shown, None, unit)
+    np.testing.assert_allclose(ax.collections[-1].get_array(), 2.0, rtol=1e-6)
+    assert "RMS 2.00 px" in ax.get_title()
