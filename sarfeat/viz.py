@@ -152,4 +152,4 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
                        scale * residuals[:, 1], lengths, cmap="plasma", angles="xy",
                        scale_units="xy", scale=1, width=0.004)
     ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (px)")
-    ax.set_title(f"tie-point residuals x{scale:.0f} (RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")
+    ax.set_title(f"tie-point residuals x{scale:.2g} (RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")

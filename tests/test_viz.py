@@ -47,3 +47,12 @@ def test_residual_rms_of_a_downsampled_plot_is_in_the_matched_pixels():
     _residuals(ax, np.zeros(fixed.shape), shown, None, unit)
     np.testing.assert_allclose(ax.collections[-1].get_array(), 2.0, rtol=1e-6)
     assert "RMS 2.00 px" in ax.get_title()
+
+
+def test_arrow_magnification_below_one_is_not_labelled_zero():
+    from sarfeat.viz import _residuals, figure
+
+    ax = figure((4, 4)).add_subplot()
+    _residuals(ax, np.zeros((256, 256)), offset_result((30.0, 0.0)), None)
+    # the longest arrow is drawn a twentieth of the image: 256 / 20 / 30 = 0.43 times
+    assert "residuals x0.43 " in ax.get_title()
