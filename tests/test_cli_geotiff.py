@@ -270,3 +270,28 @@ def test_fixed_georeferenced_by_gcps_gives_them_to_the_output(tmp_path, capsys):
             points, crs = written.gcps
     assert crs == UTM and [(p.row, p.col, p.x, p.y) for p in points] == \
         [(p.row, p.col, p.x, p.y) for p in gcps]
+
+
+def test_map_residuals_of_a_plain_moving_image_are_in_its_own_pixel_size():
+    # fixed: 10 m pixels; moving: a plain array at twice the resolution (5 m pixels), whose
+    # matched keypoints lie 1 moving pixel (5 m on the ground) from the model
+    from sarfeat.cli.report import Inputs, registration_report, tie_points
+    from sarfeat.registration import RegistrationResult
+
+    fixed = Raster(np.ones((1, 64, 64), np.float32), np.ones((1, 64, 64), bool), crs=UTM,
+                   transform=FIXED_GEO)
+    moving = Raster(np.ones((1, 128, 128), np.float32), np.ones((1, 128, 128), bool))
+    model = AffineTransform(matrix=[[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])
+    keypoints_fixed = np.array([[10.0, 10], [40, 12], [20, 50], [50, 45]])  # (row, col)
+    keypoints_moving = model(keypoints_fixed[:, ::-1])[:, ::-1] + [0.0, 1.0]
+    result = RegistrationResult(
+        transform=model, matches=np.repeat(np.arange(4)[:, None], 2, axis=1),
+        inliers=np.ones(4, bool), keypoints_fixed=keypoints_fixed,
+        keypoints_moving=keypoints_moving,
+        diagnostics={"residual_rms": 1.0, "residual_median": 1.0})
+    inputs = Inputs(fixed, moving, fixed.data[0], moving.data[0], np.eye(3), False)
+    report = registration_report(result, model.params, inputs, {})
+    assert report["geography"]["rmse_map_units"] == pytest.approx(5.0)
+    columns = tie_points(result, inputs, model.params)
+    np.testing.assert_allclose(columns["residual_px"], 1.0)
+    np.testing.assert_allclose(columns["residual_map"], 5.0)

@@ -62,8 +62,20 @@ def _pixel_size(raster: Raster) -> float:
     return float(np.sqrt(abs(t.a * t.e - t.b * t.d)))
 
 
-def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None) -> dict:
-    """Shift and RMSE in map units, and the corrected geotransform (fixed georeferenced)."""
+def _matched_pixel_size(inputs: Inputs, matched: np.ndarray) -> float:
+    """Map units (fixed CRS) per pixel of the moving image as matched, whose pixels the
+    residuals are in: the fixed grid's for a georeferenced moving image (matched on that
+    grid), else its own, sized by ``matched`` (the matched fixed -> moving pixels)."""
+    size = _pixel_size(inputs.fixed)
+    if inputs.moving.georeferenced:
+        return size
+    return size / float(np.sqrt(abs(np.linalg.det(matched[:2, :2]))))
+
+
+def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None,
+               matched: np.ndarray) -> dict:
+    """Shift and RMSE in map units, and the corrected geotransform (fixed georeferenced);
+    ``matched``: the transform of the matched pixels (fixed -> moving)."""
     fixed, moving = inputs.fixed, inputs.moving
     centre = np.array([[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
     # in one frame, the fixed pixels: where the registration puts the fixed centre, against
@@ -79,7 +91,8 @@ def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None) -> dict:
     size = _pixel_size(fixed)
     out.update(fixed_crs=fixed.crs.to_string(), fixed_geotransform=list(fixed.transform)[:6],
                map_units=fixed.crs.linear_units if fixed.crs.is_projected else "degrees",
-               rmse_map_units=None if rms_px is None else rms_px * size)
+               rmse_map_units=None if rms_px is None
+               else rms_px * _matched_pixel_size(inputs, matched))
     if moving.georeferenced:
         true = map_coordinates(fixed, centre)[0]
         claimed = map_coordinates(moving, _apply(total, centre), fixed.crs)[0]
@@ -119,7 +132,7 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
         "matches": {k: d.get(k) for k in ("coarse_candidates", "coarse_inliers",
                                           "fine_candidates", "fine_inliers")},
         "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
-        "geography": _geography(inputs, total, d.get("residual_rms")),
+        "geography": _geography(inputs, total, d.get("residual_rms"), result.transform.params),
         "diagnostics": {k: v for k, v in d.items() if k != "failure"},
     }
     report.update(extra or {})
@@ -168,7 +181,8 @@ def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=
             mapped = map_coordinates(raster, xy)
             columns[f"{name}_x"], columns[f"{name}_y"] = mapped[:, 0], mapped[:, 1]
     if inputs.fixed.georeferenced:
-        columns["residual_map"] = matched_residual * _pixel_size(inputs.fixed)
+        columns["residual_map"] = matched_residual * _matched_pixel_size(
+            inputs, result.transform.params)
     if votes is not None:
         chosen = np.asarray(votes)[result.inliers]
         columns["votes"] = chosen
