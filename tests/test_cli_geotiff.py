@@ -167,6 +167,7 @@ def test_register_geotiff_pair(pairs, case, capsys):
     geography = saved["geography"]
     assert geography["fixed_crs"] == "EPSG:32633"
     assert geography["rmse_map_units"] == pytest.approx(10 * saved["residuals_px"]["rms"])
+    assert saved["residuals_px"]["frame"].startswith("pixels of the fixed grid")
     with rasterio.open(out) as written:
         assert written.crs == UTM and written.count == count
         assert written.dtypes[0] == dtype
@@ -295,3 +296,4 @@ def test_map_residuals_of_a_plain_moving_image_are_in_its_own_pixel_size():
     columns = tie_points(result, inputs, model.params)
     np.testing.assert_allclose(columns["residual_px"], 1.0)
     np.testing.assert_allclose(columns["residual_map"], 5.0)
+    assert report["residuals_px"]["frame"] == "pixels of the moving file"

@@ -131,12 +131,21 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
         "seconds": result.seconds,
         "matches": {k: d.get(k) for k in ("coarse_candidates", "coarse_inliers",
                                           "fine_candidates", "fine_inliers")},
-        "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
+        "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
+                         "frame": _residual_frame(inputs)},
         "geography": _geography(inputs, total, d.get("residual_rms"), result.transform.params),
         "diagnostics": {k: v for k, v in d.items() if k != "failure"},
     }
     report.update(extra or {})
     return jsonable(report)
+
+
+def _residual_frame(inputs: Inputs) -> str:
+    """The pixels that the inliers' residuals are measured in."""
+    if inputs.moving.georeferenced:
+        return ("pixels of the fixed grid, on which the moving image was matched (the tie "
+                "points' residual_px are in the moving file's own pixels)")
+    return "pixels of the moving file"
 
 
 def _window(inputs: Inputs) -> dict:
