@@ -119,7 +119,8 @@ class RegistrationResult:
         Wall-clock time of the call.
     votes : (Q,) ndarray of int or None
         How many descriptor votes each of ``matches`` received in the fine
-        stage (None when the matcher does not vote, as the optical-SAR one).
+        stage; for a pair with an optical image (matched densely, without
+        votes), each placement's correlation in hundredths (0-100).
     """
 
     transform: ProjectiveTransform

@@ -246,3 +246,23 @@ def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search(
     assert refusal_hint(widest, refused, False, True) is None  # both at their widest
     assert refusal_hint(sar, refused, False, False) is None
     assert refusal_hint(optical, ValueError("bad band"), False, False) is None
+
+
+def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
+    # a pair with an optical image is matched densely: its "votes" are correlations in
+    # hundredths, not descriptor votes, and the score must still be a fraction
+    from sarfeat.data import load_optical_sar_tile
+
+    optical, sar = load_optical_sar_tile()
+    np.save(tmp_path / "optical.npy", optical)
+    np.save(tmp_path / "sar.npy", sar)
+    ties = tmp_path / "ties.csv"
+    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
+                 "--modality", "optical-sar", "--turns", "upright", "--tie-points", str(ties),
+                 "-q"]) == 0, capsys.readouterr().err
+    lines = ties.read_text().splitlines()
+    header = lines[0].split(",")
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    votes, scores = rows[:, header.index("votes")], rows[:, header.index("score")]
+    assert len(rows) and 0 < scores.min() and scores.max() <= 1
+    np.testing.assert_allclose(scores, votes / 100)

@@ -480,8 +480,11 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         if votes is not None and len(votes) != len(result.matches):
             votes = None
         names = getattr(matcher, "descriptor_names", None)
-        columns = tie_points(result, inputs, total, votes,
-                             2 * len(names) if names else None)
+        # the most votes: two per descriptor; a pair with an optical image is matched
+        # densely, and its votes are each placement's correlation in hundredths
+        most = 100 if getattr(args, "modality", "sar") != "sar" else \
+            2 * len(names) if names else None
+        columns = tie_points(result, inputs, total, votes, most)
         console.step(f"writing {args.tie_points}")
         write_tie_points(args.tie_points, columns, inputs.fixed)
         console.say(f"wrote {args.tie_points} ({len(columns['id'])} tie points)")
