@@ -125,6 +125,21 @@ def test_a_failed_pair_does_not_lose_the_others(client, stack, serial, tmp_path)
     assert all(o.result is None for o in failed.values())
 
 
+def test_relative_paths_are_the_clients_not_the_workers(client, stack, serial, tmp_path,
+                                                        monkeypatch):
+    """The workers started in another working directory (a remote cluster's always do): a
+    relative path was read from theirs, so an image was missing there, or another file of
+    that name was registered in its place."""
+    reference, images = stack
+    np.save(tmp_path / "reference.npy", reference)
+    np.save(tmp_path / "date0.npy", images[0])
+    monkeypatch.chdir(tmp_path)
+    outcome, = register_stack("reference.npy", ["date0.npy"], client=client, progress=False,
+                              keep_warped=False, **FAST)
+    assert outcome.name == "date0"
+    _same(outcome, serial[0])
+
+
 def test_results_stream_back_and_survive_a_killed_worker(client, stack, serial):
     reference, images = stack
     outcomes = iter_register_pairs([(reference, image) for image in images], client=client,

@@ -193,7 +193,8 @@ def iter_register_pairs(
         Each image is a 2-D array or the path of a file that
         :func:`sarfeat.io.read_image` reads (``.npy``, PNG, JPEG, TIFF or
         GeoTIFF). Paths are read by the workers (they must see the same file
-        system), which is the way for large archives. An array used by several
+        system; a relative path is taken from the client's working directory),
+        which is the way for large archives. An array used by several
         pairs (a stack's reference) is copied to every worker once; other
         arrays travel with their task.
     client : distributed.Client, optional
@@ -280,7 +281,8 @@ def iter_register_pairs(
 
         def send(image):
             if isinstance(image, (str, os.PathLike)):
-                return os.fspath(image)
+                # the client's working directory: a worker's may be another (a remote one's is)
+                return os.path.abspath(image)
             if uses[id(image)] == 1:
                 return image
             return scattered(image)
