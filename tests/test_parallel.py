@@ -240,6 +240,19 @@ def test_tiled_detection_equals_single_process(client, mosaic, single_process, h
     assert len(np.unique(np.floor(features.keypoints / 256), axis=0)) >= 4
 
 
+def test_tiled_detection_reads_a_relative_path_from_the_clients_folder(client, airsar_cube,
+                                                                       tmp_path, monkeypatch):
+    """The workers started in another working directory: a relative scene path was looked up
+    in theirs (missing there, or another scene of that name)."""
+    scene = airsar_cube[:128, :128, 0]
+    np.save(tmp_path / "scene.npy", scene)
+    monkeypatch.chdir(tmp_path)
+    options = dict(client=client, tile_size=64, max_keypoints=50, progress=False, retries=0)
+    from_file = detect_tiled("scene.npy", **options)
+    in_memory = detect_tiled(scene, **options)
+    np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
+
+
 def _inputs(hh: np.ndarray) -> dict:
     """The same scene as each kind of input, with its no-data value."""
     rng = np.random.default_rng(1)

@@ -148,7 +148,7 @@ class _Scene:
         self.array = None
         self.band = band
         if isinstance(scene, (str, os.PathLike)):
-            self.path = os.fspath(scene)
+            self.path = os.path.abspath(scene)  # the workers may have another working folder
             shape, dtype = self._file_header()
         else:
             if not hasattr(scene, "shape") or not hasattr(scene, "dtype"):
@@ -382,8 +382,9 @@ def detect_tiled(
         A ``.npy`` file (memory-mapped by each worker), a GeoTIFF (read by
         windows with rasterio; its no-data value becomes NaN), a 2-D Dask
         array, or a 2-D array in memory (its tiles are sent to the workers).
-        Files must be readable at the same path on the workers. Pixel values
-        are as for :class:`~sarfeat.SARR2D2Detector` (intensity, amplitude,
+        Files must be readable at the same path on the workers (a relative
+        path is taken from the client's working directory). Pixel values are
+        as for :class:`~sarfeat.SARR2D2Detector` (intensity, amplitude,
         dB, display; NaN is no-data).
     client : distributed.Client, optional
         Where to run; by default a ``LocalCluster`` of ``n_workers``
