@@ -362,6 +362,29 @@ def test_register_stack_command(client, stack, tmp_path, capsys):
     assert json.loads((out / "flat.json").read_text())["error_type"] == "RegistrationError"
 
 
+def test_register_stack_leaves_no_earlier_output_under_its_names(client, tmp_path):
+    """An image registered by an earlier run into the same folder, that fails now, kept the
+    earlier registered image beside its failure report: the folder held one registered image
+    more than the summary said."""
+    from sarfeat.cli import main
+
+    np.save(tmp_path / "ref.npy", np.ones((64, 64), np.float32) + np.eye(64, dtype=np.float32))
+    np.save(tmp_path / "flat.npy", np.ones((64, 64), np.float32))
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / "flat.registered.npy"
+    np.save(stale, np.zeros((64, 64), np.float32))
+    other = out / "other.registered.npy"  # not a name of this run: kept
+    np.save(other, np.zeros((4, 4)))
+    status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "flat.npy"),
+                   "-o", str(out), "--format", "npy", "-q", "--scheduler",
+                   client.scheduler.address])
+    assert status == 1
+    assert json.loads((out / "summary.json").read_text())["registered"] == 0
+    assert json.loads((out / "flat.json").read_text())["status"] == "failed"
+    assert not stale.exists() and other.exists()
+
+
 def test_register_stack_command_usage_errors(tmp_path, capsys):
     from sarfeat.cli import main
 

@@ -17,11 +17,12 @@ failed and why, the time and the throughput. Images whose stems are equal
 (ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
 position (:func:`output_names`: every name is unique), so that no output is
 written over another or over the summary; a run that would write over one of
-its inputs is refused before any work; a ``summary.json`` left by an earlier
-run is removed before the first task, and every file is written to a
-temporary file and renamed, so that a killed run leaves no summary and no file
-that looks complete. The exit status is 0 when every image was registered, 1
-when any failed (the others are still written), 2 for bad usage.
+its inputs is refused before any work; a ``summary.json``, and the files of
+these names, left by an earlier run are removed before the first task; every
+file is written to a temporary file and renamed, so that a killed run leaves no
+summary and no file that looks complete. The exit status is 0 when every image
+was registered, 1 when any failed (the others are still written), 2 for bad
+usage.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import functools
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
                      add_console_options, input_error, jsonable, load_weights)
@@ -153,15 +155,17 @@ def check_inputs_kept(inputs: list[str], folder: Path, names: list[str], suffix:
     sarfeat.cli.common.UsageError
         When an input is one of the files the run writes into ``folder``.
     """
-    written = {(folder / SUMMARY).resolve(): SUMMARY}
-    for name in names:
-        for file in (f"{name}.registered{suffix}", f"{name}.json"):
-            written[(folder / file).resolve()] = file
+    written = {(folder / file).resolve(): file for file in [SUMMARY, *_outputs(names, suffix)]}
     for image in inputs:
         target = written.get(Path(image).expanduser().resolve())
         if target is not None:
             raise UsageError(f"input {image!r} is the output {target} of this run in "
                              f"{str(folder)!r}: move it, or choose another -o folder")
+
+
+def _outputs(names: list[str], suffix: str) -> list[str]:
+    """The files that the images named ``names`` get in OUTDIR: image and report of each."""
+    return [file for name in names for file in (f"{name}.registered{suffix}", f"{name}.json")]
 
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
@@ -206,12 +210,18 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     return outcome
 
 
-def prepare_output_dir(folder: Path) -> None:
-    """Create OUTDIR; remove an earlier run's summary, so that none describes this run early."""
+def prepare_output_dir(folder: Path, outputs: Sequence[str] = ()) -> None:
+    """Create OUTDIR; remove an earlier run's summary and ``outputs`` (file names).
+
+    What an earlier run wrote under this run's names would otherwise stay beside
+    it: the registered image of an image that fails this time, or the report of
+    one lost with its worker, would describe this run wrongly.
+    """
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SUMMARY).unlink(missing_ok=True)
+    for file in [SUMMARY, *outputs]:
+        (folder / file).unlink(missing_ok=True)
 
 
 def _read_reference(args: argparse.Namespace):
@@ -267,7 +277,7 @@ def run(args: argparse.Namespace) -> None:
     distributed = require_distributed()
     raster, reference = _read_reference(args)
     net = load_weights(args.weights, args.trust)
-    prepare_output_dir(folder)
+    prepare_output_dir(folder, _outputs(names, f".{args.format}"))
     weights_name = args.weights or DEFAULT_WEIGHTS
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
