@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from .network import R2D2Net
 
-__all__ = ["RegistrationError", "RegistrationResult", "register"]
+__all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options"]
 
 #: Inlier count at which the count part of the confidence reaches 1 - 1/e.
 _CONFIDENCE_COUNT = 25.0
@@ -228,6 +228,33 @@ def _spread(points: np.ndarray, overlap_pixels: float) -> float:
     return float(min(1.0, area / overlap_pixels))
 
 
+def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> None:
+    """Refuse the ``order`` and ``min_valid_fraction`` that :func:`register` refuses.
+
+    Parameters
+    ----------
+    order : int
+        Spline order of the resampling (0 to 5).
+    min_valid_fraction : float
+        Fraction in [0, 1).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range, saying which.
+
+    Examples
+    --------
+    >>> from sarfeat.registration import check_register_options
+    >>> check_register_options(order=3, min_valid_fraction=0.1)
+    """
+    if not 0 <= min_valid_fraction < 1:
+        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
+    if isinstance(order, bool) or order not in range(6):
+        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
+                         f"got {order!r}")
+
+
 def register(
     fixed,
     moving,
@@ -307,11 +334,7 @@ def register(
     elif weights is not None or matcher_options:
         raise ValueError("give either matcher= or weights= and matcher options, not both")
     chosen = matcher.progress if progress is None else progress
-    if not 0 <= min_valid_fraction < 1:
-        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
-    if isinstance(order, bool) or order not in range(6):  # warped is made when first read
-        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
-                         f"got {order!r}")
+    check_register_options(order, min_valid_fraction)  # warped is made when first read
     nodata = matcher.nodata
     roles = parse_modality(matcher.modality)
     colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None

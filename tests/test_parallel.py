@@ -174,6 +174,15 @@ def test_bad_options_fail_once_before_any_task(client, stack):
         register_stack(reference, images[:2], client="tcp://nowhere")
 
 
+@pytest.mark.parametrize("order", [7, True])
+def test_a_bad_resampling_order_fails_once_before_any_task(client, stack, order):
+    """A bad ``order`` of :func:`sarfeat.register` was not checked on the client: every pair
+    came back failed with the same ValueError instead of one ValueError before any task."""
+    reference, images = stack
+    with pytest.raises(ValueError, match="order must be a spline order"):
+        register_stack(reference, images[:2], client=client, progress=False, order=order)
+
+
 # -- large scenes --------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..io import read_image
-from ..registration import RegistrationResult, register
+from ..registration import RegistrationResult, check_register_options, register
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 
@@ -163,9 +163,7 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
         if not (isinstance(weights, NetworkWeights) or is_torch_network(weights)):
             raise TypeError("weights must be None, a checkpoint path, a registry name or "
                             "an R2D2Net")
-    min_valid = register_options.get("min_valid_fraction", 0.05)
-    if not 0 <= min_valid < 1:
-        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid}")
+    check_register_options(**register_options)
     return options, register_options
 
 
