@@ -262,6 +262,30 @@ def test_tiled_detection_reads_a_relative_path_from_the_clients_folder(client, a
     np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
 
 
+def test_tiled_detection_honours_a_geotiffs_mask_band(client, airsar_cube, tmp_path):
+    """Only the nodata value of a GeoTIFF was read: pixels masked out by its mask band (no
+    nodata value) counted as data, so keypoints were found on the zero-filled masked strip,
+    unlike the same file read by sarfeat.io.read_image."""
+    rasterio = pytest.importorskip("rasterio")
+    from sarfeat.io import read_image
+
+    scene = airsar_cube[:128, :128, 0].astype(np.float32)
+    scene[:, :48] = 0
+    mask = np.full(scene.shape, 255, np.uint8)
+    mask[:, :48] = 0
+    path = tmp_path / "masked.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
+            rasterio.open(path, "w", driver="GTiff", height=128, width=128, count=1,
+                          dtype="float32", crs="EPSG:32610",
+                          transform=rasterio.Affine(10, 0, 550000, 0, -10, 4180000)) as target:
+        target.write(scene, 1)
+        target.write_mask(mask)
+    options = dict(client=client, tile_size=64, max_keypoints=100, progress=False, retries=0)
+    from_file = detect_tiled(path, **options)
+    as_read = detect_tiled(read_image(path), **options)
+    np.testing.assert_array_equal(from_file.keypoints, as_read.keypoints)
+
+
 def _inputs(hh: np.ndarray) -> dict:
     """The same scene as each kind of input, with its no-data value."""
     rng = np.random.default_rng(1)

@@ -113,13 +113,24 @@ class _File:
             return window
         from rasterio.windows import Window
 
+        index, where = (self.band or 0) + 1, Window(c0, r0, c1 - c0, r1 - r0)
         with _open_raster(self.path) as source:
-            window = source.read((self.band or 0) + 1, window=Window(c0, r0, c1 - c0, r1 - r0))
+            window = source.read(index, window=where)
             nodata = source.nodata
-        if nodata is not None and not np.isnan(nodata):
+            # the file's no-data value or mask band, as sarfeat.io.read_raster reads them
+            valid = source.read_masks(index, window=where) > 0 if _masked(source, index) \
+                else None
+        if valid is not None:
             window = window.astype(np.result_type(window.dtype, np.float32))
-            window[~preprocess.valid_mask(window, nodata)] = np.nan
+            window[~(valid & preprocess.valid_mask(window, nodata))] = np.nan
         return window
+
+
+def _masked(source, index: int) -> bool:
+    """Whether band ``index`` (1-based) of an open raster has no-data: a value or a mask."""
+    from rasterio.enums import MaskFlags
+
+    return MaskFlags.all_valid not in source.mask_flag_enums[index - 1]
 
 
 @contextlib.contextmanager
@@ -184,14 +195,15 @@ class _Scene:
             return tuple(shape), np.dtype(scene.dtype)
         if suffix in (".tif", ".tiff"):
             with _open_raster(path) as source:
-                count, dtype, nodata = source.count, np.dtype(source.dtypes[0]), source.nodata
+                count, dtype = source.count, np.dtype(source.dtypes[0])
                 shape = (source.height, source.width)
+                masked = 0 <= (self.band or 0) < count and _masked(source, (self.band or 0) + 1)
             if count > 1 and self.band is None:
                 raise ValueError(f"{self.path!r} has {count} bands: choose one with band=")
             if self.band is not None and not 0 <= self.band < count:
                 raise ValueError(f"band={self.band} does not exist in {self.path!r} "
                                  f"({count} bands)")
-            if nodata is not None and not np.isnan(nodata):  # read as float, NaN for no-data
+            if masked:  # read as float, NaN for no-data
                 dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32)
             return shape, dtype
         raise ValueError(f"unsupported scene file type {suffix or '(none)'!r}: use .npy or "
@@ -380,8 +392,9 @@ def detect_tiled(
     ----------
     scene : path, dask array or array_like
         A ``.npy`` file (memory-mapped by each worker), a GeoTIFF (read by
-        windows with rasterio; its no-data value becomes NaN), a 2-D Dask
-        array, or a 2-D array in memory (its tiles are sent to the workers).
+        windows with rasterio; its no-data value or mask becomes NaN), a 2-D
+        Dask array, or a 2-D array in memory (its tiles are sent to the
+        workers).
         Files must be readable at the same path on the workers (a relative
         path is taken from the client's working directory). Pixel values are
         as for :class:`~sarfeat.SARR2D2Detector` (intensity, amplitude,
