@@ -119,6 +119,35 @@ def test_register_stack_summary_cannot_collide(tmp_path):
     assert not stale.exists() and kept.exists()  # an old summary cannot describe a new run
 
 
+def test_register_stack_leaves_no_registered_image_without_its_report(tmp_path, monkeypatch):
+    """When the report of a registered image could not be written, the image is reported
+    failed, but its registered image stayed in OUTDIR as if it had succeeded."""
+    from skimage.transform import AffineTransform
+
+    from sarfeat import RegistrationResult
+    from sarfeat.cli import report, register_stack
+    from sarfeat.io import Raster
+    from sarfeat.parallel import PairOutcome
+
+    moving = load_sar_scene("labrador")[:32, :32, 0]
+    result = RegistrationResult(AffineTransform(), np.zeros((0, 2), int), np.zeros(0, bool),
+                                np.zeros((0, 2)), np.zeros((0, 2)),
+                                resampling=(moving, 1, None, moving.shape))
+    outcome = PairOutcome(0, "date1", result=result,
+                          extra={"fixed_shape": moving.shape, "moving_shape": moving.shape})
+    reference = Raster(np.zeros((0, 32, 32), np.float32), np.zeros((0, 32, 32), bool))
+
+    def full(path, content):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_json", full)
+    with pytest.raises(OSError, match="No space"):
+        register_stack._save(outcome, output_dir=str(tmp_path), suffix=".npy",
+                             reference=reference, input_kind="auto", reference_path="ref.npy",
+                             images=["date1.npy"], weights="w", model="affine")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_register_stack_names_never_collide():
     names = output_names(["d1/a_001.tif", "d2/a.tif", "d3/a.tif", "e/B.tif", "f/b.npy"])
     assert len({name.lower() for name in names}) == 5

@@ -206,7 +206,13 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     else:
         report = jsonable({**head, "status": "failed", "error": outcome.error,
                            "error_type": outcome.error_type})
-    write_json(report_path, report)
+    try:
+        write_json(report_path, report)
+    except BaseException:
+        # the image is then reported failed: leave no registered image that says otherwise
+        if "output" in outcome.extra:
+            Path(outcome.extra.pop("output")).unlink(missing_ok=True)
+        raise
     return outcome
 
 
