@@ -389,6 +389,7 @@ def test_register_stack_command(client, stack, tmp_path, capsys):
         assert registered.shape == reference.shape
         report = json.loads((out / f"date{k}.json").read_text())
         assert report["moving"] == str(paths[k])
+        assert report["residuals_px"]["frame"] == "pixels of the moving file"
         transform = np.array(report["transform_fixed_to_moving"])
         assert registration_rmse(transform, WARPS[k].params,
                                  reference.shape, reference.shape) < 1.0

@@ -200,7 +200,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
             "transform_fixed_to_moving": result.transform.params,
             "transform_moving_to_fixed": result.moving_to_fixed.params,
             "confidence": result.confidence, "seconds": result.seconds,
-            "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms")},
+            "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
+                             "frame": "pixels of the moving file"},  # matched on its own grid
             "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
         outcome.extra["output"] = str(output)
     else:
