@@ -109,23 +109,26 @@ class Raster:
         ----------
         index : int, optional
             0-based band; may be omitted for a single-band raster (an RGB(A)
-            8/16-bit image is then reduced to gray with :func:`rgb_to_gray`).
+            8/16-bit image is then reduced to gray with :func:`rgb_to_gray`, no-data
+            where any colour channel is, or the alpha is zero).
         """
         if index is None:
             if self.count == 1:
                 index = 0
-            elif self.picture and self.count in (3, 4):
-                return rgb_to_gray(np.moveaxis(self.data[:3], 0, -1))
             elif self.picture and self.count == 2:
                 index = 0  # gray + alpha
-            else:
+            elif not (self.picture and self.count in (3, 4)):
                 raise RasterError(f"{self._name()} has {self.count} bands of shape "
                                   f"{self.shape}: choose one with --band 0..{self.count - 1} "
                                   "(band= in Python)")
-        if not -self.count <= index < self.count:
+        if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
+            values = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1))
+            valid = self.valid[:3].all(axis=0)
+        elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
                               f"{self.count} bands")
-        values, valid = self.data[index], self.valid[index]
+        else:
+            values, valid = self.data[index], self.valid[index]
         if valid.all():
             return values
         # float32 or wider; complex stays complex (an SLC keeps its phase)

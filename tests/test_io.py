@@ -91,6 +91,19 @@ def test_one_gray_rule_for_every_reader(tmp_path):
     np.testing.assert_array_equal(_read_gray(tmp_path / "rgb.png"), gray)
 
 
+def test_the_gray_band_of_a_colour_picture_keeps_its_no_data(tmp_path):
+    """A zero alpha is no-data in the gray values read from an RGBA picture (as the
+    optical-SAR matcher reads an RGBA array), not gray pixels to match."""
+    rng = np.random.default_rng(0)
+    rgba = np.dstack([rng.integers(1, 256, (20, 30, 3), dtype=np.uint8),
+                      np.full((20, 30), 255, np.uint8)])
+    rgba[:, :7, 3] = 0
+    imsave(tmp_path / "rgba.png", rgba, check_contrast=False)
+    gray = io.read_image(tmp_path / "rgba.png")
+    assert np.isnan(gray[:, :7]).all() and np.isfinite(gray[:, 7:]).all()
+    np.testing.assert_array_equal(gray[:, 7:], io.rgb_to_gray(rgba[:, 7:, :3]))
+
+
 def test_write_geotiff_is_tiled_compressed_and_keeps_dtype(tmp_path):
     data = np.arange(2 * 300 * 280, dtype=np.int16).reshape(2, 300, 280)
     raster = io.Raster(data, data > 5, nodata=-1.0, crs=UTM, transform=GEO)
