@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from .geometry import warp
-from .preprocess import valid_mask
+from .preprocess import normalize_sar, valid_mask
 
 __all__ = [
     "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
@@ -47,6 +47,7 @@ IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg") + TIFF_SUFFIXES
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
              34735: "GeoKeyDirectory"}
 _GDAL_NODATA_TAG = 42113
+_PICTURE_BANDS = (("gray", "alpha"), ("red", "green", "blue"), ("red", "green", "blue", "alpha"))
 _BLOCK = 256
 
 
@@ -71,8 +72,8 @@ class Raster:
         Geotransform (pixel corners) of the file, with or without a CRS, else None.
     path : Path or None
     picture : bool
-        True for a PNG, JPEG or plain TIFF picture, whose 2-4 bands are gray
-        + alpha or RGB(A) colour channels, not separate measurements.
+        True for a PNG, JPEG or TIFF picture (with rasterio: by its colour interpretation),
+        whose 2-4 bands are gray + alpha or RGB(A) colour channels, not separate measurements.
     gcps : (list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None
         Ground control points of a file georeferenced by them (a SAR image in
         its own geometry), else None. They are kept, not used for matching.
@@ -109,21 +110,16 @@ class Raster:
         ----------
         index : int, optional
             0-based band; may be omitted for a single-band raster (an RGB(A)
-            8/16-bit image is then reduced to gray with :func:`rgb_to_gray`, no-data
-            where any colour channel is, or the alpha is zero).
+            8/16-bit image is then gray by :func:`rgb_to_gray`, no-data where a channel is).
         """
-        if index is None:
-            if self.count == 1:
-                index = 0
-            elif self.picture and self.count == 2:
-                index = 0  # gray + alpha
-            elif not (self.picture and self.count in (3, 4)):
+        if index is None and not (self.picture and self.count in (3, 4)):
+            if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
                 raise RasterError(f"{self._name()} has {self.count} bands of shape "
                                   f"{self.shape}: choose one with --band 0..{self.count - 1} "
                                   "(band= in Python)")
+            index = 0
         if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
-            values = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1))
-            valid = self.valid[:3].all(axis=0)
+            values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)
         elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
                               f"{self.count} bands")
@@ -272,12 +268,14 @@ def _read_rasterio(path: Path) -> Raster:
             masks = source.read_masks() > 0
             nodata, crs, transform = source.nodata, source.crs, source.transform
             points, points_crs = source.gcps
+            colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     valid = masks & valid_mask(data, nodata)
     placed = not transform.is_identity  # a geotransform, with or without a CRS
+    picture = colours in _PICTURE_BANDS and np.issubdtype(data.dtype, np.integer)
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
-                  path, gcps=(list(points), points_crs) if points else None)
+                  path, picture=picture, gcps=(list(points), points_crs) if points else None)
 
 
 @contextlib.contextmanager
@@ -438,8 +436,7 @@ def _write_tiff(path: Path, raster: Raster) -> str:
                          compression="zlib", planarconfig="separate" if raster.count > 1 else None,
                          extratags=[] if text is None else [(_GDAL_NODATA_TAG, "s", 0, text, True)])
         return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
-    # deflate's predictor: floating point for floats, horizontal differencing for integers,
-    # none for complex (GDAL has no predictor for it)
+    # deflate's predictor: floating point for floats, differencing for integers, none for complex
     predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
                    count=raster.count, dtype=data.dtype.name, nodata=raster.nodata,
@@ -448,6 +445,8 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
     if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
+    if raster.picture and raster.count == 3:  # read back as the colour picture it is
+        profile.update(photometric="RGB")
     with _plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
         target.write(data)
         if raster.gcps and not raster.georeferenced:
@@ -464,8 +463,6 @@ def _display(raster: Raster, input_kind: str, sixteen_bit: bool = True) -> np.nd
     values, valid = raster.data[0], raster.valid[0]
     if values.dtype == np.uint8 or (values.dtype == np.uint16 and sixteen_bit):
         return np.where(valid, values, 0).astype(values.dtype)
-    from .preprocess import normalize_sar
-
     if not valid.any():
         return np.zeros(values.shape, np.uint8)
     values = np.abs(values) if np.iscomplexobj(values) else values

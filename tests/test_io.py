@@ -104,6 +104,33 @@ def test_the_gray_band_of_a_colour_picture_keeps_its_no_data(tmp_path):
     np.testing.assert_array_equal(gray[:, 7:], io.rgb_to_gray(rgba[:, 7:, :3]))
 
 
+def test_an_rgb_geotiff_is_a_colour_picture_and_written_back_as_one(tmp_path):
+    """An RGB(A) orthophoto GeoTIFF is read as colour (gray by default, its alpha no-data),
+    as a PNG is, and a colour raster is written back tagged as RGB(A)."""
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(1, 256, (4, 20, 30), dtype=np.uint8)
+    rgba[3] = 255
+    rgba[3, :, :7] = 0
+    with rasterio.open(tmp_path / "rgba.tif", "w", driver="GTiff", height=20, width=30,
+                       count=4, dtype="uint8", crs=UTM, transform=GEO, photometric="RGB",
+                       alpha="YES") as target:
+        target.write(rgba)
+    raster = io.read_raster(tmp_path / "rgba.tif")
+    assert raster.picture and raster.georeferenced
+    gray = raster.band()
+    assert np.isnan(gray[:, :7]).all()
+    np.testing.assert_array_equal(gray[:, 7:], io.rgb_to_gray(np.moveaxis(rgba[:3], 0, -1))[:, 7:])
+    rgb = io.Raster(raster.data[:3], raster.valid[:3], None, UTM, GEO, picture=True)
+    io.write_raster(tmp_path / "copy.tif", rgb)
+    assert io.read_raster(tmp_path / "copy.tif").picture
+    # bands that are measurements, not colour, stay bands to choose from
+    with rasterio.open(tmp_path / "bands.tif", "w", driver="GTiff", height=20, width=30,
+                       count=3, dtype="uint16", crs=UTM, transform=GEO) as target:
+        target.write(rgba[:3].astype(np.uint16))
+    with pytest.raises(io.RasterError, match="choose one with --band"):
+        io.read_raster(tmp_path / "bands.tif").band()
+
+
 def test_write_geotiff_is_tiled_compressed_and_keeps_dtype(tmp_path):
     data = np.arange(2 * 300 * 280, dtype=np.int16).reshape(2, 300, 280)
     raster = io.Raster(data, data > 5, nodata=-1.0, crs=UTM, transform=GEO)
