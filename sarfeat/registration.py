@@ -205,6 +205,13 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
     return image
 
 
+def _masked_alike(colour, gray) -> np.ma.MaskedArray:
+    """A colour image with the pixels its gray values leave out (a zero alpha, a masked or
+    NaN channel) masked in every channel, so that ``warped`` leaves them out too."""
+    hidden = ~valid_mask(gray)
+    return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
+
+
 def _overlap_fraction(transform, fixed_shape, moving_shape, step: int = 8) -> float:
     rows = np.arange(0, fixed_shape[0], step, dtype=float)
     cols = np.arange(0, fixed_shape[1], step, dtype=float)
@@ -385,6 +392,6 @@ def register(
         seconds=time.perf_counter() - started,
         coarse_failed=coarse_failed,
         votes=found.votes,
-        resampling=(moving if colour_moving is None else np.asarray(colour_moving), order,
-                    nodata, fixed.shape),
+        resampling=(moving if colour_moving is None else _masked_alike(colour_moving, moving),
+                    order, nodata, fixed.shape),
     )

@@ -674,3 +674,15 @@ def test_a_colour_moving_optical_image_is_warped_channel_by_channel(tile, moved_
     # each channel lies back on the fixed grid: near the unmoved colour tile
     error = np.abs(found.warped[inside] - _colour(tile[0])[inside].astype(np.float32))
     assert np.median(error) < 12
+
+
+def test_a_zero_alpha_of_a_colour_moving_image_is_no_data_in_warped(tile):
+    """warped of an RGBA moving image is NaN in every channel where its alpha is zero, as the
+    matching reads it, not the colour hidden there."""
+    rgba = np.dstack([_colour(tile[0]), np.full(SHAPE, 255, np.uint8)])
+    rgba[:, :40, 3] = 0
+    found = sarfeat.register(tile[1], rgba, modality="sar-optical", rng=0, progress=False)
+    assert np.abs(found.transform.params - np.eye(3)).max() < 3  # the tiles are co-registered
+    assert found.warped.shape == (*SHAPE, 4)
+    assert np.isnan(found.warped[:, :36]).all()
+    assert np.isfinite(found.warped[4:-4, 44:-4]).all()
