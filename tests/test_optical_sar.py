@@ -686,3 +686,21 @@ def test_a_zero_alpha_of_a_colour_moving_image_is_no_data_in_warped(tile):
     assert found.warped.shape == (*SHAPE, 4)
     assert np.isnan(found.warped[:, :36]).all()
     assert np.isfinite(found.warped[4:-4, 44:-4]).all()
+
+
+def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile, tmp_path,
+                                                                           capsys):
+    """The tie points' score lies in [0, 1], as documented: for an optical pair the placed
+    template's correlation (its votes are that correlation in hundredths)."""
+    import csv
+
+    command, report = _cli_pair(tile, TRUTH.params, tmp_path)
+    ties = tmp_path / "ties.csv"
+    assert main(command + ["--tie-points", str(ties)]) == 0, capsys.readouterr().err
+    with open(ties, encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) >= 12
+    scores = np.array([float(row["score"]) for row in rows])
+    votes = np.array([float(row["votes"]) for row in rows])
+    assert ((scores > 0) & (scores <= 1)).all()
+    np.testing.assert_allclose(scores, votes / 100)
