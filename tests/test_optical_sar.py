@@ -215,7 +215,11 @@ def test_dense_matcher_alone_refuses_rather_than_guesses(tile):
     assert "refused" in matcher.diagnostics["failure"]
 
 
-def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys):
+def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys, monkeypatch):
+    def no_network(*args):
+        raise AssertionError("an optical pair is matched without the network")
+
+    monkeypatch.setattr("sarfeat.cli.common.load_weights", no_network)
     fixed, moving = tmp_path / "optical.png", tmp_path / "sar_moved.npy"
     imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
     np.save(moving, moved_sar)
@@ -227,6 +231,7 @@ def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys):
     estimate = np.array(saved["transform_fixed_to_moving"])
     assert registration_rmse(estimate, TRUTH.params, SHAPE, SHAPE) < 3.0
     assert np.load(out).shape == SHAPE
+    assert saved["weights"] is None
 
 
 def test_sar_pair_is_unchanged_by_the_modality_parameter():

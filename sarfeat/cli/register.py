@@ -40,6 +40,10 @@ FOOTPRINT_MARGIN = 64
 #: Longest side of the images drawn by --plot (the plot is a view: a large pair is shown
 #: downsampled, in bounded time and memory).
 PLOT_SIDE = 1024
+#: Options of the keypoint matcher of two SAR images, with their defaults: refused with an
+#: optical image, whose pair is matched on dense structure maps without the network.
+KEYPOINT_OPTIONS = {"weights": None, "trust": False, "precision": "auto", "device": "auto",
+                    "max_fine_patches": 16}
 
 
 def add_parser(commands) -> None:
@@ -235,6 +239,14 @@ def _validate(args: argparse.Namespace) -> None:
             and getattr(args, "modality", "sar") == "sar"):
         raise UsageError("--dense-model is for a pair with an optical image (--modality); "
                          "two SAR images take --model")
+    if getattr(args, "modality", "sar") != "sar":
+        given = [f"--{name.replace('_', '-')}" for name, default in KEYPOINT_OPTIONS.items()
+                 if getattr(args, name, default) != default]
+        given += ["--model projective"] if args.model == "projective" else []
+        if given:
+            raise UsageError(f"{', '.join(given)}: for two SAR images (the keypoint matcher); "
+                             "a pair with an optical image is matched on dense structure maps, "
+                             "without the network")
     if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
         raise UsageError("--upright and --turns any contradict each other: give one")
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
@@ -344,7 +356,7 @@ def _head(args: argparse.Namespace) -> dict:
     return {"sarfeat_version": __version__, "fixed": str(args.fixed), "moving": str(args.moving),
             "output": None if args.output is None else str(args.output),
             "tie_points": None if args.tie_points is None else str(args.tie_points),
-            "weights": args.weights or DEFAULT_WEIGHTS,
+            "weights": args.weights or DEFAULT_WEIGHTS if args.modality == "sar" else None,
             "model": args.model, "fixed_band": args.band if args.fixed_band is None
             else args.fixed_band, "moving_band": args.band if args.moving_band is None
             else args.moving_band}
@@ -367,7 +379,7 @@ def run(args: argparse.Namespace) -> None:
     searched = upright = whole_circle = False
     try:
         inputs = _prepare(args, fixed, moving, console)
-        net = load_weights(args.weights, args.trust)
+        net = load_weights(args.weights, args.trust) if args.modality == "sar" else None
         upright = upright_search(args, fixed, moving)
         if upright and args.turns == "auto" and not args.upright:
             console.say("both inputs georeferenced: only the upright turn is searched "
