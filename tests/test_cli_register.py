@@ -201,6 +201,8 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
          "--moving-band does not apply"),
         (["register", "--example", "--no-resample", "-o", "o.tif"],
          "--no-resample does not apply"),
+        (["register", "--example", "--modality", "optical-sar", "--json", "r.json"],
+         "--modality does not apply to --example"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):

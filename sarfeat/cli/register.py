@@ -552,6 +552,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     for name in ("band", "fixed_band", "moving_band", "tie_points", "no_resample"):
         if getattr(args, name) is not None and getattr(args, name) is not False:  # --band 0 too
             raise UsageError(f"--{name.replace('_', '-')} does not apply to --example")
+    if getattr(args, "modality", "sar") != "sar":
+        raise UsageError("--modality does not apply to --example: its pair is two SAR images")
     if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
                          + ", ".join(OUTPUT_SUFFIXES))
