@@ -252,6 +252,8 @@ def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search(
     assert "--scales wide adds 0.5" in refusal_hint(optical, refused, False, False)
     assert refusal_hint(optical, refused, False, True).startswith("moving pixels per fixed")
     assert "--scales" not in refusal_hint(widest, refused, False, False)
+    # a moving image brought onto the fixed grid by georeferencing has no scale to search
+    assert "--scales" not in refusal_hint(optical, refused, True, False, resampled=True)
     assert refusal_hint(widest, refused, False, True) is None  # both at their widest
     assert refusal_hint(sar, refused, False, False) is None
     assert refusal_hint(optical, ValueError("bad band"), False, False) is None

@@ -188,9 +188,9 @@ def whole_circle_search(args: argparse.Namespace) -> bool:
 
 
 def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
-                 whole_circle: bool) -> str | None:
-    """What the turn and scale search of a refused pair with an optical image covered, and
-    how to widen it; None for any other error or pair, or when both were at their widest."""
+                 whole_circle: bool, resampled: bool = False) -> str | None:
+    """What the turns and scales searched for a refused optical pair were, and how to widen
+    them; None for another error or pair, at the widest, or (scales) a ``resampled`` moving."""
     from ..matching.dense import DENSE_SCALES, WIDE_SCALES
     from ..registration import RegistrationError
 
@@ -201,7 +201,7 @@ def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
         searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
         hints.append(f"{searched} searched: if the images may be turned further, --turns any "
                      "searches the whole circle")
-    if getattr(args, "scales", "default") != "wide":
+    if getattr(args, "scales", "default") != "wide" and not resampled:
         added = ", ".join(f"{scale:g}" for scale in sorted(set(WIDE_SCALES) - set(DENSE_SCALES)))
         hints.append(f"moving pixels per fixed pixel of {min(DENSE_SCALES):.2f}-"
                      f"{max(DENSE_SCALES):g} were searched: if the moving image's pixels may "
@@ -410,7 +410,8 @@ def run(args: argparse.Namespace) -> None:
             write_json(args.json, failure_report(_head(args), error, total))
             if total is not None:
                 console.say(f"the registration itself succeeded: its transform is in {args.json}")
-        hint = refusal_hint(args, error, upright, whole_circle) if searched else None
+        hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
+            if searched else None
         if hint is not None:
             console.say(hint)
         raise
