@@ -107,8 +107,9 @@ print(f"whole-overlap correlation {d['verify_weighted']:.2f} (the polish moved t
 # (0, 0); an answer whose grey values agree best more than 4 px away, clearly
 # (0.15 nats or more), is refused (``gray_check`` of
 # :class:`sarfeat.matching.DenseStructuralMatcher`). This tile's grey values
-# share little (hills, speckle): its information stays below that floor, and the
-# structure checks alone decide.
+# share little (a town, roads and a river under speckle, although its 3MOS strip
+# is named "hills"): its information stays below that floor, and the structure
+# checks alone decide.
 
 surface = information_surface(optical.astype(float), result.warped.astype(float), 6)
 print(f"grey values agree best {d['gray_offset']:.1f} px from the transform "
