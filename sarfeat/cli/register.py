@@ -9,9 +9,8 @@ the transform reported still maps fixed pixels to the moving file's own
 pixels; with an optical image (``--modality``) such a pair is upright and only
 the upright turn is searched (``--turns``). Every band of the moving file is
 then resampled once with that transform, in its own dtype and nodata (or, with
-``--no-resample``, its pixels are kept and only its geotransform is corrected,
-when the transform is a shift). Without ``-o`` nothing is resampled: only the
-report, the tie points or the plot asked for are written.
+``--no-resample``, its pixels are kept and its geotransform corrected, when the
+transform is a shift). Without ``-o`` only the report, tie points or plot are written.
 """
 
 from __future__ import annotations
@@ -408,8 +407,8 @@ def run(args: argparse.Namespace) -> None:
     except Exception as error:
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
             write_json(args.json, failure_report(_head(args), error, total))
-            if total is not None:
-                console.say(f"the registration itself succeeded: its transform is in {args.json}")
+            if total is not None:  # the work is not lost
+                console.say(f"the registration succeeded: its transform is in {args.json}")
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
             if searched else None
         if hint is not None:
