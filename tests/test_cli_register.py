@@ -213,6 +213,15 @@ def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--descriptor", "patch"], ["--turned-maps", "average"]])
+def test_detects_descriptor_options_are_not_offered_by_register(option, capsys):
+    """The matcher chooses its own descriptors: register has no option that it would ignore."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["register", "a.npy", "b.npy", "-o", "o.npy", *option])
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {option[0]}" in capsys.readouterr().err
+
+
 def test_help_mentions_register(capsys):
     with pytest.raises(SystemExit):
         main(["register", "--help"])

@@ -19,8 +19,9 @@ EXAMPLE_WARP = {"scale": 0.8, "rotation_deg": 10.0, "translation": (30.0, -10.0)
 EXAMPLE_MIN_SIZE = 128
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """Options of every subcommand that runs the network."""
+def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True) -> None:
+    """Options of every subcommand that runs the network; ``descriptors``: also the choice of
+    the rotation-invariant maps and descriptor (``detect``'s: the matcher sets its own)."""
     parser.add_argument(
         "--weights", default=None, metavar="W",
         help=f"checkpoint file, or a name of sarfeat's registry (default: sarfeat-sar-v2, "
@@ -46,6 +47,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="skip rotation invariance: keypoints and the network's R2D2 "
                              "descriptors as the image stands (more discriminative for upright "
                              "images; slower than the default's distilled maps)")
+    if not descriptors:
+        add_console_options(parser)
+        return
     parser.add_argument("--turned-maps", choices=["auto", "distilled", "average"],
                         default="auto",
                         help="without --upright: keypoint maps of the network distilled for "

@@ -123,7 +123,7 @@ def add_parser(commands) -> None:
              "large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
              "describes every patch (tie points over the whole scene, time in proportion "
              "to its pixels)")
-    add_common_options(register)
+    add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
 
 
 def _patch_limit(text: str) -> int | None:
