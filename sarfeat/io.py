@@ -36,7 +36,7 @@ __all__ = [
     "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
-    "TIFF_SUFFIXES", "TEMPORARY_MARK",
+    "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -228,16 +228,15 @@ def _check_regular_file(path: Path) -> None:
                           "files it can seek in; copy the data to a file first")
 
 
-def _bands_last(array: np.ndarray) -> np.ndarray:
-    """A 3-D array as (rows, cols, bands): a planar (bands, rows, cols) one is moved.
+def bands_first(shape: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` is planar (bands, rows, cols): 3-D, its first axis the
+    shortest and at most 16 long, its last longer than 16 (a (3, H, W) array is 3 bands)."""
+    return len(shape) == 3 and shape[0] <= 16 and shape[0] < min(shape[1:]) and shape[-1] > 16
 
-    Planar when the first axis is the shortest, at most 16 long, and the last
-    is longer than 16 (a (3, H, W) array is 3 bands, not H).
-    """
-    if array.ndim == 3 and array.shape[0] <= 16 and array.shape[0] < min(array.shape[1:]) \
-            and array.shape[-1] > 16:
-        return np.moveaxis(array, 0, -1)
-    return array
+
+def _bands_last(array: np.ndarray) -> np.ndarray:
+    """A 3-D array as (rows, cols, bands): a planar one (:func:`bands_first`) is moved."""
+    return np.moveaxis(array, 0, -1) if bands_first(array.shape) else array
 
 
 def _read_tiff(path: Path):

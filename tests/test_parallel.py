@@ -262,6 +262,19 @@ def test_tiled_detection_reads_a_relative_path_from_the_clients_folder(client, a
     np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
 
 
+def test_tiled_detection_reads_a_planar_npy_as_read_image_does(client, airsar_cube, tmp_path):
+    """A (bands, rows, cols) .npy: band= took the last axis, a (bands, rows) 'scene'."""
+    planar = np.ascontiguousarray(np.moveaxis(airsar_cube[:128, :128, :2], -1, 0))
+    np.save(tmp_path / "planar.npy", planar)
+    options = dict(client=client, tile_size=64, max_keypoints=50, progress=False, retries=0)
+    from_file = detect_tiled(tmp_path / "planar.npy", band=1, **options)
+    in_memory = detect_tiled(planar[1], **options)
+    assert len(from_file.keypoints) > 0
+    np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
+    with pytest.raises(ValueError, match="band=2 does not exist"):
+        detect_tiled(tmp_path / "planar.npy", band=2, **options)
+
+
 def test_tiled_detection_honours_a_geotiffs_mask_band(client, airsar_cube, tmp_path):
     """Only the nodata value of a GeoTIFF was read: pixels masked out by its mask band (no
     nodata value) counted as data, so keypoints were found on the zero-filled masked strip,

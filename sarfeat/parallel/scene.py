@@ -43,6 +43,7 @@ from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from .. import preprocess
 from ..input_kinds import check_input_kind
+from ..io import bands_first
 from ..preprocess import STRETCH_PERCENTILES
 from . import _worker
 from ._client import client_for, finished
@@ -107,7 +108,8 @@ class _File:
         r0, r1, c0, c1 = self.bounds
         if Path(self.path).suffix.lower() == ".npy":
             scene = np.load(self.path, mmap_mode="r")
-            scene = scene if self.band is None else scene[..., self.band]
+            if self.band is not None:  # a planar file's bands are its first axis, as read_image
+                scene = scene[self.band] if bands_first(scene.shape) else scene[..., self.band]
             window = np.array(scene[r0:r1, c0:c1])
             del scene  # unmap now: mapped pages would count against the worker
             return window
@@ -188,10 +190,11 @@ class _Scene:
             scene = np.load(path, mmap_mode="r")
             shape = scene.shape
             if self.band is not None:
-                if scene.ndim != 3 or not -shape[-1] <= self.band < shape[-1]:
+                axis = 0 if bands_first(shape) else -1  # planar (bands, rows, cols) or not
+                if scene.ndim != 3 or not -shape[axis] <= self.band < shape[axis]:
                     raise ValueError(f"band={self.band} does not exist in {self.path!r} "
                                      f"(shape {shape})")
-                shape = shape[:-1]
+                shape = shape[1:] if axis == 0 else shape[:-1]
             return tuple(shape), np.dtype(scene.dtype)
         if suffix in (".tif", ".tiff"):
             with _open_raster(path) as source:
