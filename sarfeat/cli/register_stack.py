@@ -100,7 +100,8 @@ def add_parser(commands) -> None:
         (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
                                                      "reproducible results)")),
         (("--precision",), dict(choices=precisions, default="auto",
-                                help="network arithmetic (default auto: bf16 where native)")),
+                                help="network arithmetic (default auto: a fixed rule, "
+                                     "see the user guide)")),
         (("--device",), dict(default="auto", help="auto, cpu or cuda (default auto)")),
     ]
     for flags, keywords in options:
