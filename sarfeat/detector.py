@@ -165,9 +165,8 @@ class SARR2D2Detector:
         scikit-image's names for ``max_keypoints`` and ``scale_factor``.
 
     Every parameter is checked here: a wrong value raises ValueError (TypeError
-    for ``weights`` of a wrong type or a non-bool ``upright``, ``trust`` or
-    ``progress``, FileNotFoundError for missing weights) naming the valid
-    choices.
+    for weights of a wrong type or a non-bool upright, trust or progress,
+    FileNotFoundError for missing weights) naming the valid choices.
 
     Attributes
     ----------
