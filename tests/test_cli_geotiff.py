@@ -158,6 +158,8 @@ def test_register_geotiff_pair(pairs, case, capsys):
     assert status == 0, capsys.readouterr().err
     assert capsys.readouterr().out == ""  # -q
     saved = json.loads(report.read_text())
+    if "--weights" not in options:
+        assert saved["weights"] == "sarfeat-sar-v2"  # the release run, not its network's file
     estimate = np.array(saved["transform_fixed_to_moving"])
     with rasterio.open(moving) as source:
         moving_shape = source.shape

@@ -8,11 +8,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..data import DEFAULT_WEIGHTS
+from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
 __all__ = [
-    "UsageError", "DEFAULT_WEIGHTS", "INPUT_KINDS", "PRECISIONS", "MODELS", "positive_int",
-    "unit_fraction",
+    "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
+    "positive_int", "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot",
 ]

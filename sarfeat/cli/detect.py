@@ -155,7 +155,8 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
                 f"{count} keypoints in {elapsed:.2f} s")
     if args.output is not None:
         _save_npz(args.output, keypoints=detector.keypoints, scales=detector.scales,
-                  orientations=detector.orientations, responses=detector.responses, descriptors=detector.descriptors,
+                  orientations=detector.orientations, responses=detector.responses,
+                  descriptors=detector.descriptors,
                   image_shape=np.asarray(image.shape))
         console.say(f"wrote {args.output}")
     if args.plot is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (DEFAULT_WEIGHTS, MODELS, Console, UsageError, check_outputs, input_error,
+from .common import (DEFAULT_RELEASE, MODELS, Console, UsageError, check_outputs, input_error,
                      check_plot, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
@@ -355,7 +355,7 @@ def _head(args: argparse.Namespace) -> dict:
     return {"sarfeat_version": __version__, "fixed": str(args.fixed), "moving": str(args.moving),
             "output": None if args.output is None else str(args.output),
             "tie_points": None if args.tie_points is None else str(args.tie_points),
-            "weights": args.weights or DEFAULT_WEIGHTS if args.modality == "sar" else None,
+            "weights": args.weights or DEFAULT_RELEASE if args.modality == "sar" else None,
             "model": args.model, "fixed_band": args.band if args.fixed_band is None
             else args.fixed_band, "moving_band": args.band if args.moving_band is None
             else args.moving_band}
@@ -572,7 +572,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"{fixed.shape[1]} intensity (contains modified Copernicus Sentinel data)",
         f"fixed: VV; moving: VH warped by a similarity (scale {w['scale']}, rotation "
         f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
-        f"weights: {args.weights or DEFAULT_WEIGHTS}; model {args.model}",
+        f"weights: {args.weights or DEFAULT_RELEASE}; model {args.model}",
         f"matches: coarse {d['coarse_inliers']} inliers of {d['coarse_candidates']}, "
         f"fine {d['fine_inliers']} inliers of {d['fine_candidates']} voted; "
         f"{ncm} within 3 px of the truth (CMR {cmr:.2f})",
@@ -588,7 +588,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         console.say(f"wrote {args.output} ({note})")
     if args.json is not None:
         report = {"example": "Sentinel-1 Labrador VV (fixed) vs VH under a known similarity",
-                  "weights": args.weights or DEFAULT_WEIGHTS, "model": args.model,
+                  "weights": args.weights or DEFAULT_RELEASE, "model": args.model,
                   "transform_fixed_to_moving": result.transform.params,
                   "truth_fixed_to_moving": truth.params, "rmse_px": rmse,
                   "correct_matches": ncm, "correct_match_ratio": cmr,

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
+from .common import (DEFAULT_RELEASE, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
                      add_console_options, input_error, jsonable, load_weights)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> None:
     raster, reference = _read_reference(args)
     net = load_weights(args.weights, args.trust)
     prepare_output_dir(folder, _outputs(names, f".{args.format}"))
-    weights_name = args.weights or DEFAULT_WEIGHTS
+    weights_name = args.weights or DEFAULT_RELEASE
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
         reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),

@@ -88,7 +88,6 @@ def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None,
                  "georeferencing (to the identity without it) at the fixed image's centre"}}
     if not fixed.georeferenced:
         return out
-    size = _pixel_size(fixed)
     out.update(fixed_crs=fixed.crs.to_string(), fixed_geotransform=list(fixed.transform)[:6],
                map_units=fixed.crs.linear_units if fixed.crs.is_projected else "degrees",
                rmse_map_units=None if rms_px is None
