@@ -153,3 +153,15 @@ def test_recommended_thresholds_come_from_the_calibration_scenes(naver_net, airs
     fallback = recommend_thresholds(naver_net, [scene], candidates=(0.99, 0.98),
                                     min_matches=10_000)
     assert fallback["reliability_threshold"] == 0.98
+
+
+def test_resume_refuses_other_options_but_allows_more_iterations(tmp_path, channel_pairs):
+    lite = dict(iterations=1, architecture="fast_r2d2_lite")
+    Trainer(_config(tmp_path, **lite), channel_pairs).fit(progress=False)
+    for change in ({"lr": 1e-2}, {"crop_size": 48}, {"data": {"sources": {"other": 1.0}}}):
+        other = Trainer(_config(tmp_path, **lite, **change), channel_pairs)
+        with pytest.raises(ValueError, match=f"other options \\({next(iter(change))}: "):
+            other.resume()
+        assert other.iteration == 0
+    longer = Trainer(_config(tmp_path, **{**lite, "iterations": 3}), channel_pairs)
+    assert longer.resume() and longer.iteration == 1

@@ -31,8 +31,11 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "load_run_state",
-           "resume_state", "save_run_state"]
+__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "config_changes",
+           "load_run_state", "resume_state", "save_run_state"]
+
+#: Options that a resumed run may change: none of them changes what is computed.
+RESUMABLE_CHANGES = ("output", "iterations", "device", "checkpoint_every", "validate_every")
 
 
 @dataclass
@@ -149,6 +152,27 @@ def save_run_state(output: Path, state: dict) -> Path:
     return path
 
 
+def config_changes(saved: dict, current: dict, free: tuple[str, ...] = ()) -> list[str]:
+    """The options of ``current`` that differ from those of a saved run, as ``'name: a -> b'``.
+
+    Parameters
+    ----------
+    saved, current : dict
+        Configurations in their plain-data form (``to_dict()``).
+    free : tuple of str
+        Options that may differ (they are not listed).
+
+    Returns
+    -------
+    list of str
+        One entry per differing option, sorted by name; empty when they agree.
+    """
+    saved, current = (json.loads(json.dumps(c, sort_keys=True)) for c in (saved, current))
+    return [f"{name}: {saved.get(name)!r} -> {current.get(name)!r}"
+            for name in sorted(set(saved) | set(current))
+            if name not in free and saved.get(name) != current.get(name)]
+
+
 def load_run_state(output: Path, map_location) -> dict | None:
     """The state saved in ``output/last.pt``, or None when the run folder has none."""
     path = output / RUN_STATE
@@ -230,10 +254,21 @@ class Trainer:
         return save_run_state(self.output, self.state_dict())
 
     def resume(self) -> bool:
-        """Load ``last.pt`` if the output folder has one; True when it did."""
+        """Load ``last.pt`` if the output folder has one; True when it did.
+
+        Raises ValueError when ``last.pt`` was written with other options than
+        this trainer's (only those of ``RESUMABLE_CHANGES`` may change).
+        """
         state = load_run_state(self.output, self.device)
         if state is None:
             return False
+        changed = config_changes(state["config"], self.config.to_dict(),
+                                 RESUMABLE_CHANGES)
+        if changed:
+            raise ValueError(
+                f"{self.output / RUN_STATE} is a run with other options ({'; '.join(changed)}): "
+                "resume it with the same options, or start a new run (another output folder, "
+                "or --restart to overwrite this one)")
         self.load_state_dict(state)
         return True
 
