@@ -142,6 +142,18 @@ def test_distiller_resumes_and_exports_with_the_teachers_thresholds(tmp_path, te
     assert exported.metadata["detector"] == teacher.metadata["detector"]
 
 
+def test_distiller_refuses_to_resume_with_other_options(tmp_path, teacher, crops):
+    config = DistillConfig(output=str(tmp_path), batch_size=2, crop_size=48, minutes=10)
+    Distiller(config, dataset=crops, teacher=teacher).save()
+    for change in ({"lr": 1e-2}, {"batch_size": 4}, {"target": "turned_maps"}):
+        other = Distiller(DistillConfig(**{**config.to_dict(), **change}), dataset=crops,
+                          teacher=teacher)
+        with pytest.raises(ValueError, match=f"other options \\({next(iter(change))}: "):
+            other.resume()
+    longer = DistillConfig(**{**config.to_dict(), "minutes": 20})
+    assert Distiller(longer, dataset=crops, teacher=teacher).resume()
+
+
 def test_turned_target_is_the_average_and_turns_with_the_batch(tmp_path, teacher, crops):
     config = DistillConfig(output=str(tmp_path), architecture="keypoint_maps",
                            target="turned_maps", batch_size=2, crop_size=48)

@@ -47,13 +47,15 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
 from ..weights import TURNED_MAPS_KIND, resolve_weights
 from . import pairs
-from .trainer import RUN_STATE, code_version, load_run_state, save_run_state
+from .trainer import RUN_STATE, code_version, config_changes, load_run_state, save_run_state
 
 __all__ = [
     "DistillConfig", "DistillWeights", "Distiller", "distillation_images", "distillation_loss",
     "teacher_peaks",
 ]
 
+#: Options that a resumed run may change (the time budget, where things are).
+RESUMABLE_CHANGES = ("output", "minutes", "checkpoint_minutes", "data_dir")
 #: Mixture of the open training sources for distillation (more real SAR than training's).
 SOURCE_WEIGHTS = {"sar_channels": 0.5, "sar_tiles": 0.1, "optical": 0.4}
 
@@ -287,14 +289,19 @@ class Distiller:
         return save_run_state(self.output, self.state_dict())
 
     def resume(self) -> bool:
-        """Load ``last.pt`` if the run folder has one; True when it did."""
+        """Load ``last.pt`` if the run folder has one; True when it did.
+
+        Raises ValueError when ``last.pt`` was written with other options than
+        this distiller's (only those of ``RESUMABLE_CHANGES`` may change).
+        """
         state = load_run_state(self.output, "cpu")
         if state is None:
             return False
-        if state["config"]["architecture"] != self.config.architecture:
-            raise ValueError(f"{self.output / RUN_STATE} holds a "
-                             f"{state['config']['architecture']} student, "
-                             f"not {self.config.architecture}")
+        changed = config_changes(state["config"], self.config.to_dict(), RESUMABLE_CHANGES)
+        if changed:
+            raise ValueError(f"{self.output / RUN_STATE} is a run with other options "
+                             f"({'; '.join(changed)}): resume it with the same options, "
+                             "or start a new run in another folder")
         self.student.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = int(state["iteration"])
