@@ -210,3 +210,16 @@ def test_distill_command_trains_for_the_time_given_and_resumes(tmp_path, require
     resumed = torch.load(tmp_path / "last.pt", weights_only=True)
     assert resumed["iteration"] > state["iteration"] and resumed["elapsed"] >= 0.04 * 60
     assert load_checkpoint(tmp_path / "final.pt").architecture == "fast_r2d2_lite"
+
+
+def test_distill_command_does_not_overwrite_a_run_without_resume(tmp_path, teacher, crops,
+                                                                 require_data, capsys):
+    data_dir = require_data("sar_images/asftools_hydrosar_em_tiles.npz").parent.parent
+    config = DistillConfig(output=str(tmp_path), batch_size=2, crop_size=32, minutes=10)
+    saved = Distiller(config, dataset=crops, teacher=teacher).save().read_bytes()
+    args = ["distill", "--out", str(tmp_path), "--minutes", "0.01", "--batch-size", "2",
+            "--crop-size", "32", "--threads", "1", "--data-dir", str(data_dir)]
+    assert train_main(args) == 1
+    assert "--resume" in capsys.readouterr().err
+    assert (tmp_path / "last.pt").read_bytes() == saved
+    assert not (tmp_path / "final.pt").exists()

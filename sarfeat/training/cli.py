@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .trainer import TrainConfig, Trainer
+from .trainer import RUN_STATE, TrainConfig, Trainer
 
 __all__ = ["main", "build_dataset", "distill_main"]
 
@@ -190,6 +190,9 @@ def distill_main(argv: list[str] | None = None) -> int:
     if args.peak_threshold is not None:
         values["loss"] = {"peak_threshold": args.peak_threshold}
     try:
+        if not args.resume and (Path(args.out) / RUN_STATE).is_file():
+            raise ValueError(f"{args.out} already holds a run ({RUN_STATE}): continue it with "
+                             "--resume, or choose another --out")
         distiller = Distiller(DistillConfig.from_dict(values))
         if args.resume and distiller.resume():
             print(f"resumed {args.out} at iteration {distiller.iteration} "
