@@ -165,3 +165,16 @@ def test_resume_refuses_other_options_but_allows_more_iterations(tmp_path, chann
         assert other.iteration == 0
     longer = Trainer(_config(tmp_path, **{**lite, "iterations": 3}), channel_pairs)
     assert longer.resume() and longer.iteration == 1
+
+
+def test_cli_reports_a_damaged_last_checkpoint(tmp_path, channel_pairs, airsar_cube, capsys):
+    config = _config(tmp_path, iterations=1, architecture="fast_r2d2_lite")
+    Trainer(config, channel_pairs).fit(progress=False)
+    last = tmp_path / "run" / "last.pt"
+    last.write_bytes(last.read_bytes()[:5000])  # as a copy cut short leaves it
+    scene = tmp_path / "scene.npy"
+    np.save(scene, airsar_cube)
+    status = train_main(["--output", str(tmp_path / "run"), "--sar-images", str(scene),
+                         "--no-validate", "--no-calibrate", "--quiet"])
+    assert status == 1
+    assert "damaged" in capsys.readouterr().err

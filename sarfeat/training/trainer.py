@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import os
+import pickle
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from torch.utils.data import Dataset
 
 from .. import __version__
 from ..runtime.torch import resolve_device
-from ..checkpoint import save_checkpoint
+from ..checkpoint import CheckpointError, save_checkpoint
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
@@ -174,11 +175,21 @@ def config_changes(saved: dict, current: dict, free: tuple[str, ...] = ()) -> li
 
 
 def load_run_state(output: Path, map_location) -> dict | None:
-    """The state saved in ``output/last.pt``, or None when the run folder has none."""
+    """The state saved in ``output/last.pt``, or None when the run folder has none.
+
+    Raises :class:`~sarfeat.checkpoint.CheckpointError` (a ValueError) when the
+    file cannot be read.
+    """
     path = output / RUN_STATE
     if not path.is_file():
         return None
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, OSError, pickle.UnpicklingError, EOFError) as error:
+        raise CheckpointError(
+            f"cannot resume from {path}: it is damaged or unreadable "
+            f"({str(error).splitlines()[0]}); start over with --restart, or in another "
+            "output folder") from error
 
 
 class Trainer:
