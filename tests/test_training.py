@@ -178,3 +178,16 @@ def test_cli_reports_a_damaged_last_checkpoint(tmp_path, channel_pairs, airsar_c
                          "--no-validate", "--no-calibrate", "--quiet"])
     assert status == 1
     assert "damaged" in capsys.readouterr().err
+
+
+def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
+    # the loss is logged every 25 iterations: that entry must not stand for the validation
+    config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,
+                     architecture="fast_r2d2_lite")
+    trainer = Trainer(config, _Repeated(channel_pairs[0]), validate=lambda net: {"mma3": 0.5})
+    trainer.fit(progress=False)
+    assert trainer.history[-1] == {"iteration": 25, "mma3": 0.5}
+    resumed = Trainer(config, _Repeated(channel_pairs[0]), validate=lambda net: {"mma3": 0.25})
+    assert resumed.resume()
+    resumed.fit(progress=False)  # done already: nothing to train or validate again
+    assert resumed.history == trainer.history

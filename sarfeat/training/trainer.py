@@ -214,6 +214,8 @@ class Trainer:
         Optimiser steps done so far.
     history : list of dict
         Logged loss terms and validation results.
+    validated_at : int
+        The iteration of the latest validation (-1: none yet).
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset, validate=None) -> None:
@@ -236,6 +238,7 @@ class Trainer:
         self.iteration = 0
         self.history: list[dict] = []
         self.elapsed = 0.0  # seconds of training, summed over resumed sessions
+        self.validated_at = -1
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -248,6 +251,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
             "elapsed": self.elapsed,
+            "validated_at": self.validated_at,
             "config": self.config.to_dict(),
         }
 
@@ -259,6 +263,7 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.history = list(state["history"])
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.validated_at = int(state.get("validated_at", -1))
 
     def save(self) -> Path:
         """Write ``last.pt`` (atomically) and return its path."""
@@ -322,6 +327,7 @@ class Trainer:
         finally:
             self.net.train()
         self.history.append({"iteration": self.iteration, **result})
+        self.validated_at = self.iteration
 
     def fit(self, iterations: int | None = None, progress: bool = True) -> None:
         """Train up to ``iterations`` (default ``config.iterations``) total steps.
@@ -351,7 +357,7 @@ class Trainer:
             if every and self.iteration % every == 0:
                 self.save()
         bar.close()
-        if not self.history or self.history[-1].get("iteration") != self.iteration:
+        if self.validated_at != self.iteration:
             self._run_validation()
         self.save()
 
