@@ -191,3 +191,14 @@ def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, chann
     assert resumed.resume()
     resumed.fit(progress=False)  # done already: nothing to train or validate again
     assert resumed.history == trainer.history
+
+
+def test_resumed_run_logs_the_same_history(tmp_path, channel_pairs):
+    small = dict(iterations=25, batch_size=1, crop_size=32, architecture="fast_r2d2_lite")
+    straight = Trainer(_config(tmp_path / "a", **small), channel_pairs)
+    straight.fit(progress=False)
+    Trainer(_config(tmp_path / "b", **small), channel_pairs).fit(iterations=10, progress=False)
+    resumed = Trainer(_config(tmp_path / "b", **small), channel_pairs)
+    assert resumed.resume()
+    resumed.fit(progress=False)
+    assert resumed.history == straight.history  # the running means at 25 cover 25 steps

@@ -216,6 +216,8 @@ class Trainer:
         Logged loss terms and validation results.
     validated_at : int
         The iteration of the latest validation (-1: none yet).
+    running : dict of str to float
+        Running means of the loss terms (logged in ``history``).
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset, validate=None) -> None:
@@ -239,6 +241,7 @@ class Trainer:
         self.history: list[dict] = []
         self.elapsed = 0.0  # seconds of training, summed over resumed sessions
         self.validated_at = -1
+        self.running: dict[str, float] = {}
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -252,6 +255,7 @@ class Trainer:
             "history": self.history,
             "elapsed": self.elapsed,
             "validated_at": self.validated_at,
+            "running": self.running,
             "config": self.config.to_dict(),
         }
 
@@ -264,6 +268,7 @@ class Trainer:
         self.history = list(state["history"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.validated_at = int(state.get("validated_at", -1))
+        self.running = dict(state.get("running", {}))
 
     def save(self) -> Path:
         """Write ``last.pt`` (atomically) and return its path."""
@@ -339,7 +344,7 @@ class Trainer:
 
         target = self.config.iterations if iterations is None else iterations
         bar = tqdm(total=target, initial=self.iteration, desc="training", disable=not progress)
-        running: dict[str, float] = {}
+        running = self.running
         while self.iteration < target:
             started = time.perf_counter()
             values = self.step()
