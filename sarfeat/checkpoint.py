@@ -33,13 +33,15 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .architecture import ARCHITECTURES, NetworkWeights, op_layout
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict",
-           "load_weights", "save_weights", "expected_shapes", "TORCH_EXTRA_HINT"]
+           "load_weights", "save_weights", "expected_shapes", "write_atomically",
+           "TORCH_EXTRA_HINT"]
 
 #: How to get torch, named in every error raised for its absence.
 TORCH_EXTRA_HINT = "install it with: pip install 'sarfeat[train]' (or sarfeat[gpu])"
@@ -287,8 +289,29 @@ def save_checkpoint(net: "R2D2Net",  # noqa: F821
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
-    torch.save(payload, path)
+    write_atomically(path, lambda partial: torch.save(payload, partial))
     return path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    A reader never sees half a file, and a write that fails (a full disk, a
+    killed job) leaves the previous file at ``path`` as it was.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The destination.
+    write : callable
+        ``write(temporary_path)`` writes the whole file.
+    """
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _is_npz(path: Path) -> bool:
@@ -392,5 +415,5 @@ def save_weights(weights: NetworkWeights, path: str | os.PathLike) -> Path:
             member = io.BytesIO()
             np.lib.format.write_array(member, value, allow_pickle=False)
             archive.writestr(entry, member.getvalue())
-    path.write_bytes(buffer.getvalue())
+    write_atomically(path, lambda partial: partial.write_bytes(buffer.getvalue()))
     return path

@@ -342,6 +342,15 @@ def test_save_checkpoint_does_not_alias_or_modify_the_network(tmp_path):
     assert meta == {"config": {"a": [1]}}
 
 
+def test_a_failed_save_leaves_the_previous_file_whole(tmp_path):
+    net = _random_net(seed=9)
+    path = save_checkpoint(net, tmp_path / "own.pt", metadata={"run": 1})
+    with pytest.raises(Exception, match="pickle"):  # fails half-way through writing
+        save_checkpoint(_random_net(seed=10), path, metadata={"bad": lambda: None})
+    assert load_checkpoint(path).metadata == {"run": 1}
+    assert os.listdir(tmp_path) == ["own.pt"]
+
+
 # --------------------------------------------------------------------------
 # (d) the full R2D2 architecture
 # --------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from .. import __version__
 from ..runtime.torch import resolve_device
-from ..checkpoint import CheckpointError, save_checkpoint
+from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
@@ -123,9 +123,7 @@ def code_version() -> str:
 
 def atomic_save(payload: dict, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename it: a reader never sees half a file."""
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    write_atomically(Path(path), lambda partial: torch.save(payload, partial))
 
 
 #: The file of a run folder that holds the state to resume from.
