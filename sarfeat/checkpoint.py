@@ -271,7 +271,8 @@ def save_checkpoint(net: "R2D2Net",  # noqa: F821
     net : R2D2Net
         The network to save.
     path : str or path-like
-        Destination file.
+        Destination file; a name ending in ``.npz`` gets sarfeat's ``.npz``
+        weights (:func:`save_weights`), as :func:`load_checkpoint` expects.
     metadata : dict, optional
         Strings, numbers, lists and dicts of those (config, data sources,
         code version...).
@@ -282,6 +283,11 @@ def save_checkpoint(net: "R2D2Net",  # noqa: F821
     """
     torch = _torch()
     path = Path(path)
+    if _is_npz(path):
+        from .network import weights_of_network
+
+        state = weights_of_network(net).state
+        return save_weights(NetworkWeights(net.architecture, state, dict(metadata or {})), path)
     payload = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

@@ -342,6 +342,14 @@ def test_save_checkpoint_does_not_alias_or_modify_the_network(tmp_path):
     assert meta == {"config": {"a": [1]}}
 
 
+def test_save_checkpoint_to_npz_writes_what_load_checkpoint_reads(tmp_path):
+    net = _random_net(seed=11)
+    loaded = load_checkpoint(save_checkpoint(net, tmp_path / "own.npz", metadata={"run": 2}))
+    assert loaded.metadata == {"run": 2}
+    for name, value in net.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value, msg=name)
+
+
 def test_a_failed_save_leaves_the_previous_file_whole(tmp_path):
     net = _random_net(seed=9)
     path = save_checkpoint(net, tmp_path / "own.pt", metadata={"run": 1})
