@@ -202,3 +202,13 @@ def test_resumed_run_logs_the_same_history(tmp_path, channel_pairs):
     assert resumed.resume()
     resumed.fit(progress=False)
     assert resumed.history == straight.history  # the running means at 25 cover 25 steps
+
+
+@pytest.mark.parametrize("command", [[], ["distill", "--minutes", "1"]])
+@pytest.mark.parametrize("threads", ["0", "-2"])
+def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):
+    args = [*command, "--out" if command else "--output", str(tmp_path / "run"),
+            "--threads", threads, "--data-dir", str(tmp_path / "missing")]
+    with pytest.raises(SystemExit) as stop:
+        train_main(args)
+    assert stop.value.code == 2 and "--threads" in capsys.readouterr().err

@@ -24,6 +24,13 @@ from .trainer import RUN_STATE, TrainConfig, Trainer
 __all__ = ["main", "build_dataset", "distill_main"]
 
 
+def _threads(text: str) -> int:
+    """The value of ``--threads``: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sarfeat.training",
@@ -68,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
                              "on the open SAR training scenes (default: on)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=_threads, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -170,7 +177,7 @@ def _distill_parser() -> argparse.ArgumentParser:
                         help="teacher peaks above this get extra weight (default 0.5)")
     parser.add_argument("--data-dir", help="folder of sarfeat's shared data (sar_images/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=_threads, help="torch CPU threads")
     parser.add_argument("--print-every", type=int, default=10, help="iterations between logs")
     return parser
 
