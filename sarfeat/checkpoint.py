@@ -1,6 +1,6 @@
 """Reading and writing network checkpoints.
 
-Three formats are read:
+Four formats are read:
 
 - sarfeat's own: ``{'format': 'sarfeat-r2d2', 'format_version': 1,
   'architecture': 'fast_r2d2' | 'r2d2', 'state_dict': ..., 'metadata': ...}``,
@@ -9,7 +9,9 @@ Three formats are read:
 - the original R2D2 one (NAVER): ``{'net': 'Fast_Quad_L2Net_ConfCFS()',
   'state_dict': ...}``, with or without ``module.`` key prefixes;
 - the paper's notebook one: ``{'epoch', 'model_state_dict',
-  'optimizer_state_dict'}``.
+  'optimizer_state_dict'}``;
+- the training state ``last.pt`` of a :mod:`sarfeat.training` run
+  (``{'iteration', 'model', 'optimizer', ...}``).
 
 sarfeat's own weights also come as ``.npz`` files (:func:`save_weights`,
 :func:`load_weights`): numpy arrays under the state-dict names and a JSON
@@ -174,6 +176,9 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
     elif "model_state_dict" in content:
         state_dict = content["model_state_dict"]
         metadata = {"epoch": content.get("epoch")}
+    elif "model" in content and "optimizer" in content:  # a training run's last.pt
+        state_dict = content["model"]
+        metadata = {"iteration": content.get("iteration")}
     elif all(isinstance(v, torch.Tensor) for v in content.values()) and content:
         state_dict = content
     else:
@@ -233,7 +238,7 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> "R2D2Net": 
     ----------
     path : str or path-like
         A checkpoint in sarfeat's (``.pt`` or ``.npz``), the original R2D2 or
-        the paper's format.
+        the paper's format, or a training run's ``last.pt``.
     trust : bool
         Allow full unpickling of a legacy file that the registry does not know.
 

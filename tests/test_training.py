@@ -212,3 +212,13 @@ def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):
     with pytest.raises(SystemExit) as stop:
         train_main(args)
     assert stop.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_last_checkpoint_of_a_run_loads_as_weights(tmp_path, channel_pairs):
+    trainer = Trainer(_config(tmp_path, iterations=1, architecture="fast_r2d2_lite"),
+                      channel_pairs)
+    trainer.fit(progress=False)
+    net = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert net.architecture == "fast_r2d2_lite" and net.metadata == {"iteration": 1}
+    for name, value in trainer.net.state_dict().items():
+        torch.testing.assert_close(net.state_dict()[name], value, rtol=0, atol=0, msg=name)
