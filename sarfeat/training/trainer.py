@@ -261,7 +261,8 @@ class Trainer:
         """Restore a state written by :meth:`state_dict`."""
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
+        # the file is loaded onto the training device; the generator's state lives on the CPU
+        torch.set_rng_state(state["torch_rng"].cpu())
         self.iteration = int(state["iteration"])
         self.history = list(state["history"])
         self.elapsed = float(state.get("elapsed", 0.0))
