@@ -149,6 +149,30 @@ def test_an_identity_prior_no_better_than_chance_is_refused(monkeypatch):
     assert rmse < 1.0, rmse
 
 
+def test_the_chance_decoys_stop_once_one_settles_the_answer(monkeypatch):
+    """The identity prior is no better than chance as soon as one shifted prior gives half its
+    inliers: pair j is refused after fewer than the four decoys' fine stages, with the same
+    answer; pair q, beyond chance, still runs every decoy that overlaps before it registers."""
+    from sarfeat.matching.fine import FineStage
+
+    decoys = []
+    run = FineStage.run
+
+    def counted(self, *args, **kwargs):
+        decoys.extend(1 for word in args if isinstance(word, str) and "chance level" in word)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(FineStage, "run", counted)
+    _coarse_stage_fails(monkeypatch)
+    matcher = CoarseFineMatcher(rng=0)
+    with pytest.raises(RegistrationError, match="no more than chance"):
+        register(*_load("j")[:2], matcher=matcher)
+    assert 1 <= len(decoys) < 4
+    decoys.clear()
+    rmse, _, _ = _outcome(matcher, *_load("q"))
+    assert rmse < 1.0 and len(decoys) >= 2, (rmse, len(decoys))
+
+
 def test_describing_fine_patches_two_at_once_changes_nothing(monkeypatch):
     import sarfeat.matching.fine_driver as driver_module
 

@@ -74,7 +74,7 @@ class FineDriver:
         self._stage: FineStage | None = None
         self._identity: FineResult | None = None
         self._identity_final: FineResult | None = None
-        self._chance: int | None = None
+        self._chance_counts: list[int] = []  # inliers around each decoy prior run so far
 
     @property
     def stage(self) -> FineStage:
@@ -116,27 +116,33 @@ class FineDriver:
 
     def beyond_chance(self, attempt: FineResult, image1, image2) -> bool:
         """Whether the first round of ``attempt`` (around the identity) found more than
-        :data:`_DECOY_FACTOR` times the inliers that chance gives (:meth:`chance_inliers`)."""
-        chance = self.chance_inliers(image1, image2)
+        :data:`_DECOY_FACTOR` times the inliers that chance gives (:meth:`chance_inliers`);
+        the decoys stop once one of them settles the answer (no)."""
+        first = attempt.diagnostics.get("first_round_inliers", 0)
+        chance = self.chance_inliers(image1, image2, enough=first // _DECOY_FACTOR + 1)
         attempt.diagnostics["identity_chance_inliers"] = chance
-        return attempt.diagnostics.get("first_round_inliers", 0) >= _DECOY_FACTOR * chance
+        return first >= _DECOY_FACTOR * chance
 
-    def chance_inliers(self, image1, image2) -> int:
+    def chance_inliers(self, image1, image2, enough: int | None = None) -> int:
         """The most inliers of the fine stage around the identity shifted by
         :data:`_DECOY_SHIFT` search radii left, right, up and down (where the images
-        still overlap): what matches searched around a wrong prior give by chance."""
-        if self._chance is None:
-            shift = _DECOY_SHIFT * self.settings.radius
-            counts = [0]
-            for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
-                decoy = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
-                if overlap_box(decoy, image1.shape, image2.shape) is None:
-                    continue
+        still overlap): what matches searched around a wrong prior give by chance.
+
+        With ``enough``, the decoys stop as soon as one gives that many (the most of
+        those run so far is returned: at least ``enough``); each decoy runs once.
+        """
+        shift = _DECOY_SHIFT * self.settings.radius
+        decoys = [(shift, 0), (-shift, 0), (0, shift), (0, -shift)]
+        counts = self._chance_counts
+        while len(counts) < len(decoys) and (enough is None or max(counts, default=0) < enough):
+            dx, dy = decoys[len(counts)]
+            decoy = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+            found = None
+            if overlap_box(decoy, image1.shape, image2.shape) is not None:
                 found = self.stage.run(image1, image2, decoy, np.random.default_rng(0),
                                        "fine patches around a shifted identity (chance level)")
-                counts.append(0 if found.model is None else int(found.inliers.sum()))
-            self._chance = max(counts)
-        return self._chance
+            counts.append(0 if found is None or found.model is None else int(found.inliers.sum()))
+        return max(counts, default=0)
 
     def identity_settles(self, image1, image2, rng) -> bool:
         """Whether the identity prior registers the pair well enough to stop turning image 2.
