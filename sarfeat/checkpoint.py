@@ -40,6 +40,7 @@ from typing import Callable
 import numpy as np
 
 from .architecture import ARCHITECTURES, NetworkWeights, op_layout
+from .io import atomic_path
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict",
            "load_weights", "save_weights", "expected_shapes", "write_atomically",
@@ -308,7 +309,9 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``.
 
     A reader never sees half a file, and a write that fails (a full disk, a
-    killed job) leaves the previous file at ``path`` as it was.
+    killed job) leaves the previous file at ``path`` as it was. Each call
+    writes its own temporary file (:func:`sarfeat.io.atomic_path`), so two
+    writers of the same ``path`` never write into one file.
 
     Parameters
     ----------
@@ -317,12 +320,8 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     write : callable
         ``write(temporary_path)`` writes the whole file.
     """
-    partial = path.with_name(path.name + ".partial")
-    try:
+    with atomic_path(path) as partial:
         write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _is_npz(path: Path) -> bool:

@@ -359,6 +359,22 @@ def test_a_failed_save_leaves_the_previous_file_whole(tmp_path):
     assert os.listdir(tmp_path) == ["own.pt"]
 
 
+def test_two_writers_of_one_file_do_not_share_a_temporary_file(tmp_path):
+    """A second writer of the same path, while the first is half-way, leaves both whole."""
+    path = tmp_path / "w.bin"
+
+    def first(partial):
+        with open(partial, "wb") as stream:
+            stream.write(b"A" * 8)
+            stream.flush()
+            checkpoint.write_atomically(path, lambda other: other.write_bytes(b"B" * 16))
+            stream.write(b"A" * 8)
+
+    checkpoint.write_atomically(path, first)
+    assert path.read_bytes() == b"A" * 16  # the last writer's whole file, not a mix
+    assert os.listdir(tmp_path) == ["w.bin"]
+
+
 # --------------------------------------------------------------------------
 # (d) the full R2D2 architecture
 # --------------------------------------------------------------------------
