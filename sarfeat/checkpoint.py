@@ -370,7 +370,7 @@ def load_weights(path: str | os.PathLike, trust: bool = False) -> NetworkWeights
         raise CheckpointError(f"{path} is not a sarfeat weights file (no {FORMAT_NAME} header)")
     _check_sarfeat_header(header, path)
     architecture = header.get("architecture")
-    if architecture not in ARCHITECTURES:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         raise CheckpointError(f"{path}: unknown architecture {architecture!r}; sarfeat reads "
                               f"{sorted(ARCHITECTURES)}")
     return _checked(NetworkWeights(architecture, state, dict(header.get("metadata", {}))), path)

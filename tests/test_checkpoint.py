@@ -677,6 +677,23 @@ def test_damaged_npz_weights_are_a_checkpoint_error(tmp_path, damage):
         load_weights(path)
 
 
+@pytest.mark.parametrize("architecture", [["fast_r2d2"], {"name": "r2d2"}, None, 3])
+def test_npz_header_with_a_malformed_architecture_is_a_checkpoint_error(tmp_path, architecture):
+    import json
+
+    import numpy as np
+
+    from sarfeat.checkpoint import NPZ_HEADER, load_weights
+    from sarfeat.network import weights_of_network
+
+    state = weights_of_network(_random_net(seed=5)).state
+    header = {"format": "sarfeat-r2d2", "format_version": 1, "architecture": architecture}
+    path = tmp_path / "w.npz"
+    np.savez(path, **state, **{NPZ_HEADER: np.array(json.dumps(header))})
+    with pytest.raises(CheckpointError, match="architecture"):
+        load_weights(path)
+
+
 def test_pt_files_without_torch_name_the_extra(saved, monkeypatch):
     import sys
 
