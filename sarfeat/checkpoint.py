@@ -377,7 +377,7 @@ def load_weights(path: str | os.PathLike, trust: bool = False) -> NetworkWeights
 
 
 def _checked(weights: NetworkWeights, path: Path) -> NetworkWeights:
-    """``weights``, after checking its names, shapes and finiteness against its architecture."""
+    """``weights``, after checking its names, shapes, dtypes and finiteness against its network."""
     expected = expected_shapes(weights.architecture)
     if set(expected) != set(weights.state):
         missing, extra = set(expected) - set(weights.state), set(weights.state) - set(expected)
@@ -388,6 +388,11 @@ def _checked(weights: NetworkWeights, path: Path) -> NetworkWeights:
         if tuple(value.shape) != shape:
             raise CheckpointError(f"{path}: {name} has shape {tuple(value.shape)}, the "
                                   f"{weights.architecture} network needs {shape}")
+        counter = name.endswith("num_batches_tracked")
+        kinds, needed = ("iu", "integer") if counter else ("f", "float")
+        if value.dtype.kind not in kinds:
+            raise CheckpointError(f"{path}: {name} has dtype {value.dtype}, the "
+                                  f"{weights.architecture} network needs {needed} values")
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise CheckpointError(f"{path}: non-finite values in {name}")
     return weights

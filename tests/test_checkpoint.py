@@ -694,6 +694,20 @@ def test_npz_header_with_a_malformed_architecture_is_a_checkpoint_error(tmp_path
         load_weights(path)
 
 
+@pytest.mark.parametrize("dtype", ["complex64", "int32", "bool", "<U16"])
+def test_npz_weights_of_a_non_float_dtype_are_a_checkpoint_error(tmp_path, dtype):
+    """The right names and shapes but, say, complex or text values are refused when read."""
+    from sarfeat.architecture import NetworkWeights
+    from sarfeat.checkpoint import load_weights, save_weights
+    from sarfeat.network import weights_of_network
+
+    weights = weights_of_network(_random_net(seed=6))
+    state = dict(weights.state, **{"clf.bias": weights.state["clf.bias"].astype(dtype)})
+    path = save_weights(NetworkWeights(weights.architecture, state, {}), tmp_path / "w.npz")
+    with pytest.raises(CheckpointError, match=r"clf\.bias"):
+        load_weights(path)
+
+
 def test_pt_files_without_torch_name_the_extra(saved, monkeypatch):
     import sys
 
