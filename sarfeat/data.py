@@ -491,10 +491,10 @@ def _download(name: str) -> Path:
         )
     fetcher = _pooch()
     fetcher.path = folder  # SARFEAT_DATA_DIR is read at call time, not at import
-    # folders pooch creates for the download; removed again (when empty) if it fails, so
-    # that a failed fetch leaves the data folder as it was
-    created = [parent for parent in (folder / name).parents
-               if not parent.exists() and folder in (parent, *parent.parents)]
+    # folders pooch creates for the download (the data folder and any missing folder above
+    # it too); removed again (when empty) if it fails, so that a failed fetch leaves the
+    # disk as it was
+    created = [parent for parent in (folder / name).parents if not parent.exists()]
     try:
         return Path(fetcher.fetch(name))
     except ValueError as exc:  # pooch: the downloaded file's hash differs

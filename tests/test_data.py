@@ -153,6 +153,14 @@ def test_offline_download_names_file_url_and_variable(empty_data_dir, offline):
     assert list(empty_data_dir.iterdir()) == []
 
 
+def test_failed_download_into_a_missing_data_dir_creates_no_folders(tmp_path, monkeypatch,
+                                                                    offline):
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(tmp_path / "typo" / "data"))
+    with pytest.raises(data.DataUnavailableError, match="SARFEAT_DATA_DIR"):
+        data.fetch("sar_pairs/a1.jpg")
+    assert list(tmp_path.iterdir()) == []  # not even the folders above the data folder
+
+
 def test_the_default_folder_is_pooch_cache_and_the_runtime_cache_lies_in_it(monkeypatch):
     """Found without importing pooch (at every start), but pooch's own os_cache folder."""
     from sarfeat.runtime.onnx import cache_dir
