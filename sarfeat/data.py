@@ -496,6 +496,9 @@ def _download(name: str) -> Path:
     # disk as it was
     created = [parent for parent in (folder / name).parents if not parent.exists()]
     try:
+        # made here, tolerating another process making it too: pooch would call
+        # os.makedirs without exist_ok, which fails when a parallel fetch wins the race
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         return Path(fetcher.fetch(name))
     except ValueError as exc:  # pooch: the downloaded file's hash differs
         _remove_empty(created)

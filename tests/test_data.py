@@ -202,6 +202,26 @@ def test_download_goes_to_data_dir_and_is_verified(require_data, empty_data_dir,
     assert not (empty_data_dir / name).exists()
 
 
+def test_download_survives_another_process_creating_the_folder(require_data, empty_data_dir,
+                                                               monkeypatch):
+    """Two processes fetching into a fresh data folder both create ``sar_pairs/``."""
+    import os
+
+    name = "sar_pairs/n2.jpg"
+    payload = require_data(name).read_bytes()
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__",
+                        lambda self, url, output_file, pooch, check_only=False:
+                        Path(output_file).write_bytes(payload))
+    makedirs = os.makedirs
+
+    def other_process_first(path, *args, **kwargs):
+        makedirs(path, exist_ok=True)  # the other process wins the race to create it
+        return makedirs(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "makedirs", other_process_first)
+    assert data.fetch(name).read_bytes() == payload
+
+
 def test_file_without_url_needs_sarfeat_data_dir(empty_data_dir, offline):
     name = "sar_pairs/reference_transforms.json"
     with pytest.raises(data.DataUnavailableError, match="SARFEAT_DATA_DIR") as info:
