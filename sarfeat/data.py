@@ -507,7 +507,8 @@ def _download(name: str) -> Path:
         _remove_empty(created)
         raise DataUnavailableError(
             f"{name!r} is not available locally and could not be downloaded from "
-            f"{url} ({type(exc).__name__}: {exc}). {how_to}"
+            f"{url} ({type(exc).__name__}: {exc}). Download it by hand from that URL and "
+            f"save it as {folder / name}; or: {how_to}"
         ) from exc
 
 

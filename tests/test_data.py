@@ -161,6 +161,13 @@ def test_failed_download_into_a_missing_data_dir_creates_no_folders(tmp_path, mo
     assert list(tmp_path.iterdir()) == []  # not even the folders above the data folder
 
 
+def test_offline_download_says_where_to_save_a_copy_made_by_hand(empty_data_dir, offline):
+    name = "weights/faster2d2_WASF_N16.pt"
+    with pytest.raises(data.DataUnavailableError) as info:
+        data.fetch(name)
+    assert f"save it as {empty_data_dir / name}" in str(info.value)
+
+
 def test_the_default_folder_is_pooch_cache_and_the_runtime_cache_lies_in_it(monkeypatch):
     """Found without importing pooch (at every start), but pooch's own os_cache folder."""
     from sarfeat.runtime.onnx import cache_dir
