@@ -222,3 +222,20 @@ def test_last_checkpoint_of_a_run_loads_as_weights(tmp_path, channel_pairs):
     assert net.architecture == "fast_r2d2_lite" and net.metadata == {"iteration": 1}
     for name, value in trainer.net.state_dict().items():
         torch.testing.assert_close(net.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_derive_open_sar_leaves_no_file_that_differs_from_the_registry(tmp_path, monkeypatch):
+    """A derived array with the wrong sha256 is refused without being left at its name."""
+    import shutil
+
+    from sarfeat import data
+    from sarfeat.training import open_sar
+
+    source = data.OPTICAL_SAR_TILE[1]  # a registered (bundled) file stands in for a source
+    (tmp_path / "sources" / source).parent.mkdir(parents=True)
+    shutil.copyfile(data.fetch(source), tmp_path / "sources" / source)
+    name = "sar_images/pyrosar_s1a_vv_intensity.npy"
+    monkeypatch.setattr(open_sar, "DERIVED", {name: (source, lambda path: np.zeros(3))})
+    with pytest.raises(ValueError, match="differs"):
+        open_sar.derive_open_sar(tmp_path / "out", sources=tmp_path / "sources")
+    assert list((tmp_path / "out" / "sar_images").iterdir()) == []

@@ -106,6 +106,7 @@ def derive_open_sar(output: Path, sources: Path | None = None) -> list[Path]:
     :func:`sarfeat.data.fetch`). An existing file is kept if its digest is right.
     """
     from ..data import fetch, file_sha256, known_sha256
+    from ..io import atomic_path
 
     written = []
     for name, (source, derive) in DERIVED.items():
@@ -119,9 +120,10 @@ def derive_open_sar(output: Path, sources: Path | None = None) -> list[Path]:
         if known_sha256(file_sha256(path)) != source:
             raise ValueError(f"{path} is not the registered {source}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        np.save(target, derive(path))
-        if known_sha256(file_sha256(target)) != name:
-            raise ValueError(f"derived {target} differs from the registered {name}")
+        with atomic_path(target) as partial:  # never half a file, nor a wrong one, at target
+            np.save(partial, derive(path))
+            if known_sha256(file_sha256(partial)) != name:
+                raise ValueError(f"derived {target} differs from the registered {name}")
         written.append(target)
     return written
 
