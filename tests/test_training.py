@@ -214,6 +214,31 @@ def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):
     assert stop.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("module, required", [
+    ("patch_descriptor", []), ("invariant_descriptor", ["--open-data", "missing"]),
+    ("orientation", []), ("learned_polar", ["--pool", "missing.npz"])])
+def test_side_trainers_refuse_threads_below_one(tmp_path, module, required, capsys):
+    import importlib
+
+    main = importlib.import_module(f"sarfeat.training.{module}").main
+    with pytest.raises(SystemExit) as stop:
+        main(["--output", str(tmp_path / "run"), *required, "--threads", "0"])
+    assert stop.value.code == 2 and "argument --threads: must be" in capsys.readouterr().err
+
+
+def test_set_threads_caps_numba_kernels_too():
+    numba = pytest.importorskip("numba")
+    from sarfeat.training.trainer import set_threads
+
+    before_torch, before_numba = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before_torch)
+        numba.set_num_threads(before_numba)
+
+
 def test_last_checkpoint_of_a_run_loads_as_weights(tmp_path, channel_pairs):
     trainer = Trainer(_config(tmp_path, iterations=1, architecture="fast_r2d2_lite"),
                       channel_pairs)

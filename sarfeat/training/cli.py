@@ -17,18 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
-from .trainer import RUN_STATE, TrainConfig, Trainer
+from .trainer import RUN_STATE, TrainConfig, Trainer, set_threads, thread_count
 
 __all__ = ["main", "build_dataset", "distill_main"]
-
-
-def _threads(text: str) -> int:
-    """The value of ``--threads``: a whole number of at least 1."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                              "on the open SAR training scenes (default: on)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
-    parser.add_argument("--threads", type=_threads, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -177,7 +169,7 @@ def _distill_parser() -> argparse.ArgumentParser:
                         help="teacher peaks above this get extra weight (default 0.5)")
     parser.add_argument("--data-dir", help="folder of sarfeat's shared data (sar_images/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--threads", type=_threads, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
     parser.add_argument("--print-every", type=int, default=10, help="iterations between logs")
     return parser
 
@@ -188,7 +180,7 @@ def distill_main(argv: list[str] | None = None) -> int:
 
     args = _distill_parser().parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
     values = {"output": args.out, "teacher": args.teacher, "architecture": args.architecture,
               "minutes": args.minutes, "data_dir": args.data_dir}
     for field in ("batch_size", "crop_size", "lr", "seed", "checkpoint_minutes", "target"):
@@ -223,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.threads:
-            torch.set_num_threads(args.threads)
+            set_threads(args.threads)
         config = _config(args)
         dataset, description = build_dataset(config, args)
         config.data = description

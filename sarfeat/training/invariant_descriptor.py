@@ -79,7 +79,7 @@ from ..orientation import PATCH_SCALE
 from ..polar_descriptor import POLAR_ANGLES, POLAR_RADII, polar_invariants
 from ..preprocess import normalize_sar
 from .patch_descriptor import channel_pair, hardnet_loss, open_training_scenes
-from .trainer import atomic_save, resume_state
+from .trainer import atomic_save, resume_state, set_threads, thread_count
 
 __all__ = ["InvariantModule", "ring_pairs", "open_scenes", "pair_accuracy", "export",
            "masked_hardnet_loss", "train"]
@@ -433,9 +433,9 @@ def main(argv=None) -> int:
     parser.add_argument("--polar", action="store_true", help="add the polar invariants")
     parser.add_argument("--hidden", type=int, default=0)
     parser.add_argument("--dim", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=thread_count, default=1)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     options = {"widths": tuple(args.widths), "taps": args.taps, "frequencies": args.frequencies,
                "uses_polar": args.polar, "hidden": args.hidden, "dim": args.dim}
     final = train(args.output, args.open_data, args.minutes, options, warps=args.warps,

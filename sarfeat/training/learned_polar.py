@@ -94,6 +94,7 @@ import torch
 
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
+from .trainer import set_threads, thread_count
 
 __all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "hard_precision",
            "score", "search_weights", "spectra_tensors", "train", "warp_features", "warp_loss"]
@@ -558,7 +559,7 @@ def main(argv=None) -> int:
     parser.add_argument("--recall", type=float, default=0.0)
     parser.add_argument("--near", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--search", action="store_true",
                         help="search group weights on a detected-warps pool instead of training")
     parser.add_argument("--keep", type=float, default=0.98,
@@ -566,7 +567,7 @@ def main(argv=None) -> int:
     parser.add_argument("--every-warp", type=int, default=2,
                         help="with --search: every that many warps of the pool")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.detect_warps:
         from .invariant_descriptor import open_scenes
 

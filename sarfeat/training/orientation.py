@@ -39,7 +39,7 @@ from ..orientation import (ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIGMA, PATCH_SI
                            LevelSteering)
 from ..preprocess import normalize_sar
 from ..resample import resize_bilinear
-from .trainer import atomic_save
+from .trainer import atomic_save, set_threads, thread_count
 
 __all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz", "train"]
 
@@ -495,7 +495,7 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=45.0)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--open-data", help="folder of the extra open SAR (sarfeat.data names, "
                                             "python -m sarfeat.training.open_sar FOLDER)")
     parser.add_argument("--hold-out", type=int, default=0,
@@ -506,7 +506,7 @@ def main(argv=None) -> int:
                         help="train on the detector's own keypoints matched across this many "
                              "random warps (CorrespondencePairs) instead of OrientationPairs")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cubes = open_training_scenes(args.open_data)
     held_out = None
     if args.hold_out:

@@ -35,7 +35,7 @@ import torch
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
-from .trainer import atomic_save, resume_state
+from .trainer import atomic_save, resume_state, set_threads, thread_count
 
 __all__ = ["channel_pair", "hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
 
@@ -254,10 +254,10 @@ def main(argv=None) -> int:
     parser.add_argument("--warps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--open-data", help="folder of the extra open SAR (sarfeat.data names)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cubes = open_training_scenes(args.open_data)
     final = train(args.output, cubes, args.minutes, warps=args.warps, batch=args.batch,
                   width=args.width)

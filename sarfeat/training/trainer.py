@@ -33,7 +33,7 @@ from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "config_changes",
-           "load_run_state", "resume_state", "save_run_state"]
+           "load_run_state", "resume_state", "save_run_state", "set_threads", "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
 RESUMABLE_CHANGES = ("output", "iterations", "device", "checkpoint_every", "validate_every")
@@ -124,6 +124,35 @@ def code_version() -> str:
 def atomic_save(payload: dict, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename it: a reader never sees half a file."""
     write_atomically(Path(path), lambda partial: torch.save(payload, partial))
+
+
+def thread_count(text: str) -> int:
+    """The value of a ``--threads`` option: a whole number of at least 1.
+
+    Raises :class:`argparse.ArgumentTypeError` otherwise (argparse reports it).
+    """
+    import argparse
+
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def set_threads(count: int) -> None:
+    """Use at most ``count`` CPU threads in torch, numba's parallel kernels and OpenCV."""
+    torch.set_num_threads(count)
+    try:
+        import numba
+    except ImportError:
+        pass
+    else:
+        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    try:
+        import cv2
+    except ImportError:
+        pass
+    else:
+        cv2.setNumThreads(count)
 
 
 #: The file of a run folder that holds the state to resume from.
