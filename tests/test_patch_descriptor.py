@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from sarfeat.patch_descriptor import (
@@ -68,3 +69,20 @@ def test_learned_descriptor_describes_keypoints(airsar_cube, tmp_path):
                               np.array([32.0, 45.25]), np.array([0.3, -2.0]))
     assert out.shape == (2, 128) and out.dtype == np.float32
     assert descriptor.describe(gray, np.zeros((0, 2)), np.zeros(0), np.zeros(0)).shape == (0, 128)
+
+
+def _patch_pool(folder):
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    np.savez(folder / "pairs.npz", first=rng.random((32, 16, 16)).astype(np.float16),
+             second=rng.random((32, 16, 16)).astype(np.float16))
+
+
+def test_resume_refuses_other_options_but_not_more_minutes(tmp_path):
+    from sarfeat.training.patch_descriptor import train
+
+    _patch_pool(tmp_path / "run")
+    train(tmp_path / "run", [], minutes=1e-4, batch=8, width=4)
+    with pytest.raises(ValueError, match="batch: 8 -> 16"):
+        train(tmp_path / "run", [], minutes=1e-4, batch=16, width=4)
+    train(tmp_path / "run", [], minutes=2e-4, batch=8, width=4)

@@ -346,7 +346,10 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
     optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     state_path = output / "last.pt"
-    spent, step, history = resume_state(state_path, net, optimiser, generator)
+    config = {"scenes": len(training), "options": options, "warps": warps, "batch": batch,
+              "lr": lr, "seed": seed, "extra": extra, "speckle": speckle, "jitter": jitter,
+              "images": images, "gap": gap}
+    spent, step, history = resume_state(state_path, net, optimiser, generator, config)
     a_all, pa_all = _inputs(first, net.uses_polar)
     b_all, pb_all = _inputs(second, net.uses_polar)
     val_a, val_pa = _inputs(val_first, net.uses_polar)
@@ -400,7 +403,7 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
         if time.time() - saved_at > 120 or spent >= budget:
             atomic_save({"net": net.state_dict(), "optimiser": optimiser.state_dict(),
                          "generator": generator.get_state(), "seconds": spent, "step": step,
-                         "history": history}, state_path)
+                         "history": history, "config": config}, state_path)
             saved_at = time.time()
     final = export(net, output / "final.npz")
     (output / "final.json").write_text(json.dumps(
@@ -438,9 +441,13 @@ def main(argv=None) -> int:
     set_threads(args.threads)
     options = {"widths": tuple(args.widths), "taps": args.taps, "frequencies": args.frequencies,
                "uses_polar": args.polar, "hidden": args.hidden, "dim": args.dim}
-    final = train(args.output, args.open_data, args.minutes, options, warps=args.warps,
-                  batch=args.batch, lr=args.lr, extra=args.extra, speckle=args.speckle,
-                  jitter=args.jitter, images=args.images)
+    try:
+        final = train(args.output, args.open_data, args.minutes, options, warps=args.warps,
+                      batch=args.batch, lr=args.lr, extra=args.extra, speckle=args.speckle,
+                      jitter=args.jitter, images=args.images)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(json.dumps({"final": str(final)}))
     return 0
 

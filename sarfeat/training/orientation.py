@@ -39,7 +39,7 @@ from ..orientation import (ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIGMA, PATCH_SI
                            LevelSteering)
 from ..preprocess import normalize_sar
 from ..resample import resize_bilinear
-from .trainer import atomic_save, set_threads, thread_count
+from .trainer import atomic_save, resume_state, set_threads, thread_count
 
 __all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz", "train"]
 
@@ -449,12 +449,12 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, batch: int = 25
     torch.manual_seed(seed)
     net = OrientationNet(widths)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-    state_path, spent, step, history = output / "last.pt", 0.0, 0, []
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        net.load_state_dict(state["net"])
-        optimiser.load_state_dict(state["optimiser"])
-        spent, step, history = state["seconds"], state["step"], state["history"]
+    state_path = output / "last.pt"
+    config = {"scenes": len(cubes), "held_out": len(held_out or []), "batch": batch, "lr": lr,
+              "seed": seed, "widths": list(widths), "loss": loss,
+              "correspondences": correspondences}
+    spent, step, history = resume_state(state_path, net, optimiser, config=config)
+    if step:
         sampler.rng = np.random.default_rng(seed + step)
     budget, saved_at, running = minutes * 60.0, time.time(), []
     final = output / "orientation.npz"
@@ -480,7 +480,8 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, batch: int = 25
             running = []
         if time.time() - saved_at > 120 or spent >= budget:
             atomic_save({"net": net.state_dict(), "optimiser": optimiser.state_dict(),
-                         "seconds": spent, "step": step, "history": history}, state_path)
+                         "seconds": spent, "step": step, "history": history, "config": config},
+                        state_path)
             export_npz(net, final, {"steps": step, "seconds": spent, "batch": batch,
                                     "widths": list(widths), "loss": loss, "history": history})
             saved_at = time.time()
@@ -514,8 +515,12 @@ def main(argv=None) -> int:
         keep = len(cubes) - 1 if args.open_data else len(cubes)
         held_out = cubes[keep - args.hold_out:keep]
         cubes = cubes[:keep - args.hold_out] + cubes[keep:]
-    final = train(args.output, cubes, args.minutes, batch=args.batch, lr=args.lr,
-                  loss=args.loss, correspondences=args.correspondences, held_out=held_out)
+    try:
+        final = train(args.output, cubes, args.minutes, batch=args.batch, lr=args.lr,
+                      loss=args.loss, correspondences=args.correspondences, held_out=held_out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(json.dumps({"final": str(final)}))
     return 0
 

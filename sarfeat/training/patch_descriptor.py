@@ -214,7 +214,9 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
     optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     state_path = output / "last.pt"
-    spent, step, history = resume_state(state_path, net, optimiser, generator)
+    config = {"scenes": len(cubes), "warps": warps, "batch": batch, "width": width, "lr": lr,
+              "seed": seed}
+    spent, step, history = resume_state(state_path, net, optimiser, generator, config)
     budget, saved_at, running = minutes * 60.0, time.time(), []
     first_t, second_t = torch.from_numpy(first), torch.from_numpy(second)
     net.train()
@@ -238,7 +240,7 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
         if time.time() - saved_at > 120 or spent >= budget:
             atomic_save({"net": net.state_dict(), "optimiser": optimiser.state_dict(),
                          "generator": generator.get_state(), "seconds": spent, "step": step,
-                         "history": history}, state_path)
+                         "history": history, "config": config}, state_path)
             saved_at = time.time()
     final = output / "final.pt"
     atomic_save({"config": {"width": width, "dim": net.dim}, "state_dict": net.state_dict(),
@@ -259,8 +261,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     set_threads(args.threads)
     cubes = open_training_scenes(args.open_data)
-    final = train(args.output, cubes, args.minutes, warps=args.warps, batch=args.batch,
-                  width=args.width)
+    try:
+        final = train(args.output, cubes, args.minutes, warps=args.warps, batch=args.batch,
+                      width=args.width)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(json.dumps({"final": str(final)}))
     return 0
 

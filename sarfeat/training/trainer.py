@@ -159,12 +159,22 @@ def set_threads(count: int) -> None:
 RUN_STATE = "last.pt"
 
 
-def resume_state(path: Path, net, optimiser, generator=None) -> tuple[float, int, list]:
+def resume_state(path: Path, net, optimiser, generator=None, config: dict | None = None,
+                 free: tuple[str, ...] = ("minutes",)) -> tuple[float, int, list]:
     """Load a time-bounded run's ``last.pt`` (if it exists) into ``net``, ``optimiser``
-    and ``generator``; returns (seconds spent, steps, history), zeros for a new run."""
+    and ``generator``; returns (seconds spent, steps, history), zeros for a new run.
+
+    With ``config`` (plain data, saved as the state's ``'config'``), a state
+    written with other options than those of ``free`` is refused (ValueError).
+    """
     if not Path(path).is_file():
         return 0.0, 0, []
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
+    changed = config_changes(state["config"], config, free) if (
+        config is not None and "config" in state) else []
+    if changed:
+        raise ValueError(f"{path} is a run with other options ({'; '.join(changed)}): resume "
+                         "it with the same options, or start a new run in another folder")
     net.load_state_dict(state["net"])
     optimiser.load_state_dict(state["optimiser"])
     if generator is not None:
