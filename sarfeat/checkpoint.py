@@ -44,7 +44,7 @@ from .io import atomic_path
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict",
            "load_weights", "save_weights", "expected_shapes", "write_atomically",
-           "TORCH_EXTRA_HINT"]
+           "write_npz_atomically", "TORCH_EXTRA_HINT"]
 
 #: How to get torch, named in every error raised for its absence.
 TORCH_EXTRA_HINT = "install it with: pip install 'sarfeat[train]' (or sarfeat[gpu])"
@@ -322,6 +322,31 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """
     with atomic_path(path) as partial:
         write(partial)
+
+
+def write_npz_atomically(path: str | os.PathLike, arrays: dict) -> Path:
+    """``np.savez`` of ``arrays`` to exactly ``path`` (no ``.npz`` appended), atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination; a file already there is replaced only once the new
+        one is complete.
+    arrays : dict of str to array_like
+        The named arrays.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+
+    def write(partial: Path) -> None:
+        with open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    write_atomically(path, write)
+    return path
 
 
 def _is_npz(path: Path) -> bool:

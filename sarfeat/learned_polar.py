@@ -76,6 +76,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data
+from .checkpoint import write_npz_atomically
 from .polar_descriptor import (
     MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra, spectrum_invariants, unit_rows,
 )
@@ -193,11 +194,9 @@ class LearnedPolar:
 
     def save(self, path: str | Path) -> Path:
         """Write the weights as the ``.npz`` :meth:`load` reads."""
-        with open(path, "wb") as handle:
-            np.savez(handle, mix=self.mix.astype(np.float32),
-                     weights=self.weights.astype(np.float32),
-                     mean_weight=np.float32(self.mean_weight))
-        return Path(path)
+        return write_npz_atomically(path, {"mix": self.mix.astype(np.float32),
+                                           "weights": self.weights.astype(np.float32),
+                                           "mean_weight": np.float32(self.mean_weight)})
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         """(N, D) float32 unit descriptors of (N, R, A) ring samples (zero rows for flat ones)."""

@@ -193,3 +193,19 @@ def test_the_default_detector_is_v2_and_v1_stays_loadable(hh_log):
     patch = SARR2D2Detector(min_size=128, descriptor="patch")
     patch.detect_and_extract(image)
     assert patch.descriptors.shape[1] == 121  # the patch is never reweighted
+
+
+def test_save_killed_while_writing_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "weights.npz"
+    LearnedPolar.identity().save(path)
+
+    def killed(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        LearnedPolar.tuned().save(path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(LearnedPolar.load(path).weights, 1.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]

@@ -86,3 +86,19 @@ def test_resume_refuses_other_options_but_not_more_minutes(tmp_path):
     with pytest.raises(ValueError, match="batch: 8 -> 16"):
         train(tmp_path / "run", [], minutes=1e-4, batch=16, width=4)
     train(tmp_path / "run", [], minutes=2e-4, batch=8, width=4)
+
+
+def test_pair_pool_killed_while_writing_leaves_no_file(tmp_path, monkeypatch):
+    from sarfeat.training import patch_descriptor
+
+    pool = np.zeros((4, 16, 16), np.float16)
+    monkeypatch.setattr(patch_descriptor, "patch_pairs", lambda *a, **k: (pool, pool))
+
+    def killed(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        patch_descriptor.train(tmp_path / "run", [], minutes=1e-4, batch=4, width=4)
+    assert not (tmp_path / "run" / "pairs.npz").exists()

@@ -74,6 +74,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import write_npz_atomically
 from ..invariant_descriptor import keypoint_ring_samples, normalised_samples
 from ..orientation import PATCH_SCALE
 from ..polar_descriptor import POLAR_ANGLES, POLAR_RADII, polar_invariants
@@ -266,9 +267,7 @@ def export(module: InvariantModule, path: Path) -> Path:
     for index, head in enumerate(module.heads):
         arrays[f"head{index}.weight"] = head.weight.detach().numpy().astype(np.float32)
         arrays[f"head{index}.bias"] = head.bias.detach().numpy().astype(np.float32)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
+    return write_npz_atomically(path, arrays)
 
 
 def pair_accuracy(first: np.ndarray, second: np.ndarray, pool: int = 1000) -> float:
@@ -316,7 +315,7 @@ def _pool(path: Path, cubes, warps: int, seed: int, **options):
             return saved["first"], saved["second"], saved["warp"], saved["where"]
     start = time.time()
     first, second, warp, where = ring_pairs(cubes, warps, seed=seed, groups=True, **options)
-    np.savez(path, first=first, second=second, warp=warp, where=where)
+    write_npz_atomically(path, {"first": first, "second": second, "warp": warp, "where": where})
     print(f"{path.name}: {len(first)} pairs from {warps} warps in {time.time() - start:.0f} s",
           flush=True)
     return first, second, warp, where

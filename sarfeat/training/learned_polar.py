@@ -92,6 +92,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
 from .trainer import set_threads, thread_count
@@ -572,7 +573,8 @@ def main(argv=None) -> int:
         from .invariant_descriptor import open_scenes
 
         training, _ = open_scenes(args.open_data)
-        np.savez(args.pool[0], **detected_warps(training, args.detect_warps, seed=args.seed))
+        write_npz_atomically(args.pool[0], detected_warps(training, args.detect_warps,
+                                                          seed=args.seed))
         return 0
     if args.search:
         search(args.output, args.pool, args.select, args.keep, args.every_warp)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import write_npz_atomically
 from ..learned_orientation import ORI_PIXELS, ORI_SCALE, orientation_patches
 from ..orientation import (ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIGMA, PATCH_SIZE,
                            LevelSteering)
@@ -123,9 +124,7 @@ def export_npz(net: OrientationNet, path: Path, metadata: dict | None = None) ->
     arrays["linear_weight"] = net.head.weight.detach().numpy().astype(np.float32)
     arrays["linear_bias"] = net.head.bias.detach().numpy().astype(np.float32)
     arrays["metadata"] = np.array(json.dumps(metadata or {}))
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, **arrays)
-    partial.replace(path)
+    write_npz_atomically(path, arrays)
 
 
 def angle_loss(vectors1: torch.Tensor, vectors2: torch.Tensor, psi1: torch.Tensor,

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import write_npz_atomically
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
@@ -207,7 +208,7 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
     else:
         start = time.time()
         first, second = patch_pairs(cubes, warps, seed=seed)
-        np.savez(pool, first=first, second=second)
+        write_npz_atomically(pool, {"first": first, "second": second})
         print(f"{len(first)} pairs from {warps} warps in {time.time() - start:.0f} s", flush=True)
     torch.manual_seed(seed)
     net = PatchNet(width=width)
