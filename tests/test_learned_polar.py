@@ -209,3 +209,17 @@ def test_save_killed_while_writing_keeps_the_previous_file(tmp_path, monkeypatch
     monkeypatch.undo()
     np.testing.assert_array_equal(LearnedPolar.load(path).weights, 1.0)
     assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]
+
+
+def test_training_commands_do_not_overwrite_earlier_outputs(tmp_path, capsys):
+    from sarfeat.training.learned_polar import main, train
+
+    pool = tmp_path / "pool.npz"
+    pool.write_bytes(b"an earlier pool")
+    assert main(["--output", str(tmp_path / "unused"), "--pool", str(pool),
+                 "--detect-warps", "1"]) == 1
+    assert "not overwritten" in capsys.readouterr().err
+    assert pool.read_bytes() == b"an earlier pool"
+    LearnedPolar.identity().save(tmp_path / "best.npz")
+    with pytest.raises(FileExistsError, match="best.npz"):
+        train(tmp_path, pool, None, minutes=1e-4)

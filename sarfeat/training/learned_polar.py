@@ -95,7 +95,7 @@ import torch
 from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
-from .trainer import set_threads, thread_count
+from .trainer import refuse_existing, set_threads, thread_count
 
 __all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "hard_precision",
            "score", "search_weights", "spectra_tensors", "train", "warp_features", "warp_loss"]
@@ -411,6 +411,7 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from eval_invariant_descriptor import load_warps
 
+    refuse_existing(*(output / name for name in ("best.npz", "last.npz", "final.npz")))
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     loss_options = {"margin": margin, **(loss_options or {})}
@@ -510,6 +511,7 @@ def search(output: Path, pool: Path | list, select: Path | None, keep: float = 0
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from eval_invariant_descriptor import load_warps
 
+    refuse_existing(output / "search.json")
     output.mkdir(parents=True, exist_ok=True)
     data = _load_pool(pool)
     start = time.time()
@@ -569,24 +571,27 @@ def main(argv=None) -> int:
                         help="with --search: every that many warps of the pool")
     args = parser.parse_args(argv)
     set_threads(args.threads)
-    if args.detect_warps:
-        from .invariant_descriptor import open_scenes
-
-        training, _ = open_scenes(args.open_data)
-        write_npz_atomically(args.pool[0], detected_warps(training, args.detect_warps,
-                                                          seed=args.seed))
-        return 0
-    if args.search:
-        search(args.output, args.pool, args.select, args.keep, args.every_warp)
-        return 0
-    if len(args.pool) > 1:
+    if not (args.detect_warps or args.search) and len(args.pool) > 1:
         parser.error("training reads one pool")
-    summary = train(args.output, args.pool[0], args.select, args.minutes, args.channels,
-                    args.images, args.pairs, args.distractors, args.lr, args.decay,
-                    args.margin, args.gap, args.every, args.seed,
-                    {"kind": args.loss, "temperature": args.temperature, "recall": args.recall,
-                     "near": args.near})
-    print(json.dumps({"best": summary["best"]}))
+    try:
+        if args.detect_warps:
+            from .invariant_descriptor import open_scenes
+            refuse_existing(args.pool[0])
+            training, _ = open_scenes(args.open_data)
+            write_npz_atomically(args.pool[0], detected_warps(training, args.detect_warps,
+                                                              seed=args.seed))
+        elif args.search:
+            search(args.output, args.pool, args.select, args.keep, args.every_warp)
+        else:
+            summary = train(args.output, args.pool[0], args.select, args.minutes,
+                            args.channels, args.images, args.pairs, args.distractors, args.lr,
+                            args.decay, args.margin, args.gap, args.every, args.seed,
+                            {"kind": args.loss, "temperature": args.temperature,
+                             "recall": args.recall, "near": args.near})
+            print(json.dumps({"best": summary["best"]}))
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

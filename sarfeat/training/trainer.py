@@ -33,7 +33,8 @@ from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "config_changes",
-           "load_run_state", "resume_state", "save_run_state", "set_threads", "thread_count"]
+           "load_run_state", "resume_state", "refuse_existing", "save_run_state", "set_threads",
+           "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
 RESUMABLE_CHANGES = ("output", "iterations", "device", "checkpoint_every", "validate_every")
@@ -153,6 +154,13 @@ def set_threads(count: int) -> None:
         pass
     else:
         cv2.setNumThreads(count)
+
+
+def refuse_existing(*paths: Path) -> None:
+    """Raise FileExistsError naming those of ``paths`` that exist (outputs never overwritten)."""
+    if any(Path(path).exists() for path in paths):
+        raise FileExistsError(f"{', '.join(str(p) for p in paths if Path(p).exists())} exists: "
+                              "not overwritten (choose another output, or remove it)")
 
 
 #: The file of a run folder that holds the state to resume from.
