@@ -214,16 +214,29 @@ def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):
     assert stop.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module, required", [
-    ("patch_descriptor", []), ("invariant_descriptor", ["--open-data", "missing"]),
-    ("orientation", []), ("learned_polar", ["--pool", "missing.npz"])])
-def test_side_trainers_refuse_threads_below_one(tmp_path, module, required, capsys):
+#: The side trainers' modules and the options each requires.
+SIDE_TRAINERS = [("patch_descriptor", []), ("invariant_descriptor", ["--open-data", "missing"]),
+                 ("orientation", []), ("learned_polar", ["--pool", "missing.npz"])]
+
+
+@pytest.mark.parametrize("module, required", SIDE_TRAINERS)
+@pytest.mark.parametrize("option, value", [("--threads", "0"), ("--minutes", "0"),
+                                           ("--minutes", "-1")])
+def test_side_trainers_refuse_bad_threads_and_minutes(tmp_path, module, required, option,
+                                                      value, capsys):
     import importlib
 
     main = importlib.import_module(f"sarfeat.training.{module}").main
     with pytest.raises(SystemExit) as stop:
-        main(["--output", str(tmp_path / "run"), *required, "--threads", "0"])
-    assert stop.value.code == 2 and "argument --threads: must be" in capsys.readouterr().err
+        main(["--output", str(tmp_path / "run"), *required, option, value])
+    assert stop.value.code == 2 and f"argument {option}: must be" in capsys.readouterr().err
+
+
+def test_distill_refuses_minutes_of_zero(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_main(["distill", "--out", str(tmp_path / "run"), "--minutes", "0"])
+    assert stop.value.code == 2 and "argument --minutes: must be" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_set_threads_caps_numba_kernels_too():

@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 
 
-from .trainer import RUN_STATE, TrainConfig, Trainer, set_threads, thread_count
+from .trainer import (
+    RUN_STATE, TrainConfig, Trainer, positive_minutes, set_threads, thread_count,
+)
 
 __all__ = ["main", "build_dataset", "distill_main"]
 
@@ -157,7 +159,7 @@ def _distill_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="run folder (last.pt, final.pt)")
     parser.add_argument("--teacher", default="sarfeat-sar-v1", help="teacher weights")
     parser.add_argument("--architecture", default="fast_r2d2_lite", help="student architecture")
-    parser.add_argument("--minutes", type=float, required=True,
+    parser.add_argument("--minutes", type=positive_minutes, required=True,
                         help="training time in total, over resumed sessions")
     for name, kind in (("batch-size", int), ("crop-size", int), ("lr", float), ("seed", int),
                        ("checkpoint-minutes", float)):

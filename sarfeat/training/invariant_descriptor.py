@@ -80,7 +80,7 @@ from ..orientation import PATCH_SCALE
 from ..polar_descriptor import POLAR_ANGLES, POLAR_RADII, polar_invariants
 from ..preprocess import normalize_sar
 from .patch_descriptor import channel_pair, hardnet_loss, open_training_scenes
-from .trainer import atomic_save, resume_state, set_threads, thread_count
+from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
 
 __all__ = ["InvariantModule", "ring_pairs", "open_scenes", "pair_accuracy", "export",
            "masked_hardnet_loss", "train"]
@@ -417,7 +417,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--open-data", required=True, help="folder of the extra open SAR")
-    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--minutes", type=positive_minutes, default=15.0)
     parser.add_argument("--warps", type=int, default=600)
     parser.add_argument("--extra", type=float, default=0.0,
                         help="random positions a keypoint added to the training pairs")

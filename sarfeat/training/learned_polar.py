@@ -95,7 +95,7 @@ import torch
 from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
-from .trainer import refuse_existing, set_threads, thread_count
+from .trainer import positive_minutes, refuse_existing, set_threads, thread_count
 
 __all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "hard_precision",
            "score", "search_weights", "spectra_tensors", "train", "warp_features", "warp_loss"]
@@ -546,7 +546,7 @@ def main(argv=None) -> int:
                         help="first write a detected-warps pool of that many warps to --pool")
     parser.add_argument("--open-data", help="with --detect-warps: the open SAR folder")
     parser.add_argument("--select", type=Path, help="cached eval warps for early stopping")
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--minutes", type=positive_minutes, default=10.0)
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--pairs", type=int, default=128, help="pairs a warp in a batch")

@@ -40,7 +40,7 @@ from ..orientation import (ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIGMA, PATCH_SI
                            LevelSteering)
 from ..preprocess import normalize_sar
 from ..resample import resize_bilinear
-from .trainer import atomic_save, resume_state, set_threads, thread_count
+from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
 
 __all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz", "train"]
 
@@ -492,7 +492,7 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path)
-    parser.add_argument("--minutes", type=float, default=45.0)
+    parser.add_argument("--minutes", type=positive_minutes, default=45.0)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=thread_count, default=1)

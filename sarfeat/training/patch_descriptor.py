@@ -36,7 +36,7 @@ from ..checkpoint import write_npz_atomically
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
-from .trainer import atomic_save, resume_state, set_threads, thread_count
+from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
 
 __all__ = ["channel_pair", "hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
 
@@ -253,7 +253,7 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path)
-    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--minutes", type=positive_minutes, default=60.0)
     parser.add_argument("--warps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--width", type=int, default=16)

@@ -33,7 +33,7 @@ from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "config_changes",
-           "load_run_state", "resume_state", "refuse_existing", "save_run_state", "set_threads",
+           "load_run_state", "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
            "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
@@ -137,6 +137,22 @@ def thread_count(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
     return int(text)
+
+
+def positive_minutes(text: str) -> float:
+    """The value of a ``--minutes`` option: a number above 0 (0 would export untrained weights).
+
+    Raises :class:`argparse.ArgumentTypeError` otherwise (argparse reports it).
+    """
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of minutes above 0, not {text!r}")
+    return value
 
 
 def set_threads(count: int) -> None:
