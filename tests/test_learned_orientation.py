@@ -116,3 +116,20 @@ def test_training_pairs_agree_under_the_known_turns(airsar_cube, sampler):
     loss = pair_loss(net, batch, "both")
     loss.backward()
     assert torch.isfinite(loss) and net.head.weight.grad.abs().sum() > 0
+
+
+def test_orientation_training_validates_on_the_held_out_scenes(tmp_path, monkeypatch):
+    from sarfeat.training import orientation
+
+    built = []
+
+    class Recorded(orientation.OrientationPairs):
+        def __init__(self, cubes, seed=0, respeckled=2, keypoints=None):
+            built.append(cubes)
+            super().__init__(cubes, seed, respeckled, [np.zeros((0, 2))] * len(cubes))
+
+    rng = np.random.default_rng(0)
+    scene, held = (rng.gamma(1.0, 1.0, (128, 128, 2)).astype(np.float32) for _ in range(2))
+    monkeypatch.setattr(orientation, "OrientationPairs", Recorded)
+    orientation.train(tmp_path / "run", [scene], minutes=1e-4, batch=32, held_out=[held])
+    assert [len(cubes) for cubes in built] == [1, 1] and built[1][0] is held

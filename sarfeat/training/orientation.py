@@ -443,7 +443,8 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, batch: int = 25
         print(f"{len(sampler)} training and {len(held)} held-out correspondences", flush=True)
     else:
         sampler = OrientationPairs(cubes, seed=seed)
-        held = OrientationPairs(cubes, seed=seed + 1000, keypoints=sampler.keypoints)
+        held = OrientationPairs(held_out or cubes, seed=seed + 1000,
+                                keypoints=None if held_out else sampler.keypoints)
     validation = [held.batch(256) for _ in range(4)]
     torch.manual_seed(seed)
     net = OrientationNet(widths)
