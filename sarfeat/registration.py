@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
-from skimage.transform import ProjectiveTransform
+from skimage.transform import AffineTransform, ProjectiveTransform
 
 from .detector import NoKeypointsError
 from .geometry import warp
@@ -37,9 +37,11 @@ from .structural import optical_gray
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .io import Raster
     from .network import R2D2Net
 
-__all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options"]
+__all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options",
+           "PairInputs", "prepare_pair", "no_overlap_error", "FOOTPRINT_MARGIN"]
 
 #: Inlier count at which the count part of the confidence reaches 1 - 1/e.
 _CONFIDENCE_COUNT = 25.0
@@ -50,6 +52,9 @@ _CONFIDENCE_SPREAD = 0.25
 #: Factor of the confidence when the coarse stage failed (the model rests on the local search
 #: around the initial transform alone, which a periodic texture can fool).
 _CONFIDENCE_COARSE_FAILED = 0.5
+#: Fixed pixels kept around the moving image's footprint when the fixed image is cropped to it
+#: (room for a georeferencing error).
+FOOTPRINT_MARGIN = 64
 
 
 class RegistrationError(RuntimeError):
@@ -395,3 +400,181 @@ def register(
         resampling=(moving if colour_moving is None else _masked_alike(colour_moving, moving),
                     order, nodata, fixed.shape),
     )
+
+
+# -- two rasters, with their georeferencing ---------------------------------------------------
+
+
+@dataclass
+class PairInputs:
+    """Two rasters and what of them is matched (:func:`prepare_pair`).
+
+    Attributes
+    ----------
+    fixed, moving : sarfeat.io.Raster
+        The two files.
+    fixed_image : (h, w) ndarray
+        The fixed band that is matched (cropped to the moving footprint).
+    moving_image : ndarray
+        The moving band that is matched (on the cropped fixed grid if ``resampled``).
+    prior : (3, 3) ndarray
+        Matched moving pixels -> the moving file's own pixels.
+    resampled : bool
+        Whether the moving band was brought onto the fixed grid before matching.
+    crop : (3, 3) ndarray
+        The fixed file's pixels -> the matched (cropped) fixed pixels (a shift).
+    georeferencing : (3, 3) ndarray
+        The fixed file's pixels -> the moving file's pixels by georeferencing
+        alone (the identity unless both are georeferenced).
+    """
+
+    fixed: Raster
+    moving: Raster
+    fixed_image: np.ndarray
+    moving_image: np.ndarray
+    prior: np.ndarray
+    resampled: bool
+    crop: np.ndarray = field(default_factory=lambda: np.eye(3))
+    georeferencing: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """(r0, r1, c0, c1) of the fixed file that is matched (ends excluded)."""
+        c0, r0 = (int(v) for v in -self.crop[:2, 2])
+        rows, cols = np.shape(self.fixed_image)[:2]
+        return r0, r0 + rows, c0, c0 + cols
+
+    def total(self, matched: np.ndarray) -> np.ndarray:
+        """The fixed file's pixels -> the moving file's pixels (3x3), of ``matched``: a
+        transform found between the matched images (``fixed_image`` -> ``moving_image``)."""
+        return self.prior @ np.asarray(matched, float) @ self.crop
+
+    def in_file_pixels(self, result: RegistrationResult,
+                       moving_band: int | None = None) -> RegistrationResult:
+        """``result`` (of the matched images) in the files' pixels.
+
+        Its transform is :meth:`total` (an affine or projective transform), its
+        keypoints are in the files' pixels and ``warped`` resamples band
+        ``moving_band`` of the moving file onto the whole fixed grid, with the
+        order and nodata of ``result``.
+        """
+        total = self.total(result.transform.params)
+        affine = np.allclose(total[2], [0.0, 0.0, 1.0])
+        order, nodata = result.resampling[1:3] if result.resampling is not None else (1, None)
+        return replace(
+            result, transform=AffineTransform(matrix=total) if affine
+            else ProjectiveTransform(matrix=total),
+            keypoints_fixed=_apply_rows_cols(np.linalg.inv(self.crop), result.keypoints_fixed),
+            keypoints_moving=_apply_rows_cols(self.prior, result.keypoints_moving),
+            resampling=(self.moving.band(moving_band), order, nodata, self.fixed.shape),
+            _warped=None)
+
+
+def _apply_rows_cols(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(row, col) ``points`` through a 3x3 matrix on (x, y, 1)."""
+    xy = np.column_stack([np.asarray(points, float)[:, ::-1], np.ones(len(points))]) @ matrix.T
+    return (xy[:, :2] / xy[:, 2:])[:, ::-1]
+
+
+def _magnitude(values: np.ndarray) -> np.ndarray:
+    """What is matched of a band: its amplitude when complex (an SLC's phase is not)."""
+    return np.abs(values) if np.iscomplexobj(values) else values
+
+
+def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
+                 moving_band: int | None = None, *, margin: int = FOOTPRINT_MARGIN,
+                 nodata: float | None = None) -> PairInputs:
+    """What to match of two rasters, as ``sarfeat register`` matches them.
+
+    When both are georeferenced, the fixed band is cropped to the moving
+    image's footprint (widened by ``margin`` fixed pixels) and a moving image
+    on another grid or in another CRS is brought onto that crop
+    (:func:`sarfeat.io.reproject_band`); otherwise both bands are matched as
+    they are. A transform found between ``fixed_image`` and ``moving_image``
+    becomes one between the files' pixels with :meth:`PairInputs.total`.
+
+    Parameters
+    ----------
+    fixed, moving : sarfeat.io.Raster
+        The two files, read by :func:`sarfeat.io.read_raster`.
+    fixed_band, moving_band : int, optional
+        The band of each that is matched, as for :meth:`sarfeat.io.Raster.band`.
+    margin : int
+        Fixed pixels kept around the moving footprint.
+    nodata : float, optional
+        A pixel value that marks no-data in both files too.
+
+    Returns
+    -------
+    PairInputs
+
+    Raises
+    ------
+    RegistrationError
+        When two georeferenced footprints do not overlap (:func:`no_overlap_error`).
+
+    Examples
+    --------
+    >>> from sarfeat.io import read_raster
+    >>> from sarfeat.registration import prepare_pair, register
+    >>> pair = prepare_pair(read_raster("a.tif"), read_raster("b.tif"))  # doctest: +SKIP
+    >>> found = register(pair.fixed_image, pair.moving_image)  # doctest: +SKIP
+    >>> pair.total(found.transform.params)  # fixed file -> moving file pixels  # doctest: +SKIP
+    """
+    from affine import Affine
+
+    from .io import footprint_window, pixel_map, reproject_band
+
+    if nodata is not None and not np.isnan(nodata):
+        fixed, moving = (replace(raster, valid=raster.valid & valid_mask(raster.data, nodata))
+                         for raster in (fixed, moving))
+    window = (0, fixed.shape[0], 0, fixed.shape[1])
+    georeferencing, prior, resampled = np.eye(3), np.eye(3), False
+    if fixed.georeferenced and moving.georeferenced:
+        georeferencing = pixel_map(fixed, moving)
+        window = footprint_window(fixed, moving, margin)
+        if window is None:
+            raise no_overlap_error(fixed, moving)
+        r0, r1, c0, c1 = window
+        matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
+                          valid=fixed.valid[:, r0:r1, c0:c1],
+                          transform=fixed.transform @ Affine.translation(c0, r0))
+        prior = pixel_map(matched, moving)
+        resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
+            or not np.allclose(prior, np.eye(3), atol=1e-6)
+    r0, r1, c0, c1 = window
+    fixed_image = _magnitude(fixed.band(fixed_band)[r0:r1, c0:c1])
+    if resampled:
+        moving_image = reproject_band(moving, moving_band, matched)
+    else:
+        prior = np.eye(3)
+        moving_image = _magnitude(moving.band(moving_band))
+    crop = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1.0]])
+    return PairInputs(fixed, moving, fixed_image, moving_image, prior, resampled, crop,
+                      georeferencing)
+
+
+def no_overlap_error(fixed: Raster, moving: Raster) -> RegistrationError:
+    """The error of two georeferenced footprints that do not overlap, with their distance.
+
+    Parameters
+    ----------
+    fixed, moving : sarfeat.io.Raster
+        Two georeferenced rasters.
+
+    Returns
+    -------
+    RegistrationError
+        Saying how far apart (in the fixed CRS's units) their centres are.
+    """
+    from .io import map_coordinates
+
+    centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
+    centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
+                                              (moving.shape[0] - 1) / 2]], fixed.crs)
+    distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
+    units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
+    return RegistrationError(
+        f"the footprints of FIXED and MOVING do not overlap: by their georeferencing their "
+        f"centres are {distance:.6g} {units} apart; check that they show the same place "
+        "(or register them from pixels alone, without georeferencing)")

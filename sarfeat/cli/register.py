@@ -18,14 +18,18 @@ from __future__ import annotations
 import argparse
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .common import (DEFAULT_RELEASE, MODELS, Console, UsageError, check_outputs, input_error,
                      check_plot, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .report import (TIE_POINT_SUFFIXES, Inputs, failure_report, registration_report,
+from .report import (TIE_POINT_SUFFIXES, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
+
+if TYPE_CHECKING:
+    from ..registration import PairInputs as Inputs
 
 __all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_search",
            "refusal_hint", "WHOLE_CIRCLE", "OUTPUT_SUFFIXES"]
@@ -33,9 +37,6 @@ __all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
 SHIFT_TOLERANCE_PX = 0.5
-#: Fixed pixels kept around the moving image's footprint when the fixed image is cropped to it
-#: (room for a georeferencing error).
-FOOTPRINT_MARGIN = 64
 #: Longest side of the images drawn by --plot (the plot is a view: a large pair is shown
 #: downsampled, in bounded time and memory).
 PLOT_SIDE = 1024
@@ -276,77 +277,31 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     return fixed, moving
 
 
-def _magnitude(values: np.ndarray) -> np.ndarray:
-    """What is matched of a band: its amplitude when complex (an SLC's phase is not)."""
-    return np.abs(values) if np.iscomplexobj(values) else values
-
-
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
-    """What is matched: the fixed band (cropped to the footprints' overlap) and the moving band
-    (on that grid when the georeferencing says so).
+    """What is matched (:func:`sarfeat.registration.prepare_pair`), said on the console.
 
     Raises
     ------
     sarfeat.RegistrationError
         When two georeferenced footprints do not overlap.
     """
-    from dataclasses import replace
+    from ..registration import FOOTPRINT_MARGIN, prepare_pair
 
-    from affine import Affine
-
-    from ..io import footprint_window, pixel_map, reproject_band
-
-    fixed_band = args.band if args.fixed_band is None else args.fixed_band
-    moving_band = args.band if args.moving_band is None else args.moving_band
-    window = (0, fixed.shape[0], 0, fixed.shape[1])
-    georeferencing, prior, resampled = np.eye(3), np.eye(3), False
-    if fixed.georeferenced and moving.georeferenced:
-        georeferencing = pixel_map(fixed, moving)
-        window = footprint_window(fixed, moving, FOOTPRINT_MARGIN)
-        if window is None:
-            raise _no_overlap(fixed, moving)
-        r0, r1, c0, c1 = window
-        matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
-                          valid=fixed.valid[:, r0:r1, c0:c1],
-                          transform=fixed.transform @ Affine.translation(c0, r0))
-        prior = pixel_map(matched, moving)
-        resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
-            or not np.allclose(prior, np.eye(3), atol=1e-6)
-    r0, r1, c0, c1 = window
-    fixed_image = _magnitude(fixed.band(fixed_band)[r0:r1, c0:c1])
-    if resampled:
-        moving_image = reproject_band(moving, moving_band, matched)
-        if window != (0, fixed.shape[0], 0, fixed.shape[1]):
+    inputs = prepare_pair(fixed, moving, args.band if args.fixed_band is None
+                          else args.fixed_band, args.band if args.moving_band is None
+                          else args.moving_band, margin=FOOTPRINT_MARGIN)
+    r0, r1, c0, c1 = inputs.window
+    if inputs.resampled:
+        if inputs.window != (0, fixed.shape[0], 0, fixed.shape[1]):
             console.say(f"{args.fixed}: matched where {args.moving}'s footprint lies, rows "
                         f"{r0}:{r1}, columns {c0}:{c1}")
         console.say(f"{args.moving}: brought onto the fixed grid by its georeferencing before "
                     "matching")
-    else:
-        prior = np.eye(3)
-        moving_image = _magnitude(moving.band(moving_band))
-        if fixed.georeferenced != moving.georeferenced:
-            which = "moving" if fixed.georeferenced else "fixed"
-            console.say(f"note: the {which} image has no georeferencing; matching from pixels "
-                        "alone")
-    crop = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1.0]])
-    return Inputs(fixed, moving, fixed_image, moving_image, prior, resampled, crop,
-                  georeferencing)
-
-
-def _no_overlap(fixed, moving):
-    """The error of two georeferenced footprints that do not overlap, with their distance."""
-    from ..io import map_coordinates
-    from ..registration import RegistrationError
-
-    centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
-    centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
-                                              (moving.shape[0] - 1) / 2]], fixed.crs)
-    distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
-    units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
-    return RegistrationError(
-        f"the footprints of FIXED and MOVING do not overlap: by their georeferencing their "
-        f"centres are {distance:.6g} {units} apart; check that they show the same place "
-        "(or register them from pixels alone, without georeferencing)")
+    elif fixed.georeferenced != moving.georeferenced:
+        which = "moving" if fixed.georeferenced else "fixed"
+        console.say(f"note: the {which} image has no georeferencing; matching from pixels "
+                    "alone")
+    return inputs
 
 
 def _head(args: argparse.Namespace) -> dict:

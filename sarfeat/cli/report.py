@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +12,26 @@ import numpy as np
 from ..io import Raster, atomic_path, map_coordinates
 from .common import jsonable
 
+if TYPE_CHECKING:
+    from ..registration import PairInputs as Inputs
+
 __all__ = ["Inputs", "registration_report", "failure_report", "tie_points", "write_json",
            "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES"]
 
 TIE_POINT_SUFFIXES = (".csv", ".geojson")
+
+
+def __getattr__(name: str):
+    """``Inputs``: :class:`sarfeat.registration.PairInputs`, imported when first asked for
+    (the command line starts without the matcher)."""
+    if name == "Inputs":
+        from ..registration import PairInputs
+
+        return PairInputs
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 CONVENTION = ("3x3 matrices on homogeneous (x, y, 1) = (col, row, 1) pixel coordinates, integer "
               "at pixel centres; fixed_to_moving maps fixed pixels to the moving file's own "
               "pixels (the inverse_map of skimage.transform.warp)")
-
-
-@dataclass
-class Inputs:
-    """The two files of a registration and what was matched."""
-
-    fixed: Raster
-    moving: Raster
-    fixed_image: np.ndarray  #: the fixed band that was matched
-    moving_image: np.ndarray  #: the moving band that was matched (on the fixed grid if resampled)
-    prior: np.ndarray  #: matched moving pixels -> the moving file's own pixels (3x3)
-    resampled: bool  #: whether the moving band was brought onto the fixed grid first
-    #: the fixed file's pixels -> the matched (cropped) fixed pixels (3x3, a shift)
-    crop: np.ndarray = field(default_factory=lambda: np.eye(3))
-    #: the fixed file's pixels -> the moving file's pixels by georeferencing alone (identity
-    #: unless both are georeferenced)
-    georeferencing: np.ndarray = field(default_factory=lambda: np.eye(3))
 
 
 def _corner(matrix: np.ndarray) -> np.ndarray:
@@ -149,9 +145,8 @@ def _residual_frame(inputs: Inputs) -> str:
 
 def _window(inputs: Inputs) -> dict:
     """The part of the fixed image that was matched (rows, cols; end excluded)."""
-    c0, r0 = -inputs.crop[:2, 2]
-    rows, cols = inputs.fixed_image.shape
-    return {"row0": int(r0), "row1": int(r0) + rows, "col0": int(c0), "col1": int(c0) + cols}
+    r0, r1, c0, c1 = inputs.window
+    return {"row0": r0, "row1": r1, "col0": c0, "col1": c1}
 
 
 def failure_report(head: dict, error: BaseException, total: np.ndarray | None = None) -> dict:
