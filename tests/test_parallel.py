@@ -543,3 +543,74 @@ def test_a_shared_image_is_sent_again_after_a_pair_that_used_it_is_lost(monkeypa
     assert len(scatters) == 2  # once, then again for the pair lost with its worker
     for outcome in outcomes:  # every pair ran the real task: constant images are refused
         assert outcome.error_type == "RegistrationError", outcome.error
+
+
+# -- georeferenced stacks --------------------------------------------------------------------------
+
+
+def _write_geotiff(path, image: np.ndarray, crs: str, origin, pixel: float) -> None:
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", height=image.shape[0], width=image.shape[1],
+                       count=1, dtype="float32", crs=crs, nodata=float("nan"),
+                       transform=Affine(pixel, 0, origin[0], 0, -pixel, origin[1])) as target:
+        target.write(image.astype(np.float32)[None])
+
+
+def test_register_stack_matches_georeferenced_images_as_register_does(client, tmp_path,
+                                                                      capsys):
+    """A reference at 10 m; an image off by a known (30, -20) m; one at 20 m; one elsewhere.
+    Each transform is `sarfeat register`'s on that pair, mapping the reference's pixels to the
+    image file's own; the one whose footprint misses the reference's fails with that reason."""
+    rasterio = pytest.importorskip("rasterio")
+    from sarfeat.cli import main
+    from sarfeat.data import load_sar_scene
+
+    scene = load_sar_scene("labrador")[..., 0].astype(np.float32)  # 256 x 256
+    utm, (x0, y0) = "EPSG:32633", (500000.0, 5600000.0)
+    reference = tmp_path / "reference.tif"
+    _write_geotiff(reference, scene, utm, (x0, y0), 10.0)
+    shifted = tmp_path / "shifted.tif"  # rows 16:, columns 24: whose georeferencing is off
+    _write_geotiff(shifted, scene[16:240, 24:232], utm, (x0 + 240 + 30, y0 - 160 - 20), 10.0)
+    coarse = tmp_path / "coarse.tif"  # 2 x 2 means: 20 m pixels, rightly placed
+    _write_geotiff(coarse, scene.reshape(128, 2, 128, 2).mean(axis=(1, 3)), utm, (x0, y0), 20.0)
+    far = tmp_path / "far.tif"  # 100 km east
+    _write_geotiff(far, scene[:128, :128], utm, (x0 + 100000, y0), 10.0)
+    truths = {"shifted": (np.array([[1, 0, -24], [0, 1, -16], [0, 0, 1.0]]), (30.0, -20.0)),
+              "coarse": (np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]]), (0.0, 0.0))}
+    out = tmp_path / "out"
+    status = main(["register-stack", str(reference), str(shifted), str(coarse), str(far),
+                   "-o", str(out), "--no-progress", "--scheduler", client.scheduler.address])
+    assert status == 1 and "1 of 3 images could not be registered" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["name"] for e in summary["successes"]] == ["shifted", "coarse"]
+    failure, = summary["failures"]
+    assert failure["name"] == "far" and failure["error_type"] == "RegistrationError"
+    assert "footprints" in failure["error"] and "do not overlap" in failure["error"]
+    for name, (truth, (east, north)) in truths.items():
+        stacked = json.loads((out / f"{name}.json").read_text())
+        status = main(["register", str(reference), str(tmp_path / f"{name}.tif"), "--json",
+                       str(tmp_path / f"{name}.register.json"), "-q"])
+        assert status == 0
+        single = json.loads((tmp_path / f"{name}.register.json").read_text())
+        moving_shape = tuple(stacked["moving_shape"])
+        assert registration_rmse(np.array(stacked["transform_fixed_to_moving"]),
+                                 np.array(single["transform_fixed_to_moving"]), scene.shape,
+                                 moving_shape) < 0.05
+        assert registration_rmse(np.array(stacked["transform_fixed_to_moving"]), truth,
+                                 scene.shape, moving_shape) < 0.3
+        np.testing.assert_allclose(stacked["georeferencing_prior"],
+                                   single["georeferencing_prior"])
+        for key in ("fixed_window_matched", "moving_resampled_for_matching"):
+            assert stacked[key] == single[key]
+        shift = stacked["geography"]["shift_map_units"]
+        assert abs(shift["east"] - east) < 3 and abs(shift["north"] - north) < 3
+        with rasterio.open(stacked["output"]) as written:  # on the reference's grid
+            assert written.shape == scene.shape and written.crs.to_string() == utm
+            assert written.transform.almost_equals(rasterio.open(reference).transform)
+            registered = written.read(1)
+        if name == "shifted":  # the same pixels, put back where they belong
+            inside = np.isfinite(registered)
+            assert inside.mean() > 0.6
+            assert np.corrcoef(registered[inside], scene[inside])[0, 1] > 0.9

@@ -12,6 +12,14 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered;
 
+when REFERENCE and an image are both georeferenced, the pair is matched as
+``sarfeat register`` matches it (:func:`sarfeat.registration.prepare_pair`):
+REFERENCE cropped to the image's footprint, an image on another grid or in
+another CRS brought onto REFERENCE's grid first, footprints that do not overlap
+refused with that reason; its transform still maps REFERENCE's pixels to the
+image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
+report;
+
 and the client writes ``summary.json``: the images registered, those that
 failed and why, the time and the throughput. Images whose stems are equal
 (ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
@@ -50,7 +58,9 @@ _DESCRIPTION = (
     "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF, single band) as "
     "Dask tasks, on a local cluster of --workers processes or on the cluster at --scheduler. "
     "For each image NAME, OUTDIR receives NAME.registered.EXT and NAME.json (transform and "
-    "diagnostics, or why it failed); summary.json lists the successes and failures."
+    "diagnostics, or why it failed); summary.json lists the successes and failures. Two "
+    "georeferenced inputs are matched as `sarfeat register` matches them: where their "
+    "footprints overlap (REFERENCE cropped to the image's), on REFERENCE's grid."
 )
 
 
@@ -177,7 +187,7 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     import numpy as np
 
     from ..io import write_raster
-    from .report import write_json
+    from .report import registration_report, write_json
 
     image = images[outcome.index]
     folder = Path(output_dir)
@@ -193,17 +203,11 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         raster = replace(reference, data=warped[None], valid=np.isfinite(warped)[None],
                          nodata=float("nan"))
         note = write_raster(output, raster, display_kind=input_kind)
-        d = result.diagnostics
-        report = jsonable({
-            **head, "status": "registered", "output": str(output), "output_format": note,
-            "fixed_shape": outcome.extra["fixed_shape"],
-            "moving_shape": outcome.extra["moving_shape"],
-            "transform_fixed_to_moving": result.transform.params,
-            "transform_moving_to_fixed": result.moving_to_fixed.params,
-            "confidence": result.confidence, "seconds": result.seconds,
-            "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
-                             "frame": "pixels of the moving file"},  # matched on its own grid
-            "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
+        if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
+            report = registration_report(result, result.transform.params, outcome.inputs, head,
+                                         {"output": str(output), "output_format": note})
+        else:
+            report = _plain_report(head, outcome, output, note)
         outcome.extra["output"] = str(output)
     else:
         report = jsonable({**head, "status": "failed", "error": outcome.error,
@@ -216,6 +220,22 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
             Path(outcome.extra.pop("output")).unlink(missing_ok=True)
         raise
     return outcome
+
+
+def _plain_report(head: dict, outcome, output: Path, note: str) -> dict:
+    """The report of an image matched on its own grid (not two georeferenced files)."""
+    result = outcome.result
+    d = result.diagnostics
+    return jsonable({
+        **head, "status": "registered", "output": str(output), "output_format": note,
+        "fixed_shape": outcome.extra["fixed_shape"],
+        "moving_shape": outcome.extra["moving_shape"],
+        "transform_fixed_to_moving": result.transform.params,
+        "transform_moving_to_fixed": result.moving_to_fixed.params,
+        "confidence": result.confidence, "seconds": result.seconds,
+        "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
+                         "frame": "pixels of the moving file"},  # matched on its own grid
+        "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
 
 
 def prepare_output_dir(folder: Path, outputs: Sequence[str] = ()) -> None:
@@ -233,7 +253,7 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = ()) -> None:
 
 
 def _read_reference(args: argparse.Namespace):
-    """Check the inputs; return the reference raster and its band to match."""
+    """Check the inputs; return the reference raster (its band to match checked)."""
     from ..io import RasterError, read_raster
 
     missing = [image for image in args.images if not Path(image).is_file()]
@@ -247,7 +267,8 @@ def _read_reference(args: argparse.Namespace):
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
     try:
         raster = read_raster(args.reference)
-        return raster, raster.band(args.band)
+        raster.band(args.band)  # a missing band is bad usage: found before any work
+        return raster
     except RasterError as error:
         raise input_error(error) from None
 
@@ -283,7 +304,7 @@ def run(args: argparse.Namespace) -> None:
     names = output_names(args.images)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     distributed = require_distributed()
-    raster, reference = _read_reference(args)
+    raster = _read_reference(args)
     net = load_weights(args.weights, args.trust)
     prepare_output_dir(folder, _outputs(names, f".{args.format}"))
     weights_name = args.weights or DEFAULT_RELEASE
@@ -300,7 +321,7 @@ def run(args: argparse.Namespace) -> None:
         with client_for(client, args.workers) as active:
             workers = len(active.scheduler_info().get("workers", {}))
             outcomes = iter_register_pairs(
-                [(reference, os.fspath(image)) for image in args.images], client=active,
+                [(raster, os.fspath(image)) for image in args.images], client=active,
                 names=names, weights=net, band=args.band, retries=args.retries,
                 lost_retries=args.lost_retries,
                 keep_warped=False, postprocess=save,

@@ -3,6 +3,9 @@
 One task registers one pair with :func:`sarfeat.register`. Each worker loads
 the network once and keeps a :class:`~sarfeat.CoarseFineMatcher` per thread,
 so a pair costs what :func:`~sarfeat.register` costs with ``matcher=``.
+Two georeferenced rasters are matched as ``sarfeat register`` matches them
+(:func:`sarfeat.registration.prepare_pair`), and their result is given in the
+files' own pixels.
 RANSAC's seed is fixed (``rng=0`` unless given), so a pair gives the same
 transform on whichever worker it runs, and the same as the serial call.
 
@@ -26,8 +29,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..io import read_image
-from ..registration import RegistrationResult, check_register_options, register
+from ..io import Raster, read_raster
+from ..registration import (PairInputs, RegistrationResult, check_register_options,
+                            prepare_pair, register)
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 
@@ -63,6 +67,11 @@ class PairOutcome:
         ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
         (once read), and whatever a ``postprocess`` function adds (for example
         the files it wrote).
+    inputs : PairInputs or None
+        For two georeferenced rasters, what was matched
+        (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
+        the moving image was resampled); None otherwise. With
+        ``keep_warped=False`` its rasters keep no band and its images are None.
     """
 
     index: int
@@ -73,6 +82,7 @@ class PairOutcome:
     worker: str | None = None
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    inputs: PairInputs | None = None
 
     @property
     def ok(self) -> bool:
@@ -80,10 +90,23 @@ class PairOutcome:
         return self.result is not None and self.error is None
 
 
-def _read(image, band: int | None) -> np.ndarray:
-    if isinstance(image, (str, os.PathLike)):
-        return read_image(image, band)
-    return image
+def _read(image):
+    """A file as a :class:`~sarfeat.io.Raster`; an array or a raster as it is."""
+    return read_raster(image) if isinstance(image, (str, os.PathLike)) else image
+
+
+def _band(image, band: int | None):
+    """The band matched of a raster (as :func:`sarfeat.io.read_image` reads it), or the array."""
+    return image.band(band) if isinstance(image, Raster) else image
+
+
+def _without_pixels(inputs: PairInputs) -> PairInputs:
+    """``inputs`` without its pixels: rasters of no band, no images."""
+    return replace(inputs, fixed=replace(inputs.fixed, data=inputs.fixed.data[:0],
+                                         valid=inputs.fixed.valid[:0]),
+                   moving=replace(inputs.moving, data=inputs.moving.data[:0],
+                                  valid=inputs.moving.valid[:0]),
+                   fixed_image=None, moving_image=None)
 
 
 def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
@@ -94,11 +117,21 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
     _worker.prepare_process(torch_threads)
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
     try:
-        fixed, moving = _read(fixed, band), _read(moving, band)
-        outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
-                             moving_dtype=str(np.asarray(moving).dtype))
+        fixed, moving = _read(fixed), _read(moving)
+        if all(isinstance(image, Raster) and image.georeferenced for image in (fixed, moving)):
+            # as `sarfeat register`: on the footprints' overlap, on one grid
+            outcome.extra.update(fixed_shape=fixed.shape, moving_shape=moving.shape,
+                                 moving_dtype=str(moving.data.dtype))
+            outcome.inputs = prepare_pair(fixed, moving, band, band, nodata=options.get("nodata"))
+            fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
+        else:
+            fixed, moving = _band(fixed, band), _band(moving, band)
+            outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
+                                 moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
         outcome.result = register(fixed, moving, matcher=matcher, **register_options)
+        if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
+            outcome.result = outcome.inputs.in_file_pixels(outcome.result, band)
     except (OSError, MemoryError):
         raise  # possibly transient: let Dask retry the task
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
@@ -114,6 +147,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                               error_type=type(error).__name__)
     if not keep_warped and outcome.result is not None:
         outcome.result.warped = None
+    if not keep_warped and outcome.inputs is not None:
+        outcome.inputs = _without_pixels(outcome.inputs)
     return outcome
 
 
@@ -188,9 +223,17 @@ def iter_register_pairs(
     Parameters
     ----------
     pairs : iterable of (fixed, moving)
-        Each image is a 2-D array or the path of a file that
-        :func:`sarfeat.io.read_image` reads (``.npy``, PNG, JPEG, TIFF or
-        GeoTIFF). Paths are read by the workers (they must see the same file
+        Each image is a 2-D array, a :class:`sarfeat.io.Raster` or the path of
+        a file that :func:`sarfeat.io.read_raster` reads (``.npy``, PNG, JPEG,
+        TIFF or GeoTIFF). Two georeferenced rasters (or files) are matched as
+        ``sarfeat register`` matches them
+        (:func:`sarfeat.registration.prepare_pair`: the fixed image cropped to
+        the moving footprint, a moving image on another grid or in another CRS
+        brought onto it; footprints that do not overlap fail with that reason),
+        and the result is given in the files' pixels
+        (:meth:`~sarfeat.registration.PairInputs.in_file_pixels`: ``transform``
+        maps the fixed file's pixels to the moving file's, ``warped`` is on the
+        whole fixed grid). Paths are read by the workers (they must see the same file
         system; a relative path is taken from the client's working directory),
         which is the way for large archives. An array used by several
         pairs (a stack's reference) is copied to every worker once; other
@@ -351,10 +394,12 @@ def register_stack(reference, images: Iterable, **kwargs) -> list[PairOutcome]:
 
     Parameters
     ----------
-    reference : (H, W) array_like or path
+    reference : (H, W) array_like, Raster or path
         The fixed image of every pair; sent to each worker once.
-    images : iterable of (H, W) array_like or path
-        The moving images.
+    images : iterable of (H, W) array_like, Raster or path
+        The moving images. A georeferenced one, with a georeferenced
+        reference, is matched as ``sarfeat register`` matches the pair (see
+        :func:`iter_register_pairs`).
     **kwargs
         The parameters of :func:`iter_register_pairs` (``client``,
         ``n_workers``, ``names``, ``weights``, ``retries``, ``progress``,
