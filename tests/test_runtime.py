@@ -461,3 +461,26 @@ def test_numba_threads_start_with_sleeping_workers_and_leave_the_environment_alo
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                 env=env, check=True)
         assert result.stdout.split() == [expected, "True", "True"], result.stdout
+
+
+def test_an_installed_numba_that_does_not_import_leaves_the_numpy_twins(tmp_path):
+    """numba often lags NumPy releases and then raises ImportError when imported: a large
+    image is still detected, on the numpy twins (the same bits), with one warning."""
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('Numba needs an older NumPy')\n")
+    script = (
+        "import warnings, numpy as np; from sarfeat import SARR2D2Detector; "
+        "from sarfeat.data import load_sar_scene; "
+        "image = np.tile(load_sar_scene('labrador')[..., 0], (3, 3)); "
+        "warnings.simplefilter('always'); "
+        "SARR2D2Detector(upright=True).detect(image)"
+    )
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.count("numba is installed but cannot be imported") == 1, done.stderr

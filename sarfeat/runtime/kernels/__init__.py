@@ -10,8 +10,9 @@ agree with their twins to float rounding (their tests say how close).
 
 import os
 import sys
+import warnings
 
-__all__ = ["MIN_COMPILED_WORK", "start_sleeping_threads", "worth_compiling"]
+__all__ = ["MIN_COMPILED_WORK", "numba_imports", "start_sleeping_threads", "worth_compiling"]
 
 #: Kernels run compiled for work of at least this many elements (a 512 x 512 image); below,
 #: their numpy twins run unless numba is loaded already. Loading numba and its cached
@@ -34,8 +35,31 @@ def worth_compiling(work: int, exact: bool = True) -> bool:
         depends on what the process ran before.
     """
     if work >= MIN_COMPILED_WORK:
-        return True
+        return numba_imports()
     return exact and "numba" in sys.modules
+
+
+_IMPORTS: list[bool] = []
+
+
+def numba_imports() -> bool:
+    """Whether numba, found installed, also imports (tried once per process).
+
+    numba often lags NumPy releases, and then raises ImportError when imported;
+    the numpy twins run instead (the same results, slower), and a
+    RuntimeWarning says so once.
+    """
+    if not _IMPORTS:
+        try:
+            import numba  # noqa: F401
+        except (ImportError, OSError) as error:
+            warnings.warn(f"numba is installed but cannot be imported ({error}); sarfeat runs "
+                          "its numpy twins instead (the same results, slower)", RuntimeWarning,
+                          stacklevel=3)
+            _IMPORTS.append(False)
+        else:
+            _IMPORTS.append(True)
+    return _IMPORTS[0]
 
 
 
