@@ -177,6 +177,15 @@ def test_impossible_pairs_raise(sar_weights, runtime, precision):
         choice.plan(sar_weights, "cpu", runtime, precision)
 
 
+@pytest.mark.parametrize("runtime, precision", [("onnxruntime", "auto"), ("auto", "int8")])
+def test_onnxruntime_on_a_gpu_raises_advice_that_runs(sar_weights, runtime, precision):
+    """The error names a choice that runs: the CPU (int8 never runs on torch)."""
+    with pytest.raises(ValueError, match="device='cpu'") as raised:
+        choice.plan(sar_weights, "cuda", runtime, precision)
+    if precision == "int8":
+        assert "runtime='torch'" not in str(raised.value)
+
+
 def test_auto_on_the_cpu_is_onnxruntime_with_the_checked_precision(sar_weights, small_weights):
     manifest = json.loads((ort.BUNDLED_DIR / ort.MANIFEST).read_text())
     for name, weights in (("sarfeat-sar-v1", sar_weights),

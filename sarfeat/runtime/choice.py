@@ -121,8 +121,10 @@ def plan(weights: NetworkWeights, device: str, runtime: str = "auto",
         raise ValueError("runtime='onnxruntime' runs precision 'fp32' or 'int8', not 'bf16'")
     wants_onnx = runtime == "onnxruntime" or precision == "int8"
     if wants_onnx and gpu:
+        other = ("" if precision == "int8"
+                 else ", or runtime='torch' to run on the GPU")  # int8 never runs on torch
         raise ValueError(f"ONNX Runtime (runtime='onnxruntime', precision='int8') runs on the "
-                         f"CPU only, not on device {device!r}; use runtime='torch'")
+                         f"CPU only, not on device {device!r}; use device='cpu'{other}")
     if wants_onnx and not weights.has_pool:
         raise ValueError("ONNX Runtime supports Fast-R2D2 only; run this network with torch")
     use_torch = runtime == "torch" or precision == "bf16" or gpu or not weights.has_pool
