@@ -186,6 +186,17 @@ def test_onnxruntime_on_a_gpu_raises_advice_that_runs(sar_weights, runtime, prec
         assert "runtime='torch'" not in str(raised.value)
 
 
+@needs_torch
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cuda_without_a_gpu_names_the_device_asked_for(device):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(ValueError, match=f"device={device!r} was requested"):
+        SARR2D2Detector(device=device)
+
+
 def test_auto_on_the_cpu_is_onnxruntime_with_the_checked_precision(sar_weights, small_weights):
     manifest = json.loads((ort.BUNDLED_DIR / ort.MANIFEST).read_text())
     for name, weights in (("sarfeat-sar-v1", sar_weights),

@@ -36,7 +36,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch sees no CUDA GPU; use device='cpu'")
+        raise ValueError(f"device={str(device)!r} was requested but torch sees no CUDA GPU; "
+                         "use device='cpu'")
     return device
 
 
