@@ -32,9 +32,7 @@ from .tile_detection import (
 if TYPE_CHECKING:  # for the annotation only: sarfeat.network needs torch
     from .network import R2D2Net
 
-# EDGE_MARGIN, PATCH_DIAMETER, edge_margin and pyramid_scales are re-exported from
-# sarfeat.pyramid, DEFAULT_THRESHOLD from sarfeat.detector_network, where they moved
-# (their old import path keeps working)
+# re-exported where they moved from (sarfeat.pyramid; DEFAULT_THRESHOLD: detector_network)
 __all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MARGIN",
            "PATCH_DIAMETER", "edge_margin", "pyramid_scales"]
 
@@ -42,8 +40,7 @@ __all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MAR
 class NoKeypointsError(RuntimeError):
     """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
 
-    A :class:`RuntimeError`, as the detector has always raised; the matcher's
-    stages catch this class alone, so that any other error shows as itself.
+    A :class:`RuntimeError`; the matcher's stages catch this class alone.
     """
 
 
@@ -275,8 +272,8 @@ class SARR2D2Detector:
 
     def __getstate__(self) -> dict:
         """Parameters and results, not the loaded runtimes (for pickle and deepcopy)."""
-        return {**self.__dict__, "_runner": None, "_runner_key": None, "_orienter": None,
-                "_orienter_key": None}
+        return {**self.__dict__, **dict.fromkeys(("_runner", "_runner_key", "_orienter",
+                                                   "_orienter_key"))}
 
     def __copy__(self) -> "SARR2D2Detector":
         """A shallow copy that shares the loaded runtimes (see :meth:`thread_copy`)."""
