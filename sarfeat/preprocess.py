@@ -46,7 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .input_kinds import (  # moved there; their old import path keeps working
+from .canvas_fill import BORDER_FILL_CONVEXITY, border_fill  # moved there, as these:
+from .input_kinds import (  # their old import path keeps working
     INPUT_KINDS, LINEAR_TAIL, InputKind, auto_input_kind, check_input_kind, display_divisor,
 )
 
@@ -54,14 +55,8 @@ __all__ = [
     "INPUT_KINDS", "LINEAR_TAIL", "PERCENTILE_SAMPLE", "InputKind", "NormalizedImage",
     "SARScaling", "ScaledImage", "as_float32", "auto_input_kind", "check_image",
     "check_input_kind", "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
-    "border_fill", "sar_scaling", "valid_mask",
+    "border_fill", "sar_scaling", "valid_mask", "BORDER_FILL_CONVEXITY",
 ]
-
-#: Least share of its bounding box that the image content left by a border fill covers
-#: (a turned or scaled image on a canvas is one convex block: 1 up to its pixel edges).
-BORDER_FILL_CONVEXITY = 0.97
-#: Longest side of the mask on which that share is measured.
-_CONVEXITY_SIDE = 256
 
 #: Percentiles of the valid pixels mapped to 0 and 1 by the robust stretch.
 STRETCH_PERCENTILES = (1.0, 99.0)
@@ -193,68 +188,6 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     if mask is not None:
         valid &= _check_mask(mask, data.shape)
     return valid
-
-
-def border_fill(values, valid: np.ndarray | None = None) -> np.ndarray | None:
-    """The pixels of a canvas's fill around an image turned or scaled onto it, or None.
-
-    An image turned, scaled or shifted onto a canvas (by an image editor, a
-    warp, a dataset's own preparation) holds one constant value around it, 0 or
-    white most often, and no nodata value says so. Those pixels are found when
-    all four corner pixels hold one value: the pixels of that value connected to
-    the image's border (4-connected), provided that what is left is one convex
-    block (at least ``BORDER_FILL_CONVEXITY`` of its convex hull, so that a dark
-    sea reaching the corners of a scene is not taken for a fill).
-
-    Parameters
-    ----------
-    values : (H, W) or (H, W, C) array_like
-        The image (channels last); a masked array's data are read.
-    valid : (H, W) ndarray of bool, optional
-        Pixels already known to be valid; the fill is looked for among them.
-
-    Returns
-    -------
-    (H, W) ndarray of bool or None
-        True on the fill; None when there is none (or it would be the whole image).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> image = np.zeros((8, 8)); image[2:6, 2:6] = np.arange(16).reshape(4, 4) + 1
-    >>> int(border_fill(image).sum())
-    48
-    >>> border_fill(np.arange(64.0).reshape(8, 8)) is None
-    True
-    """
-    data = np.ma.getdata(values)
-    if not isinstance(data, np.ndarray):
-        data = np.asarray(data)
-    if data.ndim not in (2, 3) or min(data.shape[:2]) < 3:
-        return None
-    corners = data[[0, 0, -1, -1], [0, -1, 0, -1]]
-    if not all(np.array_equal(corner, corners[0]) for corner in corners[1:]):
-        return None  # NaN corners included: NaN is no-data already
-    same = data == corners[0]
-    if same.ndim == 3:
-        same = same.all(axis=-1)
-    if valid is not None:
-        same &= valid
-    labels, _ = ndimage.label(same)
-    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    touching = np.unique(edges[edges > 0])
-    fill = np.isin(labels, touching)
-    content = ~fill if valid is None else valid & ~fill
-    if not content.any() or not fill.any():
-        return None
-    step = max(1, -(-max(content.shape) // _CONVEXITY_SIDE))
-    from skimage.morphology import convex_hull_image
-
-    sampled = content[::step, ::step]
-    hull = convex_hull_image(sampled)
-    if sampled.sum() < BORDER_FILL_CONVEXITY * hull.sum():
-        return None
-    return fill
 
 
 def as_float32(raw: np.ndarray) -> np.ndarray:
