@@ -91,7 +91,8 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     shape : (int, int)
         Output (rows, cols).
     order : int
-        Spline order (0 nearest, 1 bilinear, 3 cubic).
+        Spline order (0 nearest, 1 bilinear, 3 cubic: Keys' cubic convolution, which
+        may overshoot the input's range; the input's edge pixels repeat beyond it).
     nodata : float, optional
         Input value that marks no-data, besides NaN (see
         :func:`sarfeat.preprocess.valid_mask`).
@@ -167,13 +168,17 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
     parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
     invalid = ~ok
     holes = bool(invalid.any())
+    # a cubic reaches a pixel beyond its source point: not clipped to the range of the window
+    # read (which depends on the block), and the input's edge pixels repeated rather than
+    # zeros read beyond them (orders 0 and 1 never leave their values' range nor the edge)
+    beyond = {"clip": False, "mode": "edge"} if order > 1 else {}
     resampled = []
     for part in parts:
         part = np.where(ok, part, 0.0) if holes else part.astype(np.float64)
         if sigma > 0.05:
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
         resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
-                                       cval=0.0, preserve_range=True))
+                                       cval=0.0, preserve_range=True, **beyond))
     out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
     bad = np.zeros(shape, bool)
     if holes:

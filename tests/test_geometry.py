@@ -72,3 +72,28 @@ def test_bad_arguments_are_refused(image):
         warp(image[None], np.eye(3), (4, 4))
     with pytest.raises(ValueError, match="valid shape"):
         warp(image, np.eye(3), (4, 4), valid=np.ones((3, 3), bool))
+
+
+def _keys(t):
+    """Keys' cubic convolution kernel (a = -0.5), the cubic of skimage.transform.warp."""
+    t = np.abs(t)
+    return np.where(t <= 1, (1.5 * t - 2.5) * t * t + 1,
+                    np.where(t < 2, ((-0.5 * t + 2.5) * t - 4) * t + 2, 0.0))
+
+
+def test_cubic_is_keys_whatever_the_block_and_repeats_the_edge(image):
+    whole = warp(image, TURN, (280, 310), order=3)
+    np.testing.assert_allclose(warp(image, TURN, (280, 310), order=3, block=24), whole,
+                               rtol=1e-9, atol=1e-12, equal_nan=True)
+    rows, cols = np.mgrid[0:280, 0:310]
+    x, y, _ = TURN @ np.stack([cols.ravel(), rows.ravel(), np.ones(cols.size)])
+    inside = (x >= 1) & (x <= 258) & (y >= 1) & (y <= 298)  # the 4 x 4 support inside
+    x, y = x[inside], y[inside]
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    expected = sum(image[y0 + j, x0 + i] * _keys(x - x0 - i) * _keys(y - y0 - j)
+                   for j in range(-1, 3) for i in range(-1, 3))
+    np.testing.assert_allclose(whole.ravel()[inside], expected, rtol=1e-9, atol=1e-12)
+    # at the edge, the edge pixels repeat: a constant stays constant to the last pixel
+    flat = warp(np.full((40, 50), 200.0), np.array([[1, 0, 0.4], [0, 1, 0.7], [0, 0, 1.0]]),
+                (40, 50), order=3)
+    np.testing.assert_allclose(flat[np.isfinite(flat)], 200.0)
