@@ -88,6 +88,7 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     inverse_map : (3, 3) array_like
         Output (x, y) -> input (x, y), the ``inverse_map`` of
         :func:`skimage.transform.warp` (affine or projective).
+        Its entries must be finite (a ValueError says so otherwise).
     shape : (int, int)
         Output (rows, cols).
     order : int
@@ -120,6 +121,8 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     inverse_map = np.asarray(inverse_map, dtype=float)
     if inverse_map.shape != (3, 3):
         raise ValueError(f"inverse_map must be 3x3, got shape {inverse_map.shape}")
+    if not np.all(np.isfinite(inverse_map)):
+        raise ValueError(f"inverse_map has NaN or infinite entries: {inverse_map.tolist()}")
     if np.ndim(image) != 2:
         raise ValueError(f"expected a 2-D image, got shape {np.shape(image)}")
     if valid is not None and np.shape(valid) != np.shape(image):

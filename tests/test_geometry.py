@@ -72,6 +72,11 @@ def test_bad_arguments_are_refused(image):
         warp(image[None], np.eye(3), (4, 4))
     with pytest.raises(ValueError, match="valid shape"):
         warp(image, np.eye(3), (4, 4), valid=np.ones((3, 3), bool))
+    for entry in (np.nan, np.inf):
+        broken = np.eye(3)
+        broken[0, 2] = entry
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            warp(image, broken, (4, 4))
 
 
 def _keys(t):

@@ -49,6 +49,9 @@ def test_warp_nan_spreads_no_data_and_keeps_values():
     out = warp_nan(image, AffineTransform(translation=(-2, 0)).params, (10, 10), 1)
     np.testing.assert_allclose(out[0, 2:], image[0, :8])
     assert np.isnan(out[:, :2]).all() and np.isnan(out[4, 6])
+    # a failed (NaN) model warps to nothing, as it did before the warp refused it
+    failed = warp_nan(image, np.full((3, 3), np.nan), (6, 7), 1)
+    assert failed.shape == (6, 7) and failed.dtype == np.float32 and np.isnan(failed).all()
 
 
 def test_downsample_maps_its_pixels_back():

@@ -78,8 +78,11 @@ def warp_nan(
 ) -> np.ndarray:
     """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y)).
 
-    :func:`sarfeat.geometry.warp`, sarfeat's one warp, as float32.
+    :func:`sarfeat.geometry.warp`, sarfeat's one warp, as float32; NaN everywhere for an
+    ``inverse`` with non-finite entries (a failed model), which that warp refuses.
     """
+    if not np.all(np.isfinite(inverse)):
+        return np.full(shape, np.nan, np.float32)
     return warp(image, inverse, shape, order=order).astype(np.float32, copy=False)
 
 
