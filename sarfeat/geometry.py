@@ -166,25 +166,32 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
     coordinates, None when the window is inside the input), or when invalid
     pixels carry more than :data:`MASK_THRESHOLD` of its bilinear weight: one
     rule for every order (a cubic spline's longer reach costs no ring of pixels
-    at the edge).
+    at the edge or around holes: there it reads the nearest valid pixels).
     """
-    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
     invalid = ~ok
-    holes = bool(invalid.any())
+    zeroed = bool(invalid.any())  # invalid pixels read as 0 (their bilinear weight is masked)
+    if zeroed and ok.any() and (order > 1 or sigma > 0.05):
+        # a cubic and the prefilter reach past the bilinear support that the mask checks:
+        # invalid pixels read their nearest valid one there (as the input's edge repeats),
+        # not a 0 that would bias the valid pixels next to them
+        nearest = ndimage.distance_transform_edt(invalid, return_distances=False,
+                                                 return_indices=True)
+        values, zeroed = values[tuple(nearest)], False
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
     # a cubic reaches a pixel beyond its source point: not clipped to the range of the window
     # read (which depends on the block), and the input's edge pixels repeated rather than
     # zeros read beyond them (orders 0 and 1 never leave their values' range nor the edge)
     beyond = {"clip": False, "mode": "edge"} if order > 1 else {}
     resampled = []
     for part in parts:
-        part = np.where(ok, part, 0.0) if holes else part.astype(np.float64)
+        part = np.where(ok, part, 0.0) if zeroed else part.astype(np.float64)
         if sigma > 0.05:
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
         resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
                                        cval=0.0, preserve_range=True, **beyond))
     out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
     bad = np.zeros(shape, bool)
-    if holes:
+    if not ok.all():
         spread = _skimage_warp(invalid.astype(np.float32), transform, output_shape=shape,
                                order=1, cval=0.0, preserve_range=True)
         bad |= spread > MASK_THRESHOLD

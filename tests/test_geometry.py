@@ -102,3 +102,13 @@ def test_cubic_is_keys_whatever_the_block_and_repeats_the_edge(image):
     flat = warp(np.full((40, 50), 200.0), np.array([[1, 0, 0.4], [0, 1, 0.7], [0, 0, 1.0]]),
                 (40, 50), order=3)
     np.testing.assert_allclose(flat[np.isfinite(flat)], 200.0)
+
+
+@pytest.mark.parametrize("order, antialias", [(3, False), (1, True)])
+def test_reach_beyond_the_mask_reads_valid_pixels_not_zeros(order, antialias):
+    flat = np.full((30, 30), 100.0)
+    flat[15, 15] = np.nan
+    halving = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1.0]])
+    out = warp(flat, halving, (14, 14), order=order, antialias=antialias)
+    assert np.isnan(out).sum() <= 4  # the hole, spread by the bilinear reach only
+    np.testing.assert_allclose(out[np.isfinite(out)], 100.0)
