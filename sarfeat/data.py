@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from .io import read_raster, rgb_to_gray
+from .io import default_file_mode, read_raster, rgb_to_gray
 from .registry import (DEFAULT_RELEASE, DEFAULT_WEIGHTS, LICENCES, LITE_WEIGHTS, NAME_BY_SHA256,
                        NPZ_WEIGHTS, OPTICAL_SAR_EVALUATION_FILES, OPTICAL_SAR_STRIPS,
                        OPTICAL_SAR_TILE, PAIR_FILES, POLAR_WEIGHTINGS, REGISTRY, TURNED_MAPS_COMPANIONS,
@@ -499,7 +499,11 @@ def _download(name: str) -> Path:
         # made here, tolerating another process making it too: pooch would call
         # os.makedirs without exist_ok, which fails when a parallel fetch wins the race
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        return Path(fetcher.fetch(name))
+        path = Path(fetcher.fetch(name))
+        # pooch renames its temporary file (mode 0600): give the download the mode of a file
+        # the user creates, so that the others sharing SARFEAT_DATA_DIR can read it
+        path.chmod(default_file_mode())
+        return path
     except ValueError as exc:  # pooch: the downloaded file's hash differs
         _remove_empty(created)
         raise DataIntegrityError(f"download of {name!r} from {url} failed: {exc}") from exc

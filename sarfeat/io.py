@@ -36,7 +36,7 @@ __all__ = [
     "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
-    "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first",
+    "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -316,18 +316,19 @@ def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
 TEMPORARY_MARK = ".sarfeat-tmp-"
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux tells it."""
+def default_file_mode() -> int:
+    """The mode of a file opened for writing: ``0o666`` less the process's umask (read
+    without changing it where Linux tells it)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+                    return 0o666 & ~int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
     mask = os.umask(0o022)  # elsewhere: read it by setting it, and set it back at once
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
@@ -381,7 +382,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
-            mode = 0o666 & ~_umask()
+            mode = default_file_mode()
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     finally:

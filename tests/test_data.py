@@ -209,6 +209,27 @@ def test_download_goes_to_data_dir_and_is_verified(require_data, empty_data_dir,
     assert not (empty_data_dir / name).exists()
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o027])
+def test_downloaded_file_gets_the_mode_of_a_file_the_user_creates(require_data, empty_data_dir,
+                                                                   monkeypatch, umask):
+    """Not pooch's 0600 temporary file: others sharing SARFEAT_DATA_DIR must read it."""
+    import os
+    import stat
+
+    name = "sar_pairs/n2.jpg"
+    payload = require_data(name).read_bytes()
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__",
+                        lambda self, url, output_file, pooch, check_only=False:
+                        Path(output_file).write_bytes(payload))
+    previous = os.umask(umask)
+    try:
+        path = data.fetch(name)
+        assert os.umask(umask) == umask  # fetch leaves the umask as it found it
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
 def test_download_survives_another_process_creating_the_folder(require_data, empty_data_dir,
                                                                monkeypatch):
     """Two processes fetching into a fresh data folder both create ``sar_pairs/``."""
