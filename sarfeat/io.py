@@ -36,7 +36,7 @@ __all__ = [
     "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
-    "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
+    "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode", "written_dtype",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -321,10 +321,9 @@ def default_file_mode() -> int:
     without changing it where Linux tells it)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
+            umask = next(line for line in status if line.startswith("Umask:")).split()[1]
+        return 0o666 & ~int(umask, 8)
+    except (OSError, ValueError, StopIteration):
         pass
     mask = os.umask(0o022)  # elsewhere: read it by setting it, and set it back at once
     os.umask(mask)
@@ -413,15 +412,24 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
             return _write_tiff(temporary, raster)
         from skimage.io import imsave
 
-        shown = _display(raster, display_kind, sixteen_bit=suffix == ".png")
+        shown = _display(raster, display_kind, written_dtype(raster, path))
         imsave(temporary, shown, check_contrast=False)
         return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
 
 
+def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
+    """The dtype in which :func:`write_raster` stores ``raster`` at ``path`` (by its suffix):
+    ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11 has no float16);
+    PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8."""
+    suffix, dtype = Path(path).suffix.lower(), raster.data.dtype
+    if suffix == ".npy" or suffix in TIFF_SUFFIXES:
+        return np.dtype(np.float32) if dtype == np.float16 and suffix != ".npy" else dtype
+    return np.dtype(np.uint16 if dtype == np.uint16 and suffix == ".png" else np.uint8)
+
+
 def _write_tiff(path: Path, raster: Raster) -> str:
     rasterio = rasterio_or_none()
-    # GDAL before 3.11 has no float16: float32 holds it without loss
-    data = raster.data if raster.data.dtype != np.float16 else raster.data.astype(np.float32)
+    data = raster.data.astype(written_dtype(raster, path), copy=False)
     if rasterio is None:
         if raster.transform is not None or raster.gcps:
             raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
@@ -458,10 +466,10 @@ def _write_tiff(path: Path, raster: Raster) -> str:
            "tiled, deflate"
 
 
-def _display(raster: Raster, input_kind: str, sixteen_bit: bool = True) -> np.ndarray:
-    """An 8-bit (16-bit PNG for uint16 data) image of the first band (no-data -> 0)."""
+def _display(raster: Raster, input_kind: str, dtype: np.dtype) -> np.ndarray:
+    """The ``dtype`` (uint8 or uint16) display image of the first band (no-data -> 0)."""
     values, valid = raster.data[0], raster.valid[0]
-    if values.dtype == np.uint8 or (values.dtype == np.uint16 and sixteen_bit):
+    if values.dtype == dtype:  # already a display image of this depth
         return np.where(valid, values, 0).astype(values.dtype)
     if not valid.any():
         return np.zeros(values.shape, np.uint8)
@@ -474,10 +482,8 @@ def _display(raster: Raster, input_kind: str, sixteen_bit: bool = True) -> np.nd
 
 
 def map_coordinates(raster: Raster, xy: np.ndarray, crs=None) -> np.ndarray:
-    """Map coordinates of pixel centres ``xy`` ((N, 2) (col, row)) of a georeferenced raster.
-
-    In the raster's CRS, or in ``crs`` when given.
-    """
+    """Map coordinates, in the raster's CRS (or in ``crs`` when given), of pixel centres
+    ``xy`` ((N, 2) (col, row)) of a georeferenced raster."""
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     t = raster.transform
     east = t.a * (xy[:, 0] + 0.5) + t.b * (xy[:, 1] + 0.5) + t.c
@@ -514,10 +520,8 @@ def pixel_map(fixed: Raster, moving: Raster, samples: int = 11) -> np.ndarray:
 
 
 def reproject_band(moving: Raster, band: int | None, fixed: Raster) -> np.ndarray:
-    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside.
-
-    Float32; the amplitude of a complex band (this is the band that is matched).
-    """
+    """One band of ``moving`` (float32; the amplitude of a complex band: the band that is
+    matched) resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
     from rasterio.warp import Resampling, reproject
 
     values = moving.band(band)
@@ -579,12 +583,9 @@ def footprint_window(fixed: Raster, moving: Raster, margin: int = 0):
     and clipped to the fixed image. None when the footprints do not overlap.
     """
     rows, cols = moving.shape
-    edge = np.linspace(0, 1, 33)
-    outline = np.concatenate([
-        np.column_stack([edge * cols, np.zeros_like(edge)]),
-        np.column_stack([edge * cols, np.full_like(edge, rows)]),
-        np.column_stack([np.zeros_like(edge), edge * rows]),
-        np.column_stack([np.full_like(edge, cols), edge * rows])]) - 0.5  # pixel corners
+    edge, low, high = np.linspace(0, 1, 33), np.zeros(33), np.ones(33)
+    outline = np.column_stack([np.concatenate([edge, edge, low, high]) * cols,  # pixel corners
+                               np.concatenate([low, high, edge, edge]) * rows]) - 0.5
     mapped = map_coordinates(moving, outline, fixed.crs)
     xy = _to_pixels(fixed, mapped[:, 0], mapped[:, 1])
     if not np.all(np.isfinite(xy)):

@@ -286,3 +286,21 @@ def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
     votes, scores = rows[:, header.index("votes")], rows[:, header.index("score")]
     assert len(rows) and 0 < scores.min() and scores.max() <= 1
     np.testing.assert_allclose(scores, votes / 100)
+
+
+@pytest.mark.parametrize(("suffix", "stored"), [(".tif", "float32"), (".png", "uint8"),
+                                                 (".npy", "float16")])
+def test_json_output_dtype_is_what_the_file_holds(tmp_path, capsys, suffix, stored):
+    """A float16 moving image: GeoTIFF stores float32, a PNG an 8-bit display image."""
+    from sarfeat.data import load_optical_sar_tile
+    from sarfeat.io import read_raster
+
+    optical, sar = load_optical_sar_tile()
+    np.save(tmp_path / "optical.npy", optical)
+    np.save(tmp_path / "sar.npy", sar.astype(np.float16))
+    out, report = tmp_path / f"out{suffix}", tmp_path / "r.json"
+    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
+                 "--modality", "optical-sar", "--turns", "upright", "-o", str(out),
+                 "--json", str(report), "-q"]) == 0, capsys.readouterr().err
+    assert _report(report)["output_dtype"] == stored
+    assert read_raster(out).data.dtype == stored

@@ -342,3 +342,16 @@ def test_float16_is_written_to_tiff_as_float32(tmp_path):
     assert "float32" in io.write_raster(tmp_path / "half.tif", io.Raster(data, ~np.isnan(data)))
     back = io.read_raster(tmp_path / "half.tif")
     np.testing.assert_array_equal(back.data, data.astype(np.float32))
+
+
+@pytest.mark.parametrize(("dtype", "suffix", "stored"), [
+    (np.float16, ".tif", np.float32), (np.float16, ".npy", np.float16),
+    (np.float32, ".tif", np.float32), (np.complex64, ".tif", np.complex64),
+    (np.float16, ".png", np.uint8), (np.float32, ".jpg", np.uint8),
+    (np.uint16, ".png", np.uint16), (np.uint16, ".jpg", np.uint8), (np.uint8, ".png", np.uint8)])
+def test_written_dtype_is_what_the_file_holds(tmp_path, dtype, suffix, stored):
+    data = (np.arange(30 * 40).reshape(1, 30, 40) % 200 + 1).astype(dtype)
+    raster = io.Raster(data, np.ones(data.shape, bool))
+    assert io.written_dtype(raster, tmp_path / f"a{suffix.upper()}") == stored
+    io.write_raster(tmp_path / f"a{suffix}", raster)
+    assert io.read_raster(tmp_path / f"a{suffix}").data.dtype == stored

@@ -387,9 +387,12 @@ def run(args: argparse.Namespace) -> None:
              "wide_scale_search": getattr(args, "scales", "default") == "wide",
              "dense_model": getattr(args, "dense_model", "similarity")}
     if output is not None:
+        from ..io import written_dtype
+
         console.say(f"wrote {args.output} ({note})")
         extra.update(output_format=note, georeferenced_output=output.georeferenced,
-                     output_dtype=str(output.data.dtype), output_nodata=output.nodata)
+                     output_dtype=str(written_dtype(output, args.output)),
+                     output_nodata=output.nodata)
     _write_extras(args, inputs, result, total, matcher, console, extra, kind)
 
 
