@@ -66,6 +66,9 @@ def test_png_in_registered_png_and_json_out(airsar_cube, weights, tmp_path, caps
     assert 0 < saved["confidence"] <= 1
     assert saved["residuals_px"]["rms"] < 3
     assert saved["model"] == "affine" and saved["georeferenced_output"] is False
+    # the model asked for, and the one returned (model selection: here simpler than affine)
+    assert saved["model_returned"] == saved["diagnostics"]["selected_model"]
+    assert saved["model_returned"] in ("translation", "euclidean", "similarity", "affine")
     # the registered quick-look lines up with the fixed one: outside the moving image is 0
     inside = registered > 0
     assert 0.4 < inside.mean() < 0.99
@@ -268,18 +271,23 @@ def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search(
     assert refusal_hint(optical, ValueError("bad band"), False, False) is None
 
 
-def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
-    # a pair with an optical image is matched densely: its "votes" are correlations in
-    # hundredths, not descriptor votes, and the score must still be a fraction
+def _register_optical_tile(tmp_path: Path, capsys, *options: str, sar_dtype=np.float32):
+    """``sarfeat register`` on the bundled 3MOS tile (optical fixed, SAR moving, upright)."""
     from sarfeat.data import load_optical_sar_tile
 
     optical, sar = load_optical_sar_tile()
     np.save(tmp_path / "optical.npy", optical)
-    np.save(tmp_path / "sar.npy", sar)
-    ties = tmp_path / "ties.csv"
+    np.save(tmp_path / "sar.npy", sar.astype(sar_dtype))
     assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
-                 "--modality", "optical-sar", "--turns", "upright", "--tie-points", str(ties),
-                 "-q"]) == 0, capsys.readouterr().err
+                 "--modality", "optical-sar", "--turns", "upright", "-q",
+                 *options]) == 0, capsys.readouterr().err
+
+
+def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
+    # a pair with an optical image is matched densely: its "votes" are correlations in
+    # hundredths, not descriptor votes, and the score must still be a fraction
+    ties = tmp_path / "ties.csv"
+    _register_optical_tile(tmp_path, capsys, "--tie-points", str(ties))
     lines = ties.read_text().splitlines()
     header = lines[0].split(",")
     rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
@@ -292,15 +300,19 @@ def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
                                                  (".npy", "float16")])
 def test_json_output_dtype_is_what_the_file_holds(tmp_path, capsys, suffix, stored):
     """A float16 moving image: GeoTIFF stores float32, a PNG an 8-bit display image."""
-    from sarfeat.data import load_optical_sar_tile
     from sarfeat.io import read_raster
 
-    optical, sar = load_optical_sar_tile()
-    np.save(tmp_path / "optical.npy", optical)
-    np.save(tmp_path / "sar.npy", sar.astype(np.float16))
     out, report = tmp_path / f"out{suffix}", tmp_path / "r.json"
-    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
-                 "--modality", "optical-sar", "--turns", "upright", "-o", str(out),
-                 "--json", str(report), "-q"]) == 0, capsys.readouterr().err
+    _register_optical_tile(tmp_path, capsys, "-o", str(out), "--json", str(report),
+                           sar_dtype=np.float16)
     assert _report(report)["output_dtype"] == stored
     assert read_raster(out).data.dtype == stored
+
+
+def test_json_says_which_model_was_returned_for_an_optical_pair(tmp_path, capsys):
+    """``model``: the --model asked for; ``model_returned``: what the transform is."""
+    report = tmp_path / "r.json"
+    _register_optical_tile(tmp_path, capsys, "--json", str(report))
+    saved = _report(report)
+    assert saved["model"] == "affine"  # the default --model, a bound the similarity obeys
+    assert saved["model_returned"] == saved["diagnostics"]["selected_model"] == "similarity"

@@ -113,10 +113,16 @@ def _geography(inputs: Inputs, total: np.ndarray, rms_px: float | None,
 
 def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
                         extra: dict | None = None) -> dict:
-    """The JSON report of a registration (``head``: inputs and options)."""
+    """The JSON report of a registration (``head``: inputs and options).
+
+    ``model`` (in ``head``) is the model asked for; ``model_returned`` is the one the
+    transform was fitted as (``diagnostics['selected_model']``): a simpler one chosen by
+    model selection, or an optical pair's similarity or affine map.
+    """
     d = result.diagnostics
     report = {
         **head, "status": "registered",
+        "model_returned": d.get("selected_model") or head.get("model"),
         "fixed_shape": list(inputs.fixed.shape), "moving_shape": list(inputs.moving.shape),
         "transform_fixed_to_moving": total, "transform_moving_to_fixed": np.linalg.inv(total),
         "transform_convention": CONVENTION,
