@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -71,11 +74,13 @@ def test_learned_descriptor_describes_keypoints(airsar_cube, tmp_path):
     assert descriptor.describe(gray, np.zeros((0, 2)), np.zeros(0), np.zeros(0)).shape == (0, 128)
 
 
-def _patch_pool(folder):
+def _patch_pool(folder, warps=400, seed=0, record=True):
+    """A pair pool of random patches in ``folder``, as made from no scene (``train(.., [])``)."""
     rng = np.random.default_rng(0)
     folder.mkdir()
+    made_with = {"made_with": json.dumps({"scenes": 0, "warps": warps, "seed": seed})}
     np.savez(folder / "pairs.npz", first=rng.random((32, 16, 16)).astype(np.float16),
-             second=rng.random((32, 16, 16)).astype(np.float16))
+             second=rng.random((32, 16, 16)).astype(np.float16), **(made_with if record else {}))
 
 
 def test_resume_refuses_other_options_but_not_more_minutes(tmp_path):
@@ -86,6 +91,31 @@ def test_resume_refuses_other_options_but_not_more_minutes(tmp_path):
     with pytest.raises(ValueError, match="batch: 8 -> 16"):
         train(tmp_path / "run", [], minutes=1e-4, batch=16, width=4)
     train(tmp_path / "run", [], minutes=2e-4, batch=8, width=4)
+
+
+@pytest.mark.parametrize(("options", "record", "changed"), [
+    ({"warps": 50}, True, "warps: 50 -> 400"), ({"seed": 3}, True, "seed: 3 -> 0"),
+    ({}, False, "not recorded")])
+def test_a_pool_made_with_other_options_is_refused(tmp_path, options, record, changed):
+    """A run that died before its first last.pt left the pool: nothing else checks it."""
+    from sarfeat.training.patch_descriptor import train
+
+    _patch_pool(tmp_path / "run", record=record, **options)
+    with pytest.raises(ValueError, match=re.escape(f"other options ({changed}")):
+        train(tmp_path / "run", [], minutes=1e-4, batch=8, width=4)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_new_pool_records_what_it_was_made_with(tmp_path, monkeypatch):
+    from sarfeat.training import patch_descriptor
+
+    pool = np.zeros((4, 16, 16), np.float16)
+    monkeypatch.setattr(patch_descriptor, "patch_pairs", lambda *a, **k: (pool, pool))
+    patch_descriptor.train(tmp_path / "run", [], minutes=1e-4, batch=4, width=4, warps=7)
+    (tmp_path / "run" / "last.pt").unlink()  # as if it had died before its first state
+    with pytest.raises(ValueError, match="warps: 7 -> 8"):
+        patch_descriptor.train(tmp_path / "run", [], minutes=1e-4, batch=4, width=4, warps=8)
+    patch_descriptor.train(tmp_path / "run", [], minutes=1e-4, batch=4, width=4, warps=7)
 
 
 def test_pair_pool_killed_while_writing_leaves_no_file(tmp_path, monkeypatch):

@@ -36,7 +36,8 @@ from ..checkpoint import write_npz_atomically
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
-from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
+from .trainer import (atomic_save, config_changes, positive_minutes, resume_state, set_threads,
+                      thread_count)
 
 __all__ = ["channel_pair", "hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
 
@@ -202,13 +203,14 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
     """Train (or resume) a PatchNet in ``output``; returns the path of ``final.pt``."""
     output.mkdir(parents=True, exist_ok=True)
     pool = output / "pairs.npz"
+    made_with = {"scenes": len(cubes), "warps": warps, "seed": seed}  # what patch_pairs reads
     if pool.is_file():
-        with np.load(pool) as saved:
-            first, second = saved["first"], saved["second"]
+        first, second = _load_pool(pool, made_with)
     else:
         start = time.time()
         first, second = patch_pairs(cubes, warps, seed=seed)
-        write_npz_atomically(pool, {"first": first, "second": second})
+        write_npz_atomically(pool, {"first": first, "second": second,
+                                    "made_with": np.array(json.dumps(made_with))})
         print(f"{len(first)} pairs from {warps} warps in {time.time() - start:.0f} s", flush=True)
     torch.manual_seed(seed)
     net = PatchNet(width=width)
@@ -248,6 +250,19 @@ def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 40
                  "metadata": {"steps": step, "seconds": spent, "pairs": len(first),
                               "warps": warps, "batch": batch, "history": history}}, final)
     return final
+
+
+def _load_pool(pool: Path, made_with: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of ``pool``, refused (ValueError) unless it records ``made_with``: a run
+    that died before its first ``last.pt`` leaves a pool that ``resume_state`` cannot check."""
+    with np.load(pool, allow_pickle=False) as saved:
+        recorded = json.loads(saved["made_with"].item()) if "made_with" in saved else None
+        if recorded != made_with:
+            changed = ("; ".join(config_changes(recorded, made_with)) if recorded is not None
+                       else "not recorded: made by an older sarfeat")
+            raise ValueError(f"{pool} holds pairs made with other options ({changed}): delete "
+                             "it to make them again, or start the run in another folder")
+        return saved["first"], saved["second"]
 
 
 def main(argv=None) -> int:
