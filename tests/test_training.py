@@ -277,3 +277,34 @@ def test_derive_open_sar_leaves_no_file_that_differs_from_the_registry(tmp_path,
     with pytest.raises(ValueError, match="differs"):
         open_sar.derive_open_sar(tmp_path / "out", sources=tmp_path / "sources")
     assert list((tmp_path / "out" / "sar_images").iterdir()) == []
+
+
+def test_trainers_write_their_json_files_atomically(tmp_path, monkeypatch):
+    """final.json, history.json, search.json and config.json: never half a file."""
+    import ast
+    from pathlib import Path
+
+    import sarfeat.training
+    from sarfeat.training.trainer import atomic_save_json
+
+    folder = Path(sarfeat.training.__file__).parent
+    in_place = [f"{path.name}:{node.lineno}" for path in sorted(folder.rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Attribute) and node.attr in ("write_text", "write_bytes")
+                and getattr(node.value, "id", None) != "partial"]  # write_atomically's temporary
+    assert in_place == [], "written in place, not through atomic_save_json"
+
+    path = tmp_path / "final.json"
+    atomic_save_json({"steps": 1}, path)
+    write_text = Path.write_text
+
+    def disk_full(self, text, *args, **kwargs):
+        write_text(self, text[:5], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        atomic_save_json({"steps": 2, "history": list(range(100))}, path)
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"steps": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["final.json"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 from .trainer import (
-    RUN_STATE, TrainConfig, Trainer, positive_minutes, set_threads, thread_count,
+    RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
 
 __all__ = ["main", "build_dataset", "distill_main"]
@@ -199,8 +199,7 @@ def distill_main(argv: list[str] | None = None) -> int:
             print(f"resumed {args.out} at iteration {distiller.iteration} "
                   f"({distiller.elapsed / 60:.1f} min)", file=sys.stderr)
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "config.json").write_text(json.dumps(distiller.config.to_dict(),
-                                                               indent=2))
+        atomic_save_json(distiller.config.to_dict(), Path(args.out) / "config.json", indent=2)
         distiller.fit(print_every=args.print_every)
         print(f"wrote {distiller.export(Path(args.out) / 'final.pt')}")
     except (ValueError, OSError, FloatingPointError) as error:
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.restart and trainer.resume():
             print(f"resumed {config.output} at iteration {trainer.iteration}", file=sys.stderr)
         Path(config.output).mkdir(parents=True, exist_ok=True)
-        (Path(config.output) / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        atomic_save_json(config.to_dict(), Path(config.output) / "config.json", indent=2)
         trainer.fit(progress=not args.quiet)
         extra = {}
         if args.calibrate:

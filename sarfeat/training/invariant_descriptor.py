@@ -80,7 +80,8 @@ from ..orientation import PATCH_SCALE
 from ..polar_descriptor import POLAR_ANGLES, POLAR_RADII, polar_invariants
 from ..preprocess import normalize_sar
 from .patch_descriptor import channel_pair, hardnet_loss, open_training_scenes
-from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
+from .trainer import (atomic_save, atomic_save_json, positive_minutes, resume_state, set_threads,
+                      thread_count)
 
 __all__ = ["InvariantModule", "ring_pairs", "open_scenes", "pair_accuracy", "export",
            "masked_hardnet_loss", "train"]
@@ -405,11 +406,11 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
                          "history": history, "config": config}, state_path)
             saved_at = time.time()
     final = export(net, output / "final.npz")
-    (output / "final.json").write_text(json.dumps(
+    atomic_save_json(
         {"config": net.config(), "steps": step, "seconds": spent, "pairs": len(first),
          "images": images, "gap": gap, "warps": warps, "extra": extra, "speckle": speckle,
          "jitter": jitter, "batch": batch, "lr": lr, "held_out_accuracy": validate(),
-         "history": history}, indent=1))
+         "history": history}, output / "final.json")
     return final
 
 

@@ -95,7 +95,7 @@ import torch
 from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
-from .trainer import positive_minutes, refuse_existing, set_threads, thread_count
+from .trainer import atomic_save_json, positive_minutes, refuse_existing, set_threads, thread_count
 
 __all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "hard_precision",
            "score", "search_weights", "spectra_tensors", "train", "warp_features", "warp_loss"]
@@ -498,7 +498,7 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
                "pairs": pairs, "distractors": distractors, "lr": lr, "decay": decay,
                "margin": margin, "gap": gap, "pool": str(pool), "minutes": minutes,
                "loss": loss_options}
-    (output / "history.json").write_text(json.dumps(summary, indent=1))
+    atomic_save_json(summary, output / "history.json")
     return summary
 
 
@@ -532,7 +532,7 @@ def search(output: Path, pool: Path | list, select: Path | None, keep: float = 0
             print(f"shrink {shrink:g}: held-out {scores['held_out']:.4f} " + " ".join(
                 f"{name} {row['mma3']:.3f} ({row['correct']}/{row['matches']})"
                 for name, row in scores.items() if name != "held_out"), flush=True)
-    (output / "search.json").write_text(json.dumps(found, indent=1))
+    atomic_save_json(found, output / "search.json")
     return found
 
 

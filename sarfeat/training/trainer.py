@@ -32,7 +32,8 @@ from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "code_version", "config_changes",
+__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json", "code_version",
+           "config_changes",
            "load_run_state", "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
            "thread_count"]
 
@@ -125,6 +126,13 @@ def code_version() -> str:
 def atomic_save(payload: dict, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename it: a reader never sees half a file."""
     write_atomically(Path(path), lambda partial: torch.save(payload, partial))
+
+
+def atomic_save_json(payload, path: Path, indent: int = 1) -> None:
+    """``json.dumps`` to a temporary file, then rename it: a reader never sees half a file,
+    and a failed write (a full disk, a killed job) leaves the previous file as it was."""
+    write_atomically(Path(path), lambda partial: partial.write_text(
+        json.dumps(payload, indent=indent), encoding="utf-8"))
 
 
 def thread_count(text: str) -> int:
