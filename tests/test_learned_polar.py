@@ -223,3 +223,23 @@ def test_training_commands_do_not_overwrite_earlier_outputs(tmp_path, capsys):
     LearnedPolar.identity().save(tmp_path / "best.npz")
     with pytest.raises(FileExistsError, match="best.npz"):
         train(tmp_path, pool, None, minutes=1e-4)
+
+
+def test_from_an_installed_package_the_benchmark_helpers_say_they_need_the_checkout(
+        tmp_path, monkeypatch, capsys):
+    """score, hard_precision, train and search use benchmarks/, which is not installed."""
+    pytest.importorskip("torch")
+    from sarfeat.training import trainer
+    from sarfeat.training.learned_polar import hard_precision, main, score, train
+
+    monkeypatch.setattr(trainer, "BENCHMARKS", tmp_path / "benchmarks")  # as once installed
+    needs = "needs benchmarks/eval_invariant_descriptor.py of sarfeat's source checkout"
+    first = np.eye(4, dtype=np.float32)
+    for call in (lambda: hard_precision(np.ones(4), [(first, first, np.eye(4, dtype=bool))]),
+                 lambda: score(LearnedPolar.identity(), {}),
+                 lambda: train(tmp_path / "run", tmp_path / "pool.npz", None, minutes=1e-4)):
+        with pytest.raises(ModuleNotFoundError, match=needs):
+            call()
+    assert main(["--output", str(tmp_path / "out"), "--pool", str(tmp_path / "pool.npz"),
+                 "--search"]) == 1
+    assert needs in capsys.readouterr().err

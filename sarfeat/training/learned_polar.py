@@ -95,7 +95,8 @@ import torch
 from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, feature_groups, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
-from .trainer import atomic_save_json, positive_minutes, refuse_existing, set_threads, thread_count
+from .trainer import (atomic_save_json, benchmark_module, positive_minutes, refuse_existing,
+                      set_threads, thread_count)
 
 __all__ = ["LearnedPolarModule", "detected_warps", "distractor_hardnet_loss", "hard_precision",
            "score", "search_weights", "spectra_tensors", "train", "warp_features", "warp_loss"]
@@ -312,8 +313,7 @@ def warp_features(data: dict, chosen=None, model: LearnedPolar | None = None) ->
 def hard_precision(weights: np.ndarray, warps: list[tuple]) -> tuple[float, int]:
     """(mean over warps of MMA@3 of mutual nearest neighbours, correct matches in all) of
     unit descriptors reweighted by ``weights`` and normalised again."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from eval_invariant_descriptor import mutual_matches
+    mutual_matches = benchmark_module("eval_invariant_descriptor").mutual_matches
 
     weights = np.asarray(weights, np.float32)
     precision, correct = [], 0
@@ -394,8 +394,7 @@ def _load_pool(path: Path | list) -> dict:
 
 def score(model: LearnedPolar, warps: dict) -> dict:
     """{scene: MMA@3 summary} on cached eval warps, and 'held_out' (their mean)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from eval_invariant_descriptor import cached_summary
+    cached_summary = benchmark_module("eval_invariant_descriptor").cached_summary
 
     out = {scene: cached_summary(model, items) for scene, items in warps.items()}
     out["held_out"] = float(np.mean([out[s]["mma3"] for s in _HELD_OUT if s in out]))
@@ -408,8 +407,7 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
           seed: int = 0, loss_options: dict | None = None) -> dict:
     """Train in ``output`` (``best.npz``, ``final.npz``, ``history.json``); returns the
     history's summary."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from eval_invariant_descriptor import load_warps
+    load_warps = benchmark_module("eval_invariant_descriptor").load_warps
 
     refuse_existing(*(output / name for name in ("best.npz", "last.npz", "final.npz")))
     output.mkdir(parents=True, exist_ok=True)
@@ -508,8 +506,7 @@ def search(output: Path, pool: Path | list, select: Path | None, keep: float = 0
     :func:`detected_warps` pool; write ``search_a{shrink}.npz``, the polar descriptor
     with the log weights times each ``shrink``, and their held-out scores
     (``search.json``; the shrink is chosen on the held-out scenes)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from eval_invariant_descriptor import load_warps
+    load_warps = benchmark_module("eval_invariant_descriptor").load_warps
 
     refuse_existing(output / "search.json")
     output.mkdir(parents=True, exist_ok=True)
@@ -589,7 +586,7 @@ def main(argv=None) -> int:
                             {"kind": args.loss, "temperature": args.temperature,
                              "recall": args.recall, "near": args.near})
             print(json.dumps({"best": summary["best"]}))
-    except FileExistsError as error:
+    except (FileExistsError, ModuleNotFoundError) as error:  # ModuleNotFoundError: benchmarks/
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

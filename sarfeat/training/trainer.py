@@ -13,11 +13,13 @@ checkpoint and resumed computes the same iterates as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import os
 import pickle
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +34,16 @@ from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
-__all__ = ["RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json", "code_version",
+__all__ = ["BENCHMARKS", "RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json",
+           "benchmark_module", "code_version",
            "config_changes",
            "load_run_state", "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
            "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
 RESUMABLE_CHANGES = ("output", "iterations", "device", "checkpoint_every", "validate_every")
+#: The source checkout's benchmark scripts: not part of an installed sarfeat.
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @dataclass
@@ -121,6 +126,34 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return f"sarfeat {__version__} (git {commit})"
+
+
+def benchmark_module(name: str):
+    """The module ``name`` of the source checkout's ``benchmarks/`` folder.
+
+    Parameters
+    ----------
+    name : str
+        Module name, e.g. ``"eval_invariant_descriptor"``.
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When ``benchmarks/<name>.py`` is not there, as in an installed sarfeat,
+        which does not ship ``benchmarks/``; the message says so.
+    """
+    if not (BENCHMARKS / f"{name}.py").is_file():
+        raise ModuleNotFoundError(
+            f"this needs benchmarks/{name}.py of sarfeat's source checkout, which an installed "
+            f"sarfeat does not ship (looked in {BENCHMARKS}): run it from a clone of the "
+            "repository, with PYTHONPATH=.", name=name)
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
 
 
 def atomic_save(payload: dict, path: Path) -> None:
