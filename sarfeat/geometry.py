@@ -184,8 +184,7 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
     beyond = {"clip": False, "mode": "edge"} if order > 1 else {}
     resampled = []
     for part in parts:
-        # float64 either way: skimage takes its coordinates' precision from the values'
-        part = (np.where(ok, part, 0.0) if zeroed else part).astype(np.float64)
+        part = np.where(ok, part, 0.0) if zeroed else part.astype(np.float64)
         if sigma > 0.05:
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
         resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,

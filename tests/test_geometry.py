@@ -25,17 +25,6 @@ def test_blocks_give_the_whole_image_warp(image):
                                    rtol=1e-9, atol=1e-9, equal_nan=True)
 
 
-def test_float32_with_holes_is_resampled_at_full_precision_in_every_block(image):
-    """A float32 image with no-data was handed to skimage as float32, which then mapped its
-    coordinates in float32 too: up to 3e-4 off, and a different answer per block size."""
-    holed = image.astype(np.float32)
-    holed[100:103, 50:52] = np.nan
-    exact = warp(holed.astype(np.float64), TURN, (280, 310))  # float64: full precision
-    for block in (64, 4096):
-        np.testing.assert_allclose(warp(holed, TURN, (280, 310), block=block), exact,
-                                   rtol=0, atol=2e-5, equal_nan=True)
-
-
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32, np.float64,
                                    np.complex64, np.complex128])
 def test_every_dtype_and_complex_parts_alike(image, dtype):
