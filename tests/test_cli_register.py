@@ -163,6 +163,17 @@ def test_example_prints_error_against_truth(shared_data, weights, tmp_path):
     assert _report(report)["rmse_px"] == pytest.approx(float(found.group(1)), abs=1e-3)
 
 
+def test_example_gives_the_rmse_the_readme_prints(tmp_path, capsys):
+    """README.md says what `sarfeat register --example` prints with the default weights; a
+    change that moves it (0.171 -> 0.257 px once, from 8e-5 px of resampling) must say so."""
+    stated = re.search(r"It prints an RMSE of ([0-9.]+) px",
+                       (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert stated, "README.md no longer states the example's RMSE"
+    report = tmp_path / "example.json"
+    assert main(["register", "--example", "-q", "--json", str(report)]) == 0
+    assert _report(report)["rmse_px"] == pytest.approx(float(stated.group(1)), abs=5e-3)
+
+
 def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, capsys):
     fixed, moving = tmp_path / "flat.npy", tmp_path / "hh.npy"
     np.save(fixed, np.full((64, 64), 0.5, np.float32))
