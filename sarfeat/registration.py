@@ -31,6 +31,7 @@ from skimage.transform import AffineTransform, ProjectiveTransform
 from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
+from .matching.geometry import apply_matrix
 from .preprocess import check_image, valid_mask
 from .structural import optical_gray
 
@@ -464,16 +465,11 @@ class PairInputs:
         return replace(
             result, transform=AffineTransform(matrix=total) if affine
             else ProjectiveTransform(matrix=total),
-            keypoints_fixed=_apply_rows_cols(np.linalg.inv(self.crop), result.keypoints_fixed),
-            keypoints_moving=_apply_rows_cols(self.prior, result.keypoints_moving),
+            keypoints_fixed=apply_matrix(np.linalg.inv(self.crop),
+                                         result.keypoints_fixed[:, ::-1])[:, ::-1],
+            keypoints_moving=apply_matrix(self.prior, result.keypoints_moving[:, ::-1])[:, ::-1],
             resampling=(self.moving.band(moving_band), order, nodata, self.fixed.shape),
             _warped=None)
-
-
-def _apply_rows_cols(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(row, col) ``points`` through a 3x3 matrix on (x, y, 1)."""
-    xy = np.column_stack([np.asarray(points, float)[:, ::-1], np.ones(len(points))]) @ matrix.T
-    return (xy[:, :2] / xy[:, 2:])[:, ::-1]
 
 
 def _magnitude(values: np.ndarray) -> np.ndarray:

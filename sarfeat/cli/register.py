@@ -42,8 +42,10 @@ SHIFT_TOLERANCE_PX = 0.5
 PLOT_SIDE = 1024
 #: Options of the keypoint matcher of two SAR images, with their defaults: refused with an
 #: optical image, whose pair is matched on dense structure maps without the network.
+#: Default of --max-fine-patches (that of CoarseFineMatcher, which the CLI does not import early).
+FINE_PATCHES = 16
 KEYPOINT_OPTIONS = {"weights": None, "trust": False, "precision": "auto", "device": "auto",
-                    "max_fine_patches": 16}
+                    "max_fine_patches": FINE_PATCHES}
 
 
 def add_parser(commands) -> None:
@@ -119,7 +121,7 @@ def add_parser(commands) -> None:
              "with a smaller fraction of valid pixels (default 0.05)")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
-    add("--max-fine-patches", type=_patch_limit, default=16, metavar="N|all",
+    add("--max-fine-patches", type=_patch_limit, default=FINE_PATCHES, metavar="N|all",
         help="most 512-pixel patches of FIXED the fine stage describes, spread evenly over a "
              "large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
              "describes every patch (tie points over the whole scene, time in proportion "
@@ -162,7 +164,7 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
         search["dense_model"] = args.dense_model
     return CoarseFineMatcher(
         net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
-        max_fine_patches=getattr(args, "max_fine_patches", 16), precision=args.precision,
+        max_fine_patches=getattr(args, "max_fine_patches", FINE_PATCHES), precision=args.precision,
         device=args.device, trust=args.trust, progress=progress,
         modality=getattr(args, "modality", "sar"),
         border_fill=not getattr(args, "keep_border_fill", False), **search)

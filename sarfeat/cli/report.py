@@ -19,6 +19,9 @@ __all__ = ["Inputs", "registration_report", "failure_report", "tie_points", "wri
            "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES"]
 
 TIE_POINT_SUFFIXES = (".csv", ".geojson")
+CONVENTION = ("3x3 matrices on homogeneous (x, y, 1) = (col, row, 1) pixel coordinates, integer "
+              "at pixel centres; fixed_to_moving maps fixed pixels to the moving file's own "
+              "pixels (the inverse_map of skimage.transform.warp)")
 
 
 def __getattr__(name: str):
@@ -29,9 +32,6 @@ def __getattr__(name: str):
 
         return PairInputs
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-CONVENTION = ("3x3 matrices on homogeneous (x, y, 1) = (col, row, 1) pixel coordinates, integer "
-              "at pixel centres; fixed_to_moving maps fixed pixels to the moving file's own "
-              "pixels (the inverse_map of skimage.transform.warp)")
 
 
 def _corner(matrix: np.ndarray) -> np.ndarray:

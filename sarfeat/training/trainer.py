@@ -35,9 +35,8 @@ from ..network import R2D2Net, imagenet_normalize
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["BENCHMARKS", "RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json",
-           "benchmark_module", "code_version",
-           "config_changes",
-           "load_run_state", "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
+           "benchmark_module", "code_version", "config_changes", "load_run_state",
+           "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
            "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
