@@ -33,8 +33,12 @@ apart: those whose two sub-pixel offsets agree within ``REALIGN_AGREE`` px
 tiles alone, before any pair is made or registered, for every tile of both
 splits.
 
+``--tiles s1s2`` measures the tiles of the Sentinel-1 / Sentinel-2 fragments
+(:func:`optical_sar_pairs.split_tiles`) the same way, for ``eval_optical_sar.py
+--tiles s1s2 --alignment``.
+
 Run ``SARFEAT_DATA_DIR=<folder with optical_sar/3mos> python
-benchmarks/check_3mos_alignment.py [--json FILE]``.
+benchmarks/check_3mos_alignment.py [--tiles s1s2] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optical_sar_pairs import strip_tiles  # noqa: E402
+from optical_sar_pairs import TILE_SOURCES, split_tiles, strip_tiles  # noqa: E402
 
 from sarfeat.data import OPTICAL_SAR_STRIPS  # noqa: E402
 from sarfeat.matching.dense_correlation import Reference, parabola  # noqa: E402
@@ -163,29 +167,43 @@ def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
     return row
 
 
-def check(reach: int) -> list[dict]:
-    """The rows of every tile pair."""
-    rows = []
+def _every_tile(tiles: str):
+    """Yield (name, optical, SAR) of every unwarped tile pair of both splits."""
+    if tiles == "s1s2":
+        for split in ("tune", "held_out"):
+            for _, _, name, optical, sar in split_tiles(split, "s1s2"):
+                yield name, optical, sar
+        return
     for strip in OPTICAL_SAR_STRIPS:
         label = strip.rsplit("/", 1)[1].removesuffix(".png")
         for k, (optical, sar) in enumerate(strip_tiles(strip)):
-            row = {"pair": f"{label}_{k}", **measure_tile(optical, sar, reach)}
-            rows.append(row)
-            (mi_dy, mi_dx), (st_dy, st_dx) = row["mi_subpixel"], row["structure_subpixel"]
-            print(f"{label}_{k:<4d} MI (dy, dx) ({mi_dy:+5.1f}, {mi_dx:+5.1f})  structure "
-                  f"({st_dy:+5.1f}, {st_dx:+5.1f}) ncc {row['structure_ncc']:.2f}"
-                  f"{'  MISALIGNED' if row['misaligned'] else ''}"
-                  f"{'  re-aligned' if row['realigned_offset'] is not None else ''}",
-                  flush=True)
+            yield f"{label}_{k}", optical, sar
+
+
+def check(reach: int, tiles: str = "3mos") -> list[dict]:
+    """The rows of every tile pair of ``tiles`` (``'3mos'`` or ``'s1s2'``)."""
+    rows = []
+    for name, optical, sar in _every_tile(tiles):
+        row = {"pair": name, **measure_tile(optical, sar, reach)}
+        rows.append(row)
+        (mi_dy, mi_dx), (st_dy, st_dx) = row["mi_subpixel"], row["structure_subpixel"]
+        print(f"{name:<24s} MI (dy, dx) ({mi_dy:+5.1f}, {mi_dx:+5.1f})  structure "
+              f"({st_dy:+5.1f}, {st_dx:+5.1f}) ncc {row['structure_ncc']:.2f}"
+              f"{'  MISALIGNED' if row['misaligned'] else ''}"
+              f"{'  re-aligned' if row['realigned_offset'] is not None else ''}",
+              flush=True)
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reach", type=int, default=REACH, help="largest shift tried, px")
+    parser.add_argument("--tiles", choices=TILE_SOURCES, default="3mos",
+                        help="3mos: the preview strips' tiles; s1s2: the Sentinel-1 / "
+                             "Sentinel-2 fragments' tiles (optical_sar_pairs.split_tiles)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    rows = check(args.reach)
+    rows = check(args.reach, args.tiles)
     flagged = [r["pair"] for r in rows if r["misaligned"]]
     print(f"{len(flagged)} of {len(rows)} tile pairs misaligned in the data "
           f"(both measures >= {MISALIGNED} px from (0, 0), within {AGREE} px of each other): "

@@ -103,7 +103,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from check_3mos_alignment import truth_is_sure  # noqa: E402
-from optical_sar_pairs import SCALE_RANGE, canvas_pairs, development_pairs  # noqa: E402
+from optical_sar_pairs import (SCALE_RANGE, TILE_SOURCES, canvas_pairs,  # noqa: E402
+                               development_pairs)
 from real_optical_sar_pairs import (CFOG_PAIRS, EOSS_PAIRS, PAIR_NAMES,  # noqa: E402
                                     STARAINJ_PAIRS, landmark_rmse, real_pairs)
 
@@ -344,7 +345,7 @@ def scatter_nodata(image: np.ndarray, fraction: float, rng: np.random.Generator)
 def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1,
              scale_range: tuple[float, float] = SCALE_RANGE, canvas: bool = False,
              offsets: dict | None = None, scattered_nodata: float = 0.0,
-             stretch: float = 0.0, seed: int | None = None) -> dict:
+             stretch: float = 0.0, seed: int | None = None, tiles: str = "3mos") -> dict:
     """Per method: per pair (name, rmse or None when refused, cpu s, wall s, refusal,
     rmse against the re-aligned truth); ``canvas``: :func:`canvas_pairs` instead of
     :func:`development_pairs`; ``offsets``: pair name -> re-aligned offset (dy, dx)
@@ -352,12 +353,13 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
     ``scattered_nodata``: that share of each image's pixels made NaN
     (:func:`scatter_nodata`, seeded by the pair's index); ``stretch``: affine
     development pairs (``development_pairs(stretch=...)``); ``seed``: the warps' seed
-    (None: each pair set's own, the pairs every figure is measured on)."""
+    (None: each pair set's own, the pairs every figure is measured on); ``tiles``: the
+    tile pairs' source (``'3mos'`` or ``'s1s2'``, :func:`optical_sar_pairs.split_tiles`)."""
     rows = {name: [] for name in methods}
     seeded = {} if seed is None else {"seed": seed}
-    pairs = (canvas_pairs(split, upscale=upscale, **seeded) if canvas else
+    pairs = (canvas_pairs(split, upscale=upscale, tiles=tiles, **seeded) if canvas else
              development_pairs(split, upscale=upscale, scale_range=tuple(scale_range),
-                               stretch=stretch, **seeded))
+                               stretch=stretch, tiles=tiles, **seeded))
     for index, (name, fixed, moving, truth) in enumerate(pairs):
         if limit is not None and index >= limit * step:
             break
@@ -443,6 +445,10 @@ def main(argv=None) -> int:
                         help="3mos: synthetic warps of 3MOS SAR tiles; canvas: 3MOS optical "
                              "tiles turned and scaled onto black-cornered canvases; real: the "
                              "real pairs of real_optical_sar_pairs.py (evaluation only)")
+    parser.add_argument("--tiles", choices=TILE_SOURCES, default="3mos",
+                        help="the tile pairs of --set 3mos or canvas: 3mos (the 3MOS preview "
+                             "strips) or s1s2 (the Sentinel-1 / Sentinel-2 fragments of "
+                             "VolkovVl/Optical-SAR-dataset, 10 m)")
     parser.add_argument("--source", choices=("all", "starainj", "cfog", "eoss"), default="all",
                         help="the real pairs of one source only (--set real only)")
     parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
@@ -488,6 +494,8 @@ def main(argv=None) -> int:
     if args.seed is not None and args.pair_set == "real":
         parser.error("--seed draws warps of the 3MOS tiles: it applies to --set 3mos and "
                      "--set canvas")
+    if args.tiles != "3mos" and args.pair_set == "real":
+        parser.error("--tiles chooses the tiles of --set 3mos and --set canvas")
     if args.alignment is not None and args.pair_set == "real":
         parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "
                      "--set canvas, not to the real pairs")
@@ -510,7 +518,7 @@ def main(argv=None) -> int:
         rows = evaluate(args.split, args.limit, args.upscale, methods, args.step,
                         args.scale_range, canvas=args.pair_set == "canvas",
                         offsets=offsets, scattered_nodata=args.scattered_nodata,
-                        stretch=args.stretch, seed=args.seed)
+                        stretch=args.stretch, seed=args.seed, tiles=args.tiles)
     report = {name: summary(rows[name], misaligned) for name in methods}
     if offsets is not None:  # never for the real pairs (a usage error above)
         report["realigned"] = {name: summary(rows[name], misaligned, column=5)

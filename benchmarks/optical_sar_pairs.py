@@ -18,9 +18,17 @@ centre onto a canvas of 256 x scale pixels, the corners outside it black
 (0), the SAR tile as it is. The pixel sizes then differ by up to 2 either way
 and the whole footprint overlaps.
 
-The strips are fetched through :func:`sarfeat.data.fetch` (pinned URL and
+``tiles='s1s2'`` takes the tile pairs from the Sentinel-1 / Sentinel-2
+fragments of VolkovVl/Optical-SAR-dataset instead (:mod:`sarfeat.optical_sar_s1s2`:
+100 fragments of 1024 px at 10 m, optical RGB read as gray): the four 256 px
+tiles of each fragment's central 512 x 512 (:data:`S1S2_TILE_CORNERS`). Split
+by fragment: the fragments at even positions of the sorted list are the
+``'tune'`` split, those at odd positions the ``'held_out'`` split (200 and 196 pairs:
+fragment 142 is left out, a duplicate of 130 in the data, :data:`S1S2_LEFT_OUT`).
+
+The files are fetched through :func:`sarfeat.data.fetch` (pinned URL and
 SHA-256); set ``SARFEAT_DATA_DIR`` to a folder holding ``optical_sar/3mos/``
-to work offline.
+(and ``optical_sar/s1s2/``) to work offline.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import AffineTransform, SimilarityTransform, resize, warp
 
-from sarfeat.data import OPTICAL_SAR_STRIPS, fetch
+from sarfeat.data import OPTICAL_SAR_S1S2_FILES, OPTICAL_SAR_STRIPS, fetch
 from sarfeat.io import read_image
 
 #: Tile side.
@@ -38,6 +46,14 @@ TILE = 256
 MAX_ANGLE = 90.0
 SCALE_RANGE = (0.7, 1.4)
 MAX_SHIFT = 20.0
+#: Top-left corners (row, column) of the four tiles cut from each Sentinel-1 / Sentinel-2
+#: fragment (1024 px): its central 512 x 512.
+S1S2_TILE_CORNERS = ((384, 384), (384, 640), (640, 384), (640, 640))
+#: Fragments left out of the Sentinel-1 / Sentinel-2 pairs, with why.
+S1S2_LEFT_OUT = {"142": "its optical file is byte for byte fragment 130's, and its SAR image "
+                        "shows the same ground as 130's (a duplicate in the data)"}
+#: The sources of tile pairs.
+TILE_SOURCES = ("3mos", "s1s2")
 
 
 def _runs(content: np.ndarray) -> list[tuple[int, int]]:
@@ -106,13 +122,39 @@ def warp_pair(optical: np.ndarray, sar: np.ndarray, truth: SimilarityTransform,
     return optical, moving.astype(np.float32), truth
 
 
-def split_tiles(split: str):
-    """Yield (strip index, tile index, name, optical, SAR) of one split's unwarped tile
-    pairs, in the order of :func:`development_pairs` and :func:`canvas_pairs` (one pair
-    per tile)."""
+def s1s2_fragments() -> list[str]:
+    """The Sentinel-1 / Sentinel-2 fragments' numbers (``'003'``...), sorted."""
+    return sorted({name.rsplit("/", 1)[1].removesuffix(".png")
+                   for name in OPTICAL_SAR_S1S2_FILES})
+
+
+def _s1s2_tiles(first: int):
+    """Yield (fragment position, tile index, name, optical, SAR) of the fragments at positions
+    ``first``, ``first + 2``... (see the module docstring), but those of
+    :data:`S1S2_LEFT_OUT`."""
+    for index, fragment in enumerate(s1s2_fragments()):
+        if index % 2 != first or fragment in S1S2_LEFT_OUT:
+            continue
+        optical, sar = (read_image(fetch(f"optical_sar/s1s2/{kind}/{fragment}.png"))
+                        .astype(np.float32) for kind in ("opt", "sar"))
+        for k, (y, x) in enumerate(S1S2_TILE_CORNERS):
+            yield (index, k, f"S1S2_{fragment}_{k}", optical[y:y + TILE, x:x + TILE],
+                   sar[y:y + TILE, x:x + TILE])
+
+
+def split_tiles(split: str, tiles: str = "3mos"):
+    """Yield (strip or fragment index, tile index, name, optical, SAR) of one split's
+    unwarped tile pairs, in the order of :func:`development_pairs` and :func:`canvas_pairs`
+    (one pair per tile); ``tiles``: ``'3mos'`` (the preview strips) or ``'s1s2'`` (the
+    Sentinel-1 / Sentinel-2 fragments)."""
     if split not in ("tune", "held_out"):
         raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
+    if tiles not in TILE_SOURCES:
+        raise ValueError(f"tiles must be one of {TILE_SOURCES}, got {tiles!r}")
     first = 0 if split == "tune" else 1
+    if tiles == "s1s2":
+        yield from _s1s2_tiles(first)
+        return
     for index, strip in enumerate(OPTICAL_SAR_STRIPS):
         label = strip.rsplit("/", 1)[1].removesuffix(".png")
         for k, (optical, sar) in enumerate(strip_tiles(strip)):
@@ -131,7 +173,8 @@ def stretch_about_centre(p: float, q: float, shape=(TILE, TILE)) -> np.ndarray:
 
 
 def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
-                      scale_range: tuple[float, float] = SCALE_RANGE, stretch: float = 0.0):
+                      scale_range: tuple[float, float] = SCALE_RANGE, stretch: float = 0.0,
+                      tiles: str = "3mos"):
     """Yield (name, fixed optical, moving SAR, truth) for one split.
 
     ``truth`` maps fixed (x, y) to moving (x, y), the direction of
@@ -140,9 +183,10 @@ def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
     same seeds, so the same turns and shifts). ``stretch`` > 0 makes the truth
     affine: the similarity after :func:`stretch_about_centre` of the fixed
     image with ``p`` and ``q`` uniform in +-``stretch`` (drawn after the
-    similarity, from the same generator; an AffineTransform truth).
+    similarity, from the same generator; an AffineTransform truth). ``tiles``: the
+    tile pairs' source (:func:`split_tiles`).
     """
-    for index, k, name, optical, sar in split_tiles(split):
+    for index, k, name, optical, sar in split_tiles(split, tiles):
         rng = np.random.default_rng([seed, index, k])
         truth = random_similarity(rng, scale_range=scale_range)
         if stretch:
@@ -177,15 +221,17 @@ def onto_canvas(optical: np.ndarray, angle: float, scale: float, fill: float = 0
 
 
 def canvas_pairs(split: str = "held_out", seed: int = 7,
-                 scale_range: tuple[float, float] = CANVAS_SCALE_RANGE, upscale: int = 1):
+                 scale_range: tuple[float, float] = CANVAS_SCALE_RANGE, upscale: int = 1,
+                 tiles: str = "3mos"):
     """Yield (name, optical canvas, SAR tile, truth) for one split (see the module
     docstring): the turn uniform in +-MAX_ANGLE, the scale log-uniform in ``scale_range``.
 
     ``truth`` (a similarity, as :func:`development_pairs` gives) maps optical canvas
     (x, y) to SAR (x, y). ``upscale``
-    enlarges both tiles first (2: a 512 px SAR tile, as EOSS's pairs).
+    enlarges both tiles first (2: a 512 px SAR tile, as EOSS's pairs). ``tiles``: the
+    tile pairs' source (:func:`split_tiles`).
     """
-    for index, k, name, optical, sar in split_tiles(split):
+    for index, k, name, optical, sar in split_tiles(split, tiles):
         rng = np.random.default_rng([seed, index, k])
         angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
         scale = float(np.exp(rng.uniform(*np.log(scale_range))))

@@ -38,6 +38,9 @@ Name                                      Content                             Li
 ``optical_sar/eoss/*``                    21 real optical-SAR pairs, turned   no licence: evaluation only,
                                           and scaled, with a similarity       never shipped
                                           (EOSS's data)
+``optical_sar/s1s2/<opt|sar>/<k>.png``    100 Sentinel-2 / Sentinel-1         no licence file (Copernicus
+                                          fragments of 1024² at 10 m,         imagery): development only,
+                                          aligned by hand                     never shipped
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
 ``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
@@ -66,8 +69,8 @@ import platformdirs
 
 from .io import default_file_mode, read_raster, rgb_to_gray
 from .registry import (DEFAULT_RELEASE, DEFAULT_WEIGHTS, LICENCES, LITE_WEIGHTS, NAME_BY_SHA256,
-                       NPZ_WEIGHTS, OPTICAL_SAR_EVALUATION_FILES, OPTICAL_SAR_STRIPS,
-                       OPTICAL_SAR_TILE, PAIR_FILES, POLAR_WEIGHTINGS, REGISTRY, TURNED_MAPS_COMPANIONS,
+                       NPZ_WEIGHTS, OPTICAL_SAR_EVALUATION_FILES, OPTICAL_SAR_S1S2_FILES,
+                       OPTICAL_SAR_STRIPS, OPTICAL_SAR_TILE, PAIR_FILES, POLAR_WEIGHTINGS, REGISTRY, TURNED_MAPS_COMPANIONS,
                        TURNED_MAPS_WEIGHTS, UNVERIFIED, URLS, V2_POLAR_WEIGHTS, WEIGHT_ALIASES)
 
 __all__ = [
@@ -79,6 +82,7 @@ __all__ = [
     "DEVELOPMENT_PAIRS",
     "OPTICAL_SAR_STRIPS",
     "OPTICAL_SAR_EVALUATION_FILES",
+    "OPTICAL_SAR_S1S2_FILES",
     "WEIGHT_ALIASES",
     "V2_POLAR_WEIGHTS",
     "POLAR_WEIGHTINGS",

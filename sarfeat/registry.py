@@ -10,6 +10,7 @@ ones accepted wherever weights are named.
 from __future__ import annotations
 
 from .optical_sar_evaluation import EVALUATION_FILES as _EVALUATION_FILES
+from .optical_sar_s1s2 import S1S2_FILES as _S1S2_FILES
 
 __all__ = [
     "DEFAULT_RELEASE",
@@ -19,6 +20,7 @@ __all__ = [
     "NAME_BY_SHA256",
     "NPZ_WEIGHTS",
     "OPTICAL_SAR_EVALUATION_FILES",
+    "OPTICAL_SAR_S1S2_FILES",
     "OPTICAL_SAR_STRIPS",
     "OPTICAL_SAR_TILE",
     "PAIR_FILES",
@@ -146,6 +148,10 @@ OPTICAL_SAR_STRIPS: tuple[str, ...] = tuple(sorted(_3MOS_FILES))
 #: data), pinned to a commit: for evaluation only, never training, tuning or shipping
 #: (see :mod:`sarfeat.optical_sar_evaluation` and ``benchmarks/real_optical_sar_pairs.py``).
 OPTICAL_SAR_EVALUATION_FILES: tuple[str, ...] = tuple(sorted(_EVALUATION_FILES))
+#: The Sentinel-1 / Sentinel-2 fragments of VolkovVl/Optical-SAR-dataset (optical
+#: ``optical_sar/s1s2/opt/<k>.png``, SAR ``optical_sar/s1s2/sar/<k>.png``), pinned to a
+#: commit: development pairs, never shipped (see :mod:`sarfeat.optical_sar_s1s2`).
+OPTICAL_SAR_S1S2_FILES: tuple[str, ...] = tuple(sorted(_S1S2_FILES))
 
 # Files with no public URL: reachable only bundled or through SARFEAT_DATA_DIR.
 _LOCAL_ONLY = {
@@ -292,6 +298,7 @@ REGISTRY: dict[str, str] = {
     **{name: digest for name, (digest, _, _) in _OPEN_SOURCES.items()},
     **_3MOS_FILES,
     **{name: digest for name, (digest, _, _, _) in _EVALUATION_FILES.items()},
+    **{name: digest for name, (digest, _, _, _) in _S1S2_FILES.items()},
     **{name: digest for name, (digest, _) in _LOCAL_ONLY.items()},
 }
 #: Files that can be downloaded: name -> URL pinned to a commit or release.
@@ -301,6 +308,7 @@ URLS: dict[str, str] = {
     **{name: url for name, (_, url, _) in _OPEN_SOURCES.items()},
     **{name: f"{_3MOS_REPO}/{name.rsplit('/', 1)[1]}" for name in _3MOS_FILES},
     **{name: url for name, (_, _, url, _) in _EVALUATION_FILES.items()},
+    **{name: url for name, (_, _, url, _) in _S1S2_FILES.items()},
 }
 #: Every file's licence (and what it may be used for): name -> text.
 LICENCES: dict[str, str] = {
@@ -309,6 +317,7 @@ LICENCES: dict[str, str] = {
     **{name: text for name, (_, _, text) in _OPEN_SOURCES.items()},
     **dict.fromkeys(_3MOS_FILES, _3MOS_LICENCE),
     **{name: text for name, (_, _, _, text) in _EVALUATION_FILES.items()},
+    **{name: text for name, (_, _, _, text) in _S1S2_FILES.items()},
     **{name: text for name, (_, text) in _LOCAL_ONLY.items()},
     **dict.fromkeys(UNVERIFIED, _PAPER_LICENCE),
 }

@@ -415,3 +415,27 @@ def test_real_optical_sar_files_are_pinned_and_evaluation_only():
         assert data._URLS[name].rsplit("/", 1)[1] == name.rsplit("/", 1)[1]
         assert len(data._REGISTRY[name]) == 64
         assert not (data._BUNDLED_DIR / name).exists()  # never shipped
+
+
+def test_s1s2_fragments_are_pinned_and_never_shipped():
+    """Issue 21's Sentinel-1 / Sentinel-2 development fragments: 100 optical and 100 SAR
+    PNGs, pinned to a commit, development data only (the repository has no licence)."""
+    names = data.OPTICAL_SAR_S1S2_FILES
+    assert len(names) == 200 and set(names) <= set(data.registry_names())
+    optical = {n.rsplit("/", 1)[1] for n in names if n.startswith("optical_sar/s1s2/opt/")}
+    sar = {n.rsplit("/", 1)[1] for n in names if n.startswith("optical_sar/s1s2/sar/")}
+    assert optical == sar and len(optical) == 100  # one SAR image per optical fragment
+    for name in names:
+        url = data._URLS[name]
+        assert url.startswith("https://raw.githubusercontent.com/VolkovVl/Optical-SAR-dataset/"
+                              "34d7e20e68fe59363d383ae9a165bee63c5a7320/dataset/")
+        assert url.endswith(name.removeprefix("optical_sar/s1s2/"))
+        assert len(data._REGISTRY[name]) == 64
+        assert data.licence(name).startswith("no licence file: development and evaluation "
+                                             "only, never shipped")
+        assert "Copernicus" in data.licence(name)
+        assert not (data._BUNDLED_DIR / name).exists()
+    # one optical file is published twice (fragments 130 and 142, the same picture)
+    assert len({data._REGISTRY[name] for name in names}) == 199
+    assert data._REGISTRY["optical_sar/s1s2/opt/130.png"] == \
+        data._REGISTRY["optical_sar/s1s2/opt/142.png"]

@@ -406,3 +406,56 @@ def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         eval_optical_sar.main(["--set", "real", "--seed", "3", "--methods", "sift"])
     assert exit_.value.code == 2 and "--seed" in capsys.readouterr().err
+
+
+def test_tiles_choose_the_tile_pairs_of_either_generated_set(monkeypatch, capsys):
+    # --tiles reaches the pair generator of --set 3mos and canvas (3mos when not given),
+    # and is refused with the real pairs, which are not made from tiles
+    asked = []
+
+    def generator(split, **options):
+        asked.append(options.get("tiles"))
+        return iter(())
+
+    monkeypatch.setattr(eval_optical_sar, "development_pairs", generator)
+    monkeypatch.setattr(eval_optical_sar, "canvas_pairs", generator)
+    for arguments in (["--tiles", "s1s2"], ["--set", "canvas", "--tiles", "s1s2"], []):
+        eval_optical_sar.main([*arguments, "--methods", "sift"])
+    assert asked == ["s1s2", "s1s2", "3mos"]
+    for arguments in (["--set", "real", "--tiles", "s1s2"], ["--tiles", "sen12"]):
+        with pytest.raises(SystemExit) as exit_:
+            eval_optical_sar.main([*arguments, "--methods", "sift"])
+        assert exit_.value.code == 2 and "--tiles" in capsys.readouterr().err
+
+
+def test_s1s2_tiles_are_split_by_fragment():
+    # four 256 px tiles of each fragment's centre, every fragment in one split only
+    from benchmarks.optical_sar_pairs import S1S2_TILE_CORNERS, s1s2_fragments, split_tiles
+    from sarfeat.data import DataUnavailableError, fetch, file_sha256
+    from sarfeat.io import read_image
+
+    fragments = s1s2_fragments()
+    assert len(fragments) == 100 and fragments == sorted(fragments)
+    try:
+        first = next(split_tiles("tune", "s1s2"))
+    except DataUnavailableError:
+        pytest.skip("optical_sar/s1s2 is not available (set SARFEAT_DATA_DIR to a folder "
+                    "holding it)")
+    index, k, name, optical, sar = first
+    assert (index, k, name) == (0, 0, f"S1S2_{fragments[0]}_0")
+    y, x = S1S2_TILE_CORNERS[0]
+    whole = read_image(fetch(f"optical_sar/s1s2/opt/{fragments[0]}.png"))
+    np.testing.assert_array_equal(optical, whole[y:y + 256, x:x + 256])
+    assert optical.shape == sar.shape == (256, 256) and sar.dtype == np.float32
+    seen = {}
+    for split, count in (("tune", 50), ("held_out", 49)):
+        names = [tile[2] for tile in split_tiles(split, "s1s2")]
+        assert len(names) == len(set(names)) == 4 * count
+        seen[split] = {name.split("_")[1] for name in names}
+    assert not seen["tune"] & seen["held_out"]
+    # the one duplicate in the data is left out: its optical file is 130's
+    assert seen["tune"] | seen["held_out"] == set(fragments) - {"142"}
+    assert file_sha256(fetch("optical_sar/s1s2/opt/142.png")) == \
+        file_sha256(fetch("optical_sar/s1s2/opt/130.png"))
+    with pytest.raises(ValueError, match="tiles must be"):
+        next(split_tiles("tune", "sen12"))
