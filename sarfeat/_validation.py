@@ -20,6 +20,7 @@ from .preprocess import INPUT_KINDS
 from .weights import check_weights
 
 __all__ = [
+    "alias_property",
     "check_bool",
     "check_choice",
     "check_detector_parameters",
@@ -102,6 +103,23 @@ def check_device(device) -> None:
         hint = " (torch calls NVIDIA GPUs 'cuda')" if device.lower().startswith("gpu") else ""
         raise ValueError(f"unknown device {device!r}{hint}; choose one of {DEVICES} or 'cuda:N'")
     resolve_device(device)
+
+
+def alias_property(target: str) -> property:
+    """A read-write alias of the attribute ``target``, under the name skimage's ORB uses.
+
+    Parameters
+    ----------
+    target : str
+        The attribute the alias reads and writes.
+
+    Returns
+    -------
+    property
+    """
+    return property(lambda self: getattr(self, target),
+                    lambda self, value: setattr(self, target, value),
+                    doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
 
 
 def resolve_alias(name: str, value, alias: str, alias_value, default):

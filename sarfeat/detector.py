@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._validation import check_detector_parameters, check_keypoints, resolve_alias
+from ._validation import (alias_property, check_detector_parameters, check_keypoints,
+                          resolve_alias)
 from .architecture import NetworkWeights
 from .detector_network import (
     DEFAULT_THRESHOLD, detection_thresholds, detector_network, detector_runner, maps_source,
-    runner_key,
+    runner_key, runner_summary,
 )
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
 from .orientation import descriptor_length
@@ -42,13 +43,6 @@ class NoKeypointsError(RuntimeError):
 
     A :class:`RuntimeError`; the matcher's stages catch this class alone.
     """
-
-
-def _alias(target: str) -> property:
-    """A read-write alias of the attribute ``target``, under the name skimage's ORB uses."""
-    return property(lambda self: getattr(self, target),
-                    lambda self, value: setattr(self, target, value),
-                    doc=f"Alias of ``{target}`` under the name :class:`skimage.feature.ORB` uses.")
 
 
 class SARR2D2Detector:
@@ -267,8 +261,8 @@ class SARR2D2Detector:
         self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
         check_detector_parameters(self)
 
-    n_keypoints = _alias("max_keypoints")
-    downscale = _alias("scale_factor")
+    n_keypoints = alias_property("max_keypoints")
+    downscale = alias_property("scale_factor")
 
     def __getstate__(self) -> dict:
         """Parameters and results, not the loaded runtimes (for pickle and deepcopy)."""
@@ -588,11 +582,16 @@ class SARR2D2Detector:
         self.descriptors = descriptors[described]
 
     @property
+    def runtime_used(self) -> dict[str, str] | None:
+        """The runtime, precision and device the loaded network runs on (never 'auto'), as
+        :func:`~sarfeat.detector_network.runner_summary` gives them; None before it is loaded."""
+        return None if self._runner is None else runner_summary(self._runner)
+
+    @property
     def runtime_device(self) -> str | None:
         """Where the loaded network runs (``'cpu'``, ``'cuda'``), None before it is loaded."""
-        if self._runner is None:
-            return None
-        return str(getattr(self._runner.device, "type", self._runner.device)).split(":")[0]
+        used = self.runtime_used
+        return None if used is None else used["device"].split(":")[0]
 
     @property
     def mask_(self) -> np.ndarray | None:

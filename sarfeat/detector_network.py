@@ -20,7 +20,7 @@ from .runtime import make_runner
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
 
 __all__ = ["DEFAULT_THRESHOLD", "detection_thresholds", "detector_network", "detector_runner",
-           "maps_source", "runner_key"]
+           "maps_source", "runner_key", "runner_summary"]
 
 #: The method's reliability and repeatability thresholds (R2D2's), used when
 #: neither the caller nor the weights' metadata says otherwise.
@@ -106,6 +106,24 @@ def detector_runner(net: NetworkWeights, device: str, runtime: str, precision: s
     runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
     runner.gives_turned_maps = gives_turned_maps(net)
     return runner
+
+
+def runner_summary(runner) -> dict[str, str]:
+    """What a loaded runner (:func:`detector_runner`) runs: its runtime, precision and device.
+
+    Parameters
+    ----------
+    runner : object
+        A runner of :func:`sarfeat.runtime.make_runner`.
+
+    Returns
+    -------
+    dict
+        ``{'runtime': 'onnxruntime' or 'torch', 'precision': 'fp32', 'bf16' or 'int8',
+        'device': 'cpu', 'cuda', 'cuda:0'...}``: the choice made, never ``'auto'``.
+    """
+    return {"runtime": str(runner.runtime), "precision": str(runner.precision),
+            "device": str(runner.device)}
 
 
 def detection_thresholds(reliability_threshold: float | None,

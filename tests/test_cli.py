@@ -56,6 +56,34 @@ def test_example_matches_known_warp(shared_data, weights):
     assert "Copernicus" in result.stdout  # attribution of the bundled scene
 
 
+@pytest.mark.parametrize("precision", ["auto", "fp32"])
+def test_example_prints_the_runtime_and_precision_that_ran(shared_data, precision, capsys):
+    """Not the --precision asked for ('auto'), but what it came to (int8 on ONNX Runtime
+    for the bundled weights whose int8 model passed its check)."""
+    from sarfeat.detector_network import detector_network
+    from sarfeat.runtime import plan, resolve_device
+
+    assert main(["detect", "--example", "--precision", precision]) == 0
+    printed = capsys.readouterr().out
+    device = resolve_device("auto")
+    runtime, chosen = plan(detector_network("sarfeat-sar-v2", False, "auto", False), device,
+                           precision=precision)
+    assert chosen != "auto"
+    assert f"network: {runtime} {chosen} on {device} (--precision {precision})" in printed
+
+
+def test_detect_verbose_says_what_ran_the_network(airsar_cube, weights, tmp_path, capsys):
+    from sarfeat.runtime import plan, resolve_device
+    from sarfeat.weights import resolve_network_weights
+
+    image = tmp_path / "hh.npy"
+    np.save(image, airsar_cube[:160, :160, 0])
+    assert main(["detect", str(image), "--weights", weights, "--upright", "-v"]) == 0
+    device = resolve_device("auto")
+    runtime, precision = plan(resolve_network_weights(weights), device)
+    assert f"network: {runtime} {precision} on {device}" in capsys.readouterr().err
+
+
 def test_detect_png_writes_npz_and_plot(airsar_png, weights, tmp_path, capsys):
     out, plot = tmp_path / "kp.npz", tmp_path / "kp.png"
     status = main(["detect", str(airsar_png), "--weights", weights, "-o", str(out),

@@ -92,6 +92,26 @@ def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
     assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
 
 
+def test_report_and_verbose_output_say_what_ran_the_network(airsar_cube, weights, tmp_path,
+                                                            capsys):
+    """The JSON report and -v say the runtime and precision chosen, never 'auto'."""
+    from sarfeat.runtime import plan, resolve_device
+    from sarfeat.weights import resolve_network_weights
+
+    fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
+    np.save(fixed, airsar_cube[..., 0])
+    np.save(moving, _moved(airsar_cube[..., 1]))
+    report = tmp_path / "r.json"
+    assert main(["register", str(fixed), str(moving), "--weights", weights, "-v",
+                 "--json", str(report)]) == 0
+    device = resolve_device("auto")
+    runtime, precision = plan(resolve_network_weights(weights), device)
+    network = _report(report)["network"]
+    assert network == {"runtime": runtime, "precision": precision, "device": device}
+    assert _report(report)["diagnostics"]["network"] == network
+    assert f"keypoint network: {runtime} {precision} on {device}" in capsys.readouterr().err
+
+
 def test_nodata_option_is_no_data_of_the_written_image(airsar_cube, weights, tmp_path,
                                                        capsys):
     """--nodata on a file without a nodata value: its fill is never resampled into data."""
@@ -327,3 +347,10 @@ def test_json_says_which_model_was_returned_for_an_optical_pair(tmp_path, capsys
     saved = _report(report)
     assert saved["model"] == "affine"  # the default --model, a bound the similarity obeys
     assert saved["model_returned"] == saved["diagnostics"]["selected_model"] == "similarity"
+
+
+def test_an_optical_pair_reports_that_no_network_ran(tmp_path, capsys):
+    report = tmp_path / "r.json"
+    _register_optical_tile(tmp_path, capsys, "--json", str(report))
+    saved = _report(report)
+    assert saved["network"] is None and saved["diagnostics"]["network"] is None

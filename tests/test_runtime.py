@@ -208,6 +208,16 @@ def test_auto_on_the_cpu_is_onnxruntime_with_the_checked_precision(sar_weights, 
     assert choice.plan(_changed(sar_weights), "cpu", precision="int8") == ("onnxruntime", "int8")
 
 
+@pytest.mark.parametrize("precision", ["auto", "fp32"])
+def test_detector_says_the_runtime_and_precision_chosen(sar_weights, precision):
+    detector = SARR2D2Detector(sar_weights, upright=True, precision=precision, device="cpu")
+    assert detector.runtime_used is None and detector.runtime_device is None  # not loaded
+    runtime, chosen = choice.plan(sar_weights, "cpu", precision=precision)
+    assert detector.load().runtime_used == {"runtime": runtime, "precision": chosen,
+                                            "device": "cpu"}
+    assert detector.runtime_device == "cpu"
+
+
 def test_the_choice_needs_no_measurement():
     """Nothing in the rule times a runtime, and nothing is read from a previous process."""
     assert not hasattr(choice, "measure")

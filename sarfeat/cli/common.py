@@ -14,7 +14,7 @@ __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
     "positive_int", "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot",
+    "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -115,6 +115,24 @@ class Console:
         if self.verbose:
             print(f"[{self._clock() - self._started:7.1f} s] {text}", file=sys.stderr,
                   flush=True)
+
+
+def network_text(used: dict | None) -> str:
+    """What ran the keypoint network, for the console: ``'onnxruntime int8 on cpu'``.
+
+    Parameters
+    ----------
+    used : dict or None
+        :attr:`sarfeat.SARR2D2Detector.runtime_used` (``diagnostics['network']``);
+        None when no network ran (a pair with an optical image).
+
+    Returns
+    -------
+    str
+    """
+    if used is None:
+        return "none (no keypoint network runs)"
+    return f"{used['runtime']} {used['precision']} on {used['device']}"
 
 
 def load_weights(weights: str | None, trust: bool):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, PRECISIONS, Console, UsageError,
                      add_console_options, check_outputs, check_plot, input_error, load_weights,
-                     positive_int)
+                     network_text, positive_int)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE"]
 
@@ -151,6 +151,7 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
     detector.detect_and_extract(image)
     elapsed = time.perf_counter() - start
     count = len(detector.keypoints)
+    console.step(f"network: {network_text(detector.runtime_used)} (--precision {args.precision})")
     console.say(f"{args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}, "
                 f"{count} keypoints in {elapsed:.2f} s")
     if args.output is not None:
@@ -213,7 +214,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"image 1: VV; image 2: VH warped by a similarity (scale {w['scale']}, rotation "
         f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
         f"weights: {args.weights or 'sarfeat-sar-v2'}; min_size {min_size}, "
-        f"max_size {args.max_size}, precision {args.precision}",
+        f"max_size {args.max_size}; network: {network_text(detector.runtime_used)} "
+        f"(--precision {args.precision})",
         f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)",
         f"matches: {len(matches)} (mutual nearest neighbours), "
         f"{int(np.sum(errors <= 3))} within 3 px",

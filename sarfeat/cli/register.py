@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .common import (DEFAULT_RELEASE, MODELS, Console, UsageError, check_outputs, input_error,
-                     check_plot, unit_fraction, with_nodata)
+                     check_plot, network_text, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -401,6 +401,7 @@ def run(args: argparse.Namespace) -> None:
 def _steps(result, console: Console) -> None:
     """-v: what each stage found, and its time."""
     d = result.diagnostics
+    console.step(f"keypoint network: {network_text(d.get('network'))}")
     console.step(f"coarse stage: {d.get('coarse_inliers')} inliers of "
                  f"{d.get('coarse_candidates')} matches, turn {d.get('coarse_angle')} deg, "
                  f"{d.get('seconds_coarse', float('nan')):.1f} s"
@@ -532,7 +533,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"{fixed.shape[1]} intensity (contains modified Copernicus Sentinel data)",
         f"fixed: VV; moving: VH warped by a similarity (scale {w['scale']}, rotation "
         f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
-        f"weights: {args.weights or DEFAULT_RELEASE}; model {args.model}",
+        f"weights: {args.weights or DEFAULT_RELEASE}; model {args.model}; network: "
+        f"{network_text(d.get('network'))}",
         f"matches: coarse {d['coarse_inliers']} inliers of {d['coarse_candidates']}, "
         f"fine {d['fine_inliers']} inliers of {d['fine_candidates']} voted; "
         f"{ncm} within 3 px of the truth (CMR {cmr:.2f})",
@@ -549,7 +551,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     if args.json is not None:
         report = {"example": "Sentinel-1 Labrador VV (fixed) vs VH under a known similarity",
                   "weights": args.weights or DEFAULT_RELEASE, "model": args.model,
-                  "transform_fixed_to_moving": result.transform.params,
+                  "network": d.get("network"), "transform_fixed_to_moving": result.transform.params,
                   "truth_fixed_to_moving": truth.params, "rmse_px": rmse,
                   "correct_matches": ncm, "correct_match_ratio": cmr,
                   "confidence": result.confidence, "diagnostics": d}

@@ -232,7 +232,7 @@ def _plain_report(head: dict, outcome, output: Path, note: str) -> dict:
         "moving_shape": outcome.extra["moving_shape"],
         "transform_fixed_to_moving": result.transform.params,
         "transform_moving_to_fixed": result.moving_to_fixed.params,
-        "confidence": result.confidence, "seconds": result.seconds,
+        "confidence": result.confidence, "seconds": result.seconds, "network": d.get("network"),
         "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
                          "frame": "pixels of the moving file"},  # matched on its own grid
         "diagnostics": {k: v for k, v in d.items() if k != "failure"}})

@@ -117,12 +117,15 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
 
     ``model`` (in ``head``) is the model asked for; ``model_returned`` is the one the
     transform was fitted as (``diagnostics['selected_model']``): a simpler one chosen by
-    model selection, or an optical pair's similarity or affine map.
+    model selection, or an optical pair's similarity or affine map. ``network`` is what
+    ran the keypoint network (runtime, precision and device, as chosen from 'auto'), null
+    for a pair with an optical image, which is matched without it.
     """
     d = result.diagnostics
     report = {
         **head, "status": "registered",
         "model_returned": d.get("selected_model") or head.get("model"),
+        "network": d.get("network"),
         "fixed_shape": list(inputs.fixed.shape), "moving_shape": list(inputs.moving.shape),
         "transform_fixed_to_moving": total, "transform_moving_to_fixed": np.linalg.inv(total),
         "transform_convention": CONVENTION,

@@ -64,7 +64,8 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
             if upright_first else []
         keypoints1, descriptors1 = coarse_features(detector, small1, "image1", check=True)
     found.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
-    diagnostics["coarse_factor"] = factor
+    # what ran the network (the fine stage's detector shares this runtime)
+    diagnostics.update(coarse_factor=factor, network=detector.runtime_used)
 
     def describe(image, check):
         if prefetched and image is small2:
@@ -80,7 +81,7 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
             invariant = turn_detector() if turn_detector is not None else None
             if invariant is not None:
                 found_turn = _invariant_estimate(invariant, small1, small2, settings)
-                diagnostics["invariant_turn"] = found_turn
+                diagnostics.update(invariant_turn=found_turn, turn_network=invariant.runtime_used)
                 estimated.extend(found_turn[:1] if found_turn else [])
             estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))
         return estimated

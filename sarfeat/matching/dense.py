@@ -428,7 +428,7 @@ def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchRe
     found = MatchResult(**{name: getattr(matcher, name) for name in (
         "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
         "coarse_model", "coarse_angle")})
-    found.diagnostics = dict(matcher.diagnostics, prior="coarse",
-                             modality="-".join(matcher.modality))
+    found.diagnostics = dict(matcher.diagnostics, prior="coarse", network=None,
+                             modality="-".join(matcher.modality))  # no network runs
     found.diagnostics.setdefault("failure", None)
     return found

@@ -142,9 +142,9 @@ class CoarseFineMatcher:
         (:func:`~sarfeat.matching.coarse.estimate_turns`) are tried right after
         the first of ``rotations``, when that is not strong; before them, the
         turn that the default rotation-invariant detector's features give
-        (:func:`~sarfeat.matching.coarse.invariant_turn`: its polar descriptors
-        on both coarse images, a RANSAC similarity on their matches, 5 inliers
-        at least; ``diagnostics['invariant_turn']``). 0 never estimates.
+        (:func:`~sarfeat.matching.coarse.invariant_turn`: polar descriptors on
+        both coarse images, a RANSAC similarity on their matches, 5 inliers at
+        least; ``diagnostics['invariant_turn']``, ``['turn_network']``). 0 never estimates.
     strong_inliers : int or None
         Coarse inliers that make a hypothesis strong (so do
         ``min_coarse_inliers`` inliers making up half of the matches, or 2.5
@@ -266,30 +266,28 @@ class CoarseFineMatcher:
         The fine model (class by ``model``), image-1 (x, y) -> image-2 (x, y);
         None when no consistent model was found.
     diagnostics : dict
-        Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse
-        matches), ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs
-        within the radius), ``fine_candidates`` (voted matches),
-        ``fine_inliers``; after the last local search these describe it, and
-        ``first_pass_pairs``, ``first_pass_candidates``, ``first_pass_inliers``
-        the search around the prior), ``final_search`` (whether the last local
-        search was kept), ``selected_model`` and ``gric`` (the model chosen and the
-        score of each model tried), inlier residuals (``residual_median``,
-        ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and
-        inliers of each turn tried), ``estimated_turns`` (the orientation
-        estimate's turns), ``intermediate_turns_skipped`` (the identity prior
-        registered the pair before the turns between right angles were tried),
-        ``prior`` (``'coarse'`` or ``'identity'``),
+        Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse matches),
+        ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs within the radius),
+        ``fine_candidates`` (voted matches), ``fine_inliers``; after the last local search
+        these describe it, and ``first_pass_pairs``, ``first_pass_candidates``,
+        ``first_pass_inliers`` the search around the prior), ``final_search`` (whether the
+        last local search was kept), ``selected_model`` and ``gric`` (the model chosen and
+        the score of each model tried), inlier residuals (``residual_median``,
+        ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and inliers of each
+        turn tried), ``estimated_turns`` (the orientation estimate's turns),
+        ``intermediate_turns_skipped`` (the identity prior registered the pair before the
+        turns between right angles were tried), ``prior`` (``'coarse'`` or ``'identity'``),
         ``guided_rounds``, ``fine_resampled``, the correlation refinement's
         ``subpixel_points``, ``subpixel_kept``, ``subpixel_residual_median``,
-        ``keypoint_residual_median`` and ``subpixel_refined`` (whether the
-        model was refitted), ``fine_patches_used`` and ``fine_patches_total``
-        (image-1 patches of the last fine stage, see ``max_fine_patches``),
-        ``patches_described``, ``patches_reused`` and ``patches_redescribed``
-        (fine patches run through the network, those reused from an earlier
-        prior or round, and those run again because their descriptors had been
-        dropped to bound memory), timings
-        (``seconds_coarse``, ``seconds_fine``, ``seconds``) and ``failure``
-        (None, or a sentence saying why no model was found).
+        ``keypoint_residual_median`` and ``subpixel_refined`` (whether the model was
+        refitted), ``fine_patches_used`` and ``fine_patches_total`` (image-1 patches of the
+        last fine stage, see ``max_fine_patches``), ``patches_described``,
+        ``patches_reused`` and ``patches_redescribed`` (fine patches run through the
+        network, those reused from an earlier prior or round, and those run again because
+        their descriptors had been dropped to bound memory), ``network``
+        (:attr:`~sarfeat.SARR2D2Detector.runtime_used`; None for a pair with an optical
+        image), timings (``seconds_coarse``, ``seconds_fine``, ``seconds``), ``failure``
+        (None, or why no model was found).
 
     Examples
     --------
