@@ -102,7 +102,9 @@ class RegistrationResult:
         Fine-stage keypoints (row, col) of the two images.
     diagnostics : dict
         ``coarse_candidates``, ``coarse_inliers``, ``fine_candidates``,
-        ``fine_inliers`` (matches per stage), ``residual_median`` and
+        ``fine_inliers`` (matches per stage; the coarse two are None for a
+        pair with an optical image, whose coarse stage is a global correlation
+        search, ``coarse_score``, that matches no points), ``residual_median`` and
         ``residual_rms`` (pixels, of the inliers), ``coarse_angle`` (degrees,
         the turn of the moving image at which the coarse stage matched),
         ``prior`` (``'coarse'`` or ``'identity'``), ``coarse_failed`` (as the

@@ -349,6 +349,27 @@ def test_json_says_which_model_was_returned_for_an_optical_pair(tmp_path, capsys
     assert saved["model_returned"] == saved["diagnostics"]["selected_model"] == "similarity"
 
 
+def test_an_optical_pair_prints_and_reports_no_coarse_match_count(tmp_path, capsys):
+    """Its coarse stage (a global correlation search) matches no points: no "(coarse N)"
+    copied from the fine stage on the console, null coarse counts in the report."""
+    from sarfeat.data import load_optical_sar_tile
+
+    optical, sar = load_optical_sar_tile()
+    np.save(tmp_path / "optical.npy", optical)
+    np.save(tmp_path / "sar.npy", sar)
+    report = tmp_path / "r.json"
+    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
+                 "--modality", "optical-sar", "--turns", "upright", "-v",
+                 "--json", str(report)]) == 0
+    printed = capsys.readouterr()
+    assert "inlier matches," in printed.out and "(coarse" not in printed.out
+    assert "coarse stage: structure correlation 0." in printed.err
+    assert "None inliers" not in printed.err and "templates placed" in printed.err
+    matches = _report(report)["matches"]
+    assert matches["coarse_candidates"] is None and matches["coarse_inliers"] is None
+    assert 0 < matches["fine_inliers"] <= matches["fine_candidates"]
+
+
 def test_an_optical_pair_reports_that_no_network_ran(tmp_path, capsys):
     report = tmp_path / "r.json"
     _register_optical_tile(tmp_path, capsys, "--json", str(report))

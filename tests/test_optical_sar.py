@@ -173,6 +173,15 @@ def test_register_optical_onto_sar_with_a_known_warp(registered):
     assert np.median(np.hypot(*(TRUTH(fixed_xy) - moving_xy).T)) < 3.0
 
 
+def test_the_global_search_counts_no_matches_it_did_not_make(registered):
+    """The coarse stage of an optical pair correlates structure maps: its figure is a score,
+    and the fine stage's template counts are not copied in as coarse matches."""
+    d = registered.diagnostics
+    assert d["coarse_candidates"] is None and d["coarse_inliers"] is None
+    assert 0 < d["coarse_score"] <= 1
+    assert d["fine_inliers"] == int(registered.inliers.sum()) <= d["fine_candidates"]
+
+
 def test_known_orientation_limits_the_search_to_the_given_turns(tile, moved_sar):
     # an upright pair (georeferenced images): rotations=(0,) with angle_step=None
     shift = SimilarityTransform(translation=(6, -4))

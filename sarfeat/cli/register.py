@@ -372,9 +372,11 @@ def run(args: argparse.Namespace) -> None:
             console.say(hint)
         raise
     d = result.diagnostics
+    # an optical pair's coarse stage (a global correlation search) matches no points
+    coarse = "" if d.get("coarse_inliers") is None else f" (coarse {d['coarse_inliers']})"
     console.say(f"registered {args.moving} onto {args.fixed}: "
                 f"{d.get('selected_model') or args.model}, "
-                f"{d['fine_inliers']} inlier matches (coarse {d['coarse_inliers']}), residual "
+                f"{d['fine_inliers']} inlier matches{coarse}, residual "
                 f"RMS {d['residual_rms']:.2f} px, confidence {result.confidence:.2f}, "
                 f"{result.seconds:.1f} s")
     if result.coarse_failed:
@@ -402,13 +404,16 @@ def _steps(result, console: Console) -> None:
     """-v: what each stage found, and its time."""
     d = result.diagnostics
     console.step(f"keypoint network: {network_text(d.get('network'))}")
-    console.step(f"coarse stage: {d.get('coarse_inliers')} inliers of "
-                 f"{d.get('coarse_candidates')} matches, turn {d.get('coarse_angle')} deg, "
+    found = (f"{d.get('coarse_inliers')} inliers of {d.get('coarse_candidates')} matches"
+             if d.get("coarse_score") is None else  # an optical pair's global search
+             f"structure correlation {d['coarse_score']:.3f} (no point matches)")
+    console.step(f"coarse stage: {found}, turn {d.get('coarse_angle')} deg, "
                  f"{d.get('seconds_coarse', float('nan')):.1f} s"
                  + (" (failed: the fine stage searched around the initial transform)"
                     if result.coarse_failed else ""))
+    placed = "voted matches" if d.get("coarse_score") is None else "templates placed"
     console.step(f"fine stage: {d.get('fine_inliers')} inliers of {d.get('fine_candidates')} "
-                 f"voted matches, {d.get('seconds_fine', float('nan')):.1f} s")
+                 f"{placed}, {d.get('seconds_fine', float('nan')):.1f} s")
 
 
 def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):

@@ -254,7 +254,11 @@ class DenseStructuralMatcher(DenseFineStage):
     matches, votes, inliers, coarse_model, coarse_angle, diagnostics : object
         As for :class:`~sarfeat.matching.CoarseFineMatcher` (``votes`` holds the
         placement's correlation in hundredths; ``diagnostics['failure']`` says
-        why a pair was refused).
+        why a pair was refused). The global search matches no points: its
+        figure is ``diagnostics['coarse_score']`` (the best structure
+        correlation), and ``['coarse_candidates']`` and ``['coarse_inliers']``
+        are None; ``['fine_candidates']`` and ``['fine_inliers']`` count the
+        templates placed and those that agree with the model.
 
     Examples
     --------
@@ -363,7 +367,8 @@ class DenseStructuralMatcher(DenseFineStage):
         prior, score = search.refine(prepared1, prepared2, hypotheses)
         self.coarse_model = AffineTransform(matrix=prior)
         self.coarse_angle = rotation_scale(prior)[0]
-        self.diagnostics.update(coarse_score=score,
+        # its figure is a correlation: it matches no points, so it has no matches to count
+        self.diagnostics.update(coarse_score=score, coarse_candidates=None, coarse_inliers=None,
                                 seconds_coarse=time.perf_counter() - started)
         if score >= self.min_coarse_score:
             if (max(prepared1.shape) < self.fine_size

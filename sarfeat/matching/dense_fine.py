@@ -159,7 +159,7 @@ class DenseFineStage:
             residual_median=float(np.median(residuals[inliers])) if count else float("nan"),
             residual_rms=(float(np.sqrt(np.mean(residuals[inliers] ** 2))) if count
                           else float("nan")),
-            coarse_inliers=count, coarse_candidates=len(inliers), failure=None,
+            failure=None,
         )
         self.inliers = np.zeros(len(inliers), bool)
         if not len(inliers):
