@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sarfeat"
 #: Module (or package prefix) -> layer. A new module must be placed here.
 LAYERS = {
     "sarfeat.preprocess": 0, "sarfeat.input_kinds": 0, "sarfeat.io": 0, "sarfeat.geometry": 0,
-    "sarfeat.resample": 0, "sarfeat.canvas_fill": 0,
+    "sarfeat.resample": 0, "sarfeat.canvas_fill": 0, "sarfeat.georeferencing": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
     "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1, "sarfeat.registry": 1,
     "sarfeat.runtime": 2, "sarfeat._validation": 2, "sarfeat.orientation": 2,

@@ -1,0 +1,105 @@
+"""Georeferencing of rasters: map coordinates of pixels, and two rasters on one grid.
+
+Re-exported by :mod:`sarfeat.io`, where these names are documented. Pixel
+convention as there: (x, y) = (col, row), integer at pixel centres; a
+geotransform addresses pixel corners, so pixel (x, y) lies at
+``transform * (x + 0.5, y + 0.5)``. Everything here needs rasters with a
+geotransform; a CRS change needs rasterio (the ``geotiff`` extra).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["RasterLike", "footprint_window", "map_coordinates", "pixel_map", "reproject_band"]
+
+
+class RasterLike(Protocol):
+    """What these functions read of a :class:`sarfeat.io.Raster` (which imports this module,
+    so that it cannot be imported here)."""
+
+    crs: object
+    transform: object
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def band(self, index: int | None = None) -> np.ndarray: ...
+
+
+def map_coordinates(raster: RasterLike, xy: np.ndarray, crs=None) -> np.ndarray:
+    """Map coordinates, in the raster's CRS (or in ``crs`` when given), of pixel centres
+    ``xy`` ((N, 2) (col, row)) of a georeferenced raster."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    t = raster.transform
+    east = t.a * (xy[:, 0] + 0.5) + t.b * (xy[:, 1] + 0.5) + t.c
+    north = t.d * (xy[:, 0] + 0.5) + t.e * (xy[:, 1] + 0.5) + t.f
+    if crs is not None and crs != raster.crs:
+        from rasterio.warp import transform as transform_points
+
+        east, north = (np.asarray(v) for v in transform_points(raster.crs, crs, east, north))
+    return np.column_stack([east, north])
+
+
+def _to_pixels(raster: RasterLike, east: np.ndarray, north: np.ndarray) -> np.ndarray:
+    inverse = ~raster.transform
+    cols = inverse.a * east + inverse.b * north + inverse.c - 0.5
+    rows = inverse.d * east + inverse.e * north + inverse.f - 0.5
+    return np.column_stack([cols, rows])
+
+
+def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.ndarray:
+    """The 3x3 affine matrix mapping fixed pixels (x, y) to moving pixels by georeferencing.
+
+    Exact for two rasters in one CRS; across CRSs, a least-squares fit over a
+    ``samples`` x ``samples`` grid of the fixed image (its error is far below a
+    pixel over the size of one scene).
+    """
+    rows, cols = fixed.shape
+    grid = np.stack(np.meshgrid(np.linspace(0, cols - 1, samples),
+                                np.linspace(0, rows - 1, samples)), -1).reshape(-1, 2)
+    mapped = map_coordinates(fixed, grid, moving.crs)
+    target = _to_pixels(moving, mapped[:, 0], mapped[:, 1])
+    design = np.column_stack([grid, np.ones(len(grid))])
+    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return np.vstack([solution.T, [0.0, 0.0, 1.0]])
+
+
+def reproject_band(moving: RasterLike, band: int | None, fixed: RasterLike) -> np.ndarray:
+    """One band of ``moving`` (float32; the amplitude of a complex band: the band that is
+    matched) resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
+    from rasterio.warp import Resampling, reproject
+
+    values = moving.band(band)
+    values = (np.abs(values) if np.iscomplexobj(values) else values).astype(np.float32)
+    out = np.full(fixed.shape, np.nan, np.float32)
+    reproject(values, out, src_transform=moving.transform, src_crs=moving.crs,
+              src_nodata=np.nan, dst_transform=fixed.transform, dst_crs=fixed.crs,
+              dst_nodata=np.nan, resampling=Resampling.bilinear)
+    return out
+
+
+def footprint_window(fixed: RasterLike, moving: RasterLike, margin: int = 0):
+    """(r0, r1, c0, c1) of ``fixed`` that ``moving``'s footprint covers, or None.
+
+    Both rasters georeferenced; the footprint is the moving image's outline
+    (its edges sampled, in the fixed CRS), widened by ``margin`` fixed pixels
+    and clipped to the fixed image. None when the footprints do not overlap.
+    """
+    rows, cols = moving.shape
+    edge, low, high = np.linspace(0, 1, 33), np.zeros(33), np.ones(33)
+    outline = np.column_stack([np.concatenate([edge, edge, low, high]) * cols,  # pixel corners
+                               np.concatenate([low, high, edge, edge]) * rows]) - 0.5
+    mapped = map_coordinates(moving, outline, fixed.crs)
+    xy = _to_pixels(fixed, mapped[:, 0], mapped[:, 1])
+    if not np.all(np.isfinite(xy)):
+        return 0, fixed.shape[0], 0, fixed.shape[1]
+    r0 = int(max(0, np.floor(xy[:, 1].min() + 0.5) - margin))
+    r1 = int(min(fixed.shape[0], np.ceil(xy[:, 1].max() + 0.5) + margin))
+    c0 = int(max(0, np.floor(xy[:, 0].min() + 0.5) - margin))
+    c1 = int(min(fixed.shape[1], np.ceil(xy[:, 0].max() + 0.5) + margin))
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return r0, r1, c0, c1
