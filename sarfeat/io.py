@@ -495,19 +495,29 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     shape : (int, int)
         Output (rows, cols).
     order : int
-        Spline order (0 nearest, 1 bilinear, 3 cubic).
+        Spline order (0 nearest, 1 bilinear, 3 cubic); 0 for a bool raster (a mask).
 
     Returns
     -------
     Raster
         Same dtype and nodata as ``raster`` (an integer raster without a
         nodata value gets its dtype's minimum as nodata; a float or complex one
-        NaN); no-data wherever the output falls outside the input or next to
+        NaN; a bool one keeps its own, False outside, no-data in ``valid``);
+        no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
         georeferencing, GCPs included (the caller sets the output grid's).
+
+    Raises
+    ------
+    ValueError
+        For a bool raster with ``order`` other than 0: a mask has no values between
+        False and True to interpolate.
     """
     dtype, nodata = raster.data.dtype, raster.nodata
-    if nodata is None:
+    if dtype == bool and order != 0:
+        raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
+                         f"not order={order} (or give it as numbers to interpolate them)")
+    if nodata is None and dtype != bool:
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
     out = np.empty((raster.count,) + tuple(shape), dtype)
     valid_out = np.empty(out.shape, bool)
@@ -518,7 +528,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
             warped = np.clip(np.rint(np.where(good, warped, 0)), info.min, info.max)
-        out[index] = np.where(good, warped, nodata).astype(dtype)
+        out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
         valid_out[index] = good
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)

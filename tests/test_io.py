@@ -188,6 +188,23 @@ def test_warp_raster_keeps_dtype_and_nodata():
     assert unset.nodata == np.iinfo(np.int16).min and (unset.data[0, :, 36:] == -32768).all()
 
 
+def test_warp_raster_moves_a_bool_mask_by_nearest_neighbour_and_refuses_interpolation():
+    mask = np.zeros((1, 40, 40), bool)
+    mask[0, 10:20, 12:30] = True
+    raster = io.Raster(mask, np.ones_like(mask))
+    shift = np.array([[1, 0, 5.0], [0, 1, 2.0], [0, 0, 1]])  # output (x, y) -> (x + 5, y + 2)
+    warped = io.warp_raster(raster, shift, (40, 40), order=0)
+    assert warped.data.dtype == bool and warped.nodata is None
+    expected = np.zeros((40, 40), bool)
+    expected[8:18, 7:25] = True
+    inside = np.zeros((40, 40), bool)
+    inside[:38, :35] = True  # the input reaches output x < 35, y < 38
+    np.testing.assert_array_equal(warped.valid[0], inside)
+    np.testing.assert_array_equal(warped.data[0], expected & inside)
+    with pytest.raises(ValueError, match=r"bool raster \(a mask\).*order=0, not order=1"):
+        io.warp_raster(raster, shift, (40, 40))
+
+
 # -- issue 19: nothing lost, nothing silently changed ----------------------------------------
 
 
