@@ -484,7 +484,9 @@ def _magnitude(values: np.ndarray) -> np.ndarray:
 
 def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
                  moving_band: int | None = None, *, margin: int = FOOTPRINT_MARGIN,
-                 nodata: float | None = None) -> PairInputs:
+                 nodata: float | None = None,
+                 names: tuple[str, str] = ("the fixed image", "the moving image")
+                 ) -> PairInputs:
     """What to match of two rasters, as ``sarfeat register`` matches them.
 
     When both are georeferenced, the fixed band is cropped to the moving
@@ -504,6 +506,9 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
         Fixed pixels kept around the moving footprint.
     nodata : float, optional
         A pixel value that marks no-data in both files too.
+    names : (str, str)
+        How an error names the fixed and the moving raster, as the caller knows them
+        (``sarfeat register``: ``('FIXED', 'MOVING')``).
 
     Returns
     -------
@@ -535,7 +540,7 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
         georeferencing = pixel_map(fixed, moving)
         window = footprint_window(fixed, moving, margin)
         if window is None:
-            raise no_overlap_error(fixed, moving)
+            raise no_overlap_error(fixed, moving, names)
         r0, r1, c0, c1 = window
         matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
                           valid=fixed.valid[:, r0:r1, c0:c1],
@@ -555,13 +560,17 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
                       georeferencing)
 
 
-def no_overlap_error(fixed: Raster, moving: Raster) -> RegistrationError:
+def no_overlap_error(fixed: Raster, moving: Raster,
+                     names: tuple[str, str] = ("the fixed image", "the moving image")
+                     ) -> RegistrationError:
     """The error of two georeferenced footprints that do not overlap, with their distance.
 
     Parameters
     ----------
     fixed, moving : sarfeat.io.Raster
         Two georeferenced rasters.
+    names : (str, str)
+        What the message calls them.
 
     Returns
     -------
@@ -576,6 +585,6 @@ def no_overlap_error(fixed: Raster, moving: Raster) -> RegistrationError:
     distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
     units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
     return RegistrationError(
-        f"the footprints of FIXED and MOVING do not overlap: by their georeferencing their "
-        f"centres are {distance:.6g} {units} apart; check that they show the same place "
+        f"the footprints of {names[0]} and {names[1]} do not overlap: by their georeferencing "
+        f"their centres are {distance:.6g} {units} apart; check that they show the same place "
         "(or register them from pixels alone, without georeferencing)")

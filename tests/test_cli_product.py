@@ -192,6 +192,7 @@ def test_footprints_that_do_not_overlap_have_their_own_reason(scene, tmp_path, c
     status, _, err = _run(capsys, fixed, moving, "-o", tmp_path / "o.tif", "--json", report)
     assert status == 1
     assert "footprints" in err and "do not overlap" in err and "no valid pixel" not in err
+    assert "the footprints of FIXED and MOVING" in err  # the command's own argument names
     assert "100000 metre" in err
     assert _report(report)["status"] == "failed"
     assert not (tmp_path / "o.tif").exists()

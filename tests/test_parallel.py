@@ -588,6 +588,8 @@ def test_register_stack_matches_georeferenced_images_as_register_does(client, tm
     failure, = summary["failures"]
     assert failure["name"] == "far" and failure["error_type"] == "RegistrationError"
     assert "footprints" in failure["error"] and "do not overlap" in failure["error"]
+    # worded for the stack: the reference and the image's file, not register's FIXED, MOVING
+    assert f"footprints of the reference and {far} do not overlap" in failure["error"]
     for name, (truth, (east, north)) in truths.items():
         stacked = json.loads((out / f"{name}.json").read_text())
         status = main(["register", str(reference), str(tmp_path / f"{name}.tif"), "--json",

@@ -219,3 +219,26 @@ def test_warped_is_made_only_when_read(registered, monkeypatch):
     assert lazy.warped.shape == fixed.shape and lazy.warped is lazy.warped and calls == [1]
     lazy.warped = None  # what a worker that does not send it back does
     assert lazy.warped is None and calls == [1]
+
+
+def test_footprints_that_do_not_overlap_are_named_for_the_caller():
+    """The library's refusal speaks of the fixed and moving images (not the command line's
+    FIXED and MOVING), or names them as the caller does."""
+    pytest.importorskip("rasterio")
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from sarfeat.io import Raster
+    from sarfeat.registration import prepare_pair
+
+    data = np.ones((1, 32, 32), np.float32)
+    utm = CRS.from_epsg(32633)
+    fixed = Raster(data, data > 0, crs=utm, transform=Affine(10, 0, 500000, 0, -10, 5600000))
+    far = Raster(data, data > 0, crs=utm, transform=Affine(10, 0, 600000, 0, -10, 5600000))
+    with pytest.raises(RegistrationError, match="100000 metre") as raised:
+        prepare_pair(fixed, far)
+    assert str(raised.value).startswith(
+        "the footprints of the fixed image and the moving image do not overlap")
+    assert "FIXED" not in str(raised.value)
+    with pytest.raises(RegistrationError, match="footprints of the reference and b.tif do"):
+        prepare_pair(fixed, far, names=("the reference", "b.tif"))

@@ -291,7 +291,8 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
 
     inputs = prepare_pair(fixed, moving, args.band if args.fixed_band is None
                           else args.fixed_band, args.band if args.moving_band is None
-                          else args.moving_band, margin=FOOTPRINT_MARGIN)
+                          else args.moving_band, margin=FOOTPRINT_MARGIN,
+                          names=("FIXED", "MOVING"))
     r0, r1, c0, c1 = inputs.window
     if inputs.resampled:
         if inputs.window != (0, fixed.shape[0], 0, fixed.shape[1]):

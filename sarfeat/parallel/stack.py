@@ -122,7 +122,10 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
             # as `sarfeat register`: on the footprints' overlap, on one grid
             outcome.extra.update(fixed_shape=fixed.shape, moving_shape=moving.shape,
                                  moving_dtype=str(moving.data.dtype))
-            outcome.inputs = prepare_pair(fixed, moving, band, band, nodata=options.get("nodata"))
+            # an error names the image by its file (the reference is the same for all)
+            names = ("the reference", str(moving.path or f"image {name!r}"))
+            outcome.inputs = prepare_pair(fixed, moving, band, band, nodata=options.get("nodata"),
+                                          names=names)
             fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
         else:
             fixed, moving = _band(fixed, band), _band(moving, band)
