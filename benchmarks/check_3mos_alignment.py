@@ -146,7 +146,11 @@ def truth_is_sure(row: dict) -> bool:
     truth that ``eval_optical_sar.py`` scores against (the published one, or the
     re-aligned one where both lie ``REALIGN_LEAST`` px or more from it) is where both
     put it. Elsewhere the measures disagree, by up to 21 px on the 3MOS tiles: a 3 px
-    criterion there judges the truth as much as the answer."""
+    criterion there judges the truth as much as the answer. Nor is it sure where either
+    measure's best shift lies on the rim of the shifts tried (``peak_at_rim``: the
+    best one may lie beyond; rows written before that field count as inside)."""
+    if row.get("peak_at_rim", False):
+        return False
     first, second = np.array(row["mi_subpixel"]), np.array(row["structure_subpixel"])
     return bool(np.hypot(*(first - second)) <= REALIGN_AGREE)
 
@@ -162,7 +166,8 @@ def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
            "structure_ncc": round(st[2], 3),
            "mi_subpixel": [round(mi[3], 2), round(mi[4], 2)],
            "structure_subpixel": [round(st[3], 2), round(st[4], 2)],
-           "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st)}
+           "misaligned": bool(agree and far), "realigned_offset": realigned_offset(mi, st),
+           "peak_at_rim": bool(max(abs(mi[0]), abs(mi[1]), abs(st[0]), abs(st[1])) >= reach)}
     row["truth_sure"] = truth_is_sure(row)
     return row
 

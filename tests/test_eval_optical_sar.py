@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from benchmarks import eval_optical_sar
 from sarfeat.cli.register import WHOLE_CIRCLE
@@ -291,11 +292,29 @@ def test_sure_truth_pairs_are_those_whose_two_measures_agree(tmp_path):
     rows = [{"pair": "near", "mi_subpixel": [0.2, -0.4], "structure_subpixel": [-0.5, 0.3]},
             {"pair": "moved", "mi_subpixel": [4.0, 1.0], "structure_subpixel": [4.9, 1.6]},
             {"pair": "unsure", "mi_subpixel": [-1.9, -8.0], "structure_subpixel": [-0.4, -6.0]},
-            {"pair": "apart", "mi_subpixel": [0.5, -0.3], "structure_subpixel": [2.9, -0.3]}]
-    assert [check.truth_is_sure(row) for row in rows] == [True, True, False, False]
+            {"pair": "apart", "mi_subpixel": [0.5, -0.3], "structure_subpixel": [2.9, -0.3]},
+            # both measures at the rim of the shifts tried: the best may lie beyond
+            {"pair": "rim", "mi_subpixel": [1.1, 10.0], "structure_subpixel": [2.0, 10.0],
+             "peak_at_rim": True}]
+    assert [check.truth_is_sure(row) for row in rows] == [True, True, False, False, False]
     path = tmp_path / "alignment.json"
     path.write_text(json.dumps(rows))
     assert eval_optical_sar.sure_truth_pairs(path) == {"near", "moved"}
+
+
+def test_a_peak_on_the_rim_of_the_shifts_tried_is_no_sure_truth():
+    # a tile pair 13 px apart measured within 8 px: both measures stop at the rim, agreeing
+    from benchmarks import check_3mos_alignment as check
+
+    rng = np.random.default_rng(3)
+    ground = ndimage.gaussian_filter(rng.random((300, 300)), 2.0) * 255
+    optical = ground[20:276, 20:276].astype(np.float32)
+    sar = (ground[20:276, 33:289] * rng.gamma(4.0, 0.25, (256, 256))).astype(np.float32)
+    row = check.measure_tile(optical, sar, 8)
+    assert row["peak_at_rim"] and not row["truth_sure"]
+    wide = check.measure_tile(optical, sar, 16)  # found inside a wider reach: sure
+    assert not wide["peak_at_rim"] and wide["truth_sure"]
+    assert wide["mi_offset"] == [0, -13]
 
 
 def test_the_report_gives_the_sure_truth_pairs_apart(monkeypatch, tmp_path, capsys):
