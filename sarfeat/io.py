@@ -38,6 +38,7 @@ __all__ = [
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
     "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode", "written_dtype",
+    "warp_onto",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -532,3 +533,30 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         valid_out[index] = good
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
+
+
+def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:
+    """Every band of ``raster`` resampled onto the pixels of ``grid``, georeferenced as it is.
+
+    What ``sarfeat register -o`` and ``sarfeat register-stack`` write:
+    :func:`warp_raster` (each band in its own dtype and nodata) onto ``grid``'s
+    shape, with ``grid``'s CRS, geotransform and GCPs.
+
+    Parameters
+    ----------
+    raster : Raster
+        The moving raster.
+    grid : Raster
+        The fixed raster; only its shape and georeferencing are read (it may
+        hold no band).
+    inverse_map : (3, 3) ndarray
+        ``grid``'s pixels (x, y) -> ``raster``'s pixels (x, y).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+
+    Returns
+    -------
+    Raster
+    """
+    warped = warp_raster(raster, inverse_map, grid.shape, order=order)
+    return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps)

@@ -140,12 +140,17 @@ def test_register_stack_leaves_no_registered_image_without_its_report(tmp_path, 
     def full(path, content):
         raise OSError(28, "No space left on device")
 
+    image = tmp_path / "inputs" / "date1.npy"  # read again to write every band
+    image.parent.mkdir()
+    np.save(image, moving)
+    out = tmp_path / "out"
+    out.mkdir()
     monkeypatch.setattr(report, "write_json", full)
     with pytest.raises(OSError, match="No space"):
-        register_stack._save(outcome, output_dir=str(tmp_path), suffix=".npy",
+        register_stack._save(outcome, output_dir=str(out), suffix=".npy",
                              reference=reference, input_kind="auto", reference_path="ref.npy",
-                             images=["date1.npy"], weights="w", model="affine")
-    assert list(tmp_path.iterdir()) == []
+                             images=[str(image)], weights="w", model="affine")
+    assert list(out.iterdir()) == []
 
 
 def test_register_stack_names_never_collide():

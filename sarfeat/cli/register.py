@@ -421,13 +421,12 @@ def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):
     """The raster to write: every band resampled, or the moving pixels re-georeferenced."""
     from dataclasses import replace
 
-    from ..io import warp_raster
+    from ..io import warp_onto
 
     fixed, moving = inputs.fixed, inputs.moving
     if args.no_resample:
         return replace(moving, transform=_shift_only(fixed, moving, total))
-    warped = warp_raster(moving, total, fixed.shape, order=args.order)
-    return replace(warped, crs=fixed.crs, transform=fixed.transform, gcps=fixed.gcps)
+    return warp_onto(moving, fixed, total, order=args.order)
 
 
 def _shift_only(fixed, moving, total: np.ndarray):

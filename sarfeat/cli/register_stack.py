@@ -6,9 +6,12 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
 ``--scheduler``. The workers write, into OUTDIR, for each image ``NAME``
 (its file stem):
 
-- ``NAME.registered.EXT``: the image resampled onto REFERENCE's grid (EXT by
-  ``--format``: ``tif`` float32 with REFERENCE's georeferencing when rasterio
-  is installed, ``npy``, or ``png``), as ``sarfeat register`` writes it;
+- ``NAME.registered.EXT``: every band of the image resampled onto REFERENCE's
+  grid, as ``sarfeat register -o`` writes it (:func:`sarfeat.io.warp_onto`,
+  :func:`sarfeat.io.write_raster`): in the image's dtype and nodata (an integer
+  file without one gets its dtype's minimum; ``--nodata`` marks no-data too),
+  EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
+  installed, ``npy``, or ``png`` (8-bit view of the first band);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered;
 
@@ -43,7 +46,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .common import (DEFAULT_RELEASE, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
-                     add_console_options, input_error, jsonable, load_weights)
+                     add_console_options, input_error, jsonable, load_weights, with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -55,9 +58,11 @@ _FORMATS = ("tif", "npy", "png")
 
 
 _DESCRIPTION = (
-    "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF, single band) as "
-    "Dask tasks, on a local cluster of --workers processes or on the cluster at --scheduler. "
-    "For each image NAME, OUTDIR receives NAME.registered.EXT and NAME.json (transform and "
+    "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF; --band chooses "
+    "the band matched of multi-band files) as Dask tasks, on a local cluster of --workers "
+    "processes or on the cluster at --scheduler. For each image NAME, OUTDIR receives "
+    "NAME.registered.EXT (every band resampled onto REFERENCE's grid, in the image's dtype "
+    "and nodata, as `sarfeat register -o` writes it) and NAME.json (transform and "
     "diagnostics, or why it failed); summary.json lists the successes and failures. Two "
     "georeferenced inputs are matched as `sarfeat register` matches them: where their "
     "footprints overlap (REFERENCE cropped to the image's), on REFERENCE's grid."
@@ -180,13 +185,10 @@ def _outputs(names: list[str], suffix: str) -> list[str]:
 
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
-          reference_path: str, images: list[str], weights: str, model: str):
+          reference_path: str, images: list[str], weights: str, model: str,
+          nodata: float | None = None):
     """Write one image's outputs where the worker runs; the warped image stays there."""
-    from dataclasses import replace
-
-    import numpy as np
-
-    from ..io import write_raster
+    from ..io import read_raster, warp_onto, write_raster
     from .report import registration_report, write_json
 
     image = images[outcome.index]
@@ -198,10 +200,10 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
-        warped = np.asarray(result.warped)
-        warped = (np.abs(warped) if np.iscomplexobj(warped) else warped).astype(np.float32)
-        raster = replace(reference, data=warped[None], valid=np.isfinite(warped)[None],
-                         nodata=float("nan"))
+        # every band, as `sarfeat register -o` writes it (the task kept the file's pixels
+        # only for two georeferenced files)
+        moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
+        raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params)
         note = write_raster(output, raster, display_kind=input_kind)
         if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
             report = registration_report(result, result.transform.params, outcome.inputs, head,
@@ -313,6 +315,7 @@ def run(args: argparse.Namespace) -> None:
         reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),
         input_kind=args.input_kind, reference_path=str(args.reference),
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
+        nodata=args.nodata,
     )
     started = time.perf_counter()
     client = _connect(args, distributed)

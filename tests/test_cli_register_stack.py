@@ -1,0 +1,67 @@
+"""What ``sarfeat register-stack`` writes for each image, against ``sarfeat register``.
+
+Real SAR: the Sentinel-1 Labrador scene's VV band as the reference and a
+shifted, two-band (VV, VH) uint16 amplitude chip of it as the stack member.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sarfeat.data import load_sar_scene
+
+pytest.importorskip("distributed")
+rasterio = pytest.importorskip("rasterio")
+
+from rasterio.transform import Affine  # noqa: E402 - after the skip
+
+UTM, ORIGIN, PIXEL = "EPSG:32633", (500000.0, 5600000.0), 10.0
+
+
+def _write(path, bands: np.ndarray, origin, nodata) -> None:
+    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
+                       count=bands.shape[0], dtype=bands.dtype.name, crs=UTM, nodata=nodata,
+                       transform=Affine(PIXEL, 0, origin[0], 0, -PIXEL, origin[1])) as target:
+        target.write(bands)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A float32 reference and a 2-band uint16 member whose georeferencing is 30 m off."""
+    folder = tmp_path_factory.mktemp("pair")
+    scene = load_sar_scene("labrador")
+    reference = folder / "reference.tif"
+    _write(reference, scene[..., 0][None].astype(np.float32), ORIGIN, float("nan"))
+    amplitude = np.clip(np.rint(100 * np.sqrt(scene[16:240, 24:232])), 1, 65535)
+    member = folder / "member.tif"
+    _write(member, np.moveaxis(amplitude, -1, 0).astype(np.uint16),
+           (ORIGIN[0] + 240 + 30, ORIGIN[1] - 160), 0)
+    return reference, member
+
+
+def test_register_stack_writes_every_band_in_its_dtype_as_register_does(pair, tmp_path):
+    """register-stack wrote each image as one float32 band (the matched one) while
+    `sarfeat register -o` writes every band in the image's dtype and nodata."""
+    from sarfeat.cli import main
+
+    reference, member = pair
+    out = tmp_path / "out"
+    status = main(["register-stack", str(reference), str(member), "-o", str(out), "--band", "0",
+                   "--no-progress", "-q", "--workers", "1"])
+    assert status == 0
+    single = tmp_path / "single.tif"
+    assert main(["register", str(reference), str(member), "--band", "0", "-o", str(single),
+                 "-q"]) == 0
+    report = json.loads((out / "member.json").read_text())
+    assert report["status"] == "registered"
+    with rasterio.open(out / "member.registered.tif") as stacked, rasterio.open(single) as one:
+        assert stacked.count == 2 and stacked.dtypes == ("uint16", "uint16")
+        assert stacked.nodata == one.nodata == 0
+        assert stacked.shape == one.shape == (256, 256)
+        assert stacked.transform == one.transform and stacked.crs == one.crs
+        written, expected = stacked.read(), one.read()
+    np.testing.assert_array_equal(written, expected)
+    assert (written[1] > 0).mean() > 0.6  # the second band (VH) resampled too
