@@ -375,3 +375,21 @@ def test_an_optical_pair_reports_that_no_network_ran(tmp_path, capsys):
     _register_optical_tile(tmp_path, capsys, "--json", str(report))
     saved = _report(report)
     assert saved["network"] is None and saved["diagnostics"]["network"] is None
+
+
+def test_verbose_describes_the_dense_matcher_for_an_optical_pair(tmp_path, capsys):
+    """-v printed the keypoint matcher's stages (rotation search, patches at full resolution)
+    for a pair with an optical image, which the dense structural matcher registers."""
+    from sarfeat.data import load_optical_sar_tile
+    from sarfeat.matching.dense import STAGES
+
+    optical, sar = load_optical_sar_tile()
+    np.save(tmp_path / "optical.npy", optical)
+    np.save(tmp_path / "sar.npy", sar)
+    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
+                 "--modality", "optical-sar", "--turns", "upright", "-v",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().err
+    assert f": {STAGES}" in printed and "without the keypoint network" in STAGES
+    assert "rotation search on downsampled images" not in printed
+    assert "patches at full resolution" not in printed

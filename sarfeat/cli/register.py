@@ -346,8 +346,7 @@ def run(args: argparse.Namespace) -> None:
             console.say("--turns any: the whole circle is searched, every 15 degrees")
         matcher = make_matcher(args, net, kind, console.progress, upright, whole_circle)
         console.step(f"matching {inputs.fixed_image.shape} against "
-                     f"{inputs.moving_image.shape}: coarse stage (rotation search on "
-                     "downsampled images), then fine stage (patches at full resolution)")
+                     f"{inputs.moving_image.shape}: {_stages(matcher)}")
         searched = True
         result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
                            args.min_valid_fraction)
@@ -399,6 +398,18 @@ def run(args: argparse.Namespace) -> None:
                      output_dtype=str(written_dtype(output, args.output)),
                      output_nodata=output.nodata)
     _write_extras(args, inputs, result, total, matcher, console, extra, kind)
+
+
+def _stages(matcher) -> str:
+    """What ``matcher`` runs, in a line: the keypoint matcher's stages for two SAR images,
+    the dense structural matcher's for a pair with an optical image."""
+    from ..matching import parse_modality
+    from ..matching.dense import STAGES
+
+    if parse_modality(matcher.modality) != ("sar", "sar"):
+        return STAGES
+    return ("coarse stage (rotation search on downsampled images), then fine stage (patches "
+            "at full resolution)")
 
 
 def _steps(result, console: Console) -> None:

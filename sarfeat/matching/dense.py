@@ -77,8 +77,13 @@ from .models import MODELS
 from .result import MatchResult
 
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "structure_result",
-           "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK"]
+           "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES"]
 
+#: What :class:`DenseStructuralMatcher` runs, in a line (the five steps above), for a console.
+STAGES = ("dense structure maps, without the keypoint network: global search over turns and "
+          "scales on downsampled images (masked correlation in the Fourier domain), refined, "
+          "then the whole overlap correlated and templates placed to check it, polished up to "
+          "full resolution")
 #: ``stretch_check``'s default (fine pixels); see :mod:`~sarfeat.matching.stretch_check`.
 #: On three stretch draws of the 3MOS tuning pairs (360) 2 px put 6 more within 3 px than
 #: 3 px did (6 fewer off); lower, no more; on 600 unstretched tuning pairs every answer the
