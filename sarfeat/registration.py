@@ -69,11 +69,15 @@ class RegistrationError(RuntimeError):
     ----------
     image : {'fixed', 'moving'} or None
         The input at fault, when one is.
+    diagnostics : dict or None
+        The matcher's diagnostics when it ran and found no usable model (its
+        ``'network'``: what ran the keypoint network); None when it failed earlier.
     """
 
-    def __init__(self, message: str, image: str | None = None) -> None:
+    def __init__(self, message: str, image: str | None = None,
+                 diagnostics: dict | None = None) -> None:
         super().__init__(message)
-        self.image = image
+        self.image, self.diagnostics = image, diagnostics
 
 
 @dataclass
@@ -371,12 +375,14 @@ def register(
                                 which) from None
     diagnostics = dict(found.diagnostics)
     if found.model is None:
-        raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}")
+        raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}",
+                                diagnostics=diagnostics)
 
     transform = found.model
     overlap = _overlap_fraction(transform, fixed.shape, moving.shape)
     if overlap == 0:
-        raise RegistrationError("the estimated transform leaves no overlap between the images")
+        raise RegistrationError("the estimated transform leaves no overlap between the images",
+                                diagnostics=diagnostics)
     points = found.keypoints1[found.verified[:, 0], ::-1]
     spread = _spread(points, overlap * fixed.shape[0] * fixed.shape[1])
     inliers = int(found.inliers.sum())

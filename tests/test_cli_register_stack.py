@@ -65,3 +65,32 @@ def test_register_stack_writes_every_band_in_its_dtype_as_register_does(pair, tm
         written, expected = stacked.read(), one.read()
     np.testing.assert_array_equal(written, expected)
     assert (written[1] > 0).mean() > 0.6  # the second band (VH) resampled too
+
+
+def test_register_stack_says_what_ran_the_network(tmp_path):
+    """summary.json had no ``network``, and the report of an image that failed had none:
+    what ran the keypoint network for the stack (null for an image refused before it ran)."""
+    from sarfeat.cli import main
+    from sarfeat.cli.register_stack import _stack_network
+
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(tmp_path / "reference.npy", scene)
+    np.save(tmp_path / "shifted.npy", np.roll(scene, (4, 6), axis=(0, 1)))
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).gamma(1.0, 1.0, scene.shape))
+    np.save(tmp_path / "flat.npy", np.ones_like(scene))
+    out = tmp_path / "out"
+    status = main(["register-stack", *(str(tmp_path / f"{name}.npy") for name in
+                                       ("reference", "shifted", "noise", "flat")),
+                   "-o", str(out), "--format", "npy", "-q", "--workers", "1"])
+    assert status == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert [entry["name"] for entry in summary["successes"]] == ["shifted"]
+    network = json.loads((out / "shifted.json").read_text())["network"]
+    assert set(network) == {"runtime", "precision", "device"}
+    assert summary["network"] == network
+    noise = json.loads((out / "noise.json").read_text())
+    assert "no consistent transform" in noise["error"] and noise["network"] == network
+    assert json.loads((out / "flat.json").read_text())["network"] is None  # never matched
+    other = dict(network, device="cuda:0")  # workers that differed: each network, once
+    assert _stack_network([network, None, other, network]) == [network, other]
+    assert _stack_network([None, None]) is None

@@ -82,6 +82,7 @@ def test_failed_registration_writes_its_report(inputs, tmp_path, capsys):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["status"] == "failed" and report["failed_image"] == "fixed"
     assert "constant" in report["error"] and report["error_type"] == "RegistrationError"
+    assert report["network"] is None  # refused before the network ran
     assert not (tmp_path / "out.tif").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
@@ -197,7 +198,21 @@ def test_a_failed_write_keeps_the_transform_in_the_report(inputs, tmp_path, caps
     backward = np.array(report["transform_moving_to_fixed"])
     assert forward.shape == (3, 3) and np.allclose(forward @ backward, np.eye(3))
     assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
+    assert set(report["network"]) == {"runtime", "precision", "device"}  # as it ran
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_refusal_by_the_matcher_says_what_ran_the_network(tmp_path, capsys):
+    """The failed report had no ``network``, which a successful one has."""
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(tmp_path / "a.npy", scene)
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).gamma(1.0, 1.0, scene.shape))
+    report = tmp_path / "r.json"
+    assert main(["register", str(tmp_path / "a.npy"), str(tmp_path / "noise.npy"), "--json",
+                 str(report), "-q"]) == 1
+    saved = json.loads(report.read_text())
+    assert saved["status"] == "failed" and "no consistent transform" in saved["error"]
+    assert set(saved["network"]) == {"runtime", "precision", "device"}
 
 
 def test_a_refusal_reports_no_transform(inputs, tmp_path, capsys):

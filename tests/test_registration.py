@@ -242,3 +242,20 @@ def test_footprints_that_do_not_overlap_are_named_for_the_caller():
     assert "FIXED" not in str(raised.value)
     with pytest.raises(RegistrationError, match="footprints of the reference and b.tif do"):
         prepare_pair(fixed, far, names=("the reference", "b.tif"))
+
+
+def test_a_refusal_after_matching_keeps_the_matchers_diagnostics():
+    """A RegistrationError said why, but not what ran the keypoint network: a failed
+    report could not say it (``diagnostics`` of the matcher that found no model)."""
+    from sarfeat.data import load_sar_scene
+
+    scene = load_sar_scene("labrador")[..., 0]
+    noise = np.random.default_rng(0).gamma(1.0, 1.0, scene.shape).astype(np.float32)
+    with pytest.raises(RegistrationError, match="cannot register") as refused:
+        register(scene, noise, rng=0, progress=False)
+    network = refused.value.diagnostics["network"]
+    assert set(network) == {"runtime", "precision", "device"}
+    assert "no consistent transform" in refused.value.diagnostics["failure"]
+    with pytest.raises(RegistrationError, match="constant") as early:  # before any matching
+        register(scene, np.ones_like(scene), progress=False)
+    assert early.value.diagnostics is None

@@ -332,7 +332,7 @@ def run(args: argparse.Namespace) -> None:
     kind = args.input_kind
     if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
         kind = "display"  # keep 8-bit quick-looks display images once resampled to float
-    output = note = total = None
+    output = note = total = result = None
     searched = upright = whole_circle = False
     try:
         inputs = _prepare(args, fixed, moving, console)
@@ -363,7 +363,8 @@ def run(args: argparse.Namespace) -> None:
             note = write_raster(args.output, output, display_kind=kind)
     except Exception as error:
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
-            write_json(args.json, failure_report(_head(args), error, total))
+            write_json(args.json, failure_report(_head(args), error, total, None if result is None
+                                                 else result.diagnostics.get("network")))
             if total is not None:  # the work is not lost
                 console.say(f"the registration succeeded: its transform is in {args.json}")
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \

@@ -24,7 +24,9 @@ image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
 report;
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why, the time and the throughput. Images whose stems are equal
+failed and why, what ran the keypoint network (``network``: runtime, precision
+and device; a list when workers differed, null when no image ran it), the
+time and the throughput. Images whose stems are equal
 (ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
 position (:func:`output_names`: every name is unique), so that no output is
 written over another or over the summary; a run that would write over one of
@@ -213,7 +215,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         outcome.extra["output"] = str(output)
     else:
         report = jsonable({**head, "status": "failed", "error": outcome.error,
-                           "error_type": outcome.error_type})
+                           "error_type": outcome.error_type,
+                           "network": outcome.extra.get("network")})
     try:
         write_json(report_path, report)
     except BaseException:
@@ -319,7 +322,7 @@ def run(args: argparse.Namespace) -> None:
     )
     started = time.perf_counter()
     client = _connect(args, distributed)
-    successes, failures = [], []
+    successes, failures, networks = [], [], []
     try:
         with client_for(client, args.workers) as active:
             workers = len(active.scheduler_info().get("workers", {}))
@@ -336,12 +339,14 @@ def run(args: argparse.Namespace) -> None:
                 _print_outcome(outcome, console)
                 entry = _entry(outcome, args.images[outcome.index])
                 (successes if outcome.ok else failures).append(entry)
+                networks.append(outcome.result.diagnostics.get("network") if outcome.ok
+                                else outcome.extra.get("network"))
     finally:
         if client is not None:
             client.close()
     seconds = time.perf_counter() - started
     _write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
-                   successes, failures)
+                   successes, failures, _stack_network(networks))
     console.say(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
                 f"on {workers} workers; wrote {folder / SUMMARY}")
     if failures:
@@ -372,8 +377,18 @@ def _print_outcome(outcome, console: Console) -> None:
         console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}")
 
 
+def _stack_network(networks: list) -> dict | list | None:
+    """What ran the keypoint network for the stack: the one runtime, precision and device of
+    every image that ran it; a list of them when workers differed; None when none ran."""
+    distinct = []
+    for network in networks:
+        if network is not None and network not in distinct:
+            distinct.append(network)
+    return distinct[0] if len(distinct) == 1 else distinct or None
+
+
 def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
-                   successes: list, failures: list) -> None:
+                   successes: list, failures: list, network: dict | list | None) -> None:
     from .. import __version__
     from .report import write_json
 
@@ -385,6 +400,7 @@ def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
         "registered": len(successes),
         "failed": len(failures),
         "weights": weights,
+        "network": network,
         "model": args.model,
         "scheduler": args.scheduler or "local",
         "workers": workers,

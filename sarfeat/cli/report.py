@@ -158,15 +158,20 @@ def _window(inputs: Inputs) -> dict:
     return {"row0": r0, "row1": r1, "col0": c0, "col1": c1}
 
 
-def failure_report(head: dict, error: BaseException, total: np.ndarray | None = None) -> dict:
+def failure_report(head: dict, error: BaseException, total: np.ndarray | None = None,
+                   network: dict | None = None) -> dict:
     """The JSON report of a registration that failed: the reason and the failing image.
 
     ``total``: the transform found when the failure came after it (writing the
-    output), kept so that the work is not lost.
+    output), kept so that the work is not lost. ``network``: what ran the keypoint
+    network, as in a successful report; by default the one of the matcher that found no
+    model (:attr:`sarfeat.RegistrationError.diagnostics`), null when none ran.
     """
     text = " ".join(str(error).split()) or type(error).__name__
+    if network is None:
+        network = (getattr(error, "diagnostics", None) or {}).get("network")
     report = {**head, "status": "failed", "error": text, "error_type": type(error).__name__,
-              "failed_image": getattr(error, "image", None)}
+              "failed_image": getattr(error, "image", None), "network": network}
     if total is not None:
         report.update(failed_after_registration=True, transform_fixed_to_moving=total,
                       transform_moving_to_fixed=np.linalg.inv(total),

@@ -65,8 +65,10 @@ class PairOutcome:
         Wall-clock time of the task on its worker.
     extra : dict
         ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
-        (once read), and whatever a ``postprocess`` function adds (for example
-        the files it wrote).
+        (once read), for a failed pair ``network`` (what ran the keypoint
+        network, as ``result.diagnostics['network']``; None when it did not
+        run), and whatever a ``postprocess`` function adds (for example the
+        files it wrote).
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
@@ -139,6 +141,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
         raise  # possibly transient: let Dask retry the task
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
         outcome.error, outcome.error_type = _sentence(error), type(error).__name__
+        # what ran the keypoint network when the matcher ran and found no model
+        outcome.extra["network"] = (getattr(error, "diagnostics", None) or {}).get("network")
     outcome.seconds = time.perf_counter() - started
     if postprocess is not None:
         try:
