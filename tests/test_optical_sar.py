@@ -718,3 +718,29 @@ def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile,
     votes = np.array([float(row["votes"]) for row in rows])
     assert ((scores > 0) & (scores <= 1)).all()
     np.testing.assert_allclose(scores, votes / 100)
+
+
+def test_a_sentinel_1_tile_registers_onto_its_sentinel_2_canvas():
+    # a tuning pair of the Sentinel-1 / Sentinel-2 fragments (10 m; tiles='s1s2'): the
+    # optical tile turned and scaled onto a canvas, the SAR tile as it is; its two
+    # alignment measures put the published truth within 1.1 px
+    from benchmarks.optical_sar_pairs import (CANVAS_SCALE_RANGE, MAX_ANGLE, S1S2_TILE_CORNERS,
+                                              onto_canvas, s1s2_fragments)
+    from sarfeat.data import DataUnavailableError, fetch
+    from sarfeat.io import read_image
+
+    fragment, tile_index = "268", 3
+    try:
+        optical, sar = (read_image(fetch(f"optical_sar/s1s2/{kind}/{fragment}.png"))
+                        .astype(np.float32) for kind in ("opt", "sar"))
+    except DataUnavailableError:
+        pytest.skip("optical_sar/s1s2 is not available (set SARFEAT_DATA_DIR to a folder "
+                    "holding it)")
+    y, x = S1S2_TILE_CORNERS[tile_index]
+    optical, sar = optical[y:y + 256, x:x + 256], sar[y:y + 256, x:x + 256]
+    rng = np.random.default_rng([7, s1s2_fragments().index(fragment), tile_index])
+    angle = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+    scale = float(np.exp(rng.uniform(*np.log(CANVAS_SCALE_RANGE))))
+    canvas, truth = onto_canvas(optical, angle, scale)
+    result = sarfeat.register(canvas, sar, modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(result.transform.params, truth, canvas.shape, sar.shape) < 1.5
