@@ -94,3 +94,29 @@ def test_register_stack_says_what_ran_the_network(tmp_path):
     other = dict(network, device="cuda:0")  # workers that differed: each network, once
     assert _stack_network([network, None, other, network]) == [network, other]
     assert _stack_network([None, None]) is None
+
+
+def test_register_stack_order_is_register_s(pair, tmp_path, capsys):
+    """register-stack had no --order (always bilinear): it takes register's values, refuses
+    another before any work as register does, and order 0 writes only the image's values."""
+    from sarfeat.cli import main
+
+    reference, member = pair
+    refused = tmp_path / "refused"
+    messages = []
+    for command in (["register-stack", str(reference), str(member), "-o", str(refused)],
+                    ["register", str(reference), str(member), "-o", str(tmp_path / "one.tif")]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--order", "2"])
+        assert exit_.value.code == 2
+        messages.append(capsys.readouterr().err.splitlines()[-1].split("error: ")[-1])
+    assert messages[0] == messages[1] and "argument --order: invalid choice: 2" in messages[0]
+    assert not refused.exists()
+    out = tmp_path / "out"
+    assert main(["register-stack", str(reference), str(member), "-o", str(out), "--band", "0",
+                 "--order", "0", "--no-progress", "-q", "--workers", "1"]) == 0
+    with rasterio.open(member) as source, rasterio.open(out / "member.registered.tif") as written:
+        original, nearest = source.read(), written.read()
+    for band, values in zip(original, nearest):
+        assert (values > 0).mean() > 0.6
+        assert np.isin(values, np.append(band, 0)).all()  # no value between two pixels'

@@ -12,6 +12,7 @@ from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
+    "ORDERS", "ORDER_HELP",
     "positive_int", "unit_fraction",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
@@ -22,6 +23,10 @@ __all__ = [
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 MODELS = ("similarity", "affine", "projective")
+#: Spline orders of ``--order``, the resampling of what ``register`` and ``register-stack``
+#: write (:func:`sarfeat.io.warp_onto`), and its help.
+ORDERS = (0, 1, 3)
+ORDER_HELP = "resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic"
 #: File types of ``--plot`` (those matplotlib writes without further packages).
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
                  ".eps", ".ps")

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import (DEFAULT_RELEASE, MODELS, Console, UsageError, check_outputs, input_error,
-                     check_plot, network_text, unit_fraction, with_nodata)
+from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
+                     check_outputs, input_error, check_plot, network_text, unit_fraction,
+                     with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, failure_report, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -114,8 +115,7 @@ def add_parser(commands) -> None:
     add("--no-resample", action="store_true",
         help="keep MOVING's pixels and write it with a corrected geotransform (GeoTIFF output, "
              "both inputs georeferenced in one CRS, and a transform that is a shift)")
-    add("--order", type=int, choices=(0, 1, 3), default=1,
-        help="resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic")
+    add("--order", type=int, choices=ORDERS, default=1, help=ORDER_HELP)
     add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
         help="refuse an input (after the crop to the overlap of georeferenced footprints) "
              "with a smaller fraction of valid pixels (default 0.05)")

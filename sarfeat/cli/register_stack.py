@@ -8,7 +8,8 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
 
 - ``NAME.registered.EXT``: every band of the image resampled onto REFERENCE's
   grid, as ``sarfeat register -o`` writes it (:func:`sarfeat.io.warp_onto`,
-  :func:`sarfeat.io.write_raster`): in the image's dtype and nodata (an integer
+  :func:`sarfeat.io.write_raster`; ``--order`` 0 nearest, 1 bilinear, the
+  default, or 3 cubic): in the image's dtype and nodata (an integer
   file without one gets its dtype's minimum; ``--nodata`` marks no-data too),
   EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
   installed, ``npy``, or ``png`` (8-bit view of the first band);
@@ -47,8 +48,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_RELEASE, INPUT_KINDS, MODELS, PRECISIONS, Console, UsageError,
-                     add_console_options, input_error, jsonable, load_weights, with_nodata)
+from .common import (DEFAULT_RELEASE, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS, PRECISIONS,
+                     Console, UsageError, add_console_options, input_error, jsonable,
+                     load_weights, with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -87,6 +89,7 @@ def add_parser(commands) -> None:
                                       help="folder for the outputs (created if missing)")),
         (("--format",), dict(choices=_FORMATS, default="tif",
                              help="file type of the registered images (default tif)")),
+        (("--order",), dict(type=int, choices=ORDERS, default=1, help=ORDER_HELP)),
         (("--workers",), dict(type=_positive, default=None, metavar="N",
                               help="worker processes of the local cluster (default: one per "
                                    "CPU core)")),
@@ -188,7 +191,7 @@ def _outputs(names: list[str], suffix: str) -> list[str]:
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
           reference_path: str, images: list[str], weights: str, model: str,
-          nodata: float | None = None):
+          nodata: float | None = None, order: int = 1):
     """Write one image's outputs where the worker runs; the warped image stays there."""
     from ..io import read_raster, warp_onto, write_raster
     from .report import registration_report, write_json
@@ -205,7 +208,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         # every band, as `sarfeat register -o` writes it (the task kept the file's pixels
         # only for two georeferenced files)
         moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
-        raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params)
+        raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params,
+                           order=order)
         note = write_raster(output, raster, display_kind=input_kind)
         if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
             report = registration_report(result, result.transform.params, outcome.inputs, head,
@@ -318,7 +322,7 @@ def run(args: argparse.Namespace) -> None:
         reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),
         input_kind=args.input_kind, reference_path=str(args.reference),
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
-        nodata=args.nodata,
+        nodata=args.nodata, order=args.order,
     )
     started = time.perf_counter()
     client = _connect(args, distributed)
