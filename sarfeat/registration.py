@@ -70,8 +70,9 @@ class RegistrationError(RuntimeError):
     image : {'fixed', 'moving'} or None
         The input at fault, when one is.
     diagnostics : dict or None
-        The matcher's diagnostics when it ran and found no usable model (its
-        ``'network'``: what ran the keypoint network); None when it failed earlier.
+        The matcher's diagnostics when it ran and found no usable model, or no
+        usable keypoint in a coarse image (its ``'network'``: what ran the
+        keypoint network); None when it failed earlier.
     """
 
     def __init__(self, message: str, image: str | None = None,
@@ -371,8 +372,8 @@ def register(
         found = matcher.match_result(fixed, moving, progress=chosen)
     except NoKeypointsError as error:  # the detector found nothing in a coarse image
         which = "fixed" if str(error).startswith("image1") else "moving"
-        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}",
-                                which) from None
+        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}", which,
+                                getattr(error, "diagnostics", None)) from None
     diagnostics = dict(found.diagnostics)
     if found.model is None:
         raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}",

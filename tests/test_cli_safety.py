@@ -213,6 +213,14 @@ def test_a_refusal_by_the_matcher_says_what_ran_the_network(tmp_path, capsys):
     saved = json.loads(report.read_text())
     assert saved["status"] == "failed" and "no consistent transform" in saved["error"]
     assert set(saved["network"]) == {"runtime", "precision", "device"}
+    # an image in which the detector ran and found no keypoint: the network ran too
+    rows, cols = np.mgrid[:scene.shape[0], :scene.shape[1]]
+    np.save(tmp_path / "ramp.npy", (1 + rows + cols).astype(np.float32))
+    assert main(["register", str(tmp_path / "a.npy"), str(tmp_path / "ramp.npy"), "--json",
+                 str(report), "-q"]) == 1
+    saved = json.loads(report.read_text())
+    assert "found no keypoint" in saved["error"] and saved["failed_image"] == "moving"
+    assert set(saved["network"]) == {"runtime", "precision", "device"}
 
 
 def test_a_refusal_reports_no_transform(inputs, tmp_path, capsys):

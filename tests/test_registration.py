@@ -259,3 +259,25 @@ def test_a_refusal_after_matching_keeps_the_matchers_diagnostics():
     with pytest.raises(RegistrationError, match="constant") as early:  # before any matching
         register(scene, np.ones_like(scene), progress=False)
     assert early.value.diagnostics is None
+
+
+def test_a_coarse_image_without_keypoints_keeps_what_ran():
+    """When the detector ran on a coarse image and found nothing usable, the RegistrationError
+    carried no diagnostics: a failed report said ``network: null`` although the network ran."""
+    from scipy import ndimage
+
+    from sarfeat.data import load_sar_scene
+
+    scene = load_sar_scene("labrador")[..., 0]
+    rows, cols = np.mgrid[:scene.shape[0], :scene.shape[1]]
+    ramp = (1 + rows + cols).astype(np.float32)  # no keypoint at all (image 2)
+    smooth = ndimage.gaussian_filter(scene, 8)  # keypoints on its border only (image 1)
+    for fixed, moving, which, reason in ((scene, ramp, "moving", "found no keypoint"),
+                                         (smooth, scene, "fixed", "looks featureless")):
+        with pytest.raises(RegistrationError, match=reason) as refused:
+            register(fixed, moving, rng=0, progress=False)
+        assert refused.value.image == which
+        diagnostics = refused.value.diagnostics
+        assert set(diagnostics["network"]) == {"runtime", "precision", "device"}
+        assert reason in diagnostics["failure"] and diagnostics["coarse_factor"] == 1.0
+

@@ -165,7 +165,8 @@ def failure_report(head: dict, error: BaseException, total: np.ndarray | None = 
     ``total``: the transform found when the failure came after it (writing the
     output), kept so that the work is not lost. ``network``: what ran the keypoint
     network, as in a successful report; by default the one of the matcher that found no
-    model (:attr:`sarfeat.RegistrationError.diagnostics`), null when none ran.
+    model or no coarse keypoint (:attr:`sarfeat.RegistrationError.diagnostics`), null when
+    none ran.
     """
     text = " ".join(str(error).split()) or type(error).__name__
     if network is None:

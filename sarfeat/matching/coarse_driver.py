@@ -8,8 +8,9 @@ fields of a :class:`~sarfeat.matching.result.MatchResult`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 from skimage.transform import AffineTransform
@@ -19,7 +20,8 @@ from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns, in
 from .geometry import apply_matrix, downsample, overlap_box
 from .result import MatchResult
 
-__all__ = ["coarse_stage", "coarse_features", "describing_workers", "turn_detector_options"]
+__all__ = ["coarse_stage", "coarse_features", "describing_workers", "turn_detector_options",
+           "CoarseKeypointsError"]
 
 #: An image with fewer coarse keypoints than this at least _BORDER coarse pixels from its
 #: border is featureless (a smooth ramp gives none: its keypoints sit on the border).
@@ -31,6 +33,33 @@ _TURN_SEED = 0
 #: of the search; pair l turned by 30 degrees gave the right turn with 6 inliers of 7
 #: matches with fp32 maps, 8 with the int8 maps).
 _MIN_TURN_INLIERS = 5
+
+
+class CoarseKeypointsError(NoKeypointsError):
+    """A coarse image gave no usable keypoint: a :class:`~sarfeat.NoKeypointsError` that says
+    what ran.
+
+    Attributes
+    ----------
+    diagnostics : dict
+        The match's diagnostics when the coarse stage stopped: ``'coarse_factor'``,
+        ``'network'`` (what ran the keypoint network, as
+        :attr:`~sarfeat.SARR2D2Detector.runtime_used`; None when image 1 was refused
+        before it ran: no valid pixel, or flat) and ``'failure'`` (the message).
+    """
+
+    def __init__(self, message: str, diagnostics: dict) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
+@contextmanager
+def _stopped_with(diagnostics: dict) -> Iterator[None]:
+    """A :class:`NoKeypointsError` raised inside, as a :class:`CoarseKeypointsError`."""
+    try:
+        yield
+    except NoKeypointsError as error:
+        raise CoarseKeypointsError(str(error), dict(diagnostics, failure=str(error))) from None
 
 
 def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2Detector,
@@ -48,7 +77,8 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
     None), asked for only when the upright turn is not strong (an upright pair
     never loads its network): its features give the first estimated turn
     (:func:`~sarfeat.matching.coarse.invariant_turn`); the orientation
-    histogram's follow.
+    histogram's follow. A coarse image without usable keypoints raises
+    :class:`CoarseKeypointsError`, with what ran.
     """
     diagnostics = found.diagnostics
     factor = min(1.0, settings.coarse_size / max(max(image1.shape), max(image2.shape)))
@@ -59,13 +89,15 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
     # with a copy of the stage's detector, while image 1 is
     copy = detector.thread_copy()
     upright_first = settings.rotations[0] % 360 == 0 and describing_workers(copy) > 1
-    with ThreadPoolExecutor(1) as pool:
+    diagnostics.update(coarse_factor=factor, network=None)
+    with ThreadPoolExecutor(1) as pool, _stopped_with(diagnostics):
+        describable(small1, "image1")
+        # what runs the network from here (the fine stage's detector shares this runtime)
+        diagnostics["network"] = detector.runtime_used
         prefetched = [pool.submit(coarse_features, copy, small2, "image2", True)] \
             if upright_first else []
         keypoints1, descriptors1 = coarse_features(detector, small1, "image1", check=True)
     found.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
-    # what ran the network (the fine stage's detector shares this runtime)
-    diagnostics.update(coarse_factor=factor, network=detector.runtime_used)
 
     def describe(image, check):
         if prefetched and image is small2:
@@ -86,7 +118,8 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
             estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))
         return estimated
 
-    best = search.run(estimate, settled)
+    with _stopped_with(diagnostics):
+        best = search.run(estimate, settled)
     diagnostics.update(
         intermediate_turns_skipped=search.intermediate_skipped,
         coarse_keypoints=(len(keypoints1), *search.keypoint_counts),
@@ -148,8 +181,7 @@ def _invariant_estimate(detector: SARR2D2Detector, small1: np.ndarray, small2: n
 def coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
                     check: bool = False):
     """Keypoints and descriptors of a coarse image; ``check`` refuses a featureless one."""
-    if not np.isfinite(image).any():  # a turn may leave no valid pixel: nothing to detect
-        raise NoKeypointsError(f"{which}: no valid pixel")
+    describable(image, which)
     try:
         detector.detect_and_extract(image)
     except NoKeypointsError as error:
@@ -169,6 +201,23 @@ def coarse_features(detector: SARR2D2Detector, image: np.ndarray, which: str,
                 "image looks featureless"
             )
     return keypoints, detector.descriptors
+
+
+def describable(image: np.ndarray, which: str) -> None:
+    """Refuse a coarse image that the detector refuses before its network runs.
+
+    Raises
+    ------
+    sarfeat.NoKeypointsError
+        When ``image`` has no valid (finite) pixel, which a turn may leave, or
+        when its valid pixels have one value (the detector's flat image).
+    """
+    valid = image[np.isfinite(image)]
+    if valid.size == 0:
+        raise NoKeypointsError(f"{which}: no valid pixel")
+    if valid.min() == valid.max():
+        raise NoKeypointsError(f"{which}: the image is flat (all valid pixels have one value): "
+                               "there is nothing to detect")
 
 
 def describing_workers(detector: SARR2D2Detector) -> int:
