@@ -28,6 +28,11 @@ adds sarfeat with the whole circle searched (``sarfeat-any-turn``).
 canvas pairs (:func:`optical_sar_pairs.canvas_pairs`: the optical tile turned and
 scaled by 0.5-2 onto a black-cornered canvas, the SAR tile as it is: EOSS's
 geometry, and the one issue 21 describes for its acceptance pairs).
+
+:class:`Sentinel1Sentinel2Pairs` tracks them on a tenth of the held-out canvas pairs
+made of the Sentinel-1 / Sentinel-2 fragments (``tiles='s1s2'``: 10 m, hand-aligned,
+fetched like the strips, skipped without them), their alignment measured within
+``S1S2_REACH`` px (the GRD images lie up to 16 px off over relief).
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ _REAL_METHODS = ("sarfeat", "sarfeat-any-turn", "sift", "akaze")
 #: dense model, on pairs that no similarity fits.
 _STRETCH = 0.03
 _STRETCH_METHODS = ("sarfeat", "sarfeat-affine")
+#: Largest shift (px) of the alignment measures on the Sentinel-1 / Sentinel-2 tiles
+#: (``check_3mos_alignment.py --tiles s1s2 --reach 16``).
+S1S2_REACH = 16
 
 
 def _fetchable(names: str) -> bool:
@@ -62,28 +70,31 @@ def _fetchable(names: str) -> bool:
     return True
 
 
-def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0):
+def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
+                      tiles: str = "3mos"):
     """Per method of ``methods``, the figures of every ``_STEP``-th held-out pair (the canvas
-    pairs with ``canvas``; stretched pairs with ``stretch``) against the published truth
-    and, under ``'<method>/realigned'``, the re-aligned one; None without the 3MOS strips."""
+    pairs with ``canvas``; stretched pairs with ``stretch``; ``tiles``: the tile pairs'
+    source) against the published truth and, under ``'<method>/realigned'``, the
+    re-aligned one; None without the tiles' files."""
     use_shared_data()
-    if not _fetchable("OPTICAL_SAR_STRIPS"):
+    if not _fetchable("OPTICAL_SAR_S1S2_FILES" if tiles == "s1s2" else "OPTICAL_SAR_STRIPS"):
         return None
     from .check_3mos_alignment import REACH, measure_tile
     from .eval_optical_sar import evaluate, summary
     from .optical_sar_pairs import split_tiles
 
+    reach = S1S2_REACH if tiles == "s1s2" else REACH
     offsets, sure = {}, set()  # the tiles of the pairs evaluated: re-aligned, sure truth
-    for index, (*_, name, optical, sar) in enumerate(split_tiles("held_out")):
+    for index, (*_, name, optical, sar) in enumerate(split_tiles("held_out", tiles)):
         if index % _STEP:
             continue
-        measured = measure_tile(optical, sar, REACH)
+        measured = measure_tile(optical, sar, reach)
         if measured["realigned_offset"] is not None:
             offsets[name] = tuple(measured["realigned_offset"])
         if measured["truth_sure"]:
             sure.add(name)
     rows = evaluate("held_out", None, 1, list(methods), _STEP, canvas=canvas,
-                    offsets=offsets, stretch=stretch)
+                    offsets=offsets, stretch=stretch, tiles=tiles)
     figures = {name: summary(rows[name]) for name in methods}
     figures.update({f"{name}/realigned": summary(rows[name], column=5) for name in methods})
     figures.update({f"{name}/sure_truth": summary([row for row in rows[name] if row[0] in sure],
@@ -131,6 +142,18 @@ class CanvasOpticalSARPairs(OpticalSARPairs):
 
     def setup_cache(self):
         return _held_out_figures(canvas=True)
+
+
+class Sentinel1Sentinel2Pairs(OpticalSARPairs):
+    """The same figures on the canvas pairs of the Sentinel-1 / Sentinel-2 fragments (every
+    12th held-out pair, ``tiles='s1s2'``)."""
+
+    def setup_cache(self):
+        return _held_out_figures(canvas=True, tiles="s1s2")
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("no Sentinel-1 / Sentinel-2 fragments (offline)")
 
 
 class StretchedOpticalSARPairs(OpticalSARPairs):
