@@ -15,6 +15,7 @@ Pixel convention: (x, y) = (col, row), integer at pixel centres, as in
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from scipy import ndimage
@@ -111,6 +112,14 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
         input, or where invalid input pixels carry more than
         :data:`MASK_THRESHOLD` of the bilinear weight.
 
+    Raises
+    ------
+    ValueError
+        Before any work, for an image that is not a 2-D array of numbers, an
+        ``inverse_map`` that is not a finite 3x3 matrix, a ``shape`` that is not two
+        integers >= 0, an ``order`` outside 0-5, a ``block`` under 1, or a ``valid``
+        of another shape than the image.
+
     Examples
     --------
     >>> image = np.arange(16.0).reshape(4, 4)
@@ -118,17 +127,19 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     >>> warp(image, shift, (4, 4))[0].tolist()
     [1.0, 2.0, 3.0, nan]
     """
-    inverse_map = np.asarray(inverse_map, dtype=float)
+    image, shape = _check_warp_arguments(image, shape, order, block)
+    try:
+        inverse_map = np.asarray(inverse_map, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"inverse_map must be a 3x3 matrix of numbers, got {inverse_map!r}") \
+            from None
     if inverse_map.shape != (3, 3):
         raise ValueError(f"inverse_map must be 3x3, got shape {inverse_map.shape}")
     if not np.all(np.isfinite(inverse_map)):
         raise ValueError(f"inverse_map has NaN or infinite entries: {inverse_map.tolist()}")
-    if np.ndim(image) != 2:
-        raise ValueError(f"expected a 2-D image, got shape {np.shape(image)}")
     if valid is not None and np.shape(valid) != np.shape(image):
         raise ValueError(f"valid shape {np.shape(valid)} differs from image shape "
                          f"{np.shape(image)}")
-    shape = (int(shape[0]), int(shape[1]))
     source_shape = np.shape(image)
     dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
     out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
@@ -155,6 +166,39 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
             out[r0:r1, c0:c1] = _warp_window(np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0),
                                              order, sigma, edge)
     return out
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_warp_arguments(image, shape, order, block) -> tuple[object, tuple[int, int]]:
+    """(image, shape) of :func:`warp`, checked before any work; ValueError naming what is wrong.
+
+    An array-like without ``shape`` and ``dtype`` (a nested list) is read as an array; an
+    array, memory map, masked array or lazily normalised image is kept as it is.
+    """
+    if not (hasattr(image, "shape") and hasattr(image, "dtype")):
+        try:
+            image = np.asarray(image)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"image cannot be read as an array: {error}") from None
+    dtype = np.dtype(image.dtype)
+    if dtype.kind not in "biufc":
+        raise ValueError(f"image dtype {dtype} is not supported: pass numbers (integer, float, "
+                         "complex, or bool for a mask)")
+    if len(image.shape) != 2:
+        raise ValueError(f"expected a 2-D image, got shape {tuple(image.shape)}")
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2 \
+            or not all(_is_integer(side) and side >= 0 for side in shape):
+        raise ValueError(f"shape must be the output's (rows, cols), two integers >= 0, "
+                         f"got {shape!r}")
+    if not _is_integer(order) or not 0 <= order <= 5:
+        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
+                         f"got {order!r}")
+    if not _is_integer(block) or block < 1:
+        raise ValueError(f"block must be an integer >= 1 (output pixels per side), got {block!r}")
+    return image, (int(shape[0]), int(shape[1]))
 
 
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,

@@ -79,6 +79,29 @@ def test_bad_arguments_are_refused(image):
             warp(image, broken, (4, 4))
 
 
+@pytest.mark.parametrize("arguments, keywords, message", [
+    ((np.full((4, 4), "a"), np.eye(3), (4, 4)), {}, "image dtype <U1"),
+    (([[1.0, 2.0], [3.0]], np.eye(3), (4, 4)), {}, "image cannot be read"),
+    ((np.ones((4, 4)), "eye", (4, 4)), {}, "inverse_map must be a 3x3 matrix"),
+    ((np.ones((4, 4)), np.eye(3), (-1, 4)), {}, "shape must be"),
+    ((np.ones((4, 4)), np.eye(3), (4, 4, 4)), {}, "shape must be"),  # was read as (4, 4)
+    ((np.ones((4, 4)), np.eye(3), (4.7, 4)), {}, "shape must be"),  # was cut to 4
+    ((np.ones((4, 4)), np.eye(3), 4), {}, "shape must be"),
+    ((np.ones((4, 4)), np.eye(3), (4, 4)), {"order": 7}, "order must be"),
+    ((np.ones((4, 4)), np.eye(3), (4, 4)), {"order": 1.5}, "order must be"),
+    ((np.ones((4, 4)), np.eye(3), (4, 4)), {"block": 0}, "block must be"),
+    ((np.ones((4, 4)), np.eye(3), (4, 4)), {"block": -5}, "block must be"),  # was all NaN
+])
+def test_bad_image_shape_order_and_block_are_refused_first(arguments, keywords, message):
+    with pytest.raises(ValueError, match=message):
+        warp(*arguments, **keywords)
+
+
+def test_a_nested_list_is_read_as_an_array():
+    values = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_array_equal(warp(values.tolist(), np.eye(3), (4, 4)), values)
+
+
 def _keys(t):
     """Keys' cubic convolution kernel (a = -0.5), the cubic of skimage.transform.warp."""
     t = np.abs(t)
