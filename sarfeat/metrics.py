@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._validation import check_integer, check_number
+
 __all__ = [
     "correct_match_counts", "match_errors", "mean_matching_accuracy", "quarter_turn_repeatability",
     "registration_rmse", "repeatability", "similarity_warps", "turn_about_centre",
@@ -22,7 +24,11 @@ __all__ = [
 def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
     if callable(transform):
         return transform
-    matrix = np.asarray(transform, dtype=np.float64)
+    try:
+        matrix = np.asarray(transform, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"a reference transform must be callable or a 3x3 matrix of numbers, "
+                         f"got {transform!r}") from None
     if matrix.shape != (3, 3):
         raise ValueError(f"a reference transform must be callable or 3x3, got shape {matrix.shape}")
 
@@ -31,6 +37,45 @@ def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
         return homogeneous[:, :2] / homogeneous[:, 2:3]
 
     return apply
+
+
+def _points(values, name: str) -> np.ndarray:
+    """``values`` as (N, 2) float64 (row, col) keypoints; ValueError naming ``name`` otherwise."""
+    array = np.asarray(values)
+    if array.size == 0:
+        return np.empty((0, 2))
+    if array.dtype.kind not in "iuf" or array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"{name} must be an (N, 2) array of (row, col) numbers, got shape "
+                         f"{array.shape} of dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def _match_indices(matches, count1: int, count2: int) -> np.ndarray:
+    """(Q, 2) indices into two keypoint sets, checked: whole numbers within both sets."""
+    array = np.asarray(matches)
+    if array.size == 0:
+        return np.empty((0, 2), dtype=np.intp)
+    whole = array.dtype.kind in "iu" or (array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0))
+    if not whole or array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"matches must be a (Q, 2) array of integer indices, as "
+                         f"skimage.feature.match_descriptors returns, got shape {array.shape} "
+                         f"of dtype {array.dtype}")
+    for column, count, name in ((0, count1, "keypoints1"), (1, count2, "keypoints2")):
+        outside = (array[:, column] < 0) | (array[:, column] >= count)
+        if outside.any():
+            raise ValueError(f"matches[:, {column}] holds indices outside {name}, which has "
+                             f"{count} keypoints: {array[outside, column][:5].tolist()}")
+    return array.astype(np.intp)
+
+
+def _image_shape(value, name: str) -> tuple[int, int]:
+    """(rows, cols) of an image, checked: two integers >= 1."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2 \
+            or not all(isinstance(side, (int, np.integer)) and not isinstance(side, bool)
+                       and side >= 1 for side in value):
+        raise ValueError(f"{name} must be an image's (rows, cols), two integers >= 1, "
+                         f"got {value!r}")
+    return int(value[0]), int(value[1])
 
 
 def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
@@ -48,10 +93,15 @@ def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
     Returns
     -------
     (Q,) ndarray of float
+
+    Raises
+    ------
+    ValueError
+        For keypoints that are not (N, 2) numbers, matches that are not (Q, 2) whole
+        indices within both keypoint sets, or a transform neither callable nor 3x3.
     """
-    keypoints1 = np.asarray(keypoints1, dtype=np.float64)
-    keypoints2 = np.asarray(keypoints2, dtype=np.float64)
-    matches = np.asarray(matches, dtype=np.intp).reshape(-1, 2)
+    keypoints1, keypoints2 = _points(keypoints1, "keypoints1"), _points(keypoints2, "keypoints2")
+    matches = _match_indices(matches, len(keypoints1), len(keypoints2))
     if len(matches) == 0:
         return np.empty(0)
     projected = _as_callable(transform)(keypoints1[matches[:, 0]][:, ::-1])
@@ -167,8 +217,11 @@ def mean_matching_accuracy(
     -------
     float, or ndarray of the thresholds' shape; NaN when there is no match.
     """
+    limits = np.asarray(thresholds)
+    if limits.dtype.kind not in "iuf" or not np.all(np.isfinite(limits)) or np.any(limits < 0):
+        raise ValueError(f"thresholds must be finite numbers of pixels >= 0, got {thresholds!r}")
+    limits = limits.astype(np.float64)
     errors = match_errors(keypoints1, keypoints2, matches, transform)
-    limits = np.asarray(thresholds, dtype=np.float64)
     if len(errors) == 0:
         result = np.full(limits.shape, np.nan)
     else:
@@ -208,7 +261,15 @@ def registration_rmse(
     -------
     float
         ``inf`` when ``estimate`` is None or no grid point lands in image 2.
+
+    Raises
+    ------
+    ValueError
+        For shapes that are not two integers >= 1, a ``grid`` under 1, or a transform
+        neither callable nor 3x3.
     """
+    shape1, shape2 = _image_shape(shape1, "shape1"), _image_shape(shape2, "shape2")
+    check_integer("grid", grid)
     if estimate is None:
         return float("inf")
     xy, expected = _grid_inside(reference, shape1, shape2, grid)
@@ -223,8 +284,10 @@ def correct_match_counts(
 ) -> tuple[int, float]:
     """NCM (matches within ``threshold`` px of the reference) and CMR (NCM / matches).
 
-    CMR is 0 when there is no match.
+    CMR is 0 when there is no match. Arguments as in :func:`match_errors`;
+    ``threshold`` is a finite number of pixels >= 0 (ValueError otherwise).
     """
+    check_number("threshold", threshold, 0)
     errors = match_errors(keypoints1, keypoints2, matches, reference)
     correct = int(np.count_nonzero(errors <= threshold))
     return correct, correct / len(errors) if len(errors) else 0.0
@@ -259,16 +322,31 @@ def repeatability(
     -------
     float
         In [0, 1]; NaN when no keypoint of either image lands in the other.
+
+    Raises
+    ------
+    ValueError
+        For keypoints that are not (N, 2) finite numbers, shapes that are not two
+        integers >= 1, a negative ``threshold``, or a singular matrix.
     """
+    shape1, shape2 = _image_shape(shape1, "shape1"), _image_shape(shape2, "shape2")
+    check_number("threshold", threshold, 0)
+    xy1, xy2 = _points(keypoints1, "keypoints1"), _points(keypoints2, "keypoints2")
+    for name, points in (("keypoints1", xy1), ("keypoints2", xy2)):
+        if not np.isfinite(points).all():
+            raise ValueError(f"{name} has NaN or infinite coordinates: pass the keypoints found")
+    xy1, xy2 = xy1[:, ::-1], xy2[:, ::-1]
     forward = _as_callable(transform)
     if callable(transform):
         if not hasattr(transform, "inverse"):
             raise ValueError("a callable transform needs an inverse attribute; pass a 3x3 matrix")
         backward = _as_callable(transform.inverse)
     else:
-        backward = _as_callable(np.linalg.inv(np.asarray(transform, dtype=np.float64)))
-    xy1 = np.asarray(keypoints1, dtype=np.float64).reshape(-1, 2)[:, ::-1]
-    xy2 = np.asarray(keypoints2, dtype=np.float64).reshape(-1, 2)[:, ::-1]
+        try:
+            backward = _as_callable(np.linalg.inv(np.asarray(transform, dtype=np.float64)))
+        except np.linalg.LinAlgError:
+            raise ValueError(f"transform is singular (it has no inverse): "
+                             f"{np.asarray(transform).tolist()}") from None
 
     def inside(xy: np.ndarray, shape) -> np.ndarray:
         return (

@@ -91,3 +91,64 @@ def test_turn_about_centre_scales_and_shifts_about_the_centre():
     np.testing.assert_allclose(expected, [30 + 15 * np.cos(np.pi / 6), 20 + 15 * 0.5])
     peak = np.unravel_index(np.argmax(turned), shape)
     assert np.abs(np.array(peak[::-1]) - expected).max() <= 1.0
+
+
+_KEYPOINTS = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+
+@pytest.mark.parametrize("keypoints1, matches, message", [
+    (np.ones((3, 3)), [[0, 1]], "keypoints1 must be an \\(N, 2\\)"),  # failed in matmul
+    (np.ones(3), [[0, 1]], "keypoints1 must be an \\(N, 2\\)"),  # IndexError
+    ([["a", "b"]], [[0, 0]], "keypoints1 must be an \\(N, 2\\)"),
+    (_KEYPOINTS, [[0, 1, 2], [1, 2, 0]], "matches must be a \\(Q, 2\\)"),  # was reshaped
+    (_KEYPOINTS, [0, 1, 2, 2], "matches must be a \\(Q, 2\\)"),  # was reshaped to 2 pairs
+    (_KEYPOINTS, [[0.7, 1.2]], "matches must be a \\(Q, 2\\)"),  # was cut to [0, 1]
+    (_KEYPOINTS, [[0, 9]], "outside keypoints2"),  # IndexError
+    (_KEYPOINTS, [[-1, 0]], "outside keypoints1"),  # was the last keypoint
+])
+def test_bad_keypoints_and_matches_are_refused(keypoints1, matches, message):
+    with pytest.raises(ValueError, match=message):
+        match_errors(keypoints1, _KEYPOINTS, matches, np.eye(3))
+
+
+def test_whole_float_matches_and_empty_lists_are_read():
+    assert match_errors(_KEYPOINTS, _KEYPOINTS, [[0.0, 0.0]], np.eye(3)).tolist() == [0.0]
+    assert match_errors([], [], [], np.eye(3)).shape == (0,)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("grid", lambda f: f(np.eye(3), np.eye(3), (8, 8), (8, 8), grid=0)),  # was inf
+    ("grid", lambda f: f(np.eye(3), np.eye(3), (8, 8), (8, 8), grid=-1)),  # numpy's error
+    ("shape1", lambda f: f(np.eye(3), np.eye(3), (-8, 8), (8, 8))),  # was a result
+    ("shape1", lambda f: f(np.eye(3), np.eye(3), 8, (8, 8))),  # TypeError
+    ("shape2", lambda f: f(np.eye(3), np.eye(3), (8, 8), (0, 0))),  # was inf
+])
+def test_rmse_refuses_bad_shapes_and_grids(name, call):
+    from sarfeat.metrics import registration_rmse
+
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        call(registration_rmse)
+
+
+@pytest.mark.parametrize("arguments, keywords, message", [
+    ((np.ones((4, 3)), _KEYPOINTS, np.eye(3), (8, 8), (8, 8)), {}, "keypoints1 must be"),
+    ((np.full((2, 2), np.nan), _KEYPOINTS, np.eye(3), (8, 8), (8, 8)), {}, "NaN or infinite"),
+    ((_KEYPOINTS, _KEYPOINTS, np.zeros((3, 3)), (8, 8), (8, 8)), {}, "singular"),
+    ((_KEYPOINTS, _KEYPOINTS, np.eye(3), 8, (8, 8)), {}, "shape1 must be"),
+    ((_KEYPOINTS, _KEYPOINTS, np.eye(3), (8, 8), (8, 8)), {"threshold": -1}, "threshold must"),
+])
+def test_repeatability_refuses_bad_arguments(arguments, keywords, message):
+    from sarfeat.metrics import repeatability
+
+    with pytest.raises(ValueError, match=message):
+        repeatability(*arguments, **keywords)
+
+
+def test_thresholds_must_be_finite_pixels():
+    from sarfeat.metrics import correct_match_counts
+
+    for thresholds in ("3", np.nan, -1.0):
+        with pytest.raises(ValueError, match="thresholds must be"):
+            mean_matching_accuracy(_KEYPOINTS, _KEYPOINTS, [[0, 0]], np.eye(3), thresholds)
+        with pytest.raises(ValueError, match="threshold must be"):
+            correct_match_counts(_KEYPOINTS, _KEYPOINTS, [[0, 0]], np.eye(3), thresholds)
