@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 from skimage.transform import AffineTransform, ProjectiveTransform
 
+from ._validation import check_number
 from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
@@ -271,8 +272,7 @@ def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> 
     >>> from sarfeat.registration import check_register_options
     >>> check_register_options(order=3, min_valid_fraction=0.1)
     """
-    if not 0 <= min_valid_fraction < 1:
-        raise ValueError(f"min_valid_fraction must lie in [0, 1), got {min_valid_fraction}")
+    check_number("min_valid_fraction", min_valid_fraction, 0, 1, high_open=True)
     if isinstance(order, bool) or order not in range(6):
         raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
                          f"got {order!r}")
@@ -335,9 +335,9 @@ def register(
 
     Raises
     ------
-    ValueError
+    ValueError, TypeError
         For an input that is not a non-empty 2-D numeric array, or bad
-        parameters.
+        parameters (TypeError: a ``matcher`` that is not a CoarseFineMatcher).
     RegistrationError
         When an input is constant, mostly no-data or featureless, when the
         images do not overlap, or when no consistent model is found; the
@@ -354,6 +354,8 @@ def register(
     started = time.perf_counter()
     if matcher is None:
         matcher = CoarseFineMatcher(weights, model=model, progress=progress, **matcher_options)
+    elif not isinstance(matcher, CoarseFineMatcher):
+        raise TypeError(f"matcher must be a CoarseFineMatcher, got {type(matcher).__name__}")
     elif weights is not None or matcher_options:
         raise ValueError("give either matcher= or weights= and matcher options, not both")
     chosen = matcher.progress if progress is None else progress

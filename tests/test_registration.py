@@ -141,6 +141,17 @@ def test_bad_arguments_raise_value_error(naver_net, airsar_cube):
             register(image, image, weights=naver_net, order=order)
 
 
+@pytest.mark.parametrize("keywords, error, message", [
+    ({"matcher": "affine"}, TypeError, "matcher must be a CoarseFineMatcher"),  # AttributeError
+    ({"min_valid_fraction": "0.1"}, ValueError, "min_valid_fraction must be"),  # '<=' TypeError
+    ({"min_valid_fraction": None}, ValueError, "min_valid_fraction must be"),
+])
+def test_wrong_types_of_matcher_and_fraction_are_named(keywords, error, message):
+    image = np.ones((8, 8))  # refused before the images are looked at
+    with pytest.raises(error, match=message):
+        register(image, image, **keywords)
+
+
 def test_registration_error_is_a_runtime_error():
     assert issubclass(RegistrationError, RuntimeError)
 
