@@ -53,7 +53,7 @@ from .input_kinds import (  # their old import path keeps working
 
 __all__ = [
     "INPUT_KINDS", "LINEAR_TAIL", "PERCENTILE_SAMPLE", "InputKind", "NormalizedImage",
-    "SARScaling", "ScaledImage", "as_float32", "auto_input_kind", "check_image",
+    "SARScaling", "ScaledImage", "as_float32", "auto_input_kind", "check_image", "check_nodata",
     "check_input_kind", "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
     "border_fill", "sar_scaling", "valid_mask", "BORDER_FILL_CONVEXITY",
 ]
@@ -166,6 +166,12 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     -------
     valid : ndarray of bool, the shape of ``values``
 
+    Raises
+    ------
+    ValueError
+        For a ``nodata`` that is not one real number (a string, a list, a complex
+        number), or a ``mask`` of another shape or of non-numeric values.
+
     Examples
     --------
     >>> import numpy as np
@@ -174,6 +180,7 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     >>> valid_mask(np.array([1 + 1j, complex(np.nan, 0), 0j])).tolist()
     [True, False, True]
     """
+    check_nodata(nodata)
     data = np.ma.getdata(values)
     if not isinstance(data, np.ndarray):
         data = np.asarray(data)
@@ -188,6 +195,22 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     if mask is not None:
         valid &= _check_mask(mask, data.shape)
     return valid
+
+
+def check_nodata(nodata) -> None:
+    """Raise ValueError unless ``nodata`` is None or one real number (NaN allowed).
+
+    Examples
+    --------
+    >>> check_nodata(0), check_nodata(None), check_nodata(np.float32(-9999))
+    (None, None, None)
+    """
+    if nodata is None:
+        return
+    value = np.asarray(nodata)
+    if value.ndim != 0 or value.dtype.kind not in "iuf":
+        raise ValueError(f"nodata must be one real number (the value that marks missing "
+                         f"pixels) or None, got {nodata!r}")
 
 
 def as_float32(raw: np.ndarray) -> np.ndarray:
@@ -371,8 +394,8 @@ def normalize_sar(
     ------
     ValueError
         For a path, a non-2-D, empty or non-numeric image, a mask of another
-        shape or of non-numeric values, an unknown ``input_kind``, or an image
-        with no valid pixel.
+        shape or of non-numeric values, an unknown ``input_kind``, a ``nodata``
+        that is not one real number, or an image with no valid pixel.
 
     Examples
     --------
@@ -388,6 +411,7 @@ def normalize_sar(
     image_in = image
     image = check_image(image)
     check_input_kind(input_kind)
+    check_nodata(nodata)
     raw = np.ma.getdata(image_in) if np.ma.isMaskedArray(image_in) else image
     values = as_float32(raw)  # always a copy: the input stays untouched
     valid = valid_mask(image_in if np.ma.isMaskedArray(image_in) else raw, nodata, mask)
@@ -491,6 +515,7 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
     """
     raw = check_image(image)
     check_input_kind(input_kind)
+    check_nodata(nodata)
     any_valid, all_valid, floor = False, True, np.float32(np.inf)
     rows = max(1, _SCAN_PIXELS // raw.shape[1])
     for top in range(0, raw.shape[0], rows):

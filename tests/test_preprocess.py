@@ -416,6 +416,29 @@ def test_mask_of_strings_is_refused(speckle):
         normalize_sar(speckle, mask=np.full(speckle.shape, "no"))
 
 
+
+@pytest.mark.parametrize("nodata", ["0", [0, 1], 1j, True])
+def test_nodata_that_is_not_one_real_number_is_refused(speckle, nodata):
+    # '0' failed in np.isnan; a list was broadcast along the columns; 1j compared complex
+    from sarfeat.geometry import warp
+    from sarfeat.preprocess import valid_mask
+
+    for call in (lambda: normalize_sar(speckle, nodata=nodata),
+                 lambda: sar_scaling(speckle, nodata=nodata),
+                 lambda: valid_mask(speckle[:, :2], nodata),
+                 lambda: warp(speckle, np.eye(3), (8, 8), nodata=nodata)):
+        with pytest.raises(ValueError, match="nodata must be one real number"):
+            call()
+
+
+def test_nodata_of_numpy_scalars_and_nan_is_accepted(speckle):
+    from sarfeat.preprocess import valid_mask
+
+    image = speckle.copy()
+    image[0, 0] = 0
+    assert not valid_mask(image, np.float32(0))[0, 0]
+    assert valid_mask(image, np.nan)[0, 0] and valid_mask(image, np.array(0)).sum() == image.size - 1
+
 # -- window by window: sar_scaling and ScaledImage --------------------------------------------
 
 
