@@ -149,14 +149,25 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     """Gray image of an (H, W, 3) RGB array with the Rec. 709 luma weights.
 
     Integer inputs stay in their dtype (rounded), so that an 8-bit quick-look
-    stays an 8-bit display image; float inputs give float32.
+    stays an 8-bit display image; float inputs give float32. An alpha channel
+    ((H, W, 4)) is left out.
+
+    Raises
+    ------
+    ValueError
+        For an array that is not (H, W, 3) or (H, W, 4) integers or floats (a
+        gray (H, W) image was read as rows of colours).
 
     Examples
     --------
     >>> rgb_to_gray(np.full((2, 2, 3), 200, np.uint8))[0, 0]
     np.uint8(200)
     """
-    gray = np.asarray(rgb, dtype=np.float64)[..., :3] @ LUMA
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4) or rgb.dtype.kind not in "iuf":
+        raise ValueError(f"rgb must be an (H, W, 3) RGB or (H, W, 4) RGBA array of numbers, "
+                         f"got shape {rgb.shape} of dtype {rgb.dtype}")
+    gray = rgb[..., :3].astype(np.float64) @ LUMA
     if np.issubdtype(rgb.dtype, np.integer):
         info = np.iinfo(rgb.dtype)
         return np.clip(np.rint(gray), info.min, info.max).astype(rgb.dtype)

@@ -91,6 +91,23 @@ def test_one_gray_rule_for_every_reader(tmp_path):
     np.testing.assert_array_equal(_read_gray(tmp_path / "rgb.png"), gray)
 
 
+@pytest.mark.parametrize("rgb", [
+    np.ones((20, 30)),  # a gray image: was read as 20 rows of colours, shape (20,)
+    np.ones((20, 30, 2)),  # failed in matmul
+    np.full((4, 4, 3), "a"),
+    np.ones((2, 20, 30, 3)),
+])
+def test_rgb_to_gray_refuses_what_is_not_rgb(rgb):
+    with pytest.raises(ValueError, match=r"rgb must be an \(H, W, 3\)"):
+        io.rgb_to_gray(rgb)
+
+
+def test_rgb_to_gray_reads_lists_and_leaves_alpha_out():
+    rgba = np.random.default_rng(0).integers(0, 256, (5, 6, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(io.rgb_to_gray(rgba), io.rgb_to_gray(rgba[..., :3]))
+    np.testing.assert_array_equal(io.rgb_to_gray(rgba[..., :3].tolist()),
+                                  io.rgb_to_gray(rgba[..., :3]))
+
 def test_the_gray_band_of_a_colour_picture_keeps_its_no_data(tmp_path):
     """A zero alpha is no-data in the gray values read from an RGBA picture (as the
     optical-SAR matcher reads an RGBA array), not gray pixels to match."""
