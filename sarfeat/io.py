@@ -18,6 +18,7 @@ pixel (x, y) lies at ``transform * (x + 0.5, y + 0.5)``.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import socket
 import stat
@@ -38,7 +39,7 @@ __all__ = [
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
     "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode", "written_dtype",
-    "warp_onto",
+    "warp_onto", "check_path", "check_raster",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -114,6 +115,9 @@ class Raster:
             0-based band; may be omitted for a single-band raster (an RGB(A)
             8/16-bit image is then gray by :func:`rgb_to_gray`, no-data where a channel is).
         """
+        if index is not None and (isinstance(index, (bool, np.bool_))
+                                  or not isinstance(index, numbers.Integral)):
+            raise RasterError(f"band must be a 0-based integer index or None, got {index!r}")
         if index is None and not (self.picture and self.count in (3, 4)):
             if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
                 raise RasterError(f"{self._name()} has {self.count} bands of shape "
@@ -134,6 +138,23 @@ class Raster:
 
     def _name(self) -> str:
         return repr(str(self.path)) if self.path is not None else "the raster"
+
+
+def check_path(path, name: str = "path") -> str | os.PathLike:
+    """Return ``path`` after checking it is a str or os.PathLike, else raise TypeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        hint = (": an array needs no reading, pass it to sarfeat's functions as it is"
+                if isinstance(path, np.ndarray) else "")
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}{hint}")
+    return path
+
+
+def check_raster(raster, name: str = "raster") -> None:
+    """Raise TypeError unless ``raster`` is a :class:`Raster`, saying how to make one."""
+    if not isinstance(raster, Raster):
+        raise TypeError(f"{name} must be a sarfeat.io.Raster (read_raster gives one; "
+                        f"Raster(data[None], valid[None]) wraps a 2-D array), got "
+                        f"{type(raster).__name__}")
 
 
 def rasterio_or_none():
@@ -191,8 +212,10 @@ def read_raster(path: str | os.PathLike) -> Raster:
     RasterError
         For a missing or unreadable file, an unsupported suffix, or a
         georeferenced TIFF without rasterio installed.
+    TypeError
+        For a ``path`` that is not a str or os.PathLike (an array needs no reading).
     """
-    path = Path(path)
+    path = Path(check_path(path))
     _check_regular_file(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -410,7 +433,8 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
     of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
     """
-    path = Path(path)
+    path = Path(check_path(path))
+    check_raster(raster)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
@@ -525,6 +549,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         For a bool raster with ``order`` other than 0: a mask has no values between
         False and True to interpolate.
     """
+    check_raster(raster)
     dtype, nodata = raster.data.dtype, raster.nodata
     if dtype == bool and order != 0:
         raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
@@ -569,5 +594,6 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     -------
     Raster
     """
+    check_raster(grid, "grid")
     warped = warp_raster(raster, inverse_map, grid.shape, order=order)
     return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps)

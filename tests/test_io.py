@@ -108,6 +108,28 @@ def test_rgb_to_gray_reads_lists_and_leaves_alpha_out():
     np.testing.assert_array_equal(io.rgb_to_gray(rgba[..., :3].tolist()),
                                   io.rgb_to_gray(rgba[..., :3]))
 
+
+def test_arguments_of_the_wrong_type_are_named(tmp_path):
+    raster = io.Raster(np.ones((1, 8, 8), np.float32), np.ones((1, 8, 8), bool))
+    image = np.ones((8, 8))
+    for call, message in [  # each failed deep in pathlib or with an AttributeError
+        (lambda: io.read_image(image), "path must be a str or os.PathLike, got ndarray"),
+        (lambda: io.read_raster(None), "path must be a str"),
+        (lambda: io.write_raster(tmp_path / "out.npy", image), "raster must be a sarfeat.io"),
+        (lambda: io.warp_raster(image, np.eye(3), (8, 8)), "raster must be a sarfeat.io"),
+        (lambda: io.warp_onto(raster, image, np.eye(3)), "grid must be a sarfeat.io"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("band", ["1", 1.5, True])  # '<=' TypeError, IndexError, band 1
+def test_a_band_that_is_not_an_integer_is_refused(tmp_path, band):
+    np.save(tmp_path / "bands.npy", np.ones((4, 5, 3)))
+    with pytest.raises(io.RasterError, match="band must be a 0-based integer"):
+        io.read_image(tmp_path / "bands.npy", band)
+    assert io.read_image(tmp_path / "bands.npy", np.int64(1)).shape == (4, 5)
+
 def test_the_gray_band_of_a_colour_picture_keeps_its_no_data(tmp_path):
     """A zero alpha is no-data in the gray values read from an RGBA picture (as the
     optical-SAR matcher reads an RGBA array), not gray pixels to match."""
