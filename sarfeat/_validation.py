@@ -29,6 +29,7 @@ __all__ = [
     "check_keypoints",
     "check_options",
     "check_number",
+    "real_values",
     "resolve_alias",
 ]
 
@@ -198,6 +199,21 @@ def check_orientation(value) -> None:
                      "learned orientation or a callable")
 
 
+def real_values(name: str, values) -> np.ndarray:
+    """``values`` as a float64 array; ValueError naming ``name`` unless they are real numbers.
+
+    Complex values (whose imaginary part a cast would drop), strings, booleans,
+    objects and ragged sequences are refused; an empty sequence is accepted.
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError as error:  # a ragged sequence
+        raise ValueError(f"{name} cannot be read as an array: {error}") from None
+    if array.size and array.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be real numbers, got an array of dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
 def check_keypoints(keypoints, scales, orientations, who: str):
     """(keypoints, scales) of ``who.extract`` as float64 arrays, checked.
 
@@ -205,12 +221,12 @@ def check_keypoints(keypoints, scales, orientations, who: str):
     pixels; non-zero orientations are ignored with a warning (descriptors are
     read upright).
     """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
+    keypoints = real_values("keypoints", keypoints)
     if keypoints.ndim != 2 or keypoints.shape[1] != 2:
         raise ValueError(f"keypoints must have shape (N, 2), got {keypoints.shape}")
     count = len(keypoints)
     if scales is not None:
-        scales = np.asarray(scales, dtype=np.float64)
+        scales = real_values("scales", scales)
         if scales.shape != (count,):
             raise ValueError(f"scales must have shape ({count},), got {scales.shape}")
         if not np.isfinite(scales).all() or (count and scales.min() <= 0):
@@ -223,7 +239,7 @@ def check_keypoints(keypoints, scales, orientations, who: str):
                 f"scales=None to describe at full resolution)"
             )
     if orientations is not None:
-        orientations = np.asarray(orientations, dtype=np.float64)
+        orientations = real_values("orientations", orientations)
         if orientations.shape != (count,):
             raise ValueError(f"orientations must have shape ({count},), got {orientations.shape}")
         if np.any(orientations != 0):

@@ -191,6 +191,22 @@ def test_bad_keypoints_or_scales_raise(hh):
         extractor.extract(np.ones((4, 4, 4)), np.zeros((1, 2)))
 
 
+
+@pytest.mark.parametrize("keypoints, scales, message", [
+    (np.full((1, 2), 30 + 2j), None, "keypoints must be real numbers"),  # imaginary part dropped
+    ([["30", "30"]], None, "keypoints must be real numbers"),  # "could not convert string"
+    ([[30.0, None]], None, "keypoints must be real numbers"),  # was a NaN keypoint
+    ([[30.0, 30.0], [30.0]], None, "keypoints cannot be read as an array"),
+    ([[30.0, 30.0]], np.array([32 + 1j]), "scales must be real numbers"),
+])
+def test_keypoints_and_scales_that_are_not_real_numbers_are_refused(keypoints, scales, message):
+    image = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64))
+    extractor = MultiDescriptorExtractor(descriptors=("ratio_hog",))
+    with pytest.raises(ValueError, match=message):
+        extractor.extract(image, keypoints, scales)
+    extractor.extract(image, [[30, 30]])  # a list of integers is read
+    assert extractor.masks["ratio_hog"].tolist() == [True]
+
 def test_failed_extract_leaves_the_previous_results_whole(hh):
     extractor = patch_extractor()
     keypoints = np.array([[128.0, 60.0], [100.0, 100.0], [60.0, 60.0]])
