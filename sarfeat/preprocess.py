@@ -115,8 +115,8 @@ def check_image(image, name: str = "image") -> np.ndarray:
     Raises
     ------
     ValueError
-        For a path, a non-numeric or boolean array, or one that is not 2-D or
-        is empty; the message says what to pass instead.
+        For a path, a ragged sequence, a non-numeric or boolean array, or one
+        that is not 2-D or is empty; the message says what to pass instead.
     """
     if isinstance(image, (str, bytes, os.PathLike)):
         raise ValueError(
@@ -124,7 +124,10 @@ def check_image(image, name: str = "image") -> np.ndarray:
             "skimage.io.imread(path) or rasterio.open(path).read(1), or use the command "
             "line (python -m sarfeat register FIXED MOVING), which reads files"
         )
-    image = np.asarray(image)
+    try:
+        image = np.asarray(image)
+    except ValueError as error:  # a ragged nested list
+        raise ValueError(f"{name} cannot be read as an array: {error}") from None
     if image.dtype == bool or image.dtype.kind in "mM" \
             or not np.issubdtype(image.dtype, np.number):
         raise ValueError(

@@ -431,6 +431,15 @@ def test_nodata_that_is_not_one_real_number_is_refused(speckle, nodata):
             call()
 
 
+
+def test_a_ragged_list_is_named():  # numpy's "setting an array element with a sequence"
+    from sarfeat import register
+
+    with pytest.raises(ValueError, match="^image cannot be read as an array"):
+        normalize_sar([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match="^fixed image: image cannot be read as an array"):
+        register([[1.0, 2.0], [3.0]], np.ones((8, 8)))
+
 def test_nodata_of_numpy_scalars_and_nan_is_accepted(speckle):
     from sarfeat.preprocess import valid_mask
 
