@@ -154,6 +154,22 @@ def test_detect_refuses_a_plot_type_before_any_work(tmp_path, capsys):
     assert not list(tmp_path.glob("kp*"))
 
 
+def test_plot_without_matplotlib_is_refused_before_any_work(airsar_cube, weights, tmp_path,
+                                                           monkeypatch, capsys):
+    # matplotlib is optional: a --plot must not cost a whole run and then fail (exit 1)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    image, out, plot = tmp_path / "hh.npy", tmp_path / "kp.npz", tmp_path / "kp.png"
+    np.save(image, airsar_cube[:160, :160, 0])
+    assert main(["detect", str(image), "--weights", weights, "-o", str(out),
+                 "--plot", str(plot)]) == 2
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert not out.exists() and not plot.exists()
+    assert main(["register", str(image), str(image), "--json", str(tmp_path / "r.json"),
+                 "--plot", str(plot)]) == 2
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert not list(tmp_path.glob("r.json")) and not plot.exists()
+
+
 def test_unsupported_suffix(tmp_path, capsys):
     path = tmp_path / "image.bmpx"
     path.write_bytes(b"\0" * 16)

@@ -205,10 +205,37 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
 
 
 def check_plot(path: Path | None) -> None:
-    """Refuse, before any work, a ``--plot`` file whose type (by its suffix) cannot be drawn."""
-    if path is not None and path.suffix.lower() not in PLOT_SUFFIXES:
+    """Refuse, before any work, a ``--plot`` that cannot be drawn.
+
+    Parameters
+    ----------
+    path : pathlib.Path or None
+        The ``--plot`` file (None: not given).
+
+    Raises
+    ------
+    UsageError
+        For a file type (by its suffix) that matplotlib does not write, or when
+        matplotlib (an optional dependency) is not installed.
+    """
+    if path is None:
+        return
+    if path.suffix.lower() not in PLOT_SUFFIXES:
         raise UsageError(f"unsupported --plot type {path.suffix or '(none)'!r}: use "
                          + ", ".join(PLOT_SUFFIXES))
+    if not _importable("matplotlib"):
+        raise UsageError("--plot needs matplotlib, which is not installed: pip install "
+                         "matplotlib (or leave --plot out)")
+
+
+def _importable(name: str) -> bool:
+    """Whether the module ``name`` can be imported (found without importing it)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: set to None in sys.modules
+        return False
 
 
 def _unwritable(folder: Path) -> str | None:

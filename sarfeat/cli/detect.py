@@ -91,7 +91,8 @@ def add_parser(commands) -> None:
                         help="write the results to this file (NumPy .npz format, whatever "
                              "its suffix)")
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                        help="save a plot of the keypoints (or, with --example, the matches)")
+                        help="save a plot of the keypoints (or, with --example, the matches); "
+                             "needs matplotlib")
     add_common_options(detect)
 
 

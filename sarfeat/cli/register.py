@@ -106,7 +106,7 @@ def add_parser(commands) -> None:
              "images, residuals and votes")
     add("--plot", type=Path, default=None, metavar="PLOT.png",
         help="plot of the inlier matches, the overlay and the tie points' residual vectors "
-             f"(a large pair is drawn downsampled to {PLOT_SIDE} pixels a side)")
+             f"(a large pair is drawn downsampled to {PLOT_SIDE} pixels a side; needs matplotlib)")
     add("--band", type=int, default=None, metavar="I",
         help="0-based band of both inputs to match (see --fixed-band, --moving-band)")
     add("--fixed-band", type=int, default=None, metavar="I", help="band of FIXED to match")
