@@ -170,6 +170,24 @@ def test_plot_without_matplotlib_is_refused_before_any_work(airsar_cube, weights
     assert not list(tmp_path.glob("r.json")) and not plot.exists()
 
 
+@pytest.mark.parametrize("option", [["--descriptor", "patch"], ["--turned-maps", "average"],
+                                    ["--turned-maps", "distilled"]])
+def test_upright_refuses_the_turned_detectors_options(airsar_cube, weights, tmp_path, option,
+                                                      capsys):
+    # --upright keeps the network's 128-D descriptors: these options would be ignored
+    image, out = tmp_path / "hh.npy", tmp_path / "kp.npz"
+    np.save(image, airsar_cube[:160, :160, 0])
+    argv = ["detect", str(image), "--weights", weights, "-o", str(out), "--upright", *option]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{' '.join(option)}: not with --upright" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["detect", "--example", "--upright", *option]) == 2
+    assert main(["detect", str(image), "--weights", weights, "-o", str(out), "--upright"]) == 0
+    with np.load(out) as saved:
+        assert saved["descriptors"].shape[1] == 128
+
+
 def test_unsupported_suffix(tmp_path, capsys):
     path = tmp_path / "image.bmpx"
     path.write_bytes(b"\0" * 16)

@@ -10,13 +10,16 @@ from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, PRECISIONS, Console, UsageErr
                      add_console_options, check_outputs, check_plot, input_error, load_weights,
                      network_text, positive_int)
 
-__all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE"]
+__all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
 
 #: The warp of the examples (image 1 (x, y) -> image 2 (x, y)).
 EXAMPLE_WARP = {"scale": 0.8, "rotation_deg": 10.0, "translation": (30.0, -10.0)}
 #: ``--min-size`` of the example when not given: the scene is 256 px, so the
 #: library default (256) would leave a single pyramid level.
 EXAMPLE_MIN_SIZE = 128
+#: Options of the rotation-invariant detector, with their defaults: refused with ``--upright``,
+#: which keeps the network's own maps and descriptors.
+TURNED_OPTIONS = {"turned_maps": "auto", "descriptor": "polar"}
 
 
 def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True) -> None:
@@ -51,12 +54,13 @@ def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True
         add_console_options(parser)
         return
     parser.add_argument("--turned-maps", choices=["auto", "distilled", "average"],
-                        default="auto",
+                        default=TURNED_OPTIONS["turned_maps"],
                         help="without --upright: keypoint maps of the network distilled for "
                              "rotation invariance (one run; the default weights have one), or "
                              "the average over four quarter turns (default auto: distilled "
                              "where the weights have one)")
-    parser.add_argument("--descriptor", choices=["polar", "patch"], default="polar",
+    parser.add_argument("--descriptor", choices=["polar", "patch"],
+                        default=TURNED_OPTIONS["descriptor"],
                         help="without --upright: rotation invariants on rings around the "
                              "keypoint (default polar, 378-D), or the 11 x 11 patch turned to "
                              "the keypoint's orientation (patch, 121-D)")
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat detect`` (its arguments checked by :func:`sarfeat.cli.main`)."""
     console = Console(args)
     check_plot(args.plot)
+    _check_turned_options(args)
     if args.example:
         if args.band is not None:
             raise UsageError("--band does not apply to --example")
@@ -108,6 +113,24 @@ def run(args: argparse.Namespace) -> None:
     else:
         check_outputs({"IMAGE": Path(args.image)}, {"-o": args.output, "--plot": args.plot})
         _detect_file(args, console)
+
+
+def _check_turned_options(args: argparse.Namespace) -> None:
+    """Refuse the rotation-invariant detector's options with ``--upright``, which ignores them.
+
+    Raises
+    ------
+    UsageError
+        For ``--turned-maps`` or ``--descriptor`` other than its default with ``--upright``.
+    """
+    if not args.upright:
+        return
+    given = [f"--{name.replace('_', '-')} {getattr(args, name)}"
+             for name, default in TURNED_OPTIONS.items() if getattr(args, name) != default]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not with --upright, which keeps the network's "
+                         "own keypoint maps and 128-D R2D2 descriptors; leave out one or the "
+                         "other")
 
 
 def _make_detector(args: argparse.Namespace, net, min_size: int, console: Console):
