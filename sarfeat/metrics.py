@@ -156,20 +156,28 @@ def quarter_turn_repeatability(detector, image: np.ndarray, tolerance: float = 1
     Returns
     -------
     float
-        Pooled over the turns by 90, 180 and 270 degrees (:func:`numpy.rot90`).
+        Pooled over the turns by 90, 180 and 270 degrees (:func:`numpy.rot90`);
+        a turn without keypoints finds none again. NaN when ``image`` has no
+        keypoint.
     """
+    from scipy.spatial import cKDTree
+
     from .orientation import turn_positions
 
     detector.detect(image)
-    rows, cols = detector.keypoints[:, 0].astype(float), detector.keypoints[:, 1].astype(float)
-    found = []
+    keypoints = np.asarray(detector.keypoints, dtype=np.float64).reshape(-1, 2)
+    if len(keypoints) == 0:
+        return float("nan")
+    found = 0
     for turns in (1, 2, 3):
         detector.detect(np.ascontiguousarray(np.rot90(image, turns)))
-        expected = np.stack(turn_positions(rows, cols, image.shape, turns), axis=1)
-        distance = np.linalg.norm(expected[:, None] - detector.keypoints[None].astype(float),
-                                  axis=2)
-        found.append(distance.min(axis=1) <= tolerance)
-    return float(np.mean(found))
+        turned = np.asarray(detector.keypoints, dtype=np.float64).reshape(-1, 2)
+        if len(turned) == 0:
+            continue
+        expected = np.stack(turn_positions(keypoints[:, 0], keypoints[:, 1], image.shape,
+                                           turns), axis=1)
+        found += int(np.count_nonzero(cKDTree(turned).query(expected)[0] <= tolerance))
+    return found / (3 * len(keypoints))
 
 
 def warped_channel_errors(detector, cube: np.ndarray, transforms: Sequence) -> np.ndarray:

@@ -152,3 +152,33 @@ def test_thresholds_must_be_finite_pixels():
             mean_matching_accuracy(_KEYPOINTS, _KEYPOINTS, [[0, 0]], np.eye(3), thresholds)
         with pytest.raises(ValueError, match="threshold must be"):
             correct_match_counts(_KEYPOINTS, _KEYPOINTS, [[0, 0]], np.eye(3), thresholds)
+class _BrightPixels:
+    """A detector whose keypoints are the pixels above 0.99, in rows and cols below ``corner``."""
+
+    def __init__(self, corner: int | None = None) -> None:
+        self.corner = corner
+
+    def detect(self, image: np.ndarray) -> None:
+        keypoints = np.argwhere(image > 0.99).astype(float)
+        if self.corner is not None:
+            keypoints = keypoints[(keypoints < self.corner).all(axis=1)]
+        self.keypoints = keypoints
+
+
+def test_quarter_turn_repeatability_of_known_detectors():
+    from sarfeat.metrics import quarter_turn_repeatability
+
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0, 0.9, (40, 60))
+    image[rng.integers(0, 40, 12), rng.integers(0, 60, 12)] = 1.0
+    # bright pixels turn with the image: every keypoint is found again on every turn
+    assert quarter_turn_repeatability(_BrightPixels(), image) == 1.0
+    # only the top-left corner is searched: the turns move its keypoints out of it
+    corner = np.zeros((40, 60))
+    corner[[3, 8, 15], [5, 12, 2]] = 1.0
+    assert quarter_turn_repeatability(_BrightPixels(corner=20), corner) == 0.0
+    # a keypoint at the centre of a square image stays in the corner searched
+    square = np.zeros((21, 21))
+    square[[10, 2], [10, 3]] = 1.0
+    assert quarter_turn_repeatability(_BrightPixels(corner=11), square) == 0.5
+    assert np.isnan(quarter_turn_repeatability(_BrightPixels(), np.zeros((16, 16))))
