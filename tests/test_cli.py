@@ -188,6 +188,27 @@ def test_upright_refuses_the_turned_detectors_options(airsar_cube, weights, tmp_
         assert saved["descriptors"].shape[1] == 128
 
 
+def test_a_plot_that_fails_leaves_the_earlier_file(airsar_cube, weights, tmp_path,
+                                                  monkeypatch, capsys):
+    # a drawing that fails half-way (memory, an interrupt) must not clobber the file there
+    import sarfeat.viz
+
+    def half_written(path, *args, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise MemoryError("drawing failed")
+
+    monkeypatch.setattr(sarfeat.viz, "plot_keypoints", half_written)
+    monkeypatch.setattr(sarfeat.viz, "plot_match_errors", half_written)
+    image, plot = tmp_path / "hh.npy", tmp_path / "kp.png"
+    np.save(image, airsar_cube[:160, :160, 0])
+    plot.write_bytes(b"earlier plot")
+    for source in ([str(image), "--weights", weights], ["--example"]):
+        assert main(["detect", *source, "--plot", str(plot)]) == 1
+        assert "drawing failed" in capsys.readouterr().err
+        assert plot.read_bytes() == b"earlier plot"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["hh.npy", "kp.png"]
+
+
 def test_unsupported_suffix(tmp_path, capsys):
     path = tmp_path / "image.bmpx"
     path.write_bytes(b"\0" * 16)

@@ -185,12 +185,14 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
                   image_shape=np.asarray(image.shape))
         console.say(f"wrote {args.output}")
     if args.plot is not None:
+        from ..io import atomic_path
         from ..preprocess import normalize_sar
         from ..viz import plot_keypoints
 
         shown = normalize_sar(image, args.input_kind, nodata=args.nodata).image
-        plot_keypoints(args.plot, shown, detector.keypoints, detector.scales,
-                       detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
+        with atomic_path(args.plot) as temporary:
+            plot_keypoints(temporary, shown, detector.keypoints, detector.scales,
+                           detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
         console.say(f"wrote {args.plot}")
 
 
@@ -254,9 +256,11 @@ def _example(args: argparse.Namespace, console: Console) -> None:
                   errors=errors, transform=tform.params)
         console.say(f"wrote {args.output}")
     if args.plot is not None:
+        from ..io import atomic_path
         from ..viz import plot_match_errors
 
-        plot_match_errors(args.plot, vv, moving, keypoints0, keypoints1, matches, errors,
-                          f"VV vs warped VH: {int(np.sum(errors <= 3))} of {len(matches)} "
-                          "matches within 3 px")
+        with atomic_path(args.plot) as temporary:
+            plot_match_errors(temporary, vv, moving, keypoints0, keypoints1, matches, errors,
+                              f"VV vs warped VH: {int(np.sum(errors <= 3))} of {len(matches)} "
+                              "matches within 3 px")
         console.say(f"wrote {args.plot}")

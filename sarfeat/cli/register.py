@@ -522,7 +522,7 @@ def _plot_view(fixed, moving, result, side: int = PLOT_SIDE):
 
 
 def _example(args: argparse.Namespace, console: Console) -> None:
-    from ..io import Raster, write_raster
+    from ..io import Raster, atomic_path, write_raster
     from ..metrics import correct_match_counts, registration_rmse
     from ..viz import plot_registration
     from .common import jsonable, load_weights
@@ -575,5 +575,6 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         write_json(args.json, jsonable(report))
         console.say(f"wrote {args.json}")
     if args.plot is not None:
-        plot_registration(args.plot, fixed, moving, result, "intensity")
+        with atomic_path(args.plot) as temporary:
+            plot_registration(temporary, fixed, moving, result, "intensity")
         console.say(f"wrote {args.plot}")
