@@ -209,6 +209,20 @@ def test_a_plot_that_fails_leaves_the_earlier_file(airsar_cube, weights, tmp_pat
         assert sorted(p.name for p in tmp_path.iterdir()) == ["hh.npy", "kp.png"]
 
 
+def test_min_size_above_max_size_is_refused_before_any_work(airsar_cube, weights, tmp_path,
+                                                            capsys):
+    # the pyramid would have one level at --max-size, --min-size silently ignored
+    image, out = tmp_path / "hh.npy", tmp_path / "kp.npz"
+    np.save(image, airsar_cube[:160, :160, 0])
+    for source in ([str(image), "--weights", weights, "-o", str(out)], ["--example"]):
+        assert main(["detect", *source, "--min-size", "512", "--max-size", "128"]) == 2
+        assert "--min-size 512 is larger than --max-size 128" in capsys.readouterr().err
+    assert not out.exists()
+    # without --min-size, a --max-size below its default is one level, as the library says
+    assert main(["detect", str(image), "--weights", weights, "-o", str(out), "--max-size",
+                 "128"]) == 0
+
+
 def test_unsupported_suffix(tmp_path, capsys):
     path = tmp_path / "image.bmpx"
     path.write_bytes(b"\0" * 16)

@@ -88,7 +88,7 @@ def add_parser(commands) -> None:
                         help="keep at most N keypoints, the best by response (default 5000)")
     detect.add_argument("--min-size", type=positive_int, default=None, metavar="PX",
                         help="longest side of the smallest pyramid level (default 256; "
-                             f"{EXAMPLE_MIN_SIZE} for --example)")
+                             f"{EXAMPLE_MIN_SIZE} for --example; at most --max-size)")
     detect.add_argument("--max-size", type=positive_int, default=1024, metavar="PX",
                         help="longest side of the largest pyramid level (default 1024)")
     detect.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
@@ -105,6 +105,11 @@ def run(args: argparse.Namespace) -> None:
     console = Console(args)
     check_plot(args.plot)
     _check_turned_options(args)
+    if args.min_size is not None and args.min_size > args.max_size:
+        # the pyramid would have one level, at --max-size: --min-size would be ignored
+        raise UsageError(f"--min-size {args.min_size} is larger than --max-size "
+                         f"{args.max_size}: give --min-size <= --max-size (equal sizes give "
+                         "one pyramid level)")
     if args.example:
         if args.band is not None:
             raise UsageError("--band does not apply to --example")
