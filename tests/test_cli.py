@@ -134,7 +134,10 @@ def test_3d_array_needs_band(airsar_cube, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv",
     [["detect"], ["detect", "--max-keypoints", "0", "x.npy"], ["detect", "--precision", "fp8",
-                                                               "x.npy"]],
+                                                               "x.npy"],
+     ["detect", "--device", "gpu", "x.npy"], ["register", "a.npy", "b.npy", "--json", "r.json",
+                                               "--device", "cuda0"],
+     ["register-stack", "a.npy", "b.npy", "-o", "out", "--device", "GPU"]],
 )
 def test_bad_usage_exits_2(argv, capsys):
     try:
@@ -259,6 +262,23 @@ def test_option_choices_are_the_library_ones():
 
     assert common.INPUT_KINDS == INPUT_KINDS and common.PRECISIONS == PRECISIONS
     assert common.MODELS == tuple(MODELS)
+    from sarfeat._validation import DEVICES
+
+    assert common.DEVICES == DEVICES
+
+
+def test_a_misspelt_device_is_a_usage_error_before_any_work(airsar_cube, tmp_path, capsys):
+    # it was exit 1 after the image was read and the network loaded
+    from sarfeat.cli import build_parser
+
+    image, out = tmp_path / "hh.npy", tmp_path / "kp.npz"
+    np.save(image, airsar_cube[:160, :160, 0])
+    with pytest.raises(SystemExit) as exit_:
+        main(["detect", str(image), "-o", str(out), "--device", "gpu"])
+    assert exit_.value.code == 2 and not out.exists()
+    assert "unknown device 'gpu' (torch calls NVIDIA GPUs 'cuda')" in capsys.readouterr().err
+    for device in ("auto", "cpu", "cuda", "cuda:1"):
+        assert build_parser().parse_args(["detect", "x.npy", "--device", device]).device == device
 
 
 LAZY = """

@@ -13,7 +13,7 @@ from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
     "ORDERS", "ORDER_HELP",
-    "positive_int", "unit_fraction",
+    "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
@@ -23,6 +23,9 @@ __all__ = [
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 MODELS = ("similarity", "affine", "projective")
+#: Devices of ``--device`` besides ``cuda:N``, and its help.
+DEVICES = ("auto", "cpu", "cuda")
+DEVICE_HELP = "auto, cpu, cuda or cuda:N (default auto)"
 #: Spline orders of ``--order``, the resampling of what ``register`` and ``register-stack``
 #: write (:func:`sarfeat.io.warp_onto`), and its help.
 ORDERS = (0, 1, 3)
@@ -72,6 +75,21 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def device_name(text: str) -> str:
+    """argparse type: a ``--device`` name (auto, cpu, cuda or cuda:N), checked without torch.
+
+    Whether the device is usable (a GPU, torch) is checked when the network is
+    made; a misspelt name is a usage error before any work.
+    """
+    import re
+
+    if text in DEVICES or re.fullmatch(r"cuda:\d+", text):
+        return text
+    hint = " (torch calls NVIDIA GPUs 'cuda')" if text.lower().startswith("gpu") else ""
+    raise argparse.ArgumentTypeError(f"unknown device {text!r}{hint}: use "
+                                     f"{', '.join(DEVICES)} or cuda:N")
 
 
 def unit_fraction(text: str) -> float:

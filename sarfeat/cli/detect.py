@@ -6,9 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import (DEFAULT_WEIGHTS, INPUT_KINDS, PRECISIONS, Console, UsageError,
-                     add_console_options, check_outputs, check_plot, input_error, load_weights,
-                     network_text, positive_int)
+from .common import (DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS, PRECISIONS, Console,
+                     UsageError, add_console_options, check_outputs, check_plot, device_name,
+                     input_error, load_weights, network_text, positive_int)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
 
@@ -45,7 +45,7 @@ def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True
                              "value and mask (NaN always does)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network arithmetic (default auto: a fixed rule, see the user guide)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
     parser.add_argument("--upright", action="store_true",
                         help="skip rotation invariance: keypoints and the network's R2D2 "
                              "descriptors as the image stands (more discriminative for upright "

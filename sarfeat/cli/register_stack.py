@@ -48,9 +48,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_RELEASE, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS, PRECISIONS,
-                     Console, UsageError, add_console_options, input_error, jsonable,
-                     load_weights, with_nodata)
+from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS,
+                     PRECISIONS, Console, UsageError, add_console_options, device_name,
+                     input_error, jsonable, load_weights, with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -122,7 +122,7 @@ def add_parser(commands) -> None:
         (("--precision",), dict(choices=precisions, default="auto",
                                 help="network arithmetic (default auto: a fixed rule, "
                                      "see the user guide)")),
-        (("--device",), dict(default="auto", help="auto, cpu or cuda (default auto)")),
+        (("--device",), dict(type=device_name, default="auto", help=DEVICE_HELP)),
     ]
     for flags, keywords in options:
         stack.add_argument(*flags, **keywords)
