@@ -41,8 +41,11 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     order = np.argsort(responses)  # best keypoints drawn last, on top
     if len(responses):
-        colors = ScalarMappable(Normalize(float(responses.min()), float(responses.max())),
-                                "viridis")
+        low, high = float(responses.min()), float(responses.max())
+        if high <= low:  # one response (one keypoint, ties): at the middle of the colour bar
+            pad = 0.1 * abs(low) or 0.1  # (Normalize(v, v) colours v as the bar's bottom end)
+            low, high = low - pad, high + pad
+        colors = ScalarMappable(Normalize(low, high), "viridis")
         ax.scatter(keypoints[order, 1], keypoints[order, 0], s=np.clip(scales[order], 16, 256),
                    marker="o", facecolors="none", edgecolors=colors.to_rgba(responses[order]),
                    linewidths=0.8)

@@ -56,3 +56,28 @@ def test_arrow_magnification_below_one_is_not_labelled_zero():
     _residuals(ax, np.zeros((256, 256)), offset_result((30.0, 0.0)), None)
     # the longest arrow is drawn a twentieth of the image: 256 / 20 / 30 = 0.43 times
     assert "residuals x0.43 " in ax.get_title()
+
+
+@pytest.mark.parametrize("responses", [[0.5], [0.6, 0.6], [0.3, 0.9, 0.6]])
+def test_keypoint_colours_read_their_response_on_the_colour_bar(tmp_path, monkeypatch,
+                                                                 responses):
+    import matplotlib
+
+    import sarfeat.viz
+
+    drawn = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure", lambda size: drawn.append(make(size)) or drawn[-1])
+    responses = np.array(responses)
+    keypoints = np.c_[np.arange(len(responses)) * 10.0 + 5, np.full(len(responses), 20.0)]
+    image = np.random.default_rng(0).uniform(size=(50, 60))
+    sarfeat.viz.plot_keypoints(tmp_path / "kp.png", image, keypoints,
+                               np.full(len(responses), 32.0), responses, "kp")
+    ax, bar = drawn[0].axes
+    circles = ax.collections[0]
+    # circles at (x, y) = (col, row), drawn best last
+    order = np.argsort(responses)
+    np.testing.assert_allclose(circles.get_offsets(), keypoints[order, ::-1])
+    low, high = bar.get_ylim()
+    expected = matplotlib.colormaps["viridis"]((responses[order] - low) / (high - low))
+    np.testing.assert_allclose(circles.get_edgecolors(), expected, atol=0.01)
