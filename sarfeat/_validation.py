@@ -165,8 +165,14 @@ def check_detector_parameters(params) -> None:
     check_weights(params.weights)
     check_integer("max_keypoints", params.max_keypoints)
     check_number("scale_factor", params.scale_factor, 1, low_open=True)
-    check_integer("min_size", params.min_size)
+    check_integer("min_size", params.min_size, optional=True)
     check_integer("max_size", params.max_size)
+    if params.min_size is not None and params.min_size > params.max_size:
+        # the pyramid would have one level, at max_size: min_size would be ignored
+        raise ValueError(f"min_size {params.min_size} is larger than max_size "
+                         f"{params.max_size}: give min_size <= max_size (equal sizes give one "
+                         "pyramid level), or leave min_size out (None: 256, or one level at a "
+                         "smaller max_size)")
     check_number("max_scale", params.max_scale, 0, 1, low_open=True)
     check_number("min_scale", params.min_scale, 0, params.max_scale)
     for name in ("reliability_threshold", "repeatability_threshold"):

@@ -74,7 +74,9 @@ class SARR2D2Detector:
         Ratio between consecutive pyramid scales (``downscale``, ORB's name, is
         accepted too).
     min_size, max_size : int
-        Longest image side, in pixels, of the smallest and largest level.
+        Longest image side, in pixels, of the smallest and largest level;
+        min_size at most max_size (equal: one level). min_size None (the
+        default) is 256, and a max_size below 256 then gives one level, at max_size.
     min_scale, max_scale : float
         Bounds on the pyramid scale (1 = full resolution; the pyramid never upsamples,
         so max_scale lies in (0, 1]).
@@ -207,7 +209,7 @@ class SARR2D2Detector:
         *,
         max_keypoints: int = 5000,
         scale_factor: float = 2 ** 0.25,
-        min_size: int = 256,
+        min_size: int | None = None,
         max_size: int = 1024,
         min_scale: float = 0.0,
         max_scale: float = 1.0,
@@ -447,11 +449,8 @@ class SARR2D2Detector:
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
                 "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
             )
-        self.keypoints = best["keypoints"].astype(float_dtype)
-        self.scales = best["scales"].astype(float_dtype)
-        self.orientations = best["orientations"].astype(float_dtype)
-        self.reliabilities = best["reliabilities"].astype(float_dtype)
-        self.repeatabilities = best["repeatabilities"].astype(float_dtype)
+        for name in ("keypoints", "scales", "orientations", "reliabilities", "repeatabilities"):
+            setattr(self, name, best[name].astype(float_dtype))
         self.responses = (best["reliabilities"] * best["repeatabilities"]).astype(float_dtype)
         return best["descriptors"].astype(np.float32)
 

@@ -43,7 +43,7 @@ def edge_margin(shape: tuple[int, ...]) -> int:
 def pyramid_scales(
     shape: tuple[int, int],
     scale_factor: float = 2 ** 0.25,
-    min_size: int = 256,
+    min_size: int | None = 256,
     max_size: int = 1024,
     min_scale: float = 0.0,
     max_scale: float = 1.0,
@@ -53,8 +53,10 @@ def pyramid_scales(
     Scale starts at 1 and is divided by ``scale_factor`` at each level; a level
     is kept while ``max(min_scale, min_size / maxdim) <= s <= min(max_scale,
     max_size / maxdim)``. An image smaller than ``min_size`` gets one level, at
-    the largest allowed scale, instead of none.
+    the largest allowed scale, instead of none. ``min_size`` None is 256 (the
+    detector's default); a ``max_size`` below it gives one level, at ``max_size``.
     """
+    min_size = 256 if min_size is None else min_size
     if scale_factor <= 1:
         raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
     maxdim = max(shape)
@@ -136,7 +138,7 @@ def resized_level(shape: tuple[int, int], scale: float, resized: np.ndarray,
 
 
 def pyramid_levels(normalized: NormalizedImage, scale_factor: float = 2 ** 0.25,
-                   min_size: int = 256, max_size: int = 1024, min_scale: float = 0.0,
+                   min_size: int | None = 256, max_size: int = 1024, min_scale: float = 0.0,
                    max_scale: float = 1.0) -> Iterator[PyramidLevel]:
     """Yield the levels of a normalised image's pyramid, largest first, as they are made.
 

@@ -224,6 +224,9 @@ def test_min_size_above_max_size_is_refused_before_any_work(airsar_cube, weights
     # without --min-size, a --max-size below its default is one level, as the library says
     assert main(["detect", str(image), "--weights", weights, "-o", str(out), "--max-size",
                  "128"]) == 0
+    # and --example, whose own min_size (128) gives way to a --max-size below it
+    assert main(["detect", "--example", "--max-size", "100"]) == 0
+    assert "min_size 100, max_size 100" in capsys.readouterr().out
 
 
 def test_unsupported_suffix(tmp_path, capsys):

@@ -172,6 +172,24 @@ def test_init_checks_every_parameter(naver_net, options, error, match):
         SARR2D2Detector(**options)
 
 
+def test_min_size_above_max_size_is_refused(naver_net, scene):
+    """min_size > max_size named both (the pyramid had one level, min_size ignored); a
+    max_size alone below the default 256 still gives one level, at max_size."""
+    with pytest.raises(ValueError, match="min_size 400 is larger than max_size 300"):
+        SARR2D2Detector(naver_net, min_size=400, max_size=300)
+    detector = SARR2D2Detector(naver_net, min_size=128, max_size=256)
+    detector.min_size = 512
+    with pytest.raises(ValueError, match="min_size 512 is larger than max_size 256"):
+        detector.detect(scene)
+    alone = SARR2D2Detector(naver_net, max_size=128, upright=True)
+    assert alone.min_size is None
+    alone.detect(scene)
+    assert np.all(alone.scales == 64)  # one level, at scale 0.5 of the 256 px scene
+    same = SARR2D2Detector(naver_net, min_size=128, max_size=128, upright=True)
+    same.detect(scene)
+    np.testing.assert_array_equal(same.keypoints, alone.keypoints)
+
+
 def test_skimage_parameter_names(naver_net, scene):
     """ORB's ``n_keypoints`` and ``downscale`` are sarfeat's max_keypoints and scale_factor."""
     detector = SARR2D2Detector(naver_net, n_keypoints=7, downscale=1.5, min_size=128)

@@ -65,7 +65,7 @@ def test_stages_never_change_the_shared_detector(naver_net, pair, serial):
     it was built (the matcher used to set each stage's pyramid on it)."""
     matcher, _ = serial
     kept = list(matcher._detectors.values())
-    assert kept and all(d.max_keypoints == 5000 and d.min_size == 256 for d in kept)
+    assert kept and all(d.max_keypoints == 5000 and d.min_size is None for d in kept)
 
 
 def test_one_matcher_shared_by_four_threads_gives_the_serial_results(naver_net, pair, serial):

@@ -138,7 +138,7 @@ def _check_turned_options(args: argparse.Namespace) -> None:
                          "other")
 
 
-def _make_detector(args: argparse.Namespace, net, min_size: int, console: Console):
+def _make_detector(args: argparse.Namespace, net, min_size: int | None, console: Console):
     from ..detector import SARR2D2Detector
     from ..weights import turned_maps_companion
 
@@ -174,8 +174,7 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
         raise input_error(error) from None
     console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
     net = load_weights(args.weights, args.trust)
-    detector = _make_detector(args, net, 256 if args.min_size is None else args.min_size,
-                              console)
+    detector = _make_detector(args, net, args.min_size, console)  # None: the library's default
     start = time.perf_counter()
     detector.detect_and_extract(image)
     elapsed = time.perf_counter() - start
@@ -224,7 +223,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
 
     vv, moving, tform = example_pair()
     net = load_weights(args.weights, args.trust)
-    min_size = EXAMPLE_MIN_SIZE if args.min_size is None else args.min_size
+    # without --min-size, a --max-size below the example's gives one level, at --max-size
+    min_size = min(EXAMPLE_MIN_SIZE, args.max_size) if args.min_size is None else args.min_size
     detector = _make_detector(args, net, min_size, console)
     start = time.perf_counter()
     detector.detect_and_extract(vv)
