@@ -40,7 +40,7 @@ from typing import Callable
 import numpy as np
 
 from .architecture import ARCHITECTURES, NetworkWeights, op_layout
-from .io import atomic_path
+from .io import atomic_path, check_path
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict",
            "load_weights", "save_weights", "expected_shapes", "write_atomically",
@@ -159,7 +159,7 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
     metadata : dict
         Whatever the file says about itself (empty for foreign formats).
     """
-    path = Path(path)
+    path = Path(check_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     torch = _torch()
@@ -251,8 +251,10 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> "R2D2Net": 
     ------
     CheckpointError
         When the file is damaged, untrusted, or its tensors do not fit.
+    TypeError
+        When ``path`` is not a str or path-like (None, say).
     """
-    if _is_npz(Path(path)):
+    if _is_npz(Path(check_path(path))):
         from .network import network_from_weights
 
         return network_from_weights(load_weights(path))
@@ -286,9 +288,19 @@ def save_checkpoint(net: "R2D2Net",  # noqa: F821
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    TypeError
+        When ``net`` is not an R2D2Net or ``path`` not a str or path-like.
     """
     torch = _torch()
-    path = Path(path)
+    path = Path(check_path(path))
+    from .network import R2D2Net
+
+    if not isinstance(net, R2D2Net):
+        raise TypeError(f"net must be a sarfeat.network.R2D2Net (load_checkpoint gives one), "
+                        f"got {type(net).__name__}")
     if _is_npz(path):
         from .network import weights_of_network
 
@@ -339,7 +351,7 @@ def write_npz_atomically(path: str | os.PathLike, arrays: dict) -> Path:
     -------
     pathlib.Path
     """
-    path = Path(path)
+    path = Path(check_path(path))
 
     def write(partial: Path) -> None:
         with open(partial, "wb") as handle:
@@ -377,7 +389,7 @@ def load_weights(path: str | os.PathLike, trust: bool = False) -> NetworkWeights
     ImportError
         For a ``.pt`` file when torch is not installed (the message names the extra).
     """
-    path = Path(path)
+    path = Path(check_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     if not _is_npz(path):
@@ -440,7 +452,7 @@ def save_weights(weights: NetworkWeights, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
     """
-    path = Path(path)
+    path = Path(check_path(path))
     if not _is_npz(path):
         raise ValueError(f"weights files end in .npz, got {path.name!r}")
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,

@@ -108,6 +108,20 @@ def test_checkpoint_error_is_a_value_error():
         raise CheckpointError("x")
 
 
+def test_wrong_argument_types_are_named(tmp_path):
+    """None as a path, or a name as the network, is a TypeError naming the argument (they
+    failed deep in pathlib, or with an AttributeError on str)."""
+    for call in (lambda: load_checkpoint(None), lambda: load_state_dict(None),
+                 lambda: checkpoint.load_weights(None),
+                 lambda: save_checkpoint(R2D2Net("fast_r2d2"), None)):
+        with pytest.raises(TypeError, match="path must be a str or os.PathLike, got NoneType"):
+            call()
+    for name in ("net.pt", "net.npz"):
+        with pytest.raises(TypeError, match="net must be a sarfeat.network.R2D2Net.*got str"):
+            save_checkpoint("net", tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
 def test_public_names():
     assert {"CheckpointError", "load_checkpoint", "save_checkpoint", "load_state_dict"} <= set(
         checkpoint.__all__
