@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import warnings
 
@@ -181,6 +182,20 @@ def test_write_geotiff_is_tiled_compressed_and_keeps_dtype(tmp_path):
         assert written.dtypes == ("int16", "int16") and written.nodata == -1
         assert written.crs == UTM and written.transform == GEO
         np.testing.assert_array_equal(written.read(), data)
+
+
+def test_writing_into_a_missing_folder_names_it(tmp_path):
+    """No folder is made; the error names the missing folder (it was tempfile's error, on a
+    random temporary name)."""
+    raster = io.Raster(np.ones((1, 4, 4)), np.ones((1, 4, 4), bool))
+    missing = tmp_path / "no" / "such"
+    for suffix in (".npy", ".tif", ".png"):
+        with pytest.raises(FileNotFoundError, match=re.escape(f"the folder '{missing}' does not exist")):
+            io.write_raster(missing / f"out{suffix}", raster)
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match=re.escape(f"'{tmp_path / 'file'}' is not a folder")):
+        io.write_raster(tmp_path / "file" / "out.npy", raster)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
