@@ -110,8 +110,9 @@ class Raster:
         Parameters
         ----------
         index : int, optional
-            0-based band; may be omitted for a single-band raster (an RGB(A)
-            8/16-bit image is then gray by :func:`rgb_to_gray`, no-data where a channel is).
+            0-based band, negative from the end (-1: the last); may be omitted
+            for a single-band raster (an RGB(A) 8/16-bit image is then gray by
+            :func:`rgb_to_gray`, no-data where a channel is).
         """
         if index is not None and (isinstance(index, (bool, np.bool_))
                                   or not isinstance(index, numbers.Integral)):
@@ -328,7 +329,8 @@ def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
         ``.npy``, PNG, JPEG or TIFF/GeoTIFF. RGB(A) 8/16-bit images are
         reduced to gray (:func:`rgb_to_gray`, keeping the integer dtype).
     band : int, optional
-        0-based band of a multi-band file (required unless RGB(A)).
+        0-based band of a multi-band file, negative from the end (-1: the
+        last); required unless RGB(A).
 
     Returns
     -------

@@ -121,6 +121,27 @@ def test_missing_file_is_usage_error_without_traceback(shared_data, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_negative_band_counts_from_the_end_as_the_help_says(airsar_cube, weights, tmp_path,
+                                                              capsys):
+    """--band -1 is the last band (the library's rule, on purpose); the help said 0-based."""
+    cube = tmp_path / "cube.npy"
+    np.save(cube, airsar_cube[:160, :160])
+    saved = {}
+    for band in ("-1", "2"):
+        out = tmp_path / f"band{band}.npz"
+        assert main(["detect", str(cube), "--band", band, "--weights", weights, "-o",
+                     str(out)]) == 0
+        with np.load(out) as arrays:
+            saved[band] = arrays["keypoints"]
+    np.testing.assert_array_equal(saved["-1"], saved["2"])
+    capsys.readouterr()
+    for command in ("detect", "register", "register-stack"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "0-based; a negative index counts from the end, -1 the last band" in text, command
+
+
 def test_3d_array_needs_band(airsar_cube, tmp_path, capsys):
     cube = tmp_path / "cube.npy"
     np.save(cube, airsar_cube[:32, :32])

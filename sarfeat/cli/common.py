@@ -30,6 +30,8 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N (default auto)"
 #: write (:func:`sarfeat.io.warp_onto`), and its help.
 ORDERS = (0, 1, 3)
 ORDER_HELP = "resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic"
+#: How ``--band`` counts, as the library does (:meth:`sarfeat.io.Raster.band`).
+BAND_INDEX = "0-based; a negative index counts from the end, -1 the last band"
 #: File types of ``--plot`` (those matplotlib writes without further packages).
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
                  ".eps", ".ps")

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import (DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS, PRECISIONS, Console,
+from .common import (BAND_INDEX, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS, PRECISIONS, Console,
                      UsageError, add_console_options, check_outputs, check_plot, device_name,
                      input_error, load_weights, network_text, positive_int)
 
@@ -83,7 +83,7 @@ def add_parser(commands) -> None:
         "--example", action="store_true",
         help="run on the bundled Sentinel-1 scene (contains modified Copernicus Sentinel data)")
     detect.add_argument("--band", type=int, default=None, metavar="I",
-                        help="0-based band of a multi-band file")
+                        help=f"band of a multi-band file ({BAND_INDEX})")
     detect.add_argument("--max-keypoints", type=positive_int, default=5000, metavar="N",
                         help="keep at most N keypoints, the best by response (default 5000)")
     detect.add_argument("--min-size", type=positive_int, default=None, metavar="PX",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
+from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      check_outputs, input_error, check_plot, network_text, unit_fraction,
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
@@ -108,10 +108,11 @@ def add_parser(commands) -> None:
         help="plot of the inlier matches, the overlay and the tie points' residual vectors "
              f"(a large pair is drawn downsampled to {PLOT_SIDE} pixels a side; needs matplotlib)")
     add("--band", type=int, default=None, metavar="I",
-        help="0-based band of both inputs to match (see --fixed-band, --moving-band)")
-    add("--fixed-band", type=int, default=None, metavar="I", help="band of FIXED to match")
+        help=f"band of both inputs to match ({BAND_INDEX}; see --fixed-band, --moving-band)")
+    add("--fixed-band", type=int, default=None, metavar="I",
+        help="band of FIXED to match, counted as --band")
     add("--moving-band", type=int, default=None, metavar="I",
-        help="band of MOVING to match (every band is written)")
+        help="band of MOVING to match, counted as --band (every band is written)")
     add("--no-resample", action="store_true",
         help="keep MOVING's pixels and write it with a corrected geotransform (GeoTIFF output, "
              "both inputs georeferenced in one CRS, and a transform that is a shift)")

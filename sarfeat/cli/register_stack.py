@@ -48,9 +48,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS,
-                     PRECISIONS, Console, UsageError, add_console_options, device_name,
-                     input_error, jsonable, load_weights, with_nodata)
+from .common import (BAND_INDEX, DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
+                     ORDER_HELP, ORDERS, PRECISIONS, Console, UsageError, add_console_options,
+                     device_name, input_error, jsonable, load_weights, with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -111,7 +111,7 @@ def add_parser(commands) -> None:
         (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
                                                       "registry does not know")),
         (("--band",), dict(type=int, default=None, metavar="I",
-                           help="band of multi-band inputs to use")),
+                           help=f"band of multi-band inputs to use ({BAND_INDEX})")),
         (("--input-kind",), dict(choices=input_kinds, default="auto",
                                  help="what the pixel values are (default auto: decided "
                                       "from the values, never the dtype)")),
