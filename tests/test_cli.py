@@ -169,6 +169,21 @@ def test_bad_usage_exits_2(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "x"])
+def test_positive_integer_options_share_one_message(value, capsys):
+    """detect --max-keypoints and register-stack --workers: one type, one message (the value
+    quoted as given, whether it is no integer or not positive)."""
+    errors = []
+    for argv in (["detect", "x.npy", "--max-keypoints", value],
+                 ["register-stack", "a.npy", "b.npy", "-o", "out", "--workers", value]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        errors.append(capsys.readouterr().err.strip().splitlines()[-1].split(": error: ")[1])
+    assert errors[0].endswith(f"expected a positive integer, got {value!r}")
+    assert errors[1].endswith(f"expected a positive integer, got {value!r}")
+
+
 def test_detect_refuses_a_plot_type_before_any_work(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones((8, 8), np.float32))
     for plot in ("kp", "kp.xyz"):  # no suffix: matplotlib would have written kp.png

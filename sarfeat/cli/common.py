@@ -69,13 +69,13 @@ def with_nodata(raster, value: float | None):
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
+    """argparse type: an integer > 0 (the error quotes ``text`` as given, whatever is wrong)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        value = 0
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 

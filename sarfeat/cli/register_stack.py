@@ -50,7 +50,8 @@ from typing import Sequence
 
 from .common import (BAND_INDEX, DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
                      ORDER_HELP, ORDERS, PRECISIONS, Console, UsageError, add_console_options,
-                     device_name, input_error, jsonable, load_weights, with_nodata)
+                     device_name, input_error, jsonable, load_weights, positive_int,
+                     with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -90,7 +91,7 @@ def add_parser(commands) -> None:
         (("--format",), dict(choices=_FORMATS, default="tif",
                              help="file type of the registered images (default tif)")),
         (("--order",), dict(type=int, choices=ORDERS, default=1, help=ORDER_HELP)),
-        (("--workers",), dict(type=_positive, default=None, metavar="N",
+        (("--workers",), dict(type=positive_int, default=None, metavar="N",
                               help="worker processes of the local cluster (default: one per "
                                    "CPU core)")),
         (("--scheduler",), dict(default=None, metavar="ADDRESS",
@@ -127,16 +128,6 @@ def add_parser(commands) -> None:
     for flags, keywords in options:
         stack.add_argument(*flags, **keywords)
     add_console_options(stack)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def output_names(images: list[str]) -> list[str]:
