@@ -120,3 +120,22 @@ def test_register_stack_order_is_register_s(pair, tmp_path, capsys):
     for band, values in zip(original, nearest):
         assert (values > 0).mean() > 0.6
         assert np.isin(values, np.append(band, 0)).all()  # no value between two pixels'
+
+
+def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair, tmp_path):
+    """summary.json had weights and model but not --order (nor --format, --band, --input-kind,
+    --nodata, --seed, --precision, --device): a run could not be repeated from it."""
+    from sarfeat.cli import main
+
+    reference, member = pair
+    out = tmp_path / "out"
+    assert main(["register-stack", str(reference), str(member), "-o", str(out), "--band", "0",
+                 "--order", "0", "--format", "npy", "--input-kind", "amplitude", "--nodata",
+                 "0", "--seed", "5", "--precision", "fp32", "--device", "cpu", "--no-progress",
+                 "-q", "--workers", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {key: summary[key] for key in ("format", "order", "band", "input_kind", "nodata",
+                                          "seed", "precision", "device", "model")} == {
+        "format": "npy", "order": 0, "band": 0, "input_kind": "amplitude", "nodata": 0.0,
+        "seed": 5, "precision": "fp32", "device": "cpu", "model": "affine"}
+    assert summary["network"]["precision"] == "fp32" and summary["network"]["device"] == "cpu"

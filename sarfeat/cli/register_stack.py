@@ -27,11 +27,13 @@ report;
 and the client writes ``summary.json``: the images registered, those that
 failed and why, what ran the keypoint network (``network``: runtime, precision
 and device; a list when workers differed, null when no image ran it), the
-time and the throughput. Images whose stems are equal
-(ignoring case), or equal to ``summary``, are named ``NAME_<i>`` by their
-position (:func:`output_names`: every name is unique), so that no output is
-written over another or over the summary; a run that would write over one of
-its inputs is refused before any work; a ``summary.json``, and the files of
+options that shape the outputs as given (``weights``, ``model``, ``format``,
+``order``, ``band``, ``input_kind``, ``nodata``, ``seed``, ``precision`` and
+``device``: enough to repeat the run), the time and the throughput. Images
+whose stems are equal (ignoring case), or equal to ``summary``, are named
+``NAME_<i>`` by their position (:func:`output_names`: every name is unique), so
+that no output is written over another or over the summary; a run that would
+write over one of its inputs is refused before any work; a ``summary.json``, and the files of
 these names, left by an earlier run are removed before the first task; every
 file is written to a temporary file and renamed, so that a killed run leaves no
 summary and no file that looks complete. The exit status is 0 when every image
@@ -60,6 +62,9 @@ __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_ou
 SUMMARY = "summary.json"
 
 _FORMATS = ("tif", "npy", "png")
+#: The options recorded in the summary beside weights and model: those that shape what is
+#: written, so that a run can be repeated from its summary.
+_SHAPING = ("format", "order", "band", "input_kind", "nodata", "seed", "precision", "device")
 
 
 _DESCRIPTION = (
@@ -387,7 +392,7 @@ def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
     from .. import __version__
     from .report import write_json
 
-    order = {str(image): index for index, image in enumerate(args.images)}
+    position = {str(image): index for index, image in enumerate(args.images)}
     summary = {
         "sarfeat_version": __version__,
         "reference": str(args.reference),
@@ -397,11 +402,13 @@ def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
         "weights": weights,
         "network": network,
         "model": args.model,
+        # the options that shape the outputs, as given (network: what 'auto' chose)
+        **{name: getattr(args, name) for name in _SHAPING},
         "scheduler": args.scheduler or "local",
         "workers": workers,
         "seconds": seconds,
         "pairs_per_minute": 60.0 * len(args.images) / seconds if seconds > 0 else None,
-        "successes": sorted(successes, key=lambda e: order[e["input"]]),
-        "failures": sorted(failures, key=lambda e: order[e["input"]]),
+        "successes": sorted(successes, key=lambda e: position[e["input"]]),
+        "failures": sorted(failures, key=lambda e: position[e["input"]]),
     }
     write_json(path, jsonable(summary))
