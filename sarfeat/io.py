@@ -116,7 +116,8 @@ class Raster:
         """
         if index is not None and (isinstance(index, (bool, np.bool_))
                                   or not isinstance(index, numbers.Integral)):
-            raise RasterError(f"band must be a 0-based integer index or None, got {index!r}")
+            raise RasterError("band must be an integer index (0-based; a negative index "
+                              f"counts from the end, -1 the last band) or None, got {index!r}")
         if index is None and not (self.picture and self.count in (3, 4)):
             if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
                 raise RasterError(f"{self._name()} has {self.count} bands of shape "
@@ -127,7 +128,8 @@ class Raster:
             values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)
         elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
-                              f"{self.count} bands")
+                              f"{self.count} bands (0..{self.count - 1}, or "
+                              f"-{self.count}..-1 from the end)")
         else:
             values, valid = self.data[index], self.valid[index]
         if valid.all():

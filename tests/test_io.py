@@ -127,9 +127,15 @@ def test_arguments_of_the_wrong_type_are_named(tmp_path):
 @pytest.mark.parametrize("band", ["1", 1.5, True])  # '<=' TypeError, IndexError, band 1
 def test_a_band_that_is_not_an_integer_is_refused(tmp_path, band):
     np.save(tmp_path / "bands.npy", np.ones((4, 5, 3)))
-    with pytest.raises(io.RasterError, match="band must be a 0-based integer"):
+    with pytest.raises(io.RasterError, match="band must be an integer index") as error:
         io.read_image(tmp_path / "bands.npy", band)
+    # the error says how the index counts: negative indices are allowed (-1 the last band)
+    assert "0-based; a negative index counts from the end, -1 the last band" in str(error.value)
     assert io.read_image(tmp_path / "bands.npy", np.int64(1)).shape == (4, 5)
+    assert io.read_image(tmp_path / "bands.npy", -1).shape == (4, 5)
+    with pytest.raises(io.RasterError, match="out of range") as error:
+        io.read_image(tmp_path / "bands.npy", -4)
+    assert str(error.value).endswith("has 3 bands (0..2, or -3..-1 from the end)")
 
 def test_the_gray_band_of_a_colour_picture_keeps_its_no_data(tmp_path):
     """A zero alpha is no-data in the gray values read from an RGBA picture (as the
