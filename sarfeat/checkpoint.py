@@ -322,7 +322,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
     A reader never sees half a file, and a write that fails (a full disk, a
     killed job) leaves the previous file at ``path`` as it was. Each call
-    writes its own temporary file (:func:`sarfeat.io.atomic_path`), so two
+    writes its own temporary file (:func:`sarfeat.atomic_files.atomic_path`), so two
     writers of the same ``path`` never write into one file.
 
     Parameters

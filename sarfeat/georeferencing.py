@@ -1,6 +1,6 @@
 """Georeferencing of rasters: map coordinates of pixels, and two rasters on one grid.
 
-Re-exported by :mod:`sarfeat.io`, where these names are documented. Pixel
+Re-exported by :mod:`sarfeat.io` (``io.pixel_map`` and so on). Pixel
 convention as there: (x, y) = (col, row), integer at pixel centres; a
 geotransform addresses pixel corners, so pixel (x, y) lies at
 ``transform * (x + 0.5, y + 0.5)``. Everything here needs rasters with a

@@ -501,7 +501,7 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     When both are georeferenced, the fixed band is cropped to the moving
     image's footprint (widened by ``margin`` fixed pixels) and a moving image
     on another grid or in another CRS is brought onto that crop
-    (:func:`sarfeat.io.reproject_band`); otherwise both bands are matched as
+    (:func:`sarfeat.georeferencing.reproject_band`); otherwise both bands are matched as
     they are. A transform found between ``fixed_image`` and ``moving_image``
     becomes one between the files' pixels with :meth:`PairInputs.total`.
 
