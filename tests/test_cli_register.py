@@ -393,3 +393,29 @@ def test_verbose_describes_the_dense_matcher_for_an_optical_pair(tmp_path, capsy
     assert f": {STAGES}" in printed and "without the keypoint network" in STAGES
     assert "rotation search on downsampled images" not in printed
     assert "patches at full resolution" not in printed
+
+
+def test_json_records_the_options_as_given(tmp_path, capsys):
+    """The report had only what ran (``network``), not the options asked for (--order, --seed,
+    --input-kind, --nodata, the bands, --precision and --device as given, --modality, --turns,
+    --scales): a run could not be repeated from its report, a failed one's neither."""
+    report = tmp_path / "r.json"
+    _register_optical_tile(tmp_path, capsys, "--json", str(report), "--order", "0", "--seed",
+                           "5", "--scales", "wide", "--input-kind", "intensity", "--nodata",
+                           "-1", "--band", "0")
+    options = _report(report)["options"]
+    assert {key: options[key] for key in (
+        "modality", "turns", "scales", "order", "seed", "input_kind", "nodata", "band",
+        "fixed_band", "moving_band", "precision", "device", "max_fine_patches")} == {
+        "modality": "optical-sar", "turns": "upright", "scales": "wide", "order": 0, "seed": 5,
+        "input_kind": "intensity", "nodata": -1.0, "band": 0, "fixed_band": None,
+        "moving_band": None, "precision": "auto", "device": "auto", "max_fine_patches": 16}
+    assert _report(report)["fixed_band"] == 0  # the fields beside them unchanged
+    np.save(tmp_path / "flat.npy", np.full((128, 128), 0.5, np.float32))
+    assert main(["register", str(tmp_path / "flat.npy"), str(tmp_path / "sar.npy"), "--json",
+                 str(report), "--precision", "fp32", "--device", "cpu", "--fixed-band", "0",
+                 "-q"]) == 1
+    failed = _report(report)
+    assert failed["status"] == "failed" and failed["network"] is None
+    assert failed["options"]["precision"] == "fp32" and failed["options"]["device"] == "cpu"
+    assert failed["options"]["fixed_band"] == 0 and failed["options"]["modality"] == "sar"

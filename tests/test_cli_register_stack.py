@@ -139,3 +139,7 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
         "format": "npy", "order": 0, "band": 0, "input_kind": "amplitude", "nodata": 0.0,
         "seed": 5, "precision": "fp32", "device": "cpu", "model": "affine"}
     assert summary["network"]["precision"] == "fp32" and summary["network"]["device"] == "cpu"
+    # each image's report records them too, as given (it had only what ran, ``network``)
+    options = json.loads((out / "member.json").read_text())["options"]
+    assert options == {key: summary[key] for key in ("format", "order", "band", "input_kind",
+                                                     "nodata", "seed", "precision", "device")}

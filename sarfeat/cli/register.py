@@ -26,7 +26,7 @@ from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Co
                      check_outputs, input_error, check_plot, network_text, unit_fraction,
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .report import (TIE_POINT_SUFFIXES, failure_report, registration_report,
+from .report import (TIE_POINT_SUFFIXES, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 
 if TYPE_CHECKING:
@@ -41,6 +41,12 @@ SHIFT_TOLERANCE_PX = 0.5
 #: Longest side of the images drawn by --plot (the plot is a view: a large pair is shown
 #: downsampled, in bounded time and memory).
 PLOT_SIDE = 1024
+#: The options recorded as given under the JSON report's ``options`` (weights and model
+#: beside them): those that shape the result, so that a run can be repeated from its report.
+REPORTED_OPTIONS = ("modality", "turns", "scales", "dense_model", "keep_border_fill", "band",
+                    "fixed_band", "moving_band", "no_resample", "order", "min_valid_fraction",
+                    "seed", "max_fine_patches", "input_kind", "nodata", "precision", "device",
+                    "upright")
 #: Options of the keypoint matcher of two SAR images, with their defaults: refused with an
 #: optical image, whose pair is matched on dense structure maps without the network.
 #: Default of --max-fine-patches (that of CoarseFineMatcher, which the CLI does not import early).
@@ -317,7 +323,7 @@ def _head(args: argparse.Namespace) -> dict:
             "weights": args.weights or DEFAULT_RELEASE if args.modality == "sar" else None,
             "model": args.model, "fixed_band": args.band if args.fixed_band is None
             else args.fixed_band, "moving_band": args.band if args.moving_band is None
-            else args.moving_band}
+            else args.moving_band, "options": given_options(args, REPORTED_OPTIONS)}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -572,7 +578,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
                   "network": d.get("network"), "transform_fixed_to_moving": result.transform.params,
                   "truth_fixed_to_moving": truth.params, "rmse_px": rmse,
                   "correct_matches": ncm, "correct_match_ratio": cmr,
-                  "confidence": result.confidence, "diagnostics": d}
+                  "confidence": result.confidence, "diagnostics": d,
+                  "options": given_options(args, REPORTED_OPTIONS)}
         write_json(args.json, jsonable(report))
         console.say(f"wrote {args.json}")
     if args.plot is not None:

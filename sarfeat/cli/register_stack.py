@@ -187,7 +187,7 @@ def _outputs(names: list[str], suffix: str) -> list[str]:
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
           reference_path: str, images: list[str], weights: str, model: str,
-          nodata: float | None = None, order: int = 1):
+          nodata: float | None = None, order: int = 1, options: dict | None = None):
     """Write one image's outputs where the worker runs; the warped image stays there."""
     from ..io import read_raster, warp_onto, write_raster
     from .report import registration_report, write_json
@@ -197,7 +197,7 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     report_path = folder / f"{outcome.name}.json"
     outcome.extra.update(input=image, report=str(report_path))
     head = {"name": outcome.name, "fixed": reference_path, "moving": image, "weights": weights,
-            "model": model, "worker": outcome.worker}
+            "model": model, "worker": outcome.worker, "options": options}
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
@@ -303,6 +303,7 @@ def run(args: argparse.Namespace) -> None:
 
     from ..parallel import iter_register_pairs
     from ..parallel._client import client_for, require_distributed
+    from .report import given_options
 
     console = Console(args)
     folder = args.output_dir.expanduser()
@@ -318,7 +319,7 @@ def run(args: argparse.Namespace) -> None:
         reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),
         input_kind=args.input_kind, reference_path=str(args.reference),
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
-        nodata=args.nodata, order=args.order,
+        nodata=args.nodata, order=args.order, options=given_options(args, _SHAPING),
     )
     started = time.perf_counter()
     client = _connect(args, distributed)
@@ -390,7 +391,7 @@ def _stack_network(networks: list) -> dict | list | None:
 def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
                    successes: list, failures: list, network: dict | list | None) -> None:
     from .. import __version__
-    from .report import write_json
+    from .report import given_options, write_json
 
     position = {str(image): index for index, image in enumerate(args.images)}
     summary = {
@@ -403,7 +404,7 @@ def _write_summary(path: Path, args, weights: str, workers: int, seconds: float,
         "network": network,
         "model": args.model,
         # the options that shape the outputs, as given (network: what 'auto' chose)
-        **{name: getattr(args, name) for name in _SHAPING},
+        **given_options(args, _SHAPING),
         "scheduler": args.scheduler or "local",
         "workers": workers,
         "seconds": seconds,

@@ -15,7 +15,8 @@ from .common import jsonable
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
 
-__all__ = ["Inputs", "registration_report", "failure_report", "tie_points", "write_json",
+__all__ = ["Inputs", "registration_report", "failure_report", "given_options", "tie_points",
+           "write_json",
            "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES"]
 
 TIE_POINT_SUFFIXES = (".csv", ".geojson")
@@ -32,6 +33,13 @@ def __getattr__(name: str):
 
         return PairInputs
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def given_options(args, names) -> dict:
+    """The options ``names`` (argparse destinations) of ``args`` as given (their defaults
+    where not given, 'auto' unresolved: a report's ``network`` says what ran), so that a
+    run can be repeated from its report."""
+    return {name: getattr(args, name) for name in names}
 
 
 def _corner(matrix: np.ndarray) -> np.ndarray:
