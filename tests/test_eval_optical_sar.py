@@ -409,16 +409,23 @@ def test_stretch_about_centre_keeps_the_centre_and_lacks_only_the_similar_part()
     assert linear[0, 0] - linear[1, 1] == pytest.approx(0.1)
 
 
-def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
-    # --seed reaches the pair generator of either set; without it each keeps its own
+def _asked_of_the_pair_generators(monkeypatch, option: str) -> list:
+    """The values of ``option`` that main() will pass to either pair generator (both made to
+    yield no pair), in the order of the calls."""
     asked = []
 
     def generator(split, **options):
-        asked.append(options.get("seed"))
+        asked.append(options.get(option))
         return iter(())
 
     monkeypatch.setattr(eval_optical_sar, "development_pairs", generator)
     monkeypatch.setattr(eval_optical_sar, "canvas_pairs", generator)
+    return asked
+
+
+def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
+    # --seed reaches the pair generator of either set; without it each keeps its own
+    asked = _asked_of_the_pair_generators(monkeypatch, "seed")
     for arguments in (["--seed", "101"], ["--set", "canvas", "--seed", "8"], []):
         eval_optical_sar.main([*arguments, "--methods", "sift"])
     assert asked == [101, 8, None]
@@ -430,14 +437,7 @@ def test_seed_draws_other_warps_of_the_3mos_tiles(monkeypatch, capsys):
 def test_tiles_choose_the_tile_pairs_of_either_generated_set(monkeypatch, capsys):
     # --tiles reaches the pair generator of --set 3mos and canvas (3mos when not given),
     # and is refused with the real pairs, which are not made from tiles
-    asked = []
-
-    def generator(split, **options):
-        asked.append(options.get("tiles"))
-        return iter(())
-
-    monkeypatch.setattr(eval_optical_sar, "development_pairs", generator)
-    monkeypatch.setattr(eval_optical_sar, "canvas_pairs", generator)
+    asked = _asked_of_the_pair_generators(monkeypatch, "tiles")
     for arguments in (["--tiles", "s1s2"], ["--set", "canvas", "--tiles", "s1s2"], []):
         eval_optical_sar.main([*arguments, "--methods", "sift"])
     assert asked == ["s1s2", "s1s2", "3mos"]
