@@ -35,6 +35,8 @@ _EDGE_TOLERANCE = 1e-6
 #: Side of the square blocks of the output resampled at once (bounds the memory: each block
 #: reads only the part of the input it needs).
 WARP_BLOCK = 512
+#: A map whose determinant is under this share of Hadamard's bound is singular.
+_SINGULAR = 1e-12
 
 
 def warp_dtype(dtype) -> np.dtype:
@@ -89,9 +91,11 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     inverse_map : (3, 3) array_like
         Output (x, y) -> input (x, y), the ``inverse_map`` of
         :func:`skimage.transform.warp` (affine or projective).
-        Its entries must be finite (a ValueError says so otherwise).
+        Its entries must be finite and it must be invertible (a singular map would
+        read the whole output from one line or point of the input); a ValueError
+        says so otherwise.
     shape : (int, int)
-        Output (rows, cols).
+        Output (rows, cols), each at least 1.
     order : int
         Spline order (0 nearest, 1 bilinear, 3 cubic: Keys' cubic convolution, which
         may overshoot the input's range; the input's edge pixels repeat beyond it).
@@ -116,9 +120,9 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     ------
     ValueError
         Before any work, for an image that is not a 2-D array of numbers, an
-        ``inverse_map`` that is not a finite 3x3 matrix, a ``shape`` that is not two
-        integers >= 0, an ``order`` outside 0-5, a ``block`` under 1, or a ``valid``
-        of another shape than the image.
+        ``inverse_map`` that is not a finite, invertible 3x3 matrix, a ``shape`` that
+        is not two integers >= 1, an ``order`` outside 0-5, a ``block`` under 1, or a
+        ``valid`` of another shape than the image.
 
     Examples
     --------
@@ -127,16 +131,70 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     >>> warp(image, shift, (4, 4))[0].tolist()
     [1.0, 2.0, 3.0, nan]
     """
-    image, shape = _check_warp_arguments(image, shape, order, block)
+    inverse_map, shape = check_warp_target(inverse_map, shape)
+    return warp_lenient(image, inverse_map, shape, order=order, nodata=nodata, valid=valid,
+                    antialias=antialias, block=block)
+
+
+def check_warp_target(inverse_map, shape, *, name: str = "inverse_map"
+                      ) -> tuple[np.ndarray, tuple[int, int]]:
+    """(matrix, shape) of a warp's output, checked; a ValueError names what is wrong.
+
+    ``inverse_map`` must be a finite, invertible 3x3 matrix (called ``name`` in the
+    message) and ``shape`` two integers >= 1: what :func:`warp`,
+    :func:`sarfeat.io.warp_raster` and :func:`sarfeat.io.warp_onto` accept.
+    """
+    shape = _check_shape(shape, minimum=1)
+    matrix = _check_matrix(inverse_map, name)
+    if _singular(matrix):
+        raise ValueError(f"{name} is singular (not invertible): it would read the whole output "
+                         f"from one line or point of the input, got {matrix.tolist()}")
+    return matrix, shape
+
+
+def _singular(matrix: np.ndarray) -> bool:
+    """True for a 3x3 matrix that is not invertible (to rounding), whatever its scales.
+
+    Its determinant against the product of its column (or row) norms (Hadamard's bound,
+    1 for orthogonal columns): a translation of 1e6 pixels or a zoom of 1e-6 is not
+    singular, two proportional columns are.
+    """
+    determinant = abs(float(np.linalg.det(matrix)))
+    bounds = [float(np.prod(np.linalg.norm(matrix, axis=axis))) for axis in (0, 1)]
+    return not any(bound > 0 and determinant > _SINGULAR * bound for bound in bounds)
+
+
+def _check_matrix(inverse_map, name: str = "inverse_map") -> np.ndarray:
     try:
-        inverse_map = np.asarray(inverse_map, dtype=float)
+        matrix = np.asarray(inverse_map, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"inverse_map must be a 3x3 matrix of numbers, got {inverse_map!r}") \
+        raise ValueError(f"{name} must be a 3x3 matrix of numbers, got {inverse_map!r}") \
             from None
-    if inverse_map.shape != (3, 3):
-        raise ValueError(f"inverse_map must be 3x3, got shape {inverse_map.shape}")
-    if not np.all(np.isfinite(inverse_map)):
-        raise ValueError(f"inverse_map has NaN or infinite entries: {inverse_map.tolist()}")
+    if matrix.shape != (3, 3):
+        raise ValueError(f"{name} must be 3x3, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{name} has NaN or infinite entries: {matrix.tolist()}")
+    return matrix
+
+
+def _check_shape(shape, minimum: int = 0) -> tuple[int, int]:
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2 \
+            or not all(_is_integer(side) and side >= minimum for side in shape):
+        raise ValueError(f"shape must be the output's (rows, cols), two integers >= {minimum}, "
+                         f"got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=None,
+                 valid=None, antialias: bool = False, block: int = WARP_BLOCK) -> np.ndarray:
+    """:func:`warp` for sarfeat's own callers: an empty ``shape`` or a singular map allowed.
+
+    The matcher resamples through candidate models and crops that may be
+    degenerate; it gets what the warp computes (an empty array, or the values
+    along the line that a singular map reads) rather than an error.
+    """
+    image, shape = _check_warp_arguments(image, shape, order, block)
+    inverse_map = _check_matrix(inverse_map)
     if valid is not None and np.shape(valid) != np.shape(image):
         raise ValueError(f"valid shape {np.shape(valid)} differs from image shape "
                          f"{np.shape(image)}")
@@ -189,16 +247,13 @@ def _check_warp_arguments(image, shape, order, block) -> tuple[object, tuple[int
                          "complex, or bool for a mask)")
     if len(image.shape) != 2:
         raise ValueError(f"expected a 2-D image, got shape {tuple(image.shape)}")
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2 \
-            or not all(_is_integer(side) and side >= 0 for side in shape):
-        raise ValueError(f"shape must be the output's (rows, cols), two integers >= 0, "
-                         f"got {shape!r}")
+    shape = _check_shape(shape)
     if not _is_integer(order) or not 0 <= order <= 5:
         raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
                          f"got {order!r}")
     if not _is_integer(block) or block < 1:
         raise ValueError(f"block must be an integer >= 1 (output pixels per side), got {block!r}")
-    return image, (int(shape[0]), int(shape[1]))
+    return image, shape
 
 
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
-from .geometry import warp
+from .geometry import check_warp_target, warp
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
 from .preprocess import normalize_sar, valid_mask
 
@@ -473,9 +473,12 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     ------
     ValueError
         For a bool raster with ``order`` other than 0: a mask has no values between
-        False and True to interpolate.
+        False and True to interpolate; for an ``inverse_map`` that is not a finite,
+        invertible 3x3 matrix or a ``shape`` that is not two integers >= 1 (even for
+        a raster without bands).
     """
     check_raster(raster)
+    inverse_map, shape = check_warp_target(inverse_map, shape)
     dtype, nodata = raster.data.dtype, raster.nodata
     if dtype == bool and order != 0:
         raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
@@ -519,7 +522,14 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     Returns
     -------
     Raster
+
+    Raises
+    ------
+    ValueError
+        As :func:`warp_raster`; for a ``grid`` without pixels (a side of 0).
     """
     check_raster(grid, "grid")
+    if min(grid.shape, default=0) < 1:
+        raise ValueError(f"grid has no pixels to warp onto: its shape is {grid.shape}")
     warped = warp_raster(raster, inverse_map, grid.shape, order=order)
     return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps)

@@ -97,6 +97,26 @@ def test_bad_image_shape_order_and_block_are_refused_first(arguments, keywords, 
         warp(*arguments, **keywords)
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (5, 0)])
+def test_an_output_without_pixels_is_refused(shape):
+    with pytest.raises(ValueError, match=r"shape must be .*integers >= 1"):
+        warp(np.ones((4, 4)), np.eye(3), shape)
+
+
+@pytest.mark.parametrize("matrix", [np.zeros((3, 3)),
+                                    [[1, 0, 0], [1, 0, 0], [0, 0, 1.0]],  # a line
+                                    [[1, 0, 0], [0, 1, 0], [0, 0, 0.0]],  # no homogeneous w
+                                    [[0.1, 0.2, 0], [0.3, 0.6, 0], [0, 0, 1]]])  # to rounding
+def test_a_singular_map_is_refused(matrix):
+    with pytest.raises(ValueError, match="inverse_map is singular"):
+        warp(np.ones((4, 4)), matrix, (4, 4))
+
+
+def test_far_translations_and_strong_scales_are_not_called_singular():
+    far = np.array([[1e-3, 0, 1e6], [0, 1e-3, -1e6], [0, 0, 1.0]])
+    assert np.isnan(warp(np.ones((4, 4)), far, (2, 2))).all()
+
+
 def test_a_nested_list_is_read_as_an_array():
     values = np.arange(16.0).reshape(4, 4)
     np.testing.assert_array_equal(warp(values.tolist(), np.eye(3), (4, 4)), values)

@@ -248,6 +248,20 @@ def test_warp_raster_keeps_dtype_and_nodata():
     assert unset.nodata == np.iinfo(np.int16).min and (unset.data[0, :, 36:] == -32768).all()
 
 
+@pytest.mark.parametrize("bands", [1, 0])  # a raster without bands is checked alike
+def test_warp_raster_and_warp_onto_refuse_an_empty_output_and_a_bad_map(bands):
+    raster = io.Raster(np.ones((bands, 8, 8)), np.ones((bands, 8, 8), bool))
+    with pytest.raises(ValueError, match=r"shape must be .*integers >= 1"):
+        io.warp_raster(raster, np.eye(3), (0, 0))
+    with pytest.raises(ValueError, match="inverse_map is singular"):
+        io.warp_raster(raster, np.zeros((3, 3)), (8, 8))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        io.warp_raster(raster, np.full((3, 3), np.nan), (8, 8))
+    empty_grid = io.Raster(np.ones((0, 0, 8)), np.ones((0, 0, 8), bool))
+    with pytest.raises(ValueError, match=r"grid has no pixels .*\(0, 8\)"):
+        io.warp_onto(raster, empty_grid, np.eye(3))
+
+
 def test_warp_raster_moves_a_bool_mask_by_nearest_neighbour_and_refuses_interpolation():
     mask = np.zeros((1, 40, 40), bool)
     mask[0, 10:20, 12:30] = True

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from skimage.transform import rescale
 
-from ..geometry import warp
+from ..geometry import warp_lenient
 
 __all__ = ["apply_matrix", "rotation_scale", "scaling", "turn", "warp_nan", "downsample",
            "overlap_box", "deviation", "plausible_matrices", "tiles", "angle_difference"]
@@ -79,11 +79,13 @@ def warp_nan(
     """Resample ``image`` (NaN = invalid) with ``inverse`` (output (x, y) -> input (x, y)).
 
     :func:`sarfeat.geometry.warp`, sarfeat's one warp, as float32; NaN everywhere for an
-    ``inverse`` with non-finite entries (a failed model), which that warp refuses.
+    ``inverse`` with non-finite entries (a failed model), which that warp refuses. An
+    empty ``shape`` or a singular ``inverse`` (a degenerate candidate) is resampled as
+    it is (:func:`sarfeat.geometry.warp_lenient`), not refused as the public warp does.
     """
     if not np.all(np.isfinite(inverse)):
         return np.full(shape, np.nan, np.float32)
-    return warp(image, inverse, shape, order=order).astype(np.float32, copy=False)
+    return warp_lenient(image, inverse, shape, order=order).astype(np.float32, copy=False)
 
 
 def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
