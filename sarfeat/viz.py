@@ -10,12 +10,17 @@ import os
 
 import numpy as np
 
+from ._validation import check_integer
 from .preprocess import normalize_sar
 
 __all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
 PLOT_MATCHES = 150
+#: Longest side of the images a plot draws: a plot is a view, and a larger image (a scene)
+#: is shown downsampled to it, in bounded time and memory (``sarfeat detect --plot`` and
+#: ``sarfeat register --plot``).
+PLOT_SIDE = 1024
 
 
 def figure(size: tuple[float, float]):
@@ -28,14 +33,19 @@ def figure(size: tuple[float, float]):
 
 
 def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.ndarray,
-                   scales: np.ndarray, responses: np.ndarray, title: str) -> None:
+                   scales: np.ndarray, responses: np.ndarray, title: str,
+                   side: int | None = PLOT_SIDE) -> None:
     """Keypoints (row, col) as circles sized by scale and coloured by response over ``image``.
 
-    ``image`` is a display image in [0, 1] (e.g. ``normalize_sar(x).image``).
+    ``image`` is a display image in [0, 1] (e.g. ``normalize_sar(x).image``). An image
+    longer than ``side`` pixels is drawn downsampled to ``side`` pixels a side (its
+    keypoints moved with it; the title says so): None draws it at full resolution.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
+    check_integer("side", side, optional=True)
+    image, keypoints, title = _keypoint_view(image, np.asarray(keypoints, float), title, side)
     fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
     ax = fig.add_subplot()
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -53,6 +63,22 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
     ax.set_title(title)
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
+
+
+def _keypoint_view(image, keypoints: np.ndarray, title: str, side: int | None):
+    """``image`` downsampled to at most ``side`` pixels a side, its keypoints (row, col) on
+    that view, and the title saying so; all as given for a smaller image or no ``side``."""
+    factor = 1.0 if side is None else side / max(max(np.shape(image)), 1)
+    if factor >= 1:
+        return image, keypoints, title
+    from .matching.geometry import apply_matrix, downsample
+
+    view, to_original = downsample(np.asarray(image, np.float32), factor)
+    if len(keypoints):
+        keypoints = apply_matrix(np.linalg.inv(to_original), keypoints[:, ::-1])[:, ::-1]
+    shape = np.shape(image)
+    return view, keypoints, (f"{title}\n(drawn downsampled: {shape[0]} x {shape[1]} image "
+                             f"shown at {view.shape[0]} x {view.shape[1]})")
 
 
 def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.ndarray,

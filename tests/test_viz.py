@@ -81,3 +81,31 @@ def test_keypoint_colours_read_their_response_on_the_colour_bar(tmp_path, monkey
     low, high = bar.get_ylim()
     expected = matplotlib.colormaps["viridis"]((responses[order] - low) / (high - low))
     np.testing.assert_allclose(circles.get_edgecolors(), expected, atol=0.01)
+
+
+def test_a_large_image_is_drawn_downsampled_with_its_keypoints(tmp_path, monkeypatch):
+    import sarfeat.viz
+
+    drawn = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure", lambda size: drawn.append(make(size)) or drawn[-1])
+    image = np.random.default_rng(0).uniform(size=(2400, 3000)).astype(np.float32)
+    keypoints = np.array([[1200.0, 1500.0], [599.5, 2999.5]])  # (row, col)
+    sarfeat.viz.plot_keypoints(tmp_path / "kp.png", image, keypoints, np.full(2, 32.0),
+                               np.array([0.2, 0.8]), "scene", side=300)
+    ax = drawn[0].axes[0]
+    shown = ax.images[0].get_array()
+    assert max(shown.shape) == 300 and shown.shape == (240, 300)
+    # each keypoint on the same place of the view: view pixel i is the centre of original
+    # pixels 10 i .. 10 i + 9, so x_view = (x - 4.5) / 10
+    np.testing.assert_allclose(ax.collections[0].get_offsets(),
+                               [[149.55, 119.55], [299.5, 59.5]], atol=1e-6)
+    assert "downsampled: 2400 x 3000 image shown at 240 x 300" in ax.get_title()
+    # the default bounds a scene to PLOT_SIDE pixels a side; side=None draws it whole
+    drawn.clear()
+    sarfeat.viz.plot_keypoints(tmp_path / "kp.png", image, keypoints, np.full(2, 32.0),
+                               np.array([0.2, 0.8]), "scene")
+    assert max(drawn[0].axes[0].images[0].get_array().shape) == sarfeat.viz.PLOT_SIDE
+    with pytest.raises(ValueError, match="side must be an integer >= 1 or None"):
+        sarfeat.viz.plot_keypoints(tmp_path / "kp.png", image, keypoints, np.full(2, 32.0),
+                                   np.array([0.2, 0.8]), "scene", side=0)

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..viz import PLOT_SIDE
 from .common import (BAND_INDEX, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS, PRECISIONS, Console,
                      UsageError, add_console_options, check_outputs, check_plot, device_name,
                      input_error, load_weights, network_text, positive_int)
@@ -95,8 +96,9 @@ def add_parser(commands) -> None:
                         help="write the results to this file (NumPy .npz format, whatever "
                              "its suffix)")
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                        help="save a plot of the keypoints (or, with --example, the matches); "
-                             "needs matplotlib")
+                        help="save a plot of the keypoints (an image longer than "
+                             f"{PLOT_SIDE} pixels is drawn downsampled to {PLOT_SIDE} a side) "
+                             "or, with --example, of the matches; needs matplotlib")
     add_common_options(detect)
 
 

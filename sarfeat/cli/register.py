@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      check_outputs, input_error, check_plot, network_text, unit_fraction,
                      with_nodata)
@@ -38,9 +39,6 @@ __all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
 SHIFT_TOLERANCE_PX = 0.5
-#: Longest side of the images drawn by --plot (the plot is a view: a large pair is shown
-#: downsampled, in bounded time and memory).
-PLOT_SIDE = 1024
 #: The options recorded as given under the JSON report's ``options`` (weights and model
 #: beside them): those that shape the result, so that a run can be repeated from its report.
 REPORTED_OPTIONS = ("modality", "turns", "scales", "dense_model", "keep_border_fill", "band",
