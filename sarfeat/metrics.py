@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
+def _as_callable(transform, name: str = "transform") -> Callable[[np.ndarray], np.ndarray]:
     if callable(transform):
         return transform
     try:
@@ -31,6 +31,8 @@ def _as_callable(transform) -> Callable[[np.ndarray], np.ndarray]:
                          f"got {transform!r}") from None
     if matrix.shape != (3, 3):
         raise ValueError(f"a reference transform must be callable or 3x3, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):  # every error would be NaN, every match a miss
+        raise ValueError(f"{name} has NaN or infinite entries: {matrix.tolist()}")
 
     def apply(xy: np.ndarray) -> np.ndarray:
         homogeneous = np.c_[xy, np.ones(len(xy))] @ matrix.T
@@ -98,13 +100,15 @@ def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
     ------
     ValueError
         For keypoints that are not (N, 2) numbers, matches that are not (Q, 2) whole
-        indices within both keypoint sets, or a transform neither callable nor 3x3.
+        indices within both keypoint sets, or a transform neither callable nor a
+        finite 3x3 matrix.
     """
     keypoints1, keypoints2 = _points(keypoints1, "keypoints1"), _points(keypoints2, "keypoints2")
     matches = _match_indices(matches, len(keypoints1), len(keypoints2))
+    apply = _as_callable(transform)
     if len(matches) == 0:
         return np.empty(0)
-    projected = _as_callable(transform)(keypoints1[matches[:, 0]][:, ::-1])
+    projected = apply(keypoints1[matches[:, 0]][:, ::-1])
     return np.linalg.norm(projected - keypoints2[matches[:, 1]][:, ::-1], axis=1)
 
 
@@ -241,7 +245,7 @@ def _grid_inside(reference, shape1: tuple[int, int], shape2: tuple[int, int], si
     rows = np.linspace(0, shape1[0] - 1, size)
     cols = np.linspace(0, shape1[1] - 1, size)
     xy = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
-    mapped = _as_callable(reference)(xy)
+    mapped = _as_callable(reference, "reference")(xy)
     inside = (
         (mapped[:, 0] >= 0) & (mapped[:, 0] <= shape2[1] - 1)
         & (mapped[:, 1] >= 0) & (mapped[:, 1] <= shape2[0] - 1)
@@ -274,7 +278,7 @@ def registration_rmse(
     ------
     ValueError
         For shapes that are not two integers >= 1, a ``grid`` under 1, or a transform
-        neither callable nor 3x3.
+        neither callable nor a finite 3x3 matrix.
     """
     shape1, shape2 = _image_shape(shape1, "shape1"), _image_shape(shape2, "shape2")
     check_integer("grid", grid)
@@ -283,7 +287,7 @@ def registration_rmse(
     xy, expected = _grid_inside(reference, shape1, shape2, grid)
     if len(xy) == 0:
         return float("inf")
-    error = _as_callable(estimate)(xy) - expected
+    error = _as_callable(estimate, "estimate")(xy) - expected
     return float(np.sqrt(np.mean(np.sum(error ** 2, axis=1))))
 
 
@@ -335,7 +339,7 @@ def repeatability(
     ------
     ValueError
         For keypoints that are not (N, 2) finite numbers, shapes that are not two
-        integers >= 1, a negative ``threshold``, or a singular matrix.
+        integers >= 1, a negative ``threshold``, or a singular or non-finite matrix.
     """
     shape1, shape2 = _image_shape(shape1, "shape1"), _image_shape(shape2, "shape2")
     check_number("threshold", threshold, 0)

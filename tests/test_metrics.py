@@ -36,6 +36,27 @@ def test_no_match_gives_nan_and_bad_matrix_raises():
         match_errors(np.zeros((1, 2)), np.zeros((1, 2)), [[0, 0]], np.eye(2))
 
 
+@pytest.mark.parametrize("entry", [np.nan, np.inf])
+def test_a_non_finite_matrix_is_refused_not_counted_as_misses(entry):
+    from sarfeat.metrics import correct_match_counts, registration_rmse, repeatability
+
+    broken = np.eye(3)
+    broken[0, 2] = entry
+    points = np.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match="transform has NaN or infinite entries"):
+        mean_matching_accuracy(points, points, [[0, 0], [1, 1]], broken)  # was 0.0
+    with pytest.raises(ValueError, match="transform has NaN or infinite entries"):
+        match_errors(points, points, np.empty((0, 2), int), broken)  # checked without matches
+    with pytest.raises(ValueError, match="transform has NaN or infinite entries"):
+        correct_match_counts(points, points, [[0, 0]], broken)  # was (0, 0.0)
+    with pytest.raises(ValueError, match="transform has NaN or infinite entries"):
+        repeatability(points, points, broken, (10, 10), (10, 10))  # was NaN
+    with pytest.raises(ValueError, match="estimate has NaN or infinite entries"):
+        registration_rmse(broken, np.eye(3), (10, 10), (10, 10))  # was NaN
+    with pytest.raises(ValueError, match="reference has NaN or infinite entries"):
+        registration_rmse(np.eye(3), broken, (10, 10), (10, 10))
+
+
 def test_rmse_of_a_known_offset_and_of_a_failure():
     from sarfeat.metrics import registration_rmse
 
