@@ -119,10 +119,10 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     Raises
     ------
     ValueError
-        Before any work, for an image that is not a 2-D array of numbers, an
-        ``inverse_map`` that is not a finite, invertible 3x3 matrix, a ``shape`` that
-        is not two integers >= 1, an ``order`` outside 0-5, a ``block`` under 1, or a
-        ``valid`` of another shape than the image.
+        Before any work, for an image that is not a 2-D array of numbers or has no
+        pixels, an ``inverse_map`` that is not a finite, invertible 3x3 matrix, a
+        ``shape`` that is not two integers >= 1, an ``order`` outside 0-5, a ``block``
+        under 1, or a ``valid`` of another shape than the image.
 
     Examples
     --------
@@ -131,7 +131,10 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     >>> warp(image, shift, (4, 4))[0].tolist()
     [1.0, 2.0, 3.0, nan]
     """
+    image, _ = _check_warp_arguments(image, shape, order, block)
     inverse_map, shape = check_warp_target(inverse_map, shape)
+    if 0 in image.shape:  # every output pixel would be NaN, whatever the map
+        raise ValueError(f"image has no pixels to warp: its shape is {tuple(image.shape)}")
     return warp_lenient(image, inverse_map, shape, order=order, nodata=nodata, valid=valid,
                     antialias=antialias, block=block)
 

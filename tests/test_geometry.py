@@ -103,6 +103,12 @@ def test_an_output_without_pixels_is_refused(shape):
         warp(np.ones((4, 4)), np.eye(3), shape)
 
 
+@pytest.mark.parametrize("image", [np.ones((0, 4)), np.ones((4, 0)), [[]]])
+def test_an_image_without_pixels_is_refused(image):
+    with pytest.raises(ValueError, match="image has no pixels to warp"):
+        warp(image, np.eye(3), (4, 4))  # was all NaN
+
+
 @pytest.mark.parametrize("matrix", [np.zeros((3, 3)),
                                     [[1, 0, 0], [1, 0, 0], [0, 0, 1.0]],  # a line
                                     [[1, 0, 0], [0, 1, 0], [0, 0, 0.0]],  # no homogeneous w
