@@ -42,13 +42,16 @@ def _as_callable(transform, name: str = "transform") -> Callable[[np.ndarray], n
 
 
 def _points(values, name: str) -> np.ndarray:
-    """``values`` as (N, 2) float64 (row, col) keypoints; ValueError naming ``name`` otherwise."""
+    """``values`` as (N, 2) float64 (row, col) keypoints; ValueError naming ``name`` otherwise
+    (a NaN or infinite keypoint too: its error would be NaN, its match a miss)."""
     array = np.asarray(values)
     if array.size == 0:
         return np.empty((0, 2))
     if array.dtype.kind not in "iuf" or array.ndim != 2 or array.shape[1] != 2:
         raise ValueError(f"{name} must be an (N, 2) array of (row, col) numbers, got shape "
                          f"{array.shape} of dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} has NaN or infinite coordinates: pass the keypoints found")
     return array.astype(np.float64)
 
 
@@ -99,7 +102,7 @@ def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
     Raises
     ------
     ValueError
-        For keypoints that are not (N, 2) numbers, matches that are not (Q, 2) whole
+        For keypoints that are not (N, 2) finite numbers, matches that are not (Q, 2) whole
         indices within both keypoint sets, or a transform neither callable nor a
         finite 3x3 matrix.
     """
@@ -344,9 +347,6 @@ def repeatability(
     shape1, shape2 = _image_shape(shape1, "shape1"), _image_shape(shape2, "shape2")
     check_number("threshold", threshold, 0)
     xy1, xy2 = _points(keypoints1, "keypoints1"), _points(keypoints2, "keypoints2")
-    for name, points in (("keypoints1", xy1), ("keypoints2", xy2)):
-        if not np.isfinite(points).all():
-            raise ValueError(f"{name} has NaN or infinite coordinates: pass the keypoints found")
     xy1, xy2 = xy1[:, ::-1], xy2[:, ::-1]
     forward = _as_callable(transform)
     if callable(transform):

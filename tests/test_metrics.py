@@ -57,6 +57,14 @@ def test_a_non_finite_matrix_is_refused_not_counted_as_misses(entry):
         registration_rmse(np.eye(3), broken, (10, 10), (10, 10))
 
 
+def test_a_nan_keypoint_is_refused_not_counted_as_a_miss():
+    points = np.array([[1.0, 2.0], [np.nan, 4.0]])
+    with pytest.raises(ValueError, match="keypoints1 has NaN or infinite coordinates"):
+        match_errors(points, points[:1], [[0, 0], [1, 0]], np.eye(3))  # was [0, nan]
+    with pytest.raises(ValueError, match="keypoints2 has NaN or infinite coordinates"):
+        mean_matching_accuracy(points[:1], points, [[0, 1]], np.eye(3))  # was 0.0
+
+
 def test_rmse_of_a_known_offset_and_of_a_failure():
     from sarfeat.metrics import registration_rmse
 
