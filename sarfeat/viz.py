@@ -37,15 +37,20 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
                    side: int | None = PLOT_SIDE) -> None:
     """Keypoints (row, col) as circles sized by scale and coloured by response over ``image``.
 
-    ``image`` is a display image in [0, 1] (e.g. ``normalize_sar(x).image``). An image
-    longer than ``side`` pixels is drawn downsampled to ``side`` pixels a side (its
-    keypoints moved with it; the title says so): None draws it at full resolution.
+    ``image`` is a 2-D display image in [0, 1] (e.g. ``normalize_sar(x).image``);
+    ``keypoints`` (N, 2), ``scales`` and ``responses`` (N,) finite numbers, as a
+    detector gives them (a ValueError says which is not). An image longer than
+    ``side`` pixels is drawn downsampled to ``side`` pixels a side (its keypoints moved
+    with it; the title says so): None draws it at full resolution.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
     check_integer("side", side, optional=True)
-    image, keypoints, title = _keypoint_view(image, np.asarray(keypoints, float), title, side)
+    if np.ndim(image) != 2:
+        raise ValueError(f"image must be a 2-D display image, got shape {np.shape(image)}")
+    keypoints, scales, responses = _keypoint_arrays(keypoints, scales, responses)
+    image, keypoints, title = _keypoint_view(image, keypoints, title, side)
     fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
     ax = fig.add_subplot()
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -63,6 +68,26 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
     ax.set_title(title)
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
+
+
+def _keypoint_arrays(keypoints, scales, responses):
+    """(N, 2), (N,), (N,) float arrays of finite numbers; ValueError naming the one that is not."""
+    arrays = {}
+    for name, values, shape in (("keypoints", keypoints, (2,)), ("scales", scales, ()),
+                                ("responses", responses, ())):
+        array = np.asarray(values)
+        if array.size == 0:  # none found ([] as well as an empty (0, 2) array)
+            array = np.empty((0,) + shape)
+        if array.dtype.kind not in "iuf" or array.ndim != 1 + len(shape) \
+                or array.shape[1:] != shape or not np.isfinite(array).all():
+            wanted = "(N, 2) (row, col)" if shape else "(N,)"
+            raise ValueError(f"{name} must be {wanted} finite numbers, got shape {array.shape} "
+                             f"of dtype {array.dtype}")
+        arrays[name] = array.astype(float)
+    counts = {name: len(array) for name, array in arrays.items()}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"keypoints, scales and responses must be as many, got {counts}")
+    return arrays["keypoints"], arrays["scales"], arrays["responses"]
 
 
 def _keypoint_view(image, keypoints: np.ndarray, title: str, side: int | None):

@@ -109,3 +109,30 @@ def test_a_large_image_is_drawn_downsampled_with_its_keypoints(tmp_path, monkeyp
     with pytest.raises(ValueError, match="side must be an integer >= 1 or None"):
         sarfeat.viz.plot_keypoints(tmp_path / "kp.png", image, keypoints, np.full(2, 32.0),
                                    np.array([0.2, 0.8]), "scene", side=0)
+
+
+@pytest.mark.parametrize("keypoints, scales, responses, message", [
+    (np.ones((2, 2)), np.ones(3), np.ones(2), "must be as many"),  # was drawn
+    (np.ones((2, 2)), np.ones(2), [np.nan, 1.0], "responses must be"),  # a blank colour bar
+    (np.ones((2, 1)), np.ones(2), np.ones(2), r"keypoints must be \(N, 2\)"),
+    (np.ones((2, 2)), np.ones(2), np.ones(2) + 1j, "responses must be"),
+])
+def test_keypoints_scales_and_responses_are_checked(tmp_path, keypoints, scales, responses,
+                                                    message):
+    import sarfeat.viz
+
+    with pytest.raises(ValueError, match=message):
+        sarfeat.viz.plot_keypoints(tmp_path / "kp.png", np.zeros((8, 8)), keypoints, scales,
+                                   responses, "kp")
+    assert not (tmp_path / "kp.png").exists()
+
+
+def test_keypoints_as_lists_and_none_found_are_drawn(tmp_path):
+    import sarfeat.viz
+
+    sarfeat.viz.plot_keypoints(tmp_path / "one.png", np.zeros((8, 8)), [[1, 2]], [5], [1.0],
+                               "one")  # was AttributeError: 'list' object has no attribute 'min'
+    sarfeat.viz.plot_keypoints(tmp_path / "none.png", np.zeros((8, 8)), [], [], [], "none")
+    assert (tmp_path / "one.png").exists() and (tmp_path / "none.png").exists()
+    with pytest.raises(ValueError, match="image must be a 2-D display image"):
+        sarfeat.viz.plot_keypoints(tmp_path / "kp.png", np.zeros((1, 8, 8)), [], [], [], "kp")
