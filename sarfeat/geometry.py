@@ -22,7 +22,7 @@ from scipy import ndimage
 from skimage.transform import ProjectiveTransform
 from skimage.transform import warp as _skimage_warp
 
-from .preprocess import valid_mask
+from .preprocess import check_nodata, valid_mask
 
 __all__ = ["warp", "warp_dtype", "source_window", "MASK_THRESHOLD", "WARP_BLOCK"]
 
@@ -122,7 +122,10 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
         Before any work, for an image that is not a 2-D array of numbers or has no
         pixels, an ``inverse_map`` that is not a finite, invertible 3x3 matrix, a
         ``shape`` that is not two integers >= 1, an ``order`` outside 0-5, a ``block``
-        under 1, or a ``valid`` of another shape than the image.
+        under 1, a ``nodata`` that is not one real number, or a ``valid`` of another
+        shape than the image or not of booleans (or numbers).
+    TypeError
+        For an ``antialias`` that is not True or False.
 
     Examples
     --------
@@ -198,9 +201,16 @@ def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, 
     """
     image, shape = _check_warp_arguments(image, shape, order, block)
     inverse_map = _check_matrix(inverse_map)
+    # checked here, not in the first block read: an output outside the input reads none
+    check_nodata(nodata)
+    if not isinstance(antialias, (bool, np.bool_)):  # antialias="no" would switch it on
+        raise TypeError(f"antialias must be True or False, got {antialias!r}")
     if valid is not None and np.shape(valid) != np.shape(image):
         raise ValueError(f"valid shape {np.shape(valid)} differs from image shape "
                          f"{np.shape(image)}")
+    if valid is not None and np.asarray(valid).dtype.kind not in "biuf":
+        raise ValueError(f"valid dtype {np.asarray(valid).dtype} is not supported: pass "
+                         "booleans (False on invalid pixels)")
     source_shape = np.shape(image)
     dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
     out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)

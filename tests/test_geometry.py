@@ -123,6 +123,20 @@ def test_far_translations_and_strong_scales_are_not_called_singular():
     assert np.isnan(warp(np.ones((4, 4)), far, (2, 2))).all()
 
 
+@pytest.mark.parametrize("keywords, error, message", [
+    ({"antialias": "no"}, TypeError, "antialias must be True or False"),  # was switched on
+    ({"nodata": "0"}, ValueError, "nodata must be one real number"),
+    ({"valid": np.full((4, 4), "yes")}, ValueError, "valid dtype <U3 is not supported"),
+])
+def test_nodata_valid_and_antialias_are_checked_even_when_no_block_reads_the_input(
+        keywords, error, message):
+    far = np.array([[1, 0, 100], [0, 1, 100], [0, 0, 1.0]])  # the output lies outside the input
+    with pytest.raises(error, match=message):
+        warp(np.ones((4, 4)), far, (4, 4), **keywords)
+    with pytest.raises(error, match=message):
+        warp(np.ones((4, 4)), np.eye(3), (4, 4), **keywords)
+
+
 def test_a_nested_list_is_read_as_an_array():
     values = np.arange(16.0).reshape(4, 4)
     np.testing.assert_array_equal(warp(values.tolist(), np.eye(3), (4, 4)), values)
