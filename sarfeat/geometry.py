@@ -46,8 +46,18 @@ def warp_dtype(dtype) -> np.dtype:
     --------
     >>> warp_dtype(np.uint8), warp_dtype(np.int32), warp_dtype(np.complex64)
     (dtype('float32'), dtype('float64'), dtype('complex64'))
+
+    Raises
+    ------
+    ValueError
+        For a dtype that :func:`warp` refuses (not bool, integer, float or complex: it
+        would otherwise answer object or a string dtype).
     """
-    return np.result_type(np.dtype(dtype), np.float32)
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biufc":
+        raise ValueError(f"dtype {dtype} is not one that warp resamples: pass numbers "
+                         "(integer, float, complex, or bool for a mask)")
+    return np.result_type(dtype, np.float32)
 
 
 def antialias_sigma(inverse_map: np.ndarray) -> float:

@@ -137,6 +137,12 @@ def test_nodata_valid_and_antialias_are_checked_even_when_no_block_reads_the_inp
         warp(np.ones((4, 4)), np.eye(3), (4, 4), **keywords)
 
 
+@pytest.mark.parametrize("dtype", [object, "U1", "datetime64[s]"])
+def test_warp_dtype_refuses_what_warp_refuses(dtype):
+    with pytest.raises(ValueError, match="is not one that warp resamples"):
+        warp_dtype(dtype)  # was object, <U32 or a DTypePromotionError
+
+
 def test_a_nested_list_is_read_as_an_array():
     values = np.arange(16.0).reshape(4, 4)
     np.testing.assert_array_equal(warp(values.tolist(), np.eye(3), (4, 4)), values)
