@@ -13,7 +13,8 @@ import numpy as np
 from ._validation import check_integer
 from .preprocess import normalize_sar
 
-__all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration"]
+__all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration",
+           "registration_view"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
 PLOT_MATCHES = 150
@@ -182,6 +183,39 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     for ax in (ax_matches, ax_overlay, ax_residuals):
         ax.set_axis_off()
     fig.savefig(path, dpi=110)
+
+
+def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
+    """The pair and the result downsampled to at most ``side`` pixels a side, for a plot,
+    and the moving image's pixels per pixel of its view (1 when not downsampled).
+
+    What ``sarfeat register --plot`` draws with :func:`plot_registration` (its
+    ``residual_unit`` is the last value returned).
+    """
+    from dataclasses import replace
+
+    from skimage.transform import ProjectiveTransform
+
+    from .matching.geometry import apply_matrix, downsample
+
+    factor = min(1.0, side / max(max(fixed.shape), max(moving.shape)))
+    if factor >= 1:
+        return fixed, moving, result, 1.0
+    views, maps = [], []
+    for image in (fixed, moving):
+        small, to_original = downsample(np.asarray(image, np.float32), factor)
+        views.append(small)
+        maps.append(to_original)
+    to_fixed, to_moving = maps
+    matrix = np.linalg.inv(to_moving) @ result.transform.params @ to_fixed
+    shown = replace(
+        result, transform=ProjectiveTransform(matrix=matrix),
+        keypoints_fixed=apply_matrix(np.linalg.inv(to_fixed), result.keypoints_fixed[:, ::-1])
+        [:, ::-1],
+        keypoints_moving=apply_matrix(np.linalg.inv(to_moving),
+                                      result.keypoints_moving[:, ::-1])[:, ::-1],
+        resampling=(views[1], 1, None, views[0].shape), _warped=None)
+    return views[0], views[1], shown, float(np.sqrt(abs(np.linalg.det(to_moving[:2, :2]))))
 
 
 def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,

@@ -36,12 +36,12 @@ def test_residual_arrows_are_model_minus_match_like_the_tie_points():
 
 
 def test_residual_rms_of_a_downsampled_plot_is_in_the_matched_pixels():
-    from sarfeat.cli.register import _plot_view
-    from sarfeat.viz import _residuals, figure
+    from sarfeat.viz import _residuals, figure, registration_view
 
     result = offset_result((2.0, 0.0))
     image = result.resampling[0]
-    fixed, _, shown, unit = _plot_view(image, image, result, side=128)  # drawn at half size
+    # drawn at half size
+    fixed, _, shown, unit = registration_view(image, image, result, side=128)
     assert fixed.shape == (128, 128)
     ax = figure((4, 4)).add_subplot()
     _residuals(ax, np.zeros(fixed.shape), shown, None, unit)

@@ -488,42 +488,14 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         console.say(f"wrote {args.json}")
     if args.plot is not None:
         from ..io import atomic_path
-        from ..viz import plot_registration
+        from ..viz import plot_registration, registration_view
 
         console.step(f"drawing {args.plot}")
-        fixed, moving, shown, unit = _plot_view(inputs.fixed_image, inputs.moving_image, result)
+        fixed, moving, shown, unit = registration_view(inputs.fixed_image, inputs.moving_image,
+                                                       result)
         with atomic_path(args.plot) as temporary:
             plot_registration(temporary, fixed, moving, shown, kind, residual_unit=unit)
         console.say(f"wrote {args.plot}")
-
-
-def _plot_view(fixed, moving, result, side: int = PLOT_SIDE):
-    """The pair and the result downsampled to at most ``side`` pixels a side, for a plot,
-    and the moving image's pixels per pixel of its view (1 when not downsampled)."""
-    from dataclasses import replace
-
-    from skimage.transform import ProjectiveTransform
-
-    from ..matching.geometry import apply_matrix, downsample
-
-    factor = min(1.0, side / max(max(fixed.shape), max(moving.shape)))
-    if factor >= 1:
-        return fixed, moving, result, 1.0
-    views, maps = [], []
-    for image in (fixed, moving):
-        small, to_original = downsample(np.asarray(image, np.float32), factor)
-        views.append(small)
-        maps.append(to_original)
-    to_fixed, to_moving = maps
-    matrix = np.linalg.inv(to_moving) @ result.transform.params @ to_fixed
-    shown = replace(
-        result, transform=ProjectiveTransform(matrix=matrix),
-        keypoints_fixed=apply_matrix(np.linalg.inv(to_fixed), result.keypoints_fixed[:, ::-1])
-        [:, ::-1],
-        keypoints_moving=apply_matrix(np.linalg.inv(to_moving),
-                                      result.keypoints_moving[:, ::-1])[:, ::-1],
-        resampling=(views[1], 1, None, views[0].shape), _warped=None)
-    return views[0], views[1], shown, float(np.sqrt(abs(np.linalg.det(to_moving[:2, :2]))))
 
 
 def _example(args: argparse.Namespace, console: Console) -> None:
