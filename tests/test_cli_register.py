@@ -194,6 +194,22 @@ def test_example_gives_the_rmse_the_readme_prints(tmp_path, capsys):
     assert _report(report)["rmse_px"] == pytest.approx(float(stated.group(1)), abs=5e-3)
 
 
+def test_example_resamples_its_output_with_the_order_given(monkeypatch, tmp_path, capsys):
+    import sarfeat.registration
+
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stopped before matching")
+
+    monkeypatch.setattr(sarfeat.registration, "register", stop)
+    assert main(["register", "--example", "-q", "-o", str(tmp_path / "o.npy"),
+                 "--order", "0"]) == 1
+    assert "stopped before matching" in capsys.readouterr().err
+    assert seen.get("order") == 0  # was left out: the example's -o was bilinear whatever --order
+
+
 def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, capsys):
     fixed, moving = tmp_path / "flat.npy", tmp_path / "hh.npy"
     np.save(fixed, np.full((64, 64), 0.5, np.float32))
@@ -237,6 +253,8 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
          "--no-resample does not apply"),
         (["register", "--example", "--modality", "optical-sar", "--json", "r.json"],
          "--modality does not apply to --example"),
+        (["register", "{a}", "{a}", "-o", "o.tif", "--no-resample", "--order", "0"],
+         "--order 0 and --no-resample contradict each other"),  # --order was ignored
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):

@@ -216,10 +216,11 @@ def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
     return "; ".join(hints) or None
 
 
-def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05):
+def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05,
+              order: int = 1):
     from ..registration import register
 
-    options = {}
+    options = {} if order == 1 else {"order": order}  # --order of the example's -o
     if "progress" in inspect.signature(register).parameters:
         options["progress"] = console.progress
     return register(fixed, moving, matcher=matcher, min_valid_fraction=min_valid_fraction,
@@ -239,6 +240,9 @@ def _validate(args: argparse.Namespace) -> None:
     if args.no_resample and (args.output is None
                              or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
+    if args.order != 1 and args.no_resample:  # it would be ignored
+        raise UsageError(f"--order {args.order} and --no-resample contradict each other: "
+                         "--no-resample keeps MOVING's pixels, nothing is resampled")
     if getattr(args, "scales", "default") == "wide" and getattr(args, "modality", "sar") == "sar":
         raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
                          "SAR images are matched across scales by the detector's pyramid")
@@ -517,7 +521,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     fixed, moving, truth = example_pair()
     net = load_weights(args.weights, args.trust)
     result = _register(fixed, moving, make_matcher(args, net, args.input_kind, console.progress),
-                       console)
+                       console, order=args.order)
     rmse = registration_rmse(result.transform, truth.params, fixed.shape, moving.shape)
     ncm, cmr = correct_match_counts(result.keypoints_fixed, result.keypoints_moving,
                                     result.inlier_matches, truth.params)
