@@ -204,6 +204,29 @@ def test_resumed_run_logs_the_same_history(tmp_path, channel_pairs):
     assert resumed.history == straight.history  # the running means at 25 cover 25 steps
 
 
+@pytest.mark.parametrize("option, value", [("--iterations", "0"), ("--iterations", "-3"),
+                                           ("--batch-size", "0"), ("--lr", "-1"),
+                                           ("--lr", "nan"), ("--checkpoint-every", "-1")])
+def test_cli_refuses_values_out_of_range_before_any_work(tmp_path, option, value, capsys):
+    """--iterations 0 exported untrained weights, --batch-size 0 failed mid-run with a
+    traceback, a negative --checkpoint-every checkpointed every step."""
+    status = train_main(["--output", str(tmp_path / "run"), "--sar-images",
+                         str(tmp_path / "missing.npy"), "--no-validate", "--no-calibrate",
+                         "--quiet", option, value])
+    assert status == 1
+    assert f"({option}) must be" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("values", [{"batch_size": 0}, {"iterations": 0}, {"lr": 0.0},
+                                    {"weight_decay": -1e-4}, {"device": "gpu"},
+                                    {"architecture": "fast-r2d2"}])
+def test_config_refuses_values_out_of_range(values):
+    name = next(iter(values))
+    with pytest.raises(ValueError, match=name):
+        TrainConfig.from_dict(values)
+
+
 @pytest.mark.parametrize("command", [[], ["distill", "--minutes", "1"]])
 @pytest.mark.parametrize("threads", ["0", "-2"])
 def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):

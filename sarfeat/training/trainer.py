@@ -32,6 +32,7 @@ from .. import __version__
 from ..runtime.torch import resolve_device
 from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
+from .config_checks import check_values
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["BENCHMARKS", "RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json",
@@ -77,6 +78,12 @@ class TrainConfig:
         Descriptor sampler and AP-loss settings.
     data : dict
         Description of the training data, recorded in the final checkpoint.
+
+    Raises
+    ------
+    ValueError
+        For a value out of range (``iterations`` or ``batch_size`` below 1, ``lr``
+        not above 0, an unknown ``device`` or ``architecture``...), naming the option.
     """
 
     output: str = "runs/sarfeat"
@@ -95,6 +102,12 @@ class TrainConfig:
     loss: LossWeights = field(default_factory=LossWeights)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     data: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range values at once (ValueError naming the option)."""
+        check_values(self, integers=(("iterations", 1), ("batch_size", 1), ("crop_size", 8),
+                                     ("seed", 0), ("checkpoint_every", 0), ("validate_every", 0)),
+                     positive=("lr",), non_negative=("weight_decay",))
 
     def to_dict(self) -> dict:
         """Plain-data form (JSON and checkpoint metadata)."""

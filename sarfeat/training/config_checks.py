@@ -1,0 +1,55 @@
+"""Checks of a training configuration's values, made when the configuration is made.
+
+A bad value (``batch_size=0``, ``lr=-1``, an unknown device) is refused at
+once, naming the field and its command-line option, before any data is read
+or any file of the run written: not as a traceback from the middle of
+training, and never as a run that silently does nothing (zero iterations would
+export untrained weights).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .._validation import check_choice, check_integer, check_number
+
+__all__ = ["check_values"]
+
+
+def check_values(config, *, integers: tuple[tuple[str, int], ...] = (),
+                 positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 flags: dict[str, str] | None = None) -> None:
+    """Raise ValueError naming the first out-of-range field of ``config`` (a dataclass).
+
+    Parameters
+    ----------
+    config : dataclass instance
+        Has the fields named below, and ``device`` and ``architecture`` when it
+        has those attributes.
+    integers : tuple of (str, int)
+        Fields that must be integers of at least the value given.
+    positive, non_negative : tuple of str
+        Fields that must be finite numbers above (at least) 0.
+    flags : dict of str to str, optional
+        The command-line option of a field when it is not ``--field-name``.
+    """
+    flags = flags or {}
+
+    def name(field: str) -> str:
+        return f"{field} ({flags.get(field, '--' + field.replace('_', '-'))})"
+
+    for field, low in integers:
+        check_integer(name(field), getattr(config, field), low)
+    for field in positive:
+        check_number(name(field), getattr(config, field), 0, low_open=True)
+    for field in non_negative:
+        check_number(name(field), getattr(config, field), 0)
+    device = getattr(config, "device", "auto")
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda")
+                                           or re.fullmatch(r"cuda:\d+", device)):
+        raise ValueError(f"unknown {name('device')} {device!r}; choose one of 'auto', 'cpu', "
+                         "'cuda' or 'cuda:N'")
+    if hasattr(config, "architecture"):
+        from ..network import ARCHITECTURES
+
+        check_choice("architecture", config.architecture, sorted(ARCHITECTURES))
