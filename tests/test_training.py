@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -216,6 +217,31 @@ def test_cli_refuses_values_out_of_range_before_any_work(tmp_path, option, value
     assert status == 1
     assert f"({option}) must be" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"loss": {"cosimm": 2.0}}, "unknown loss options ['cosimm']"),
+    ({"sampler": {"bordr": 8}}, "unknown sampler options ['bordr']"),
+    ([{"iterations": 3}], "expected a JSON object"),
+])
+def test_cli_names_what_is_wrong_in_a_config_file(tmp_path, content, message, capsys):
+    """A misspelt loss or sampler option, or a file that is not a JSON object, ended in a
+    TypeError traceback."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(content))
+    status = train_main(["--config", str(config), "--output", str(tmp_path / "run"),
+                         "--no-validate", "--no-calibrate", "--quiet"])
+    assert status == 1 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_distill_config_names_unknown_options():
+    from sarfeat.training.distill import DistillConfig
+
+    for values, message in (({"minute": 3}, "unknown distillation options ['minute']"),
+                            ({"loss": {"peaks": 1}}, "unknown loss options ['peaks']")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            DistillConfig.from_dict(values)
 
 
 @pytest.mark.parametrize("values", [{"batch_size": 0}, {"iterations": 0}, {"lr": 0.0},

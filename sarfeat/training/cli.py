@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> TrainConfig:
     values = json.loads(args.config.read_text()) if args.config else {}
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {args.config}: expected a JSON object of TrainConfig "
+                         f"fields, got {type(values).__name__}")
     for field in ("output", "iterations", "batch_size", "crop_size", "lr", "weight_decay",
                   "seed", "checkpoint_every", "validate_every", "device", "bf16", "init"):
         value = getattr(args, field)

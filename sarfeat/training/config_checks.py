@@ -13,7 +13,30 @@ import re
 
 from .._validation import check_choice, check_integer, check_number
 
-__all__ = ["check_values"]
+__all__ = ["check_values", "from_plain"]
+
+
+def from_plain(kind, values, what: str = "training options"):
+    """``kind(**values)`` for a dataclass ``kind``, its dataclass fields made from dicts too.
+
+    Raises ValueError (not a TypeError from the constructor) for ``values`` that
+    is not a dict, or a name that ``kind`` or a nested dataclass does not know.
+    """
+    import dataclasses
+
+    if not isinstance(values, dict):
+        raise ValueError(f"{what}: expected a dict (a JSON object) of option names and "
+                         f"values, got {type(values).__name__} {values!r:.60}")
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {sorted(fields)}")
+    values = dict(values)
+    for name, value in values.items():
+        default = fields[name].default_factory
+        if isinstance(value, dict) and dataclasses.is_dataclass(default):
+            values[name] = from_plain(default, value, f"{name} options")
+    return kind(**values)
 
 
 def check_values(config, *, integers: tuple[tuple[str, int], ...] = (),

@@ -47,6 +47,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
 from ..weights import TURNED_MAPS_KIND, resolve_weights
 from . import pairs
+from .config_checks import from_plain
 from .trainer import RUN_STATE, code_version, config_changes, load_run_state, save_run_state
 
 __all__ = [
@@ -142,11 +143,8 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> DistillConfig:
-        """Inverse of :meth:`to_dict`."""
-        values = dict(values)
-        if isinstance(values.get("loss"), dict):
-            values["loss"] = DistillWeights(**values["loss"])
-        return cls(**values)
+        """Inverse of :meth:`to_dict`; unknown keys (of ``loss`` too) are a ValueError."""
+        return from_plain(cls, values, "distillation options")
 
 
 def distillation_images(

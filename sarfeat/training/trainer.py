@@ -32,7 +32,7 @@ from .. import __version__
 from ..runtime.torch import resolve_device
 from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
-from .config_checks import check_values
+from .config_checks import check_values, from_plain
 from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["BENCHMARKS", "RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json",
@@ -115,17 +115,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        values = dict(values)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
-        if isinstance(values.get("loss"), dict):
-            values["loss"] = LossWeights(**values["loss"])
-        if isinstance(values.get("sampler"), dict):
-            values["sampler"] = SamplerConfig(**values["sampler"])
-        return cls(**values)
+        """Inverse of :meth:`to_dict`; unknown keys (of ``loss`` and ``sampler`` too) are
+        a ValueError."""
+        return from_plain(cls, values)
 
 
 def code_version() -> str:
