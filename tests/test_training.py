@@ -181,6 +181,26 @@ def test_cli_reports_a_damaged_last_checkpoint(tmp_path, channel_pairs, airsar_c
     assert "damaged" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("content", ["empty", "weights", "folder"])
+def test_resume_names_a_last_checkpoint_that_is_no_run_state(tmp_path, content):
+    """An empty last.pt failed with an IndexError, exported weights copied there with a
+    KeyError; a folder there was taken for a new run that failed at its first checkpoint."""
+    from sarfeat.checkpoint import CheckpointError, save_checkpoint
+    from sarfeat.network import R2D2Net
+    from sarfeat.training.trainer import load_run_state
+
+    last = tmp_path / "last.pt"
+    if content == "empty":
+        last.write_bytes(b"")
+    elif content == "weights":
+        save_checkpoint(R2D2Net("fast_r2d2_lite"), last)
+    else:
+        last.mkdir()
+    with pytest.raises(CheckpointError, match=r"cannot resume from .*last\.pt: .*another "
+                                              "output folder"):
+        load_run_state(tmp_path, "cpu")
+
+
 def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
     # the loss is logged every 25 iterations: that entry must not stand for the validation
     config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,

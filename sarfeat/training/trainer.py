@@ -37,8 +37,8 @@ from .losses import LossWeights, SamplerConfig, r2d2_loss
 
 __all__ = ["BENCHMARKS", "RUN_STATE", "TrainConfig", "Trainer", "atomic_save", "atomic_save_json",
            "benchmark_module", "code_version", "config_changes", "load_run_state",
-           "positive_minutes", "resume_state", "refuse_existing", "save_run_state", "set_threads",
-           "thread_count"]
+           "positive_minutes", "read_state", "resume_state", "refuse_existing", "save_run_state",
+           "set_threads", "thread_count"]
 
 #: Options that a resumed run may change: none of them changes what is computed.
 RESUMABLE_CHANGES = ("output", "iterations", "device", "checkpoint_every", "validate_every")
@@ -280,22 +280,49 @@ def config_changes(saved: dict, current: dict, free: tuple[str, ...] = ()) -> li
             if name not in free and saved.get(name) != current.get(name)]
 
 
+#: What every run's ``last.pt`` holds (the Trainer's and the Distiller's): a file without
+#: them is no run state (exported weights copied there, say).
+RUN_STATE_KEYS = ("iteration", "model", "optimizer", "history", "config")
+#: How an error about a run's ``last.pt`` ends.
+START_OVER = ("move it away to start over (python -m sarfeat.training: --restart), or use "
+              "another output folder")
+
+
+def read_state(path: Path, map_location=None, keys: tuple[str, ...] = RUN_STATE_KEYS) -> dict:
+    """The training state saved in ``path``, checked to hold ``keys``.
+
+    Raises
+    ------
+    CheckpointError
+        (a ValueError) naming ``path`` when it is not a file, cannot be read
+        (cut short, empty, not a torch file) or lacks one of ``keys``.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"cannot resume from {path}: it is not a file; {START_OVER}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, OSError, pickle.UnpicklingError, EOFError, ValueError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f"cannot resume from {path}: it is damaged or unreadable "
+                              f"({reason}); {START_OVER}") from error
+    missing = [key for key in keys if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"cannot resume from {path}: it is not the state of a training "
+                              f"run (it has no {', '.join(map(repr, missing))}; exported "
+                              f"weights, or another trainer's?); {START_OVER}")
+    return state
+
+
 def load_run_state(output: Path, map_location) -> dict | None:
     """The state saved in ``output/last.pt``, or None when the run folder has none.
 
-    Raises :class:`~sarfeat.checkpoint.CheckpointError` (a ValueError) when the
-    file cannot be read.
+    Raises :class:`~sarfeat.checkpoint.CheckpointError` (a ValueError) when
+    ``last.pt`` cannot be read or is not a run's state (:func:`read_state`).
     """
     path = output / RUN_STATE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, OSError, pickle.UnpicklingError, EOFError) as error:
-        raise CheckpointError(
-            f"cannot resume from {path}: it is damaged or unreadable "
-            f"({str(error).splitlines()[0]}); start over with --restart, or in another "
-            "output folder") from error
+    return read_state(path, map_location)
 
 
 class Trainer:
