@@ -201,6 +201,23 @@ def test_resume_names_a_last_checkpoint_that_is_no_run_state(tmp_path, content):
         load_run_state(tmp_path, "cpu")
 
 
+@pytest.mark.parametrize("damage", ["cut", "empty"])
+def test_side_trainers_name_a_damaged_last_checkpoint(tmp_path, damage):
+    """resume_state (patch_descriptor, invariant_descriptor, orientation) let torch's
+    error through: a traceback that did not say which file, nor what to do."""
+    from sarfeat.training.trainer import resume_state
+
+    net = torch.nn.Linear(2, 2)
+    optimiser = torch.optim.Adam(net.parameters())
+    path = tmp_path / "last.pt"
+    torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "seconds": 1.0,
+                "step": 3, "history": []}, path)
+    assert resume_state(path, net, optimiser)[1] == 3  # a whole state resumes
+    path.write_bytes(path.read_bytes()[:200] if damage == "cut" else b"")
+    with pytest.raises(ValueError, match=r"cannot resume from .*last\.pt: it is damaged"):
+        resume_state(path, net, optimiser)
+
+
 def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
     # the loss is logged every 25 iterations: that entry must not stand for the validation
     config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,

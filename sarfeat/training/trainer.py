@@ -234,11 +234,14 @@ def resume_state(path: Path, net, optimiser, generator=None, config: dict | None
     and ``generator``; returns (seconds spent, steps, history), zeros for a new run.
 
     With ``config`` (plain data, saved as the state's ``'config'``), a state
-    written with other options than those of ``free`` is refused (ValueError).
+    written with other options than those of ``free`` is refused (ValueError);
+    so is a ``last.pt`` that cannot be read (:func:`read_state`).
     """
-    if not Path(path).is_file():
+    if not os.path.lexists(path):
         return 0.0, 0, []
-    state = torch.load(path, weights_only=True)
+    keys = ("net", "optimiser", "seconds", "step", "history") + (
+        ("generator",) if generator is not None else ())
+    state = read_state(Path(path), keys=keys)
     changed = config_changes(state["config"], config, free) if (
         config is not None and "config" in state) else []
     if changed:
