@@ -218,6 +218,27 @@ def test_side_trainers_name_a_damaged_last_checkpoint(tmp_path, damage):
         resume_state(path, net, optimiser)
 
 
+def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
+    """--export on a training image wrote the weights over it; --export into a missing
+    folder failed only once training was over; --output on a file failed after the data."""
+    scene = tmp_path / "scene.npy"
+    np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    before = scene.read_bytes()
+    run = tmp_path / "run"
+    small = ["--no-validate", "--no-calibrate", "--quiet", "--iterations", "1",
+             "--batch-size", "1", "--crop-size", "48"]
+    for output, export, message in (
+            (run, scene, "is the input --sar-images"),
+            (run, tmp_path / "missing" / "w.pt", "its folder does not exist"),
+            (run, run / "last.pt", "is the input last.pt of --output"),
+            (scene, tmp_path / "w.pt", "exists and is not a folder")):
+        status = train_main(["--output", str(output), "--sar-images", str(scene),
+                             "--export", str(export), *small])
+        assert status == 1 and message in capsys.readouterr().err
+        assert not run.exists()
+    assert scene.read_bytes() == before
+
+
 def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
     # the loss is logged every 25 iterations: that entry must not stand for the validation
     config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,

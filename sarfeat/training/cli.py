@@ -93,6 +93,27 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
+def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
+    """Refuse, before any work, an --output that is a file, and an --export that would
+    overwrite an input or the run's own files, or whose folder is missing (ValueError)."""
+    from ..cli.common import UsageError, check_outputs
+
+    output = Path(config.output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--output {str(output)!r} exists and is not a folder")
+    inputs = {"--config": args.config, "--init": config.init,
+              f"last.pt of --output {output}": output / RUN_STATE,
+              f"config.json of --output {output}": output / "config.json"}
+    for option in ("sar_images", "optical"):
+        inputs.update({f"--{option.replace('_', '-')} {path}": path
+                       for path in getattr(args, option)})
+    try:
+        check_outputs({name: None if path is None else Path(path)
+                       for name, path in inputs.items()}, {"--export": args.export})
+    except UsageError as error:
+        raise ValueError(str(error)) from None
+
+
 def build_dataset(config: TrainConfig, args: argparse.Namespace):
     """The training pairs the arguments ask for, and a description of them."""
     from . import pairs
@@ -221,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             set_threads(args.threads)
         config = _config(args)
+        _check_paths(args, config)
         dataset, description = build_dataset(config, args)
         config.data = description
         calibration = _calibration_images() if (args.calibrate or not args.no_validate) else []
