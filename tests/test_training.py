@@ -239,6 +239,28 @@ def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
     assert scene.read_bytes() == before
 
 
+def test_init_of_another_architecture_is_trained_as_it_is_and_recorded(tmp_path, capsys):
+    """--init with a lite network trained it while config.json and final.pt's metadata
+    said fast_r2d2 (the default): the record of the run was wrong."""
+    from sarfeat.checkpoint import save_checkpoint
+    from sarfeat.network import R2D2Net
+
+    init = save_checkpoint(R2D2Net("fast_r2d2_lite"), tmp_path / "lite.pt")
+    with pytest.raises(ValueError, match="'fast_r2d2_lite' network but architecture is"):
+        Trainer(_config(tmp_path, init=str(init)), _Repeated(None))
+    scene = tmp_path / "scene.npy"
+    np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    status = train_main(["--output", str(tmp_path / "run"), "--sar-images", str(scene),
+                         "--init", str(init), "--no-validate", "--no-calibrate", "--quiet",
+                         "--iterations", "1", "--batch-size", "1", "--crop-size", "48",
+                         "--no-bf16"])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["architecture"] == "fast_r2d2_lite"
+    final = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
+    assert final["metadata"]["config"]["architecture"] == final["architecture"]
+
+
 def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
     # the loss is logged every 25 iterations: that entry must not stand for the validation
     config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,

@@ -88,6 +88,10 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         values["loss"] = dict(zip(("reliability", "cosim", "peaky", "sharpen"), args.loss_weights))
     if args.plain_ap is not None:
         values["loss"] = {**values.get("loss", {}), "plain_ap": args.plain_ap}
+    if values.get("init") and "architecture" not in values:  # train what --init holds
+        from ..checkpoint import load_state_dict
+
+        values["architecture"] = load_state_dict(values["init"])[0]
     if not values.get("output"):
         raise ValueError("say where the run goes: --output FOLDER (or 'output' in --config)")
     return TrainConfig.from_dict(values)

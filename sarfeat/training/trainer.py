@@ -71,7 +71,9 @@ class TrainConfig:
     architecture : str
         ``'fast_r2d2'`` or ``'r2d2'``.
     init : str or None
-        A checkpoint to start from instead of random weights.
+        A checkpoint to start from instead of random weights, of the network
+        ``architecture`` names (the command line takes it from the checkpoint
+        unless ``--config`` gives it).
     loss : LossWeights
         Weights of the four loss terms.
     sampler : SamplerConfig
@@ -367,6 +369,11 @@ class Trainer:
             from ..checkpoint import load_checkpoint
 
             self.net = load_checkpoint(config.init)
+            if self.net.architecture != config.architecture:  # config would misrecord it
+                raise ValueError(
+                    f"init {config.init!r} is a {self.net.architecture!r} network but "
+                    f"architecture is {config.architecture!r}: give architecture="
+                    f"{self.net.architecture!r} to train it (in --config on the command line)")
         else:
             self.net = R2D2Net(config.architecture)
         self.net.to(self.device).to(memory_format=torch.channels_last).train()
