@@ -368,6 +368,31 @@ def test_distill_refuses_minutes_of_zero(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--lr", "-1", "lr (--lr) must be"), ("--batch-size", "3", "even number"),
+    ("--checkpoint-minutes", "-1", "checkpoint_minutes (--checkpoint-minutes) must be"),
+    ("--crop-size", "4", "crop_size (--crop-size) must be"),
+    ("--architecture", "fast-r2d2", "unknown architecture"),
+])
+def test_distill_refuses_values_out_of_range_before_any_work(tmp_path, option, value,
+                                                            message, capsys):
+    """A bad --lr or --architecture failed only after the teacher and the data were loaded;
+    a negative --checkpoint-minutes wrote last.pt after every step."""
+    status = train_main(["distill", "--out", str(tmp_path / "run"), "--minutes", "1",
+                         "--teacher", str(tmp_path / "missing.pt"),
+                         "--data-dir", str(tmp_path / "missing"), option, value])
+    assert status == 1 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_distill_refuses_print_every_of_zero(tmp_path, capsys):
+    """--print-every 0 stopped the run at its first step with a ZeroDivisionError."""
+    with pytest.raises(SystemExit) as stop:
+        train_main(["distill", "--out", str(tmp_path / "run"), "--minutes", "1",
+                    "--print-every", "0"])
+    assert stop.value.code == 2 and "--print-every" in capsys.readouterr().err
+
+
 def test_set_threads_caps_numba_kernels_too():
     numba = pytest.importorskip("numba")
     from sarfeat.training.trainer import set_threads

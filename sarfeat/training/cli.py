@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 
+from ..cli.common import positive_int
 from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
@@ -200,7 +201,8 @@ def _distill_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="folder of sarfeat's shared data (sar_images/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
-    parser.add_argument("--print-every", type=int, default=10, help="iterations between logs")
+    parser.add_argument("--print-every", type=positive_int, default=10,
+                        help="iterations between logs")
     return parser
 
 

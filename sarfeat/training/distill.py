@@ -47,7 +47,7 @@ from ..checkpoint import save_checkpoint
 from ..network import R2D2Net, fold_batchnorm, imagenet_normalize
 from ..weights import TURNED_MAPS_KIND, resolve_weights
 from . import pairs
-from .config_checks import from_plain
+from .config_checks import check_values, from_plain
 from .trainer import RUN_STATE, code_version, config_changes, load_run_state, save_run_state
 
 __all__ = [
@@ -136,6 +136,18 @@ class DistillConfig:
     loss: DistillWeights = field(default_factory=DistillWeights)
     target: str = "outputs"
     data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range values at once (ValueError naming the option)."""
+        if self.target not in ("outputs", "turned_maps"):
+            raise ValueError(f"target must be 'outputs' or 'turned_maps', not {self.target!r}")
+        check_values(self, integers=(("batch_size", 2), ("crop_size", 8), ("warmup", 0),
+                                     ("seed", 0)),
+                     positive=("minutes", "lr", "checkpoint_minutes"),
+                     non_negative=("weight_decay",))
+        if self.batch_size % 2:
+            raise ValueError(f"batch_size (--batch-size) must be an even number >= 2 (both "
+                             f"views of each pair), got {self.batch_size}")
 
     def to_dict(self) -> dict:
         """Plain-data form (JSON and checkpoint metadata)."""
@@ -255,10 +267,6 @@ class Distiller:
     """
 
     def __init__(self, config: DistillConfig, dataset=None, teacher: R2D2Net | None = None):
-        if config.target not in ("outputs", "turned_maps"):
-            raise ValueError(f"target must be 'outputs' or 'turned_maps', not {config.target!r}")
-        if config.batch_size < 2 or config.batch_size % 2:
-            raise ValueError(f"batch_size must be an even number >= 2, got {config.batch_size}")
         self.config = config
         self.output = Path(config.output)
         self.dataset = dataset if dataset is not None else distillation_images(
