@@ -154,6 +154,28 @@ def test_register_stack_leaves_no_registered_image_without_its_report(tmp_path, 
     assert list(out.iterdir()) == []
 
 
+def test_register_stack_removes_an_earlier_run_s_image_in_another_format(tmp_path):
+    """A run with --format tif left an earlier --format npy run's a.registered.npy beside
+    its own a.json, which said that a failed: the stale image passed for this run's."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    out.mkdir()
+    reference, blank = tmp_path / "ref.npy", tmp_path / "a.npy"
+    np.save(reference, load_sar_scene("labrador")[:128, :128, 0])
+    np.save(blank, np.full((128, 128), np.nan, np.float32))  # fails: no valid pixel
+    stale = out / "a.registered.npy"
+    np.save(stale, np.ones((2, 2), np.float32))
+    again = out / "b.registered.npy"  # an input of this run: kept though b's name is its
+    np.save(again, np.full((128, 128), np.nan, np.float32))
+    b = tmp_path / "b.npy"
+    np.save(b, np.full((128, 128), np.nan, np.float32))
+    status = main(["register-stack", str(reference), str(blank), str(b), str(again), "-o",
+                   str(out), "--format", "tif", "--workers", "1", "--no-progress", "-q"])
+    assert status == 1
+    assert json.loads((out / "a.json").read_text())["status"] == "failed"
+    assert not stale.exists() and again.exists()
+
+
 def test_register_stack_names_never_collide():
     names = output_names(["d1/a_001.tif", "d2/a.tif", "d3/a.tif", "e/B.tif", "f/b.npy"])
     assert len({name.lower() for name in names}) == 5

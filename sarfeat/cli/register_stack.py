@@ -34,7 +34,8 @@ whose stems are equal (ignoring case), or equal to ``summary``, are named
 ``NAME_<i>`` by their position (:func:`output_names`: every name is unique), so
 that no output is written over another or over the summary; a run that would
 write over one of its inputs is refused before any work; a ``summary.json``, and the files of
-these names, left by an earlier run are removed before the first task; every
+these names (registered images in any ``--format``), left by an earlier run
+are removed before the first task; every
 file is written to a temporary file and renamed, so that a killed run leaves no
 summary and no file that looks complete. The exit status is 0 when every image
 was registered, 1 when any failed (the others are still written), 2 for bad
@@ -243,8 +244,10 @@ def _plain_report(head: dict, outcome, output: Path, note: str) -> dict:
         "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
 
 
-def prepare_output_dir(folder: Path, outputs: Sequence[str] = ()) -> None:
-    """Create OUTDIR; remove an earlier run's summary and ``outputs`` (file names).
+def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
+                       keep: Sequence[str | os.PathLike] = ()) -> None:
+    """Create OUTDIR; remove an earlier run's summary and ``outputs`` (file names), but
+    none of the files ``keep`` (this run's inputs).
 
     What an earlier run wrote under this run's names would otherwise stay beside
     it: the registered image of an image that fails this time, or the report of
@@ -253,8 +256,10 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = ()) -> None:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
+    kept = {Path(path).expanduser().resolve() for path in keep}
     for file in [SUMMARY, *outputs]:
-        (folder / file).unlink(missing_ok=True)
+        if (folder / file).resolve() not in kept:
+            (folder / file).unlink(missing_ok=True)
 
 
 def _read_reference(args: argparse.Namespace):
@@ -312,7 +317,10 @@ def run(args: argparse.Namespace) -> None:
     distributed = require_distributed()
     raster = _read_reference(args)
     net = load_weights(args.weights, args.trust)
-    prepare_output_dir(folder, _outputs(names, f".{args.format}"))
+    # an earlier run's registered images in every --format: one left beside this run's
+    # report (of an image that fails this time) would pass for this run's
+    earlier = [file for form in _FORMATS for file in _outputs(names, f".{form}")]
+    prepare_output_dir(folder, list(dict.fromkeys(earlier)), keep=[args.reference, *args.images])
     weights_name = args.weights or DEFAULT_RELEASE
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
