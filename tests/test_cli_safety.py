@@ -176,6 +176,20 @@ def test_register_stack_removes_an_earlier_run_s_image_in_another_format(tmp_pat
     assert not stale.exists() and again.exists()
 
 
+@pytest.mark.parametrize("nodata", [None, "7"])
+def test_register_stack_refuses_a_reference_without_valid_pixels(tmp_path, nodata, capsys):
+    """A reference all no-data started the cluster and failed every image, one by one."""
+    reference, image = tmp_path / "ref.npy", tmp_path / "a.npy"
+    np.save(reference, np.full((64, 64), np.nan if nodata is None else 7.0, np.float32))
+    np.save(image, load_sar_scene("labrador")[:64, :64, 0])
+    status = main(["register-stack", str(reference), str(image), "-o", str(tmp_path / "out"),
+                   "--workers", "1", "--no-progress", "-q",
+                   *(["--nodata", nodata] if nodata else [])])
+    assert status == 2
+    assert "has no valid pixel" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_register_stack_names_never_collide():
     names = output_names(["d1/a_001.tif", "d2/a.tif", "d3/a.tif", "e/B.tif", "f/b.npy"])
     assert len({name.lower() for name in names}) == 5

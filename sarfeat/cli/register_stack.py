@@ -263,7 +263,10 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
 
 
 def _read_reference(args: argparse.Namespace):
-    """Check the inputs; return the reference raster (its band to match checked)."""
+    """Check the inputs; return the reference raster (its band to match checked, and
+    refused when it has no valid pixel)."""
+    import numpy as np
+
     from ..io import RasterError, read_raster
 
     missing = [image for image in args.images if not Path(image).is_file()]
@@ -277,10 +280,15 @@ def _read_reference(args: argparse.Namespace):
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
     try:
         raster = read_raster(args.reference)
-        raster.band(args.band)  # a missing band is bad usage: found before any work
-        return raster
+        matched = with_nodata(raster, args.nodata).band(args.band)  # a missing band: usage
     except RasterError as error:
         raise input_error(error) from None
+    if not np.isfinite(matched).any():  # every image would fail, each in its own task
+        raise UsageError(f"REFERENCE {args.reference!r} has no valid pixel"
+                         + ("" if args.band is None else f" in band {args.band}")
+                         + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
+                                                     if args.nodata is not None else ""))
+    return raster
 
 
 def _connect(args: argparse.Namespace, distributed):
