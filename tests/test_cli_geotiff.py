@@ -299,3 +299,28 @@ def test_map_residuals_of_a_plain_moving_image_are_in_its_own_pixel_size():
     np.testing.assert_allclose(columns["residual_px"], 1.0)
     np.testing.assert_allclose(columns["residual_map"], 5.0)
     assert report["residuals_px"]["frame"] == "pixels of the moving file"
+
+
+@pytest.mark.parametrize("grid", [Affine(0.0, 10.0, 500000.0, 10.0, 0.0, 5600000.0),
+                                  Affine(9.8, 1.7, 500000.0, 1.7, -9.8, 5600000.0)])
+def test_no_resample_measures_a_rotated_grid_in_its_own_pixel_size(grid):
+    """--no-resample measured the fixed pixel as sqrt(|a e|): 0 on a grid turned a quarter
+    turn (a = e = 0), where any rounding refused a shift ('off by up to inf pixels'), and
+    too small on a rotated grid, which tightened the tolerance."""
+    from sarfeat.cli.register import SHIFT_TOLERANCE_PX, _shift_only
+
+    data = np.zeros((1, 100, 100), np.float32)
+    fixed = Raster(data, data > -1, crs=UTM, transform=grid)
+    moving = Raster(data, data > -1, crs=UTM, transform=grid * Affine.translation(3, 2))
+    near_shift = np.array([[1 + 1e-7, 0, 2.5], [0, 1, 1.5], [0, 0, 1]])  # off by 1e-5 px
+    shifted = _shift_only(fixed, moving, near_shift)
+    np.testing.assert_allclose([shifted.c, shifted.f], grid * (-2.5, -1.5), atol=1e-3)
+    # a stretch that moves the far corner by 0.4 of a pixel along the rows' axis is a shift
+    # within the tolerance; 0.6 of one is not, measured in the grid's own pixel size
+    for stretch, kept in ((0.8 * SHIFT_TOLERANCE_PX, True), (1.2 * SHIFT_TOLERANCE_PX, False)):
+        total = np.array([[1 + 2 * stretch / 100, 0, 2.5], [0, 1, 1.5], [0, 0, 1]])
+        if kept:
+            _shift_only(fixed, moving, total)
+        else:
+            with pytest.raises(RuntimeError, match=r"off by up to 0\.[56]\d fixed pixels"):
+                _shift_only(fixed, moving, total)
