@@ -261,6 +261,32 @@ def test_init_of_another_architecture_is_trained_as_it_is_and_recorded(tmp_path,
     assert final["metadata"]["config"]["architecture"] == final["architecture"]
 
 
+def test_cli_says_where_an_interrupted_run_stands(tmp_path, monkeypatch, capsys):
+    """Ctrl-C ended the run with a KeyboardInterrupt traceback that said nothing of the
+    checkpoint to resume from; last.pt stays whole (written atomically)."""
+    from sarfeat.training import trainer as module
+
+    step = module.Trainer.step
+
+    def interrupted_at_two(self):
+        if self.iteration == 2:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(module.Trainer, "step", interrupted_at_two)
+    scene = tmp_path / "scene.npy"
+    np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    run = tmp_path / "run"
+    status = train_main(["--output", str(run), "--sar-images", str(scene), "--no-validate",
+                         "--no-calibrate", "--quiet", "--iterations", "5", "--batch-size", "1",
+                         "--crop-size", "48", "--checkpoint-every", "1", "--no-bf16"])
+    assert status == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "last.pt holds iteration 2" in err and "resumes" in err
+    assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.pt"]
+
+
 def test_final_validation_runs_when_the_last_step_is_also_logged(tmp_path, channel_pairs):
     # the loss is logged every 25 iterations: that entry must not stand for the validation
     config = _config(tmp_path, iterations=25, batch_size=1, crop_size=32,

@@ -23,7 +23,7 @@ from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
 
-__all__ = ["main", "build_dataset", "distill_main"]
+__all__ = ["main", "build_dataset", "distill_main", "interrupted"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,6 +180,25 @@ def _validate(net, calibration: list) -> dict:
     return {**result, "threshold": threshold}
 
 
+def interrupted(program: str, output: Path | None, resume: str) -> int:
+    """Say on stderr where a run stopped by Ctrl-C stands; return the exit status, 130.
+
+    Checkpoints are written atomically: ``last.pt`` is the latest complete one.
+    """
+    import torch
+
+    where = "no checkpoint of the run was written"
+    saved = None if output is None else output / RUN_STATE
+    if saved is not None and saved.is_file():
+        try:
+            iteration = torch.load(saved, map_location="cpu", weights_only=True)["iteration"]
+        except Exception:  # noqa: BLE001 - only what the message says depends on it
+            iteration = "?"
+        where = f"{saved} holds iteration {iteration}: {resume} resumes from there"
+    print(f"{program}: interrupted; {where}", file=sys.stderr)
+    return 130
+
+
 def _distill_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sarfeat.training distill",
@@ -235,6 +254,9 @@ def distill_main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, FloatingPointError) as error:
         print(f"sarfeat.training distill: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return interrupted("sarfeat.training distill", Path(args.out),
+                           "the same command with --resume")
     return 0
 
 
@@ -244,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["distill"]:
         return distill_main(argv[1:])
     args = _parser().parse_args(argv)
+    output = None
     try:
         if args.threads:
             set_threads(args.threads)
         config = _config(args)
+        output = Path(config.output)
         _check_paths(args, config)
         dataset, description = build_dataset(config, args)
         config.data = description
@@ -277,4 +301,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, FloatingPointError) as error:
         print(f"sarfeat.training: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return interrupted("sarfeat.training", output, "the same command (without --restart)")
     return 0
