@@ -12,13 +12,14 @@ import numpy as np
 from ._validation import (alias_property, check_detector_parameters, check_keypoints,
                           resolve_alias)
 from .architecture import NetworkWeights
+from .detector_input import NoKeypointsError, prepare_image
 from .detector_network import (
     DEFAULT_THRESHOLD, detection_thresholds, detector_network, detector_runner, maps_source,
     runner_key, runner_summary,
 )
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
 from .orientation import descriptor_length
-from .preprocess import NormalizedImage, normalize_sar
+from .preprocess import NormalizedImage
 from .pyramid import (
     EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, pyramid_levels, pyramid_scales,
     usable_keypoints,
@@ -33,16 +34,10 @@ from .tile_detection import (
 if TYPE_CHECKING:  # for the annotation only: sarfeat.network needs torch
     from .network import R2D2Net
 
-# re-exported where they moved from (sarfeat.pyramid; DEFAULT_THRESHOLD: detector_network)
+# re-exported where they moved from (sarfeat.pyramid; DEFAULT_THRESHOLD: detector_network;
+# NoKeypointsError: detector_input)
 __all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MARGIN",
            "PATCH_DIAMETER", "edge_margin", "pyramid_scales"]
-
-
-class NoKeypointsError(RuntimeError):
-    """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
-
-    A :class:`RuntimeError`; the matcher's stages catch this class alone.
-    """
 
 
 class SARR2D2Detector:
@@ -404,15 +399,7 @@ class SARR2D2Detector:
 
     def _prepare(self, image, mask):
         self.check_parameters()
-        dtype = np.asarray(image).dtype
-        float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
-        normalized = normalize_sar(image, self.input_kind, mask, self.nodata)
-        values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
-        if values.max() == values.min():
-            raise NoKeypointsError(
-                "the image is flat (all valid pixels have one value): there is nothing to detect"
-            )
-        return normalized, float_dtype
+        return prepare_image(image, self.input_kind, mask, self.nodata)
 
     def _levels(self, normalized: NormalizedImage) -> Iterator[PyramidLevel]:
         """The pyramid's levels (:func:`sarfeat.pyramid.pyramid_levels`), made as they are read."""

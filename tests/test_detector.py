@@ -84,6 +84,21 @@ def test_flat_image_raises_runtime_error(naver_net, method):
         getattr(detector, method)(np.ones((128, 128)))
 
 
+def test_the_detector_and_the_coarse_stage_refuse_a_constant_image_alike(naver_net):
+    """One message, worded once (:func:`sarfeat.detector_input.refuse_flat`): the coarse
+    stage's check before its network runs says what the detector says, after the image's name."""
+    from sarfeat.detector import NoKeypointsError
+    from sarfeat.matching.coarse_driver import describable
+
+    image = np.full((128, 128), 0.5, np.float32)
+    with pytest.raises(NoKeypointsError) as detected:
+        make_detector(naver_net).detect(image)
+    with pytest.raises(NoKeypointsError) as coarse:
+        describable(image, "image1")
+    assert "flat" in str(detected.value)
+    assert str(coarse.value) == f"image1: {detected.value}"
+
+
 @pytest.mark.parametrize("kind", ["uint8", "nan_hole", "db"])
 def test_other_flat_images_raise_runtime_error(naver_net, kind):
     """Flat in any storage: a constant quick-look, constant valid pixels, constant dB."""

@@ -29,7 +29,7 @@ LAYERS = {
     "sarfeat.learned_orientation": 2, "sarfeat.polar_descriptor": 2, "sarfeat.pyramid": 2,
     "sarfeat.peaks": 2, "sarfeat.invariant_descriptor": 2, "sarfeat.hand_descriptors": 2,
     "sarfeat.learned_polar": 2, "sarfeat.tile_detection": 2,
-    "sarfeat.detector_network": 2,
+    "sarfeat.detector_network": 2, "sarfeat.detector_input": 2,
     "sarfeat.detector": 3, "sarfeat.descriptors": 3, "sarfeat.structural": 3, "sarfeat.patch_descriptor": 3,
     "sarfeat.matching": 4,
     "sarfeat.registration": 5, "sarfeat.metrics": 5, "sarfeat.viz": 5,

@@ -16,6 +16,7 @@ import numpy as np
 from skimage.transform import AffineTransform
 
 from ..detector import NoKeypointsError, SARR2D2Detector
+from ..detector_input import refuse_flat
 from .coarse import CoarseSearch, CoarseSettings, Hypothesis, estimate_turns, invariant_turn
 from .geometry import apply_matrix, downsample, overlap_box
 from .result import MatchResult
@@ -210,14 +211,12 @@ def describable(image: np.ndarray, which: str) -> None:
     ------
     sarfeat.NoKeypointsError
         When ``image`` has no valid (finite) pixel, which a turn may leave, or
-        when its valid pixels have one value (the detector's flat image).
+        when its valid pixels have one value (:func:`sarfeat.detector_input.refuse_flat`).
     """
     valid = image[np.isfinite(image)]
     if valid.size == 0:
         raise NoKeypointsError(f"{which}: no valid pixel")
-    if valid.min() == valid.max():
-        raise NoKeypointsError(f"{which}: the image is flat (all valid pixels have one value): "
-                               "there is nothing to detect")
+    refuse_flat(valid, which)
 
 
 def describing_workers(detector: SARR2D2Detector) -> int:
