@@ -18,17 +18,15 @@ from .detector_network import (
     runner_key, runner_summary,
 )
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
-from .orientation import descriptor_length
 from .preprocess import NormalizedImage
 from .pyramid import (
     EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, pyramid_levels, pyramid_scales,
-    usable_keypoints,
 )
-from .runtime import Tile, resolve_device
+from .runtime import resolve_device
 from .runtime.ahead import one_ahead
 from .tile_detection import (
-    TileDescriber, describe_positions, keep_best, level_tiles, network_runs_ahead, tile_keypoints,
-    tile_maps,
+    TileDescriber, best_keypoints, core_keypoints, describe_keypoints, level_tiles,
+    network_runs_ahead,
 )
 
 if TYPE_CHECKING:  # for the annotation only: sarfeat.network needs torch
@@ -378,18 +376,8 @@ class SARR2D2Detector:
             ``reliabilities``, ``repeatabilities``, ``orientations`` and
             ``descriptors``, in the tile's own order; None when the core has no peak.
         """
-        runner = self._get_runner()
-        height, width = image.shape
-        values = np.ascontiguousarray(image, np.float32)
-        level = PyramidLevel(1.0, values, 1.0, 1.0, invalid_distance)
-        found = tile_keypoints(level, Tile((0, height, 0, width), tuple(core)),
-                               tile_maps(runner, values, self.upright), self._thresholds(),
-                               self._describer())
-        if found is None:
-            return None
-        points = found["keypoints"]
-        keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
-        return {k: v[keep] for k, v in found.items()}
+        return core_keypoints(self._get_runner(), image, core, invalid_distance,
+                              self._thresholds(), self._describer())
 
     def _thresholds(self) -> tuple[float, float]:
         """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7."""
@@ -411,26 +399,13 @@ class SARR2D2Detector:
     def _run_detection(self, image, mask):
         normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
-        best = None  # the best max_keypoints so far: memory stays bounded on huge images
-        pending: list[dict] = []
         thresholds, describer = self._thresholds(), self._describer()
         tiles = level_tiles(self._levels(normalized), runner, self.tile_size, self.upright,
                             self.progress)
         if self._network_runs_ahead(runner):
             tiles = one_ahead(tiles)
-        for level, tile, maps in tiles:
-            result = tile_keypoints(level, tile, maps, thresholds, describer)
-            if result is None:
-                continue
-            if normalized.valid is not None:
-                keep = usable_keypoints(level, normalized, result["keypoints"], runner.halo)
-                result = {k: v[keep] for k, v in result.items()}
-            pending.append(result)
-            if sum(len(r["keypoints"]) for r in pending) > 2 * self.max_keypoints:
-                best = keep_best(([best] if best else []) + pending, self.max_keypoints)
-                pending = []
-        if pending:
-            best = keep_best(([best] if best else []) + pending, self.max_keypoints)
+        best = best_keypoints(tiles, normalized, thresholds, describer, runner.halo,
+                              self.max_keypoints)
         if best is None or len(best["keypoints"]) == 0:
             raise NoKeypointsError(
                 "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
@@ -534,38 +509,8 @@ class SARR2D2Detector:
         normalized, _ = self._prepare(image, mask)
         runner = self._get_runner()
         levels = list(self._levels(normalized))
-        level_scales = np.array([level.scale for level in levels])
-        if scales is None:
-            level_of = np.zeros(len(keypoints), dtype=int)
-        else:
-            wanted = PATCH_DIAMETER / scales
-            level_of = np.abs(np.log(wanted[:, None] / level_scales[None])).argmin(axis=1)
-
-        height, width = normalized.image.shape
-        inside = (
-            (keypoints[:, 0] >= -0.5) & (keypoints[:, 0] <= height - 0.5)
-            & (keypoints[:, 1] >= -0.5) & (keypoints[:, 1] <= width - 0.5)
-            & np.isfinite(keypoints).all(axis=1)
-        )
-        described = inside.copy()
-        length = 128 if self.upright else descriptor_length(self.descriptor)
-        descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
-        describer = self._describer()
-        for index, level in enumerate(levels):
-            todo = np.flatnonzero(inside & (level_of == index))
-            if todo.size == 0:
-                continue
-            described[todo] = level.away_from_edge(keypoints[todo, 0], keypoints[todo, 1])
-            if normalized.valid is not None:
-                described[todo] &= usable_keypoints(level, normalized, keypoints[todo], runner.halo)
-            todo = todo[described[todo]]
-            rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
-            if self.upright:  # read at the pixel, as detection reads at the peak
-                rows, cols = np.rint(rows), np.rint(cols)
-            describe_positions(level, runner, self.tile_size, describer, rows, cols, todo,
-                               descriptors)
-        self.mask = described
-        self.descriptors = descriptors[described]
+        self.mask, self.descriptors = describe_keypoints(
+            levels, normalized, runner, self.tile_size, self._describer(), keypoints, scales)
 
     @property
     def runtime_used(self) -> dict[str, str] | None:

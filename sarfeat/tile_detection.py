@@ -4,9 +4,11 @@
 of its pyramid (:mod:`sarfeat.pyramid`), with the network runtime and the
 describing parts it has loaded: :func:`level_tiles` gives each tile's maps,
 :func:`tile_keypoints` its keypoints and descriptors, :func:`keep_best` the
-best of them so far; :func:`describe_positions` describes given positions
-tile by tile (``extract``). :meth:`sarfeat.SARR2D2Detector.detect_tile` runs
-:func:`tile_maps` and :func:`tile_keypoints` on one tile given by a caller
+best of them so far, and :func:`best_keypoints` runs these over all tiles;
+:func:`describe_positions` describes given positions tile by tile, and
+:func:`describe_keypoints` given keypoints, each on its level (``extract``).
+:meth:`sarfeat.SARR2D2Detector.detect_tile` runs :func:`core_keypoints`
+(:func:`tile_maps` and :func:`tile_keypoints`) on one tile given by a caller
 (:mod:`sarfeat.parallel`).
 """
 
@@ -17,14 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .orientation import quarter_turn_maps
+from .orientation import descriptor_length, quarter_turn_maps
 from .peaks import refined_tile_peaks
-from .pyramid import PATCH_DIAMETER, PyramidLevel, edge_margin
+from .preprocess import NormalizedImage
+from .pyramid import PATCH_DIAMETER, PyramidLevel, edge_margin, usable_keypoints
 from .runtime import DenseMaps, Tile, tile_grid
 from .runtime.ahead import usable_cores
 
-__all__ = ["TileDescriber", "describe_positions", "keep_best", "level_tiles",
-           "network_runs_ahead", "tile_keypoints", "tile_maps", "tiles_holding"]
+__all__ = ["TileDescriber", "best_keypoints", "core_keypoints", "describe_keypoints",
+           "describe_positions",
+           "keep_best", "level_tiles", "network_runs_ahead", "tile_keypoints", "tile_maps",
+           "tiles_holding"]
 
 
 @dataclass(frozen=True)
@@ -135,12 +140,65 @@ def tile_keypoints(level: PyramidLevel, tile: Tile, maps: DenseMaps,
     }
 
 
+def core_keypoints(runner, image: np.ndarray, core: tuple[int, int, int, int],
+                   invalid_distance: np.ndarray | None, thresholds: tuple[float, float],
+                   describer: TileDescriber) -> dict[str, np.ndarray] | None:
+    """Keypoints of the core of one full-resolution tile, as ``detect_tile`` gives them.
+
+    The work of :meth:`sarfeat.SARR2D2Detector.detect_tile`: ``image`` is the
+    normalised tile with the runner's halo, ``core`` (row0, row1, col0, col1)
+    where keypoints are kept; keypoints within the halo of no-data
+    (``invalid_distance``: each pixel's distance to it) are dropped. Returns
+    what :func:`tile_keypoints` returns, in tile pixels.
+    """
+    height, width = image.shape
+    values = np.ascontiguousarray(image, np.float32)
+    level = PyramidLevel(1.0, values, 1.0, 1.0, invalid_distance)
+    found = tile_keypoints(level, Tile((0, height, 0, width), tuple(core)),
+                           tile_maps(runner, values, describer.upright), thresholds, describer)
+    if found is None:
+        return None
+    points = found["keypoints"]
+    keep = level.far_from_invalid(points[:, 0], points[:, 1], runner.halo)
+    return {k: v[keep] for k, v in found.items()}
+
+
 def keep_best(results: list[dict], max_keypoints: int) -> dict:
     """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
     merged = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
     responses = merged["reliabilities"] * merged["repeatabilities"]
     order = np.argsort(-responses, kind="stable")[:max_keypoints]
     return {k: v[order] for k, v in merged.items()}
+
+
+def best_keypoints(tiles: Iterable[tuple[PyramidLevel, Tile, DenseMaps]],
+                   normalized: NormalizedImage, thresholds: tuple[float, float],
+                   describer: TileDescriber, halo: int, max_keypoints: int
+                   ) -> dict[str, np.ndarray] | None:
+    """The ``max_keypoints`` best keypoints of all ``tiles`` (:func:`level_tiles`), described.
+
+    Keypoints within ``halo`` of a large no-data region of ``normalized`` are
+    left out (:func:`sarfeat.pyramid.usable_keypoints`). The best so far are
+    kept whenever twice ``max_keypoints`` wait, so memory stays bounded on huge
+    images. Returns what :func:`tile_keypoints` returns, over all tiles; None
+    when no tile has a peak.
+    """
+    best = None
+    pending: list[dict] = []
+    for level, tile, maps in tiles:
+        result = tile_keypoints(level, tile, maps, thresholds, describer)
+        if result is None:
+            continue
+        if normalized.valid is not None:
+            keep = usable_keypoints(level, normalized, result["keypoints"], halo)
+            result = {k: v[keep] for k, v in result.items()}
+        pending.append(result)
+        if sum(len(r["keypoints"]) for r in pending) > 2 * max_keypoints:
+            best = keep_best(([best] if best else []) + pending, max_keypoints)
+            pending = []
+    if pending:
+        best = keep_best(([best] if best else []) + pending, max_keypoints)
+    return best
 
 
 def network_runs_ahead(runner) -> bool:
@@ -185,3 +243,52 @@ def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
             out[indices[here]] = maps.descriptors_at(rows[here] - r0, cols[here] - c0)
         else:
             out[indices[here]] = describer.steered(level, tile.core, rows[here], cols[here])[1]
+
+
+def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, runner,
+                       tile_size: int | None, describer: TileDescriber, keypoints: np.ndarray,
+                       scales: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Describe input-image keypoints, each on the level of ``levels`` nearest its scale.
+
+    The work of :meth:`sarfeat.SARR2D2Detector.extract`. ``scales`` are patch
+    diameters (:data:`~sarfeat.pyramid.PATCH_DIAMETER` / level scale); without
+    them every keypoint is described on the first level.
+
+    Returns
+    -------
+    described : (N,) ndarray of bool
+        Which keypoints could be described: inside the image, away from its
+        level's edge and, when ``normalized`` has no-data, within reach of none.
+    descriptors : (M, D) ndarray of float32
+        The descriptors of the described keypoints (D = 128 upright, else the
+        steered descriptor's length).
+    """
+    level_scales = np.array([level.scale for level in levels])
+    if scales is None:
+        level_of = np.zeros(len(keypoints), dtype=int)
+    else:
+        wanted = PATCH_DIAMETER / scales
+        level_of = np.abs(np.log(wanted[:, None] / level_scales[None])).argmin(axis=1)
+
+    height, width = normalized.image.shape
+    inside = (
+        (keypoints[:, 0] >= -0.5) & (keypoints[:, 0] <= height - 0.5)
+        & (keypoints[:, 1] >= -0.5) & (keypoints[:, 1] <= width - 0.5)
+        & np.isfinite(keypoints).all(axis=1)
+    )
+    described = inside.copy()
+    length = 128 if describer.upright else descriptor_length(describer.descriptor)
+    descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
+    for index, level in enumerate(levels):
+        todo = np.flatnonzero(inside & (level_of == index))
+        if todo.size == 0:
+            continue
+        described[todo] = level.away_from_edge(keypoints[todo, 0], keypoints[todo, 1])
+        if normalized.valid is not None:
+            described[todo] &= usable_keypoints(level, normalized, keypoints[todo], runner.halo)
+        todo = todo[described[todo]]
+        rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
+        if describer.upright:  # read at the pixel, as detection reads at the peak
+            rows, cols = np.rint(rows), np.rint(cols)
+        describe_positions(level, runner, tile_size, describer, rows, cols, todo, descriptors)
+    return described, descriptors[described]
