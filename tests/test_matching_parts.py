@@ -64,7 +64,7 @@ def test_stages_never_change_the_shared_detector(naver_net, pair, serial):
     """Each stage detects with a detector of its own; the one kept for the network stays as
     it was built (the matcher used to set each stage's pyramid on it)."""
     matcher, _ = serial
-    kept = list(matcher._detectors.values())
+    kept = list(matcher._stages.kept.values())
     assert kept and all(d.max_keypoints == 5000 and d.min_size is None for d in kept)
 
 

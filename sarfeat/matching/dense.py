@@ -76,8 +76,8 @@ from .inputs import nodata_marked
 from .models import MODELS
 from .result import MatchResult
 
-__all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "structure_result",
-           "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES"]
+__all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "dense_matcher_for",
+           "structure_result", "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES"]
 
 #: What :class:`DenseStructuralMatcher` runs, in a line (the five steps above), for a console.
 STAGES = ("dense structure maps, without the keypoint network: global search over turns and "
@@ -421,6 +421,20 @@ class DenseStructuralMatcher(DenseFineStage):
     def feature_maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
         return _MAPS[self.features, stage](image)
+
+
+def dense_matcher_for(matcher) -> DenseStructuralMatcher:
+    """The dense structural matcher of a :class:`~sarfeat.CoarseFineMatcher`'s parameters,
+    for a pair with an optical image (its ``model``, ``max_scale_change``, ``rotations`` when
+    ``angle_step`` is None, ``dense_scales``, ``dense_model``, ``input_kind``, ``nodata``,
+    ``border_fill`` and ``rng``)."""
+    return DenseStructuralMatcher(
+        matcher.modality, max_scale_change=matcher.max_scale_change,
+        model="similarity" if matcher.model_type == "similarity" else matcher.dense_model,
+        stretch_check=None if matcher.model_type == "similarity" else STRETCH_CHECK,
+        turns=matcher.rotations if matcher.angle_step is None else None,
+        scales=matcher.dense_scales or DENSE_SCALES, input_kind=matcher.input_kind,
+        nodata=matcher.nodata, border_fill=matcher.border_fill, rng=matcher.rng)
 
 
 def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:

@@ -16,21 +16,19 @@ import time
 from functools import partial
 
 import numpy as np
-from skimage.transform import AffineTransform
 
 from ..detector import SARR2D2Detector
-from ..weights import resolve_network_weights
 from .coarse import CoarseSettings
 from .coarse_driver import coarse_stage, turn_detector_options
-from .dense import (DENSE_SCALES, STRETCH_CHECK, DenseStructuralMatcher, checked_scales,
-                    parse_modality, structure_result)
+from .dense import checked_scales, dense_matcher_for, parse_modality, structure_result
 from .fine import FineSettings
 from .fine_driver import FineDriver
 from .geometry import plausible_matrices
 from .inputs import normalized_input
-from .options import (MATCHER_SETS, PYRAMID_DEFAULTS, detector_as_options,
-                      settings_as_keywords)
+from .options import (ATTRIBUTE_OF, MATCHER_SETS, detector_as_options, settings_as_keywords,
+                      stage_settings)
 from .result import RESULT_FIELDS, MatchResult
+from .stage_detectors import StageDetectors, stage_options
 from .subpixel import refine_result
 from .validation import check_matcher_parameters, sequence_parameters
 
@@ -40,9 +38,6 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from ..network import R2D2Net
 
 __all__ = ["CoarseFineMatcher", "MatchResult", "MATCHER_SETS"]
-
-#: The attributes of the keywords whose names differ.
-_ATTRIBUTE_OF = {"model": "model_type", "descriptors": "descriptor_names"}
 
 #: RANSAC's seed when ``rng`` is None, so that results are reproducible.
 _DEFAULT_SEED = 0
@@ -363,7 +358,7 @@ class CoarseFineMatcher:
             weights, detector_options = detector_as_options(detector, weights, detector_options)
         self.weights = weights
         for name, value in flat.items():  # attributes of the keywords' names, but two
-            setattr(self, _ATTRIBUTE_OF.get(name, name), value)
+            setattr(self, ATTRIBUTE_OF.get(name, name), value)
         self.rotations, self.descriptor_names = sequence_parameters(self.rotations,
                                                                     self.descriptor_names)
         self.subpixel, self.identity_prior = subpixel, identity_prior
@@ -371,48 +366,32 @@ class CoarseFineMatcher:
         self.detector_options = detector_options
         # shared by every call and thread: the network and one detector per setting
         self._lock = threading.Lock()
-        self._net = None
-        self._net_key = None
-        self._detectors: dict = {}
+        self._stages = StageDetectors(self._lock)
         self._fill(MatchResult.empty())
         check_matcher_parameters(self)
 
     def __getstate__(self) -> dict:
         """Parameters and results, not the lock nor the loaded network (for pickle and copy)."""
         state = dict(self.__dict__)
-        state.update(_lock=None, _net=None, _net_key=None, _detectors={})
+        state.update(_lock=None, _stages=None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._stages = StageDetectors(self._lock)
 
     # -- the stages' settings ---------------------------------------------------------------------
 
     @property
     def coarse_settings(self) -> CoarseSettings:
         """The coarse stage's parameters, as the matcher's attributes give them."""
-        return CoarseSettings(
-            model=self.model_type, ratio=self.ratio, ransac_threshold=self.ransac_threshold,
-            max_trials=self.max_trials, rotations=self.rotations, angle_step=self.angle_step,
-            refine_angle=self.refine_angle, strong_inliers=self.strong_inliers,
-            min_coarse_inliers=self.min_coarse_inliers, estimated_turns=self.estimated_turns,
-            coarse_size=self.coarse_size, coarse_keypoints=self.coarse_keypoints,
-            max_scale_change=self.max_scale_change,
-        )
+        return stage_settings(CoarseSettings, self)
 
     @property
     def fine_settings(self) -> FineSettings:
         """The fine stage's parameters, as the matcher's attributes give them."""
-        return FineSettings(
-            descriptors=self.descriptor_names, model=self.model_type, patch_size=self.patch_size,
-            radius=self.radius, fine_threshold=self.fine_threshold,
-            fine_keypoints=self.fine_keypoints, vote_threshold=self.vote_threshold,
-            local_ratio=self.local_ratio, final_radius=self.final_radius,
-            select_model=self.select_model, min_fine_inliers=self.min_fine_inliers,
-            max_trials=self.max_trials, max_patches=self.max_fine_patches,
-            fine_min_scale=self.fine_min_scale,
-        )
+        return stage_settings(FineSettings, self)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -468,8 +447,8 @@ class CoarseFineMatcher:
         matcher's for this call only.
         """
         self.check_parameters()
-        if parse_modality(self.modality) != ("sar", "sar"):
-            return self._structure_result(image1, image2)
+        if parse_modality(self.modality) != ("sar", "sar"):  # the dense structural matcher's
+            return structure_result(dense_matcher_for(self), image1, image2)
         started = time.perf_counter()
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
@@ -498,31 +477,13 @@ class CoarseFineMatcher:
         if result.model is not None and self.subpixel:
             refine_result(image1, image2, result, self.model_type, self.fine_threshold,
                           self.min_fine_inliers)
-        found.keypoints1, found.keypoints2 = result.keypoints1, result.keypoints2
-        found.matches, found.votes, found.inliers = result.matches, result.votes, result.inliers
-        found.model = result.model
-        if found.model is None:  # as documented: no model, no verified match
-            found.inliers = np.zeros(len(found.matches), dtype=bool)
-        if result.prior == "identity":
-            found.coarse_model = AffineTransform()
-            found.coarse_angle = 0.0
-        found.diagnostics.update(result.diagnostics, prior=result.prior, failure=result.failure)
+        found.take_fine(result)
         elapsed = time.perf_counter() - started
         found.diagnostics.update(seconds_fine=elapsed - found.diagnostics["seconds_coarse"],
                                  seconds=elapsed)
         return found
 
     # -- checks and set-up ------------------------------------------------------------------------
-
-    def _structure_result(self, image1, image2) -> MatchResult:
-        """A pair with an optical image: the dense structural matcher's result."""
-        return structure_result(DenseStructuralMatcher(
-            self.modality, max_scale_change=self.max_scale_change,
-            model="similarity" if self.model_type == "similarity" else self.dense_model,
-            stretch_check=None if self.model_type == "similarity" else STRETCH_CHECK,
-            turns=self.rotations if self.angle_step is None else None,
-            scales=self.dense_scales or DENSE_SCALES, input_kind=self.input_kind,
-            nodata=self.nodata, border_fill=self.border_fill, rng=self.rng), image1, image2)
 
     def check_parameters(self) -> None:
         """Check every parameter (as ``__init__`` does): ValueError if one is wrong."""
@@ -531,19 +492,6 @@ class CoarseFineMatcher:
     def _normalized(self, image, which: str):
         """The image in [0, 1] as float32, NaN where invalid (:func:`normalized_input`)."""
         return normalized_input(image, self.input_kind, self.nodata, which)
-
-    def _network(self):
-        # names and paths by value; any other weights object by identity (the key holds it,
-        # so its id is not reused; its repr would print every array it holds)
-        weights = self.weights
-        named = isinstance(weights, (str, os.PathLike))
-        key = (str(weights) if named else id(weights), None if named else weights)
-        with self._lock:
-            if self._net is None or self._net_key is None or self._net_key[0] != key[0]:
-                trust = self.detector_options.get("trust", False)
-                self._net = resolve_network_weights(self.weights, trust=trust)
-                self._net_key = key
-            return self._net
 
     def detector_settings(self, **stage) -> dict:
         """The options of the matcher's detectors: the one place they are built.
@@ -554,43 +502,17 @@ class CoarseFineMatcher:
         matcher's own rotation search turns the images, and the network's R2D2
         descriptor is what its votes are built on.
         """
-        options = {k: v for k, v in self.detector_options.items() if k not in MATCHER_SETS}
-        options.setdefault("upright", True)
-        options.update(stage)
-        return options
+        return stage_options(self.detector_options, stage)
 
     def _detector(self, **stage) -> SARR2D2Detector:
-        """A detector of its own for a stage (``stage``: its pyramid and budget).
-
-        Every stage's detector is a copy of one detector kept per network and
-        options, so all share one network runtime, with its working memory, and
-        the network stays ready between calls; no stage changes another's settings.
-        """
-        stage = {**PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
-        options = self.detector_settings(**stage)
-        net = self._network()
-        shared = {k: v for k, v in options.items() if k not in stage}
-        key = (id(net), repr(sorted(shared.items())))
-        with self._lock:
-            if key not in self._detectors:
-                self._detectors = {key: SARR2D2Detector(net, input_kind="display", **shared)}
-            base = self._detectors[key]
-        copy = base.thread_copy()  # loads the runtime once; the copy shares it
-        for name, value in stage.items():
-            setattr(copy, name, value)
-        return copy
+        """A detector of its own for a stage (``stage``: its pyramid and budget), a copy of
+        one kept (:meth:`~sarfeat.matching.stage_detectors.StageDetectors.stage_detector`)."""
+        return self._stages.stage_detector(self.weights, self.detector_options, stage)
 
     def _turn_detector(self, coarse) -> SARR2D2Detector | None:
         """A copy of the detector that estimates the turn (``turn_detector_options``), kept."""
-        options = turn_detector_options(self.detector_settings(**coarse.detector_settings()),
-                                        coarse.estimated_turns)
-        if options is None:
-            return None
-        key = ("turn", repr(sorted(options.items())))
-        with self._lock:
-            base = self._detectors.get(key) or self._detectors.setdefault(
-                key, SARR2D2Detector(**options))
-        return base.thread_copy()
+        return self._stages.turn_detector(turn_detector_options(
+            self.detector_settings(**coarse.detector_settings()), coarse.estimated_turns))
 
 
 #: The defaults of the flat keywords, which a settings object may replace.

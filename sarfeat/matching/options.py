@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import fields
+from typing import TypeVar
 
 from ..detector import SARR2D2Detector
 from .coarse import CoarseSettings
 from .fine import FineSettings
 
-__all__ = ["MATCHER_SETS", "PYRAMID_DEFAULTS", "settings_as_keywords", "detector_as_options"]
+__all__ = ["MATCHER_SETS", "PYRAMID_DEFAULTS", "ATTRIBUTE_OF", "KEYWORD_OF",
+           "settings_as_keywords", "stage_settings", "detector_as_options"]
+
+#: The matcher's attribute of each flat keyword whose name differs.
+ATTRIBUTE_OF = {"model": "model_type", "descriptors": "descriptor_names"}
+
+#: The flat keyword of each settings field whose name differs.
+KEYWORD_OF = {"max_patches": "max_fine_patches"}
+
+Settings = TypeVar("Settings", CoarseSettings, FineSettings)
 
 #: Detector parameters that the matcher sets itself, per stage.
 MATCHER_SETS = ("max_keypoints", "min_size", "max_size", "min_scale", "max_scale",
@@ -39,7 +49,6 @@ def settings_as_keywords(flat: dict, defaults: dict, coarse: CoarseSettings | No
     disagree, is refused.
     """
     given: dict = {}
-    renamed = {"max_patches": "max_fine_patches"}
     for label, settings, kind in (("coarse", coarse, CoarseSettings),
                                   ("fine", fine, FineSettings)):
         if settings is None:
@@ -47,7 +56,7 @@ def settings_as_keywords(flat: dict, defaults: dict, coarse: CoarseSettings | No
         if not isinstance(settings, kind):
             raise TypeError(f"{label} must be a {kind.__name__}, got {type(settings).__name__}")
         for item in fields(settings):
-            name = renamed.get(item.name, item.name)
+            name = KEYWORD_OF.get(item.name, item.name)
             value = getattr(settings, item.name)
             if name in given and given[name] != value:
                 raise ValueError(f"coarse and fine settings disagree on {name}: "
@@ -57,6 +66,16 @@ def settings_as_keywords(flat: dict, defaults: dict, coarse: CoarseSettings | No
                                  f"{label}= ({value!r}): give it once")
             given[name] = value
     return given
+
+
+def stage_settings(kind: type[Settings], matcher) -> Settings:
+    """The settings of one stage (``kind``: CoarseSettings or FineSettings), as the
+    matcher's attributes give them (each field's keyword, :data:`ATTRIBUTE_OF` renamed)."""
+    values = {}
+    for item in fields(kind):
+        keyword = KEYWORD_OF.get(item.name, item.name)
+        values[item.name] = getattr(matcher, ATTRIBUTE_OF.get(keyword, keyword))
+    return kind(**values)
 
 
 def detector_as_options(detector: SARR2D2Detector, weights, options: dict):

@@ -41,6 +41,23 @@ class MatchResult:
     def empty(cls) -> "MatchResult":
         return cls()
 
+    def take_fine(self, fine) -> None:
+        """Take the fine stage's keypoints, matches, votes, inliers, model and diagnostics.
+
+        ``fine`` is the fine stage's :class:`~sarfeat.matching.fine.FineResult`.
+        Without a model no match is verified; when the identity prior won, the
+        identity is the coarse model (at turn 0).
+        """
+        self.keypoints1, self.keypoints2 = fine.keypoints1, fine.keypoints2
+        self.matches, self.votes, self.inliers = fine.matches, fine.votes, fine.inliers
+        self.model = fine.model
+        if self.model is None:  # as documented: no model, no verified match
+            self.inliers = np.zeros(len(self.matches), dtype=bool)
+        if fine.prior == "identity":
+            self.coarse_model = AffineTransform()
+            self.coarse_angle = 0.0
+        self.diagnostics.update(fine.diagnostics, prior=fine.prior, failure=fine.failure)
+
     @property
     def verified(self) -> np.ndarray:
         """The matches that agree with ``model`` (indices into the keypoints)."""
