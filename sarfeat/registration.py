@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
 from skimage.transform import AffineTransform, ProjectiveTransform
 
 from ._validation import check_number
+from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
@@ -45,15 +45,6 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
 __all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options",
            "PairInputs", "prepare_pair", "no_overlap_error", "FOOTPRINT_MARGIN"]
 
-#: Inlier count at which the count part of the confidence reaches 1 - 1/e.
-_CONFIDENCE_COUNT = 25.0
-#: Inlier ratio (fine inliers / voted matches) from which the ratio part is 1.
-_CONFIDENCE_RATIO = 0.5
-#: Fraction of the overlap covered by the inliers' convex hull from which the spread part is 1.
-_CONFIDENCE_SPREAD = 0.25
-#: Factor of the confidence when the coarse stage failed (the model rests on the local search
-#: around the initial transform alone, which a periodic texture can fool).
-_CONFIDENCE_COARSE_FAILED = 0.5
 #: Fixed pixels kept around the moving image's footprint when the fixed image is cropped to it
 #: (room for a georeferencing error).
 FOOTPRINT_MARGIN = 64
@@ -229,29 +220,6 @@ def _masked_alike(colour, gray) -> np.ma.MaskedArray:
     return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
 
 
-def _overlap_fraction(transform, fixed_shape, moving_shape, step: int = 8) -> float:
-    rows = np.arange(0, fixed_shape[0], step, dtype=float)
-    cols = np.arange(0, fixed_shape[1], step, dtype=float)
-    grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
-    mapped = transform(grid)
-    inside = (
-        (mapped[:, 0] >= -0.5) & (mapped[:, 0] <= moving_shape[1] - 0.5)
-        & (mapped[:, 1] >= -0.5) & (mapped[:, 1] <= moving_shape[0] - 0.5)
-    )
-    return float(inside.mean()) if len(inside) else 0.0
-
-
-def _spread(points: np.ndarray, overlap_pixels: float) -> float:
-    """Area of the convex hull of ``points`` over ``overlap_pixels``, at most 1."""
-    if len(points) < 3 or overlap_pixels <= 0:
-        return 0.0
-    try:
-        area = ConvexHull(points).volume  # in 2-D, "volume" is the area
-    except QhullError:  # collinear points
-        return 0.0
-    return float(min(1.0, area / overlap_pixels))
-
-
 def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> None:
     """Refuse the ``order`` and ``min_valid_fraction`` that :func:`register` refuses.
 
@@ -382,21 +350,15 @@ def register(
                                 diagnostics=diagnostics)
 
     transform = found.model
-    overlap = _overlap_fraction(transform, fixed.shape, moving.shape)
+    overlap = overlap_fraction(transform, fixed.shape, moving.shape)
     if overlap == 0:
         raise RegistrationError("the estimated transform leaves no overlap between the images",
                                 diagnostics=diagnostics)
     points = found.keypoints1[found.verified[:, 0], ::-1]
-    spread = _spread(points, overlap * fixed.shape[0] * fixed.shape[1])
-    inliers = int(found.inliers.sum())
-    candidates = max(1, len(found.matches))
+    spread = inlier_spread(points, overlap * fixed.shape[0] * fixed.shape[1])
     coarse_failed = diagnostics.get("prior") != "coarse"
-    confidence = (
-        (1 - np.exp(-inliers / _CONFIDENCE_COUNT))
-        * min(1.0, inliers / candidates / _CONFIDENCE_RATIO)
-        * min(1.0, spread / _CONFIDENCE_SPREAD)
-        * (_CONFIDENCE_COARSE_FAILED if coarse_failed else 1.0)
-    )
+    confidence = registration_confidence(int(found.inliers.sum()), len(found.matches), spread,
+                                         coarse_failed)
     diagnostics.update(
         model=matcher.model_type, coarse_angle=found.coarse_angle,
         overlap_fraction=overlap, spread=spread, coarse_failed=coarse_failed,

@@ -32,7 +32,7 @@ LAYERS = {
     "sarfeat.detector_network": 2, "sarfeat.detector_input": 2,
     "sarfeat.detector": 3, "sarfeat.descriptors": 3, "sarfeat.structural": 3, "sarfeat.patch_descriptor": 3,
     "sarfeat.matching": 4,
-    "sarfeat.registration": 5, "sarfeat.metrics": 5, "sarfeat.viz": 5,
+    "sarfeat.registration": 5, "sarfeat.confidence": 5, "sarfeat.metrics": 5, "sarfeat.viz": 5,
     "sarfeat.parallel": 6, "sarfeat.training": 6,
     "sarfeat.cli": 7, "sarfeat.__main__": 7,
     "sarfeat": 8,  # the package's lazy __init__ may name anything
