@@ -29,6 +29,7 @@ __all__ = [
     "check_keypoints",
     "check_options",
     "check_number",
+    "check_register_options",
     "real_values",
     "resolve_alias",
 ]
@@ -189,6 +190,32 @@ def check_detector_parameters(params) -> None:
     check_choice("descriptor", getattr(params, "descriptor", "patch"), ("patch", "polar"))
     check_bool("trust", params.trust)
     check_bool("progress", params.progress)
+
+
+def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> None:
+    """Refuse the ``order`` and ``min_valid_fraction`` that :func:`sarfeat.register` refuses.
+
+    Parameters
+    ----------
+    order : int
+        Spline order of the resampling (0 to 5).
+    min_valid_fraction : float
+        Fraction in [0, 1).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range, saying which.
+
+    Examples
+    --------
+    >>> from sarfeat.registration import check_register_options
+    >>> check_register_options(order=3, min_valid_fraction=0.1)
+    """
+    check_number("min_valid_fraction", min_valid_fraction, 0, 1, high_open=True)
+    if isinstance(order, bool) or order not in range(6):
+        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
+                         f"got {order!r}")
 
 
 def check_orientation(value) -> None:

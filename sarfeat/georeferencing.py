@@ -13,7 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RasterLike", "footprint_window", "map_coordinates", "pixel_map", "reproject_band"]
+__all__ = ["RasterLike", "centre_distance", "footprint_window", "map_coordinates", "pixel_map",
+           "reproject_band"]
 
 
 class RasterLike(Protocol):
@@ -41,6 +42,20 @@ def map_coordinates(raster: RasterLike, xy: np.ndarray, crs=None) -> np.ndarray:
 
         east, north = (np.asarray(v) for v in transform_points(raster.crs, crs, east, north))
     return np.column_stack([east, north])
+
+
+def centre_distance(fixed: RasterLike, moving: RasterLike) -> tuple[float, str]:
+    """How far apart the centres of two georeferenced rasters are, in ``fixed``'s CRS.
+
+    Returns the distance and its units (the CRS's linear units when it is
+    projected, else ``'degrees'``).
+    """
+    centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
+    centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
+                                              (moving.shape[0] - 1) / 2]], fixed.crs)
+    distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
+    units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
+    return distance, units
 
 
 def _to_pixels(raster: RasterLike, east: np.ndarray, north: np.ndarray) -> np.ndarray:

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from skimage.transform import AffineTransform, ProjectiveTransform
 
-from ._validation import check_number
+from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
 from .preprocess import check_image, valid_mask
-from .structural import optical_gray
+from .structural import masked_like_gray, optical_gray
 
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from .io import Raster
     from .network import R2D2Net
 
+# check_register_options is re-exported where it moved from (sarfeat._validation)
 __all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options",
            "PairInputs", "prepare_pair", "no_overlap_error", "FOOTPRINT_MARGIN"]
 
@@ -213,39 +214,6 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
     return image
 
 
-def _masked_alike(colour, gray) -> np.ma.MaskedArray:
-    """A colour image with the pixels its gray values leave out (a zero alpha, a masked or
-    NaN channel) masked in every channel, so that ``warped`` leaves them out too."""
-    hidden = ~valid_mask(gray)
-    return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
-
-
-def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> None:
-    """Refuse the ``order`` and ``min_valid_fraction`` that :func:`register` refuses.
-
-    Parameters
-    ----------
-    order : int
-        Spline order of the resampling (0 to 5).
-    min_valid_fraction : float
-        Fraction in [0, 1).
-
-    Raises
-    ------
-    ValueError
-        For a value out of range, saying which.
-
-    Examples
-    --------
-    >>> from sarfeat.registration import check_register_options
-    >>> check_register_options(order=3, min_valid_fraction=0.1)
-    """
-    check_number("min_valid_fraction", min_valid_fraction, 0, 1, high_open=True)
-    if isinstance(order, bool) or order not in range(6):
-        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
-                         f"got {order!r}")
-
-
 def register(
     fixed,
     moving,
@@ -374,7 +342,7 @@ def register(
         seconds=time.perf_counter() - started,
         coarse_failed=coarse_failed,
         votes=found.votes,
-        resampling=(moving if colour_moving is None else _masked_alike(colour_moving, moving),
+        resampling=(moving if colour_moving is None else masked_like_gray(colour_moving, moving),
                     order, nodata, fixed.shape),
     )
 
@@ -548,13 +516,9 @@ def no_overlap_error(fixed: Raster, moving: Raster,
     RegistrationError
         Saying how far apart (in the fixed CRS's units) their centres are.
     """
-    from .io import map_coordinates
+    from .georeferencing import centre_distance
 
-    centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
-    centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
-                                              (moving.shape[0] - 1) / 2]], fixed.crs)
-    distance = float(np.hypot(*(centre_moving - centre_fixed)[0]))
-    units = fixed.crs.linear_units if fixed.crs.is_projected else "degrees"
+    distance, units = centre_distance(fixed, moving)
     return RegistrationError(
         f"the footprints of {names[0]} and {names[1]} do not overlap: by their georeferencing "
         f"their centres are {distance:.6g} {units} apart; check that they show the same place "

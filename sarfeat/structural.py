@@ -40,10 +40,10 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from .io import rgb_to_gray
-from .preprocess import fill_invalid, normalize_sar
+from .preprocess import fill_invalid, normalize_sar, valid_mask
 
 __all__ = ["MODALITIES", "FEATURES", "LEAST_SIDE", "structure_maps", "gradient_maps",
-           "optical_gray", "prepare_modality"]
+           "optical_gray", "masked_like_gray", "prepare_modality"]
 
 #: Modalities an image may have.
 MODALITIES = ("sar", "optical")
@@ -85,6 +85,17 @@ def optical_gray(image):
     if hidden is not None and hidden.any():
         gray = np.where(hidden, np.nan, gray).astype(np.float32)
     return gray
+
+
+def masked_like_gray(colour, gray) -> np.ma.MaskedArray:
+    """A colour image with the pixels its gray values leave out (a zero alpha, a masked or
+    NaN channel: :func:`optical_gray`'s no-data) masked in every channel.
+
+    :func:`sarfeat.register` resamples a colour moving image as this masked
+    array, so that ``warped`` leaves those pixels out too.
+    """
+    hidden = ~valid_mask(gray)
+    return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
 
 
 def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto") -> np.ndarray:
