@@ -466,8 +466,6 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     >>> found = register(pair.fixed_image, pair.moving_image)  # doctest: +SKIP
     >>> pair.total(found.transform.params)  # fixed file -> moving file pixels  # doctest: +SKIP
     """
-    from affine import Affine
-
     from .io import footprint_window, pixel_map, reproject_band
 
     if nodata is not None and not np.isnan(nodata):
@@ -476,6 +474,8 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     window = (0, fixed.shape[0], 0, fixed.shape[1])
     georeferencing, prior, resampled = np.eye(3), np.eye(3), False
     if fixed.georeferenced and moving.georeferenced:
+        from affine import Affine  # rasterio's: only georeferenced rasters need it
+
         georeferencing = pixel_map(fixed, moving)
         window = footprint_window(fixed, moving, margin)
         if window is None:

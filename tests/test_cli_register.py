@@ -92,6 +92,23 @@ def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
     assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
 
 
+def test_npy_pair_registers_without_rasterio(airsar_cube, weights, tmp_path, capsys,
+                                             monkeypatch):
+    """A plain install (no rasterio, hence no affine) registers two .npy images."""
+    for name in ("affine", "rasterio"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing them raises ImportError
+    fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
+    np.save(fixed, airsar_cube[..., 0])
+    np.save(moving, _moved(airsar_cube[..., 1]))
+    out, report = tmp_path / "out.npy", tmp_path / "r.json"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
+                   "--model", "similarity", "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    estimate = np.array(_report(report)["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
+    assert np.load(out).shape == (256, 256)
+
+
 def test_report_and_verbose_output_say_what_ran_the_network(airsar_cube, weights, tmp_path,
                                                             capsys):
     """The JSON report and -v say the runtime and precision chosen, never 'auto'."""
