@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..argument_checks import UsageError, check_outputs, positive_int
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
 __all__ = [
@@ -37,10 +38,6 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tif
                  ".eps", ".ps")
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported with exit status 2."""
-
-
 def input_error(error: Exception) -> UsageError:
     """A library error about an input file, as a usage error."""
     return UsageError(" ".join(str(error).split()))
@@ -66,17 +63,6 @@ def with_nodata(raster, value: float | None):
     if nodata is None and holds:
         nodata = float(value)
     return replace(raster, valid=raster.valid & valid_mask(raster.data, value), nodata=nodata)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (the error quotes ``text`` as given, whatever is wrong)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def device_name(text: str) -> str:
@@ -176,54 +162,6 @@ def load_weights(weights: str | None, trust: bool):
         ) from None
 
 
-def _same(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
-    """Refuse, before any work, outputs that would overwrite an input or each other.
-
-    Parameters
-    ----------
-    inputs, outputs : dict
-        Option name (e.g. ``'FIXED'``, ``'--json'``) -> path (None: not given).
-
-    Raises
-    ------
-    UsageError
-        For an output equal to an input, two outputs on one path, an output
-        that is a folder, or whose folder is missing or not writable.
-    """
-    given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
-    given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
-    seen: dict[str, Path] = {}
-    for option, path in given_out.items():
-        for name, source in given_in.items():
-            if _same(path, source):
-                raise UsageError(f"{option} {str(path)!r} is the input {name}: refusing to "
-                                 "overwrite an input")
-        for other, earlier in seen.items():
-            if _same(path, earlier):
-                raise UsageError(f"{other} and {option} are the same file {str(path)!r}: give "
-                                 "each output its own path")
-        seen[option] = path
-        if path.is_dir():
-            raise UsageError(f"{option} {str(path)!r} is a folder")
-        folder = path.resolve().parent
-        if not folder.is_dir():
-            raise UsageError(f"cannot write {option} {str(path)!r}: its folder does not exist")
-        reason = _unwritable(folder)
-        if reason:
-            raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
-        if path.exists() and not os.access(path, os.W_OK):
-            raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
-
-
 def check_plot(path: Path | None) -> None:
     """Refuse, before any work, a ``--plot`` that cannot be drawn.
 
@@ -256,18 +194,6 @@ def _importable(name: str) -> bool:
         return find_spec(name) is not None
     except (ImportError, ValueError):  # ValueError: set to None in sys.modules
         return False
-
-
-def _unwritable(folder: Path) -> str | None:
-    """Why a file cannot be created in ``folder`` (found by creating one), or None."""
-    import tempfile
-
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sarfeat-probe-"):
-            pass
-    except OSError as error:
-        return f"its folder is not writable ({error.strerror or error})"
-    return None
 
 
 def jsonable(value):

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 
-from ..cli.common import positive_int
+from ..argument_checks import positive_int
 from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
@@ -101,7 +101,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
     """Refuse, before any work, an --output that is a file, and an --export that would
     overwrite an input or the run's own files, or whose folder is missing (ValueError)."""
-    from ..cli.common import UsageError, check_outputs
+    from ..argument_checks import UsageError, check_outputs
 
     output = Path(config.output)
     if output.exists() and not output.is_dir():

@@ -1,0 +1,89 @@
+"""Checks of command-line arguments that every command shares, the training's too:
+positive integers, output paths that would overwrite an input, and the usage error.
+
+Standard library only (layer 0), so that :mod:`sarfeat.cli` and
+:mod:`sarfeat.training.cli` both use them without one importing the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+__all__ = ["UsageError", "positive_int", "check_outputs", "unwritable_reason"]
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported with exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (the error quotes ``text`` as given, whatever is wrong)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other.
+
+    Parameters
+    ----------
+    inputs, outputs : dict
+        Option name (e.g. ``'FIXED'``, ``'--json'``) -> path (None: not given).
+
+    Raises
+    ------
+    UsageError
+        For an output equal to an input, two outputs on one path, an output
+        that is a folder, or whose folder is missing or not writable.
+    """
+    given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
+    given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
+    seen: dict[str, Path] = {}
+    for option, path in given_out.items():
+        for name, source in given_in.items():
+            if _same(path, source):
+                raise UsageError(f"{option} {str(path)!r} is the input {name}: refusing to "
+                                 "overwrite an input")
+        for other, earlier in seen.items():
+            if _same(path, earlier):
+                raise UsageError(f"{other} and {option} are the same file {str(path)!r}: give "
+                                 "each output its own path")
+        seen[option] = path
+        if path.is_dir():
+            raise UsageError(f"{option} {str(path)!r} is a folder")
+        folder = path.resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {option} {str(path)!r}: its folder does not exist")
+        reason = unwritable_reason(folder)
+        if reason:
+            raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why a file cannot be created in ``folder`` (found by creating one), or None."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sarfeat-probe-"):
+            pass
+    except OSError as error:
+        return f"its folder is not writable ({error.strerror or error})"
+    return None
