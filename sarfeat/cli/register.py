@@ -27,7 +27,7 @@ from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Co
                      check_outputs, input_error, check_plot, network_text, unit_fraction,
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .report import (TIE_POINT_SUFFIXES, _pixel_size, failure_report, given_options,
+from .report import (TIE_POINT_SUFFIXES, raster_pixel_size, failure_report, given_options,
                      registration_report, tie_points, updated_geotransform, write_json,
                      write_tie_points)
 
@@ -464,7 +464,7 @@ def _shift_only(fixed, moving, total: np.ndarray):
     shifted = own.copy()
     shifted[:, 2] += offset
     departure = np.abs(corners @ exact.T - corners @ shifted.T).max()
-    size = _pixel_size(fixed)  # a rotated grid's too (a = e = 0 for a quarter turn)
+    size = raster_pixel_size(fixed)  # a rotated grid's too (a = e = 0 for a quarter turn)
     if departure > SHIFT_TOLERANCE_PX * size:
         raise RuntimeError(
             f"--no-resample: the transform is not a shift (a shift-only geotransform would be "

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Inputs", "registration_report", "failure_report", "given_options", "tie_points",
            "write_json",
-           "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES"]
+           "write_tie_points", "updated_geotransform", "TIE_POINT_SUFFIXES",
+           "raster_pixel_size"]
 
 TIE_POINT_SUFFIXES = (".csv", ".geojson")
 CONVENTION = ("3x3 matrices on homogeneous (x, y, 1) = (col, row, 1) pixel coordinates, integer "
@@ -61,7 +62,9 @@ def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return homogeneous[:, :2] / homogeneous[:, 2:]
 
 
-def _pixel_size(raster: Raster) -> float:
+def raster_pixel_size(raster: Raster) -> float:
+    """A georeferenced raster's pixel size in map units: the square root of its
+    geotransform's area per pixel (a rotated grid's too)."""
     t = raster.transform
     return float(np.sqrt(abs(t.a * t.e - t.b * t.d)))
 
@@ -70,7 +73,7 @@ def _matched_pixel_size(inputs: Inputs, matched: np.ndarray) -> float:
     """Map units (fixed CRS) per pixel of the moving image as matched, whose pixels the
     residuals are in: the fixed grid's for a georeferenced moving image (matched on that
     grid), else its own, sized by ``matched`` (the matched fixed -> moving pixels)."""
-    size = _pixel_size(inputs.fixed)
+    size = raster_pixel_size(inputs.fixed)
     if inputs.moving.georeferenced:
         return size
     return size / float(np.sqrt(abs(np.linalg.det(matched[:2, :2]))))
