@@ -33,6 +33,8 @@ geometry, and the one issue 21 describes for its acceptance pairs).
 made of the Sentinel-1 / Sentinel-2 fragments (``tiles='s1s2'``: 10 m, hand-aligned,
 fetched like the strips, skipped without them), their alignment measured within
 ``S1S2_REACH`` px (the GRD images lie up to 16 px off over relief).
+:class:`TerrainCorrectedSentinelPairs` tracks them on every canvas pair of Sen1Floods11's
+terrain-corrected Sentinel-1 / Sentinel-2 chip (``tiles='sen1floods11'``, evaluation only).
 """
 
 from __future__ import annotations
@@ -55,29 +57,35 @@ _STRETCH_METHODS = ("sarfeat", "sarfeat-affine")
 S1S2_REACH = 16
 
 
-def _fetchable(names: str) -> bool:
-    """Whether every file of ``sarfeat.data.<names>`` can be had (False on a sarfeat
-    without that list, or offline with no local copy)."""
+def _fetchable(names: str, prefix: str = "") -> bool:
+    """Whether every file of ``sarfeat.data.<names>`` (those starting with ``prefix``) can
+    be had (False on a sarfeat without that list, or offline with no local copy)."""
     try:
         from sarfeat import data
     except ImportError:
         return False
     try:
         for name in getattr(data, names):
-            data.fetch(name)
+            if name.startswith(prefix):
+                data.fetch(name)
     except (AttributeError, data.DataUnavailableError):
         return False
     return True
 
 
+#: The files of each tile source: (the list in sarfeat.data, the names' prefix).
+_TILE_FILES = {"3mos": ("OPTICAL_SAR_STRIPS", ""), "s1s2": ("OPTICAL_SAR_S1S2_FILES", ""),
+               "sen1floods11": ("OPTICAL_SAR_EVALUATION_FILES", "optical_sar/sen1floods11/")}
+
+
 def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
-                      tiles: str = "3mos"):
-    """Per method of ``methods``, the figures of every ``_STEP``-th held-out pair (the canvas
+                      tiles: str = "3mos", step: int = _STEP):
+    """Per method of ``methods``, the figures of every ``step``-th held-out pair (the canvas
     pairs with ``canvas``; stretched pairs with ``stretch``; ``tiles``: the tile pairs'
     source) against the published truth and, under ``'<method>/realigned'``, the
     re-aligned one; None without the tiles' files."""
     use_shared_data()
-    if not _fetchable("OPTICAL_SAR_S1S2_FILES" if tiles == "s1s2" else "OPTICAL_SAR_STRIPS"):
+    if not _fetchable(*_TILE_FILES[tiles]):
         return None
     from .check_3mos_alignment import REACH, measure_tile
     from .eval_optical_sar import evaluate, summary
@@ -86,14 +94,14 @@ def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
     reach = S1S2_REACH if tiles == "s1s2" else REACH
     offsets, sure = {}, set()  # the tiles of the pairs evaluated: re-aligned, sure truth
     for index, (*_, name, optical, sar) in enumerate(split_tiles("held_out", tiles)):
-        if index % _STEP:
+        if index % step:
             continue
         measured = measure_tile(optical, sar, reach)
         if measured["realigned_offset"] is not None:
             offsets[name] = tuple(measured["realigned_offset"])
         if measured["truth_sure"]:
             sure.add(name)
-    rows = evaluate("held_out", None, 1, list(methods), _STEP, canvas=canvas,
+    rows = evaluate("held_out", None, 1, list(methods), step, canvas=canvas,
                     offsets=offsets, stretch=stretch, tiles=tiles)
     figures = {name: summary(rows[name]) for name in methods}
     figures.update({f"{name}/realigned": summary(rows[name], column=5) for name in methods})
@@ -154,6 +162,19 @@ class Sentinel1Sentinel2Pairs(OpticalSARPairs):
     def setup(self, results, method):
         if results is None:
             raise NotImplementedError("no Sentinel-1 / Sentinel-2 fragments (offline)")
+
+
+class TerrainCorrectedSentinelPairs(OpticalSARPairs):
+    """The same figures on the canvas pairs of Sen1Floods11's terrain-corrected chip (every
+    pair: 18, ``tiles='sen1floods11'``, evaluation only), where the truth is the
+    georeferencing and no relief displaces it."""
+
+    def setup_cache(self):
+        return _held_out_figures(canvas=True, tiles="sen1floods11", step=1)
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("no Sen1Floods11 chip (offline)")
 
 
 class StretchedOpticalSARPairs(OpticalSARPairs):

@@ -26,9 +26,18 @@ by fragment: the fragments at even positions of the sorted list are the
 ``'tune'`` split, those at odd positions the ``'held_out'`` split (200 and 196 pairs:
 fragment 142 is left out, a duplicate of 130 in the data, :data:`S1S2_LEFT_OUT`).
 
+``tiles='sen1floods11'`` takes them from the one sample chip of Sen1Floods11
+(:mod:`sarfeat.optical_sar_evaluation`: 512 px at about 10 m in south-east Spain, a
+terrain-corrected Sentinel-1 GRD image exported onto the Sentinel-2 image's grid, so
+that the truth is the georeferencing and no relief displaces it): the nine 256 px tiles
+at rows and columns 0, 128 and 256 (:data:`SEN1FLOODS11_TILE_CORNERS`; neighbours
+overlap by half), each with VV and with VH (18 tile pairs; the SAR image as intensity,
+the optical one the gray of bands 4, 3, 2). Evaluation only: a ``'held_out'`` split
+alone, never tuned on.
+
 The files are fetched through :func:`sarfeat.data.fetch` (pinned URL and
 SHA-256); set ``SARFEAT_DATA_DIR`` to a folder holding ``optical_sar/3mos/``
-(and ``optical_sar/s1s2/``) to work offline.
+(and ``optical_sar/s1s2/``, ``optical_sar/sen1floods11/``) to work offline.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from scipy import ndimage
 from skimage.transform import AffineTransform, SimilarityTransform, resize, warp
 
 from sarfeat.data import OPTICAL_SAR_S1S2_FILES, OPTICAL_SAR_STRIPS, fetch
-from sarfeat.io import read_image
+from sarfeat.io import read_image, read_raster, rgb_to_gray
 
 #: Tile side.
 TILE = 256
@@ -52,8 +61,13 @@ S1S2_TILE_CORNERS = ((384, 384), (384, 640), (640, 384), (640, 640))
 #: Fragments left out of the Sentinel-1 / Sentinel-2 pairs, with why.
 S1S2_LEFT_OUT = {"142": "its optical file is byte for byte fragment 130's, and its SAR image "
                         "shows the same ground as 130's (a duplicate in the data)"}
+#: Top-left corners (row, column) of the nine tiles cut from the Sen1Floods11 chip (512 px).
+SEN1FLOODS11_TILE_CORNERS = tuple((y, x) for y in (0, 128, 256) for x in (0, 128, 256))
+#: The Sen1Floods11 chip's files (SAR: VV, VH in dB; optical: Sentinel-2 L1C, 13 bands).
+SEN1FLOODS11_CHIP = ("optical_sar/sen1floods11/Spain_7370579_S1Hand.tif",
+                     "optical_sar/sen1floods11/Spain_7370579_S2Hand.tif")
 #: The sources of tile pairs.
-TILE_SOURCES = ("3mos", "s1s2")
+TILE_SOURCES = ("3mos", "s1s2", "sen1floods11")
 
 
 def _runs(content: np.ndarray) -> list[tuple[int, int]]:
@@ -142,15 +156,35 @@ def _s1s2_tiles(first: int):
                    sar[y:y + TILE, x:x + TILE])
 
 
+def _sen1floods11_tiles():
+    """Yield (polarisation index, tile index, name, optical, SAR) of the Sen1Floods11 chip:
+    every tile of :data:`SEN1FLOODS11_TILE_CORNERS` with VV (0), then with VH (1)."""
+    sar_file, optical_file = (read_raster(fetch(name)).data for name in SEN1FLOODS11_CHIP)
+    red_green_blue = np.moveaxis(optical_file[[3, 2, 1]].astype(np.float32), 0, -1)
+    optical = rgb_to_gray(red_green_blue).astype(np.float32)
+    for index, polarisation in enumerate(("VV", "VH")):
+        intensity = (10.0 ** (sar_file[index].astype(np.float64) / 10.0)).astype(np.float32)
+        for k, (y, x) in enumerate(SEN1FLOODS11_TILE_CORNERS):
+            yield (index, k, f"SF11_{polarisation}_{k}", optical[y:y + TILE, x:x + TILE],
+                   intensity[y:y + TILE, x:x + TILE])
+
+
 def split_tiles(split: str, tiles: str = "3mos"):
     """Yield (strip or fragment index, tile index, name, optical, SAR) of one split's
     unwarped tile pairs, in the order of :func:`development_pairs` and :func:`canvas_pairs`
-    (one pair per tile); ``tiles``: ``'3mos'`` (the preview strips) or ``'s1s2'`` (the
-    Sentinel-1 / Sentinel-2 fragments)."""
+    (one pair per tile); ``tiles``: ``'3mos'`` (the preview strips), ``'s1s2'`` (the
+    Sentinel-1 / Sentinel-2 fragments) or ``'sen1floods11'`` (its chip; ``'held_out'``
+    only)."""
     if split not in ("tune", "held_out"):
         raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
     if tiles not in TILE_SOURCES:
         raise ValueError(f"tiles must be one of {TILE_SOURCES}, got {tiles!r}")
+    if tiles == "sen1floods11":
+        if split != "held_out":
+            raise ValueError("the Sen1Floods11 tiles are evaluation data: split must be "
+                             f"'held_out', got {split!r}")
+        yield from _sen1floods11_tiles()
+        return
     first = 0 if split == "tune" else 1
     if tiles == "s1s2":
         yield from _s1s2_tiles(first)

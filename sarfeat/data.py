@@ -41,6 +41,9 @@ Name                                      Content                             Li
 ``optical_sar/s1s2/<opt|sar>/<k>.png``    100 Sentinel-2 / Sentinel-1         no licence file (Copernicus
                                           fragments of 1024² at 10 m,         imagery): development only,
                                           aligned by hand                     never shipped
+``optical_sar/sen1floods11/*.tif``        one Sentinel-1 (terrain-corrected)  no licence: evaluation only,
+                                          / Sentinel-2 chip, 512² on one      never shipped
+                                          grid (Sen1Floods11's sample)
 ``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
 ``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
 ``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:

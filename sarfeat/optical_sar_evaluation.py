@@ -22,10 +22,28 @@ them (:mod:`sarfeat.data` merges this table into its registry, so
   and the 3x3 similarity ``Gt<k>.txt`` between them: 21 of its 25 pairs (15, 23,
   24 and 25 fail the image check of ``benchmarks/README.md``). The repository has
   no licence.
+- cloudtostreet/Sen1Floods11 (Bonafilia et al., CVPR Workshops 2020), folder
+  ``sample``: its one sample chip, Spain_7370579, 512 x 512 pixels of about 10 m
+  in south-east Spain: a Sentinel-1 IW GRD image (VV and VH in dB, float32;
+  processed in Google Earth Engine, which corrects the terrain with SRTM) and a
+  Sentinel-2 L1C image (13 bands) exported onto the same grid. The truth is the
+  georeferencing itself, with a terrain-corrected SAR image: the one open
+  Sentinel-1 / Sentinel-2 pair found whose truth no relief displaces
+  (``benchmarks/optical_sar_pairs.py``, ``tiles='sen1floods11'``). The
+  repository has no licence file (its README asks to cite the paper).
 """
 
 from __future__ import annotations
 
+SEN1FLOODS11_REPO = (
+    "https://raw.githubusercontent.com/cloudtostreet/Sen1Floods11/"
+    "b9e460dabe70230111a3c3d36cd0c5ce03606ee9/sample"
+)
+SEN1FLOODS11_LICENCE = (
+    "no licence: evaluation only, never shipped (cloudtostreet/Sen1Floods11, the sample "
+    "chip Spain_7370579 of Bonafilia et al., CVPR Workshops 2020; the repository has no "
+    "licence file; contains modified Copernicus Sentinel data); never training or tuning data"
+)
 STARAINJ_REPO = (
     "https://raw.githubusercontent.com/StaRainJ/Multi-modality-image-matching-database-"
     "metrics-methods/ed2d5a4c8cc5b23297ecc598e2df1ab016422daa/"
@@ -229,6 +247,16 @@ EOSS_FILES = {
         "44192b17b76c94fae096c0cc0846bbaf6cd8ce2a9a737eadc66563b2705b7e45", 147),
 }
 
+# name -> (sha256, bytes, path under SEN1FLOODS11_REPO)
+SEN1FLOODS11_FILES = {
+    "optical_sar/sen1floods11/Spain_7370579_S1Hand.tif": (
+        "6c24bf791372da5e93450195eac8d676a7ef917884dfb479dafe4a565543b19a", 1507705,
+        "S1/Spain_7370579_S1Hand.tif"),
+    "optical_sar/sen1floods11/Spain_7370579_S2Hand.tif": (
+        "16e997e6a7159fa11160faf00591da763eb37ac82faf806f7fe733991944a048", 2320690,
+        "S2/Spain_7370579_S2Hand.tif"),
+}
+
 #: name -> (sha256, bytes, pinned URL, licence) of every evaluation-only optical-SAR file.
 EVALUATION_FILES = {
     **{name: (digest, size, f"{STARAINJ_REPO}/{name.rsplit('/', 1)[1]}", STARAINJ_LICENCE)
@@ -237,4 +265,6 @@ EVALUATION_FILES = {
        for name, (digest, size, path) in CFOG_FILES.items()},
     **{name: (digest, size, f"{EOSS_REPO}/{name.rsplit('/', 1)[1]}", EOSS_LICENCE)
        for name, (digest, size) in EOSS_FILES.items()},
+    **{name: (digest, size, f"{SEN1FLOODS11_REPO}/{path}", SEN1FLOODS11_LICENCE)
+       for name, (digest, size, path) in SEN1FLOODS11_FILES.items()},
 }

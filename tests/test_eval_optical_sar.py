@@ -478,3 +478,35 @@ def test_s1s2_tiles_are_split_by_fragment():
         file_sha256(fetch("optical_sar/s1s2/opt/130.png"))
     with pytest.raises(ValueError, match="tiles must be"):
         next(split_tiles("tune", "sen12"))
+
+
+def test_sen1floods11_tiles_are_evaluation_only_and_on_one_grid():
+    # the chip's nine overlapping tiles with VV, then VH; no tuning split
+    from benchmarks.optical_sar_pairs import SEN1FLOODS11_TILE_CORNERS, canvas_pairs, split_tiles
+    from sarfeat.data import DataUnavailableError
+    from sarfeat.metrics import registration_rmse
+
+    with pytest.raises(ValueError, match="evaluation data"):
+        next(split_tiles("tune", "sen1floods11"))
+    try:
+        tiles = list(split_tiles("held_out", "sen1floods11"))
+    except DataUnavailableError:
+        pytest.skip("optical_sar/sen1floods11 is not available (set SARFEAT_DATA_DIR to a "
+                    "folder holding it)")
+    assert [tile[2] for tile in tiles] == [f"SF11_{p}_{k}" for p in ("VV", "VH")
+                                          for k in range(len(SEN1FLOODS11_TILE_CORNERS))]
+    for _, _, _, optical, sar in tiles:
+        assert optical.shape == sar.shape == (256, 256)
+        assert optical.dtype == sar.dtype == np.float32
+        assert np.isfinite(optical).all() and (sar > 0).all()  # intensity, from dB
+    # neighbouring tiles overlap by half: one grid; VV and VH share the optical tiles
+    np.testing.assert_array_equal(tiles[0][3][:, 128:], tiles[1][3][:, :128])
+    np.testing.assert_array_equal(tiles[0][4][:, 128:], tiles[1][4][:, :128])
+    np.testing.assert_array_equal(tiles[0][3], tiles[9][3])
+    assert not np.array_equal(tiles[0][4], tiles[9][4])
+    # a terrain-corrected Sentinel-1 tile registers onto its turned and scaled Sentinel-2
+    # canvas, judged by the georeferencing alone
+    name, canvas, sar, truth = next(canvas_pairs("held_out", tiles="sen1floods11"))
+    matrix = eval_optical_sar.register_sarfeat(canvas, sar)
+    assert matrix is not None, name
+    assert registration_rmse(matrix, truth.params, canvas.shape, sar.shape) < 1.5
