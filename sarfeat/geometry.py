@@ -253,6 +253,13 @@ def _is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def check_order(order) -> None:
+    """Raise ValueError unless ``order`` is a spline order of :func:`warp`, an integer 0-5."""
+    if not _is_integer(order) or not 0 <= order <= 5:
+        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
+                         f"got {order!r}")
+
+
 def _check_warp_arguments(image, shape, order, block) -> tuple[object, tuple[int, int]]:
     """(image, shape) of :func:`warp`, checked before any work; ValueError naming what is wrong.
 
@@ -271,9 +278,7 @@ def _check_warp_arguments(image, shape, order, block) -> tuple[object, tuple[int
     if len(image.shape) != 2:
         raise ValueError(f"expected a 2-D image, got shape {tuple(image.shape)}")
     shape = _check_shape(shape)
-    if not _is_integer(order) or not 0 <= order <= 5:
-        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
-                         f"got {order!r}")
+    check_order(order)
     if not _is_integer(block) or block < 1:
         raise ValueError(f"block must be an integer >= 1 (output pixels per side), got {block!r}")
     return image, shape

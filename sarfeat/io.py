@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
-from .geometry import check_warp_target, warp
+from .geometry import check_order, check_warp_target, warp
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
 from .preprocess import normalize_sar, valid_mask
 
@@ -464,7 +464,11 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     Raster
         Same dtype and nodata as ``raster`` (an integer raster without a
         nodata value gets its dtype's minimum as nodata; a float or complex one
-        NaN; a bool one keeps its own, False outside, no-data in ``valid``);
+        NaN; a bool one keeps its own, False outside, no-data in ``valid``).
+        In an integer raster a valid pixel never equals the nodata value: one
+        that would (cubic overshoot, rounding, a valid minimum taken as
+        nodata) moves one step toward the valid range (nodata +- 1), so that
+        it reads back as data;
         no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
         georeferencing, GCPs included (the caller sets the output grid's).
@@ -472,13 +476,15 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     Raises
     ------
     ValueError
-        For a bool raster with ``order`` other than 0: a mask has no values between
+        For an ``order`` that is not an integer 0-5 (even for a raster without
+        bands); for a bool raster with ``order`` other than 0: a mask has no values between
         False and True to interpolate; for an ``inverse_map`` that is not a finite,
         invertible 3x3 matrix or a ``shape`` that is not two integers >= 1 (even for
         a raster without bands).
     """
     check_raster(raster)
     inverse_map, shape = check_warp_target(inverse_map, shape)
+    check_order(order)  # before any band is warped (and for a raster without bands)
     dtype, nodata = raster.data.dtype, raster.nodata
     if dtype == bool and order != 0:
         raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
@@ -492,12 +498,29 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
                       valid=raster.valid[index])
         good = valid_mask(warped)
         if dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            warped = np.clip(np.rint(np.where(good, warped, 0)), info.min, info.max)
+            warped = _rounded_off_nodata(np.where(good, warped, 0), good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
         valid_out[index] = good
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
+
+
+def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,
+                        dtype: np.dtype) -> np.ndarray:
+    """``values`` rounded into integer ``dtype``, a ``good`` one never equal to ``nodata``.
+
+    A valid pixel that lands on the nodata value (cubic overshoot, rounding, or
+    the dtype's minimum taken as nodata) would read back as no-data: it moves
+    one step toward the valid range, to the nearer of ``nodata`` +- 1.
+    """
+    info = np.iinfo(dtype)
+    rounded = np.clip(np.rint(values), info.min, info.max)
+    hit = good & (rounded == nodata)
+    if hit.any():
+        step = np.where(values >= nodata, 1, -1)
+        step = np.where(nodata + step > info.max, -1, np.where(nodata + step < info.min, 1, step))
+        rounded[hit] = nodata + step[hit]
+    return rounded
 
 
 def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:

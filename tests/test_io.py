@@ -248,6 +248,41 @@ def test_warp_raster_keeps_dtype_and_nodata():
     assert unset.nodata == np.iinfo(np.int16).min and (unset.data[0, :, 36:] == -32768).all()
 
 
+@pytest.mark.parametrize("dtype, nodata", [("uint8", 0.0), ("uint16", None), ("int16", 5.0)])
+def test_warp_raster_never_writes_a_valid_pixel_on_the_nodata_value(tmp_path, dtype, nodata):
+    # a step 0 | 40 overshoots below 0 under cubic; a pixel of 5 or 0 next to 6 or 1 rounds onto
+    # the nodata value; each would read back as no-data
+    data = np.full((1, 24, 24), 40, dtype)
+    data[0, :, :12] = 0 if nodata is None or nodata == 0 else 5
+    data[0, :12, :] = 1 if nodata is None or nodata == 0 else 6
+    valid = np.ones(data.shape, bool) if nodata is None else data != nodata
+    raster = io.Raster(data, valid, nodata=nodata)
+    half = np.array([[1, 0, 0.4], [0, 1, 0.3], [0, 0, 1.0]])
+    for order in (0, 1, 3):
+        for target in (raster, io.Raster(data[:, ::-1].copy(), valid[:, ::-1].copy(), nodata)):
+            warped = io.warp_raster(target, half, (24, 24), order=order)
+            assert warped.valid.any()
+            assert not (warped.data[warped.valid] == warped.nodata).any(), order
+            io.write_raster(tmp_path / "out.tif", warped)
+            back = io.read_raster(tmp_path / "out.tif")
+            np.testing.assert_array_equal(back.valid, warped.valid)
+    # the step is toward the valid range: off the dtype's maximum, downward
+    top = io.Raster(np.full((1, 8, 8), 255, np.uint8), np.ones((1, 8, 8), bool), nodata=255.0)
+    top.data[0, :, :4] = 250
+    moved = io.warp_raster(top, half, (8, 8), order=0)
+    assert moved.data[moved.valid].max() == 254
+
+
+@pytest.mark.parametrize("bands", [1, 0])
+def test_warp_raster_checks_the_order_before_any_band(bands):
+    raster = io.Raster(np.ones((bands, 8, 8)), np.ones((bands, 8, 8), bool))
+    for order in (7, -1, 1.5, "cubic", True):
+        with pytest.raises(ValueError, match="order must be a spline order 0-5"):
+            io.warp_raster(raster, np.eye(3), (8, 8), order=order)
+        with pytest.raises(ValueError, match="order must be a spline order 0-5"):
+            io.warp_onto(raster, raster, np.eye(3), order=order)
+
+
 @pytest.mark.parametrize("bands", [1, 0])  # a raster without bands is checked alike
 def test_warp_raster_and_warp_onto_refuse_an_empty_output_and_a_bad_map(bands):
     raster = io.Raster(np.ones((bands, 8, 8)), np.ones((bands, 8, 8), bool))
