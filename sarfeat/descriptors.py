@@ -124,7 +124,8 @@ class MultiDescriptorExtractor:
     ----------
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector`, for detection
-        and for ``'r2d2'``; None: the detector's default (sarfeat-sar-v1).
+        and for ``'r2d2'``; None: the detector's default (sarfeat-sar-v2, whose
+        network is sarfeat-sar-v1's).
     descriptors : sequence of str or str
         Which descriptors to compute, among ``'r2d2'``, ``'ratio_hog'`` and
         ``'log_patch'``.
@@ -285,7 +286,7 @@ class MultiDescriptorExtractor:
             options["nodata"] = self.nodata
         key = (id(self.weights), str(self.weights), sorted(options.items(), key=str))
         if self._own_detector is None or self._own_key != repr(key):
-            # None: the detector's default weights (sarfeat-sar-v1, bundled)
+            # None: the detector's default weights (sarfeat-sar-v2, bundled)
             accepted = inspect.signature(SARR2D2Detector).parameters
             check_options(options, [name for name in accepted if name != "weights"],
                           "MultiDescriptorExtractor")

@@ -306,6 +306,25 @@ def test_option_choices_are_the_library_ones():
     assert common.DEVICES == DEVICES
 
 
+def test_the_weights_help_names_the_default_release_the_code_uses(capsys, monkeypatch):
+    # register-stack's help said sarfeat-sar-v1 while it used (and summary.json recorded)
+    # DEFAULT_RELEASE; every help takes the name from the constant
+    import sarfeat.cli.detect
+    import sarfeat.cli.register_stack
+    from sarfeat.cli import common
+    from sarfeat.data import DEFAULT_RELEASE
+
+    assert common.DEFAULT_RELEASE == DEFAULT_RELEASE
+    for module in (common, sarfeat.cli.detect, sarfeat.cli.register_stack):
+        monkeypatch.setattr(module, "DEFAULT_RELEASE", "sarfeat-sar-v9", raising=False)
+    for command in ("detect", "register", "register-stack"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        weights_help = text[text.index("--weights W "):][:120]
+        assert "(default: sarfeat-sar-v9," in weights_help, command
+
+
 def test_a_misspelt_device_is_a_usage_error_before_any_work(airsar_cube, tmp_path, capsys):
     # it was exit 1 after the image was read and the network loaded
     from sarfeat.cli import build_parser

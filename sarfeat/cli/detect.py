@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 from ..viz import PLOT_SIDE
-from .common import (BAND_INDEX, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS, PRECISIONS, Console,
-                     UsageError, add_console_options, check_outputs, check_plot, device_name,
-                     input_error, load_weights, network_text, positive_int)
+from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS,
+                     PRECISIONS, Console, UsageError, add_console_options, check_outputs,
+                     check_plot, device_name, input_error, load_weights, network_text,
+                     positive_int)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
 
@@ -28,7 +29,7 @@ def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True
     the rotation-invariant maps and descriptor (``detect``'s: the matcher sets its own)."""
     parser.add_argument(
         "--weights", default=None, metavar="W",
-        help=f"checkpoint file, or a name of sarfeat's registry (default: sarfeat-sar-v2, "
+        help=f"checkpoint file, or a name of sarfeat's registry (default: {DEFAULT_RELEASE}, "
              f"the network {DEFAULT_WEIGHTS} with learned weights of the rotation-invariant "
              "descriptor, bundled with sarfeat; a registry name is fetched and hash-checked, "
              "never read from the working directory)")
@@ -246,7 +247,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         "intensity, about 1.2 looks (contains modified Copernicus Sentinel data)",
         f"image 1: VV; image 2: VH warped by a similarity (scale {w['scale']}, rotation "
         f"{w['rotation_deg']:g} deg, translation {w['translation']} px), NaN outside",
-        f"weights: {args.weights or 'sarfeat-sar-v2'}; min_size {min_size}, "
+        f"weights: {args.weights or DEFAULT_RELEASE}; min_size {min_size}, "
         f"max_size {args.max_size}; network: {network_text(detector.runtime_used)} "
         f"(--precision {args.precision})",
         f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)",

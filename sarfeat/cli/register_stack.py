@@ -113,7 +113,7 @@ def add_parser(commands) -> None:
                             help="transform model (default affine)")),
         (("--weights",), dict(default=None, metavar="W",
                               help="checkpoint file, or a name of sarfeat's registry "
-                                   "(default: the bundled sarfeat-sar-v1; a registry name is "
+                                   f"(default: {DEFAULT_RELEASE}, bundled; a registry name is "
                                    "never read from the working directory)")),
         (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
                                                       "registry does not know")),
