@@ -130,7 +130,7 @@ def test_cli_trains_from_a_config_file_and_user_images(tmp_path, airsar_cube, ca
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"iterationz": 1}))
     assert train_main(["--config", str(bad), "--output", str(output), "--no-validate",
-                       "--no-calibrate"]) == 1
+                       "--no-calibrate"]) == 2  # a usage error, refused before any work
     assert "unknown training options" in capsys.readouterr().err
 
 
@@ -234,7 +234,7 @@ def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
             (scene, tmp_path / "w.pt", "exists and is not a folder")):
         status = train_main(["--output", str(output), "--sar-images", str(scene),
                              "--export", str(export), *small])
-        assert status == 1 and message in capsys.readouterr().err
+        assert status == 2 and message in capsys.readouterr().err
         assert not run.exists()
     assert scene.read_bytes() == before
 
@@ -320,8 +320,10 @@ def test_cli_refuses_values_out_of_range_before_any_work(tmp_path, option, value
     status = train_main(["--output", str(tmp_path / "run"), "--sar-images",
                          str(tmp_path / "missing.npy"), "--no-validate", "--no-calibrate",
                          "--quiet", option, value])
-    assert status == 1
-    assert f"({option}) must be" in capsys.readouterr().err
+    assert status == 2  # as argparse's own usage errors (it was 1, a failure of the work)
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m sarfeat.training")
+    assert "python -m sarfeat.training: error: " in err and f"({option}) must be" in err
     assert not (tmp_path / "run").exists()
 
 
@@ -337,7 +339,7 @@ def test_cli_names_what_is_wrong_in_a_config_file(tmp_path, content, message, ca
     config.write_text(json.dumps(content))
     status = train_main(["--config", str(config), "--output", str(tmp_path / "run"),
                          "--no-validate", "--no-calibrate", "--quiet"])
-    assert status == 1 and message in capsys.readouterr().err
+    assert status == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
@@ -387,6 +389,40 @@ def test_side_trainers_refuse_bad_threads_and_minutes(tmp_path, module, required
     assert stop.value.code == 2 and f"argument {option}: must be" in capsys.readouterr().err
 
 
+#: Out-of-range values of the side trainers' options, each refused by argparse before any work.
+SIDE_VALUES = [("patch_descriptor", "--batch", "0"), ("patch_descriptor", "--warps", "-1"),
+               ("invariant_descriptor", "--speckle", "1.5"), ("invariant_descriptor", "--lr", "0"),
+               ("invariant_descriptor", "--widths", "0"), ("orientation", "--batch", "0"),
+               ("orientation", "--hold-out", "-2"), ("learned_polar", "--every", "0"),
+               ("learned_polar", "--temperature", "nan"), ("learned_polar", "--keep", "2")]
+
+
+@pytest.mark.parametrize("module, option, value", SIDE_VALUES)
+def test_side_trainers_refuse_values_out_of_range_as_usage_errors(tmp_path, module, option,
+                                                                  value, capsys):
+    """--batch 0 and the like were taken, and failed (or ran on) in the middle of the work."""
+    import importlib
+
+    main = importlib.import_module(f"sarfeat.training.{module}").main
+    required = dict(SIDE_TRAINERS)[module]
+    with pytest.raises(SystemExit) as stop:
+        main(["--output", str(tmp_path / "run"), *required, option, value])
+    assert stop.value.code == 2 and f"argument {option}: must be" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("scale", [["0", "1"], ["1.3", "0.7"]])
+def test_cli_refuses_a_relative_scale_out_of_order_or_range(tmp_path, scale, capsys):
+    args = ["--output", str(tmp_path / "run"), "--sar-images", str(tmp_path / "missing.npy"),
+            "--relative-scale", *scale]
+    try:
+        status = train_main(args)
+    except SystemExit as stop:  # argparse's own refusal
+        status = stop.code
+    assert status == 2 and "--relative-scale" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_distill_refuses_minutes_of_zero(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         train_main(["distill", "--out", str(tmp_path / "run"), "--minutes", "0"])
@@ -407,7 +443,9 @@ def test_distill_refuses_values_out_of_range_before_any_work(tmp_path, option, v
     status = train_main(["distill", "--out", str(tmp_path / "run"), "--minutes", "1",
                          "--teacher", str(tmp_path / "missing.pt"),
                          "--data-dir", str(tmp_path / "missing"), option, value])
-    assert status == 1 and message in capsys.readouterr().err
+    assert status == 2  # as argparse's own usage errors (it was 1, a failure of the work)
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m sarfeat.training distill") and message in err
     assert not (tmp_path / "run").exists()
 
 

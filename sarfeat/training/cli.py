@@ -6,6 +6,10 @@ narrower network from trained weights instead (:mod:`sarfeat.training.distill`).
 Options given on the command line override those of ``--config`` (a JSON file
 with the fields of :class:`~sarfeat.training.trainer.TrainConfig`). A run whose
 output folder holds ``last.pt`` resumes from it, unless ``--restart``.
+
+Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
+``--config`` refused before any work (out of range, unknown, an output over an
+input); 1 a failure during the work; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 
 from ..argument_checks import positive_int
+from .config_checks import number, usage_error
 from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
@@ -53,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="SAR scenes (.npy (H, W) or (H, W, C) intensity, or images)")
     parser.add_argument("--optical", type=Path, nargs="+", default=[],
                         help="optical images, given simulated speckle")
-    parser.add_argument("--rotation-deg", type=float,
+    parser.add_argument("--rotation-deg", type=number(0),
                         help="random rotation range +-DEG of image 2 (default mixture: 30)")
-    parser.add_argument("--relative-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+    parser.add_argument("--relative-scale", type=number(0, low_open=True),
+                        nargs=2, metavar=("LOW", "HIGH"),
                         help="range of the scale of image 2 relative to image 1 (default 0.7 1.3)")
     parser.add_argument("--target", choices=["outputs", "turned_maps"],
                         help="the teacher's three outputs (default), or its two maps averaged "
@@ -75,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
+def _config(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
+    """The checked configuration (ValueError otherwise), and whether it names its architecture
+    (if not, an ``init`` checkpoint's is trained: :func:`_init_architecture`)."""
     values = json.loads(args.config.read_text()) if args.config else {}
     if not isinstance(values, dict):
         raise ValueError(f"--config {args.config}: expected a JSON object of TrainConfig "
@@ -89,13 +97,22 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         values["loss"] = dict(zip(("reliability", "cosim", "peaky", "sharpen"), args.loss_weights))
     if args.plain_ap is not None:
         values["loss"] = {**values.get("loss", {}), "plain_ap": args.plain_ap}
-    if values.get("init") and "architecture" not in values:  # train what --init holds
-        from ..checkpoint import load_state_dict
-
-        values["architecture"] = load_state_dict(values["init"])[0]
+    if args.relative_scale and args.relative_scale[0] > args.relative_scale[1]:
+        raise ValueError(f"--relative-scale LOW HIGH: LOW {args.relative_scale[0]:g} is above "
+                         f"HIGH {args.relative_scale[1]:g}")
     if not values.get("output"):
         raise ValueError("say where the run goes: --output FOLDER (or 'output' in --config)")
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values), "architecture" in values
+
+
+def _init_architecture(config: TrainConfig, named: bool) -> TrainConfig:
+    """``config`` training the architecture its ``init`` checkpoint holds, unless it names one
+    (reads the checkpoint: work, whose failure is exit status 1)."""
+    if not config.init or named:
+        return config
+    from ..checkpoint import load_state_dict
+
+    return dataclasses.replace(config, architecture=load_state_dict(config.init)[0])
 
 
 def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
@@ -229,7 +246,8 @@ def distill_main(argv: list[str] | None = None) -> int:
     """Entry point of ``distill``; returns the exit status."""
     from .distill import DistillConfig, Distiller
 
-    args = _distill_parser().parse_args(argv)
+    parser = _distill_parser()
+    args = parser.parse_args(argv)
     if args.threads:
         set_threads(args.threads)
     values = {"output": args.out, "teacher": args.teacher, "architecture": args.architecture,
@@ -240,10 +258,14 @@ def distill_main(argv: list[str] | None = None) -> int:
     if args.peak_threshold is not None:
         values["loss"] = {"peak_threshold": args.peak_threshold}
     try:
+        config = DistillConfig.from_dict(values)
+    except ValueError as error:  # refused before any work
+        return usage_error(parser, error)
+    try:
         if not args.resume and (Path(args.out) / RUN_STATE).is_file():
             raise ValueError(f"{args.out} already holds a run ({RUN_STATE}): continue it with "
                              "--resume, or choose another --out")
-        distiller = Distiller(DistillConfig.from_dict(values))
+        distiller = Distiller(config)
         if args.resume and distiller.resume():
             print(f"resumed {args.out} at iteration {distiller.iteration} "
                   f"({distiller.elapsed / 60:.1f} min)", file=sys.stderr)
@@ -265,14 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["distill"]:
         return distill_main(argv[1:])
-    args = _parser().parse_args(argv)
-    output = None
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config, architecture_named = _config(args)
+        _check_paths(args, config)
+    except (ValueError, FileNotFoundError) as error:  # refused before any work
+        return usage_error(parser, error)
+    output = Path(config.output)
     try:
         if args.threads:
             set_threads(args.threads)
-        config = _config(args)
-        output = Path(config.output)
-        _check_paths(args, config)
+        config = _init_architecture(config, architecture_named)
         dataset, description = build_dataset(config, args)
         config.data = description
         calibration = _calibration_images() if (args.calibrate or not args.no_validate) else []

@@ -5,15 +5,64 @@ once, naming the field and its command-line option, before any data is read
 or any file of the run written: not as a traceback from the middle of
 training, and never as a run that silently does nothing (zero iterations would
 export untrained weights).
+
+On a command line such a value is a usage error, exit status 2 as argparse's own
+(:func:`usage_error`; :func:`whole_number` and :func:`number` are argparse types
+for the side trainers' options); a failure during the work is exit status 1.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import re
+import sys
 
 from .._validation import check_choice, check_integer, check_number
 
-__all__ = ["check_values", "from_plain"]
+__all__ = ["check_values", "from_plain", "number", "usage_error", "whole_number"]
+
+
+def usage_error(parser: argparse.ArgumentParser, error) -> int:
+    """Say ``error`` as argparse says a usage error (usage, then ``prog: error: ...`` on
+    stderr) and return its exit status, 2: for a value refused before any work."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {error}", file=sys.stderr)
+    return 2
+
+
+def whole_number(low: int):
+    """argparse type: a whole number >= ``low`` (argparse refuses any other, exit status 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text!r}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
+def number(low: float = 0.0, high: float = math.inf, *, low_open: bool = False):
+    """argparse type: a finite number in [``low``, ``high``] (``(low, high]`` if ``low_open``)."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if low_open else value >= low)
+                and value <= high):
+            raise argparse.ArgumentTypeError(f"must be a finite number in {interval}, "
+                                             f"not {text!r}")
+        return value
+
+    parse.__name__ = f"number in {interval}"
+    return parse
 
 
 def from_plain(kind, values, what: str = "training options"):

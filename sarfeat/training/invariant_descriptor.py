@@ -79,6 +79,7 @@ from ..invariant_descriptor import keypoint_ring_samples, normalised_samples
 from ..orientation import PATCH_SCALE
 from ..polar_descriptor import POLAR_ANGLES, POLAR_RADII, polar_invariants
 from ..preprocess import normalize_sar
+from .config_checks import number, whole_number
 from .patch_descriptor import channel_pair, hardnet_loss, open_training_scenes
 from .trainer import (atomic_save, atomic_save_json, positive_minutes, resume_state, set_threads,
                       thread_count)
@@ -419,23 +420,23 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--open-data", required=True, help="folder of the extra open SAR")
     parser.add_argument("--minutes", type=positive_minutes, default=15.0)
-    parser.add_argument("--warps", type=int, default=600)
-    parser.add_argument("--extra", type=float, default=0.0,
+    parser.add_argument("--warps", type=whole_number(1), default=600)
+    parser.add_argument("--extra", type=number(0), default=0.0,
                         help="random positions a keypoint added to the training pairs")
-    parser.add_argument("--speckle", type=float, default=0.0,
+    parser.add_argument("--speckle", type=number(0, 1), default=0.0,
                         help="probability of extra speckle on each side of a channel pair")
-    parser.add_argument("--jitter", type=float, default=0.0,
+    parser.add_argument("--jitter", type=number(0), default=0.0,
                         help="second side's position noise (level px) and level noise on")
-    parser.add_argument("--images", type=int, default=0,
+    parser.add_argument("--images", type=whole_number(0), default=0,
                         help="warps a batch (negatives from the same image); 0: random pairs")
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--widths", type=int, nargs="*", default=[32, 32])
-    parser.add_argument("--taps", type=int, default=5)
-    parser.add_argument("--frequencies", type=int, default=8)
+    parser.add_argument("--batch", type=whole_number(1), default=512)
+    parser.add_argument("--lr", type=number(0, low_open=True), default=2e-3)
+    parser.add_argument("--widths", type=whole_number(1), nargs="*", default=[32, 32])
+    parser.add_argument("--taps", type=whole_number(1), default=5)
+    parser.add_argument("--frequencies", type=whole_number(1), default=8)
     parser.add_argument("--polar", action="store_true", help="add the polar invariants")
-    parser.add_argument("--hidden", type=int, default=0)
-    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--hidden", type=whole_number(0), default=0)
+    parser.add_argument("--dim", type=whole_number(1), default=128)
     parser.add_argument("--threads", type=thread_count, default=1)
     args = parser.parse_args(argv)
     set_threads(args.threads)

@@ -95,6 +95,7 @@ import torch
 from ..checkpoint import write_npz_atomically
 from ..learned_polar import LearnedPolar, invariant_length
 from ..polar_descriptor import MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra
+from .config_checks import number, whole_number
 from .polar_search import (hard_precision, load_pool, score, search, search_weights,
                            warp_features)
 from .trainer import (atomic_save_json, benchmark_module, positive_minutes, refuse_existing,
@@ -418,32 +419,33 @@ def main(argv=None) -> int:
     parser.add_argument("--pool", required=True, type=Path, nargs="+",
                         help="a ring-pair pool of training.invariant_descriptor (groups), or "
                              "detected-warps pools (several: merged)")
-    parser.add_argument("--detect-warps", type=int, default=0,
+    parser.add_argument("--detect-warps", type=whole_number(0), default=0,
                         help="first write a detected-warps pool of that many warps to --pool")
     parser.add_argument("--open-data", help="with --detect-warps: the open SAR folder")
     parser.add_argument("--select", type=Path, help="cached eval warps for early stopping")
     parser.add_argument("--minutes", type=positive_minutes, default=10.0)
-    parser.add_argument("--channels", type=int, default=6)
-    parser.add_argument("--images", type=int, default=4)
-    parser.add_argument("--pairs", type=int, default=128, help="pairs a warp in a batch")
-    parser.add_argument("--distractors", type=int, default=64, help="a side, a warp")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--decay", type=float, default=1.0, help="pull towards the start")
-    parser.add_argument("--margin", type=float, default=1.0)
-    parser.add_argument("--gap", type=float, default=6.0)
-    parser.add_argument("--every", type=int, default=200)
+    parser.add_argument("--channels", type=whole_number(1), default=6)
+    parser.add_argument("--images", type=whole_number(1), default=4)
+    parser.add_argument("--pairs", type=whole_number(1), default=128, help="pairs a warp in a batch")
+    parser.add_argument("--distractors", type=whole_number(0), default=64, help="a side, a warp")
+    parser.add_argument("--lr", type=number(0, low_open=True), default=1e-3)
+    parser.add_argument("--decay", type=number(0), default=1.0, help="pull towards the start")
+    parser.add_argument("--margin", type=number(0), default=1.0)
+    parser.add_argument("--gap", type=number(0), default=6.0)
+    parser.add_argument("--every", type=whole_number(1), default=200)
     parser.add_argument("--loss", choices=["hardnet", "precision"], default="hardnet",
                         help="with detected warps: the loss of each warp (see warp_loss)")
-    parser.add_argument("--temperature", type=float, default=0.05)
-    parser.add_argument("--recall", type=float, default=0.0)
-    parser.add_argument("--near", type=float, default=4.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=number(0, low_open=True),
+                        default=0.05)
+    parser.add_argument("--recall", type=number(0), default=0.0)
+    parser.add_argument("--near", type=number(0), default=4.0)
+    parser.add_argument("--seed", type=whole_number(0), default=0)
     parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--search", action="store_true",
                         help="search group weights on a detected-warps pool instead of training")
-    parser.add_argument("--keep", type=float, default=0.98,
+    parser.add_argument("--keep", type=number(0, 1), default=0.98,
                         help="with --search: correct matches kept, at least, of polar's")
-    parser.add_argument("--every-warp", type=int, default=2,
+    parser.add_argument("--every-warp", type=whole_number(1), default=2,
                         help="with --search: every that many warps of the pool")
     args = parser.parse_args(argv)
     set_threads(args.threads)

@@ -40,6 +40,7 @@ from ..orientation import (ORIENTATION_SIGMA, PATCH_SCALE, PATCH_SIGMA, PATCH_SI
                            LevelSteering)
 from ..preprocess import normalize_sar
 from ..resample import resize_bilinear
+from .config_checks import number, whole_number
 from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
 
 __all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz", "train"]
@@ -494,16 +495,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--minutes", type=positive_minutes, default=45.0)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch", type=whole_number(1), default=256)
+    parser.add_argument("--lr", type=number(0, low_open=True), default=2e-3)
     parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--open-data", help="folder of the extra open SAR (sarfeat.data names, "
                                             "python -m sarfeat.training.open_sar FOLDER)")
-    parser.add_argument("--hold-out", type=int, default=0,
+    parser.add_argument("--hold-out", type=whole_number(0), default=0,
                         help="keep the last N scenes (with --open-data: BigEarthNet-S1 patches) "
                              "out of training, for validation")
     parser.add_argument("--loss", choices=("angle", "descriptor", "both"), default="angle")
-    parser.add_argument("--correspondences", type=int, default=0,
+    parser.add_argument("--correspondences", type=whole_number(0), default=0,
                         help="train on the detector's own keypoints matched across this many "
                              "random warps (CorrespondencePairs) instead of OrientationPairs")
     args = parser.parse_args(argv)

@@ -36,6 +36,7 @@ from ..checkpoint import write_npz_atomically
 from ..orientation import ORIENTATION_SIGMA, PATCH_SCALE, LevelSteering
 from ..patch_descriptor import PATCH_PIXELS, PatchNet, keypoint_patches
 from ..preprocess import normalize_sar
+from .config_checks import whole_number
 from .trainer import (atomic_save, config_changes, positive_minutes, resume_state, set_threads,
                       thread_count)
 
@@ -269,9 +270,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--minutes", type=positive_minutes, default=60.0)
-    parser.add_argument("--warps", type=int, default=400)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--warps", type=whole_number(1), default=400)
+    parser.add_argument("--batch", type=whole_number(1), default=256)
+    parser.add_argument("--width", type=whole_number(1), default=16)
     parser.add_argument("--threads", type=thread_count, default=1)
     parser.add_argument("--open-data", help="folder of the extra open SAR (sarfeat.data names)")
     args = parser.parse_args(argv)
