@@ -156,6 +156,43 @@ def test_recommended_thresholds_come_from_the_calibration_scenes(naver_net, airs
     assert fallback["reliability_threshold"] == 0.98
 
 
+def test_validation_and_calibration_show_progress_when_asked(naver_net, airsar_cube, capsys):
+    """They ran for minutes after the training bar had closed, showing nothing."""
+    from sarfeat.training.validation import HELD_OUT_WARPS, recommend_thresholds
+
+    scene = airsar_cube[:96, :96]
+    for progress in (True, False):
+        held_out_mma(naver_net, scene, HELD_OUT_WARPS[:1], both_orders=False, progress=progress)
+        recommend_thresholds(naver_net, [scene], candidates=(0.7,), warps=HELD_OUT_WARPS[:1],
+                             min_matches=1, progress=progress)
+        err = capsys.readouterr().err
+        assert ("validation:" in err and "calibration:" in err) == progress, err
+        assert ("validation:" in err or "calibration:" in err) == progress, err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_validation_and_calibration_follow_quiet(tmp_path, quiet, monkeypatch):
+    from sarfeat.training import cli, validation
+
+    asked = []
+    monkeypatch.setattr(cli, "_calibration_images", lambda: [])
+    monkeypatch.setattr(validation, "held_out_mma", lambda *a, progress=False, **k: (
+        asked.append(("validation", progress)) or {"mma3": 0.5}))
+    monkeypatch.setattr(validation, "recommend_thresholds", lambda *a, progress=False, **k: (
+        asked.append(("calibration", progress)) or {"reliability_threshold": 0.5,
+                                                    "repeatability_threshold": 0.5,
+                                                    "calibration_mma3": 0.5}))
+    scene = tmp_path / "scene.npy"
+    np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    status = train_main(["--output", str(tmp_path / "run"), "--sar-images", str(scene),
+                         "--iterations", "1", "--batch-size", "1", "--crop-size", "48",
+                         "--no-bf16", "--device", "cpu", *(["--quiet"] if quiet else [])])
+    assert status == 0
+    # the validation at the end (its thresholds, then the held-out score), then the calibration
+    assert asked == [("calibration", not quiet), ("validation", not quiet),
+                     ("calibration", not quiet)]
+
+
 def test_resume_refuses_other_options_but_allows_more_iterations(tmp_path, channel_pairs):
     lite = dict(iterations=1, architecture="fast_r2d2_lite")
     Trainer(_config(tmp_path, **lite), channel_pairs).fit(progress=False)

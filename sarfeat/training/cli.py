@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
     parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (training, validation, calibration)")
     return parser
 
 
@@ -187,13 +188,15 @@ def _calibration_images() -> list:
     )]
 
 
-def _validate(net, calibration: list) -> dict:
-    """Held-out MMA at the thresholds the current weights would recommend."""
+def _validate(net, calibration: list, progress: bool = False) -> dict:
+    """Held-out MMA at the thresholds the current weights would recommend (``progress``: with
+    progress bars of the calibration and the validation)."""
     from .validation import held_out_mma, recommend_thresholds
 
-    thresholds = recommend_thresholds(net, calibration)
+    thresholds = recommend_thresholds(net, calibration, progress=progress)
     threshold = thresholds["reliability_threshold"]
-    result = held_out_mma(net, reliability_threshold=threshold, repeatability_threshold=threshold)
+    result = held_out_mma(net, reliability_threshold=threshold, repeatability_threshold=threshold,
+                          progress=progress)
     return {**result, "threshold": threshold}
 
 
@@ -304,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         calibration = _calibration_images() if (args.calibrate or not args.no_validate) else []
         validate = None
         if not args.no_validate:
-            validate = functools.partial(_validate, calibration=calibration)
+            validate = functools.partial(_validate, calibration=calibration,
+                                         progress=not args.quiet)
         trainer = Trainer(config, dataset, validate=validate)
         if not args.restart and trainer.resume():
             print(f"resumed {config.output} at iteration {trainer.iteration}", file=sys.stderr)
@@ -316,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             from .validation import recommend_thresholds
 
             trainer.net.eval()
-            thresholds = recommend_thresholds(trainer.net, calibration)
+            thresholds = recommend_thresholds(trainer.net, calibration, progress=not args.quiet)
             extra["calibration_mma3"] = thresholds.pop("calibration_mma3")
             extra["detector"] = thresholds
         final = trainer.export(Path(config.output) / "final.pt", extra)

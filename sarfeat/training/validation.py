@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.feature import match_descriptors
 from skimage.transform import SimilarityTransform, warp
+from tqdm.auto import tqdm
 
 from ..detector import SARR2D2Detector
 from ..metrics import match_errors
@@ -43,6 +44,7 @@ def held_out_mma(
     scene: np.ndarray | None = None,
     warps=HELD_OUT_WARPS,
     both_orders: bool = True,
+    progress: bool = False,
     **detector_options,
 ) -> dict[str, float]:
     """MMA@1/3/5 of mutual nearest neighbours on warped channel pairs of a scene.
@@ -57,6 +59,8 @@ def held_out_mma(
         Warps applied to the second channel.
     both_orders : bool
         Also match channel 1 against warped channel 0.
+    progress : bool
+        Show a progress bar (tqdm, on stderr; cleared when done) over the pairs.
     **detector_options
         Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``,
         ``upright=True``: the network's own maps and descriptors are validated).
@@ -73,10 +77,13 @@ def held_out_mma(
     last = scene.shape[-1] - 1
     orders = ((0, last), (last, 0)) if both_orders else ((0, last),)
     pooled, acceptance = [], float("nan")
+    bar = tqdm(total=len(orders) * len(warps), desc="validation", unit="pair", leave=False,
+               disable=not progress)
     for first, second in orders:
         try:
             detector.detect_and_extract(scene[..., first])
         except RuntimeError:
+            bar.update(len(warps))
             continue
         keypoints1, descriptors1 = detector.keypoints, detector.descriptors
         for index, (scale, angle, translation) in enumerate(warps):
@@ -89,11 +96,14 @@ def held_out_mma(
                 detector.detect_and_extract(moved)
             except RuntimeError:
                 continue
+            finally:
+                bar.update()  # a pair done (or without keypoints)
             matches = match_descriptors(descriptors1, detector.descriptors, cross_check=True)
             errors = match_errors(keypoints1, detector.keypoints, matches, transform)
             pooled.append(errors)
             if index == 0 and first == 0 and len(errors):
                 acceptance = float((errors <= 3).mean())
+    bar.close()
     errors = np.concatenate(pooled) if pooled else np.empty(0)
     result = {f"mma{t}": float((errors <= t).mean()) if len(errors) else float("nan")
               for t in (1, 3, 5)}
@@ -110,6 +120,7 @@ def recommend_thresholds(
     min_matches: int = 60,
     candidates=THRESHOLD_CANDIDATES,
     warps=HELD_OUT_WARPS[:2],
+    progress: bool = False,
     **detector_options,
 ) -> dict[str, float]:
     """Detection thresholds for trained weights, calibrated on training scenes.
@@ -134,6 +145,9 @@ def recommend_thresholds(
         Thresholds tried.
     warps : sequence
         Warps as in :func:`held_out_mma`.
+    progress : bool
+        Show a progress bar (tqdm, on stderr; cleared when done) over the
+        thresholds and scenes.
     **detector_options
         Passed to :class:`~sarfeat.SARR2D2Detector` (default ``min_size=128``).
 
@@ -145,12 +159,15 @@ def recommend_thresholds(
     """
     best = (-1.0, candidates[-1])
     pairs_per_scene = 2 * len(warps)
+    bar = tqdm(total=len(candidates) * len(scenes), desc="calibration", unit="scene",
+               leave=False, disable=not progress)
     for candidate in candidates:
         pooled, matches = [], 0
         for scene in scenes:
             result = held_out_mma(net, scene, warps, both_orders=True,
                                   reliability_threshold=candidate,
                                   repeatability_threshold=candidate, **detector_options)
+            bar.update()
             if result["matches"]:
                 pooled.append((result["mma3"], result["matches"]))
                 matches += result["matches"]
@@ -159,5 +176,6 @@ def recommend_thresholds(
         mma3 = sum(m * n for m, n in pooled) / matches
         if mma3 > best[0]:
             best = (mma3, candidate)
+    bar.close()
     return {"reliability_threshold": float(best[1]), "repeatability_threshold": float(best[1]),
             "calibration_mma3": round(float(best[0]), 4)}
