@@ -26,13 +26,14 @@ _NAMES = {
     "normalize_sar": "preprocess",
 }
 _SUBMODULES = {
-    "checkpoint", "cli", "data", "descriptors", "detector", "geometry", "io", "matching",
-    "metrics", "network", "orientation", "parallel", "polar_descriptor", "preprocess", "registration", "structural", "training",
-    "viz", "weights",
+    "checkpoint", "cli", "data", "descriptors", "detector", "detector_input", "geometry", "io",
+    "matching", "metrics", "network", "orientation", "parallel", "polar_descriptor",
+    "preprocess", "registration", "structural", "training", "viz", "weights",
 }
 
 __all__ = [
     "SARR2D2Detector",
+    "NoKeypointsError",
     "CoarseFineMatcher",
     "register",
     "RegistrationResult",

@@ -20,7 +20,10 @@ __all__ = ["NoKeypointsError", "prepare_image", "refuse_flat"]
 class NoKeypointsError(RuntimeError):
     """An image gives no keypoint: it is flat, featureless, too small or mostly masked.
 
-    A :class:`RuntimeError`; the matcher's stages catch this class alone.
+    A :class:`RuntimeError`; the matcher's stages catch this class alone. Public as
+    ``sarfeat.NoKeypointsError``; like sarfeat's other errors (``RegistrationError``:
+    ``sarfeat.registration``) it names the module that defines it in a traceback,
+    ``sarfeat.detector_input``, which ``import sarfeat`` reaches as an attribute too.
     """
 
 

@@ -84,6 +84,33 @@ def test_flat_image_raises_runtime_error(naver_net, method):
         getattr(detector, method)(np.ones((128, 128)))
 
 
+@pytest.mark.parametrize("name", ["NoKeypointsError", "RegistrationError"])
+def test_public_errors_name_a_module_sarfeat_reaches_and_pickle(name):
+    """NoKeypointsError moved to detector_input: a traceback named sarfeat.detector_input,
+    which `import sarfeat` did not reach, and sarfeat.__all__ left it out."""
+    import functools
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    import sarfeat
+
+    error_class = getattr(sarfeat, name)
+    assert name in sarfeat.__all__
+    assert error_class.__module__.startswith("sarfeat.")  # its defining module, as all do
+    reached = functools.reduce(getattr, error_class.__module__.split(".")[1:], sarfeat)
+    assert getattr(reached, name) is error_class
+    again = pickle.loads(pickle.dumps(error_class("image1: the image is flat")))
+    assert type(again) is error_class and again.args == ("image1: the image is flat",)
+    # in a fresh process, as a traceback shows it, from the name alone
+    shown = f"{error_class.__module__}.{name}"
+    code = f"import sarfeat; print(sarfeat.{shown.split('.', 1)[1]} is sarfeat.{name})"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=os.path.dirname(os.path.dirname(sarfeat.__file__)))
+    assert result.stdout.strip() == "True", result.stderr
+
+
 def test_the_detector_and_the_coarse_stage_refuse_a_constant_image_alike(naver_net):
     """One message, worded once (:func:`sarfeat.detector_input.refuse_flat`): the coarse
     stage's check before its network runs says what the detector says, after the image's name."""
