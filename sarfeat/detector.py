@@ -66,10 +66,12 @@ class SARR2D2Detector:
     scale_factor : float
         Ratio between consecutive pyramid scales (``downscale``, ORB's name, is
         accepted too).
-    min_size, max_size : int
-        Longest image side, in pixels, of the smallest and largest level;
-        min_size at most max_size (equal: one level). min_size None (the
-        default) is 256, and a max_size below 256 then gives one level, at max_size.
+    min_size : int or None
+        Longest image side, in pixels, of the smallest level, at most max_size
+        (equal: one level). None (the default) is 256, and a max_size below 256
+        then gives one level, at max_size.
+    max_size : int
+        Longest image side, in pixels, of the largest level.
     min_scale, max_scale : float
         Bounds on the pyramid scale (1 = full resolution; the pyramid never upsamples,
         so max_scale lies in (0, 1]).

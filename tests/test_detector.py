@@ -84,6 +84,23 @@ def test_flat_image_raises_runtime_error(naver_net, method):
         getattr(detector, method)(np.ones((128, 128)))
 
 
+def test_the_docstring_types_say_none_where_the_default_is_none():
+    """min_size defaults to None (256) while its line read `min_size, max_size : int`."""
+    import inspect
+    import re
+
+    types = {}
+    for line in inspect.getdoc(SARR2D2Detector).splitlines():
+        found = re.match(r"^(\w+(?:, \w+)*) : (.*)$", line)
+        if found:
+            types.update(dict.fromkeys(found.group(1).split(", "), found.group(2)))
+    for name, parameter in inspect.signature(SARR2D2Detector).parameters.items():
+        assert name in types, name
+        if parameter.default is None:
+            assert "None" in types[name] or "optional" in types[name], (name, types[name])
+    assert types["min_size"] == "int or None" and types["max_size"] == "int"
+
+
 @pytest.mark.parametrize("name", ["NoKeypointsError", "RegistrationError"])
 def test_public_errors_name_a_module_sarfeat_reaches_and_pickle(name):
     """NoKeypointsError moved to detector_input: a traceback named sarfeat.detector_input,
