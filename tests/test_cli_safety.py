@@ -85,6 +85,28 @@ def test_failed_registration_writes_its_report(inputs, tmp_path, capsys):
     assert report["network"] is None  # refused before the network ran
     assert not (tmp_path / "out.tif").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    assert not [key for key in report if key.endswith("_left_from_earlier_run")]
+
+
+def test_a_failed_registration_says_which_outputs_an_earlier_run_left(inputs, tmp_path,
+                                                                       capsys):
+    """An OUT of an earlier run stayed beside this run's failure report, saying nothing: it
+    passed for this run's result. It is kept (the user named it), and said to be earlier."""
+    np.save(tmp_path / "flat.npy", np.full((128, 128), 0.5, np.float32))
+    (tmp_path / "out.tif").write_bytes(b"an earlier registration")
+    (tmp_path / "points.csv").write_text("an earlier run's tie points")
+    status = main(["register", "flat.npy", "moving.npy", "-o", "out.tif", "--tie-points",
+                   "points.csv", "--json", "r.json", "-q"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "constant" in err
+    assert "out.tif, points.csv: left by an earlier run, not this one's result" in err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "failed"
+    assert report["output_left_from_earlier_run"] == "out.tif"
+    assert report["tie_points_left_from_earlier_run"] == "points.csv"
+    assert "plot_left_from_earlier_run" not in report
+    assert (tmp_path / "out.tif").read_bytes() == b"an earlier registration"  # not deleted
 
 
 KILLED = """

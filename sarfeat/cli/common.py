@@ -14,7 +14,7 @@ from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
     "ORDERS", "ORDER_HELP",
-    "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name",
+    "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
     "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
@@ -214,9 +214,19 @@ def jsonable(value):
     return value
 
 
+def add_note(error: BaseException, note: str) -> None:
+    """Add ``note`` to ``error``, as Python 3.11's ``add_note`` does (a traceback shows it);
+    :func:`guarded`'s one-line message says it too."""
+    try:
+        error.__notes__ = [*getattr(error, "__notes__", []), note]
+    except (AttributeError, TypeError):  # an error that takes no attribute: the note is lost
+        pass
+
+
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
+    text = " ".join(str(error).split()) or type(error).__name__
+    notes = [" ".join(str(note).split()) for note in getattr(error, "__notes__", None) or ()]
+    return "; ".join([text, *notes])
 
 
 def guarded(command: str, action, args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,8 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     check_outputs, input_error, check_plot, network_text, unit_fraction,
-                     with_nodata)
+                     add_note, check_outputs, input_error, check_plot, network_text,
+                     unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .report import (TIE_POINT_SUFFIXES, raster_pixel_size, failure_report, given_options,
                      registration_report, tie_points, updated_geotransform, write_json,
@@ -317,6 +318,21 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
     return inputs
 
 
+def left_from_earlier_run(args: argparse.Namespace, error: BaseException) -> dict:
+    """The outputs (-o, --tie-points, --plot) that a failed run did not write but finds in
+    place, an earlier run's, as failure-report fields (``output_left_from_earlier_run``:
+    path), also said in ``error``'s message. They are left as they are: the user named them,
+    and sarfeat deletes no file it did not write in this run (register-stack removes its
+    earlier outputs because it names them itself, in a folder it owns)."""
+    named = {"output": args.output, "tie_points": args.tie_points, "plot": args.plot}
+    left = {f"{key}_left_from_earlier_run": str(path) for key, path in named.items()
+            if path is not None and os.path.lexists(path)}
+    if left:
+        add_note(error, f"{', '.join(left.values())}: left by an earlier run, not this one's "
+                        "result (this run wrote no output)")
+    return left
+
+
 def _head(args: argparse.Namespace) -> dict:
     from .. import __version__
 
@@ -372,9 +388,11 @@ def run(args: argparse.Namespace) -> None:
 
             note = write_raster(args.output, output, display_kind=kind)
     except Exception as error:
+        left = {} if isinstance(error, UsageError) else left_from_earlier_run(args, error)
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
-            write_json(args.json, failure_report(_head(args), error, total, None if result is None
-                                                 else result.diagnostics.get("network")))
+            write_json(args.json, {**failure_report(_head(args), error, total, None if result
+                                                    is None else result.diagnostics.get("network")),
+                                   **left})
             if total is not None:  # the work is not lost
                 console.say(f"the registration succeeded: its transform is in {args.json}")
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
