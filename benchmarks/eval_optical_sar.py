@@ -354,7 +354,8 @@ def evaluate(split: str, limit: int | None, upscale: int, methods, step: int = 1
     (:func:`scatter_nodata`, seeded by the pair's index); ``stretch``: affine
     development pairs (``development_pairs(stretch=...)``); ``seed``: the warps' seed
     (None: each pair set's own, the pairs every figure is measured on); ``tiles``: the
-    tile pairs' source (``'3mos'`` or ``'s1s2'``, :func:`optical_sar_pairs.split_tiles`)."""
+    tile pairs' source (``'3mos'``, ``'s1s2'`` or ``'sen1floods11'``,
+    :func:`optical_sar_pairs.split_tiles`)."""
     rows = {name: [] for name in methods}
     seeded = {} if seed is None else {"seed": seed}
     pairs = (canvas_pairs(split, upscale=upscale, tiles=tiles, **seeded) if canvas else
@@ -447,8 +448,10 @@ def main(argv=None) -> int:
                              "real pairs of real_optical_sar_pairs.py (evaluation only)")
     parser.add_argument("--tiles", choices=TILE_SOURCES, default="3mos",
                         help="the tile pairs of --set 3mos or canvas: 3mos (the 3MOS preview "
-                             "strips) or s1s2 (the Sentinel-1 / Sentinel-2 fragments of "
-                             "VolkovVl/Optical-SAR-dataset, 10 m)")
+                             "strips), s1s2 (the Sentinel-1 / Sentinel-2 fragments of "
+                             "VolkovVl/Optical-SAR-dataset, 10 m) or sen1floods11 (the "
+                             "terrain-corrected chip of Sen1Floods11: evaluation only, "
+                             "--split held_out)")
     parser.add_argument("--source", choices=("all", "starainj", "cfog", "eoss"), default="all",
                         help="the real pairs of one source only (--set real only)")
     parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
@@ -496,6 +499,9 @@ def main(argv=None) -> int:
                      "--set canvas")
     if args.tiles != "3mos" and args.pair_set == "real":
         parser.error("--tiles chooses the tiles of --set 3mos and --set canvas")
+    if args.tiles == "sen1floods11" and args.split != "held_out":
+        parser.error("--tiles sen1floods11 is evaluation data: it has no tuning split "
+                     "(--split held_out)")
     if args.alignment is not None and args.pair_set == "real":
         parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "
                      "--set canvas, not to the real pairs")

@@ -441,7 +441,8 @@ def test_tiles_choose_the_tile_pairs_of_either_generated_set(monkeypatch, capsys
     for arguments in (["--tiles", "s1s2"], ["--set", "canvas", "--tiles", "s1s2"], []):
         eval_optical_sar.main([*arguments, "--methods", "sift"])
     assert asked == ["s1s2", "s1s2", "3mos"]
-    for arguments in (["--set", "real", "--tiles", "s1s2"], ["--tiles", "sen12"]):
+    for arguments in (["--set", "real", "--tiles", "s1s2"], ["--tiles", "sen12"],
+                      ["--tiles", "sen1floods11", "--split", "tune"]):
         with pytest.raises(SystemExit) as exit_:
             eval_optical_sar.main([*arguments, "--methods", "sift"])
         assert exit_.value.code == 2 and "--tiles" in capsys.readouterr().err
