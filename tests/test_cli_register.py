@@ -282,6 +282,14 @@ def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):
     assert message in capsys.readouterr().err
 
 
+def test_usage_line_does_not_require_o(capsys):
+    """-o is optional (--json, --tie-points or --plot will do): the usage line says no more."""
+    assert main(["register"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: sarfeat register [options] (FIXED MOVING | --example)" in err
+    assert "-o OUT" not in err
+
+
 @pytest.mark.parametrize("option", [["--descriptor", "patch"], ["--turned-maps", "average"]])
 def test_detects_descriptor_options_are_not_offered_by_register(option, capsys):
     """The matcher chooses its own descriptors: register has no option that it would ignore."""

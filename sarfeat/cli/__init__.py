@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "register":
         given = (args.fixed is not None) + (args.moving is not None)
         if args.example == (given > 0) or (not args.example and given != 2):
-            return _usage("register", "(FIXED MOVING -o OUT | --example)",
+            return _usage("register", "(FIXED MOVING | --example)",
                           "give FIXED and MOVING, or --example")
         return guarded("register", register.run, args)
     if args.example == (args.image is not None):
