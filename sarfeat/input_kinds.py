@@ -10,8 +10,10 @@ regular sample of) the valid pixels, in this order:
 
 1. complex data is ``'intensity'``;
 2. data whose values are all integers in [0, 255], or all multiples of 1/255
-   in [0, 1], is ``'display'``: an 8-bit picture, given as uint8, as float
-   0-255 or as float 0-1 (``skimage.img_as_float``), gives the same result;
+   in [0, 1], or 8-bit levels scaled to 16 bits (``skimage.img_as_uint``,
+   ``skimage.img_as_int``), is ``'display'``: an 8-bit picture, given as
+   uint8, as float 0-255, as float 0-1 (``skimage.img_as_float``) or as
+   16-bit integers, gives the same result;
 3. data with a negative median is ``'db'``;
 4. data with a heavy right tail, ``(p99 - p50) > 1.5 (p50 - p1)`` (percentiles
    of the nonzero values: zeros are most often no-data, or the fill around a

@@ -20,8 +20,10 @@ does, in order:
    - ``'db'``: already logarithmic, used as is;
    - ``'display'``: an 8/16-bit or [0, 1] display image (a quick-look PNG or
      JPEG, or a photograph), whatever its dtype: values in [0, 1] are used as
-     they are, larger ones are divided by 255 when they fit in [0, 255] and by
-     65535 otherwise; no stretch is applied;
+     they are, larger ones are divided by 255 when they fit in [0, 255], by
+     32767 when they are 8-bit levels scaled to int16's range
+     (``skimage.img_as_int``), by 65535 otherwise up to 65535 and by the
+     largest value beyond; no stretch is applied;
 
 5. for the first three kinds, a robust linear stretch maps the 1st and 99th
    percentiles of the valid pixels to 0 and 1, clipping outside;
