@@ -563,3 +563,72 @@ def test_trainers_write_their_json_files_atomically(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"steps": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["final.json"]
+
+
+def _names_read(*functions) -> set:
+    """What ``functions`` read of their ``args``: ``args.NAME``, and every string constant
+    (the names of ``for field in (...): getattr(args, field)`` loops)."""
+    import ast
+    import inspect
+    import textwrap
+
+    names = set()
+    for function in functions:
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "args"):
+                names.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+    return names
+
+
+def _parsed_options(main, argv: list) -> set:
+    """The destinations of the options that ``main`` parses (its parser caught at parse_args)."""
+    import argparse
+
+    caught = []
+
+    def catch(parser, *args, **kwargs):
+        caught.append(parser)
+        raise SystemExit(0)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "parse_args", catch)
+        with pytest.raises(SystemExit):
+            main(argv)
+    return {action.dest for action in caught[0]._actions if action.dest != "help"}
+
+
+def test_every_option_of_the_training_commands_is_read():
+    """The trainer's parser took --target and --peak-threshold (distill's options, copied
+    there) and main never read them: a run with either ignored it without a word."""
+    import importlib
+
+    from sarfeat.training import cli
+
+    commands = {"train": (cli.main, [], (cli.main, cli._config, cli._check_paths,
+                                         cli.build_dataset)),
+                "distill": (cli.main, ["distill"], (cli.distill_main,))}
+    for module in ("patch_descriptor", "invariant_descriptor", "orientation", "learned_polar",
+                   "open_sar"):
+        main = importlib.import_module(f"sarfeat.training.{module}").main
+        commands[module] = (main, [], (main,))
+    for name, (main, argv, readers) in commands.items():
+        unread = _parsed_options(main, argv) - _names_read(*readers)
+        assert not unread, f"{name} parses options it never reads: {sorted(unread)}"
+
+
+@pytest.mark.parametrize("option", [["--target", "turned_maps"], ["--peak-threshold", "0.3"]])
+def test_trainer_refuses_the_options_of_distill(tmp_path, option, monkeypatch, capsys):
+    from sarfeat.training import cli
+
+    def no_work(*args):
+        raise AssertionError(f"{option[0]} was taken: the run started")
+
+    monkeypatch.setattr(cli, "build_dataset", no_work)
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--output", str(tmp_path / "run"), *option])
+    assert stop.value.code == 2 and f"unrecognized arguments: {option[0]}" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

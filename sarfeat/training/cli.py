@@ -63,11 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--relative-scale", type=number(0, low_open=True),
                         nargs=2, metavar=("LOW", "HIGH"),
                         help="range of the scale of image 2 relative to image 1 (default 0.7 1.3)")
-    parser.add_argument("--target", choices=["outputs", "turned_maps"],
-                        help="the teacher's three outputs (default), or its two maps averaged "
-                             "over quarter turns (for architecture keypoint_maps)")
-    parser.add_argument("--peak-threshold", type=float,
-                        help="teacher peaks above this get extra weight (default 0.5)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder of sarfeat's shared data for the default mixture")
     parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
