@@ -30,6 +30,7 @@ import numpy as np
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
 from .geometry import check_order, check_warp_target, warp
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
+from .nodata_steps import off_nodata
 from .preprocess import normalize_sar, valid_mask
 
 __all__ = [
@@ -465,10 +466,13 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         Same dtype and nodata as ``raster`` (an integer raster without a
         nodata value gets its dtype's minimum as nodata; a float or complex one
         NaN; a bool one keeps its own, False outside, no-data in ``valid``).
-        In an integer raster a valid pixel never equals the nodata value: one
-        that would (cubic overshoot, rounding, a valid minimum taken as
-        nodata) moves one step toward the valid range (nodata +- 1), so that
-        it reads back as data;
+        A valid pixel never reads back as no-data: one that would (cubic
+        overshoot, rounding, a valid minimum taken as nodata, a finite float
+        nodata such as -9999.0 or 0.0 met by interpolation) moves one step
+        toward the valid range: nodata +- 1 in an integer raster; in a float
+        one, the nearest float of the dtype (:func:`numpy.nextafter`) that GDAL
+        does not take for the nodata value (it reads floats within about 5e-7
+        of it, relative, as no-data; see :mod:`sarfeat.nodata_steps`);
         no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
         georeferencing, GCPs included (the caller sets the output grid's).
@@ -497,30 +501,11 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         warped = warp(raster.data[index], inverse_map, shape, order=order,
                       valid=raster.valid[index])
         good = valid_mask(warped)
-        if dtype.kind in "iu":
-            warped = _rounded_off_nodata(np.where(good, warped, 0), good, nodata, dtype)
+        warped = off_nodata(warped, good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
         valid_out[index] = good
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
-
-
-def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,
-                        dtype: np.dtype) -> np.ndarray:
-    """``values`` rounded into integer ``dtype``, a ``good`` one never equal to ``nodata``.
-
-    A valid pixel that lands on the nodata value (cubic overshoot, rounding, or
-    the dtype's minimum taken as nodata) would read back as no-data: it moves
-    one step toward the valid range, to the nearer of ``nodata`` +- 1.
-    """
-    info = np.iinfo(dtype)
-    rounded = np.clip(np.rint(values), info.min, info.max)
-    hit = good & (rounded == nodata)
-    if hit.any():
-        step = np.where(values >= nodata, 1, -1)
-        step = np.where(nodata + step > info.max, -1, np.where(nodata + step < info.min, 1, step))
-        rounded[hit] = nodata + step[hit]
-    return rounded
 
 
 def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:

@@ -273,6 +273,51 @@ def test_warp_raster_never_writes_a_valid_pixel_on_the_nodata_value(tmp_path, dt
     assert moved.data[moved.valid].max() == 254
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("nodata", [-9999.0, 0.0])
+def test_warp_raster_never_writes_a_valid_float_pixel_on_the_nodata_value(tmp_path, dtype,
+                                                                           nodata):
+    from sarfeat.nodata_steps import off_nodata, taken_for_nodata
+
+    # columns either side of nodata, shifted half a pixel: bilinear gives nodata itself;
+    # rows 6-7 hold valid values within GDAL's no-data tolerance (-9999.001), 8- far from it
+    near = 1e-3 if nodata else 1e-30
+    data = np.full((1, 12, 16), nodata + 1, dtype)
+    data[0, :, 1::2] = nodata - 1
+    data[0, 6, :], data[0, 7, :] = nodata + near, nodata - near
+    data[0, 8:] = np.linspace(-50, 50, 64, dtype=dtype).reshape(4, 16)
+    raster = io.Raster(data, np.ones(data.shape, bool), nodata=nodata)
+    half = np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1.0]])
+
+    def nearest_kept(values, side):  # one float each side of nodata, the nearest GDAL keeps
+        value = values.ravel()[0]
+        assert (values == value).all() and (value - nodata) * side > 0
+        nearer = np.nextafter(value, np.array(nodata, dtype))
+        return not taken_for_nodata(value, nodata) and taken_for_nodata(nearer, nodata)
+
+    for order, inverse in ((1, half), (3, half), (0, np.eye(3))):
+        warped = io.warp_raster(raster, inverse, (12, 16), order=order)
+        assert warped.data.dtype == dtype and warped.nodata == nodata
+        assert warped.valid[0, :, :-1].all()
+        assert not taken_for_nodata(warped.data[warped.valid], nodata).any(), order
+        io.write_raster(tmp_path / "out.tif", warped)
+        back = io.read_raster(tmp_path / "out.tif")
+        np.testing.assert_array_equal(back.valid, warped.valid)
+        np.testing.assert_array_equal(back.data, warped.data)
+        onto = io.warp_onto(raster, raster, inverse, order=order)
+        np.testing.assert_array_equal(onto.data, warped.data)
+        np.testing.assert_array_equal(onto.valid, warped.valid)
+    assert nearest_kept(io.warp_raster(raster, half, (12, 16)).data[0, :6, :-1], 1)
+    moved = io.warp_raster(raster, np.eye(3), (12, 16), order=0).data[0]
+    if nodata:  # within the tolerance: out of it, on its own side
+        assert nearest_kept(moved[6], 1) and nearest_kept(moved[7], -1)
+    np.testing.assert_array_equal(moved[8:], data[0, 8:])  # far from nodata: as it was
+    # at the dtype's largest float there is none above: the step is down
+    top = np.finfo(dtype).max
+    stepped = off_nodata(np.array([top], dtype), np.array([True]), float(top), np.dtype(dtype))
+    assert stepped.dtype == dtype and np.nextafter(top, 0) > stepped[0] > top * (1 - 1e-6)
+
+
 @pytest.mark.parametrize("bands", [1, 0])
 def test_warp_raster_checks_the_order_before_any_band(bands):
     raster = io.Raster(np.ones((bands, 8, 8)), np.ones((bands, 8, 8), bool))

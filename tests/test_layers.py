@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sarfeat"
 LAYERS = {
     "sarfeat.preprocess": 0, "sarfeat.input_kinds": 0, "sarfeat.io": 0, "sarfeat.geometry": 0,
     "sarfeat.resample": 0, "sarfeat.canvas_fill": 0, "sarfeat.georeferencing": 0,
-    "sarfeat.atomic_files": 0, "sarfeat.argument_checks": 0,
+    "sarfeat.atomic_files": 0, "sarfeat.argument_checks": 0, "sarfeat.nodata_steps": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
     "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1, "sarfeat.optical_sar_s1s2": 1,
     "sarfeat.registry": 1,

@@ -1,0 +1,120 @@
+"""Resampled pixels as they are written: a valid one never reads back as no-data.
+
+:func:`sarfeat.io.warp_raster` writes the no-data value where the output has no
+data; a valid pixel that lands on that value (cubic overshoot, rounding, a
+valid minimum taken as nodata, an interpolation between values either side of
+a finite float nodata such as -9999.0 or 0.0) would read back as no-data. It
+moves one step toward the valid range instead (:func:`off_nodata`):
+
+- integer rasters: to the nearer of ``nodata`` +- 1;
+- float rasters with a finite nodata value: to the nearest float of the dtype
+  (:func:`numpy.nextafter`) that GDAL does not take for the nodata value. GDAL
+  reads a float within a relative tolerance of it as no-data
+  (``ARE_REAL_EQUAL`` in ``gdal_priv.h``: ``|v - nodata| < 2 * FLT_EPSILON *
+  |v + nodata|``, about 5e-7 relative, for float32 and float64 alike), so a
+  valid pixel within that tolerance moves too; for nodata 0.0 the step is the
+  next float itself.
+
+The step is upward unless the resampled value was below the nodata value, or
+no value of the dtype lies above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["off_nodata", "taken_for_nodata"]
+
+#: GDAL's relative tolerance of a float no-data value, with a margin of 1/1024 of it
+#: for the order in which GDAL may evaluate it.
+_TOLERANCE = 2 * (1 + 2 ** -10) * float(np.finfo(np.float32).eps)
+
+
+def off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
+               dtype: np.dtype) -> np.ndarray:
+    """``values`` as written in ``dtype``: a ``good`` one never read back as ``nodata``.
+
+    Parameters
+    ----------
+    values : ndarray of float
+        Resampled values (anything where ``good`` is False).
+    good : ndarray of bool
+        Where ``values`` are valid.
+    nodata : float or None
+        The nodata value written where ``good`` is False.
+    dtype : numpy.dtype
+        The dtype written.
+
+    Returns
+    -------
+    ndarray
+        ``values`` rounded into an integer ``dtype``, or cast into a float one,
+        each valid value that would read back as ``nodata`` moved off it (see the
+        module documentation); other dtypes (bool, complex) and a NaN or missing
+        ``nodata``: ``values`` as given.
+    """
+    dtype = np.dtype(dtype)
+    if nodata is None or not np.isfinite(nodata):
+        return values
+    if dtype.kind in "iu":
+        return _rounded_off_nodata(np.where(good, values, 0), good, nodata, dtype)
+    if dtype.kind == "f":
+        return _stepped_off_nodata(values, good, nodata, dtype)
+    return values
+
+
+def taken_for_nodata(values, nodata: float) -> np.ndarray:
+    """Whether GDAL reads each float of ``values`` as the no-data value ``nodata``.
+
+    Equal to it, or within GDAL's relative tolerance of it (see the module
+    documentation; with a margin of 1/1024 of the tolerance).
+    """
+    data, nodata = np.asarray(values, np.float64), float(nodata)
+    with np.errstate(over="ignore", invalid="ignore"):  # halves: no sum overflows
+        return (data == nodata) | (np.abs(data / 2 - nodata / 2)
+                                   < _TOLERANCE * np.abs(data / 2 + nodata / 2))
+
+
+def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,
+                        dtype: np.dtype) -> np.ndarray:
+    """``values`` rounded into integer ``dtype``, a ``good`` one never equal to ``nodata``."""
+    info = np.iinfo(dtype)
+    rounded = np.clip(np.rint(values), info.min, info.max)
+    hit = good & (rounded == nodata)
+    if hit.any():
+        step = np.where(values >= nodata, 1, -1)
+        step = np.where(nodata + step > info.max, -1, np.where(nodata + step < info.min, 1, step))
+        rounded[hit] = nodata + step[hit]
+    return rounded
+
+
+def _stepped_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,
+                        dtype: np.dtype) -> np.ndarray:
+    """``values`` cast to float ``dtype``, a ``good`` one never taken for ``nodata``."""
+    cast = values.astype(dtype)
+    hit = good & taken_for_nodata(cast, nodata)
+    if hit.any():
+        above = np.asarray(values) >= nodata
+        for side, moving in ((1.0, hit & above), (-1.0, hit & ~above)):
+            if moving.any():
+                step = _nearest_kept(nodata, dtype, side)
+                cast[moving] = step if step is not None else _nearest_kept(nodata, dtype, -side)
+    return cast
+
+
+def _nearest_kept(nodata: float, dtype: np.dtype, side: float):
+    """The float of ``dtype`` nearest ``nodata`` on ``side`` (+1 above, -1 below) that
+    GDAL does not take for it; None when there is none (beyond the dtype's range)."""
+    # the tolerance's edge: |d| = _TOLERANCE * |2 nodata + d| for d = step - nodata; start
+    # a billionth inside it (nodata itself for 0), then out by the fewest floats
+    away = 1 if side * nodata > 0 else -1  # d takes step away from 0, or toward it
+    edge = 2 * _TOLERANCE * abs(float(nodata)) / (1 - away * _TOLERANCE)
+    with np.errstate(over="ignore"):
+        step = np.array(float(nodata) + side * edge * (1 - 1e-9), dtype)
+    for _ in range(64):  # a few floats at most
+        if not np.isfinite(step):
+            return None
+        if not taken_for_nodata(step, nodata):
+            return step[()]
+        step = np.nextafter(step, dtype.type(side * np.inf))
+    raise AssertionError(f"no float of {dtype} found past nodata {nodata!r}")
