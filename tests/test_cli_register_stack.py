@@ -143,3 +143,60 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
     options = json.loads((out / "member.json").read_text())["options"]
     assert options == {key: summary[key] for key in ("format", "order", "band", "input_kind",
                                                      "nodata", "seed", "precision", "device")}
+
+
+@pytest.mark.parametrize("weights", [[], ["--weights", "sarfeat-sar-v1"],
+                                     ["--weights", "sarfeat-sar-v2"]])
+def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path, weights,
+                                                                       monkeypatch):
+    """What each worker of register-stack matches with (the matcher, its stage detectors and
+    their network) is what `sarfeat register` builds from the same --weights and options."""
+    import contextlib
+    import inspect
+
+    import sarfeat.parallel
+    from sarfeat.cli import build_parser, main
+    from sarfeat.cli.common import load_weights
+    from sarfeat.cli.register import make_matcher
+    from sarfeat.parallel import _client, _worker, stack
+
+    scene = load_sar_scene("labrador")[..., 0]
+    for name in ("fixed", "moving"):
+        np.save(tmp_path / f"{name}.npy", scene)
+    files = [str(tmp_path / "fixed.npy"), str(tmp_path / "moving.npy")]
+    common = [*weights, "--model", "similarity", "--seed", "3", "--nodata", "0",
+              "--input-kind", "intensity", "--precision", "fp32", "--device", "cpu"]
+    given = {}
+
+    class Cluster:
+        def scheduler_info(self):
+            return {"workers": {}}
+
+    def capture(pairs, **keywords):
+        given.update(keywords)
+        return iter(())
+
+    monkeypatch.setattr(_client, "client_for", lambda *args: contextlib.nullcontext(Cluster()))
+    monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
+    assert main(["register-stack", *files, "-o", str(tmp_path / "out"), "-q", *common]) == 0
+    own = set(inspect.signature(stack.iter_register_pairs).parameters) - {"options"}
+    options, _ = stack._check_options(given["weights"], {key: value for key, value in
+                                                         given.items() if key not in own})
+    stacked = _worker.matcher(given["weights"], options)
+
+    args = build_parser().parse_args(["register", *files, "-o", str(tmp_path / "o.npy"),
+                                      *common])
+    single = make_matcher(args, load_weights(args.weights, args.trust), args.input_kind, False)
+
+    def settings(item, *dropped):
+        return {key: repr(value) for key, value in vars(item).items()
+                if not key.startswith("_") and key not in dropped}
+
+    assert settings(stacked, "weights", "progress") == settings(single, "weights", "progress")
+    for matcher in (stacked, single):
+        assert type(matcher.weights).__name__ == "NetworkWeights"
+    np.testing.assert_equal(vars(stacked.weights), vars(single.weights))
+    for stage in ({}, {"max_keypoints": 300, "min_size": 128}):
+        detectors = [matcher._detector(**stage) for matcher in (stacked, single)]
+        assert settings(detectors[0], "weights") == settings(detectors[1], "weights")
+        assert detectors[0].weights is stacked.weights and detectors[1].weights is single.weights
