@@ -25,7 +25,8 @@ them (:mod:`sarfeat.data` merges this table into its registry, so
 - cloudtostreet/Sen1Floods11 (Bonafilia et al., CVPR Workshops 2020), folder
   ``sample``: its one sample chip, Spain_7370579, 512 x 512 pixels of about 10 m
   in south-east Spain: a Sentinel-1 IW GRD image (VV and VH in dB, float32;
-  processed in Google Earth Engine, which corrects the terrain with SRTM) and a
+  processed in Google Earth Engine, whose Sentinel-1 preprocessing, which the
+  repository points to, includes terrain correction with SRTM) and a
   Sentinel-2 L1C image (13 bands) exported onto the same grid. The truth is the
   georeferencing itself, with a terrain-corrected SAR image: the one open
   Sentinel-1 / Sentinel-2 pair found whose truth no relief displaces
