@@ -11,10 +11,10 @@ import numbers
 import os
 import warnings
 
-import re
 
 import numpy as np
 
+from .argument_checks import DEVICES, is_device_name
 from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
 from .preprocess import INPUT_KINDS
 from .weights import check_weights
@@ -39,7 +39,6 @@ __all__ = [
 #: SIFT's sigmas) that would otherwise be silently misread.
 MIN_KEYPOINT_SCALE = 16.0
 #: Devices that ``device=`` accepts (plus ``'cuda:N'`` and torch.device objects).
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def check_choice(name: str, value, choices) -> None:
@@ -101,7 +100,7 @@ def check_device(device) -> None:
         device = str(device)
     if not isinstance(device, str):
         raise ValueError(f"device must be a string or a torch.device, got {device!r}")
-    if device not in DEVICES and not re.fullmatch(r"cuda:\d+", device):
+    if not is_device_name(device):
         hint = " (torch calls NVIDIA GPUs 'cuda')" if device.lower().startswith("gpu") else ""
         raise ValueError(f"unknown device {device!r}{hint}; choose one of {DEVICES} or 'cuda:N'")
     resolve_device(device)

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
-__all__ = ["UsageError", "positive_int", "check_outputs", "unwritable_reason"]
+__all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "check_outputs",
+           "unwritable_reason"]
+
+
+#: Device names besides ``cuda:N``: what ``--device`` and every ``device`` argument take.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def is_device_name(text) -> bool:
+    """Whether ``text`` names a device sarfeat knows (auto, cpu, cuda or cuda:N); whether
+    that device is usable here is for the caller to find out."""
+    return isinstance(text, str) and (text in DEVICES or re.fullmatch(r"cuda:\d+", text)
+                                      is not None)
 
 
 class UsageError(Exception):

@@ -149,7 +149,7 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     if 0 in image.shape:  # every output pixel would be NaN, whatever the map
         raise ValueError(f"image has no pixels to warp: its shape is {tuple(image.shape)}")
     return warp_lenient(image, inverse_map, shape, order=order, nodata=nodata, valid=valid,
-                    antialias=antialias, block=block)
+                        antialias=antialias, block=block)
 
 
 def check_warp_target(inverse_map, shape, *, name: str = "inverse_map"

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..argument_checks import UsageError, check_outputs, positive_int
+from ..argument_checks import DEVICES, UsageError, check_outputs, is_device_name, positive_int
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
 __all__ = [
@@ -25,7 +25,6 @@ INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 MODELS = ("similarity", "affine", "projective")
 #: Devices of ``--device`` besides ``cuda:N``, and its help.
-DEVICES = ("auto", "cpu", "cuda")
 DEVICE_HELP = "auto, cpu, cuda or cuda:N (default auto)"
 #: Spline orders of ``--order``, the resampling of what ``register`` and ``register-stack``
 #: write (:func:`sarfeat.io.warp_onto`), and its help.
@@ -71,9 +70,7 @@ def device_name(text: str) -> str:
     Whether the device is usable (a GPU, torch) is checked when the network is
     made; a misspelt name is a usage error before any work.
     """
-    import re
-
-    if text in DEVICES or re.fullmatch(r"cuda:\d+", text):
+    if is_device_name(text):
         return text
     hint = " (torch calls NVIDIA GPUs 'cuda')" if text.lower().startswith("gpu") else ""
     raise argparse.ArgumentTypeError(f"unknown device {text!r}{hint}: use "

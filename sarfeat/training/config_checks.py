@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 
+from ..argument_checks import is_device_name
 from .._validation import check_choice, check_integer, check_number
 
 __all__ = ["check_values", "from_plain", "number", "usage_error", "whole_number"]
@@ -117,8 +117,7 @@ def check_values(config, *, integers: tuple[tuple[str, int], ...] = (),
     for field in non_negative:
         check_number(name(field), getattr(config, field), 0)
     device = getattr(config, "device", "auto")
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda")
-                                           or re.fullmatch(r"cuda:\d+", device)):
+    if not is_device_name(device):
         raise ValueError(f"unknown {name('device')} {device!r}; choose one of 'auto', 'cpu', "
                          "'cuda' or 'cuda:N'")
     if hasattr(config, "architecture"):
