@@ -77,7 +77,13 @@ def test_png_in_registered_png_and_json_out(airsar_cube, weights, tmp_path, caps
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
+@pytest.mark.parametrize("rasterio_installed", [True, False], ids=["rasterio", "plain"])
+def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys, monkeypatch,
+                                        rasterio_installed):
+    """Two .npy images register; a plain install (no rasterio, hence no affine) too."""
+    if not rasterio_installed:
+        for name in ("affine", "rasterio"):
+            monkeypatch.setitem(sys.modules, name, None)  # importing them raises ImportError
     fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
     np.save(fixed, airsar_cube[..., 0])
     np.save(moving, _moved(airsar_cube[..., 1]))
@@ -90,23 +96,6 @@ def test_npy_in_npy_out_with_similarity(airsar_cube, weights, tmp_path, capsys):
     assert np.isnan(registered).any() and np.isfinite(registered).mean() > 0.5
     estimate = np.array(_report(report)["transform_fixed_to_moving"])
     assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
-
-
-def test_npy_pair_registers_without_rasterio(airsar_cube, weights, tmp_path, capsys,
-                                             monkeypatch):
-    """A plain install (no rasterio, hence no affine) registers two .npy images."""
-    for name in ("affine", "rasterio"):
-        monkeypatch.setitem(sys.modules, name, None)  # importing them raises ImportError
-    fixed, moving = tmp_path / "hh.npy", tmp_path / "hv.npy"
-    np.save(fixed, airsar_cube[..., 0])
-    np.save(moving, _moved(airsar_cube[..., 1]))
-    out, report = tmp_path / "out.npy", tmp_path / "r.json"
-    status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
-                   "--model", "similarity", "--json", str(report)])
-    assert status == 0, capsys.readouterr().err
-    estimate = np.array(_report(report)["transform_fixed_to_moving"])
-    assert registration_rmse(estimate, TRUTH.params, (256, 256), (256, 256)) < 1.0
-    assert np.load(out).shape == (256, 256)
 
 
 def test_report_and_verbose_output_say_what_ran_the_network(airsar_cube, weights, tmp_path,
