@@ -261,6 +261,13 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
          "--modality does not apply to --example"),
         (["register", "{a}", "{a}", "-o", "o.tif", "--no-resample", "--order", "0"],
          "--order 0 and --no-resample contradict each other"),  # --order was ignored
+        # nothing is resampled without -o: --order was accepted and unused
+        (["register", "{a}", "{a}", "--json", "r.json", "--order", "3"],
+         "--order 3 resamples the registered image: give -o OUT"),
+        (["register", "{a}", "{a}", "--plot", "p.png", "--tie-points", "t.csv", "--order", "0"],
+         "--order 0 resamples the registered image: give -o OUT"),
+        (["register", "--example", "--json", "r.json", "--order", "3"],
+         "--order 3 resamples the registered image: give -o OUT"),
     ],
 )
 def test_bad_usage_exits_2(argv, message, tmp_path, capsys, monkeypatch):
@@ -432,7 +439,8 @@ def test_json_records_the_options_as_given(tmp_path, capsys):
     --input-kind, --nodata, the bands, --precision and --device as given, --modality, --turns,
     --scales): a run could not be repeated from its report, a failed one's neither."""
     report = tmp_path / "r.json"
-    _register_optical_tile(tmp_path, capsys, "--json", str(report), "--order", "0", "--seed",
+    _register_optical_tile(tmp_path, capsys, "--json", str(report), "-o", str(tmp_path / "o.npy"),
+                           "--order", "0", "--seed",
                            "5", "--scales", "wide", "--input-kind", "intensity", "--nodata",
                            "-1", "--band", "0")
     options = _report(report)["options"]

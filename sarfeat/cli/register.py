@@ -122,7 +122,8 @@ def add_parser(commands) -> None:
     add("--no-resample", action="store_true",
         help="keep MOVING's pixels and write it with a corrected geotransform (GeoTIFF output, "
              "both inputs georeferenced in one CRS, and a transform that is a shift)")
-    add("--order", type=int, choices=ORDERS, default=1, help=ORDER_HELP)
+    add("--order", type=int, choices=ORDERS, default=1,
+        help=f"{ORDER_HELP}; with -o only, the one file resampled")
     add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
         help="refuse an input (after the crop to the overlap of georeferenced footprints) "
              "with a smaller fraction of valid pixels (default 0.05)")
@@ -242,9 +243,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.no_resample and (args.output is None
                              or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
-    if args.order != 1 and args.no_resample:  # it would be ignored
-        raise UsageError(f"--order {args.order} and --no-resample contradict each other: "
-                         "--no-resample keeps MOVING's pixels, nothing is resampled")
+    _check_order_use(args)
     if getattr(args, "scales", "default") == "wide" and getattr(args, "modality", "sar") == "sar":
         raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
                          "SAR images are matched across scales by the detector's pyramid")
@@ -265,6 +264,18 @@ def _validate(args: argparse.Namespace) -> None:
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
                   {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
                    "--plot": args.plot})
+
+
+def _check_order_use(args: argparse.Namespace) -> None:
+    """Refuse an ``--order`` that nothing would use: only ``-o`` is resampled with it."""
+    if args.order == 1:  # the default
+        return
+    if args.output is None:
+        raise UsageError(f"--order {args.order} resamples the registered image: give -o OUT "
+                         "(nothing else that is written is resampled)")
+    if getattr(args, "no_resample", False):
+        raise UsageError(f"--order {args.order} and --no-resample contradict each other: "
+                         "--no-resample keeps MOVING's pixels, nothing is resampled")
 
 
 def _read_inputs(args: argparse.Namespace, console: Console):
@@ -536,6 +547,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
                          + ", ".join(OUTPUT_SUFFIXES))
     check_plot(args.plot)
+    _check_order_use(args)
     check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
     fixed, moving, truth = example_pair()
     net = load_weights(args.weights, args.trust)
