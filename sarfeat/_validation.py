@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from .argument_checks import DEVICES, is_device_name
+from .geometry import check_order
 from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
 from .preprocess import INPUT_KINDS
 from .weights import check_weights
@@ -197,14 +198,15 @@ def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> 
     Parameters
     ----------
     order : int
-        Spline order of the resampling (0 to 5).
+        Spline order of the resampling: an integer 0 to 5, as
+        :func:`sarfeat.geometry.check_order` takes (the warp's own check).
     min_valid_fraction : float
         Fraction in [0, 1).
 
     Raises
     ------
     ValueError
-        For a value out of range, saying which.
+        For a value out of range or of another type (3.0, True), saying which.
 
     Examples
     --------
@@ -212,9 +214,7 @@ def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> 
     >>> check_register_options(order=3, min_valid_fraction=0.1)
     """
     check_number("min_valid_fraction", min_valid_fraction, 0, 1, high_open=True)
-    if isinstance(order, bool) or order not in range(6):
-        raise ValueError(f"order must be a spline order 0-5 (0 nearest, 1 bilinear, 3 cubic), "
-                         f"got {order!r}")
+    check_order(order)
 
 
 def check_orientation(value) -> None:

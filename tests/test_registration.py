@@ -136,9 +136,31 @@ def test_bad_arguments_raise_value_error(naver_net, airsar_cube):
         register(image, image, weights=naver_net, matcher=CoarseFineMatcher(naver_net))
     with pytest.raises(ValueError, match="min_valid_fraction"):
         register(image, image, weights=naver_net, min_valid_fraction=1.5)
-    for order in (7, -1, 1.5, True):  # refused by the call, not when warped is first read
+    for order in (7, -1, 1.5, True, 3.0, np.True_):  # by the call, not when warped is read
         with pytest.raises(ValueError, match="spline order 0-5"):
             register(image, image, weights=naver_net, order=order)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3, 5, np.int64(2), 3.0, np.float32(1), True, np.True_,
+                                   1.5, -1, 6, "1", None])
+def test_register_takes_the_orders_that_the_warp_takes(order):
+    """check_register_options had its own test of ``order`` (``order in range(6)``), which took
+    3.0 and np.True_: register() accepted them and result.warped then raised (geometry's
+    check_order refuses them); one check now, with one message."""
+    from sarfeat.cli.common import ORDERS
+    from sarfeat.geometry import check_order
+    from sarfeat.registration import check_register_options
+
+    outcomes = []
+    for check in (check_order, check_register_options):
+        try:
+            check(order)
+            outcomes.append(None)
+        except ValueError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
+    if order in ORDERS and type(order) is int:  # what the command line offers is taken
+        assert outcomes == [None, None]
 
 
 @pytest.mark.parametrize("keywords, error, message", [
