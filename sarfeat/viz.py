@@ -19,8 +19,8 @@ __all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration",
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
 PLOT_MATCHES = 150
 #: Longest side of the images a plot draws: a plot is a view, and a larger image (a scene)
-#: is shown downsampled to it, in bounded time and memory (``sarfeat detect --plot`` and
-#: ``sarfeat register --plot``).
+#: is shown downsampled to it, in bounded time and memory (``sarfeat detect --plot``, with
+#: or without ``--example``, and ``sarfeat register --plot``).
 PLOT_SIDE = 1024
 
 
@@ -94,35 +94,64 @@ def _keypoint_arrays(keypoints, scales, responses):
 def _keypoint_view(image, keypoints: np.ndarray, title: str, side: int | None):
     """``image`` downsampled to at most ``side`` pixels a side, its keypoints (row, col) on
     that view, and the title saying so; all as given for a smaller image or no ``side``."""
-    factor = 1.0 if side is None else side / max(max(np.shape(image)), 1)
+    factor = _view_factor([np.shape(image)], side)
+    view, keypoints = _shrunk(image, keypoints, factor)
+    return view, keypoints, _view_title(title, [np.shape(image)], [view.shape])
+
+
+def _view_factor(shapes, side: int | None) -> float:
+    """The scale that brings the longest side of ``shapes`` to ``side`` pixels (1: none)."""
+    longest = max(max(shape) for shape in shapes)
+    return 1.0 if side is None else min(1.0, side / max(longest, 1))
+
+
+def _shrunk(image, keypoints: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` downsampled by ``factor`` and its keypoints (row, col) moved onto that view."""
     if factor >= 1:
-        return image, keypoints, title
+        return image, keypoints
     from .matching.geometry import apply_matrix, downsample
 
     view, to_original = downsample(np.asarray(image, np.float32), factor)
     if len(keypoints):
         keypoints = apply_matrix(np.linalg.inv(to_original), keypoints[:, ::-1])[:, ::-1]
-    shape = np.shape(image)
-    return view, keypoints, (f"{title}\n(drawn downsampled: {shape[0]} x {shape[1]} image "
-                             f"shown at {view.shape[0]} x {view.shape[1]})")
+    return view, keypoints
+
+
+def _view_title(title: str, shapes, views) -> str:
+    """``title``, and what was drawn downsampled when ``views`` are smaller than ``shapes``."""
+    if [tuple(shape[:2]) for shape in shapes] == [tuple(view[:2]) for view in views]:
+        return title
+    sizes = [" and ".join(f"{s[0]} x {s[1]}" for s in group) for group in (shapes, views)]
+    images = "image" if len(shapes) == 1 else "images"
+    return f"{title}\n(drawn downsampled: {sizes[0]} {images} shown at {sizes[1]})"
 
 
 def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.ndarray,
                       keypoints0: np.ndarray, keypoints1: np.ndarray, matches: np.ndarray,
-                      errors: np.ndarray, title: str) -> None:
-    """Matches side by side: green within 3 px of the truth, red beyond."""
+                      errors: np.ndarray, title: str, side: int | None = PLOT_SIDE) -> None:
+    """Matches side by side: green within 3 px of the truth, red beyond.
+
+    A pair whose longer image is longer than ``side`` pixels is drawn downsampled,
+    both images by one factor, to ``side`` pixels a side (the keypoints moved with
+    them; the title says so): None draws it at full resolution.
+    """
     from skimage.feature import plot_matched_features
 
+    check_integer("side", side, optional=True)
+    shown0, shown1 = normalize_sar(image0).image, normalize_sar(image1).image
+    shapes = [np.shape(shown0), np.shape(shown1)]
+    factor = _view_factor(shapes, side)
+    shown0, keypoints0 = _shrunk(shown0, np.asarray(keypoints0, float), factor)
+    shown1, keypoints1 = _shrunk(shown1, np.asarray(keypoints1, float), factor)
     fig = figure((10, 5.4))
     ax = fig.add_subplot()
-    shown0, shown1 = normalize_sar(image0).image, normalize_sar(image1).image
     good = errors <= 3
     for subset, color in ((~good, "tab:red"), (good, "lime")):
         if subset.any():
             plot_matched_features(shown0, shown1, keypoints0=keypoints0, keypoints1=keypoints1,
                                   matches=matches[subset], ax=ax, keypoints_color="yellow",
                                   matches_color=color, only_matches=True)
-    ax.set_title(title)
+    ax.set_title(_view_title(title, shapes, [shown0.shape, shown1.shape]))
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
 
@@ -198,7 +227,7 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
 
     from .matching.geometry import apply_matrix, downsample
 
-    factor = min(1.0, side / max(max(fixed.shape), max(moving.shape)))
+    factor = _view_factor([fixed.shape, moving.shape], side)
     if factor >= 1:
         return fixed, moving, result, 1.0
     views, maps = [], []

@@ -136,3 +136,42 @@ def test_keypoints_as_lists_and_none_found_are_drawn(tmp_path):
     assert (tmp_path / "one.png").exists() and (tmp_path / "none.png").exists()
     with pytest.raises(ValueError, match="image must be a 2-D display image"):
         sarfeat.viz.plot_keypoints(tmp_path / "kp.png", np.zeros((1, 8, 8)), [], [], [], "kp")
+
+
+def test_match_errors_of_a_large_pair_are_drawn_downsampled(tmp_path, monkeypatch):
+    """plot_match_errors drew both images whole (a scene at full resolution) while the
+    keypoint and registration plots reduce to PLOT_SIDE: now one factor for both images,
+    the matches moved with them, and the title says so."""
+    import sarfeat.viz
+
+    drawn = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure", lambda size: drawn.append(make(size)) or drawn[-1])
+    rng = np.random.default_rng(0)
+    image0 = rng.gamma(1.0, 1.0, (2400, 3000)).astype(np.float32)
+    image1 = rng.gamma(1.0, 1.0, (1200, 1500)).astype(np.float32)
+    keypoints0 = np.array([[1200.0, 1500.0], [599.5, 2999.5]])  # (row, col)
+    keypoints1 = np.array([[4.5, 14.5], [600.0, 750.0]])
+    matches, errors = np.array([[0, 1], [1, 0]]), np.array([1.0, 9.0])
+    sarfeat.viz.plot_match_errors(tmp_path / "m.png", image0, image1, keypoints0, keypoints1,
+                                  matches, errors, "pair", side=300)
+    ax = drawn[0].axes[0]
+    # skimage pads the two views to one shape and draws them side by side
+    assert ax.images[0].get_array().shape[:2] == (240, 2 * 300)
+    # view pixel i is the centre of original pixels 10 i .. 10 i + 9: x_view = (x - 4.5) / 10
+    lines = {tuple(np.round(np.c_[line.get_xdata(), line.get_ydata()].ravel(), 6)): line
+             for line in ax.lines}
+    assert set(lines) == {(149.55, 119.55, 300 + 74.55, 59.55), (299.5, 59.5, 300 + 1.0, 0.0)}
+    assert "downsampled: 2400 x 3000 and 1200 x 1500 images shown at 240 x 300 and " \
+        "120 x 150" in ax.get_title()
+    # the default bounds the pair to PLOT_SIDE pixels a side; side=None draws it whole
+    drawn.clear()
+    sarfeat.viz.plot_match_errors(tmp_path / "m.png", image0, image1, keypoints0, keypoints1,
+                                  matches, errors, "pair")
+    assert drawn[0].axes[0].images[0].get_array().shape[1] == 2 * sarfeat.viz.PLOT_SIDE
+    drawn.clear()
+    small = image0[:200, :300]
+    sarfeat.viz.plot_match_errors(tmp_path / "m.png", small, small, keypoints1[:1],
+                                  keypoints1[:1], np.array([[0, 0]]), np.array([0.0]), "pair",
+                                  side=None)
+    assert drawn[0].axes[0].get_title() == "pair"

@@ -97,9 +97,9 @@ def add_parser(commands) -> None:
                         help="write the results to this file (NumPy .npz format, whatever "
                              "its suffix)")
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                        help="save a plot of the keypoints (an image longer than "
-                             f"{PLOT_SIDE} pixels is drawn downsampled to {PLOT_SIDE} a side) "
-                             "or, with --example, of the matches; needs matplotlib")
+                        help="save a plot of the keypoints or, with --example, of the "
+                             f"matches (an image longer than {PLOT_SIDE} pixels is drawn "
+                             f"downsampled to {PLOT_SIDE} a side); needs matplotlib")
     add_common_options(detect)
 
 
