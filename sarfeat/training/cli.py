@@ -5,7 +5,8 @@ narrower network from trained weights instead (:mod:`sarfeat.training.distill`).
 
 Options given on the command line override those of ``--config`` (a JSON file
 with the fields of :class:`~sarfeat.training.trainer.TrainConfig`). A run whose
-output folder holds ``last.pt`` resumes from it, unless ``--restart``.
+output folder holds ``last.pt`` resumes from it, unless ``--restart`` (which moves
+it to ``last.pt.replaced`` once the new run starts).
 
 Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
 ``--config`` refused before any work (out of range, unknown, an output over an
@@ -29,6 +30,9 @@ from .trainer import (
 )
 
 __all__ = ["main", "build_dataset", "distill_main", "interrupted"]
+
+#: Suffix of the earlier run's ``last.pt`` once ``--restart`` has started a new run.
+SET_ASIDE = ".replaced"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
                         help="record detection thresholds for the trained weights, calibrated "
                              "on the open SAR training scenes (default: on)")
-    parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
+    parser.add_argument("--restart", action="store_true",
+                        help="start over instead of resuming: once the new run starts, the "
+                             f"earlier run's {RUN_STATE} is moved to {RUN_STATE}{SET_ASIDE} "
+                             "(replacing an earlier one of that name), so that a later resume "
+                             "takes the new run's")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
     parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true",
@@ -109,6 +117,18 @@ def _init_architecture(config: TrainConfig, named: bool) -> TrainConfig:
     from ..checkpoint import load_state_dict
 
     return dataclasses.replace(config, architecture=load_state_dict(config.init)[0])
+
+
+def _set_aside(output: Path) -> None:
+    """Move the earlier run's ``last.pt`` of ``output`` to ``last.pt.replaced`` (--restart):
+    a later resume must not take it for the new run's. Nothing else is moved or removed."""
+    import os
+
+    state = output / RUN_STATE
+    if state.is_symlink() or state.is_file():
+        aside = state.with_name(RUN_STATE + SET_ASIDE)
+        os.replace(state, aside)
+        print(f"--restart: the earlier run's {state} is now {aside}", file=sys.stderr)
 
 
 def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
@@ -308,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.restart and trainer.resume():
             print(f"resumed {config.output} at iteration {trainer.iteration}", file=sys.stderr)
         Path(config.output).mkdir(parents=True, exist_ok=True)
+        if args.restart:
+            _set_aside(output)
         atomic_save_json(config.to_dict(), Path(config.output) / "config.json", indent=2)
         trainer.fit(progress=not args.quiet)
         extra = {}

@@ -433,7 +433,7 @@ class Trainer:
             raise ValueError(
                 f"{self.output / RUN_STATE} is a run with other options ({'; '.join(changed)}): "
                 "resume it with the same options, or start a new run (another output folder, "
-                "or --restart to overwrite this one)")
+                "or --restart to start this one over)")
         self.load_state_dict(state)
         return True
 
