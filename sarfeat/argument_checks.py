@@ -1,5 +1,5 @@
 """Checks of command-line arguments that every command shares, the training's too:
-positive integers, output paths that would overwrite an input, and the usage error.
+positive and whole numbers, output paths that would overwrite an input, and the usage error.
 
 Standard library only (layer 0), so that :mod:`sarfeat.cli` and
 :mod:`sarfeat.training.cli` both use them without one importing the other.
@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "check_outputs",
-           "unwritable_reason"]
+__all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "whole_number",
+           "check_outputs", "unwritable_reason"]
 
 
 #: Device names besides ``cuda:N``: what ``--device`` and every ``device`` argument take.
@@ -31,15 +31,44 @@ class UsageError(Exception):
     """Bad command-line input: reported with exit status 2."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (the error quotes ``text`` as given, whatever is wrong)."""
+def _integer_at_least(text: str, low: int) -> int | None:
+    """``int(text)`` when it is an integer >= ``low``, else None."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value <= 0:
+        return None
+    return value if value >= low else None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (the error quotes ``text`` as given, whatever is wrong)."""
+    value = _integer_at_least(text, 1)
+    if value is None:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def whole_number(low: int):
+    """argparse type: an integer >= ``low``; for ``low`` 1 it is :func:`positive_int`.
+
+    Examples
+    --------
+    >>> whole_number(0)("0")
+    0
+    >>> whole_number(1) is positive_int
+    True
+    """
+    if low == 1:
+        return positive_int
+
+    def parse(text: str) -> int:
+        value = _integer_at_least(text, low)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -69,3 +69,25 @@ def test_restart_is_explained_in_the_help(capsys):
     with pytest.raises(SystemExit):
         train_main(["--help"])
     assert "last.pt.replaced" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("text", ["3", " 7 ", "0", "-2", "1.5", "x", ""])
+def test_whole_numbers_of_at_least_one_are_the_command_lines_positive_integers(text):
+    """config_checks.whole_number(1) and trainer.thread_count (--threads) each parsed an
+    integer >= 1 again, with their own message: they are argument_checks.positive_int."""
+    import argparse
+
+    from sarfeat.argument_checks import positive_int
+    from sarfeat.training.config_checks import whole_number
+    from sarfeat.training.trainer import thread_count
+
+    outcomes = []
+    for parse in (positive_int, whole_number(1), thread_count):
+        try:
+            outcomes.append(parse(text))
+        except argparse.ArgumentTypeError as error:
+            outcomes.append(str(error))
+    assert outcomes[1:] == outcomes[:1] * 2
+    assert whole_number(0)("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match=r"expected a whole number >= 0, got '-1'"):
+        whole_number(0)("-1")

@@ -7,8 +7,9 @@ training, and never as a run that silently does nothing (zero iterations would
 export untrained weights).
 
 On a command line such a value is a usage error, exit status 2 as argparse's own
-(:func:`usage_error`; :func:`whole_number` and :func:`number` are argparse types
-for the side trainers' options); a failure during the work is exit status 1.
+(:func:`usage_error`; :func:`number` and :func:`sarfeat.argument_checks.whole_number`,
+re-exported here, are argparse types for the side trainers' options); a failure
+during the work is exit status 1.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import math
 import sys
 
-from ..argument_checks import is_device_name
+from ..argument_checks import is_device_name, whole_number
 from .._validation import check_choice, check_integer, check_number
 
 __all__ = ["check_values", "from_plain", "number", "usage_error", "whole_number"]
@@ -29,21 +30,6 @@ def usage_error(parser: argparse.ArgumentParser, error) -> int:
     parser.print_usage(sys.stderr)
     print(f"{parser.prog}: error: {error}", file=sys.stderr)
     return 2
-
-
-def whole_number(low: int):
-    """argparse type: a whole number >= ``low`` (argparse refuses any other, exit status 2)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text!r}")
-        return value
-
-    parse.__name__ = f"whole number >= {low}"
-    return parse
 
 
 def number(low: float = 0.0, high: float = math.inf, *, low_open: bool = False):

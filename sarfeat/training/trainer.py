@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import __version__
+from ..argument_checks import positive_int
 from ..runtime.torch import resolve_device
 from ..checkpoint import CheckpointError, save_checkpoint, write_atomically
 from ..network import R2D2Net, imagenet_normalize
@@ -175,15 +176,12 @@ def atomic_save_json(payload, path: Path, indent: int = 1) -> None:
 
 
 def thread_count(text: str) -> int:
-    """The value of a ``--threads`` option: a whole number of at least 1.
+    """The value of a ``--threads`` option: a whole number of at least 1
+    (:func:`sarfeat.argument_checks.positive_int`, whose message it gives).
 
     Raises :class:`argparse.ArgumentTypeError` otherwise (argparse reports it).
     """
-    import argparse
-
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return int(text)
+    return positive_int(text)
 
 
 def positive_minutes(text: str) -> float:
