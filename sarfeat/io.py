@@ -472,7 +472,8 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         toward the valid range: nodata +- 1 in an integer raster; in a float
         one, the nearest float of the dtype (:func:`numpy.nextafter`) that GDAL
         does not take for the nodata value (it reads floats within about 5e-7
-        of it, relative, as no-data; see :mod:`sarfeat.nodata_steps`);
+        of it, relative, as no-data; see :mod:`sarfeat.nodata_steps`); in a
+        complex one, the real part so (GDAL compares the real part alone);
         no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
         georeferencing, GCPs included (the caller sets the output grid's).

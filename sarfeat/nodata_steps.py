@@ -17,6 +17,12 @@ moves one step toward the valid range instead (:func:`off_nodata`):
 
 The step is upward unless the resampled value was below the nodata value, or
 no value of the dtype lies above it.
+
+Complex rasters: GDAL reads a complex pixel as no-data when its real part is
+the nodata value (compared as a float of the real part's type, with the same
+tolerance), whatever its imaginary part. A valid complex pixel whose real part
+would be taken for it has its real part moved as a float's is; the imaginary
+part is kept.
 """
 
 from __future__ import annotations
@@ -48,10 +54,10 @@ def off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
     Returns
     -------
     ndarray
-        ``values`` rounded into an integer ``dtype``, or cast into a float one,
-        each valid value that would read back as ``nodata`` moved off it (see the
-        module documentation); other dtypes (bool, complex) and a NaN or missing
-        ``nodata``: ``values`` as given.
+        ``values`` rounded into an integer ``dtype``, or cast into a float or
+        complex one, each valid value that would read back as ``nodata`` moved
+        off it (a complex value's real part; see the module documentation); a
+        bool ``dtype`` and a NaN or missing ``nodata``: ``values`` as given.
     """
     dtype = np.dtype(dtype)
     if nodata is None or not np.isfinite(nodata):
@@ -60,6 +66,11 @@ def off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
         return _rounded_off_nodata(np.where(good, values, 0), good, nodata, dtype)
     if dtype.kind == "f":
         return _stepped_off_nodata(values, good, nodata, dtype)
+    if dtype.kind == "c":
+        values = np.asarray(values)  # the real parts as resampled: on which side they fell
+        cast = values.astype(dtype)
+        cast.real = _stepped_off_nodata(values.real, good, nodata, cast.real.dtype)
+        return cast
     return values
 
 

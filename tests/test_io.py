@@ -318,6 +318,40 @@ def test_warp_raster_never_writes_a_valid_float_pixel_on_the_nodata_value(tmp_pa
     assert stepped.dtype == dtype and np.nextafter(top, 0) > stepped[0] > top * (1 - 1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("nodata", [-9999.0, 0.0])
+def test_warp_raster_never_writes_a_valid_complex_pixel_on_the_nodata_value(tmp_path, dtype,
+                                                                             nodata):
+    """GDAL reads a complex pixel as no-data when its real part is the nodata value (within
+    the float tolerance), whatever its imaginary part; warp_raster had no step for complex
+    rasters, so an SLC pixel whose real part crossed nodata read back as no-data."""
+    from sarfeat.nodata_steps import taken_for_nodata
+
+    part = np.finfo(np.dtype(dtype)).dtype
+    data = np.full((1, 12, 16), complex(nodata + 1, 2.0), dtype)
+    data[0, :, 1::2] = complex(nodata - 1, 4.0)  # bilinear halfway: nodata + 3j
+    data[0, 6, :] = complex(nodata + (1e-3 if nodata else 1e-30), -1.0)  # within tolerance
+    data[0, 8:] = (np.linspace(-50, 50, 64) + 1j * np.linspace(3, 9, 64)).reshape(4, 16)
+    raster = io.Raster(data, np.ones(data.shape, bool), nodata=nodata)
+    half = np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1.0]])
+    for order, inverse in ((1, half), (3, half), (0, np.eye(3))):
+        warped = io.warp_raster(raster, inverse, (12, 16), order=order)
+        assert warped.data.dtype == dtype and warped.valid[0, :, :-1].all()
+        assert not taken_for_nodata(warped.data.real[warped.valid], nodata).any(), order
+        io.write_raster(tmp_path / "out.tif", warped)
+        back = io.read_raster(tmp_path / "out.tif")
+        np.testing.assert_array_equal(back.valid, warped.valid)
+        np.testing.assert_array_equal(back.data[back.valid], warped.data[warped.valid])
+    # the real part steps to the nearest float kept, on its side; the imaginary part stays
+    moved = io.warp_raster(raster, half, (12, 16)).data[0, :6, :-1]
+    np.testing.assert_array_equal(moved.imag, 3.0)
+    above = np.nextafter(moved.real, part.type(nodata))
+    assert (moved.real > nodata).all() and taken_for_nodata(above, nodata).all()
+    kept = io.warp_raster(raster, np.eye(3), (12, 16), order=0).data[0]
+    np.testing.assert_array_equal(kept[8:], data[0, 8:])  # far from nodata: as it was
+    np.testing.assert_array_equal(kept[6].imag, -1.0)
+
+
 @pytest.mark.parametrize("bands", [1, 0])
 def test_warp_raster_checks_the_order_before_any_band(bands):
     raster = io.Raster(np.ones((bands, 8, 8)), np.ones((bands, 8, 8), bool))
