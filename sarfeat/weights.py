@@ -37,7 +37,7 @@ TURNED_MAPS_KIND = "quarter_turn_average"
 
 __all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "check_weights", "gives_turned_maps",
            "is_torch_network", "resolve_network_weights", "resolve_weights",
-           "turned_maps_companion", "weight_names"]
+           "turned_maps_companion", "weight_names", "weights_key"]
 
 
 def is_torch_network(value) -> bool:
@@ -65,6 +65,21 @@ def weight_names() -> list[str]:
     """
     registered = [name for name in data.registry_names() if name.startswith("weights/")]
     return sorted(set(data.WEIGHT_ALIASES) | set(registered))
+
+
+def weights_key(weights) -> tuple:
+    """A hashable key that tells two ``weights`` arguments apart, for caches of what they load.
+
+    Names (None too) and paths by value, kept apart (a path named like a
+    registry name is a file); any other weights object by identity (its repr
+    would print every array, and a NetworkWeights is not hashable): the cache
+    must hold the object with its entry, so that its id is not reused.
+    """
+    if weights is None or isinstance(weights, str):
+        return ("name", weights)
+    if isinstance(weights, os.PathLike):
+        return ("path", os.fspath(weights))
+    return ("object", id(weights))
 
 
 def _registry_name(weights: str) -> str | None:

@@ -185,3 +185,41 @@ def test_the_matcher_is_split_by_concern():
                 doc = first.end_lineno - first.lineno + 1 if documented else 0
                 code = node.end_lineno - node.lineno + 1 - doc
                 assert code <= 300, f"{path.name}: {node.name} has {code} lines of code"
+
+
+def _features(detector, image):
+    detector.detect_and_extract(image)
+    return detector.keypoints, detector.descriptors
+
+
+@pytest.fixture(scope="module")
+def coarse_image(airsar_cube):
+    """The AIRSAR HH intensity in [0, 1], as a matcher's detectors are given it."""
+    from sarfeat import normalize_sar
+
+    return normalize_sar(airsar_cube[..., 0], "intensity").image
+
+
+@pytest.mark.parametrize("weights", ["sarfeat-sar-v2", "sarfeat-sar-v1", None])
+def test_a_rotation_invariant_matcher_describes_as_the_detector_of_its_weights(weights,
+                                                                               coarse_image):
+    """A matcher with ``upright=False`` detects and describes as SARR2D2Detector does for the
+    same weights and options: sarfeat-sar-v2's polar weighting and the distilled maps (its
+    stage detectors were built on the loaded network, which names no release, so they had
+    neither: unweighted polar descriptors on maps averaged over four turns)."""
+    matcher = CoarseFineMatcher(weights, upright=False, **FLAT)
+    stage = matcher.coarse_settings.detector_settings()
+    keypoints, descriptors = _features(matcher._detector(**stage), coarse_image)
+    alone = SARR2D2Detector(weights, upright=False, input_kind="display", **stage)
+    expected_keypoints, expected = _features(alone, coarse_image)
+    np.testing.assert_array_equal(keypoints, expected_keypoints)
+    np.testing.assert_array_equal(descriptors, expected)
+
+
+def test_a_matcher_on_loaded_network_weights_matches(pair):
+    """NetworkWeights (what sarfeat.weights.resolve_network_weights gives) are not hashable:
+    the kept detectors are keyed by their identity."""
+    from sarfeat.weights import resolve_network_weights
+
+    matcher = CoarseFineMatcher(resolve_network_weights("sarfeat-sar-v1"), **FLAT)
+    assert matcher.match_result(*pair).model is not None

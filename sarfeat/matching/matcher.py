@@ -204,7 +204,13 @@ class CoarseFineMatcher:
         ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
         ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
         the matcher's (``coarse_keypoints``, ``fine_keypoints``,
-        ``coarse_size``, ``fine_min_scale``).
+        ``coarse_size``, ``fine_min_scale``). With ``upright=False`` the
+        stages detect and describe exactly as ``SARR2D2Detector(weights,
+        upright=False, ...)`` does (a release's distilled maps and polar
+        weighting included); on the development pairs
+        (``benchmarks/eval_registration.py``'s) sarfeat-sar-v2 so registers 5
+        of 7 (pair j refused), and 6 of 7 with ``turned_maps='average'``, as
+        the upright default does.
     modality : str or (str, str)
         What the two images are: ``'sar'`` (both SAR, the default: the method
         above), or ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and

@@ -1,19 +1,20 @@
-"""The detectors of a matcher's stages: one network, one detector kept per set of options.
+"""The detectors of a matcher's stages: one detector kept per weights and set of options.
 
 :class:`StageDetectors` is what a :class:`~sarfeat.CoarseFineMatcher` shares
-between its calls and threads: the network its weights name, loaded once, and
-one :class:`~sarfeat.SARR2D2Detector` per set of options; each stage detects
-with a copy of one of them, so all share one network runtime and no stage
-changes another's settings.
+between its calls and threads: one :class:`~sarfeat.SARR2D2Detector` per
+weights and options, built on the matcher's ``weights`` argument as it was
+given, so that a stage detects and describes exactly as that detector does
+(a release name brings its polar weighting and distilled maps, which its
+loaded network would not); each stage detects with a copy of it, so all
+share one network runtime and no stage changes another's settings.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 from ..detector import SARR2D2Detector
-from ..weights import resolve_network_weights
+from ..weights import weights_key
 from .options import MATCHER_SETS, PYRAMID_DEFAULTS
 
 __all__ = ["StageDetectors", "stage_options"]
@@ -36,58 +37,43 @@ def stage_options(detector_options: dict, stage: dict) -> dict:
 
 
 class StageDetectors:
-    """The network and the detectors that a matcher's stages copy, kept between calls.
+    """The detectors that a matcher's stages copy, kept between calls.
 
     Parameters
     ----------
     lock : threading.Lock
-        Held while the network or a kept detector is read or replaced (the
-        matcher's own, so that threads may share the matcher).
+        Held while a kept detector is read or replaced (the matcher's own, so
+        that threads may share the matcher).
 
     Attributes
     ----------
-    network : object or None
-        The network last loaded (:func:`sarfeat.weights.resolve_network_weights`).
     kept : dict
-        The detectors kept, by network and options: the stages' (one at a time)
-        and the turn estimate's.
+        The detectors kept, by weights and options: the stages' (one at a time)
+        and the turn estimate's. Each loads its network runtime once, on its
+        first detection, and keeps it.
     """
 
     def __init__(self, lock: threading.Lock) -> None:
         self.lock = lock
-        self.network = None
-        self.network_key = None
         self.kept: dict = {}
 
-    def network_of(self, weights, trust: bool = False):
-        """The network of ``weights``, loaded when they differ from the last ones."""
-        # names and paths by value; any other weights object by identity (the key holds it,
-        # so its id is not reused; its repr would print every array it holds)
-        named = isinstance(weights, (str, os.PathLike))
-        key = (str(weights) if named else id(weights), None if named else weights)
-        with self.lock:
-            if self.network is None or self.network_key is None or self.network_key[0] != key[0]:
-                self.network = resolve_network_weights(weights, trust=trust)
-                self.network_key = key
-            return self.network
-
     def stage_detector(self, weights, detector_options: dict, stage: dict) -> SARR2D2Detector:
-        """A detector of its own for a stage, on the network of ``weights``.
+        """A detector of its own for a stage: ``SARR2D2Detector(weights, ...)``.
 
         ``detector_options`` are the matcher's, ``stage`` the stage's pyramid
         and budget (the detector's defaults for those it leaves out); see
-        :func:`stage_options`. The copy is of one detector kept per network and
+        :func:`stage_options`. The copy is of one detector kept per weights and
         options less the stage's, so all share one network runtime, with its
         working memory, and the network stays ready between calls.
         """
         stage = {**PYRAMID_DEFAULTS, **stage}  # a stage sets every one of these
         options = stage_options(detector_options, stage)
-        net = self.network_of(weights, detector_options.get("trust", False))
         shared = {k: v for k, v in options.items() if k not in stage}
-        key = (id(net), repr(sorted(shared.items())))
+        # the kept detector holds the weights, so an object's id in the key is not reused
+        key = (weights_key(weights), repr(sorted(shared.items())))
         with self.lock:
             if key not in self.kept:
-                self.kept = {key: SARR2D2Detector(net, input_kind="display", **shared)}
+                self.kept = {key: SARR2D2Detector(weights, input_kind="display", **shared)}
             base = self.kept[key]
         copy = base.thread_copy()  # loads the runtime once; the copy shares it
         for name, value in stage.items():
