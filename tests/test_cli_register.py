@@ -459,3 +459,32 @@ def test_json_records_the_options_as_given(tmp_path, capsys):
     assert failed["status"] == "failed" and failed["network"] is None
     assert failed["options"]["precision"] == "fp32" and failed["options"]["device"] == "cpu"
     assert failed["options"]["fixed_band"] == 0 and failed["options"]["modality"] == "sar"
+
+
+@pytest.mark.parametrize("weights", ["sarfeat-sar-v1", "sarfeat-sar-v2", None])
+@pytest.mark.parametrize("files", [False, True], ids=["example", "files"])
+def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airsar_cube,
+                                                            monkeypatch, tmp_path, capsys):
+    """The matcher is given --weights as given, as an API user gives it: a release name, not
+    the network it loads, which names no release (sarfeat-sar-v2's polar weighting and the
+    distilled maps go with the name)."""
+    import sarfeat.registration
+
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stopped before matching")
+
+    monkeypatch.setattr(sarfeat.registration, "register", stop)
+    inputs = ["--example"]
+    if files:
+        inputs = [str(tmp_path / "fixed.npy"), str(tmp_path / "moving.npy")]
+        for path, band in zip(inputs, (0, 2)):
+            np.save(path, airsar_cube[..., band])
+    given = [] if weights is None else ["--weights", weights]
+    assert main(["register", *inputs, "-q", "--json", str(tmp_path / "r.json"), *given]) == 1
+    assert "stopped before matching" in capsys.readouterr().err
+    matcher = seen["matcher"]
+    coarse = matcher.coarse_settings
+    assert matcher._detector(**coarse.detector_settings()).weights == weights

@@ -150,13 +150,15 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
 def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path, weights,
                                                                        monkeypatch):
     """What each worker of register-stack matches with (the matcher, its stage detectors and
-    their network) is what `sarfeat register` builds from the same --weights and options."""
+    the turn estimate's detector) is what `sarfeat register` builds from the same --weights
+    and options: both are given --weights as it was given, a release name kept (a loaded
+    network would lose what the name brings: sarfeat-sar-v2's polar weighting)."""
     import contextlib
     import inspect
 
     import sarfeat.parallel
     from sarfeat.cli import build_parser, main
-    from sarfeat.cli.common import load_weights
+    from sarfeat.cli.common import checked_weights
     from sarfeat.cli.register import make_matcher
     from sarfeat.parallel import _client, _worker, stack
 
@@ -186,17 +188,19 @@ def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path,
 
     args = build_parser().parse_args(["register", *files, "-o", str(tmp_path / "o.npy"),
                                       *common])
-    single = make_matcher(args, load_weights(args.weights, args.trust), args.input_kind, False)
+    single = make_matcher(args, checked_weights(args.weights, args.trust), args.input_kind,
+                          False)
 
     def settings(item, *dropped):
         return {key: repr(value) for key, value in vars(item).items()
                 if not key.startswith("_") and key not in dropped}
 
-    assert settings(stacked, "weights", "progress") == settings(single, "weights", "progress")
-    for matcher in (stacked, single):
-        assert type(matcher.weights).__name__ == "NetworkWeights"
-    np.testing.assert_equal(vars(stacked.weights), vars(single.weights))
+    assert settings(stacked, "progress") == settings(single, "progress")
+    given_weights = weights[1] if weights else None
+    assert stacked.weights == single.weights == given_weights
     for stage in ({}, {"max_keypoints": 300, "min_size": 128}):
         detectors = [matcher._detector(**stage) for matcher in (stacked, single)]
-        assert settings(detectors[0], "weights") == settings(detectors[1], "weights")
-        assert detectors[0].weights is stacked.weights and detectors[1].weights is single.weights
+        assert settings(detectors[0]) == settings(detectors[1])
+        assert detectors[0].weights == given_weights
+    turns = [matcher._turn_detector(matcher.coarse_settings) for matcher in (stacked, single)]
+    assert settings(turns[0]) == settings(turns[1])

@@ -81,7 +81,7 @@ def _same(outcome: PairOutcome, expected) -> None:
 # -- stacks ----------------------------------------------------------------------------------------
 
 
-def test_stack_equals_serial_and_loads_the_network_once_per_worker(client, stack, serial):
+def test_stack_equals_serial_and_builds_one_matcher_per_worker(client, stack, serial):
     reference, images = stack
     outcomes = register_stack(reference, images[:6], client=client, progress=False, **FAST)
     assert [o.index for o in outcomes] == list(range(6))
@@ -94,8 +94,10 @@ def test_stack_equals_serial_and_loads_the_network_once_per_worker(client, stack
                                    equal_nan=True)
     workers = {o.worker for o in outcomes}
     assert workers == set(client.scheduler_info()["workers"])  # both workers took pairs
-    loads = client.run(lambda: __import__("sarfeat.parallel._worker").parallel._worker.load_count())
-    assert sorted(loads.values()) == [1, 1]
+    # one matcher per (single-threaded) worker, kept: it loads its network once
+    built = client.run(
+        lambda: __import__("sarfeat.parallel._worker").parallel._worker.matcher_count())
+    assert sorted(built.values()) == [1, 1]
 
 
 def test_a_failed_pair_does_not_lose_the_others(client, stack, serial, tmp_path):

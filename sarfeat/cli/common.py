@@ -15,7 +15,7 @@ __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
     "ORDERS", "ORDER_HELP",
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
-    "load_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
+    "checked_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
 
@@ -143,20 +143,25 @@ def network_text(used: dict | None) -> str:
     return f"{used['runtime']} {used['precision']} on {used['device']}"
 
 
-def load_weights(weights: str | None, trust: bool):
-    """Load the network named by ``--weights`` (a path or a registry name).
+def checked_weights(weights: str | None, trust: bool) -> str | None:
+    """Refuse a ``--weights`` that cannot be loaded, before any work; return it as given.
 
-    The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name is
-    fetched and hash-checked, never read from the working directory.
+    The network is loaded once here to check it (the rules are
+    :func:`sarfeat.weights.resolve_weights`'s: a registry name is fetched and
+    hash-checked, never read from the working directory). The library is then
+    given the argument itself, as an API user would give it: a release name
+    brings what goes with the name beside its network (sarfeat-sar-v2's
+    polar weighting, the distilled maps), which a loaded network does not.
     """
     from ..weights import resolve_network_weights, weight_names
 
     try:
-        return resolve_network_weights(weights, trust=trust)
+        resolve_network_weights(weights, trust=trust)
     except (TypeError, FileNotFoundError) as error:
         raise UsageError(
             f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"
         ) from None
+    return weights
 
 
 def check_plot(path: Path | None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..viz import PLOT_SIDE
 from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS,
                      PRECISIONS, Console, UsageError, add_console_options, check_outputs,
-                     check_plot, device_name, input_error, load_weights, network_text,
+                     check_plot, checked_weights, device_name, input_error, network_text,
                      positive_int)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
@@ -141,12 +141,10 @@ def _check_turned_options(args: argparse.Namespace) -> None:
                          "other")
 
 
-def _make_detector(args: argparse.Namespace, net, min_size: int | None, console: Console):
+def _make_detector(args: argparse.Namespace, weights, min_size: int | None, console: Console):
+    """The detector of ``detect`` on ``weights`` (:func:`~.common.checked_weights`)."""
     from ..detector import SARR2D2Detector
-    from ..weights import turned_maps_companion
 
-    # a registry name, not its loaded network: the detector then finds its distilled maps
-    weights = args.weights if turned_maps_companion(args.weights) else net
     return SARR2D2Detector(
         weights, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
         input_kind=args.input_kind, nodata=args.nodata, precision=args.precision,
@@ -176,8 +174,8 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
     except RasterError as error:
         raise input_error(error) from None
     console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
-    net = load_weights(args.weights, args.trust)
-    detector = _make_detector(args, net, args.min_size, console)  # None: the library's default
+    weights = checked_weights(args.weights, args.trust)
+    detector = _make_detector(args, weights, args.min_size, console)  # None: the library's default
     start = time.perf_counter()
     detector.detect_and_extract(image)
     elapsed = time.perf_counter() - start
@@ -225,10 +223,10 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     from skimage.feature import match_descriptors
 
     vv, moving, tform = example_pair()
-    net = load_weights(args.weights, args.trust)
+    weights = checked_weights(args.weights, args.trust)
     # without --min-size, a --max-size below the example's gives one level, at --max-size
     min_size = min(EXAMPLE_MIN_SIZE, args.max_size) if args.min_size is None else args.min_size
-    detector = _make_detector(args, net, min_size, console)
+    detector = _make_detector(args, weights, min_size, console)
     start = time.perf_counter()
     detector.detect_and_extract(vv)
     keypoints0, descriptors0 = detector.keypoints, detector.descriptors

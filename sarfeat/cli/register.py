@@ -155,11 +155,12 @@ def _patch_limit(text: str) -> int | None:
 WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
 
 
-def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
+def make_matcher(args: argparse.Namespace, weights, input_kind: str, progress: bool,
                  upright: bool = False, whole_circle: bool = False):
-    """The matcher of ``register`` with the command's options; ``upright`` searches only
-    the upright turn (``rotations=(0,), angle_step=None``), ``whole_circle`` every turn
-    of :data:`WHOLE_CIRCLE`."""
+    """The matcher of ``register`` on ``weights`` (``--weights`` as given, see
+    :func:`~sarfeat.cli.common.checked_weights`) with the command's options; ``upright``
+    searches only the upright turn (``rotations=(0,), angle_step=None``), ``whole_circle``
+    every turn of :data:`WHOLE_CIRCLE`."""
     from ..matching import CoarseFineMatcher
     from ..matching.dense import WIDE_SCALES
 
@@ -171,7 +172,7 @@ def make_matcher(args: argparse.Namespace, net, input_kind: str, progress: bool,
     if getattr(args, "dense_model", "similarity") != "similarity":
         search["dense_model"] = args.dense_model
     return CoarseFineMatcher(
-        net, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
+        weights, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
         max_fine_patches=getattr(args, "max_fine_patches", FINE_PATCHES), precision=args.precision,
         device=args.device, trust=args.trust, progress=progress,
         modality=getattr(args, "modality", "sar"),
@@ -358,7 +359,7 @@ def _head(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register`` (its arguments checked by :func:`sarfeat.cli.main`)."""
-    from .common import load_weights
+    from .common import checked_weights
 
     console = Console(args)
     if args.example:
@@ -373,7 +374,7 @@ def run(args: argparse.Namespace) -> None:
     searched = upright = whole_circle = False
     try:
         inputs = _prepare(args, fixed, moving, console)
-        net = load_weights(args.weights, args.trust) if args.modality == "sar" else None
+        weights = checked_weights(args.weights, args.trust) if args.modality == "sar" else None
         upright = upright_search(args, fixed, moving)
         if upright and args.turns == "auto" and not args.upright:
             console.say("both inputs georeferenced: only the upright turn is searched "
@@ -381,7 +382,7 @@ def run(args: argparse.Namespace) -> None:
         whole_circle = whole_circle_search(args)
         if whole_circle:
             console.say("--turns any: the whole circle is searched, every 15 degrees")
-        matcher = make_matcher(args, net, kind, console.progress, upright, whole_circle)
+        matcher = make_matcher(args, weights, kind, console.progress, upright, whole_circle)
         console.step(f"matching {inputs.fixed_image.shape} against "
                      f"{inputs.moving_image.shape}: {_stages(matcher)}")
         searched = True
@@ -536,7 +537,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     from ..io import Raster, atomic_path, write_raster
     from ..metrics import correct_match_counts, registration_rmse
     from ..viz import plot_registration
-    from .common import jsonable, load_weights
+    from .common import checked_weights, jsonable
 
     for name in ("band", "fixed_band", "moving_band", "tie_points", "no_resample"):
         if getattr(args, name) is not None and getattr(args, name) is not False:  # --band 0 too
@@ -550,8 +551,9 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     _check_order_use(args)
     check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
     fixed, moving, truth = example_pair()
-    net = load_weights(args.weights, args.trust)
-    result = _register(fixed, moving, make_matcher(args, net, args.input_kind, console.progress),
+    weights = checked_weights(args.weights, args.trust)
+    result = _register(fixed, moving, make_matcher(args, weights, args.input_kind,
+                                                   console.progress),
                        console, order=args.order)
     rmse = registration_rmse(result.transform, truth.params, fixed.shape, moving.shape)
     ncm, cmr = correct_match_counts(result.keypoints_fixed, result.keypoints_moving,

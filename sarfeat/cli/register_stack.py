@@ -53,7 +53,7 @@ from typing import Sequence
 
 from .common import (BAND_INDEX, DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
                      ORDER_HELP, ORDERS, PRECISIONS, Console, UsageError, add_console_options,
-                     device_name, input_error, jsonable, load_weights, positive_int,
+                     checked_weights, device_name, input_error, jsonable, positive_int,
                      with_nodata)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
@@ -324,7 +324,7 @@ def run(args: argparse.Namespace) -> None:
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     distributed = require_distributed()
     raster = _read_reference(args)
-    net = load_weights(args.weights, args.trust)
+    weights = checked_weights(args.weights, args.trust)
     # an earlier run's registered images in every --format: one left beside this run's
     # report (of an image that fails this time) would pass for this run's
     earlier = [file for form in _FORMATS for file in _outputs(names, f".{form}")]
@@ -345,7 +345,7 @@ def run(args: argparse.Namespace) -> None:
             workers = len(active.scheduler_info().get("workers", {}))
             outcomes = iter_register_pairs(
                 [(raster, os.fspath(image)) for image in args.images], client=active,
-                names=names, weights=net, band=args.band, retries=args.retries,
+                names=names, weights=weights, band=args.band, retries=args.retries,
                 lost_retries=args.lost_retries,
                 keep_warped=False, postprocess=save,
                 progress=not (args.no_progress or console.quiet), model=args.model,

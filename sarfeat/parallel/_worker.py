@@ -1,9 +1,9 @@
 """What lives inside a Dask worker process: the network, matchers and detectors.
 
 A worker loads each network once (:func:`network`) and keeps it for the
-life of the process; matchers and detectors built on it are kept per thread,
-because they hold per-call state (a thread of a multi-threaded worker never
-sees another thread's matcher). Nothing here imports Dask, so the same code
+life of the process; detectors built on it, and matchers (which load their
+own, once), are kept per thread, because they hold per-call state (a thread
+of a multi-threaded worker never sees another thread's matcher). Nothing here imports Dask, so the same code
 runs in the client process when there is no worker.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 import threading
 
@@ -19,25 +18,19 @@ from ..architecture import NetworkWeights
 from ..detector import SARR2D2Detector
 from ..matching import CoarseFineMatcher
 from ..runtime.onnx import set_threads
-from ..weights import is_torch_network, resolve_network_weights
+from ..weights import is_torch_network, resolve_network_weights, weights_key
 
-__all__ = ["network", "matcher", "detector", "prepare_process", "load_count", "worker_name"]
+__all__ = ["network", "matcher", "detector", "prepare_process", "load_count", "matcher_count",
+           "worker_name"]
 
 _LOCK = threading.Lock()
 _NETWORKS: dict = {}
 _LOCAL = threading.local()
 _LOADS = 0
+_MATCHERS = 0
 _MALLOC_TUNED = False
 #: glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def _weights_key(weights) -> tuple:
-    if isinstance(weights, NetworkWeights) or is_torch_network(weights):
-        return ("net", id(weights))
-    if weights is None or isinstance(weights, str):  # a registry name or a path string
-        return ("name", weights)
-    return ("path", os.fspath(weights))  # a Path named like a registry name is still a file
 
 
 def network(weights, trust: bool = False) -> NetworkWeights:
@@ -58,7 +51,7 @@ def network(weights, trust: bool = False) -> NetworkWeights:
     """
     if isinstance(weights, NetworkWeights) or is_torch_network(weights):
         return weights
-    key = _weights_key(weights) + (trust,)
+    key = weights_key(weights) + (trust,)
     with _LOCK:
         if key not in _NETWORKS:
             global _LOADS
@@ -80,21 +73,25 @@ def _cached(kind: str, key: tuple, build):
 def matcher(weights, options: dict) -> CoarseFineMatcher:
     """A :class:`~sarfeat.CoarseFineMatcher` with ``options``, kept for this thread.
 
-    Its network comes from :func:`network`, so all matchers of a process
-    share one loaded copy.
+    It is given ``weights`` as they are, as :func:`sarfeat.register` gives
+    them (a release name brings what goes with the name beside its network:
+    sarfeat-sar-v2's polar weighting, the distilled maps of the turn
+    estimate), and loads its network once, on its first pair.
     """
-    key = (_weights_key(weights), repr(sorted(options.items())))
+    key = (weights_key(weights), repr(sorted(options.items())))
 
     def build() -> CoarseFineMatcher:
-        net = network(weights, bool(options.get("trust", False)))
-        return CoarseFineMatcher(net, **options)
+        global _MATCHERS
+        with _LOCK:
+            _MATCHERS += 1
+        return CoarseFineMatcher(weights, **options)
 
     return _cached("matchers", key, build)
 
 
 def detector(weights, options: dict) -> SARR2D2Detector:
     """A :class:`~sarfeat.SARR2D2Detector` with ``options``, its runner ready, kept per thread."""
-    key = (_weights_key(weights), repr(sorted(options.items())))
+    key = (weights_key(weights), repr(sorted(options.items())))
 
     def build() -> SARR2D2Detector:
         net = network(weights, bool(options.get("trust", False)))
@@ -140,8 +137,15 @@ def prepare_process(threads: int | None) -> None:
 
 
 def load_count() -> int:
-    """How many networks this process has loaded from files (for tests and benchmarks)."""
+    """How many networks :func:`network` has loaded from files in this process (for tests
+    and benchmarks)."""
     return _LOADS
+
+
+def matcher_count() -> int:
+    """How many matchers :func:`matcher` has built in this process (for tests): each loads
+    its network once."""
+    return _MATCHERS
 
 
 def worker_name() -> str | None:
