@@ -465,9 +465,9 @@ def test_json_records_the_options_as_given(tmp_path, capsys):
 @pytest.mark.parametrize("files", [False, True], ids=["example", "files"])
 def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airsar_cube,
                                                             monkeypatch, tmp_path, capsys):
-    """The matcher is given --weights as given, as an API user gives it: a release name, not
-    the network it loads, which names no release (sarfeat-sar-v2's polar weighting and the
-    distilled maps go with the name)."""
+    """--weights reaches every detector of the matcher, the turn estimate's included (it
+    was handed the loaded network, which names no release, and the turn estimate used the
+    default release whatever --weights said)."""
     import sarfeat.registration
 
     seen = {}
@@ -488,3 +488,4 @@ def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airs
     matcher = seen["matcher"]
     coarse = matcher.coarse_settings
     assert matcher._detector(**coarse.detector_settings()).weights == weights
+    assert matcher._turn_detector(coarse).weights == weights

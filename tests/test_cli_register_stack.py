@@ -152,7 +152,8 @@ def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path,
     """What each worker of register-stack matches with (the matcher, its stage detectors and
     the turn estimate's detector) is what `sarfeat register` builds from the same --weights
     and options: both are given --weights as it was given, a release name kept (a loaded
-    network would lose what the name brings: sarfeat-sar-v2's polar weighting)."""
+    network would lose what the name brings: sarfeat-sar-v2's polar weighting, and the
+    release of the turn estimate)."""
     import contextlib
     import inspect
 
@@ -203,4 +204,4 @@ def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path,
         assert settings(detectors[0]) == settings(detectors[1])
         assert detectors[0].weights == given_weights
     turns = [matcher._turn_detector(matcher.coarse_settings) for matcher in (stacked, single)]
-    assert settings(turns[0]) == settings(turns[1])
+    assert settings(turns[0]) == settings(turns[1]) and turns[0].weights == given_weights

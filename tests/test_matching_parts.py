@@ -223,3 +223,18 @@ def test_a_matcher_on_loaded_network_weights_matches(pair):
 
     matcher = CoarseFineMatcher(resolve_network_weights("sarfeat-sar-v1"), **FLAT)
     assert matcher.match_result(*pair).model is not None
+
+
+@pytest.mark.parametrize("weights", ["sarfeat-sar-v1", "sarfeat-sar-v2", None])
+def test_the_turn_estimate_uses_the_release_the_matcher_was_given(weights, coarse_image):
+    """The turn estimate's rotation-invariant detector is that of the matcher's weights (it
+    was always the default release's: sarfeat-sar-v1 got sarfeat-sar-v2's weighted polar
+    descriptors there), with the coarse stage's pyramid."""
+    matcher = CoarseFineMatcher(weights, rng=0, progress=False)
+    coarse = matcher.coarse_settings
+    keypoints, descriptors = _features(matcher._turn_detector(coarse), coarse_image)
+    alone = SARR2D2Detector(weights, upright=False, input_kind="display",
+                            **coarse.detector_settings())
+    expected_keypoints, expected = _features(alone, coarse_image)
+    np.testing.assert_array_equal(keypoints, expected_keypoints)
+    np.testing.assert_array_equal(descriptors, expected)

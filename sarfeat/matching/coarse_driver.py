@@ -151,14 +151,18 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
 def turn_detector_options(options: dict, estimated_turns: int) -> dict | None:
     """Options of the rotation-invariant detector that estimates the turn, from the matcher's.
 
-    The default weights' distilled maps and polar descriptor (``upright=False``)
-    with the coarse stage's pyramid and the user's other options (runtime,
-    device, precision); None when ``estimated_turns`` is 0 or the matcher's
-    detectors are rotation invariant themselves.
+    The detector is built on the matcher's own ``weights``: that release's
+    rotation-invariant detector as it comes (``upright=False``; the maps,
+    descriptor and orientation that release gives by default, e.g.
+    sarfeat-sar-v2's distilled maps and weighted polar descriptor,
+    sarfeat-sar-v1's unweighted one), with the coarse stage's pyramid and the
+    user's other options (runtime, device, precision, thresholds, trust); None
+    when ``estimated_turns`` is 0 or the matcher's detectors are rotation
+    invariant themselves.
     """
     if not estimated_turns or not options.get("upright", True):
         return None
-    dropped = ("weights", "upright", "turned_maps", "descriptor", "orientation", "trust")
+    dropped = ("upright", "turned_maps", "descriptor", "orientation")
     kept = {name: value for name, value in options.items() if name not in dropped}
     return {**kept, "upright": False, "input_kind": "display"}
 

@@ -136,7 +136,8 @@ class CoarseFineMatcher:
         How many turns of the orientation estimate
         (:func:`~sarfeat.matching.coarse.estimate_turns`) are tried right after
         the first of ``rotations``, when that is not strong; before them, the
-        turn that the default rotation-invariant detector's features give
+        turn that the rotation-invariant detector of ``weights``
+        (``upright=False``, that release's maps and descriptor) gives
         (:func:`~sarfeat.matching.coarse.invariant_turn`: polar descriptors on
         both coarse images, a RANSAC similarity on their matches, 5 inliers at
         least; ``diagnostics['invariant_turn']``, ``['turn_network']``). 0 never estimates.
@@ -516,8 +517,9 @@ class CoarseFineMatcher:
         return self._stages.stage_detector(self.weights, self.detector_options, stage)
 
     def _turn_detector(self, coarse) -> SARR2D2Detector | None:
-        """A copy of the detector that estimates the turn (``turn_detector_options``), kept."""
-        return self._stages.turn_detector(turn_detector_options(
+        """A copy of the detector that estimates the turn (``turn_detector_options``, on
+        the matcher's ``weights``), kept."""
+        return self._stages.turn_detector(self.weights, turn_detector_options(
             self.detector_settings(**coarse.detector_settings()), coarse.estimated_turns))
 
 

@@ -80,11 +80,13 @@ class StageDetectors:
             setattr(copy, name, value)
         return copy
 
-    def turn_detector(self, options: dict | None) -> SARR2D2Detector | None:
-        """A copy of the detector of ``options`` that estimates the turn, kept; None for None."""
+    def turn_detector(self, weights, options: dict | None) -> SARR2D2Detector | None:
+        """A copy of ``SARR2D2Detector(weights, **options)``, which estimates the turn, kept;
+        None for None."""
         if options is None:
             return None
-        key = ("turn", repr(sorted(options.items())))
+        key = ("turn", weights_key(weights), repr(sorted(options.items())))
         with self.lock:
-            base = self.kept.get(key) or self.kept.setdefault(key, SARR2D2Detector(**options))
+            base = self.kept.get(key) or self.kept.setdefault(
+                key, SARR2D2Detector(weights, **options))
         return base.thread_copy()
