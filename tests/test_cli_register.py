@@ -461,13 +461,8 @@ def test_json_records_the_options_as_given(tmp_path, capsys):
     assert failed["options"]["fixed_band"] == 0 and failed["options"]["modality"] == "sar"
 
 
-@pytest.mark.parametrize("weights", ["sarfeat-sar-v1", "sarfeat-sar-v2", None])
-@pytest.mark.parametrize("files", [False, True], ids=["example", "files"])
-def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airsar_cube,
-                                                            monkeypatch, tmp_path, capsys):
-    """--weights reaches every detector of the matcher, the turn estimate's included (it
-    was handed the loaded network, which names no release, and the turn estimate used the
-    default release whatever --weights said)."""
+def _matcher_of_register(monkeypatch, capsys, argv: list[str]):
+    """The matcher `sarfeat register ARGV` builds, stopped before it matches."""
     import sarfeat.registration
 
     seen = {}
@@ -477,15 +472,38 @@ def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airs
         raise RuntimeError("stopped before matching")
 
     monkeypatch.setattr(sarfeat.registration, "register", stop)
+    assert main(["register", *argv]) == 1
+    assert "stopped before matching" in capsys.readouterr().err
+    return seen["matcher"]
+
+
+def test_register_loads_a_checkpoint_file_once_for_the_matcher(weights, monkeypatch,
+                                                               tmp_path, capsys):
+    """A checkpoint file brings its network alone: the matcher (and register-stack's
+    workers) get the network checked_weights loaded, not a path to read again."""
+    from sarfeat.weights import resolve_network_weights
+
+    argv = ["--example", "-q", "--json", str(tmp_path / "r.json"), "--weights", weights]
+    matcher = _matcher_of_register(monkeypatch, capsys, argv)
+    assert type(matcher.weights).__name__ == "NetworkWeights"
+    np.testing.assert_equal(vars(matcher.weights), vars(resolve_network_weights(weights)))
+
+
+@pytest.mark.parametrize("weights", ["sarfeat-sar-v1", "sarfeat-sar-v2", None])
+@pytest.mark.parametrize("files", [False, True], ids=["example", "files"])
+def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airsar_cube,
+                                                            monkeypatch, tmp_path, capsys):
+    """--weights reaches every detector of the matcher, the turn estimate's included (it
+    was handed the loaded network, which names no release, and the turn estimate used the
+    default release whatever --weights said)."""
     inputs = ["--example"]
     if files:
         inputs = [str(tmp_path / "fixed.npy"), str(tmp_path / "moving.npy")]
         for path, band in zip(inputs, (0, 2)):
             np.save(path, airsar_cube[..., band])
     given = [] if weights is None else ["--weights", weights]
-    assert main(["register", *inputs, "-q", "--json", str(tmp_path / "r.json"), *given]) == 1
-    assert "stopped before matching" in capsys.readouterr().err
-    matcher = seen["matcher"]
+    matcher = _matcher_of_register(monkeypatch, capsys,
+                                   [*inputs, "-q", "--json", str(tmp_path / "r.json"), *given])
     coarse = matcher.coarse_settings
     assert matcher._detector(**coarse.detector_settings()).weights == weights
     assert matcher._turn_detector(coarse).weights == weights

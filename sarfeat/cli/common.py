@@ -143,25 +143,30 @@ def network_text(used: dict | None) -> str:
     return f"{used['runtime']} {used['precision']} on {used['device']}"
 
 
-def checked_weights(weights: str | None, trust: bool) -> str | None:
-    """Refuse a ``--weights`` that cannot be loaded, before any work; return it as given.
+def checked_weights(weights: str | None, trust: bool):
+    """Refuse a ``--weights`` that cannot be loaded, before any work; what the library gets.
 
-    The network is loaded once here to check it (the rules are
-    :func:`sarfeat.weights.resolve_weights`'s: a registry name is fetched and
-    hash-checked, never read from the working directory). The library is then
-    given the argument itself, as an API user would give it: a release name
-    brings what goes with the name beside its network (sarfeat-sar-v2's
-    polar weighting, the distilled maps), which a loaded network does not.
+    The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name
+    is fetched and hash-checked, never read from the working directory.
+
+    Returns
+    -------
+    str, None or NetworkWeights
+        A registry name (or None, the default release) as given, as an API
+        user gives it: a release name brings what goes with the name beside
+        its network (sarfeat-sar-v2's polar weighting, the distilled maps),
+        which its loaded network does not. A checkpoint file, which brings
+        its network alone, loaded here once (no worker reads it again).
     """
     from ..weights import resolve_network_weights, weight_names
 
     try:
-        resolve_network_weights(weights, trust=trust)
+        network = resolve_network_weights(weights, trust=trust)
     except (TypeError, FileNotFoundError) as error:
         raise UsageError(
             f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"
         ) from None
-    return weights
+    return weights if weights is None or weights in weight_names() else network
 
 
 def check_plot(path: Path | None) -> None:
