@@ -7,9 +7,13 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..argument_checks import DEVICES, UsageError, check_outputs, is_device_name, positive_int
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
+
+if TYPE_CHECKING:  # for the annotation only
+    from ..architecture import NetworkWeights
 
 __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
@@ -143,7 +147,7 @@ def network_text(used: dict | None) -> str:
     return f"{used['runtime']} {used['precision']} on {used['device']}"
 
 
-def checked_weights(weights: str | None, trust: bool):
+def checked_weights(weights: str | None, trust: bool) -> str | NetworkWeights | None:
     """Refuse a ``--weights`` that cannot be loaded, before any work; what the library gets.
 
     The rules are :func:`sarfeat.weights.resolve_weights`'s: a registry name
