@@ -25,7 +25,9 @@ by up to 20 px (the moving image; see :mod:`optical_sar_pairs`). Methods:
   ``sarfeat-told-pose`` with ``dense_model='affine'`` (the polish stretched into an
   affine map where that correlates clearly better), for the stretched pairs of
   ``--stretch S`` (each similarity after a stretch ``[[1 + p, q], [q, 1 - p]]`` of
-  the optical tile, p and q uniform in +-S);
+  the optical tile, p and q uniform in +-S); ``sarfeat-two-way``: ``sarfeat``
+  checked by the pair the other way round, told the answer's turn and scale
+  (:func:`register_two_way`; a check measured, not the matcher's);
 - ``sift``, ``akaze``: OpenCV SIFT / AKAZE on 8-bit views, ratio test 0.8,
   ``cv2.estimateAffine2D`` with RANSAC at 3 px; they return a transform when
   RANSAC finds one with at least 6 inliers.
@@ -176,6 +178,38 @@ def register_sarfeat(fixed: np.ndarray, moving: np.ndarray, refusals: list | Non
     return result.transform.params
 
 
+#: Largest gap (px, RMSE on the SAR image's grid) between an answer and the reverse
+#: registration told its pose that ``sarfeat-two-way`` accepts.
+TWO_WAY_GAP = 2.0
+
+
+def register_two_way(fixed: np.ndarray, moving: np.ndarray, refusals: list | None = None,
+                     gap: float = TWO_WAY_GAP):
+    """``sarfeat``, then the pair the other way round (``modality='sar-optical'``) told the
+    turn and scale of the answer's inverse: the answer is kept when the two agree within
+    ``gap`` px on the SAR image's grid, else refused (a check tried in the twenty-first
+    session and not kept in the matcher: ``benchmarks/README.md``)."""
+    matrix = register_sarfeat(fixed, moving, refusals)
+    if matrix is None:
+        return None
+    inverse = np.linalg.inv(matrix)
+    angle, scale = rotation_scale(inverse)[:2]
+    try:
+        reverse = sarfeat.register(moving, fixed, modality="sar-optical", rng=0,
+                                   progress=False, rotations=(float(angle),),
+                                   angle_step=None, dense_scales=(float(scale),))
+    except sarfeat.RegistrationError as error:
+        if refusals is not None:
+            refusals.append(f"the reverse registration refused: {error}")
+        return None
+    apart = registration_rmse(reverse.transform.params, inverse, moving.shape, fixed.shape)
+    if apart > gap:
+        if refusals is not None:
+            refusals.append(f"the reverse registration is {apart:.2f} px from the answer")
+        return None
+    return matrix
+
+
 #: Environment variable naming a checkout of a Python RIFT2 port (``src/RIFT2.py``).
 RIFT2_ENV = "RIFT2_PYTHON_DIR"
 
@@ -271,6 +305,7 @@ TOLD_OPTIONS = {"sarfeat-told-pose": {}, "sarfeat-told-pose-affine": {"dense_mod
 METHODS = {**{name: partial(register_sarfeat, **options)
               for name, options in SARFEAT_OPTIONS.items()},
            **{name: None for name in TOLD_OPTIONS},  # need the pair's truth: run_pair calls them
+           "sarfeat-two-way": register_two_way,
            "sift": lambda f, m: register_opencv(f, m, "sift"),
            "akaze": lambda f, m: register_opencv(f, m, "akaze"),
            "rift2": register_rift2}
@@ -316,6 +351,8 @@ def run_pair(name: str, fixed: np.ndarray, moving: np.ndarray, truth: np.ndarray
         cpu, wall = time.process_time(), time.perf_counter()
         if method in SARFEAT_OPTIONS:
             matrix = register_sarfeat(fixed, moving, refusals, **SARFEAT_OPTIONS[method])
+        elif method == "sarfeat-two-way":
+            matrix = register_two_way(fixed, moving, refusals)
         elif method in TOLD_OPTIONS:
             matrix = register_sarfeat(fixed, moving, refusals, **told_pose(name, truth),
                                       **TOLD_OPTIONS[method])

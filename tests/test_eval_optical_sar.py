@@ -511,3 +511,38 @@ def test_sen1floods11_tiles_are_evaluation_only_and_on_one_grid():
     matrix = eval_optical_sar.register_sarfeat(canvas, sar)
     assert matrix is not None, name
     assert registration_rmse(matrix, truth.params, canvas.shape, sar.shape) < 1.5
+
+
+@pytest.mark.parametrize("reverse_off, kept", [(1.0, True), (3.0, False)])
+def test_two_way_keeps_an_answer_the_reverse_registration_finds_again(monkeypatch, reverse_off,
+                                                                      kept):
+    calls = []
+
+    class Answer:
+        def __init__(self, matrix):
+            self.transform = type("T", (), {"params": matrix})()
+
+    def register(fixed, moving, **options):
+        calls.append((fixed.shape, moving.shape, options))
+        if len(calls) == 1:  # forward: the optical image fixed
+            return Answer(TRUTH)
+        reverse = np.linalg.inv(TRUTH).copy()
+        reverse[0, 2] += reverse_off  # the reverse answer shifted by reverse_off px
+        return Answer(reverse)
+
+    monkeypatch.setattr(eval_optical_sar.sarfeat, "register", register)
+    optical, sar = np.zeros((40, 48), np.float32), np.zeros((32, 32), np.float32)
+    rows = {"sarfeat-two-way": []}
+    eval_optical_sar.run_pair("p", optical, sar, TRUTH, ["sarfeat-two-way"], rows)
+    options = calls[1][2]
+    assert [c[0] for c in calls] == [(40, 48), (32, 32)]  # the SAR image the reverse's fixed
+    assert calls[0][2]["modality"] == "optical-sar" and options["modality"] == "sar-optical"
+    # told the inverse's turn and scale, searching nothing else
+    assert options["angle_step"] is None
+    assert np.isclose(options["rotations"][0], -np.degrees(_ANGLE))
+    assert np.isclose(options["dense_scales"][0], 1 / _SCALE)
+    name, rmse, *_, note, _ = rows["sarfeat-two-way"][0]
+    if kept:
+        assert rmse == pytest.approx(0.0, abs=1e-9) and note == ""
+    else:
+        assert rmse is None and note == "the reverse registration is 3.00 px from the answer"
