@@ -228,7 +228,8 @@ def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys, 
     def no_network(*args):
         raise AssertionError("an optical pair is matched without the network")
 
-    monkeypatch.setattr("sarfeat.cli.common.load_weights", no_network)
+    monkeypatch.setattr("sarfeat.cli.common.checked_weights", no_network)
+    monkeypatch.setattr("sarfeat.detector_network.resolve_network_weights", no_network)
     fixed, moving = tmp_path / "optical.png", tmp_path / "sar_moved.npy"
     imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
     np.save(moving, moved_sar)

@@ -408,6 +408,13 @@ def test_threads_below_one_are_refused(tmp_path, command, threads, capsys):
     assert stop.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
+def _refused_by_argparse(option: str, err: str) -> bool:
+    """Whether ``err`` is argparse refusing ``option``'s value: a range ('must be ...') or a
+    whole number ('expected a positive integer' / 'expected a whole number >= N')."""
+    return re.search(rf"argument {option}: (must be|expected a (positive integer|whole "
+                     r"number >= -?\d+), got )", err) is not None
+
+
 #: The side trainers' modules and the options each requires.
 SIDE_TRAINERS = [("patch_descriptor", []), ("invariant_descriptor", ["--open-data", "missing"]),
                  ("orientation", []), ("learned_polar", ["--pool", "missing.npz"])]
@@ -423,7 +430,7 @@ def test_side_trainers_refuse_bad_threads_and_minutes(tmp_path, module, required
     main = importlib.import_module(f"sarfeat.training.{module}").main
     with pytest.raises(SystemExit) as stop:
         main(["--output", str(tmp_path / "run"), *required, option, value])
-    assert stop.value.code == 2 and f"argument {option}: must be" in capsys.readouterr().err
+    assert stop.value.code == 2 and _refused_by_argparse(option, capsys.readouterr().err)
 
 
 #: Out-of-range values of the side trainers' options, each refused by argparse before any work.
@@ -444,7 +451,7 @@ def test_side_trainers_refuse_values_out_of_range_as_usage_errors(tmp_path, modu
     required = dict(SIDE_TRAINERS)[module]
     with pytest.raises(SystemExit) as stop:
         main(["--output", str(tmp_path / "run"), *required, option, value])
-    assert stop.value.code == 2 and f"argument {option}: must be" in capsys.readouterr().err
+    assert stop.value.code == 2 and _refused_by_argparse(option, capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
 
 
