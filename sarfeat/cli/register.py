@@ -11,6 +11,7 @@ the upright turn is searched (``--turns``). Every band of the moving file is
 then resampled once with that transform, in its own dtype and nodata (or, with
 ``--no-resample``, its pixels are kept and its geotransform corrected, when the
 transform is a shift). Without ``-o`` only the report, tie points or plot are written.
+The options are checked first, by :mod:`sarfeat.cli.register_checks`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, check_outputs, input_error, check_plot, network_text,
-                     unit_fraction, with_nodata)
+                     add_note, input_error, network_text, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .report import (TIE_POINT_SUFFIXES, raster_pixel_size, failure_report, given_options,
-                     registration_report, tie_points, updated_geotransform, write_json,
-                     write_tie_points)
+from .register_checks import (FINE_PATCHES, OUTPUT_SUFFIXES, check_example, patch_limit,
+                              validate)
+from .report import (raster_pixel_size, failure_report, given_options, registration_report,
+                     tie_points, updated_geotransform, write_json, write_tie_points)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run", "make_matcher", "upright_search", "whole_circle_search",
            "refusal_hint", "WHOLE_CIRCLE", "OUTPUT_SUFFIXES"]
 
-OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Largest departure (fixed pixels, over the image) of a shift-only geotransform update.
 SHIFT_TOLERANCE_PX = 0.5
 #: The options recorded as given under the JSON report's ``options`` (weights and model
@@ -47,12 +47,6 @@ REPORTED_OPTIONS = ("modality", "turns", "scales", "dense_model", "keep_border_f
                     "fixed_band", "moving_band", "no_resample", "order", "min_valid_fraction",
                     "seed", "max_fine_patches", "input_kind", "nodata", "precision", "device",
                     "upright")
-#: Options of the keypoint matcher of two SAR images, with their defaults: refused with an
-#: optical image, whose pair is matched on dense structure maps without the network.
-#: Default of --max-fine-patches (that of CoarseFineMatcher, which the CLI does not import early).
-FINE_PATCHES = 16
-KEYPOINT_OPTIONS = {"weights": None, "trust": False, "precision": "auto", "device": "auto",
-                    "max_fine_patches": FINE_PATCHES}
 
 
 def add_parser(commands) -> None:
@@ -129,25 +123,12 @@ def add_parser(commands) -> None:
              "with a smaller fraction of valid pixels (default 0.05)")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
-    add("--max-fine-patches", type=_patch_limit, default=FINE_PATCHES, metavar="N|all",
+    add("--max-fine-patches", type=patch_limit, default=FINE_PATCHES, metavar="N|all",
         help="most 512-pixel patches of FIXED the fine stage describes, spread evenly over a "
              "large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
              "describes every patch (tie points over the whole scene, time in proportion "
              "to its pixels)")
     add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
-
-
-def _patch_limit(text: str) -> int | None:
-    """``--max-fine-patches``: a positive integer or 'all' (None)."""
-    if text.lower() == "all":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
-    return value
 
 
 #: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
@@ -229,54 +210,6 @@ def _register(fixed, moving, matcher, console: Console, min_valid_fraction: floa
         options["progress"] = console.progress
     return register(fixed, moving, matcher=matcher, min_valid_fraction=min_valid_fraction,
                     **options)
-
-
-def _validate(args: argparse.Namespace) -> None:
-    if all(getattr(args, name) is None for name in ("output", "json", "tie_points", "plot")):
-        raise UsageError("nothing to write: give -o OUT (the registered image), --json "
-                         "REPORT.json, --tie-points FILE or --plot PLOT.png")
-    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
-                         + ", ".join(OUTPUT_SUFFIXES))
-    if args.tie_points is not None and args.tie_points.suffix.lower() not in TIE_POINT_SUFFIXES:
-        raise UsageError("--tie-points must end in .csv or .geojson")
-    check_plot(args.plot)
-    if args.no_resample and (args.output is None
-                             or args.output.suffix.lower() not in (".tif", ".tiff")):
-        raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
-    _check_order_use(args)
-    if getattr(args, "scales", "default") == "wide" and getattr(args, "modality", "sar") == "sar":
-        raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
-                         "SAR images are matched across scales by the detector's pyramid")
-    if (getattr(args, "dense_model", "similarity") != "similarity"
-            and getattr(args, "modality", "sar") == "sar"):
-        raise UsageError("--dense-model is for a pair with an optical image (--modality); "
-                         "two SAR images take --model")
-    if getattr(args, "modality", "sar") != "sar":
-        given = [f"--{name.replace('_', '-')}" for name, default in KEYPOINT_OPTIONS.items()
-                 if getattr(args, name, default) != default]
-        given += ["--model projective"] if args.model == "projective" else []
-        if given:
-            raise UsageError(f"{', '.join(given)}: for two SAR images (the keypoint matcher); "
-                             "a pair with an optical image is matched on dense structure maps, "
-                             "without the network")
-    if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
-        raise UsageError("--upright and --turns any contradict each other: give one")
-    check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
-                  {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
-                   "--plot": args.plot})
-
-
-def _check_order_use(args: argparse.Namespace) -> None:
-    """Refuse an ``--order`` that nothing would use: only ``-o`` is resampled with it."""
-    if args.order == 1:  # the default
-        return
-    if args.output is None:
-        raise UsageError(f"--order {args.order} resamples the registered image: give -o OUT "
-                         "(nothing else that is written is resampled)")
-    if getattr(args, "no_resample", False):
-        raise UsageError(f"--order {args.order} and --no-resample contradict each other: "
-                         "--no-resample keeps MOVING's pixels, nothing is resampled")
 
 
 def _read_inputs(args: argparse.Namespace, console: Console):
@@ -365,7 +298,7 @@ def run(args: argparse.Namespace) -> None:
     if args.example:
         _example(args, console)
         return
-    _validate(args)
+    validate(args)
     fixed, moving = _read_inputs(args, console)
     kind = args.input_kind
     if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
@@ -539,17 +472,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     from ..viz import plot_registration
     from .common import checked_weights, jsonable
 
-    for name in ("band", "fixed_band", "moving_band", "tie_points", "no_resample"):
-        if getattr(args, name) is not None and getattr(args, name) is not False:  # --band 0 too
-            raise UsageError(f"--{name.replace('_', '-')} does not apply to --example")
-    if getattr(args, "modality", "sar") != "sar":
-        raise UsageError("--modality does not apply to --example: its pair is two SAR images")
-    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"unsupported output type {args.output.suffix or '(none)'!r}: use "
-                         + ", ".join(OUTPUT_SUFFIXES))
-    check_plot(args.plot)
-    _check_order_use(args)
-    check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
+    check_example(args)
     fixed, moving, truth = example_pair()
     weights = checked_weights(args.weights, args.trust)
     result = _register(fixed, moving, make_matcher(args, weights, args.input_kind,
