@@ -35,7 +35,8 @@ from .data import DEFAULT_WEIGHTS
 #: The ``'maps'`` metadata of weights distilled to give quarter-turn averaged maps.
 TURNED_MAPS_KIND = "quarter_turn_average"
 
-__all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "check_weights", "gives_turned_maps",
+__all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "absolute_weights", "check_weights",
+           "gives_turned_maps",
            "is_torch_network", "resolve_network_weights", "resolve_weights",
            "turned_maps_companion", "weight_names", "weights_key"]
 
@@ -86,6 +87,29 @@ def _registry_name(weights: str) -> str | None:
     """The registry file a weights name stands for, or None for a file path."""
     name = data.WEIGHT_ALIASES.get(weights, weights)
     return name if name in data.registry_names() and name.startswith("weights/") else None
+
+
+def absolute_weights(weights):
+    """``weights`` with a checkpoint path made absolute, from the working directory.
+
+    For work sent to processes that may run in another working directory (Dask
+    workers). A registry name, None and a network are returned unchanged; a
+    string path stays a string and a path-like becomes a :class:`pathlib.Path`.
+
+    Examples
+    --------
+    >>> absolute_weights("sarfeat-sar-v1")
+    'sarfeat-sar-v1'
+    >>> os.path.isabs(absolute_weights("net.pt"))
+    True
+    """
+    if isinstance(weights, str):
+        if _registry_name(weights) is not None:
+            return weights
+        return os.path.abspath(os.path.expanduser(weights))
+    if isinstance(weights, os.PathLike):
+        return Path(os.path.abspath(Path(weights).expanduser()))
+    return weights
 
 
 def check_weights(weights) -> None:

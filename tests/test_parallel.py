@@ -134,6 +134,25 @@ def test_relative_paths_are_the_clients_not_the_workers(client, stack, serial, t
     _same(outcome, serial[0])
 
 
+def test_a_relative_weights_path_is_the_clients_not_the_workers(client, stack, tmp_path,
+                                                                monkeypatch):
+    """A relative checkpoint path went to the workers as it was, unlike an image path: a
+    worker started in another working directory (a remote one always is) could not find it."""
+    import shutil
+
+    from sarfeat.data import fetch
+
+    reference, images = stack
+    shutil.copy(fetch("weights/sarfeat-sar-v1.pt"), tmp_path / "net.pt")
+    monkeypatch.chdir(tmp_path)
+    outcome, = register_pairs([(reference, images[0])], client=client, weights="net.pt",
+                              progress=False, keep_warped=False, **FAST)
+    assert outcome.ok, outcome.error
+    expected = register(reference, images[0], weights="net.pt", rng=0, **FAST)
+    np.testing.assert_allclose(outcome.result.transform.params, expected.transform.params,
+                               atol=0.05)
+
+
 def test_results_stream_back_and_survive_a_killed_worker(client, stack, serial):
     reference, images = stack
     outcomes = iter_register_pairs([(reference, image) for image in images], client=client,

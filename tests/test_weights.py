@@ -18,7 +18,7 @@ from sarfeat.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from sarfeat.network import R2D2Net
 from sarfeat.parallel import _worker
 from sarfeat.weights import (
-    DEFAULT_WEIGHTS, check_weights, resolve_network_weights, resolve_weights, weight_names,
+    DEFAULT_WEIGHTS, absolute_weights, check_weights, resolve_network_weights, resolve_weights, weight_names,
 )
 
 
@@ -78,6 +78,16 @@ def test_explicit_paths_read_the_file(planted):
     # the workers keep a Path and the registry name of the same spelling apart
     by_path = _worker.network(Path("sarfeat-sar-v1").resolve())
     assert torch.equal(_first_weight(by_path), _first_weight(planted))
+
+
+def test_absolute_weights_makes_only_paths_absolute(planted, tmp_path):
+    """What goes to Dask workers: a relative file is the caller's, a registry name a name."""
+    assert absolute_weights("sarfeat-sar-v1") == "sarfeat-sar-v1"
+    assert absolute_weights(None) is None and absolute_weights(planted) is planted
+    assert absolute_weights("./sarfeat-sar-v1") == str(tmp_path / "sarfeat-sar-v1")
+    path = absolute_weights(Path("sarfeat-sar-v1"))  # a Path stays a file, not the name
+    assert path == tmp_path / "sarfeat-sar-v1" and isinstance(path, Path)
+    assert torch.equal(_first_weight(resolve_weights(path)), _first_weight(planted))
 
 
 def test_network_passes_through():

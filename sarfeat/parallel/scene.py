@@ -45,6 +45,7 @@ from .. import preprocess
 from ..input_kinds import check_input_kind
 from ..io import bands_first
 from ..preprocess import STRETCH_PERCENTILES
+from ..weights import absolute_weights
 from . import _worker
 from ._client import client_for, finished
 
@@ -409,7 +410,8 @@ def detect_tiled(
         Workers of the default cluster (one per CPU core by default).
     weights : str, path-like or R2D2Net, optional
         The network (default: the bundled ``'sarfeat-sar-v1'``); each worker
-        loads it once.
+        loads it once. A relative path is taken from the client's working
+        directory.
     band : int, optional
         Band of a multi-band file or a 3-D array (last axis).
     tile_size : int
@@ -478,6 +480,8 @@ def detect_tiled(
     with client_for(client, n_workers) as active:
         if weights is not None and not isinstance(weights, (str, os.PathLike)):
             weights = active.scatter(weights, broadcast=True, hash=False)
+        else:  # a relative path is the client's, whatever the workers' working directory
+            weights = absolute_weights(weights)
         norm = _statistics(active, source, input_kind, nodata, retries, progress)
         task = dask.delayed(_detect_window, pure=False)
 

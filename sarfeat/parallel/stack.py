@@ -32,6 +32,7 @@ import numpy as np
 from ..io import Raster, read_raster
 from ..registration import (PairInputs, RegistrationResult, check_register_options,
                             prepare_pair, register)
+from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 
@@ -254,7 +255,8 @@ def iter_register_pairs(
         One name per pair (default: the moving file's stem, or ``pair_<i>``).
     weights : str, path-like or R2D2Net, optional
         The network, as for :func:`sarfeat.register`; each worker loads it
-        once. A path must exist on the workers.
+        once. A path must exist on the workers; a relative one is taken from
+        the client's working directory, as image paths are.
     band : int, optional
         Band of multi-band files given by path.
     retries : int
@@ -343,13 +345,14 @@ def iter_register_pairs(
             return sent[key]
 
         network = weights is not None and not isinstance(weights, (str, os.PathLike))
+        named = None if network else absolute_weights(weights)  # a path as image paths are
 
         def submit(index):
             fixed, moving = pairs[index]
             used_epoch[index] = epoch[0]
             return active.submit(
                 _register_task, index, names[index], send(fixed), send(moving),
-                scattered(weights) if network else weights,
+                scattered(weights) if network else named,
                 options, register_options, band, keep_warped, postprocess, torch_threads,
                 retries=retries, pure=False,
             )
