@@ -156,7 +156,9 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     either part is), masked (a :class:`numpy.ma.MaskedArray`'s mask), equal to
     ``nodata`` (compared as NumPy compares: a complex pixel equals a real
     ``nodata`` when its real part does and its imaginary part is 0; a NaN
-    ``nodata`` adds nothing to the NaN rule), or False in ``mask``.
+    ``nodata`` adds nothing to the NaN rule), or False in ``mask``. Files read
+    by :func:`sarfeat.io.read_raster` add GDAL's reading of their nodata value
+    (a complex pixel whose real part equals it, a float within GDAL's tolerance).
 
     Parameters
     ----------

@@ -527,6 +527,37 @@ def test_without_rasterio_a_plain_tiff_keeps_its_nodata(tmp_path, monkeypatch, n
     assert back.nodata == nodata and not back.valid[:, :3].any() and back.valid[:, 3:].all()
 
 
+@pytest.mark.parametrize("dtype", ["complex64", "float32"])
+def test_both_tiff_readers_read_a_files_nodata_as_gdal_does(tmp_path, monkeypatch, dtype):
+    """A complex pixel whose real part is the nodata value is no-data whatever its imaginary
+    part, and a float within GDAL's tolerance of it is no-data: GDAL's (and the rasterio
+    reader's) meaning; the plain reader applied NumPy's equality alone."""
+    nodata = 5.0
+    values = np.full((1, 4, 24), 2.0, dtype)
+    values[0, 0, :4] = [5, 3, 5 * (1 + 1e-7), 5 * (1 + 1e-5)]  # the last two: floats near it
+    if dtype == "complex64":
+        values[0, 1, :3] = [5 + 2j, 5 - 1j, 3 + 5j]  # no-data, no-data, valid
+    path = tmp_path / "nodata.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", height=4, width=24, count=1, dtype=dtype,
+                           nodata=nodata) as target:
+            target.write(values)
+        with rasterio.open(path) as source:
+            gdal = source.read_masks() > 0
+    expected = np.ones(values.shape, bool)
+    expected[0, 0, [0, 2]] = False
+    if dtype == "complex64":
+        expected[0, 1, :2] = False
+    np.testing.assert_array_equal(gdal, expected)  # what GDAL itself says
+    with_rasterio = io.read_raster(path)
+    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    plain = io.read_raster(path)
+    assert plain.nodata == with_rasterio.nodata == nodata
+    np.testing.assert_array_equal(with_rasterio.valid, expected)
+    np.testing.assert_array_equal(plain.valid, expected)
+
+
 def test_a_geotransform_without_crs_is_kept_but_not_georeferencing(scene, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
