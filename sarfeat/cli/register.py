@@ -25,13 +25,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
-from .common import (BAND_INDEX, DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
+from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      add_note, input_error, network_text, unit_fraction, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .register_checks import (FINE_PATCHES, OUTPUT_SUFFIXES, check_example, patch_limit,
                               validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
+from .search_options import (WHOLE_CIRCLE, add_band_options, add_search_options,
+                             matcher_options, search_report, upright_search,
+                             whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -73,26 +76,7 @@ def add_parser(commands) -> None:
     add("-o", "--output", type=Path, default=None, metavar="OUT",
         help="the registered image (.tif, .npy, .png or .jpg); optional when --json, "
              "--tie-points or --plot is given")
-    add("--modality", choices=("sar", "optical-sar", "sar-optical"), default="sar",
-        help="what FIXED and MOVING are: both SAR (default), FIXED optical and MOVING SAR "
-             "(optical-sar), or the other way round (sar-optical); a pair with an optical "
-             "image is matched on dense structure maps")
-    add("--turns", choices=("auto", "upright", "any"), default="auto",
-        help="turns searched between the images: upright only; any (with an optical image "
-             "the whole circle, every 15 degrees: about 1.3 times the time of its default "
-             "search within +-90 degrees); or auto (default: upright for two georeferenced "
-             "inputs with an optical image, brought onto one grid; otherwise any turn for "
-             "two SAR images and within +-90 degrees with an optical one); --upright also "
-             "means upright here")
-    add("--scales", choices=("default", "wide"), default="default",
-        help="scales searched with an optical image: default 0.59-2 (with refinement about "
-             "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
-    add("--dense-model", choices=("similarity", "affine"), default="similarity",
-        help="with an optical image, the transform returned: a similarity (default), or an "
-             "affine map where the images correlate clearly better stretched (a SAR image "
-             "in its own geometry, say): affine tries the stretch on every pair (about 1.1 "
-             "CPU s more), similarity only where the placed templates drift from the "
-             "similarity (--model similarity: never)")
+    add_search_options(register, "FIXED", "MOVING", upright_flag=True)
     add("--keep-border-fill", action="store_true",
         help="with an optical image, match a constant fill around an image turned or scaled "
              "onto its canvas as data (by default, when the four corners hold one value, its "
@@ -107,12 +91,8 @@ def add_parser(commands) -> None:
     add("--plot", type=Path, default=None, metavar="PLOT.png",
         help="plot of the inlier matches, the overlay and the tie points' residual vectors "
              f"(a large pair is drawn downsampled to {PLOT_SIDE} pixels a side; needs matplotlib)")
-    add("--band", type=int, default=None, metavar="I",
-        help=f"band of both inputs to match ({BAND_INDEX}; see --fixed-band, --moving-band)")
-    add("--fixed-band", type=int, default=None, metavar="I",
-        help="band of FIXED to match, counted as --band")
-    add("--moving-band", type=int, default=None, metavar="I",
-        help="band of MOVING to match, counted as --band (every band is written)")
+    add_band_options(register, "both inputs", ("--fixed-band", "FIXED"),
+                     ("--moving-band", "MOVING"))
     add("--no-resample", action="store_true",
         help="keep MOVING's pixels and write it with a corrected geotransform (GeoTIFF output, "
              "both inputs georeferenced in one CRS, and a transform that is a shift)")
@@ -131,52 +111,16 @@ def add_parser(commands) -> None:
     add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
 
 
-#: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
-#: (the dense matcher's own default stops at +-90 degrees).
-WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
-
-
 def make_matcher(args: argparse.Namespace, weights, input_kind: str, progress: bool,
                  upright: bool = False, whole_circle: bool = False):
     """The matcher of ``register`` on ``weights`` (``--weights`` as given, see
-    :func:`~sarfeat.cli.common.checked_weights`) with the command's options; ``upright``
-    searches only the upright turn (``rotations=(0,), angle_step=None``), ``whole_circle``
-    every turn of :data:`WHOLE_CIRCLE`."""
+    :func:`~sarfeat.cli.common.checked_weights`) with the command's options
+    (:func:`~sarfeat.cli.search_options.matcher_options`); ``upright`` searches only the
+    upright turn, ``whole_circle`` every turn of :data:`WHOLE_CIRCLE`."""
     from ..matching import CoarseFineMatcher
-    from ..matching.dense import WIDE_SCALES
 
-    search = {}  # the turns and scales searched, when not the matcher's own
-    if upright or whole_circle:
-        search = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
-    if getattr(args, "scales", "default") == "wide":
-        search["dense_scales"] = WIDE_SCALES
-    if getattr(args, "dense_model", "similarity") != "similarity":
-        search["dense_model"] = args.dense_model
-    return CoarseFineMatcher(
-        weights, model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
-        max_fine_patches=getattr(args, "max_fine_patches", FINE_PATCHES), precision=args.precision,
-        device=args.device, trust=args.trust, progress=progress,
-        modality=getattr(args, "modality", "sar"),
-        border_fill=not getattr(args, "keep_border_fill", False), **search)
-
-
-def upright_search(args: argparse.Namespace, fixed, moving) -> bool:
-    """Whether only the upright turn is searched: ``--turns upright`` (or ``--upright``),
-    or ``--turns auto`` with two georeferenced inputs and an optical image (brought onto
-    one grid, they are upright)."""
-    turns = getattr(args, "turns", "auto")
-    if turns == "upright" or getattr(args, "upright", False):
-        return True
-    optical = getattr(args, "modality", "sar") != "sar"
-    return turns == "auto" and optical and fixed.georeferenced and moving.georeferenced
-
-
-def whole_circle_search(args: argparse.Namespace) -> bool:
-    """Whether every turn of the whole circle is searched: ``--turns any`` with an optical
-    image (two SAR images are searched over every turn by default)."""
-    optical = getattr(args, "modality", "sar") != "sar"
-    return (optical and getattr(args, "turns", "auto") == "any"
-            and not getattr(args, "upright", False))
+    return CoarseFineMatcher(weights, progress=progress,
+                             **matcher_options(args, input_kind, upright, whole_circle))
 
 
 def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
@@ -361,9 +305,7 @@ def run(args: argparse.Namespace) -> None:
             console.say(f"{name}: {100 * share:.1f} % of its pixels, a constant fill around the "
                         "image, matched as no-data (--keep-border-fill matches them)")
     extra = {"output_resampled": args.output is not None and not args.no_resample,
-             "upright_search": upright, "whole_circle_search": whole_circle,
-             "wide_scale_search": getattr(args, "scales", "default") == "wide",
-             "dense_model": getattr(args, "dense_model", "similarity")}
+             **search_report(args, upright, whole_circle)}
     if output is not None:
         from ..io import written_dtype
 

@@ -1,4 +1,5 @@
-"""The checks of ``sarfeat register``'s options, made before any work.
+"""The checks of ``sarfeat register``'s options, made before any work (its search options'
+also for ``register-stack``: :func:`check_search_options`).
 
 Each refusal is a :class:`~sarfeat.argument_checks.UsageError` (exit status 2)
 that says which option to change. :mod:`sarfeat.cli.register` runs them.
@@ -13,7 +14,7 @@ from .common import UsageError, check_outputs, check_plot
 from .report import TIE_POINT_SUFFIXES
 
 __all__ = ["OUTPUT_SUFFIXES", "FINE_PATCHES", "KEYPOINT_OPTIONS", "patch_limit", "validate",
-           "check_example", "check_order_use"]
+           "check_search_options", "check_example", "check_order_use"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Default of --max-fine-patches (that of CoarseFineMatcher, which the CLI does not import early).
@@ -70,6 +71,22 @@ def validate(args: argparse.Namespace) -> None:
                              or args.output.suffix.lower() not in (".tif", ".tiff")):
         raise UsageError("--no-resample writes a GeoTIFF: give -o OUT.tif")
     check_order_use(args)
+    check_search_options(args)
+    check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
+                  {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
+                   "--plot": args.plot})
+
+
+def check_search_options(args: argparse.Namespace) -> None:
+    """Refuse search options that do not apply to the pair's modality, or contradict each
+    other (``register`` and ``register-stack``: :mod:`sarfeat.cli.search_options`).
+
+    Raises
+    ------
+    UsageError
+        ``--scales wide`` or ``--dense-model`` with two SAR images; the keypoint
+        matcher's options with an optical image; ``--upright`` with ``--turns any``.
+    """
     sar = getattr(args, "modality", "sar") == "sar"
     if getattr(args, "scales", "default") == "wide" and sar:
         raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
@@ -87,9 +104,6 @@ def validate(args: argparse.Namespace) -> None:
                              "without the network")
     if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
         raise UsageError("--upright and --turns any contradict each other: give one")
-    check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
-                  {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
-                   "--plot": args.plot})
 
 
 def check_example(args: argparse.Namespace) -> None:

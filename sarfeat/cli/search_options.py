@@ -1,0 +1,126 @@
+"""What ``register`` and ``register-stack`` share about a pair's search: one definition each.
+
+The options ``--modality``, ``--turns``, ``--scales`` and ``--dense-model``
+(:func:`add_search_options`) and the bands matched of each side
+(:func:`add_band_options`); the matcher options they make
+(:func:`matcher_options`); which turns are searched (:func:`upright_turns`,
+:func:`whole_circle_search`) and how a report records it
+(:func:`search_report`). Their refusals are
+:func:`sarfeat.cli.register_checks.check_search_options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import BAND_INDEX
+from .register_checks import FINE_PATCHES
+
+__all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
+           "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
+           "search_report"]
+
+#: Choices of ``--modality``: what the fixed and the moving image are.
+MODALITIES = ("sar", "optical-sar", "sar-optical")
+#: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
+#: (the dense matcher's own default stops at +-90 degrees).
+WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
+
+
+def add_search_options(parser: argparse.ArgumentParser, fixed: str = "FIXED",
+                       moving: str = "MOVING", upright_flag: bool = False) -> None:
+    """Add ``--modality``, ``--turns``, ``--scales`` and ``--dense-model`` to ``parser``.
+
+    ``fixed`` and ``moving`` name the command's fixed and moving inputs in the
+    help; ``upright_flag``: the command has ``--upright`` too.
+    """
+    add = parser.add_argument
+    add("--modality", choices=MODALITIES, default="sar",
+        help=f"what {fixed} and {moving} are: both SAR (default), {fixed} optical and {moving} "
+             "SAR (optical-sar), or the other way round (sar-optical); a pair with an optical "
+             "image is matched on dense structure maps")
+    add("--turns", choices=("auto", "upright", "any"), default="auto",
+        help="turns searched between the images: upright only; any (with an optical image "
+             "the whole circle, every 15 degrees: about 1.3 times the time of its default "
+             "search within +-90 degrees); or auto (default: upright for two georeferenced "
+             "inputs with an optical image, brought onto one grid; otherwise any turn for "
+             "two SAR images and within +-90 degrees with an optical one)"
+             + ("; --upright also means upright here" if upright_flag else ""))
+    add("--scales", choices=("default", "wide"), default="default",
+        help="scales searched with an optical image: default 0.59-2 (with refinement about "
+             "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
+    add("--dense-model", choices=("similarity", "affine"), default="similarity",
+        help="with an optical image, the transform returned: a similarity (default), or an "
+             "affine map where the images correlate clearly better stretched (a SAR image "
+             "in its own geometry, say): affine tries the stretch on every pair (about 1.1 "
+             "CPU s more), similarity only where the placed templates drift from the "
+             "similarity (--model similarity: never)")
+
+
+def add_band_options(parser: argparse.ArgumentParser, both: str, fixed: tuple[str, str],
+                     moving: tuple[str, str]) -> None:
+    """Add ``--band`` (of ``both``) and a band option for each side to ``parser``.
+
+    ``fixed`` and ``moving`` are (flag, what it names): ``('--fixed-band',
+    'FIXED')`` for ``register``.
+    """
+    add = parser.add_argument
+    add("--band", type=int, default=None, metavar="I",
+        help=f"band of {both} to match ({BAND_INDEX}; see {fixed[0]}, {moving[0]})")
+    add(fixed[0], type=int, default=None, metavar="I",
+        help=f"band of {fixed[1]} to match, counted as --band")
+    add(moving[0], type=int, default=None, metavar="I",
+        help=f"band of {moving[1]} to match, counted as --band (every band is written)")
+
+
+def matcher_options(args: argparse.Namespace, input_kind: str, upright: bool = False,
+                    whole_circle: bool = False) -> dict:
+    """The :class:`~sarfeat.CoarseFineMatcher` options (all but weights and progress) of the
+    command's ``args``; ``upright`` searches only the upright turn (``rotations=(0,),
+    angle_step=None``), ``whole_circle`` every turn of :data:`WHOLE_CIRCLE`."""
+    from ..matching.dense import WIDE_SCALES
+
+    search = {}  # the turns and scales searched, when not the matcher's own
+    if upright or whole_circle:
+        search = {"rotations": (0.0,) if upright else WHOLE_CIRCLE, "angle_step": None}
+    if getattr(args, "scales", "default") == "wide":
+        search["dense_scales"] = WIDE_SCALES
+    if getattr(args, "dense_model", "similarity") != "similarity":
+        search["dense_model"] = args.dense_model
+    return dict(model=args.model, rng=args.seed, input_kind=input_kind, nodata=args.nodata,
+                max_fine_patches=getattr(args, "max_fine_patches", FINE_PATCHES),
+                precision=args.precision, device=args.device, trust=args.trust,
+                modality=getattr(args, "modality", "sar"),
+                border_fill=not getattr(args, "keep_border_fill", False), **search)
+
+
+def upright_turns(args: argparse.Namespace, georeferenced: bool) -> bool:
+    """Whether only the upright turn is searched for a pair, ``georeferenced`` when both its
+    inputs are: ``--turns upright`` (or ``--upright``), or ``--turns auto`` with two
+    georeferenced inputs and an optical image (brought onto one grid, they are upright)."""
+    turns = getattr(args, "turns", "auto")
+    if turns == "upright" or getattr(args, "upright", False):
+        return True
+    optical = getattr(args, "modality", "sar") != "sar"
+    return turns == "auto" and optical and georeferenced
+
+
+def upright_search(args: argparse.Namespace, fixed, moving) -> bool:
+    """:func:`upright_turns` of two rasters (:class:`sarfeat.io.Raster`)."""
+    return upright_turns(args, fixed.georeferenced and moving.georeferenced)
+
+
+def whole_circle_search(args: argparse.Namespace) -> bool:
+    """Whether every turn of the whole circle is searched: ``--turns any`` with an optical
+    image (two SAR images are searched over every turn by default)."""
+    optical = getattr(args, "modality", "sar") != "sar"
+    return (optical and getattr(args, "turns", "auto") == "any"
+            and not getattr(args, "upright", False))
+
+
+def search_report(args: argparse.Namespace, upright: bool, whole_circle: bool) -> dict:
+    """What a JSON report says of the search: ``upright_search``, ``whole_circle_search``,
+    ``wide_scale_search`` and ``dense_model``."""
+    return {"upright_search": upright, "whole_circle_search": whole_circle,
+            "wide_scale_search": getattr(args, "scales", "default") == "wide",
+            "dense_model": getattr(args, "dense_model", "similarity")}
