@@ -112,32 +112,43 @@ def _without_pixels(inputs: PairInputs) -> PairInputs:
                    fixed_image=None, moving_image=None)
 
 
+def _bands(band) -> tuple:
+    """(fixed band, moving band) of ``band``: one for both sides, or a pair of them."""
+    if isinstance(band, (tuple, list)):
+        if len(band) != 2:
+            raise ValueError(f"band must be one band or a (fixed, moving) pair, got {band!r}")
+        return tuple(band)
+    return band, band
+
+
 def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
-                   register_options: dict, band: int | None, keep_warped: bool,
+                   georeferenced_options: dict, register_options: dict, band, keep_warped: bool,
                    postprocess: Callable | None, torch_threads: int | None) -> PairOutcome:
     """Register one pair on a worker (or in the client when there is none)."""
     started = time.perf_counter()
     _worker.prepare_process(torch_threads)
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
+    fixed_band, moving_band = _bands(band)
     try:
         fixed, moving = _read(fixed), _read(moving)
         if all(isinstance(image, Raster) and image.georeferenced for image in (fixed, moving)):
+            options = {**options, **georeferenced_options}
             # as `sarfeat register`: on the footprints' overlap, on one grid
             outcome.extra.update(fixed_shape=fixed.shape, moving_shape=moving.shape,
                                  moving_dtype=str(moving.data.dtype))
             # an error names the image by its file (the reference is the same for all)
             names = ("the reference", str(moving.path or f"image {name!r}"))
-            outcome.inputs = prepare_pair(fixed, moving, band, band, nodata=options.get("nodata"),
-                                          names=names)
+            outcome.inputs = prepare_pair(fixed, moving, fixed_band, moving_band,
+                                          nodata=options.get("nodata"), names=names)
             fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
         else:
-            fixed, moving = _band(fixed, band), _band(moving, band)
+            fixed, moving = _band(fixed, fixed_band), _band(moving, moving_band)
             outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
         outcome.result = register(fixed, moving, matcher=matcher, **register_options)
         if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
-            outcome.result = outcome.inputs.in_file_pixels(outcome.result, band)
+            outcome.result = outcome.inputs.in_file_pixels(outcome.result, moving_band)
     except (OSError, MemoryError):
         raise  # possibly transient: let Dask retry the task
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
@@ -217,7 +228,8 @@ def iter_register_pairs(
     n_workers: int | None = None,
     names: Sequence[str] | None = None,
     weights=None,
-    band: int | None = None,
+    band: int | None | tuple[int | None, int | None] = None,
+    georeferenced_options: dict | None = None,
     retries: int = 2,
     lost_retries: int = LOST_RETRIES,
     keep_warped: bool = True,
@@ -257,8 +269,15 @@ def iter_register_pairs(
         The network, as for :func:`sarfeat.register`; each worker loads it
         once. A path must exist on the workers; a relative one is taken from
         the client's working directory, as image paths are.
-    band : int, optional
-        Band of multi-band files given by path.
+    band : int or (int or None, int or None), optional
+        Band of multi-band files given by path (:meth:`sarfeat.io.Raster.band`):
+        one for both images, or a (fixed band, moving band) pair (an optical
+        reference's band beside a SAR image's).
+    georeferenced_options : dict, optional
+        Matcher options that replace those of ``options`` for a pair of two
+        georeferenced rasters (``sarfeat register-stack``: only the upright
+        turn of an optical pair brought onto one grid, as ``sarfeat register``
+        searches it).
     retries : int
         Times Dask runs a task again after an ``OSError`` or ``MemoryError``.
     lost_retries : int
@@ -308,7 +327,13 @@ def iter_register_pairs(
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     if not (isinstance(lost_retries, int) and lost_retries >= 0):
         raise ValueError(f"lost_retries must be a non-negative integer, got {lost_retries!r}")
+    band = _bands(band)
+    georeferenced_options = dict(georeferenced_options or {})
     options, register_options = _check_options(weights, dict(options))
+    if set(georeferenced_options) & set(_REGISTER_OPTIONS):
+        raise ValueError(f"georeferenced_options are matcher options: not {_REGISTER_OPTIONS}")
+    if georeferenced_options:
+        _check_options(weights, {**options, **georeferenced_options})
     names = [str(n) for n in names] if names is not None else \
         [_default_name(i, moving) for i, (_, moving) in enumerate(pairs)]
     if not pairs:
@@ -353,7 +378,8 @@ def iter_register_pairs(
             return active.submit(
                 _register_task, index, names[index], send(fixed), send(moving),
                 scattered(weights) if network else named,
-                options, register_options, band, keep_warped, postprocess, torch_threads,
+                options, georeferenced_options, register_options, band, keep_warped,
+                postprocess, torch_threads,
                 retries=retries, pure=False,
             )
 
