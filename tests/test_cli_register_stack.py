@@ -139,36 +139,34 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
         "format": "npy", "order": 0, "band": 0, "input_kind": "amplitude", "nodata": 0.0,
         "seed": 5, "precision": "fp32", "device": "cpu", "model": "affine"}
     assert summary["network"]["precision"] == "fp32" and summary["network"]["device"] == "cpu"
-    # each image's report records them too, as given (it had only what ran, ``network``)
+    # each image's report records them too, as given (it had only what ran, ``network``),
+    # with the search options, as register's report does
     options = json.loads((out / "member.json").read_text())["options"]
-    assert options == {key: summary[key] for key in ("format", "order", "band", "input_kind",
-                                                     "nodata", "seed", "precision", "device")}
+    assert options == {key: summary[key] for key in (
+        "format", "order", "modality", "turns", "scales", "dense_model", "band",
+        "reference_band", "image_band", "input_kind", "nodata", "seed", "precision", "device")}
+    assert (options["modality"], options["turns"], options["reference_band"]) == ("sar", "auto",
+                                                                                  None)
 
 
-@pytest.mark.parametrize("weights", [[], ["--weights", "sarfeat-sar-v1"],
-                                     ["--weights", "sarfeat-sar-v2"]])
-def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path, weights,
-                                                                       monkeypatch):
-    """What each worker of register-stack matches with (the matcher, its stage detectors and
-    the turn estimate's detector) is what `sarfeat register` builds from the same --weights
-    and options: both are given --weights as it was given, a release name kept (a loaded
-    network would lose what the name brings: sarfeat-sar-v2's polar weighting, and the
-    release of the turn estimate)."""
+def _built_matchers(tmp_path, monkeypatch, options: list[str]) -> dict:
+    """The matchers that register-stack's workers and `sarfeat register` build from the
+    same ``options``: ``stacked`` and ``single`` for a pair matched on its own grid,
+    ``stacked_georeferenced`` and ``single_georeferenced`` for two georeferenced files."""
     import contextlib
     import inspect
+    from types import SimpleNamespace
 
     import sarfeat.parallel
     from sarfeat.cli import build_parser, main
     from sarfeat.cli.common import checked_weights
-    from sarfeat.cli.register import make_matcher
+    from sarfeat.cli.register import make_matcher, upright_search, whole_circle_search
     from sarfeat.parallel import _client, _worker, stack
 
     scene = load_sar_scene("labrador")[..., 0]
     for name in ("fixed", "moving"):
         np.save(tmp_path / f"{name}.npy", scene)
     files = [str(tmp_path / "fixed.npy"), str(tmp_path / "moving.npy")]
-    common = [*weights, "--model", "similarity", "--seed", "3", "--nodata", "0",
-              "--input-kind", "intensity", "--precision", "fp32", "--device", "cpu"]
     given = {}
 
     class Cluster:
@@ -181,27 +179,186 @@ def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path,
 
     monkeypatch.setattr(_client, "client_for", lambda *args: contextlib.nullcontext(Cluster()))
     monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
-    assert main(["register-stack", *files, "-o", str(tmp_path / "out"), "-q", *common]) == 0
+    assert main(["register-stack", *files, "-o", str(tmp_path / "out"), "-q", *options]) == 0
     own = set(inspect.signature(stack.iter_register_pairs).parameters) - {"options"}
-    options, _ = stack._check_options(given["weights"], {key: value for key, value in
-                                                         given.items() if key not in own})
-    stacked = _worker.matcher(given["weights"], options)
-
+    options_, _ = stack._check_options(given["weights"], {key: value for key, value in
+                                                          given.items() if key not in own})
+    georeferenced = {**options_, **given["georeferenced_options"]}
     args = build_parser().parse_args(["register", *files, "-o", str(tmp_path / "o.npy"),
-                                      *common])
-    single = make_matcher(args, checked_weights(args.weights, args.trust), args.input_kind,
-                          False)
+                                      *options])
+    weights = checked_weights(args.weights, args.trust) if args.modality == "sar" else None
+    built = {"stacked": _worker.matcher(given["weights"], options_),
+             "stacked_georeferenced": _worker.matcher(given["weights"], georeferenced)}
+    for name, georeferenced in (("single", False), ("single_georeferenced", True)):
+        raster = SimpleNamespace(georeferenced=georeferenced)
+        built[name] = make_matcher(args, weights, args.input_kind, False,
+                                   upright_search(args, raster, raster),
+                                   whole_circle_search(args))
+    return built
 
-    def settings(item, *dropped):
-        return {key: repr(value) for key, value in vars(item).items()
-                if not key.startswith("_") and key not in dropped}
 
-    assert settings(stacked, "progress") == settings(single, "progress")
+def _settings(item, *dropped) -> dict:
+    return {key: repr(value) for key, value in vars(item).items()
+            if not key.startswith("_") and key not in dropped}
+
+
+@pytest.mark.parametrize("weights", [[], ["--weights", "sarfeat-sar-v1"],
+                                     ["--weights", "sarfeat-sar-v2"]])
+def test_register_stack_builds_register_s_matcher_for_the_same_weights(tmp_path, weights,
+                                                                       monkeypatch):
+    """What each worker of register-stack matches with (the matcher, its stage detectors and
+    the turn estimate's detector) is what `sarfeat register` builds from the same --weights
+    and options: both are given --weights as it was given, a release name kept (a loaded
+    network would lose what the name brings: sarfeat-sar-v2's polar weighting, and the
+    release of the turn estimate)."""
+    built = _built_matchers(tmp_path, monkeypatch, [
+        *weights, "--model", "similarity", "--seed", "3", "--nodata", "0", "--input-kind",
+        "intensity", "--precision", "fp32", "--device", "cpu"])
+    stacked, single = built["stacked"], built["single"]
+    assert _settings(stacked, "progress") == _settings(single, "progress")
+    assert _settings(built["stacked_georeferenced"], "progress") == _settings(stacked, "progress")
     given_weights = weights[1] if weights else None
     assert stacked.weights == single.weights == given_weights
     for stage in ({}, {"max_keypoints": 300, "min_size": 128}):
         detectors = [matcher._detector(**stage) for matcher in (stacked, single)]
-        assert settings(detectors[0]) == settings(detectors[1])
+        assert _settings(detectors[0]) == _settings(detectors[1])
         assert detectors[0].weights == given_weights
     turns = [matcher._turn_detector(matcher.coarse_settings) for matcher in (stacked, single)]
-    assert settings(turns[0]) == settings(turns[1]) and turns[0].weights == given_weights
+    assert _settings(turns[0]) == _settings(turns[1]) and turns[0].weights == given_weights
+
+
+@pytest.mark.parametrize("options", [
+    ["--modality", "optical-sar"],
+    ["--modality", "sar-optical", "--turns", "any", "--scales", "wide", "--dense-model",
+     "affine", "--model", "similarity", "--seed", "4"],
+    ["--modality", "optical-sar", "--turns", "upright", "--nodata", "0", "--input-kind",
+     "amplitude"],
+])
+def test_register_stack_builds_register_s_matcher_for_an_optical_pair(tmp_path, options,
+                                                                      monkeypatch):
+    """register-stack's workers build `sarfeat register`'s matcher for --modality, --turns,
+    --scales and --dense-model, for a pair on its own grid and for two georeferenced files
+    (only the upright turn by default, as register searches them)."""
+    built = _built_matchers(tmp_path, monkeypatch, options)
+    for name in ("", "_georeferenced"):
+        stacked, single = built[f"stacked{name}"], built[f"single{name}"]
+        assert _settings(stacked, "progress") == _settings(single, "progress")
+        assert stacked.weights is single.weights is None
+    upright = built["stacked_georeferenced"].rotations == (0.0,)
+    assert upright is ("any" not in options)  # auto or upright: upright when georeferenced
+    assert (built["stacked"].rotations == (0.0,)) is ("upright" in options)
+
+
+@pytest.fixture(scope="module")
+def optical_stack(tmp_path_factory):
+    """A 3-band optical GeoTIFF reference (the 3MOS tile of tests/test_optical_sar.py; band 1
+    its gray values stretched) and
+    three SAR images with their truths (reference (x, y) -> image (x, y)): the SAR tile
+    moved by two similarities (.npy, no georeferencing), and a georeferenced chip of it
+    whose georeferencing is 30 m (3 pixels) off."""
+    from skimage.transform import SimilarityTransform, warp
+
+    from sarfeat.data import load_optical_sar_tile
+    from tests.test_optical_sar import CENTRE, TRUTH
+
+    folder = tmp_path_factory.mktemp("optical")
+    optical, sar = load_optical_sar_tile()
+    reference = folder / "s2.tif"
+    bands = np.stack([optical, 0.8 * optical + 30, 255 - 0.5 * optical])
+    _write(reference, np.clip(bands, 0, 255).astype(np.uint8), ORIGIN, None)
+    other = (SimilarityTransform(translation=-CENTRE)
+             + SimilarityTransform(rotation=np.deg2rad(-12), scale=1.1)
+             + SimilarityTransform(translation=CENTRE + (-6, 4)))
+    images, truths = [], []
+    for name, truth in (("s1_a", TRUTH), ("s1_b", other)):
+        np.save(folder / f"{name}.npy", warp(sar, truth.inverse, order=1, cval=np.nan,
+                                             preserve_range=True).astype(np.float32))
+        images.append(folder / f"{name}.npy")
+        truths.append(truth.params)
+    chip = folder / "s1_geo.tif"  # rows 10:240, columns 14:246 of the tile
+    _write(chip, sar[None, 10:240, 14:246].astype(np.float32),
+           (ORIGIN[0] + 14 * PIXEL + 30, ORIGIN[1] - 10 * PIXEL), float("nan"))
+    images.append(chip)
+    truths.append(SimilarityTransform(translation=(-14, -10)).params)
+    return reference, images, truths
+
+
+def test_register_stack_registers_sar_images_onto_an_optical_reference(optical_stack,
+                                                                        tmp_path, capsys):
+    """register-stack had no --modality: a SAR time series could not be registered onto an
+    optical (Sentinel-2) reference. Each image now registers as `sarfeat register
+    --modality optical-sar` registers it, the georeferenced one at the upright turn only,
+    and the reports and summary record the modality and the search."""
+    from sarfeat.cli import main
+    from sarfeat.metrics import registration_rmse
+
+    reference, images, truths = optical_stack
+    out = tmp_path / "out"
+    status = main(["register-stack", str(reference), *map(str, images), "-o", str(out),
+                   "--modality", "optical-sar", "--reference-band", "1", "--format", "npy",
+                   "--no-progress", "--workers", "1"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "searched at the upright turn only" in printed.out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["registered"] == 3 and summary["weights"] is None
+    assert summary["network"] is None  # an optical pair runs no network
+    assert {key: summary[key] for key in ("modality", "turns", "scales", "dense_model",
+                                          "band", "reference_band", "image_band")} == {
+        "modality": "optical-sar", "turns": "auto", "scales": "default",
+        "dense_model": "similarity", "band": None, "reference_band": 1, "image_band": None}
+    for image, truth in zip(images, truths):
+        report = json.loads((out / f"{image.stem}.json").read_text())
+        estimate = np.array(report["transform_fixed_to_moving"])
+        moving_shape = report["moving_shape"][-2:]
+        assert registration_rmse(estimate, truth, (256, 256), moving_shape) < 3.0
+        assert report["options"]["modality"] == "optical-sar" and report["weights"] is None
+        assert (report["fixed_band"], report["moving_band"]) == (1, None)
+        upright = image.suffix == ".tif"  # two georeferenced files: upright, as register
+        assert report["upright_search"] is upright and report["whole_circle_search"] is False
+        angles = {h["angle"] for h in report["diagnostics"]["coarse_hypotheses"]}
+        assert (angles == {0.0}) is upright
+        single = tmp_path / f"{image.stem}.single.json"
+        assert main(["register", str(reference), str(image), "--modality", "optical-sar",
+                     "--fixed-band", "1", "--json", str(single), "-q"]) == 0
+        saved = json.loads(single.read_text())
+        np.testing.assert_allclose(estimate, saved["transform_fixed_to_moving"], atol=1e-9)
+        assert saved["upright_search"] is upright
+    # --band 1 alone would ask the one-band SAR images for a second band: each image fails
+    status = main(["register-stack", str(reference), str(images[0]), "-o", str(tmp_path / "b"),
+                   "--modality", "optical-sar", "--band", "1", "--no-progress", "-q",
+                   "--workers", "1"])
+    assert status == 1
+    assert "band 1 is out of range" in json.loads((tmp_path / "b" / "s1_a.json").read_text())[
+        "error"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scales", "wide"], "--scales wide is for a pair with an optical image"),
+    (["--dense-model", "affine"], "--dense-model is for a pair with an optical image"),
+    (["--modality", "optical-sar", "--weights", "sarfeat-sar-v1"],
+     "--weights: for two SAR images"),
+    (["--modality", "sar-optical", "--precision", "fp32", "--model", "projective"],
+     "--precision, --model projective: for two SAR images"),
+    (["--modality", "optical"], "argument --modality: invalid choice"),
+    (["--turns", "some"], "argument --turns: invalid choice"),
+])
+def test_register_stack_refuses_search_options_as_register_does(options, message, tmp_path,
+                                                                 capsys):
+    """The search options of register-stack are register's: the same refusals, exit 2,
+    before any work (no output folder made)."""
+    from sarfeat.cli import main
+
+    np.save(tmp_path / "a.npy", np.ones((32, 32), np.float32))
+    files = [str(tmp_path / "a.npy")] * 2
+    errors = []
+    for command in (["register-stack", *files, "-o", str(tmp_path / "out")],
+                    ["register", *files, "--json", str(tmp_path / "r.json")]):
+        try:
+            status = main([*command, *options])
+        except SystemExit as exit_:  # argparse's refusal
+            status = exit_.code
+        assert status == 2
+        errors.append(capsys.readouterr().err.strip().splitlines()[-1].split("error: ")[-1])
+    assert errors[0] == errors[1] and message in errors[0]
+    assert not (tmp_path / "out").exists()

@@ -185,6 +185,15 @@ def test_bad_options_fail_once_before_any_task(client, stack):
         register_pairs([reference], client=client)
     with pytest.raises(TypeError, match="distributed.Client"):
         register_stack(reference, images[:2], client="tcp://nowhere")
+    # a band per side (register-stack's --reference-band and --image-band) is a pair, and
+    # georeferenced_options are matcher options, checked as the others are
+    with pytest.raises(ValueError, match=r"band must be one band or a \(fixed, moving\) pair"):
+        register_stack(reference, images[:2], client=client, band=(0, 1, 2))
+    with pytest.raises(ValueError, match="unknown matcher or detector option"):
+        register_stack(reference, images[:2], client=client,
+                       georeferenced_options={"colour": "red"})
+    with pytest.raises(ValueError, match="georeferenced_options are matcher options"):
+        register_stack(reference, images[:2], client=client, georeferenced_options={"order": 0})
 
 
 @pytest.mark.parametrize("order", [7, True])

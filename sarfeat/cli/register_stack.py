@@ -24,12 +24,22 @@ refused with that reason; its transform still maps REFERENCE's pixels to the
 image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
 report;
 
+with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES) or
+``sar-optical``, each pair is matched as ``sarfeat register --modality``
+matches it, with the same ``--turns``, ``--scales`` and ``--dense-model``
+(:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and
+two georeferenced files are searched at the upright turn only unless ``--turns
+any``); ``--reference-band`` and ``--image-band`` choose the band matched of
+each side (a multi-band optical reference beside SAR images), ``--band`` of both;
+
 and the client writes ``summary.json``: the images registered, those that
 failed and why, what ran the keypoint network (``network``: runtime, precision
 and device; a list when workers differed, null when no image ran it), the
 options that shape the outputs as given (``weights``, ``model``, ``format``,
-``order``, ``band``, ``input_kind``, ``nodata``, ``seed``, ``precision`` and
-``device``: enough to repeat the run), the time and the throughput. Images
+``order``, ``modality``, ``turns``, ``scales``, ``dense_model``, ``band``,
+``reference_band``, ``image_band``, ``input_kind``, ``nodata``, ``seed``,
+``precision`` and ``device``: enough to repeat the run), the time and the
+throughput. Images
 whose stems are equal (ignoring case), or equal to ``summary``, are named
 ``NAME_<i>`` by their position (:func:`output_names`: every name is unique), so
 that no output is written over another or over the summary; a run that would
@@ -51,10 +61,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (BAND_INDEX, DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
+from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
                      ORDER_HELP, ORDERS, PRECISIONS, Console, UsageError, add_console_options,
                      checked_weights, device_name, input_error, jsonable, positive_int,
                      with_nodata)
+from .register_checks import check_search_options
+from .search_options import (add_band_options, add_search_options, matcher_options,
+                             search_report, upright_turns, whole_circle_search)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -65,18 +78,24 @@ SUMMARY = "summary.json"
 _FORMATS = ("tif", "npy", "png")
 #: The options recorded in the summary beside weights and model: those that shape what is
 #: written, so that a run can be repeated from its summary.
-_SHAPING = ("format", "order", "band", "input_kind", "nodata", "seed", "precision", "device")
+_SHAPING = ("format", "order", "modality", "turns", "scales", "dense_model", "band",
+            "reference_band", "image_band", "input_kind", "nodata", "seed", "precision",
+            "device")
 
 
 _DESCRIPTION = (
-    "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF; --band chooses "
-    "the band matched of multi-band files) as Dask tasks, on a local cluster of --workers "
+    "Register each of IMAGES onto REFERENCE (.npy, PNG, JPEG or TIFF/GeoTIFF; --band, "
+    "--reference-band and --image-band choose the bands matched of multi-band files) as Dask "
+    "tasks, on a local cluster of --workers "
     "processes or on the cluster at --scheduler. For each image NAME, OUTDIR receives "
     "NAME.registered.EXT (every band resampled onto REFERENCE's grid, in the image's dtype "
     "and nodata, as `sarfeat register -o` writes it) and NAME.json (transform and "
     "diagnostics, or why it failed); summary.json lists the successes and failures. Two "
     "georeferenced inputs are matched as `sarfeat register` matches them: where their "
-    "footprints overlap (REFERENCE cropped to the image's), on REFERENCE's grid."
+    "footprints overlap (REFERENCE cropped to the image's), on REFERENCE's grid. With "
+    "--modality optical-sar, SAR IMAGES are registered onto an optical REFERENCE (a "
+    "Sentinel-2 scene, say; sar-optical the other way round), as `sarfeat register "
+    "--modality` registers a pair."
 )
 
 
@@ -117,8 +136,6 @@ def add_parser(commands) -> None:
                                    "never read from the working directory)")),
         (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
                                                       "registry does not know")),
-        (("--band",), dict(type=int, default=None, metavar="I",
-                           help=f"band of multi-band inputs to use ({BAND_INDEX})")),
         (("--input-kind",), dict(choices=input_kinds, default="auto",
                                  help="what the pixel values are (default auto: decided "
                                       "from the values, never the dtype)")),
@@ -133,6 +150,10 @@ def add_parser(commands) -> None:
     ]
     for flags, keywords in options:
         stack.add_argument(*flags, **keywords)
+    # as `sarfeat register` has them, REFERENCE the fixed image
+    add_search_options(stack, "REFERENCE", "IMAGES")
+    add_band_options(stack, "REFERENCE and IMAGES", ("--reference-band", "REFERENCE"),
+                     ("--image-band", "each of IMAGES"))
     add_console_options(stack)
 
 
@@ -187,9 +208,15 @@ def _outputs(names: list[str], suffix: str) -> list[str]:
 
 
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
-          reference_path: str, images: list[str], weights: str, model: str,
-          nodata: float | None = None, order: int = 1, options: dict | None = None):
-    """Write one image's outputs where the worker runs; the warped image stays there."""
+          reference_path: str, images: list[str], weights: str | None, model: str,
+          nodata: float | None = None, order: int = 1, options: dict | None = None,
+          bands: tuple = (None, None), searches: tuple[dict, dict] = ({}, {})):
+    """Write one image's outputs where the worker runs; the warped image stays there.
+
+    ``bands``: the reference's and the image's band matched; ``searches``: what the report
+    says of the search (:func:`~sarfeat.cli.search_options.search_report`) of an image
+    matched on its own grid and of two georeferenced files.
+    """
     from ..io import read_raster, warp_onto, write_raster
     from .report import registration_report, write_json
 
@@ -198,7 +225,9 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     report_path = folder / f"{outcome.name}.json"
     outcome.extra.update(input=image, report=str(report_path))
     head = {"name": outcome.name, "fixed": reference_path, "moving": image, "weights": weights,
-            "model": model, "worker": outcome.worker, "options": options}
+            "model": model, "fixed_band": bands[0], "moving_band": bands[1],
+            "worker": outcome.worker, "options": options}
+    search = searches[outcome.inputs is not None]
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
@@ -210,9 +239,10 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         note = write_raster(output, raster, display_kind=input_kind)
         if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
             report = registration_report(result, result.transform.params, outcome.inputs, head,
-                                         {"output": str(output), "output_format": note})
+                                         {"output": str(output), "output_format": note,
+                                          **search})
         else:
-            report = _plain_report(head, outcome, output, note)
+            report = {**_plain_report(head, outcome, output, note), **search}
         outcome.extra["output"] = str(output)
     else:
         report = jsonable({**head, "status": "failed", "error": outcome.error,
@@ -262,6 +292,13 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
             (folder / file).unlink(missing_ok=True)
 
 
+def _bands(args: argparse.Namespace) -> tuple:
+    """The band matched of REFERENCE and of each image: --reference-band and --image-band,
+    or --band where not given."""
+    return (args.band if args.reference_band is None else args.reference_band,
+            args.band if args.image_band is None else args.image_band)
+
+
 def _read_reference(args: argparse.Namespace):
     """Check the inputs; return the reference raster (its band to match checked, and
     refused when it has no valid pixel)."""
@@ -278,14 +315,15 @@ def _read_reference(args: argparse.Namespace):
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
     if args.lost_retries < 0:
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
+    band = _bands(args)[0]
     try:
         raster = read_raster(args.reference)
-        matched = with_nodata(raster, args.nodata).band(args.band)  # a missing band: usage
+        matched = with_nodata(raster, args.nodata).band(band)  # a missing band: usage
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
         raise UsageError(f"REFERENCE {args.reference!r} has no valid pixel"
-                         + ("" if args.band is None else f" in band {args.band}")
+                         + ("" if band is None else f" in band {band}")
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster
@@ -319,23 +357,27 @@ def run(args: argparse.Namespace) -> None:
     from .report import given_options
 
     console = Console(args)
+    check_search_options(args)  # as `sarfeat register` checks them
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     distributed = require_distributed()
     raster = _read_reference(args)
-    weights = checked_weights(args.weights, args.trust)
+    sar = args.modality == "sar"  # a pair with an optical image runs no network
+    weights = checked_weights(args.weights, args.trust) if sar else None
     # an earlier run's registered images in every --format: one left beside this run's
     # report (of an image that fails this time) would pass for this run's
     earlier = [file for form in _FORMATS for file in _outputs(names, f".{form}")]
     prepare_output_dir(folder, list(dict.fromkeys(earlier)), keep=[args.reference, *args.images])
-    weights_name = args.weights or DEFAULT_RELEASE
+    weights_name = args.weights or DEFAULT_RELEASE if sar else None
+    options, georeferenced, searches = _searches(args, raster, console)
     save = functools.partial(
         _save, output_dir=str(folder.resolve()), suffix=f".{args.format}",
         reference=replace(raster, data=raster.data[:0], valid=raster.valid[:0]),
         input_kind=args.input_kind, reference_path=str(args.reference),
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
         nodata=args.nodata, order=args.order, options=given_options(args, _SHAPING),
+        bands=_bands(args), searches=searches,
     )
     started = time.perf_counter()
     client = _connect(args, distributed)
@@ -345,12 +387,10 @@ def run(args: argparse.Namespace) -> None:
             workers = len(active.scheduler_info().get("workers", {}))
             outcomes = iter_register_pairs(
                 [(raster, os.fspath(image)) for image in args.images], client=active,
-                names=names, weights=weights, band=args.band, retries=args.retries,
-                lost_retries=args.lost_retries,
+                names=names, weights=weights, band=_bands(args), retries=args.retries,
+                lost_retries=args.lost_retries, georeferenced_options=georeferenced,
                 keep_warped=False, postprocess=save,
-                progress=not (args.no_progress or console.quiet), model=args.model,
-                rng=args.seed, input_kind=args.input_kind, nodata=args.nodata,
-                precision=args.precision, device=args.device, trust=args.trust,
+                progress=not (args.no_progress or console.quiet), **options,
             )
             for outcome in outcomes:
                 _print_outcome(outcome, console)
@@ -369,6 +409,24 @@ def run(args: argparse.Namespace) -> None:
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
                            f"registered (see {folder / SUMMARY})")
+
+
+def _searches(args: argparse.Namespace, reference, console: Console):
+    """The matcher options of ``sarfeat register`` for the stack's pairs: those of an image
+    matched on its own grid, what changes for two georeferenced files (only the upright
+    turn of an optical pair, as `register` searches it), and the two reports' words."""
+    whole_circle = whole_circle_search(args)
+    upright = upright_turns(args, False), upright_turns(args, True)
+    options, georeferenced = (matcher_options(args, args.input_kind, turn, whole_circle)
+                              for turn in upright)
+    changed = {key: value for key, value in georeferenced.items()
+               if key not in options or options[key] != value}
+    if changed and reference.georeferenced:
+        console.say("REFERENCE georeferenced: an image georeferenced too is searched at the "
+                    "upright turn only (--turns any searches every turn)")
+    if whole_circle:
+        console.say("--turns any: the whole circle is searched, every 15 degrees")
+    return options, changed, tuple(search_report(args, turn, whole_circle) for turn in upright)
 
 
 def _entry(outcome, image) -> dict:
