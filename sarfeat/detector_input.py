@@ -14,7 +14,7 @@ import numpy as np
 
 from .preprocess import NormalizedImage, normalize_sar
 
-__all__ = ["NoKeypointsError", "prepare_image", "refuse_flat"]
+__all__ = ["NoKeypointsError", "keypoint_dtype", "prepare_image", "refuse_flat"]
 
 
 class NoKeypointsError(RuntimeError):
@@ -57,6 +57,26 @@ def refuse_flat(values: np.ndarray, which: str | None = None) -> None:
                                "(all valid pixels have one value): there is nothing to detect")
 
 
+def keypoint_dtype(dtype) -> type:
+    """The float type of the keypoints found in an image of ``dtype``.
+
+    float32 for float16, float32 and complex64 images in either byte order (a
+    big-endian ``'>f4'`` read from a FITS or ENVI file is float32 too), else
+    float64, as scikit-image's SIFT and ORB give.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.detector_input import keypoint_dtype
+    >>> keypoint_dtype(np.dtype(">f4")), keypoint_dtype(np.uint16)
+    (<class 'numpy.float32'>, <class 'numpy.float64'>)
+    """
+    dtype = np.dtype(dtype)
+    single = (dtype.kind == "f" and dtype.itemsize <= 4) or (dtype.kind == "c" and
+                                                               dtype.itemsize <= 8)
+    return np.float32 if single else np.float64
+
+
 def prepare_image(image, input_kind: str = "auto", mask=None, nodata: float | None = None
                   ) -> tuple[NormalizedImage, type]:
     """An image normalised for detection, and the float dtype of the keypoints found in it.
@@ -71,8 +91,7 @@ def prepare_image(image, input_kind: str = "auto", mask=None, nodata: float | No
     NoKeypointsError
         For a flat image (:func:`refuse_flat`).
     """
-    dtype = np.asarray(image).dtype
-    float_dtype = np.float32 if dtype in (np.float32, np.float16, np.complex64) else np.float64
+    float_dtype = keypoint_dtype(np.asarray(image).dtype)
     normalized = normalize_sar(image, input_kind, mask, nodata)
     values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
     refuse_flat(values)

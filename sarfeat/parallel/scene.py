@@ -41,6 +41,7 @@ from scipy import ndimage
 
 from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
+from ..detector_input import keypoint_dtype
 from .. import preprocess
 from ..input_kinds import check_input_kind
 from ..io import bands_first
@@ -473,8 +474,7 @@ def detect_tiled(
     probe.check_parameters()
     height, width = source.shape
     tiles = tile_grid(height, width, tile_size, probe.halo)
-    float_dtype = np.float32 if source.dtype in (np.float32, np.float16, np.complex64) \
-        else np.float64
+    float_dtype = keypoint_dtype(source.dtype)
     import dask
 
     with client_for(client, n_workers) as active:

@@ -1,0 +1,41 @@
+"""The drop-in promise, as a scikit-image user exercises it, on the bundled Sentinel-1 scene.
+
+Each test is one thing a user of :class:`skimage.feature.SIFT` or
+:class:`skimage.feature.ORB` does that sarfeat's estimators must do alike
+(DESIGN.md section 8), run with the default bundled weights on the scene that
+ships inside the package (``sarfeat.data.load_sar_scene('labrador')``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sarfeat import MultiDescriptorExtractor, SARR2D2Detector
+from sarfeat.data import load_sar_scene
+
+PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
+
+
+@pytest.fixture(scope="module")
+def intensity():
+    """Channel VV of the bundled Labrador scene: 256x256 float32 intensity."""
+    return np.ascontiguousarray(load_sar_scene("labrador")[..., 0])
+
+
+@pytest.mark.parametrize("dtype, expected", [(">f4", np.float32), (">f8", np.float64),
+                                             (">c8", np.float32), (">u2", np.float64)])
+def test_big_endian_images_give_the_float_type_of_their_values(intensity, dtype, expected):
+    """A big-endian float32 image (FITS, ENVI) gives float32 keypoints, as a native one."""
+    image = (intensity * 100).astype(dtype) if dtype == ">u2" else intensity.astype(dtype)
+    detector = SARR2D2Detector()
+    detector.detect_and_extract(image)
+    native = SARR2D2Detector()
+    native.detect_and_extract(image.astype(image.dtype.newbyteorder("=")))
+    assert detector.keypoints.dtype == expected
+    for name in PER_KEYPOINT:
+        assert getattr(detector, name).dtype == expected, name
+    np.testing.assert_array_equal(detector.keypoints, native.keypoints)
+    extractor = MultiDescriptorExtractor(descriptors="ratio_hog")
+    extractor.detect_and_extract(image)
+    assert extractor.keypoints.dtype == extractor.orientations.dtype == expected
