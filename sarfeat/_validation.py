@@ -246,12 +246,16 @@ def real_values(name: str, values) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def check_keypoints(keypoints, scales, orientations, who: str):
+def check_keypoints(keypoints, scales, orientations, who: str, *, upright: bool = True,
+                    own_orientations=None):
     """(keypoints, scales) of ``who.extract`` as float64 arrays, checked.
 
     Scales must be finite patch diameters of at least ``MIN_KEYPOINT_SCALE``
-    pixels; non-zero orientations are ignored with a warning (descriptors are
-    read upright).
+    pixels. Orientations are not used: descriptors are read upright or, when
+    ``upright`` is False, at the orientation estimated at each keypoint. Given
+    ones are ignored with a warning, unless they are all zero or equal to
+    ``own_orientations`` (the estimator's own, from its last detection: ORB's
+    call ``extract(image, keypoints, scales, orientations)`` with them is no mistake).
     """
     keypoints = real_values("keypoints", keypoints)
     if keypoints.ndim != 2 or keypoints.shape[1] != 2:
@@ -274,9 +278,17 @@ def check_keypoints(keypoints, scales, orientations, who: str):
         orientations = real_values("orientations", orientations)
         if orientations.shape != (count,):
             raise ValueError(f"orientations must have shape ({count},), got {orientations.shape}")
-        if np.any(orientations != 0):
-            warnings.warn(
-                f"{who}.extract reads descriptors upright: the orientations given are "
-                "ignored", UserWarning, stacklevel=3,
-            )
+        if np.any(orientations != 0) and not _same_values(orientations, own_orientations):
+            how = ("reads descriptors upright" if upright else
+                   "estimates each keypoint's orientation itself")
+            warnings.warn(f"{who}.extract {how}: the orientations given are ignored",
+                          UserWarning, stacklevel=3)
     return keypoints, scales
+
+
+def _same_values(values: np.ndarray, own) -> bool:
+    """Whether ``values`` are ``own`` (an estimator's orientations, possibly float32)."""
+    if own is None:
+        return False
+    own = np.asarray(own, dtype=np.float64)
+    return own.shape == values.shape and np.allclose(values, own, rtol=0, atol=1e-6)

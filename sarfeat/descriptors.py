@@ -367,10 +367,10 @@ class MultiDescriptorExtractor:
             when ``keypoints`` is omitted, else 32 for every keypoint. ORB's
             pyramid factors must be multiplied by 32 first.
         orientations : (N,) array_like, optional
-            Accepted for scikit-image's call shape; descriptors are upright (or
-            turned to their own dominant orientation with
-            ``rotation_invariant=True``), so non-zero values are ignored with a
-            warning.
+            Accepted for scikit-image's call shape, and not used: descriptors
+            are upright (or turned to their own dominant orientation with
+            ``rotation_invariant=True``). Non-zero values other than this
+            extractor's own ``orientations`` are ignored with a warning.
         mask : (H, W) array_like of bool, optional
             True where pixels are valid (keyword only).
 
@@ -393,7 +393,9 @@ class MultiDescriptorExtractor:
             responses = None
             given = keypoints
         keypoints, scales = check_keypoints(given, scales, orientations,
-                                            "MultiDescriptorExtractor")
+                                            "MultiDescriptorExtractor",
+                                            upright=not self.rotation_invariant,
+                                            own_orientations=self.orientations)
         if given is self.keypoints:
             keypoints = self.keypoints
         if scales is None:

@@ -475,8 +475,10 @@ class SARR2D2Detector:
             factors (1, 1.2, ...) must be multiplied by 32; SIFT's sigmas have no
             equivalent here (pass None).
         orientations : (N,) array_like, optional
-            Accepted for scikit-image's call shape. R2D2 descriptors are read
-            upright, so non-zero orientations are ignored with a warning.
+            Accepted for scikit-image's call shape, and not used: descriptors
+            are read upright with ``upright``, else at the orientation
+            estimated at each keypoint (see Notes). Non-zero orientations other
+            than this detector's own ``orientations`` are ignored with a warning.
         mask : (H, W) array_like of bool, optional
             True where pixels are valid (keyword only: ORB's fourth positional
             argument is ``orientations``).
@@ -507,7 +509,9 @@ class SARR2D2Detector:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
             keypoints = self.keypoints
             scales = self.scales if scales is None else scales
-        keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector")
+        keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector",
+                                            upright=self.upright,
+                                            own_orientations=self.orientations)
         normalized, _ = self._prepare(image, mask)
         runner = self._get_runner()
         levels = list(self._levels(normalized))

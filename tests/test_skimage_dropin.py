@@ -8,6 +8,8 @@ ships inside the package (``sarfeat.data.load_sar_scene('labrador')``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -39,3 +41,28 @@ def test_big_endian_images_give_the_float_type_of_their_values(intensity, dtype,
     extractor = MultiDescriptorExtractor(descriptors="ratio_hog")
     extractor.detect_and_extract(image)
     assert extractor.keypoints.dtype == extractor.orientations.dtype == expected
+
+
+@pytest.mark.parametrize("estimator", ["detector", "extractor"])
+def test_extract_takes_back_its_own_orientations_without_a_warning(intensity, estimator):
+    """ORB's ``extract(image, keypoints, scales, orientations)`` with the rotation-invariant
+    estimator's own output warns of nothing; foreign orientations are said to be re-estimated."""
+    if estimator == "detector":
+        described = SARR2D2Detector()
+    else:
+        described = MultiDescriptorExtractor(descriptors="ratio_hog", rotation_invariant=True)
+    described.detect_and_extract(intensity)
+    keypoints, scales = described.keypoints, described.scales
+    orientations = described.orientations
+    assert np.any(orientations != 0)
+    expected = described.descriptors
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        described.extract(intensity, keypoints, scales, orientations)
+    found = described.descriptors
+    if estimator == "detector":
+        np.testing.assert_array_equal(found, expected)
+    else:
+        np.testing.assert_array_equal(found["ratio_hog"], expected["ratio_hog"])
+    with pytest.warns(UserWarning, match="estimates each keypoint's orientation itself"):
+        described.extract(intensity, keypoints, scales, orientations + 0.5)
