@@ -192,15 +192,23 @@ class MultiDescriptorExtractor:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skimage.feature import match_descriptors
     >>> from sarfeat import MultiDescriptorExtractor
-    >>> extractor = MultiDescriptorExtractor(weights=my_weights)  # doctest: +SKIP
-    >>> extractor.detect_and_extract(image1)  # doctest: +SKIP
-    >>> d1, m1 = extractor.descriptors, extractor.masks  # doctest: +SKIP
-    >>> extractor.extract(image2, keypoints2, scales2)  # doctest: +SKIP
-    >>> d2, m2 = extractor.descriptors, extractor.masks  # doctest: +SKIP
-    >>> matches = match_descriptors(d1["ratio_hog"][m1["ratio_hog"]],
-    ...                             d2["ratio_hog"][m2["ratio_hog"]])  # doctest: +SKIP
+    >>> from sarfeat.data import load_sar_scene
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> extractor = MultiDescriptorExtractor()  # sarfeat's bundled SAR weights
+    >>> extractor.detect_and_extract(scene[..., 0])
+    >>> k1, d1, m1 = extractor.keypoints, extractor.descriptors, extractor.masks
+    >>> extractor.detect_and_extract(scene[..., 1])
+    >>> k2, d2, m2 = extractor.keypoints, extractor.descriptors, extractor.masks
+    >>> sorted(d1), d1["ratio_hog"].shape[1], d1["log_patch"].shape[1]
+    (['log_patch', 'r2d2', 'ratio_hog'], 136, 121)
+    >>> name = "ratio_hog"  # match one descriptor, on the keypoints it described
+    >>> matches = match_descriptors(d1[name][m1[name]], d2[name][m2[name]], max_ratio=0.9)
+    >>> rows1, rows2 = k1[m1[name]][matches[:, 0]], k2[m2[name]][matches[:, 1]]
+    >>> bool(np.median(np.hypot(*(rows1 - rows2).T)) < 3)  # the channels are co-registered
+    True
     """
 
     def __init__(

@@ -8,12 +8,13 @@ ships inside the package (``sarfeat.data.load_sar_scene('labrador')``).
 
 from __future__ import annotations
 
+import doctest
 import warnings
 
 import numpy as np
 import pytest
 
-from sarfeat import MultiDescriptorExtractor, SARR2D2Detector
+from sarfeat import CoarseFineMatcher, MultiDescriptorExtractor, SARR2D2Detector
 from sarfeat.data import load_sar_scene
 
 PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
@@ -66,3 +67,17 @@ def test_extract_takes_back_its_own_orientations_without_a_warning(intensity, es
         np.testing.assert_array_equal(found["ratio_hog"], expected["ratio_hog"])
     with pytest.warns(UserWarning, match="estimates each keypoint's orientation itself"):
         described.extract(intensity, keypoints, scales, orientations + 0.5)
+
+
+@pytest.mark.parametrize("estimator", [SARR2D2Detector, MultiDescriptorExtractor,
+                                       CoarseFineMatcher])
+def test_every_estimator_has_an_example_that_runs(estimator):
+    """The class docstring's Examples run on bundled data (none skipped), as skimage's do."""
+    name = estimator.__name__
+    (test,) = [found for found in doctest.DocTestFinder().find(estimator, name, globs={})
+               if found.name == name]
+    runnable = [example for example in test.examples
+                if not example.options.get(doctest.SKIP)]
+    assert len(runnable) == len(test.examples) >= 4
+    result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)
+    assert result.failed == 0

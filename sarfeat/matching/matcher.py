@@ -293,10 +293,19 @@ class CoarseFineMatcher:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sarfeat import CoarseFineMatcher
-    >>> matcher = CoarseFineMatcher(weights=my_weights, rng=0)  # doctest: +SKIP
-    >>> matches = matcher.match(image1, image2)  # doctest: +SKIP
-    >>> matcher.model.params  # image-1 (x, y) -> image-2 (x, y)  # doctest: +SKIP
+    >>> from sarfeat.data import load_sar_scene
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> matcher = CoarseFineMatcher(rng=0)  # sarfeat's bundled SAR weights
+    >>> matches = matcher.match(scene[..., 0], scene[..., 1])
+    >>> matches.shape[1], matches.dtype.kind  # (Q, 2) indices, as match_descriptors gives
+    (2, 'i')
+    >>> bool(len(matches) >= matcher.min_fine_inliers)
+    True
+    >>> model = matcher.model.params  # image-1 (x, y) -> image-2 (x, y)
+    >>> bool(np.allclose(model, np.eye(3), atol=1))
+    True
     """
 
     def __init__(
