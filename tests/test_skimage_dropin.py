@@ -81,3 +81,18 @@ def test_every_estimator_has_an_example_that_runs(estimator):
     assert len(runnable) == len(test.examples) >= 4
     result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("option, instead", [("n_keypoints", "coarse_keypoints"),
+                                             ("max_keypoints", "fine_keypoints"),
+                                             ("min_size", "coarse_size"),
+                                             ("downscale", "stages' own")])
+def test_the_matcher_refuses_detector_options_it_would_ignore(intensity, option, instead):
+    """``CoarseFineMatcher(n_keypoints=50)``, ORB's name, was accepted and changed nothing:
+    each stage sets its own budget and pyramid. It is refused, naming what to give."""
+    value = 1.5 if option == "downscale" else 50
+    with pytest.raises(ValueError, match=instead):
+        CoarseFineMatcher(**{option: value})
+    matcher = CoarseFineMatcher(coarse_keypoints=50, fine_keypoints=50)
+    matcher.match(intensity, intensity)
+    assert matcher.diagnostics["coarse_keypoints"][0] <= 50

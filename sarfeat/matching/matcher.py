@@ -205,7 +205,10 @@ class CoarseFineMatcher:
         ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
         ``tile_size``, ``trust``, ...). The keypoint budgets and pyramids are
         the matcher's (``coarse_keypoints``, ``fine_keypoints``,
-        ``coarse_size``, ``fine_min_scale``). With ``upright=False`` the
+        ``coarse_size``, ``fine_min_scale``): the detector's ``max_keypoints``
+        (``n_keypoints``), ``min_size``, ``max_size``, ``min_scale``,
+        ``max_scale`` and ``scale_factor`` (``downscale``) are refused here
+        (ValueError), as they would be ignored. With ``upright=False`` the
         stages detect and describe exactly as ``SARR2D2Detector(weights,
         upright=False, ...)`` does (a release's distilled maps and polar
         weighting included); on the development pairs

@@ -24,6 +24,13 @@ _POSITIVE_INTEGERS = ("coarse_keypoints", "fine_keypoints", "max_trials", "min_c
                       "min_fine_inliers")
 _POSITIVE_NUMBERS = ("ransac_threshold", "fine_threshold", "radius")
 _UNIT_FRACTIONS = ("ratio", "local_ratio", "fine_min_scale")
+#: Detector options that each stage sets itself (MATCHER_SETS, with skimage's aliases),
+#: and the matcher's parameter to give instead.
+_STAGE_SET = {"max_keypoints": "coarse_keypoints= and fine_keypoints=",
+              "n_keypoints": "coarse_keypoints= and fine_keypoints=",
+              "min_size": "coarse_size=", "max_size": "coarse_size=",
+              "min_scale": "fine_min_scale=", "max_scale": "fine_min_scale=",
+              "scale_factor": None, "downscale": None}
 
 
 def _check_sequences(matcher) -> None:
@@ -63,6 +70,16 @@ def sequence_parameters(rotations, descriptors) -> tuple[tuple, tuple]:
 
 
 def _check_detector_options(options: dict) -> None:
+    """Refuse unknown detector options, and those each stage sets itself (which would be
+    ignored: a skimage user's ``n_keypoints=500`` changed nothing)."""
+    for name in options:
+        if name in _STAGE_SET:
+            instead = _STAGE_SET[name]
+            raise ValueError(
+                f"{name} is set by CoarseFineMatcher for each stage, so a detector option "
+                f"{name}={options[name]!r} would be ignored; "
+                + (f"give {instead} instead" if instead else "the pyramids are the stages' own")
+            )
     accepted = inspect.signature(SARR2D2Detector).parameters
     check_options(options, [name for name in accepted if name != "weights"], "CoarseFineMatcher")
     SARR2D2Detector(**options)  # checks every value; loads nothing
