@@ -442,8 +442,7 @@ def small_matcher(naver_net):
     from sarfeat import CoarseFineMatcher
 
     return CoarseFineMatcher(naver_net, coarse_size=64, patch_size=64, rotations=(0,),
-                             angle_step=None, refine_angle=None, rng=0, min_size=64,
-                             max_size=64)
+                             angle_step=None, refine_angle=None, rng=0)
 
 
 @st.composite
