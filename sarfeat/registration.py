@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
 
 # check_register_options is re-exported where it moved from (sarfeat._validation)
 __all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options",
-           "PairInputs", "prepare_pair", "no_overlap_error", "FOOTPRINT_MARGIN"]
+           "PairInputs", "prepare_pair", "pair_input_kind", "no_overlap_error",
+           "FOOTPRINT_MARGIN"]
 
 #: Fixed pixels kept around the moving image's footprint when the fixed image is cropped to it
 #: (room for a georeferencing error).
@@ -497,6 +498,32 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     crop = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1.0]])
     return PairInputs(fixed, moving, fixed_image, moving_image, prior, resampled, crop,
                       georeferencing)
+
+
+def pair_input_kind(input_kind: str, fixed, moving) -> str:
+    """The input kind of a pair as ``sarfeat register`` matches it: ``'display'`` for
+    ``'auto'`` and two uint8 images, ``input_kind`` otherwise.
+
+    A uint8 image is an 8-bit picture; brought onto the other's grid
+    (:func:`prepare_pair`), its values are no longer 8-bit levels, which
+    ``'auto'`` would read as linear SAR.
+
+    Parameters
+    ----------
+    input_kind : str
+        As given (``--input-kind``).
+    fixed, moving : sarfeat.io.Raster or array_like
+        The two images, as read (before any band is chosen or resampled).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> picture = np.zeros((4, 4), np.uint8)
+    >>> pair_input_kind("auto", picture, picture), pair_input_kind("auto", picture, 1.0 * picture)
+    ('display', 'auto')
+    """
+    dtypes = {np.asarray(getattr(image, "data", image)).dtype for image in (fixed, moving)}
+    return "display" if input_kind == "auto" and dtypes == {np.dtype(np.uint8)} else input_kind
 
 
 def no_overlap_error(fixed: Raster, moving: Raster,

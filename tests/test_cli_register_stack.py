@@ -149,51 +149,88 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
                                                                                   None)
 
 
-def _built_matchers(tmp_path, monkeypatch, options: list[str]) -> dict:
+def _eight_bit(scene: np.ndarray) -> np.ndarray:
+    """An 8-bit quick-look of ``scene`` (dB, 1-99 % stretch), as a uint8 picture."""
+    db = 10 * np.log10(np.maximum(scene, 1e-6))
+    low, high = np.percentile(db, (1, 99))
+    return np.round(255 * np.clip((db - low) / (high - low), 0, 1)).astype(np.uint8)
+
+
+def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32) -> dict:
     """The matchers that register-stack's workers and `sarfeat register` build from the
-    same ``options``: ``stacked`` and ``single`` for a pair matched on its own grid,
-    ``stacked_georeferenced`` and ``single_georeferenced`` for two georeferenced files."""
+    same ``options``, each where its command builds it (register's ``run``, the task of
+    register-stack's workers): ``stacked`` and ``single`` for two .npy files of ``dtype``,
+    ``stacked_georeferenced`` and ``single_georeferenced`` for two GeoTIFFs of it;
+    ``register_options`` of each: the options the command gives :func:`sarfeat.register`."""
     import contextlib
     import inspect
-    from types import SimpleNamespace
 
     import sarfeat.parallel
-    from sarfeat.cli import build_parser, main
-    from sarfeat.cli.common import checked_weights
-    from sarfeat.cli.register import make_matcher, upright_search, whole_circle_search
+    from sarfeat.cli import main
+    from sarfeat.cli import register as single_command
     from sarfeat.parallel import _client, _worker, stack
 
     scene = load_sar_scene("labrador")[..., 0]
-    for name in ("fixed", "moving"):
-        np.save(tmp_path / f"{name}.npy", scene)
-    files = [str(tmp_path / "fixed.npy"), str(tmp_path / "moving.npy")]
-    given = {}
+    scene = _eight_bit(scene) if dtype == np.uint8 else scene.astype(dtype)
+    pairs = {}
+    for name, suffix in (("", ".npy"), ("_georeferenced", ".tif")):
+        for side in ("fixed", "moving"):
+            path = tmp_path / f"{side}{suffix}"
+            if suffix == ".npy":
+                np.save(path, scene)
+            else:
+                _write(path, scene[None], ORIGIN, None)
+        pairs[name] = [str(tmp_path / f"fixed{suffix}"), str(tmp_path / f"moving{suffix}")]
+    given, built = {}, {}
 
     class Cluster:
         def scheduler_info(self):
             return {"workers": {}}
 
-    def capture(pairs, **keywords):
+    def capture(pairs_, **keywords):
         given.update(keywords)
         return iter(())
 
+    class Stop(Exception):
+        """Stops a command once its matcher is built: nothing is matched."""
+
+    def recorded(name, build):
+        def record(*args, **keywords):
+            built[name] = build(*args, **keywords)
+            return built[name]
+        return record
+
+    def stop(name, *keywords):
+        def refuse(*args, **given_options):
+            given_options.update(zip(keywords, args[len(args) - len(keywords):]))
+            built.setdefault("register_options", {})[name] = given_options
+            raise Stop()
+        return refuse
+
     monkeypatch.setattr(_client, "client_for", lambda *args: contextlib.nullcontext(Cluster()))
     monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
-    assert main(["register-stack", *files, "-o", str(tmp_path / "out"), "-q", *options]) == 0
+    assert main(["register-stack", *pairs[""], "-o", str(tmp_path / "out"), "-q",
+                 *options]) == 0
     own = set(inspect.signature(stack.iter_register_pairs).parameters) - {"options"}
-    options_, _ = stack._check_options(given["weights"], {key: value for key, value in
-                                                          given.items() if key not in own})
-    georeferenced = {**options_, **given["georeferenced_options"]}
-    args = build_parser().parse_args(["register", *files, "-o", str(tmp_path / "o.npy"),
-                                      *options])
-    weights = checked_weights(args.weights, args.trust) if args.modality == "sar" else None
-    built = {"stacked": _worker.matcher(given["weights"], options_),
-             "stacked_georeferenced": _worker.matcher(given["weights"], georeferenced)}
-    for name, georeferenced in (("single", False), ("single_georeferenced", True)):
-        raster = SimpleNamespace(georeferenced=georeferenced)
-        built[name] = make_matcher(args, weights, args.input_kind, False,
-                                   upright_search(args, raster, raster),
-                                   whole_circle_search(args))
+    options_, register_options = stack._check_options(
+        given["weights"], {key: value for key, value in given.items() if key not in own})
+    monkeypatch.setattr(stack, "register", stop("stacked"))
+    worker_matcher, make_matcher = _worker.matcher, single_command.make_matcher
+    for name, files in pairs.items():
+        monkeypatch.setattr(_worker, "matcher", recorded(f"stacked{name}", worker_matcher))
+        outcome = stack._register_task(0, "moving", *files, given["weights"], options_,
+                                       given["georeferenced_options"], register_options,
+                                       given["band"], False, None, 1)
+        assert outcome.error_type == "Stop", outcome.error
+    monkeypatch.setattr(single_command, "_register",
+                        stop("single", "matcher", "console", "min_valid_fraction"))
+    for name, files in pairs.items():
+        monkeypatch.setattr(single_command, "make_matcher",
+                            recorded(f"single{name}", make_matcher))
+        assert main(["register", *files, "-o", str(tmp_path / "o.npy"), "-q", *options]) == 1
+    for side in ("stacked", "single"):  # what is not a register() option
+        for key in ("matcher", "console"):
+            built["register_options"][side].pop(key, None)
     return built
 
 
@@ -247,6 +284,25 @@ def test_register_stack_builds_register_s_matcher_for_an_optical_pair(tmp_path, 
     upright = built["stacked_georeferenced"].rotations == (0.0,)
     assert upright is ("any" not in options)  # auto or upright: upright when georeferenced
     assert (built["stacked"].rotations == (0.0,)) is ("upright" in options)
+
+
+@pytest.mark.parametrize("options", [[], ["--modality", "optical-sar"]])
+def test_register_stack_reads_two_uint8_files_as_display_images_as_register_does(
+        tmp_path, options, monkeypatch):
+    """`sarfeat register` reads two uint8 files as display images under --input-kind auto
+    (a moving image resampled onto the fixed grid loses its 8-bit levels); register-stack's
+    workers matched them with 'auto', so the same pair could be matched differently. Each
+    pair now gets register's input kind; another dtype, or a kind given, is left as it is."""
+    built = _built_matchers(tmp_path, monkeypatch, options, dtype=np.uint8)
+    for name in ("", "_georeferenced"):
+        stacked, single = built[f"stacked{name}"], built[f"single{name}"]
+        assert stacked.input_kind == single.input_kind == "display"
+        assert _settings(stacked, "progress") == _settings(single, "progress")
+    other = _built_matchers(tmp_path, monkeypatch, [*options, "--input-kind", "amplitude"],
+                            dtype=np.uint8)
+    assert other["stacked"].input_kind == other["single"].input_kind == "amplitude"
+    floats = _built_matchers(tmp_path, monkeypatch, options, dtype=np.float32)
+    assert floats["stacked_georeferenced"].input_kind == "auto"
 
 
 @pytest.fixture(scope="module")

@@ -236,6 +236,7 @@ def _head(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register`` (its arguments checked by :func:`sarfeat.cli.main`)."""
+    from ..registration import pair_input_kind
     from .common import checked_weights
 
     console = Console(args)
@@ -244,9 +245,7 @@ def run(args: argparse.Namespace) -> None:
         return
     validate(args)
     fixed, moving = _read_inputs(args, console)
-    kind = args.input_kind
-    if kind == "auto" and fixed.data.dtype == moving.data.dtype == np.uint8:
-        kind = "display"  # keep 8-bit quick-looks display images once resampled to float
+    kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
     output = note = total = result = None
     searched = upright = whole_circle = False
     try:

@@ -218,6 +218,7 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
     matched on its own grid and of two georeferenced files.
     """
     from ..io import read_raster, warp_onto, write_raster
+    from ..registration import pair_input_kind
     from .report import registration_report, write_json
 
     image = images[outcome.index]
@@ -236,7 +237,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
         raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params,
                            order=order)
-        note = write_raster(output, raster, display_kind=input_kind)
+        note = write_raster(output, raster, display_kind=pair_input_kind(input_kind, reference,
+                                                                         moving))
         if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
             report = registration_report(result, result.transform.params, outcome.inputs, head,
                                          {"output": str(output), "output_format": note,

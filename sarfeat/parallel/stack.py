@@ -31,7 +31,7 @@ import numpy as np
 
 from ..io import Raster, read_raster
 from ..registration import (PairInputs, RegistrationResult, check_register_options,
-                            prepare_pair, register)
+                            pair_input_kind, prepare_pair, register)
 from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
@@ -131,6 +131,9 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
     fixed_band, moving_band = _bands(band)
     try:
         fixed, moving = _read(fixed), _read(moving)
+        # two uint8 pictures are display images, as `sarfeat register` reads them
+        options = {**options, "input_kind": pair_input_kind(options.get("input_kind", "auto"),
+                                                            fixed, moving)}
         if all(isinstance(image, Raster) and image.georeferenced for image in (fixed, moving)):
             options = {**options, **georeferenced_options}
             # as `sarfeat register`: on the footprints' overlap, on one grid
@@ -303,6 +306,8 @@ def iter_register_pairs(
         the :class:`~sarfeat.CoarseFineMatcher` options (``model``, ``rng``,
         ``rotations``, ``input_kind``, ``nodata``, detector options...).
         ``rng`` defaults to 0 so that results do not depend on scheduling.
+        ``input_kind='auto'`` (the default) of two uint8 images is ``'display'``
+        (:func:`sarfeat.registration.pair_input_kind`).
 
     Yields
     ------
