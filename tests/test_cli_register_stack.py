@@ -144,7 +144,8 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
     options = json.loads((out / "member.json").read_text())["options"]
     assert options == {key: summary[key] for key in (
         "format", "order", "modality", "turns", "scales", "dense_model", "band",
-        "reference_band", "image_band", "input_kind", "nodata", "seed", "precision", "device")}
+        "reference_band", "image_band", "keep_border_fill", "min_valid_fraction",
+        "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device")}
     assert (options["modality"], options["turns"], options["reference_band"]) == ("sar", "auto",
                                                                                   None)
 
@@ -303,6 +304,30 @@ def test_register_stack_reads_two_uint8_files_as_display_images_as_register_does
     assert other["stacked"].input_kind == other["single"].input_kind == "amplitude"
     floats = _built_matchers(tmp_path, monkeypatch, options, dtype=np.float32)
     assert floats["stacked_georeferenced"].input_kind == "auto"
+
+
+@pytest.mark.parametrize("options", [
+    ["--max-fine-patches", "4", "--min-valid-fraction", "0.2"],
+    ["--max-fine-patches", "all"],
+    ["--modality", "sar-optical", "--keep-border-fill", "--min-valid-fraction", "0.5"],
+])
+def test_register_stack_takes_register_s_border_fill_valid_fraction_and_fine_patches(
+        tmp_path, options, monkeypatch):
+    """--keep-border-fill, --min-valid-fraction and --max-fine-patches were register's alone
+    (register-stack refused them): its workers now build register's matcher from them and
+    give register() the same min_valid_fraction."""
+    built = _built_matchers(tmp_path, monkeypatch, options)
+    for name in ("", "_georeferenced"):
+        stacked, single = built[f"stacked{name}"], built[f"single{name}"]
+        assert _settings(stacked, "progress") == _settings(single, "progress")
+    given = built["register_options"]
+    assert given["stacked"] == given["single"] == {
+        "min_valid_fraction": float(options[options.index("--min-valid-fraction") + 1])
+        if "--min-valid-fraction" in options else 0.05}
+    stacked = built["stacked"]
+    assert stacked.border_fill is ("--keep-border-fill" not in options)
+    assert stacked.max_fine_patches == (None if "all" in options else 4 if "4" in options
+                                        else 16)
 
 
 @pytest.fixture(scope="module")

@@ -26,14 +26,13 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, input_error, network_text, unit_fraction, with_nodata)
+                     add_note, input_error, network_text, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .register_checks import (FINE_PATCHES, OUTPUT_SUFFIXES, check_example, patch_limit,
-                              validate)
+from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
-from .search_options import (WHOLE_CIRCLE, add_band_options, add_search_options,
-                             matcher_options, search_report, upright_search,
+from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
+                             add_search_options, matcher_options, search_report, upright_search,
                              whole_circle_search)
 
 if TYPE_CHECKING:
@@ -77,10 +76,7 @@ def add_parser(commands) -> None:
         help="the registered image (.tif, .npy, .png or .jpg); optional when --json, "
              "--tie-points or --plot is given")
     add_search_options(register, "FIXED", "MOVING", upright_flag=True)
-    add("--keep-border-fill", action="store_true",
-        help="with an optical image, match a constant fill around an image turned or scaled "
-             "onto its canvas as data (by default, when the four corners hold one value, its "
-             "pixels connected to the border are no-data)")
+    add_matching_options(register, "FIXED")
     add("--model", choices=MODELS, default="affine", help="transform model (default affine)")
     add("--json", type=Path, default=None, metavar="REPORT.json",
         help="the transform (pixels and map units), diagnostics and corrected geotransform; "
@@ -98,16 +94,8 @@ def add_parser(commands) -> None:
              "both inputs georeferenced in one CRS, and a transform that is a shift)")
     add("--order", type=int, choices=ORDERS, default=1,
         help=f"{ORDER_HELP}; with -o only, the one file resampled")
-    add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
-        help="refuse an input (after the crop to the overlap of georeferenced footprints) "
-             "with a smaller fraction of valid pixels (default 0.05)")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
-    add("--max-fine-patches", type=patch_limit, default=FINE_PATCHES, metavar="N|all",
-        help="most 512-pixel patches of FIXED the fine stage describes, spread evenly over a "
-             "large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
-             "describes every patch (tie points over the whole scene, time in proportion "
-             "to its pixels)")
     add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
 
 

@@ -26,19 +26,23 @@ report;
 
 with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES) or
 ``sar-optical``, each pair is matched as ``sarfeat register --modality``
-matches it, with the same ``--turns``, ``--scales`` and ``--dense-model``
+matches it, with the same ``--turns``, ``--scales``, ``--dense-model`` and
+``--keep-border-fill``
 (:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and
 two georeferenced files are searched at the upright turn only unless ``--turns
 any``); ``--reference-band`` and ``--image-band`` choose the band matched of
 each side (a multi-band optical reference beside SAR images), ``--band`` of both;
+``--min-valid-fraction`` and ``--max-fine-patches`` are register's too (an
+image with too small a fraction of valid pixels fails alone);
 
 and the client writes ``summary.json``: the images registered, those that
 failed and why, what ran the keypoint network (``network``: runtime, precision
 and device; a list when workers differed, null when no image ran it), the
 options that shape the outputs as given (``weights``, ``model``, ``format``,
 ``order``, ``modality``, ``turns``, ``scales``, ``dense_model``, ``band``,
-``reference_band``, ``image_band``, ``input_kind``, ``nodata``, ``seed``,
-``precision`` and ``device``: enough to repeat the run), the time and the
+``reference_band``, ``image_band``, ``keep_border_fill``,
+``min_valid_fraction``, ``max_fine_patches``, ``input_kind``, ``nodata``,
+``seed``, ``precision`` and ``device``: enough to repeat the run), the time and the
 throughput. Images
 whose stems are equal (ignoring case), or equal to ``summary``, are named
 ``NAME_<i>`` by their position (:func:`output_names`: every name is unique), so
@@ -66,8 +70,8 @@ from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
                      checked_weights, device_name, input_error, jsonable, positive_int,
                      with_nodata)
 from .register_checks import check_search_options
-from .search_options import (add_band_options, add_search_options, matcher_options,
-                             search_report, upright_turns, whole_circle_search)
+from .search_options import (add_band_options, add_matching_options, add_search_options,
+                             matcher_options, search_report, upright_turns, whole_circle_search)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -79,8 +83,8 @@ _FORMATS = ("tif", "npy", "png")
 #: The options recorded in the summary beside weights and model: those that shape what is
 #: written, so that a run can be repeated from its summary.
 _SHAPING = ("format", "order", "modality", "turns", "scales", "dense_model", "band",
-            "reference_band", "image_band", "input_kind", "nodata", "seed", "precision",
-            "device")
+            "reference_band", "image_band", "keep_border_fill", "min_valid_fraction",
+            "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device")
 
 
 _DESCRIPTION = (
@@ -152,6 +156,7 @@ def add_parser(commands) -> None:
         stack.add_argument(*flags, **keywords)
     # as `sarfeat register` has them, REFERENCE the fixed image
     add_search_options(stack, "REFERENCE", "IMAGES")
+    add_matching_options(stack, "REFERENCE")
     add_band_options(stack, "REFERENCE and IMAGES", ("--reference-band", "REFERENCE"),
                      ("--image-band", "each of IMAGES"))
     add_console_options(stack)
@@ -391,6 +396,7 @@ def run(args: argparse.Namespace) -> None:
                 [(raster, os.fspath(image)) for image in args.images], client=active,
                 names=names, weights=weights, band=_bands(args), retries=args.retries,
                 lost_retries=args.lost_retries, georeferenced_options=georeferenced,
+                min_valid_fraction=args.min_valid_fraction,
                 keep_warped=False, postprocess=save,
                 progress=not (args.no_progress or console.quiet), **options,
             )

@@ -1,8 +1,9 @@
 """What ``register`` and ``register-stack`` share about a pair's search: one definition each.
 
 The options ``--modality``, ``--turns``, ``--scales`` and ``--dense-model``
-(:func:`add_search_options`) and the bands matched of each side
-(:func:`add_band_options`); the matcher options they make
+(:func:`add_search_options`), the bands matched of each side
+(:func:`add_band_options`), ``--keep-border-fill``, ``--min-valid-fraction``
+and ``--max-fine-patches`` (:func:`add_matching_options`); the matcher options they make
 (:func:`matcher_options`); which turns are searched (:func:`upright_turns`,
 :func:`whole_circle_search`) and how a report records it
 (:func:`search_report`). Their refusals are
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-from .common import BAND_INDEX
-from .register_checks import FINE_PATCHES
+from .common import BAND_INDEX, unit_fraction
+from .register_checks import FINE_PATCHES, patch_limit
 
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
-           "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
+           "add_matching_options", "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
            "search_report"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
@@ -71,6 +72,24 @@ def add_band_options(parser: argparse.ArgumentParser, both: str, fixed: tuple[st
         help=f"band of {fixed[1]} to match, counted as --band")
     add(moving[0], type=int, default=None, metavar="I",
         help=f"band of {moving[1]} to match, counted as --band (every band is written)")
+
+
+def add_matching_options(parser: argparse.ArgumentParser, fixed: str = "FIXED") -> None:
+    """Add ``--keep-border-fill``, ``--min-valid-fraction`` and ``--max-fine-patches`` to
+    ``parser``; ``fixed`` names the command's fixed input in the help."""
+    add = parser.add_argument
+    add("--keep-border-fill", action="store_true",
+        help="with an optical image, match a constant fill around an image turned or scaled "
+             "onto its canvas as data (by default, when the four corners hold one value, its "
+             "pixels connected to the border are no-data)")
+    add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
+        help="refuse an input (after the crop to the overlap of georeferenced footprints) "
+             "with a smaller fraction of valid pixels (default 0.05)")
+    add("--max-fine-patches", type=patch_limit, default=FINE_PATCHES, metavar="N|all",
+        help=f"most 512-pixel patches of {fixed} the fine stage describes, spread evenly over "
+             "a large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
+             "describes every patch (tie points over the whole scene, time in proportion "
+             "to its pixels)")
 
 
 def matcher_options(args: argparse.Namespace, input_kind: str, upright: bool = False,
