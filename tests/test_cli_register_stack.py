@@ -414,6 +414,35 @@ def test_register_stack_registers_sar_images_onto_an_optical_reference(optical_s
         "error"]
 
 
+def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack, tmp_path,
+                                                                    capsys):
+    """`sarfeat register` says how to widen the search of a refused optical pair
+    (refusal_hint); register-stack's failed images had no hint. NAME.json and the image's
+    failure line now give register's hint; an image that fails before any search (its
+    footprint beside the reference's) gets none."""
+    from sarfeat.cli import main
+
+    reference = optical_stack[0]
+    noise = tmp_path / "noise.npy"
+    np.save(noise, np.random.default_rng(1).gamma(1.0, 1.0, (256, 256)).astype(np.float32))
+    away = tmp_path / "away.tif"  # 10 km east: no overlap with the reference
+    _write(away, np.ones((1, 64, 64), np.float32), (ORIGIN[0] + 10000, ORIGIN[1]), None)
+    out = tmp_path / "out"
+    status = main(["register-stack", str(reference), str(noise), str(away), "-o", str(out),
+                   "--modality", "optical-sar", "--reference-band", "0", "--format", "npy",
+                   "--no-progress", "--workers", "1"])
+    printed = capsys.readouterr().out
+    assert status == 1
+    report = json.loads((out / "noise.json").read_text())
+    assert report["error_type"] == "RegistrationError"
+    assert "--turns any" in report["hint"] and "--scales wide" in report["hint"]
+    assert f"noise: FAILED (RegistrationError): {report['error']}; {report['hint']}" in printed
+    assert json.loads((out / "away.json").read_text())["hint"] is None
+    assert main(["register", str(reference), str(noise), "--modality", "optical-sar",
+                 "--fixed-band", "0", "--json", str(tmp_path / "single.json")]) == 1
+    assert report["hint"] in capsys.readouterr().out.splitlines()
+
+
 @pytest.mark.parametrize("options, message", [
     (["--scales", "wide"], "--scales wide is for a pair with an optical image"),
     (["--dense-model", "affine"], "--dense-model is for a pair with an optical image"),

@@ -32,7 +32,7 @@ from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
-                             add_search_options, matcher_options, search_report, upright_search,
+                             add_search_options, matcher_options, refusal_hint, search_report, upright_search,
                              whole_circle_search)
 
 if TYPE_CHECKING:
@@ -109,28 +109,6 @@ def make_matcher(args: argparse.Namespace, weights, input_kind: str, progress: b
 
     return CoarseFineMatcher(weights, progress=progress,
                              **matcher_options(args, input_kind, upright, whole_circle))
-
-
-def refusal_hint(args: argparse.Namespace, error: Exception, upright: bool,
-                 whole_circle: bool, resampled: bool = False) -> str | None:
-    """What the turns and scales searched for a refused optical pair were, and how to widen
-    them; None for another error or pair, at the widest, or (scales) a ``resampled`` moving."""
-    from ..matching.dense import DENSE_SCALES, WIDE_SCALES
-    from ..registration import RegistrationError
-
-    if not isinstance(error, RegistrationError) or getattr(args, "modality", "sar") == "sar":
-        return None
-    hints = []
-    if not whole_circle:
-        searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
-        hints.append(f"{searched} searched: if the images may be turned further, --turns any "
-                     "searches the whole circle")
-    if getattr(args, "scales", "default") != "wide" and not resampled:
-        added = ", ".join(f"{scale:g}" for scale in sorted(set(WIDE_SCALES) - set(DENSE_SCALES)))
-        hints.append(f"moving pixels per fixed pixel of {min(DENSE_SCALES):.2f}-"
-                     f"{max(DENSE_SCALES):g} were searched: if the moving image's pixels may "
-                     f"be coarser still, --scales wide adds {added}")
-    return "; ".join(hints) or None
 
 
 def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05,

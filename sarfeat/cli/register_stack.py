@@ -14,7 +14,9 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
   installed, ``npy``, or ``png`` (8-bit view of the first band);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
-  --json`` writes them, or the reason the image could not be registered;
+  --json`` writes them, or the reason the image could not be registered (and,
+  for a refused optical pair, ``hint``: how to widen the search, as
+  ``sarfeat register`` says it; also on the command's line for the image);
 
 when REFERENCE and an image are both georeferenced, the pair is matched as
 ``sarfeat register`` matches it (:func:`sarfeat.registration.prepare_pair`):
@@ -71,7 +73,7 @@ from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
                      with_nodata)
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
-                             matcher_options, search_report, upright_turns, whole_circle_search)
+                             matcher_options, refusal_hint, search_report, upright_turns, whole_circle_search)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -252,8 +254,13 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
             report = {**_plain_report(head, outcome, output, note), **search}
         outcome.extra["output"] = str(output)
     else:
+        # how to widen the search of a refused optical pair, as `sarfeat register` says it
+        resampled = outcome.inputs is not None and outcome.inputs.resampled
+        outcome.extra["hint"] = refusal_hint(
+            argparse.Namespace(**options or {}), outcome.error_type, search["upright_search"],
+            search["whole_circle_search"], resampled) if outcome.extra.get("searched") else None
         report = jsonable({**head, "status": "failed", "error": outcome.error,
-                           "error_type": outcome.error_type,
+                           "error_type": outcome.error_type, "hint": outcome.extra["hint"],
                            "network": outcome.extra.get("network")})
     try:
         write_json(report_path, report)
@@ -457,7 +464,9 @@ def _print_outcome(outcome, console: Console) -> None:
         console.say(f"{outcome.name}: {d.get('fine_inliers')} inlier matches, confidence "
                     f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
     else:
-        console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}")
+        hint = outcome.extra.get("hint")
+        console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}"
+                    + (f"; {hint}" if hint else ""))
 
 
 def _stack_network(networks: list) -> dict | list | None:

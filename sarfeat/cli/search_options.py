@@ -3,10 +3,11 @@
 The options ``--modality``, ``--turns``, ``--scales`` and ``--dense-model``
 (:func:`add_search_options`), the bands matched of each side
 (:func:`add_band_options`), ``--keep-border-fill``, ``--min-valid-fraction``
-and ``--max-fine-patches`` (:func:`add_matching_options`); the matcher options they make
-(:func:`matcher_options`); which turns are searched (:func:`upright_turns`,
-:func:`whole_circle_search`) and how a report records it
-(:func:`search_report`). Their refusals are
+and ``--max-fine-patches`` (:func:`add_matching_options`); the matcher
+options they make (:func:`matcher_options`); which turns are searched
+(:func:`upright_turns`, :func:`whole_circle_search`), how a report records it
+(:func:`search_report`) and how a refusal says to widen it
+(:func:`refusal_hint`). Their refusals are
 :func:`sarfeat.cli.register_checks.check_search_options`.
 """
 
@@ -19,7 +20,7 @@ from .register_checks import FINE_PATCHES, patch_limit
 
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
            "add_matching_options", "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
-           "search_report"]
+           "search_report", "refusal_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical")
@@ -143,3 +144,32 @@ def search_report(args: argparse.Namespace, upright: bool, whole_circle: bool) -
     return {"upright_search": upright, "whole_circle_search": whole_circle,
             "wide_scale_search": getattr(args, "scales", "default") == "wide",
             "dense_model": getattr(args, "dense_model", "similarity")}
+
+
+def refusal_hint(args: argparse.Namespace, error: Exception | str, upright: bool,
+                 whole_circle: bool, resampled: bool = False) -> str | None:
+    """What the turns and scales searched for a refused optical pair were, and how to widen
+    them; None for another error or pair, at the widest, or (scales) a ``resampled`` moving.
+
+    ``error`` is the exception the search raised, or its class name (``register-stack``'s
+    workers report :attr:`sarfeat.parallel.PairOutcome.error_type`); ``args`` has the
+    command's ``modality`` and ``scales``.
+    """
+    from ..matching.dense import DENSE_SCALES, WIDE_SCALES
+    from ..registration import RegistrationError
+
+    refused = error == RegistrationError.__name__ if isinstance(error, str) else \
+        isinstance(error, RegistrationError)
+    if not refused or getattr(args, "modality", "sar") == "sar":
+        return None
+    hints = []
+    if not whole_circle:
+        searched = "only the upright turn was" if upright else "turns within +-90 degrees were"
+        hints.append(f"{searched} searched: if the images may be turned further, --turns any "
+                     "searches the whole circle")
+    if getattr(args, "scales", "default") != "wide" and not resampled:
+        added = ", ".join(f"{scale:g}" for scale in sorted(set(WIDE_SCALES) - set(DENSE_SCALES)))
+        hints.append(f"moving pixels per fixed pixel of {min(DENSE_SCALES):.2f}-"
+                     f"{max(DENSE_SCALES):g} were searched: if the moving image's pixels may "
+                     f"be coarser still, --scales wide adds {added}")
+    return "; ".join(hints) or None

@@ -68,8 +68,9 @@ class PairOutcome:
         ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
         (once read), for a failed pair ``network`` (what ran the keypoint
         network, as ``result.diagnostics['network']``; None when it did not
-        run), and whatever a ``postprocess`` function adds (for example the
-        files it wrote).
+        run), ``searched`` (True once the pair reached the matcher: its error
+        is then the search's), and whatever a ``postprocess`` function adds
+        (for example the files it wrote).
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
@@ -149,6 +150,7 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
             outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
+        outcome.extra["searched"] = True  # an error from here on is the search's
         outcome.result = register(fixed, moving, matcher=matcher, **register_options)
         if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
             outcome.result = outcome.inputs.in_file_pixels(outcome.result, moving_band)
