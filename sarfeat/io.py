@@ -34,7 +34,7 @@ from .nodata_steps import off_nodata, taken_for_nodata
 from .preprocess import normalize_sar, valid_mask
 
 __all__ = [
-    "Raster", "RasterError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
+    "Raster", "RasterError", "BandChoiceError", "read_raster", "read_image", "rgb_to_gray", "write_raster",
     "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band", "map_coordinates",
     "warp_raster", "footprint_window", "remove_stale_temporaries", "IMAGE_SUFFIXES",
     "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode", "written_dtype",
@@ -55,6 +55,32 @@ _BLOCK = 256
 
 class RasterError(ValueError):
     """A file cannot be read or written as asked; the message says why and what to do."""
+
+
+class BandChoiceError(RasterError):
+    """A raster of several bands was asked for its band with none chosen.
+
+    Attributes
+    ----------
+    name : str
+        The raster, as a message names it.
+    count : int
+        Its bands.
+    shape : (int, int)
+        The shape of one band.
+    """
+
+    def __init__(self, name: str, count: int, shape: tuple) -> None:
+        self.name, self.count, self.shape = name, count, shape
+        super().__init__(self.choose_with("--band") + " (band= in Python)")
+
+    def __reduce__(self):  # pickled with its fields (Dask sends errors between processes)
+        return type(self), (self.name, self.count, self.shape)
+
+    def choose_with(self, option: str) -> str:
+        """The message, naming ``option`` (a command's ``--fixed-band``, say) as the choice."""
+        return (f"{self.name} has {self.count} bands of shape {self.shape}: choose one with "
+                f"{option} 0..{self.count - 1}")
 
 
 @dataclass
@@ -124,9 +150,7 @@ class Raster:
                               f"counts from the end, -1 the last band) or None, got {index!r}")
         if index is None and not (self.picture and self.count in (3, 4)):
             if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
-                raise RasterError(f"{self._name()} has {self.count} bands of shape "
-                                  f"{self.shape}: choose one with --band 0..{self.count - 1} "
-                                  "(band= in Python)")
+                raise BandChoiceError(self._name(), self.count, self.shape)
             index = 0
         if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
             values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)

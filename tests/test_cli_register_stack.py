@@ -67,6 +67,32 @@ def test_register_stack_writes_every_band_in_its_dtype_as_register_does(pair, tm
     assert (written[1] > 0).mean() > 0.6  # the second band (VH) resampled too
 
 
+def test_a_multi_band_file_without_a_band_is_told_the_option_of_its_side(pair, tmp_path,
+                                                                         capsys):
+    """The error for a file of several bands with no band chosen said "--band" where the
+    option of its side fits (--band N would ask the one-band file beside it for band N):
+    --fixed-band or --moving-band for register, --reference-band or --image-band for
+    register-stack."""
+    from sarfeat.cli import main
+
+    reference, member = pair  # one band; two bands
+    wanted = f"{str(member)!r} has 2 bands of shape (224, 208): choose one with"
+    for files, option in (((reference, member), "--moving-band"),
+                          ((member, reference), "--fixed-band")):
+        assert main(["register", *map(str, files), "--json", str(tmp_path / "r.json")]) == 2
+        assert capsys.readouterr().err.strip().endswith(f"{wanted} {option} 0..1")
+    assert main(["register-stack", str(member), str(reference), "-o", str(tmp_path / "a"),
+                 "-q"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{wanted} --reference-band 0..1")
+    out = tmp_path / "b"
+    assert main(["register-stack", str(reference), str(member), "-o", str(out), "-q",
+                 "--no-progress", "--workers", "1"]) == 1
+    report = json.loads((out / "member.json").read_text())
+    assert report["error"] == f"{wanted} --image-band 0..1"
+    assert json.loads((out / "summary.json").read_text())["failures"][0]["error"] == \
+        report["error"]
+
+
 def test_register_stack_says_what_ran_the_network(tmp_path):
     """summary.json had no ``network``, and the report of an image that failed had none:
     what ran the keypoint network for the stack (null for an image refused before it ran)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import stat
 import warnings
@@ -173,8 +174,12 @@ def test_an_rgb_geotiff_is_a_colour_picture_and_written_back_as_one(tmp_path):
     with rasterio.open(tmp_path / "bands.tif", "w", driver="GTiff", height=20, width=30,
                        count=3, dtype="uint16", crs=UTM, transform=GEO) as target:
         target.write(rgba[:3].astype(np.uint16))
-    with pytest.raises(io.RasterError, match="choose one with --band"):
+    with pytest.raises(io.RasterError, match="choose one with --band") as refused:
         io.read_raster(tmp_path / "bands.tif").band()
+    # a command names the option of the side at fault; the error survives pickling (Dask)
+    assert refused.value.choose_with("--image-band").endswith("with --image-band 0..2")
+    copy = pickle.loads(pickle.dumps(refused.value))
+    assert isinstance(copy, io.BandChoiceError) and str(copy) == str(refused.value)
 
 
 def test_write_geotiff_is_tiled_compressed_and_keeps_dtype(tmp_path):

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from ..argument_checks import DEVICES, UsageError, check_outputs, is_device_name, positive_int
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
-if TYPE_CHECKING:  # for the annotation only
+if TYPE_CHECKING:  # for the annotations only
+    import numpy as np
+
     from ..architecture import NetworkWeights
 
 __all__ = [
@@ -20,7 +22,7 @@ __all__ = [
     "ORDERS", "ORDER_HELP",
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
     "checked_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
+    "input_error", "checked_band", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -44,6 +46,25 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tif
 def input_error(error: Exception) -> UsageError:
     """A library error about an input file, as a usage error."""
     return UsageError(" ".join(str(error).split()))
+
+
+def checked_band(raster, band: int | None, option: str) -> np.ndarray:
+    """Band ``band`` of ``raster`` (:meth:`sarfeat.io.Raster.band`); a raster of several
+    bands with none chosen is refused naming ``option``, the one that chooses its band.
+
+    Raises
+    ------
+    UsageError
+        When ``raster`` has several bands and ``band`` is None.
+    sarfeat.io.RasterError
+        For a band out of range.
+    """
+    from ..io import BandChoiceError
+
+    try:
+        return raster.band(band)
+    except BandChoiceError as error:
+        raise UsageError(error.choose_with(option)) from None
 
 
 def with_nodata(raster, value: float | None):

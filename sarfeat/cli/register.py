@@ -26,7 +26,7 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, input_error, network_text, with_nodata)
+                     add_note, checked_band, input_error, network_text, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
@@ -129,8 +129,10 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     fixed_band = args.band if args.fixed_band is None else args.fixed_band
     try:
         fixed, moving = read_raster(args.fixed), read_raster(args.moving)
-        fixed.band(fixed_band)  # a missing band is bad usage: found before any work
-        moving.band(args.band if args.moving_band is None else args.moving_band)
+        # a missing band is bad usage: found before any work
+        checked_band(fixed, fixed_band, "--fixed-band")
+        checked_band(moving, args.band if args.moving_band is None else args.moving_band,
+                     "--moving-band")
     except RasterError as error:
         raise input_error(error) from None
     # --nodata marks no-data in the files too: not resampled into data, and written as no-data

@@ -67,13 +67,14 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS,
-                     ORDER_HELP, ORDERS, PRECISIONS, Console, UsageError, add_console_options,
+from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS,
+                     PRECISIONS, Console, UsageError, add_console_options, checked_band,
                      checked_weights, device_name, input_error, jsonable, positive_int,
                      with_nodata)
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
-                             matcher_options, refusal_hint, search_report, upright_turns, whole_circle_search)
+                             matcher_options, refusal_hint, search_report, upright_turns,
+                             whole_circle_search)
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
            "SUMMARY"]
@@ -254,6 +255,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
             report = {**_plain_report(head, outcome, output, note), **search}
         outcome.extra["output"] = str(output)
     else:
+        if outcome.error_type == "BandChoiceError":  # the image's (REFERENCE's was checked)
+            outcome.error = _image_band_error(image, outcome.error)
         # how to widen the search of a refused optical pair, as `sarfeat register` says it
         resampled = outcome.inputs is not None and outcome.inputs.resampled
         outcome.extra["hint"] = refusal_hint(
@@ -270,6 +273,18 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
             Path(outcome.extra.pop("output")).unlink(missing_ok=True)
         raise
     return outcome
+
+
+def _image_band_error(image: str, error: str) -> str:
+    """The error of an image of several bands matched with no band chosen, naming
+    ``--image-band`` (``error`` as it came, should the file read otherwise now)."""
+    from ..io import BandChoiceError, read_raster
+
+    try:
+        read_raster(image).band(None)
+    except BandChoiceError as choice:
+        return choice.choose_with("--image-band")
+    return error
 
 
 def _plain_report(head: dict, outcome, output: Path, note: str) -> dict:
@@ -332,7 +347,8 @@ def _read_reference(args: argparse.Namespace):
     band = _bands(args)[0]
     try:
         raster = read_raster(args.reference)
-        matched = with_nodata(raster, args.nodata).band(band)  # a missing band: usage
+        # a missing band: usage
+        matched = checked_band(with_nodata(raster, args.nodata), band, "--reference-band")
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
