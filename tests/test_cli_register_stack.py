@@ -498,3 +498,24 @@ def test_register_stack_refuses_search_options_as_register_does(options, message
         errors.append(capsys.readouterr().err.strip().splitlines()[-1].split("error: ")[-1])
     assert errors[0] == errors[1] and message in errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_options_register_stack_shares_with_register_read_the_same_in_help():
+    """register-stack's --weights, --trust, --input-kind and --nodata were its own, shorter
+    words (its --nodata did not say that the file's own nodata counts too): the options
+    the two commands share are now defined once and described in the same words, but for
+    the names of each command's inputs."""
+    import argparse
+
+    from sarfeat.cli import build_parser
+
+    commands = next(action for action in build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction)).choices
+    helps = [{action.dest: action.help for action in commands[name]._actions}
+             for name in ("register", "register-stack")]
+    shared = set(helps[0]) & set(helps[1]) - {"help"}
+    sides = {"band", "max_fine_patches", "modality", "order", "turns"}  # inputs named
+    assert {"weights", "trust", "input_kind", "nodata", "keep_border_fill",
+            "min_valid_fraction"} <= shared
+    assert {dest for dest in shared if helps[0][dest] != helps[1][dest]} == sides
+    assert "two uint8 files of a pair are display images" in helps[1]["input_kind"]

@@ -24,9 +24,10 @@ EXAMPLE_MIN_SIZE = 128
 TURNED_OPTIONS = {"turned_maps": "auto", "descriptor": "polar"}
 
 
-def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True) -> None:
-    """Options of every subcommand that runs the network; ``descriptors``: also the choice of
-    the rotation-invariant maps and descriptor (``detect``'s: the matcher sets its own)."""
+def add_network_options(parser: argparse.ArgumentParser, pairs: bool = False) -> None:
+    """Add ``--weights``, ``--trust``, ``--input-kind``, ``--nodata``, ``--precision`` and
+    ``--device`` to ``parser`` (``detect``, ``register``, ``register-stack``); ``pairs``: the
+    command matches pairs of files (two uint8 files are display images)."""
     parser.add_argument(
         "--weights", default=None, metavar="W",
         help=f"checkpoint file, or a name of sarfeat's registry (default: {DEFAULT_RELEASE}, "
@@ -41,13 +42,22 @@ def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True
                         help="what the pixel values are (default auto: decided from the "
                              "values, never the dtype: 8-bit levels are a display image, a "
                              "negative median is dB, a heavy bright tail is intensity; see the "
-                             "user guide)")
+                             "user guide)" + ("; two uint8 files of a pair are display images"
+                                              if pairs else ""))
     parser.add_argument("--nodata", type=float, default=None, metavar="VALUE",
                         help="pixel value that marks no-data, besides the file's own nodata "
                              "value and mask (NaN always does)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network arithmetic (default auto: a fixed rule, see the user guide)")
     parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
+
+
+def add_common_options(parser: argparse.ArgumentParser, descriptors: bool = True) -> None:
+    """Options of every subcommand that runs the network on one image or a pair
+    (:func:`add_network_options`, ``--upright``, the console's); ``descriptors``: also the
+    choice of the rotation-invariant maps and descriptor (``detect``'s: the matcher sets its
+    own, and its pairs are files)."""
+    add_network_options(parser, pairs=not descriptors)
     parser.add_argument("--upright", action="store_true",
                         help="skip rotation invariance: keypoints and the network's R2D2 "
                              "descriptors as the image stands (more discriminative for upright "

@@ -67,10 +67,10 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .common import (DEFAULT_RELEASE, DEVICE_HELP, INPUT_KINDS, MODELS, ORDER_HELP, ORDERS,
-                     PRECISIONS, Console, UsageError, add_console_options, checked_band,
-                     checked_weights, device_name, input_error, jsonable, positive_int,
-                     with_nodata)
+from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
+                     add_console_options, checked_band, checked_weights, input_error, jsonable,
+                     positive_int, with_nodata)
+from .detect import add_network_options
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, refusal_hint, search_report, upright_turns,
@@ -108,7 +108,6 @@ _DESCRIPTION = (
 
 def add_parser(commands) -> None:
     """Add the ``register-stack`` subcommand to ``commands`` (argparse subparsers)."""
-    input_kinds, precisions = INPUT_KINDS, PRECISIONS
     stack = commands.add_parser(
         "register-stack", description=_DESCRIPTION,
         help="register a stack of images onto a reference, in parallel on Dask",
@@ -137,27 +136,13 @@ def add_parser(commands) -> None:
         (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
         (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
-        (("--weights",), dict(default=None, metavar="W",
-                              help="checkpoint file, or a name of sarfeat's registry "
-                                   f"(default: {DEFAULT_RELEASE}, bundled; a registry name is "
-                                   "never read from the working directory)")),
-        (("--trust",), dict(action="store_true", help="allow a legacy pickled checkpoint the "
-                                                      "registry does not know")),
-        (("--input-kind",), dict(choices=input_kinds, default="auto",
-                                 help="what the pixel values are (default auto: decided "
-                                      "from the values, never the dtype)")),
-        (("--nodata",), dict(type=float, default=None, metavar="VALUE",
-                             help="pixel value that marks no-data (NaN always does)")),
         (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
                                                      "reproducible results)")),
-        (("--precision",), dict(choices=precisions, default="auto",
-                                help="network arithmetic (default auto: a fixed rule, "
-                                     "see the user guide)")),
-        (("--device",), dict(type=device_name, default="auto", help=DEVICE_HELP)),
     ]
     for flags, keywords in options:
         stack.add_argument(*flags, **keywords)
     # as `sarfeat register` has them, REFERENCE the fixed image
+    add_network_options(stack, pairs=True)
     add_search_options(stack, "REFERENCE", "IMAGES")
     add_matching_options(stack, "REFERENCE")
     add_band_options(stack, "REFERENCE and IMAGES", ("--reference-band", "REFERENCE"),
