@@ -210,8 +210,9 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> rgb_to_gray(np.full((2, 2, 3), 200, np.uint8))[0, 0]
-    np.uint8(200)
+    >>> gray = rgb_to_gray(np.full((2, 2, 3), 200, np.uint8))
+    >>> gray.shape, gray.dtype, int(gray[0, 0])  # NumPy 1 and 2 print these alike
+    ((2, 2), dtype('uint8'), 200)
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4) or rgb.dtype.kind not in "iuf":

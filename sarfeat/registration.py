@@ -282,11 +282,20 @@ def register(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sarfeat import register
-    >>> result = register(fixed, moving, weights=my_weights)  # doctest: +SKIP
-    >>> result.warped.shape == fixed.shape  # doctest: +SKIP
+    >>> from sarfeat.data import load_sar_scene
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> fixed = scene[:224, :224, 0]
+    >>> moving = scene[8:232, 5:229, 1]  # fixed pixel (row, col) is moving (row - 8, col - 5)
+    >>> result = register(fixed, moving)  # sarfeat's bundled SAR weights
+    >>> result.warped.shape == fixed.shape
     True
-    >>> result.confidence, result.diagnostics["fine_inliers"]  # doctest: +SKIP
+    >>> shift = result.transform.translation  # fixed (x, y) -> moving (x, y)
+    >>> bool(np.allclose(shift, (-5, -8), atol=1))  # VH against VV: within a pixel
+    True
+    >>> bool(0.5 < result.confidence <= 1), bool(result.diagnostics["fine_inliers"] >= 20)
+    (True, True)
     """
     started = time.perf_counter()
     if matcher is None:
@@ -461,11 +470,25 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from sarfeat.data import load_sar_scene
     >>> from sarfeat.io import read_raster
     >>> from sarfeat.registration import prepare_pair, register
-    >>> pair = prepare_pair(read_raster("a.tif"), read_raster("b.tif"))  # doctest: +SKIP
-    >>> found = register(pair.fixed_image, pair.moving_image)  # doctest: +SKIP
-    >>> pair.total(found.transform.params)  # fixed file -> moving file pixels  # doctest: +SKIP
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> temporary = tempfile.TemporaryDirectory()
+    >>> folder = Path(temporary.name)
+    >>> np.save(folder / "a.npy", scene[:224, :224, 0])  # files without georeferencing:
+    >>> np.save(folder / "b.npy", scene[8:232, 5:229, 0])  # matched as they are
+    >>> pair = prepare_pair(read_raster(folder / "a.npy"), read_raster(folder / "b.npy"))
+    >>> pair.window  # (r0, r1, c0, c1) of the fixed file that is matched
+    (0, 224, 0, 224)
+    >>> found = register(pair.fixed_image, pair.moving_image)
+    >>> total = pair.total(found.transform.params)  # fixed file -> moving file pixels
+    >>> bool(np.allclose(total, [[1, 0, -5], [0, 1, -8], [0, 0, 1]], atol=0.1))
+    True
+    >>> temporary.cleanup()
     """
     from .io import footprint_window, pixel_map, reproject_band
 

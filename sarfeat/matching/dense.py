@@ -267,9 +267,17 @@ class DenseStructuralMatcher(DenseFineStage):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from sarfeat.data import load_optical_sar_tile
     >>> from sarfeat.matching import DenseStructuralMatcher
-    >>> matcher = DenseStructuralMatcher("optical-sar")
-    >>> matches = matcher.match(optical, sar)  # doctest: +SKIP
+    >>> optical, sar = load_optical_sar_tile()  # bundled 3MOS tile, co-registered
+    >>> matcher = DenseStructuralMatcher("optical-sar", turns=(0,))  # an upright pair
+    >>> matches = matcher.match(optical, sar)
+    >>> matches.shape[1], bool(len(matches) > 20)  # (Q, 2) indices of keypoints1, keypoints2
+    (2, True)
+    >>> centre = matcher.model(np.array([[128.0, 128.0]]))  # image-1 (x, y) -> image-2 (x, y)
+    >>> bool(np.allclose(centre, 128, atol=2))
+    True
     """
 
     def __init__(self, modality="optical-sar", *, model: str = "similarity",

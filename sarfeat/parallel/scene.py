@@ -453,9 +453,16 @@ def detect_tiled(
 
     Examples
     --------
+    >>> from distributed import Client, LocalCluster
+    >>> from sarfeat.data import load_sar_scene
     >>> from sarfeat.parallel import detect_tiled
-    >>> features = detect_tiled("scene.npy", n_workers=2)  # doctest: +SKIP
-    >>> features.keypoints.shape, features.descriptors.shape  # doctest: +SKIP
+    >>> scene = load_sar_scene("labrador")[..., 0]  # or a path: "scene.npy", "scene.tif"
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \\
+    ...         Client(cluster) as client:  # without client=: n_workers worker processes
+    ...     features = detect_tiled(scene, client=client, tile_size=128, max_keypoints=100,
+    ...                             progress=False)
+    >>> features.keypoints.shape, features.descriptors.shape
+    ((100, 2), (100, 128))
     """
     started = time.perf_counter()
     check_input_kind(input_kind)

@@ -51,7 +51,8 @@ class PairOutcome:
     index : int
         Position of the pair in the input (of the image, for a stack).
     name : str
-        The pair's name: given, the moving file's stem, or ``'pair_<index>'``.
+        The pair's name: given, the moving file's stem, or ``'pair_<index>'``
+        (the index in three digits at least: ``'pair_001'``).
     result : RegistrationResult or None
         The registration; None when it failed. ``result.warped`` is None when
         warped images were not kept (``keep_warped=False``).
@@ -269,7 +270,8 @@ def iter_register_pairs(
     n_workers : int, optional
         Workers of the default cluster (one per CPU core by default).
     names : sequence of str, optional
-        One name per pair (default: the moving file's stem, or ``pair_<i>``).
+        One name per pair (default: the moving file's stem, or ``pair_<i>``, ``i`` in
+        three digits at least).
     weights : str, path-like or R2D2Net, optional
         The network, as for :func:`sarfeat.register`; each worker loads it
         once. A path must exist on the workers; a relative one is taken from
@@ -424,9 +426,20 @@ def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from distributed import Client, LocalCluster
+    >>> from sarfeat.data import load_sar_scene
     >>> from sarfeat.parallel import register_pairs
-    >>> outcomes = register_pairs([(a, b), (c, d)], n_workers=2)  # doctest: +SKIP
-    >>> [o.result.transform.params for o in outcomes if o.ok]  # doctest: +SKIP
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> pairs = [(scene[:224, :224, 0], scene[8:232, 5:229, 0]),  # moved by (x, y) = (5, 8)
+    ...          (scene[:224, :224, 0], np.ones((224, 224)))]  # a constant image: refused
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \\
+    ...         Client(cluster) as client:  # without client=: n_workers worker processes
+    ...     outcomes = register_pairs(pairs, client=client, progress=False)
+    >>> [np.round(o.result.transform.translation).tolist() for o in outcomes if o.ok]
+    [[-5.0, -8.0]]
+    >>> [(o.name, o.error_type) for o in outcomes if not o.ok]
+    [('pair_001', 'RegistrationError')]
     """
     outcomes = sorted(iter_register_pairs(pairs, **kwargs), key=lambda o: o.index)
     return outcomes
@@ -457,10 +470,16 @@ def register_stack(reference, images: Iterable, **kwargs) -> list[PairOutcome]:
     Examples
     --------
     >>> from distributed import Client, LocalCluster
+    >>> from sarfeat.data import load_sar_scene
     >>> from sarfeat.parallel import register_stack
-    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \\
-    ...         Client(cluster) as client:  # doctest: +SKIP
-    ...     outcomes = register_stack(reference, stack, client=client)
-    >>> [o.name for o in outcomes if not o.ok]  # doctest: +SKIP
+    >>> scene = load_sar_scene("labrador")  # bundled Sentinel-1: VV and VH, co-registered
+    >>> reference = scene[:224, :224, 0]
+    >>> stack = [scene[8:232, 5:229, 1], scene[16:240, 16:240, 0]]
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \\
+    ...         Client(cluster) as client:  # without client=: n_workers worker processes
+    ...     outcomes = register_stack(reference, stack, client=client, names=["vh", "vv"],
+    ...                               progress=False)
+    >>> [o.name for o in outcomes if o.ok]
+    ['vh', 'vv']
     """
     return register_pairs([(reference, image) for image in images], **kwargs)
