@@ -467,6 +467,11 @@ def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack
     assert main(["register", str(reference), str(noise), "--modality", "optical-sar",
                  "--fixed-band", "0", "--json", str(tmp_path / "single.json")]) == 1
     assert report["hint"] in capsys.readouterr().out.splitlines()
+    # register's own JSON failure report carries the same hint, and none before any search
+    assert json.loads((tmp_path / "single.json").read_text())["hint"] == report["hint"]
+    assert main(["register", str(reference), str(away), "--modality", "optical-sar",
+                 "--fixed-band", "0", "--json", str(tmp_path / "single_away.json")]) == 1
+    assert json.loads((tmp_path / "single_away.json").read_text())["hint"] is None
 
 
 @pytest.mark.parametrize("options, message", [

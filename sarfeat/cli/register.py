@@ -245,14 +245,14 @@ def run(args: argparse.Namespace) -> None:
             note = write_raster(args.output, output, display_kind=kind)
     except Exception as error:
         left = {} if isinstance(error, UsageError) else left_from_earlier_run(args, error)
+        hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
+            if searched else None
         if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
             write_json(args.json, {**failure_report(_head(args), error, total, None if result
                                                     is None else result.diagnostics.get("network")),
-                                   **left})
+                                   "hint": hint, **left})
             if total is not None:  # the work is not lost
                 console.say(f"the registration succeeded: its transform is in {args.json}")
-        hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
-            if searched else None
         if hint is not None:
             console.say(hint)
         raise
