@@ -30,7 +30,7 @@ import numpy as np
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
 from .geometry import check_order, check_warp_target, warp
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
-from .nodata_steps import off_nodata, taken_for_nodata
+from .nodata_steps import nodata_valid_mask, off_nodata
 from .preprocess import normalize_sar, valid_mask
 
 __all__ = [
@@ -270,26 +270,12 @@ def read_raster(path: str | os.PathLike) -> Raster:
         raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
                           "3-D (rows, cols, bands) array")
     data = array[None] if array.ndim == 2 else np.moveaxis(_bands_last(array), -1, 0)
-    valid = _file_valid_mask(data, nodata)
+    valid = nodata_valid_mask(data, nodata)
     picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
         and np.issubdtype(data.dtype, np.integer)
     if picture and data.shape[0] in (2, 4):
         valid &= data[-1:] > 0  # alpha
     return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
-
-
-def _file_valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    """:func:`~sarfeat.preprocess.valid_mask`, with a file's nodata value read as GDAL reads it.
-
-    A float pixel within GDAL's tolerance of it, and a complex pixel whose real
-    part is (whatever its imaginary part), is no-data: every TIFF reader gives
-    one file one mask, with rasterio or without.
-    """
-    valid = valid_mask(data, nodata)
-    if nodata is not None and np.isfinite(nodata) and data.dtype.kind in "fc":
-        for band, kept in zip(data, valid):  # a band at a time: a float64 copy of one band
-            kept &= ~taken_for_nodata(band.real, nodata)
-    return valid
 
 
 def _check_regular_file(path: Path) -> None:
@@ -350,7 +336,7 @@ def _read_rasterio(path: Path) -> Raster:
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
-    valid = masks & _file_valid_mask(data, nodata)
+    valid = masks & nodata_valid_mask(data, nodata)
     placed = not transform.is_identity  # a geotransform, with or without a CRS
     picture = colours in _PICTURE_BANDS and np.issubdtype(data.dtype, np.integer)
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,

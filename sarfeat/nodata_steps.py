@@ -23,13 +23,21 @@ the nodata value (compared as a float of the real part's type, with the same
 tolerance), whatever its imaginary part. A valid complex pixel whose real part
 would be taken for it has its real part moved as a float's is; the imaginary
 part is kept.
+
+:func:`nodata_valid_mask` reads a nodata value so, and :func:`mark_nodata`
+marks one given for a file (``--nodata`` on the command line) so: the file's
+own value and the same value given mean the same pixels.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-__all__ = ["off_nodata", "taken_for_nodata"]
+from .preprocess import valid_mask
+
+__all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata"]
 
 #: GDAL's relative tolerance of a float no-data value, with a margin of 1/1024 of it
 #: for the order in which GDAL may evaluate it.
@@ -84,6 +92,43 @@ def taken_for_nodata(values, nodata: float) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # halves: no sum overflows
         return (data == nodata) | (np.abs(data / 2 - nodata / 2)
                                    < _TOLERANCE * np.abs(data / 2 + nodata / 2))
+
+
+def nodata_valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """:func:`~sarfeat.preprocess.valid_mask`, with ``nodata`` read as GDAL reads a file's.
+
+    A float pixel within GDAL's tolerance of ``nodata``, and a complex pixel
+    whose real part is (whatever its imaginary part), is no-data: every TIFF
+    reader gives one file one mask, with rasterio or without, and a value given
+    for a file (``--nodata``) marks what the same value in the file would.
+
+    Parameters
+    ----------
+    data : (bands, H, W) ndarray
+        The pixels of a file, a band at a time.
+    nodata : float or None
+        The nodata value.
+
+    Returns
+    -------
+    valid : ndarray of bool, the shape of ``data``
+    """
+    valid = valid_mask(data, nodata)
+    if nodata is not None and np.isfinite(nodata) and data.dtype.kind in "fc":
+        for band, kept in zip(data, valid):  # a band at a time: a float64 copy of one band
+            kept &= ~taken_for_nodata(band.real, nodata)
+    return valid
+
+
+def mark_nodata(raster, value: float | None):
+    """``raster`` (a :class:`sarfeat.io.Raster`) with the pixels that ``value`` marks
+    invalid too, read as its file's own nodata value is (:func:`nodata_valid_mask`).
+
+    None or NaN (always no-data) changes nothing; ``raster.nodata`` is kept.
+    """
+    if value is None or np.isnan(value):
+        return raster
+    return replace(raster, valid=raster.valid & nodata_valid_mask(raster.data, value))
 
 
 def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,

@@ -33,6 +33,7 @@ from .detector import NoKeypointsError
 from .geometry import warp
 from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
+from .nodata_steps import mark_nodata
 from .preprocess import check_image, valid_mask
 from .structural import masked_like_gray, optical_gray
 
@@ -454,7 +455,8 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     margin : int
         Fixed pixels kept around the moving footprint.
     nodata : float, optional
-        A pixel value that marks no-data in both files too.
+        A pixel value that marks no-data in both files too, read as a file's own
+        nodata value is (:func:`sarfeat.nodata_steps.mark_nodata`).
     names : (str, str)
         How an error names the fixed and the moving raster, as the caller knows them
         (``sarfeat register``: ``('FIXED', 'MOVING')``).
@@ -492,9 +494,7 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     """
     from .io import footprint_window, pixel_map, reproject_band
 
-    if nodata is not None and not np.isnan(nodata):
-        fixed, moving = (replace(raster, valid=raster.valid & valid_mask(raster.data, nodata))
-                         for raster in (fixed, moving))
+    fixed, moving = mark_nodata(fixed, nodata), mark_nodata(moving, nodata)
     window = (0, fixed.shape[0], 0, fixed.shape[1])
     georeferencing, prior, resampled = np.eye(3), np.eye(3), False
     if fixed.georeferenced and moving.georeferenced:

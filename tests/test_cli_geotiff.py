@@ -324,3 +324,39 @@ def test_no_resample_measures_a_rotated_grid_in_its_own_pixel_size(grid):
         else:
             with pytest.raises(RuntimeError, match=r"off by up to 0\.[56]\d fixed pixels"):
                 _shift_only(fixed, moving, total)
+
+
+def test_nodata_option_marks_a_complex_file_as_its_own_nodata_value_does(tmp_path, capsys):
+    """--nodata V was compared as NumPy compares (a complex pixel equal only with imaginary
+    part 0, a float only exactly), while V in the file's metadata is read as GDAL reads it
+    (a complex pixel whose real part is V, whatever its imaginary part; a float within
+    GDAL's tolerance). The two now mark the same pixels: register's and register-stack's
+    rasters (with_nodata), the pair matched (prepare_pair) and register-stack's check that
+    the reference has a valid pixel."""
+    from sarfeat.cli.common import with_nodata
+    from sarfeat.io import read_raster
+    from sarfeat.registration import prepare_pair
+
+    values = (np.arange(64).reshape(1, 8, 8) + 10 + 3j).astype(np.complex64)
+    values[0, 0, :4] = [5 + 2j, 5 + 0j, 5 * (1 + 1e-7) - 1j, 5.001]  # the last one valid
+    expected = np.ones(values.shape, bool)
+    expected[0, 0, :3] = False
+    marked, plain = tmp_path / "marked.tif", tmp_path / "plain.tif"
+    write_geotiff(marked, values, crs=UTM, transform=FIXED_GEO, nodata=5.0)
+    write_geotiff(plain, values, crs=UTM, transform=FIXED_GEO, nodata=None)
+    own = read_raster(marked)
+    np.testing.assert_array_equal(own.valid, expected)
+    given = with_nodata(read_raster(plain), 5.0)
+    np.testing.assert_array_equal(given.valid, expected)
+    assert given.nodata == 5.0  # written copies mark their no-data with it
+    np.testing.assert_array_equal(with_nodata(own, 5.0).valid, expected)
+    pair = prepare_pair(read_raster(plain), read_raster(plain), nodata=5.0)
+    np.testing.assert_array_equal(np.isfinite(pair.fixed_image), expected[0])
+    # a reference whose every pixel's real part is V: no valid pixel, said before any work
+    pytest.importorskip("distributed")
+    write_geotiff(plain, np.full((1, 8, 8), 5 + 1j, np.complex64), crs=UTM,
+                  transform=FIXED_GEO, nodata=None)
+    status = main(["register-stack", str(plain), str(marked), "-o", str(tmp_path / "out"),
+                   "--nodata", "5", "--no-progress", "-q", "--workers", "1"])
+    assert status == 2
+    assert "has no valid pixel: all NaN or no-data (--nodata 5)" in capsys.readouterr().err

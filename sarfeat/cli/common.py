@@ -70,14 +70,17 @@ def checked_band(raster, band: int | None, option: str) -> np.ndarray:
 def with_nodata(raster, value: float | None):
     """``raster`` (a :class:`sarfeat.io.Raster`) with ``--nodata VALUE`` marking no-data too.
 
-    Pixels equal to ``value`` become invalid in every band. The file's own
-    nodata value is kept; without one, ``value`` becomes it where the dtype
-    holds it, so that a written copy marks its no-data the same way. None or
-    NaN (always no-data) changes nothing.
+    Pixels that ``value`` marks become invalid in every band, read as the
+    file's own nodata value is read (:func:`sarfeat.nodata_steps.mark_nodata`:
+    a complex pixel whose real part is ``value``, a float within GDAL's
+    tolerance of it), so that ``--nodata V`` means what V in the file's
+    metadata would. The file's own nodata value is kept; without one,
+    ``value`` becomes it where the dtype holds it, so that a written copy marks
+    its no-data the same way. None or NaN (always no-data) changes nothing.
     """
     import numpy as np
 
-    from ..preprocess import valid_mask
+    from ..nodata_steps import mark_nodata
 
     if value is None or np.isnan(value):
         return raster
@@ -86,7 +89,7 @@ def with_nodata(raster, value: float | None):
                                    and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max)
     if nodata is None and holds:
         nodata = float(value)
-    return replace(raster, valid=raster.valid & valid_mask(raster.data, value), nodata=nodata)
+    return replace(mark_nodata(raster, value), nodata=nodata)
 
 
 def device_name(text: str) -> str:

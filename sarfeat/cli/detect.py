@@ -46,7 +46,8 @@ def add_network_options(parser: argparse.ArgumentParser, pairs: bool = False) ->
                                               if pairs else ""))
     parser.add_argument("--nodata", type=float, default=None, metavar="VALUE",
                         help="pixel value that marks no-data, besides the file's own nodata "
-                             "value and mask (NaN always does)")
+                             "value and mask (NaN always does)" + ("; read as the file's own "
+                             "value would be (a complex pixel by its real part)" if pairs else ""))
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network arithmetic (default auto: a fixed rule, see the user guide)")
     parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)

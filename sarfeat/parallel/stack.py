@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..io import Raster, read_raster
+from ..nodata_steps import mark_nodata
 from ..registration import (PairInputs, RegistrationResult, check_register_options,
                             pair_input_kind, prepare_pair, register)
 from ..weights import absolute_weights
@@ -100,9 +101,11 @@ def _read(image):
     return read_raster(image) if isinstance(image, (str, os.PathLike)) else image
 
 
-def _band(image, band: int | None):
-    """The band matched of a raster (as :func:`sarfeat.io.read_image` reads it), or the array."""
-    return image.band(band) if isinstance(image, Raster) else image
+def _band(image, band: int | None, nodata: float | None = None):
+    """The band matched of a raster (as :func:`sarfeat.io.read_image` reads it), ``nodata``
+    marking no-data as its file's own value would (as :func:`prepare_pair` marks it), or
+    the array."""
+    return mark_nodata(image, nodata).band(band) if isinstance(image, Raster) else image
 
 
 def _without_pixels(inputs: PairInputs) -> PairInputs:
@@ -147,7 +150,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                                           nodata=options.get("nodata"), names=names)
             fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
         else:
-            fixed, moving = _band(fixed, fixed_band), _band(moving, moving_band)
+            nodata = options.get("nodata")
+            fixed, moving = _band(fixed, fixed_band, nodata), _band(moving, moving_band, nodata)
             outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
