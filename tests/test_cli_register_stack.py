@@ -444,8 +444,9 @@ def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack
                                                                     capsys):
     """`sarfeat register` says how to widen the search of a refused optical pair
     (refusal_hint); register-stack's failed images had no hint. NAME.json and the image's
-    failure line now give register's hint; an image that fails before any search (its
-    footprint beside the reference's) gets none."""
+    failure line now give register's hint, and so does its entry of summary.json's failures
+    (added later: it had none); an image that fails before any search (its footprint
+    beside the reference's) gets none."""
     from sarfeat.cli import main
 
     reference = optical_stack[0]
@@ -464,6 +465,10 @@ def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack
     assert "--turns any" in report["hint"] and "--scales wide" in report["hint"]
     assert f"noise: FAILED (RegistrationError): {report['error']}; {report['hint']}" in printed
     assert json.loads((out / "away.json").read_text())["hint"] is None
+    # and so does the image's entry of summary.json (it had none)
+    failures = json.loads((out / "summary.json").read_text())["failures"]
+    assert {entry["name"]: entry["hint"] for entry in failures} == {
+        "noise": report["hint"], "away": None}
     assert main(["register", str(reference), str(noise), "--modality", "optical-sar",
                  "--fixed-band", "0", "--json", str(tmp_path / "single.json")]) == 1
     assert report["hint"] in capsys.readouterr().out.splitlines()

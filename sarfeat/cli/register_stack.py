@@ -38,7 +38,7 @@ each side (a multi-band optical reference beside SAR images), ``--band`` of both
 image with too small a fraction of valid pixels fails alone);
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why, what ran the keypoint network (``network``: runtime, precision
+failed and why (with the ``hint`` of their ``NAME.json``), what ran the keypoint network (``network``: runtime, precision
 and device; a list when workers differed, null when no image ran it), the
 options that shape the outputs as given (``weights``, ``model``, ``format``,
 ``order``, ``modality``, ``turns``, ``scales``, ``dense_model``, ``band``,
@@ -455,7 +455,9 @@ def _entry(outcome, image) -> dict:
                      fine_inliers=diagnostics.get("fine_inliers"),
                      residual_rms=diagnostics.get("residual_rms"))
     else:
-        entry.update(error=outcome.error, error_type=outcome.error_type)
+        # how to widen a refused search, as the image's NAME.json and failure line say it
+        entry.update(error=outcome.error, error_type=outcome.error_type,
+                     hint=outcome.extra.get("hint"))
     return entry
 
 
