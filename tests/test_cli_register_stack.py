@@ -72,7 +72,7 @@ def test_a_multi_band_file_without_a_band_is_told_the_option_of_its_side(pair, t
     """The error for a file of several bands with no band chosen said "--band" where the
     option of its side fits (--band N would ask the one-band file beside it for band N):
     --fixed-band or --moving-band for register, --reference-band or --image-band for
-    register-stack."""
+    register-stack; for two such files register names both, and --band (added later)."""
     from sarfeat.cli import main
 
     reference, member = pair  # one band; two bands
@@ -81,6 +81,11 @@ def test_a_multi_band_file_without_a_band_is_told_the_option_of_its_side(pair, t
                           ((member, reference), "--fixed-band")):
         assert main(["register", *map(str, files), "--json", str(tmp_path / "r.json")]) == 2
         assert capsys.readouterr().err.strip().endswith(f"{wanted} {option} 0..1")
+    # two such files: both options, and --band, which chooses the same band of both (the
+    # message named --fixed-band alone)
+    assert main(["register", str(member), str(member), "--json", str(tmp_path / "r.json")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{wanted} --fixed-band 0..1; {wanted} --moving-band 0..1; or --band N: band N of both")
     assert main(["register-stack", str(member), str(reference), "-o", str(tmp_path / "a"),
                  "-q"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{wanted} --reference-band 0..1")

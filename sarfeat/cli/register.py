@@ -130,9 +130,8 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     try:
         fixed, moving = read_raster(args.fixed), read_raster(args.moving)
         # a missing band is bad usage: found before any work
-        checked_band(fixed, fixed_band, "--fixed-band")
-        checked_band(moving, args.band if args.moving_band is None else args.moving_band,
-                     "--moving-band")
+        _check_bands(fixed, moving, fixed_band,
+                     args.band if args.moving_band is None else args.moving_band)
     except RasterError as error:
         raise input_error(error) from None
     # --nodata marks no-data in the files too: not resampled into data, and written as no-data
@@ -145,6 +144,21 @@ def _read_inputs(args: argparse.Namespace, console: Console):
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
                      f"{raster.crs if raster.georeferenced else 'not georeferenced'}")
     return fixed, moving
+
+
+def _check_bands(fixed, moving, fixed_band, moving_band) -> None:
+    """Refuse a file of several bands with no band chosen, naming the option of its side;
+    two such files, both options and ``--band``, which chooses the same band of both."""
+    refused = []
+    for raster, band, option in ((fixed, fixed_band, "--fixed-band"),
+                                 (moving, moving_band, "--moving-band")):
+        try:
+            checked_band(raster, band, option)
+        except UsageError as error:
+            refused.append(str(error))
+    if refused:
+        raise UsageError("; ".join(refused) + ("; or --band N: band N of both"
+                                               if len(refused) == 2 else ""))
 
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
