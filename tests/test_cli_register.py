@@ -327,7 +327,7 @@ def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search(
     optical = argparse.Namespace(modality="optical-sar", scales="default")
     widest = argparse.Namespace(modality="optical-sar", scales="wide")
     sar = argparse.Namespace(modality="sar", scales="default")
-    refused = RegistrationError("cannot register the images")
+    refused = RegistrationError("cannot register the images", diagnostics={})  # the search's
     assert "turns within +-90 degrees" in refusal_hint(optical, refused, False, False)
     assert "only the upright turn" in refusal_hint(optical, refused, True, False)
     # the scales: said unless --scales wide; turns: unless the whole circle was searched
@@ -339,6 +339,10 @@ def test_refusal_hint_only_for_refused_optical_pairs_short_of_the_widest_search(
     assert refusal_hint(widest, refused, False, True) is None  # both at their widest
     assert refusal_hint(sar, refused, False, False) is None
     assert refusal_hint(optical, ValueError("bad band"), False, False) is None
+    # register's input checks, before the search, which no wider search helps (they had it)
+    before = RegistrationError("moving image is mostly no-data: only 20.0 % of its pixels "
+                               "are valid", "moving")
+    assert refusal_hint(optical, before, False, False) is None
 
 
 def _register_optical_tile(tmp_path: Path, capsys, *options: str, sar_dtype=np.float32):

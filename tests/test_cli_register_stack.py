@@ -484,6 +484,38 @@ def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack
     assert json.loads((tmp_path / "single_away.json").read_text())["hint"] is None
 
 
+def test_no_refusal_hint_for_an_image_under_min_valid_fraction(optical_stack, tmp_path,
+                                                                capsys):
+    """A refusal of register's input checks (here --min-valid-fraction) came with the hint
+    to widen the turns and scales searched, which cannot help: register printed it and
+    wrote it in its --json report. Only a refusal of the search itself has it now, in
+    register and in register-stack (NAME.json, summary.json, the failure line)."""
+    from sarfeat.cli import main
+
+    reference = optical_stack[0]
+    sparse = tmp_path / "sparse.npy"  # a fifth of its pixels valid
+    image = np.full((256, 256), np.nan, np.float32)
+    image[:, :52] = np.random.default_rng(2).gamma(1.0, 1.0, (256, 52))
+    np.save(sparse, image)
+    common = ["--modality", "optical-sar", "--min-valid-fraction", "0.5"]
+    assert main(["register", str(reference), str(sparse), *common, "--fixed-band", "0",
+                 "--json", str(tmp_path / "single.json")]) == 1
+    printed = capsys.readouterr()
+    report = json.loads((tmp_path / "single.json").read_text())
+    assert "mostly no-data" in report["error"] and report["hint"] is None
+    assert "searches the whole circle" not in printed.out + printed.err
+    out = tmp_path / "out"
+    assert main(["register-stack", str(reference), str(sparse), "-o", str(out), *common,
+                 "--reference-band", "0", "--format", "npy", "--no-progress",
+                 "--workers", "1"]) == 1
+    printed = capsys.readouterr().out
+    report = json.loads((out / "sparse.json").read_text())
+    assert "mostly no-data" in report["error"] and report["hint"] is None
+    assert json.loads((out / "summary.json").read_text())["failures"][0]["hint"] is None
+    assert f"sparse: FAILED (RegistrationError): {report['error']}" in printed
+    assert "searches the whole circle" not in printed  # the hint
+
+
 @pytest.mark.parametrize("options, message", [
     (["--scales", "wide"], "--scales wide is for a pair with an optical image"),
     (["--dense-model", "affine"], "--dense-model is for a pair with an optical image"),

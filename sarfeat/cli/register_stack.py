@@ -15,7 +15,7 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   installed, ``npy``, or ``png`` (8-bit view of the first band);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered (and,
-  for a refused optical pair, ``hint``: how to widen the search, as
+  for an optical pair refused by the search, ``hint``: how to widen it, as
   ``sarfeat register`` says it; also on the command's line for the image);
 
 when REFERENCE and an image are both georeferenced, the pair is matched as

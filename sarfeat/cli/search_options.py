@@ -151,15 +151,20 @@ def refusal_hint(args: argparse.Namespace, error: Exception | str, upright: bool
     """What the turns and scales searched for a refused optical pair were, and how to widen
     them; None for another error or pair, at the widest, or (scales) a ``resampled`` moving.
 
-    ``error`` is the exception the search raised, or its class name (``register-stack``'s
-    workers report :attr:`sarfeat.parallel.PairOutcome.error_type`); ``args`` has the
-    command's ``modality`` and ``scales``.
+    Only a refusal of the search itself gets a hint: a
+    :class:`~sarfeat.registration.RegistrationError` with the matcher's
+    ``diagnostics``, not one of :func:`~sarfeat.registration.register`'s input checks
+    (an image mostly no-data, under ``--min-valid-fraction``, or constant), which no
+    wider search helps. ``error`` is the exception, or its class name where the caller
+    knows it to be the search's (``register-stack``'s workers report
+    :attr:`sarfeat.parallel.PairOutcome.error_type`, and ``searched`` only for the
+    search's); ``args`` has the command's ``modality`` and ``scales``.
     """
     from ..matching.dense import DENSE_SCALES, WIDE_SCALES
     from ..registration import RegistrationError
 
     refused = error == RegistrationError.__name__ if isinstance(error, str) else \
-        isinstance(error, RegistrationError)
+        isinstance(error, RegistrationError) and error.diagnostics is not None
     if not refused or getattr(args, "modality", "sar") == "sar":
         return None
     hints = []

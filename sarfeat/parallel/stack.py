@@ -31,8 +31,8 @@ import numpy as np
 
 from ..io import Raster, read_raster
 from ..nodata_steps import mark_nodata
-from ..registration import (PairInputs, RegistrationResult, check_register_options,
-                            pair_input_kind, prepare_pair, register)
+from ..registration import (PairInputs, RegistrationError, RegistrationResult,
+                            check_register_options, pair_input_kind, prepare_pair, register)
 from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
@@ -71,7 +71,8 @@ class PairOutcome:
         (once read), for a failed pair ``network`` (what ran the keypoint
         network, as ``result.diagnostics['network']``; None when it did not
         run), ``searched`` (True once the pair reached the matcher: its error
-        is then the search's), and whatever a ``postprocess`` function adds
+        is then the search's; False for a refusal of :func:`register`'s input
+        checks, an image mostly no-data say, which come before the search), and whatever a ``postprocess`` function adds
         (for example the files it wrote).
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
@@ -165,6 +166,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
         outcome.error, outcome.error_type = _sentence(error), type(error).__name__
         # what ran the keypoint network when the matcher ran and found no model
         outcome.extra["network"] = (getattr(error, "diagnostics", None) or {}).get("network")
+        if isinstance(error, RegistrationError) and error.diagnostics is None:
+            outcome.extra["searched"] = False  # refused by register's input checks, before it
     outcome.seconds = time.perf_counter() - started
     if postprocess is not None:
         try:
