@@ -89,6 +89,7 @@ from scipy import ndimage
 
 from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
 from .detector import PATCH_DIAMETER, SARR2D2Detector
+from .detector_input import keypoint_dtype
 from .hand_descriptors import (
     DISPLAY_DB_RANGE, log_patch_descriptors, ratio_hog_descriptors, roewa_gradient,
     valid_at_keypoints,
@@ -170,7 +171,12 @@ class MultiDescriptorExtractor:
     Attributes
     ----------
     keypoints : (N, 2) ndarray
-        (row, col) of the described keypoints.
+        (row, col) of the described keypoints. Every per-keypoint array
+        (``keypoints``, ``scales``, ``orientations``, ``responses``) is float32
+        for a float32, float16 or complex64 image and float64 for any other
+        (:func:`sarfeat.detector_input.keypoint_dtype`, DESIGN.md section 8):
+        the dtype of the image of the last call decides, not that of keypoints
+        given to ``extract`` (float32, float64 or integer ones are all stored so).
     scales : (N,) ndarray
         Their patch diameters in pixels.
     orientations : (N,) ndarray
@@ -178,8 +184,9 @@ class MultiDescriptorExtractor:
         of the ROEWA gradient direction in (x = col, y = row) coordinates;
         zeros unless ``rotation_invariant``.
     responses : (N,) ndarray or None
-        The detector's responses after ``detect`` or ``detect_and_extract``;
-        None after ``extract`` alone.
+        The detector's responses after ``detect`` or ``detect_and_extract``,
+        kept by an ``extract`` of those keypoints (``keypoints`` omitted); None
+        after ``extract`` of keypoints given.
     descriptors : dict of str to (N, D) ndarray of float32
         One row per keypoint for every descriptor; rows of keypoints the
         descriptor could not describe are zero.
@@ -369,6 +376,8 @@ class MultiDescriptorExtractor:
             accepts).
         keypoints : (N, 2) array_like, optional
             (row, col) positions; by default those of the last :meth:`detect`.
+            Stored in ``keypoints`` as floats of ``image``'s keypoint dtype (see
+            Attributes), whatever their own dtype.
         scales : (N,) array_like, optional
             Patch diameters in pixels (the detector's ``scales``: 32 at full
             resolution), at least 16. Default: those of the last :meth:`detect`
@@ -404,12 +413,8 @@ class MultiDescriptorExtractor:
                                             "MultiDescriptorExtractor",
                                             upright=not self.rotation_invariant,
                                             own_orientations=self.orientations)
-        if given is self.keypoints:
-            keypoints = self.keypoints
         if scales is None:
-            scales = np.full(len(keypoints), PATCH_DIAMETER, dtype=keypoints.dtype)
-        elif given is self.keypoints and self.scales is not None:
-            scales = scales.astype(np.asarray(self.scales).dtype)
+            scales = np.full(len(keypoints), float(PATCH_DIAMETER))
         r2d2 = None
         if "r2d2" in self.descriptor_names:
             detector = self._get_detector()
@@ -427,7 +432,11 @@ class MultiDescriptorExtractor:
 
     def _describe(self, image, mask, r2d2, given_keypoints, given_scales, responses) -> None:
         """Describe ``given_keypoints``; fill every result attribute, and only once all
-        succeeded (a failure leaves the previous call's results as they were)."""
+        succeeded (a failure leaves the previous call's results as they were).
+
+        The descriptors are computed in float64; the per-keypoint attributes are
+        stored in :func:`~sarfeat.detector_input.keypoint_dtype` of ``image``'s
+        dtype, whatever the dtype of the keypoints given."""
         keypoints = np.asarray(given_keypoints, dtype=np.float64)
         scales = np.asarray(given_scales, dtype=np.float64)
         count = len(keypoints)
@@ -472,10 +481,10 @@ class MultiDescriptorExtractor:
                 for name in patch_names:
                     descriptors[name][on_invalid] = 0
                     masks[name] &= ~on_invalid
-        dtype = given_keypoints.dtype if np.issubdtype(given_keypoints.dtype, np.floating) \
-            else float
-        self.keypoints, self.scales, self.responses = given_keypoints, given_scales, responses
+        dtype = keypoint_dtype(np.asarray(image).dtype)
+        self.keypoints, self.scales = keypoints.astype(dtype), scales.astype(dtype)
         self.orientations = orientations.astype(dtype)
+        self.responses = None if responses is None else np.asarray(responses).astype(dtype)
         self.descriptors = {name: descriptors[name] for name in self.descriptor_names}
         self.masks = {name: masks[name] for name in self.descriptor_names}
 

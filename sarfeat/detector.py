@@ -161,7 +161,14 @@ class SARR2D2Detector:
     keypoints : (N, 2) ndarray
         Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
         within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
-        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the network's maps answer the padding rather than the image.
+        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the
+        network's maps answer the padding rather than the image. Every per-keypoint
+        array (``keypoints``, ``scales``, ``orientations``, ``responses``,
+        ``reliabilities``, ``repeatabilities``) is float32 for a float32, float16
+        or complex64 image and float64 for any other
+        (:func:`sarfeat.detector_input.keypoint_dtype`, DESIGN.md section 8).
+        ``extract`` leaves them as they are (as ``skimage.feature.ORB.extract``
+        does): its ``mask`` and ``descriptors`` refer to the keypoints given.
     scales : (N,) ndarray
         Patch diameter in pixels in the input image: 32 / s for a keypoint
         found at pyramid scale s (32 at full resolution, 64 at half).

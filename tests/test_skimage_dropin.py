@@ -96,3 +96,44 @@ def test_the_matcher_refuses_detector_options_it_would_ignore(intensity, option,
     matcher = CoarseFineMatcher(coarse_keypoints=50, fine_keypoints=50)
     matcher.match(intensity, intensity)
     assert matcher.diagnostics["coarse_keypoints"][0] <= 50
+
+
+def _image_of(intensity, dtype):
+    """The bundled channel as an image of ``dtype`` (complex: amplitude, integers: scaled)."""
+    if dtype == "complex64":
+        return np.sqrt(intensity).astype(np.complex64)
+    if dtype == "uint8":
+        return np.clip(intensity / np.percentile(intensity, 99) * 200, 0, 255).astype(np.uint8)
+    if dtype == "uint16":
+        return (intensity * 100).astype(np.uint16)
+    return intensity.astype(dtype)
+
+
+IMAGE_DTYPES = [("float32", np.float32), ("float64", np.float64), ("uint8", np.float64),
+                ("uint16", np.float64), ("complex64", np.float32)]
+
+
+@pytest.mark.parametrize("image_dtype, expected", IMAGE_DTYPES)
+@pytest.mark.parametrize("given", [np.float32, np.float64, np.int64])
+def test_extract_stores_keypoints_as_the_image_gives_them(intensity, image_dtype, expected,
+                                                          given):
+    """``extract(image, keypoints)`` stores float32 keypoints, scales and orientations for a
+    float32 image whatever the keypoints' own dtype, as ``detect`` does (float64 on main
+    for every image: the keypoints were stored as checked, in float64)."""
+    image = _image_of(intensity, image_dtype)
+    grid = np.stack(np.meshgrid(np.arange(40, 217, 24), np.arange(40, 217, 24)), -1)
+    keypoints = grid.reshape(-1, 2).astype(given) + (0 if given is np.int64 else given(0.25))
+    extractor = MultiDescriptorExtractor(descriptors=("ratio_hog", "log_patch"),
+                                         rotation_invariant=True)
+    for scales in (None, np.full(len(keypoints), 32, given)):
+        extractor.extract(image, keypoints, scales)
+        for name in ("keypoints", "scales", "orientations"):
+            assert getattr(extractor, name).dtype == expected, name
+        np.testing.assert_array_equal(extractor.keypoints, keypoints.astype(expected))
+        assert extractor.masks["ratio_hog"].sum() > len(keypoints) // 2
+    described = extractor.masks["ratio_hog"]
+    wide = image.astype(np.result_type(image.dtype, np.float64))  # float64 or complex128
+    extractor.extract(wide)  # its own keypoints, on an image of 64-bit values
+    assert extractor.keypoints.dtype == extractor.scales.dtype == np.float64
+    np.testing.assert_array_equal(extractor.masks["ratio_hog"], described)
+
