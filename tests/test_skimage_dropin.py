@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sarfeat import CoarseFineMatcher, MultiDescriptorExtractor, SARR2D2Detector
-from sarfeat.data import load_sar_scene
+from sarfeat.data import load_optical_sar_tile, load_sar_scene
 
 PER_KEYPOINT = ("scales", "orientations", "responses", "reliabilities", "repeatabilities")
 
@@ -137,3 +137,23 @@ def test_extract_stores_keypoints_as_the_image_gives_them(intensity, image_dtype
     assert extractor.keypoints.dtype == extractor.scales.dtype == np.float64
     np.testing.assert_array_equal(extractor.masks["ratio_hog"], described)
 
+
+def test_the_matcher_gives_each_images_keypoints_in_its_dtype(intensity):
+    """A float32 image 1 gives float32 ``keypoints1`` and ``coarse_keypoints1``; a float64
+    image 2, float64 ones (all were float64 on main, the fine keypoints being offset by
+    their patch's corner in float64). The model is fitted before, in float64. A pair
+    with an optical image (the dense matcher's keypoints) follows the same rule."""
+    second = np.ascontiguousarray(load_sar_scene("labrador")[..., 1]).astype(np.float64)
+    matcher = CoarseFineMatcher(rng=0)
+    verified = matcher.match(intensity, second)
+    assert len(verified) >= matcher.min_fine_inliers
+    for name, expected in (("keypoints1", np.float32), ("coarse_keypoints1", np.float32),
+                           ("keypoints2", np.float64), ("coarse_keypoints2", np.float64)):
+        assert getattr(matcher, name).dtype == expected, name
+    found = matcher.match_result(intensity.astype(np.uint16), second.astype(np.complex64))
+    assert found.keypoints1.dtype == found.coarse_keypoints1.dtype == np.float64
+    assert found.keypoints2.dtype == found.coarse_keypoints2.dtype == np.float32
+    optical, sar = load_optical_sar_tile()  # float32: the dense matcher's keypoints too
+    dense = CoarseFineMatcher(modality=("optical", "sar")).match_result(optical, sar)
+    assert dense.model is not None
+    assert dense.keypoints1.dtype == dense.keypoints2.dtype == np.float32

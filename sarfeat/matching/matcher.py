@@ -246,6 +246,10 @@ class CoarseFineMatcher:
     ----------
     keypoints1, keypoints2 : (N1, 2), (N2, 2) ndarray
         Fine-stage keypoints (row, col) of image 1 and image 2, at full resolution.
+        Each image's keypoints (these and ``coarse_keypoints1``, ``coarse_keypoints2``)
+        are float32 when it is float32, float16 or complex64 and float64 otherwise
+        (:func:`sarfeat.detector_input.keypoint_dtype`, DESIGN.md section 8); the
+        models are fitted in float64 before they are stored.
     matches : (Q, 2) ndarray of int
         Candidate pairs with enough votes, indices into ``keypoints1`` and
         ``keypoints2``: the fine RANSAC's input.
@@ -467,7 +471,9 @@ class CoarseFineMatcher:
         """
         self.check_parameters()
         if parse_modality(self.modality) != ("sar", "sar"):  # the dense structural matcher's
-            return structure_result(dense_matcher_for(self), image1, image2)
+            found = structure_result(dense_matcher_for(self), image1, image2)
+            return found.in_keypoint_dtypes(image1, image2)
+        inputs = image1, image2  # their dtypes give the keypoints' (in_keypoint_dtypes)
         started = time.perf_counter()
         # independent streams: how many angles the coarse stage tries does not change the
         # fine stage's sampling; rng=None is a fixed seed, as OpenCV's RANSAC has
@@ -497,6 +503,7 @@ class CoarseFineMatcher:
             refine_result(image1, image2, result, self.model_type, self.fine_threshold,
                           self.min_fine_inliers)
         found.take_fine(result)
+        found.in_keypoint_dtypes(*inputs)
         elapsed = time.perf_counter() - started
         found.diagnostics.update(seconds_fine=elapsed - found.diagnostics["seconds_coarse"],
                                  seconds=elapsed)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.transform import AffineTransform, ProjectiveTransform
 
+from ..detector_input import keypoint_dtype
+
 __all__ = ["MatchResult", "RESULT_FIELDS"]
 
 #: The attributes a match fills, in the order of :class:`MatchResult`.
@@ -57,6 +59,18 @@ class MatchResult:
             self.coarse_model = AffineTransform()
             self.coarse_angle = 0.0
         self.diagnostics.update(fine.diagnostics, prior=fine.prior, failure=fine.failure)
+
+    def in_keypoint_dtypes(self, image1, image2) -> "MatchResult":
+        """Store the keypoints of each image as :func:`~sarfeat.detector_input.keypoint_dtype`
+        of its dtype says (float32 for a float32, float16 or complex64 image, else float64);
+        returns this result. Called last: the models were fitted in float64 before."""
+        for image, names in ((image1, ("keypoints1", "coarse_keypoints1")),
+                             (image2, ("keypoints2", "coarse_keypoints2"))):
+            dtype = keypoint_dtype(np.asarray(image).dtype)
+            for name in names:
+                if getattr(self, name) is not None:
+                    setattr(self, name, np.asarray(getattr(self, name)).astype(dtype, copy=False))
+        return self
 
     @property
     def verified(self) -> np.ndarray:
