@@ -62,7 +62,9 @@ def keypoint_dtype(dtype) -> type:
 
     float32 for float16, float32 and complex64 images in either byte order (a
     big-endian ``'>f4'`` read from a FITS or ENVI file is float32 too), else
-    float64, as scikit-image's SIFT and ORB give.
+    float64: the rule scikit-image states for its features (its ``float_dtype``),
+    which sarfeat keeps for every per-keypoint array (scikit-image 0.26's SIFT
+    and ORB themselves return several of theirs as float64 whatever the image).
 
     Examples
     --------
