@@ -99,7 +99,9 @@ class RegistrationResult:
     inliers : (Q,) ndarray of bool
         Which ``matches`` agree with ``transform``.
     keypoints_fixed, keypoints_moving : (N1, 2), (N2, 2) ndarray
-        Fine-stage keypoints (row, col) of the two images.
+        Fine-stage keypoints (row, col) of the two images, each in its image's
+        keypoint type (:func:`sarfeat.detector_input.keypoint_dtype`: float32 for
+        a float32 or complex64 array, else float64; float64 in a file's pixels).
     diagnostics : dict
         ``coarse_candidates``, ``coarse_inliers``, ``fine_candidates``,
         ``fine_inliers`` (matches per stage; the coarse two are None for a
