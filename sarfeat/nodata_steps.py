@@ -62,16 +62,19 @@ def off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
     Returns
     -------
     ndarray
-        ``values`` rounded into an integer ``dtype``, or cast into a float or
-        complex one, each valid value that would read back as ``nodata`` moved
-        off it (a complex value's real part; see the module documentation); a
-        bool ``dtype`` and a NaN or missing ``nodata``: ``values`` as given.
+        ``values`` rounded into an integer ``dtype`` (clipped to its range), or
+        cast into a float or complex one, each valid value that would read back
+        as ``nodata`` moved off it (a complex value's real part; see the module
+        documentation); a bool ``dtype``, and a float or complex one with a NaN
+        or missing ``nodata``: ``values`` as given.
     """
     dtype = np.dtype(dtype)
-    if nodata is None or not np.isfinite(nodata):
+    finite = nodata is not None and np.isfinite(nodata)
+    if dtype.kind in "iu":  # rounded into the dtype's range whatever the nodata value
+        return _rounded_off_nodata(np.where(good, values, 0), good,
+                                   nodata if finite else None, dtype)
+    if not finite:
         return values
-    if dtype.kind in "iu":
-        return _rounded_off_nodata(np.where(good, values, 0), good, nodata, dtype)
     if dtype.kind == "f":
         return _stepped_off_nodata(values, good, nodata, dtype)
     if dtype.kind == "c":
@@ -131,11 +134,13 @@ def mark_nodata(raster, value: float | None):
     return replace(raster, valid=raster.valid & nodata_valid_mask(raster.data, value))
 
 
-def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float,
+def _rounded_off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
                         dtype: np.dtype) -> np.ndarray:
     """``values`` rounded into integer ``dtype``, a ``good`` one never equal to ``nodata``."""
     info = np.iinfo(dtype)
     rounded = np.clip(np.rint(values), info.min, info.max)
+    if nodata is None:
+        return rounded
     hit = good & (rounded == nodata)
     if hit.any():
         step = np.where(values >= nodata, 1, -1)

@@ -596,3 +596,15 @@ def test_written_dtype_is_what_the_file_holds(tmp_path, dtype, suffix, stored):
     assert io.written_dtype(raster, tmp_path / f"a{suffix.upper()}") == stored
     io.write_raster(tmp_path / f"a{suffix}", raster)
     assert io.read_raster(tmp_path / f"a{suffix}").data.dtype == stored
+
+
+def test_integer_values_are_rounded_into_the_dtype_whatever_the_nodata_value():
+    """An integer raster is rounded and clipped into its dtype's range with a finite nodata
+    value, without one and with a NaN one (a file may declare NaN for an integer band)."""
+    from sarfeat.nodata_steps import off_nodata
+
+    values, good = np.array([300.6, -5.2, 12.5, 13.4]), np.ones(4, bool)
+    for nodata in (None, float("nan")):
+        np.testing.assert_array_equal(off_nodata(values, good, nodata, np.uint8),
+                                      [255, 0, 12, 13])
+    np.testing.assert_array_equal(off_nodata(values, good, 13.0, np.uint8), [255, 0, 12, 14])
