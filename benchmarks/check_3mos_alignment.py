@@ -174,7 +174,7 @@ def measure_tile(optical: np.ndarray, sar: np.ndarray, reach: int) -> dict:
 
 def _every_tile(tiles: str):
     """Yield (name, optical, SAR) of every unwarped tile pair of every split."""
-    if tiles in ("s1s2", "sen1floods11"):
+    if tiles != "3mos":
         for split in ("tune", "held_out") if tiles == "s1s2" else ("held_out",):
             for _, _, name, optical, sar in split_tiles(split, tiles):
                 yield name, optical, sar
@@ -186,8 +186,8 @@ def _every_tile(tiles: str):
 
 
 def check(reach: int, tiles: str = "3mos") -> list[dict]:
-    """The rows of every tile pair of ``tiles`` (``'3mos'``, ``'s1s2'`` or
-    ``'sen1floods11'``)."""
+    """The rows of every tile pair of ``tiles`` (one of
+    :data:`optical_sar_pairs.TILE_SOURCES`)."""
     rows = []
     for name, optical, sar in _every_tile(tiles):
         row = {"pair": name, **measure_tile(optical, sar, reach)}
@@ -207,7 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tiles", choices=TILE_SOURCES, default="3mos",
                         help="3mos: the preview strips' tiles; s1s2: the Sentinel-1 / "
                              "Sentinel-2 fragments' tiles; sen1floods11: the tiles of its "
-                             "terrain-corrected chip (optical_sar_pairs.split_tiles)")
+                             "terrain-corrected chip; bigearthnet: the example patches "
+                             "(optical_sar_pairs.split_tiles)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = check(args.reach, args.tiles)

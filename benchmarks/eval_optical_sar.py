@@ -486,9 +486,10 @@ def main(argv=None) -> int:
     parser.add_argument("--tiles", choices=TILE_SOURCES, default="3mos",
                         help="the tile pairs of --set 3mos or canvas: 3mos (the 3MOS preview "
                              "strips), s1s2 (the Sentinel-1 / Sentinel-2 fragments of "
-                             "VolkovVl/Optical-SAR-dataset, 10 m) or sen1floods11 (the "
-                             "terrain-corrected chip of Sen1Floods11: evaluation only, "
-                             "--split held_out)")
+                             "VolkovVl/Optical-SAR-dataset, 10 m), sen1floods11 (the "
+                             "terrain-corrected chip of Sen1Floods11) or bigearthnet (the "
+                             "BigEarthNet example patches, 120 px: evaluation only, "
+                             "--split held_out; --upscale 2 for 240 px)")
     parser.add_argument("--source", choices=("all", "starainj", "cfog", "eoss"), default="all",
                         help="the real pairs of one source only (--set real only)")
     parser.add_argument("--split", choices=("tune", "held_out"), default="held_out",
@@ -536,8 +537,8 @@ def main(argv=None) -> int:
                      "--set canvas")
     if args.tiles != "3mos" and args.pair_set == "real":
         parser.error("--tiles chooses the tiles of --set 3mos and --set canvas")
-    if args.tiles == "sen1floods11" and args.split != "held_out":
-        parser.error("--tiles sen1floods11 is evaluation data: it has no tuning split "
+    if args.tiles in ("sen1floods11", "bigearthnet") and args.split != "held_out":
+        parser.error(f"--tiles {args.tiles} is evaluation data: it has no tuning split "
                      "(--split held_out)")
     if args.alignment is not None and args.pair_set == "real":
         parser.error("--alignment measures the 3MOS tiles: it applies to --set 3mos and "

@@ -35,12 +35,25 @@ overlap by half), each with VV and with VH (18 tile pairs; the SAR image as inte
 the optical one the gray of bands 4, 3, 2). Evaluation only: a ``'held_out'`` split
 alone, never tuned on.
 
+``tiles='bigearthnet'`` takes them from the six example patch pairs of bigearthnet-common
+2.8.0 (Apache-2.0 package; BigEarthNet data, CDLA-Permissive-1.0, modified Copernicus
+Sentinel data): 120 x 120 px at 10 m in Austria, Ireland, Portugal and Finland, each a
+terrain-corrected Sentinel-1 GRD patch (VV, VH, in dB) on the grid of a Sentinel-2 L2A
+patch (:func:`bigearthnet_example_pairs`), so that, as on Sen1Floods11's chip, the truth is
+the georeferencing. Each patch with VV and with VH makes 12 tile pairs of 120 px, which
+``upscale`` (2: 240 px) brings near the others' size. Evaluation only.
+
 The files are fetched through :func:`sarfeat.data.fetch` (pinned URL and
 SHA-256); set ``SARFEAT_DATA_DIR`` to a folder holding ``optical_sar/3mos/``
-(and ``optical_sar/s1s2/``, ``optical_sar/sen1floods11/``) to work offline.
+(and ``optical_sar/s1s2/``, ``optical_sar/sen1floods11/``, ``sources/`` for
+bigearthnet-common's wheel) to work offline.
 """
 
 from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
 
 import numpy as np
 from scipy import ndimage
@@ -66,8 +79,10 @@ SEN1FLOODS11_TILE_CORNERS = tuple((y, x) for y in (0, 128, 256) for x in (0, 128
 #: The Sen1Floods11 chip's files (SAR: VV, VH in dB; optical: Sentinel-2 L1C, 13 bands).
 SEN1FLOODS11_CHIP = ("optical_sar/sen1floods11/Spain_7370579_S1Hand.tif",
                      "optical_sar/sen1floods11/Spain_7370579_S2Hand.tif")
+#: bigearthnet-common's wheel, which holds the BigEarthNet example patches.
+BIGEARTHNET_WHEEL = "sources/bigearthnet_common-2.8.0-py3-none-any.whl"
 #: The sources of tile pairs.
-TILE_SOURCES = ("3mos", "s1s2", "sen1floods11")
+TILE_SOURCES = ("3mos", "s1s2", "sen1floods11", "bigearthnet")
 
 
 def _runs(content: np.ndarray) -> list[tuple[int, int]]:
@@ -169,21 +184,65 @@ def _sen1floods11_tiles():
                    intensity[y:y + TILE, x:x + TILE])
 
 
+def bigearthnet_example_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(patch tag, optical gray, SAR (2, 120, 120) VV and VH intensity) of the six
+    BigEarthNet example patch pairs in bigearthnet-common's wheel, sorted by tag; the
+    optical gray is that of bands 4, 3, 2 (float32), the SAR bands are brought from dB."""
+    import rasterio
+
+    def archive_bands(archive: str, suffixes: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """{patch tag ('87_48'): stacked bands} of one of the wheel's archives."""
+        with zipfile.ZipFile(fetch(BIGEARTHNET_WHEEL)) as wheel:
+            packed = wheel.read(f"bigearthnet_common/{archive}.tar.bz2")
+        found = {}
+        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:bz2") as tar:
+            folders = sorted({m.name.split("/")[1] for m in tar.getmembers()
+                              if m.name.count("/") == 2})
+            for folder in folders:
+                bands = []
+                for suffix in suffixes:
+                    member = tar.extractfile(f"{archive}/{folder}/{folder}_{suffix}.tif")
+                    with rasterio.MemoryFile(member.read()) as memory, memory.open() as band:
+                        bands.append(band.read(1).astype(np.float64))
+                found["_".join(folder.split("_")[-2:])] = np.stack(bands)
+        return found
+
+    sar = archive_bands("BigEarthNet-S1-Example", ("VV", "VH"))
+    optical = archive_bands("BigEarthNet-S2-Example", ("B04", "B03", "B02"))
+    if sorted(sar) != sorted(optical):
+        raise ValueError(f"the example patches do not pair: {sorted(sar)} against {sorted(optical)}")
+    return [(tag, rgb_to_gray(np.moveaxis(optical[tag], 0, -1).astype(np.float32))
+             .astype(np.float32), (10.0 ** (sar[tag] / 10.0)).astype(np.float32))
+            for tag in sorted(sar)]
+
+
+def _bigearthnet_tiles():
+    """Yield (polarisation index, patch index, name, optical, SAR) of the BigEarthNet example
+    patches: every patch with VV (0), then with VH (1)."""
+    pairs = bigearthnet_example_pairs()
+    for index, polarisation in enumerate(("VV", "VH")):
+        for k, (tag, optical, sar) in enumerate(pairs):
+            yield index, k, f"BEN_{polarisation}_{tag}", optical, sar[index]
+
+
 def split_tiles(split: str, tiles: str = "3mos"):
     """Yield (strip or fragment index, tile index, name, optical, SAR) of one split's
     unwarped tile pairs, in the order of :func:`development_pairs` and :func:`canvas_pairs`
     (one pair per tile); ``tiles``: ``'3mos'`` (the preview strips), ``'s1s2'`` (the
-    Sentinel-1 / Sentinel-2 fragments) or ``'sen1floods11'`` (its chip; ``'held_out'``
-    only)."""
+    Sentinel-1 / Sentinel-2 fragments), ``'sen1floods11'`` (its chip) or ``'bigearthnet'``
+    (the example patches; these two ``'held_out'`` only)."""
     if split not in ("tune", "held_out"):
         raise ValueError(f"split must be 'tune' or 'held_out', got {split!r}")
     if tiles not in TILE_SOURCES:
         raise ValueError(f"tiles must be one of {TILE_SOURCES}, got {tiles!r}")
-    if tiles == "sen1floods11":
+    evaluation_only = {"sen1floods11": ("the Sen1Floods11 tiles", _sen1floods11_tiles),
+                       "bigearthnet": ("the BigEarthNet patches", _bigearthnet_tiles)}
+    if tiles in evaluation_only:
+        label, tile_pairs = evaluation_only[tiles]
         if split != "held_out":
-            raise ValueError("the Sen1Floods11 tiles are evaluation data: split must be "
-                             f"'held_out', got {split!r}")
-        yield from _sen1floods11_tiles()
+            raise ValueError(f"{label} are evaluation data: split must be 'held_out', "
+                             f"got {split!r}")
+        yield from tile_pairs()
         return
     first = 0 if split == "tune" else 1
     if tiles == "s1s2":
@@ -222,10 +281,11 @@ def development_pairs(split: str = "held_out", seed: int = 21, upscale: int = 1,
     """
     for index, k, name, optical, sar in split_tiles(split, tiles):
         rng = np.random.default_rng([seed, index, k])
-        truth = random_similarity(rng, scale_range=scale_range)
+        truth = random_similarity(rng, optical.shape, scale_range=scale_range)
         if stretch:
             p, q = rng.uniform(-stretch, stretch, 2)
-            truth = AffineTransform(matrix=truth.params @ stretch_about_centre(p, q))
+            truth = AffineTransform(matrix=truth.params
+                                    @ stretch_about_centre(p, q, optical.shape))
         fixed, moving, truth = warp_pair(optical, sar, truth, upscale)
         yield name, fixed, moving, truth
 

@@ -192,8 +192,9 @@ _OPEN_SOURCES = {
         "6c2bcf2b1d39a3f48925b0d941557152f9e523576fbb9d2b881a842ed92fd6af",
         "https://files.pythonhosted.org/packages/py3/b/bigearthnet-common/"
         "bigearthnet_common-2.8.0-py3-none-any.whl",
-        "Apache-2.0 (the bigearthnet-common package); its BigEarthNet-S1 example patches are "
-        "CDLA-Permissive-1.0 BigEarthNet data: contains modified Copernicus Sentinel data",
+        "Apache-2.0 (the bigearthnet-common package); its BigEarthNet-S1 and -S2 example "
+        "patches are CDLA-Permissive-1.0 BigEarthNet data: contains modified Copernicus "
+        "Sentinel data",
     ),
     "sources/pyrosar_S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif": (
         "58bcf66afe166198974d70b885dc94e9293bccc8e18f5be47be92abc5ffe5b32",

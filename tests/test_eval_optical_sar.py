@@ -442,7 +442,8 @@ def test_tiles_choose_the_tile_pairs_of_either_generated_set(monkeypatch, capsys
         eval_optical_sar.main([*arguments, "--methods", "sift"])
     assert asked == ["s1s2", "s1s2", "3mos"]
     for arguments in (["--set", "real", "--tiles", "s1s2"], ["--tiles", "sen12"],
-                      ["--tiles", "sen1floods11", "--split", "tune"]):
+                      ["--tiles", "sen1floods11", "--split", "tune"],
+                      ["--tiles", "bigearthnet", "--split", "tune"]):
         with pytest.raises(SystemExit) as exit_:
             eval_optical_sar.main([*arguments, "--methods", "sift"])
         assert exit_.value.code == 2 and "--tiles" in capsys.readouterr().err
@@ -481,19 +482,26 @@ def test_s1s2_tiles_are_split_by_fragment():
         next(split_tiles("tune", "sen12"))
 
 
-def test_sen1floods11_tiles_are_evaluation_only_and_on_one_grid():
-    # the chip's nine overlapping tiles with VV, then VH; no tuning split
-    from benchmarks.optical_sar_pairs import SEN1FLOODS11_TILE_CORNERS, canvas_pairs, split_tiles
+def _evaluation_tiles(tiles: str, missing: str) -> list:
+    """Every held-out tile pair of an evaluation-only source, after checking that it has no
+    tuning split; skipped when ``missing`` (what to put under SARFEAT_DATA_DIR) is absent."""
+    from benchmarks.optical_sar_pairs import split_tiles
     from sarfeat.data import DataUnavailableError
-    from sarfeat.metrics import registration_rmse
 
     with pytest.raises(ValueError, match="evaluation data"):
-        next(split_tiles("tune", "sen1floods11"))
+        next(split_tiles("tune", tiles))
     try:
-        tiles = list(split_tiles("held_out", "sen1floods11"))
+        return list(split_tiles("held_out", tiles))
     except DataUnavailableError:
-        pytest.skip("optical_sar/sen1floods11 is not available (set SARFEAT_DATA_DIR to a "
-                    "folder holding it)")
+        pytest.skip(f"{missing} is not available (set SARFEAT_DATA_DIR to a folder holding it)")
+
+
+def test_sen1floods11_tiles_are_evaluation_only_and_on_one_grid():
+    # the chip's nine overlapping tiles with VV, then VH; no tuning split
+    from benchmarks.optical_sar_pairs import SEN1FLOODS11_TILE_CORNERS, canvas_pairs
+    from sarfeat.metrics import registration_rmse
+
+    tiles = _evaluation_tiles("sen1floods11", "optical_sar/sen1floods11")
     assert [tile[2] for tile in tiles] == [f"SF11_{p}_{k}" for p in ("VV", "VH")
                                           for k in range(len(SEN1FLOODS11_TILE_CORNERS))]
     for _, _, _, optical, sar in tiles:
@@ -511,6 +519,38 @@ def test_sen1floods11_tiles_are_evaluation_only_and_on_one_grid():
     matrix = eval_optical_sar.register_sarfeat(canvas, sar)
     assert matrix is not None, name
     assert registration_rmse(matrix, truth.params, canvas.shape, sar.shape) < 1.5
+
+
+def test_bigearthnet_patches_are_evaluation_only_and_paired_by_tag():
+    # the six example patches with VV, then VH; the optical gray shared by both; no tuning
+    from benchmarks.optical_sar_pairs import BIGEARTHNET_WHEEL, development_pairs
+    from sarfeat.metrics import registration_rmse
+
+    tiles = _evaluation_tiles("bigearthnet", BIGEARTHNET_WHEEL)
+    names = [tile[2] for tile in tiles]
+    tags = sorted({name.split("_", 2)[2] for name in names})
+    assert len(tags) == 6 and names == [f"BEN_{p}_{t}" for p in ("VV", "VH") for t in tags]
+    for _, _, _, optical, sar in tiles:
+        assert optical.shape == sar.shape == (120, 120)
+        assert optical.dtype == sar.dtype == np.float32
+        assert np.isfinite(optical).all() and (sar > 0).all()  # intensity, from dB
+    for vv, vh in zip(tiles[:6], tiles[6:]):
+        np.testing.assert_array_equal(vv[3], vh[3])
+        assert not np.array_equal(vv[4], vh[4])
+    # a 120 px patch's warp turns about its own centre: the truth maps centre to centre
+    # within the drawn shift
+    name, fixed, moving, truth = next(development_pairs("held_out", tiles="bigearthnet",
+                                                        upscale=2))
+    assert fixed.shape == moving.shape == (240, 240)
+    centre = np.array([119.5, 119.5, 1.0])
+    assert np.linalg.norm((truth.params @ centre)[:2] - centre[:2]) <= 2 * 20 * np.sqrt(2)
+    # the VH pair of patch 87_48, enlarged twice, registers within 3 px of the georeferencing
+    pair = [p for p in development_pairs("held_out", tiles="bigearthnet", upscale=2)
+            if p[0].startswith("BEN_VH_") and p[0].endswith("87_48")]
+    name, fixed, moving, truth = pair[0]
+    matrix = eval_optical_sar.register_sarfeat(fixed, moving)
+    assert matrix is not None, name
+    assert registration_rmse(matrix, truth.params, fixed.shape, moving.shape) < 3.0
 
 
 @pytest.mark.parametrize("reverse_off, kept", [(1.0, True), (3.0, False)])
