@@ -98,6 +98,28 @@ def test_a_multi_band_file_without_a_band_is_told_the_option_of_its_side(pair, t
         report["error"]
 
 
+def test_multi_band_reference_and_images_without_a_band_are_told_both_options(pair, tmp_path,
+                                                                           capsys):
+    """A multi-band REFERENCE and multi-band images with no band chosen: the error named
+    --reference-band alone (the run given it then failed on every image); it names both
+    sides' options and --band, as `sarfeat register` does for two such files."""
+    from sarfeat.cli import main
+
+    reference, member = pair  # one band; two bands
+    wanted = f"{str(member)!r} has 2 bands of shape (224, 208): choose one with"
+    assert main(["register-stack", str(member), str(member), "-o", str(tmp_path / "a"),
+                 "-q"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{wanted} --reference-band 0..1; {wanted} --image-band 0..1; or --band N: band N "
+        "of both")
+    # an image band chosen, or a first image of one band: REFERENCE's option alone
+    for extra in (["--image-band", "1"], []):
+        images = [member] if extra else [reference, member]
+        assert main(["register-stack", str(member), *map(str, images), "-o",
+                     str(tmp_path / "b"), "-q", *extra]) == 2
+        assert capsys.readouterr().err.strip().endswith(f"{wanted} --reference-band 0..1")
+
+
 def test_register_stack_says_what_ran_the_network(tmp_path):
     """summary.json had no ``network``, and the report of an image that failed had none:
     what ran the keypoint network for the stack (null for an image refused before it ran)."""

@@ -22,7 +22,7 @@ __all__ = [
     "ORDERS", "ORDER_HELP",
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
     "checked_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "checked_band", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
+    "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -65,6 +65,34 @@ def checked_band(raster, band: int | None, option: str) -> np.ndarray:
         return raster.band(band)
     except BandChoiceError as error:
         raise UsageError(error.choose_with(option)) from None
+
+
+def check_bands(choices) -> None:
+    """Refuse each raster of several bands with no band chosen, naming the option of its
+    side (:func:`checked_band`); two refused, both options and ``--band``, which chooses
+    the same band of both.
+
+    Parameters
+    ----------
+    choices : sequence of (Raster, int or None, str)
+        Each raster, its band and the option that chooses it (``--fixed-band``).
+
+    Raises
+    ------
+    UsageError
+        For every raster refused, in one message.
+    sarfeat.io.RasterError
+        For a band out of range.
+    """
+    refused = []
+    for raster, band, option in choices:
+        try:
+            checked_band(raster, band, option)
+        except UsageError as error:
+            refused.append(str(error))
+    if refused:
+        raise UsageError("; ".join(refused) + ("; or --band N: band N of both"
+                                               if len(refused) == 2 else ""))
 
 
 def with_nodata(raster, value: float | None):

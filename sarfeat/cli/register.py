@@ -26,7 +26,7 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, checked_band, input_error, network_text, with_nodata)
+                     add_note, check_bands, input_error, network_text, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
@@ -130,8 +130,9 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     try:
         fixed, moving = read_raster(args.fixed), read_raster(args.moving)
         # a missing band is bad usage: found before any work
-        _check_bands(fixed, moving, fixed_band,
-                     args.band if args.moving_band is None else args.moving_band)
+        check_bands([(fixed, fixed_band, "--fixed-band"),
+                     (moving, args.band if args.moving_band is None else args.moving_band,
+                      "--moving-band")])
     except RasterError as error:
         raise input_error(error) from None
     # --nodata marks no-data in the files too: not resampled into data, and written as no-data
@@ -144,21 +145,6 @@ def _read_inputs(args: argparse.Namespace, console: Console):
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
                      f"{raster.crs if raster.georeferenced else 'not georeferenced'}")
     return fixed, moving
-
-
-def _check_bands(fixed, moving, fixed_band, moving_band) -> None:
-    """Refuse a file of several bands with no band chosen, naming the option of its side;
-    two such files, both options and ``--band``, which chooses the same band of both."""
-    refused = []
-    for raster, band, option in ((fixed, fixed_band, "--fixed-band"),
-                                 (moving, moving_band, "--moving-band")):
-        try:
-            checked_band(raster, band, option)
-        except UsageError as error:
-            refused.append(str(error))
-    if refused:
-        raise UsageError("; ".join(refused) + ("; or --band N: band N of both"
-                                               if len(refused) == 2 else ""))
 
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:

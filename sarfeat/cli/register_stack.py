@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_console_options, checked_band, checked_weights, input_error, jsonable,
+                     add_console_options, check_bands, checked_band, checked_weights, input_error, jsonable,
                      positive_int, with_nodata)
 from .detect import add_network_options
 from .register_checks import check_search_options
@@ -332,8 +332,11 @@ def _read_reference(args: argparse.Namespace):
     band = _bands(args)[0]
     try:
         raster = read_raster(args.reference)
-        # a missing band: usage
-        matched = checked_band(with_nodata(raster, args.nodata), band, "--reference-band")
+        try:  # a missing band: usage
+            matched = checked_band(with_nodata(raster, args.nodata), band, "--reference-band")
+        except UsageError:
+            _refuse_bands(args, raster, band)
+            raise
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
@@ -342,6 +345,21 @@ def _read_reference(args: argparse.Namespace):
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster
+
+
+def _refuse_bands(args: argparse.Namespace, reference, band: int | None) -> None:
+    """Refuse REFERENCE, of several bands with none chosen, naming ``--image-band`` too
+    (and ``--band``) when the first image, which stands for the stack, needs one as well,
+    as ``sarfeat register`` names both sides' options."""
+    from ..io import RasterError, read_raster
+
+    choices = [(reference, band, "--reference-band")]
+    if _bands(args)[1] is None:
+        try:
+            choices.append((read_raster(args.images[0]), None, "--image-band"))
+        except RasterError:  # reported for the image itself
+            pass
+    check_bands(choices)
 
 
 def _connect(args: argparse.Namespace, distributed):
