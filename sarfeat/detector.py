@@ -85,7 +85,9 @@ class SARR2D2Detector:
         What the pixel values are; see :func:`sarfeat.preprocess.normalize_sar`.
     nodata : float, optional
         A pixel value that marks no-data (besides NaN), e.g. 0 for the area
-        outside a Sentinel-1 swath.
+        outside a Sentinel-1 swath; compared as NumPy compares
+        (:func:`sarfeat.preprocess.valid_mask`; a file read by
+        :mod:`sarfeat.io` has its own marked as GDAL reads it).
     device : str or torch.device
         ``'auto'`` (a GPU when torch is installed and sees one), ``'cpu'`` or
         ``'cuda'`` (needs torch: ``pip install 'sarfeat[gpu]'``).

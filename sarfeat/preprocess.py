@@ -391,7 +391,8 @@ def normalize_sar(
     mask : array_like of bool, shape (H, W), optional
         True where pixels may be used.
     nodata : float, optional
-        A value that marks missing pixels (in the input's units), besides NaN.
+        A value that marks missing pixels (in the input's units), besides NaN,
+        compared as :func:`valid_mask` compares.
 
     Returns
     -------

@@ -200,3 +200,68 @@ def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
         detect_tiled(np.ones((64, 64)), client=client, tile_size=8)
     with pytest.raises(ValueError, match="unknown input_kind 'dB'"):
         detect_tiled(np.ones((64, 64)), client=client, input_kind="dB")
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "float32"])
+def test_a_files_nodata_marks_the_same_pixels_in_detect_detect_tiled_and_register(
+        client, airsar_cube, tmp_path, dtype, capsys):
+    """A nodata value given for a file (detect --nodata V, detect_tiled's nodata= with a
+    path) was compared as NumPy compares: a complex pixel V + 2j, or a float within GDAL's
+    tolerance of V, stayed valid, while register (and the file's own nodata value, as GDAL
+    reads it) marks it no-data. detect, detect_tiled and register's reader now mark the
+    same pixels, whether V is given or in the file's metadata."""
+    rasterio = pytest.importorskip("rasterio")
+    from sarfeat.cli import main
+    from sarfeat.cli.common import with_nodata
+    from sarfeat.io import read_raster
+    from sarfeat.parallel import scene as tiled
+
+    nodata = -9999.0
+    near = np.nextafter(np.float32(nodata), np.float32(0))  # within GDAL's tolerance
+    hh = airsar_cube[:128, :192, 0]
+    phase = np.exp(2j * np.pi * np.random.default_rng(3).random(hh.shape))
+    scene = (np.sqrt(hh) * phase if dtype == "complex64" else hh).astype(dtype)
+    offset = (20 + np.arange(64.0)) * (1j if dtype == "complex64" else 0)
+    scene[40:56, 50:114], scene[56:70, 50:114] = nodata + offset, near + offset
+    scene[10, 10:20] = nodata * 1.001 + offset[:10]  # near it, but valid by any rule
+    valid = np.ones(scene.shape, bool)
+    valid[40:70, 50:114] = False
+    as_read = np.where(valid, scene, np.nan).astype(dtype)
+    paths = {}
+    for name, tag in (("own", nodata), ("plain", None)):
+        paths[name] = tmp_path / f"{name}.tif"
+        with rasterio.open(paths[name], "w", driver="GTiff", height=128, width=192, count=1,
+                           dtype=dtype, nodata=tag, crs="EPSG:32610",
+                           transform=rasterio.Affine(10, 0, 550000, 0, -10, 4180000)) as target:
+            target.write(scene, 1)
+    np.save(tmp_path / "as_read.npy", as_read)
+    # register's reader
+    np.testing.assert_array_equal(read_raster(paths["own"]).valid[0], valid)
+    np.testing.assert_array_equal(with_nodata(read_raster(paths["plain"]), nodata).valid[0],
+                                  valid)
+    # detect_tiled: the windows its workers read, and the keypoints
+    for path, given in ((paths["own"], None), (paths["plain"], nodata)):
+        window = tiled._File(str(path), None, (0, 128, 0, 192), given).read()
+        assert window.dtype == tiled._Scene(path, None, given).dtype == dtype  # complex kept
+        np.testing.assert_array_equal(np.isfinite(window), valid)
+    options = dict(client=client, tile_size=64, max_keypoints=100, progress=False, retries=0)
+    expected = detect_tiled(as_read, **options)
+    rows, cols = expected.keypoints.T.astype(np.float64)
+    gap = np.hypot(np.maximum(0, np.maximum(40 - rows, rows - 69)),
+                   np.maximum(0, np.maximum(50 - cols, cols - 113)))
+    assert gap.min() > 27  # nothing within the network's reach of the no-data
+    for found in (detect_tiled(paths["own"], **options),
+                  detect_tiled(paths["plain"], nodata=nodata, **options)):
+        np.testing.assert_array_equal(found.keypoints, expected.keypoints)
+        np.testing.assert_array_equal(found.descriptors, expected.descriptors)
+    # detect: --nodata V on the plain file, the file's own V, and the pixels as read
+    keypoints = []
+    for path, extra in ((paths["plain"], ["--nodata", str(nodata)]), (paths["own"], []),
+                        (tmp_path / "as_read.npy", [])):
+        out = tmp_path / f"{path.stem}.npz"
+        assert main(["detect", str(path), "-o", str(out), "--upright", "--max-size", "192",
+                     "--min-size", "96", "-q", *extra]) == 0
+        keypoints.append(np.load(out)["keypoints"])
+    capsys.readouterr()
+    for found in keypoints[:2]:
+        np.testing.assert_array_equal(found, keypoints[2])

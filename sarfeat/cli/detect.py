@@ -10,7 +10,7 @@ from ..viz import PLOT_SIDE
 from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS,
                      PRECISIONS, Console, UsageError, add_console_options, check_outputs,
                      check_plot, checked_weights, device_name, input_error, network_text,
-                     positive_int)
+                     positive_int, with_nodata)
 
 __all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
 
@@ -46,8 +46,8 @@ def add_network_options(parser: argparse.ArgumentParser, pairs: bool = False) ->
                                               if pairs else ""))
     parser.add_argument("--nodata", type=float, default=None, metavar="VALUE",
                         help="pixel value that marks no-data, besides the file's own nodata "
-                             "value and mask (NaN always does)" + ("; read as the file's own "
-                             "value would be (a complex pixel by its real part)" if pairs else ""))
+                             "value and mask (NaN always does); read as the file's own value "
+                             "would be (a complex pixel by its real part)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network arithmetic (default auto: a fixed rule, see the user guide)")
     parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
@@ -152,13 +152,15 @@ def _check_turned_options(args: argparse.Namespace) -> None:
                          "other")
 
 
-def _make_detector(args: argparse.Namespace, weights, min_size: int | None, console: Console):
-    """The detector of ``detect`` on ``weights`` (:func:`~.common.checked_weights`)."""
+def _make_detector(args: argparse.Namespace, weights, min_size: int | None, console: Console,
+                   nodata: float | None):
+    """The detector of ``detect`` on ``weights`` (:func:`~.common.checked_weights`), no-data
+    marked by ``nodata`` too (an array's, compared as NumPy compares)."""
     from ..detector import SARR2D2Detector
 
     return SARR2D2Detector(
         weights, max_keypoints=args.max_keypoints, min_size=min_size, max_size=args.max_size,
-        input_kind=args.input_kind, nodata=args.nodata, precision=args.precision,
+        input_kind=args.input_kind, nodata=nodata, precision=args.precision,
         device=args.device, upright=args.upright, turned_maps=args.turned_maps,
         descriptor=args.descriptor, trust=args.trust,
         progress=console.progress,
@@ -178,15 +180,16 @@ def _save_npz(path: Path, **arrays) -> None:
 def _detect_file(args: argparse.Namespace, console: Console) -> None:
     import numpy as np
 
-    from ..io import RasterError, read_image
+    from ..io import RasterError, read_raster
 
-    try:
-        image = read_image(args.image, args.band)
+    try:  # --nodata marks what it would as the file's own value (NaN then), as register reads it
+        image = with_nodata(read_raster(args.image), args.nodata).band(args.band)
     except RasterError as error:
         raise input_error(error) from None
     console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
     weights = checked_weights(args.weights, args.trust)
-    detector = _make_detector(args, weights, args.min_size, console)  # None: the library's default
+    # min_size None: the library's default; the file's no-data is NaN in image already
+    detector = _make_detector(args, weights, args.min_size, console, None)
     start = time.perf_counter()
     detector.detect_and_extract(image)
     elapsed = time.perf_counter() - start
@@ -205,7 +208,7 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
         from ..preprocess import normalize_sar
         from ..viz import plot_keypoints
 
-        shown = normalize_sar(image, args.input_kind, nodata=args.nodata).image
+        shown = normalize_sar(image, args.input_kind).image
         with atomic_path(args.plot) as temporary:
             plot_keypoints(temporary, shown, detector.keypoints, detector.scales,
                            detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
@@ -237,7 +240,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     weights = checked_weights(args.weights, args.trust)
     # without --min-size, a --max-size below the example's gives one level, at --max-size
     min_size = min(EXAMPLE_MIN_SIZE, args.max_size) if args.min_size is None else args.min_size
-    detector = _make_detector(args, weights, min_size, console)
+    detector = _make_detector(args, weights, min_size, console, args.nodata)
     start = time.perf_counter()
     detector.detect_and_extract(vv)
     keypoints0, descriptors0 = detector.keypoints, detector.descriptors

@@ -196,7 +196,8 @@ class CoarseFineMatcher:
         What the pixel values of both images are (see
         :func:`sarfeat.normalize_sar`); both are normalised once, as a whole.
     nodata : float, optional
-        A pixel value marking no-data besides NaN.
+        A pixel value marking no-data besides NaN, compared as NumPy compares
+        (:func:`sarfeat.preprocess.valid_mask`).
     progress : bool, optional
         Show a tqdm progress bar over the fine stage's patches (on standard
         error). None: only when standard error is a terminal; False: quiet.

@@ -45,6 +45,7 @@ from ..detector_input import keypoint_dtype
 from .. import preprocess
 from ..input_kinds import check_input_kind
 from ..io import bands_first
+from ..nodata_steps import nodata_valid_mask
 from ..preprocess import STRETCH_PERCENTILES
 from ..weights import absolute_weights
 from . import _worker
@@ -105,8 +106,11 @@ class _File:
     path: str
     band: int | None
     bounds: tuple[int, int, int, int]  # row0, row1, col0, col1
+    nodata: float | None = None  # given for the file, read as its own value is
 
     def read(self) -> np.ndarray:
+        """The window as :func:`sarfeat.io.read_image` reads the file: float, NaN where
+        the file (its nodata value or mask) or ``nodata`` marks no-data."""
         r0, r1, c0, c1 = self.bounds
         if Path(self.path).suffix.lower() == ".npy":
             scene = np.load(self.path, mmap_mode="r")
@@ -114,20 +118,38 @@ class _File:
                 scene = scene[self.band] if bands_first(scene.shape) else scene[..., self.band]
             window = np.array(scene[r0:r1, c0:c1])
             del scene  # unmap now: mapped pages would count against the worker
-            return window
+            return _marked(window, None, self.nodata)
         from rasterio.windows import Window
 
         index, where = (self.band or 0) + 1, Window(c0, r0, c1 - c0, r1 - r0)
         with _open_raster(self.path) as source:
             window = source.read(index, window=where)
-            nodata = source.nodata
             # the file's no-data value or mask band, as sarfeat.io.read_raster reads them
-            valid = source.read_masks(index, window=where) > 0 if _masked(source, index) \
-                else None
-        if valid is not None:
-            window = window.astype(np.result_type(window.dtype, np.float32))
-            window[~(valid & preprocess.valid_mask(window, nodata))] = np.nan
+            if _masked(source, index):
+                valid = source.read_masks(index, window=where) > 0
+                valid &= nodata_valid_mask(window[None], source.nodata)[0]
+            else:
+                valid = None
+        return _marked(window, valid, self.nodata)
+
+
+def _marks(nodata: float | None) -> bool:
+    """Whether a ``nodata`` given for a file marks pixels beyond NaN."""
+    return nodata is not None and not np.isnan(nodata)
+
+
+def _marked(window: np.ndarray, valid: np.ndarray | None, nodata: float | None) -> np.ndarray:
+    """``window`` of a file, NaN where not ``valid`` (None: the file marks nothing) or
+    where ``nodata`` marks no-data as the file's own value would
+    (:func:`sarfeat.nodata_steps.nodata_valid_mask`); a float copy where either applies."""
+    if _marks(nodata):
+        given = nodata_valid_mask(window[None], nodata)[0]
+        valid = given if valid is None else valid & given
+    if valid is None:
         return window
+    window = window.astype(np.result_type(window.dtype, np.float32))
+    window[~valid] = np.nan
+    return window
 
 
 def _masked(source, index: int) -> bool:
@@ -158,10 +180,11 @@ def _pixels(window) -> np.ndarray:
 class _Scene:
     """Shape, dtype and windows of the scene, whatever holds it."""
 
-    def __init__(self, scene, band: int | None) -> None:
+    def __init__(self, scene, band: int | None, nodata: float | None = None) -> None:
         self.path = None
         self.array = None
         self.band = band
+        self.nodata = nodata  # a file's: marked as its own nodata value (see _File)
         if isinstance(scene, (str, os.PathLike)):
             self.path = os.path.abspath(scene)  # the workers may have another working folder
             shape, dtype = self._file_header()
@@ -197,7 +220,7 @@ class _Scene:
                     raise ValueError(f"band={self.band} does not exist in {self.path!r} "
                                      f"(shape {shape})")
                 shape = shape[1:] if axis == 0 else shape[:-1]
-            return tuple(shape), np.dtype(scene.dtype)
+            return tuple(shape), self._as_read(scene.dtype, _marks(self.nodata))
         if suffix in (".tif", ".tiff"):
             with _open_raster(path) as source:
                 count, dtype = source.count, np.dtype(source.dtypes[0])
@@ -208,16 +231,20 @@ class _Scene:
             if self.band is not None and not 0 <= self.band < count:
                 raise ValueError(f"band={self.band} does not exist in {self.path!r} "
                                  f"({count} bands)")
-            if masked:  # read as float, NaN for no-data
-                dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32)
-            return shape, dtype
+            return shape, self._as_read(dtype, masked or _marks(self.nodata))
         raise ValueError(f"unsupported scene file type {suffix or '(none)'!r}: use .npy or "
                          ".tif, or pass a dask array")
+
+    @staticmethod
+    def _as_read(dtype, marked: bool) -> np.dtype:
+        """The dtype of a file's windows: float (complex stays complex) where no-data is
+        marked, NaN for it (:func:`_marked`)."""
+        return np.result_type(dtype, np.float32) if marked else np.dtype(dtype)
 
     def window(self, r0: int, r1: int, c0: int, c1: int):
         """Something :func:`_pixels` turns into the pixels of a window, on a worker."""
         if self.path is not None:
-            return _File(self.path, self.band, (r0, r1, c0, c1))
+            return _File(self.path, self.band, (r0, r1, c0, c1), self.nodata)
         window = self.array[r0:r1, c0:c1]
         return window if hasattr(window, "dask") else np.array(window)
 
@@ -397,7 +424,8 @@ def detect_tiled(
     ----------
     scene : path, dask array or array_like
         A ``.npy`` file (memory-mapped by each worker), a GeoTIFF (read by
-        windows with rasterio; its no-data value or mask becomes NaN), a 2-D
+        windows with rasterio; its no-data value or mask becomes NaN, as
+        :func:`sarfeat.io.read_image` reads it), a 2-D
         Dask array, or a 2-D array in memory (its tiles are sent to the
         workers).
         Files must be readable at the same path on the workers (a relative
@@ -420,7 +448,16 @@ def detect_tiled(
         network's reach (28 px) on each side. It bounds a worker's memory.
     max_keypoints : int
         Keep the best this many keypoints of the scene, by response.
-    input_kind, nodata, reliability_threshold, repeatability_threshold, precision, device, trust
+    nodata : float, optional
+        A pixel value that marks no-data besides NaN. In a file it is read as
+        the file's own nodata value is (GDAL's rule,
+        :func:`sarfeat.nodata_steps.nodata_valid_mask`: a complex pixel by its
+        real part, a float within GDAL's tolerance), as ``sarfeat register``
+        and ``sarfeat detect`` read ``--nodata``; in an array, compared as NumPy
+        compares (:func:`sarfeat.preprocess.valid_mask`), as
+        :class:`~sarfeat.SARR2D2Detector` compares it. A file's windows where
+        no-data is marked are read as float, NaN for it.
+    input_kind, reliability_threshold, repeatability_threshold, precision, device, trust
         As for :class:`~sarfeat.SARR2D2Detector`.
     retries : int
         Times Dask runs a task again after it raised.
@@ -466,7 +503,7 @@ def detect_tiled(
     """
     started = time.perf_counter()
     check_input_kind(input_kind)
-    source = _Scene(scene, band)
+    source = _Scene(scene, band, nodata)
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     options = dict(
@@ -489,7 +526,9 @@ def detect_tiled(
             weights = active.scatter(weights, broadcast=True, hash=False)
         else:  # a relative path is the client's, whatever the workers' working directory
             weights = absolute_weights(weights)
-        norm = _statistics(active, source, input_kind, nodata, retries, progress)
+        # a file's windows carry their no-data, and nodata's, as NaN (_File.read)
+        norm = _statistics(active, source, input_kind, None if source.path else nodata,
+                           retries, progress)
         task = dask.delayed(_detect_window, pure=False)
 
         def submit(index):
