@@ -438,8 +438,9 @@ def detect_tiled(
     n_workers : int, optional
         Workers of the default cluster (one per CPU core by default).
     weights : str, path-like or R2D2Net, optional
-        The network (default: the bundled ``'sarfeat-sar-v1'``); each worker
-        loads it once. A relative path is taken from the client's working
+        The network (default: the bundled ``'sarfeat-sar-v2'``, whose network is
+        ``'sarfeat-sar-v1'``'s: upright detection uses neither release's
+        rotation extras, so both give the same keypoints); each worker loads it once. A relative path is taken from the client's working
         directory.
     band : int, optional
         Band of a multi-band file or a 3-D array (last axis).
