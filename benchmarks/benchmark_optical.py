@@ -34,7 +34,9 @@ made of the Sentinel-1 / Sentinel-2 fragments (``tiles='s1s2'``: 10 m, hand-alig
 fetched like the strips, skipped without them), their alignment measured within
 ``S1S2_REACH`` px (the GRD images lie up to 16 px off over relief).
 :class:`TerrainCorrectedSentinelPairs` tracks them on every canvas pair of Sen1Floods11's
-terrain-corrected Sentinel-1 / Sentinel-2 chip (``tiles='sen1floods11'``, evaluation only).
+terrain-corrected Sentinel-1 / Sentinel-2 chip (``tiles='sen1floods11'``, evaluation only),
+and :class:`BigEarthNetPairs` on every canvas pair of BigEarthNet's six terrain-corrected
+example patches, enlarged twice (``tiles='bigearthnet'``, evaluation only).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def _fetchable(names: str, prefix: str = "") -> bool:
     except ImportError:
         return False
     try:
-        for name in getattr(data, names):
+        listed = getattr(data, names)
+        for name in listed() if callable(listed) else listed:
             if name.startswith(prefix):
                 data.fetch(name)
     except (AttributeError, data.DataUnavailableError):
@@ -75,14 +78,15 @@ def _fetchable(names: str, prefix: str = "") -> bool:
 
 #: The files of each tile source: (the list in sarfeat.data, the names' prefix).
 _TILE_FILES = {"3mos": ("OPTICAL_SAR_STRIPS", ""), "s1s2": ("OPTICAL_SAR_S1S2_FILES", ""),
-               "sen1floods11": ("OPTICAL_SAR_EVALUATION_FILES", "optical_sar/sen1floods11/")}
+               "sen1floods11": ("OPTICAL_SAR_EVALUATION_FILES", "optical_sar/sen1floods11/"),
+               "bigearthnet": ("registry_names", "sources/bigearthnet_common")}
 
 
 def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
-                      tiles: str = "3mos", step: int = _STEP):
+                      tiles: str = "3mos", step: int = _STEP, upscale: int = 1):
     """Per method of ``methods``, the figures of every ``step``-th held-out pair (the canvas
     pairs with ``canvas``; stretched pairs with ``stretch``; ``tiles``: the tile pairs'
-    source) against the published truth and, under ``'<method>/realigned'``, the
+    source; ``upscale``: the tiles enlarged) against the published truth and, under ``'<method>/realigned'``, the
     re-aligned one; None without the tiles' files."""
     use_shared_data()
     if not _fetchable(*_TILE_FILES[tiles]):
@@ -101,7 +105,7 @@ def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
             offsets[name] = tuple(measured["realigned_offset"])
         if measured["truth_sure"]:
             sure.add(name)
-    rows = evaluate("held_out", None, 1, list(methods), step, canvas=canvas,
+    rows = evaluate("held_out", None, upscale, list(methods), step, canvas=canvas,
                     offsets=offsets, stretch=stretch, tiles=tiles)
     figures = {name: summary(rows[name]) for name in methods}
     figures.update({f"{name}/realigned": summary(rows[name], column=5) for name in methods})
@@ -175,6 +179,19 @@ class TerrainCorrectedSentinelPairs(OpticalSARPairs):
     def setup(self, results, method):
         if results is None:
             raise NotImplementedError("no Sen1Floods11 chip (offline)")
+
+
+class BigEarthNetPairs(OpticalSARPairs):
+    """The same figures on the canvas pairs of BigEarthNet's six example patch pairs (VV and
+    VH: 12, ``tiles='bigearthnet'``, evaluation only), terrain-corrected Sentinel-1 on the
+    Sentinel-2 grid; the 120 px patches enlarged twice, errors in the enlarged pixels."""
+
+    def setup_cache(self):
+        return _held_out_figures(canvas=True, tiles="bigearthnet", step=1, upscale=2)
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("no bigearthnet-common wheel (offline)")
 
 
 class StretchedOpticalSARPairs(OpticalSARPairs):
