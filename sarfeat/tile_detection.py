@@ -78,17 +78,26 @@ def tile_maps(runner, gray: np.ndarray, upright: bool) -> DenseMaps:
 
 def level_tiles(levels: Iterable[PyramidLevel], runner, tile_size: int | None, upright: bool,
                 progress: bool = False) -> Iterator[tuple[PyramidLevel, Tile, DenseMaps]]:
-    """Yield (level, tile, maps) for every tile of every level; ``progress`` shows a bar."""
-    from tqdm.auto import tqdm
+    """Yield (level, tile, maps) for every tile of every level; ``progress`` shows a bar.
 
-    bar = tqdm(total=None, desc="sarfeat", unit="tile", disable=not progress)
+    Without ``progress`` no tqdm bar is made, not even a disabled one: tqdm's first bar
+    in a process creates a multiprocessing lock, a named semaphore where processes are
+    spawned (as Dask's workers are), which a worker killed before it exits leaks.
+    """
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, desc="sarfeat", unit="tile")
     for level in levels:
         height, width = level.image.shape
         for tile in tile_grid(height, width, tile_size, runner.halo):
             r0, r1, c0, c1 = tile.outer
             yield level, tile, tile_maps(runner, level.image[r0:r1, c0:c1], upright)
-            bar.update()
-    bar.close()
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
 
 
 def tile_keypoints(level: PyramidLevel, tile: Tile, maps: DenseMaps,

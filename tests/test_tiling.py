@@ -192,3 +192,42 @@ def test_tiled_1024_matches_untiled(naver_net, airsar_cube):
     assert sorted(set(np.round(32 / detector.scales, 3))) == [0.588, 1.0]
     assert len(found[None]) > 1000
     _same_keypoints(found[256], found[None])
+
+
+# -- the progress bar over tiles -------------------------------------------------------------
+
+
+def test_progress_bar_over_tiles_shows_only_when_asked(capsys):
+    image = np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32)
+    for progress in (True, False):
+        SARR2D2Detector(tile_size=64, progress=progress).detect(image)
+        assert ("sarfeat" in capsys.readouterr().err) == progress
+
+
+def test_a_killed_process_that_detected_leaves_no_semaphore():
+    """A Dask worker (a spawned process) killed after a detection (test_parallel kills one)
+    left a named semaphore: the tiles' bar, disabled, was made all the same, and tqdm's first
+    bar creates a multiprocessing lock; the resource tracker then warned 'There appear to be
+    1 leaked semaphore objects to clean up at shutdown'."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    import sarfeat
+
+    code = textwrap.dedent("""
+        import multiprocessing, os, signal
+        import numpy as np
+        multiprocessing.set_start_method("spawn")  # a named semaphore per lock, as in workers
+        from sarfeat import SARR2D2Detector
+        detector = SARR2D2Detector(tile_size=64)
+        detector.detect(np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype("float32"))
+        print(len(detector.keypoints), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no exit handler runs
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=os.path.dirname(os.path.dirname(sarfeat.__file__)))
+    assert result.returncode == -signal.SIGKILL and int(result.stdout) > 0, result.stderr
+    assert "leaked" not in result.stderr, result.stderr
