@@ -1,19 +1,29 @@
-"""The training command line's run folder and option types (``python -m sarfeat.training``)."""
+"""The training command line (``python -m sarfeat.training``): a run from a config file, its
+run folder (export path, interruption, restart) and option types."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 import torch
 
+from sarfeat.checkpoint import load_checkpoint
 from sarfeat.training.cli import main as train_main
 
 
-def _run(tmp_path, *options: str) -> int:
+def _scene(tmp_path):
+    """A 96-pixel speckle scene saved as ``tmp_path/scene.npy`` (once), and its path."""
     scene = tmp_path / "scene.npy"
     if not scene.exists():
         np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
-    return train_main(["--output", str(tmp_path / "run"), "--sar-images", str(scene),
+    return scene
+
+
+def _run(tmp_path, *options: str) -> int:
+    """A 5-iteration run on :func:`_scene` into ``tmp_path/run``, checkpointed every step."""
+    return train_main(["--output", str(tmp_path / "run"), "--sar-images", str(_scene(tmp_path)),
                        "--no-validate", "--no-calibrate", "--quiet", "--batch-size", "1",
                        "--crop-size", "48", "--checkpoint-every", "1", "--no-bf16",
                        "--iterations", "5", *options])
@@ -91,3 +101,59 @@ def test_whole_numbers_of_at_least_one_are_the_command_lines_positive_integers(t
     assert whole_number(0)("0") == 0
     with pytest.raises(argparse.ArgumentTypeError, match=r"expected a whole number >= 0, got '-1'"):
         whole_number(0)("-1")
+
+
+def test_cli_trains_from_a_config_file_and_user_images(tmp_path, airsar_cube, capsys):
+    scene = tmp_path / "scene.npy"
+    np.save(scene, airsar_cube)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"iterations": 2, "batch_size": 1, "crop_size": 64,
+                                  "bf16": False, "checkpoint_every": 1, "validate_every": 0}))
+    output = tmp_path / "run"
+    status = train_main(["--config", str(config), "--output", str(output), "--iterations", "3",
+                         "--sar-images", str(scene), "--no-validate", "--no-calibrate",
+                         "--quiet"])
+    assert status == 0
+    saved = json.loads((output / "config.json").read_text())
+    assert saved["iterations"] == 3 and saved["batch_size"] == 1  # the CLI overrides the file
+    assert "sar_images" in saved["data"]["sources"]
+    assert load_checkpoint(output / "final.pt").architecture == "fast_r2d2"
+    assert torch.load(output / "last.pt", weights_only=True)["iteration"] == 3
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"iterationz": 1}))
+    assert train_main(["--config", str(bad), "--output", str(output), "--no-validate",
+                       "--no-calibrate"]) == 2  # a usage error, refused before any work
+    assert "unknown training options" in capsys.readouterr().err
+
+
+def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
+    """--export on a training image wrote the weights over it; --export into a missing
+    folder failed only once training was over; --output on a file failed after the data."""
+    scene = _scene(tmp_path)
+    before = scene.read_bytes()
+    run = tmp_path / "run"
+    small = ["--no-validate", "--no-calibrate", "--quiet", "--iterations", "1",
+             "--batch-size", "1", "--crop-size", "48"]
+    for output, export, message in (
+            (run, scene, "is the input --sar-images"),
+            (run, tmp_path / "missing" / "w.pt", "its folder does not exist"),
+            (run, run / "last.pt", "is the input last.pt of --output"),
+            (scene, tmp_path / "w.pt", "exists and is not a folder")):
+        status = train_main(["--output", str(output), "--sar-images", str(scene),
+                             "--export", str(export), *small])
+        assert status == 2 and message in capsys.readouterr().err
+        assert not run.exists()
+    assert scene.read_bytes() == before
+
+
+def test_cli_says_where_an_interrupted_run_stands(tmp_path, monkeypatch, capsys):
+    """Ctrl-C ended the run with a KeyboardInterrupt traceback that said nothing of the
+    checkpoint to resume from; last.pt stays whole (written atomically)."""
+    _stop_at(monkeypatch, 2)
+    run = tmp_path / "run"
+    assert _run(tmp_path) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "last.pt holds iteration 2" in err and "resumes" in err
+    assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.pt"]
