@@ -50,7 +50,7 @@ def add_search_options(parser: argparse.ArgumentParser, fixed: str = "FIXED",
              + ("; --upright also means upright here" if upright_flag else ""))
     add("--scales", choices=("default", "wide"), default="default",
         help="scales searched with an optical image: default 0.59-2 (with refinement about "
-             "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.15 times the time)")
+             "0.52-2.3), or wide 0.5-2 (about 0.44-2.3; about 1.2 times the time)")
     add("--dense-model", choices=("similarity", "affine"), default="similarity",
         help="with an optical image, the transform returned: a similarity (default), or an "
              "affine map where the images correlate clearly better stretched (a SAR image "

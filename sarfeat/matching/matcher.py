@@ -231,7 +231,7 @@ class CoarseFineMatcher:
     dense_scales : sequence of float, optional
         Scales of image 2 the dense matcher searches (an optical pair); None:
         0.59-2, :data:`~sarfeat.matching.dense.DENSE_SCALES` (0.52-2.3 refined);
-        :data:`~sarfeat.matching.dense.WIDE_SCALES` adds 0.5 at 1.15 times the
+        :data:`~sarfeat.matching.dense.WIDE_SCALES` adds 0.5 at about 1.2 times the
         time; none beyond ``max_scale_change``.
     dense_model : {'similarity', 'affine'}
         For a pair with an optical image, the dense matcher's ``model`` ('affine' tries a
