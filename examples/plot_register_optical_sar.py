@@ -82,7 +82,7 @@ fig.tight_layout()
 # wrong transform. The "truth" is the tile's stated co-registration moved by the
 # known warp; this tile's own optical and SAR halves align best 1-3 px from it
 # (``benchmarks/check_3mos_alignment.py``: structure and mutual information), which
-# an error of 2-3 px includes.
+# the error printed below includes.
 
 result = sarfeat.register(optical, moving, modality="optical-sar", rng=0, progress=False)
 d = result.diagnostics
