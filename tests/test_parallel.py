@@ -9,6 +9,7 @@ test_parallel_scene.py.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -379,6 +380,37 @@ def test_a_shared_image_is_sent_again_after_a_pair_that_used_it_is_lost(monkeypa
     assert len(scatters) == 2  # once, then again for the pair lost with its worker
     for outcome in outcomes:  # every pair ran the real task: constant images are refused
         assert outcome.error_type == "RegistrationError", outcome.error
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal, as a worker's may be (the client's)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_workers_draw_no_progress_bar_on_a_terminal(monkeypatch, stack):
+    """A worker's standard error may be the client's terminal: the fine stage's bar (shown
+    by default on a terminal) would be drawn there, over the client's bar, and make tqdm's
+    lock, a named semaphore that a killed worker leaks. The tasks run with progress off; the
+    pair runs in-process, its worker a thread that sees the fake terminal."""
+    from sarfeat.parallel import _worker
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    reference, images = stack
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as local:
+        outcomes = register_pairs([(reference, images[0])], client=local, progress=False,
+                                  torch_threads=None, **FAST)
+    assert outcomes[0].ok, outcomes[0].error
+    written = terminal.getvalue()
+    assert "fine stage" not in written and "patch" not in written and "\r" not in written, \
+        written
+    # what a worker keeps shows no bar, whatever its options say
+    assert _worker.matcher(None, {**FAST, "progress": True}).progress is False
+    assert _worker.detector(None, {"progress": True}).progress is False
 
 
 # -- georeferenced stacks --------------------------------------------------------------------------

@@ -5,6 +5,12 @@ life of the process; detectors built on it, and matchers (which load their
 own, once), are kept per thread, because they hold per-call state (a thread
 of a multi-threaded worker never sees another thread's matcher). Nothing here imports Dask, so the same code
 runs in the client process when there is no worker.
+
+Nothing made here draws a progress bar (``progress=False``, whatever the
+options say): a worker's standard error may be the client's terminal, where
+its bars would garble the client's own bar over the tasks, and a tqdm bar,
+even a disabled one, makes tqdm's multiprocessing lock, a named semaphore
+that a killed worker leaks.
 """
 
 from __future__ import annotations
@@ -76,8 +82,10 @@ def matcher(weights, options: dict) -> CoarseFineMatcher:
     It is given ``weights`` as they are, as :func:`sarfeat.register` gives
     them (a release name brings what goes with the name beside its network:
     sarfeat-sar-v2's polar weighting, the distilled maps of the turn
-    estimate), and loads its network once, on its first pair.
+    estimate), and loads its network once, on its first pair. It shows no
+    progress bar (``progress=False``: see the module's notes).
     """
+    options = {**options, "progress": False}
     key = (weights_key(weights), repr(sorted(options.items())))
 
     def build() -> CoarseFineMatcher:
@@ -90,7 +98,9 @@ def matcher(weights, options: dict) -> CoarseFineMatcher:
 
 
 def detector(weights, options: dict) -> SARR2D2Detector:
-    """A :class:`~sarfeat.SARR2D2Detector` with ``options``, its runner ready, kept per thread."""
+    """A :class:`~sarfeat.SARR2D2Detector` with ``options``, its runner ready, kept per thread;
+    it shows no progress bar (``progress=False``: see the module's notes)."""
+    options = {**options, "progress": False}
     key = (weights_key(weights), repr(sorted(options.items())))
 
     def build() -> SARR2D2Detector:

@@ -465,7 +465,7 @@ def detect_tiled(
     torch_threads : int or None
         Torch threads per worker process (None leaves them alone).
     progress : bool
-        Show a progress bar over the tiles.
+        Show a progress bar over the tiles, in the client; the workers show none.
 
     Returns
     -------

@@ -157,7 +157,9 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
         outcome.extra["searched"] = True  # an error from here on is the search's
-        outcome.result = register(fixed, moving, matcher=matcher, **register_options)
+        # no bar from a worker: the client shows its own over the pairs (see _worker)
+        outcome.result = register(fixed, moving, matcher=matcher, progress=False,
+                                  **register_options)
         if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
             outcome.result = outcome.inputs.in_file_pixels(outcome.result, moving_band)
     except (OSError, MemoryError):
@@ -311,7 +313,8 @@ def iter_register_pairs(
         Torch threads in each worker process (1 suits one worker per core);
         None leaves torch's setting alone.
     progress : bool
-        Show a progress bar.
+        Show a progress bar over the pairs, in the client; the workers show none
+        (their matchers' fine-stage bar is off).
     **options
         ``order`` and ``min_valid_fraction`` of :func:`sarfeat.register`, and
         the :class:`~sarfeat.CoarseFineMatcher` options (``model``, ``rng``,
