@@ -126,6 +126,15 @@ def airsar_cube():
 
 
 @pytest.fixture(scope="module")
+def scene(airsar_cube):
+    """Channel 0 of the AIRSAR scene, 256x256 float32 intensity (the test_detector*.py
+    modules'; a module that defines its own ``scene`` uses that one)."""
+    import numpy as np
+
+    return np.ascontiguousarray(airsar_cube[:, :, 0])
+
+
+@pytest.fixture(scope="module")
 def client():
     """A Dask client of two single-threaded worker processes, shared by a test module."""
     distributed = pytest.importorskip("distributed")
