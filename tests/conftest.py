@@ -135,6 +135,27 @@ def scene(airsar_cube):
 
 
 @pytest.fixture(scope="module")
+def tile():
+    """The bundled 3MOS optical-SAR tile: (optical, SAR), co-registered (the
+    test_optical_sar*.py modules'; a module that defines its own ``tile`` uses that one)."""
+    from sarfeat.data import load_optical_sar_tile
+
+    return load_optical_sar_tile()
+
+
+@pytest.fixture(scope="module")
+def moved_sar(tile):
+    """The SAR tile of ``tile`` moved by the optical-SAR tests' TRUTH (_optical_sar_helpers)."""
+    import numpy as np
+    from skimage.transform import warp
+
+    from _optical_sar_helpers import TRUTH
+
+    return warp(tile[1], TRUTH.inverse, order=1, cval=np.nan,
+                preserve_range=True).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
 def client():
     """A Dask client of two single-threaded worker processes, shared by a test module."""
     distributed = pytest.importorskip("distributed")

@@ -385,7 +385,7 @@ def test_register_stack_takes_register_s_border_fill_valid_fraction_and_fine_pat
 
 @pytest.fixture(scope="module")
 def optical_stack(tmp_path_factory):
-    """A 3-band optical GeoTIFF reference (the 3MOS tile of tests/test_optical_sar.py; band 1
+    """A 3-band optical GeoTIFF reference (the 3MOS tile of the optical-SAR tests; band 1
     its gray values stretched) and
     three SAR images with their truths (reference (x, y) -> image (x, y)): the SAR tile
     moved by two similarities (.npy, no georeferencing), and a georeferenced chip of it
@@ -393,7 +393,7 @@ def optical_stack(tmp_path_factory):
     from skimage.transform import SimilarityTransform, warp
 
     from sarfeat.data import load_optical_sar_tile
-    from tests.test_optical_sar import CENTRE, TRUTH
+    from _optical_sar_helpers import CENTRE, TRUTH
 
     folder = tmp_path_factory.mktemp("optical")
     optical, sar = load_optical_sar_tile()

@@ -1,0 +1,121 @@
+"""``sarfeat register --modality optical-sar``: files of an optical-SAR pair, --turns any,
+--scales wide, --dense-model affine, tie-point scores (the bundled 3MOS tile)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from skimage.io import imsave
+from skimage.transform import SimilarityTransform, warp
+
+from sarfeat.cli import main
+from sarfeat.metrics import registration_rmse
+
+from _optical_sar_helpers import CENTRE, SHAPE, TRUTH
+from _optical_sar_helpers import stretched_truth as _stretched_truth
+
+
+def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys, monkeypatch):
+    def no_network(*args):
+        raise AssertionError("an optical pair is matched without the network")
+
+    monkeypatch.setattr("sarfeat.cli.common.checked_weights", no_network)
+    monkeypatch.setattr("sarfeat.detector_network.resolve_network_weights", no_network)
+    fixed, moving = tmp_path / "optical.png", tmp_path / "sar_moved.npy"
+    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
+    np.save(moving, moved_sar)
+    out, report = tmp_path / "registered.npy", tmp_path / "report.json"
+    status = main(["register", str(fixed), str(moving), "-o", str(out), "--modality",
+                   "optical-sar", "--json", str(report)])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, TRUTH.params, SHAPE, SHAPE) < 3.0
+    assert np.load(out).shape == SHAPE
+    assert saved["weights"] is None
+
+
+def _cli_pair(tile, truth, folder):
+    """The optical tile and its SAR tile moved by ``truth`` as files: ``sarfeat register``'s
+    arguments (optical-sar, a JSON report) and the report's path."""
+    moving_image = warp(tile[1].astype(np.float32), np.linalg.inv(truth), order=1,
+                        cval=np.nan, preserve_range=True).astype(np.float32)
+    fixed, moving = folder / "optical.png", folder / "sar_moved.npy"
+    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
+    np.save(moving, moving_image)
+    report = folder / "report.json"
+    return ["register", str(fixed), str(moving), "--modality", "optical-sar",
+            "--json", str(report)], report
+
+
+def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_path, capsys):
+    # the SAR tile turned by 150 degrees: beyond the +-90 degrees searched by default, found
+    # when --turns any asks for every turn
+    truth = (SimilarityTransform(translation=CENTRE + (5, -3)).params
+             @ SimilarityTransform(rotation=np.deg2rad(150)).params
+             @ SimilarityTransform(translation=-CENTRE).params)
+    command, report = _cli_pair(tile, truth, tmp_path)
+    assert main(command) != 0  # the default search does not reach 150 degrees
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert "refused" in json.dumps(saved)
+    # the refusal says what was searched and how to widen it
+    assert "turns within +-90 degrees were searched" in capsys.readouterr().out
+    status = main(command + ["--turns", "any"])
+    assert status == 0, capsys.readouterr().err
+    assert "the whole circle is searched" in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["whole_circle_search"] is True and saved["upright_search"] is False
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+
+
+def test_cli_wide_scales_reach_a_sar_image_below_half_the_optical_scale(tile, tmp_path,
+                                                                       capsys):
+    # the SAR tile at 0.46 of the optical image's scale: below the 0.59-2 searched by
+    # default (and its refinement), found when --scales wide adds 0.5
+    truth = (SimilarityTransform(translation=CENTRE + (4, -3)).params
+             @ SimilarityTransform(rotation=np.deg2rad(20), scale=0.46).params
+             @ SimilarityTransform(translation=-CENTRE).params)
+    command, report = _cli_pair(tile, truth, tmp_path)
+    assert main(command) != 0
+    status = main(command + ["--scales", "wide"])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["wide_scale_search"] is True and saved["whole_circle_search"] is False
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+
+
+def test_cli_dense_model_affine_registers_a_stretched_pair(tile, tmp_path, capsys):
+    truth = _stretched_truth(0.04, 0.04)
+    command, report = _cli_pair(tile, truth, tmp_path)
+    status = main(command + ["--dense-model", "affine"])
+    assert status == 0, capsys.readouterr().err
+    assert ": affine," in capsys.readouterr().out
+    saved = json.loads(report.read_text(encoding="utf-8"))
+    assert saved["dense_model"] == "affine"
+    estimate = np.array(saved["transform_fixed_to_moving"])
+    assert registration_rmse(estimate, truth, SHAPE, SHAPE) < 3.0
+    # two SAR images take --model: --dense-model is refused for them, with the reason
+    sar_command = [part if part != "optical-sar" else "sar" for part in command]
+    assert main(sar_command + ["--dense-model", "affine"]) == 2
+    assert "--dense-model is for a pair with an optical image" in capsys.readouterr().err
+
+
+def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile, tmp_path,
+                                                                           capsys):
+    """The tie points' score lies in [0, 1], as documented: for an optical pair the placed
+    template's correlation (its votes are that correlation in hundredths)."""
+    import csv
+
+    command, report = _cli_pair(tile, TRUTH.params, tmp_path)
+    ties = tmp_path / "ties.csv"
+    assert main(command + ["--tie-points", str(ties)]) == 0, capsys.readouterr().err
+    with open(ties, encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) >= 12
+    scores = np.array([float(row["score"]) for row in rows])
+    votes = np.array([float(row["votes"]) for row in rows])
+    assert ((scores > 0) & (scores <= 1)).all()
+    np.testing.assert_allclose(scores, votes / 100)
