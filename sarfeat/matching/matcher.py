@@ -227,7 +227,12 @@ class CoarseFineMatcher:
         ``input_kind``, ``rng`` and, with ``angle_step=None``, ``rotations``:
         the only turns its global search tries (``rotations=(0,),
         angle_step=None`` for upright, georeferenced pairs); by default it
-        searches turns within +-90 degrees.
+        searches turns within +-90 degrees. The keypoint matcher's other
+        parameters (``weights``, ``detector``, detector options, ``patch_size``,
+        ``descriptors``, ``model='projective'``, ...) would be ignored: given
+        other than their defaults with an optical image they are refused
+        (ValueError), as ``dense_scales`` and ``dense_model`` are with two SAR
+        images.
     dense_scales : sequence of float, optional
         Scales of image 2 the dense matcher searches (an optical pair); None:
         0.59-2, :data:`~sarfeat.matching.dense.DENSE_SCALES` (0.52-2.3 refined);

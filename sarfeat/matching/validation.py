@@ -16,7 +16,9 @@ from ..descriptors import DESCRIPTOR_NAMES
 from ..detector import SARR2D2Detector
 from ..preprocess import INPUT_KINDS
 from ..weights import check_weights
+from .dense_options import parse_modality
 from .models import MODELS
+from .options import ATTRIBUTE_OF
 
 __all__ = ["check_matcher_parameters", "sequence_parameters"]
 
@@ -31,6 +33,16 @@ _STAGE_SET = {"max_keypoints": "coarse_keypoints= and fine_keypoints=",
               "min_size": "coarse_size=", "max_size": "coarse_size=",
               "min_scale": "fine_min_scale=", "max_scale": "fine_min_scale=",
               "scale_factor": None, "downscale": None}
+#: The parameters of :class:`~sarfeat.CoarseFineMatcher` that a pair with an optical image
+#: follows (:func:`~sarfeat.matching.dense.dense_matcher_for`; ``rotations`` only with
+#: ``angle_step=None``); every other one is the keypoint matcher's, for two SAR images.
+_DENSE_FOLLOWS = ("model", "max_scale_change", "input_kind", "nodata", "rng", "progress",
+                  "modality", "dense_scales", "dense_model", "border_fill", "rotations",
+                  "angle_step")
+#: The detector's parameters, with their defaults.
+_DETECTOR_PARAMETERS = inspect.signature(SARR2D2Detector).parameters
+#: Parameters that are no attribute of the matcher: folded into the others by ``__init__``.
+_FOLDED = ("detector", "coarse", "fine", "detector_options")
 
 
 def _check_sequences(matcher) -> None:
@@ -127,4 +139,51 @@ def check_matcher_parameters(matcher) -> None:
                          f"{rng!r}")
     check_choice("input_kind", matcher.input_kind, INPUT_KINDS)
     check_number("nodata", matcher.nodata, optional=True)
+    _check_modality_options(matcher)
     _check_detector_options(matcher.detector_options)
+
+
+def _check_modality_options(matcher) -> None:
+    """Refuse the options that the pair's modality would ignore, as the command line does:
+    the keypoint matcher's (given other than their defaults) with an optical image, the
+    dense matcher's with two SAR images."""
+    parameters = inspect.signature(type(matcher)).parameters
+    if parse_modality(matcher.modality) == ("sar", "sar"):
+        given = _given({name: getattr(matcher, name) for name in ("dense_scales", "dense_model")},
+                       parameters)
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: for a pair with an optical image (modality='optical-sar' "
+                "or 'sar-optical'); two SAR images are matched by the keypoint matcher, whose "
+                "transform model= sets and whose detector's pyramid covers the scales")
+        return
+    given = _given({name: getattr(matcher, ATTRIBUTE_OF.get(name, name)) for name in parameters
+                    if name not in _DENSE_FOLLOWS + _FOLDED}, parameters)
+    given += _given({name: value for name, value in matcher.detector_options.items()
+                     if name in _DETECTOR_PARAMETERS}, _DETECTOR_PARAMETERS)
+    if matcher.model_type == "projective":
+        given.append("model='projective'")
+    if matcher.angle_step is not None:
+        given += _given({name: getattr(matcher, name) for name in ("angle_step", "rotations")},
+                        parameters)
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: for two SAR images (the keypoint matcher), ignored by a pair "
+            "with an optical image, which is matched on dense structure maps without the "
+            "network: it follows model ('similarity' or 'affine'), max_scale_change, "
+            "input_kind, nodata, rng, dense_scales, dense_model, border_fill and, with "
+            "angle_step=None, rotations (the turns searched)")
+
+
+def _given(values: dict, parameters) -> list[str]:
+    """``name=value`` of each of ``values`` that is not its parameter's default."""
+    given = []
+    for name, value in values.items():
+        default = parameters[name].default
+        try:
+            same = value is default or bool(value == default)
+        except (TypeError, ValueError):  # an array, compared element by element
+            same = False
+        if not same:
+            given.append(f"{name}={value!r}")
+    return given
