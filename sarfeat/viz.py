@@ -175,7 +175,9 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     path : str or os.PathLike
         The image file to write.
     fixed, moving : ndarray
-        The matched images (NaN = no-data).
+        The matched images (NaN = no-data), as :func:`sarfeat.register` took them: an
+        optical image may be (H, W, 3) RGB or (H, W, 4) RGBA, drawn by its gray values
+        (:func:`sarfeat.structural.optical_gray`), as is a colour ``result.warped``.
     result : RegistrationResult
         What :func:`sarfeat.register` returned.
     input_kind : str
@@ -190,9 +192,12 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     """
     from skimage.feature import plot_matched_features
 
-    shown_fixed = normalize_sar(fixed, input_kind).image
-    shown_moving = normalize_sar(moving, input_kind).image
-    warped = np.abs(result.warped) if np.iscomplexobj(result.warped) else result.warped
+    from .structural import optical_gray  # a colour optical image: its gray values
+
+    shown_fixed = normalize_sar(optical_gray(fixed), input_kind).image
+    shown_moving = normalize_sar(optical_gray(moving), input_kind).image
+    warped = optical_gray(result.warped)
+    warped = np.abs(warped) if np.iscomplexobj(warped) else warped
     fig = figure((16, 5.4))
     ax_matches, ax_overlay, ax_residuals = fig.subplots(1, 3, width_ratios=(2, 1, 1))
     inliers = result.inlier_matches
@@ -219,15 +224,18 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
     and the moving image's pixels per pixel of its view (1 when not downsampled).
 
     What ``sarfeat register --plot`` draws with :func:`plot_registration` (its
-    ``residual_unit`` is the last value returned).
+    ``residual_unit`` is the last value returned). A colour optical image comes back as
+    its gray values (:func:`sarfeat.structural.optical_gray`).
     """
     from dataclasses import replace
 
     from skimage.transform import ProjectiveTransform
 
     from .matching.geometry import apply_matrix, downsample
+    from .structural import optical_gray  # a colour optical image: its gray values
 
-    factor = _view_factor([fixed.shape, moving.shape], side)
+    fixed, moving = optical_gray(fixed), optical_gray(moving)
+    factor = _view_factor([np.shape(fixed), np.shape(moving)], side)
     if factor >= 1:
         return fixed, moving, result, 1.0
     views, maps = [], []

@@ -5,6 +5,7 @@ On the bundled 3MOS tile (Apache-2.0): an optical tile and its co-registered SAR
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import sarfeat
@@ -46,3 +47,31 @@ def test_the_options_an_optical_pair_follows_are_accepted():
         rotations=(0,), angle_step=None, max_fine_patches=16, precision="auto",
         device="auto", trust=False)
     assert matcher.dense_scales == (1.0,)
+
+
+def _colour(gray):
+    """An RGB image whose channels differ, made from a gray tile."""
+    gray = np.asarray(gray, np.float32)
+    return np.clip(np.dstack([gray, 0.8 * gray + 30, 255 - 0.5 * gray]), 0, 255).astype(np.uint8)
+
+
+def test_a_colour_optical_pair_is_plotted_as_register_took_it(tile, tmp_path):
+    # plot_registration refused the RGB image that register had taken (2-D only), and the
+    # (H, W, 4) warped of an RGBA moving image even when given its gray values
+    pytest.importorskip("matplotlib")
+    from sarfeat.io import rgb_to_gray
+    from sarfeat.viz import plot_registration, registration_view
+
+    rgb = _colour(tile[0])
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    for fixed, moving, modality in ((rgb, tile[1], "optical-sar"),
+                                    (tile[1], rgba, "sar-optical")):
+        result = sarfeat.register(fixed, moving, modality=modality, rng=0, progress=False)
+        path = tmp_path / f"{modality}.png"
+        plot_registration(path, fixed, moving, result)
+        assert path.stat().st_size > 0
+        # the view of a large pair (here drawn at half size) is of the gray values
+        shown_fixed, shown_moving, shown, _ = registration_view(fixed, moving, result, side=128)
+        assert shown_fixed.shape == shown_moving.shape == (128, 128)
+        assert shown.warped.shape == (128, 128)
+    plot_registration(tmp_path / "gray.png", tile[1], rgb_to_gray(rgba[..., :3]), result)
