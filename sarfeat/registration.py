@@ -35,7 +35,7 @@ from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
 from .nodata_steps import mark_nodata
 from .preprocess import check_image, valid_mask
-from .structural import masked_like_gray, optical_gray
+from .structural import masked_like_gray, modality_image
 
 from typing import TYPE_CHECKING
 
@@ -276,8 +276,9 @@ def register(
     Raises
     ------
     ValueError, TypeError
-        For an input that is not a non-empty 2-D numeric array, or bad
-        parameters (TypeError: a ``matcher`` that is not a CoarseFineMatcher).
+        For an input that is not a non-empty 2-D numeric array (nor an optical
+        image's RGB(A); the message says what to pass), or bad parameters
+        (TypeError: a ``matcher`` that is not a CoarseFineMatcher).
     RegistrationError
         When an input is constant, mostly no-data or featureless, when the
         images do not overlap, or when no consistent model is found; the
@@ -312,10 +313,8 @@ def register(
     nodata = matcher.nodata
     roles = parse_modality(matcher.modality)
     colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
-    if roles[0] == "optical":
-        fixed = optical_gray(fixed)
-    if roles[1] == "optical":
-        moving = optical_gray(moving)
+    fixed = modality_image(fixed, roles[0], "fixed image", matcher.modality)
+    moving = modality_image(moving, roles[1], "moving image", matcher.modality)
     fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
     moving = _check_input(moving, "moving", nodata, min_valid_fraction)
     try:
@@ -325,6 +324,12 @@ def register(
         which = "fixed" if str(error).startswith("image1") else "moving"
         raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}", which,
                                 getattr(error, "diagnostics", None)) from None
+    except ValueError as error:  # the matcher's (an optical pair's image too small) names
+        text = str(error)       # image1 and image2: here they are the fixed and moving
+        for name, which in (("image1", "fixed image"), ("image2", "moving image")):
+            if text.startswith(name):
+                raise ValueError(which + text[len(name):]) from None
+        raise
     diagnostics = dict(found.diagnostics)
     if found.model is None:
         raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}",

@@ -43,7 +43,7 @@ from .io import rgb_to_gray
 from .preprocess import fill_invalid, normalize_sar, valid_mask
 
 __all__ = ["MODALITIES", "FEATURES", "LEAST_SIDE", "structure_maps", "gradient_maps",
-           "optical_gray", "masked_like_gray", "prepare_modality"]
+           "optical_gray", "masked_like_gray", "modality_image", "prepare_modality"]
 
 #: Modalities an image may have.
 MODALITIES = ("sar", "optical")
@@ -97,6 +97,62 @@ def masked_like_gray(colour, gray) -> np.ma.MaskedArray:
     """
     hidden = ~valid_mask(gray)
     return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
+
+
+def modality_image(image, role: str, which: str, modality: str = "sar"):
+    """An input as the matchers read it for its role: an optical image's gray values
+    (:func:`optical_gray`), anything else as it is; a 3-D array that neither role takes is
+    refused saying what to pass.
+
+    Parameters
+    ----------
+    image : array_like
+        The input.
+    role : {'sar', 'optical'}
+        What it is.
+    which : str
+        How messages name it (``'fixed image'``, ``'image1'``).
+    modality : str
+        The pair's modality as given, for the messages.
+
+    Raises
+    ------
+    ValueError
+        For a complex optical image, or a 3-D array: an optical one that is not (H, W, 3)
+        RGB or (H, W, 4) RGBA (a (bands, H, W) array as rasterio reads it, say), or a
+        colour one given as SAR.
+    """
+    try:
+        shape = np.shape(image)
+    except ValueError:  # a ragged sequence: for the input checks to refuse
+        return image
+    if role == "optical":
+        image = optical_gray(image)
+        if np.iscomplexobj(image):
+            raise ValueError(f"{which}: an optical image cannot be complex; pass its gray "
+                             "values (or modality 'sar' for a complex SAR image)")
+        shape = np.shape(image)
+    if len(shape) != 3:
+        return image  # 2-D, or for the input checks to refuse
+    if role == "optical":
+        raise ValueError(
+            f"{which}: an optical image must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, got "
+            f"an array of shape {shape}; a (bands, H, W) array, as rasterio's read() gives "
+            "it, is one band, image[i], or its RGB bands as np.moveaxis(image[[r, g, b]], 0, "
+            "-1)")
+    if shape[-1] not in (3, 4):
+        return image
+    if MODALITIES[1] in str(modality).lower():  # an optical pair, the roles swapped?
+        raise ValueError(
+            f"{which}: a SAR image is a single-channel (H, W) array, got shape {shape}; with "
+            f"modality={modality!r} {which} is the SAR image: if it is the optical one, "
+            "swap the modality ('optical-sar': the fixed image optical, 'sar-optical': the "
+            "moving one)")
+    raise ValueError(
+        f"{which}: a SAR image is a single-channel (H, W) array, got shape {shape}; an optical "
+        "image against a SAR one takes modality='optical-sar' (the fixed image optical) or "
+        "'sar-optical', and an RGB(A) quick-look of a SAR image its gray values, e.g. "
+        "skimage.color.rgb2gray(image[..., :3])")
 
 
 def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto") -> np.ndarray:

@@ -75,3 +75,32 @@ def test_a_colour_optical_pair_is_plotted_as_register_took_it(tile, tmp_path):
         assert shown_fixed.shape == shown_moving.shape == (128, 128)
         assert shown.warped.shape == (128, 128)
     plot_registration(tmp_path / "gray.png", tile[1], rgb_to_gray(rgba[..., :3]), result)
+
+
+@pytest.mark.parametrize("make, modality, message", [
+    # rasterio's (bands, H, W): it said "expected a 2-D single-channel image", where the
+    # docstring takes an optical image in colour
+    (lambda o, s: (np.stack([o, o, o]), s), "optical-sar",
+     r"fixed image: an optical image must be \(H, W\), \(H, W, 3\) RGB .*np\.moveaxis"),
+    (lambda o, s: (s, np.stack([o, o, o, o])), "sar-optical",
+     r"moving image: an optical image must be .*got an array of shape \(4, 256, 256\)"),
+    # an RGB image given as the SAR one: it said to convert it with rgb2gray, matching the
+    # optical image as SAR
+    (lambda o, s: (_colour(o), s), "sar-optical",
+     r"fixed image: a SAR image is a single-channel .*swap the modality"),
+    (lambda o, s: (_colour(o), s), "sar", r"fixed image: .*modality='optical-sar'"),
+    (lambda o, s: (o.astype(np.complex64), s), "optical-sar",
+     "fixed image: an optical image cannot be complex"),
+    # the dense matcher's size check named image1
+    (lambda o, s: (o, s[:12]), "optical-sar", r"moving image is too small .* 12 x 256"),
+], ids=["bands-first", "bands-first-moving", "rgb-as-sar", "rgb-without-modality",
+        "complex-optical", "too-small"])
+def test_an_input_refused_for_its_role_says_which_and_what_to_pass(tile, make, modality,
+                                                                   message):
+    with pytest.raises(ValueError, match=message):
+        sarfeat.register(*make(*tile), modality=modality, progress=False)
+
+
+def test_the_matcher_names_its_images_alike(tile):
+    with pytest.raises(ValueError, match=r"image1: an optical image must be .*np\.moveaxis"):
+        CoarseFineMatcher(modality="optical-sar").match(np.stack([tile[0]] * 3), tile[1])

@@ -66,8 +66,8 @@ from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
 from ..preprocess import check_image
-from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, optical_gray, prepare_modality,
-                          structure_maps)
+from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
+                          prepare_modality, structure_maps)
 from .dense_fine import DenseFineStage
 from .dense_options import checked_scales, checked_turns, parse_modality
 from .dense_search import DenseSearch, working_factor
@@ -449,8 +449,9 @@ def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchRe
     """Match a pair with an optical image by ``matcher``: its attributes as a
     :class:`~sarfeat.matching.result.MatchResult` (what
     :class:`~sarfeat.matching.CoarseFineMatcher` returns for such a pair)."""
-    image1, image2 = (optical_gray(image) if role == "optical" else image
-                      for image, role in zip((image1, image2), matcher.modality))
+    modality = "-".join(matcher.modality)
+    image1, image2 = (modality_image(image, role, which, modality) for image, role, which
+                      in zip((image1, image2), matcher.modality, ("image1", "image2")))
     for which, image in (("image1", image1), ("image2", image2)):
         try:
             check_image(image)
@@ -461,6 +462,6 @@ def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchRe
         "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
         "coarse_model", "coarse_angle")})
     found.diagnostics = dict(matcher.diagnostics, prior="coarse", network=None,
-                             modality="-".join(matcher.modality))  # no network runs
+                             modality=modality)  # no network runs
     found.diagnostics.setdefault("failure", None)
     return found
