@@ -114,8 +114,9 @@ class RegistrationResult:
         fixed image), ``spread`` (fraction of the overlap covered by the
         inliers), ``network`` (the runtime, precision and device that ran the
         keypoint network, :attr:`~sarfeat.SARR2D2Detector.runtime_used`; None for a
-        pair with an optical image, matched without it), and the matcher's
-        other counts and timings.
+        pair with an optical image, matched without it), ``modality`` (only for a
+        pair with an optical image: ``'optical-sar'`` or ``'sar-optical'``), and the
+        matcher's other counts and timings.
     confidence : float
         In [0, 1]: the product of three terms, each 1 when that evidence is
         ample: the number of inliers n (``1 - exp(-n / 25)``), the inlier

@@ -436,7 +436,9 @@ class CoarseFineMatcher:
         ----------
         image1, image2 : (H, W) array_like
             SAR images (uint8/uint16 quick-looks, float intensity, amplitude or
-            dB, complex); NaN marks no-data.
+            dB, complex); NaN marks no-data. With ``modality``, an optical image
+            may also be (H, W, 3) RGB or (H, W, 4) RGBA (matched on its gray
+            values, :func:`sarfeat.structural.optical_gray`).
 
         Returns
         -------
