@@ -285,6 +285,8 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
     for side in ("stacked", "single"):  # what is not a register() option
         for key in ("matcher", "console"):
             built["register_options"][side].pop(key, None)
+    # a worker draws no bar (the client shows its own over the pairs)
+    assert built["register_options"]["stacked"].pop("progress") is False
     return built
 
 

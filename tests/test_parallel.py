@@ -116,7 +116,7 @@ def test_a_failed_pair_does_not_lose_the_others(client, stack, serial, tmp_path)
     assert sorted(failed) == [1, 2, 3]
     assert failed[1].error_type == "RegistrationError" and "constant" in failed[1].error
     assert failed[2].error_type == "RasterError" and "broken.npy" in failed[2].error
-    assert failed[3].error_type == "ValueError" and "2-D" in failed[3].error
+    assert failed[3].error_type == "ValueError" and "single-channel (H, W)" in failed[3].error
     assert all(o.result is None for o in failed.values())
 
 
