@@ -13,8 +13,8 @@ import numpy as np
 from ._validation import check_integer
 from .preprocess import normalize_sar
 
-__all__ = ["figure", "plot_keypoints", "plot_match_errors", "plot_registration",
-           "registration_view"]
+__all__ = ["OPTICAL_PERCENTILES", "display_image", "figure", "plot_keypoints",
+           "plot_match_errors", "plot_registration", "registration_view"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
 PLOT_MATCHES = 150
@@ -22,6 +22,9 @@ PLOT_MATCHES = 150
 #: is shown downsampled to it, in bounded time and memory (``sarfeat detect --plot``, with
 #: or without ``--example``, and ``sarfeat register --plot``).
 PLOT_SIDE = 1024
+#: Percentiles of an optical image's gray values that a plot stretches linearly to black and
+#: white (a uint8 picture is drawn as it is).
+OPTICAL_PERCENTILES = (2.0, 98.0)
 
 
 def figure(size: tuple[float, float]):
@@ -156,18 +159,108 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     fig.savefig(path, dpi=120)
 
 
-def _overlay(fixed_shown: np.ndarray, warped: np.ndarray, input_kind: str) -> np.ndarray:
+def display_image(image, role: str = "sar", input_kind: str = "auto") -> np.ndarray:
+    """An image as the registration plots draw it: 2-D float32 values in [0, 1].
+
+    Parameters
+    ----------
+    image : array_like
+        A 2-D image (NaN = no-data), or an optical (H, W, 3) RGB or (H, W, 4) RGBA one,
+        drawn by its gray values (:func:`sarfeat.structural.optical_gray`).
+    role : {'sar', 'optical'}
+        What the image is. A SAR image is shown as :func:`sarfeat.normalize_sar` brings
+        it to [0, 1] (intensity and amplitude in dB), its no-data filled. An optical image
+        is shown by its gray values: a uint8 picture as it is (``v / 255``), any other
+        linearly between the :data:`OPTICAL_PERCENTILES` of its valid values, clipped
+        beyond; its no-data black.
+    input_kind : str
+        What a SAR image's values are (:func:`sarfeat.normalize_sar`); an optical
+        image's are gray values, whatever it says.
+
+    Returns
+    -------
+    ndarray
+        (H, W) float32 in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.viz import display_image
+    >>> reflectance = np.linspace(0, 10000, 101, dtype=np.float32).reshape(1, 101)
+    >>> shown = display_image(reflectance, "optical")  # 2 % -> 0, 98 % -> 1, linear between
+    >>> float(shown[0, 2]), float(shown[0, 50]), float(shown[0, 98])
+    (0.0, 0.5, 1.0)
+    """
+    from .structural import optical_gray
+
+    if role not in ("sar", "optical"):
+        raise ValueError(f"role must be 'sar' or 'optical', got {role!r}")
+    image = optical_gray(image)
+    if role == "sar":
+        return normalize_sar(image, input_kind).image
+    return _stretched(image, _optical_limits(image))
+
+
+def _optical_limits(gray) -> tuple[float, float]:
+    """The gray values an optical image is drawn black and white at: 0 and 255 for a uint8
+    picture, else the :data:`OPTICAL_PERCENTILES` of its finite values."""
+    values = np.asarray(gray)
+    if values.dtype == np.uint8:
+        return 0.0, 255.0
+    if np.iscomplexobj(values) or values.dtype.kind not in "iuf":
+        raise ValueError(f"an optical image has real gray values, got dtype {values.dtype}")
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = (float(v) for v in np.percentile(finite, OPTICAL_PERCENTILES))
+    return low, high if high > low else low + 1.0
+
+
+def _stretched(values, limits: tuple[float, float]) -> np.ndarray:
+    """``values`` mapped linearly from ``limits`` to [0, 1], clipped; NaN (no-data) 0."""
+    low, high = limits
+    shown = (np.asarray(values, np.float32) - np.float32(low)) / np.float32(high - low)
+    return np.nan_to_num(np.clip(shown, 0, 1), nan=0.0).astype(np.float32, copy=False)
+
+
+def _shown_warped(warped, moving, role: str, input_kind: str) -> np.ndarray:
+    """The registered moving image as the overlay draws it, NaN where it has no data: an
+    optical one stretched as the moving image is drawn, a SAR one normalised."""
+    from .structural import optical_gray
+
+    warped = optical_gray(warped)
+    warped = np.abs(warped) if np.iscomplexobj(warped) else np.asarray(warped)
+    finite = np.isfinite(warped)
+    if not finite.any():
+        return np.full(warped.shape, np.nan, np.float32)
+    if role == "optical":
+        shown = _stretched(warped, _optical_limits(optical_gray(moving)))
+    else:
+        shown = normalize_sar(warped, input_kind).image
+    return np.where(finite, shown, np.nan).astype(np.float32)
+
+
+def _overlay(fixed_shown: np.ndarray, warped_shown: np.ndarray) -> np.ndarray:
     overlay = np.zeros(fixed_shown.shape + (3,), np.float32)
     overlay[..., 0] = overlay[..., 2] = fixed_shown
-    finite = np.isfinite(warped)
-    if finite.any():
-        overlay[..., 1] = np.where(finite, normalize_sar(warped, input_kind).image, 0)
+    overlay[..., 1] = np.nan_to_num(warped_shown, nan=0.0)
     return overlay
+
+
+def _roles(modality, result) -> tuple[str, str]:
+    """The (fixed, moving) roles: ``modality``'s, or else the result's own
+    (``diagnostics['modality']``, set for a pair with an optical image), or two SAR images."""
+    from .matching import parse_modality
+
+    if modality is None:
+        modality = (getattr(result, "diagnostics", None) or {}).get("modality") or "sar"
+    return parse_modality(modality)
 
 
 def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray, result,
                       input_kind: str = "auto", residual_scale: float | None = None,
-                      residual_unit: float = 1.0) -> None:
+                      residual_unit: float = 1.0,
+                      modality: str | tuple[str, str] | None = None) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
 
     Parameters
@@ -181,7 +274,7 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     result : RegistrationResult
         What :func:`sarfeat.register` returned.
     input_kind : str
-        How to display the images (:func:`sarfeat.normalize_sar`).
+        How to display a SAR image (:func:`sarfeat.normalize_sar`).
     residual_scale : float, optional
         Arrows are drawn ``residual_scale`` times their length (default: the
         longest is a twentieth of the image).
@@ -189,15 +282,18 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
         Pixels of the matched moving image per pixel of ``moving`` as given:
         more than 1 when the pair is drawn downsampled, so that the residuals'
         colours and RMS are in the matched image's pixels, as in the report.
+    modality : str or (str, str), optional
+        What ``fixed`` and ``moving`` are, as :func:`sarfeat.register` takes it: each
+        image is drawn by its role (:func:`display_image`: an optical one linearly
+        stretched, a SAR one in dB). None: the result's ``diagnostics['modality']``,
+        set for a pair with an optical image, else two SAR images.
     """
     from skimage.feature import plot_matched_features
 
-    from .structural import optical_gray  # a colour optical image: its gray values
-
-    shown_fixed = normalize_sar(optical_gray(fixed), input_kind).image
-    shown_moving = normalize_sar(optical_gray(moving), input_kind).image
-    warped = optical_gray(result.warped)
-    warped = np.abs(warped) if np.iscomplexobj(warped) else warped
+    roles = _roles(modality, result)
+    shown_fixed = display_image(fixed, roles[0], input_kind)
+    shown_moving = display_image(moving, roles[1], input_kind)
+    warped = _shown_warped(result.warped, moving, roles[1], input_kind)
     fig = figure((16, 5.4))
     ax_matches, ax_overlay, ax_residuals = fig.subplots(1, 3, width_ratios=(2, 1, 1))
     inliers = result.inlier_matches
@@ -211,7 +307,7 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     sampled = f", {len(shown)} shown" if len(shown) < len(inliers) else ""
     ax_matches.set_title(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
                          f"(confidence {result.confidence:.2f})")
-    ax_overlay.imshow(_overlay(shown_fixed, warped, input_kind), interpolation="nearest")
+    ax_overlay.imshow(_overlay(shown_fixed, warped), interpolation="nearest")
     ax_overlay.set_title("overlay: fixed magenta, registered green")
     _residuals(ax_residuals, shown_fixed, result, residual_scale, residual_unit)
     for ax in (ax_matches, ax_overlay, ax_residuals):
@@ -225,7 +321,9 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
 
     What ``sarfeat register --plot`` draws with :func:`plot_registration` (its
     ``residual_unit`` is the last value returned). A colour optical image comes back as
-    its gray values (:func:`sarfeat.structural.optical_gray`).
+    its gray values (:func:`sarfeat.structural.optical_gray`); the view of a uint8 image
+    is uint8 too (its values rounded), so that a plot draws an 8-bit picture as it is at
+    any size (:func:`display_image`).
     """
     from dataclasses import replace
 
@@ -238,11 +336,14 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
     factor = _view_factor([np.shape(fixed), np.shape(moving)], side)
     if factor >= 1:
         return fixed, moving, result, 1.0
-    views, maps = [], []
+    views, maps, shown_views = [], [], []
     for image in (fixed, moving):
         small, to_original = downsample(np.asarray(image, np.float32), factor)
         views.append(small)
         maps.append(to_original)
+        eight_bit = np.asarray(image).dtype == np.uint8 and np.isfinite(small).all()
+        shown_views.append(np.clip(small.round(), 0, 255).astype(np.uint8) if eight_bit
+                           else small)
     to_fixed, to_moving = maps
     matrix = np.linalg.inv(to_moving) @ result.transform.params @ to_fixed
     shown = replace(
@@ -252,7 +353,8 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
         keypoints_moving=apply_matrix(np.linalg.inv(to_moving),
                                       result.keypoints_moving[:, ::-1])[:, ::-1],
         resampling=(views[1], 1, None, views[0].shape), _warped=None)
-    return views[0], views[1], shown, float(np.sqrt(abs(np.linalg.det(to_moving[:2, :2]))))
+    unit = float(np.sqrt(abs(np.linalg.det(to_moving[:2, :2]))))
+    return shown_views[0], shown_views[1], shown, unit
 
 
 def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,

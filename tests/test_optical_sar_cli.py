@@ -119,3 +119,24 @@ def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile,
     votes = np.array([float(row["votes"]) for row in rows])
     assert ((scores > 0) & (scores <= 1)).all()
     np.testing.assert_allclose(scores, votes / 100)
+
+
+def test_cli_plot_draws_the_optical_image_linearly_stretched(tile, moved_sar, tmp_path, capsys,
+                                                             monkeypatch):
+    # --plot drew the optical file with the SAR display stretch (uint16 reflectance in dB)
+    import sarfeat.viz
+
+    drawn = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure", lambda size: drawn.append(make(size)) or drawn[-1])
+    optical = (tile[0] * 40).astype(np.uint16)  # reflectance-like, as Sentinel-2 L2A's
+    fixed, moving, plot = tmp_path / "optical.png", tmp_path / "sar_moved.npy", tmp_path / "p.png"
+    imsave(fixed, optical, check_contrast=False)
+    np.save(moving, moved_sar)
+    status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
+                   "--plot", str(plot)])
+    assert status == 0, capsys.readouterr().err
+    assert plot.stat().st_size > 0
+    panel = np.asarray(drawn[0].axes[2].images[0].get_array())  # the fixed (optical) image
+    low, high = np.percentile(optical, (2, 98))
+    np.testing.assert_allclose(panel, np.clip((optical - low) / (high - low), 0, 1), atol=1e-5)

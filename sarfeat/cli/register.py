@@ -371,7 +371,8 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         fixed, moving, shown, unit = registration_view(inputs.fixed_image, inputs.moving_image,
                                                        result)
         with atomic_path(args.plot) as temporary:
-            plot_registration(temporary, fixed, moving, shown, kind, residual_unit=unit)
+            plot_registration(temporary, fixed, moving, shown, kind, residual_unit=unit,
+                              modality=getattr(args, "modality", "sar"))
         console.say(f"wrote {args.plot}")
 
 

@@ -1,0 +1,121 @@
+"""Registration plots of a pair with an optical image: each image drawn by its role (an
+optical one linearly stretched, or as it is for an 8-bit picture; a SAR one in dB), on the
+bundled 3MOS tile (conftest's ``tile`` and ``moved_sar``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sarfeat
+from sarfeat.preprocess import normalize_sar
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures sarfeat.viz makes, kept for a test to read what they draw."""
+    import sarfeat.viz
+
+    figures = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure",
+                        lambda size: figures.append(make(size)) or figures[-1])
+    return figures
+
+
+@pytest.fixture(scope="module")
+def reflectance_pair(tile, moved_sar):
+    """The optical tile as uint16 reflectance-like values (Sentinel-2 L2A's scale), the
+    moved SAR tile, and their registration (optical-sar)."""
+    optical = (tile[0] * 40).astype(np.uint16)
+    result = sarfeat.register(optical, moved_sar, modality="optical-sar", rng=0,
+                              progress=False)
+    return optical, moved_sar, result
+
+
+def assert_linear_stretch(shown, values, percentiles=(2, 98)):
+    """``shown`` is ``values`` mapped linearly from their ``percentiles`` to [0, 1], clipped."""
+    low, high = np.percentile(values, percentiles)
+    expected = np.clip((values.astype(np.float64) - low) / (high - low), 0, 1)
+    np.testing.assert_allclose(shown, expected, atol=1e-5)
+
+
+def test_an_optical_image_is_drawn_linearly_stretched_not_in_db(reflectance_pair, drawn,
+                                                                tmp_path):
+    # plot_registration drew every image with the SAR stretch: uint16 reflectance was taken
+    # for intensity and drawn in dB (log-shaped), its dark fields crushed
+    from sarfeat.viz import plot_registration
+
+    optical, sar, result = reflectance_pair
+    assert result.diagnostics["modality"] == "optical-sar"
+    for given in ({}, {"modality": "optical-sar"}):  # the result's modality, or as given
+        drawn.clear()
+        plot_registration(tmp_path / "plot.png", optical, sar, result, **given)
+        _, overlay, residuals = drawn[0].axes[:3]
+        panel = np.asarray(residuals.images[0].get_array())  # the fixed (optical) image
+        assert_linear_stretch(panel, optical)
+        inside = (panel > 0.05) & (panel < 0.95)
+        slope, offset = np.polyfit(optical[inside].astype(float), panel[inside], 1)
+        assert np.abs(slope * optical[inside] + offset - panel[inside]).max() < 1e-4
+        drawn_overlay = np.asarray(overlay.images[0].get_array())
+        np.testing.assert_allclose(drawn_overlay[..., 0], panel, atol=1e-6)  # magenta: fixed
+        # the SAR image is drawn as before: normalised (dB, robust stretch), green
+        warped = result.warped
+        finite = np.isfinite(warped)
+        np.testing.assert_allclose(drawn_overlay[..., 1][finite],
+                                   normalize_sar(warped).image[finite], atol=1e-6)
+    assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_an_optical_moving_image_and_its_overlay_share_one_stretch(reflectance_pair, drawn,
+                                                                   tmp_path):
+    # sar-optical: the optical image is the moving one; the overlay's registered image is
+    # drawn with the moving image's stretch, so the two panels agree
+    from sarfeat.viz import plot_registration
+
+    optical, sar, _ = reflectance_pair
+    result = sarfeat.register(sar, optical, modality="sar-optical", rng=0, progress=False)
+    plot_registration(tmp_path / "plot.png", sar, optical, result)
+    overlay = np.asarray(drawn[0].axes[1].images[0].get_array())
+    np.testing.assert_allclose(overlay[..., 0], normalize_sar(sar).image, atol=1e-6)
+    low, high = np.percentile(optical, (2, 98))
+    warped = result.warped
+    finite = np.isfinite(warped)
+    expected = np.clip((warped[finite] - low) / (high - low), 0, 1)
+    np.testing.assert_allclose(overlay[..., 1][finite], expected, atol=1e-5)
+    from sarfeat.viz import display_image
+
+    assert_linear_stretch(display_image(optical, "optical"), optical)
+
+
+def test_an_eight_bit_optical_picture_is_drawn_as_it_is(tile, moved_sar, drawn, tmp_path):
+    from sarfeat.viz import plot_registration, registration_view
+
+    picture = np.clip(tile[0], 0, 255).astype(np.uint8)
+    result = sarfeat.register(picture, moved_sar, modality="optical-sar", rng=0,
+                              progress=False)
+    # drawn downsampled (here at half size), the view stays an 8-bit picture
+    fixed, moving, shown, unit = registration_view(picture, moved_sar, result, side=128)
+    assert fixed.dtype == np.uint8 and fixed.shape == (128, 128) and unit == 2.0
+    plot_registration(tmp_path / "plot.png", fixed, moving, shown, residual_unit=unit)
+    panel = np.asarray(drawn[0].axes[2].images[0].get_array())
+    np.testing.assert_allclose(panel, fixed / 255, atol=1e-7)
+    from sarfeat.viz import display_image
+
+    np.testing.assert_allclose(display_image(picture, "optical"), picture / 255, atol=1e-7)
+
+
+def test_display_image_roles_are_checked():
+    from sarfeat.viz import display_image
+
+    with pytest.raises(ValueError, match="role must be 'sar' or 'optical'"):
+        display_image(np.ones((4, 4)), "radar")
+    with pytest.raises(ValueError, match="real gray values"):
+        display_image(np.ones((4, 4), np.complex64), "optical")
+    # no-data of an optical image is drawn black; a constant one does not divide by zero
+    image = np.arange(16, dtype=np.float32).reshape(4, 4)
+    image[0, 0] = np.nan
+    assert display_image(image, "optical")[0, 0] == 0
+    assert np.isfinite(display_image(np.full((4, 4), 7.0), "optical")).all()
