@@ -115,7 +115,8 @@ class RegistrationResult:
         inliers), ``network`` (the runtime, precision and device that ran the
         keypoint network, :attr:`~sarfeat.SARR2D2Detector.runtime_used`; None for a
         pair with an optical image, matched without it), ``modality`` (only for a
-        pair with an optical image: ``'optical-sar'`` or ``'sar-optical'``), and the
+        pair with an optical image: ``'optical-sar'``, ``'sar-optical'`` or, for two
+        optical images, ``'optical-optical'``), and the
         matcher's other counts and timings.
     confidence : float
         In [0, 1]: the product of three terms, each 1 when that evidence is
@@ -238,8 +239,10 @@ def register(
     fixed, moving : (H, W) array_like
         SAR images: uint8/uint16 quick-looks, float intensity, amplitude or
         dB, or complex; NaN (and ``nodata`` when given) marks no-data. Both
-        are read with the same ``input_kind`` (default ``'auto'``). An optical
-        image (``modality='optical-sar'`` or ``'sar-optical'``) may also be
+        are read with the same ``input_kind`` (default ``'auto'``). With
+        ``modality`` (a matcher option) one image or both may be optical:
+        ``'optical-sar'``, ``'sar-optical'``, or ``'optical'`` for two optical
+        images. An optical image may also be
         (H, W, 3) RGB or (H, W, 4) RGBA: it is matched on its gray values
         (Rec. 709 luma, as the command line reads a colour file; a zero alpha
         is no-data), and ``warped`` of a colour moving image has its channels.

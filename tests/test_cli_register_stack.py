@@ -547,7 +547,7 @@ def test_no_refusal_hint_for_an_image_under_min_valid_fraction(optical_stack, tm
      "--weights: for two SAR images"),
     (["--modality", "sar-optical", "--precision", "fp32", "--model", "projective"],
      "--precision, --model projective: for two SAR images"),
-    (["--modality", "optical"], "argument --modality: invalid choice"),
+    (["--modality", "optical-lidar"], "argument --modality: invalid choice"),
     (["--turns", "some"], "argument --turns: invalid choice"),
 ])
 def test_register_stack_refuses_search_options_as_register_does(options, message, tmp_path,

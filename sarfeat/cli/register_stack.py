@@ -26,8 +26,8 @@ refused with that reason; its transform still maps REFERENCE's pixels to the
 image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
 report;
 
-with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES) or
-``sar-optical``, each pair is matched as ``sarfeat register --modality``
+with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
+``sar-optical`` or ``optical`` (all optical), each pair is matched as ``sarfeat register --modality``
 matches it, with the same ``--turns``, ``--scales``, ``--dense-model`` and
 ``--keep-border-fill``
 (:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and
@@ -101,8 +101,8 @@ _DESCRIPTION = (
     "georeferenced inputs are matched as `sarfeat register` matches them: where their "
     "footprints overlap (REFERENCE cropped to the image's), on REFERENCE's grid. With "
     "--modality optical-sar, SAR IMAGES are registered onto an optical REFERENCE (a "
-    "Sentinel-2 scene, say; sar-optical the other way round), as `sarfeat register "
-    "--modality` registers a pair."
+    "Sentinel-2 scene, say; sar-optical the other way round; optical: all optical), as "
+    "`sarfeat register --modality` registers a pair."
 )
 
 

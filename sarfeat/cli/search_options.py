@@ -23,7 +23,7 @@ __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options
            "search_report", "refusal_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
-MODALITIES = ("sar", "optical-sar", "sar-optical")
+MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")
 #: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
 #: (the dense matcher's own default stops at +-90 degrees).
 WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
@@ -39,8 +39,8 @@ def add_search_options(parser: argparse.ArgumentParser, fixed: str = "FIXED",
     add = parser.add_argument
     add("--modality", choices=MODALITIES, default="sar",
         help=f"what {fixed} and {moving} are: both SAR (default), {fixed} optical and {moving} "
-             "SAR (optical-sar), or the other way round (sar-optical); a pair with an optical "
-             "image is matched on dense structure maps")
+             "SAR (optical-sar), the other way round (sar-optical), or both optical (optical); "
+             "a pair with an optical image is matched on dense structure maps")
     add("--turns", choices=("auto", "upright", "any"), default="auto",
         help="turns searched between the images: upright only; any (with an optical image "
              "the whole circle, every 15 degrees: about 1.3 times the time of its default "

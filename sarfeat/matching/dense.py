@@ -125,13 +125,15 @@ _MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
 class DenseStructuralMatcher(DenseFineStage):
-    """Register an optical image and a SAR image (either way round) on structure maps.
+    """Register an optical image and a SAR image (either way round), or two optical images,
+    on structure maps.
 
     Parameters
     ----------
     modality : str or (str, str)
         The modalities of image 1 and image 2: ``'optical-sar'``,
-        ``'sar-optical'`` or a pair of ``'optical'`` / ``'sar'``.
+        ``'sar-optical'``, ``'optical'`` (both optical) or a pair of ``'optical'`` /
+        ``'sar'``.
     model : {'similarity', 'affine', 'projective'}
         The model returned: the whole-overlap similarity, or with ``'affine'``
         (``'projective'``: its affine part) that similarity stretched by

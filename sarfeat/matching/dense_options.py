@@ -32,7 +32,8 @@ def checked_turns(turns) -> tuple[float, ...]:
 
 
 def parse_modality(modality) -> tuple[str, str]:
-    """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word."""
+    """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word for
+    both (``'sar'``, ``'optical'``)."""
     if isinstance(modality, str):
         parts = tuple(modality.lower().replace("_", "-").split("-"))
         if len(parts) == 1:

@@ -218,9 +218,10 @@ class CoarseFineMatcher:
         the upright default does.
     modality : str or (str, str)
         What the two images are: ``'sar'`` (both SAR, the default: the method
-        above), or ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and
-        image 2 SAR, or the other way round; or a pair of ``'optical'`` and
-        ``'sar'``). A pair with an optical image is matched on dense
+        above), ``'optical-sar'`` / ``'sar-optical'`` (image 1 optical and
+        image 2 SAR, or the other way round), ``'optical'`` (two optical
+        images), or a pair of ``'optical'`` and ``'sar'``. A pair with an
+        optical image is matched on dense
         structure maps by :class:`~sarfeat.matching.dense.DenseStructuralMatcher`,
         which fills the same attributes; the network is not used. Of the
         parameters above it then follows ``model``, ``max_scale_change``,

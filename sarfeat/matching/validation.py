@@ -153,8 +153,8 @@ def _check_modality_options(matcher) -> None:
                        parameters)
         if given:
             raise ValueError(
-                f"{', '.join(given)}: for a pair with an optical image (modality='optical-sar' "
-                "or 'sar-optical'); two SAR images are matched by the keypoint matcher, whose "
+                f"{', '.join(given)}: for a pair with an optical image (modality='optical-sar', "
+                "'sar-optical' or 'optical'); two SAR images are matched by the keypoint matcher, whose "
                 "transform model= sets and whose detector's pyramid covers the scales")
         return
     given = _given({name: getattr(matcher, ATTRIBUTE_OF.get(name, name)) for name in parameters
