@@ -131,17 +131,46 @@ def _view_title(title: str, shapes, views) -> str:
 
 def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.ndarray,
                       keypoints0: np.ndarray, keypoints1: np.ndarray, matches: np.ndarray,
-                      errors: np.ndarray, title: str, side: int | None = PLOT_SIDE) -> None:
+                      errors: np.ndarray, title: str, side: int | None = PLOT_SIDE,
+                      modality: str | tuple[str, str] = "sar",
+                      input_kind: str = "auto") -> None:
     """Matches side by side: green within 3 px of the truth, red beyond.
 
     A pair whose longer image is longer than ``side`` pixels is drawn downsampled,
     both images by one factor, to ``side`` pixels a side (the keypoints moved with
     them; the title says so): None draws it at full resolution.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file to write.
+    image0, image1 : ndarray
+        The matched images (NaN = no-data); an optical one may be (H, W, 3) RGB or
+        (H, W, 4) RGBA, drawn by its gray values.
+    keypoints0, keypoints1 : ndarray
+        (N, 2) keypoints (row, col) of each image.
+    matches : ndarray
+        (M, 2) indices into ``keypoints0`` and ``keypoints1``.
+    errors : ndarray
+        (M,) distance of each match from the truth, in pixels of ``image1``.
+    title : str
+        The plot's title.
+    side : int or None
+        Longest side of the images drawn.
+    modality : str or (str, str)
+        What ``image0`` and ``image1`` are, as :func:`sarfeat.register` takes it: each
+        image is drawn by its role (:func:`display_image`). Default: two SAR images.
+    input_kind : str
+        How to display a SAR image (:func:`sarfeat.normalize_sar`).
     """
     from skimage.feature import plot_matched_features
 
+    from .matching import parse_modality
+
     check_integer("side", side, optional=True)
-    shown0, shown1 = normalize_sar(image0).image, normalize_sar(image1).image
+    roles = parse_modality(modality)
+    shown0 = display_image(image0, roles[0], input_kind)
+    shown1 = display_image(image1, roles[1], input_kind)
     shapes = [np.shape(shown0), np.shape(shown1)]
     factor = _view_factor(shapes, side)
     shown0, keypoints0 = _shrunk(shown0, np.asarray(keypoints0, float), factor)

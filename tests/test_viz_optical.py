@@ -119,3 +119,20 @@ def test_display_image_roles_are_checked():
     image[0, 0] = np.nan
     assert display_image(image, "optical")[0, 0] == 0
     assert np.isfinite(display_image(np.full((4, 4), 7.0), "optical")).all()
+
+
+def test_match_errors_draw_an_optical_image_as_optical(tile, moved_sar, drawn, tmp_path):
+    # plot_match_errors drew both images with the SAR stretch (uint16 reflectance in dB)
+    from sarfeat.viz import plot_match_errors
+
+    optical = (tile[0] * 40).astype(np.uint16)
+    keypoints = np.array([[40.0, 50.0], [120.0, 130.0]])
+    plot_match_errors(tmp_path / "m.png", optical, moved_sar, keypoints, keypoints,
+                      np.array([[0, 0], [1, 1]]), np.array([1.0, 9.0]), "pair",
+                      modality="optical-sar")
+    image = np.asarray(drawn[0].axes[0].images[0].get_array())
+    width = optical.shape[1]
+    assert_linear_stretch(image[:, :width], optical)
+    finite = np.isfinite(moved_sar)
+    np.testing.assert_allclose(image[:, width:][finite], normalize_sar(moved_sar).image[finite],
+                               atol=1e-6)
