@@ -11,9 +11,9 @@ import os
 import numpy as np
 
 from ._validation import check_integer
-from .preprocess import normalize_sar
+from .preprocess import normalize_sar, valid_mask
 
-__all__ = ["OPTICAL_PERCENTILES", "display_image", "figure", "plot_keypoints",
+__all__ = ["NODATA_COLOR", "OPTICAL_PERCENTILES", "display_image", "figure", "plot_keypoints",
            "plot_match_errors", "plot_registration", "registration_view"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
@@ -25,6 +25,11 @@ PLOT_SIDE = 1024
 #: Percentiles of an optical image's gray values that a plot stretches linearly to black and
 #: white (a uint8 picture is drawn as it is).
 OPTICAL_PERCENTILES = (2.0, 98.0)
+#: RGB colour of no-data pixels (NaN, masked, outside a warped image) in every plot: no gray
+#: value, nor any mix of the overlay's magenta and green, is drawn in it.
+NODATA_COLOR = (0.27, 0.51, 0.71)  # matplotlib's 'steelblue'
+#: What a plot's title adds when it draws no-data pixels.
+NODATA_NOTE = "(steel blue: no data)"
 
 
 def figure(size: tuple[float, float]):
@@ -41,7 +46,8 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
                    side: int | None = PLOT_SIDE) -> None:
     """Keypoints (row, col) as circles sized by scale and coloured by response over ``image``.
 
-    ``image`` is a 2-D display image in [0, 1] (e.g. ``normalize_sar(x).image``);
+    ``image`` is a 2-D display image in [0, 1], NaN on no-data, drawn in
+    :data:`NODATA_COLOR` (e.g. ``display_image(x, mark_nodata=True)``);
     ``keypoints`` (N, 2), ``scales`` and ``responses`` (N,) finite numbers, as a
     detector gives them (a ValueError says which is not). An image longer than
     ``side`` pixels is drawn downsampled to ``side`` pixels a side (its keypoints moved
@@ -57,7 +63,7 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
     image, keypoints, title = _keypoint_view(image, keypoints, title, side)
     fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
     ax = fig.add_subplot()
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _draw_gray(ax, image)
     order = np.argsort(responses)  # best keypoints drawn last, on top
     if len(responses):
         low, high = float(responses.min()), float(responses.max())
@@ -69,9 +75,30 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
                    marker="o", facecolors="none", edgecolors=colors.to_rgba(responses[order]),
                    linewidths=0.8)
         fig.colorbar(colors, ax=ax, shrink=0.7, label="response (reliability x repeatability)")
-    ax.set_title(title)
+    ax.set_title(_noted(title, image))
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
+
+
+def _draw_gray(ax, shown: np.ndarray) -> None:
+    """A display image in [0, 1] drawn in gray on ``ax``, its NaN (no-data) in NODATA_COLOR."""
+    from matplotlib import colormaps
+
+    gray = colormaps["gray"].with_extremes(bad=NODATA_COLOR)
+    ax.imshow(np.ma.masked_invalid(shown), cmap=gray, vmin=0, vmax=1, interpolation="nearest")
+
+
+def _painted(shown: np.ndarray) -> np.ndarray:
+    """A display image in [0, 1] as (H, W, 3) gray RGB, its NaN (no-data) in NODATA_COLOR."""
+    nodata = np.isnan(shown)
+    rgb = np.repeat(np.where(nodata, 0, shown)[..., None], 3, axis=-1).astype(np.float32)
+    rgb[nodata] = NODATA_COLOR
+    return rgb
+
+
+def _noted(title: str, *shown: np.ndarray) -> str:
+    """``title``, and the colour no-data is drawn in when any of ``shown`` has NaN."""
+    return f"{title}\n{NODATA_NOTE}" if any(np.isnan(s).any() for s in shown) else title
 
 
 def _keypoint_arrays(keypoints, scales, responses):
@@ -145,8 +172,8 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     path : str or os.PathLike
         The image file to write.
     image0, image1 : ndarray
-        The matched images (NaN = no-data); an optical one may be (H, W, 3) RGB or
-        (H, W, 4) RGBA, drawn by its gray values.
+        The matched images (NaN = no-data, drawn in :data:`NODATA_COLOR`); an optical
+        one may be (H, W, 3) RGB or (H, W, 4) RGBA, drawn by its gray values.
     keypoints0, keypoints1 : ndarray
         (N, 2) keypoints (row, col) of each image.
     matches : ndarray
@@ -169,8 +196,8 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
 
     check_integer("side", side, optional=True)
     roles = parse_modality(modality)
-    shown0 = display_image(image0, roles[0], input_kind)
-    shown1 = display_image(image1, roles[1], input_kind)
+    shown0 = display_image(image0, roles[0], input_kind, mark_nodata=True)
+    shown1 = display_image(image1, roles[1], input_kind, mark_nodata=True)
     shapes = [np.shape(shown0), np.shape(shown1)]
     factor = _view_factor(shapes, side)
     shown0, keypoints0 = _shrunk(shown0, np.asarray(keypoints0, float), factor)
@@ -180,15 +207,18 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     good = errors <= 3
     for subset, color in ((~good, "tab:red"), (good, "lime")):
         if subset.any():
-            plot_matched_features(shown0, shown1, keypoints0=keypoints0, keypoints1=keypoints1,
+            plot_matched_features(_painted(shown0), _painted(shown1), keypoints0=keypoints0,
+                                  keypoints1=keypoints1,
                                   matches=matches[subset], ax=ax, keypoints_color="yellow",
                                   matches_color=color, only_matches=True)
-    ax.set_title(_view_title(title, shapes, [shown0.shape, shown1.shape]))
+    ax.set_title(_noted(_view_title(title, shapes, [shown0.shape, shown1.shape]), shown0,
+                        shown1))
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
 
 
-def display_image(image, role: str = "sar", input_kind: str = "auto") -> np.ndarray:
+def display_image(image, role: str = "sar", input_kind: str = "auto",
+                  mark_nodata: bool = False) -> np.ndarray:
     """An image as the registration plots draw it: 2-D float32 values in [0, 1].
 
     Parameters
@@ -205,11 +235,14 @@ def display_image(image, role: str = "sar", input_kind: str = "auto") -> np.ndar
     input_kind : str
         What a SAR image's values are (:func:`sarfeat.normalize_sar`); an optical
         image's are gray values, whatever it says.
+    mark_nodata : bool
+        True: no-data pixels (:func:`sarfeat.preprocess.valid_mask`) are NaN, as
+        sarfeat's plots take them (drawn in :data:`NODATA_COLOR`), instead of filled.
 
     Returns
     -------
     ndarray
-        (H, W) float32 in [0, 1].
+        (H, W) float32 in [0, 1] (NaN on no-data with ``mark_nodata``).
 
     Examples
     --------
@@ -226,8 +259,14 @@ def display_image(image, role: str = "sar", input_kind: str = "auto") -> np.ndar
         raise ValueError(f"role must be 'sar' or 'optical', got {role!r}")
     image = optical_gray(image)
     if role == "sar":
-        return normalize_sar(image, input_kind).image
-    return _stretched(image, _optical_limits(image))
+        normalized = normalize_sar(image, input_kind)
+        shown, valid = normalized.image, normalized.valid
+    else:
+        shown = _stretched(image, _optical_limits(image))
+        valid = valid_mask(image)
+    if mark_nodata and valid is not None and not valid.all():
+        shown = np.where(valid, shown, np.float32(np.nan))
+    return shown
 
 
 def _optical_limits(gray) -> tuple[float, float]:
@@ -270,9 +309,11 @@ def _shown_warped(warped, moving, role: str, input_kind: str) -> np.ndarray:
 
 
 def _overlay(fixed_shown: np.ndarray, warped_shown: np.ndarray) -> np.ndarray:
+    """Fixed magenta, registered green; NODATA_COLOR where either has no data (NaN)."""
     overlay = np.zeros(fixed_shown.shape + (3,), np.float32)
     overlay[..., 0] = overlay[..., 2] = fixed_shown
-    overlay[..., 1] = np.nan_to_num(warped_shown, nan=0.0)
+    overlay[..., 1] = warped_shown
+    overlay[np.isnan(fixed_shown) | np.isnan(warped_shown)] = NODATA_COLOR
     return overlay
 
 
@@ -297,7 +338,8 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     path : str or os.PathLike
         The image file to write.
     fixed, moving : ndarray
-        The matched images (NaN = no-data), as :func:`sarfeat.register` took them: an
+        The matched images (NaN = no-data, drawn in :data:`NODATA_COLOR`, as is the
+        overlay where either image has none), as :func:`sarfeat.register` took them: an
         optical image may be (H, W, 3) RGB or (H, W, 4) RGBA, drawn by its gray values
         (:func:`sarfeat.structural.optical_gray`), as is a colour ``result.warped``.
     result : RegistrationResult
@@ -320,8 +362,8 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     from skimage.feature import plot_matched_features
 
     roles = _roles(modality, result)
-    shown_fixed = display_image(fixed, roles[0], input_kind)
-    shown_moving = display_image(moving, roles[1], input_kind)
+    shown_fixed = display_image(fixed, roles[0], input_kind, mark_nodata=True)
+    shown_moving = display_image(moving, roles[1], input_kind, mark_nodata=True)
     warped = _shown_warped(result.warped, moving, roles[1], input_kind)
     fig = figure((16, 5.4))
     ax_matches, ax_overlay, ax_residuals = fig.subplots(1, 3, width_ratios=(2, 1, 1))
@@ -330,14 +372,17 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     if len(shown) > PLOT_MATCHES:  # a readable plot: an even sample of the inliers
         shown = inliers[np.linspace(0, len(inliers) - 1, PLOT_MATCHES).round().astype(int)]
     if len(shown):
-        plot_matched_features(shown_fixed, shown_moving, keypoints0=result.keypoints_fixed,
+        plot_matched_features(_painted(shown_fixed), _painted(shown_moving),
+                              keypoints0=result.keypoints_fixed,
                               keypoints1=result.keypoints_moving, matches=shown, ax=ax_matches,
                               keypoints_color="yellow", matches_color="lime", only_matches=True)
     sampled = f", {len(shown)} shown" if len(shown) < len(inliers) else ""
-    ax_matches.set_title(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
-                         f"(confidence {result.confidence:.2f})")
+    ax_matches.set_title(_noted(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
+                                f"(confidence {result.confidence:.2f})", shown_fixed,
+                                shown_moving))
     ax_overlay.imshow(_overlay(shown_fixed, warped), interpolation="nearest")
-    ax_overlay.set_title("overlay: fixed magenta, registered green")
+    ax_overlay.set_title(_noted("overlay: fixed magenta, registered green", shown_fixed,
+                                warped))
     _residuals(ax_residuals, shown_fixed, result, residual_scale, residual_unit)
     for ax in (ax_matches, ax_overlay, ax_residuals):
         ax.set_axis_off()
@@ -392,7 +437,7 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
 
     Drawn in the pixels of ``result``; lengths reported in ``unit`` times those.
     """
-    ax.imshow(shown_fixed, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _draw_gray(ax, shown_fixed)
     inliers = result.inlier_matches
     if not len(inliers):
         ax.set_title("no tie points")

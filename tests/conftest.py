@@ -155,6 +155,19 @@ def moved_sar(tile):
                 preserve_range=True).astype(np.float32)
 
 
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures sarfeat.viz makes, kept for a test to read what they draw (the
+    test_viz*.py modules')."""
+    import sarfeat.viz
+
+    figures = []
+    make = sarfeat.viz.figure
+    monkeypatch.setattr(sarfeat.viz, "figure",
+                        lambda size: figures.append(make(size)) or figures[-1])
+    return figures
+
+
 @pytest.fixture(scope="module")
 def client():
     """A Dask client of two single-threaded worker processes, shared by a test module."""

@@ -205,10 +205,9 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
         console.say(f"wrote {args.output}")
     if args.plot is not None:
         from ..io import atomic_path
-        from ..preprocess import normalize_sar
-        from ..viz import plot_keypoints
+        from ..viz import display_image, plot_keypoints
 
-        shown = normalize_sar(image, args.input_kind).image
+        shown = display_image(image, "sar", args.input_kind, mark_nodata=True)
         with atomic_path(args.plot) as temporary:
             plot_keypoints(temporary, shown, detector.keypoints, detector.scales,
                            detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
