@@ -13,7 +13,7 @@ import numpy as np
 from ._validation import check_integer
 from .preprocess import normalize_sar, valid_mask
 
-__all__ = ["NODATA_COLOR", "OPTICAL_PERCENTILES", "display_image", "figure", "plot_keypoints",
+__all__ = ["NODATA_COLOR", "OPTICAL_PERCENTILES", "OVERLAY_PERCENTILES", "display_image", "figure", "plot_keypoints",
            "plot_match_errors", "plot_registration", "registration_view"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
@@ -25,6 +25,10 @@ PLOT_SIDE = 1024
 #: Percentiles of an optical image's gray values that a plot stretches linearly to black and
 #: white (a uint8 picture is drawn as it is).
 OPTICAL_PERCENTILES = (2.0, 98.0)
+#: Percentiles that each image of a registration overlay is stretched linearly between (to
+#: black and white), over the pixels where both have data: the two channels span one range
+#: whatever each image's own display (an 8-bit picture drawn as it is, a SAR image in dB).
+OVERLAY_PERCENTILES = (2.0, 98.0)
 #: RGB colour of no-data pixels (NaN, masked, outside a warped image) in every plot: no gray
 #: value, nor any mix of the overlay's magenta and green, is drawn in it.
 NODATA_COLOR = (0.27, 0.51, 0.71)  # matplotlib's 'steelblue'
@@ -277,10 +281,16 @@ def _optical_limits(gray) -> tuple[float, float]:
         return 0.0, 255.0
     if np.iscomplexobj(values) or values.dtype.kind not in "iuf":
         raise ValueError(f"an optical image has real gray values, got dtype {values.dtype}")
+    return _percentile_limits(values, OPTICAL_PERCENTILES)
+
+
+def _percentile_limits(values: np.ndarray, percentiles) -> tuple[float, float]:
+    """The ``percentiles`` of the finite ``values`` ((0, 1) for none), the upper one above
+    the lower one (by 1 for constant values)."""
     finite = values[np.isfinite(values)]
     if not finite.size:
         return 0.0, 1.0
-    low, high = (float(v) for v in np.percentile(finite, OPTICAL_PERCENTILES))
+    low, high = (float(v) for v in np.percentile(finite, percentiles))
     return low, high if high > low else low + 1.0
 
 
@@ -309,11 +319,15 @@ def _shown_warped(warped, moving, role: str, input_kind: str) -> np.ndarray:
 
 
 def _overlay(fixed_shown: np.ndarray, warped_shown: np.ndarray) -> np.ndarray:
-    """Fixed magenta, registered green; NODATA_COLOR where either has no data (NaN)."""
+    """Fixed magenta, registered green, each stretched between its OVERLAY_PERCENTILES where
+    both have data (so that a well-registered pair looks balanced); NODATA_COLOR where either
+    has no data (NaN)."""
+    nodata = np.isnan(fixed_shown) | np.isnan(warped_shown)
     overlay = np.zeros(fixed_shown.shape + (3,), np.float32)
-    overlay[..., 0] = overlay[..., 2] = fixed_shown
-    overlay[..., 1] = warped_shown
-    overlay[np.isnan(fixed_shown) | np.isnan(warped_shown)] = NODATA_COLOR
+    for channels, shown in (([0, 2], fixed_shown), ([1], warped_shown)):
+        limits = _percentile_limits(shown[~nodata], OVERLAY_PERCENTILES)
+        overlay[..., channels] = _stretched(shown, limits)[..., None]
+    overlay[nodata] = NODATA_COLOR
     return overlay
 
 
@@ -332,6 +346,11 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
                       residual_unit: float = 1.0,
                       modality: str | tuple[str, str] | None = None) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
+
+    The overlay draws each image as its panel does, then stretched linearly between its
+    :data:`OVERLAY_PERCENTILES` over the pixels where both images have data, so that the
+    two colours span one range (an 8-bit picture drawn as it is beside a SAR image in dB
+    would tint it).
 
     Parameters
     ----------

@@ -30,6 +30,13 @@ def assert_linear_stretch(shown, values, percentiles=(2, 98)):
     np.testing.assert_allclose(shown, expected, atol=1e-5)
 
 
+def restretched(shown: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """A panel's ``shown`` values as the overlay draws them: stretched linearly between their
+    2nd and 98th percentiles over ``where`` (both images have data), clipped."""
+    low, high = np.percentile(shown[where], (2, 98))
+    return np.clip((shown - low) / (high - low), 0, 1)
+
+
 def test_an_optical_image_is_drawn_linearly_stretched_not_in_db(reflectance_pair, drawn,
                                                                 tmp_path):
     # plot_registration drew every image with the SAR stretch: uint16 reflectance was taken
@@ -49,13 +56,15 @@ def test_an_optical_image_is_drawn_linearly_stretched_not_in_db(reflectance_pair
         assert np.abs(slope * optical[inside] + offset - panel[inside]).max() < 1e-4
         drawn_overlay = np.asarray(overlay.images[0].get_array())
         # the SAR image is drawn as before: normalised (dB, robust stretch), green; the
-        # overlay only where the registered image has data
+        # overlay only where the registered image has data, each image as its panel is
+        # (the optical one linear), stretched to its own range there
         warped = result.warped
         finite = np.isfinite(warped)
-        np.testing.assert_allclose(drawn_overlay[..., 0][finite], panel[finite],
-                                   atol=1e-6)  # magenta: fixed
+        np.testing.assert_allclose(drawn_overlay[..., 0][finite],  # magenta: fixed
+                                   restretched(panel, finite)[finite], atol=1e-5)
+        sar_shown = normalize_sar(warped).image
         np.testing.assert_allclose(drawn_overlay[..., 1][finite],
-                                   normalize_sar(warped).image[finite], atol=1e-6)
+                                   restretched(sar_shown, finite)[finite], atol=1e-5)
     assert (tmp_path / "plot.png").stat().st_size > 0
 
 
@@ -71,11 +80,12 @@ def test_an_optical_moving_image_and_its_overlay_share_one_stretch(reflectance_p
     overlay = np.asarray(drawn[0].axes[1].images[0].get_array())
     warped = result.warped
     finite = np.isfinite(warped) & np.isfinite(sar)  # the overlay: where both have data
-    np.testing.assert_allclose(overlay[..., 0][finite], normalize_sar(sar).image[finite],
-                               atol=1e-6)
+    np.testing.assert_allclose(overlay[..., 0][finite],
+                               restretched(normalize_sar(sar).image, finite)[finite], atol=1e-5)
     low, high = np.percentile(optical, (2, 98))
-    expected = np.clip((warped[finite] - low) / (high - low), 0, 1)
-    np.testing.assert_allclose(overlay[..., 1][finite], expected, atol=1e-5)
+    shown = np.clip((warped - low) / (high - low), 0, 1)  # as the moving panel: linear
+    np.testing.assert_allclose(overlay[..., 1][finite], restretched(shown, finite)[finite],
+                               atol=1e-5)
     from sarfeat.viz import display_image
 
     assert_linear_stretch(display_image(optical, "optical"), optical)
@@ -127,3 +137,25 @@ def test_match_errors_draw_an_optical_image_as_optical(tile, moved_sar, drawn, t
     finite = np.isfinite(moved_sar)
     np.testing.assert_allclose(image[:, width:][finite], normalize_sar(moved_sar).image[finite],
                                atol=1e-6)
+
+
+def test_the_overlay_of_an_eight_bit_picture_is_balanced(tile, moved_sar, drawn, tmp_path):
+    # the overlay drew an 8-bit picture as it is (its values 0.28 to 0.80 between their 2nd
+    # and 98th percentiles) against the SAR image stretched in dB (0.05 to 0.94): a dull,
+    # green-tinted overlay. Each image now spans one range where both have data, as the
+    # same tile as float reflectance does.
+    from sarfeat.viz import plot_registration
+
+    overlays = []
+    for fixed in (np.clip(tile[0], 0, 255).astype(np.uint8), tile[0] * 40):
+        result = sarfeat.register(fixed, moved_sar, modality="optical-sar", rng=0,
+                                  progress=False)
+        drawn.clear()
+        plot_registration(tmp_path / "plot.png", fixed, moved_sar, result)
+        overlay = np.asarray(drawn[0].axes[1].images[0].get_array())
+        both = np.isfinite(result.warped)
+        for channel in (0, 1):  # magenta (fixed) and green (registered)
+            np.testing.assert_allclose(np.percentile(overlay[..., channel][both], (2, 98)),
+                                       (0, 1), atol=0.01)
+        overlays.append(overlay)
+    np.testing.assert_allclose(overlays[0], overlays[1], atol=0.01)
