@@ -13,7 +13,8 @@ import numpy as np
 from ._validation import check_integer
 from .preprocess import normalize_sar, valid_mask
 
-__all__ = ["NODATA_COLOR", "OPTICAL_PERCENTILES", "OVERLAY_PERCENTILES", "display_image", "figure", "plot_keypoints",
+__all__ = ["NODATA_COLOR", "OPTICAL_PERCENTILES", "OVERLAY_PERCENTILES", "display_image",
+           "display_rgb", "figure", "plot_keypoints",
            "plot_match_errors", "plot_registration", "registration_view"]
 
 #: Most matches drawn in a registration plot (an even sample of the inliers beyond).
@@ -92,10 +93,34 @@ def _draw_gray(ax, shown: np.ndarray) -> None:
     ax.imshow(np.ma.masked_invalid(shown), cmap=gray, vmin=0, vmax=1, interpolation="nearest")
 
 
-def _painted(shown: np.ndarray) -> np.ndarray:
-    """A display image in [0, 1] as (H, W, 3) gray RGB, its NaN (no-data) in NODATA_COLOR."""
+def display_rgb(shown) -> np.ndarray:
+    """A display image as sarfeat's plots draw it: gray RGB, no-data in :data:`NODATA_COLOR`.
+
+    Parameters
+    ----------
+    shown : array_like
+        A 2-D display image in [0, 1], NaN on no-data, as
+        ``display_image(image, mark_nodata=True)`` gives it.
+
+    Returns
+    -------
+    ndarray
+        (H, W, 3) float32 RGB, for :meth:`matplotlib.axes.Axes.imshow` or
+        :func:`skimage.feature.plot_matched_features`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.viz import NODATA_COLOR, display_rgb
+    >>> rgb = display_rgb(np.array([[0.5, np.nan]]))
+    >>> rgb[0, 0].tolist(), bool(np.allclose(rgb[0, 1], NODATA_COLOR))
+    ([0.5, 0.5, 0.5], True)
+    """
+    shown = np.asarray(shown, np.float32)
+    if shown.ndim != 2:
+        raise ValueError(f"shown must be a 2-D display image, got shape {shown.shape}")
     nodata = np.isnan(shown)
-    rgb = np.repeat(np.where(nodata, 0, shown)[..., None], 3, axis=-1).astype(np.float32)
+    rgb = np.repeat(np.where(nodata, 0, shown)[..., None], 3, axis=-1)
     rgb[nodata] = NODATA_COLOR
     return rgb
 
@@ -211,7 +236,7 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     good = errors <= 3
     for subset, color in ((~good, "tab:red"), (good, "lime")):
         if subset.any():
-            plot_matched_features(_painted(shown0), _painted(shown1), keypoints0=keypoints0,
+            plot_matched_features(display_rgb(shown0), display_rgb(shown1), keypoints0=keypoints0,
                                   keypoints1=keypoints1,
                                   matches=matches[subset], ax=ax, keypoints_color="yellow",
                                   matches_color=color, only_matches=True)
@@ -391,7 +416,7 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     if len(shown) > PLOT_MATCHES:  # a readable plot: an even sample of the inliers
         shown = inliers[np.linspace(0, len(inliers) - 1, PLOT_MATCHES).round().astype(int)]
     if len(shown):
-        plot_matched_features(_painted(shown_fixed), _painted(shown_moving),
+        plot_matched_features(display_rgb(shown_fixed), display_rgb(shown_moving),
                               keypoints0=result.keypoints_fixed,
                               keypoints1=result.keypoints_moving, matches=shown, ax=ax_matches,
                               keypoints_color="yellow", matches_color="lime", only_matches=True)
