@@ -125,6 +125,23 @@ def display_rgb(shown) -> np.ndarray:
     return rgb
 
 
+def _draw_matches(ax, shown0: np.ndarray, shown1: np.ndarray, keypoints0, keypoints1,
+                  groups) -> list[np.ndarray]:
+    """Two display images side by side on ``ax``, and each (matches, colour) of ``groups``
+    over them; the images are drawn even with no matches. Returns the two display images as
+    drawn, for the title's note (:func:`_noted`)."""
+    from skimage.feature import plot_matched_features
+
+    images = [display_rgb(s) for s in (shown0, shown1)]
+    groups = [(matches, color) for matches, color in groups if len(matches)] \
+        or [(np.empty((0, 2), int), "lime")]
+    for matches, color in groups:
+        plot_matched_features(*images, keypoints0=keypoints0, keypoints1=keypoints1,
+                              matches=matches, ax=ax, keypoints_color="yellow",
+                              matches_color=color, only_matches=True)
+    return [shown0, shown1]
+
+
 def _noted(title: str, *shown: np.ndarray) -> str:
     """``title``, and the colour no-data is drawn in when any of ``shown`` has NaN."""
     return f"{title}\n{NODATA_NOTE}" if any(np.isnan(s).any() for s in shown) else title
@@ -219,8 +236,6 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     input_kind : str
         How to display a SAR image (:func:`sarfeat.normalize_sar`).
     """
-    from skimage.feature import plot_matched_features
-
     from .matching import parse_modality
 
     check_integer("side", side, optional=True)
@@ -234,14 +249,9 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     fig = figure((10, 5.4))
     ax = fig.add_subplot()
     good = errors <= 3
-    for subset, color in ((~good, "tab:red"), (good, "lime")):
-        if subset.any():
-            plot_matched_features(display_rgb(shown0), display_rgb(shown1), keypoints0=keypoints0,
-                                  keypoints1=keypoints1,
-                                  matches=matches[subset], ax=ax, keypoints_color="yellow",
-                                  matches_color=color, only_matches=True)
-    ax.set_title(_noted(_view_title(title, shapes, [shown0.shape, shown1.shape]), shown0,
-                        shown1))
+    drawn = _draw_matches(ax, shown0, shown1, keypoints0, keypoints1,
+                          [(matches[~good], "tab:red"), (matches[good], "lime")])
+    ax.set_title(_noted(_view_title(title, shapes, [shown0.shape, shown1.shape]), *drawn))
     ax.set_axis_off()
     fig.savefig(path, dpi=120)
 
@@ -403,8 +413,6 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
         stretched, a SAR one in dB). None: the result's ``diagnostics['modality']``,
         set for a pair with an optical image, else two SAR images.
     """
-    from skimage.feature import plot_matched_features
-
     roles = _roles(modality, result)
     shown_fixed = display_image(fixed, roles[0], input_kind, mark_nodata=True)
     shown_moving = display_image(moving, roles[1], input_kind, mark_nodata=True)
@@ -415,15 +423,12 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     shown = inliers
     if len(shown) > PLOT_MATCHES:  # a readable plot: an even sample of the inliers
         shown = inliers[np.linspace(0, len(inliers) - 1, PLOT_MATCHES).round().astype(int)]
-    if len(shown):
-        plot_matched_features(display_rgb(shown_fixed), display_rgb(shown_moving),
-                              keypoints0=result.keypoints_fixed,
-                              keypoints1=result.keypoints_moving, matches=shown, ax=ax_matches,
-                              keypoints_color="yellow", matches_color="lime", only_matches=True)
+    drawn = _draw_matches(ax_matches, shown_fixed, shown_moving, result.keypoints_fixed,
+                          result.keypoints_moving, [(shown, "lime")])
     sampled = f", {len(shown)} shown" if len(shown) < len(inliers) else ""
-    ax_matches.set_title(_noted(f"fixed | moving: {len(inliers)} inlier matches{sampled} "
-                                f"(confidence {result.confidence:.2f})", shown_fixed,
-                                shown_moving))
+    matched = f"{len(inliers)} inlier matches{sampled}" if len(inliers) else "no inlier matches"
+    ax_matches.set_title(_noted(f"fixed | moving: {matched} (confidence {result.confidence:.2f})",
+                                *drawn))
     ax_overlay.imshow(_overlay(shown_fixed, warped), interpolation="nearest")
     ax_overlay.set_title(_noted("overlay: fixed magenta, registered green", shown_fixed,
                                 warped))

@@ -205,3 +205,33 @@ def test_every_public_name_of_viz_is_in_the_api_reference():
     assert "sarfeat.io.read_raster" in listed and "sarfeat.register" in listed  # parsed
     missing = [name for name in sarfeat.viz.__all__ if f"sarfeat.viz.{name}" not in listed]
     assert not missing, f"docs/api.rst does not list sarfeat.viz's {missing}"
+
+
+def unmatched_result(fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
+    """The identity transform with two matches and no inlier among them."""
+    keypoints = np.array([[20.0, 30.0], [100.0, 120.0]])
+    return RegistrationResult(
+        transform=AffineTransform(), matches=np.array([[0, 0], [1, 1]]),
+        inliers=np.zeros(2, bool), keypoints_fixed=keypoints, keypoints_moving=keypoints,
+        confidence=0.0, resampling=(moving, 1, None, fixed.shape))
+
+
+def test_the_matches_panel_draws_both_images_without_inlier_matches(drawn, tmp_path):
+    # the panel was left empty: no image drawn when there was no inlier to draw over it
+    from sarfeat.data import load_sar_scene
+    from sarfeat.viz import display_image, plot_match_errors, plot_registration
+
+    scene = load_sar_scene("labrador")
+    fixed, moving = scene[..., 0], scene[..., 1]
+    expected = np.hstack([display_image(fixed), display_image(moving)])
+    plot_registration(tmp_path / "r.png", fixed, moving, unmatched_result(fixed, moving))
+    keypoints = np.empty((0, 2))
+    plot_match_errors(tmp_path / "m.png", fixed, moving, keypoints, keypoints,
+                      np.empty((0, 2), int), np.empty(0), "pair")
+    for figure in drawn:
+        ax = figure.axes[0]
+        side_by_side = np.asarray(ax.images[0].get_array())
+        np.testing.assert_allclose(side_by_side, np.repeat(expected[..., None], 3, axis=-1),
+                                   atol=1e-6)
+        assert not ax.lines and not ax.collections  # no match drawn
+    assert drawn[0].axes[0].get_title() == "fixed | moving: no inlier matches (confidence 0.00)"
