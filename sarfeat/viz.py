@@ -30,8 +30,9 @@ OPTICAL_PERCENTILES = (2.0, 98.0)
 #: black and white), over the pixels where both have data: the two channels span one range
 #: whatever each image's own display (an 8-bit picture drawn as it is, a SAR image in dB).
 OVERLAY_PERCENTILES = (2.0, 98.0)
-#: RGB colour of no-data pixels (NaN, masked, outside a warped image) in every plot: no gray
-#: value, nor any mix of the overlay's magenta and green, is drawn in it.
+#: RGB colour of no-data pixels (NaN, masked, outside a warped image) in every plot, and of
+#: the padding beside the smaller of two images drawn side by side: no gray value, nor any
+#: mix of the overlay's magenta and green, is drawn in it.
 NODATA_COLOR = (0.27, 0.51, 0.71)  # matplotlib's 'steelblue'
 #: What a plot's title adds when it draws no-data pixels.
 NODATA_NOTE = "(steel blue: no data)"
@@ -128,18 +129,24 @@ def display_rgb(shown) -> np.ndarray:
 def _draw_matches(ax, shown0: np.ndarray, shown1: np.ndarray, keypoints0, keypoints1,
                   groups) -> list[np.ndarray]:
     """Two display images side by side on ``ax``, and each (matches, colour) of ``groups``
-    over them; the images are drawn even with no matches. Returns the two display images as
-    drawn, for the title's note (:func:`_noted`)."""
+    over them; the images are drawn even with no matches. Images of different sizes are
+    padded at the bottom and right to the larger height and width with no-data, drawn in
+    NODATA_COLOR (:func:`skimage.feature.plot_matched_features` pads them with black, which
+    reads as image content). Returns the two display images as drawn (padded), for the
+    title's note (:func:`_noted`)."""
     from skimage.feature import plot_matched_features
 
-    images = [display_rgb(s) for s in (shown0, shown1)]
+    rows, cols = max(shown0.shape[0], shown1.shape[0]), max(shown0.shape[1], shown1.shape[1])
+    padded = [np.pad(np.asarray(s, np.float32), ((0, rows - s.shape[0]), (0, cols - s.shape[1])),
+                     constant_values=np.nan) for s in (shown0, shown1)]
+    images = [display_rgb(s) for s in padded]
     groups = [(matches, color) for matches, color in groups if len(matches)] \
         or [(np.empty((0, 2), int), "lime")]
     for matches, color in groups:
         plot_matched_features(*images, keypoints0=keypoints0, keypoints1=keypoints1,
                               matches=matches, ax=ax, keypoints_color="yellow",
                               matches_color=color, only_matches=True)
-    return [shown0, shown1]
+    return padded
 
 
 def _noted(title: str, *shown: np.ndarray) -> str:

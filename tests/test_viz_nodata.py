@@ -115,3 +115,21 @@ def test_cli_keypoint_plot_draws_nodata_as_no_data(moved_sar, drawn, tmp_path, r
                                   np.isnan(moved_sar))
     np.testing.assert_allclose(ax.images[0].get_cmap().get_bad(), NODATA_COLOR + (1.0,))
     assert NODATA_NOTE in ax.get_title()
+
+
+def test_padding_beside_the_smaller_image_is_drawn_as_no_data(drawn, tmp_path):
+    # skimage pads the shorter (or narrower) image of a side-by-side pair with black
+    from sarfeat.data import load_sar_scene
+    from sarfeat.viz import NODATA_NOTE, plot_match_errors
+
+    scene = load_sar_scene("labrador")
+    narrow, short = scene[:, :200, 0], scene[:180, :, 1]  # 256 x 200 and 180 x 256
+    keypoints = np.array([[100.0, 100.0], [150.0, 120.0]])
+    plot_match_errors(tmp_path / "m.png", narrow, short, keypoints, keypoints,
+                      np.array([[0, 0], [1, 1]]), np.array([1.0, 9.0]), "pair")
+    ax = drawn[0].axes[0]
+    padding = np.zeros((256, 512), bool)
+    padding[:, 200:256] = True  # right of the narrow image
+    padding[180:, 256:] = True  # below the short one
+    assert_nodata_drawn(np.asarray(ax.images[0].get_array()), padding)
+    assert ax.get_title() == f"pair\n{NODATA_NOTE}"
