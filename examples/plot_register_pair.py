@@ -35,6 +35,7 @@ from skimage.util import compare_images
 import sarfeat
 from sarfeat.data import load_sar_scene
 from sarfeat.metrics import correct_match_counts, registration_rmse
+from sarfeat.viz import display_image, display_rgb
 
 scene = load_sar_scene("labrador")  # bundled: 256 x 256 x (VV, VH) intensity
 fixed = scene[..., 0]
@@ -76,21 +77,19 @@ print("truth:\n", np.round(truth.params, 3))
 #
 # ``inlier_matches`` index ``keypoints_fixed`` and ``keypoints_moving``
 # ((row, col)), so they go to :func:`skimage.feature.plot_matched_features`
-# as they are. The images are shown as the network sees them: in dB,
-# stretched between their 1st and 99th percentiles
-# (:func:`sarfeat.normalize_sar`).
+# as they are. The images are drawn as sarfeat's own plots draw them
+# (:mod:`sarfeat.viz`): :func:`~sarfeat.viz.display_image` gives an image as
+# the network sees it, in dB, stretched between its 1st and 99th percentiles
+# (:func:`sarfeat.normalize_sar`), NaN on no-data, which
+# :func:`~sarfeat.viz.display_rgb` draws in steel blue
+# (:data:`~sarfeat.viz.NODATA_COLOR`): here, where the warped VH has no data.
 
-
-def shown(image: np.ndarray) -> np.ndarray:
-    """The normalised image, with no-data black."""
-    normalized = sarfeat.normalize_sar(image)
-    return np.where(normalized.valid, normalized.image, 0) if normalized.valid is not None \
-        else normalized.image
-
+fixed_shown = display_image(fixed, mark_nodata=True)
+moving_shown = display_image(moving, mark_nodata=True)
 
 fig, ax = plt.subplots(figsize=(8, 4.2))
 plot_matched_features(
-    shown(fixed), shown(moving), keypoints0=result.keypoints_fixed,
+    display_rgb(fixed_shown), display_rgb(moving_shown), keypoints0=result.keypoints_fixed,
     keypoints1=result.keypoints_moving, matches=result.inlier_matches, ax=ax,
     keypoints_color="yellow", matches_color="lime", only_matches=True,
 )
@@ -103,19 +102,20 @@ fig.tight_layout()
 # -----------------------------
 #
 # Before registration the two images disagree everywhere; after it the
-# fields, shores and ridges run on across the tile borders. Black tiles are
-# where the registered VH has no data (outside the moving image).
+# fields, shores and ridges run on across the tile borders. Steel blue marks
+# where the moving image, or the registered VH, has no data.
 
-before = compare_images(shown(fixed), shown(moving), method="checkerboard", n_tiles=(8, 8))
-after = compare_images(shown(fixed), shown(result.warped), method="checkerboard", n_tiles=(8, 8))
+registered = display_image(result.warped, mark_nodata=True)
+before = compare_images(fixed_shown, moving_shown, method="checkerboard", n_tiles=(8, 8))
+after = compare_images(fixed_shown, registered, method="checkerboard", n_tiles=(8, 8))
 
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
 for ax, image, title in (
-    (axes[0], shown(result.warped), "VH registered onto VV"),
+    (axes[0], registered, "VH registered onto VV"),
     (axes[1], before, "checkerboard before"),
     (axes[2], after, f"checkerboard after (RMSE {rmse:.2f} px)"),
 ):
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    ax.imshow(display_rgb(image))
     ax.set_title(title)
     ax.set_axis_off()
 fig.tight_layout()

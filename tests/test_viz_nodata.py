@@ -1,6 +1,6 @@
-"""No-data in sarfeat's plots: drawn in :data:`sarfeat.viz.NODATA_COLOR` in every panel
-(images, side by side, overlay, keypoints), not filled with the median gray as if it were
-image content; on the bundled 3MOS tile (conftest's ``tile`` and ``moved_sar``, whose
+"""No-data in sarfeat's plots, and in the gallery's: drawn in :data:`sarfeat.viz.NODATA_COLOR`
+in every panel (images, side by side, overlay, keypoints), not filled with the median gray as
+if it were image content; on the bundled 3MOS tile (conftest's ``tile`` and ``moved_sar``, whose
 corners outside the moved SAR tile are NaN)."""
 
 from __future__ import annotations
@@ -133,3 +133,31 @@ def test_padding_beside_the_smaller_image_is_drawn_as_no_data(drawn, tmp_path):
     padding[180:, 256:] = True  # below the short one
     assert_nodata_drawn(np.asarray(ax.images[0].get_array()), padding)
     assert ax.get_title() == f"pair\n{NODATA_NOTE}"
+
+
+@pytest.mark.parametrize("example, warped", [("plot_register_pair", "moving"),
+                                             ("plot_detect_keypoints", "vh_warped"),
+                                             ("plot_compare_sift_orb", "vh_warped")])
+def test_gallery_examples_draw_nodata_as_the_plots_do(example, warped, monkeypatch):
+    # the examples drew the warped VH's no-data black or median gray, as image content
+    import runpy
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    plt.close("all")
+    try:
+        names = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples"
+                                   / f"{example}.py"))
+        side_by_side = [np.asarray(image.get_array()) for number in plt.get_fignums()
+                        for ax in plt.figure(number).axes for image in ax.images
+                        if image.get_array().shape == (256, 512, 3)]
+    finally:
+        plt.close("all")
+    assert side_by_side, "the example drew no pair side by side"
+    for rgb in side_by_side:  # VV left, the warped VH right
+        assert_nodata_drawn(rgb[:, 256:], np.isnan(names[warped]))
