@@ -161,3 +161,25 @@ def test_gallery_examples_draw_nodata_as_the_plots_do(example, warped, monkeypat
     assert side_by_side, "the example drew no pair side by side"
     for rgb in side_by_side:  # VV left, the warped VH right
         assert_nodata_drawn(rgb[:, 256:], np.isnan(names[warped]))
+
+
+def test_the_readme_figure_keeps_the_nodata_colour(monkeypatch, tmp_path):
+    # the README's picture of the gallery's checkerboards was saved in gray levels, which
+    # turned the steel blue of no-data into a mid gray, read as image content
+    import runpy
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from sarfeat.viz import NODATA_COLOR
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    script = Path(__file__).resolve().parent.parent / "docs" / "readme_figure.py"
+    try:
+        written = runpy.run_path(str(script))["main"](tmp_path / "figure.png")
+    finally:
+        plt.close("all")
+    rgb = np.asarray(Image.open(written).convert("RGB"), float)
+    steel_blue = np.abs(rgb - 255 * np.asarray(NODATA_COLOR)).max(axis=-1) <= 6
+    assert steel_blue.mean() > 0.02  # the checkerboards' no-data tiles
