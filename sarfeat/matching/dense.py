@@ -158,7 +158,9 @@ class DenseStructuralMatcher(DenseFineStage):
     turns : sequence of float, optional
         The turns (degrees) the global search tries instead, for pairs whose
         orientation is known: ``(0,)`` for upright pairs (georeferenced images),
-        which the refinement then adjusts by up to about 11 degrees.
+        which the refinement can then turn by up to 11.25 degrees (its steps,
+        ``_REFINE_ANGLES`` of :mod:`~sarfeat.matching.dense_search`, 7.5 then
+        3.75 degrees) and the polish by up to 3.5 more.
     scales : sequence of float
         Scales of image 2 relative to image 1 tried by the global search.
     min_overlap : float
