@@ -73,10 +73,12 @@ def start_sleeping_threads() -> None:
     spin after each parallel kernel (``GOMP_SPINCOUNT``, 300,000 polls by
     default), waiting for the next. Between the detector's kernels, ONNX
     Runtime's threads and the Python side need those cores (ONNX Runtime's
-    sessions are made with spinning off for that reason): on a busy 2-core
-    machine, ``SARR2D2Detector()`` on development image m1 took 1.8 times
-    OpenCV SIFT's time with spinning workers and 1.2 times with sleeping ones
-    (2 threads each, interleaved; OpenCV SIFT itself ran 10 % faster).
+    sessions are made with spinning off for that reason). In an older run on a
+    busy 2-core machine, one that ``benchmarks/README.md`` does not record and
+    that has not been repeated, ``SARR2D2Detector()`` on development image m1
+    took 1.8 times OpenCV SIFT's time with spinning workers and 1.2 times with
+    sleeping ones (2 threads each, interleaved; OpenCV SIFT itself ran 10 %
+    faster).
     numba's threads are started here, before the first parallel kernel, with
     ``OMP_WAIT_POLICY=PASSIVE``, which libgomp reads once, when it is
     loaded; the variable is restored right after, so that processes and
