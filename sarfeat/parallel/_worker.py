@@ -124,9 +124,11 @@ def prepare_process(threads: int | None) -> None:
     -----
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
     turns off glibc's adaptive mmap threshold: every buffer above 128 kB is
-    then mapped and unmapped afresh, and the network runs 1.7 to 2 times
-    slower on CPU (measured: 16.6 s against 8.9 s for four 512-pixel
-    registrations). On glibc, the first call sets the mmap threshold to its
+    then mapped and unmapped afresh, and registration runs slower on CPU
+    (measured in one process, one thread, 2026-12-07, ``benchmarks/README.md``:
+    4.99-5.16 CPU s against 3.67-3.87 s with this tuning for four 512-pixel
+    registrations, 1.33-1.36 times; 4.09-4.44 s without the variable). On glibc,
+    the first call sets the mmap threshold to its
     adaptive maximum (32 MB) and the trim threshold to 256 MB, which
     restores the speed; freed memory above that is still returned.
     """
