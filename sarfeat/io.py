@@ -108,6 +108,11 @@ class Raster:
     gcps : (list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None
         Ground control points of a file georeferenced by them (a SAR image in
         its own geometry), else None. They are kept, not used for matching.
+    bands : tuple of (str or None, str) or None
+        Each band's description and colour interpretation (a rasterio
+        ``ColorInterp`` name) in a GeoTIFF read with rasterio, written back
+        with the bands (an RGB(A) image stays RGB(A), a band named ``B4`` keeps
+        its name), else None.
     """
 
     data: np.ndarray
@@ -118,6 +123,7 @@ class Raster:
     path: Path | None = None
     picture: bool = False
     gcps: tuple | None = None
+    bands: tuple | None = None
 
     @property
     def georeferenced(self) -> bool:
@@ -334,13 +340,15 @@ def _read_rasterio(path: Path) -> Raster:
             nodata, crs, transform = source.nodata, source.crs, source.transform
             points, points_crs = source.gcps
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
+            bands = tuple(zip(source.descriptions, colours))
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     valid = masks & nodata_valid_mask(data, nodata)
     placed = not transform.is_identity  # a geotransform, with or without a CRS
     picture = colours in _PICTURE_BANDS and np.issubdtype(data.dtype, np.integer)
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
-                  path, picture=picture, gcps=(list(points), points_crs) if points else None)
+                  path, picture=picture, gcps=(list(points), points_crs) if points else None,
+                  bands=bands)
 
 
 @contextlib.contextmanager
@@ -383,7 +391,8 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
 
     ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
-    raster's dtype, nodata, CRS and geotransform or GCPs (rasterio; without it, a
+    raster's dtype, nodata, CRS and geotransform or GCPs, band descriptions and
+    colour interpretation (rasterio; without it, a
     plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
     of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
@@ -451,6 +460,9 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         target.write(data)
         if raster.gcps and not raster.georeferenced:
             target.gcps = raster.gcps
+        if raster.bands is not None and len(raster.bands) == raster.count:
+            target.descriptions = tuple(text for text, _ in raster.bands)
+            target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
     where = "georeferenced" if raster.georeferenced else \
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"

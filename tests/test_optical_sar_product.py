@@ -1,0 +1,63 @@
+"""The GeoTIFF product of ``sarfeat register --modality sar-optical``: the optical image
+(several bands, uint8 or uint16) is the moving one, resampled onto the SAR grid, and
+written as a GIS user reads it back (band names, colour interpretation, mask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.transform import warp
+
+from sarfeat.cli import main
+
+rasterio = pytest.importorskip("rasterio")
+from rasterio.crs import CRS  # noqa: E402
+from rasterio.enums import ColorInterp  # noqa: E402
+from rasterio.transform import Affine  # noqa: E402
+
+UTM = CRS.from_epsg(32633)
+GRID = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5600000.0)
+#: fixed (SAR) (x, y) -> moving (optical) (x, y): the optical file's georeferencing is off
+SHIFT = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]])
+
+
+def _write(path, bands, **options):
+    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
+                       count=bands.shape[0], dtype=bands.dtype.name, crs=UTM, transform=GRID,
+                       **options) as target:
+        target.write(bands)
+    return path
+
+
+@pytest.fixture
+def sar_fixed(tile, tmp_path):
+    return _write(tmp_path / "sar.tif", tile[1][None].astype(np.float32))
+
+
+def _moved_optical(tile):
+    """The optical tile as the moving file sees it (NaN outside), and where it is valid."""
+    moved = warp(tile[0], np.linalg.inv(SHIFT), order=1, cval=np.nan, preserve_range=True)
+    return moved, np.isfinite(moved)
+
+
+def _register(fixed, moving, out, *options):
+    return main(["register", str(fixed), str(moving), "--modality", "sar-optical", "-o",
+                 str(out), *options])
+
+
+def test_band_names_of_a_multiband_optical_image_are_written_back(tile, sar_fixed, tmp_path,
+                                                                   capsys):
+    # a Sentinel-2-like uint16 file (B4 B3 B2 B8) lost its band descriptions in the output
+    moved, valid = _moved_optical(tile)
+    bands = np.stack([moved * gain for gain in (40, 35, 30, 50)])
+    bands = np.where(valid, np.rint(bands), 0).astype(np.uint16)
+    moving = tmp_path / "s2.tif"
+    with rasterio.open(_write(moving, bands, nodata=0), "r+") as target:
+        target.descriptions = ("B4", "B3", "B2", "B8")
+    out = tmp_path / "out.tif"
+    assert _register(sar_fixed, moving, out, "--moving-band", "0") == 0, capsys.readouterr().err
+    with rasterio.open(out) as written:
+        assert written.descriptions == ("B4", "B3", "B2", "B8")
+        assert written.dtypes == ("uint16",) * 4 and written.nodata == 0
+        assert written.crs == UTM and written.transform == GRID
+        assert written.colorinterp[1:] == (ColorInterp.undefined,) * 3
