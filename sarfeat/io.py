@@ -30,7 +30,7 @@ import numpy as np
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
 from .geometry import check_order, check_warp_target, warp
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
-from .nodata_steps import nodata_valid_mask, off_nodata
+from .nodata_steps import alpha_index, nodata_valid_mask, off_nodata
 from .preprocess import normalize_sar, valid_mask
 
 __all__ = [
@@ -515,8 +515,11 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         of it, relative, as no-data; see :mod:`sarfeat.nodata_steps`); in a
         complex one, the real part so (GDAL compares the real part alone);
         no-data wherever the output falls outside the input or next to
-        its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). No
-        georeferencing, GCPs included (the caller sets the output grid's).
+        its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). An
+        integer picture whose alpha band marks its no-data keeps no nodata value
+        (it would shadow the alpha): its alpha is the dtype's maximum where every
+        band is valid, 0 elsewhere, as its other bands. No georeferencing, GCPs
+        included (the caller sets the output grid's).
 
     Raises
     ------
@@ -534,7 +537,8 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     if dtype == bool and order != 0:
         raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
                          f"not order={order} (or give it as numbers to interpolate them)")
-    if nodata is None and dtype != bool:
+    alpha = alpha_index(raster.bands, dtype, nodata)
+    if nodata is None and dtype != bool and alpha is None:
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
     out = np.empty((raster.count,) + tuple(shape), dtype)
     valid_out = np.empty(out.shape, bool)
@@ -545,6 +549,10 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         warped = off_nodata(warped, good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
         valid_out[index] = good
+    if alpha is not None:  # the alpha says where the image is, for every band
+        valid_out[:] = valid_out.all(axis=0)
+        out = np.where(valid_out, out, 0).astype(dtype)
+        out[alpha] = np.where(valid_out[alpha], np.iinfo(dtype).max, 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
 

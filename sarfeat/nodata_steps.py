@@ -37,7 +37,8 @@ import numpy as np
 
 from .preprocess import valid_mask
 
-__all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata"]
+__all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata",
+           "alpha_index"]
 
 #: GDAL's relative tolerance of a float no-data value, with a margin of 1/1024 of it
 #: for the order in which GDAL may evaluate it.
@@ -179,3 +180,32 @@ def _nearest_kept(nodata: float, dtype: np.dtype, side: float):
             return step[()]
         step = np.nextafter(step, dtype.type(side * np.inf))
     raise AssertionError(f"no float of {dtype} found past nodata {nodata!r}")
+
+
+def alpha_index(bands: tuple | None, dtype: np.dtype, nodata: float | None) -> int | None:
+    """The band of an integer image whose alpha marks its no-data, else None.
+
+    Parameters
+    ----------
+    bands : tuple of (str or None, str) or None
+        Each band's description and colour interpretation (``Raster.bands``).
+    dtype : numpy.dtype
+        The image's dtype; only an integer image has an alpha band here.
+    nodata : float or None
+        The image's nodata value: with one, the nodata value marks no-data (GDAL
+        lets it shadow the alpha band), and there is no alpha band to keep.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> alpha_index(((None, "red"), (None, "green"), (None, "blue"), (None, "alpha")),
+    ...             np.dtype(np.uint8), None)
+    3
+    """
+    if nodata is not None or bands is None or np.dtype(dtype).kind not in "ui":
+        return None
+    found = [index for index, (_, colour) in enumerate(bands) if colour == "alpha"]
+    return found[0] if found else None

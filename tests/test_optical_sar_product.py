@@ -61,3 +61,30 @@ def test_band_names_of_a_multiband_optical_image_are_written_back(tile, sar_fixe
         assert written.dtypes == ("uint16",) * 4 and written.nodata == 0
         assert written.crs == UTM and written.transform == GRID
         assert written.colorinterp[1:] == (ColorInterp.undefined,) * 3
+
+
+def test_an_rgba_optical_image_is_written_with_its_alpha_as_its_mask(tile, sar_fixed, tmp_path,
+                                                                     capsys):
+    # the output had nodata 0, which shadows the alpha band (GDAL's NodataShadowWarning),
+    # and its alpha was interpolated as data: 1-254 along the edge, 255 where RGB was no-data
+    moved, valid = _moved_optical(tile)
+    rgb = np.where(valid, np.clip(np.rint(np.stack([moved, 0.8 * moved, 0.5 * moved])), 0, 255),
+                   0)
+    rgb[:, 100:110, 100:110] = 0  # black pixels that are data: the alpha says so
+    bands = np.concatenate([rgb, 255 * valid[None]]).astype(np.uint8)
+    moving = _write(tmp_path / "rgba.tif", bands, photometric="RGB", alpha="YES")
+    out = tmp_path / "out.tif"
+    assert _register(sar_fixed, moving, out) == 0, capsys.readouterr().err
+    with rasterio.open(out) as written:
+        assert written.nodata is None and written.count == 4
+        assert written.colorinterp == (ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                                       ColorInterp.alpha)
+        data, mask = written.read(), written.dataset_mask()
+        assert written.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset,
+                                              rasterio.enums.MaskFlags.alpha]
+    assert set(np.unique(data[3])) == {0, 255}
+    np.testing.assert_array_equal(mask, data[3])
+    assert 0.9 < (mask > 0).mean() < 0.99  # the shifted footprint
+    block = np.s_[106:110, 98:102]  # the black block on the fixed grid (rows + 3, cols - 5)
+    assert (data[:3][(slice(None),) + block] == 0).all() and (mask[block] == 255).all()
+    assert (data[:3][:, mask == 0] == 0).all()
