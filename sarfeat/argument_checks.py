@@ -1,5 +1,6 @@
 """Checks of command-line arguments that every command shares, the training's too:
-positive and whole numbers, output paths that would overwrite an input, and the usage error.
+positive and whole numbers, output paths that would overwrite an input or an existing file
+(``--overwrite``), and the usage error.
 
 Standard library only (layer 0), so that :mod:`sarfeat.cli` and
 :mod:`sarfeat.training.cli` both use them without one importing the other.
@@ -13,7 +14,7 @@ import re
 from pathlib import Path
 
 __all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "whole_number",
-           "check_outputs", "unwritable_reason"]
+           "check_outputs", "unwritable_reason", "OVERWRITE_HELP", "add_overwrite_option"]
 
 
 #: Device names besides ``cuda:N``: what ``--device`` and every ``device`` argument take.
@@ -80,19 +81,39 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
-    """Refuse, before any work, outputs that would overwrite an input or each other.
+#: Help of ``--overwrite``, the option of every command that writes files a user names.
+OVERWRITE_HELP = ("replace output files that already exist (without it, an existing output is "
+                  "refused before any work, as rasterio's rio refuses one)")
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser, help: str = OVERWRITE_HELP) -> None:
+    """Add ``--overwrite`` (:data:`OVERWRITE_HELP`) to ``parser``: the one definition of every
+    command's option (``detect``, ``register``, ``register-stack``, the training's)."""
+    parser.add_argument("--overwrite", action="store_true", help=help)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None],
+                  overwrite: bool = False) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other, or a
+    file that exists already unless ``overwrite`` (``--overwrite``).
 
     Parameters
     ----------
     inputs, outputs : dict
         Option name (e.g. ``'FIXED'``, ``'--json'``) -> path (None: not given).
+    overwrite : bool
+        Whether an output may replace an existing file (never an input).
 
     Raises
     ------
     UsageError
         For an output equal to an input, two outputs on one path, an output
-        that is a folder, or whose folder is missing or not writable.
+        that is a folder, or whose folder is missing or not writable, or that
+        exists without ``overwrite``.
     """
     given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
     given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
@@ -115,6 +136,9 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
         reason = unwritable_reason(folder)
         if reason:
             raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
+        if not overwrite and _exists(path):
+            raise UsageError(f"{option} {str(path)!r} already exists: pass --overwrite to "
+                             "replace it")
         if path.exists() and not os.access(path, os.W_OK):
             raise UsageError(f"cannot write {option} {str(path)!r}: the file is read-only")
 

@@ -242,7 +242,7 @@ def test_a_plot_that_fails_leaves_the_earlier_file(airsar_cube, weights, tmp_pat
     np.save(image, airsar_cube[:160, :160, 0])
     plot.write_bytes(b"earlier plot")
     for source in ([str(image), "--weights", weights], ["--example"]):
-        assert main(["detect", *source, "--plot", str(plot)]) == 1
+        assert main(["detect", *source, "--plot", str(plot), "--overwrite"]) == 1
         assert "drawing failed" in capsys.readouterr().err
         assert plot.read_bytes() == b"earlier plot"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["hh.npy", "kp.png"]

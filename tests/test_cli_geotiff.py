@@ -244,7 +244,7 @@ def test_georeferenced_optical_and_sar_are_searched_upright(tmp_path, capsys):
     assert registration_rmse(estimate, truth, sar.shape, sar.shape) < 3.0
     # --turns any searches every turn
     status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
-                   "--turns", "any", "--json", str(report)])
+                   "--turns", "any", "--json", str(report), "--overwrite"])
     assert status == 0, capsys.readouterr().err
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert saved["upright_search"] is False

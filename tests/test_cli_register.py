@@ -458,7 +458,7 @@ def test_json_records_the_options_as_given(tmp_path, capsys):
     np.save(tmp_path / "flat.npy", np.full((128, 128), 0.5, np.float32))
     assert main(["register", str(tmp_path / "flat.npy"), str(tmp_path / "sar.npy"), "--json",
                  str(report), "--precision", "fp32", "--device", "cpu", "--fixed-band", "0",
-                 "-q"]) == 1
+                 "-q", "--overwrite"]) == 1
     failed = _report(report)
     assert failed["status"] == "failed" and failed["network"] is None
     assert failed["options"]["precision"] == "fp32" and failed["options"]["device"] == "cpu"

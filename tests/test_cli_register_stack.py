@@ -264,7 +264,7 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
     monkeypatch.setattr(_client, "client_for", lambda *args: contextlib.nullcontext(Cluster()))
     monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
     assert main(["register-stack", *pairs[""], "-o", str(tmp_path / "out"), "-q",
-                 *options]) == 0
+                 "--overwrite", *options]) == 0  # called again on one tmp_path
     own = set(inspect.signature(stack.iter_register_pairs).parameters) - {"options"}
     options_, register_options = stack._check_options(
         given["weights"], {key: value for key, value in given.items() if key not in own})

@@ -96,7 +96,7 @@ def test_a_failed_registration_says_which_outputs_an_earlier_run_left(inputs, tm
     (tmp_path / "out.tif").write_bytes(b"an earlier registration")
     (tmp_path / "points.csv").write_text("an earlier run's tie points")
     status = main(["register", "flat.npy", "moving.npy", "-o", "out.tif", "--tie-points",
-                   "points.csv", "--json", "r.json", "-q"])
+                   "points.csv", "--json", "r.json", "-q", "--overwrite"])
     assert status == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "constant" in err
@@ -192,7 +192,8 @@ def test_register_stack_removes_an_earlier_run_s_image_in_another_format(tmp_pat
     b = tmp_path / "b.npy"
     np.save(b, np.full((128, 128), np.nan, np.float32))
     status = main(["register-stack", str(reference), str(blank), str(b), str(again), "-o",
-                   str(out), "--format", "tif", "--workers", "1", "--no-progress", "-q"])
+                   str(out), "--format", "tif", "--workers", "1", "--no-progress", "-q",
+                   "--overwrite"])
     assert status == 1
     assert json.loads((out / "a.json").read_text())["status"] == "failed"
     assert not stale.exists() and again.exists()
@@ -275,7 +276,7 @@ def test_a_refusal_by_the_matcher_says_what_ran_the_network(tmp_path, capsys):
     rows, cols = np.mgrid[:scene.shape[0], :scene.shape[1]]
     np.save(tmp_path / "ramp.npy", (1 + rows + cols).astype(np.float32))
     assert main(["register", str(tmp_path / "a.npy"), str(tmp_path / "ramp.npy"), "--json",
-                 str(report), "-q"]) == 1
+                 str(report), "-q", "--overwrite"]) == 1
     saved = json.loads(report.read_text())
     assert "found no keypoint" in saved["error"] and saved["failed_image"] == "moving"
     assert set(saved["network"]) == {"runtime", "precision", "device"}
@@ -287,3 +288,90 @@ def test_a_refusal_reports_no_transform(inputs, tmp_path, capsys):
     assert main(["register", "flat.npy", "moving.npy", "--json", "r.json"]) == 1
     report = json.loads((tmp_path / "r.json").read_text())
     assert "transform_fixed_to_moving" not in report and "failed_after_registration" not in report
+
+
+@pytest.mark.parametrize("command, option", [
+    (["detect", "fixed.npy", "-o", "{}"], "-o"),
+    (["detect", "fixed.npy", "--plot", "{}"], "--plot"),
+    (["detect", "--example", "-o", "{}"], "-o"),
+    (["register", "fixed.npy", "moving.npy", "-o", "{}"], "-o"),
+    (["register", "fixed.npy", "moving.npy", "--json", "{}"], "--json"),
+    (["register", "fixed.npy", "moving.npy", "--tie-points", "{}"], "--tie-points"),
+    (["register", "fixed.npy", "moving.npy", "-o", "new.tif", "--plot", "{}"], "--plot"),
+    (["register", "--example", "--json", "{}"], "--json"),
+])
+def test_an_existing_output_is_refused_without_overwrite(inputs, command, option, tmp_path,
+                                                         capsys):
+    """An existing file at an output path was replaced without a word (rio refuses one
+    unless --overwrite): now refused before any work, the file untouched."""
+    suffix = {"--plot": ".png", "--json": ".json", "--tie-points": ".csv"}.get(option, ".tif")
+    earlier = tmp_path / f"earlier{suffix}"
+    earlier.write_bytes(b"an earlier result")
+    argv = [part.format(earlier.name) for part in command]
+    status = main([*argv, "--weights", "nope.pt"])
+    assert status == 2  # refused before the weights (which do not exist) are looked at
+    err = capsys.readouterr().err
+    assert f"{option} 'earlier{suffix}' already exists: pass --overwrite to replace it" in err
+    assert "nope.pt" not in err and len(err.strip().splitlines()) == 1
+    assert earlier.read_bytes() == b"an earlier result"
+    assert not (tmp_path / "new.tif").exists()
+
+
+def test_overwrite_replaces_an_existing_output(inputs, tmp_path, capsys):
+    """--overwrite lets detect and register replace an existing output (never an input)."""
+    keypoints, report = tmp_path / "kp.npz", tmp_path / "r.json"
+    keypoints.write_bytes(b"an earlier result")
+    report.write_bytes(b"an earlier result")
+    assert main(["detect", "fixed.npy", "-o", "kp.npz", "--max-keypoints", "50", "-q",
+                 "--overwrite"]) == 0
+    assert len(np.load(keypoints)["keypoints"]) > 0
+    np.save(tmp_path / "flat.npy", np.full((128, 128), 0.5, np.float32))  # fails at once
+    assert main(["register", "flat.npy", "moving.npy", "--json", "r.json", "-q",
+                 "--overwrite"]) == 1
+    assert json.loads(report.read_text())["status"] == "failed"
+    # an input is still refused
+    assert main(["register", "flat.npy", "moving.npy", "--json", "moving.npy",
+                 "--overwrite"]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("earlier", [SUMMARY, "a.json", "a.registered.tif", "a.registered.npy"])
+def test_register_stack_refuses_an_earlier_run_s_files_without_overwrite(tmp_path, earlier,
+                                                                          capsys):
+    """register-stack removed or replaced an earlier run's files in OUTDIR without a word:
+    an existing folder is fine, its files under this run's names need --overwrite."""
+    out = tmp_path / "out"
+    out.mkdir()
+    np.save(tmp_path / "ref.npy", np.ones((8, 8), np.float32))
+    np.save(tmp_path / "a.npy", np.ones((8, 8), np.float32))
+    (out / earlier).write_bytes(b"an earlier result")
+    (out / "other.json").write_bytes(b"not this run's")
+    # 'missing.npy' does not exist: refused for it only after the outputs were checked
+    status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "a.npy"),
+                   str(tmp_path / "missing.npy"), "-o", str(out), "-q"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"-o {str(out)!r} already holds {earlier} (an earlier run's): pass --overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == sorted([earlier, "other.json"])
+    assert (out / earlier).read_bytes() == b"an earlier result"
+    # an existing, empty folder is fine: refused for the missing image only
+    (out / earlier).unlink()
+    status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "a.npy"),
+                   str(tmp_path / "missing.npy"), "-o", str(out), "-q"])
+    assert status == 2 and "missing.npy' does not exist" in capsys.readouterr().err
+
+
+def test_register_stack_overwrite_replaces_an_earlier_run_s_files(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    out.mkdir()
+    np.save(tmp_path / "ref.npy", load_sar_scene("labrador")[:128, :128, 0])
+    np.save(tmp_path / "a.npy", np.full((128, 128), np.nan, np.float32))  # fails: no pixel
+    for name in (SUMMARY, "a.json", "a.registered.tif"):
+        (out / name).write_bytes(b"an earlier result")
+    status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "a.npy"),
+                   "-o", str(out), "--workers", "1", "--no-progress", "-q", "--overwrite"])
+    assert status == 1
+    assert json.loads((out / SUMMARY).read_text())["failed"] == 1
+    assert json.loads((out / "a.json").read_text())["status"] == "failed"
+    assert not (out / "a.registered.tif").exists()

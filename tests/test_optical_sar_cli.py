@@ -61,7 +61,7 @@ def test_cli_turns_any_searches_the_whole_circle_for_an_optical_pair(tile, tmp_p
     assert "refused" in json.dumps(saved)
     # the refusal says what was searched and how to widen it
     assert "turns within +-90 degrees were searched" in capsys.readouterr().out
-    status = main(command + ["--turns", "any"])
+    status = main(command + ["--turns", "any", "--overwrite"])
     assert status == 0, capsys.readouterr().err
     assert "the whole circle is searched" in capsys.readouterr().out
     saved = json.loads(report.read_text(encoding="utf-8"))
@@ -79,7 +79,7 @@ def test_cli_wide_scales_reach_a_sar_image_below_half_the_optical_scale(tile, tm
              @ SimilarityTransform(translation=-CENTRE).params)
     command, report = _cli_pair(tile, truth, tmp_path)
     assert main(command) != 0
-    status = main(command + ["--scales", "wide"])
+    status = main(command + ["--scales", "wide", "--overwrite"])
     assert status == 0, capsys.readouterr().err
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert saved["wide_scale_search"] is True and saved["whole_circle_search"] is False

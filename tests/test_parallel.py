@@ -261,7 +261,7 @@ def test_register_stack_leaves_no_earlier_output_under_its_names(client, tmp_pat
     other = out / "other.registered.npy"  # not a name of this run: kept
     np.save(other, np.zeros((4, 4)))
     status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "flat.npy"),
-                   "-o", str(out), "--format", "npy", "-q", "--scheduler",
+                   "-o", str(out), "--format", "npy", "-q", "--overwrite", "--scheduler",
                    client.scheduler.address])
     assert status == 1
     assert json.loads((out / "summary.json").read_text())["registered"] == 0

@@ -132,6 +132,7 @@ def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
     folder failed only once training was over; --output on a file failed after the data."""
     scene = _scene(tmp_path)
     before = scene.read_bytes()
+    (tmp_path / "earlier.pt").write_bytes(b"earlier weights")
     run = tmp_path / "run"
     small = ["--no-validate", "--no-calibrate", "--quiet", "--iterations", "1",
              "--batch-size", "1", "--crop-size", "48"]
@@ -139,12 +140,16 @@ def test_cli_checks_the_export_path_before_training(tmp_path, capsys):
             (run, scene, "is the input --sar-images"),
             (run, tmp_path / "missing" / "w.pt", "its folder does not exist"),
             (run, run / "last.pt", "is the input last.pt of --output"),
-            (scene, tmp_path / "w.pt", "exists and is not a folder")):
+            (scene, tmp_path / "w.pt", "exists and is not a folder"),
+            # an existing --export file: refused unless --overwrite, as sarfeat's commands do
+            (run, tmp_path / "earlier.pt",
+             f"--export {str(tmp_path / 'earlier.pt')!r} already exists: pass --overwrite")):
         status = train_main(["--output", str(output), "--sar-images", str(scene),
                              "--export", str(export), *small])
         assert status == 2 and message in capsys.readouterr().err
         assert not run.exists()
     assert scene.read_bytes() == before
+    assert (tmp_path / "earlier.pt").read_bytes() == b"earlier weights"
 
 
 def test_cli_says_where_an_interrupted_run_stands(tmp_path, monkeypatch, capsys):

@@ -6,7 +6,8 @@
 torch nor the network, so that ``--help`` and usage errors answer at once.
 
 Exit status: 0 on success, 2 for bad usage (unknown option, missing or
-unreadable input, an output that would overwrite an input or another output),
+unreadable input, an output that would overwrite an input or another output, or an
+output file that exists already, without ``--overwrite``),
 1 for a runtime error (weights unavailable, an image pair that cannot be
 registered, ...). Errors are one line on stderr; set ``SARFEAT_DEBUG=1`` to see
 the traceback instead.

@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..argument_checks import DEVICES, UsageError, check_outputs, is_device_name, positive_int
+from ..argument_checks import (DEVICES, UsageError, add_overwrite_option, check_outputs,
+                               is_device_name, positive_int)
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
 
 if TYPE_CHECKING:  # for the annotations only
@@ -21,7 +22,8 @@ __all__ = [
     "UsageError", "DEFAULT_WEIGHTS", "DEFAULT_RELEASE", "INPUT_KINDS", "PRECISIONS", "MODELS",
     "ORDERS", "ORDER_HELP",
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
-    "checked_weights", "check_outputs", "Console", "jsonable", "guarded", "add_console_options",
+    "checked_weights", "check_outputs", "add_overwrite_option",
+    "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
 ]
 

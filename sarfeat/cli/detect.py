@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..viz import PLOT_SIDE
 from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, INPUT_KINDS,
-                     PRECISIONS, Console, UsageError, add_console_options, check_outputs,
+                     PRECISIONS, Console, UsageError, add_console_options,
+                     add_overwrite_option, check_outputs,
                      check_plot, checked_weights, device_name, input_error, network_text,
                      positive_int, with_nodata)
 
@@ -111,6 +112,7 @@ def add_parser(commands) -> None:
                         help="save a plot of the keypoints or, with --example, of the "
                              f"matches (an image longer than {PLOT_SIDE} pixels is drawn "
                              f"downsampled to {PLOT_SIDE} a side); needs matplotlib")
+    add_overwrite_option(detect)
     add_common_options(detect)
 
 
@@ -127,10 +129,11 @@ def run(args: argparse.Namespace) -> None:
     if args.example:
         if args.band is not None:
             raise UsageError("--band does not apply to --example")
-        check_outputs({}, {"-o": args.output, "--plot": args.plot})
+        check_outputs({}, {"-o": args.output, "--plot": args.plot}, args.overwrite)
         _example(args, console)
     else:
-        check_outputs({"IMAGE": Path(args.image)}, {"-o": args.output, "--plot": args.plot})
+        check_outputs({"IMAGE": Path(args.image)}, {"-o": args.output, "--plot": args.plot},
+                      args.overwrite)
         _detect_file(args, console)
 
 

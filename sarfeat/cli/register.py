@@ -26,7 +26,8 @@ import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, check_bands, input_error, network_text, with_nodata)
+                     add_note, add_overwrite_option, check_bands, input_error, network_text,
+                     with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
@@ -96,6 +97,7 @@ def add_parser(commands) -> None:
         help=f"{ORDER_HELP}; with -o only, the one file resampled")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
+    add_overwrite_option(register)
     add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
 
 

@@ -74,7 +74,7 @@ def validate(args: argparse.Namespace) -> None:
     check_search_options(args)
     check_outputs({"FIXED": Path(args.fixed), "MOVING": Path(args.moving)},
                   {"-o": args.output, "--json": args.json, "--tie-points": args.tie_points,
-                   "--plot": args.plot})
+                   "--plot": args.plot}, args.overwrite)
 
 
 def check_search_options(args: argparse.Namespace) -> None:
@@ -123,7 +123,8 @@ def check_example(args: argparse.Namespace) -> None:
     _check_output_type(args.output)
     check_plot(args.plot)
     check_order_use(args)
-    check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot})
+    check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot},
+                  args.overwrite)
 
 
 def check_order_use(args: argparse.Namespace) -> None:

@@ -51,7 +51,8 @@ whose stems are equal (ignoring case), or equal to ``summary``, are named
 that no output is written over another or over the summary; a run that would
 write over one of its inputs is refused before any work; a ``summary.json``, and the files of
 these names (registered images in any ``--format``), left by an earlier run
-are removed before the first task; every
+are refused before any work (exit status 2) unless ``--overwrite``, with which they
+are removed before the first task (an existing OUTDIR is fine); every
 file is written to a temporary file and renamed, so that a killed run leaves no
 summary and no file that looks complete. The exit status is 0 when every image
 was registered, 1 when any failed (the others are still written), 2 for bad
@@ -68,7 +69,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_console_options, check_bands, checked_band, checked_weights, input_error, jsonable,
+                     add_console_options, add_overwrite_option, check_bands, checked_band,
+                     checked_weights, input_error, jsonable,
                      positive_int, with_nodata)
 from .detect import add_network_options
 from .register_checks import check_search_options
@@ -76,8 +78,8 @@ from .search_options import (add_band_options, add_matching_options, add_search_
                              matcher_options, refusal_hint, search_report, upright_turns,
                              whole_circle_search)
 
-__all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "prepare_output_dir",
-           "SUMMARY"]
+__all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "check_earlier_outputs",
+           "earlier_outputs", "prepare_output_dir", "SUMMARY"]
 
 #: The summary's file name in OUTDIR.
 SUMMARY = "summary.json"
@@ -111,7 +113,10 @@ def add_parser(commands) -> None:
     stack = commands.add_parser(
         "register-stack", description=_DESCRIPTION,
         help="register a stack of images onto a reference, in parallel on Dask",
-        epilog="Exit status 1 when any image could not be registered (the others are written).",
+        epilog="An existing OUTDIR is fine, but an earlier run's summary.json, or its NAME.json "
+               "or NAME.registered.EXT (in any --format) under this run's names, is refused "
+               "before any work unless --overwrite, which replaces them. Exit status 1 when "
+               "any image could not be registered (the others are written).",
     )
     # (flags, add_argument keywords): the stack's own options, then those of `sarfeat register`
     options = [
@@ -147,6 +152,7 @@ def add_parser(commands) -> None:
     add_matching_options(stack, "REFERENCE")
     add_band_options(stack, "REFERENCE and IMAGES", ("--reference-band", "REFERENCE"),
                      ("--image-band", "each of IMAGES"))
+    add_overwrite_option(stack)
     add_console_options(stack)
 
 
@@ -193,6 +199,38 @@ def check_inputs_kept(inputs: list[str], folder: Path, names: list[str], suffix:
         if target is not None:
             raise UsageError(f"input {image!r} is the output {target} of this run in "
                              f"{str(folder)!r}: move it, or choose another -o folder")
+
+
+def earlier_outputs(names: list[str]) -> list[str]:
+    """The files of OUTDIR that a run of the images named ``names`` writes or removes (an
+    earlier run's, :func:`prepare_output_dir`): the summary, and each image's report and
+    registered image in every ``--format``."""
+    files = [file for form in _FORMATS for file in _outputs(names, f".{form}")]
+    return list(dict.fromkeys([SUMMARY, *files]))
+
+
+def check_earlier_outputs(folder: Path, names: list[str], overwrite: bool,
+                          keep: Sequence[str | os.PathLike] = ()) -> None:
+    """Refuse, before any work, a run that would replace or remove files already in
+    ``folder`` (:func:`earlier_outputs`, but none of ``keep``, this run's inputs), unless
+    ``overwrite`` (``--overwrite``); an existing folder is fine.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        Naming ``-o``, the first such file and how many more.
+    """
+    if overwrite or not folder.is_dir():
+        return
+    kept = {Path(path).expanduser().resolve() for path in keep}
+    found = [file for file in earlier_outputs(names)
+             if ((folder / file).exists() or (folder / file).is_symlink())
+             and (folder / file).resolve() not in kept]
+    if found:
+        more = f" and {len(found) - 1} more of its output files" if len(found) > 1 else ""
+        raise UsageError(f"-o {str(folder)!r} already holds {found[0]}{more} (an earlier "
+                         "run's): pass --overwrite to replace them, or choose another -o "
+                         "folder")
 
 
 def _outputs(names: list[str], suffix: str) -> list[str]:
@@ -394,14 +432,14 @@ def run(args: argparse.Namespace) -> None:
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
+    check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
     raster = _read_reference(args)
     sar = args.modality == "sar"  # a pair with an optical image runs no network
     weights = checked_weights(args.weights, args.trust) if sar else None
-    # an earlier run's registered images in every --format: one left beside this run's
-    # report (of an image that fails this time) would pass for this run's
-    earlier = [file for form in _FORMATS for file in _outputs(names, f".{form}")]
-    prepare_output_dir(folder, list(dict.fromkeys(earlier)), keep=[args.reference, *args.images])
+    # an earlier run's registered images in every --format (--overwrite): one left beside
+    # this run's report (of an image that fails this time) would pass for this run's
+    prepare_output_dir(folder, earlier_outputs(names), keep=[args.reference, *args.images])
     weights_name = args.weights or DEFAULT_RELEASE if sar else None
     options, georeferenced, searches = _searches(args, raster, console)
     save = functools.partial(

@@ -10,7 +10,7 @@ it to ``last.pt.replaced`` once the new run starts).
 
 Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
 ``--config`` refused before any work (out of range, unknown, an output over an
-input); 1 a failure during the work; 130 interrupted.
+input, an existing ``--export`` file without ``--overwrite``); 1 a failure during the work; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 
-from ..argument_checks import positive_int
+from ..argument_checks import add_overwrite_option, positive_int
 from .config_checks import number, usage_error
 from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                              "(replacing an earlier one of that name), so that a later resume "
                              "takes the new run's")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
+    add_overwrite_option(parser, "replace an existing --export file (without it, one is "
+                                 "refused before any work; the run folder's own files follow "
+                                 "resume and --restart instead)")
     parser.add_argument("--threads", type=thread_count, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars (training, validation, calibration)")
@@ -133,7 +136,8 @@ def _set_aside(output: Path) -> None:
 
 def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
     """Refuse, before any work, an --output that is a file, and an --export that would
-    overwrite an input or the run's own files, or whose folder is missing (ValueError)."""
+    overwrite an input or the run's own files, that exists (without --overwrite), or whose
+    folder is missing (ValueError)."""
     from ..argument_checks import UsageError, check_outputs
 
     output = Path(config.output)
@@ -147,7 +151,8 @@ def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
                        for path in getattr(args, option)})
     try:
         check_outputs({name: None if path is None else Path(path)
-                       for name, path in inputs.items()}, {"--export": args.export})
+                       for name, path in inputs.items()}, {"--export": args.export},
+                      args.overwrite)
     except UsageError as error:
         raise ValueError(str(error)) from None
 
