@@ -60,7 +60,8 @@ def run_sarfeat(fixed, moving, prefix: Path, options: list) -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "sarfeat", "register", str(fixed), str(moving),
                            "-o", f"{prefix}.sarfeat.tif", "--json", f"{prefix}.sarfeat.json",
-                           "-q", *options], cwd=ROOT, capture_output=True, text=True)
+                           "-q", "--overwrite", *options], cwd=ROOT, capture_output=True,
+                          text=True)  # --overwrite: a rerun into the same --out
     seconds = time.perf_counter() - started
     report = json.loads(Path(f"{prefix}.sarfeat.json").read_text())
     if done.returncode:
