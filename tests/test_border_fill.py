@@ -134,7 +134,7 @@ def test_cli_says_when_a_fill_is_left_out_and_can_keep_it(tile, tmp_path, capsys
     assert saved["diagnostics"]["border_fill"][0] == pytest.approx(outside.mean(), abs=0.01)
     estimate = np.array(saved["transform_fixed_to_moving"])
     assert registration_rmse(estimate, truth, canvas.shape, tile[1].shape) < 3.0
-    main(command + ["--keep-border-fill"])
+    assert main(command + ["--keep-border-fill", "--overwrite"]) == 0  # the same --json again
     assert "matched as no-data" not in capsys.readouterr().out
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert saved["diagnostics"]["border_fill"] == [0.0, 0.0]
