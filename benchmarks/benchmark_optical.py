@@ -86,8 +86,8 @@ def _held_out_figures(canvas: bool, methods=_METHODS, stretch: float = 0.0,
                       tiles: str = "3mos", step: int = _STEP, upscale: int = 1):
     """Per method of ``methods``, the figures of every ``step``-th held-out pair (the canvas
     pairs with ``canvas``; stretched pairs with ``stretch``; ``tiles``: the tile pairs'
-    source; ``upscale``: the tiles enlarged) against the published truth and, under ``'<method>/realigned'``, the
-    re-aligned one; None without the tiles' files."""
+    source; ``upscale``: the tiles enlarged) against the published truth and, under
+    ``'<method>/realigned'``, the re-aligned one; None without the tiles' files."""
     use_shared_data()
     if not _fetchable(*_TILE_FILES[tiles]):
         return None

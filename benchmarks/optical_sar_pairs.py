@@ -190,10 +190,10 @@ def bigearthnet_example_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
     optical gray is that of bands 4, 3, 2 (float32), the SAR bands are brought from dB."""
     import rasterio
 
-    def archive_bands(archive: str, suffixes: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def archive_bands(wheel: zipfile.ZipFile, archive: str,
+                      suffixes: tuple[str, ...]) -> dict[str, np.ndarray]:
         """{patch tag ('87_48'): stacked bands} of one of the wheel's archives."""
-        with zipfile.ZipFile(fetch(BIGEARTHNET_WHEEL)) as wheel:
-            packed = wheel.read(f"bigearthnet_common/{archive}.tar.bz2")
+        packed = wheel.read(f"bigearthnet_common/{archive}.tar.bz2")
         found = {}
         with tarfile.open(fileobj=io.BytesIO(packed), mode="r:bz2") as tar:
             folders = sorted({m.name.split("/")[1] for m in tar.getmembers()
@@ -207,10 +207,12 @@ def bigearthnet_example_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
                 found["_".join(folder.split("_")[-2:])] = np.stack(bands)
         return found
 
-    sar = archive_bands("BigEarthNet-S1-Example", ("VV", "VH"))
-    optical = archive_bands("BigEarthNet-S2-Example", ("B04", "B03", "B02"))
+    with zipfile.ZipFile(fetch(BIGEARTHNET_WHEEL)) as wheel:
+        sar = archive_bands(wheel, "BigEarthNet-S1-Example", ("VV", "VH"))
+        optical = archive_bands(wheel, "BigEarthNet-S2-Example", ("B04", "B03", "B02"))
     if sorted(sar) != sorted(optical):
-        raise ValueError(f"the example patches do not pair: {sorted(sar)} against {sorted(optical)}")
+        raise ValueError(f"the example patches do not pair: {sorted(sar)} against "
+                         f"{sorted(optical)}")
     return [(tag, rgb_to_gray(np.moveaxis(optical[tag], 0, -1).astype(np.float32))
              .astype(np.float32), (10.0 ** (sar[tag] / 10.0)).astype(np.float32))
             for tag in sorted(sar)]

@@ -151,8 +151,8 @@ def modality_image(image, role: str, which: str, modality: str = "sar"):
     raise ValueError(
         f"{which}: a SAR image is a single-channel (H, W) array, got shape {shape}; an optical "
         "image against a SAR one takes modality='optical-sar' (the fixed image optical) or "
-        "'sar-optical', two optical images modality='optical', and an RGB(A) quick-look of a SAR image its gray values, e.g. "
-        "skimage.color.rgb2gray(image[..., :3])")
+        "'sar-optical', two optical images modality='optical', and an RGB(A) quick-look of "
+        "a SAR image its gray values, e.g. skimage.color.rgb2gray(image[..., :3])")
 
 
 def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto") -> np.ndarray:

@@ -24,7 +24,8 @@ __all__ = [
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
     "checked_weights", "check_outputs", "add_overwrite_option",
     "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot", "network_text",
+    "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot",
+    "network_text",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch

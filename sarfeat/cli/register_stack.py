@@ -27,21 +27,22 @@ image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
 report;
 
 with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
-``sar-optical`` or ``optical`` (all optical), each pair is matched as ``sarfeat register --modality``
-matches it, with the same ``--turns``, ``--scales``, ``--dense-model`` and
-``--keep-border-fill``
-(:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and
-two georeferenced files are searched at the upright turn only unless ``--turns
+``sar-optical`` or ``optical`` (all optical), each pair is matched as
+``sarfeat register --modality`` matches it, with the same ``--turns``,
+``--scales``, ``--dense-model`` and ``--keep-border-fill``
+(:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and two
+georeferenced files are searched at the upright turn only unless ``--turns
 any``); ``--reference-band`` and ``--image-band`` choose the band matched of
 each side (a multi-band optical reference beside SAR images), ``--band`` of both;
 ``--min-valid-fraction`` and ``--max-fine-patches`` are register's too (an
 image with too small a fraction of valid pixels fails alone);
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why (with the ``hint`` of their ``NAME.json``), what ran the keypoint network (``network``: runtime, precision
-and device; a list when workers differed, null when no image ran it), the
-options that shape the outputs as given (``weights``, ``model``, ``format``,
-``order``, ``modality``, ``turns``, ``scales``, ``dense_model``, ``band``,
+failed and why (with the ``hint`` of their ``NAME.json``), what ran the keypoint
+network (``network``: runtime, precision and device; a list when workers differed,
+null when no image ran it), the options that shape the outputs as given
+(``weights``, ``model``, ``format``, ``order``, ``modality``, ``turns``,
+``scales``, ``dense_model``, ``band``,
 ``reference_band``, ``image_band``, ``keep_border_fill``,
 ``min_valid_fraction``, ``max_fine_patches``, ``input_kind``, ``nodata``,
 ``seed``, ``precision`` and ``device``: enough to repeat the run), the time and the

@@ -111,7 +111,8 @@ bounded by a few rows of patches, not by the scene, and the results are those
 of keeping everything. With ``progress`` a tqdm bar shows the patches.
 
 *Optical against SAR.* With ``modality='optical-sar'`` (or ``'sar-optical'``, or
-``'optical'`` for two optical images) the matcher hands the pair to :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
+``'optical'`` for two optical images) the matcher hands the pair to
+:class:`~sarfeat.matching.dense.DenseStructuralMatcher`
 (:mod:`~sarfeat.matching.dense`), which compares dense orientation-energy maps
 (:mod:`sarfeat.structural`) instead of keypoint descriptors.
 

@@ -154,8 +154,9 @@ def _check_modality_options(matcher) -> None:
         if given:
             raise ValueError(
                 f"{', '.join(given)}: for a pair with an optical image (modality='optical-sar', "
-                "'sar-optical' or 'optical'); two SAR images are matched by the keypoint matcher, whose "
-                "transform model= sets and whose detector's pyramid covers the scales")
+                "'sar-optical' or 'optical'); two SAR images are matched by the keypoint "
+                "matcher, whose transform model= sets and whose detector's pyramid covers the "
+                "scales")
         return
     given = _given({name: getattr(matcher, ATTRIBUTE_OF.get(name, name)) for name in parameters
                     if name not in _DENSE_FOLLOWS + _FOLDED}, parameters)

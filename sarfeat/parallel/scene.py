@@ -440,8 +440,8 @@ def detect_tiled(
     weights : str, path-like or R2D2Net, optional
         The network (default: the bundled ``'sarfeat-sar-v2'``, whose network is
         ``'sarfeat-sar-v1'``'s: upright detection uses neither release's
-        rotation extras, so both give the same keypoints); each worker loads it once. A relative path is taken from the client's working
-        directory.
+        rotation extras, so both give the same keypoints); each worker loads it
+        once. A relative path is taken from the client's working directory.
     band : int, optional
         Band of a multi-band file or a 3-D array (last axis).
     tile_size : int

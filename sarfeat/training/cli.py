@@ -10,7 +10,8 @@ it to ``last.pt.replaced`` once the new run starts).
 
 Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
 ``--config`` refused before any work (out of range, unknown, an output over an
-input, an existing ``--export`` file without ``--overwrite``); 1 a failure during the work; 130 interrupted.
+input, an existing ``--export`` file without ``--overwrite``); 1 a failure during the
+work; 130 interrupted.
 """
 
 from __future__ import annotations
