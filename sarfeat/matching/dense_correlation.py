@@ -8,11 +8,13 @@ the dense matcher (similarity matrices, model distances, zooms of maps).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .dense_threads import parallel_map
 from .geometry import warp_nan
 
 __all__ = ["OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
@@ -63,8 +65,13 @@ class Reference:
         self.area = float(self.mask.sum())
         self.min_overlap = min_overlap
         self._cache: dict = {}
+        self._lock = threading.Lock()
 
     def spectra(self, shape):
+        with self._lock:  # threads share a reference (dense_threads)
+            return self._spectra(shape)
+
+    def _spectra(self, shape):
         if shape not in self._cache:
             if len(self._cache) >= SPECTRA_CACHED:
                 self._cache.pop(next(iter(self._cache)))
@@ -310,14 +317,17 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
     height, width = reference.shape
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
     near = None
+
+    def correlated(resample):
+        maps2 = fine_maps(warp_nan(image2, resample, reference.shape, order=1))
+        # shifts within the reach only (smaller transforms); the whole surface of the
+        # best candidate is made once, at the end
+        return maps2, reference.correlation(maps2, reach=POLISH_REACH + 1)[0]
+
     for linears in levels:
-        for linear in linears:
-            resample = start @ _about_centre(linear, centre)
-            warped = warp_nan(image2, resample, reference.shape, order=1)
-            maps2 = fine_maps(warped)
-            # shifts within the reach only (smaller transforms); the whole surface of the
-            # best candidate is made once, at the end
-            ncc, _ = reference.correlation(maps2, reach=POLISH_REACH + 1)
+        resamples = [start @ _about_centre(linear, centre) for linear in linears]
+        # the candidates on the threads (dense_threads), compared in their order
+        for resample, (maps2, ncc) in zip(resamples, parallel_map(correlated, resamples)):
             if near is None:
                 near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
             # candidates are compared unweighted: the overlap weight would favour models

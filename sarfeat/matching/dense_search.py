@@ -22,6 +22,7 @@ from .dense_correlation import (
     turn_canvas,
 )
 from ..structural import LEAST_SIDE
+from .dense_threads import parallel_map
 from .geometry import downsample, warp_nan
 
 __all__ = ["DenseSearch", "working", "working_factor"]
@@ -140,19 +141,32 @@ class DenseSearch:
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap)
         to_working1 = np.linalg.inv(to_full1)
+        keys = [(angle, scale) for angle in self.angles for scale in self.scales]
+        # a turn half a circle from an earlier one reuses its maps (_canvas_maps): those
+        # turned over after the others, every candidate on the threads (dense_threads)
+        earlier, flipped = set(), set()
+        for angle, scale in keys:
+            if ((angle + 180.0) % 360.0, scale) in earlier:
+                flipped.add((angle, scale))
+            earlier.add((angle, scale))
+        made = {}  # (turn, scale) -> (maps, canvas (x, y) -> image-2 (x, y), score, shift)
+
+        def correlated(key):
+            maps, turned = self._canvas_maps(small2, *key, made)
+            return (maps, turned) + (() if maps is None else reference.correlate(maps))
+
+        for group in ([key for key in keys if key not in flipped], sorted(flipped)):
+            made.update(zip(group, parallel_map(correlated, group)))
         found = []
-        made = {}  # (turn, scale) -> (maps, canvas (x, y) -> image-2 (x, y))
-        for angle in self.angles:
-            for scale in self.scales:
-                maps, turned = made[angle, scale] = self._canvas_maps(small2, angle, scale,
-                                                                      made)
-                if maps is None:
-                    continue
-                # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
-                score, shift = reference.correlate(maps)
-                matrix = turned.copy()
-                matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
-                found.append((score, to_full2 @ matrix @ to_working1, angle, scale))
+        for angle, scale in keys:
+            maps, turned, *scored = made[angle, scale]
+            if maps is None:
+                continue
+            # canvas (x, y) q -> image 2; image-1 x = q + shift -> q = x - shift
+            score, shift = scored
+            matrix = turned.copy()
+            matrix[:2, 2] = turned[:2, 2] - turned[:2, :2] @ np.array(shift)
+            found.append((score, to_full2 @ matrix @ to_working1, angle, scale))
         found.sort(key=lambda item: -item[0])
         chosen = []
         for item in found:
@@ -173,7 +187,7 @@ class DenseSearch:
         """
         opposite = made.get(((angle + 180.0) % 360.0, scale))
         if opposite is not None and opposite[0] is not None:
-            maps, turned = opposite
+            maps, turned = opposite[:2]
             rows, cols = maps.shape[1:]
             over = np.array([[-1.0, 0.0, cols - 1], [0.0, -1.0, rows - 1], [0.0, 0.0, 1.0]])
             return np.ascontiguousarray(maps[:, ::-1, ::-1]), turned @ over
@@ -189,17 +203,20 @@ class DenseSearch:
         factor = small1.shape[0] / image1.shape[0]
         small2, to_full2 = downsample(image2, factor)
         reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
-        refined = sorted((self._around(reference, small2, hypothesis[2], hypothesis[3], 1.0,
-                                       np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1)
-                          for hypothesis in hypotheses), key=lambda item: -item[0])
-        best = (-np.inf, None, 0.0, 1.0)
+        anchors = [np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1
+                   for hypothesis in hypotheses]
+        refined = sorted(parallel_map(
+            lambda item: self._around(reference, small2, item[0][2], item[0][3], 1.0, item[1]),
+            zip(hypotheses, anchors)), key=lambda item: -item[0])
         # half the steps around each: a right turn and scale may overtake a wrong one only
         # there
-        for found in refined[:_HALF_STEPPED]:
-            if found[1] is not None:
-                best = max(best, found,
-                           self._around(reference, small2, found[2], found[3], 0.5, found[1]),
-                           key=lambda item: item[0])
+        again = [found for found in refined[:_HALF_STEPPED] if found[1] is not None]
+        halved = parallel_map(
+            lambda found: self._around(reference, small2, found[2], found[3], 0.5, found[1]),
+            again)
+        best = (-np.inf, None, 0.0, 1.0)
+        for found, half in zip(again, halved):
+            best = max(best, found, half, key=lambda item: item[0])
         score, matrix = best[0], best[1]
         if matrix is None:
             matrix = hypotheses[0][1] if hypotheses else np.eye(3)
