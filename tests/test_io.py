@@ -5,6 +5,7 @@ test_io_warp.py."""
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_without_rasterio_georeferencing_is_never_dropped(scene, tmp_path, monke
     values = scene[..., 0].copy()
     values[:3] = -9999.0
     tifffile.imwrite(plain, values, extratags=[(42113, "s", 0, "-9999", False)])
-    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # not installed
     with pytest.raises(io.RasterError, match=r"sarfeat\[geotiff\]"):
         io.read_raster(tmp_path / "geo.tif")
     image = io.read_image(plain)  # GDAL's nodata tag is still honoured
@@ -188,7 +189,7 @@ def test_gcps_are_read_written_and_not_carried_by_a_warp(scene, tmp_path):
 
 @pytest.mark.parametrize("nodata", [-9999.0, -1.5])
 def test_without_rasterio_a_plain_tiff_keeps_its_nodata(tmp_path, monkeypatch, nodata):
-    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # not installed
     data = np.arange(2 * 40 * 50, dtype=np.float32).reshape(2, 40, 50)
     data[:, :3] = nodata
     io.write_raster(tmp_path / "plain.tif", io.Raster(data, data != nodata, nodata=nodata))
@@ -220,7 +221,7 @@ def test_both_tiff_readers_read_a_files_nodata_as_gdal_does(tmp_path, monkeypatc
         expected[0, 1, :2] = False
     np.testing.assert_array_equal(gdal, expected)  # what GDAL itself says
     with_rasterio = io.read_raster(path)
-    monkeypatch.setattr(io, "rasterio_or_none", lambda: None)
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # not installed
     plain = io.read_raster(path)
     assert plain.nodata == with_rasterio.nodata == nodata
     np.testing.assert_array_equal(with_rasterio.valid, expected)

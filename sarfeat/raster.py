@@ -1,0 +1,216 @@
+"""A raster in memory: :class:`Raster`, its errors and checks, sarfeat's one RGB-to-gray rule.
+
+Read by :mod:`sarfeat.raster_read`, written by :mod:`sarfeat.raster_write`, resampled by
+:mod:`sarfeat.raster_warp`; :mod:`sarfeat.io` re-exports the public names of all four.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "Raster", "RasterError", "BandChoiceError", "check_path", "check_raster", "rasterio_or_none",
+    "plain_tiff_quiet", "rgb_to_gray", "LUMA", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
+    "GDAL_NODATA_TAG",
+]
+
+#: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
+LUMA = np.array([0.2125, 0.7154, 0.0721])
+TIFF_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg") + TIFF_SUFFIXES
+#: GDAL's TIFF tag of a nodata value (a string), read and written without rasterio too.
+GDAL_NODATA_TAG = 42113
+
+
+class RasterError(ValueError):
+    """A file cannot be read or written as asked; the message says why and what to do."""
+
+
+class BandChoiceError(RasterError):
+    """A raster of several bands was asked for its band with none chosen.
+
+    Attributes
+    ----------
+    name : str
+        The raster, as a message names it.
+    count : int
+        Its bands.
+    shape : (int, int)
+        The shape of one band.
+    """
+
+    def __init__(self, name: str, count: int, shape: tuple) -> None:
+        self.name, self.count, self.shape = name, count, shape
+        super().__init__(self.choose_with("--band") + " (band= in Python)")
+
+    def __reduce__(self):  # pickled with its fields (Dask sends errors between processes)
+        return type(self), (self.name, self.count, self.shape)
+
+    def choose_with(self, option: str) -> str:
+        """The message, naming ``option`` (a command's ``--fixed-band``, say) as the choice."""
+        return (f"{self.name} has {self.count} bands of shape {self.shape}: choose one with "
+                f"{option} 0..{self.count - 1}")
+
+
+@dataclass
+class Raster:
+    """Every band of an image file, with its no-data and georeferencing.
+
+    Attributes
+    ----------
+    data : (bands, H, W) ndarray
+        The pixel values in the file's dtype.
+    valid : (bands, H, W) ndarray of bool
+        False on no-data (the file's nodata value, its mask band or alpha, NaN). A
+        file's nodata value is read as GDAL reads it: a complex pixel whose real
+        part equals it is no-data whatever its imaginary part, and so is a float
+        within GDAL's relative tolerance of it (about 5e-7).
+    nodata : float or None
+        The file's no-data value.
+    crs : rasterio.crs.CRS or None
+    transform : affine.Affine or None
+        Geotransform (pixel corners) of the file, with or without a CRS, else None.
+    path : Path or None
+    picture : bool
+        True for a PNG, JPEG or TIFF picture (with rasterio: by its colour interpretation),
+        whose 2-4 bands are gray + alpha or RGB(A) colour channels, not separate measurements.
+    gcps : (list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None
+        Ground control points of a file georeferenced by them (a SAR image in
+        its own geometry), else None. They are kept, not used for matching.
+    bands : tuple of (str or None, str) or None
+        Each band's description and colour interpretation (a rasterio
+        ``ColorInterp`` name) in a GeoTIFF read with rasterio, written back
+        with the bands (an RGB(A) image stays RGB(A), a band named ``B4`` keeps
+        its name), else None.
+    """
+
+    data: np.ndarray
+    valid: np.ndarray
+    nodata: float | None = None
+    crs: object = None
+    transform: object = None
+    path: Path | None = None
+    picture: bool = False
+    gcps: tuple | None = None
+    bands: tuple | None = None
+
+    @property
+    def georeferenced(self) -> bool:
+        """True when the raster has a CRS and a geotransform."""
+        return self.crs is not None and self.transform is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of one band."""
+        return tuple(self.data.shape[1:])
+
+    @property
+    def count(self) -> int:
+        """Number of bands."""
+        return self.data.shape[0]
+
+    def band(self, index: int | None = None) -> np.ndarray:
+        """One band, its no-data as NaN (a float copy only where there is no-data).
+
+        Parameters
+        ----------
+        index : int, optional
+            0-based band, negative from the end (-1: the last); may be omitted
+            for a single-band raster (an RGB(A) 8/16-bit image is then gray by
+            :func:`rgb_to_gray`, no-data where a channel is).
+        """
+        if index is not None and (isinstance(index, (bool, np.bool_))
+                                  or not isinstance(index, numbers.Integral)):
+            raise RasterError("band must be an integer index (0-based; a negative index "
+                              f"counts from the end, -1 the last band) or None, got {index!r}")
+        if index is None and not (self.picture and self.count in (3, 4)):
+            if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
+                raise BandChoiceError(self._name(), self.count, self.shape)
+            index = 0
+        if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
+            values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)
+        elif not -self.count <= index < self.count:
+            raise RasterError(f"band {index} is out of range: {self._name()} has "
+                              f"{self.count} bands (0..{self.count - 1}, or "
+                              f"-{self.count}..-1 from the end)")
+        else:
+            values, valid = self.data[index], self.valid[index]
+        if valid.all():
+            return values
+        # float32 or wider; complex stays complex (an SLC keeps its phase)
+        return np.where(valid, values, np.nan).astype(np.result_type(values.dtype, np.float32))
+
+    def _name(self) -> str:
+        return repr(str(self.path)) if self.path is not None else "the raster"
+
+
+def check_path(path, name: str = "path") -> str | os.PathLike:
+    """Return ``path`` after checking it is a str or os.PathLike, else raise TypeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        hint = (": an array needs no reading, pass it to sarfeat's functions as it is"
+                if isinstance(path, np.ndarray) else "")
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}{hint}")
+    return path
+
+
+def check_raster(raster, name: str = "raster") -> None:
+    """Raise TypeError unless ``raster`` is a :class:`Raster`, saying how to make one."""
+    if not isinstance(raster, Raster):
+        raise TypeError(f"{name} must be a sarfeat.io.Raster (read_raster gives one; "
+                        f"Raster(data[None], valid[None]) wraps a 2-D array), got "
+                        f"{type(raster).__name__}")
+
+
+def rasterio_or_none():
+    """The rasterio module, or None when it is not installed (the ``geotiff`` extra)."""
+    try:
+        import rasterio
+    except ImportError:
+        return None
+    return rasterio
+
+
+@contextlib.contextmanager
+def plain_tiff_quiet(rasterio):
+    """Silence rasterio's NotGeoreferencedWarning (a plain TIFF is expected), nothing else."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+        yield
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Gray image of an (H, W, 3) RGB array with the Rec. 709 luma weights.
+
+    Integer inputs stay in their dtype (rounded), so that an 8-bit quick-look
+    stays an 8-bit display image; float inputs give float32. An alpha channel
+    ((H, W, 4)) is left out.
+
+    Raises
+    ------
+    ValueError
+        For an array that is not (H, W, 3) or (H, W, 4) integers or floats (a
+        gray (H, W) image was read as rows of colours).
+
+    Examples
+    --------
+    >>> gray = rgb_to_gray(np.full((2, 2, 3), 200, np.uint8))
+    >>> gray.shape, gray.dtype, int(gray[0, 0])  # NumPy 1 and 2 print these alike
+    ((2, 2), dtype('uint8'), 200)
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4) or rgb.dtype.kind not in "iuf":
+        raise ValueError(f"rgb must be an (H, W, 3) RGB or (H, W, 4) RGBA array of numbers, "
+                         f"got shape {rgb.shape} of dtype {rgb.dtype}")
+    gray = rgb[..., :3].astype(np.float64) @ LUMA
+    if np.issubdtype(rgb.dtype, np.integer):
+        info = np.iinfo(rgb.dtype)
+        return np.clip(np.rint(gray), info.min, info.max).astype(rgb.dtype)
+    return gray.astype(np.float32)
+

@@ -1,0 +1,173 @@
+"""Read an image file as a :class:`~sarfeat.raster.Raster`: every band, no-data, georeferencing.
+
+A GeoTIFF is read with rasterio (the ``geotiff`` extra) when it is installed;
+without it, a plain TIFF is read with tifffile (GDAL's nodata tag kept) and one
+that carries georeferencing tags is refused (:class:`~sarfeat.raster.RasterError`
+names the extra). Re-exported by :mod:`sarfeat.io`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from .nodata_steps import nodata_valid_mask
+from .raster import (
+    GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
+    plain_tiff_quiet, rasterio_or_none,
+)
+
+__all__ = ["read_raster", "read_image", "bands_first"]
+
+#: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
+_GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
+             34735: "GeoKeyDirectory"}
+_PICTURE_BANDS = (("gray", "alpha"), ("red", "green", "blue"), ("red", "green", "blue", "alpha"))
+
+
+def read_raster(path: str | os.PathLike) -> Raster:
+    """Read every band of an image file with its no-data mask and georeferencing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy`` (2-D, or 3-D (rows, cols, bands)), PNG, JPEG or TIFF/GeoTIFF.
+
+    Returns
+    -------
+    Raster
+
+    Raises
+    ------
+    RasterError
+        For a missing or unreadable file, an unsupported suffix, or a
+        georeferenced TIFF without rasterio installed.
+    TypeError
+        For a ``path`` that is not a str or os.PathLike (an array needs no reading).
+    """
+    path = Path(check_path(path))
+    _check_regular_file(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
+                          "use " + ", ".join(IMAGE_SUFFIXES))
+    if suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
+        return _read_rasterio(path)
+    try:
+        if suffix == ".npy":
+            array, nodata = np.load(path, allow_pickle=False), None
+        elif suffix in TIFF_SUFFIXES:
+            array, nodata = _read_tiff(path)
+        else:
+            from skimage.io import imread
+
+            array, nodata = np.asarray(imread(path)), None
+    except RasterError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+        raise RasterError(f"cannot read {str(path)!r}: {error}") from None
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
+                          "3-D (rows, cols, bands) array")
+    data = array[None] if array.ndim == 2 else np.moveaxis(_bands_last(array), -1, 0)
+    valid = nodata_valid_mask(data, nodata)
+    picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
+        and np.issubdtype(data.dtype, np.integer)
+    if picture and data.shape[0] in (2, 4):
+        valid &= data[-1:] > 0  # alpha
+    return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse a path that is missing, or that is not a regular file, with what it is."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise RasterError(f"input file {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise RasterError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device" if
+                stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise RasterError(f"input {str(path)!r} is {kind}, not an image file: sarfeat reads "
+                          "files it can seek in; copy the data to a file first")
+
+
+def bands_first(shape: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` is planar (bands, rows, cols): 3-D, its first axis the
+    shortest and at most 16 long, its last longer than 16 (a (3, H, W) array is 3 bands)."""
+    return len(shape) == 3 and shape[0] <= 16 and shape[0] < min(shape[1:]) and shape[-1] > 16
+
+
+def _bands_last(array: np.ndarray) -> np.ndarray:
+    """A 3-D array as (rows, cols, bands): a planar one (:func:`bands_first`) is moved."""
+    return np.moveaxis(array, 0, -1) if bands_first(array.shape) else array
+
+
+def _read_tiff(path: Path):
+    """A plain TIFF without rasterio; refused when it carries georeferencing."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        tags = tiff.pages[0].tags
+        geo = [name for code, name in _GEO_TAGS.items() if code in tags]
+        if geo:
+            raise RasterError(
+                f"{str(path)!r} is a georeferenced GeoTIFF ({', '.join(geo)}), but rasterio is "
+                "not installed: install the geotiff extra (pip install 'sarfeat[geotiff]') so "
+                "that its georeferencing and no-data are kept"
+            )
+        nodata = tags.get(GDAL_NODATA_TAG)
+        array = tiff.asarray()
+    if nodata is not None:
+        nodata = float(str(nodata.value).strip("\x00 "))
+    return array, nodata
+
+
+def _read_rasterio(path: Path) -> Raster:
+    rasterio = rasterio_or_none()
+    try:
+        with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
+            data = source.read()
+            masks = source.read_masks() > 0
+            nodata, crs, transform = source.nodata, source.crs, source.transform
+            points, points_crs = source.gcps
+            colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
+            bands = tuple(zip(source.descriptions, colours))
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+        raise RasterError(f"cannot read {str(path)!r}: {error}") from None
+    valid = masks & nodata_valid_mask(data, nodata)
+    placed = not transform.is_identity  # a geotransform, with or without a CRS
+    picture = colours in _PICTURE_BANDS and np.issubdtype(data.dtype, np.integer)
+    return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
+                  path, picture=picture, gcps=(list(points), points_crs) if points else None,
+                  bands=bands)
+
+
+def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
+    """Read one gray band of an image file for detection, no-data as NaN.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy``, PNG, JPEG or TIFF/GeoTIFF. RGB(A) 8/16-bit images are
+        reduced to gray (:func:`rgb_to_gray`, keeping the integer dtype).
+    band : int, optional
+        0-based band of a multi-band file, negative from the end (-1: the
+        last); required unless RGB(A).
+
+    Returns
+    -------
+    image : (H, W) ndarray
+        In the file's dtype, or float with NaN where the file marks no-data.
+
+    Raises
+    ------
+    RasterError
+        As :func:`read_raster`, or for a missing or out-of-range band.
+    """
+    return read_raster(path).band(band)

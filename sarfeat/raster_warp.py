@@ -1,0 +1,127 @@
+"""Resample every band of a :class:`~sarfeat.raster.Raster` with one transform.
+
+:func:`warp_raster` keeps each band's dtype and no-data (a valid pixel never
+reads back as no-data, :mod:`sarfeat.nodata_steps`); :func:`warp_onto` puts the
+result on a fixed raster's grid and georeferencing, as ``sarfeat register -o``
+writes it. Re-exported by :mod:`sarfeat.io`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .geometry import check_order, check_warp_target, warp
+from .nodata_steps import alpha_index, off_nodata
+from .preprocess import valid_mask
+from .raster import Raster, check_raster
+
+__all__ = ["warp_raster", "warp_onto"]
+
+
+def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
+                order: int = 1) -> Raster:
+    """Every band of ``raster`` resampled with one transform, in its dtype and nodata.
+
+    Parameters
+    ----------
+    raster : Raster
+    inverse_map : (3, 3) ndarray
+        Output (x, y) -> input (x, y), as the ``inverse_map`` of
+        :func:`skimage.transform.warp`.
+    shape : (int, int)
+        Output (rows, cols).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic); 0 for a bool raster (a mask).
+
+    Returns
+    -------
+    Raster
+        Same dtype and nodata as ``raster`` (an integer raster without a
+        nodata value gets its dtype's minimum as nodata; a float or complex one
+        NaN; a bool one keeps its own, False outside, no-data in ``valid``).
+        A valid pixel never reads back as no-data: one that would (cubic
+        overshoot, rounding, a valid minimum taken as nodata, a finite float
+        nodata such as -9999.0 or 0.0 met by interpolation) moves one step
+        toward the valid range: nodata +- 1 in an integer raster; in a float
+        one, the nearest float of the dtype (:func:`numpy.nextafter`) that GDAL
+        does not take for the nodata value (it reads floats within about 5e-7
+        of it, relative, as no-data; see :mod:`sarfeat.nodata_steps`); in a
+        complex one, the real part so (GDAL compares the real part alone);
+        no-data wherever the output falls outside the input or next to
+        its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). An
+        integer picture whose alpha band marks its no-data keeps no nodata value
+        (it would shadow the alpha): its alpha is the dtype's maximum where every
+        band is valid, 0 elsewhere, as its other bands. No georeferencing, GCPs
+        included (the caller sets the output grid's).
+
+    Raises
+    ------
+    ValueError
+        For an ``order`` that is not an integer 0-5 (even for a raster without
+        bands); for a bool raster with ``order`` other than 0: a mask has no values between
+        False and True to interpolate; for an ``inverse_map`` that is not a finite,
+        invertible 3x3 matrix or a ``shape`` that is not two integers >= 1 (even for
+        a raster without bands).
+    """
+    check_raster(raster)
+    inverse_map, shape = check_warp_target(inverse_map, shape)
+    check_order(order)  # before any band is warped (and for a raster without bands)
+    dtype, nodata = raster.data.dtype, raster.nodata
+    if dtype == bool and order != 0:
+        raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
+                         f"not order={order} (or give it as numbers to interpolate them)")
+    alpha = alpha_index(raster.bands, dtype, nodata)
+    if nodata is None and dtype != bool and alpha is None:
+        nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
+    out = np.empty((raster.count,) + tuple(shape), dtype)
+    valid_out = np.empty(out.shape, bool)
+    for index in range(raster.count):
+        warped = warp(raster.data[index], inverse_map, shape, order=order,
+                      valid=raster.valid[index])
+        good = valid_mask(warped)
+        warped = off_nodata(warped, good, nodata, dtype)
+        out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
+        valid_out[index] = good
+    if alpha is not None:  # the alpha says where the image is, for every band
+        valid_out[:] = valid_out.all(axis=0)
+        out = np.where(valid_out, out, 0).astype(dtype)
+        out[alpha] = np.where(valid_out[alpha], np.iinfo(dtype).max, 0)
+    return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
+                   gcps=None)
+
+
+def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:
+    """Every band of ``raster`` resampled onto the pixels of ``grid``, georeferenced as it is.
+
+    What ``sarfeat register -o`` and ``sarfeat register-stack`` write:
+    :func:`warp_raster` (each band in its own dtype and nodata) onto ``grid``'s
+    shape, with ``grid``'s CRS, geotransform and GCPs.
+
+    Parameters
+    ----------
+    raster : Raster
+        The moving raster.
+    grid : Raster
+        The fixed raster; only its shape and georeferencing are read (it may
+        hold no band).
+    inverse_map : (3, 3) ndarray
+        ``grid``'s pixels (x, y) -> ``raster``'s pixels (x, y).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+
+    Returns
+    -------
+    Raster
+
+    Raises
+    ------
+    ValueError
+        As :func:`warp_raster`; for a ``grid`` without pixels (a side of 0).
+    """
+    check_raster(grid, "grid")
+    if min(grid.shape, default=0) < 1:
+        raise ValueError(f"grid has no pixels to warp onto: its shape is {grid.shape}")
+    warped = warp_raster(raster, inverse_map, grid.shape, order=order)
+    return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps)

@@ -1,0 +1,121 @@
+"""Write a :class:`~sarfeat.raster.Raster` atomically: GeoTIFF, ``.npy``, PNG or JPEG.
+
+A GeoTIFF keeps the raster's dtype, nodata, georeferencing (CRS and
+geotransform, or GCPs) and band names and colours (rasterio, the ``geotiff``
+extra); without rasterio a plain TIFF is written and a georeferenced raster
+refused. Re-exported by :mod:`sarfeat.io`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .atomic_files import atomic_path
+from .preprocess import normalize_sar
+from .raster import (
+    GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path, check_raster,
+    plain_tiff_quiet, rasterio_or_none,
+)
+
+__all__ = ["write_raster", "written_dtype"]
+
+_BLOCK = 256
+
+
+def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto") -> str:
+    """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
+
+    ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
+    raster's dtype, nodata, CRS and geotransform or GCPs, band descriptions and
+    colour interpretation (rasterio; without it, a
+    plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
+    (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
+    of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
+    """
+    path = Path(check_path(path))
+    check_raster(raster)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
+                          + ", ".join(IMAGE_SUFFIXES))
+    with atomic_path(path) as temporary:
+        if suffix == ".npy":
+            data = raster.data[0] if raster.count == 1 else np.moveaxis(raster.data, 0, -1)
+            with open(temporary, "wb") as stream:
+                np.save(stream, data)
+            return f".npy {raster.data.dtype}"
+        if suffix in TIFF_SUFFIXES:
+            return _write_tiff(temporary, raster)
+        from skimage.io import imsave
+
+        shown = _display(raster, display_kind, written_dtype(raster, path))
+        imsave(temporary, shown, check_contrast=False)
+        return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
+
+
+def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
+    """The dtype in which :func:`write_raster` stores ``raster`` at ``path`` (by its suffix):
+    ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11 has no float16);
+    PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8."""
+    suffix, dtype = Path(path).suffix.lower(), raster.data.dtype
+    if suffix == ".npy" or suffix in TIFF_SUFFIXES:
+        return np.dtype(np.float32) if dtype == np.float16 and suffix != ".npy" else dtype
+    return np.dtype(np.uint16 if dtype == np.uint16 and suffix == ".png" else np.uint8)
+
+
+def _write_tiff(path: Path, raster: Raster) -> str:
+    rasterio = rasterio_or_none()
+    data = raster.data.astype(written_dtype(raster, path), copy=False)
+    if rasterio is None:
+        if raster.transform is not None or raster.gcps:
+            raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
+                              "geotiff extra (pip install 'sarfeat[geotiff]')")
+        import tifffile
+
+        tile = (_BLOCK, _BLOCK) if min(raster.shape) >= _BLOCK else None
+        nodata = raster.nodata  # GDAL's tag, as _read_tiff reads it
+        text = None if nodata is None else str(int(nodata)) if float(nodata).is_integer() \
+            else repr(float(nodata))
+        tifffile.imwrite(path, data if raster.count > 1 else data[0], tile=tile,
+                         compression="zlib", planarconfig="separate" if raster.count > 1 else None,
+                         extratags=[] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)])
+        return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
+    # deflate's predictor: floating point for floats, differencing for integers, none for complex
+    predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)
+    profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
+                   count=raster.count, dtype=data.dtype.name, nodata=raster.nodata,
+                   compress="deflate", predictor=predictor)
+    if min(raster.shape) >= _BLOCK:
+        profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
+    if raster.transform is not None:  # a geotransform without a CRS is kept too
+        profile.update(crs=raster.crs, transform=raster.transform)
+    if raster.picture and raster.count == 3:  # read back as the colour picture it is
+        profile.update(photometric="RGB")
+    with plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
+        target.write(data)
+        if raster.gcps and not raster.georeferenced:
+            target.gcps = raster.gcps
+        if raster.bands is not None and len(raster.bands) == raster.count:
+            target.descriptions = tuple(text for text, _ in raster.bands)
+            target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
+    where = "georeferenced" if raster.georeferenced else \
+        f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
+        "geotransform without CRS" if raster.transform is not None else "not georeferenced"
+    return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
+           "tiled, deflate"
+
+
+def _display(raster: Raster, input_kind: str, dtype: np.dtype) -> np.ndarray:
+    """The ``dtype`` (uint8 or uint16) display image of the first band (no-data -> 0)."""
+    values, valid = raster.data[0], raster.valid[0]
+    if values.dtype == dtype:  # already a display image of this depth
+        return np.where(valid, values, 0).astype(values.dtype)
+    if not valid.any():
+        return np.zeros(values.shape, np.uint8)
+    values = np.abs(values) if np.iscomplexobj(values) else values
+    shown = normalize_sar(np.where(valid, values, np.nan).astype(np.float32), input_kind).image
+    return np.where(valid, np.rint(255 * shown), 0).astype(np.uint8)
+
