@@ -52,9 +52,11 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). An
         integer picture whose alpha band marks its no-data keeps no nodata value
-        (it would shadow the alpha): its alpha is the dtype's maximum where every
-        band is valid, 0 elsewhere, as its other bands. No georeferencing, GCPs
-        included (the caller sets the output grid's).
+        (it would shadow the alpha): where every band is valid, its alpha is
+        resampled with ``order`` as the colour it covers (a partly transparent
+        edge stays so, at least 1: data is never transparent), and 0 elsewhere,
+        as its other bands. No georeferencing, GCPs included (the caller sets the
+        output grid's).
 
     Raises
     ------
@@ -87,7 +89,8 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     if alpha is not None:  # the alpha says where the image is, for every band
         valid_out[:] = valid_out.all(axis=0)
         out = np.where(valid_out, out, 0).astype(dtype)
-        out[alpha] = np.where(valid_out[alpha], np.iinfo(dtype).max, 0)
+        # resampled as the colour it covers; a pixel with data never reads back transparent
+        out[alpha] = np.where(valid_out[alpha], np.maximum(out[alpha], 1), 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
 

@@ -192,3 +192,43 @@ def test_warp_raster_moves_a_bool_mask_by_nearest_neighbour_and_refuses_interpol
     np.testing.assert_array_equal(warped.data[0], expected & inside)
     with pytest.raises(ValueError, match=r"bool raster \(a mask\).*order=0, not order=1"):
         io.warp_raster(raster, shift, (40, 40))
+
+
+
+def _rgba(alpha: np.ndarray) -> io.Raster:
+    """An RGBA uint8 picture of ``alpha``, its colour valid where alpha is not 0 (as GDAL
+    masks it) and its alpha band valid everywhere."""
+    rgb = np.full((3,) + alpha.shape, 50, np.uint8)
+    valid = np.concatenate([np.broadcast_to(alpha > 0, rgb.shape), np.ones((1,) + alpha.shape,
+                                                                           bool)])
+    colours = ("red", "green", "blue", "alpha")
+    return io.Raster(np.concatenate([rgb, alpha[None].astype(np.uint8)]), valid,
+                     bands=tuple((None, colour) for colour in colours), picture=True)
+
+
+#: output x reads input x + 0.5
+HALF = np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1.0]])
+
+
+@pytest.mark.parametrize("order, expected", [(0, [0, 0, 0, 0, 101, 255, 255, 255, 255, 255, 55]),
+                                             (1, [0, 0, 0, 0, 178, 255, 255, 255, 255, 155, 155])])
+def test_warp_raster_resamples_a_partial_alpha_as_its_colour(order, expected):
+    """An RGBA picture's alpha between 0 and the maximum (anti-aliased edges) is resampled
+    as the colour it covers, 0 where the colour is no-data or outside (it was 0 or 255)."""
+    alpha = np.full((6, 12), 255)
+    alpha[:, :4], alpha[:, 4], alpha[:, 10] = 0, 101, 55
+    warped = io.warp_raster(_rgba(alpha), HALF if order else np.eye(3), (6, 12), order=order)
+    assert warped.nodata is None and warped.data.dtype == np.uint8
+    np.testing.assert_array_equal(warped.data[3, 2, :11], expected)
+    assert warped.data[3, 2, 11] == (0 if order else 255)  # outside the input (x 11.5)
+    for band in warped.valid:
+        np.testing.assert_array_equal(band, warped.data[3] > 0)
+    assert (warped.data[:3, warped.data[3] == 0] == 0).all()
+
+
+def test_warp_raster_never_makes_a_valid_pixel_transparent():
+    """A cubic alpha that undershoots to 0 where the colour is valid is written 1, not 0."""
+    alpha = np.full((6, 12), 255)
+    alpha[:, :4], alpha[:, 4:6] = 0, 1
+    warped = io.warp_raster(_rgba(alpha), HALF, (6, 12), order=3)
+    assert warped.valid[:, 2, 4].all() and warped.data[3, 2, 4] == 1  # cubic: about -15

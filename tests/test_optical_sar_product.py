@@ -9,6 +9,7 @@ import pytest
 from skimage.transform import warp
 
 from sarfeat.cli import main
+from sarfeat.io import read_raster
 
 rasterio = pytest.importorskip("rasterio")
 from rasterio.crs import CRS  # noqa: E402
@@ -88,3 +89,34 @@ def test_an_rgba_optical_image_is_written_with_its_alpha_as_its_mask(tile, sar_f
     block = np.s_[106:110, 98:102]  # the black block on the fixed grid (rows + 3, cols - 5)
     assert (data[:3][(slice(None),) + block] == 0).all() and (mask[block] == 255).all()
     assert (data[:3][:, mask == 0] == 0).all()
+
+
+def test_partial_alpha_of_an_rgba_optical_image_is_kept(tile, sar_fixed, tmp_path, capsys):
+    # an anti-aliased orthophoto's alpha (128 here) was written 255: only 0/255 came out
+    moved, valid = _moved_optical(tile)
+    rgb = np.where(valid, np.clip(np.rint(np.stack([moved, 0.8 * moved, 0.5 * moved])), 0, 255),
+                   0)
+    alpha = 255 * valid
+    alpha[60:80, 60:80] = 128  # half transparent, still data
+    alpha[140:160, 140:160] = 0  # transparent: no-data
+    alpha[139:161, 139] = alpha[139:161, 160] = alpha[139, 139:161] = alpha[160, 139:161] = 128
+    bands = np.concatenate([rgb, alpha[None]]).astype(np.uint8)
+    moving = _write(tmp_path / "rgba.tif", bands, photometric="RGB", alpha="YES")
+    out = tmp_path / "out.tif"
+    assert _register(sar_fixed, moving, out) == 0, capsys.readouterr().err
+    with rasterio.open(out) as written:
+        assert written.nodata is None and written.count == 4
+        assert written.colorinterp[3] == ColorInterp.alpha
+        data, mask = written.read(), written.dataset_mask()
+    written_alpha = data[3]
+    np.testing.assert_array_equal(mask, written_alpha)  # GDAL's mask is the alpha itself
+    # on the fixed grid a moving pixel is at (row + 3, col - 5); blocks read 2 px inside
+    assert (written_alpha[65:81, 57:73] == 128).all()
+    assert (written_alpha[145:161, 137:153] == 0).all()
+    assert (data[:3][:, written_alpha == 0] == 0).all()
+    assert (written_alpha[20:50, 20:50] == 255).all()
+    partial = (written_alpha > 0) & (written_alpha < 255)
+    assert partial[140:166, 132:158].any()  # the anti-aliased ring, resampled
+    back = read_raster(out)  # a partial alpha is data: no-data only where it is 0
+    for band in back.valid[:3]:
+        np.testing.assert_array_equal(band, written_alpha > 0)
