@@ -197,6 +197,22 @@ def test_bad_options_fail_once_before_any_task(client, stack):
         register_stack(reference, images[:2], client=client, georeferenced_options={"order": 0})
 
 
+@pytest.mark.parametrize("progress", [True, None, False])
+def test_progress_in_georeferenced_options_is_refused(progress, monkeypatch):
+    """georeferenced_options={"progress": True} was accepted and ignored (the workers run with
+    progress=False): a user asking for bars got none without a word. It is refused before
+    any cluster starts, as the other options that cannot apply are."""
+    from sarfeat.parallel import stack as stack_module
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(stack_module, "client_for", no_cluster)
+    image = np.zeros((64, 64), np.float32)
+    with pytest.raises(ValueError, match="georeferenced_options cannot set progress"):
+        register_stack(image, [image], georeferenced_options={"progress": progress})
+
+
 @pytest.mark.parametrize("order", [7, True])
 def test_a_bad_resampling_order_fails_once_before_any_task(client, stack, order):
     """A bad ``order`` of :func:`sarfeat.register` was not checked on the client: every pair

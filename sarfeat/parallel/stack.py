@@ -293,7 +293,7 @@ def iter_register_pairs(
         Matcher options that replace those of ``options`` for a pair of two
         georeferenced rasters (``sarfeat register-stack``: only the upright
         turn of an optical pair brought onto one grid, as ``sarfeat register``
-        searches it).
+        searches it). ``progress`` is refused: the workers show no bar.
     retries : int
         Times Dask runs a task again after an ``OSError`` or ``MemoryError``.
     lost_retries : int
@@ -331,8 +331,8 @@ def iter_register_pairs(
     Raises
     ------
     ValueError
-        For bad options, names of the wrong length or a pair that is not
-        two images.
+        For bad options (``progress`` in ``georeferenced_options``), names of the
+        wrong length or a pair that is not two images.
     ImportError
         When dask.distributed is not installed.
     """
@@ -351,6 +351,9 @@ def iter_register_pairs(
     options, register_options = _check_options(weights, dict(options))
     if set(georeferenced_options) & set(_REGISTER_OPTIONS):
         raise ValueError(f"georeferenced_options are matcher options: not {_REGISTER_OPTIONS}")
+    if "progress" in georeferenced_options:  # the workers' matchers show no bar (see _worker)
+        raise ValueError("georeferenced_options cannot set progress: the workers show no "
+                         "progress bar; progress= shows the client's bar over the pairs")
     if georeferenced_options:
         _check_options(weights, {**options, **georeferenced_options})
     names = [str(n) for n in names] if names is not None else \
