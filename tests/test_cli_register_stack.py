@@ -89,13 +89,13 @@ def test_a_multi_band_file_without_a_band_is_told_the_option_of_its_side(pair, t
     assert main(["register-stack", str(member), str(reference), "-o", str(tmp_path / "a"),
                  "-q"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{wanted} --reference-band 0..1")
+    # an image of several bands: refused before any work (it failed in its task), naming
+    # --image-band (tests/test_cli_register_stack_inputs.py: every image is looked at)
     out = tmp_path / "b"
     assert main(["register-stack", str(reference), str(member), "-o", str(out), "-q",
-                 "--no-progress", "--workers", "1"]) == 1
-    report = json.loads((out / "member.json").read_text())
-    assert report["error"] == f"{wanted} --image-band 0..1"
-    assert json.loads((out / "summary.json").read_text())["failures"][0]["error"] == \
-        report["error"]
+                 "--no-progress", "--workers", "1"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{wanted} --image-band 0..1")
+    assert not out.exists()
 
 
 def test_multi_band_reference_and_images_without_a_band_are_told_both_options(pair, tmp_path,
@@ -112,9 +112,8 @@ def test_multi_band_reference_and_images_without_a_band_are_told_both_options(pa
     assert capsys.readouterr().err.strip().endswith(
         f"{wanted} --reference-band 0..1; {wanted} --image-band 0..1; or --band N: band N "
         "of both")
-    # an image band chosen, or a first image of one band: REFERENCE's option alone
-    for extra in (["--image-band", "1"], []):
-        images = [member] if extra else [reference, member]
+    # an image band chosen, or images of one band: REFERENCE's option alone
+    for extra, images in ((["--image-band", "1"], [member]), ([], [reference])):
         assert main(["register-stack", str(member), *map(str, images), "-o",
                      str(tmp_path / "b"), "-q", *extra]) == 2
         assert capsys.readouterr().err.strip().endswith(f"{wanted} --reference-band 0..1")
@@ -460,13 +459,14 @@ def test_register_stack_registers_sar_images_onto_an_optical_reference(optical_s
         saved = json.loads(single.read_text())
         np.testing.assert_allclose(estimate, saved["transform_fixed_to_moving"], atol=1e-9)
         assert saved["upright_search"] is upright
-    # --band 1 alone would ask the one-band SAR images for a second band: each image fails
+    # --band 1 alone would ask the one-band SAR images for a second band: refused before
+    # any work (each image failed in its task)
     status = main(["register-stack", str(reference), str(images[0]), "-o", str(tmp_path / "b"),
                    "--modality", "optical-sar", "--band", "1", "--no-progress", "-q",
                    "--workers", "1"])
-    assert status == 1
-    assert "band 1 is out of range" in json.loads((tmp_path / "b" / "s1_a.json").read_text())[
-        "error"]
+    assert status == 2
+    assert "band 1 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
 
 
 def test_register_stack_says_how_to_widen_a_refused_optical_search(optical_stack, tmp_path,

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ..argument_checks import (DEVICES, UsageError, add_overwrite_option, check_outputs,
                                is_device_name, positive_int)
@@ -41,6 +41,8 @@ ORDERS = (0, 1, 3)
 ORDER_HELP = "resampling of the output: 0 nearest, 1 bilinear (default), 3 cubic"
 #: How ``--band`` counts, as the library does (:meth:`sarfeat.io.Raster.band`).
 BAND_INDEX = "0-based; a negative index counts from the end, -1 the last band"
+#: How many further files a message names before "...".
+_NAMED = 5
 #: File types of ``--plot`` (those matplotlib writes without further packages).
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
                  ".eps", ".ps")
@@ -70,7 +72,7 @@ def checked_band(raster, band: int | None, option: str) -> np.ndarray:
         raise UsageError(error.choose_with(option)) from None
 
 
-def check_bands(choices) -> None:
+def check_bands(choices, more: Sequence[str] = ()) -> None:
     """Refuse each raster of several bands with no band chosen, naming the option of its
     side (:func:`checked_band`); two refused, both options and ``--band``, which chooses
     the same band of both.
@@ -79,6 +81,9 @@ def check_bands(choices) -> None:
     ----------
     choices : sequence of (Raster, int or None, str)
         Each raster, its band and the option that chooses it (``--fixed-band``).
+    more : sequence of str
+        Further files refused as the last of ``choices`` is (a stack's images beside
+        its first refused one), named after it.
 
     Raises
     ------
@@ -93,6 +98,11 @@ def check_bands(choices) -> None:
             checked_band(raster, band, option)
         except UsageError as error:
             refused.append(str(error))
+    if refused and more:
+        names = ", ".join(repr(str(name)) for name in more[:_NAMED])
+        files = "file" if len(more) == 1 else "files"
+        refused[-1] += (f" (and {len(more)} more {files} of several bands: {names}"
+                        + (", ..." if len(more) > _NAMED else "") + ")")
     if refused:
         raise UsageError("; ".join(refused) + ("; or --band N: band N of both"
                                                if len(refused) == 2 else ""))

@@ -33,7 +33,10 @@ with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
 (:mod:`sarfeat.cli.search_options`: the workers build register's matcher, and two
 georeferenced files are searched at the upright turn only unless ``--turns
 any``); ``--reference-band`` and ``--image-band`` choose the band matched of
-each side (a multi-band optical reference beside SAR images), ``--band`` of both;
+each side (a multi-band optical reference beside SAR images), ``--band`` of both
+(every image of several bands with none chosen, or without the band chosen, is
+refused before any work, from its header:
+:func:`~sarfeat.cli.stack_inputs.images_needing_a_band`);
 ``--min-valid-fraction`` and ``--max-fine-patches`` are register's too (an
 image with too small a fraction of valid pixels fails alone);
 
@@ -78,6 +81,7 @@ from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, refusal_hint, search_report, upright_turns,
                              whole_circle_search)
+from .stack_inputs import images_needing_a_band
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "check_earlier_outputs",
            "earlier_outputs", "prepare_output_dir", "SUMMARY"]
@@ -368,14 +372,17 @@ def _read_reference(args: argparse.Namespace):
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
     if args.lost_retries < 0:
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
-    band = _bands(args)[0]
+    band, image_band = _bands(args)
     try:
         raster = read_raster(args.reference)
-        try:  # a missing band: usage
-            matched = checked_band(with_nodata(raster, args.nodata), band, "--reference-band")
-        except UsageError:
-            _refuse_bands(args, raster, band)
-            raise
+        marked = with_nodata(raster, args.nodata)
+        # every image, from its header: a band to choose (or out of range) fails before any
+        # work, not in its task; REFERENCE's and the images' options in one message
+        refused = images_needing_a_band(args.images, image_band)
+        check_bands([(marked, band, "--reference-band"),
+                     *[(image, image_band, "--image-band") for image in refused[:1]]],
+                    more=[str(image.path) for image in refused[1:]])
+        matched = checked_band(marked, band, "--reference-band")
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
@@ -384,21 +391,6 @@ def _read_reference(args: argparse.Namespace):
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster
-
-
-def _refuse_bands(args: argparse.Namespace, reference, band: int | None) -> None:
-    """Refuse REFERENCE, of several bands with none chosen, naming ``--image-band`` too
-    (and ``--band``) when the first image, which stands for the stack, needs one as well,
-    as ``sarfeat register`` names both sides' options."""
-    from ..io import RasterError, read_raster
-
-    choices = [(reference, band, "--reference-band")]
-    if _bands(args)[1] is None:
-        try:
-            choices.append((read_raster(args.images[0]), None, "--image-band"))
-        except RasterError:  # reported for the image itself
-            pass
-    check_bands(choices)
 
 
 def _connect(args: argparse.Namespace, distributed):

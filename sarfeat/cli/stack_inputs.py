@@ -1,0 +1,105 @@
+"""Checks of ``sarfeat register-stack``'s IMAGES before any work, from their headers."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
+                  read_raster)
+
+__all__ = ["header_raster", "images_needing_a_band"]
+
+#: Colour interpretations of a picture's bands, besides gray (rasterio's names).
+_COLOURS = ("red", "green", "blue", "alpha")
+
+
+def header_raster(path: str | os.PathLike) -> Raster:
+    """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number and shape are the
+    file's, its pixels not read (zeros that take no memory), so that
+    :meth:`~sarfeat.io.Raster.band` refuses a band as it would for the file.
+
+    A ``.npy`` file is opened as a memory map and a TIFF with rasterio, reading
+    headers only. Other files, and a TIFF of 2-4 integer bands with colours (perhaps
+    a picture, which :meth:`~sarfeat.io.Raster.band` turns to gray), are read whole
+    (:func:`sarfeat.io.read_raster`).
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        For a file that cannot be read.
+    """
+    shape = _header_shape(Path(path))
+    if shape is None:
+        return read_raster(path)
+    # a valid mask of one pixel a band: Raster.band checks it, not its shape, in no time
+    return Raster(np.broadcast_to(np.zeros((), bool), shape), np.ones((shape[0], 1, 1), bool),
+                  path=Path(path))
+
+
+def _header_shape(path: Path) -> tuple[int, int, int] | None:
+    """(bands, rows, cols) of ``path`` from its header; None where only a whole read tells
+    (another file type, no rasterio, a possible picture, or a header that cannot be read)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+            colours = False  # never a picture
+            if len(shape) == 2:
+                shape = (1, *shape)
+            elif len(shape) == 3 and not bands_first(shape):
+                shape = (shape[2], *shape[:2])
+        elif suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
+            rasterio = rasterio_or_none()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore",
+                                        category=rasterio.errors.NotGeoreferencedWarning)
+                with rasterio.open(path) as source:
+                    shape = (source.count, source.height, source.width)
+                    # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
+                    colours = (np.issubdtype(np.dtype(source.dtypes[0]), np.integer) and any(
+                        colour.name in _COLOURS for colour in source.colorinterp))
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - read whole, which says what is wrong
+        return None
+    if len(shape) != 3 or 0 in shape or (colours and shape[0] in (2, 3, 4)):
+        return None
+    return shape
+
+
+def images_needing_a_band(images: Sequence[str | os.PathLike],
+                          band: int | None) -> list[Raster]:
+    """The images that cannot give band ``band`` without one being chosen: of several
+    bands, ``band`` None (as headers, :func:`header_raster`).
+
+    An image that cannot be read is left out: its own task reports it.
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        For ``band`` out of range of an image, naming the first and how many more.
+    """
+    from ..io import BandChoiceError
+
+    refused, out_of_range = [], []
+    for image in images:
+        try:
+            raster = header_raster(image)
+        except RasterError:
+            continue
+        try:
+            raster.band(band)
+        except BandChoiceError:
+            refused.append(raster)
+        except RasterError as error:
+            out_of_range.append(error)
+    if out_of_range:
+        more = len(out_of_range) - 1
+        raise RasterError(f"{out_of_range[0]}" + (f" (and {more} more of IMAGES)"
+                                                   if more else ""))
+    return refused

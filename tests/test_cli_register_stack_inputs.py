@@ -1,0 +1,114 @@
+"""``sarfeat register-stack``'s checks of its inputs before any work
+(:mod:`sarfeat.cli.stack_inputs`): every image, not the first alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sarfeat.cli.stack_inputs import header_raster, images_needing_a_band
+from sarfeat.data import load_sar_scene
+from sarfeat.io import RasterError, read_raster
+
+rasterio = pytest.importorskip("rasterio")
+
+from rasterio.transform import from_origin  # noqa: E402 - after the skip
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """One- and two-band files: .npy (planar and bands-last), GeoTIFF, an RGB picture."""
+    folder = tmp_path_factory.mktemp("stack")
+    scene = load_sar_scene("labrador")[:96, :80]
+    paths = {}
+    for name, array in (("one.npy", scene[..., 0]), ("last.npy", scene),
+                        ("planar.npy", np.moveaxis(scene, -1, 0))):
+        paths[name] = folder / name
+        np.save(paths[name], array)
+    amplitude = np.clip(np.rint(100 * np.sqrt(scene)), 1, 65535).astype(np.uint16)
+    rgb = np.stack([amplitude[..., 0] // 256] * 3).astype(np.uint8)
+    for name, bands, extra in (("one.tif", amplitude[None, ..., 0], {}),
+                               ("two.tif", np.moveaxis(amplitude, -1, 0), {}),
+                               ("rgb.tif", rgb, {"photometric": "RGB"})):
+        paths[name] = folder / name
+        with rasterio.open(paths[name], "w", driver="GTiff", height=96, width=80,
+                           count=len(bands), dtype=bands.dtype.name,
+                           transform=from_origin(0, 96, 1, 1), **extra) as target:
+            target.write(bands)
+    return paths
+
+
+def _outcome(raster, band):
+    try:
+        raster.band(band)
+    except RasterError as error:
+        return type(error).__name__, str(error)
+    return "ok"
+
+
+def test_a_header_refuses_a_band_as_the_file_read_whole_does(files, monkeypatch):
+    """The band choice of every image, from headers: the same refusal as the pixels give,
+    and no pixel read where the header tells (a two-band uint16 SAR GeoTIFF, a .npy)."""
+    for name, path in files.items():
+        header, whole = header_raster(path), read_raster(path)
+        assert (header.count, header.shape) == (whole.count, whole.shape), name
+        for band in (None, 0, 1, -1, 3):
+            assert _outcome(header, band) == _outcome(whole, band), (name, band)
+    monkeypatch.setattr(rasterio.DatasetReader, "read", _no_pixels, raising=False)
+    monkeypatch.setattr(np, "load", _memory_map_only(np.load))
+    for name in ("two.tif", "one.tif", "last.npy", "planar.npy"):
+        assert header_raster(files[name]).data.strides == (0, 0, 0), name
+
+
+def _no_pixels(*args, **kwargs):
+    raise AssertionError("pixels read")
+
+
+def _memory_map_only(load):
+    def checked(*args, mmap_mode=None, **kwargs):
+        assert mmap_mode == "r", "a .npy read whole"
+        return load(*args, mmap_mode=mmap_mode, **kwargs)
+    return checked
+
+
+def test_every_image_is_asked_for_its_band(files):
+    needing = images_needing_a_band([files["one.tif"], files["two.tif"], files["rgb.tif"],
+                                     files["last.npy"], files["one.npy"]], None)
+    assert [raster.path for raster in needing] == [files["two.tif"], files["last.npy"]]
+    assert images_needing_a_band([files["two.tif"], files["planar.npy"]], 1) == []
+    with pytest.raises(RasterError, match=r"band 1 is out of range: '.*one.tif' has 1 bands"
+                                          r".*\(and 1 more of IMAGES\)$"):
+        images_needing_a_band([files["two.tif"], files["one.tif"], files["one.npy"]], 1)
+
+
+def test_a_later_image_of_several_bands_is_refused_before_any_work(files, tmp_path, capsys):
+    """Only the first image was looked at: a stack whose first image has one band and a
+    later one several started the cluster and failed that image in its task. Every image
+    is now refused up front, in one message naming them and --image-band."""
+    pytest.importorskip("distributed")
+    from sarfeat.cli import main
+
+    out = tmp_path / "out"
+    images = [files["one.tif"], files["two.tif"], files["one.npy"], files["last.npy"]]
+    status = main(["register-stack", str(files["one.tif"]), *map(str, images), "-o", str(out),
+                   "-q", "--no-progress", "--workers", "1"])
+    assert status == 2
+    two, last = (repr(str(files[name])) for name in ("two.tif", "last.npy"))
+    assert capsys.readouterr().err.strip() == (
+        f"sarfeat register-stack: error: {two} has 2 bands of shape (96, 80): choose one "
+        f"with --image-band 0..1 (and 1 more file of several bands: {last})")
+    assert not out.exists()
+    # a multi-band REFERENCE too: both options, and --band, as `sarfeat register` says it
+    status = main(["register-stack", str(files["planar.npy"]), *map(str, images), "-o",
+                   str(out), "-q"])
+    assert status == 2
+    planar = repr(str(files["planar.npy"]))
+    assert capsys.readouterr().err.strip().endswith(
+        f"{planar} has 2 bands of shape (96, 80): choose one with --reference-band 0..1; "
+        f"{two} has 2 bands of shape (96, 80): choose one with --image-band 0..1 (and 1 "
+        f"more file of several bands: {last}); or --band N: band N of both")
+    # a band out of range of a later image: refused too (it failed in its task)
+    status = main(["register-stack", str(files["two.tif"]), str(files["two.tif"]),
+                   str(files["one.npy"]), "-o", str(out), "-q", "--band", "1"])
+    assert status == 2
+    assert "band 1 is out of range" in capsys.readouterr().err and not out.exists()
