@@ -112,3 +112,21 @@ def test_a_later_image_of_several_bands_is_refused_before_any_work(files, tmp_pa
                    str(files["one.npy"]), "-o", str(out), "-q", "--band", "1"])
     assert status == 2
     assert "band 1 is out of range" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_image_listed_twice_is_refused(files, tmp_path, capsys, monkeypatch):
+    """An image listed twice (a shell glob beside its own name, say) was registered twice
+    and both outputs were renamed by position (one_000, one_001): no one.registered.tif.
+    It is refused before any work; the reference among the images is still fine."""
+    pytest.importorskip("distributed")
+    from sarfeat.cli import main
+
+    monkeypatch.chdir(files["one.npy"].parent)
+    again = f"../{files['one.npy'].parent.name}/one.npy"  # the same file, spelt otherwise
+    out = tmp_path / "out"
+    status = main(["register-stack", "one.tif", "one.tif", "one.npy", "two.tif", again,
+                   "-o", str(out), "-q", "--band", "0", "--no-progress", "--workers", "1"])
+    assert status == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"IMAGES list {again!r} twice (at 2 and 4): list each image once")
+    assert not out.exists()

@@ -51,7 +51,8 @@ null when no image ran it), the options that shape the outputs as given
 ``seed``, ``precision`` and ``device``: enough to repeat the run), the time and the
 throughput. Images
 whose stems are equal (ignoring case), or equal to ``summary``, are named
-``NAME_<i>`` by their position (:func:`output_names`: every name is unique), so
+``NAME_<i>`` by their position (:func:`output_names`: every name is unique; a file
+listed twice is refused before any work), so
 that no output is written over another or over the summary; a run that would
 write over one of its inputs is refused before any work; a ``summary.json``, and the files of
 these names (registered images in any ``--format``), left by an earlier run
@@ -81,7 +82,7 @@ from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, refusal_hint, search_report, upright_turns,
                              whole_circle_search)
-from .stack_inputs import images_needing_a_band
+from .stack_inputs import check_distinct, images_needing_a_band
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "check_earlier_outputs",
            "earlier_outputs", "prepare_output_dir", "SUMMARY"]
@@ -422,6 +423,7 @@ def run(args: argparse.Namespace) -> None:
 
     console = Console(args)
     check_search_options(args)  # as `sarfeat register` checks them
+    check_distinct(args.images)
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")

@@ -9,10 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
 
-__all__ = ["header_raster", "images_needing_a_band"]
+__all__ = ["header_raster", "images_needing_a_band", "check_distinct"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
@@ -103,3 +104,21 @@ def images_needing_a_band(images: Sequence[str | os.PathLike],
         raise RasterError(f"{out_of_range[0]}" + (f" (and {more} more of IMAGES)"
                                                    if more else ""))
     return refused
+
+
+def check_distinct(images: Sequence[str | os.PathLike]) -> None:
+    """Refuse IMAGES that list one file twice (by its resolved path): it would be registered
+    twice, and its outputs renamed ``NAME_<i>`` by position.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        Naming the first file listed twice and its positions (1-based).
+    """
+    seen: dict[Path, int] = {}
+    for position, image in enumerate(images, 1):
+        key = Path(image).expanduser().resolve()
+        if key in seen:
+            raise UsageError(f"IMAGES list {str(image)!r} twice (at {seen[key]} and "
+                             f"{position}): list each image once")
+        seen[key] = position
