@@ -130,3 +130,26 @@ def test_an_image_listed_twice_is_refused(files, tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.strip().endswith(
         f"IMAGES list {again!r} twice (at 2 and 4): list each image once")
     assert not out.exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(files, tmp_path,
+                                                                        capsys):
+    """-o under a file failed with exit 1 and a bare "[Errno 20] Not a directory" once the
+    reference was read (and the weights fetched); -o a file was refused only then. Both
+    are usage errors (exit 2) naming -o and the file in the way, before the inputs are read
+    (here a reference that cannot be read, which would be named first otherwise)."""
+    from sarfeat.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a TIFF")
+    below = blocker / "sub" / "out"
+    for out, wanted in ((blocker, f"-o {str(blocker)!r} exists and is not a folder"),
+                        (below, f"-o {str(below)!r} cannot be created: {str(blocker)!r} is "
+                                "not a folder")):
+        status = main(["register-stack", str(broken), str(files["one.npy"]), "-o", str(out),
+                       "-q", "--no-progress", "--workers", "1"])
+        assert status == 2
+        assert capsys.readouterr().err.strip().endswith(wanted)
+    assert blocker.read_text() == "not a folder"

@@ -85,7 +85,7 @@ from .search_options import (add_band_options, add_matching_options, add_search_
 from .stack_inputs import check_distinct, images_needing_a_band
 
 __all__ = ["add_parser", "run", "output_names", "check_inputs_kept", "check_earlier_outputs",
-           "earlier_outputs", "prepare_output_dir", "SUMMARY"]
+           "earlier_outputs", "check_output_dir", "prepare_output_dir", "SUMMARY"]
 
 #: The summary's file name in OUTDIR.
 SUMMARY = "summary.json"
@@ -341,13 +341,34 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
     it: the registered image of an image that fails this time, or the report of
     one lost with its worker, would describe this run wrongly.
     """
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output_dir(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"-o {str(folder)!r} cannot be created: {error.strerror}") from None
     kept = {Path(path).expanduser().resolve() for path in keep}
     for file in [SUMMARY, *outputs]:
         if (folder / file).resolve() not in kept:
             (folder / file).unlink(missing_ok=True)
+
+
+def check_output_dir(folder: Path) -> None:
+    """Refuse, before any work, an OUTDIR that is a file, or that cannot be made because a
+    file stands where one of its parent folders would be.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        Naming ``-o`` and the file in the way.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
+    parent = folder
+    while not (parent.exists() or parent.is_symlink()) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"-o {str(folder)!r} cannot be created: {str(parent)!r} is not a "
+                         "folder")
 
 
 def _bands(args: argparse.Namespace) -> tuple:
@@ -426,6 +447,7 @@ def run(args: argparse.Namespace) -> None:
     check_distinct(args.images)
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
+    check_output_dir(folder)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
