@@ -17,13 +17,16 @@ pixel (x, y) lies at ``transform * (x + 0.5, y + 0.5)``.
 
 The names live in modules by concern, all re-exported here: :mod:`sarfeat.raster`
 (the :class:`Raster`, its errors and checks, the gray rule), :mod:`sarfeat.raster_read`,
-:mod:`sarfeat.raster_write`, :mod:`sarfeat.raster_warp`, :mod:`sarfeat.atomic_files`
+:mod:`sarfeat.raster_write` (a GeoTIFF's creation options and overviews:
+:mod:`sarfeat.geotiff_options`), :mod:`sarfeat.raster_warp`, :mod:`sarfeat.atomic_files`
 and :mod:`sarfeat.georeferencing`.
 """
 
 from __future__ import annotations
 
 from .atomic_files import TEMPORARY_MARK, atomic_path, default_file_mode, remove_stale_temporaries
+from .geotiff_options import (OVERVIEW_RESAMPLINGS, check_creation_options,
+                              geotiff_creation_options, overview_factors)
 from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
 from .raster import (
     IMAGE_SUFFIXES, TIFF_SUFFIXES, BandChoiceError, Raster, RasterError, check_path, check_raster,
@@ -39,5 +42,6 @@ __all__ = [
     "write_raster", "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band",
     "map_coordinates", "warp_raster", "footprint_window", "remove_stale_temporaries",
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
-    "written_dtype", "warp_onto", "check_path", "check_raster",
+    "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
+    "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS",
 ]

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from .atomic_files import atomic_path
+from .geotiff_options import (check_creation_options, check_overview_resampling,
+                              overview_factors)
 from .preprocess import normalize_sar
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path, check_raster,
@@ -25,7 +28,9 @@ __all__ = ["write_raster", "written_dtype"]
 _BLOCK = 256
 
 
-def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto") -> str:
+def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto",
+                 creation_options: dict | None = None, overviews: bool | Sequence[int] = False,
+                 overview_resampling: str = "average") -> str:
     """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
 
     ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
@@ -34,6 +39,22 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
     of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
+
+    GeoTIFF only (rasterio): ``creation_options``, GDAL creation options
+    (``{"COMPRESS": "ZSTD", "BIGTIFF": "YES"}``, as ``gdal_translate -co``) over
+    the defaults (:func:`~sarfeat.geotiff_options.geotiff_creation_options`),
+    refused before anything is written when GDAL does not take them
+    (:func:`~sarfeat.geotiff_options.check_creation_options`); ``overviews``,
+    True for factors 2, 4, 8... down to 256 pixels a side
+    (:func:`~sarfeat.geotiff_options.overview_factors`) or the factors, built
+    inside the file with ``overview_resampling`` (average, nearest or mode),
+    no-data left out.
+
+    Raises
+    ------
+    RasterError
+        An unsupported suffix, creation options or overviews for another file
+        type or without rasterio, or options that GDAL refuses.
     """
     path = Path(check_path(path))
     check_raster(raster)
@@ -41,6 +62,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     if suffix not in IMAGE_SUFFIXES:
         raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
                           + ", ".join(IMAGE_SUFFIXES))
+    layout = _layout(raster, path, creation_options, overviews, overview_resampling)
     with atomic_path(path) as temporary:
         if suffix == ".npy":
             data = raster.data[0] if raster.count == 1 else np.moveaxis(raster.data, 0, -1)
@@ -48,7 +70,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
                 np.save(stream, data)
             return f".npy {raster.data.dtype}"
         if suffix in TIFF_SUFFIXES:
-            return _write_tiff(temporary, raster)
+            return _write_tiff(temporary, raster, layout)
         from skimage.io import imsave
 
         shown = _display(raster, display_kind, written_dtype(raster, path))
@@ -66,9 +88,29 @@ def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
     return np.dtype(np.uint16 if dtype == np.uint16 and suffix == ".png" else np.uint8)
 
 
-def _write_tiff(path: Path, raster: Raster) -> str:
+def _layout(raster: Raster, path: Path, creation_options, overviews, resampling):
+    """(creation options or None for the defaults, overview factors, resampling) of a
+    GeoTIFF, checked; refused for another file type or without rasterio."""
+    factors = overview_factors(raster.shape, overviews)
+    check_overview_resampling(resampling)
+    given = creation_options is not None and len(creation_options) > 0
+    if not (given or overviews):
+        return None, [], resampling
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise RasterError("creation options and overviews are for a GeoTIFF (.tif), not "
+                          f"{path.suffix.lower()!r}")
+    if rasterio_or_none() is None:
+        raise RasterError("GeoTIFF creation options and overviews need rasterio: install the "
+                          "geotiff extra (pip install 'sarfeat[geotiff]')")
+    options = check_creation_options(creation_options, written_dtype(raster, path),
+                                     raster.count, raster.shape) if given else None
+    return options, factors, resampling
+
+
+def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str:
     rasterio = rasterio_or_none()
     data = raster.data.astype(written_dtype(raster, path), copy=False)
+    options, factors, resampling = layout
     if rasterio is None:
         if raster.transform is not None or raster.gcps:
             raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
@@ -86,10 +128,13 @@ def _write_tiff(path: Path, raster: Raster) -> str:
     # deflate's predictor: floating point for floats, differencing for integers, none for complex
     predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
-                   count=raster.count, dtype=data.dtype.name, nodata=raster.nodata,
-                   compress="deflate", predictor=predictor)
-    if min(raster.shape) >= _BLOCK:
-        profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
+                   count=raster.count, dtype=data.dtype.name, nodata=raster.nodata)
+    if options is not None:  # the defaults below, overridden (geotiff_creation_options)
+        profile.update(options)
+    else:
+        profile.update(compress="deflate", predictor=predictor)
+        if min(raster.shape) >= _BLOCK:
+            profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
     if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
     if raster.picture and raster.count == 3:  # read back as the colour picture it is
@@ -101,11 +146,27 @@ def _write_tiff(path: Path, raster: Raster) -> str:
         if raster.bands is not None and len(raster.bands) == raster.count:
             target.descriptions = tuple(text for text, _ in raster.bands)
             target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
+        if factors:  # after the colours: an alpha band is the overviews' mask
+            target.build_overviews(factors, rasterio.enums.Resampling[resampling])
+            target.update_tags(ns="rio_overview", resampling=resampling)
     where = "georeferenced" if raster.georeferenced else \
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
-           "tiled, deflate"
+           + _layout_note(options, factors, resampling)
+
+
+def _layout_note(options: dict | None, factors: list[int], resampling: str) -> str:
+    """How the GeoTIFF is laid out, for the note: 'tiled, deflate' by default."""
+    if options is None:
+        note = "tiled, deflate"
+    else:
+        tiled = options.get("TILED", "NO").upper() in ("YES", "TRUE", "ON", "1")
+        note = f"{'tiled' if tiled else 'in strips'}, {options['COMPRESS'].lower()} (" \
+               + " ".join(f"{key}={value}" for key, value in options.items()) + ")"
+    if factors:
+        note += f", overviews {', '.join(map(str, factors))} ({resampling})"
+    return note
 
 
 def _display(raster: Raster, input_kind: str, dtype: np.dtype) -> np.ndarray:
