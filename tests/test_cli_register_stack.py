@@ -197,7 +197,8 @@ def test_register_stack_summary_records_the_options_that_shape_the_outputs(pair,
     assert options == {key: summary[key] for key in (
         "format", "order", "modality", "turns", "scales", "dense_model", "band",
         "reference_band", "image_band", "keep_border_fill", "min_valid_fraction",
-        "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device")}
+        "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device",
+        "creation_options", "overviews", "overview_resampling")}
     assert (options["modality"], options["turns"], options["reference_band"]) == ("sar", "auto",
                                                                                   None)
 

@@ -29,6 +29,7 @@ from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, Usage
                      add_note, add_overwrite_option, check_bands, input_error, network_text,
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
+from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, geotiff_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -49,7 +50,7 @@ SHIFT_TOLERANCE_PX = 0.5
 REPORTED_OPTIONS = ("modality", "turns", "scales", "dense_model", "keep_border_fill", "band",
                     "fixed_band", "moving_band", "no_resample", "order", "min_valid_fraction",
                     "seed", "max_fine_patches", "input_kind", "nodata", "precision", "device",
-                    "upright")
+                    "upright", "creation_options", "overviews", "overview_resampling")
 
 
 def add_parser(commands) -> None:
@@ -60,7 +61,8 @@ def add_parser(commands) -> None:
             "Register MOVING onto FIXED (.npy, PNG, JPEG or TIFF/GeoTIFF) with sarfeat's "
             "coarse-to-fine matcher and write every band of MOVING resampled onto FIXED's grid "
             "to OUT, in MOVING's dtype and nodata: .tif (GeoTIFF with FIXED's georeferencing, "
-            "tiled and deflate-compressed), .npy, or .png/.jpg (8-bit view of the first band). "
+            "tiled and deflate-compressed unless --co says otherwise, overviews with "
+            "--overviews), .npy, or .png/.jpg (8-bit view of the first band). "
             "Give at least one of -o, --json, --tie-points and --plot. Two georeferenced "
             "inputs are matched where their footprints overlap (FIXED cropped to MOVING's), "
             "on one grid. With --example, register the bundled Sentinel-1 scene (VV fixed, VH "
@@ -97,6 +99,7 @@ def add_parser(commands) -> None:
         help=f"{ORDER_HELP}; with -o only, the one file resampled")
     add("--seed", type=int, default=0,
         help="seed of RANSAC's sampling (default 0: reproducible results)")
+    add_geotiff_options(register, "-o OUT")
     add_overwrite_option(register)
     add_common_options(register, descriptors=False)  # its matcher chooses its descriptors
 
@@ -215,6 +218,11 @@ def run(args: argparse.Namespace) -> None:
         return
     validate(args)
     fixed, moving = _read_inputs(args, console)
+    if args.output is not None and geotiff_keywords(args, args.output):
+        # --co that GDAL refuses for MOVING's dtype and bands, as written, before any work
+        from ..io import written_dtype
+
+        check_dtype(args, written_dtype(moving, args.output), moving.count)
     kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
     output = note = total = result = None
     searched = upright = whole_circle = False
@@ -244,7 +252,8 @@ def run(args: argparse.Namespace) -> None:
             console.step(f"writing {args.output}")
             from ..io import write_raster
 
-            note = write_raster(args.output, output, display_kind=kind)
+            note = write_raster(args.output, output, display_kind=kind,
+                                **geotiff_keywords(args, args.output))
     except Exception as error:
         left = {} if isinstance(error, UsageError) else left_from_earlier_run(args, error)
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
@@ -281,7 +290,8 @@ def run(args: argparse.Namespace) -> None:
         console.say(f"wrote {args.output} ({note})")
         extra.update(output_format=note, georeferenced_output=output.georeferenced,
                      output_dtype=str(written_dtype(output, args.output)),
-                     output_nodata=output.nodata)
+                     output_nodata=output.nodata,
+                     **geotiff_report(args, output, args.output))
     _write_extras(args, inputs, result, total, matcher, console, extra, kind)
 
 
@@ -412,7 +422,7 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     if args.output is not None:
         warped = result.warped.astype(np.float32)[None]
         note = write_raster(args.output, Raster(warped, np.isfinite(warped), float("nan")),
-                            display_kind="intensity")
+                            display_kind="intensity", **geotiff_keywords(args, args.output))
         console.say(f"wrote {args.output} ({note})")
     if args.json is not None:
         report = {"example": "Sentinel-1 Labrador VV (fixed) vs VH under a known similarity",

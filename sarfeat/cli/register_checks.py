@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from .common import UsageError, check_outputs, check_plot
+from .geotiff_output import check_geotiff_options
 from .report import TIE_POINT_SUFFIXES
 
 __all__ = ["OUTPUT_SUFFIXES", "FINE_PATCHES", "KEYPOINT_OPTIONS", "patch_limit", "validate",
@@ -64,6 +65,7 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError("nothing to write: give -o OUT (the registered image), --json "
                          "REPORT.json, --tie-points FILE or --plot PLOT.png")
     _check_output_type(args.output)
+    check_geotiff_options(args, args.output, "-o OUT.tif")
     if args.tie_points is not None and args.tie_points.suffix.lower() not in TIE_POINT_SUFFIXES:
         raise UsageError("--tie-points must end in .csv or .geojson")
     check_plot(args.plot)
@@ -121,6 +123,7 @@ def check_example(args: argparse.Namespace) -> None:
     if getattr(args, "modality", "sar") != "sar":
         raise UsageError("--modality does not apply to --example: its pair is two SAR images")
     _check_output_type(args.output)
+    check_geotiff_options(args, args.output, "-o OUT.tif")
     check_plot(args.plot)
     check_order_use(args)
     check_outputs({}, {"-o": args.output, "--json": args.json, "--plot": args.plot},

@@ -12,7 +12,8 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   default, or 3 cubic): in the image's dtype and nodata (an integer
   file without one gets its dtype's minimum; ``--nodata`` marks no-data too),
   EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
-  installed, ``npy``, or ``png`` (8-bit view of the first band);
+  installed (``--co``, ``--overviews``: :mod:`sarfeat.cli.geotiff_output`),
+  ``npy``, or ``png`` (8-bit view of the first band);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered (and,
   for an optical pair refused by the search, ``hint``: how to widen it, as
@@ -48,7 +49,8 @@ null when no image ran it), the options that shape the outputs as given
 ``scales``, ``dense_model``, ``band``,
 ``reference_band``, ``image_band``, ``keep_border_fill``,
 ``min_valid_fraction``, ``max_fine_patches``, ``input_kind``, ``nodata``,
-``seed``, ``precision`` and ``device``: enough to repeat the run), the time and the
+``seed``, ``precision``, ``device``, ``creation_options``, ``overviews`` and
+``overview_resampling``: enough to repeat the run), the time and the
 throughput. Images
 whose stems are equal (ignoring case), or equal to ``summary``, are named
 ``NAME_<i>`` by their position (:func:`output_names`: every name is unique; a file
@@ -78,6 +80,7 @@ from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, Usage
                      checked_weights, input_error, jsonable,
                      positive_int, with_nodata)
 from .detect import add_network_options
+from .geotiff_output import add_geotiff_options, check_geotiff_options, geotiff_keywords
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, refusal_hint, search_report, upright_turns,
@@ -95,7 +98,8 @@ _FORMATS = ("tif", "npy", "png")
 #: written, so that a run can be repeated from its summary.
 _SHAPING = ("format", "order", "modality", "turns", "scales", "dense_model", "band",
             "reference_band", "image_band", "keep_border_fill", "min_valid_fraction",
-            "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device")
+            "max_fine_patches", "input_kind", "nodata", "seed", "precision", "device",
+            "creation_options", "overviews", "overview_resampling")
 
 
 _DESCRIPTION = (
@@ -158,6 +162,7 @@ def add_parser(commands) -> None:
     add_matching_options(stack, "REFERENCE")
     add_band_options(stack, "REFERENCE and IMAGES", ("--reference-band", "REFERENCE"),
                      ("--image-band", "each of IMAGES"))
+    add_geotiff_options(stack, "each NAME.registered.tif")
     add_overwrite_option(stack)
     add_console_options(stack)
 
@@ -247,12 +252,14 @@ def _outputs(names: list[str], suffix: str) -> list[str]:
 def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
           reference_path: str, images: list[str], weights: str | None, model: str,
           nodata: float | None = None, order: int = 1, options: dict | None = None,
-          bands: tuple = (None, None), searches: tuple[dict, dict] = ({}, {})):
+          bands: tuple = (None, None), searches: tuple[dict, dict] = ({}, {}),
+          geotiff: dict | None = None):
     """Write one image's outputs where the worker runs; the warped image stays there.
 
     ``bands``: the reference's and the image's band matched; ``searches``: what the report
     says of the search (:func:`~sarfeat.cli.search_options.search_report`) of an image
-    matched on its own grid and of two georeferenced files.
+    matched on its own grid and of two georeferenced files; ``geotiff``: the GeoTIFF
+    keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
     """
     from ..io import read_raster, warp_onto, write_raster
     from ..registration import pair_input_kind
@@ -275,7 +282,8 @@ def _save(outcome, *, output_dir: str, suffix: str, reference, input_kind: str,
         raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params,
                            order=order)
         note = write_raster(output, raster, display_kind=pair_input_kind(input_kind, reference,
-                                                                         moving))
+                                                                         moving),
+                            **geotiff or {})
         if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
             report = registration_report(result, result.transform.params, outcome.inputs, head,
                                          {"output": str(output), "output_format": note,
@@ -445,6 +453,7 @@ def run(args: argparse.Namespace) -> None:
     console = Console(args)
     check_search_options(args)  # as `sarfeat register` checks them
     check_distinct(args.images)
+    check_geotiff_options(args, Path(f"x.{args.format}"), "--format tif")
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
     check_output_dir(folder)
@@ -466,6 +475,7 @@ def run(args: argparse.Namespace) -> None:
         images=[str(image) for image in args.images], weights=weights_name, model=args.model,
         nodata=args.nodata, order=args.order, options=given_options(args, _SHAPING),
         bands=_bands(args), searches=searches,
+        geotiff=geotiff_keywords(args, Path(f"x.{args.format}")),
     )
     started = time.perf_counter()
     client = _connect(args, distributed)
