@@ -284,6 +284,22 @@ def _check_warp_arguments(image, shape, order, block) -> tuple[object, tuple[int
     return image, shape
 
 
+def _mapped_grid(matrix: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) where a 3x3 matrix maps every pixel (column, row) of ``shape``.
+
+    Computed term by term, as skimage's transforms map points (a zero
+    homogeneous coordinate read as machine epsilon), but without their matrix
+    product of every pixel: that product starts the BLAS's threads, which then
+    spin on the CPUs beside the caller's work.
+    """
+    cols = np.arange(shape[1], dtype=float)[None, :]
+    rows = np.arange(shape[0], dtype=float)[:, None]
+    (a, b, c), (d, e, f), (g, h, i) = np.asarray(matrix, dtype=float)
+    w = g * cols + h * rows + i
+    w = np.where(w == 0, np.finfo(float).eps, w)
+    return (a * cols + b * rows + c) / w, (d * cols + e * rows + f) / w
+
+
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,
                  sigma: float, edge) -> np.ndarray:
     """One block: each real part resampled, then NaN outside the input and near no-data.
@@ -323,9 +339,7 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
                                order=1, cval=0.0, preserve_range=True)
         bad |= spread > MASK_THRESHOLD
     if edge is not None:
-        rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
-        x, y = (transform(np.column_stack([cols.ravel(), rows.ravel()])).T
-                .reshape(2, *shape))
+        x, y = _mapped_grid(transform.params, shape)
         x0, x1, y0, y1 = edge
         bad |= ~((x >= x0 - _EDGE_TOLERANCE) & (x <= x1 + _EDGE_TOLERANCE)
                  & (y >= y0 - _EDGE_TOLERANCE) & (y <= y1 + _EDGE_TOLERANCE))

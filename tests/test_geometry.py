@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.transform import AffineTransform
+from skimage.transform import AffineTransform, ProjectiveTransform
 from skimage.transform import warp as skimage_warp
 
 from sarfeat.geometry import MASK_THRESHOLD, warp, warp_dtype
@@ -181,3 +181,19 @@ def test_reach_beyond_the_mask_reads_valid_pixels_not_zeros(order, antialias):
     out = warp(flat, halving, (14, 14), order=order, antialias=antialias)
     assert np.isnan(out).sum() <= 4  # the hole, spread by the bilinear reach only
     np.testing.assert_allclose(out[np.isfinite(out)], 100.0)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_no_data_exactly_where_a_projective_map_reads_outside_the_input(image, order):
+    # the edge rule maps every output pixel (term by term since the BLAS product of
+    # every pixel was replaced): the same pixels as skimage's own transform of them
+    matrix = np.array([[0.9, 0.2, 30.0], [-0.15, 1.05, -20.0], [4e-4, -3e-4, 1.0]])
+    shape = (240, 280)
+    out = warp(image, matrix, shape, order=order, block=97)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    mapped = ProjectiveTransform(matrix=matrix)(np.column_stack([cols.ravel(), rows.ravel()]))
+    x, y = mapped.T.reshape(2, *shape)
+    inside = (x >= -1e-6) & (x <= image.shape[1] - 1 + 1e-6) \
+        & (y >= -1e-6) & (y <= image.shape[0] - 1 + 1e-6)
+    assert 0.2 < inside.mean() < 0.95  # both kinds of pixel are tested
+    np.testing.assert_array_equal(np.isfinite(out), inside)

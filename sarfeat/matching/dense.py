@@ -54,6 +54,12 @@ weakly at the result (``min_verify_score``) or its peak does not stand out
 (``min_verify_margin``), or when fewer than ``min_inliers`` templates or fewer
 than ``min_inlier_ratio`` of them agree with it, or when the gray values' mutual
 information peaks clearly elsewhere (``gray_check``).
+
+The candidates of steps 1, 2, 3 and 5 (turns and scales, neighbours, polish
+candidates) do not depend on one another and run on threads
+(:mod:`~sarfeat.matching.dense_threads`: ``OMP_NUM_THREADS`` when set, else
+every CPU the process may use); the answer is the same, to the bit, at any
+number of threads.
 """
 
 from __future__ import annotations
