@@ -1,7 +1,9 @@
-"""Checks of ``sarfeat register-stack``'s IMAGES before any work, from their headers."""
+"""Checks of ``sarfeat register-stack``'s inputs before any work: IMAGES from their headers,
+and REFERENCE read."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import warnings
 from pathlib import Path
@@ -12,8 +14,10 @@ import numpy as np
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
+from .common import check_bands, checked_band, input_error, with_nodata
 
-__all__ = ["header_raster", "images_needing_a_band", "check_distinct"]
+__all__ = ["header_raster", "images_needing_a_band", "check_distinct", "matched_bands",
+           "read_reference"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
@@ -122,3 +126,50 @@ def check_distinct(images: Sequence[str | os.PathLike]) -> None:
             raise UsageError(f"IMAGES list {str(image)!r} twice (at {seen[key]} and "
                              f"{position}): list each image once")
         seen[key] = position
+
+
+def matched_bands(args: argparse.Namespace) -> tuple:
+    """The band matched of REFERENCE and of each image: --reference-band and --image-band,
+    or --band where not given."""
+    return (args.band if args.reference_band is None else args.reference_band,
+            args.band if args.image_band is None else args.image_band)
+
+
+def read_reference(args: argparse.Namespace):
+    """Check the inputs; return the reference raster (its band to match checked, and
+    refused when it has no valid pixel).
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        For a missing image, negative retries, a band to choose or out of range, or a
+        reference without a valid pixel.
+    """
+    missing = [image for image in args.images if not Path(image).is_file()]
+    if missing:
+        what = "is not a regular file" if Path(missing[0]).exists() else "does not exist"
+        raise UsageError(f"input file {missing[0]!r} {what}"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if args.retries < 0:
+        raise UsageError(f"--retries must be >= 0, got {args.retries}")
+    if args.lost_retries < 0:
+        raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
+    band, image_band = matched_bands(args)
+    try:
+        raster = read_raster(args.reference)
+        marked = with_nodata(raster, args.nodata)
+        # every image, from its header: a band to choose (or out of range) fails before any
+        # work, not in its task; REFERENCE's and the images' options in one message
+        refused = images_needing_a_band(args.images, image_band)
+        check_bands([(marked, band, "--reference-band"),
+                     *[(image, image_band, "--image-band") for image in refused[:1]]],
+                    more=[str(image.path) for image in refused[1:]])
+        matched = checked_band(marked, band, "--reference-band")
+    except RasterError as error:
+        raise input_error(error) from None
+    if not np.isfinite(matched).any():  # every image would fail, each in its own task
+        raise UsageError(f"REFERENCE {args.reference!r} has no valid pixel"
+                         + ("" if band is None else f" in band {band}")
+                         + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
+                                                     if args.nodata is not None else ""))
+    return raster
