@@ -33,10 +33,10 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
                  overview_resampling: str = "average") -> str:
     """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
 
-    ``.tif``: GeoTIFF tiled (256 x 256) and deflate-compressed, with the
-    raster's dtype, nodata, CRS and geotransform or GCPs, band descriptions and
-    colour interpretation (rasterio; without it, a
-    plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
+    ``.tif``: GeoTIFF tiled (256 x 256; in strips when a side is under 256) and
+    deflate-compressed, the note saying which, with the raster's dtype, nodata,
+    CRS and geotransform or GCPs, band descriptions and colour interpretation
+    (rasterio; without it, a plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
     of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
 
@@ -153,17 +153,19 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
-           + _layout_note(options, factors, resampling)
+           + _layout_note(profile, options, factors, resampling)
 
 
-def _layout_note(options: dict | None, factors: list[int], resampling: str) -> str:
-    """How the GeoTIFF is laid out, for the note: 'tiled, deflate' by default."""
-    if options is None:
-        note = "tiled, deflate"
-    else:
-        tiled = options.get("TILED", "NO").upper() in ("YES", "TRUE", "ON", "1")
-        note = f"{'tiled' if tiled else 'in strips'}, {options['COMPRESS'].lower()} (" \
-               + " ".join(f"{key}={value}" for key, value in options.items()) + ")"
+def _layout_note(profile: dict, options: dict | None, factors: list[int],
+                 resampling: str) -> str:
+    """How the GeoTIFF was laid out by ``profile``, for the note: tiled or in strips (a side
+    under 256 px is not tiled by default), its compression, the creation ``options`` given
+    and the overviews."""
+    written = {key.upper(): str(value).upper() for key, value in profile.items()}
+    tiled = written.get("TILED", "NO") in ("YES", "TRUE", "ON", "1")
+    note = f"{'tiled' if tiled else 'in strips'}, {written.get('COMPRESS', 'NONE').lower()}"
+    if options is not None:
+        note += " (" + " ".join(f"{key}={value}" for key, value in options.items()) + ")"
     if factors:
         note += f", overviews {', '.join(map(str, factors))} ({resampling})"
     return note

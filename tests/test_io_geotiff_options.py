@@ -37,6 +37,22 @@ def test_defaults_are_kept_without_options(tmp_path):
     assert overviews == [] and "BIGTIFF" not in str(profile).upper()
 
 
+@pytest.mark.parametrize("shape, options", [
+    ((100, 700), None), ((300, 256), None), ((100, 100), {"COMPRESS": "LZW"}),
+    ((300, 300), {"COMPRESS": "NONE", "TILED": "NO"})])
+def test_the_note_says_the_layout_written(tmp_path, shape, options):
+    """The note said 'tiled, deflate' for a default GeoTIFF under 256 px, written in strips."""
+    import tifffile  # rasterio's profile calls a file one tile wide not tiled
+
+    note = io.write_raster(tmp_path / "o.tif", _raster(shape=shape), creation_options=options)
+    with tifffile.TiffFile(tmp_path / "o.tif") as written:
+        tiled = written.pages[0].is_tiled
+    assert tiled == (min(shape) >= 256 and options is None)
+    compression = _structure(tmp_path / "o.tif")[1].get("COMPRESSION", "none").lower()
+    assert f", {'tiled' if tiled else 'in strips'}, {compression}" in note, note
+    assert ("tiled" in note) == tiled
+
+
 def test_creation_options_override_the_defaults(tmp_path):
     raster = _raster(np.int16, nodata=-9999)
     note = io.write_raster(tmp_path / "z.tif", raster,
