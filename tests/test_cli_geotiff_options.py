@@ -140,3 +140,45 @@ def test_register_stack_takes_the_options(scene_pair, tmp_path, capsys):
     assert summary["creation_options"] == {"COMPRESS": "LZW", "TILED": "NO"}
     assert summary["overviews"] is True and summary["overview_resampling"] == "auto"
     assert "lzw" in json.loads((out / "moving_20m.json").read_text())["output_format"]
+
+
+def _stack(capsys, *argv):
+    status = main(["register-stack", *map(str, argv), "--no-progress", "-q", "--workers", "1"])
+    return status, capsys.readouterr().err
+
+
+def test_register_stack_checks_co_for_each_image_s_dtype_before_any_work(scene_pair, tmp_path,
+                                                                        capsys):
+    """--co PREDICTOR=3 (floats only) was checked against one float32 band, then failed each
+    int16 image after its matching; it is refused at once, naming the int16 images."""
+    pytest.importorskip("distributed")
+    _, fixed, moving, small = scene_pair
+    other = tmp_path / "int16_b.tif"
+    other.write_bytes(small.read_bytes())
+    out = tmp_path / "out"
+    status, err = _stack(capsys, fixed, moving, small, other, "-o", out, "--co", "PREDICTOR=3")
+    assert status == 2 and "Traceback" not in err and not out.exists(), err
+    assert "--co: GDAL refused the GeoTIFF creation options PREDICTOR=3: " in err
+    assert "PREDICTOR=3 is only supported with Float32" in err  # GDAL's words
+    assert f"1 band(s) of int16, as IMAGES {str(small)!r}, {str(other)!r} are" in err, err
+    assert str(moving) not in err  # float32: PREDICTOR=3 is fine for it
+
+
+def test_register_stack_checks_co_for_the_outputs_not_float32(scene_pair, tmp_path, capsys):
+    """--co NBITS=12 suits a uint16 stack but not float32: it was refused up front for one
+    float32 band; now the run goes on (to the next check: REFERENCE without a valid pixel)."""
+    pytest.importorskip("distributed")
+    _, _, _, small = scene_pair
+    with rasterio.open(small) as source:
+        small = tmp_path / "uint16.tif"
+        write_geotiff(small, np.clip(source.read(1), 0, 4095).astype(np.uint16), crs=UTM,
+                      transform=FIXED_GEO, nodata=0)
+    empty = tmp_path / "empty.tif"
+    write_geotiff(empty, np.full((64, 64), np.nan, np.float32), crs=UTM, transform=FIXED_GEO,
+                  nodata=None)
+    argv = (empty, small, "-o", tmp_path / "out", "--co", "NBITS=12", "--co", "PREDICTOR=1")
+    status, err = _stack(capsys, *argv)
+    assert status == 2 and "has no valid pixel" in err and "--co" not in err, err
+    status, err = _stack(capsys, empty, empty, *argv[2:])  # float32 output: refused at once
+    assert status == 2 and "Only NBITS=16 is supported for data type Float32" in err, err
+    assert f"1 band(s) of float32, as IMAGES {str(empty)!r} are written" in err, err

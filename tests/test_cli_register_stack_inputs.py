@@ -51,7 +51,8 @@ def test_a_header_refuses_a_band_as_the_file_read_whole_does(files, monkeypatch)
     and no pixel read where the header tells (a two-band uint16 SAR GeoTIFF, a .npy)."""
     for name, path in files.items():
         header, whole = header_raster(path), read_raster(path)
-        assert (header.count, header.shape) == (whole.count, whole.shape), name
+        assert (header.count, header.shape, header.data.dtype) == (
+            whole.count, whole.shape, whole.data.dtype), name  # --co is checked for it
         for band in (None, 0, 1, -1, 3):
             assert _outcome(header, band) == _outcome(whole, band), (name, band)
     monkeypatch.setattr(rasterio.DatasetReader, "read", _no_pixels, raising=False)

@@ -70,10 +70,12 @@ def add_geotiff_options(parser: argparse.ArgumentParser, output: str) -> None:
              "--order 0 (classes, whose values must not mix); mode for classes too")
 
 
-def check_geotiff_options(args: argparse.Namespace, output: Path | None, option: str) -> None:
+def check_geotiff_options(args: argparse.Namespace, output: Path | None, option: str,
+                          dtype="float32") -> None:
     """Refuse, before any work, GeoTIFF options for an output that is not a GeoTIFF
     (``output``, given by ``option``), ``--overview-resampling`` without ``--overviews``,
-    and creation options that GDAL refuses (:func:`sarfeat.io.check_creation_options`)."""
+    and creation options that GDAL refuses (:func:`sarfeat.io.check_creation_options`) for
+    one band of ``dtype`` (None: not checked here, the caller checks its outputs' dtypes)."""
     given = [name for name, value in zip(_OPTIONS, (args.creation_options, args.overviews,
                                                     args.overview_resampling != "auto"))
              if value]
@@ -83,7 +85,8 @@ def check_geotiff_options(args: argparse.Namespace, output: Path | None, option:
         raise UsageError(f"{', '.join(given)}: for a GeoTIFF output; give {option}")
     if args.overview_resampling != "auto" and not args.overviews:
         raise UsageError("--overview-resampling is for --overviews: give both")
-    check_dtype(args)
+    if dtype is not None:
+        check_dtype(args, dtype)
 
 
 def check_dtype(args: argparse.Namespace, dtype="float32", count: int = 1) -> None:

@@ -12,7 +12,8 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   default, or 3 cubic): in the image's dtype and nodata (an integer
   file without one gets its dtype's minimum; ``--nodata`` marks no-data too),
   EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
-  installed (``--co``, ``--overviews``: :mod:`sarfeat.cli.geotiff_output`),
+  installed (``--co``, ``--overviews``: :mod:`sarfeat.cli.geotiff_output`;
+  ``--co`` checked before any work for each image's dtype and bands),
   ``npy``, or ``png`` (8-bit view of the first band);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered (and,
@@ -188,7 +189,8 @@ def run(args: argparse.Namespace) -> None:
     console = Console(args)
     check_search_options(args)  # as `sarfeat register` checks them
     check_distinct(args.images)
-    check_geotiff_options(args, Path(f"x.{args.format}"), "--format tif")
+    # --co against each output's dtype and bands, from the headers (read_reference)
+    check_geotiff_options(args, Path(f"x.{args.format}"), "--format tif", dtype=None)
     folder = args.output_dir.expanduser()
     names = output_names(args.images)
     check_output_dir(folder)

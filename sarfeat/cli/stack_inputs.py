@@ -15,17 +15,18 @@ from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
 from .common import check_bands, checked_band, input_error, with_nodata
+from .geotiff_output import check_dtype
 
 __all__ = ["header_raster", "images_needing_a_band", "check_distinct", "matched_bands",
-           "read_reference"]
+           "read_reference", "check_output_layouts"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
 
 
 def header_raster(path: str | os.PathLike) -> Raster:
-    """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number and shape are the
-    file's, its pixels not read (zeros that take no memory), so that
+    """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number, shape and dtype are
+    the file's, its pixels not read (zeros that take no memory), so that
     :meth:`~sarfeat.io.Raster.band` refuses a band as it would for the file.
 
     A ``.npy`` file is opened as a memory map and a TIFF with rasterio, reading
@@ -38,21 +39,24 @@ def header_raster(path: str | os.PathLike) -> Raster:
     sarfeat.io.RasterError
         For a file that cannot be read.
     """
-    shape = _header_shape(Path(path))
-    if shape is None:
+    header = _header(Path(path))
+    if header is None:
         return read_raster(path)
+    shape, dtype = header
     # a valid mask of one pixel a band: Raster.band checks it, not its shape, in no time
-    return Raster(np.broadcast_to(np.zeros((), bool), shape), np.ones((shape[0], 1, 1), bool),
+    return Raster(np.broadcast_to(np.zeros((), dtype), shape), np.ones((shape[0], 1, 1), bool),
                   path=Path(path))
 
 
-def _header_shape(path: Path) -> tuple[int, int, int] | None:
-    """(bands, rows, cols) of ``path`` from its header; None where only a whole read tells
-    (another file type, no rasterio, a possible picture, or a header that cannot be read)."""
+def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype] | None:
+    """(bands, rows, cols) and dtype of ``path`` from its header; None where only a whole
+    read tells (another file type, no rasterio, a possible picture, or a header that cannot
+    be read)."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            shape, dtype = array.shape, array.dtype
             colours = False  # never a picture
             if len(shape) == 2:
                 shape = (1, *shape)
@@ -65,8 +69,9 @@ def _header_shape(path: Path) -> tuple[int, int, int] | None:
                                         category=rasterio.errors.NotGeoreferencedWarning)
                 with rasterio.open(path) as source:
                     shape = (source.count, source.height, source.width)
+                    dtype = np.dtype(source.dtypes[0])
                     # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
-                    colours = (np.issubdtype(np.dtype(source.dtypes[0]), np.integer) and any(
+                    colours = (np.issubdtype(dtype, np.integer) and any(
                         colour.name in _COLOURS for colour in source.colorinterp))
         else:
             return None
@@ -74,7 +79,7 @@ def _header_shape(path: Path) -> tuple[int, int, int] | None:
         return None
     if len(shape) != 3 or 0 in shape or (colours and shape[0] in (2, 3, 4)):
         return None
-    return shape
+    return shape, dtype
 
 
 def images_needing_a_band(images: Sequence[str | os.PathLike],
@@ -142,8 +147,9 @@ def read_reference(args: argparse.Namespace):
     Raises
     ------
     sarfeat.cli.common.UsageError
-        For a missing image, negative retries, a band to choose or out of range, or a
-        reference without a valid pixel.
+        For a missing image, negative retries, ``--co`` that GDAL refuses for an output
+        (:func:`check_output_layouts`), a band to choose or out of range, or a reference
+        without a valid pixel.
     """
     missing = [image for image in args.images if not Path(image).is_file()]
     if missing:
@@ -154,6 +160,7 @@ def read_reference(args: argparse.Namespace):
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
     if args.lost_retries < 0:
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
+    check_output_layouts(args)
     band, image_band = matched_bands(args)
     try:
         raster = read_raster(args.reference)
@@ -173,3 +180,37 @@ def read_reference(args: argparse.Namespace):
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster
+
+
+def check_output_layouts(args: argparse.Namespace) -> None:
+    """Refuse, before any work, ``--co`` that GDAL refuses for a registered GeoTIFF: for
+    each distinct dtype and band count that IMAGES are written in (their headers,
+    :func:`header_raster`; the image's dtype, float16 as float32), or one float32 band
+    when no header can be read.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+        Naming the options, GDAL's words, the dtype and bands, and the images written so.
+    """
+    from ..io import written_dtype
+
+    if not args.creation_options or args.format != "tif":
+        return
+    layouts: dict[tuple[np.dtype, int], list[str]] = {}
+    for image in args.images:
+        try:
+            header = header_raster(image)
+        except RasterError:
+            continue  # its own task reports it
+        dtype = written_dtype(header, Path("x.tif"))
+        if dtype != bool:  # no GeoTIFF of bools: its task says so, whatever the options
+            layouts.setdefault((dtype, header.count), []).append(str(image))
+    for (dtype, count), images in (layouts or {(np.dtype(np.float32), 1): []}).items():
+        try:
+            check_dtype(args, dtype, count)
+        except UsageError as error:
+            named = ", ".join(repr(image) for image in images[:3]) + (
+                f" and {len(images) - 3} more" if len(images) > 3 else "")
+            raise UsageError(f"{error} (for {count} band(s) of {dtype}, as IMAGES {named} "
+                             "are written)" if images else str(error)) from None
