@@ -157,7 +157,8 @@ def check_creation_options(creation_options: Mapping | None, dtype="float32", co
                     **options) as trial:
                 trial.write(np.zeros((count, 16, 16), dtype))
         except Exception as error:  # noqa: BLE001 - rasterio's and GDAL's errors, quoted
-            complaints.append(" ".join(str(error).split()))
+            # without the trial file's random name, which GDAL puts first
+            complaints.append(re.sub(r"^\S+\.tif: ", "", " ".join(str(error).split())))
     if complaints:
         raise RasterError(f"GDAL refused the GeoTIFF creation options {named}: "
                           + "; ".join(dict.fromkeys(complaints)))
