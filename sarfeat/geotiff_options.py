@@ -95,6 +95,13 @@ def geotiff_creation_options(dtype, shape: tuple[int, int],
     return options
 
 
+def _quoted(text: str) -> str:
+    """GDAL's words on one line, without its error class and the random name of the trial
+    file in memory, which it puts first."""
+    text = re.sub(r"^CPLE_\w+ in ", "", " ".join(text.split()))
+    return re.sub(r"^\S+\.tif: ", "", text)
+
+
 @contextlib.contextmanager
 def _gdal_warnings():
     """The warnings GDAL gives meanwhile (rasterio logs them), collected in a list."""
@@ -102,8 +109,7 @@ def _gdal_warnings():
 
     class Collect(logging.Handler):
         def emit(self, record):
-            text = record.getMessage()
-            found.append(re.sub(r"^CPLE_\w+ in ", "", text))
+            found.append(_quoted(record.getMessage()))
 
     handler, level = Collect(logging.WARNING), logger.level
     logger.addHandler(handler)
@@ -157,8 +163,7 @@ def check_creation_options(creation_options: Mapping | None, dtype="float32", co
                     **options) as trial:
                 trial.write(np.zeros((count, 16, 16), dtype))
         except Exception as error:  # noqa: BLE001 - rasterio's and GDAL's errors, quoted
-            # without the trial file's random name, which GDAL puts first
-            complaints.append(re.sub(r"^\S+\.tif: ", "", " ".join(str(error).split())))
+            complaints.append(_quoted(str(error)))
     if complaints:
         raise RasterError(f"GDAL refused the GeoTIFF creation options {named}: "
                           + "; ".join(dict.fromkeys(complaints)))

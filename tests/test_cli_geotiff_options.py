@@ -106,6 +106,26 @@ def test_register_refuses_bad_geotiff_options_before_any_work(scene_pair, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_register_takes_an_option_of_moving_s_integer_dtype(scene_pair, tmp_path, capsys):
+    # NBITS=12 (no predictor) fits a uint16 image but no float32 band: it was refused
+    # before MOVING was read, against one float32 band
+    _, fixed, floats, _ = scene_pair
+    with rasterio.open(floats) as source:
+        values, profile = source.read(1), source.profile
+    amplitude = np.where(values == -9999, 0, np.rint(100 * np.sqrt(np.abs(values))).clip(1, 4000))
+    moving = tmp_path / "uint16.tif"
+    profile.update(dtype="uint16", nodata=0, predictor=1)
+    with rasterio.open(moving, "w", **profile) as target:
+        target.write(amplitude.astype(np.uint16), 1)
+    out = tmp_path / "out.tif"
+    status, err = _register(capsys, fixed, moving, "-o", out, "--co", "NBITS=12",
+                            "--co", "PREDICTOR=1")
+    assert status == 0, err
+    with rasterio.open(out) as written:
+        assert written.dtypes[0] == "uint16"
+        assert written.tags(1, ns="IMAGE_STRUCTURE").get("NBITS") == "12"
+
+
 def test_help_shows_the_options_of_both_commands():
     from sarfeat.cli import build_parser
     from sarfeat.cli.geotiff_output import RESAMPLINGS

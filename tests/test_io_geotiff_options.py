@@ -78,6 +78,7 @@ def test_creation_options_override_the_defaults(tmp_path):
     ({"COMPRESS": "FOO"}, "'FOO' is an unexpected value for COMPRESS"),
     ({"NOT_AN_OPTION": "1"}, "does not support creation option NOT_AN_OPTION"),
     ({"PREDICTOR": "3"}, "PREDICTOR=3"),  # floating-point predictor, integer data
+    ({"NBITS": "12"}, "NBITS is not supported for data type Int16"),  # a GDAL warning
     ({"BLOCKXSIZE": "100", "TILED": "YES"}, "multiples of 16"),
 ])
 def test_refused_options_are_named_and_nothing_is_written(tmp_path, options, named):

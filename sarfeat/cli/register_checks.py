@@ -65,7 +65,9 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError("nothing to write: give -o OUT (the registered image), --json "
                          "REPORT.json, --tie-points FILE or --plot PLOT.png")
     _check_output_type(args.output)
-    check_geotiff_options(args, args.output, "-o OUT.tif")
+    # --co is checked against MOVING's dtype once it is read, before any work (run): an
+    # option of integer data (NBITS) would be refused here for a float32 band
+    check_geotiff_options(args, args.output, "-o OUT.tif", dtype=None)
     if args.tie_points is not None and args.tie_points.suffix.lower() not in TIE_POINT_SUFFIXES:
         raise UsageError("--tie-points must end in .csv or .geojson")
     check_plot(args.plot)
