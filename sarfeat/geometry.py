@@ -325,12 +325,18 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
     # read (which depends on the block), and the input's edge pixels repeated rather than
     # zeros read beyond them (orders 0 and 1 never leave their values' range nor the edge)
     beyond = {"clip": False, "mode": "edge"} if order > 1 else {}
+    grid = _mapped_grid(transform.params, shape) if edge is not None or order not in (1, 3) \
+        else None
+    # skimage resamples orders 1 and 3 from the matrix itself; any other order maps every
+    # output pixel through the transform first (a BLAS product, see _mapped_grid): it is
+    # given that map, (row, col) of each output pixel, instead
+    mapping = transform if order in (1, 3) else np.stack(grid[::-1])
     resampled = []
     for part in parts:
         part = np.where(ok, part, 0.0) if zeroed else part.astype(np.float64)
         if sigma > 0.05:
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
-        resampled.append(_skimage_warp(part, transform, output_shape=shape, order=order,
+        resampled.append(_skimage_warp(part, mapping, output_shape=shape, order=order,
                                        cval=0.0, preserve_range=True, **beyond))
     out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
     bad = np.zeros(shape, bool)
@@ -339,7 +345,7 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
                                order=1, cval=0.0, preserve_range=True)
         bad |= spread > MASK_THRESHOLD
     if edge is not None:
-        x, y = _mapped_grid(transform.params, shape)
+        x, y = grid
         x0, x1, y0, y1 = edge
         bad |= ~((x >= x0 - _EDGE_TOLERANCE) & (x <= x1 + _EDGE_TOLERANCE)
                  & (y >= y0 - _EDGE_TOLERANCE) & (y <= y1 + _EDGE_TOLERANCE))
