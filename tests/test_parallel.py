@@ -389,7 +389,8 @@ def test_a_shared_image_is_sent_again_after_a_pair_that_used_it_is_lost(monkeypa
             distributed.Client(cluster) as local:
         scatters = []
         scatter = local.scatter
-        monkeypatch.setattr(local, "scatter", lambda *a, **k: scatters.append(1) or scatter(*a, **k))
+        monkeypatch.setattr(local, "scatter",
+                            lambda *a, **k: scatters.append(1) or scatter(*a, **k))
         outcomes = register_stack(reference, movings, client=local, progress=False,
                                   retries=0, lost_retries=1, torch_threads=None, **FAST)
     assert [len((tmp_path / f"pair{i}").read_text()) for i in range(3)] == [2, 1, 1]

@@ -34,8 +34,8 @@ from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
-                             add_search_options, matcher_options, refusal_hint, search_report, upright_search,
-                             whole_circle_search)
+                             add_search_options, matcher_options, refusal_hint, search_report,
+                             upright_search, whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs

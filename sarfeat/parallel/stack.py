@@ -72,8 +72,8 @@ class PairOutcome:
         network, as ``result.diagnostics['network']``; None when it did not
         run), ``searched`` (True once the pair reached the matcher: its error
         is then the search's; False for a refusal of :func:`register`'s input
-        checks, an image mostly no-data say, which come before the search), and whatever a ``postprocess`` function adds
-        (for example the files it wrote).
+        checks, an image mostly no-data say, which come before the search), and
+        whatever a ``postprocess`` function adds (for example the files it wrote).
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
