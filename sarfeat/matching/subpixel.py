@@ -19,10 +19,11 @@ residuals, by the factor ``max_residual_ratio``), and enough of them survive;
 otherwise the transform is returned unchanged. Correlation measures a shift
 precisely where both images show the same structure (the same channel at two
 dates: a few hundredths of a pixel on the bundled scene); between channels
-that image different scattering (VV against VH) it is biased by about a
-pixel, its residuals are then as wide as the keypoints', and the guard keeps
-the keypoint fit. Everything here is pure numpy/scipy/scikit-image and runs without
-the network.
+that image different scattering (VV against VH) it scatters by about a pixel
+(on the bundled Labrador scene: median residual 1.04 px, median offset under
+0.1 px, 2026-12-07), as widely as the keypoints, and the guard keeps the
+keypoint fit. Everything here is pure numpy/scipy/scikit-image and runs
+without the network.
 """
 
 from __future__ import annotations
