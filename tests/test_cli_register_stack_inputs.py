@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sarfeat.cli.stack_inputs import header_raster, images_needing_a_band
+from sarfeat.cli.stack_inputs import header_raster, images_needing_a_band, read_headers
 from sarfeat.data import load_sar_scene
 from sarfeat.io import RasterError, read_raster
 
@@ -73,13 +73,16 @@ def _memory_map_only(load):
 
 
 def test_every_image_is_asked_for_its_band(files):
-    needing = images_needing_a_band([files["one.tif"], files["two.tif"], files["rgb.tif"],
-                                     files["last.npy"], files["one.npy"]], None)
+    needing = images_needing_a_band(read_headers([files["one.tif"], files["two.tif"],
+                                                  files["rgb.tif"], files["last.npy"],
+                                                  files["one.npy"]]), None)
     assert [raster.path for raster in needing] == [files["two.tif"], files["last.npy"]]
-    assert images_needing_a_band([files["two.tif"], files["planar.npy"]], 1) == []
+    assert images_needing_a_band(read_headers([files["two.tif"], files["planar.npy"]]),
+                                 1) == []
     with pytest.raises(RasterError, match=r"band 1 is out of range: '.*one.tif' has 1 bands"
                                           r".*\(and 1 more of IMAGES\)$"):
-        images_needing_a_band([files["two.tif"], files["one.tif"], files["one.npy"]], 1)
+        images_needing_a_band(read_headers([files["two.tif"], files["one.tif"],
+                                            files["one.npy"]]), 1)
 
 
 def test_a_later_image_of_several_bands_is_refused_before_any_work(files, tmp_path, capsys):

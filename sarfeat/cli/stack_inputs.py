@@ -17,8 +17,8 @@ from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_n
 from .common import check_bands, checked_band, input_error, with_nodata
 from .geotiff_output import check_dtype
 
-__all__ = ["header_raster", "images_needing_a_band", "check_distinct", "matched_bands",
-           "read_reference", "check_output_layouts"]
+__all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
+           "matched_bands", "read_reference", "check_output_layouts"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
@@ -82,12 +82,22 @@ def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype] | None:
     return shape, dtype
 
 
-def images_needing_a_band(images: Sequence[str | os.PathLike],
+def read_headers(images: Sequence[str | os.PathLike]) -> list[tuple[str, Raster]]:
+    """(image, :func:`header_raster`) of each of IMAGES, read once for every check; an
+    image that cannot be read is left out: its own task reports it."""
+    headers = []
+    for image in images:
+        try:
+            headers.append((str(image), header_raster(image)))
+        except RasterError:
+            continue
+    return headers
+
+
+def images_needing_a_band(headers: Sequence[tuple[str, Raster]],
                           band: int | None) -> list[Raster]:
     """The images that cannot give band ``band`` without one being chosen: of several
-    bands, ``band`` None (as headers, :func:`header_raster`).
-
-    An image that cannot be read is left out: its own task reports it.
+    bands, ``band`` None (``headers`` from :func:`read_headers`).
 
     Raises
     ------
@@ -97,11 +107,7 @@ def images_needing_a_band(images: Sequence[str | os.PathLike],
     from ..io import BandChoiceError
 
     refused, out_of_range = [], []
-    for image in images:
-        try:
-            raster = header_raster(image)
-        except RasterError:
-            continue
+    for _, raster in headers:
         try:
             raster.band(band)
         except BandChoiceError:
@@ -160,14 +166,15 @@ def read_reference(args: argparse.Namespace):
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
     if args.lost_retries < 0:
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
-    check_output_layouts(args)
+    headers = read_headers(args.images)  # PNG and JPEG are read whole: once
+    check_output_layouts(args, headers)
     band, image_band = matched_bands(args)
     try:
         raster = read_raster(args.reference)
         marked = with_nodata(raster, args.nodata)
         # every image, from its header: a band to choose (or out of range) fails before any
         # work, not in its task; REFERENCE's and the images' options in one message
-        refused = images_needing_a_band(args.images, image_band)
+        refused = images_needing_a_band(headers, image_band)
         check_bands([(marked, band, "--reference-band"),
                      *[(image, image_band, "--image-band") for image in refused[:1]]],
                     more=[str(image.path) for image in refused[1:]])
@@ -182,10 +189,11 @@ def read_reference(args: argparse.Namespace):
     return raster
 
 
-def check_output_layouts(args: argparse.Namespace) -> None:
+def check_output_layouts(args: argparse.Namespace,
+                         headers: Sequence[tuple[str, Raster]]) -> None:
     """Refuse, before any work, ``--co`` that GDAL refuses for a registered GeoTIFF: for
-    each distinct dtype and band count that IMAGES are written in (their headers,
-    :func:`header_raster`; the image's dtype, float16 as float32), or one float32 band
+    each distinct dtype and band count that IMAGES are written in (``headers`` from
+    :func:`read_headers`; the image's dtype, float16 as float32), or one float32 band
     when no header can be read.
 
     Raises
@@ -198,11 +206,7 @@ def check_output_layouts(args: argparse.Namespace) -> None:
     if not args.creation_options or args.format != "tif":
         return
     layouts: dict[tuple[np.dtype, int], list[str]] = {}
-    for image in args.images:
-        try:
-            header = header_raster(image)
-        except RasterError:
-            continue  # its own task reports it
+    for image, header in headers:
         dtype = written_dtype(header, Path("x.tif"))
         if dtype != bool:  # no GeoTIFF of bools: its task says so, whatever the options
             layouts.setdefault((dtype, header.count), []).append(str(image))
