@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from .atomic_files import atomic_path
-from .geotiff_options import (check_creation_options, check_overview_resampling,
-                              overview_factors)
+from .geotiff_options import (BLOCK, check_creation_options, check_overview_resampling,
+                              geotiff_creation_options, overview_factors)
 from .preprocess import normalize_sar
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path, check_raster,
@@ -24,8 +24,6 @@ from .raster import (
 )
 
 __all__ = ["write_raster", "written_dtype"]
-
-_BLOCK = 256
 
 
 def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto",
@@ -117,7 +115,7 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
                               "geotiff extra (pip install 'sarfeat[geotiff]')")
         import tifffile
 
-        tile = (_BLOCK, _BLOCK) if min(raster.shape) >= _BLOCK else None
+        tile = (BLOCK, BLOCK) if min(raster.shape) >= BLOCK else None
         nodata = raster.nodata  # GDAL's tag, as _read_tiff reads it
         text = None if nodata is None else str(int(nodata)) if float(nodata).is_integer() \
             else repr(float(nodata))
@@ -125,16 +123,12 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
                          compression="zlib", planarconfig="separate" if raster.count > 1 else None,
                          extratags=[] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)])
         return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
-    # deflate's predictor: floating point for floats, differencing for integers, none for complex
-    predictor = {"f": 3, "c": 1}.get(data.dtype.kind, 2)
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
                    count=raster.count, dtype=data.dtype.name, nodata=raster.nodata)
-    if options is not None:  # the defaults below, overridden (geotiff_creation_options)
-        profile.update(options)
-    else:
-        profile.update(compress="deflate", predictor=predictor)
-        if min(raster.shape) >= _BLOCK:
-            profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
+    # the options given over the defaults, else the defaults (tiled where both sides
+    # reach a block, deflate with the dtype's predictor)
+    profile.update(options if options is not None
+                   else geotiff_creation_options(data.dtype, raster.shape))
     if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
     if raster.picture and raster.count == 3:  # read back as the colour picture it is
