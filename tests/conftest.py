@@ -95,6 +95,41 @@ def _compiled_kernels_on_small_inputs():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _dense_threads_unset():
+    """Every test starts and ends with the dense matcher's threads unset
+    (:func:`sarfeat.set_dense_threads`): a test that sets them, or runs a Dask task in this
+    process (``prepare_process`` sets them from ``torch_threads``), leaves the next one
+    the environment's count."""
+    yield
+    import sys
+
+    module = sys.modules.get("sarfeat.matching.dense_threads")
+    if module is not None:
+        module.set_dense_threads(None)
+
+
+@pytest.fixture
+def candidate_threads(monkeypatch):
+    """The names of the threads that ran the dense matcher's candidates during the test:
+    its callers' ``parallel_map`` is wrapped to record them."""
+    import threading
+
+    from sarfeat.matching import dense_correlation, dense_search, dense_threads
+
+    names: set[str] = set()
+
+    def recording_map(function, items):
+        def recorded(item):
+            names.add(threading.current_thread().name)
+            return function(item)
+        return dense_threads.parallel_map(recorded, items)
+
+    for module in (dense_correlation, dense_search):
+        monkeypatch.setattr(module, "parallel_map", recording_map)
+    return names
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared data folder (skips, or fails in CI, if it does not exist)."""

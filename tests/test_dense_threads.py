@@ -1,5 +1,6 @@
 """The dense matcher's candidates on threads (sarfeat.matching.dense_threads): the same
-answers, to the bit, at any number of threads."""
+answers, to the bit, at any number of threads, set by sarfeat.set_dense_threads or by
+OMP_NUM_THREADS. (conftest.py unsets set_dense_threads's count after every test.)"""
 
 from __future__ import annotations
 
@@ -12,14 +13,9 @@ from skimage.transform import SimilarityTransform, warp
 
 import sarfeat
 from sarfeat.data import load_optical_sar_tile
-from sarfeat.matching.dense_threads import dense_threads, parallel_map
+from sarfeat.matching.dense_threads import dense_threads, parallel_map, set_dense_threads
 
 CENTRE = np.array([127.5, 127.5])
-
-
-def _pool_threads() -> set[str]:
-    return {thread.name for thread in threading.enumerate()
-            if thread.name.startswith("sarfeat-dense")}
 
 
 @pytest.mark.parametrize("text, expected", [("2", 2), ("1", 1), (" 3 ", 3)])
@@ -35,6 +31,41 @@ def test_without_a_usable_omp_num_threads_every_cpu_is_used(monkeypatch, text):
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", text)
     assert dense_threads() == len(__import__("os").sched_getaffinity(0))
+
+
+def test_set_dense_threads_outweighs_omp_num_threads_until_unset(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    sarfeat.set_dense_threads(2)
+    assert dense_threads() == 2
+    set_dense_threads(np.int64(1))  # a NumPy integer is a count too
+    assert dense_threads() == 1 and type(dense_threads()) is int
+    sarfeat.set_dense_threads(None)
+    assert dense_threads() == 3
+
+
+@pytest.mark.parametrize("threads, error, message", [
+    (0, ValueError, "at least 1, got 0"), (-2, ValueError, "at least 1, got -2"),
+    (True, TypeError, "got True"), (False, TypeError, "got False"),
+    (2.0, TypeError, "got 2.0"), ("2", TypeError, "got '2'"),
+])
+def test_a_bad_thread_count_is_refused_and_changes_nothing(threads, error, message):
+    sarfeat.set_dense_threads(3)
+    with pytest.raises(error, match=f"threads must be .*{message}"):
+        sarfeat.set_dense_threads(threads)
+    assert dense_threads() == 3
+
+
+@pytest.mark.parametrize("env, threads, pooled", [("1", 3, True), ("3", 1, False)])
+def test_the_pool_follows_set_dense_threads(monkeypatch, env, threads, pooled):
+    monkeypatch.setenv("OMP_NUM_THREADS", env)
+    sarfeat.set_dense_threads(threads)
+    names = {name for _, name in parallel_map(
+        lambda value: (time.sleep(0.02), threading.current_thread().name), range(6))}
+    if pooled:
+        assert 1 < len(names) <= threads
+        assert all(name.startswith("sarfeat-dense") for name in names)
+    else:
+        assert names == {threading.current_thread().name}
 
 
 def test_results_come_in_the_items_order_from_several_threads(monkeypatch):
@@ -91,18 +122,26 @@ def turned_pair():
     return optical, moving.astype(np.float32)
 
 
-def _register(pair, threads: str, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+def _register(pair, threads: int, monkeypatch, names: set):
+    # OMP_NUM_THREADS says the other count: set_dense_threads's is the one used
+    monkeypatch.setenv("OMP_NUM_THREADS", str(3 - threads))
+    sarfeat.set_dense_threads(threads)
+    names.clear()
     # turns half a circle apart (the later one turns the other's maps over) and the
     # affine polish
-    return sarfeat.register(*pair, modality="optical-sar", rotations=(0.0, 30.0, 180.0, 210.0),
-                            angle_step=None, dense_model="affine", rng=0, progress=False)
+    result = sarfeat.register(*pair, modality="optical-sar",
+                              rotations=(0.0, 30.0, 180.0, 210.0), angle_step=None,
+                              dense_model="affine", rng=0, progress=False)
+    return result, set(names)
 
 
-def test_the_answer_is_the_same_at_one_and_two_threads(turned_pair, monkeypatch):
-    one = _register(turned_pair, "1", monkeypatch)
-    two = _register(turned_pair, "2", monkeypatch)
-    assert _pool_threads()  # the second run did use the pool
+def test_the_answer_is_the_same_at_one_and_two_threads(turned_pair, monkeypatch,
+                                                       candidate_threads):
+    one, one_ran_on = _register(turned_pair, 1, monkeypatch, candidate_threads)
+    two, two_ran_on = _register(turned_pair, 2, monkeypatch, candidate_threads)
+    assert one_ran_on == {threading.current_thread().name}  # no pool at one thread
+    assert 1 <= len(two_ran_on) <= 2  # on the pool, of two threads
+    assert all(name.startswith("sarfeat-dense") for name in two_ran_on)
     assert np.array_equal(one.transform.params, two.transform.params)
     assert np.array_equal(one.matches, two.matches)
     assert np.array_equal(one.inliers, two.inliers)

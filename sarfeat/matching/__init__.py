@@ -130,10 +130,11 @@ last local search) by :mod:`~sarfeat.matching.fine_driver`, into a
 
 from .coarse import CoarseSettings
 from .dense import DenseStructuralMatcher, parse_modality
+from .dense_threads import set_dense_threads
 from .fine import FineSettings
 from .matcher import MATCHER_SETS, CoarseFineMatcher, MatchResult
 from .models import MODELS
 
 
 __all__ = ["CoarseFineMatcher", "CoarseSettings", "DenseStructuralMatcher", "FineSettings",
-           "MatchResult", "MODELS", "MATCHER_SETS", "parse_modality"]
+           "MatchResult", "MODELS", "MATCHER_SETS", "parse_modality", "set_dense_threads"]
