@@ -7,7 +7,12 @@ the workers. All of them take a ``distributed.Client`` (by default they start
 a ``LocalCluster``). Install the extra: ``pip install 'sarfeat[parallel]'``.
 
 Each worker process loads a network once and keeps it; its tasks run with
-``torch_threads`` torch threads (1 by default: one worker per core). On
+``torch_threads`` threads (1 by default: one worker per core): ONNX Runtime's
+and torch's for the network, and the optical-SAR matcher's for its candidates
+(:func:`sarfeat.set_dense_threads`, set in the worker whatever its
+``OMP_NUM_THREADS``), so that a ``distributed.Client`` of your own whose
+workers leave ``OMP_NUM_THREADS`` unset does not run a pool of every CPU in
+each worker. ``torch_threads=None`` leaves the workers' settings as they are. On
 glibc, a worker also undoes the allocator setting that Dask's nanny gives it
 (``MALLOC_TRIM_THRESHOLD_``), which otherwise makes the network about twice
 as slow on CPU.

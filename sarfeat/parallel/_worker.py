@@ -3,8 +3,8 @@
 A worker loads each network once (:func:`network`) and keeps it for the
 life of the process; detectors built on it, and matchers (which load their
 own, once), are kept per thread, because they hold per-call state (a thread
-of a multi-threaded worker never sees another thread's matcher). Nothing here imports Dask, so the same code
-runs in the client process when there is no worker.
+of a multi-threaded worker never sees another thread's matcher). Nothing here
+imports Dask, so the same code runs in the client process when there is no worker.
 
 Nothing made here draws a progress bar (``progress=False``, whatever the
 options say): a worker's standard error may be the client's terminal, where
@@ -22,7 +22,8 @@ import threading
 
 from ..architecture import NetworkWeights
 from ..detector import SARR2D2Detector
-from ..matching import CoarseFineMatcher
+from ..matching import CoarseFineMatcher, set_dense_threads
+from ..matching.dense_threads import checked_threads
 from ..runtime.onnx import set_threads
 from ..weights import is_torch_network, resolve_network_weights, weights_key
 
@@ -112,13 +113,21 @@ def detector(weights, options: dict) -> SARR2D2Detector:
 
 
 def prepare_process(threads: int | None) -> None:
-    """Set up this process for the network: its threads and, once, glibc's allocator.
+    """Set up this process for its tasks: its threads and, once, glibc's allocator.
 
     Parameters
     ----------
     threads : int or None
-        Intra-op threads of ONNX Runtime sessions made from now on, and of
-        torch when it is loaded (None leaves both alone).
+        Intra-op threads of ONNX Runtime sessions made from now on, of torch
+        when it is loaded, and of the dense (optical-SAR) matcher's pool
+        (:func:`sarfeat.set_dense_threads`, which ``OMP_NUM_THREADS`` does not
+        override): a worker of a cluster that does not set ``OMP_NUM_THREADS``
+        then runs no pool of every CPU. None leaves all three alone.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``threads`` is neither None nor a positive int.
 
     Notes
     -----
@@ -133,7 +142,9 @@ def prepare_process(threads: int | None) -> None:
     restores the speed; freed memory above that is still returned.
     """
     global _MALLOC_TUNED
+    threads = checked_threads(threads)  # a bad count changes nothing
     if threads is not None:
+        set_dense_threads(threads)
         set_threads(threads)
         torch = sys.modules.get("torch")
         if torch is not None and torch.get_num_threads() != threads:

@@ -45,6 +45,7 @@ from ..detector_input import keypoint_dtype
 from .. import preprocess
 from ..input_kinds import check_input_kind
 from ..io import bands_first
+from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
 from ..preprocess import STRETCH_PERCENTILES
 from ..weights import absolute_weights
@@ -463,7 +464,9 @@ def detect_tiled(
     retries : int
         Times Dask runs a task again after it raised.
     torch_threads : int or None
-        Torch threads per worker process (None leaves them alone).
+        Threads of each worker process's network (ONNX Runtime, and torch when
+        it is loaded) and of its dense matcher (:func:`sarfeat.set_dense_threads`);
+        None leaves them alone.
     progress : bool
         Show a progress bar over the tiles, in the client; the workers show none.
 
@@ -477,6 +480,8 @@ def detect_tiled(
     ValueError
         For a scene that is not 2-D, is empty, is not numeric, or has no valid
         pixel in its regular sample; for bad parameters.
+    TypeError
+        For a ``torch_threads`` that is neither None nor an int.
     RuntimeError
         When the scene is flat or no keypoint is found.
 
@@ -507,6 +512,7 @@ def detect_tiled(
     source = _Scene(scene, band, nodata)
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    checked_threads(torch_threads, "torch_threads")
     options = dict(
         max_keypoints=max_keypoints, min_scale=1.0, max_scale=1.0, max_size=max(source.shape),
         tile_size=tile_size, reliability_threshold=reliability_threshold,

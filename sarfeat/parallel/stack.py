@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..io import Raster, read_raster
+from ..matching.dense_threads import checked_threads
 from ..nodata_steps import mark_nodata
 from ..registration import (PairInputs, RegistrationError, RegistrationResult,
                             check_register_options, pair_input_kind, prepare_pair, register)
@@ -310,8 +311,11 @@ def iter_register_pairs(
         registered image where the worker runs). It must be picklable (a module-level
         function or a :func:`functools.partial` of one).
     torch_threads : int or None
-        Torch threads in each worker process (1 suits one worker per core);
-        None leaves torch's setting alone.
+        Threads of each worker process: of its network (ONNX Runtime, and
+        torch when it is loaded) and of the optical-SAR matcher's candidates
+        (:func:`sarfeat.set_dense_threads`, which then outweighs the workers'
+        ``OMP_NUM_THREADS``). 1 suits one single-threaded worker per core;
+        None leaves the workers' settings alone.
     progress : bool
         Show a progress bar over the pairs, in the client; the workers show none
         (their matchers' fine-stage bar is off).
@@ -332,7 +336,10 @@ def iter_register_pairs(
     ------
     ValueError
         For bad options (``progress`` in ``georeferenced_options``), names of the
-        wrong length or a pair that is not two images.
+        wrong length or a pair that is not two images; for a ``torch_threads``
+        below 1.
+    TypeError
+        For a ``torch_threads`` that is neither None nor an int.
     ImportError
         When dask.distributed is not installed.
     """
@@ -346,6 +353,7 @@ def iter_register_pairs(
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     if not (isinstance(lost_retries, int) and lost_retries >= 0):
         raise ValueError(f"lost_retries must be a non-negative integer, got {lost_retries!r}")
+    checked_threads(torch_threads, "torch_threads")
     band = _bands(band)
     georeferenced_options = dict(georeferenced_options or {})
     options, register_options = _check_options(weights, dict(options))
