@@ -40,6 +40,8 @@ from .preprocess import valid_mask
 __all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata",
            "alpha_index"]
 
+#: The dtypes of an alpha band that GDAL reads as a mask.
+_ALPHA_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 #: GDAL's relative tolerance of a float no-data value, with a margin of 1/1024 of it
 #: for the order in which GDAL may evaluate it.
 _TOLERANCE = 2 * (1 + 2 ** -10) * float(np.finfo(np.float32).eps)
@@ -183,14 +185,19 @@ def _nearest_kept(nodata: float, dtype: np.dtype, side: float):
 
 
 def alpha_index(bands: tuple | None, dtype: np.dtype, nodata: float | None) -> int | None:
-    """The band of an integer image whose alpha marks its no-data, else None.
+    """The band of an image whose alpha marks its no-data, else None.
+
+    GDAL's rule: an alpha band (colour interpretation ``alpha``) of 8 or 16 bits
+    (uint8, uint16) masks every band where it is 0; one of another dtype masks
+    nothing (GDAL reads such an image as valid everywhere), nor one beside a
+    nodata value.
 
     Parameters
     ----------
     bands : tuple of (str or None, str) or None
         Each band's description and colour interpretation (``Raster.bands``).
     dtype : numpy.dtype
-        The image's dtype; only an integer image has an alpha band here.
+        The image's dtype; only a uint8 or uint16 image has an alpha band here.
     nodata : float or None
         The image's nodata value: with one, the nodata value marks no-data (GDAL
         lets it shadow the alpha band), and there is no alpha band to keep.
@@ -205,7 +212,7 @@ def alpha_index(bands: tuple | None, dtype: np.dtype, nodata: float | None) -> i
     ...             np.dtype(np.uint8), None)
     3
     """
-    if nodata is not None or bands is None or np.dtype(dtype).kind not in "ui":
+    if nodata is not None or bands is None or np.dtype(dtype) not in _ALPHA_DTYPES:
         return None
     found = [index for index, (_, colour) in enumerate(bands) if colour == "alpha"]
     return found[0] if found else None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .nodata_steps import nodata_valid_mask
+from .nodata_steps import alpha_index, nodata_valid_mask
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
     plain_tiff_quiet, rasterio_or_none,
@@ -26,6 +26,9 @@ __all__ = ["read_raster", "read_image", "bands_first"]
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
              34735: "GeoKeyDirectory"}
 _PICTURE_BANDS = (("gray", "alpha"), ("red", "green", "blue"), ("red", "green", "blue", "alpha"))
+#: A PNG's or JPEG's channels by their count, as GDAL names them.
+_PICTURE_COLOURS = {1: ("gray",), 2: _PICTURE_BANDS[0], 3: _PICTURE_BANDS[1],
+                    4: _PICTURE_BANDS[2]}
 
 
 def read_raster(path: str | os.PathLike) -> Raster:
@@ -56,15 +59,18 @@ def read_raster(path: str | os.PathLike) -> Raster:
                           "use " + ", ".join(IMAGE_SUFFIXES))
     if suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
         return _read_rasterio(path)
+    colours = None  # a .npy's bands have no colours
     try:
         if suffix == ".npy":
             array, nodata = np.load(path, allow_pickle=False), None
         elif suffix in TIFF_SUFFIXES:
-            array, nodata = _read_tiff(path)
+            array, nodata, colours = _read_tiff(path)
         else:
             from skimage.io import imread
 
             array, nodata = np.asarray(imread(path)), None
+            # a PNG's or JPEG's channels are gray, gray + alpha, RGB or RGBA by their count
+            colours = _PICTURE_COLOURS.get(1 if array.ndim == 2 else array.shape[-1])
     except RasterError:
         raise
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
@@ -73,12 +79,15 @@ def read_raster(path: str | os.PathLike) -> Raster:
         raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
                           "3-D (rows, cols, bands) array")
     data = array[None] if array.ndim == 2 else np.moveaxis(_bands_last(array), -1, 0)
+    if colours is not None and len(colours) != data.shape[0]:
+        colours = None
+    bands = None if colours is None else tuple((None, colour) for colour in colours)
     valid = nodata_valid_mask(data, nodata)
-    picture = suffix != ".npy" and data.shape[0] in (2, 3, 4) \
-        and np.issubdtype(data.dtype, np.integer)
-    if picture and data.shape[0] in (2, 4):
-        valid &= data[-1:] > 0  # alpha
-    return Raster(np.ascontiguousarray(data), valid, nodata, path=path, picture=picture)
+    alpha = alpha_index(bands, data.dtype, nodata)
+    if alpha is not None:  # GDAL's rule: a zero alpha is no-data in every band, its own too
+        valid &= data[alpha] > 0
+    return Raster(np.ascontiguousarray(data), valid, nodata, path=path,
+                  picture=_is_picture(colours, data.dtype), bands=bands)
 
 
 def _check_regular_file(path: Path) -> None:
@@ -109,11 +118,14 @@ def _bands_last(array: np.ndarray) -> np.ndarray:
 
 
 def _read_tiff(path: Path):
-    """A plain TIFF without rasterio; refused when it carries georeferencing."""
+    """(array, nodata, colours) of a plain TIFF without rasterio; refused when it carries
+    georeferencing. A page's samples are its bands, last (rows, cols, bands), with the
+    colours GDAL gives them (:func:`_tiff_colours`); other stacks (pages) have no colours."""
     import tifffile
 
     with tifffile.TiffFile(path) as tiff:
-        tags = tiff.pages[0].tags
+        page = tiff.pages[0]
+        tags = page.tags
         geo = [name for code, name in _GEO_TAGS.items() if code in tags]
         if geo:
             raise RasterError(
@@ -123,9 +135,43 @@ def _read_tiff(path: Path):
             )
         nodata = tags.get(GDAL_NODATA_TAG)
         array = tiff.asarray()
+        samples, colours = page.samplesperpixel, None
+        if samples == 1 and array.ndim == 2:
+            colours = _tiff_colours(page)
+        elif samples > 1 and array.ndim == 3:
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.shape[0] == samples:
+                array = np.moveaxis(array, 0, -1)  # planar: (bands, rows, cols) as stored
+            if array.shape[-1] == samples:
+                colours = _tiff_colours(page)
     if nodata is not None:
         nodata = float(str(nodata.value).strip("\x00 "))
-    return array, nodata
+    return array, nodata, colours
+
+
+def _tiff_colours(page) -> tuple[str, ...]:
+    """The colour interpretation (rasterio's names) that GDAL gives each sample of a TIFF
+    page: gray or red, green, blue by its photometric tag, then alpha for each extra sample
+    that the ExtraSamples tag calls alpha (associated or not), undefined for the others."""
+    import tifffile
+
+    photometric = page.photometric
+    if photometric == tifffile.PHOTOMETRIC.RGB and page.samplesperpixel >= 3:
+        first = ("red", "green", "blue")
+    elif photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE):
+        first = ("gray",)
+    else:
+        first = ("undefined",)  # a palette, CMYK...: not a picture sarfeat reads as colour
+    extra = tuple(page.extrasamples or ())
+    extra += (0,) * (page.samplesperpixel - len(first) - len(extra))  # unspecified
+    alpha = (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
+    return first + tuple("alpha" if kind in alpha else "undefined"
+                         for kind in extra[:page.samplesperpixel - len(first)])
+
+
+def _is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
+    """Whether integer bands of ``colours`` are a picture: gray + alpha or RGB(A)."""
+    return colours is not None and tuple(colours) in _PICTURE_BANDS \
+        and np.issubdtype(dtype, np.integer)
 
 
 def _read_rasterio(path: Path) -> Raster:
@@ -138,14 +184,18 @@ def _read_rasterio(path: Path) -> Raster:
             points, points_crs = source.gcps
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
             bands = tuple(zip(source.descriptions, colours))
+            # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
+            alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
+                            if rasterio.enums.MaskFlags.alpha in flags]
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     valid = masks & nodata_valid_mask(data, nodata)
+    if alpha_masked:  # GDAL's mask of the other bands is the alpha band's own no-data too
+        valid &= masks[alpha_masked[0]]
     placed = not transform.is_identity  # a geotransform, with or without a CRS
-    picture = colours in _PICTURE_BANDS and np.issubdtype(data.dtype, np.integer)
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
-                  path, picture=picture, gcps=(list(points), points_crs) if points else None,
-                  bands=bands)
+                  path, picture=_is_picture(colours, data.dtype),
+                  gcps=(list(points), points_crs) if points else None, bands=bands)
 
 
 def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:

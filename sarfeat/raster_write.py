@@ -121,7 +121,8 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
             else repr(float(nodata))
         tifffile.imwrite(path, data if raster.count > 1 else data[0], tile=tile,
                          compression="zlib", planarconfig="separate" if raster.count > 1 else None,
-                         extratags=[] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)])
+                         extratags=[] if text is None else [(GDAL_NODATA_TAG, "s", 0, text, True)],
+                         **_tiff_colours(raster))
         return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
                    count=raster.count, dtype=data.dtype.name, nodata=raster.nodata)
@@ -148,6 +149,20 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
            + _layout_note(profile, options, factors, resampling)
+
+
+def _tiff_colours(raster: Raster) -> dict:
+    """tifffile's photometric and extra samples that GDAL reads as ``raster``'s colours:
+    RGB(A) and gray + alpha as such, any other bands gray and undefined (not the RGB(A)
+    that tifffile would guess for three or four bands, a fourth band then read as alpha)."""
+    colours = [colour for _, colour in raster.bands] \
+        if raster.bands is not None and len(raster.bands) == raster.count else None
+    if colours is None and raster.picture and raster.count == 3:
+        colours = ["red", "green", "blue"]  # as the rasterio writer writes such a picture
+    rgb = colours is not None and colours[:3] == ["red", "green", "blue"]
+    others = (colours or [])[3 if rgb else 1:] or ["undefined"] * (raster.count - 1)
+    extras = [2 if colour == "alpha" else 0 for colour in others]  # 2: unassociated alpha
+    return {"photometric": "rgb" if rgb else "minisblack", "extrasamples": extras or None}
 
 
 def _layout_note(profile: dict, options: dict | None, factors: list[int],
