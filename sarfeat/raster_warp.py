@@ -51,11 +51,18 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         complex one, the real part so (GDAL compares the real part alone);
         no-data wherever the output falls outside the input or next to
         its no-data (:func:`sarfeat.geometry.warp`, sarfeat's one warp). An
-        integer picture whose alpha band marks its no-data keeps no nodata value
-        (it would shadow the alpha): where every band is valid, its alpha is
-        resampled with ``order`` as the colour it covers (a partly transparent
-        edge stays so, at least 1: data is never transparent), and 0 elsewhere,
-        as its other bands. No georeferencing, GCPs included (the caller sets the
+        8/16-bit picture whose alpha band marks its no-data (no nodata value,
+        :func:`sarfeat.nodata_steps.alpha_index`) keeps no nodata value (it would
+        shadow the alpha): where every band is valid, its alpha is resampled with
+        ``order`` as the colour it covers (a partly transparent edge stays so, at
+        least 1: data is never transparent), and 0 elsewhere, as its other bands.
+        Its other bands are resampled weighted by the alpha, as gdalwarp does:
+        ``colour * alpha`` and ``alpha`` resampled, then divided, so that a partly
+        transparent pixel's colour (often black at an anti-aliased edge) counts
+        in proportion to its alpha (where a cubic's alpha undershoots under half a
+        level, unweighted). An image with one alpha under all its colour (opaque,
+        with or without a transparent outside), and ``order=0``, are resampled as
+        any other bands are. No georeferencing, GCPs included (the caller sets the
         output grid's).
 
     Raises
@@ -79,9 +86,14 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
     out = np.empty((raster.count,) + tuple(shape), dtype)
     valid_out = np.empty(out.shape, bool)
+    weighted = _AlphaWeighted(raster, alpha, inverse_map, shape, order) \
+        if alpha is not None and order != 0 else None
     for index in range(raster.count):
-        warped = warp(raster.data[index], inverse_map, shape, order=order,
-                      valid=raster.valid[index])
+        if weighted is not None and weighted.varies and index != alpha:
+            warped = weighted.colour(index)
+        else:
+            warped = warp(raster.data[index], inverse_map, shape, order=order,
+                          valid=raster.valid[index])
         good = valid_mask(warped)
         warped = off_nodata(warped, good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
@@ -93,6 +105,47 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         out[alpha] = np.where(valid_out[alpha], np.maximum(out[alpha], 1), 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
+
+
+class _AlphaWeighted:
+    """The colour bands of a picture resampled weighted by its alpha, as gdalwarp does.
+
+    Each band's ``colour * alpha`` and ``alpha`` are resampled (no-data as in
+    :func:`sarfeat.geometry.warp`) and divided, so that a partly transparent pixel
+    lends its colour in proportion to its alpha: a nearly transparent edge (its
+    colour often black or garbage) does not bleed into its neighbours. Where a
+    cubic's alpha undershoots under half a level, the colour is resampled unweighted.
+    """
+
+    #: Resampled alpha under which the quotient is not taken (a cubic's undershoot).
+    FLOOR = 0.5
+
+    def __init__(self, raster: Raster, alpha: int, inverse_map: np.ndarray,
+                 shape: tuple[int, int], order: int) -> None:
+        self.raster, self.alpha = raster, raster.data[alpha]
+        self.warp = {"inverse_map": inverse_map, "shape": shape, "order": order}
+        colour = np.delete(raster.valid, alpha, axis=0).all(axis=0)
+        seen = self.alpha[colour]
+        # one alpha under all the colour (opaque, or 0 outside it): weights change nothing,
+        # and the bands are resampled as they were, to the bit
+        self.varies = seen.size > 0 and bool((seen != seen[0]).any())
+        self._density: tuple | None = None  # (valid mask, resampled alpha) of the last band
+
+    def colour(self, index: int) -> np.ndarray:
+        """Band ``index`` resampled weighted by alpha, NaN where :func:`warp` puts no-data."""
+        valid = self.raster.valid[index]
+        if self._density is None or not np.array_equal(self._density[0], valid):
+            self._density = (valid, warp(self.alpha, valid=valid, **self.warp))
+        density = self._density[1]
+        wide = np.uint32 if self.alpha.dtype == np.uint16 else np.uint16  # exact products
+        values = self.raster.data[index]
+        product = values.astype(wide) * self.alpha.astype(wide)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = warp(product, valid=valid, **self.warp) / density
+        low = density < self.FLOOR  # False on NaN: no-data stays NaN
+        if low.any():
+            out[low] = warp(values, valid=valid, **self.warp)[low]
+        return out
 
 
 def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:
