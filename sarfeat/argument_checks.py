@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 
 __all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "whole_number",
-           "check_outputs", "unwritable_reason", "OVERWRITE_HELP", "add_overwrite_option"]
+           "check_outputs", "unwritable_reason", "write_error", "OVERWRITE_HELP",
+           "add_overwrite_option"]
 
 
 #: Device names besides ``cuda:N``: what ``--device`` and every ``device`` argument take.
@@ -132,7 +133,9 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
             raise UsageError(f"{option} {str(path)!r} is a folder")
         folder = path.resolve().parent
         if not folder.is_dir():
-            raise UsageError(f"cannot write {option} {str(path)!r}: its folder does not exist")
+            what = (f"{str(path.parent)!r} is not a folder" if os.path.lexists(folder)
+                    else "its folder does not exist")
+            raise UsageError(f"cannot write {option} {str(path)!r}: {what}")
         reason = unwritable_reason(folder)
         if reason:
             raise UsageError(f"cannot write {option} {str(path)!r}: {reason}")
@@ -144,12 +147,21 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
 
 
 def unwritable_reason(folder: Path) -> str | None:
-    """Why a file cannot be created in ``folder`` (found by creating one), or None."""
+    """Why a file cannot be created in ``folder``, or None (:func:`write_error`)."""
+    error = write_error(folder)
+    return None if error is None else f"its folder is not writable ({error})"
+
+
+def write_error(folder: Path) -> str | None:
+    """The system's reason why a file cannot be created in ``folder`` ("Permission
+    denied"), or None: found by creating one (removed at once), so that it holds for any
+    user as the write would find it, for root too (whom a folder's mode does not stop, a
+    read-only file system does)."""
     import tempfile
 
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".sarfeat-probe-"):
             pass
     except OSError as error:
-        return f"its folder is not writable ({error.strerror or error})"
+        return error.strerror or str(error)
     return None

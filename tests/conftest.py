@@ -203,6 +203,24 @@ def drawn(monkeypatch):
     return figures
 
 
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder of mode 0o555 in ``tmp_path``; the test is skipped where that mode does not
+    stop this user's writes (root, or a process with CAP_DAC_OVERRIDE): the tests that take
+    it check /proc too, where no one can create a file, root included."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").touch()
+    except PermissionError:
+        yield folder
+    else:
+        pytest.skip("a folder of mode 0o555 does not stop this user's writes (root)")
+    finally:
+        folder.chmod(0o755)  # for pytest to remove tmp_path
+
+
 @pytest.fixture(scope="module")
 def client():
     """A Dask client of two single-threaded worker processes, shared by a test module."""

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -142,18 +145,44 @@ def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(files, 
     reference was read (and the weights fetched); -o a file was refused only then. Both
     are usage errors (exit 2) naming -o and the file in the way, before the inputs are read
     (here a reference that cannot be read, which would be named first otherwise)."""
-    from sarfeat.cli import main
-
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    broken = tmp_path / "broken.tif"
-    broken.write_bytes(b"not a TIFF")
     below = blocker / "sub" / "out"
     for out, wanted in ((blocker, f"-o {str(blocker)!r} exists and is not a folder"),
                         (below, f"-o {str(below)!r} cannot be created: {str(blocker)!r} is "
                                 "not a folder")):
-        status = main(["register-stack", str(broken), str(files["one.npy"]), "-o", str(out),
-                       "-q", "--no-progress", "--workers", "1"])
-        assert status == 2
-        assert capsys.readouterr().err.strip().endswith(wanted)
+        assert _refusal_before_work(files, tmp_path, capsys, out).endswith(wanted)
     assert blocker.read_text() == "not a folder"
+
+
+def _refusal_before_work(files, tmp_path, capsys, out) -> str:
+    """The usage error (exit 2) of register-stack into ``out`` with a REFERENCE that cannot
+    be read: one about ``out`` is said before any input is read."""
+    from sarfeat.cli import main
+
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a TIFF")
+    status = main(["register-stack", str(broken), str(files["one.npy"]), "-o", str(out),
+                   "-q", "--no-progress", "--workers", "1"])
+    assert status == 2
+    return capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("where", ["/proc", "read_only_folder"])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(
+        where, files, tmp_path, capsys, request):
+    """An OUTDIR that exists but takes no file (mode 0o555 for a user, /proc for anyone), or
+    that would be made in such a folder, was found only by the first write, once REFERENCE
+    and the first image were read and registered. Both are usage errors (exit 2) naming -o
+    and the folder, before the inputs are read (a REFERENCE that cannot be read here, which
+    would be named first otherwise)."""
+    if where == "/proc" and not os.path.isdir("/proc"):
+        pytest.skip("no /proc here")
+    folder = Path(where) if where == "/proc" else request.getfixturevalue(where)
+    below = folder / "sarfeat-stack" / "out"
+    for out, wanted in ((folder, f"-o {str(folder)!r} is not writable ("),
+                        (below, f"-o {str(below)!r} cannot be created: {str(folder)!r} is "
+                                "not writable (")):
+        err = _refusal_before_work(files, tmp_path, capsys, out)
+        assert wanted in err and "broken.tif" not in err
+        assert not below.parent.exists()

@@ -56,6 +56,32 @@ def test_register_refuses_outputs_that_lose_data(inputs, options, tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed.npy", "moving.npy", "sub"]
 
 
+@pytest.mark.parametrize("option", ["-o", "--json", "--tie-points", "--plot"])
+@pytest.mark.parametrize("where", ["missing", "a_file", "/proc", "read_only_folder"])
+def test_register_refuses_an_output_folder_it_cannot_write_before_any_work(
+        inputs, option, where, tmp_path, capsys, request):
+    """Each output of ``sarfeat register`` in a folder that does not exist, is a file, or
+    takes no file (mode 0o555 for a user, /proc for anyone) is refused with exit 2 before
+    the inputs are read (MOVING cannot be read here, which would be named otherwise). Under
+    a file the message said "its folder does not exist": it names the file in the way."""
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "broken.tif").write_bytes(b"not a TIFF")
+    if where == "/proc" and not os.path.isdir("/proc"):
+        pytest.skip("no /proc here")
+    folder = request.getfixturevalue(where) if where == "read_only_folder" else Path(where)
+    path = folder / {"-o": "out.tif", "--json": "r.json", "--tie-points": "t.csv",
+                     "--plot": "p.png"}[option]
+    wanted = {"missing": "its folder does not exist", "a_file": "'a_file' is not a folder"
+              }.get(where, "its folder is not writable (")
+    status = main(["register", "fixed.npy", "broken.tif", option, str(path)])
+    err = capsys.readouterr().err
+    assert status == 2 and f"cannot write {option} {str(path)!r}: {wanted}" in err
+    assert "broken.tif" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_file", "broken.tif", "fixed.npy", "moving.npy", *(["read_only"] if
+                                                             where == "read_only_folder" else [])]
+
+
 def test_detect_refuses_output_on_its_input(inputs, capsys):
     fixed, _ = inputs
     before = _digest(fixed)

@@ -57,7 +57,9 @@ throughput. Images whose stems are equal (ignoring case), or equal to
 (:func:`~sarfeat.cli.stack_outputs.output_names`: every name is unique; a file
 listed twice is refused before any work), so
 that no output is written over another or over the summary; a run that would
-write over one of its inputs is refused before any work; a ``summary.json``, and the files of
+write over one of its inputs, or into an OUTDIR that is a file or takes no file (nor its
+nearest existing parent, for one to be made), is refused before any work; a
+``summary.json``, and the files of
 these names (registered images in any ``--format``), left by an earlier run
 are refused before any work (exit status 2) unless ``--overwrite``, with which they
 are removed before the first task (an existing OUTDIR is fine); every

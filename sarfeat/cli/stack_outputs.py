@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from ..argument_checks import write_error
 from .common import UsageError
 
 __all__ = ["SUMMARY", "FORMATS", "output_names", "check_inputs_kept", "earlier_outputs",
@@ -122,13 +123,16 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
 
 
 def check_output_dir(folder: Path) -> None:
-    """Refuse, before any work, an OUTDIR that is a file, or that cannot be made because a
-    file stands where one of its parent folders would be.
+    """Refuse, before any work, an OUTDIR that is a file, that cannot be made because a
+    file stands where one of its parent folders would be, or that cannot be written: no
+    file can be created in it, or, for one still to be made, in its nearest existing parent
+    (:func:`~sarfeat.argument_checks.write_error`: for root too, on a read-only file
+    system).
 
     Raises
     ------
     sarfeat.cli.common.UsageError
-        Naming ``-o`` and the file in the way.
+        Naming ``-o`` and the file in the way, or the folder that is not writable.
     """
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
@@ -138,3 +142,9 @@ def check_output_dir(folder: Path) -> None:
     if not parent.is_dir():
         raise UsageError(f"-o {str(folder)!r} cannot be created: {str(parent)!r} is not a "
                          "folder")
+    reason = write_error(parent)
+    if reason and parent == folder:
+        raise UsageError(f"-o {str(folder)!r} is not writable ({reason})")
+    if reason:
+        raise UsageError(f"-o {str(folder)!r} cannot be created: {str(parent)!r} is not "
+                         f"writable ({reason})")
