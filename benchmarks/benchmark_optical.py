@@ -221,6 +221,13 @@ class RealOpticalSARPairs(SlowTiming):
         rows = evaluate_real(None, list(_REAL_METHODS))
         return {name: summary(rows[name]) for name in _REAL_METHODS}
 
+    # The work is what the figures are: 120 timed registrations (every pair by each method,
+    # the CPU time of each call a tracked figure), 99.6 % of the run in a profile (loading
+    # and scoring the pairs 1.3 s). 275 s of CPU, 344 s wall on one thread of a shared 2-core
+    # AMD EPYC (Zen 4), 2026-12-07; 394 s seen on a busier one, within reach of
+    # SlowTiming's 900 s on a slower or busier machine: twice that, for this cache alone.
+    setup_cache.timeout = 1800
+
     def setup(self, results, method):
         if results is None:
             raise NotImplementedError("the real optical-SAR pairs are not available")
