@@ -35,8 +35,13 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     deflate-compressed, the note saying which, with the raster's dtype, nodata,
     CRS and geotransform or GCPs, band descriptions and colour interpretation
     (rasterio; without it, a plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
-    (H, W, bands), no-data as stored. ``.png``/``.jpg``: 8-bit display image
-    of the first band (0 on no-data; a uint16 band stays 16-bit in a PNG).
+    (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
+    picture (:attr:`Raster.picture <sarfeat.raster.Raster.picture>`: gray + alpha,
+    RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
+    alpha, so the colour is composited onto black (``colour * alpha / 255``,
+    rounded: what the PNG shows over black), gray or RGB. Any other raster is
+    written as an 8-bit display image of its first band (a uint16 band stays
+    16-bit in a PNG). Either way, 0 on no-data.
 
     GeoTIFF only (rasterio): ``creation_options``, GDAL creation options
     (``{"COMPRESS": "ZSTD", "BIGTIFF": "YES"}``, as ``gdal_translate -co``) over
@@ -52,7 +57,9 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     ------
     RasterError
         An unsupported suffix, creation options or overviews for another file
-        type or without rasterio, or options that GDAL refuses.
+        type or without rasterio, options that GDAL refuses, or a colour picture
+        of another dtype than uint8 for a PNG or JPEG (:func:`written_dtype`),
+        before anything is written.
     """
     path = Path(check_path(path))
     check_raster(raster)
@@ -61,6 +68,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
         raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
                           + ", ".join(IMAGE_SUFFIXES))
     layout = _layout(raster, path, creation_options, overviews, overview_resampling)
+    dtype = written_dtype(raster, path)  # a picture that a PNG or JPEG cannot hold: refused
     with atomic_path(path) as temporary:
         if suffix == ".npy":
             data = raster.data[0] if raster.count == 1 else np.moveaxis(raster.data, 0, -1)
@@ -71,19 +79,76 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
             return _write_tiff(temporary, raster, layout)
         from skimage.io import imsave
 
-        shown = _display(raster, display_kind, written_dtype(raster, path))
+        colours = _picture_colours(raster)
+        if colours is None:
+            shown = _display(raster, display_kind, dtype)
+            note = f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
+        else:
+            shown, note = _picture(raster, colours, suffix)
         imsave(temporary, shown, check_contrast=False)
-        return f"{suffix[1:].upper()} {shown.dtype} display image, 0 on no-data"
+        return note
 
 
 def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
     """The dtype in which :func:`write_raster` stores ``raster`` at ``path`` (by its suffix):
     ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11 has no float16);
-    PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8."""
+    PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8; a colour
+    picture, uint8.
+
+    Raises
+    ------
+    RasterError
+        For a colour picture (gray + alpha, RGB, RGBA) of another dtype than uint8
+        and a PNG or JPEG: its colours would not be written (write a GeoTIFF).
+    """
     suffix, dtype = Path(path).suffix.lower(), raster.data.dtype
     if suffix == ".npy" or suffix in TIFF_SUFFIXES:
         return np.dtype(np.float32) if dtype == np.float16 and suffix != ".npy" else dtype
+    colours = _picture_colours(raster)
+    if colours is not None and dtype != np.uint8:
+        raise RasterError(
+            f"a {dtype} {_COLOUR_NAMES[colours]} picture cannot be written to {suffix} with its "
+            "colours: sarfeat writes 8-bit colour pictures to PNG and JPEG; write it to .tif, "
+            "which keeps its dtype and colours")
     return np.dtype(np.uint16 if dtype == np.uint16 and suffix == ".png" else np.uint8)
+
+
+#: The colours of a picture that a PNG or JPEG keeps, and how notes name them.
+_COLOUR_NAMES = {("gray", "alpha"): "gray + alpha", ("red", "green", "blue"): "RGB",
+                 ("red", "green", "blue", "alpha"): "RGBA"}
+#: A picture's colours by its band count, when the raster does not name them.
+_COLOURS_BY_COUNT = {len(colours): colours for colours in _COLOUR_NAMES}
+
+
+def _picture_colours(raster: Raster) -> tuple[str, ...] | None:
+    """The colours of ``raster`` when it is a colour picture (gray + alpha, RGB or RGBA),
+    by its bands' colour interpretation or, where it names none, its band count; else None
+    (measurements, and a picture's single gray band, are written as a display image)."""
+    if not raster.picture:
+        return None
+    colours = tuple(colour for _, colour in raster.bands) \
+        if raster.bands is not None and len(raster.bands) == raster.count \
+        else _COLOURS_BY_COUNT.get(raster.count)
+    return colours if colours in _COLOUR_NAMES else None
+
+
+def _picture(raster: Raster, colours: tuple[str, ...], suffix: str) -> tuple[np.ndarray, str]:
+    """(H, W[, channels]) uint8 pixels of a colour picture for a PNG or JPEG, 0 on no-data,
+    and the note: a PNG keeps every channel; a JPEG (no alpha) has the colour composited
+    onto black, rounded (``colour * alpha / 255``)."""
+    data = np.where(raster.valid, raster.data, 0).astype(np.uint8)
+    name = _COLOUR_NAMES[colours]
+    note = f"{suffix[1:].upper()} uint8 {name} picture, 0 on no-data"
+    if suffix == ".png" or "alpha" not in colours:
+        return np.moveaxis(data, 0, -1), note
+    alpha = data[colours.index("alpha")].astype(np.uint16)
+    colour = np.delete(data, colours.index("alpha"), axis=0).astype(np.uint16)
+    # exact rounding of colour * alpha / 255 (no ties: 255 is odd)
+    composited = ((colour * alpha + 127) // 255).astype(np.uint8)
+    shown = composited[0] if len(composited) == 1 else np.moveaxis(composited, 0, -1)
+    written = "gray" if len(composited) == 1 else "RGB"
+    return shown, (f"{suffix[1:].upper()} uint8 {written} picture, its alpha composited onto "
+                   "black (JPEG has no alpha), 0 on no-data")
 
 
 def _layout(raster: Raster, path: Path, creation_options, overviews, resampling):

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from skimage.io import imsave
+from skimage.io import imread, imsave
 from skimage.transform import SimilarityTransform, warp
 
 from sarfeat.cli import main
@@ -84,3 +84,48 @@ def test_register_stack_writes_an_rgba_image_as_register_does(rgba_pair, tmp_pat
     written = [_check_written(path) for path in sorted(out.glob("*.registered.tif"))]
     assert len(written) == 2
     np.testing.assert_array_equal(written[0], written[1])
+
+
+def test_register_writes_the_colour_and_alpha_of_an_rgba_moving_image_to_png_and_jpeg(
+        rgba_pair, capsys):
+    """``-o out.png`` wrote the red channel alone, in gray: the PNG now holds the GeoTIFF's
+    four channels, and the JPEG (no alpha) its colour composited onto black."""
+    written = {}
+    for suffix in (".tif", ".png", ".jpg"):
+        written[suffix] = rgba_pair / f"colour{suffix}"
+        status = main(["register", str(rgba_pair / "sar.npy"), str(rgba_pair / "optical.png"),
+                       "--modality", "sar-optical", "--turns", "upright", "-o",
+                       str(written[suffix])])
+        assert status == 0, capsys.readouterr().err
+    assert "PNG uint8 RGBA picture" in capsys.readouterr().out
+    tif = read_raster(written[".tif"]).data
+    np.testing.assert_array_equal(imread(written[".png"]), np.moveaxis(tif, 0, -1))
+    jpeg = np.moveaxis(np.asarray(imread(written[".jpg"]), float), -1, 0)
+    composited = tif[:3] * (tif[3] / 255.0)
+    assert jpeg.shape == composited.shape
+    assert np.abs(jpeg - composited).mean() < 6  # JPEG's loss (its red alone: 26)
+    assert np.abs(jpeg[:, tif[3] == 0]).mean() < 3  # transparent: black
+
+
+def test_a_16_bit_colour_picture_is_refused_for_a_png_output_before_any_work(
+        rgba_pair, tmp_path, capsys):
+    """sarfeat writes 8-bit colour to PNG: a 16-bit RGB moving image was written as its
+    first band; ``register -o`` and ``register-stack --format png`` now refuse it (status 2)
+    before matching, naming GeoTIFF, and write nothing."""
+    rgb = read_raster(rgba_pair / "optical.tif").data[:3].astype(np.uint16) * 257
+    moving = tmp_path / "rgb16.tif"
+    with rasterio.open(moving, "w", driver="GTiff", height=256, width=256, count=3,
+                       dtype="uint16", photometric="RGB") as target:
+        target.write(rgb)
+    out = tmp_path / "out.png"
+    status = main(["register", str(rgba_pair / "sar.npy"), str(moving), "--modality",
+                   "sar-optical", "-o", str(out), "--json", str(tmp_path / "r.json")])
+    assert status == 2
+    assert "uint16 RGB picture cannot be written to .png" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "r.json").exists()
+    status = main(["register-stack", str(rgba_pair / "sar.npy"), str(moving), "-o",
+                   str(tmp_path / "stack"), "--modality", "sar-optical", "--format", "png",
+                   "--no-progress", "--workers", "1"])
+    assert status == 2
+    assert "--format png: IMAGES" in capsys.readouterr().err
+    assert not (tmp_path / "stack" / "summary.json").exists()

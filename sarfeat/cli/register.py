@@ -62,7 +62,9 @@ def add_parser(commands) -> None:
             "coarse-to-fine matcher and write every band of MOVING resampled onto FIXED's grid "
             "to OUT, in MOVING's dtype and nodata: .tif (GeoTIFF with FIXED's georeferencing, "
             "tiled and deflate-compressed unless --co says otherwise, overviews with "
-            "--overviews), .npy, or .png/.jpg (8-bit view of the first band). "
+            "--overviews), .npy, or .png/.jpg (an 8-bit colour picture keeps its colours, and in a "
+            "PNG its alpha; a JPEG has them composited onto black; anything else: an 8-bit "
+            "view of the first band). "
             "Give at least one of -o, --json, --tie-points and --plot. Two georeferenced "
             "inputs are matched where their footprints overlap (FIXED cropped to MOVING's), "
             "on one grid. With --example, register the bundled Sentinel-1 scene (VV fixed, VH "
@@ -218,11 +220,15 @@ def run(args: argparse.Namespace) -> None:
         return
     validate(args)
     fixed, moving = _read_inputs(args, console)
-    if args.output is not None and geotiff_keywords(args, args.output):
-        # --co that GDAL refuses for MOVING's dtype and bands, as written, before any work
-        from ..io import written_dtype
+    if args.output is not None:  # before any work:
+        from ..io import RasterError, written_dtype
 
-        check_dtype(args, written_dtype(moving, args.output), moving.count)
+        try:  # an output type that cannot hold MOVING (a 16-bit colour picture in a PNG)
+            dtype = written_dtype(moving, args.output)
+        except RasterError as error:
+            raise UsageError(f"-o {args.output}: {error}") from None
+        if geotiff_keywords(args, args.output):  # --co that GDAL refuses for MOVING as written
+            check_dtype(args, dtype, moving.count)
     kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
     output = note = total = result = None
     searched = upright = whole_circle = False

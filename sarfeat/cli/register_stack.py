@@ -14,7 +14,9 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
   EXT by ``--format``: ``tif`` with REFERENCE's georeferencing when rasterio is
   installed (``--co``, ``--overviews``: :mod:`sarfeat.cli.geotiff_output`;
   ``--co`` checked before any work for each image's dtype and bands),
-  ``npy``, or ``png`` (8-bit view of the first band);
+  ``npy``, or ``png`` (an 8-bit colour picture with its colours and alpha, else
+  an 8-bit view of the first band; a 16-bit colour picture refused before any
+  work);
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered (and,
   for an optical pair refused by the search, ``hint``: how to widen it, as

@@ -18,7 +18,7 @@ from .common import check_bands, checked_band, input_error, with_nodata
 from .geotiff_output import check_dtype
 
 __all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
-           "matched_bands", "read_reference", "check_output_layouts"]
+           "matched_bands", "read_reference", "check_output_layouts", "check_output_type"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
@@ -154,7 +154,8 @@ def read_reference(args: argparse.Namespace):
     ------
     sarfeat.cli.common.UsageError
         For a missing image, negative retries, ``--co`` that GDAL refuses for an output
-        (:func:`check_output_layouts`), a band to choose or out of range, or a reference
+        (:func:`check_output_layouts`), an image that ``--format`` cannot hold
+        (:func:`check_output_type`), a band to choose or out of range, or a reference
         without a valid pixel.
     """
     missing = [image for image in args.images if not Path(image).is_file()]
@@ -168,6 +169,7 @@ def read_reference(args: argparse.Namespace):
         raise UsageError(f"--lost-retries must be >= 0, got {args.lost_retries}")
     headers = read_headers(args.images)  # PNG and JPEG are read whole: once
     check_output_layouts(args, headers)
+    check_output_type(args, headers)
     band, image_band = matched_bands(args)
     try:
         raster = read_raster(args.reference)
@@ -187,6 +189,24 @@ def read_reference(args: argparse.Namespace):
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster
+
+
+def check_output_type(args: argparse.Namespace,
+                      headers: Sequence[tuple[str, Raster]]) -> None:
+    """Refuse, before any work, IMAGES that ``--format`` cannot hold as registered (a
+    16-bit colour picture in a PNG: :func:`sarfeat.io.written_dtype`), naming the first.
+
+    Raises
+    ------
+    sarfeat.cli.common.UsageError
+    """
+    from ..io import written_dtype
+
+    for image, header in headers:
+        try:
+            written_dtype(header, Path(f"x.{args.format}"))
+        except RasterError as error:
+            raise UsageError(f"--format {args.format}: IMAGES {image!r}: {error}") from None
 
 
 def check_output_layouts(args: argparse.Namespace,
