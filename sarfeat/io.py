@@ -5,7 +5,9 @@ GeoTIFF, its CRS and geotransform (with rasterio, the ``geotiff`` extra).
 :func:`read_image` reads one gray band for detection. :func:`write_raster`
 writes an array (GeoTIFF tiled and deflate-compressed, ``.npy``, PNG or JPEG)
 through a temporary file that is renamed only once it is complete.
-:func:`warp_raster` and :func:`warp_onto` resample every band with one transform.
+:func:`warp_raster` and :func:`warp_onto` resample every band with one transform
+(:func:`warp_bands`: as floats, a picture's colour weighted by its alpha;
+:func:`warp_colour`: an RGB(A) array so).
 
 Georeferencing is never dropped silently: a GeoTIFF that carries georeferencing
 tags cannot be read without rasterio (:class:`RasterError` names the extra),
@@ -34,7 +36,7 @@ from .raster import (
 )
 from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_to_gray
 from .raster_read import bands_first, read_image, read_raster
-from .raster_warp import warp_onto, warp_raster
+from .raster_warp import warp_bands, warp_colour, warp_onto, warp_raster
 from .raster_write import write_raster, written_dtype
 
 __all__ = [
@@ -43,5 +45,6 @@ __all__ = [
     "map_coordinates", "warp_raster", "footprint_window", "remove_stale_temporaries",
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
-    "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS",
+    "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
+    "warp_colour",
 ]

@@ -9,6 +9,7 @@ writes it. Re-exported by :mod:`sarfeat.io`.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Iterator
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .nodata_steps import alpha_index, off_nodata
 from .preprocess import valid_mask
 from .raster import Raster, check_raster
 
-__all__ = ["warp_raster", "warp_onto"]
+__all__ = ["warp_raster", "warp_onto", "warp_bands", "warp_colour"]
 
 
 def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
@@ -86,14 +87,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
     out = np.empty((raster.count,) + tuple(shape), dtype)
     valid_out = np.empty(out.shape, bool)
-    weighted = _AlphaWeighted(raster, alpha, inverse_map, shape, order) \
-        if alpha is not None and order != 0 else None
-    for index in range(raster.count):
-        if weighted is not None and weighted.varies and index != alpha:
-            warped = weighted.colour(index)
-        else:
-            warped = warp(raster.data[index], inverse_map, shape, order=order,
-                          valid=raster.valid[index])
+    for index, warped in enumerate(warp_bands(raster, inverse_map, shape, order=order)):
         good = valid_mask(warped)
         warped = off_nodata(warped, good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
@@ -105,6 +99,99 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         out[alpha] = np.where(valid_out[alpha], np.maximum(out[alpha], 1), 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
                    gcps=None)
+
+
+def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
+               order: int = 1) -> Iterator[np.ndarray]:
+    """Each band of ``raster`` resampled with one transform, as floats, one band at a time.
+
+    What :func:`warp_raster` rounds into the raster's dtype, and what
+    :attr:`sarfeat.RegistrationResult.warped` of a colour moving image holds:
+    each band as :func:`sarfeat.geometry.warp` resamples it (its ``valid`` pixels
+    only; NaN outside the input and next to its no-data), except that the colour
+    bands of a picture whose alpha marks its no-data
+    (:func:`sarfeat.nodata_steps.alpha_index`: an 8- or 16-bit ``alpha`` band,
+    no nodata value) are weighted by the alpha, as gdalwarp weights them:
+    ``colour * alpha`` and ``alpha`` resampled, then divided, so that a partly
+    transparent pixel lends its colour in proportion to its alpha (where a cubic's
+    alpha undershoots under half a level: unweighted). The alpha band itself, an
+    image with one alpha under all its colour (opaque, with or without a
+    transparent outside), and ``order=0`` are resampled as any band is.
+
+    Parameters
+    ----------
+    raster : Raster
+    inverse_map : (3, 3) ndarray
+        Output (x, y) -> input (x, y).
+    shape : (int, int)
+        Output (rows, cols).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+
+    Yields
+    ------
+    (rows, cols) ndarray of :func:`sarfeat.geometry.warp_dtype`
+        Band 0, 1, ... resampled.
+
+    Raises
+    ------
+    ValueError
+        As :func:`sarfeat.geometry.warp`, when the first band is asked for.
+    """
+    check_raster(raster)
+    alpha = alpha_index(raster.bands, raster.data.dtype, raster.nodata)
+    weighted = _AlphaWeighted(raster, alpha, inverse_map, shape, order) \
+        if alpha is not None and order != 0 else None
+    for index in range(raster.count):
+        if weighted is not None and weighted.varies and index != alpha:
+            yield weighted.colour(index)
+        else:
+            yield warp(raster.data[index], inverse_map, shape, order=order,
+                       valid=raster.valid[index])
+
+
+def warp_colour(image, inverse_map: np.ndarray, shape: tuple[int, int], *, order: int = 1,
+                nodata: float | None = None) -> np.ndarray:
+    """An (H, W, 3) RGB or (H, W, 4) RGBA array resampled as a picture, as floats.
+
+    Its channels are the bands of a picture (red, green, blue, alpha) resampled
+    by :func:`warp_bands`: with an 8- or 16-bit alpha (uint8, uint16), a zero
+    alpha is no-data in every channel and the colour is weighted by the alpha;
+    otherwise (an RGB array, a float alpha) each channel is resampled as
+    :func:`sarfeat.geometry.warp` resamples it. What
+    :attr:`sarfeat.RegistrationResult.warped` holds for a colour moving image.
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 4) array_like
+        A masked array's masked pixels are no-data in their channel.
+    inverse_map, shape, order
+        As :func:`warp_bands` takes them.
+    nodata : float, optional
+        A value that marks no-data in a channel, besides NaN.
+
+    Returns
+    -------
+    (rows, cols, channels) ndarray of :func:`sarfeat.geometry.warp_dtype`
+        NaN outside the input and next to its no-data.
+
+    Raises
+    ------
+    ValueError
+        For an ``image`` that is not (H, W, 3) or (H, W, 4), and as :func:`warp`.
+    """
+    image = image if np.ma.isMaskedArray(image) else np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise ValueError(f"image must be an (H, W, 3) RGB or (H, W, 4) RGBA array, got shape "
+                         f"{image.shape}")
+    data = np.moveaxis(np.ma.getdata(image), -1, 0)
+    valid = np.moveaxis(valid_mask(image, nodata), -1, 0)
+    bands = tuple((None, colour) for colour in ("red", "green", "blue", "alpha")[:len(data)])
+    alpha = alpha_index(bands, data.dtype, None)  # the alpha masks, whatever the nodata value
+    if alpha is not None:
+        valid = valid & (data[alpha] > 0)
+    raster = Raster(data, valid, bands=bands)
+    return np.stack(list(warp_bands(raster, inverse_map, shape, order=order)), axis=-1)
 
 
 class _AlphaWeighted:

@@ -31,6 +31,7 @@ from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
 from .geometry import warp
+from .io import warp_colour
 from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
 from .nodata_steps import mark_nodata
@@ -92,7 +93,10 @@ class RegistrationResult:
         NaN where the fixed grid falls outside the moving image (or on its
         no-data). Computed with :func:`sarfeat.geometry.warp` when first
         read, so a caller that resamples otherwise (the command line resamples
-        every band of the file) never pays for it.
+        every band of the file) never pays for it. A colour moving image gives
+        (H, W, 3) or (H, W, 4), resampled by :func:`sarfeat.io.warp_colour`: an
+        8-bit RGBA's colour weighted by its alpha, as the command line resamples
+        an RGBA file.
     matches : (Q, 2) ndarray of int
         Fine-stage matches that reached the vote threshold: indices into
         ``keypoints_fixed`` and ``keypoints_moving``.
@@ -157,10 +161,9 @@ class RegistrationResult:
         """The moving image on the fixed grid (see the class documentation), made when read."""
         if self._warped is None and self.resampling is not None:
             moving, order, nodata, shape = self.resampling
-            if np.ndim(moving) == 3:  # a colour optical image: each channel alike
-                self._warped = np.stack(
-                    [warp(moving[..., band], self.transform.params, shape, order=order,
-                          nodata=nodata) for band in range(moving.shape[-1])], axis=-1)
+            if np.ndim(moving) == 3:  # a colour optical image: as a picture, alpha-weighted
+                self._warped = warp_colour(moving, self.transform.params, shape, order=order,
+                                           nodata=nodata)
             else:
                 self._warped = warp(moving, self.transform.params, shape, order=order,
                                     nodata=nodata)
@@ -245,7 +248,8 @@ def register(
         images. An optical image may also be
         (H, W, 3) RGB or (H, W, 4) RGBA: it is matched on its gray values
         (Rec. 709 luma, as the command line reads a colour file; a zero alpha
-        is no-data), and ``warped`` of a colour moving image has its channels.
+        is no-data), and ``warped`` of a colour moving image has its channels (an
+        8-bit RGBA's colour weighted by its alpha: :func:`sarfeat.io.warp_colour`).
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector`.
     model : {'affine', 'similarity', 'projective'}

@@ -87,3 +87,57 @@ def test_a_zero_alpha_of_a_colour_moving_image_is_no_data_in_warped(tile):
     assert found.warped.shape == (*SHAPE, 4)
     assert np.isnan(found.warped[:, :36]).all()
     assert np.isfinite(found.warped[4:-4, 44:-4]).all()
+
+
+def _edged(colour: np.ndarray) -> np.ndarray:
+    """``colour`` as RGBA: columns under 60 transparent (alpha 0, black), column 60 nearly so
+    (alpha 1) and black, columns 61-75 opaque and of colour 200, the others opaque."""
+    rgba = np.dstack([colour, np.full(colour.shape[:2], 255, np.uint8)])
+    rgba[:, :61, :3], rgba[:, 61:76, :3] = 0, 200
+    rgba[:, :60, 3], rgba[:, 60, 3] = 0, 1
+    return rgba
+
+
+def test_warped_weights_the_colour_of_an_rgba_moving_image_by_its_alpha(tile):
+    """warped resampled an RGBA image's channels unweighted, a nearly transparent black
+    edge darkening its opaque neighbours (to 100 at half a pixel), where the command line's
+    raster warp weights colour by alpha: warped is now that warp before rounding."""
+    from sarfeat.io import Raster, warp_raster
+
+    moved = warp(_colour(tile[0]), TRUTH.inverse, order=1, preserve_range=True).astype(np.uint8)
+    rgba = _edged(moved)
+    found = sarfeat.register(tile[1], rgba, modality="sar-optical", rng=0, progress=False)
+    assert registration_rmse(found.transform, TRUTH.params, SHAPE, SHAPE) < 3.0
+    warped = found.warped
+    alpha = warped[..., 3]
+    edge = (alpha >= 128) & (alpha < 255)  # half or more of the opaque 200 beside the edge
+    assert edge.sum() > 20
+    assert warped[edge, :3].min() >= 198  # unweighted: down to about 100
+    # the same rule as sarfeat.io.warp_raster (what `sarfeat register -o` writes), rounded
+    bands = tuple((None, colour) for colour in ("red", "green", "blue", "alpha"))
+    picture = np.moveaxis(rgba, -1, 0)
+    written = warp_raster(Raster(picture, np.broadcast_to(picture[3] > 0, picture.shape),
+                                 bands=bands, picture=True), found.transform.params, SHAPE)
+    inside = np.isfinite(warped).all(axis=-1)
+    np.testing.assert_array_equal(written.valid[0], inside)
+    np.testing.assert_array_equal(written.data[:3, inside].T, np.rint(warped[inside, :3]))
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_warp_colour_leaves_an_opaque_image_and_nearest_as_they_were(tile, order):
+    """An opaque RGBA image (and RGB), and any with order 0, are resampled channel by
+    channel as warped resampled them before alpha weighting, to the bit."""
+    from sarfeat.geometry import warp as sarfeat_warp
+    from sarfeat.io import warp_colour
+    from sarfeat.structural import masked_like_gray, optical_gray
+
+    moved = warp(_colour(tile[0]), TRUTH.inverse, order=1, preserve_range=True).astype(np.uint8)
+    opaque = np.dstack([moved, np.full(SHAPE, 255, np.uint8)])
+    opaque[:, :40, 3] = 0  # one alpha under all the colour: no weight changes anything
+    images = [opaque, moved] + ([_edged(moved)] if order == 0 else [])
+    for image in images:
+        masked = masked_like_gray(image, optical_gray(image))
+        before = np.stack([sarfeat_warp(masked[..., band], TRUTH.params, SHAPE, order=order)
+                           for band in range(image.shape[-1])], axis=-1)
+        np.testing.assert_array_equal(warp_colour(masked, TRUTH.params, SHAPE, order=order),
+                                      before)
