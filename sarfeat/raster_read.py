@@ -20,7 +20,7 @@ from .raster import (
     plain_tiff_quiet, rasterio_or_none,
 )
 
-__all__ = ["read_raster", "read_image", "bands_first"]
+__all__ = ["read_raster", "read_image", "bands_first", "is_picture"]
 
 #: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
@@ -87,7 +87,7 @@ def read_raster(path: str | os.PathLike) -> Raster:
     if alpha is not None:  # GDAL's rule: a zero alpha is no-data in every band, its own too
         valid &= data[alpha] > 0
     return Raster(np.ascontiguousarray(data), valid, nodata, path=path,
-                  picture=_is_picture(colours, data.dtype), bands=bands)
+                  picture=is_picture(colours, data.dtype), bands=bands)
 
 
 def _check_regular_file(path: Path) -> None:
@@ -168,8 +168,9 @@ def _tiff_colours(page) -> tuple[str, ...]:
                          for kind in extra[:page.samplesperpixel - len(first)])
 
 
-def _is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
-    """Whether integer bands of ``colours`` are a picture: gray + alpha or RGB(A)."""
+def is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
+    """Whether integer bands of ``colours`` (colour interpretations, rasterio's names) are
+    a picture: gray + alpha or RGB(A) (:attr:`sarfeat.raster.Raster.picture`)."""
     return colours is not None and tuple(colours) in _PICTURE_BANDS \
         and np.issubdtype(dtype, np.integer)
 
@@ -194,7 +195,7 @@ def _read_rasterio(path: Path) -> Raster:
         valid &= masks[alpha_masked[0]]
     placed = not transform.is_identity  # a geotransform, with or without a CRS
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
-                  path, picture=_is_picture(colours, data.dtype),
+                  path, picture=is_picture(colours, data.dtype),
                   gcps=(list(points), points_crs) if points else None, bands=bands)
 
 

@@ -265,3 +265,52 @@ def test_a_files_nodata_marks_the_same_pixels_in_detect_detect_tiled_and_registe
     capsys.readouterr()
     for found in keypoints[:2]:
         np.testing.assert_array_equal(found, keypoints[2])
+
+
+def test_a_picture_geotiff_is_read_by_windows_as_read_image_reads_it(client, airsar_cube,
+                                                                      tmp_path):
+    """detect_tiled read a GeoTIFF's band ``band or 0`` with GDAL's mask of it: an RGBA
+    picture with no band chosen was refused (``sarfeat detect`` detects on its gray), and
+    its alpha band, chosen, was valid everywhere (read_image: no-data where it is 0).
+    Gray + alpha, RGB and RGBA pictures now give read_image's pixels, window by window."""
+    rasterio = pytest.importorskip("rasterio")
+    from sarfeat.io import read_image, rgb_to_gray
+    from sarfeat.parallel import scene as tiled
+
+    hh = airsar_cube[:128, :128, 0]
+    gray = np.clip(255 * np.sqrt(hh / np.percentile(hh, 99)), 0, 255)
+    picture = np.clip([gray, 0.8 * gray + 30, 255 - 0.5 * gray, np.full(hh.shape, 255)],
+                      0, 255).astype(np.uint8)
+    picture[3, :, :40] = 0  # transparent: no-data
+    paths = {}
+    for name, bands, photometric in (("rgba", [0, 1, 2, 3], "RGB"), ("rgb", [0, 1, 2], "RGB"),
+                                     ("gray_alpha", [0, 3], "MINISBLACK")):
+        paths[name] = tmp_path / f"{name}.tif"
+        with rasterio.open(paths[name], "w", driver="GTiff", height=128, width=128,
+                           count=len(bands), dtype="uint8", photometric=photometric,
+                           alpha="YES" if 3 in bands else "NO") as target:
+            target.write(picture[bands])
+    for name, path in paths.items():
+        with rasterio.open(path) as source:
+            count = source.count
+        for band in [None, *range(count)]:
+            expected = read_image(path, band)
+            window = tiled._File(str(path), band, (0, 128, 0, 128)).read()
+            assert window.dtype == tiled._Scene(path, band).dtype == expected.dtype, (name, band)
+            np.testing.assert_array_equal(window, expected, err_msg=f"{name} band {band}")
+    transparent = read_image(paths["rgba"], 3)
+    assert np.isnan(transparent[:, :40]).all() and np.isfinite(transparent[:, 40:]).all()
+    np.testing.assert_array_equal(read_image(paths["rgba"])[:, 40:],
+                                  rgb_to_gray(np.moveaxis(picture[:3, :, 40:], 0, -1)))
+    options = dict(client=client, tile_size=64, max_keypoints=50, progress=False, retries=0)
+    found = detect_tiled(paths["rgba"], **options)
+    assert len(found.keypoints) > 0 and found.keypoints[:, 1].min() > 40
+    np.testing.assert_array_equal(found.keypoints,
+                                  detect_tiled(read_image(paths["rgba"]), **options).keypoints)
+    # bands that are measurements, not a picture's colours: a band must still be chosen
+    measured = tmp_path / "bands.tif"
+    with rasterio.open(measured, "w", driver="GTiff", height=128, width=128, count=3,
+                       dtype="float32") as target:
+        target.write(picture[:3].astype(np.float32))
+    with pytest.raises(ValueError, match="has 3 bands: choose one with band="):
+        detect_tiled(measured, **options)

@@ -50,6 +50,7 @@ from ..nodata_steps import nodata_valid_mask
 from ..preprocess import STRETCH_PERCENTILES
 from ..weights import absolute_weights
 from . import _worker
+from .scene_bands import mask_bands, read_bands, read_window
 from ._client import client_for, finished
 
 __all__ = ["SceneFeatures", "detect_tiled"]
@@ -122,16 +123,13 @@ class _File:
             return _marked(window, None, self.nodata)
         from rasterio.windows import Window
 
-        index, where = (self.band or 0) + 1, Window(c0, r0, c1 - c0, r1 - r0)
+        where = Window(c0, r0, c1 - c0, r1 - r0)
         with _open_raster(self.path) as source:
-            window = source.read(index, window=where)
-            # the file's no-data value or mask band, as sarfeat.io.read_raster reads them
-            if _masked(source, index):
-                valid = source.read_masks(index, window=where) > 0
-                valid &= nodata_valid_mask(window[None], source.nodata)[0]
-            else:
-                valid = None
-        return _marked(window, valid, self.nodata)
+            # the band (an RGB(A) picture's gray) and the file's no-data value, mask band and
+            # alpha, as sarfeat.io.read_image reads them
+            window, valid, nodata = read_window(source, self.band, self.path, where,
+                                                self.nodata)
+        return _marked(window, valid, nodata)
 
 
 def _marks(nodata: float | None) -> bool:
@@ -151,13 +149,6 @@ def _marked(window: np.ndarray, valid: np.ndarray | None, nodata: float | None) 
     window = window.astype(np.result_type(window.dtype, np.float32))
     window[~valid] = np.nan
     return window
-
-
-def _masked(source, index: int) -> bool:
-    """Whether band ``index`` (1-based) of an open raster has no-data: a value or a mask."""
-    from rasterio.enums import MaskFlags
-
-    return MaskFlags.all_valid not in source.mask_flag_enums[index - 1]
 
 
 @contextlib.contextmanager
@@ -226,12 +217,11 @@ class _Scene:
             with _open_raster(path) as source:
                 count, dtype = source.count, np.dtype(source.dtypes[0])
                 shape = (source.height, source.width)
-                masked = 0 <= (self.band or 0) < count and _masked(source, (self.band or 0) + 1)
-            if count > 1 and self.band is None:
-                raise ValueError(f"{self.path!r} has {count} bands: choose one with band=")
-            if self.band is not None and not 0 <= self.band < count:
-                raise ValueError(f"band={self.band} does not exist in {self.path!r} "
-                                 f"({count} bands)")
+                if self.band is not None and not 0 <= self.band < count:
+                    raise ValueError(f"band={self.band} does not exist in {self.path!r} "
+                                     f"({count} bands)")
+                # several bands with none chosen: an RGB(A) picture's gray, else refused
+                masked = bool(mask_bands(source, read_bands(source, self.band, self.path)))
             return shape, self._as_read(dtype, masked or _marks(self.nodata))
         raise ValueError(f"unsupported scene file type {suffix or '(none)'!r}: use .npy or "
                          ".tif, or pass a dask array")
@@ -444,7 +434,8 @@ def detect_tiled(
         rotation extras, so both give the same keypoints); each worker loads it
         once. A relative path is taken from the client's working directory.
     band : int, optional
-        Band of a multi-band file or a 3-D array (last axis).
+        Band of a multi-band file or a 3-D array (last axis); a GeoTIFF picture's
+        gray without one, as read_image (:mod:`sarfeat.parallel.scene_bands`).
     tile_size : int
         Core side of the tiles, in pixels; each tile also reads a halo of the
         network's reach (28 px) on each side. It bounds a worker's memory.
