@@ -38,7 +38,7 @@ import numpy as np
 from .preprocess import valid_mask
 
 __all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata",
-           "alpha_index"]
+           "alpha_index", "nodata_fits"]
 
 #: The dtypes of an alpha band that GDAL reads as a mask.
 _ALPHA_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -216,3 +216,32 @@ def alpha_index(bands: tuple | None, dtype: np.dtype, nodata: float | None) -> i
         return None
     found = [index for index, (_, colour) in enumerate(bands) if colour == "alpha"]
     return found[0] if found else None
+
+
+def nodata_fits(dtype: np.dtype, nodata: float | None) -> bool:
+    """Whether ``nodata`` is a value that pixels of ``dtype`` can hold (None: yes).
+
+    An integer dtype holds the integers of its range, not NaN, a fraction or a
+    value beyond its range (-1 in uint8); a float or complex dtype holds NaN,
+    the infinities and the finite values within its range (not 1e40 in float32).
+    GDAL (and rasterio) reads a file whose nodata value does not fit its dtype
+    as having none; written, such a value would turn into another one (-1 into
+    255 in uint8, NaN into 0) that reads back as data.
+
+    Examples
+    --------
+    >>> nodata_fits(np.dtype(np.uint8), -1.0), nodata_fits(np.dtype(np.int16), -9999.0)
+    (False, True)
+    >>> nodata_fits(np.dtype(np.int16), float("nan")), nodata_fits(np.dtype(np.float32), 1e40)
+    (False, False)
+    """
+    dtype = np.dtype(dtype)
+    if nodata is None or dtype == bool:
+        return True
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return bool(np.isfinite(nodata)) and float(nodata).is_integer() \
+            and info.min <= nodata <= info.max
+    if dtype.kind in "fc":
+        return not np.isfinite(nodata) or abs(nodata) <= float(np.finfo(dtype).max)
+    return True

@@ -89,6 +89,16 @@ class Raster:
         ``ColorInterp`` name) in a GeoTIFF read with rasterio, written back
         with the bands (an RGB(A) image stays RGB(A), a band named ``B4`` keeps
         its name), else None.
+    rpcs : rasterio.rpc.RPC or None
+        Rational polynomial coefficients of a file georeferenced by them (an
+        optical scene in its sensor geometry), kept as GCPs are: not used for
+        matching, written with the pixels they describe.
+    scaling : tuple of (float, float, str or None) or None
+        Each band's GDAL scale, offset and unit type (physical value = stored
+        value * scale + offset, as ``gdalinfo`` shows them) in a GeoTIFF read
+        with rasterio, when a band has other than scale 1, offset 0 and no unit;
+        else None. The stored values are read as they are (as GDAL reads them),
+        and written back with their scale, offset and unit.
     """
 
     data: np.ndarray
@@ -100,6 +110,8 @@ class Raster:
     picture: bool = False
     gcps: tuple | None = None
     bands: tuple | None = None
+    rpcs: object = None
+    scaling: tuple | None = None
 
     @property
     def georeferenced(self) -> bool:

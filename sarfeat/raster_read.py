@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .nodata_steps import alpha_index, nodata_valid_mask
+from .nodata_steps import alpha_index, nodata_fits, nodata_valid_mask
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
     plain_tiff_quiet, rasterio_or_none,
@@ -24,7 +24,9 @@ __all__ = ["read_raster", "read_image", "bands_first", "is_picture"]
 
 #: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
-             34735: "GeoKeyDirectory"}
+             34735: "GeoKeyDirectory", 50844: "RPCCoefficient"}
+#: GDAL's TIFF tag of its metadata (XML), where it keeps a band's scale and offset.
+_GDAL_METADATA_TAG = 42112
 _PICTURE_BANDS = (("gray", "alpha"), ("red", "green", "blue"), ("red", "green", "blue", "alpha"))
 #: A PNG's or JPEG's channels by their count, as GDAL names them.
 _PICTURE_COLOURS = {1: ("gray",), 2: _PICTURE_BANDS[0], 3: _PICTURE_BANDS[1],
@@ -134,6 +136,13 @@ def _read_tiff(path: Path):
                 "that its georeferencing and no-data are kept"
             )
         nodata = tags.get(GDAL_NODATA_TAG)
+        metadata = tags.get(_GDAL_METADATA_TAG)
+        if metadata is not None and any(f'role="{role}"' in str(metadata.value)
+                                        for role in ("scale", "offset")):
+            raise RasterError(
+                f"{str(path)!r} gives its bands a scale and offset (GDAL metadata), but "
+                "rasterio is not installed: install the geotiff extra (pip install "
+                "'sarfeat[geotiff]') so that they are kept")
         array = tiff.asarray()
         samples, colours = page.samplesperpixel, None
         if samples == 1 and array.ndim == 2:
@@ -145,6 +154,8 @@ def _read_tiff(path: Path):
                 colours = _tiff_colours(page)
     if nodata is not None:
         nodata = float(str(nodata.value).strip("\x00 "))
+        if not nodata_fits(array.dtype, nodata):  # as GDAL reads it: no nodata value
+            nodata = None
     return array, nodata, colours
 
 
@@ -184,6 +195,9 @@ def _read_rasterio(path: Path) -> Raster:
             nodata, crs, transform = source.nodata, source.crs, source.transform
             points, points_crs = source.gcps
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
+            scaling = tuple((scale, offset, unit or None) for scale, offset, unit
+                            in zip(source.scales, source.offsets, source.units))
+            rpcs = source.rpcs
             bands = tuple(zip(source.descriptions, colours))
             # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
             alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
@@ -196,7 +210,9 @@ def _read_rasterio(path: Path) -> Raster:
     placed = not transform.is_identity  # a geotransform, with or without a CRS
     return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
                   path, picture=is_picture(colours, data.dtype),
-                  gcps=(list(points), points_crs) if points else None, bands=bands)
+                  gcps=(list(points), points_crs) if points else None, bands=bands,
+                  rpcs=rpcs, scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
+                  else scaling)
 
 
 def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:

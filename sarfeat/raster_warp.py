@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from .geometry import check_order, check_warp_target, warp
-from .nodata_steps import alpha_index, off_nodata
+from .nodata_steps import alpha_index, nodata_fits, off_nodata
 from .preprocess import valid_mask
 from .raster import Raster, check_raster
 
@@ -63,8 +63,9 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         in proportion to its alpha (where a cubic's alpha undershoots under half a
         level, unweighted). An image with one alpha under all its colour (opaque,
         with or without a transparent outside), and ``order=0``, are resampled as
-        any other bands are. No georeferencing, GCPs included (the caller sets the
-        output grid's).
+        any other bands are. No georeferencing, GCPs and RPCs included (the caller
+        sets the output grid's); each band's scale, offset and unit are kept (its
+        values keep their meaning).
 
     Raises
     ------
@@ -73,12 +74,17 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         bands); for a bool raster with ``order`` other than 0: a mask has no values between
         False and True to interpolate; for an ``inverse_map`` that is not a finite,
         invertible 3x3 matrix or a ``shape`` that is not two integers >= 1 (even for
-        a raster without bands).
+        a raster without bands); for a nodata value that the raster's dtype cannot
+        hold (-1 in uint8, NaN in int16: written, it would turn into data).
     """
     check_raster(raster)
     inverse_map, shape = check_warp_target(inverse_map, shape)
     check_order(order)  # before any band is warped (and for a raster without bands)
     dtype, nodata = raster.data.dtype, raster.nodata
+    if not nodata_fits(dtype, nodata):
+        raise ValueError(f"nodata {nodata} cannot be stored in {dtype} pixels (the raster's "
+                         "no-data would be written as a value that reads back as data): give "
+                         "it a nodata value that its dtype holds, or none")
     if dtype == bool and order != 0:
         raise ValueError(f"a bool raster (a mask) is resampled by nearest neighbour: order=0, "
                          f"not order={order} (or give it as numbers to interpolate them)")
@@ -98,7 +104,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         # resampled as the colour it covers; a pixel with data never reads back transparent
         out[alpha] = np.where(valid_out[alpha], np.maximum(out[alpha], 1), 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
-                   gcps=None)
+                   gcps=None, rpcs=None)
 
 
 def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
@@ -239,8 +245,8 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     """Every band of ``raster`` resampled onto the pixels of ``grid``, georeferenced as it is.
 
     What ``sarfeat register -o`` and ``sarfeat register-stack`` write:
-    :func:`warp_raster` (each band in its own dtype and nodata) onto ``grid``'s
-    shape, with ``grid``'s CRS, geotransform and GCPs.
+    :func:`warp_raster` (each band in its own dtype, nodata, scale and offset) onto
+    ``grid``'s shape, with ``grid``'s CRS, geotransform, GCPs and RPCs.
 
     Parameters
     ----------
@@ -267,4 +273,5 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     if min(grid.shape, default=0) < 1:
         raise ValueError(f"grid has no pixels to warp onto: its shape is {grid.shape}")
     warped = warp_raster(raster, inverse_map, grid.shape, order=order)
-    return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps)
+    return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps,
+                   rpcs=grid.rpcs)

@@ -1,9 +1,9 @@
 """Write a :class:`~sarfeat.raster.Raster` atomically: GeoTIFF, ``.npy``, PNG or JPEG.
 
 A GeoTIFF keeps the raster's dtype, nodata, georeferencing (CRS and
-geotransform, or GCPs) and band names and colours (rasterio, the ``geotiff``
-extra); without rasterio a plain TIFF is written and a georeferenced raster
-refused. Re-exported by :mod:`sarfeat.io`.
+geotransform, or GCPs; RPCs), band names and colours, and band scales, offsets
+and units (rasterio, the ``geotiff`` extra); without rasterio a plain TIFF is
+written and a georeferenced or scaled raster refused. Re-exported by :mod:`sarfeat.io`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from .atomic_files import atomic_path
 from .geotiff_options import (BLOCK, check_creation_options, check_overview_resampling,
                               geotiff_creation_options, overview_factors)
+from .nodata_steps import nodata_fits
 from .preprocess import normalize_sar
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path, check_raster,
@@ -33,8 +34,9 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
 
     ``.tif``: GeoTIFF tiled (256 x 256; in strips when a side is under 256) and
     deflate-compressed, the note saying which, with the raster's dtype, nodata,
-    CRS and geotransform or GCPs, band descriptions and colour interpretation
-    (rasterio; without it, a plain TIFF, refused for a georeferenced raster). ``.npy``: (H, W) or
+    CRS and geotransform or GCPs, RPCs, band descriptions and colour interpretation,
+    band scales, offsets and units (rasterio; without it, a plain TIFF, refused for
+    a georeferenced or scaled raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
     picture (:attr:`Raster.picture <sarfeat.raster.Raster.picture>`: gray + alpha,
     RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
@@ -57,9 +59,10 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     ------
     RasterError
         An unsupported suffix, creation options or overviews for another file
-        type or without rasterio, options that GDAL refuses, or a colour picture
-        of another dtype than uint8 for a PNG or JPEG (:func:`written_dtype`),
-        before anything is written.
+        type or without rasterio, options that GDAL refuses, a colour picture
+        of another dtype than uint8 for a PNG or JPEG (:func:`written_dtype`), or a
+        GeoTIFF's nodata value that its dtype cannot hold (-1 for uint8, NaN for
+        int16), before anything is written.
     """
     path = Path(check_path(path))
     check_raster(raster)
@@ -173,10 +176,15 @@ def _layout(raster: Raster, path: Path, creation_options, overviews, resampling)
 def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str:
     rasterio = rasterio_or_none()
     data = raster.data.astype(written_dtype(raster, path), copy=False)
+    if not nodata_fits(data.dtype, raster.nodata):  # GDAL would read the file without one
+        raise RasterError(f"nodata {raster.nodata} cannot be stored in {data.dtype} pixels: "
+                          "give the raster a nodata value that its dtype holds, or none")
     options, factors, resampling = layout
     if rasterio is None:
-        if raster.transform is not None or raster.gcps:
-            raise RasterError("writing a georeferenced GeoTIFF needs rasterio: install the "
+        placed = raster.transform is not None or raster.gcps or raster.rpcs is not None
+        if placed or raster.scaling is not None:
+            kept = "georeferencing" if placed else "bands' scale and offset"
+            raise RasterError(f"writing a GeoTIFF with its {kept} needs rasterio: install the "
                               "geotiff extra (pip install 'sarfeat[geotiff]')")
         import tifffile
 
@@ -203,6 +211,12 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
         target.write(data)
         if raster.gcps and not raster.georeferenced:
             target.gcps = raster.gcps
+        if raster.rpcs is not None:
+            target.rpcs = raster.rpcs
+        if raster.scaling is not None and len(raster.scaling) == raster.count:
+            scales, offsets, units = zip(*raster.scaling)  # the stored values' meaning
+            target.scales, target.offsets = scales, offsets
+            target.units = tuple(unit or "" for unit in units)
         if raster.bands is not None and len(raster.bands) == raster.count:
             target.descriptions = tuple(text for text, _ in raster.bands)
             target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
@@ -211,9 +225,11 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
             target.update_tags(ns="rio_overview", resampling=resampling)
     where = "georeferenced" if raster.georeferenced else \
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
+        "georeferenced by RPCs" if raster.rpcs is not None else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
-    return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}, " \
-           + _layout_note(profile, options, factors, resampling)
+    scaled = ", scale and offset kept" if raster.scaling is not None else ""
+    return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}" \
+           f"{scaled}, " + _layout_note(profile, options, factors, resampling)
 
 
 def _tiff_colours(raster: Raster) -> dict:
