@@ -117,14 +117,21 @@ def check_image(image, name: str = "image") -> np.ndarray:
     Raises
     ------
     ValueError
-        For a path, a ragged sequence, a non-numeric or boolean array, or one
-        that is not 2-D or is empty; the message says what to pass instead.
+        For a path, a sarfeat.io.Raster, a ragged sequence, a non-numeric or boolean array,
+        or one that is not 2-D or is empty; the message says what to pass instead.
     """
     if isinstance(image, (str, bytes, os.PathLike)):
         raise ValueError(
             f"{name} is a path ({os.fsdecode(image)!r}), not an array: read it first, e.g. "
             "skimage.io.imread(path) or rasterio.open(path).read(1), or use the command "
             "line (python -m sarfeat register FIXED MOVING), which reads files"
+        )
+    if hasattr(image, "valid") and callable(getattr(image, "band", None)):  # a sarfeat Raster
+        raise ValueError(
+            f"{name} is a sarfeat.io.Raster, not an array: pass one band (raster.band(0)), or "
+            "for two rasters matched with their georeferencing as the prior, "
+            "sarfeat.registration.prepare_pair(fixed, moving) and its fixed_image and "
+            "moving_image (pair.in_file_pixels(result) gives the result in the files' pixels)"
         )
     try:
         image = np.asarray(image)

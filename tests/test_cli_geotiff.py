@@ -267,12 +267,15 @@ def test_fixed_georeferenced_by_gcps_gives_them_to_the_output(tmp_path, capsys):
             target.write(vv[None].astype(np.float32))
         write_geotiff(moving, moved(vh, truth, vh.shape, np.nan), crs=None, transform=None,
                       nodata=np.nan)
-        assert main(["register", str(fixed), str(moving), "-o", str(out), "-q"]) == 0, \
+        assert main(["register", str(fixed), str(moving), "-o", str(out)]) == 0, \
             capsys.readouterr().err
         with rasterio.open(out) as written:
             points, crs = written.gcps
     assert crs == UTM and [(p.row, p.col, p.x, p.y) for p in points] == \
         [(p.row, p.col, p.x, p.y) for p in gcps]
+    # said: the GCPs do not place the images (nothing was said when neither had a CRS)
+    assert "note: the fixed image has 4 GCPs without a geotransform and the moving image has " \
+           "no georeferencing; matching from pixels alone" in capsys.readouterr().out
 
 
 def test_map_residuals_of_a_plain_moving_image_are_in_its_own_pixel_size():

@@ -187,3 +187,11 @@ def test_a_south_up_moving_grid_is_matched_the_right_way_up(scene, tmp_path):
     np.testing.assert_allclose(pair.total(np.eye(3)), [[1, 0, 0], [0, -1, 63], [0, 0, 1]],
                                atol=1e-9)
 
+
+def test_a_raster_given_for_an_array_is_refused_with_what_to_pass(scene):
+    from sarfeat import register
+
+    raster = io.Raster(scene[None, ..., 0].copy(), np.ones((1, 64, 80), bool), crs=UTM,
+                       transform=GEO)
+    with pytest.raises(ValueError, match=r"image is a sarfeat.io.Raster.*prepare_pair"):
+        register(raster, scene[..., 1])

@@ -150,8 +150,20 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     for name, raster in (("fixed", fixed), ("moving", moving)):
         console.step(f"read {name} {raster.path}: {raster.count} band(s) {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
-                     f"{raster.crs if raster.georeferenced else 'not georeferenced'}")
+                     f"{raster.crs if raster.georeferenced else _unplaced(raster)}")
     return fixed, moving
+
+
+def _unplaced(raster) -> str:
+    """What georeferencing a raster without a CRS and a geotransform has, which the prior
+    does not use (a fixed image's is written with the result, on its grid)."""
+    if raster.transform is not None:
+        return "a geotransform without a CRS"
+    if raster.gcps:
+        return f"{len(raster.gcps[0])} GCPs without a geotransform"
+    if raster.rpcs is not None:
+        return "RPCs without a geotransform"
+    return "no georeferencing"
 
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
@@ -175,10 +187,12 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
                         f"{r0}:{r1}, columns {c0}:{c1}")
         console.say(f"{args.moving}: brought onto the fixed grid by its georeferencing before "
                     "matching")
-    elif fixed.georeferenced != moving.georeferenced:
-        which = "moving" if fixed.georeferenced else "fixed"
-        console.say(f"note: the {which} image has no georeferencing; matching from pixels "
-                    "alone")
+    elif not (fixed.georeferenced and moving.georeferenced):  # what of it is not used
+        unused = [f"the {which} image has {_unplaced(raster)}" for which, raster in
+                  (("fixed", fixed), ("moving", moving)) if not raster.georeferenced]
+        if fixed.georeferenced or moving.georeferenced or any(
+                not text.endswith("no georeferencing") for text in unused):
+            console.say(f"note: {' and '.join(unused)}; matching from pixels alone")
     return inputs
 
 
