@@ -344,6 +344,31 @@ def iter_register_pairs(
         When dask.distributed is not installed.
     """
     pairs = list(pairs)
+    _check_counts(pairs, names, retries, lost_retries)
+    checked_threads(torch_threads, "torch_threads")
+    band = _bands(band)
+    georeferenced_options = dict(georeferenced_options or {})
+    options, register_options = _check_options(weights, dict(options))
+    _check_georeferenced_options(weights, options, georeferenced_options)
+    names = [str(n) for n in names] if names is not None else \
+        [_default_name(i, moving) for i, (_, moving) in enumerate(pairs)]
+    if not pairs:
+        return
+    task_options = (options, georeferenced_options, register_options, band, keep_warped,
+                    postprocess, torch_threads)
+    with client_for(client, n_workers) as active:
+        submitter = _Submitter(active, pairs, names, weights, task_options, retries)
+        futures = [submitter.submit(index) for index in range(len(pairs))]
+        # a pair lost with its worker (killed, or cancelled as workers die) runs again, at most
+        # lost_retries times
+        for index, future, losses in finished(futures, progress, "sarfeat register", "pair",
+                                              submitter.submit_again, lost_retries):
+            yield _collect(future, index, names[index], losses)
+
+
+def _check_counts(pairs: list, names: Sequence[str] | None, retries: int,
+                  lost_retries: int) -> None:
+    """Refuse a pair that is not two images, names of the wrong length and bad retry counts."""
     for index, pair in enumerate(pairs):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise ValueError(f"pair {index} is not a (fixed, moving) pair of images")
@@ -353,10 +378,11 @@ def iter_register_pairs(
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     if not (isinstance(lost_retries, int) and lost_retries >= 0):
         raise ValueError(f"lost_retries must be a non-negative integer, got {lost_retries!r}")
-    checked_threads(torch_threads, "torch_threads")
-    band = _bands(band)
-    georeferenced_options = dict(georeferenced_options or {})
-    options, register_options = _check_options(weights, dict(options))
+
+
+def _check_georeferenced_options(weights, options: dict, georeferenced_options: dict) -> None:
+    """Refuse ``georeferenced_options`` that are not matcher options, or that set ``progress``;
+    check them over ``options`` as :func:`_check_options` does."""
     if set(georeferenced_options) & set(_REGISTER_OPTIONS):
         raise ValueError(f"georeferenced_options are matcher options: not {_REGISTER_OPTIONS}")
     if "progress" in georeferenced_options:  # the workers' matchers show no bar (see _worker)
@@ -364,73 +390,82 @@ def iter_register_pairs(
                          "progress bar; progress= shows the client's bar over the pairs")
     if georeferenced_options:
         _check_options(weights, {**options, **georeferenced_options})
-    names = [str(n) for n in names] if names is not None else \
-        [_default_name(i, moving) for i, (_, moving) in enumerate(pairs)]
-    if not pairs:
-        return
-    with client_for(client, n_workers) as active:
-        # an array used by several pairs (a stack's reference) is copied to every worker once;
-        # the others travel inside their task, which can then run again on another worker
-        # when its worker dies (scattered data would die with it)
-        uses: dict[int, int] = {}
+
+
+class _Submitter:
+    """Submits the pairs' tasks to ``client``, sending each image the way it travels best.
+
+    An array used by several pairs (a stack's reference) is copied to every worker once; the
+    others travel inside their task, which can then run again on another worker when its
+    worker dies (scattered data would die with it). Copies are scattered anew after a pair
+    that used the current ones is lost: they may have been lost with it (the client learns of
+    it only later), and a pair submitted again would then be cancelled at once for its lost
+    dependency.
+    """
+
+    def __init__(self, client, pairs: list, names: list[str], weights, task_options: tuple,
+                 retries: int):
+        self.client, self.pairs, self.names = client, pairs, names
+        self.task_options, self.retries = task_options, retries
+        self.uses: dict[int, int] = {}
         for pair in pairs:
             for image in pair:
-                uses[id(image)] = uses.get(id(image), 0) + 1
-        sent: dict[int, object] = {}
-        # copies are scattered anew after a pair that used the current ones is lost: they
-        # may have been lost with it (the client learns of it only later), and a pair
-        # submitted again would then be cancelled at once for its lost dependency
-        epoch = [0]  # bumped when a pair that used the current copies is lost
-        sent_epoch: dict[int, int] = {}
-        used_epoch: dict[int, int] = {}
+                self.uses[id(image)] = self.uses.get(id(image), 0) + 1
+        self.sent: dict[int, object] = {}
+        self.epoch = 0  # bumped when a pair that used the current copies is lost
+        self.sent_epoch: dict[int, int] = {}
+        self.used_epoch: dict[int, int] = {}
+        self.network = weights is not None and not isinstance(weights, (str, os.PathLike))
+        self.weights = weights
+        # a path as image paths are
+        self.named = None if self.network else absolute_weights(weights)
 
-        def send(image):
-            if isinstance(image, (str, os.PathLike)):
-                # the client's working directory: a worker's may be another (a remote one's is)
-                return os.path.abspath(image)
-            if uses[id(image)] == 1:
-                return image
-            return scattered(image)
+    def send(self, image):
+        """A path made absolute, an array used once as it is, a shared one scattered."""
+        if isinstance(image, (str, os.PathLike)):
+            # the client's working directory: a worker's may be another (a remote one's is)
+            return os.path.abspath(image)
+        if self.uses[id(image)] == 1:
+            return image
+        return self.scattered(image)
 
-        def scattered(value):
-            key = id(value)
-            if key not in sent or sent[key].status != "finished" or sent_epoch[key] < epoch[0]:
-                sent[key] = active.scatter(value, broadcast=True, hash=False)
-                sent_epoch[key] = epoch[0]
-            return sent[key]
+    def scattered(self, value):
+        """``value`` copied to every worker, once per epoch (again if its copy was lost)."""
+        key = id(value)
+        if (key not in self.sent or self.sent[key].status != "finished"
+                or self.sent_epoch[key] < self.epoch):
+            self.sent[key] = self.client.scatter(value, broadcast=True, hash=False)
+            self.sent_epoch[key] = self.epoch
+        return self.sent[key]
 
-        network = weights is not None and not isinstance(weights, (str, os.PathLike))
-        named = None if network else absolute_weights(weights)  # a path as image paths are
+    def submit(self, index: int):
+        """Submit the task of pair ``index``; its future."""
+        fixed, moving = self.pairs[index]
+        self.used_epoch[index] = self.epoch
+        return self.client.submit(
+            _register_task, index, self.names[index], self.send(fixed), self.send(moving),
+            self.scattered(self.weights) if self.network else self.named,
+            *self.task_options,
+            retries=self.retries, pure=False,
+        )
 
-        def submit(index):
-            fixed, moving = pairs[index]
-            used_epoch[index] = epoch[0]
-            return active.submit(
-                _register_task, index, names[index], send(fixed), send(moving),
-                scattered(weights) if network else named,
-                options, georeferenced_options, register_options, band, keep_warped,
-                postprocess, torch_threads,
-                retries=retries, pure=False,
-            )
+    def submit_again(self, index: int):
+        """Submit a lost pair again, on new copies when it ran on the current ones."""
+        if self.used_epoch[index] == self.epoch:  # it ran on the current copies: send new ones
+            self.epoch += 1
+        return self.submit(index)
 
-        def submit_again(index):
-            if used_epoch[index] == epoch[0]:  # it ran on the current copies: send new ones
-                epoch[0] += 1
-            return submit(index)
 
-        futures = [submit(index) for index in range(len(pairs))]
-        # a pair lost with its worker (killed, or cancelled as workers die) runs again, at most
-        # lost_retries times
-        for index, future, losses in finished(futures, progress, "sarfeat register", "pair",
-                                              submit_again, lost_retries):
-            try:
-                # blocks again when a worker died holding the result: it is being recomputed
-                outcome = future.result()
-            except Exception as error:  # noqa: BLE001 - after retries, or a worker died too often
-                outcome = PairOutcome(index, names[index], error=_lost_sentence(error, losses),
-                                      error_type=type(error).__name__)
-            future.release()
-            yield outcome
+def _collect(future, index: int, name: str, losses: int) -> PairOutcome:
+    """The outcome of a finished task, or of its failure on the client's side."""
+    try:
+        # blocks again when a worker died holding the result: it is being recomputed
+        outcome = future.result()
+    except Exception as error:  # noqa: BLE001 - after retries, or a worker died too often
+        outcome = PairOutcome(index, name, error=_lost_sentence(error, losses),
+                              error_type=type(error).__name__)
+    future.release()
+    return outcome
 
 
 def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:
