@@ -52,50 +52,12 @@ from ..weights import absolute_weights
 from . import _worker
 from .scene_bands import mask_bands, read_bands, read_window
 from ._client import client_for, finished
+from .scene_features import SceneFeatures, scene_features
 
 __all__ = ["SceneFeatures", "detect_tiled"]
 
 #: Pixels per row block of the statistics pass (16 MB of float32).
 _BLOCK_PIXELS = 1 << 22
-
-
-@dataclass
-class SceneFeatures:
-    """Keypoints and descriptors of a scene detected by :func:`detect_tiled`.
-
-    The attributes follow :class:`~sarfeat.SARR2D2Detector` after
-    ``detect_and_extract``.
-
-    Attributes
-    ----------
-    keypoints : (N, 2) ndarray
-        (row, col) in scene pixels, sub-pixel refined; best response first.
-    scales : (N,) ndarray
-        Patch diameter in pixels (32: one level at full resolution).
-    orientations : (N,) ndarray
-        Zeros (R2D2 descriptors have no orientation).
-    responses, reliabilities, repeatabilities : (N,) ndarray
-        Reliability times repeatability, and the two maps at the keypoints.
-    descriptors : (N, 128) ndarray of float32
-        L2-normalised descriptors.
-    shape : tuple of int
-        The scene's (rows, cols).
-    tiles : int
-        Tiles that were run.
-    seconds : float
-        Wall-clock time of the call.
-    """
-
-    keypoints: np.ndarray
-    scales: np.ndarray
-    orientations: np.ndarray
-    responses: np.ndarray
-    reliabilities: np.ndarray
-    repeatabilities: np.ndarray
-    descriptors: np.ndarray
-    shape: tuple[int, int]
-    tiles: int
-    seconds: float
 
 
 # -- sources: what a worker reads -------------------------------------------------------------
@@ -510,55 +472,62 @@ def detect_tiled(
         repeatability_threshold=repeatability_threshold, precision=precision, device=device,
         trust=trust, upright=True,
     )
-    if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
-        raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")
-    probe = SARR2D2Detector(_worker.network(weights, trust), **options)
-    probe.check_parameters()
-    height, width = source.shape
-    tiles = tile_grid(height, width, tile_size, probe.halo)
+    tiles = _checked_tiles(source, weights, options)
     float_dtype = keypoint_dtype(source.dtype)
     import dask
 
     with client_for(client, n_workers) as active:
-        if weights is not None and not isinstance(weights, (str, os.PathLike)):
-            weights = active.scatter(weights, broadcast=True, hash=False)
-        else:  # a relative path is the client's, whatever the workers' working directory
-            weights = absolute_weights(weights)
+        weights = _sent_weights(active, weights)
         # a file's windows carry their no-data, and nodata's, as NaN (_File.read)
         norm = _statistics(active, source, input_kind, None if source.path else nodata,
                            retries, progress)
         task = dask.delayed(_detect_window, pure=False)
+        best = _detect_tiles(active, task, source, tiles, norm=norm, weights=weights,
+                             options=options, torch_threads=torch_threads, retries=retries,
+                             progress=progress)
+    return scene_features(best, source.shape, len(tiles), float_dtype, started)
 
-        def submit(index):
-            tile = tiles[index]
-            return active.compute(task(source.window(*tile.outer), tile, norm, weights, options,
-                                       index, torch_threads), retries=retries)
 
-        futures = [submit(index) for index in range(len(tiles))]
-        best = None
-        for _, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
-            found = future.result()
-            future.release()
-            if found is not None:
-                best = _keep_best([best, found] if best is not None else [found], max_keypoints)
-    if best is None or len(best["keypoints"]) == 0:
-        raise RuntimeError(
-            "detect_tiled found no keypoint: the scene may be flat or mostly no-data; try "
-            "lower reliability_threshold/repeatability_threshold"
-        )
-    count = len(best["keypoints"])
-    return SceneFeatures(
-        keypoints=best["keypoints"].astype(float_dtype),
-        scales=best["scales"].astype(float_dtype),
-        orientations=np.zeros(count, dtype=float_dtype),
-        responses=(best["reliabilities"] * best["repeatabilities"]).astype(float_dtype),
-        reliabilities=best["reliabilities"].astype(float_dtype),
-        repeatabilities=best["repeatabilities"].astype(float_dtype),
-        descriptors=best["descriptors"].astype(np.float32),
-        shape=source.shape,
-        tiles=len(tiles),
-        seconds=time.perf_counter() - started,
-    )
+def _checked_tiles(source: _Scene, weights, options: dict) -> list[Tile]:
+    """The tiles of ``source``, once ``options['tile_size']`` and the detector's options
+    are checked (on the client, so that a bad one fails once, not per tile)."""
+    tile_size = options["tile_size"]
+    if not (isinstance(tile_size, (int, np.integer)) and tile_size >= 16):
+        raise ValueError(f"tile_size must be an integer >= 16, got {tile_size!r}")
+    probe = SARR2D2Detector(_worker.network(weights, options["trust"]), **options)
+    probe.check_parameters()
+    height, width = source.shape
+    return tile_grid(height, width, tile_size, probe.halo)
+
+
+def _sent_weights(client, weights):
+    """A network copied to every worker once; a path made absolute (a relative path is the
+    client's, whatever the workers' working directory), a name as it is."""
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        return client.scatter(weights, broadcast=True, hash=False)
+    return absolute_weights(weights)
+
+
+def _detect_tiles(client, task, source: _Scene, tiles: list[Tile], *, norm: _Normalization,
+                  weights, options: dict, torch_threads: int | None, retries: int,
+                  progress: bool) -> dict | None:
+    """Pass 2: run ``task`` (:func:`_detect_window`) on every tile; the
+    ``options['max_keypoints']`` best keypoints, kept as tiles finish (None when none found)."""
+
+    def submit(index):
+        tile = tiles[index]
+        return client.compute(task(source.window(*tile.outer), tile, norm, weights, options,
+                                   index, torch_threads), retries=retries)
+
+    futures = [submit(index) for index in range(len(tiles))]
+    best = None
+    for _, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
+        found = future.result()
+        future.release()
+        if found is not None:
+            best = _keep_best([best, found] if best is not None else [found],
+                              options["max_keypoints"])
+    return best
 
 
 def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -> _Normalization:
