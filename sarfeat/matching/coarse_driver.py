@@ -86,39 +86,13 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
     # each image normalised whole only for its downsampling, one at a time
     small1, scale1 = downsample(image1, factor)
     small2, scale2 = downsample(image2, factor)
-    # on a CPU, upright image 2 (the first turn tried) is described in a second thread,
-    # with a copy of the stage's detector, while image 1 is
-    copy = detector.thread_copy()
-    upright_first = settings.rotations[0] % 360 == 0 and describing_workers(copy) > 1
-    diagnostics.update(coarse_factor=factor, network=None)
-    with ThreadPoolExecutor(1) as pool, _stopped_with(diagnostics):
-        describable(small1, "image1")
-        # what runs the network from here (the fine stage's detector shares this runtime)
-        diagnostics["network"] = detector.runtime_used
-        prefetched = [pool.submit(coarse_features, copy, small2, "image2", True)] \
-            if upright_first else []
-        keypoints1, descriptors1 = coarse_features(detector, small1, "image1", check=True)
+    keypoints1, descriptors1, describe = _first_features(found, settings, detector, factor,
+                                                         small1, small2)
     found.coarse_keypoints1 = apply_matrix(scale1, keypoints1[:, ::-1])[:, ::-1]
-
-    def describe(image, check):
-        if prefetched and image is small2:
-            return prefetched.pop().result()
-        return coarse_features(detector, image, "image2", check)
-
     search = CoarseSearch(settings, describe, plausible, keypoints1, descriptors1,
                           small2, scale1, scale2, rng)
     estimated: list[float] = []
-
-    def estimate() -> list[float]:  # only when the first turn is not strong
-        if settings.estimated_turns:
-            invariant = turn_detector() if turn_detector is not None else None
-            if invariant is not None:
-                found_turn = _invariant_estimate(invariant, small1, small2, settings)
-                diagnostics.update(invariant_turn=found_turn, turn_network=invariant.runtime_used)
-                estimated.extend(found_turn[:1] if found_turn else [])
-            estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))
-        return estimated
-
+    estimate = _turn_estimator(settings, diagnostics, small1, small2, turn_detector, estimated)
     with _stopped_with(diagnostics):
         best = search.run(estimate, settled)
     diagnostics.update(
@@ -130,22 +104,77 @@ def coarse_stage(found: MatchResult, settings: CoarseSettings, detector: SARR2D2
         coarse_hypotheses=[{"angle": h.angle, "candidates": h.candidates,
                             "inliers": h.inliers} for h in search.hypotheses],
     )
+    _fill_coarse_fields(found, best, settings, image1.shape, image2.shape)
+    return best
+
+
+def _first_features(found: MatchResult, settings: CoarseSettings, detector: SARR2D2Detector,
+                    factor: float, small1: np.ndarray, small2: np.ndarray):
+    """(keypoints, descriptors) of coarse image 1, and the search's ``describe(image, check)``
+    of image 2's turns.
+
+    On a CPU, upright image 2 (the first turn tried) is described in a second thread, with a
+    copy of the stage's detector, while image 1 is; ``describe`` gives that result first.
+    """
+    diagnostics = found.diagnostics
+    copy = detector.thread_copy()
+    upright_first = settings.rotations[0] % 360 == 0 and describing_workers(copy) > 1
+    diagnostics.update(coarse_factor=factor, network=None)
+    with ThreadPoolExecutor(1) as pool, _stopped_with(diagnostics):
+        describable(small1, "image1")
+        # what runs the network from here (the fine stage's detector shares this runtime)
+        diagnostics["network"] = detector.runtime_used
+        prefetched = [pool.submit(coarse_features, copy, small2, "image2", True)] \
+            if upright_first else []
+        keypoints1, descriptors1 = coarse_features(detector, small1, "image1", check=True)
+
+    def describe(image, check):
+        if prefetched and image is small2:
+            return prefetched.pop().result()
+        return coarse_features(detector, image, "image2", check)
+
+    return keypoints1, descriptors1, describe
+
+
+def _turn_estimator(settings: CoarseSettings, diagnostics: dict, small1: np.ndarray,
+                    small2: np.ndarray,
+                    turn_detector: Callable[[], SARR2D2Detector | None] | None,
+                    estimated: list[float]) -> Callable[[], list[float]]:
+    """The search's ``estimate()``: the invariant detector's turn first (when there is one),
+    then the orientation histogram's, appended to ``estimated``."""
+
+    def estimate() -> list[float]:  # only when the first turn is not strong
+        if settings.estimated_turns:
+            invariant = turn_detector() if turn_detector is not None else None
+            if invariant is not None:
+                found_turn = _invariant_estimate(invariant, small1, small2, settings)
+                diagnostics.update(invariant_turn=found_turn, turn_network=invariant.runtime_used)
+                estimated.extend(found_turn[:1] if found_turn else [])
+            estimated.extend(estimate_turns(small1, small2, settings.estimated_turns))
+        return estimated
+
+    return estimate
+
+
+def _fill_coarse_fields(found: MatchResult, best: Hypothesis, settings: CoarseSettings,
+                        shape1: tuple, shape2: tuple) -> None:
+    """Fill the coarse fields of ``found`` from ``best``; its matrix set to None (and the
+    failure said) when it has too few inliers or leaves no overlap."""
     found.coarse_keypoints2 = best.coarse_keypoints2
     found.coarse_matches = best.coarse_matches
     found.coarse_inliers = best.coarse_inliers
     if best.matrix is None or best.inliers < settings.min_coarse_inliers:
-        diagnostics["failure"] = (
+        found.diagnostics["failure"] = (
             f"the best hypothesis has {best.inliers} RANSAC inliers among "
             f"{best.candidates} matches, {settings.min_coarse_inliers} needed"
         )
         best.matrix = None
-    elif overlap_box(best.matrix, image1.shape, image2.shape) is None:
-        diagnostics["failure"] = "under its best hypothesis the images do not overlap"
+    elif overlap_box(best.matrix, shape1, shape2) is None:
+        found.diagnostics["failure"] = "under its best hypothesis the images do not overlap"
         best.matrix = None
     else:
         found.coarse_model = AffineTransform(matrix=best.matrix / best.matrix[2, 2])
         found.coarse_angle = best.angle
-    return best
 
 
 def turn_detector_options(options: dict, estimated_turns: int) -> dict | None:
