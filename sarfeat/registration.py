@@ -30,12 +30,11 @@ from skimage.transform import AffineTransform, ProjectiveTransform
 from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
-from .geometry import warp
-from .io import warp_colour
 from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
 from .nodata_steps import mark_nodata
 from .preprocess import check_image, valid_mask
+from .registration_result import RegistrationResult
 from .structural import masked_like_gray, modality_image
 
 from typing import TYPE_CHECKING
@@ -75,114 +74,6 @@ class RegistrationError(RuntimeError):
                  diagnostics: dict | None = None) -> None:
         super().__init__(message)
         self.image, self.diagnostics = image, diagnostics
-
-
-@dataclass
-class RegistrationResult:
-    """What :func:`register` found.
-
-    Attributes
-    ----------
-    transform : skimage.transform.ProjectiveTransform
-        Maps fixed-image (x, y) = (col, row) to moving-image (x, y) (the
-        subclass given by ``model``: affine, similarity or projective). This
-        is the ``inverse_map`` of :func:`skimage.transform.warp`.
-    warped : (H, W) ndarray of float or complex
-        The moving image resampled onto the fixed image's grid (H, W), in the
-        moving image's own units and dtype (float32 or wider, complex kept);
-        NaN where the fixed grid falls outside the moving image (or on its
-        no-data). Computed with :func:`sarfeat.geometry.warp` when first
-        read, so a caller that resamples otherwise (the command line resamples
-        every band of the file) never pays for it. A colour moving image gives
-        (H, W, 3) or (H, W, 4), resampled by :func:`sarfeat.io.warp_colour`: an
-        8-bit RGBA's colour weighted by its alpha, as the command line resamples
-        an RGBA file.
-    matches : (Q, 2) ndarray of int
-        Fine-stage matches that reached the vote threshold: indices into
-        ``keypoints_fixed`` and ``keypoints_moving``.
-    inliers : (Q,) ndarray of bool
-        Which ``matches`` agree with ``transform``.
-    keypoints_fixed, keypoints_moving : (N1, 2), (N2, 2) ndarray
-        Fine-stage keypoints (row, col) of the two images, each in its image's
-        keypoint type (:func:`sarfeat.detector_input.keypoint_dtype`: float32 for
-        a float32 or complex64 array, else float64; float64 in a file's pixels).
-    diagnostics : dict
-        ``coarse_candidates``, ``coarse_inliers``, ``fine_candidates``,
-        ``fine_inliers`` (matches per stage; the coarse two are None for a
-        pair with an optical image, whose coarse stage is a global correlation
-        search, ``coarse_score``, that matches no points), ``residual_median`` and
-        ``residual_rms`` (pixels, of the inliers), ``coarse_angle`` (degrees,
-        the turn of the moving image at which the coarse stage matched),
-        ``prior`` (``'coarse'`` or ``'identity'``), ``coarse_failed`` (as the
-        attribute), ``overlap_fraction`` (of the
-        fixed image), ``spread`` (fraction of the overlap covered by the
-        inliers), ``network`` (the runtime, precision and device that ran the
-        keypoint network, :attr:`~sarfeat.SARR2D2Detector.runtime_used`; None for a
-        pair with an optical image, matched without it), ``modality`` (only for a
-        pair with an optical image: ``'optical-sar'``, ``'sar-optical'`` or, for two
-        optical images, ``'optical-optical'``), and the
-        matcher's other counts and timings.
-    confidence : float
-        In [0, 1]: the product of three terms, each 1 when that evidence is
-        ample: the number of inliers n (``1 - exp(-n / 25)``), the inlier
-        ratio among the voted matches (saturating at 0.5) and the spatial
-        spread of the inliers (their convex hull over the overlap, saturating
-        at a quarter of it), halved when ``coarse_failed``.
-    coarse_failed : bool
-        True when the coarse stage gave no model, or one weaker than the local
-        search around the initial transform (the identity: the images taken
-        as aligned, or as their georeferencing aligns them): the transform
-        then rests on that local search alone, which a periodic texture can
-        fool. Check such a result before trusting it.
-    seconds : float
-        Wall-clock time of the call.
-    votes : (Q,) ndarray of int or None
-        How many descriptor votes each of ``matches`` received in the fine
-        stage; for a pair with an optical image (matched densely, without
-        votes), each placement's correlation in hundredths (0-100).
-    """
-
-    transform: ProjectiveTransform
-    matches: np.ndarray
-    inliers: np.ndarray
-    keypoints_fixed: np.ndarray
-    keypoints_moving: np.ndarray
-    diagnostics: dict = field(default_factory=dict)
-    confidence: float = 0.0
-    seconds: float = 0.0
-    coarse_failed: bool = False
-    votes: np.ndarray | None = None
-    #: (moving, order, nodata, shape) of the resampling that ``warped`` computes when read
-    resampling: tuple | None = field(default=None, repr=False, compare=False)
-    _warped: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def warped(self) -> np.ndarray | None:
-        """The moving image on the fixed grid (see the class documentation), made when read."""
-        if self._warped is None and self.resampling is not None:
-            moving, order, nodata, shape = self.resampling
-            if np.ndim(moving) == 3:  # a colour optical image: as a picture, alpha-weighted
-                self._warped = warp_colour(moving, self.transform.params, shape, order=order,
-                                           nodata=nodata)
-            else:
-                self._warped = warp(moving, self.transform.params, shape, order=order,
-                                    nodata=nodata)
-            self.resampling = None
-        return self._warped
-
-    @warped.setter
-    def warped(self, value: np.ndarray | None) -> None:
-        self._warped, self.resampling = value, None
-
-    @property
-    def moving_to_fixed(self) -> ProjectiveTransform:
-        """The inverse transform: moving-image (x, y) to fixed-image (x, y)."""
-        return self.transform.inverse
-
-    @property
-    def inlier_matches(self) -> np.ndarray:
-        """``matches[inliers]``: the matches that agree with ``transform``."""
-        return self.matches[self.inliers]
 
 
 def _check_input(image, which: str, nodata: float | None, min_valid_fraction: float):
@@ -310,44 +201,12 @@ def register(
     (True, True)
     """
     started = time.perf_counter()
-    if matcher is None:
-        matcher = CoarseFineMatcher(weights, model=model, progress=progress, **matcher_options)
-    elif not isinstance(matcher, CoarseFineMatcher):
-        raise TypeError(f"matcher must be a CoarseFineMatcher, got {type(matcher).__name__}")
-    elif weights is not None or matcher_options:
-        raise ValueError("give either matcher= or weights= and matcher options, not both")
+    matcher = _matcher_for(matcher, weights, model, progress, matcher_options)
     chosen = matcher.progress if progress is None else progress
     check_register_options(order, min_valid_fraction)  # warped is made when first read
-    nodata = matcher.nodata
-    roles = parse_modality(matcher.modality)
-    colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
-    fixed = modality_image(fixed, roles[0], "fixed image", matcher.modality)
-    moving = modality_image(moving, roles[1], "moving image", matcher.modality)
-    fixed = _check_input(fixed, "fixed", nodata, min_valid_fraction)
-    moving = _check_input(moving, "moving", nodata, min_valid_fraction)
-    try:
-        # match_result leaves the matcher as it is: threads may share it
-        found = matcher.match_result(fixed, moving, progress=chosen)
-    except NoKeypointsError as error:  # the detector found nothing in a coarse image
-        which = "fixed" if str(error).startswith("image1") else "moving"
-        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}", which,
-                                getattr(error, "diagnostics", None)) from None
-    except ValueError as error:  # the matcher's (an optical pair's image too small) names
-        text = str(error)       # image1 and image2: here they are the fixed and moving
-        for name, which in (("image1", "fixed image"), ("image2", "moving image")):
-            if text.startswith(name):
-                raise ValueError(which + text[len(name):]) from None
-        raise
-    diagnostics = dict(found.diagnostics)
-    if found.model is None:
-        raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}",
-                                diagnostics=diagnostics)
-
-    transform = found.model
-    overlap = overlap_fraction(transform, fixed.shape, moving.shape)
-    if overlap == 0:
-        raise RegistrationError("the estimated transform leaves no overlap between the images",
-                                diagnostics=diagnostics)
+    fixed, moving, colour_moving = _checked_images(matcher, fixed, moving, min_valid_fraction)
+    found = _match(matcher, fixed, moving, chosen)
+    diagnostics, overlap = _checked_model(found, fixed.shape, moving.shape)
     points = found.keypoints1[found.verified[:, 0], ::-1]
     spread = inlier_spread(points, overlap * fixed.shape[0] * fixed.shape[1])
     coarse_failed = diagnostics.get("prior") != "coarse"
@@ -358,7 +217,7 @@ def register(
         overlap_fraction=overlap, spread=spread, coarse_failed=coarse_failed,
     )
     return RegistrationResult(
-        transform=transform,
+        transform=found.model,
         matches=found.matches,
         inliers=found.inliers,
         keypoints_fixed=found.keypoints1,
@@ -369,8 +228,64 @@ def register(
         coarse_failed=coarse_failed,
         votes=found.votes,
         resampling=(moving if colour_moving is None else masked_like_gray(colour_moving, moving),
-                    order, nodata, fixed.shape),
+                    order, matcher.nodata, fixed.shape),
     )
+
+
+def _matcher_for(matcher, weights, model: str, progress: bool | None,
+                 matcher_options: dict) -> CoarseFineMatcher:
+    """``matcher``, or a new one of ``weights``, ``model`` and ``matcher_options``; both
+    given is refused."""
+    if matcher is None:
+        return CoarseFineMatcher(weights, model=model, progress=progress, **matcher_options)
+    if not isinstance(matcher, CoarseFineMatcher):
+        raise TypeError(f"matcher must be a CoarseFineMatcher, got {type(matcher).__name__}")
+    if weights is not None or matcher_options:
+        raise ValueError("give either matcher= or weights= and matcher options, not both")
+    return matcher
+
+
+def _checked_images(matcher: CoarseFineMatcher, fixed, moving, min_valid_fraction: float):
+    """(fixed, moving, colour moving): the images as matched (an optical one as gray), once
+    checked (:func:`_check_input`), and a colour optical moving image as given (else None)."""
+    roles = parse_modality(matcher.modality)
+    colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
+    fixed = modality_image(fixed, roles[0], "fixed image", matcher.modality)
+    moving = modality_image(moving, roles[1], "moving image", matcher.modality)
+    fixed = _check_input(fixed, "fixed", matcher.nodata, min_valid_fraction)
+    moving = _check_input(moving, "moving", matcher.nodata, min_valid_fraction)
+    return fixed, moving, colour_moving
+
+
+def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None):
+    """The matcher's result; its errors say 'fixed' and 'moving' for 'image1' and 'image2'."""
+    try:
+        # match_result leaves the matcher as it is: threads may share it
+        return matcher.match_result(fixed, moving, progress=progress)
+    except NoKeypointsError as error:  # the detector found nothing in a coarse image
+        which = "fixed" if str(error).startswith("image1") else "moving"
+        raise RegistrationError(f"{which} image: {str(error).split(': ', 1)[-1]}", which,
+                                getattr(error, "diagnostics", None)) from None
+    except ValueError as error:  # the matcher's (an optical pair's image too small) names
+        text = str(error)       # image1 and image2: here they are the fixed and moving
+        for name, which in (("image1", "fixed image"), ("image2", "moving image")):
+            if text.startswith(name):
+                raise ValueError(which + text[len(name):]) from None
+        raise
+
+
+def _checked_model(found, fixed_shape: tuple, moving_shape: tuple) -> tuple[dict, float]:
+    """(diagnostics, overlap fraction) of a match that found a model with some overlap;
+    a :class:`RegistrationError` otherwise."""
+    diagnostics = dict(found.diagnostics)
+    if found.model is None:
+        raise RegistrationError(f"cannot register the images: {diagnostics.get('failure')}",
+                                diagnostics=diagnostics)
+    overlap = overlap_fraction(found.model, fixed_shape, moving_shape)
+    if overlap == 0:
+        raise RegistrationError("the estimated transform leaves no overlap between the images",
+                                diagnostics=diagnostics)
+    return diagnostics, overlap
 
 
 # -- two rasters, with their georeferencing ---------------------------------------------------
@@ -507,25 +422,14 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     True
     >>> temporary.cleanup()
     """
-    from .io import footprint_window, pixel_map, reproject_band
+    from .io import reproject_band
 
     fixed, moving = mark_nodata(fixed, nodata), mark_nodata(moving, nodata)
     window = (0, fixed.shape[0], 0, fixed.shape[1])
     georeferencing, prior, resampled = np.eye(3), np.eye(3), False
     if fixed.georeferenced and moving.georeferenced:
-        from affine import Affine  # rasterio's: only georeferenced rasters need it
-
-        georeferencing = pixel_map(fixed, moving)
-        window = footprint_window(fixed, moving, margin)
-        if window is None:
-            raise no_overlap_error(fixed, moving, names)
-        r0, r1, c0, c1 = window
-        matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
-                          valid=fixed.valid[:, r0:r1, c0:c1],
-                          transform=fixed.transform @ Affine.translation(c0, r0))
-        prior = pixel_map(matched, moving)
-        resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
-            or not np.allclose(prior, np.eye(3), atol=1e-6)
+        georeferencing, window, matched, prior, resampled = _footprint_crop(fixed, moving,
+                                                                            margin, names)
     r0, r1, c0, c1 = window
     fixed_image = _magnitude(fixed.band(fixed_band)[r0:r1, c0:c1])
     if resampled:
@@ -536,6 +440,30 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     crop = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1.0]])
     return PairInputs(fixed, moving, fixed_image, moving_image, prior, resampled, crop,
                       georeferencing)
+
+
+def _footprint_crop(fixed: Raster, moving: Raster, margin: int, names: tuple[str, str]):
+    """(georeferencing, window, matched, prior, resampled) of two georeferenced rasters: the
+    fixed file's pixels -> the moving file's, the fixed window over the moving footprint
+    (widened by ``margin``), the fixed raster cropped to it, its pixels -> the moving file's,
+    and whether the moving band must be brought onto that crop; refused when the footprints
+    do not overlap (:func:`no_overlap_error`)."""
+    from affine import Affine  # rasterio's: only georeferenced rasters need it
+
+    from .io import footprint_window, pixel_map
+
+    georeferencing = pixel_map(fixed, moving)
+    window = footprint_window(fixed, moving, margin)
+    if window is None:
+        raise no_overlap_error(fixed, moving, names)
+    r0, r1, c0, c1 = window
+    matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],
+                      valid=fixed.valid[:, r0:r1, c0:c1],
+                      transform=fixed.transform @ Affine.translation(c0, r0))
+    prior = pixel_map(matched, moving)
+    resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
+        or not np.allclose(prior, np.eye(3), atol=1e-6)
+    return georeferencing, window, matched, prior, resampled
 
 
 def pair_input_kind(input_kind: str, fixed, moving) -> str:

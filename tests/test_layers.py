@@ -35,7 +35,8 @@ LAYERS = {
     "sarfeat.detector": 3, "sarfeat.descriptors": 3, "sarfeat.structural": 3,
     "sarfeat.patch_descriptor": 3,
     "sarfeat.matching": 4,
-    "sarfeat.registration": 5, "sarfeat.confidence": 5, "sarfeat.metrics": 5, "sarfeat.viz": 5,
+    "sarfeat.registration": 5, "sarfeat.registration_result": 5, "sarfeat.confidence": 5,
+    "sarfeat.metrics": 5, "sarfeat.viz": 5,
     "sarfeat.parallel": 6, "sarfeat.training": 6,
     "sarfeat.cli": 7, "sarfeat.__main__": 7,
     "sarfeat": 8,  # the package's lazy __init__ may name anything

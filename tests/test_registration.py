@@ -239,11 +239,11 @@ def test_masked_arrays_keep_their_mask(naver_net, airsar_cube):
 
 def test_warped_is_made_only_when_read(registered, monkeypatch):
     """The command line resamples every band itself: register() must not warp for it."""
-    import sarfeat.registration as registration
+    import sarfeat.registration_result as registration_result  # where RegistrationResult is
 
     result, fixed, moving = registered
     calls = []
-    monkeypatch.setattr(registration, "warp", lambda *a, **k: calls.append(1) or
+    monkeypatch.setattr(registration_result, "warp", lambda *a, **k: calls.append(1) or
                         np.zeros(fixed.shape))
     lazy = RegistrationResult(result.transform, result.matches, result.inliers,
                               result.keypoints_fixed, result.keypoints_moving,
