@@ -87,6 +87,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -326,39 +327,13 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     loss_options = {"margin": margin, **(loss_options or {})}
-    data = load_pool(pool)
-    detected = "matrices" in data
-    if detected:  # whole warps: all keypoints of both images
-        means_a, spec_a = spectra_tensors(data["samples1"])
-        means_b, spec_b = spectra_tensors(data["samples2"])
-        count = len(data["matrices"])
-        bounds = [np.searchsorted(data[f"warp{side}"], np.arange(count + 1)) for side in (1, 2)]
-        points = [torch.from_numpy(data[f"keypoints{side}"][:, ::-1].astype(np.float64).copy())
-                  for side in (1, 2)]
-        matrices = torch.from_numpy(data["matrices"])
-    else:
-        means_a, spec_a = spectra_tensors(data["first"])
-        means_b, spec_b = spectra_tensors(data["second"])
-        where = torch.from_numpy(data["where"].astype(np.float32))
-        warp_ids = data["warp"]
-        members = _members(warp_ids, pairs + 2 * distractors if distractors else pairs)
+    data = _TrainingPool.of(load_pool(pool), pairs, distractors)
     warps = load_warps(select) if select else {}
     net = LearnedPolarModule(channels=channels, seed=seed)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     history, running = [], []
-
-    def check(step: int, spent: float) -> dict:
-        found = score(net.export(), warps) if warps else {"held_out": float("nan")}
-        row = {"step": step, "minutes": spent / 60, "loss": float(np.mean(running or [0])),
-               "held_out": found["held_out"],
-               **{s: found[s]["mma3"] for s in found if s != "held_out"},
-               **{f"{s}_matches": found[s]["matches"] for s in found if s != "held_out"}}
-        history.append(row)
-        print(json.dumps(row), flush=True)
-        return row
-
-    best = check(0, 0.0)
+    best = _checkpoint(net, warps, history, running, 0, 0.0)
     net.export().save(output / "best.npz")
     spent, step, budget = 0.0, 0, minutes * 60.0
     while spent < budget:
@@ -366,30 +341,12 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
         for group in optimiser.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / budget)))
         mirror = rng.random() < 0.5  # a mirror of both sides: conjugate spectra
-        if detected:
-            losses = []
-            for index in rng.choice(count, images, replace=False):
-                a = slice(bounds[0][index], bounds[0][index + 1])
-                b = slice(bounds[1][index], bounds[1][index + 1])
-                sa, sb = spec_a[a], spec_b[b]
-                if mirror:
-                    sa, sb = torch.conj(sa).resolve_conj(), torch.conj(sb).resolve_conj()
-                moved = points[0][a] @ matrices[index][:2, :2].T + matrices[index][:2, 2]
-                error = torch.cdist(moved, points[1][b]).float()
-                losses.append(warp_loss(net(means_a[a], sa), net(means_b[b], sb), error,
-                                        **loss_options))
-            loss = torch.stack(losses).mean()
+        if data.detected:
+            loss = _warps_loss(net, data, rng.choice(data.count, images, replace=False), mirror,
+                               loss_options)
         else:
-            kept, first, second = (torch.from_numpy(i) for i in
-                                   _batch(members, images, pairs, distractors, rng))
-            rows, cols = torch.cat([kept, first]), torch.cat([kept, second])
-            ma, sa, mb, sb = means_a[rows], spec_a[rows], means_b[cols], spec_b[cols]
-            if mirror:
-                sa, sb = torch.conj(sa).resolve_conj(), torch.conj(sb).resolve_conj()
-            same = torch.from_numpy(warp_ids[rows.numpy()][:, None]
-                                    == warp_ids[cols.numpy()][None])
-            near = same & (torch.cdist(where[rows], where[cols]) < gap)
-            loss = distractor_hardnet_loss(net(ma, sa), net(mb, sb), near, margin)
+            loss = _pairs_loss(net, data, _batch(data.members, images, pairs, distractors, rng),
+                               mirror, gap, margin)
         total = loss + decay * net.penalty()
         optimiser.zero_grad()
         total.backward()
@@ -398,7 +355,7 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
         step += 1
         spent += time.time() - tick
         if step % every == 0 or spent >= budget:
-            row = check(step, spent)
+            row = _checkpoint(net, warps, history, running, step, spent)
             running = []
             net.export().save(output / "last.npz")
             if row["held_out"] > best["held_out"]:
@@ -411,6 +368,99 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
                "loss": loss_options}
     atomic_save_json(summary, output / "history.json")
     return summary
+
+
+@dataclass
+class _TrainingPool:
+    """A pool's ring spectra as tensors (side a, side b), with what batches are drawn from:
+    whole detected warps (``detected``: per warp its keypoints' ``bounds`` on each side,
+    their ``points`` and the warp ``matrices``), or ring pairs (their positions ``where``,
+    ``warp_ids`` and the ``members`` of each warp with enough pairs)."""
+
+    means_a: torch.Tensor
+    spec_a: torch.Tensor
+    means_b: torch.Tensor
+    spec_b: torch.Tensor
+    detected: bool
+    count: int = 0
+    bounds: list | None = None
+    points: list | None = None
+    matrices: torch.Tensor | None = None
+    where: torch.Tensor | None = None
+    warp_ids: np.ndarray | None = None
+    members: list | None = None
+
+    @classmethod
+    def of(cls, data: dict, pairs: int, distractors: int) -> _TrainingPool:
+        """The tensors of ``data`` (:func:`~sarfeat.training.polar_search.load_pool`)."""
+        if "matrices" in data:  # whole warps: all keypoints of both images
+            means_a, spec_a = spectra_tensors(data["samples1"])
+            means_b, spec_b = spectra_tensors(data["samples2"])
+            count = len(data["matrices"])
+            bounds = [np.searchsorted(data[f"warp{side}"], np.arange(count + 1))
+                      for side in (1, 2)]
+            points = [torch.from_numpy(data[f"keypoints{side}"][:, ::-1].astype(np.float64)
+                                       .copy()) for side in (1, 2)]
+            return cls(means_a, spec_a, means_b, spec_b, True, count=count, bounds=bounds,
+                       points=points, matrices=torch.from_numpy(data["matrices"]))
+        means_a, spec_a = spectra_tensors(data["first"])
+        means_b, spec_b = spectra_tensors(data["second"])
+        where = torch.from_numpy(data["where"].astype(np.float32))
+        warp_ids = data["warp"]
+        members = _members(warp_ids, pairs + 2 * distractors if distractors else pairs)
+        return cls(means_a, spec_a, means_b, spec_b, False, where=where, warp_ids=warp_ids,
+                   members=members)
+
+
+def _mirrored(sa: torch.Tensor, sb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spectra of both sides mirrored: conjugated."""
+    return torch.conj(sa).resolve_conj(), torch.conj(sb).resolve_conj()
+
+
+def _warps_loss(net: LearnedPolarModule, data: _TrainingPool, chosen: np.ndarray,
+                mirror: bool, loss_options: dict) -> torch.Tensor:
+    """The mean :func:`warp_loss` of the ``chosen`` detected warps."""
+    losses = []
+    for index in chosen:
+        a = slice(data.bounds[0][index], data.bounds[0][index + 1])
+        b = slice(data.bounds[1][index], data.bounds[1][index + 1])
+        sa, sb = data.spec_a[a], data.spec_b[b]
+        if mirror:
+            sa, sb = _mirrored(sa, sb)
+        moved = data.points[0][a] @ data.matrices[index][:2, :2].T + data.matrices[index][:2, 2]
+        error = torch.cdist(moved, data.points[1][b]).float()
+        losses.append(warp_loss(net(data.means_a[a], sa), net(data.means_b[b], sb), error,
+                                **loss_options))
+    return torch.stack(losses).mean()
+
+
+def _pairs_loss(net: LearnedPolarModule, data: _TrainingPool, batch: tuple, mirror: bool,
+                gap: float, margin: float) -> torch.Tensor:
+    """:func:`distractor_hardnet_loss` of a :func:`_batch` of ring pairs: of the same warp
+    and closer than ``gap`` px are not negatives."""
+    kept, first, second = (torch.from_numpy(i) for i in batch)
+    rows, cols = torch.cat([kept, first]), torch.cat([kept, second])
+    ma, sa, mb, sb = data.means_a[rows], data.spec_a[rows], data.means_b[cols], data.spec_b[cols]
+    if mirror:
+        sa, sb = _mirrored(sa, sb)
+    same = torch.from_numpy(data.warp_ids[rows.numpy()][:, None]
+                            == data.warp_ids[cols.numpy()][None])
+    near = same & (torch.cdist(data.where[rows], data.where[cols]) < gap)
+    return distractor_hardnet_loss(net(ma, sa), net(mb, sb), near, margin)
+
+
+def _checkpoint(net: LearnedPolarModule, warps: dict, history: list, running: list,
+                step: int, spent: float) -> dict:
+    """Score the network on the held-out ``warps`` (NaN without), log the row (appended to
+    ``history``, printed as JSON) and return it."""
+    found = score(net.export(), warps) if warps else {"held_out": float("nan")}
+    row = {"step": step, "minutes": spent / 60, "loss": float(np.mean(running or [0])),
+           "held_out": found["held_out"],
+           **{s: found[s]["mma3"] for s in found if s != "held_out"},
+           **{f"{s}_matches": found[s]["matches"] for s in found if s != "held_out"}}
+    history.append(row)
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def main(argv=None) -> int:
