@@ -69,6 +69,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -337,8 +338,7 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
     pools = output.parent / "pools"
     pools.mkdir(exist_ok=True)
     training, held = open_scenes(open_data)
-    name = f"train_{warps}_{seed}" + (f"_extra{extra:g}_speckle{speckle:g}" if extra or speckle
-                                       else "") + (f"_jitter{jitter:g}" if jitter else "")
+    name = _pool_name(warps, seed, extra, speckle, jitter)
     first, second, warp_ids, where = _pool(pools / f"{name}.npz", training, warps, seed,
                                            extra=extra, speckle=speckle, jitter=jitter)
     val_first, val_second, _, _ = _pool(pools / "heldout_groups.npz", held, 120, seed + 1)
@@ -351,44 +351,19 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
               "lr": lr, "seed": seed, "extra": extra, "speckle": speckle, "jitter": jitter,
               "images": images, "gap": gap}
     spent, step, history = resume_state(state_path, net, optimiser, generator, config)
-    a_all, pa_all = _inputs(first, net.uses_polar)
-    b_all, pb_all = _inputs(second, net.uses_polar)
-    val_a, val_pa = _inputs(val_first, net.uses_polar)
-    val_b, val_pb = _inputs(val_second, net.uses_polar)
+    pairs = (*_inputs(first, net.uses_polar), *_inputs(second, net.uses_polar))
+    held_out = (*_inputs(val_first, net.uses_polar), *_inputs(val_second, net.uses_polar))
     budget, saved_at, running = minutes * 60.0, time.time(), []
-    members = [m for m in np.split(np.argsort(warp_ids, kind="stable"),
-                                   np.flatnonzero(np.diff(np.sort(warp_ids))) + 1) if len(m) > 8]
-    where_t = torch.from_numpy(where.astype(np.float32))
-    batch_rng = np.random.default_rng(seed + step)
+    batches = _Batches(*pairs, members=_warp_members(warp_ids),
+                       where=torch.from_numpy(where.astype(np.float32)), images=images, size=batch,
+                       gap=gap, rng=np.random.default_rng(seed + step), generator=generator)
     print(f"{sum(p.numel() for p in net.parameters())} parameters, {len(first)} pairs, "
           f"{len(val_first)} held-out pairs", flush=True)
-
-    def validate() -> float:
-        net.eval()
-        with torch.no_grad():
-            da, db = net(val_a, val_pa).numpy(), net(val_b, val_pb).numpy()
-        net.train()
-        return pair_accuracy(da, db)
-
     while spent < budget:
         tick = time.time()
         for group in optimiser.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / budget)))
-        if images:
-            chosen = torch.from_numpy(_same_image_batch(members, images, batch, batch_rng))
-            places = where_t[chosen]
-            near = torch.cdist(places, places) < gap
-        else:
-            chosen = torch.randint(len(a_all), (batch,), generator=generator)
-        a, b = a_all[chosen], b_all[chosen]
-        pa = pa_all[chosen] if pa_all is not None else None
-        pb = pb_all[chosen] if pb_all is not None else None
-        if pa is None and torch.rand(1, generator=generator) < 0.5:  # one mirror, both sides
-            a, b = a.flip(2), b.flip(2)
-        if images:
-            loss = masked_hardnet_loss(net(a, pa), net(b, pb), near)
-        else:
-            loss = hardnet_loss(net(a, pa), net(b, pb))
+        loss = batches.loss(net)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -396,7 +371,7 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
         step += 1
         spent += time.time() - tick
         if step % 200 == 0:
-            accuracy = validate()
+            accuracy = _held_out_accuracy(net, *held_out)
             history.append((step, spent, float(np.mean(running)), accuracy))
             print(f"step {step} {spent / 60:.1f} min loss {np.mean(running):.4f} "
                   f"held-out {accuracy:.3f}", flush=True)
@@ -410,9 +385,75 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
     atomic_save_json(
         {"config": net.config(), "steps": step, "seconds": spent, "pairs": len(first),
          "images": images, "gap": gap, "warps": warps, "extra": extra, "speckle": speckle,
-         "jitter": jitter, "batch": batch, "lr": lr, "held_out_accuracy": validate(),
+         "jitter": jitter, "batch": batch, "lr": lr,
+         "held_out_accuracy": _held_out_accuracy(net, *held_out),
          "history": history}, output / "final.json")
     return final
+
+
+def _pool_name(warps: int, seed: int, extra: float, speckle: float, jitter: float) -> str:
+    """The name of a training pool's file, of what made it."""
+    return f"train_{warps}_{seed}" + (f"_extra{extra:g}_speckle{speckle:g}" if extra or speckle
+                                      else "") + (f"_jitter{jitter:g}" if jitter else "")
+
+
+def _warp_members(warp_ids: np.ndarray) -> list[np.ndarray]:
+    """The pairs of each warp that has more than 8."""
+    return [m for m in np.split(np.argsort(warp_ids, kind="stable"),
+                                np.flatnonzero(np.diff(np.sort(warp_ids))) + 1) if len(m) > 8]
+
+
+@dataclass
+class _Batches:
+    """Draws the training batches of ring pairs and gives their loss.
+
+    Inputs ``a``, ``pa`` (first side: normalised samples, polar invariants or None) and
+    ``b``, ``pb`` (second side). With ``images``, a batch holds the pairs of that many warps
+    (``members``: the pairs of each warp; ``rng`` draws them) under
+    :func:`masked_hardnet_loss`, pairs closer than ``gap`` px (``where``) not negatives;
+    otherwise ``size`` pairs drawn by ``generator`` under HardNet's loss. Without polar
+    invariants, both sides are mirrored half of the time (``generator``).
+    """
+
+    a: torch.Tensor
+    pa: torch.Tensor | None
+    b: torch.Tensor
+    pb: torch.Tensor | None
+    members: list[np.ndarray]
+    where: torch.Tensor
+    images: int
+    size: int
+    gap: float
+    rng: np.random.Generator
+    generator: torch.Generator
+
+    def loss(self, net: InvariantModule) -> torch.Tensor:
+        """The loss of the next batch."""
+        if self.images:
+            chosen = torch.from_numpy(_same_image_batch(self.members, self.images, self.size,
+                                                        self.rng))
+            places = self.where[chosen]
+            near = torch.cdist(places, places) < self.gap
+        else:
+            chosen = torch.randint(len(self.a), (self.size,), generator=self.generator)
+        a, b = self.a[chosen], self.b[chosen]
+        pa = self.pa[chosen] if self.pa is not None else None
+        pb = self.pb[chosen] if self.pb is not None else None
+        if pa is None and torch.rand(1, generator=self.generator) < 0.5:  # one mirror, both
+            a, b = a.flip(2), b.flip(2)
+        if self.images:
+            return masked_hardnet_loss(net(a, pa), net(b, pb), near)
+        return hardnet_loss(net(a, pa), net(b, pb))
+
+
+def _held_out_accuracy(net: InvariantModule, val_a: torch.Tensor, val_pa: torch.Tensor | None,
+                       val_b: torch.Tensor, val_pb: torch.Tensor | None) -> float:
+    """:func:`pair_accuracy` of the held-out pairs, the network in eval mode (then back)."""
+    net.eval()
+    with torch.no_grad():
+        da, db = net(val_a, val_pa).numpy(), net(val_b, val_pb).numpy()
+    net.train()
+    return pair_accuracy(da, db)
 
 
 def main(argv=None) -> int:
