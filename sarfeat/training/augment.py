@@ -451,7 +451,28 @@ def make_pair(
     matrix = random_affine(
         rng, (rows, cols), aug.rotation_deg, aug.scale, aug.translation, aug.shear_deg, aug.centre
     )
-    short = min(rows, cols)
+    s1, s2 = _rescales(rng, aug, crop, min(rows, cols))
+    crop1, crop2 = _best_windows(rng, source, aug, crop, s1, s2, matrix)
+    if aug.flip:
+        flips = _flip(crop, bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+        crop1, crop2 = flips @ crop1, flips @ crop2
+    images, pair_matrix, flow, mask = _cropped_pair(source, crop, crop1, crop2)
+    _jitter(rng, source, aug, images)
+    sample = {
+        "image1": torch.from_numpy(np.ascontiguousarray(images[0], dtype=np.float32)[None]),
+        "image2": torch.from_numpy(np.ascontiguousarray(images[1], dtype=np.float32)[None]),
+        "flow": torch.from_numpy(flow),
+        "mask": torch.from_numpy(mask),
+    }
+    if with_matrix:
+        sample["matrix"] = torch.from_numpy(pair_matrix)
+    return sample
+
+
+def _rescales(rng: np.random.Generator, aug: PairAugmentation, crop: int,
+              short: int) -> tuple[float, float]:
+    """The rescaling factors of image 1 and image 2: image 1 covers ``aug.min_cover`` crops,
+    image 2 by ``aug.relative_scale`` to it, or to a short side of ``aug.short_side``."""
     s1 = max(1.0, aug.min_cover * crop / short)
     if aug.relative_scale is not None:
         s2 = s1 * _log_uniform(rng, aug.relative_scale)
@@ -459,6 +480,16 @@ def make_pair(
         s2 = max(_log_uniform(rng, aug.short_side), aug.min_cover * crop) / short
     else:
         s2 = s1
+    return s1, s2
+
+
+def _best_windows(rng: np.random.Generator, source: PairSource, aug: PairAugmentation,
+                  crop: int, s1: float, s2: float,
+                  matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(crop1, crop2): frame 1 -> each crop, of the best covered of ``aug.n_windows`` windows
+    (the first of equals): a window of image 1 and the window of image 2 around its centre's
+    image, jittered by ``aug.crop_jitter``."""
+    rows, cols = source.first.shape
     to1 = _rescaling(s1)  # frame 1 -> rescaled image 1
     to2 = _rescaling(s2) @ matrix  # frame 1 -> rescaled image 2
     one_to_two = to2 @ np.linalg.inv(to1)
@@ -483,11 +514,15 @@ def make_pair(
         if best is None or coverage > best[0]:
             best = (coverage, crop1, crop2)
     assert best is not None
-    _, crop1, crop2 = best
-    if aug.flip:
-        flips = _flip(crop, bool(rng.random() < 0.5), bool(rng.random() < 0.5))
-        crop1, crop2 = flips @ crop1, flips @ crop2
+    return best[1], best[2]
 
+
+def _cropped_pair(source: PairSource, crop: int, crop1: np.ndarray,
+                  crop2: np.ndarray) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """(images, pair matrix, flow, mask): both crops sampled, crop 1 -> crop 2, and the flow
+    of crop 1's pixels into crop 2, NaN (and ``mask`` False) where they have no valid
+    correspondent."""
+    rows, cols = source.first.shape
     from1, from2 = np.linalg.inv(crop1), np.linalg.inv(crop2)
     images = [
         _sample(source.first, from1, (crop, crop)),
@@ -499,7 +534,13 @@ def make_pair(
     mask = _valid_at(source.valid, ux, uy, (rows, cols)) & _inside(fx, fy, (crop, crop))
     flow = np.stack([fx, fy]).astype(np.float32)
     flow[:, ~mask] = np.nan
+    return images, pair_matrix, flow, mask
 
+
+def _jitter(rng: np.random.Generator, source: PairSource, aug: PairAugmentation,
+            images: list) -> None:
+    """Speckle (when ``source.speckle``), normalise and jitter both ``images`` in place; then
+    quantise one of them to 8 bits with probability ``aug.quantize_prob``."""
     for side in range(2):
         image = images[side]
         if source.speckle:
@@ -509,13 +550,3 @@ def make_pair(
     if aug.quantize_prob > 0 and rng.random() < aug.quantize_prob:
         side = int(rng.integers(2))
         images[side] = np.round(images[side] * np.float32(255.0)) / np.float32(255.0)
-
-    sample = {
-        "image1": torch.from_numpy(np.ascontiguousarray(images[0], dtype=np.float32)[None]),
-        "image2": torch.from_numpy(np.ascontiguousarray(images[1], dtype=np.float32)[None]),
-        "flow": torch.from_numpy(flow),
-        "mask": torch.from_numpy(mask),
-    }
-    if with_matrix:
-        sample["matrix"] = torch.from_numpy(pair_matrix)
-    return sample
