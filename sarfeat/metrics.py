@@ -275,7 +275,9 @@ def registration_rmse(
     Returns
     -------
     float
-        ``inf`` when ``estimate`` is None or no grid point lands in image 2.
+        ``inf`` when ``estimate`` is None, when no grid point lands in image 2, or
+        when ``estimate`` sends a grid point to infinity (a projective map whose
+        horizon crosses the grid).
 
     Raises
     ------
@@ -290,7 +292,10 @@ def registration_rmse(
     xy, expected = _grid_inside(reference, shape1, shape2, grid)
     if len(xy) == 0:
         return float("inf")
-    error = _as_callable(estimate, "estimate")(xy) - expected
+    with np.errstate(divide="ignore", invalid="ignore"):  # a point sent to infinity
+        error = _as_callable(estimate, "estimate")(xy) - expected
+    if not np.all(np.isfinite(error)):  # was NaN (0 / 0) for a point on the estimate's horizon
+        return float("inf")
     return float(np.sqrt(np.mean(np.sum(error ** 2, axis=1))))
 
 
@@ -299,13 +304,14 @@ def correct_match_counts(
 ) -> tuple[int, float]:
     """NCM (matches within ``threshold`` px of the reference) and CMR (NCM / matches).
 
-    CMR is 0 when there is no match. Arguments as in :func:`match_errors`;
+    CMR is NaN when there is no match (0 / 0: no ratio to give, as
+    :func:`mean_matching_accuracy`), NCM then 0. Arguments as in :func:`match_errors`;
     ``threshold`` is a finite number of pixels >= 0 (ValueError otherwise).
     """
     check_number("threshold", threshold, 0)
     errors = match_errors(keypoints1, keypoints2, matches, reference)
     correct = int(np.count_nonzero(errors <= threshold))
-    return correct, correct / len(errors) if len(errors) else 0.0
+    return correct, correct / len(errors) if len(errors) else float("nan")
 
 
 def repeatability(
@@ -350,9 +356,13 @@ def repeatability(
     xy1, xy2 = xy1[:, ::-1], xy2[:, ::-1]
     forward = _as_callable(transform)
     if callable(transform):
-        if not hasattr(transform, "inverse"):
-            raise ValueError("a callable transform needs an inverse attribute; pass a 3x3 matrix")
-        backward = _as_callable(transform.inverse)
+        try:  # a skimage transform inverts its matrix when asked: hasattr would raise too
+            backward = _as_callable(transform.inverse)
+        except AttributeError:
+            raise ValueError("a callable transform needs an inverse attribute; pass a 3x3 "
+                             "matrix") from None
+        except np.linalg.LinAlgError:  # was numpy's "Singular matrix"
+            raise ValueError("transform is singular (it has no inverse)") from None
     else:
         try:
             backward = _as_callable(np.linalg.inv(np.asarray(transform, dtype=np.float64)))

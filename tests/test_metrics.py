@@ -1,5 +1,7 @@
 """sarfeat.metrics on cases with known answers."""
 
+import warnings
+
 import numpy as np
 import pytest
 from skimage.transform import SimilarityTransform
@@ -85,7 +87,31 @@ def test_ncm_and_cmr():
     moved[1] += 10
     ncm, cmr = correct_match_counts(keypoints, moved, [[0, 0], [1, 1]], np.eye(3))
     assert (ncm, cmr) == (1, 0.5)
-    assert correct_match_counts(keypoints, moved, np.empty((0, 2), int), np.eye(3)) == (0, 0.0)
+    ncm, cmr = correct_match_counts(keypoints, moved, np.empty((0, 2), int), np.eye(3))
+    assert ncm == 0 and np.isnan(cmr)  # 0 / 0 is no ratio: it was reported as 0.0
+
+
+def test_rmse_of_an_estimate_that_sends_a_grid_point_to_infinity_is_infinite():
+    from sarfeat.metrics import registration_rmse
+
+    # a projective estimate whose horizon (w = 1 - x / 30 = 0) passes through the grid
+    # point x = 30 of a 31-column image: that point goes to infinity (was NaN: 0 / 0 at y = 0)
+    horizon = np.array([[1.0, 0, 0], [0, 1, 0], [-1 / 30, 0, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no division warning either
+        assert registration_rmse(horizon, np.eye(3), (31, 31), (31, 31), grid=31) == np.inf
+        flat = np.array([[1.0, 0, 0], [0, 1, 0], [0, 0, 0]])  # w = 0 everywhere
+        assert registration_rmse(flat, np.eye(3), (50, 60), (50, 60)) == np.inf
+
+
+def test_repeatability_of_a_singular_skimage_transform_is_a_clear_error():
+    from skimage.transform import AffineTransform
+
+    from sarfeat.metrics import repeatability
+
+    flat = AffineTransform(matrix=[[1.0, 1, 0], [1, 1, 0], [0, 0, 1]])  # no inverse
+    with pytest.raises(ValueError, match="singular"):  # was numpy's LinAlgError
+        repeatability([[1.0, 1.0]], [[1.0, 1.0]], flat, (5, 5), (5, 5))
 
 
 def test_similarity_warps_are_reproducible_and_within_their_ranges():
