@@ -51,7 +51,8 @@ class RegistrationResult:
         ``fine_inliers`` (matches per stage; the coarse two are None for a
         pair with an optical image, whose coarse stage is a global correlation
         search, ``coarse_score``, that matches no points), ``residual_median`` and
-        ``residual_rms`` (pixels, of the inliers), ``coarse_angle`` (degrees,
+        ``residual_rms`` (of the inliers: the distance from ``transform`` of a fixed
+        keypoint to its moving keypoint, in moving-image pixels), ``coarse_angle`` (degrees,
         the turn of the moving image at which the coarse stage matched),
         ``prior`` (``'coarse'`` or ``'identity'``), ``coarse_failed`` (as the
         attribute), ``overlap_fraction`` (of the

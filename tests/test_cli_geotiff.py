@@ -169,7 +169,9 @@ def test_register_geotiff_pair(pairs, case, capsys):
     geography = saved["geography"]
     assert geography["fixed_crs"] == "EPSG:32633"
     assert geography["rmse_map_units"] == pytest.approx(10 * saved["residuals_px"]["rms"])
-    assert saved["residuals_px"]["frame"].startswith("pixels of the fixed grid")
+    assert saved["residuals_px"]["frame"].startswith(
+        "pixels of the fixed grid" if saved["moving_resampled_for_matching"]
+        else "pixels of the moving file, which lies on the fixed grid")
     with rasterio.open(out) as written:
         assert written.crs == UTM and written.count == count
         assert written.dtypes[0] == dtype
@@ -302,6 +304,27 @@ def test_map_residuals_of_a_plain_moving_image_are_in_its_own_pixel_size():
     np.testing.assert_allclose(columns["residual_px"], 1.0)
     np.testing.assert_allclose(columns["residual_map"], 5.0)
     assert report["residuals_px"]["frame"] == "pixels of the moving file"
+
+
+def test_residuals_of_a_georeferenced_moving_image_beside_a_plain_fixed_one(pairs, tmp_path):
+    # the moving GeoTIFF (20 m pixels) is matched as it is, the fixed image having no
+    # georeferencing: its residuals are in the moving file's pixels (the report said "pixels
+    # of the fixed grid", 10 m ones), as its tie points' residual_px are
+    moving, _, options = pairs[2]["20m"]
+    with rasterio.open(options[1]) as source:
+        np.save(tmp_path / "fixed.npy", source.read(1))
+    report_path, ties = tmp_path / "report.json", tmp_path / "ties.csv"
+    assert main(["register", str(tmp_path / "fixed.npy"), str(moving), "--json",
+                 str(report_path), "--tie-points", str(ties)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["moving_resampled_for_matching"] is False
+    assert report["residuals_px"]["frame"] == "pixels of the moving file"
+    with open(ties, newline="") as stream:
+        residuals = np.array([float(row["residual_px"]) for row in csv.DictReader(stream)])
+    assert len(residuals) == report["matches"]["fine_inliers"] >= 10
+    # float32 keypoints in the matcher, float64 in the tie points: equal to 1e-5
+    assert report["residuals_px"]["rms"] == pytest.approx(np.sqrt(np.mean(residuals ** 2)), 1e-5)
+    assert report["residuals_px"]["median"] == pytest.approx(np.median(residuals), 1e-5)
 
 
 @pytest.mark.parametrize("grid", [Affine(0.0, 10.0, 500000.0, 10.0, 0.0, 5600000.0),

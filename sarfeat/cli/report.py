@@ -156,10 +156,14 @@ def registration_report(result, total: np.ndarray, inputs: Inputs, head: dict,
 
 
 def _residual_frame(inputs: Inputs) -> str:
-    """The pixels that the inliers' residuals are measured in."""
-    if inputs.moving.georeferenced:
+    """The pixels that the inliers' residuals are measured in: the moving image's as
+    matched, the fixed grid's only when it was brought onto that grid (a georeferenced
+    moving image beside a fixed image without georeferencing is matched as it is)."""
+    if inputs.resampled:
         return ("pixels of the fixed grid, on which the moving image was matched (the tie "
                 "points' residual_px are in the moving file's own pixels)")
+    if inputs.fixed.georeferenced and inputs.moving.georeferenced:
+        return "pixels of the moving file, which lies on the fixed grid"
     return "pixels of the moving file"
 
 
