@@ -56,6 +56,20 @@ def test_example_matches_known_warp(shared_data, weights):
     assert "Copernicus" in result.stdout  # attribution of the bundled scene
 
 
+def test_example_without_a_match_reports_no_mma(shared_data, capsys, monkeypatch):
+    """The example's MMA of no match is no figure (it printed 'MMA@1: 0.000', as if every
+    match were wrong): the keypoints of the real pair, their matching made to find none."""
+    import skimage.feature
+
+    monkeypatch.setattr(skimage.feature, "match_descriptors",
+                        lambda *args, **kwargs: np.empty((0, 2), np.intp))
+    assert main(["detect", "--example"]) == 0
+    printed = capsys.readouterr().out
+    assert "matches: 0 (mutual nearest neighbours), 0 within 3 px" in printed
+    assert "MMA@1: n/a (no match)  MMA@3: n/a (no match)  MMA@5: n/a (no match)" in printed
+    assert "0.000" not in printed
+
+
 @pytest.mark.parametrize("precision", ["auto", "fp32"])
 def test_example_prints_the_runtime_and_precision_that_ran(shared_data, precision, capsys):
     """Not the --precision asked for ('auto'), but what it came to (int8 on ONNX Runtime

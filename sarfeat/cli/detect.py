@@ -238,6 +238,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     import numpy as np
     from skimage.feature import match_descriptors
 
+    from ..metrics import match_errors, mean_matching_accuracy
+
     vv, moving, tform = example_pair()
     weights = checked_weights(args.weights, args.trust)
     # without --min-size, a --max-size below the example's gives one level, at --max-size
@@ -251,10 +253,10 @@ def _example(args: argparse.Namespace, console: Console) -> None:
     detected = time.perf_counter()
     matches = match_descriptors(descriptors0, descriptors1, cross_check=True)
     elapsed = time.perf_counter() - start
-    # reprojection error of each match under the known warp, in (x, y) = (col, row)
-    projected = tform(keypoints0[matches[:, 0], ::-1])
-    errors = np.linalg.norm(projected - keypoints1[matches[:, 1], ::-1], axis=1)
-    mma = {t: float(np.mean(errors <= t)) if len(errors) else 0.0 for t in (1, 3, 5)}
+    # reprojection error of each match under the known warp; MMA NaN without a match
+    errors = match_errors(keypoints0, keypoints1, matches, tform)
+    mma = dict(zip((1, 3, 5), mean_matching_accuracy(keypoints0, keypoints1, matches, tform,
+                                                      (1, 3, 5)).tolist()))
     w = EXAMPLE_WARP
     for line in (
         f"sarfeat example: Sentinel-1 Labrador scene, {vv.shape[0]} x {vv.shape[1]} "
@@ -267,7 +269,8 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"keypoints: {len(keypoints0)} (VV), {len(keypoints1)} (warped VH)",
         f"matches: {len(matches)} (mutual nearest neighbours), "
         f"{int(np.sum(errors <= 3))} within 3 px",
-        "  ".join(f"MMA@{t}: {mma[t]:.3f}" for t in (1, 3, 5)),
+        "  ".join(f"MMA@{t}: {mma[t]:.3f}" if len(errors) else f"MMA@{t}: n/a (no match)"
+                  for t in (1, 3, 5)),
         f"time: {elapsed:.2f} s (detection and description {detected - start:.2f} s, "
         f"matching {elapsed - (detected - start):.2f} s)",
     ):
