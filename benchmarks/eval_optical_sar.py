@@ -457,22 +457,32 @@ def summary(rows, misaligned: frozenset = frozenset(), column: int = 1) -> dict:
     """The figures of one method; ``misaligned`` names pairs whose tiles are themselves
     apart (:mod:`check_3mos_alignment`): counted as published, and listed. ``column``:
     the rows' entry holding the error (1: against the published truth, 5: against
-    the re-aligned one)."""
+    the re-aligned one).
+
+    A returned transform whose error is not a number (NaN: a point sent to infinity)
+    is wrong, not left out: ``within_3px + wrong_returned + refused == pairs``. With no
+    pair, the share and the medians are None (no figure), not 0."""
     errors = [row[column] for row in rows]
     within = [r for r in errors if r is not None and r <= 3]
+
+    def wrong(error) -> bool:
+        return error is not None and not error <= 3  # NaN too
+
+    def median(values, digits: int):
+        return round(float(np.median(values)), digits) if len(values) else None
+
     return {
         "pairs": len(rows),
         "within_3px": len(within),
-        "share_within_3px": round(len(within) / max(1, len(rows)), 3),
-        "median_rmse_registered": round(float(np.median(within)), 2) if within else None,
-        "wrong_returned": sum(r is not None and r > 3 for r in errors),
+        "share_within_3px": round(len(within) / len(rows), 3) if rows else None,
+        "median_rmse_registered": median(within, 2),
+        "wrong_returned": sum(wrong(r) for r in errors),
         "refused": sum(r is None for r in errors),
-        "median_cpu_s": round(float(np.median([row[2] for row in rows])), 2),
-        "median_wall_s": round(float(np.median([row[3] for row in rows])), 2),
+        "median_cpu_s": median([row[2] for row in rows], 2),
+        "median_wall_s": median([row[3] for row in rows], 2),
         "pairs_on_misaligned_tiles": sum(row[0] in misaligned for row in rows),
         "wrong_returned_on_misaligned_tiles": sum(
-            row[column] is not None and row[column] > 3 for row in rows
-            if row[0] in misaligned),
+            wrong(row[column]) for row in rows if row[0] in misaligned),
     }
 
 

@@ -276,6 +276,19 @@ def test_rows_and_summary_carry_the_realigned_error(monkeypatch):
     assert eval_optical_sar.summary(rows["sift"])["within_3px"] == 0
 
 
+def test_summary_counts_every_pair_once_and_gives_no_figure_without_pairs():
+    rows = [("a", 1.0, 2.0, 2.5, "", 1.0), ("b", float("nan"), 1.0, 1.5, "", float("nan")),
+            ("c", None, 3.0, 3.5, "refused", None), ("d", 7.0, 4.0, 4.5, "", 7.0)]
+    figures = eval_optical_sar.summary(rows, misaligned=frozenset({"b"}))
+    # a NaN error was counted neither within 3 px, nor wrong, nor refused
+    assert (figures["within_3px"], figures["wrong_returned"], figures["refused"]) == (1, 2, 1)
+    assert figures["wrong_returned_on_misaligned_tiles"] == 1
+    assert figures["share_within_3px"] == 0.25 and figures["median_cpu_s"] == 2.5
+    empty = eval_optical_sar.summary([])  # a sure_truth block of no pair: was a share of 0.0
+    assert empty["pairs"] == 0 and empty["share_within_3px"] is None
+    assert empty["median_cpu_s"] is None and empty["median_wall_s"] is None
+
+
 def test_load_alignment_reads_flags_and_offsets(tmp_path):
     path = tmp_path / "alignment.json"
     path.write_text(json.dumps([
