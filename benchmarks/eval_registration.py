@@ -157,7 +157,7 @@ def _summary(rows):
     successes = [r for r in rows if r["success"]]
     return {"successes": len(successes), "of": len(rows),
             "median_rmse": float(np.median(rmse)),
-            "min_ncm_of_successes": min((r["ncm"] for r in successes), default=0),
+            "min_ncm_of_successes": min((r["ncm"] for r in successes), default=None),
             "mean_cmr": round(float(np.mean([r["cmr"] for r in rows])), 3),
             "seconds": round(float(sum(r["seconds"] for r in rows)), 1)}
 

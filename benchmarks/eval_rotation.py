@@ -66,7 +66,8 @@ CONFIGS = {"default": {}, "v1": {"weights": "sarfeat-sar-v1"}, "patch": {"descri
 
 
 def _summary(errors: np.ndarray) -> dict:
-    return {"mma3": float(np.mean(errors <= 3)) if len(errors) else 0.0,
+    """MMA@3 of ``errors`` (NaN without a match: no ratio, not 0) and their count."""
+    return {"mma3": float(np.mean(errors <= 3)) if len(errors) else float("nan"),
             "matches": int(len(errors))}
 
 

@@ -51,8 +51,8 @@ def evaluate(turned_maps: str, scenes=SCENES, angles=ANGLES, **options) -> dict:
             errors = warped_channel_errors(detector, cube,
                                            [turn_about_centre(cube.shape[:2], angle)])
             pooled[angle].append(errors)
-            per_angle[angle] = {"mma3": float(np.mean(errors <= 3)) if len(errors) else 0.0,
-                                "matches": int(len(errors))}
+            per_angle[angle] = {"mma3": float(np.mean(errors <= 3)) if len(errors)
+                                else float("nan"), "matches": int(len(errors))}  # no ratio
         result["scenes"][scene] = {
             "mma3": per_angle,
             "quarter_turn_repeatability": quarter_turn_repeatability(detector, cube[..., 0]),
