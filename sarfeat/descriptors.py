@@ -197,6 +197,10 @@ class MultiDescriptorExtractor:
         Keypoints are never dropped: use ``descriptors[name][masks[name]]``
         and ``keypoints[masks[name]]`` to match one descriptor.
 
+    Every call first sets all of these to None (``extract`` replaces the keypoints
+    too): a call that raises leaves None, never the previous image's results
+    (which skimage's SIFT and ORB keep).
+
     Examples
     --------
     >>> import numpy as np
@@ -248,14 +252,20 @@ class MultiDescriptorExtractor:
         self.detector_options = detector_options
         self._own_detector: SARR2D2Detector | None = None
         self._own_key = None
-        self.keypoints = self.scales = self.orientations = self.responses = None
         self.descriptors: dict[str, np.ndarray] | None = None
         self.masks: dict[str, np.ndarray] | None = None
+        self._clear_results()
         self._check_parameters()
         if detector is None:
             self._get_detector()  # checks weights and detector options; loads nothing
 
     # -- setup ------------------------------------------------------------------------------------
+
+    def _clear_results(self) -> None:
+        """Set every result attribute to None: each call starts so, and a call that fails
+        leaves None rather than the results of the previous image."""
+        self.keypoints = self.scales = self.orientations = self.responses = None
+        self.descriptors = self.masks = None
 
     def _check_parameters(self) -> None:
         self.descriptor_names = _check_names(self.descriptor_names)
@@ -339,6 +349,7 @@ class MultiDescriptorExtractor:
         RuntimeError
             When no keypoint is found.
         """
+        self._clear_results()
         self._check_parameters()
         detector = self._get_detector()
         detector.detect(image, mask)
@@ -352,6 +363,7 @@ class MultiDescriptorExtractor:
         Parameters and errors are those of :meth:`detect`. The R2D2
         descriptors come from the detection pass itself.
         """
+        self._clear_results()
         self._check_parameters()
         detector = self._get_detector()
         if "r2d2" in self.descriptor_names:
@@ -409,10 +421,12 @@ class MultiDescriptorExtractor:
         else:
             responses = None
             given = keypoints
+        own_orientations = self.orientations
+        self._clear_results()  # extract replaces every result, keypoints included
         keypoints, scales = check_keypoints(given, scales, orientations,
                                             "MultiDescriptorExtractor",
                                             upright=not self.rotation_invariant,
-                                            own_orientations=self.orientations)
+                                            own_orientations=own_orientations)
         if scales is None:
             scales = np.full(len(keypoints), float(PATCH_DIAMETER))
         r2d2 = None
@@ -432,7 +446,7 @@ class MultiDescriptorExtractor:
 
     def _describe(self, image, mask, r2d2, given_keypoints, given_scales, responses) -> None:
         """Describe ``given_keypoints``; fill every result attribute, and only once all
-        succeeded (a failure leaves the previous call's results as they were).
+        succeeded (a failure leaves them None, as the call cleared them).
 
         The descriptors are computed in float64; the per-keypoint attributes are
         stored in :func:`~sarfeat.detector_input.keypoint_dtype` of ``image``'s

@@ -35,7 +35,12 @@ if TYPE_CHECKING:  # for the annotation only: sarfeat.network needs torch
 # re-exported where they moved from (sarfeat.pyramid; DEFAULT_THRESHOLD: detector_network;
 # NoKeypointsError: detector_input)
 __all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MARGIN",
-           "PATCH_DIAMETER", "edge_margin", "pyramid_scales"]
+           "PATCH_DIAMETER", "RESULTS", "edge_margin", "pyramid_scales"]
+
+#: The detector's result attributes: each ``detect`` and ``detect_and_extract`` sets them all
+#: to None before it starts, ``extract`` its ``descriptors`` and ``mask``.
+RESULTS = ("keypoints", "scales", "orientations", "responses", "reliabilities",
+           "repeatabilities", "descriptors", "mask")
 
 
 class SARR2D2Detector:
@@ -191,6 +196,10 @@ class SARR2D2Detector:
     mask : (N,) ndarray of bool
         Which keypoints could be described (all, after ``detect_and_extract``).
 
+    A call that raises leaves None in every attribute it would have filled
+    (``extract``: ``descriptors`` and ``mask``), never the previous image's
+    results, which skimage's SIFT and ORB keep.
+
     Examples
     --------
     >>> import numpy as np
@@ -263,12 +272,21 @@ class SARR2D2Detector:
         self.progress = progress
         self._runner = None
         self._runner_key = None
-        self.keypoints = self.scales = self.orientations = self.responses = None
-        self.reliabilities = self.repeatabilities = self.descriptors = self.mask = None
+        self._clear_results(RESULTS)
         check_detector_parameters(self)
 
     n_keypoints = alias_property("max_keypoints")
     downscale = alias_property("scale_factor")
+
+    def _clear_results(self, names: tuple[str, ...]) -> None:
+        """Set the result attributes ``names`` to None.
+
+        Each call clears first what it fills, so that a call that fails leaves
+        None, never the results of the previous image (skimage's SIFT and ORB keep
+        those, which a loop that catches the error then reads as the new image's).
+        """
+        for name in names:
+            setattr(self, name, None)
 
     def __getstate__(self) -> dict:
         """Parameters and results, not the loaded runtimes (for pickle and deepcopy)."""
@@ -408,6 +426,7 @@ class SARR2D2Detector:
     # -- detection ----------------------------------------------------------------------------
 
     def _run_detection(self, image, mask):
+        self._clear_results(RESULTS)
         normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
         thresholds, describer = self._thresholds(), self._describer()
@@ -518,6 +537,7 @@ class SARR2D2Detector:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
             keypoints = self.keypoints
             scales = self.scales if scales is None else scales
+        self._clear_results(("descriptors", "mask"))
         keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector",
                                             upright=self.upright,
                                             own_orientations=self.orientations)

@@ -207,16 +207,32 @@ def test_keypoints_and_scales_that_are_not_real_numbers_are_refused(keypoints, s
     extractor.extract(image, [[30, 30]])  # a list of integers is read
     assert extractor.masks["ratio_hog"].tolist() == [True]
 
-def test_failed_extract_leaves_the_previous_results_whole(hh):
+def test_failed_extract_leaves_no_results_of_the_previous_call(hh):
+    """Neither the previous keypoints nor descriptors of another length (extract used to set
+    keypoints before describing) nor whole previous results (which a caller that catches the
+    error would take for the new image's): every result attribute is None."""
     extractor = patch_extractor()
     keypoints = np.array([[128.0, 60.0], [100.0, 100.0], [60.0, 60.0]])
-    extractor.extract(hh, keypoints)
-    with pytest.raises(ValueError, match="no valid pixel"):
-        extractor.extract(np.full_like(hh, np.nan), keypoints[:1])
-    np.testing.assert_array_equal(extractor.keypoints, keypoints)
-    assert extractor.scales.shape == extractor.orientations.shape == (3,)
-    for name in PATCH_NAMES:
-        assert len(extractor.descriptors[name]) == len(extractor.masks[name]) == 3
+    for failing in (lambda: extractor.extract(np.full_like(hh, np.nan), keypoints[:1]),
+                    lambda: extractor.extract(hh, np.zeros((3, 3))),
+                    lambda: extractor.extract(np.ones((4, 4, 4)))):
+        extractor.extract(hh, keypoints)
+        with pytest.raises(ValueError):
+            failing()
+        for name in ("keypoints", "scales", "orientations", "responses", "descriptors",
+                     "masks"):
+            assert getattr(extractor, name) is None, name
+
+
+def test_failed_detection_leaves_no_results_of_the_previous_image(hh):
+    extractor = MultiDescriptorExtractor(**DETECTOR_OPTIONS)
+    for call in (extractor.detect_and_extract, extractor.detect):
+        extractor.detect_and_extract(hh)
+        with pytest.raises(RuntimeError):  # NoKeypointsError: a flat image
+            call(np.ones((64, 64), np.float32))
+        for name in ("keypoints", "scales", "orientations", "responses", "descriptors",
+                     "masks"):
+            assert getattr(extractor, name) is None, name
 
 
 def test_border_nan_and_outside_keypoints_are_flagged_not_dropped(hh):

@@ -315,6 +315,28 @@ def test_repeated_calls_reuse_results_cleanly(naver_net, scene):
     assert len(detector.descriptors) == len(detector.keypoints)
 
 
+@pytest.mark.parametrize("bad", ["flat", "3-D", "all NaN", "tiny"])
+def test_failed_call_leaves_no_results_of_the_previous_image(naver_net, scene, bad):
+    """A detector reused after an error holds None, not the previous image's keypoints (as
+    skimage's SIFT and ORB do, which a loop that catches the error reads as the new ones)."""
+    image = {"flat": np.ones((64, 64), np.float32), "3-D": np.dstack([scene] * 3),
+             "all NaN": np.full((64, 64), np.nan, np.float32), "tiny": scene[:16, :16]}[bad]
+    detector = make_detector(naver_net)
+    for call in (detector.detect_and_extract, detector.detect):
+        detector.detect_and_extract(scene)
+        with pytest.raises((ValueError, RuntimeError)):
+            call(image)
+        for name in ("keypoints", "descriptors", "mask") + PER_KEYPOINT:
+            assert getattr(detector, name) is None, name
+    # a failed extract clears what extract fills; the detected keypoints are still the scene's
+    detector.detect_and_extract(scene)
+    keypoints = detector.keypoints
+    with pytest.raises((ValueError, RuntimeError)):  # a tiny image just describes none
+        detector.extract(np.ones((64, 64), np.float32) if bad == "tiny" else image, keypoints)
+    assert detector.descriptors is None and detector.mask is None
+    assert detector.keypoints is keypoints
+
+
 # -- no-data that behaves -------------------------------------------------------------------------
 
 
