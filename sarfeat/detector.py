@@ -12,7 +12,7 @@ import numpy as np
 from ._validation import (alias_property, check_detector_parameters, check_keypoints,
                           resolve_alias)
 from .architecture import NetworkWeights
-from .detector_input import NoKeypointsError, prepare_image
+from .detector_input import NoKeypointsError, no_keypoint_error, prepare_image
 from .detector_network import (
     DEFAULT_THRESHOLD, detection_thresholds, detector_network, detector_runner, maps_source,
     runner_key, runner_summary,
@@ -20,7 +20,8 @@ from .detector_network import (
 from .learned_polar import release_polar_weighting, weight_polar_descriptors
 from .preprocess import NormalizedImage
 from .pyramid import (
-    EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, pyramid_levels, pyramid_scales,
+    EDGE_MARGIN, PATCH_DIAMETER, PyramidLevel, edge_margin, level_shape, pyramid_levels,
+    pyramid_scales,
 )
 from .runtime import resolve_device
 from .runtime.ahead import one_ahead
@@ -437,10 +438,10 @@ class SARR2D2Detector:
         best = best_keypoints(tiles, normalized, thresholds, describer, runner.halo,
                               self.max_keypoints)
         if best is None or len(best["keypoints"]) == 0:
-            raise NoKeypointsError(
-                "SARR2D2Detector found no keypoint: the image may be flat, featureless, too "
-                "small or mostly masked; try lower reliability_threshold/repeatability_threshold"
-            )
+            shape = normalized.image.shape
+            scale = pyramid_scales(shape, self.scale_factor, self.min_size, self.max_size,
+                                   self.min_scale, self.max_scale)[0]
+            raise no_keypoint_error(shape, level_shape(shape, scale), scale)
         for name in ("keypoints", "scales", "orientations", "reliabilities", "repeatabilities"):
             setattr(self, name, best[name].astype(float_dtype))
         self.responses = (best["reliabilities"] * best["repeatabilities"]).astype(float_dtype)

@@ -14,7 +14,12 @@ import numpy as np
 
 from .preprocess import NormalizedImage, normalize_sar
 
-__all__ = ["NoKeypointsError", "keypoint_dtype", "prepare_image", "refuse_flat"]
+__all__ = ["NoKeypointsError", "keypoint_dtype", "no_keypoint_error", "prepare_image",
+           "refuse_flat"]
+
+#: A level whose shorter side is below this many pixels (a patch of the network's training)
+#: leaves it too little image to find keypoints in.
+SMALL_LEVEL = 32
 
 
 class NoKeypointsError(RuntimeError):
@@ -55,6 +60,44 @@ def refuse_flat(values: np.ndarray, which: str | None = None) -> None:
     if values.max() == values.min():
         raise NoKeypointsError(("" if which is None else f"{which}: ") + "the image is flat "
                                "(all valid pixels have one value): there is nothing to detect")
+
+
+def no_keypoint_error(shape: tuple[int, int], largest: tuple[int, int], scale: float
+                      ) -> NoKeypointsError:
+    """The error of a detection that found no keypoint, saying why it may have found none.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (height, width).
+    largest : tuple of int
+        (height, width) of the pyramid's largest level.
+    scale : float
+        That level's scale (1: full resolution; less when ``max_size`` or
+        ``max_scale`` shrank it).
+
+    Examples
+    --------
+    >>> from sarfeat.detector_input import no_keypoint_error
+    >>> print(no_keypoint_error((30, 4000), (8, 1024), 0.256))
+    SARR2D2Detector found no keypoint in the 30 x 4000 image: its largest pyramid level is
+    8 x 1024 pixels (scale 0.256, set by max_size or max_scale), likely too thin for the
+    network (under 32 pixels a side); raise max_size to 4000 (or max_scale to 1) to detect
+    at full resolution
+    """
+    text = f"SARR2D2Detector found no keypoint in the {shape[0]} x {shape[1]} image"
+    if min(largest) >= SMALL_LEVEL:
+        return NoKeypointsError(
+            f"{text}: it may be flat, featureless or mostly masked; try lower "
+            "reliability_threshold/repeatability_threshold")
+    if scale < 1:
+        return NoKeypointsError(
+            f"{text}: its largest pyramid level is {largest[0]} x {largest[1]} pixels (scale "
+            f"{scale:.3g}, set by max_size or max_scale), likely too thin for the network (under "
+            f"{SMALL_LEVEL} pixels a side); raise max_size to {max(shape)} (or max_scale to 1) "
+            "to detect at full resolution")
+    return NoKeypointsError(f"{text}: it is likely too small for the network (under "
+                            f"{SMALL_LEVEL} pixels a side); pass a larger image")
 
 
 def keypoint_dtype(dtype) -> type:

@@ -124,3 +124,22 @@ def test_a_small_image_gives_fewer_keypoints_not_an_error(shared_data):
         assert np.all((rows >= 7.5) & (rows <= 55.5) & (cols >= 7.5) & (cols <= 55.5))
     with pytest.raises(RuntimeError, match="flat"):
         detector.detect(np.full((64, 64), 0.5, np.float32))
+
+
+def test_no_keypoint_in_a_thin_or_tiny_image_says_why(scene):
+    """A 40 x 4096 strip shrunk by max_size to 10 x 1024 pixels gives none, and the error
+    names the cause and the cure (it only said "flat, featureless, too small or mostly
+    masked": raising max_size gives about a thousand); a 16 x 16 crop is said too small."""
+    from sarfeat import NoKeypointsError
+
+    strip = np.ascontiguousarray(np.tile(scene[:40], (1, 16)))
+    detector = SARR2D2Detector(max_size=1024)
+    for image in (strip, strip.T):
+        with pytest.raises(NoKeypointsError, match=r"largest pyramid level is (10 x 1024|1024 x "
+                                                   r"10) pixels .* raise max_size to 4096"):
+            detector.detect(image)
+    detector.max_size = 4096
+    detector.detect(strip)
+    assert len(detector.keypoints) > 100
+    with pytest.raises(NoKeypointsError, match="16 x 16 image: it is likely too small"):
+        detector.detect(scene[:16, :16])
