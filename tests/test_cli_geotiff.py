@@ -386,3 +386,29 @@ def test_nodata_option_marks_a_complex_file_as_its_own_nodata_value_does(tmp_pat
                    "--nodata", "5", "--no-progress", "-q", "--workers", "1"])
     assert status == 2
     assert "has no valid pixel: all NaN or no-data (--nodata 5)" in capsys.readouterr().err
+
+
+def test_detect_writes_the_keypoints_map_coordinates_at_pixel_centres(tmp_path, capsys):
+    """detect's .npz had pixel (row, col) only, and nothing of the file's georeferencing: a
+    rasterio user had to guess the convention. map_xy is now rasterio's own answer,
+    ``transform.xy(..., offset='center')``, on a turned grid (every coefficient non-zero, so a
+    swapped axis or a corner convention shows), with the CRS and geotransform beside it."""
+    from rasterio.transform import xy
+
+    vv = load_sar_scene("labrador")[..., 0].copy()
+    vv[:40, :60] = 0  # no-data: no keypoint there
+    geo = Affine.rotation(20) @ Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 6000000.0)
+    image, plain = tmp_path / "vv.tif", tmp_path / "vv.npy"
+    write_geotiff(image, vv, crs=UTM, transform=geo, nodata=0)
+    assert main(["detect", str(image), "-o", str(tmp_path / "kp.npz"), "-q"]) == 0
+    saved = np.load(tmp_path / "kp.npz")
+    rows, cols = saved["keypoints"].astype(np.float64).T
+    assert not np.any((rows < 40) & (cols < 60))
+    x, y = xy(geo, rows, cols, offset="center")
+    np.testing.assert_allclose(saved["map_xy"], np.column_stack([x, y]), rtol=0, atol=1e-6)
+    assert CRS.from_wkt(str(saved["crs"])) == UTM
+    np.testing.assert_array_equal(saved["geotransform"], list(geo)[:6])
+    # a file without georeferencing has no map coordinates rather than pixel ones under the name
+    np.save(plain, vv)
+    assert main(["detect", str(plain), "-o", str(tmp_path / "plain.npz"), "-q"]) == 0
+    assert "map_xy" not in np.load(tmp_path / "plain.npz").files

@@ -13,7 +13,8 @@ from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, 
                      check_plot, checked_weights, device_name, input_error, network_text,
                      positive_int, with_nodata)
 
-__all__ = ["add_parser", "run", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE", "TURNED_OPTIONS"]
+__all__ = ["add_parser", "run", "map_outputs", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE",
+           "TURNED_OPTIONS"]
 
 #: The warp of the examples (image 1 (x, y) -> image 2 (x, y)).
 EXAMPLE_WARP = {"scale": 0.8, "rotation_deg": 10.0, "translation": (30.0, -10.0)}
@@ -88,7 +89,8 @@ def add_parser(commands) -> None:
         description=(
             "Detect Fast-R2D2 keypoints in IMAGE (.npy, PNG, JPEG or TIFF/GeoTIFF; the file's "
             "no-data is honoured) and write keypoints (row, col), scales, responses and "
-            "descriptors to an .npz file. With --example, run on the bundled Sentinel-1 "
+            "descriptors to an .npz file, with the keypoints' map coordinates for a "
+            "georeferenced file. With --example, run on the bundled Sentinel-1 "
             "Labrador scene instead: VV against VH warped by a known similarity, and report "
             "the matching accuracy."),
     )
@@ -107,7 +109,12 @@ def add_parser(commands) -> None:
                         help="longest side of the largest pyramid level (default 1024)")
     detect.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
                         help="write the results to this file (NumPy .npz format, whatever "
-                             "its suffix)")
+                             "its suffix): keypoints (row, col, 0 at the first pixel's "
+                             "centre), scales, orientations, responses, descriptors, "
+                             "image_shape; for a file with a CRS and geotransform also map_xy "
+                             "(x, y of each keypoint in the file's CRS: the geotransform at "
+                             "col + 0.5, row + 0.5), crs (WKT) and geotransform (rasterio's a-f "
+                             "on pixel corners); GCPs and RPCs are not used")
     detect.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                         help="save a plot of the keypoints or, with --example, of the "
                              f"matches (an image longer than {PLOT_SIDE} pixels is drawn "
@@ -180,13 +187,35 @@ def _save_npz(path: Path, **arrays) -> None:
         np.savez_compressed(stream, **arrays)
 
 
+def map_outputs(raster, keypoints) -> dict:
+    """``map_xy``, ``crs`` and ``geotransform`` of ``detect``'s .npz for a georeferenced raster
+    (a CRS and a geotransform), else nothing.
+
+    ``map_xy`` are the (x, y) map coordinates, in the raster's CRS, of the (row, col)
+    ``keypoints``: integer rows and columns are pixel centres, so the geotransform (pixel
+    corners, as rasterio and GDAL give it) is taken at (col + 0.5, row + 0.5), as
+    ``rasterio.transform.xy`` does with its default ``offset='center'``.
+    """
+    import numpy as np
+
+    from ..io import map_coordinates
+
+    if not raster.georeferenced:
+        return {}
+    keypoints = np.asarray(keypoints, np.float64).reshape(-1, 2)
+    return {"map_xy": map_coordinates(raster, keypoints[:, ::-1]),
+            "crs": np.asarray(raster.crs.to_wkt()),
+            "geotransform": np.asarray(list(raster.transform)[:6], np.float64)}
+
+
 def _detect_file(args: argparse.Namespace, console: Console) -> None:
     import numpy as np
 
     from ..io import RasterError, read_raster
 
     try:  # --nodata marks what it would as the file's own value (NaN then), as register reads it
-        image = with_nodata(read_raster(args.image), args.nodata).band(args.band)
+        raster = with_nodata(read_raster(args.image), args.nodata)
+        image = raster.band(args.band)
     except RasterError as error:
         raise input_error(error) from None
     console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
@@ -204,7 +233,8 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
         _save_npz(args.output, keypoints=detector.keypoints, scales=detector.scales,
                   orientations=detector.orientations, responses=detector.responses,
                   descriptors=detector.descriptors,
-                  image_shape=np.asarray(image.shape))
+                  image_shape=np.asarray(image.shape),
+                  **map_outputs(raster, detector.keypoints))
         console.say(f"wrote {args.output}")
     if args.plot is not None:
         from ..io import atomic_path
