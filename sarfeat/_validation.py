@@ -17,7 +17,7 @@ import numpy as np
 from .argument_checks import DEVICES, is_device_name
 from .geometry import check_order
 from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
-from .preprocess import INPUT_KINDS
+from .preprocess import INPUT_KINDS, check_nodata
 from .weights import check_weights
 
 __all__ = [
@@ -179,7 +179,7 @@ def check_detector_parameters(params) -> None:
     for name in ("reliability_threshold", "repeatability_threshold"):
         check_number(name, getattr(params, name), 0, 1, optional=True)
     check_choice("input_kind", params.input_kind, INPUT_KINDS)
-    check_number("nodata", params.nodata, optional=True)
+    check_nodata(params.nodata)  # NaN too: a float GeoTIFF's usual nodata (rasterio's .nodata)
     check_device(params.device)
     check_choice("precision", params.precision, PRECISIONS)
     check_choice("runtime", params.runtime, RUNTIMES)

@@ -94,7 +94,7 @@ from .hand_descriptors import (
     DISPLAY_DB_RANGE, log_patch_descriptors, ratio_hog_descriptors, roewa_gradient,
     valid_at_keypoints,
 )
-from .preprocess import INPUT_KINDS, normalize_sar
+from .preprocess import INPUT_KINDS, check_nodata, normalize_sar
 
 from typing import TYPE_CHECKING
 
@@ -281,7 +281,7 @@ class MultiDescriptorExtractor:
         check_bool("rotation_invariant", self.rotation_invariant)
         if self.input_kind is not None:
             check_choice("input_kind", self.input_kind, INPUT_KINDS)
-        check_number("nodata", self.nodata, optional=True)
+        check_nodata(self.nodata)  # NaN too, as rasterio gives a float file's nodata
         check_number("patch_scale", self.patch_scale, 0, low_open=True)
         check_number("roewa_alpha", self.roewa_alpha, 0, low_open=True)
         for name, low in (("orientation_bins", 2), ("log_patch_size", 2)):

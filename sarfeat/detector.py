@@ -91,7 +91,8 @@ class SARR2D2Detector:
         What the pixel values are; see :func:`sarfeat.preprocess.normalize_sar`.
     nodata : float, optional
         A pixel value that marks no-data (besides NaN), e.g. 0 for the area
-        outside a Sentinel-1 swath; compared as NumPy compares
+        outside a Sentinel-1 swath (NaN, many float files' ``rasterio`` nodata,
+        adds nothing; infinities are no-data anyway); compared as NumPy compares
         (:func:`sarfeat.preprocess.valid_mask`; a file read by
         :mod:`sarfeat.io` has its own marked as GDAL reads it).
     device : str or torch.device

@@ -220,3 +220,36 @@ def test_skimage_parameter_names(naver_net, scene):
     assert detector.scale_factor == detector.downscale == 1.5
     detector.detect(scene)
     assert len(detector.keypoints) == 7
+
+
+def test_nodata_nan_as_rasterio_gives_it_is_accepted(naver_net, scene, tmp_path):
+    """``nodata=src.nodata`` of a float GeoTIFF (NaN) was refused ("must be a finite number
+    in [-inf, inf]") by the detector and the extractor, though NaN is no-data anyway and
+    normalize_sar takes it: it now gives what nodata=None gives; a string is still refused."""
+    from sarfeat import MultiDescriptorExtractor
+
+    rasterio = pytest.importorskip("rasterio")
+    holed = scene.copy()
+    holed[100:140, 60:120] = np.nan
+    path = tmp_path / "holed.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=256, height=256, count=1,
+                       dtype="float32", nodata=np.nan, crs="EPSG:32633",
+                       transform=rasterio.Affine(10, 0, 500000, 0, -10, 5600000)
+                       ) as target:
+        target.write(holed, 1)
+    with rasterio.open(path) as source:
+        image, nodata = source.read(1), source.nodata
+    assert np.isnan(nodata)
+    reference = make_detector(naver_net)
+    reference.detect(holed)
+    for value in (nodata, -np.inf):
+        detector = make_detector(naver_net, nodata=value)
+        detector.detect(image)
+        np.testing.assert_array_equal(detector.keypoints, reference.keypoints)
+    extractor = MultiDescriptorExtractor(descriptors="log_patch", nodata=nodata)
+    extractor.extract(image, reference.keypoints, reference.scales)
+    assert extractor.masks["log_patch"].any()
+    for make in (lambda: make_detector(naver_net, nodata="0"),
+                 lambda: MultiDescriptorExtractor(nodata="0")):
+        with pytest.raises(ValueError, match="nodata must be one real number"):
+            make()
