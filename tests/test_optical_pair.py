@@ -37,6 +37,14 @@ def test_two_optical_images_register_within_a_pixel(tile, moved_optical, contras
     assert result.confidence > 0.5
 
 
+def test_nodata_nan_is_the_same_as_none(tile, moved_optical):
+    # a float GeoTIFF's nodata as rasterio gives it: NaN already marks no-data
+    results = [sarfeat.register(tile[0], moved_optical, modality="optical", rng=0,
+                                progress=False, nodata=nodata) for nodata in (None, np.nan)]
+    np.testing.assert_array_equal(results[0].transform.params, results[1].transform.params)
+    assert registration_rmse(results[1].transform, TRUTH.params, SHAPE, SHAPE) < 1.0
+
+
 def test_the_modality_choices_of_the_command_line_list_optical(capsys):
     for command in ("register", "register-stack"):
         with pytest.raises(SystemExit):

@@ -237,6 +237,18 @@ def test_masked_arrays_keep_their_mask(naver_net, airsar_cube):
         register(fixed, mostly, weights=naver_net)
 
 
+def test_nodata_nan_is_taken_as_rasterio_gives_it(registered, naver_net):
+    """``nodata=src.nodata`` of a float GeoTIFF is NaN: taken, and the same as no nodata
+    (NaN already marks no-data), as the detector and the extractor take it."""
+    result, fixed, moving = registered
+    again = register(fixed, moving, weights=naver_net, rng=0, nodata=np.nan)
+    np.testing.assert_array_equal(again.transform.params, result.transform.params)
+    np.testing.assert_array_equal(again.warped, result.warped)
+    assert np.isnan(CoarseFineMatcher(naver_net, nodata=float("nan")).nodata)
+    with pytest.raises(ValueError, match="nodata must be one real number"):
+        register(fixed, moving, weights=naver_net, nodata="nan")
+
+
 def test_warped_is_made_only_when_read(registered, monkeypatch):
     """The command line resamples every band itself: register() must not warp for it."""
     import sarfeat.registration_result as registration_result  # where RegistrationResult is

@@ -72,7 +72,7 @@ import numpy as np
 from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
-from ..preprocess import check_image
+from ..preprocess import check_image, check_nodata
 from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
                           prepare_modality, structure_maps)
 from .dense_fine import DenseFineStage
@@ -339,7 +339,7 @@ class DenseStructuralMatcher(DenseFineStage):
         self.stretch_check = None if stretch_check is None else float(stretch_check)
         self.max_scale_change = max_scale_change
         self.input_kind = input_kind
-        check_number("nodata", nodata, optional=True)
+        check_nodata(nodata)
         check_bool("border_fill", border_fill)
         self.nodata = nodata
         self.border_fill = border_fill

@@ -14,7 +14,7 @@ import numpy as np
 from .._validation import check_bool, check_choice, check_integer, check_number, check_options
 from ..descriptors import DESCRIPTOR_NAMES
 from ..detector import SARR2D2Detector
-from ..preprocess import INPUT_KINDS
+from ..preprocess import INPUT_KINDS, check_nodata
 from ..weights import check_weights
 from .dense_options import parse_modality
 from .models import MODELS
@@ -138,7 +138,7 @@ def check_matcher_parameters(matcher) -> None:
         raise ValueError(f"rng must be None, an integer seed >= 0 or a numpy Generator, got "
                          f"{rng!r}")
     check_choice("input_kind", matcher.input_kind, INPUT_KINDS)
-    check_number("nodata", matcher.nodata, optional=True)
+    check_nodata(matcher.nodata)
     _check_modality_options(matcher)
     _check_detector_options(matcher.detector_options)
 
