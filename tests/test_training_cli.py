@@ -162,3 +162,11 @@ def test_cli_says_where_an_interrupted_run_stands(tmp_path, monkeypatch, capsys)
     assert "interrupted" in err and "last.pt holds iteration 2" in err and "resumes" in err
     assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.pt"]
+
+
+def test_cli_says_that_training_diverged_and_which_checkpoint_is_left(tmp_path, capsys):
+    assert _run(tmp_path, "--lr", "1e30") == 1
+    err = capsys.readouterr().err
+    assert "outputs are not finite at iteration 1" in err
+    assert "last.pt holds iteration 1" in err and "lower --lr" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "final.pt").exists()

@@ -217,3 +217,37 @@ def test_side_trainers_name_a_damaged_last_checkpoint(tmp_path, damage):
     path.write_bytes(path.read_bytes()[:200] if damage == "cut" else b"")
     with pytest.raises(ValueError, match=r"cannot resume from .*last\.pt: it is damaged"):
         resume_state(path, net, optimiser)
+
+
+def test_diverged_weights_are_never_saved_or_exported(tmp_path, channel_pairs, monkeypatch):
+    """A step that left NaN weights was checkpointed over the last good last.pt (whose resume
+    then failed at once), and final.pt could hold them too."""
+    trainer = Trainer(_config(tmp_path, iterations=4, batch_size=1, crop_size=32,
+                              checkpoint_every=1, architecture="fast_r2d2_lite"), channel_pairs)
+    step = trainer.optimizer.step
+
+    def diverging_step(*args, **kwargs):
+        result = step(*args, **kwargs)
+        if trainer.iteration == 1:  # the second step: its update is NaN
+            with torch.no_grad():
+                next(trainer.net.parameters()).fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(trainer.optimizer, "step", diverging_step)
+    with pytest.raises(FloatingPointError, match="weights are not finite at iteration 2"):
+        trainer.fit(progress=False)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["iteration"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    with pytest.raises(FloatingPointError, match="not exported"):
+        trainer.export(tmp_path / "final.pt")
+    assert not (tmp_path / "final.pt").exists()
+
+
+def test_outputs_that_overflow_stop_training_with_a_clear_error(tmp_path, channel_pairs):
+    """With weights blown up to 1e30 the maps were NaN and the AP loss failed on an index
+    (RuntimeError: index -9223372036854775808 is out of bounds) instead of naming it."""
+    trainer = Trainer(_config(tmp_path, iterations=3, batch_size=1, crop_size=32, lr=1e30,
+                              architecture="fast_r2d2_lite"), channel_pairs)
+    with pytest.raises(FloatingPointError, match="outputs are not finite at iteration 1"):
+        trainer.fit(progress=False)

@@ -221,23 +221,38 @@ def _validate(net, calibration: list, progress: bool = False) -> dict:
     return {**result, "threshold": threshold}
 
 
-def interrupted(program: str, output: Path | None, resume: str) -> int:
-    """Say on stderr where a run stopped by Ctrl-C stands; return the exit status, 130.
-
-    Checkpoints are written atomically: ``last.pt`` is the latest complete one.
-    """
+def _standing(output: Path | None) -> str | None:
+    """``'<output>/last.pt holds iteration N'``, None when the run wrote no checkpoint
+    (checkpoints are written atomically: ``last.pt`` is the latest complete one)."""
     import torch
 
-    where = "no checkpoint of the run was written"
     saved = None if output is None else output / RUN_STATE
-    if saved is not None and saved.is_file():
-        try:
-            iteration = torch.load(saved, map_location="cpu", weights_only=True)["iteration"]
-        except Exception:  # noqa: BLE001 - only what the message says depends on it
-            iteration = "?"
-        where = f"{saved} holds iteration {iteration}: {resume} resumes from there"
+    if saved is None or not saved.is_file():
+        return None
+    try:
+        iteration = torch.load(saved, map_location="cpu", weights_only=True)["iteration"]
+    except Exception:  # noqa: BLE001 - only what the message says depends on it
+        iteration = "?"
+    return f"{saved} holds iteration {iteration}"
+
+
+def interrupted(program: str, output: Path | None, resume: str) -> int:
+    """Say on stderr where a run stopped by Ctrl-C stands; return the exit status, 130."""
+    standing = _standing(output)
+    where = (f"{standing}: {resume} resumes from there" if standing
+             else "no checkpoint of the run was written")
     print(f"{program}: interrupted; {where}", file=sys.stderr)
     return 130
+
+
+def _diverged(error: FloatingPointError, output: Path) -> int:
+    """Say on stderr that training diverged, and what its last checkpoint holds; return 1."""
+    standing = _standing(output)
+    where = (f"{standing}, which the same options would make diverge again" if standing
+             else "no checkpoint of the run was written")
+    print(f"sarfeat.training: error: {error}; {where}: start over with a lower --lr "
+          "(--restart) or in another --output", file=sys.stderr)
+    return 1
 
 
 def _distill_parser() -> argparse.ArgumentParser:
@@ -351,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             trainer.export(args.export, extra)
         last = trainer.history[-1] if trainer.history else {}
         print(f"wrote {final}; last validation: {json.dumps(last)}")
-    except (ValueError, OSError, FloatingPointError) as error:
+    except FloatingPointError as error:
+        return _diverged(error, output)
+    except (ValueError, OSError) as error:
         print(f"sarfeat.training: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -328,6 +328,11 @@ def load_run_state(output: Path, map_location) -> dict | None:
     return read_state(path, map_location)
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every value of ``tensors`` is finite (one device synchronisation)."""
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
+
+
 class Trainer:
     """Trains an R2D2 network on a dataset of pairs.
 
@@ -413,8 +418,23 @@ class Trainer:
         self.running = dict(state.get("running", {}))
 
     def save(self) -> Path:
-        """Write ``last.pt`` (atomically) and return its path."""
+        """Write ``last.pt`` (atomically) and return its path.
+
+        Raises FloatingPointError, writing nothing, when the weights are not finite
+        (the previous ``last.pt`` is kept).
+        """
+        self._check_weights("not saved: " + str(self.output / RUN_STATE))
         return save_run_state(self.output, self.state_dict())
+
+    def _check_weights(self, consequence: str) -> None:
+        """FloatingPointError when a weight or an Adam moment is NaN or inf."""
+        tensors = [*self.net.state_dict().values()]
+        for state in self.optimizer.state.values():
+            tensors += [value for value in state.values() if value.dim()]
+        if not _all_finite([t for t in tensors if t.is_floating_point()]):
+            raise FloatingPointError(
+                f"the weights are not finite at iteration {self.iteration} (training "
+                f"diverged: try a lower learning rate); {consequence}")
 
     def resume(self) -> bool:
         """Load ``last.pt`` if the output folder has one; True when it did.
@@ -456,6 +476,11 @@ class Trainer:
         flow = batch["flow"].to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16):
             out1, out2 = (self.net(x) for x in images)
+        # NaN or inf maps break the loss's indexing before its value can be checked
+        if not _all_finite([*out1.values(), *out2.values()]):
+            raise FloatingPointError(
+                f"the network's outputs are not finite at iteration {self.iteration}: the "
+                "weights diverged (try a lower learning rate) or the batch holds NaN or inf")
         total, values = r2d2_loss(out1, out2, flow, self.config.loss, self.config.sampler)
         if not math.isfinite(values["total"]):
             raise FloatingPointError(f"loss is {values['total']} at iteration {self.iteration}")
@@ -509,7 +534,9 @@ class Trainer:
         self.save()
 
     def export(self, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:
-        """Write the trained network in sarfeat's safe format, with its provenance."""
+        """Write the trained network in sarfeat's safe format, with its provenance
+        (FloatingPointError, writing nothing, when its weights are not finite)."""
+        self._check_weights(f"not exported: {path}")
         metadata = {
             "config": self.config.to_dict(),
             "iterations": self.iteration,
