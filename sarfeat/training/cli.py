@@ -6,7 +6,8 @@ narrower network from trained weights instead (:mod:`sarfeat.training.distill`).
 Options given on the command line override those of ``--config`` (a JSON file
 with the fields of :class:`~sarfeat.training.trainer.TrainConfig`). A run whose
 output folder holds ``last.pt`` resumes from it, unless ``--restart`` (which moves
-it to ``last.pt.replaced`` once the new run starts).
+it and ``final.pt`` to ``last.pt.replaced`` and ``final.pt.replaced`` once the new run
+starts); a folder holding a ``final.pt`` but no ``last.pt`` is refused without ``--restart``.
 
 Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
 ``--config`` refused before any work (out of range, unknown, an output over an
@@ -38,8 +39,11 @@ __all__ = ["main", "build_dataset", "distill_main", "interrupted"]
 #: The SAR files of the default mixture's sources (its optical images are scikit-image's).
 DEFAULT_SAR_FILES = {"sar_channels": (LABRADOR_FILE, SANFRANCISCO_FILE),
                      "sar_tiles": (ASF_TILES_FILE,)}
-#: Suffix of the earlier run's ``last.pt`` once ``--restart`` has started a new run.
+#: Suffix of the earlier run's ``last.pt`` and ``final.pt`` once ``--restart`` has started
+#: a new run.
 SET_ASIDE = ".replaced"
+#: The run folder's trained weights.
+FINAL = "final.pt"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,9 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                              "on the open SAR training scenes (default: on)")
     parser.add_argument("--restart", action="store_true",
                         help="start over instead of resuming: once the new run starts, the "
-                             f"earlier run's {RUN_STATE} is moved to {RUN_STATE}{SET_ASIDE} "
-                             "(replacing an earlier one of that name), so that a later resume "
-                             "takes the new run's")
+                             f"earlier run's {RUN_STATE} and {FINAL} are moved to "
+                             f"{RUN_STATE}{SET_ASIDE} and {FINAL}{SET_ASIDE} (replacing earlier "
+                             "ones of those names), so that a later resume takes the new "
+                             "run's; without it, a folder holding a final.pt but no last.pt "
+                             "is refused")
     parser.add_argument("--export", type=Path, help="write the final weights here too")
     add_overwrite_option(parser, "replace an existing --export file (without it, one is "
                                  "refused before any work; the run folder's own files follow "
@@ -135,19 +141,20 @@ def _init_architecture(config: TrainConfig, named: bool) -> TrainConfig:
 
 
 def _set_aside(output: Path) -> None:
-    """Move the earlier run's ``last.pt`` of ``output`` to ``last.pt.replaced`` (--restart):
-    a later resume must not take it for the new run's. Nothing else is moved or removed."""
-    import os
-
-    state = output / RUN_STATE
-    if state.is_symlink() or state.is_file():
-        aside = state.with_name(RUN_STATE + SET_ASIDE)
-        os.replace(state, aside)
-        print(f"--restart: the earlier run's {state} is now {aside}", file=sys.stderr)
+    """Move the earlier run's ``last.pt`` and ``final.pt`` of ``output`` to ``*.replaced``
+    (--restart): a later resume must not take the earlier state for the new run's, nor a
+    reader its weights. Nothing else is moved or removed."""
+    for name in (RUN_STATE, FINAL):
+        state = output / name
+        if state.is_symlink() or state.is_file():
+            aside = state.with_name(name + SET_ASIDE)
+            os.replace(state, aside)
+            print(f"--restart: the earlier run's {state} is now {aside}", file=sys.stderr)
 
 
 def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
-    """Refuse, before any work, an --output that is a file, and an --export that would
+    """Refuse, before any work, an --output that is a file or that holds a final.pt but no
+    last.pt (a new run would replace it; unless --restart), and an --export that would
     overwrite an input or the run's own files, that exists (without --overwrite), or whose
     folder is missing (ValueError)."""
     from ..argument_checks import UsageError, check_outputs
@@ -155,6 +162,13 @@ def _check_paths(args: argparse.Namespace, config: TrainConfig) -> None:
     output = Path(config.output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"--output {str(output)!r} exists and is not a folder")
+    final = output / FINAL
+    if (not args.restart and os.path.lexists(final)
+            and not os.path.lexists(output / RUN_STATE)):
+        raise ValueError(f"--output {str(output)!r} holds trained weights ({FINAL}) but no "
+                         f"{RUN_STATE} to resume from: a new run would replace them; start "
+                         f"over with --restart (which moves {FINAL} to {FINAL}{SET_ASIDE}), "
+                         "or choose another --output")
     inputs = {"--config": args.config, "--init": config.init,
               f"last.pt of --output {output}": output / RUN_STATE,
               f"config.json of --output {output}": output / "config.json"}
@@ -387,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             thresholds = recommend_thresholds(trainer.net, calibration, progress=not args.quiet)
             extra["calibration_mma3"] = thresholds.pop("calibration_mma3")
             extra["detector"] = thresholds
-        final = trainer.export(Path(config.output) / "final.pt", extra)
+        final = trainer.export(Path(config.output) / FINAL, extra)
         if args.export:
             trainer.export(args.export, extra)
         last = trainer.history[-1] if trainer.history else {}
