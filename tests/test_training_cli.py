@@ -247,3 +247,13 @@ def test_new_run_never_replaces_the_weights_of_an_earlier_one(tmp_path, monkeypa
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "final.pt.replaced",
                                                      "last.pt"]
     assert (run / "final.pt.replaced").read_bytes() == earlier
+
+
+def test_cli_does_not_call_the_logged_losses_a_validation(tmp_path, capsys):
+    """With --no-validate the run ended with 'last validation: {"iteration": 25, "total":
+    ...}': the history's latest loss entry under the name of a validation."""
+    assert _run(tmp_path, "--iterations", "25", "--checkpoint-every", "0") == 0
+    out = capsys.readouterr().out
+    losses, validation = out.split("last validation: ")
+    assert '"total": ' in losses and "losses at iteration 25" in losses
+    assert validation.strip() == "none (--no-validate)"

@@ -237,6 +237,16 @@ def _dataset_files(dataset) -> list[Path]:
     return [Path(item) for item in dataset.images if isinstance(item, (str, os.PathLike))]
 
 
+def _summary(trainer: Trainer) -> str:
+    """The run's latest loss terms (running means) and its latest validation, apart: the
+    history holds both kinds of entry."""
+    validations = [entry for entry in trainer.history if "total" not in entry]
+    losses = {name: round(value, 4) for name, value in trainer.running.items()}
+    validation = json.dumps(validations[-1]) if validations else "none (--no-validate)"
+    return (f"losses at iteration {trainer.iteration} (running means): {json.dumps(losses)}; "
+            f"last validation: {validation}")
+
+
 def _calibration_images() -> list:
     """The open SAR training scenes (never the held-out Shanghai scene), (H, W, C) each."""
     import numpy as np
@@ -404,8 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         final = trainer.export(Path(config.output) / FINAL, extra)
         if args.export:
             trainer.export(args.export, extra)
-        last = trainer.history[-1] if trainer.history else {}
-        print(f"wrote {final}; last validation: {json.dumps(last)}")
+        print(f"wrote {final}; {_summary(trainer)}")
     except FloatingPointError as error:
         return _diverged(error, output)
     except (ValueError, OSError) as error:
