@@ -472,3 +472,24 @@ def test_validation_pairs_are_aligned_and_deterministic(require_data):
     assert np.mean(gains) > 0.1
     both = validation_pairs(shared, crop=128, both_orders=True)
     assert len(both) == 2 * len(source_module.VALIDATION_WARPS)
+
+
+@pytest.mark.parametrize("extra", ["single_date_area", "loose_image"])
+def test_stack_refuses_images_it_would_leave_out(tmp_path, extra):
+    """An area folder with one date, and images beside the area folders, were silently
+    left out of training."""
+    (tmp_path / "area").mkdir()
+    for date in ("a", "b"):
+        np.save(tmp_path / "area" / f"{date}.npy", blobs((64, 64)))
+    StackPairs(tmp_path, crop_size=32)  # the clean stack is accepted
+    if extra == "single_date_area":
+        (tmp_path / "other").mkdir()
+        left_out = tmp_path / "other" / "only.npy"
+        message = "one image where an area needs two or more"
+    else:
+        left_out = tmp_path / "loose.npy"
+        message = "images beside the area folders"
+    np.save(left_out, blobs((64, 64)))
+    with pytest.raises(ValueError, match=message) as error:
+        StackPairs(tmp_path, crop_size=32)
+    assert str(left_out if extra == "loose_image" else left_out.parent) in str(error.value)

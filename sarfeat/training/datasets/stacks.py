@@ -25,7 +25,9 @@ class StackPairs(PairDataset):
     ``root`` holds one folder per area, each with two or more co-registered
     acquisitions of the same shape (files with a suffix of
     :data:`IMAGE_SUFFIXES`, sorted by name). A ``root`` with image files and
-    no such sub-folder is one area. Each sample picks an area, two different
+    no such sub-folder is one area. An area folder with a single image, and
+    images beside area folders, are refused (ValueError naming them) rather
+    than left out. Each sample picks an area, two different
     dates in random order and a window of at most ``window`` pixels, warps
     the second date by a random affine (as the paper does), then rescales,
     crops and jitters the pair (:class:`PairAugmentation`).
@@ -79,15 +81,24 @@ class StackPairs(PairDataset):
                 p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
             )
 
-        areas = [images_in(d) for d in sorted(root.iterdir()) if d.is_dir()]
-        areas = [a for a in areas if len(a) >= 2]
-        if not areas and len(images_in(root)) >= 2:
-            areas = [images_in(root)]
+        found = {d: images_in(d) for d in sorted(root.iterdir()) if d.is_dir()}
+        areas = [a for a in found.values() if len(a) >= 2]
+        loose = images_in(root)
+        if not areas and len(loose) >= 2:
+            areas, found, loose = [loose], {}, []
         if not areas:
             raise ValueError(
                 f"no area with two or more images ({', '.join(IMAGE_SUFFIXES)}) in {root}: "
                 "put each stack's co-registered dates in one sub-folder"
             )
+        # what the areas leave out would be data silently not trained on
+        single = [str(d) for d, images in found.items() if len(images) == 1]
+        if single:
+            raise ValueError(f"{', '.join(single)}: one image where an area needs two or more "
+                             f"co-registered dates; add dates, or move it out of {root}")
+        if loose:
+            raise ValueError(f"{', '.join(map(str, loose))}: images beside the area folders of "
+                             f"{root}, in no area; move them into an area's folder or out")
         self.areas: list[list[Path]] = areas
         self.input_kind = input_kind
         self.nodata = nodata
