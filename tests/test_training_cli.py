@@ -257,3 +257,33 @@ def test_cli_does_not_call_the_logged_losses_a_validation(tmp_path, capsys):
     losses, validation = out.split("last validation: ")
     assert '"total": ' in losses and "losses at iteration 25" in losses
     assert validation.strip() == "none (--no-validate)"
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
+    """SIGTERM (a batch scheduler's stop) ended the process at once, without a word of
+    where the run stood (exit -15)."""
+    import os
+    import signal
+
+    from sarfeat.training import trainer as module
+
+    step = module.Trainer.step
+
+    def terminated(self):
+        if self.iteration == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(self)
+
+    monkeypatch.setattr(module.Trainer, "step", terminated)
+
+    def reached(signum, frame):  # the default handler would end the test session itself
+        raise AssertionError("SIGTERM reached the handler the command found")
+
+    previous = signal.signal(signal.SIGTERM, reached)
+    try:
+        assert _run(tmp_path) == 143
+        assert signal.getsignal(signal.SIGTERM) is reached  # restored after the run
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "last.pt holds iteration 2" in err

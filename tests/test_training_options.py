@@ -228,7 +228,7 @@ def test_every_option_of_the_training_commands_is_read():
 
     from sarfeat.training import cli
 
-    commands = {"train": (cli.main, [], (cli.main, cli._config, cli._check_paths,
+    commands = {"train": (cli.main, [], (cli._train, cli._config, cli._check_paths,
                                          cli.build_dataset)),
                 "distill": (cli.main, ["distill"], (cli.distill_main,))}
     for module in ("patch_descriptor", "invariant_descriptor", "orientation", "learned_polar",

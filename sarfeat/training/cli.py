@@ -12,17 +12,20 @@ starts); a folder holding a ``final.pt`` but no ``last.pt`` is refused without `
 Exit status: 0 done; 2 bad usage, argparse's or a value of the options or of
 ``--config`` refused before any work (out of range, unknown, an output over an
 input, an existing ``--export`` file without ``--overwrite``); 1 a failure during the
-work; 130 interrupted.
+work; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -372,10 +375,40 @@ def distill_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (``distill`` as first argument: :func:`distill_main`)."""
+    """Entry point; returns the exit status (``distill`` as first argument: :func:`distill_main`).
+
+    SIGTERM (a batch scheduler's stop, ``kill``) stops a run as Ctrl-C does, saying where
+    it stands, with exit status 143.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["distill"]:
-        return distill_main(argv[1:])
+    with _sigterm_as_interrupt() as terminated:
+        status = distill_main(argv[1:]) if argv[:1] == ["distill"] else _train(argv)
+    return 128 + signal.SIGTERM if terminated and status == 130 else status
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[list]:
+    """Within the block SIGTERM raises KeyboardInterrupt (and is noted in the list yielded),
+    where Python's default would end the process without a word; restored after it."""
+    terminated: list[int] = []
+
+    def stop(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: signals are not this thread's to handle
+        previous = None
+    try:
+        yield terminated
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _train(argv: list[str]) -> int:
+    """The training command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
