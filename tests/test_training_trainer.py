@@ -14,7 +14,7 @@ from sarfeat.network import imagenet_normalize
 from sarfeat.training.cli import main as train_main
 from sarfeat.training.losses import r2d2_loss
 from sarfeat.training.pairs import PairAugmentation, SingleImagePairs
-from sarfeat.training.trainer import TrainConfig, Trainer
+from sarfeat.training.trainer import TrainConfig, Trainer, code_version
 
 
 class _Repeated(Dataset):
@@ -135,6 +135,38 @@ def test_export_is_safe_and_records_provenance(tmp_path, channel_pairs):
     net = load_checkpoint(path)
     for name, value in trainer.net.state_dict().items():
         torch.testing.assert_close(net.state_dict()[name], value, msg=name)
+
+
+def _git(folder, *arguments: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+                          cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_code_version_says_a_changed_checkout_and_never_another_repository_s_commit(tmp_path):
+    # a source checkout: <root>/sarfeat/training/trainer.py, committed, then changed
+    module = tmp_path / "checkout" / "sarfeat" / "training" / "trainer.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("x = 1\n")
+    root = tmp_path / "checkout"
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "c")
+    commit = _git(root, "rev-parse", "--short=7", "HEAD")
+    assert code_version(module).endswith(f"(git {commit})")
+    module.write_text("x = 2\n")
+    assert code_version(module).endswith(f"(git {commit}-dirty)")
+    # installed into a virtual environment inside a project's repository: not this code's commit
+    installed = (tmp_path / "checkout" / ".venv" / "lib" / "site-packages" / "sarfeat"
+                 / "training" / "trainer.py")
+    installed.parent.mkdir(parents=True)
+    installed.write_text("x = 1\n")
+    assert code_version(installed).endswith("(git not a git checkout)")
+    outside = tmp_path / "elsewhere" / "sarfeat" / "training" / "trainer.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("x = 1\n")
+    assert code_version(outside).endswith("(git not a git checkout)")  # no repository at all
 
 
 def test_last_checkpoint_of_a_run_loads_as_weights(tmp_path, channel_pairs):

@@ -123,15 +123,29 @@ class TrainConfig:
         return from_plain(cls, values)
 
 
-def code_version() -> str:
-    """``'sarfeat <version> (git <commit>)'`` of the running code, for provenance."""
+def code_version(source: Path | None = None) -> str:
+    """``'sarfeat <version> (git <commit>)'`` of the running code, for provenance.
+
+    The commit is ``git describe --always --dirty`` of the source checkout that
+    holds this module (``-dirty`` when its files differ from the commit), and
+    ``not a git checkout`` for an installed package, even one installed inside
+    another repository (a virtual environment in a project's folder), whose commit
+    says nothing of this code. ``source`` stands for this module's path (tests).
+    """
+    source = Path(__file__ if source is None else source).resolve()
+    root = source.parents[2]  # <root>/sarfeat/training/trainer.py
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=source.parent, capture_output=True,
+                              text=True, timeout=5, check=True).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            commit = "not a git checkout"
+        else:
+            commit = git("describe", "--always", "--dirty", "--abbrev=7")
     except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+        commit = "not a git checkout"
     return f"sarfeat {__version__} (git {commit})"
 
 
