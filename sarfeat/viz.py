@@ -59,15 +59,15 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
     ``side`` pixels is drawn downsampled to ``side`` pixels a side (its keypoints moved
     with it; the title says so): None draws it at full resolution.
     """
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     check_integer("side", side, optional=True)
     if np.ndim(image) != 2:
         raise ValueError(f"image must be a 2-D display image, got shape {np.shape(image)}")
     keypoints, scales, responses = _keypoint_arrays(keypoints, scales, responses)
     image, keypoints, title = _keypoint_view(image, keypoints, title, side)
-    fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))
+    fig = figure((8, 8 * image.shape[0] / max(image.shape[1], 1) + 0.4))  # or RuntimeError
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     ax = fig.add_subplot()
     _draw_gray(ax, image)
     order = np.argsort(responses)  # best keypoints drawn last, on top
