@@ -34,6 +34,9 @@ OVERLAY_PERCENTILES = (2.0, 98.0)
 #: the padding beside the smaller of two images drawn side by side: no gray value, nor any
 #: mix of the overlay's magenta and green, is drawn in it.
 NODATA_COLOR = (0.27, 0.51, 0.71)  # matplotlib's 'steelblue'
+#: Longest residual (pixels) below which a registration plot's tie points are taken as fitted
+#: exactly (no arrow to magnify): a model fitted to as few tie points as it needs.
+EXACT_FIT_PX = 1e-3
 #: What a plot's title adds when it draws no-data pixels.
 NODATA_NOTE = "(steel blue: no data)"
 
@@ -503,10 +506,17 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
     residuals = result.transform(fixed_xy) - moving_xy  # model minus match, as the tie points
     drawn = np.hypot(*residuals.T)
     lengths = unit * drawn
+    longest = float(lengths.max())
+    exact = longest < EXACT_FIT_PX  # e.g. a similarity fitted to two tie points
     if scale is None:
-        scale = max(shown_fixed.shape) / 20 / max(float(drawn.max()), 1e-6)
+        scale = 1.0 if exact else max(shown_fixed.shape) / 20 / float(drawn.max())
     arrows = ax.quiver(fixed_xy[:, 0], fixed_xy[:, 1], scale * residuals[:, 0],
                        scale * residuals[:, 1], lengths, cmap="plasma", angles="xy",
                        scale_units="xy", scale=1, width=0.004)
+    arrows.set_clim(0, 1.0 if exact else longest)  # lengths: from 0 up
     ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (px)")
-    ax.set_title(f"tie-point residuals x{scale:.2g} (RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")
+    if exact:
+        ax.set_title(f"tie-point residuals: none ({len(inliers)} tie points fitted exactly)")
+    else:
+        ax.set_title(f"tie-point residuals x{scale:.2g} "
+                     f"(RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")
