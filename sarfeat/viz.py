@@ -86,7 +86,7 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
         fig.colorbar(colors, ax=ax, shrink=0.7, label="response (reliability x repeatability)")
     ax.set_title(_noted(title, image))
     ax.set_axis_off()
-    fig.savefig(path, dpi=120)
+    _save(fig, path, 120)
 
 
 def _draw_gray(ax, shown: np.ndarray) -> None:
@@ -205,11 +205,17 @@ def _shrunk(image, keypoints: np.ndarray, factor: float) -> tuple[np.ndarray, np
 
 def _view_title(title: str, shapes, views) -> str:
     """``title``, and what was drawn downsampled when ``views`` are smaller than ``shapes``."""
+    note = _view_note(shapes, views)
+    return f"{title}\n{note}" if note else title
+
+
+def _view_note(shapes, views) -> str:
+    """What was drawn downsampled when ``views`` are smaller than ``shapes`` ('' if none)."""
     if [tuple(shape[:2]) for shape in shapes] == [tuple(view[:2]) for view in views]:
-        return title
+        return ""
     sizes = [" and ".join(f"{s[0]} x {s[1]}" for s in group) for group in (shapes, views)]
     images = "image" if len(shapes) == 1 else "images"
-    return f"{title}\n(drawn downsampled: {sizes[0]} {images} shown at {sizes[1]})"
+    return f"(drawn downsampled: {sizes[0]} {images} shown at {sizes[1]})"
 
 
 def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.ndarray,
@@ -256,14 +262,27 @@ def plot_match_errors(path: str | os.PathLike, image0: np.ndarray, image1: np.nd
     factor = _view_factor(shapes, side)
     shown0, keypoints0 = _shrunk(shown0, np.asarray(keypoints0, float), factor)
     shown1, keypoints1 = _shrunk(shown1, np.asarray(keypoints1, float), factor)
-    fig = figure((10, 5.4))
+    rows = max(shown0.shape[0], shown1.shape[0])
+    aspect = rows / max(shown0.shape[1], shown1.shape[1], 1) / 2  # side by side
+    fig = figure((10, float(np.clip(10 * aspect + 1.0, 2.5, 12))))
     ax = fig.add_subplot()
-    good = errors <= 3
+    good = np.asarray(errors) <= 3
     drawn = _draw_matches(ax, shown0, shown1, keypoints0, keypoints1,
                           [(matches[~good], "tab:red"), (matches[good], "lime")])
     ax.set_title(_noted(_view_title(title, shapes, [shown0.shape, shown1.shape]), *drawn))
     ax.set_axis_off()
-    fig.savefig(path, dpi=120)
+    from matplotlib.lines import Line2D
+
+    ax.legend([Line2D([], [], color=color) for color in ("lime", "tab:red")],
+              [f"within 3 px of the truth ({int(good.sum())})",
+               f"beyond 3 px ({int((~good).sum())})"],
+              loc="upper center", bbox_to_anchor=(0.5, 0), ncols=2, frameon=False)
+    _save(fig, path, 120)
+
+
+def _save(fig, path, dpi: int) -> None:
+    """Write ``fig`` to ``path`` cropped to what it draws (no white margins)."""
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
 
 
 def display_image(image, role: str = "sar", input_kind: str = "auto",
@@ -389,8 +408,15 @@ def _roles(modality, result) -> tuple[str, str]:
 def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray, result,
                       input_kind: str = "auto", residual_scale: float | None = None,
                       residual_unit: float = 1.0,
-                      modality: str | tuple[str, str] | None = None) -> None:
+                      modality: str | tuple[str, str] | None = None,
+                      side: int | None = PLOT_SIDE) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
+
+    A pair whose longer image is longer than ``side`` pixels is drawn downsampled to
+    ``side`` pixels a side (:func:`registration_view`; the title says so), as
+    ``sarfeat register --plot`` draws it: None draws it at full resolution. The
+    constant fill around an image that the registration matched as no-data
+    (``result.diagnostics['border_fill']``) is drawn as no-data too.
 
     The overlay draws each image as its panel does, then stretched linearly between its
     :data:`OVERLAY_PERCENTILES` over the pixels where both images have data, so that the
@@ -422,12 +448,24 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
         image is drawn by its role (:func:`display_image`: an optical one linearly
         stretched, a SAR one in dB). None: the result's ``diagnostics['modality']``,
         set for a pair with an optical image, else two SAR images.
+    side : int or None
+        Longest side of the images drawn.
     """
+    check_integer("side", side, optional=True)
     roles = _roles(modality, result)
+    shapes = [np.shape(fixed)[:2], np.shape(moving)[:2]]
+    if side is not None:
+        fixed, moving, result, unit = registration_view(fixed, moving, result, side)
+        residual_unit *= unit
     shown_fixed = display_image(fixed, roles[0], input_kind, mark_nodata=True)
     shown_moving = display_image(moving, roles[1], input_kind, mark_nodata=True)
     warped = _shown_warped(result.warped, moving, roles[1], input_kind)
-    fig = figure((16, 5.4))
+    shown_fixed, shown_moving, warped = _fill_marked(result, fixed, moving, shown_fixed,
+                                                     shown_moving, warped)
+    rows = max(shown_fixed.shape[0], shown_moving.shape[0])
+    aspect = max(rows / max(shown_fixed.shape[1], shown_moving.shape[1]),
+                 shown_fixed.shape[0] / shown_fixed.shape[1])
+    fig = figure((16, float(np.clip(3.7 * aspect + 1.2, 3, 12))))  # the images' height
     ax_matches, ax_overlay, ax_residuals = fig.subplots(1, 3, width_ratios=(2, 1, 1))
     inliers = result.inlier_matches
     shown = inliers
@@ -439,21 +477,50 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     matched = f"{len(inliers)} inlier matches{sampled}" if len(inliers) else "no inlier matches"
     ax_matches.set_title(_noted(f"fixed | moving: {matched} (confidence {result.confidence:.2f})",
                                 *drawn))
+    note = _view_note(shapes, [shown_fixed.shape, shown_moving.shape])
+    if note:  # above the three panels: too long for one
+        fig.suptitle(note)
     ax_overlay.imshow(_overlay(shown_fixed, warped), interpolation="nearest")
     ax_overlay.set_title(_noted("overlay: fixed magenta, registered green", shown_fixed,
                                 warped))
     _residuals(ax_residuals, shown_fixed, result, residual_scale, residual_unit)
     for ax in (ax_matches, ax_overlay, ax_residuals):
         ax.set_axis_off()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
+
+
+def _fill_marked(result, fixed, moving, shown_fixed, shown_moving, warped):
+    """The display images NaN (no-data) on the constant fill around an image that the
+    registration matched as no-data (``diagnostics['border_fill']``, each image's share;
+    :func:`sarfeat.preprocess.border_fill`), the registered image where it falls on it."""
+    from .preprocess import border_fill
+
+    shares = (getattr(result, "diagnostics", None) or {}).get("border_fill") or (0, 0)
+    shown = [shown_fixed, shown_moving]
+    for i, (image, share) in enumerate(zip((fixed, moving), shares)):
+        fill = border_fill(np.asarray(image), ~np.isnan(shown[i])) if share else None
+        if fill is None:
+            continue
+        shown[i] = np.where(fill, np.float32(np.nan), shown[i])
+        if i == 1:  # the fixed pixels whose place in the moving image is on its fill
+            rows, cols = np.indices(warped.shape)
+            xy = result.transform(np.column_stack([cols.ravel(), rows.ravel()]).astype(float))
+            xy = np.nan_to_num(np.round(xy), nan=-1, posinf=-1, neginf=-1)
+            inside = ((xy >= 0) & (xy < fill.shape[::-1])).all(axis=1)
+            on_fill = np.zeros(len(xy), bool)
+            col, row = xy[inside].astype(int).T
+            on_fill[inside] = fill[row, col]
+            warped = np.where(on_fill.reshape(warped.shape), np.float32(np.nan), warped)
+    return shown[0], shown[1], warped
 
 
 def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
     """The pair and the result downsampled to at most ``side`` pixels a side, for a plot,
     and the moving image's pixels per pixel of its view (1 when not downsampled).
 
-    What ``sarfeat register --plot`` draws with :func:`plot_registration` (its
-    ``residual_unit`` is the last value returned). A colour optical image comes back as
+    What :func:`plot_registration` draws for its ``side`` (and ``sarfeat register
+    --plot``); a view drawn with ``side=None`` takes the last value returned as its
+    ``residual_unit``. A colour optical image comes back as
     its gray values (:func:`sarfeat.structural.optical_gray`); the view of a uint8 image
     is uint8 too (its values rounded), so that a plot draws an 8-bit picture as it is at
     any size (:func:`display_image`).

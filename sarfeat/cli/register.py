@@ -397,13 +397,11 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         console.say(f"wrote {args.json}")
     if args.plot is not None:
         from ..io import atomic_path
-        from ..viz import plot_registration, registration_view
+        from ..viz import plot_registration
 
         console.step(f"drawing {args.plot}")
-        fixed, moving, shown, unit = registration_view(inputs.fixed_image, inputs.moving_image,
-                                                       result)
-        with atomic_path(args.plot) as temporary:
-            plot_registration(temporary, fixed, moving, shown, kind, residual_unit=unit,
+        with atomic_path(args.plot) as temporary:  # a large pair drawn downsampled
+            plot_registration(temporary, inputs.fixed_image, inputs.moving_image, result, kind,
                               modality=getattr(args, "modality", "sar"))
         console.say(f"wrote {args.plot}")
 
