@@ -583,7 +583,7 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
     arrows.set_clim(0, 1.0 if exact else longest)  # lengths: from 0 up
     ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (px)")
     if exact:
-        ax.set_title(f"tie-point residuals: none ({len(inliers)} tie points fitted exactly)")
+        ax.set_title(f"no residual: {len(inliers)} tie points fitted exactly")
     else:
         ax.set_title(f"tie-point residuals x{scale:.2g} "
                      f"(RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")
