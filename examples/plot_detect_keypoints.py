@@ -50,7 +50,8 @@ vv, vh = scene[..., 0], scene[..., 1]
 # ----------------------
 #
 # With no ``weights`` argument the detector uses sarfeat's own SAR weights,
-# ``sarfeat-sar-v1``, which are bundled with the package, so this example
+# ``sarfeat-sar-v2`` (the network of ``sarfeat-sar-v1`` with learned weights of the
+# rotation-invariant descriptor), bundled with the package, so this example
 # runs offline (see :doc:`/model_card`). They were trained on open data that
 # includes this scene's VV/VH channels. NAVER's optical Fast-R2D2 checkpoint
 # can be passed instead (``weights="weights/faster2d2_WASF_N16.pt"``); it is
