@@ -12,7 +12,7 @@ from pathlib import Path
 from .common import UsageError
 
 __all__ = ["RESAMPLINGS", "add_geotiff_options", "check_geotiff_options", "geotiff_keywords",
-           "geotiff_report", "creation_option", "check_dtype"]
+           "geotiff_report", "output_report", "creation_option", "check_dtype"]
 
 #: ``--overview-resampling``: auto, then the writer's (sarfeat.io.OVERVIEW_RESAMPLINGS,
 #: written here so that --help needs no rasterio; tests/test_cli_geotiff_options.py checks).
@@ -126,3 +126,14 @@ def geotiff_report(args: argparse.Namespace, raster, output: Path) -> dict:
                 written_dtype(raster, output), raster.shape, args.creation_options),
             "output_overviews": factors,
             "output_overview_resampling": _resampling(args) if factors else None}
+
+
+def output_report(args: argparse.Namespace, raster, output: Path, note: str) -> dict:
+    """What the JSON report of ``sarfeat register`` and of each image of ``register-stack``
+    says of the registered image ``raster`` as written to ``output``: the writer's ``note``,
+    whether it is georeferenced, its dtype and nodata, and :func:`geotiff_report`."""
+    from ..io import written_dtype
+
+    return {"output_format": note, "georeferenced_output": raster.georeferenced,
+            "output_dtype": str(written_dtype(raster, output)), "output_nodata": raster.nodata,
+            **geotiff_report(args, raster, output)}

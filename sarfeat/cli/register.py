@@ -29,7 +29,7 @@ from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, Usage
                      add_note, add_overwrite_option, check_bands, input_error, network_text,
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
-from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, geotiff_report
+from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
@@ -305,13 +305,8 @@ def run(args: argparse.Namespace) -> None:
     extra = {"output_resampled": args.output is not None and not args.no_resample,
              **search_report(args, upright, whole_circle)}
     if output is not None:
-        from ..io import written_dtype
-
         console.say(f"wrote {args.output} ({note})")
-        extra.update(output_format=note, georeferenced_output=output.georeferenced,
-                     output_dtype=str(written_dtype(output, args.output)),
-                     output_nodata=output.nodata,
-                     **geotiff_report(args, output, args.output))
+        extra.update(output_report(args, output, args.output, note))
     _write_extras(args, inputs, result, total, matcher, console, extra, kind)
 
 

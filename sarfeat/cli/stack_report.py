@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from .common import Console, jsonable, with_nodata
+from .geotiff_output import output_report
 from .search_options import refusal_hint
 
 __all__ = ["SHAPING", "save_outcome", "outcome_entry", "print_outcome", "stack_network",
@@ -27,11 +30,15 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
                  geotiff: dict | None = None):
     """Write one image's outputs where the worker runs; the warped image stays there.
 
-    ``bands``: the reference's and the image's band matched; ``searches``: what the report
-    says of the search (:func:`~sarfeat.cli.search_options.search_report`) of an image
-    matched on its own grid and of two georeferenced files; ``geotiff``: the GeoTIFF
-    keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
+    ``NAME.json`` is the report that ``sarfeat register --json`` writes for the pair
+    (:func:`~sarfeat.cli.report.registration_report`), with the image's ``name`` and
+    ``worker`` and the stack's ``options``; ``outcome.extra['report']`` is set once it is
+    written. ``bands``: the reference's and the image's band matched; ``searches``: what
+    the report says of the search (:func:`~sarfeat.cli.search_options.search_report`) of
+    an image matched on its own grid and of two georeferenced files; ``geotiff``: the
+    GeoTIFF keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
     """
+    from .. import __version__
     from ..io import read_raster, warp_onto, write_raster
     from ..registration import pair_input_kind
     from .report import registration_report, write_json
@@ -39,10 +46,10 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     image = images[outcome.index]
     folder = Path(output_dir)
     report_path = folder / f"{outcome.name}.json"
-    outcome.extra.update(input=image, report=str(report_path))
-    head = {"name": outcome.name, "fixed": reference_path, "moving": image, "weights": weights,
-            "model": model, "fixed_band": bands[0], "moving_band": bands[1],
-            "worker": outcome.worker, "options": options}
+    outcome.extra.update(input=image)
+    head = {"sarfeat_version": __version__, "name": outcome.name, "fixed": reference_path,
+            "moving": image, "weights": weights, "model": model, "fixed_band": bands[0],
+            "moving_band": bands[1], "worker": outcome.worker, "options": options}
     search = searches[outcome.inputs is not None]
     if outcome.ok:
         result = outcome.result
@@ -55,13 +62,13 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         note = write_raster(output, raster, display_kind=pair_input_kind(input_kind, reference,
                                                                          moving),
                             **geotiff or {})
-        if outcome.inputs is not None:  # two georeferenced files: as `sarfeat register --json`
-            report = registration_report(result, result.transform.params, outcome.inputs, head,
-                                         {"output": str(output), "output_format": note,
-                                          **search})
-        else:
-            report = {**_plain_report(head, outcome, output, note), **search}
         outcome.extra["output"] = str(output)
+        written = output_report(argparse.Namespace(**{**_GEOTIFF_DEFAULTS, "order": order,
+                                                      **(options or {})}),
+                                raster, output, note)
+        report = registration_report(
+            result, result.transform.params, outcome.inputs or _matched_whole(reference, moving),
+            head, {"output": str(output), "output_resampled": True, **written, **search})
     else:
         if outcome.error_type == "BandChoiceError":  # the image's (REFERENCE's was checked)
             outcome.error = _image_band_error(image, outcome.error)
@@ -71,7 +78,9 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             argparse.Namespace(**options or {}), outcome.error_type, search["upright_search"],
             search["whole_circle_search"], resampled) if outcome.extra.get("searched") else None
         report = jsonable({**head, "status": "failed", "error": outcome.error,
-                           "error_type": outcome.error_type, "hint": outcome.extra["hint"],
+                           "error_type": outcome.error_type,
+                           "failed_image": outcome.extra.get("failed_image"),
+                           "hint": outcome.extra["hint"],
                            "network": outcome.extra.get("network")})
     try:
         write_json(report_path, report)
@@ -80,7 +89,24 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         if "output" in outcome.extra:
             Path(outcome.extra.pop("output")).unlink(missing_ok=True)
         raise
+    outcome.extra["report"] = str(report_path)
     return outcome
+
+
+#: What :func:`~sarfeat.cli.geotiff_output.output_report` reads of the GeoTIFF options where
+#: none were given (``save_outcome`` called without the stack's options).
+_GEOTIFF_DEFAULTS = {"creation_options": None, "overviews": False,
+                     "overview_resampling": "auto"}
+
+
+def _matched_whole(reference, moving):
+    """What ``sarfeat register`` matches of a pair that is not two georeferenced files
+    (:func:`~sarfeat.registration.prepare_pair`): the reference's band and the image's,
+    whole, on their own grids; without pixels (``fixed_image`` only gives the shape)."""
+    from ..registration import PairInputs
+
+    return PairInputs(reference, moving, np.broadcast_to(np.float32(0), reference.shape),
+                      None, np.eye(3), False)
 
 
 def _image_band_error(image: str, error: str) -> str:
@@ -93,22 +119,6 @@ def _image_band_error(image: str, error: str) -> str:
     except BandChoiceError as choice:
         return choice.choose_with("--image-band")
     return error
-
-
-def _plain_report(head: dict, outcome, output: Path, note: str) -> dict:
-    """The report of an image matched on its own grid (not two georeferenced files)."""
-    result = outcome.result
-    d = result.diagnostics
-    return jsonable({
-        **head, "status": "registered", "output": str(output), "output_format": note,
-        "fixed_shape": outcome.extra["fixed_shape"],
-        "moving_shape": outcome.extra["moving_shape"],
-        "transform_fixed_to_moving": result.transform.params,
-        "transform_moving_to_fixed": result.moving_to_fixed.params,
-        "confidence": result.confidence, "seconds": result.seconds, "network": d.get("network"),
-        "residuals_px": {"median": d.get("residual_median"), "rms": d.get("residual_rms"),
-                         "frame": "pixels of the moving file"},  # matched on its own grid
-        "diagnostics": {k: v for k, v in d.items() if k != "failure"}})
 
 
 def outcome_entry(outcome, image) -> dict:

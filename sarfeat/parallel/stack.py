@@ -71,10 +71,12 @@ class PairOutcome:
         ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
         (once read), for a failed pair ``network`` (what ran the keypoint
         network, as ``result.diagnostics['network']``; None when it did not
-        run), ``searched`` (True once the pair reached the matcher: its error
-        is then the search's; False for a refusal of :func:`register`'s input
-        checks, an image mostly no-data say, which come before the search), and
-        whatever a ``postprocess`` function adds (for example the files it wrote).
+        run), ``failed_image`` (the image a :class:`~sarfeat.RegistrationError`
+        blames: ``'fixed'``, ``'moving'`` or None), ``searched`` (True once the
+        pair reached the matcher: its error is then the search's; False for a
+        refusal of :func:`register`'s input checks, an image mostly no-data say,
+        which come before the search), and whatever a ``postprocess`` function
+        adds (for example the files it wrote).
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
@@ -169,6 +171,7 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
         outcome.error, outcome.error_type = _sentence(error), type(error).__name__
         # what ran the keypoint network when the matcher ran and found no model
         outcome.extra["network"] = (getattr(error, "diagnostics", None) or {}).get("network")
+        outcome.extra["failed_image"] = getattr(error, "image", None)  # 'fixed', 'moving'...
         if isinstance(error, RegistrationError) and error.diagnostics is None:
             outcome.extra["searched"] = False  # refused by register's input checks, before it
     outcome.seconds = time.perf_counter() - started

@@ -1,0 +1,107 @@
+"""What ``sarfeat register-stack`` reports of each image (``NAME.json``, ``summary.json``,
+its console lines) against what ``sarfeat register --json`` reports of the same pair.
+
+Real SAR: the Sentinel-1 Labrador scene's VV band as a georeferenced reference; a shifted,
+two-band uint16 amplitude chip of it, 30 m off in its georeferencing; the VV band rolled
+by (4, 6) pixels without georeferencing; and a constant image, refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sarfeat.data import load_sar_scene
+
+pytest.importorskip("distributed")
+pytest.importorskip("rasterio")
+
+from test_cli_register_stack import pair  # noqa: E402, F401 - a fixture, after the skip
+
+#: Keys of a stack's NAME.json that `sarfeat register --json` has not or has otherwise: the
+#: image's name and worker, the stack's options, the paths written, the time.
+STACK_ONLY = {"name", "worker", "options", "output", "tie_points", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def stack(pair):  # noqa: F811 - the fixture imported above
+    """The reference, the images and the stack's outputs (one run, --band 0)."""
+    from sarfeat.cli import main
+
+    reference, member = pair
+    scene = load_sar_scene("labrador")[..., 0]
+    images = [member, reference.parent / "rolled.npy", reference.parent / "flat.npy"]
+    np.save(images[1], np.roll(scene, (4, 6), axis=(0, 1)))
+    np.save(images[2], np.ones(scene.shape, np.float32))
+    out = reference.parent / "out"
+    status = main(["register-stack", str(reference), *map(str, images), "-o", str(out),
+                   "--band", "0", "--no-progress", "-q", "--workers", "1"])
+    assert status == 1  # the constant image
+    return reference, images, out
+
+
+def _same(stacked, single, where: str = "") -> None:
+    """Equal reports, but for floats (a worker may sum in another order)."""
+    if isinstance(stacked, dict) and isinstance(single, dict):
+        assert set(stacked) == set(single), (where, set(stacked) ^ set(single))
+        for key in stacked:
+            if not key.startswith("seconds"):
+                _same(stacked[key], single[key], f"{where}.{key}")
+    elif isinstance(stacked, list) and isinstance(single, list):
+        assert len(stacked) == len(single), where
+        for index, (a, b) in enumerate(zip(stacked, single)):
+            _same(a, b, f"{where}[{index}]")
+    elif isinstance(stacked, float) and isinstance(single, float):
+        assert math.isclose(stacked, single, rel_tol=1e-6, abs_tol=1e-9), where
+    else:
+        assert stacked == single, where
+
+
+def test_each_image_s_report_is_register_s_report_of_the_pair(stack, tmp_path):
+    """An image matched on its own grid had a report of its own making: no matches, no
+    model returned, no geography, no convention, and no image's report said how its output
+    was written (dtype, nodata, creation options) nor which image a refusal blamed."""
+    from sarfeat.cli import main
+
+    reference, images, out = stack
+    for image in images:
+        name = image.stem
+        single = tmp_path / f"{name}.json"
+        main(["register", str(reference), str(image), "--band", "0", "--json", str(single),
+              "-o", str(tmp_path / f"{name}.registered.tif"), "-q"])
+        expected = json.loads(single.read_text())
+        report = json.loads((out / f"{name}.json").read_text())
+        assert report["name"] == name and report["moving"] == str(image)
+        _same({k: v for k, v in report.items() if k not in STACK_ONLY},
+              {k: v for k, v in expected.items() if k not in STACK_ONLY}, name)
+    rolled = json.loads((out / "rolled.json").read_text())
+    assert rolled["matches"]["fine_inliers"] > 50 and rolled["model_returned"]
+    np.testing.assert_allclose(rolled["geography"]["shift_px_at_centre"]["x"], 6, atol=0.1)
+    assert json.loads((out / "flat.json").read_text())["failed_image"] == "moving"
+
+
+def test_the_summary_and_the_console_say_what_the_reports_say(stack):
+    """summary.json's figures are those of each image's report, its counts add up, its paths
+    are files written, and a refused image is listed with its reason and no figure."""
+    reference, images, out = stack
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["images"], summary["registered"], summary["failed"]) == (3, 2, 1)
+    for entry in summary["successes"]:
+        report = json.loads((out / f"{entry['name']}.json").read_text())
+        assert entry["report"] == str(out / f"{entry['name']}.json")
+        assert entry["output"] == report["output"] == str(
+            out / f"{entry['name']}.registered.tif")
+        assert (entry["confidence"], entry["fine_inliers"], entry["residual_rms"]) == (
+            report["confidence"], report["matches"]["fine_inliers"],
+            report["residuals_px"]["rms"])
+    [failure] = summary["failures"]
+    assert failure["name"] == "flat" and "constant" in failure["error"]
+    assert not {"output", "confidence", "fine_inliers", "residual_rms"} & set(failure)
+    assert json.loads((out / "flat.json").read_text())["error"] == failure["error"]
+    written = {path.name for path in out.iterdir()}
+    assert written == {"summary.json", "member.json", "member.registered.tif", "rolled.json",
+                       "rolled.registered.tif", "flat.json"}
+
