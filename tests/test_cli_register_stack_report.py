@@ -105,3 +105,62 @@ def test_the_summary_and_the_console_say_what_the_reports_say(stack):
     assert written == {"summary.json", "member.json", "member.registered.tif", "rolled.json",
                        "rolled.registered.tif", "flat.json"}
 
+
+def _lost_or_unwritten(tmp_path, monkeypatch, how: str):
+    """Run register-stack on an in-process cluster whose task for the rolled image is lost
+    after it wrote its outputs (``how='lost'``), or whose report cannot be made after the
+    registered image was written (``'unwritten'``); the summary and OUTDIR."""
+    from types import SimpleNamespace
+
+    import distributed
+
+    from sarfeat.cli import main, report
+    from sarfeat.parallel import stack as stack_module
+
+    real = stack_module._register_task
+
+    def lost(index, *args):
+        real(index, *args)  # its files written
+        raise distributed.KilledWorker("pair", SimpleNamespace(address="gone"), 3)
+
+    def broken(*args, **kwargs):
+        raise ValueError("no report")
+
+    if how == "lost":
+        monkeypatch.setattr(stack_module, "_register_task", lost)
+    else:
+        monkeypatch.setattr(report, "registration_report", broken)
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(tmp_path / "ref.npy", scene)
+    np.save(tmp_path / "rolled.npy", np.roll(scene, (4, 6), axis=(0, 1)))
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        status = main(["register-stack", str(tmp_path / "ref.npy"), str(tmp_path / "rolled.npy"),
+                       "-o", str(out), "--format", "npy", "--lost-retries", "0", "-q",
+                       "--no-progress", "--scheduler", client.scheduler.address])
+    assert status == 1
+    return json.loads((out / "summary.json").read_text()), out
+
+
+@pytest.mark.parametrize("how", ["lost", "unwritten"])
+def test_an_image_failed_after_its_task_wrote_has_a_failure_report_and_no_image(
+        tmp_path, monkeypatch, how):
+    """An image lost with its worker after its task wrote its outputs kept a NAME.json that
+    said "registered" and its registered image, while the summary listed it failed with no
+    report (and a time of 0 s); one whose report could not be made was listed with a report
+    path that was never written. The client writes the failure report, removes the image."""
+    summary, out = _lost_or_unwritten(tmp_path, monkeypatch, how)
+    [failure] = summary["failures"]
+    assert failure["report"] == str(out / "rolled.json")
+    report = json.loads((out / "rolled.json").read_text())
+    assert report["status"] == "failed" and report["error"] == failure["error"]
+    assert report["error_type"] == failure["error_type"] == (
+        "KilledWorker" if how == "lost" else "ValueError")
+    assert ("the task was lost" if how == "lost" else "postprocess: no report") in \
+        failure["error"]
+    assert "transform_fixed_to_moving" not in report and "confidence" not in report
+    assert sorted(path.name for path in out.iterdir()) == ["rolled.json", "summary.json"]
+    if how == "lost":
+        assert failure["seconds"] is None and failure["worker"] is None

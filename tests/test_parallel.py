@@ -359,6 +359,11 @@ def test_a_pair_lost_with_its_worker_runs_again_then_is_reported(monkeypatch, tm
         assert outcomes[index].error_type == "RegistrationError", outcomes[index].error
     assert outcomes[2].error_type == "KilledWorker"
     assert outcomes[2].error.startswith("the task was lost 3 times (its worker died")
+    # nothing of the lost pair is known: no result, worker, time (it said 0 s) or extra
+    lost = outcomes[2]
+    assert (lost.result, lost.worker, lost.seconds, lost.extra, lost.inputs) == (
+        None, None, None, {}, None)
+    assert [outcome.index for outcome in outcomes] == [0, 1, 2, 3]
 
 
 def test_a_shared_image_is_sent_again_after_a_pair_that_used_it_is_lost(monkeypatch, tmp_path):

@@ -89,7 +89,8 @@ from .search_options import (add_band_options, add_matching_options, add_search_
 from .stack_inputs import check_distinct, matched_bands, read_reference
 from .stack_outputs import (FORMATS, SUMMARY, check_earlier_outputs, check_inputs_kept,
                             check_output_dir, earlier_outputs, output_names, prepare_output_dir)
-from .stack_report import SHAPING, outcome_entry, print_outcome, write_summary
+from .stack_report import (SHAPING, outcome_entry, print_outcome, save_unreported,
+                           write_summary)
 # under the names that this module had for them
 from .stack_report import save_outcome as _save
 from .stack_report import stack_network as _stack_network
@@ -233,6 +234,9 @@ def run(args: argparse.Namespace) -> None:
                 progress=not (args.no_progress or console.quiet), **options,
             )
             for outcome in outcomes:
+                if not outcome.ok and "report" not in outcome.extra:  # lost, or not written
+                    outcome = save_unreported(outcome, save, folder / f"{outcome.name}"
+                                              f".registered.{args.format}")
                 print_outcome(outcome, console)
                 entry = outcome_entry(outcome, args.images[outcome.index])
                 (successes if outcome.ok else failures).append(entry)

@@ -12,7 +12,7 @@ from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
 from .search_options import refusal_hint
 
-__all__ = ["SHAPING", "save_outcome", "outcome_entry", "print_outcome", "stack_network",
+__all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome", "stack_network",
            "write_summary"]
 
 #: The options recorded in the summary beside weights and model: those that shape what is
@@ -119,6 +119,16 @@ def _image_band_error(image: str, error: str) -> str:
     except BandChoiceError as choice:
         return choice.choose_with("--image-band")
     return error
+
+
+def save_unreported(outcome, save, output: Path):
+    """Write, on the client, the report of a failed image whose task came back without one
+    (lost with its worker, or its outputs could not be written), with ``save``
+    (:func:`save_outcome` with the run's keywords), and remove its registered image
+    ``output``, left by a run of its task whose outcome was lost: the image is reported
+    failed (an earlier run's files were removed before the first task)."""
+    output.unlink(missing_ok=True)
+    return save(outcome)
 
 
 def outcome_entry(outcome, image) -> dict:

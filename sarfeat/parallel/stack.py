@@ -65,8 +65,9 @@ class PairOutcome:
         ``'KilledWorker'``, ...); None on success.
     worker : str or None
         Address of the worker that ran the pair (None when not known).
-    seconds : float
-        Wall-clock time of the task on its worker.
+    seconds : float or None
+        Wall-clock time of the task on its worker; None for a pair whose task
+        did not come back (lost with its worker, or failed on the client's side).
     extra : dict
         ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
         (once read), for a failed pair ``network`` (what ran the keypoint
@@ -76,7 +77,8 @@ class PairOutcome:
         pair reached the matcher: its error is then the search's; False for a
         refusal of :func:`register`'s input checks, an image mostly no-data say,
         which come before the search), and whatever a ``postprocess`` function
-        adds (for example the files it wrote).
+        adds (for example the files it wrote). Empty for a pair whose task did
+        not come back.
     inputs : PairInputs or None
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
@@ -90,7 +92,7 @@ class PairOutcome:
     error: str | None = None
     error_type: str | None = None
     worker: str | None = None
-    seconds: float = 0.0
+    seconds: float | None = None
     extra: dict = field(default_factory=dict)
     inputs: PairInputs | None = None
 
