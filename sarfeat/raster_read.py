@@ -20,7 +20,7 @@ from .raster import (
     plain_tiff_quiet, rasterio_or_none,
 )
 
-__all__ = ["read_raster", "read_image", "bands_first", "is_picture"]
+__all__ = ["read_raster", "read_image", "bands_first", "is_picture", "georeferencing_of"]
 
 #: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
@@ -186,18 +186,29 @@ def is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
         and np.issubdtype(dtype, np.integer)
 
 
+def georeferencing_of(source) -> tuple:
+    """(crs, transform, gcps, rpcs) of an open rasterio dataset, as
+    :class:`~sarfeat.raster.Raster` holds them: a CRS and geotransform only where there is a
+    geotransform (GDAL gives the identity where there is none), the GCPs as (points, their
+    CRS) where there are some, else None."""
+    crs, transform = source.crs, source.transform
+    points, points_crs = source.gcps
+    placed = not transform.is_identity  # a geotransform, with or without a CRS
+    return (crs if placed else None, transform if placed else None,
+            (list(points), points_crs) if points else None, source.rpcs)
+
+
 def _read_rasterio(path: Path) -> Raster:
     rasterio = rasterio_or_none()
     try:
         with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
             data = source.read()
             masks = source.read_masks() > 0
-            nodata, crs, transform = source.nodata, source.crs, source.transform
-            points, points_crs = source.gcps
+            nodata = source.nodata
+            crs, transform, gcps, rpcs = georeferencing_of(source)
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
             scaling = tuple((scale, offset, unit or None) for scale, offset, unit
                             in zip(source.scales, source.offsets, source.units))
-            rpcs = source.rpcs
             bands = tuple(zip(source.descriptions, colours))
             # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
             alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
@@ -207,11 +218,9 @@ def _read_rasterio(path: Path) -> Raster:
     valid = masks & nodata_valid_mask(data, nodata)
     if alpha_masked:  # GDAL's mask of the other bands is the alpha band's own no-data too
         valid &= masks[alpha_masked[0]]
-    placed = not transform.is_identity  # a geotransform, with or without a CRS
-    return Raster(data, valid, nodata, crs if placed else None, transform if placed else None,
-                  path, picture=is_picture(colours, data.dtype),
-                  gcps=(list(points), points_crs) if points else None, bands=bands,
-                  rpcs=rpcs, scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
+    return Raster(data, valid, nodata, crs, transform, path,
+                  picture=is_picture(colours, data.dtype), gcps=gcps, bands=bands, rpcs=rpcs,
+                  scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
                   else scaling)
 
 

@@ -56,6 +56,8 @@ def test_a_header_refuses_a_band_as_the_file_read_whole_does(files, monkeypatch)
         header, whole = header_raster(path), read_raster(path)
         assert (header.count, header.shape, header.data.dtype) == (
             whole.count, whole.shape, whole.data.dtype), name  # --co is checked for it
+        assert (header.crs, header.transform, header.gcps, header.rpcs) == (
+            whole.crs, whole.transform, whole.gcps, whole.rpcs), name  # its notes say it
         for band in (None, 0, 1, -1, 3):
             assert _outcome(header, band) == _outcome(whole, band), (name, band)
     monkeypatch.setattr(rasterio.DatasetReader, "read", _no_pixels, raising=False)
@@ -186,3 +188,57 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(
         err = _refusal_before_work(files, tmp_path, capsys, out)
         assert wanted in err and "broken.tif" not in err
         assert not below.parent.exists()
+
+
+def test_register_stack_notes_the_georeferencing_it_does_not_use(tmp_path, capsys):
+    """`sarfeat register` notes what georeferencing a pair matched from pixels alone has
+    (GCPs, RPCs, a geotransform without a CRS); register-stack said nothing. It says it once
+    for REFERENCE and once for each image where it applies, in register's words."""
+    pytest.importorskip("distributed")
+    from rasterio.control import GroundControlPoint
+    from rasterio.rpc import RPC
+
+    from sarfeat.cli import main
+
+    flat = np.ones((1, 64, 64), np.float32)  # refused at once: the notes come before
+    corners = [GroundControlPoint(row=r, col=c, x=-60 + c / 1e4, y=53 - r / 1e4)
+               for r in (0, 64) for c in (0, 64)]
+    unit = [1.0] + [0.0] * 19
+    rpcs = RPC(height_off=0, height_scale=100, lat_off=53, lat_scale=0.01, line_off=32,
+               samp_off=32, samp_scale=32,
+               line_scale=32, long_off=-60, long_scale=0.01, line_den_coeff=unit,
+               samp_den_coeff=unit, line_num_coeff=[0, 0, -1] + [0.0] * 17,
+               samp_num_coeff=[0, 1] + [0.0] * 18)
+    files = {"ref.tif": {"gcps": corners, "crs": "EPSG:4326"}, "rpc.tif": {"rpcs": rpcs},
+             "placed.tif": {"crs": "EPSG:32633", "transform": from_origin(5e5, 6e6, 10, 10)},
+             "plain.tif": {"transform": from_origin(0, 64, 1, 1)}}
+    for name, georeferencing in files.items():
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", height=64, width=64, count=1,
+                           dtype="float32", **georeferencing) as target:
+            target.write(flat)
+    np.save(tmp_path / "bare.npy", flat[0])
+    images = [str(tmp_path / name) for name in ("rpc.tif", "placed.tif", "plain.tif",
+                                                "bare.npy")]
+    reference = str(tmp_path / "ref.tif")
+    assert main(["register-stack", reference, *images, "-o", str(tmp_path / "out"),
+                 "--workers", "1", "--no-progress"]) == 1
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note")]
+    tail = "; matching from pixels alone"
+    assert notes == [f"note: REFERENCE {reference!r} has 4 GCPs without a geotransform{tail}",
+                     f"note: image {images[0]!r} has RPCs without a geotransform{tail}",
+                     f"note: image {images[2]!r} has a geotransform without a CRS{tail}",
+                     f"note: image {images[3]!r} has no georeferencing{tail}"]
+    # register's notes of the same pairs, in the same words
+    said = []
+    for image in images:
+        main(["register", reference, image, "--json", str(tmp_path / "r.json"), "--overwrite"])
+        said += [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("note")]
+    assert said == [
+        f"note: the fixed image has 4 GCPs without a geotransform and the moving image has "
+        f"RPCs without a geotransform{tail}",
+        f"note: the fixed image has 4 GCPs without a geotransform{tail}",
+        f"note: the fixed image has 4 GCPs without a geotransform and the moving image has "
+        f"a geotransform without a CRS{tail}",
+        f"note: the fixed image has 4 GCPs without a geotransform and the moving image has "
+        f"no georeferencing{tail}"]

@@ -25,7 +25,7 @@ __all__ = [
     "checked_weights", "check_outputs", "add_overwrite_option",
     "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot",
-    "network_text",
+    "network_text", "unplaced", "has_georeferencing", "unused_georeferencing",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -131,6 +131,50 @@ def with_nodata(raster, value: float | None):
     if nodata is None and holds:
         nodata = float(value)
     return replace(mark_nodata(raster, value), nodata=nodata)
+
+
+def unplaced(raster) -> str:
+    """What georeferencing a raster without a CRS and a geotransform has, which the prior
+    does not use (a fixed image's is written with the result, on its grid)."""
+    if raster.transform is not None:
+        return "a geotransform without a CRS"
+    if raster.gcps:
+        return f"{len(raster.gcps[0])} GCPs without a geotransform"
+    if raster.rpcs is not None:
+        return "RPCs without a geotransform"
+    return "no georeferencing"
+
+
+def has_georeferencing(raster) -> bool:
+    """Whether a raster has georeferencing of any kind: a CRS and a geotransform, or what
+    :func:`unplaced` names."""
+    return raster.georeferenced or unplaced(raster) != "no georeferencing"
+
+
+def unused_georeferencing(sides: Sequence[tuple[str, object]],
+                          others_have_some: bool = False) -> str | None:
+    """The note of ``sarfeat register`` and ``register-stack`` on a pair matched from pixels
+    alone though georeferencing is at hand: what each of ``sides`` ((name, raster) of the
+    pair's rasters that the note names) without a CRS and a geotransform has
+    (:func:`unplaced`), when any of them, or a raster of the pair not named
+    (``others_have_some``: a stack's reference beside an image, or its images beside the
+    reference), has georeferencing of some kind (:func:`has_georeferencing`); else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.io import Raster
+    >>> plain = Raster(np.zeros((1, 4, 4)), np.ones((1, 4, 4), bool))
+    >>> unused_georeferencing([("the fixed image", plain), ("the moving image", plain)])
+    >>> unused_georeferencing([("the moving image", plain)], others_have_some=True)
+    'note: the moving image has no georeferencing; matching from pixels alone'
+    """
+    unused = [f"{name} has {unplaced(raster)}" for name, raster in sides
+              if not raster.georeferenced]
+    if not unused or not (others_have_some
+                          or any(has_georeferencing(raster) for _, raster in sides)):
+        return None
+    return f"note: {' and '.join(unused)}; matching from pixels alone"
 
 
 def device_name(text: str) -> str:

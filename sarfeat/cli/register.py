@@ -27,7 +27,7 @@ import numpy as np
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      add_note, add_overwrite_option, check_bands, input_error, network_text,
-                     with_nodata)
+                     unplaced, unused_georeferencing, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
@@ -150,20 +150,8 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     for name, raster in (("fixed", fixed), ("moving", moving)):
         console.step(f"read {name} {raster.path}: {raster.count} band(s) {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
-                     f"{raster.crs if raster.georeferenced else _unplaced(raster)}")
+                     f"{raster.crs if raster.georeferenced else unplaced(raster)}")
     return fixed, moving
-
-
-def _unplaced(raster) -> str:
-    """What georeferencing a raster without a CRS and a geotransform has, which the prior
-    does not use (a fixed image's is written with the result, on its grid)."""
-    if raster.transform is not None:
-        return "a geotransform without a CRS"
-    if raster.gcps:
-        return f"{len(raster.gcps[0])} GCPs without a geotransform"
-    if raster.rpcs is not None:
-        return "RPCs without a geotransform"
-    return "no georeferencing"
 
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
@@ -187,12 +175,10 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
                         f"{r0}:{r1}, columns {c0}:{c1}")
         console.say(f"{args.moving}: brought onto the fixed grid by its georeferencing before "
                     "matching")
-    elif not (fixed.georeferenced and moving.georeferenced):  # what of it is not used
-        unused = [f"the {which} image has {_unplaced(raster)}" for which, raster in
-                  (("fixed", fixed), ("moving", moving)) if not raster.georeferenced]
-        if fixed.georeferenced or moving.georeferenced or any(
-                not text.endswith("no georeferencing") for text in unused):
-            console.say(f"note: {' and '.join(unused)}; matching from pixels alone")
+    else:  # what of the georeferencing at hand is not used
+        note = unused_georeferencing([("the fixed image", fixed), ("the moving image", moving)])
+        if note is not None:
+            console.say(note)
     return inputs
 
 

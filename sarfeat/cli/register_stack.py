@@ -28,7 +28,10 @@ REFERENCE cropped to the image's footprint, an image on another grid or in
 another CRS brought onto REFERENCE's grid first, footprints that do not overlap
 refused with that reason; its transform still maps REFERENCE's pixels to the
 image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
-report;
+report; what georeferencing a pair matched from pixels alone has and does not use
+(GCPs, RPCs, a geotransform without a CRS) is said as ``sarfeat register`` says it,
+once for REFERENCE and once for each image where it applies
+(:func:`~sarfeat.cli.stack_inputs.georeferencing_notes`);
 
 with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
 ``sar-optical`` or ``optical`` (all optical), each pair is matched as
@@ -86,7 +89,7 @@ from .geotiff_output import add_geotiff_options, check_geotiff_options, geotiff_
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, search_report, upright_turns, whole_circle_search)
-from .stack_inputs import check_distinct, matched_bands, read_reference
+from .stack_inputs import check_distinct, georeferencing_notes, matched_bands, read_reference
 from .stack_outputs import (FORMATS, SUMMARY, check_earlier_outputs, check_inputs_kept,
                             check_output_dir, earlier_outputs, output_names, prepare_output_dir)
 from .stack_report import (SHAPING, outcome_entry, print_outcome, save_unreported,
@@ -202,7 +205,9 @@ def run(args: argparse.Namespace) -> None:
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
-    raster = read_reference(args)
+    raster, headers = read_reference(args)
+    for note in georeferencing_notes(str(args.reference), raster, headers):  # as register's
+        console.say(note)
     sar = args.modality == "sar"  # a pair with an optical image runs no network
     weights = checked_weights(args.weights, args.trust) if sar else None
     # an earlier run's registered images in every --format (--overwrite): one left beside

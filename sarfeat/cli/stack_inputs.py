@@ -14,20 +14,24 @@ import numpy as np
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
-from .common import check_bands, checked_band, input_error, with_nodata
+from ..raster_read import georeferencing_of
+from .common import (check_bands, checked_band, has_georeferencing, input_error,
+                     unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
 
 __all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
-           "matched_bands", "read_reference", "check_output_layouts", "check_output_type"]
+           "matched_bands", "read_reference", "georeferencing_notes", "check_output_layouts",
+           "check_output_type"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
 _COLOURS = ("red", "green", "blue", "alpha")
 
 
 def header_raster(path: str | os.PathLike) -> Raster:
-    """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number, shape and dtype are
-    the file's, its pixels not read (zeros that take no memory), so that
-    :meth:`~sarfeat.io.Raster.band` refuses a band as it would for the file.
+    """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number, shape and dtype, and
+    georeferencing (CRS, geotransform, GCPs, RPCs), are the file's, its pixels not read
+    (zeros that take no memory), so that :meth:`~sarfeat.io.Raster.band` refuses a band as
+    it would for the file.
 
     A ``.npy`` file is opened as a memory map and a TIFF with rasterio, reading
     headers only. Other files, and a TIFF of 2-4 integer bands with colours (perhaps
@@ -42,17 +46,19 @@ def header_raster(path: str | os.PathLike) -> Raster:
     header = _header(Path(path))
     if header is None:
         return read_raster(path)
-    shape, dtype = header
+    shape, dtype, (crs, transform, gcps, rpcs) = header
     # a valid mask of one pixel a band: Raster.band checks it, not its shape, in no time
     return Raster(np.broadcast_to(np.zeros((), dtype), shape), np.ones((shape[0], 1, 1), bool),
-                  path=Path(path))
+                  crs=crs, transform=transform, path=Path(path), gcps=gcps, rpcs=rpcs)
 
 
-def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype] | None:
-    """(bands, rows, cols) and dtype of ``path`` from its header; None where only a whole
-    read tells (another file type, no rasterio, a possible picture, or a header that cannot
-    be read)."""
+def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple] | None:
+    """(bands, rows, cols), dtype and georeferencing (crs, transform, gcps, rpcs:
+    :func:`~sarfeat.raster_read.georeferencing_of`) of ``path`` from its header; None where
+    only a whole read tells (another file type, no rasterio, a possible picture, or a
+    header that cannot be read)."""
     suffix = path.suffix.lower()
+    georeferencing = (None, None, None, None)
     try:
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -73,13 +79,14 @@ def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype] | None:
                     # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
                     colours = (np.issubdtype(dtype, np.integer) and any(
                         colour.name in _COLOURS for colour in source.colorinterp))
+                    georeferencing = georeferencing_of(source)
         else:
             return None
     except Exception:  # noqa: BLE001 - read whole, which says what is wrong
         return None
     if len(shape) != 3 or 0 in shape or (colours and shape[0] in (2, 3, 4)):
         return None
-    return shape, dtype
+    return shape, dtype, georeferencing
 
 
 def read_headers(images: Sequence[str | os.PathLike]) -> list[tuple[str, Raster]]:
@@ -146,9 +153,9 @@ def matched_bands(args: argparse.Namespace) -> tuple:
             args.band if args.image_band is None else args.image_band)
 
 
-def read_reference(args: argparse.Namespace):
+def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Raster]]]:
     """Check the inputs; return the reference raster (its band to match checked, and
-    refused when it has no valid pixel).
+    refused when it has no valid pixel) and the images' headers (:func:`read_headers`).
 
     Raises
     ------
@@ -188,7 +195,21 @@ def read_reference(args: argparse.Namespace):
                          + ("" if band is None else f" in band {band}")
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
-    return raster
+    return raster, headers
+
+
+def georeferencing_notes(reference_path: str, reference: Raster,
+                         headers: Sequence[tuple[str, Raster]]) -> list[str]:
+    """What ``sarfeat register`` notes of each pair matched from pixels alone though
+    georeferencing is at hand (:func:`~sarfeat.cli.common.unused_georeferencing`), said once
+    for REFERENCE (beside IMAGES) and once for each image (beside REFERENCE) where it
+    applies; ``headers`` from :func:`read_headers`."""
+    images_have_some = any(has_georeferencing(header) for _, header in headers)
+    notes = [unused_georeferencing([(f"REFERENCE {reference_path!r}", reference)],
+                                   images_have_some)]
+    notes += [unused_georeferencing([(f"image {image!r}", header)],
+                                    has_georeferencing(reference)) for image, header in headers]
+    return [note for note in notes if note is not None]
 
 
 def check_output_type(args: argparse.Namespace,

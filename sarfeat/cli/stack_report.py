@@ -12,8 +12,8 @@ from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
 from .search_options import refusal_hint
 
-__all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome", "stack_network",
-           "write_summary"]
+__all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome",
+           "stack_network", "write_summary"]
 
 #: The options recorded in the summary beside weights and model: those that shape what is
 #: written, so that a run can be repeated from its summary.
