@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", nargs="+", required=True,
                         help="checkpoint paths or registry names to compare")
     parser.add_argument("--threshold", type=float, nargs="*", default=[],
-                        help="reliability=repeatability thresholds, one per weights (default 0.7)")
+                        help="reliability=repeatability thresholds, one per weights (default: "
+                             "those the checkpoint recommends, 0.7 where it recommends none)")
     parser.add_argument("--no-sift", action="store_true", help="skip the OpenCV SIFT peer")
     parser.add_argument("--json", help="write all rows and summaries here")
     args = parser.parse_args(argv)
