@@ -292,6 +292,9 @@ def registration_rmse(
     xy, expected = _grid_inside(reference, shape1, shape2, grid)
     if len(xy) == 0:
         return float("inf")
+    matrix = getattr(estimate, "params", None)  # a skimage transform's matrix: its own call
+    if isinstance(matrix, np.ndarray) and matrix.shape == (3, 3) and np.isfinite(matrix).all():
+        estimate = matrix  # divides by eps, not 0, on the horizon: a finite error of ~1e17 px
     with np.errstate(divide="ignore", invalid="ignore"):  # a point sent to infinity
         error = _as_callable(estimate, "estimate")(xy) - expected
     if not np.all(np.isfinite(error)):  # was NaN (0 / 0) for a point on the estimate's horizon

@@ -104,6 +104,24 @@ def test_rmse_of_an_estimate_that_sends_a_grid_point_to_infinity_is_infinite():
         assert registration_rmse(flat, np.eye(3), (50, 60), (50, 60)) == np.inf
 
 
+def test_rmse_of_a_skimage_transform_through_its_horizon_is_infinite_too():
+    """What ``register(..., model='projective')`` returns is a skimage transform, whose own
+    call divides by machine epsilon where w = 0: its RMSE was a finite ~1e17 px."""
+    from skimage.transform import AffineTransform, ProjectiveTransform
+
+    from sarfeat.metrics import registration_rmse
+
+    horizon = np.array([[1.0, 0, 0], [0, 1, 0], [-1 / 30, 0, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert registration_rmse(ProjectiveTransform(matrix=horizon), np.eye(3), (31, 31),
+                                 (31, 31), grid=31) == np.inf
+    shift = AffineTransform(translation=(3.0, 4.0))  # an ordinary estimate: 5 px everywhere
+    assert registration_rmse(shift, np.eye(3), (50, 60), (50, 60)) == pytest.approx(5.0)
+    failed = ProjectiveTransform(matrix=np.full((3, 3), np.nan))  # a failed estimate's NaNs
+    assert registration_rmse(failed, np.eye(3), (50, 60), (50, 60)) == np.inf
+
+
 def test_repeatability_of_a_singular_skimage_transform_is_a_clear_error():
     from skimage.transform import AffineTransform
 
