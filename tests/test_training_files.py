@@ -55,3 +55,19 @@ def test_derive_open_sar_leaves_no_file_that_differs_from_the_registry(tmp_path,
     with pytest.raises(ValueError, match="differs"):
         open_sar.derive_open_sar(tmp_path / "out", sources=tmp_path / "sources")
     assert list((tmp_path / "out" / "sar_images").iterdir()) == []
+
+
+def test_open_sar_says_which_source_is_missing(tmp_path, capsys):
+    """A --sources folder without a source file was a traceback (FileNotFoundError deep in
+    file_sha256); it is a one-line error naming the file, exit status 1."""
+    from sarfeat.training import open_sar
+
+    (tmp_path / "sources").mkdir()
+    status = open_sar.main([str(tmp_path / "out"), "--sources", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert status == 1
+    first = next(iter(open_sar.DERIVED.values()))[0]
+    assert captured.err.startswith("python -m sarfeat.training.open_sar: error: ")
+    assert f"{tmp_path / first} not found" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / "out").exists()  # nothing derived from a missing source

@@ -15,10 +15,10 @@ last), also registered with their sha256:
 
 The data stays outside the repository::
 
-    PYTHONPATH=. python -m sarfeat.training.open_sar /work/data_sar [--sources FOLDER]
+    PYTHONPATH=. python -m sarfeat.training.open_sar OPEN_SAR [--sources FOLDER]
 
 downloads the sources (or reads them from ``FOLDER/sources/``) and writes
-``/work/data_sar/sar_images/``, checking every digest.
+``OPEN_SAR/sar_images/``, checking every digest.
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ def derive_open_sar(output: Path, sources: Path | None = None) -> list[Path]:
         if target.exists():
             raise FileExistsError(f"{target} exists with another sha256: move it away first")
         path = Path(sources) / source if sources else fetch(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the folder {sources} must hold {source} "
+                                    f"(without --sources, sarfeat.data.fetch downloads it)")
         if known_sha256(file_sha256(path)) != source:
             raise ValueError(f"{path} is not the registered {source}")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +136,12 @@ def main(argv=None) -> int:
     parser.add_argument("output", type=Path)
     parser.add_argument("--sources", type=Path, help="folder holding sources/... (no download)")
     args = parser.parse_args(argv)
-    for path in derive_open_sar(args.output, args.sources):
+    try:
+        written = derive_open_sar(args.output, args.sources)
+    except (OSError, ValueError) as error:  # a missing or wrong source: said, not a traceback
+        print(f"python -m sarfeat.training.open_sar: error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
         print(path)
     return 0
 

@@ -16,7 +16,9 @@ The Shanghai scene and the image pairs of :mod:`sarfeat.data` are never read
 Run (one thread, resumable, bounded by time)::
 
     PYTHONPATH=. python -m sarfeat.training.patch_descriptor --output runs/patch \\
-        --minutes 60 --threads 1 --open-data /work/data_sar
+        --minutes 60 --threads 1 --open-data OPEN_SAR
+
+``OPEN_SAR``: the folder that ``python -m sarfeat.training.open_sar OPEN_SAR`` writes.
 """
 
 from __future__ import annotations
