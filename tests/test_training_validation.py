@@ -64,6 +64,39 @@ def test_cli_validation_and_calibration_follow_quiet(tmp_path, quiet, monkeypatc
                          "--iterations", "1", "--batch-size", "1", "--crop-size", "48",
                          "--no-bf16", "--device", "cpu", *(["--quiet"] if quiet else [])])
     assert status == 0
-    # the validation at the end (its thresholds, then the held-out score), then the calibration
-    assert asked == [("calibration", not quiet), ("validation", not quiet),
-                     ("calibration", not quiet)]
+    # the validation at the end (its thresholds, then the held-out score), whose calibration
+    # of the final weights is the one recorded: it is not run again
+    assert asked == [("calibration", not quiet), ("validation", not quiet)]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_cli_calibrates_the_final_weights_once(tmp_path, validate, monkeypatch):
+    """The final weights' thresholds are calibrated once (a few minutes on a CPU): the
+    validation at the last iteration calibrates them, and final.pt records that calibration;
+    without validation, the calibration runs after training."""
+    import torch
+
+    from sarfeat.training import cli, validation
+
+    calibrated = []
+
+    def calibrate(net, scenes, progress=False, **options):
+        calibrated.append(net.training)
+        return {"reliability_threshold": 0.45, "repeatability_threshold": 0.45,
+                "calibration_mma3": 0.625}
+
+    monkeypatch.setattr(cli, "_calibration_images", lambda: [])
+    monkeypatch.setattr(validation, "held_out_mma", lambda *a, progress=False, **k: {"mma3": 0.5})
+    monkeypatch.setattr(validation, "recommend_thresholds", calibrate)
+    scene = tmp_path / "scene.npy"
+    np.save(scene, np.random.default_rng(0).gamma(1.0, 1.0, (96, 96)).astype(np.float32))
+    status = train_main(["--output", str(tmp_path / "run"), "--sar-images", str(scene),
+                         "--iterations", "2", "--batch-size", "1", "--crop-size", "48",
+                         "--no-bf16", "--device", "cpu", "--quiet",
+                         *([] if validate else ["--no-validate"])])
+    assert status == 0
+    assert calibrated == [False]  # once, on the network in eval mode
+    metadata = torch.load(tmp_path / "run" / "final.pt", weights_only=True)["metadata"]
+    assert metadata["detector"] == {"reliability_threshold": 0.45,
+                                    "repeatability_threshold": 0.45}
+    assert metadata["calibration_mma3"] == 0.625

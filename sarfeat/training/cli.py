@@ -240,10 +240,15 @@ def _dataset_files(dataset) -> list[Path]:
     return [Path(item) for item in dataset.images if isinstance(item, (str, os.PathLike))]
 
 
+def _validations(trainer: Trainer) -> list[dict]:
+    """The run's validations in its history, which holds loss entries too."""
+    return [entry for entry in trainer.history if "total" not in entry]
+
+
 def _summary(trainer: Trainer) -> str:
     """The run's latest loss terms (running means) and its latest validation, apart: the
     history holds both kinds of entry."""
-    validations = [entry for entry in trainer.history if "total" not in entry]
+    validations = _validations(trainer)
     losses = {name: round(value, 4) for name, value in trainer.running.items()}
     validation = json.dumps(validations[-1]) if validations else "none (--no-validate)"
     return (f"losses at iteration {trainer.iteration} (running means): {json.dumps(losses)}; "
@@ -271,7 +276,23 @@ def _validate(net, calibration: list, progress: bool = False) -> dict:
     threshold = thresholds["reliability_threshold"]
     result = held_out_mma(net, reliability_threshold=threshold, repeatability_threshold=threshold,
                           progress=progress)
-    return {**result, "threshold": threshold}
+    return {**result, "threshold": threshold, "calibration_mma3": thresholds["calibration_mma3"]}
+
+
+def _final_thresholds(trainer: Trainer, calibration: list, progress: bool = False) -> dict:
+    """The detection thresholds recorded with the trained weights and their calibration MMA@3:
+    those that the validation of the last iteration calibrated (the same weights, scenes and
+    rule give the same answer), else calibrated now."""
+    validations = _validations(trainer)
+    last = validations[-1] if validations else {}
+    if last.get("iteration") == trainer.iteration and "calibration_mma3" in last:
+        return {"reliability_threshold": last["threshold"],
+                "repeatability_threshold": last["threshold"],
+                "calibration_mma3": last["calibration_mma3"]}
+    from .validation import recommend_thresholds
+
+    trainer.net.eval()
+    return recommend_thresholds(trainer.net, calibration, progress=progress)
 
 
 def _standing(output: Path | None) -> str | None:
@@ -438,10 +459,7 @@ def _train(argv: list[str]) -> int:
         trainer.fit(progress=not args.quiet)
         extra = {}
         if args.calibrate:
-            from .validation import recommend_thresholds
-
-            trainer.net.eval()
-            thresholds = recommend_thresholds(trainer.net, calibration, progress=not args.quiet)
+            thresholds = _final_thresholds(trainer, calibration, progress=not args.quiet)
             extra["calibration_mma3"] = thresholds.pop("calibration_mma3")
             extra["detector"] = thresholds
         final = trainer.export(Path(config.output) / FINAL, extra)
