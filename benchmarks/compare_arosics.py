@@ -3,7 +3,9 @@
 One command, from the repository root, with AROSICS installed in another venv::
 
     SARFEAT_DATA_DIR=../shared/data python benchmarks/compare_arosics.py \\
-        --arosics-python /work/venv-arosics/bin/python --out /tmp/compare
+        --arosics-python /path/to/venv-with-arosics/bin/python --out /tmp/compare
+
+Without ``--arosics-python`` only sarfeat's column is measured (AROSICS's: "not run").
 
 The pairs are those of tests/test_cli_geotiff.py plus a pure shift: the bundled
 Sentinel-1 scene, VV fixed (10 m, EPSG:32633), VH moving (independent speckle)
@@ -26,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What the AROSICS columns say without --arosics-python.
+NOT_RUN = "not run (no --arosics-python)"
 
 
 def build(folder: Path) -> dict:
@@ -69,7 +73,9 @@ def run_sarfeat(fixed, moving, prefix: Path, options: list) -> dict:
     return {"matrix": np.array(report["transform_fixed_to_moving"]), "seconds": seconds}
 
 
-def run_arosics(python: str, fixed, moving, prefix: Path, window: int) -> dict:
+def run_arosics(python: str | None, fixed, moving, prefix: Path, window: int) -> dict:
+    if python is None:  # sarfeat's column alone
+        return {"global": {"error": NOT_RUN}, "local": {"error": NOT_RUN}}
     probe = ROOT / "benchmarks" / "arosics_probe.py"
     done = subprocess.run([python, str(probe), str(fixed), str(moving), str(prefix),
                            str(window)], capture_output=True, text=True, timeout=1800)
@@ -101,11 +107,15 @@ def local_error(result: dict, fixed, moving, truth) -> tuple[float, int]:
     return float(np.median(np.hypot(*(estimate - truth_shift).T)) / size), len(points)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arosics-python", default="/work/venv-arosics/bin/python")
+    parser.add_argument("--arosics-python",
+                        help="the Python of a venv with AROSICS (without it, sarfeat alone)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/sarfeat-vs-arosics"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.arosics_python is not None and not Path(args.arosics_python).is_file():
+        parser.error(f"--arosics-python {args.arosics_python}: no such file (leave it out to "
+                     f"measure sarfeat alone)")
     from sarfeat.io import read_raster
     from sarfeat.metrics import registration_rmse
 
@@ -134,8 +144,10 @@ def main() -> None:
           "px, valid points (s) |")
     print("|---|---|---|---|")
     for name, o, os_, g, gs, ge, le, ln, ls, lerr in rows:
-        g_text = f"{g:.2f} ({gs:.1f})" if np.isfinite(g) else f"failed: {ge[:80]}"
-        l_text = f"{le:.2f}, {ln} ({ls:.1f})" if ln else f"no valid point {lerr[:60]}"
+        g_text = (f"{g:.2f} ({gs:.1f})" if np.isfinite(g)
+                  else "not run" if ge == NOT_RUN else f"failed: {ge[:80]}")
+        l_text = (f"{le:.2f}, {ln} ({ls:.1f})" if ln
+                  else "not run" if lerr == NOT_RUN else f"no valid point {lerr[:60]}")
         print(f"| {name} | {o:.2f} ({os_:.1f}) | {g_text} | {l_text} |")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks import eval_registration, eval_rotation
 
@@ -23,3 +24,22 @@ def test_registration_summary_has_no_least_ncm_without_a_success():
     figures = eval_registration._summary([refused, registered])
     assert figures["min_ncm_of_successes"] == 38 and figures["successes"] == 1
     assert figures["mean_cmr"] == 0.475  # a refused pair counts as CMR 0, as documented
+
+
+def test_compare_arosics_measures_sarfeat_alone_without_arosics(tmp_path, capsys):
+    """registration.rst's comparison with AROSICS: a missing --arosics-python was a
+    FileNotFoundError traceback after sarfeat's first registration (its default named a path
+    of the machine that ran it); it is refused before any work, and without the option the
+    AROSICS columns say 'not run' while sarfeat's is measured."""
+    from benchmarks import compare_arosics
+
+    with pytest.raises(SystemExit) as stopped:
+        compare_arosics.main(["--arosics-python", str(tmp_path / "none" / "python"),
+                              "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    skipped = compare_arosics.run_arosics(None, tmp_path / "f.tif", tmp_path / "m.tif",
+                                          tmp_path / "p", 128)
+    assert skipped == {"global": {"error": compare_arosics.NOT_RUN},
+                       "local": {"error": compare_arosics.NOT_RUN}}
