@@ -412,6 +412,11 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
                       side: int | None = PLOT_SIDE) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
 
+    The residuals are drawn on the fixed image in its pixels: each fixed keypoint
+    minus its moving keypoint mapped back by the inverse of ``result.transform``.
+    The report's residuals (``diagnostics['residual_rms']``, the tie points') are
+    in moving pixels instead, so the two differ when the pixel sizes do.
+
     A pair whose longer image is longer than ``side`` pixels is drawn downsampled to
     ``side`` pixels a side (:func:`registration_view`; the title says so), as
     ``sarfeat register --plot`` draws it: None draws it at full resolution. The
@@ -440,9 +445,9 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
         Arrows are drawn ``residual_scale`` times their length (default: the
         longest is a twentieth of the image).
     residual_unit : float
-        Pixels of the matched moving image per pixel of ``moving`` as given:
-        more than 1 when the pair is drawn downsampled, so that the residuals'
-        colours and RMS are in the matched image's pixels, as in the report.
+        Pixels of the matched fixed image per pixel of ``fixed`` as given: more
+        than 1 when the pair is drawn downsampled, so that the residuals' colours
+        and RMS are in the matched fixed image's pixels.
     modality : str or (str, str), optional
         What ``fixed`` and ``moving`` are, as :func:`sarfeat.register` takes it: each
         image is drawn by its role (:func:`display_image`: an optical one linearly
@@ -516,7 +521,8 @@ def _fill_marked(result, fixed, moving, shown_fixed, shown_moving, warped):
 
 def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
     """The pair and the result downsampled to at most ``side`` pixels a side, for a plot,
-    and the moving image's pixels per pixel of its view (1 when not downsampled).
+    and the fixed image's pixels per pixel of its view (1 when not downsampled), the unit
+    of the residuals the plot draws on the fixed image.
 
     What :func:`plot_registration` draws for its ``side`` (and ``sarfeat register
     --plot``); a view drawn with ``side=None`` takes the last value returned as its
@@ -553,15 +559,17 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
         keypoints_moving=apply_matrix(np.linalg.inv(to_moving),
                                       result.keypoints_moving[:, ::-1])[:, ::-1],
         resampling=(views[1], 1, None, views[0].shape), _warped=None)
-    unit = float(np.sqrt(abs(np.linalg.det(to_moving[:2, :2]))))
+    unit = float(np.sqrt(abs(np.linalg.det(to_fixed[:2, :2]))))
     return shown_views[0], shown_views[1], shown, unit
 
 
 def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
                unit: float = 1.0) -> None:
-    """Residual vectors (model minus match, in moving pixels) at the fixed tie points.
+    """Residual vectors of the tie points at their fixed keypoints, in fixed pixels: each
+    fixed keypoint minus its moving keypoint mapped back by the inverse transform (model
+    minus match, as the tie points' residuals, which are in moving pixels).
 
-    Drawn in the pixels of ``result``; lengths reported in ``unit`` times those.
+    Drawn in the pixels of ``result``'s fixed image; lengths reported in ``unit`` times those.
     """
     _draw_gray(ax, shown_fixed)
     inliers = result.inlier_matches
@@ -570,7 +578,9 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
         return
     fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
     moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
-    residuals = result.transform(fixed_xy) - moving_xy  # model minus match, as the tie points
+    # the fixed image's frame, where the arrows are drawn: a pair of other pixel sizes
+    # (or turned) drew moving-pixel vectors there, off by the transform's linear part
+    residuals = fixed_xy - result.transform.inverse(moving_xy)
     drawn = np.hypot(*residuals.T)
     lengths = unit * drawn
     longest = float(lengths.max())
@@ -581,9 +591,9 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
                        scale * residuals[:, 1], lengths, cmap="plasma", angles="xy",
                        scale_units="xy", scale=1, width=0.004)
     arrows.set_clim(0, 1.0 if exact else longest)  # lengths: from 0 up
-    ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (px)")
+    ax.figure.colorbar(arrows, ax=ax, shrink=0.7, label="residual (fixed-image px)")
     if exact:
         ax.set_title(f"no residual: {len(inliers)} tie points fitted exactly")
     else:
         ax.set_title(f"tie-point residuals x{scale:.2g} "
-                     f"(RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px)")
+                     f"(RMS {np.sqrt(np.mean(lengths ** 2)):.2f} px of the fixed image)")

@@ -49,6 +49,43 @@ def test_residual_rms_of_a_downsampled_plot_is_in_the_matched_pixels():
     assert "RMS 2.00 px" in ax.get_title()
 
 
+def scaled_result(scale: float, rotation: float, offset_xy, count: int = 30):
+    """A result whose transform scales fixed pixels by ``scale`` (and turns them by
+    ``rotation``) into the moving image, each moving keypoint ``offset_xy`` moving pixels
+    from where the transform puts its fixed one."""
+    rng = np.random.default_rng(1)
+    transform = AffineTransform(scale=scale, rotation=rotation, translation=(80.0, 10.0))
+    fixed = rng.uniform(20, 230, (count, 2))  # (row, col)
+    moving = transform(fixed[:, ::-1])[:, ::-1] + np.asarray(offset_xy)[::-1]
+    image = rng.gamma(1.0, 1.0, (256, 256)).astype(np.float32)
+    result = RegistrationResult(
+        transform=transform, matches=np.repeat(np.arange(count)[:, None], 2, axis=1),
+        inliers=np.ones(count, bool), keypoints_fixed=fixed, keypoints_moving=moving,
+        confidence=0.5, resampling=(image, 1, None, image.shape))
+    return result, image
+
+
+@pytest.mark.parametrize("rotation", [0.0, np.pi / 6])
+def test_residual_arrows_on_the_fixed_image_are_in_its_pixels(drawn, tmp_path, rotation):
+    # the arrows on the fixed image were the residuals in moving pixels: with moving pixels
+    # half the size (scale 0.5) a 1 px residual there, 2 fixed pixels, was drawn 1 px long
+    # (and, with a turn, in the moving image's direction)
+    from sarfeat.viz import plot_registration
+
+    offset = np.array([1.0, 0.0])  # moving pixels (x, y)
+    result, image = scaled_result(0.5, rotation, offset)
+    plot_registration(tmp_path / "r.png", image, image, result, residual_scale=1.0)
+    residuals = drawn[0].axes[2]
+    arrows = residuals.collections[-1]
+    # model minus match in the fixed frame: the moving offset taken back by the linear part
+    expected = -np.linalg.solve(result.transform.params[:2, :2], offset)
+    np.testing.assert_allclose(arrows.U, expected[0], atol=1e-9)
+    np.testing.assert_allclose(arrows.V, expected[1], atol=1e-9)
+    np.testing.assert_allclose(arrows.get_array(), 2.0)  # colours: lengths in fixed pixels
+    assert residuals.get_title() == "tie-point residuals x1 (RMS 2.00 px of the fixed image)"
+    assert drawn[0].axes[-1].get_ylabel() == "residual (fixed-image px)"
+
+
 def test_arrow_magnification_below_one_is_not_labelled_zero():
     from sarfeat.viz import _residuals, figure
 
