@@ -27,8 +27,8 @@ PLOT_SIDE = 1024
 #: white (a uint8 picture is drawn as it is).
 OPTICAL_PERCENTILES = (2.0, 98.0)
 #: Percentiles that each image of a registration overlay is stretched linearly between (to
-#: black and white), over the pixels where both have data: the two channels span one range
-#: whatever each image's own display (an 8-bit picture drawn as it is, a SAR image in dB).
+#: black and white), over the pixels where both have data, then its median there brought to
+#: mid-gray: the two channels span one range and balance (an 8-bit picture, SAR in dB).
 OVERLAY_PERCENTILES = (2.0, 98.0)
 #: RGB colour of no-data pixels (NaN, masked, outside a warped image) in every plot, and of
 #: the padding beside the smaller of two images drawn side by side: no gray value, nor any
@@ -384,13 +384,17 @@ def _shown_warped(warped, moving, role: str, input_kind: str) -> np.ndarray:
 
 def _overlay(fixed_shown: np.ndarray, warped_shown: np.ndarray) -> np.ndarray:
     """Fixed magenta, registered green, each stretched between its OVERLAY_PERCENTILES where
-    both have data (so that a well-registered pair looks balanced); NODATA_COLOR where either
-    has no data (NaN)."""
+    both have data, then raised to the power that brings its median there to mid-gray (so
+    that a well-registered pair looks balanced: an optical and a SAR image of one scene have
+    medians apart, a colour cast); NODATA_COLOR where either has no data (NaN)."""
     nodata = np.isnan(fixed_shown) | np.isnan(warped_shown)
     overlay = np.zeros(fixed_shown.shape + (3,), np.float32)
     for channels, shown in (([0, 2], fixed_shown), ([1], warped_shown)):
-        limits = _percentile_limits(shown[~nodata], OVERLAY_PERCENTILES)
-        overlay[..., channels] = _stretched(shown, limits)[..., None]
+        stretched = _stretched(shown, _percentile_limits(shown[~nodata], OVERLAY_PERCENTILES))
+        median = float(np.median(stretched[~nodata])) if (~nodata).any() else 0.5
+        if 0 < median < 1:  # (else constant over half the area: left linear)
+            stretched = stretched ** np.float32(np.log(0.5) / np.log(median))
+        overlay[..., channels] = stretched[..., None]
     overlay[nodata] = NODATA_COLOR
     return overlay
 
@@ -412,10 +416,8 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
                       side: int | None = PLOT_SIDE) -> None:
     """Inlier matches, a two-colour overlay, and the residual vectors of the tie points.
 
-    The residuals are drawn on the fixed image in its pixels: each fixed keypoint
-    minus its moving keypoint mapped back by the inverse of ``result.transform``.
-    The report's residuals (``diagnostics['residual_rms']``, the tie points') are
-    in moving pixels instead, so the two differ when the pixel sizes do.
+    The residuals are drawn in fixed pixels (fixed keypoint minus the inverse transform of
+    its moving one); the report's (``diagnostics['residual_rms']``) are in moving pixels.
 
     A pair whose longer image is longer than ``side`` pixels is drawn downsampled to
     ``side`` pixels a side (:func:`registration_view`; the title says so), as
@@ -424,9 +426,10 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
     (``result.diagnostics['border_fill']``) is drawn as no-data too.
 
     The overlay draws each image as its panel does, then stretched linearly between its
-    :data:`OVERLAY_PERCENTILES` over the pixels where both images have data, so that the
-    two colours span one range (an 8-bit picture drawn as it is beside a SAR image in dB
-    would tint it).
+    :data:`OVERLAY_PERCENTILES` over the pixels where both images have data and raised to
+    the power that brings its median there to mid-gray, so that the two colours span one
+    range and balance (an 8-bit picture drawn as it is beside a SAR image in dB, or an
+    optical image beside a darker SAR one, would tint it).
 
     Parameters
     ----------
@@ -445,9 +448,8 @@ def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.nda
         Arrows are drawn ``residual_scale`` times their length (default: the
         longest is a twentieth of the image).
     residual_unit : float
-        Pixels of the matched fixed image per pixel of ``fixed`` as given: more
-        than 1 when the pair is drawn downsampled, so that the residuals' colours
-        and RMS are in the matched fixed image's pixels.
+        Pixels of the matched fixed image per pixel of ``fixed`` as given (more than 1 when
+        drawn downsampled): the residuals' colours and RMS are in the matched image's pixels.
     modality : str or (str, str), optional
         What ``fixed`` and ``moving`` are, as :func:`sarfeat.register` takes it: each
         image is drawn by its role (:func:`display_image`: an optical one linearly
@@ -566,8 +568,7 @@ def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
 def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
                unit: float = 1.0) -> None:
     """Residual vectors of the tie points at their fixed keypoints, in fixed pixels: each
-    fixed keypoint minus its moving keypoint mapped back by the inverse transform (model
-    minus match, as the tie points' residuals, which are in moving pixels).
+    fixed keypoint minus the inverse transform of its moving one (model minus match).
 
     Drawn in the pixels of ``result``'s fixed image; lengths reported in ``unit`` times those.
     """
@@ -578,8 +579,7 @@ def _residuals(ax, shown_fixed: np.ndarray, result, scale: float | None,
         return
     fixed_xy = result.keypoints_fixed[inliers[:, 0], ::-1]
     moving_xy = result.keypoints_moving[inliers[:, 1], ::-1]
-    # the fixed image's frame, where the arrows are drawn: a pair of other pixel sizes
-    # (or turned) drew moving-pixel vectors there, off by the transform's linear part
+    # in the frame they are drawn in (moving pixels were off by the transform's linear part)
     residuals = fixed_xy - result.transform.inverse(moving_xy)
     drawn = np.hypot(*residuals.T)
     lengths = unit * drawn

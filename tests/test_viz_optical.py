@@ -32,9 +32,11 @@ def assert_linear_stretch(shown, values, percentiles=(2, 98)):
 
 def restretched(shown: np.ndarray, where: np.ndarray) -> np.ndarray:
     """A panel's ``shown`` values as the overlay draws them: stretched linearly between their
-    2nd and 98th percentiles over ``where`` (both images have data), clipped."""
+    2nd and 98th percentiles over ``where`` (both images have data), clipped, then raised to
+    the power that brings their median over ``where`` to 0.5."""
     low, high = np.percentile(shown[where], (2, 98))
-    return np.clip((shown - low) / (high - low), 0, 1)
+    stretched = np.clip((shown - low) / (high - low), 0, 1)
+    return stretched ** (np.log(0.5) / np.log(np.median(stretched[where])))
 
 
 def test_an_optical_image_is_drawn_linearly_stretched_not_in_db(reflectance_pair, drawn,
@@ -57,7 +59,7 @@ def test_an_optical_image_is_drawn_linearly_stretched_not_in_db(reflectance_pair
         drawn_overlay = np.asarray(overlay.images[0].get_array())
         # the SAR image is drawn as before: normalised (dB, robust stretch), green; the
         # overlay only where the registered image has data, each image as its panel is
-        # (the optical one linear), stretched to its own range there
+        # (the optical one linear), stretched to its own range there, medians balanced
         warped = result.warped
         finite = np.isfinite(warped)
         np.testing.assert_allclose(drawn_overlay[..., 0][finite],  # magenta: fixed
@@ -159,3 +161,27 @@ def test_the_overlay_of_an_eight_bit_picture_is_balanced(tile, moved_sar, drawn,
                                        (0, 1), atol=0.01)
         overlays.append(overlay)
     np.testing.assert_allclose(overlays[0], overlays[1], atol=0.01)
+
+
+def test_the_overlay_of_an_optical_sar_pair_has_balanced_medians(tile, moved_sar, drawn,
+                                                                 tmp_path):
+    # the overlay stretched each image linearly between its 2nd and 98th percentiles: the
+    # optical and SAR channels' medians stayed apart (0.32 and 0.46 on the bundled tile,
+    # registered), a colour cast over a well-registered pair. Each channel's median is now
+    # mid-gray where both images have data, its 2nd and 98th percentiles still black and
+    # white.
+    from sarfeat.viz import plot_registration
+
+    result = sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0,
+                              progress=False)
+    plot_registration(tmp_path / "plot.png", tile[0], moved_sar, result)
+    overlay = np.asarray(drawn[0].axes[1].images[0].get_array())
+    both = np.isfinite(result.warped)
+    magenta, green = overlay[..., 0][both], overlay[..., 1][both]
+    np.testing.assert_allclose([np.median(magenta), np.median(green)], 0.5, atol=0.01)
+    np.testing.assert_array_equal(overlay[..., 2][both], magenta)
+    for channel in (magenta, green):
+        np.testing.assert_allclose(np.percentile(channel, (2, 98)), (0, 1), atol=0.01)
+    # a brighter pixel of the fixed panel is no darker in the overlay (the order is kept)
+    panel = np.asarray(drawn[0].axes[2].images[0].get_array())[both]
+    assert np.all(np.diff(magenta[np.argsort(panel, kind="stable")]) >= -1e-6)
