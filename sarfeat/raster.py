@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .wording import counted
+
 __all__ = [
     "Raster", "RasterError", "BandChoiceError", "check_path", "check_raster", "rasterio_or_none",
     "plain_tiff_quiet", "rgb_to_gray", "LUMA", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
@@ -55,8 +57,8 @@ class BandChoiceError(RasterError):
 
     def choose_with(self, option: str) -> str:
         """The message, naming ``option`` (a command's ``--fixed-band``, say) as the choice."""
-        return (f"{self.name} has {self.count} bands of shape {self.shape}: choose one with "
-                f"{option} 0..{self.count - 1}")
+        return (f"{self.name} has {counted(self.count, 'band')} of shape {self.shape}: choose "
+                f"one with {option} 0..{self.count - 1}")
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Raster:
             values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)
         elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
-                              f"{self.count} bands (0..{self.count - 1}, or "
+                              f"{counted(self.count, 'band')} (0..{self.count - 1}, or "
                               f"-{self.count}..-1 from the end)")
         else:
             values, valid = self.data[index], self.valid[index]

@@ -23,6 +23,7 @@ from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path, check_raster,
     plain_tiff_quiet, rasterio_or_none,
 )
+from .wording import counted
 
 __all__ = ["write_raster", "written_dtype"]
 
@@ -228,8 +229,8 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
         "georeferenced by RPCs" if raster.rpcs is not None else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     scaled = ", scale and offset kept" if raster.scaling is not None else ""
-    return f"GeoTIFF {data.dtype}, {raster.count} band(s), nodata {raster.nodata}, {where}" \
-           f"{scaled}, " + _layout_note(profile, options, factors, resampling)
+    return f"GeoTIFF {data.dtype}, {counted(raster.count, 'band')}, nodata {raster.nodata}, " \
+           f"{where}{scaled}, " + _layout_note(profile, options, factors, resampling)
 
 
 def _tiff_colours(raster: Raster) -> dict:

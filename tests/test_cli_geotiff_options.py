@@ -180,7 +180,7 @@ def test_register_stack_checks_co_for_each_image_s_dtype_before_any_work(scene_p
     assert status == 2 and "Traceback" not in err and not out.exists(), err
     assert "--co: GDAL refused the GeoTIFF creation options PREDICTOR=3: " in err
     assert "PREDICTOR=3 is only supported with Float32" in err  # GDAL's words
-    assert f"1 band(s) of int16, as IMAGES {str(small)!r}, {str(other)!r} are" in err, err
+    assert f"1 band of int16, as IMAGES {str(small)!r}, {str(other)!r} are" in err, err
     assert str(moving) not in err  # float32: PREDICTOR=3 is fine for it
 
 
@@ -201,4 +201,4 @@ def test_register_stack_checks_co_for_the_outputs_not_float32(scene_pair, tmp_pa
     assert status == 2 and "has no valid pixel" in err and "--co" not in err, err
     status, err = _stack(capsys, empty, empty, *argv[2:])  # float32 output: refused at once
     assert status == 2 and "Only NBITS=16 is supported for data type Float32" in err, err
-    assert f"1 band(s) of float32, as IMAGES {str(empty)!r} are written" in err, err
+    assert f"1 band of float32, as IMAGES {str(empty)!r} are written" in err, err

@@ -158,9 +158,14 @@ def test_geotiff_in_georeferenced_geotiff_out(airsar_cube, weights, tmp_path, ca
                 target.write(values.astype(np.float32), 1)
     out, report = tmp_path / "registered.tif", tmp_path / "r.json"
     status = main(["register", str(fixed), str(moving), "-o", str(out), "--weights", weights,
-                   "--json", str(report)])
-    assert status == 0, capsys.readouterr().err
-    assert "georeferencing" in capsys.readouterr().out
+                   "--json", str(report), "-v"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "georeferencing" in printed.out
+    # one band, said so ("1 band(s)" was said)
+    assert f"read fixed {fixed}: 1 band (256, 256) float32" in printed.err
+    assert "resampling 1 band of" in printed.err
+    assert f"wrote {out} (GeoTIFF float32, 1 band, nodata nan" in printed.out
     with rasterio.open(out) as written:
         assert written.crs == crs
         assert written.transform == geotransform

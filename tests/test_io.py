@@ -102,6 +102,10 @@ def test_a_band_that_is_not_an_integer_is_refused(tmp_path, band):
     with pytest.raises(io.RasterError, match="out of range") as error:
         io.read_image(tmp_path / "bands.npy", -4)
     assert str(error.value).endswith("has 3 bands (0..2, or -3..-1 from the end)")
+    np.save(tmp_path / "one.npy", np.ones((4, 5)))
+    with pytest.raises(io.RasterError, match="out of range") as error:
+        io.read_image(tmp_path / "one.npy", 1)
+    assert str(error.value).endswith("has 1 band (0..0, or -1..-1 from the end)")
 
 
 # -- issue 19: nothing lost, nothing silently changed ----------------------------------------

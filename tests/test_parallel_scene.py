@@ -314,3 +314,10 @@ def test_a_picture_geotiff_is_read_by_windows_as_read_image_reads_it(client, air
         target.write(picture[:3].astype(np.float32))
     with pytest.raises(ValueError, match="has 3 bands: choose one with band="):
         detect_tiled(measured, **options)
+    # a band past the one of a file: "1 band", not "1 bands"
+    single = tmp_path / "single.tif"
+    with rasterio.open(single, "w", driver="GTiff", height=128, width=128, count=1,
+                       dtype="float32") as target:
+        target.write(picture[:1].astype(np.float32))
+    with pytest.raises(ValueError, match=r"band=1 does not exist in .*single.tif' \(1 band\)$"):
+        detect_tiled(single, band=1, **options)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
+from ..wording import counted
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      add_note, add_overwrite_option, check_bands, input_error, network_text,
                      unplaced, unused_georeferencing, with_nodata)
@@ -148,7 +149,7 @@ def _read_inputs(args: argparse.Namespace, console: Console):
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")
     for name, raster in (("fixed", fixed), ("moving", moving)):
-        console.step(f"read {name} {raster.path}: {raster.count} band(s) {raster.shape} "
+        console.step(f"read {name} {raster.path}: {counted(raster.count, 'band')} {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
                      f"{raster.crs if raster.georeferenced else unplaced(raster)}")
     return fixed, moving
@@ -251,7 +252,7 @@ def run(args: argparse.Namespace) -> None:
         _steps(result, console)
         total = inputs.prior @ result.transform.params @ inputs.crop
         if args.output is not None:
-            console.step(f"resampling {moving.count} band(s) of {args.moving} onto the "
+            console.step(f"resampling {counted(moving.count, 'band')} of {args.moving} onto the "
                          f"{fixed.shape} fixed grid" if not args.no_resample else
                          "correcting the moving geotransform")
             output = _output(args, inputs, total)

@@ -82,6 +82,7 @@ import os
 import time
 from pathlib import Path
 
+from ..wording import counted
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      add_console_options, add_overwrite_option, checked_weights, positive_int)
 from .detect import add_network_options
@@ -254,7 +255,7 @@ def run(args: argparse.Namespace) -> None:
     write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
                   successes, failures, _stack_network(networks))
     console.say(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
-                f"on {workers} workers; wrote {folder / SUMMARY}")
+                f"on {counted(workers, 'worker')}; wrote {folder / SUMMARY}")
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
                            f"registered (see {folder / SUMMARY})")

@@ -15,6 +15,7 @@ from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
 from ..raster_read import georeferencing_of
+from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
                      unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
@@ -257,5 +258,5 @@ def check_output_layouts(args: argparse.Namespace,
         except UsageError as error:
             named = ", ".join(repr(image) for image in images[:3]) + (
                 f" and {len(images) - 3} more" if len(images) > 3 else "")
-            raise UsageError(f"{error} (for {count} band(s) of {dtype}, as IMAGES {named} "
+            raise UsageError(f"{error} (for {counted(count, 'band')} of {dtype}, as IMAGES {named} "
                              "are written)" if images else str(error)) from None

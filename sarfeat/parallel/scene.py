@@ -49,6 +49,7 @@ from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
 from ..preprocess import STRETCH_PERCENTILES
 from ..weights import absolute_weights
+from ..wording import counted
 from . import _worker
 from .scene_bands import mask_bands, read_bands, read_window
 from ._client import client_for, finished
@@ -181,7 +182,7 @@ class _Scene:
                 shape = (source.height, source.width)
                 if self.band is not None and not 0 <= self.band < count:
                     raise ValueError(f"band={self.band} does not exist in {self.path!r} "
-                                     f"({count} bands)")
+                                     f"({counted(count, 'band')})")
                 # several bands with none chosen: an RGB(A) picture's gray, else refused
                 masked = bool(mask_bands(source, read_bands(source, self.band, self.path)))
             return shape, self._as_read(dtype, masked or _marks(self.nodata))

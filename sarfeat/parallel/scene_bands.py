@@ -21,6 +21,7 @@ import numpy as np
 from ..io import rgb_to_gray
 from ..nodata_steps import nodata_valid_mask
 from ..raster_read import is_picture
+from ..wording import counted
 
 __all__ = ["read_bands", "mask_bands", "read_window"]
 
@@ -44,7 +45,7 @@ def read_bands(source, band: int | None, path: str) -> list[int]:
         return [1]
     if picture:
         return list(range(1, source.count + 1))
-    raise ValueError(f"{path!r} has {source.count} bands: choose one with band=")
+    raise ValueError(f"{path!r} has {counted(source.count, 'band')}: choose one with band=")
 
 
 def mask_bands(source, indexes: list[int]) -> list[int]:

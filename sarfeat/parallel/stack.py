@@ -366,7 +366,7 @@ def iter_register_pairs(
         futures = [submitter.submit(index) for index in range(len(pairs))]
         # a pair lost with its worker (killed, or cancelled as workers die) runs again, at most
         # lost_retries times
-        for index, future, losses in finished(futures, progress, "sarfeat register", "pair",
+        for index, future, losses in finished(futures, progress, "sarfeat pairs", "pair",
                                               submitter.submit_again, lost_retries):
             yield _collect(future, index, names[index], losses)
 
