@@ -164,3 +164,49 @@ def test_an_image_failed_after_its_task_wrote_has_a_failure_report_and_no_image(
     assert sorted(path.name for path in out.iterdir()) == ["rolled.json", "summary.json"]
     if how == "lost":
         assert failure["seconds"] is None and failure["worker"] is None
+
+
+def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, monkeypatch,
+                                                                     capsys):
+    """An image registered whose output could not be written (a full disk) had a NAME.json
+    without the transform found, which `sarfeat register --json` keeps under
+    ``failed_after_registration``: the same report now. The run's last line said "on 1
+    workers" and its progress bar was labelled "sarfeat register" (another command)."""
+    import distributed
+
+    import sarfeat.io
+    from sarfeat.cli import main
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    scene = load_sar_scene("labrador")[..., 0]
+    fixed, moving = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
+    np.save(fixed, scene[:256, :256])
+    np.save(moving, scene[4:260, 6:262])  # a shift of (6, 4) px
+    monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)  # in this process's worker
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        status = main(["register-stack", fixed, moving, "-o", str(out), "--retries", "0",
+                       "--scheduler", client.scheduler.address])
+    assert status == 1
+    captured = capsys.readouterr()
+    report = json.loads((out / "b.json").read_text())
+    assert report["status"] == "failed" and report["failed_after_registration"] is True
+    assert report["error_type"] == "OSError" and "No space left" in report["error"]
+    forward = np.array(report["transform_fixed_to_moving"])
+    assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
+    assert np.allclose(forward @ np.array(report["transform_moving_to_fixed"]), np.eye(3))
+    assert sorted(path.name for path in out.iterdir()) == ["b.json", "summary.json"]
+    # the report of `sarfeat register --json` for the pair, but for the stack's own keys
+    single = tmp_path / "single.json"
+    assert main(["register", fixed, moving, "-o", str(tmp_path / "b.tif"), "--json",
+                 str(single), "-q"]) == 1
+    _same({k: v for k, v in report.items() if k not in STACK_ONLY},
+          {k: v for k, v in json.loads(single.read_text()).items() if k not in STACK_ONLY})
+    assert (f"b: FAILED (OSError): [Errno 28] No space left on device; the registration "
+            f"succeeded: its transform is in {out / 'b.json'}") in captured.out
+    assert "registered 0 of 1 images" in captured.out and " on 1 worker; " in captured.out
+    assert "sarfeat pairs:" in captured.err  # the bar, named for what it counts

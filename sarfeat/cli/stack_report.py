@@ -37,6 +37,10 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     the report says of the search (:func:`~sarfeat.cli.search_options.search_report`) of
     an image matched on its own grid and of two georeferenced files; ``geotiff``: the
     GeoTIFF keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
+
+    An image registered whose output cannot be made or written (a full disk, say) is
+    failed there, not retried, and its report keeps the transform found
+    (``failed_after_registration``), as ``sarfeat register --json`` does.
     """
     from .. import __version__
     from ..io import read_raster, warp_onto, write_raster
@@ -51,17 +55,21 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             "moving": image, "weights": weights, "model": model, "fixed_band": bands[0],
             "moving_band": bands[1], "worker": outcome.worker, "options": options}
     search = searches[outcome.inputs is not None]
+    report = None
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
-        # every band, as `sarfeat register -o` writes it (the task kept the file's pixels
-        # only for two georeferenced files)
-        moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
-        raster = warp_onto(with_nodata(moving, nodata), reference, result.transform.params,
-                           order=order)
-        note = write_raster(output, raster, display_kind=pair_input_kind(input_kind, reference,
-                                                                         moving),
-                            **geotiff or {})
+        try:
+            # every band, as `sarfeat register -o` writes it (the task kept the file's
+            # pixels only for two georeferenced files)
+            moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
+            raster = warp_onto(with_nodata(moving, nodata), reference,
+                               result.transform.params, order=order)
+            note = write_raster(output, raster, display_kind=pair_input_kind(
+                input_kind, reference, moving), **geotiff or {})
+        except Exception as error:  # noqa: BLE001 - reported with the transform found
+            report = _failed_after_registration(outcome, head, error)
+    if outcome.ok:
         outcome.extra["output"] = str(output)
         written = output_report(argparse.Namespace(**{**_GEOTIFF_DEFAULTS, "order": order,
                                                       **(options or {})}),
@@ -69,7 +77,7 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         report = registration_report(
             result, result.transform.params, outcome.inputs or _matched_whole(reference, moving),
             head, {"output": str(output), "output_resampled": True, **written, **search})
-    else:
+    elif report is None:
         if outcome.error_type == "BandChoiceError":  # the image's (REFERENCE's was checked)
             outcome.error = _image_band_error(image, outcome.error)
         # how to widen the search of a refused optical pair, as `sarfeat register` says it
@@ -91,6 +99,22 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         raise
     outcome.extra["report"] = str(report_path)
     return outcome
+
+
+def _failed_after_registration(outcome, head: dict, error: Exception) -> dict:
+    """Fail ``outcome``, registered but whose output could not be made or written, and give
+    its report: the error, with the transform found (``failed_after_registration``), as
+    ``sarfeat register --json`` keeps it, so that the registration's work is not lost."""
+    from .report import failure_report
+
+    network = outcome.result.diagnostics.get("network")
+    report = {**failure_report(head, error, outcome.result.transform.params, network),
+              "hint": None}
+    outcome.error = " ".join(str(error).split()) or type(error).__name__
+    outcome.error_type, outcome.result = type(error).__name__, None
+    outcome.extra.update(network=network, failed_image=None, hint=None,
+                         failed_after_registration=True)
+    return report
 
 
 #: What :func:`~sarfeat.cli.geotiff_output.output_report` reads of the GeoTIFF options where
@@ -155,6 +179,8 @@ def print_outcome(outcome, console: Console) -> None:
                     f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
     else:
         hint = outcome.extra.get("hint")
+        if outcome.extra.get("failed_after_registration") and outcome.extra.get("report"):
+            hint = f"the registration succeeded: its transform is in {outcome.extra['report']}"
         console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}"
                     + (f"; {hint}" if hint else ""))
 
