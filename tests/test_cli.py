@@ -302,8 +302,28 @@ def test_unreadable_weights_is_runtime_error(tmp_path, capsys):
     bad.write_bytes(b"not a checkpoint")
     assert main(["detect", str(image), "--weights", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("sarfeat: error:") and "bad.pt" in err
+    assert err.startswith("sarfeat detect: error:") and "bad.pt" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["detect", "register", "register-stack"])
+def test_runtime_errors_and_interruptions_name_the_subcommand(command, capsys):
+    """A runtime error said "sarfeat: error:" where a usage error of the same subcommand
+    says "sarfeat register: error:" (argparse's prog); the exit statuses stay."""
+    from argparse import Namespace
+
+    from sarfeat.cli.common import UsageError, guarded
+
+    def raising(error):
+        def action(args):
+            raise error
+        return action
+
+    for error, status, said in ((RuntimeError("no model"), 1, "error: no model"),
+                                (UsageError("bad -o"), 2, "error: bad -o"),
+                                (KeyboardInterrupt(), 130, "interrupted")):
+        assert guarded(command, raising(error), Namespace()) == status
+        assert capsys.readouterr().err == f"sarfeat {command}: {said}\n"
 
 
 def test_option_choices_are_the_library_ones():

@@ -228,7 +228,7 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
     assert main(["register", str(fixed), str(moving), "-o", str(tmp_path / "o.npy"),
                  "--weights", weights]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("sarfeat: error:") and "constant" in err
+    assert err.startswith("sarfeat register: error:") and "constant" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.npy").exists()
 

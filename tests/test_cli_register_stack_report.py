@@ -210,3 +210,5 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
             f"succeeded: its transform is in {out / 'b.json'}") in captured.out
     assert "registered 0 of 1 images" in captured.out and " on 1 worker; " in captured.out
     assert "sarfeat pairs:" in captured.err  # the bar, named for what it counts
+    assert captured.err.endswith("sarfeat register-stack: error: 1 of 1 images could not be "
+                                 f"registered (see {out / 'summary.json'})\n")

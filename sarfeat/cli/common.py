@@ -350,7 +350,9 @@ def _one_line(error: BaseException) -> str:
 
 
 def guarded(command: str, action, args: argparse.Namespace) -> int:
-    """Run ``action(args)``; report errors on one line with the exit status they deserve."""
+    """Run ``action(args)``; report errors on one line with the exit status they deserve,
+    each naming the subcommand ``command`` (``sarfeat register: error: ...``), as argparse
+    names it in a usage error: 2 for a usage error, 1 for another, 130 when interrupted."""
     debug = os.environ.get("SARFEAT_DEBUG") == "1"
     try:
         action(args)
@@ -360,11 +362,11 @@ def guarded(command: str, action, args: argparse.Namespace) -> int:
         print(f"sarfeat {command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sarfeat: interrupted", file=sys.stderr)
+        print(f"sarfeat {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - one line, no traceback (SARFEAT_DEBUG=1 for it)
         if debug:
             raise
-        print(f"sarfeat: error: {_one_line(error)}", file=sys.stderr)
+        print(f"sarfeat {command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     return 0
