@@ -20,7 +20,7 @@ from .wording import counted
 __all__ = [
     "Raster", "RasterError", "BandChoiceError", "check_path", "check_raster", "rasterio_or_none",
     "plain_tiff_quiet", "rgb_to_gray", "LUMA", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
-    "GDAL_NODATA_TAG",
+    "GDAL_NODATA_TAG", "physical_values", "scaling_applies",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -99,8 +99,9 @@ class Raster:
         Each band's GDAL scale, offset and unit type (physical value = stored
         value * scale + offset, as ``gdalinfo`` shows them) in a GeoTIFF read
         with rasterio, when a band has other than scale 1, offset 0 and no unit;
-        else None. The stored values are read as they are (as GDAL reads them),
-        and written back with their scale, offset and unit.
+        else None. :attr:`data` holds the stored values as they are (as GDAL reads
+        them), written back with their scale, offset and unit; :meth:`band`, what
+        detection and matching see, gives the physical values.
     """
 
     data: np.ndarray
@@ -130,8 +131,18 @@ class Raster:
         """Number of bands."""
         return self.data.shape[0]
 
+    @property
+    def scaled(self) -> bool:
+        """Whether a band has a scale other than 1 or an offset other than 0
+        (:attr:`scaling`), so that :meth:`band` gives other values than :attr:`data`."""
+        return scaling_applies(self.scaling)
+
     def band(self, index: int | None = None) -> np.ndarray:
-        """One band, its no-data as NaN (a float copy only where there is no-data).
+        """One band, its no-data as NaN (a float copy only where there is no-data or scaling).
+
+        Where the file gives the band a scale or offset (:attr:`scaling`), its
+        physical values: stored value * scale + offset (float), as GDAL's unscaling
+        gives them; no-data is what the stored values mark (before scaling).
 
         Parameters
         ----------
@@ -149,20 +160,57 @@ class Raster:
                 raise BandChoiceError(self._name(), self.count, self.shape)
             index = 0
         if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
-            values, valid = rgb_to_gray(np.moveaxis(self.data[:3], 0, -1)), self.valid.all(0)
+            channels = physical_values(self.data[:3], self._scaling_of(range(3)))
+            values, valid = rgb_to_gray(np.moveaxis(channels, 0, -1)), self.valid.all(0)
         elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
                               f"{counted(self.count, 'band')} (0..{self.count - 1}, or "
                               f"-{self.count}..-1 from the end)")
         else:
-            values, valid = self.data[index], self.valid[index]
+            values = physical_values(self.data[index][None], self._scaling_of([index]))[0]
+            valid = self.valid[index]
         if valid.all():
             return values
         # float32 or wider; complex stays complex (an SLC keeps its phase)
         return np.where(valid, values, np.nan).astype(np.result_type(values.dtype, np.float32))
 
+    def _scaling_of(self, indexes) -> list | None:
+        """(scale, offset) of bands ``indexes``; None where no band is scaled."""
+        if not self.scaled or len(self.scaling) != self.count:
+            return None
+        return [self.scaling[index][:2] for index in indexes]
+
     def _name(self) -> str:
         return repr(str(self.path)) if self.path is not None else "the raster"
+
+
+def scaling_applies(scaling) -> bool:
+    """Whether ``scaling`` (a sequence of (scale, offset, ...) per band, or None) scales or
+    offsets a band: a scale other than 1 or an offset other than 0."""
+    return scaling is not None and any(band[0] != 1 or band[1] != 0 for band in scaling)
+
+
+def physical_values(stored: np.ndarray, scaling) -> np.ndarray:
+    """The physical values of ``stored`` bands (bands first): each band's stored value *
+    scale + offset, float (float32, or float64 for 32/64-bit integers and float64;
+    complex stays complex); ``stored`` itself where ``scaling`` (a (scale, offset) per
+    band, or None) scales and offsets nothing.
+
+    NaN stays NaN: a band's no-data, marked on the stored values, is no-data scaled too.
+
+    Examples
+    --------
+    >>> physical_values(np.array([[0, 1000]], np.uint16), [(0.01, -50.0)])
+    array([[-50., -40.]], dtype=float32)
+    """
+    if scaling is None or not scaling_applies(scaling):
+        return stored
+    dtype = np.result_type(stored.dtype, np.float32)
+    out = stored.astype(dtype)  # a copy: the raster's data is never changed
+    for band, (scale, offset) in zip(out, scaling):
+        band *= dtype.type(scale)
+        band += dtype.type(offset)
+    return out
 
 
 def check_path(path, name: str = "path") -> str | os.PathLike:

@@ -470,7 +470,8 @@ def pair_input_kind(input_kind: str, fixed, moving) -> str:
     """The input kind of a pair as ``sarfeat register`` matches it: ``'display'`` for
     ``'auto'`` and two uint8 images, ``input_kind`` otherwise.
 
-    A uint8 image is an 8-bit picture; brought onto the other's grid
+    A uint8 image is an 8-bit picture (not where its file gives it a scale or
+    offset: :attr:`sarfeat.io.Raster.scaled`); brought onto the other's grid
     (:func:`prepare_pair`), its values are no longer 8-bit levels, which
     ``'auto'`` would read as linear SAR.
 
@@ -488,7 +489,9 @@ def pair_input_kind(input_kind: str, fixed, moving) -> str:
     >>> pair_input_kind("auto", picture, picture), pair_input_kind("auto", picture, 1.0 * picture)
     ('display', 'auto')
     """
-    dtypes = {np.asarray(getattr(image, "data", image)).dtype for image in (fixed, moving)}
+    # a raster whose file scales or offsets its bands is matched in its physical values
+    dtypes = {np.dtype(np.float32) if getattr(image, "scaled", False)
+              else np.asarray(getattr(image, "data", image)).dtype for image in (fixed, moving)}
     return "display" if input_kind == "auto" and dtypes == {np.dtype(np.uint8)} else input_kind
 
 

@@ -51,7 +51,7 @@ from ..preprocess import STRETCH_PERCENTILES
 from ..weights import absolute_weights
 from ..wording import counted
 from . import _worker
-from .scene_bands import mask_bands, read_bands, read_window
+from .scene_bands import band_scaling, mask_bands, read_bands, read_window
 from ._client import client_for, finished
 from .scene_features import SceneFeatures, scene_features
 
@@ -184,7 +184,10 @@ class _Scene:
                     raise ValueError(f"band={self.band} does not exist in {self.path!r} "
                                      f"({counted(count, 'band')})")
                 # several bands with none chosen: an RGB(A) picture's gray, else refused
-                masked = bool(mask_bands(source, read_bands(source, self.band, self.path)))
+                indexes = read_bands(source, self.band, self.path)
+                masked = bool(mask_bands(source, indexes))
+                if band_scaling(source, indexes) is not None:  # physical values: float
+                    dtype = np.result_type(dtype, np.float32)
             return shape, self._as_read(dtype, masked or _marks(self.nodata))
         raise ValueError(f"unsupported scene file type {suffix or '(none)'!r}: use .npy or "
                          ".tif, or pass a dask array")

@@ -12,6 +12,9 @@ the same file (:func:`sarfeat.io.read_raster`, then
   an 8- or 16-bit alpha band is 0, every band is no-data, the alpha band itself
   included (GDAL leaves the alpha band's own mask valid; sarfeat's reader does
   not).
+- a band that the file gives a scale or offset (GDAL metadata) is read as its
+  physical values, stored value * scale + offset (:func:`sarfeat.raster.physical_values`),
+  its no-data marked on the stored values.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import numpy as np
 
 from ..io import rgb_to_gray
 from ..nodata_steps import nodata_valid_mask
+from ..raster import physical_values, scaling_applies
 from ..raster_read import is_picture
 from ..wording import counted
 
-__all__ = ["read_bands", "mask_bands", "read_window"]
+__all__ = ["read_bands", "mask_bands", "read_window", "band_scaling"]
 
 
 def read_bands(source, band: int | None, path: str) -> list[int]:
@@ -60,6 +64,15 @@ def mask_bands(source, indexes: list[int]) -> list[int]:
     return sorted(own | set(alpha[:1]))
 
 
+def band_scaling(source, indexes: list[int]) -> list[tuple[float, float]] | None:
+    """(scale, offset) of bands ``indexes`` (1-based) of an open rasterio dataset; None
+    where none of them is scaled or offset (:func:`sarfeat.raster.scaling_applies`),
+    as :meth:`sarfeat.io.Raster.band` reads them."""
+    scaling = list(zip(source.scales, source.offsets))
+    chosen = [scaling[index - 1] for index in indexes]
+    return chosen if scaling_applies(chosen) else None
+
+
 def read_window(source, band: int | None, path: str, where,
                 nodata: float | None) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """Window ``where`` of band ``band`` of an open rasterio dataset, as read_image reads it.
@@ -78,14 +91,16 @@ def read_window(source, band: int | None, path: str, where,
     Returns
     -------
     pixels : (rows, cols) ndarray
-        In the file's dtype (an RGB(A) picture's gray too).
+        In the file's dtype (an RGB(A) picture's gray too); float, the physical values,
+        where the file scales or offsets its bands (:func:`band_scaling`).
     valid : (rows, cols) ndarray of bool or None
         False where the file marks no-data (its nodata value, masks, alpha); None
         where it marks none.
     nodata : float or None
         The given ``nodata``, still to mark in ``pixels``; None where it is marked
         in ``valid`` already (in each band of a picture, as
-        :func:`sarfeat.nodata_steps.mark_nodata` marks a file's bands).
+        :func:`sarfeat.nodata_steps.mark_nodata` marks a file's bands, and in scaled
+        bands: it is a stored value).
     """
     indexes = read_bands(source, band, path)
     window = source.read(indexes, window=where)
@@ -95,9 +110,13 @@ def read_window(source, band: int | None, path: str, where,
         valid = np.logical_and.reduce([source.read_masks(index, window=where) > 0
                                        for index in masks])
         valid &= nodata_valid_mask(window, source.nodata).all(axis=0)
-    if len(indexes) == 1:
+    scaling = band_scaling(source, indexes)
+    if len(indexes) == 1 and scaling is None:
         return window[0], valid, nodata
     if nodata is not None and not np.isnan(nodata):
         given = nodata_valid_mask(window, nodata).all(axis=0)
         valid = given if valid is None else valid & given
+    window = physical_values(window, scaling)
+    if len(indexes) == 1:
+        return window[0], valid, None
     return rgb_to_gray(np.moveaxis(window[:3], 0, -1)), valid, None
