@@ -101,3 +101,20 @@ def test_scene_windows_are_read_as_read_image_reads_a_scaled_file(dn, tmp_path):
         assert window.dtype == tiled._Scene(path, band, given).dtype == expected.dtype
         np.testing.assert_array_equal(window, expected, err_msg=f"band {band}, {given}")
 
+
+def test_register_stack_headers_carry_the_scaling(dn, tmp_path):
+    """register-stack reads IMAGES from their headers: the scale and offset are there, for
+    its note, as read_raster reads them."""
+    from sarfeat.cli.stack_inputs import header_raster, scaling_notes
+
+    path = _write(tmp_path / "dn.tif", dn, (SCALE, 1.0), (OFFSET, 0.0))
+    header = header_raster(path)
+    assert header.scaled and header.scaling[0][:2] == (SCALE, OFFSET)
+    plain = header_raster(_write(tmp_path / "plain.tif", dn, (1.0, 1.0), (0.0, 0.0)))
+    assert not plain.scaled
+    notes = scaling_notes("ref.tif", io.read_raster(path), [("a.tif", header), ("b", plain)])
+    assert notes == [
+        "note: REFERENCE 'ref.tif' gives its bands a scale and offset (each band its own): "
+        "its physical values are matched; outputs keep the stored values with them",
+        "note: image 'a.tif' gives its bands a scale and offset (each band its own): its "
+        "physical values are matched; outputs keep the stored values with them"]

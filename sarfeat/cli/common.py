@@ -25,7 +25,7 @@ __all__ = [
     "checked_weights", "check_outputs", "add_overwrite_option",
     "Console", "jsonable", "guarded", "add_console_options",
     "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot",
-    "network_text", "unplaced", "has_georeferencing", "unused_georeferencing",
+    "network_text", "unplaced", "has_georeferencing", "unused_georeferencing", "scaling_note",
 ]
 
 #: Choices of the options, written here so that ``--help`` and usage errors need no torch
@@ -175,6 +175,37 @@ def unused_georeferencing(sides: Sequence[tuple[str, object]],
                           or any(has_georeferencing(raster) for _, raster in sides)):
         return None
     return f"note: {' and '.join(unused)}; matching from pixels alone"
+
+
+def scaling_note(name: str, raster, work: str = "matched", written: bool = True) -> str | None:
+    """The note of a raster whose file gives its bands a scale or offset
+    (:attr:`sarfeat.io.Raster.scaled`): its physical values are what is ``work``
+    (matched, detected), while a written output (where the command writes the raster:
+    ``written``) keeps the stored values with their scale and offset; None for a raster
+    without.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.io import Raster
+    >>> dn = Raster(np.zeros((1, 4, 4), np.uint16), np.ones((1, 4, 4), bool),
+    ...             scaling=((0.01, -50.0, "dB"),))
+    >>> scaling_note("MOVING 'b.tif'", dn)  # doctest: +NORMALIZE_WHITESPACE
+    "note: MOVING 'b.tif' gives its band a scale and offset (stored value * 0.01 - 50):
+    its physical values are matched; outputs keep the stored values with them"
+    """
+    if not getattr(raster, "scaled", False):
+        return None
+    pairs = sorted({(scale, offset) for scale, offset, _ in raster.scaling})
+    if len(pairs) == 1:
+        scale, offset = pairs[0]
+        what = f"stored value * {scale:g} {'-' if offset < 0 else '+'} {abs(offset):g}"
+    else:
+        what = "each band its own"
+    bands = "band" if raster.count == 1 else "bands"
+    kept = "; outputs keep the stored values with them" if written else ""
+    return (f"note: {name} gives its {bands} a scale and offset ({what}): its physical values "
+            f"are {work}{kept}")
 
 
 def device_name(text: str) -> str:

@@ -11,7 +11,7 @@ from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, 
                      PRECISIONS, Console, UsageError, add_console_options,
                      add_overwrite_option, check_outputs,
                      check_plot, checked_weights, device_name, input_error, network_text,
-                     positive_int, with_nodata)
+                     positive_int, scaling_note, with_nodata)
 
 __all__ = ["add_parser", "run", "map_outputs", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE",
            "TURNED_OPTIONS"]
@@ -219,6 +219,9 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
     except RasterError as error:
         raise input_error(error) from None
     console.step(f"read {args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}")
+    note = scaling_note(repr(str(args.image)), raster, "detected", written=False)
+    if note is not None:  # detected in physical values
+        console.say(note)
     weights = checked_weights(args.weights, args.trust)
     # min_size None: the library's default; the file's no-data is NaN in image already
     detector = _make_detector(args, weights, args.min_size, console, None)

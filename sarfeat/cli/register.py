@@ -28,7 +28,7 @@ from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from ..wording import counted
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
                      add_note, add_overwrite_option, check_bands, input_error, network_text,
-                     unplaced, unused_georeferencing, with_nodata)
+                     scaling_note, unplaced, unused_georeferencing, with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
@@ -152,6 +152,10 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         console.step(f"read {name} {raster.path}: {counted(raster.count, 'band')} {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
                      f"{raster.crs if raster.georeferenced else unplaced(raster)}")
+    for name, raster, path in (("FIXED", fixed, args.fixed), ("MOVING", moving, args.moving)):
+        note = scaling_note(f"{name} {str(path)!r}", raster)  # matched in physical values
+        if note is not None:
+            console.say(note)
     return fixed, moving
 
 

@@ -90,7 +90,8 @@ from .geotiff_output import add_geotiff_options, check_geotiff_options, geotiff_
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, search_report, upright_turns, whole_circle_search)
-from .stack_inputs import check_distinct, georeferencing_notes, matched_bands, read_reference
+from .stack_inputs import (check_distinct, georeferencing_notes, matched_bands,
+                           read_reference, scaling_notes)
 from .stack_outputs import (FORMATS, SUMMARY, check_earlier_outputs, check_inputs_kept,
                             check_output_dir, earlier_outputs, output_names, prepare_output_dir)
 from .stack_report import (SHAPING, outcome_entry, print_outcome, save_unreported,
@@ -207,7 +208,8 @@ def run(args: argparse.Namespace) -> None:
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
     raster, headers = read_reference(args)
-    for note in georeferencing_notes(str(args.reference), raster, headers):  # as register's
+    for note in (georeferencing_notes(str(args.reference), raster, headers)  # as register's
+                 + scaling_notes(str(args.reference), raster, headers)):
         console.say(note)
     sar = args.modality == "sar"  # a pair with an optical image runs no network
     weights = checked_weights(args.weights, args.trust) if sar else None

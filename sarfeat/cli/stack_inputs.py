@@ -14,14 +14,16 @@ import numpy as np
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
+from ..raster import scaling_applies
 from ..raster_read import georeferencing_of
 from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
-                     unused_georeferencing, with_nodata)
+                     scaling_note, unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
 
 __all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
-           "matched_bands", "read_reference", "georeferencing_notes", "check_output_layouts",
+           "matched_bands", "read_reference", "georeferencing_notes", "scaling_notes",
+           "check_output_layouts",
            "check_output_type"]
 
 #: Colour interpretations of a picture's bands, besides gray (rasterio's names).
@@ -30,7 +32,8 @@ _COLOURS = ("red", "green", "blue", "alpha")
 
 def header_raster(path: str | os.PathLike) -> Raster:
     """``path`` as a :class:`~sarfeat.io.Raster` whose bands' number, shape and dtype, and
-    georeferencing (CRS, geotransform, GCPs, RPCs), are the file's, its pixels not read
+    georeferencing (CRS, geotransform, GCPs, RPCs) and bands' scale and offset are the
+    file's, its pixels not read
     (zeros that take no memory), so that :meth:`~sarfeat.io.Raster.band` refuses a band as
     it would for the file.
 
@@ -47,19 +50,21 @@ def header_raster(path: str | os.PathLike) -> Raster:
     header = _header(Path(path))
     if header is None:
         return read_raster(path)
-    shape, dtype, (crs, transform, gcps, rpcs) = header
+    shape, dtype, (crs, transform, gcps, rpcs), scaling = header
     # a valid mask of one pixel a band: Raster.band checks it, not its shape, in no time
     return Raster(np.broadcast_to(np.zeros((), dtype), shape), np.ones((shape[0], 1, 1), bool),
-                  crs=crs, transform=transform, path=Path(path), gcps=gcps, rpcs=rpcs)
+                  crs=crs, transform=transform, path=Path(path), gcps=gcps, rpcs=rpcs,
+                  scaling=scaling)
 
 
-def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple] | None:
-    """(bands, rows, cols), dtype and georeferencing (crs, transform, gcps, rpcs:
-    :func:`~sarfeat.raster_read.georeferencing_of`) of ``path`` from its header; None where
+def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple, tuple | None] | None:
+    """(bands, rows, cols), dtype, georeferencing (crs, transform, gcps, rpcs:
+    :func:`~sarfeat.raster_read.georeferencing_of`) and bands' scale and offset
+    (:attr:`sarfeat.io.Raster.scaling`, without units) of ``path`` from its header; None where
     only a whole read tells (another file type, no rasterio, a possible picture, or a
     header that cannot be read)."""
     suffix = path.suffix.lower()
-    georeferencing = (None, None, None, None)
+    georeferencing, scaling = (None, None, None, None), None
     try:
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -81,13 +86,15 @@ def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple] | None:
                     colours = (np.issubdtype(dtype, np.integer) and any(
                         colour.name in _COLOURS for colour in source.colorinterp))
                     georeferencing = georeferencing_of(source)
+                    scaling = tuple((scale, offset, None) for scale, offset
+                                    in zip(source.scales, source.offsets))
         else:
             return None
     except Exception:  # noqa: BLE001 - read whole, which says what is wrong
         return None
     if len(shape) != 3 or 0 in shape or (colours and shape[0] in (2, 3, 4)):
         return None
-    return shape, dtype, georeferencing
+    return shape, dtype, georeferencing, scaling if scaling_applies(scaling) else None
 
 
 def read_headers(images: Sequence[str | os.PathLike]) -> list[tuple[str, Raster]]:
@@ -197,6 +204,16 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster, headers
+
+
+def scaling_notes(reference_path: str, reference: Raster,
+                  headers: Sequence[tuple[str, Raster]]) -> list[str]:
+    """The note of ``sarfeat register`` (:func:`~sarfeat.cli.common.scaling_note`) for
+    REFERENCE and each image whose file scales or offsets its bands: matched in its physical
+    values; ``headers`` from :func:`read_headers`."""
+    notes = [scaling_note(f"REFERENCE {reference_path!r}", reference)]
+    notes += [scaling_note(f"image {image!r}", header) for image, header in headers]
+    return [note for note in notes if note is not None]
 
 
 def georeferencing_notes(reference_path: str, reference: Raster,
