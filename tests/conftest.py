@@ -193,13 +193,15 @@ def moved_sar(tile):
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures sarfeat.viz makes, kept for a test to read what they draw (the
-    test_viz*.py modules')."""
+    test_viz*.py modules'): those of its modules that draw (the registration plot's too)."""
     import sarfeat.viz
+    import sarfeat.viz_registration
 
     figures = []
     make = sarfeat.viz.figure
-    monkeypatch.setattr(sarfeat.viz, "figure",
-                        lambda size: figures.append(make(size)) or figures[-1])
+    for module in (sarfeat.viz, sarfeat.viz_registration):
+        monkeypatch.setattr(module, "figure",
+                            lambda size: figures.append(make(size)) or figures[-1])
     return figures
 
 

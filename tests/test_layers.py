@@ -36,7 +36,8 @@ LAYERS = {
     "sarfeat.patch_descriptor": 3,
     "sarfeat.matching": 4,
     "sarfeat.registration": 5, "sarfeat.registration_result": 5, "sarfeat.confidence": 5,
-    "sarfeat.metrics": 5, "sarfeat.viz": 5,
+    "sarfeat.metrics": 5, "sarfeat.viz": 5, "sarfeat.viz_display": 5,
+    "sarfeat.viz_registration": 5,
     "sarfeat.parallel": 6, "sarfeat.training": 6,
     "sarfeat.cli": 7, "sarfeat.__main__": 7,
     "sarfeat": 8,  # the package's lazy __init__ may name anything

@@ -122,13 +122,8 @@ def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile,
 
 
 def test_cli_plot_draws_the_optical_image_linearly_stretched(tile, moved_sar, tmp_path, capsys,
-                                                             monkeypatch):
+                                                             drawn):
     # --plot drew the optical file with the SAR display stretch (uint16 reflectance in dB)
-    import sarfeat.viz
-
-    drawn = []
-    make = sarfeat.viz.figure
-    monkeypatch.setattr(sarfeat.viz, "figure", lambda size: drawn.append(make(size)) or drawn[-1])
     optical = (tile[0] * 40).astype(np.uint16)  # reflectance-like, as Sentinel-2 L2A's
     fixed, moving, plot = tmp_path / "optical.png", tmp_path / "sar_moved.npy", tmp_path / "p.png"
     imsave(fixed, optical, check_contrast=False)

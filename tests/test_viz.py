@@ -24,7 +24,8 @@ def offset_result(offset_xy=(2.0, 0.0), count: int = 30) -> RegistrationResult:
 
 
 def test_residual_arrows_are_model_minus_match_like_the_tie_points():
-    from sarfeat.viz import _residuals, figure
+    from sarfeat.viz import figure
+    from sarfeat.viz_registration import _residuals
 
     ax = figure((4, 4)).add_subplot()
     _residuals(ax, np.zeros((256, 256)), offset_result((2.0, 0.0)), 1.0)
@@ -36,7 +37,8 @@ def test_residual_arrows_are_model_minus_match_like_the_tie_points():
 
 
 def test_residual_rms_of_a_downsampled_plot_is_in_the_matched_pixels():
-    from sarfeat.viz import _residuals, figure, registration_view
+    from sarfeat.viz import figure, registration_view
+    from sarfeat.viz_registration import _residuals
 
     result = offset_result((2.0, 0.0))
     image = result.resampling[0]
@@ -87,7 +89,8 @@ def test_residual_arrows_on_the_fixed_image_are_in_its_pixels(drawn, tmp_path, r
 
 
 def test_arrow_magnification_below_one_is_not_labelled_zero():
-    from sarfeat.viz import _residuals, figure
+    from sarfeat.viz import figure
+    from sarfeat.viz_registration import _residuals
 
     ax = figure((4, 4)).add_subplot()
     _residuals(ax, np.zeros((256, 256)), offset_result((30.0, 0.0)), None)
