@@ -222,7 +222,7 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
     import sarfeat.parallel
     from sarfeat.cli import main
     from sarfeat.cli import register as single_command
-    from sarfeat.parallel import _client, _worker, stack
+    from sarfeat.parallel import _worker, stack
 
     scene = load_sar_scene("labrador")[..., 0]
     scene = _eight_bit(scene) if dtype == np.uint8 else scene.astype(dtype)
@@ -261,7 +261,8 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
             raise Stop()
         return refuse
 
-    monkeypatch.setattr(_client, "client_for", lambda *args: contextlib.nullcontext(Cluster()))
+    monkeypatch.setattr(sarfeat.parallel, "client_for",
+                        lambda *args: contextlib.nullcontext(Cluster()))
     monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
     assert main(["register-stack", *pairs[""], "-o", str(tmp_path / "out"), "-q",
                  "--overwrite", *options]) == 0  # called again on one tmp_path

@@ -1,7 +1,8 @@
 """The layers of ARCHITECTURE.md, kept: imports walked with ``ast``, no module imported.
 
 Lowest first; a module imports only from its own layer or below, never a
-private name (leading underscore) of another module, and no import cycle:
+private name (leading underscore) of another module nor a private module of
+another package, and no import cycle (imports inside functions included):
 
     preprocess, input_kinds, io, geometry -> network, checkpoint, data, weights ->
     detector, descriptors -> matching -> registration, metrics, viz ->
@@ -113,6 +114,38 @@ def test_no_new_private_imports(name):
         if imported.startswith("_") and not imported.startswith("__"):
             assert (name, imported) in KNOWN_PRIVATE, \
                 f"{name} imports the private name {imported} of {target}: make it public"
+
+
+def _foreign_private_module(name: str, target: str) -> str:
+    """The private module (a ``_part`` of the dotted path) of ``target`` that ``name`` imports
+    from outside the package holding it ('' for none): a private module is its package's."""
+    parts = target.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            package = ".".join(parts[:i])
+            if not (name == package or name.startswith(package + ".")):
+                return ".".join(parts[:i + 1])
+    return ""
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_private_module_imported_from_another_package(name):
+    """``from ..parallel._client import client_for`` names no private name, yet reads a
+    private module of another package (``sarfeat.cli.register_stack`` did, in a function)."""
+    for target, _ in _imports(name, MODULES[name], MODULES):
+        private = _foreign_private_module(name, target)
+        assert not private, f"{name} imports the private module {private}: import a public name"
+
+
+def test_the_import_walk_reads_imports_inside_functions(tmp_path):
+    path = tmp_path / "command.py"
+    path.write_text("def run():\n    from ..parallel._client import client_for\n"
+                    "    from .._validation import check_integer\n", encoding="utf-8")
+    found = _imports("sarfeat.cli.command", path, MODULES)
+    assert ("sarfeat.parallel._client", "client_for") in found
+    assert [_foreign_private_module("sarfeat.cli.command", target) for target, _ in found] \
+        == ["sarfeat.parallel._client", ""]  # sarfeat._validation is the whole package's
+    assert _foreign_private_module("sarfeat.parallel.stack", "sarfeat.parallel._client") == ""
 
 
 def test_no_import_cycle():

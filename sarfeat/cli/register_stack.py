@@ -192,8 +192,7 @@ def run(args: argparse.Namespace) -> None:
     """
     from dataclasses import replace
 
-    from ..parallel import iter_register_pairs
-    from ..parallel._client import client_for, require_distributed
+    from ..parallel import client_for, iter_register_pairs, require_distributed
     from .report import given_options
 
     console = Console(args)

@@ -4,7 +4,9 @@
 tasks (:func:`iter_register_pairs` yields each outcome as it finishes);
 :func:`detect_tiled` detects keypoints in a large scene tile by tile across
 the workers. All of them take a ``distributed.Client`` (by default they start
-a ``LocalCluster``). Install the extra: ``pip install 'sarfeat[parallel]'``.
+a ``LocalCluster``: :func:`client_for`, which a program of its own may use too, as
+``sarfeat register-stack`` does). Install the extra: ``pip install 'sarfeat[parallel]'``
+(:func:`require_distributed` says so when it is missing).
 
 Each worker process loads a network once and keeps it; its tasks run with
 ``torch_threads`` threads (1 by default: one worker per core): ONNX Runtime's
@@ -18,6 +20,7 @@ glibc, a worker also undoes the allocator setting that Dask's nanny gives it
 as slow on CPU.
 """
 
+from ._client import client_for, require_distributed
 from .scene import SceneFeatures, detect_tiled
 from .stack import PairOutcome, iter_register_pairs, register_pairs, register_stack
 
@@ -28,4 +31,6 @@ __all__ = [
     "PairOutcome",
     "detect_tiled",
     "SceneFeatures",
+    "client_for",
+    "require_distributed",
 ]

@@ -16,7 +16,18 @@ _INSTALL_HINT = (
 
 
 def require_distributed():
-    """The ``distributed`` module, or an ImportError that says how to install it."""
+    """The ``distributed`` module, or an ImportError that says how to install it.
+
+    Returns
+    -------
+    module
+        ``distributed`` (dask.distributed).
+
+    Raises
+    ------
+    ImportError
+        Without dask.distributed, naming ``pip install 'sarfeat[parallel]'``.
+    """
     try:
         import distributed
     except ImportError as error:
@@ -40,6 +51,11 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
     n_workers : int, optional
         Worker processes of the new cluster, one thread each; by default one
         per CPU core. Ignored when ``client`` is given.
+
+    Yields
+    ------
+    distributed.Client
+        ``client``, or the new cluster's client (the cluster is closed on exit).
     """
     distributed = require_distributed()
     _check_count("n_workers", n_workers)
