@@ -161,6 +161,8 @@ def test_an_image_failed_after_its_task_wrote_has_a_failure_report_and_no_image(
     assert ("the task was lost" if how == "lost" else "postprocess: no report") in \
         failure["error"]
     assert "transform_fixed_to_moving" not in report and "confidence" not in report
+    assert "failed_after_registration" not in report and "failed_after_registration" not in \
+        failure  # the summary says it as the image's report does: only when it is so
     assert sorted(path.name for path in out.iterdir()) == ["rolled.json", "summary.json"]
     if how == "lost":
         assert failure["seconds"] is None and failure["worker"] is None
@@ -200,6 +202,10 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
     assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
     assert np.allclose(forward @ np.array(report["transform_moving_to_fixed"]), np.eye(3))
     assert sorted(path.name for path in out.iterdir()) == ["b.json", "summary.json"]
+    # summary.json's failure entry said it as NAME.json does (it lacked the flag)
+    [failure] = json.loads((out / "summary.json").read_text())["failures"]
+    assert failure["failed_after_registration"] is True
+    assert failure["report"] == str(out / "b.json") and failure["error"] == report["error"]
     # the report of `sarfeat register --json` for the pair, but for the stack's own keys
     single = tmp_path / "single.json"
     assert main(["register", fixed, moving, "-o", str(tmp_path / "b.tif"), "--json",

@@ -156,7 +156,9 @@ def save_unreported(outcome, save, output: Path):
 
 
 def outcome_entry(outcome, image) -> dict:
-    """The summary's line of one image."""
+    """The summary's line of one image; a failed image registered whose output could not be
+    written has ``failed_after_registration: true``, as its report (``NAME.json``, which
+    keeps the transform found) has."""
     entry = {"name": outcome.name, "input": str(image), "report": outcome.extra.get("report"),
              "worker": outcome.worker, "seconds": outcome.seconds}
     if outcome.ok:
@@ -168,6 +170,8 @@ def outcome_entry(outcome, image) -> dict:
         # how to widen a refused search, as the image's NAME.json and failure line say it
         entry.update(error=outcome.error, error_type=outcome.error_type,
                      hint=outcome.extra.get("hint"))
+        if outcome.extra.get("failed_after_registration"):  # as NAME.json says it, which
+            entry["failed_after_registration"] = True  # keeps the transform found
     return entry
 
 
