@@ -57,10 +57,14 @@ def _modules() -> dict[str, Path]:
 
 
 def _layer(module: str) -> int | None:
+    """The layer of ``module`` or of the nearest package above it that LAYERS places; the
+    bare package's entry places only the package itself (a new top-level module is None)."""
     while module:
         if module in LAYERS:
             return LAYERS[module]
         module = module.rpartition(".")[0]
+        if module == "sarfeat":
+            return None
     return None
 
 
