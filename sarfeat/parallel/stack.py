@@ -309,7 +309,9 @@ def iter_register_pairs(
         is reported with ``error`` saying so.
     keep_warped : bool
         Send the warped images back (False saves memory and transfers; then
-        ``result.warped`` is None).
+        ``result.warped`` is None). A band that its file scales or offsets
+        (GDAL scale and offset) is warped as its physical values, the values
+        matched; the command line's products keep the stored values.
     postprocess : callable, optional
         ``postprocess(outcome) -> outcome``, run on the worker after each pair
         and before ``keep_warped`` applies (for example to write the
