@@ -3,13 +3,22 @@
 :func:`atomic_path` is how sarfeat's writers write a file (rasters,
 checkpoints, plots, results), so that an interrupted write never leaves a file
 that looks complete; :func:`remove_stale_temporaries` clears the temporary
-files of writers that were killed. :mod:`sarfeat.io` re-exports these names.
+files of writers that were killed; :func:`written_together` renames the files of a set
+(a command's image, report and plot) into place only once all of them are written.
+:mod:`sarfeat.io` re-exports these names.
+
+A file is flushed to the disk (``os.fsync``) before it is renamed, and its folder
+after, so that a crash or a power loss soon after leaves the previous file or
+the new one under the name, never an empty or partial one (as ext4 can without
+the flush).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
+import signal
 import socket
 import stat
 import tempfile
@@ -17,7 +26,13 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["TEMPORARY_MARK", "atomic_path", "check_folder", "default_file_mode",
-           "remove_stale_temporaries"]
+           "remove_stale_temporaries", "written_together"]
+
+#: The files written by :func:`atomic_path` within :func:`written_together`, waiting for
+#: their rename: (temporary, path) pairs; None outside it.
+_STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("sarfeat_staged",
+                                                                     default=None)
+
 
 #: What names sarfeat's temporary files: ``.NAME.sarfeat-tmp-HOST-PID-XXXX.SUFFIX``.
 TEMPORARY_MARK = ".sarfeat-tmp-"
@@ -87,7 +102,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     a file that looks complete under ``path``; those left by a killed writer
     are removed by the next write into the folder
     (:func:`remove_stale_temporaries`). The file gets the mode of the file it
-    replaces, or ``0o666`` less the umask, as a file opened for writing would.
+    replaces, or ``0o666`` less the umask, as a file opened for writing would. It
+    is flushed to the disk before the rename, and its folder after it; within
+    :func:`written_together` the rename waits for the rest of the set.
 
     Raises
     ------
@@ -102,13 +119,97 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
     os.close(handle)
     temporary = Path(temporary)
+    staged = _STAGED.get()
     try:
         yield temporary
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
             mode = default_file_mode()
+        _flush_file(temporary)
         os.chmod(temporary, mode)
+        if staged is not None:  # renamed with the rest of its set (written_together)
+            staged.append((temporary, path))
+            return
         os.replace(temporary, path)
+        _flush_folder(path.parent)
     finally:
-        temporary.unlink(missing_ok=True)
+        if staged is None or (temporary, path) not in staged:
+            temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def written_together() -> Iterator[None]:
+    """Rename the files that :func:`atomic_path` writes within the block into place together,
+    once the whole block succeeds.
+
+    A command writes a set of files (a registered image, its JSON report, a
+    plot): when one of them fails or the command is interrupted (Ctrl-C,
+    SIGTERM), none of the set replaces a file, and the temporary files are
+    removed, so that no new file stands beside an earlier run's that it does not
+    match. The renames themselves run with SIGINT and SIGTERM held back where the
+    platform allows it (an interruption then arrives after them).
+    """
+    staged: list[tuple[Path, Path]] = []
+    token = _STAGED.set(staged)
+    try:
+        yield
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        _STAGED.reset(token)
+    try:
+        with _signals_held():
+            for temporary, path in staged:
+                os.replace(temporary, path)
+        for folder in dict.fromkeys(path.parent for _, path in staged):
+            _flush_folder(folder)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back within the block (delivered after it), where the
+    platform and thread allow it; elsewhere nothing changes."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # Windows: no pthread_sigmask
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _flush_file(path: Path) -> None:
+    """``os.fsync`` the file at ``path``: its data on the disk before it is renamed (Windows
+    flushes only a file opened for writing)."""
+    handle = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _flush_folder(folder: Path) -> None:
+    """``os.fsync`` ``folder``, so that a rename in it is on the disk, where the platform
+    opens folders (``os.O_DIRECTORY``; not on Windows) and the file system flushes them."""
+    directory = getattr(os, "O_DIRECTORY", None)
+    if directory is None:
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY | directory)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # some file systems refuse to flush a folder (EINVAL): nothing to do
+        pass
+    finally:
+        os.close(handle)
