@@ -9,7 +9,8 @@ Exit status: 0 on success, 2 for bad usage (unknown option, missing or
 unreadable input, an output that would overwrite an input or another output, or an
 output file that exists already, without ``--overwrite``),
 1 for a runtime error (weights unavailable, an image pair that cannot be
-registered, ...). Errors are one line on stderr, naming the subcommand
+registered, ...), 130 when interrupted (Ctrl-C), 143 when stopped by SIGTERM
+(``detect`` and ``register`` then leave their earlier outputs as they were). Errors are one line on stderr, naming the subcommand
 (``sarfeat register: error: ...``) as usage errors do; set ``SARFEAT_DEBUG=1`` to see
 the traceback instead.
 """

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 from ..argument_checks import (DEVICES, UsageError, add_overwrite_option, check_outputs,
                                is_device_name, positive_int)
 from ..data import DEFAULT_RELEASE, DEFAULT_WEIGHTS
+from ..interrupts import interrupted_status, sigterm_as_interrupt
 
 if TYPE_CHECKING:  # for the annotations only
     import numpy as np
@@ -383,18 +384,22 @@ def _one_line(error: BaseException) -> str:
 def guarded(command: str, action, args: argparse.Namespace) -> int:
     """Run ``action(args)``; report errors on one line with the exit status they deserve,
     each naming the subcommand ``command`` (``sarfeat register: error: ...``), as argparse
-    names it in a usage error: 2 for a usage error, 1 for another, 130 when interrupted."""
+    names it in a usage error: 2 for a usage error, 1 for another, 130 when interrupted
+    (Ctrl-C), 143 when stopped by SIGTERM, which interrupts the work as Ctrl-C does
+    (:func:`sarfeat.interrupts.sigterm_as_interrupt`: temporary files are removed)."""
     debug = os.environ.get("SARFEAT_DEBUG") == "1"
     try:
-        action(args)
+        with sigterm_as_interrupt() as terminated:
+            action(args)
     except UsageError as error:
         if debug:
             raise
         print(f"sarfeat {command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"sarfeat {command}: interrupted", file=sys.stderr)
-        return 130
+        how = "stopped by SIGTERM" if terminated else "interrupted"
+        print(f"sarfeat {command}: {how}", file=sys.stderr)
+        return interrupted_status(terminated)
     except Exception as error:  # noqa: BLE001 - one line, no traceback (SARFEAT_DEBUG=1 for it)
         if debug:
             raise

@@ -232,22 +232,31 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
     console.step(f"network: {network_text(detector.runtime_used)} (--precision {args.precision})")
     console.say(f"{args.image}: {image.shape[0]} x {image.shape[1]} {image.dtype}, "
                 f"{count} keypoints in {elapsed:.2f} s")
-    if args.output is not None:
-        _save_npz(args.output, keypoints=detector.keypoints, scales=detector.scales,
-                  orientations=detector.orientations, responses=detector.responses,
-                  descriptors=detector.descriptors,
-                  image_shape=np.asarray(image.shape),
-                  **map_outputs(raster, detector.keypoints))
-        console.say(f"wrote {args.output}")
-    if args.plot is not None:
-        from ..io import atomic_path
-        from ..viz import display_image, plot_keypoints
+    from ..io import atomic_path, written_together
 
-        shown = display_image(image, "sar", args.input_kind, mark_nodata=True)
-        with atomic_path(args.plot) as temporary:
-            plot_keypoints(temporary, shown, detector.keypoints, detector.scales,
-                           detector.responses, title=f"{Path(args.image).name}: {count} keypoints")
-        console.say(f"wrote {args.plot}")
+    with written_together():  # -o and --plot together, or neither
+        if args.output is not None:
+            _save_npz(args.output, keypoints=detector.keypoints, scales=detector.scales,
+                      orientations=detector.orientations, responses=detector.responses,
+                      descriptors=detector.descriptors,
+                      image_shape=np.asarray(image.shape),
+                      **map_outputs(raster, detector.keypoints))
+        if args.plot is not None:
+            from ..viz import display_image, plot_keypoints
+
+            shown = display_image(image, "sar", args.input_kind, mark_nodata=True)
+            with atomic_path(args.plot) as temporary:
+                plot_keypoints(temporary, shown, detector.keypoints, detector.scales,
+                               detector.responses,
+                               title=f"{Path(args.image).name}: {count} keypoints")
+    _say_written(args, console)
+
+
+def _say_written(args: argparse.Namespace, console: Console) -> None:
+    """Say the files written (-o, --plot), once both are in place."""
+    for path in (args.output, args.plot):
+        if path is not None:
+            console.say(f"wrote {path}")
 
 
 def example_pair():
@@ -308,17 +317,18 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"matching {elapsed - (detected - start):.2f} s)",
     ):
         console.say(line)
-    if args.output is not None:
-        _save_npz(args.output, keypoints0=keypoints0, keypoints1=keypoints1,
-                  descriptors0=descriptors0, descriptors1=descriptors1, matches=matches,
-                  errors=errors, transform=tform.params)
-        console.say(f"wrote {args.output}")
-    if args.plot is not None:
-        from ..io import atomic_path
-        from ..viz import plot_match_errors
+    from ..io import atomic_path, written_together
 
-        with atomic_path(args.plot) as temporary:
-            plot_match_errors(temporary, vv, moving, keypoints0, keypoints1, matches, errors,
-                              f"VV vs warped VH: {int(np.sum(errors <= 3))} of {len(matches)} "
-                              "matches within 3 px")
-        console.say(f"wrote {args.plot}")
+    with written_together():  # -o and --plot together, or neither
+        if args.output is not None:
+            _save_npz(args.output, keypoints0=keypoints0, keypoints1=keypoints1,
+                      descriptors0=descriptors0, descriptors1=descriptors1, matches=matches,
+                      errors=errors, transform=tform.params)
+        if args.plot is not None:
+            from ..viz import plot_match_errors
+
+            with atomic_path(args.plot) as temporary:
+                plot_match_errors(temporary, vv, moving, keypoints0, keypoints1, matches,
+                                  errors, f"VV vs warped VH: {int(np.sum(errors <= 3))} of "
+                                  f"{len(matches)} matches within 3 px")
+    _say_written(args, console)

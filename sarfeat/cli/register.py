@@ -216,6 +216,7 @@ def _head(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register`` (its arguments checked by :func:`sarfeat.cli.main`)."""
+    from ..io import written_together
     from ..registration import pair_input_kind
     from .common import checked_weights
 
@@ -235,41 +236,37 @@ def run(args: argparse.Namespace) -> None:
         if geotiff_keywords(args, args.output):  # --co that GDAL refuses for MOVING as written
             check_dtype(args, dtype, moving.count)
     kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
-    output = note = total = result = None
+    total = result = None
     searched = upright = whole_circle = False
     try:
-        inputs = _prepare(args, fixed, moving, console)
-        weights = checked_weights(args.weights, args.trust) if args.modality == "sar" else None
-        upright = upright_search(args, fixed, moving)
-        if upright and args.turns == "auto" and not args.upright:
-            console.say("both inputs georeferenced: only the upright turn is searched "
-                        "(--turns any searches every turn)")
-        whole_circle = whole_circle_search(args)
-        if whole_circle:
-            console.say("--turns any: the whole circle is searched, every 15 degrees")
-        matcher = make_matcher(args, weights, kind, console.progress, upright, whole_circle)
-        console.step(f"matching {inputs.fixed_image.shape} against "
-                     f"{inputs.moving_image.shape}: {_stages(matcher)}")
-        searched = True
-        result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
-                           args.min_valid_fraction)
-        _steps(result, console)
-        total = inputs.prior @ result.transform.params @ inputs.crop
-        if args.output is not None:
-            console.step(f"resampling {counted(moving.count, 'band')} of {args.moving} onto the "
-                         f"{fixed.shape} fixed grid" if not args.no_resample else
-                         "correcting the moving geotransform")
-            output = _output(args, inputs, total)
-            console.step(f"writing {args.output}")
-            from ..io import write_raster
-
-            note = write_raster(args.output, output, display_kind=kind,
-                                **geotiff_keywords(args, args.output))
+        # -o, --tie-points, --json and --plot replace earlier files together, or none does
+        with written_together():
+            inputs = _prepare(args, fixed, moving, console)
+            weights = checked_weights(args.weights, args.trust) if args.modality == "sar" \
+                else None
+            upright = upright_search(args, fixed, moving)
+            if upright and args.turns == "auto" and not args.upright:
+                console.say("both inputs georeferenced: only the upright turn is searched "
+                            "(--turns any searches every turn)")
+            whole_circle = whole_circle_search(args)
+            if whole_circle:
+                console.say("--turns any: the whole circle is searched, every 15 degrees")
+            matcher = make_matcher(args, weights, kind, console.progress, upright, whole_circle)
+            console.step(f"matching {inputs.fixed_image.shape} against "
+                         f"{inputs.moving_image.shape}: {_stages(matcher)}")
+            searched = True
+            result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
+                               args.min_valid_fraction)
+            _steps(result, console)
+            total = inputs.prior @ result.transform.params @ inputs.crop
+            _say_result(args, result, console)
+            wrote = _write_outputs(args, inputs, result, total, matcher, console, kind,
+                                   search_report(args, upright, whole_circle))
     except Exception as error:
         left = {} if isinstance(error, UsageError) else left_from_earlier_run(args, error)
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
             if searched else None
-        if args.json is not None and not isinstance(error, (UsageError, KeyboardInterrupt)):
+        if args.json is not None and not isinstance(error, UsageError):
             write_json(args.json, {**failure_report(_head(args), error, total, None if result
                                                     is None else result.diagnostics.get("network")),
                                    "hint": hint, **left})
@@ -278,6 +275,12 @@ def run(args: argparse.Namespace) -> None:
         if hint is not None:
             console.say(hint)
         raise
+    for line in wrote:  # once every file is in place
+        console.say(line)
+
+
+def _say_result(args: argparse.Namespace, result, console: Console) -> None:
+    """The registration found, on the console, with its warnings."""
     d = result.diagnostics
     # an optical pair's coarse stage (a global correlation search) matches no points
     coarse = "" if d.get("coarse_inliers") is None else f" (coarse {d['coarse_inliers']})"
@@ -293,12 +296,28 @@ def run(args: argparse.Namespace) -> None:
         if share > 0:
             console.say(f"{name}: {100 * share:.1f} % of its pixels, a constant fill around the "
                         "image, matched as no-data (--keep-border-fill matches them)")
-    extra = {"output_resampled": args.output is not None and not args.no_resample,
-             **search_report(args, upright, whole_circle)}
-    if output is not None:
-        console.say(f"wrote {args.output} ({note})")
+
+
+def _write_outputs(args: argparse.Namespace, inputs: Inputs, result, total: np.ndarray,
+                   matcher, console: Console, kind: str, searches: dict) -> list[str]:
+    """Write -o, then the tie points, report and plot (:func:`_write_extras`), within the
+    caller's :func:`~sarfeat.io.written_together`; return the lines saying so. ``searches``:
+    what the report says of the search (:func:`search_report`)."""
+    extra = {"output_resampled": args.output is not None and not args.no_resample, **searches}
+    wrote = []
+    if args.output is not None:
+        console.step(f"resampling {counted(inputs.moving.count, 'band')} of {args.moving} onto "
+                     f"the {inputs.fixed.shape} fixed grid" if not args.no_resample else
+                     "correcting the moving geotransform")
+        output = _output(args, inputs, total)
+        console.step(f"writing {args.output}")
+        from ..io import write_raster
+
+        note = write_raster(args.output, output, display_kind=kind,
+                            **geotiff_keywords(args, args.output))
+        wrote.append(f"wrote {args.output} ({note})")
         extra.update(output_report(args, output, args.output, note))
-    _write_extras(args, inputs, result, total, matcher, console, extra, kind)
+    return wrote + _write_extras(args, inputs, result, total, matcher, console, extra, kind)
 
 
 def _stages(matcher) -> str:
@@ -364,7 +383,10 @@ def _shift_only(fixed, moving, total: np.ndarray):
 
 
 def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console,
-                  extra: dict, kind: str) -> None:
+                  extra: dict, kind: str) -> list[str]:
+    """Write --tie-points, --json and --plot; return the lines that say so, for the console
+    once every file of the run is in place (:func:`~sarfeat.io.written_together`)."""
+    wrote = []
     if args.tie_points is not None:
         votes = result.votes  # register() leaves the matcher as it was: votes are the result's
         if votes is not None and len(votes) != len(result.matches):
@@ -377,10 +399,10 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         columns = tie_points(result, inputs, total, votes, most)
         console.step(f"writing {args.tie_points}")
         write_tie_points(args.tie_points, columns, inputs.fixed)
-        console.say(f"wrote {args.tie_points} ({len(columns['id'])} tie points)")
+        wrote.append(f"wrote {args.tie_points} ({len(columns['id'])} tie points)")
     if args.json is not None:
         write_json(args.json, registration_report(result, total, inputs, _head(args), extra))
-        console.say(f"wrote {args.json}")
+        wrote.append(f"wrote {args.json}")
     if args.plot is not None:
         from ..io import atomic_path
         from ..viz import plot_registration
@@ -389,14 +411,14 @@ def _write_extras(args, inputs: Inputs, result, total, matcher, console: Console
         with atomic_path(args.plot) as temporary:  # a large pair drawn downsampled
             plot_registration(temporary, inputs.fixed_image, inputs.moving_image, result, kind,
                               modality=getattr(args, "modality", "sar"))
-        console.say(f"wrote {args.plot}")
+        wrote.append(f"wrote {args.plot}")
+    return wrote
 
 
 def _example(args: argparse.Namespace, console: Console) -> None:
-    from ..io import Raster, atomic_path, write_raster
+    from ..io import written_together
     from ..metrics import correct_match_counts, registration_rmse
-    from ..viz import plot_registration
-    from .common import checked_weights, jsonable
+    from .common import checked_weights
 
     check_example(args)
     fixed, moving, truth = example_pair()
@@ -423,11 +445,25 @@ def _example(args: argparse.Namespace, console: Console) -> None:
         f"time: {result.seconds:.2f} s",
     ):
         console.say(line)
+    with written_together():  # -o, --json and --plot together, or none of them
+        wrote = _write_example(args, fixed, moving, truth, result, rmse, ncm, cmr)
+    for line in wrote:
+        console.say(line)
+
+
+def _write_example(args: argparse.Namespace, fixed, moving, truth, result, rmse: float,
+                   ncm: int, cmr: float) -> list[str]:
+    """Write the example's -o, --json and --plot; return the lines that say so."""
+    from ..io import Raster, atomic_path, write_raster
+    from ..viz import plot_registration
+    from .common import jsonable
+
+    wrote, d = [], result.diagnostics
     if args.output is not None:
         warped = result.warped.astype(np.float32)[None]
         note = write_raster(args.output, Raster(warped, np.isfinite(warped), float("nan")),
                             display_kind="intensity", **geotiff_keywords(args, args.output))
-        console.say(f"wrote {args.output} ({note})")
+        wrote.append(f"wrote {args.output} ({note})")
     if args.json is not None:
         report = {"example": "Sentinel-1 Labrador VV (fixed) vs VH under a known similarity",
                   "weights": args.weights or DEFAULT_RELEASE, "model": args.model,
@@ -437,8 +473,9 @@ def _example(args: argparse.Namespace, console: Console) -> None:
                   "confidence": result.confidence, "diagnostics": d,
                   "options": given_options(args, REPORTED_OPTIONS)}
         write_json(args.json, jsonable(report))
-        console.say(f"wrote {args.json}")
+        wrote.append(f"wrote {args.json}")
     if args.plot is not None:
         with atomic_path(args.plot) as temporary:
             plot_registration(temporary, fixed, moving, result, "intensity")
-        console.say(f"wrote {args.plot}")
+        wrote.append(f"wrote {args.plot}")
+    return wrote

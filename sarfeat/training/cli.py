@@ -18,18 +18,16 @@ work; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import json
 import os
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 
 from ..argument_checks import add_overwrite_option, positive_int
+from ..interrupts import SIGINT_STATUS, interrupted_status, sigterm_as_interrupt
 from .config_checks import number, usage_error
 from .data_files import describe_files
 from .datasets.sources import ASF_TILES_FILE, LABRADOR_FILE, SANFRANCISCO_FILE, data_file
@@ -402,30 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     it stands, with exit status 143.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    with _sigterm_as_interrupt() as terminated:
+    with sigterm_as_interrupt() as terminated:
         status = distill_main(argv[1:]) if argv[:1] == ["distill"] else _train(argv)
-    return 128 + signal.SIGTERM if terminated and status == 130 else status
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[list]:
-    """Within the block SIGTERM raises KeyboardInterrupt (and is noted in the list yielded),
-    where Python's default would end the process without a word; restored after it."""
-    terminated: list[int] = []
-
-    def stop(signum, frame):
-        terminated.append(signum)
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: signals are not this thread's to handle
-        previous = None
-    try:
-        yield terminated
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    return interrupted_status(terminated) if status == SIGINT_STATUS else status
 
 
 def _train(argv: list[str]) -> int:
