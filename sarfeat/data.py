@@ -513,6 +513,9 @@ def _download(name: str) -> Path:
         # the user creates, so that the others sharing SARFEAT_DATA_DIR can read it
         path.chmod(default_file_mode())
         return path
+    except KeyboardInterrupt:  # Ctrl-C (SIGTERM in a sarfeat command): pooch removed its
+        _remove_empty(created)  # temporary file; the folders made for it go too
+        raise
     except ValueError as exc:  # pooch: the downloaded file's hash differs
         _remove_empty(created)
         raise DataIntegrityError(f"download of {name!r} from {url} failed: {exc}") from exc

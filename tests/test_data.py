@@ -161,6 +161,21 @@ def test_failed_download_into_a_missing_data_dir_creates_no_folders(tmp_path, mo
     assert list(tmp_path.iterdir()) == []  # not even the folders above the data folder
 
 
+def test_an_interrupted_download_leaves_no_folders(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM in a sarfeat command) during the download: pooch removes its
+    temporary file, and the folders made for the download went with it."""
+    def interrupted(name, *args, **kwargs):
+        (tmp_path / "data" / "sar_pairs" / "tmpdownload").write_bytes(b"half")
+        (tmp_path / "data" / "sar_pairs" / "tmpdownload").unlink()  # pooch's finally
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("SARFEAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(data._pooch(), "fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.fetch("sar_pairs/a1.jpg")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_offline_download_says_where_to_save_a_copy_made_by_hand(empty_data_dir, offline):
     name = "weights/faster2d2_WASF_N16.pt"
     with pytest.raises(data.DataUnavailableError) as info:
