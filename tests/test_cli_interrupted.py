@@ -139,3 +139,32 @@ def test_a_failed_detect_plot_leaves_the_earlier_keypoints(shifted_pair, tmp_pat
     assert "No space left" in capsys.readouterr().err
     assert (tmp_path / "k.npz").read_bytes() == b"earlier keypoints"
     assert not (tmp_path / "k.png").exists() and not _temporaries(tmp_path)
+
+
+#: ``python -m sarfeat detect --example`` getting a signal (argv[1]) while it imports the
+#: command line, before any of its work.
+STOPPED_WHILE_STARTING = """
+import os, runpy, signal, sys
+SENT = getattr(signal, sys.argv[1])
+
+class Stop:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sarfeat.cli":
+            os.kill(os.getpid(), SENT)
+        return None
+
+sys.meta_path.insert(0, Stop())
+sys.argv = ["sarfeat", "detect", "--example"]
+runpy.run_module("sarfeat", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("name, status, said", [("SIGINT", 130, "interrupted"),
+                                                 ("SIGTERM", 143, "stopped by SIGTERM")])
+def test_a_command_stopped_while_starting_says_so_in_one_line(name, status, said):
+    """Ctrl-C while the command line was imported printed a traceback; SIGTERM, nothing."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = subprocess.run([sys.executable, "-c", STOPPED_WHILE_STARTING, name], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == status
+    assert run.stderr == f"sarfeat: {said}\n"
