@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .preprocess import NormalizedImage, normalize_sar
+from .tensor_input import tensor_values
 
 __all__ = ["NoKeypointsError", "keypoint_dtype", "no_keypoint_error", "prepare_image",
            "refuse_flat"]
@@ -136,7 +137,7 @@ def prepare_image(image, input_kind: str = "auto", mask=None, nodata: float | No
     NoKeypointsError
         For a flat image (:func:`refuse_flat`).
     """
-    float_dtype = keypoint_dtype(np.asarray(image).dtype)
+    float_dtype = keypoint_dtype(np.asarray(tensor_values(image)).dtype)
     normalized = normalize_sar(image, input_kind, mask, nodata)
     values = normalized.image if normalized.valid is None else normalized.image[normalized.valid]
     refuse_flat(values)

@@ -52,6 +52,7 @@ from .canvas_fill import BORDER_FILL_CONVEXITY, border_fill  # moved there, as t
 from .input_kinds import (  # their old import path keeps working
     INPUT_KINDS, LINEAR_TAIL, InputKind, auto_input_kind, check_input_kind, display_divisor,
 )
+from .tensor_input import tensor_values
 
 __all__ = [
     "INPUT_KINDS", "LINEAR_TAIL", "PERCENTILE_SAMPLE", "InputKind", "NormalizedImage",
@@ -104,8 +105,9 @@ def check_image(image, name: str = "image") -> np.ndarray:
 
     Parameters
     ----------
-    image : array_like
-        The input (a masked array's mask is not looked at here).
+    image : array_like or torch.Tensor
+        The input (a masked array's mask is not looked at here; a tensor is read
+        as :func:`sarfeat.tensor_input.tensor_values` reads it).
     name : str
         How error messages call it.
 
@@ -134,7 +136,7 @@ def check_image(image, name: str = "image") -> np.ndarray:
             "moving_image (pair.in_file_pixels(result) gives the result in the files' pixels)"
         )
     try:
-        image = np.asarray(image)
+        image = np.asarray(tensor_values(image))
     except ValueError as error:  # a ragged nested list
         raise ValueError(f"{name} cannot be read as an array: {error}") from None
     if image.dtype == bool or image.dtype.kind in "mM" \

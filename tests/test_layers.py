@@ -25,7 +25,7 @@ LAYERS = {
     "sarfeat.atomic_files": 0, "sarfeat.argument_checks": 0, "sarfeat.nodata_steps": 0,
     "sarfeat.raster": 0, "sarfeat.raster_read": 0, "sarfeat.raster_write": 0,
     "sarfeat.raster_warp": 0, "sarfeat.geotiff_options": 0, "sarfeat.wording": 0,
-    "sarfeat.interrupts": 0,
+    "sarfeat.interrupts": 0, "sarfeat.tensor_input": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
     "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1, "sarfeat.optical_sar_s1s2": 1,
     "sarfeat.registry": 1,
