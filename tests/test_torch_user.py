@@ -3,6 +3,9 @@ its values, and a call leaves torch's global settings (threads, random numbers) 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -35,3 +38,18 @@ def test_a_tensor_is_detected_as_the_array_of_its_values(intensity, make, equiva
     assert detector.keypoints.dtype == np.float32
     np.testing.assert_array_equal(detector.keypoints, reference.keypoints)
     np.testing.assert_array_equal(detector.descriptors, reference.descriptors)
+
+
+def test_the_first_compiled_kernel_leaves_torchs_thread_count_as_set():
+    """Starting numba's OpenMP threads (before the first compiled kernel) set the libgomp
+    that torch shares to numba's count, every CPU: a user's ``torch.set_num_threads(1)``
+    became 2 on a 2-core machine (64 on a 64-core one). It is put back; numba keeps its
+    own count (2 here, set by NUMBA_NUM_THREADS whatever the machine)."""
+    pytest.importorskip("numba")
+    script = ("import torch, numba; torch.set_num_threads(1); torch.get_num_threads(); "
+              "from sarfeat.runtime.kernels import start_sleeping_threads; "
+              "start_sleeping_threads(); print(torch.get_num_threads(), numba.get_num_threads())")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout.split() == ["1", "2"], done.stdout

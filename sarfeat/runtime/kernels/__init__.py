@@ -88,12 +88,17 @@ def start_sleeping_threads() -> None:
     ``GOMP_SPINCOUNT`` is set, or when numba's threads or a libgomp were
     started before (for example by importing torch first): their settings
     stand, and exporting ``OMP_WAIT_POLICY=PASSIVE`` gives the same effect.
-    Results never depend on it.
+    Results never depend on it. Starting numba's OpenMP threads sets that
+    libgomp's thread count to numba's (all the CPUs); torch, when imported,
+    reads its own count from the same place, so its ``torch.set_num_threads``
+    is put back as it was.
     """
     if _STARTED[0]:
         return
     import numba
 
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
     chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
     if not chosen:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -102,4 +107,6 @@ def start_sleeping_threads() -> None:
     finally:
         if not chosen:
             del os.environ["OMP_WAIT_POLICY"]
+        if torch_threads is not None and torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
     _STARTED[0] = True
