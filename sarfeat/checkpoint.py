@@ -259,9 +259,9 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False) -> "R2D2Net": 
 
         return network_from_weights(load_weights(path))
     architecture, state_dict, metadata = load_state_dict(path, trust=trust)
-    from .network import R2D2Net
+    from .network import loadable_network
 
-    net = R2D2Net(architecture)
+    net = loadable_network(architecture)
     try:
         net.load_state_dict(state_dict, strict=True)
     except RuntimeError as error:

@@ -23,8 +23,8 @@ __all__ = [
     "ARCHITECTURES", "ConvSpec", "R2D2Net", "FAST_R2D2_LAYERS", "FAST_R2D2_LITE_LAYERS",
     "KEYPOINT_MAPS_LAYERS",
     "R2D2_LAYERS", "fold_batchnorm", "imagenet_normalize", "multiply_adds_per_pixel",
-    "IMAGENET_MEAN", "IMAGENET_STD", "NetworkWeights", "network_from_weights",
-    "weights_of_network",
+    "IMAGENET_MEAN", "IMAGENET_STD", "NetworkWeights", "loadable_network",
+    "network_from_weights", "weights_of_network",
 ]
 
 def imagenet_normalize(gray: torch.Tensor) -> torch.Tensor:
@@ -116,6 +116,17 @@ class R2D2Net(nn.Module):
         return out
 
 
+def loadable_network(architecture: str) -> R2D2Net:
+    """An :class:`R2D2Net` to load values into, built without drawing from torch's generator.
+
+    A new network draws its initial values from torch's global random generator,
+    which a user's ``torch.manual_seed`` set up for their own work; a network
+    built to be overwritten by stored values leaves that generator as it found it.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return R2D2Net(architecture)
+
+
 def fold_batchnorm(net: R2D2Net) -> nn.Module:
     """Return an inference copy of ``net`` with every batch norm folded into its conv.
 
@@ -123,7 +134,7 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
     fewer passes over memory; it cannot be trained.
     """
     reference = next(net.parameters())
-    folded = R2D2Net(net.architecture).to(device=reference.device, dtype=reference.dtype)
+    folded = loadable_network(net.architecture).to(device=reference.device, dtype=reference.dtype)
     folded.load_state_dict(net.state_dict())
     folded.eval()
     new_ops = []
@@ -154,7 +165,7 @@ def weights_of_network(net: R2D2Net) -> NetworkWeights:
 
 def network_from_weights(weights: NetworkWeights) -> R2D2Net:
     """An :class:`R2D2Net` in eval mode holding ``weights``' values and metadata."""
-    net = R2D2Net(weights.architecture)
+    net = loadable_network(weights.architecture)
     net.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in weights.state.items()},
                         strict=True)
     net.metadata = dict(weights.metadata)

@@ -53,3 +53,24 @@ def test_the_first_compiled_kernel_leaves_torchs_thread_count_as_set():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, check=True)
     assert done.stdout.split() == ["1", "2"], done.stdout
+
+
+@pytest.mark.parametrize("options", [dict(runtime="torch"), dict(runtime="torch", upright=True)])
+def test_detection_leaves_torchs_random_generator_as_found(intensity, options):
+    """The torch runtime built its network with random initial values (then overwritten
+    by the weights), which advanced the generator of a user's ``torch.manual_seed``."""
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    SARR2D2Detector(**options).detect_and_extract(intensity)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_loading_a_checkpoint_leaves_torchs_random_generator_as_found(tmp_path):
+    from sarfeat import load_checkpoint, save_checkpoint
+    from sarfeat.network import R2D2Net
+
+    path = save_checkpoint(R2D2Net("fast_r2d2_lite"), tmp_path / "net.pt")
+    state = torch.get_rng_state()
+    load_checkpoint(path)
+    assert torch.equal(torch.get_rng_state(), state)
