@@ -19,6 +19,7 @@ from .geometry import check_order
 from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
 from .preprocess import INPUT_KINDS, check_nodata
 from .weights import check_weights
+from .tensor_input import tensor_values
 
 __all__ = [
     "alias_property",
@@ -238,7 +239,7 @@ def real_values(name: str, values) -> np.ndarray:
     objects and ragged sequences are refused; an empty sequence is accepted.
     """
     try:
-        array = np.asarray(values)
+        array = np.asarray(tensor_values(values))
     except ValueError as error:  # a ragged sequence
         raise ValueError(f"{name} cannot be read as an array: {error}") from None
     if array.size and array.dtype.kind not in "iuf":

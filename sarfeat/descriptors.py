@@ -95,6 +95,7 @@ from .hand_descriptors import (
     valid_at_keypoints,
 )
 from .preprocess import INPUT_KINDS, check_nodata, normalize_sar
+from .tensor_input import tensor_values
 
 from typing import TYPE_CHECKING
 
@@ -365,6 +366,7 @@ class MultiDescriptorExtractor:
         """
         self._clear_results()
         self._check_parameters()
+        image = tensor_values(image)  # read once: the detector and the descriptors share it
         detector = self._get_detector()
         if "r2d2" in self.descriptor_names:
             detector.detect_and_extract(image, mask)
@@ -412,6 +414,7 @@ class MultiDescriptorExtractor:
             With ``'r2d2'``, for a flat image (all valid pixels have one value).
         """
         self._check_parameters()
+        image = tensor_values(image)
         if keypoints is None:
             if self.keypoints is None:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")

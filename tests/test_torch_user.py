@@ -74,3 +74,28 @@ def test_loading_a_checkpoint_leaves_torchs_random_generator_as_found(tmp_path):
     state = torch.get_rng_state()
     load_checkpoint(path)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_every_estimator_takes_tensors_that_require_grad(intensity):
+    """The extractor and the matcher read the image themselves (the ratio descriptor, the
+    keypoints' dtype, the matcher's result): a tensor that requires grad, as image or as
+    keypoints, raised from inside torch there too."""
+    from sarfeat import CoarseFineMatcher, MultiDescriptorExtractor
+
+    image = torch.from_numpy(intensity.copy()).requires_grad_()
+    keypoints = torch.tensor([[100.0, 100.0], [60.5, 140.25]], requires_grad=True)
+    extractor, reference = (MultiDescriptorExtractor(descriptors="ratio_hog") for _ in "ab")
+    extractor.detect_and_extract(image)
+    reference.detect_and_extract(intensity)
+    np.testing.assert_array_equal(extractor.descriptors["ratio_hog"],
+                                  reference.descriptors["ratio_hog"])
+    extractor.extract(image, keypoints)
+    reference.extract(intensity, keypoints.detach().numpy())
+    np.testing.assert_array_equal(extractor.keypoints, reference.keypoints)
+    np.testing.assert_array_equal(extractor.descriptors["ratio_hog"],
+                                  reference.descriptors["ratio_hog"])
+    matcher = CoarseFineMatcher(rng=0)
+    matches = matcher.match(image, torch.from_numpy(intensity[:, ::-1].copy()))
+    expected = CoarseFineMatcher(rng=0).match(intensity, intensity[:, ::-1].copy())
+    np.testing.assert_array_equal(matches, expected)
+    assert matcher.keypoints1.dtype == np.float32

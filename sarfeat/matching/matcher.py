@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from ..detector import SARR2D2Detector
+from ..tensor_input import tensor_values
 from .coarse import CoarseSettings
 from .coarse_driver import coarse_stage, turn_detector_options
 from .dense import checked_scales, dense_matcher_for, parse_modality, structure_result
@@ -479,6 +480,7 @@ class CoarseFineMatcher:
         matcher's for this call only.
         """
         self.check_parameters()
+        image1, image2 = tensor_values(image1), tensor_values(image2)
         if parse_modality(self.modality) != ("sar", "sar"):  # the dense structural matcher's
             found = structure_result(dense_matcher_for(self), image1, image2)
             return found.in_keypoint_dtypes(image1, image2)
