@@ -256,9 +256,12 @@ def as_float32(raw: np.ndarray) -> np.ndarray:
 
 
 def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
-    mask = np.asarray(mask)
+    mask = np.asarray(tensor_values(mask))
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
         raise ValueError(f"mask dtype {mask.dtype} is not supported: pass booleans")
+    if mask.dtype.kind in "fc" and np.isnan(mask).any():  # NaN is True to astype(bool)
+        raise ValueError("mask has NaN values: pass booleans, True where pixels may be used "
+                         "(NaN in the image itself marks no-data)")
     if mask.shape != shape:
         raise ValueError(f"mask shape {mask.shape} differs from image shape {shape}")
     return mask.astype(bool)
@@ -398,7 +401,7 @@ def normalize_sar(
     input_kind : {'auto', 'intensity', 'amplitude', 'db', 'display'}
         What the values are; ``'auto'`` decides from the values.
     mask : array_like of bool, shape (H, W), optional
-        True where pixels may be used.
+        True where pixels may be used (numbers: nonzero is True; NaN is refused).
     nodata : float, optional
         A value that marks missing pixels (in the input's units), besides NaN,
         compared as :func:`valid_mask` compares.
@@ -411,7 +414,7 @@ def normalize_sar(
     ------
     ValueError
         For a path, a non-2-D, empty or non-numeric image, a mask of another
-        shape or of non-numeric values, an unknown ``input_kind``, a ``nodata``
+        shape, of non-numeric or NaN values, an unknown ``input_kind``, a ``nodata``
         that is not one real number, or an image with no valid pixel.
 
     Examples

@@ -416,6 +416,17 @@ def test_mask_of_strings_is_refused(speckle):
         normalize_sar(speckle, mask=np.full(speckle.shape, "no"))
 
 
+def test_a_mask_with_nan_is_refused_not_taken_as_all_valid(speckle):
+    """``np.where(keep, 1.0, np.nan)`` as a mask: NaN cast to bool is True, so every
+    pixel was used and the mask silently ignored."""
+    keep = np.zeros(speckle.shape, bool)
+    keep[:, : speckle.shape[1] // 2] = True
+    with pytest.raises(ValueError, match="mask has NaN"):
+        normalize_sar(speckle, mask=np.where(keep, 1.0, np.nan))
+    kept = normalize_sar(speckle, mask=np.where(keep, 1.0, 0.0))
+    np.testing.assert_array_equal(kept.valid, keep)
+
+
 
 @pytest.mark.parametrize("nodata", ["0", [0, 1], 1j, True])
 def test_nodata_that_is_not_one_real_number_is_refused(speckle, nodata):

@@ -99,3 +99,12 @@ def test_every_estimator_takes_tensors_that_require_grad(intensity):
     expected = CoarseFineMatcher(rng=0).match(intensity, intensity[:, ::-1].copy())
     np.testing.assert_array_equal(matches, expected)
     assert matcher.keypoints1.dtype == np.float32
+
+
+def test_a_mask_may_be_a_tensor_that_requires_grad(intensity):
+    from sarfeat import normalize_sar
+
+    keep = np.zeros(intensity.shape, np.float32)
+    keep[:, :128] = 1
+    found = normalize_sar(intensity, mask=torch.from_numpy(keep).requires_grad_())
+    np.testing.assert_array_equal(found.valid, keep.astype(bool))
