@@ -219,8 +219,14 @@ def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> 
 
 
 def check_orientation(value) -> None:
-    """Raise unless ``value`` is 'gradient', an existing ``.npz`` file or a callable."""
+    """Raise unless ``value`` is 'gradient', an existing ``.npz`` file or a callable
+    with a ``reach()`` method (the pixels it reads around a keypoint)."""
     if callable(value):
+        if not callable(getattr(value, "reach", None)):
+            raise TypeError(
+                "an orientation callable needs a reach() method giving how many pixels it "
+                "reads around a keypoint (the detector reads that much more around each "
+                "tile); see sarfeat.learned_orientation.LearnedOrientation")
         return
     if isinstance(value, str) and value == "gradient":
         return

@@ -186,6 +186,8 @@ def test_a_used_detector_pickles_and_deep_copies_as_skimage_estimators_do(scene)
         (dict(nodata="zero"), ValueError, "nodata"),
         (dict(tile_size=8), ValueError, "tile_size"),
         (dict(trust="yes"), TypeError, "trust"),
+        # a callable without reach() failed at detection, with an AttributeError
+        (dict(orientation=lambda image, rows, cols: 0 * rows), TypeError, r"reach\(\) method"),
     ],
 )
 def test_init_checks_every_parameter(naver_net, options, error, match):
