@@ -147,3 +147,39 @@ def test_bad_fill_and_nodata_options_are_refused():
         DenseStructuralMatcher("optical-sar", nodata="zero")
     with pytest.raises((TypeError, ValueError), match="border_fill"):
         sarfeat.CoarseFineMatcher(modality="optical-sar", border_fill=1)
+
+
+def _grd_edge(tile, start=100):
+    """The SAR tile as linear intensity (its 8-bit levels read as a 30 dB stretch) with a
+    GRD-like slice edge: exact zeros right of a slanted line, touching two corners only."""
+    intensity = (10 ** ((tile[1].astype(np.float32) / 255 * 30 - 25) / 10)).astype(np.float32)
+    rows, cols = np.mgrid[:256, :256]
+    edge = cols > start + 0.3 * rows
+    intensity[edge] = 0.0
+    return intensity, edge
+
+
+def test_a_linear_sar_image_s_slice_edge_zeros_are_no_data(tile):
+    # not all four corners hold the zeros, so the canvas rule does not apply; as data, the
+    # edge outweighs the scene (the pair was refused); as no-data it registers
+    sar, edge = _grd_edge(tile)
+    result = sarfeat.register(tile[0], sar, modality="optical-sar", rng=0, progress=False)
+    assert registration_rmse(result.transform, np.eye(3), tile[0].shape, sar.shape) < 3.0
+    assert result.diagnostics["border_fill"] == [0.0, pytest.approx(edge.mean(), abs=1e-3)]
+    assert result.diagnostics["valid_fraction"][1] == pytest.approx(1 - edge.mean(), abs=1e-3)
+
+
+def test_slice_edge_zeros_reach_the_border_through_no_data_and_only_in_linear_sar(tile):
+    from sarfeat.matching.inputs import sar_border_zeros
+
+    sar, edge = _grd_edge(tile, start=140)
+    # brought onto another grid: NaN beyond the footprint, between the zeros and the border
+    sar[:, 240:] = np.nan
+    sar[60:70, 20:30] = 0.0  # dark pixels inside the scene stay data
+    found = sar_border_zeros(sar, "auto", None)
+    assert found is not None
+    assert np.array_equal(found, edge & ~np.isnan(sar))
+    # in dB, 0 is a value: the zeros are data
+    db = np.where(sar > 0, 10 * np.log10(np.where(sar > 0, sar, 1)), sar)
+    assert sar_border_zeros(db.astype(np.float32), "auto", None) is None
+    assert sar_border_zeros(sar, "db", None) is None

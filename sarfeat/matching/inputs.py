@@ -8,7 +8,8 @@ from scipy import ndimage
 from ..preprocess import (ScaledImage, border_fill, check_image, normalize_sar, sar_scaling,
                           valid_mask)
 
-__all__ = ["normalized_input", "nodata_marked", "without_border_fill"]
+__all__ = ["border_zeros", "normalized_input", "nodata_marked", "sar_border_zeros",
+           "without_border_fill"]
 
 #: Input kinds whose values are logged: there an exact zero is far below every other value.
 _LOGGED_KINDS = ("intensity", "amplitude")
@@ -51,19 +52,49 @@ def without_border_fill(raw: np.ndarray) -> np.ndarray | None:
     than the scene's (pair l with image 2 turned by 15 degrees was refused).
     Zeros inside the scene stay dark pixels.
     """
-    if np.iscomplexobj(raw):
+    fill = border_zeros(raw)
+    if fill is None:
         return None
-    edges = np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]])
-    if not (edges == 0).any():
-        return None
-    zero = raw == 0
-    seeds = np.zeros_like(zero)
-    seeds[[0, -1], :] = zero[[0, -1], :]
-    seeds[:, [0, -1]] |= zero[:, [0, -1]]
-    fill = ndimage.binary_propagation(seeds, mask=zero)
     values = raw.astype(np.float32)
     values[fill] = np.nan
     return values
+
+
+def border_zeros(raw: np.ndarray, through_nodata: bool = False) -> np.ndarray | None:
+    """The exact zeros of ``raw`` connected to its border (4-connected), or None if none.
+
+    With ``through_nodata``, they may reach the border through NaN pixels too: the
+    zeros of a swath edge in an image brought onto another grid, NaN beyond its
+    footprint (:func:`sarfeat.georeferencing.reproject_band`).
+    """
+    if np.iscomplexobj(raw):
+        return None
+    zero = raw == 0
+    passable = zero | np.isnan(raw) if through_nodata and raw.dtype.kind == "f" else zero
+    seeds = np.zeros_like(passable)
+    seeds[[0, -1], :] = passable[[0, -1], :]
+    seeds[:, [0, -1]] |= passable[:, [0, -1]]
+    if not seeds.any():
+        return None
+    fill = ndimage.binary_propagation(seeds, mask=passable) & zero
+    return fill if fill.any() else None
+
+
+def sar_border_zeros(image: np.ndarray, input_kind: str,
+                     nodata: float | None) -> np.ndarray | None:
+    """The swath-edge fill of a SAR image read as linear intensity or amplitude (by
+    ``input_kind``, ``'auto'`` from its values): its exact zeros connected to the
+    border, through no-data too (:func:`border_zeros`); None for another kind or none.
+
+    A GRD product's slice edges hold zeros, and its files often say no nodata
+    value: matched as data, their edge is stronger structure than the scene's.
+    """
+    if np.iscomplexobj(image) or not np.any(image == 0):
+        return None
+    scaling = sar_scaling(image, input_kind, nodata=nodata)
+    if scaling is None or scaling.kind not in _LOGGED_KINDS:
+        return None
+    return border_zeros(image, through_nodata=True)
 
 
 def nodata_marked(image, nodata: float | None,
