@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RasterLike", "centre_distance", "footprint_window", "map_coordinates", "pixel_map",
-           "reproject_band"]
+__all__ = ["RasterLike", "centre_distance", "footprint_window", "grid_difference",
+           "map_coordinates", "pixel_map", "reproject_band"]
 
 
 class RasterLike(Protocol):
@@ -118,3 +118,30 @@ def footprint_window(fixed: RasterLike, moving: RasterLike, margin: int = 0):
     if r1 <= r0 or c1 <= c0:
         return None
     return r0, r1, c0, c1
+
+
+def _pixel_size(raster: RasterLike) -> str:
+    """A raster's pixel width x height, in its CRS's units."""
+    t, crs = raster.transform, raster.crs
+    units = "degrees" if crs.is_geographic else (crs.linear_units or "units")
+    units = {"metre": "m", "meter": "m"}.get(units, units)
+    return f"{np.hypot(t.a, t.d):.4g} x {np.hypot(t.b, t.e):.4g} {units}"
+
+
+def grid_difference(fixed: RasterLike, moving: RasterLike, to_moving: np.ndarray) -> str:
+    """How ``moving``'s grid differs from ``fixed``'s, in words: its CRS, else its pixel
+    size, else its offset (``to_moving``: fixed pixels -> moving pixels, 3x3).
+    """
+    if moving.crs != fixed.crs:
+        return (f"its CRS is {_crs_name(moving.crs)}, pixels {_pixel_size(moving)}; the "
+                f"fixed {_crs_name(fixed.crs)}, pixels {_pixel_size(fixed)}")
+    if not np.allclose(to_moving[:2, :2], np.eye(2), rtol=0, atol=1e-6):
+        return f"its pixels are {_pixel_size(moving)}, the fixed {_pixel_size(fixed)}"
+    offset = -np.asarray(to_moving, float)[:2, 2]  # where moving pixel (0, 0) lies, in fixed
+    return f"its grid is offset by ({offset[0]:.4g}, {offset[1]:.4g}) fixed pixels (x, y)"
+
+
+def _crs_name(crs) -> str:
+    """An EPSG code where the CRS has one, else its name (never a whole WKT)."""
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg is not None else repr(getattr(crs, "name", None) or "custom")

@@ -30,7 +30,8 @@ from .atomic_files import (TEMPORARY_MARK, atomic_path, default_file_mode,
                            remove_stale_temporaries, written_together)
 from .geotiff_options import (OVERVIEW_RESAMPLINGS, check_creation_options,
                               geotiff_creation_options, overview_factors)
-from .georeferencing import footprint_window, map_coordinates, pixel_map, reproject_band
+from .georeferencing import (footprint_window, grid_difference, map_coordinates, pixel_map,
+                             reproject_band)
 from .raster import (
     IMAGE_SUFFIXES, TIFF_SUFFIXES, BandChoiceError, Raster, RasterError, check_path, check_raster,
     rasterio_or_none, rgb_to_gray,
@@ -47,5 +48,5 @@ __all__ = [
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
     "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
-    "warp_colour", "written_together",
+    "warp_colour", "written_together", "grid_difference",
 ]

@@ -208,14 +208,32 @@ def test_shift_at_centre_is_in_fixed_pixels_across_grids(scene, tmp_path, capsys
     geo = Affine(20.0, 0, 500000.0 + 15.0, 0, -20.0, 5600000.0)  # claims 15 m east of truth
     moving = write_geotiff(tmp_path / "moving.tif", vh.astype(np.float32), transform=geo)
     report = tmp_path / "r.json"
-    status, _, err = _run(capsys, fixed, moving, "--json", report)
+    status, out, err = _run(capsys, fixed, moving, "--json", report)
     assert status == 0, err
+    # the console says why the moving image was resampled before matching
+    assert "before matching (its pixels are 20 x 20 m, the fixed 10 x 10 m)" in out
     shift = _report(report)["geography"]["shift_px_at_centre"]
     # the moving file's georeferencing puts the fixed centre's ground 15 m (1.5 fixed pixels)
     # east of where it is (the frames differ: a fixed pixel is half a moving one; the
     # registration of VH at 20 m on VV at 10 m is right to about 0.3 moving pixels)
     assert shift["x"] == pytest.approx(1.5, abs=0.75) and abs(shift["y"]) < 0.75
     assert shift["frame"].startswith("fixed pixels")
+
+
+def test_what_differs_between_two_grids_is_said():
+    from types import SimpleNamespace
+
+    from sarfeat.io import grid_difference, pixel_map
+
+    fixed = SimpleNamespace(crs=UTM, transform=FIXED_GEO, shape=(64, 64))
+    lonlat = SimpleNamespace(crs=CRS.from_epsg(4326), transform=Affine(
+        1e-4, 0, 15.0, 0, -1e-4, 50.5), shape=(64, 64))
+    assert grid_difference(fixed, lonlat, pixel_map(fixed, lonlat)) == (
+        "its CRS is EPSG:4326, pixels 0.0001 x 0.0001 degrees; the fixed EPSG:32633, "
+        "pixels 10 x 10 m")
+    offset = SimpleNamespace(crs=UTM, transform=FIXED_GEO @ Affine.translation(2.5, -1))
+    assert grid_difference(fixed, offset, pixel_map(fixed, offset)) == (
+        "its grid is offset by (2.5, -1) fixed pixels (x, y)")
 
 
 def test_output_folder_is_checked_before_the_work(scene, tmp_path, capsys):

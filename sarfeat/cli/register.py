@@ -167,6 +167,7 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
     sarfeat.RegistrationError
         When two georeferenced footprints do not overlap.
     """
+    from ..io import grid_difference
     from ..registration import FOOTPRINT_MARGIN, prepare_pair
 
     inputs = prepare_pair(fixed, moving, args.band if args.fixed_band is None
@@ -178,8 +179,9 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
         if inputs.window != (0, fixed.shape[0], 0, fixed.shape[1]):
             console.say(f"{args.fixed}: matched where {args.moving}'s footprint lies, rows "
                         f"{r0}:{r1}, columns {c0}:{c1}")
+        difference = grid_difference(fixed, moving, inputs.georeferencing)
         console.say(f"{args.moving}: brought onto the fixed grid by its georeferencing before "
-                    "matching")
+                    f"matching ({difference})")
     else:  # what of the georeferencing at hand is not used
         note = unused_georeferencing([("the fixed image", fixed), ("the moving image", moving)])
         if note is not None:
