@@ -454,7 +454,9 @@ def _footprint_crop(fixed: Raster, moving: Raster, margin: int, names: tuple[str
 
     georeferencing = pixel_map(fixed, moving)
     window = footprint_window(fixed, moving, margin)
-    if window is None:
+    # footprints apart by less than the margin do not overlap either: the moving band,
+    # brought onto the fixed crop, would be all no-data ("no valid pixel", said of MOVING)
+    if window is None or footprint_window(fixed, moving) is None:
         raise no_overlap_error(fixed, moving, names)
     r0, r1, c0, c1 = window
     matched = replace(fixed, data=fixed.data[:, r0:r1, c0:c1],

@@ -198,6 +198,20 @@ def test_footprints_that_do_not_overlap_have_their_own_reason(scene, tmp_path, c
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_footprints_apart_by_less_than_the_crop_margin_do_not_overlap(scene, tmp_path, capsys):
+    """Two tiles 16 px apart (within the 64 px kept around a footprint for a georeferencing
+    error): their own reason, not 'MOVING has no valid pixel'; nor do adjacent tiles."""
+    vv, vh = scene
+    fixed = write_geotiff(tmp_path / "fixed.tif", vv[:256, :256].astype(np.float32))
+    for gap in (16, 0):
+        near = FIXED_GEO @ Affine.translation(256 + gap, 0)
+        moving = write_geotiff(tmp_path / "near.tif", vh[:256, :256].astype(np.float32),
+                               transform=near)
+        status, _, err = _run(capsys, fixed, moving, "--json", tmp_path / "r.json",
+                              "--overwrite")
+        assert status == 1 and "do not overlap" in err and "no valid pixel" not in err
+
+
 def test_shift_at_centre_is_in_fixed_pixels_across_grids(scene, tmp_path, capsys):
     """Item 5: a moving file at 20 m whose georeferencing is 15 m off: the shift is 1.5 px."""
     vv, vh = scene
