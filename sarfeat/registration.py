@@ -330,6 +330,17 @@ class PairInputs:
         rows, cols = np.shape(self.fixed_image)[:2]
         return r0, r0 + rows, c0, c0 + cols
 
+    def shared_fraction(self) -> float | None:
+        """The share of the fixed file's pixels where both matched images hold data (the
+        overlap of two georeferenced rasters on one grid), or None when the moving band is
+        matched on its own grid (the rasters are not both georeferenced)."""
+        moving = np.asarray(self.moving_image)
+        if not (self.fixed.georeferenced and self.moving.georeferenced
+                and moving.shape == np.shape(self.fixed_image)):
+            return None
+        both = np.isfinite(moving) & np.isfinite(self.fixed_image)
+        return float(both.sum() / (self.fixed.shape[0] * self.fixed.shape[1]))
+
     def total(self, matched: np.ndarray) -> np.ndarray:
         """The fixed file's pixels -> the moving file's pixels (3x3), of ``matched``: a
         transform found between the matched images (``fixed_image`` -> ``moving_image``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from skimage.io import imsave
 from skimage.transform import SimilarityTransform, warp
 
@@ -135,3 +136,28 @@ def test_cli_plot_draws_the_optical_image_linearly_stretched(tile, moved_sar, tm
     panel = np.asarray(drawn[0].axes[2].images[0].get_array())  # the fixed (optical) image
     low, high = np.percentile(optical, (2, 98))
     np.testing.assert_allclose(panel, np.clip((optical - low) / (high - low), 0, 1), atol=1e-5)
+
+
+def test_cli_refusal_of_georeferenced_pair_says_how_much_they_share(tile, tmp_path, capsys):
+    # the optical tile and a corner of the SAR tile as GeoTIFFs on one UTM grid: they hold
+    # data together on 40 x 40 of the optical tile's 256 x 256 pixels (2.44 %)
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import Affine
+
+    grid = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5600000.0)
+    paths = []
+    corner = grid @ Affine.translation(216, 216)
+    for name, band, transform in (("optical", tile[0], grid), ("sar", tile[1][216:, 216:], corner)):
+        paths.append(tmp_path / f"{name}.tif")
+        with rasterio.open(paths[-1], "w", driver="GTiff", height=band.shape[0],
+                           width=band.shape[1], count=1, dtype="float32", crs="EPSG:32633",
+                           transform=transform) as target:
+            target.write(band.astype(np.float32)[None])
+    report = tmp_path / "r.json"
+    status = main(["register", str(paths[0]), str(paths[1]), "--modality", "optical-sar",
+                   "--json", str(report)])
+    said = capsys.readouterr()
+    assert status == 1, said.out
+    shared = "FIXED and MOVING hold data together on 2.44 % of FIXED's pixels"
+    assert shared in said.out
+    assert shared in json.loads(report.read_text(encoding="utf-8"))["hint"]

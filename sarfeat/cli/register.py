@@ -268,6 +268,8 @@ def run(args: argparse.Namespace) -> None:
         left = {} if isinstance(error, UsageError) else left_from_earlier_run(args, error)
         hint = refusal_hint(args, error, upright, whole_circle, inputs.resampled) \
             if searched else None
+        if hint is not None:
+            hint = overlap_hint(inputs) + hint
         if args.json is not None and not isinstance(error, UsageError):
             write_json(args.json, {**failure_report(_head(args), error, total, None if result
                                                     is None else result.diagnostics.get("network")),
@@ -320,6 +322,16 @@ def _write_outputs(args: argparse.Namespace, inputs: Inputs, result, total: np.n
         wrote.append(f"wrote {args.output} ({note})")
         extra.update(output_report(args, output, args.output, note))
     return wrote + _write_extras(args, inputs, result, total, matcher, console, extra, kind)
+
+
+def overlap_hint(inputs: Inputs) -> str:
+    """How much of FIXED the two georeferenced inputs share with data in both, as the head of
+    a refused search's hint (empty for inputs not both georeferenced)."""
+    shared = inputs.shared_fraction()
+    if shared is None:
+        return ""
+    return (f"by their georeferencing, FIXED and MOVING hold data together on "
+            f"{100 * shared:.3g} % of FIXED's pixels; ")
 
 
 def _stages(matcher) -> str:
