@@ -84,6 +84,17 @@ def test_a_large_reduction_averages_blocks_first_and_keeps_the_geometry():
     assert np.isnan(small[:8, :9]).all() and valid[20:, 20:].all()
 
 
+def test_a_side_shorter_than_the_reduction_s_blocks_is_downsampled():
+    """A strip thinner than the blocks that a large reduction averages first (1/20: blocks
+    of 10) keeps one row: its pixels read the strip, not a ValueError of an empty array."""
+    ramp = np.tile(np.arange(400, dtype=np.float32), (4, 1))
+    small, matrix = downsample(ramp, 0.05)
+    assert small.shape == (1, 20)
+    back = apply_matrix(matrix, np.c_[np.arange(20.0), np.zeros(20)])
+    np.testing.assert_allclose(back[:, 1], 1.5)  # the middle of the strip's 4 rows
+    np.testing.assert_allclose(small[0, 2:-2], back[2:-2, 0], atol=1e-3)
+
+
 def test_plausible_matrices_rejects_mirrors_and_extreme_scales():
     good = SimilarityTransform(scale=1.5, rotation=1.0).params
     mirror = np.diag([-1.0, 1.0, 1.0])

@@ -105,8 +105,9 @@ def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarra
         values = values if own else values.copy()
         values[invalid] = fill
     # a large reduction first averages blocks of ``step`` pixels (its own anti-aliasing, in
-    # float32), so the Gaussian prefilter runs on an image ``step``² times smaller
-    step = max(1, int(1 / factor // 2))
+    # float32), so the Gaussian prefilter runs on an image ``step``² times smaller; a block
+    # is never longer than the image's shorter side (which would leave no block to rescale)
+    step = max(1, min(int(1 / factor // 2), min(values.shape)))
     if step > 1:
         values, invalid = _block_mean(values, step), _block_mean(invalid, step)
     small = rescale(values, factor * step, anti_aliasing=True, order=1,
