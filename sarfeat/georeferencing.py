@@ -16,6 +16,10 @@ import numpy as np
 __all__ = ["RasterLike", "centre_distance", "footprint_window", "grid_difference",
            "map_coordinates", "pixel_map", "reproject_band"]
 
+#: Fixed pixels within which a footprint's edge is taken to lie on a pixel edge (the rounding
+#: of map coordinates through two geotransforms, far above float error, far below a pixel).
+_ON_EDGE = 1e-6
+
 
 class RasterLike(Protocol):
     """What these functions read of a :class:`sarfeat.io.Raster` (which imports this module,
@@ -73,8 +77,10 @@ def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.nd
     pixel over the size of one scene).
     """
     rows, cols = fixed.shape
-    grid = np.stack(np.meshgrid(np.linspace(0, cols - 1, samples),
-                                np.linspace(0, rows - 1, samples)), -1).reshape(-1, 2)
+    # the grid spans at least one pixel each way: on a raster of one row (or column) it would
+    # otherwise leave the row (column) coefficients undetermined, and the map singular
+    grid = np.stack(np.meshgrid(np.linspace(0, max(cols - 1, 1), samples),
+                                np.linspace(0, max(rows - 1, 1), samples)), -1).reshape(-1, 2)
     mapped = map_coordinates(fixed, grid, moving.crs)
     target = _to_pixels(moving, mapped[:, 0], mapped[:, 1])
     design = np.column_stack([grid, np.ones(len(grid))])
@@ -111,10 +117,14 @@ def footprint_window(fixed: RasterLike, moving: RasterLike, margin: int = 0):
     xy = _to_pixels(fixed, mapped[:, 0], mapped[:, 1])
     if not np.all(np.isfinite(xy)):
         return 0, fixed.shape[0], 0, fixed.shape[1]
-    r0 = int(max(0, np.floor(xy[:, 1].min() + 0.5) - margin))
-    r1 = int(min(fixed.shape[0], np.ceil(xy[:, 1].max() + 0.5) + margin))
-    c0 = int(max(0, np.floor(xy[:, 0].min() + 0.5) - margin))
-    c1 = int(min(fixed.shape[1], np.ceil(xy[:, 0].max() + 0.5) + margin))
+    # pixel edges (corner coordinates) of the outline's extent; an edge within rounding of
+    # a fixed pixel's edge is on it (a moving grid that is a crop of the fixed one gets that
+    # crop, not a row or column more that would have it resampled)
+    low, high = xy.min(axis=0) + 0.5 + _ON_EDGE, xy.max(axis=0) + 0.5 - _ON_EDGE
+    r0 = int(max(0, np.floor(low[1]) - margin))
+    r1 = int(min(fixed.shape[0], np.ceil(high[1]) + margin))
+    c0 = int(max(0, np.floor(low[0]) - margin))
+    c1 = int(min(fixed.shape[1], np.ceil(high[0]) + margin))
     if r1 <= r0 or c1 <= c0:
         return None
     return r0, r1, c0, c1

@@ -36,6 +36,32 @@ def test_pixel_map_across_resolution_and_crs():
     np.testing.assert_allclose(got, expected, atol=0.01)
 
 
+def test_pixel_map_of_a_single_row_or_column_is_not_singular():
+    """A raster one row (column) high keeps its row (column) coefficients: sampled on its one
+    row, they were left undetermined, 0, and the map singular."""
+    for shape in ((1, 30), (30, 1)):
+        blank = np.zeros((1,) + shape)
+        fixed = io.Raster(blank, blank == 0, crs=UTM, transform=GEO)
+        coarse = io.Raster(blank, blank == 0, crs=UTM,
+                           transform=Affine(20.0, 0, 500000.0, 0, -20.0, 5600000.0))
+        np.testing.assert_allclose(io.pixel_map(fixed, coarse),
+                                   [[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]], atol=1e-9)
+
+
+def test_the_footprint_of_a_crop_of_a_turned_grid_is_that_crop():
+    """A moving grid that is rows 3:13, columns 2:14 of a turned fixed grid covers those
+    pixels, not one row and column more (rounding of its corners through two geotransforms
+    put them a hair past the fixed pixel edges)."""
+    turned = Affine.translation(500000.0, 5600000.0) @ Affine.rotation(30) \
+        @ Affine.scale(3.0, -3.0)
+    fixed = io.Raster(np.zeros((1, 40, 40)), np.ones((1, 40, 40), bool), crs=UTM,
+                      transform=turned)
+    crop = io.Raster(np.zeros((1, 10, 12)), np.ones((1, 10, 12), bool), crs=UTM,
+                     transform=turned @ Affine.translation(2, 3))
+    assert io.footprint_window(fixed, crop) == (3, 13, 2, 14)
+    assert io.footprint_window(fixed, crop, margin=2) == (1, 15, 0, 16)
+
+
 def test_warp_raster_keeps_dtype_and_nodata():
     data = np.full((2, 40, 40), 7, np.int16)
     data[:, :, :10] = -9999
