@@ -52,9 +52,11 @@ def pyramid_scales(
 
     Scale starts at 1 and is divided by ``scale_factor`` at each level; a level
     is kept while ``max(min_scale, min_size / maxdim) <= s <= min(max_scale,
-    max_size / maxdim)``. An image smaller than ``min_size`` gets one level, at
-    the largest allowed scale, instead of none. ``min_size`` None is 256 (the
-    detector's default); a ``max_size`` below it gives one level, at ``max_size``.
+    max_size / maxdim)``, to within 1e-3 (1/64 of a bound under 0.064, on an
+    image longer than 16 times ``min_size`` or ``max_size``). An image smaller
+    than ``min_size`` gets one level, at the largest allowed scale, instead of
+    none. ``min_size`` None is 256 (the detector's default); a ``max_size``
+    below it gives one level, at ``max_size``.
     """
     min_size = 256 if min_size is None else min_size
     if scale_factor <= 1:
@@ -64,10 +66,15 @@ def pyramid_scales(
     upper = min(max_scale, max_size / maxdim)
     if upper <= 0:
         raise ValueError("max_scale and max_size must be positive")
+    # a scale within 1e-3 of a bound is on it; under bounds of 0.064 (an image longer than
+    # 16 times min_size or max_size) within 1/64 of the bound: an absolute 1e-3 would let
+    # levels far past max_size in, and keep the scales, which only tend to 0, above a
+    # ``lower`` under 1e-3 for ever
+    slack_low, slack_high = min(1e-3, lower / 64), min(1e-3, upper / 64)
     scales = []
     s = 1.0
-    while s + 1e-3 >= lower:
-        if s - 1e-3 <= upper:
+    while s + slack_low >= lower:
+        if s - slack_high <= upper:
             scales.append(s)
         s /= scale_factor
     if not scales:
