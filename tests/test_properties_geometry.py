@@ -17,7 +17,7 @@ from skimage.transform import AffineTransform, SimilarityTransform, rescale
 from sarfeat.geometry import warp, warp_dtype
 from sarfeat.matching.geometry import apply_matrix, downsample, rotation_scale, scaling
 from sarfeat.matching.models import MODELS, NESTED, fit_model
-from sarfeat.pyramid import level_shape, resized_level
+from sarfeat.pyramid import level_shape, pyramid_scales, resized_level
 from sarfeat.resample import resize_bilinear
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True,
@@ -226,3 +226,23 @@ def test_a_downsampled_image_maps_its_pixels_back(shape, factor, slope):
     inner = (xy[:, 0] > reach) & (xy[:, 0] < shape[1] - 1 - reach) \
         & (xy[:, 1] > reach) & (xy[:, 1] < shape[0] - 1 - reach)
     np.testing.assert_allclose(small.ravel()[inner], (xy @ slope)[inner], atol=1e-3)
+
+
+@FAST
+@given(longest=st.integers(1, 200000), factor=st.floats(1.05, 3.0), min_size=st.integers(1, 600),
+       max_size=st.integers(1, 3000), min_scale=st.floats(0, 0.5), max_scale=st.floats(0.01, 1))
+def test_pyramid_scales_end_and_keep_within_their_bounds(longest, factor, min_size, max_size,
+                                                         min_scale, max_scale):
+    """At least one scale, falling from at most 1, each within its bounds (to their slack:
+    1e-3, or 1/64 of a small bound), whatever the image's length (a scene of 200000 px and
+    min_size 1 included); equal sizes give one level."""
+    lower = max(min_scale, min_size / longest)
+    upper = min(max_scale, max_size / longest)
+    scales = pyramid_scales((longest, 1), factor, min_size, max_size, min_scale, max_scale)
+    assert scales and all(0 < s <= 1 for s in scales)
+    assert all(a > b for a, b in zip(scales, scales[1:]))
+    if len(scales) > 1 or lower <= upper:
+        assert all(lower - min(1e-3, lower / 64) <= s <= upper + min(1e-3, upper / 64)
+                   for s in scales)
+    if min_size == max_size and min_scale == 0 and max_scale == 1:
+        assert len(scales) == 1
