@@ -61,9 +61,19 @@ def warp_dtype(dtype) -> np.dtype:
 
 
 def antialias_sigma(inverse_map: np.ndarray) -> float:
-    """Gaussian sigma (input pixels) that prefilters an output-to-input map shrinking the image."""
-    linear = np.asarray(inverse_map, float)[:2, :2] / float(inverse_map[2, 2])
-    factor = math.sqrt(abs(float(np.linalg.det(linear))))
+    """Gaussian sigma (input pixels) that prefilters an output-to-input map shrinking the image.
+
+    Infinite for a projective map whose output origin lies on its horizon (its last entry 0):
+    it shrinks without bound there.
+    """
+    matrix = np.asarray(inverse_map, float)
+    if not np.linalg.det(matrix[:2, :2]) != 0:
+        return 0.0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        linear = matrix[:2, :2] / float(matrix[2, 2])
+        factor = math.sqrt(abs(float(np.linalg.det(linear))))
+    if not math.isfinite(factor):  # the last entry 0, or so small that the division overflows
+        return math.inf
     return max(0.0, (factor - 1.0) / 2.0)
 
 
@@ -115,7 +125,9 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     valid : (H, W) array_like of bool, optional
         False on further invalid input pixels.
     antialias : bool
-        Gaussian prefilter of the input where the map shrinks it.
+        Gaussian prefilter of the input where the map shrinks it (its sigma from the
+        map's linear part, at most the input's longer side: a projective map near its
+        horizon blurs the input to its mean, no more).
     block : int
         Side of the output blocks resampled at once.
 
@@ -224,7 +236,9 @@ def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, 
     source_shape = np.shape(image)
     dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
     out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
-    sigma = antialias_sigma(inverse_map) if antialias else 0.0
+    # a Gaussian wider than the input blurs it to its mean: no wider one is made (a map
+    # near its horizon asks for a sigma without bound)
+    sigma = min(antialias_sigma(inverse_map), float(max(source_shape))) if antialias else 0.0
     margin = order + 3 + int(math.ceil(4 * sigma))
     for r0 in range(0, shape[0], block):
         r1 = min(shape[0], r0 + block)

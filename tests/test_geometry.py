@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from skimage.transform import AffineTransform, ProjectiveTransform
@@ -63,6 +65,23 @@ def test_outside_is_nan_and_antialias_smooths(image):
     quarter = np.array([[4, 0, 1.5], [0, 4, 1.5], [0, 0, 1.0]])  # an output pixel is 4 x 4
     assert np.nanstd(warp(image, quarter, (75, 65), antialias=True)) < \
         0.6 * np.nanstd(warp(image, quarter, (75, 65)))
+
+
+@pytest.mark.parametrize("last", [0.0, 1e-100, 1e-4])
+def test_antialias_of_a_map_with_its_origin_near_the_horizon(image, last):
+    """A projective map whose output origin lies on (near) its horizon shrinks without bound
+    there: its prefilter blurs the input to its mean at most, the same for a last entry of
+    0, 1e-100 or 1e-4 (it was none for 0, a ValueError of scipy's Gaussian for 1e-100, and
+    a Gaussian of 20000 pixels' reach for 1e-4)."""
+    crop = image[:30, :40]
+    matrix = np.array([[1, 0.1, 0], [0.05, 1, 1.0], [0.0, 0.25, last]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = warp(crop, matrix, (20, 20), antialias=True)
+    blurred = warp(crop, matrix, (20, 20), antialias=True, block=7)
+    np.testing.assert_allclose(out, blurred, equal_nan=True)
+    assert np.isfinite(out).sum() > 300
+    assert np.nanmax(out) - np.nanmin(out) < 0.3 * (crop.max() - crop.min())
 
 
 def test_bad_arguments_are_refused(image):
