@@ -155,22 +155,34 @@ def test_the_identity_warp_returns_the_image(image, order, block):
 
 @FAST
 @given(image=images(), data=st.data(), order=st.sampled_from([0, 1, 3]),
-       block=st.integers(1, 9), shape=st.tuples(st.integers(1, 20), st.integers(1, 20)))
+       block=st.integers(1, 9), shape=st.tuples(st.integers(1, 20), st.integers(1, 20)),
+       antialias=st.booleans(), horizon=st.booleans())
 def test_no_data_is_exactly_where_the_map_reads_outside_and_blocks_change_nothing(
-        image, data, order, block, shape):
+        image, data, order, block, shape, antialias, horizon):
+    """Affine and projective maps, a horizon across the output or by its origin included
+    (its last row drawn, its last entry possibly 0), with or without the prefilter."""
     matrix = data.draw(transforms(data.draw(st.sampled_from(("affine", "projective")))))
     matrix[:2, 2] /= 5  # shifts of the scale of the image
-    whole = warp(image, matrix, shape, order=order)
-    blocked = warp(image, matrix, shape, order=order, block=block)
-    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-4, equal_nan=True)
+    if horizon:
+        matrix[2] = [data.draw(st.floats(-0.3, 0.3)) for _ in range(2)] \
+            + [data.draw(st.sampled_from([0.0, 1e-100]) | st.floats(-3, 3))]
+        if abs(np.linalg.det(matrix)) < 1e-3:  # singular to warp, or nearly
+            return
+    image = image.astype(np.uint8) if antialias and image.dtype == bool else image
     cols, rows = np.meshgrid(np.arange(shape[1]), np.arange(shape[0]))
     mapped = np.c_[cols.ravel(), rows.ravel(), np.ones(cols.size)] @ matrix.T
-    x, y = (mapped[:, :2] / mapped[:, 2:]).T
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # points at infinity, by design
+        whole = warp(image, matrix, shape, order=order, antialias=antialias)
+        blocked = warp(image, matrix, shape, order=order, block=block, antialias=antialias)
+        x, y = (mapped[:, :2] / mapped[:, 2:]).T
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-4, equal_nan=True)
     inside = (mapped[:, 2] > 0) & (x >= -1e-9) & (y >= -1e-9) \
         & (x <= image.shape[1] - 1 + 1e-9) & (y <= image.shape[0] - 1 + 1e-9)
-    # points within rounding of the outermost pixel centres may fall on either side
+    # points within rounding of the outermost pixel centres (or of the horizon) may fall on
+    # either side
     edge = (np.abs(x - np.clip(x, 0, image.shape[1] - 1)) < 1e-5) \
-        & (np.abs(y - np.clip(y, 0, image.shape[0] - 1)) < 1e-5)
+        & (np.abs(y - np.clip(y, 0, image.shape[0] - 1)) < 1e-5) | (np.abs(mapped[:, 2]) < 1e-9)
     nodata = np.isnan(whole.real).ravel()
     np.testing.assert_array_equal(nodata[~edge], ~inside[~edge])
 
