@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["TEMPORARY_MARK", "atomic_path", "check_folder", "default_file_mode",
-           "remove_stale_temporaries", "written_together"]
+__all__ = ["TEMPORARY_MARK", "WriteError", "atomic_path", "check_folder", "default_file_mode",
+           "disk_failure", "remove_stale_temporaries", "written_together"]
 
 #: The files written by :func:`atomic_path` within :func:`written_together`, waiting for
 #: their rename: (temporary, path) pairs; None outside it.
@@ -36,6 +36,34 @@ _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("sarfeat_s
 
 #: What names sarfeat's temporary files: ``.NAME.sarfeat-tmp-HOST-PID-XXXX.SUFFIX``.
 TEMPORARY_MARK = ".sarfeat-tmp-"
+
+
+class WriteError(OSError):
+    """A file that could not be written, with the operating system's reason (``errno``):
+    ``cannot write 'out.tif': no space left on device``, naming the file the user asked
+    for rather than its temporary file."""
+
+    def __str__(self) -> str:
+        reason = self.strerror or ""
+        reason = reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
+        return f"cannot write {str(self.filename)!r}: {reason}"
+
+
+def disk_failure(path: str | os.PathLike) -> OSError | None:
+    """Why writing to the file ``path`` fails now, as the operating system says it (no
+    space left on device, quota exceeded, ...), or None when a small write succeeds.
+
+    For a library (GDAL) that reports a failed write without the system's error: 64 KiB
+    are appended to ``path`` (a temporary file about to be removed) and flushed.
+    """
+    try:
+        with open(path, "ab") as stream:
+            stream.write(bytes(1 << 16))
+            stream.flush()
+            os.fsync(stream.fileno())
+    except OSError as error:
+        return error
+    return None
 
 
 def default_file_mode() -> int:
@@ -111,6 +139,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     FileNotFoundError, NotADirectoryError
         When the folder of ``path`` does not exist, or is not a folder: no
         folder is created.
+    WriteError
+        For an error of the system (``errno``: a full disk) in the block or in the
+        flush and rename, naming ``path`` (its cause, the original error, chained).
     """
     path = Path(path)
     check_folder(path)
@@ -121,18 +152,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary = Path(temporary)
     staged = _STAGED.get()
     try:
-        yield temporary
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except OSError:
-            mode = default_file_mode()
-        _flush_file(temporary)
-        os.chmod(temporary, mode)
-        if staged is not None:  # renamed with the rest of its set (written_together)
-            staged.append((temporary, path))
-            return
-        os.replace(temporary, path)
-        _flush_folder(path.parent)
+            yield temporary
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:
+                mode = default_file_mode()
+            _flush_file(temporary)
+            os.chmod(temporary, mode)
+            if staged is not None:  # renamed with the rest of its set (written_together)
+                staged.append((temporary, path))
+                return
+            os.replace(temporary, path)
+            _flush_folder(path.parent)
+        except OSError as error:  # the system's reason, naming the file asked for
+            if error.errno is None or isinstance(error, WriteError):
+                raise
+            raise WriteError(error.errno, error.strerror, str(path)) from error
     finally:
         if staged is None or (temporary, path) not in staged:
             temporary.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ and :mod:`sarfeat.georeferencing`.
 
 from __future__ import annotations
 
-from .atomic_files import (TEMPORARY_MARK, atomic_path, default_file_mode,
+from .atomic_files import (TEMPORARY_MARK, WriteError, atomic_path, default_file_mode,
                            remove_stale_temporaries, written_together)
 from .geotiff_options import (OVERVIEW_RESAMPLINGS, check_creation_options,
                               geotiff_creation_options, overview_factors)
@@ -48,5 +48,5 @@ __all__ = [
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
     "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
-    "warp_colour", "written_together", "grid_difference",
+    "warp_colour", "written_together", "grid_difference", "WriteError",
 ]

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic_files import atomic_path
+from .atomic_files import WriteError, atomic_path, disk_failure
 from .geotiff_options import (BLOCK, check_creation_options, check_overview_resampling,
                               geotiff_creation_options, overview_factors)
 from .nodata_steps import nodata_fits
@@ -80,7 +80,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
                 np.save(stream, data)
             return f".npy {raster.data.dtype}"
         if suffix in TIFF_SUFFIXES:
-            return _write_tiff(temporary, raster, layout)
+            return _write_tiff(temporary, raster, layout, name=path)
         from skimage.io import imsave
 
         colours = _picture_colours(raster)
@@ -174,7 +174,11 @@ def _layout(raster: Raster, path: Path, creation_options, overviews, resampling)
     return options, factors, resampling
 
 
-def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str:
+def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
+                name: Path | None = None) -> str:
+    """Write ``raster`` to the TIFF ``path``; ``name``, the file that errors name (``path``
+    is its temporary file)."""
+    name = path if name is None else name
     rasterio = rasterio_or_none()
     data = raster.data.astype(written_dtype(raster, path), copy=False)
     if not nodata_fits(data.dtype, raster.nodata):  # GDAL would read the file without one
@@ -208,22 +212,14 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
         profile.update(crs=raster.crs, transform=raster.transform)
     if raster.picture and raster.count == 3:  # read back as the colour picture it is
         profile.update(photometric="RGB")
-    with plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
-        target.write(data)
-        if raster.gcps and not raster.georeferenced:
-            target.gcps = raster.gcps
-        if raster.rpcs is not None:
-            target.rpcs = raster.rpcs
-        if raster.scaling is not None and len(raster.scaling) == raster.count:
-            scales, offsets, units = zip(*raster.scaling)  # the stored values' meaning
-            target.scales, target.offsets = scales, offsets
-            target.units = tuple(unit or "" for unit in units)
-        if raster.bands is not None and len(raster.bands) == raster.count:
-            target.descriptions = tuple(text for text, _ in raster.bands)
-            target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
-        if factors:  # after the colours: an alpha band is the overviews' mask
-            target.build_overviews(factors, rasterio.enums.Resampling[resampling])
-            target.update_tags(ns="rio_overview", resampling=resampling)
+    try:
+        with plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
+            _fill(rasterio, target, raster, data, factors, resampling)
+    except rasterio.errors.RasterioError as error:  # "Write failed": the reason is chained
+        raise _failed(path, name, _gdal_reason(error)) from error
+    shortfall = _tiff_shortfall(path)  # GDAL does not report a write failing as it closes
+    if shortfall is not None:
+        raise _failed(path, name, shortfall)
     where = "georeferenced" if raster.georeferenced else \
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
         "georeferenced by RPCs" if raster.rpcs is not None else \
@@ -231,6 +227,63 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average")) -> str
     scaled = ", scale and offset kept" if raster.scaling is not None else ""
     return f"GeoTIFF {data.dtype}, {counted(raster.count, 'band')}, nodata {raster.nodata}, " \
            f"{where}{scaled}, " + _layout_note(profile, options, factors, resampling)
+
+
+def _fill(rasterio, target, raster: Raster, data: np.ndarray, factors: list[int],
+          resampling: str) -> None:
+    """Write the pixels and metadata of ``raster`` into the open GeoTIFF ``target``."""
+    target.write(data)
+    if raster.gcps and not raster.georeferenced:
+        target.gcps = raster.gcps
+    if raster.rpcs is not None:
+        target.rpcs = raster.rpcs
+    if raster.scaling is not None and len(raster.scaling) == raster.count:
+        scales, offsets, units = zip(*raster.scaling)  # the stored values' meaning
+        target.scales, target.offsets = scales, offsets
+        target.units = tuple(unit or "" for unit in units)
+    if raster.bands is not None and len(raster.bands) == raster.count:
+        target.descriptions = tuple(text for text, _ in raster.bands)
+        target.colorinterp = [rasterio.enums.ColorInterp[name] for _, name in raster.bands]
+    if factors:  # after the colours: an alpha band is the overviews' mask
+        target.build_overviews(factors, rasterio.enums.Resampling[resampling])
+        target.update_tags(ns="rio_overview", resampling=resampling)
+
+
+def _gdal_reason(error: BaseException) -> str:
+    """GDAL's own words for a rasterio error: the first error of its chain ("Write failed.
+    See previous exception for details." names none)."""
+    reasons = []
+    while error is not None:
+        reasons.append(" ".join(str(error).split()))
+        error = error.__cause__
+    return reasons[-1]
+
+
+def _tiff_shortfall(path: Path) -> str | None:
+    """What is missing from the TIFF that GDAL wrote at ``path``: None when its directories
+    read and every block lies within the file (tifffile reads no pixels for it)."""
+    import tifffile
+
+    size = path.stat().st_size
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            ends = [offset + count for page in tiff.pages
+                    for offset, count in zip(page.dataoffsets, page.databytecounts)]
+    except Exception as error:  # noqa: BLE001 - tifffile's errors on a cut file vary
+        return f"the file written is incomplete ({' '.join(str(error).split())})"
+    if max(ends, default=0) > size:
+        return f"the file written is incomplete ({size} of {max(ends)} bytes)"
+    return None
+
+
+def _failed(path: Path, name: Path, reason: str) -> Exception:
+    """The error of a GeoTIFF that GDAL could not write to ``path`` (the temporary file of
+    ``name``): the system's reason when a write there fails now (a full disk), else
+    GDAL's ``reason``."""
+    system = disk_failure(path)
+    if system is not None and system.errno is not None:
+        return WriteError(system.errno, f"{system.strerror} (GDAL: {reason})", str(name))
+    return RasterError(f"GDAL could not write {str(name)!r}: {reason}")
 
 
 def _tiff_colours(raster: Raster) -> dict:
