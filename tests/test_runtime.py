@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
@@ -400,6 +401,31 @@ def test_a_cache_folder_that_is_a_file_is_bypassed(small_weights, tmp_path, monk
     with pytest.warns(RuntimeWarning, match="cannot cache"):
         model = ort.model_bytes(_changed(small_weights), "int8")
     assert len(model) > 1000
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="RLIMIT_FSIZE: POSIX")
+def test_a_cache_write_that_fails_leaves_no_file_and_the_cache_usable(small_weights, tmp_path,
+                                                                      monkeypatch):
+    import resource
+
+    model = b"int8 model " * 400  # 4.4 kB; quantising is not what is tested
+    monkeypatch.setattr(ort, "quantize", lambda *args: model)
+    changed, folder = _changed(small_weights), tmp_path / "cache" / "runtime"
+    folder.mkdir(parents=True)
+    ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not the signal
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))  # writes past 1 kB fail
+    try:
+        with pytest.warns(RuntimeWarning, match="cannot cache the int8 model"):
+            assert ort.model_bytes(changed, "int8") == model
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, ignored)
+    assert list(folder.iterdir()) == []  # no temporary file, no half model
+    assert ort.model_bytes(changed, "int8") == model  # cached this time
+    monkeypatch.setattr(ort, "quantize", lambda *args: pytest.fail("built again"))
+    assert ort.model_bytes(changed, "int8") == model
+    assert [path.suffix for path in _cache_files(tmp_path / "cache")] == [".onnx", ".sha256"]
 
 
 def test_quantisation_leaves_the_root_logger_alone(small_weights, caplog):

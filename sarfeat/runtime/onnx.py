@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..architecture import IMAGENET_MEAN, IMAGENET_STD, NetworkWeights
+from ..atomic_files import atomic_path
 from .maps import DenseMaps, maps_from_features
 
 __all__ = ["OnnxRunner", "bundled_model", "cache_dir", "model_bytes", "onnxruntime_available",
@@ -329,12 +330,11 @@ def _cached_int8(weights: NetworkWeights) -> bytes:
     content = quantize(build_model(weights), seven_bit_weights(weights))
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # atomic and flushed: a reader never sees half a file, a failed write leaves none
         for target, data in ((path, content),
                              (digest_path, hashlib.sha256(content).hexdigest().encode())):
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temporary, target)  # atomic: a reader never sees half a file
+            with atomic_path(target) as temporary:
+                temporary.write_bytes(data)
     except OSError as error:
         warnings.warn(f"sarfeat cannot cache the int8 model in {folder} ({error}); it will be "
                       "built again in the next process", RuntimeWarning, stacklevel=3)
