@@ -40,13 +40,11 @@ TEMPORARY_MARK = ".sarfeat-tmp-"
 
 class WriteError(OSError):
     """A file that could not be written, with the operating system's reason (``errno``):
-    ``cannot write 'out.tif': no space left on device``, naming the file the user asked
+    ``cannot write 'out.tif': No space left on device``, naming the file the user asked
     for rather than its temporary file."""
 
     def __str__(self) -> str:
-        reason = self.strerror or ""
-        reason = reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
-        return f"cannot write {str(self.filename)!r}: {reason}"
+        return f"cannot write {str(self.filename)!r}: {self.strerror}"
 
 
 def disk_failure(path: str | os.PathLike) -> OSError | None:

@@ -28,7 +28,7 @@ def test_a_full_disk_names_the_file_not_its_temporary(tmp_path):
             stream.write("{}")
         _full_disk()
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
-    assert str(caught.value) == f"cannot write {str(target)!r}: no space left on device"
+    assert str(caught.value) == f"cannot write {str(target)!r}: No space left on device"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -67,7 +67,7 @@ def test_a_geotiff_cut_as_gdal_closes_it_is_an_error(tmp_path, cut_by_gdal, monk
         write_raster(target, _tiny())
     text = str(caught.value)
     assert str(target) in text and "the file written is incomplete" in text
-    assert ("no space left on device" in text) == disk_full
+    assert ("No space left on device" in text) == disk_full
     assert list(tmp_path.iterdir()) == []
 
 
@@ -96,6 +96,6 @@ def test_register_onto_a_full_disk_says_so_in_one_line(tmp_path, cut_by_gdal, mo
                    "--json", str(tmp_path / "out.json")])
     lines = capsys.readouterr().err.splitlines()
     assert status == 1
-    assert lines == [f"sarfeat register: error: cannot write {str(out)!r}: no space left on "
+    assert lines == [f"sarfeat register: error: cannot write {str(out)!r}: No space left on "
                      "device (GDAL: the file written is incomplete (" + lines[0].split("(")[-1]]
     assert list(tmp_path.iterdir()) == []  # neither -o nor --json
