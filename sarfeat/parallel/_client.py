@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import threading
 from typing import Callable, Iterator
 
 __all__ = ["require_distributed", "client_for", "finished", "lost", "lost_error",
@@ -65,10 +68,134 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
         yield client
         return
     workers = n_workers or max(1, os.cpu_count() or 1)
-    with distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-    ) as cluster, distributed.Client(cluster) as own:
+    cluster = _started_cluster(distributed, workers)
+    try:
+        own = distributed.Client(cluster)
+        own.register_plugin(_quiet_close_plugin(distributed))
+    except BaseException:
+        _close(None, cluster, interrupted=True)
+        raise
+    try:
         yield own
+    except BaseException as error:
+        _close(own, cluster, interrupted=isinstance(error, KeyboardInterrupt))
+        raise
+    _close(own, cluster, interrupted=False)
+
+
+def _started_cluster(distributed, workers: int):
+    """A new ``LocalCluster`` of ``workers`` processes, started whole even when Ctrl-C or
+    SIGTERM (:func:`sarfeat.interrupts.sigterm_as_interrupt`) interrupts the start.
+
+    Interrupted half-way, distributed cannot close the cluster (its exit handler
+    then prints an AssertionError): the cluster starts in a thread of its own while
+    this one waits, and is closed once started when the wait is interrupted. That
+    thread blocks SIGINT, and so do the worker processes that it and its event loop
+    start (they inherit the mask): Ctrl-C at a terminal, sent to the whole process
+    group, then stops this process alone, which closes the workers, rather than
+    each worker with a traceback of its own.
+    """
+    def make():
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                        processes=True, dashboard_address=":0")
+
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no Ctrl-C to a group
+        return make()
+    from multiprocessing import resource_tracker
+
+    made: list = []
+
+    def start():
+        try:
+            # multiprocessing unblocks SIGINT in the thread that starts its resource
+            # tracker (the first worker's spawn): start it before, with SIGINT unblocked
+            resource_tracker.ensure_running()
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            made.append(make())
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            made.append(error)
+
+    starter = threading.Thread(target=start, name="sarfeat-cluster-start", daemon=True)
+    starter.start()
+    try:
+        starter.join()
+    except KeyboardInterrupt:
+        _join_through_interrupts(starter)
+        if made and not isinstance(made[0], BaseException):
+            _close(None, made[0], interrupted=True)
+        raise
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
+def _join_through_interrupts(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end, through further interruptions (a second Ctrl-C)."""
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            pass
+
+
+#: What distributed logs when a cluster closes as it should after an interruption: a worker
+#: busy with a task is killed rather than left to finish it.
+_EXPECTED_AT_INTERRUPT = ("Worker process still alive after",)
+
+
+def _expected(record: logging.LogRecord) -> bool:
+    return not any(text in record.getMessage() for text in _EXPECTED_AT_INTERRUPT)
+
+
+def _not_closing_with_a_task(record: logging.LogRecord) -> bool:
+    """False for distributed's warning that a worker closed while running a task (as it
+    does when the client is interrupted): 'Async instruction for <Task cancelled
+    name="execute(...)"> ended with CancelledError'."""
+    message = record.getMessage()
+    return not (message.startswith("Async instruction for <Task cancelled")
+                and message.endswith("ended with CancelledError"))
+
+
+def _quiet_close_plugin(distributed):
+    """A worker plugin that leaves out, in each worker process of a cluster of
+    :func:`client_for`'s own, the warning of a task cut short as the worker closes
+    (:func:`_not_closing_with_a_task`): what an interrupted command does."""
+
+    class QuietClose(distributed.WorkerPlugin):
+        name = "sarfeat-quiet-close"
+
+        def setup(self, worker):
+            logging.getLogger("distributed.worker.state_machine").addFilter(
+                _not_closing_with_a_task)
+
+    return QuietClose()
+
+
+def _close(client, cluster, interrupted: bool) -> None:
+    """Close ``client`` (None: none) and ``cluster``. After an interruption, without
+    distributed's warning of workers killed as they should be
+    (:data:`_EXPECTED_AT_INTERRUPT`), and through further interruptions (the workers
+    are closed, not left running; an error of the closing is printed by its thread)."""
+    if not interrupted:
+        _close_now(client, cluster)
+        return
+    nanny = logging.getLogger("distributed.nanny")
+    nanny.addFilter(_expected)
+    try:
+        closing = threading.Thread(target=_close_now, args=(client, cluster),
+                                   name="sarfeat-cluster-close", daemon=True)
+        closing.start()
+        _join_through_interrupts(closing)
+    finally:
+        nanny.removeFilter(_expected)
+
+
+def _close_now(client, cluster) -> None:
+    try:
+        if client is not None:
+            client.close()
+    finally:
+        cluster.close()
 
 
 #: Times a task lost with its worker (killed, or its future cancelled) is submitted again.

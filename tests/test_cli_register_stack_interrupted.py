@@ -1,0 +1,85 @@
+"""``sarfeat register-stack`` stopped by Ctrl-C (SIGINT to the whole process group, as a
+terminal sends it) or SIGTERM while its local Dask cluster starts or works: one line, the
+exit status of the signal, the cluster closed without tracebacks or warnings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarfeat.data import load_sar_scene
+
+pytest.importorskip("distributed")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: ``python -m sarfeat register-stack`` (argv[3:]) getting a signal (argv[1]) sent to its
+#: process group when argv[2] happens: 'starting', the first worker started, the cluster
+#: not yet; 'working', a registration under way in a worker.
+STOPPED = """
+import os, runpy, signal, sys, time
+import distributed
+import sarfeat.parallel.stack as stack
+
+SENT = getattr(signal, sys.argv[1])
+
+def send():
+    os.killpg(0, SENT) if SENT == signal.SIGINT else os.kill(os.getpid(), SENT)
+
+if sys.argv[2] == "starting":
+    started = distributed.Nanny.instantiate
+
+    async def instantiate(self):
+        status = await started(self)
+        send()
+        return status
+
+    distributed.Nanny.instantiate = instantiate
+else:
+    finished = stack.finished
+
+    def working(futures, *args, **kwargs):
+        client = futures[0].client
+        while not any(client.processing().values()):
+            time.sleep(0.02)
+        time.sleep(0.5)  # the registration under way
+        send()
+        yield from finished(futures, *args, **kwargs)
+
+    stack.finished = working
+sys.argv = ["sarfeat", "register-stack", *sys.argv[3:]]
+runpy.run_module("sarfeat", run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def stack_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stack")
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(folder / "reference.npy", scene)
+    np.save(folder / "shifted.npy", np.roll(scene, (4, 6), axis=(0, 1)))
+    return folder
+
+
+@pytest.mark.parametrize("when", ["starting", "working"])
+@pytest.mark.parametrize("name, status, said", [("SIGINT", 130, "interrupted"),
+                                                 ("SIGTERM", 143, "stopped by SIGTERM")])
+def test_register_stack_stopped_says_so_in_one_line(stack_files, tmp_path, when, name, status,
+                                                    said):
+    """Ctrl-C as the cluster started printed distributed's 'Exception ignored in atexit
+    callback close_clusters ... AssertionError' and each worker's KeyboardInterrupt
+    traceback; during a registration, the worker's warning 'Async instruction for <Task
+    cancelled ...> ended with CancelledError'."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("SARFEAT_DEBUG", None)
+    run = subprocess.run(
+        [sys.executable, "-c", STOPPED, name, when, str(stack_files / "reference.npy"),
+         str(stack_files / "shifted.npy"), "-o", str(tmp_path / "out"), "--format", "npy",
+         "-q", "--workers", "1"],
+        env=env, capture_output=True, text=True, timeout=120, start_new_session=True)
+    assert (run.returncode, run.stderr) == (status, f"sarfeat register-stack: {said}\n")
