@@ -10,11 +10,15 @@ Standard library only (layer 0).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
+import sys
 from typing import Iterator
 
-__all__ = ["SIGINT_STATUS", "SIGTERM_STATUS", "sigterm_as_interrupt", "interrupted_status"]
+__all__ = ["SIGINT_STATUS", "SIGTERM_STATUS", "sigterm_as_interrupt", "interrupted_status",
+           "exit_on_signals", "finish_at_exit"]
 
 #: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell reports it.
 SIGINT_STATUS = 128 + signal.SIGINT
@@ -51,3 +55,48 @@ def interrupted_status(terminated: list) -> int:
     """The exit status of a command interrupted: :data:`SIGTERM_STATUS` when ``terminated``
     (the list of :func:`sigterm_as_interrupt`) noted SIGTERM, else :data:`SIGINT_STATUS`."""
     return SIGTERM_STATUS if terminated else SIGINT_STATUS
+
+
+def exit_on_signals(name: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
+    """From now on, each of ``signals`` ends the process at once, in one line
+    (``'NAME: interrupted'``, ``'NAME: stopped by SIGTERM'``), by the signal itself
+    (exit status 130 or 143 in a shell).
+
+    For a command whose work is over while Python exits (joining the threads and
+    processes of a Dask cluster, running exit handlers): Python's default would end
+    it without a word (SIGTERM; SIGINT once Python restores the default) or with a
+    traceback of the exit handler interrupted. Standard output is flushed first.
+    """
+    def stop(signum, frame):
+        how = "stopped by SIGTERM" if signum == signal.SIGTERM else "interrupted"
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with contextlib.suppress(Exception):
+            print(f"{name}: {how}", file=sys.stderr, flush=True)
+        signal.signal(signum, signal.SIG_DFL)  # ended by the signal, as a shell reports it
+        os.kill(os.getpid(), signum)
+
+    for signum in signals:
+        try:
+            signal.signal(signum, stop)
+        except ValueError:  # not the main thread
+            return
+
+
+def finish_at_exit() -> None:
+    """Register an exit handler after which SIGINT and SIGTERM no longer end the process.
+
+    Registered before any other (it then runs after them), it is the last Python
+    code that runs: the rest of Python's exit frees memory (0.1-0.4 s with
+    NumPy, ONNX Runtime, Dask loaded) with the default dispositions back, under
+    which these signals would end a process whose work is done without a word. The
+    process ends with its own exit status instead; the signals are ignored, not
+    held back, so that no thread still alive lets one through.
+    """
+    def ignore():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_IGN)
+
+    atexit.register(ignore)

@@ -168,3 +168,46 @@ def test_a_command_stopped_while_starting_says_so_in_one_line(name, status, said
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == status
     assert run.stderr == f"sarfeat: {said}\n"
+
+
+#: ``python -m sarfeat detect --example -q`` getting SIGTERM once the command is over
+#: (argv[1]): 'exiting', in an exit handler (a Dask cluster's, joining its processes);
+#: 'freeing', as Python frees its modules after the last exit handler.
+STOPPED_AT_EXIT = """
+import atexit, os, runpy, signal, sys
+WHEN = sys.argv[1]
+
+def stop():
+    os.kill(os.getpid(), signal.SIGTERM)
+
+class Freed:
+    def __del__(self):
+        stop()
+
+import sarfeat.cli.detect
+run = sarfeat.cli.detect.run
+
+def then_stop(args):
+    run(args)
+    if WHEN == "exiting":
+        atexit.register(stop)
+    else:
+        sys.modules["freed_at_exit"] = Freed()  # freed as Python clears its modules
+
+sarfeat.cli.detect.run = then_stop
+sys.argv = ["sarfeat", "detect", "--example", "-q"]
+runpy.run_module("sarfeat", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("when, status, said", [
+    ("exiting", -15, "sarfeat detect: stopped by SIGTERM\n"),  # 143 in a shell
+    ("freeing", 0, "")])
+def test_sigterm_once_the_command_is_over_does_not_end_it_without_a_word(when, status, said):
+    """It ended the process at once (-15) and without a word, its work done: now in one
+    line while Python runs its exit handlers; after the last of them, as Python frees its
+    modules, the process ends with the command's own status."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", STOPPED_AT_EXIT, when], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stderr) == (status, said)
