@@ -139,7 +139,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         folder is created.
     WriteError
         For an error of the system (``errno``: a full disk) in the block or in the
-        flush and rename, naming ``path`` (its cause, the original error, chained).
+        flush and rename, naming ``path`` (its cause, the original error, chained);
+        for an OSError without ``errno`` (a short write) when a write into the
+        temporary file fails now (:func:`disk_failure`).
     """
     path = Path(path)
     check_folder(path)
@@ -164,9 +166,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(temporary, path)
             _flush_folder(path.parent)
         except OSError as error:  # the system's reason, naming the file asked for
-            if error.errno is None or isinstance(error, WriteError):
+            if isinstance(error, WriteError):
                 raise
-            raise WriteError(error.errno, error.strerror, str(path)) from error
+            if error.errno is not None:
+                raise WriteError(error.errno, error.strerror, str(path)) from error
+            # a short write said without errno (NumPy's '65536 requested and 13280
+            # written'): the system's reason, when a write fails there now
+            system = disk_failure(temporary)
+            if system is None or system.errno is None:
+                raise
+            raise WriteError(system.errno, f"{system.strerror} ({error})", str(path)) \
+                from error
     finally:
         if staged is None or (temporary, path) not in staged:
             temporary.unlink(missing_ok=True)

@@ -32,6 +32,25 @@ def test_a_full_disk_names_the_file_not_its_temporary(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("disk_full", [True, False])
+def test_a_short_write_without_errno_is_named_by_the_system_s_reason(tmp_path, monkeypatch,
+                                                                    disk_full):
+    """NumPy says a short write as '65536 requested and 13280 written' (no errno)."""
+    from sarfeat import atomic_files
+
+    monkeypatch.setattr(atomic_files, "disk_failure", lambda path: OSError(
+        errno.ENOSPC, os.strerror(errno.ENOSPC)) if disk_full else None)
+    target = tmp_path / "out.npy"
+    with pytest.raises(OSError) as caught, atomic_path(target):
+        raise OSError("65536 requested and 13280 written")
+    if disk_full:
+        assert str(caught.value) == (f"cannot write {str(target)!r}: No space left on device "
+                                     "(65536 requested and 13280 written)")
+    else:  # not the disk: as it was
+        assert type(caught.value) is OSError
+    assert list(tmp_path.iterdir()) == []
+
+
 def _tiny() -> Raster:
     data = np.arange(64 * 64, dtype=np.float32).reshape(1, 64, 64)
     return Raster(data, np.ones(data.shape, bool), None)
