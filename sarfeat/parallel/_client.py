@@ -59,6 +59,14 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
     ------
     distributed.Client
         ``client``, or the new cluster's client (the cluster is closed on exit).
+
+    Notes
+    -----
+    Interrupted (Ctrl-C, or SIGTERM within
+    :func:`sarfeat.interrupts.sigterm_as_interrupt`), even while it starts, the
+    new cluster is closed whole and without distributed's tracebacks or warnings
+    of workers cut short; its worker processes ignore Ctrl-C (sent by a terminal to
+    the whole process group) and are closed by this process.
     """
     distributed = require_distributed()
     _check_count("n_workers", n_workers)
@@ -89,7 +97,8 @@ def _started_cluster(distributed, workers: int):
 
     Interrupted half-way, distributed cannot close the cluster (its exit handler
     then prints an AssertionError): the cluster starts in a thread of its own while
-    this one waits, and is closed once started when the wait is interrupted. That
+    this one waits, and is closed once started when the wait is interrupted (a
+    second interruption stops that wait, should the start hang). That
     thread blocks SIGINT, and so do the worker processes that it and its event loop
     start (they inherit the mask): Ctrl-C at a terminal, sent to the whole process
     group, then stops this process alone, which closes the workers, rather than
@@ -120,7 +129,7 @@ def _started_cluster(distributed, workers: int):
     try:
         starter.join()
     except KeyboardInterrupt:
-        _join_through_interrupts(starter)
+        starter.join()  # a second interruption stops waiting (distributed may then complain)
         if made and not isinstance(made[0], BaseException):
             _close(None, made[0], interrupted=True)
         raise
@@ -130,7 +139,8 @@ def _started_cluster(distributed, workers: int):
 
 
 def _join_through_interrupts(thread: threading.Thread) -> None:
-    """Wait for ``thread`` to end, through further interruptions (a second Ctrl-C)."""
+    """Wait for ``thread`` (closing a cluster, which distributed bounds in time) to end,
+    through further interruptions (a second Ctrl-C)."""
     while thread.is_alive():
         try:
             thread.join()
