@@ -154,10 +154,10 @@ def _inputs(hh: np.ndarray) -> dict:
                                   "dB", "complex"])
 def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, name):
     """Row-block statistics and per-window normalisation equal normalize_sar, bit for bit."""
-    from sarfeat import normalize_sar, preprocess
+    from sarfeat import normalize_sar, value_scale
     from sarfeat.parallel import scene as tiled
 
-    monkeypatch.setattr(preprocess, "PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
+    monkeypatch.setattr(value_scale, "PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
     image, nodata = _inputs(airsar_cube[..., 0])[name]
     expected = normalize_sar(image, nodata=nodata)
     layout = tiled._row_blocks(*image.shape, pixels=256 * 37)

@@ -42,12 +42,12 @@ from scipy import ndimage
 from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from ..detector_input import keypoint_dtype
-from .. import preprocess
+from .. import preprocess, value_scale
 from ..input_kinds import check_input_kind
 from ..io import bands_first
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
-from ..preprocess import STRETCH_PERCENTILES
+from ..value_scale import STRETCH_PERCENTILES
 from ..weights import absolute_weights
 from ..wording import counted
 from . import _worker
@@ -215,7 +215,7 @@ def _row_blocks(height: int, width: int, pixels: int = _BLOCK_PIXELS) -> list[tu
     :func:`sarfeat.normalize_sar` samples every ``step``-th pixel of the
     row-major image; ``start`` is the first of them inside the block.
     """
-    step = max(1, height * width // preprocess.PERCENTILE_SAMPLE)
+    step = max(1, height * width // value_scale.PERCENTILE_SAMPLE)
     rows = max(1, pixels // width)
     return [(r0, min(height, r0 + rows), (-r0 * width) % step, step)
             for r0 in range(0, height, rows)]

@@ -1,0 +1,154 @@
+"""The normalisation of :func:`sarfeat.preprocess.normalize_sar`, window by window.
+
+:func:`sar_scaling` reads an image in bands of rows and returns its value map as
+numbers (:class:`SARScaling`); :meth:`SARScaling.apply` then gives any window
+exactly the values :func:`~sarfeat.preprocess.normalize_sar` gives it in the
+whole image, and :class:`ScaledImage` is an image normalised that way on slicing.
+:mod:`sarfeat.preprocess` re-exports all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .image_checks import as_float32, check_image, check_nodata, valid_mask
+from .input_kinds import InputKind, auto_input_kind, check_input_kind, display_divisor
+from .value_scale import perceptual, stretch_bounds, to_unit
+from . import value_scale
+
+__all__ = ["SARScaling", "ScaledImage", "sar_scaling"]
+
+#: Pixels of the input read at once when :func:`sar_scaling` passes over a whole image.
+_SCAN_PIXELS = 1 << 22
+
+
+@dataclass(frozen=True)
+class SARScaling:
+    """The value map of :func:`normalize_sar` for one image, as numbers.
+
+    :meth:`apply` gives, for any window of the image, exactly the values
+    :func:`normalize_sar` gives there for the whole image, with NaN on invalid
+    pixels (instead of the filled values), so a large image can be normalised
+    window by window without a full-size float copy.
+
+    Attributes
+    ----------
+    kind : str
+        The input kind applied (never ``'auto'``).
+    nodata : float or None
+        The no-data value besides NaN.
+    floor, divisor, low, scale : numpy.float32 or None
+        The smallest positive valid value (intensity, amplitude), the display
+        divisor, and the robust stretch (``(v - low) * scale``, not for display).
+    """
+
+    kind: str
+    nodata: float | None = None
+    floor: np.float32 | None = None
+    divisor: float | None = None
+    low: np.float32 | None = None
+    scale: np.float32 | None = None
+
+    def apply(self, window) -> np.ndarray:
+        """(h, w) float32 values in [0, 1] of a window of the image; NaN where invalid."""
+        raw = np.asarray(window)
+        values = as_float32(raw)
+        valid = valid_mask(raw, self.nodata)
+        perceptual(values, self.kind, self.floor, self.divisor)
+        values = to_unit(values, self.kind, self.low, self.scale)
+        values[~valid] = np.nan
+        return values
+
+
+def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = None
+                ) -> SARScaling | None:
+    """The value map :func:`normalize_sar` would apply to ``image``, in bounded memory.
+
+    The image is read in bands of rows (at most a few million pixels of float32
+    at a time) and on the regular sample :func:`normalize_sar` uses.
+
+    Returns
+    -------
+    SARScaling or None
+        None in the rare case that needs every valid pixel (the sample holds no
+        valid pixel): then use :func:`normalize_sar`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`normalize_sar` (a bad image or ``input_kind``, no valid pixel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sarfeat.preprocess import normalize_sar, sar_scaling
+    >>> speckle = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64))
+    >>> scaling = sar_scaling(speckle)
+    >>> window = scaling.apply(speckle[8:40, 5:9])
+    >>> bool(np.array_equal(window, normalize_sar(speckle).image[8:40, 5:9]))
+    True
+    """
+    raw = check_image(image)
+    check_input_kind(input_kind)
+    check_nodata(nodata)
+    any_valid, all_valid, floor = False, True, np.float32(np.inf)
+    rows = max(1, _SCAN_PIXELS // raw.shape[1])
+    for top in range(0, raw.shape[0], rows):
+        band = raw[top:top + rows]
+        values = as_float32(band)
+        valid = valid_mask(band, nodata)
+        any_valid |= bool(valid.any())
+        all_valid &= bool(valid.all())
+        floor = min(floor, np.min(values, where=valid & (values > 0), initial=np.inf))
+    if not any_valid:
+        raise ValueError(
+            "image has no valid pixel (all NaN, equal to nodata, or masked out); "
+            "check the data, the mask and nodata"
+        )
+    step = max(1, raw.size // value_scale.PERCENTILE_SAMPLE)
+    flat = np.arange(0, raw.size, step)
+    picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
+    sample = as_float32(picked)
+    valid = valid_mask(picked, nodata)
+    chosen = sample if all_valid else sample[valid]
+    if chosen.size == 0:
+        return None
+    kind = input_kind
+    if kind == "auto":
+        kind = "intensity" if np.iscomplexobj(raw) else \
+            auto_input_kind(chosen[np.isfinite(chosen)])
+    floor = floor if np.isfinite(floor) else np.float32(1.0)
+    divisor = display_divisor(chosen) if kind == "display" else None
+    if kind in ("intensity", "amplitude"):
+        scaling = SARScaling(kind, nodata, floor=floor)
+    else:
+        scaling = SARScaling(kind, nodata, divisor=divisor)
+    if kind == "display":
+        return scaling
+    perceptual(chosen, kind, scaling.floor, None)
+    low, scale = stretch_bounds(chosen)
+    return SARScaling(kind, nodata, floor=scaling.floor, low=low, scale=scale)
+
+
+class ScaledImage:
+    """A lazily normalised image: slicing it gives :meth:`SARScaling.apply` of the window.
+
+    Holds the input and its :class:`SARScaling`, never a normalised copy;
+    ``shape`` and 2-D slicing (``image[r0:r1, c0:c1]``) are all it offers,
+    and ``numpy.asarray`` normalises the whole image.
+    """
+
+    def __init__(self, raw: np.ndarray, scaling: SARScaling) -> None:
+        self.raw, self.scaling = raw, scaling
+        self.shape = raw.shape
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.scaling.apply(self.raw[key])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self.scaling.apply(self.raw)
+        return values if dtype is None else values.astype(dtype)
