@@ -156,7 +156,9 @@ def as_float32(raw: np.ndarray) -> np.ndarray:
     ------
     ValueError
         When finite values lie beyond float32's range: they would become
-        infinite, and so no-data, silently.
+        infinite, and so no-data, silently; or when nonzero values are too small
+        for float32 (below about 1e-45): they would become 0, and an image of
+        such values a flat one.
     """
     raw = np.ma.getdata(raw)
     magnitude = np.abs(raw) if np.iscomplexobj(raw) else raw
@@ -172,7 +174,24 @@ def as_float32(raw: np.ndarray) -> np.ndarray:
                 f"({np.finfo(np.float32).max:.3g}), in which sarfeat computes: scale the "
                 "data down (for example to dB, or divided by a power of ten) before passing it"
             )
+        _refuse_underflow(magnitude, values)
     return values
+
+
+def _refuse_underflow(magnitude: np.ndarray, values: np.ndarray) -> None:
+    """Raise ValueError when nonzero ``magnitude`` values became 0 in float32 ``values``."""
+    zero = values == 0
+    if not zero.any():
+        return
+    lost = magnitude[zero]
+    lost = np.abs(lost[lost != 0])
+    if lost.size:
+        raise ValueError(
+            f"{lost.size} image values (the largest {lost.max():.3g}) are below float32's "
+            f"smallest positive value ({np.finfo(np.float32).smallest_subnormal:.3g}), in "
+            "which sarfeat computes, and would become 0: scale the data up (for example to "
+            "dB, or multiplied by a power of ten) before passing it"
+        )
 
 
 def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:

@@ -542,6 +542,24 @@ def test_time_arrays_and_float32_overflow_are_refused():
     assert normalize_sar(huge / 1e10).valid is None
 
 
+def test_float64_values_too_small_for_float32_are_refused_not_called_flat():
+    # an intensity image in absurd units: its values all became 0 in float32, and the
+    # detector said the image was flat
+    from sarfeat.detector_input import prepare_image
+
+    tiny = np.random.default_rng(0).gamma(1.0, 1.0, (64, 64)) * 1e-50
+    for refuse in (normalize_sar, sar_scaling, prepare_image):
+        with pytest.raises(ValueError, match="(?s)below float32's smallest positive value"
+                                             ".*scale the data up"):
+            refuse(tiny)
+    with pytest.raises(ValueError, match="scale the data up"):
+        normalize_sar(tiny * (1 + 1j))
+    # scaled up into float32's range they are used as they are, and zeros stay zeros
+    scaled = tiny * 1e10
+    scaled[0] = 0.0
+    assert normalize_sar(scaled).kind == "intensity"
+
+
 def test_a_nodata_value_beyond_the_dtype_marks_nothing_and_warns_nothing():
     # 1e300 cannot be a float32 pixel: no pixel is no-data, and the cast says nothing
     from sarfeat.preprocess import valid_mask
