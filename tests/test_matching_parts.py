@@ -130,6 +130,27 @@ def test_the_border_fill_of_a_turned_float_image_is_no_data(naver_net):
     assert np.isnan(values).sum() == pytest.approx((turned == 0).sum() - 1, rel=1e-6)
 
 
+def test_the_border_zeros_reaching_the_border_through_nan_are_no_data(naver_net):
+    """The same turned image brought onto a larger grid, NaN beyond it (as a reprojected
+    moving image): its zero corners reach the border only through NaN, and are no-data as
+    in the optical-SAR matcher (sar_border_zeros); they were the darkest data."""
+    from sarfeat.data import load_pair
+
+    image = load_pair("l")[1]
+    matrix, shape = turn(image.shape, 15.0)
+    turned = warp(image, ProjectiveTransform(matrix=np.linalg.inv(matrix)), output_shape=shape,
+                  order=1, cval=0, preserve_range=True).astype(np.float32)
+    turned[shape[0] // 2, shape[1] // 2] = 0  # a dark pixel inside
+    grid = np.full((shape[0] + 24, shape[1] + 24), np.nan, np.float32)
+    grid[12:-12, 8:-16] = turned
+    values = np.asarray(CoarseFineMatcher(naver_net)._normalized(grid, "image2"))
+    corners = grid == 0
+    corners[12 + shape[0] // 2, 8 + shape[1] // 2] = False
+    assert corners[12, 8] and np.isnan(values[corners]).all()
+    assert np.isfinite(values[12 + shape[0] // 2, 8 + shape[1] // 2])
+    assert np.isnan(values).sum() == np.isnan(grid).sum() + corners.sum()
+
+
 def test_register_with_one_matcher_shared_by_four_threads(naver_net, pair):
     """register() on 4 threads, one matcher, two different pairs: every result is the serial
     one, and the matcher is left as it was (register() used to call match(), then read the

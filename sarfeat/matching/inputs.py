@@ -50,9 +50,11 @@ def without_border_fill(raw: np.ndarray) -> np.ndarray | None:
     no measurement (its log is -inf, and the stretch raises it to the darkest
     value): taken as data, the corners of a turned image make edges stronger
     than the scene's (pair l with image 2 turned by 15 degrees was refused).
-    Zeros inside the scene stay dark pixels.
+    They may reach the border through NaN (an image brought onto another grid), as
+    in the optical-SAR matcher (:func:`sar_border_zeros`). Zeros inside the scene
+    stay dark pixels.
     """
-    fill = border_zeros(raw)
+    fill = border_zeros(raw, through_nodata=True)
     if fill is None:
         return None
     values = raw.astype(np.float32)
