@@ -333,7 +333,10 @@ class PairInputs:
     def shared_fraction(self) -> float | None:
         """The share of the fixed file's pixels where both matched images hold data (the
         overlap of two georeferenced rasters on one grid), or None when the moving band is
-        matched on its own grid (the rasters are not both georeferenced)."""
+        matched on its own grid (the rasters are not both georeferenced) or the images were
+        not kept (:func:`sarfeat.parallel.register_stack`'s ``keep_warped=False``)."""
+        if self.fixed_image is None or self.moving_image is None:
+            return None
         moving = np.asarray(self.moving_image)
         if not (self.fixed.georeferenced and self.moving.georeferenced
                 and moving.shape == np.shape(self.fixed_image)):

@@ -138,9 +138,9 @@ def test_cli_plot_draws_the_optical_image_linearly_stretched(tile, moved_sar, tm
     np.testing.assert_allclose(panel, np.clip((optical - low) / (high - low), 0, 1), atol=1e-5)
 
 
-def test_cli_refusal_of_georeferenced_pair_says_how_much_they_share(tile, tmp_path, capsys):
-    # the optical tile and a corner of the SAR tile as GeoTIFFs on one UTM grid: they hold
-    # data together on 40 x 40 of the optical tile's 256 x 256 pixels (2.44 %)
+def _corner_pair(tile, folder) -> list:
+    """The optical tile and a corner of the SAR tile as GeoTIFFs on one UTM grid: they hold
+    data together on 40 x 40 of the optical tile's 256 x 256 pixels (2.44 %)."""
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import Affine
 
@@ -148,11 +148,16 @@ def test_cli_refusal_of_georeferenced_pair_says_how_much_they_share(tile, tmp_pa
     paths = []
     corner = grid @ Affine.translation(216, 216)
     for name, band, transform in (("optical", tile[0], grid), ("sar", tile[1][216:, 216:], corner)):
-        paths.append(tmp_path / f"{name}.tif")
+        paths.append(folder / f"{name}.tif")
         with rasterio.open(paths[-1], "w", driver="GTiff", height=band.shape[0],
                            width=band.shape[1], count=1, dtype="float32", crs="EPSG:32633",
                            transform=transform) as target:
             target.write(band.astype(np.float32)[None])
+    return paths
+
+
+def test_cli_refusal_of_georeferenced_pair_says_how_much_they_share(tile, tmp_path, capsys):
+    paths = _corner_pair(tile, tmp_path)
     report = tmp_path / "r.json"
     status = main(["register", str(paths[0]), str(paths[1]), "--modality", "optical-sar",
                    "--json", str(report)])
@@ -161,3 +166,25 @@ def test_cli_refusal_of_georeferenced_pair_says_how_much_they_share(tile, tmp_pa
     shared = "FIXED and MOVING hold data together on 2.44 % of FIXED's pixels"
     assert shared in said.out
     assert shared in json.loads(report.read_text(encoding="utf-8"))["hint"]
+
+
+def test_register_stack_refusal_says_how_much_reference_and_image_share(tile, tmp_path,
+                                                                         capsys):
+    # register-stack's refusal of the same pair gave only how to widen the search, which
+    # points away from the cause (the tiny overlap) that `register` names
+    pytest.importorskip("distributed")
+    reference, image = _corner_pair(tile, tmp_path)
+    out = tmp_path / "out"
+    status = main(["register-stack", str(reference), str(image), "-o", str(out),
+                   "--modality", "optical-sar", "--format", "npy", "--no-progress",
+                   "--workers", "1"])
+    printed = capsys.readouterr().out
+    assert status == 1, printed
+    shared = ("by their georeferencing, REFERENCE and the image hold data together on "
+              "2.44 % of REFERENCE's pixels; ")
+    report = json.loads((out / "sar.json").read_text(encoding="utf-8"))
+    assert report["error_type"] == "RegistrationError"
+    assert report["hint"].startswith(shared) and "--turns any" in report["hint"]
+    assert f"sar: FAILED (RegistrationError): {report['error']}; {report['hint']}" in printed
+    failures = json.loads((out / "summary.json").read_text(encoding="utf-8"))["failures"]
+    assert [entry["hint"] for entry in failures] == [report["hint"]]

@@ -35,8 +35,8 @@ from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, updated_geotransform, write_json, write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
-                             add_search_options, matcher_options, refusal_hint, search_report,
-                             upright_search, whole_circle_search)
+                             add_search_options, matcher_options, overlap_hint, refusal_hint,
+                             search_report, upright_search, whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -322,16 +322,6 @@ def _write_outputs(args: argparse.Namespace, inputs: Inputs, result, total: np.n
         wrote.append(f"wrote {args.output} ({note})")
         extra.update(output_report(args, output, args.output, note))
     return wrote + _write_extras(args, inputs, result, total, matcher, console, extra, kind)
-
-
-def overlap_hint(inputs: Inputs) -> str:
-    """How much of FIXED the two georeferenced inputs share with data in both, as the head of
-    a refused search's hint (empty for inputs not both georeferenced)."""
-    shared = inputs.shared_fraction()
-    if shared is None:
-        return ""
-    return (f"by their georeferencing, FIXED and MOVING hold data together on "
-            f"{100 * shared:.3g} % of FIXED's pixels; ")
 
 
 def _stages(matcher) -> str:

@@ -7,7 +7,8 @@ and ``--max-fine-patches`` (:func:`add_matching_options`); the matcher
 options they make (:func:`matcher_options`); which turns are searched
 (:func:`upright_turns`, :func:`whole_circle_search`), how a report records it
 (:func:`search_report`) and how a refusal says to widen it
-(:func:`refusal_hint`). Their refusals are
+(:func:`refusal_hint`), led for two georeferenced files by how much of the fixed
+one they share (:func:`overlap_hint`). Their refusals are
 :func:`sarfeat.cli.register_checks.check_search_options`.
 """
 
@@ -20,7 +21,7 @@ from .register_checks import FINE_PATCHES, patch_limit
 
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
            "add_matching_options", "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
-           "search_report", "refusal_hint"]
+           "search_report", "refusal_hint", "overlap_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")
@@ -179,3 +180,19 @@ def refusal_hint(args: argparse.Namespace, error: Exception | str, upright: bool
                      f"{max(DENSE_SCALES):g} were searched: if the moving image's pixels may "
                      f"be coarser still, --scales wide adds {added}")
     return "; ".join(hints) or None
+
+
+def overlap_hint(inputs, fixed: str = "FIXED", moving: str = "MOVING") -> str:
+    """How much of the fixed file two georeferenced inputs share with data in both, as the
+    head of a refused search's hint; empty for inputs not both georeferenced, or none.
+
+    ``inputs`` is the pair matched (:class:`sarfeat.registration.PairInputs`, its
+    :meth:`~sarfeat.registration.PairInputs.shared_fraction`) or None; ``fixed`` and
+    ``moving`` are what the command calls the two files (``register``: FIXED and
+    MOVING; ``register-stack``: REFERENCE and the image).
+    """
+    shared = None if inputs is None else inputs.shared_fraction()
+    if shared is None:
+        return ""
+    return (f"by their georeferencing, {fixed} and {moving} hold data together on "
+            f"{100 * shared:.3g} % of {fixed}'s pixels; ")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
-from .search_options import refusal_hint
+from .search_options import overlap_hint, refusal_hint
 
 __all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome",
            "stack_network", "write_summary"]
@@ -82,9 +82,12 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             outcome.error = _image_band_error(image, outcome.error)
         # how to widen the search of a refused optical pair, as `sarfeat register` says it
         resampled = outcome.inputs is not None and outcome.inputs.resampled
-        outcome.extra["hint"] = refusal_hint(
+        hint = refusal_hint(
             argparse.Namespace(**options or {}), outcome.error_type, search["upright_search"],
             search["whole_circle_search"], resampled) if outcome.extra.get("searched") else None
+        if hint is not None:  # led by the share of REFERENCE the two files hold data on
+            hint = overlap_hint(outcome.inputs, "REFERENCE", "the image") + hint
+        outcome.extra["hint"] = hint
         report = jsonable({**head, "status": "failed", "error": outcome.error,
                            "error_type": outcome.error_type,
                            "failed_image": outcome.extra.get("failed_image"),
