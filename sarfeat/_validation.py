@@ -34,6 +34,7 @@ __all__ = [
     "check_register_options",
     "real_values",
     "resolve_alias",
+    "same_keypoints",
 ]
 
 #: Smallest keypoint scale (patch diameter, pixels) that ``extract`` accepts: half the
@@ -293,9 +294,30 @@ def check_keypoints(keypoints, scales, orientations, who: str, *, upright: bool 
     return keypoints, scales
 
 
+def same_keypoints(keypoints, scales, own_keypoints, own_scales) -> bool:
+    """Whether ``extract``'s ``keypoints`` and ``scales`` are an estimator's own ones.
+
+    True only when both equal, value for value, those of the estimator's last
+    detection (``own_keypoints``, ``own_scales``, None before one): its other
+    per-keypoint results (``responses``, ...) then still describe the keypoints
+    given. Anything that is not such an array (a bad input, checked later) is
+    not the estimator's own.
+    """
+    if own_keypoints is None or scales is None or own_scales is None:
+        return False
+    try:
+        given = np.asarray(keypoints, dtype=np.float64)
+        given_scales = np.asarray(scales, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return (np.array_equal(given, np.asarray(own_keypoints, dtype=np.float64))
+            and np.array_equal(given_scales, np.asarray(own_scales, dtype=np.float64)))
+
+
 def _same_values(values: np.ndarray, own) -> bool:
     """Whether ``values`` are ``own`` (an estimator's orientations, possibly float32)."""
     if own is None:
         return False
     own = np.asarray(own, dtype=np.float64)
-    return own.shape == values.shape and np.allclose(values, own, rtol=0, atol=1e-6)
+    return own.shape == values.shape and np.allclose(values, own, rtol=0, atol=1e-6,
+                                                      equal_nan=True)

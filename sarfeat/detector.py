@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._validation import (alias_property, check_detector_parameters, check_keypoints,
-                          resolve_alias)
+                          resolve_alias, same_keypoints)
 from .architecture import NetworkWeights
 from .detector_input import NoKeypointsError, no_keypoint_error, prepare_image
 from .detector_network import (
@@ -39,7 +39,8 @@ __all__ = ["SARR2D2Detector", "NoKeypointsError", "DEFAULT_THRESHOLD", "EDGE_MAR
            "PATCH_DIAMETER", "RESULTS", "edge_margin", "pyramid_scales"]
 
 #: The detector's result attributes: each ``detect`` and ``detect_and_extract`` sets them all
-#: to None before it starts, ``extract`` its ``descriptors`` and ``mask``.
+#: to None before it starts; ``extract`` of the detection's own keypoints its ``descriptors``
+#: and ``mask``, ``extract`` of other keypoints all of them.
 RESULTS = ("keypoints", "scales", "orientations", "responses", "reliabilities",
            "repeatabilities", "descriptors", "mask")
 
@@ -176,8 +177,9 @@ class SARR2D2Detector:
         ``reliabilities``, ``repeatabilities``) is float32 for a float32, float16
         or complex64 image and float64 for any other
         (:func:`sarfeat.detector_input.keypoint_dtype`, DESIGN.md section 8).
-        ``extract`` leaves them as they are (as ``skimage.feature.ORB.extract``
-        does): its ``mask`` and ``descriptors`` refer to the keypoints given.
+        ``extract`` of other keypoints than the detection's replaces them (see
+        :meth:`extract`): ``keypoints``, ``mask`` and ``descriptors`` always
+        describe the same keypoints, row by row.
     scales : (N,) ndarray
         Patch diameter in pixels in the input image: 32 / s for a keypoint
         found at pyramid scale s (32 at full resolution, 64 at half).
@@ -186,21 +188,25 @@ class SARR2D2Detector:
         ORB does: ``atan2(d_row, d_col)`` of the direction the log intensity
         grows, 0 along +col, pi/2 along +row. Turning an image
         counter-clockwise by ``phi`` subtracts ``phi``. Zeros with ``upright``.
-    responses : (N,) ndarray
-        Reliability times repeatability.
-    reliabilities, repeatabilities : (N,) ndarray
-        The two network maps at the keypoints.
+    responses : (N,) ndarray or None
+        Reliability times repeatability; None after ``extract`` of other keypoints.
+    reliabilities, repeatabilities : (N,) ndarray or None
+        The two network maps at the keypoints; None after ``extract`` of other
+        keypoints.
     descriptors : (M, D) ndarray of float32
         L2-normalised descriptors of the keypoints for which ``mask`` is True:
         D = 378, the polar descriptor (a flat patch gives a zero row), D = 121
         with ``descriptor='patch'`` (the turned 11 x 11 log-intensity patch),
         or D = 128, the network's R2D2 descriptor, with ``upright``.
     mask : (N,) ndarray of bool
-        Which keypoints could be described (all, after ``detect_and_extract``).
+        Which keypoints could be described (all, after ``detect_and_extract``),
+        in the order of ``keypoints``: ``descriptors`` are the rows of
+        ``keypoints[mask]``.
 
     A call that raises leaves None in every attribute it would have filled
-    (``extract``: ``descriptors`` and ``mask``), never the previous image's
-    results, which skimage's SIFT and ORB keep.
+    (``extract`` of the detection's own keypoints: ``descriptors`` and
+    ``mask``; of others: all), never the previous image's results, which
+    skimage's SIFT and ORB keep.
 
     Examples
     --------
@@ -487,8 +493,22 @@ class SARR2D2Detector:
         """Describe given keypoints; fills ``descriptors`` and ``mask``.
 
         The call shapes of :meth:`skimage.feature.ORB.extract` and
-        :meth:`skimage.feature.SIFT.extract` work: ``extract(image, keypoints)``
-        and ``extract(image, keypoints, scales, orientations)``.
+        :meth:`skimage.feature.SIFT.extract` work: ``extract(image)``,
+        ``extract(image, keypoints)`` and ``extract(image, keypoints, scales,
+        orientations)``.
+
+        Keypoints omitted, or the detection's own ``keypoints`` given with its
+        own ``scales`` (ORB's ``extract(image, orb.keypoints, orb.scales,
+        orb.orientations)``): every other attribute is kept, as SIFT's and
+        ORB's ``extract`` keep theirs. Other keypoints replace the detection's
+        results (ORB keeps them, describing other keypoints than ``mask_`` and
+        ``descriptors``, whose rows follow its octaves): ``keypoints`` and ``scales``
+        become those given (scales omitted: the patch diameter of the
+        full-resolution level, or of the largest level for an image above
+        ``max_size``), ``orientations`` those the descriptors were read at
+        (zeros with ``upright``; NaN where ``mask`` is False), and
+        ``responses``, ``reliabilities`` and ``repeatabilities``, which
+        ``extract`` does not compute, None.
 
         Parameters
         ----------
@@ -539,15 +559,24 @@ class SARR2D2Detector:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
             keypoints = self.keypoints
             scales = self.scales if scales is None else scales
-        self._clear_results(("descriptors", "mask"))
+        own = same_keypoints(keypoints, scales, self.keypoints, self.scales)
+        own_orientations = self.orientations
+        # other keypoints replace the detection's: none of its results may pair with them
+        self._clear_results(("descriptors", "mask") if own else RESULTS)
         keypoints, scales = check_keypoints(keypoints, scales, orientations, "SARR2D2Detector",
                                             upright=self.upright,
-                                            own_orientations=self.orientations)
-        normalized, _ = self._prepare(image, mask)
+                                            own_orientations=own_orientations)
+        normalized, float_dtype = self._prepare(image, mask)
         runner = self._get_runner()
         levels = list(self._levels(normalized))
-        self.mask, self.descriptors = describe_keypoints(
+        described, descriptors, estimated = describe_keypoints(
             levels, normalized, runner, self.tile_size, self._describer(), keypoints, scales)
+        if not own:
+            if scales is None:  # all were described on the first (largest) level
+                scales = np.full(len(keypoints), PATCH_DIAMETER / levels[0].scale)
+            self.keypoints, self.scales = keypoints.astype(float_dtype), scales.astype(float_dtype)
+            self.orientations = estimated.astype(float_dtype)
+        self.mask, self.descriptors = described, descriptors
 
     @property
     def runtime_used(self) -> dict[str, str] | None:

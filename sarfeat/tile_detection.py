@@ -237,13 +237,15 @@ def tiles_holding(level: PyramidLevel, tile_size: int | None, halo: int, rows: n
 
 def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
                        describer: TileDescriber, rows: np.ndarray, cols: np.ndarray,
-                       indices: np.ndarray, out: np.ndarray) -> None:
+                       indices: np.ndarray, out: np.ndarray,
+                       angles: np.ndarray | None = None) -> None:
     """Describe level positions tile by tile, into ``out[indices]``.
 
     Upright, the network runs on each tile that holds some of the positions
     and its descriptors are read there (pass whole pixels to read them as
     detection does); otherwise each position is oriented and its steered
-    descriptor computed, and the network is not run.
+    descriptor computed, and the network is not run. The orientations
+    estimated then go into ``angles[indices]`` when ``angles`` is given.
     """
     for tile, here in tiles_holding(level, tile_size, runner.halo, rows, cols):
         if describer.upright:
@@ -251,12 +253,16 @@ def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
             maps = runner.run(level.image[r0:r1, c0:c1])
             out[indices[here]] = maps.descriptors_at(rows[here] - r0, cols[here] - c0)
         else:
-            out[indices[here]] = describer.steered(level, tile.core, rows[here], cols[here])[1]
+            oriented, out[indices[here]] = describer.steered(level, tile.core, rows[here],
+                                                             cols[here])
+            if angles is not None:
+                angles[indices[here]] = oriented
 
 
 def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, runner,
                        tile_size: int | None, describer: TileDescriber, keypoints: np.ndarray,
-                       scales: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                       scales: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Describe input-image keypoints, each on the level of ``levels`` nearest its scale.
 
     The work of :meth:`sarfeat.SARR2D2Detector.extract`. ``scales`` are patch
@@ -271,6 +277,9 @@ def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, 
     descriptors : (M, D) ndarray of float32
         The descriptors of the described keypoints (D = 128 upright, else the
         steered descriptor's length).
+    orientations : (N,) ndarray of float64
+        Zeros upright (descriptors read as the image stands); otherwise the
+        orientation estimated at each described keypoint and NaN at the others.
     """
     level_scales = np.array([level.scale for level in levels])
     if scales is None:
@@ -288,6 +297,8 @@ def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, 
     described = inside.copy()
     length = 128 if describer.upright else descriptor_length(describer.descriptor)
     descriptors = np.zeros((len(keypoints), length), dtype=np.float32)
+    orientations = np.zeros(len(keypoints)) if describer.upright else np.full(len(keypoints),
+                                                                              np.nan)
     for index, level in enumerate(levels):
         todo = np.flatnonzero(inside & (level_of == index))
         if todo.size == 0:
@@ -299,5 +310,6 @@ def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, 
         rows, cols = level.from_original(keypoints[todo, 0], keypoints[todo, 1])
         if describer.upright:  # read at the pixel, as detection reads at the peak
             rows, cols = np.rint(rows), np.rint(cols)
-        describe_positions(level, runner, tile_size, describer, rows, cols, todo, descriptors)
-    return described, descriptors[described]
+        describe_positions(level, runner, tile_size, describer, rows, cols, todo, descriptors,
+                           orientations)
+    return described, descriptors[described], orientations

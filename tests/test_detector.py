@@ -328,13 +328,20 @@ def test_failed_call_leaves_no_results_of_the_previous_image(naver_net, scene, b
             call(image)
         for name in ("keypoints", "descriptors", "mask") + PER_KEYPOINT:
             assert getattr(detector, name) is None, name
-    # a failed extract clears what extract fills; the detected keypoints are still the scene's
+    # a failed extract clears what extract fills: of the detection's own keypoints (at their
+    # scales) descriptors and mask, the keypoints are still the scene's; of others (the own
+    # ones at other scales too), every result, none of which would describe them
     detector.detect_and_extract(scene)
     keypoints = detector.keypoints
-    with pytest.raises((ValueError, RuntimeError)):  # a tiny image just describes none
-        detector.extract(np.ones((64, 64), np.float32) if bad == "tiny" else image, keypoints)
+    image = np.ones((64, 64), np.float32) if bad == "tiny" else image  # tiny describes none
+    with pytest.raises((ValueError, RuntimeError)):
+        detector.extract(image, keypoints, detector.scales)
     assert detector.descriptors is None and detector.mask is None
     assert detector.keypoints is keypoints
+    with pytest.raises((ValueError, RuntimeError)):
+        detector.extract(image, keypoints)
+    for name in ("keypoints", "descriptors", "mask") + PER_KEYPOINT:
+        assert getattr(detector, name) is None, name
 
 
 # -- no-data that behaves -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import pytest
 
+from skimage.feature import ORB
+
 from sarfeat import CoarseFineMatcher, MultiDescriptorExtractor, SARR2D2Detector
 from sarfeat.data import load_optical_sar_tile, load_sar_scene
 
@@ -157,3 +159,82 @@ def test_the_matcher_gives_each_images_keypoints_in_its_dtype(intensity):
     dense = CoarseFineMatcher(modality=("optical", "sar")).match_result(optical, sar)
     assert dense.model is not None
     assert dense.keypoints1.dtype == dense.keypoints2.dtype == np.float32
+
+
+def _other_keypoints(detected: np.ndarray, size: int) -> np.ndarray:
+    """As many keypoints as ``detected``, none of them detected: the detected ones moved
+    and reversed, the first few outside the image or at its edge (``mask`` False)."""
+    other = detected[::-1].astype(np.float64) + 3.5
+    other[:4] = [[-3, 5], [2, 2], [size - 1, size - 1], [size + 40, 10]]
+    return other
+
+
+def _orb_image(intensity):
+    """The channel as ORB wants it: log intensity stretched to [0, 1]."""
+    log = np.log(intensity + 1e-3)
+    return ((log - log.min()) / (log.max() - log.min())).astype(np.float64)
+
+
+@pytest.mark.parametrize("upright", [False, True])
+def test_extract_of_other_keypoints_replaces_the_detection(intensity, upright):
+    """After ``detect`` and ``extract(image, other)`` with as many keypoints as detected,
+    ``keypoints``, ``mask`` and ``descriptors`` describe the keypoints given, row by row
+    (main kept the detected keypoints, so ``keypoints[mask]`` paired descriptors with other
+    keypoints); results that ``extract`` does not compute are None, not the detection's.
+    skimage's ORB keeps its detection's keypoints: its ``mask_`` alone follows the rows."""
+    detector = SARR2D2Detector(upright=upright, max_keypoints=200)
+    detector.detect(intensity)
+    other = _other_keypoints(detector.keypoints, len(intensity))
+    scales = detector.scales[::-1].copy()
+    detector.extract(intensity, other, scales)
+    np.testing.assert_array_equal(detector.keypoints, other.astype(np.float32))
+    np.testing.assert_array_equal(detector.scales, scales)
+    assert len(detector.mask) == len(other) and not detector.mask[[0, 2, 3]].any()
+    for name in ("responses", "reliabilities", "repeatabilities"):
+        assert getattr(detector, name) is None, name
+    described = detector.mask
+    alone = SARR2D2Detector(upright=upright)
+    alone.extract(intensity, detector.keypoints[described], detector.scales[described])
+    assert alone.mask.all()
+    np.testing.assert_allclose(detector.descriptors, alone.descriptors, atol=1e-5)  # float32 rows
+    if upright:
+        assert not detector.orientations.any()
+    else:  # the orientations the descriptors were read at; none where none was read
+        np.testing.assert_array_equal(np.isnan(detector.orientations), ~described)
+        np.testing.assert_allclose(detector.orientations[described], alone.orientations,
+                                   atol=1e-5)
+    with warnings.catch_warnings():  # its own orientations back, NaN included: no warning
+        warnings.simplefilter("error")
+        detector.extract(intensity, detector.keypoints, detector.scales, detector.orientations)
+    np.testing.assert_array_equal(detector.mask, described)
+    detector.extract(intensity, other[:10])  # no scales: the full-resolution patch
+    np.testing.assert_array_equal(detector.scales, np.full(10, 32, np.float32))
+    with pytest.raises(ValueError, match="patch diameters"):
+        detector.extract(intensity, other, np.full(len(other), 2.0))
+    assert detector.keypoints is None and detector.mask is None  # nothing left to pair
+    orb = ORB(n_keypoints=50)
+    orb.detect_and_extract(_orb_image(intensity))
+    kept = orb.keypoints.copy()
+    orb.extract(_orb_image(intensity), other[:50], np.ones(50), np.zeros(50))
+    np.testing.assert_array_equal(orb.keypoints, kept)  # ORB's stale rows, which we avoid
+    assert len(orb.mask_) == 50 and len(orb.descriptors) == orb.mask_.sum()
+
+
+def test_the_extractor_lines_up_other_keypoints_too(intensity):
+    """The extractor's ``keypoints``, ``masks`` and ``descriptors`` after ``extract`` of
+    other keypoints match, row by row, what ``extract`` of the described ones alone gives."""
+    extractor = MultiDescriptorExtractor(max_keypoints=100)
+    extractor.detect(intensity)
+    other = _other_keypoints(extractor.keypoints, len(intensity))
+    extractor.extract(intensity, other, extractor.scales[::-1].copy())
+    np.testing.assert_array_equal(extractor.keypoints, other.astype(np.float32))
+    assert extractor.responses is None
+    for name in ("r2d2", "ratio_hog", "log_patch"):
+        described = extractor.masks[name]
+        assert described.sum() > len(other) // 2 and not described[[0, 2, 3]].any(), name
+        alone = MultiDescriptorExtractor(descriptors=name)
+        alone.extract(intensity, extractor.keypoints[described], extractor.scales[described])
+        assert alone.masks[name].all(), name
+        np.testing.assert_allclose(extractor.descriptors[name][described],
+                                   alone.descriptors[name], atol=1e-6, err_msg=name)
+
