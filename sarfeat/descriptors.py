@@ -87,7 +87,8 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import ndimage
 
-from ._validation import check_bool, check_choice, check_keypoints, check_number, check_options
+from ._validation import (check_bool, check_choice, check_keypoints, check_number, check_options,
+                          same_keypoints)
 from .detector import PATCH_DIAMETER, SARR2D2Detector
 from .detector_input import keypoint_dtype
 from .hand_descriptors import (
@@ -186,8 +187,10 @@ class MultiDescriptorExtractor:
         zeros unless ``rotation_invariant``.
     responses : (N,) ndarray or None
         The detector's responses after ``detect`` or ``detect_and_extract``,
-        kept by an ``extract`` of those keypoints (``keypoints`` omitted); None
-        after ``extract`` of keypoints given.
+        kept by an ``extract`` of those keypoints (``keypoints`` omitted, or
+        given with their own ``scales``, as with ``skimage.feature.ORB``);
+        None after ``extract`` of other keypoints (ORB keeps its detection's,
+        which then describe other keypoints than ``descriptors``).
     descriptors : dict of str to (N, D) ndarray of float32
         One row per keypoint for every descriptor; rows of keypoints the
         descriptor could not describe are zero.
@@ -199,8 +202,10 @@ class MultiDescriptorExtractor:
         and ``keypoints[masks[name]]`` to match one descriptor.
 
     Every call first sets all of these to None (``extract`` replaces the keypoints
-    too): a call that raises leaves None, never the previous image's results
-    (which skimage's SIFT and ORB keep).
+    too, with the same values for its own): a call that raises leaves None, never
+    the previous image's results (which skimage's SIFT and ORB keep). After any
+    call, ``keypoints``, ``descriptors`` and ``masks`` describe the same keypoints
+    row by row, as :class:`~sarfeat.SARR2D2Detector`'s do.
 
     Examples
     --------
@@ -391,7 +396,9 @@ class MultiDescriptorExtractor:
         keypoints : (N, 2) array_like, optional
             (row, col) positions; by default those of the last :meth:`detect`.
             Stored in ``keypoints`` as floats of ``image``'s keypoint dtype (see
-            Attributes), whatever their own dtype.
+            Attributes), whatever their own dtype; ``scales`` and
+            ``orientations`` become theirs too, and ``responses`` None unless
+            they are the detection's own keypoints at its own scales.
         scales : (N,) array_like, optional
             Patch diameters in pixels (the detector's ``scales``: 32 at full
             resolution), at least 16. Default: those of the last :meth:`detect`
@@ -418,12 +425,12 @@ class MultiDescriptorExtractor:
         if keypoints is None:
             if self.keypoints is None:
                 raise ValueError("no keypoints: pass keypoints= or call detect() first")
-            responses = self.responses
             scales = self.scales if scales is None else scales
-            given = self.keypoints
-        else:
-            responses = None
-            given = keypoints
+            keypoints = self.keypoints
+        # the detection's responses describe its own keypoints at its own scales only
+        own = same_keypoints(keypoints, scales, self.keypoints, self.scales)
+        responses = self.responses if own else None
+        given = keypoints
         own_orientations = self.orientations
         self._clear_results()  # extract replaces every result, keypoints included
         keypoints, scales = check_keypoints(given, scales, orientations,

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from skimage.feature import ORB
+from skimage.feature import ORB, SIFT
 
 from sarfeat import CoarseFineMatcher, MultiDescriptorExtractor, SARR2D2Detector
 from sarfeat.data import load_optical_sar_tile, load_sar_scene
@@ -238,3 +238,34 @@ def test_the_extractor_lines_up_other_keypoints_too(intensity):
         np.testing.assert_allclose(extractor.descriptors[name][described],
                                    alone.descriptors[name], atol=1e-6, err_msg=name)
 
+
+def test_extract_of_its_own_keypoints_keeps_the_detection_as_sift_and_orb_do(intensity):
+    """``extract(image)`` (SIFT's call) and ORB's ``extract(image, keypoints, scales,
+    orientations)`` with the detection's own keep every detection attribute, in both
+    estimators as in skimage's (main's extractor dropped its ``responses`` in ORB's call)."""
+    picture = _orb_image(intensity)
+    sift = SIFT()
+    sift.detect(picture)
+    kept = sift.keypoints.copy()
+    sift.extract(picture)
+    np.testing.assert_array_equal(sift.keypoints, kept)
+    assert len(sift.descriptors) == len(kept)
+    orb = ORB(n_keypoints=50)
+    orb.detect(picture)
+    kept = orb.keypoints.copy(), orb.responses.copy()
+    orb.extract(picture, orb.keypoints, orb.scales, orb.orientations)
+    np.testing.assert_array_equal(orb.keypoints, kept[0])
+    np.testing.assert_array_equal(orb.responses, kept[1])
+    assert len(orb.mask_) == len(orb.keypoints)
+    for estimator in (SARR2D2Detector(max_keypoints=100),
+                      MultiDescriptorExtractor(descriptors="ratio_hog", max_keypoints=100)):
+        estimator.detect(intensity)
+        detected = {name: getattr(estimator, name).copy()
+                    for name in ("keypoints", "scales", "responses")}
+        for given in ((), (estimator.keypoints, estimator.scales, estimator.orientations)):
+            estimator.extract(intensity, *given)
+            for name, values in detected.items():
+                np.testing.assert_array_equal(getattr(estimator, name), values, err_msg=name)
+            described = (estimator.mask if isinstance(estimator, SARR2D2Detector)
+                         else estimator.masks["ratio_hog"])
+            assert len(described) == len(detected["keypoints"]) and described.any()
