@@ -86,7 +86,9 @@ def source_window(inverse_map: np.ndarray, box, shape, margin: int):
     r0, r1, c0, c1 = box
     corners = np.array([[c0, r0, 1], [c1 - 1, r0, 1], [c0, r1 - 1, 1], [c1 - 1, r1 - 1, 1]],
                        float) @ np.asarray(inverse_map, float).T
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a corner on or next to a horizon maps to infinity (a subnormal last coordinate
+    # overflows): the block then reads the whole input, its no-data set by the warp
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         mapped = corners[:, :2] / corners[:, 2:]
     if not np.all(np.isfinite(mapped)) or np.any(corners[:, 2] <= 0):
         return 0, shape[0], 0, shape[1]  # a projective horizon crosses the block
@@ -304,14 +306,17 @@ def _mapped_grid(matrix: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
     Computed term by term, as skimage's transforms map points (a zero
     homogeneous coordinate read as machine epsilon), but without their matrix
     product of every pixel: that product starts the BLAS's threads, which then
-    spin on the CPUs beside the caller's work.
+    spin on the CPUs beside the caller's work. A pixel next to a horizon (a
+    subnormal homogeneous coordinate) maps to infinity, outside the input: the
+    warp's edge check makes it no-data.
     """
     cols = np.arange(shape[1], dtype=float)[None, :]
     rows = np.arange(shape[0], dtype=float)[:, None]
     (a, b, c), (d, e, f), (g, h, i) = np.asarray(matrix, dtype=float)
     w = g * cols + h * rows + i
     w = np.where(w == 0, np.finfo(float).eps, w)
-    return (a * cols + b * rows + c) / w, (d * cols + e * rows + f) / w
+    with np.errstate(over="ignore"):
+        return (a * cols + b * rows + c) / w, (d * cols + e * rows + f) / w
 
 
 def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: int,
@@ -352,7 +357,11 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
             part = ndimage.gaussian_filter(part, sigma, mode="nearest")
         resampled.append(_skimage_warp(part, mapping, output_shape=shape, order=order,
                                        cval=0.0, preserve_range=True, **beyond))
-    out = resampled[0] if len(resampled) == 1 else resampled[0] + 1j * resampled[1]
+    if len(resampled) == 1:
+        out = resampled[0]
+    else:  # parts set, not summed: 1j * inf (a cubic beyond a horizon, no-data below) is NaN
+        out = np.empty(shape, complex)
+        out.real, out.imag = resampled
     bad = np.zeros(shape, bool)
     if not ok.all():
         spread = _skimage_warp(invalid.astype(np.float32), transform, output_shape=shape,

@@ -84,6 +84,32 @@ def test_antialias_of_a_map_with_its_origin_near_the_horizon(image, last):
     assert np.nanmax(out) - np.nanmin(out) < 0.3 * (crop.max() - crop.min())
 
 
+@pytest.mark.parametrize("order", [0, 1, 3])
+@pytest.mark.parametrize("last", [1e-100, 5e-324, -0.5])
+def test_a_map_with_a_horizon_in_the_output_warps_without_warnings(order, last):
+    """The output pixels on or beyond a projective map's horizon are no-data, computed
+    without a RuntimeWarning: a subnormal homogeneous coordinate (last 5e-324) overflowed
+    the division in the block's window and the pixel map, and a cubic's infinite values
+    there made ``1j * inf`` of a complex image warn (last 1e-100)."""
+    image = (np.arange(64.0).reshape(8, 8) * (1 - 2j)).astype(np.complex64)  # 8 row + col
+    matrix = np.array([[1, 0, 0.2], [0, 1, 0.2], [0.25, 0, last]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = warp(image, matrix, (6, 12), order=order)
+        blocked = warp(image, matrix, (6, 12), order=order, block=4)
+    np.testing.assert_allclose(blocked, out, rtol=1e-6, equal_nan=True)
+    cols, rows = np.meshgrid(np.arange(12.0), np.arange(6.0))
+    w = 0.25 * cols + last  # 0 on the horizon (column 2 for last -0.5), negative before it
+    with np.errstate(over="ignore"):  # infinity at a subnormal w: outside
+        x, y = (cols + 0.2) / np.where(w > 0, w, 1), (rows + 0.2) / np.where(w > 0, w, 1)
+    inside = (w > 0) & (x <= 7) & (y <= 7)
+    assert inside.sum() >= 10 and (~inside).sum() >= 10  # both sides of the layout drawn
+    np.testing.assert_array_equal(np.isnan(out.real), ~inside)
+    np.testing.assert_array_equal(np.isnan(out.imag), ~inside)
+    if order == 1:  # the ramp, read where the map says
+        np.testing.assert_allclose(out[inside], ((8 * y + x) * (1 - 2j))[inside], rtol=1e-5)
+
+
 def test_bad_arguments_are_refused(image):
     with pytest.raises(ValueError, match="3x3"):
         warp(image, np.eye(2), (4, 4))
