@@ -99,7 +99,7 @@ class Raster:
         Each band's GDAL scale, offset and unit type (physical value = stored
         value * scale + offset, as ``gdalinfo`` shows them) in a GeoTIFF read
         with rasterio, when a band has other than scale 1, offset 0 and no unit;
-        else None. :attr:`data` holds the stored values as they are (as GDAL reads
+        else None. ``data`` holds the stored values as they are (as GDAL reads
         them), written back with their scale, offset and unit; :meth:`band`, what
         detection and matching see, gives the physical values.
     """
@@ -134,13 +134,13 @@ class Raster:
     @property
     def scaled(self) -> bool:
         """Whether a band has a scale other than 1 or an offset other than 0
-        (:attr:`scaling`), so that :meth:`band` gives other values than :attr:`data`."""
+        (``scaling``), so that :meth:`band` gives other values than ``data``."""
         return scaling_applies(self.scaling)
 
     def band(self, index: int | None = None) -> np.ndarray:
         """One band, its no-data as NaN (a float copy only where there is no-data or scaling).
 
-        Where the file gives the band a scale or offset (:attr:`scaling`), its
+        Where the file gives the band a scale or offset (``scaling``), its
         physical values: stored value * scale + offset (float), as GDAL's unscaling
         gives them; no-data is what the stored values mark (before scaling).
 
@@ -223,7 +223,7 @@ def check_path(path, name: str = "path") -> str | os.PathLike:
 
 
 def check_raster(raster, name: str = "raster") -> None:
-    """Raise TypeError unless ``raster`` is a :class:`Raster`, saying how to make one."""
+    """Raise TypeError unless ``raster`` is a :class:`~sarfeat.io.Raster`, saying how to make it."""
     if not isinstance(raster, Raster):
         raise TypeError(f"{name} must be a sarfeat.io.Raster (read_raster gives one; "
                         f"Raster(data[None], valid[None]) wraps a 2-D array), got "

@@ -2,8 +2,8 @@
 
 Every function draws on a new :class:`matplotlib.figure.Figure` (no pyplot
 state) and saves it to a file; matplotlib is imported only when a plot is made.
-The registration plot lives in :mod:`sarfeat.viz_registration` and what every plot
-shares in :mod:`sarfeat.viz_display`; import all of them from here.
+The registration plot lives in ``sarfeat.viz_registration`` and what every plot
+shares in ``sarfeat.viz_display``; import all of them from here.
 """
 
 from __future__ import annotations

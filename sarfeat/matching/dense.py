@@ -255,7 +255,7 @@ class DenseStructuralMatcher(DenseFineStage):
         is no-data too, and so are the exact zeros connected to the border of a SAR
         image read as linear intensity or amplitude (a GRD product's slice edges,
         whose files often say no nodata value;
-        :func:`~sarfeat.matching.inputs.sar_border_zeros`), with
+        ``sarfeat.matching.inputs.sar_border_zeros``), with
         ``diagnostics['border_fill']`` the share of each image's pixels they took.
         On the 3MOS tuning tiles turned and scaled onto canvases with black
         corners, 16 pairs of 40 registered within 3 px with it and 14 without.
