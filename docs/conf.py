@@ -5,10 +5,11 @@ Build from the repository root with::
     SARFEAT_DATA_DIR=../shared/data sphinx-build -W --keep-going -b html docs docs/_build/html
 
 The build works offline. Links to the documentation of numpy, scipy,
-scikit-image and torch (intersphinx) need their object inventories: set
-``SARFEAT_DOCS_INTERSPHINX=1`` to download them, or point
+scikit-image, torch, matplotlib and Python (intersphinx) need their object
+inventories: set ``SARFEAT_DOCS_INTERSPHINX=1`` to download them, or point
 ``SARFEAT_DOCS_INVENTORIES`` at a folder holding ``numpy.inv``, ``scipy.inv``,
-``skimage.inv`` and ``torch.inv`` (any subset) to use local copies.
+``skimage.inv``, ``torch.inv``, ``matplotlib.inv`` and ``python.inv`` (any
+subset) to use local copies.
 Without either, intersphinx is configured with no targets and nothing is
 fetched, so an offline build has no warnings.
 """
@@ -69,6 +70,8 @@ _INTERSPHINX_TARGETS = {
     "scipy": "https://docs.scipy.org/doc/scipy/",
     "skimage": "https://scikit-image.org/docs/stable/",
     "torch": "https://docs.pytorch.org/docs/stable/",
+    "matplotlib": "https://matplotlib.org/stable/",
+    "python": "https://docs.python.org/3/",
 }
 
 
@@ -127,39 +130,64 @@ html_show_sourcelink = False
 
 # -- Links to re-exported names ----------------------------------------------------------------
 #
-# The public functions and classes are documented under their short names
-# (sarfeat.normalize_sar), while docstrings inside the package may name them by
-# their defining module (sarfeat.preprocess.normalize_sar, or normalize_sar
-# within sarfeat.preprocess). Resolve those references to the documented name.
+# A function or class is documented once, under one of the names it is imported by:
+# its short name (sarfeat.normalize_sar), a module that gives it to users
+# (sarfeat.io.write_raster, defined in sarfeat.raster_write) or its defining module
+# (sarfeat.detector_input.NoKeypointsError, also sarfeat.NoKeypointsError).
+# Docstrings inside the package may name it by any other of those names, or by its
+# bare name within a module that imports it. A reference that finds no target is
+# resolved to the documented name of the same object, members of a class included.
 
 
-def _public_name(target: str, module: str | None) -> str | None:
+def _imported(name: str):
+    """(object, members) for ``sarfeat.module.NAME.member...``: the module's NAME and the
+    names after it; None when no module along ``name`` has such an attribute."""
     import importlib
 
-    candidates = [target] + ([f"{module}.{target}"] if module else [])
-    for candidate in candidates:
-        path, _, attribute = candidate.rpartition(".")
-        if not path.startswith("sarfeat"):
-            continue
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first
         try:
-            obj = getattr(importlib.import_module(path), attribute)
-        except (ImportError, AttributeError):
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
             continue
-        if attribute in sarfeat.__all__ and getattr(sarfeat, attribute) is obj:
-            return f"sarfeat.{attribute}"
+        if not hasattr(owner, parts[cut]):
+            return None
+        return getattr(owner, parts[cut]), parts[cut + 1:]
     return None
+
+
+def _documented_names(env, target: str, module: str | None) -> list[str]:
+    """The documented names of the object that ``target`` names (within ``module``)."""
+    documented = env.get_domain("py").objects
+    found = []
+    for candidate in [target] + ([f"{module}.{target}"] if module else []):
+        if not candidate.startswith("sarfeat."):
+            continue
+        imported = _imported(candidate)
+        if imported is None:
+            continue
+        obj, members = imported
+        short = candidate.split(".")[-1 - len(members)]
+        for name in documented:
+            if name.rpartition(".")[2] != short or not name.startswith("sarfeat"):
+                continue
+            other = _imported(name)
+            if other is not None and other[0] is obj and not other[1]:
+                found.append(".".join([name, *members]))
+    return [name for name in dict.fromkeys(found) if name != target]
 
 
 def _resolve_reexports(app, env, node, contnode):
     if node.get("refdomain") != "py":
         return None
-    public = _public_name(node["reftarget"], node.get("py:module"))
-    if public is None or public == node["reftarget"]:
-        return None
     domain = env.get_domain("py")
-    return domain.resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], public, node, contnode
-    )
+    for name in _documented_names(env, node["reftarget"], node.get("py:module")):
+        resolved = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], name, node, contnode
+        )
+        if resolved is not None:
+            return resolved
+    return None
 
 
 def setup(app):

@@ -280,7 +280,8 @@ def save_checkpoint(net: "R2D2Net",  # noqa: F821
         The network to save.
     path : str or path-like
         Destination file; a name ending in ``.npz`` gets sarfeat's ``.npz``
-        weights (:func:`save_weights`), as :func:`load_checkpoint` expects.
+        weights (:func:`~sarfeat.checkpoint.save_weights`), as :func:`load_checkpoint`
+        expects.
     metadata : dict, optional
         Strings, numbers, lists and dicts of those (config, data sources,
         code version...).

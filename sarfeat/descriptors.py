@@ -12,8 +12,9 @@ same (row, col) positions and patch diameters (``scales``):
 ``'ratio_hog'``
     A SAR-SIFT-style histogram of gradient orientations (Dellinger et al.,
     "SAR-SIFT: a SIFT-like algorithm for SAR images", IEEE TGRS 2015). The
-    gradient is the ROEWA ratio gradient (:func:`roewa_gradient`): along each
-    axis, the log of the ratio of the exponentially weighted means of the
+    gradient is the ROEWA ratio gradient
+    (:func:`~sarfeat.hand_descriptors.roewa_gradient`): along each axis, the log of the
+    ratio of the exponentially weighted means of the
     *linear intensity* on the two sides of the pixel. A ratio of local means is
     unbiased under multiplicative speckle, where a difference of pixel values
     is not, and is exactly invariant to a gain on the intensity. The

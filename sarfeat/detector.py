@@ -171,7 +171,7 @@ class SARR2D2Detector:
     keypoints : (N, 2) ndarray
         Keypoint coordinates as (row, col), with sub-pixel refinement. None lies
         within ``EDGE_MARGIN`` (12) pixels of its pyramid level of the image
-        edge (fewer on levels under 96 pixels, see :func:`edge_margin`), where the
+        edge (fewer on levels under 96 pixels, see :func:`~sarfeat.pyramid.edge_margin`), where the
         network's maps answer the padding rather than the image. Every per-keypoint
         array (``keypoints``, ``scales``, ``orientations``, ``responses``,
         ``reliabilities``, ``repeatabilities``) is float32 for a float32, float16
@@ -543,8 +543,8 @@ class SARR2D2Detector:
 
         Notes
         -----
-        A keypoint outside the image, within :func:`edge_margin` pixels of its level
-        of the image edge, on a no-data pixel or within the network's reach of a
+        A keypoint outside the image, within :func:`~sarfeat.pyramid.edge_margin`
+        pixels of its level of the image edge, on a no-data pixel or within the network's reach of a
         large no-data region cannot be described: ``mask`` is False for it and
         ``descriptors`` has rows only for the others, as in
         ``skimage.feature.ORB``. With ``upright``, a descriptor is read at the

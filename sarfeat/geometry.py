@@ -40,7 +40,7 @@ _SINGULAR = 1e-12
 
 
 def warp_dtype(dtype) -> np.dtype:
-    """The dtype :func:`warp` returns for an input of ``dtype``: float32 or wider, complex kept.
+    """Output dtype of :func:`~sarfeat.geometry.warp` for ``dtype``: float32 or wider, complex kept.
 
     Examples
     --------

@@ -140,7 +140,7 @@ def quarter_turn_maps(run: Callable, gray: np.ndarray):
     run : callable
         Takes an (H, W) float tensor and returns maps with ``reliability`` and
         ``repeatability`` (H, W) tensors, like
-        :meth:`sarfeat.runtime.maps.DenseRunner.run`.
+        :meth:`sarfeat.runtime.torch.DenseRunner.run`.
     gray : Tensor, shape (H, W)
         The image, values in [0, 1].
 

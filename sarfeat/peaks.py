@@ -34,7 +34,7 @@ def peak_window(shape: tuple[int, int], core: tuple[slice, slice], margin: int |
                  ) -> tuple[int, int, int, int]:
     """(row0, row1, col0, col1): the pixels of ``core`` at least ``margin`` inside.
 
-    ``margin`` is the level's :func:`edge_margin` (by default, that of ``shape``).
+    ``margin`` is the level's :func:`~sarfeat.pyramid.edge_margin` (by default, that of ``shape``).
     """
     bounds = []
     margin = edge_margin(shape) if margin is None else margin
@@ -55,7 +55,7 @@ def find_peaks(
     """(rows, cols) of the 3 x 3 maxima of ``repeatability`` that pass both thresholds.
 
     Only pixels of ``core`` (row and column slices of the maps) count, less
-    :func:`edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
+    :func:`~sarfeat.pyramid.edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
     those outside the core). Row-major order; with numba, one compiled pass
     gives the same peaks.
     """

@@ -119,7 +119,7 @@ def normalize_sar(
         True where pixels may be used (numbers: nonzero is True; NaN is refused).
     nodata : float, optional
         A value that marks missing pixels (in the input's units), besides NaN,
-        compared as :func:`valid_mask` compares.
+        compared as :func:`~sarfeat.preprocess.valid_mask` compares.
 
     Returns
     -------

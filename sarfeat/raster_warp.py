@@ -184,7 +184,7 @@ def warp_colour(image, inverse_map: np.ndarray, shape: tuple[int, int], *, order
     Raises
     ------
     ValueError
-        For an ``image`` that is not (H, W, 3) or (H, W, 4), and as :func:`warp`.
+        For an ``image`` that is not (H, W, 3) or (H, W, 4), and as :func:`~sarfeat.geometry.warp`.
     """
     image = image if np.ma.isMaskedArray(image) else np.asarray(image)
     if image.ndim != 3 or image.shape[-1] not in (3, 4):

@@ -94,10 +94,11 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
 
 
 def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
-    """The dtype in which :func:`write_raster` stores ``raster`` at ``path`` (by its suffix):
-    ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11 has no float16);
-    PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8; a colour
-    picture, uint8.
+    """The dtype in which :func:`~sarfeat.io.write_raster` stores ``raster`` at ``path``.
+
+    By its suffix: ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11
+    has no float16); PNG/JPEG display image, uint16 for uint16 data in a PNG, else
+    uint8; a colour picture, uint8.
 
     Raises
     ------

@@ -293,7 +293,7 @@ def _checked_model(found, fixed_shape: tuple, moving_shape: tuple) -> tuple[dict
 
 @dataclass
 class PairInputs:
-    """Two rasters and what of them is matched (:func:`prepare_pair`).
+    """Two rasters and what of them is matched (:func:`~sarfeat.registration.prepare_pair`).
 
     Attributes
     ----------

@@ -133,7 +133,7 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
 
 
 class ScaledImage:
-    """A lazily normalised image: slicing it gives :meth:`SARScaling.apply` of the window.
+    """A lazily normalised image, sliced through :meth:`~sarfeat.preprocess.SARScaling.apply`.
 
     Holds the input and its :class:`SARScaling`, never a normalised copy;
     ``shape`` and 2-D slicing (``image[r0:r1, c0:c1]``) are all it offers,

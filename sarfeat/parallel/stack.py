@@ -75,7 +75,7 @@ class PairOutcome:
         run), ``failed_image`` (the image a :class:`~sarfeat.RegistrationError`
         blames: ``'fixed'``, ``'moving'`` or None), ``searched`` (True once the
         pair reached the matcher: its error is then the search's; False for a
-        refusal of :func:`register`'s input checks, an image mostly no-data say,
+        refusal of :func:`~sarfeat.register`'s input checks, an image mostly no-data say,
         which come before the search), and whatever a ``postprocess`` function
         adds (for example the files it wrote). Empty for a pair whose task did
         not come back.
