@@ -217,36 +217,6 @@ def test_match_errors_of_a_large_pair_are_drawn_downsampled(tmp_path, monkeypatc
     assert drawn[0].axes[0].get_title() == "pair"
 
 
-def api_reference_names() -> set[str]:
-    """The full names that docs/api.rst lists in its autosummary tables."""
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "docs" / "api.rst").read_text()
-    names, module, listing = set(), "sarfeat", False
-    for line in text.splitlines():
-        current = re.match(r"\.\. currentmodule:: (\S+)", line)
-        if current:
-            module = current.group(1)
-        elif line.startswith(".. autosummary::"):
-            listing = True
-        elif listing and line.startswith("   "):
-            if not line.lstrip().startswith(":"):  # a name, not an option
-                names.add(f"{module}.{line.strip()}")
-        elif line.strip():  # the first unindented text after the table ends it
-            listing = False
-    return names
-
-
-def test_every_public_name_of_viz_is_in_the_api_reference():
-    import sarfeat.viz
-
-    listed = api_reference_names()
-    assert "sarfeat.io.read_raster" in listed and "sarfeat.register" in listed  # parsed
-    missing = [name for name in sarfeat.viz.__all__ if f"sarfeat.viz.{name}" not in listed]
-    assert not missing, f"docs/api.rst does not list sarfeat.viz's {missing}"
-
-
 def unmatched_result(fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
     """The identity transform with two matches and no inlier among them."""
     keypoints = np.array([[20.0, 30.0], [100.0, 120.0]])

@@ -1,0 +1,76 @@
+"""docs/api.rst: every function and class that a module it documents exports is listed.
+
+A module's ``__all__`` is what other modules may import from it; where api.rst documents
+the module, its functions and classes are in the reference too (constants are left to
+the module's own page). A name added to ``__all__`` and not to api.rst fails here, as
+does a listed name that no longer imports (moved or renamed)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+API_RST = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
+
+
+def api_reference_names() -> set[str]:
+    """The full names that docs/api.rst lists in its autosummary tables."""
+    names, module, listing = set(), "sarfeat", False
+    for line in API_RST.read_text().splitlines():
+        current = re.match(r"\.\. currentmodule:: (\S+)", line)
+        if current:
+            module = current.group(1)
+        elif line.startswith(".. autosummary::"):
+            listing = True
+        elif listing and line.startswith("   "):
+            if not line.lstrip().startswith(":"):  # a name, not an option
+                names.add(f"{module}.{line.strip()}")
+        elif line.strip():  # the first unindented text after the table ends it
+            listing = False
+    return names
+
+
+def documented_modules() -> list[str]:
+    """The package and every module that api.rst documents (``.. automodule::``)."""
+    return ["sarfeat"] + re.findall(r"^\.\. automodule:: (\S+)", API_RST.read_text(), re.M)
+
+
+def imported(name: str):
+    """The object a full name ``package.module.attribute...`` names."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(name)
+
+
+def test_every_listed_name_imports():
+    names = api_reference_names()
+    assert "sarfeat.io.read_raster" in names and "sarfeat.register" in names  # parsed
+    broken = []
+    for name in sorted(names):
+        try:
+            imported(name)
+        except (ImportError, AttributeError):
+            broken.append(name)
+    assert not broken, f"docs/api.rst lists names that do not import: {broken}"
+
+
+@pytest.mark.parametrize("module", documented_modules())
+def test_every_exported_function_and_class_is_listed(module):
+    listed = {id(imported(name)) for name in api_reference_names()}
+    exported = importlib.import_module(module)
+    missing = [name for name in getattr(exported, "__all__", ())
+               if (inspect.isfunction(getattr(exported, name))
+                   or inspect.isclass(getattr(exported, name)))
+               and id(getattr(exported, name)) not in listed]
+    assert not missing, f"docs/api.rst does not list {module}'s {missing}"
