@@ -140,18 +140,25 @@ def _inputs(hh: np.ndarray) -> dict:
     counts = np.round(hh / np.nanmax(hh) * 60000).astype(np.uint16)
     counts[:, :12] = 0
     quicklook = np.round(255 * np.clip(np.log10(hh) / 4 + 0.5, 0, 1)).astype(np.uint8)
+    # skimage.img_as_int of the quick-look: 8-bit levels scaled to int16's range (divisor 32767)
+    as_int16 = np.round(quicklook * (32767 / 255)).astype(np.int16)
+    bright = quicklook.astype(np.uint16)
+    bright[0, 1] = 300  # off the regular sample: the divisor stays 255, as normalize_sar's
     phase = np.exp(2j * np.pi * rng.random(hh.shape))
     return {
         "intensity with NaN": (with_nan, None),
         "uint16 with nodata=0": (counts, 0),
         "uint8 quick-look": (quicklook, None),
+        "int16 quick-look": (as_int16, None),
+        "uint16 quick-look, bright pixel": (bright, None),
         "dB": (10 * np.log10(hh).astype(np.float64), None),
         "complex": ((np.sqrt(hh) * phase).astype(np.complex64), None),
     }
 
 
 @pytest.mark.parametrize("name", ["intensity with NaN", "uint16 with nodata=0", "uint8 quick-look",
-                                  "dB", "complex"])
+                                  "int16 quick-look", "uint16 quick-look, bright pixel", "dB",
+                                  "complex"])
 def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, name):
     """Row-block statistics and per-window normalisation equal normalize_sar, bit for bit."""
     from sarfeat import normalize_sar, value_scale

@@ -8,8 +8,10 @@ keypoints at full resolution with the tiles and halos of
 1. **Statistics.** The normalisation of :func:`sarfeat.normalize_sar` needs
    numbers of the whole scene: the input kind (for ``'auto'``), the smallest
    positive value, the 1st and 99th percentiles of a regular sample of the
-   valid pixels and, with no-data, the median that fills it. Row blocks are
-   summarised by the workers; the client combines them. The sample is the
+   valid pixels (a display image's divisor, from the same sample) and, with
+   no-data, the median that fills it; :mod:`sarfeat.value_scale` applies
+   them. Row blocks are summarised by the workers; the client combines
+   them. The sample is the
    same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
@@ -43,11 +45,10 @@ from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from ..detector_input import keypoint_dtype
 from .. import preprocess, value_scale
-from ..input_kinds import check_input_kind
+from ..input_kinds import check_input_kind, display_divisor
 from ..io import bands_first
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
-from ..value_scale import STRETCH_PERCENTILES
 from ..weights import absolute_weights
 from ..wording import counted
 from . import _worker
@@ -227,13 +228,8 @@ def _block_stats(window, start: int, step: int, nodata) -> dict:
     values = preprocess.as_float32(raw)
     valid = preprocess.valid_mask(raw, nodata)
     positive = valid & (values > 0)
-    real = None if np.iscomplexobj(raw) else raw
-    finite = real[np.isfinite(real)] if real is not None and real.dtype.kind == "f" else real
     return {
-        "finite": 0 if finite is None else finite.size,
-        "negative": 0 if finite is None else int(np.count_nonzero(finite < 0)),
         "floor": values[positive].min() if positive.any() else None,
-        "top": float(values[valid].max()) if valid.any() else None,
         "all_valid": bool(valid.all()),
         "sample": values.ravel()[start::step].copy(),
         "sample_valid": valid.ravel()[start::step].copy(),
@@ -242,44 +238,30 @@ def _block_stats(window, start: int, step: int, nodata) -> dict:
 
 @dataclass(frozen=True)
 class _Normalization:
-    """The numbers that bring every window to [0, 1] as the whole image would be."""
+    """The numbers that bring every window to [0, 1] as the whole image would be: those
+    :func:`sarfeat.value_scale.perceptual` and :func:`~sarfeat.value_scale.to_unit` take."""
 
     kind: str
     nodata: float | None
-    divisor: float | None  # display images: 1, 255 or 65535 (preprocess.display_divisor)
     floor: np.float32 | None  # intensity / amplitude: the smallest positive value
-    low: float = 0.0
-    scale: float = 1.0
+    divisor: float | None = None  # display: 1, 255, 32767 or 65535 (input_kinds.display_divisor)
+    low: np.float32 | None = None  # the robust stretch (not for display)
+    scale: np.float32 | None = None
     fill: float | None = None  # value of no-data pixels; None when every pixel is valid
 
     def apply(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The window in [0, 1] (float32) and its valid mask (None when all valid)."""
-        values = preprocess.as_float32(raw)
+        values = self.to_unit(preprocess.as_float32(raw))
         valid = preprocess.valid_mask(raw, self.nodata)
-        self.to_scale(values)
-        self.stretch(values)
         if valid.all():
             return values, None
         preprocess.fill_invalid(values, valid, median=self.fill)
         return values, valid
 
-    def stretch(self, values: np.ndarray) -> None:
-        """From the perceptual scale to [0, 1]: the robust stretch (none for display)."""
-        if self.kind != "display":
-            with np.errstate(invalid="ignore"):  # no-data (refilled later) may be inf
-                values -= np.float32(self.low)
-                values *= np.float32(self.scale)
-        np.clip(values, 0.0, 1.0, out=values)
-
-    def to_scale(self, values: np.ndarray) -> None:
-        """dB for intensity and amplitude, [0, 1] for display integers; in place."""
-        if self.kind in ("intensity", "amplitude"):
-            np.maximum(values, self.floor, out=values)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                np.log10(values, out=values)
-            values *= 10.0
-        elif self.divisor is not None:
-            values /= np.float32(self.divisor)
+    def to_unit(self, values: np.ndarray) -> np.ndarray:
+        """float32 ``values`` (changed in place) on the perceptual scale, then in [0, 1]."""
+        value_scale.perceptual(values, self.kind, self.floor, self.divisor)
+        return value_scale.to_unit(values, self.kind, self.low, self.scale)
 
 
 def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
@@ -295,10 +277,6 @@ def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
 def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata) -> _Normalization:
     """Combine the row blocks' statistics as :func:`sarfeat.normalize_sar` would."""
     kind = _resolve_kind(input_kind, dtype, blocks)
-    floors = [b["floor"] for b in blocks if b["floor"] is not None]
-    tops = [b["top"] for b in blocks if b["top"] is not None]
-    divisor = preprocess.display_divisor(np.array(tops or [1.0])) if kind == "display" else None
-    norm = _Normalization(kind, nodata, divisor, min(floors) if floors else np.float32(1.0))
     sample = np.concatenate([b["sample"] for b in blocks])
     valid = np.concatenate([b["sample_valid"] for b in blocks])
     all_valid = all(b["all_valid"] for b in blocks)
@@ -307,15 +285,15 @@ def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata)
             "the regular sample of the scene holds no valid pixel (all NaN, nodata or "
             "masked there): the scene is (nearly) empty"
         )
-    norm.to_scale(sample)
+    floors = [b["floor"] for b in blocks if b["floor"] is not None]
+    norm = _Normalization(kind, nodata, min(floors) if floors else np.float32(1.0))
+    if kind == "display":  # from the valid sample, as normalize_sar
+        norm = replace(norm, divisor=display_divisor(sample if all_valid else sample[valid]))
+    value_scale.perceptual(sample, kind, norm.floor, norm.divisor)
     if kind != "display":
-        chosen = sample if all_valid else sample[valid]
-        low, high = np.percentile(chosen, STRETCH_PERCENTILES)
-        if not high > low:
-            low, high = float(chosen.min()), float(chosen.max())
-        norm = replace(norm, low=low, scale=1.0 / (high - low) if high > low else 0.0)
-    norm.stretch(sample)
-    stretched = sample[valid]
+        low, scale = value_scale.stretch_bounds(sample if all_valid else sample[valid])
+        norm = replace(norm, low=low, scale=scale)
+    stretched = value_scale.to_unit(sample, kind, norm.low, norm.scale)[valid]
     if stretched.max() == stretched.min():
         raise RuntimeError(
             "the scene is flat (all valid pixels have one value): there is nothing to detect"
