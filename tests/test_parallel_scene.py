@@ -190,6 +190,23 @@ def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, nam
         np.testing.assert_allclose(values[inside], whole[inside], atol=1e-6)
 
 
+def test_an_int16_picture_in_one_block_is_divided_as_normalize_sar_divides_it(airsar_cube):
+    """img_as_int of an 8-bit picture whose brightest level is even: that one value is a
+    multiple of 257 too, and the divisor (32767) comes from the whole sample, not from it."""
+    from sarfeat import normalize_sar
+    from sarfeat.parallel import scene as tiled
+
+    image, _ = _inputs(airsar_cube[..., 0])["int16 quick-look"]
+    assert image.max() % 257 == 0
+    (_, _, start, step), = tiled._row_blocks(*image.shape)  # one block: the whole image
+    norm = tiled._normalization([tiled._block_stats(image, start, step, None)], "auto",
+                                image.dtype, None)
+    assert (norm.kind, norm.divisor) == ("display", 32767.0)
+    values, valid = norm.apply(image[10:90, 30:200])
+    assert valid is None
+    np.testing.assert_array_equal(values, normalize_sar(image).image[10:90, 30:200])
+
+
 def test_tiled_detection_refuses_bad_scenes(client, tmp_path):
     with pytest.raises(ValueError, match="expected a 2-D scene"):
         detect_tiled(np.zeros(10), client=client)
