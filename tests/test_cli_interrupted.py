@@ -20,8 +20,12 @@ from sarfeat.io import TEMPORARY_MARK
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: ``sarfeat register ARGS`` whose plot is half written when the process gets a signal
-#: (argv[1]: SIGINT or SIGTERM), after its -o and --json are written.
+#: (argv[1]: SIGINT or SIGTERM), after its -o and --json are written. Each script takes
+#: Ctrl-C as a terminal's process does: a job started in the background (CI's, ``nohup
+#: ... &``) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
 STOPPED_WHILE_PLOTTING = """
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores it
 import os, signal, sys
 import sarfeat.viz
 
@@ -144,6 +148,8 @@ def test_a_failed_detect_plot_leaves_the_earlier_keypoints(shifted_pair, tmp_pat
 #: ``python -m sarfeat detect --example`` getting a signal (argv[1]) while it imports the
 #: command line, before any of its work.
 STOPPED_WHILE_STARTING = """
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores it
 import os, runpy, signal, sys
 SENT = getattr(signal, sys.argv[1])
 

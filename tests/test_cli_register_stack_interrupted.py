@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: process group when argv[2] happens: 'starting', the first worker started, the cluster
 #: not yet; 'working', a registration under way in a worker.
 STOPPED = """
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores it
 import os, runpy, signal, sys, time
 import distributed
 import sarfeat.parallel.stack as stack
