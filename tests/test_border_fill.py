@@ -14,6 +14,7 @@ from benchmarks.optical_sar_pairs import onto_canvas
 from sarfeat.cli import main
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
+from sarfeat.matching.inputs import nodata_marked
 from sarfeat.matching.dense_search import working
 from sarfeat.metrics import registration_rmse
 from sarfeat.preprocess import border_fill
@@ -159,27 +160,14 @@ def _grd_edge(tile, start=100):
     return intensity, edge
 
 
-def test_a_linear_sar_image_s_slice_edge_zeros_are_no_data(tile):
-    # not all four corners hold the zeros, so the canvas rule does not apply; as data, the
-    # edge outweighs the scene (the pair was refused); as no-data it registers
+def test_a_linear_sar_image_s_slice_edge_zeros_are_no_data_when_nodata_says_so(tile):
+    # not all four corners hold the zeros, so the canvas rule does not apply: a GRD slice
+    # edge needs nodata=0 (zeros at the border of the optical-SAR pairs' 8-bit SAR tiles
+    # are calm water as often as fill: taken for fill they cost right answers)
     sar, edge = _grd_edge(tile)
-    result = sarfeat.register(tile[0], sar, modality="optical-sar", rng=0, progress=False)
+    result = sarfeat.register(tile[0], sar, modality="optical-sar", nodata=0, rng=0,
+                              progress=False)
     assert registration_rmse(result.transform, np.eye(3), tile[0].shape, sar.shape) < 3.0
-    assert result.diagnostics["border_fill"] == [0.0, pytest.approx(edge.mean(), abs=1e-3)]
     assert result.diagnostics["valid_fraction"][1] == pytest.approx(1 - edge.mean(), abs=1e-3)
-
-
-def test_slice_edge_zeros_reach_the_border_through_no_data_and_only_in_linear_sar(tile):
-    from sarfeat.matching.inputs import sar_border_zeros
-
-    sar, edge = _grd_edge(tile, start=140)
-    # brought onto another grid: NaN beyond the footprint, between the zeros and the border
-    sar[:, 240:] = np.nan
-    sar[60:70, 20:30] = 0.0  # dark pixels inside the scene stay data
-    found = sar_border_zeros(sar, "auto", None)
-    assert found is not None
-    assert np.array_equal(found, edge & ~np.isnan(sar))
-    # in dB, 0 is a value: the zeros are data
-    db = np.where(sar > 0, 10 * np.log10(np.where(sar > 0, sar, 1)), sar)
-    assert sar_border_zeros(db.astype(np.float32), "auto", None) is None
-    assert sar_border_zeros(sar, "db", None) is None
+    marked, fill, left = nodata_marked(sar, None, True)
+    assert (fill, left) == (0.0, 1.0)  # without it, the zeros are data

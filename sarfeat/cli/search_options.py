@@ -83,8 +83,7 @@ def add_matching_options(parser: argparse.ArgumentParser, fixed: str = "FIXED") 
     add("--keep-border-fill", action="store_true",
         help="with an optical image, match a constant fill around an image turned or scaled "
              "onto its canvas as data (by default, when the four corners hold one value, its "
-             "pixels connected to the border are no-data), and a linear SAR image's zeros "
-             "connected to its border (a GRD slice edge)")
+             "pixels connected to the border are no-data)")
     add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
         help="refuse an input (after the crop to the overlap of georeferenced footprints) "
              "with a smaller fraction of valid pixels (default 0.05)")

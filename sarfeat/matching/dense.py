@@ -79,7 +79,7 @@ from .dense_fine import DenseFineStage
 from .dense_options import checked_scales, checked_turns, parse_modality
 from .dense_search import DenseSearch, working_factor
 from .geometry import rotation_scale
-from .inputs import nodata_marked, sar_border_zeros
+from .inputs import nodata_marked
 from .models import MODELS
 from .result import MatchResult
 
@@ -252,12 +252,10 @@ class DenseStructuralMatcher(DenseFineStage):
     border_fill : bool
         Whether a constant fill around an image turned or scaled onto its canvas
         (all four corners of one value; :func:`sarfeat.preprocess.border_fill`)
-        is no-data too, and so are the exact zeros connected to the border of a SAR
-        image read as linear intensity or amplitude (a GRD product's slice edges,
-        whose files often say no nodata value;
-        ``sarfeat.matching.inputs.sar_border_zeros``), with
-        ``diagnostics['border_fill']`` the share of each image's pixels they took.
-        On the 3MOS tuning tiles turned and scaled onto canvases with black
+        is no-data too (``diagnostics['border_fill']``: the share of each image's
+        pixels it took). A GRD product's zero slice edges need ``nodata=0``: zeros
+        connected to the border were tried as fill and cost right answers on tiles of
+        8-bit levels, whose darkest (0) is calm water. On the 3MOS tuning tiles turned and scaled onto canvases with black
         corners, 16 pairs of 40 registered within 3 px with it and 14 without.
     rng : int or numpy.random.Generator, optional
         Accepted for the interface of :class:`~sarfeat.matching.CoarseFineMatcher`;
@@ -382,7 +380,7 @@ class DenseStructuralMatcher(DenseFineStage):
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
         (image1, fill1, valid1), (image2, fill2, valid2) = (
-            self._marked(image, role) for image, role in zip((image1, image2), self.modality))
+            nodata_marked(image, self.nodata, self.border_fill) for image in (image1, image2))
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         prepared1 = prepare_modality(image1, self.modality[0], self.input_kind)
         prepared2 = prepare_modality(image2, self.modality[1], self.input_kind)
@@ -412,21 +410,6 @@ class DenseStructuralMatcher(DenseFineStage):
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])
         return self.matches[self.inliers]
-
-    def _marked(self, image, role: str) -> tuple[np.ndarray, float, float]:
-        """The image with NaN on its no-data (:func:`~sarfeat.matching.inputs.nodata_marked`)
-        and, with ``border_fill``, on a linear SAR image's swath-edge zeros
-        (:func:`~sarfeat.matching.inputs.sar_border_zeros`, counted in the fill's share)."""
-        marked, share, left = nodata_marked(image, self.nodata, self.border_fill)
-        if not (self.border_fill and role == "sar"):
-            return marked, share, left
-        zeros = sar_border_zeros(marked, self.input_kind, self.nodata)
-        if zeros is None:
-            return marked, share, left
-        marked = marked.astype(np.float32)  # a copy: the caller's image is left as it is
-        marked[zeros] = np.nan
-        taken = round(float(zeros.mean()), 4)
-        return marked, round(share + taken, 4), round(left - taken, 4)
 
     def _check_sizes(self, shape1, shape2) -> None:
         """Refuse images that the global search would bring below the maps' least size

@@ -8,7 +8,7 @@ from scipy import ndimage
 from ..preprocess import (ScaledImage, border_fill, check_image, normalize_sar, sar_scaling,
                           valid_mask)
 
-__all__ = ["border_zeros", "normalized_input", "nodata_marked", "sar_border_zeros",
+__all__ = ["border_zeros", "normalized_input", "nodata_marked",
            "without_border_fill"]
 
 #: Input kinds whose values are logged: there an exact zero is far below every other value.
@@ -50,9 +50,8 @@ def without_border_fill(raw: np.ndarray) -> np.ndarray | None:
     no measurement (its log is -inf, and the stretch raises it to the darkest
     value): taken as data, the corners of a turned image make edges stronger
     than the scene's (pair l with image 2 turned by 15 degrees was refused).
-    They may reach the border through NaN (an image brought onto another grid), as
-    in the optical-SAR matcher (:func:`sar_border_zeros`). Zeros inside the scene
-    stay dark pixels.
+    They may reach the border through NaN (an image brought onto another grid).
+    Zeros inside the scene stay dark pixels.
     """
     fill = border_zeros(raw, through_nodata=True)
     if fill is None:
@@ -80,23 +79,6 @@ def border_zeros(raw: np.ndarray, through_nodata: bool = False) -> np.ndarray | 
         return None
     fill = ndimage.binary_propagation(seeds, mask=passable) & zero
     return fill if fill.any() else None
-
-
-def sar_border_zeros(image: np.ndarray, input_kind: str,
-                     nodata: float | None) -> np.ndarray | None:
-    """The swath-edge fill of a SAR image read as linear intensity or amplitude (by
-    ``input_kind``, ``'auto'`` from its values): its exact zeros connected to the
-    border, through no-data too (:func:`border_zeros`); None for another kind or none.
-
-    A GRD product's slice edges hold zeros, and its files often say no nodata
-    value: matched as data, their edge is stronger structure than the scene's.
-    """
-    if np.iscomplexobj(image) or not np.any(image == 0):
-        return None
-    scaling = sar_scaling(image, input_kind, nodata=nodata)
-    if scaling is None or scaling.kind not in _LOGGED_KINDS:
-        return None
-    return border_zeros(image, through_nodata=True)
 
 
 def nodata_marked(image, nodata: float | None,
