@@ -218,17 +218,37 @@ def written_together() -> Iterator[None]:
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM held back within the block (delivered after it), where the
-    platform and thread allow it; elsewhere nothing changes."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    platform and thread allow it; elsewhere nothing changes.
+
+    In the main thread their Python handlers are swapped for one that notes them,
+    and the signals noted are raised again after the block: blocking them in this
+    thread alone would not do, since the kernel then hands them to another thread
+    (Dask's, a reader's), whose handler has Python raise KeyboardInterrupt here.
+    """
+    held = (signal.SIGINT, signal.SIGTERM)
+    arrived: list[int] = []
+    handlers = {}
+    for signum in held:
+        try:
+            handler = signal.getsignal(signum)
+            if handler is None:  # set outside Python: left as it is
+                continue
+            handlers[signum] = signal.signal(signum, lambda number, frame: arrived.append(number))
+        except (ValueError, OSError):  # not the main thread
+            break
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(held))
     except (AttributeError, OSError, ValueError):  # Windows: no pthread_sigmask
         previous = None
     try:
         yield
     finally:
-        if previous is not None:
+        if previous is not None:  # signals that arrive as they are unblocked are noted
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def _flush_file(path: Path) -> None:

@@ -86,3 +86,35 @@ def test_a_set_that_fails_replaces_nothing(tmp_path, failure):
     assert image.read_bytes() == b"earlier image"
     assert report.read_bytes() == b"earlier report, of the earlier image"
     assert not [path for path in tmp_path.iterdir() if TEMPORARY_MARK in path.name]
+
+
+def test_an_interruption_during_the_renames_waits_for_the_whole_set(tmp_path, monkeypatch):
+    # another thread alive (Dask's, a reader's) takes the signal blocked in this one: the
+    # renames must still all happen before KeyboardInterrupt
+    import signal
+    import threading
+    import time
+
+    waiting = threading.Event()
+    other = threading.Thread(target=waiting.wait, daemon=True)
+    other.start()
+    replace = os.replace
+    renamed = []
+
+    def interrupted_replace(source, target):
+        replace(source, target)
+        renamed.append(target)
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)  # time for the other thread to take the signal
+
+    monkeypatch.setattr(atomic_files.os, "replace", interrupted_replace)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with written_together():
+                for name in ("a", "b"):
+                    with atomic_path(tmp_path / name) as temporary:
+                        temporary.write_text(name)
+    finally:
+        waiting.set()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b"]
