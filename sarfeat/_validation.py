@@ -306,9 +306,9 @@ def same_keypoints(keypoints, scales, own_keypoints, own_scales) -> bool:
     if own_keypoints is None or scales is None or own_scales is None:
         return False
     try:
-        given = np.asarray(keypoints, dtype=np.float64)
-        given_scales = np.asarray(scales, dtype=np.float64)
-    except (TypeError, ValueError):
+        given = np.asarray(tensor_values(keypoints), dtype=np.float64)
+        given_scales = np.asarray(tensor_values(scales), dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: torch's, as __array__ fails
         return False
     return (np.array_equal(given, np.asarray(own_keypoints, dtype=np.float64))
             and np.array_equal(given_scales, np.asarray(own_scales, dtype=np.float64)))

@@ -108,3 +108,16 @@ def test_a_mask_may_be_a_tensor_that_requires_grad(intensity):
     keep[:, :128] = 1
     found = normalize_sar(intensity, mask=torch.from_numpy(keep).requires_grad_())
     np.testing.assert_array_equal(found.valid, keep.astype(bool))
+
+
+def test_extract_after_a_detection_takes_keypoints_and_scales_that_require_grad(intensity):
+    """Comparing them with the detection's own (to keep its responses or not) read them with
+    np.asarray, which raised RuntimeError from inside torch."""
+    detector = SARR2D2Detector()
+    detector.detect(intensity)
+    own = detector.keypoints.copy(), detector.scales.copy()
+    detector.extract(intensity, torch.from_numpy(own[0].copy()).requires_grad_(),
+                     torch.from_numpy(own[1].copy()).requires_grad_())
+    assert detector.responses is not None  # the detection's own keypoints: its results kept
+    np.testing.assert_array_equal(detector.keypoints, own[0])
+    assert len(detector.descriptors) == int(detector.mask.sum()) > 0
