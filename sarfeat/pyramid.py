@@ -66,6 +66,9 @@ def pyramid_scales(
     upper = min(max_scale, max_size / maxdim)
     if upper <= 0:
         raise ValueError("max_scale and max_size must be positive")
+    if lower <= 0:  # the scales only tend to 0: the pyramid would never end
+        raise ValueError("min_scale or min_size must be positive, got "
+                         f"min_scale={min_scale}, min_size={min_size}")
     # a scale within 1e-3 of a bound is on it; under bounds of 0.064 (an image longer than
     # 16 times min_size or max_size) within 1/64 of the bound: an absolute 1e-3 would let
     # levels far past max_size in, and keep the scales, which only tend to 0, above a
