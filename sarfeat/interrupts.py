@@ -18,12 +18,20 @@ import sys
 from typing import Iterator
 
 __all__ = ["SIGINT_STATUS", "SIGTERM_STATUS", "sigterm_as_interrupt", "interrupted_status",
-           "exit_on_signals", "finish_at_exit"]
+           "exit_on_signals", "finish_at_exit", "ignored"]
 
 #: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell reports it.
 SIGINT_STATUS = 128 + signal.SIGINT
 #: Exit status of a command stopped by SIGTERM.
 SIGTERM_STATUS = 128 + signal.SIGTERM
+
+
+def ignored(signum: int) -> bool:
+    """Whether the process ignores ``signum``: a job started in the background by a shell
+    without job control (``cmd &`` in a script, CI) inherits SIGINT ignored, so that the
+    Ctrl-C meant for the script's foreground does not stop it; ``nohup`` and batch systems
+    may ignore others. sarfeat's handlers leave such a signal ignored."""
+    return signal.getsignal(signum) is signal.SIG_IGN
 
 
 @contextlib.contextmanager
@@ -32,7 +40,7 @@ def sigterm_as_interrupt() -> Iterator[list]:
     where Python's default would end the process without a word; restored after it.
 
     Outside the main thread (where signals are not the thread's to handle) nothing
-    changes.
+    changes, nor where SIGTERM is ignored (:func:`ignored`).
     """
     terminated: list[int] = []
 
@@ -41,7 +49,7 @@ def sigterm_as_interrupt() -> Iterator[list]:
         raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = None if ignored(signal.SIGTERM) else signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread
         previous = None
     try:
@@ -65,7 +73,8 @@ def exit_on_signals(name: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     For a command whose work is over while Python exits (joining the threads and
     processes of a Dask cluster, running exit handlers): Python's default would end
     it without a word (SIGTERM; SIGINT once Python restores the default) or with a
-    traceback of the exit handler interrupted. Standard output is flushed first.
+    traceback of the exit handler interrupted. Standard output is flushed first. A
+    signal that the process ignores (:func:`ignored`) stays ignored.
     """
     def stop(signum, frame):
         how = "stopped by SIGTERM" if signum == signal.SIGTERM else "interrupted"
@@ -78,6 +87,8 @@ def exit_on_signals(name: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
         os.kill(os.getpid(), signum)
 
     for signum in signals:
+        if ignored(signum):
+            continue
         try:
             signal.signal(signum, stop)
         except ValueError:  # not the main thread

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,19 @@ def test_sigterm_once_the_command_is_over_does_not_end_it_without_a_word(when, s
     run = subprocess.run([sys.executable, "-c", STOPPED_AT_EXIT, when], env=env,
                          capture_output=True, text=True, timeout=60)
     assert (run.returncode, run.stderr) == (status, said)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_the_process_ignores_stays_ignored(signum):
+    """A job started in the background by a script (``cmd &``) inherits SIGINT ignored, so
+    that the script's Ctrl-C does not stop it: sarfeat's handlers replaced that."""
+    from sarfeat.interrupts import exit_on_signals, sigterm_as_interrupt
+
+    previous = signal.signal(signum, signal.SIG_IGN)
+    try:
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signum) is signal.SIG_IGN
+        exit_on_signals("sarfeat detect", (signum,))
+        assert signal.getsignal(signum) is signal.SIG_IGN
+    finally:
+        signal.signal(signum, previous)
