@@ -119,6 +119,16 @@ def check_folder(path: str | os.PathLike) -> None:
                             "exist (create it first)")
 
 
+def _about(error: OSError, paths) -> bool:
+    """Whether ``error`` concerns one of ``paths`` (an output and its temporary file): it
+    names one of them, or no file at all (a write to an open file)."""
+    named = [name for name in (error.filename, error.filename2) if name is not None]
+    return not named or any(os.path.abspath(os.fspath(name)) ==
+                            os.path.abspath(os.fspath(path))
+                            for name in named if isinstance(name, (str, bytes, os.PathLike))
+                            for path in paths)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
@@ -166,8 +176,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(temporary, path)
             _flush_folder(path.parent)
         except OSError as error:  # the system's reason, naming the file asked for
-            if isinstance(error, WriteError):
-                raise
+            if isinstance(error, WriteError) or not _about(error, (temporary, path)):
+                raise  # another file's error (an input read in the block) stays as it is
             if error.errno is not None:
                 raise WriteError(error.errno, error.strerror, str(path)) from error
             # a short write said without errno (NumPy's '65536 requested and 13280

@@ -32,6 +32,17 @@ def test_a_full_disk_names_the_file_not_its_temporary(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_another_file_s_error_in_the_block_is_not_said_of_the_output(tmp_path):
+    # an input read within the block: its FileNotFoundError is its own, not "cannot write"
+    with pytest.raises(FileNotFoundError) as raised:
+        with atomic_path(tmp_path / "out.npy") as temporary:
+            (tmp_path / "missing input.npy").read_bytes()
+            temporary.write_bytes(b"never")
+    assert not isinstance(raised.value, WriteError)
+    assert "missing input" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("disk_full", [True, False])
 def test_a_short_write_without_errno_is_named_by_the_system_s_reason(tmp_path, monkeypatch,
                                                                     disk_full):
