@@ -23,7 +23,7 @@ SAR tile is moved by a known similarity, so the answer can be checked.
 # -----------------------------
 #
 # ``truth`` maps fixed (optical) (x, y) to moving (SAR) (x, y), the direction of
-# :attr:`sarfeat.RegistrationResult.transform`; pixels from outside the tile are
+# ``sarfeat.RegistrationResult.transform``; pixels from outside the tile are
 # NaN, which sarfeat treats as no-data.
 
 import matplotlib.pyplot as plt

@@ -21,7 +21,7 @@ The scene contains modified Copernicus Sentinel data.
 # -----------------------------
 #
 # ``truth`` maps fixed-image (x, y) = (col, row) to moving-image (x, y), the
-# direction of :attr:`sarfeat.RegistrationResult.transform`.
+# direction of ``sarfeat.RegistrationResult.transform``.
 # :func:`skimage.transform.warp` wants the opposite map, from the output
 # (moving) grid back to where VH lies; pixels from outside the scene are NaN,
 # which sarfeat treats as no-data.

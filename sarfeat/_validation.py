@@ -201,7 +201,7 @@ def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> 
     ----------
     order : int
         Spline order of the resampling: an integer 0 to 5, as
-        :func:`sarfeat.geometry.check_order` takes (the warp's own check).
+        ``sarfeat.geometry.check_order`` takes (the warp's own check).
     min_valid_fraction : float
         Fraction in [0, 1).
 

@@ -82,7 +82,7 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Remove the temporary files of sarfeat's writers killed on this host; return them.
 
     A writer killed mid-write (SIGKILL, power loss) cannot remove its hidden
-    temporary file. Each is named with :data:`TEMPORARY_MARK`, the host and the
+    temporary file. Each is named with ``TEMPORARY_MARK``, the host and the
     writer's process id: those of this host whose process is gone are removed.
     """
     host, removed = socket.gethostname(), []

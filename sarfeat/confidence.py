@@ -3,7 +3,7 @@
 :func:`sarfeat.register` measures the transform it found with
 :func:`overlap_fraction` (how much of the fixed image it carries into the
 moving image) and :func:`inlier_spread` (how much of that overlap its inliers
-cover), and gives :attr:`~sarfeat.RegistrationResult.confidence` by
+cover), and gives ``confidence`` by
 :func:`registration_confidence`.
 """
 

@@ -132,8 +132,8 @@ def detection_thresholds(reliability_threshold: float | None,
     """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7.
 
     A threshold that is None takes the weights' recommended value (else
-    :data:`DEFAULT_THRESHOLD`), lowered by
-    :data:`~sarfeat.orientation.TURNED_THRESHOLD_SHIFT` unless upright: the
+    ``DEFAULT_THRESHOLD``), lowered by
+    ``TURNED_THRESHOLD_SHIFT`` unless upright: the
     quarter-turn average lowers the maps' peaks.
     """
     shift = 0.0 if upright else TURNED_THRESHOLD_SHIFT

@@ -5,7 +5,7 @@ through a 3x3 matrix, in blocks of the output so that memory stays bounded on
 large scenes, with no-data handled one way everywhere: an output pixel is NaN
 where its source point falls outside the input's pixel centres, and where
 invalid input pixels (by :func:`sarfeat.preprocess.valid_mask`) carry more
-than :data:`MASK_THRESHOLD` of its bilinear weight. :mod:`sarfeat.io`,
+than ``MASK_THRESHOLD`` of its bilinear weight. :mod:`sarfeat.io`,
 :func:`sarfeat.register`, the matcher and the training pairs all warp with it.
 
 Pixel convention: (x, y) = (col, row), integer at pixel centres, as in
@@ -138,7 +138,7 @@ def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=N
     (rows, cols) ndarray of :func:`warp_dtype`
         NaN (NaN in both parts for complex input) where the output falls outside the
         input, or where invalid input pixels carry more than
-        :data:`MASK_THRESHOLD` of the bilinear weight.
+        ``MASK_THRESHOLD`` of the bilinear weight.
 
     Raises
     ------
@@ -326,7 +326,7 @@ def _warp_window(values: np.ndarray, ok: np.ndarray, transform, shape, order: in
     Whatever the spline order, an output pixel is no-data when its source point
     lies outside the input's pixel centres (``edge``: their extent in window
     coordinates, None when the window is inside the input), or when invalid
-    pixels carry more than :data:`MASK_THRESHOLD` of its bilinear weight: one
+    pixels carry more than ``MASK_THRESHOLD`` of its bilinear weight: one
     rule for every order (a cubic spline's longer reach costs no ring of pixels
     at the edge or around holes: there it reads the nearest valid pixels).
     """

@@ -1,6 +1,6 @@
 """The input kinds of :func:`sarfeat.normalize_sar`, and what ``'auto'`` decides.
 
-What the pixel values of an image are, among :data:`INPUT_KINDS`:
+What the pixel values of an image are, among ``INPUT_KINDS``:
 ``'intensity'`` or ``'amplitude'`` (linear SAR), ``'db'`` (already
 logarithmic) or ``'display'`` (an 8/16-bit or [0, 1] picture); see
 :mod:`sarfeat.preprocess` for what each kind does to the values.
@@ -47,7 +47,7 @@ LINEAR_TAIL = 1.5
 
 
 def check_input_kind(input_kind: str) -> None:
-    """Raise ValueError unless ``input_kind`` is one of :data:`INPUT_KINDS`."""
+    """Raise ValueError unless ``input_kind`` is one of ``INPUT_KINDS``."""
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
 

@@ -23,7 +23,7 @@ A quarter turn of the image moves the samples exactly onto each other
 ``360 / POLAR_ANGLES`` degrees likewise, up to the bilinear sampling; other
 angles up to the interpolation between samples.
 
-The weights are trained by :mod:`sarfeat.training.invariant_descriptor` on open
+The weights are trained by ``sarfeat.training.invariant_descriptor`` on open
 SAR only, and read without torch (:func:`load_invariant_net`).
 
 **Not bundled, not wired into the detector: it did not beat the polar
@@ -98,7 +98,7 @@ class InvariantNet:
         uses_polar]; optionally ``mix``, an angle: the output is then the polar
         descriptor times ``cos(mix)`` beside the learned one times ``sin(mix)``.
         The names and shapes are those of the torch module that
-        trains it (:class:`sarfeat.training.invariant_descriptor.InvariantModule`).
+        trains it (``sarfeat.training.invariant_descriptor.InvariantModule``).
     """
 
     def __init__(self, arrays) -> None:
@@ -190,7 +190,7 @@ def keypoint_ring_samples(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 
     Each position is sampled on ``gray`` resized by its level (OpenCV's area
     interpolation when shrinking), after the patch's Gaussian prefilter, on
-    the polar descriptor's rings (:data:`~sarfeat.polar_descriptor.POLAR_RADII`
+    the polar descriptor's rings (``POLAR_RADII``
     times half the patch side of ``PATCH_SCALE * 32`` level pixels).
 
     Parameters

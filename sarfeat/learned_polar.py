@@ -26,7 +26,7 @@ precision of mutual nearest neighbours, made more matches and lost precision
 (held-out 0.714-0.719 at the end of 6-minute runs, never above 0.731; see
 :mod:`sarfeat.training.learned_polar`). A coordinate search of 24 group
 weights (:func:`feature_groups`) on the hard MMA@3 of detected training warps
-won, shrunk by 0.75: :data:`TUNED_LOG_WEIGHTS`, :meth:`LearnedPolar.tuned`
+won, shrunk by 0.75: ``TUNED_LOG_WEIGHTS``, :meth:`LearnedPolar.tuned`
 (magnitudes at k = 2, 3 and cross-ring products at k = 1, 2 down, cross-ring
 products at k = 5..8 up, low bispectrum terms down). It is the polar descriptor
 reweighted: the same 378 numbers, rotation invariant as they are.
@@ -129,12 +129,12 @@ class LearnedPolar:
     mix : (K + 1, C, R) array_like
         ``W[k, c, r]``: frequency ``k`` (0: the ring means) of channel ``c``
         from ring ``r``; ``K`` frequencies, ``C`` channels, ``R`` rings (those of
-        :data:`~sarfeat.polar_descriptor.POLAR_RADII` for the detector's keypoints).
+        ``POLAR_RADII`` for the detector's keypoints).
     weights : (D,) array_like, optional
         Per-feature weights before the L2 normalisation (default ones), ``D`` =
         :func:`invariant_length` ``(C, K)``.
     mean_weight : float
-        Weight of the channel means (polar's :data:`~sarfeat.polar_descriptor.MEAN_WEIGHT`).
+        Weight of the channel means (polar's ``MEAN_WEIGHT``).
 
     Examples
     --------
@@ -180,7 +180,7 @@ class LearnedPolar:
 
     @classmethod
     def tuned(cls) -> LearnedPolar:
-        """The polar descriptor with the searched group weights :data:`TUNED_LOG_WEIGHTS`."""
+        """The polar descriptor with the searched group weights ``TUNED_LOG_WEIGHTS``."""
         model = cls.identity()
         model.weights = np.exp(np.asarray(TUNED_LOG_WEIGHTS))[feature_groups()]
         return model

@@ -42,7 +42,7 @@ class R2D2Net(nn.Module):
     Parameters
     ----------
     architecture : {'fast_r2d2', 'fast_r2d2_lite', 'keypoint_maps', 'r2d2'}
-        Which layer table to build (a key of :data:`ARCHITECTURES`).
+        Which layer table to build (a key of ``ARCHITECTURES``).
 
     Notes
     -----

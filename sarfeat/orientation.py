@@ -107,7 +107,7 @@ DESCRIPTORS = ("patch", "polar")
 
 
 def descriptor_length(descriptor: str) -> int:
-    """Length of a :data:`DESCRIPTORS` descriptor (ValueError for an unknown name)."""
+    """Length of a ``DESCRIPTORS`` descriptor (ValueError for an unknown name)."""
     if descriptor == "patch":
         return PATCH_SIZE * PATCH_SIZE
     if descriptor == "polar":
@@ -140,7 +140,7 @@ def quarter_turn_maps(run: Callable, gray: np.ndarray):
     run : callable
         Takes an (H, W) float tensor and returns maps with ``reliability`` and
         ``repeatability`` (H, W) tensors, like
-        :meth:`sarfeat.runtime.torch.DenseRunner.run`.
+        ``sarfeat.runtime.torch.DenseRunner.run``.
     gray : Tensor, shape (H, W)
         The image, values in [0, 1].
 

@@ -234,7 +234,7 @@ def polar_invariants(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
     Returns
     -------
     (N, D) ndarray of float32
-        Unit rows, zero rows for flat samples; ``D`` is :data:`POLAR_LENGTH`
+        Unit rows, zero rows for flat samples; ``D`` is ``POLAR_LENGTH``
         for the default rings and frequencies.
     """
     return spectrum_invariants(*ring_spectra(samples, frequencies), mean_weight)
@@ -302,7 +302,7 @@ def polar_descriptors(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         Positions, fractional allowed.
     radius : float
         Half the patch side, in pixels: the rings' radii are
-        :data:`POLAR_RADII` times it.
+        ``POLAR_RADII`` times it.
 
     Returns
     -------

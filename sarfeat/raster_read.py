@@ -181,7 +181,7 @@ def _tiff_colours(page) -> tuple[str, ...]:
 
 def is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
     """Whether integer bands of ``colours`` (colour interpretations, rasterio's names) are
-    a picture: gray + alpha or RGB(A) (:attr:`sarfeat.raster.Raster.picture`)."""
+    a picture: gray + alpha or RGB(A) (``sarfeat.raster.Raster.picture``)."""
     return colours is not None and tuple(colours) in _PICTURE_BANDS \
         and np.issubdtype(dtype, np.integer)
 

@@ -39,7 +39,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     band scales, offsets and units (rasterio; without it, a plain TIFF, refused for
     a georeferenced or scaled raster). ``.npy``: (H, W) or
     (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
-    picture (:attr:`Raster.picture <sarfeat.raster.Raster.picture>`: gray + alpha,
+    picture (Raster.picture: gray + alpha,
     RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
     alpha, so the colour is composited onto black (``colour * alpha / 255``,
     rounded: what the PNG shows over black), gray or RGB. Any other raster is

@@ -214,7 +214,7 @@ def network_runs_ahead(runner) -> bool:
     """Whether the network runs on the next tile while this one is described.
 
     With ONNX Runtime on two usable cores or more, unless it was given one
-    thread (:func:`sarfeat.runtime.onnx.set_threads`): the Python side (peaks,
+    thread (``sarfeat.runtime.onnx.set_threads``): the Python side (peaks,
     descriptors) leaves a core idle otherwise. Not with torch, whose OpenMP
     threads belong to the calling thread (a new thread would start its own).
     """
@@ -266,7 +266,7 @@ def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, 
     """Describe input-image keypoints, each on the level of ``levels`` nearest its scale.
 
     The work of :meth:`sarfeat.SARR2D2Detector.extract`. ``scales`` are patch
-    diameters (:data:`~sarfeat.pyramid.PATCH_DIAMETER` / level scale); without
+    diameters (``PATCH_DIAMETER`` / level scale); without
     them every keypoint is described on the first level.
 
     Returns

@@ -8,7 +8,7 @@ is ``coarse_size`` pixels; Fast-R2D2 keypoints and descriptors (a three-level
 pyramid, full to half size) are matched by mutual nearest neighbour with
 Lowe's ratio test and a model (affine, or a similarity for
 ``model='similarity'``) is fitted by RANSAC (``ransac_threshold`` coarse
-pixels, :func:`sarfeat.matching.models.ransac`); it is scaled back to full
+pixels, ``sarfeat.matching.models.ransac``); it is scaled back to full
 resolution. Image 1 is described once, whatever the number of turns tried.
 
 *Rotation.* The R2D2 network is not rotation invariant (with the published
@@ -23,7 +23,7 @@ inliers of every other turn once the right angles are tried); the first turn
 of ``rotations`` (0 degrees) comes first, so an upright pair costs one coarse
 match. Next come the ``estimated_turns`` best turns of an orientation estimate
 (the circular cross-correlation of the two images' gradient-orientation
-histograms, :func:`~sarfeat.matching.coarse.estimate_turns`; an estimate within
+histograms, ``estimate_turns``; an estimate within
 ``refine_angle`` of a right angle is tried at the right angle), then the rest
 of ``rotations``: a turned pair whose estimate is right costs two or three
 coarse matches instead of up to eight. A hypothesis estimates the
@@ -67,7 +67,7 @@ a majority: the number of descriptors plus one, which is the mutual nearest
 neighbour for the R2D2 descriptor alone) go to RANSAC (``fine_threshold``
 pixels).
 
-*RANSAC* (:mod:`sarfeat.matching.models`) is vectorised: minimal samples are
+*RANSAC* (``sarfeat.matching.models``) is vectorised: minimal samples are
 drawn in batches of up to 256, solved in closed form and scored on every match
 at once by their MSAC cost (squared residuals truncated at the threshold: with
 clustered support, consensus sets of nearly equal size can give affine models
@@ -80,7 +80,7 @@ in OpenCV's RANSAC, so that results are reproducible.
 *Model selection.* ``model`` is the richest model allowed: a translation, a
 rigid motion and a similarity (and the affine map, for ``'affine'``) are each
 fitted the same way, and Torr's GRIC keeps the one whose fit pays for its
-parameters (:mod:`sarfeat.matching.models`). On a pair that differs by a shift, an affine
+parameters (``sarfeat.matching.models``). On a pair that differs by a shift, an affine
 fit to matches bunched in part of the image extrapolates pixels off elsewhere.
 
 *Guided rounds.* When the fine model moves part of the overlap by more than
@@ -105,7 +105,7 @@ normalised or resampled copy of a whole image. The fine stage runs row of
 patches by row of patches: as soon as both sides of a candidate pair are
 described, its descriptor distances are computed and remembered, and the
 descriptors of finished patches are dropped beyond a byte budget
-(:mod:`~sarfeat.matching.store`); a later search that needs a dropped patch
+(``store``); a later search that needs a dropped patch
 describes it again (``['patches_redescribed']``). Memory therefore stays
 bounded by a few rows of patches, not by the scene, and the results are those
 of keeping everything. With ``progress`` a tqdm bar shows the patches.
@@ -114,17 +114,17 @@ of keeping everything. With ``progress`` a tqdm bar shows the patches.
 ``'optical'`` for two optical images) the matcher hands the pair to
 :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
 (:mod:`~sarfeat.matching.dense`), which compares dense orientation-energy maps
-(:mod:`sarfeat.structural`) instead of keypoint descriptors.
+(``sarfeat.structural``) instead of keypoint descriptors.
 
-The stages live in :mod:`~sarfeat.matching.coarse` (rotation search and
-coarse model), :mod:`~sarfeat.matching.fine` (tiling, local search, votes and
-fine model), :mod:`~sarfeat.matching.models` (RANSAC, refinement, GRIC) and
-:mod:`~sarfeat.matching.geometry` (pure geometry); :class:`CoarseFineMatcher`
-(:mod:`~sarfeat.matching.matcher`) runs them in order: its parameters are
-reconciled in :mod:`~sarfeat.matching.options`, the inputs normalised in
-:mod:`~sarfeat.matching.inputs`, each match's coarse stage driven by
-:mod:`~sarfeat.matching.coarse_driver` and its fine stage (priors, guided rounds,
-last local search) by :mod:`~sarfeat.matching.fine_driver`, into a
+The stages live in ``coarse`` (rotation search and
+coarse model), ``fine`` (tiling, local search, votes and
+fine model), ``models`` (RANSAC, refinement, GRIC) and
+``geometry`` (pure geometry); :class:`CoarseFineMatcher`
+(``matcher``) runs them in order: its parameters are
+reconciled in ``options``, the inputs normalised in
+``inputs``, each match's coarse stage driven by
+``coarse_driver`` and its fine stage (priors, guided rounds,
+last local search) by ``fine_driver``, into a
 :class:`~sarfeat.matching.result.MatchResult`.
 """
 

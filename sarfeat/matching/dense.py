@@ -57,7 +57,7 @@ information peaks clearly elsewhere (``gray_check``).
 
 The candidates of steps 1, 2, 3 and 5 (turns and scales, neighbours, polish
 candidates) do not depend on one another and run on threads
-(:mod:`~sarfeat.matching.dense_threads`: the count given to
+(``dense_threads``: the count given to
 :func:`sarfeat.set_dense_threads`, else ``OMP_NUM_THREADS`` when set, else
 every CPU the process may use); the answer is the same, to the bit, at any
 number of threads.

@@ -6,7 +6,7 @@ larger image every working pixel is several image pixels, and so is the error
 of that transform. :func:`refine_to_full` takes it through image 1's pyramid,
 one doubling at a time up to the image itself: at each level the transform is
 polished over the whole overlap exactly as the fine stage polishes its prior
-(:func:`~sarfeat.matching.dense_correlation.whole_overlap_estimate`: image 2
+(``whole_overlap_estimate``: image 2
 resampled through the transform turned and scaled a little, correlated with
 image 1 by the fine feature maps, the best peak with a sub-pixel shift), with
 turns of half a degree each way and shifts of a few pixels of the level. Image

@@ -2,7 +2,7 @@
 
 The method is described in the documentation of :mod:`sarfeat.matching`; its
 stages live in :mod:`~sarfeat.matching.coarse`, :mod:`~sarfeat.matching.fine`,
-:mod:`~sarfeat.matching.models` and :mod:`~sarfeat.matching.geometry`;
+``models`` and :mod:`~sarfeat.matching.geometry`;
 each match drives them through :mod:`~sarfeat.matching.coarse_driver` and
 :mod:`~sarfeat.matching.fine_driver`.
 """
@@ -67,7 +67,7 @@ class CoarseFineMatcher:
     detector : SARR2D2Detector, optional
         The detector whose settings (weights, runtime, thresholds,
         ``upright``...) both stages use, as they are set; the matcher sets each
-        stage's pyramid, budget and input (:data:`MATCHER_SETS`) itself. Not
+        stage's pyramid, budget and input (``MATCHER_SETS``) itself. Not
         with ``weights`` or ``**detector_options``.
     coarse : CoarseSettings, optional
         The coarse stage's parameters (:class:`~sarfeat.matching.coarse.CoarseSettings`),
@@ -116,13 +116,13 @@ class CoarseFineMatcher:
         keypoint of image 1, image 2 is resampled through the model and the
         residual shift measured by sub-pixel cross-correlation; the model is
         refitted to those correspondences when they fit it more tightly than
-        the keypoint matches did (:mod:`sarfeat.matching.subpixel`). Keypoint
+        the keypoint matches did (``sarfeat.matching.subpixel``). Keypoint
         matches locate a feature to about 1.5 px on speckled SAR; the
         correlated ones to a few tenths.
     select_model : bool
         Choose, among the models nested in ``model`` (translation, rigid
         motion, similarity, affine, homography), the one the matches support
-        best by Torr's GRIC (:mod:`sarfeat.matching.models`); ``model`` stays the
+        best by Torr's GRIC (``sarfeat.matching.models``); ``model`` stays the
         class of the result. False always fits ``model`` itself.
     rotations : sequence of float
         Turns of image 2, in degrees, tried by the coarse stage, in this order.
@@ -135,11 +135,11 @@ class CoarseFineMatcher:
         more than this many degrees from the tried turn; None never does.
     estimated_turns : int
         How many turns of the orientation estimate
-        (:func:`~sarfeat.matching.coarse.estimate_turns`) are tried right after
+        (``estimate_turns``) are tried right after
         the first of ``rotations``, when that is not strong; before them, the
         turn that the rotation-invariant detector of ``weights``
         (``upright=False``, that release's maps and descriptor) gives
-        (:func:`~sarfeat.matching.coarse.invariant_turn`: polar descriptors on
+        (``invariant_turn``: polar descriptors on
         both coarse images, a RANSAC similarity on their matches, 5 inliers at
         least; ``diagnostics['invariant_turn']``, ``['turn_network']``). 0 never estimates.
     strong_inliers : int or None
@@ -474,7 +474,7 @@ class CoarseFineMatcher:
     def match_result(self, image1, image2, *, progress: bool | None = None) -> MatchResult:
         """Match two images and return what was found, leaving the matcher as it is.
 
-        As :meth:`match`, but the results come back as a :class:`MatchResult`
+        As :meth:`match`, but the results come back as a ``MatchResult``
         (the attributes :meth:`match` fills) and nothing is stored on the
         matcher, so that threads can share it. ``progress`` overrides the
         matcher's for this call only.
@@ -534,7 +534,7 @@ class CoarseFineMatcher:
         """The options of the matcher's detectors: the one place they are built.
 
         The user's ``detector_options`` (less those the matcher sets itself,
-        :data:`MATCHER_SETS`), then the stage's own pyramid and budget. The
+        ``MATCHER_SETS``), then the stage's own pyramid and budget. The
         detectors run upright unless ``detector_options`` says otherwise: the
         matcher's own rotation search turns the images, and the network's R2D2
         descriptor is what its votes are built on.

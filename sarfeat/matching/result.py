@@ -46,7 +46,7 @@ class MatchResult:
     def take_fine(self, fine) -> None:
         """Take the fine stage's keypoints, matches, votes, inliers, model and diagnostics.
 
-        ``fine`` is the fine stage's :class:`~sarfeat.matching.fine.FineResult`.
+        ``fine`` is the fine stage's ``FineResult``.
         Without a model no match is verified; when the identity prior won, the
         identity is the coarse model (at turn 0).
         """

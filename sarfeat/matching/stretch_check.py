@@ -127,7 +127,7 @@ def template_stretch(source: np.ndarray, target: np.ndarray, matrix: np.ndarray,
 
 def stretched_polish(found: dict, reference, level2, to_full1, fine_maps):
     """(``found``, a whole-overlap polish, stretched into an affine map by
-    :func:`~sarfeat.matching.dense_correlation.whole_overlap_affine` where that
+    ``whole_overlap_affine`` where that
     correlates ``AFFINE_GAIN`` times better, else ``found``; the best stretch's gain,
     None when none did better; whether the affine map is the one returned)."""
     stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]), to_full1,

@@ -63,7 +63,7 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
     Notes
     -----
     Interrupted (Ctrl-C, or SIGTERM within
-    :func:`sarfeat.interrupts.sigterm_as_interrupt`), even while it starts, the
+    ``sarfeat.interrupts.sigterm_as_interrupt``), even while it starts, the
     new cluster is closed whole and without distributed's tracebacks or warnings
     of workers cut short; its worker processes ignore Ctrl-C (sent by a terminal to
     the whole process group) and are closed by this process.
@@ -93,7 +93,7 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
 
 def _started_cluster(distributed, workers: int):
     """A new ``LocalCluster`` of ``workers`` processes, started whole even when Ctrl-C or
-    SIGTERM (:func:`sarfeat.interrupts.sigterm_as_interrupt`) interrupts the start.
+    SIGTERM (``sarfeat.interrupts.sigterm_as_interrupt``) interrupts the start.
 
     Interrupted half-way, distributed cannot close the cluster (its exit handler
     then prints an AssertionError): the cluster starts in a thread of its own while

@@ -379,7 +379,7 @@ def detect_tiled(
         once. A relative path is taken from the client's working directory.
     band : int, optional
         Band of a multi-band file or a 3-D array (last axis); a GeoTIFF picture's
-        gray without one, as read_image (:mod:`sarfeat.parallel.scene_bands`).
+        gray without one, as read_image (``sarfeat.parallel.scene_bands``).
     tile_size : int
         Core side of the tiles, in pixels; each tile also reads a halo of the
         network's reach (28 px) on each side. It bounds a worker's memory.

@@ -245,15 +245,15 @@ class DenseMaps:
 
         With ``heads``, only the saliency head is evaluated at every pixel and the
         reliability head where it is read
-        (:func:`sarfeat.runtime.kernels.peaks.peaks_from_features`); with logits,
-        :func:`~sarfeat.runtime.kernels.peaks.peaks_from_logits`. The same peaks
+        (``sarfeat.runtime.kernels.peaks.peaks_from_features``); with logits,
+        ``peaks_from_logits``. The same peaks
         and values either way.
 
         Returns
         -------
         tuple or None
             (rows, cols, reliability, repeatability (5, N)), as
-            :func:`~sarfeat.runtime.kernels.peaks.peaks_from_logits`.
+            ``peaks_from_logits``.
         """
         if not fused_peaks.available():
             return None

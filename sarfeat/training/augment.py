@@ -312,7 +312,7 @@ class PairAugmentation:
     Attributes
     ----------
     rotation_deg, scale, translation, shear_deg, centre
-        Ranges of :func:`random_affine` (image 1 to image 2).
+        Ranges of ``random_affine`` (image 1 to image 2).
     short_side : (float, float) or None
         Image 2 is rescaled so that its short side is log-uniform in this
         range (pixels), as R2D2 does (DESIGN: 256..1024).

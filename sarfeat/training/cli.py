@@ -394,7 +394,8 @@ def distill_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (``distill`` as first argument: :func:`distill_main`).
+    """Entry point; returns the exit status (``distill`` as first argument:
+    :func:`~sarfeat.training.cli.distill_main`).
 
     SIGTERM (a batch scheduler's stop, ``kill``) stops a run as Ctrl-C does, saying where
     it stands, with exit status 143.

@@ -100,7 +100,7 @@ class DistillConfig:
     teacher : str
         Weights of the teacher (a registry name, alias or checkpoint path).
     architecture : str
-        The student's architecture (a key of :data:`sarfeat.network.ARCHITECTURES`).
+        The student's architecture (a key of ``sarfeat.network.ARCHITECTURES``).
     minutes : float
         Training time in total, summed over resumed sessions.
     batch_size, crop_size : int
@@ -177,7 +177,7 @@ def distillation_images(
     -------
     MixedPairs
         Deterministic samples ``{'image1', 'image2', ...}`` weighted by
-        :data:`SOURCE_WEIGHTS`.
+        ``SOURCE_WEIGHTS``.
     """
     sources = pairs.default_training_sources(shared_data_dir, crop_size=crop_size, seed=seed,
                                              length=10_000_000)

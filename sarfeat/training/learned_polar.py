@@ -3,7 +3,7 @@
 Two ways, both starting at the polar descriptor exactly (the mixing at the
 identity, unit weights), both on open SAR training scenes only (Labrador
 Sentinel-1 VV/VH, San Francisco AIRSAR, the HydroSAR tiles, pyroSAR's
-Sentinel-1 VV: :func:`sarfeat.training.invariant_descriptor.open_scenes`), both
+Sentinel-1 VV: ``sarfeat.training.invariant_descriptor.open_scenes``), both
 judged on the held-out scenes (PiSAR Tsukuba HH/VV and HH/HV, BigEarthNet-S1
 VV/VH) by MMA@3 of mutual nearest neighbours, the benchmark's figure
 (``benchmarks/eval_invariant_descriptor.py``; its warps cached as ring samples
@@ -13,14 +13,14 @@ with ``save_warps`` for a score in seconds). Shanghai and the pairs of
 **Gradient training** (:func:`train`): the mixing ``W`` and per-feature log
 weights by Adam, pulled back to the start by ``decay * |W - I|^2``, the best
 held-out score kept (early stopping). Data: the ring-pair pools of
-:mod:`sarfeat.training.invariant_descriptor` with distractors (first- and
+``sarfeat.training.invariant_descriptor`` with distractors (first- and
 second-side samples whose partners are left out of the batch) under HardNet's
 loss (:func:`distractor_hardnet_loss`), or whole detected warps
 (:func:`detected_warps`: the default detector on both images, so the
 keypoints with no correspondent are there) under HardNet's loss or a soft
 precision of mutual nearest neighbours (:func:`warp_loss`).
 
-**Weight search** (:func:`search`): 24 log weights, one per group of
+**Weight search** (``search``): 24 log weights, one per group of
 invariants (:func:`sarfeat.learned_polar.feature_groups`: the means, and per
 frequency the magnitudes, the cross-ring products, the bispectrum terms),
 found by coordinate search on the *hard* MMA@3 of detected training warps,
@@ -65,7 +65,7 @@ searches, before the combined one: the best held-out mean whose correct
 matches stay at 90 % of polar's or more on every held-out scene (0.75; at 1
 BigEarthNet keeps 84 %). The held-out figures of the chosen weights are
 therefore those of a choice among four shrinks. Those weights are
-:data:`sarfeat.learned_polar.TUNED_LOG_WEIGHTS`.
+``sarfeat.learned_polar.TUNED_LOG_WEIGHTS``.
 
 Commands (``RUNS`` = /work/h18e_runs; the detected warps: 3000 drawn a seed,
 1478 and 1506 kept, 6 minutes each; ``evalcache.npz``: ``save_warps`` of the
@@ -207,7 +207,7 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
                    speckle: float = 0.3) -> dict:
     """Random warps of training cubes with the default detector's keypoints on both sides.
 
-    Each warp: a channel pair (:func:`sarfeat.training.patch_descriptor.channel_pair`,
+    Each warp: a channel pair (``sarfeat.training.patch_descriptor.channel_pair``,
     extra speckle with probability ``speckle``), the second turned by any angle,
     scaled by 0.8-1.25 and shifted by up to 10 px; the detector
     (``min_size=128``, as the benchmarks) runs on both, so the keypoints

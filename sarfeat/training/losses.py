@@ -306,7 +306,7 @@ def r2d2_loss(
 
     Notes
     -----
-    The peaky term is the mean of :func:`peaky_loss` over the two images, as in
+    The peaky term is the mean of ``peaky_loss`` over the two images, as in
     R2D2.
     """
     with full_precision(flow.device):

@@ -2,7 +2,7 @@
 
 Run ``python -m sarfeat.training.onnx_models`` (with ``SARFEAT_DATA_DIR``
 naming the development pairs) after changing a bundled network, the graph
-(:data:`sarfeat.runtime.onnx.BUILD_VERSION`) or the quantisation recipe. It
+(``sarfeat.runtime.onnx.BUILD_VERSION``) or the quantisation recipe. It
 rewrites ``sarfeat/_bundled/weights/onnx``: the fp32 and int8 models and
 ``models.json``, which holds their sha256 and the accuracy check of each
 int8 model (:func:`int8_check`). ``precision='auto'`` picks int8 only for
@@ -85,7 +85,7 @@ def int8_check(weights: NetworkWeights, pairs=CHECK_PAIRS) -> dict:
     transform, with a keypoint of image 2 within 3 px) and, for networks
     with descriptors, of the matching precision (share of mutual nearest
     neighbours within 3 px of the truth). int8 passes when neither is lower
-    than fp32's by more than :data:`TOLERANCE`.
+    than fp32's by more than ``TOLERANCE``.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """Self-supervised training of the learned orientation of :mod:`sarfeat.learned_orientation`.
 
 Pairs of patches come from the open training scenes only (those of
-:func:`sarfeat.training.patch_descriptor.open_training_scenes`: Sentinel-1
+``sarfeat.training.patch_descriptor.open_training_scenes``: Sentinel-1
 VV/VH of Labrador, AIRSAR HH/HV/VV of San Francisco, the asf-tools tiles;
 never Shanghai or the image pairs, see ``tests/test_training_provenance.py``).
 Each pair is one position of a scene seen twice: on one channel and on
@@ -66,7 +66,7 @@ class OrientationNet(nn.Module):
         Channels of the four convolutions (strides 2, 2, 2, 1).
     skip : bool
         Add a linear map of the patch to the output, initialised to the
-        gradient orientation (:func:`gradient_kernels`) while the convolutional
+        gradient orientation (``gradient_kernels``) while the convolutional
         path starts at zero: training starts from the gradient orientation.
     """
 
@@ -177,7 +177,7 @@ class OrientationPairs:
     Parameters
     ----------
     cubes : list of (H, W, C) ndarray
-        Intensity cubes (:func:`~sarfeat.training.patch_descriptor.open_training_scenes`).
+        Intensity cubes (``open_training_scenes``).
     seed : int
     respeckled : int
         Re-speckled copies of each channel (1 to 4 looks of gamma speckle).
@@ -217,7 +217,7 @@ class OrientationPairs:
     def chunk(self, count: int, context: bool = False) -> tuple:
         """``count`` pairs of one scene: patches1, patches2 (N, P, P), angles psi1, psi2 (N,).
 
-        With ``context``, also the two sides' :data:`CONTEXT_PIXELS` square
+        With ``context``, also the two sides' ``CONTEXT_PIXELS`` square
         context patches (prefiltered as the descriptor is), on the same grids.
         """
         rng = self.rng

@@ -60,9 +60,9 @@ def default_training_sources(
     one channel against another. ``sar_tiles`` (0.1): the five 100x100
     asf-tools RTC tiles, despeckled and re-speckled on each side (0 is
     no-data), upscaled to fill the crop. ``optical`` (0.5):
-    :class:`SpeckledOpticalPairs` of :func:`open_optical_images`. The
+    :class:`SpeckledOpticalPairs` of ``open_optical_images``. The
     Shanghai scene (validation) and the ``sar_pairs`` (evaluation only) are
-    never used. Attribution: :data:`TRAINING_ATTRIBUTION`.
+    never used. Attribution: ``TRAINING_ATTRIBUTION``.
 
     Parameters
     ----------

@@ -24,7 +24,7 @@ class StackPairs(PairDataset):
 
     ``root`` holds one folder per area, each with two or more co-registered
     acquisitions of the same shape (files with a suffix of
-    :data:`IMAGE_SUFFIXES`, sorted by name). A ``root`` with image files and
+    ``IMAGE_SUFFIXES``, sorted by name). A ``root`` with image files and
     no such sub-folder is one area. An area folder with a single image, and
     images beside area folders, are refused (ValueError naming them) rather
     than left out. Each sample picks an area, two different
