@@ -241,8 +241,8 @@ def _signals_held() -> Iterator[None]:
     for signum in held:
         try:
             handler = signal.getsignal(signum)
-            if handler is None:  # set outside Python: left as it is
-                continue
+            if handler is None or handler is signal.SIG_IGN:  # set outside Python, or
+                continue  # ignored (a background job's SIGINT): left as it is
             handlers[signum] = signal.signal(signum, lambda number, frame: arrived.append(number))
         except (ValueError, OSError):  # not the main thread
             break
