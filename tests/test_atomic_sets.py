@@ -123,17 +123,24 @@ def test_an_interruption_during_the_renames_waits_for_the_whole_set(tmp_path, mo
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b"]
 
 
-def test_a_set_leaves_an_ignored_sigint_ignored(tmp_path):
-    # a background job's SIGINT is ignored: within a set it stays so (noted and raised
-    # again after the renames, it would be a Ctrl-C that the job was meant not to get)
+def test_a_set_leaves_an_ignored_sigint_ignored(tmp_path, monkeypatch):
+    # a background job's SIGINT is ignored: during the renames it stays so (noted and
+    # raised again after them, it would be a Ctrl-C that the job was meant not to get)
     import signal
 
+    replace, handlers = os.replace, []
+
+    def noted_replace(source, target):
+        handlers.append(signal.getsignal(signal.SIGINT))
+        replace(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", noted_replace)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with written_together():
             with atomic_path(tmp_path / "a") as temporary:
                 temporary.write_text("a")
-                assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+    assert handlers == [signal.SIG_IGN]
     assert (tmp_path / "a").read_text() == "a"
