@@ -60,14 +60,14 @@ from .input_kinds import (  # their old import path keeps working
 from .nodata_fill import LARGE_NODATA, fill_invalid
 from .value_scale import (PERCENTILE_SAMPLE, STRETCH_PERCENTILES, perceptual, resolve_input_kind,
                           stretch_bounds, to_unit, valid_sample)
-from .windowed_scaling import SARScaling, ScaledImage, sar_scaling
+from .windowed_scaling import SARScaling, ScaledImage, sample_scaling, sar_scaling
 
 __all__ = [
     "INPUT_KINDS", "LARGE_NODATA", "LINEAR_TAIL", "PERCENTILE_SAMPLE", "STRETCH_PERCENTILES",
     "InputKind", "NormalizedImage",
     "SARScaling", "ScaledImage", "as_float32", "auto_input_kind", "check_image", "check_nodata",
     "check_input_kind", "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
-    "border_fill", "sar_scaling", "valid_mask", "BORDER_FILL_CONVEXITY",
+    "border_fill", "sample_scaling", "sar_scaling", "valid_mask", "BORDER_FILL_CONVEXITY",
 ]
 
 

@@ -4,7 +4,10 @@
 numbers (:class:`SARScaling`); :meth:`SARScaling.apply` then gives any window
 exactly the values :func:`~sarfeat.preprocess.normalize_sar` gives it in the
 whole image, and :class:`ScaledImage` is an image normalised that way on slicing.
-:mod:`sarfeat.preprocess` re-exports all three.
+:func:`sample_scaling` is the part of :func:`sar_scaling` that turns the image's
+regular sample into those numbers, for an image read another way (by
+:func:`sarfeat.parallel.detect_tiled`'s workers). :mod:`sarfeat.preprocess`
+re-exports all four.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .image_checks import as_float32, check_image, check_nodata, valid_mask
-from .input_kinds import InputKind, auto_input_kind, check_input_kind, display_divisor
-from .value_scale import perceptual, stretch_bounds, to_unit
+from .input_kinds import InputKind, check_input_kind, display_divisor
+from .value_scale import perceptual, resolve_input_kind, stretch_bounds, to_unit
 from . import value_scale
 
-__all__ = ["SARScaling", "ScaledImage", "sar_scaling"]
+__all__ = ["SARScaling", "ScaledImage", "sample_scaling", "sar_scaling"]
 
 #: Pixels of the input read at once when :func:`sar_scaling` passes over a whole image.
 _SCAN_PIXELS = 1 << 22
@@ -110,26 +113,53 @@ def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = No
     step = max(1, raw.size // value_scale.PERCENTILE_SAMPLE)
     flat = np.arange(0, raw.size, step)
     picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
-    sample = as_float32(picked)
-    valid = valid_mask(picked, nodata)
-    chosen = sample if all_valid else sample[valid]
+    floor = floor if np.isfinite(floor) else None
+    return sample_scaling(picked, valid_mask(picked, nodata), floor, input_kind, nodata)
+
+
+def sample_scaling(sample: np.ndarray, valid: np.ndarray, floor: np.float32 | None,
+                   input_kind: InputKind = "auto", nodata: float | None = None
+                   ) -> SARScaling | None:
+    """The value map of an image from its regular sample and its smallest positive value.
+
+    What :func:`sar_scaling` computes once it has read the image, for a caller that
+    gathers these numbers another way (:func:`sarfeat.parallel.detect_tiled`, block by
+    block on its workers).
+
+    Parameters
+    ----------
+    sample : (n,) ndarray
+        The pixels :func:`normalize_sar` samples, as the image holds them (complex
+        stays complex): every ``max(1, size // PERCENTILE_SAMPLE)``-th pixel of the
+        row-major image (:data:`sarfeat.value_scale.PERCENTILE_SAMPLE`).
+    valid : (n,) ndarray of bool
+        The valid pixels of ``sample`` (:func:`~sarfeat.preprocess.valid_mask`).
+    floor : numpy.float32 or None
+        The smallest positive valid value of the whole image (of its amplitude, for
+        complex data); None where it has none.
+    input_kind, nodata
+        As for :func:`sar_scaling`.
+
+    Returns
+    -------
+    SARScaling or None
+        None where ``sample`` holds no valid pixel.
+    """
+    values = as_float32(sample)
+    chosen = values if valid.all() else values[valid]
     if chosen.size == 0:
         return None
-    kind = input_kind
-    if kind == "auto":
-        kind = "intensity" if np.iscomplexobj(raw) else \
-            auto_input_kind(chosen[np.isfinite(chosen)])
-    floor = floor if np.isfinite(floor) else np.float32(1.0)
-    divisor = display_divisor(chosen) if kind == "display" else None
-    if kind in ("intensity", "amplitude"):
-        scaling = SARScaling(kind, nodata, floor=floor)
-    else:
-        scaling = SARScaling(kind, nodata, divisor=divisor)
+    # the sample is under 2 * PERCENTILE_SAMPLE pixels: resolve_input_kind takes it whole
+    kind = resolve_input_kind(sample if np.iscomplexobj(sample) else values, input_kind, valid)
     if kind == "display":
-        return scaling
-    perceptual(chosen, kind, scaling.floor, None)
+        return SARScaling(kind, nodata, divisor=display_divisor(chosen))
+    if kind not in ("intensity", "amplitude"):
+        floor = None
+    elif floor is None:  # no positive valid value: 1, as normalize_sar takes
+        floor = np.float32(1.0)
+    perceptual(chosen, kind, floor, None)
     low, scale = stretch_bounds(chosen)
-    return SARScaling(kind, nodata, floor=scaling.floor, low=low, scale=scale)
+    return SARScaling(kind, nodata, floor=floor, low=low, scale=scale)
 
 
 class ScaledImage:

@@ -171,8 +171,8 @@ def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, nam
     assert len(layout) == 7 and layout[0][3] == 13  # uneven blocks, every 13th pixel sampled
     blocks = [tiled._block_stats(image[r0:r1], start, step, nodata)
               for r0, r1, start, step in layout]
-    norm = tiled._normalization(blocks, "auto", image.dtype, nodata)
-    assert norm.kind == expected.kind
+    norm = tiled._normalization(blocks, "auto", nodata)
+    assert norm.scaling.kind == expected.kind
     for rows, cols in [(slice(0, 100), slice(0, 256)), (slice(37, 256), slice(5, 140))]:
         values, valid = norm.apply(image[rows, cols])
         whole = expected.image[rows, cols]
@@ -190,6 +190,26 @@ def test_windows_are_normalised_as_the_whole_image(airsar_cube, monkeypatch, nam
         np.testing.assert_allclose(values[inside], whole[inside], atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["intensity", "amplitude", "db", "display"])
+def test_a_given_input_kind_gives_the_value_map_of_sar_scaling(airsar_cube, monkeypatch, kind):
+    """With the input kind given, the row blocks' statistics give the value map that
+    sar_scaling gives the whole image, and normalize_sar's values, for every kind of input."""
+    from sarfeat import normalize_sar, value_scale
+    from sarfeat.parallel import scene as tiled
+    from sarfeat.preprocess import sar_scaling
+
+    monkeypatch.setattr(value_scale, "PERCENTILE_SAMPLE", 5000)  # a real stride at 256 px
+    for name, (image, nodata) in _inputs(airsar_cube[..., 0]).items():
+        blocks = [tiled._block_stats(image[r0:r1], start, step, nodata)
+                  for r0, r1, start, step in tiled._row_blocks(*image.shape, pixels=256 * 37)]
+        norm = tiled._normalization(blocks, kind, nodata)
+        assert norm.scaling == sar_scaling(image, kind, nodata), name
+        values, valid = norm.apply(image[37:256, 5:140])
+        expected = normalize_sar(image, input_kind=kind, nodata=nodata).image[37:256, 5:140]
+        kept = np.ones(values.shape, bool) if valid is None else valid
+        np.testing.assert_array_equal(values[kept], expected[kept], err_msg=name)
+
+
 def test_an_int16_picture_in_one_block_is_divided_as_normalize_sar_divides_it(airsar_cube):
     """img_as_int of an 8-bit picture whose brightest level is even: that one value is a
     multiple of 257 too, and the divisor (32767) comes from the whole sample, not from it."""
@@ -199,9 +219,8 @@ def test_an_int16_picture_in_one_block_is_divided_as_normalize_sar_divides_it(ai
     image, _ = _inputs(airsar_cube[..., 0])["int16 quick-look"]
     assert image.max() % 257 == 0
     (_, _, start, step), = tiled._row_blocks(*image.shape)  # one block: the whole image
-    norm = tiled._normalization([tiled._block_stats(image, start, step, None)], "auto",
-                                image.dtype, None)
-    assert (norm.kind, norm.divisor) == ("display", 32767.0)
+    norm = tiled._normalization([tiled._block_stats(image, start, step, None)], "auto", None)
+    assert (norm.scaling.kind, norm.scaling.divisor) == ("display", 32767.0)
     values, valid = norm.apply(image[10:90, 30:200])
     assert valid is None
     np.testing.assert_array_equal(values, normalize_sar(image).image[10:90, 30:200])

@@ -9,10 +9,11 @@ keypoints at full resolution with the tiles and halos of
    numbers of the whole scene: the input kind (for ``'auto'``), the smallest
    positive value, the 1st and 99th percentiles of a regular sample of the
    valid pixels (a display image's divisor, from the same sample) and, with
-   no-data, the median that fills it; :mod:`sarfeat.value_scale` applies
-   them. Row blocks are summarised by the workers; the client combines
-   them. The sample is the
-   same pixels that :func:`~sarfeat.normalize_sar` takes (every
+   no-data, the median that fills it. Row blocks are summarised by the
+   workers; the client turns them into the value map with
+   :func:`sarfeat.preprocess.sample_scaling`, as
+   :func:`~sarfeat.preprocess.sar_scaling` does for an image in memory. The
+   sample is the same pixels that :func:`~sarfeat.normalize_sar` takes (every
    ``size // 2**20``-th pixel in row-major order), so the numbers are the
    same as for the whole image in memory.
 2. **Detection.** Each tile of :func:`sarfeat.runtime.tile_grid` (core plus
@@ -35,7 +36,7 @@ import contextlib
 import os
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,12 @@ from ..runtime import Tile, tile_grid
 from ..detector import SARR2D2Detector
 from ..detector_input import keypoint_dtype
 from .. import preprocess, value_scale
-from ..input_kinds import check_input_kind, display_divisor
+from ..input_kinds import check_input_kind
 from ..io import bands_first
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
 from ..weights import absolute_weights
+from ..windowed_scaling import SARScaling, sample_scaling
 from ..wording import counted
 from . import _worker
 from .scene_bands import band_scaling, mask_bands, read_bands, read_window
@@ -231,74 +233,48 @@ def _block_stats(window, start: int, step: int, nodata) -> dict:
     return {
         "floor": values[positive].min() if positive.any() else None,
         "all_valid": bool(valid.all()),
-        "sample": values.ravel()[start::step].copy(),
+        "sample": raw.ravel()[start::step].copy(),  # as the scene holds them: complex stays
         "sample_valid": valid.ravel()[start::step].copy(),
     }
 
 
 @dataclass(frozen=True)
 class _Normalization:
-    """The numbers that bring every window to [0, 1] as the whole image would be: those
-    :func:`sarfeat.value_scale.perceptual` and :func:`~sarfeat.value_scale.to_unit` take."""
+    """What brings every window to [0, 1] as the whole image would be: the scene's value
+    map (:func:`sarfeat.preprocess.sample_scaling`) and its no-data fill."""
 
-    kind: str
-    nodata: float | None
-    floor: np.float32 | None  # intensity / amplitude: the smallest positive value
-    divisor: float | None = None  # display: 1, 255, 32767 or 65535 (input_kinds.display_divisor)
-    low: np.float32 | None = None  # the robust stretch (not for display)
-    scale: np.float32 | None = None
-    fill: float | None = None  # value of no-data pixels; None when every pixel is valid
+    scaling: SARScaling
+    fill: float | None = None  # value of large no-data regions; None when every pixel is valid
 
     def apply(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The window in [0, 1] (float32) and its valid mask (None when all valid)."""
-        values = self.to_unit(preprocess.as_float32(raw))
-        valid = preprocess.valid_mask(raw, self.nodata)
+        values = self.scaling.apply(raw)
+        valid = preprocess.valid_mask(raw, self.scaling.nodata)
         if valid.all():
             return values, None
         preprocess.fill_invalid(values, valid, median=self.fill)
         return values, valid
 
-    def to_unit(self, values: np.ndarray) -> np.ndarray:
-        """float32 ``values`` (changed in place) on the perceptual scale, then in [0, 1]."""
-        value_scale.perceptual(values, self.kind, self.floor, self.divisor)
-        return value_scale.to_unit(values, self.kind, self.low, self.scale)
 
-
-def _resolve_kind(input_kind: str, dtype: np.dtype, blocks: list[dict]) -> str:
-    """``input_kind``, or what ``'auto'`` decides from the sampled values (as normalize_sar)."""
-    if input_kind != "auto":
-        return input_kind
-    if np.issubdtype(dtype, np.complexfloating):
-        return "intensity"
-    sample = np.concatenate([b["sample"][b["sample_valid"]] for b in blocks])
-    return preprocess.auto_input_kind(sample)
-
-
-def _normalization(blocks: list[dict], input_kind: str, dtype: np.dtype, nodata) -> _Normalization:
+def _normalization(blocks: list[dict], input_kind: str, nodata) -> _Normalization:
     """Combine the row blocks' statistics as :func:`sarfeat.normalize_sar` would."""
-    kind = _resolve_kind(input_kind, dtype, blocks)
     sample = np.concatenate([b["sample"] for b in blocks])
     valid = np.concatenate([b["sample_valid"] for b in blocks])
-    all_valid = all(b["all_valid"] for b in blocks)
-    if not valid.any():
+    floors = [b["floor"] for b in blocks if b["floor"] is not None]
+    scaling = sample_scaling(sample, valid, min(floors) if floors else None, input_kind, nodata)
+    if scaling is None:
         raise ValueError(
             "the regular sample of the scene holds no valid pixel (all NaN, nodata or "
             "masked there): the scene is (nearly) empty"
         )
-    floors = [b["floor"] for b in blocks if b["floor"] is not None]
-    norm = _Normalization(kind, nodata, min(floors) if floors else np.float32(1.0))
-    if kind == "display":  # from the valid sample, as normalize_sar
-        norm = replace(norm, divisor=display_divisor(sample if all_valid else sample[valid]))
-    value_scale.perceptual(sample, kind, norm.floor, norm.divisor)
-    if kind != "display":
-        low, scale = value_scale.stretch_bounds(sample if all_valid else sample[valid])
-        norm = replace(norm, low=low, scale=scale)
-    stretched = value_scale.to_unit(sample, kind, norm.low, norm.scale)[valid]
+    stretched = scaling.apply(sample)[valid]
     if stretched.max() == stretched.min():
         raise RuntimeError(
             "the scene is flat (all valid pixels have one value): there is nothing to detect"
         )
-    return norm if all_valid else replace(norm, fill=float(np.median(stretched)))
+    if all(b["all_valid"] for b in blocks):
+        return _Normalization(scaling)
+    return _Normalization(scaling, float(np.median(stretched)))
 
 
 # -- pass 2: detection tile by tile -----------------------------------------------------------
@@ -529,4 +505,4 @@ def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -
     for index, future, _ in finished(futures, progress, "sarfeat statistics", "block", submit):
         stats[index] = future.result()
         future.release()
-    return _normalization(stats, input_kind, source.dtype, nodata)
+    return _normalization(stats, input_kind, nodata)
