@@ -9,6 +9,8 @@ image. Stacks of pairs are tested in test_parallel.py.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -224,6 +226,15 @@ def test_an_int16_picture_in_one_block_is_divided_as_normalize_sar_divides_it(ai
     values, valid = norm.apply(image[10:90, 30:200])
     assert valid is None
     np.testing.assert_array_equal(values, normalize_sar(image).image[10:90, 30:200])
+
+
+def test_a_geotiff_without_rasterio_asks_for_it(tmp_path, monkeypatch):
+    """Reading a GeoTIFF by windows needs rasterio: without it, the error says so (before
+    any cluster starts) and names the other way, a .npy file."""
+    (tmp_path / "scene.tif").write_bytes(b"II*\x00")
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # import rasterio fails
+    with pytest.raises(ImportError, match=r"needs rasterio .*convert it to \.npy"):
+        detect_tiled(tmp_path / "scene.tif")
 
 
 def test_tiled_detection_refuses_bad_scenes(client, tmp_path):

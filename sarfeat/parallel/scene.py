@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from ..input_kinds import check_input_kind
 from ..io import bands_first
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
+from ..raster import plain_tiff_quiet, rasterio_or_none
 from ..weights import absolute_weights
 from ..windowed_scaling import SARScaling, sample_scaling
 from ..wording import counted
@@ -120,15 +120,12 @@ def _marked(window: np.ndarray, valid: np.ndarray | None, nodata: float | None) 
 @contextlib.contextmanager
 def _open_raster(path):
     """A TIFF opened with rasterio, quiet about plain (not georeferenced) TIFFs."""
-    try:
-        import rasterio
-    except ImportError:
+    rasterio = rasterio_or_none()
+    if rasterio is None:
         raise ImportError("reading a GeoTIFF by windows needs rasterio (pip install rasterio), "
-                          "or convert it to .npy") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(path) as source:
-            yield source
+                          "or convert it to .npy")
+    with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
+        yield source
 
 
 def _pixels(window) -> np.ndarray:
