@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +13,7 @@ import numpy as np
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
                   read_raster)
-from ..raster import scaling_applies
+from ..raster import plain_tiff_quiet, scaling_applies
 from ..raster_read import georeferencing_of
 from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
@@ -76,18 +75,15 @@ def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple, tuple | 
                 shape = (shape[2], *shape[:2])
         elif suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
             rasterio = rasterio_or_none()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore",
-                                        category=rasterio.errors.NotGeoreferencedWarning)
-                with rasterio.open(path) as source:
-                    shape = (source.count, source.height, source.width)
-                    dtype = np.dtype(source.dtypes[0])
-                    # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
-                    colours = (np.issubdtype(dtype, np.integer) and any(
-                        colour.name in _COLOURS for colour in source.colorinterp))
-                    georeferencing = georeferencing_of(source)
-                    scaling = tuple((scale, offset, None) for scale, offset
-                                    in zip(source.scales, source.offsets))
+            with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
+                shape = (source.count, source.height, source.width)
+                dtype = np.dtype(source.dtypes[0])
+                # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
+                colours = (np.issubdtype(dtype, np.integer) and any(
+                    colour.name in _COLOURS for colour in source.colorinterp))
+                georeferencing = georeferencing_of(source)
+                scaling = tuple((scale, offset, None) for scale, offset
+                                in zip(source.scales, source.offsets))
         else:
             return None
     except Exception:  # noqa: BLE001 - read whole, which says what is wrong
