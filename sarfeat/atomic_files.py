@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
+import secrets
+import shutil
 import signal
 import socket
 import stat
@@ -203,26 +206,135 @@ def written_together() -> Iterator[None]:
     removed, so that no new file stands beside an earlier run's that it does not
     match. The renames themselves run with SIGINT and SIGTERM held back where the
     platform allows it (an interruption then arrives after them).
+
+    The renames are all or nothing, as far as the file system allows: every
+    target is checked first (a folder under a file's name fails the set before
+    any rename), the files they replace are kept under hidden names (hard links,
+    or copies where the file system has none) until every rename has succeeded,
+    and a rename that fails (a folder made read-only meanwhile) puts back the
+    files renamed before it, removing those that were new. The error is a
+    :class:`WriteError` naming the file that could not be written; a file that
+    could not be put back is named in a note, with the hidden name its earlier
+    content keeps. Only a crash amid the renames (SIGKILL, power loss) can leave
+    part of a set replaced.
+
+    A set within a set joins the outer one: its files are renamed with the outer
+    set's, when the outermost block ends, or not at all; when the inner block
+    fails, its own files are discarded (the outer block may go on without them).
     """
+    outer = _STAGED.get()
+    if outer is not None:  # a set within a set: renamed with the outermost one
+        start = len(outer)
+        try:
+            yield
+        except BaseException:
+            _discard(outer[start:])
+            del outer[start:]
+            raise
+        return
     staged: list[tuple[Path, Path]] = []
     token = _STAGED.set(staged)
     try:
         yield
     except BaseException:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        _discard(staged)
         raise
     finally:
         _STAGED.reset(token)
     try:
         with _signals_held():
-            for temporary, path in staged:
-                os.replace(temporary, path)
+            _rename_set(staged)
         for folder in dict.fromkeys(path.parent for _, path in staged):
             _flush_folder(folder)
     finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        _discard(staged)
+
+
+def _discard(staged: list[tuple[Path, Path]]) -> None:
+    for temporary, _ in staged:
+        temporary.unlink(missing_ok=True)
+
+
+def _rename_set(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each (temporary, path) of ``staged`` onto its path, all or none of them: the
+    files replaced are kept aside until the last rename, and put back if one fails."""
+    # a file written twice in the set: its last write (the earlier is discarded)
+    latest = {os.path.abspath(path): (temporary, path) for temporary, path in staged}
+    staged = list(latest.values())
+    for _, path in staged:  # a folder under the name: fail before the first rename
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise WriteError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    kept: dict[Path, Path | None] = {}  # each target: its earlier file aside, or None
+    renamed: list[Path] = []
+    try:
+        for _, path in staged:
+            kept[path] = _keep_aside(path)
+        for temporary, path in staged:
+            try:
+                os.replace(temporary, path)
+            except OSError as error:
+                raise WriteError(error.errno, error.strerror, str(path)) from error
+            renamed.append(path)
+    except BaseException as error:
+        lost = _put_back(renamed, kept)
+        _remove_aside(kept)  # of the files not replaced (those not put back are kept)
+        notes = ["the files of the set renamed before it were put back: none of the set "
+                 "replaced a file"] if renamed and not lost else []
+        notes += [f"{str(path)!r} could not be put back: its earlier content is in "
+                  f"{str(aside)!r}" if aside is not None else
+                  f"{str(path)!r}, new, could not be removed" for path, aside in lost]
+        if notes:
+            error.__notes__ = [*getattr(error, "__notes__", []), *notes]
+        raise
+    _remove_aside(kept)
+
+
+def _remove_aside(kept: dict[Path, Path | None]) -> None:
+    for aside in kept.values():
+        if aside is not None:
+            aside.unlink(missing_ok=True)
+
+
+def _keep_aside(path: Path) -> Path | None:
+    """Keep the file at ``path`` under a hidden name beside it, named as a temporary file
+    (so that a killed writer's is removed): a hard link, else a copy; None when there is
+    no file. The file itself stays under ``path``."""
+    if not os.path.lexists(path):
+        return None
+    prefix = f".{path.name}{TEMPORARY_MARK}{socket.gethostname()}-{os.getpid()}-"
+    while True:
+        aside = path.with_name(f"{prefix}{secrets.token_hex(4)}{path.suffix}")
+        try:
+            os.link(path, aside, follow_symlinks=False)
+            return aside
+        except FileExistsError:
+            continue
+        except OSError as error:  # no hard links here (FAT, some network file systems)
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK,
+                                   errno.ENOSYS):
+                raise WriteError(error.errno, error.strerror, str(path)) from error
+        try:
+            shutil.copy2(path, aside, follow_symlinks=False)
+            return aside
+        except OSError as error:
+            Path(aside).unlink(missing_ok=True)
+            raise WriteError(error.errno, error.strerror, str(path)) from error
+
+
+def _put_back(renamed: list[Path], kept: dict[Path, Path | None]) -> list[tuple]:
+    """Undo the renames onto ``renamed``: each earlier file back from ``kept``, each new file
+    removed; return the (path, its earlier file aside or None) that could not be undone."""
+    lost = []
+    for path in reversed(renamed):
+        aside = kept.pop(path)
+        try:
+            if aside is None:
+                path.unlink()
+            else:
+                os.replace(aside, path)
+        except OSError:
+            lost.append((path, aside))
+    return lost
 
 
 @contextlib.contextmanager

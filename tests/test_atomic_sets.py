@@ -144,3 +144,128 @@ def test_a_set_leaves_an_ignored_sigint_ignored(tmp_path, monkeypatch):
         signal.signal(signal.SIGINT, previous)
     assert handlers == [signal.SIG_IGN]
     assert (tmp_path / "a").read_text() == "a"
+
+
+def _earlier_run(folder) -> dict:
+    """An earlier run's files of a set: image and report (the plot is new this time)."""
+    files = {"a.tif": b"earlier image", "a.json": b"earlier report", "a.png": None}
+    for name, content in files.items():
+        if content is not None:
+            (folder / name).write_bytes(content)
+    return files
+
+
+def _write_set(folder, names) -> None:
+    with written_together():
+        for name in names:
+            with atomic_path(folder / name) as temporary:
+                temporary.write_bytes(b"new " + name.encode())
+
+
+def _as_before(folder, files: dict) -> None:
+    """Every file of ``files`` as it was (None: absent), and no temporary file left."""
+    for name, content in files.items():
+        if content is None:
+            assert not (folder / name).exists(), name
+        else:
+            assert (folder / name).read_bytes() == content, name
+    assert not [path.name for path in folder.iterdir() if TEMPORARY_MARK in path.name]
+
+
+def test_a_folder_under_a_name_of_the_set_fails_it_before_any_rename(tmp_path):
+    """A folder stands where the set's last file goes: the image and report were replaced
+    before the rename onto the folder failed, leaving the set half replaced."""
+    files = _earlier_run(tmp_path)
+    (tmp_path / "a.png").mkdir()
+    with pytest.raises(atomic_files.WriteError) as caught:
+        _write_set(tmp_path, ["a.tif", "a.json", "a.png"])
+    assert str(caught.value) == f"cannot write {str(tmp_path / 'a.png')!r}: Is a directory"
+    _as_before(tmp_path, {"a.tif": files["a.tif"], "a.json": files["a.json"]})
+    assert (tmp_path / "a.png").is_dir()
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_rename_that_fails_puts_back_those_before_it(tmp_path, monkeypatch, links):
+    """The last rename fails (its folder made read-only meanwhile): the earlier image and
+    report are put back, the new plot removed; so too where the file system has no hard
+    links (the earlier files are then copied aside)."""
+    files = _earlier_run(tmp_path)
+    replace = os.replace
+
+    def failing_replace(source, target):
+        if os.path.basename(target) == "a.json" and TEMPORARY_MARK in os.path.basename(source) \
+                and "new" in open(source, "rb").read().decode():
+            raise PermissionError(13, "Permission denied", target)
+        replace(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    if not links:
+        def no_link(*args, **kwargs):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(atomic_files.os, "link", no_link)
+    with pytest.raises(atomic_files.WriteError) as caught:
+        _write_set(tmp_path, ["a.tif", "a.png", "a.json"])
+    assert str(caught.value) == f"cannot write {str(tmp_path / 'a.json')!r}: Permission denied"
+    assert caught.value.__notes__ == ["the files of the set renamed before it were put back: "
+                                      "none of the set replaced a file"]
+    _as_before(tmp_path, files)
+
+
+def test_a_file_that_cannot_be_put_back_is_named_with_its_earlier_content(tmp_path,
+                                                                          monkeypatch):
+    files = _earlier_run(tmp_path)
+    replace = os.replace
+
+    def failing_replace(source, target):
+        if os.path.basename(target) == "a.json" or (
+                os.path.basename(target) == "a.tif" and b"earlier" in open(source, "rb").read()):
+            raise PermissionError(13, "Permission denied", target)
+        replace(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    with pytest.raises(atomic_files.WriteError) as caught:
+        _write_set(tmp_path, ["a.tif", "a.json"])
+    [note] = caught.value.__notes__
+    aside = note.rsplit("its earlier content is in ", 1)[1].strip("'")
+    assert note.startswith(f"{str(tmp_path / 'a.tif')!r} could not be put back")
+    assert open(aside, "rb").read() == files["a.tif"]  # kept, not removed
+    assert (tmp_path / "a.json").read_bytes() == files["a.json"]
+
+
+def test_a_set_within_a_set_is_renamed_with_the_outer_one(tmp_path):
+    """The inner set's files wait for the outer set (they were renamed as the inner block
+    ended: a failure after it left them beside the earlier run's other files)."""
+    files = _earlier_run(tmp_path)
+    with pytest.raises(OSError, match="full"):
+        with written_together():
+            _write_set(tmp_path, ["a.tif", "a.png"])
+            assert (tmp_path / "a.tif").read_bytes() == files["a.tif"]  # not yet
+            with atomic_path(tmp_path / "a.json") as temporary:
+                temporary.write_bytes(b"half")
+                raise OSError(28, "full")
+    _as_before(tmp_path, files)
+    with written_together():
+        _write_set(tmp_path, ["a.tif"])
+        assert (tmp_path / "a.tif").read_bytes() == files["a.tif"]
+        with atomic_path(tmp_path / "a.json") as temporary:
+            temporary.write_bytes(b"new a.json")
+    assert [(tmp_path / name).read_bytes() for name in ("a.tif", "a.json")] == \
+        [b"new a.tif", b"new a.json"]
+
+
+def test_a_failed_set_within_a_set_discards_only_its_own_files(tmp_path):
+    files = _earlier_run(tmp_path)
+    with written_together():
+        _write_set(tmp_path, ["a.tif"])
+        with pytest.raises(ValueError):
+            with written_together():
+                with atomic_path(tmp_path / "a.png") as temporary:
+                    temporary.write_bytes(b"new a.png")
+                raise ValueError("the plot's set fails")
+    assert (tmp_path / "a.tif").read_bytes() == b"new a.tif"
+    _as_before(tmp_path, {"a.json": files["a.json"], "a.png": None})
+
+
+def test_a_file_written_twice_in_a_set_keeps_its_last_write(tmp_path):
+    _write_set(tmp_path, ["a.json", "a.tif", "a.json"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.json", "a.tif"]
