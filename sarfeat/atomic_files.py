@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["TEMPORARY_MARK", "WriteError", "atomic_path", "check_folder", "default_file_mode",
-           "disk_failure", "remove_stale_temporaries", "written_together"]
+           "disk_failure", "lasting_write_error", "remove_stale_temporaries", "written_together"]
 
 #: The files written by :func:`atomic_path` within :func:`written_together`, waiting for
 #: their rename: (temporary, path) pairs; None outside it.
@@ -48,6 +48,18 @@ class WriteError(OSError):
 
     def __str__(self) -> str:
         return f"cannot write {str(self.filename)!r}: {self.strerror}"
+
+
+#: The reasons (``errno``) of a write that fails again when run again at once: no space
+#: left, a quota exceeded, a file too large for its file system, a read-only file system.
+_LASTING = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS")
+                     if hasattr(errno, name))
+
+
+def lasting_write_error(error: BaseException) -> bool:
+    """Whether ``error`` is an OSError of the disk that a rerun would meet again (a full
+    disk or quota, a file too large, a read-only file system), not a passing one."""
+    return isinstance(error, OSError) and error.errno in _LASTING
 
 
 def disk_failure(path: str | os.PathLike) -> OSError | None:

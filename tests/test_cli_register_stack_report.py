@@ -218,3 +218,51 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
     assert "sarfeat pairs:" in captured.err  # the bar, named for what it counts
     assert captured.err.endswith("sarfeat register-stack: error: 1 of 1 images could not be "
                                  f"registered (see {out / 'summary.json'})\n")
+
+
+def test_a_report_on_a_full_disk_fails_its_image_in_one_line_without_reruns(tmp_path,
+                                                                            monkeypatch, capsys):
+    """The disk is full: the image's NAME.json cannot be written. Its task was rerun
+    --retries times (each logging Dask's "Compute Failed" block), then the client's own
+    attempt stopped the command on that error, with no line for the image nor summary."""
+    import distributed
+
+    import sarfeat.cli.report
+    import sarfeat.io
+    from sarfeat.cli import main
+    from sarfeat.io import atomic_path
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    tried, write_json = [], sarfeat.cli.report.write_json
+
+    def report_on_a_full_disk(path, report):
+        if path.name != "b.json":
+            return write_json(path, report)
+        tried.append(path)
+        with atomic_path(path) as temporary, open(temporary, "w") as stream:
+            stream.write("{")
+            raise OSError(28, "No space left on device")  # as a file's write says it
+
+    scene = load_sar_scene("labrador")[..., 0]
+    fixed, moving = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
+    np.save(fixed, scene[:256, :256])
+    np.save(moving, scene[4:260, 6:262])
+    monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)  # in this process's worker
+    monkeypatch.setattr(sarfeat.cli.report, "write_json", report_on_a_full_disk)
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        status = main(["register-stack", fixed, moving, "-o", str(out), "--retries", "2",
+                       "--scheduler", client.scheduler.address, "--no-progress"])
+    assert status == 1
+    assert len(tried) == 2  # once by the worker, once by the client: no rerun
+    lines = capsys.readouterr().out.splitlines()
+    assert f"b: FAILED (WriteError): cannot write {str(out / 'b.json')!r}: No space left on " \
+           "device; the registration succeeded, but no report could be written to keep its " \
+           "transform" in lines
+    [failure] = json.loads((out / "summary.json").read_text())["failures"]
+    assert failure["report"] is None and failure["error_type"] == "WriteError"
+    assert sorted(path.name for path in out.iterdir()) == ["summary.json"]

@@ -146,7 +146,8 @@ def add_parser(commands) -> None:
                                 help="run on this Dask scheduler (e.g. tcp://host:8786) instead "
                                      "of a local cluster; its workers must see the same files")),
         (("--retries",), dict(type=int, default=2, metavar="R",
-                              help="reruns of a task after an I/O or memory error (default 2)")),
+                              help="reruns of a task after an I/O or memory error (default 2; "
+                                   "not after a full disk)")),
         (("--lost-retries",), dict(type=int, default=2, metavar="L",
                                    help="resubmissions of an image lost with its worker (a "
                                         "worker that died or was killed; default 2)")),

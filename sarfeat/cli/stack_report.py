@@ -153,9 +153,17 @@ def save_unreported(outcome, save, output: Path):
     (lost with its worker, or its outputs could not be written), with ``save``
     (:func:`save_outcome` with the run's keywords), and remove its registered image
     ``output``, left by a run of its task whose outcome was lost: the image is reported
-    failed (an earlier run's files were removed before the first task)."""
+    failed (an earlier run's files were removed before the first task).
+
+    A report that cannot be written here either (a full disk) leaves the image failed with
+    that error, said on its line, rather than stopping the run.
+    """
     output.unlink(missing_ok=True)
-    return save(outcome)
+    try:
+        return save(outcome)
+    except OSError as error:
+        outcome.error, outcome.error_type = " ".join(str(error).split()), type(error).__name__
+        return outcome
 
 
 def outcome_entry(outcome, image) -> dict:
@@ -186,8 +194,10 @@ def print_outcome(outcome, console: Console) -> None:
                     f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
     else:
         hint = outcome.extra.get("hint")
-        if outcome.extra.get("failed_after_registration") and outcome.extra.get("report"):
-            hint = f"the registration succeeded: its transform is in {outcome.extra['report']}"
+        if outcome.extra.get("failed_after_registration"):  # its report too, on a full disk
+            hint = f"the registration succeeded: its transform is in {outcome.extra['report']}" \
+                if outcome.extra.get("report") else "the registration succeeded, but no report " \
+                "could be written to keep its transform"
         console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}"
                     + (f"; {hint}" if hint else ""))
 

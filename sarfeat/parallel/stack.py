@@ -13,7 +13,9 @@ Failures stay with their pair: a pair that cannot be registered (a
 :class:`~sarfeat.RegistrationError`, a bad or unreadable input) comes back as
 a :class:`PairOutcome` with ``error`` set, and the others are unaffected. An
 ``OSError`` or ``MemoryError`` is taken as transient and raised, so that Dask
-runs the task again (``retries``); a worker that dies mid-task has its tasks
+runs the task again (``retries``), but for a full disk (or quota, or a
+read-only file system: :func:`sarfeat.atomic_files.lasting_write_error`), which
+fails the pair at once, as a rerun would meet it again; a worker that dies mid-task has its tasks
 run again elsewhere by the Dask scheduler, and a pair whose task Dask gives up
 on (``KilledWorker``, or cancelled as workers die) is submitted again, at most
 ``lost_retries`` times, then reported as lost.
@@ -29,6 +31,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..atomic_files import lasting_write_error
 from ..io import Raster, read_raster
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import mark_nodata
@@ -167,9 +170,9 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
                                   **register_options)
         if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
             outcome.result = outcome.inputs.in_file_pixels(outcome.result, moving_band)
-    except (OSError, MemoryError):
-        raise  # possibly transient: let Dask retry the task
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
+        if isinstance(error, (OSError, MemoryError)) and not lasting_write_error(error):
+            raise  # possibly transient: let Dask retry the task
         outcome.error, outcome.error_type = _sentence(error), type(error).__name__
         # what ran the keypoint network when the matcher ran and found no model
         outcome.extra["network"] = (getattr(error, "diagnostics", None) or {}).get("network")
@@ -180,9 +183,9 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
     if postprocess is not None:
         try:
             outcome = postprocess(outcome)
-        except (OSError, MemoryError):
-            raise
         except Exception as error:  # noqa: BLE001
+            if isinstance(error, (OSError, MemoryError)) and not lasting_write_error(error):
+                raise  # possibly transient: let Dask retry the task
             outcome = replace(outcome, result=None, error=f"postprocess: {_sentence(error)}",
                               error_type=type(error).__name__)
     if not keep_warped and outcome.result is not None:
@@ -301,7 +304,9 @@ def iter_register_pairs(
         turn of an optical pair brought onto one grid, as ``sarfeat register``
         searches it). ``progress`` is refused: the workers show no bar.
     retries : int
-        Times Dask runs a task again after an ``OSError`` or ``MemoryError``.
+        Times Dask runs a task again after an ``OSError`` or ``MemoryError``; a
+        full disk, quota or read-only file system is not retried (the pair fails
+        with that error at once).
     lost_retries : int
         Times a pair lost with its worker is submitted again: its task was
         running on workers that died (``KilledWorker``) or was cancelled as
