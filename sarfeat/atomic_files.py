@@ -321,6 +321,8 @@ def _keep_aside(path: Path) -> Path | None:
             return aside
         except FileExistsError:
             continue
+        except NotImplementedError:  # a link to a symbolic link itself (Windows): copied
+            pass
         except OSError as error:  # no hard links here (FAT, some network file systems)
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK,
                                    errno.ENOSYS):

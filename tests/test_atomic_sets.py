@@ -172,6 +172,14 @@ def _as_before(folder, files: dict) -> None:
     assert not [path.name for path in folder.iterdir() if TEMPORARY_MARK in path.name]
 
 
+def _no_hard_links(monkeypatch) -> None:
+    """A file system without hard links (FAT): link() fails with EPERM."""
+    def no_link(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic_files.os, "link", no_link)
+
+
 def test_a_folder_under_a_name_of_the_set_fails_it_before_any_rename(tmp_path):
     """A folder stands where the set's last file goes: the image and report were replaced
     before the rename onto the folder failed, leaving the set half replaced."""
@@ -200,9 +208,7 @@ def test_a_rename_that_fails_puts_back_those_before_it(tmp_path, monkeypatch, li
 
     monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
     if not links:
-        def no_link(*args, **kwargs):
-            raise PermissionError(1, "Operation not permitted")
-        monkeypatch.setattr(atomic_files.os, "link", no_link)
+        _no_hard_links(monkeypatch)
     with pytest.raises(atomic_files.WriteError) as caught:
         _write_set(tmp_path, ["a.tif", "a.png", "a.json"])
     assert str(caught.value) == f"cannot write {str(tmp_path / 'a.json')!r}: Permission denied"
@@ -269,3 +275,26 @@ def test_a_failed_set_within_a_set_discards_only_its_own_files(tmp_path):
 def test_a_file_written_twice_in_a_set_keeps_its_last_write(tmp_path):
     _write_set(tmp_path, ["a.json", "a.tif", "a.json"])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.json", "a.tif"]
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_symbolic_link_put_back_is_the_link_itself(tmp_path, monkeypatch, links):
+    """An output that is a symbolic link (to a shared report) is put back as that link,
+    not as a copy of the file it names, with hard links or without."""
+    shared = tmp_path / "shared.json"
+    shared.write_bytes(b"shared report")
+    (tmp_path / "a.json").symlink_to(shared)
+    replace = os.replace
+
+    def failing_replace(source, target):
+        if os.path.basename(target) == "b.json":
+            raise PermissionError(13, "Permission denied", target)
+        replace(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    if not links:
+        _no_hard_links(monkeypatch)
+    with pytest.raises(atomic_files.WriteError):
+        _write_set(tmp_path, ["a.json", "b.json"])
+    assert os.readlink(tmp_path / "a.json") == str(shared)
+    assert shared.read_bytes() == b"shared report"
