@@ -21,8 +21,9 @@ __all__ = [
 ]
 
 #: The released checkpoints expect the gray image replicated to 3 channels and
-#: normalised with ImageNet's statistics.
+#: normalised with ImageNet's statistics: these means (R, G, B)...
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: ...and these standard deviations (R, G, B).
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: torch's BatchNorm2d default epsilon, which every sarfeat network uses.
 BATCHNORM_EPS = 1e-5
@@ -123,6 +124,8 @@ KEYPOINT_MAPS_LAYERS: tuple[ConvSpec, ...] = (
     ConvSpec(32, 32, 2, 8, batchnorm=False, relu=False),
 )
 
+#: The layer tables by architecture name, the name that a checkpoint records
+#: and that :func:`op_layout` and the functions below take.
 ARCHITECTURES: dict[str, tuple[ConvSpec, ...]] = {
     "fast_r2d2": FAST_R2D2_LAYERS,
     "fast_r2d2_lite": FAST_R2D2_LITE_LAYERS,

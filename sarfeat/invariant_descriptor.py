@@ -23,7 +23,7 @@ A quarter turn of the image moves the samples exactly onto each other
 ``360 / POLAR_ANGLES`` degrees likewise, up to the bilinear sampling; other
 angles up to the interpolation between samples.
 
-The weights are trained by ``sarfeat.training.invariant_descriptor`` on open
+The weights are trained by :mod:`sarfeat.training.invariant_descriptor` on open
 SAR only, and read without torch (:func:`load_invariant_net`).
 
 **Not bundled, not wired into the detector: it did not beat the polar
@@ -98,7 +98,7 @@ class InvariantNet:
         uses_polar]; optionally ``mix``, an angle: the output is then the polar
         descriptor times ``cos(mix)`` beside the learned one times ``sin(mix)``.
         The names and shapes are those of the torch module that
-        trains it (``sarfeat.training.invariant_descriptor.InvariantModule``).
+        trains it (:class:`sarfeat.training.invariant_descriptor.InvariantModule`).
     """
 
     def __init__(self, arrays) -> None:

@@ -20,7 +20,7 @@ pixel (x, y) lies at ``transform * (x + 0.5, y + 0.5)``.
 The names live in modules by concern, all re-exported here: :mod:`sarfeat.raster`
 (the :class:`Raster`, its errors and checks, the gray rule), :mod:`sarfeat.raster_read`,
 :mod:`sarfeat.raster_write` (a GeoTIFF's creation options and overviews:
-``sarfeat.geotiff_options``), :mod:`sarfeat.raster_warp`, :mod:`sarfeat.atomic_files`
+:mod:`sarfeat.geotiff_options`), :mod:`sarfeat.raster_warp`, :mod:`sarfeat.atomic_files`
 and :mod:`sarfeat.georeferencing`.
 """
 

@@ -44,7 +44,7 @@ __all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "absolute_weights", "check_wei
 def is_torch_network(value) -> bool:
     """Whether ``value`` is a :class:`sarfeat.network.R2D2Net` (checked without importing torch).
 
-    An R2D2Net exists only once ``sarfeat.network`` has been imported.
+    An R2D2Net exists only once :mod:`sarfeat.network` has been imported.
     """
     network = sys.modules.get("sarfeat.network")
     return network is not None and isinstance(value, network.R2D2Net)

@@ -114,7 +114,7 @@ of keeping everything. With ``progress`` a tqdm bar shows the patches.
 ``'optical'`` for two optical images) the matcher hands the pair to
 :class:`~sarfeat.matching.dense.DenseStructuralMatcher`
 (:mod:`~sarfeat.matching.dense`), which compares dense orientation-energy maps
-(``sarfeat.structural``) instead of keypoint descriptors.
+(:mod:`sarfeat.structural`) instead of keypoint descriptors.
 
 The stages live in ``coarse`` (rotation search and
 coarse model), ``fine`` (tiling, local search, votes and

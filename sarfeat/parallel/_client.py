@@ -63,7 +63,7 @@ def client_for(client=None, n_workers: int | None = None) -> Iterator:
     Notes
     -----
     Interrupted (Ctrl-C, or SIGTERM within
-    ``sarfeat.interrupts.sigterm_as_interrupt``), even while it starts, the
+    :func:`sarfeat.interrupts.sigterm_as_interrupt`), even while it starts, the
     new cluster is closed whole and without distributed's tracebacks or warnings
     of workers cut short; its worker processes ignore Ctrl-C (sent by a terminal to
     the whole process group) and are closed by this process.

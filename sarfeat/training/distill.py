@@ -100,7 +100,7 @@ class DistillConfig:
     teacher : str
         Weights of the teacher (a registry name, alias or checkpoint path).
     architecture : str
-        The student's architecture (a key of ``sarfeat.network.ARCHITECTURES``).
+        The student's architecture (a key of :data:`sarfeat.network.ARCHITECTURES`).
     minutes : float
         Training time in total, summed over resumed sessions.
     batch_size, crop_size : int

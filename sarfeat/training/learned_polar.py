@@ -3,7 +3,7 @@
 Two ways, both starting at the polar descriptor exactly (the mixing at the
 identity, unit weights), both on open SAR training scenes only (Labrador
 Sentinel-1 VV/VH, San Francisco AIRSAR, the HydroSAR tiles, pyroSAR's
-Sentinel-1 VV: ``sarfeat.training.invariant_descriptor.open_scenes``), both
+Sentinel-1 VV: :func:`sarfeat.training.invariant_descriptor.open_scenes`), both
 judged on the held-out scenes (PiSAR Tsukuba HH/VV and HH/HV, BigEarthNet-S1
 VV/VH) by MMA@3 of mutual nearest neighbours, the benchmark's figure
 (``benchmarks/eval_invariant_descriptor.py``; its warps cached as ring samples
@@ -13,7 +13,7 @@ with ``save_warps`` for a score in seconds). Shanghai and the pairs of
 **Gradient training** (:func:`train`): the mixing ``W`` and per-feature log
 weights by Adam, pulled back to the start by ``decay * |W - I|^2``, the best
 held-out score kept (early stopping). Data: the ring-pair pools of
-``sarfeat.training.invariant_descriptor`` with distractors (first- and
+:mod:`sarfeat.training.invariant_descriptor` with distractors (first- and
 second-side samples whose partners are left out of the batch) under HardNet's
 loss (:func:`distractor_hardnet_loss`), or whole detected warps
 (:func:`detected_warps`: the default detector on both images, so the
@@ -207,7 +207,7 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
                    speckle: float = 0.3) -> dict:
     """Random warps of training cubes with the default detector's keypoints on both sides.
 
-    Each warp: a channel pair (``sarfeat.training.patch_descriptor.channel_pair``,
+    Each warp: a channel pair (:func:`sarfeat.training.patch_descriptor.channel_pair`,
     extra speckle with probability ``speckle``), the second turned by any angle,
     scaled by 0.8-1.25 and shifted by up to 10 px; the detector
     (``min_size=128``, as the benchmarks) runs on both, so the keypoints

@@ -1,7 +1,7 @@
 """Self-supervised training of the learned orientation of :mod:`sarfeat.learned_orientation`.
 
 Pairs of patches come from the open training scenes only (those of
-``sarfeat.training.patch_descriptor.open_training_scenes``: Sentinel-1
+:func:`sarfeat.training.patch_descriptor.open_training_scenes`: Sentinel-1
 VV/VH of Labrador, AIRSAR HH/HV/VV of San Francisco, the asf-tools tiles;
 never Shanghai or the image pairs, see ``tests/test_training_provenance.py``).
 Each pair is one position of a scene seen twice: on one channel and on

@@ -1,4 +1,4 @@
-"""Training of :class:`sarfeat.patch_descriptor.PatchNet` on turned SAR channel pairs.
+"""Training of ``sarfeat.patch_descriptor.PatchNet`` on turned SAR channel pairs.
 
 Pairs of patches come from the open training scenes only: one channel of a
 scene against another (independent speckle: cross-polarised for
