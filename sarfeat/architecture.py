@@ -145,7 +145,8 @@ def multiply_adds_per_pixel(architecture: str) -> float:
     Returns
     -------
     float
-        Layers after a pool count a quarter per input pixel.
+        The multiply-adds per input pixel: a layer after a pool (or a strided
+        convolution) counts a quarter of its own per pixel.
 
     Examples
     --------
@@ -167,6 +168,22 @@ def op_layout(architecture: str) -> list[tuple[str, ConvSpec | None]]:
 
     The position in this list is the index of the operation in
     ``R2D2Net.ops`` (and in its state-dict keys, ``ops.<index>.weight``).
+
+    Parameters
+    ----------
+    architecture : str
+        The network's name, as :data:`ARCHITECTURES` lists them.
+
+    Returns
+    -------
+    list of (str, ConvSpec or None)
+        Each operation's kind and the layer it belongs to (None for the final
+        upsampling).
+
+    Raises
+    ------
+    ValueError
+        For an unknown architecture.
     """
     layers = _layers(architecture)
     ops: list[tuple[str, ConvSpec | None]] = []
@@ -192,12 +209,39 @@ def _layers(architecture: str) -> tuple[ConvSpec, ...]:
 
 
 def has_pool(architecture: str) -> bool:
-    """Whether the trunk works at half resolution (a pool or a strided convolution)."""
+    """Whether the trunk works at half resolution (a pool or a strided convolution).
+
+    Parameters
+    ----------
+    architecture : str
+        Which layer table of :data:`ARCHITECTURES` (ValueError for a name it lacks).
+
+    Returns
+    -------
+    bool
+        True when the outputs are upsampled back to the input's resolution.
+    """
     return any(spec.halves for spec in _layers(architecture))
 
 
 def receptive_radius(architecture: str) -> int:
-    """Pixels of context on each side that an output pixel depends on."""
+    """Pixels of context on each side that an output pixel depends on.
+
+    Parameters
+    ----------
+    architecture : str
+        The layer table's name in :data:`ARCHITECTURES` (ValueError for another).
+
+    Returns
+    -------
+    int
+        The radius in input pixels, the final upsampling included.
+
+    Examples
+    --------
+    >>> receptive_radius("fast_r2d2")
+    28
+    """
     radius, stride = 0, 1
     for spec in _layers(architecture):
         if spec.stride == 2:  # reads input pixels 2i - 1 .. 2i + 2

@@ -17,6 +17,7 @@ import re
 from typing import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .raster import RasterError, plain_tiff_quiet, rasterio_or_none
 
@@ -65,7 +66,7 @@ def _normalized(creation_options: Mapping | None) -> dict[str, str]:
     return options
 
 
-def geotiff_creation_options(dtype, shape: tuple[int, int],
+def geotiff_creation_options(dtype: DTypeLike, shape: tuple[int, int],
                              creation_options: Mapping | None = None) -> dict[str, str]:
     """The GDAL creation options of a GeoTIFF of ``dtype`` and ``shape`` (rows, columns).
 
@@ -74,6 +75,29 @@ def geotiff_creation_options(dtype, shape: tuple[int, int],
     BLOCKXSIZE or BLOCKYSIZE is given), ``COMPRESS=DEFLATE`` and ``PREDICTOR``
     3 for floats, 2 for integers, 1 for complex (dropped when another
     compression that takes no predictor is given without one).
+
+    Parameters
+    ----------
+    dtype : dtype_like
+        The dtype the file is written in.
+    shape : tuple of int
+        Its (rows, columns).
+    creation_options : mapping, optional
+        GDAL creation options, as ``gdal_translate -co KEY=VALUE`` takes them
+        (keys in any case; values texts, whole numbers or booleans, YES or NO),
+        over the defaults.
+
+    Returns
+    -------
+    dict of str to str
+        The options to write with, keys in upper case.
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        For options that are not a mapping, a key that is not a GDAL option name
+        or is set from the raster (``DTYPE``, ``NODATA``...), or a value that is
+        none of these.
 
     Examples
     --------
@@ -122,7 +146,8 @@ def _gdal_warnings():
         logger.setLevel(level)
 
 
-def check_creation_options(creation_options: Mapping | None, dtype="float32", count: int = 1,
+def check_creation_options(creation_options: Mapping | None, dtype: DTypeLike = "float32",
+                           count: int = 1,
                            shape: tuple[int, int] = (BLOCK, BLOCK)) -> dict[str, str]:
     """Refuse GDAL creation options that GDAL does not take; return those to write with.
 
@@ -132,10 +157,27 @@ def check_creation_options(creation_options: Mapping | None, dtype="float32", co
     list, or options it cannot write (``PREDICTOR=3`` for integers, blocks not
     a multiple of 16) are refused, GDAL's words quoted.
 
+    Parameters
+    ----------
+    creation_options : mapping or None
+        The options given (None or empty: the defaults, which need no check).
+    dtype : dtype_like
+        The dtype the file is written in.
+    count : int
+        Its number of bands.
+    shape : tuple of int
+        Its (rows, columns), which decide the default tiling.
+
+    Returns
+    -------
+    dict of str to str
+        :func:`geotiff_creation_options` of the same arguments.
+
     Raises
     ------
     sarfeat.io.RasterError
-        Naming the options and why; also when rasterio is not installed.
+        Naming the options and why; also when options are given and rasterio is
+        not installed.
 
     Examples
     --------
@@ -179,6 +221,25 @@ def overview_factors(shape: tuple[int, int], overviews: bool | Sequence[int] | N
     ``False`` or None: none; a sequence: those factors, whole numbers >= 2, in
     increasing order.
 
+    Parameters
+    ----------
+    shape : tuple of int
+        The raster's (rows, columns).
+    overviews : bool or sequence of int or None
+        Whether to build overviews, or their factors.
+    min_size : int
+        The longer side, in pixels, at which ``True`` stops adding overviews.
+
+    Returns
+    -------
+    list of int
+        The factors, increasing; empty for no overviews.
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        For ``overviews`` that is none of these.
+
     Examples
     --------
     >>> overview_factors((3000, 1000), True), overview_factors((200, 200), True)
@@ -201,7 +262,23 @@ def overview_factors(shape: tuple[int, int], overviews: bool | Sequence[int] | N
 
 
 def check_overview_resampling(resampling: str) -> str:
-    """``resampling`` if it is one of :data:`OVERVIEW_RESAMPLINGS`, else RasterError."""
+    """``resampling`` if it is one of :data:`OVERVIEW_RESAMPLINGS`, else RasterError.
+
+    Parameters
+    ----------
+    resampling : str
+        The resampling of the overviews, by GDAL's name.
+
+    Returns
+    -------
+    str
+        ``resampling``, unchanged.
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        For a resampling not among :data:`OVERVIEW_RESAMPLINGS`, naming them.
+    """
     if resampling not in OVERVIEW_RESAMPLINGS:
         raise RasterError(f"overview resampling {resampling!r}: use "
                           + ", ".join(OVERVIEW_RESAMPLINGS))

@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Iterator
+from typing import Iterable, Iterator
 
 __all__ = ["SIGINT_STATUS", "SIGTERM_STATUS", "sigterm_as_interrupt", "interrupted_status",
            "exit_on_signals", "finish_at_exit", "ignored"]
@@ -27,20 +27,55 @@ SIGTERM_STATUS = 128 + signal.SIGTERM
 
 
 def ignored(signum: int) -> bool:
-    """Whether the process ignores ``signum``: a job started in the background by a shell
-    without job control (``cmd &`` in a script, CI) inherits SIGINT ignored, so that the
-    Ctrl-C meant for the script's foreground does not stop it; ``nohup`` and batch systems
-    may ignore others. sarfeat's handlers leave such a signal ignored."""
+    """Whether the process ignores the signal ``signum``.
+
+    A job started in the background by a shell without job control (``cmd &``
+    in a script, CI) inherits SIGINT ignored, so that the Ctrl-C meant for the
+    script's foreground does not stop it; ``nohup`` and batch systems may ignore
+    others. sarfeat's handlers leave such a signal ignored.
+
+    Parameters
+    ----------
+    signum : int
+        The signal, such as ``signal.SIGINT``.
+
+    Returns
+    -------
+    bool
+        True when its disposition is ``signal.SIG_IGN``.
+    """
     return signal.getsignal(signum) is signal.SIG_IGN
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[list]:
-    """Within the block SIGTERM raises KeyboardInterrupt (and is noted in the list yielded),
-    where Python's default would end the process without a word; restored after it.
+    """Within the block SIGTERM raises KeyboardInterrupt, as Ctrl-C does.
 
-    Outside the main thread (where signals are not the thread's to handle) nothing
-    changes, nor where SIGTERM is ignored (:func:`ignored`).
+    Python's default would end the process without a word and without running
+    ``finally`` blocks (temporary files left behind); the previous handler is
+    restored after the block. Outside the main thread (where signals are not the
+    thread's to handle) nothing changes, nor where SIGTERM is ignored
+    (:func:`ignored`).
+
+    Yields
+    ------
+    terminated : list of int
+        Empty until SIGTERM arrives, then holding it: what
+        :func:`interrupted_status` reads to tell SIGTERM from Ctrl-C.
+
+    Examples
+    --------
+    A script's work, stopped by Ctrl-C or SIGTERM with the status a shell
+    expects (130 or 143):
+
+    >>> import sys
+    >>> try:
+    ...     with sigterm_as_interrupt() as terminated:
+    ...         pass  # the work
+    ... except KeyboardInterrupt:
+    ...     sys.exit(interrupted_status(terminated))
+    >>> terminated
+    []
     """
     terminated: list[int] = []
 
@@ -60,21 +95,42 @@ def sigterm_as_interrupt() -> Iterator[list]:
 
 
 def interrupted_status(terminated: list) -> int:
-    """The exit status of a command interrupted: :data:`SIGTERM_STATUS` when ``terminated``
-    (the list of :func:`sigterm_as_interrupt`) noted SIGTERM, else :data:`SIGINT_STATUS`."""
+    """The exit status of a command interrupted.
+
+    Parameters
+    ----------
+    terminated : list
+        The list that :func:`sigterm_as_interrupt` yielded.
+
+    Returns
+    -------
+    int
+        :data:`SIGTERM_STATUS` when ``terminated`` noted SIGTERM, else
+        :data:`SIGINT_STATUS`.
+    """
     return SIGTERM_STATUS if terminated else SIGINT_STATUS
 
 
-def exit_on_signals(name: str, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
-    """From now on, each of ``signals`` ends the process at once, in one line
-    (``'NAME: interrupted'``, ``'NAME: stopped by SIGTERM'``), by the signal itself
-    (exit status 130 or 143 in a shell).
+def exit_on_signals(name: str, signals: Iterable[int] = (signal.SIGINT, signal.SIGTERM)
+                    ) -> None:
+    """From now on, each of ``signals`` ends the process at once, saying so in one line.
+
+    The line is ``'NAME: interrupted'`` or ``'NAME: stopped by SIGTERM'``, and
+    the process is ended by the signal itself (exit status 130 or 143 in a shell).
 
     For a command whose work is over while Python exits (joining the threads and
     processes of a Dask cluster, running exit handlers): Python's default would end
     it without a word (SIGTERM; SIGINT once Python restores the default) or with a
     traceback of the exit handler interrupted. Standard output is flushed first. A
-    signal that the process ignores (:func:`ignored`) stays ignored.
+    signal that the process ignores (:func:`ignored`) stays ignored; outside the
+    main thread nothing changes.
+
+    Parameters
+    ----------
+    name : str
+        The command's name, which starts the line.
+    signals : iterable of int
+        The signals to handle so.
     """
     def stop(signum, frame):
         how = "stopped by SIGTERM" if signum == signal.SIGTERM else "interrupted"

@@ -28,7 +28,27 @@ __all__ = [
 ]
 
 def imagenet_normalize(gray: torch.Tensor) -> torch.Tensor:
-    """Turn a (B, 1, H, W) gray batch in [0, 1] into the network's (B, 3, H, W) input."""
+    """Turn a (B, 1, H, W) gray batch in [0, 1] into the network's (B, 3, H, W) input.
+
+    The gray channel is replicated to three and normalised with
+    :data:`~sarfeat.architecture.IMAGENET_MEAN` and
+    :data:`~sarfeat.architecture.IMAGENET_STD`, as the released checkpoints expect.
+
+    Parameters
+    ----------
+    gray : (B, 1, H, W) torch.Tensor
+        The gray batch, in [0, 1].
+
+    Returns
+    -------
+    (B, 3, H, W) torch.Tensor
+        The network's input, on ``gray``'s device and in its dtype.
+
+    Raises
+    ------
+    ValueError
+        For a tensor that is not (B, 1, H, W).
+    """
     if gray.ndim != 4 or gray.shape[1] != 1:
         raise ValueError(f"expected a (B, 1, H, W) gray batch, got shape {tuple(gray.shape)}")
     mean = torch.tensor(IMAGENET_MEAN, device=gray.device, dtype=gray.dtype).view(1, 3, 1, 1)
@@ -122,6 +142,16 @@ def loadable_network(architecture: str) -> R2D2Net:
     A new network draws its initial values from torch's global random generator,
     which a user's ``torch.manual_seed`` set up for their own work; a network
     built to be overwritten by stored values leaves that generator as it found it.
+
+    Parameters
+    ----------
+    architecture : str
+        A key of :data:`~sarfeat.architecture.ARCHITECTURES`.
+
+    Returns
+    -------
+    R2D2Net
+        A new network in training mode, on the CPU, its values arbitrary.
     """
     with torch.random.fork_rng(devices=[]):
         return R2D2Net(architecture)
@@ -132,6 +162,16 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
 
     The folded network computes the same function (up to float rounding) with
     fewer passes over memory; it cannot be trained.
+
+    Parameters
+    ----------
+    net : R2D2Net
+        The network, left unchanged.
+
+    Returns
+    -------
+    torch.nn.Module
+        The folded copy, in eval mode, on ``net``'s device and in its dtype.
     """
     reference = next(net.parameters())
     folded = loadable_network(net.architecture).to(device=reference.device, dtype=reference.dtype)
@@ -142,7 +182,8 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
     i = 0
     while i < len(ops):
         op = ops[i]
-        if isinstance(op, nn.Conv2d) and i + 1 < len(ops) and isinstance(ops[i + 1], nn.BatchNorm2d):
+        if (isinstance(op, nn.Conv2d) and i + 1 < len(ops)
+                and isinstance(ops[i + 1], nn.BatchNorm2d)):
             bn = ops[i + 1]
             inv_std = torch.rsqrt(bn.running_var + bn.eps)
             with torch.no_grad():
@@ -158,15 +199,39 @@ def fold_batchnorm(net: R2D2Net) -> nn.Module:
 
 
 def weights_of_network(net: R2D2Net) -> NetworkWeights:
-    """The values of ``net`` as :class:`~sarfeat.architecture.NetworkWeights` (numpy copies)."""
-    state = {name: value.detach().to("cpu").numpy().copy() for name, value in net.state_dict().items()}
+    """The values of ``net`` as :class:`~sarfeat.architecture.NetworkWeights` (numpy copies).
+
+    Parameters
+    ----------
+    net : R2D2Net
+        The network; its ``metadata`` (the detection thresholds of a checkpoint,
+        say), when it has some, go with its values.
+
+    Returns
+    -------
+    NetworkWeights
+        Its architecture, state dict as numpy arrays on the CPU, and metadata.
+    """
+    state = {name: value.detach().to("cpu").numpy().copy()
+             for name, value in net.state_dict().items()}
     return NetworkWeights(net.architecture, state, dict(getattr(net, "metadata", None) or {}))
 
 
 def network_from_weights(weights: NetworkWeights) -> R2D2Net:
-    """An :class:`R2D2Net` in eval mode holding ``weights``' values and metadata."""
+    """An :class:`R2D2Net` in eval mode holding ``weights``' values and metadata.
+
+    Parameters
+    ----------
+    weights : NetworkWeights
+        The values, as :func:`weights_of_network` or a ``.npz`` file gives them.
+
+    Returns
+    -------
+    R2D2Net
+        The network, on the CPU, with ``weights.metadata`` as its ``metadata``.
+    """
     net = loadable_network(weights.architecture)
-    net.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in weights.state.items()},
-                        strict=True)
+    net.load_state_dict({name: torch.from_numpy(np.array(value))
+                         for name, value in weights.state.items()}, strict=True)
     net.metadata = dict(weights.metadata)
     return net.eval()

