@@ -21,18 +21,21 @@ def run() -> int:
     finish_at_exit()  # first registered, last run: the end of Python's exit is not cut short
     with sigterm_as_interrupt() as terminated:
         try:
-            from .cli import main
+            from .cli import parse_command_line, run_command
         except KeyboardInterrupt:
             how = "stopped by SIGTERM" if terminated else "interrupted"
             print(f"sarfeat: {how}", file=sys.stderr)
             return interrupted_status(terminated)
     # once the command is over, Python's exit (a Dask cluster's threads and processes
     # joined) ends in one line too: SIGTERM from now on (the command's own handling
-    # overrides this one while it runs), Ctrl-C once the command has returned
-    command = next((word for word in sys.argv[1:] if not word.startswith("-")), None)
-    name = "sarfeat" if command is None else f"sarfeat {command}"
+    # overrides this one while it runs), Ctrl-C once the command has returned; the line
+    # names the subcommand that argparse parsed (not a word guessed from sys.argv, which
+    # may be an option's value or a file)
+    exit_on_signals("sarfeat", (signal.SIGTERM,))
+    args = parse_command_line()  # exits with status 2 on bad usage
+    name = "sarfeat" if args.command is None else f"sarfeat {args.command}"
     exit_on_signals(name, (signal.SIGTERM,))
-    status = main()
+    status = run_command(args)
     exit_on_signals(name, (signal.SIGINT,))
     return status
 

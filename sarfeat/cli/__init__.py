@@ -25,7 +25,9 @@ from .. import __version__
 from . import detect, register, register_stack
 from .common import DEFAULT_WEIGHTS, UsageError, guarded
 
-__all__ = ["main", "build_parser", "UsageError", "DEFAULT_WEIGHTS"]
+__all__ = ["main", "build_parser", "parse_command_line", "run_command", "UsageError",
+           "DEFAULT_WEIGHTS"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``sarfeat`` command.
@@ -35,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser : argparse.ArgumentParser
         Parser with the ``detect``, ``register`` and ``register-stack`` subcommands.
     """
+    return _parser_and_commands()[0]
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, dict]:
+    """:func:`build_parser`'s parser and its subcommands' parsers by name."""
     parser = argparse.ArgumentParser(
         prog="sarfeat", description="Keypoints and descriptors for SAR images with Fast-R2D2.",
         epilog="Set SARFEAT_DEBUG=1 to see tracebacks of errors.")
@@ -43,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_parser(commands)
     register.add_parser(commands)
     register_stack.add_parser(commands)
-    return parser
+    return parser, dict(commands.choices)
 
 
 def _usage(command: str, usage: str, message: str) -> int:
@@ -52,8 +59,13 @@ def _usage(command: str, usage: str, message: str) -> int:
     return 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``sarfeat`` command line.
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the ``sarfeat`` command line; its ``command`` is the subcommand (None: none).
+
+    An argument that no option takes (a misspelt option, one file too many) is
+    refused by the subcommand's parser, with its usage (``sarfeat detect: error:
+    unrecognized arguments: ...``), not by ``sarfeat``'s, whose usage lists no
+    option of the command.
 
     Parameters
     ----------
@@ -62,14 +74,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns
     -------
+    args : argparse.Namespace
+
+    Raises
+    ------
+    SystemExit
+        With status 2 for bad usage, 0 after ``--help`` or ``--version``.
+    """
+    parser, commands = _parser_and_commands()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands.get(args.command, parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the subcommand of ``args`` (:func:`parse_command_line`); return the exit status.
+
+    Returns
+    -------
     status : int
         0 on success, 1 for a runtime error (including a pair that cannot be
         registered), 2 for bad usage.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits with status 2 on bad usage
     if args.command is None:
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         print("sarfeat: error: choose a command, e.g. 'sarfeat detect --example'",
               file=sys.stderr)
         return 2
@@ -84,3 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.example == (args.image is not None):
         return _usage("detect", "(IMAGE | --example)", "give exactly one of IMAGE or --example")
     return guarded("detect", detect.run, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sarfeat`` command line on ``argv`` (``sys.argv[1:]`` by default): parse it
+    (:func:`parse_command_line`) and run its subcommand (:func:`run_command`), whose exit
+    status is returned: 0 on success, 1 for a runtime error, 2 for bad usage."""
+    return run_command(parse_command_line(argv))  # exits with status 2 on bad usage

@@ -1,0 +1,63 @@
+"""The ``sarfeat`` command line as a GDAL or rasterio user types it: which subcommand runs
+(and is named in its messages), unknown arguments, ``-`` as an output, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pytest
+
+import sarfeat.__main__ as entry
+from sarfeat.cli import detect, main
+
+
+def test_the_name_in_the_exit_messages_is_the_parsed_subcommand(monkeypatch):
+    """``sarfeat OPTION VALUE detect ...``: the lines said on a signal once the command runs
+    (``sarfeat detect: stopped by SIGTERM``) name the subcommand that argparse parsed, not
+    the first word of the command line that is no option (here an option's value)."""
+    add_subparsers = argparse.ArgumentParser.add_subparsers
+
+    def with_global_option(parser, **keywords):  # a global option that takes a value
+        if parser.prog == "sarfeat":
+            parser.add_argument("--log-level", metavar="LEVEL")
+        return add_subparsers(parser, **keywords)
+
+    named, ran = [], []
+    monkeypatch.setattr(argparse.ArgumentParser, "add_subparsers", with_global_option)
+    monkeypatch.setattr(entry, "exit_on_signals", lambda name, signals: named.append(name))
+    monkeypatch.setattr(entry, "finish_at_exit", lambda: None)
+    monkeypatch.setattr(detect, "run", lambda args: ran.append(args.command))
+    monkeypatch.setattr(sys, "argv", ["sarfeat", "--log-level", "info", "detect", "--example"])
+    assert entry.run() == 0
+    assert ran == ["detect"]
+    assert named[-2:] == ["sarfeat detect", "sarfeat detect"]
+    assert not any("info" in name for name in named)
+
+
+@pytest.mark.parametrize("argv, unknown", [
+    (["detect", "a.npy", "b.npy"], "b.npy"),
+    (["register", "a.npy", "b.npy", "--json", "r.json", "--bogus"], "--bogus"),
+    (["register-stack", "a.npy", "b.npy", "-o", "out", "--co-bogus", "x"], "--co-bogus x"),
+])
+def test_an_unknown_argument_is_refused_by_its_subcommand(argv, unknown, capsys):
+    """A misspelt option or one file too many is refused with the subcommand's usage and
+    name (as its other usage errors are), not with ``sarfeat [-h] [--version] COMMAND``."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: sarfeat {argv[0]} ")
+    assert err.rstrip().endswith(f"sarfeat {argv[0]}: error: unrecognized arguments: {unknown}")
+
+
+def test_an_unknown_option_before_the_command_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--bogus", "detect", "a.npy"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_no_command_is_usage_error(capsys):
+    assert main([]) == 2
+    assert "choose a command" in capsys.readouterr().err
