@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
 import pytest
 
 import sarfeat.__main__ as entry
@@ -61,3 +62,24 @@ def test_an_unknown_option_before_the_command_is_refused(capsys):
 def test_no_command_is_usage_error(capsys):
     assert main([]) == 2
     assert "choose a command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("terminal, options, shown", [
+    (False, [], False), (False, ["-v"], True), (True, [], True), (True, ["-q"], False),
+    (True, ["--no-progress"], False), (False, ["-v", "--no-progress"], False)])
+def test_register_stack_draws_its_progress_bar_as_the_other_commands_do(
+        terminal, options, shown, tmp_path, monkeypatch):
+    """A bar over the pairs on a terminal or with -v (as detect and register draw theirs),
+    never into a log file or pipe that stderr is redirected to, nor with -q or --no-progress."""
+    pytest.importorskip("distributed")
+    from _stack_helpers import record_stack_calls
+
+    image = np.random.default_rng(0).random((32, 32), np.float32)
+    for name in ("reference", "image"):
+        np.save(tmp_path / f"{name}.npy", image)
+    given = record_stack_calls(monkeypatch)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    assert main(["register-stack", str(tmp_path / "reference.npy"), str(tmp_path / "image.npy"),
+                 "-o", str(tmp_path / "out"), *options]) == 0
+    assert given["progress"] is shown
+

@@ -216,10 +216,10 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
     register-stack's workers): ``stacked`` and ``single`` for two .npy files of ``dtype``,
     ``stacked_georeferenced`` and ``single_georeferenced`` for two GeoTIFFs of it;
     ``register_options`` of each: the options the command gives :func:`sarfeat.register`."""
-    import contextlib
     import inspect
 
-    import sarfeat.parallel
+    from _stack_helpers import record_stack_calls
+
     from sarfeat.cli import main
     from sarfeat.cli import register as single_command
     from sarfeat.parallel import _worker, stack
@@ -235,15 +235,7 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
             else:
                 _write(path, scene[None], ORIGIN, None)
         pairs[name] = [str(tmp_path / f"fixed{suffix}"), str(tmp_path / f"moving{suffix}")]
-    given, built = {}, {}
-
-    class Cluster:
-        def scheduler_info(self):
-            return {"workers": {}}
-
-    def capture(pairs_, **keywords):
-        given.update(keywords)
-        return iter(())
+    given, built = record_stack_calls(monkeypatch), {}
 
     class Stop(Exception):
         """Stops a command once its matcher is built: nothing is matched."""
@@ -261,9 +253,6 @@ def _built_matchers(tmp_path, monkeypatch, options: list[str], dtype=np.float32)
             raise Stop()
         return refuse
 
-    monkeypatch.setattr(sarfeat.parallel, "client_for",
-                        lambda *args: contextlib.nullcontext(Cluster()))
-    monkeypatch.setattr(sarfeat.parallel, "iter_register_pairs", capture)
     assert main(["register-stack", *pairs[""], "-o", str(tmp_path / "out"), "-q",
                  "--overwrite", *options]) == 0  # called again on one tmp_path
     own = set(inspect.signature(stack.iter_register_pairs).parameters) - {"options"}

@@ -151,7 +151,8 @@ def add_parser(commands) -> None:
         (("--lost-retries",), dict(type=int, default=2, metavar="L",
                                    help="resubmissions of an image lost with its worker (a "
                                         "worker that died or was killed; default 2)")),
-        (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
+        (("--no-progress",), dict(action="store_true", help="hide the progress bar (shown "
+                                  "on a terminal, or with -v)")),
         (("--model",), dict(choices=MODELS, default="affine",
                             help="transform model (default affine)")),
         (("--seed",), dict(type=int, default=0, help="seed of RANSAC's sampling (default 0: "
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> None:
                 lost_retries=args.lost_retries, georeferenced_options=georeferenced,
                 min_valid_fraction=args.min_valid_fraction,
                 keep_warped=False, postprocess=save,
-                progress=not (args.no_progress or console.quiet), **options,
+                progress=console.progress and not args.no_progress, **options,
             )
             for outcome in outcomes:
                 if not outcome.ok and "report" not in outcome.extra:  # lost, or not written
