@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 __all__ = ["UsageError", "DEVICES", "is_device_name", "positive_int", "whole_number",
-           "check_outputs", "unwritable_reason", "write_error", "OVERWRITE_HELP",
-           "add_overwrite_option"]
+           "check_outputs", "check_not_standard_output", "unwritable_reason", "write_error",
+           "OVERWRITE_HELP", "add_overwrite_option"]
 
 
 #: Device names besides ``cuda:N``: what ``--device`` and every ``device`` argument take.
@@ -97,6 +97,21 @@ def _exists(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
+def check_not_standard_output(option: str, path: str | os.PathLike) -> None:
+    """Refuse ``-`` as an output: the standard output of GDAL's and other tools, which
+    sarfeat does not write to (its outputs are files renamed into place when complete),
+    rather than a file named ``-`` written in the working folder by surprise.
+
+    Raises
+    ------
+    UsageError
+        When ``path`` is ``-``.
+    """
+    if os.fspath(path) == "-":
+        raise UsageError(f"{option} '-': sarfeat does not write to standard output; give a "
+                         "file name")
+
+
 def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None],
                   overwrite: bool = False) -> None:
     """Refuse, before any work, outputs that would overwrite an input or each other, or a
@@ -113,9 +128,14 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
     ------
     UsageError
         For an output equal to an input, two outputs on one path, an output
-        that is a folder, or whose folder is missing or not writable, or that
-        exists without ``overwrite``.
+        that is ``-`` (:func:`check_not_standard_output`), a folder or another
+        file that is not a regular file (a device such as ``/dev/null``, a pipe:
+        the write would replace it, whatever ``overwrite``), or whose folder is
+        missing or not writable, or that exists without ``overwrite``.
     """
+    for option, path in outputs.items():
+        if path is not None:
+            check_not_standard_output(option, path)
     given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
     given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
     seen: dict[str, Path] = {}
@@ -131,6 +151,10 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
         seen[option] = path
         if path.is_dir():
             raise UsageError(f"{option} {str(path)!r} is a folder")
+        if path.exists() and not path.is_file():  # written through a rename onto it
+            raise UsageError(f"{option} {str(path)!r} is not a regular file (a device, pipe "
+                             "or socket): sarfeat writes its outputs to files, which would "
+                             "replace it; give a file name")
         folder = path.resolve().parent
         if not folder.is_dir():
             what = (f"{str(path.parent)!r} is not a folder" if os.path.lexists(folder)

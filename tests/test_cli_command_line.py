@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 
 import numpy as np
@@ -83,3 +85,45 @@ def test_register_stack_draws_its_progress_bar_as_the_other_commands_do(
                  "-o", str(tmp_path / "out"), *options]) == 0
     assert given["progress"] is shown
 
+
+@pytest.fixture
+def small_pair(tmp_path, monkeypatch):
+    """Two small .npy images in the working folder (tmp_path)."""
+    monkeypatch.chdir(tmp_path)
+    image = np.random.default_rng(1).random((32, 32), np.float32)
+    for name in ("fixed.npy", "moving.npy"):
+        np.save(name, image)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv", [
+    ["detect", "fixed.npy", "-o", "-"],
+    ["register", "fixed.npy", "moving.npy", "--json", "-"],
+    ["register", "--example", "--json", "-"],
+    ["register-stack", "fixed.npy", "moving.npy", "-o", "-"],
+])
+def test_a_dash_output_is_refused_not_written_as_a_file_named_dash(argv, small_pair, capsys):
+    """``-`` means standard output to a GDAL or rasterio user: sarfeat, which writes files,
+    refuses it before any work instead of writing (or making a folder) ``./-``."""
+    assert main([*argv, "-q"]) == 2
+    assert "does not write to standard output" in capsys.readouterr().err
+    assert sorted(path.name for path in small_pair.iterdir()) == ["fixed.npy", "moving.npy"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX pipes and devices")
+@pytest.mark.parametrize("special", ["pipe", "device"])
+@pytest.mark.parametrize("argv", [["detect", "fixed.npy", "-o"],
+                                  ["register", "fixed.npy", "moving.npy", "--json"]])
+def test_an_output_that_is_a_device_or_a_pipe_is_never_replaced(argv, special, small_pair,
+                                                                 capsys):
+    """``-o /dev/null`` or ``--json /dev/stdout``: the output is written to a file renamed
+    onto its path, which would replace the device (run as root) or pipe with a regular file;
+    it is refused before any work, with --overwrite too."""
+    path = small_pair / "special.json"
+    if special == "pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(os.devnull)
+    assert main([*argv, str(path), "--overwrite", "-q"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(path.stat().st_mode) if special == "pipe" else path.is_symlink()

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ..argument_checks import write_error
+from ..argument_checks import check_not_standard_output, write_error
 from .common import UsageError
 
 __all__ = ["SUMMARY", "FORMATS", "output_names", "check_inputs_kept", "earlier_outputs",
@@ -134,6 +134,7 @@ def check_output_dir(folder: Path) -> None:
     sarfeat.cli.common.UsageError
         Naming ``-o`` and the file in the way, or the folder that is not writable.
     """
+    check_not_standard_output("-o", folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"-o {str(folder)!r} exists and is not a folder")
     parent = folder
