@@ -136,12 +136,15 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
     for option, path in outputs.items():
         if path is not None:
             check_not_standard_output(option, path)
-    given_in = {k: Path(v).expanduser() for k, v in inputs.items() if v is not None}
-    given_out = {k: Path(v).expanduser() for k, v in outputs.items() if v is not None}
+    # an output is checked where it will be written: as given, as the commands write it
+    # ('~/out.tif' quoted is a folder '~' of the working folder, as to GDAL's tools); an
+    # input also with '~' expanded, as a --weights file is read
+    given_in = {k: (Path(v), Path(v).expanduser()) for k, v in inputs.items() if v is not None}
+    given_out = {k: Path(v) for k, v in outputs.items() if v is not None}
     seen: dict[str, Path] = {}
     for option, path in given_out.items():
-        for name, source in given_in.items():
-            if _same(path, source):
+        for name, sources in given_in.items():
+            if any(_same(path, source) for source in sources):
                 raise UsageError(f"{option} {str(path)!r} is the input {name}: refusing to "
                                  "overwrite an input")
         for other, earlier in seen.items():

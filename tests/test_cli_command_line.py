@@ -127,3 +127,22 @@ def test_an_output_that_is_a_device_or_a_pipe_is_never_replaced(argv, special, s
     assert main([*argv, str(path), "--overwrite", "-q"]) == 2
     assert "is not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(path.stat().st_mode) if special == "pipe" else path.is_symlink()
+
+
+def test_an_output_under_a_quoted_tilde_is_checked_where_it_is_written(small_pair, monkeypatch,
+                                                                       capsys):
+    """``-o '~/k.npz'`` (quoted, so that no shell expands it) is written, as GDAL's tools
+    write it, under a folder ``~`` of the working folder: its checks look there too, so
+    that a file there is not replaced without --overwrite, and a missing folder is refused
+    before any work (not checked in $HOME and then failed after the work)."""
+    home = small_pair / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    assert main(["detect", "fixed.npy", "-o", "~/k.npz", "-q"]) == 2
+    assert "'~/k.npz': its folder does not exist" in capsys.readouterr().err
+    (small_pair / "~").mkdir()
+    (small_pair / "~" / "k.npz").write_bytes(b"an earlier result")
+    assert main(["detect", "fixed.npy", "-o", "~/k.npz", "-q"]) == 2
+    assert "'~/k.npz' already exists" in capsys.readouterr().err
+    assert (small_pair / "~" / "k.npz").read_bytes() == b"an earlier result"
+    assert list(home.iterdir()) == []
