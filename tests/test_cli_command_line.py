@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from _stack_helpers import record_stack_calls
 
 import sarfeat.__main__ as entry
 from sarfeat.cli import detect, main
@@ -66,23 +67,26 @@ def test_no_command_is_usage_error(capsys):
     assert "choose a command" in capsys.readouterr().err
 
 
+@pytest.fixture
+def stack_pair(tmp_path):
+    """``sarfeat register-stack REFERENCE IMAGE`` of two small .npy files in tmp_path."""
+    pytest.importorskip("distributed")
+    image = np.random.default_rng(0).random((32, 32), np.float32)
+    for name in ("reference", "image"):
+        np.save(tmp_path / f"{name}.npy", image)
+    return ["register-stack", str(tmp_path / "reference.npy"), str(tmp_path / "image.npy")]
+
+
 @pytest.mark.parametrize("terminal, options, shown", [
     (False, [], False), (False, ["-v"], True), (True, [], True), (True, ["-q"], False),
     (True, ["--no-progress"], False), (False, ["-v", "--no-progress"], False)])
 def test_register_stack_draws_its_progress_bar_as_the_other_commands_do(
-        terminal, options, shown, tmp_path, monkeypatch):
+        terminal, options, shown, stack_pair, tmp_path, monkeypatch):
     """A bar over the pairs on a terminal or with -v (as detect and register draw theirs),
     never into a log file or pipe that stderr is redirected to, nor with -q or --no-progress."""
-    pytest.importorskip("distributed")
-    from _stack_helpers import record_stack_calls
-
-    image = np.random.default_rng(0).random((32, 32), np.float32)
-    for name in ("reference", "image"):
-        np.save(tmp_path / f"{name}.npy", image)
     given = record_stack_calls(monkeypatch)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
-    assert main(["register-stack", str(tmp_path / "reference.npy"), str(tmp_path / "image.npy"),
-                 "-o", str(tmp_path / "out"), *options]) == 0
+    assert main([*stack_pair, "-o", str(tmp_path / "out"), *options]) == 0
     assert given["progress"] is shown
 
 
@@ -146,3 +150,19 @@ def test_an_output_under_a_quoted_tilde_is_checked_where_it_is_written(small_pai
     assert "'~/k.npz' already exists" in capsys.readouterr().err
     assert (small_pair / "~" / "k.npz").read_bytes() == b"an earlier result"
     assert list(home.iterdir()) == []
+
+
+def test_register_stack_verbose_says_what_is_being_done_with_times(stack_pair, tmp_path,
+                                                                   monkeypatch, capsys):
+    """-v "says what is being done, with times" for register-stack as its help says, as for
+    detect and register: timed steps on stderr, none without -v."""
+    record_stack_calls(monkeypatch)
+    argv = [*stack_pair, "--no-progress", "--overwrite", "-o", str(tmp_path / "out")]
+    assert main([*argv, "-v"]) == 0
+    steps = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert any(step.endswith("read REFERENCE " + str(tmp_path / "reference.npy")
+                             + ": 1 band (32, 32) float32; 1 image to register")
+               for step in steps), steps
+    assert any("writing" in step and "summary.json" in step for step in steps), steps
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""

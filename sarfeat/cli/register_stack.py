@@ -209,6 +209,9 @@ def run(args: argparse.Namespace) -> None:
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
     raster, headers = read_reference(args)
+    console.step(f"read REFERENCE {args.reference}: {counted(raster.count, 'band')} "
+                 f"{raster.shape} {raster.data.dtype}; {counted(len(args.images), 'image')} "
+                 "to register")
     for note in (georeferencing_notes(str(args.reference), raster, headers)  # as register's
                  + scaling_notes(str(args.reference), raster, headers)):
         console.say(note)
@@ -229,11 +232,14 @@ def run(args: argparse.Namespace) -> None:
         geotiff=geotiff_keywords(args, Path(f"x.{args.format}")),
     )
     started = time.perf_counter()
+    console.step(f"connecting to the Dask scheduler {args.scheduler}" if args.scheduler
+                 else "starting a local Dask cluster")
     client = _connect(args, distributed)
     successes, failures, networks = [], [], []
     try:
         with client_for(client, args.workers) as active:
             workers = len(active.scheduler_info().get("workers", {}))
+            console.step(f"registering on {counted(workers, 'worker')}")
             outcomes = iter_register_pairs(
                 [(raster, os.fspath(image)) for image in args.images], client=active,
                 names=names, weights=weights, band=matched_bands(args), retries=args.retries,
@@ -255,6 +261,7 @@ def run(args: argparse.Namespace) -> None:
         if client is not None:
             client.close()
     seconds = time.perf_counter() - started
+    console.step(f"writing {folder / SUMMARY}")
     write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
                   successes, failures, _stack_network(networks))
     console.say(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
