@@ -192,7 +192,7 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         status = main(["register-stack", fixed, moving, "-o", str(out), "--retries", "0",
-                       "--scheduler", client.scheduler.address])
+                       "--scheduler", client.scheduler.address, "-v"])  # -v: the bar
     assert status == 1
     captured = capsys.readouterr()
     report = json.loads((out / "b.json").read_text())
