@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from _stack_helpers import record_stack_calls
 
 import sarfeat.__main__ as entry
-from sarfeat.cli import detect, main
+from sarfeat.cli import detect, main, parse_command_line
 
 
 def test_the_name_in_the_exit_messages_is_the_parsed_subcommand(monkeypatch):
@@ -166,3 +167,21 @@ def test_register_stack_verbose_says_what_is_being_done_with_times(stack_pair, t
     assert any("writing" in step and "summary.json" in step for step in steps), steps
     assert main(argv) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv, files", [
+    (["register", "a.tif", "--json", "r.json", "b.tif"], ("a.tif", "b.tif")),
+    (["register", "a.tif", "-q", "b.tif", "-o", "o.tif"], ("a.tif", "b.tif")),
+    (["register-stack", "ref.tif", "a.tif", "-o", "out", "b.tif", "c.tif"],
+     ("ref.tif", ["a.tif", "b.tif", "c.tif"])),
+    (["detect", "--band", "0", "image.tif", "-o", "k.npz"], ("image.tif",)),
+])
+def test_files_and_options_may_come_in_any_order(argv, files):
+    """Files after an option, as GDAL's tools and rio take them, are the command's files
+    (argparse alone refused the second file as an unrecognized argument)."""
+    args = parse_command_line(argv)
+    assert args.command == argv[0]
+    names = {"register": ("fixed", "moving"), "register-stack": ("reference", "images"),
+             "detect": ("image",)}[argv[0]]
+    assert tuple(getattr(args, name) for name in names) == files
+    assert getattr(args, "json", None) == (Path("r.json") if "--json" in argv else None)

@@ -62,10 +62,12 @@ def _usage(command: str, usage: str, message: str) -> int:
 def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the ``sarfeat`` command line; its ``command`` is the subcommand (None: none).
 
-    An argument that no option takes (a misspelt option, one file too many) is
-    refused by the subcommand's parser, with its usage (``sarfeat detect: error:
-    unrecognized arguments: ...``), not by ``sarfeat``'s, whose usage lists no
-    option of the command.
+    Options and files may come in any order after the subcommand, as GDAL's tools
+    take them (``sarfeat register FIXED --json R.json MOVING``). An argument that
+    no option takes (a misspelt option, one file too many) is refused by the
+    subcommand's parser, with its usage (``sarfeat detect: error: unrecognized
+    arguments: ...``), not by ``sarfeat``'s, whose usage lists no option of the
+    command.
 
     Parameters
     ----------
@@ -82,11 +84,22 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         With status 2 for bad usage, 0 after ``--help`` or ``--version``.
     """
     parser, commands = _parser_and_commands()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        commands.get(args.command, parser).error(
-            f"unrecognized arguments: {' '.join(unknown)}")
-    return args
+    if not unknown:
+        return args
+    if args.command not in commands:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # sarfeat's own options (-h, --version) end the run: what stands before the command
+    # is unknown to it, and the command is the first word equal to its name
+    start = argv.index(args.command)
+    if start:
+        parser.error(f"unrecognized arguments: {' '.join(argv[:start])}")
+    # files after an option (sarfeat register FIXED --json R.json MOVING), which argparse
+    # leaves over: parsed again with options and files in any order, as GDAL's tools and
+    # rio take them; an option still unknown is refused with the subcommand's usage
+    return commands[args.command].parse_intermixed_args(
+        argv[start + 1:], argparse.Namespace(command=args.command))
 
 
 def run_command(args: argparse.Namespace) -> int:
