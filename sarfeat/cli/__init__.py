@@ -5,9 +5,11 @@
 (:mod:`sarfeat.cli.register_stack`). Parsing the command line imports neither
 torch nor the network, so that ``--help`` and usage errors answer at once.
 
-Exit status: 0 on success, 2 for bad usage (unknown option, missing or
-unreadable input, an output that would overwrite an input or another output, or an
-output file that exists already, without ``--overwrite``),
+Options and files may come in any order after the subcommand. Exit status: 0 on
+success, 2 for bad usage (unknown option, missing or unreadable input, an output that
+would overwrite an input or another output, an output ``-`` or one that is not a
+regular file such as ``/dev/null``, or an output file that exists already, without
+``--overwrite``),
 1 for a runtime error (weights unavailable, an image pair that cannot be
 registered, ...), 130 when interrupted (Ctrl-C), 143 when stopped by SIGTERM
 (``detect`` and ``register`` then leave their earlier outputs as they were). Errors are one line on stderr, naming the subcommand
