@@ -185,3 +185,17 @@ def test_files_and_options_may_come_in_any_order(argv, files):
              "detect": ("image",)}[argv[0]]
     assert tuple(getattr(args, name) for name in names) == files
     assert getattr(args, "json", None) == (Path("r.json") if "--json" in argv else None)
+
+
+def test_the_weights_errors_speak_the_command_s_words(small_pair, capsys):
+    """A --weights file that needs full unpickling is told to pass --trust (not the library's
+    trust=True), and an unknown name lists the registry's names once."""
+    pytest.importorskip("torch")
+    np.save("pickled.npy", np.zeros(3))  # a pickle of no registered checkpoint
+    assert main(["detect", "fixed.npy", "--weights", "pickled.npy", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --trust" in err and "trust=True" not in err
+    assert err.startswith("sarfeat detect: error: --weights 'pickled.npy': ")
+    assert main(["detect", "fixed.npy", "--weights", "sarfeat-sar-v9", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("sarfeat-sar-v2-polar.npz") == 1 and "sarfeat-sar-v2" in err

@@ -303,14 +303,19 @@ def checked_weights(weights: str | None, trust: bool) -> str | NetworkWeights | 
         which its loaded network does not. A checkpoint file, which brings
         its network alone, loaded here once (no worker reads it again).
     """
+    from ..checkpoint import CheckpointError
     from ..weights import resolve_network_weights, weight_names
 
     try:
         network = resolve_network_weights(weights, trust=trust)
     except (TypeError, FileNotFoundError) as error:
-        raise UsageError(
-            f"--weights {weights!r}: {error} (registry names: {', '.join(weight_names())})"
-        ) from None
+        names = weight_names()
+        listed = all(repr(name) in str(error) for name in names)  # the library's message
+        raise UsageError(f"--weights {weights!r}: {error}" + (
+            "" if listed else f" (registry names: {', '.join(names)})")) from None
+    except CheckpointError as error:  # the library's advice, in the command's words
+        text = str(error).replace("pass trust=True", "pass --trust")
+        raise CheckpointError(f"--weights {weights!r}: {text}") from error
     return weights if weights is None or weights in weight_names() else network
 
 
