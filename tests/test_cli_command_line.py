@@ -199,3 +199,12 @@ def test_the_weights_errors_speak_the_command_s_words(small_pair, capsys):
     assert main(["detect", "fixed.npy", "--weights", "sarfeat-sar-v9", "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("sarfeat-sar-v2-polar.npz") == 1 and "sarfeat-sar-v2" in err
+
+
+def test_register_stack_refuses_workers_with_a_scheduler(stack_pair, tmp_path, capsys):
+    """--workers sizes the local cluster, which --scheduler replaces: given both, it would be
+    ignored without a word; refused before any work (no connection tried)."""
+    assert main([*stack_pair, "-o", str(tmp_path / "out"), "--workers", "2",
+                 "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--workers sizes the local cluster" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -141,7 +141,7 @@ def add_parser(commands) -> None:
         (("--order",), dict(type=int, choices=ORDERS, default=1, help=ORDER_HELP)),
         (("--workers",), dict(type=positive_int, default=None, metavar="N",
                               help="worker processes of the local cluster (default: one per "
-                                   "CPU core)")),
+                                   "CPU core; not with --scheduler)")),
         (("--scheduler",), dict(default=None, metavar="ADDRESS",
                                 help="run on this Dask scheduler (e.g. tcp://host:8786) instead "
                                      "of a local cluster; its workers must see the same files")),
@@ -198,6 +198,9 @@ def run(args: argparse.Namespace) -> None:
     from .report import given_options
 
     console = Console(args)
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("--workers sizes the local cluster, which --scheduler replaces (the "
+                         "scheduler's workers run the tasks): give one of them")
     check_search_options(args)  # as `sarfeat register` checks them
     check_distinct(args.images)
     # --co against each output's dtype and bands, from the headers (read_reference)
