@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,11 +221,11 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
                                  f"registered (see {out / 'summary.json'})\n")
 
 
-def test_a_report_on_a_full_disk_fails_its_image_in_one_line_without_reruns(tmp_path,
-                                                                            monkeypatch, capsys):
-    """The disk is full: the image's NAME.json cannot be written. Its task was rerun
-    --retries times (each logging Dask's "Compute Failed" block), then the client's own
-    attempt stopped the command on that error, with no line for the image nor summary."""
+def _full_disk_run(tmp_path, monkeypatch, images: dict, refused) -> tuple[int, Path, list]:
+    """Run register-stack of ``images`` (file stem: array) onto a Labrador chip on an
+    in-process cluster, a full disk refusing the registered images of ``refused['raster']``
+    (stems) and the reports named in ``refused`` (file name: how many writes are refused,
+    all when None); the exit status, OUTDIR and the reports' writes tried."""
     import distributed
 
     import sarfeat.cli.report
@@ -232,37 +233,85 @@ def test_a_report_on_a_full_disk_fails_its_image_in_one_line_without_reruns(tmp_
     from sarfeat.cli import main
     from sarfeat.io import atomic_path
 
-    def full_disk(*args, **kwargs):
+    tried, write_json, write_raster = [], sarfeat.cli.report.write_json, sarfeat.io.write_raster
+
+    def raster_on_a_full_disk(path, *args, **kwargs):
+        if path.name.split(".")[0] not in refused.get("raster", ()):
+            return write_raster(path, *args, **kwargs)
         raise OSError(28, "No space left on device")
 
-    tried, write_json = [], sarfeat.cli.report.write_json
-
     def report_on_a_full_disk(path, report):
-        if path.name != "b.json":
+        tried.append(path.name)
+        if path.name not in refused or tried.count(path.name) > (refused[path.name] or 1e9):
             return write_json(path, report)
-        tried.append(path)
         with atomic_path(path) as temporary, open(temporary, "w") as stream:
             stream.write("{")
             raise OSError(28, "No space left on device")  # as a file's write says it
 
-    scene = load_sar_scene("labrador")[..., 0]
-    fixed, moving = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
-    np.save(fixed, scene[:256, :256])
-    np.save(moving, scene[4:260, 6:262])
-    monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)  # in this process's worker
+    fixed = tmp_path / "a.npy"
+    np.save(fixed, load_sar_scene("labrador")[:256, :256, 0])
+    for stem, array in images.items():
+        np.save(tmp_path / f"{stem}.npy", array)
+    monkeypatch.setattr(sarfeat.io, "write_raster", raster_on_a_full_disk)  # in the worker
     monkeypatch.setattr(sarfeat.cli.report, "write_json", report_on_a_full_disk)
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
-        status = main(["register-stack", fixed, moving, "-o", str(out), "--retries", "2",
-                       "--scheduler", client.scheduler.address, "--no-progress"])
+        status = main(["register-stack", str(fixed),
+                       *(str(tmp_path / f"{stem}.npy") for stem in images), "-o", str(out),
+                       "--retries", "2", "--scheduler", client.scheduler.address,
+                       "--no-progress"])
+    return status, out, tried
+
+
+def test_a_report_on_a_full_disk_keeps_the_transform_without_reruns(tmp_path, monkeypatch,
+                                                                    capsys):
+    """The disk is full: registered images cannot be written, nor some reports. A report
+    was rerun --retries times (each logging Dask's "Compute Failed" block), then the
+    client's own attempt stopped the command. Then the client wrote the report anew, without
+    the transform found and with the error "postprocess: cannot write ...", the summary
+    saying ``failed_after_registration`` where NAME.json did not; with no report written,
+    the transform was lost. The worker now hands its report back to the client, which writes
+    it, or keeps its transform in the summary."""
+    scene = load_sar_scene("labrador")[..., 0]
+    moved = scene[4:260, 6:262]  # a shift of (6, 4) px
+    # b: its image and report refused everywhere; c: its image, and its report on the
+    # worker; d: its report on the worker (its image written, then removed)
+    status, out, tried = _full_disk_run(
+        tmp_path, monkeypatch, {"b": moved, "c": moved, "d": moved},
+        {"raster": ("b", "c"), "b.json": None, "c.json": 1, "d.json": 1})
     assert status == 1
-    assert len(tried) == 2  # once by the worker, once by the client: no rerun
+    assert sorted(tried) == ["b.json", "b.json", "c.json", "c.json", "d.json", "d.json",
+                             "summary.json"]  # once by the worker, once by the client
+    assert sorted(path.name for path in out.iterdir()) == ["c.json", "d.json", "summary.json"]
+    failures = {entry["name"]: entry for entry in
+                json.loads((out / "summary.json").read_text())["failures"]}
+    full = "[Errno 28] No space left on device"
+    refused = {name: f"cannot write {str(out / name)!r}: No space left on device"
+               for name in ("b.json", "d.json")}
+    # NAME.json, written by the client, is the worker's report, and the summary says as it
+    for name, error, error_type in [("c", full, "OSError"), ("d", refused["d.json"],
+                                                              "WriteError")]:
+        report, entry = json.loads((out / f"{name}.json").read_text()), failures[name]
+        assert report["failed_after_registration"] is entry["failed_after_registration"] is True
+        assert report["error"] == entry["error"] == error
+        assert report["error_type"] == entry["error_type"] == error_type
+        assert np.allclose(np.array(report["transform_fixed_to_moving"])[:2, 2], [-6, -4],
+                           atol=0.5)
+        assert entry["report"] == str(out / f"{name}.json") and "report_error" not in entry
+    # b's transform is in the summary, which says why it has no report
+    entry = failures["b"]
+    assert entry["report"] is None and entry["failed_after_registration"] is True
+    assert (entry["error"], entry["error_type"]) == (full, "OSError")
+    assert entry["report_error"] == refused["b.json"]
+    forward, backward = (np.array(entry[f"transform_{way}"]) for way in
+                         ("fixed_to_moving", "moving_to_fixed"))
+    assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
+    assert np.allclose(forward @ backward, np.eye(3))
     lines = capsys.readouterr().out.splitlines()
-    assert f"b: FAILED (WriteError): cannot write {str(out / 'b.json')!r}: No space left on " \
-           "device; the registration succeeded, but no report could be written to keep its " \
-           "transform" in lines
-    [failure] = json.loads((out / "summary.json").read_text())["failures"]
-    assert failure["report"] is None and failure["error_type"] == "WriteError"
-    assert sorted(path.name for path in out.iterdir()) == ["summary.json"]
+    assert (f"b: FAILED (OSError): {full}; the registration succeeded: its transform is in "
+            f"summary.json; no report: {refused['b.json']}") in lines
+    assert any(line.startswith(f"c: FAILED (OSError): {full}; the registration succeeded: "
+                               f"its transform is in {out / 'c.json'}") for line in lines)
+

@@ -48,9 +48,11 @@ refused before any work, from its header:
 image with too small a fraction of valid pixels fails alone);
 
 and the client writes ``summary.json``: the images registered, those that
-failed and why (with the ``hint`` of their ``NAME.json``), what ran the keypoint
-network (``network``: runtime, precision and device; a list when workers differed,
-null when no image ran it), the options that shape the outputs as given
+failed and why (with the ``hint`` of their ``NAME.json``; a ``NAME.json`` that
+the worker's disk refuses is written by the client, or, refused there too, said
+in ``report_error``, the transform of an image registered kept in the summary),
+what ran the keypoint network (``network``: runtime, precision and device; a
+list when workers differed, null when no image ran it), the options that shape the outputs as given
 (``weights``, ``model``, ``format``, ``order``, ``modality``, ``turns``,
 ``scales``, ``dense_model``, ``band``,
 ``reference_band``, ``image_band``, ``keep_border_fill``,

@@ -11,6 +11,7 @@ import numpy as np
 from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
 from .search_options import overlap_hint, refusal_hint
+from .stack_outputs import SUMMARY
 
 __all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome",
            "stack_network", "write_summary"]
@@ -40,12 +41,15 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
 
     An image registered whose output cannot be made or written (a full disk, say) is
     failed there, not retried, and its report keeps the transform found
-    (``failed_after_registration``), as ``sarfeat register --json`` does.
+    (``failed_after_registration``), as ``sarfeat register --json`` does. A report that
+    the disk refuses (:func:`_write_report`) comes back in
+    ``outcome.extra['unwritten_report']``, which this function, called again with the
+    outcome (on the client: :func:`save_unreported`), writes as it is.
     """
     from .. import __version__
     from ..io import read_raster, warp_onto, write_raster
     from ..registration import pair_input_kind
-    from .report import registration_report, write_json
+    from .report import registration_report
 
     image = images[outcome.index]
     folder = Path(output_dir)
@@ -54,6 +58,9 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     head = {"sarfeat_version": __version__, "name": outcome.name, "fixed": reference_path,
             "moving": image, "weights": weights, "model": model, "fixed_band": bands[0],
             "moving_band": bands[1], "worker": outcome.worker, "options": options}
+    unwritten = outcome.extra.get("unwritten_report")
+    if unwritten is not None:  # a worker's report that its disk refused: written here
+        return _write_report(outcome, report_path, unwritten, head)
     search = searches[outcome.inputs is not None]
     report = None
     if outcome.ok:
@@ -93,14 +100,39 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
                            "failed_image": outcome.extra.get("failed_image"),
                            "hint": outcome.extra["hint"],
                            "network": outcome.extra.get("network")})
+    return _write_report(outcome, report_path, report, head)
+
+
+def _write_report(outcome, path: Path, report: dict, head: dict):
+    """Write ``report``, ``outcome``'s ``NAME.json``, at ``path``, and say so in
+    ``outcome.extra['report']``.
+
+    A write that the disk refuses for good (a full disk, quota, read-only file system:
+    :func:`~sarfeat.atomic_files.lasting_write_error`) leaves ``outcome`` failed, not
+    raised, with the report in ``extra['unwritten_report']`` (for the client to write, or
+    to keep in the summary) and the write's error in ``extra['report_error']``; a
+    registered image is then removed, and its report becomes the failure's, with the
+    transform found (``failed_after_registration``). Another error is raised (a worker's
+    task is run again; the client's :func:`save_unreported` keeps the report handed back).
+    """
+    from ..atomic_files import lasting_write_error
+    from .report import write_json
+
     try:
-        write_json(report_path, report)
-    except BaseException:
+        write_json(path, report)
+    except BaseException as error:
         # the image is then reported failed: leave no registered image that says otherwise
         if "output" in outcome.extra:
             Path(outcome.extra.pop("output")).unlink(missing_ok=True)
-        raise
-    outcome.extra["report"] = str(report_path)
+        if not lasting_write_error(error):
+            raise
+        if outcome.ok:  # registered, failed by its report: which keeps the transform
+            report = _failed_after_registration(outcome, head, error)
+        outcome.extra.update(unwritten_report=report, report_error=_said(error))
+        return outcome
+    outcome.extra["report"] = str(path)
+    for handed_back in ("unwritten_report", "report_error"):  # written now
+        outcome.extra.pop(handed_back, None)
     return outcome
 
 
@@ -113,7 +145,7 @@ def _failed_after_registration(outcome, head: dict, error: Exception) -> dict:
     network = outcome.result.diagnostics.get("network")
     report = {**failure_report(head, error, outcome.result.transform.params, network),
               "hint": None}
-    outcome.error = " ".join(str(error).split()) or type(error).__name__
+    outcome.error = _said(error)
     outcome.error_type, outcome.result = type(error).__name__, None
     outcome.extra.update(network=network, failed_image=None, hint=None,
                          failed_after_registration=True)
@@ -150,26 +182,35 @@ def _image_band_error(image: str, error: str) -> str:
 
 def save_unreported(outcome, save, output: Path):
     """Write, on the client, the report of a failed image whose task came back without one
-    (lost with its worker, or its outputs could not be written), with ``save``
-    (:func:`save_outcome` with the run's keywords), and remove its registered image
-    ``output``, left by a run of its task whose outcome was lost: the image is reported
-    failed (an earlier run's files were removed before the first task).
+    (lost with its worker, or its report could not be written there: the report then
+    came back in ``outcome.extra['unwritten_report']``, with the transform of an image
+    registered), with ``save`` (:func:`save_outcome` with the run's keywords), and remove its
+    registered image ``output``, left by a run of its task whose outcome was lost: the image
+    is reported failed (an earlier run's files were removed before the first task).
 
-    A report that cannot be written here either (a full disk) leaves the image failed with
-    that error, said on its line, rather than stopping the run.
+    A report that cannot be written here either (a full disk) leaves the image failed for
+    its own reason, with the write's error in ``extra['report_error']`` (and the report
+    kept in ``extra['unwritten_report']`` for the summary), rather than stopping the run.
     """
     output.unlink(missing_ok=True)
     try:
         return save(outcome)
-    except OSError as error:
-        outcome.error, outcome.error_type = " ".join(str(error).split()), type(error).__name__
+    except OSError as error:  # a passing one (a lasting one is kept by save)
+        outcome.extra["report_error"] = _said(error)
         return outcome
+
+
+#: What a failure report keeps of an image registered whose outputs could not be written
+#: (:func:`~sarfeat.cli.report.failure_report`), kept by the summary when it is not written.
+_TRANSFORM_KEYS = ("transform_fixed_to_moving", "transform_moving_to_fixed",
+                   "transform_convention")
 
 
 def outcome_entry(outcome, image) -> dict:
     """The summary's line of one image; a failed image registered whose output could not be
     written has ``failed_after_registration: true``, as its report (``NAME.json``, which
-    keeps the transform found) has."""
+    keeps the transform found) has, and, when that report could not be written either, the
+    transform itself; ``report_error`` says why an image has no report."""
     entry = {"name": outcome.name, "input": str(image), "report": outcome.extra.get("report"),
              "worker": outcome.worker, "seconds": outcome.seconds}
     if outcome.ok:
@@ -177,29 +218,35 @@ def outcome_entry(outcome, image) -> dict:
         entry.update(output=outcome.extra.get("output"), confidence=outcome.result.confidence,
                      fine_inliers=diagnostics.get("fine_inliers"),
                      residual_rms=diagnostics.get("residual_rms"))
-    else:
-        # how to widen a refused search, as the image's NAME.json and failure line say it
-        entry.update(error=outcome.error, error_type=outcome.error_type,
-                     hint=outcome.extra.get("hint"))
-        if outcome.extra.get("failed_after_registration"):  # as NAME.json says it, which
-            entry["failed_after_registration"] = True  # keeps the transform found
+        return entry
+    # how to widen a refused search, as the image's NAME.json and failure line say it
+    entry.update(error=outcome.error, error_type=outcome.error_type,
+                 hint=outcome.extra.get("hint"))
+    if outcome.extra.get("failed_after_registration"):  # as NAME.json says it, which
+        entry["failed_after_registration"] = True  # keeps the transform found
+        unwritten = outcome.extra.get("unwritten_report") or {}
+        entry.update({key: unwritten[key] for key in _TRANSFORM_KEYS if key in unwritten})
+    if outcome.extra.get("report_error"):
+        entry["report_error"] = outcome.extra["report_error"]
     return entry
 
 
 def print_outcome(outcome, console: Console) -> None:
-    """Say one image's outcome on the console: its inliers and confidence, or why it failed."""
+    """Say one image's outcome on the console: its inliers and confidence, or why it failed
+    (and where the transform of an image registered is kept, why its report is missing)."""
     if outcome.ok:
         d = outcome.result.diagnostics
         console.say(f"{outcome.name}: {d.get('fine_inliers')} inlier matches, confidence "
                     f"{outcome.result.confidence:.2f}, {outcome.seconds:.1f} s")
-    else:
-        hint = outcome.extra.get("hint")
-        if outcome.extra.get("failed_after_registration"):  # its report too, on a full disk
-            hint = f"the registration succeeded: its transform is in {outcome.extra['report']}" \
-                if outcome.extra.get("report") else "the registration succeeded, but no report " \
-                "could be written to keep its transform"
-        console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}"
-                    + (f"; {hint}" if hint else ""))
+        return
+    notes = [outcome.extra.get("hint")]
+    if outcome.extra.get("failed_after_registration"):
+        kept = outcome.extra.get("report") or SUMMARY  # for want of a report (report_error)
+        notes = [f"the registration succeeded: its transform is in {kept}"]
+    if outcome.extra.get("report_error"):
+        notes.append(f"no report: {outcome.extra['report_error']}")
+    console.say(f"{outcome.name}: FAILED ({outcome.error_type}): {outcome.error}"
+                + "".join(f"; {note}" for note in notes if note))
 
 
 def stack_network(networks: list) -> dict | list | None:
@@ -239,3 +286,8 @@ def write_summary(path: Path, args, weights: str, workers: int, seconds: float,
         "failures": sorted(failures, key=lambda e: position[e["input"]]),
     }
     write_json(path, jsonable(summary))
+
+
+def _said(error: BaseException) -> str:
+    """``error`` in one line (its class's name when it says nothing)."""
+    return " ".join(str(error).split()) or type(error).__name__
