@@ -315,3 +315,18 @@ def test_a_report_on_a_full_disk_keeps_the_transform_without_reruns(tmp_path, mo
     assert any(line.startswith(f"c: FAILED (OSError): {full}; the registration succeeded: "
                                f"its transform is in {out / 'c.json'}") for line in lines)
 
+
+def test_a_summary_on_a_full_disk_still_counts_the_images(tmp_path, monkeypatch, capsys):
+    """summary.json cannot be written: the run ended on that error alone, without the line
+    that counts the images registered."""
+    flat = np.ones((256, 256), np.float32)  # refused before any search: a quick run
+    status, out, _ = _full_disk_run(tmp_path, monkeypatch, {"flat": flat},
+                                    {"summary.json": None})
+    assert status == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1].startswith("registered 0 of 1 images in ")
+    assert captured.out.splitlines()[-1].endswith(
+        f" on 1 worker; could not write {out / 'summary.json'}")
+    assert captured.err.endswith(f"sarfeat register-stack: error: cannot write "
+                                 f"{str(out / 'summary.json')!r}: No space left on device\n")
+    assert sorted(path.name for path in out.iterdir()) == ["flat.json"]

@@ -72,8 +72,9 @@ are refused before any work (exit status 2) unless ``--overwrite``, with which t
 are removed before the first task (an existing OUTDIR is fine); every
 file is written to a temporary file and renamed, so that a killed run leaves no
 summary and no file that looks complete. The exit status is 0 when every image
-was registered, 1 when any failed (the others are still written), 2 for bad
-usage.
+was registered, 1 when any failed (the others are still written) or when
+``summary.json`` could not be written (its error's line follows the count of
+images registered), 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def add_parser(commands) -> None:
         epilog="An existing OUTDIR is fine, but an earlier run's summary.json, or its NAME.json "
                "or NAME.registered.EXT (in any --format) under this run's names, is refused "
                "before any work unless --overwrite, which replaces them. Exit status 1 when "
-               "any image could not be registered (the others are written).",
+               "any image could not be registered (the others are written), or when "
+               "summary.json could not be written.",
     )
     # (flags, add_argument keywords): the stack's own options, then those of `sarfeat register`
     options = [
@@ -266,11 +268,16 @@ def run(args: argparse.Namespace) -> None:
         if client is not None:
             client.close()
     seconds = time.perf_counter() - started
+    count = (f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
+             f"on {counted(workers, 'worker')}")
     console.step(f"writing {folder / SUMMARY}")
-    write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
-                  successes, failures, _stack_network(networks))
-    console.say(f"registered {len(successes)} of {len(args.images)} images in {seconds:.1f} s "
-                f"on {counted(workers, 'worker')}; wrote {folder / SUMMARY}")
+    try:
+        write_summary(folder / SUMMARY, args, weights_name, workers, seconds,
+                      successes, failures, _stack_network(networks))
+    except OSError:  # said on the error's line (exit status 1), after the count
+        console.say(f"{count}; could not write {folder / SUMMARY}")
+        raise
+    console.say(f"{count}; wrote {folder / SUMMARY}")
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(args.images)} images could not be "
                            f"registered (see {folder / SUMMARY})")
