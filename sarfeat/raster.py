@@ -137,7 +137,8 @@ class Raster:
         (``scaling``), so that :meth:`band` gives other values than ``data``."""
         return scaling_applies(self.scaling)
 
-    def band(self, index: int | None = None) -> np.ndarray:
+    def band(self, index: int | None = None,
+             window: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """One band, its no-data as NaN (a float copy only where there is no-data or scaling).
 
         Where the file gives the band a scale or offset (``scaling``), its
@@ -150,6 +151,10 @@ class Raster:
             0-based band, negative from the end (-1: the last); may be omitted
             for a single-band raster (an RGB(A) 8/16-bit image is then gray by
             :func:`rgb_to_gray`, no-data where a channel is).
+        window : (int, int, int, int), optional
+            (row0, row1, col0, col1), ends excluded: only that part of the band is
+            converted and returned (a crop of a large raster costs the crop's memory,
+            not the whole band's).
         """
         if index is not None and (isinstance(index, (bool, np.bool_))
                                   or not isinstance(index, numbers.Integral)):
@@ -159,20 +164,27 @@ class Raster:
             if self.count != 1 and not (self.picture and self.count == 2):  # gray + alpha
                 raise BandChoiceError(self._name(), self.count, self.shape)
             index = 0
+        data, valid_bands = self.data, self.valid
+        if window is not None:
+            r0, r1, c0, c1 = window
+            data, valid_bands = data[:, r0:r1, c0:c1], valid_bands[:, r0:r1, c0:c1]
         if index is None:  # colour: its gray values, no-data where a channel (or alpha) says
-            channels = physical_values(self.data[:3], self._scaling_of(range(3)))
-            values, valid = rgb_to_gray(np.moveaxis(channels, 0, -1)), self.valid.all(0)
+            channels = physical_values(data[:3], self._scaling_of(range(3)))
+            values, valid = rgb_to_gray(np.moveaxis(channels, 0, -1)), valid_bands.all(0)
         elif not -self.count <= index < self.count:
             raise RasterError(f"band {index} is out of range: {self._name()} has "
                               f"{counted(self.count, 'band')} (0..{self.count - 1}, or "
                               f"-{self.count}..-1 from the end)")
         else:
-            values = physical_values(self.data[index][None], self._scaling_of([index]))[0]
-            valid = self.valid[index]
+            values = physical_values(data[index][None], self._scaling_of([index]))[0]
+            valid = valid_bands[index]
         if valid.all():
             return values
-        # float32 or wider; complex stays complex (an SLC keeps its phase)
-        return np.where(valid, values, np.nan).astype(np.result_type(values.dtype, np.float32))
+        # float32 or wider; complex stays complex (an SLC keeps its phase); made in that
+        # dtype (np.where with NaN would make a float64 copy of an integer band first)
+        marked = values.astype(np.result_type(values.dtype, np.float32))
+        marked[~valid] = np.nan
+        return marked
 
     def _scaling_of(self, indexes) -> list | None:
         """(scale, offset) of bands ``indexes``; None where no band is scaled."""

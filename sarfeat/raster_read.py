@@ -22,6 +22,10 @@ from .raster import (
 
 __all__ = ["read_raster", "read_image", "bands_first", "is_picture", "georeferencing_of"]
 
+#: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
+#: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
+#: memory) held 0.9 GB of a 10980 px 4-band uint16 tile's blocks beside its 0.96 GB of pixels.
+READ_CACHE_MB = 64
 #: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
              34735: "GeoKeyDirectory", 50844: "RPCCoefficient"}
@@ -201,10 +205,14 @@ def georeferencing_of(source) -> tuple:
 def _read_rasterio(path: Path) -> Raster:
     rasterio = rasterio_or_none()
     try:
-        with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
+        with plain_tiff_quiet(rasterio), rasterio.Env(**_read_cache(rasterio)), \
+                rasterio.open(path) as source:
             data = source.read()
-            masks = source.read_masks() > 0
             nodata = source.nodata
+            valid = np.empty(data.shape, bool)
+            for index in range(source.count):  # a band at a time: no (bands, H, W) temporaries
+                np.greater(source.read_masks(index + 1), 0, out=valid[index])
+                valid[index] &= nodata_valid_mask(data[index:index + 1], nodata)[0]
             crs, transform, gcps, rpcs = georeferencing_of(source)
             colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
             scaling = tuple((scale, offset, unit or None) for scale, offset, unit
@@ -213,15 +221,21 @@ def _read_rasterio(path: Path) -> Raster:
             # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
             alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
                             if rasterio.enums.MaskFlags.alpha in flags]
+            if alpha_masked:  # GDAL's mask of the other bands is the alpha band's no-data too
+                valid &= source.read_masks(alpha_masked[0] + 1) > 0
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
-    valid = masks & nodata_valid_mask(data, nodata)
-    if alpha_masked:  # GDAL's mask of the other bands is the alpha band's own no-data too
-        valid &= masks[alpha_masked[0]]
     return Raster(data, valid, nodata, crs, transform, path,
                   picture=is_picture(colours, data.dtype), gcps=gcps, bands=bands, rpcs=rpcs,
                   scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
                   else scaling)
+
+
+def _read_cache(rasterio) -> dict:
+    """The GDAL options of a whole-file read: a small block cache, unless the user set one."""
+    chosen = "GDAL_CACHEMAX" in os.environ or (
+        rasterio.env.hasenv() and "GDAL_CACHEMAX" in rasterio.env.getenv())
+    return {} if chosen else {"GDAL_CACHEMAX": READ_CACHE_MB}
 
 
 def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:

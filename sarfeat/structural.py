@@ -246,7 +246,11 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     if not valid.any():
         raise ValueError("the optical image has no finite pixel")
     low, high = np.percentile(values[valid], [1, 99])
-    values = np.where(valid, (values - low) / max(high - low, 1e-6), 0).astype(np.float32)
+    # in place, in float32: float64 bounds would make float64 copies of a large image
+    values = np.array(values, dtype=np.float32, copy=np.may_share_memory(values, image))
+    values -= np.float32(low)
+    values /= np.float32(max(high - low, 1e-6))
+    values[~valid] = 0
     if not valid.all():
         large = fill_invalid(values, valid)
         values[_regions_of(~valid, large)] = np.nan
