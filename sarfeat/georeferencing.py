@@ -73,8 +73,9 @@ def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.nd
     """The 3x3 affine matrix mapping fixed pixels (x, y) to moving pixels by georeferencing.
 
     Exact for two rasters in one CRS; across CRSs, a least-squares fit over a
-    ``samples`` x ``samples`` grid of the fixed image (its error is far below a
-    pixel over the size of one scene).
+    ``samples`` x ``samples`` grid of the fixed image: within a pixel over a 20 km
+    scene, but up to 24 px off over a 110 km Sentinel-2 tile (10 m) against an
+    EPSG:4326 scene, which :func:`sarfeat.io.warp_onto_curved` fits block by block.
     """
     rows, cols = fixed.shape
     # the grid spans at least one pixel each way: on a raster of one row (or column) it would

@@ -38,7 +38,8 @@ from .raster import (
 )
 from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_to_gray
 from .raster_read import bands_first, read_image, read_raster
-from .raster_warp import warp_bands, warp_colour, warp_onto, warp_raster
+from .raster_warp import (warp_bands, warp_colour, warp_onto, warp_onto_curved,
+                          warp_raster)
 from .raster_write import write_raster, written_dtype
 
 __all__ = [
@@ -48,5 +49,5 @@ __all__ = [
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
     "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
-    "warp_colour", "written_together", "grid_difference", "WriteError",
+    "warp_colour", "written_together", "grid_difference", "WriteError", "warp_onto_curved",
 ]

@@ -18,7 +18,17 @@ from .nodata_steps import alpha_index, nodata_fits, off_nodata
 from .preprocess import valid_mask
 from .raster import Raster, check_raster
 
-__all__ = ["warp_raster", "warp_onto", "warp_bands", "warp_colour"]
+__all__ = ["warp_raster", "warp_onto", "warp_bands", "warp_colour", "warp_onto_curved",
+           "CURVED_BLOCK"]
+
+#: Largest side (output pixels) of the blocks of :func:`warp_onto_curved`, each resampled
+#: with the georeferencing's affine fit over it; a block whose fit departs from the exact
+#: map by more than ``CURVED_TOLERANCE`` (moving pixels) is split in four, down to
+#: ``CURVED_SMALLEST``. One fit over a 110 km Sentinel-2 tile read from an EPSG:4326 scene
+#: is off by 24 px; over a 1024 px block of it, by a few hundredths.
+CURVED_BLOCK = 1024
+CURVED_TOLERANCE = 0.05
+CURVED_SMALLEST = 32
 
 
 def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
@@ -275,3 +285,96 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     warped = warp_raster(raster, inverse_map, grid.shape, order=order)
     return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps,
                    rpcs=grid.rpcs)
+
+
+def warp_onto_curved(raster: Raster, grid: Raster, correction: np.ndarray, *, order: int = 1,
+                     block: int = CURVED_BLOCK) -> Raster:
+    """:func:`warp_onto` through the georeferencing of two rasters in different CRSs.
+
+    Output pixel p of ``grid`` reads ``raster`` where the two CRSs put grid pixel
+    ``correction @ p``: a registration found on the grid (the moving image brought onto it)
+    corrects the georeferencing there, and the map from the grid's CRS to the raster's
+    (curved: UTM against geographic coordinates, say) is applied as it is, not as one
+    affine fit over the whole grid (over a 110 km Sentinel-2 tile that fit is off by tens
+    of pixels). The output is resampled in square blocks of at most ``block`` pixels, each
+    with the affine fit of the georeferencing over it
+    (:func:`sarfeat.georeferencing.pixel_map`), split until that fit is within
+    ``CURVED_TOLERANCE`` moving pixels of the exact map.
+
+    Parameters
+    ----------
+    raster : Raster
+        The moving raster, georeferenced.
+    grid : Raster
+        The fixed raster, georeferenced; only its shape and georeferencing are read.
+    correction : (3, 3) ndarray
+        ``grid``'s pixels -> ``grid``'s pixels, where the registration puts them.
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+    block : int
+        Largest side of the output blocks.
+
+    Returns
+    -------
+    Raster
+        As :func:`warp_onto` returns it.
+    """
+
+    check_raster(grid, "grid")
+    if not (raster.georeferenced and grid.georeferenced):
+        raise ValueError("warp_onto_curved needs two georeferenced rasters")
+    rows, cols = grid.shape
+    data = valid = first = None
+    windows = [(r0, min(r0 + block, rows), c0, min(c0 + block, cols))
+               for r0 in range(0, rows, block) for c0 in range(0, cols, block)]
+    for (r0, r1, c0, c1), fit in _fitted_blocks(grid, raster, windows):
+        origin = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+        # block pixels -> grid pixels -> corrected -> block pixels -> raster pixels
+        inverse = fit @ np.linalg.inv(origin) @ correction @ origin
+        warped = warp_raster(raster, inverse, (r1 - r0, c1 - c0), order=order)
+        if first is None:
+            first = warped
+            data = np.empty((raster.count, rows, cols), warped.data.dtype)
+            valid = np.empty(data.shape, bool)
+        data[:, r0:r1, c0:c1] = warped.data
+        valid[:, r0:r1, c0:c1] = warped.valid
+    return replace(first, data=data, valid=valid, crs=grid.crs, transform=grid.transform,
+                   gcps=grid.gcps, rpcs=grid.rpcs)
+
+
+def _fitted_blocks(grid: Raster, raster: Raster, windows: list):
+    """(window, block pixels -> raster pixels affine fit) of each window, split in four
+    until the fit is within ``CURVED_TOLERANCE`` raster pixels of the exact map."""
+    from .georeferencing import map_coordinates, pixel_map
+
+    while windows:
+        r0, r1, c0, c1 = windows.pop(0)
+        part = _GridPart((r1 - r0, c1 - c0), grid.crs, grid.transform @ _translation(c0, r0))
+        fit = pixel_map(part, raster)
+        # the exact map at points between pixel_map's samples
+        xy = np.stack(np.meshgrid(np.linspace(0, c1 - c0 - 1, 8),
+                                  np.linspace(0, r1 - r0 - 1, 8)), -1).reshape(-1, 2)
+        east, north = map_coordinates(part, xy, raster.crs).T
+        inverse = ~raster.transform
+        exact = np.column_stack([inverse.a * east + inverse.b * north + inverse.c - 0.5,
+                                 inverse.d * east + inverse.e * north + inverse.f - 0.5])
+        error = np.abs(xy @ fit[:2, :2].T + fit[:2, 2] - exact).max()
+        if error <= CURVED_TOLERANCE or min(r1 - r0, c1 - c0) <= CURVED_SMALLEST:
+            yield (r0, r1, c0, c1), fit
+            continue
+        rm, cm = (r0 + r1) // 2, (c0 + c1) // 2
+        windows[:0] = [(a, b, c, d) for a, b in ((r0, rm), (rm, r1))
+                       for c, d in ((c0, cm), (cm, c1))]
+
+
+def _translation(x: float, y: float):
+    from affine import Affine  # rasterio's: only georeferenced rasters need it
+
+    return Affine.translation(x, y)
+
+
+class _GridPart:
+    """A block of a georeferenced grid: its shape, CRS and geotransform."""
+
+    def __init__(self, shape: tuple[int, int], crs, transform) -> None:
+        self.shape, self.crs, self.transform = shape, crs, transform

@@ -349,6 +349,43 @@ class PairInputs:
         transform found between the matched images (``fixed_image`` -> ``moving_image``)."""
         return self.prior @ np.asarray(matched, float) @ self.crop
 
+    def without_fixed_bands(self) -> PairInputs:
+        """These inputs with a fixed raster of no band (its shape and georeferencing kept)
+        and ``fixed_image`` an array of its own: once the fixed band is cropped, the
+        file's bands (four 10980 px bands of a Sentinel-2 tile: 1.4 GB with their masks)
+        need not be held while the pair is matched and the output written."""
+        fixed_image = self.fixed_image
+        if fixed_image is not None and np.shares_memory(fixed_image, self.fixed.data):
+            fixed_image = fixed_image.copy()  # a view would keep every band
+        data, valid = self.fixed.data, self.fixed.valid  # new empty arrays: a view keeps its base
+        fixed = replace(self.fixed, data=np.empty((0,) + data.shape[1:], data.dtype),
+                        valid=np.empty((0,) + valid.shape[1:], bool))
+        return replace(self, fixed=fixed, fixed_image=fixed_image)
+
+    @property
+    def curved(self) -> bool:
+        """Whether the two files are georeferenced in different CRSs, so that the map
+        between their pixels is curved and :attr:`prior` is an affine fit of it over the
+        matched window (see :meth:`warped_moving`)."""
+        return bool(self.fixed.georeferenced and self.moving.georeferenced
+                    and self.fixed.crs != self.moving.crs)
+
+    def warped_moving(self, total: np.ndarray, order: int = 1, moving: Raster | None = None
+                      ) -> Raster:
+        """Every band of the moving file (or of ``moving``, the same file with another
+        nodata) resampled onto the fixed grid by ``total`` (:meth:`total`), as
+        ``sarfeat register -o`` writes it: :func:`sarfeat.io.warp_onto`, or, for
+        :attr:`curved` files, :func:`sarfeat.io.warp_onto_curved` with the correction the
+        registration found on the fixed grid, so that the output follows the exact map
+        between the two CRSs, not ``total``'s affine fit of it."""
+        from .io import warp_onto, warp_onto_curved
+
+        moving = self.moving if moving is None else moving
+        if not self.curved:
+            return warp_onto(moving, self.fixed, total, order=order)
+        correction = np.linalg.inv(self.crop) @ np.linalg.inv(self.prior) @ total
+        return warp_onto_curved(moving, self.fixed, correction, order=order)
+
     def in_file_pixels(self, result: RegistrationResult,
                        moving_band: int | None = None) -> RegistrationResult:
         """``result`` (of the matched images) in the files' pixels.
@@ -445,7 +482,7 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
         georeferencing, window, matched, prior, resampled = _footprint_crop(fixed, moving,
                                                                             margin, names)
     r0, r1, c0, c1 = window
-    fixed_image = _magnitude(fixed.band(fixed_band)[r0:r1, c0:c1])
+    fixed_image = _magnitude(fixed.band(fixed_band, window=window))  # the crop alone
     if resampled:
         moving_image = reproject_band(moving, moving_band, matched)
     else:

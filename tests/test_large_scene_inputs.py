@@ -4,6 +4,7 @@ measures the same at 10980 px)."""
 
 from __future__ import annotations
 
+import argparse
 import tracemalloc
 
 import numpy as np
@@ -46,6 +47,26 @@ def test_a_window_of_a_band_costs_the_window_not_the_band():
     np.testing.assert_array_equal(crop[10:], raster.data[0, 10:200, 100:400])
     assert np.isnan(crop[:5, :]).sum() == 0  # the no-data corner lies outside the window
     assert peak < 2 * crop.nbytes + 1e5  # the whole band in float32 would be 16 MB
+
+
+def test_prepare_pair_converts_only_the_fixed_window():
+    pytest.importorskip("rasterio")
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from sarfeat.registration import prepare_pair
+
+    fixed = _uint16_raster(2000)
+    fixed.crs, fixed.transform = CRS.from_epsg(32630), Affine(10, 0, 600000, 0, -10, 4300000)
+    chip = np.random.default_rng(1).random((1, 100, 100)).astype(np.float32)
+    moving = Raster(chip, np.ones(chip.shape, bool), float("nan"), fixed.crs,
+                    fixed.transform @ Affine.translation(900, 900))
+    pair, peak = _peak(lambda: prepare_pair(fixed, moving, 0, 0))
+    assert pair.fixed_image.shape < fixed.shape
+    # the window holds no no-data: it stays in the file's dtype, as a band without any does
+    assert pair.fixed_image.dtype == np.uint16
+    # the whole band in float64 (32 MB) and float32 (16 MB) before cropping, before the fix
+    assert peak < fixed.data.nbytes
 
 
 def test_an_optical_image_is_scaled_in_float32():
@@ -104,3 +125,121 @@ def test_a_geotiff_is_read_with_a_small_block_cache_unless_one_is_set(tmp_path, 
     with rasterio.Env(GDAL_CACHEMAX=300):  # the user's choice is kept
         read_raster(tmp_path / "four.tif")
     assert [int(v) for v in seen] == [raster_read.READ_CACHE_MB, 300]
+
+
+def _across_crs_pair(side: int = 1000, pixel: float = 200.0):
+    """A fixed UTM grid (``side`` px of ``pixel`` m: 200 km) and a moving EPSG:4326 raster
+    over it whose two bands are the longitude and latitude of their pixel centres."""
+    from affine import Affine
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    utm, geographic = CRS.from_epsg(32630), CRS.from_epsg(4326)
+    fixed_transform = Affine(pixel, 0, 600000, 0, -pixel, 4300000)
+    fixed = Raster(np.ones((1, side, side), np.uint16), np.ones((1, side, side), bool), 0.0,
+                   utm, fixed_transform)
+    west, south, east, north = transform_bounds(utm, geographic, 600000, 4300000 - side * pixel,
+                                                600000 + side * pixel, 4300000)
+    step = 0.002
+    cols, rows = int((east - west) / step) + 4, int((north - south) / step) + 4
+    transform = Affine(step, 0, west - 2 * step, 0, -step, north + 2 * step)
+    lon = transform.c + step * (np.arange(cols) + 0.5)
+    lat = transform.f - step * (np.arange(rows) + 0.5)
+    data = np.stack(np.meshgrid(lon, lat)).astype(np.float64)
+    moving = Raster(data, np.ones(data.shape, bool), float("nan"), geographic, transform)
+    return fixed, moving, step
+
+
+def _error_px(output: Raster, fixed: Raster, step: float) -> np.ndarray:
+    """How far each output pixel's longitude and latitude are from the fixed pixel's own,
+    in moving pixels, at a lattice of fixed pixels."""
+    from rasterio.warp import transform as transform_points
+
+    rows, cols = np.mgrid[10:fixed.shape[0] - 10:37, 10:fixed.shape[1] - 10:37]
+    t = fixed.transform
+    east, north = t.c + t.a * (cols.ravel() + 0.5), t.f + t.e * (rows.ravel() + 0.5)
+    lon, lat = transform_points(fixed.crs, "EPSG:4326", east, north)
+    found = output.data[:, rows.ravel(), cols.ravel()]
+    return np.hypot(found[0] - np.asarray(lon), found[1] - np.asarray(lat)) / step
+
+
+def test_register_writes_a_scene_in_another_crs_through_the_exact_map():
+    pytest.importorskip("rasterio")
+    from sarfeat.cli import register as register_command
+    from sarfeat.io import warp_onto
+    from sarfeat.registration import prepare_pair
+
+    fixed, moving, step = _across_crs_pair()
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    assert inputs.resampled and inputs.curved
+    total = inputs.total(np.eye(3))  # the georeferencing alone, as a registration of 0 px
+    args = argparse.Namespace(no_resample=False, order=1)
+    output = register_command._output(args, inputs, total)
+    assert output.crs == fixed.crs and output.transform == fixed.transform
+    assert output.data.dtype == np.float64
+    assert _error_px(output, fixed, step).max() < 0.05
+    # the affine fit of the map (what -o wrote before) is pixels off over 200 km
+    assert _error_px(warp_onto(moving, fixed, total), fixed, step).max() > 1.0
+
+
+def test_a_found_correction_moves_the_curved_output_as_it_moves_the_affine_one():
+    pytest.importorskip("rasterio")
+    from sarfeat.registration import prepare_pair
+
+    fixed, moving, step = _across_crs_pair(400)
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    shift = np.array([[1, 0, 2.5], [0, 1, -1.5], [0, 0, 1.0]])  # fixed pixels, on the crop
+    output = inputs.warped_moving(inputs.total(shift))
+    plain = inputs.warped_moving(inputs.total(np.eye(3)))
+    # the output at p is the plain output at p + (2.5, -1.5): the georeferencing corrected
+    np.testing.assert_allclose(output.data[:, 50:300, 50:300],
+                               _shifted(plain.data, 2.5, -1.5)[:, 50:300, 50:300], atol=step / 10)
+
+
+def _shifted(data: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``data`` read at (x + dx, y + dy), bilinear (exact for the linear bands here)."""
+    from scipy.ndimage import shift
+
+    return np.stack([shift(band, (-dy, -dx), order=1, mode="nearest") for band in data])
+
+
+def test_register_lets_the_fixed_bands_go_before_matching(tmp_path, monkeypatch):
+    """A 4-band optical tile: only its band matched, cropped, is held while matching."""
+    import gc
+    import weakref
+
+    rasterio = pytest.importorskip("rasterio")
+    from affine import Affine
+
+    import sarfeat.io
+    from sarfeat.cli import main
+    from sarfeat.cli import register as register_command
+
+    _four_band_tiff(tmp_path / "fixed.tif", 300)
+    chip = np.random.default_rng(2).random((150, 150)).astype(np.float32)
+    with rasterio.open(tmp_path / "moving.tif", "w", driver="GTiff", width=150, height=150,
+                       count=1, dtype="float32", nodata=float("nan"), crs="EPSG:32630",
+                       transform=Affine(10, 0, 600500, 0, -10, 4299500)) as out:
+        out.write(chip, 1)
+    bands, reader = [], sarfeat.io.read_raster
+
+    def read(path):
+        raster = reader(path)
+        if raster.count == 4:
+            bands.append(weakref.ref(raster.data))
+        return raster
+
+    seen = []
+
+    def matched(fixed_image, *args, **kwargs):
+        gc.collect()
+        seen.append((fixed_image.shape, bands[0]() is None))
+        raise RuntimeError("stopped by the test before matching")
+
+    monkeypatch.setattr(sarfeat.io, "read_raster", read)
+    monkeypatch.setattr(register_command, "_register", matched)
+    main(["register", "--modality", "optical-sar", "--fixed-band", "2",
+          str(tmp_path / "fixed.tif"), str(tmp_path / "moving.tif"),
+          "--json", str(tmp_path / "r.json")])  # exits 1: stopped
+    # the footprint (columns and rows 50-200) and its 64 px margin; the file's bands gone
+    assert seen == [((264, 264), True)]

@@ -160,7 +160,10 @@ def _read_inputs(args: argparse.Namespace, console: Console):
 
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
-    """What is matched (:func:`sarfeat.registration.prepare_pair`), said on the console.
+    """What is matched (:func:`sarfeat.registration.prepare_pair`), said on the console;
+    the fixed file's bands let go
+    (:meth:`~sarfeat.registration.PairInputs.without_fixed_bands`): only the band
+    matched, cropped, is used from here on.
 
     Raises
     ------
@@ -186,7 +189,7 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
         note = unused_georeferencing([("the fixed image", fixed), ("the moving image", moving)])
         if note is not None:
             console.say(note)
-    return inputs
+    return inputs.without_fixed_bands()
 
 
 def left_from_earlier_run(args: argparse.Namespace, error: BaseException) -> dict:
@@ -244,6 +247,7 @@ def run(args: argparse.Namespace) -> None:
         # -o, --tie-points, --json and --plot replace earlier files together, or none does
         with written_together():
             inputs = _prepare(args, fixed, moving, console)
+            fixed = inputs.fixed  # of no band: the file's bands are let go before matching
             weights = checked_weights(args.weights, args.trust) if args.modality == "sar" \
                 else None
             upright = upright_search(args, fixed, moving)
@@ -356,12 +360,11 @@ def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):
     """The raster to write: every band resampled, or the moving pixels re-georeferenced."""
     from dataclasses import replace
 
-    from ..io import warp_onto
-
     fixed, moving = inputs.fixed, inputs.moving
     if args.no_resample:
         return replace(moving, transform=_shift_only(fixed, moving, total))
-    return warp_onto(moving, fixed, total, order=args.order)
+    # across CRSs, through the exact map between them, not total's affine fit of it
+    return inputs.warped_moving(total, order=args.order)
 
 
 def _shift_only(fixed, moving, total: np.ndarray):

@@ -70,8 +70,12 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             # every band, as `sarfeat register -o` writes it (the task kept the file's
             # pixels only for two georeferenced files)
             moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
-            raster = warp_onto(with_nodata(moving, nodata), reference,
-                               result.transform.params, order=order)
+            if outcome.inputs is None:
+                raster = warp_onto(with_nodata(moving, nodata), reference,
+                                   result.transform.params, order=order)
+            else:  # across CRSs, through the exact map between them (PairInputs)
+                raster = outcome.inputs.warped_moving(result.transform.params, order,
+                                                      with_nodata(moving, nodata))
             note = write_raster(output, raster, display_kind=pair_input_kind(
                 input_kind, reference, moving), **geotiff or {})
         except Exception as error:  # noqa: BLE001 - reported with the transform found
