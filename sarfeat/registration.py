@@ -158,8 +158,9 @@ def register(
         and leaves the matcher as it is.
     progress : bool, optional
         Show a progress bar over the fine stage's patches (tqdm, on standard
-        error). None: only when standard error is a terminal; False: quiet.
-        Given with ``matcher``, it applies to this call only.
+        error; with an optical image, over the dense matcher's steps). None: only when
+        standard error is a terminal; False: quiet. Given with ``matcher``, it applies to
+        this call only.
     **matcher_options
         Parameters of :class:`~sarfeat.matching.CoarseFineMatcher`
         (``rng``, ``patch_size``, ``radius``, ``rotations``, ``input_kind``,

@@ -203,6 +203,19 @@ def _shifted(data: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return np.stack([shift(band, (-dy, -dx), order=1, mode="nearest") for band in data])
 
 
+def test_an_optical_sar_match_shows_its_steps_with_progress(tile, moved_sar, capsys):
+    from sarfeat.matching import CoarseFineMatcher
+
+    found = CoarseFineMatcher(modality="optical-sar", rng=0, progress=True).match_result(
+        tile[0], moved_sar)
+    assert found.model is not None
+    shown = capsys.readouterr().err
+    assert "optical-SAR matching" in shown and "global search" in shown
+    CoarseFineMatcher(modality="optical-sar", rng=0, progress=False).match_result(
+        tile[0], moved_sar)
+    assert capsys.readouterr().err == ""
+
+
 def test_register_lets_the_fixed_bands_go_before_matching(tmp_path, monkeypatch):
     """A 4-band optical tile: only its band matched, cropped, is held while matching."""
     import gc

@@ -66,6 +66,7 @@ number of threads.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -84,13 +85,16 @@ from .models import MODELS
 from .result import MatchResult
 
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "dense_matcher_for",
-           "structure_result", "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES"]
+           "structure_result", "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES",
+           "STEP_NAMES"]
 
 #: What :class:`DenseStructuralMatcher` runs, in a line (the five steps above), for a console.
 STAGES = ("dense structure maps, without the keypoint network: global search over turns and "
           "scales on downsampled images (masked correlation in the Fourier domain), refined, "
           "then the whole overlap correlated and templates placed to check it, polished up to "
           "full resolution")
+#: The steps that the progress bar of :class:`DenseStructuralMatcher` (``progress``) counts.
+STEP_NAMES = ("structure maps", "global search", "refining", "fine stage and full resolution")
 #: ``stretch_check``'s default (fine pixels); see :mod:`~sarfeat.matching.stretch_check`.
 #: On three stretch draws of the 3MOS tuning pairs (360) 2 px put 6 more within 3 px than
 #: 3 px did (6 fewer off); lower, no more; on 600 unstretched tuning pairs every answer the
@@ -345,7 +349,9 @@ class DenseStructuralMatcher(DenseFineStage):
         self.nodata = nodata
         self.border_fill = border_fill
         self.rng = rng
-        self.progress = None
+        #: A tqdm bar over the steps (:data:`STEP_NAMES`) on stderr: True, False, or None
+        #: (when stderr is a terminal); a large pair takes minutes.
+        self.progress: bool | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -379,17 +385,21 @@ class DenseStructuralMatcher(DenseFineStage):
         image1, image2 = (optical_gray(image) if role == "optical" else image
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
+        steps = _StepBar(self.progress)
         (image1, fill1, valid1), (image2, fill2, valid2) = (
             nodata_marked(image, self.nodata, self.border_fill) for image in (image1, image2))
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         prepared1 = prepare_modality(image1, self.modality[0], self.input_kind)
         prepared2 = prepare_modality(image2, self.modality[1], self.input_kind)
+        steps.advance()
         search = DenseSearch(lambda image: self.feature_maps(image, "coarse"), self.min_overlap,
                              self.angles(), self.searched_scales(), self.coarse_size,
                              self.refine_size)
         hypotheses = search.hypotheses(prepared1, prepared2)
         self.diagnostics["coarse_hypotheses"] = search.described(hypotheses)
+        steps.advance()
         prior, score = search.refine(prepared1, prepared2, hypotheses)
+        steps.advance()
         self.coarse_model = AffineTransform(matrix=prior)
         self.coarse_angle = rotation_scale(prior)[0]
         # its figure is a correlation: it matches no points, so it has no matches to count
@@ -406,6 +416,7 @@ class DenseStructuralMatcher(DenseFineStage):
                 f"no turn and scale stands out in the global search (best structure "
                 f"correlation {score:.3f}, {self.min_coarse_score} needed): refused rather "
                 "than guessed")
+        steps.close()
         self.diagnostics["seconds"] = time.perf_counter() - started
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])
@@ -443,18 +454,49 @@ class DenseStructuralMatcher(DenseFineStage):
         return _MAPS[self.features, stage](image)
 
 
-def dense_matcher_for(matcher) -> DenseStructuralMatcher:
+class _StepBar:
+    """A tqdm bar over :data:`STEP_NAMES` on stderr, each step named as it starts; nothing
+    when ``progress`` is False, or None and stderr is not a terminal."""
+
+    def __init__(self, progress: bool | None) -> None:
+        if progress is None:
+            progress = sys.stderr.isatty()
+        self.bar, self.done = None, 0
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=len(STEP_NAMES), desc="optical-SAR matching", unit="step",
+                            leave=False, postfix=STEP_NAMES[0])
+
+    def advance(self) -> None:
+        """The step under way is done; the next one starts."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.done < len(STEP_NAMES):  # shown now, however short the step was
+                self.bar.set_postfix_str(STEP_NAMES[self.done], refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(len(STEP_NAMES) - self.done)
+            self.bar.close()
+
+
+def dense_matcher_for(matcher, progress: bool | None = None) -> DenseStructuralMatcher:
     """The dense structural matcher of a :class:`~sarfeat.CoarseFineMatcher`'s parameters,
     for a pair with an optical image (its ``model``, ``max_scale_change``, ``rotations`` when
     ``angle_step`` is None, ``dense_scales``, ``dense_model``, ``input_kind``, ``nodata``,
-    ``border_fill`` and ``rng``)."""
-    return DenseStructuralMatcher(
+    ``border_fill`` and ``rng``); ``progress`` is its progress bar's (None: the
+    matcher's)."""
+    dense = DenseStructuralMatcher(
         matcher.modality, max_scale_change=matcher.max_scale_change,
         model="similarity" if matcher.model_type == "similarity" else matcher.dense_model,
         stretch_check=None if matcher.model_type == "similarity" else STRETCH_CHECK,
         turns=matcher.rotations if matcher.angle_step is None else None,
         scales=matcher.dense_scales or DENSE_SCALES, input_kind=matcher.input_kind,
         nodata=matcher.nodata, border_fill=matcher.border_fill, rng=matcher.rng)
+    dense.progress = matcher.progress if progress is None else progress
+    return dense
 
 
 def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:

@@ -201,7 +201,8 @@ class CoarseFineMatcher:
         (:func:`sarfeat.preprocess.valid_mask`).
     progress : bool, optional
         Show a tqdm progress bar over the fine stage's patches (on standard
-        error). None: only when standard error is a terminal; False: quiet.
+        error; for a pair with an optical image, over the dense matcher's steps).
+        None: only when standard error is a terminal; False: quiet.
     **detector_options
         Other :class:`~sarfeat.SARR2D2Detector` parameters (``device``,
         ``precision``, ``reliability_threshold``, ``repeatability_threshold``,
@@ -482,7 +483,7 @@ class CoarseFineMatcher:
         self.check_parameters()
         image1, image2 = tensor_values(image1), tensor_values(image2)
         if parse_modality(self.modality) != ("sar", "sar"):  # the dense structural matcher's
-            found = structure_result(dense_matcher_for(self), image1, image2)
+            found = structure_result(dense_matcher_for(self, progress), image1, image2)
             return found.in_keypoint_dtypes(image1, image2)
         inputs = image1, image2  # their dtypes give the keypoints' (in_keypoint_dtypes)
         started = time.perf_counter()
