@@ -111,7 +111,18 @@ def _unpickle(path: Path, trust: bool) -> dict:
 
 
 def expected_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
-    """The state-dict names and shapes of a network of ``architecture`` (no torch needed)."""
+    """The state-dict names and shapes of a network of ``architecture`` (no torch needed).
+
+    Parameters
+    ----------
+    architecture : str
+        A name in :data:`sarfeat.architecture.ARCHITECTURES`.
+
+    Returns
+    -------
+    dict of str to tuple of int
+        Each parameter's and buffer's shape, by its state-dict name.
+    """
     shapes: dict[str, tuple[int, ...]] = {}
     for index, (kind, spec) in enumerate(op_layout(architecture)):
         if kind == "conv":

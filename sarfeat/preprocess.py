@@ -51,6 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .canvas_fill import BORDER_FILL_CONVEXITY, border_fill  # moved there, as these:
 from .image_checks import as_float32, check_image, check_nodata, valid_mask
@@ -104,7 +105,8 @@ def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
 
 
 def normalize_sar(
-    image, input_kind: InputKind = "auto", mask=None, nodata: float | None = None
+    image: ArrayLike, input_kind: InputKind = "auto", mask: ArrayLike | None = None,
+    nodata: float | None = None,
 ) -> NormalizedImage:
     """Check a SAR image and bring it to [0, 1] (see the module docstring).
 

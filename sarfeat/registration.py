@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 from skimage.transform import AffineTransform, ProjectiveTransform
 
 from ._validation import check_register_options
@@ -37,7 +38,7 @@ from .preprocess import check_image, valid_mask
 from .registration_result import RegistrationResult
 from .structural import masked_like_gray, modality_image
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from .io import Raster
@@ -115,8 +116,8 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
 
 
 def register(
-    fixed,
-    moving,
+    fixed: ArrayLike,
+    moving: ArrayLike,
     *,
     weights: str | os.PathLike | R2D2Net | None = None,
     model: str = "affine",
@@ -124,7 +125,7 @@ def register(
     min_valid_fraction: float = 0.05,
     matcher: CoarseFineMatcher | None = None,
     progress: bool | None = None,
-    **matcher_options,
+    **matcher_options: Any,
 ) -> RegistrationResult:
     """Register ``moving`` onto ``fixed``.
 
@@ -161,7 +162,7 @@ def register(
         error; with an optical image, over the dense matcher's steps). None: only when
         standard error is a terminal; False: quiet. Given with ``matcher``, it applies to
         this call only.
-    **matcher_options
+    **matcher_options : dict, optional
         Parameters of :class:`~sarfeat.matching.CoarseFineMatcher`
         (``rng``, ``patch_size``, ``radius``, ``rotations``, ``input_kind``,
         ``nodata``, detector options, ...).
@@ -520,7 +521,8 @@ def _footprint_crop(fixed: Raster, moving: Raster, margin: int, names: tuple[str
     return georeferencing, window, matched, prior, resampled
 
 
-def pair_input_kind(input_kind: str, fixed, moving) -> str:
+def pair_input_kind(input_kind: str, fixed: Raster | ArrayLike, moving: Raster | ArrayLike
+                    ) -> str:
     """The input kind of a pair as ``sarfeat register`` matches it: ``'display'`` for
     ``'auto'`` and two uint8 images, ``input_kind`` otherwise.
 
@@ -535,6 +537,11 @@ def pair_input_kind(input_kind: str, fixed, moving) -> str:
         As given (``--input-kind``).
     fixed, moving : sarfeat.io.Raster or array_like
         The two images, as read (before any band is chosen or resampled).
+
+    Returns
+    -------
+    str
+        ``'display'`` or ``input_kind``.
 
     Examples
     --------

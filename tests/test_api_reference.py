@@ -104,11 +104,13 @@ def test_every_module_users_run_has_a_page():
     assert not missing, f"docs/api.rst has no automodule for these modules users run: {missing}"
 
 
-#: Modules whose public functions have type hints and numpydoc Parameters and Returns (or
-#: Yields) sections throughout; add a module once its functions do.
+#: Modules whose public functions (their own and those they re-export from other sarfeat
+#: modules, as the package and ``sarfeat.io`` do) have type hints and numpydoc Parameters
+#: and Returns (or Yields) sections throughout; add a module once its functions do.
 FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structural",
                     "sarfeat.geotiff_options", "sarfeat.interrupts", "sarfeat.training.open_sar",
-                    "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor")
+                    "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor",
+                    "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint")
 
 
 def section(doc: str, title: str) -> str | None:
@@ -122,8 +124,8 @@ def test_public_functions_have_type_hints_and_numpydoc_sections(module):
     exported = importlib.import_module(module)
     functions = {name: getattr(exported, name) for name in exported.__all__
                  if inspect.isfunction(getattr(exported, name, None))
-                 and getattr(exported, name).__module__ == module}
-    assert functions, f"{module} exports no function of its own"
+                 and getattr(exported, name).__module__.split(".")[0] == "sarfeat"}
+    assert functions, f"{module} exports no function"
     problems = []
     for name, function in functions.items():
         signature = inspect.signature(function)
@@ -134,7 +136,9 @@ def test_public_functions_have_type_hints_and_numpydoc_sections(module):
         for parameter in signature.parameters.values():
             if parameter.annotation is inspect.Parameter.empty:
                 problems.append(f"{name}: {parameter.name} has no type hint")
-            if not re.search(rf"^(\w+, )*{parameter.name}\b.* : ", parameters, re.M):
+            stars = r"\*{0,2}"  # *args, **kwargs
+            if not re.search(rf"^({stars}\w+, )*{stars}{parameter.name}\b.* : ", parameters,
+                             re.M):
                 problems.append(f"{name}: {parameter.name} not in its Parameters section")
         returns_none = signature.return_annotation in (None, "None")
         if not returns_none and section(doc, "Returns") is None and section(doc, "Yields") is None:
