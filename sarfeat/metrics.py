@@ -9,10 +9,15 @@ reference image of its image-1 keypoint.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import check_integer, check_number
+
+if TYPE_CHECKING:
+    from skimage.transform import SimilarityTransform
 
 __all__ = [
     "correct_match_counts", "match_errors", "mean_matching_accuracy", "quarter_turn_repeatability",
@@ -83,7 +88,8 @@ def _image_shape(value, name: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
+def match_errors(keypoints1: ArrayLike, keypoints2: ArrayLike, matches: ArrayLike,
+                 transform: Callable[[np.ndarray], np.ndarray] | ArrayLike) -> np.ndarray:
     """Reprojection error in pixels of each match under a reference transform.
 
     Parameters
@@ -115,11 +121,22 @@ def match_errors(keypoints1, keypoints2, matches, transform) -> np.ndarray:
     return np.linalg.norm(projected - keypoints2[matches[:, 1]][:, ::-1], axis=1)
 
 
-def similarity_warps(count: int = 4, seed: int = 1) -> list:
+def similarity_warps(count: int = 4, seed: int = 1) -> list[SimilarityTransform]:
     """Random similarity transforms: scale 0.8-1.0, rotation +-10 degrees, shift +-20 px.
 
     The warps of sarfeat's reduced-precision tests and of
     ``benchmarks/eval_warped_pairs.py`` (seed 1).
+
+    Parameters
+    ----------
+    count : int
+        How many transforms.
+    seed : int
+        Seed of the random draw.
+
+    Returns
+    -------
+    list of skimage.transform.SimilarityTransform
     """
     from skimage.transform import SimilarityTransform
 
@@ -132,13 +149,27 @@ def similarity_warps(count: int = 4, seed: int = 1) -> list:
 
 
 def turn_about_centre(shape: tuple[int, int], degrees: float, scale: float = 1.0,
-                      shift: tuple[float, float] = (0.0, 0.0)):
+                      shift: tuple[float, float] = (0.0, 0.0)) -> SimilarityTransform:
     """The similarity that turns an image of ``shape`` by ``degrees`` about its centre.
 
     In (x, y) = (col, row) coordinates, from +x towards +y (clockwise as
     displayed, rows down: the opposite sense to :func:`skimage.transform.rotate`),
-    for :func:`warped_channel_errors`; optionally also scaled by ``scale`` about
-    the centre, then moved by ``shift`` (x, y) pixels.
+    for :func:`warped_channel_errors`.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, cols) of the image.
+    degrees : float
+        The turn.
+    scale : float
+        A scaling about the centre, after the turn.
+    shift : tuple of float
+        A move by (x, y) pixels, last.
+
+    Returns
+    -------
+    skimage.transform.SimilarityTransform
     """
     from skimage.transform import SimilarityTransform
 
@@ -148,12 +179,13 @@ def turn_about_centre(shape: tuple[int, int], degrees: float, scale: float = 1.0
             + SimilarityTransform(translation=centre + np.asarray(shift, dtype=float)))
 
 
-def quarter_turn_repeatability(detector, image: np.ndarray, tolerance: float = 1.0) -> float:
+def quarter_turn_repeatability(detector: Any, image: np.ndarray, tolerance: float = 1.0
+                               ) -> float:
     """Fraction of ``image``'s keypoints found again within ``tolerance`` px on its quarter turns.
 
     Parameters
     ----------
-    detector
+    detector : object
         Anything with ``detect`` and ``keypoints`` ((N, 2) row, col), e.g. a
         :class:`~sarfeat.SARR2D2Detector`.
     image : (H, W) ndarray
@@ -187,13 +219,22 @@ def quarter_turn_repeatability(detector, image: np.ndarray, tolerance: float = 1
     return found / (3 * len(keypoints))
 
 
-def warped_channel_errors(detector, cube: np.ndarray, transforms: Sequence) -> np.ndarray:
+def warped_channel_errors(detector: Any, cube: np.ndarray, transforms: Sequence
+                          ) -> np.ndarray:
     """Errors of a detector's mutual nearest neighbours between two channels of a scene.
 
-    The first channel of ``cube`` (H, W, C) is matched against the last one
-    warped by each transform, and the last against the first likewise;
-    ``detector`` is anything with ``detect_and_extract``, ``keypoints`` and
-    ``descriptors`` (e.g. an upright :class:`~sarfeat.SARR2D2Detector`).
+    The first channel of ``cube`` is matched against the last one warped by each
+    transform, and the last against the first likewise.
+
+    Parameters
+    ----------
+    detector : object
+        Anything with ``detect_and_extract``, ``keypoints`` and ``descriptors``
+        (e.g. an upright :class:`~sarfeat.SARR2D2Detector`).
+    cube : (H, W, C) ndarray
+        The scene's channels.
+    transforms : sequence of skimage transforms
+        Warps of (x, y), each with an ``inverse``.
 
     Returns
     -------
@@ -217,13 +258,15 @@ def warped_channel_errors(detector, cube: np.ndarray, transforms: Sequence) -> n
 
 
 def mean_matching_accuracy(
-    keypoints1, keypoints2, matches, transform, thresholds: float | Sequence[float] = 3.0
+    keypoints1: ArrayLike, keypoints2: ArrayLike, matches: ArrayLike,
+    transform: Callable[[np.ndarray], np.ndarray] | ArrayLike,
+    thresholds: float | Sequence[float] = 3.0,
 ) -> float | np.ndarray:
     """MMA: the fraction of matches whose error is at most each threshold.
 
     Parameters
     ----------
-    keypoints1, keypoints2, matches, transform
+    keypoints1, keypoints2, matches, transform : array_like or callable
         As in :func:`match_errors`.
     thresholds : float or sequence of float
         Pixel thresholds (the literature reports t = 1..10).
@@ -257,7 +300,9 @@ def _grid_inside(reference, shape1: tuple[int, int], shape2: tuple[int, int], si
 
 
 def registration_rmse(
-    estimate, reference, shape1: tuple[int, int], shape2: tuple[int, int], grid: int = 20
+    estimate: Callable[[np.ndarray], np.ndarray] | ArrayLike | None,
+    reference: Callable[[np.ndarray], np.ndarray] | ArrayLike,
+    shape1: tuple[int, int], shape2: tuple[int, int], grid: int = 20,
 ) -> float:
     """RMSE in pixels between an estimated and the reference mapping of image 1 to image 2.
 
@@ -303,13 +348,23 @@ def registration_rmse(
 
 
 def correct_match_counts(
-    keypoints1, keypoints2, matches, reference, threshold: float = 3.0
+    keypoints1: ArrayLike, keypoints2: ArrayLike, matches: ArrayLike,
+    reference: Callable[[np.ndarray], np.ndarray] | ArrayLike, threshold: float = 3.0,
 ) -> tuple[int, float]:
     """NCM (matches within ``threshold`` px of the reference) and CMR (NCM / matches).
 
-    CMR is NaN when there is no match (0 / 0: no ratio to give, as
-    :func:`mean_matching_accuracy`), NCM then 0. Arguments as in :func:`match_errors`;
-    ``threshold`` is a finite number of pixels >= 0 (ValueError otherwise).
+    Parameters
+    ----------
+    keypoints1, keypoints2, matches, reference : array_like or callable
+        As in :func:`match_errors` (``reference`` is its ``transform``).
+    threshold : float
+        A finite number of pixels >= 0 (ValueError otherwise).
+
+    Returns
+    -------
+    tuple of (int, float)
+        NCM and CMR; CMR is NaN when there is no match (0 / 0: no ratio to give,
+        as :func:`mean_matching_accuracy`), NCM then 0.
     """
     check_number("threshold", threshold, 0)
     errors = match_errors(keypoints1, keypoints2, matches, reference)
@@ -318,8 +373,9 @@ def correct_match_counts(
 
 
 def repeatability(
-    keypoints1, keypoints2, transform, shape1: tuple[int, int], shape2: tuple[int, int],
-    threshold: float = 3.0,
+    keypoints1: ArrayLike, keypoints2: ArrayLike,
+    transform: Callable[[np.ndarray], np.ndarray] | ArrayLike,
+    shape1: tuple[int, int], shape2: tuple[int, int], threshold: float = 3.0,
 ) -> float:
     """Repeatability of two keypoint sets under a reference transform.
 

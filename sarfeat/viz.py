@@ -32,12 +32,23 @@ def plot_keypoints(path: str | os.PathLike, image: np.ndarray, keypoints: np.nda
                    side: int | None = PLOT_SIDE) -> None:
     """Keypoints (row, col) as circles sized by scale and coloured by response over ``image``.
 
-    ``image`` is a 2-D display image in [0, 1], NaN on no-data, drawn in
-    :data:`NODATA_COLOR` (e.g. ``display_image(x, mark_nodata=True)``);
-    ``keypoints`` (N, 2), ``scales`` and ``responses`` (N,) finite numbers, as a
-    detector gives them (a ValueError says which is not). An image longer than
-    ``side`` pixels is drawn downsampled to ``side`` pixels a side (its keypoints moved
-    with it; the title says so): None draws it at full resolution.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file to write.
+    image : (H, W) ndarray
+        A display image in [0, 1], NaN on no-data, drawn in :data:`NODATA_COLOR`
+        (e.g. ``display_image(x, mark_nodata=True)``).
+    keypoints : (N, 2) ndarray
+        (row, col), as a detector gives them.
+    scales, responses : (N,) ndarray
+        Finite numbers (a ValueError says which array is not).
+    title : str
+        The plot's title.
+    side : int or None
+        An image longer than ``side`` pixels is drawn downsampled to ``side`` pixels a
+        side (its keypoints moved with it; the title says so): None draws it at full
+        resolution.
     """
     check_integer("side", side, optional=True)
     if np.ndim(image) != 2:

@@ -8,9 +8,15 @@ gives them to users; matplotlib is imported only when a plot is made.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .preprocess import normalize_sar, valid_mask
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["NODATA_COLOR", "NODATA_NOTE", "OPTICAL_PERCENTILES", "PLOT_SIDE", "display_image",
            "display_rgb", "draw_gray", "draw_matches", "figure", "noted", "optical_limits",
@@ -31,8 +37,18 @@ NODATA_COLOR = (0.27, 0.51, 0.71)  # matplotlib's 'steelblue'
 NODATA_NOTE = "(steel blue: no data)"
 
 
-def figure(size: tuple[float, float]):
-    """A new Agg figure with a constrained layout; RuntimeError without matplotlib."""
+def figure(size: tuple[float, float]) -> Figure:
+    """A new Agg figure with a constrained layout; RuntimeError without matplotlib.
+
+    Parameters
+    ----------
+    size : tuple of float
+        (width, height) in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -48,7 +64,7 @@ def draw_gray(ax, shown: np.ndarray) -> None:
     ax.imshow(np.ma.masked_invalid(shown), cmap=gray, vmin=0, vmax=1, interpolation="nearest")
 
 
-def display_rgb(shown) -> np.ndarray:
+def display_rgb(shown: ArrayLike) -> np.ndarray:
     """A display image as sarfeat's plots draw it: gray RGB, no-data in :data:`NODATA_COLOR`.
 
     Parameters
@@ -128,7 +144,7 @@ def save_figure(fig, path, dpi: int) -> None:
     fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
 
 
-def display_image(image, role: str = "sar", input_kind: str = "auto",
+def display_image(image: ArrayLike, role: str = "sar", input_kind: str = "auto",
                   mark_nodata: bool = False) -> np.ndarray:
     """An image as the registration plots draw it: 2-D float32 values in [0, 1].
 

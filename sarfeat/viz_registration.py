@@ -7,14 +7,19 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import check_integer
 from .preprocess import normalize_sar
 from .viz_display import (NODATA_COLOR, PLOT_SIDE, display_image, draw_gray, draw_matches,
                           figure, noted, optical_limits, percentile_limits, save_figure,
                           stretch, view_factor, view_note)
+
+if TYPE_CHECKING:
+    from .registration_result import RegistrationResult
 
 __all__ = ["EXACT_FIT_PX", "OVERLAY_PERCENTILES", "PLOT_MATCHES", "plot_registration",
            "registration_view"]
@@ -74,7 +79,8 @@ def _roles(modality, result) -> tuple[str, str]:
     return parse_modality(modality)
 
 
-def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray, result,
+def plot_registration(path: str | os.PathLike, fixed: np.ndarray, moving: np.ndarray,
+                      result: RegistrationResult,
                       input_kind: str = "auto", residual_scale: float | None = None,
                       residual_unit: float = 1.0,
                       modality: str | tuple[str, str] | None = None,
@@ -186,17 +192,36 @@ def _fill_marked(result, fixed, moving, shown_fixed, shown_moving, warped):
     return shown[0], shown[1], warped
 
 
-def registration_view(fixed, moving, result, side: int = PLOT_SIDE):
-    """The pair and the result downsampled to at most ``side`` pixels a side, for a plot,
-    and the fixed image's pixels per pixel of its view (1 when not downsampled), the unit
-    of the residuals the plot draws on the fixed image.
+def registration_view(fixed: ArrayLike, moving: ArrayLike, result: RegistrationResult,
+                      side: int = PLOT_SIDE
+                      ) -> tuple[np.ndarray, np.ndarray, RegistrationResult, float]:
+    """The pair and the result downsampled to at most ``side`` pixels a side, for a plot.
 
     What :func:`plot_registration` draws for its ``side`` (and ``sarfeat register
-    --plot``); a view drawn with ``side=None`` takes the last value returned as its
-    ``residual_unit``. A colour optical image comes back as
-    its gray values (:func:`sarfeat.structural.optical_gray`); the view of a uint8 image
-    is uint8 too (its values rounded), so that a plot draws an 8-bit picture as it is at
-    any size (:func:`display_image`).
+    --plot``).
+
+    Parameters
+    ----------
+    fixed, moving : array_like
+        The matched images, as for :func:`plot_registration`.
+    result : RegistrationResult
+        What :func:`sarfeat.register` returned for them.
+    side : int
+        The longest side of a view.
+
+    Returns
+    -------
+    fixed, moving : ndarray
+        The views. A colour optical image comes back as its gray values
+        (:func:`sarfeat.structural.optical_gray`); the view of a uint8 image is uint8 too
+        (its values rounded), so that a plot draws an 8-bit picture as it is at any size
+        (:func:`display_image`).
+    result : RegistrationResult
+        The result on the views' pixels.
+    unit : float
+        The fixed image's pixels per pixel of its view (1 when not downsampled), the unit
+        of the residuals the plot draws on the fixed image: a view drawn with
+        ``side=None`` takes it as its ``residual_unit``.
     """
     from dataclasses import replace
 

@@ -110,7 +110,8 @@ def test_every_module_users_run_has_a_page():
 FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structural",
                     "sarfeat.geotiff_options", "sarfeat.interrupts", "sarfeat.training.open_sar",
                     "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor",
-                    "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint")
+                    "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint",
+                    "sarfeat.metrics", "sarfeat.viz")
 
 
 def section(doc: str, title: str) -> str | None:
