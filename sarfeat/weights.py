@@ -26,11 +26,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import data
 from .architecture import NetworkWeights
 from .checkpoint import load_checkpoint, load_weights
 from .data import DEFAULT_WEIGHTS
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .network import R2D2Net
 
 #: The ``'maps'`` metadata of weights distilled to give quarter-turn averaged maps.
 TURNED_MAPS_KIND = "quarter_turn_average"
@@ -41,10 +45,19 @@ __all__ = ["DEFAULT_WEIGHTS", "TURNED_MAPS_KIND", "absolute_weights", "check_wei
            "turned_maps_companion", "weight_names", "weights_key"]
 
 
-def is_torch_network(value) -> bool:
+def is_torch_network(value: object) -> bool:
     """Whether ``value`` is a :class:`sarfeat.network.R2D2Net` (checked without importing torch).
 
     An R2D2Net exists only once :mod:`sarfeat.network` has been imported.
+
+    Parameters
+    ----------
+    value : object
+        Anything.
+
+    Returns
+    -------
+    bool
     """
     network = sys.modules.get("sarfeat.network")
     return network is not None and isinstance(value, network.R2D2Net)
@@ -68,13 +81,21 @@ def weight_names() -> list[str]:
     return sorted(set(data.WEIGHT_ALIASES) | set(registered))
 
 
-def weights_key(weights) -> tuple:
+def weights_key(weights: object) -> tuple:
     """A hashable key that tells two ``weights`` arguments apart, for caches of what they load.
 
-    Names (None too) and paths by value, kept apart (a path named like a
-    registry name is a file); any other weights object by identity (its repr
-    would print every array, and a NetworkWeights is not hashable): the cache
-    must hold the object with its entry, so that its id is not reused.
+    Parameters
+    ----------
+    weights : object
+        A ``weights`` argument (see the module documentation).
+
+    Returns
+    -------
+    tuple
+        Names (None too) and paths by value, kept apart (a path named like a
+        registry name is a file); any other weights object by identity (its repr
+        would print every array, and a NetworkWeights is not hashable): the cache
+        must hold the object with its entry, so that its id is not reused.
     """
     if weights is None or isinstance(weights, str):
         return ("name", weights)
@@ -89,12 +110,23 @@ def _registry_name(weights: str) -> str | None:
     return name if name in data.registry_names() and name.startswith("weights/") else None
 
 
-def absolute_weights(weights):
+def absolute_weights(weights: str | os.PathLike | R2D2Net | NetworkWeights | None
+                     ) -> str | Path | R2D2Net | NetworkWeights | None:
     """``weights`` with a checkpoint path made absolute, from the working directory.
 
     For work sent to processes that may run in another working directory (Dask
-    workers). A registry name, None and a network are returned unchanged; a
-    string path stays a string and a path-like becomes a :class:`pathlib.Path`.
+    workers).
+
+    Parameters
+    ----------
+    weights : str, path-like, R2D2Net, NetworkWeights or None
+        See the module documentation.
+
+    Returns
+    -------
+    str, pathlib.Path, R2D2Net, NetworkWeights or None
+        A registry name, None and a network unchanged; a string path stays a string
+        and a path-like becomes a :class:`pathlib.Path`.
 
     Examples
     --------
@@ -112,7 +144,7 @@ def absolute_weights(weights):
     return weights
 
 
-def check_weights(weights) -> None:
+def check_weights(weights: str | os.PathLike | R2D2Net | NetworkWeights | None) -> None:
     """Check a ``weights`` argument without loading it.
 
     Parameters
@@ -155,12 +187,13 @@ def check_weights(weights) -> None:
     )
 
 
-def resolve_weights(weights=None, *, trust: bool = False) -> "R2D2Net":  # noqa: F821
+def resolve_weights(weights: str | os.PathLike | R2D2Net | NetworkWeights | None = None, *,
+                    trust: bool = False) -> R2D2Net:
     """The network that ``weights`` names, in eval mode.
 
     Parameters
     ----------
-    weights : str, path-like, R2D2Net or None
+    weights : str, path-like, R2D2Net, NetworkWeights or None
         See the module documentation; None is :data:`DEFAULT_WEIGHTS`.
     trust : bool
         Allow full unpickling of a legacy checkpoint file that the registry
@@ -200,7 +233,8 @@ def resolve_weights(weights=None, *, trust: bool = False) -> "R2D2Net":  # noqa:
     return load_checkpoint(Path(weights).expanduser(), trust=trust)
 
 
-def resolve_network_weights(weights=None, *, trust: bool = False) -> NetworkWeights:
+def resolve_network_weights(weights: str | os.PathLike | R2D2Net | NetworkWeights | None = None, *,
+                            trust: bool = False) -> NetworkWeights:
     """The values of the network that ``weights`` names, as numpy arrays (no torch needed).
 
     Parameters
@@ -208,6 +242,8 @@ def resolve_network_weights(weights=None, *, trust: bool = False) -> NetworkWeig
     weights : str, path-like, R2D2Net, NetworkWeights or None
         As for :func:`resolve_weights`. sarfeat's bundled weights are read from
         their ``.npz`` form; other ``.pt`` files need torch.
+    trust : bool
+        As for :func:`resolve_weights`.
 
     Returns
     -------
@@ -241,12 +277,13 @@ def resolve_network_weights(weights=None, *, trust: bool = False) -> NetworkWeig
     return load_weights(Path(weights).expanduser(), trust=trust)
 
 
-def turned_maps_companion(weights) -> str | None:
+def turned_maps_companion(weights: str | os.PathLike | R2D2Net | NetworkWeights | None
+                          ) -> str | None:
     """The registry name of the network distilled from ``weights``' quarter-turn averaged maps.
 
     Parameters
     ----------
-    weights : str, path-like, R2D2Net or None
+    weights : str, path-like, R2D2Net, NetworkWeights or None
         As for :func:`resolve_weights`.
 
     Returns
@@ -264,6 +301,17 @@ def turned_maps_companion(weights) -> str | None:
     return data.TURNED_MAPS_COMPANIONS.get(name) if name else None
 
 
-def gives_turned_maps(net) -> bool:
-    """Whether ``net`` was distilled to give quarter-turn averaged maps (and no descriptor)."""
+def gives_turned_maps(net: object) -> bool:
+    """Whether ``net`` was distilled to give quarter-turn averaged maps (and no descriptor).
+
+    Parameters
+    ----------
+    net : object
+        A network or its weights (R2D2Net, NetworkWeights): anything with a
+        ``metadata`` dict.
+
+    Returns
+    -------
+    bool
+    """
     return (getattr(net, "metadata", None) or {}).get("maps") == TURNED_MAPS_KIND
