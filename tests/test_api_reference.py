@@ -111,7 +111,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.geotiff_options", "sarfeat.interrupts", "sarfeat.training.open_sar",
                     "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor",
                     "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint",
-                    "sarfeat.metrics", "sarfeat.viz", "sarfeat.weights")
+                    "sarfeat.metrics", "sarfeat.viz", "sarfeat.weights",
+                    "sarfeat.parallel")
 
 
 def section(doc: str, title: str) -> str | None:

@@ -7,7 +7,11 @@ import logging
 import os
 import signal
 import threading
-from typing import Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["require_distributed", "client_for", "finished", "lost", "lost_error",
            "LOST_RETRIES"]
@@ -18,7 +22,7 @@ _INSTALL_HINT = (
 )
 
 
-def require_distributed():
+def require_distributed() -> ModuleType:
     """The ``distributed`` module, or an ImportError that says how to install it.
 
     Returns
@@ -44,7 +48,8 @@ def _check_count(name: str, value) -> None:
 
 
 @contextlib.contextmanager
-def client_for(client=None, n_workers: int | None = None) -> Iterator:
+def client_for(client: Client | None = None, n_workers: int | None = None
+               ) -> Iterator[Client]:
     """Yield ``client``, or a client of a new ``LocalCluster`` closed on exit.
 
     Parameters

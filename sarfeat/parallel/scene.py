@@ -37,6 +37,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -57,6 +58,13 @@ from . import _worker
 from .scene_bands import band_scaling, mask_bands, read_bands, read_window
 from ._client import client_for, finished
 from .scene_features import SceneFeatures, scene_features
+
+if TYPE_CHECKING:
+    import dask.array as da
+    from distributed import Client
+    from numpy.typing import ArrayLike
+
+    from ..network import R2D2Net
 
 __all__ = ["SceneFeatures", "detect_tiled"]
 
@@ -307,11 +315,11 @@ def _keep_best(parts: list[dict], count: int) -> dict:
 
 
 def detect_tiled(
-    scene,
+    scene: str | os.PathLike | da.Array | ArrayLike,
     *,
-    client=None,
+    client: Client | None = None,
     n_workers: int | None = None,
-    weights=None,
+    weights: str | os.PathLike | R2D2Net | None = None,
     band: int | None = None,
     tile_size: int = 1024,
     max_keypoints: int = 5000,
@@ -367,7 +375,11 @@ def detect_tiled(
         compares (:func:`sarfeat.preprocess.valid_mask`), as
         :class:`~sarfeat.SARR2D2Detector` compares it. A file's windows where
         no-data is marked are read as float, NaN for it.
-    input_kind, reliability_threshold, repeatability_threshold, precision, device, trust
+    input_kind, precision, device : str
+        As for :class:`~sarfeat.SARR2D2Detector`.
+    reliability_threshold, repeatability_threshold : float, optional
+        As for :class:`~sarfeat.SARR2D2Detector`.
+    trust : bool
         As for :class:`~sarfeat.SARR2D2Detector`.
     retries : int
         Times Dask runs a task again after it raised.

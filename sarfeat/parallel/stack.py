@@ -27,7 +27,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -40,6 +40,12 @@ from ..registration import (PairInputs, RegistrationError, RegistrationResult,
 from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
+
+if TYPE_CHECKING:
+    from distributed import Client
+    from numpy.typing import ArrayLike
+
+    from ..network import R2D2Net
 
 __all__ = ["PairOutcome", "iter_register_pairs", "register_pairs", "register_stack"]
 
@@ -248,10 +254,10 @@ def _check_options(weights, options: dict) -> tuple[dict, dict]:
 def iter_register_pairs(
     pairs: Iterable[tuple],
     *,
-    client=None,
+    client: Client | None = None,
     n_workers: int | None = None,
     names: Sequence[str] | None = None,
-    weights=None,
+    weights: str | os.PathLike | R2D2Net | None = None,
     band: int | None | tuple[int | None, int | None] = None,
     georeferenced_options: dict | None = None,
     retries: int = 2,
@@ -260,7 +266,7 @@ def iter_register_pairs(
     postprocess: Callable[[PairOutcome], PairOutcome] | None = None,
     torch_threads: int | None = 1,
     progress: bool = True,
-    **options,
+    **options: Any,
 ) -> Iterator[PairOutcome]:
     """Register pairs on Dask and yield each outcome as soon as it is ready.
 
@@ -331,7 +337,7 @@ def iter_register_pairs(
     progress : bool
         Show a progress bar over the pairs, in the client; the workers show none
         (their matchers' fine-stage bar is off).
-    **options
+    **options : dict, optional
         ``order`` and ``min_valid_fraction`` of :func:`sarfeat.register`, and
         the :class:`~sarfeat.CoarseFineMatcher` options (``model``, ``rng``,
         ``rotations``, ``input_kind``, ``nodata``, detector options...).
@@ -480,11 +486,16 @@ def _collect(future, index: int, name: str, losses: int) -> PairOutcome:
     return outcome
 
 
-def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:
+def register_pairs(pairs: Iterable[tuple], **kwargs: Any) -> list[PairOutcome]:
     """Register pairs on Dask; the outcomes in the order of ``pairs``.
 
-    Takes the parameters of :func:`iter_register_pairs`, which yields the
-    same outcomes as they finish.
+    Parameters
+    ----------
+    pairs : iterable of (fixed, moving)
+        As for :func:`iter_register_pairs`.
+    **kwargs : dict, optional
+        The other parameters of :func:`iter_register_pairs`, which yields the
+        same outcomes as they finish.
 
     Returns
     -------
@@ -513,7 +524,8 @@ def register_pairs(pairs: Iterable[tuple], **kwargs) -> list[PairOutcome]:
     return outcomes
 
 
-def register_stack(reference, images: Iterable, **kwargs) -> list[PairOutcome]:
+def register_stack(reference: ArrayLike | Raster | str | os.PathLike, images: Iterable,
+                   **kwargs: Any) -> list[PairOutcome]:
     """Register every image of a stack onto one reference, on Dask.
 
     Parameters
@@ -524,7 +536,7 @@ def register_stack(reference, images: Iterable, **kwargs) -> list[PairOutcome]:
         The moving images. A georeferenced one, with a georeferenced
         reference, is matched as ``sarfeat register`` matches the pair (see
         :func:`iter_register_pairs`).
-    **kwargs
+    **kwargs : dict, optional
         The parameters of :func:`iter_register_pairs` (``client``,
         ``n_workers``, ``names``, ``weights``, ``retries``, ``progress``,
         matcher options, ...).
