@@ -112,7 +112,7 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor",
                     "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint",
                     "sarfeat.metrics", "sarfeat.viz", "sarfeat.weights",
-                    "sarfeat.parallel")
+                    "sarfeat.parallel", "sarfeat.matching")
 
 
 def section(doc: str, title: str) -> str | None:

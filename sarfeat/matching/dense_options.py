@@ -31,9 +31,25 @@ def checked_turns(turns) -> tuple[float, ...]:
     return _checked_values(turns, -math.inf, "turns must be finite degrees, at least one")
 
 
-def parse_modality(modality) -> tuple[str, str]:
-    """``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word for
-    both (``'sar'``, ``'optical'``)."""
+def parse_modality(modality: str | tuple[str, str]) -> tuple[str, str]:
+    """The modalities of the two images of a pair, from a ``modality`` argument.
+
+    Parameters
+    ----------
+    modality : str or (str, str)
+        ``'optical-sar'`` (image 1 optical, image 2 SAR), a (m1, m2) pair, or one word
+        for both (``'sar'``, ``'optical'``); case and ``_`` for ``-`` do not matter.
+
+    Returns
+    -------
+    tuple of str
+        Image 1's and image 2's modality, each in :data:`sarfeat.structural.MODALITIES`.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
     if isinstance(modality, str):
         parts = tuple(modality.lower().replace("_", "-").split("-"))
         if len(parts) == 1:
