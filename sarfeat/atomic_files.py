@@ -57,8 +57,19 @@ _LASTING = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBI
 
 
 def lasting_write_error(error: BaseException) -> bool:
-    """Whether ``error`` is an OSError of the disk that a rerun would meet again (a full
-    disk or quota, a file too large, a read-only file system), not a passing one."""
+    """Whether ``error`` is an OSError of the disk that a rerun would meet again.
+
+    Parameters
+    ----------
+    error : BaseException
+        What a write raised.
+
+    Returns
+    -------
+    bool
+        True for a full disk or quota, a file too large, a read-only file system; False
+        for a passing error, or another exception.
+    """
     return isinstance(error, OSError) and error.errno in _LASTING
 
 
@@ -68,6 +79,15 @@ def disk_failure(path: str | os.PathLike) -> OSError | None:
 
     For a library (GDAL) that reports a failed write without the system's error: 64 KiB
     are appended to ``path`` (a temporary file about to be removed) and flushed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file that failed to be written.
+
+    Returns
+    -------
+    OSError or None
     """
     try:
         with open(path, "ab") as stream:
@@ -80,8 +100,14 @@ def disk_failure(path: str | os.PathLike) -> OSError | None:
 
 
 def default_file_mode() -> int:
-    """The mode of a file opened for writing: ``0o666`` less the process's umask (read
-    without changing it where Linux tells it)."""
+    """The mode of a file opened for writing.
+
+    Returns
+    -------
+    int
+        ``0o666`` less the process's umask (read without changing it where Linux
+        tells it).
+    """
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             umask = next(line for line in status if line.startswith("Umask:")).split()[1]
@@ -99,6 +125,16 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     A writer killed mid-write (SIGKILL, power loss) cannot remove its hidden
     temporary file. Each is named with ``TEMPORARY_MARK``, the host and the
     writer's process id: those of this host whose process is gone are removed.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder to clean.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
     """
     host, removed = socket.gethostname(), []
     for path in Path(folder).glob(f".*{TEMPORARY_MARK}*"):
@@ -124,7 +160,13 @@ def _alive(pid: int) -> bool:
 
 def check_folder(path: str | os.PathLike) -> None:
     """Raise FileNotFoundError (NotADirectoryError) naming the folder of ``path`` when it
-    does not exist (is not a folder), so ``path`` cannot be written; sarfeat creates none."""
+    does not exist (is not a folder), so ``path`` cannot be written; sarfeat creates none.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file to be written.
+    """
     folder = Path(path).parent
     if folder.is_dir():
         return
@@ -156,6 +198,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     replaces, or ``0o666`` less the umask, as a file opened for writing would. It
     is flushed to the disk before the rename, and its folder after it; within
     :func:`written_together` the rename waits for the rest of the set.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write instead.
 
     Raises
     ------
@@ -233,6 +285,11 @@ def written_together() -> Iterator[None]:
     A set within a set joins the outer one: its files are renamed with the outer
     set's, when the outermost block ends, or not at all; when the inner block
     fails, its own files are discarded (the outer block may go on without them).
+
+    Yields
+    ------
+    None
+        Within the block.
     """
     outer = _STAGED.get()
     if outer is not None:  # a set within a set: renamed with the outermost one

@@ -9,9 +9,13 @@ geotransform; a CRS change needs rasterio (the ``geotiff`` extra).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
 
 __all__ = ["RasterLike", "centre_distance", "footprint_window", "grid_difference",
            "map_coordinates", "pixel_map", "reproject_band"]
@@ -34,9 +38,24 @@ class RasterLike(Protocol):
     def band(self, index: int | None = None) -> np.ndarray: ...
 
 
-def map_coordinates(raster: RasterLike, xy: np.ndarray, crs=None) -> np.ndarray:
-    """Map coordinates, in the raster's CRS (or in ``crs`` when given), of pixel centres
-    ``xy`` ((N, 2) (col, row)) of a georeferenced raster."""
+def map_coordinates(raster: RasterLike, xy: ArrayLike, crs: CRS | str | None = None
+                    ) -> np.ndarray:
+    """Map coordinates of pixel centres of a georeferenced raster.
+
+    Parameters
+    ----------
+    raster : Raster
+        A raster with a geotransform.
+    xy : (N, 2) array_like
+        Pixel centres (col, row).
+    crs : rasterio.crs.CRS or str, optional
+        The CRS of the result (rasterio needed when it is another); None: the raster's.
+
+    Returns
+    -------
+    (N, 2) ndarray
+        (east, north).
+    """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     t = raster.transform
     east = t.a * (xy[:, 0] + 0.5) + t.b * (xy[:, 1] + 0.5) + t.c
@@ -51,8 +70,16 @@ def map_coordinates(raster: RasterLike, xy: np.ndarray, crs=None) -> np.ndarray:
 def centre_distance(fixed: RasterLike, moving: RasterLike) -> tuple[float, str]:
     """How far apart the centres of two georeferenced rasters are, in ``fixed``'s CRS.
 
-    Returns the distance and its units (the CRS's linear units when it is
-    projected, else ``'degrees'``).
+    Parameters
+    ----------
+    fixed, moving : Raster
+        Rasters with a geotransform.
+
+    Returns
+    -------
+    distance : float
+    units : str
+        The CRS's linear units when it is projected, else ``'degrees'``.
     """
     centre_fixed = map_coordinates(fixed, [[(fixed.shape[1] - 1) / 2, (fixed.shape[0] - 1) / 2]])
     centre_moving = map_coordinates(moving, [[(moving.shape[1] - 1) / 2,
@@ -76,6 +103,17 @@ def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.nd
     ``samples`` x ``samples`` grid of the fixed image: within a pixel over a 20 km
     scene, but up to 24 px off over a 110 km Sentinel-2 tile (10 m) against an
     EPSG:4326 scene, which :func:`sarfeat.io.warp_onto_curved` fits block by block.
+
+    Parameters
+    ----------
+    fixed, moving : Raster
+        Rasters with a geotransform.
+    samples : int
+        Grid points a side of the fit across CRSs.
+
+    Returns
+    -------
+    (3, 3) ndarray
     """
     rows, cols = fixed.shape
     # the grid spans at least one pixel each way: on a raster of one row (or column) it would
@@ -90,8 +128,23 @@ def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.nd
 
 
 def reproject_band(moving: RasterLike, band: int | None, fixed: RasterLike) -> np.ndarray:
-    """One band of ``moving`` (float32; the amplitude of a complex band: the band that is
-    matched) resampled onto ``fixed``'s grid (rasterio.warp), NaN outside."""
+    """One band of ``moving`` resampled onto ``fixed``'s grid (rasterio.warp), NaN outside.
+
+    Parameters
+    ----------
+    moving : Raster
+        The raster to resample.
+    band : int or None
+        Its band (:meth:`sarfeat.io.Raster.band`).
+    fixed : Raster
+        The raster whose grid it is brought onto.
+
+    Returns
+    -------
+    ndarray
+        float32 of ``fixed``'s shape; the amplitude of a complex band (the band that is
+        matched).
+    """
     from rasterio.warp import Resampling, reproject
 
     values = moving.band(band)
@@ -103,12 +156,24 @@ def reproject_band(moving: RasterLike, band: int | None, fixed: RasterLike) -> n
     return out
 
 
-def footprint_window(fixed: RasterLike, moving: RasterLike, margin: int = 0):
+def footprint_window(fixed: RasterLike, moving: RasterLike, margin: int = 0
+                     ) -> tuple[int, int, int, int] | None:
     """(r0, r1, c0, c1) of ``fixed`` that ``moving``'s footprint covers, or None.
 
-    Both rasters georeferenced; the footprint is the moving image's outline
-    (its edges sampled, in the fixed CRS), widened by ``margin`` fixed pixels
-    and clipped to the fixed image. None when the footprints do not overlap.
+    The footprint is the moving image's outline (its edges sampled, in the fixed CRS),
+    widened by ``margin`` fixed pixels and clipped to the fixed image.
+
+    Parameters
+    ----------
+    fixed, moving : Raster
+        Rasters with a geotransform.
+    margin : int
+        Fixed pixels added around the footprint.
+
+    Returns
+    -------
+    tuple of int or None
+        None when the footprints do not overlap.
     """
     rows, cols = moving.shape
     edge, low, high = np.linspace(0, 1, 33), np.zeros(33), np.ones(33)
@@ -140,8 +205,19 @@ def _pixel_size(raster: RasterLike) -> str:
 
 
 def grid_difference(fixed: RasterLike, moving: RasterLike, to_moving: np.ndarray) -> str:
-    """How ``moving``'s grid differs from ``fixed``'s, in words: its CRS, else its pixel
-    size, else its offset (``to_moving``: fixed pixels -> moving pixels, 3x3).
+    """How ``moving``'s grid differs from ``fixed``'s, in words.
+
+    Parameters
+    ----------
+    fixed, moving : Raster
+        Rasters with a geotransform.
+    to_moving : (3, 3) ndarray
+        Fixed pixels -> moving pixels.
+
+    Returns
+    -------
+    str
+        Its CRS, else its pixel size, else its offset.
     """
     if moving.crs != fixed.crs:
         return (f"its CRS is {_crs_name(moving.crs)}, pixels {_pixel_size(moving)}; the "

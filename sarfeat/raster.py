@@ -10,8 +10,10 @@ import contextlib
 import numbers
 import os
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -196,19 +198,40 @@ class Raster:
         return repr(str(self.path)) if self.path is not None else "the raster"
 
 
-def scaling_applies(scaling) -> bool:
-    """Whether ``scaling`` (a sequence of (scale, offset, ...) per band, or None) scales or
-    offsets a band: a scale other than 1 or an offset other than 0."""
+def scaling_applies(scaling: Sequence[Sequence[float]] | None) -> bool:
+    """Whether ``scaling`` scales or offsets a band.
+
+    Parameters
+    ----------
+    scaling : sequence of (scale, offset, ...), or None
+        Per band.
+
+    Returns
+    -------
+    bool
+        True for a scale other than 1 or an offset other than 0.
+    """
     return scaling is not None and any(band[0] != 1 or band[1] != 0 for band in scaling)
 
 
-def physical_values(stored: np.ndarray, scaling) -> np.ndarray:
-    """The physical values of ``stored`` bands (bands first): each band's stored value *
-    scale + offset, float (float32, or float64 for 32/64-bit integers and float64;
-    complex stays complex); ``stored`` itself where ``scaling`` (a (scale, offset) per
-    band, or None) scales and offsets nothing.
+def physical_values(stored: np.ndarray, scaling: Sequence[Sequence[float]] | None
+                    ) -> np.ndarray:
+    """The physical values of ``stored`` bands: each band's stored value * scale + offset.
 
     NaN stays NaN: a band's no-data, marked on the stored values, is no-data scaled too.
+
+    Parameters
+    ----------
+    stored : ndarray
+        The bands, bands first.
+    scaling : sequence of (scale, offset), or None
+        Per band.
+
+    Returns
+    -------
+    ndarray
+        Float (float32, or float64 for 32/64-bit integers and float64; complex stays
+        complex); ``stored`` itself where ``scaling`` scales and offsets nothing.
 
     Examples
     --------
@@ -225,8 +248,21 @@ def physical_values(stored: np.ndarray, scaling) -> np.ndarray:
     return out
 
 
-def check_path(path, name: str = "path") -> str | os.PathLike:
-    """Return ``path`` after checking it is a str or os.PathLike, else raise TypeError."""
+def check_path(path: object, name: str = "path") -> str | os.PathLike:
+    """Return ``path`` after checking it is a str or os.PathLike, else raise TypeError.
+
+    Parameters
+    ----------
+    path : object
+        What was given as a path.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    str or os.PathLike
+        ``path`` itself.
+    """
     if not isinstance(path, (str, os.PathLike)):
         hint = (": an array needs no reading, pass it to sarfeat's functions as it is"
                 if isinstance(path, np.ndarray) else "")
@@ -234,16 +270,29 @@ def check_path(path, name: str = "path") -> str | os.PathLike:
     return path
 
 
-def check_raster(raster, name: str = "raster") -> None:
-    """Raise TypeError unless ``raster`` is a :class:`~sarfeat.io.Raster`, saying how to make it."""
+def check_raster(raster: object, name: str = "raster") -> None:
+    """Raise TypeError unless ``raster`` is a :class:`~sarfeat.io.Raster`, saying how to make it.
+
+    Parameters
+    ----------
+    raster : object
+        The value checked: only a Raster passes.
+    name : str
+        Named in the TypeError.
+    """
     if not isinstance(raster, Raster):
         raise TypeError(f"{name} must be a sarfeat.io.Raster (read_raster gives one; "
                         f"Raster(data[None], valid[None]) wraps a 2-D array), got "
                         f"{type(raster).__name__}")
 
 
-def rasterio_or_none():
-    """The rasterio module, or None when it is not installed (the ``geotiff`` extra)."""
+def rasterio_or_none() -> ModuleType | None:
+    """The rasterio module, or None when it is not installed (the ``geotiff`` extra).
+
+    Returns
+    -------
+    module or None
+    """
     try:
         import rasterio
     except ImportError:
@@ -252,8 +301,19 @@ def rasterio_or_none():
 
 
 @contextlib.contextmanager
-def plain_tiff_quiet(rasterio):
-    """Silence rasterio's NotGeoreferencedWarning (a plain TIFF is expected), nothing else."""
+def plain_tiff_quiet(rasterio: ModuleType) -> Iterator[None]:
+    """Silence rasterio's NotGeoreferencedWarning (a plain TIFF is expected), nothing else.
+
+    Parameters
+    ----------
+    rasterio : module
+        The rasterio module (:func:`rasterio_or_none`).
+
+    Yields
+    ------
+    None
+        Within the ``with`` block.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
         yield
@@ -265,6 +325,15 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     Integer inputs stay in their dtype (rounded), so that an 8-bit quick-look
     stays an 8-bit display image; float inputs give float32. An alpha channel
     ((H, W, 4)) is left out.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) or (H, W, 4) ndarray
+        The colour image.
+
+    Returns
+    -------
+    (H, W) ndarray
 
     Raises
     ------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
     plain_tiff_quiet, rasterio_or_none,
 )
+
+if TYPE_CHECKING:
+    import rasterio.io
 
 __all__ = ["read_raster", "read_image", "bands_first", "is_picture", "georeferencing_of"]
 
@@ -113,8 +117,19 @@ def _check_regular_file(path: Path) -> None:
 
 
 def bands_first(shape: tuple[int, ...]) -> bool:
-    """Whether an array of ``shape`` is planar (bands, rows, cols): 3-D, its first axis the
-    shortest and at most 16 long, its last longer than 16 (a (3, H, W) array is 3 bands)."""
+    """Whether an array of ``shape`` is planar (bands, rows, cols).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        An array's shape.
+
+    Returns
+    -------
+    bool
+        True for 3-D, its first axis the shortest and at most 16 long, its last longer
+        than 16 (a (3, H, W) array is 3 bands).
+    """
     return len(shape) == 3 and shape[0] <= 16 and shape[0] < min(shape[1:]) and shape[-1] > 16
 
 
@@ -184,17 +199,39 @@ def _tiff_colours(page) -> tuple[str, ...]:
 
 
 def is_picture(colours: tuple | None, dtype: np.dtype) -> bool:
-    """Whether integer bands of ``colours`` (colour interpretations, rasterio's names) are
-    a picture: gray + alpha or RGB(A) (``sarfeat.raster.Raster.picture``)."""
+    """Whether integer bands of ``colours`` are a picture (``sarfeat.raster.Raster.picture``).
+
+    Parameters
+    ----------
+    colours : tuple of str or None
+        The bands' colour interpretations, rasterio's names.
+    dtype : numpy.dtype
+        The bands' type.
+
+    Returns
+    -------
+    bool
+        True for integer gray + alpha or RGB(A) bands.
+    """
     return colours is not None and tuple(colours) in _PICTURE_BANDS \
         and np.issubdtype(dtype, np.integer)
 
 
-def georeferencing_of(source) -> tuple:
-    """(crs, transform, gcps, rpcs) of an open rasterio dataset, as
-    :class:`~sarfeat.raster.Raster` holds them: a CRS and geotransform only where there is a
-    geotransform (GDAL gives the identity where there is none), the GCPs as (points, their
-    CRS) where there are some, else None."""
+def georeferencing_of(source: rasterio.io.DatasetReader) -> tuple:
+    """(crs, transform, gcps, rpcs) of an open rasterio dataset.
+
+    Parameters
+    ----------
+    source : rasterio.io.DatasetReader
+        The open dataset.
+
+    Returns
+    -------
+    tuple
+        As :class:`~sarfeat.raster.Raster` holds them: a CRS and geotransform only where
+        there is a geotransform (GDAL gives the identity where there is none), the GCPs as
+        (points, their CRS) where there are some, else None; the RPCs.
+    """
     crs, transform = source.crs, source.transform
     points, points_crs = source.gcps
     placed = not transform.is_identity  # a geotransform, with or without a CRS

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .geometry import check_order, check_warp_target, warp
 from .nodata_steps import alpha_index, nodata_fits, off_nodata
@@ -166,8 +167,8 @@ def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], 
                        valid=raster.valid[index])
 
 
-def warp_colour(image, inverse_map: np.ndarray, shape: tuple[int, int], *, order: int = 1,
-                nodata: float | None = None) -> np.ndarray:
+def warp_colour(image: ArrayLike, inverse_map: np.ndarray, shape: tuple[int, int], *,
+                order: int = 1, nodata: float | None = None) -> np.ndarray:
     """An (H, W, 3) RGB or (H, W, 4) RGBA array resampled as a picture, as floats.
 
     Its channels are the bands of a picture (red, green, blue, alpha) resampled
@@ -181,8 +182,12 @@ def warp_colour(image, inverse_map: np.ndarray, shape: tuple[int, int], *, order
     ----------
     image : (H, W, 3) or (H, W, 4) array_like
         A masked array's masked pixels are no-data in their channel.
-    inverse_map, shape, order
-        As :func:`warp_bands` takes them.
+    inverse_map : (3, 3) ndarray
+        As :func:`warp_bands` takes it.
+    shape : (int, int)
+        As :func:`warp_bands` takes it.
+    order : int
+        As :func:`warp_bands` takes it.
     nodata : float, optional
         A value that marks no-data in a channel, besides NaN.
 

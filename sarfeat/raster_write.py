@@ -33,28 +33,42 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
                  overview_resampling: str = "average") -> str:
     """Write ``raster`` to ``path`` atomically, by the suffix; return a note on the format.
 
-    ``.tif``: GeoTIFF tiled (256 x 256; in strips when a side is under 256) and
-    deflate-compressed, the note saying which, with the raster's dtype, nodata,
-    CRS and geotransform or GCPs, RPCs, band descriptions and colour interpretation,
-    band scales, offsets and units (rasterio; without it, a plain TIFF, refused for
-    a georeferenced or scaled raster). ``.npy``: (H, W) or
-    (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
-    picture (Raster.picture: gray + alpha,
-    RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
-    alpha, so the colour is composited onto black (``colour * alpha / 255``,
-    rounded: what the PNG shows over black), gray or RGB. Any other raster is
-    written as an 8-bit display image of its first band (a uint16 band stays
-    16-bit in a PNG). Either way, 0 on no-data.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.tif``: GeoTIFF tiled (256 x 256; in strips when a side is under 256) and
+        deflate-compressed, the note saying which, with the raster's dtype, nodata,
+        CRS and geotransform or GCPs, RPCs, band descriptions and colour interpretation,
+        band scales, offsets and units (rasterio; without it, a plain TIFF, refused for
+        a georeferenced or scaled raster). ``.npy``: (H, W) or
+        (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
+        picture (Raster.picture: gray + alpha,
+        RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
+        alpha, so the colour is composited onto black (``colour * alpha / 255``,
+        rounded: what the PNG shows over black), gray or RGB. Any other raster is
+        written as an 8-bit display image of its first band (a uint16 band stays
+        16-bit in a PNG). Either way, 0 on no-data.
+    raster : Raster
+        What to write.
+    display_kind : str
+        The ``input_kind`` (:func:`sarfeat.normalize_sar`) of a display image's band.
+    creation_options : dict, optional
+        GeoTIFF only (rasterio): GDAL creation options
+        (``{"COMPRESS": "ZSTD", "BIGTIFF": "YES"}``, as ``gdal_translate -co``) over
+        the defaults (:func:`~sarfeat.geotiff_options.geotiff_creation_options`),
+        refused before anything is written when GDAL does not take them
+        (:func:`~sarfeat.geotiff_options.check_creation_options`).
+    overviews : bool or sequence of int
+        GeoTIFF only: True for factors 2, 4, 8... down to 256 pixels a side
+        (:func:`~sarfeat.geotiff_options.overview_factors`) or the factors, built
+        inside the file, no-data left out.
+    overview_resampling : str
+        How overviews are made: average, nearest or mode.
 
-    GeoTIFF only (rasterio): ``creation_options``, GDAL creation options
-    (``{"COMPRESS": "ZSTD", "BIGTIFF": "YES"}``, as ``gdal_translate -co``) over
-    the defaults (:func:`~sarfeat.geotiff_options.geotiff_creation_options`),
-    refused before anything is written when GDAL does not take them
-    (:func:`~sarfeat.geotiff_options.check_creation_options`); ``overviews``,
-    True for factors 2, 4, 8... down to 256 pixels a side
-    (:func:`~sarfeat.geotiff_options.overview_factors`) or the factors, built
-    inside the file with ``overview_resampling`` (average, nearest or mode),
-    no-data left out.
+    Returns
+    -------
+    str
+        A note on the format written.
 
     Raises
     ------
@@ -96,9 +110,19 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
 def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
     """The dtype in which :func:`~sarfeat.io.write_raster` stores ``raster`` at ``path``.
 
-    By its suffix: ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11
-    has no float16); PNG/JPEG display image, uint16 for uint16 data in a PNG, else
-    uint8; a colour picture, uint8.
+    Parameters
+    ----------
+    raster : Raster
+        What would be written.
+    path : str or os.PathLike
+        Where; its suffix decides.
+
+    Returns
+    -------
+    numpy.dtype
+        ``.npy``, the raster's; TIFF, float16 as float32 (GDAL before 3.11 has no
+        float16); PNG/JPEG display image, uint16 for uint16 data in a PNG, else uint8;
+        a colour picture, uint8.
 
     Raises
     ------

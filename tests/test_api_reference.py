@@ -112,7 +112,10 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.training.patch_descriptor", "sarfeat.training.invariant_descriptor",
                     "sarfeat.data", "sarfeat", "sarfeat.registration", "sarfeat.checkpoint",
                     "sarfeat.metrics", "sarfeat.viz", "sarfeat.weights",
-                    "sarfeat.parallel", "sarfeat.matching")
+                    "sarfeat.parallel", "sarfeat.matching",
+                    "sarfeat.io", "sarfeat.raster", "sarfeat.raster_read",
+                    "sarfeat.raster_write", "sarfeat.raster_warp", "sarfeat.atomic_files",
+                    "sarfeat.georeferencing")
 
 
 def section(doc: str, title: str) -> str | None:
