@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 __all__ = ["BORDER_FILL_CONVEXITY", "border_fill"]
@@ -14,7 +15,7 @@ BORDER_FILL_CONVEXITY = 0.97
 _CONVEXITY_SIDE = 256
 
 
-def border_fill(values, valid: np.ndarray | None = None) -> np.ndarray | None:
+def border_fill(values: ArrayLike, valid: np.ndarray | None = None) -> np.ndarray | None:
     """The pixels of a canvas's fill around an image turned or scaled onto it, or None.
 
     An image turned, scaled or shifted onto a canvas (by an image editor, a

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import os
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .tensor_input import tensor_values
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["as_float32", "check_image", "check_nodata", "valid_mask"]
 
 
-def check_image(image, name: str = "image") -> np.ndarray:
+def check_image(image: ArrayLike | torch.Tensor, name: str = "image") -> np.ndarray:
     """Return ``image`` as an array after checking it is a non-empty 2-D numeric image.
 
     Parameters
@@ -78,7 +84,8 @@ def check_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
-def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
+def valid_mask(values: ArrayLike, nodata: float | None = None, mask: ArrayLike | None = None
+               ) -> np.ndarray:
     """sarfeat's one no-data rule: True on the pixels that may be used.
 
     A pixel is invalid when it is NaN or infinite (for complex values, when
@@ -133,8 +140,13 @@ def valid_mask(values, nodata: float | None = None, mask=None) -> np.ndarray:
     return valid
 
 
-def check_nodata(nodata) -> None:
+def check_nodata(nodata: object) -> None:
     """Raise ValueError unless ``nodata`` is None or one real number (NaN allowed).
+
+    Parameters
+    ----------
+    nodata : object
+        What was given as ``nodata``.
 
     Examples
     --------
@@ -151,6 +163,16 @@ def check_nodata(nodata) -> None:
 
 def as_float32(raw: np.ndarray) -> np.ndarray:
     """float32 values of ``raw`` (the amplitude of complex data), always a copy.
+
+    Parameters
+    ----------
+    raw : ndarray
+        Numeric values, complex too.
+
+    Returns
+    -------
+    ndarray
+        float32, of ``raw``'s shape.
 
     Raises
     ------

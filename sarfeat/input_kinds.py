@@ -47,7 +47,13 @@ LINEAR_TAIL = 1.5
 
 
 def check_input_kind(input_kind: str) -> None:
-    """Raise ValueError unless ``input_kind`` is one of ``INPUT_KINDS``."""
+    """Raise ValueError unless ``input_kind`` is one of ``INPUT_KINDS``.
+
+    Parameters
+    ----------
+    input_kind : str
+        What was given.
+    """
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown input_kind {input_kind!r}; choose one of {INPUT_KINDS}")
 
@@ -55,8 +61,17 @@ def check_input_kind(input_kind: str) -> None:
 def display_divisor(sample: np.ndarray) -> float:
     """What a display image is divided by to reach [0, 1]: 1, 255, 32767 or 65535.
 
-    By its largest value; 32767 for 8-bit levels scaled to int16's range
-    (``skimage.img_as_int`` of a uint8 picture), 65535 for other 16-bit values.
+    Parameters
+    ----------
+    sample : ndarray
+        Valid values of the display image.
+
+    Returns
+    -------
+    float
+        By the largest value; 32767 for 8-bit levels scaled to int16's range
+        (``skimage.img_as_int`` of a uint8 picture), 65535 for other 16-bit values (the
+        largest value itself beyond).
     """
     top = float(sample.max()) if sample.size else 1.0
     if top <= 1:

@@ -10,16 +10,33 @@ NumPy array (sarfeat's results do not depend on gradients, and the detector's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from numpy.typing import ArrayLike
+
 __all__ = ["tensor_values"]
 
 
-def tensor_values(image):
+def tensor_values(image: torch.Tensor | ArrayLike) -> np.ndarray | ArrayLike:
     """``image`` as a NumPy array when it is a torch tensor, else ``image`` itself.
 
     The tensor is detached and read on the CPU (a copy for a GPU tensor; a CPU
     tensor's array shares its memory, which sarfeat never writes); bfloat16
     values are widened to float32, exactly. torch is not imported here: a tensor
     is recognised by its type's module.
+
+    Parameters
+    ----------
+    image : torch.Tensor or array_like
+        An image as given.
+
+    Returns
+    -------
+    ndarray or array_like
+        The tensor's values, or ``image`` unchanged.
 
     Examples
     --------

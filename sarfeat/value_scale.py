@@ -52,8 +52,16 @@ def valid_sample(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
 def stretch_bounds(sample: np.ndarray) -> tuple[np.float32, np.float32]:
     """(low, scale) of the robust stretch from a sample of valid (perceptual) values.
 
-    ``low`` is the 1st percentile, ``scale`` one over the distance to the 99th (the
-    minimum and maximum when those two are equal; a scale of 0 for a flat sample).
+    Parameters
+    ----------
+    sample : ndarray
+        Valid values, after :func:`perceptual`.
+
+    Returns
+    -------
+    low, scale : numpy.float32
+        ``low`` is the 1st percentile, ``scale`` one over the distance to the 99th (the
+        minimum and maximum when those two are equal; a scale of 0 for a flat sample).
     """
     low, high = np.percentile(sample, STRETCH_PERCENTILES)
     if not high > low:
@@ -62,7 +70,8 @@ def stretch_bounds(sample: np.ndarray) -> tuple[np.float32, np.float32]:
     return np.float32(low), np.float32(scale)
 
 
-def perceptual(values: np.ndarray, kind: str, floor, divisor) -> None:
+def perceptual(values: np.ndarray, kind: str, floor: np.float32 | None, divisor: float | None
+               ) -> None:
     """Step 4 of :mod:`sarfeat.preprocess`'s documentation, in place on float32 values.
 
     Parameters
@@ -90,8 +99,23 @@ def perceptual(values: np.ndarray, kind: str, floor, divisor) -> None:
         values /= np.float32(divisor)
 
 
-def to_unit(values: np.ndarray, kind: str, low, scale) -> np.ndarray:
-    """Step 5, in place: the robust stretch by (low, scale), or a clip for display images."""
+def to_unit(values: np.ndarray, kind: str, low: np.float32, scale: np.float32) -> np.ndarray:
+    """Step 5, in place: the robust stretch by (low, scale), or a clip for display images.
+
+    Parameters
+    ----------
+    values : ndarray of float32
+        After :func:`perceptual`; changed in place.
+    kind : str
+        As for :func:`perceptual`.
+    low, scale : numpy.float32
+        The stretch (:func:`stretch_bounds`); not used for display images.
+
+    Returns
+    -------
+    ndarray
+        ``values``, in [0, 1] (NaN stays NaN).
+    """
     if kind != "display":
         with np.errstate(invalid="ignore"):  # invalid pixels (refilled later) may be inf
             values -= low
@@ -102,7 +126,22 @@ def to_unit(values: np.ndarray, kind: str, low, scale) -> np.ndarray:
 
 def resolve_input_kind(image: np.ndarray, input_kind: str, valid: np.ndarray | None = None
                        ) -> str:
-    """``input_kind``, with ``'auto'`` decided from the values of ``image`` (real or complex)."""
+    """``input_kind``, with ``'auto'`` decided from the values of ``image``.
+
+    Parameters
+    ----------
+    image : ndarray
+        Real or complex values.
+    input_kind : str
+        One of :data:`sarfeat.input_kinds.INPUT_KINDS`.
+    valid : ndarray of bool, optional
+        The pixels whose values decide (default: all).
+
+    Returns
+    -------
+    str
+        ``input_kind``, or for ``'auto'`` the kind that the values show.
+    """
     check_input_kind(input_kind)
     if input_kind != "auto":
         return input_kind

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .image_checks import as_float32, check_image, check_nodata, valid_mask
 from .input_kinds import InputKind, check_input_kind, display_divisor
@@ -65,12 +66,21 @@ class SARScaling:
         return values
 
 
-def sar_scaling(image, input_kind: InputKind = "auto", nodata: float | None = None
+def sar_scaling(image: ArrayLike, input_kind: InputKind = "auto", nodata: float | None = None
                 ) -> SARScaling | None:
     """The value map :func:`normalize_sar` would apply to ``image``, in bounded memory.
 
     The image is read in bands of rows (at most a few million pixels of float32
     at a time) and on the regular sample :func:`normalize_sar` uses.
+
+    Parameters
+    ----------
+    image : array_like
+        A 2-D SAR image, as for :func:`normalize_sar`.
+    input_kind : str
+        What its values are, as for :func:`normalize_sar`.
+    nodata : float, optional
+        A value that marks no-data, as for :func:`normalize_sar`.
 
     Returns
     -------
@@ -137,7 +147,9 @@ def sample_scaling(sample: np.ndarray, valid: np.ndarray, floor: np.float32 | No
     floor : numpy.float32 or None
         The smallest positive valid value of the whole image (of its amplitude, for
         complex data); None where it has none.
-    input_kind, nodata
+    input_kind : str
+        As for :func:`sar_scaling`.
+    nodata : float, optional
         As for :func:`sar_scaling`.
 
     Returns

@@ -115,7 +115,9 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.parallel", "sarfeat.matching",
                     "sarfeat.io", "sarfeat.raster", "sarfeat.raster_read",
                     "sarfeat.raster_write", "sarfeat.raster_warp", "sarfeat.atomic_files",
-                    "sarfeat.georeferencing")
+                    "sarfeat.georeferencing", "sarfeat.preprocess", "sarfeat.image_checks",
+                    "sarfeat.value_scale", "sarfeat.windowed_scaling", "sarfeat.input_kinds",
+                    "sarfeat.nodata_fill", "sarfeat.tensor_input")
 
 
 def section(doc: str, title: str) -> str | None:
