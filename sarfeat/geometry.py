@@ -18,6 +18,7 @@ import math
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from scipy import ndimage
 from skimage.transform import ProjectiveTransform
 from skimage.transform import warp as _skimage_warp
@@ -39,8 +40,17 @@ WARP_BLOCK = 512
 _SINGULAR = 1e-12
 
 
-def warp_dtype(dtype) -> np.dtype:
+def warp_dtype(dtype: DTypeLike) -> np.dtype:
     """Output dtype of :func:`~sarfeat.geometry.warp` for ``dtype``: float32 or wider, complex kept.
+
+    Parameters
+    ----------
+    dtype : dtype_like
+        The input's dtype.
+
+    Returns
+    -------
+    numpy.dtype
 
     Examples
     --------
@@ -77,11 +87,25 @@ def antialias_sigma(inverse_map: np.ndarray) -> float:
     return max(0.0, (factor - 1.0) / 2.0)
 
 
-def source_window(inverse_map: np.ndarray, box, shape, margin: int):
+def source_window(inverse_map: np.ndarray, box: tuple[int, int, int, int],
+                  shape: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
     """(r0, r1, c0, c1) of the input that output ``box`` (r0, r1, c0, c1) reads, or None.
 
-    ``inverse_map`` maps output (x, y) to input (x, y); ``shape`` is the
-    input's (rows, cols); ``margin`` pixels are added on each side.
+    Parameters
+    ----------
+    inverse_map : (3, 3) ndarray
+        Maps output (x, y) to input (x, y).
+    box : tuple of int
+        (r0, r1, c0, c1) of the output.
+    shape : tuple of int
+        The input's (rows, cols).
+    margin : int
+        Pixels added on each side.
+
+    Returns
+    -------
+    tuple of int or None
+        None when the box reads no input pixel.
     """
     r0, r1, c0, c1 = box
     corners = np.array([[c0, r0, 1], [c1 - 1, r0, 1], [c0, r1 - 1, 1], [c1 - 1, r1 - 1, 1]],
@@ -101,8 +125,9 @@ def source_window(inverse_map: np.ndarray, box, shape, margin: int):
     return s0, s1, t0, t1
 
 
-def warp(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=None,
-         valid=None, antialias: bool = False, block: int = WARP_BLOCK) -> np.ndarray:
+def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, order: int = 1,
+         nodata: float | None = None, valid: ArrayLike | None = None, antialias: bool = False,
+         block: int = WARP_BLOCK) -> np.ndarray:
     """Resample ``image`` onto an output grid; NaN outside it and next to its no-data.
 
     Parameters
