@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,10 @@ from .preprocess import NormalizedImage
 from .pyramid import PATCH_DIAMETER, PyramidLevel, edge_margin, usable_keypoints
 from .runtime import DenseMaps, Tile, tile_grid
 from .runtime.ahead import usable_cores
+
+if TYPE_CHECKING:
+    from .runtime.onnx import OnnxRunner
+    from .runtime.torch import DenseRunner
 
 __all__ = ["TileDescriber", "best_keypoints", "core_keypoints", "describe_keypoints",
            "describe_positions",
@@ -66,23 +71,53 @@ class TileDescriber:
         return orientations, descriptors
 
 
-def tile_maps(runner, gray: np.ndarray, upright: bool) -> DenseMaps:
+def tile_maps(runner: DenseRunner | OnnxRunner, gray: np.ndarray, upright: bool) -> DenseMaps:
     """The network's maps of a tile; averaged over its quarter turns unless upright.
 
     A network distilled to give the average (``turned_maps``) runs once.
+
+    Parameters
+    ----------
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+    gray : (H, W) ndarray
+        The normalised tile, halo included.
+    upright : bool
+        Run the network on the tile as it stands only.
+
+    Returns
+    -------
+    DenseMaps
     """
     if upright or getattr(runner, "gives_turned_maps", False):
         return runner.run(gray)
     return quarter_turn_maps(runner.run, gray)
 
 
-def level_tiles(levels: Iterable[PyramidLevel], runner, tile_size: int | None, upright: bool,
-                progress: bool = False) -> Iterator[tuple[PyramidLevel, Tile, DenseMaps]]:
-    """Yield (level, tile, maps) for every tile of every level; ``progress`` shows a bar.
+def level_tiles(levels: Iterable[PyramidLevel], runner: DenseRunner | OnnxRunner,
+                tile_size: int | None, upright: bool, progress: bool = False
+                ) -> Iterator[tuple[PyramidLevel, Tile, DenseMaps]]:
+    """Yield (level, tile, maps) for every tile of every level.
 
-    Without ``progress`` no tqdm bar is made, not even a disabled one: tqdm's first bar
-    in a process creates a multiprocessing lock, a named semaphore where processes are
-    spawned (as Dask's workers are), which a worker killed before it exits leaks.
+    Parameters
+    ----------
+    levels : iterable of PyramidLevel
+        The pyramid.
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+    tile_size : int or None
+        Core side of the tiles (:func:`sarfeat.runtime.tile_grid`); None: whole levels.
+    upright : bool
+        As for :func:`tile_maps`.
+    progress : bool
+        Show a bar. Without it no tqdm bar is made, not even a disabled one: tqdm's
+        first bar in a process creates a multiprocessing lock, a named semaphore where
+        processes are spawned (as Dask's workers are), which a worker killed before it
+        exits leaks.
+
+    Yields
+    ------
+    tuple of (PyramidLevel, Tile, DenseMaps)
     """
     bar = None
     if progress:
@@ -149,16 +184,33 @@ def tile_keypoints(level: PyramidLevel, tile: Tile, maps: DenseMaps,
     }
 
 
-def core_keypoints(runner, image: np.ndarray, core: tuple[int, int, int, int],
+def core_keypoints(runner: DenseRunner | OnnxRunner, image: np.ndarray,
+                   core: tuple[int, int, int, int],
                    invalid_distance: np.ndarray | None, thresholds: tuple[float, float],
                    describer: TileDescriber) -> dict[str, np.ndarray] | None:
     """Keypoints of the core of one full-resolution tile, as ``detect_tile`` gives them.
 
-    The work of :meth:`sarfeat.SARR2D2Detector.detect_tile`: ``image`` is the
-    normalised tile with the runner's halo, ``core`` (row0, row1, col0, col1)
-    where keypoints are kept; keypoints within the halo of no-data
-    (``invalid_distance``: each pixel's distance to it) are dropped. Returns
-    what :func:`tile_keypoints` returns, in tile pixels.
+    The work of :meth:`sarfeat.SARR2D2Detector.detect_tile`.
+
+    Parameters
+    ----------
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+    image : (H, W) ndarray
+        The normalised tile with the runner's halo.
+    core : tuple of int
+        (row0, row1, col0, col1) where keypoints are kept.
+    invalid_distance : ndarray or None
+        Each pixel's distance to no-data: keypoints within the halo of it are dropped.
+    thresholds : (float, float)
+        The (reliability, repeatability) thresholds.
+    describer : TileDescriber
+        Orients and describes the keypoints.
+
+    Returns
+    -------
+    dict or None
+        What :func:`tile_keypoints` returns, in tile pixels.
     """
     height, width = image.shape
     values = np.ascontiguousarray(image, np.float32)
@@ -173,7 +225,20 @@ def core_keypoints(runner, image: np.ndarray, core: tuple[int, int, int, int],
 
 
 def keep_best(results: list[dict], max_keypoints: int) -> dict:
-    """Concatenate per-tile results and keep the ``max_keypoints`` best by response."""
+    """Concatenate per-tile results and keep the ``max_keypoints`` best by response.
+
+    Parameters
+    ----------
+    results : list of dict
+        What :func:`tile_keypoints` returned for some tiles (at least one).
+    max_keypoints : int
+        How many to keep.
+
+    Returns
+    -------
+    dict
+        The same arrays, best first (response: reliability x repeatability).
+    """
     merged = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
     responses = merged["reliabilities"] * merged["repeatabilities"]
     order = np.argsort(-responses, kind="stable")[:max_keypoints]
@@ -184,13 +249,32 @@ def best_keypoints(tiles: Iterable[tuple[PyramidLevel, Tile, DenseMaps]],
                    normalized: NormalizedImage, thresholds: tuple[float, float],
                    describer: TileDescriber, halo: int, max_keypoints: int
                    ) -> dict[str, np.ndarray] | None:
-    """The ``max_keypoints`` best keypoints of all ``tiles`` (:func:`level_tiles`), described.
+    """The ``max_keypoints`` best keypoints of all ``tiles``, described.
 
-    Keypoints within ``halo`` of a large no-data region of ``normalized`` are
-    left out (:func:`sarfeat.pyramid.usable_keypoints`). The best so far are
-    kept whenever twice ``max_keypoints`` wait, so memory stays bounded on huge
-    images. Returns what :func:`tile_keypoints` returns, over all tiles; None
-    when no tile has a peak.
+    The best so far are kept whenever twice ``max_keypoints`` wait, so memory stays
+    bounded on huge images.
+
+    Parameters
+    ----------
+    tiles : iterable of (PyramidLevel, Tile, DenseMaps)
+        As :func:`level_tiles` yields them.
+    normalized : NormalizedImage
+        The image; keypoints within ``halo`` of a large no-data region of it are left
+        out (:func:`sarfeat.pyramid.usable_keypoints`).
+    thresholds : (float, float)
+        The reliability and repeatability thresholds.
+    describer : TileDescriber
+        How keypoints are oriented and described.
+    halo : int
+        The network's reach, in pixels.
+    max_keypoints : int
+        How many to keep.
+
+    Returns
+    -------
+    dict or None
+        What :func:`tile_keypoints` returns, over all tiles; None when no tile has a
+        peak.
     """
     best = None
     pending: list[dict] = []
@@ -210,13 +294,21 @@ def best_keypoints(tiles: Iterable[tuple[PyramidLevel, Tile, DenseMaps]],
     return best
 
 
-def network_runs_ahead(runner) -> bool:
+def network_runs_ahead(runner: DenseRunner | OnnxRunner) -> bool:
     """Whether the network runs on the next tile while this one is described.
 
-    With ONNX Runtime on two usable cores or more, unless it was given one
-    thread (``sarfeat.runtime.onnx.set_threads``): the Python side (peaks,
-    descriptors) leaves a core idle otherwise. Not with torch, whose OpenMP
-    threads belong to the calling thread (a new thread would start its own).
+    Parameters
+    ----------
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+
+    Returns
+    -------
+    bool
+        True with ONNX Runtime on two usable cores or more, unless it was given one
+        thread (``sarfeat.runtime.onnx.set_threads``): the Python side (peaks,
+        descriptors) leaves a core idle otherwise. False with torch, whose OpenMP
+        threads belong to the calling thread (a new thread would start its own).
     """
     return (runner.runtime == "onnxruntime" and usable_cores() >= 2
             and getattr(runner, "threads", 1) != 1)
@@ -224,7 +316,25 @@ def network_runs_ahead(runner) -> bool:
 
 def tiles_holding(level: PyramidLevel, tile_size: int | None, halo: int, rows: np.ndarray,
                   cols: np.ndarray) -> Iterator[tuple[Tile, np.ndarray]]:
-    """Yield (tile, here) for each tile of ``level`` whose core holds some of the positions."""
+    """Yield (tile, here) for each tile of ``level`` whose core holds some of the positions.
+
+    Parameters
+    ----------
+    level : PyramidLevel
+        The level the positions lie on.
+    tile_size : int or None
+        As for :func:`level_tiles`.
+    halo : int
+        The tiles' halo, in pixels.
+    rows, cols : ndarray
+        Level positions.
+
+    Yields
+    ------
+    tile : Tile
+    here : ndarray of bool
+        The positions in its core.
+    """
     height, width = level.image.shape
     cell_rows = np.clip(np.rint(rows), 0, height - 1).astype(int)
     cell_cols = np.clip(np.rint(cols), 0, width - 1).astype(int)
@@ -235,7 +345,7 @@ def tiles_holding(level: PyramidLevel, tile_size: int | None, halo: int, rows: n
             yield tile, here
 
 
-def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
+def describe_positions(level: PyramidLevel, runner: DenseRunner | OnnxRunner, tile_size: int | None,
                        describer: TileDescriber, rows: np.ndarray, cols: np.ndarray,
                        indices: np.ndarray, out: np.ndarray,
                        angles: np.ndarray | None = None) -> None:
@@ -246,6 +356,25 @@ def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
     detection does); otherwise each position is oriented and its steered
     descriptor computed, and the network is not run. The orientations
     estimated then go into ``angles[indices]`` when ``angles`` is given.
+
+    Parameters
+    ----------
+    level : PyramidLevel
+        The level the positions lie on.
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+    tile_size : int or None
+        As for :func:`level_tiles`.
+    describer : TileDescriber
+        How the positions are described.
+    rows, cols : ndarray
+        Level positions.
+    indices : ndarray of int
+        Where their descriptors go in ``out``.
+    out : ndarray
+        The descriptors, written in place.
+    angles : ndarray, optional
+        The orientations, written in place.
     """
     for tile, here in tiles_holding(level, tile_size, runner.halo, rows, cols):
         if describer.upright:
@@ -259,15 +388,32 @@ def describe_positions(level: PyramidLevel, runner, tile_size: int | None,
                 angles[indices[here]] = oriented
 
 
-def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage, runner,
+def describe_keypoints(levels: list[PyramidLevel], normalized: NormalizedImage,
+                       runner: DenseRunner | OnnxRunner,
                        tile_size: int | None, describer: TileDescriber, keypoints: np.ndarray,
                        scales: np.ndarray | None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Describe input-image keypoints, each on the level of ``levels`` nearest its scale.
 
-    The work of :meth:`sarfeat.SARR2D2Detector.extract`. ``scales`` are patch
-    diameters (``PATCH_DIAMETER`` / level scale); without
-    them every keypoint is described on the first level.
+    The work of :meth:`sarfeat.SARR2D2Detector.extract`.
+
+    Parameters
+    ----------
+    levels : list of PyramidLevel
+        The pyramid of ``normalized``.
+    normalized : NormalizedImage
+        The image.
+    runner : DenseRunner or OnnxRunner
+        Runs the keypoint network (:func:`sarfeat.runtime.make_runner`).
+    tile_size : int or None
+        As for :func:`level_tiles`.
+    describer : TileDescriber
+        How keypoints are described.
+    keypoints : (N, 2) ndarray
+        (row, col) in the input image.
+    scales : (N,) ndarray or None
+        Patch diameters (``PATCH_DIAMETER`` / level scale); None describes every
+        keypoint on the first level.
 
     Returns
     -------

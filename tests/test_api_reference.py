@@ -117,7 +117,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.raster_write", "sarfeat.raster_warp", "sarfeat.atomic_files",
                     "sarfeat.georeferencing", "sarfeat.preprocess", "sarfeat.image_checks",
                     "sarfeat.value_scale", "sarfeat.windowed_scaling", "sarfeat.input_kinds",
-                    "sarfeat.nodata_fill", "sarfeat.tensor_input", "sarfeat.geometry")
+                    "sarfeat.nodata_fill", "sarfeat.tensor_input", "sarfeat.geometry",
+                    "sarfeat.tile_detection")
 
 
 def section(doc: str, title: str) -> str | None:
