@@ -36,6 +36,16 @@ def edge_margin(shape: tuple[int, ...]) -> int:
     An eighth of the shorter side below 96 pixels (8 pixels on a 64 x 64 image,
     whose 12-pixel margin left too small an interior to find keypoints in, where
     ORB finds a few); at least 1.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The maps' shape; its last two entries count.
+
+    Returns
+    -------
+    int
+        Pixels.
     """
     return max(1, min(EDGE_MARGIN, min(shape[-2:]) // 8))
 
@@ -55,8 +65,31 @@ def pyramid_scales(
     max_size / maxdim)``, to within 1e-3 (1/64 of a bound under 0.064, on an
     image longer than 16 times ``min_size`` or ``max_size``). An image smaller
     than ``min_size`` gets one level, at the largest allowed scale, instead of
-    none. ``min_size`` None is 256 (the detector's default); a ``max_size``
-    below it gives one level, at ``max_size``.
+    none.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (rows, cols).
+    scale_factor : float
+        Ratio of two levels' scales, > 1.
+    min_size : int or None
+        Smallest longer side of a level; None is 256 (the detector's default).
+    max_size : int
+        Largest longer side of a level; below ``min_size`` it gives one level, at
+        ``max_size``.
+    min_scale, max_scale : float
+        Bounds of the scales.
+
+    Returns
+    -------
+    list of float
+        Largest first.
+
+    Raises
+    ------
+    ValueError
+        For a ``scale_factor`` of at most 1, or bounds that are not positive.
     """
     min_size = 256 if min_size is None else min_size
     if scale_factor <= 1:
@@ -131,13 +164,41 @@ class PyramidLevel:
 
 
 def level_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
-    """(height, width) of the level of ``scale`` of an image of ``shape`` (at least 1 x 1)."""
+    """(height, width) of the level of ``scale`` of an image of ``shape`` (at least 1 x 1).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (rows, cols).
+    scale : float
+        The level's scale.
+
+    Returns
+    -------
+    tuple of int
+    """
     return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 
 def resized_level(shape: tuple[int, int], scale: float, resized: np.ndarray,
             invalid: np.ndarray | None = None) -> PyramidLevel:
-    """The level of ``scale`` of an image of ``shape``, from the image ``resized`` to it."""
+    """The level of ``scale`` of an image of ``shape``, from the image ``resized`` to it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (rows, cols), as for :func:`level_shape`.
+    scale : float
+        As for :func:`level_shape`.
+    resized : ndarray
+        The image resized to :func:`level_shape`.
+    invalid : ndarray of bool, optional
+        The image's large no-data; the level then knows each cell's distance to it.
+
+    Returns
+    -------
+    PyramidLevel
+    """
     (height, width), (new_h, new_w) = shape, resized.shape
     level = PyramidLevel(scale, resized, height / new_h, width / new_w)
     if invalid is not None:
@@ -152,9 +213,18 @@ def pyramid_levels(normalized: NormalizedImage, scale_factor: float = 2 ** 0.25,
                    max_scale: float = 1.0) -> Iterator[PyramidLevel]:
     """Yield the levels of a normalised image's pyramid, largest first, as they are made.
 
-    Their scales are :func:`pyramid_scales`' (with these parameters); a level
-    knows how far its cells lie from the image's large no-data regions (the
-    small ones exclude only themselves).
+    Parameters
+    ----------
+    normalized : NormalizedImage
+        The image.
+    scale_factor, min_size, max_size, min_scale, max_scale : float or int
+        As for :func:`pyramid_scales`.
+
+    Yields
+    ------
+    PyramidLevel
+        A level knows how far its cells lie from the image's large no-data regions
+        (the small ones exclude only themselves).
     """
     scales = pyramid_scales(
         normalized.image.shape, scale_factor, min_size, max_size, min_scale, max_scale,
@@ -168,7 +238,23 @@ def pyramid_levels(normalized: NormalizedImage, scale_factor: float = 2 ** 0.25,
 
 def usable_keypoints(level: PyramidLevel, normalized: NormalizedImage, points: np.ndarray,
                      reach: float) -> np.ndarray:
-    """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data."""
+    """Keypoints off no-data pixels and beyond ``reach`` level pixels of large no-data.
+
+    Parameters
+    ----------
+    level : PyramidLevel
+        The level whose distances to large no-data count.
+    normalized : NormalizedImage
+        The image, with its valid pixels.
+    points : (N, 2) ndarray
+        (row, col) in the image.
+    reach : float
+        Level pixels.
+
+    Returns
+    -------
+    (N,) ndarray of bool
+    """
     keep = level.far_from_invalid(points[:, 0], points[:, 1], reach)
     height, width = normalized.valid.shape
     rows = np.clip(np.rint(points[:, 0]).astype(int), 0, height - 1)
