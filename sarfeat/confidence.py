@@ -32,8 +32,22 @@ CONFIDENCE_COARSE_FAILED = 0.5
 def overlap_fraction(transform: Callable[[np.ndarray], np.ndarray],
                      fixed_shape: tuple[int, ...], moving_shape: tuple[int, ...],
                      step: int = 8) -> float:
-    """Fraction of the fixed image that ``transform`` (fixed (x, y) -> moving (x, y)) carries
-    into the moving image, on a grid of every ``step``-th pixel."""
+    """Fraction of the fixed image that ``transform`` carries into the moving image.
+
+    Parameters
+    ----------
+    transform : callable
+        Fixed (x, y) -> moving (x, y), on (N, 2) arrays.
+    fixed_shape, moving_shape : tuple of int
+        The images' (rows, cols).
+    step : int
+        The fraction is counted on a grid of every ``step``-th fixed pixel.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
     rows = np.arange(0, fixed_shape[0], step, dtype=float)
     cols = np.arange(0, fixed_shape[1], step, dtype=float)
     grid = np.stack(np.meshgrid(cols, rows), axis=-1).reshape(-1, 2)
@@ -46,7 +60,20 @@ def overlap_fraction(transform: Callable[[np.ndarray], np.ndarray],
 
 
 def inlier_spread(points: np.ndarray, overlap_pixels: float) -> float:
-    """Area of the convex hull of ``points`` over ``overlap_pixels``, at most 1."""
+    """Area of the convex hull of ``points`` over ``overlap_pixels``, at most 1.
+
+    Parameters
+    ----------
+    points : (N, 2) ndarray
+        The inliers' positions.
+    overlap_pixels : float
+        The area of the images' overlap.
+
+    Returns
+    -------
+    float
+        0 for fewer than three points, collinear ones, or no overlap.
+    """
     if len(points) < 3 or overlap_pixels <= 0:
         return 0.0
     try:
@@ -66,6 +93,19 @@ def registration_confidence(inliers: int, candidates: int, spread: float,
     ``CONFIDENCE_RATIO``) and the ``spread`` (:func:`inlier_spread`, saturating
     at ``CONFIDENCE_SPREAD``), times ``CONFIDENCE_COARSE_FAILED`` when
     ``coarse_failed``.
+
+    Parameters
+    ----------
+    inliers, candidates : int
+        The inliers and the voted matches they were found among.
+    spread : float
+        :func:`inlier_spread` of the inliers.
+    coarse_failed : bool
+        Whether the coarse stage failed.
+
+    Returns
+    -------
+    float
 
     Examples
     --------

@@ -32,10 +32,15 @@ own value and the same value given mean the same pixels.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .preprocess import valid_mask
+
+if TYPE_CHECKING:
+    from .raster import Raster
 
 __all__ = ["off_nodata", "taken_for_nodata", "nodata_valid_mask", "mark_nodata",
            "alpha_index", "nodata_fits"]
@@ -88,11 +93,21 @@ def off_nodata(values: np.ndarray, good: np.ndarray, nodata: float | None,
     return values
 
 
-def taken_for_nodata(values, nodata: float) -> np.ndarray:
+def taken_for_nodata(values: ArrayLike, nodata: float) -> np.ndarray:
     """Whether GDAL reads each float of ``values`` as the no-data value ``nodata``.
 
-    Equal to it, or within GDAL's relative tolerance of it (see the module
-    documentation; with a margin of 1/1024 of the tolerance).
+    Parameters
+    ----------
+    values : array_like
+        Float values.
+    nodata : float
+        The no-data value.
+
+    Returns
+    -------
+    ndarray of bool
+        True where equal to it, or within GDAL's relative tolerance of it (see the
+        module documentation; with a margin of 1/1024 of the tolerance).
     """
     data, nodata = np.asarray(values, np.float64), float(nodata)
     with np.errstate(over="ignore", invalid="ignore"):  # halves: no sum overflows
@@ -126,11 +141,22 @@ def nodata_valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
     return valid
 
 
-def mark_nodata(raster, value: float | None):
-    """``raster`` (a :class:`sarfeat.io.Raster`) with the pixels that ``value`` marks
-    invalid too, read as its file's own nodata value is (:func:`nodata_valid_mask`).
+def mark_nodata(raster: Raster, value: float | None) -> Raster:
+    """``raster`` with the pixels that ``value`` marks invalid too.
 
-    None or NaN (always no-data) changes nothing; ``raster.nodata`` is kept.
+    Parameters
+    ----------
+    raster : sarfeat.io.Raster
+        The raster (not changed).
+    value : float or None
+        Read as the file's own nodata value is (:func:`nodata_valid_mask`); None or
+        NaN (always no-data) changes nothing.
+
+    Returns
+    -------
+    sarfeat.io.Raster
+        A copy with those pixels invalid (``raster`` itself for None or NaN);
+        ``raster.nodata`` is kept.
     """
     if value is None or np.isnan(value):
         return raster
@@ -227,6 +253,17 @@ def nodata_fits(dtype: np.dtype, nodata: float | None) -> bool:
     GDAL (and rasterio) reads a file whose nodata value does not fit its dtype
     as having none; written, such a value would turn into another one (-1 into
     255 in uint8, NaN into 0) that reads back as data.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The pixels' type.
+    nodata : float or None
+        The value.
+
+    Returns
+    -------
+    bool
 
     Examples
     --------

@@ -118,7 +118,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.georeferencing", "sarfeat.preprocess", "sarfeat.image_checks",
                     "sarfeat.value_scale", "sarfeat.windowed_scaling", "sarfeat.input_kinds",
                     "sarfeat.nodata_fill", "sarfeat.tensor_input", "sarfeat.geometry",
-                    "sarfeat.tile_detection", "sarfeat.pyramid", "sarfeat.detector")
+                    "sarfeat.tile_detection", "sarfeat.pyramid", "sarfeat.detector",
+                    "sarfeat.confidence", "sarfeat.nodata_steps")
 
 
 def section(doc: str, title: str) -> str | None:
