@@ -10,10 +10,16 @@ of the matcher asks too, before its network runs. Both raise
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .preprocess import NormalizedImage, normalize_sar
 from .tensor_input import tensor_values
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["NoKeypointsError", "keypoint_dtype", "no_keypoint_error", "prepare_image",
            "refuse_flat"]
@@ -77,6 +83,10 @@ def no_keypoint_error(shape: tuple[int, int], largest: tuple[int, int], scale: f
         That level's scale (1: full resolution; less when ``max_size`` or
         ``max_scale`` shrank it).
 
+    Returns
+    -------
+    NoKeypointsError
+
     Examples
     --------
     >>> from sarfeat.detector_input import no_keypoint_error
@@ -101,7 +111,7 @@ def no_keypoint_error(shape: tuple[int, int], largest: tuple[int, int], scale: f
                             f"{SMALL_LEVEL} pixels a side); pass a larger image")
 
 
-def keypoint_dtype(dtype) -> type:
+def keypoint_dtype(dtype: DTypeLike) -> type:
     """The float type of the keypoints found in an image of ``dtype``.
 
     float32 for float16, float32 and complex64 images in either byte order (a
@@ -109,6 +119,16 @@ def keypoint_dtype(dtype) -> type:
     float64: the rule scikit-image states for its features (its ``float_dtype``),
     which sarfeat keeps for every per-keypoint array (scikit-image 0.26's SIFT
     and ORB themselves return several of theirs as float64 whatever the image).
+
+    Parameters
+    ----------
+    dtype : dtype_like
+        The image's dtype.
+
+    Returns
+    -------
+    type
+        ``numpy.float32`` or ``numpy.float64``.
 
     Examples
     --------
@@ -123,12 +143,27 @@ def keypoint_dtype(dtype) -> type:
     return np.float32 if single else np.float64
 
 
-def prepare_image(image, input_kind: str = "auto", mask=None, nodata: float | None = None
+def prepare_image(image: ArrayLike | torch.Tensor, input_kind: str = "auto",
+                  mask: ArrayLike | None = None, nodata: float | None = None
                   ) -> tuple[NormalizedImage, type]:
     """An image normalised for detection, and the float dtype of the keypoints found in it.
 
-    Parameters are those of :func:`sarfeat.preprocess.normalize_sar`. The
-    dtype is float32 for a float32, float16 or complex64 image, else float64.
+    Parameters
+    ----------
+    image : array_like or torch.Tensor
+        As for :func:`sarfeat.preprocess.normalize_sar` (a tensor's values are read).
+    input_kind : str
+        As for :func:`sarfeat.preprocess.normalize_sar`.
+    mask : array_like of bool, optional
+        As for :func:`sarfeat.preprocess.normalize_sar`.
+    nodata : float, optional
+        As for :func:`sarfeat.preprocess.normalize_sar`.
+
+    Returns
+    -------
+    NormalizedImage
+    type
+        float32 for a float32, float16 or complex64 image, else float64.
 
     Raises
     ------

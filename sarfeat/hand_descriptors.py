@@ -186,7 +186,19 @@ def _gain_to_ceiling(values: np.ndarray, valid: np.ndarray | None, ceiling: floa
 
 
 def valid_at_keypoints(valid: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """``valid`` at the pixel nearest to each keypoint (False for non-finite positions)."""
+    """``valid`` at the pixel nearest to each keypoint (False for non-finite positions).
+
+    Parameters
+    ----------
+    valid : (H, W) ndarray of bool
+        The image's valid pixels.
+    keypoints : (N, 2) ndarray
+        (row, col).
+
+    Returns
+    -------
+    (N,) ndarray of bool
+    """
     height, width = valid.shape
     finite = np.isfinite(keypoints).all(axis=1)
     rows = np.clip(np.rint(np.where(finite, keypoints[:, 0], 0)), 0, height - 1).astype(int)
@@ -379,8 +391,12 @@ def ratio_hog_descriptors(
         Patch diameters.
     invalid_distance : ndarray or None
         Distance of each pixel to the nearest large no-data region.
-    patch_scale, roewa_alpha, orientation_bins, rotation_invariant
+    patch_scale, roewa_alpha : float
         As :class:`sarfeat.MultiDescriptorExtractor`'s parameters.
+    orientation_bins : int
+        As :class:`sarfeat.MultiDescriptorExtractor`'s parameter.
+    rotation_invariant : bool
+        As :class:`sarfeat.MultiDescriptorExtractor`'s parameter.
 
     Returns
     -------

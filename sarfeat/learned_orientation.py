@@ -83,6 +83,10 @@ def orientation_patches(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         Side of the patch, in level pixels.
     steering : LevelSteering, optional
         A steering of ``image`` with this side and size, to reuse its prefilter.
+
+    Returns
+    -------
+    (N, ORI_PIXELS, ORI_PIXELS) ndarray of float32
     """
     if angles is None:
         angles = np.zeros(len(rows))

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -81,6 +82,9 @@ from .polar_descriptor import POLAR_LENGTH, POLAR_RADII, polar_descriptors, pola
 from .runtime import steering_arithmetic
 from .runtime.kernels import steering as _fused_steering
 from .runtime.kernels import worth_compiling
+
+if TYPE_CHECKING:
+    from .runtime import DenseMaps
 
 __all__ = [
     "turn_positions", "quarter_turn_maps", "dominant_orientations", "oriented_log_patches",
@@ -107,7 +111,17 @@ DESCRIPTORS = ("patch", "polar")
 
 
 def descriptor_length(descriptor: str) -> int:
-    """Length of a ``DESCRIPTORS`` descriptor (ValueError for an unknown name)."""
+    """Length of a ``DESCRIPTORS`` descriptor (ValueError for an unknown name).
+
+    Parameters
+    ----------
+    descriptor : {'patch', 'polar'}
+        The descriptor's name.
+
+    Returns
+    -------
+    int
+    """
     if descriptor == "patch":
         return PATCH_SIZE * PATCH_SIZE
     if descriptor == "polar":
@@ -120,9 +134,20 @@ def turn_positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where (row, col) positions of an image of ``shape`` lie in ``np.rot90(image, turns)``.
 
-    Positions may be fractional (pixel centres at integers). ``turns`` counts
-    counter-clockwise quarter turns, as :func:`numpy.rot90` does; negative
-    values turn clockwise.
+    Parameters
+    ----------
+    rows, cols : ndarray
+        Positions, fractional allowed (pixel centres at integers).
+    shape : tuple of int
+        The image's (rows, cols).
+    turns : int
+        Counter-clockwise quarter turns, as :func:`numpy.rot90` counts them; negative
+        values turn clockwise.
+
+    Returns
+    -------
+    rows, cols : ndarray
+        The positions in the turned image.
     """
     height, width = shape
     for _ in range(turns % 4):
@@ -132,7 +157,7 @@ def turn_positions(
     return rows, cols
 
 
-def quarter_turn_maps(run: Callable, gray: np.ndarray):
+def quarter_turn_maps(run: Callable, gray: np.ndarray) -> DenseMaps:
     """Reliability and repeatability of ``gray`` averaged over its four quarter turns.
 
     Parameters

@@ -21,7 +21,18 @@ __all__ = ["find_peaks", "peak_window", "quadratic_offset", "refined_tile_peaks"
 
 
 def quadratic_offset(minus: np.ndarray, center: np.ndarray, plus: np.ndarray) -> np.ndarray:
-    """Sub-pixel offset of the vertex of the parabola through three samples (float32)."""
+    """Sub-pixel offset of the vertex of the parabola through three samples.
+
+    Parameters
+    ----------
+    minus, center, plus : ndarray
+        The samples at -1, 0 and +1.
+
+    Returns
+    -------
+    ndarray of float32
+        Within (-0.5, 0.5); 0 where the samples curve up or not at all.
+    """
     curvature = minus - 2 * center + plus
     offset = np.where(curvature < 0,
                       np.float32(0.5) * (minus - plus) / np.minimum(curvature, np.float32(-1e-12)),
@@ -34,7 +45,18 @@ def peak_window(shape: tuple[int, int], core: tuple[slice, slice], margin: int |
                  ) -> tuple[int, int, int, int]:
     """(row0, row1, col0, col1): the pixels of ``core`` at least ``margin`` inside.
 
-    ``margin`` is the level's :func:`~sarfeat.pyramid.edge_margin` (by default, that of ``shape``).
+    Parameters
+    ----------
+    shape : tuple of int
+        The maps' (rows, cols).
+    core : (slice, slice)
+        Rows and columns of the maps where peaks count.
+    margin : int, optional
+        The level's :func:`~sarfeat.pyramid.edge_margin` (by default, that of ``shape``).
+
+    Returns
+    -------
+    tuple of int
     """
     bounds = []
     margin = edge_margin(shape) if margin is None else margin
@@ -58,6 +80,21 @@ def find_peaks(
     :func:`~sarfeat.pyramid.edge_margin` pixels along the maps' own edges (elsewhere the halo keeps
     those outside the core). Row-major order; with numba, one compiled pass
     gives the same peaks.
+
+    Parameters
+    ----------
+    repeatability, reliability : (H, W) ndarray
+        The network's maps.
+    repeatability_threshold, reliability_threshold : float
+        A peak's values are at least these.
+    core : (slice, slice)
+        As for :func:`peak_window`.
+    margin : int, optional
+        As for :func:`peak_window`.
+
+    Returns
+    -------
+    rows, cols : ndarray of int
     """
     height, width = repeatability.shape
     if fused_peaks.available() and worth_compiling(height * width):

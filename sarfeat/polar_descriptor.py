@@ -211,7 +211,17 @@ def spectrum_invariants(means: np.ndarray, spectrum: np.ndarray, mean_weight: fl
 
 
 def unit_rows(values: np.ndarray) -> np.ndarray:
-    """(N, D) float64 rows divided by their length, as float32 (zero rows stay zero)."""
+    """(N, D) float64 rows divided by their length, as float32 (zero rows stay zero).
+
+    Parameters
+    ----------
+    values : (N, D) ndarray of float64
+        Changed in place.
+
+    Returns
+    -------
+    (N, D) ndarray of float32
+    """
     length = np.sqrt(np.einsum("ij,ij->i", values, values))
     described = length > 1e-12
     values *= np.where(described, 1.0 / np.where(described, length, 1.0), 0.0)[:, None]
@@ -276,8 +286,16 @@ def polar_features(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius
                    orientation_sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Orientations and polar descriptors from one sampling of the rings.
 
-    Parameters are those of :func:`polar_descriptors`, and ``orientation_sigma``
-    that of :func:`polar_orientations`, in pixels.
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        As for :func:`polar_descriptors`.
+    rows, cols : (N,) ndarray
+        As for :func:`polar_descriptors`.
+    radius : float
+        As for :func:`polar_descriptors`.
+    orientation_sigma : float
+        The ``sigma`` of :func:`polar_orientations`, in pixels.
 
     Returns
     -------

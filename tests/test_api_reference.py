@@ -119,7 +119,9 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.value_scale", "sarfeat.windowed_scaling", "sarfeat.input_kinds",
                     "sarfeat.nodata_fill", "sarfeat.tensor_input", "sarfeat.geometry",
                     "sarfeat.tile_detection", "sarfeat.pyramid", "sarfeat.detector",
-                    "sarfeat.confidence", "sarfeat.nodata_steps")
+                    "sarfeat.confidence", "sarfeat.nodata_steps", "sarfeat.detector_input",
+                    "sarfeat.orientation", "sarfeat.peaks", "sarfeat.learned_orientation",
+                    "sarfeat.hand_descriptors", "sarfeat.descriptors", "sarfeat.polar_descriptor")
 
 
 def section(doc: str, title: str) -> str | None:
