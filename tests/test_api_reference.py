@@ -121,7 +121,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.tile_detection", "sarfeat.pyramid", "sarfeat.detector",
                     "sarfeat.confidence", "sarfeat.nodata_steps", "sarfeat.detector_input",
                     "sarfeat.orientation", "sarfeat.peaks", "sarfeat.learned_orientation",
-                    "sarfeat.hand_descriptors", "sarfeat.descriptors", "sarfeat.polar_descriptor")
+                    "sarfeat.hand_descriptors", "sarfeat.descriptors", "sarfeat.polar_descriptor",
+                    "sarfeat.runtime", "sarfeat.runtime.choice")
 
 
 def section(doc: str, title: str) -> str | None:

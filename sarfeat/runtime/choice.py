@@ -24,10 +24,16 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..architecture import NetworkWeights
 from .maps import PRECISIONS
 from .onnx import OnnxRunner, bundled_entry, onnxruntime_available
+
+if TYPE_CHECKING:
+    import torch
+
+    from .torch import DenseRunner
 
 __all__ = ["PRECISIONS", "RUNTIMES", "check_choice", "make_runner", "plan", "resolve_device",
            "torch_available"]
@@ -37,7 +43,12 @@ _TORCH_HINT = "install torch with: pip install 'sarfeat[train]' (CPU) or 'sarfea
 
 
 def torch_available() -> bool:
-    """Whether torch can be imported (without importing it)."""
+    """Whether torch can be imported (without importing it).
+
+    Returns
+    -------
+    bool
+    """
     return importlib.util.find_spec("torch") is not None
 
 
@@ -55,7 +66,15 @@ def cpu_name() -> str:
 
 
 def check_choice(runtime: str, precision: str) -> None:
-    """Raise ValueError, listing the choices, for an unknown runtime or precision."""
+    """Raise ValueError, listing the choices, for an unknown runtime or precision.
+
+    Parameters
+    ----------
+    runtime : str
+        One of ``RUNTIMES``.
+    precision : str
+        One of :data:`sarfeat.runtime.PRECISIONS`.
+    """
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
     if precision not in PRECISIONS:
@@ -66,11 +85,18 @@ def _gpu_driver_present() -> bool:
     return Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()
 
 
-def resolve_device(device) -> str:
-    """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` for a ``device`` argument (str, torch.device, None).
+def resolve_device(device: str | torch.device | None) -> str:
+    """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` for a ``device`` argument.
 
-    ``'auto'`` (or None) is cuda when torch is installed and sees a GPU, else
-    cpu; torch is imported only where a GPU driver is present.
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``'auto'`` (or None) is cuda when torch is installed and sees a GPU, else
+        cpu; torch is imported only where a GPU driver is present.
+
+    Returns
+    -------
+    str
 
     Raises
     ------
@@ -104,6 +130,22 @@ def _verified_int8(weights: NetworkWeights) -> bool:
 def plan(weights: NetworkWeights, device: str, runtime: str = "auto",
          precision: str = "auto") -> tuple[str, str]:
     """The (runtime, precision) that runs ``weights`` on ``device``, by the module's rule.
+
+    Parameters
+    ----------
+    weights : NetworkWeights
+        The network.
+    device : str
+        As :func:`resolve_device` gives it.
+    runtime : {'auto', 'torch', 'onnxruntime'}
+        The runtime asked for.
+    precision : {'auto', 'fp32', 'bf16', 'int8'}
+        The precision asked for.
+
+    Returns
+    -------
+    tuple of str
+        The runtime and precision chosen.
 
     Raises
     ------
@@ -151,10 +193,18 @@ def plan(weights: NetworkWeights, device: str, runtime: str = "auto",
 
 
 def make_runner(weights: NetworkWeights, device: str = "cpu", runtime: str = "auto",
-                precision: str = "auto"):
+                precision: str = "auto") -> OnnxRunner | DenseRunner:
     """A runner (``.run(gray) -> DenseMaps``) for ``weights``, as :func:`plan` says.
 
-    Its ``runtime`` and ``precision`` attributes say what was chosen.
+    Parameters
+    ----------
+    weights, device, runtime, precision : NetworkWeights or str
+        As for :func:`plan`.
+
+    Returns
+    -------
+    OnnxRunner or DenseRunner
+        Its ``runtime`` and ``precision`` attributes say what was chosen.
     """
     chosen_runtime, chosen_precision = plan(weights, device, runtime, precision)
     if chosen_runtime == "onnxruntime":

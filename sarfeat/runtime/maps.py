@@ -169,7 +169,21 @@ def _axis_windows(length: int, core: int, halo: int) -> list[tuple[int, int, int
 
 
 def tile_grid(height: int, width: int, tile_size: int | None, halo: int) -> list[Tile]:
-    """Tiles covering a (height, width) level; one tile when ``tile_size`` is None."""
+    """Tiles covering a (height, width) level; one tile when ``tile_size`` is None.
+
+    Parameters
+    ----------
+    height, width : int
+        The level's size.
+    tile_size : int or None
+        Core side of the tiles.
+    halo : int
+        Pixels each tile reads beyond its core.
+
+    Returns
+    -------
+    list of Tile
+    """
     if tile_size is None:
         return [Tile((0, height, 0, width), (0, height, 0, width))]
     rows = _axis_windows(height, tile_size, halo)
