@@ -13,11 +13,17 @@ weights recommend.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .architecture import NetworkWeights
 from .orientation import TURNED_THRESHOLD_SHIFT
 from .runtime import make_runner
 from .weights import gives_turned_maps, resolve_network_weights, turned_maps_companion
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only the names are used here
+    from .network import R2D2Net
+    from .runtime.onnx import OnnxRunner
+    from .runtime.torch import DenseRunner
 
 __all__ = ["DEFAULT_THRESHOLD", "detection_thresholds", "detector_network", "detector_runner",
            "maps_source", "runner_key", "runner_summary"]
@@ -27,11 +33,23 @@ __all__ = ["DEFAULT_THRESHOLD", "detection_thresholds", "detector_network", "det
 DEFAULT_THRESHOLD = 0.7
 
 
-def maps_source(weights, upright: bool, turned_maps: str) -> str:
+def maps_source(weights: str | os.PathLike | R2D2Net | NetworkWeights | None, upright: bool,
+                turned_maps: str) -> str:
     """'upright', 'distilled' or 'average', as far as the parameters decide it.
 
-    ``'auto'`` is ``'distilled'`` where ``weights`` name a network distilled to
-    give their maps averaged over quarter turns, else ``'average'``.
+    Parameters
+    ----------
+    weights : str, path-like, network or None
+        The detector's ``weights``.
+    upright : bool
+        The detector's ``upright``.
+    turned_maps : {'auto', 'distilled', 'average'}
+        ``'auto'`` is ``'distilled'`` where ``weights`` name a network distilled to
+        give their maps averaged over quarter turns, else ``'average'``.
+
+    Returns
+    -------
+    str
     """
     if upright:
         return "upright"
@@ -40,8 +58,8 @@ def maps_source(weights, upright: bool, turned_maps: str) -> str:
     return turned_maps
 
 
-def detector_network(weights, upright: bool, turned_maps: str, trust: bool = False
-                     ) -> NetworkWeights:
+def detector_network(weights: str | os.PathLike | R2D2Net | NetworkWeights | None, upright: bool,
+                     turned_maps: str, trust: bool = False) -> NetworkWeights:
     """The network that gives a detector's keypoint maps (see :func:`maps_source`).
 
     Parameters
@@ -83,24 +101,47 @@ def detector_network(weights, upright: bool, turned_maps: str, trust: bool = Fal
     return net
 
 
-def runner_key(weights, device: str, runtime: str, precision: str, source: str) -> tuple:
+def runner_key(weights: str | os.PathLike | R2D2Net | NetworkWeights | None, device: str,
+               runtime: str, precision: str, source: str) -> tuple:
     """What a loaded runtime depends on: a new key (its first five items) means a new runtime.
 
-    Names and paths compare by value; any other weights object by identity (the
-    key holds it, so its id cannot be reused): its repr would print every array
-    it holds.
+    Parameters
+    ----------
+    weights : str, path-like, network or None
+        Names and paths compare by value; any other weights object by identity (the
+        key holds it, so its id cannot be reused): its repr would print every array
+        it holds.
+    device, runtime, precision : str
+        As the detector was given them.
+    source : str
+        :func:`maps_source`'s answer.
+
+    Returns
+    -------
+    tuple
     """
     named = isinstance(weights, (str, os.PathLike))
     return (str(weights) if named else id(weights), device, runtime, precision, source,
             None if named else weights)
 
 
-def detector_runner(net: NetworkWeights, device: str, runtime: str, precision: str):
+def detector_runner(net: NetworkWeights, device: str, runtime: str, precision: str
+                    ) -> OnnxRunner | DenseRunner:
     """The runtime of ``net`` (:func:`sarfeat.runtime.make_runner`) as a detector uses it.
 
-    It also holds ``recommended``, the thresholds in the weights' metadata
-    (``'detector'`` entry), and ``gives_turned_maps``, whether the network
-    gives maps already averaged over quarter turns.
+    Parameters
+    ----------
+    net : NetworkWeights
+        The network.
+    device, runtime, precision : str
+        As for :func:`sarfeat.runtime.make_runner`.
+
+    Returns
+    -------
+    OnnxRunner or DenseRunner
+        It also holds ``recommended``, the thresholds in the weights' metadata
+        (``'detector'`` entry), and ``gives_turned_maps``, whether the network
+        gives maps already averaged over quarter turns.
     """
     runner = make_runner(net, device, runtime, precision)
     runner.recommended = dict(getattr(net, "metadata", {}).get("detector", {}))
@@ -108,7 +149,7 @@ def detector_runner(net: NetworkWeights, device: str, runtime: str, precision: s
     return runner
 
 
-def runner_summary(runner) -> dict[str, str]:
+def runner_summary(runner: OnnxRunner | DenseRunner) -> dict[str, str]:
     """What a loaded runner (:func:`detector_runner`) runs: its runtime, precision and device.
 
     Parameters
@@ -131,10 +172,20 @@ def detection_thresholds(reliability_threshold: float | None,
                          upright: bool) -> tuple[float, float]:
     """(reliability, repeatability) thresholds: given, recommended by the weights, or 0.7.
 
-    A threshold that is None takes the weights' recommended value (else
-    ``DEFAULT_THRESHOLD``), lowered by
-    ``TURNED_THRESHOLD_SHIFT`` unless upright: the
-    quarter-turn average lowers the maps' peaks.
+    Parameters
+    ----------
+    reliability_threshold, repeatability_threshold : float or None
+        As given; None takes the weights' recommended value (else
+        ``DEFAULT_THRESHOLD``), lowered by ``TURNED_THRESHOLD_SHIFT`` unless
+        ``upright``: the quarter-turn average lowers the maps' peaks.
+    recommended : dict
+        The weights' recommended thresholds, by parameter name.
+    upright : bool
+        Whether the maps are read upright.
+
+    Returns
+    -------
+    tuple of float
     """
     shift = 0.0 if upright else TURNED_THRESHOLD_SHIFT
     values = []
