@@ -60,6 +60,7 @@ budget, and it matched worse still (held-out 0.658).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,17 @@ _DIAMETER = 32.0
 
 
 def normalised_samples(samples: np.ndarray) -> np.ndarray:
-    """Ring samples less their mean, over their norm (zero for flat samples), float32."""
+    """Ring samples less their mean, over their norm (zero for flat samples).
+
+    Parameters
+    ----------
+    samples : (N, R, A) ndarray
+        Ring samples (:func:`keypoint_ring_samples`).
+
+    Returns
+    -------
+    (N, R, A) ndarray of float32
+    """
     values = np.asarray(samples, np.float64)
     values = values - values.mean(axis=(1, 2), keepdims=True)
     norm = np.sqrt((values * values).sum(axis=(1, 2)))
@@ -180,7 +191,17 @@ class InvariantNet:
 
 
 def load_invariant_net(source: str | Path) -> InvariantNet:
-    """The network of an ``.npz`` weights file (see :class:`InvariantNet`)."""
+    """The network of an ``.npz`` weights file (see :class:`InvariantNet`).
+
+    Parameters
+    ----------
+    source : str or Path
+        The file.
+
+    Returns
+    -------
+    InvariantNet
+    """
     return InvariantNet.load(source)
 
 
@@ -202,6 +223,10 @@ def keypoint_ring_samples(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     levels : (N,) ndarray
         Resize factor of each position's pyramid level (``32 / scale`` for
         the detector's keypoint ``scales``); rounded to 0.01.
+
+    Returns
+    -------
+    (N, R, A) ndarray of float32
     """
     import cv2
 
@@ -228,7 +253,7 @@ def keypoint_ring_samples(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 
 
 def invariant_descriptors(gray: np.ndarray, keypoints: np.ndarray, scales: np.ndarray,
-                          net) -> np.ndarray:
+                          net: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Learned invariant descriptors of keypoints of a normalised image.
 
     Parameters

@@ -71,7 +71,10 @@ network: ``invariant_descriptors(gray, keypoints, scales, model)``
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,6 +83,10 @@ from .checkpoint import write_npz_atomically
 from .polar_descriptor import (
     MEAN_WEIGHT, POLAR_FREQUENCIES, POLAR_RADII, ring_spectra, spectrum_invariants, unit_rows,
 )
+
+if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from .architecture import NetworkWeights
+    from .network import R2D2Net
 
 __all__ = ["TUNED_LOG_WEIGHTS", "LearnedPolar", "detected_rings", "feature_groups",
            "invariant_length", "read_polar_weighting", "release_polar_weighting",
@@ -98,7 +105,19 @@ TUNED_LOG_WEIGHTS = (
 
 
 def invariant_length(channels: int, frequencies: int) -> int:
-    """Length of the descriptor of ``channels`` channels and ``frequencies`` frequencies."""
+    """Length of the descriptor of ``channels`` channels and ``frequencies`` frequencies.
+
+    Parameters
+    ----------
+    channels : int
+        Rings.
+    frequencies : int
+        Angular frequencies kept.
+
+    Returns
+    -------
+    int
+    """
     pairs = channels * (channels - 1) // 2
     return (channels + channels * frequencies + 2 * pairs * frequencies
             + 2 * channels * (frequencies - 1))
@@ -109,9 +128,19 @@ def feature_groups(channels: int = len(POLAR_RADII),
     """(D,) group of each invariant: the groups that share one weight in
     :func:`sarfeat.training.learned_polar.search_weights`.
 
-    0: the means; ``k``: the magnitudes at frequency ``k``; ``K + k``: the
-    cross-channel products at ``k`` (real and imaginary parts); ``2 K + k``:
-    the bispectrum terms ``G(k) G(1) conj(G(k + 1))`` (``k < K``).
+    Parameters
+    ----------
+    channels : int
+        As for :func:`invariant_length`.
+    frequencies : int
+        As for :func:`invariant_length`.
+
+    Returns
+    -------
+    (D,) ndarray of int
+        0: the means; ``k``: the magnitudes at frequency ``k``; ``K + k``: the
+        cross-channel products at ``k`` (real and imaginary parts); ``2 K + k``:
+        the bispectrum terms ``G(k) G(1) conj(G(k + 1))`` (``k < K``).
     """
     pairs = channels * (channels - 1) // 2
     k = np.arange(frequencies)
@@ -216,9 +245,23 @@ class LearnedPolar:
                                    self.mean_weight, self._scaling)
 
 
-def detected_rings(detector, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2) keypoints of ``detector`` on an intensity image and their (N, R, A) float32
-    ring samples at their levels (:func:`sarfeat.invariant_descriptor.keypoint_ring_samples`)."""
+def detected_rings(detector: Any, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints of ``detector`` on an intensity image, and their ring samples.
+
+    Parameters
+    ----------
+    detector : object
+        Anything with ``detect``, ``keypoints`` and ``scales`` (a
+        :class:`~sarfeat.SARR2D2Detector`).
+    image : (H, W) ndarray
+        An intensity image.
+
+    Returns
+    -------
+    keypoints : (N, 2) ndarray
+    samples : (N, R, A) ndarray of float32
+        At the keypoints' levels (:func:`sarfeat.invariant_descriptor.keypoint_ring_samples`).
+    """
     from .invariant_descriptor import keypoint_ring_samples
     from .preprocess import normalize_sar
 
@@ -232,7 +275,7 @@ def detected_rings(detector, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 # -- the weights release ---------------------------------------------------------------------
 
 
-def write_polar_weighting(path: str | Path, log_weights=TUNED_LOG_WEIGHTS,
+def write_polar_weighting(path: str | Path, log_weights: Sequence[float] = TUNED_LOG_WEIGHTS,
                           metadata: dict | None = None) -> Path:
     """Write a polar descriptor's group weights as a release file (``.npz``, no pickles).
 
@@ -267,7 +310,23 @@ def write_polar_weighting(path: str | Path, log_weights=TUNED_LOG_WEIGHTS,
 
 
 def read_polar_weighting(path: str | Path) -> np.ndarray:
-    """The (POLAR_LENGTH,) per-feature weights of a file :func:`write_polar_weighting` wrote."""
+    """The per-feature weights of a file :func:`write_polar_weighting` wrote.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    (POLAR_LENGTH,) ndarray of float64
+        Read-only.
+
+    Raises
+    ------
+    ValueError
+        For a file that holds no such weighting.
+    """
     with np.load(path, allow_pickle=False) as arrays:
         weights = np.asarray(arrays["feature_weights"], np.float64)
     if weights.shape != feature_groups().shape or not np.all(np.isfinite(weights) & (weights > 0)):
@@ -276,7 +335,8 @@ def read_polar_weighting(path: str | Path) -> np.ndarray:
     return weights
 
 
-def release_polar_weighting(weights) -> np.ndarray | None:
+def release_polar_weighting(weights: str | os.PathLike | R2D2Net | NetworkWeights | None
+                            ) -> np.ndarray | None:
     """The polar descriptor's per-feature weights of the weights release ``weights`` names.
 
     Parameters
@@ -303,5 +363,16 @@ def weight_polar_descriptors(descriptors: np.ndarray, feature_weights: np.ndarra
 
     The same as weighting the invariants before polar's own normalisation
     (a normalisation ignores the length it divides by); zero rows stay zero.
+
+    Parameters
+    ----------
+    descriptors : (N, POLAR_LENGTH) ndarray
+        Polar descriptors.
+    feature_weights : (POLAR_LENGTH,) ndarray
+        As :func:`read_polar_weighting` gives them.
+
+    Returns
+    -------
+    (N, POLAR_LENGTH) ndarray of float32
     """
     return unit_rows(np.asarray(descriptors, np.float64) * feature_weights)

@@ -122,7 +122,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.confidence", "sarfeat.nodata_steps", "sarfeat.detector_input",
                     "sarfeat.orientation", "sarfeat.peaks", "sarfeat.learned_orientation",
                     "sarfeat.hand_descriptors", "sarfeat.descriptors", "sarfeat.polar_descriptor",
-                    "sarfeat.runtime", "sarfeat.runtime.choice", "sarfeat.detector_network")
+                    "sarfeat.runtime", "sarfeat.runtime.choice", "sarfeat.detector_network",
+                    "sarfeat.learned_polar", "sarfeat.invariant_descriptor")
 
 
 def section(doc: str, title: str) -> str | None:
