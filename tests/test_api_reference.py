@@ -123,7 +123,10 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.orientation", "sarfeat.peaks", "sarfeat.learned_orientation",
                     "sarfeat.hand_descriptors", "sarfeat.descriptors", "sarfeat.polar_descriptor",
                     "sarfeat.runtime", "sarfeat.runtime.choice", "sarfeat.detector_network",
-                    "sarfeat.learned_polar", "sarfeat.invariant_descriptor")
+                    "sarfeat.learned_polar", "sarfeat.invariant_descriptor",
+                    "sarfeat.matching.dense", "sarfeat.matching.dense_search",
+                    "sarfeat.matching.dense_refine", "sarfeat.matching.gray_check",
+                    "sarfeat.matching.stretch_check")
 
 
 def section(doc: str, title: str) -> str | None:

@@ -68,8 +68,10 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
@@ -482,12 +484,24 @@ class _StepBar:
             self.bar.close()
 
 
-def dense_matcher_for(matcher, progress: bool | None = None) -> DenseStructuralMatcher:
+def dense_matcher_for(matcher: Any, progress: bool | None = None) -> DenseStructuralMatcher:
     """The dense structural matcher of a :class:`~sarfeat.CoarseFineMatcher`'s parameters,
-    for a pair with an optical image (its ``model``, ``max_scale_change``, ``rotations`` when
-    ``angle_step`` is None, ``dense_scales``, ``dense_model``, ``input_kind``, ``nodata``,
-    ``border_fill`` and ``rng``); ``progress`` is its progress bar's (None: the
-    matcher's)."""
+    for a pair with an optical image.
+
+    Parameters
+    ----------
+    matcher : CoarseFineMatcher
+        Its ``model``, ``max_scale_change``, ``rotations`` when ``angle_step`` is None,
+        ``dense_scales``, ``dense_model``, ``input_kind``, ``nodata``, ``border_fill`` and
+        ``rng`` are read (not named in the annotation: sarfeat.matching.matcher imports
+        this module).
+    progress : bool or None
+        Its progress bar's (None: the matcher's).
+
+    Returns
+    -------
+    DenseStructuralMatcher
+    """
     dense = DenseStructuralMatcher(
         matcher.modality, max_scale_change=matcher.max_scale_change,
         model="similarity" if matcher.model_type == "similarity" else matcher.dense_model,
@@ -499,10 +513,28 @@ def dense_matcher_for(matcher, progress: bool | None = None) -> DenseStructuralM
     return dense
 
 
-def structure_result(matcher: DenseStructuralMatcher, image1, image2) -> MatchResult:
-    """Match a pair with an optical image by ``matcher``: its attributes as a
-    :class:`~sarfeat.matching.result.MatchResult` (what
-    :class:`~sarfeat.matching.CoarseFineMatcher` returns for such a pair)."""
+def structure_result(matcher: DenseStructuralMatcher, image1: ArrayLike, image2: ArrayLike
+                     ) -> MatchResult:
+    """Match a pair with an optical image by ``matcher``.
+
+    Parameters
+    ----------
+    matcher : DenseStructuralMatcher
+        The matcher (:func:`dense_matcher_for`).
+    image1, image2 : array_like
+        The pair; an optical image may be RGB or RGBA (its gray values are matched).
+
+    Returns
+    -------
+    MatchResult
+        The matcher's attributes, what :class:`~sarfeat.matching.CoarseFineMatcher`
+        returns for such a pair.
+
+    Raises
+    ------
+    ValueError
+        For an image that :func:`sarfeat.preprocess.check_image` refuses, naming it.
+    """
     modality = "-".join(matcher.modality)
     image1, image2 = (modality_image(image, role, which, modality) for image, role, which
                       in zip((image1, image2), matcher.modality, ("image1", "image2")))

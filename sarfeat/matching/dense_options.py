@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..structural import MODALITIES
 
@@ -20,14 +21,34 @@ def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
     return checked
 
 
-def checked_scales(scales) -> tuple[float, ...]:
+def checked_scales(scales: ArrayLike) -> tuple[float, ...]:
     """The global search's scales as a tuple of floats; ValueError unless finite, positive
-    and some."""
+    and some.
+
+    Parameters
+    ----------
+    scales : array_like of float
+        As given.
+
+    Returns
+    -------
+    tuple of float
+    """
     return _checked_values(scales, 0.0, "scales must be finite and positive, at least one")
 
 
-def checked_turns(turns) -> tuple[float, ...]:
-    """The global search's turns as a tuple of floats; ValueError unless finite and some."""
+def checked_turns(turns: ArrayLike) -> tuple[float, ...]:
+    """The global search's turns as a tuple of floats; ValueError unless finite and some.
+
+    Parameters
+    ----------
+    turns : array_like of float
+        Degrees, as given.
+
+    Returns
+    -------
+    tuple of float
+    """
     return _checked_values(turns, -math.inf, "turns must be finite degrees, at least one")
 
 

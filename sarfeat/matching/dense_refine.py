@@ -32,6 +32,8 @@ grid with a similarity fitted to them 2.57 px and 14.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .dense_correlation import (POLISH_REACH, Reference, model_distance,
@@ -59,6 +61,17 @@ def image_pyramid(image: np.ndarray, smallest: int) -> list[tuple[np.ndarray, np
 
     Each level halves the one before (Gaussian-prefiltered, NaN kept as NaN):
     the first is the image itself with the identity.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        NaN where invalid.
+    smallest : int
+        The longest side of the smallest level.
+
+    Returns
+    -------
+    list of (ndarray, (3, 3) ndarray)
     """
     levels = [(np.asarray(image, dtype=np.float32), np.eye(3))]
     while max(levels[-1][0].shape) > smallest and min(levels[-1][0].shape) >= 16:
@@ -68,9 +81,23 @@ def image_pyramid(image: np.ndarray, smallest: int) -> list[tuple[np.ndarray, np
     return levels
 
 
-def nearest_level(pyramid, size: float):
-    """The coarsest (level, level -> image matrix) of a pyramid whose pixels are no larger
-    than ``size`` image pixels (the image itself when none is)."""
+def nearest_level(pyramid: list[tuple[np.ndarray, np.ndarray]], size: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The coarsest level of a pyramid whose pixels are no larger than ``size`` image pixels.
+
+    Parameters
+    ----------
+    pyramid : list of (ndarray, (3, 3) ndarray)
+        As :func:`image_pyramid` gives it.
+    size : float
+        Image pixels.
+
+    Returns
+    -------
+    tuple of (ndarray, (3, 3) ndarray)
+        (level, level -> image matrix); the image itself when no level's pixels are
+        that small.
+    """
     best = pyramid[0]
     for level in pyramid:
         if rotation_scale(level[1])[1] <= size * 1.0001:
@@ -107,7 +134,10 @@ def _box(level1: np.ndarray, to_full1: np.ndarray, image2_shape, model: np.ndarr
     return level1[top:bottom, left:right], to_full1 @ origin
 
 
-def refine_to_full(pyramid1, pyramid2, model: np.ndarray, start: int, maps, min_overlap: float):
+def refine_to_full(pyramid1: list[tuple[np.ndarray, np.ndarray]],
+                   pyramid2: list[tuple[np.ndarray, np.ndarray]],
+                   model: np.ndarray, start: int, maps: Callable[[np.ndarray], np.ndarray],
+                   min_overlap: float) -> tuple[np.ndarray, dict]:
     """Refine ``model`` (image-1 (x, y) -> image-2 (x, y), full resolution) level by level.
 
     Parameters

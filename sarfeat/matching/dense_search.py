@@ -59,16 +59,43 @@ def _distinct(angle: float, scale: float, other_angle: float, other_scale: float
     return turned or abs(math.log2(scale / other_scale)) >= _DISTINCT_SCALE - 1e-9
 
 
-def working_factor(size: int, *shapes) -> float:
-    """The factor that brings the longest side of ``shapes`` to ``size`` (at most 1)."""
+def working_factor(size: int, *shapes: tuple[int, ...]) -> float:
+    """The factor that brings the longest side of ``shapes`` to ``size`` (at most 1).
+
+    Parameters
+    ----------
+    size : int
+        The working images' longest side.
+    *shapes : tuple of int
+        The images' shapes.
+
+    Returns
+    -------
+    float
+    """
     return min(1.0, size / max(side for shape in shapes for side in shape))
 
 
-def working(image: np.ndarray, size: int, other: np.ndarray | None = None):
-    """The image downsampled to longest side ``size`` (not enlarged); and the
-    working -> full (x, y) matrix. With ``other`` (the image that will be
-    downsampled by the same factor), the longer of the two sides is brought to
-    ``size``."""
+def working(image: np.ndarray, size: int, other: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The image downsampled to longest side ``size`` (not enlarged), and its map back.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        The image.
+    size : int
+        The longest side wanted.
+    other : ndarray, optional
+        The image that will be downsampled by the same factor: the longer of the two
+        sides is brought to ``size``.
+
+    Returns
+    -------
+    working : ndarray
+    to_full : (3, 3) ndarray
+        The working -> full (x, y) matrix.
+    """
     shapes = (image.shape,) if other is None else (image.shape, other.shape)
     return downsample(image, working_factor(size, *shapes))
 

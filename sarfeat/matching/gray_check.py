@@ -40,9 +40,23 @@ class GrayPeak(NamedTuple):
 
 
 def rank_levels(values: np.ndarray, valid: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """Each valid pixel's gray level 0 .. ``bins`` - 1 by the valid values' quantiles (equal
-    shares per level, equal values on one level: a monotonic stretch changes nothing); 0
-    elsewhere."""
+    """Each valid pixel's gray level 0 .. ``bins`` - 1 by the valid values' quantiles.
+
+    Parameters
+    ----------
+    values : ndarray
+        The image.
+    valid : ndarray of bool
+        Its valid pixels.
+    bins : int
+        Gray levels.
+
+    Returns
+    -------
+    ndarray of int
+        Equal shares per level, equal values on one level (a monotonic stretch changes
+        nothing); 0 elsewhere.
+    """
     levels = np.zeros(values.shape, np.intp)
     picked = values[valid]
     if picked.size:
@@ -59,9 +73,21 @@ def _information(joint: np.ndarray) -> float:
 
 
 def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> np.ndarray:
-    """Mutual information of ``image1`` and ``image2`` (same shape, NaN where invalid) with
-    image 2 shifted by (dy, dx), each within +-``reach``: a (2 reach + 1)^2 surface indexed
-    [reach + dy, reach + dx]; NaN where the shift keeps less than half the overlap."""
+    """Mutual information of ``image1`` and ``image2`` with image 2 shifted by (dy, dx).
+
+    Parameters
+    ----------
+    image1, image2 : (H, W) ndarray
+        Same shape, NaN where invalid.
+    reach : int
+        Each shift within +-``reach``.
+
+    Returns
+    -------
+    (2 reach + 1, 2 reach + 1) ndarray
+        Indexed [reach + dy, reach + dx]; NaN where the shift keeps less than half the
+        overlap.
+    """
     if image1.shape != image2.shape:
         raise ValueError(f"the images differ in shape: {image1.shape} and {image2.shape}")
     valid1, valid2 = np.isfinite(image1), np.isfinite(image2)
@@ -86,9 +112,21 @@ def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> n
 
 
 def information_peak(image1: np.ndarray, image2: np.ndarray, reach: int) -> GrayPeak | None:
-    """The shift of image 2 (to a fraction of a pixel: a parabola along each axis) at which
-    the mutual information of the two images peaks within ``reach``; None when no shift
-    keeps enough overlap."""
+    """The shift of image 2 at which the mutual information of the two images peaks.
+
+    Parameters
+    ----------
+    image1, image2 : (H, W) ndarray
+        As for :func:`information_surface`.
+    reach : int
+        As for :func:`information_surface`.
+
+    Returns
+    -------
+    GrayPeak or None
+        To a fraction of a pixel (a parabola along each axis); None when no shift keeps
+        enough overlap.
+    """
     surface = information_surface(image1, image2, reach)
     if not np.isfinite(surface).any():
         return None

@@ -31,9 +31,11 @@ stretch's own templates within 2.5 px of it): refusals stay refusals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from .dense_correlation import whole_overlap_affine
+from .dense_correlation import Reference, whole_overlap_affine
 from .geometry import apply_matrix
 
 __all__ = ["AFFINE_GAIN", "STRETCH_REACH", "stretched_polish", "template_stretch"]
@@ -125,11 +127,34 @@ def template_stretch(source: np.ndarray, target: np.ndarray, matrix: np.ndarray,
     return round(float(np.sqrt(np.mean(np.sum(drift ** 2, axis=1)))), 3)
 
 
-def stretched_polish(found: dict, reference, level2, to_full1, fine_maps):
-    """(``found``, a whole-overlap polish, stretched into an affine map by
-    ``whole_overlap_affine`` where that
-    correlates ``AFFINE_GAIN`` times better, else ``found``; the best stretch's gain,
-    None when none did better; whether the affine map is the one returned)."""
+def stretched_polish(found: dict, reference: Reference, level2: np.ndarray,
+                     to_full1: np.ndarray, fine_maps: Callable[[np.ndarray], np.ndarray]
+                     ) -> tuple[dict, float | None, bool]:
+    """``found`` stretched into an affine map where that correlates better.
+
+    Parameters
+    ----------
+    found : dict
+        A whole-overlap polish (``polished``, ``verify_score``...).
+    reference : Reference
+        Image 1's maps in the Fourier domain, as the polish correlated them.
+    level2 : ndarray
+        Image 2's level the polish ran on.
+    to_full1 : (3, 3) ndarray
+        Image 1's level (x, y) -> full image 1 (x, y).
+    fine_maps : callable
+        The fine feature maps of a working image.
+
+    Returns
+    -------
+    found : dict
+        Stretched by ``whole_overlap_affine`` where that correlates ``AFFINE_GAIN``
+        times better, else ``found``.
+    gain : float or None
+        The best stretch's gain; None when none did better.
+    stretched : bool
+        Whether the affine map is the one returned.
+    """
     stretched = whole_overlap_affine(reference, level2, np.array(found["polished"]), to_full1,
                                      fine_maps, found["verify_score"])
     if stretched is None:
