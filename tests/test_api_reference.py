@@ -126,7 +126,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.learned_polar", "sarfeat.invariant_descriptor",
                     "sarfeat.matching.dense", "sarfeat.matching.dense_search",
                     "sarfeat.matching.dense_refine", "sarfeat.matching.gray_check",
-                    "sarfeat.matching.stretch_check")
+                    "sarfeat.matching.stretch_check", "sarfeat.training.orientation",
+                    "sarfeat.training.onnx_models")
 
 
 def section(doc: str, title: str) -> str | None:

@@ -16,6 +16,8 @@ pairs, which stay unseen).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -46,7 +48,12 @@ CHECK_PAIRS = tuple(letter for letter in DEVELOPMENT_PAIRS if letter in "ilm")
 
 
 def bundled_weights() -> dict[str, NetworkWeights]:
-    """The weights whose models sarfeat ships, by model name."""
+    """The weights whose models sarfeat ships, by model name.
+
+    Returns
+    -------
+    dict of str to NetworkWeights
+    """
     return {name: resolve_network_weights(registry) for name, registry in BUNDLED.items()}
 
 
@@ -77,7 +84,7 @@ def _scores(weights: NetworkWeights, precision: str, letter: str) -> tuple[float
     return repeatability, float(np.mean(error <= RADIUS)) if len(mutual) else 0.0
 
 
-def int8_check(weights: NetworkWeights, pairs=CHECK_PAIRS) -> dict:
+def int8_check(weights: NetworkWeights, pairs: Sequence[str] = CHECK_PAIRS) -> dict:
     """Whether ``weights``' int8 model keeps its fp32 model's accuracy on the development pairs.
 
     For each precision, the mean over ``pairs`` of the keypoint
@@ -86,6 +93,13 @@ def int8_check(weights: NetworkWeights, pairs=CHECK_PAIRS) -> dict:
     with descriptors, of the matching precision (share of mutual nearest
     neighbours within 3 px of the truth). int8 passes when neither is lower
     than fp32's by more than ``TOLERANCE``.
+
+    Parameters
+    ----------
+    weights : NetworkWeights
+        The network whose models are compared.
+    pairs : sequence of str
+        Development pairs of the registry (by letter).
 
     Returns
     -------

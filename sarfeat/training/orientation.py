@@ -113,7 +113,17 @@ def gradient_kernels(sigma: float = ORIENTATION_SIGMA * _DIAMETER) -> np.ndarray
 
 
 def export_npz(net: OrientationNet, path: Path, metadata: dict | None = None) -> None:
-    """Write the weights for :class:`sarfeat.learned_orientation.OrientationRegressor`."""
+    """Write the weights for :class:`sarfeat.learned_orientation.OrientationRegressor`.
+
+    Parameters
+    ----------
+    net : OrientationNet
+        The trained network.
+    path : Path
+        The ``.npz`` file, written atomically.
+    metadata : dict, optional
+        Stored as JSON beside the weights.
+    """
     arrays = {}
     convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
     for index, conv in enumerate(convs):
@@ -130,7 +140,20 @@ def export_npz(net: OrientationNet, path: Path, metadata: dict | None = None) ->
 
 def angle_loss(vectors1: torch.Tensor, vectors2: torch.Tensor, psi1: torch.Tensor,
                psi2: torch.Tensor) -> torch.Tensor:
-    """Mean ``1 - cos((a1 + psi1) - (a2 + psi2))`` of the vectors' angles ``a1``, ``a2``."""
+    """Mean ``1 - cos((a1 + psi1) - (a2 + psi2))`` of the vectors' angles ``a1``, ``a2``.
+
+    Parameters
+    ----------
+    vectors1, vectors2 : (N, 2) tensor
+        The regressor's outputs on the two patches of each pair.
+    psi1, psi2 : (N,) tensor
+        The angles of the grids the patches were sampled on.
+
+    Returns
+    -------
+    tensor
+        A scalar.
+    """
     a1 = torch.atan2(vectors1[:, 1], vectors1[:, 0] + 1e-12)
     a2 = torch.atan2(vectors2[:, 1], vectors2[:, 0] + 1e-12)
     return (1 - torch.cos(a1 + psi1 - a2 - psi2)).mean()
@@ -428,14 +451,40 @@ def pair_loss(net: OrientationNet, pairs: tuple, loss: str = "angle") -> torch.T
 
 
 def train(output: Path, cubes: list[np.ndarray], minutes: float, batch: int = 256,
-          lr: float = 2e-3, seed: int = 0, widths=(16, 32, 32, 32), loss: str = "angle",
-          correspondences: int = 0, held_out: list[np.ndarray] | None = None) -> Path:
-    """Train (or resume) an :class:`OrientationNet` in ``output``; returns the ``.npz`` path.
+          lr: float = 2e-3, seed: int = 0, widths: tuple[int, ...] = (16, 32, 32, 32),
+          loss: str = "angle", correspondences: int = 0,
+          held_out: list[np.ndarray] | None = None) -> Path:
+    """Train (or resume) an :class:`OrientationNet` in ``output``.
 
-    ``correspondences``: the number of warps of a :class:`CorrespondencePairs`
-    pool to train on; 0 trains on :class:`OrientationPairs`. ``held_out``:
-    scenes kept out of training, whose correspondences are the validation
-    (else other warps of the training scenes).
+    Parameters
+    ----------
+    output : Path
+        The run's folder (its ``last.pt`` resumes it).
+    cubes : list of ndarray
+        The training scenes.
+    minutes : float
+        The training time.
+    batch : int
+        Pairs per step.
+    lr : float
+        Adam's learning rate, cosine-annealed over the time.
+    seed : int
+        Seed of the pairs and of the initial weights.
+    widths : tuple of int
+        As for :class:`OrientationNet`.
+    loss : {'angle', 'descriptor', 'both'}
+        As for :func:`pair_loss`.
+    correspondences : int
+        The number of warps of a :class:`CorrespondencePairs` pool to train on; 0
+        trains on :class:`OrientationPairs`.
+    held_out : list of ndarray, optional
+        Scenes kept out of training, whose correspondences are the validation (else
+        other warps of the training scenes).
+
+    Returns
+    -------
+    Path
+        The ``.npz`` file written (:func:`export_npz`).
     """
     output.mkdir(parents=True, exist_ok=True)
     if correspondences:
