@@ -127,7 +127,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.matching.dense", "sarfeat.matching.dense_search",
                     "sarfeat.matching.dense_refine", "sarfeat.matching.gray_check",
                     "sarfeat.matching.stretch_check", "sarfeat.training.orientation",
-                    "sarfeat.training.onnx_models", "sarfeat.training.distill")
+                    "sarfeat.training.onnx_models", "sarfeat.training.distill",
+                    "sarfeat.training.learned_polar")
 
 
 def section(doc: str, title: str) -> str | None:

@@ -162,7 +162,19 @@ class LearnedPolarModule(torch.nn.Module):
 
 def spectra_tensors(samples: np.ndarray, frequencies: int = POLAR_FREQUENCIES,
                     chunk: int = 20000) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, R) float32 means and (N, R, K) complex64 spectra of ring samples, in chunks."""
+    """(N, R) float32 means and (N, R, K) complex64 spectra of ring samples, in chunks.
+
+    Parameters
+    ----------
+    samples : (N, R, A) ndarray
+        Ring samples.
+    frequencies, chunk : int
+        Frequencies kept (K); samples per chunk.
+
+    Returns
+    -------
+    means, spectra : tensor
+    """
     means, spectra = [], []
     for start in range(0, len(samples), chunk):
         m, s = ring_spectra(samples[start:start + chunk].astype(np.float64), frequencies)
@@ -211,10 +223,23 @@ def detected_warps(cubes: list[np.ndarray], warps: int, seed: int = 0,
     extra speckle with probability ``speckle``), the second turned by any angle,
     scaled by 0.8-1.25 and shifted by up to 10 px; the detector
     (``min_size=128``, as the benchmarks) runs on both, so the keypoints
-    without a correspondent are there as they are when matching. Returns
-    arrays ``samples1``, ``keypoints1``, ``warp1`` (the warp of each keypoint),
-    the same with ``2``, ``matrices`` (W, 3, 3) (first image to second, x-y) and
-    ``cubes`` (W,), the index of each warp's cube.
+    without a correspondent are there as they are when matching.
+
+    Parameters
+    ----------
+    cubes : list of ndarray
+        Training scenes (H, W, channels).
+    warps, seed : int
+        How many warps (W); the seed of their draw.
+    speckle : float
+        The probability of extra speckle.
+
+    Returns
+    -------
+    dict
+        ``samples1``, ``keypoints1``, ``warp1`` (the warp of each keypoint), the same
+        with ``2``, ``matrices`` (W, 3, 3) (first image to second, x-y) and ``cubes``
+        (W,), the index of each warp's cube.
     """
     from skimage.transform import warp as warp_image
 
@@ -272,6 +297,13 @@ def warp_loss(first: torch.Tensor, second: torch.Tensor, error: torch.Tensor,
         of the soft precision of mutual nearest neighbours (the product of the
         row and column softmaxes of the similarities over ``temperature``,
         correct within 3 px), less ``recall`` times the log of its soft recall.
+    margin, near, temperature, recall : float
+        As ``kind`` uses them.
+
+    Returns
+    -------
+    tensor
+        A scalar.
     """
     if kind == "precision":
         logits = first @ second.T / temperature
@@ -319,8 +351,35 @@ def train(output: Path, pool: Path, select: Path | None, minutes: float, channel
           images: int = 4, pairs: int = 128, distractors: int = 64, lr: float = 1e-3,
           decay: float = 1.0, margin: float = 1.0, gap: float = 6.0, every: int = 200,
           seed: int = 0, loss_options: dict | None = None) -> dict:
-    """Train in ``output`` (``best.npz``, ``final.npz``, ``history.json``); returns the
-    history's summary."""
+    """Train in ``output`` (``best.npz``, ``final.npz``, ``history.json``).
+
+    Parameters
+    ----------
+    output : Path
+        The run's folder (its files are never overwritten).
+    pool : Path
+        The training pool.
+    select : Path or None
+        Cached eval warps that choose ``best.npz``.
+    minutes : float
+        The training time.
+    channels, images, pairs, distractors : int
+        The module's mixed channels; per batch, warps, and pairs and distractors (a side)
+        of each.
+    lr, decay : float
+        Adam's learning rate (cosine-annealed); the pull towards the start.
+    margin, gap : float
+        The triplet margin; ring pairs closer than ``gap`` px are not negatives.
+    every, seed : int
+        Steps between checkpoints; the seed.
+    loss_options : dict, optional
+        :func:`warp_loss`'s options, for a detected-warps pool.
+
+    Returns
+    -------
+    dict
+        The history's summary.
+    """
     load_warps = benchmark_module("eval_invariant_descriptor").load_warps
 
     refuse_existing(*(output / name for name in ("best.npz", "last.npz", "final.npz")))

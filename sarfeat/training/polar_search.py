@@ -11,6 +11,7 @@ method and its figures.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,25 @@ __all__ = ["HELD_OUT_SCENES", "hard_precision", "load_pool", "score", "search", 
 HELD_OUT_SCENES = ("tsukuba", "tsukuba_hv", "bigearthnet")
 
 
-def warp_features(data: dict, chosen=None, model: LearnedPolar | None = None) -> list[tuple]:
-    """Per warp of :func:`detected_warps`: the two sides' unit descriptors (``model``,
-    default the polar descriptor) and which pairs of keypoints are within 3 px under the warp."""
+def warp_features(data: dict, chosen: Iterable[int] | None = None,
+                  model: LearnedPolar | None = None) -> list[tuple]:
+    """Per warp of a :func:`~sarfeat.training.learned_polar.detected_warps` pool: descriptors.
+
+    Parameters
+    ----------
+    data : dict
+        The pool's arrays.
+    chosen : iterable of int, optional
+        The warps (default: all).
+    model : LearnedPolar, optional
+        Describes the ring samples (default: the polar descriptor).
+
+    Returns
+    -------
+    list of tuple
+        Per warp, the two sides' unit descriptors and which pairs of keypoints are within
+        3 px under the warp.
+    """
     model = model or LearnedPolar.identity()
     count = len(data["matrices"])
     bounds = [np.searchsorted(data[f"warp{side}"], np.arange(count + 1)) for side in (1, 2)]
@@ -44,8 +61,22 @@ def warp_features(data: dict, chosen=None, model: LearnedPolar | None = None) ->
 
 
 def hard_precision(weights: np.ndarray, warps: list[tuple]) -> tuple[float, int]:
-    """(mean over warps of MMA@3 of mutual nearest neighbours, correct matches in all) of
-    unit descriptors reweighted by ``weights`` and normalised again."""
+    """MMA@3 of mutual nearest neighbours of descriptors reweighted and normalised again.
+
+    Parameters
+    ----------
+    weights : ndarray
+        Per-feature weights.
+    warps : list of tuple
+        As :func:`warp_features` gives them.
+
+    Returns
+    -------
+    precision : float
+        The mean over warps.
+    correct : int
+        The correct matches in all.
+    """
     mutual_matches = benchmark_module("eval_invariant_descriptor").mutual_matches
 
     weights = np.asarray(weights, np.float32)
@@ -62,13 +93,32 @@ def hard_precision(weights: np.ndarray, warps: list[tuple]) -> tuple[float, int]
 
 
 def search_weights(warps: list[tuple], groups: np.ndarray, keep: float = 0.98,
-                   steps=(0.5, 0.5, 0.25, 0.25, 0.12), log=print) -> np.ndarray:
+                   steps: Sequence[float] = (0.5, 0.5, 0.25, 0.25, 0.12),
+                   log: Callable[[str], object] = print) -> np.ndarray:
     """Log weights of feature groups by coordinate search on :func:`hard_precision`.
 
     Each round tries, group by group, a step up then down and takes the first
     that raises the mean MMA@3 while the correct matches stay at least
     ``keep`` times those at the start (the polar descriptor's, with zero log
-    weights). Returns the (groups,) log weights.
+    weights).
+
+    Parameters
+    ----------
+    warps : list of tuple
+        As :func:`warp_features` gives them.
+    groups : ndarray of int
+        Each feature's group (:func:`sarfeat.learned_polar.feature_groups`).
+    keep : float
+        The share of the starting correct matches kept, at least.
+    steps : sequence of float
+        One round per step, in log weight.
+    log : callable
+        Takes a line of progress.
+
+    Returns
+    -------
+    (groups,) ndarray
+        The log weights.
     """
     theta = np.zeros(int(groups.max()) + 1)
     best, start = hard_precision(np.ones(len(groups)), warps)
@@ -105,7 +155,19 @@ def load_pool(path: Path | list) -> dict:
 
 
 def score(model: LearnedPolar, warps: dict) -> dict:
-    """{scene: MMA@3 summary} on cached eval warps, and 'held_out' (their mean)."""
+    """{scene: MMA@3 summary} on cached eval warps, and 'held_out' (their mean).
+
+    Parameters
+    ----------
+    model : LearnedPolar
+        The descriptor scored.
+    warps : dict
+        Cached eval warps by scene.
+
+    Returns
+    -------
+    dict
+    """
     cached_summary = benchmark_module("eval_invariant_descriptor").cached_summary
 
     out = {scene: cached_summary(model, items) for scene, items in warps.items()}
