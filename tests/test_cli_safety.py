@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -189,17 +190,30 @@ def test_register_stack_leaves_no_registered_image_without_its_report(tmp_path, 
     def full(path, content):
         raise OSError(28, "No space left on device")
 
+    def broken(path, content):
+        raise OSError(5, "Input/output error")
+
     image = tmp_path / "inputs" / "date1.npy"  # read again to write every band
     image.parent.mkdir()
     np.save(image, moving)
     out = tmp_path / "out"
     out.mkdir()
-    monkeypatch.setattr(report, "write_json", full)
-    with pytest.raises(OSError, match="No space"):
-        register_stack._save(outcome, output_dir=str(out), suffix=".npy",
-                             reference=reference, input_kind="auto", reference_path="ref.npy",
-                             images=[str(image)], weights="w", model="affine")
+    options = dict(output_dir=str(out), suffix=".npy", reference=reference, input_kind="auto",
+                   reference_path="ref.npy", images=[str(image)], weights="w", model="affine")
+    # another write error is raised (the task is run again), its registered image removed
+    monkeypatch.setattr(report, "write_json", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        register_stack._save(replace(outcome, extra=dict(outcome.extra)), **options)
     assert list(out.iterdir()) == []
+    # a full disk fails the image: no registered image, the report (and its transform)
+    # handed back for the client
+    monkeypatch.setattr(report, "write_json", full)
+    saved = register_stack._save(outcome, **options)
+    assert list(out.iterdir()) == []
+    assert not saved.ok
+    handed_back = saved.extra["unwritten_report"]
+    assert handed_back["failed_after_registration"] is True
+    assert "No space" in saved.extra["report_error"]
 
 
 def test_register_stack_removes_an_earlier_run_s_image_in_another_format(tmp_path):
