@@ -329,13 +329,14 @@ def structure_maps(
         responses = sfft.ifft2(full[None] * bank[s], axes=(1, 2))[:, pad:-pad, pad:-pad]
         scale = np.abs(responses)
         energy += scale / max(float(scale[:, valid].mean()), 1e-12)
-    maps = np.sqrt(np.stack([ndimage.gaussian_filter(c, sigma) for c in energy]))
+    # every orientation smoothed on its own (no smoothing across channels)
+    maps = np.sqrt(ndimage.gaussian_filter(energy, (0.0, sigma, sigma)))
     local = ndimage.gaussian_filter(maps.mean(axis=0), context)
     maps /= local + 0.1 * float(local.mean()) + 1e-12
     if not valid.all():
         near = ndimage.binary_dilation(~valid, iterations=max(1, int(max(wavelengths) / 2)))
         maps[:, near] = np.nan
-    return maps.astype(np.float32)
+    return maps
 
 
 def _valid_and_filled(image: np.ndarray):
@@ -419,10 +420,11 @@ def gradient_maps(
             histogram[index] += lower * (low == index)
         for index in range(orientations):
             histogram[index] += upper * (low == (index - 1) % orientations)
-    maps = np.sqrt(np.stack([ndimage.gaussian_filter(h, cell) for h in histogram]))
+    # every bin over the cell (no smoothing across bins)
+    maps = np.sqrt(ndimage.gaussian_filter(histogram, (0.0, cell, cell)))
     block = np.sqrt(ndimage.gaussian_filter((maps ** 2).mean(axis=0), context))
     maps /= block + 0.1 * float(block.mean()) + 1e-12
     if not valid.all():
         near = ndimage.binary_dilation(~valid, iterations=max(1, int(2 * max(scales))))
         maps[:, near] = np.nan
-    return maps.astype(np.float32)
+    return maps
