@@ -51,7 +51,8 @@ def masked(maps: np.ndarray):
     if not valid.any():
         return np.zeros_like(maps), valid.astype(np.float32)
     mean = maps[:, valid].mean(axis=1)
-    centred = np.where(valid, maps - mean[:, None, None], 0.0).astype(np.float32)
+    centred = (maps - mean[:, None, None]).astype(np.float32, copy=False)
+    np.copyto(centred, 0.0, where=~valid)  # in place: no further copy of the channels
     return centred, valid.astype(np.float32)
 
 
@@ -113,7 +114,11 @@ class Reference:
         count = sfft.irfft2(m1 * mask_spectrum, s=shape)
         least = self.min_overlap * min(self.area, area2)
         usable = (count >= least) & (energy1 > 1e-6) & (energy2 > 1e-6)
-        ncc[usable] = numerator[usable] / np.sqrt(energy1[usable] * energy2[usable])
+        # the quotient of every shift (float32, as the surfaces are), kept where usable:
+        # cheaper than gathering the usable ones; elsewhere it may be inf or NaN
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            quotient = numerator / np.sqrt(energy1 * energy2)
+        np.copyto(ncc, quotient, where=usable)
         return ncc, np.clip(count / self.area, 0, 1)
 
     def surface(self, maps: np.ndarray) -> np.ndarray:
