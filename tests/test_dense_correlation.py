@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sarfeat.matching.dense_correlation import place_templates
+from sarfeat.matching.dense_correlation import (CANDIDATE_REACH, Reference, place_templates,
+                                                whole_overlap_estimate)
+from sarfeat.structural import gradient_maps
 
 
 def brute_force_ncc(template: np.ndarray, search: np.ndarray) -> np.ndarray:
@@ -57,3 +59,26 @@ def test_templates_touching_no_data_or_flat_are_left_out(maps):
     points, _, _ = place_templates(flat, maps2, step=24, half=10, radius=4, min_score=0.15)
     placed = {tuple(p) for p in points.astype(int)}
     assert placed == {(x, y) for x in (14, 38, 62) for y in (14, 38, 62)} - {(14, 14), (38, 14)}
+
+
+@pytest.mark.parametrize("reach", [None, CANDIDATE_REACH])
+def test_the_polish_correlates_the_whole_overlap_again_only_for_a_wider_reference(
+        reach, monkeypatch):
+    # image 2 is image 1 moved by (dx, dy) = (3, -2): the polish finds that shift. A
+    # reference whose own reach is the candidates' makes the surface of the best candidate
+    # that the candidates made already: it is not made again (one correlation a candidate)
+    rng = np.random.default_rng(5)
+    scene = ndimage.gaussian_filter(rng.random((100, 110)), 1.5).astype(np.float32)
+    image1, image2 = scene[10:90, 10:98], scene[12:92, 7:95]  # (x, y) -> (x + 3, y - 2)
+    reference = Reference(gradient_maps(image1), 0.3, reach=reach)
+    calls = []
+    correlation = Reference.correlation
+    monkeypatch.setattr(Reference, "correlation",
+                        lambda self, *args, **kwargs: calls.append(kwargs.get("reach"))
+                        or correlation(self, *args, **kwargs))
+    candidates = ((0.0, 1.0), (-1.0, 1.0), (1.0, 1.0))
+    found = whole_overlap_estimate(reference, image2, np.eye(3), np.eye(3), gradient_maps,
+                                   steps=(0.5,), candidates=candidates)
+    assert calls[:3] == [CANDIDATE_REACH] * 3
+    assert calls[3:] == ([None] if reach is None else [])
+    assert np.allclose(np.array(found["polished"])[:2, 2], (3, -2), atol=0.5)

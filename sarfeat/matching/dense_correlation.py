@@ -17,7 +17,7 @@ from scipy import ndimage
 from .dense_threads import parallel_map
 from .geometry import warp_nan
 
-__all__ = ["OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
+__all__ = ["CANDIDATE_REACH", "OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
            "distances", "masked", "model_distance",
            "parabola", "place_templates", "similarity", "translation", "turn_canvas",
            "whole_overlap_affine", "whole_overlap_estimate", "zoom_maps"]
@@ -35,6 +35,9 @@ POLISH_STEPS = (2.0, 1.0, 0.5)
 POLISH_GRID = tuple((turn, scale) for turn in POLISH_TURNS for scale in POLISH_SCALES)
 #: Farthest shift (working pixels) of the whole-overlap peak from the model it polishes.
 POLISH_REACH = 8.0
+#: The reach of the candidates' correlation surfaces (exact shifts, see
+#: :meth:`Reference.correlation`): one pixel past ``POLISH_REACH`` for the sub-pixel peak.
+CANDIDATE_REACH = POLISH_REACH + 1
 #: Steps of the stretch (a fraction of the side, see :func:`whole_overlap_affine`) tried
 #: about a polished similarity, each level around the best of the one before.
 AFFINE_STEPS = (0.04, 0.02, 0.01, 0.005)
@@ -319,7 +322,8 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
 
     ``start`` maps image 1's working grid to image 2; ``levels`` holds, per level,
     the 2x2 linear maps tried about image 1's centre; ``best`` (maps None) is a
-    result to beat."""
+    result to beat. A candidate's result also holds its correlation surface and overlap
+    shares (:meth:`Reference.correlation` with reach ``CANDIDATE_REACH``)."""
     height, width = reference.shape
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
     near = None
@@ -328,19 +332,21 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
         maps2 = fine_maps(warp_nan(image2, resample, reference.shape, order=1))
         # shifts within the reach only (smaller transforms); the whole surface of the
         # best candidate is made once, at the end
-        return maps2, reference.correlation(maps2, reach=POLISH_REACH + 1)[0]
+        return maps2, reference.correlation(maps2, reach=CANDIDATE_REACH)
 
     for linears in levels:
         resamples = [start @ _about_centre(linear, centre) for linear in linears]
         # the candidates on the threads (dense_threads), compared in their order
-        for resample, (maps2, ncc) in zip(resamples, parallel_map(correlated, resamples)):
+        for resample, (maps2, surface) in zip(resamples, parallel_map(correlated, resamples)):
+            ncc = surface[0]
             if near is None:
                 near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
             # candidates are compared unweighted: the overlap weight would favour models
             # that stretch image 2 over image 1
             index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
             if best is None or ncc[index] > best[0]:
-                best = (float(ncc[index]), maps2, reference.shift(index, ncc.shape), resample)
+                best = (float(ncc[index]), maps2, reference.shift(index, ncc.shape), resample,
+                        surface)
         if best[0] <= -1:
             return None
         start = best[3] @ translation(*best[2])
@@ -349,8 +355,11 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
 
 def _polished(reference: Reference, best, matrix: np.ndarray, to_full1: np.ndarray) -> dict:
     """The figures of the best candidate (see :func:`whole_overlap_estimate`)."""
-    _, maps2, (du, dv), resample = best
-    ncc, share = reference.correlation(maps2)
+    _, maps2, (du, dv), resample = best[:4]
+    # the whole surface, unless the candidate's already is: a reference whose own reach
+    # is the candidates' (dense_refine's) makes the same surface again
+    ncc, share = (best[4] if reference.reach == CANDIDATE_REACH
+                  else reference.correlation(maps2))
     i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
     score = float(ncc[i, j])
     rows, cols = ncc.shape

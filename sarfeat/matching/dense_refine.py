@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .dense_correlation import (POLISH_REACH, Reference, model_distance,
+from .dense_correlation import (CANDIDATE_REACH, POLISH_REACH, Reference, model_distance,
                                 whole_overlap_estimate)
 from .geometry import downsample, rotation_scale
 
@@ -172,7 +172,7 @@ def refine_to_full(pyramid1: list[tuple[np.ndarray, np.ndarray]],
         level_pixel = rotation_scale(model @ to_full1)[1]  # one level pixel, in image 2's
         level2, to_full2 = nearest_level(pyramid2, level_pixel)
         to_level2 = np.linalg.inv(to_full2)
-        reference = Reference(maps(part1), min_overlap, reach=POLISH_REACH + 1)
+        reference = Reference(maps(part1), min_overlap, reach=CANDIDATE_REACH)
         polish = whole_overlap_estimate(reference, level2, to_level2 @ model, to_full_part,
                                         maps, steps=LEVEL_STEPS,
                                         candidates=LEVEL_CANDIDATES)
