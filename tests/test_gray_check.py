@@ -71,3 +71,34 @@ def test_nan_is_no_data_and_too_little_overlap_gives_no_peak(tile):
     assert information_peak(np.full((40, 40), np.nan), np.ones((40, 40)), 2) is None
     with pytest.raises(ValueError, match="shape"):
         information_surface(optical, sar[:100], 2)
+
+
+def test_each_shift_counts_the_pixel_pairs_valid_in_both_images():
+    # the surface against the mutual information of each shift's overlap, measured
+    # directly: pixels invalid in either image (here scattered in both, and a block of
+    # image 1) are left out of the joint histogram, whatever the other image holds there
+    rng = np.random.default_rng(11)
+    image1 = rng.random((60, 70))
+    image2 = image1 + 0.5 * rng.random((60, 70))
+    image1[:20, :25] = np.nan
+    image1[rng.random(image1.shape) < 0.1] = np.nan
+    image2[rng.random(image2.shape) < 0.1] = np.nan
+    reach = 2
+    surface = information_surface(image1, image2, reach)
+    levels1, levels2 = (rank_levels(image, np.isfinite(image)) for image in (image1, image2))
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            moved2 = np.full(image2.shape, np.nan)  # image 2's (y + dy, x + dx) at (y, x)
+            moved2[max(0, -dy):60 - max(0, dy), max(0, -dx):70 - max(0, dx)] = \
+                image2[max(0, dy):60 + min(0, dy), max(0, dx):70 + min(0, dx)]
+            moved_levels = np.zeros(levels2.shape, int)
+            moved_levels[max(0, -dy):60 - max(0, dy), max(0, -dx):70 - max(0, dx)] = \
+                levels2[max(0, dy):60 + min(0, dy), max(0, dx):70 + min(0, dx)]
+            both = np.isfinite(image1) & np.isfinite(moved2)
+            joint = np.zeros((BINS, BINS))
+            np.add.at(joint, (levels1[both], moved_levels[both]), 1)
+            joint /= joint.sum()
+            outer = np.outer(joint.sum(1), joint.sum(0))
+            present = joint > 0
+            expected = (joint[present] * np.log(joint[present] / outer[present])).sum()
+            assert surface[reach + dy, reach + dx] == pytest.approx(expected, rel=1e-12)

@@ -91,8 +91,11 @@ def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> n
     if image1.shape != image2.shape:
         raise ValueError(f"the images differ in shape: {image1.shape} and {image2.shape}")
     valid1, valid2 = np.isfinite(image1), np.isfinite(image2)
-    levels1 = rank_levels(image1, valid1)
-    levels2 = rank_levels(image2, valid2)
+    # a pixel pair's code: image 1's level * BINS + image 2's, from BINS * BINS up where
+    # either is invalid (counted apart, then dropped): no mask to gather by at each shift
+    outside = BINS * BINS
+    codes1 = np.where(valid1, rank_levels(image1, valid1) * BINS, outside).astype(np.int16)
+    codes2 = np.where(valid2, rank_levels(image2, valid2), outside).astype(np.int16)
     height, width = image1.shape
     least = max(_LEAST_OVERLAP * np.count_nonzero(valid1 & valid2), BINS * BINS)
     surface = np.full((2 * reach + 1, 2 * reach + 1), np.nan)
@@ -102,12 +105,11 @@ def information_surface(image1: np.ndarray, image2: np.ndarray, reach: int) -> n
         for col, dx in enumerate(range(-reach, reach + 1)):
             cols1 = slice(max(0, -dx), width - max(0, dx))
             cols2 = slice(max(0, dx), width + min(0, dx))
-            both = valid1[rows1, cols1] & valid2[rows2, cols2]
-            if np.count_nonzero(both) < least:
+            codes = codes1[rows1, cols1] + codes2[rows2, cols2]
+            joint = np.bincount(codes.ravel(), minlength=3 * outside)[:outside]
+            if joint.sum() < least:  # the pixels valid in both
                 continue
-            codes = levels1[rows1, cols1][both] * BINS + levels2[rows2, cols2][both]
-            joint = np.bincount(codes, minlength=BINS * BINS).reshape(BINS, BINS)
-            surface[row, col] = _information(joint)
+            surface[row, col] = _information(joint.reshape(BINS, BINS))
     return surface
 
 
