@@ -43,16 +43,27 @@ def test_gradient_maps_ignore_the_sign_of_contrast_and_turn_with_the_image(tile)
     np.testing.assert_allclose(turned[inner], expected[inner], rtol=1e-3, atol=1e-3)
 
 
-def test_gradient_maps_share_an_orientation_between_its_two_nearest_bins():
-    # a ramp whose gradient points 30 degrees from the x axis: 30 / 22.5 = 1 + 1/3, so
-    # bin 1 gets two thirds of the magnitude and bin 2 one third (square roots after the
-    # cell sum), and no other bin anything
+@pytest.mark.parametrize("angle", [30.0, -150.0])
+def test_gradient_maps_share_an_orientation_between_its_two_nearest_bins(angle):
+    # a ramp whose gradient points 30 degrees from the x axis (or the opposite way: the
+    # orientation is taken modulo 180 degrees): 30 / 22.5 = 1 + 1/3, so bin 1 gets two
+    # thirds of the magnitude and bin 2 one third (square roots after the cell sum), and no
+    # other bin anything
     rows, cols = np.mgrid[0:64, 0:64]
-    ramp = (np.cos(np.deg2rad(30)) * cols + np.sin(np.deg2rad(30)) * rows).astype(np.float32)
+    ramp = (np.cos(np.deg2rad(angle)) * cols
+            + np.sin(np.deg2rad(angle)) * rows).astype(np.float32)
     maps = gradient_maps(ramp)[:, 24:40, 24:40]
     assert np.allclose(maps[1] / maps[2], np.sqrt(2), rtol=1e-3)
     others = np.delete(maps, [1, 2], axis=0)
     assert np.abs(others).max() < 1e-3 * maps[1].min()
+
+
+@pytest.mark.parametrize("slope", [1.0, -1.0])
+def test_gradient_maps_put_a_gradient_along_x_either_way_in_the_first_bin(slope):
+    # arctan2 gives 0 or pi (its end): both are orientation 0
+    ramp = np.tile(slope * np.arange(64, dtype=np.float32), (64, 1))
+    maps = gradient_maps(ramp)[:, 24:40, 24:40]
+    assert np.abs(maps[1:]).max() < 1e-3 * maps[0].min()
 
 
 def test_gradient_maps_mark_invalid_pixels(tile):
