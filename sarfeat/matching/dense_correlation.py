@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft as sfft
@@ -139,7 +140,7 @@ class Reference:
         score = self.surface(maps)
         if near is not None:
             index = (int(round(near[1])) % score.shape[0], int(round(near[0])) % score.shape[1])
-            score = np.where(distances(score.shape, index) <= reach, score, -1.0)
+            score = np.where(_within(score.shape, index, reach), score, -1.0)
         row, col = np.unravel_index(int(np.argmax(score)), score.shape)
         if score[row, col] <= -1:
             return -1.0, (0.0, 0.0)
@@ -280,6 +281,15 @@ def distances(shape, index) -> np.ndarray:
     return np.hypot(away[0][:, None], away[1][None, :])
 
 
+@lru_cache(maxsize=32)
+def _within(shape: tuple[int, int], index: tuple[int, int], reach: float) -> np.ndarray:
+    """The (read-only) mask of the shifts within ``reach`` of ``index`` on a wrapped
+    surface of ``shape``: kept, as the refinement's candidates ask for the same one."""
+    near = distances(shape, index) <= reach
+    near.flags.writeable = False
+    return near
+
+
 def translation(du: float, dv: float) -> np.ndarray:
     """The matrix of working (x, y) -> (x - du, y - dv): image 1's x matches the
     resampled image 2's x - shift (the shift of :meth:`Reference.correlate`)."""
@@ -340,7 +350,7 @@ def _best_candidate(reference: Reference, image2, start: np.ndarray, fine_maps, 
         for resample, (maps2, surface) in zip(resamples, parallel_map(correlated, resamples)):
             ncc = surface[0]
             if near is None:
-                near = distances(ncc.shape, (0, 0)) <= POLISH_REACH
+                near = _within(ncc.shape, (0, 0), POLISH_REACH)
             # candidates are compared unweighted: the overlap weight would favour models
             # that stretch image 2 over image 1
             index = np.unravel_index(int(np.argmax(np.where(near, ncc, -1))), ncc.shape)
