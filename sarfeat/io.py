@@ -2,9 +2,10 @@
 
 :func:`read_raster` reads every band of a file with its no-data mask and, for a
 GeoTIFF, its CRS and geotransform (with rasterio, the ``geotiff`` extra).
-:func:`read_image` reads one gray band for detection. :func:`write_raster`
-writes an array (GeoTIFF tiled and deflate-compressed, ``.npy``, PNG or JPEG)
-through a temporary file that is renamed only once it is complete.
+:func:`read_raster_header` and :func:`read_raster_window` read a GeoTIFF's
+header, then a part of some of its bands. :func:`read_image` reads one gray band for
+detection. :func:`write_raster` writes an array (GeoTIFF tiled and deflate-compressed,
+``.npy``, PNG or JPEG) through a temporary file that is renamed only once it is complete.
 :func:`warp_raster` and :func:`warp_onto` resample every band with one transform
 (:func:`warp_bands`: as floats, a picture's colour weighted by its alpha;
 :func:`warp_colour`: an RGB(A) array so).
@@ -37,7 +38,8 @@ from .raster import (
     rasterio_or_none, rgb_to_gray,
 )
 from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_to_gray
-from .raster_read import bands_first, read_image, read_raster
+from .raster_read import (bands_first, read_image, read_raster, read_raster_header,
+                          read_raster_window)
 from .raster_warp import (warp_bands, warp_colour, warp_onto, warp_onto_curved,
                           warp_raster)
 from .raster_write import write_raster, written_dtype
@@ -50,4 +52,5 @@ __all__ = [
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
     "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
     "warp_colour", "written_together", "grid_difference", "WriteError", "warp_onto_curved",
+    "read_raster_header", "read_raster_window",
 ]

@@ -24,7 +24,8 @@ from .raster import (
 if TYPE_CHECKING:
     import rasterio.io
 
-__all__ = ["read_raster", "read_image", "bands_first", "is_picture", "georeferencing_of"]
+__all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_image",
+           "bands_first", "is_picture", "georeferencing_of"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -61,12 +62,8 @@ def read_raster(path: str | os.PathLike) -> Raster:
     TypeError
         For a ``path`` that is not a str or os.PathLike (an array needs no reading).
     """
-    path = Path(check_path(path))
-    _check_regular_file(path)
+    path = _checked_file(path)
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
-                          "use " + ", ".join(IMAGE_SUFFIXES))
     if suffix in TIFF_SUFFIXES and rasterio_or_none() is not None:
         return _read_rasterio(path)
     colours = None  # a .npy's bands have no colours
@@ -98,6 +95,17 @@ def read_raster(path: str | os.PathLike) -> Raster:
         valid &= data[alpha] > 0
     return Raster(np.ascontiguousarray(data), valid, nodata, path=path,
                   picture=is_picture(colours, data.dtype), bands=bands)
+
+
+def _checked_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, once it is known to be a regular file of a supported suffix."""
+    path = Path(check_path(path))
+    _check_regular_file(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
+                          "use " + ", ".join(IMAGE_SUFFIXES))
+    return path
 
 
 def _check_regular_file(path: Path) -> None:
@@ -239,33 +247,119 @@ def georeferencing_of(source: rasterio.io.DatasetReader) -> tuple:
             (list(points), points_crs) if points else None, source.rpcs)
 
 
-def _read_rasterio(path: Path) -> Raster:
+def read_raster_header(path: str | os.PathLike) -> Raster | None:
+    """What :func:`read_raster` gives of a GeoTIFF, without its pixels: a raster of no band.
+
+    Its ``data`` and ``valid`` are empty, of shape (0, H, W) (``shape`` is the file's; the
+    dtype is the first band's), and it has the file's nodata, georeferencing and every
+    band's metadata (``bands``: one entry per band of the file, ``scaling``), as
+    :meth:`sarfeat.registration.PairInputs.without_fixed_bands` leaves a raster. Read the
+    pixels of a part of it with :func:`read_raster_window`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file.
+
+    Returns
+    -------
+    Raster or None
+        None for a file that rasterio does not read here (not a TIFF, or rasterio not
+        installed): such a file is read whole, by :func:`read_raster`.
+
+    Raises
+    ------
+    RasterError
+        As :func:`read_raster`.
+    """
+    path = _checked_file(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES or rasterio_or_none() is None:
+        return None
+    return _read_rasterio(path, header=True)
+
+
+def read_raster_window(path: str | os.PathLike, window: tuple[int, int, int, int],
+                       bands: tuple[int, ...] | None = None) -> Raster:
+    """Bands ``bands`` of the part ``window`` of a GeoTIFF, as :func:`read_raster` reads them.
+
+    Its no-data mask (the file's nodata, mask band or alpha) is read for the window alone,
+    and what the raster holds of each band (``bands``, ``scaling``) is of the bands read:
+    ``read_raster_window(path, w, (k,)).band(0)`` equals ``read_raster(path).band(k, w)``
+    without the other bands or pixels being read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TIFF that rasterio reads (:func:`read_raster_header` is not None).
+    window : (int, int, int, int)
+        (row0, row1, col0, col1) of the file, ends excluded.
+    bands : tuple of int, optional
+        0-based bands of the file, in the order wanted; every band when None.
+
+    Returns
+    -------
+    Raster
+        Its geotransform that of the window (the file's, shifted by (col0, row0)).
+
+    Raises
+    ------
+    RasterError
+        For a file that cannot be read.
+    """
+    return _read_rasterio(Path(check_path(path)), window=window, indexes=bands)
+
+
+def _read_rasterio(path: Path, window: tuple[int, int, int, int] | None = None,
+                   indexes: tuple[int, ...] | None = None, header: bool = False) -> Raster:
+    """The raster of ``path`` (rasterio): bands ``indexes`` (0-based; all when None) of
+    ``window`` (all when None), or, with ``header``, of no band (:func:`read_raster_header`)."""
+    from affine import Affine  # rasterio's
+
     rasterio = rasterio_or_none()
     try:
         with plain_tiff_quiet(rasterio), rasterio.Env(**_read_cache(rasterio)), \
                 rasterio.open(path) as source:
-            data = source.read()
-            nodata = source.nodata
-            valid = np.empty(data.shape, bool)
-            for index in range(source.count):  # a band at a time: no (bands, H, W) temporaries
-                np.greater(source.read_masks(index + 1), 0, out=valid[index])
-                valid[index] &= nodata_valid_mask(data[index:index + 1], nodata)[0]
+            chosen = list(range(source.count)) if indexes is None else list(indexes)
+            if header:
+                chosen = list(range(source.count))
+                data = np.empty((0, source.height, source.width), source.dtypes[0])
+                valid = np.empty(data.shape, bool)
+            else:
+                data, valid = _read_pixels(rasterio, source, chosen, window)
             crs, transform, gcps, rpcs = georeferencing_of(source)
-            colours = tuple(colour.name for colour in source.colorinterp)  # RGB(A): a picture
-            scaling = tuple((scale, offset, unit or None) for scale, offset, unit
-                            in zip(source.scales, source.offsets, source.units))
-            bands = tuple(zip(source.descriptions, colours))
-            # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
-            alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
-                            if rasterio.enums.MaskFlags.alpha in flags]
-            if alpha_masked:  # GDAL's mask of the other bands is the alpha band's no-data too
-                valid &= source.read_masks(alpha_masked[0] + 1) > 0
+            if window is not None and transform is not None:
+                transform = transform @ Affine.translation(window[2], window[0])
+            colours = tuple(source.colorinterp[index].name for index in chosen)
+            scaling = tuple((source.scales[index], source.offsets[index],
+                             source.units[index] or None) for index in chosen)
+            bands = tuple((source.descriptions[index], colour)
+                          for index, colour in zip(chosen, colours))
+            nodata = source.nodata
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
     return Raster(data, valid, nodata, crs, transform, path,
                   picture=is_picture(colours, data.dtype), gcps=gcps, bands=bands, rpcs=rpcs,
                   scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
                   else scaling)
+
+
+def _read_pixels(rasterio, source, indexes: list[int],
+                 window: tuple[int, int, int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(data, valid) of bands ``indexes`` (0-based) of an open dataset, within ``window``."""
+    part = None if window is None else \
+        rasterio.windows.Window.from_slices(window[:2], window[2:])
+    data = source.read([index + 1 for index in indexes], window=part)
+    nodata = source.nodata
+    valid = np.empty(data.shape, bool)
+    for at, index in enumerate(indexes):  # a band at a time: no (bands, H, W) temporaries
+        np.greater(source.read_masks(index + 1, window=part), 0, out=valid[at])
+        valid[at] &= nodata_valid_mask(data[at:at + 1], nodata)[0]
+    # the bands that GDAL masks by the alpha band (GDAL leaves the alpha band valid)
+    alpha_masked = [index for index, flags in enumerate(source.mask_flag_enums)
+                    if rasterio.enums.MaskFlags.alpha in flags]
+    if alpha_masked:  # GDAL's mask of the other bands is the alpha band's no-data too
+        valid &= source.read_masks(alpha_masked[0] + 1, window=part) > 0
+    return data, valid
 
 
 def _read_cache(rasterio) -> dict:

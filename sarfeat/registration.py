@@ -418,8 +418,8 @@ def _magnitude(values: np.ndarray) -> np.ndarray:
 def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
                  moving_band: int | None = None, *, margin: int = FOOTPRINT_MARGIN,
                  nodata: float | None = None,
-                 names: tuple[str, str] = ("the fixed image", "the moving image")
-                 ) -> PairInputs:
+                 names: tuple[str, str] = ("the fixed image", "the moving image"),
+                 read_fixed=None) -> PairInputs:
     """What to match of two rasters, as ``sarfeat register`` matches them.
 
     When both are georeferenced, the fixed band is cropped to the moving
@@ -443,6 +443,11 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
     names : (str, str)
         How an error names the fixed and the moving raster, as the caller knows them
         (``sarfeat register``: ``('FIXED', 'MOVING')``).
+    read_fixed : callable, optional
+        ``read_fixed(window)``: the fixed band (as ``fixed.band(fixed_band, window)``) in
+        ``window`` (r0, r1, c0, c1) of the file, read from it; then ``fixed`` may be a
+        raster of no band (:func:`sarfeat.io.read_raster_header`), and only the window of
+        the fixed file that is matched is read (``sarfeat register``).
 
     Returns
     -------
@@ -484,7 +489,8 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
         georeferencing, window, matched, prior, resampled = _footprint_crop(fixed, moving,
                                                                             margin, names)
     r0, r1, c0, c1 = window
-    fixed_image = _magnitude(fixed.band(fixed_band, window=window))  # the crop alone
+    fixed_image = _magnitude(fixed.band(fixed_band, window=window) if read_fixed is None
+                             else read_fixed(window))  # the crop alone
     if resampled:
         moving_image = reproject_band(moving, moving_band, matched)
     else:

@@ -216,8 +216,11 @@ def test_an_optical_sar_match_shows_its_steps_with_progress(tile, moved_sar, cap
     assert capsys.readouterr().err == ""
 
 
-def test_register_lets_the_fixed_bands_go_before_matching(tmp_path, monkeypatch):
-    """A 4-band optical tile: only its band matched, cropped, is held while matching."""
+@pytest.mark.parametrize("whole", [False, True])
+def test_register_lets_the_fixed_bands_go_before_matching(tmp_path, monkeypatch, whole):
+    """A 4-band optical tile: only its band matched, cropped, is held while matching; read
+    by its window (tests/test_windowed_fixed_read.py), or ``whole`` (as a file that rasterio
+    does not read is), its bands let go."""
     import gc
     import weakref
 
@@ -246,13 +249,16 @@ def test_register_lets_the_fixed_bands_go_before_matching(tmp_path, monkeypatch)
 
     def matched(fixed_image, *args, **kwargs):
         gc.collect()
-        seen.append((fixed_image.shape, bands[0]() is None))
+        seen.append((fixed_image.shape, all(band() is None for band in bands)))
         raise RuntimeError("stopped by the test before matching")
 
     monkeypatch.setattr(sarfeat.io, "read_raster", read)
+    if whole:
+        monkeypatch.setattr(sarfeat.io, "read_raster_header", lambda path: None)
     monkeypatch.setattr(register_command, "_register", matched)
     main(["register", "--modality", "optical-sar", "--fixed-band", "2",
           str(tmp_path / "fixed.tif"), str(tmp_path / "moving.tif"),
           "--json", str(tmp_path / "r.json")])  # exits 1: stopped
     # the footprint (columns and rows 50-200) and its 64 px margin; the file's bands gone
     assert seen == [((264, 264), True)]
+    assert len(bands) == whole  # read whole only when asked to

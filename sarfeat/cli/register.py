@@ -131,14 +131,24 @@ def _register(fixed, moving, matcher, console: Console, min_valid_fraction: floa
 
 
 def _read_inputs(args: argparse.Namespace, console: Console):
-    """The two rasters and the fixed band to match (usage errors for unreadable inputs)."""
-    from ..io import RasterError, read_raster
+    """(fixed, moving, read_fixed): the two rasters (usage errors for unreadable inputs) and
+    the reader of the fixed band's window (:func:`_window_reader`), or None.
+
+    When both files are georeferenced (and FIXED is a GeoTIFF), FIXED is read by its header
+    alone (:func:`sarfeat.io.read_raster_header`: a raster of no band): only the band
+    matched, in the window of MOVING's footprint, is read from it, once that is known
+    (:func:`_prepare`); else both are read whole."""
+    from ..io import RasterError, read_raster, read_raster_header
 
     fixed_band = args.band if args.fixed_band is None else args.fixed_band
     try:
-        fixed, moving = read_raster(args.fixed), read_raster(args.moving)
+        fixed, moving = read_raster_header(args.fixed), read_raster(args.moving)
+        windowed = fixed is not None and fixed.georeferenced and moving.georeferenced
+        if not windowed:
+            fixed = read_raster(args.fixed)
         # a missing band is bad usage: found before any work
-        check_bands([(fixed, fixed_band, "--fixed-band"),
+        check_bands([(_band_count_view(fixed, scaled=False) if windowed else fixed, fixed_band,
+                      "--fixed-band"),
                      (moving, args.band if args.moving_band is None else args.moving_band,
                       "--moving-band")])
     except RasterError as error:
@@ -148,19 +158,55 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     if args.no_resample and not (fixed.georeferenced and moving.georeferenced
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")
-    for name, raster in (("fixed", fixed), ("moving", moving)):
+    shown = _band_count_view(fixed) if windowed else fixed  # with the file's band count
+    for name, raster in (("fixed", shown), ("moving", moving)):
         console.step(f"read {name} {raster.path}: {counted(raster.count, 'band')} {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
-                     f"{raster.crs if raster.georeferenced else unplaced(raster)}")
-    for name, raster, path in (("FIXED", fixed, args.fixed), ("MOVING", moving, args.moving)):
+                     f"{raster.crs if raster.georeferenced else unplaced(raster)}"
+                     + (" (its header: the band matched is read where MOVING lies)"
+                        if raster is shown and windowed else ""))
+    for name, raster, path in (("FIXED", shown, args.fixed), ("MOVING", moving, args.moving)):
         note = scaling_note(f"{name} {str(path)!r}", raster)  # matched in physical values
         if note is not None:
             console.say(note)
-    return fixed, moving
+    return fixed, moving, _window_reader(args, len(fixed.bands), fixed_band) if windowed \
+        else None
 
 
-def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Inputs:
-    """What is matched (:func:`sarfeat.registration.prepare_pair`), said on the console;
+def _band_count_view(header, scaled: bool = True):
+    """``header`` (a raster of no band: :func:`sarfeat.io.read_raster_header`) with as
+    many bands as its file, of zeros that take no memory (read-only views of one value), all
+    valid: for what its band count and band choice say (:func:`check_bands`, the console),
+    never for its pixels; ``scaled=False`` drops its scaling (a band is then a view, not a
+    converted copy)."""
+    from dataclasses import replace
+
+    shape = (len(header.bands),) + tuple(header.shape)
+    return replace(header, data=np.broadcast_to(np.zeros((), header.data.dtype), shape),
+                   valid=np.broadcast_to(np.ones((), bool), shape),
+                   scaling=header.scaling if scaled else None)
+
+
+def _window_reader(args: argparse.Namespace, count: int, band: int | None):
+    """``read(window)``: band ``band`` of FIXED (a file of ``count`` bands) in ``window``
+    (r0, r1, c0, c1), as the whole file read with ``--nodata`` would give it
+    (:meth:`sarfeat.io.Raster.band`): only that band is read, or every band when none is
+    chosen (a colour picture's gray values need them)."""
+    from ..io import read_raster_window
+
+    chosen = None if band is None else (band % count,)
+
+    def read(window: tuple[int, int, int, int]) -> np.ndarray:
+        part = with_nodata(read_raster_window(args.fixed, window, chosen), args.nodata)
+        return part.band(None if chosen is None else 0)
+
+    return read
+
+
+def _prepare(args: argparse.Namespace, fixed, moving, console: Console,
+             read_fixed=None) -> Inputs:
+    """What is matched (:func:`sarfeat.registration.prepare_pair`; ``read_fixed``: the
+    reader of the fixed band's window, for a ``fixed`` raster of no band), said on the console;
     the fixed file's bands let go
     (:meth:`~sarfeat.registration.PairInputs.without_fixed_bands`): only the band
     matched, cropped, is used from here on.
@@ -176,7 +222,7 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console) -> Input
     inputs = prepare_pair(fixed, moving, args.band if args.fixed_band is None
                           else args.fixed_band, args.band if args.moving_band is None
                           else args.moving_band, margin=FOOTPRINT_MARGIN,
-                          names=("FIXED", "MOVING"))
+                          names=("FIXED", "MOVING"), read_fixed=read_fixed)
     r0, r1, c0, c1 = inputs.window
     if inputs.resampled:
         if inputs.window != (0, fixed.shape[0], 0, fixed.shape[1]):
@@ -230,7 +276,7 @@ def run(args: argparse.Namespace) -> None:
         _example(args, console)
         return
     validate(args)
-    fixed, moving = _read_inputs(args, console)
+    fixed, moving, read_fixed = _read_inputs(args, console)
     if args.output is not None:  # before any work:
         from ..io import RasterError, written_dtype
 
@@ -246,7 +292,7 @@ def run(args: argparse.Namespace) -> None:
     try:
         # -o, --tie-points, --json and --plot replace earlier files together, or none does
         with written_together():
-            inputs = _prepare(args, fixed, moving, console)
+            inputs = _prepare(args, fixed, moving, console, read_fixed)
             fixed = inputs.fixed  # of no band: the file's bands are let go before matching
             weights = checked_weights(args.weights, args.trust) if args.modality == "sar" \
                 else None
