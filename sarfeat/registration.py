@@ -41,6 +41,8 @@ from .structural import masked_like_gray, modality_image
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
+    from collections.abc import Callable
+
     from .io import Raster
     from .network import R2D2Net
 
@@ -419,7 +421,8 @@ def prepare_pair(fixed: Raster, moving: Raster, fixed_band: int | None = None,
                  moving_band: int | None = None, *, margin: int = FOOTPRINT_MARGIN,
                  nodata: float | None = None,
                  names: tuple[str, str] = ("the fixed image", "the moving image"),
-                 read_fixed=None) -> PairInputs:
+                 read_fixed: Callable[[tuple[int, int, int, int]], np.ndarray] | None = None
+                 ) -> PairInputs:
     """What to match of two rasters, as ``sarfeat register`` matches them.
 
     When both are georeferenced, the fixed band is cropped to the moving
