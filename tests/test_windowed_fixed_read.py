@@ -122,3 +122,22 @@ def test_register_reads_only_the_matched_band_in_the_footprint_window(tmp_path, 
     estimate = np.array(windowed[0]["transform_fixed_to_moving"])
     centre = np.array([PAD + 128.0, PAD + 128.0, 1.0])  # of the footprint: registered there
     assert np.abs(estimate @ centre - truth @ centre).max() < 3.0
+
+
+def test_fixed_pixels_that_cannot_be_read_are_bad_input_as_when_read_whole(tmp_path,
+                                                                          monkeypatch, capsys):
+    from sarfeat.io import RasterError
+
+    fixed = _write(tmp_path / "optical.tif", _three_bands(np.ones((256, 256)) * 2), 0)
+    moving = _write(tmp_path / "sar.tif", np.ones((1, 256, 256), np.float32), -1.0,
+                    transform=GEO @ Affine.translation(PAD, PAD))
+
+    def broken(path, window, bands=None):
+        raise RasterError(f"cannot read {str(path)!r}: a broken tile")
+
+    monkeypatch.setattr(sarfeat.io, "read_raster_window", broken)
+    status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
+                   "--fixed-band", "1", "--json", str(tmp_path / "r.json")])
+    assert status == 2  # bad input, before any matching: no report
+    assert "a broken tile" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

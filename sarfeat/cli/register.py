@@ -192,13 +192,16 @@ def _window_reader(args: argparse.Namespace, count: int, band: int | None):
     (r0, r1, c0, c1), as the whole file read with ``--nodata`` would give it
     (:meth:`sarfeat.io.Raster.band`): only that band is read, or every band when none is
     chosen (a colour picture's gray values need them)."""
-    from ..io import read_raster_window
+    from ..io import RasterError, read_raster_window
 
     chosen = None if band is None else (band % count,)
 
     def read(window: tuple[int, int, int, int]) -> np.ndarray:
-        part = with_nodata(read_raster_window(args.fixed, window, chosen), args.nodata)
-        return part.band(None if chosen is None else 0)
+        try:  # pixels that cannot be read: an unreadable input, as when read whole
+            part = read_raster_window(args.fixed, window, chosen)
+        except RasterError as error:
+            raise input_error(error) from None
+        return with_nodata(part, args.nodata).band(None if chosen is None else 0)
 
     return read
 
