@@ -24,7 +24,8 @@ from .raster import (
 if TYPE_CHECKING:
     import rasterio.io
 
-__all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_image",
+__all__ = ["read_raster", "read_raster_header", "read_raster_window", "band_count_view",
+           "read_image",
            "bands_first", "is_picture", "georeferencing_of"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
@@ -276,6 +277,32 @@ def read_raster_header(path: str | os.PathLike) -> Raster | None:
     if path.suffix.lower() not in TIFF_SUFFIXES or rasterio_or_none() is None:
         return None
     return _read_rasterio(path, header=True)
+
+
+def band_count_view(header: Raster, scaled: bool = True) -> Raster:
+    """``header`` (a raster of no band: :func:`read_raster_header`) with as many bands as
+    its file, of zeros that take no memory (read-only views of one value), all valid.
+
+    For what its band count and band choice say (``header_view.band(k)`` refuses a band
+    as the whole file's raster would), never for its pixels.
+
+    Parameters
+    ----------
+    header : Raster
+        A raster of no band.
+    scaled : bool
+        Keep its scaling; False drops it (a band is then a view, not a converted copy).
+
+    Returns
+    -------
+    Raster
+    """
+    from dataclasses import replace
+
+    shape = (len(header.bands),) + tuple(header.shape)
+    return replace(header, data=np.broadcast_to(np.zeros((), header.data.dtype), shape),
+                   valid=np.broadcast_to(np.ones((), bool), shape),
+                   scaling=header.scaling if scaled else None)
 
 
 def read_raster_window(path: str | os.PathLike, window: tuple[int, int, int, int],

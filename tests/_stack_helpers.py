@@ -9,7 +9,7 @@ import contextlib
 def record_stack_calls(monkeypatch) -> dict:
     """Run ``sarfeat register-stack`` on no cluster, its ``iter_register_pairs`` replaced by
     one that registers nothing: the dict returned receives the keywords the command gives it
-    (``progress``, ``weights``, ...)."""
+    (``progress``, ``weights``, ...), and ``pairs``."""
     import sarfeat.parallel
 
     given: dict = {}
@@ -19,7 +19,7 @@ def record_stack_calls(monkeypatch) -> dict:
             return {"workers": {}}
 
     def capture(pairs, **keywords):
-        given.update(keywords)
+        given.update(keywords, pairs=list(pairs))
         return iter(())
 
     monkeypatch.setattr(sarfeat.parallel, "client_for",

@@ -138,7 +138,7 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     alone (:func:`sarfeat.io.read_raster_header`: a raster of no band): only the band
     matched, in the window of MOVING's footprint, is read from it, once that is known
     (:func:`_prepare`); else both are read whole."""
-    from ..io import RasterError, read_raster, read_raster_header
+    from ..io import RasterError, band_count_view, read_raster, read_raster_header
 
     fixed_band = args.band if args.fixed_band is None else args.fixed_band
     try:
@@ -147,7 +147,7 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         if not windowed:
             fixed = read_raster(args.fixed)
         # a missing band is bad usage: found before any work
-        check_bands([(_band_count_view(fixed, scaled=False) if windowed else fixed, fixed_band,
+        check_bands([(band_count_view(fixed, scaled=False) if windowed else fixed, fixed_band,
                       "--fixed-band"),
                      (moving, args.band if args.moving_band is None else args.moving_band,
                       "--moving-band")])
@@ -158,7 +158,7 @@ def _read_inputs(args: argparse.Namespace, console: Console):
     if args.no_resample and not (fixed.georeferenced and moving.georeferenced
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")
-    shown = _band_count_view(fixed) if windowed else fixed  # with the file's band count
+    shown = band_count_view(fixed) if windowed else fixed  # with the file's band count
     for name, raster in (("fixed", shown), ("moving", moving)):
         console.step(f"read {name} {raster.path}: {counted(raster.count, 'band')} {raster.shape} "
                      f"{raster.data.dtype}, nodata {raster.nodata}, "
@@ -171,20 +171,6 @@ def _read_inputs(args: argparse.Namespace, console: Console):
             console.say(note)
     return fixed, moving, _window_reader(args, len(fixed.bands), fixed_band) if windowed \
         else None
-
-
-def _band_count_view(header, scaled: bool = True):
-    """``header`` (a raster of no band: :func:`sarfeat.io.read_raster_header`) with as
-    many bands as its file, of zeros that take no memory (read-only views of one value), all
-    valid: for what its band count and band choice say (:func:`check_bands`, the console),
-    never for its pixels; ``scaled=False`` drops its scaling (a band is then a view, not a
-    converted copy)."""
-    from dataclasses import replace
-
-    shape = (len(header.bands),) + tuple(header.shape)
-    return replace(header, data=np.broadcast_to(np.zeros((), header.data.dtype), shape),
-                   valid=np.broadcast_to(np.ones((), bool), shape),
-                   scaling=header.scaling if scaled else None)
 
 
 def _window_reader(args: argparse.Namespace, count: int, band: int | None):

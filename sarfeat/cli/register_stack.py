@@ -216,9 +216,12 @@ def run(args: argparse.Namespace) -> None:
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
     distributed = require_distributed()
     raster, headers = read_reference(args)
-    console.step(f"read REFERENCE {args.reference}: {counted(raster.count, 'band')} "
+    windowed = raster.count == 0  # its header: each task reads the band it matches
+    count = len(raster.bands) if windowed else raster.count
+    console.step(f"read REFERENCE {args.reference}: {counted(count, 'band')} "
                  f"{raster.shape} {raster.data.dtype}; {counted(len(args.images), 'image')} "
-                 "to register")
+                 "to register" + (" (its header and band matched: each task reads that band "
+                                  "where its image lies)" if windowed else ""))
     for note in (georeferencing_notes(str(args.reference), raster, headers)  # as register's
                  + scaling_notes(str(args.reference), raster, headers)):
         console.say(note)
@@ -238,6 +241,8 @@ def run(args: argparse.Namespace) -> None:
         bands=matched_bands(args), searches=searches,
         geotiff=geotiff_keywords(args, Path(f"x.{args.format}")),
     )
+    # the path, not the pixels, travels in the graph of a reference read by its header
+    reference = os.path.abspath(args.reference) if windowed else raster
     started = time.perf_counter()
     console.step(f"connecting to the Dask scheduler {args.scheduler}" if args.scheduler
                  else "starting a local Dask cluster")
@@ -248,7 +253,7 @@ def run(args: argparse.Namespace) -> None:
             workers = len(active.scheduler_info().get("workers", {}))
             console.step(f"registering on {counted(workers, 'worker')}")
             outcomes = iter_register_pairs(
-                [(raster, os.fspath(image)) for image in args.images], client=active,
+                [(reference, os.fspath(image)) for image in args.images], client=active,
                 names=names, weights=weights, band=matched_bands(args), retries=args.retries,
                 lost_retries=args.lost_retries, georeferenced_options=georeferenced,
                 min_valid_fraction=args.min_valid_fraction,

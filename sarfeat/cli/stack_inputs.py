@@ -11,8 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from ..argument_checks import UsageError
-from ..io import (TIFF_SUFFIXES, Raster, RasterError, bands_first, rasterio_or_none,
-                  read_raster)
+from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
+                  rasterio_or_none, read_raster, read_raster_header, read_raster_window)
 from ..raster import plain_tiff_quiet, scaling_applies
 from ..raster_read import georeferencing_of
 from ..wording import counted
@@ -161,6 +161,10 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
     """Check the inputs; return the reference raster (its band to match checked, and
     refused when it has no valid pixel) and the images' headers (:func:`read_headers`).
 
+    A georeferenced GeoTIFF reference is returned as its header
+    (:func:`sarfeat.io.read_raster_header`: a raster of no band), its band matched read
+    alone for the check: the tasks read it by its path, each where its image lies.
+
     Raises
     ------
     sarfeat.cli.common.UsageError
@@ -183,15 +187,20 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
     check_output_type(args, headers)
     band, image_band = matched_bands(args)
     try:
-        raster = read_raster(args.reference)
+        raster = read_raster_header(args.reference)
+        if raster is None or not raster.georeferenced:  # read whole, and sent so
+            raster = read_raster(args.reference)
         marked = with_nodata(raster, args.nodata)
+        shown = band_count_view(marked, scaled=False) if raster.count == 0 else marked
         # every image, from its header: a band to choose (or out of range) fails before any
         # work, not in its task; REFERENCE's and the images' options in one message
         refused = images_needing_a_band(headers, image_band)
-        check_bands([(marked, band, "--reference-band"),
+        check_bands([(shown, band, "--reference-band"),
                      *[(image, image_band, "--image-band") for image in refused[:1]]],
                     more=[str(image.path) for image in refused[1:]])
-        matched = checked_band(marked, band, "--reference-band")
+        matched = checked_band(shown, band, "--reference-band")
+        if raster.count == 0:  # its header: that band alone is read, to check it
+            matched = _matched_band(args.reference, raster, band, args.nodata)
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
@@ -200,6 +209,16 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster, headers
+
+
+def _matched_band(path, header: Raster, band: int | None, nodata: float | None
+                  ) -> np.ndarray:
+    """Band ``band`` (every band when None: a picture's gray) of the GeoTIFF of ``header``
+    (:func:`sarfeat.io.read_raster_header`) as ``read_raster(path).band(band)`` gives it,
+    ``--nodata`` marked: the file's other bands are not read."""
+    chosen = None if band is None else (band % len(header.bands),)
+    part = read_raster_window(path, (0, header.shape[0], 0, header.shape[1]), chosen)
+    return with_nodata(part, nodata).band(None if chosen is None else 0)
 
 
 def scaling_notes(reference_path: str, reference: Raster,

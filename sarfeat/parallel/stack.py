@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..atomic_files import lasting_write_error
-from ..io import Raster, read_raster
+from ..io import (Raster, RasterError, band_count_view, read_raster, read_raster_header,
+                  read_raster_window)
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import mark_nodata
 from ..registration import (PairInputs, RegistrationError, RegistrationResult,
@@ -116,6 +117,34 @@ def _read(image):
     return read_raster(image) if isinstance(image, (str, os.PathLike)) else image
 
 
+def _read_pair(fixed, moving, fixed_band: int | None, nodata: float | None):
+    """(fixed, moving, read_fixed) of a pair: a fixed GeoTIFF path beside a georeferenced
+    moving image is read by its header (:func:`sarfeat.io.read_raster_header`), and
+    ``read_fixed(window)`` reads its band ``fixed_band`` in that window alone, as ``sarfeat
+    register`` reads FIXED; otherwise both are read whole (``read_fixed`` None)."""
+    header = None
+    if isinstance(fixed, (str, os.PathLike)):
+        try:
+            header = read_raster_header(fixed)
+        except RasterError:  # not rasterio's: read whole, whose error (if any) is said
+            header = None
+    if header is None or not header.georeferenced:
+        return _read(fixed), _read(moving), None
+    moving = _read(moving)
+    if not (isinstance(moving, Raster) and moving.georeferenced):
+        return _read(fixed), moving, None
+    count = len(header.bands)
+    # a band to choose or out of range: the error of the whole file's band()
+    band_count_view(header, scaled=False).band(fixed_band, window=(0, 1, 0, 1))
+    chosen = None if fixed_band is None else (fixed_band % count,)  # every band for gray
+
+    def read_fixed(window: tuple[int, int, int, int]) -> np.ndarray:
+        part = mark_nodata(read_raster_window(fixed, window, chosen), nodata)
+        return part.band(None if chosen is None else 0)
+
+    return header, moving, read_fixed
+
+
 def _band(image, band: int | None, nodata: float | None = None):
     """The band matched of a raster (as :func:`sarfeat.io.read_image` reads it), ``nodata``
     marking no-data as its file's own value would (as :func:`prepare_pair` marks it), or
@@ -150,7 +179,7 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
     fixed_band, moving_band = _bands(band)
     try:
-        fixed, moving = _read(fixed), _read(moving)
+        fixed, moving, read_fixed = _read_pair(fixed, moving, fixed_band, options.get("nodata"))
         # two uint8 pictures are display images, as `sarfeat register` reads them
         options = {**options, "input_kind": pair_input_kind(options.get("input_kind", "auto"),
                                                             fixed, moving)}
@@ -162,7 +191,8 @@ def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
             # an error names the image by its file (the reference is the same for all)
             names = ("the reference", str(moving.path or f"image {name!r}"))
             outcome.inputs = prepare_pair(fixed, moving, fixed_band, moving_band,
-                                          nodata=options.get("nodata"), names=names)
+                                          nodata=options.get("nodata"), names=names,
+                                          read_fixed=read_fixed)
             fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
         else:
             nodata = options.get("nodata")
@@ -285,7 +315,9 @@ def iter_register_pairs(
         maps the fixed file's pixels to the moving file's, ``warped`` is on the
         whole fixed grid). Paths are read by the workers (they must see the same file
         system; a relative path is taken from the client's working directory),
-        which is the way for large archives. An array used by several
+        which is the way for large archives: a fixed GeoTIFF given by path beside a
+        georeferenced moving image is read by its header, then only its band matched
+        within the moving footprint's window. An array used by several
         pairs (a stack's reference) is copied to every worker once; other
         arrays travel with their task.
     client : distributed.Client, optional
