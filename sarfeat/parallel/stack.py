@@ -93,7 +93,8 @@ class PairOutcome:
         For two georeferenced rasters, what was matched
         (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
         the moving image was resampled); None otherwise. With
-        ``keep_warped=False`` its rasters keep no band and its images are None.
+        ``keep_warped=False`` its rasters keep no band and its images are None; a fixed
+        GeoTIFF given by path keeps none either (read by its window: ``fixed_image``).
     """
 
     index: int
