@@ -208,3 +208,20 @@ def test_register_stack_refuses_workers_with_a_scheduler(stack_pair, tmp_path, c
                  "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--workers sizes the local cluster" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, option, side", [
+    (["register", "fixed.npy", "moving.npy", "--json", "r.json"], "--fixed-band", "FIXED"),
+    (["register", "fixed.npy", "moving.npy", "--json", "r.json"], "--moving-band", "MOVING"),
+    (["register-stack", "fixed.npy", "moving.npy", "-o", "out"], "--reference-band",
+     "REFERENCE"),
+    (["register-stack", "fixed.npy", "moving.npy", "-o", "out"], "--image-band",
+     "each of IMAGES")])
+def test_band_with_a_side_s_band_option_is_refused(argv, option, side, small_pair, capsys):
+    """``--band 0 --fixed-band 1``: the side's option silently won over --band; both choose
+    that side's band, so the combination is refused (as a GDAL user expects of two options
+    that say one thing), naming both, before any work or file."""
+    assert main([*argv, "--band", "0", option, "1", "-q"]) == 2
+    assert (f"--band 0 and {option} 1 both choose the band matched of {side}: give one of "
+            "them") in capsys.readouterr().err
+    assert sorted(path.name for path in small_pair.iterdir()) == ["fixed.npy", "moving.npy"]

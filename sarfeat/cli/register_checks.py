@@ -15,7 +15,7 @@ from .geotiff_output import check_geotiff_options
 from .report import TIE_POINT_SUFFIXES
 
 __all__ = ["OUTPUT_SUFFIXES", "FINE_PATCHES", "KEYPOINT_OPTIONS", "patch_limit", "validate",
-           "check_search_options", "check_example", "check_order_use"]
+           "check_search_options", "check_band_options", "check_example", "check_order_use"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Default of --max-fine-patches (that of CoarseFineMatcher, which the CLI does not import early).
@@ -89,8 +89,10 @@ def check_search_options(args: argparse.Namespace) -> None:
     ------
     UsageError
         ``--scales wide`` or ``--dense-model`` with two SAR images; the keypoint
-        matcher's options with an optical image; ``--upright`` with ``--turns any``.
+        matcher's options with an optical image; ``--upright`` with ``--turns any``;
+        ``--band`` with a side's band option (``--fixed-band``, ``--image-band``...).
     """
+    check_band_options(args)
     sar = getattr(args, "modality", "sar") == "sar"
     if getattr(args, "scales", "default") == "wide" and sar:
         raise UsageError("--scales wide is for a pair with an optical image (--modality); two "
@@ -108,6 +110,28 @@ def check_search_options(args: argparse.Namespace) -> None:
                              "without the network")
     if getattr(args, "upright", False) and getattr(args, "turns", "auto") == "any":
         raise UsageError("--upright and --turns any contradict each other: give one")
+
+
+def check_band_options(args: argparse.Namespace) -> None:
+    """Refuse ``--band`` together with a band option of one side (``--fixed-band``,
+    ``--moving-band``, ``--reference-band`` or ``--image-band``): both would choose that
+    side's band, and neither may silently win over the other.
+
+    Raises
+    ------
+    UsageError
+        Naming both options and their values.
+    """
+    if getattr(args, "band", None) is None:
+        return
+    for name, side in (("fixed_band", "FIXED"), ("moving_band", "MOVING"),
+                       ("reference_band", "REFERENCE"), ("image_band", "each of IMAGES")):
+        value = getattr(args, name, None)
+        if value is not None:
+            option = f"--{name.replace('_', '-')}"
+            raise UsageError(f"--band {args.band} and {option} {value} both choose the band "
+                             f"matched of {side}: give one of them (--band chooses the band "
+                             "of every input)")
 
 
 def check_example(args: argparse.Namespace) -> None:

@@ -41,8 +41,8 @@ with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
 georeferenced files are searched at the upright turn only unless ``--turns
 any``); ``--reference-band`` and ``--image-band`` choose the band matched of
 each side (a multi-band optical reference beside SAR images), ``--band`` of both
-(every image of several bands with none chosen, or without the band chosen, is
-refused before any work, from its header:
+(not with either of them; every image of several bands with none chosen, or without
+the band chosen, is refused before any work, from its header:
 :func:`~sarfeat.cli.stack_inputs.images_needing_a_band`);
 ``--min-valid-fraction`` and ``--max-fine-patches`` are register's too (an
 image with too small a fraction of valid pixels fails alone);

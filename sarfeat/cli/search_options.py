@@ -71,9 +71,10 @@ def add_band_options(parser: argparse.ArgumentParser, both: str, fixed: tuple[st
     add("--band", type=int, default=None, metavar="I",
         help=f"band of {both} to match ({BAND_INDEX}; see {fixed[0]}, {moving[0]})")
     add(fixed[0], type=int, default=None, metavar="I",
-        help=f"band of {fixed[1]} to match, counted as --band")
+        help=f"band of {fixed[1]} to match, counted as --band (not with --band)")
     add(moving[0], type=int, default=None, metavar="I",
-        help=f"band of {moving[1]} to match, counted as --band (every band is written)")
+        help=f"band of {moving[1]} to match, counted as --band (not with --band; every "
+             "band is written)")
 
 
 def add_matching_options(parser: argparse.ArgumentParser, fixed: str = "FIXED") -> None:
