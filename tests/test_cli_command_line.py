@@ -225,3 +225,34 @@ def test_band_with_a_side_s_band_option_is_refused(argv, option, side, small_pai
     assert (f"--band 0 and {option} 1 both choose the band matched of {side}: give one of "
             "them") in capsys.readouterr().err
     assert sorted(path.name for path in small_pair.iterdir()) == ["fixed.npy", "moving.npy"]
+
+
+def test_register_stack_writes_a_quoted_tilde_folder_where_given(small_pair, monkeypatch,
+                                                                 capsys):
+    """``register-stack -o '~/out'`` wrote into $HOME/out, where ``detect`` and ``register``
+    write a quoted '~' as given (./~/out, as GDAL's tools do); it now writes ./~/out too, and
+    an input given under the same quoted '~' is compared where it is read: never written
+    over (refused when it is an output of the run), never removed as an earlier run's."""
+    pytest.importorskip("distributed")
+    home = small_pair / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    record_stack_calls(monkeypatch)
+    assert main(["register-stack", "fixed.npy", "moving.npy", "-o", "~/out", "-q"]) == 0
+    assert (small_pair / "~" / "out" / "summary.json").is_file()
+    assert list(home.iterdir()) == []
+    # an input that is this run's output: refused, named in the folder as given
+    own = small_pair / "~" / "out" / "moving.registered.tif"
+    own.write_bytes(b"an input")
+    assert main(["register-stack", "fixed.npy", "moving.npy", "~/out/moving.registered.tif",
+                 "-o", "~/out", "-q", "--overwrite"]) == 2
+    assert "is the output moving.registered.tif of this run in '~/out'" in \
+        capsys.readouterr().err
+    # an earlier run's output in another --format, given as an input: kept
+    earlier = own.with_suffix(".npy")
+    np.save(earlier, np.load("moving.npy"))
+    before = earlier.read_bytes()
+    assert main(["register-stack", "fixed.npy", "moving.npy", "~/out/moving.registered.npy",
+                 "-o", "~/out", "-q", "--overwrite"]) == 0
+    assert earlier.read_bytes() == before
+    assert list(home.iterdir()) == []

@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> None:
     check_distinct(args.images)
     # --co against each output's dtype and bands, from the headers (read_reference)
     check_geotiff_options(args, Path(f"x.{args.format}"), "--format tif", dtype=None)
-    folder = args.output_dir.expanduser()
+    folder = args.output_dir  # as given: a quoted '~/out' is ./~/out, as detect writes it
     names = output_names(args.images)
     check_output_dir(folder)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")

@@ -10,8 +10,9 @@ from typing import Sequence
 from ..argument_checks import check_not_standard_output, write_error
 from .common import UsageError
 
-__all__ = ["SUMMARY", "FORMATS", "output_names", "check_inputs_kept", "earlier_outputs",
-           "check_earlier_outputs", "output_files", "prepare_output_dir", "check_output_dir"]
+__all__ = ["SUMMARY", "FORMATS", "output_names", "input_paths", "check_inputs_kept",
+           "earlier_outputs", "check_earlier_outputs", "output_files", "prepare_output_dir",
+           "check_output_dir"]
 
 #: The summary's file name in OUTDIR.
 SUMMARY = "summary.json"
@@ -48,6 +49,19 @@ def output_names(images: list[str]) -> list[str]:
     return names
 
 
+def input_paths(inputs: Sequence[str | os.PathLike]) -> set[Path]:
+    """The resolved paths of ``inputs``, each as given (as it is read: a quoted
+    ``'~/a.tif'`` is a file of a folder ``~`` of the working folder) and with ``~``
+    expanded: an output folder on either is an input's, never written over.
+
+    OUTDIR is written as given (``-o '~/out'``: ``./~/out``), as ``detect`` and
+    ``register`` write theirs and GDAL's tools do; the paths here are compared with its
+    files' resolved paths.
+    """
+    return {path for given in inputs
+            for path in (Path(given).resolve(), Path(given).expanduser().resolve())}
+
+
 def check_inputs_kept(inputs: list[str], folder: Path, names: list[str], suffix: str) -> None:
     """Refuse, before any work, a run that would write over one of its inputs.
 
@@ -59,7 +73,7 @@ def check_inputs_kept(inputs: list[str], folder: Path, names: list[str], suffix:
     written = {(folder / file).resolve(): file
                for file in [SUMMARY, *output_files(names, suffix)]}
     for image in inputs:
-        target = written.get(Path(image).expanduser().resolve())
+        target = next((written[path] for path in input_paths([image]) if path in written), None)
         if target is not None:
             raise UsageError(f"input {image!r} is the output {target} of this run in "
                              f"{str(folder)!r}: move it, or choose another -o folder")
@@ -86,7 +100,7 @@ def check_earlier_outputs(folder: Path, names: list[str], overwrite: bool,
     """
     if overwrite or not folder.is_dir():
         return
-    kept = {Path(path).expanduser().resolve() for path in keep}
+    kept = input_paths(keep)
     found = [file for file in earlier_outputs(names)
              if ((folder / file).exists() or (folder / file).is_symlink())
              and (folder / file).resolve() not in kept]
@@ -116,7 +130,7 @@ def prepare_output_dir(folder: Path, outputs: Sequence[str] = (),
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"-o {str(folder)!r} cannot be created: {error.strerror}") from None
-    kept = {Path(path).expanduser().resolve() for path in keep}
+    kept = input_paths(keep)
     for file in [SUMMARY, *outputs]:
         if (folder / file).resolve() not in kept:
             (folder / file).unlink(missing_ok=True)
