@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     import rasterio.io
 
 __all__ = ["read_raster", "read_raster_header", "read_raster_window", "band_count_view",
-           "read_image",
-           "bands_first", "is_picture", "georeferencing_of"]
+           "read_image", "bands_first", "is_picture", "georeferencing_of", "check_input_file"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -101,7 +100,7 @@ def read_raster(path: str | os.PathLike) -> Raster:
 def _checked_file(path: str | os.PathLike) -> Path:
     """``path`` as a Path, once it is known to be a regular file of a supported suffix."""
     path = Path(check_path(path))
-    _check_regular_file(path)
+    check_input_file(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise RasterError(f"unsupported file type {suffix or '(none)'!r} of {str(path)!r}: "
@@ -109,18 +108,35 @@ def _checked_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def _check_regular_file(path: Path) -> None:
-    """Refuse a path that is missing, or that is not a regular file, with what it is."""
+def check_input_file(path: str | os.PathLike) -> None:
+    """Refuse an input path that is missing, or that is not a regular file, saying what it
+    is (the one wording of every command: ``input 'd' is a folder, not an image file``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input, as it is read.
+
+    Raises
+    ------
+    RasterError
+        For a missing path, one that cannot be looked at, a folder, a pipe, a socket or a
+        device.
+    """
+    path = Path(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise RasterError(f"input file {str(path)!r} does not exist") from None
     except OSError as error:
         raise RasterError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    if stat.S_ISDIR(mode):  # no stream to copy to a file: the image is one of its files
+        raise RasterError(f"input {str(path)!r} is a folder, not an image file: name the "
+                          "image file itself")
     if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "a device" if
-                stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "not a regular file")
         raise RasterError(f"input {str(path)!r} is {kind}, not an image file: sarfeat reads "
                           "files it can seek in; copy the data to a file first")
 

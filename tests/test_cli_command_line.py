@@ -256,3 +256,18 @@ def test_register_stack_writes_a_quoted_tilde_folder_where_given(small_pair, mon
                  "-o", "~/out", "-q", "--overwrite"]) == 0
     assert earlier.read_bytes() == before
     assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["detect", "d", "-o", "k.npz"],
+    ["register", "d", "moving.npy", "--json", "r.json"],
+    ["register", "fixed.npy", "d", "--json", "r.json"],
+    ["register-stack", "d", "moving.npy", "-o", "out"],
+    ["register-stack", "fixed.npy", "d", "-o", "out"]])
+def test_a_folder_given_as_an_input_is_said_so_by_every_command(argv, small_pair, capsys):
+    """A folder as IMAGE, FIXED, MOVING or REFERENCE was 'a folder' while as one of IMAGES it
+    was 'not a regular file': every command now says what it is, in one wording."""
+    (small_pair / "d").mkdir()
+    assert main([*argv, "-q"]) == 2
+    assert "input 'd' is a folder, not an image file: name the image file itself" in \
+        capsys.readouterr().err

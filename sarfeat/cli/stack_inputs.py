@@ -14,7 +14,7 @@ from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
                   rasterio_or_none, read_raster, read_raster_header, read_raster_window)
 from ..raster import plain_tiff_quiet, scaling_applies
-from ..raster_read import georeferencing_of
+from ..raster_read import check_input_file, georeferencing_of
 from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
                      scaling_note, unused_georeferencing, with_nodata)
@@ -174,10 +174,13 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
         without a valid pixel.
     """
     missing = [image for image in args.images if not Path(image).is_file()]
-    if missing:
-        what = "is not a regular file" if Path(missing[0]).exists() else "does not exist"
-        raise UsageError(f"input file {missing[0]!r} {what}"
-                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if missing:  # said as detect and register say it (a folder, a pipe...)
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        try:
+            check_input_file(missing[0])
+        except RasterError as error:
+            raise UsageError(f"{error}{more}") from None
+        raise UsageError(f"input {str(missing[0])!r} is not a regular file{more}")
     if args.retries < 0:
         raise UsageError(f"--retries must be >= 0, got {args.retries}")
     if args.lost_retries < 0:
