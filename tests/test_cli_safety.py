@@ -216,6 +216,48 @@ def test_register_stack_leaves_no_registered_image_without_its_report(tmp_path, 
     assert "No space" in saved.extra["report_error"]
 
 
+def test_register_stack_keeps_the_transform_of_an_image_whose_report_cannot_be_built(
+        tmp_path, monkeypatch):
+    """An image registered and written whose report could not be built (a ValueError in
+    registration_report) raised out of the worker's save: the task's outcome then dropped
+    its result ("postprocess: ..."), and the failure report that the client wrote had lost
+    the transform. It now fails as a failed write does: its report keeps the transform
+    (``failed_after_registration``), and no registered image is left."""
+    from skimage.transform import AffineTransform
+
+    from sarfeat import RegistrationResult
+    from sarfeat.cli import report, register_stack
+    from sarfeat.io import Raster
+    from sarfeat.parallel import PairOutcome
+
+    def unbuildable(*args, **kwargs):
+        raise ValueError("a value the report cannot hold")
+
+    moving = load_sar_scene("labrador")[:32, :32, 0]
+    shift = AffineTransform(translation=(3, 2))
+    result = RegistrationResult(shift, np.zeros((0, 2), int), np.zeros(0, bool),
+                                np.zeros((0, 2)), np.zeros((0, 2)),
+                                resampling=(moving, 1, None, moving.shape))
+    outcome = PairOutcome(0, "date1", result=result,
+                          extra={"fixed_shape": moving.shape, "moving_shape": moving.shape})
+    image = tmp_path / "date1.npy"
+    np.save(image, moving)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(report, "registration_report", unbuildable)
+    saved = register_stack._save(
+        outcome, output_dir=str(out), suffix=".npy", reference=Raster(
+            np.zeros((0, 32, 32), np.float32), np.zeros((0, 32, 32), bool)),
+        input_kind="auto", reference_path="ref.npy", images=[str(image)], weights="w",
+        model="affine")
+    assert not saved.ok and saved.extra["failed_after_registration"] is True
+    assert [path.name for path in out.iterdir()] == ["date1.json"]
+    written = json.loads((out / "date1.json").read_text())
+    assert written["failed_after_registration"] is True
+    assert written["error_type"] == "ValueError"
+    assert np.allclose(written["transform_fixed_to_moving"], shift.params)
+
+
 def test_register_stack_removes_an_earlier_run_s_image_in_another_format(tmp_path):
     """A run with --format tif left an earlier --format npy run's a.registered.npy beside
     its own a.json, which said that a failed: the stale image passed for this run's."""
@@ -298,6 +340,33 @@ def test_a_failed_write_keeps_the_transform_in_the_report(inputs, tmp_path, caps
     assert forward.shape == (3, 3) and np.allclose(forward @ backward, np.eye(3))
     assert np.allclose(forward[:2, 2], [-6, -4], atol=0.5)
     assert set(report["network"]) == {"runtime", "precision", "device"}  # as it ran
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_report_that_cannot_be_built_keeps_the_transform(inputs, tmp_path, capsys,
+                                                          monkeypatch):
+    """The registration succeeded but its --json report could not be built (a ValueError in
+    registration_report): the failure report written instead keeps the transform (as
+    failure_report does for a failed write), and no output is left half the run's."""
+    import sarfeat.cli.register as register_command
+
+    def unbuildable(*args, **kwargs):
+        raise ValueError("a value the report cannot hold")
+
+    scene = load_sar_scene("labrador")[..., 0]
+    np.save(tmp_path / "a.npy", scene[:256, :256])
+    np.save(tmp_path / "b.npy", scene[4:260, 6:262])  # a shift of (6, 4) px
+    monkeypatch.setattr(register_command, "registration_report", unbuildable)
+    status = main(["register", "a.npy", "b.npy", "-o", "out.tif", "--json", "r.json"])
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "a value the report cannot hold" in captured.err
+    assert "its transform is in r.json" in captured.out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "failed" and report["failed_after_registration"] is True
+    assert report["error_type"] == "ValueError"
+    assert np.allclose(np.array(report["transform_fixed_to_moving"])[:2, 2], [-6, -4],
+                       atol=0.5)
     assert not (tmp_path / "out.tif").exists()
 
 

@@ -39,12 +39,13 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     an image matched on its own grid and of two georeferenced files; ``geotiff``: the
     GeoTIFF keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
 
-    An image registered whose output cannot be made or written (a full disk, say) is
-    failed there, not retried, and its report keeps the transform found
-    (``failed_after_registration``), as ``sarfeat register --json`` does. A report that
-    the disk refuses (:func:`_write_report`) comes back in
-    ``outcome.extra['unwritten_report']``, which this function, called again with the
-    outcome (on the client: :func:`save_unreported`), writes as it is.
+    An image registered whose output cannot be made or written (a full disk, say), or
+    whose report cannot be made, is failed there, not retried, its registered image
+    removed, and its report keeps the transform found (``failed_after_registration``), as
+    ``sarfeat register --json`` does. A report that the disk refuses
+    (:func:`_write_report`) comes back in ``outcome.extra['unwritten_report']``, which
+    this function, called again with the outcome (on the client: :func:`save_unreported`),
+    writes as it is.
     """
     from .. import __version__
     from ..io import read_raster, warp_onto, write_raster
@@ -62,7 +63,6 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     if unwritten is not None:  # a worker's report that its disk refused: written here
         return _write_report(outcome, report_path, unwritten, head)
     search = searches[outcome.inputs is not None]
-    report = None
     if outcome.ok:
         result = outcome.result
         output = folder / f"{outcome.name}.registered{suffix}"
@@ -78,17 +78,19 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
                                                       with_nodata(moving, nodata))
             note = write_raster(output, raster, display_kind=pair_input_kind(
                 input_kind, reference, moving), **geotiff or {})
+            written = output_report(argparse.Namespace(**{**_GEOTIFF_DEFAULTS, "order": order,
+                                                          **(options or {})}),
+                                    raster, output, note)
+            # a report that cannot be made fails the image as a write does: with its transform
+            report = registration_report(
+                result, result.transform.params,
+                outcome.inputs or _matched_whole(reference, moving), head,
+                {"output": str(output), "output_resampled": True, **written, **search})
+            outcome.extra["output"] = str(output)
         except Exception as error:  # noqa: BLE001 - reported with the transform found
+            output.unlink(missing_ok=True)  # failed: no registered image says otherwise
             report = _failed_after_registration(outcome, head, error)
-    if outcome.ok:
-        outcome.extra["output"] = str(output)
-        written = output_report(argparse.Namespace(**{**_GEOTIFF_DEFAULTS, "order": order,
-                                                      **(options or {})}),
-                                raster, output, note)
-        report = registration_report(
-            result, result.transform.params, outcome.inputs or _matched_whole(reference, moving),
-            head, {"output": str(output), "output_resampled": True, **written, **search})
-    elif report is None:
+    else:
         if outcome.error_type == "BandChoiceError":  # the image's (REFERENCE's was checked)
             outcome.error = _image_band_error(image, outcome.error)
         # how to widen the search of a refused optical pair, as `sarfeat register` says it
