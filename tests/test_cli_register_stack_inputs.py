@@ -141,6 +141,25 @@ def test_an_image_listed_twice_is_refused(files, tmp_path, capsys, monkeypatch):
     assert not out.exists()
 
 
+def test_a_quoted_tilde_image_is_not_taken_for_the_home_folder_s(tmp_path, monkeypatch):
+    """IMAGES are read as given (a quoted '~/a.npy' is a file of a folder '~' here), so
+    '~/a.npy' and $HOME/a.npy are two files, not one listed twice; the same file spelt
+    twice is still refused."""
+    from sarfeat.cli.common import UsageError
+    from sarfeat.cli.stack_inputs import check_distinct
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    (work / "~").mkdir(parents=True)
+    home.mkdir()
+    for path in (home / "a.npy", work / "~" / "a.npy"):
+        np.save(path, np.zeros((4, 4), np.float32))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    check_distinct(["~/a.npy", str(home / "a.npy")])
+    with pytest.raises(UsageError, match="twice"):
+        check_distinct(["~/a.npy", "./~/a.npy"])
+
+
 def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(files, tmp_path,
                                                                         capsys):
     """-o under a file failed with exit 1 and a bare "[Errno 20] Not a directory" once the

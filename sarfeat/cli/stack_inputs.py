@@ -143,7 +143,7 @@ def check_distinct(images: Sequence[str | os.PathLike]) -> None:
     """
     seen: dict[Path, int] = {}
     for position, image in enumerate(images, 1):
-        key = Path(image).expanduser().resolve()
+        key = Path(image).resolve()  # as it is read: a quoted ~ is not expanded
         if key in seen:
             raise UsageError(f"IMAGES list {str(image)!r} twice (at {seen[key]} and "
                              f"{position}): list each image once")
