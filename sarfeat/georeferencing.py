@@ -17,8 +17,8 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from rasterio.crs import CRS
 
-__all__ = ["RasterLike", "centre_distance", "footprint_window", "grid_difference",
-           "map_coordinates", "pixel_map", "reproject_band"]
+__all__ = ["RasterLike", "centre_distance", "footprint_window", "georeferenced_pixels",
+           "grid_difference", "map_coordinates", "pixel_map", "reproject_band"]
 
 #: Fixed pixels within which a footprint's edge is taken to lie on a pixel edge (the rounding
 #: of map coordinates through two geotransforms, far above float error, far below a pixel).
@@ -96,7 +96,28 @@ def _to_pixels(raster: RasterLike, east: np.ndarray, north: np.ndarray) -> np.nd
     return np.column_stack([cols, rows])
 
 
-def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.ndarray:
+def georeferenced_pixels(fixed: RasterLike, moving: RasterLike, xy: np.ndarray) -> np.ndarray:
+    """Where the georeferencing puts pixels ``xy`` of ``fixed`` in ``moving``: the exact map,
+    across CRSs too.
+
+    Parameters
+    ----------
+    fixed, moving : Raster
+        Rasters with a geotransform.
+    xy : (N, 2) ndarray
+        Pixel (x, y) of ``fixed``.
+
+    Returns
+    -------
+    (N, 2) ndarray
+        Pixel (x, y) of ``moving``.
+    """
+    mapped = map_coordinates(fixed, xy, moving.crs)
+    return _to_pixels(moving, mapped[:, 0], mapped[:, 1])
+
+
+def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11,
+              window: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The 3x3 affine matrix mapping fixed pixels (x, y) to moving pixels by georeferencing.
 
     Exact for two rasters in one CRS; across CRSs, a least-squares fit over a
@@ -110,18 +131,21 @@ def pixel_map(fixed: RasterLike, moving: RasterLike, samples: int = 11) -> np.nd
         Rasters with a geotransform.
     samples : int
         Grid points a side of the fit across CRSs.
+    window : (int, int, int, int), optional
+        (row0, row1, col0, col1), ends excluded: the fit over that part of ``fixed``,
+        from the window's own pixels (its corner is (0, 0)).
 
     Returns
     -------
     (3, 3) ndarray
     """
-    rows, cols = fixed.shape
+    row0, row1, col0, col1 = window or (0, fixed.shape[0], 0, fixed.shape[1])
+    rows, cols = row1 - row0, col1 - col0
     # the grid spans at least one pixel each way: on a raster of one row (or column) it would
     # otherwise leave the row (column) coefficients undetermined, and the map singular
     grid = np.stack(np.meshgrid(np.linspace(0, max(cols - 1, 1), samples),
                                 np.linspace(0, max(rows - 1, 1), samples)), -1).reshape(-1, 2)
-    mapped = map_coordinates(fixed, grid, moving.crs)
-    target = _to_pixels(moving, mapped[:, 0], mapped[:, 1])
+    target = georeferenced_pixels(fixed, moving, grid + (col0, row0))
     design = np.column_stack([grid, np.ones(len(grid))])
     solution, *_ = np.linalg.lstsq(design, target, rcond=None)
     return np.vstack([solution.T, [0.0, 0.0, 1.0]])

@@ -350,19 +350,15 @@ def warp_onto_curved(raster: Raster, grid: Raster, correction: np.ndarray, *, or
 def _fitted_blocks(grid: Raster, raster: Raster, windows: list):
     """(window, block pixels -> raster pixels affine fit) of each window, split in four
     until the fit is within ``CURVED_TOLERANCE`` raster pixels of the exact map."""
-    from .georeferencing import map_coordinates, pixel_map
+    from .georeferencing import georeferenced_pixels, pixel_map
 
     while windows:
         r0, r1, c0, c1 = windows.pop(0)
-        part = _GridPart((r1 - r0, c1 - c0), grid.crs, grid.transform @ _translation(c0, r0))
-        fit = pixel_map(part, raster)
+        fit = pixel_map(grid, raster, window=(r0, r1, c0, c1))
         # the exact map at points between pixel_map's samples
         xy = np.stack(np.meshgrid(np.linspace(0, c1 - c0 - 1, 8),
                                   np.linspace(0, r1 - r0 - 1, 8)), -1).reshape(-1, 2)
-        east, north = map_coordinates(part, xy, raster.crs).T
-        inverse = ~raster.transform
-        exact = np.column_stack([inverse.a * east + inverse.b * north + inverse.c - 0.5,
-                                 inverse.d * east + inverse.e * north + inverse.f - 0.5])
+        exact = georeferenced_pixels(grid, raster, xy + (c0, r0))
         error = np.abs(xy @ fit[:2, :2].T + fit[:2, 2] - exact).max()
         if error <= CURVED_TOLERANCE or min(r1 - r0, c1 - c0) <= CURVED_SMALLEST:
             yield (r0, r1, c0, c1), fit
@@ -370,16 +366,3 @@ def _fitted_blocks(grid: Raster, raster: Raster, windows: list):
         rm, cm = (r0 + r1) // 2, (c0 + c1) // 2
         windows[:0] = [(a, b, c, d) for a, b in ((r0, rm), (rm, r1))
                        for c, d in ((c0, cm), (cm, c1))]
-
-
-def _translation(x: float, y: float):
-    from affine import Affine  # rasterio's: only georeferenced rasters need it
-
-    return Affine.translation(x, y)
-
-
-class _GridPart:
-    """A block of a georeferenced grid: its shape, CRS and geotransform."""
-
-    def __init__(self, shape: tuple[int, int], crs, transform) -> None:
-        self.shape, self.crs, self.transform = shape, crs, transform
