@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .nodata_steps import alpha_index, nodata_fits, nodata_valid_mask
+from .nodata_steps import alpha_index, mark_nodata, nodata_fits, nodata_valid_mask
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
     plain_tiff_quiet, rasterio_or_none,
@@ -24,8 +24,8 @@ from .raster import (
 if TYPE_CHECKING:
     import rasterio.io
 
-__all__ = ["read_raster", "read_raster_header", "read_raster_window", "band_count_view",
-           "read_image", "bands_first", "is_picture", "georeferencing_of", "check_input_file"]
+__all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_band_window",
+           "band_count_view", "read_image", "bands_first", "is_picture", "georeferencing_of", "check_input_file"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -350,6 +350,38 @@ def read_raster_window(path: str | os.PathLike, window: tuple[int, int, int, int
         For a file that cannot be read.
     """
     return _read_rasterio(Path(check_path(path)), window=window, indexes=bands)
+
+
+def read_band_window(header: Raster, window: tuple[int, int, int, int], band: int | None,
+                     nodata: float | None = None) -> np.ndarray:
+    """Band ``band`` of the GeoTIFF of ``header`` within ``window``, as
+    ``read_raster(path).band(band, window)`` gives it, with only that band read (every band
+    when ``band`` is None: a picture's gray values need them).
+
+    Parameters
+    ----------
+    header : Raster
+        The file's header (:func:`read_raster_header`), for its path and band count.
+    window : (int, int, int, int)
+        (row0, row1, col0, col1) of the file, ends excluded.
+    band : int or None
+        0-based band, negative from the end; None for a picture's gray.
+    nodata : float, optional
+        A value marked no-data too (:func:`sarfeat.nodata_steps.mark_nodata`).
+
+    Returns
+    -------
+    ndarray
+        As :meth:`Raster.band` gives it.
+
+    Raises
+    ------
+    RasterError
+        For a file that cannot be read.
+    """
+    chosen = None if band is None else (band % len(header.bands),)
+    part = mark_nodata(read_raster_window(header.path, window, chosen), nodata)
+    return part.band(None if chosen is None else 0)
 
 
 def _read_rasterio(path: Path, window: tuple[int, int, int, int] | None = None,

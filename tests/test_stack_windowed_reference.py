@@ -85,6 +85,7 @@ def test_register_stack_sends_a_georeferenced_reference_by_its_path(stack_files,
 def test_a_task_reads_the_reference_band_in_its_window_and_finds_the_same(stack_files,
                                                                          tmp_path,
                                                                          monkeypatch):
+    from sarfeat import raster_read
     from sarfeat.parallel import stack
 
     reference, image, plain = stack_files
@@ -99,10 +100,10 @@ def test_a_task_reads_the_reference_band_in_its_window_and_finds_the_same(stack_
                                     given["band"], True, None, 1)
 
     whole, windows = [], []
-    read_whole, read_window = stack.read_raster, stack.read_raster_window
+    read_whole, read_window = stack.read_raster, raster_read.read_raster_window
     monkeypatch.setattr(stack, "read_raster",
                         lambda path: whole.append(str(path)) or read_whole(path))
-    monkeypatch.setattr(stack, "read_raster_window", lambda path, window, bands=None:
+    monkeypatch.setattr(raster_read, "read_raster_window", lambda path, window, bands=None:
                         windows.append((window, bands)) or read_window(path, window, bands))
     windowed = task(reference, image)
     assert windowed.ok, windowed.error

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import sarfeat.io
+import sarfeat.raster_read
 from sarfeat.cli import main
 from sarfeat.io import read_raster, read_raster_header, read_raster_window
 
@@ -99,10 +100,11 @@ def test_register_reads_only_the_matched_band_in_the_footprint_window(tmp_path, 
     moving = _write(tmp_path / "sar.tif", moved[None], -1.0,
                     transform=GEO @ Affine.translation(PAD, PAD))
     whole_reads, window_reads = [], []
-    read_whole, read_window = sarfeat.io.read_raster, sarfeat.io.read_raster_window
+    read_whole, read_window = sarfeat.io.read_raster, sarfeat.raster_read.read_raster_window
     monkeypatch.setattr(sarfeat.io, "read_raster",
                         lambda path: whole_reads.append(str(path)) or read_whole(path))
-    monkeypatch.setattr(sarfeat.io, "read_raster_window", lambda path, window, bands=None:
+    monkeypatch.setattr(sarfeat.raster_read, "read_raster_window",
+                        lambda path, window, bands=None:
                         window_reads.append((window, bands)) or read_window(path, window, bands))
     windowed = _register(tmp_path, "windowed", fixed, moving, capsys)
     assert whole_reads == [str(moving)]  # the fixed file is never read whole
@@ -135,7 +137,7 @@ def test_fixed_pixels_that_cannot_be_read_are_bad_input_as_when_read_whole(tmp_p
     def broken(path, window, bands=None):
         raise RasterError(f"cannot read {str(path)!r}: a broken tile")
 
-    monkeypatch.setattr(sarfeat.io, "read_raster_window", broken)
+    monkeypatch.setattr(sarfeat.raster_read, "read_raster_window", broken)  # read_band_window's
     status = main(["register", str(fixed), str(moving), "--modality", "optical-sar",
                    "--fixed-band", "1", "--json", str(tmp_path / "r.json")])
     assert status == 2  # bad input, before any matching: no report

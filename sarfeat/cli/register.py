@@ -169,25 +169,20 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         note = scaling_note(f"{name} {str(path)!r}", raster)  # matched in physical values
         if note is not None:
             console.say(note)
-    return fixed, moving, _window_reader(args, len(fixed.bands), fixed_band) if windowed \
-        else None
+    return fixed, moving, _window_reader(args, fixed, fixed_band) if windowed else None
 
 
-def _window_reader(args: argparse.Namespace, count: int, band: int | None):
-    """``read(window)``: band ``band`` of FIXED (a file of ``count`` bands) in ``window``
-    (r0, r1, c0, c1), as the whole file read with ``--nodata`` would give it
-    (:meth:`sarfeat.io.Raster.band`): only that band is read, or every band when none is
-    chosen (a colour picture's gray values need them)."""
-    from ..io import RasterError, read_raster_window
-
-    chosen = None if band is None else (band % count,)
+def _window_reader(args: argparse.Namespace, header, band: int | None):
+    """``read(window)``: band ``band`` of FIXED (its ``header``) in ``window`` (r0, r1, c0,
+    c1), as the whole file read with ``--nodata`` would give it
+    (:func:`sarfeat.io.read_band_window`)."""
+    from ..io import RasterError, read_band_window
 
     def read(window: tuple[int, int, int, int]) -> np.ndarray:
         try:  # pixels that cannot be read: an unreadable input, as when read whole
-            part = read_raster_window(args.fixed, window, chosen)
+            return read_band_window(header, window, band, args.nodata)
         except RasterError as error:
             raise input_error(error) from None
-        return with_nodata(part, args.nodata).band(None if chosen is None else 0)
 
     return read
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
-                  rasterio_or_none, read_raster, read_raster_header, read_raster_window)
+                  rasterio_or_none, read_band_window, read_raster, read_raster_header)
 from ..raster import plain_tiff_quiet, scaling_applies
 from ..raster_read import check_input_file, georeferencing_of
 from ..wording import counted
@@ -203,7 +203,8 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
                     more=[str(image.path) for image in refused[1:]])
         matched = checked_band(shown, band, "--reference-band")
         if raster.count == 0:  # its header: that band alone is read, to check it
-            matched = _matched_band(args.reference, raster, band, args.nodata)
+            matched = read_band_window(raster, (0, raster.shape[0], 0, raster.shape[1]), band,
+                                       args.nodata)
     except RasterError as error:
         raise input_error(error) from None
     if not np.isfinite(matched).any():  # every image would fail, each in its own task
@@ -212,16 +213,6 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
                                                      if args.nodata is not None else ""))
     return raster, headers
-
-
-def _matched_band(path, header: Raster, band: int | None, nodata: float | None
-                  ) -> np.ndarray:
-    """Band ``band`` (every band when None: a picture's gray) of the GeoTIFF of ``header``
-    (:func:`sarfeat.io.read_raster_header`) as ``read_raster(path).band(band)`` gives it,
-    ``--nodata`` marked: the file's other bands are not read."""
-    chosen = None if band is None else (band % len(header.bands),)
-    part = read_raster_window(path, (0, header.shape[0], 0, header.shape[1]), chosen)
-    return with_nodata(part, nodata).band(None if chosen is None else 0)
 
 
 def scaling_notes(reference_path: str, reference: Raster,

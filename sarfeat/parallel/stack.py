@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..atomic_files import lasting_write_error
-from ..io import (Raster, RasterError, band_count_view, read_raster, read_raster_header,
-                  read_raster_window)
+from ..io import (Raster, RasterError, band_count_view, read_band_window, read_raster,
+                  read_raster_header)
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import mark_nodata
 from ..registration import (PairInputs, RegistrationError, RegistrationResult,
@@ -134,14 +134,11 @@ def _read_pair(fixed, moving, fixed_band: int | None, nodata: float | None):
     moving = _read(moving)
     if not (isinstance(moving, Raster) and moving.georeferenced):
         return _read(fixed), moving, None
-    count = len(header.bands)
     # a band to choose or out of range: the error of the whole file's band()
     band_count_view(header, scaled=False).band(fixed_band, window=(0, 1, 0, 1))
-    chosen = None if fixed_band is None else (fixed_band % count,)  # every band for gray
 
     def read_fixed(window: tuple[int, int, int, int]) -> np.ndarray:
-        part = mark_nodata(read_raster_window(fixed, window, chosen), nodata)
-        return part.band(None if chosen is None else 0)
+        return read_band_window(header, window, fixed_band, nodata)
 
     return header, moving, read_fixed
 
