@@ -387,8 +387,12 @@ class PairInputs:
         moving = self.moving if moving is None else moving
         if not self.curved:
             return warp_onto(moving, self.fixed, total, order=order)
-        correction = np.linalg.inv(self.crop) @ np.linalg.inv(self.prior) @ total
-        return warp_onto_curved(moving, self.fixed, correction, order=order)
+        return warp_onto_curved(moving, self.fixed, self.correction(total), order=order)
+
+    def correction(self, total: np.ndarray) -> np.ndarray:
+        """The registration ``total`` (:meth:`total`) on the fixed grid: the fixed file's
+        pixels -> where it puts them there (3x3), which the georeferencing then maps."""
+        return np.linalg.inv(self.crop) @ np.linalg.inv(self.prior) @ total
 
     def in_file_pixels(self, result: RegistrationResult,
                        moving_band: int | None = None) -> RegistrationResult:

@@ -33,7 +33,8 @@ from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
-                     tie_points, updated_geotransform, write_json, write_tie_points)
+                     tie_points, transform_fit_note, updated_geotransform, write_json,
+                     write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
                              add_search_options, matcher_options, overlap_hint, refusal_hint,
                              search_report, upright_search, whole_circle_search)
@@ -296,6 +297,9 @@ def run(args: argparse.Namespace) -> None:
             _steps(result, console)
             total = inputs.prior @ result.transform.params @ inputs.crop
             _say_result(args, result, console)
+            note = transform_fit_note(inputs, total)
+            if note is not None:
+                console.step(note)
             wrote = _write_outputs(args, inputs, result, total, matcher, console, kind,
                                    search_report(args, upright, whole_circle))
     except Exception as error:
