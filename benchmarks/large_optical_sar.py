@@ -31,7 +31,8 @@ Run from the repository root::
 
     SARFEAT_DATA_DIR=/work/data_all PYTHONPATH=. python benchmarks/large_optical_sar.py \\
         make --side 10980 --folder /tmp/large
-    PYTHONPATH=. python benchmarks/large_optical_sar.py check /tmp/large r.json --output out.tif
+    PYTHONPATH=. python benchmarks/large_optical_sar.py check /tmp/large r.json --output out.tif \\
+        --tie-points ties.csv
 """
 
 from __future__ import annotations
@@ -168,9 +169,25 @@ def make(side: int, folder: Path, offset: tuple[float, float], seed: int) -> Non
     print(json.dumps(truth))
 
 
+def _true_moving(folder: Path, report: dict, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """(2, N) moving pixels that show the ground of fixed pixels (xs, ys), by the truth."""
+    import rasterio
+    from rasterio.warp import transform as transform_points
+
+    dx, dy = json.loads((folder / "truth.json").read_text())["offset_east_north_m"]
+    with rasterio.open(report["fixed"]) as f, rasterio.open(report["moving"]) as m:
+        fixed_t, moving_t, moving_crs = f.transform, m.transform, m.crs
+    east, north = fixed_t * (xs + 0.5, ys + 0.5)
+    # the moving pixel labelled with the map point + offset shows the fixed pixel's ground
+    lon, lat = transform_points(UTM, moving_crs, east + dx, north + dy)
+    col, row = ~moving_t * (np.asarray(lon), np.asarray(lat))
+    return np.stack([np.asarray(col) - 0.5, np.asarray(row) - 0.5])
+
+
 def check(folder: Path, report: Path) -> dict:
     """How far the report's fixed-to-moving transform is from the truth (metres), at the
-    fixed pixel centres of the matched window (a 21 x 21 lattice)."""
+    fixed pixel centres of the matched window (a 21 x 21 lattice); how far its shift at the
+    centre (``shift_map_units``) and its ``updated_geotransform`` are (metres)."""
     import rasterio
     from rasterio.warp import transform as transform_points
 
@@ -180,17 +197,14 @@ def check(folder: Path, report: Path) -> dict:
         return {"status": found.get("status"), "error": found.get("error")}
     total = np.asarray(found["transform_fixed_to_moving"], float)
     with rasterio.open(found["fixed"]) as f, rasterio.open(found["moving"]) as m:
-        fixed_t, moving_t, moving_crs = f.transform, m.transform, m.crs
+        fixed_t, moving_t, moving_crs, moving_shape = f.transform, m.transform, m.crs, m.shape
     w = found["fixed_window_matched"]
     ys, xs = np.meshgrid(np.linspace(w["row0"], w["row1"] - 1, 21),
                          np.linspace(w["col0"], w["col1"] - 1, 21), indexing="ij")
     xs, ys = xs.ravel(), ys.ravel()
     east, north = fixed_t * (xs + 0.5, ys + 0.5)
     dx, dy = truth["offset_east_north_m"]
-    # the moving pixel labelled with the map point + offset shows the fixed pixel's ground
-    lon, lat = transform_points(UTM, moving_crs, east + dx, north + dy)
-    col, row = ~moving_t * (np.asarray(lon), np.asarray(lat))
-    expected = np.stack([np.asarray(col) - 0.5, np.asarray(row) - 0.5])
+    expected = _true_moving(folder, found, xs, ys)
     got = total[:2] @ np.stack([xs, ys, np.ones_like(xs)])
     # the error in metres: the moving pixels' difference at the moving grid's pixel size
     gx, gy = moving_t * (got[0] + 0.5, got[1] + 0.5)
@@ -199,8 +213,40 @@ def check(folder: Path, report: Path) -> dict:
     moving_px = np.hypot(*(got - expected))
     out = {"status": "registered", "error_m_mean": float(error.mean()),
            "error_m_max": float(error.max()), "error_moving_px_max": float(moving_px.max()),
-           "confidence": found.get("confidence"), "seconds": found.get("seconds")}
+           "confidence": found.get("confidence"), "seconds": found.get("seconds"),
+           "transform_fit_error_px": found.get("transform_fit_error_px")}
+    shift = found["geography"]["shift_map_units"]
+    out["shift_map_units_error_m"] = float(np.hypot(shift["east"] - dx, shift["north"] - dy))
+    updated = found["geography"].get("updated_geotransform")
+    if updated:  # the moving pixels over the window where it puts them, against the truth
+        last = np.array(moving_shape)[::-1, None] - 1
+        inside = np.all((expected > 0) & (expected < last), axis=0)
+        col, row = expected[:, inside] + 0.5
+        placed = np.array(updated["affine"][:6]).reshape(2, 3) @ np.stack(
+            [col, row, np.ones_like(col)])
+        pe, pn = transform_points(updated["crs"], UTM, placed[0], placed[1])
+        miss = np.hypot(np.asarray(pe) - east[inside], np.asarray(pn) - north[inside])
+        out["updated_geotransform"] = {"crs": updated["crs"],
+                                       "error_m_mean": float(miss.mean()),
+                                       "error_m_max": float(miss.max())}
     return out
+
+
+def check_tie_points(folder: Path, report: Path, ties: Path) -> dict:
+    """How far the tie points' moving pixels (``--tie-points`` CSV) are from those that show
+    their fixed pixels' ground by the truth (moving pixels), and how far from that error
+    their ``residual_px`` is (how well a residual tells a tie point's error)."""
+    import csv
+
+    with open(ties, newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    column = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    expected = _true_moving(folder, json.loads(report.read_text()), column["fixed_col"],
+                            column["fixed_row"])
+    error = np.hypot(column["moving_col"] - expected[0], column["moving_row"] - expected[1])
+    return {"tie_points": len(rows), "tie_error_px_mean": float(error.mean()),
+            "tie_error_px_median": float(np.median(error)), "tie_error_px_max": float(error.max()),
+            "residual_minus_error_px_max": float(np.abs(column["residual_px"] - error).max())}
 
 
 def check_output(folder: Path, output: Path, windows: int = 3, side: int = 512) -> dict:
@@ -249,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("report", type=Path)
     c.add_argument("--output", type=Path, default=None,
                    help="also measure the registered output against the SAR canvas")
+    c.add_argument("--tie-points", type=Path, default=None,
+                   help="also measure the tie points (CSV) against the truth")
     args = parser.parse_args(argv)
     if args.command == "make":
         make(args.side, args.folder, tuple(args.offset), args.seed)
@@ -256,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         found = check(args.folder, args.report)
         if args.output is not None:
             found.update(check_output(args.folder, args.output))
+        if args.tie_points is not None:
+            found.update(check_tie_points(args.folder, args.report, args.tie_points))
         print(json.dumps(found))
     return 0
 
