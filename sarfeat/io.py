@@ -38,8 +38,9 @@ from .raster import (
     rasterio_or_none, rgb_to_gray,
 )
 from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_to_gray
-from .raster_read import (band_count_view, bands_first, read_band_window, read_image,
-                          read_raster, read_raster_header, read_raster_window)
+from .raster_read import (band_count_view, band_has_valid_pixel, bands_first,
+                          read_band_window, read_image, read_raster, read_raster_header,
+                          read_raster_window)
 from .raster_warp import (warp_bands, warp_colour, warp_onto, warp_onto_curved,
                           warp_raster)
 from .raster_write import write_raster, written_dtype
@@ -52,5 +53,6 @@ __all__ = [
     "written_dtype", "warp_onto", "check_path", "check_raster", "check_creation_options",
     "geotiff_creation_options", "overview_factors", "OVERVIEW_RESAMPLINGS", "warp_bands",
     "warp_colour", "written_together", "grid_difference", "WriteError", "warp_onto_curved",
-    "read_raster_header", "read_raster_window", "read_band_window", "band_count_view",
+    "read_raster_header", "read_raster_window", "read_band_window", "band_has_valid_pixel",
+    "band_count_view",
 ]

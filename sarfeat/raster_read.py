@@ -25,12 +25,16 @@ if TYPE_CHECKING:
     import rasterio.io
 
 __all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_band_window",
-           "band_count_view", "read_image", "bands_first", "is_picture", "georeferencing_of", "check_input_file"]
+           "band_has_valid_pixel", "band_count_view", "read_image", "bands_first", "is_picture",
+           "georeferencing_of", "check_input_file"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
 #: memory) held 0.9 GB of a 10980 px 4-band uint16 tile's blocks beside its 0.96 GB of pixels.
 READ_CACHE_MB = 64
+#: The most of a file's pixels (bytes, as stored, of the bands read) that
+#: :func:`band_has_valid_pixel` reads at a time: whole rows of its blocks, at least one.
+SCAN_BYTES = 16 * 2**20
 #: TIFF tags that carry georeferencing (GeoTIFF and GDAL's own).
 _GEO_TAGS = {33550: "ModelPixelScale", 33922: "ModelTiepoint", 34264: "ModelTransformation",
              34735: "GeoKeyDirectory", 50844: "RPCCoefficient"}
@@ -382,6 +386,56 @@ def read_band_window(header: Raster, window: tuple[int, int, int, int], band: in
     chosen = None if band is None else (band % len(header.bands),)
     part = mark_nodata(read_raster_window(header.path, window, chosen), nodata)
     return part.band(None if chosen is None else 0)
+
+
+def band_has_valid_pixel(header: Raster, band: int | None,
+                         nodata: float | None = None) -> bool:
+    """Whether band ``band`` of the GeoTIFF of ``header`` holds a valid pixel, read a few
+    rows of the file's blocks at a time (at most :data:`SCAN_BYTES`, at least one row of
+    blocks) and stopping at the first that holds one: what
+    ``np.isfinite(read_band_window(header, whole, band, nodata)).any()`` says, without
+    the whole band in memory.
+
+    Parameters
+    ----------
+    header : Raster
+        The file's header (:func:`read_raster_header`).
+    band : int or None
+        As :func:`read_band_window` takes it.
+    nodata : float, optional
+        A value marked no-data too.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    RasterError
+        For a file that cannot be read.
+    """
+    for window in _block_row_windows(header, band):
+        if np.isfinite(read_band_window(header, window, band, nodata)).any():
+            return True
+    return False
+
+
+def _block_row_windows(header: Raster, band: int | None):
+    """The windows (row0, row1, col0, col1) of whole rows of the blocks of band ``band``
+    (the first band for None) of the file of ``header``, top to bottom, each as many rows
+    of blocks as :data:`SCAN_BYTES` holds of the bands read (at least one)."""
+    rasterio = rasterio_or_none()
+    try:
+        with plain_tiff_quiet(rasterio), rasterio.open(header.path) as source:
+            block_rows = source.block_shapes[0 if band is None else band % source.count][0]
+            bands_read = source.count if band is None else 1
+            row_bytes = source.width * np.dtype(source.dtypes[0]).itemsize * bands_read
+            height, width = source.height, source.width
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
+        raise RasterError(f"cannot read {str(header.path)!r}: {error}") from None
+    step = block_rows * max(1, SCAN_BYTES // (block_rows * row_bytes))
+    for row in range(0, height, step):
+        yield row, min(row + step, height), 0, width
 
 
 def _read_rasterio(path: Path, window: tuple[int, int, int, int] | None = None,

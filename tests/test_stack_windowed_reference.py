@@ -18,12 +18,13 @@ from rasterio.transform import Affine  # noqa: E402 - after the skip
 
 GEO = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 4300000.0)
 PAD = 96  # the reference reaches this far beyond the georeferenced image on each side
+BLOCKS = {"tiled": True, "blockxsize": 16, "blockysize": 16}  # a small file's own blocks
 
 
-def _write(path, bands: np.ndarray, nodata, transform=GEO):
+def _write(path, bands: np.ndarray, nodata, transform=GEO, **layout):
     with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2],
                        count=bands.shape[0], dtype=bands.dtype.name, crs="EPSG:32630",
-                       transform=transform, nodata=nodata) as target:
+                       transform=transform, nodata=nodata, **layout) as target:
         target.write(bands)
     return str(path)
 
@@ -119,3 +120,71 @@ def test_a_task_reads_the_reference_band_in_its_window_and_finds_the_same(stack_
     whole.clear()
     assert task(reference, plain).ok  # an image without georeferencing: read whole
     assert sorted(whole) == sorted([reference, plain])
+
+
+def test_the_reference_check_reads_rows_of_blocks_until_a_valid_pixel(stack_files, tmp_path,
+                                                                       monkeypatch, capsys):
+    """The client read the whole matched band of a georeferenced reference to check that it
+    has a valid pixel (240 MB at a 10980 px uint16 tile); it now reads rows of the file's
+    blocks, top to bottom, and stops at the first that holds one. The error where none does
+    is as before."""
+    from _stack_helpers import record_stack_calls
+
+    from sarfeat import raster_read
+    from sarfeat.cli import main
+
+    _, image, _ = stack_files
+    given, windows = record_stack_calls(monkeypatch), []
+    read_window = raster_read.read_raster_window
+    monkeypatch.setattr(raster_read, "read_raster_window", lambda path, window, bands=None:
+                        windows.append((window, bands)) or read_window(path, window, bands))
+    monkeypatch.setattr(raster_read, "SCAN_BYTES", 1, raising=False)  # a row of blocks
+    bands = np.zeros((2, 56, 40), np.uint16)  # 4 rows of 16 px blocks, the last 8 px high
+    bands[0] = 7  # band 0 valid everywhere: band 1 is checked, alone
+    rows = [(0, 16, 0, 40), (16, 32, 0, 40), (32, 48, 0, 40), (48, 56, 0, 40)]
+    for valid_at, read in ((3, rows[:1]), (50, rows), (None, rows)):
+        bands[1] = 0
+        if valid_at is not None:  # one valid pixel, in the last column
+            bands[1, valid_at, 39] = 9
+        reference = _write(tmp_path / f"ref{valid_at}.tif", bands, 0, **BLOCKS)
+        windows.clear()
+        status = main(["register-stack", reference, image, "-o", str(tmp_path / "out"), "-q",
+                       "--reference-band", "1", "--overwrite"])
+        err = capsys.readouterr().err
+        assert windows == [(window, (1,)) for window in read], (valid_at, windows)
+        if valid_at is None:
+            assert status == 2 and f"REFERENCE {reference!r} has no valid pixel in band 1: " \
+                "all NaN or no-data" in err, err
+        else:  # the pairs go to the tasks, which register nothing here
+            assert status == 0 and given["pairs"][-1][0] == os.path.abspath(reference), err
+
+
+@pytest.mark.parametrize("layout", [{}, {"tiled": False, "blockysize": 8}])
+def test_band_has_valid_pixel_says_what_the_whole_band_says(tmp_path, monkeypatch, layout):
+    """:func:`sarfeat.io.band_has_valid_pixel`, read by rows of blocks (striped or tiled),
+    answers as the whole band read does: its file's nodata, a value given, a band from the
+    end, a picture's gray (no-data where its alpha is zero)."""
+    from sarfeat import raster_read
+    from sarfeat.io import band_has_valid_pixel, read_raster_header
+    from sarfeat.nodata_steps import mark_nodata
+
+    monkeypatch.setattr(raster_read, "SCAN_BYTES", 1, raising=False)
+    bands = np.full((2, 40, 24), 3, np.uint16)
+    bands[1, 39, 23] = 4  # band 1: no-data (3) but its last pixel
+    layout = {**BLOCKS, **layout}
+    plain = _write(tmp_path / "plain.tif", bands, 3, **layout)
+    rgba = np.zeros((4, 40, 24), np.uint8)
+    rgba[:3] = 200
+    picture = _write(tmp_path / "rgba.tif", rgba, None, photometric="RGB", alpha="YES",
+                     **layout)
+    for path, band, nodata, expected in ((plain, 0, None, False), (plain, 1, None, True),
+                                         (plain, -1, 4, False), (plain, 0, 5, False),
+                                         (picture, None, None, False)):
+        header = read_raster_header(path)
+        whole = np.isfinite(mark_nodata(read_raster(path), nodata).band(band)).any()
+        assert band_has_valid_pixel(header, band, nodata) == whole == expected
+    rgba[3, 33, 0] = 255  # one pixel seen through the alpha
+    picture = _write(tmp_path / "rgba.tif", rgba, None, photometric="RGB", alpha="YES",
+                     **layout)
+    assert read_raster_header(picture).picture
+    assert band_has_valid_pixel(read_raster_header(picture), None)

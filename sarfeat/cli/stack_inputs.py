@@ -12,7 +12,7 @@ import numpy as np
 
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
-                  rasterio_or_none, read_band_window, read_raster, read_raster_header)
+                  band_has_valid_pixel, rasterio_or_none, read_raster, read_raster_header)
 from ..raster import plain_tiff_quiet, scaling_applies
 from ..raster_read import check_input_file, georeferencing_of
 from ..wording import counted
@@ -201,13 +201,14 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
         check_bands([(shown, band, "--reference-band"),
                      *[(image, image_band, "--image-band") for image in refused[:1]]],
                     more=[str(image.path) for image in refused[1:]])
-        matched = checked_band(shown, band, "--reference-band")
-        if raster.count == 0:  # its header: that band alone is read, to check it
-            matched = read_band_window(raster, (0, raster.shape[0], 0, raster.shape[1]), band,
-                                       args.nodata)
+        if raster.count == 0:  # its header: that band alone is read, a few blocks at a
+            # time, until one holds a valid pixel
+            valid = band_has_valid_pixel(raster, band, args.nodata)
+        else:
+            valid = np.isfinite(checked_band(shown, band, "--reference-band")).any()
     except RasterError as error:
         raise input_error(error) from None
-    if not np.isfinite(matched).any():  # every image would fail, each in its own task
+    if not valid:  # every image would fail, each in its own task
         raise UsageError(f"REFERENCE {args.reference!r} has no valid pixel"
                          + ("" if band is None else f" in band {band}")
                          + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
