@@ -375,3 +375,36 @@ def test_a_picture_geotiff_is_read_by_windows_as_read_image_reads_it(client, air
         target.write(picture[:1].astype(np.float32))
     with pytest.raises(ValueError, match=r"band=1 does not exist in .*single.tif' \(1 band\)$"):
         detect_tiled(single, band=1, **options)
+
+
+def test_a_scene_geotiffs_windows_are_read_by_sarfeat_io_s_reader(tmp_path, monkeypatch):
+    """detect_tiled's workers read a GeoTIFF's windows with a copy of what sarfeat.io reads
+    (the band, its no-data, masks, alpha and scaling); they use its reader now
+    (:func:`sarfeat.io.read_band_window`, that of register's FIXED). A window is what the
+    whole file's band gives of it, float where the file can mark no-data even where the
+    window holds none (every window of a scene in the scene's dtype)."""
+    rasterio = pytest.importorskip("rasterio")
+    from sarfeat import raster_read
+    from sarfeat.io import read_raster
+    from sarfeat.nodata_steps import mark_nodata
+    from sarfeat.parallel import scene as tiled
+
+    values = (np.arange(3 * 40 * 48) % 997 + 1).astype(np.uint16).reshape(3, 40, 48)
+    values[1, 30:, :8] = 0  # band 1's no-data, in its bottom left only
+    path = tmp_path / "bands.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=40, width=48, count=3,
+                       dtype="uint16", nodata=0, crs="EPSG:32630",
+                       transform=rasterio.Affine(10, 0, 600000, 0, -10, 4300000)) as target:
+        target.write(values)
+    windows = []
+    read_window = raster_read.read_raster_window
+    monkeypatch.setattr(raster_read, "read_raster_window", lambda path, window, bands=None:
+                        windows.append((window, bands)) or read_window(path, window, bands))
+    cases = ((1, None, (20, 40, 0, 24)), (1, None, (0, 20, 8, 48)), (2, 5.0, (0, 40, 0, 48)))
+    for band, given, bounds in cases:
+        scene = tiled._Scene(str(path), band, given)
+        window = scene.window(*bounds).read()
+        expected = mark_nodata(read_raster(path), given).band(band, window=bounds)
+        assert window.dtype == scene.dtype == np.float32, (band, bounds)
+        np.testing.assert_array_equal(window, expected.astype(np.float32))
+    assert np.isnan(window).any() and windows == [(bounds, (band,)) for band, _, bounds in cases]

@@ -47,7 +47,7 @@ from ..detector import SARR2D2Detector
 from ..detector_input import keypoint_dtype
 from .. import preprocess, value_scale
 from ..input_kinds import check_input_kind
-from ..io import bands_first
+from ..io import bands_first, read_band_window, read_raster_header
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import nodata_valid_mask
 from ..raster import plain_tiff_quiet, rasterio_or_none
@@ -55,7 +55,7 @@ from ..weights import absolute_weights
 from ..windowed_scaling import SARScaling, sample_scaling
 from ..wording import counted
 from . import _worker
-from .scene_bands import band_scaling, mask_bands, read_bands, read_window
+from .scene_bands import band_scaling, mask_bands, read_bands
 from ._client import client_for, finished
 from .scene_features import SceneFeatures, scene_features
 
@@ -83,6 +83,7 @@ class _File:
     band: int | None
     bounds: tuple[int, int, int, int]  # row0, row1, col0, col1
     nodata: float | None = None  # given for the file, read as its own value is
+    dtype: np.dtype | None = None  # every window's (the scene's); None: a GeoTIFF's as read
 
     def read(self) -> np.ndarray:
         """The window as :func:`sarfeat.io.read_image` reads the file: float, NaN where
@@ -95,15 +96,14 @@ class _File:
             window = np.array(scene[r0:r1, c0:c1])
             del scene  # unmap now: mapped pages would count against the worker
             return _marked(window, None, self.nodata)
-        from rasterio.windows import Window
-
-        where = Window(c0, r0, c1 - c0, r1 - r0)
-        with _open_raster(self.path) as source:
-            # the band (an RGB(A) picture's gray) and the file's no-data value, mask band and
-            # alpha, as sarfeat.io.read_image reads them
-            window, valid, nodata = read_window(source, self.band, self.path, where,
-                                                self.nodata)
-        return _marked(window, valid, nodata)
+        _rasterio()
+        # the band (an RGB(A) picture's gray), the file's no-data value, mask band and alpha,
+        # and its scaling, as sarfeat.io.read_image reads them
+        window = read_band_window(read_raster_header(self.path), self.bounds, self.band,
+                                  self.nodata)
+        # a window without no-data is as stored: float, as the others, where the file can
+        # mark some (the scene's dtype)
+        return window if self.dtype is None else window.astype(self.dtype, copy=False)
 
 
 def _marks(nodata: float | None) -> bool:
@@ -125,13 +125,19 @@ def _marked(window: np.ndarray, valid: np.ndarray | None, nodata: float | None) 
     return window
 
 
-@contextlib.contextmanager
-def _open_raster(path):
-    """A TIFF opened with rasterio, quiet about plain (not georeferenced) TIFFs."""
+def _rasterio():
+    """The rasterio module; an ImportError that says so without it."""
     rasterio = rasterio_or_none()
     if rasterio is None:
         raise ImportError("reading a GeoTIFF by windows needs rasterio (pip install rasterio), "
                           "or convert it to .npy")
+    return rasterio
+
+
+@contextlib.contextmanager
+def _open_raster(path):
+    """A TIFF opened with rasterio, quiet about plain (not georeferenced) TIFFs."""
+    rasterio = _rasterio()
     with plain_tiff_quiet(rasterio), rasterio.open(path) as source:
         yield source
 
@@ -209,7 +215,7 @@ class _Scene:
     def window(self, r0: int, r1: int, c0: int, c1: int):
         """Something :func:`_pixels` turns into the pixels of a window, on a worker."""
         if self.path is not None:
-            return _File(self.path, self.band, (r0, r1, c0, c1), self.nodata)
+            return _File(self.path, self.band, (r0, r1, c0, c1), self.nodata, self.dtype)
         window = self.array[r0:r1, c0:c1]
         return window if hasattr(window, "dask") else np.array(window)
 
