@@ -12,7 +12,9 @@ detection. :func:`write_raster` writes an array (GeoTIFF tiled and deflate-compr
 
 Georeferencing is never dropped silently: a GeoTIFF that carries georeferencing
 tags cannot be read without rasterio (:class:`RasterError` names the extra),
-and a georeferenced array cannot be written without it.
+a georeferenced array cannot be written without it, and a file whose CRS places
+nothing (no geotransform, GCPs or RPCs) is read as not georeferenced with a
+:class:`GeoreferencingWarning` (:attr:`Raster.unused_crs`).
 
 Pixel convention: (x, y) = (col, row) with integer coordinates at pixel
 centres, as in scikit-image; rasterio's geotransforms address pixel corners, so
@@ -34,8 +36,8 @@ from .geotiff_options import (OVERVIEW_RESAMPLINGS, check_creation_options,
 from .georeferencing import (footprint_window, grid_difference, map_coordinates, pixel_map,
                              reproject_band)
 from .raster import (
-    IMAGE_SUFFIXES, TIFF_SUFFIXES, BandChoiceError, Raster, RasterError, check_path, check_raster,
-    rasterio_or_none, rgb_to_gray,
+    IMAGE_SUFFIXES, TIFF_SUFFIXES, BandChoiceError, GeoreferencingWarning, Raster, RasterError,
+    check_path, check_raster, rasterio_or_none, rgb_to_gray,
 )
 from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_to_gray
 from .raster_read import (band_count_view, band_has_valid_pixel, bands_first,
@@ -46,7 +48,8 @@ from .raster_warp import (warp_bands, warp_colour, warp_onto, warp_onto_curved,
 from .raster_write import write_raster, written_dtype
 
 __all__ = [
-    "Raster", "RasterError", "BandChoiceError", "read_raster", "read_image", "rgb_to_gray",
+    "Raster", "RasterError", "BandChoiceError", "GeoreferencingWarning", "read_raster",
+    "read_image", "rgb_to_gray",
     "write_raster", "atomic_path", "rasterio_or_none", "pixel_map", "reproject_band",
     "map_coordinates", "warp_raster", "footprint_window", "remove_stale_temporaries",
     "IMAGE_SUFFIXES", "TIFF_SUFFIXES", "TEMPORARY_MARK", "bands_first", "default_file_mode",

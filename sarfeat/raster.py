@@ -22,7 +22,7 @@ from .wording import counted
 __all__ = [
     "Raster", "RasterError", "BandChoiceError", "check_path", "check_raster", "rasterio_or_none",
     "plain_tiff_quiet", "rgb_to_gray", "LUMA", "IMAGE_SUFFIXES", "TIFF_SUFFIXES",
-    "GDAL_NODATA_TAG", "physical_values", "scaling_applies",
+    "GDAL_NODATA_TAG", "physical_values", "scaling_applies", "GeoreferencingWarning",
 ]
 
 #: Rec. 709 luma, the weights of :func:`skimage.color.rgb2gray`: sarfeat's one RGB-to-gray rule.
@@ -61,6 +61,12 @@ class BandChoiceError(RasterError):
         """The message, naming ``option`` (a command's ``--fixed-band``, say) as the choice."""
         return (f"{self.name} has {counted(self.count, 'band')} of shape {self.shape}: choose "
                 f"one with {option} 0..{self.count - 1}")
+
+
+class GeoreferencingWarning(UserWarning):
+    """A file's georeferencing is incomplete and sarfeat reads the file as not
+    georeferenced: a CRS without a geotransform (nor GCPs or RPCs) places no pixel
+    (:attr:`Raster.unused_crs`)."""
 
 
 @dataclass
@@ -104,6 +110,11 @@ class Raster:
         else None. ``data`` holds the stored values as they are (as GDAL reads
         them), written back with their scale, offset and unit; :meth:`band`, what
         detection and matching see, gives the physical values.
+    unused_crs : rasterio.crs.CRS or None
+        The CRS of a file that has no geotransform, GCPs or RPCs to place its pixels
+        with (GDAL gives the identity geotransform): it places nothing, so the raster
+        is not georeferenced (``crs`` is None) and the CRS is neither used nor written;
+        kept to say so (the file is read with a :class:`GeoreferencingWarning`). Else None.
     """
 
     data: np.ndarray
@@ -117,6 +128,7 @@ class Raster:
     bands: tuple | None = None
     rpcs: object = None
     scaling: tuple | None = None
+    unused_crs: object = None
 
     @property
     def georeferenced(self) -> bool:

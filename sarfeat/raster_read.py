@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,8 @@ import numpy as np
 
 from .nodata_steps import alpha_index, mark_nodata, nodata_fits, nodata_valid_mask
 from .raster import (
-    GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, Raster, RasterError, check_path,
-    plain_tiff_quiet, rasterio_or_none,
+    GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, GeoreferencingWarning, Raster, RasterError,
+    check_path, plain_tiff_quiet, rasterio_or_none,
 )
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_band_window",
            "band_has_valid_pixel", "band_count_view", "read_image", "bands_first", "is_picture",
-           "georeferencing_of", "check_input_file"]
+           "georeferencing_of", "unused_crs_of", "check_input_file"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -268,6 +269,34 @@ def georeferencing_of(source: rasterio.io.DatasetReader) -> tuple:
             (list(points), points_crs) if points else None, source.rpcs)
 
 
+def unused_crs_of(source: rasterio.io.DatasetReader) -> object:
+    """The CRS of an open rasterio dataset that has nothing to place its pixels with (no
+    geotransform, GCPs or RPCs), which :func:`georeferencing_of` drops; else None.
+
+    Parameters
+    ----------
+    source : rasterio.io.DatasetReader
+        A file opened with ``rasterio.open``.
+
+    Returns
+    -------
+    rasterio.crs.CRS or None
+        As :attr:`sarfeat.io.Raster.unused_crs` holds it.
+    """
+    placed = not source.transform.is_identity or source.gcps[0] or source.rpcs is not None
+    return None if placed else source.crs
+
+
+def _warn_unused_crs(path: Path, crs) -> None:
+    """Say, as a :class:`~sarfeat.raster.GeoreferencingWarning`, that the file of ``path``
+    is read as not georeferenced though it has a CRS (:func:`unused_crs_of`)."""
+    if crs is not None:
+        name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+        warnings.warn(f"{str(path)!r} has a CRS ({name}) but no geotransform: the CRS is "
+                      "ignored and the file read as not georeferenced", GeoreferencingWarning,
+                      stacklevel=4)  # the line that called the public reader
+
+
 def read_raster_header(path: str | os.PathLike) -> Raster | None:
     """What :func:`read_raster` gives of a GeoTIFF, without its pixels: a raster of no band.
 
@@ -456,6 +485,7 @@ def _read_rasterio(path: Path, window: tuple[int, int, int, int] | None = None,
             else:
                 data, valid = _read_pixels(rasterio, source, chosen, window)
             crs, transform, gcps, rpcs = georeferencing_of(source)
+            unused_crs = unused_crs_of(source)
             if window is not None and transform is not None:
                 transform = transform @ Affine.translation(window[2], window[0])
             colours = tuple(source.colorinterp[index].name for index in chosen)
@@ -466,10 +496,11 @@ def _read_rasterio(path: Path, window: tuple[int, int, int, int] | None = None,
             nodata = source.nodata
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad input
         raise RasterError(f"cannot read {str(path)!r}: {error}") from None
+    _warn_unused_crs(path, unused_crs)
     return Raster(data, valid, nodata, crs, transform, path,
                   picture=is_picture(colours, data.dtype), gcps=gcps, bands=bands, rpcs=rpcs,
                   scaling=None if all(band == (1.0, 0.0, None) for band in scaling)
-                  else scaling)
+                  else scaling, unused_crs=unused_crs)
 
 
 def _read_pixels(rasterio, source, indexes: list[int],

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Sequence
 
 from .. import __version__
+from ..raster import GeoreferencingWarning
 from . import detect, register, register_stack
 from .common import DEFAULT_WEIGHTS, UsageError, guarded
 
@@ -113,6 +115,13 @@ def run_command(args: argparse.Namespace) -> int:
         0 on success, 1 for a runtime error (including a pair that cannot be
         registered), 2 for bad usage.
     """
+    with warnings.catch_warnings():  # a command says it in its own words: one note line
+        warnings.simplefilter("ignore", GeoreferencingWarning)  # (common.unplaced)
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """:func:`run_command`, its warnings as the library gives them."""
     if args.command is None:
         build_parser().print_usage(sys.stderr)
         print("sarfeat: error: choose a command, e.g. 'sarfeat detect --example'",

@@ -139,6 +139,10 @@ def unplaced(raster) -> str:
     does not use (a fixed image's is written with the result, on its grid)."""
     if raster.transform is not None:
         return "a geotransform without a CRS"
+    if getattr(raster, "unused_crs", None) is not None:  # a Raster's (an array has none)
+        crs = raster.unused_crs
+        name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+        return f"a CRS ({name}) but no geotransform, so no georeferencing (its CRS is ignored)"
     if raster.gcps:
         return f"{len(raster.gcps[0])} GCPs without a geotransform"
     if raster.rpcs is not None:

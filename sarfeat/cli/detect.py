@@ -11,7 +11,7 @@ from .common import (BAND_INDEX, DEFAULT_RELEASE, DEFAULT_WEIGHTS, DEVICE_HELP, 
                      PRECISIONS, Console, UsageError, add_console_options,
                      add_overwrite_option, check_outputs,
                      check_plot, checked_weights, device_name, input_error, network_text,
-                     positive_int, scaling_note, with_nodata)
+                     positive_int, scaling_note, unplaced, with_nodata)
 
 __all__ = ["add_parser", "run", "map_outputs", "EXAMPLE_WARP", "EXAMPLE_MIN_SIZE",
            "TURNED_OPTIONS"]
@@ -222,6 +222,9 @@ def _detect_file(args: argparse.Namespace, console: Console) -> None:
     note = scaling_note(repr(str(args.image)), raster, "detected", written=False)
     if note is not None:  # detected in physical values
         console.say(note)
+    if raster.unused_crs is not None:  # no map_xy: said, not left to the reader to notice
+        console.say(f"note: {str(args.image)!r} has {unplaced(raster)}; keypoints in pixels "
+                    "only (no map_xy)")
     weights = checked_weights(args.weights, args.trust)
     # min_size None: the library's default; the file's no-data is NaN in image already
     detector = _make_detector(args, weights, args.min_size, console, None)

@@ -14,7 +14,7 @@ from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
                   band_has_valid_pixel, rasterio_or_none, read_raster, read_raster_header)
 from ..raster import plain_tiff_quiet, scaling_applies
-from ..raster_read import check_input_file, georeferencing_of
+from ..raster_read import check_input_file, georeferencing_of, unused_crs_of
 from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
                      scaling_note, unused_georeferencing, with_nodata)
@@ -49,21 +49,22 @@ def header_raster(path: str | os.PathLike) -> Raster:
     header = _header(Path(path))
     if header is None:
         return read_raster(path)
-    shape, dtype, (crs, transform, gcps, rpcs), scaling = header
+    shape, dtype, (crs, transform, gcps, rpcs, unused_crs), scaling = header
     # a valid mask of one pixel a band: Raster.band checks it, not its shape, in no time
     return Raster(np.broadcast_to(np.zeros((), dtype), shape), np.ones((shape[0], 1, 1), bool),
                   crs=crs, transform=transform, path=Path(path), gcps=gcps, rpcs=rpcs,
-                  scaling=scaling)
+                  scaling=scaling, unused_crs=unused_crs)
 
 
 def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple, tuple | None] | None:
     """(bands, rows, cols), dtype, georeferencing (crs, transform, gcps, rpcs:
-    :func:`~sarfeat.raster_read.georeferencing_of`) and bands' scale and offset
+    :func:`~sarfeat.raster_read.georeferencing_of`; and a CRS that places nothing,
+    :func:`~sarfeat.raster_read.unused_crs_of`) and bands' scale and offset
     (:attr:`sarfeat.io.Raster.scaling`, without units) of ``path`` from its header; None where
     only a whole read tells (another file type, no rasterio, a possible picture, or a
     header that cannot be read)."""
     suffix = path.suffix.lower()
-    georeferencing, scaling = (None, None, None, None), None
+    georeferencing, scaling = (None, None, None, None, None), None
     try:
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -81,7 +82,7 @@ def _header(path: Path) -> tuple[tuple[int, int, int], np.dtype, tuple, tuple | 
                 # a picture's bands (gray + alpha, RGB(A)) say so, as read_raster reads it
                 colours = (np.issubdtype(dtype, np.integer) and any(
                     colour.name in _COLOURS for colour in source.colorinterp))
-                georeferencing = georeferencing_of(source)
+                georeferencing = (*georeferencing_of(source), unused_crs_of(source))
                 scaling = tuple((scale, offset, None) for scale, offset
                                 in zip(source.scales, source.offsets))
         else:

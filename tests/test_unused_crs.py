@@ -1,0 +1,103 @@
+"""A GeoTIFF with a CRS but no geotransform (GDAL gives the identity): its CRS places no pixel,
+so sarfeat reads it as not georeferenced. That was silent (rasterio's NotGeoreferencedWarning
+is silenced for plain TIFFs, and ``register`` said the file had "no georeferencing"); the
+readers now warn (:class:`sarfeat.io.GeoreferencingWarning`) and the commands say it in one
+note line, for a pair of such a file and a georeferenced one matched from pixels alone."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sarfeat import io
+from sarfeat.cli import main
+from sarfeat.data import load_sar_scene
+
+rasterio = pytest.importorskip("rasterio")
+from rasterio.control import GroundControlPoint  # noqa: E402
+from rasterio.crs import CRS  # noqa: E402
+from rasterio.transform import Affine  # noqa: E402
+
+UTM = CRS.from_epsg(32630)
+GEO = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 4300000.0)
+NOTE = "has a CRS (EPSG:32630) but no geotransform, so no georeferencing (its CRS is ignored)"
+
+
+def _write(path, values: np.ndarray, **profile) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", height=values.shape[0],
+                           width=values.shape[1], count=1, dtype="float32", nodata=np.nan,
+                           **profile) as target:
+            target.write(values.astype(np.float32), 1)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A georeferenced scene and the same scene, shifted, with a CRS and no geotransform."""
+    folder = tmp_path_factory.mktemp("unused_crs")
+    scene = load_sar_scene("labrador")[:256, :256, 0]
+    return (_write(folder / "geo.tif", scene, crs=UTM, transform=GEO),
+            _write(folder / "crs_only.tif", np.roll(scene, (3, 5), (0, 1)), crs=UTM))
+
+
+def test_the_readers_warn_of_a_crs_without_a_geotransform(files, tmp_path):
+    geo, crs_only = files
+    for read in (io.read_raster, io.read_raster_header,
+                 lambda path: io.read_raster_window(path, (0, 8, 0, 8))):
+        with pytest.warns(io.GeoreferencingWarning) as caught:
+            raster = read(crs_only)
+        assert [str(warning.message) for warning in caught] == [
+            f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the CRS is ignored and "
+            "the file read as not georeferenced"]
+        assert not raster.georeferenced and raster.crs is None and raster.unused_crs == UTM
+    gcps = _write(tmp_path / "gcps.tif", np.ones((8, 8)), crs=UTM,
+                  gcps=[GroundControlPoint(0, 0, 6e5, 4.3e6), GroundControlPoint(7, 7, 6e5, 4.3e6)])
+    plain = _write(tmp_path / "plain.tif", np.ones((8, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these warns
+        for path in (geo, gcps, plain):
+            assert io.read_raster(path).unused_crs is None
+            assert io.read_raster_header(path).unused_crs is None
+
+
+@pytest.mark.parametrize("crs_only_is_fixed", [False, True])
+def test_register_notes_a_crs_without_a_geotransform_in_one_line(files, tmp_path, capsys,
+                                                                 crs_only_is_fixed):
+    """Such a file beside a georeferenced one: matched from pixels alone, as a file without
+    georeferencing is, and said so in one line that names its CRS (it said "has no
+    georeferencing"); no Python warning on stderr besides."""
+    geo, crs_only = files
+    pair, side = ((crs_only, geo), "fixed") if crs_only_is_fixed else ((geo, crs_only), "moving")
+    out = tmp_path / "out.tif"
+    assert main(["register", *pair, "-o", str(out), "--overwrite"]) == 0
+    printed = capsys.readouterr()
+    noted = [line for line in printed.out.splitlines() if "CRS" in line]
+    assert noted == [f"note: the {side} image {NOTE}; matching from pixels alone"], printed.out
+    assert "Warning" not in printed.err, printed.err
+    # on the fixed grid, with its georeferencing if it has some
+    assert io.read_raster_header(out).georeferenced != crs_only_is_fixed
+
+
+def test_detect_and_register_stack_note_a_crs_without_a_geotransform(files, tmp_path, capsys,
+                                                                     monkeypatch):
+    from _stack_helpers import record_stack_calls
+
+    geo, crs_only = files
+    assert main(["detect", crs_only, "-o", str(tmp_path / "k.npz"), "--max-keypoints", "50"]) == 0
+    printed = capsys.readouterr()
+    assert f"note: {crs_only!r} {NOTE}; keypoints in pixels only (no map_xy)" in \
+        printed.out.splitlines() and "Warning" not in printed.err, printed
+    assert "map_xy" not in np.load(tmp_path / "k.npz")
+    record_stack_calls(monkeypatch)  # no cluster: the client's notes
+    for reference, image, named in ((geo, crs_only, f"image {crs_only!r}"),
+                                    (crs_only, geo, f"REFERENCE {crs_only!r}")):
+        assert main(["register-stack", reference, image, "-o", str(tmp_path / "stack"),
+                     "--overwrite"]) == 0
+        printed = capsys.readouterr()
+        noted = [line for line in printed.out.splitlines() if "CRS" in line]
+        assert noted == [f"note: {named} {NOTE}; matching from pixels alone"], printed.out
+        assert "Warning" not in printed.err, printed.err
