@@ -25,7 +25,8 @@ from skimage.transform import warp as _skimage_warp
 
 from .preprocess import check_nodata, valid_mask
 
-__all__ = ["warp", "warp_dtype", "source_window", "MASK_THRESHOLD", "WARP_BLOCK"]
+__all__ = ["warp", "warp_dtype", "source_window", "check_window", "window_blocks",
+           "MASK_THRESHOLD", "WARP_BLOCK"]
 
 #: An output pixel is no-data when invalid input pixels carry more than this share of its
 #: bilinear weight (the one threshold of every warp in sarfeat).
@@ -127,7 +128,8 @@ def source_window(inverse_map: np.ndarray, box: tuple[int, int, int, int],
 
 def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, order: int = 1,
          nodata: float | None = None, valid: ArrayLike | None = None, antialias: bool = False,
-         block: int = WARP_BLOCK) -> np.ndarray:
+         block: int = WARP_BLOCK, window: tuple[int, int, int, int] | None = None
+         ) -> np.ndarray:
     """Resample ``image`` onto an output grid; NaN outside it and next to its no-data.
 
     Parameters
@@ -156,14 +158,18 @@ def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, or
         map's linear part, at most the input's longer side: a projective map near its
         horizon blurs the input to its mean, no more).
     block : int
-        Side of the output blocks resampled at once.
+        Side of the output blocks resampled at once (the blocks start at multiples of it).
+    window : (r0, r1, c0, c1), optional
+        Only these output rows and columns of ``shape`` are resampled and returned. A
+        window whose edges are multiples of ``block`` (or the output's edges) holds
+        exactly what the whole output holds there, to the bit.
 
     Returns
     -------
     (rows, cols) ndarray of :func:`warp_dtype`
         NaN (NaN in both parts for complex input) where the output falls outside the
         input, or where invalid input pixels carry more than
-        ``MASK_THRESHOLD`` of the bilinear weight.
+        ``MASK_THRESHOLD`` of the bilinear weight. The window's shape when one is given.
 
     Raises
     ------
@@ -171,8 +177,9 @@ def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, or
         Before any work, for an image that is not a 2-D array of numbers or has no
         pixels, an ``inverse_map`` that is not a finite, invertible 3x3 matrix, a
         ``shape`` that is not two integers >= 1, an ``order`` outside 0-5, a ``block``
-        under 1, a ``nodata`` that is not one real number, or a ``valid`` of another
-        shape than the image or not of booleans (or numbers).
+        under 1, a ``window`` that is not a non-empty part of ``shape``, a ``nodata``
+        that is not one real number, or a ``valid`` of another shape than the image or
+        not of booleans (or numbers).
     TypeError
         For an ``antialias`` that is not True or False.
 
@@ -188,7 +195,22 @@ def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, or
     if 0 in image.shape:  # every output pixel would be NaN, whatever the map
         raise ValueError(f"image has no pixels to warp: its shape is {tuple(image.shape)}")
     return warp_lenient(image, inverse_map, shape, order=order, nodata=nodata, valid=valid,
-                        antialias=antialias, block=block)
+                        antialias=antialias, block=block, window=window)
+
+
+def check_window(window, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``window`` (r0, r1, c0, c1) as ints when it is a non-empty part of ``shape`` (rows,
+    cols), else a ValueError saying so; None: the whole of ``shape``."""
+    if window is None:
+        return 0, shape[0], 0, shape[1]
+    if isinstance(window, (str, bytes)) or not hasattr(window, "__len__") \
+            or len(window) != 4 or not all(_is_integer(side) for side in window):
+        raise ValueError(f"window must be (r0, r1, c0, c1), four integers, got {window!r}")
+    r0, r1, c0, c1 = (int(side) for side in window)
+    if not (0 <= r0 < r1 <= shape[0] and 0 <= c0 < c1 <= shape[1]):
+        raise ValueError(f"window {(r0, r1, c0, c1)} is not a non-empty part of the output "
+                         f"of shape {tuple(shape)}")
+    return r0, r1, c0, c1
 
 
 def check_warp_target(inverse_map, shape, *, name: str = "inverse_map"
@@ -241,14 +263,18 @@ def _check_shape(shape, minimum: int = 0) -> tuple[int, int]:
 
 
 def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, nodata=None,
-                 valid=None, antialias: bool = False, block: int = WARP_BLOCK) -> np.ndarray:
+                 valid=None, antialias: bool = False, block: int = WARP_BLOCK,
+                 window: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """:func:`warp` for sarfeat's own callers: an empty ``shape`` or a singular map allowed.
 
     The matcher resamples through candidate models and crops that may be
     degenerate; it gets what the warp computes (an empty array, or the values
-    along the line that a singular map reads) rather than an error.
+    along the line that a singular map reads) rather than an error. ``window``: as
+    :func:`warp` takes it (None, or an empty ``shape``: the whole output).
     """
     image, shape = _check_warp_arguments(image, shape, order, block)
+    top, bottom, left, right = (0, shape[0], 0, shape[1]) if window is None or 0 in shape \
+        else check_window(window, shape)
     inverse_map = _check_matrix(inverse_map)
     # checked here, not in the first block read: an output outside the input reads none
     check_nodata(nodata)
@@ -262,32 +288,41 @@ def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, 
                          "booleans (False on invalid pixels)")
     source_shape = np.shape(image)
     dtype = warp_dtype(np.asarray(image[:1, :1]).dtype)
-    out = np.full(shape, complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
+    out = np.full((bottom - top, right - left),
+                  complex(np.nan, np.nan) if dtype.kind == "c" else np.nan, dtype)
     # a Gaussian wider than the input blurs it to its mean: no wider one is made (a map
     # near its horizon asks for a sigma without bound)
     sigma = min(antialias_sigma(inverse_map), float(max(source_shape))) if antialias else 0.0
     margin = order + 3 + int(math.ceil(4 * sigma))
-    for r0 in range(0, shape[0], block):
-        r1 = min(shape[0], r0 + block)
-        for c0 in range(0, shape[1], block):
-            c1 = min(shape[1], c0 + block)
-            window = source_window(inverse_map, (r0, r1, c0, c1), source_shape, margin)
-            if window is None:
-                continue
-            s0, s1, t0, t1 = window
-            into_block = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
-            from_window = np.array([[1, 0, -t0], [0, 1, -s0], [0, 0, 1.0]])
-            local = ProjectiveTransform(matrix=from_window @ inverse_map @ into_block)
-            part = image[s0:s1, t0:t1]
-            ok = valid_mask(part, nodata, None if valid is None else valid[s0:s1, t0:t1])
-            # a block whose window is cut by the input's edge may read outside it: the
-            # input's extent in the window's coordinates
-            edge = None
-            if min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]:
-                edge = (-t0, source_shape[1] - 1 - t0, -s0, source_shape[0] - 1 - s0)
-            out[r0:r1, c0:c1] = _warp_window(np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0),
-                                             order, sigma, edge)
+    for r0, r1, c0, c1 in window_blocks((top, bottom, left, right), block):
+        source = source_window(inverse_map, (r0, r1, c0, c1), source_shape, margin)
+        if source is None:
+            continue
+        s0, s1, t0, t1 = source
+        into_block = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+        from_window = np.array([[1, 0, -t0], [0, 1, -s0], [0, 0, 1.0]])
+        local = ProjectiveTransform(matrix=from_window @ inverse_map @ into_block)
+        part = image[s0:s1, t0:t1]
+        ok = valid_mask(part, nodata, None if valid is None else valid[s0:s1, t0:t1])
+        # a block whose window is cut by the input's edge may read outside it: the
+        # input's extent in the window's coordinates
+        edge = None
+        if min(s0, t0) == 0 or s1 == source_shape[0] or t1 == source_shape[1]:
+            edge = (-t0, source_shape[1] - 1 - t0, -s0, source_shape[0] - 1 - s0)
+        out[r0 - top:r1 - top, c0 - left:c1 - left] = _warp_window(
+            np.ma.getdata(part), ok, local, (r1 - r0, c1 - c0), order, sigma, edge)
     return out
+
+
+def window_blocks(window: tuple[int, int, int, int], block: int
+                  ) -> list[tuple[int, int, int, int]]:
+    """The blocks (r0, r1, c0, c1) of a grid cut in squares of side ``block`` from its first
+    pixel that meet ``window`` (r0, r1, c0, c1), cut to it, row by row: the whole grid's
+    own blocks when the window's edges fall on theirs."""
+    top, bottom, left, right = window
+    return [(max(row, top), min(bottom, row + block), max(col, left), min(right, col + block))
+            for row in range(top - top % block, bottom, block)
+            for col in range(left - left % block, right, block)]
 
 
 def _is_integer(value) -> bool:

@@ -8,7 +8,8 @@ detection. :func:`write_raster` writes an array (GeoTIFF tiled and deflate-compr
 ``.npy``, PNG or JPEG) through a temporary file that is renamed only once it is complete.
 :func:`warp_raster` and :func:`warp_onto` resample every band with one transform
 (:func:`warp_bands`: as floats, a picture's colour weighted by its alpha;
-:func:`warp_colour`: an RGB(A) array so).
+:func:`warp_colour`: an RGB(A) array so); :func:`warp_onto_windows` makes the
+result a window at a time, which :func:`write_raster_windows` writes a strip at a time.
 
 Georeferencing is never dropped silently: a GeoTIFF that carries georeferencing
 tags cannot be read without rasterio (:class:`RasterError` names the extra),
@@ -43,9 +44,10 @@ from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_t
 from .raster_read import (band_count_view, band_has_valid_pixel, bands_first,
                           read_band_window, read_image, read_raster, read_raster_header,
                           read_raster_window)
-from .raster_warp import (warp_bands, warp_colour, warp_onto, warp_onto_curved,
+from .raster_warp import (WarpedWindows, warp_bands, warp_colour, warp_onto,
+                          warp_onto_curved, warp_onto_curved_windows, warp_onto_windows,
                           warp_raster)
-from .raster_write import write_raster, written_dtype
+from .raster_write import write_raster, write_raster_windows, written_dtype
 
 __all__ = [
     "Raster", "RasterError", "BandChoiceError", "GeoreferencingWarning", "read_raster",
@@ -58,4 +60,5 @@ __all__ = [
     "warp_colour", "written_together", "grid_difference", "WriteError", "warp_onto_curved",
     "read_raster_header", "read_raster_window", "read_band_window", "band_has_valid_pixel",
     "band_count_view",
+    "WarpedWindows", "warp_onto_windows", "warp_onto_curved_windows", "write_raster_windows",
 ]

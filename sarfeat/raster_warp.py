@@ -3,24 +3,27 @@
 :func:`warp_raster` keeps each band's dtype and no-data (a valid pixel never
 reads back as no-data, :mod:`sarfeat.nodata_steps`); :func:`warp_onto` puts the
 result on a fixed raster's grid and georeferencing, as ``sarfeat register -o``
-writes it. Re-exported by :mod:`sarfeat.io`.
+writes it; :func:`warp_onto_windows` makes it a window at a time
+(:class:`WarpedWindows`), which is how ``register -o`` writes it, a strip at a time
+(:func:`sarfeat.io.write_raster_windows`). Re-exported by :mod:`sarfeat.io`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .geometry import check_order, check_warp_target, warp
+from .geometry import (WARP_BLOCK, check_order, check_warp_target, check_window, warp,
+                       window_blocks)
 from .nodata_steps import alpha_index, nodata_fits, off_nodata
 from .preprocess import valid_mask
 from .raster import Raster, check_raster
 
 __all__ = ["warp_raster", "warp_onto", "warp_bands", "warp_colour", "warp_onto_curved",
-           "CURVED_BLOCK"]
+           "CURVED_BLOCK", "WarpedWindows", "warp_onto_windows", "warp_onto_curved_windows"]
 
 #: Largest side (output pixels) of the blocks of :func:`warp_onto_curved`, each resampled
 #: with the georeferencing's affine fit over it; a block whose fit departs from the exact
@@ -33,7 +36,7 @@ CURVED_SMALLEST = 32
 
 
 def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
-                order: int = 1) -> Raster:
+                order: int = 1, window: tuple[int, int, int, int] | None = None) -> Raster:
     """Every band of ``raster`` resampled with one transform, in its dtype and nodata.
 
     Parameters
@@ -46,13 +49,18 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         Output (rows, cols).
     order : int
         Spline order (0 nearest, 1 bilinear, 3 cubic); 0 for a bool raster (a mask).
+    window : (r0, r1, c0, c1), optional
+        Only these rows and columns of the output (:func:`sarfeat.geometry.warp`): a
+        window whose edges are multiples of :data:`sarfeat.geometry.WARP_BLOCK` (or the
+        output's edges) holds exactly what the whole output holds there.
 
     Returns
     -------
     Raster
-        Same dtype and nodata as ``raster`` (an integer raster without a
-        nodata value gets its dtype's minimum as nodata; a float or complex one
-        NaN; a bool one keeps its own, False outside, no-data in ``valid``).
+        Of the window's shape when one is given. Same dtype and nodata as
+        ``raster`` (an integer raster without a nodata value gets its dtype's
+        minimum as nodata; a float or complex one NaN; a bool one keeps its own,
+        False outside, no-data in ``valid``).
         A valid pixel never reads back as no-data: one that would (cubic
         overshoot, rounding, a valid minimum taken as nodata, a finite float
         nodata such as -9999.0 or 0.0 met by interpolation) moves one step
@@ -85,11 +93,13 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         bands); for a bool raster with ``order`` other than 0: a mask has no values between
         False and True to interpolate; for an ``inverse_map`` that is not a finite,
         invertible 3x3 matrix or a ``shape`` that is not two integers >= 1 (even for
-        a raster without bands); for a nodata value that the raster's dtype cannot
-        hold (-1 in uint8, NaN in int16: written, it would turn into data).
+        a raster without bands), or a ``window`` that is not a part of it; for a
+        nodata value that the raster's dtype cannot hold (-1 in uint8, NaN in int16:
+        written, it would turn into data).
     """
     check_raster(raster)
     inverse_map, shape = check_warp_target(inverse_map, shape)
+    r0, r1, c0, c1 = check_window(window, shape)
     check_order(order)  # before any band is warped (and for a raster without bands)
     dtype, nodata = raster.data.dtype, raster.nodata
     if not nodata_fits(dtype, nodata):
@@ -102,9 +112,10 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
     alpha = alpha_index(raster.bands, dtype, nodata)
     if nodata is None and dtype != bool and alpha is None:
         nodata = float("nan") if dtype.kind in "fc" else float(np.iinfo(dtype).min)
-    out = np.empty((raster.count,) + tuple(shape), dtype)
+    out = np.empty((raster.count, r1 - r0, c1 - c0), dtype)
     valid_out = np.empty(out.shape, bool)
-    for index, warped in enumerate(warp_bands(raster, inverse_map, shape, order=order)):
+    for index, warped in enumerate(warp_bands(raster, inverse_map, shape, order=order,
+                                              window=window)):
         good = valid_mask(warped)
         warped = off_nodata(warped, good, nodata, dtype)
         out[index] = np.where(good, warped, False if nodata is None else nodata).astype(dtype)
@@ -119,7 +130,8 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
 
 
 def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
-               order: int = 1) -> Iterator[np.ndarray]:
+               order: int = 1, window: tuple[int, int, int, int] | None = None
+               ) -> Iterator[np.ndarray]:
     """Each band of ``raster`` resampled with one transform, as floats, one band at a time.
 
     What :func:`warp_raster` rounds into the raster's dtype, and what
@@ -144,11 +156,14 @@ def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], 
         Output (rows, cols).
     order : int
         Spline order (0 nearest, 1 bilinear, 3 cubic).
+    window : (r0, r1, c0, c1), optional
+        Only these rows and columns of the output, as :func:`sarfeat.geometry.warp`
+        takes them.
 
     Yields
     ------
     (rows, cols) ndarray of :func:`sarfeat.geometry.warp_dtype`
-        Band 0, 1, ... resampled.
+        Band 0, 1, ... resampled (of the window's shape when one is given).
 
     Raises
     ------
@@ -157,14 +172,14 @@ def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], 
     """
     check_raster(raster)
     alpha = alpha_index(raster.bands, raster.data.dtype, raster.nodata)
-    weighted = _AlphaWeighted(raster, alpha, inverse_map, shape, order) \
+    weighted = _AlphaWeighted(raster, alpha, inverse_map, shape, order, window) \
         if alpha is not None and order != 0 else None
     for index in range(raster.count):
         if weighted is not None and weighted.varies and index != alpha:
             yield weighted.colour(index)
         else:
             yield warp(raster.data[index], inverse_map, shape, order=order,
-                       valid=raster.valid[index])
+                       valid=raster.valid[index], window=window)
 
 
 def warp_colour(image: ArrayLike, inverse_map: np.ndarray, shape: tuple[int, int], *,
@@ -229,9 +244,10 @@ class _AlphaWeighted:
     FLOOR = 0.5
 
     def __init__(self, raster: Raster, alpha: int, inverse_map: np.ndarray,
-                 shape: tuple[int, int], order: int) -> None:
+                 shape: tuple[int, int], order: int, window=None) -> None:
         self.raster, self.alpha = raster, raster.data[alpha]
-        self.warp = {"inverse_map": inverse_map, "shape": shape, "order": order}
+        self.warp = {"inverse_map": inverse_map, "shape": shape, "order": order,
+                     "window": window}
         colour = np.delete(raster.valid, alpha, axis=0).all(axis=0)
         seen = self.alpha[colour]
         # one alpha under all the colour (opaque, or 0 outside it): weights change nothing,
@@ -256,12 +272,75 @@ class _AlphaWeighted:
         return out
 
 
+@dataclass(frozen=True)
+class WarpedWindows:
+    """A raster resampled onto a fixed grid, made a window at a time.
+
+    What :func:`warp_onto_windows` and :func:`warp_onto_curved_windows` return, and what
+    :func:`sarfeat.io.write_raster_windows` writes a strip of rows at a time, so that
+    the memory a write takes grows with a strip, not with the grid: a small moving
+    image written onto a large fixed grid (a SAR chip onto a Sentinel-2 tile) never
+    holds the whole grid, mostly no-data, at once.
+
+    Attributes
+    ----------
+    header : Raster
+        The whole raster's shape, band count, dtype, nodata, bands, scaling and
+        georeferencing (the grid's). Its ``data`` and ``valid`` are read-only views
+        of one pixel broadcast over the grid: they hold no pixels (:meth:`window` and
+        :meth:`whole` make them).
+    rows : int
+        Windows whose edges are multiples of ``rows`` (or the grid's edges) hold
+        exactly what :meth:`whole` holds there, to the bit.
+    make : callable
+        ``(r0, r1, c0, c1) -> Raster``: the pixels of a window taken as it is
+        (:meth:`window` checks it first).
+    """
+
+    header: Raster
+    rows: int
+    make: Callable[[tuple[int, int, int, int]], Raster] = field(repr=False)
+
+    def window(self, window: tuple[int, int, int, int]) -> Raster:
+        """The pixels of ``window`` (r0, r1, c0, c1) of the grid, without georeferencing.
+
+        Parameters
+        ----------
+        window : (r0, r1, c0, c1)
+            Rows r0 to r1 and columns c0 to c1 (excluded) of the grid.
+
+        Returns
+        -------
+        Raster
+            Its dtype, nodata, bands and scaling those of :attr:`header`.
+
+        Raises
+        ------
+        ValueError
+            For a window that is not a non-empty part of the grid.
+        """
+        return self.make(check_window(window, self.header.shape))
+
+    def whole(self) -> Raster:
+        """Every pixel, georeferenced as the grid is: what :func:`warp_onto` returns.
+
+        Returns
+        -------
+        Raster
+        """
+        rows, cols = self.header.shape
+        whole = self.window((0, rows, 0, cols))
+        return replace(whole, crs=self.header.crs, transform=self.header.transform,
+                       gcps=self.header.gcps, rpcs=self.header.rpcs)
+
+
 def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:
     """Every band of ``raster`` resampled onto the pixels of ``grid``, georeferenced as it is.
 
     What ``sarfeat register -o`` and ``sarfeat register-stack`` write:
     :func:`warp_raster` (each band in its own dtype, nodata, scale and offset) onto
-    ``grid``'s shape, with ``grid``'s CRS, geotransform, GCPs and RPCs.
+    ``grid``'s shape, with ``grid``'s CRS, geotransform, GCPs and RPCs. They write it a
+    strip at a time (:func:`warp_onto_windows`).
 
     Parameters
     ----------
@@ -284,12 +363,36 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
     ValueError
         As :func:`warp_raster`; for a ``grid`` without pixels (a side of 0).
     """
-    check_raster(grid, "grid")
-    if min(grid.shape, default=0) < 1:
-        raise ValueError(f"grid has no pixels to warp onto: its shape is {grid.shape}")
-    warped = warp_raster(raster, inverse_map, grid.shape, order=order)
-    return replace(warped, crs=grid.crs, transform=grid.transform, gcps=grid.gcps,
-                   rpcs=grid.rpcs)
+    return warp_onto_windows(raster, grid, inverse_map, order=order).whole()
+
+
+def warp_onto_windows(raster: Raster, grid: Raster, inverse_map: np.ndarray, *,
+                      order: int = 1) -> WarpedWindows:
+    """:func:`warp_onto`, made a window at a time (:class:`WarpedWindows`).
+
+    Parameters
+    ----------
+    raster, grid, inverse_map, order
+        As :func:`warp_onto` takes them.
+
+    Returns
+    -------
+    WarpedWindows
+        Its windows hold what :func:`warp_onto` does, to the bit, when their edges are
+        multiples of :data:`sarfeat.geometry.WARP_BLOCK` (its ``rows``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`warp_onto`, before any window is made.
+    """
+    header = _header(raster, grid, inverse_map, order)
+    shape = grid.shape
+
+    def make(window: tuple[int, int, int, int]) -> Raster:
+        return warp_raster(raster, inverse_map, shape, order=order, window=window)
+
+    return WarpedWindows(header, WARP_BLOCK, make)
 
 
 def warp_onto_curved(raster: Raster, grid: Raster, correction: np.ndarray, *, order: int = 1,
@@ -304,7 +407,8 @@ def warp_onto_curved(raster: Raster, grid: Raster, correction: np.ndarray, *, or
     of pixels). The output is resampled in square blocks of at most ``block`` pixels, each
     with the affine fit of the georeferencing over it
     (:func:`sarfeat.georeferencing.pixel_map`), split until that fit is within
-    ``CURVED_TOLERANCE`` moving pixels of the exact map.
+    ``CURVED_TOLERANCE`` moving pixels of the exact map. ``sarfeat register -o`` writes
+    it a strip at a time (:func:`warp_onto_curved_windows`).
 
     Parameters
     ----------
@@ -324,27 +428,66 @@ def warp_onto_curved(raster: Raster, grid: Raster, correction: np.ndarray, *, or
     Raster
         As :func:`warp_onto` returns it.
     """
+    return warp_onto_curved_windows(raster, grid, correction, order=order, block=block).whole()
 
+
+def warp_onto_curved_windows(raster: Raster, grid: Raster, correction: np.ndarray, *,
+                             order: int = 1, block: int = CURVED_BLOCK) -> WarpedWindows:
+    """:func:`warp_onto_curved`, made a window at a time (:class:`WarpedWindows`).
+
+    Parameters
+    ----------
+    raster, grid, correction, order, block
+        As :func:`warp_onto_curved` takes them.
+
+    Returns
+    -------
+    WarpedWindows
+        Its windows hold what :func:`warp_onto_curved` does, to the bit, when their
+        edges are multiples of ``block`` (its ``rows``): each of its blocks is then
+        resampled whole.
+
+    Raises
+    ------
+    ValueError
+        For a raster or grid that is not georeferenced, and as :func:`warp_onto`,
+        before any window is made.
+    """
     check_raster(grid, "grid")
     if not (raster.georeferenced and grid.georeferenced):
         raise ValueError("warp_onto_curved needs two georeferenced rasters")
-    rows, cols = grid.shape
-    data = valid = first = None
-    windows = [(r0, min(r0 + block, rows), c0, min(c0 + block, cols))
-               for r0 in range(0, rows, block) for c0 in range(0, cols, block)]
-    for (r0, r1, c0, c1), fit in _fitted_blocks(grid, raster, windows):
-        origin = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
-        # block pixels -> grid pixels -> corrected -> block pixels -> raster pixels
-        inverse = fit @ np.linalg.inv(origin) @ correction @ origin
-        warped = warp_raster(raster, inverse, (r1 - r0, c1 - c0), order=order)
-        if first is None:
-            first = warped
-            data = np.empty((raster.count, rows, cols), warped.data.dtype)
-            valid = np.empty(data.shape, bool)
-        data[:, r0:r1, c0:c1] = warped.data
-        valid[:, r0:r1, c0:c1] = warped.valid
-    return replace(first, data=data, valid=valid, crs=grid.crs, transform=grid.transform,
-                   gcps=grid.gcps, rpcs=grid.rpcs)
+    header = _header(raster, grid, np.eye(3), order)
+
+    def make(window: tuple[int, int, int, int]) -> Raster:
+        top, bottom, left, right = window
+        data = np.empty((raster.count, bottom - top, right - left), header.data.dtype)
+        valid = np.empty(data.shape, bool)
+        blocks = window_blocks(window, block)  # the grid's own, whole in aligned windows
+        for (r0, r1, c0, c1), fit in _fitted_blocks(grid, raster, blocks):
+            origin = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1.0]])
+            # block pixels -> grid pixels -> corrected -> block pixels -> raster pixels
+            inverse = fit @ np.linalg.inv(origin) @ correction @ origin
+            warped = warp_raster(raster, inverse, (r1 - r0, c1 - c0), order=order)
+            data[:, r0 - top:r1 - top, c0 - left:c1 - left] = warped.data
+            valid[:, r0 - top:r1 - top, c0 - left:c1 - left] = warped.valid
+        return replace(header, data=data, valid=valid, crs=None, transform=None, gcps=None,
+                       rpcs=None)
+
+    return WarpedWindows(header, block, make)
+
+
+def _header(raster: Raster, grid: Raster, inverse_map: np.ndarray, order: int) -> Raster:
+    """The :attr:`WarpedWindows.header` of ``raster`` resampled onto ``grid``: one pixel
+    resampled (every check of :func:`warp_raster`, before any window; the dtype and
+    nodata written) and broadcast over the grid, with its georeferencing."""
+    check_raster(grid, "grid")
+    if min(grid.shape, default=0) < 1:
+        raise ValueError(f"grid has no pixels to warp onto: its shape is {grid.shape}")
+    pixel = warp_raster(raster, inverse_map, grid.shape, order=order, window=(0, 1, 0, 1))
+    shape = (raster.count,) + tuple(grid.shape)
+    return replace(pixel, data=np.broadcast_to(pixel.data, shape),
+                   valid=np.broadcast_to(pixel.valid, shape), crs=grid.crs,
+                   transform=grid.transform, gcps=grid.gcps, rpcs=grid.rpcs)
 
 
 def _fitted_blocks(grid: Raster, raster: Raster, windows: list):

@@ -8,6 +8,7 @@ written and a georeferenced or scaled raster refused. Re-exported by :mod:`sarfe
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +26,13 @@ from .raster import (
 )
 from .wording import counted
 
-__all__ = ["write_raster", "written_dtype"]
+__all__ = ["write_raster", "write_raster_windows", "written_dtype"]
+
+#: A GeoTIFF written window by window (:func:`write_raster_windows`) is written in strips of
+#: rows a common multiple of the file's block height and of the windows' ``rows``, unless
+#: that is more than this many times their ``rows`` (a file in odd strips): then in strips
+#: of their ``rows``.
+_STRIP_GROWTH = 8
 
 
 def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str = "auto",
@@ -79,12 +86,8 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
         GeoTIFF's nodata value that its dtype cannot hold (-1 for uint8, NaN for
         int16), before anything is written.
     """
-    path = Path(check_path(path))
-    check_raster(raster)
+    path = _checked_path(path, raster)
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
-                          + ", ".join(IMAGE_SUFFIXES))
     layout = _layout(raster, path, creation_options, overviews, overview_resampling)
     dtype = written_dtype(raster, path)  # a picture that a PNG or JPEG cannot hold: refused
     with atomic_path(path) as temporary:
@@ -105,6 +108,63 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
             shown, note = _picture(raster, colours, suffix)
         imsave(temporary, shown, check_contrast=False)
         return note
+
+
+def write_raster_windows(path: str | os.PathLike, windows, *, display_kind: str = "auto",
+                         creation_options: dict | None = None,
+                         overviews: bool | Sequence[int] = False,
+                         overview_resampling: str = "average") -> str:
+    """:func:`write_raster` of a raster made a window at a time; a GeoTIFF a strip at a time.
+
+    The file is what :func:`write_raster` writes of ``windows.whole()``, to the byte,
+    atomically as it is (a failure leaves no file at ``path``). A GeoTIFF (with
+    rasterio) is written a strip of rows at a time: the memory taken grows with the
+    width of the grid, not with its area (a SAR chip resampled onto a Sentinel-2 tile
+    never holds the tile at once). A ``.npy``, PNG or JPEG, and a TIFF without rasterio,
+    are written whole.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        As :func:`write_raster` takes it.
+    windows : sarfeat.io.WarpedWindows
+        The raster (:func:`sarfeat.io.warp_onto_windows`): its ``header`` says its
+        shape, dtype, nodata and georeferencing; its strips are made by its ``window``,
+        each ``windows.rows`` rows (or a multiple: whole blocks of the file) high.
+    display_kind, creation_options, overviews, overview_resampling
+        As :func:`write_raster` takes them.
+
+    Returns
+    -------
+    str
+        The note of :func:`write_raster`.
+
+    Raises
+    ------
+    RasterError
+        As :func:`write_raster`, before any strip is made.
+    """
+    header = windows.header
+    path = _checked_path(path, header)
+    if path.suffix.lower() not in TIFF_SUFFIXES or rasterio_or_none() is None:
+        return write_raster(path, windows.whole(), display_kind=display_kind,
+                            creation_options=creation_options, overviews=overviews,
+                            overview_resampling=overview_resampling)
+    layout = _layout(header, path, creation_options, overviews, overview_resampling)
+    with atomic_path(path) as temporary:
+        return _write_tiff(temporary, header, layout, name=path, windows=windows)
+
+
+def _checked_path(path: str | os.PathLike, raster: Raster) -> Path:
+    """``path`` as a Path when it can be written with a supported suffix, and ``raster``
+    a Raster; RasterError or TypeError otherwise."""
+    path = Path(check_path(path))
+    check_raster(raster)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise RasterError(f"unsupported output type {suffix or '(none)'!r}: use "
+                          + ", ".join(IMAGE_SUFFIXES))
+    return path
 
 
 def written_dtype(raster: Raster, path: str | os.PathLike) -> np.dtype:
@@ -200,17 +260,19 @@ def _layout(raster: Raster, path: Path, creation_options, overviews, resampling)
 
 
 def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
-                name: Path | None = None) -> str:
+                name: Path | None = None, windows=None) -> str:
     """Write ``raster`` to the TIFF ``path``; ``name``, the file that errors name (``path``
-    is its temporary file)."""
+    is its temporary file). With ``windows`` (rasterio only), ``raster`` is their header
+    and the pixels are written a strip at a time (:func:`_write_strips`)."""
     name = path if name is None else name
     rasterio = rasterio_or_none()
-    data = raster.data.astype(written_dtype(raster, path), copy=False)
-    if not nodata_fits(data.dtype, raster.nodata):  # GDAL would read the file without one
-        raise RasterError(f"nodata {raster.nodata} cannot be stored in {data.dtype} pixels: "
+    dtype = written_dtype(raster, path)
+    if not nodata_fits(dtype, raster.nodata):  # GDAL would read the file without one
+        raise RasterError(f"nodata {raster.nodata} cannot be stored in {dtype} pixels: "
                           "give the raster a nodata value that its dtype holds, or none")
     options, factors, resampling = layout
     if rasterio is None:
+        data = raster.data.astype(dtype, copy=False)
         placed = raster.transform is not None or raster.gcps or raster.rpcs is not None
         if placed or raster.scaling is not None:
             kept = "georeferencing" if placed else "bands' scale and offset"
@@ -228,18 +290,22 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
                          **_tiff_colours(raster))
         return f"TIFF {data.dtype}, nodata {nodata}, not georeferenced"
     profile = dict(driver="GTiff", height=raster.shape[0], width=raster.shape[1],
-                   count=raster.count, dtype=data.dtype.name, nodata=raster.nodata)
+                   count=raster.count, dtype=dtype.name, nodata=raster.nodata)
     # the options given over the defaults, else the defaults (tiled where both sides
     # reach a block, deflate with the dtype's predictor)
     profile.update(options if options is not None
-                   else geotiff_creation_options(data.dtype, raster.shape))
+                   else geotiff_creation_options(dtype, raster.shape))
     if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
     if raster.picture and raster.count == 3:  # read back as the colour picture it is
         profile.update(photometric="RGB")
     try:
         with plain_tiff_quiet(rasterio), rasterio.open(path, "w", **profile) as target:
-            _fill(rasterio, target, raster, data, factors, resampling)
+            if windows is None:
+                target.write(raster.data.astype(dtype, copy=False))
+            else:
+                _write_strips(target, windows, dtype)
+            _fill(rasterio, target, raster, factors, resampling)
     except rasterio.errors.RasterioError as error:  # "Write failed": the reason is chained
         raise _failed(path, name, _gdal_reason(error)) from error
     shortfall = _tiff_shortfall(path)  # GDAL does not report a write failing as it closes
@@ -250,14 +316,31 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
         "georeferenced by RPCs" if raster.rpcs is not None else \
         "geotransform without CRS" if raster.transform is not None else "not georeferenced"
     scaled = ", scale and offset kept" if raster.scaling is not None else ""
-    return f"GeoTIFF {data.dtype}, {counted(raster.count, 'band')}, nodata {raster.nodata}, " \
+    return f"GeoTIFF {dtype}, {counted(raster.count, 'band')}, nodata {raster.nodata}, " \
            f"{where}{scaled}, " + _layout_note(profile, options, factors, resampling)
 
 
-def _fill(rasterio, target, raster: Raster, data: np.ndarray, factors: list[int],
-          resampling: str) -> None:
-    """Write the pixels and metadata of ``raster`` into the open GeoTIFF ``target``."""
-    target.write(data)
+def _write_strips(target, windows, dtype: np.dtype) -> None:
+    """Write the pixels of ``windows`` (:class:`~sarfeat.io.WarpedWindows`) into the open
+    GeoTIFF ``target`` a strip of whole rows at a time, top to bottom: whole blocks of the
+    file, in the order in which GDAL writes a whole array (the same file, to the byte), and
+    whole windows (``windows.rows``: the same pixels as the whole raster's)."""
+    from rasterio.windows import Window
+
+    rows, cols = windows.header.shape
+    step = math.lcm(target.block_shapes[0][0] if target.count else 1, windows.rows)
+    if step > _STRIP_GROWTH * windows.rows:
+        step = windows.rows
+    for top in range(0, rows, step):
+        bottom = min(rows, top + step)
+        part = windows.window((top, bottom, 0, cols))
+        target.write(part.data.astype(dtype, copy=False),
+                     window=Window(0, top, cols, bottom - top))
+
+
+def _fill(rasterio, target, raster: Raster, factors: list[int], resampling: str) -> None:
+    """Write the metadata of ``raster`` into the open GeoTIFF ``target`` (its pixels
+    written), and build its overviews."""
     if raster.gcps and not raster.georeferenced:
         target.gcps = raster.gcps
     if raster.rpcs is not None:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from collections.abc import Callable
 
-    from .io import Raster
+    from .io import Raster, WarpedWindows
     from .network import R2D2Net
 
 # check_register_options is re-exported where it moved from (sarfeat._validation)
@@ -382,12 +382,19 @@ class PairInputs:
         :attr:`curved` files, :func:`sarfeat.io.warp_onto_curved` with the correction the
         registration found on the fixed grid, so that the output follows the exact map
         between the two CRSs, not ``total``'s affine fit of it."""
-        from .io import warp_onto, warp_onto_curved
+        return self.warped_moving_windows(total, order, moving).whole()
+
+    def warped_moving_windows(self, total: np.ndarray, order: int = 1,
+                              moving: Raster | None = None) -> WarpedWindows:
+        """:meth:`warped_moving` made a window at a time (:class:`sarfeat.io.WarpedWindows`),
+        as ``sarfeat register -o`` writes it (:func:`sarfeat.io.write_raster_windows`): a
+        strip at a time, never the whole fixed grid at once."""
+        from .io import warp_onto_curved_windows, warp_onto_windows
 
         moving = self.moving if moving is None else moving
         if not self.curved:
-            return warp_onto(moving, self.fixed, total, order=order)
-        return warp_onto_curved(moving, self.fixed, self.correction(total), order=order)
+            return warp_onto_windows(moving, self.fixed, total, order=order)
+        return warp_onto_curved_windows(moving, self.fixed, self.correction(total), order=order)
 
     def correction(self, total: np.ndarray) -> np.ndarray:
         """The registration ``total`` (:meth:`total`) on the fixed grid: the fixed file's

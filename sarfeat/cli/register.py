@@ -353,10 +353,14 @@ def _write_outputs(args: argparse.Namespace, inputs: Inputs, result, total: np.n
                      "correcting the moving geotransform")
         output = _output(args, inputs, total)
         console.step(f"writing {args.output}")
-        from ..io import write_raster
+        from ..io import Raster, write_raster, write_raster_windows
 
-        note = write_raster(args.output, output, display_kind=kind,
-                            **geotiff_keywords(args, args.output))
+        keywords = {"display_kind": kind, **geotiff_keywords(args, args.output)}
+        if isinstance(output, Raster):
+            note = write_raster(args.output, output, **keywords)
+        else:  # resampled onto the fixed grid: written a strip at a time
+            note = write_raster_windows(args.output, output, **keywords)
+            output = output.header
         wrote.append(f"wrote {args.output} ({note})")
         extra.update(output_report(args, output, args.output, note))
     return wrote + _write_extras(args, inputs, result, total, matcher, console, extra, kind)
@@ -391,14 +395,16 @@ def _steps(result, console: Console) -> None:
 
 
 def _output(args: argparse.Namespace, inputs: Inputs, total: np.ndarray):
-    """The raster to write: every band resampled, or the moving pixels re-georeferenced."""
+    """The raster to write: every band resampled, made a window at a time
+    (:class:`~sarfeat.io.WarpedWindows`: a small image on a large fixed grid is never
+    held whole), or the moving pixels re-georeferenced (a Raster)."""
     from dataclasses import replace
 
     fixed, moving = inputs.fixed, inputs.moving
     if args.no_resample:
         return replace(moving, transform=_shift_only(fixed, moving, total))
     # across CRSs, through the exact map between them, not total's affine fit of it
-    return inputs.warped_moving(total, order=args.order)
+    return inputs.warped_moving_windows(total, order=args.order)
 
 
 def _shift_only(fixed, moving, total: np.ndarray):

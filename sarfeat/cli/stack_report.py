@@ -50,7 +50,7 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     writes as it is.
     """
     from .. import __version__
-    from ..io import read_raster, warp_onto, write_raster
+    from ..io import read_raster, warp_onto_windows, write_raster_windows
     from ..registration import pair_input_kind
     from .report import registration_report
 
@@ -72,13 +72,15 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             # every band, as `sarfeat register -o` writes it (the task kept the file's
             # pixels only for two georeferenced files)
             moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
+            # made a window at a time, written a strip at a time: never the whole grid
             if outcome.inputs is None:
-                raster = warp_onto(with_nodata(moving, nodata), reference,
-                                   result.transform.params, order=order)
+                windows = warp_onto_windows(with_nodata(moving, nodata), reference,
+                                            result.transform.params, order=order)
             else:  # across CRSs, through the exact map between them (PairInputs)
-                raster = outcome.inputs.warped_moving(result.transform.params, order,
-                                                      with_nodata(moving, nodata))
-            note = write_raster(output, raster, display_kind=pair_input_kind(
+                windows = outcome.inputs.warped_moving_windows(result.transform.params, order,
+                                                               with_nodata(moving, nodata))
+            raster = windows.header  # what the report says of it
+            note = write_raster_windows(output, windows, display_kind=pair_input_kind(
                 input_kind, reference, moving), **geotiff or {})
             written = output_report(argparse.Namespace(**{**_GEOTIFF_DEFAULTS, "order": order,
                                                           **(options or {})}),
