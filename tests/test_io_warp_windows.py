@@ -228,3 +228,41 @@ def test_a_failure_amid_the_strips_leaves_no_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         io.write_raster_windows(out, broken)
     assert out.read_bytes() == b"an earlier run's" and list(tmp_path.iterdir()) == [out]
+
+
+def test_register_stack_writes_each_image_a_strip_at_a_time(tmp_path, monkeypatch):
+    """register-stack's tasks (cli.stack_report.save_outcome) write NAME.registered.tif
+    from the windows of warp_onto_windows, in strips: the file a whole write makes."""
+    from skimage.transform import AffineTransform
+
+    from sarfeat import RegistrationResult
+    from sarfeat.cli import register_stack
+    from sarfeat.parallel import PairOutcome
+
+    moving = np.random.default_rng(3).random((64, 48)).astype(np.float32)
+    shift = AffineTransform(translation=(-10, -1000))  # the image lies on rows 1000-1063
+    result = RegistrationResult(shift, np.zeros((0, 2), int), np.zeros(0, bool),
+                                np.zeros((0, 2)), np.zeros((0, 2)),
+                                resampling=(moving, 1, None, (1300, 300)))
+    outcome = PairOutcome(0, "date1", result=result,
+                          extra={"fixed_shape": (1300, 300), "moving_shape": moving.shape})
+    image = tmp_path / "date1.npy"
+    np.save(image, moving)
+    out = tmp_path / "out"
+    out.mkdir()
+    reference = _grid((1300, 300), georeferenced=False)
+    asked, made = [], io.warp_onto_windows
+
+    def spied(*args, **kwargs):
+        windows = made(*args, **kwargs)
+        return replace(windows, make=lambda window: asked.append(window) or windows.make(window))
+
+    monkeypatch.setattr(io, "warp_onto_windows", spied)
+    saved = register_stack._save(
+        outcome, output_dir=str(out), suffix=".tif", reference=reference, input_kind="auto",
+        reference_path="ref.npy", images=[str(image)], weights="w", model="affine")
+    assert saved.ok, saved.extra
+    assert asked == [(0, 512, 0, 300), (512, 1024, 0, 300), (1024, 1300, 0, 300)]
+    whole = io.warp_onto(io.read_raster(image), reference, shift.params)
+    io.write_raster(tmp_path / "whole.tif", whole)
+    assert (out / "date1.registered.tif").read_bytes() == (tmp_path / "whole.tif").read_bytes()
