@@ -198,9 +198,27 @@ def warp(image: ArrayLike, inverse_map: ArrayLike, shape: tuple[int, int], *, or
                         antialias=antialias, block=block, window=window)
 
 
-def check_window(window, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``window`` (r0, r1, c0, c1) as ints when it is a non-empty part of ``shape`` (rows,
-    cols), else a ValueError saying so; None: the whole of ``shape``."""
+def check_window(window: tuple[int, int, int, int] | None, shape: tuple[int, int]
+                 ) -> tuple[int, int, int, int]:
+    """A window of an output, checked; a ValueError says what is wrong.
+
+    Parameters
+    ----------
+    window : (r0, r1, c0, c1) or None
+        Rows r0 to r1 and columns c0 to c1 (excluded); None for the whole output.
+    shape : (int, int)
+        The output's (rows, cols).
+
+    Returns
+    -------
+    (int, int, int, int)
+        ``window`` as ints (the whole of ``shape`` for None).
+
+    Raises
+    ------
+    ValueError
+        For a window that is not four integers or not a non-empty part of ``shape``.
+    """
     if window is None:
         return 0, shape[0], 0, shape[1]
     if isinstance(window, (str, bytes)) or not hasattr(window, "__len__") \
@@ -316,9 +334,26 @@ def warp_lenient(image, inverse_map, shape: tuple[int, int], *, order: int = 1, 
 
 def window_blocks(window: tuple[int, int, int, int], block: int
                   ) -> list[tuple[int, int, int, int]]:
-    """The blocks (r0, r1, c0, c1) of a grid cut in squares of side ``block`` from its first
-    pixel that meet ``window`` (r0, r1, c0, c1), cut to it, row by row: the whole grid's
-    own blocks when the window's edges fall on theirs."""
+    """The blocks of a grid that meet a window, cut to it, row by row.
+
+    Parameters
+    ----------
+    window : (r0, r1, c0, c1)
+        Rows and columns of the grid.
+    block : int
+        Side of the grid's square blocks, counted from its first pixel.
+
+    Returns
+    -------
+    list of (r0, r1, c0, c1)
+        The blocks that meet ``window``, cut to it: the grid's own blocks, whole, when
+        the window's edges fall on theirs.
+
+    Examples
+    --------
+    >>> window_blocks((100, 600, 0, 300), 512)
+    [(100, 512, 0, 300), (512, 600, 0, 300)]
+    """
     top, bottom, left, right = window
     return [(max(row, top), min(bottom, row + block), max(col, left), min(right, col + block))
             for row in range(top - top % block, bottom, block)

@@ -372,8 +372,14 @@ def warp_onto_windows(raster: Raster, grid: Raster, inverse_map: np.ndarray, *,
 
     Parameters
     ----------
-    raster, grid, inverse_map, order
-        As :func:`warp_onto` takes them.
+    raster : Raster
+        The moving raster.
+    grid : Raster
+        The fixed raster; only its shape and georeferencing are read.
+    inverse_map : (3, 3) ndarray
+        ``grid``'s pixels (x, y) -> ``raster``'s pixels (x, y).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
 
     Returns
     -------
@@ -437,8 +443,16 @@ def warp_onto_curved_windows(raster: Raster, grid: Raster, correction: np.ndarra
 
     Parameters
     ----------
-    raster, grid, correction, order, block
-        As :func:`warp_onto_curved` takes them.
+    raster : Raster
+        The moving raster, georeferenced.
+    grid : Raster
+        The fixed raster, georeferenced; only its shape and georeferencing are read.
+    correction : (3, 3) ndarray
+        ``grid``'s pixels -> ``grid``'s pixels, where the registration puts them.
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+    block : int
+        Largest side of the output blocks (:func:`warp_onto_curved`).
 
     Returns
     -------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .raster import (
     plain_tiff_quiet, rasterio_or_none,
 )
 from .wording import counted
+
+if TYPE_CHECKING:  # the windows are read by their attributes alone
+    from .raster_warp import WarpedWindows
 
 __all__ = ["write_raster", "write_raster_windows", "written_dtype"]
 
@@ -110,7 +113,8 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
         return note
 
 
-def write_raster_windows(path: str | os.PathLike, windows, *, display_kind: str = "auto",
+def write_raster_windows(path: str | os.PathLike, windows: WarpedWindows, *,
+                         display_kind: str = "auto",
                          creation_options: dict | None = None,
                          overviews: bool | Sequence[int] = False,
                          overview_resampling: str = "average") -> str:
@@ -131,8 +135,14 @@ def write_raster_windows(path: str | os.PathLike, windows, *, display_kind: str 
         The raster (:func:`sarfeat.io.warp_onto_windows`): its ``header`` says its
         shape, dtype, nodata and georeferencing; its strips are made by its ``window``,
         each ``windows.rows`` rows (or a multiple: whole blocks of the file) high.
-    display_kind, creation_options, overviews, overview_resampling
+    display_kind : str
+        As :func:`write_raster` takes it.
+    creation_options : dict, optional
         As :func:`write_raster` takes them.
+    overviews : bool or sequence of int
+        As :func:`write_raster` takes them.
+    overview_resampling : str
+        As :func:`write_raster` takes it.
 
     Returns
     -------
