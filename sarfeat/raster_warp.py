@@ -444,15 +444,16 @@ def warp_onto_curved_windows(raster: Raster, grid: Raster, correction: np.ndarra
     Parameters
     ----------
     raster : Raster
-        The moving raster, georeferenced.
+        The moving raster, as :func:`warp_onto_curved` takes it.
     grid : Raster
-        The fixed raster, georeferenced; only its shape and georeferencing are read.
+        The fixed raster, as :func:`warp_onto_curved` takes it.
     correction : (3, 3) ndarray
-        ``grid``'s pixels -> ``grid``'s pixels, where the registration puts them.
+        As :func:`warp_onto_curved` takes it.
     order : int
-        Spline order (0 nearest, 1 bilinear, 3 cubic).
+        As :func:`warp_onto_curved` takes it.
     block : int
-        Largest side of the output blocks (:func:`warp_onto_curved`).
+        Largest side of the blocks resampled, each with its own fit (as
+        :func:`warp_onto_curved` takes it).
 
     Returns
     -------
