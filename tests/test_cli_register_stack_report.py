@@ -192,6 +192,7 @@ def test_an_image_whose_output_cannot_be_written_keeps_its_transform(tmp_path, m
     np.save(fixed, scene[:256, :256])
     np.save(moving, scene[4:260, 6:262])  # a shift of (6, 4) px
     monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)  # in this process's worker
+    monkeypatch.setattr(sarfeat.io, "write_raster_windows", full_disk)  # a GeoTIFF's
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, \
@@ -237,12 +238,14 @@ def _full_disk_run(tmp_path, monkeypatch, images: dict, refused) -> tuple[int, P
     from sarfeat.cli import main
     from sarfeat.io import atomic_path
 
-    tried, write_json, write_raster = [], sarfeat.cli.report.write_json, sarfeat.io.write_raster
+    tried, write_json = [], sarfeat.cli.report.write_json
 
-    def raster_on_a_full_disk(path, *args, **kwargs):
-        if path.name.split(".")[0] not in refused.get("raster", ()):
-            return write_raster(path, *args, **kwargs)
-        raise OSError(28, "No space left on device")
+    def on_a_full_disk(write):
+        def written(path, *args, **kwargs):
+            if path.name.split(".")[0] not in refused.get("raster", ()):
+                return write(path, *args, **kwargs)
+            raise OSError(28, "No space left on device")
+        return written
 
     def report_on_a_full_disk(path, report):
         tried.append(path.name)
@@ -256,7 +259,9 @@ def _full_disk_run(tmp_path, monkeypatch, images: dict, refused) -> tuple[int, P
     np.save(fixed, load_sar_scene("labrador")[:256, :256, 0])
     for stem, array in images.items():
         np.save(tmp_path / f"{stem}.npy", array)
-    monkeypatch.setattr(sarfeat.io, "write_raster", raster_on_a_full_disk)  # in the worker
+    for writer in ("write_raster", "write_raster_windows"):  # in the worker (a GeoTIFF's
+        # registered image is written a strip at a time)
+        monkeypatch.setattr(sarfeat.io, writer, on_a_full_disk(getattr(sarfeat.io, writer)))
     monkeypatch.setattr(sarfeat.cli.report, "write_json", report_on_a_full_disk)
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,

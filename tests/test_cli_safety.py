@@ -329,6 +329,7 @@ def test_a_failed_write_keeps_the_transform_in_the_report(inputs, tmp_path, caps
     np.save(tmp_path / "a.npy", scene[:256, :256])
     np.save(tmp_path / "b.npy", scene[4:260, 6:262])  # a shift of (6, 4) px
     monkeypatch.setattr(sarfeat.io, "write_raster", full_disk)
+    monkeypatch.setattr(sarfeat.io, "write_raster_windows", full_disk)  # -o's, a strip at a time
     status = main(["register", "a.npy", "b.npy", "-o", "out.tif", "--json", "r.json"])
     assert status == 1
     captured = capsys.readouterr()
