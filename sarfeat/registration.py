@@ -377,18 +377,15 @@ class PairInputs:
     def warped_moving(self, total: np.ndarray, order: int = 1, moving: Raster | None = None
                       ) -> Raster:
         """Every band of the moving file (or of ``moving``, the same file with another
-        nodata) resampled onto the fixed grid by ``total`` (:meth:`total`), as
-        ``sarfeat register -o`` writes it: :func:`sarfeat.io.warp_onto`, or, for
-        :attr:`curved` files, :func:`sarfeat.io.warp_onto_curved` with the correction the
-        registration found on the fixed grid, so that the output follows the exact map
-        between the two CRSs, not ``total``'s affine fit of it."""
+        nodata) on the fixed grid by ``total`` (:meth:`total`), as ``register -o`` writes
+        it; :attr:`curved` files follow the exact map between the CRSs corrected by the
+        registration (:meth:`correction`), not ``total``'s affine fit of it."""
         return self.warped_moving_windows(total, order, moving).whole()
 
     def warped_moving_windows(self, total: np.ndarray, order: int = 1,
                               moving: Raster | None = None) -> WarpedWindows:
-        """:meth:`warped_moving` made a window at a time (:class:`sarfeat.io.WarpedWindows`),
-        as ``sarfeat register -o`` writes it (:func:`sarfeat.io.write_raster_windows`): a
-        strip at a time, never the whole fixed grid at once."""
+        """:meth:`warped_moving` made a window at a time (:class:`sarfeat.io.WarpedWindows`)
+        for :func:`sarfeat.io.write_raster_windows`, never the whole fixed grid at once."""
         from .io import warp_onto_curved_windows, warp_onto_windows
 
         moving = self.moving if moving is None else moving
