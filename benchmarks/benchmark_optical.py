@@ -37,6 +37,10 @@ fetched like the strips, skipped without them), their alignment measured within
 terrain-corrected Sentinel-1 / Sentinel-2 chip (``tiles='sen1floods11'``, evaluation only),
 and :class:`BigEarthNetPairs` on every canvas pair of BigEarthNet's six terrain-corrected
 example patches, enlarged twice (``tiles='bigearthnet'``, evaluation only).
+
+:class:`UnrelatedOpticalSARPairs` counts the transforms each method returns for pairs that
+do not show the same place (:mod:`eval_unrelated`: a 3MOS tuning tile's optical image
+against another tile's SAR image), every one of them wrong.
 """
 
 from __future__ import annotations
@@ -286,3 +290,35 @@ class LargeOpticalSARPair(SlowTiming):
         return registration_rmse(result.transform, self.truth.params, shape, shape)
 
     track_rmse.unit = "pixels"
+
+
+class UnrelatedOpticalSARPairs(SlowTiming):
+    """Transforms returned for pairs that do not show the same place, every one wrong: the
+    optical image of every 12th 3MOS tuning pair against the SAR image of the next one chosen
+    (``eval_unrelated.py --shifts 1``: 10 pairs), per method. Fewer is better; sarfeat's
+    refusals are what it should do."""
+
+    params = ["sarfeat", "sift", "akaze"]
+    param_names = ["method"]
+
+    def setup_cache(self):
+        import io
+
+        use_shared_data()
+        if not _fetchable(*_TILE_FILES["3mos"]):
+            return None
+        from .eval_unrelated import evaluate, optical_sar_pairs, summary
+
+        rows = []
+        evaluate("3mos", optical_sar_pairs("3mos", "3mos", "tune", _STEP), [1],
+                 list(self.params), "optical", rows, out=io.StringIO())
+        return summary(rows)
+
+    def setup(self, results, method):
+        if results is None:
+            raise NotImplementedError("no 3MOS data (offline) or no optical-SAR support")
+
+    def track_unrelated_returned(self, results, method):
+        return results[f"3mos unrelated {method}"]["returned"]
+
+    track_unrelated_returned.unit = "pairs"

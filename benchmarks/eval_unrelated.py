@@ -1,0 +1,259 @@
+"""Honesty on unrelated pairs: how often a method returns a transform for two images that do
+not show the same place (every such transform is wrong by definition).
+
+The pairs are the benchmark's own, mismatched by a deterministic derangement:
+
+- ``optical-sar``: the fixed optical image of pair ``i`` of :mod:`eval_optical_sar`'s pair
+  builders (:func:`optical_sar_pairs.development_pairs` for ``--set 3mos``,
+  :func:`optical_sar_pairs.canvas_pairs` for ``--set canvas``) against the moving SAR image
+  of pair ``j``: ``j`` is the first index from ``i + shift`` on (cyclically) whose tile
+  shares no ground with tile ``i`` (:func:`shares_ground`: Sen1Floods11's nine tiles
+  overlap by half, and a tile with VV and with VH shows one place). The 3MOS and S1S2 tiles
+  are used from the ``'tune'`` split only; Sen1Floods11 and BigEarthNet have a
+  ``'held_out'`` split alone and are evaluated, never tuned on.
+- ``sar-sar``: image 1 of development pair ``i`` (:data:`sarfeat.data.DEVELOPMENT_PAIRS`,
+  never the paper's test pairs) against image 2 of development pair ``i + shift``.
+
+``--shifts 0`` gives the true pairs themselves (the same code path), so that the scores
+of the answers returned on unrelated pairs can be set beside those of true ones. Methods:
+``sarfeat`` (:func:`sarfeat.register`, ``modality='optical-sar'`` for the optical-SAR
+pairs), ``sarfeat-any-turn`` (SAR-SAR: every 15 degrees of the whole circle, as
+``sarfeat register --turns any``), and the peers of :mod:`eval_optical_sar`, OpenCV SIFT
+and AKAZE with RANSAC (:func:`eval_optical_sar.register_opencv`: a transform when RANSAC
+keeps at least 6 inliers). Each row keeps the refusal's reason and, for sarfeat, the
+figures its checks read (global score, whole-overlap score and its runner-up, agreeing
+templates, the gray values' information peak; SAR-SAR: inliers and confidence).
+
+Run ``OMP_NUM_THREADS=1 SARFEAT_DATA_DIR=<data> PYTHONPATH=. python
+benchmarks/eval_unrelated.py --part optical-sar --step 2 --json out.json``; see
+benchmarks/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_optical_sar import register_opencv  # noqa: E402
+from optical_sar_pairs import (SEN1FLOODS11_TILE_CORNERS, TILE, canvas_pairs,  # noqa: E402
+                               development_pairs)
+
+import sarfeat  # noqa: E402
+from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
+from sarfeat.data import DEVELOPMENT_PAIRS, load_pair, load_reference_transform  # noqa: E402
+from sarfeat.metrics import registration_rmse  # noqa: E402
+
+#: The optical-SAR pair sets: (pair set, tile source, split). Only the tuning split of the
+#: sources that have one; Sen1Floods11 and BigEarthNet are evaluation data (held out alone).
+OPTICAL_SAR_SETS = (("3mos", "3mos", "tune"), ("canvas", "3mos", "tune"),
+                    ("3mos", "s1s2", "tune"), ("3mos", "sen1floods11", "held_out"),
+                    ("3mos", "bigearthnet", "held_out"))
+#: Figures of sarfeat's optical-SAR diagnostics kept per row.
+DENSE_FIGURES = ("coarse_score", "verify_weighted", "verify_second", "fine_candidates",
+                 "fine_inliers", "inlier_ratio", "gray_offset", "gray_information")
+#: Figures of sarfeat's SAR-SAR diagnostics kept per row.
+KEYPOINT_FIGURES = ("coarse_inliers", "fine_inliers", "prior")
+#: Short names of the refusals, by a phrase of their message.
+REASONS = (("no turn and scale stands out", "global score"),
+           ("placed templates agree", "templates"),
+           ("correlates too weakly", "whole-overlap score"),
+           ("peak does not stand out", "whole-overlap margin"),
+           ("gray values agree best", "gray check"),
+           ("no template could be placed", "no template"),
+           ("no consistent transform", "no consistent transform"))
+
+
+def shares_ground(name1: str, name2: str) -> bool:
+    """Whether two tile pairs of :func:`optical_sar_pairs.split_tiles` show common ground.
+
+    The same tile does; so does a Sen1Floods11 tile with any tile it overlaps (its nine
+    tiles, ``SF11_<polarisation>_<k>``, are cut at :data:`SEN1FLOODS11_TILE_CORNERS`,
+    neighbours overlapping by half) and a BigEarthNet patch with itself in the other
+    polarisation (``BEN_<polarisation>_<tag>``).
+    """
+    def ground(name: str) -> str:
+        return re.sub(r"^(SF11|BEN)_(VV|VH)_", r"\1_", name)
+
+    first, second = ground(name1), ground(name2)
+    if first.startswith("SF11_") and second.startswith("SF11_"):
+        (y1, x1), (y2, x2) = (SEN1FLOODS11_TILE_CORNERS[int(name.rsplit("_", 1)[1])]
+                              for name in (first, second))
+        return abs(y1 - y2) < TILE and abs(x1 - x2) < TILE
+    return first == second
+
+
+def partner(names: list[str], index: int, shift: int) -> int | None:
+    """The index of the pair whose moving image goes with pair ``index``'s fixed one: the
+    first from ``index + shift`` on, cyclically, that shares no ground with it (``shift``
+    0: ``index`` itself, the true pair); None when every other pair shares ground."""
+    if shift == 0:
+        return index
+    for step in range(len(names) - 1):
+        other = (index + shift + step) % len(names)
+        if other != index and not shares_ground(names[index], names[other]):
+            return other
+    return None
+
+
+def reason(message: str) -> str:
+    """The short name of a refusal (:data:`REASONS`), else its message's first words."""
+    for phrase, short in REASONS:
+        if phrase in message:
+            return short
+    return " ".join(message.split()[:8])
+
+
+def _figures(diagnostics: dict | None, names) -> dict:
+    diagnostics = diagnostics or {}
+    found = {}
+    for name in names:
+        value = diagnostics.get(name)
+        found[name] = (round(float(value), 4) if isinstance(value, (int, float, np.floating))
+                       and not isinstance(value, bool) else value)
+    return found
+
+
+def run_sarfeat(fixed, moving, figures, **options) -> tuple[np.ndarray | None, str, dict]:
+    """(fixed -> moving matrix or None, refusal message or '', figures of the diagnostics)."""
+    try:
+        result = sarfeat.register(fixed, moving, rng=0, progress=False, **options)
+    except sarfeat.RegistrationError as error:
+        return None, str(error), _figures(error.diagnostics, figures)
+    found = _figures(result.diagnostics, figures)
+    found.update(confidence=round(float(result.confidence), 4),
+                 inliers=int(len(result.inlier_matches)))
+    return result.transform.params, "", found
+
+
+def run_method(method: str, fixed, moving, modality: str) -> tuple:
+    """One method on one pair: (matrix or None, refusal message, figures, cpu s, wall s)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    if method in ("sift", "akaze"):
+        matrix, message, figures = register_opencv(fixed, moving, method), "", {}
+    elif modality == "sar":
+        options = ({"rotations": WHOLE_CIRCLE, "angle_step": None}
+                   if method == "sarfeat-any-turn" else {})
+        matrix, message, figures = run_sarfeat(fixed, moving, KEYPOINT_FIGURES, **options)
+    else:
+        matrix, message, figures = run_sarfeat(fixed, moving, DENSE_FIGURES,
+                                               modality="optical-sar")
+    return (matrix, message, figures, time.process_time() - cpu,
+            time.perf_counter() - wall)
+
+
+def optical_sar_pairs(pair_set: str, tiles: str, split: str, step: int = 1):
+    """(names, fixed images, moving images, truths) of one optical-SAR set, every ``step``-th
+    pair (the builders of :mod:`optical_sar_pairs`, as :mod:`eval_optical_sar` uses them)."""
+    build = canvas_pairs if pair_set == "canvas" else development_pairs
+    chosen = [pair for index, pair in enumerate(build(split, tiles=tiles)) if index % step == 0]
+    return ([p[0] for p in chosen], [p[1] for p in chosen], [p[2] for p in chosen],
+            [p[3].params for p in chosen])
+
+
+def sar_sar_pairs(step: int = 1):
+    """(names, images 1, images 2, references) of the development pairs, every ``step``-th."""
+    names = list(DEVELOPMENT_PAIRS[::step])
+    images = [load_pair(name) for name in names]
+    return (names, [i[0] for i in images], [i[1] for i in images],
+            [load_reference_transform(name) for name in names])
+
+
+def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
+             limit: int | None = None, out=sys.stdout) -> None:
+    """Every method on the mismatched pairs of ``pairs`` for each shift: append a dict per
+    (pair, method) to ``rows`` and print it as a line of JSON to ``out``."""
+    names, fixed, moving, truths = pairs
+    for shift in shifts:
+        for index in range(len(names) if limit is None else min(limit, len(names))):
+            other = partner(names, index, shift)
+            if other is None:
+                continue
+            for method in methods:
+                matrix, message, figures, cpu, wall = run_method(method, fixed[index],
+                                                                 moving[other], modality)
+                row = {"group": group, "shift": shift, "fixed": names[index],
+                       "moving": names[other], "method": method,
+                       "returned": matrix is not None,
+                       "reason": ("" if matrix is not None else
+                                  reason(message) if message else "no RANSAC model"),
+                       "message": message, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
+                       **figures}
+                if shift == 0 and matrix is not None:  # a true pair: how right it is
+                    row["rmse"] = round(float(registration_rmse(
+                        matrix, truths[index], fixed[index].shape, moving[other].shape)), 3)
+                rows.append(row)
+                print(json.dumps(row, default=str), file=out, flush=True)
+
+
+def summary(rows: list) -> dict:
+    """Per (group, shift kind, method): pairs, returned, refused, refusal reasons, median
+    cpu s; shift 0 (true pairs) also counts those returned within 3 px."""
+    found = {}
+    for row in rows:
+        kind = "true" if row["shift"] == 0 else "unrelated"
+        found.setdefault((row["group"], kind, row["method"]), []).append(row)
+    report = {}
+    for (group, kind, method), chosen in sorted(found.items()):
+        entry = {"pairs": len(chosen), "returned": sum(r["returned"] for r in chosen),
+                 "refused": sum(not r["returned"] for r in chosen),
+                 "reasons": dict(Counter(r["reason"] for r in chosen if not r["returned"])),
+                 "median_cpu_s": round(float(np.median([r["cpu_s"] for r in chosen])), 2)}
+        if kind == "true":
+            entry["within_3px"] = sum(r.get("rmse", np.inf) <= 3 for r in chosen)
+        report[f"{group} {kind} {method}"] = entry
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("optical-sar", "sar-sar", "all"), default="all")
+    parser.add_argument("--sets", default=",".join(f"{s}:{t}" for s, t, _ in OPTICAL_SAR_SETS),
+                        help="comma-separated SET:TILES of the optical-SAR part (of "
+                             + ", ".join(f"{s}:{t}" for s, t, _ in OPTICAL_SAR_SETS) + ")")
+    parser.add_argument("--shifts", default="1,2",
+                        help="comma-separated derangement shifts; 0: the true pairs")
+    parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
+    parser.add_argument("--limit", type=int, default=None, help="first N pairs of a set only")
+    parser.add_argument("--methods", default="sarfeat,sift,akaze",
+                        help="comma-separated, of sarfeat, sarfeat-any-turn (SAR-SAR only), "
+                             "sift, akaze")
+    parser.add_argument("--json", type=Path, default=None, help="write rows and summary here")
+    args = parser.parse_args(argv)
+    shifts = [int(s) for s in args.shifts.split(",")]
+    methods = args.methods.split(",")
+    unknown = set(methods) - {"sarfeat", "sarfeat-any-turn", "sift", "akaze"}
+    if unknown or args.step < 1 or any(s < 0 for s in shifts):
+        parser.error(f"bad --methods {sorted(unknown)}, --step or --shifts")
+    if args.json is not None and args.json.exists():
+        parser.error(f"{args.json} exists: not overwritten")
+    splits = {f"{s}:{t}": split for s, t, split in OPTICAL_SAR_SETS}
+    rows: list = []
+    if args.part in ("optical-sar", "all"):
+        for name in args.sets.split(","):
+            if name not in splits:
+                parser.error(f"unknown set {name!r}; choose from {sorted(splits)}")
+            pair_set, tiles = name.split(":")
+            evaluate(name, optical_sar_pairs(pair_set, tiles, splits[name], args.step), shifts,
+                     [m for m in methods if m != "sarfeat-any-turn"], "optical", rows,
+                     args.limit)
+    if args.part in ("sar-sar", "all"):
+        evaluate("sar-sar", sar_sar_pairs(), shifts, methods, "sar", rows, args.limit)
+    report = summary(rows)
+    print(json.dumps(report, indent=1))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"summary": report, "rows": rows}, indent=1,
+                                        default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

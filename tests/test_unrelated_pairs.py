@@ -1,0 +1,74 @@
+"""Two images that do not show the same place are refused, not registered (every transform
+returned for them would be wrong), through the API and the command line; and the
+derangement of benchmarks/eval_unrelated.py pairs no tile with ground of its own.
+
+The unrelated pair is data that CI has: the bundled 3MOS optical tile (Radarsat, hills)
+against the bundled Sentinel-1 scene of Labrador (VV intensity, 256 x 256).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sarfeat
+from benchmarks.eval_unrelated import partner, reason, shares_ground
+from sarfeat.cli import main
+
+
+@pytest.fixture(scope="module")
+def unrelated():
+    """(optical tile, SAR scene of another place), both 256 x 256."""
+    from sarfeat.data import load_optical_sar_tile, load_sar_scene
+
+    return load_optical_sar_tile()[0], load_sar_scene("labrador")[..., 0]
+
+
+def test_an_optical_tile_and_a_sar_scene_of_another_place_are_refused(unrelated):
+    with pytest.raises(sarfeat.RegistrationError, match="refused rather than guessed") as caught:
+        sarfeat.register(*unrelated, modality="optical-sar", rng=0, progress=False)
+    # the matcher ran and its checks refused: not an input refused before matching
+    assert caught.value.diagnostics is not None
+    assert caught.value.diagnostics["failure"]
+
+
+def test_the_command_line_exits_1_on_an_unrelated_pair_and_writes_nothing(unrelated, tmp_path,
+                                                                           capsys):
+    optical, sar = tmp_path / "optical.npy", tmp_path / "sar.npy"
+    np.save(optical, unrelated[0])
+    np.save(sar, unrelated[1])
+    out = tmp_path / "out.npy"
+    assert main(["register", str(optical), str(sar), "--modality", "optical-sar", "-q",
+                 "-o", str(out)]) == 1
+    assert "refused rather than guessed" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_shares_ground_knows_overlapping_tiles_and_polarisations():
+    # Sen1Floods11's tiles at (0, 0) and (0, 128) overlap; (0, 0) and (256, 256) do not
+    assert shares_ground("SF11_VV_0", "SF11_VH_1")
+    assert not shares_ground("SF11_VV_0", "SF11_VV_8")
+    assert shares_ground("SF11_VV_4", "SF11_VH_8")  # the centre tile overlaps every tile
+    assert shares_ground("BEN_VV_87_48", "BEN_VH_87_48")
+    assert not shares_ground("BEN_VV_87_48", "BEN_VV_87_49")
+    assert not shares_ground("ALOS_desert_0", "ALOS_desert_2")
+
+
+def test_partner_pairs_each_tile_with_one_of_other_ground_or_none():
+    names = [f"SF11_{p}_{k}" for p in ("VV", "VH") for k in range(9)]
+    for shift in (1, 2, 5):
+        for index in range(len(names)):
+            other = partner(names, index, shift)
+            if names[index].endswith("_4"):  # the centre tile overlaps all the others
+                assert other is None
+            else:
+                assert other is not None and not shares_ground(names[index], names[other])
+    assert partner(["a", "b", "c"], 2, 1) == 0  # cyclic
+    assert partner(["a", "b", "c"], 1, 0) == 1  # shift 0: the true pair
+
+
+def test_reason_names_the_check_that_refused():
+    assert reason("cannot register the images: only 2 of 11 placed templates agree with "
+                  "the whole-overlap transform") == "templates"
+    assert reason("something else entirely happened here today, said the matcher") \
+        == "something else entirely happened here today, said the"
