@@ -150,11 +150,13 @@ def run_method(method: str, fixed, moving, modality: str) -> tuple:
             time.perf_counter() - wall)
 
 
-def optical_sar_pairs(pair_set: str, tiles: str, split: str, step: int = 1):
+def optical_sar_pairs(pair_set: str, tiles: str, split: str, step: int = 1, start: int = 0):
     """(names, fixed images, moving images, truths) of one optical-SAR set, every ``step``-th
-    pair (the builders of :mod:`optical_sar_pairs`, as :mod:`eval_optical_sar` uses them)."""
+    pair from pair ``start`` on (the builders of :mod:`optical_sar_pairs`, as
+    :mod:`eval_optical_sar` uses them)."""
     build = canvas_pairs if pair_set == "canvas" else development_pairs
-    chosen = [pair for index, pair in enumerate(build(split, tiles=tiles)) if index % step == 0]
+    chosen = [pair for index, pair in enumerate(build(split, tiles=tiles))
+              if index >= start and (index - start) % step == 0]
     return ([p[0] for p in chosen], [p[1] for p in chosen], [p[2] for p in chosen],
             [p[3].params for p in chosen])
 
@@ -222,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shifts", default="1,2",
                         help="comma-separated derangement shifts; 0: the true pairs")
     parser.add_argument("--step", type=int, default=1, help="every STEP-th pair only")
+    parser.add_argument("--start", type=int, default=0,
+                        help="with --step: pairs START, START + STEP... of each optical-SAR set")
     parser.add_argument("--limit", type=int, default=None, help="first N pairs of a set only")
     parser.add_argument("--methods", default="sarfeat,sift,akaze",
                         help="comma-separated, of sarfeat, sarfeat-any-turn (SAR-SAR only), "
@@ -231,7 +235,7 @@ def main(argv=None) -> int:
     shifts = [int(s) for s in args.shifts.split(",")]
     methods = args.methods.split(",")
     unknown = set(methods) - {"sarfeat", "sarfeat-any-turn", "sift", "akaze"}
-    if unknown or args.step < 1 or any(s < 0 for s in shifts):
+    if unknown or args.step < 1 or args.start < 0 or any(s < 0 for s in shifts):
         parser.error(f"bad --methods {sorted(unknown)}, --step or --shifts")
     if args.json is not None and args.json.exists():
         parser.error(f"{args.json} exists: not overwritten")
@@ -242,7 +246,8 @@ def main(argv=None) -> int:
             if name not in splits:
                 parser.error(f"unknown set {name!r}; choose from {sorted(splits)}")
             pair_set, tiles = name.split(":")
-            evaluate(name, optical_sar_pairs(pair_set, tiles, splits[name], args.step), shifts,
+            evaluate(name, optical_sar_pairs(pair_set, tiles, splits[name], args.step,
+                                                 args.start), shifts,
                      [m for m in methods if m != "sarfeat-any-turn"], "optical", rows,
                      args.limit)
     if args.part in ("sar-sar", "all"):
