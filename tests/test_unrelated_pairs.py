@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sarfeat
-from benchmarks.eval_unrelated import partner, reason, shares_ground
+from benchmarks.eval_unrelated import partner, reason, shares_ground, summary
 from sarfeat.cli import main
 
 
@@ -72,3 +72,17 @@ def test_reason_names_the_check_that_refused():
                   "the whole-overlap transform") == "templates"
     assert reason("something else entirely happened here today, said the matcher") \
         == "something else entirely happened here today, said the"
+
+
+def test_summary_counts_returned_and_refused_apart_for_true_and_unrelated_pairs():
+    row = {"group": "3mos:3mos", "method": "sarfeat", "cpu_s": 3.0}
+    rows = [dict(row, shift=1, returned=False, reason="templates"),
+            dict(row, shift=1, returned=True, reason=""),
+            dict(row, shift=0, returned=True, reason="", rmse=1.5),
+            dict(row, shift=0, returned=True, reason="", rmse=7.0),
+            dict(row, shift=0, returned=False, reason="global score")]
+    report = summary(rows)
+    unrelated, true = report["3mos:3mos unrelated sarfeat"], report["3mos:3mos true sarfeat"]
+    assert (unrelated["pairs"], unrelated["returned"], unrelated["refused"]) == (2, 1, 1)
+    assert unrelated["reasons"] == {"templates": 1} and "within_3px" not in unrelated
+    assert (true["returned"], true["within_3px"], true["reasons"]) == (2, 1, {"global score": 1})
