@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -362,11 +364,31 @@ def _register_optical_tile(tmp_path: Path, capsys, *options: str, sar_dtype=np.f
                  *options]) == 0, capsys.readouterr().err
 
 
-def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def optical_run(tmp_path_factory):
+    """One ``sarfeat register -v --json --tie-points`` of the bundled 3MOS tile (optical fixed,
+    SAR moving, upright), shared by the tests that read its report, tie points or console:
+    (report, tie-point file, printed out, printed err)."""
+    from sarfeat.data import load_optical_sar_tile
+
+    folder = tmp_path_factory.mktemp("optical_run")
+    optical, sar = load_optical_sar_tile()
+    np.save(folder / "optical.npy", optical)
+    np.save(folder / "sar.npy", sar)
+    report, ties = folder / "r.json", folder / "ties.csv"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["register", str(folder / "optical.npy"), str(folder / "sar.npy"),
+                       "--modality", "optical-sar", "--turns", "upright", "-v",
+                       "--json", str(report), "--tie-points", str(ties)])
+    assert status == 0, err.getvalue()
+    return _report(report), ties, out.getvalue(), err.getvalue()
+
+
+def test_tie_point_scores_of_an_optical_pair_lie_in_0_1(optical_run):
     # a pair with an optical image is matched densely: its "votes" are correlations in
     # hundredths, not descriptor votes, and the score must still be a fraction
-    ties = tmp_path / "ties.csv"
-    _register_optical_tile(tmp_path, capsys, "--tie-points", str(ties))
+    ties = optical_run[1]
     lines = ties.read_text().splitlines()
     header = lines[0].split(",")
     rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
@@ -388,56 +410,36 @@ def test_json_output_dtype_is_what_the_file_holds(tmp_path, capsys, suffix, stor
     assert read_raster(out).data.dtype == stored
 
 
-def test_json_says_which_model_was_returned_for_an_optical_pair(tmp_path, capsys):
+def test_json_says_which_model_was_returned_for_an_optical_pair(optical_run):
     """``model``: the --model asked for; ``model_returned``: what the transform is."""
-    report = tmp_path / "r.json"
-    _register_optical_tile(tmp_path, capsys, "--json", str(report))
-    saved = _report(report)
+    saved = optical_run[0]
     assert saved["model"] == "affine"  # the default --model, a bound the similarity obeys
     assert saved["model_returned"] == saved["diagnostics"]["selected_model"] == "similarity"
 
 
-def test_an_optical_pair_prints_and_reports_no_coarse_match_count(tmp_path, capsys):
+def test_an_optical_pair_prints_and_reports_no_coarse_match_count(optical_run):
     """Its coarse stage (a global correlation search) matches no points: no "(coarse N)"
     copied from the fine stage on the console, null coarse counts in the report."""
-    from sarfeat.data import load_optical_sar_tile
-
-    optical, sar = load_optical_sar_tile()
-    np.save(tmp_path / "optical.npy", optical)
-    np.save(tmp_path / "sar.npy", sar)
-    report = tmp_path / "r.json"
-    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
-                 "--modality", "optical-sar", "--turns", "upright", "-v",
-                 "--json", str(report)]) == 0
-    printed = capsys.readouterr()
-    assert "inlier matches," in printed.out and "(coarse" not in printed.out
-    assert "coarse stage: structure correlation 0." in printed.err
-    assert "None inliers" not in printed.err and "templates placed" in printed.err
-    matches = _report(report)["matches"]
+    saved, _, out, err = optical_run
+    assert "inlier matches," in out and "(coarse" not in out
+    assert "coarse stage: structure correlation 0." in err
+    assert "None inliers" not in err and "templates placed" in err
+    matches = saved["matches"]
     assert matches["coarse_candidates"] is None and matches["coarse_inliers"] is None
     assert 0 < matches["fine_inliers"] <= matches["fine_candidates"]
 
 
-def test_an_optical_pair_reports_that_no_network_ran(tmp_path, capsys):
-    report = tmp_path / "r.json"
-    _register_optical_tile(tmp_path, capsys, "--json", str(report))
-    saved = _report(report)
+def test_an_optical_pair_reports_that_no_network_ran(optical_run):
+    saved = optical_run[0]
     assert saved["network"] is None and saved["diagnostics"]["network"] is None
 
 
-def test_verbose_describes_the_dense_matcher_for_an_optical_pair(tmp_path, capsys):
+def test_verbose_describes_the_dense_matcher_for_an_optical_pair(optical_run):
     """-v printed the keypoint matcher's stages (rotation search, patches at full resolution)
     for a pair with an optical image, which the dense structural matcher registers."""
-    from sarfeat.data import load_optical_sar_tile
     from sarfeat.matching.dense import STAGES
 
-    optical, sar = load_optical_sar_tile()
-    np.save(tmp_path / "optical.npy", optical)
-    np.save(tmp_path / "sar.npy", sar)
-    assert main(["register", str(tmp_path / "optical.npy"), str(tmp_path / "sar.npy"),
-                 "--modality", "optical-sar", "--turns", "upright", "-v",
-                 "--json", str(tmp_path / "r.json")]) == 0
-    printed = capsys.readouterr().err
+    printed = optical_run[3]
     assert f": {STAGES}" in printed and "without the keypoint network" in STAGES
     assert "rotation search on downsampled images" not in printed
     assert "patches at full resolution" not in printed
