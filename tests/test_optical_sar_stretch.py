@@ -37,13 +37,21 @@ def test_a_stretched_sar_image_registers_with_the_affine_dense_model(tile):
     assert stretch[0, 0] - stretch[1, 1] == pytest.approx(0.12, abs=0.03)
 
 
-def test_a_similarity_whose_templates_drift_gives_way_to_the_stretch(tile):
+@pytest.fixture(scope="module")
+def sheared(tile):
+    """The SAR tile sheared by 3 % (truth, moving image) and the dense matcher's similarity
+    for it without the stretch check (``alone``), which two tests compare against."""
     truth = _stretched_truth(0.0, 0.03)  # sheared by 3 %
     moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
                   preserve_range=True).astype(np.float32)
-    # the nearest similarity passes the checks, over 3 px off, its templates drifting
     alone = DenseStructuralMatcher("optical-sar", stretch_check=None, rng=0)
     alone.match(tile[0], moving)
+    return truth, moving, alone
+
+
+def test_a_similarity_whose_templates_drift_gives_way_to_the_stretch(tile, sheared):
+    truth, moving, alone = sheared
+    # the nearest similarity passes the checks, over 3 px off, its templates drifting
     assert registration_rmse(alone.model, truth, SHAPE, SHAPE) > 3.0
     assert "template_stretch" not in alone.diagnostics
     found = sarfeat.register(tile[0], moving, modality="optical-sar", rng=0, progress=False)
@@ -74,14 +82,11 @@ def test_the_stretch_is_tried_from_two_fine_pixels_of_drift(tile):
     assert registration_rmse(matcher.model, truth, SHAPE, SHAPE) < 3.0
 
 
-def test_a_stretch_that_fails_the_checks_leaves_the_similarity_standing(tile, monkeypatch):
+def test_a_stretch_that_fails_the_checks_leaves_the_similarity_standing(tile, sheared,
+                                                                        monkeypatch):
     import sarfeat.matching.dense_fine as dense_fine
 
-    truth = _stretched_truth(0.0, 0.03)
-    moving = warp(tile[1], np.linalg.inv(truth), order=1, cval=np.nan,
-                  preserve_range=True).astype(np.float32)
-    alone = DenseStructuralMatcher("optical-sar", stretch_check=None, rng=0)
-    alone.match(tile[0], moving)
+    _, moving, alone = sheared
 
     def stretched_far_off(found, *args):  # a "stretch" 15 px away that correlates better
         moved = dict(found)
