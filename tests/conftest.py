@@ -178,16 +178,34 @@ def tile():
     return load_optical_sar_tile()
 
 
-@pytest.fixture(scope="module")
-def moved_sar(tile):
-    """The SAR tile of ``tile`` moved by the optical-SAR tests' TRUTH (_optical_sar_helpers)."""
+def _moved(sar):
+    """``sar`` moved by the optical-SAR tests' TRUTH (_optical_sar_helpers), NaN outside."""
     import numpy as np
     from skimage.transform import warp
 
     from _optical_sar_helpers import TRUTH
 
-    return warp(tile[1], TRUTH.inverse, order=1, cval=np.nan,
-                preserve_range=True).astype(np.float32)
+    return warp(sar, TRUTH.inverse, order=1, cval=np.nan, preserve_range=True).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def moved_sar(tile):
+    """The SAR tile of ``tile`` moved by the optical-SAR tests' TRUTH (_optical_sar_helpers)."""
+    return _moved(tile[1])
+
+
+@pytest.fixture(scope="session")
+def optical_sar_registered():
+    """``sarfeat.register(optical, moved SAR, modality="optical-sar", rng=0, progress=False)``
+    of the bundled tile (the ``tile`` and ``moved_sar`` above), once a session: the modules
+    that read this registration share it (test_optical_sar.py, test_viz_nodata.py,
+    test_viz_optical.py). A test reads it and never changes it."""
+    import sarfeat
+    from sarfeat.data import load_optical_sar_tile
+
+    optical, sar = load_optical_sar_tile()
+    return sarfeat.register(optical, _moved(sar), modality="optical-sar", rng=0,
+                            progress=False)
 
 
 @pytest.fixture

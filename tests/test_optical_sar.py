@@ -25,8 +25,9 @@ from _optical_sar_helpers import CENTRE, SHAPE, TRUTH
 
 
 @pytest.fixture(scope="module")
-def registered(tile, moved_sar):
-    return sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0, progress=False)
+def registered(optical_sar_registered):
+    """register(tile[0], moved_sar, modality="optical-sar", rng=0) (conftest.py: shared)."""
+    return optical_sar_registered
 
 
 def test_scattered_no_data_in_both_images_still_registers(tile, moved_sar):

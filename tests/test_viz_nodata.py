@@ -8,18 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sarfeat
-
 pytest.importorskip("matplotlib")
 
 
 @pytest.fixture(scope="module")
-def registered(tile, moved_sar):
+def registered(tile, moved_sar, optical_sar_registered):
     """The optical tile (fixed), the moved SAR tile (moving, NaN corners) and their
-    registration."""
-    result = sarfeat.register(tile[0], moved_sar, modality="optical-sar", rng=0,
-                              progress=False)
-    return tile[0], moved_sar, result
+    registration (optical-sar, rng=0; conftest.py's, shared)."""
+    return tile[0], moved_sar, optical_sar_registered
 
 
 def assert_nodata_drawn(rgb: np.ndarray, nodata: np.ndarray) -> None:
