@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -17,19 +19,29 @@ from _optical_sar_helpers import CENTRE, SHAPE, TRUTH
 from _optical_sar_helpers import stretched_truth as _stretched_truth
 
 
-def test_cli_registers_optical_and_sar_files(tile, moved_sar, tmp_path, capsys, monkeypatch):
+@pytest.fixture(scope="module")
+def cli_run(tile, tmp_path_factory):
+    """One ``sarfeat register`` of the optical tile (8-bit PNG, fixed) and the SAR tile moved
+    by TRUTH, with -o, --json and --tie-points, the network's weights made to fail if asked
+    for: (exit status, its stderr, output, report, tie points), read by two tests."""
+    folder = tmp_path_factory.mktemp("cli_run")
+
     def no_network(*args):
         raise AssertionError("an optical pair is matched without the network")
 
-    monkeypatch.setattr("sarfeat.cli.common.checked_weights", no_network)
-    monkeypatch.setattr("sarfeat.detector_network.resolve_network_weights", no_network)
-    fixed, moving = tmp_path / "optical.png", tmp_path / "sar_moved.npy"
-    imsave(fixed, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
-    np.save(moving, moved_sar)
-    out, report = tmp_path / "registered.npy", tmp_path / "report.json"
-    status = main(["register", str(fixed), str(moving), "-o", str(out), "--modality",
-                   "optical-sar", "--json", str(report)])
-    assert status == 0, capsys.readouterr().err
+    command, report = _cli_pair(tile, TRUTH.params, folder)
+    out, ties = folder / "registered.npy", folder / "ties.csv"
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.setattr("sarfeat.cli.common.checked_weights", no_network)
+        patch.setattr("sarfeat.detector_network.resolve_network_weights", no_network)
+        status = main(command + ["-o", str(out), "--tie-points", str(ties), "-q"])
+    return status, err.getvalue(), out, report, ties
+
+
+def test_cli_registers_optical_and_sar_files(cli_run):
+    status, err, out, report, _ = cli_run
+    assert status == 0, err
     saved = json.loads(report.read_text(encoding="utf-8"))
     estimate = np.array(saved["transform_fixed_to_moving"])
     assert registration_rmse(estimate, TRUTH.params, SHAPE, SHAPE) < 3.0
@@ -104,15 +116,13 @@ def test_cli_dense_model_affine_registers_a_stretched_pair(tile, tmp_path, capsy
     assert "--dense-model is for a pair with an optical image" in capsys.readouterr().err
 
 
-def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(tile, tmp_path,
-                                                                           capsys):
+def test_cli_tie_point_scores_of_an_optical_pair_are_template_correlations(cli_run):
     """The tie points' score lies in [0, 1], as documented: for an optical pair the placed
     template's correlation (its votes are that correlation in hundredths)."""
     import csv
 
-    command, report = _cli_pair(tile, TRUTH.params, tmp_path)
-    ties = tmp_path / "ties.csv"
-    assert main(command + ["--tie-points", str(ties)]) == 0, capsys.readouterr().err
+    status, err, _, _, ties = cli_run
+    assert status == 0, err
     with open(ties, encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) >= 12
