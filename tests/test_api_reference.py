@@ -125,7 +125,8 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.runtime", "sarfeat.runtime.choice", "sarfeat.detector_network",
                     "sarfeat.learned_polar", "sarfeat.invariant_descriptor",
                     "sarfeat.matching.dense", "sarfeat.matching.dense_search",
-                    "sarfeat.matching.dense_refine", "sarfeat.matching.gray_check",
+                    "sarfeat.matching.dense_refine", "sarfeat.matching.dense_ties",
+                    "sarfeat.matching.gray_check",
                     "sarfeat.matching.stretch_check", "sarfeat.training.orientation",
                     "sarfeat.training.onnx_models", "sarfeat.training.distill",
                     "sarfeat.training.learned_polar")

@@ -45,7 +45,11 @@ each on those maps:
    working size up to image 1's own
    (:func:`~sarfeat.matching.dense_refine.refine_to_full`), so that its error
    is that of the image's pixels, not the fine stage's
-   (``diagnostics['refined_size']`` and ``['refined_levels']``).
+   (``diagnostics['refined_size']`` and ``['refined_levels']``). The inliers'
+   templates are then placed again at the finest level kept
+   (:mod:`~sarfeat.matching.dense_ties`), so that the tie points and their
+   residuals are those of the transform returned, not of the fine stage's
+   placements scaled up (``diagnostics['ties_size']``, ``['ties_placed_again']``).
 
 The matcher refuses rather than guesses (``model`` None,
 ``diagnostics['failure']`` says why) when the global search finds no turn and
@@ -273,7 +277,9 @@ class DenseStructuralMatcher(DenseFineStage):
         Image-1 (x, y) -> image-2 (x, y); None when the pair was refused.
     keypoints1, keypoints2 : (N, 2) ndarray
         The template centres (row, col) of image 1 and where they were placed
-        in image 2 (full-resolution pixels); ``matches`` pairs them one to one.
+        in image 2 (full-resolution pixels; an inlier's placement is that of the
+        finest level the transform was refined to, where it could be placed there);
+        ``matches`` pairs them one to one.
     matches, votes, inliers, coarse_model, coarse_angle, diagnostics : object
         As for :class:`~sarfeat.matching.CoarseFineMatcher` (``votes`` holds the
         placement's correlation in hundredths; ``diagnostics['failure']`` says
