@@ -237,7 +237,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
                              f"RGBA, got shape {image.shape}")
     if modality == "sar":
         normalized = normalize_sar(image, input_kind)
-        values = normalized.image.astype(np.float32)  # its no-data filled
+        # its no-data filled; a copy of the input already (float32: no second copy)
+        values = normalized.image.astype(np.float32, copy=False)
         if normalized.valid is not None:
             values[_regions_of(~normalized.valid, normalized.large_invalid)] = np.nan
         return values
@@ -245,7 +246,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     valid = np.isfinite(values)
     if not valid.any():
         raise ValueError("the optical image has no finite pixel")
-    low, high = np.percentile(values[valid], [1, 99])
+    # the valid values' copy is partitioned in place (no second copy; the same bounds)
+    low, high = np.percentile(values[valid], [1, 99], overwrite_input=True)
     # in place, in float32: float64 bounds would make float64 copies of a large image
     values = np.array(values, dtype=np.float32, copy=np.may_share_memory(values, image))
     values -= np.float32(low)
@@ -261,10 +263,13 @@ def _regions_of(invalid: np.ndarray, large) -> np.ndarray:
     """The invalid pixels connected (8-neighbours) to a pixel of ``large`` (None: no
     pixel) or to the image's border: what lies outside an image's footprint (a thin
     sliver of a canvas's fill included) stays no-data."""
-    labels, _ = ndimage.label(invalid, structure=np.ones((3, 3), bool))
+    labels, count = ndimage.label(invalid, structure=np.ones((3, 3), bool))
     rim = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    touched = np.unique(rim if large is None else np.concatenate([rim, labels[large]]))
-    return np.isin(labels, touched[touched > 0])
+    kept = np.zeros(count + 1, bool)  # per label: whether it is touched
+    kept[rim if large is None else np.concatenate([rim, labels[large]])] = True
+    kept[0] = False  # the valid pixels
+    # a look-up of each pixel's label: np.isin made sorted int32 and int64 copies of them
+    return kept[labels]
 
 
 @lru_cache(maxsize=8)

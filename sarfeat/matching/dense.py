@@ -394,11 +394,10 @@ class DenseStructuralMatcher(DenseFineStage):
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
         steps = _StepBar(self.progress)
-        (image1, fill1, valid1), (image2, fill2, valid2) = (
-            nodata_marked(image, self.nodata, self.border_fill) for image in (image1, image2))
+        (prepared1, fill1, valid1), (prepared2, fill2, valid2) = (
+            self._prepared(image, role) for image, role in zip((image1, image2), self.modality))
+        del image1, image2  # their copies with no-data marked are freed; the callers' kept
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
-        prepared1 = prepare_modality(image1, self.modality[0], self.input_kind)
-        prepared2 = prepare_modality(image2, self.modality[1], self.input_kind)
         steps.advance()
         search = DenseSearch(lambda image: self.feature_maps(image, "coarse"), self.min_overlap,
                              self.angles(), self.searched_scales(), self.coarse_size,
@@ -429,6 +428,12 @@ class DenseStructuralMatcher(DenseFineStage):
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])
         return self.matches[self.inliers]
+
+    def _prepared(self, image, role: str) -> tuple[np.ndarray, float, float]:
+        """An image as the steps read it (:func:`~sarfeat.structural.prepare_modality` of
+        it with its no-data marked), its border fill's share and its valid share."""
+        marked, fill, valid = nodata_marked(image, self.nodata, self.border_fill)
+        return prepare_modality(marked, role, self.input_kind), fill, valid
 
     def _check_sizes(self, shape1, shape2) -> None:
         """Refuse images that the global search would bring below the maps' least size

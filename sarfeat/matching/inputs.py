@@ -86,7 +86,9 @@ def nodata_marked(image, nodata: float | None,
     """The image with NaN wherever it is no-data (NaN, a masked array's mask, ``nodata``,
     and with ``fill_is_nodata`` a canvas's fill around it, see
     :func:`sarfeat.preprocess.border_fill`); the share of its pixels that fill is, and the
-    share left valid. The image itself is returned when every pixel is valid."""
+    share left valid. The image itself is returned when every pixel is valid, or when it is
+    float32 and NaN on every pixel that is not (a scene brought onto another grid): no copy of
+    a large image is made to mark what is marked already."""
     data = np.asarray(np.ma.getdata(image))
     valid = valid_mask(image, nodata)
     if valid.ndim == 3:  # colour: a pixel is valid when all its channels are
@@ -96,7 +98,7 @@ def nodata_marked(image, nodata: float | None,
         valid &= ~fill
     share = 0.0 if fill is None else round(float(fill.mean()), 4)
     left = round(float(valid.mean()), 4)
-    if valid.all():
+    if valid.all() or (data.dtype == np.float32 and np.array_equal(np.isnan(data), ~valid)):
         return data, share, left
     marked = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
     marked[~valid] = np.nan
