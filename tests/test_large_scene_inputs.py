@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sarfeat.io import Raster
+from sarfeat.matching.geometry import downsample
 from sarfeat.matching.inputs import nodata_marked
 from sarfeat.structural import prepare_modality
 
@@ -319,3 +320,18 @@ def test_an_optical_uint16_tile_is_prepared_from_one_copy_of_its_valid_values():
     # own copy of them
     assert peak < 2.75 * prepared.nbytes
 
+
+def test_a_downsampling_that_restores_fills_the_image_in_place_and_puts_its_nan_back():
+    scene = _scene()
+    before = scene.copy()
+    copied = downsample(scene, 1 / 8)
+    (small, matrix), peak = _peak(lambda: downsample(scene, 1 / 8, restore=True))
+    np.testing.assert_array_equal(small, copied[0])  # NaN at the same places too
+    np.testing.assert_array_equal(matrix, copied[1])
+    np.testing.assert_array_equal(scene, before)
+    # 1.3: the valid values for their median and the small image's masks; 2.2 with a
+    # filled copy of the image and nanmedian's copy of it
+    assert peak < 1.75 * scene.nbytes
+    scene.flags.writeable = False  # a read-only image is copied instead
+    np.testing.assert_array_equal(downsample(scene, 0.5, restore=True)[0],
+                                  downsample(before, 0.5)[0])

@@ -59,7 +59,7 @@ class DenseFineStage:
     def fine_stage(self, image1, image2, prior: np.ndarray) -> None:
         """Steps 3-5 from ``prior`` (image-1 (x, y) -> image-2 (x, y)), on image 1's grid:
         fills ``model`` (None: refused), the tie points and ``diagnostics``."""
-        work1, to_full1 = working(image1, self.fine_size)
+        work1, to_full1 = working(image1, self.fine_size, restore=True)
         maps1 = self.feature_maps(work1, "fine")
         fine_maps = lambda warped: self.feature_maps(warped, "fine")  # noqa: E731
         pyramid2 = image_pyramid(image2, 32)  # resampled from a level, speckle not aliased

@@ -60,7 +60,9 @@ def image_pyramid(image: np.ndarray, smallest: int) -> list[tuple[np.ndarray, np
     """(level, level (x, y) -> image (x, y)) from the image down to longest side ``smallest``.
 
     Each level halves the one before (Gaussian-prefiltered, NaN kept as NaN):
-    the first is the image itself with the identity.
+    the first is the image itself with the identity. The NaN of ``image`` are filled
+    while it is read and put back (:func:`~sarfeat.matching.geometry.downsample`'s
+    ``restore``): no other thread may read it meanwhile.
 
     Parameters
     ----------
@@ -76,7 +78,7 @@ def image_pyramid(image: np.ndarray, smallest: int) -> list[tuple[np.ndarray, np
     levels = [(np.asarray(image, dtype=np.float32), np.eye(3))]
     while max(levels[-1][0].shape) > smallest and min(levels[-1][0].shape) >= 16:
         level, to_image = levels[-1]
-        half, to_level = downsample(level, 0.5)
+        half, to_level = downsample(level, 0.5, restore=True)  # no copy of a level
         levels.append((half, to_image @ to_level))
     return levels
 
@@ -112,15 +114,19 @@ def _box(level1: np.ndarray, to_full1: np.ndarray, image2_shape, model: np.ndarr
     height, width = level1.shape
     rows, cols = np.mgrid[0:height:4, 0:width:4]
     points = np.c_[cols.ravel(), rows.ravel(), np.ones(rows.size)]
+    del rows, cols  # a level of 9465 x 8483 pixels has 5 million points: each copy counts
     inside = (model @ to_full1 @ points.T).T
     keep = ((inside[:, 0] >= 0) & (inside[:, 0] <= image2_shape[1] - 1)
             & (inside[:, 1] >= 0) & (inside[:, 1] <= image2_shape[0] - 1))
+    del inside
     if not keep.any():
         return level1, to_full1
     margin = POLISH_REACH + 8
-    low = np.maximum(points[keep, :2].min(axis=0) - margin, 0)
-    high = np.minimum(points[keep, :2].max(axis=0) + margin, [width - 1, height - 1])
-    centre = points[keep, :2].mean(axis=0)
+    kept = points[keep, :2]
+    del points
+    low = np.maximum(kept.min(axis=0) - margin, 0)
+    high = np.minimum(kept.max(axis=0) + margin, [width - 1, height - 1])
+    centre = kept.mean(axis=0)
     corner = []
     for axis, side in ((0, width), (1, height)):  # x, then y
         first, last = int(low[axis]), int(high[axis]) + 1

@@ -76,8 +76,8 @@ def working_factor(size: int, *shapes: tuple[int, ...]) -> float:
     return min(1.0, size / max(side for shape in shapes for side in shape))
 
 
-def working(image: np.ndarray, size: int, other: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def working(image: np.ndarray, size: int, other: np.ndarray | None = None,
+            restore: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The image downsampled to longest side ``size`` (not enlarged), and its map back.
 
     Parameters
@@ -89,6 +89,10 @@ def working(image: np.ndarray, size: int, other: np.ndarray | None = None
     other : ndarray, optional
         The image that will be downsampled by the same factor: the longer of the two
         sides is brought to ``size``.
+    restore : bool
+        As :func:`~sarfeat.matching.geometry.downsample` takes it: the NaN of ``image``
+        filled in place and put back (no copy of a large image; not while another thread
+        reads it).
 
     Returns
     -------
@@ -97,7 +101,7 @@ def working(image: np.ndarray, size: int, other: np.ndarray | None = None
         The working -> full (x, y) matrix.
     """
     shapes = (image.shape,) if other is None else (image.shape, other.shape)
-    return downsample(image, working_factor(size, *shapes))
+    return downsample(image, working_factor(size, *shapes), restore=restore)
 
 
 class DenseSearch:
@@ -163,9 +167,9 @@ class DenseSearch:
     def hypotheses(self, image1, image2) -> list:
         """The global search (step 1): the best (score, matrix, turn, scale) peaks, a few
         turns or scales apart; ``matrix`` maps image-1 (x, y) to image-2 (x, y)."""
-        small1, to_full1 = working(image1, self.coarse_size, image2)
+        small1, to_full1 = working(image1, self.coarse_size, image2, restore=True)
         factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor)
+        small2, to_full2 = downsample(image2, factor, restore=True)
         reference = Reference(self.maps(small1), self.min_overlap)
         to_working1 = np.linalg.inv(to_full1)
         keys = [(angle, scale) for angle in self.angles for scale in self.scales]
@@ -226,9 +230,9 @@ class DenseSearch:
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
-        small1, to_full1 = working(image1, self.refine_size)
+        small1, to_full1 = working(image1, self.refine_size, restore=True)
         factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor)
+        small2, to_full2 = downsample(image2, factor, restore=True)
         reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
         anchors = [np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1
                    for hypothesis in hypotheses]

@@ -88,36 +88,56 @@ def warp_nan(
     return warp_lenient(image, inverse, shape, order=order).astype(np.float32, copy=False)
 
 
-def downsample(image, factor: float, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def downsample(image, factor: float, overwrite: bool = False, restore: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-prefiltered downsampling of a NaN-marked image.
 
     Returns the image and the 3x3 matrix mapping its (x, y) to the original's.
     ``image`` may be any array-like (a lazily normalised image is read once);
-    ``overwrite`` lets it fill the NaN of an ``image`` array in place.
+    ``overwrite`` lets it fill the NaN of an ``image`` array in place. ``restore``
+    fills them in place too and puts the NaN back before returning (the same
+    values, without a copy of a large image; nothing else may read ``image``
+    meanwhile, a thread included); a read-only ``image`` is copied as without it.
     """
     values = np.asarray(image)
     if factor >= 1:
         return values, np.eye(3)
     own = overwrite or values is not image  # an array made here may be filled in place
     invalid = np.isnan(values)
+    lent = None  # an array filled in place whose NaN are put back
     if invalid.any():
-        fill = np.nanmedian(values)
-        values = values if own else values.copy()
+        # nanmedian's value, from one copy of the valid pixels partitioned in place (it
+        # made a copy of the whole image and an int64 index of its NaN)
+        fill = (np.median(values[~invalid], overwrite_input=True) if not invalid.all()
+                else np.float32(np.nan))
+        if not own:
+            if restore and values.flags.writeable:
+                lent = values
+            else:
+                values = values.copy()
         values[invalid] = fill
     # a large reduction first averages blocks of ``step`` pixels (its own anti-aliasing, in
     # float32), so the Gaussian prefilter runs on an image ``step``² times smaller; a block
     # is never longer than the image's shorter side (which would leave no block to rescale)
     step = max(1, min(int(1 / factor // 2), min(values.shape)))
-    if step > 1:
-        values, invalid = _block_mean(values, step), _block_mean(invalid, step)
-    small = rescale(values, factor * step, anti_aliasing=True, order=1,
-                    preserve_range=True).astype(np.float32)
+    try:
+        reduced = _block_mean(values, step) if step > 1 else values
+        small = rescale(reduced, factor * step, anti_aliasing=True, order=1,
+                        preserve_range=True).astype(np.float32)
+    finally:
+        if lent is not None:
+            lent[invalid] = np.nan
     # pixels of the image the reduction kept (up to step - 1 rows and columns are dropped)
-    ratios = (values.shape[0] * step / small.shape[0], values.shape[1] * step / small.shape[1])
-    del values  # a full-size array made here is freed before the mask is resampled
+    ratios = (reduced.shape[0] * step / small.shape[0],
+              reduced.shape[1] * step / small.shape[1])
+    del values, reduced  # a full-size array made here is freed before the mask is resampled
+    if step > 1:
+        invalid = _block_mean(invalid, step)
     if invalid.any():
-        coverage = rescale(invalid.astype(np.float32), factor * step, anti_aliasing=True,
-                           order=1, preserve_range=True)
+        mask = invalid.astype(np.float32)
+        del invalid  # the largest step at full size: the mask, filtered by rescale
+        coverage = rescale(mask, factor * step, anti_aliasing=True, order=1,
+                           preserve_range=True)
         small[coverage > 0.05] = np.nan
     return small, scaling(*ratios)
 
