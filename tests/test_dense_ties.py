@@ -17,6 +17,7 @@ from skimage.transform import SimilarityTransform, warp
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
 from sarfeat.matching.dense_refine import image_pyramid
+from sarfeat.matching import dense_ties
 from sarfeat.matching.dense_ties import place_again
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality
@@ -73,18 +74,29 @@ def test_tie_points_are_placed_at_the_level_the_transform_was_refined_to(pair):
     assert diagnostics["ties_placed_again"] >= 0.75 * matcher.inliers.sum()
 
 
-def test_place_again_finds_a_known_offset_and_refuses_what_it_cannot_place(pair):
+@pytest.mark.parametrize("whole_level", [True, False], ids=["whole level", "windows"])
+def test_place_again_finds_a_known_offset_and_refuses_what_it_cannot_place(
+        pair, whole_level, monkeypatch):
+    """Both ways of making the maps: the whole level's once (many points on a small level)
+    and a window's per point (a large level)."""
     optical, moved = pair
     level1 = image_pyramid(prepare_modality(optical, "optical"), SIDE)[0]
     level2 = image_pyramid(prepare_modality(moved, "sar"), SIDE)[0]
-    maps = lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=2.0,  # noqa: E731
-                                       context=8.0)
+    if not whole_level:
+        monkeypatch.setattr(dense_ties, "WHOLE_LEVEL_PIXELS", 0)
+    shapes = []
+
+    def maps(image):
+        shapes.append(image.shape)
+        return gradient_maps(image, scales=(1.0, 2.0), cell=2.0, context=8.0)
+
     source = np.array([[x, y] for x in range(60, 200, 20) for y in range(60, 200, 20)]
                       + [[2.0, 2.0]], float)
     found = {}
     for shift in (0.0, 2.5):  # from the warp, and from a model 2.5 px off it
         model = TRUTH.params @ SimilarityTransform(translation=(shift, 0)).params
         found[shift] = place_again(level1, level2, model, source, maps, 24, 6, 0.15)
+    assert (set(shapes) == {level1[0].shape}) == whole_level
     (target, scores, placed), (moved_target, _, moved_placed) = found[0.0], found[2.5]
     assert placed[:-1].mean() > 0.7 and not placed[-1]  # the last one's window leaves it
     assert np.isnan(target[-1]).all() and np.isnan(scores[-1])
