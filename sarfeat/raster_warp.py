@@ -372,14 +372,12 @@ def warp_onto_windows(raster: Raster, grid: Raster, inverse_map: np.ndarray, *,
 
     Parameters
     ----------
-    raster : Raster
-        The moving raster.
-    grid : Raster
-        The fixed raster; only its shape and georeferencing are read.
+    raster, grid : Raster
+        The moving and the fixed raster, as :func:`warp_onto` takes them.
     inverse_map : (3, 3) ndarray
-        ``grid``'s pixels (x, y) -> ``raster``'s pixels (x, y).
+        As :func:`warp_onto` takes it.
     order : int
-        Spline order (0 nearest, 1 bilinear, 3 cubic).
+        As :func:`warp_onto` takes it.
 
     Returns
     -------
