@@ -17,7 +17,7 @@ from skimage.transform import SimilarityTransform, warp
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import DenseStructuralMatcher
 from sarfeat.matching.dense_refine import image_pyramid
-from sarfeat.matching import dense_ties
+from sarfeat.matching import dense_fine, dense_ties
 from sarfeat.matching.dense_ties import place_again
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality
@@ -53,10 +53,17 @@ def _tie_errors(matcher) -> np.ndarray:
     return np.hypot(*(TRUTH(source) - matcher.keypoints2[inliers][:, ::-1]).T)
 
 
-def test_tie_points_are_placed_at_the_level_the_transform_was_refined_to(pair):
+def _matched(pair) -> DenseStructuralMatcher:
     matcher = DenseStructuralMatcher("optical-sar", turns=(0,), fine_size=128, template=12,
                                      grid_step=8, search_radius=4)
     matcher.match(*pair)
+    return matcher
+
+
+def test_tie_points_are_placed_at_the_level_the_transform_was_refined_to(pair, monkeypatch):
+    # refined twice the fine stage's size: placed again once the least ratio is 2
+    monkeypatch.setattr(dense_fine, "TIE_MIN_RATIO", 2)
+    matcher = _matched(pair)
     diagnostics = matcher.diagnostics
     assert matcher.model is not None, diagnostics["failure"]
     assert diagnostics["refined_size"] == SIDE
@@ -72,6 +79,18 @@ def test_tie_points_are_placed_at_the_level_the_transform_was_refined_to(pair):
     assert diagnostics["residual_median"] < 2.0
     assert diagnostics["ties_size"] == SIDE
     assert diagnostics["ties_placed_again"] >= 0.75 * matcher.inliers.sum()
+
+
+def test_tie_points_refined_less_than_the_least_ratio_keep_the_fine_stage_placements(pair):
+    """Refined to 2 times the fine stage's working size, under ``TIE_MIN_RATIO``: the
+    placements are the fine stage's, as is the transform (the same as placed again)."""
+    assert dense_fine.TIE_MIN_RATIO > 2
+    matcher = _matched(pair)
+    assert matcher.diagnostics["refined_size"] == SIDE
+    assert "ties_size" not in matcher.diagnostics
+    residuals = matcher.model.residuals(matcher.keypoints1[matcher.inliers][:, ::-1],
+                                        matcher.keypoints2[matcher.inliers][:, ::-1])
+    assert matcher.diagnostics["residual_median"] == pytest.approx(np.median(residuals))
 
 
 @pytest.mark.parametrize("whole_level", [True, False], ids=["whole level", "windows"])

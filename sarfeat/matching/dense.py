@@ -45,8 +45,9 @@ each on those maps:
    working size up to image 1's own
    (:func:`~sarfeat.matching.dense_refine.refine_to_full`), so that its error
    is that of the image's pixels, not the fine stage's
-   (``diagnostics['refined_size']`` and ``['refined_levels']``). The inliers'
-   templates are then placed again at the finest level kept
+   (``diagnostics['refined_size']`` and ``['refined_levels']``). Where that level
+   is at least ``TIE_MIN_RATIO`` times the working size, the inliers' templates
+   are then placed again there
    (:mod:`~sarfeat.matching.dense_ties`), so that the tie points and their
    residuals are those of the transform returned, not of the fine stage's
    placements scaled up (``diagnostics['ties_size']``, ``['ties_placed_again']``).
