@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["INPUT_KINDS", "LINEAR_TAIL", "InputKind", "auto_input_kind", "check_input_kind",
-           "display_divisor"]
+           "display_divisor", "pair_input_kind"]
 
 INPUT_KINDS = ("auto", "intensity", "amplitude", "db", "display")
 InputKind = str
@@ -152,3 +152,37 @@ def auto_input_kind(sample: np.ndarray) -> str:
     if p99 - p50 > LINEAR_TAIL * (p50 - p1):
         return "intensity"
     return "display" if sample.min() >= 0 and sample.max() <= 1 else "db"
+
+
+def pair_input_kind(input_kind: str, fixed: object, moving: object) -> str:
+    """The input kind of a pair as ``sarfeat register`` matches it: ``'display'`` for
+    ``'auto'`` and two uint8 images, ``input_kind`` otherwise.
+
+    A uint8 image is an 8-bit picture (not where its file gives it a scale or
+    offset: :attr:`sarfeat.io.Raster.scaled`); brought onto the other's grid
+    (:func:`sarfeat.registration.prepare_pair`), its values are no longer 8-bit levels, which
+    ``'auto'`` would read as linear SAR.
+
+    Parameters
+    ----------
+    input_kind : str
+        As given (``--input-kind``).
+    fixed, moving : sarfeat.io.Raster or array_like
+        The two images, as read (before any band is chosen or resampled).
+
+    Returns
+    -------
+    str
+        ``'display'`` or ``input_kind``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> picture = np.zeros((4, 4), np.uint8)
+    >>> pair_input_kind("auto", picture, picture), pair_input_kind("auto", picture, 1.0 * picture)
+    ('display', 'auto')
+    """
+    # a raster whose file scales or offsets its bands is matched in its physical values
+    dtypes = {np.dtype(np.float32) if getattr(image, "scaled", False)
+              else np.asarray(getattr(image, "data", image)).dtype for image in (fixed, moving)}
+    return "display" if input_kind == "auto" and dtypes == {np.dtype(np.uint8)} else input_kind

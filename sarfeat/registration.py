@@ -31,6 +31,7 @@ from skimage.transform import AffineTransform, ProjectiveTransform
 from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
+from .input_kinds import pair_input_kind
 from .matching import CoarseFineMatcher, parse_modality
 from .matching.geometry import apply_matrix
 from .nodata_steps import mark_nodata
@@ -46,7 +47,8 @@ if TYPE_CHECKING:  # an R2D2Net needs torch; only its name is used here
     from .io import Raster, WarpedWindows
     from .network import R2D2Net
 
-# check_register_options is re-exported where it moved from (sarfeat._validation)
+# check_register_options and pair_input_kind are re-exported where they moved from
+# (sarfeat._validation, sarfeat.input_kinds)
 __all__ = ["RegistrationError", "RegistrationResult", "register", "check_register_options",
            "PairInputs", "prepare_pair", "pair_input_kind", "no_overlap_error",
            "FOOTPRINT_MARGIN"]
@@ -536,41 +538,6 @@ def _footprint_crop(fixed: Raster, moving: Raster, margin: int, names: tuple[str
     resampled = fixed.crs != moving.crs or matched.shape != moving.shape \
         or not np.allclose(prior, np.eye(3), atol=1e-6)
     return georeferencing, window, matched, prior, resampled
-
-
-def pair_input_kind(input_kind: str, fixed: Raster | ArrayLike, moving: Raster | ArrayLike
-                    ) -> str:
-    """The input kind of a pair as ``sarfeat register`` matches it: ``'display'`` for
-    ``'auto'`` and two uint8 images, ``input_kind`` otherwise.
-
-    A uint8 image is an 8-bit picture (not where its file gives it a scale or
-    offset: :attr:`sarfeat.io.Raster.scaled`); brought onto the other's grid
-    (:func:`prepare_pair`), its values are no longer 8-bit levels, which
-    ``'auto'`` would read as linear SAR.
-
-    Parameters
-    ----------
-    input_kind : str
-        As given (``--input-kind``).
-    fixed, moving : sarfeat.io.Raster or array_like
-        The two images, as read (before any band is chosen or resampled).
-
-    Returns
-    -------
-    str
-        ``'display'`` or ``input_kind``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> picture = np.zeros((4, 4), np.uint8)
-    >>> pair_input_kind("auto", picture, picture), pair_input_kind("auto", picture, 1.0 * picture)
-    ('display', 'auto')
-    """
-    # a raster whose file scales or offsets its bands is matched in its physical values
-    dtypes = {np.dtype(np.float32) if getattr(image, "scaled", False)
-              else np.asarray(getattr(image, "data", image)).dtype for image in (fixed, moving)}
-    return "display" if input_kind == "auto" and dtypes == {np.dtype(np.uint8)} else input_kind
 
 
 def no_overlap_error(fixed: Raster, moving: Raster,
