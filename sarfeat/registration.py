@@ -400,14 +400,28 @@ class PairInputs:
         pixels -> where it puts them there (3x3), which the georeferencing then maps."""
         return np.linalg.inv(self.crop) @ np.linalg.inv(self.prior) @ total
 
+    def moving_file_pixels(self, xy: ArrayLike) -> np.ndarray:
+        """Pixels ``xy`` (N, 2) of ``moving_image`` in the moving file's own pixels: by
+        :attr:`prior`, or, for :attr:`curved` files (``moving_image`` on the fixed grid), by
+        the exact map between the CRSs, not :attr:`prior`'s affine fit of it."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if not self.curved:
+            return apply_matrix(self.prior, xy)
+        from .georeferencing import georeferenced_pixels
+
+        on_fixed = apply_matrix(np.linalg.inv(self.crop), xy)  # the fixed file's pixels
+        return georeferenced_pixels(self.fixed, self.moving, on_fixed)
+
     def in_file_pixels(self, result: RegistrationResult,
                        moving_band: int | None = None) -> RegistrationResult:
         """``result`` (of the matched images) in the files' pixels.
 
-        Its transform is :meth:`total` (an affine or projective transform), its
-        keypoints are in the files' pixels and ``warped`` resamples band
-        ``moving_band`` of the moving file onto the whole fixed grid, with the
-        order and nodata of ``result``.
+        Its transform is :meth:`total` (an affine or projective transform; for
+        :attr:`curved` files an affine fit of the registration), its keypoints are in
+        the files' pixels (the moving ones by :meth:`moving_file_pixels`: across CRSs
+        by the exact map) and ``warped`` resamples band ``moving_band`` of the moving
+        file onto the whole fixed grid by that transform, with the order and nodata of
+        ``result``.
         """
         total = self.total(result.transform.params)
         affine = np.allclose(total[2], [0.0, 0.0, 1.0])
@@ -417,7 +431,7 @@ class PairInputs:
             else ProjectiveTransform(matrix=total),
             keypoints_fixed=apply_matrix(np.linalg.inv(self.crop),
                                          result.keypoints_fixed[:, ::-1])[:, ::-1],
-            keypoints_moving=apply_matrix(self.prior, result.keypoints_moving[:, ::-1])[:, ::-1],
+            keypoints_moving=self.moving_file_pixels(result.keypoints_moving[:, ::-1])[:, ::-1],
             resampling=(self.moving.band(moving_band), order, nodata, self.fixed.shape),
             _warped=None)
 

@@ -1,6 +1,6 @@
-"""``sarfeat register``'s tie points and report for files in two CRSs: the moving pixels and
-residuals by the exact map between the CRSs, the transform's departure from it said, and
-files in one CRS as before."""
+"""``sarfeat register``'s tie points and report, and ``PairInputs.in_file_pixels``'s keypoints,
+for files in two CRSs: the moving pixels and residuals by the exact map between the CRSs, the
+transform's departure from it said, and files in one CRS as before."""
 
 from __future__ import annotations
 
@@ -213,3 +213,26 @@ def test_the_fit_note_is_said_over_half_a_pixel_alone():
     assert transform_fit_note(inputs, inputs.total(SHIFT)) is None
     inputs = prepare_pair(*_pair(same_crs=True), 0, 0)
     assert transform_fit_note(inputs, inputs.total(SHIFT)) is None
+
+
+def test_in_file_pixels_places_the_moving_keypoints_across_crss_by_the_exact_map():
+    fixed, moving = _pair()
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    result = _result(inputs, SHIFT)
+    placed = inputs.in_file_pixels(result)
+    fixed_xy = placed.keypoints_fixed[:, ::-1]
+    # each moving keypoint, matched on the fixed grid at fixed point + (2.5, -1.5), is the
+    # moving pixel that the georeferencing puts there, as in the tie points
+    expected = _moving_pixels(fixed, moving, fixed_xy + SHIFT[:2, 2])
+    np.testing.assert_allclose(placed.keypoints_moving[:, ::-1], expected, atol=1e-6)
+    affine = _old_tie_points(result, inputs, inputs.total(SHIFT))[0]
+    assert np.hypot(*(affine - expected).T).max() > 2  # the prior's affine fit: px off
+    np.testing.assert_array_equal(placed.transform.params, inputs.total(SHIFT))
+
+
+def test_in_file_pixels_in_one_crs_keeps_the_prior():
+    fixed, moving = _pair(same_crs=True)
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    result = _result(inputs, SHIFT)
+    moving_xy = _old_tie_points(result, inputs, inputs.total(SHIFT))[0]
+    assert np.array_equal(inputs.in_file_pixels(result).keypoints_moving[:, ::-1], moving_xy)

@@ -290,11 +290,7 @@ def tie_points(result, inputs: Inputs, total: np.ndarray, votes=None, max_votes=
     matched_fixed = result.keypoints_fixed[pairs[:, 0], ::-1].astype(float)
     fixed_xy = _apply(np.linalg.inv(inputs.crop), matched_fixed)  # the fixed file's pixels
     matched_xy = result.keypoints_moving[pairs[:, 1], ::-1].astype(float)
-    if inputs.curved:  # the matched moving point, on the fixed grid, by the exact map
-        moving_xy = georeferenced_pixels(inputs.fixed, inputs.moving,
-                                         _apply(np.linalg.inv(inputs.crop), matched_xy))
-    else:
-        moving_xy = _apply(inputs.prior, matched_xy)
+    moving_xy = inputs.moving_file_pixels(matched_xy)  # across CRSs by the exact map
     # in the moving file's pixels: where the registration puts the fixed point, minus it
     residual = registered_pixels(inputs, total, fixed_xy) - moving_xy
     matched_residual = np.hypot(*(result.transform(matched_fixed) - matched_xy).T)

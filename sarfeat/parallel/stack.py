@@ -310,14 +310,14 @@ def iter_register_pairs(
         brought onto it; footprints that do not overlap fail with that reason),
         and the result is given in the files' pixels
         (:meth:`~sarfeat.registration.PairInputs.in_file_pixels`: ``transform``
-        maps the fixed file's pixels to the moving file's, ``warped`` is on the
-        whole fixed grid). Paths are read by the workers (they must see the same file
-        system; a relative path is taken from the client's working directory),
+        maps the fixed file's pixels to the moving file's, its affine fit across two
+        CRSs, where the moving keypoints are placed by the exact map between them;
+        ``warped`` is on the whole fixed grid). Paths are read by the workers (they must see
+        the same file system; a relative path is taken from the client's working directory),
         which is the way for large archives: a fixed GeoTIFF given by path beside a
-        georeferenced moving image is read by its header, then only its band matched
-        within the moving footprint's window. An array used by several
-        pairs (a stack's reference) is copied to every worker once; other
-        arrays travel with their task.
+        georeferenced moving image is read by its header, then only its band matched within
+        the moving footprint's window. An array used by several pairs (a stack's reference)
+        is copied to every worker once; other arrays travel with their task.
     client : distributed.Client, optional
         Where to run. By default a ``LocalCluster`` of ``n_workers``
         single-threaded processes is started and closed at the end.
