@@ -326,7 +326,8 @@ def main(argv=None) -> int:
     size = args.size
     makers = {
         "m1": ("(m) development image m1, 1000x1000 uint8", development_image),
-        "pair-i": (f"(a) pair i, {size}x{size} centre crop, uint8 display", lambda: pair_crop(size)),
+        "pair-i": (f"(a) pair i, {size}x{size} centre crop, uint8 display",
+                   lambda: pair_crop(size)),
         "speckle": (f"(b) Labrador VV x{size / 256:g} + Gamma(1,1) speckle, {size}x{size} float32",
                     lambda: speckled_scene(size)),
     }
@@ -403,8 +404,9 @@ def print_report(report: dict) -> None:
         print(f"  {'setting':<16} {'peak RSS [MiB]':>15} {'after import+weights':>21} "
               f"{'after image':>12} {'detect [s]':>11} {'keypoints':>10}")
         for setting, row in report["memory"].items():
-            print(f"  {setting:<16} {row['peak_rss_mib']:>15.0f} {row['rss_after_import_mib']:>21.0f} "
-                  f"{row['rss_after_image_mib']:>12.0f} {row['detect_s']:>11.1f} {row['keypoints']:>10d}")
+            print(f"  {setting:<16} {row['peak_rss_mib']:>15.0f} "
+                  f"{row['rss_after_import_mib']:>21.0f} {row['rss_after_image_mib']:>12.0f} "
+                  f"{row['detect_s']:>11.1f} {row['keypoints']:>10d}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-sift", action="store_true", help="skip the OpenCV SIFT peer")
     parser.add_argument("--json", help="write the rows here")
     parser.add_argument("--weights", default=None,
-                        help="sarfeat's weights (default: the default weights), e.g. sarfeat-sar-lite")
+                        help="sarfeat's weights (default: the default weights), "
+                             "e.g. sarfeat-sar-lite")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.weights:

@@ -1,4 +1,5 @@
-"""The coarse pyramid that reaches ``max_scale_change``: its cost on a same-scale pair, its gain on zooms.
+"""The coarse pyramid that reaches ``max_scale_change``: its cost on a same-scale pair, its
+gain on zooms.
 
 Since issue 19 the coarse detector's pyramid reaches down to ``coarse_size /
 max_scale_change`` (128 px by default) instead of half of ``coarse_size``.

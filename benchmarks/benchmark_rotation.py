@@ -4,9 +4,9 @@ The figures of ``eval_rotation.py``, computed once per asv run
 (``setup_cache``): MMA@3 of mutual nearest neighbours between the first
 channel of each bundled scene and the last one warped by a similarity of
 scale 0.9 turned by 10, 60 or 135 degrees (both directions, ``min_size=128``),
-for the default detector, ``descriptor='patch'`` and ``upright=True``. The ``shanghai`` row is unseen
-data (never trained or tuned on). Needs ``SARFEAT_DATA_DIR`` (skipped without
-it).
+for the default detector, ``descriptor='patch'`` and ``upright=True``. The
+``shanghai`` row is unseen data (never trained or tuned on). Needs
+``SARFEAT_DATA_DIR`` (skipped without it).
 """
 
 from __future__ import annotations

@@ -169,7 +169,8 @@ def evaluate(configs: dict | None = None, angles=ANGLES, patch_descriptor: str |
 
 
 def orientation_configs(paths) -> dict:
-    """Detector options of each learned orientation file, once as it is and once with ``turns=4``."""
+    """Detector options of each learned orientation file, once as it is and once with
+    ``turns=4``."""
     from sarfeat.learned_orientation import LearnedOrientation
 
     configs = {}

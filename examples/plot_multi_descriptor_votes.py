@@ -82,7 +82,8 @@ counts = np.arange(1, 2 * len(matcher.descriptor_names) + 1)
 print("votes  pairs  correct")
 for k in counts:
     chosen = matcher.votes == k
-    print(f"{k:5d}  {chosen.sum():5d}  {100 * correct[chosen].mean() if chosen.any() else 0:5.0f} %")
+    share = 100 * correct[chosen].mean() if chosen.any() else 0
+    print(f"{k:5d}  {chosen.sum():5d}  {share:5.0f} %")
 
 # %%
 # Left, how many candidate pairs got each number of votes and how many of

@@ -20,10 +20,11 @@ header, readable without torch. Only the ``.pt`` formats need torch (the
 extra.
 
 Every ``.pt`` file's zip checksums (CRC-32) are verified before it is
-unpickled, so a bit flip is reported instead of loaded. Every file is first opened with ``weights_only=True``. The older R2D2 files
-are legacy pickles that need full unpickling, which can run arbitrary code;
-sarfeat does that only for a file whose sha256 the registry of
-:mod:`sarfeat.data` knows, or when the caller passes ``trust=True``.
+unpickled, so a bit flip is reported instead of loaded. Every file is first
+opened with ``weights_only=True``. The older R2D2 files are legacy pickles
+that need full unpickling, which can run arbitrary code; sarfeat does that only
+for a file whose sha256 the registry of :mod:`sarfeat.data` knows, or when
+the caller passes ``trust=True``.
 """
 
 from __future__ import annotations
@@ -198,7 +199,8 @@ def load_state_dict(path: str | os.PathLike, trust: bool = False) -> tuple[str, 
             f"{path} is not a known checkpoint format (keys: {sorted(map(str, content))[:8]})"
         )
     if not isinstance(state_dict, dict) or not all(
-        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()
+        isinstance(key, str) and isinstance(value, torch.Tensor)
+        for key, value in state_dict.items()
     ):
         raise CheckpointError(f"{path}: its state dict is not a mapping of names to tensors")
     state_dict = {

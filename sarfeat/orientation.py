@@ -360,8 +360,8 @@ class LevelSteering:
         local_cols = np.asarray(cols, np.float64) - self.origin[1]
         if self.orienter is not None:
             return np.asarray(self.orienter(self.image, local_rows, local_cols), np.float64)
-        if self._gradient is None and \
-                _fused_steering.cheaper_than_filtering(len(local_rows), self.image.shape, self.sigma):
+        if self._gradient is None and _fused_steering.cheaper_than_filtering(
+                len(local_rows), self.image.shape, self.sigma):
             # few positions: filter only around them (the same values, see
             # sarfeat.runtime.kernels.steering), compiled or in numpy (the same bits)
             kernels = _steering(self.image.size)

@@ -95,8 +95,10 @@ PAIR_FILES = {
 
 # NAVER's optical checkpoints (legacy pickles), served from naver/r2d2.
 _NAVER_WEIGHTS = {
-    "weights/faster2d2_WASF_N16.pt": "217daa3a166bfe9bf2b68c05c1607a09dd4d552ae1bbeda885479d504eefc14b",
-    "weights/r2d2_WASF_N16.pt": "9ae90e02a9a133d100ca7aeaa32f4d4d7736a6dd222a530a25c8f7da5e508528",
+    "weights/faster2d2_WASF_N16.pt":
+        "217daa3a166bfe9bf2b68c05c1607a09dd4d552ae1bbeda885479d504eefc14b",
+    "weights/r2d2_WASF_N16.pt":
+        "9ae90e02a9a133d100ca7aeaa32f4d4d7736a6dd222a530a25c8f7da5e508528",
 }
 
 _3MOS_REPO = (
@@ -109,32 +111,32 @@ _3MOS_LICENCE = (
 )
 # Preview strips of co-registered optical/SAR tiles of the 3MOS dataset (optical row on
 # top, SAR row below, ten 256 x 256 tiles), served from its repository.
-_3MOS_FILES = {
-    "optical_sar/3mos/ALOS_desert.png": "7f910804b9203ba8d04308a6fb11b7ea12976b2eda8ece36d8df6153a215d172",
-    "optical_sar/3mos/GF3_city.png": "7b0264eab18e5be49c7acf51d4407b1cab78bd723f9ac9c5d02bf843d32ca8d7",
-    "optical_sar/3mos/GF3_plain.png": "1c9173e55b9fcac2308dffbf1a0466269893e47cfec29d8e307ce1155c036e2c",
-    "optical_sar/3mos/GF3_rural.png": "45d2c98252230cc8533afd16cdc5ab8d0f3f41c86d040372980cc04530b2b62b",
-    "optical_sar/3mos/GF3_water.png": "cddbafa8d43ba039dfd2117a1a7b5dad58107ce0f45eaa69b583e334101b0e78",
-    "optical_sar/3mos/RCM_city.png": "d3ab59c642d3202ace154016916afb47914420c2475f45b998381f3f47f666d6",
-    "optical_sar/3mos/RCM_plain.png": "1874b2daf0e248efb23b1e757c8194d115ef95e2dd7aec6b147e31793d83e6da",
-    "optical_sar/3mos/RCM_rural.png": "d853891fdcb3be90b8afa1ca98f2f01605972f73639b18425e47b41fea405ecb",
-    "optical_sar/3mos/Redarsat_city.png": "324772fafe0881c461271b399cad62aa94229b9b6356dc2a56b75051fe5382fa",
-    "optical_sar/3mos/Redarsat_hills.png": "6499a33602ecc33f7d16775c3aa2e41c919cf3f0a6e3e58347fdd8d16440a4b2",
-    "optical_sar/3mos/Redarsat_mountain.png": "1a72d02ece7e23ebfd152e7f84999029cb836c730d20ecd0bb3a12640c2ace8c",
-    "optical_sar/3mos/Redarsat_rural.png": "bef37339422a67248194f368c25de97a3a6c6833e21da0ce5eb9772c105d071b",
-    "optical_sar/3mos/SEN_city.png": "d645f6f14d62da21822457f335e3647fd599ac4506809bf8bf530b703490d58a",
-    "optical_sar/3mos/SEN_desert.png": "16124b869a4cb38efc276c6b8287a768dde6d8ac5157b90cd5337b7ab045c1f1",
-    "optical_sar/3mos/SEN_frozen.png": "e1c11a8c59f1f356370dc2e12b356279586b7e1464b449d367041477f2867cb9",
-    "optical_sar/3mos/SEN_hills.png": "388641d839d3c566dd5248761026a09dbbfcd8fc7137ba69e29bcffbfed6edae",
-    "optical_sar/3mos/SEN_mountain.png": "6a419d76bbe8a1a60661af371b35600537b3cd152b4abfa9c7f153cece36aa10",
-    "optical_sar/3mos/SEN_plain.png": "6c666ebf3a6db9a6aa95fd168f2dd4a4b49ecc6c5fe982b679f6d05fc6a18228",
-    "optical_sar/3mos/SEN_rural.png": "bab65d98d29c2cb870c1b4044f0a311fd4f55cd176d02f4de1089e379072305b",
-    "optical_sar/3mos/SEN_water.png": "4158b19a92cb8c9f0e3a2ae1c0fe47d16b3d52842015f7be48ecc63f85b4e9e9",
-    "optical_sar/3mos/TerraSAR_mountain.png": "61f401756f99efcc72ebc4fd07dc2b513cbffd38370444f13d9a254e8119b7e0",
-    "optical_sar/3mos/TerraSAR_plain.png": "c6e82be45211f896251ee3f9a57e7672a6f516363c076b3b0bb3929387e2e822",
-    "optical_sar/3mos/TerraSAR_rural.png": "d600db8b0fbded3b0249df8ef97c03561fa9a79f652ddec960614f8c4f98da0a",
-    "optical_sar/3mos/TerraSAR_water.png": "7b751c5ea61ad77a8059eaa201222136572c13d1ea421b2bbb852c4b7db69d36",
-}
+_3MOS_FILES = {"optical_sar/3mos/" + tile: sha256 for tile, sha256 in {
+    "ALOS_desert.png": "7f910804b9203ba8d04308a6fb11b7ea12976b2eda8ece36d8df6153a215d172",
+    "GF3_city.png": "7b0264eab18e5be49c7acf51d4407b1cab78bd723f9ac9c5d02bf843d32ca8d7",
+    "GF3_plain.png": "1c9173e55b9fcac2308dffbf1a0466269893e47cfec29d8e307ce1155c036e2c",
+    "GF3_rural.png": "45d2c98252230cc8533afd16cdc5ab8d0f3f41c86d040372980cc04530b2b62b",
+    "GF3_water.png": "cddbafa8d43ba039dfd2117a1a7b5dad58107ce0f45eaa69b583e334101b0e78",
+    "RCM_city.png": "d3ab59c642d3202ace154016916afb47914420c2475f45b998381f3f47f666d6",
+    "RCM_plain.png": "1874b2daf0e248efb23b1e757c8194d115ef95e2dd7aec6b147e31793d83e6da",
+    "RCM_rural.png": "d853891fdcb3be90b8afa1ca98f2f01605972f73639b18425e47b41fea405ecb",
+    "Redarsat_city.png": "324772fafe0881c461271b399cad62aa94229b9b6356dc2a56b75051fe5382fa",
+    "Redarsat_hills.png": "6499a33602ecc33f7d16775c3aa2e41c919cf3f0a6e3e58347fdd8d16440a4b2",
+    "Redarsat_mountain.png": "1a72d02ece7e23ebfd152e7f84999029cb836c730d20ecd0bb3a12640c2ace8c",
+    "Redarsat_rural.png": "bef37339422a67248194f368c25de97a3a6c6833e21da0ce5eb9772c105d071b",
+    "SEN_city.png": "d645f6f14d62da21822457f335e3647fd599ac4506809bf8bf530b703490d58a",
+    "SEN_desert.png": "16124b869a4cb38efc276c6b8287a768dde6d8ac5157b90cd5337b7ab045c1f1",
+    "SEN_frozen.png": "e1c11a8c59f1f356370dc2e12b356279586b7e1464b449d367041477f2867cb9",
+    "SEN_hills.png": "388641d839d3c566dd5248761026a09dbbfcd8fc7137ba69e29bcffbfed6edae",
+    "SEN_mountain.png": "6a419d76bbe8a1a60661af371b35600537b3cd152b4abfa9c7f153cece36aa10",
+    "SEN_plain.png": "6c666ebf3a6db9a6aa95fd168f2dd4a4b49ecc6c5fe982b679f6d05fc6a18228",
+    "SEN_rural.png": "bab65d98d29c2cb870c1b4044f0a311fd4f55cd176d02f4de1089e379072305b",
+    "SEN_water.png": "4158b19a92cb8c9f0e3a2ae1c0fe47d16b3d52842015f7be48ecc63f85b4e9e9",
+    "TerraSAR_mountain.png": "61f401756f99efcc72ebc4fd07dc2b513cbffd38370444f13d9a254e8119b7e0",
+    "TerraSAR_plain.png": "c6e82be45211f896251ee3f9a57e7672a6f516363c076b3b0bb3929387e2e822",
+    "TerraSAR_rural.png": "d600db8b0fbded3b0249df8ef97c03561fa9a79f652ddec960614f8c4f98da0a",
+    "TerraSAR_water.png": "7b751c5ea61ad77a8059eaa201222136572c13d1ea421b2bbb852c4b7db69d36",
+}.items()}
 #: One co-registered 3MOS tile pair, bundled (optical, SAR), for the examples and tests.
 OPTICAL_SAR_TILE = ("optical_sar/3mos_radarsat_hills_optical.png",
                     "optical_sar/3mos_radarsat_hills_sar.png")

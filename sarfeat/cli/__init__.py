@@ -12,9 +12,9 @@ regular file such as ``/dev/null``, or an output file that exists already, witho
 ``--overwrite``),
 1 for a runtime error (weights unavailable, an image pair that cannot be
 registered, ...), 130 when interrupted (Ctrl-C), 143 when stopped by SIGTERM
-(``detect`` and ``register`` then leave their earlier outputs as they were). Errors are one line on stderr, naming the subcommand
-(``sarfeat register: error: ...``) as usage errors do; set ``SARFEAT_DEBUG=1`` to see
-the traceback instead.
+(``detect`` and ``register`` then leave their earlier outputs as they were). Errors
+are one line on stderr, naming the subcommand (``sarfeat register: error: ...``) as
+usage errors do; set ``SARFEAT_DEBUG=1`` to see the traceback instead.
 """
 
 from __future__ import annotations

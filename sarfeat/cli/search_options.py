@@ -20,8 +20,8 @@ from .common import BAND_INDEX, unit_fraction
 from .register_checks import FINE_PATCHES, patch_limit
 
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
-           "add_matching_options", "matcher_options", "upright_turns", "upright_search", "whole_circle_search",
-           "search_report", "refusal_hint", "overlap_hint"]
+           "add_matching_options", "matcher_options", "upright_turns", "upright_search",
+           "whole_circle_search", "search_report", "refusal_hint", "overlap_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")

@@ -266,8 +266,9 @@ class DenseStructuralMatcher(DenseFineStage):
         is no-data too (``diagnostics['border_fill']``: the share of each image's
         pixels it took). A GRD product's zero slice edges need ``nodata=0``: zeros
         connected to the border were tried as fill and cost right answers on tiles of
-        8-bit levels, whose darkest (0) is calm water. On the 3MOS tuning tiles turned and scaled onto canvases with black
-        corners, 16 pairs of 40 registered within 3 px with it and 14 without.
+        8-bit levels, whose darkest (0) is calm water. On the 3MOS tuning tiles turned and
+        scaled onto canvases with black corners, 16 pairs of 40 registered within 3 px with
+        it and 14 without.
     rng : int or numpy.random.Generator, optional
         Accepted for the interface of :class:`~sarfeat.matching.CoarseFineMatcher`;
         the dense matcher has no random step.

@@ -18,10 +18,10 @@ from scipy import ndimage
 from .dense_threads import parallel_map
 from .geometry import warp_nan
 
-__all__ = ["CANDIDATE_REACH", "OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference", "crop_valid",
-           "distances", "masked", "model_distance",
-           "parabola", "place_templates", "similarity", "translation", "turn_canvas",
-           "whole_overlap_affine", "whole_overlap_estimate", "zoom_maps"]
+__all__ = ["CANDIDATE_REACH", "OVERLAP_WEIGHT", "POLISH_GRID", "POLISH_REACH", "Reference",
+           "crop_valid", "distances", "masked", "model_distance", "parabola", "place_templates",
+           "similarity", "translation", "turn_canvas", "whole_overlap_affine",
+           "whole_overlap_estimate", "zoom_maps"]
 
 #: Exponent of the overlap fraction that weighs the correlation score (small overlaps
 #: correlate by chance).

@@ -428,7 +428,8 @@ class FineStage:
                            max_trials=s.max_trials, plausible=self.plausible, rng=rng,
                            select=s.select_model)
         if fitted is None:
-            result.failure = f"RANSAC found no plausible {s.model} model among {count} voted matches"
+            result.failure = (f"RANSAC found no plausible {s.model} model among {count} "
+                              "voted matches")
             return
         result.inliers = fitted.inliers
         result.model_name = fitted.name

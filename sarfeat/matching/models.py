@@ -4,14 +4,14 @@
 the models of a batch are solved in closed form and scored on every match at
 once (MSAC: squared residuals truncated at the threshold), and each new best
 model is refined by least squares on its inliers (local optimisation, as in
-LO-RANSAC), which makes runs agree. :func:`fit_model` runs it, and, when asked, picks among nested models (a
-translation, a rigid motion, a similarity, an affine map, a homography) the
-one that the matches support best by Torr's Geometric Robust Information
-Criterion (GRIC): a richer model must lower the robust residual cost by more
-than its extra parameters cost. On pairs that differ by a shift only, an
-affine fit to matches bunched in part of the image extrapolates poorly; the
-criterion keeps the translation there and the affine map where the matches
-call for it.
+LO-RANSAC), which makes runs agree. :func:`fit_model` runs it, and, when asked,
+picks among nested models (a translation, a rigid motion, a similarity, an
+affine map, a homography) the one that the matches support best by Torr's
+Geometric Robust Information Criterion (GRIC): a richer model must lower the
+robust residual cost by more than its extra parameters cost. On pairs that
+differ by a shift only, an affine fit to matches bunched in part of the image
+extrapolates poorly; the criterion keeps the translation there and the affine
+map where the matches call for it.
 
 Reference: P. H. S. Torr, "Geometric motion segmentation and model selection",
 Phil. Trans. R. Soc. A 356 (1998), 1321-1340.

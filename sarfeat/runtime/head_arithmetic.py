@@ -127,7 +127,10 @@ def exp_of_reduced(r):
 
 
 def log1p_series(e):
-    """log(1 + e) for float64 ``0 <= e <= 1``: ``2 atanh(z)``, ``z = e / (2 + e)``, by Horner in z**2."""
+    """log(1 + e) for float64 ``0 <= e <= 1``.
+
+    Computed as ``2 atanh(z)``, ``z = e / (2 + e)``, by Horner in z**2.
+    """
     z = e / (2.0 + e)
     square = z * z
     value = _ATANH_COEFFICIENTS[0]

@@ -71,7 +71,11 @@ def onnxruntime_available() -> bool:
 
 
 def cache_dir() -> Path:
-    """Folder of the built int8 models: ``$SARFEAT_CACHE_DIR/runtime``, else sarfeat's pooch cache."""
+    """Folder of the built int8 models.
+
+    ``$SARFEAT_CACHE_DIR/runtime`` when that variable is set, else the ``runtime`` folder of
+    sarfeat's pooch cache.
+    """
     root = os.environ.get(CACHE_ENV)
     if root:
         return Path(root).expanduser() / "runtime"

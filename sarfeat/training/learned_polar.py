@@ -535,7 +535,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=positive_minutes, default=10.0)
     parser.add_argument("--channels", type=whole_number(1), default=6)
     parser.add_argument("--images", type=whole_number(1), default=4)
-    parser.add_argument("--pairs", type=whole_number(1), default=128, help="pairs a warp in a batch")
+    parser.add_argument("--pairs", type=whole_number(1), default=128,
+                        help="pairs a warp in a batch")
     parser.add_argument("--distractors", type=whole_number(0), default=64, help="a side, a warp")
     parser.add_argument("--lr", type=number(0, low_open=True), default=1e-3)
     parser.add_argument("--decay", type=number(0), default=1.0, help="pull towards the start")

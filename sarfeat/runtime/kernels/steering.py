@@ -48,7 +48,8 @@ def available() -> bool:
 
 
 def cheaper_than_filtering(count: int, shape: tuple[int, int], sigma: float) -> bool:
-    """Whether :func:`smoothed_gradients` at ``count`` positions costs less than filtering ``shape``.
+    """Whether :func:`smoothed_gradients` at ``count`` positions costs less than filtering
+    ``shape``.
 
     Per position it filters ``2 * radius + 2`` rows of ``2 * radius + 1`` taps at two columns,
     twice; filtering the image costs two passes of ``2 * radius + 1`` taps per pixel, twice.
