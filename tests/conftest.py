@@ -311,5 +311,5 @@ def pytest_terminal_summary(terminalreporter):
         f"sarfeat tests: {took}peak memory {own:.0f} MB (largest child process {children:.0f} MB)")
     highest = sorted(_TEST_PEAKS.items(), key=lambda entry: -entry[1])[:5]
     if highest:
-        terminalreporter.write_line("highest peaks (MB, this process during the test): " + ", ".join(
-            f"{nodeid} {peak:.0f}" for nodeid, peak in highest))
+        peaks = ", ".join(f"{nodeid} {peak:.0f}" for nodeid, peak in highest)
+        terminalreporter.write_line(f"highest peaks (MB, this process during the test): {peaks}")

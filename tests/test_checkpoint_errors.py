@@ -161,7 +161,8 @@ def test_malformed_checkpoint_dict_is_a_checkpoint_error(tmp_path, content):
     assert _message_names(error, path)
 
 
-@pytest.mark.parametrize("content", [[1, 2, 3], torch.zeros(3), "text"], ids=["list", "tensor", "str"])
+@pytest.mark.parametrize("content", [[1, 2, 3], torch.zeros(3), "text"],
+                         ids=["list", "tensor", "str"])
 def test_non_dict_content_is_a_checkpoint_error_naming_the_file(tmp_path, content):
     path = tmp_path / "not_a_dict.pt"
     torch.save(content, path)

@@ -47,7 +47,8 @@ def test_templates_find_the_shift_with_the_peak_of_their_correlation(maps):
     for (col, row), score in zip(points.astype(int), scores):
         template = maps1[:, row - 10:row + 11, col - 10:col + 11]
         search = maps2[:, row - 14:row + 15, col - 14:col + 15]
-        assert score == pytest.approx(brute_force_ncc(template, search).max(), abs=1e-4)  # float32 FFTs
+        # the tolerance: float32 FFTs
+        assert score == pytest.approx(brute_force_ncc(template, search).max(), abs=1e-4)
 
 
 def test_templates_touching_no_data_or_flat_are_left_out(maps):

@@ -33,7 +33,8 @@ def test_numba_kernels_do_not_change_the_keypoints_or_descriptors(upright, monke
     fallback.detect_and_extract(image)
     assert len(compiled.keypoints) > 50
     for name in ("keypoints", "descriptors") + PER_KEYPOINT:
-        np.testing.assert_array_equal(getattr(fallback, name), getattr(compiled, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(fallback, name), getattr(compiled, name),
+                                      err_msg=name)
 
 
 def test_pyramid_resizes_share_one_transposed_copy_with_the_same_bits():

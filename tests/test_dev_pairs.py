@@ -4,9 +4,10 @@ The acceptance figures of the registration issue, as tests: on the seven
 development pairs (real multi-temporal SAR, reference transforms from
 ``sar_pairs/reference_transforms.json``) at least six registrations succeed
 (RMSE < 3 px), the median RMSE over the seven is at most 0.45 px (a refusal
-counts as infinite; the bar of the speed issue), every success has at least 30 correct matches, and a pair that
-cannot be registered is refused, never answered with a wrong transform. Then
-pairs l and m with image 2 turned by 15, 30, 90 and 180 degrees.
+counts as infinite; the bar of the speed issue), every success has at least 30
+correct matches, and a pair that cannot be registered is refused, never answered
+with a wrong transform. Then pairs l and m with image 2 turned by 15, 30, 90 and
+180 degrees.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The numba kernels of 'ratio_hog' (sarfeat.runtime.kernels.descriptors) against the numpy/scipy code.
+"""The numba kernels of 'ratio_hog' (sarfeat.runtime.kernels.descriptors) against the
+numpy/scipy code.
 
 Each comparison runs the same public function twice, once with numba and once
 with ``_fused_descriptors.available`` patched to False (the numpy fallback).

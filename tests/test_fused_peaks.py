@@ -66,8 +66,8 @@ def test_peaks_equal_numpy(monkeypatch, shape, core, nan):
 def test_a_plateau_is_all_peaks(monkeypatch):
     """Ties are peaks (equality with the pooled map): more peaks than a first guess."""
     flat = np.full((60, 50), 0.9, np.float32)
-    fast, slow = both_paths(monkeypatch, detector_peaks.find_peaks, flat, flat, THRESHOLD, THRESHOLD,
-                            CORES[0])
+    fast, slow = both_paths(monkeypatch, detector_peaks.find_peaks, flat, flat, THRESHOLD,
+                            THRESHOLD, CORES[0])
     margin = detector_peaks.edge_margin((60, 50))  # 6 on maps this small
     assert fast[0].size == (60 - 2 * margin) * (50 - 2 * margin)
     np.testing.assert_array_equal(fast[0], slow[0])
@@ -96,7 +96,8 @@ def test_numpy_path_without_numba(monkeypatch):
     monkeypatch.setattr(fused_peaks, "available", lambda: False)
     monkeypatch.setattr(fused_peaks, "peaks", refuse)
     repeatability, reliability = maps_with_ties((40, 40), 1)
-    rows, cols = detector_peaks.find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD, CORES[0])
+    rows, cols = detector_peaks.find_peaks(repeatability, reliability, THRESHOLD, THRESHOLD,
+                                           CORES[0])
     assert rows.size > 0 and (rows >= detector_peaks.edge_margin((40, 40))).all()
 
 

@@ -11,7 +11,8 @@ from sarfeat.learned_orientation import (
 )
 from sarfeat.orientation import ORIENTATION_SIGMA, LevelSteering
 from sarfeat.training.orientation import (
-    CorrespondencePairs, OrientationNet, OrientationPairs, export_npz, pair_loss, turned_descriptors,
+    CorrespondencePairs, OrientationNet, OrientationPairs, export_npz, pair_loss,
+    turned_descriptors,
 )
 
 

@@ -18,23 +18,7 @@ FOLDERS = ("sarfeat", "benchmarks", "examples", "tests")
 
 #: Files (relative to the repository root) still holding lines over LIMIT columns.
 KNOWN_LONG: set[str] = {
-    "tests/conftest.py",
-    "tests/test_checkpoint_errors.py",
-    "tests/test_dense_correlation.py",
-    "tests/test_detector_kernels.py",
-    "tests/test_dev_pairs.py",
-    "tests/test_fused_descriptors.py",
-    "tests/test_fused_peaks.py",
     "tests/test_io_write.py",
-    "tests/test_learned_orientation.py",
-    "tests/test_matching_fine.py",
-    "tests/test_matching_models.py",
-    "tests/test_matching_subpixel.py",
-    "tests/test_metrics.py",
-    "tests/test_preprocess.py",
-    "tests/test_rotation.py",
-    "tests/test_training_losses.py",
-    "tests/test_weights.py",
 }
 
 

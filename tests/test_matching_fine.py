@@ -252,7 +252,8 @@ def test_a_capped_fine_stage_describes_fewer_patches_and_keeps_the_model(pair):
     # the prior's error), and its keypoints are not duplicated
     back = apply_matrix(np.linalg.inv(TRUTH.params), keypoints2[:, ::-1])[:, ::-1]
     distance = cKDTree(keypoints1).query(back)[0]
-    assert np.percentile(distance, 99) < 12.0 + 5 + 64 / 2 and len(back) < len(results[0].keypoints2)
+    assert np.percentile(distance, 99) < 12.0 + 5 + 64 / 2
+    assert len(back) < len(results[0].keypoints2)
     assert len(np.unique(keypoints2, axis=0)) == len(keypoints2)
 
 

@@ -1,4 +1,5 @@
-"""Robust model fitting and GRIC model selection (``sarfeat.matching.models``), without the network."""
+"""Robust model fitting and GRIC model selection (``sarfeat.matching.models``), without the
+network."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ def test_too_few_matches_give_none():
     assert _fit(source, source + 1, select=False) is None
 
 
-# -- the vectorised RANSAC --------------------------------------------------------------------------
+# -- the vectorised RANSAC -------------------------------------------------------------------------
 
 HOMOGRAPHY = ProjectiveTransform(matrix=np.array([[1.02, 0.03, 5], [-0.02, 0.97, -4],
                                                   [1e-4, -5e-5, 1.0]]))

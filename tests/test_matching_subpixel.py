@@ -1,4 +1,5 @@
-"""The correlation refinement of a fitted transform (sarfeat.matching.subpixel), without the network.
+"""The correlation refinement of a fitted transform (sarfeat.matching.subpixel), without the
+network.
 
 Real data: the bundled Sentinel-1 Labrador scene. Fixed image: VV with
 single-look speckle; moving image: VV with independent single-look speckle

@@ -17,7 +17,8 @@ def test_errors_follow_row_col_and_xy_conventions():
     errors = match_errors(keypoints1, keypoints2, matches, transform)
     np.testing.assert_allclose(errors, [0.0, np.hypot(7, 5)])
     # the same transform as a 3x3 matrix gives the same errors
-    np.testing.assert_allclose(match_errors(keypoints1, keypoints2, matches, transform.params), errors)
+    np.testing.assert_allclose(match_errors(keypoints1, keypoints2, matches, transform.params),
+                               errors)
 
 
 def test_mma_counts_fraction_within_thresholds():

@@ -457,7 +457,8 @@ def test_nodata_of_numpy_scalars_and_nan_is_accepted(speckle):
     image = speckle.copy()
     image[0, 0] = 0
     assert not valid_mask(image, np.float32(0))[0, 0]
-    assert valid_mask(image, np.nan)[0, 0] and valid_mask(image, np.array(0)).sum() == image.size - 1
+    assert valid_mask(image, np.nan)[0, 0]
+    assert valid_mask(image, np.array(0)).sum() == image.size - 1
 
 # -- window by window: sar_scaling and ScaledImage --------------------------------------------
 

@@ -129,7 +129,8 @@ def test_quarter_turn_maps_are_equivariant(turns):
     """Whatever the network does, the averaged maps turn with the image."""
     gray = np.random.default_rng(1).random((6, 8), dtype=np.float32)
     upright = quarter_turn_maps(_direction_dependent_run, gray)
-    turned = quarter_turn_maps(_direction_dependent_run, np.ascontiguousarray(np.rot90(gray, turns)))
+    turned = quarter_turn_maps(_direction_dependent_run,
+                               np.ascontiguousarray(np.rot90(gray, turns)))
     for name in ("reliability", "repeatability"):
         np.testing.assert_allclose(getattr(turned, name), np.rot90(getattr(upright, name), turns),
                                    rtol=1e-6, atol=1e-7)

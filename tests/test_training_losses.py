@@ -25,14 +25,17 @@ from sarfeat.training.losses import (
 
 def identity_flow(batch: int, height: int, width: int, shift: tuple[float, float] = (0.0, 0.0)):
     """Flow of a pure translation: pixel (x, y) of image 1 is at (x + sx, y + sy) in image 2."""
-    yy, xx = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float(), indexing="ij")
+    yy, xx = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float(),
+                            indexing="ij")
     flow = torch.stack((xx + shift[0], yy + shift[1]))[None].repeat(batch, 1, 1, 1)
-    outside = (flow[:, 0] < 0) | (flow[:, 0] > width - 1) | (flow[:, 1] < 0) | (flow[:, 1] > height - 1)
+    outside = ((flow[:, 0] < 0) | (flow[:, 0] > width - 1)
+               | (flow[:, 1] < 0) | (flow[:, 1] > height - 1))
     flow[outside[:, None].expand_as(flow)] = float("nan")
     return flow
 
 
-def outputs(desc: torch.Tensor, reliability: float = 0.5, repeatability: torch.Tensor | None = None):
+def outputs(desc: torch.Tensor, reliability: float = 0.5,
+            repeatability: torch.Tensor | None = None):
     """A network-output dict around given descriptors."""
     batch, _, height, width = desc.shape
     rep = repeatability if repeatability is not None else torch.rand(batch, 1, height, width)
@@ -184,7 +187,8 @@ def test_sampler_geometry_offsets_and_distractor_exclusion():
     batch, size = 2, 64
     desc = random_descriptors(batch, size, size)
     shift = (1.5, 2.0)
-    pairs = sample_descriptor_pairs(outputs(desc), outputs(desc), identity_flow(batch, size, size, shift))
+    pairs = sample_descriptor_pairs(outputs(desc), outputs(desc),
+                                    identity_flow(batch, size, size, shift))
     # Queries: step 8 from border 16 -> 16, 24, 32, 40 on each axis.
     assert pairs.query_xy[:, 0].unique().tolist() == [16.0, 24.0, 32.0, 40.0]
     assert pairs.valid.all()
@@ -227,7 +231,8 @@ def test_sampler_reads_descriptors_at_ground_truth_plus_offsets():
 
 def test_sampler_bilinear_at_half_pixel():
     desc = random_descriptors(1, 48, 48)
-    pairs = sample_descriptor_pairs(outputs(desc), outputs(desc), identity_flow(1, 48, 48, (0.5, 0.0)))
+    pairs = sample_descriptor_pairs(outputs(desc), outputs(desc),
+                                    identity_flow(1, 48, 48, (0.5, 0.0)))
     q = pairs.query_xy.long()
     query = desc[0, :, q[:, 1], q[:, 0]]
     between = F.normalize(query + desc[0, :, q[:, 1], q[:, 0] + 1], dim=0)
@@ -286,7 +291,8 @@ def test_weights_are_configurable_and_zero_removes_a_term():
     flow = identity_flow(2, 64, 64)
     total, values = r2d2_loss(out1, out2, flow)
     default = LossWeights()
-    expected = sum(getattr(default, k) * values[k] for k in ("reliability", "cosim", "peaky", "sharpen"))
+    expected = sum(getattr(default, k) * values[k]
+                   for k in ("reliability", "cosim", "peaky", "sharpen"))
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert values["total"] == pytest.approx(total.item())
     no_peaky, values2 = r2d2_loss(out1, out2, flow, LossWeights(peaky=0.0))

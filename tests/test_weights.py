@@ -18,7 +18,8 @@ from sarfeat.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from sarfeat.network import R2D2Net
 from sarfeat.parallel import _worker
 from sarfeat.weights import (
-    DEFAULT_WEIGHTS, absolute_weights, check_weights, resolve_network_weights, resolve_weights, weight_names,
+    DEFAULT_WEIGHTS, absolute_weights, check_weights, resolve_network_weights, resolve_weights,
+    weight_names,
 )
 
 
