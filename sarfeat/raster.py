@@ -113,8 +113,10 @@ class Raster:
     unused_crs : rasterio.crs.CRS or None
         The CRS of a file that has no geotransform, GCPs or RPCs to place its pixels
         with (GDAL gives the identity geotransform): it places nothing, so the raster
-        is not georeferenced (``crs`` is None) and the CRS is neither used nor written;
-        kept to say so (the file is read with a :class:`GeoreferencingWarning`). Else None.
+        is not georeferenced (``crs`` is None) and the CRS is not used; kept to say so
+        (the file is read with a :class:`GeoreferencingWarning`) and to write it back as
+        it was, without a geotransform (a GeoTIFF of the raster, or of another resampled
+        onto its grid: :func:`sarfeat.io.warp_onto`). Else None.
     """
 
     data: np.ndarray

@@ -126,7 +126,7 @@ def warp_raster(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int],
         # resampled as the colour it covers; a pixel with data never reads back transparent
         out[alpha] = np.where(valid_out[alpha], np.maximum(out[alpha], 1), 0)
     return replace(raster, data=out, valid=valid_out, nodata=nodata, crs=None, transform=None,
-                   gcps=None, rpcs=None)
+                   gcps=None, rpcs=None, unused_crs=None)
 
 
 def warp_bands(raster: Raster, inverse_map: np.ndarray, shape: tuple[int, int], *,
@@ -331,7 +331,8 @@ class WarpedWindows:
         rows, cols = self.header.shape
         whole = self.window((0, rows, 0, cols))
         return replace(whole, crs=self.header.crs, transform=self.header.transform,
-                       gcps=self.header.gcps, rpcs=self.header.rpcs)
+                       gcps=self.header.gcps, rpcs=self.header.rpcs,
+                       unused_crs=self.header.unused_crs)
 
 
 def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: int = 1) -> Raster:
@@ -339,7 +340,8 @@ def warp_onto(raster: Raster, grid: Raster, inverse_map: np.ndarray, *, order: i
 
     What ``sarfeat register -o`` and ``sarfeat register-stack`` write:
     :func:`warp_raster` (each band in its own dtype, nodata, scale and offset) onto
-    ``grid``'s shape, with ``grid``'s CRS, geotransform, GCPs and RPCs. They write it a
+    ``grid``'s shape, with ``grid``'s CRS, geotransform, GCPs and RPCs (or its CRS
+    without a geotransform, :attr:`Raster.unused_crs`, kept as it is). They write it a
     strip at a time (:func:`warp_onto_windows`).
 
     Parameters
@@ -484,7 +486,7 @@ def warp_onto_curved_windows(raster: Raster, grid: Raster, correction: np.ndarra
             data[:, r0 - top:r1 - top, c0 - left:c1 - left] = warped.data
             valid[:, r0 - top:r1 - top, c0 - left:c1 - left] = warped.valid
         return replace(header, data=data, valid=valid, crs=None, transform=None, gcps=None,
-                       rpcs=None)
+                       rpcs=None, unused_crs=None)
 
     return WarpedWindows(header, block, make)
 
@@ -500,7 +502,8 @@ def _header(raster: Raster, grid: Raster, inverse_map: np.ndarray, order: int) -
     shape = (raster.count,) + tuple(grid.shape)
     return replace(pixel, data=np.broadcast_to(pixel.data, shape),
                    valid=np.broadcast_to(pixel.valid, shape), crs=grid.crs,
-                   transform=grid.transform, gcps=grid.gcps, rpcs=grid.rpcs)
+                   transform=grid.transform, gcps=grid.gcps, rpcs=grid.rpcs,
+                   unused_crs=grid.unused_crs)
 
 
 def _fitted_blocks(grid: Raster, raster: Raster, windows: list):

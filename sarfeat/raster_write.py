@@ -1,7 +1,8 @@
 """Write a :class:`~sarfeat.raster.Raster` atomically: GeoTIFF, ``.npy``, PNG or JPEG.
 
 A GeoTIFF keeps the raster's dtype, nodata, georeferencing (CRS and
-geotransform, or GCPs; RPCs), band names and colours, and band scales, offsets
+geotransform, or GCPs; RPCs; a CRS without a geotransform, :attr:`Raster.unused_crs`,
+as it is), band names and colours, and band scales, offsets
 and units (rasterio, the ``geotiff`` extra); without rasterio a plain TIFF is
 written and a georeferenced or scaled raster refused. Re-exported by :mod:`sarfeat.io`.
 """
@@ -48,9 +49,10 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
     path : str or os.PathLike
         ``.tif``: GeoTIFF tiled (256 x 256; in strips when a side is under 256) and
         deflate-compressed, the note saying which, with the raster's dtype, nodata,
-        CRS and geotransform or GCPs, RPCs, band descriptions and colour interpretation,
-        band scales, offsets and units (rasterio; without it, a plain TIFF, refused for
-        a georeferenced or scaled raster). ``.npy``: (H, W) or
+        CRS and geotransform or GCPs, RPCs (or a CRS without a geotransform,
+        ``raster.unused_crs``, written without one), band descriptions and colour
+        interpretation, band scales, offsets and units (rasterio; without it, a plain
+        TIFF, refused for a georeferenced or scaled raster). ``.npy``: (H, W) or
         (H, W, bands), no-data as stored. ``.png``/``.jpg``: an 8-bit colour
         picture (Raster.picture: gray + alpha,
         RGB or RGBA, uint8) keeps its colours, and in a PNG its alpha; a JPEG has no
@@ -283,7 +285,8 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
     options, factors, resampling = layout
     if rasterio is None:
         data = raster.data.astype(dtype, copy=False)
-        placed = raster.transform is not None or raster.gcps or raster.rpcs is not None
+        placed = raster.transform is not None or raster.gcps or raster.rpcs is not None \
+            or raster.unused_crs is not None
         if placed or raster.scaling is not None:
             kept = "georeferencing" if placed else "bands' scale and offset"
             raise RasterError(f"writing a GeoTIFF with its {kept} needs rasterio: install the "
@@ -307,6 +310,8 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
                    else geotiff_creation_options(dtype, raster.shape))
     if raster.transform is not None:  # a geotransform without a CRS is kept too
         profile.update(crs=raster.crs, transform=raster.transform)
+    elif raster.unused_crs is not None:  # and a CRS without one: no geotransform written
+        profile.update(crs=raster.unused_crs)
     if raster.picture and raster.count == 3:  # read back as the colour picture it is
         profile.update(photometric="RGB")
     try:
@@ -324,7 +329,9 @@ def _write_tiff(path: Path, raster: Raster, layout=(None, [], "average"), *,
     where = "georeferenced" if raster.georeferenced else \
         f"georeferenced by {len(raster.gcps[0])} GCPs" if raster.gcps else \
         "georeferenced by RPCs" if raster.rpcs is not None else \
-        "geotransform without CRS" if raster.transform is not None else "not georeferenced"
+        "geotransform without CRS" if raster.transform is not None else \
+        "CRS without geotransform, not georeferenced" if raster.unused_crs is not None else \
+        "not georeferenced"
     scaled = ", scale and offset kept" if raster.scaling is not None else ""
     return f"GeoTIFF {dtype}, {counted(raster.count, 'band')}, nodata {raster.nodata}, " \
            f"{where}{scaled}, " + _layout_note(profile, options, factors, resampling)

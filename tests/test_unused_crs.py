@@ -6,6 +6,7 @@ note line, for a pair of such a file and a georeferenced one matched from pixels
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -75,11 +76,18 @@ def test_register_notes_a_crs_without_a_geotransform_in_one_line(files, tmp_path
     out = tmp_path / "out.tif"
     assert main(["register", *pair, "-o", str(out), "--overwrite"]) == 0
     printed = capsys.readouterr()
-    noted = [line for line in printed.out.splitlines() if "CRS" in line]
+    noted = [line for line in printed.out.splitlines() if line.startswith("note:")]
     assert noted == [f"note: the {side} image {NOTE}; matching from pixels alone"], printed.out
     assert "Warning" not in printed.err, printed.err
-    # on the fixed grid, with its georeferencing if it has some
-    assert io.read_raster_header(out).georeferenced != crs_only_is_fixed
+    # on the fixed grid, with its georeferencing: its CRS without a geotransform kept so
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", io.GeoreferencingWarning)
+        written = io.read_raster_header(out)
+    assert written.georeferenced != crs_only_is_fixed
+    assert written.unused_crs == (UTM if crs_only_is_fixed else None)
+    wrote = "CRS without geotransform, not georeferenced" if crs_only_is_fixed \
+        else "1 band, nodata nan, georeferenced,"
+    assert wrote in printed.out, printed.out
 
 
 def test_detect_and_register_stack_note_a_crs_without_a_geotransform(files, tmp_path, capsys,
@@ -101,3 +109,42 @@ def test_detect_and_register_stack_note_a_crs_without_a_geotransform(files, tmp_
         noted = [line for line in printed.out.splitlines() if "CRS" in line]
         assert noted == [f"note: {named} {NOTE}; matching from pixels alone"], printed.out
         assert "Warning" not in printed.err, printed.err
+
+
+def _without_geotransform(path) -> bool:
+    """Whether the TIFF ``path`` has GeoKeys (a CRS) but no geotransform tag at all."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        tags = {tag.name for tag in tiff.pages[0].tags}
+    return "GeoKeyDirectoryTag" in tags and not tags & {
+        "ModelPixelScaleTag", "ModelTiepointTag", "ModelTransformationTag"}
+
+
+def test_a_crs_without_a_geotransform_is_written_back_as_it_was(files, tmp_path, monkeypatch):
+    """Such a file's CRS was dropped from what is written of it: a copy, and an image
+    resampled onto its grid (``register -o`` and ``register-stack``'s outputs), came out
+    without a CRS. Both keep it now, still without a geotransform; an image resampled
+    from such a file onto a grid without georeferencing does not take its CRS along."""
+    _, crs_only = files
+    with pytest.warns(io.GeoreferencingWarning):
+        raster = io.read_raster(crs_only)
+    plain = io.Raster(raster.data, raster.valid, raster.nodata)
+    shift = np.array([[1.0, 0, 2], [0, 1, 3], [0, 0, 1]])
+    assert io.warp_onto(plain, raster, shift).unused_crs == UTM
+    assert io.warp_raster(raster, shift, raster.shape).unused_crs is None
+    assert io.warp_onto(raster, plain, shift).unused_crs is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # written without a word (rasterio's is silenced)
+        notes = [io.write_raster(tmp_path / "copy.tif", raster),
+                 io.write_raster_windows(tmp_path / "warped.tif",
+                                         io.warp_onto_windows(plain, raster, shift))]
+    assert all("CRS without geotransform, not georeferenced" in note for note in notes), notes
+    for name in ("copy.tif", "warped.tif"):
+        assert _without_geotransform(tmp_path / name)
+        with pytest.warns(io.GeoreferencingWarning):
+            back = io.read_raster(tmp_path / name)
+        assert back.unused_crs == UTM and not back.georeferenced
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # not installed: refused, not dropped
+    with pytest.raises(io.RasterError, match=r"georeferencing needs rasterio"):
+        io.write_raster(tmp_path / "plain.tif", raster)
