@@ -148,3 +148,65 @@ def test_a_crs_without_a_geotransform_is_written_back_as_it_was(files, tmp_path,
     monkeypatch.setitem(sys.modules, "rasterio", None)  # not installed: refused, not dropped
     with pytest.raises(io.RasterError, match=r"georeferencing needs rasterio"):
         io.write_raster(tmp_path / "plain.tif", raster)
+
+
+def test_a_worker_s_warning_reaches_the_client(files, client):
+    """A file read on a worker of a cluster of its own (processes: a remote one's) with a
+    GeoreferencingWarning: the warning went to the worker's standard error, its log, alone;
+    it comes back with the pair's outcome and is raised again on the client, naming it."""
+    from sarfeat.parallel import register_stack
+
+    geo, crs_only = files
+    with pytest.warns(io.GeoreferencingWarning) as caught:
+        [outcome] = register_stack(geo, [crs_only], client=client, progress=False)
+    assert outcome.ok
+    assert [str(warning.message) for warning in caught] == [
+        f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the CRS is ignored and the "
+        f"file read as not georeferenced (pair 'crs_only', on worker {outcome.worker})"]
+
+
+def _warn_on_reading(on: bool) -> None:
+    """On a worker: its stack's reader warns of each file that it reads (``on``), or no
+    longer."""
+    import sarfeat.parallel.stack as stack
+
+    read = getattr(stack._read, "unwarned", stack._read)
+    if not on:
+        stack._read = read
+        return
+
+    def warned(image):
+        if isinstance(image, str):  # a path, not the pixels
+            warnings.warn(f"reading {image}", UserWarning)
+        return read(image)
+
+    warned.unwarned = read
+    stack._read = warned
+
+
+def test_register_stack_on_a_scheduler_shows_its_workers_warnings(files, client, tmp_path,
+                                                                  capsys, recwarn):
+    """``register-stack --scheduler``: a warning that a worker raised while it read a file
+    is shown by the command, as ``register`` shows its own (Python's warnings, here
+    recorded by pytest), naming the image; a GeoreferencingWarning is not, the note says it
+    (one line). The registered image, on REFERENCE's grid, keeps REFERENCE's CRS."""
+    geo, crs_only = files
+    out = tmp_path / "stack"
+    client.run(_warn_on_reading, True)
+    try:
+        status = main(["register-stack", crs_only, geo, "-o", str(out), "--no-progress",
+                       "--scheduler", client.scheduler.address])
+    finally:
+        client.run(_warn_on_reading, False)
+    printed = capsys.readouterr()
+    assert status == 0, printed
+    shown = [(warning.category, str(warning.message)) for warning in recwarn]
+    assert [(category, message.partition(", on worker tcp://")[0])
+            for category, message in shown] == [
+        (UserWarning, f"reading {geo} (pair 'geo'")], shown
+    noted = [line for line in printed.out.splitlines() if line.startswith("note:")]
+    assert noted == [f"note: REFERENCE {crs_only!r} {NOTE}; matching from pixels alone"], \
+        printed.out
+    with pytest.warns(io.GeoreferencingWarning):
+        written = io.read_raster_header(out / "geo.registered.tif")
+    assert written.unused_crs == UTM and not written.georeferenced

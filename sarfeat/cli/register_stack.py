@@ -31,7 +31,10 @@ image file's own pixels, and its ``NAME.json`` is ``sarfeat register --json``'s
 report; what georeferencing a pair matched from pixels alone has and does not use
 (GCPs, RPCs, a geotransform without a CRS) is said as ``sarfeat register`` says it,
 once for REFERENCE and once for each image where it applies
-(:func:`~sarfeat.cli.stack_inputs.georeferencing_notes`);
+(:func:`~sarfeat.cli.stack_inputs.georeferencing_notes`); a warning that a worker
+raises while it runs an image's task is shown here, as ``register`` shows its own,
+naming the image and the worker (:mod:`sarfeat.parallel.task_warnings`: on a cluster
+given by ``--scheduler`` it went to the workers' logs alone);
 
 with ``--modality optical-sar`` (an optical REFERENCE, SAR IMAGES),
 ``sar-optical`` or ``optical`` (all optical), each pair is matched as
@@ -97,8 +100,7 @@ from .stack_inputs import (check_distinct, georeferencing_notes, matched_bands,
                            read_reference, scaling_notes)
 from .stack_outputs import (FORMATS, SUMMARY, check_earlier_outputs, check_inputs_kept,
                             check_output_dir, earlier_outputs, output_names, prepare_output_dir)
-from .stack_report import (SHAPING, outcome_entry, print_outcome, quiet_of_unused_crs,
-                           save_unreported, write_summary)
+from .stack_report import SHAPING, outcome_entry, print_outcome, save_unreported, write_summary
 # under the names that this module had for them
 from .stack_report import save_outcome as _save
 from .stack_report import stack_network as _stack_network
@@ -251,8 +253,6 @@ def run(args: argparse.Namespace) -> None:
     try:
         with client_for(client, args.workers) as active:
             workers = len(active.scheduler_info().get("workers", {}))
-            if args.scheduler is None:  # this command's workers: their stderr is the terminal
-                active.run(quiet_of_unused_crs)
             console.step(f"registering on {counted(workers, 'worker')}")
             outcomes = iter_register_pairs(
                 [(reference, os.fspath(image)) for image in args.images], client=active,

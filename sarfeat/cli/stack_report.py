@@ -4,19 +4,17 @@ runs (``NAME.registered.EXT``, ``NAME.json``), its line on the console, and ``su
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..raster import GeoreferencingWarning
 from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
 from .search_options import overlap_hint, refusal_hint
 from .stack_outputs import SUMMARY
 
 __all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome",
-           "stack_network", "write_summary", "quiet_of_unused_crs"]
+           "stack_network", "write_summary"]
 
 #: The options recorded in the summary beside weights and model: those that shape what is
 #: written, so that a run can be repeated from its summary.
@@ -302,10 +300,3 @@ def _said(error: BaseException) -> str:
     """``error`` in one line (its class's name when it says nothing)."""
     return " ".join(str(error).split()) or type(error).__name__
 
-
-def quiet_of_unused_crs() -> None:
-    """Run on each worker of ``register-stack``'s own cluster (``Client.run``): no
-    :class:`~sarfeat.io.GeoreferencingWarning` on its standard error, the terminal's, where
-    the client's note on REFERENCE or an image (:func:`~sarfeat.cli.common.unplaced`) says
-    it in one line."""
-    warnings.filterwarnings("ignore", category=GeoreferencingWarning)

@@ -19,13 +19,18 @@ fails the pair at once, as a rerun would meet it again; a worker that dies mid-t
 run again elsewhere by the Dask scheduler, and a pair whose task Dask gives up
 on (``KilledWorker``, or cancelled as workers die) is submitted again, at most
 ``lost_retries`` times, then reported as lost.
+
+The warnings that a task raises on its worker (a file read with a
+:class:`~sarfeat.io.GeoreferencingWarning`, say), which would go to the worker's own
+standard error or log, are gathered there and raised again on the client, once per
+pair, naming it (:mod:`sarfeat.parallel.task_warnings`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
@@ -36,11 +41,13 @@ from ..io import (Raster, RasterError, band_count_view, read_band_window, read_r
                   read_raster_header)
 from ..matching.dense_threads import checked_threads
 from ..nodata_steps import mark_nodata
-from ..registration import (PairInputs, RegistrationError, RegistrationResult,
-                            check_register_options, pair_input_kind, prepare_pair, register)
+from ..registration import (PairInputs, RegistrationError, check_register_options,
+                            pair_input_kind, prepare_pair, register)
 from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
+from .pair_outcome import PairOutcome
+from .task_warnings import recorded, relay
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -52,65 +59,6 @@ __all__ = ["PairOutcome", "iter_register_pairs", "register_pairs", "register_sta
 
 #: Options of :func:`sarfeat.register` itself; the other options go to the matcher.
 _REGISTER_OPTIONS = ("order", "min_valid_fraction")
-
-
-@dataclass
-class PairOutcome:
-    """The outcome of registering one pair: a result, or the reason there is none.
-
-    Attributes
-    ----------
-    index : int
-        Position of the pair in the input (of the image, for a stack).
-    name : str
-        The pair's name: given, the moving file's stem, or ``'pair_<index>'``
-        (the index in three digits at least: ``'pair_001'``).
-    result : RegistrationResult or None
-        The registration; None when it failed. ``result.warped`` is None when
-        warped images were not kept (``keep_warped=False``).
-    error : str or None
-        Why the pair failed, in one sentence; None on success.
-    error_type : str or None
-        The exception's class name (``'RegistrationError'``, ``'ValueError'``,
-        ``'KilledWorker'``, ...); None on success.
-    worker : str or None
-        Address of the worker that ran the pair (None when not known).
-    seconds : float or None
-        Wall-clock time of the task on its worker; None for a pair whose task
-        did not come back (lost with its worker, or failed on the client's side).
-    extra : dict
-        ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
-        (once read), for a failed pair ``network`` (what ran the keypoint
-        network, as ``result.diagnostics['network']``; None when it did not
-        run), ``failed_image`` (the image a :class:`~sarfeat.RegistrationError`
-        blames: ``'fixed'``, ``'moving'`` or None), ``searched`` (True once the
-        pair reached the matcher: its error is then the search's; False for a
-        refusal of :func:`~sarfeat.register`'s input checks, an image mostly no-data say,
-        which come before the search), and whatever a ``postprocess`` function
-        adds (for example the files it wrote). Empty for a pair whose task did
-        not come back.
-    inputs : PairInputs or None
-        For two georeferenced rasters, what was matched
-        (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
-        the moving image was resampled); None otherwise. With
-        ``keep_warped=False`` its rasters keep no band and its images are None; a fixed
-        GeoTIFF given by path keeps none either (read by its window: ``fixed_image``).
-    """
-
-    index: int
-    name: str
-    result: RegistrationResult | None = None
-    error: str | None = None
-    error_type: str | None = None
-    worker: str | None = None
-    seconds: float | None = None
-    extra: dict = field(default_factory=dict)
-    inputs: PairInputs | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the pair was registered."""
-        return self.result is not None and self.error is None
 
 
 def _read(image):
@@ -168,9 +116,18 @@ def _bands(band) -> tuple:
     return band, band
 
 
-def _register_task(index: int, name: str, fixed, moving, weights, options: dict,
-                   georeferenced_options: dict, register_options: dict, band, keep_warped: bool,
-                   postprocess: Callable | None, torch_threads: int | None) -> PairOutcome:
+def _register_task(*task) -> PairOutcome:
+    """Register one pair on a worker (:func:`_registered`), the warnings that it raises
+    gathered there (:mod:`~sarfeat.parallel.task_warnings`) into ``extra['warnings']``."""
+    with recorded() as caught:
+        outcome = _registered(*task)
+    outcome.extra["warnings"] = caught
+    return outcome
+
+
+def _registered(index: int, name: str, fixed, moving, weights, options: dict,
+                georeferenced_options: dict, register_options: dict, band, keep_warped: bool,
+                postprocess: Callable | None, torch_threads: int | None) -> PairOutcome:
     """Register one pair on a worker (or in the client when there is none)."""
     started = time.perf_counter()
     _worker.prepare_process(torch_threads)
@@ -513,6 +470,7 @@ def _collect(future, index: int, name: str, losses: int) -> PairOutcome:
         outcome = PairOutcome(index, name, error=_lost_sentence(error, losses),
                               error_type=type(error).__name__)
     future.release()
+    relay(outcome.extra.get("warnings"), f"pair {name!r}, on worker {outcome.worker}")
     return outcome
 
 

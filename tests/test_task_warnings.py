@@ -1,0 +1,81 @@
+"""The warnings of a Dask task gathered where it runs and raised again on the client
+(:mod:`sarfeat.parallel.task_warnings`): a remote worker's warnings went to its log alone."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+from sarfeat.io import GeoreferencingWarning
+from sarfeat.parallel.task_warnings import TaskWarning, recorded, relay
+
+
+def _task(name: str, started: threading.Barrier, done: threading.Barrier, kept: dict) -> None:
+    with recorded() as caught:
+        started.wait()  # both tasks recording
+        for _ in range(2):  # the same warning twice: gathered once
+            warnings.warn(f"from {name}", UserWarning)
+        done.wait()
+    kept[name] = caught
+
+
+def test_each_task_gathers_its_own_warnings_and_shows_none():
+    """Two tasks at once on two threads of one worker: each keeps its own warnings, and none
+    is shown where they run; a thread that runs no task meanwhile shows its own as before."""
+    started, done, kept = threading.Barrier(3), threading.Barrier(3), {}
+    threads = [threading.Thread(target=_task, args=(name, started, done, kept))
+               for name in ("a", "b")]
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        for thread in threads:
+            thread.start()
+        started.wait()
+        warnings.warn("from no task", UserWarning)
+        done.wait()
+        for thread in threads:
+            thread.join()
+    assert [str(warning.message) for warning in shown] == ["from no task"]
+    for name in ("a", "b"):
+        assert [(found.category, found.message) for found in kept[name]] == [
+            ("UserWarning", f"from {name}")]
+        assert kept[name][0].filename == __file__
+
+
+def test_the_only_task_running_gathers_its_other_threads_warnings():
+    """A thread of the one task that a worker runs (the optical-SAR matcher's pool) gives its
+    warnings to that task; so does a block that set its own filters (catch_warnings)."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with recorded() as caught:
+            pool = threading.Thread(target=warnings.warn, args=("from a pool thread",))
+            pool.start()
+            pool.join()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.warn("after a catch_warnings block", RuntimeWarning)
+    assert shown == []
+    assert [(found.category, found.message) for found in caught] == [
+        ("UserWarning", "from a pool thread"), ("RuntimeWarning", "after a catch_warnings block")]
+
+
+def test_relay_raises_them_again_naming_the_task_each_time():
+    geo = TaskWarning("sarfeat.raster", "GeoreferencingWarning", "'a.tif' has a CRS",
+                      "/worker/raster_read.py", 295)
+    unknown = TaskWarning("not_on_the_client", "ItsWarning", "said there", "/w/x.py", 3)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")  # once per place and text, as Python shows them
+        for name in ("a", "b"):  # the same warning of two tasks: shown for each
+            relay([geo, unknown], f"pair {name!r}")
+        relay(None, "pair 'c'")
+    assert [(warning.category, str(warning.message)) for warning in shown] == [
+        (GeoreferencingWarning, "'a.tif' has a CRS (pair 'a')"),
+        (UserWarning, "not_on_the_client.ItsWarning: said there (pair 'a')"),
+        (GeoreferencingWarning, "'a.tif' has a CRS (pair 'b')"),
+        (UserWarning, "not_on_the_client.ItsWarning: said there (pair 'b')")]
+    assert (shown[0].filename, shown[0].lineno) == ("/worker/raster_read.py", 295)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeoreferencingWarning)  # the client's filters apply
+        with pytest.raises(GeoreferencingWarning, match=r"CRS \(pair 'a'\)"):
+            relay([geo], "pair 'a'")
