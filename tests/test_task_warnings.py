@@ -21,12 +21,15 @@ def _task(name: str, started: threading.Barrier, done: threading.Barrier, kept: 
     kept[name] = caught
 
 
-def test_each_task_gathers_its_own_warnings_and_shows_none():
-    """Two tasks at once on two threads of one worker: each keeps its own warnings, and none
-    is shown where they run; a thread that runs no task meanwhile shows its own as before."""
-    started, done, kept = threading.Barrier(3), threading.Barrier(3), {}
+@pytest.mark.parametrize("names", [("a",), ("a", "b")])
+def test_each_task_gathers_its_own_warnings_and_shows_none(names):
+    """One task, or two at once, on threads of one worker: each keeps its own warnings, and
+    none is shown where they run; the main thread, which runs no task, shows its own as
+    before (the client's, where tasks run on its threads)."""
+    started, done = threading.Barrier(len(names) + 1), threading.Barrier(len(names) + 1)
+    kept: dict = {}
     threads = [threading.Thread(target=_task, args=(name, started, done, kept))
-               for name in ("a", "b")]
+               for name in names]
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         for thread in threads:
@@ -37,7 +40,7 @@ def test_each_task_gathers_its_own_warnings_and_shows_none():
         for thread in threads:
             thread.join()
     assert [str(warning.message) for warning in shown] == ["from no task"]
-    for name in ("a", "b"):
+    for name in names:
         assert [(found.category, found.message) for found in kept[name]] == [
             ("UserWarning", f"from {name}")]
         assert kept[name][0].filename == __file__

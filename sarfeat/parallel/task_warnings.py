@@ -11,9 +11,9 @@ shown twice).
 
 A warning is gathered when the worker's filters let it through (Python's default
 shows a warning of the same text from the same line once per process): in the
-task's own thread, or in any thread while the task is the only one that the process
-runs (the threads of its optical-SAR matcher); a warning of another thread while
-several tasks run is shown by the worker, as before.
+task's own thread, or in another thread but the process's main one (the threads of its
+optical-SAR matcher, say) while the task is the only one that the process runs; a
+warning of another thread is shown where it is raised, as before.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def _install() -> None:
     def gather(message, category, filename, lineno, file=None, line=None):
         with _LOCK:
             caught = _TASKS.get(threading.get_ident())
-            if caught is None and len(_TASKS) == 1:  # a thread of the one task running
-                caught = next(iter(_TASKS.values()))
+            if caught is None and len(_TASKS) == 1 \
+                    and threading.current_thread() is not threading.main_thread():
+                caught = next(iter(_TASKS.values()))  # a thread of the one task running
         if caught is None:
             return shown(message, category, filename, lineno, file, line)
         found = TaskWarning(category.__module__, category.__qualname__, str(message),
