@@ -15,7 +15,8 @@ Georeferencing is never dropped silently: a GeoTIFF that carries georeferencing
 tags cannot be read without rasterio (:class:`RasterError` names the extra),
 a georeferenced array cannot be written without it, and a file whose CRS places
 nothing (no geotransform, GCPs or RPCs) is read as not georeferenced with a
-:class:`GeoreferencingWarning` (:attr:`Raster.unused_crs`).
+:class:`GeoreferencingWarning` (:attr:`Raster.unused_crs`), and written back so, its
+CRS without a geotransform (as is what :func:`warp_onto` puts on its grid).
 
 Pixel convention: (x, y) = (col, row) with integer coordinates at pixel
 centres, as in scikit-image; rasterio's geotransforms address pixel corners, so
