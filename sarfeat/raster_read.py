@@ -292,8 +292,9 @@ def _warn_unused_crs(path: Path, crs) -> None:
     is read as not georeferenced though it has a CRS (:func:`unused_crs_of`)."""
     if crs is not None:
         name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-        warnings.warn(f"{str(path)!r} has a CRS ({name}) but no geotransform: the CRS is "
-                      "ignored and the file read as not georeferenced", GeoreferencingWarning,
+        warnings.warn(f"{str(path)!r} has a CRS ({name}) but no geotransform: the file is read "
+                      "as not georeferenced (its CRS kept as unused_crs, not used for matching)",
+                      GeoreferencingWarning,
                       stacklevel=4)  # the line that called the public reader
 
 

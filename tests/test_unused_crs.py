@@ -23,7 +23,8 @@ from rasterio.transform import Affine  # noqa: E402
 
 UTM = CRS.from_epsg(32630)
 GEO = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 4300000.0)
-NOTE = "has a CRS (EPSG:32630) but no geotransform, so no georeferencing (its CRS is ignored)"
+NOTE = ("has a CRS (EPSG:32630) but no geotransform, so no georeferencing (its CRS not used "
+        "for matching)")
 
 
 def _write(path, values: np.ndarray, **profile) -> str:
@@ -52,8 +53,8 @@ def test_the_readers_warn_of_a_crs_without_a_geotransform(files, tmp_path):
         with pytest.warns(io.GeoreferencingWarning) as caught:
             raster = read(crs_only)
         assert [str(warning.message) for warning in caught] == [
-            f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the CRS is ignored and "
-            "the file read as not georeferenced"]
+            f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the file is read as not "
+            "georeferenced (its CRS kept as unused_crs, not used for matching)"]
         assert not raster.georeferenced and raster.crs is None and raster.unused_crs == UTM
     gcps = _write(tmp_path / "gcps.tif", np.ones((8, 8)), crs=UTM,
                   gcps=[GroundControlPoint(0, 0, 6e5, 4.3e6), GroundControlPoint(7, 7, 6e5, 4.3e6)])
@@ -161,8 +162,9 @@ def test_a_worker_s_warning_reaches_the_client(files, client):
         [outcome] = register_stack(geo, [crs_only], client=client, progress=False)
     assert outcome.ok
     assert [str(warning.message) for warning in caught] == [
-        f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the CRS is ignored and the "
-        f"file read as not georeferenced (pair 'crs_only', on worker {outcome.worker})"]
+        f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the file is read as not "
+        "georeferenced (its CRS kept as unused_crs, not used for matching) "
+        f"(pair 'crs_only', on worker {outcome.worker})"]
 
 
 def _warn_on_reading(on: bool) -> None:

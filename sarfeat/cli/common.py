@@ -142,7 +142,8 @@ def unplaced(raster) -> str:
     if getattr(raster, "unused_crs", None) is not None:  # a Raster's (an array has none)
         crs = raster.unused_crs
         name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-        return f"a CRS ({name}) but no geotransform, so no georeferencing (its CRS is ignored)"
+        return (f"a CRS ({name}) but no geotransform, so no georeferencing (its CRS not used "
+                "for matching)")
     if raster.gcps:
         return f"{len(raster.gcps[0])} GCPs without a geotransform"
     if raster.rpcs is not None:
