@@ -37,15 +37,26 @@ def _load(pair):
     return (*load_pair(pair), load_reference_transform(pair))
 
 
-def _outcome(matcher, image1, image2, reference):
-    """(RMSE, correct matches, CMR) of register(image1, image2); RMSE inf when refused."""
+def _registered(matcher, image1, image2):
+    """register(image1, image2), or the RegistrationError that refused it."""
     try:
-        result = register(image1, image2, matcher=matcher)
-    except RegistrationError:
+        return register(image1, image2, matcher=matcher)
+    except RegistrationError as error:
+        return error
+
+
+def _scored(result, reference, shape1, shape2):
+    """(RMSE, correct matches, CMR) of a registration; RMSE inf when it was refused."""
+    if isinstance(result, RegistrationError):
         return np.inf, 0, 0.0
     ncm, cmr = correct_match_counts(result.keypoints_fixed, result.keypoints_moving,
                                     result.inlier_matches, reference)
-    return registration_rmse(result.transform, reference, image1.shape, image2.shape), ncm, cmr
+    return registration_rmse(result.transform, reference, shape1, shape2), ncm, cmr
+
+
+def _outcome(matcher, image1, image2, reference):
+    """(RMSE, correct matches, CMR) of register(image1, image2); RMSE inf when refused."""
+    return _scored(_registered(matcher, image1, image2), reference, image1.shape, image2.shape)
 
 
 @pytest.fixture(scope="module")
@@ -82,30 +93,45 @@ def test_pairs_register_or_are_refused(outcomes):
         assert rmse < 3 or rmse == np.inf, (pair, rmse)
 
 
+@pytest.fixture(scope="module")
+def turned(matcher):
+    """``turned(pair, degrees)``: pair's image 2 turned by ``degrees`` and registered, as
+    (image 1, the turned image, the turned reference, the registration or the
+    RegistrationError); each turn registered once a module (two tests read pair l at 90)."""
+    registered = {}
+
+    def turned_pair(pair, degrees):
+        if (pair, degrees) not in registered:
+            image1, image2, reference = _load(pair)
+            turn, shape = _turn(image2.shape, degrees)
+            moving = warp(image2, ProjectiveTransform(matrix=np.linalg.inv(turn)),
+                          output_shape=shape, order=1, cval=0,
+                          preserve_range=True).astype(image2.dtype)
+            registered[pair, degrees] = (image1, moving, turn @ reference,
+                                         _registered(matcher, image1, moving))
+        return registered[pair, degrees]
+
+    return turned_pair
+
+
 @pytest.mark.parametrize("pair", ["l", "m"])
 @pytest.mark.parametrize("degrees", [15, 30, 90, 180])
-def test_turned_pairs_register(matcher, pair, degrees):
-    image1, image2, reference = _load(pair)
-    turn, shape = _turn(image2.shape, degrees)
-    turned = warp(image2, ProjectiveTransform(matrix=np.linalg.inv(turn)), output_shape=shape,
-                  order=1, cval=0, preserve_range=True).astype(image2.dtype)
-    rmse, ncm, _ = _outcome(matcher, image1, turned, turn @ reference)
+def test_turned_pairs_register(turned, pair, degrees):
+    image1, moving, reference, result = turned(pair, degrees)
+    rmse, ncm, _ = _scored(result, reference, image1.shape, moving.shape)
     assert rmse < 3 and ncm >= 30, (rmse, ncm)
 
 
-def test_a_turned_pair_s_turn_comes_from_the_rotation_invariant_features(matcher):
+def test_a_turned_pair_s_turn_comes_from_the_rotation_invariant_features(turned):
     """Pair l turned by 90 degrees: the upright turn is not strong, the polar descriptor's
     matches on the coarse images give the turn (270 as the search tries it), and the search
     stops there (the orientation histogram's estimates, 110 and 146, were tried before)."""
-    image1, image2, reference = _load("l")
-    turn, shape = _turn(image2.shape, 90)
-    turned = warp(image2, ProjectiveTransform(matrix=np.linalg.inv(turn)), output_shape=shape,
-                  order=1, cval=0, preserve_range=True).astype(image2.dtype)
-    result = register(image1, turned, matcher=matcher)
+    image1, moving, reference, result = turned("l", 90)
+    assert not isinstance(result, RegistrationError), result
     estimate, inliers = result.diagnostics["invariant_turn"]
     assert abs(estimate - 270) < 2 and inliers >= 8
     assert [round(angle) for angle in result.diagnostics["angles_tried"]] == [0, 270]
-    assert registration_rmse(result.transform, turn @ reference, image1.shape, shape) < 1
+    assert registration_rmse(result.transform, reference, image1.shape, moving.shape) < 1
 
 
 @pytest.mark.parametrize("zoom", [1.5, 2.0])
@@ -155,11 +181,7 @@ def identity_prior_runs():
         patch.setattr(FineStage, "run", counted)
         _coarse_stage_fails(patch)
         matcher = CoarseFineMatcher(rng=0)
-        try:
-            result = register(*_load("j")[:2], matcher=matcher)
-        except RegistrationError as error:
-            result = error
-        runs["j"] = (result, len(decoys))
+        runs["j"] = (_registered(matcher, *_load("j")[:2]), len(decoys))
         decoys.clear()
         rmse, _, _ = _outcome(matcher, *_load("q"))
         runs["q"] = (rmse, len(decoys))
