@@ -195,17 +195,29 @@ def moved_sar(tile):
 
 
 @pytest.fixture(scope="session")
-def optical_sar_registered():
+def optical_sar_registration():
     """``sarfeat.register(optical, moved SAR, modality="optical-sar", rng=0, progress=False)``
-    of the bundled tile (the ``tile`` and ``moved_sar`` above), once a session: the modules
-    that read this registration share it (test_optical_sar.py, test_viz_nodata.py,
-    test_viz_optical.py). A test reads it and never changes it."""
+    of the bundled tile (the ``tile`` and ``moved_sar`` above), once a session, and what it
+    wrote on standard error: ``(result, stderr)``. The modules that read this registration
+    share it (test_optical_sar.py, test_viz_nodata.py, test_viz_optical.py,
+    test_large_scene_inputs.py). A test reads it and never changes it."""
+    import contextlib
+    import io
+
     import sarfeat
     from sarfeat.data import load_optical_sar_tile
 
     optical, sar = load_optical_sar_tile()
-    return sarfeat.register(optical, _moved(sar), modality="optical-sar", rng=0,
-                            progress=False)
+    with contextlib.redirect_stderr(io.StringIO()) as stderr:
+        result = sarfeat.register(optical, _moved(sar), modality="optical-sar", rng=0,
+                                  progress=False)
+    return result, stderr.getvalue()
+
+
+@pytest.fixture(scope="session")
+def optical_sar_registered(optical_sar_registration):
+    """The result of ``optical_sar_registration``."""
+    return optical_sar_registration[0]
 
 
 @pytest.fixture

@@ -205,17 +205,23 @@ def _shifted(data: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return np.stack([shift(band, (-dy, -dx), order=1, mode="nearest") for band in data])
 
 
-def test_an_optical_sar_match_shows_its_steps_with_progress(tile, moved_sar, capsys):
+def test_an_optical_sar_match_shows_its_steps_with_progress(tile, moved_sar, capsys,
+                                                           optical_sar_registration):
     from sarfeat.matching import CoarseFineMatcher
+    from sarfeat.matching.dense import dense_matcher_for
 
     found = CoarseFineMatcher(modality="optical-sar", rng=0, progress=True).match_result(
         tile[0], moved_sar)
-    assert found.model is not None
     shown = capsys.readouterr().err
     assert "optical-SAR matching" in shown and "global search" in shown
-    CoarseFineMatcher(modality="optical-sar", rng=0, progress=False).match_result(
-        tile[0], moved_sar)
-    assert capsys.readouterr().err == ""
+    # the same match without progress (the session's register(..., progress=False)): the
+    # same transform, and nothing shown
+    registered, shown = optical_sar_registration
+    np.testing.assert_allclose(found.model.params, registered.transform.params)
+    assert shown == ""
+    # a matcher made with progress=False shows none when its call does not say
+    assert dense_matcher_for(CoarseFineMatcher(modality="optical-sar", progress=False),
+                             None).progress is False
 
 
 @pytest.mark.parametrize("whole", [False, True])
