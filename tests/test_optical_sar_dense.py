@@ -48,9 +48,17 @@ def test_a_weak_whole_overlap_needs_a_clear_peak_and_twice_the_templates():
     assert matcher._unverified() is None
 
 
-def test_dense_matcher_returns_the_checked_whole_overlap_estimate(tile, moved_sar):
+@pytest.fixture(scope="module")
+def dense_matched(tile, moved_sar):
+    """``DenseStructuralMatcher("optical-sar", rng=0)`` after matching the optical tile with
+    the moved SAR tile, once a module (two tests read it and never change it)."""
     matcher = DenseStructuralMatcher("optical-sar", rng=0)
     matcher.match(tile[0], moved_sar)
+    return matcher
+
+
+def test_dense_matcher_returns_the_checked_whole_overlap_estimate(dense_matched):
+    matcher = dense_matched
     diagnostics = matcher.diagnostics
     assert matcher.model is not None, diagnostics["failure"]
     # the returned transform is the whole-overlap estimate, a similarity
@@ -152,9 +160,9 @@ def test_the_gray_values_refuse_what_the_structure_maps_place_6_px_off():
     assert diagnostics["gray_offset"] > 4.0 and diagnostics["gray_information"] >= 0.15
 
 
-def test_the_gray_check_passes_a_right_answer_and_can_be_tightened(tile, moved_sar):
-    matcher = DenseStructuralMatcher("optical-sar", rng=0)
-    matcher.match(tile[0], moved_sar)
+def test_the_gray_check_passes_a_right_answer_and_can_be_tightened(tile, moved_sar,
+                                                                   dense_matched):
+    matcher = dense_matched
     assert matcher.model is not None, matcher.diagnostics["failure"]
     assert matcher.diagnostics["gray_offset"] < 2.0
     strict = DenseStructuralMatcher("optical-sar", rng=0, gray_check=(0.0, 0.0))
