@@ -93,12 +93,20 @@ def test_an_optical_moving_image_and_its_overlay_share_one_stretch(reflectance_p
     assert_linear_stretch(display_image(optical, "optical"), optical)
 
 
-def test_an_eight_bit_optical_picture_is_drawn_as_it_is(tile, moved_sar, drawn, tmp_path):
+@pytest.fixture(scope="module")
+def eight_bit_pair(tile, moved_sar):
+    """The optical tile as an 8-bit picture and its registration with the moved SAR tile
+    (optical-sar), once a module: two tests read it and never change it."""
+    picture = np.clip(tile[0], 0, 255).astype(np.uint8)
+    return picture, sarfeat.register(picture, moved_sar, modality="optical-sar", rng=0,
+                                     progress=False)
+
+
+def test_an_eight_bit_optical_picture_is_drawn_as_it_is(eight_bit_pair, moved_sar, drawn,
+                                                        tmp_path):
     from sarfeat.viz import plot_registration, registration_view
 
-    picture = np.clip(tile[0], 0, 255).astype(np.uint8)
-    result = sarfeat.register(picture, moved_sar, modality="optical-sar", rng=0,
-                              progress=False)
+    picture, result = eight_bit_pair
     # drawn downsampled (here at half size), the view stays an 8-bit picture
     fixed, moving, shown, unit = registration_view(picture, moved_sar, result, side=128)
     assert fixed.dtype == np.uint8 and fixed.shape == (128, 128) and unit == 2.0
@@ -141,7 +149,8 @@ def test_match_errors_draw_an_optical_image_as_optical(tile, moved_sar, drawn, t
                                atol=1e-6)
 
 
-def test_the_overlay_of_an_eight_bit_picture_is_balanced(tile, moved_sar, drawn, tmp_path):
+def test_the_overlay_of_an_eight_bit_picture_is_balanced(tile, moved_sar, eight_bit_pair,
+                                                         drawn, tmp_path):
     # the overlay drew an 8-bit picture as it is (its values 0.28 to 0.80 between their 2nd
     # and 98th percentiles) against the SAR image stretched in dB (0.05 to 0.94): a dull,
     # green-tinted overlay. Each image now spans one range where both have data, as the
@@ -149,9 +158,9 @@ def test_the_overlay_of_an_eight_bit_picture_is_balanced(tile, moved_sar, drawn,
     from sarfeat.viz import plot_registration
 
     overlays = []
-    for fixed in (np.clip(tile[0], 0, 255).astype(np.uint8), tile[0] * 40):
-        result = sarfeat.register(fixed, moved_sar, modality="optical-sar", rng=0,
-                                  progress=False)
+    reflectance = sarfeat.register(tile[0] * 40, moved_sar, modality="optical-sar", rng=0,
+                                   progress=False)
+    for fixed, result in (eight_bit_pair, (tile[0] * 40, reflectance)):
         drawn.clear()
         plot_registration(tmp_path / "plot.png", fixed, moved_sar, result)
         overlay = np.asarray(drawn[0].axes[1].images[0].get_array())
