@@ -220,6 +220,23 @@ def optical_sar_registered(optical_sar_registration):
     return optical_sar_registration[0]
 
 
+@pytest.fixture(scope="session")
+def unrelated_optical_sar():
+    """What ``sarfeat.register(optical tile, Labrador VV, modality="optical-sar", rng=0,
+    progress=False)`` gives, once a session: the bundled optical tile against the bundled
+    SAR scene of another place (256 x 256 each), the RegistrationError that refuses the pair
+    (or the result, where it is wrongly registered). Read by test_optical_sar.py and
+    test_unrelated_pairs.py, which registered the same pair each."""
+    import sarfeat
+    from sarfeat.data import load_optical_sar_tile, load_sar_scene
+
+    try:
+        return sarfeat.register(load_optical_sar_tile()[0], load_sar_scene("labrador")[..., 0],
+                                modality="optical-sar", rng=0, progress=False)
+    except sarfeat.RegistrationError as error:
+        return error
+
+
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures sarfeat.viz makes, kept for a test to read what they draw (the
