@@ -45,9 +45,9 @@ from .raster import LUMA  # noqa: F401 - io.LUMA as before, the weights of rgb_t
 from .raster_read import (band_count_view, band_has_valid_pixel, bands_first,
                           read_band_window, read_image, read_raster, read_raster_header,
                           read_raster_window)
-from .raster_warp import (WarpedWindows, warp_bands, warp_colour, warp_onto,
-                          warp_onto_curved, warp_onto_curved_windows, warp_onto_windows,
-                          warp_raster)
+from .raster_warp import (WarpedWindows, warp_band_onto_curved, warp_bands, warp_colour,
+                          warp_onto, warp_onto_curved, warp_onto_curved_windows,
+                          warp_onto_windows, warp_raster)
 from .raster_write import write_raster, write_raster_windows, written_dtype
 
 __all__ = [
@@ -62,4 +62,5 @@ __all__ = [
     "read_raster_header", "read_raster_window", "read_band_window", "band_has_valid_pixel",
     "band_count_view",
     "WarpedWindows", "warp_onto_windows", "warp_onto_curved_windows", "write_raster_windows",
+    "warp_band_onto_curved",
 ]

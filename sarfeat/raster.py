@@ -11,7 +11,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -146,6 +146,12 @@ class Raster:
     def count(self) -> int:
         """Number of bands."""
         return self.data.shape[0]
+
+    def without_bands(self) -> Raster:
+        """This raster holding no band: its shape, georeferencing and metadata kept, in new
+        empty arrays (a view of its pixels would keep them all)."""
+        return replace(self, data=np.empty((0,) + self.data.shape[1:], self.data.dtype),
+                       valid=np.empty((0,) + self.valid.shape[1:], bool))
 
     @property
     def scaled(self) -> bool:

@@ -17,13 +17,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .geometry import (WARP_BLOCK, check_order, check_warp_target, check_window, warp,
-                       window_blocks)
+                       warp_dtype, window_blocks)
 from .nodata_steps import alpha_index, nodata_fits, off_nodata
 from .preprocess import valid_mask
 from .raster import Raster, check_raster
 
 __all__ = ["warp_raster", "warp_onto", "warp_bands", "warp_colour", "warp_onto_curved",
-           "CURVED_BLOCK", "WarpedWindows", "warp_onto_windows", "warp_onto_curved_windows"]
+           "CURVED_BLOCK", "WarpedWindows", "warp_onto_windows", "warp_onto_curved_windows",
+           "warp_band_onto_curved"]
 
 #: Largest side (output pixels) of the blocks of :func:`warp_onto_curved`, each resampled
 #: with the georeferencing's affine fit over it; a block whose fit departs from the exact
@@ -489,6 +490,59 @@ def warp_onto_curved_windows(raster: Raster, grid: Raster, correction: np.ndarra
                        rpcs=None, unused_crs=None)
 
     return WarpedWindows(header, block, make)
+
+
+def warp_band_onto_curved(image: ArrayLike, raster: Raster, grid: Raster,
+                          correction: np.ndarray, *, order: int = 1,
+                          nodata: float | None = None) -> np.ndarray:
+    """One band of ``raster`` resampled onto ``grid`` as :func:`warp_onto_curved` resamples
+    the raster (the same blocks and fits), given as :func:`sarfeat.geometry.warp` gives it.
+
+    What :attr:`sarfeat.RegistrationResult.warped` holds for two files in two CRSs
+    (:meth:`sarfeat.registration.PairInputs.in_file_pixels`): the pixels that
+    ``register -o`` writes, in floats rather than rounded into the file's dtype.
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+        The band, of ``raster``'s shape (:meth:`sarfeat.io.Raster.band`: its no-data NaN).
+    raster : Raster
+        The moving raster, georeferenced; only its shape and georeferencing are read (it
+        may hold no band).
+    grid : Raster
+        The fixed raster, georeferenced; its shape and georeferencing alone are read.
+    correction : (3, 3) ndarray
+        ``grid``'s pixels -> where the registration puts them on it
+        (:meth:`sarfeat.registration.PairInputs.correction`).
+    order : int
+        Spline order (0 nearest, 1 bilinear, 3 cubic).
+    nodata : float, optional
+        A value that marks no-data in ``image``, besides NaN.
+
+    Returns
+    -------
+    (rows, cols) ndarray of :func:`sarfeat.geometry.warp_dtype`
+        On ``grid``'s shape; NaN (in both parts, for complex values) outside ``image``
+        and next to its no-data.
+
+    Raises
+    ------
+    ValueError
+        For an ``image`` that is not 2-D of ``raster``'s shape, and as
+        :func:`warp_onto_curved`.
+    """
+    image = np.asarray(image)
+    if image.shape != tuple(raster.shape):
+        raise ValueError(f"image must be one band of the raster, of its shape {raster.shape}, "
+                         f"got shape {image.shape}")
+    image = image.astype(warp_dtype(image.dtype), copy=False)  # floats: never rounded
+    band = replace(raster, data=image[None], valid=valid_mask(image, nodata)[None],
+                   nodata=None, bands=None, scaling=None, picture=False)
+    warped = warp_onto_curved_windows(band, grid, correction, order=order).whole()
+    data, valid = warped.data[0], warped.valid[0]
+    if data.dtype.kind == "c":  # NaN in both parts, as warp puts it
+        data[~valid] = complex(np.nan, np.nan)
+    return data
 
 
 def _header(raster: Raster, grid: Raster, inverse_map: np.ndarray, order: int) -> Raster:

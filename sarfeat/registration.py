@@ -363,10 +363,7 @@ class PairInputs:
         fixed_image = self.fixed_image
         if fixed_image is not None and np.shares_memory(fixed_image, self.fixed.data):
             fixed_image = fixed_image.copy()  # a view would keep every band
-        data, valid = self.fixed.data, self.fixed.valid  # new empty arrays: a view keeps its base
-        fixed = replace(self.fixed, data=np.empty((0,) + data.shape[1:], data.dtype),
-                        valid=np.empty((0,) + valid.shape[1:], bool))
-        return replace(self, fixed=fixed, fixed_image=fixed_image)
+        return replace(self, fixed=self.fixed.without_bands(), fixed_image=fixed_image)
 
     @property
     def curved(self) -> bool:
@@ -420,19 +417,22 @@ class PairInputs:
         :attr:`curved` files an affine fit of the registration), its keypoints are in
         the files' pixels (the moving ones by :meth:`moving_file_pixels`: across CRSs
         by the exact map) and ``warped`` resamples band ``moving_band`` of the moving
-        file onto the whole fixed grid by that transform, with the order and nodata of
-        ``result``.
+        file onto the whole fixed grid, with the order and nodata of ``result``, by that
+        transform, or, for :attr:`curved` files, as ``register -o`` does: by the exact map
+        corrected by the registration (:func:`sarfeat.io.warp_band_onto_curved`).
         """
         total = self.total(result.transform.params)
         affine = np.allclose(total[2], [0.0, 0.0, 1.0])
         order, nodata = result.resampling[1:3] if result.resampling is not None else (1, None)
+        onto = ((self.fixed.without_bands(), self.moving.without_bands(),
+                 self.correction(total)),) if self.curved else ()
         return replace(
             result, transform=AffineTransform(matrix=total) if affine
             else ProjectiveTransform(matrix=total),
             keypoints_fixed=apply_matrix(np.linalg.inv(self.crop),
                                          result.keypoints_fixed[:, ::-1])[:, ::-1],
             keypoints_moving=self.moving_file_pixels(result.keypoints_moving[:, ::-1])[:, ::-1],
-            resampling=(self.moving.band(moving_band), order, nodata, self.fixed.shape),
+            resampling=(self.moving.band(moving_band), order, nodata, self.fixed.shape, *onto),
             _warped=None)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from skimage.transform import ProjectiveTransform
 
 from .geometry import warp
-from .io import warp_colour
+from .io import warp_band_onto_curved, warp_colour
 
 __all__ = ["RegistrationResult"]
 
@@ -76,7 +76,9 @@ class RegistrationResult:
     """(Q,) ndarray of int or None: how many descriptor votes each of :attr:`matches`
     received in the fine stage; for a pair with an optical image (matched densely, without
     votes), each placement's correlation in hundredths (0-100)."""
-    #: (moving, order, nodata, shape) of the resampling that ``warped`` computes when read
+    #: (moving, order, nodata, shape) of the resampling that ``warped`` computes when read, by
+    #: ``transform``; with a fifth, (fixed, moving, correction) of two rasters in two CRSs,
+    #: as :func:`sarfeat.io.warp_band_onto_curved` resamples a band across them
     resampling: tuple | None = field(default=None, repr=False, compare=False)
     _warped: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -88,13 +90,21 @@ class RegistrationResult:
         (float32 or wider, complex kept); NaN where the fixed grid falls outside the moving
         image (or on its no-data). Computed with :func:`sarfeat.geometry.warp` when first
         read, so a caller that resamples otherwise (the command line resamples every band of
-        the file) never pays for it. A colour moving image gives (H, W, 3) or (H, W, 4),
+        the file) never pays for it. A result in two files' pixels across two CRSs
+        (:meth:`sarfeat.registration.PairInputs.in_file_pixels`) is resampled as
+        ``register -o`` resamples the file, by the exact map between the CRSs
+        (:func:`sarfeat.io.warp_band_onto_curved`), not by :attr:`transform`, an affine fit
+        of it. A colour moving image gives (H, W, 3) or (H, W, 4),
         resampled by :func:`sarfeat.io.warp_colour`: an 8-bit RGBA's colour weighted by its
         alpha, as the command line resamples an RGBA file.
         """
         if self._warped is None and self.resampling is not None:
-            moving, order, nodata, shape = self.resampling
-            if np.ndim(moving) == 3:  # a colour optical image: as a picture, alpha-weighted
+            moving, order, nodata, shape, *onto = self.resampling
+            if onto:  # a band of a file in another CRS than the fixed file's
+                fixed, raster, correction = onto[0]
+                self._warped = warp_band_onto_curved(moving, raster, fixed, correction,
+                                                     order=order, nodata=nodata)
+            elif np.ndim(moving) == 3:  # a colour optical image: as a picture, alpha-weighted
                 self._warped = warp_colour(moving, self.transform.params, shape, order=order,
                                            nodata=nodata)
             else:

@@ -236,3 +236,54 @@ def test_in_file_pixels_in_one_crs_keeps_the_prior():
     result = _result(inputs, SHIFT)
     moving_xy = _old_tie_points(result, inputs, inputs.total(SHIFT))[0]
     assert np.array_equal(inputs.in_file_pixels(result).keypoints_moving[:, ::-1], moving_xy)
+
+
+def _ramp(moving: Raster) -> Raster:
+    """``moving`` holding its own column (float32): resampled bilinearly, a pixel's value
+    is the moving column it was read from."""
+    from dataclasses import replace
+
+    rows, cols = moving.shape
+    columns = np.broadcast_to(np.arange(cols, dtype=np.float32), (1, rows, cols)).copy()
+    return replace(moving, data=columns)
+
+
+def test_in_file_pixels_warps_across_crss_by_the_exact_map_as_register_writes():
+    import pickle
+
+    fixed, moving = _pair()
+    moving = _ramp(moving)
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    placed = inputs.in_file_pixels(_result(inputs, SHIFT))
+    warped = placed.warped
+    # each fixed pixel reads the moving column that the georeferencing puts at it once
+    # corrected by (2.5, -1.5): within the blocks' fit of the exact map (0.05 px)
+    xy = np.stack(np.meshgrid(np.arange(0, 300, 7), np.arange(0, 300, 7)), -1).reshape(-1, 2)
+    expected = _moving_pixels(fixed, moving, xy + SHIFT[:2, 2])[:, 0]
+    got = warped[xy[:, 1], xy[:, 0]].astype(float)
+    inside = np.isfinite(got)
+    assert inside.mean() > 0.9
+    assert np.abs(got - expected)[inside].max() < 0.06
+    # through the affine total, the corners were px off
+    total = inputs.total(SHIFT)
+    affine = xy @ total[:2, :2].T + total[:2, 2]
+    assert np.abs(affine[:, 0] - expected)[inside].max() > 2
+    # what register -o writes, to the bit, NaN outside included
+    np.testing.assert_array_equal(warped, inputs.warped_moving(total).data[0])
+    # made when read, from rasters that hold no band; it travels unread (Dask's workers)
+    lazy = inputs.in_file_pixels(_result(inputs, SHIFT))
+    assert lazy._warped is None
+    assert [raster.count for raster in lazy.resampling[4][:2]] == [0, 0]
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(lazy)).warped, warped)
+
+
+def test_in_file_pixels_in_one_crs_warps_by_the_transform():
+    from sarfeat.geometry import warp
+
+    fixed, moving = _pair(same_crs=True)
+    moving = _ramp(moving)
+    inputs = prepare_pair(fixed, moving, 0, 0)
+    placed = inputs.in_file_pixels(_result(inputs, SHIFT))
+    assert len(placed.resampling) == 4
+    np.testing.assert_array_equal(
+        placed.warped, warp(moving.band(), inputs.total(SHIFT), fixed.shape))

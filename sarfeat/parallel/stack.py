@@ -268,8 +268,8 @@ def iter_register_pairs(
         and the result is given in the files' pixels
         (:meth:`~sarfeat.registration.PairInputs.in_file_pixels`: ``transform``
         maps the fixed file's pixels to the moving file's, its affine fit across two
-        CRSs, where the moving keypoints are placed by the exact map between them;
-        ``warped`` is on the whole fixed grid). Paths are read by the workers (they must see
+        CRSs, where the moving keypoints are placed, and ``warped`` resampled onto the whole
+        fixed grid, by the exact map between them). Paths are read by the workers (they must see
         the same file system; a relative path is taken from the client's working directory),
         which is the way for large archives: a fixed GeoTIFF given by path beside a
         georeferenced moving image is read by its header, then only its band matched within
