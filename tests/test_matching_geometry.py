@@ -64,6 +64,24 @@ def test_downsample_maps_its_pixels_back():
     assert np.abs(back - (150, 100)).max() <= 2.5
 
 
+@pytest.mark.parametrize("shape, factor", [((1000, 1001), 0.256), ((999, 1003), 0.5),
+                                           ((2047, 1999), 0.125), ((1203, 1001), 1 / 8.6)])
+def test_downsample_s_matrix_puts_each_pixel_at_the_centre_it_averages(shape, factor):
+    """The convention the fine stage's placements rest on: a working pixel is the mean of the
+    image about the point its matrix gives (pixel centres at integers, a factor whole or not,
+    the block-mean path of large reductions too). A ramp is kept by the averaging, so the
+    interior of the small image must read its own coordinates back through the matrix; a
+    centre-vs-corner mix-up would be off by a quarter of an image pixel or more."""
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    for axis, ramp in ((0, cols), (1, rows)):
+        small, matrix = downsample(ramp, factor)
+        y, x = np.mgrid[0:small.shape[0], 0:small.shape[1]]
+        back = apply_matrix(matrix, np.c_[x.ravel(), y.ravel()])[:, axis].reshape(small.shape)
+        h, w = small.shape
+        inside = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))  # borders reflected
+        np.testing.assert_allclose(small[inside], back[inside], atol=2e-3)
+
+
 def test_a_large_reduction_averages_blocks_first_and_keeps_the_geometry():
     from scipy import ndimage
     from skimage.transform import rescale
