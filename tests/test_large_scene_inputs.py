@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from sarfeat.io import Raster
-from sarfeat.matching.geometry import downsample
+from skimage.transform import rescale
+
+from sarfeat.matching.geometry import downsample, mask_coverage
 from sarfeat.matching.inputs import nodata_marked
 from sarfeat.structural import prepare_modality
 
@@ -341,3 +343,35 @@ def test_a_downsampling_that_restores_fills_the_image_in_place_and_puts_its_nan_
     scene.flags.writeable = False  # a read-only image is copied instead
     np.testing.assert_array_equal(downsample(scene, 0.5, restore=True)[0],
                                   downsample(before, 0.5)[0])
+
+
+@pytest.mark.parametrize("shape", [(101, 67), (37, 530)])
+@pytest.mark.parametrize("factor", [0.5, 0.137])
+def test_a_mask_is_downsampled_as_rescale_downsamples_its_float_copy(shape, factor):
+    rng = np.random.default_rng(3)
+    mask = rng.random(shape) < 0.05
+    mask[: shape[0] // 3, : shape[1] // 4] = True  # a region of no-data and scattered pixels
+    shares = mask * rng.random(shape, dtype=np.float32)  # a block mean's shares of no-data
+    for given in (mask, shares, np.ones(shape, bool)):
+        expected = rescale(given.astype(np.float32), factor, anti_aliasing=True, order=1,
+                           preserve_range=True)
+        coverage = mask_coverage(given, factor)
+        assert coverage.dtype == expected.dtype == np.float32
+        np.testing.assert_array_equal(coverage, expected)  # every value, to the bit
+        np.testing.assert_array_equal(coverage > 0.05, expected > 0.05)
+
+
+def test_halving_a_scene_costs_one_filtered_copy_not_two():
+    scene = _scene()
+    before = scene.copy()
+    (small, matrix), peak = _peak(lambda: downsample(scene, 0.5, restore=True))
+    expected = rescale(np.where(np.isnan(before), np.nanmedian(before), before), 0.5,
+                       anti_aliasing=True, order=1, preserve_range=True)
+    coverage = rescale(np.isnan(before).astype(np.float32), 0.5, anti_aliasing=True, order=1,
+                       preserve_range=True)
+    expected[coverage > 0.05] = np.nan
+    np.testing.assert_array_equal(small, expected)
+    np.testing.assert_array_equal(scene, before)
+    # 1.75: the image's Gaussian copy beside its mask, then the mask's filtered float32 copy;
+    # 2.5 when the mask was made float32 and rescale filtered that into a second copy
+    assert peak < 2.1 * scene.nbytes
