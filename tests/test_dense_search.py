@@ -8,7 +8,7 @@ from skimage.transform import SimilarityTransform, warp
 
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching.dense_search import DenseSearch, working
-from sarfeat.matching.geometry import rotation_scale
+from sarfeat.matching.geometry import downsample, rotation_scale
 from sarfeat.metrics import registration_rmse
 from sarfeat.structural import gradient_maps, prepare_modality
 
@@ -113,3 +113,29 @@ def test_a_canvas_too_small_for_maps_is_skipped_not_an_error(prepared):
     search = DenseSearch(coarse_maps, 0.35, (0.0,), (1.0, 2.0), 128, 128)
     hypotheses = search.hypotheses(prepared[0][:64, :64], small2)
     assert [scale for _, _, _, scale in hypotheses] == [1.0]
+
+
+def test_the_refinement_reuses_the_search_s_working_images_when_their_sizes_agree(
+        prepared, monkeypatch):
+    import sarfeat.matching.dense_search as dense_search
+
+    made = []
+
+    def counted(image, factor, **options):
+        made.append(factor)
+        return downsample(image, factor, **options)
+
+    monkeypatch.setattr(dense_search, "downsample", counted)
+    search = DenseSearch(coarse_maps, 0.35, (30.0, 45.0), (1.0, 1.1), 128, 128)
+    hypotheses = search.hypotheses(*prepared)
+    prior, score = search.refine(*prepared, hypotheses)
+    assert len(made) == 2  # each image downsampled once, for both steps
+    # the same answer as a refinement that makes its own working images
+    alone = DenseSearch(coarse_maps, 0.35, (30.0, 45.0), (1.0, 1.1), 128, 128)
+    again, again_score = alone.refine(*prepared, hypotheses)
+    assert len(made) == 4 and np.array_equal(again, prior) and again_score == score
+    # another refinement size: its own working images
+    made.clear()
+    other = DenseSearch(coarse_maps, 0.35, (30.0, 45.0), (1.0, 1.1), 128, 96)
+    other.refine(*prepared, other.hypotheses(*prepared))
+    assert len(made) == 4 and made[0] != made[2]

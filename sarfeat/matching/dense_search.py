@@ -127,6 +127,24 @@ class DenseSearch:
         self.scales = tuple(scales)
         self.coarse_size = coarse_size
         self.refine_size = refine_size
+        self._pair: tuple | None = None  # the working images made last (_working_pair)
+
+    def _working_pair(self, image1: np.ndarray, image2: np.ndarray, factor: float) -> tuple:
+        """(small1, to_full1, small2, to_full2): image 1 downsampled by ``factor`` and
+        image 2 by the factor image 1's rows were brought by, with their maps back (NaN
+        filled in place and put back: :func:`~sarfeat.matching.geometry.downsample`'s
+        ``restore``). The pair made last is given again for the same images and factor:
+        the global search and the refinement work at one size by default (when image 2
+        is no longer than image 1), and each downsampling reads a large image whole
+        (the median of its valid pixels, its blocks' means). Neither step writes into
+        the working images."""
+        made = self._pair
+        if made is not None and made[0] == factor and made[1] is image1 and made[2] is image2:
+            return made[3]
+        small1, to_full1 = downsample(image1, factor, restore=True)
+        small2, to_full2 = downsample(image2, small1.shape[0] / image1.shape[0], restore=True)
+        self._pair = (factor, image1, image2, (small1, to_full1, small2, to_full2))
+        return self._pair[3]
 
     @staticmethod
     def described(hypotheses) -> list[dict]:
@@ -167,9 +185,8 @@ class DenseSearch:
     def hypotheses(self, image1, image2) -> list:
         """The global search (step 1): the best (score, matrix, turn, scale) peaks, a few
         turns or scales apart; ``matrix`` maps image-1 (x, y) to image-2 (x, y)."""
-        small1, to_full1 = working(image1, self.coarse_size, image2, restore=True)
-        factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor, restore=True)
+        small1, to_full1, small2, to_full2 = self._working_pair(
+            image1, image2, working_factor(self.coarse_size, image1.shape, image2.shape))
         reference = Reference(self.maps(small1), self.min_overlap)
         to_working1 = np.linalg.inv(to_full1)
         keys = [(angle, scale) for angle in self.angles for scale in self.scales]
@@ -230,9 +247,9 @@ class DenseSearch:
 
     def refine(self, image1, image2, hypotheses) -> tuple[np.ndarray, float]:
         """The refinement (step 2): (prior matrix, its score) from the hypotheses."""
-        small1, to_full1 = working(image1, self.refine_size, restore=True)
-        factor = small1.shape[0] / image1.shape[0]
-        small2, to_full2 = downsample(image2, factor, restore=True)
+        small1, to_full1, small2, to_full2 = self._working_pair(
+            image1, image2, working_factor(self.refine_size, image1.shape))
+        self._pair = None  # the last step to read them
         reference = Reference(self.maps(small1), self.min_overlap, reach=_REFINE_REACH)
         anchors = [np.linalg.inv(to_full2) @ hypothesis[1] @ to_full1
                    for hypothesis in hypotheses]
