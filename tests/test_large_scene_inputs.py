@@ -9,10 +9,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
-from sarfeat.io import Raster
 from skimage.transform import rescale
 
+from sarfeat.io import Raster
 from sarfeat.matching.geometry import downsample, mask_coverage
 from sarfeat.matching.inputs import nodata_marked
 from sarfeat.structural import prepare_modality
