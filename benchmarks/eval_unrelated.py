@@ -23,6 +23,10 @@ and AKAZE with RANSAC (:func:`eval_optical_sar.register_opencv`: a transform whe
 keeps at least 6 inliers). Each row keeps the refusal's reason and, for sarfeat, the
 figures its checks read (global score, whole-overlap score and its runner-up, agreeing
 templates, the gray values' information peak; SAR-SAR: inliers and confidence).
+A pair that the global search's score refuses has no figure of the later checks; with
+``--past-global`` it is matched again with that check off (:func:`figures_past_global`),
+so that every row holds the figure of every check (its decision stays register's), and
+``--table`` prints their distributions for each kind of answer (:func:`check_table`).
 
 Run ``OMP_NUM_THREADS=1 SARFEAT_DATA_DIR=<data> PYTHONPATH=. python
 benchmarks/eval_unrelated.py --part optical-sar --step 2 --json out.json``; see
@@ -50,6 +54,8 @@ from optical_sar_pairs import (SEN1FLOODS11_TILE_CORNERS, TILE, canvas_pairs,  #
 import sarfeat  # noqa: E402
 from sarfeat.cli.register import WHOLE_CIRCLE  # noqa: E402
 from sarfeat.data import DEVELOPMENT_PAIRS, load_pair, load_reference_transform  # noqa: E402
+from sarfeat.matching import CoarseFineMatcher  # noqa: E402
+from sarfeat.matching.dense import dense_matcher_for, structure_result  # noqa: E402
 from sarfeat.metrics import registration_rmse  # noqa: E402
 
 #: The optical-SAR pair sets: (pair set, tile source, split). Only the tuning split of the
@@ -70,6 +76,17 @@ REASONS = (("no turn and scale stands out", "global score"),
            ("gray values agree best", "gray check"),
            ("no template could be placed", "no template"),
            ("no consistent transform", "no consistent transform"))
+#: The figures of :func:`check_table`: a row's value of each (its name, how it is read).
+CHECK_FIGURES = (
+    ("global score", lambda row: row.get("coarse_score")),
+    ("whole-overlap score", lambda row: row.get("verify_weighted")),
+    ("margin over next peak %", lambda row: None if row.get("verify_weighted") is None
+     or row.get("verify_second") is None else 100 * (row["verify_weighted"]
+                                                     - row["verify_second"])
+     / max(row["verify_weighted"], 1e-9)),
+    ("agreeing templates", lambda row: row.get("fine_inliers")),
+    ("agreeing share", lambda row: row.get("inlier_ratio")),
+    ("gray information", lambda row: row.get("gray_information")))
 
 
 def shares_ground(name1: str, name2: str) -> bool:
@@ -134,8 +151,22 @@ def run_sarfeat(fixed, moving, figures, **options) -> tuple[np.ndarray | None, s
     return result.transform.params, "", found
 
 
-def run_method(method: str, fixed, moving, modality: str) -> tuple:
-    """One method on one pair: (matrix or None, refusal message, figures, cpu s, wall s)."""
+def figures_past_global(fixed, moving) -> dict:
+    """The figures (:data:`DENSE_FIGURES`) of an optical-SAR pair matched as
+    :func:`sarfeat.register` matches it, but with the global search's score check off
+    (``min_coarse_score=-1``): a pair that check refused then has the figures of the fine
+    stage's checks too, which do not read that score."""
+    dense = dense_matcher_for(CoarseFineMatcher(modality="optical-sar", rng=0), False)
+    dense.min_coarse_score = -1.0  # a correlation: every global score passes
+    structure_result(dense, fixed, moving)
+    return _figures(dense.diagnostics, DENSE_FIGURES)
+
+
+def run_method(method: str, fixed, moving, modality: str, past_global: bool = False
+               ) -> tuple:
+    """One method on one pair: (matrix or None, refusal message, figures, cpu s, wall s).
+    ``past_global``: sarfeat's optical-SAR figures of a pair refused by the global score
+    are :func:`figures_past_global`'s (with ``past_global: True``)."""
     cpu, wall = time.process_time(), time.perf_counter()
     if method in ("sift", "akaze"):
         matrix, message, figures = register_opencv(fixed, moving, method), "", {}
@@ -146,6 +177,8 @@ def run_method(method: str, fixed, moving, modality: str) -> tuple:
     else:
         matrix, message, figures = run_sarfeat(fixed, moving, DENSE_FIGURES,
                                                modality="optical-sar")
+        if past_global and matrix is None and reason(message) == "global score":
+            figures = dict(figures_past_global(fixed, moving), past_global=True)
     return (matrix, message, figures, time.process_time() - cpu,
             time.perf_counter() - wall)
 
@@ -170,9 +203,10 @@ def sar_sar_pairs(step: int = 1):
 
 
 def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
-             limit: int | None = None, out=sys.stdout) -> None:
+             limit: int | None = None, out=sys.stdout, past_global: bool = False) -> None:
     """Every method on the mismatched pairs of ``pairs`` for each shift: append a dict per
-    (pair, method) to ``rows`` and print it as a line of JSON to ``out``."""
+    (pair, method) to ``rows`` and print it as a line of JSON to ``out`` (``past_global``:
+    see :func:`run_method`)."""
     names, fixed, moving, truths = pairs
     for shift in shifts:
         for index in range(len(names) if limit is None else min(limit, len(names))):
@@ -180,8 +214,8 @@ def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
             if other is None:
                 continue
             for method in methods:
-                matrix, message, figures, cpu, wall = run_method(method, fixed[index],
-                                                                 moving[other], modality)
+                matrix, message, figures, cpu, wall = run_method(
+                    method, fixed[index], moving[other], modality, past_global)
                 row = {"group": group, "shift": shift, "fixed": names[index],
                        "moving": names[other], "method": method,
                        "returned": matrix is not None,
@@ -215,6 +249,33 @@ def summary(rows: list) -> dict:
     return report
 
 
+def answer_kind(row: dict) -> str:
+    """'right' (a true pair returned within 3 px), 'off' (returned further), 'true refused',
+    'unrelated returned' or 'unrelated refused'."""
+    if row["shift"] == 0:
+        if not row["returned"]:
+            return "true refused"
+        return "right" if row.get("rmse", np.inf) <= 3 else "off"
+    return "unrelated " + ("returned" if row["returned"] else "refused")
+
+
+def check_table(rows: list) -> dict:
+    """For each figure of :data:`CHECK_FIGURES` and each kind of answer
+    (:func:`answer_kind`) of sarfeat's rows: how many rows have it, and its least, 10th
+    percentile, median, 90th percentile and largest value."""
+    table = {}
+    for name, read in CHECK_FIGURES:
+        for kind in ("right", "off", "true refused", "unrelated returned", "unrelated refused"):
+            values = [read(row) for row in rows if row["method"] == "sarfeat"
+                      and answer_kind(row) == kind]
+            values = np.array([v for v in values if v is not None], float)
+            if len(values):
+                table[f"{name}, {kind}"] = {"rows": len(values), **{
+                    label: round(float(np.percentile(values, q)), 3) for label, q in
+                    (("least", 0), ("p10", 10), ("median", 50), ("p90", 90), ("most", 100))}}
+    return table
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("optical-sar", "sar-sar", "all"), default="all")
@@ -231,7 +292,17 @@ def main(argv=None) -> int:
                         help="comma-separated, of sarfeat, sarfeat-any-turn (SAR-SAR only), "
                              "sift, akaze")
     parser.add_argument("--json", type=Path, default=None, help="write rows and summary here")
+    parser.add_argument("--past-global", action="store_true",
+                        help="a pair refused by the global score: the figures of the fine "
+                             "stage's checks too (matched again with that check off)")
+    parser.add_argument("--table", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="print the figures' distributions of the rows of earlier --json "
+                             "files (together) and run nothing")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        rows = [row for path in args.table for row in json.loads(path.read_text())["rows"]]
+        print(json.dumps(check_table(rows), indent=1))
+        return 0
     shifts = [int(s) for s in args.shifts.split(",")]
     methods = args.methods.split(",")
     unknown = set(methods) - {"sarfeat", "sarfeat-any-turn", "sift", "akaze"}
@@ -249,10 +320,12 @@ def main(argv=None) -> int:
             evaluate(name, optical_sar_pairs(pair_set, tiles, splits[name], args.step,
                                                  args.start), shifts,
                      [m for m in methods if m != "sarfeat-any-turn"], "optical", rows,
-                     args.limit)
+                     args.limit, past_global=args.past_global)
     if args.part in ("sar-sar", "all"):
         evaluate("sar-sar", sar_sar_pairs(), shifts, methods, "sar", rows, args.limit)
     report = summary(rows)
+    if args.past_global:
+        report["figures"] = check_table(rows)
     print(json.dumps(report, indent=1))
     if args.json is not None:
         args.json.write_text(json.dumps({"summary": report, "rows": rows}, indent=1,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import sarfeat
-from benchmarks.eval_unrelated import partner, reason, shares_ground, summary
+from benchmarks.eval_unrelated import (answer_kind, check_table, partner, reason, run_method,
+                                       shares_ground, summary)
 from sarfeat.cli import main
 
 
@@ -88,3 +89,46 @@ def test_summary_counts_returned_and_refused_apart_for_true_and_unrelated_pairs(
     assert (unrelated["pairs"], unrelated["returned"], unrelated["refused"]) == (2, 1, 1)
     assert unrelated["reasons"] == {"templates": 1} and "within_3px" not in unrelated
     assert (true["returned"], true["within_3px"], true["reasons"]) == (2, 1, {"global score": 1})
+
+
+def test_past_global_gives_a_pair_refused_by_the_global_score_the_later_checks_figures():
+    from sarfeat.data import load_optical_sar_tile
+
+    optical = load_optical_sar_tile()[0]
+    speckle = np.random.default_rng(0).gamma(1.0, size=(256, 256)).astype(np.float32)
+    plain = run_method("sarfeat", optical, speckle, "optical")
+    past = run_method("sarfeat", optical, speckle, "optical", past_global=True)
+    # register's decision and message are kept: refused by the global search's score
+    assert plain[0] is None and past[0] is None and plain[1] == past[1]
+    assert reason(past[1]) == "global score"
+    # register ran no fine stage; the row of --past-global has its checks' figures
+    assert plain[2]["verify_weighted"] is None and plain[2]["fine_candidates"] is None
+    figures = past[2]
+    assert figures["past_global"] is True
+    assert figures["coarse_score"] == plain[2]["coarse_score"]  # the same global search
+    assert figures["coarse_score"] < 0.11
+    for name in ("verify_weighted", "verify_second", "fine_candidates", "fine_inliers",
+                 "inlier_ratio"):
+        assert figures[name] is not None, name
+
+
+def test_check_table_gives_each_figure_by_kind_of_answer():
+    row = {"group": "canvas:3mos", "method": "sarfeat", "cpu_s": 3.0}
+    rows = [dict(row, shift=0, returned=True, rmse=1.0, verify_weighted=0.2,
+                 verify_second=0.15, fine_inliers=30),
+            dict(row, shift=0, returned=True, rmse=2.0, verify_weighted=0.3,
+                 verify_second=0.15, fine_inliers=50),
+            dict(row, shift=0, returned=True, rmse=9.0, verify_weighted=0.1,
+                 verify_second=0.09, fine_inliers=12),
+            dict(row, shift=2, returned=False, coarse_score=0.09, verify_weighted=None),
+            dict(row, method="sift", shift=1, returned=True)]
+    assert [answer_kind(r) for r in rows[:4]] == ["right", "right", "off", "unrelated refused"]
+    table = check_table(rows)
+    margin = table["margin over next peak %, right"]
+    assert margin["rows"] == 2 and (margin["least"], margin["most"]) == (25.0, 50.0)
+    assert margin["median"] == 37.5
+    assert table["agreeing templates, off"]["median"] == 12
+    # a figure a row lacks (no fine stage) is left out, not counted as zero; SIFT not read
+    assert table["global score, unrelated refused"]["rows"] == 1
+    assert "whole-overlap score, unrelated refused" not in table
+    assert not any("unrelated returned" in name for name in table)
