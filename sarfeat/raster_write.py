@@ -100,7 +100,7 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
             data = raster.data[0] if raster.count == 1 else np.moveaxis(raster.data, 0, -1)
             with open(temporary, "wb") as stream:
                 np.save(stream, data)
-            return f".npy {raster.data.dtype}"
+            return f".npy {raster.data.dtype}" + _georeferencing_dropped(raster)
         if suffix in TIFF_SUFFIXES:
             return _write_tiff(temporary, raster, layout, name=path)
         from skimage.io import imsave
@@ -112,7 +112,17 @@ def write_raster(path: str | os.PathLike, raster: Raster, *, display_kind: str =
         else:
             shown, note = _picture(raster, colours, suffix)
         imsave(temporary, shown, check_contrast=False)
-        return note
+        return note + _georeferencing_dropped(raster)
+
+
+def _georeferencing_dropped(raster: Raster) -> str:
+    """What a ``.npy``, PNG or JPEG does not keep of ``raster``'s georeferencing, for the
+    note (empty when it has none): those formats hold pixels only."""
+    held = [name for name, value in (("CRS", raster.crs or raster.unused_crs),
+                                     ("geotransform", raster.transform),
+                                     ("GCPs", raster.gcps), ("RPCs", raster.rpcs))
+            if value is not None]
+    return f"; its {' and '.join(held)} not kept (a .tif keeps them)" if held else ""
 
 
 def write_raster_windows(path: str | os.PathLike, windows: WarpedWindows, *,

@@ -117,3 +117,18 @@ def test_integer_values_are_rounded_into_the_dtype_whatever_the_nodata_value():
         np.testing.assert_array_equal(off_nodata(values, good, nodata, np.uint8),
                                       [255, 0, 12, 13])
     np.testing.assert_array_equal(off_nodata(values, good, 13.0, np.uint8), [255, 0, 12, 14])
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".png", ".jpg"])
+def test_a_format_without_georeferencing_says_what_it_did_not_keep(tmp_path, suffix):
+    data = np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 8, 8)
+    valid = np.ones((8, 8), bool)
+    placed = io.Raster(data, valid, None, crs=UTM, transform=GEO)
+    note = io.write_raster(tmp_path / f"placed{suffix}", placed)
+    assert note.endswith("; its CRS and geotransform not kept (a .tif keeps them)")
+    crs_only = io.Raster(data, valid, None, unused_crs=UTM)
+    assert io.write_raster(tmp_path / f"crs{suffix}", crs_only).endswith(
+        "; its CRS not kept (a .tif keeps them)")
+    plain = io.write_raster(tmp_path / f"plain{suffix}", io.Raster(data, valid, None))
+    assert "not kept" not in plain
+    assert "not kept" not in io.write_raster(tmp_path / "placed.tif", placed)  # a GeoTIFF keeps
