@@ -82,3 +82,29 @@ def test_relay_raises_them_again_naming_the_task_each_time():
         warnings.simplefilter("error", GeoreferencingWarning)  # the client's filters apply
         with pytest.raises(GeoreferencingWarning, match=r"CRS \(pair 'a'\)"):
             relay([geo], "pair 'a'")
+
+
+def test_a_scenes_tasks_warnings_are_raised_once_per_message():
+    """detect_tiled's tasks (:class:`sarfeat.parallel.scene_warnings.SceneWarnings`): a
+    message that many tasks raised, from one line or two, is raised once, where the first
+    task raised it, naming that task, its worker and how many other tasks raised it."""
+    from sarfeat.parallel.scene_warnings import SceneWarnings
+
+    geo = TaskWarning("sarfeat.raster", "GeoreferencingWarning", "'a.tif' has a CRS",
+                      "/worker/raster_read.py", 295)
+    again = geo._replace(lineno=310)  # the same message from another line of a task
+    odd = TaskWarning("builtins", "UserWarning", "odd tile", "/worker/detector.py", 7)
+    raised = SceneWarnings()
+    raised.add([geo, again], "row block 1 of 1", "tcp://w1")
+    raised.add(None, "tile 1 of 3", "tcp://w1")
+    raised.add([again, odd], "tile 2 of 3", "tcp://w2")
+    raised.add([geo], "tile 3 of 3", "tcp://w1")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        raised.relay()
+        raised.relay()  # relayed already: nothing again
+    assert [(warning.category, str(warning.message)) for warning in shown] == [
+        (GeoreferencingWarning, "'a.tif' has a CRS (detect_tiled row block 1 of 1, on worker "
+                                "tcp://w1; and 2 other tasks)"),
+        (UserWarning, "odd tile (detect_tiled tile 2 of 3, on worker tcp://w2)")]
+    assert (shown[0].filename, shown[0].lineno) == ("/worker/raster_read.py", 295)

@@ -6,6 +6,7 @@ note line, for a pair of such a file and a georeferenced one matched from pixels
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 
@@ -165,6 +166,29 @@ def test_a_worker_s_warning_reaches_the_client(files, client):
         f"{crs_only!r} has a CRS (EPSG:32630) but no geotransform: the file is read as not "
         "georeferenced (its CRS kept as unused_crs, not used for matching) "
         f"(pair 'crs_only', on worker {outcome.worker})"]
+
+
+def test_detect_tiled_raises_its_workers_warnings_once(files, client, tmp_path):
+    """A scene read by windows on workers of their own (processes), each window with a
+    GeoreferencingWarning: the warning went to the workers' standard error alone; it is
+    raised again on the client once, naming the first task (the statistics' one row block),
+    its worker, and the other tasks (tiles) that raised it, if any."""
+    from sarfeat.parallel import detect_tiled
+
+    # a file of its own: a worker that read crs_only.tif already shows its warning no more
+    scene = _write(tmp_path / "scene.tif", load_sar_scene("labrador")[:200, :200, 1], crs=UTM)
+    with pytest.warns(io.GeoreferencingWarning) as caught:
+        features = detect_tiled(scene, client=client, tile_size=128, max_keypoints=20,
+                                progress=False)
+    assert features.tiles == 4
+    shown = [str(warning.message) for warning in caught
+             if issubclass(warning.category, io.GeoreferencingWarning)]
+    assert len(shown) == 1, "\n".join(shown)
+    said = (f"{scene!r} has a CRS (EPSG:32630) but no geotransform: the file is read as not "
+            "georeferenced (its CRS kept as unused_crs, not used for matching) "
+            "(detect_tiled statistics row block 1 of 1 (rows 0:200), on worker tcp://")
+    assert shown[0].startswith(said), shown
+    assert re.fullmatch(r"[\d.:]+(; and [1-4] other tasks?)?\)", shown[0][len(said):]), shown
 
 
 def _warn_on_reading(on: bool) -> None:

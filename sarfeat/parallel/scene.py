@@ -58,6 +58,7 @@ from . import _worker
 from .scene_bands import band_scaling, mask_bands, read_bands
 from ._client import client_for, finished
 from .scene_features import SceneFeatures, scene_features
+from .scene_warnings import SceneWarnings, recorded_task
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -411,6 +412,19 @@ def detect_tiled(
     RuntimeError
         When the scene is flat or no keypoint is found.
 
+    Warns
+    -----
+    Warning
+        A warning that a task raises on its worker (a GeoTIFF window read with a
+        :class:`~sarfeat.io.GeoreferencingWarning`, a warning of the detector), which
+        would go to the worker's standard error or log alone, is gathered there and
+        raised again here, once per distinct warning, at the end: its message followed
+        by the first task that raised it (a statistics row block or a tile, its pixels),
+        its worker, and how many other tasks raised it
+        (:mod:`sarfeat.parallel.scene_warnings`). Python's default filters show a
+        warning of the same text from the same line once per process (until the filters
+        change), so the count may leave out tasks that ran on the same worker after it.
+
     Notes
     -----
     One pyramid level is computed, at full resolution. With the same
@@ -449,15 +463,17 @@ def detect_tiled(
     float_dtype = keypoint_dtype(source.dtype)
     import dask
 
+    raised = SceneWarnings()
     with client_for(client, n_workers) as active:
         weights = _sent_weights(active, weights)
         # a file's windows carry their no-data, and nodata's, as NaN (_File.read)
         norm = _statistics(active, source, input_kind, None if source.path else nodata,
-                           retries, progress)
-        task = dask.delayed(_detect_window, pure=False)
+                           retries, progress, raised)
+        task = dask.delayed(recorded_task, pure=False)
         best = _detect_tiles(active, task, source, tiles, norm=norm, weights=weights,
                              options=options, torch_threads=torch_threads, retries=retries,
-                             progress=progress)
+                             progress=progress, raised=raised)
+    raised.relay()
     return scene_features(best, source.shape, len(tiles), float_dtype, started)
 
 
@@ -483,41 +499,50 @@ def _sent_weights(client, weights):
 
 def _detect_tiles(client, task, source: _Scene, tiles: list[Tile], *, norm: _Normalization,
                   weights, options: dict, torch_threads: int | None, retries: int,
-                  progress: bool) -> dict | None:
-    """Pass 2: run ``task`` (:func:`_detect_window`) on every tile; the
-    ``options['max_keypoints']`` best keypoints, kept as tiles finish (None when none found)."""
+                  progress: bool, raised: SceneWarnings) -> dict | None:
+    """Pass 2: run ``task`` (:func:`recorded_task`) of :func:`_detect_window` on every tile;
+    the ``options['max_keypoints']`` best keypoints, kept as tiles finish (None when none
+    found). Each tile's warnings go to ``raised``."""
 
     def submit(index):
         tile = tiles[index]
-        return client.compute(task(source.window(*tile.outer), tile, norm, weights, options,
-                                   index, torch_threads), retries=retries)
+        return client.compute(task(_detect_window, source.window(*tile.outer), tile, norm,
+                                   weights, options, index, torch_threads), retries=retries)
 
     futures = [submit(index) for index in range(len(tiles))]
     best = None
-    for _, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
-        found = future.result()
+    for index, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
+        found, caught, worker = future.result()
         future.release()
+        r0, r1, c0, c1 = tiles[index].outer
+        raised.add(caught, f"tile {index + 1} of {len(tiles)} (rows {r0}:{r1}, columns "
+                   f"{c0}:{c1})", worker)
         if found is not None:
             best = _keep_best([best, found] if best is not None else [found],
                               options["max_keypoints"])
     return best
 
 
-def _statistics(client, source: _Scene, input_kind, nodata, retries, progress) -> _Normalization:
-    """Pass 1: the whole scene's normalisation, from row blocks summarised on the workers."""
+def _statistics(client, source: _Scene, input_kind, nodata, retries, progress,
+                raised: SceneWarnings) -> _Normalization:
+    """Pass 1: the whole scene's normalisation, from row blocks summarised on the workers
+    (their warnings to ``raised``)."""
     import dask
 
-    task = dask.delayed(_block_stats, pure=False)
+    task = dask.delayed(recorded_task, pure=False)
     blocks = _row_blocks(*source.shape)
 
     def submit(index):
         r0, r1, start, step = blocks[index]
-        return client.compute(task(source.window(r0, r1, 0, source.shape[1]), start, step,
-                                   nodata), retries=retries)
+        return client.compute(task(_block_stats, source.window(r0, r1, 0, source.shape[1]),
+                                   start, step, nodata), retries=retries)
 
     futures = [submit(index) for index in range(len(blocks))]
     stats = [None] * len(futures)
     for index, future, _ in finished(futures, progress, "sarfeat statistics", "block", submit):
-        stats[index] = future.result()
+        stats[index], caught, worker = future.result()
         future.release()
+        r0, r1 = blocks[index][:2]
+        raised.add(caught, f"statistics row block {index + 1} of {len(blocks)} (rows "
+                   f"{r0}:{r1})", worker)
     return _normalization(stats, input_kind, nodata)

@@ -1,0 +1,61 @@
+"""The warnings of :func:`sarfeat.parallel.detect_tiled`'s tasks, raised again on the client.
+
+A scene runs as many tasks (row blocks of its statistics, then tiles), and each may
+raise the same warning (every window of a GeoTIFF read with a
+:class:`~sarfeat.io.GeoreferencingWarning`, say). Each task gathers its warnings where
+it runs (:func:`recorded_task`, with :func:`sarfeat.parallel.task_warnings.recorded`);
+the client tallies them (:class:`SceneWarnings`) and raises each distinct warning
+once, at the end, naming the first task that raised it, its worker, and how many other
+tasks raised it too (:func:`sarfeat.parallel.task_warnings.relay`). Distinct is by category
+and message: the same message from two lines (a window's header read, then its pixels) is
+one warning, raised where the first task first raised it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import _worker
+from .task_warnings import TaskWarning, recorded, relay
+
+__all__ = ["recorded_task", "SceneWarnings"]
+
+
+def recorded_task(function: Callable, *args: Any) -> tuple[Any, list[TaskWarning], str | None]:
+    """Run ``function(*args)`` on a worker, its warnings gathered instead of shown there.
+
+    Returns
+    -------
+    tuple
+        What ``function`` returned, the warnings that it raised (each distinct one once),
+        and the address of the worker that ran it (None outside a Dask worker).
+    """
+    with recorded() as caught:
+        result = function(*args)
+    return result, caught, _worker.worker_name()
+
+
+class SceneWarnings:
+    """The distinct warnings of a scene's tasks, each with the tasks that raised it."""
+
+    def __init__(self) -> None:
+        #: (module, category, message) -> the warning as first raised, and its tasks
+        self._tasks: dict[tuple[str, str, str], tuple[TaskWarning, list[str]]] = {}
+
+    def add(self, caught: list[TaskWarning] | None, task: str, worker: str | None) -> None:
+        """Keep the warnings ``caught`` by ``task`` (which task: 'tile 3 of 12, ...'),
+        run on ``worker``."""
+        said = f"{task}, on worker {worker}"
+        for found in caught or ():
+            _, tasks = self._tasks.setdefault(found[:3], (found, []))
+            if said not in tasks:  # once per task, whichever of its lines raised it
+                tasks.append(said)
+
+    def relay(self) -> None:
+        """Raise each distinct warning once, here, in the order first raised, followed by
+        the first task that raised it and how many others did."""
+        for found, tasks in self._tasks.values():
+            others = len(tasks) - 1
+            more = f"; and {others} other task{'s' if others > 1 else ''}" if others else ""
+            relay([found], f"detect_tiled {tasks[0]}{more}")
+        self._tasks.clear()
