@@ -11,6 +11,8 @@ import pytest
 from scipy import ndimage
 
 from sarfeat.data import load_optical_sar_tile
+from sarfeat.matching import gray_check
+from sarfeat.matching.dense_correlation import parabola
 from sarfeat.matching.gray_check import (BINS, information_peak, information_surface,
                                          rank_levels)
 
@@ -59,6 +61,24 @@ def test_the_peak_follows_a_known_shift_of_the_sar_tile(tile):
     assert peak.information == pytest.approx(np.nanmax(surface))
     assert peak.information > 1.5 * max(surface[0, 0], surface[0, -1], surface[-1, 0],
                                         surface[-1, -1])
+
+
+def test_the_peak_is_read_where_a_turned_information_peak_is(monkeypatch):
+    """A peak turned from the grid of shifts (a quadratic with a cross term, its top at
+    (dy, dx) = (1.3, -0.35)) is read at its top, not towards the whole shift where two
+    parabolas along the row and the column through the best shift cross it; next to a shift
+    not measured each axis is read alone."""
+    rows, cols = np.mgrid[-3:4, -3:4].astype(float)
+    y, x = rows - 1.3, cols + 0.35
+    surface = 0.5 - 0.02 * (2 * x ** 2 + 1.5 * x * y + y ** 2)
+    monkeypatch.setattr(gray_check, "information_surface", lambda *args: surface)
+    peak = information_peak(np.zeros((8, 8)), np.zeros((8, 8)), 3)
+    assert (peak.dy, peak.dx) == pytest.approx((1.3, -0.35))
+    # a shift next to the best one unmeasured: a parabola along the row and the column
+    surface[3, 2] = np.nan  # the best is (4, 3)
+    peak = information_peak(np.zeros((8, 8)), np.zeros((8, 8)), 3)
+    assert (peak.dy, peak.dx) == pytest.approx((1 + parabola(*surface[3:6, 3]),
+                                                parabola(*surface[4, 2:5])))
 
 
 def test_nan_is_no_data_and_too_little_overlap_gives_no_peak(tile):

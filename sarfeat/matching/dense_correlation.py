@@ -408,8 +408,10 @@ def _polished(reference: Reference, best, matrix: np.ndarray, to_full1: np.ndarr
     i, j = int(round(dv)) % ncc.shape[0], int(round(du)) % ncc.shape[1]
     score = float(ncc[i, j])
     rows, cols = ncc.shape
-    dv += parabola(ncc[(i - 1) % rows, j], score, ncc[(i + 1) % rows, j])
-    du += parabola(ncc[i, (j - 1) % cols], score, ncc[i, (j + 1) % cols])
+    # the 3 x 3 about the peak (the surface wraps: shifts are circular)
+    ddu, ddv = peak_offset(ncc[np.ix_(np.arange(i - 1, i + 2) % rows,
+                                      np.arange(j - 1, j + 2) % cols)])
+    du, dv = du + ddu, dv + ddv
     polished = resample @ translation(du, dv) @ np.linalg.inv(to_full1)
     weighted = np.where(ncc > -1, ncc * share ** OVERLAP_WEIGHT, -1.0)
     far = distances(ncc.shape, (i, j)) > DISTINCT_SHIFT
@@ -439,7 +441,7 @@ def whole_overlap_estimate(reference: Reference, image2: np.ndarray, matrix: np.
     ``steps`` (each level around
     the best of the one before); each is correlated with image 1 over all
     shifts (the whole overlap at once, not templates) and the best peak,
-    with a sub-pixel shift, gives the polished model
+    with a sub-pixel shift (:func:`peak_offset`), gives the polished model
     (``diagnostics['polished']``; candidates are compared by unweighted
     correlation, ``verify_score``). Its correlation weighted by the
     overlap's share as in the global search (``verify_weighted``), the best

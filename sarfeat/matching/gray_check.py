@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dense_correlation import parabola
+from .dense_correlation import parabola, peak_offset
 
 __all__ = ["BINS", "GrayPeak", "information_peak", "information_surface", "rank_levels"]
 
@@ -126,8 +126,9 @@ def information_peak(image1: np.ndarray, image2: np.ndarray, reach: int) -> Gray
     Returns
     -------
     GrayPeak or None
-        To a fraction of a pixel (a parabola along each axis); None when no shift keeps
-        enough overlap.
+        To a fraction of a pixel (the top of the quadratic fitted to the 3 x 3 values about
+        the best shift; a parabola along each axis where those are not all measured);
+        None when no shift keeps enough overlap.
     """
     surface = information_surface(image1, image2, reach)
     if not np.isfinite(surface).any():
@@ -135,8 +136,14 @@ def information_peak(image1: np.ndarray, image2: np.ndarray, reach: int) -> Gray
     filled = np.where(np.isfinite(surface), surface, -np.inf)
     row, col = np.unravel_index(int(np.argmax(filled)), surface.shape)
     sub = [float(row), float(col)]
-    for axis, (index, line) in enumerate(((row, surface[:, col]), (col, surface[row, :]))):
-        if 0 < index < len(line) - 1 and np.isfinite(line[index - 1:index + 2]).all():
-            sub[axis] += parabola(*line[index - 1:index + 2])
+    window = surface[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2]
+    if window.shape == (3, 3) and np.isfinite(window).all():
+        # the top of the quadratic through the 3 x 3 (a tilted peak read where it is)
+        offset_x, offset_y = peak_offset(window)
+        sub = [sub[0] + offset_y, sub[1] + offset_x]
+    else:  # at the edge of the surface or of the measured shifts: each axis alone
+        for axis, (index, line) in enumerate(((row, surface[:, col]), (col, surface[row, :]))):
+            if 0 < index < len(line) - 1 and np.isfinite(line[index - 1:index + 2]).all():
+                sub[axis] += parabola(*line[index - 1:index + 2])
     dy, dx = sub[0] - reach, sub[1] - reach
     return GrayPeak(dy, dx, float(np.hypot(dy, dx)), float(surface[row, col]))
