@@ -234,9 +234,7 @@ def _without_moving_bands(args: argparse.Namespace, inputs: Inputs) -> Inputs:
     if (not inputs.resampled or inputs.moving_image is None or not os.path.isfile(args.moving)
             or np.shares_memory(inputs.moving_image, moving.data)):
         return inputs
-    return replace(inputs, moving=replace(
-        moving, data=np.empty((0,) + moving.data.shape[1:], moving.data.dtype),
-        valid=np.empty((0,) + moving.valid.shape[1:], bool)))
+    return replace(inputs, moving=moving.without_bands())
 
 
 def _moving_again(args: argparse.Namespace, inputs: Inputs, stamp) -> Inputs:
