@@ -73,64 +73,58 @@ class GeoreferencingWarning(UserWarning):
 class Raster:
     """Every band of an image file, with its no-data and georeferencing.
 
-    Attributes
-    ----------
-    data : (bands, H, W) ndarray
-        The pixel values in the file's dtype.
-    valid : (bands, H, W) ndarray of bool
-        False on no-data (the file's nodata value, its mask band or alpha, NaN). A
-        file's nodata value is read as GDAL reads it: a complex pixel whose real
-        part equals it is no-data whatever its imaginary part, and so is a float
-        within GDAL's relative tolerance of it (about 5e-7).
-    nodata : float or None
-        The file's no-data value.
-    crs : rasterio.crs.CRS or None
-    transform : affine.Affine or None
-        Geotransform (pixel corners) of the file, with or without a CRS, else None.
-    path : Path or None
-    picture : bool
-        True for a PNG, JPEG or TIFF picture (with rasterio: by its colour interpretation),
-        whose 2-4 bands are gray + alpha or RGB(A) colour channels, not separate measurements.
-    gcps : (list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None
-        Ground control points of a file georeferenced by them (a SAR image in
-        its own geometry), else None. They are kept, not used for matching.
-    bands : tuple of (str or None, str) or None
-        Each band's description and colour interpretation (a rasterio
-        ``ColorInterp`` name) in a GeoTIFF read with rasterio, written back
-        with the bands (an RGB(A) image stays RGB(A), a band named ``B4`` keeps
-        its name), else None.
-    rpcs : rasterio.rpc.RPC or None
-        Rational polynomial coefficients of a file georeferenced by them (an
-        optical scene in its sensor geometry), kept as GCPs are: not used for
-        matching, written with the pixels they describe.
-    scaling : tuple of (float, float, str or None) or None
-        Each band's GDAL scale, offset and unit type (physical value = stored
-        value * scale + offset, as ``gdalinfo`` shows them) in a GeoTIFF read
-        with rasterio, when a band has other than scale 1, offset 0 and no unit;
-        else None. ``data`` holds the stored values as they are (as GDAL reads
-        them), written back with their scale, offset and unit; :meth:`band`, what
-        detection and matching see, gives the physical values.
-    unused_crs : rasterio.crs.CRS or None
-        The CRS of a file that has no geotransform, GCPs or RPCs to place its pixels
-        with (GDAL gives the identity geotransform): it places nothing, so the raster
-        is not georeferenced (``crs`` is None) and the CRS is not used; kept to say so
-        (the file is read with a :class:`GeoreferencingWarning`) and to write it back as
-        it was, without a geotransform (a GeoTIFF of the raster, or of another resampled
-        onto its grid: :func:`sarfeat.io.warp_onto`). Else None.
+    Each field is documented at its declaration (linkable as
+    ``sarfeat.io.Raster.<name>``).
     """
 
     data: np.ndarray
+    """(bands, H, W) ndarray: the pixel values in the file's dtype."""
     valid: np.ndarray
+    """(bands, H, W) ndarray of bool: False on no-data (the file's nodata value, its mask
+    band or alpha, NaN). A file's nodata value is read as GDAL reads it: a complex pixel
+    whose real part equals it is no-data whatever its imaginary part, and so is a float
+    within GDAL's relative tolerance of it (about 5e-7)."""
     nodata: float | None = None
+    """float or None: the file's no-data value."""
     crs: object = None
+    """rasterio.crs.CRS or None: the file's CRS where it has a geotransform, else None (the
+    CRS of GCPs is in :attr:`gcps`; one that nothing places, :attr:`unused_crs`)."""
     transform: object = None
+    """affine.Affine or None: geotransform (pixel corners) of the file, with or without a
+    CRS, else None."""
     path: Path | None = None
+    """Path or None: the file read."""
     picture: bool = False
+    """bool: True for a PNG, JPEG or TIFF picture (with rasterio: by its colour
+    interpretation), whose 2-4 bands are gray + alpha or RGB(A) colour channels, not
+    separate measurements."""
     gcps: tuple | None = None
+    """(list of rasterio.control.GroundControlPoint, rasterio.crs.CRS) or None: ground
+    control points of a file georeferenced by them (a SAR image in its own geometry), else
+    None. They are kept, not used for matching."""
     bands: tuple | None = None
+    """tuple of (str or None, str) or None: each band's description and colour
+    interpretation (a rasterio ``ColorInterp`` name) in a GeoTIFF read with rasterio,
+    written back with the bands (an RGB(A) image stays RGB(A), a band named ``B4`` keeps
+    its name), else None."""
     rpcs: object = None
+    """rasterio.rpc.RPC or None: rational polynomial coefficients of a file georeferenced
+    by them (an optical scene in its sensor geometry), kept as GCPs are: not used for
+    matching, written with the pixels they describe."""
     scaling: tuple | None = None
+    """tuple of (float, float, str or None) or None: each band's GDAL scale, offset and
+    unit type (physical value = stored value * scale + offset, as ``gdalinfo`` shows them)
+    in a GeoTIFF read with rasterio, when a band has other than scale 1, offset 0 and no
+    unit; else None. :attr:`data` holds the stored values as they are (as GDAL reads
+    them), written back with their scale, offset and unit; :meth:`band`, what detection
+    and matching see, gives the physical values."""
     unused_crs: object = None
+    """rasterio.crs.CRS or None: the CRS of a file that has no geotransform, GCPs or RPCs
+    to place its pixels with (GDAL gives the identity geotransform): it places nothing, so
+    the raster is not georeferenced (:attr:`crs` is None) and the CRS is not used for
+    matching; kept to say so (the file is read with a :class:`GeoreferencingWarning`) and
+    to write it back as it was, without a geotransform (a GeoTIFF of the raster, or of
+    another resampled onto its grid: :func:`sarfeat.io.warp_onto`). Else None."""
 
     @property
     def georeferenced(self) -> bool:

@@ -301,33 +301,29 @@ def _checked_model(found, fixed_shape: tuple, moving_shape: tuple) -> tuple[dict
 class PairInputs:
     """Two rasters and what of them is matched (:func:`~sarfeat.registration.prepare_pair`).
 
-    Attributes
-    ----------
-    fixed, moving : sarfeat.io.Raster
-        The two files.
-    fixed_image : (h, w) ndarray
-        The fixed band that is matched (cropped to the moving footprint).
-    moving_image : ndarray
-        The moving band that is matched (on the cropped fixed grid if ``resampled``).
-    prior : (3, 3) ndarray
-        Matched moving pixels -> the moving file's own pixels.
-    resampled : bool
-        Whether the moving band was brought onto the fixed grid before matching.
-    crop : (3, 3) ndarray
-        The fixed file's pixels -> the matched (cropped) fixed pixels (a shift).
-    georeferencing : (3, 3) ndarray
-        The fixed file's pixels -> the moving file's pixels by georeferencing
-        alone (the identity unless both are georeferenced).
+    Each field is documented at its declaration (linkable as
+    ``sarfeat.registration.PairInputs.<name>``).
     """
 
     fixed: Raster
+    """sarfeat.io.Raster: the fixed file."""
     moving: Raster
+    """sarfeat.io.Raster: the moving file."""
     fixed_image: np.ndarray
+    """(h, w) ndarray: the fixed band that is matched (cropped to the moving footprint)."""
     moving_image: np.ndarray
+    """ndarray: the moving band that is matched (on the cropped fixed grid if
+    :attr:`resampled`)."""
     prior: np.ndarray
+    """(3, 3) ndarray: matched moving pixels -> the moving file's own pixels."""
     resampled: bool
+    """bool: whether the moving band was brought onto the fixed grid before matching."""
     crop: np.ndarray = field(default_factory=lambda: np.eye(3))
+    """(3, 3) ndarray: the fixed file's pixels -> the matched (cropped) fixed pixels (a
+    shift)."""
     georeferencing: np.ndarray = field(default_factory=lambda: np.eye(3))
+    """(3, 3) ndarray: the fixed file's pixels -> the moving file's pixels by
+    georeferencing alone (the identity unless both are georeferenced)."""
 
     @property
     def window(self) -> tuple[int, int, int, int]:

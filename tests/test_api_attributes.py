@@ -16,9 +16,46 @@ import re
 import pytest
 
 import sarfeat
+import sarfeat.io
+import sarfeat.matching
+import sarfeat.parallel
+import sarfeat.registration
+from test_api_reference import api_reference_names, imported
 
-#: Result classes whose every public attribute is documented on its own (linkable).
-LINKABLE = [sarfeat.RegistrationResult]
+#: Result and input classes whose every public attribute is documented on its own (linkable).
+LINKABLE = [sarfeat.RegistrationResult, sarfeat.matching.MatchResult,
+            sarfeat.registration.PairInputs, sarfeat.io.Raster, sarfeat.parallel.PairOutcome]
+
+#: Dataclasses and named tuples of the API reference whose fields are not documented one by
+#: one yet (an Attributes or Parameters section describes them): a list that only shrinks.
+NOT_YET = {
+    "sarfeat.architecture.ConvSpec", "sarfeat.architecture.NetworkWeights",
+    "sarfeat.io.WarpedWindows", "sarfeat.matching.CoarseSettings",
+    "sarfeat.matching.FineSettings", "sarfeat.matching.gray_check.GrayPeak",
+    "sarfeat.parallel.SceneFeatures", "sarfeat.preprocess.NormalizedImage",
+    "sarfeat.preprocess.SARScaling", "sarfeat.pyramid.PyramidLevel",
+    "sarfeat.runtime.Tile", "sarfeat.tile_detection.TileDescriber",
+    "sarfeat.training.distill.DistillConfig", "sarfeat.training.distill.DistillWeights",
+    "sarfeat.training.losses.LossWeights", "sarfeat.training.losses.SamplerConfig",
+    "sarfeat.training.pairs.PairAugmentation", "sarfeat.training.trainer.TrainConfig",
+}
+
+
+def public_fields(cls) -> list[str]:
+    """The public fields of a dataclass or named tuple, [] for another class."""
+    if dataclasses.is_dataclass(cls):
+        names = [field.name for field in dataclasses.fields(cls)]
+    elif issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        names = list(cls._fields)
+    else:
+        names = []
+    return [name for name in names if not name.startswith("_")]
+
+
+def missing_docs(cls) -> list[str]:
+    """The public fields of ``cls`` that have no documentation of their own."""
+    docs = attribute_docs(cls)
+    return [name for name in public_fields(cls) if not docs.get(name)]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -31,11 +68,21 @@ def attribute_docs(cls) -> dict[str, str]:
 
 @pytest.mark.parametrize("cls", LINKABLE, ids=lambda cls: cls.__name__)
 def test_every_public_field_has_its_own_documentation(cls):
-    docs = attribute_docs(cls)
-    fields = [field.name for field in dataclasses.fields(cls) if not field.name.startswith("_")]
-    assert fields
-    missing = [name for name in fields if not docs.get(name)]
+    assert public_fields(cls)
+    missing = missing_docs(cls)
     assert not missing, f"{cls.__name__}: fields without an attribute docstring: {missing}"
+
+
+def test_every_documented_record_type_has_linkable_fields():
+    """A dataclass or named tuple that docs/api.rst lists documents each field at its
+    declaration, unless it is in NOT_YET; an entry of NOT_YET whose fields all are
+    documented now (or that is no longer listed) is to be taken off the list."""
+    records = {name: imported(name) for name in api_reference_names()
+               if isinstance(imported(name), type) and public_fields(imported(name))}
+    assert {cls.__name__ for cls in LINKABLE} <= {cls.__name__ for cls in records.values()}
+    undocumented = {name for name, cls in records.items() if missing_docs(cls)}
+    assert undocumented <= NOT_YET, f"fields without a docstring: {undocumented - NOT_YET}"
+    assert NOT_YET <= undocumented, f"take off NOT_YET: {NOT_YET - undocumented}"
 
 
 @pytest.mark.parametrize("cls", LINKABLE, ids=lambda cls: cls.__name__)

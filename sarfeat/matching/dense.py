@@ -283,7 +283,7 @@ class DenseStructuralMatcher(DenseFineStage):
         finest level the transform was refined to, where it could be placed there);
         ``matches`` pairs them one to one.
     matches, votes, inliers, coarse_model, coarse_angle, diagnostics : object
-        As for :class:`~sarfeat.matching.CoarseFineMatcher` (``votes`` holds the
+        As :class:`~sarfeat.matching.MatchResult` documents them (``votes`` holds the
         placement's correlation in hundredths; ``diagnostics['failure']`` says
         why a pair was refused). The global search matches no points: its
         figure is ``diagnostics['coarse_score']`` (the best structure

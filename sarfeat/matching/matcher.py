@@ -253,59 +253,22 @@ class CoarseFineMatcher:
 
     Attributes
     ----------
-    keypoints1, keypoints2 : (N1, 2), (N2, 2) ndarray
-        Fine-stage keypoints (row, col) of image 1 and image 2, at full resolution.
-        Each image's keypoints (these and ``coarse_keypoints1``, ``coarse_keypoints2``)
-        are float32 when it is float32, float16 or complex64 and float64 otherwise
-        (:func:`sarfeat.detector_input.keypoint_dtype`, DESIGN.md section 8); the
-        models are fitted in float64 before they are stored.
-    matches : (Q, 2) ndarray of int
-        Candidate pairs with enough votes, indices into ``keypoints1`` and
-        ``keypoints2``: the fine RANSAC's input.
-    votes : (Q,) ndarray of int
-        Votes of each pair of ``matches``.
-    inliers : (Q,) ndarray of bool
-        Pairs of ``matches`` consistent with ``model`` within ``fine_threshold``.
-        ``match`` returns ``matches[inliers]``.
-    coarse_model : skimage.transform.AffineTransform or None
-        The prior of the fine stage, image-1 (x, y) -> image-2 (x, y) at full
-        resolution: the coarse model, or the identity when the identity prior won.
-    coarse_angle : float or None
-        The turn of image 2 (degrees, skimage's convention) at which the coarse
-        hypothesis was found.
-    coarse_keypoints1, coarse_keypoints2 : ndarray or None
-        Coarse keypoints (row, col) in full-resolution pixels of each image (of
-        the best hypothesis' turn for image 2).
-    coarse_matches : (P, 2) ndarray of int or None
-        Coarse mutual nearest neighbours, indices into the coarse keypoints.
-    coarse_inliers : (P,) ndarray of bool or None
-        Which coarse matches agree with the coarse model.
-    model : skimage.transform.ProjectiveTransform or None
-        The fine model (class by ``model``), image-1 (x, y) -> image-2 (x, y);
-        None when no consistent model was found.
+    keypoints1, keypoints2, matches, votes, inliers, model : object
+        The last match's fine stage: keypoints (row, col) at full resolution in each
+        image's keypoint type, the voted index pairs, their votes, which of them agree
+        with the fine model (``match`` returns ``matches[inliers]``) and that model (None
+        when none was found), each documented as the field of the same name of
+        :class:`~sarfeat.matching.MatchResult` (say
+        :attr:`~sarfeat.matching.MatchResult.keypoints1`).
+    coarse_model, coarse_angle, coarse_keypoints1, coarse_keypoints2 : object
+        The coarse stage's prior (the identity when the identity prior won), the turn
+        of image 2 it was found at, and its keypoints, as
+        :attr:`~sarfeat.matching.MatchResult.coarse_model` and the fields after it.
+    coarse_matches, coarse_inliers : ndarray or None
+        Its mutual nearest neighbours, and which agree with the coarse model.
     diagnostics : dict
-        Counts per stage (``coarse_keypoints``, ``coarse_candidates`` (coarse matches),
-        ``coarse_inliers``, ``fine_keypoints``, ``fine_pairs`` (pairs within the radius),
-        ``fine_candidates`` (voted matches), ``fine_inliers``; after the last local search
-        these describe it, and ``first_pass_pairs``, ``first_pass_candidates``,
-        ``first_pass_inliers`` the search around the prior), ``final_search`` (whether the
-        last local search was kept), ``selected_model`` and ``gric`` (the model chosen and
-        the score of each model tried), inlier residuals (``residual_median``,
-        ``residual_rms``, pixels), ``coarse_hypotheses`` (angle, matches and inliers of each
-        turn tried), ``estimated_turns`` (the orientation estimate's turns),
-        ``intermediate_turns_skipped`` (the identity prior registered the pair before the
-        turns between right angles were tried), ``prior`` (``'coarse'`` or ``'identity'``),
-        ``guided_rounds``, ``fine_resampled``, the correlation refinement's
-        ``subpixel_points``, ``subpixel_kept``, ``subpixel_residual_median``,
-        ``keypoint_residual_median`` and ``subpixel_refined`` (whether the model was
-        refitted), ``fine_patches_used`` and ``fine_patches_total`` (image-1 patches of the
-        last fine stage, see ``max_fine_patches``), ``patches_described``,
-        ``patches_reused`` and ``patches_redescribed`` (fine patches run through the
-        network, those reused from an earlier prior or round, and those run again because
-        their descriptors had been dropped to bound memory), ``network``
-        (:attr:`~sarfeat.SARR2D2Detector.runtime_used`; None for a pair with an optical
-        image), timings (``seconds_coarse``, ``seconds_fine``, ``seconds``), ``failure``
-        (None, or why no model was found).
+        Counts, residuals, timings and ``failure`` of the last match, as
+        :attr:`~sarfeat.matching.MatchResult.diagnostics` lists them.
 
     Examples
     --------

@@ -15,56 +15,46 @@ __all__ = ["PairOutcome"]
 class PairOutcome:
     """The outcome of registering one pair: a result, or the reason there is none.
 
-    Attributes
-    ----------
-    index : int
-        Position of the pair in the input (of the image, for a stack).
-    name : str
-        The pair's name: given, the moving file's stem, or ``'pair_<index>'``
-        (the index in three digits at least: ``'pair_001'``).
-    result : RegistrationResult or None
-        The registration; None when it failed. ``result.warped`` is None when
-        warped images were not kept (``keep_warped=False``).
-    error : str or None
-        Why the pair failed, in one sentence; None on success.
-    error_type : str or None
-        The exception's class name (``'RegistrationError'``, ``'ValueError'``,
-        ``'KilledWorker'``, ...); None on success.
-    worker : str or None
-        Address of the worker that ran the pair (None when not known).
-    seconds : float or None
-        Wall-clock time of the task on its worker; None for a pair whose task
-        did not come back (lost with its worker, or failed on the client's side).
-    extra : dict
-        ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs
-        (once read), for a failed pair ``network`` (what ran the keypoint
-        network, as ``result.diagnostics['network']``; None when it did not
-        run), ``failed_image`` (the image a :class:`~sarfeat.RegistrationError`
-        blames: ``'fixed'``, ``'moving'`` or None), ``searched`` (True once the
-        pair reached the matcher: its error is then the search's; False for a
-        refusal of :func:`~sarfeat.register`'s input checks, an image mostly no-data say,
-        which come before the search), ``warnings`` (the warnings that the task
-        raised on its worker, :class:`~sarfeat.parallel.task_warnings.TaskWarning`,
-        each raised again on the client as the outcome comes back), and whatever a
-        ``postprocess`` function adds (for example the files it wrote). Empty for a
-        pair whose task did not come back.
-    inputs : PairInputs or None
-        For two georeferenced rasters, what was matched
-        (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether
-        the moving image was resampled); None otherwise. With
-        ``keep_warped=False`` its rasters keep no band and its images are None; a fixed
-        GeoTIFF given by path keeps none either (read by its window: ``fixed_image``).
+    Each field is documented at its declaration (linkable as
+    ``sarfeat.parallel.PairOutcome.<name>``).
     """
 
     index: int
+    """int: position of the pair in the input (of the image, for a stack)."""
     name: str
+    """str: the pair's name: given, the moving file's stem, or ``'pair_<index>'`` (the
+    index in three digits at least: ``'pair_001'``)."""
     result: RegistrationResult | None = None
+    """RegistrationResult or None: the registration; None when it failed.
+    ``result.warped`` is None when warped images were not kept (``keep_warped=False``)."""
     error: str | None = None
+    """str or None: why the pair failed, in one sentence; None on success."""
     error_type: str | None = None
+    """str or None: the exception's class name (``'RegistrationError'``, ``'ValueError'``,
+    ``'KilledWorker'``, ...); None on success."""
     worker: str | None = None
+    """str or None: address of the worker that ran the pair (None when not known)."""
     seconds: float | None = None
+    """float or None: wall-clock time of the task on its worker; None for a pair whose task
+    did not come back (lost with its worker, or failed on the client's side)."""
     extra: dict = field(default_factory=dict)
+    """dict: ``fixed_shape``, ``moving_shape`` and ``moving_dtype`` of the inputs (once
+    read), for a failed pair ``network`` (what ran the keypoint network, as
+    ``result.diagnostics['network']``; None when it did not run), ``failed_image`` (the
+    image a :class:`~sarfeat.RegistrationError` blames: ``'fixed'``, ``'moving'`` or
+    None), ``searched`` (True once the pair reached the matcher: its error is then the
+    search's; False for a refusal of :func:`~sarfeat.register`'s input checks, an image
+    mostly no-data say, which come before the search), ``warnings`` (the warnings that the
+    task raised on its worker, :class:`~sarfeat.parallel.task_warnings.TaskWarning`, each
+    raised again on the client as the outcome comes back), and whatever a ``postprocess``
+    function adds (for example the files it wrote). Empty for a pair whose task did not
+    come back."""
     inputs: PairInputs | None = None
+    """PairInputs or None: for two georeferenced rasters, what was matched
+    (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether the moving
+    image was resampled); None otherwise. With ``keep_warped=False`` its rasters keep no
+    band and its images are None; a fixed GeoTIFF given by path keeps none either (read by
+    its window: ``fixed_image``)."""
 
     @property
     def ok(self) -> bool:
