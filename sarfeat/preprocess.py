@@ -74,28 +74,21 @@ __all__ = [
 
 @dataclass
 class NormalizedImage:
-    """A SAR image brought to [0, 1] with its valid-pixel mask.
-
-    Attributes
-    ----------
-    image : ndarray of float32, shape (H, W)
-        Normalised values in [0, 1]; invalid pixels are filled (see the module
-        documentation) so that the network sees no artificial edges there.
-    valid : ndarray of bool, shape (H, W), or None
-        False where the pixel is no-data or masked out; None when every pixel
-        is valid.
-    kind : str
-        The input kind that was applied (never ``'auto'``).
-    large_invalid : ndarray of bool, shape (H, W), or None
-        The invalid pixels that belong to no-data regions large enough to
-        disturb the network (a ``LARGE_NODATA`` square fits in them); None when
-        there are none.
-    """
+    """A SAR image brought to [0, 1] with its valid-pixel mask (each field documented at its
+    declaration)."""
 
     image: np.ndarray
+    """(H, W) ndarray of float32: normalised values in [0, 1]; invalid pixels are filled
+    (see the module documentation) so that the network sees no artificial edges there."""
     valid: np.ndarray | None
+    """(H, W) ndarray of bool or None: False where the pixel is no-data or masked out; None
+    when every pixel is valid."""
     kind: str
+    """str: the input kind that was applied (never ``'auto'``)."""
     large_invalid: np.ndarray | None = None
+    """(H, W) ndarray of bool or None: the invalid pixels that belong to no-data regions
+    large enough to disturb the network (a ``LARGE_NODATA`` square fits in them); None when
+    there are none."""
 
 
 def _robust_stretch(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

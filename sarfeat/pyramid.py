@@ -123,10 +123,16 @@ class PyramidLevel:
     """One level of the detector's pyramid: its scale, image and the ratios back to the input."""
 
     scale: float
-    image: np.ndarray  # (h, w) float32, values in [0, 1]
-    row_ratio: float  # original rows per level row
+    """float: the level's size over the input's (:func:`level_shape`)."""
+    image: np.ndarray
+    """(h, w) ndarray of float32: the level's image, values in [0, 1]."""
+    row_ratio: float
+    """float: input rows per level row."""
     col_ratio: float
-    invalid_distance: np.ndarray | None = None  # level pixels to the nearest invalid cell
+    """float: input columns per level column."""
+    invalid_distance: np.ndarray | None = None
+    """(h, w) ndarray of float32 or None: each cell's distance, in level pixels, to the
+    nearest cell that covers large no-data; None when the image has none."""
 
     def steering(self, box: tuple[int, int, int, int], orienter=None,
                  descriptor: str = "patch") -> LevelSteering:

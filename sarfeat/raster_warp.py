@@ -283,24 +283,20 @@ class WarpedWindows:
     image written onto a large fixed grid (a SAR chip onto a Sentinel-2 tile) never
     holds the whole grid, mostly no-data, at once.
 
-    Attributes
-    ----------
-    header : Raster
-        The whole raster's shape, band count, dtype, nodata, bands, scaling and
-        georeferencing (the grid's). Its ``data`` and ``valid`` are read-only views
-        of one pixel broadcast over the grid: they hold no pixels (:meth:`window` and
-        :meth:`whole` make them).
-    rows : int
-        Windows whose edges are multiples of ``rows`` (or the grid's edges) hold
-        exactly what :meth:`whole` holds there, to the bit.
-    make : callable
-        ``(r0, r1, c0, c1) -> Raster``: the pixels of a window taken as it is
-        (:meth:`window` checks it first).
+    Each field is documented at its declaration.
     """
 
     header: Raster
+    """Raster: the whole raster's shape, band count, dtype, nodata, bands, scaling and
+    georeferencing (the grid's). Its ``data`` and ``valid`` are read-only views of one pixel
+    broadcast over the grid: they hold no pixels (:meth:`window` and :meth:`whole` make
+    them)."""
     rows: int
+    """int: windows whose edges are multiples of ``rows`` (or the grid's edges) hold exactly
+    what :meth:`whole` holds there, to the bit."""
     make: Callable[[tuple[int, int, int, int]], Raster] = field(repr=False)
+    """callable: ``(r0, r1, c0, c1) -> Raster``, the pixels of a window taken as it is
+    (:meth:`window` checks it first)."""
 
     def window(self, window: tuple[int, int, int, int]) -> Raster:
         """The pixels of ``window`` (r0, r1, c0, c1) of the grid, without georeferencing.

@@ -41,25 +41,20 @@ __all__ = ["TileDescriber", "best_keypoints", "core_keypoints", "describe_keypoi
 class TileDescriber:
     """How keypoints get their orientation and descriptor.
 
-    Attributes
-    ----------
-    upright : bool
-        True: the network's descriptor, read on a tile's maps, and zero
-        orientations. False: each keypoint's orientation and the log-intensity
-        descriptor of :meth:`sarfeat.pyramid.PyramidLevel.steering`.
-    descriptor : {'polar', 'patch'}
-        The steered descriptor (not used when upright).
-    orienter : callable or None
-        A learned orientation, or None for the gradient's.
-    weighting : callable or None
-        Applied to the steered descriptors (the weights release's polar
-        weighting); None leaves them as they are.
+    Each field is documented at its declaration.
     """
 
     upright: bool
+    """bool: True, the network's descriptor, read on a tile's maps, and zero orientations;
+    False, each keypoint's orientation and the log-intensity descriptor of
+    :meth:`sarfeat.pyramid.PyramidLevel.steering`."""
     descriptor: str = "polar"
+    """{'polar', 'patch'}: the steered descriptor (not used when upright)."""
     orienter: object = None
+    """callable or None: a learned orientation, or None for the gradient's."""
     weighting: Callable[[np.ndarray], np.ndarray] | None = None
+    """callable or None: applied to the steered descriptors (the weights release's polar
+    weighting); None leaves them as they are."""
 
     def steered(self, level: PyramidLevel, box: tuple[int, int, int, int], rows: np.ndarray,
                 cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

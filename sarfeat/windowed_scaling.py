@@ -37,23 +37,23 @@ class SARScaling:
     pixels (instead of the filled values), so a large image can be normalised
     window by window without a full-size float copy.
 
-    Attributes
-    ----------
-    kind : str
-        The input kind applied (never ``'auto'``).
-    nodata : float or None
-        The no-data value besides NaN.
-    floor, divisor, low, scale : numpy.float32 or None
-        The smallest positive valid value (intensity, amplitude), the display
-        divisor, and the robust stretch (``(v - low) * scale``, not for display).
+    Each field is documented at its declaration.
     """
 
     kind: str
+    """str: the input kind applied (never ``'auto'``)."""
     nodata: float | None = None
+    """float or None: the no-data value besides NaN."""
     floor: np.float32 | None = None
+    """numpy.float32 or None: the smallest positive valid value (intensity, amplitude)."""
     divisor: float | None = None
+    """float or None: the display divisor."""
     low: np.float32 | None = None
+    """numpy.float32 or None: the robust stretch's low end (``(v - low) * scale``; not for
+    display)."""
     scale: np.float32 | None = None
+    """numpy.float32 or None: the robust stretch's factor (``(v - low) * scale``; not for
+    display)."""
 
     def apply(self, window) -> np.ndarray:
         """(h, w) float32 values in [0, 1] of a window of the image; NaN where invalid."""

@@ -30,13 +30,16 @@ _LEAST_OVERLAP = 0.5
 
 class GrayPeak(NamedTuple):
     """Where the mutual information peaks: image 1's pixel (y, x) agrees best with image
-    2's (y + dy, x + dx); ``offset`` is the distance of (dy, dx) from (0, 0), in pixels,
-    and ``information`` the mutual information there, in nats."""
+    2's (y + dy, x + dx)."""
 
     dy: float
+    """float: the shift along the rows, in pixels."""
     dx: float
+    """float: the shift along the columns, in pixels."""
     offset: float
+    """float: the distance of (dy, dx) from (0, 0), in pixels."""
     information: float
+    """float: the mutual information at the peak, in nats."""
 
 
 def rank_levels(values: np.ndarray, valid: np.ndarray, bins: int = BINS) -> np.ndarray:

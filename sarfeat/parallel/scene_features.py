@@ -15,38 +15,29 @@ class SceneFeatures:
     """Keypoints and descriptors of a scene detected by :func:`detect_tiled`.
 
     The attributes follow :class:`~sarfeat.SARR2D2Detector` after
-    ``detect_and_extract``.
-
-    Attributes
-    ----------
-    keypoints : (N, 2) ndarray
-        (row, col) in scene pixels, sub-pixel refined; best response first.
-    scales : (N,) ndarray
-        Patch diameter in pixels (32: one level at full resolution).
-    orientations : (N,) ndarray
-        Zeros (R2D2 descriptors have no orientation).
-    responses, reliabilities, repeatabilities : (N,) ndarray
-        Reliability times repeatability, and the two maps at the keypoints.
-    descriptors : (N, 128) ndarray of float32
-        L2-normalised descriptors.
-    shape : tuple of int
-        The scene's (rows, cols).
-    tiles : int
-        Tiles that were run.
-    seconds : float
-        Wall-clock time of the call.
+    ``detect_and_extract``; each is documented at its declaration.
     """
 
     keypoints: np.ndarray
+    """(N, 2) ndarray: (row, col) in scene pixels, sub-pixel refined; best response first."""
     scales: np.ndarray
+    """(N,) ndarray: patch diameter in pixels (32: one level at full resolution)."""
     orientations: np.ndarray
+    """(N,) ndarray: zeros (R2D2 descriptors have no orientation)."""
     responses: np.ndarray
+    """(N,) ndarray: reliability times repeatability at each keypoint."""
     reliabilities: np.ndarray
+    """(N,) ndarray: the reliability map at each keypoint."""
     repeatabilities: np.ndarray
+    """(N,) ndarray: the repeatability map at each keypoint."""
     descriptors: np.ndarray
+    """(N, 128) ndarray of float32: L2-normalised descriptors."""
     shape: tuple[int, int]
+    """tuple of int: the scene's (rows, cols)."""
     tiles: int
+    """int: tiles that were run."""
     seconds: float
+    """float: wall-clock time of the call."""
 
 
 def scene_features(best: dict | None, shape: tuple[int, int], tiles: int, float_dtype,

@@ -141,13 +141,14 @@ def head_activations(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Tile:
-    """A window of a level: ``outer`` is what the network sees, ``core`` what it keeps.
-
-    Both are (row0, row1, col0, col1) in level pixels, half-open.
-    """
+    """A window of a level: :attr:`outer` is what the network sees, :attr:`core` what it
+    keeps."""
 
     outer: tuple[int, int, int, int]
+    """(row0, row1, col0, col1): the window the network sees, in level pixels, half-open."""
     core: tuple[int, int, int, int]
+    """(row0, row1, col0, col1): the part of it whose keypoints are kept, in level pixels,
+    half-open."""
 
 
 def _axis_windows(length: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
