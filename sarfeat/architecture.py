@@ -33,33 +33,27 @@ BATCHNORM_EPS = 1e-5
 class ConvSpec:
     """One convolution of the trunk.
 
-    Attributes
-    ----------
-    in_channels, out_channels : int
-        Channel counts.
-    kernel : int
-        Square kernel size.
-    dilation : int
-        Dilation; padding is ``((kernel - 1) * dilation) // 2``.
-    batchnorm, relu : bool
-        Whether a (non-affine) batch norm and a ReLU follow the convolution.
-    pool_after : bool
-        Whether a 2x2 max pool follows (Fast-R2D2 only).
-    stride : int
-        1, or 2 for a convolution that halves the resolution itself (instead
-        of a pool; with ``kernel`` 4 and padding 1 its output pixel ``i``
-        covers input pixels ``2i - 1 .. 2i + 2``, centred where a 2x2 pool's
-        would be).
+    Each field is documented at its declaration.
     """
 
     in_channels: int
+    """int: the convolution's input channels."""
     out_channels: int
+    """int: its output channels."""
     kernel: int
+    """int: square kernel size."""
     dilation: int
+    """int: dilation; padding is ``((kernel - 1) * dilation) // 2``."""
     batchnorm: bool = True
+    """bool: whether a (non-affine) batch norm follows the convolution."""
     relu: bool = True
+    """bool: whether a ReLU follows the convolution (after the batch norm)."""
     pool_after: bool = False
+    """bool: whether a 2x2 max pool follows (Fast-R2D2 only)."""
     stride: int = 1
+    """int: 1, or 2 for a convolution that halves the resolution itself (instead of a pool;
+    with ``kernel`` 4 and padding 1 its output pixel ``i`` covers input pixels
+    ``2i - 1 .. 2i + 2``, centred where a 2x2 pool's would be)."""
 
     @property
     def halves(self) -> bool:
@@ -261,14 +255,7 @@ def receptive_radius(architecture: str) -> int:
 class NetworkWeights:
     """A trained network as numpy arrays: what inference needs, without torch.
 
-    Parameters
-    ----------
-    architecture : str
-        A key of :data:`ARCHITECTURES`.
-    state : dict of str to ndarray
-        The values under the key names of ``R2D2Net.state_dict()``.
-    metadata : dict
-        What the checkpoint says about itself (recommended thresholds, ...).
+    Each field is documented at its declaration.
 
     Examples
     --------
@@ -279,8 +266,11 @@ class NetworkWeights:
     """
 
     architecture: str
+    """str: a key of :data:`ARCHITECTURES`."""
     state: dict[str, np.ndarray]
+    """dict of str to ndarray: the values under the key names of ``R2D2Net.state_dict()``."""
     metadata: dict = field(default_factory=dict)
+    """dict: what the checkpoint says about itself (recommended thresholds, ...)."""
 
     def __post_init__(self) -> None:
         _layers(self.architecture)

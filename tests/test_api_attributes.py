@@ -29,14 +29,10 @@ LINKABLE = [sarfeat.RegistrationResult, sarfeat.matching.MatchResult,
             sarfeat.preprocess.NormalizedImage, sarfeat.preprocess.SARScaling]
 
 #: Dataclasses and named tuples of the API reference whose fields are not documented one by
-#: one yet (an Attributes or Parameters section describes them): a list that only shrinks.
-NOT_YET = {
-    "sarfeat.architecture.ConvSpec", "sarfeat.architecture.NetworkWeights",
-    "sarfeat.matching.CoarseSettings", "sarfeat.matching.FineSettings",
-    "sarfeat.training.distill.DistillConfig", "sarfeat.training.distill.DistillWeights",
-    "sarfeat.training.losses.LossWeights", "sarfeat.training.losses.SamplerConfig",
-    "sarfeat.training.pairs.PairAugmentation", "sarfeat.training.trainer.TrainConfig",
-}
+#: one yet: the two stages' settings, whose fields are CoarseFineMatcher's parameters and
+#: documented there (a list that only shrinks).
+NOT_YET = {"sarfeat.matching.CoarseSettings", "sarfeat.matching.FineSettings"}
+
 
 def public_fields(cls) -> list[str]:
     """The public fields of a dataclass or named tuple, [] for another class."""

@@ -309,59 +309,57 @@ def add_speckle(intensity: np.ndarray, looks: float, rng: np.random.Generator) -
 class PairAugmentation:
     """Random geometry and photometry of a training pair.
 
-    Attributes
-    ----------
-    rotation_deg, scale, translation, shear_deg, centre
-        Ranges of ``random_affine`` (image 1 to image 2).
-    short_side : (float, float) or None
-        Image 2 is rescaled so that its short side is log-uniform in this
-        range (pixels), as R2D2 does (DESIGN: 256..1024).
-    relative_scale : (float, float) or None
-        When set, replaces `short_side`: image 2 is rescaled by a
-        log-uniform factor in this range relative to image 1 (for small
-        scenes, e.g. ``(0.7, 1.3)``).
-    min_cover : float
-        Image 1 (and with it image 2) is upscaled when its short side is below
-        ``min_cover * crop_size``, so that small tiles fill the crop; with
-        `short_side`, image 2's short side is at least that much too.
-    n_windows : int
-        The crop of image 1 is the best of this many random windows by flow
-        coverage (fraction of finite flow).
-    crop_jitter : float
-        Random shift of the image-2 window around the image of the image-1
-        window centre, as a fraction of the crop size.
-    subpixel : bool
-        Crop at sub-pixel offsets, so that both sides are interpolated alike.
-    flip : bool
-        Flip the pair horizontally and/or vertically (both sides together:
-        the content is mirrored, the correspondence is kept).
-    gamma, gain, bias : (float, float) or None
-        Per-side photometric jitter ``(x ** gamma - 0.5) * gain + 0.5 + bias``
-        (gamma log-uniform), then clipped to [0, 1]; None disables a term.
-    quantize_prob : float
-        Probability that one side (chosen at random) is quantised to 8 bits,
-        like a display quick-look.
-    looks : (int, int)
-        Range of the number of looks of simulated speckle, drawn per side.
+    Each field is documented at its declaration.
     """
 
     rotation_deg: float | tuple[float, float] = (-10.0, 10.0)
+    """float or (float, float): range of ``random_affine``'s turn, degrees (image 1 to image
+    2)."""
     scale: tuple[float, float] = (0.8, 1.0)
+    """(float, float): range of ``random_affine``'s scale."""
     translation: float | tuple[float, float] = 0.05
+    """float or (float, float): range of ``random_affine``'s shift."""
     shear_deg: float | tuple[float, float] = 0.1
+    """float or (float, float): range of ``random_affine``'s shear, degrees."""
     centre: tuple[float, float] = (0.2, 0.8)
+    """(float, float): range of ``random_affine``'s centre."""
     short_side: tuple[float, float] | None = (256.0, 1024.0)
+    """(float, float) or None: image 2 is rescaled so that its short side is log-uniform in
+    this range (pixels), as R2D2 does (DESIGN: 256..1024)."""
     relative_scale: tuple[float, float] | None = None
+    """(float, float) or None: when set, replaces `short_side`: image 2 is rescaled by a
+    log-uniform factor in this range relative to image 1 (for small scenes, e.g.
+    ``(0.7, 1.3)``)."""
     min_cover: float = 1.25
+    """float: image 1 (and with it image 2) is upscaled when its short side is below
+    ``min_cover * crop_size``, so that small tiles fill the crop; with `short_side`, image
+    2's short side is at least that much too."""
     n_windows: int = 5
+    """int: the crop of image 1 is the best of this many random windows by flow coverage
+    (fraction of finite flow)."""
     crop_jitter: float = 0.1
+    """float: random shift of the image-2 window around the image of the image-1 window centre,
+    as a fraction of the crop size."""
     subpixel: bool = True
+    """bool: crop at sub-pixel offsets, so that both sides are interpolated alike."""
     flip: bool = True
+    """bool: flip the pair horizontally and/or vertically (both sides together: the content is
+    mirrored, the correspondence is kept)."""
     gamma: tuple[float, float] | None = (0.7, 1.4)
+    """(float, float) or None: per-side photometric jitter
+    ``(x ** gamma - 0.5) * gain + 0.5 + bias`` (gamma log-uniform in this range), then
+    clipped to [0, 1]; None disables the term."""
     gain: tuple[float, float] | None = (0.8, 1.25)
+    """(float, float) or None: the range of ``gain`` in :attr:`gamma`'s jitter; None disables
+    the term."""
     bias: tuple[float, float] | None = (-0.1, 0.1)
+    """(float, float) or None: the range of ``bias`` in :attr:`gamma`'s jitter; None disables
+    the term."""
     quantize_prob: float = 0.2
+    """float: probability that one side (chosen at random) is quantised to 8 bits, like a
+    display quick-look."""
     looks: tuple[int, int] = (1, 4)
+    """(int, int): range of the number of looks of simulated speckle, drawn per side."""
 
     @classmethod
     def identity(cls) -> PairAugmentation:

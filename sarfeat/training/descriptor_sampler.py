@@ -25,43 +25,34 @@ __all__ = ["SamplerConfig", "DescriptorPairs", "full_precision", "ring_offsets",
 class SamplerConfig:
     """Parameters of the descriptor sampler and of the AP (reliability) loss.
 
-    Attributes
-    ----------
-    grid_step : int
-        Spacing in pixels of the query grid on image 1.
-    border : int
-        No query closer than this to the edge of image 1.
-    positive_radius : int
-        Positives are image-2 descriptors at every integer offset (dx, dy) with
-        dx² + dy² <= r² around the ground truth (29 offsets for r = 3).
-    negative_radius_min, negative_radius_max : int
-        Negatives are the integer offsets with r_min² <= dx² + dy² <= r_max²
-        (80 offsets for 5..7).
-    distractor_step : int
-        Spacing of the distractor grid on every image 2 of the batch.
-    distractor_min_distance : float
-        Distractors of the query's own image closer than this (strictly) to the
-        ground truth are left out.
-    max_distractors : int or None
-        When set, keep a random subset of at most this many distractors (the
-        same subset for every query), which bounds the cost at large crops.
-    ap_bins : int
-        Number of quantisation bins of the differentiable AP.
-    base_reliability : float
-        The kappa of ``1 - AP*R - kappa*(1 - R)``: the AP below which a query
-        gains by declaring itself unreliable.
+    Each field is documented at its declaration.
     """
 
     grid_step: int = 8
+    """int: spacing in pixels of the query grid on image 1."""
     border: int = 16
+    """int: no query closer than this to the edge of image 1."""
     positive_radius: int = 3
+    """int: positives are image-2 descriptors at every integer offset (dx, dy) with dx² + dy²
+    <= r² around the ground truth (29 offsets for r = 3)."""
     negative_radius_min: int = 5
+    """int: negatives are the integer offsets with r_min² <= dx² + dy² <= r_max² (80 offsets
+    for 5..7); this is r_min."""
     negative_radius_max: int = 7
+    """int: r_max of the negatives' ring (:attr:`negative_radius_min`)."""
     distractor_step: int = 8
+    """int: spacing of the distractor grid on every image 2 of the batch."""
     distractor_min_distance: float = 5.0
+    """float: distractors of the query's own image closer than this (strictly) to the ground
+    truth are left out."""
     max_distractors: int | None = None
+    """int or None: when set, keep a random subset of at most this many distractors (the same
+    subset for every query), which bounds the cost at large crops."""
     ap_bins: int = 20
+    """int: number of quantisation bins of the differentiable AP."""
     base_reliability: float = 0.5
+    """float: the kappa of ``1 - AP*R - kappa*(1 - R)``: the AP below which a query gains by
+    declaring itself unreliable."""
 
 
 @dataclass

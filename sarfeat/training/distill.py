@@ -65,77 +65,61 @@ SOURCE_WEIGHTS = {"sar_channels": 0.5, "sar_tiles": 0.1, "optical": 0.4}
 class DistillWeights:
     """Weights of the distillation loss terms.
 
-    Attributes
-    ----------
-    descriptor : float
-        Cosine distance to the teacher's descriptors, weighted per pixel by
-        ``descriptor_floor + teacher reliability``.
-    reliability, repeatability : float
-        Binary cross-entropy against the teacher's maps.
-    peak : float
-        Extra per-pixel weight of both map terms around the teacher's peaks.
-    peak_threshold : float
-        A teacher peak is a 3x3 local maximum of repeatability where both
-        maps reach this value (below the detector's usual thresholds).
-    descriptor_floor : float
-        Weight of the descriptor term where the teacher is not reliable.
+    Each field is documented at its declaration.
     """
 
     descriptor: float = 1.0
+    """float: weight of the cosine distance to the teacher's descriptors, weighted per pixel by
+    ``descriptor_floor + teacher reliability``."""
     reliability: float = 1.0
+    """float: weight of the binary cross-entropy against the teacher's reliability map."""
     repeatability: float = 1.0
+    """float: weight of the binary cross-entropy against the teacher's repeatability map."""
     peak: float = 10.0
+    """float: extra per-pixel weight of both map terms around the teacher's peaks."""
     peak_threshold: float = 0.5
+    """float: a teacher peak is a 3x3 local maximum of repeatability where both maps reach this
+    value (below the detector's usual thresholds)."""
     descriptor_floor: float = 0.25
+    """float: weight of the descriptor term where the teacher is not reliable."""
 
 
 @dataclass
 class DistillConfig:
     """Everything that defines a distillation run.
 
-    Attributes
-    ----------
-    output : str
-        Folder of the run.
-    teacher : str
-        Weights of the teacher (a registry name, alias or checkpoint path).
-    architecture : str
-        The student's architecture (a key of :data:`sarfeat.network.ARCHITECTURES`).
-    minutes : float
-        Training time in total, summed over resumed sessions.
-    batch_size, crop_size : int
-        Images per batch (an even number: both views of each pair) and their side.
-    lr, weight_decay : float
-        Adam's peak learning rate and weight decay.
-    warmup : int
-        Iterations of linear warm-up.
-    seed : int
-        Seed of the initial weights and of every batch.
-    checkpoint_minutes : float
-        Minutes between writes of ``last.pt``.
-    loss : DistillWeights
-        Weights of the loss terms.
-    target : {'outputs', 'turned_maps'}
-        What the student learns: the teacher's three outputs, or its two
-        maps averaged over quarter turns (the descriptor term is then unused).
-    data_dir : str or None
-        Folder of sarfeat's shared data (default: :func:`sarfeat.data.fetch`).
+    Each field is documented at its declaration.
     """
 
     output: str = "runs/distill"
+    """str: folder of the run."""
     teacher: str = "sarfeat-sar-v1"
+    """str: weights of the teacher (a registry name, alias or checkpoint path)."""
     architecture: str = "fast_r2d2_lite"
+    """str: the student's architecture (a key of :data:`sarfeat.network.ARCHITECTURES`)."""
     minutes: float = 30.0
+    """float: training time in total, summed over resumed sessions."""
     batch_size: int = 8
+    """int: images per batch (an even number: both views of each pair)."""
     crop_size: int = 160
+    """int: the side of each image, in pixels."""
     lr: float = 1e-3
+    """float: Adam's peak learning rate."""
     weight_decay: float = 0.0
+    """float: Adam's weight decay."""
     warmup: int = 50
+    """int: iterations of linear warm-up."""
     seed: int = 0
+    """int: seed of the initial weights and of every batch."""
     checkpoint_minutes: float = 3.0
+    """float: minutes between writes of ``last.pt``."""
     loss: DistillWeights = field(default_factory=DistillWeights)
+    """DistillWeights: weights of the loss terms."""
     target: str = "outputs"
+    """{'outputs', 'turned_maps'}: what the student learns: the teacher's three outputs, or its
+    two maps averaged over quarter turns (the descriptor term is then unused)."""
     data_dir: str | None = None
+    """str or None: folder of sarfeat's shared data (default: :func:`sarfeat.data.fetch`)."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range values at once (ValueError naming the option)."""

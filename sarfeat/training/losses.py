@@ -58,9 +58,13 @@ class LossWeights:
     """
 
     reliability: float = 1.0
+    """float: weight of the reliability (AP) term, :func:`reliability_loss`."""
     cosim: float = 2.0
+    """float: weight of the repeatability maps' cosine similarity, :func:`cosim_loss`."""
     peaky: float = 1.5
+    """float: weight of the peakiness term, :func:`peaky_loss`."""
     sharpen: float = 1.0
+    """float: weight of the sharpen-peak term, :func:`sharpen_peak_loss`."""
     #: Weight of an extra plain ``1 - AP`` term (not in the paper: 0 by default).
     #: In ``1 - AP*R - kappa*(1 - R)`` the descriptors learn at a rate scaled by
     #: R, which collapses towards 0 early in training from scratch (AP < kappa

@@ -51,36 +51,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 class TrainConfig:
     """Everything that defines a training run.
 
-    Attributes
-    ----------
-    output : str
-        Folder of the run (checkpoints, config, final weights).
-    iterations : int
-        Optimiser steps in total.
-    batch_size, crop_size : int
-        Pairs per batch and their side in pixels.
-    lr, weight_decay : float
-        Adam's learning rate and weight decay (DESIGN: 1e-4, 5e-4).
-    seed : int
-        Seed of the initial weights and of every batch.
-    device : str
-        ``'auto'``, ``'cpu'`` or ``'cuda'``.
-    bf16 : bool
-        Run forward and backward under bf16 autocast (fp32 master weights).
-    checkpoint_every, validate_every : int
-        Iterations between checkpoints and between validations (0: never).
-    architecture : str
-        ``'fast_r2d2'`` or ``'r2d2'``.
-    init : str or None
-        A checkpoint to start from instead of random weights, of the network
-        ``architecture`` names (the command line takes it from the checkpoint
-        unless ``--config`` gives it).
-    loss : LossWeights
-        Weights of the four loss terms.
-    sampler : SamplerConfig
-        Descriptor sampler and AP-loss settings.
-    data : dict
-        Description of the training data, recorded in the final checkpoint.
+    Each field is documented at its declaration.
 
     Raises
     ------
@@ -90,21 +61,39 @@ class TrainConfig:
     """
 
     output: str = "runs/sarfeat"
+    """str: folder of the run (checkpoints, config, final weights)."""
     iterations: int = 3000
+    """int: optimiser steps in total."""
     batch_size: int = 4
+    """int: pairs per batch."""
     crop_size: int = 128
+    """int: the side of each image of a pair, in pixels."""
     lr: float = 1e-4
+    """float: Adam's learning rate (DESIGN: 1e-4)."""
     weight_decay: float = 5e-4
+    """float: Adam's weight decay (DESIGN: 5e-4)."""
     seed: int = 0
+    """int: seed of the initial weights and of every batch."""
     device: str = "auto"
+    """str: ``'auto'``, ``'cpu'`` or ``'cuda'``."""
     bf16: bool = True
+    """bool: run forward and backward under bf16 autocast (fp32 master weights)."""
     checkpoint_every: int = 100
+    """int: iterations between checkpoints (0: never)."""
     validate_every: int = 250
+    """int: iterations between validations (0: never)."""
     architecture: str = "fast_r2d2"
+    """str: ``'fast_r2d2'`` or ``'r2d2'``."""
     init: str | None = None
+    """str or None: a checkpoint to start from instead of random weights, of the network
+    ``architecture`` names (the command line takes it from the checkpoint unless
+    ``--config`` gives it)."""
     loss: LossWeights = field(default_factory=LossWeights)
+    """LossWeights: weights of the four loss terms."""
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    """SamplerConfig: descriptor sampler and AP-loss settings."""
     data: dict = field(default_factory=dict)
+    """dict: description of the training data, recorded in the final checkpoint."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range values at once (ValueError naming the option)."""
