@@ -19,6 +19,7 @@ import sarfeat
 import sarfeat.io
 import sarfeat.matching
 import sarfeat.parallel
+import sarfeat.preprocess
 import sarfeat.registration
 from test_api_reference import api_reference_names, imported
 
@@ -27,11 +28,6 @@ LINKABLE = [sarfeat.RegistrationResult, sarfeat.matching.MatchResult,
             sarfeat.registration.PairInputs, sarfeat.io.Raster, sarfeat.parallel.PairOutcome,
             sarfeat.parallel.SceneFeatures, sarfeat.io.WarpedWindows,
             sarfeat.preprocess.NormalizedImage, sarfeat.preprocess.SARScaling]
-
-#: Dataclasses and named tuples of the API reference whose fields are not documented one by
-#: one yet: the two stages' settings, whose fields are CoarseFineMatcher's parameters and
-#: documented there (a list that only shrinks).
-NOT_YET = {"sarfeat.matching.CoarseSettings", "sarfeat.matching.FineSettings"}
 
 
 def public_fields(cls) -> list[str]:
@@ -67,15 +63,13 @@ def test_every_public_field_has_its_own_documentation(cls):
 
 
 def test_every_documented_record_type_has_linkable_fields():
-    """A dataclass or named tuple that docs/api.rst lists documents each field at its
-    declaration, unless it is in NOT_YET; an entry of NOT_YET whose fields all are
-    documented now (or that is no longer listed) is to be taken off the list."""
+    """Every dataclass and named tuple that docs/api.rst lists documents each field at its
+    declaration, not only in an Attributes or Parameters section (which makes no target)."""
     records = {name: imported(name) for name in api_reference_names()
                if isinstance(imported(name), type) and public_fields(imported(name))}
     assert {cls.__name__ for cls in LINKABLE} <= {cls.__name__ for cls in records.values()}
-    undocumented = {name for name, cls in records.items() if missing_docs(cls)}
-    assert undocumented <= NOT_YET, f"fields without a docstring: {undocumented - NOT_YET}"
-    assert NOT_YET <= undocumented, f"take off NOT_YET: {NOT_YET - undocumented}"
+    undocumented = {name: missing_docs(cls) for name, cls in records.items() if missing_docs(cls)}
+    assert not undocumented, f"fields without a docstring: {undocumented}"
 
 
 def test_every_public_property_has_a_docstring():

@@ -54,21 +54,41 @@ _GRADIENT_SIGMA = 4.0
 
 @dataclass(frozen=True)
 class CoarseSettings:
-    """Parameters of the coarse stage (those of :class:`~sarfeat.CoarseFineMatcher`)."""
+    """Parameters of the coarse stage: those of :class:`~sarfeat.CoarseFineMatcher` of the same
+    names, whose Parameters section says more (each field documented at its declaration)."""
 
     model: str = "affine"
+    """str: the matcher's ``model``; the coarse model is a similarity for ``'similarity'``,
+    affine otherwise."""
     ratio: float = 0.9
+    """float: Lowe's ratio test of the coarse mutual nearest neighbours; 1 disables it."""
     ransac_threshold: float = 5.0
+    """float: RANSAC residual of the coarse stage, in coarse pixels."""
     max_trials: int = 2000
+    """int: most RANSAC samples per model fit."""
     rotations: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
+    """tuple of float: turns of image 2, in degrees, tried first, in this order."""
     angle_step: float | None = 30.0
+    """float or None: turns tried every ``angle_step`` degrees when none of :attr:`rotations`
+    gives a strong hypothesis; None never."""
     refine_angle: float | None = 5.0
+    """float or None: match again at the turn the best hypothesis estimates when it is more
+    than this many degrees from the turn tried; None never."""
     strong_inliers: int | None = 40
+    """int or None: coarse inliers that make a hypothesis strong and stop the angle search;
+    None never stops early."""
     min_coarse_inliers: int = 8
+    """int: fewer coarse inliers than this is no hypothesis."""
     estimated_turns: int = 2
+    """int: turns of the orientation estimate tried after the first of :attr:`rotations` when
+    that is not strong; 0 never estimates."""
     coarse_size: int = 512
+    """int: longest side, in pixels, of the downsampled coarse images."""
     coarse_keypoints: int = 5000
+    """int: keypoints kept per coarse image."""
     max_scale_change: float = 2.0
+    """float: models scaling by more than this (or its inverse) are implausible; the coarse
+    pyramid reaches down to ``coarse_size / max_scale_change``."""
 
     def detector_settings(self) -> dict:
         """The coarse detector's pyramid and budget: levels sqrt(2) apart from full size down

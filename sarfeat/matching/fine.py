@@ -46,22 +46,40 @@ _UPRIGHT_SCALE = 1.2
 
 @dataclass(frozen=True)
 class FineSettings:
-    """Parameters of the fine stage (those of :class:`~sarfeat.CoarseFineMatcher`)."""
+    """Parameters of the fine stage: those of :class:`~sarfeat.CoarseFineMatcher` of the same
+    names, whose Parameters section says more (each field documented at its declaration)."""
 
     descriptors: tuple[str, ...] = ("r2d2", "ratio_hog", "log_patch")
+    """tuple of str: the descriptors that vote (of
+    :class:`~sarfeat.descriptors.MultiDescriptorExtractor`)."""
     model: str = "affine"
+    """str: the class of the fine model, and the richest model :attr:`select_model` may choose."""
     patch_size: int = 512
+    """int: side of the fine-stage patches of image 1, in pixels."""
     radius: float = 20.0
+    """float: local search radius around the prior, in image-1 pixels."""
     fine_threshold: float = 3.0
+    """float: RANSAC residual and inlier distance, in full-resolution pixels of image 2."""
     fine_keypoints: int = 2000
+    """int: keypoints kept per patch of ``patch_size`` squared pixels."""
     vote_threshold: int | None = None
+    """int or None: least votes of a pair sent to RANSAC; None: a majority, :meth:`votes_needed`."""
     local_ratio: float = 0.9
+    """float: a keypoint votes only when its nearest candidate's descriptor distance is below
+    this times the second nearest's; 1 disables it."""
     final_radius: float | None = 6.0
+    """float or None: radius (image-1 pixels) of a last search around the fine model; None: none."""
     select_model: bool = True
+    """bool: choose among the models nested in :attr:`model` by GRIC; False fits it alone."""
     min_fine_inliers: int = 10
+    """int: fewer fine inliers than this leaves no model."""
     max_trials: int = 2000
+    """int: most RANSAC samples per model fit."""
     max_patches: int | None = 16
+    """int or None: most image-1 patches described around a prior (the matcher's
+    ``max_fine_patches``); None describes the whole overlap."""
     fine_min_scale: float = 1.0
+    """float: smallest pyramid scale of the fine detection (1: full resolution only)."""
 
     def detector_settings(self) -> dict:
         """The fine detector's pyramid and budget (per patch of ``patch_size`` squared)."""
