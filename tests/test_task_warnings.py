@@ -108,3 +108,96 @@ def test_a_scenes_tasks_warnings_are_raised_once_per_message():
                                 "tcp://w1; and 2 other tasks)"),
         (UserWarning, "odd tile (detect_tiled tile 2 of 3, on worker tcp://w2)")]
     assert (shown[0].filename, shown[0].lineno) == ("/worker/raster_read.py", 295)
+
+
+class _ItsWarning(UserWarning):
+    """A warning class of this module's own, as a task's library may have."""
+
+
+def _warn_here(text: str) -> str:
+    warnings.warn(text, _ItsWarning)  # the line that every test here warns from
+    return text
+
+
+_WARN_LINE = _warn_here.__code__.co_firstlineno + 1
+
+
+def _in_a_task(function, *args) -> list[TaskWarning]:
+    """What a task that runs ``function(*args)`` on a thread of its own gathers."""
+    kept: list = []
+
+    def run():
+        with recorded() as caught:
+            function(*args)
+        kept.append(caught)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return kept[0]
+
+
+def test_each_task_gathers_a_warning_that_python_shows_once_per_place():
+    """Python's default filter shows a warning of the same text from the same line once per
+    process: a worker kept it from every task after the first that raised it, so that the
+    client heard of one task alone. The thread that runs no task still shows it once."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        first = _in_a_task(_warn_here, "the same")
+        second = _in_a_task(_warn_here, "the same")
+        for _ in range(2):
+            _warn_here("the same")
+        assert [entry for entry in warnings.filters if "sarfeat" in repr(entry)] == []
+    expected = [TaskWarning(__name__, "_ItsWarning", "the same", __file__, _WARN_LINE,
+                            __name__)]
+    assert first == expected and second == expected
+    assert [str(warning.message) for warning in shown] == ["the same"]
+
+
+def test_a_tasks_warnings_still_follow_the_workers_filters():
+    """A filter of the worker that ignores a warning (by module, say) keeps it from the task,
+    one that makes it an error raises it in the task, as before."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", message="ignored", module=__name__)
+        warnings.filterwarnings("error", message="an error", category=_ItsWarning)
+        assert _in_a_task(_warn_here, "ignored") == []
+        with pytest.raises(_ItsWarning, match="an error"):
+            with recorded():
+                _warn_here("an error")
+        assert [found.message for found in _in_a_task(_warn_here, "kept")] == ["kept"]
+
+
+def test_relay_raises_a_warning_from_the_module_that_raised_it():
+    """The client's filters of a module apply to its tasks' warnings: the module was taken
+    from the file's path ('/worker/sarfeat/io/raster_read'), which no module filter
+    matches."""
+    geo = TaskWarning("sarfeat.raster", "GeoreferencingWarning", "'a.tif' has a CRS",
+                      "/worker/sarfeat/io/raster_read.py", 295, "sarfeat.io.raster_read")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", module=r"sarfeat\.io")
+        relay([geo], "pair 'a'")
+        relay([geo._replace(raised_in=None)], "pair 'b'")  # not known: from the path
+    assert [str(warning.message) for warning in shown] == ["'a.tif' has a CRS (pair 'b')"]
+
+
+def test_each_task_of_a_worker_process_brings_back_its_warnings(client):
+    """Tasks run one after another by one worker process, each raising the same warning from
+    the same line: each brings it back (the second brought none), and it is raised again on
+    the client with its class, module, file and line."""
+    from sarfeat.parallel.scene_warnings import recorded_task
+
+    one = sorted(client.scheduler_info()["workers"])[:1]
+    outcomes = [client.submit(recorded_task, _warn_here, "the same", pure=False,
+                              workers=one).result() for _ in range(2)]
+    assert [worker for _, _, worker in outcomes] == one * 2
+    assert [caught for _, caught, _ in outcomes] == [
+        [TaskWarning(__name__, "_ItsWarning", "the same", __file__, _WARN_LINE, __name__)]] * 2
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("always", category=_ItsWarning, module=f"{__name__}$")
+        for _, caught, worker in outcomes:
+            relay(caught, f"on worker {worker}")
+    assert [(warning.category, warning.filename, warning.lineno) for warning in shown] == [
+        (_ItsWarning, __file__, _WARN_LINE)] * 2

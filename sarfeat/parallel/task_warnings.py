@@ -7,13 +7,20 @@ sends them back with its outcome, and :func:`relay` raises them again on the cli
 once per task, with the client's warning filters (``sarfeat register-stack``
 shows them as ``sarfeat register`` shows its own; a
 :class:`~sarfeat.io.GeoreferencingWarning`, which its note already says, is not
-shown twice).
+shown twice), from the module, file and line that raised them on the worker.
 
-A warning is gathered when the worker's filters let it through (Python's default
-shows a warning of the same text from the same line once per process): in the
-task's own thread, or in another thread but the process's main one (the threads of its
-optical-SAR matcher, say) while the task is the only one that the process runs; a
-warning of another thread is shown where it is raised, as before.
+A warning is gathered in the task's own thread, or in another thread but the process's
+main one (the threads of its optical-SAR matcher, say) while the task is the only one
+that the process runs; a warning of another thread is shown where it is raised, as
+before. The worker's filters still decide whether a task's warning is gathered
+(``"ignore"``), raised as an error (``"error"``) or gathered, but each task gathers its
+own: Python's default shows a warning of the same text from the same line once per
+process, which kept it from every task after the first that a worker ran. While a task
+records, a filter at the front of :data:`warnings.filters` matches in the threads whose
+warnings a task gathers alone (``"always"``, so that Python's once-per-place registry is
+neither read nor written for them), and the other filters are applied here; a thread
+that runs no task sees the filters as they were. The filter is taken out when the last
+task stops recording.
 """
 
 from __future__ import annotations
@@ -26,20 +33,94 @@ from typing import Iterator, NamedTuple
 
 __all__ = ["TaskWarning", "recorded", "relay"]
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 #: Thread id -> the warnings of the task that the thread runs.
 _TASKS: dict[int, list] = {}
+#: Per thread: the module of the warning that the task filter has just let through.
+_RAISED_IN = threading.local()
 
 
 class TaskWarning(NamedTuple):
     """One warning of a task, as it travels: plain strings and numbers, so that a
-    category that the client cannot import does not stop the outcome from coming back."""
+    category that the client cannot import does not stop the outcome from coming back.
+
+    ``module`` and ``category`` name the warning's class; ``raised_in`` is the module
+    that raised it (its ``__name__``, which a filter's module pattern matches; None when
+    not known: then the file's path stands in for it, as in Python's
+    :func:`warnings.warn_explicit`)."""
 
     module: str
     category: str
     message: str
     filename: str
     lineno: int
+    raised_in: str | None = None
+
+
+def _gatherer() -> list | None:
+    """The warnings of the task that the calling thread's warnings go to (None: none)."""
+    with _LOCK:
+        caught = _TASKS.get(threading.get_ident())
+        if caught is None and len(_TASKS) == 1 \
+                and threading.current_thread() is not threading.main_thread():
+            caught = next(iter(_TASKS.values()))  # a thread of the one task running
+    return caught
+
+
+class _TaskThreads:
+    """The module pattern of the task filter: it matches in a thread whose warnings a task
+    gathers (keeping the module, which ``showwarning`` is not told), nowhere else."""
+
+    def match(self, module: str) -> bool:
+        if _gatherer() is None:
+            return False
+        _RAISED_IN.module = module
+        return True
+
+    def __repr__(self) -> str:
+        return "<the threads of a sarfeat.parallel task>"
+
+
+_THREADS = _TaskThreads()
+
+
+def _filters_changed() -> None:
+    """Have Python forget the warnings that it showed once (as filterwarnings does)."""
+    changed = getattr(warnings, "_filters_mutated", None)
+    if changed is not None:
+        changed()
+
+
+def _put_filter(on: bool) -> None:
+    """Put the task filter at the front of the filters (``on``), or take it out."""
+    there = [entry for entry in warnings.filters if entry[3] is _THREADS]
+    if on and not there:
+        warnings.filters.insert(0, ("always", None, Warning, _THREADS, 0))
+    elif not on and there:
+        warnings.filters[:] = [entry for entry in warnings.filters if entry[3] is not _THREADS]
+    else:
+        return
+    _filters_changed()
+
+
+def _matches(pattern, value: str) -> bool:
+    """Whether a filter's message or module pattern (None, a string, a regex) matches."""
+    if pattern is None:
+        return True
+    if isinstance(pattern, str):  # as Python's own default filter ('__main__') holds it
+        return pattern == value
+    return bool(pattern.match(value))
+
+
+def _action(category: type[Warning], text: str, module: str, lineno: int) -> str:
+    """What the filters other than the task filter do with a warning."""
+    for action, message, kind, where, line in warnings.filters:
+        if where is _THREADS:
+            continue
+        if _matches(message, text) and issubclass(category, kind) \
+                and _matches(where, module) and (line == 0 or line == lineno):
+            return action
+    return warnings.defaultaction
 
 
 def _install() -> None:
@@ -50,15 +131,18 @@ def _install() -> None:
         return
 
     def gather(message, category, filename, lineno, file=None, line=None):
-        with _LOCK:
-            caught = _TASKS.get(threading.get_ident())
-            if caught is None and len(_TASKS) == 1 \
-                    and threading.current_thread() is not threading.main_thread():
-                caught = next(iter(_TASKS.values()))  # a thread of the one task running
+        caught = _gatherer()
         if caught is None:
             return shown(message, category, filename, lineno, file, line)
+        module, _RAISED_IN.module = getattr(_RAISED_IN, "module", None), None
+        if module is not None:  # let through by the task filter: the others decide
+            action = _action(category, str(message), module, lineno)
+            if action == "ignore":
+                return None
+            if action == "error":
+                raise message if isinstance(message, Warning) else category(message)
         found = TaskWarning(category.__module__, category.__qualname__, str(message),
-                            str(filename), int(lineno))
+                            str(filename), int(lineno), module)
         if found not in caught:
             caught.append(found)
         return None
@@ -81,11 +165,14 @@ def recorded() -> Iterator[list[TaskWarning]]:
     with _LOCK:
         _install()
         _TASKS[key] = caught
+        _put_filter(True)
     try:
         yield caught
     finally:
         with _LOCK:
             _TASKS.pop(key, None)
+            if not _TASKS:
+                _put_filter(False)
 
 
 def _category(found: TaskWarning) -> tuple[type[Warning], str]:
@@ -104,7 +191,7 @@ def _category(found: TaskWarning) -> tuple[type[Warning], str]:
 
 def relay(caught: list[TaskWarning] | None, where: str) -> None:
     """Raise each warning of a task again, here, its message followed by ``where`` (which
-    task, on which worker), at the place where the task raised it.
+    task, on which worker), from the module, file and line where the task raised it.
 
     Parameters
     ----------
@@ -115,4 +202,6 @@ def relay(caught: list[TaskWarning] | None, where: str) -> None:
     """
     for found in caught or ():
         category, message = _category(found)
-        warnings.warn_explicit(f"{message} ({where})", category, found.filename, found.lineno)
+        known = {} if found.raised_in is None else {"module": found.raised_in}
+        warnings.warn_explicit(f"{message} ({where})", category, found.filename, found.lineno,
+                               **known)  # (module=None: Python 3.11 shows nothing)
