@@ -201,3 +201,50 @@ def test_each_task_of_a_worker_process_brings_back_its_warnings(client):
             relay(caught, f"on worker {worker}")
     assert [(warning.category, warning.filename, warning.lineno) for warning in shown] == [
         (_ItsWarning, __file__, _WARN_LINE)] * 2
+
+
+def _failing_tile(*args):
+    raise ValueError("a tile failed")
+
+
+def test_detect_tiled_raises_its_tasks_warnings_before_a_tasks_error(monkeypatch):
+    """The statistics' row block warned, then a tile failed: the row block's warning was lost
+    with the error; it is raised before the error goes on."""
+    distributed = pytest.importorskip("distributed")
+    import sarfeat.parallel.scene as scene
+    from sarfeat.data import load_sar_scene
+    from sarfeat.parallel import detect_tiled
+
+    block_stats = scene._block_stats
+
+    def warning_block(*args):
+        warnings.warn("a row block's warning", _ItsWarning)
+        return block_stats(*args)
+
+    monkeypatch.setattr(scene, "_block_stats", warning_block)
+    monkeypatch.setattr(scene, "_detect_window", _failing_tile)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        with pytest.warns(_ItsWarning) as shown, pytest.raises(ValueError, match="tile failed"):
+            detect_tiled(load_sar_scene("labrador")[:200, :200, 0], client=client,
+                         tile_size=128, max_keypoints=20, progress=False)
+    assert [str(warning.message).partition(", on worker")[0] for warning in shown] == [
+        "a row block's warning (detect_tiled statistics row block 1 of 1 (rows 0:200)"]
+
+
+def test_a_scenes_warnings_made_errors_are_noted_on_its_error():
+    """The client's filters make a task's warning an error while the scene fails: the
+    scene's error goes on, the warning noted on it."""
+    from sarfeat.parallel.scene_warnings import SceneWarnings
+
+    raised = SceneWarnings()
+    raised.add([TaskWarning("builtins", "UserWarning", "odd tile", "/w/d.py", 7)], "tile 1",
+               "tcp://w1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match="no keypoint") as failed:
+            with raised.relayed():
+                raise RuntimeError("no keypoint")
+    assert getattr(failed.value, "__notes__", ["odd tile"])[0].startswith(
+        "A warning of its tasks was an error too: UserWarning('odd tile (detect_tiled tile 1")

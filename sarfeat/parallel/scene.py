@@ -421,9 +421,10 @@ def detect_tiled(
         raised again here, once per distinct warning, at the end: its message followed
         by the first task that raised it (a statistics row block or a tile, its pixels),
         its worker, and how many other tasks raised it
-        (:mod:`sarfeat.parallel.scene_warnings`). Python's default filters show a
-        warning of the same text from the same line once per process (until the filters
-        change), so the count may leave out tasks that ran on the same worker after it.
+        (:mod:`sarfeat.parallel.scene_warnings`); each task counts, also one that a
+        worker ran after another that raised it. When a task fails (or the call is
+        interrupted), the warnings of the tasks that came back are raised before the
+        error.
 
     Notes
     -----
@@ -464,17 +465,17 @@ def detect_tiled(
     import dask
 
     raised = SceneWarnings()
-    with client_for(client, n_workers) as active:
-        weights = _sent_weights(active, weights)
-        # a file's windows carry their no-data, and nodata's, as NaN (_File.read)
-        norm = _statistics(active, source, input_kind, None if source.path else nodata,
-                           retries, progress, raised)
-        task = dask.delayed(recorded_task, pure=False)
-        best = _detect_tiles(active, task, source, tiles, norm=norm, weights=weights,
-                             options=options, torch_threads=torch_threads, retries=retries,
-                             progress=progress, raised=raised)
-    raised.relay()
-    return scene_features(best, source.shape, len(tiles), float_dtype, started)
+    with raised.relayed():  # also those gathered before a task or the client raised
+        with client_for(client, n_workers) as active:
+            weights = _sent_weights(active, weights)
+            # a file's windows carry their no-data, and nodata's, as NaN (_File.read)
+            norm = _statistics(active, source, input_kind, None if source.path else nodata,
+                               retries, progress, raised)
+            task = dask.delayed(recorded_task, pure=False)
+            best = _detect_tiles(active, task, source, tiles, norm=norm, weights=weights,
+                                 options=options, torch_threads=torch_threads,
+                                 retries=retries, progress=progress, raised=raised)
+        return scene_features(best, source.shape, len(tiles), float_dtype, started)
 
 
 def _checked_tiles(source: _Scene, weights, options: dict) -> list[Tile]:

@@ -8,12 +8,15 @@ the client tallies them (:class:`SceneWarnings`) and raises each distinct warnin
 once, at the end, naming the first task that raised it, its worker, and how many other
 tasks raised it too (:func:`sarfeat.parallel.task_warnings.relay`). Distinct is by category
 and message: the same message from two lines (a window's header read, then its pixels) is
-one warning, raised where the first task first raised it.
+one warning, raised where the first task first raised it. The warnings gathered are raised
+also when the scene fails part-way (a task raised, or the client was interrupted), before its
+error (:meth:`SceneWarnings.relayed`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterator
 
 from . import _worker
 from .task_warnings import TaskWarning, recorded, relay
@@ -59,3 +62,19 @@ class SceneWarnings:
             more = f"; and {others} other task{'s' if others > 1 else ''}" if others else ""
             relay([found], f"detect_tiled {tasks[0]}{more}")
         self._tasks.clear()
+
+    @contextlib.contextmanager
+    def relayed(self) -> Iterator[None]:
+        """Raise the warnings kept (:meth:`relay`) as the block ends, also when it raises:
+        then before its error goes on, and a warning that the client's filters make an
+        error (``"error"``) is noted on that error rather than raised in its place."""
+        try:
+            yield
+        except BaseException as error:
+            try:
+                self.relay()
+            except Exception as warned:  # noqa: BLE001 - a warning made an error here
+                if hasattr(error, "add_note"):  # Python 3.11
+                    error.add_note(f"A warning of its tasks was an error too: {warned!r}")
+            raise
+        self.relay()
