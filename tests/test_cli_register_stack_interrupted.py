@@ -20,7 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: ``python -m sarfeat register-stack`` (argv[3:]) getting a signal (argv[1]) sent to its
 #: process group when argv[2] happens: 'starting', the first worker started, the cluster
-#: not yet; 'working', a registration under way in a worker.
+#: not yet; 'working', a registration under way in a worker. For 'working', the worker's
+#: task (sent by value: it is this script's) says that it started by a file in the folder
+#: MARKS, and holds the registration until the signal is sent (a file there too): waited
+#: for, not guessed by a sleep, which a loaded machine outran.
 STOPPED = """
 import signal
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores it
@@ -29,9 +32,17 @@ import distributed
 import sarfeat.parallel.stack as stack
 
 SENT = getattr(signal, sys.argv[1])
+MARKS = os.environ["MARKS"]
 
 def send():
     os.killpg(0, SENT) if SENT == signal.SIGINT else os.kill(os.getpid(), SENT)
+
+def wait_for(name):
+    while not os.path.exists(os.path.join(MARKS, name)):
+        time.sleep(0.01)
+
+def mark(name):
+    open(os.path.join(MARKS, name), "w").close()
 
 if sys.argv[2] == "starting":
     started = distributed.Nanny.instantiate
@@ -45,15 +56,18 @@ if sys.argv[2] == "starting":
 else:
     finished = stack.finished
 
+    def marked(*args, **kwargs):  # on the worker, whose stack module is not patched
+        mark("started")
+        wait_for("sent")
+        return stack._register_task(*args, **kwargs)
+
     def working(futures, *args, **kwargs):
-        client = futures[0].client
-        while not any(client.processing().values()):
-            time.sleep(0.02)
-        time.sleep(0.5)  # the registration under way
+        wait_for("started")  # the registration under way
+        mark("sent")
         send()
         yield from finished(futures, *args, **kwargs)
 
-    stack.finished = working
+    stack._register_task, stack.finished = marked, working
 sys.argv = ["sarfeat", "register-stack", *sys.argv[3:]]
 runpy.run_module("sarfeat", run_name="__main__")
 """
@@ -77,11 +91,14 @@ def test_register_stack_stopped_says_so_in_one_line(stack_files, tmp_path, when,
     callback close_clusters ... AssertionError' and each worker's KeyboardInterrupt
     traceback; during a registration, the worker's warning 'Async instruction for <Task
     cancelled ...> ended with CancelledError'."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1",
+           "MARKS": str(marks)}
     env.pop("SARFEAT_DEBUG", None)
     run = subprocess.run(
         [sys.executable, "-c", STOPPED, name, when, str(stack_files / "reference.npy"),
          str(stack_files / "shifted.npy"), "-o", str(tmp_path / "out"), "--format", "npy",
          "-q", "--workers", "1"],
-        env=env, capture_output=True, text=True, timeout=120, start_new_session=True)
+        env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
     assert (run.returncode, run.stderr) == (status, f"sarfeat register-stack: {said}\n")
