@@ -20,6 +20,11 @@ from sarfeat.io import TEMPORARY_MARK
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: Seconds a subprocess that runs a whole command (the example's registration or detection)
+#: may take before the test fails: a bound against a hang, wide enough for a loaded machine
+#: (where a registration took 23 s of the 120 that were allowed, and a detection 9 of 60).
+WHOLE_COMMAND_LIMIT = 300
+
 #: ``sarfeat register ARGS`` whose plot is half written when the process gets a signal
 #: (argv[1]: SIGINT or SIGTERM), after its -o and --json are written. Each script takes
 #: Ctrl-C as a terminal's process does: a job started in the background (CI's, ``nohup
@@ -70,7 +75,7 @@ def test_a_stopped_register_replaces_none_of_its_outputs(tmp_path, name, status,
     run = subprocess.run(
         [sys.executable, "-c", STOPPED_WHILE_PLOTTING, name, "register", "--example", "-q",
          "-o", "ex.tif", "--json", "ex.json", "--plot", "ex.png", "--overwrite"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WHOLE_COMMAND_LIMIT)
     assert run.returncode == status, run.stderr
     assert run.stderr == f"sarfeat register: {said}\n"
     assert _unchanged(tmp_path)
@@ -216,7 +221,7 @@ def test_sigterm_once_the_command_is_over_does_not_end_it_without_a_word(when, s
     modules, the process ends with the command's own status."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
     run = subprocess.run([sys.executable, "-c", STOPPED_AT_EXIT, when], env=env,
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=WHOLE_COMMAND_LIMIT)
     assert (run.returncode, run.stderr) == (status, said)
 
 
