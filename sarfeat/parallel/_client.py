@@ -171,10 +171,25 @@ def _not_closing_with_a_task(record: logging.LogRecord) -> bool:
                 and message.endswith("ended with CancelledError"))
 
 
+def _not_heartbeat_after_close(record: logging.LogRecord) -> bool:
+    """False for a worker's error that its heartbeat found the scheduler's connection
+    closed ('Failed to communicate with scheduler during heartbeat', a CommClosedError): on
+    a cluster of :func:`client_for`'s own the scheduler runs in the client's process and
+    closes as the cluster does, and a worker whose event loop was held up as Ctrl-C came
+    (unpacking its first task: imports that hold the GIL) heartbeats once more after that.
+    Any other failure of a heartbeat (a scheduler that does not answer) is kept."""
+    if not record.getMessage().startswith("Failed to communicate with scheduler during"):
+        return True
+    from distributed.comm import CommClosedError
+
+    return not (record.exc_info and isinstance(record.exc_info[1], CommClosedError))
+
+
 def _quiet_close_plugin(distributed):
     """A worker plugin that leaves out, in each worker process of a cluster of
     :func:`client_for`'s own, the warning of a task cut short as the worker closes
-    (:func:`_not_closing_with_a_task`): what an interrupted command does."""
+    (:func:`_not_closing_with_a_task`) and the error of a heartbeat after the scheduler
+    closed (:func:`_not_heartbeat_after_close`): what an interrupted command does."""
 
     class QuietClose(distributed.WorkerPlugin):
         name = "sarfeat-quiet-close"
@@ -182,6 +197,7 @@ def _quiet_close_plugin(distributed):
         def setup(self, worker):
             logging.getLogger("distributed.worker.state_machine").addFilter(
                 _not_closing_with_a_task)
+            logging.getLogger("distributed.worker").addFilter(_not_heartbeat_after_close)
 
     return QuietClose()
 
