@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from skimage.transform import AffineTransform, ProjectiveTransform
 
+from .handover import Handover
 from .matching.geometry import apply_matrix
 from .registration_result import RegistrationResult
 
@@ -33,7 +34,8 @@ class PairInputs:
     moving: Raster
     """sarfeat.io.Raster: the moving file."""
     fixed_image: np.ndarray
-    """(h, w) ndarray: the fixed band that is matched (cropped to the moving footprint)."""
+    """(h, w) ndarray or None: the fixed band that is matched (cropped to the moving
+    footprint); None once handed over to the matcher (:meth:`handing_over`)."""
     moving_image: np.ndarray
     """ndarray: the moving band that is matched (on the cropped fixed grid if
     :attr:`resampled`)."""
@@ -47,32 +49,58 @@ class PairInputs:
     georeferencing: np.ndarray = field(default_factory=lambda: np.eye(3))
     """(3, 3) ndarray: the fixed file's pixels -> the moving file's pixels by
     georeferencing alone (the identity unless both are georeferenced)."""
+    handed_over: tuple[tuple[int, ...], float | None] | None = None
+    """tuple or None: once :attr:`fixed_image` is handed over (:meth:`handing_over`): its
+    shape and the :meth:`shared_fraction` of the pair as it was then; None while it is held."""
 
     @property
     def window(self) -> tuple[int, int, int, int]:
         """(r0, r1, c0, c1) of the fixed file that is matched (ends excluded)."""
         c0, r0 = (int(v) for v in -self.crop[:2, 2])
-        rows, cols = np.shape(self.fixed_image)[:2]
+        shape = np.shape(self.fixed_image) if self.handed_over is None else self.handed_over[0]
+        rows, cols = shape[:2]
         return r0, r0 + rows, c0, c0 + cols
 
     def shared_fraction(self) -> float | None:
         """The share of the fixed file's pixels where both matched images hold data (the
         overlap of two georeferenced rasters on one grid), or None when the moving band is
         matched on its own grid (the rasters are not both georeferenced) or the images were
-        not kept (:func:`sarfeat.parallel.register_stack`'s ``keep_warped=False``)."""
+        not kept (:func:`sarfeat.parallel.register_stack`'s ``keep_warped=False``); once
+        ``fixed_image`` is handed over (:meth:`handing_over`), the share as it was then."""
+        if self.handed_over is not None:
+            return self.handed_over[1]
         if self.fixed_image is None or self.moving_image is None:
             return None
         moving = np.asarray(self.moving_image)
         if not (self.fixed.georeferenced and self.moving.georeferenced
                 and moving.shape == np.shape(self.fixed_image)):
             return None
-        both = np.isfinite(moving) & np.isfinite(self.fixed_image)
+        both = np.isfinite(moving)
+        if np.asarray(self.fixed_image).dtype.kind in "fc":  # an integer band is finite
+            both = both & np.isfinite(self.fixed_image)
         return float(both.sum() / (self.fixed.shape[0] * self.fixed.shape[1]))
 
     def total(self, matched: np.ndarray) -> np.ndarray:
         """The fixed file's pixels -> the moving file's pixels (3x3), of ``matched``: a
         transform found between the matched images (``fixed_image`` -> ``moving_image``)."""
         return self.prior @ np.asarray(matched, float) @ self.crop
+
+    def handing_over(self) -> tuple[PairInputs, Handover]:
+        """(these inputs without ``fixed_image``, ``fixed_image`` in a
+        :class:`~sarfeat.handover.Handover`): given to :func:`sarfeat.register`, the image
+        is let go once the matcher has made its working copy, while the inputs keep its
+        shape (:attr:`window`) and the pair's :meth:`shared_fraction` (for a refusal's
+        hint), worked out now. The caller lets go of these inputs for the ones returned.
+
+        Raises
+        ------
+        ValueError
+            When ``fixed_image`` is None (handed over already, or not kept).
+        """
+        if self.fixed_image is None:
+            raise ValueError("these inputs hold no fixed image to hand over")
+        kept = (np.shape(self.fixed_image), self.shared_fraction())
+        return replace(self, fixed_image=None, handed_over=kept), Handover(self.fixed_image)
 
     def without_fixed_bands(self) -> PairInputs:
         """These inputs with a fixed raster of no band (its shape and georeferencing kept)

@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike
 from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
+from .handover import Handover, handed_on
 from .input_kinds import pair_input_kind
 from .matching import CoarseFineMatcher, parse_modality
 from .nodata_steps import mark_nodata
@@ -119,7 +120,7 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
 
 
 def register(
-    fixed: ArrayLike,
+    fixed: ArrayLike | Handover,
     moving: ArrayLike,
     *,
     weights: str | os.PathLike | R2D2Net | None = None,
@@ -145,6 +146,9 @@ def register(
         (Rec. 709 luma, as the command line reads a colour file; a zero alpha
         is no-data), and ``warped`` of a colour moving image has its channels (an
         8-bit RGBA's colour weighted by its alpha: :func:`sarfeat.io.warp_colour`).
+        ``fixed`` may come in a :class:`sarfeat.handover.Handover`: with an optical image
+        it is let go once the matcher has made its working copy (``sarfeat register``
+        holds a 9465 x 8483 uint16 band no longer while it matches it).
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector`.
     model : {'affine', 'similarity', 'projective'}
@@ -210,7 +214,7 @@ def register(
     chosen = matcher.progress if progress is None else progress
     check_register_options(order, min_valid_fraction)  # warped is made when first read
     fixed, moving, colour_moving = _checked_images(matcher, fixed, moving, min_valid_fraction)
-    found = _match(matcher, fixed, moving, chosen)
+    found = _match(matcher, fixed, moving, chosen)  # a Handover's image is let go there
     diagnostics, overlap = _checked_model(found, fixed.shape, moving.shape)
     points = found.keypoints1[found.verified[:, 0], ::-1]
     spread = inlier_spread(points, overlap * fixed.shape[0] * fixed.shape[1])
@@ -252,12 +256,15 @@ def _matcher_for(matcher, weights, model: str, progress: bool | None,
 
 def _checked_images(matcher: CoarseFineMatcher, fixed, moving, min_valid_fraction: float):
     """(fixed, moving, colour moving): the images as matched (an optical one as gray), once
-    checked (:func:`_check_input`), and a colour optical moving image as given (else None)."""
+    checked (:func:`_check_input`), and a colour optical moving image as given (else None);
+    a fixed image in a :class:`~sarfeat.handover.Handover` comes back in one."""
     roles = parse_modality(matcher.modality)
     colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
-    fixed = modality_image(fixed, roles[0], "fixed image", matcher.modality)
+    fixed = handed_on(fixed, lambda image: modality_image(image, roles[0], "fixed image",
+                                                          matcher.modality))
     moving = modality_image(moving, roles[1], "moving image", matcher.modality)
-    fixed = _check_input(fixed, "fixed", matcher.nodata, min_valid_fraction)
+    fixed = handed_on(fixed, lambda image: _check_input(image, "fixed", matcher.nodata,
+                                                        min_valid_fraction))
     moving = _check_input(moving, "moving", matcher.nodata, min_valid_fraction)
     return fixed, moving, colour_moving
 

@@ -343,7 +343,10 @@ def run(args: argparse.Namespace) -> None:
             console.step(f"matching {inputs.fixed_image.shape} against "
                          f"{inputs.moving_image.shape}: {_stages(matcher)}")
             searched = True
-            result = _register(inputs.fixed_image, inputs.moving_image, matcher, console,
+            # FIXED's band is let go once the matcher has made its working copy (--plot draws it)
+            inputs, fixed_image = ((inputs, inputs.fixed_image) if args.plot is not None
+                                   else inputs.handing_over())
+            result = _register(fixed_image, inputs.moving_image, matcher, console,
                                args.min_valid_fraction)
             _steps(result, console)
             total = inputs.prior @ result.transform.params @ inputs.crop

@@ -73,6 +73,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,7 @@ from numpy.typing import ArrayLike
 from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
+from ..handover import handed_on, looked_at, shape_of, taken
 from ..preprocess import check_image, check_nodata
 from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
                           prepare_modality, structure_maps)
@@ -379,10 +381,11 @@ class DenseStructuralMatcher(DenseFineStage):
 
         Parameters
         ----------
-        image1, image2 : (H, W) array_like
+        image1, image2 : (H, W) array_like or sarfeat.handover.Handover
             The images, of the modalities given by ``modality``; NaN is no-data. An
             optical image may be (H, W, 3) RGB or (H, W, 4) RGBA
-            (:func:`sarfeat.structural.optical_gray`).
+            (:func:`sarfeat.structural.optical_gray`). One given in a Handover is taken
+            out of it and let go once its working copy is made.
 
         Returns
         -------
@@ -390,14 +393,15 @@ class DenseStructuralMatcher(DenseFineStage):
             ``matches[inliers]`` (empty when the pair is refused).
         """
         self._reset()
-        self._check_sizes(np.shape(image1)[:2], np.shape(image2)[:2])
+        self._check_sizes(shape_of(image1)[:2], shape_of(image2)[:2])
         # a colour optical image is read as register reads it (a zero alpha is no-data)
-        image1, image2 = (optical_gray(image) if role == "optical" else image
+        image1, image2 = (handed_on(image, optical_gray) if role == "optical" else image
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
         steps = _StepBar(self.progress)
-        (prepared1, fill1, valid1), (prepared2, fill2, valid2) = (
-            self._prepared(image, role) for image, role in zip((image1, image2), self.modality))
+        # one at a time: an image handed over is let go once prepared, before the other is
+        prepared1, fill1, valid1 = self._prepared(taken(image1), self.modality[0])
+        prepared2, fill2, valid2 = self._prepared(taken(image2), self.modality[1])
         del image1, image2  # their copies with no-data marked are freed; the callers' kept
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         steps.advance()
@@ -534,8 +538,9 @@ def structure_result(matcher: DenseStructuralMatcher, image1: ArrayLike, image2:
     ----------
     matcher : DenseStructuralMatcher
         The matcher (:func:`dense_matcher_for`).
-    image1, image2 : array_like
-        The pair; an optical image may be RGB or RGBA (its gray values are matched).
+    image1, image2 : array_like or sarfeat.handover.Handover
+        The pair; an optical image may be RGB or RGBA (its gray values are matched). One
+        in a Handover is let go once the matcher has made its working copy.
 
     Returns
     -------
@@ -549,11 +554,13 @@ def structure_result(matcher: DenseStructuralMatcher, image1: ArrayLike, image2:
         For an image that :func:`sarfeat.preprocess.check_image` refuses, naming it.
     """
     modality = "-".join(matcher.modality)
-    image1, image2 = (modality_image(image, role, which, modality) for image, role, which
-                      in zip((image1, image2), matcher.modality, ("image1", "image2")))
+    image1, image2 = (handed_on(image, partial(modality_image, role=role, which=which,
+                                               modality=modality))
+                      for image, role, which in zip((image1, image2), matcher.modality,
+                                                    ("image1", "image2")))
     for which, image in (("image1", image1), ("image2", image2)):
         try:
-            check_image(image)
+            check_image(looked_at(image))
         except ValueError as error:
             raise ValueError(f"{which}: {error}") from None
     matcher.match(image1, image2)

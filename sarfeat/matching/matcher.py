@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from ..detector import SARR2D2Detector
+from ..handover import Handover, handed_on, taken
 from ..tensor_input import tensor_values
 from .coarse import CoarseSettings
 from .coarse_driver import coarse_stage, turn_detector_options
@@ -441,13 +442,19 @@ class CoarseFineMatcher:
         As :meth:`match`, but the results come back as a ``MatchResult``
         (the attributes :meth:`match` fills) and nothing is stored on the
         matcher, so that threads can share it. ``progress`` overrides the
-        matcher's for this call only.
+        matcher's for this call only. An image may come in a
+        :class:`sarfeat.handover.Handover`: a pair with an optical image lets it go
+        once its working copy is made (the caller holds the box, not the image).
         """
         self.check_parameters()
-        image1, image2 = tensor_values(image1), tensor_values(image2)
+        image1, image2 = handed_on(image1, tensor_values), handed_on(image2, tensor_values)
         if parse_modality(self.modality) != ("sar", "sar"):  # the dense structural matcher's
+            # an image handed over is let go while matching: its dtype gives its keypoints'
+            kinds = [np.empty(0, image.dtype) if isinstance(image, Handover) else image
+                     for image in (image1, image2)]
             found = structure_result(dense_matcher_for(self, progress), image1, image2)
-            return found.in_keypoint_dtypes(image1, image2)
+            return found.in_keypoint_dtypes(*kinds)
+        image1, image2 = taken(image1), taken(image2)  # the keypoint matcher reads them late
         inputs = image1, image2  # their dtypes give the keypoints' (in_keypoint_dtypes)
         started = time.perf_counter()
         # independent streams: how many angles the coarse stage tries does not change the
