@@ -32,6 +32,16 @@ def test_keypoint_matcher_options_are_refused_with_an_optical_image(tile, option
         sarfeat.register(*tile, modality=modality, progress=False, **options)
 
 
+def test_weights_given_with_an_optical_image_are_refused_as_unused_not_as_missing():
+    # a checkpoint that is not there was looked for first: FileNotFoundError about the file,
+    # where the weights are of no use to the pair at all
+    for modality in ("optical-sar", "sar-optical", "optical"):
+        with pytest.raises(ValueError, match=r"weights='missing\.pt': for two SAR images"):
+            CoarseFineMatcher("missing.pt", modality=modality)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):  # two SAR images: looked for
+        CoarseFineMatcher("missing.pt")
+
+
 @pytest.mark.parametrize("options", [{"dense_model": "affine"}, {"dense_scales": (1.0,)}])
 def test_dense_matcher_options_are_refused_with_two_sar_images(tile, options):
     name = next(iter(options))

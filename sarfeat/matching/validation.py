@@ -105,7 +105,6 @@ def check_matcher_parameters(matcher) -> None:
     ValueError, TypeError, FileNotFoundError
         The first parameter that is wrong, with the accepted values.
     """
-    check_weights(matcher.weights)
     check_choice("model", matcher.model_type, tuple(MODELS))
     check_choice("dense_model", matcher.dense_model, ("similarity", "affine"))
     for name in _POSITIVE_INTEGERS:
@@ -139,7 +138,10 @@ def check_matcher_parameters(matcher) -> None:
                          f"{rng!r}")
     check_choice("input_kind", matcher.input_kind, INPUT_KINDS)
     check_nodata(matcher.nodata)
+    # before the weights are looked for: a pair with an optical image runs no network, and
+    # weights given for it are refused as such, not as a file that is not there
     _check_modality_options(matcher)
+    check_weights(matcher.weights)
     _check_detector_options(matcher.detector_options)
 
 
