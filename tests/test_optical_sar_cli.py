@@ -198,3 +198,33 @@ def test_register_stack_refusal_says_how_much_reference_and_image_share(tile, tm
     assert f"sar: FAILED (RegistrationError): {report['error']}; {report['hint']}" in printed
     failures = json.loads((out / "summary.json").read_text(encoding="utf-8"))["failures"]
     assert [entry["hint"] for entry in failures] == [report["hint"]]
+
+
+def test_a_colour_picture_in_the_sar_images_place_is_refused_before_any_work(tile, tmp_path,
+                                                                             capsys):
+    # the optical PNG in the SAR image's place (the roles swapped) was read as its gray
+    # values and matched as SAR without a word; register refuses an RGB array there
+    optical = np.clip(tile[0], 0, 255).astype(np.uint8)
+    picture = tmp_path / "optical.png"
+    imsave(picture, np.dstack([optical, optical // 2, 255 - optical]), check_contrast=False)
+    sar = tmp_path / "sar.npy"
+    np.save(sar, tile[1])
+    report = tmp_path / "r.json"
+    for command, name, option, swapped in (
+            (["register", str(picture), str(sar), "--modality", "sar-optical"],
+             "FIXED", "--fixed-band", "optical-sar"),
+            (["register", str(sar), str(picture), "--modality", "optical-sar"],
+             "MOVING", "--moving-band", "sar-optical"),
+            (["register-stack", str(sar), str(picture), "-o", str(tmp_path / "out"),
+              "--modality", "optical-sar"], "image", "--image-band", "sar-optical"),
+            (["register-stack", str(picture), str(sar), "-o", str(tmp_path / "out"),
+              "--modality", "sar-optical"], "REFERENCE", "--reference-band", "optical-sar")):
+        more = ["--json", str(report)] if command[0] == "register" else []
+        assert main(command + more) == 2
+        said = capsys.readouterr().err.strip().splitlines()
+        assert len(said) == 1 and said[0].endswith(
+            f"{name} {str(picture)!r} is a colour picture (3 channels) where --modality "
+            f"{command[command.index('--modality') + 1]} takes a SAR image: if it is the "
+            f"optical one, give --modality {swapped}; to match one of its channels as SAR, "
+            f"choose it with {option}")
+        assert not report.exists() and not (tmp_path / "out").exists()

@@ -36,8 +36,9 @@ from .report import (raster_pixel_size, failure_report, given_options, registrat
                      tie_points, transform_fit_note, updated_geotransform, write_json,
                      write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
-                             add_search_options, matcher_options, overlap_hint, refusal_hint,
-                             search_report, upright_search, whole_circle_search)
+                             add_search_options, check_sar_pictures, matcher_options,
+                             overlap_hint, refusal_hint, search_report, upright_search,
+                             whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -148,10 +149,12 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         if not windowed:
             fixed = read_raster(args.fixed)
         # a missing band is bad usage: found before any work
-        check_bands([(band_count_view(fixed, scaled=False) if windowed else fixed, fixed_band,
-                      "--fixed-band"),
-                     (moving, args.band if args.moving_band is None else args.moving_band,
-                      "--moving-band")])
+        counted_fixed = band_count_view(fixed, scaled=False) if windowed else fixed
+        moving_band = args.band if args.moving_band is None else args.moving_band
+        check_bands([(counted_fixed, fixed_band, "--fixed-band"),
+                     (moving, moving_band, "--moving-band")])
+        check_sar_pictures(args.modality, (counted_fixed, fixed_band, "FIXED", "--fixed-band"),
+                           [(moving, moving_band, "MOVING", "--moving-band")])
     except RasterError as error:
         raise input_error(error) from None
     # --nodata marks no-data in the files too: not resampled into data, and written as no-data

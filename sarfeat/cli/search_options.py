@@ -8,7 +8,8 @@ options they make (:func:`matcher_options`); which turns are searched
 (:func:`upright_turns`, :func:`whole_circle_search`), how a report records it
 (:func:`search_report`) and how a refusal says to widen it
 (:func:`refusal_hint`), led for two georeferenced files by how much of the fixed
-one they share (:func:`overlap_hint`). Their refusals are
+one they share (:func:`overlap_hint`); a colour picture in the SAR image's place is refused
+(:func:`check_sar_pictures`). Their refusals are
 :func:`sarfeat.cli.register_checks.check_search_options`.
 """
 
@@ -16,15 +17,18 @@ from __future__ import annotations
 
 import argparse
 
-from .common import BAND_INDEX, unit_fraction
+from .common import BAND_INDEX, UsageError, unit_fraction
 from .register_checks import FINE_PATCHES, patch_limit
 
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
            "add_matching_options", "matcher_options", "upright_turns", "upright_search",
-           "whole_circle_search", "search_report", "refusal_hint", "overlap_hint"]
+           "whole_circle_search", "search_report", "refusal_hint", "overlap_hint",
+           "check_sar_pictures"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")
+#: The modality of a pair with its roles swapped (the fixed image's and the moving one's).
+_SWAPPED = {"optical-sar": "sar-optical", "sar-optical": "optical-sar"}
 #: The turns (degrees) searched for ``--turns any`` with an optical image: the whole circle
 #: (the dense matcher's own default stops at +-90 degrees).
 WHOLE_CIRCLE = tuple(float(angle) for angle in range(0, 360, 15))
@@ -196,3 +200,42 @@ def overlap_hint(inputs, fixed: str = "FIXED", moving: str = "MOVING") -> str:
         return ""
     return (f"by their georeferencing, {fixed} and {moving} hold data together on "
             f"{100 * shared:.3g} % of {fixed}'s pixels; ")
+
+
+def check_sar_pictures(modality: str, fixed, moving) -> None:
+    """Refuse a colour picture read as the SAR image of a pair with an optical image.
+
+    A PNG, JPEG or TIFF picture of 3 or 4 colour channels with no band chosen is
+    read as its gray values; in the SAR image's place of ``--modality
+    optical-sar`` or ``sar-optical`` it is most often the optical image with the
+    roles swapped, and it would be matched as SAR without a word (as
+    :func:`sarfeat.register` refuses an RGB(A) array given as the SAR image).
+
+    Parameters
+    ----------
+    modality : str
+        ``--modality`` (one of :data:`MODALITIES`).
+    fixed : (sarfeat.io.Raster, int or None, str, str)
+        The fixed input: its raster, its band chosen, how the command names it
+        (``'FIXED'``, ``'REFERENCE'``) and the option that chooses its band
+        (``'--fixed-band'``).
+    moving : sequence of (sarfeat.io.Raster, int or None, str, str)
+        The moving inputs, each as ``fixed`` (``register-stack``'s IMAGES: the first
+        refused is named).
+
+    Raises
+    ------
+    UsageError
+        Naming the file, the modality that makes it the SAR image, the modality
+        of the roles swapped and the option that would match one of its channels.
+    """
+    if modality not in _SWAPPED:
+        return
+    sar = [fixed] if modality == "sar-optical" else moving
+    for raster, band, name, option in sar:
+        if band is None and raster.picture and raster.count in (3, 4):
+            raise UsageError(
+                f"{name} {str(raster.path)!r} is a colour picture ({raster.count} channels) "
+                f"where --modality {modality} takes a SAR image: if it is the optical one, "
+                f"give --modality {_SWAPPED[modality]}; to match one of its channels as SAR, "
+                f"choose it with {option}")

@@ -19,6 +19,7 @@ from ..wording import counted
 from .common import (check_bands, checked_band, has_georeferencing, input_error,
                      scaling_note, unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
+from .search_options import check_sar_pictures
 
 __all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
            "matched_bands", "read_reference", "georeferencing_notes", "scaling_notes",
@@ -202,6 +203,9 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
         check_bands([(shown, band, "--reference-band"),
                      *[(image, image_band, "--image-band") for image in refused[:1]]],
                     more=[str(image.path) for image in refused[1:]])
+        check_sar_pictures(getattr(args, "modality", "sar"),
+                           (shown, band, "REFERENCE", "--reference-band"),
+                           [(image, image_band, "image", "--image-band") for _, image in headers])
         if raster.count == 0:  # its header: that band alone is read, a few blocks at a
             # time, until one holds a valid pixel
             valid = band_has_valid_pixel(raster, band, args.nodata)
