@@ -41,7 +41,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from .io import rgb_to_gray
-from .preprocess import fill_invalid, normalize_sar, valid_mask
+from .preprocess import as_float32, fill_invalid, normalize_sar, valid_mask
 
 __all__ = ["MODALITIES", "FEATURES", "LEAST_SIDE", "structure_maps", "gradient_maps",
            "optical_gray", "masked_like_gray", "modality_image", "prepare_modality"]
@@ -222,7 +222,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     ------
     ValueError
         For an unknown ``modality``, a complex or wrongly shaped optical image,
-        or an optical image with no finite pixel.
+        an optical image with no finite pixel, or values that float32 cannot hold
+        (:func:`sarfeat.preprocess.as_float32`).
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -242,7 +243,7 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
         if normalized.valid is not None:
             values[_regions_of(~normalized.valid, normalized.large_invalid)] = np.nan
         return values
-    values = np.asarray(image, dtype=np.float32)
+    values = as_float32(image)  # values beyond float32 refused, not made inf or 0
     valid = np.isfinite(values)
     if not valid.any():
         raise ValueError("the optical image has no finite pixel")

@@ -12,6 +12,8 @@ import sarfeat
 from sarfeat.data import load_optical_sar_tile
 from sarfeat.matching import CoarseFineMatcher
 
+from _optical_sar_helpers import SHAPE
+
 
 @pytest.fixture(scope="module")
 def tile():
@@ -103,8 +105,19 @@ def test_a_colour_optical_pair_is_plotted_as_register_took_it(tile, tmp_path):
      "fixed image: an optical image cannot be complex"),
     # the dense matcher's size check named image1
     (lambda o, s: (o, s[:12]), "optical-sar", r"moving image is too small .* 12 x 256"),
+    # float64 values beyond float32's range: they became inf (no-data) or 0 in float32
+    # without a word, an optical image's all of them "no finite pixel" (the SAR image's
+    # when it has no-data too), tiny ones a flat image refused after the whole search
+    (lambda o, s: (np.float64(o) * 1e300, s), "optical-sar",
+     r"^fixed image: image values reach 2.5\de\+302, beyond float32's range"),
+    (lambda o, s: (o, np.where(np.arange(256)[:, None] < 20, np.nan, np.float64(s) * 1e300)),
+     "optical-sar",
+     r"^moving image: image values reach 2.5\de\+302, beyond float32's range"),
+    (lambda o, s: (s, np.float64(o) * 1e-50), "sar-optical",
+     r"^moving image: 65536 image values .* below float32's smallest positive value"),
 ], ids=["bands-first", "bands-first-moving", "rgb-as-sar", "rgb-without-modality",
-        "complex-optical", "too-small"])
+        "complex-optical", "too-small", "optical-beyond-float32",
+        "sar-with-no-data-beyond-float32", "optical-below-float32"])
 def test_an_input_refused_for_its_role_says_which_and_what_to_pass(tile, make, modality,
                                                                    message):
     with pytest.raises(ValueError, match=message):
@@ -114,3 +127,6 @@ def test_an_input_refused_for_its_role_says_which_and_what_to_pass(tile, make, m
 def test_the_matcher_names_its_images_alike(tile):
     with pytest.raises(ValueError, match=r"image1: an optical image must be .*np\.moveaxis"):
         CoarseFineMatcher(modality="optical-sar").match(np.stack([tile[0]] * 3), tile[1])
+    # it said "image has no valid pixel" without saying which
+    with pytest.raises(ValueError, match=r"^image2: image has no valid pixel"):
+        CoarseFineMatcher(modality="optical-sar").match(tile[0], np.full(SHAPE, np.nan))

@@ -400,8 +400,8 @@ class DenseStructuralMatcher(DenseFineStage):
         started = time.perf_counter()
         steps = _StepBar(self.progress)
         # one at a time: an image handed over is let go once prepared, before the other is
-        prepared1, fill1, valid1 = self._prepared(taken(image1), self.modality[0])
-        prepared2, fill2, valid2 = self._prepared(taken(image2), self.modality[1])
+        prepared1, fill1, valid1 = self._prepared(taken(image1), self.modality[0], "image1")
+        prepared2, fill2, valid2 = self._prepared(taken(image2), self.modality[1], "image2")
         del image1, image2  # their copies with no-data marked are freed; the callers' kept
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         steps.advance()
@@ -435,11 +435,14 @@ class DenseStructuralMatcher(DenseFineStage):
                                             - self.diagnostics["seconds_coarse"])
         return self.matches[self.inliers]
 
-    def _prepared(self, image, role: str) -> tuple[np.ndarray, float, float]:
-        """An image as the steps read it (:func:`~sarfeat.structural.prepare_modality` of
-        it with its no-data marked), its border fill's share and its valid share."""
-        marked, fill, valid = nodata_marked(image, self.nodata, self.border_fill)
-        return prepare_modality(marked, role, self.input_kind), fill, valid
+    def _prepared(self, image, role: str, name: str) -> tuple[np.ndarray, float, float]:
+        """An image as the steps read it (:func:`~sarfeat.structural.prepare_modality` of it,
+        no-data marked), its border fill's and valid shares; its refusal says ``name``."""
+        try:
+            marked, fill, valid = nodata_marked(image, self.nodata, self.border_fill)
+            return prepare_modality(marked, role, self.input_kind), fill, valid
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
 
     def _check_sizes(self, shape1, shape2) -> None:
         """Refuse images that the global search would bring below the maps' least size

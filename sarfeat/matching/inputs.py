@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..preprocess import (ScaledImage, border_fill, check_image, normalize_sar, sar_scaling,
-                          valid_mask)
+from ..preprocess import (ScaledImage, as_float32, border_fill, check_image, normalize_sar,
+                          sar_scaling, valid_mask)
 
 __all__ = ["border_zeros", "normalized_input", "nodata_marked",
            "without_border_fill"]
@@ -100,6 +100,7 @@ def nodata_marked(image, nodata: float | None,
     left = round(float(valid.mean()), 4)
     if valid.all() or (data.dtype == np.float32 and np.array_equal(np.isnan(data), ~valid)):
         return data, share, left
-    marked = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
+    # real values beyond float32 refused (as_float32), not made inf (no-data) or 0
+    marked = data.astype(np.complex64) if np.iscomplexobj(data) else as_float32(data)
     marked[~valid] = np.nan
     return marked, share, left
