@@ -5,6 +5,8 @@ On the bundled 3MOS tile (Apache-2.0): an optical tile and its co-registered SAR
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,22 @@ def test_weights_given_with_an_optical_image_are_refused_as_unused_not_as_missin
             CoarseFineMatcher("missing.pt", modality=modality)
     with pytest.raises(FileNotFoundError, match="missing.pt"):  # two SAR images: looked for
         CoarseFineMatcher("missing.pt")
+
+
+def test_dense_scales_beyond_max_scale_change_are_said_to_be_left_out():
+    # they were dropped from the search without a word; all of them, and the pair was
+    # refused with "best structure correlation -inf"
+    from sarfeat.matching.dense import WIDE_SCALES
+
+    with pytest.warns(UserWarning, match=r"dense_scales beyond max_scale_change=2 \(only "
+                      r"0\.5-2 is searched\) are left out of the search: 0\.25, 3; raise"):
+        CoarseFineMatcher(modality="optical-sar", dense_scales=(0.25, 1.0, 3.0))
+    with pytest.warns(UserWarning, match=r": 3, all that were given \(every pair will be "):
+        CoarseFineMatcher(modality="sar-optical", dense_scales=(3.0,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CoarseFineMatcher(modality="optical-sar", dense_scales=WIDE_SCALES)  # 0.5: within
+        CoarseFineMatcher(modality="optical-sar", dense_scales=(3.0,), max_scale_change=4)
 
 
 @pytest.mark.parametrize("options", [{"dense_model": "affine"}, {"dense_scales": (1.0,)}])

@@ -86,7 +86,7 @@ from ..preprocess import check_image, check_nodata
 from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
                           prepare_modality, structure_maps)
 from .dense_fine import DenseFineStage
-from .dense_options import checked_scales, checked_turns, parse_modality
+from .dense_options import checked_scales, checked_turns, parse_modality, scales_within
 from .dense_search import DenseSearch, working_factor
 from .geometry import rotation_scale
 from .inputs import nodata_marked
@@ -468,8 +468,7 @@ class DenseStructuralMatcher(DenseFineStage):
     def searched_scales(self) -> tuple[float, ...]:
         """Scales of image 2 tried by the global search: ``scales`` within
         ``max_scale_change``."""
-        reach = self.max_scale_change * (1 + 1e-9)
-        return tuple(s for s in self.scales if 1 / reach <= s <= reach)
+        return scales_within(self.scales, self.max_scale_change)
 
     def feature_maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from ..structural import MODALITIES
 
-__all__ = ["checked_scales", "checked_turns", "parse_modality"]
+__all__ = ["checked_scales", "checked_turns", "parse_modality", "scales_within"]
 
 
 def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
@@ -35,6 +35,19 @@ def checked_scales(scales: ArrayLike) -> tuple[float, ...]:
     tuple of float
     """
     return _checked_values(scales, 0.0, "scales must be finite and positive, at least one")
+
+
+def scales_within(scales: tuple[float, ...], max_scale_change: float) -> tuple[float, ...]:
+    """Those of ``scales`` within ``[1 / max_scale_change, max_scale_change]`` (by a
+    rounding's margin): the ones the dense matcher's global search tries.
+
+    Examples
+    --------
+    >>> scales_within((0.25, 0.5, 1.0, 2.0, 3.0), 2.0)
+    (0.5, 1.0, 2.0)
+    """
+    reach = max_scale_change * (1 + 1e-9)
+    return tuple(scale for scale in scales if 1 / reach <= scale <= reach)
 
 
 def checked_turns(turns: ArrayLike) -> tuple[float, ...]:

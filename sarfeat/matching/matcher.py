@@ -32,7 +32,7 @@ from .options import (ATTRIBUTE_OF, MATCHER_SETS, detector_as_options, settings_
 from .result import RESULT_FIELDS, MatchResult
 from .stage_detectors import StageDetectors, stage_options
 from .subpixel import refine_result
-from .validation import check_matcher_parameters, sequence_parameters
+from .validation import check_matcher_parameters, sequence_parameters, warn_scales_beyond
 
 from typing import TYPE_CHECKING
 
@@ -241,7 +241,7 @@ class CoarseFineMatcher:
         Scales of image 2 the dense matcher searches (an optical pair); None:
         0.59-2, :data:`~sarfeat.matching.dense.DENSE_SCALES` (0.52-2.3 refined);
         :data:`~sarfeat.matching.dense.WIDE_SCALES` adds 0.5 at about 1.2 times the
-        time; none beyond ``max_scale_change``.
+        time; none beyond ``max_scale_change`` (a UserWarning names those given beyond it).
     dense_model : {'similarity', 'affine'}
         For a pair with an optical image, the dense matcher's ``model`` ('affine' tries a
         stretch on every pair, 1.1 CPU s more; 'similarity' where the templates drift,
@@ -365,6 +365,7 @@ class CoarseFineMatcher:
         self._stages = StageDetectors(self._lock)
         self._fill(MatchResult.empty())
         check_matcher_parameters(self)
+        warn_scales_beyond(self)
 
     def __getstate__(self) -> dict:
         """Parameters and results, not the lock nor the loaded network (for pickle and copy)."""

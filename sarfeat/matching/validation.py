@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 
 import numpy as np
 
@@ -16,11 +17,11 @@ from ..descriptors import DESCRIPTOR_NAMES
 from ..detector import SARR2D2Detector
 from ..preprocess import INPUT_KINDS, check_nodata
 from ..weights import check_weights
-from .dense_options import parse_modality
+from .dense_options import parse_modality, scales_within
 from .models import MODELS
 from .options import ATTRIBUTE_OF
 
-__all__ = ["check_matcher_parameters", "sequence_parameters"]
+__all__ = ["check_matcher_parameters", "sequence_parameters", "warn_scales_beyond"]
 
 _POSITIVE_INTEGERS = ("coarse_keypoints", "fine_keypoints", "max_trials", "min_coarse_inliers",
                       "min_fine_inliers")
@@ -176,6 +177,23 @@ def _check_modality_options(matcher) -> None:
             "network: it follows model ('similarity' or 'affine'), max_scale_change, "
             "input_kind, nodata, rng, dense_scales, dense_model, border_fill and, with "
             "angle_step=None, rotations (the turns searched)")
+
+
+def warn_scales_beyond(matcher) -> None:
+    """Warn of the ``dense_scales`` of a :class:`~sarfeat.CoarseFineMatcher` that lie beyond
+    its ``max_scale_change``: the dense matcher's search leaves them out (all of them: it
+    tries none, and refuses every pair). Called once, when the matcher is made."""
+    scales, most = matcher.dense_scales, matcher.max_scale_change
+    if scales is None:
+        return
+    beyond = [scale for scale in scales if scale not in scales_within(scales, most)]
+    if beyond:
+        warnings.warn(
+            f"dense_scales beyond max_scale_change={most:g} (only {1 / most:.3g}-{most:g} is "
+            f"searched) are left out of the search: {', '.join(f'{s:g}' for s in beyond)}"
+            + (", all that were given (every pair will be refused)"
+               if len(beyond) == len(scales) else "")
+            + "; raise max_scale_change to search them", UserWarning, stacklevel=3)
 
 
 def _given(values: dict, parameters) -> list[str]:
