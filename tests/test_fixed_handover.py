@@ -50,10 +50,10 @@ def _prepared_watch(monkeypatch) -> tuple[list, list]:
     seen, alive = [], []
     prepared = DenseStructuralMatcher._prepared
 
-    def watched(self, image, role):
+    def watched(self, image, role, name):
         alive.append([ref() is not None for ref in seen])
         seen.append(weakref.ref(image))
-        return prepared(self, image, role)
+        return prepared(self, image, role, name)
 
     monkeypatch.setattr(DenseStructuralMatcher, "_prepared", watched)
     return alive, seen
