@@ -482,7 +482,8 @@ def test_the_callers_thread_settings_are_left_alone():
 def test_a_small_pair_is_registered_without_loading_numba():
     """Loading numba costs about 0.45 s in a new process, more than its kernels save on a
     small pair: the example pair registers on the numpy twins (the same bits for the
-    detector) and numba is not imported; a large image loads it."""
+    detector) and numba is not imported; a large image loads it (the scene tiled 2 x 2: the
+    least work that loads it, 512 x 512 pixels)."""
     pytest.importorskip("numba")
     script = (
         "import sys, numpy as np; from sarfeat import register, SARR2D2Detector; "
@@ -490,7 +491,10 @@ def test_a_small_pair_is_registered_without_loading_numba():
         "scene = load_sar_scene('labrador'); "
         "register(scene[..., 0], scene[..., 1]); "
         "small = 'numba' in sys.modules; "
-        "SARR2D2Detector(upright=True).detect(np.tile(scene[..., 0], (3, 3))); "
+        "from sarfeat.runtime.kernels import MIN_COMPILED_WORK; "
+        "large = np.tile(scene[..., 0], (2, 2)); "
+        "assert large.size >= MIN_COMPILED_WORK, 'the tiled scene must be large'; "
+        "SARR2D2Detector(upright=True).detect(large); "
         "print(small, 'numba' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -521,14 +525,17 @@ def test_numba_threads_start_with_sleeping_workers_and_leave_the_environment_alo
 
 def test_an_installed_numba_that_does_not_import_leaves_the_numpy_twins(tmp_path):
     """numba often lags NumPy releases and then raises ImportError when imported: a large
-    image is still detected, on the numpy twins (the same bits), with one warning."""
+    image (the scene tiled 2 x 2, 512 x 512 pixels) is still detected, on the numpy twins
+    (the same bits), with one warning."""
     fake = tmp_path / "numba"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('Numba needs an older NumPy')\n")
     script = (
         "import warnings, numpy as np; from sarfeat import SARR2D2Detector; "
         "from sarfeat.data import load_sar_scene; "
-        "image = np.tile(load_sar_scene('labrador')[..., 0], (3, 3)); "
+        "from sarfeat.runtime.kernels import MIN_COMPILED_WORK; "
+        "image = np.tile(load_sar_scene('labrador')[..., 0], (2, 2)); "
+        "assert image.size >= MIN_COMPILED_WORK, 'the tiled scene must be large'; "
         "warnings.simplefilter('always'); "
         "SARR2D2Detector(upright=True).detect(image)"
     )
