@@ -28,6 +28,12 @@ A pair that the global search's score refuses has no figure of the later checks;
 so that every row holds the figure of every check (its decision stays register's), and
 ``--table`` prints their distributions for each kind of answer (:func:`check_table`).
 
+Long runs: ``--jsonl`` writes each row as a line of JSON as soon as it is measured (a run
+stopped early keeps its rows), ``--skip`` leaves out the pairs that have a row in earlier
+files (to resume a run, or run the rest of a partial one) and ``--share K/N`` runs every
+N-th of the pairs left, from the K-th, so that N processes share one run
+(:func:`pair_chooser`).
+
 Run ``OMP_NUM_THREADS=1 SARFEAT_DATA_DIR=<data> PYTHONPATH=. python
 benchmarks/eval_unrelated.py --part optical-sar --step 2 --json out.json``; see
 benchmarks/README.md for the figures.
@@ -42,6 +48,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -202,11 +209,67 @@ def sar_sar_pairs(step: int = 1):
             [load_reference_transform(name) for name in names])
 
 
+def row_key(row: dict) -> tuple:
+    """What names a row's run: (group, shift, fixed, moving, method)."""
+    return row["group"], row["shift"], row["fixed"], row["moving"], row["method"]
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a ``--json`` file (its ``rows``) or of a ``--jsonl`` file (a row a line).
+
+    Raises
+    ------
+    ValueError
+        When a line of a JSON-lines file is not a row (a JSON object with a ``group``).
+    """
+    text = path.read_text()
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and "rows" in whole:
+        return whole["rows"]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not a row of JSON ({error})") from None
+        if not isinstance(row, dict) or "group" not in row:
+            raise ValueError(f"{path}, line {number}: not a row (no 'group'): {line[:60]}")
+        rows.append(row)
+    return rows
+
+
+def pair_chooser(done: set | None = None, share: tuple[int, int] = (0, 1)
+                 ) -> Callable[[tuple], bool]:
+    """A function of a run's :func:`row_key` that says whether to run it: not when ``done``
+    holds it, and of the others only every ``share[1]``-th, from the ``share[0]``-th (in
+    the order asked), so that processes ``(0, n)``... ``(n - 1, n)`` share one run."""
+    part, parts = share
+    if not 0 <= part < parts:
+        raise ValueError(f"share must be K/N with 0 <= K < N, got {part}/{parts}")
+    done = set() if done is None else done
+    left = [0]  # runs not done met so far
+
+    def choose(key: tuple) -> bool:
+        if key in done:
+            return False
+        left[0] += 1
+        return (left[0] - 1) % parts == part
+
+    return choose
+
+
 def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
-             limit: int | None = None, out=sys.stdout, past_global: bool = False) -> None:
+             limit: int | None = None, out=sys.stdout, past_global: bool = False,
+             choose: Callable[[tuple], bool] | None = None, checkpoint=None) -> None:
     """Every method on the mismatched pairs of ``pairs`` for each shift: append a dict per
-    (pair, method) to ``rows`` and print it as a line of JSON to ``out`` (``past_global``:
-    see :func:`run_method`)."""
+    (pair, method) to ``rows`` and print it as a line of JSON to ``out`` and to
+    ``checkpoint`` (an open file, or None) (``past_global``: see :func:`run_method`;
+    ``choose``: which runs (:func:`row_key`) to make, all when None)."""
     names, fixed, moving, truths = pairs
     for shift in shifts:
         for index in range(len(names) if limit is None else min(limit, len(names))):
@@ -214,6 +277,9 @@ def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
             if other is None:
                 continue
             for method in methods:
+                if choose is not None and not choose((group, shift, names[index],
+                                                      names[other], method)):
+                    continue
                 matrix, message, figures, cpu, wall = run_method(
                     method, fixed[index], moving[other], modality, past_global)
                 row = {"group": group, "shift": shift, "fixed": names[index],
@@ -227,7 +293,9 @@ def evaluate(group: str, pairs, shifts, methods, modality: str, rows: list,
                     row["rmse"] = round(float(registration_rmse(
                         matrix, truths[index], fixed[index].shape, moving[other].shape)), 3)
                 rows.append(row)
-                print(json.dumps(row, default=str), file=out, flush=True)
+                for stream in (out, checkpoint):
+                    if stream is not None:
+                        print(json.dumps(row, default=str), file=stream, flush=True)
 
 
 def summary(rows: list) -> dict:
@@ -295,12 +363,20 @@ def main(argv=None) -> int:
     parser.add_argument("--past-global", action="store_true",
                         help="a pair refused by the global score: the figures of the fine "
                              "stage's checks too (matched again with that check off)")
+    parser.add_argument("--jsonl", type=Path, default=None,
+                        help="write each row here too, a line of JSON each, as it is measured")
+    parser.add_argument("--skip", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="leave out the pairs (and methods) that have a row in these "
+                             "--json or --jsonl files")
+    parser.add_argument("--share", default="0/1", metavar="K/N",
+                        help="run every N-th of the pairs (not skipped), from the K-th "
+                             "(0 <= K < N), so that N processes share a run")
     parser.add_argument("--table", type=Path, nargs="+", default=None, metavar="JSON",
                         help="print the figures' distributions of the rows of earlier --json "
-                             "files (together) and run nothing")
+                             "or --jsonl files (together) and run nothing")
     args = parser.parse_args(argv)
     if args.table is not None:
-        rows = [row for path in args.table for row in json.loads(path.read_text())["rows"]]
+        rows = [row for path in args.table for row in read_rows(path)]
         print(json.dumps(check_table(rows), indent=1))
         return 0
     shifts = [int(s) for s in args.shifts.split(",")]
@@ -308,21 +384,36 @@ def main(argv=None) -> int:
     unknown = set(methods) - {"sarfeat", "sarfeat-any-turn", "sift", "akaze"}
     if unknown or args.step < 1 or args.start < 0 or any(s < 0 for s in shifts):
         parser.error(f"bad --methods {sorted(unknown)}, --step or --shifts")
-    if args.json is not None and args.json.exists():
-        parser.error(f"{args.json} exists: not overwritten")
+    for path in (args.json, args.jsonl):
+        if path is not None and path.exists():
+            parser.error(f"{path} exists: not overwritten")
+    if not re.fullmatch(r"\d+/\d+", args.share):
+        parser.error(f"--share must be K/N, got {args.share!r}")
+    try:
+        choose = pair_chooser({row_key(row) for path in args.skip or () for row in
+                               read_rows(path)},
+                              tuple(int(n) for n in args.share.split("/")))
+    except (ValueError, KeyError) as error:
+        parser.error(f"--share or --skip: {error!r}")
     splits = {f"{s}:{t}": split for s, t, split in OPTICAL_SAR_SETS}
+    for name in args.sets.split(",") if args.part in ("optical-sar", "all") else ():
+        if name not in splits:
+            parser.error(f"unknown set {name!r}; choose from {sorted(splits)}")
+    checkpoint = None if args.jsonl is None else args.jsonl.open("x")
     rows: list = []
     if args.part in ("optical-sar", "all"):
         for name in args.sets.split(","):
-            if name not in splits:
-                parser.error(f"unknown set {name!r}; choose from {sorted(splits)}")
             pair_set, tiles = name.split(":")
             evaluate(name, optical_sar_pairs(pair_set, tiles, splits[name], args.step,
                                                  args.start), shifts,
                      [m for m in methods if m != "sarfeat-any-turn"], "optical", rows,
-                     args.limit, past_global=args.past_global)
+                     args.limit, past_global=args.past_global, choose=choose,
+                     checkpoint=checkpoint)
     if args.part in ("sar-sar", "all"):
-        evaluate("sar-sar", sar_sar_pairs(), shifts, methods, "sar", rows, args.limit)
+        evaluate("sar-sar", sar_sar_pairs(), shifts, methods, "sar", rows, args.limit,
+                 choose=choose, checkpoint=checkpoint)
+    if checkpoint is not None:
+        checkpoint.close()
     report = summary(rows)
     if args.past_global:
         report["figures"] = check_table(rows)

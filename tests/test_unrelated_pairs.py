@@ -132,3 +132,67 @@ def test_check_table_gives_each_figure_by_kind_of_answer():
     assert table["global score, unrelated refused"]["rows"] == 1
     assert "whole-overlap score, unrelated refused" not in table
     assert not any("unrelated returned" in name for name in table)
+
+
+def test_pair_chooser_leaves_out_runs_done_and_shares_the_rest_out():
+    from benchmarks.eval_unrelated import pair_chooser
+
+    keys = [("3mos:3mos", 1, f"t{i}", f"t{i + 1}", "sarfeat") for i in range(7)]
+    done = {keys[2], keys[5]}
+    shares = [[key for key in keys if choose(key)]
+              for choose in (pair_chooser(done, (0, 2)), pair_chooser(done, (1, 2)))]
+    # every run not done, once, in one share or the other; the shares alternate
+    assert sorted(shares[0] + shares[1]) == sorted(set(keys) - done)
+    assert shares[0] == [keys[0], keys[3], keys[6]] and shares[1] == [keys[1], keys[4]]
+    assert [key for key in keys if pair_chooser()(key)] == keys
+    with pytest.raises(ValueError, match="0 <= K < N"):
+        pair_chooser(share=(2, 2))
+
+
+def test_evaluate_writes_a_checkpoint_that_a_later_run_skips(monkeypatch, tmp_path):
+    import json
+
+    from benchmarks import eval_unrelated
+
+    def refuse(method, fixed, moving, modality, past_global=False):
+        return None, "no consistent transform found", {"coarse_inliers": 3}, 0.5, 0.6
+
+    monkeypatch.setattr(eval_unrelated, "run_method", refuse)
+    image = np.zeros((8, 8), np.float32)
+    pairs = ([f"ALOS_desert_{k}" for k in range(4)], [image] * 4, [image] * 4, [None] * 4)
+    rows, path = [], tmp_path / "rows.jsonl"
+    with path.open("x") as checkpoint:
+        eval_unrelated.evaluate("3mos:3mos", pairs, [1, 2], ["sarfeat"], "optical", rows,
+                                out=None, checkpoint=checkpoint,
+                                choose=eval_unrelated.pair_chooser(share=(1, 2)))
+    assert [(r["shift"], r["fixed"], r["moving"]) for r in rows] == [
+        (1, "ALOS_desert_1", "ALOS_desert_2"), (1, "ALOS_desert_3", "ALOS_desert_0"),
+        (2, "ALOS_desert_1", "ALOS_desert_3"), (2, "ALOS_desert_3", "ALOS_desert_1")]
+    assert eval_unrelated.read_rows(path) == rows  # a row a line, as measured
+    assert rows[0]["reason"] == "no consistent transform" and rows[0]["coarse_inliers"] == 3
+    # the rest of the run: the other share, read back from the checkpoint, not run again
+    done = {eval_unrelated.row_key(row) for row in eval_unrelated.read_rows(path)}
+    rest: list = []
+    eval_unrelated.evaluate("3mos:3mos", pairs, [1, 2], ["sarfeat"], "optical", rest,
+                            out=None, choose=eval_unrelated.pair_chooser(done))
+    assert len(rest) == 4 and not done & {eval_unrelated.row_key(row) for row in rest}
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps({"summary": {}, "rows": rest}))
+    assert eval_unrelated.read_rows(whole) == rest  # a --json file too
+    path.write_text(path.read_text() + '{"group": "3mos:3mos", "shi\n')
+    with pytest.raises(ValueError, match="line 5: not a row of JSON"):
+        eval_unrelated.read_rows(path)
+
+
+def test_main_refuses_a_bad_share_and_a_checkpoint_that_exists(tmp_path, capsys):
+    from benchmarks.eval_unrelated import main as evaluate_unrelated
+
+    for share in ("2/2", "1", "a/b"):
+        with pytest.raises(SystemExit):
+            evaluate_unrelated(["--share", share])
+        assert "--share" in capsys.readouterr().err
+    existing = tmp_path / "rows.jsonl"
+    existing.write_text("")
+    with pytest.raises(SystemExit):
+        evaluate_unrelated(["--jsonl", str(existing)])
+    assert "exists: not overwritten" in capsys.readouterr().err
