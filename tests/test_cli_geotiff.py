@@ -412,3 +412,27 @@ def test_detect_writes_the_keypoints_map_coordinates_at_pixel_centres(tmp_path, 
     np.save(plain, vv)
     assert main(["detect", str(plain), "-o", str(tmp_path / "plain.npz"), "-q"]) == 0
     assert "map_xy" not in np.load(tmp_path / "plain.npz").files
+
+
+@pytest.mark.parametrize("modality", ["sar", "optical-sar"])
+def test_register_names_the_file_band_and_nodata_of_an_input_without_valid_pixel(
+        tmp_path, modality, capsys):
+    """A band that its file's nodata covers was 'moving image has no valid pixel' (exit 1),
+    naming neither the file nor its nodata: now refused before any work, as register-stack
+    refuses such a REFERENCE."""
+    image, blank = tmp_path / "image.tif", tmp_path / "blank.tif"
+    write_geotiff(image, load_sar_scene("labrador")[:64, :64, 0], crs=UTM, transform=FIXED_GEO,
+                  nodata=None)
+    write_geotiff(blank, np.stack([np.ones((64, 64)), np.zeros((64, 64))]).astype(np.float32),
+                  crs=UTM, transform=FIXED_GEO, nodata=0)
+    argv = ["register", str(image), str(blank), "--json", str(tmp_path / "r.json"), "-q",
+            "--modality", modality, "--moving-band", "1"]
+    assert main(argv) == 2
+    assert (f"MOVING {str(blank)!r} has no valid pixel in band 1: all NaN or no-data "
+            "(nodata 0 in the file)") in capsys.readouterr().err
+    assert main([*argv, "--nodata", "1"]) == 2  # either one named, as it covers the band
+    assert "(nodata 0 in the file, --nodata 1)" in capsys.readouterr().err
+    assert main(["register", str(blank), str(image), "--fixed-band", "1", "-q", "--json",
+                 str(tmp_path / "r.json"), "--modality", modality]) == 2
+    assert f"FIXED {str(blank)!r} has no valid pixel in band 1" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

@@ -25,7 +25,8 @@ __all__ = [
     "DEVICES", "DEVICE_HELP", "positive_int", "unit_fraction", "device_name", "add_note",
     "checked_weights", "check_outputs", "add_overwrite_option",
     "Console", "jsonable", "guarded", "add_console_options",
-    "input_error", "checked_band", "check_bands", "with_nodata", "PLOT_SUFFIXES", "check_plot",
+    "input_error", "checked_band", "check_bands", "check_valid_pixel", "with_nodata",
+    "PLOT_SUFFIXES", "check_plot",
     "network_text", "unplaced", "has_georeferencing", "unused_georeferencing", "scaling_note",
 ]
 
@@ -107,6 +108,41 @@ def check_bands(choices, more: Sequence[str] = ()) -> None:
     if refused:
         raise UsageError("; ".join(refused) + ("; or --band N: band N of both"
                                                if len(refused) == 2 else ""))
+
+
+def check_valid_pixel(name: str, raster, band: int | None, nodata: float | None,
+                      option: str) -> None:
+    """Refuse, before any work, band ``band`` of ``raster`` (marked by :func:`with_nodata`)
+    when it holds no valid pixel, naming ``name`` (``"MOVING 'a.tif'"``), the band when one
+    is chosen and the no-data values that cover it: the file's own and ``--nodata``.
+
+    A raster of no band (a GeoTIFF's header, :func:`sarfeat.io.read_raster_header`) has its
+    band read a few blocks at a time until one holds a valid pixel
+    (:func:`sarfeat.io.band_has_valid_pixel`); ``option`` chooses the band of a raster of
+    several (:func:`checked_band`).
+
+    Raises
+    ------
+    UsageError
+        When the band has no valid pixel, or a band is to choose.
+    sarfeat.io.RasterError
+        For a band out of range, or a file that cannot be read.
+    """
+    import numpy as np
+
+    from ..io import band_has_valid_pixel
+
+    if raster.count == 0:
+        valid = band_has_valid_pixel(raster, band, nodata)
+    else:
+        valid = np.isfinite(checked_band(raster, band, option)).any()
+    if valid:
+        return
+    own = raster.nodata  # the file's, or --nodata where the file has none (with_nodata)
+    marks = ([] if own is None or np.isnan(own) or own == nodata else
+             [f"nodata {own:g} in the file"]) + ([] if nodata is None else [f"--nodata {nodata:g}"])
+    raise UsageError(f"{name} has no valid pixel" + ("" if band is None else f" in band {band}")
+                     + ": all NaN or no-data" + (f" ({', '.join(marks)})" if marks else ""))
 
 
 def with_nodata(raster, value: float | None):

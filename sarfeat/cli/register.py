@@ -27,8 +27,9 @@ import numpy as np
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from ..wording import counted
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
-                     add_note, add_overwrite_option, check_bands, input_error, network_text,
-                     scaling_note, unplaced, unused_georeferencing, with_nodata)
+                     add_note, add_overwrite_option, check_bands, check_valid_pixel,
+                     input_error, network_text, scaling_note, unplaced, unused_georeferencing,
+                     with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
@@ -155,10 +156,15 @@ def _read_inputs(args: argparse.Namespace, console: Console):
                      (moving, moving_band, "--moving-band")])
         check_sar_pictures(args.modality, (counted_fixed, fixed_band, "FIXED", "--fixed-band"),
                            [(moving, moving_band, "MOVING", "--moving-band")])
+        # --nodata marks no-data in the files too: not resampled into data, and written as
+        # no-data; a band all no-data is refused naming its file, band and nodata
+        fixed, moving = with_nodata(fixed, args.nodata), with_nodata(moving, args.nodata)
+        check_valid_pixel(f"FIXED {str(args.fixed)!r}", fixed, fixed_band, args.nodata,
+                          "--fixed-band")
+        check_valid_pixel(f"MOVING {str(args.moving)!r}", moving, moving_band, args.nodata,
+                          "--moving-band")
     except RasterError as error:
         raise input_error(error) from None
-    # --nodata marks no-data in the files too: not resampled into data, and written as no-data
-    fixed, moving = with_nodata(fixed, args.nodata), with_nodata(moving, args.nodata)
     if args.no_resample and not (fixed.georeferenced and moving.georeferenced
                                  and fixed.crs == moving.crs):
         raise UsageError("--no-resample needs two georeferenced inputs in one CRS")

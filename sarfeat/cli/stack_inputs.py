@@ -12,11 +12,11 @@ import numpy as np
 
 from ..argument_checks import UsageError
 from ..io import (TIFF_SUFFIXES, Raster, RasterError, band_count_view, bands_first,
-                  band_has_valid_pixel, rasterio_or_none, read_raster, read_raster_header)
+                  rasterio_or_none, read_raster, read_raster_header)
 from ..raster import plain_tiff_quiet, scaling_applies
 from ..raster_read import check_input_file, georeferencing_of, unused_crs_of
 from ..wording import counted
-from .common import (check_bands, checked_band, has_georeferencing, input_error,
+from .common import (check_bands, check_valid_pixel, has_georeferencing, input_error,
                      scaling_note, unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
 from .search_options import check_sar_pictures
@@ -206,18 +206,12 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
         check_sar_pictures(getattr(args, "modality", "sar"),
                            (shown, band, "REFERENCE", "--reference-band"),
                            [(image, image_band, "image", "--image-band") for _, image in headers])
-        if raster.count == 0:  # its header: that band alone is read, a few blocks at a
-            # time, until one holds a valid pixel
-            valid = band_has_valid_pixel(raster, band, args.nodata)
-        else:
-            valid = np.isfinite(checked_band(shown, band, "--reference-band")).any()
+        # every image would fail, each in its own task; a header has that band alone read,
+        # a few blocks at a time, until one holds a valid pixel
+        check_valid_pixel(f"REFERENCE {args.reference!r}", marked, band, args.nodata,
+                          "--reference-band")
     except RasterError as error:
         raise input_error(error) from None
-    if not valid:  # every image would fail, each in its own task
-        raise UsageError(f"REFERENCE {args.reference!r} has no valid pixel"
-                         + ("" if band is None else f" in band {band}")
-                         + ": all NaN or no-data" + (f" (--nodata {args.nodata:g})"
-                                                     if args.nodata is not None else ""))
     return raster, headers
 
 
