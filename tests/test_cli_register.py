@@ -518,3 +518,38 @@ def test_the_matcher_of_register_has_the_release_of_weights(weights, files, airs
     coarse = matcher.coarse_settings
     assert matcher._detector(**coarse.detector_settings()).weights == weights
     assert matcher._turn_detector(coarse).weights == weights
+
+
+@pytest.mark.parametrize("colour", ["fixed", "moving", "both"])
+def test_a_refused_sar_pair_with_a_colour_picture_says_how_to_match_it_as_optical(
+        colour, monkeypatch, tmp_path, capsys):
+    """An RGB PNG given with the default --modality sar was matched as SAR by its gray
+    values, and the refusal ('no consistent transform') gave no hint of --modality."""
+    import sarfeat.registration
+    from sarfeat.registration import RegistrationError
+
+    def refused(*args, **kwargs):
+        raise RegistrationError("cannot register the images: no consistent transform",
+                                diagnostics={"failure": "no consistent transform"})
+
+    monkeypatch.setattr(sarfeat.registration, "register", refused)
+    rng = np.random.default_rng(0)
+    picture, gray = tmp_path / "picture.png", tmp_path / "gray.npy"
+    imsave(picture, rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), check_contrast=False)
+    np.save(gray, rng.random((64, 64), dtype=np.float32) + 1)
+    fixed, moving = {"fixed": (picture, gray), "moving": (gray, picture),
+                     "both": (picture, picture)}[colour]
+    report = tmp_path / "r.json"
+    argv = ["register", str(fixed), str(moving), "--json", str(report), "-q", "--overwrite"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    given = {"fixed": "optical-sar", "moving": "sar-optical", "both": "optical"}[colour]
+    hint = _report(report)["hint"]
+    assert f"--modality {given} matches" in hint and f"{str(picture)!r} (3 channels)" in hint
+    assert "no consistent transform" in err
+    if colour != "both":  # a band chosen is matched as the user said: no hint
+        band = "--fixed-band" if colour == "fixed" else "--moving-band"
+        assert main([*argv, band, "0"]) == 1
+        assert _report(report)["hint"] is None
+    assert main(["register", str(gray), str(gray), *argv[3:]]) == 1  # no colour picture
+    assert _report(report)["hint"] is None

@@ -38,8 +38,8 @@ from .report import (raster_pixel_size, failure_report, given_options, registrat
                      write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
                              add_search_options, check_sar_pictures, matcher_options,
-                             overlap_hint, refusal_hint, search_report, upright_search,
-                             whole_circle_search)
+                             overlap_hint, picture_hint, refusal_hint, search_report,
+                             upright_search, whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -309,7 +309,7 @@ def _head(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``sarfeat register`` (its arguments checked by :func:`sarfeat.cli.main`)."""
-    from ..io import written_together
+    from ..io import band_count_view, written_together
     from ..registration import pair_input_kind
     from .common import checked_weights
 
@@ -330,6 +330,9 @@ def run(args: argparse.Namespace) -> None:
         if geotiff_keywords(args, args.output):  # --co that GDAL refuses for MOVING as written
             check_dtype(args, dtype, moving.count)
     kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
+    sides = ((band_count_view(fixed, scaled=False) if fixed.count == 0 else fixed,
+              args.band if args.fixed_band is None else args.fixed_band, "FIXED"),
+             (moving, args.band if args.moving_band is None else args.moving_band, "MOVING"))
     total = result = None
     searched = upright = whole_circle = False
     try:
@@ -373,6 +376,8 @@ def run(args: argparse.Namespace) -> None:
             if searched else None
         if hint is not None:
             hint = overlap_hint(inputs) + hint
+        elif searched:  # a colour picture matched as SAR: how to match it as optical
+            hint = picture_hint(args.modality, error, *sides)
         if args.json is not None and not isinstance(error, UsageError):
             write_json(args.json, {**failure_report(_head(args), error, total, None if result
                                                     is None else result.diagnostics.get("network")),

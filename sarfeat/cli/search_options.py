@@ -9,7 +9,8 @@ options they make (:func:`matcher_options`); which turns are searched
 (:func:`search_report`) and how a refusal says to widen it
 (:func:`refusal_hint`), led for two georeferenced files by how much of the fixed
 one they share (:func:`overlap_hint`); a colour picture in the SAR image's place is refused
-(:func:`check_sar_pictures`). Their refusals are
+(:func:`check_sar_pictures`), and a refused SAR pair with one says how to match it as optical
+(:func:`picture_hint`). Their refusals are
 :func:`sarfeat.cli.register_checks.check_search_options`.
 """
 
@@ -23,7 +24,7 @@ from .register_checks import FINE_PATCHES, patch_limit
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
            "add_matching_options", "matcher_options", "upright_turns", "upright_search",
            "whole_circle_search", "search_report", "refusal_hint", "overlap_hint",
-           "check_sar_pictures"]
+           "check_sar_pictures", "picture_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")
@@ -233,9 +234,41 @@ def check_sar_pictures(modality: str, fixed, moving) -> None:
         return
     sar = [fixed] if modality == "sar-optical" else moving
     for raster, band, name, option in sar:
-        if band is None and raster.picture and raster.count in (3, 4):
+        if _read_as_gray(raster, band):
             raise UsageError(
                 f"{name} {str(raster.path)!r} is a colour picture ({raster.count} channels) "
                 f"where --modality {modality} takes a SAR image: if it is the optical one, "
                 f"give --modality {_SWAPPED[modality]}; to match one of its channels as SAR, "
                 f"choose it with {option}")
+
+
+def _read_as_gray(raster, band: int | None) -> bool:
+    """Whether ``raster`` is a colour picture (3 or 4 channels) read as its gray values:
+    no band of it chosen (:meth:`sarfeat.io.Raster.band`)."""
+    return band is None and raster.picture and raster.count in (3, 4)
+
+
+def picture_hint(modality: str, error: Exception, fixed, moving) -> str | None:
+    """How to match a colour picture as the optical image it likely is, when ``--modality
+    sar`` matched it (its gray values) as SAR and the search was refused; None otherwise.
+
+    It is not refused up front (a picture may be a SAR quick-look): only a refusal of the
+    search itself (a :class:`~sarfeat.registration.RegistrationError` with the matcher's
+    ``diagnostics``) gets the hint. ``fixed`` and ``moving`` are each (raster, band chosen,
+    name: ``"FIXED"``), as :func:`check_sar_pictures` takes them less the option.
+    """
+    from ..registration import RegistrationError
+
+    if modality != "sar" or not isinstance(error, RegistrationError) \
+            or error.diagnostics is None:
+        return None
+    colour = [side for side in (fixed, moving) if _read_as_gray(side[0], side[1])]
+    if not colour:
+        return None
+    both = len(colour) == 2
+    given = "optical" if both else "optical-sar" if colour[0] is fixed else "sar-optical"
+    named = " and ".join(f"{name} {str(raster.path)!r} ({raster.count} channels)"
+                         for raster, _, name in colour)
+    return (f"{named} {'are colour pictures' if both else 'is a colour picture'}, matched as "
+            f"SAR by {'their' if both else 'its'} gray values (--modality sar): if optical, "
+            f"--modality {given} matches {'them' if both else 'it'} as optical")
