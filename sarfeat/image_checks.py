@@ -4,9 +4,10 @@
 refuses a path, a :class:`sarfeat.io.Raster` or anything else with a hint on what
 to pass; :func:`valid_mask` says which pixels may be used (NaN, infinite, masked,
 ``nodata`` and user-masked pixels may not); :func:`check_nodata` checks a
-``nodata`` value; :func:`as_float32` gives the float32 values sarfeat computes in,
-refusing values that float32 cannot hold. :mod:`sarfeat.preprocess` re-exports
-them all.
+``nodata`` value; :func:`unusable_reason` says why an image cannot be matched at
+all (no valid pixel, mostly no-data, constant); :func:`as_float32` gives the
+float32 values sarfeat computes in, refusing values that float32 cannot hold.
+:mod:`sarfeat.preprocess` re-exports them all.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from .tensor_input import tensor_values
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["as_float32", "check_image", "check_nodata", "valid_mask"]
+__all__ = ["MIN_VALID_FRACTION", "as_float32", "check_image", "check_nodata",
+           "unusable_reason", "valid_mask"]
+
+#: The least share of valid pixels that :func:`sarfeat.register` takes by default (its
+#: ``min_valid_fraction``).
+MIN_VALID_FRACTION = 0.05
 
 
 def check_image(image: ArrayLike | torch.Tensor, name: str = "image") -> np.ndarray:
@@ -138,6 +144,58 @@ def valid_mask(values: ArrayLike, nodata: float | None = None, mask: ArrayLike |
     if mask is not None:
         valid &= _check_mask(mask, data.shape)
     return valid
+
+
+def unusable_reason(image: ArrayLike, nodata: float | None = None,
+                    min_valid_fraction: float = 0.0) -> str | None:
+    """Why ``image`` cannot be matched, worded to follow its name; None when it can.
+
+    The reasons, in this order: no valid pixel (:func:`valid_mask`), fewer valid pixels
+    than ``min_valid_fraction`` of them, every valid pixel equal (a constant image: nothing
+    to match; a complex image's magnitudes are compared).
+
+    Parameters
+    ----------
+    image : array_like or numpy.ma.MaskedArray
+        The image (a masked array's mask is no-data).
+    nodata : float, optional
+        The value that marks missing pixels, besides NaN.
+    min_valid_fraction : float
+        The least share of valid pixels taken (:data:`MIN_VALID_FRACTION`: what
+        :func:`sarfeat.register` takes by default).
+
+    Returns
+    -------
+    str or None
+        For example ``"is constant (every valid pixel equals 0): there is nothing to
+        match"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unusable_reason(np.zeros((4, 4)))
+    'is constant (every valid pixel equals 0): there is nothing to match'
+    >>> unusable_reason(np.eye(4)) is None
+    True
+    """
+    valid = valid_mask(image, nodata)
+    fraction = float(valid.mean())
+    if fraction == 0:
+        return "has no valid pixel (all NaN, infinite, masked or equal to nodata)"
+    if fraction < min_valid_fraction:
+        return (f"is mostly no-data: only {100 * fraction:.1f} % of its pixels are valid "
+                f"(finite, not masked, not nodata), less than the {100 * min_valid_fraction:.0f}"
+                " % required (min_valid_fraction of sarfeat.register, --min-valid-fraction on "
+                "the command line)")
+    # extremes of the valid pixels without a copy of them
+    values = np.asarray(np.ma.getdata(image))
+    values = np.abs(values) if np.iscomplexobj(values) else values
+    info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
+        np.finfo(values.dtype)
+    low = np.min(values, where=valid, initial=info.max)
+    if low == np.max(values, where=valid, initial=info.min):
+        return f"is constant (every valid pixel equals {low:g}): there is nothing to match"
+    return None
 
 
 def check_nodata(nodata: object) -> None:

@@ -31,11 +31,12 @@ from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
 from .handover import Handover, handed_on
+from .image_checks import MIN_VALID_FRACTION, unusable_reason
 from .input_kinds import pair_input_kind
 from .matching import CoarseFineMatcher, parse_modality
 from .nodata_steps import mark_nodata
 from .pair_inputs import PairInputs
-from .preprocess import check_image, valid_mask
+from .preprocess import check_image
 from .registration_result import RegistrationResult
 from .structural import masked_like_gray, modality_image
 
@@ -91,31 +92,9 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
     except ValueError as error:
         raise ValueError(f"{which} image: {error}") from None
     image = image if np.ma.isMaskedArray(image) else checked
-    valid = valid_mask(image, nodata)
-    fraction = float(valid.mean())
-    if fraction == 0:
-        raise RegistrationError(
-            f"{which} image has no valid pixel (all NaN, infinite, masked or equal to nodata)",
-            which)
-    if fraction < min_valid_fraction:
-        raise RegistrationError(
-            f"{which} image is mostly no-data: only {100 * fraction:.1f} % of its pixels are "
-            f"valid (finite, not masked, not nodata), less than the "
-            f"{100 * min_valid_fraction:.0f} % required (min_valid_fraction, "
-            "--min-valid-fraction on the command line)", which
-        )
-    # extremes of the valid pixels without a copy of them
-    values = np.ma.getdata(image)
-    values = np.abs(values) if np.iscomplexobj(values) else values
-    info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
-        np.finfo(values.dtype)
-    low = np.min(values, where=valid, initial=info.max)
-    high = np.max(values, where=valid, initial=info.min)
-    if low == high:
-        raise RegistrationError(
-            f"{which} image is constant (every valid pixel equals {low:g}): "
-            "there is nothing to register", which
-        )
+    reason = unusable_reason(image, nodata, min_valid_fraction)  # the matcher says it too
+    if reason is not None:
+        raise RegistrationError(f"{which} image {reason}", which)
     return image
 
 
@@ -126,7 +105,7 @@ def register(
     weights: str | os.PathLike | R2D2Net | None = None,
     model: str = "affine",
     order: int = 1,
-    min_valid_fraction: float = 0.05,
+    min_valid_fraction: float = MIN_VALID_FRACTION,
     matcher: CoarseFineMatcher | None = None,
     progress: bool | None = None,
     **matcher_options: Any,

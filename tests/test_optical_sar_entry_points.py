@@ -5,6 +5,7 @@ On the bundled 3MOS tile (Apache-2.0): an optical tile and its co-registered SAR
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -148,3 +149,29 @@ def test_the_matcher_names_its_images_alike(tile):
     # it said "image has no valid pixel" without saying which
     with pytest.raises(ValueError, match=r"^image2: image has no valid pixel"):
         CoarseFineMatcher(modality="optical-sar").match(tile[0], np.full(SHAPE, np.nan))
+
+
+@pytest.mark.parametrize("modality", ["optical-sar", "sar-optical"])
+def test_the_matcher_s_refusal_of_an_unusable_image_says_why_as_register_does(tile, modality):
+    """A constant or 99 %-NaN image was refused as 'best structure correlation -1.000' or
+    '-inf', where register says 'constant' or 'mostly no-data' before any search."""
+    optical, sar = tile
+    sparse = sar.astype(np.float32)
+    sparse[np.random.default_rng(0).random(sar.shape) < 0.99] = np.nan
+    for pair, which, reason in [
+            ((np.zeros_like(optical), sar), 0, r"is constant \(every valid pixel equals 0\)"),
+            ((optical, sparse), 1, r"is mostly no-data: only 1\.\d % of its pixels are valid")]:
+        pair = pair if modality == "optical-sar" else pair[::-1]
+        which = which if modality == "optical-sar" else 1 - which
+        matcher = CoarseFineMatcher(modality=modality, progress=False)
+        try:
+            assert len(matcher.match(*pair)) == 0 and matcher.model is None
+            failure = matcher.diagnostics["failure"]
+            assert "best structure correlation" in failure  # the search's own word kept
+        except ValueError as error:  # a SAR image 1 so sparse its coarse map is all NaN:
+            failure = str(error)    # it was 'the image has no valid pixel', naming neither
+            assert "global search cannot be made" in failure
+        assert re.match(rf"image{which + 1} {reason}", failure), failure
+        with pytest.raises(sarfeat.RegistrationError,
+                           match=rf"{('fixed', 'moving')[which]} image {reason}"):
+            sarfeat.register(*pair, modality=modality, progress=False)

@@ -82,6 +82,7 @@ from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
 from ..handover import handed_on, looked_at, shape_of, taken
+from ..image_checks import MIN_VALID_FRACTION, unusable_reason
 from ..preprocess import check_image, check_nodata
 from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
                           prepare_modality, structure_maps)
@@ -400,15 +401,23 @@ class DenseStructuralMatcher(DenseFineStage):
         started = time.perf_counter()
         steps = _StepBar(self.progress)
         # one at a time: an image handed over is let go once prepared, before the other is
-        prepared1, fill1, valid1 = self._prepared(taken(image1), self.modality[0], "image1")
-        prepared2, fill2, valid2 = self._prepared(taken(image2), self.modality[1], "image2")
+        prepared1, fill1, valid1, why1 = self._prepared(taken(image1), self.modality[0], "image1")
+        prepared2, fill2, valid2, why2 = self._prepared(taken(image2), self.modality[1], "image2")
         del image1, image2  # their copies with no-data marked are freed; the callers' kept
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
+        # what register would have refused either image for: said with a refusal
+        said = "; ".join(f"{name} {why}" for name, why in (("image1", why1), ("image2", why2))
+                         if why is not None)
         steps.advance()
         search = DenseSearch(lambda image: self.feature_maps(image, "coarse"), self.min_overlap,
                              self.angles(), self.searched_scales(), self.coarse_size,
                              self.refine_size)
-        hypotheses = search.hypotheses(prepared1, prepared2)
+        try:
+            hypotheses = search.hypotheses(prepared1, prepared2)
+        except ValueError as error:  # a coarse map without a valid pixel
+            if not said:
+                raise
+            raise ValueError(f"{said}: the global search cannot be made ({error})") from None
         self.diagnostics["coarse_hypotheses"] = search.described(hypotheses)
         steps.advance()
         prior, score = search.refine(prepared1, prepared2, hypotheses)
@@ -430,17 +439,23 @@ class DenseStructuralMatcher(DenseFineStage):
                 f"correlation {score:.3f}, {self.min_coarse_score} needed): refused rather "
                 "than guessed")
         steps.close()
+        if self.model is None and said:  # the refusal led by what register would have said
+            self.diagnostics["failure"] = f"{said}; {self.diagnostics['failure']}"
         self.diagnostics["seconds"] = time.perf_counter() - started
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])
         return self.matches[self.inliers]
 
-    def _prepared(self, image, role: str, name: str) -> tuple[np.ndarray, float, float]:
+    def _prepared(self, image, role: str, name: str) -> tuple[np.ndarray, float, float,
+                                                              str | None]:
         """An image as the steps read it (:func:`~sarfeat.structural.prepare_modality` of it,
-        no-data marked), its border fill's and valid shares; its refusal says ``name``."""
+        no-data marked), its border fill's and valid shares, and what would make
+        :func:`sarfeat.register` refuse it (:func:`~sarfeat.image_checks.unusable_reason` at
+        its default ``min_valid_fraction``), or None; its refusal says ``name``."""
         try:
             marked, fill, valid = nodata_marked(image, self.nodata, self.border_fill)
-            return prepare_modality(marked, role, self.input_kind), fill, valid
+            why = unusable_reason(marked, None, MIN_VALID_FRACTION)
+            return prepare_modality(marked, role, self.input_kind), fill, valid, why
         except ValueError as error:
             raise ValueError(f"{name}: {error}") from None
 
