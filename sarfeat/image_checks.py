@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["MIN_VALID_FRACTION", "as_float32", "check_image", "check_nodata",
-           "unusable_reason", "valid_mask"]
+           "check_numeric_dtype", "unusable_reason", "valid_mask"]
 
 #: The least share of valid pixels that :func:`sarfeat.register` takes by default (its
 #: ``min_valid_fraction``).
@@ -71,12 +71,7 @@ def check_image(image: ArrayLike | torch.Tensor, name: str = "image") -> np.ndar
         image = np.asarray(tensor_values(image))
     except ValueError as error:  # a ragged nested list
         raise ValueError(f"{name} cannot be read as an array: {error}") from None
-    if image.dtype == bool or image.dtype.kind in "mM" \
-            or not np.issubdtype(image.dtype, np.number):
-        raise ValueError(
-            f"{name} dtype {image.dtype} is not supported: pass a numeric array "
-            "(uint8, uint16, float32, float64 or complex)"
-        )
+    check_numeric_dtype(image.dtype, name)
     if image.ndim != 2:
         hint = ""
         if image.ndim == 3 and image.shape[-1] in (3, 4):
@@ -88,6 +83,28 @@ def check_image(image: ArrayLike | torch.Tensor, name: str = "image") -> np.ndar
     if image.size == 0:
         raise ValueError(f"{name} is empty (shape {image.shape}); pass an image with pixels")
     return image
+
+
+def check_numeric_dtype(dtype: np.dtype, name: str = "image") -> None:
+    """Refuse a dtype that is not one of numbers (bool, dates, strings), as :func:`check_image`
+    does; files read by :func:`sarfeat.io.read_raster` alike.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The image's dtype.
+    name : str
+        How the message calls the image.
+
+    Raises
+    ------
+    ValueError
+        For such a dtype.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == bool or dtype.kind in "mM" or not np.issubdtype(dtype, np.number):
+        raise ValueError(f"{name} dtype {dtype} is not supported: pass a numeric array "
+                         "(uint8, uint16, float32, float64 or complex)")
 
 
 def valid_mask(values: ArrayLike, nodata: float | None = None, mask: ArrayLike | None = None

@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike
 
 from .canvas_fill import BORDER_FILL_CONVEXITY, border_fill  # moved there, as these:
 from .image_checks import (MIN_VALID_FRACTION, as_float32, check_image, check_nodata,
-                           unusable_reason, valid_mask)
+                           check_numeric_dtype, unusable_reason, valid_mask)
 from .input_kinds import (  # their old import path keeps working
     INPUT_KINDS, LINEAR_TAIL, InputKind, auto_input_kind, check_input_kind, display_divisor,
 )
@@ -70,7 +70,7 @@ __all__ = [
     "SARScaling", "ScaledImage", "as_float32", "auto_input_kind", "check_image", "check_nodata",
     "check_input_kind", "display_divisor", "fill_invalid", "normalize_sar", "resolve_input_kind",
     "border_fill", "sample_scaling", "sar_scaling", "valid_mask", "BORDER_FILL_CONVEXITY",
-    "MIN_VALID_FRACTION", "unusable_reason",
+    "MIN_VALID_FRACTION", "unusable_reason", "check_numeric_dtype",
 ]
 
 

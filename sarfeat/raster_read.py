@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .image_checks import check_numeric_dtype
 from .nodata_steps import alpha_index, mark_nodata, nodata_fits, nodata_valid_mask
 from .raster import (
     GDAL_NODATA_TAG, IMAGE_SUFFIXES, TIFF_SUFFIXES, GeoreferencingWarning, Raster, RasterError,
@@ -90,6 +91,10 @@ def read_raster(path: str | os.PathLike) -> Raster:
     if array.ndim not in (2, 3) or array.size == 0:
         raise RasterError(f"{str(path)!r} has shape {array.shape}: expected a 2-D image or a "
                           "3-D (rows, cols, bands) array")
+    try:  # a bool .npy is refused here, as a bad input file, not once matching starts
+        check_numeric_dtype(array.dtype, repr(str(path)))
+    except ValueError as error:
+        raise RasterError(str(error)) from None
     data = array[None] if array.ndim == 2 else np.moveaxis(_bands_last(array), -1, 0)
     if colours is not None and len(colours) != data.shape[0]:
         colours = None

@@ -409,3 +409,23 @@ def test_with_nodata_marks_pixels_and_keeps_a_value_the_dtype_holds():
     assert with_nodata(raster, None) is raster and with_nodata(raster, float("nan")) is raster
     own = with_nodata(Raster(data, data != 7, nodata=7.0), 0)
     assert own.nodata == 7 and own.valid.sum() == 1  # the file's own value is kept
+
+
+@pytest.mark.parametrize("array", [np.ones((64, 64), bool), np.ones(64, np.float32),
+                                   np.array([["a"] * 64] * 64)], ids=["bool", "1-D", "text"])
+@pytest.mark.parametrize("command", ["register", "detect"])
+def test_an_npy_input_of_the_wrong_type_is_a_usage_error_before_any_work(array, command,
+                                                                         tmp_path, capsys):
+    """A bool .npy exited 1 once matching started ('fixed image: image dtype bool is not
+    supported'), where a 1-D one exits 2 as it is read: both are bad input files."""
+    image = tmp_path / "image.npy"
+    np.save(image, array)
+    other = tmp_path / "other.npy"
+    np.save(other, np.random.default_rng(0).random((64, 64), dtype=np.float32))
+    inputs = [str(image), str(other)] if command == "register" else [str(image)]
+    outputs = ["--json", str(tmp_path / "r.json")] if command == "register" else \
+        ["-o", str(tmp_path / "k.csv")]
+    assert main([command, *inputs, *outputs, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {str(image)!r} " in err and ("not supported" in err or "shape" in err), err
+    assert not (tmp_path / "r.json").exists()
