@@ -228,3 +228,38 @@ def test_a_colour_picture_in_the_sar_images_place_is_refused_before_any_work(til
             f"optical one, give --modality {swapped}; to match one of its channels as SAR, "
             f"choose it with {option}")
         assert not report.exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("rows", [8, 40])
+def test_cli_refusal_of_images_too_small_for_the_fine_stage_says_so(tile, rows, tmp_path,
+                                                                    capsys):
+    """A strip 40 (or 8) pixels high was refused after the whole search with a hint to widen
+    turns and scales (--turns any, --scales wide), which points away from the cause: no
+    template of the fine stage fits in it."""
+    paths = [tmp_path / "optical.npy", tmp_path / "sar.npy"]
+    for path, image in zip(paths, tile):
+        np.save(path, image[:rows, :8 if rows == 8 else None].astype(np.float32))
+    report = tmp_path / "r.json"
+    status = main(["register", *map(str, paths), "--modality", "optical-sar", "--json",
+                   str(report)])
+    said = capsys.readouterr()
+    assert status == 1, said.err
+    hint = json.loads(report.read_text(encoding="utf-8"))["hint"]
+    assert hint.startswith("FIXED and MOVING are too small for the fine stage, which places "
+                           "its templates in 61 x 61 pixel windows"), hint
+    assert "--turns any" not in hint and "--scales wide" not in hint and hint in said.out
+
+
+def test_register_stack_refusal_of_images_too_small_for_the_fine_stage_says_so(tile, tmp_path,
+                                                                                capsys):
+    pytest.importorskip("distributed")
+    paths = [tmp_path / "optical.npy", tmp_path / "sar.npy"]
+    for path, image in zip(paths, tile):
+        np.save(path, image[:40].astype(np.float32))
+    out = tmp_path / "out"
+    status = main(["register-stack", *map(str, paths), "-o", str(out), "--modality",
+                   "optical-sar", "--format", "npy", "--no-progress", "--workers", "1"])
+    assert status == 1, capsys.readouterr().out
+    hint = json.loads((out / "sar.json").read_text(encoding="utf-8"))["hint"]
+    assert hint.startswith("REFERENCE and the image are too small for the fine stage"), hint
+    assert "--turns any" not in hint

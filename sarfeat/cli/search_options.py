@@ -154,9 +154,13 @@ def search_report(args: argparse.Namespace, upright: bool, whole_circle: bool) -
 
 
 def refusal_hint(args: argparse.Namespace, error: Exception | str, upright: bool,
-                 whole_circle: bool, resampled: bool = False) -> str | None:
+                 whole_circle: bool, resampled: bool = False, too_small: dict | None = None,
+                 names: tuple[str, str] = ("FIXED", "MOVING")) -> str | None:
     """What the turns and scales searched for a refused optical pair were, and how to widen
     them; None for another error or pair, at the widest, or (scales) a ``resampled`` moving.
+    Images too small for the fine stage's templates (``diagnostics['too_small']``, or
+    ``too_small`` where ``error`` is a class name) are said to be instead, naming them
+    by ``names`` (the fixed and the moving image's): no wider search helps them.
 
     Only a refusal of the search itself gets a hint: a
     :class:`~sarfeat.registration.RegistrationError` with the matcher's
@@ -174,6 +178,14 @@ def refusal_hint(args: argparse.Namespace, error: Exception | str, upright: bool
         isinstance(error, RegistrationError) and error.diagnostics is not None
     if not refused or getattr(args, "modality", "sar") == "sar":
         return None
+    too_small = too_small if isinstance(error, str) else error.diagnostics.get("too_small")
+    if too_small:
+        named = " and ".join(dict(zip(("image1", "image2"), names))[name]
+                             for name in too_small["images"])
+        return (f"{named} {'is' if len(too_small['images']) == 1 else 'are'} too small for the "
+                f"fine stage, which places its templates in {too_small['window']} x "
+                f"{too_small['window']} pixel windows: no wider search (--turns, --scales) "
+                "helps; match larger images")
     hints = []
     if not whole_circle:
         searched = "only the upright turn was" if upright else "turns within +-90 degrees were"

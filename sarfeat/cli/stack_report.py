@@ -99,7 +99,8 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         resampled = outcome.inputs is not None and outcome.inputs.resampled
         hint = refusal_hint(
             argparse.Namespace(**options or {}), outcome.error_type, search["upright_search"],
-            search["whole_circle_search"], resampled) if outcome.extra.get("searched") else None
+            search["whole_circle_search"], resampled, outcome.extra.get("too_small"),
+            ("REFERENCE", "the image")) if outcome.extra.get("searched") else None
         if hint is not None:  # led by the share of REFERENCE the two files hold data on
             hint = overlap_hint(outcome.inputs, "REFERENCE", "the image") + hint
         outcome.extra["hint"] = hint

@@ -288,7 +288,8 @@ class DenseStructuralMatcher(DenseFineStage):
     matches, votes, inliers, coarse_model, coarse_angle, diagnostics : object
         As :class:`~sarfeat.matching.MatchResult` documents them (``votes`` holds the
         placement's correlation in hundredths; ``diagnostics['failure']`` says
-        why a pair was refused). The global search matches no points: its
+        why a pair was refused, and ``['too_small']`` which images, if any, are too
+        small for the fine stage's templates). The global search matches no points: its
         figure is ``diagnostics['coarse_score']`` (the best structure
         correlation), and ``['coarse_candidates']`` and ``['coarse_inliers']``
         are None; ``['fine_candidates']`` and ``['fine_inliers']`` count the
@@ -439,8 +440,12 @@ class DenseStructuralMatcher(DenseFineStage):
                 f"correlation {score:.3f}, {self.min_coarse_score} needed): refused rather "
                 "than guessed")
         steps.close()
-        if self.model is None and said:  # the refusal led by what register would have said
-            self.diagnostics["failure"] = f"{said}; {self.diagnostics['failure']}"
+        if self.model is None:  # the refusal: led by what register would have said; and
+            # images too small for the fine stage's templates, which no wider search helps
+            self.diagnostics["too_small"] = self.too_small_for_templates(prepared1.shape,
+                                                                         prepared2.shape)
+            if said:
+                self.diagnostics["failure"] = f"{said}; {self.diagnostics['failure']}"
         self.diagnostics["seconds"] = time.perf_counter() - started
         self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
                                             - self.diagnostics["seconds_coarse"])

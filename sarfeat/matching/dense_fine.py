@@ -51,6 +51,21 @@ class DenseFineStage:
     :class:`~sarfeat.matching.DenseStructuralMatcher`, whose parameters and feature maps
     they use."""
 
+    @property
+    def template_window(self) -> int:
+        """Side, in fine working pixels, of the window a template is placed in:
+        ``2 * (template + search_radius) + 1``."""
+        return 2 * (self.template + self.search_radius) + 1
+
+    def too_small_for_templates(self, shape1, shape2) -> dict | None:
+        """``{'images': [...], 'window': side}``: the images ('image1', 'image2') with a
+        side shorter than :attr:`template_window` once brought to the fine stage's working
+        size (longest side ``fine_size`` at most), where no template fits whatever the
+        search finds; None when neither is."""
+        small = [name for name, shape in (("image1", shape1), ("image2", shape2))
+                 if min(shape) * min(1.0, self.fine_size / max(shape)) < self.template_window]
+        return {"images": small, "window": self.template_window} if small else None
+
     def fine_stage_swapped(self, image1, image2, prior: np.ndarray) -> None:
         """The fine stage on image 2's grid (its pixels finer than a small image 1's):
         image 1 resampled onto it, image 2's templates; the results turned back."""
@@ -207,7 +222,7 @@ class DenseFineStage:
         )
         self.inliers = np.zeros(len(inliers), bool)
         if not len(inliers):
-            side = 2 * (self.template + self.search_radius) + 1
+            side = self.template_window
             diagnostics["failure"] = (
                 f"no template could be placed: the overlap at the fine stage holds no valid "
                 f"{side} x {side} pixel window (images too small, or mostly no-data there): "

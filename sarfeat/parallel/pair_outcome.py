@@ -42,9 +42,11 @@ class PairOutcome:
     read), for a failed pair ``network`` (what ran the keypoint network, as
     ``result.diagnostics['network']``; None when it did not run), ``failed_image`` (the
     image a :class:`~sarfeat.RegistrationError` blames: ``'fixed'``, ``'moving'`` or
-    None), ``searched`` (True once the pair reached the matcher: its error is then the
-    search's; False for a refusal of :func:`~sarfeat.register`'s input checks, an image
-    mostly no-data say, which come before the search), ``warnings`` (the warnings that the
+    None), ``too_small`` (the dense matcher's ``diagnostics['too_small']``: images too
+    small for its fine stage's templates, or None), ``searched`` (True once the pair
+    reached the matcher: its error is then the search's; False for a refusal of
+    :func:`~sarfeat.register`'s input checks, an image mostly no-data say, which come
+    before the search), ``warnings`` (the warnings that the
     task raised on its worker, :class:`~sarfeat.parallel.task_warnings.TaskWarning`, each
     raised again on the client as the outcome comes back), and whatever a ``postprocess``
     function adds (for example the files it wrote). Empty for a pair whose task did not

@@ -166,7 +166,9 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
             raise  # possibly transient: let Dask retry the task
         outcome.error, outcome.error_type = _sentence(error), type(error).__name__
         # what ran the keypoint network when the matcher ran and found no model
-        outcome.extra["network"] = (getattr(error, "diagnostics", None) or {}).get("network")
+        found = getattr(error, "diagnostics", None) or {}
+        outcome.extra["network"] = found.get("network")
+        outcome.extra["too_small"] = found.get("too_small")  # for the fine stage's templates
         outcome.extra["failed_image"] = getattr(error, "image", None)  # 'fixed', 'moving'...
         if isinstance(error, RegistrationError) and error.diagnostics is None:
             outcome.extra["searched"] = False  # refused by register's input checks, before it
