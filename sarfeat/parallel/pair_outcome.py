@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PairOutcome"]
 
+
 @dataclass
 class PairOutcome:
     """The outcome of registering one pair: a result, or the reason there is none.
