@@ -111,7 +111,7 @@ def check_bands(choices, more: Sequence[str] = ()) -> None:
 
 
 def check_valid_pixel(name: str, raster, band: int | None, nodata: float | None,
-                      option: str) -> None:
+                      option: str, window=None) -> None:
     """Refuse, before any work, band ``band`` of ``raster`` (marked by :func:`with_nodata`)
     when it holds no valid pixel, naming ``name`` (``"MOVING 'a.tif'"``), the band when one
     is chosen and the no-data values that cover it: the file's own and ``--nodata``.
@@ -119,7 +119,8 @@ def check_valid_pixel(name: str, raster, band: int | None, nodata: float | None,
     A raster of no band (a GeoTIFF's header, :func:`sarfeat.io.read_raster_header`) has its
     band read a few blocks at a time until one holds a valid pixel
     (:func:`sarfeat.io.band_has_valid_pixel`); ``option`` chooses the band of a raster of
-    several (:func:`checked_band`).
+    several (:func:`checked_band`). ``window``, the band's pixels where MOVING lies (read of
+    a raster of no band by its footprint's window), is checked instead of the whole band.
 
     Raises
     ------
@@ -132,7 +133,9 @@ def check_valid_pixel(name: str, raster, band: int | None, nodata: float | None,
 
     from ..io import band_has_valid_pixel
 
-    if raster.count == 0:
+    if window is not None:
+        valid = np.isfinite(window).any()
+    elif raster.count == 0:
         valid = band_has_valid_pixel(raster, band, nodata)
     else:
         valid = np.isfinite(checked_band(raster, band, option)).any()
@@ -142,7 +145,8 @@ def check_valid_pixel(name: str, raster, band: int | None, nodata: float | None,
     marks = ([] if own is None or np.isnan(own) or own == nodata else
              [f"nodata {own:g} in the file"]) + ([] if nodata is None else [f"--nodata {nodata:g}"])
     raise UsageError(f"{name} has no valid pixel" + ("" if band is None else f" in band {band}")
-                     + ": all NaN or no-data" + (f" ({', '.join(marks)})" if marks else ""))
+                     + ("" if window is None else " where MOVING lies") + ": all NaN or no-data"
+                     + (f" ({', '.join(marks)})" if marks else ""))
 
 
 def with_nodata(raster, value: float | None):

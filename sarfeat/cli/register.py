@@ -1,17 +1,15 @@
 """``sarfeat register FIXED MOVING [-o OUT] [--json R] [--tie-points T]`` and ``--example``.
 
-When both files are georeferenced, their CRSs and geotransforms give the prior:
-the fixed image is cropped to the moving image's footprint (a chip inside a
-scene is matched against its own part of the scene; footprints that do not
-overlap are refused with that reason), a moving image at another resolution or
-in another CRS is brought onto that grid (rasterio.warp) before matching, and
-the transform reported still maps fixed pixels to the moving file's own
-pixels; with an optical image (``--modality``) such a pair is upright and only
-the upright turn is searched (``--turns``). Every band of the moving file is
-then resampled once with that transform, in its own dtype and nodata (or, with
-``--no-resample``, its pixels are kept and its geotransform corrected, when the
-transform is a shift). Without ``-o`` only the report, tie points or plot are written.
-The options are checked first, by :mod:`sarfeat.cli.register_checks`.
+When both files are georeferenced, their CRSs and geotransforms give the prior: the fixed image
+is cropped to the moving image's footprint (a chip inside a scene is matched against its own
+part of the scene; footprints that do not overlap are refused with that reason), a moving image
+at another resolution or in another CRS is brought onto that grid (rasterio.warp) before
+matching, and the transform reported still maps fixed pixels to the moving file's own pixels;
+with an optical image (``--modality``) such a pair is upright and only the upright turn is
+searched (``--turns``). Every band of the moving file is then resampled once with that
+transform, in its own dtype and nodata (or, with ``--no-resample``, its pixels are kept and its
+geotransform corrected, when the transform is a shift). Without ``-o`` only the report, tie
+points or plot are written. The options are checked first, by :mod:`sarfeat.cli.register_checks`.
 """
 
 from __future__ import annotations
@@ -37,9 +35,9 @@ from .report import (raster_pixel_size, failure_report, given_options, registrat
                      tie_points, transform_fit_note, updated_geotransform, write_json,
                      write_tie_points)
 from .search_options import (WHOLE_CIRCLE, add_band_options, add_matching_options,
-                             add_search_options, check_sar_pictures, matcher_options,
-                             overlap_hint, picture_hint, refusal_hint, search_report,
-                             upright_search, whole_circle_search)
+                             add_search_options, check_sar_pictures, colour_pictures,
+                             matcher_options, overlap_hint, picture_hint, refusal_hint,
+                             search_report, upright_search, whole_circle_search)
 
 if TYPE_CHECKING:
     from ..registration import PairInputs as Inputs
@@ -134,13 +132,13 @@ def _register(fixed, moving, matcher, console: Console, min_valid_fraction: floa
 
 
 def _read_inputs(args: argparse.Namespace, console: Console):
-    """(fixed, moving, read_fixed): the two rasters (usage errors for unreadable inputs) and
-    the reader of the fixed band's window (:func:`_window_reader`), or None.
+    """(fixed, moving, read_fixed): the two rasters (usage errors for unreadable inputs) and the
+    reader of the fixed band's window (:func:`_window_reader`), or None.
 
-    When both files are georeferenced (and FIXED is a GeoTIFF), FIXED is read by its header
-    alone (:func:`sarfeat.io.read_raster_header`: a raster of no band): only the band
-    matched, in the window of MOVING's footprint, is read from it, once that is known
-    (:func:`_prepare`); else both are read whole."""
+    When both files are georeferenced (and FIXED is a GeoTIFF), FIXED is read by its header alone
+    (:func:`sarfeat.io.read_raster_header`: a raster of no band): only the band matched, in the
+    window of MOVING's footprint, is read from it, once that is known (:func:`_prepare`); else
+    both are read whole."""
     from ..io import RasterError, band_count_view, read_raster, read_raster_header
 
     fixed_band = args.band if args.fixed_band is None else args.fixed_band
@@ -159,8 +157,9 @@ def _read_inputs(args: argparse.Namespace, console: Console):
         # --nodata marks no-data in the files too: not resampled into data, and written as
         # no-data; a band all no-data is refused naming its file, band and nodata
         fixed, moving = with_nodata(fixed, args.nodata), with_nodata(moving, args.nodata)
-        check_valid_pixel(f"FIXED {str(args.fixed)!r}", fixed, fixed_band, args.nodata,
-                          "--fixed-band")
+        if not windowed:  # else only MOVING's footprint is read of it: checked in _prepare
+            check_valid_pixel(f"FIXED {str(args.fixed)!r}", fixed, fixed_band, args.nodata,
+                              "--fixed-band")
         check_valid_pixel(f"MOVING {str(args.moving)!r}", moving, moving_band, args.nodata,
                           "--moving-band")
     except RasterError as error:
@@ -183,9 +182,8 @@ def _read_inputs(args: argparse.Namespace, console: Console):
 
 
 def _window_reader(args: argparse.Namespace, header, band: int | None):
-    """``read(window)``: band ``band`` of FIXED (its ``header``) in ``window`` (r0, r1, c0,
-    c1), as the whole file read with ``--nodata`` would give it
-    (:func:`sarfeat.io.read_band_window`)."""
+    """``read(window)``: band ``band`` of FIXED (its ``header``) in ``window`` (r0, r1, c0, c1),
+    as the whole file read with ``--nodata`` would give it (:func:`sarfeat.io.read_band_window`)."""
     from ..io import RasterError, read_band_window
 
     def read(window: tuple[int, int, int, int]) -> np.ndarray:
@@ -199,24 +197,28 @@ def _window_reader(args: argparse.Namespace, header, band: int | None):
 
 def _prepare(args: argparse.Namespace, fixed, moving, console: Console,
              read_fixed=None) -> Inputs:
-    """What is matched (:func:`sarfeat.registration.prepare_pair`; ``read_fixed``: the
-    reader of the fixed band's window, for a ``fixed`` raster of no band), said on the console;
-    the fixed file's bands let go
-    (:meth:`~sarfeat.registration.PairInputs.without_fixed_bands`): only the band
-    matched, cropped, is used from here on.
+    """What is matched (:func:`sarfeat.registration.prepare_pair`; ``read_fixed``: the reader
+    of the fixed band's window, for a ``fixed`` raster of no band), said on the console; the
+    fixed file's bands let go (:meth:`~sarfeat.registration.PairInputs.without_fixed_bands`):
+    only the band matched, cropped, is used from here on.
 
     Raises
     ------
     sarfeat.RegistrationError
         When two georeferenced footprints do not overlap.
+    UsageError
+        When FIXED has no valid pixel there.
     """
     from ..io import grid_difference
     from ..registration import FOOTPRINT_MARGIN, prepare_pair
 
-    inputs = prepare_pair(fixed, moving, args.band if args.fixed_band is None
-                          else args.fixed_band, args.band if args.moving_band is None
+    fixed_band = args.band if args.fixed_band is None else args.fixed_band
+    inputs = prepare_pair(fixed, moving, fixed_band, args.band if args.moving_band is None
                           else args.moving_band, margin=FOOTPRINT_MARGIN,
                           names=("FIXED", "MOVING"), read_fixed=read_fixed)
+    if read_fixed is not None:  # FIXED read by its header: its window checked, not the file
+        check_valid_pixel(f"FIXED {str(args.fixed)!r}", fixed, fixed_band, args.nodata,
+                          "--fixed-band", window=inputs.fixed_image)
     r0, r1, c0, c1 = inputs.window
     if inputs.resampled:
         if inputs.window != (0, fixed.shape[0], 0, fixed.shape[1]):
@@ -233,10 +235,9 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console,
 
 
 def _without_moving_bands(args: argparse.Namespace, inputs: Inputs) -> Inputs:
-    """``inputs`` with a MOVING raster of no band (its shape and georeferencing kept) when
-    the band matched was brought onto the fixed grid, a copy of its own: the file as read
-    (an 8265 x 7475 float32 scene, 309 MB with its mask) is not held while matching; -o
-    reads it again (:func:`_moving_again`)."""
+    """``inputs`` with a MOVING raster of no band (its shape and georeferencing kept) when the
+    band matched was brought onto the fixed grid, a copy of its own: the file as read (an 8265
+    x 7475 float32 scene, 309 MB with its mask) is not held while matching; -o reads it again."""
     from dataclasses import replace
 
     moving = inputs.moving
@@ -330,9 +331,10 @@ def run(args: argparse.Namespace) -> None:
         if geotiff_keywords(args, args.output):  # --co that GDAL refuses for MOVING as written
             check_dtype(args, dtype, moving.count)
     kind = pair_input_kind(args.input_kind, fixed, moving)  # 8-bit pictures stay display
-    sides = ((band_count_view(fixed, scaled=False) if fixed.count == 0 else fixed,
-              args.band if args.fixed_band is None else args.fixed_band, "FIXED"),
-             (moving, args.band if args.moving_band is None else args.moving_band, "MOVING"))
+    pictures = colour_pictures(  # not the rasters: they are let go while matching
+        (band_count_view(fixed, scaled=False) if fixed.count == 0 else fixed,
+         args.band if args.fixed_band is None else args.fixed_band, "FIXED"),
+        (moving, args.band if args.moving_band is None else args.moving_band, "MOVING"))
     total = result = None
     searched = upright = whole_circle = False
     try:
@@ -377,7 +379,7 @@ def run(args: argparse.Namespace) -> None:
         if hint is not None:
             hint = overlap_hint(inputs) + hint
         elif searched:  # a colour picture matched as SAR: how to match it as optical
-            hint = picture_hint(args.modality, error, *sides)
+            hint = picture_hint(args.modality, error, pictures)
         if args.json is not None and not isinstance(error, UsageError):
             write_json(args.json, {**failure_report(_head(args), error, total, None if result
                                                     is None else result.diagnostics.get("network")),

@@ -24,7 +24,7 @@ from .register_checks import FINE_PATCHES, patch_limit
 __all__ = ["MODALITIES", "WHOLE_CIRCLE", "add_search_options", "add_band_options",
            "add_matching_options", "matcher_options", "upright_turns", "upright_search",
            "whole_circle_search", "search_report", "refusal_hint", "overlap_hint",
-           "check_sar_pictures", "picture_hint"]
+           "check_sar_pictures", "colour_pictures", "picture_hint"]
 
 #: Choices of ``--modality``: what the fixed and the moving image are.
 MODALITIES = ("sar", "optical-sar", "sar-optical", "optical")
@@ -260,27 +260,31 @@ def _read_as_gray(raster, band: int | None) -> bool:
     return band is None and raster.picture and raster.count in (3, 4)
 
 
-def picture_hint(modality: str, error: Exception, fixed, moving) -> str | None:
+def colour_pictures(fixed, moving) -> tuple[tuple[str, str, int], ...]:
+    """The sides that are colour pictures read as their gray values: (name, path, channels)
+    of each, for :func:`picture_hint` (taken before matching, so that the rasters can be let
+    go while it runs). ``fixed`` and ``moving`` are each (raster, band chosen, name:
+    ``"FIXED"``), as :func:`check_sar_pictures` takes them less the option."""
+    return tuple((name, str(raster.path), raster.count) for raster, band, name in (fixed, moving)
+                 if _read_as_gray(raster, band))
+
+
+def picture_hint(modality: str, error: Exception, colour) -> str | None:
     """How to match a colour picture as the optical image it likely is, when ``--modality
     sar`` matched it (its gray values) as SAR and the search was refused; None otherwise.
 
     It is not refused up front (a picture may be a SAR quick-look): only a refusal of the
     search itself (a :class:`~sarfeat.registration.RegistrationError` with the matcher's
-    ``diagnostics``) gets the hint. ``fixed`` and ``moving`` are each (raster, band chosen,
-    name: ``"FIXED"``), as :func:`check_sar_pictures` takes them less the option.
+    ``diagnostics``) gets the hint. ``colour`` is :func:`colour_pictures` of the two sides.
     """
     from ..registration import RegistrationError
 
     if modality != "sar" or not isinstance(error, RegistrationError) \
-            or error.diagnostics is None:
-        return None
-    colour = [side for side in (fixed, moving) if _read_as_gray(side[0], side[1])]
-    if not colour:
+            or error.diagnostics is None or not colour:
         return None
     both = len(colour) == 2
-    given = "optical" if both else "optical-sar" if colour[0] is fixed else "sar-optical"
-    named = " and ".join(f"{name} {str(raster.path)!r} ({raster.count} channels)"
-                         for raster, _, name in colour)
+    given = "optical" if both else "optical-sar" if colour[0][0] == "FIXED" else "sar-optical"
+    named = " and ".join(f"{name} {path!r} ({count} channels)" for name, path, count in colour)
     return (f"{named} {'are colour pictures' if both else 'is a colour picture'}, matched as "
             f"SAR by {'their' if both else 'its'} gray values (--modality sar): if optical, "
             f"--modality {given} matches {'them' if both else 'it'} as optical")
