@@ -339,3 +339,49 @@ def test_a_summary_on_a_full_disk_still_counts_the_images(tmp_path, monkeypatch,
     assert captured.err.endswith(f"sarfeat register-stack: error: cannot write "
                                  f"{str(out / 'summary.json')!r}: No space left on device\n")
     assert sorted(path.name for path in out.iterdir()) == ["flat.json"]
+
+
+def test_a_refused_sar_pair_with_a_colour_picture_says_how_to_match_it_as_optical(
+        tmp_path, capsys):
+    """`sarfeat register` says how to match a colour picture that --modality sar matched as
+    SAR (its gray values) when the search is refused (picture_hint); register-stack's
+    refused images had no hint. Their NAME.json, failure line and summary entry now give
+    register's, naming REFERENCE or the image."""
+    from skimage.io import imsave
+
+    from sarfeat.cli import main
+
+    rng = np.random.default_rng(0)  # noise: every pair is refused by the search
+    pictures = [tmp_path / "ref.png", tmp_path / "picture.png"]
+    for picture in pictures:
+        imsave(picture, rng.integers(0, 255, (128, 128, 3), dtype=np.uint8),
+               check_contrast=False)
+    gray, gray_reference = tmp_path / "gray.npy", tmp_path / "gray_ref.npy"
+    for path in (gray, gray_reference):
+        np.save(path, rng.random((128, 128), dtype=np.float32) + 1)
+    hints = {}
+    for reference in (pictures[0], gray_reference):
+        out = tmp_path / reference.stem
+        assert main(["register-stack", str(reference), str(gray), str(pictures[1]), "-o",
+                     str(out), "--format", "npy", "--no-progress", "--workers", "1"]) == 1
+        printed = capsys.readouterr().out
+        summary = json.loads((out / "summary.json").read_text())
+        for name in ("gray", "picture"):
+            report = json.loads((out / f"{name}.json").read_text())
+            assert report["error_type"] == "RegistrationError"
+            hints[reference.stem, name] = report["hint"]
+            entry = next(e for e in summary["failures"] if e["name"] == name)
+            assert entry["hint"] == report["hint"]
+            if report["hint"] is not None:
+                assert (f"{name}: FAILED (RegistrationError): {report['error']}; "
+                        f"{report['hint']}") in printed
+    reference, image = (f"REFERENCE {str(pictures[0])!r} (3 channels)",
+                        f"image {str(pictures[1])!r} (3 channels)")
+    assert hints["ref", "gray"] == (
+        f"{reference} is a colour picture, matched as SAR by its gray values (--modality "
+        "sar): if optical, --modality optical-sar matches it as optical")
+    assert hints["ref", "picture"].startswith(f"{reference} and {image} are colour pictures")
+    assert "--modality optical matches them" in hints["ref", "picture"]
+    assert hints["gray_ref", "picture"].startswith(f"{image} is a colour picture")
+    assert "--modality sar-optical matches it" in hints["gray_ref", "picture"]
+    assert hints["gray_ref", "gray"] is None  # no colour picture

@@ -20,7 +20,9 @@ Dask task (:func:`sarfeat.parallel.iter_register_pairs`): on a new
 - ``NAME.json``: the transform and diagnostics, as ``sarfeat register
   --json`` writes them, or the reason the image could not be registered (and,
   for an optical pair refused by the search, ``hint``: how to widen it, as
-  ``sarfeat register`` says it; also on the command's line for the image);
+  ``sarfeat register`` says it, or, for a SAR pair with a colour picture read as
+  its gray values, how to match it as optical; also on the command's line for
+  the image);
 
 when REFERENCE and an image are both georeferenced, the pair is matched as
 ``sarfeat register`` matches it (:func:`sarfeat.registration.prepare_pair`):
@@ -96,7 +98,7 @@ from .geotiff_output import add_geotiff_options, check_geotiff_options, geotiff_
 from .register_checks import check_search_options
 from .search_options import (add_band_options, add_matching_options, add_search_options,
                              matcher_options, search_report, upright_turns, whole_circle_search)
-from .stack_inputs import (check_distinct, georeferencing_notes, matched_bands,
+from .stack_inputs import (check_distinct, colour_sides, georeferencing_notes, matched_bands,
                            read_reference, scaling_notes)
 from .stack_outputs import (FORMATS, SUMMARY, check_earlier_outputs, check_inputs_kept,
                             check_output_dir, earlier_outputs, output_names, prepare_output_dir)
@@ -242,6 +244,7 @@ def run(args: argparse.Namespace) -> None:
         nodata=args.nodata, order=args.order, options=given_options(args, SHAPING),
         bands=matched_bands(args), searches=searches,
         geotiff=geotiff_keywords(args, Path(f"x.{args.format}")),
+        pictures=colour_sides(args, raster, headers),  # for a refused search's hint
     )
     # the path, not the pixels, travels in the graph of a reference read by its header
     reference = os.path.abspath(args.reference) if windowed else raster

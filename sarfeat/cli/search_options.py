@@ -269,21 +269,26 @@ def colour_pictures(fixed, moving) -> tuple[tuple[str, str, int], ...]:
                  if _read_as_gray(raster, band))
 
 
-def picture_hint(modality: str, error: Exception, colour) -> str | None:
+def picture_hint(modality: str, error: Exception | str, colour,
+                 fixed: str = "FIXED") -> str | None:
     """How to match a colour picture as the optical image it likely is, when ``--modality
     sar`` matched it (its gray values) as SAR and the search was refused; None otherwise.
 
     It is not refused up front (a picture may be a SAR quick-look): only a refusal of the
     search itself (a :class:`~sarfeat.registration.RegistrationError` with the matcher's
-    ``diagnostics``) gets the hint. ``colour`` is :func:`colour_pictures` of the two sides.
+    ``diagnostics``) gets the hint. ``error`` is the exception, or its class name where the
+    caller knows it to be the search's, as for :func:`refusal_hint` (``register-stack``).
+    ``colour`` is :func:`colour_pictures` of the two sides, ``fixed`` the fixed side's name
+    there (``register-stack``: ``"REFERENCE"``).
     """
     from ..registration import RegistrationError
 
-    if modality != "sar" or not isinstance(error, RegistrationError) \
-            or error.diagnostics is None or not colour:
+    refused = error == RegistrationError.__name__ if isinstance(error, str) else \
+        isinstance(error, RegistrationError) and error.diagnostics is not None
+    if modality != "sar" or not refused or not colour:
         return None
     both = len(colour) == 2
-    given = "optical" if both else "optical-sar" if colour[0][0] == "FIXED" else "sar-optical"
+    given = "optical" if both else "optical-sar" if colour[0][0] == fixed else "sar-optical"
     named = " and ".join(f"{name} {path!r} ({count} channels)" for name, path, count in colour)
     return (f"{named} {'are colour pictures' if both else 'is a colour picture'}, matched as "
             f"SAR by {'their' if both else 'its'} gray values (--modality sar): if optical, "

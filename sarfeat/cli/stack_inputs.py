@@ -19,10 +19,11 @@ from ..wording import counted
 from .common import (check_bands, check_valid_pixel, has_georeferencing, input_error,
                      scaling_note, unused_georeferencing, with_nodata)
 from .geotiff_output import check_dtype
-from .search_options import check_sar_pictures
+from .search_options import check_sar_pictures, colour_pictures
 
 __all__ = ["header_raster", "read_headers", "images_needing_a_band", "check_distinct",
-           "matched_bands", "read_reference", "georeferencing_notes", "scaling_notes",
+           "matched_bands", "read_reference", "colour_sides", "georeferencing_notes",
+           "scaling_notes",
            "check_output_layouts",
            "check_output_type"]
 
@@ -213,6 +214,23 @@ def read_reference(args: argparse.Namespace) -> tuple[Raster, list[tuple[str, Ra
     except RasterError as error:
         raise input_error(error) from None
     return raster, headers
+
+
+def colour_sides(args: argparse.Namespace, reference: Raster,
+                 headers: Sequence[tuple[str, Raster]]) -> dict[str, tuple]:
+    """The colour pictures read as their gray values (REFERENCE, an image or both:
+    :func:`~sarfeat.cli.search_options.colour_pictures`) of each pair with one under
+    ``--modality sar``, by the image's path (``headers`` from :func:`read_headers`), for
+    the hint of a refused search (:func:`~sarfeat.cli.search_options.picture_hint`), as
+    ``sarfeat register`` gives it; worked out from the headers on the client.
+    ``reference`` is :func:`read_reference`'s raster."""
+    if getattr(args, "modality", "sar") != "sar":
+        return {}
+    band, image_band = matched_bands(args)
+    shown = band_count_view(reference, scaled=False) if reference.count == 0 else reference
+    sides = {image: colour_pictures((shown, band, "REFERENCE"), (header, image_band, "image"))
+             for image, header in headers}
+    return {image: colour for image, colour in sides.items() if colour}
 
 
 def scaling_notes(reference_path: str, reference: Raster,

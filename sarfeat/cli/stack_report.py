@@ -10,7 +10,7 @@ import numpy as np
 
 from .common import Console, jsonable, with_nodata
 from .geotiff_output import output_report
-from .search_options import overlap_hint, refusal_hint
+from .search_options import overlap_hint, picture_hint, refusal_hint
 from .stack_outputs import SUMMARY
 
 __all__ = ["SHAPING", "save_outcome", "save_unreported", "outcome_entry", "print_outcome",
@@ -28,7 +28,7 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
                  reference_path: str, images: list[str], weights: str | None, model: str,
                  nodata: float | None = None, order: int = 1, options: dict | None = None,
                  bands: tuple = (None, None), searches: tuple[dict, dict] = ({}, {}),
-                 geotiff: dict | None = None):
+                 geotiff: dict | None = None, pictures: dict | None = None):
     """Write one image's outputs where the worker runs; the warped image stays there.
 
     ``NAME.json`` is the report that ``sarfeat register --json`` writes for the pair
@@ -37,7 +37,10 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
     written. ``bands``: the reference's and the image's band matched; ``searches``: what
     the report says of the search (:func:`~sarfeat.cli.search_options.search_report`) of
     an image matched on its own grid and of two georeferenced files; ``geotiff``: the
-    GeoTIFF keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``).
+    GeoTIFF keywords of :func:`~sarfeat.io.write_raster` (``--co``, ``--overviews``);
+    ``pictures``: the colour pictures read as their gray values of each pair with one, by
+    the image's path in ``images``
+    (:func:`~sarfeat.cli.stack_inputs.colour_sides`), for the hint of a refused SAR search.
 
     An image registered whose output cannot be made or written (a full disk, say), or
     whose report cannot be made, is failed there, not retried, its registered image
@@ -97,12 +100,17 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
             outcome.error = _image_band_error(image, outcome.error)
         # how to widen the search of a refused optical pair, as `sarfeat register` says it
         resampled = outcome.inputs is not None and outcome.inputs.resampled
+        given = argparse.Namespace(**options or {})
+        searched = outcome.extra.get("searched")
         hint = refusal_hint(
-            argparse.Namespace(**options or {}), outcome.error_type, search["upright_search"],
+            given, outcome.error_type, search["upright_search"],
             search["whole_circle_search"], resampled, outcome.extra.get("too_small"),
-            ("REFERENCE", "the image")) if outcome.extra.get("searched") else None
+            ("REFERENCE", "the image")) if searched else None
         if hint is not None:  # led by the share of REFERENCE the two files hold data on
             hint = overlap_hint(outcome.inputs, "REFERENCE", "the image") + hint
+        elif searched:  # a colour picture matched as SAR: how to match it as optical
+            hint = picture_hint(getattr(given, "modality", "sar"), outcome.error_type,
+                                (pictures or {}).get(image, ()), "REFERENCE")
         outcome.extra["hint"] = hint
         report = jsonable({**head, "status": "failed", "error": outcome.error,
                            "error_type": outcome.error_type,
