@@ -16,6 +16,7 @@ import numpy as np
 
 from .argument_checks import DEVICES, is_device_name
 from .geometry import check_order
+from .image_checks import MIN_VALID_FRACTION
 from .runtime.choice import PRECISIONS, RUNTIMES, resolve_device
 from .preprocess import INPUT_KINDS, check_nodata
 from .weights import check_weights
@@ -194,7 +195,8 @@ def check_detector_parameters(params) -> None:
     check_bool("progress", params.progress)
 
 
-def check_register_options(order: int = 1, min_valid_fraction: float = 0.05) -> None:
+def check_register_options(order: int = 1,
+                           min_valid_fraction: float = MIN_VALID_FRACTION) -> None:
     """Refuse the ``order`` and ``min_valid_fraction`` that :func:`sarfeat.register` refuses.
 
     Parameters

@@ -163,6 +163,30 @@ def test_register_takes_the_orders_that_the_warp_takes(order):
         assert outcomes == [None, None]
 
 
+def test_the_default_min_valid_fraction_is_one_constant():
+    """The command line's --min-valid-fraction default and check_register_options' wrote 0.05
+    again beside sarfeat.image_checks.MIN_VALID_FRACTION (register()'s default): changing
+    the constant left them behind. They are the constant itself now, and so is the help's
+    number."""
+    import argparse
+    import inspect
+
+    from sarfeat.cli.search_options import add_matching_options
+    from sarfeat.image_checks import MIN_VALID_FRACTION
+    from sarfeat.registration import check_register_options
+
+    parser = argparse.ArgumentParser()
+    add_matching_options(parser)
+    option = next(action for action in parser._actions if action.dest == "min_valid_fraction")
+    # the same object, not an equal literal written again
+    assert option.default is MIN_VALID_FRACTION
+    assert f"(default {MIN_VALID_FRACTION:g})" in option.help
+    default = inspect.signature(check_register_options).parameters["min_valid_fraction"]
+    assert default.default is MIN_VALID_FRACTION
+    assert inspect.signature(register).parameters["min_valid_fraction"].default \
+        is MIN_VALID_FRACTION
+
+
 @pytest.mark.parametrize("keywords, error, message", [
     ({"matcher": "affine"}, TypeError, "matcher must be a CoarseFineMatcher"),  # AttributeError
     ({"min_valid_fraction": "0.1"}, ValueError, "min_valid_fraction must be"),  # '<=' TypeError

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..image_checks import MIN_VALID_FRACTION
 from .common import BAND_INDEX, UsageError, unit_fraction
 from .register_checks import FINE_PATCHES, patch_limit
 
@@ -90,9 +91,9 @@ def add_matching_options(parser: argparse.ArgumentParser, fixed: str = "FIXED") 
         help="with an optical image, match a constant fill around an image turned or scaled "
              "onto its canvas as data (by default, when the four corners hold one value, its "
              "pixels connected to the border are no-data)")
-    add("--min-valid-fraction", type=unit_fraction, default=0.05, metavar="F",
+    add("--min-valid-fraction", type=unit_fraction, default=MIN_VALID_FRACTION, metavar="F",
         help="refuse an input (after the crop to the overlap of georeferenced footprints) "
-             "with a smaller fraction of valid pixels (default 0.05)")
+             f"with a smaller fraction of valid pixels (default {MIN_VALID_FRACTION:g})")
     add("--max-fine-patches", type=patch_limit, default=FINE_PATCHES, metavar="N|all",
         help=f"most 512-pixel patches of {fixed} the fine stage describes, spread evenly over "
              "a large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
