@@ -66,7 +66,8 @@ class PairInputs:
         overlap of two georeferenced rasters on one grid), or None when the moving band is
         matched on its own grid (the rasters are not both georeferenced) or the images were
         not kept (:func:`sarfeat.parallel.register_stack`'s ``keep_warped=False``); once
-        ``fixed_image`` is handed over (:meth:`handing_over`), the share as it was then."""
+        ``fixed_image`` is handed over (:meth:`handing_over`; ``keep_warped=False`` hands
+        over a fixed band of a task's own), the share as it was then."""
         if self.handed_over is not None:
             return self.handed_over[1]
         if self.fixed_image is None or self.moving_image is None:

@@ -156,3 +156,36 @@ def test_handover_gives_its_image_once():
     assert taken(image) is image and handed_on(image, np.shape) == (2, 3)
     with pytest.raises(TypeError, match="NumPy array"):
         Handover([[1, 2]])
+
+
+@pytest.mark.parametrize("given, keep_warped, kept", [
+    ("path", False, False),  # the task reads its window of REFERENCE: its own, handed over
+    ("path", True, True),  # the outcome keeps its inputs' images, as --plot keeps FIXED's
+    ("raster", False, True),  # a view of the raster received (shared by a worker's tasks)
+])
+def test_a_stack_task_lets_its_own_reference_band_go_before_the_image_is_prepared(
+        shifted_pair, monkeypatch, given, keep_warped, kept):
+    """register-stack's tasks held their reference band (the window of REFERENCE each reads
+    by its path) in every frame down to the matcher while it matched, where register hands
+    FIXED's over. A band of the task's own is handed over now with keep_warped=False (the
+    command line's); one that is a view of the reference received is not (freeing it
+    frees nothing)."""
+    distributed = pytest.importorskip("distributed")
+    from sarfeat.io import read_raster
+    from sarfeat.parallel import register_stack
+
+    alive, _ = _prepared_watch(monkeypatch)
+    reference = str(shifted_pair[0]) if given == "path" else read_raster(shifted_pair[0])
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:  # in this process: watched
+        outcome, = register_stack(reference, [str(shifted_pair[1])], client=client,
+                                  modality="optical-sar", keep_warped=keep_warped,
+                                  progress=False)
+    assert outcome.ok, outcome.error
+    assert alive == [[], [kept]]
+    shift = outcome.result.transform.params[:2, 2]
+    np.testing.assert_allclose(shift, (3, -2), atol=3.0)  # registered: within 3 px
+    if not kept:  # the inputs keep the band's window and the pair's shared fraction
+        assert outcome.inputs.fixed_image is None
+        assert outcome.inputs.window == (0, 256, 0, 256)
+        assert outcome.inputs.shared_fraction() == pytest.approx(254 * 253 / 256 ** 2)

@@ -56,8 +56,9 @@ class PairOutcome:
     """PairInputs or None: for two georeferenced rasters, what was matched
     (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether the moving
     image was resampled); None otherwise. With ``keep_warped=False`` its rasters keep no
-    band and its images are None; a fixed GeoTIFF given by path keeps none either (read by
-    its window: ``fixed_image``)."""
+    band and its images are None (a fixed band handed over to the matcher keeps its shape
+    and :meth:`~sarfeat.registration.PairInputs.shared_fraction`: ``handed_over``); a
+    fixed GeoTIFF given by path keeps none either (read by its window: ``fixed_image``)."""
 
     @property
     def ok(self) -> bool:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..atomic_files import lasting_write_error
+from ..handover import Handover
 from ..io import (Raster, RasterError, band_count_view, read_band_window, read_raster,
                   read_raster_header)
 from ..matching.dense_threads import checked_threads
@@ -133,6 +134,7 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
     _worker.prepare_process(torch_threads)
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
     fixed_band, moving_band = _bands(band)
+    received = fixed  # a path, or a raster or array that the worker's other tasks may share
     try:
         fixed, moving, read_fixed = _read_pair(fixed, moving, fixed_band, options.get("nodata"))
         # two uint8 pictures are display images, as `sarfeat register` reads them
@@ -155,6 +157,8 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
             outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
+        if not keep_warped:  # the task's own fixed band is let go once the matcher has its copy
+            outcome.inputs, fixed = _handing_over(outcome.inputs, fixed, received)
         outcome.extra["searched"] = True  # an error from here on is the search's
         # no bar from a worker: the client shows its own over the pairs (see _worker)
         outcome.result = register(fixed, moving, matcher=matcher, progress=False,
@@ -186,6 +190,26 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
     if not keep_warped and outcome.inputs is not None:
         outcome.inputs = _without_pixels(outcome.inputs)
     return outcome
+
+
+def _handing_over(inputs: PairInputs | None, fixed, received) -> tuple:
+    """(inputs, fixed): the fixed band matched in a :class:`~sarfeat.handover.Handover`
+    where it is this task's own copy (read from a file by the task, or converted from the
+    raster received), so that it is freed once the matcher has made its working copy (as
+    ``sarfeat register`` hands FIXED's band over); ``inputs`` (None for a pair matched on
+    its own grids) then keep its shape and shared fraction
+    (:meth:`~sarfeat.registration.PairInputs.handing_over`). A band that is a view of
+    ``received``, the fixed input as the task received it (a stack's reference, copied to
+    each worker once and shared by its tasks), is left as it is: letting it go frees
+    nothing."""
+    if not isinstance(fixed, np.ndarray):
+        return inputs, fixed
+    shared = received.data if isinstance(received, Raster) else received
+    if isinstance(shared, np.ndarray) and np.may_share_memory(fixed, shared):
+        return inputs, fixed
+    if inputs is None:
+        return None, Handover(fixed)
+    return inputs.handing_over()
 
 
 def _sentence(error: BaseException) -> str:
@@ -309,7 +333,11 @@ def iter_register_pairs(
         is reported with ``error`` saying so.
     keep_warped : bool
         Send the warped images back (False saves memory and transfers; then
-        ``result.warped`` is None). A band that its file scales or offsets
+        ``result.warped`` is None, and a fixed band that a task holds of its own, read
+        from a file or converted from the fixed image received, is handed over to the
+        matcher, freed once it has made its working copy, as ``sarfeat register`` hands
+        FIXED's over; a band that is a view of a shared fixed image is left as it is). A
+        band that its file scales or offsets
         (GDAL scale and offset) is warped as its physical values, the values
         matched; the command line's products keep the stored values.
     postprocess : callable, optional
