@@ -168,6 +168,33 @@ def test_a_tasks_warnings_still_follow_the_workers_filters():
         assert [found.message for found in _in_a_task(_warn_here, "kept")] == ["kept"]
 
 
+def test_a_task_gathers_a_warning_that_a_thread_of_no_task_showed_before_it_started():
+    """While a task records (its filter in place), a thread that runs no task shows a warning
+    once per place; a task that starts afterwards and raises it from the same place gathered
+    nothing, as Python had noted the place as shown."""
+    started, release = threading.Event(), threading.Event()
+
+    def long_task():
+        with recorded():
+            started.set()
+            release.wait()
+
+    first = threading.Thread(target=long_task)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        first.start()
+        try:
+            started.wait()
+            _warn_here("shown by no task first")
+            later = _in_a_task(_warn_here, "shown by no task first")
+        finally:
+            release.set()
+            first.join()
+    assert [str(warning.message) for warning in shown] == ["shown by no task first"]
+    assert later == [TaskWarning(__name__, "_ItsWarning", "shown by no task first", __file__,
+                                 _WARN_LINE, __name__)]
+
+
 def test_relay_raises_a_warning_from_the_module_that_raised_it():
     """The client's filters of a module apply to its tasks' warnings: the module was taken
     from the file's path ('/worker/sarfeat/io/raster_read'), which no module filter

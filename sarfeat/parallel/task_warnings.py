@@ -18,9 +18,23 @@ own: Python's default shows a warning of the same text from the same line once p
 process, which kept it from every task after the first that a worker ran. While a task
 records, a filter at the front of :data:`warnings.filters` matches in the threads whose
 warnings a task gathers alone (``"always"``, so that Python's once-per-place registry is
-neither read nor written for them), and the other filters are applied here; a thread
-that runs no task sees the filters as they were. The filter is taken out when the last
-task stops recording.
+not written for them), and the other filters are applied here; a thread that runs no
+task sees the filters as they were. The filter is taken out when the last task stops
+recording.
+
+Python shows a warning of the ``"default"`` action once per place (its text, class and
+line, kept in the raising module's ``__warningregistry__``), and it reads that registry
+before any filter: a warning that a thread running no task showed would be hidden from a
+task raising it from the same place. Python forgets that registry whenever a filter is
+added with :func:`warnings.simplefilter` (since Python 3.4), so each task, as it starts
+recording, puts the task filter at the front again and adds a filter that matches
+nothing, taken out at once (:func:`_forget_shown`); so does the last task as it stops.
+A task that starts after a thread running no task showed a warning gathers it too (a
+thread running no task may then show a warning once more, as after any change of the
+filters). One case is left: a warning that a thread running no task shows *while* a
+task records, then raised by that task from the same place, is not gathered, as the
+registry is the module's, not the thread's (forgetting it at each such warning would
+have those threads show each of their warnings every time).
 """
 
 from __future__ import annotations
@@ -84,23 +98,36 @@ class _TaskThreads:
 _THREADS = _TaskThreads()
 
 
-def _filters_changed() -> None:
-    """Have Python forget the warnings that it showed once (as filterwarnings does)."""
-    changed = getattr(warnings, "_filters_mutated", None)
-    if changed is not None:
-        changed()
+class _Unraised(Warning):
+    """A warning class that nothing raises: a filter of it decides nothing."""
+
+
+#: The filter of :class:`_Unraised`, as :func:`warnings.simplefilter` makes it.
+_UNRAISED_FILTER = ("ignore", None, _Unraised, None, 0)
+
+
+def _forget_shown() -> None:
+    """Have Python forget the warnings that it showed once per place, through the public
+    API: adding a filter with :func:`warnings.simplefilter` does so (Python 3.4 and later,
+    whatever the private function behind it is named). The filter added matches nothing
+    and is taken out again at once."""
+    warnings.simplefilter("ignore", _Unraised)
+    with contextlib.suppress(ValueError):
+        warnings.filters.remove(_UNRAISED_FILTER)
 
 
 def _put_filter(on: bool) -> None:
-    """Put the task filter at the front of the filters (``on``), or take it out."""
-    there = [entry for entry in warnings.filters if entry[3] is _THREADS]
-    if on and not there:
-        warnings.filters.insert(0, ("always", None, Warning, _THREADS, 0))
-    elif not on and there:
-        warnings.filters[:] = [entry for entry in warnings.filters if entry[3] is not _THREADS]
+    """Put the task filter at the front of the filters (``on``: also when it is there
+    already, behind filters added since), or take it out; either way, have Python forget
+    the warnings that it showed once per place."""
+    kept = [entry for entry in warnings.filters if entry[3] is not _THREADS]
+    if on:
+        warnings.filters[:] = [("always", None, Warning, _THREADS, 0), *kept]
+    elif len(kept) < len(warnings.filters):
+        warnings.filters[:] = kept
     else:
         return
-    _filters_changed()
+    _forget_shown()
 
 
 def _matches(pattern, value: str) -> bool:
