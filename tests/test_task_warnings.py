@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import warnings
 
+import numpy as np
 import pytest
 
 from sarfeat.io import GeoreferencingWarning
-from sarfeat.parallel.task_warnings import TaskWarning, recorded, relay
+from sarfeat.parallel.task_warnings import TaskWarning, carried, recorded, relay
 
 
 def _task(name: str, started: threading.Barrier, done: threading.Barrier, kept: dict) -> None:
@@ -195,6 +198,82 @@ def test_a_task_gathers_a_warning_that_a_thread_of_no_task_showed_before_it_star
                                  _WARN_LINE, __name__)]
 
 
+def _warn_then_fail(text: str) -> None:
+    _warn_here(text)
+    raise ValueError("the task failed")
+
+
+def test_a_task_that_raises_carries_its_warnings_on_its_error():
+    """A task that raises lost what it gathered (its outcome never came back): its error
+    carries the warnings, and the worker, taken off it once."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="the task failed") as failed:
+            with recorded("tcp://w1"):
+                _warn_then_fail("before failing")
+    assert shown == []
+    assert carried(failed.value) == (
+        [TaskWarning(__name__, "_ItsWarning", "before failing", __file__, _WARN_LINE,
+                     __name__)], "tcp://w1")
+    assert carried(failed.value) == ([], None)  # taken off: relayed once
+    assert carried(KeyError("not a task's")) == ([], None)
+
+
+def test_a_failed_tasks_warnings_come_back_from_a_worker_process(client):
+    """The error of a task run by a worker process comes back pickled: with its warnings."""
+    from sarfeat.parallel.scene_warnings import recorded_task
+
+    future = client.submit(recorded_task, _warn_then_fail, "on a worker", pure=False)
+    with pytest.raises(ValueError, match="the task failed") as failed:
+        future.result()
+    caught, worker = carried(failed.value)
+    assert caught == [TaskWarning(__name__, "_ItsWarning", "on a worker", __file__, _WARN_LINE,
+                                  __name__)]
+    assert worker in client.scheduler_info()["workers"]
+
+
+def _fail_on_reading(on: bool) -> None:
+    """On a worker: its stack's reader warns of a file, then fails to read it as a flaky
+    disk would (an OSError, which Dask may run again), or reads again (not ``on``)."""
+    import sarfeat.parallel.stack as stack
+
+    read = getattr(stack._read, "unfailing", stack._read)
+    if not on:
+        stack._read = read
+        return
+
+    def failing(image):
+        if isinstance(image, str):
+            warnings.warn(f"reading {os.path.basename(image)}", _ItsWarning)
+            raise OSError(5, "Input/output error", image)
+        return read(image)
+
+    failing.unfailing = read
+    stack._read = failing
+
+
+def test_a_failed_pairs_warnings_are_raised_once_on_the_client(client, tmp_path):
+    """A pair's task warned, then raised (an OSError after its retries): the pair failed and
+    its warning was lost with the task's error; it is raised on the client once, naming the
+    pair and its worker, and kept in its outcome, whose worker is known."""
+    from sarfeat.parallel import register_stack
+
+    moving = tmp_path / "moving.npy"
+    np.save(moving, np.ones((64, 64), np.float32))
+    client.run(_fail_on_reading, True)
+    try:
+        with pytest.warns(_ItsWarning) as shown:
+            [outcome] = register_stack(np.ones((64, 64), np.float32), [str(moving)],
+                                       client=client, retries=1, progress=False)
+    finally:
+        client.run(_fail_on_reading, False)
+    assert outcome.error_type == "OSError" and not outcome.ok
+    assert outcome.worker in client.scheduler_info()["workers"]
+    assert [str(warning.message) for warning in shown] == [
+        f"reading moving.npy (pair 'moving', on worker {outcome.worker})"]
+    assert [found.message for found in outcome.extra["warnings"]] == ["reading moving.npy"]
+
+
 def test_relay_raises_a_warning_from_the_module_that_raised_it():
     """The client's filters of a module apply to its tasks' warnings: the module was taken
     from the file's path ('/worker/sarfeat/io/raster_read'), which no module filter
@@ -231,12 +310,14 @@ def test_each_task_of_a_worker_process_brings_back_its_warnings(client):
 
 
 def _failing_tile(*args):
+    warnings.warn("a tile's warning", _ItsWarning)
     raise ValueError("a tile failed")
 
 
 def test_detect_tiled_raises_its_tasks_warnings_before_a_tasks_error(monkeypatch):
-    """The statistics' row block warned, then a tile failed: the row block's warning was lost
-    with the error; it is raised before the error goes on."""
+    """The statistics' row block warned, then a tile warned and failed: both warnings were
+    lost with the error (the failed tile's, of each of its three runs, even when the row
+    block's was kept); each is raised once before the error goes on."""
     distributed = pytest.importorskip("distributed")
     import sarfeat.parallel.scene as scene
     from sarfeat.data import load_sar_scene
@@ -256,8 +337,12 @@ def test_detect_tiled_raises_its_tasks_warnings_before_a_tasks_error(monkeypatch
         with pytest.warns(_ItsWarning) as shown, pytest.raises(ValueError, match="tile failed"):
             detect_tiled(load_sar_scene("labrador")[:200, :200, 0], client=client,
                          tile_size=128, max_keypoints=20, progress=False)
-    assert [str(warning.message).partition(", on worker")[0] for warning in shown] == [
-        "a row block's warning (detect_tiled statistics row block 1 of 1 (rows 0:200)"]
+    said = [str(warning.message).partition(", on worker")[0] for warning in shown]
+    assert said[0] == ("a row block's warning (detect_tiled statistics row block 1 of 1 "
+                       "(rows 0:200)")
+    assert len(said) == 2 and re.fullmatch(
+        r"a tile's warning \(detect_tiled tile [1-4] of 4 \(rows \d+:\d+, columns \d+:\d+\)",
+        said[1]), said
 
 
 def test_a_scenes_warnings_made_errors_are_noted_on_its_error():

@@ -51,7 +51,7 @@ class PairOutcome:
     task raised on its worker, :class:`~sarfeat.parallel.task_warnings.TaskWarning`, each
     raised again on the client as the outcome comes back), and whatever a ``postprocess``
     function adds (for example the files it wrote). Empty for a pair whose task did not
-    come back."""
+    come back, but for the ``warnings`` of a task that raised (its error carried them)."""
     inputs: PairInputs | None = None
     """PairInputs or None: for two georeferenced rasters, what was matched
     (:func:`sarfeat.registration.prepare_pair`: the crop, the prior, whether the moving

@@ -423,8 +423,8 @@ def detect_tiled(
         its worker, and how many other tasks raised it
         (:mod:`sarfeat.parallel.scene_warnings`); each task counts, also one that a
         worker ran after another that raised it. When a task fails (or the call is
-        interrupted), the warnings of the tasks that came back are raised before the
-        error.
+        interrupted), the warnings of the tasks that came back, and those of the task
+        that failed, are raised before the error.
 
     Notes
     -----
@@ -513,11 +513,9 @@ def _detect_tiles(client, task, source: _Scene, tiles: list[Tile], *, norm: _Nor
     futures = [submit(index) for index in range(len(tiles))]
     best = None
     for index, future, _ in finished(futures, progress, "sarfeat tiles", "tile", submit):
-        found, caught, worker = future.result()
-        future.release()
         r0, r1, c0, c1 = tiles[index].outer
-        raised.add(caught, f"tile {index + 1} of {len(tiles)} (rows {r0}:{r1}, columns "
-                   f"{c0}:{c1})", worker)
+        found = raised.outcome(future, f"tile {index + 1} of {len(tiles)} (rows {r0}:{r1}, "
+                               f"columns {c0}:{c1})")
         if found is not None:
             best = _keep_best([best, found] if best is not None else [found],
                               options["max_keypoints"])
@@ -541,9 +539,7 @@ def _statistics(client, source: _Scene, input_kind, nodata, retries, progress,
     futures = [submit(index) for index in range(len(blocks))]
     stats = [None] * len(futures)
     for index, future, _ in finished(futures, progress, "sarfeat statistics", "block", submit):
-        stats[index], caught, worker = future.result()
-        future.release()
         r0, r1 = blocks[index][:2]
-        raised.add(caught, f"statistics row block {index + 1} of {len(blocks)} (rows "
-                   f"{r0}:{r1})", worker)
+        stats[index] = raised.outcome(future, f"statistics row block {index + 1} of "
+                                      f"{len(blocks)} (rows {r0}:{r1})")
     return _normalization(stats, input_kind, nodata)

@@ -10,7 +10,8 @@ tasks raised it too (:func:`sarfeat.parallel.task_warnings.relay`). Distinct is 
 and message: the same message from two lines (a window's header read, then its pixels) is
 one warning, raised where the first task first raised it. The warnings gathered are raised
 also when the scene fails part-way (a task raised, or the client was interrupted), before its
-error (:meth:`SceneWarnings.relayed`).
+error (:meth:`SceneWarnings.relayed`); those of a task that raised come back with its error
+(:meth:`SceneWarnings.outcome`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import contextlib
 from typing import Any, Callable, Iterator
 
 from . import _worker
-from .task_warnings import TaskWarning, recorded, relay
+from .task_warnings import TaskWarning, carried, recorded, relay
 
 __all__ = ["recorded_task", "SceneWarnings"]
 
@@ -31,11 +32,14 @@ def recorded_task(function: Callable, *args: Any) -> tuple[Any, list[TaskWarning
     -------
     tuple
         What ``function`` returned, the warnings that it raised (each distinct one once),
-        and the address of the worker that ran it (None outside a Dask worker).
+        and the address of the worker that ran it (None outside a Dask worker). When
+        ``function`` raises, its error carries the warnings and the worker instead
+        (:func:`sarfeat.parallel.task_warnings.carried`).
     """
-    with recorded() as caught:
+    worker = _worker.worker_name()
+    with recorded(worker) as caught:
         result = function(*args)
-    return result, caught, _worker.worker_name()
+    return result, caught, worker
 
 
 class SceneWarnings:
@@ -53,6 +57,20 @@ class SceneWarnings:
             _, tasks = self._tasks.setdefault(found[:3], (found, []))
             if said not in tasks:  # once per task, whichever of its lines raised it
                 tasks.append(said)
+
+    def outcome(self, future, task: str) -> Any:
+        """What the finished ``future`` of a :func:`recorded_task` returned, its warnings
+        kept (:meth:`add`, as raised by ``task``) and the future released; when the task
+        raised, the warnings that its error carries are kept before the error goes on."""
+        try:
+            result, caught, worker = future.result()
+        except BaseException as error:
+            caught, worker = carried(error)
+            self.add(caught, task, worker)
+            raise
+        future.release()
+        self.add(caught, task, worker)
+        return result
 
     def relay(self) -> None:
         """Raise each distinct warning once, here, in the order first raised, followed by

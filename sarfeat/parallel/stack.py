@@ -23,7 +23,8 @@ on (``KilledWorker``, or cancelled as workers die) is submitted again, at most
 The warnings that a task raises on its worker (a file read with a
 :class:`~sarfeat.io.GeoreferencingWarning`, say), which would go to the worker's own
 standard error or log, are gathered there and raised again on the client, once per
-pair, naming it (:mod:`sarfeat.parallel.task_warnings`).
+pair, naming it (:mod:`sarfeat.parallel.task_warnings`), also those of a task that
+raised (an ``OSError`` after its retries), which its error carries.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 from .pair_outcome import PairOutcome
-from .task_warnings import recorded, relay
+from .task_warnings import carried, recorded, relay
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -119,8 +120,9 @@ def _bands(band) -> tuple:
 
 def _register_task(*task) -> PairOutcome:
     """Register one pair on a worker (:func:`_registered`), the warnings that it raises
-    gathered there (:mod:`~sarfeat.parallel.task_warnings`) into ``extra['warnings']``."""
-    with recorded() as caught:
+    gathered there (:mod:`~sarfeat.parallel.task_warnings`) into ``extra['warnings']``; a
+    task that raises has its error carry them (to :func:`_collect`)."""
+    with recorded(_worker.worker_name()) as caught:
         outcome = _registered(*task)
     outcome.extra["warnings"] = caught
     return outcome
@@ -499,6 +501,9 @@ def _collect(future, index: int, name: str, losses: int) -> PairOutcome:
     except Exception as error:  # noqa: BLE001 - after retries, or a worker died too often
         outcome = PairOutcome(index, name, error=_lost_sentence(error, losses),
                               error_type=type(error).__name__)
+        caught, outcome.worker = carried(error)  # what the task raised: none when lost
+        if caught:
+            outcome.extra["warnings"] = caught
     future.release()
     relay(outcome.extra.get("warnings"), f"pair {name!r}, on worker {outcome.worker}")
     return outcome

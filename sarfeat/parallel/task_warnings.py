@@ -35,6 +35,10 @@ filters). One case is left: a warning that a thread running no task shows *while
 task records, then raised by that task from the same place, is not gathered, as the
 registry is the module's, not the thread's (forgetting it at each such warning would
 have those threads show each of their warnings every time).
+
+A task that raises (:func:`recorded`'s block) loses nothing that it gathered: its error
+carries the warnings to where it is caught (pickled with it, from a worker to the
+client), and :func:`carried` takes them off it.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import threading
 import warnings
 from typing import Iterator, NamedTuple
 
-__all__ = ["TaskWarning", "recorded", "relay"]
+__all__ = ["TaskWarning", "recorded", "carried", "relay"]
 
 _LOCK = threading.RLock()
 #: Thread id -> the warnings of the task that the thread runs.
@@ -178,14 +182,40 @@ def _install() -> None:
     warnings.showwarning = gather
 
 
+#: The attribute of a task's error that carries its warnings (:func:`recorded`).
+_CARRIED = "_sarfeat_task_warnings"
+
+
+def _carry(error: BaseException, caught: list[TaskWarning], worker: str | None) -> None:
+    """Have ``error`` carry ``caught`` and ``worker`` (after those that it carries already,
+    from a task within the task)."""
+    before, _ = getattr(error, _CARRIED, None) or ([], None)
+    with contextlib.suppress(AttributeError, TypeError):  # an error that keeps no attribute
+        setattr(error, _CARRIED, (before + [found for found in caught if found not in before],
+                                  worker))
+
+
 @contextlib.contextmanager
-def recorded() -> Iterator[list[TaskWarning]]:
+def recorded(worker: str | None = None) -> Iterator[list[TaskWarning]]:
     """Gather the warnings raised within the block, instead of showing them.
+
+    Parameters
+    ----------
+    worker : str, optional
+        The address of the worker that runs the block, carried with its error.
 
     Yields
     ------
     list of TaskWarning
         Filled as the block runs, each distinct warning once, in the order raised.
+
+    Notes
+    -----
+    When the block raises, its error carries the warnings gathered, and ``worker``, to
+    where it is caught (an attribute of the error, which is pickled with it when Dask
+    sends it from a worker): :func:`carried` takes them off it. Dask sends an error
+    whose message is longer than its ``distributed.admin.max-error-length`` (10000
+    characters) as a new one, without them.
     """
     caught: list[TaskWarning] = []
     key = threading.get_ident()
@@ -195,11 +225,37 @@ def recorded() -> Iterator[list[TaskWarning]]:
         _put_filter(True)
     try:
         yield caught
+    except BaseException as error:
+        _carry(error, caught, worker)
+        raise
     finally:
         with _LOCK:
             _TASKS.pop(key, None)
             if not _TASKS:
                 _put_filter(False)
+
+
+def carried(error: BaseException) -> tuple[list[TaskWarning], str | None]:
+    """The warnings that the error of a task carries (:func:`recorded`), taken off it so
+    that they are relayed once, and the worker that ran the task.
+
+    Parameters
+    ----------
+    error : BaseException
+        The error of a task (as Dask raises it on the client), or any other.
+
+    Returns
+    -------
+    tuple
+        The warnings (empty when the error carries none) and the worker's address (None
+        when not known).
+    """
+    found = getattr(error, _CARRIED, None)
+    if found is None:
+        return [], None
+    with contextlib.suppress(AttributeError):
+        delattr(error, _CARRIED)
+    return list(found[0]), found[1]
 
 
 def _category(found: TaskWarning) -> tuple[type[Warning], str]:
