@@ -115,9 +115,10 @@ class CoarseFineMatcher:
     subpixel : bool
         Refine the final model on the images themselves: around each inlier
         keypoint of image 1, image 2 is resampled through the model and the
-        residual shift measured by sub-pixel cross-correlation; the model is
-        refitted to those correspondences when they fit it more tightly than
-        the keypoint matches did (``sarfeat.matching.subpixel``). Keypoint
+        residual shift measured by sub-pixel cross-correlation (windows whose
+        two sides hardly correlate left out); the model is refitted to those
+        correspondences when they fit it more tightly than the keypoint
+        matches did (``sarfeat.matching.subpixel``). Keypoint
         matches locate a feature to about 1.5 px on speckled SAR; the
         correlated ones to a few tenths.
     select_model : bool

@@ -82,7 +82,7 @@ class MatchResult:
     ``estimated_turns`` (the orientation estimate's turns), ``intermediate_turns_skipped``
     (the identity prior registered the pair before the turns between right angles were
     tried), ``prior`` (``'coarse'`` or ``'identity'``), ``guided_rounds``,
-    ``fine_resampled``, the correlation refinement's ``subpixel_points``,
+    ``fine_resampled``, the correlation refinement's ``subpixel_windows``, ``subpixel_points``,
     ``subpixel_kept``, ``subpixel_residual_median``, ``keypoint_residual_median`` and
     ``subpixel_refined`` (whether the model was refitted), ``fine_patches_used`` and
     ``fine_patches_total`` (image-1 patches of the last fine stage, see

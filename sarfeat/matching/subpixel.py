@@ -15,15 +15,23 @@ squares with median-based outlier rejection.
 
 The refit is kept only when the correlated correspondences fit it clearly
 more tightly than the keypoint matches fit the original transform (median
-residuals, by the factor ``max_residual_ratio``), and enough of them survive;
-otherwise the transform is returned unchanged. Correlation measures a shift
-precisely where both images show the same structure (the same channel at two
-dates: a few hundredths of a pixel on the bundled scene); between channels
-that image different scattering (VV against VH) it scatters by about a pixel
-(on the bundled Labrador scene: median residual 1.04 px, median offset under
-0.1 px, 2026-12-07), as widely as the keypoints, and the guard keeps the
-keypoint fit. Everything here is pure numpy/scipy/scikit-image and runs
-without the network.
+residuals, by the factor ``max_residual_ratio``), enough of them survive, and
+enough of the windows look alike on both sides (``min_correlated_share``: a
+few tight windows among many that do not are not trusted over the keypoints);
+otherwise the transform is returned unchanged.
+Correlation measures a shift precisely where both images show the same
+structure (the same channel at two dates: a few hundredths of a pixel on the
+bundled scene); between channels that image different scattering (VV against
+VH) it scatters by about a pixel (on the bundled Labrador scene: median
+residual 1.04 px, median offset under 0.1 px, 2026-12-07). That scatter comes
+from the windows whose two sides look alike only weakly, so a window is used
+only when the normalised correlation of its two tapered sides under the
+transform reaches ``min_correlation`` (on the Labrador VV/VH pair, windows
+below 0.2 placed their peak 2.6 px from the truth at the median, those from
+0.4 up 0.7 px, 2026-12-08). The matched keypoints themselves can be biased
+there (Labrador: VH's 0.66 px to the right of VV's, where the two channels are
+aligned to 0.1 px), and only the correlation can take that out. Everything
+here is pure numpy/scipy/scikit-image and runs without the network.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from .geometry import apply_matrix
 from .models import NESTED
 
 __all__ = ["SubpixelSettings", "correlated_points", "correlation_shifts", "refine_by_correlation",
-           "refine_result", "spread_subset"]
+           "refine_result", "spread_subset", "window_correlations"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -68,6 +76,14 @@ class SubpixelSettings:
         Most keypoints correlated, spread over the image (a large scene has
         tens of thousands of inliers; a few hundred well-spread ones fix an
         affine model to a few hundredths of a pixel).
+    min_correlation : float
+        Windows whose normalised correlation (of the two tapered, mean-free
+        sides, the moving one resampled through the transform) is below this
+        are not used: their peak lies anywhere within ``max_shift``. -1 uses
+        every window.
+    min_correlated_share : float
+        Least share of the correlated windows (those whose peak lies within
+        ``max_shift``) that must reach ``min_correlation`` for a refit.
     """
 
     radius: int = 12
@@ -77,6 +93,8 @@ class SubpixelSettings:
     min_points: int = 8
     max_residual_ratio: float = 0.75
     max_points: int = 400
+    min_correlation: float = 0.3
+    min_correlated_share: float = 0.4
 
 
 def spread_subset(points: np.ndarray, count: int) -> np.ndarray:
@@ -141,6 +159,14 @@ def correlated_points(
         The rounded fixed points that could be correlated and their moving
         (x, y) counterparts.
     """
+    fixed_points, moving_points, correlations = _correlate(fixed, moving, matrix, points, settings)
+    alike = correlations >= settings.min_correlation
+    return fixed_points[alike], moving_points[alike]
+
+
+def _correlate(fixed, moving, matrix: np.ndarray, points: np.ndarray,
+               settings: SubpixelSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`correlated_points` before ``min_correlation``, with each window's correlation."""
     radius = settings.radius
     offsets = np.arange(-radius, radius + 1)
     taper = np.outer(np.hanning(2 * radius + 1), np.hanning(2 * radius + 1))
@@ -161,16 +187,29 @@ def correlated_points(
         fixed_windows.append((window_fixed - window_fixed.mean()) * taper)
         moving_windows.append((window_moving - window_moving.mean()) * taper)
     if not centres:
-        return np.empty((0, 2)), np.empty((0, 2))
+        return np.empty((0, 2)), np.empty((0, 2)), np.empty(0)
+    fixed_windows, moving_windows = np.array(fixed_windows), np.array(moving_windows)
     # the fixed window's centre lies at minus the shift in the moving one
-    d_row, d_col = -correlation_shifts(np.array(fixed_windows), np.array(moving_windows),
-                                       settings.upsample).T
+    d_row, d_col = -correlation_shifts(fixed_windows, moving_windows, settings.upsample).T
     near = np.maximum(np.abs(d_row), np.abs(d_col)) <= settings.max_shift
     fixed_points = np.array(centres, dtype=float)[near]
     moving_points = fixed_points + np.column_stack([d_col[near], d_row[near]])
+    correlations = window_correlations(fixed_windows, moving_windows)[near]
     if not len(fixed_points):
-        return np.empty((0, 2)), np.empty((0, 2))
-    return fixed_points, apply_matrix(matrix, moving_points)
+        return np.empty((0, 2)), np.empty((0, 2)), np.empty(0)
+    return fixed_points, apply_matrix(matrix, moving_points), correlations
+
+
+def window_correlations(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    """(N,) normalised correlation at zero shift of each pair of (N, n, n) windows.
+
+    The windows are taken as they are (already mean-free and tapered by the
+    caller); a window without variance gives 0.
+    """
+    product = np.einsum("nij,nij->n", reference, moving)
+    energy = np.sqrt(np.einsum("nij,nij->n", reference, reference)
+                     * np.einsum("nij,nij->n", moving, moving))
+    return np.divide(product, energy, out=np.zeros_like(product), where=energy > 0)
 
 
 def correlation_shifts(reference: np.ndarray, moving: np.ndarray, upsample: int) -> np.ndarray:
@@ -246,20 +285,26 @@ def refine_by_correlation(
         The refitted transform, or ``transform`` itself when the refit is not
         better supported (see the module docstring).
     diagnostics : dict
-        ``subpixel_points`` (correlated correspondences), ``subpixel_kept``
-        (after rejection), ``subpixel_residual_median`` (px, of the kept ones
-        under the refit), ``keypoint_residual_median`` (px) and
-        ``subpixel_refined`` (whether the refit was kept).
+        ``subpixel_windows`` (windows correlated within ``max_shift``),
+        ``subpixel_points`` (those reaching ``min_correlation``: the
+        correspondences), ``subpixel_kept`` (after rejection),
+        ``subpixel_residual_median`` (px, of the kept ones under the refit),
+        ``keypoint_residual_median`` (px) and ``subpixel_refined`` (whether
+        the refit was kept).
     """
     keypoint_median = float(np.median(transform.residuals(source, target))) if len(source) else 0.0
-    diagnostics = {"subpixel_points": 0, "subpixel_kept": 0, "subpixel_residual_median": None,
+    diagnostics = {"subpixel_windows": 0, "subpixel_points": 0, "subpixel_kept": 0,
+                   "subpixel_residual_median": None,
                    "keypoint_residual_median": keypoint_median, "subpixel_refined": False}
     chosen = spread_subset(source, settings.max_points)
-    fixed_points, moving_points = correlated_points(fixed, moving, transform.params,
-                                                    source[chosen], settings)
-    diagnostics["subpixel_points"] = len(fixed_points)
+    fixed_points, moving_points, correlations = _correlate(fixed, moving, transform.params,
+                                                           source[chosen], settings)
+    alike = correlations >= settings.min_correlation
+    fixed_points, moving_points = fixed_points[alike], moving_points[alike]
+    diagnostics.update(subpixel_windows=len(alike), subpixel_points=len(fixed_points))
+    enough = len(fixed_points) > 0 and alike.mean() >= settings.min_correlated_share
     fitted = _robust_least_squares(fixed_points, moving_points, name, settings) \
-        if len(fixed_points) else None
+        if enough else None
     if fitted is None:
         return transform, diagnostics
     refitted, kept = fitted
