@@ -38,17 +38,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..atomic_files import lasting_write_error
-from ..handover import Handover
 from ..io import (Raster, RasterError, band_count_view, read_band_window, read_raster,
                   read_raster_header)
 from ..matching.dense_threads import checked_threads
-from ..nodata_steps import mark_nodata
-from ..registration import (PairInputs, RegistrationError, check_register_options,
-                            pair_input_kind, prepare_pair, register)
+from ..registration import (RegistrationError, check_register_options, pair_input_kind,
+                            prepare_pair, register)
 from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 from .pair_outcome import PairOutcome
+from .task_pixels import fixed_and_moving_bands, handing_over, matched_band, without_pixels
 from .task_warnings import carried, recorded, relay
 
 if TYPE_CHECKING:
@@ -93,31 +92,6 @@ def _read_pair(fixed, moving, fixed_band: int | None, nodata: float | None):
     return header, moving, read_fixed
 
 
-def _band(image, band: int | None, nodata: float | None = None):
-    """The band matched of a raster (as :func:`sarfeat.io.read_image` reads it), ``nodata``
-    marking no-data as its file's own value would (as :func:`prepare_pair` marks it), or
-    the array."""
-    return mark_nodata(image, nodata).band(band) if isinstance(image, Raster) else image
-
-
-def _without_pixels(inputs: PairInputs) -> PairInputs:
-    """``inputs`` without its pixels: rasters of no band, no images."""
-    return replace(inputs, fixed=replace(inputs.fixed, data=inputs.fixed.data[:0],
-                                         valid=inputs.fixed.valid[:0]),
-                   moving=replace(inputs.moving, data=inputs.moving.data[:0],
-                                  valid=inputs.moving.valid[:0]),
-                   fixed_image=None, moving_image=None)
-
-
-def _bands(band) -> tuple:
-    """(fixed band, moving band) of ``band``: one for both sides, or a pair of them."""
-    if isinstance(band, (tuple, list)):
-        if len(band) != 2:
-            raise ValueError(f"band must be one band or a (fixed, moving) pair, got {band!r}")
-        return tuple(band)
-    return band, band
-
-
 def _register_task(*task) -> PairOutcome:
     """Register one pair on a worker (:func:`_registered`), the warnings that it raises
     gathered there (:mod:`~sarfeat.parallel.task_warnings`) into ``extra['warnings']``; a
@@ -135,7 +109,7 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
     started = time.perf_counter()
     _worker.prepare_process(torch_threads)
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
-    fixed_band, moving_band = _bands(band)
+    fixed_band, moving_band = fixed_and_moving_bands(band)
     received = fixed  # a path, or a raster or array that the worker's other tasks may share
     try:
         fixed, moving, read_fixed = _read_pair(fixed, moving, fixed_band, options.get("nodata"))
@@ -155,12 +129,13 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
             fixed, moving = outcome.inputs.fixed_image, outcome.inputs.moving_image
         else:
             nodata = options.get("nodata")
-            fixed, moving = _band(fixed, fixed_band, nodata), _band(moving, moving_band, nodata)
+            fixed = matched_band(fixed, fixed_band, nodata)
+            moving = matched_band(moving, moving_band, nodata)
             outcome.extra.update(fixed_shape=np.shape(fixed), moving_shape=np.shape(moving),
                                  moving_dtype=str(np.asarray(moving).dtype))
         matcher = _worker.matcher(weights, options)
         if not keep_warped:  # the task's own fixed band is let go once the matcher has its copy
-            outcome.inputs, fixed = _handing_over(outcome.inputs, fixed, received)
+            outcome.inputs, fixed = handing_over(outcome.inputs, fixed, received)
         outcome.extra["searched"] = True  # an error from here on is the search's
         # no bar from a worker: the client shows its own over the pairs (see _worker)
         outcome.result = register(fixed, moving, matcher=matcher, progress=False,
@@ -190,28 +165,8 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
     if not keep_warped and outcome.result is not None:
         outcome.result.warped = None
     if not keep_warped and outcome.inputs is not None:
-        outcome.inputs = _without_pixels(outcome.inputs)
+        outcome.inputs = without_pixels(outcome.inputs)
     return outcome
-
-
-def _handing_over(inputs: PairInputs | None, fixed, received) -> tuple:
-    """(inputs, fixed): the fixed band matched in a :class:`~sarfeat.handover.Handover`
-    where it is this task's own copy (read from a file by the task, or converted from the
-    raster received), so that it is freed once the matcher has made its working copy (as
-    ``sarfeat register`` hands FIXED's band over); ``inputs`` (None for a pair matched on
-    its own grids) then keep its shape and shared fraction
-    (:meth:`~sarfeat.registration.PairInputs.handing_over`). A band that is a view of
-    ``received``, the fixed input as the task received it (a stack's reference, copied to
-    each worker once and shared by its tasks), is left as it is: letting it go frees
-    nothing."""
-    if not isinstance(fixed, np.ndarray):
-        return inputs, fixed
-    shared = received.data if isinstance(received, Raster) else received
-    if isinstance(shared, np.ndarray) and np.may_share_memory(fixed, shared):
-        return inputs, fixed
-    if inputs is None:
-        return None, Handover(fixed)
-    return inputs.handing_over()
 
 
 def _sentence(error: BaseException) -> str:
@@ -383,7 +338,7 @@ def iter_register_pairs(
     pairs = list(pairs)
     _check_counts(pairs, names, retries, lost_retries)
     checked_threads(torch_threads, "torch_threads")
-    band = _bands(band)
+    band = fixed_and_moving_bands(band)
     georeferenced_options = dict(georeferenced_options or {})
     options, register_options = _check_options(weights, dict(options))
     _check_georeferenced_options(weights, options, georeferenced_options)
