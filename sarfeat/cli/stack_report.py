@@ -71,7 +71,7 @@ def save_outcome(outcome, *, output_dir: str, suffix: str, reference, input_kind
         output = folder / f"{outcome.name}.registered{suffix}"
         try:
             # every band, as `sarfeat register -o` writes it (the task kept the file's
-            # pixels only for two georeferenced files)
+            # pixels, or read them again after matching, only for two georeferenced files)
             moving = read_raster(image) if outcome.inputs is None else outcome.inputs.moving
             # made a window at a time, written a strip at a time: never the whole grid
             if outcome.inputs is None:

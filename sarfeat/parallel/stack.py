@@ -47,7 +47,8 @@ from ..weights import absolute_weights
 from . import _worker
 from ._client import LOST_RETRIES, client_for, finished, lost_error
 from .pair_outcome import PairOutcome
-from .task_pixels import fixed_and_moving_bands, handing_over, matched_band, without_pixels
+from .task_pixels import (file_stamp, fixed_and_moving_bands, handing_over, matched_band,
+                          moving_again, without_moving_bands, without_pixels)
 from .task_warnings import carried, recorded, relay
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
     outcome = PairOutcome(index, name, worker=_worker.worker_name())
     fixed_band, moving_band = fixed_and_moving_bands(band)
     received = fixed  # a path, or a raster or array that the worker's other tasks may share
+    # a moving file can be read again for the output: its bands are let go while matching
+    moving_path = moving if isinstance(moving, (str, os.PathLike)) else None
+    stamp = file_stamp(moving_path) if moving_path is not None else None
     try:
         fixed, moving, read_fixed = _read_pair(fixed, moving, fixed_band, options.get("nodata"))
         # two uint8 pictures are display images, as `sarfeat register` reads them
@@ -136,12 +140,17 @@ def _registered(index: int, name: str, fixed, moving, weights, options: dict,
         matcher = _worker.matcher(weights, options)
         if not keep_warped:  # the task's own fixed band is let go once the matcher has its copy
             outcome.inputs, fixed = handing_over(outcome.inputs, fixed, received)
+            if outcome.inputs is not None:
+                outcome.inputs = without_moving_bands(outcome.inputs, moving_path)
         outcome.extra["searched"] = True  # an error from here on is the search's
         # no bar from a worker: the client shows its own over the pairs (see _worker)
-        outcome.result = register(fixed, moving, matcher=matcher, progress=False,
-                                  **register_options)
+        result = register(fixed, moving, matcher=matcher, progress=False, **register_options)
         if outcome.inputs is not None:  # fixed file pixels -> the moving file's own pixels
-            outcome.result = outcome.inputs.in_file_pixels(outcome.result, moving_band)
+            # the moving file's bands, let go while matching, read again (unless changed)
+            outcome.inputs = moving_again(outcome.inputs, moving_path, stamp, _read,
+                                          options.get("nodata"))
+            result = outcome.inputs.in_file_pixels(result, moving_band)
+        outcome.result = result  # none for a pair failed here
     except Exception as error:  # noqa: BLE001 - reported with its pair, the others go on
         if isinstance(error, (OSError, MemoryError)) and not lasting_write_error(error):
             raise  # possibly transient: let Dask retry the task
@@ -293,7 +302,11 @@ def iter_register_pairs(
         ``result.warped`` is None, and a fixed band that a task holds of its own, read
         from a file or converted from the fixed image received, is handed over to the
         matcher, freed once it has made its working copy, as ``sarfeat register`` hands
-        FIXED's over; a band that is a view of a shared fixed image is left as it is). A
+        FIXED's over; a band that is a view of a shared fixed image is left as it is; and a
+        moving image given by path whose band matched is a copy of its own (brought onto the
+        fixed grid) has its file's bands let go while it is matched and read again for
+        ``postprocess``, as ``sarfeat register`` reads MOVING again for ``-o``: a file
+        changed meanwhile fails the pair, a :class:`~sarfeat.io.RasterError`). A
         band that its file scales or offsets
         (GDAL scale and offset) is warped as its physical values, the values
         matched; the command line's products keep the stored values.

@@ -1,19 +1,23 @@
 """What of a pair's pixels a :mod:`sarfeat.parallel.stack` task matches and holds: the
-bands matched, the fixed band handed over to the matcher, and the inputs kept without
-their pixels."""
+bands matched, the fixed band handed over to the matcher, the moving file's bands let go
+while it matches and read again for the output, and the inputs kept without their
+pixels."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
 from ..handover import Handover
-from ..io import Raster
+from ..io import Raster, RasterError
 from ..nodata_steps import mark_nodata
 from ..registration import PairInputs
 
-__all__ = ["matched_band", "without_pixels", "fixed_and_moving_bands", "handing_over"]
+__all__ = ["matched_band", "without_pixels", "fixed_and_moving_bands", "handing_over",
+           "without_moving_bands", "moving_again", "file_stamp"]
 
 
 def matched_band(image, band: int | None, nodata: float | None = None):
@@ -59,3 +63,52 @@ def handing_over(inputs: PairInputs | None, fixed, received) -> tuple:
     if inputs is None:
         return None, Handover(fixed)
     return inputs.handing_over()
+
+
+def without_moving_bands(inputs: PairInputs, path) -> PairInputs:
+    """``inputs`` with a moving raster of no band (its shape, georeferencing and nodata kept)
+    when the moving file was read from ``path`` (a path; None for an image given in memory,
+    which is kept) and the band matched is a copy of its own (brought onto the fixed grid):
+    the file as read (an 8265 x 7475 float32 scene, 309 MB with its mask, at the 10980 px set
+    of benchmarks/README.md) is not held while the pair is matched, and :func:`moving_again`
+    reads it again for the output, as ``sarfeat register`` does for ``-o``."""
+    moving = inputs.moving
+    if (not isinstance(path, (str, os.PathLike)) or moving.count == 0
+            or inputs.moving_image is None
+            or np.may_share_memory(inputs.moving_image, moving.data)):
+        return inputs
+    return replace(inputs, moving=moving.without_bands())
+
+
+def moving_again(inputs: PairInputs, path, stamp: tuple[int, int] | None,
+                 read: Callable[[str | os.PathLike], Raster],
+                 nodata: float | None = None) -> PairInputs:
+    """``inputs`` with the moving file's bands: as they are when held, else (let go by
+    :func:`without_moving_bands`) ``read(path)`` again, ``nodata`` marking no-data as it
+    did when first read (:func:`~sarfeat.registration.prepare_pair`).
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        When the file changed since it was first read: its size or modification time
+        (``stamp``, :func:`file_stamp` before that read), its grid, dtype or nodata.
+    """
+    held = inputs.moving
+    if held.count > 0:
+        return inputs
+    again = mark_nodata(read(path), nodata)
+    if (again.shape != held.shape or again.data.dtype != held.data.dtype
+            or str(again.nodata) != str(held.nodata) or again.transform != held.transform
+            or again.crs != held.crs or file_stamp(path) != stamp):
+        raise RasterError(f"{os.fspath(path)} changed while it was matched: its output is "
+                          "not made from another file; run again")
+    return replace(inputs, moving=again)
+
+
+def file_stamp(path) -> tuple[int, int] | None:
+    """(size, modification time in ns) of a file, None when it cannot be read."""
+    try:
+        found = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.st_size, found.st_mtime_ns
