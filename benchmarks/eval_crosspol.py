@@ -13,13 +13,20 @@ VV against VH warped by a known transform has an exact truth. Two reports:
 - ``rmse``: :func:`sarfeat.register` RMSE of the Labrador warps, the
   development pairs and the turned pairs of ``eval_registration.py`` (the
   figures that decide whether a matcher change helps the cross-polarised
-  pair without hurting the others), for a given RANSAC seed.
+  pair without hurting the others), for a given RANSAC seed;
+- ``warps``: :func:`sarfeat.register` RMSE of VV against VH under ``--count``
+  random warps (scale 0.8-1.25, turned up to 30 degrees either way, shifted up
+  to 30 px; ``--seed`` draws them), with ``--every-window`` the sub-pixel
+  refit as it was before windows were chosen by their correlation (every
+  window used, no share needed): a larger sample than the five fixed warps.
 
 Run from the repository root::
 
     SARFEAT_DATA_DIR=../shared/data PYTHONPATH=. python benchmarks/eval_crosspol.py tiepoints
     SARFEAT_DATA_DIR=../shared/data PYTHONPATH=. python benchmarks/eval_crosspol.py rmse \\
         --seed 0 --json rmse0.json
+    SARFEAT_DATA_DIR=../shared/data PYTHONPATH=. python benchmarks/eval_crosspol.py warps \\
+        --count 30 --seed 7 [--every-window]
 """
 
 from __future__ import annotations
@@ -114,13 +121,58 @@ def rmse_rows(seed: int) -> dict:
     return rows
 
 
+def warp_rows(count: int, seed: int, every_window: bool) -> list[dict]:
+    """RMSE of VV against VH under ``count`` random warps; see the module doc."""
+    from skimage.transform import AffineTransform, warp
+
+    import sarfeat
+    from sarfeat.data import load_sar_scene
+    from sarfeat.matching import subpixel
+    from sarfeat.metrics import registration_rmse
+
+    if every_window:  # the refit before min_correlation: benchmarks only
+        defaults = [subpixel.SubpixelSettings(min_correlation=-1.0, min_correlated_share=0.0)
+                    if isinstance(value, subpixel.SubpixelSettings) else value
+                    for value in subpixel.refine_by_correlation.__defaults__]
+        subpixel.refine_by_correlation.__defaults__ = tuple(defaults)
+    scene = load_sar_scene("labrador")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(count):
+        truth = AffineTransform(scale=(rng.uniform(0.8, 1.25),) * 2,
+                                rotation=np.deg2rad(rng.uniform(-30, 30)),
+                                translation=rng.uniform(-30, 30, 2))
+        moving = warp(scene[..., 1], truth.inverse, order=1, cval=np.nan,
+                      preserve_range=True).astype(np.float32)
+        try:
+            result = sarfeat.register(scene[..., 0], moving)
+            rmse = float(registration_rmse(result.transform, truth.params,
+                                           scene.shape[:2], moving.shape))
+        except ValueError:  # refused
+            rmse = None
+        rows.append({"warp": index, "rmse_px": rmse})
+        print(index, "refused" if rmse is None else f"{rmse:.3f} px", flush=True)
+    done = [row["rmse_px"] for row in rows if row["rmse_px"] is not None]
+    if done:
+        print(f"{len(done)} of {count} registered: median {np.median(done):.3f} px, "
+              f"mean {np.mean(done):.3f} px, max {np.max(done):.3f} px")
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", choices=("tiepoints", "rmse"))
-    parser.add_argument("--seed", type=int, default=0, help="the matcher's rng (rmse)")
+    parser.add_argument("report", choices=("tiepoints", "rmse", "warps"))
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the matcher's rng (rmse), the warps' (warps)")
+    parser.add_argument("--count", type=int, default=30, help="warps drawn (warps)")
+    parser.add_argument("--every-window", action="store_true",
+                        help="warps: the sub-pixel refit on every window, as before")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args(argv)
-    rows = tiepoint_rows() if args.report == "tiepoints" else rmse_rows(args.seed)
+    if args.report == "warps":
+        rows = warp_rows(args.count, args.seed, args.every_window)
+    else:
+        rows = tiepoint_rows() if args.report == "tiepoints" else rmse_rows(args.seed)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
