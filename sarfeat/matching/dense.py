@@ -71,28 +71,26 @@ number of threads.
 from __future__ import annotations
 
 import math
-import sys
 import time
-from functools import partial
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 from skimage.transform import AffineTransform
 
 from .._validation import check_bool, check_number
-from ..handover import handed_on, looked_at, shape_of, taken
-from ..image_checks import MIN_VALID_FRACTION, unusable_reason
-from ..preprocess import check_image, check_nodata
-from ..structural import (FEATURES, LEAST_SIDE, gradient_maps, modality_image, optical_gray,
-                          prepare_modality, structure_maps)
+from ..handover import handed_on, shape_of, taken
+from ..preprocess import check_nodata
+from ..structural import FEATURES, optical_gray
 from .dense_fine import DenseFineStage
-from .dense_options import checked_scales, checked_turns, parse_modality, scales_within
-from .dense_search import DenseSearch, working_factor
+from .dense_inputs import check_sizes, feature_maps, prepared_image
+from .dense_options import (DENSE_SCALES, MIN_COARSE_SCORE, MIN_VERIFY_SCORE, STRETCH_CHECK,
+                            WIDE_SCALES, checked_scales, checked_turns, parse_modality,
+                            scales_within)
+from .dense_progress import STEP_NAMES, StepBar
+from .dense_result import structure_result
+from .dense_search import DenseSearch
 from .geometry import rotation_scale
-from .inputs import nodata_marked
 from .models import MODELS
-from .result import MatchResult
 
 __all__ = ["DenseStructuralMatcher", "parse_modality", "checked_scales", "dense_matcher_for",
            "structure_result", "DENSE_SCALES", "WIDE_SCALES", "STRETCH_CHECK", "STAGES",
@@ -103,46 +101,9 @@ STAGES = ("dense structure maps, without the keypoint network: global search ove
           "scales on downsampled images (masked correlation in the Fourier domain), refined, "
           "then the whole overlap correlated and templates placed to check it, polished up to "
           "full resolution")
-#: The steps that the progress bar of :class:`DenseStructuralMatcher` (``progress``) counts.
-STEP_NAMES = ("structure maps", "global search", "refining", "fine stage and full resolution")
-#: ``stretch_check``'s default (fine pixels); see :mod:`~sarfeat.matching.stretch_check`.
-#: On three stretch draws of the 3MOS tuning pairs (360) 2 px put 6 more within 3 px than
-#: 3 px did (6 fewer off); lower, no more; on 600 unstretched tuning pairs every answer the
-#: same at 2 px, one right answer less precise (1.0 to 2.1 px) at 1.5 px or lower.
-STRETCH_CHECK = 2.0
 #: A prior with image 2's pixels this much finer than a small image 1's (shorter than
 #: ``fine_size``) runs the fine stage on image 2's grid.
 _SWAP_SCALE = 1.25
-
-#: Feature maps per kind, for the global search and refinement (coarse) and for the fine
-#: stage: log-Gabor wavelengths or gradient sigmas in pixels of the working image.
-_MAPS = {
-    ("log-gabor", "coarse"): lambda image: structure_maps(image, wavelengths=(3.0, 6.0, 12.0)),
-    ("log-gabor", "fine"): lambda image: structure_maps(image, wavelengths=(4.0, 8.0, 16.0)),
-    # finer gradients than one might choose at these sizes: on the 3MOS tuning pairs the
-    # true pose stood out from the best wrong one 1.4 times or more on 30 of 40 pairs with
-    # sigmas (0.7, 1.4) at 128 px, on 27 with (1, 2); and a fine stage without sigma 4
-    # polished closer (22 of 40 within 3 px, 1 wrong, against 21 and 3)
-    ("gradient", "coarse"): lambda image: gradient_maps(image, scales=(0.7, 1.4), cell=1.5,
-                                                        context=6.0),
-    ("gradient", "fine"): lambda image: gradient_maps(image, scales=(1.0, 2.0), cell=2.0,
-                                                      context=8.0),
-}
-#: Least side (pixels) of an image's working copy in the global search: the maps' least.
-_LEAST_SIDE = LEAST_SIDE
-#: Scales of image 2 that the global search tries by default: 0.59-2, quarter octaves
-#: (about 0.52-2.3 with the refinement). On 30 tuning pairs warped by 0.5-2 it registered 15
-#: within 3 px where 0.71-1.41 (the default before) registered 9, and the same 24 of 40
-#: pairs warped by 0.7-1.4; scale 0.5 (a canvas twice image 2's size, a quarter of the
-#: global search's time) gained nothing there.
-DENSE_SCALES = tuple(2 ** (k / 4) for k in range(-3, 5))
-#: Scales 0.5-2 in quarter octaves: the default and 0.5.
-WIDE_SCALES = tuple(2 ** (k / 4) for k in range(-4, 5))
-#: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
-#: correlation at the polished model, per feature kind. Chosen on the tuning split of the
-#: 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
-_MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
-_MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
 class DenseStructuralMatcher(DenseFineStage):
@@ -340,7 +301,7 @@ class DenseStructuralMatcher(DenseFineStage):
         self.turns = None if turns is None else checked_turns(turns)
         self.scales = checked_scales(scales)
         self.min_overlap = min_overlap
-        self.min_coarse_score = (_MIN_COARSE_SCORE[features] if min_coarse_score is None
+        self.min_coarse_score = (MIN_COARSE_SCORE[features] if min_coarse_score is None
                                  else min_coarse_score)
         self.template = template
         self.grid_step = grid_step
@@ -349,7 +310,7 @@ class DenseStructuralMatcher(DenseFineStage):
         self.fine_threshold = fine_threshold
         self.min_inliers = min_inliers
         self.min_inlier_ratio = min_inlier_ratio
-        self.min_verify_score = (_MIN_VERIFY_SCORE[features] if min_verify_score is None
+        self.min_verify_score = (MIN_VERIFY_SCORE[features] if min_verify_score is None
                                  else min_verify_score)
         self.min_verify_margin = min_verify_margin
         self.clear_peak = None if clear_peak is None else tuple(clear_peak)
@@ -400,7 +361,7 @@ class DenseStructuralMatcher(DenseFineStage):
         image1, image2 = (handed_on(image, optical_gray) if role == "optical" else image
                           for image, role in zip((image1, image2), self.modality))
         started = time.perf_counter()
-        steps = _StepBar(self.progress)
+        steps = StepBar(self.progress)
         # one at a time: an image handed over is let go once prepared, before the other is
         prepared1, fill1, valid1, why1 = self._prepared(taken(image1), self.modality[0], "image1")
         prepared2, fill2, valid2, why2 = self._prepared(taken(image2), self.modality[1], "image2")
@@ -457,24 +418,13 @@ class DenseStructuralMatcher(DenseFineStage):
         no-data marked), its border fill's and valid shares, and what would make
         :func:`sarfeat.register` refuse it (:func:`~sarfeat.image_checks.unusable_reason` at
         its default ``min_valid_fraction``), or None; its refusal says ``name``."""
-        try:
-            marked, fill, valid = nodata_marked(image, self.nodata, self.border_fill)
-            why = unusable_reason(marked, None, MIN_VALID_FRACTION)
-            return prepare_modality(marked, role, self.input_kind), fill, valid, why
-        except ValueError as error:
-            raise ValueError(f"{name}: {error}") from None
+        return prepared_image(image, role, name, self.nodata, self.border_fill,
+                              self.input_kind)
 
     def _check_sizes(self, shape1, shape2) -> None:
-        """Refuse images that the global search would bring below the maps' least size
-        (it brings the longest side of the two to ``coarse_size``)."""
-        factor = working_factor(self.coarse_size, shape1, shape2)
-        least = math.ceil(_LEAST_SIDE / factor)
-        for which, shape in (("image1", shape1), ("image2", shape2)):
-            if min(shape) < least:
-                raise ValueError(
-                    f"{which} is too small for the optical-SAR matcher beside the other image: "
-                    f"{shape[0]} x {shape[1]} pixels, at least {least} a side needed here (the "
-                    f"global search brings the longest side of the two to {self.coarse_size})")
+        """Refuse images too small for the global search
+        (:func:`~sarfeat.matching.dense_inputs.check_sizes`)."""
+        check_sizes(self.coarse_size, shape1, shape2)
 
     def angles(self) -> np.ndarray:
         """Turns of image 2 tried by the global search: ``turns`` when given, otherwise
@@ -492,35 +442,7 @@ class DenseStructuralMatcher(DenseFineStage):
 
     def feature_maps(self, image: np.ndarray, stage: str) -> np.ndarray:
         """The feature maps (kind ``self.features``) of a working image for a stage."""
-        return _MAPS[self.features, stage](image)
-
-
-class _StepBar:
-    """A tqdm bar over :data:`STEP_NAMES` on stderr, each step named as it starts; nothing
-    when ``progress`` is False, or None and stderr is not a terminal."""
-
-    def __init__(self, progress: bool | None) -> None:
-        if progress is None:
-            progress = sys.stderr.isatty()
-        self.bar, self.done = None, 0
-        if progress:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=len(STEP_NAMES), desc="optical-SAR matching", unit="step",
-                            leave=False, postfix=STEP_NAMES[0])
-
-    def advance(self) -> None:
-        """The step under way is done; the next one starts."""
-        self.done += 1
-        if self.bar is not None:
-            self.bar.update(1)
-            if self.done < len(STEP_NAMES):  # shown now, however short the step was
-                self.bar.set_postfix_str(STEP_NAMES[self.done], refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.update(len(STEP_NAMES) - self.done)
-            self.bar.close()
+        return feature_maps(image, self.features, stage)
 
 
 def dense_matcher_for(matcher: Any, progress: bool | None = None) -> DenseStructuralMatcher:
@@ -550,46 +472,3 @@ def dense_matcher_for(matcher: Any, progress: bool | None = None) -> DenseStruct
         nodata=matcher.nodata, border_fill=matcher.border_fill, rng=matcher.rng)
     dense.progress = matcher.progress if progress is None else progress
     return dense
-
-
-def structure_result(matcher: DenseStructuralMatcher, image1: ArrayLike, image2: ArrayLike
-                     ) -> MatchResult:
-    """Match a pair with an optical image by ``matcher``.
-
-    Parameters
-    ----------
-    matcher : DenseStructuralMatcher
-        The matcher (:func:`dense_matcher_for`).
-    image1, image2 : array_like or sarfeat.handover.Handover
-        The pair; an optical image may be RGB or RGBA (its gray values are matched). One
-        in a Handover is let go once the matcher has made its working copy.
-
-    Returns
-    -------
-    MatchResult
-        The matcher's attributes, what :class:`~sarfeat.matching.CoarseFineMatcher`
-        returns for such a pair.
-
-    Raises
-    ------
-    ValueError
-        For an image that :func:`sarfeat.preprocess.check_image` refuses, naming it.
-    """
-    modality = "-".join(matcher.modality)
-    image1, image2 = (handed_on(image, partial(modality_image, role=role, which=which,
-                                               modality=modality))
-                      for image, role, which in zip((image1, image2), matcher.modality,
-                                                    ("image1", "image2")))
-    for which, image in (("image1", image1), ("image2", image2)):
-        try:
-            check_image(looked_at(image))
-        except ValueError as error:
-            raise ValueError(f"{which}: {error}") from None
-    matcher.match(image1, image2)
-    found = MatchResult(**{name: getattr(matcher, name) for name in (
-        "keypoints1", "keypoints2", "matches", "votes", "inliers", "model",
-        "coarse_model", "coarse_angle")})
-    found.diagnostics = dict(matcher.diagnostics, prior="coarse", network=None,
-                             modality=modality)  # no network runs
-    found.diagnostics.setdefault("failure", None)
-    return found

@@ -1,4 +1,5 @@
-"""The dense optical-SAR matcher's options checked: the modalities, turns and scales."""
+"""The dense optical-SAR matcher's options: the defaults of its scales and thresholds, and
+the modalities, turns and scales checked."""
 
 from __future__ import annotations
 
@@ -9,7 +10,27 @@ from numpy.typing import ArrayLike
 
 from ..structural import MODALITIES
 
-__all__ = ["checked_scales", "checked_turns", "parse_modality", "scales_within"]
+__all__ = ["DENSE_SCALES", "MIN_COARSE_SCORE", "MIN_VERIFY_SCORE", "STRETCH_CHECK",
+           "WIDE_SCALES", "checked_scales", "checked_turns", "parse_modality", "scales_within"]
+
+#: ``stretch_check``'s default (fine pixels); see :mod:`~sarfeat.matching.stretch_check`.
+#: On three stretch draws of the 3MOS tuning pairs (360) 2 px put 6 more within 3 px than
+#: 3 px did (6 fewer off); lower, no more; on 600 unstretched tuning pairs every answer the
+#: same at 2 px, one right answer less precise (1.0 to 2.1 px) at 1.5 px or lower.
+STRETCH_CHECK = 2.0
+#: Scales of image 2 that the global search tries by default: 0.59-2, quarter octaves
+#: (about 0.52-2.3 with the refinement). On 30 tuning pairs warped by 0.5-2 it registered 15
+#: within 3 px where 0.71-1.41 (the default before) registered 9, and the same 24 of 40
+#: pairs warped by 0.7-1.4; scale 0.5 (a canvas twice image 2's size, a quarter of the
+#: global search's time) gained nothing there.
+DENSE_SCALES = tuple(2 ** (k / 4) for k in range(-3, 5))
+#: Scales 0.5-2 in quarter octaves: the default and 0.5.
+WIDE_SCALES = tuple(2 ** (k / 4) for k in range(-4, 5))
+#: Least best global correlation (``min_coarse_score=None``) and least whole-overlap
+#: correlation at the polished model (``min_verify_score=None``), per feature kind. Chosen
+#: on the tuning split of the 3MOS development pairs (see ``benchmarks/eval_optical_sar.py``).
+MIN_COARSE_SCORE = {"log-gabor": 0.21, "gradient": 0.11}
+MIN_VERIFY_SCORE = {"log-gabor": 0.21, "gradient": 0.14}
 
 
 def _checked_values(values, least: float, message: str) -> tuple[float, ...]:
