@@ -5,9 +5,11 @@ refuses a path, a :class:`sarfeat.io.Raster` or anything else with a hint on wha
 to pass; :func:`valid_mask` says which pixels may be used (NaN, infinite, masked,
 ``nodata`` and user-masked pixels may not); :func:`check_nodata` checks a
 ``nodata`` value; :func:`unusable_reason` says why an image cannot be matched at
-all (no valid pixel, mostly no-data, constant); :func:`as_float32` gives the
+all (no valid pixel, mostly no-data, constant), and :func:`marked_unusable_reason` says it
+of an image with its no-data marked NaN already, cheaply; :func:`as_float32` gives the
 float32 values sarfeat computes in, refusing values that float32 cannot hold.
-:mod:`sarfeat.preprocess` re-exports them all.
+:mod:`sarfeat.preprocess` re-exports them all but :func:`marked_unusable_reason` (the
+matchers' own).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["MIN_VALID_FRACTION", "as_float32", "check_image", "check_nodata",
-           "check_numeric_dtype", "unusable_reason", "valid_mask"]
+           "check_numeric_dtype", "marked_unusable_reason", "unusable_reason", "valid_mask"]
 
 #: The least share of valid pixels that :func:`sarfeat.register` takes by default (its
 #: ``min_valid_fraction``).
@@ -196,7 +198,55 @@ def unusable_reason(image: ArrayLike, nodata: float | None = None,
     True
     """
     valid = valid_mask(image, nodata)
-    fraction = float(valid.mean())
+
+    def extremes():  # of the valid pixels, without a copy of them
+        values = np.asarray(np.ma.getdata(image))
+        values = np.abs(values) if np.iscomplexobj(values) else values
+        info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
+            np.finfo(values.dtype)
+        return (np.min(values, where=valid, initial=info.max),
+                np.max(values, where=valid, initial=info.min))
+
+    return _worded(float(valid.mean()), min_valid_fraction, extremes)
+
+
+def marked_unusable_reason(marked: np.ndarray, valid_fraction: float,
+                           min_valid_fraction: float = 0.0) -> str | None:
+    """What :func:`unusable_reason` says of an image whose no-data is marked NaN already,
+    when the share of its valid pixels is known: no mask of the image is made.
+
+    Parameters
+    ----------
+    marked : ndarray
+        The image, NaN on every pixel that is not valid and on no other (infinite pixels
+        NaN too; :func:`sarfeat.matching.inputs.nodata_marked_valid` gives it so).
+    valid_fraction : float
+        The share of its pixels that are valid, exactly (not rounded).
+    min_valid_fraction : float
+        As :func:`unusable_reason` takes it.
+
+    Returns
+    -------
+    str or None
+        :func:`unusable_reason` ``(marked, None, min_valid_fraction)``, word for word. A
+        complex image is handed to it (its magnitudes would be a full-size copy).
+
+    Examples
+    --------
+    >>> marked_unusable_reason(np.array([[np.nan, 2.0], [2.0, 2.0]]), 0.75)
+    'is constant (every valid pixel equals 2): there is nothing to match'
+    """
+    if np.iscomplexobj(marked):
+        return unusable_reason(marked, None, min_valid_fraction)
+    # NaN-ignoring extremes, reduced in place: no boolean mask of a large image
+    return _worded(float(valid_fraction), min_valid_fraction,
+                   lambda: (np.fmin.reduce(marked, axis=None),
+                            np.fmax.reduce(marked, axis=None)))
+
+
+def _worded(fraction: float, min_valid_fraction: float, extremes) -> str | None:
+    """:func:`unusable_reason`'s words for an image with ``fraction`` of its pixels valid and
+    ``extremes()`` (the least and greatest valid value, worked out only when needed)."""
     if fraction == 0:
         return "has no valid pixel (all NaN, infinite, masked or equal to nodata)"
     if fraction < min_valid_fraction:
@@ -204,13 +254,8 @@ def unusable_reason(image: ArrayLike, nodata: float | None = None,
                 f"(finite, not masked, not nodata), less than the {100 * min_valid_fraction:.0f}"
                 " % required (min_valid_fraction of sarfeat.register, --min-valid-fraction on "
                 "the command line)")
-    # extremes of the valid pixels without a copy of them
-    values = np.asarray(np.ma.getdata(image))
-    values = np.abs(values) if np.iscomplexobj(values) else values
-    info = np.iinfo(values.dtype) if np.issubdtype(values.dtype, np.integer) else \
-        np.finfo(values.dtype)
-    low = np.min(values, where=valid, initial=info.max)
-    if low == np.max(values, where=valid, initial=info.min):
+    low, high = extremes()
+    if low == high:
         return f"is constant (every valid pixel equals {low:g}): there is nothing to match"
     return None
 

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from ..image_checks import MIN_VALID_FRACTION, unusable_reason
+from ..image_checks import MIN_VALID_FRACTION, marked_unusable_reason
 from ..structural import LEAST_SIDE, gradient_maps, prepare_modality, structure_maps
 from .dense_search import working_factor
-from .inputs import nodata_marked
+from .inputs import nodata_marked_valid
 
 __all__ = ["check_sizes", "feature_maps", "prepared_image"]
 
@@ -126,8 +126,9 @@ def prepared_image(image, role: str, name: str, nodata: float | None, border_fil
         For an image that cannot be prepared, the message led by ``name``.
     """
     try:
-        marked, fill, valid = nodata_marked(image, nodata, border_fill)
-        why = unusable_reason(marked, None, MIN_VALID_FRACTION)
-        return prepare_modality(marked, role, input_kind), fill, valid, why
+        marked, fill, valid = nodata_marked_valid(image, nodata, border_fill)
+        # the share of valid pixels known and no-data NaN: no mask of the image is made
+        why = marked_unusable_reason(marked, valid, MIN_VALID_FRACTION)
+        return prepare_modality(marked, role, input_kind), fill, round(valid, 4), why
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None

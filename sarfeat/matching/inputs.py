@@ -8,7 +8,7 @@ from scipy import ndimage
 from ..preprocess import (ScaledImage, as_float32, border_fill, check_image, normalize_sar,
                           sar_scaling, valid_mask)
 
-__all__ = ["border_zeros", "normalized_input", "nodata_marked",
+__all__ = ["border_zeros", "normalized_input", "nodata_marked", "nodata_marked_valid",
            "without_border_fill"]
 
 #: Input kinds whose values are logged: there an exact zero is far below every other value.
@@ -86,9 +86,17 @@ def nodata_marked(image, nodata: float | None,
     """The image with NaN wherever it is no-data (NaN, a masked array's mask, ``nodata``,
     and with ``fill_is_nodata`` a canvas's fill around it, see
     :func:`sarfeat.preprocess.border_fill`); the share of its pixels that fill is, and the
-    share left valid. The image itself is returned when every pixel is valid, or when it is
-    float32 and NaN on every pixel that is not (a scene brought onto another grid): no copy of
-    a large image is made to mark what is marked already."""
+    share left valid (both rounded to 4 decimals). The image itself is returned when every
+    pixel is valid, or when it is float32 and NaN on every pixel that is not (a scene brought
+    onto another grid): no copy of a large image is made to mark what is marked already."""
+    marked, share, left = nodata_marked_valid(image, nodata, fill_is_nodata)
+    return marked, share, round(left, 4)
+
+
+def nodata_marked_valid(image, nodata: float | None,
+                        fill_is_nodata: bool) -> tuple[np.ndarray, float, float]:
+    """:func:`nodata_marked`, with the share of valid pixels exact (not rounded): what
+    :func:`sarfeat.image_checks.marked_unusable_reason` takes with the image marked."""
     data = np.asarray(np.ma.getdata(image))
     valid = valid_mask(image, nodata)
     if valid.ndim == 3:  # colour: a pixel is valid when all its channels are
@@ -97,8 +105,9 @@ def nodata_marked(image, nodata: float | None,
     if fill is not None:
         valid &= ~fill
     share = 0.0 if fill is None else round(float(fill.mean()), 4)
-    left = round(float(valid.mean()), 4)
-    if valid.all() or (data.dtype == np.float32 and np.array_equal(np.isnan(data), ~valid)):
+    count = np.count_nonzero(valid)
+    left = count / valid.size  # valid.mean(), to the bit, without its float sum
+    if count == valid.size or (data.dtype == np.float32 and np.array_equal(np.isnan(data), ~valid)):
         return data, share, left
     # real values beyond float32 refused (as_float32), not made inf (no-data) or 0
     marked = data.astype(np.complex64) if np.iscomplexobj(data) else as_float32(data)
