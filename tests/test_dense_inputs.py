@@ -96,7 +96,7 @@ def test_the_matcher_masks_an_image_once_to_prepare_it_and_say_why(monkeypatch):
         monkeypatch.setattr(module, "valid_mask", counted)
     flat = np.full((128, 128), 0.25, np.float32)
     flat[:20] = np.nan
-    _, _, valid, why = prepared_image(flat, "sar", "image2", None, True, "auto")
+    _, _, valid, why, constant = prepared_image(flat, "sar", "image2", None, True, "auto")
     assert why == "is constant (every valid pixel equals 0.25): there is nothing to match"
-    assert valid == round(1 - 20 / 128, 4)
+    assert valid == round(1 - 20 / 128, 4) and constant
     assert masked == [(128, 128)]

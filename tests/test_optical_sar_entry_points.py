@@ -13,7 +13,9 @@ import pytest
 
 import sarfeat
 from sarfeat.data import load_optical_sar_tile
+from sarfeat.image_checks import MIN_VALID_FRACTION, unusable_reason
 from sarfeat.matching import CoarseFineMatcher
+from sarfeat.matching.dense_search import DenseSearch
 
 from _optical_sar_helpers import SHAPE
 
@@ -167,7 +169,8 @@ def test_the_matcher_s_refusal_of_an_unusable_image_says_why_as_register_does(ti
         try:
             assert len(matcher.match(*pair)) == 0 and matcher.model is None
             failure = matcher.diagnostics["failure"]
-            assert "best structure correlation" in failure  # the search's own word kept
+            # the search's own word kept where it ran (not for a constant image)
+            assert ("best structure correlation" in failure) == ("constant" not in reason)
         except ValueError as error:  # a SAR image 1 so sparse its coarse map is all NaN:
             failure = str(error)    # it was 'the image has no valid pixel', naming neither
             assert "global search cannot be made" in failure
@@ -175,3 +178,33 @@ def test_the_matcher_s_refusal_of_an_unusable_image_says_why_as_register_does(ti
         with pytest.raises(sarfeat.RegistrationError,
                            match=rf"{('fixed', 'moving')[which]} image {reason}"):
             sarfeat.register(*pair, modality=modality, progress=False)
+
+
+@pytest.mark.parametrize("modality", ["optical-sar", "sar-optical"])
+def test_the_matcher_refuses_a_constant_image_before_its_search(tile, modality, monkeypatch):
+    """A constant image cost the dense matcher's whole search (about 3 CPU s on this tile)
+    before its refusal, when the matcher was called directly (register refuses it first)."""
+    def searched(*args):
+        raise AssertionError("the global search ran")
+
+    monkeypatch.setattr(DenseSearch, "hypotheses", searched)
+    optical, sar = tile
+    few = np.full(SHAPE, np.nan, np.float32)  # 2 % valid, all 0.5: constant too
+    few[:5] = 0.5
+    for constant, reason in [(np.zeros_like(optical), None), (np.full_like(sar, 0.5), None),
+                             (few, "is mostly no-data: only 2.0 % of its pixels are valid")]:
+        for which in (0, 1):
+            pair = [optical, sar] if modality == "optical-sar" else [sar, optical]
+            pair[which] = constant
+            matcher = CoarseFineMatcher(modality=modality, progress=False)
+            assert len(matcher.match(*pair)) == 0 and matcher.model is None
+            said = unusable_reason(constant, None, MIN_VALID_FRACTION)
+            assert reason is None or said.startswith(reason)
+            # register's words, and no others: no search ran to add its own
+            assert matcher.diagnostics["failure"] == f"image{which + 1} {said}"
+    # a 99 %-NaN image that is not constant is still searched: register may be told to take
+    # it (min_valid_fraction)
+    sparse = sar.astype(np.float32)
+    sparse[np.random.default_rng(0).random(sar.shape) < 0.99] = np.nan
+    with pytest.raises(AssertionError, match="the global search ran"):
+        CoarseFineMatcher(modality="optical-sar", progress=False).match(optical, sparse)

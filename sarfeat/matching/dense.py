@@ -58,7 +58,10 @@ scale that stands out (``min_coarse_score``), when the whole overlap correlates
 weakly at the result (``min_verify_score``) or its peak does not stand out
 (``min_verify_margin``), or when fewer than ``min_inliers`` templates or fewer
 than ``min_inlier_ratio`` of them agree with it, or when the gray values' mutual
-information peaks clearly elsewhere (``gray_check``).
+information peaks clearly elsewhere (``gray_check``). A constant image it refuses
+before any search, ``diagnostics['failure']`` saying what :func:`sarfeat.register` says
+of it (:func:`~sarfeat.image_checks.unusable_reason`); a refusal of an image that register
+would refuse otherwise (mostly no-data) is led by register's words.
 
 The candidates of steps 1, 2, 3 and 5 (turns and scales, neighbours, polish
 candidates) do not depend on one another and run on threads
@@ -363,14 +366,34 @@ class DenseStructuralMatcher(DenseFineStage):
         started = time.perf_counter()
         steps = StepBar(self.progress)
         # one at a time: an image handed over is let go once prepared, before the other is
-        prepared1, fill1, valid1, why1 = self._prepared(taken(image1), self.modality[0], "image1")
-        prepared2, fill2, valid2, why2 = self._prepared(taken(image2), self.modality[1], "image2")
+        prepared1, fill1, valid1, why1, flat1 = self._prepared(taken(image1), self.modality[0],
+                                                               "image1")
+        prepared2, fill2, valid2, why2, flat2 = self._prepared(taken(image2), self.modality[1],
+                                                               "image2")
         del image1, image2  # their copies with no-data marked are freed; the callers' kept
         self.diagnostics.update(border_fill=[fill1, fill2], valid_fraction=[valid1, valid2])
         # what register would have refused either image for: said with a refusal
         said = "; ".join(f"{name} {why}" for name, why in (("image1", why1), ("image2", why2))
                          if why is not None)
         steps.advance()
+        if flat1 or flat2:  # constant: no search matches it (it cost the whole search, 3 s)
+            self.diagnostics.update(failure=said, seconds_coarse=time.perf_counter() - started)
+        else:
+            self._searched(prepared1, prepared2, said, steps, started)
+        steps.close()
+        if self.model is None:  # images too small for the fine stage's templates, which no
+            # wider search helps
+            self.diagnostics["too_small"] = self.too_small_for_templates(prepared1.shape,
+                                                                         prepared2.shape)
+        self.diagnostics["seconds"] = time.perf_counter() - started
+        self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
+                                            - self.diagnostics["seconds_coarse"])
+        return self.matches[self.inliers]
+
+    def _searched(self, prepared1: np.ndarray, prepared2: np.ndarray, said: str,
+                  steps: StepBar, started: float) -> None:
+        """The global search, its refinement and the fine stage on the prepared images; a
+        refusal is led by ``said``, what register would have refused them for."""
         search = DenseSearch(lambda image: self.feature_maps(image, "coarse"), self.min_overlap,
                              self.angles(), self.searched_scales(), self.coarse_size,
                              self.refine_size)
@@ -400,24 +423,14 @@ class DenseStructuralMatcher(DenseFineStage):
                 f"no turn and scale stands out in the global search (best structure "
                 f"correlation {score:.3f}, {self.min_coarse_score} needed): refused rather "
                 "than guessed")
-        steps.close()
-        if self.model is None:  # the refusal: led by what register would have said; and
-            # images too small for the fine stage's templates, which no wider search helps
-            self.diagnostics["too_small"] = self.too_small_for_templates(prepared1.shape,
-                                                                         prepared2.shape)
-            if said:
-                self.diagnostics["failure"] = f"{said}; {self.diagnostics['failure']}"
-        self.diagnostics["seconds"] = time.perf_counter() - started
-        self.diagnostics["seconds_fine"] = (self.diagnostics["seconds"]
-                                            - self.diagnostics["seconds_coarse"])
-        return self.matches[self.inliers]
+        if self.model is None and said:  # the refusal, led by what register would have said
+            self.diagnostics["failure"] = f"{said}; {self.diagnostics['failure']}"
 
     def _prepared(self, image, role: str, name: str) -> tuple[np.ndarray, float, float,
-                                                              str | None]:
-        """An image as the steps read it (:func:`~sarfeat.structural.prepare_modality` of it,
-        no-data marked), its border fill's and valid shares, and what would make
-        :func:`sarfeat.register` refuse it (:func:`~sarfeat.image_checks.unusable_reason` at
-        its default ``min_valid_fraction``), or None; its refusal says ``name``."""
+                                                              str | None, bool]:
+        """An image as the steps read it, its border fill's and valid shares, what would make
+        :func:`sarfeat.register` refuse it (or None), and whether it is constant
+        (:func:`~sarfeat.matching.dense_inputs.prepared_image`); its refusal says ``name``."""
         return prepared_image(image, role, name, self.nodata, self.border_fill,
                               self.input_kind)
 

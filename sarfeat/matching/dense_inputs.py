@@ -87,7 +87,7 @@ def check_sizes(coarse_size: int, shape1: tuple[int, ...], shape2: tuple[int, ..
 
 
 def prepared_image(image, role: str, name: str, nodata: float | None, border_fill: bool,
-                   input_kind: str) -> tuple[np.ndarray, float, float, str | None]:
+                   input_kind: str) -> tuple[np.ndarray, float, float, str | None, bool]:
     """An image as the dense matcher's steps read it, and what register would say of it.
 
     Parameters
@@ -119,6 +119,9 @@ def prepared_image(image, role: str, name: str, nodata: float | None, border_fil
         ``min_valid_fraction``, worded alike; worked out by
         :func:`~sarfeat.image_checks.marked_unusable_reason` from the valid share and the
         marked image's NaN-ignoring extremes, with no mask of it), or None.
+    flat : bool
+        Whether it is constant (or has no valid pixel): nothing in it can be matched, at any
+        ``min_valid_fraction`` of register's; the matcher refuses it before its search.
 
     Raises
     ------
@@ -129,6 +132,8 @@ def prepared_image(image, role: str, name: str, nodata: float | None, border_fil
         marked, fill, valid = nodata_marked_valid(image, nodata, border_fill)
         # the share of valid pixels known and no-data NaN: no mask of the image is made
         why = marked_unusable_reason(marked, valid, MIN_VALID_FRACTION)
-        return prepare_modality(marked, role, input_kind), fill, round(valid, 4), why
+        # constant, whatever share of valid pixels register was told to take: nothing to match
+        flat = why is not None and marked_unusable_reason(marked, valid) is not None
+        return prepare_modality(marked, role, input_kind), fill, round(valid, 4), why, flat
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
