@@ -52,24 +52,25 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, median: float | None = N
             large = operation(large, np.ones(shape, dtype=bool))
     large &= invalid
     values[invalid] = np.median(valid_sample(values, valid)) if median is None else median
-    small = invalid & ~large
-    if small.any():
-        _fill_small(values, valid, small)
+    del invalid
+    _fill_small(values, valid, large)
     return large if large.any() else None
 
 
-def _fill_small(values: np.ndarray, valid: np.ndarray, small: np.ndarray) -> None:
-    """Small holes get the Gaussian-weighted mean of their valid neighbours, in place.
+def _fill_small(values: np.ndarray, valid: np.ndarray, large: np.ndarray) -> None:
+    """Small holes (invalid, not ``large``) get the Gaussian-weighted mean of their valid
+    neighbours, in place.
 
     Computed in bands of rows with a halo of the filter's reach, only where there
-    are holes: the same values as filtering the whole image, in bounded memory.
+    are holes: the same values as filtering the whole image, in bounded memory (the
+    holes too are found band by band: no image-sized mask of them).
     """
     reach = int(_FILL_TRUNCATE * _FILL_SIGMA + 0.5)
     height = values.shape[0]
-    rows = small.any(axis=1)
     for top in range(0, height, _FILL_BAND):
         bottom = min(height, top + _FILL_BAND)
-        if not rows[top:bottom].any():
+        small = ~valid[top:bottom] & ~large[top:bottom]
+        if not small.any():
             continue
         lo, hi = max(0, top - reach), min(height, bottom + reach)
         inner = slice(top - lo, bottom - lo)
@@ -78,5 +79,5 @@ def _fill_small(values: np.ndarray, valid: np.ndarray, small: np.ndarray) -> Non
                                           truncate=_FILL_TRUNCATE)[inner]
         total = ndimage.gaussian_filter(np.where(band_valid, values[lo:hi], 0).astype(np.float32),
                                         _FILL_SIGMA, truncate=_FILL_TRUNCATE)[inner]
-        reached = small[top:bottom] & (weights > 1e-3)
+        reached = small & (weights > 1e-3)
         values[top:bottom][reached] = total[reached] / weights[reached]

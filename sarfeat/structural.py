@@ -41,6 +41,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from .io import rgb_to_gray
+from .nodata_regions import unfilled_nodata
 from .preprocess import as_float32, fill_invalid, normalize_sar, valid_mask
 
 __all__ = ["MODALITIES", "FEATURES", "LEAST_SIDE", "structure_maps", "gradient_maps",
@@ -241,7 +242,7 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
         # its no-data filled; a copy of the input already (float32: no second copy)
         values = normalized.image.astype(np.float32, copy=False)
         if normalized.valid is not None:
-            values[_regions_of(~normalized.valid, normalized.large_invalid)] = np.nan
+            values[unfilled_nodata(normalized.valid, normalized.large_invalid)] = np.nan
         return values
     values = as_float32(image)  # values beyond float32 refused, not made inf or 0
     valid = np.isfinite(values)
@@ -256,21 +257,8 @@ def prepare_modality(image: np.ndarray, modality: str, input_kind: str = "auto")
     values[~valid] = 0
     if not valid.all():
         large = fill_invalid(values, valid)
-        values[_regions_of(~valid, large)] = np.nan
+        values[unfilled_nodata(valid, large)] = np.nan
     return values
-
-
-def _regions_of(invalid: np.ndarray, large) -> np.ndarray:
-    """The invalid pixels connected (8-neighbours) to a pixel of ``large`` (None: no
-    pixel) or to the image's border: what lies outside an image's footprint (a thin
-    sliver of a canvas's fill included) stays no-data."""
-    labels, count = ndimage.label(invalid, structure=np.ones((3, 3), bool))
-    rim = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    kept = np.zeros(count + 1, bool)  # per label: whether it is touched
-    kept[rim if large is None else np.concatenate([rim, labels[large]])] = True
-    kept[0] = False  # the valid pixels
-    # a look-up of each pixel's label: np.isin made sorted int32 and int64 copies of them
-    return kept[labels]
 
 
 @lru_cache(maxsize=8)

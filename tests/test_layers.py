@@ -27,6 +27,7 @@ LAYERS = {
     "sarfeat.raster_warp": 0, "sarfeat.geotiff_options": 0, "sarfeat.wording": 0,
     "sarfeat.interrupts": 0, "sarfeat.tensor_input": 0, "sarfeat.image_checks": 0,
     "sarfeat.value_scale": 0, "sarfeat.nodata_fill": 0, "sarfeat.windowed_scaling": 0,
+    "sarfeat.nodata_regions": 0,
     "sarfeat.handover": 0,
     "sarfeat.architecture": 1, "sarfeat.network": 1, "sarfeat.checkpoint": 1, "sarfeat.data": 1,
     "sarfeat.weights": 1, "sarfeat.optical_sar_evaluation": 1, "sarfeat.optical_sar_s1s2": 1,
