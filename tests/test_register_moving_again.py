@@ -16,6 +16,7 @@ rasterio = pytest.importorskip("rasterio")
 from affine import Affine  # noqa: E402
 
 from sarfeat.cli import main  # noqa: E402
+from sarfeat.cli import moving_reread  # noqa: E402
 from sarfeat.cli import register as register_command  # noqa: E402
 from sarfeat.cli.common import UsageError  # noqa: E402
 from sarfeat.io import read_raster  # noqa: E402
@@ -49,19 +50,19 @@ def _args(moving, output=None) -> argparse.Namespace:
 
 def test_the_output_read_again_is_the_output_of_the_scene_as_first_read(pair):
     fixed_path, moving_path = pair
-    stamp = register_command._stamp(moving_path)
+    stamp = moving_reread.file_stamp(moving_path)
     inputs = prepare_pair(read_raster(fixed_path), read_raster(moving_path), 0, 0)
     assert inputs.resampled
     held = weakref.ref(inputs.moving.data)
     args = _args(moving_path)
-    let_go = register_command._without_moving_bands(args, inputs)
+    let_go = moving_reread.without_moving_bands(args, inputs)
     assert let_go.moving.count == 0 and let_go.moving.shape == inputs.moving.shape
     total = inputs.total(np.array([[1, 0, 1.5], [0, 1, -2.0], [0, 0, 1.0]]))
     expected = register_command._output(args, inputs, total).whole()
     del inputs
     gc.collect()
     assert held() is None  # the scene as read is not held while matching
-    again = register_command._moving_again(args, let_go, stamp)
+    again = moving_reread.moving_again(args, let_go, stamp)
     assert again.moving.count == 1
     output = register_command._output(args, again, total).whole()
     np.testing.assert_array_equal(output.data, expected.data)  # NaN at the same places too
@@ -70,13 +71,13 @@ def test_the_output_read_again_is_the_output_of_the_scene_as_first_read(pair):
 
 def test_a_scene_changed_while_matching_is_not_written(pair):
     fixed_path, moving_path = pair
-    stamp = register_command._stamp(moving_path)
+    stamp = moving_reread.file_stamp(moving_path)
     inputs = prepare_pair(read_raster(fixed_path), read_raster(moving_path), 0, 0)
-    let_go = register_command._without_moving_bands(_args(moving_path), inputs)
+    let_go = moving_reread.without_moving_bands(_args(moving_path), inputs)
     changed = read_raster(moving_path).data * 2
     _write(moving_path, changed, inputs.moving.transform, float("nan"))
     with pytest.raises(UsageError, match="changed while it was matched"):
-        register_command._moving_again(_args(moving_path), let_go, stamp)
+        moving_reread.moving_again(_args(moving_path), let_go, stamp)
 
 
 def test_register_matches_without_the_moving_bands(pair, monkeypatch):

@@ -9,7 +9,8 @@ with an optical image (``--modality``) such a pair is upright and only the uprig
 searched (``--turns``). Every band of the moving file is then resampled once with that
 transform, in its own dtype and nodata (or, with ``--no-resample``, its pixels are kept and its
 geotransform corrected, when the transform is a shift). Without ``-o`` only the report, tie
-points or plot are written. The options are checked first, by :mod:`sarfeat.cli.register_checks`.
+points or plot are written. The options are checked first, by :mod:`sarfeat.cli.register_checks`;
+MOVING is let go while matching and read again for -o by :mod:`sarfeat.cli.moving_reread`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, Usage
                      with_nodata)
 from .detect import EXAMPLE_WARP, add_common_options, example_pair
 from .geotiff_output import add_geotiff_options, check_dtype, geotiff_keywords, output_report
+from .moving_reread import file_stamp, moving_again, without_moving_bands
 from .register_checks import (OUTPUT_SUFFIXES, check_example, validate)
 from .report import (raster_pixel_size, failure_report, given_options, registration_report,
                      tie_points, transform_fit_note, updated_geotransform, write_json,
@@ -234,53 +236,6 @@ def _prepare(args: argparse.Namespace, fixed, moving, console: Console,
     return inputs.without_fixed_bands()
 
 
-def _without_moving_bands(args: argparse.Namespace, inputs: Inputs) -> Inputs:
-    """``inputs`` with a MOVING raster of no band (its shape and georeferencing kept) when the
-    band matched was brought onto the fixed grid, a copy of its own: the file as read (an 8265
-    x 7475 float32 scene, 309 MB with its mask) is not held while matching; -o reads it again."""
-    from dataclasses import replace
-
-    moving = inputs.moving
-    if (not inputs.resampled or inputs.moving_image is None or not os.path.isfile(args.moving)
-            or np.shares_memory(inputs.moving_image, moving.data)):
-        return inputs
-    return replace(inputs, moving=moving.without_bands())
-
-
-def _moving_again(args: argparse.Namespace, inputs: Inputs, stamp) -> Inputs:
-    """``inputs`` with MOVING's bands, for -o: read again when they were let go while
-    matching (:func:`_without_moving_bands`), as first read (with ``--nodata``); an input
-    error if the file changed meanwhile (``stamp``, its size and modification time when
-    first read, or its grid, dtype or nodata)."""
-    from dataclasses import replace
-
-    from ..io import RasterError, read_raster
-
-    held = inputs.moving
-    if held.count > 0:
-        return inputs
-    try:
-        again = with_nodata(read_raster(args.moving), args.nodata)
-    except RasterError as error:
-        raise input_error(error) from None
-    if (again.shape != held.shape or again.data.dtype != held.data.dtype
-            or str(again.nodata) != str(held.nodata) or again.transform != held.transform
-            or again.crs != held.crs or _stamp(args.moving) != stamp):
-        raise input_error(RasterError(
-            f"{args.moving} changed while it was matched: its output is not written from "
-            "another file; run again"))
-    return replace(inputs, moving=again)
-
-
-def _stamp(path) -> tuple[int, int] | None:
-    """(size, modification time in ns) of a file, None when it cannot be read."""
-    try:
-        found = os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None
-    return found.st_size, found.st_mtime_ns
-
-
 def left_from_earlier_run(args: argparse.Namespace, error: BaseException) -> dict:
     """The outputs (-o, --tie-points, --plot) that a failed run did not write but finds in
     place, an earlier run's, as failure-report fields (``output_left_from_earlier_run``:
@@ -320,7 +275,7 @@ def run(args: argparse.Namespace) -> None:
         return
     validate(args)
     fixed, moving, read_fixed = _read_inputs(args, console)
-    stamp = _stamp(args.moving)  # MOVING as read, when -o reads it again
+    stamp = file_stamp(args.moving)  # MOVING as read, when -o reads it again
     if args.output is not None:  # before any work:
         from ..io import RasterError, written_dtype
 
@@ -342,7 +297,7 @@ def run(args: argparse.Namespace) -> None:
         with written_together():
             inputs = _prepare(args, fixed, moving, console, read_fixed)
             fixed = inputs.fixed  # of no band: the file's bands are let go before matching
-            inputs = _without_moving_bands(args, inputs)
+            inputs = without_moving_bands(args, inputs)
             moving = inputs.moving  # of no band while matching, unless its band is a view
             weights = checked_weights(args.weights, args.trust) if args.modality == "sar" \
                 else None
@@ -369,7 +324,7 @@ def run(args: argparse.Namespace) -> None:
             if note is not None:
                 console.step(note)
             if args.output is not None:
-                inputs = _moving_again(args, inputs, stamp)
+                inputs = moving_again(args, inputs, stamp)
             wrote = _write_outputs(args, inputs, result, total, matcher, console, kind,
                                    search_report(args, upright, whole_circle))
     except Exception as error:
