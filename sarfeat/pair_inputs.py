@@ -37,8 +37,8 @@ class PairInputs:
     """(h, w) ndarray or None: the fixed band that is matched (cropped to the moving
     footprint); None once handed over to the matcher (:meth:`handing_over`)."""
     moving_image: np.ndarray
-    """ndarray: the moving band that is matched (on the cropped fixed grid if
-    :attr:`resampled`)."""
+    """ndarray or None: the moving band that is matched (on the cropped fixed grid if
+    :attr:`resampled`); None once handed over to the matcher (:meth:`handing_over_pair`)."""
     prior: np.ndarray
     """(3, 3) ndarray: matched moving pixels -> the moving file's own pixels."""
     resampled: bool
@@ -102,6 +102,25 @@ class PairInputs:
             raise ValueError("these inputs hold no fixed image to hand over")
         kept = (np.shape(self.fixed_image), self.shared_fraction())
         return replace(self, fixed_image=None, handed_over=kept), Handover(self.fixed_image)
+
+    def handing_over_pair(self) -> tuple[PairInputs, Handover, Handover]:
+        """(these inputs without ``fixed_image`` nor ``moving_image``, each of them in a
+        :class:`~sarfeat.handover.Handover`): as :meth:`handing_over`, and the moving
+        image too is let go once the matcher has made its working copy (the SAR scene on
+        the fixed grid, 306 MiB at the 9465 x 8483 window of a Sentinel-2 tile), when
+        nothing else holds it; :func:`sarfeat.register` then gives no ``warped``. The
+        caller lets go of these inputs for the ones returned.
+
+        Raises
+        ------
+        ValueError
+            When ``fixed_image`` or ``moving_image`` is None (handed over already, or not
+            kept).
+        """
+        if self.moving_image is None:
+            raise ValueError("these inputs hold no moving image to hand over")
+        handed, fixed = self.handing_over()
+        return replace(handed, moving_image=None), fixed, Handover(self.moving_image)
 
     def without_fixed_bands(self) -> PairInputs:
         """These inputs with a fixed raster of no band (its shape and georeferencing kept)

@@ -100,7 +100,7 @@ def _check_input(image, which: str, nodata: float | None, min_valid_fraction: fl
 
 def register(
     fixed: ArrayLike | Handover,
-    moving: ArrayLike,
+    moving: ArrayLike | Handover,
     *,
     weights: str | os.PathLike | R2D2Net | None = None,
     model: str = "affine",
@@ -127,7 +127,10 @@ def register(
         8-bit RGBA's colour weighted by its alpha: :func:`sarfeat.io.warp_colour`).
         ``fixed`` may come in a :class:`sarfeat.handover.Handover`: with an optical image
         it is let go once the matcher has made its working copy (``sarfeat register``
-        holds a 9465 x 8483 uint16 band no longer while it matches it).
+        holds a 9465 x 8483 uint16 band no longer while it matches it). So may
+        ``moving`` (a 9465 x 8483 float32 SAR scene on the fixed grid, 306 MiB): it is
+        let go the same way, and the result has no ``warped`` (None), which would
+        resample it.
     weights : str, path-like or R2D2Net, optional
         The network, as for :class:`~sarfeat.SARR2D2Detector`.
     model : {'affine', 'similarity', 'projective'}
@@ -215,8 +218,9 @@ def register(
         seconds=time.perf_counter() - started,
         coarse_failed=coarse_failed,
         votes=found.votes,
-        resampling=(moving if colour_moving is None else masked_like_gray(colour_moving, moving),
-                    order, matcher.nodata, fixed.shape),
+        resampling=None if isinstance(moving, Handover) else  # let go: nothing to resample
+        (moving if colour_moving is None else masked_like_gray(colour_moving, moving),
+         order, matcher.nodata, fixed.shape),
     )
 
 
@@ -235,16 +239,20 @@ def _matcher_for(matcher, weights, model: str, progress: bool | None,
 
 def _checked_images(matcher: CoarseFineMatcher, fixed, moving, min_valid_fraction: float):
     """(fixed, moving, colour moving): the images as matched (an optical one as gray), once
-    checked (:func:`_check_input`), and a colour optical moving image as given (else None);
-    a fixed image in a :class:`~sarfeat.handover.Handover` comes back in one."""
+    checked (:func:`_check_input`), and a colour optical moving image as given (else None:
+    also for one handed over, which is let go); an image in a
+    :class:`~sarfeat.handover.Handover` comes back in one."""
     roles = parse_modality(matcher.modality)
-    colour_moving = moving if roles[1] == "optical" and np.ndim(moving) == 3 else None
+    colour_moving = moving if (roles[1] == "optical" and not isinstance(moving, Handover)
+                               and np.ndim(moving) == 3) else None
     fixed = handed_on(fixed, lambda image: modality_image(image, roles[0], "fixed image",
                                                           matcher.modality))
-    moving = modality_image(moving, roles[1], "moving image", matcher.modality)
+    moving = handed_on(moving, lambda image: modality_image(image, roles[1], "moving image",
+                                                            matcher.modality))
     fixed = handed_on(fixed, lambda image: _check_input(image, "fixed", matcher.nodata,
                                                         min_valid_fraction))
-    moving = _check_input(moving, "moving", matcher.nodata, min_valid_fraction)
+    moving = handed_on(moving, lambda image: _check_input(image, "moving", matcher.nodata,
+                                                          min_valid_fraction))
     return fixed, moving, colour_moving
 
 

@@ -2,7 +2,8 @@
 the band is let go once the optical-SAR matcher has made its working copy, not held by
 every caller while it matches (a 9465 x 8483 uint16 band, 160 MB, at the 10980 px scene of
 benchmarks/README.md); the result, and a refusal's hint on the share of FIXED's pixels the
-pair holds data on together, are the same."""
+pair holds data on together, are the same. So is MOVING's image matched (the SAR scene on
+the fixed grid, 306 MiB there), unless ``--plot`` draws it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from sarfeat.cli import main
 from sarfeat.handover import Handover, handed_on, looked_at, shape_of, taken
 from sarfeat.matching.dense import DenseStructuralMatcher
+from sarfeat.matching.dense_search import DenseSearch
 
 rasterio = pytest.importorskip("rasterio")
 
@@ -73,6 +75,35 @@ def test_register_lets_the_fixed_band_go_before_the_moving_image_is_prepared(
     np.testing.assert_allclose(shift, (3, -2), atol=3.0)  # registered: within 3 px
 
 
+def _searched_watch(monkeypatch, seen: list) -> list:
+    """For each global search the optical-SAR matcher starts (once both images are
+    prepared): whether each image it prepared (``seen``, of :func:`_prepared_watch`) is
+    still held by someone."""
+    alive = []
+    hypotheses = DenseSearch.hypotheses
+
+    def watched(self, image1, image2):
+        alive.append([ref() is not None for ref in seen])
+        return hypotheses(self, image1, image2)
+
+    monkeypatch.setattr(DenseSearch, "hypotheses", watched)
+    return alive
+
+
+def test_register_lets_both_images_go_once_prepared(shifted_pair, tmp_path, monkeypatch):
+    _, seen = _prepared_watch(monkeypatch)
+    alive = _searched_watch(monkeypatch, seen)
+    pytest.importorskip("matplotlib")
+    for name, extra in (("a", []), ("b", ["--plot", str(tmp_path / "p.png")])):
+        seen.clear()
+        assert main(["register", *map(str, shifted_pair), "--modality", "optical-sar",
+                     "--json", str(tmp_path / f"{name}.json"), "-q", *extra]) == 0
+    # MOVING's image on the fixed grid is freed too while the matcher searches: before, the
+    # command line, register() and the matcher's callers held it to the end ([False, True]);
+    # --plot draws both images: they are kept
+    assert alive == [[False, False], [True, True]]
+
+
 def test_plot_keeps_the_fixed_band_and_the_result_is_the_same(shifted_pair, tmp_path,
                                                               monkeypatch):
     alive, seen = _prepared_watch(monkeypatch)
@@ -126,6 +157,36 @@ def test_pair_inputs_handed_over_keep_window_and_shared_fraction(shifted_pair):
     assert box.take() is image
     with pytest.raises(ValueError, match="no fixed image"):
         handed.handing_over()
+
+
+def test_pair_inputs_handed_over_as_a_pair(shifted_pair):
+    from sarfeat.io import read_raster
+    from sarfeat.registration import prepare_pair
+
+    inputs = prepare_pair(read_raster(shifted_pair[0]), read_raster(shifted_pair[1]), 0, 0)
+    images, window, shared = (inputs.fixed_image, inputs.moving_image), inputs.window, \
+        inputs.shared_fraction()
+    handed, *boxes = inputs.handing_over_pair()
+    assert handed.fixed_image is None and handed.moving_image is None
+    assert (inputs.fixed_image, inputs.moving_image) == images  # inputs unchanged
+    assert handed.window == window and handed.shared_fraction() == shared
+    assert all(box.take() is image for box, image in zip(boxes, images))
+    with pytest.raises(ValueError, match="no moving image"):
+        handed.handing_over_pair()
+
+
+def test_register_of_a_handed_over_moving_image_is_register_of_the_image(
+        tile, moved_sar, optical_sar_registration):
+    from sarfeat import register
+
+    expected, _ = optical_sar_registration  # register(tile[0], moved_sar, ...) as below
+    box = Handover(np.array(moved_sar))
+    found = register(tile[0], box, modality="optical-sar", rng=0, progress=False)
+    assert box.taken and box.shape == np.shape(moved_sar)
+    np.testing.assert_array_equal(found.transform.params, expected.transform.params)
+    np.testing.assert_array_equal(found.keypoints_moving, expected.keypoints_moving)
+    assert found.keypoints_moving.dtype == expected.keypoints_moving.dtype
+    assert found.warped is None  # the image it would resample was let go
 
 
 def test_register_of_a_handed_over_image_is_register_of_the_image(tile, moved_sar,

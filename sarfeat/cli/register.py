@@ -312,10 +312,12 @@ def run(args: argparse.Namespace) -> None:
             console.step(f"matching {inputs.fixed_image.shape} against "
                          f"{inputs.moving_image.shape}: {_stages(matcher)}")
             searched = True
-            # FIXED's band is let go once the matcher has made its working copy (--plot draws it)
-            inputs, fixed_image = ((inputs, inputs.fixed_image) if args.plot is not None
-                                   else inputs.handing_over())
-            result = _register(fixed_image, inputs.moving_image, matcher, console,
+            # FIXED's band and MOVING's image matched are let go once the matcher has made its
+            # working copies (--plot draws them)
+            inputs, fixed_image, moving_image = (
+                (inputs, inputs.fixed_image, inputs.moving_image) if args.plot is not None
+                else inputs.handing_over_pair())
+            result = _register(fixed_image, moving_image, matcher, console,
                                args.min_valid_fraction)
             _steps(result, console)
             total = inputs.prior @ result.transform.params @ inputs.crop
