@@ -110,3 +110,72 @@ def test_reach_limited_correlation_is_exact_within_its_reach():
     row, col = np.unravel_index(np.argmax(near), near.shape)
     # maps2 is maps1 moved by (dx, dy) = (-3, 2): x1 = x2 + (3, -2)
     assert reference.shift((row, col), near.shape) == (3.0, -2.0)
+
+
+def _box_of_every_sample(level1, to_full1, image2_shape, model):
+    """The box as ``_box`` found it before, from every fourth pixel's point at once."""
+    height, width = level1.shape
+    rows, cols = np.mgrid[0:height:4, 0:width:4]
+    points = np.c_[cols.ravel(), rows.ravel(), np.ones(rows.size)]
+    inside = (model @ to_full1 @ points.T).T
+    keep = ((inside[:, 0] >= 0) & (inside[:, 0] <= image2_shape[1] - 1)
+            & (inside[:, 1] >= 0) & (inside[:, 1] <= image2_shape[0] - 1))
+    if not keep.any():
+        return None
+    kept = points[keep, :2]
+    margin = dense_refine.POLISH_REACH + 8
+    low = np.maximum(kept.min(axis=0) - margin, 0)
+    high = np.minimum(kept.max(axis=0) + margin, [width - 1, height - 1])
+    return low, high, kept.mean(axis=0)
+
+
+def test_box_is_found_in_bounded_memory_and_the_same():
+    import tracemalloc
+
+    level = np.zeros((4000, 4000), np.float32)  # 1 million samples
+    model = np.eye(3)
+    model[:2, 2] = (-1000, -500)
+    tracemalloc.start()
+    try:
+        part, to_full = dense_refine._box(level, np.eye(3), (3000, 3500), model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # all the samples' points and their images at once took 61 MB
+    assert peak < 16 * 2 ** 20
+    assert np.shares_memory(part, level) and part.shape == (1024, 1024)
+    low, high, centre = _box_of_every_sample(level, np.eye(3), (3000, 3500), model)
+    left = int(np.clip(round(centre[0]) - 512, 0, 4000 - 1024))
+    top = int(np.clip(round(centre[1]) - 512, 0, 4000 - 1024))
+    np.testing.assert_array_equal(to_full[:2, 2], (left, top))
+
+
+def test_box_is_the_box_of_every_sample():
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        height, width = (int(n) for n in rng.integers(20, 1500, 2))
+        level = np.zeros((height, width), np.float32)
+        to_full = np.diag([2.0, 2.0, 1.0])
+        turn, scale = rng.normal(0, 0.05), rng.uniform(0.7, 1.3)
+        model = np.eye(3)
+        model[:2, :2] = scale * np.array([[np.cos(turn), -np.sin(turn)],
+                                          [np.sin(turn), np.cos(turn)]])
+        model[:2, 2] = rng.normal(0, 1.0, 2) * (width, height)
+        shape2 = tuple(int(n) for n in rng.integers(10, 5 * max(height, width), 2))
+        part, to_part = dense_refine._box(level, to_full, shape2, model)
+        found = _box_of_every_sample(level, to_full, shape2, model)
+        if found is None:  # no sample lands in image 2: the whole level
+            assert part is level and np.array_equal(to_part, to_full)
+            continue
+        low, high, centre = found
+        corner = []
+        for axis, side in ((0, width), (1, height)):
+            first, last = int(low[axis]), int(high[axis]) + 1
+            if last - first > dense_refine.MAX_SIDE:
+                first = int(np.clip(round(centre[axis]) - dense_refine.MAX_SIDE // 2, 0,
+                                    side - dense_refine.MAX_SIDE))
+                last = first + dense_refine.MAX_SIDE
+            corner.append((first, last))
+        (left, right), (top, bottom) = corner
+        assert part.shape == (bottom - top, right - left)
+        np.testing.assert_array_equal(to_part, to_full @ [[1, 0, left], [0, 1, top], [0, 0, 1]])
