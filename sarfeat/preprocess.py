@@ -160,6 +160,7 @@ def normalize_sar(
     if kind in ("intensity", "amplitude"):
         positive = valid & (values > 0)
         floor = np.min(values, where=positive, initial=np.inf)  # no copy of the values
+        del positive  # an image-sized mask, not held while the no-data is filled
         floor = floor if np.isfinite(floor) else np.float32(1.0)
     elif kind == "display":
         divisor = display_divisor(valid_sample(values, None if all_valid else valid))

@@ -570,3 +570,24 @@ def test_a_nodata_value_beyond_the_dtype_marks_nothing_and_warns_nothing():
         warnings.simplefilter("error")
         valid = valid_mask(image, nodata=1e300)
     np.testing.assert_array_equal(valid, [[True, True], [True, False]])
+
+
+def test_normalize_sar_holds_no_mask_of_positive_values_while_it_fills_no_data():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    valid = np.ones((3000, 2500), bool)
+    valid[:, :700] = False  # outside a footprint, and 3000 isolated holes
+    valid[rng.integers(0, 3000, 3000), rng.integers(0, 2500, 3000)] = False
+    image = rng.gamma(1.0, 1.0, valid.shape).astype(np.float32)
+    image[~valid] = np.nan
+    tracemalloc.start()
+    try:
+        normalized = normalize_sar(image)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # its values (4 bytes a pixel), the valid mask and fill_invalid's masks and sample: the
+    # mask of the positive values, held to the end, made it 10.2 bytes a pixel
+    assert peak < 9.6 * valid.size
+    np.testing.assert_array_equal(normalized.valid, valid)
