@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -30,7 +31,7 @@ from numpy.typing import ArrayLike
 from ._validation import check_register_options
 from .confidence import inlier_spread, overlap_fraction, registration_confidence
 from .detector import NoKeypointsError
-from .handover import Handover, handed_on
+from .handover import Handover, handed_on, looked_at
 from .image_checks import MIN_VALID_FRACTION, unusable_reason
 from .input_kinds import pair_input_kind
 from .matching import CoarseFineMatcher, parse_modality
@@ -39,6 +40,7 @@ from .pair_inputs import PairInputs
 from .preprocess import check_image
 from .registration_result import RegistrationResult
 from .structural import masked_like_gray, modality_image
+from .zero_edges import ZeroEdgeWarning, zero_edge_note
 
 from typing import TYPE_CHECKING, Any
 
@@ -196,6 +198,7 @@ def register(
     chosen = matcher.progress if progress is None else progress
     check_register_options(order, min_valid_fraction)  # warped is made when first read
     fixed, moving, colour_moving = _checked_images(matcher, fixed, moving, min_valid_fraction)
+    _warn_of_zero_edges(matcher, fixed, moving)
     found = _match(matcher, fixed, moving, chosen)  # a Handover's image is let go there
     diagnostics, overlap = _checked_model(found, fixed.shape, moving.shape)
     points = found.keypoints1[found.verified[:, 0], ::-1]
@@ -254,6 +257,20 @@ def _checked_images(matcher: CoarseFineMatcher, fixed, moving, min_valid_fractio
     moving = handed_on(moving, lambda image: _check_input(image, "moving", matcher.nodata,
                                                           min_valid_fraction))
     return fixed, moving, colour_moving
+
+
+def _warn_of_zero_edges(matcher: CoarseFineMatcher, fixed, moving) -> None:
+    """A :class:`~sarfeat.zero_edges.ZeroEdgeWarning` for each SAR image whose exact zeros
+    along its border look like a fill and are matched as data
+    (:func:`~sarfeat.zero_edges.zero_edge_note`); none when ``nodata`` is given."""
+    if matcher.nodata is not None:
+        return
+    roles = parse_modality(matcher.modality)
+    for image, role, which in zip((looked_at(fixed), moving), roles, ("fixed", "moving")):
+        note = None if role != "sar" else zero_edge_note(
+            image, which, "optical" in roles, matcher.input_kind, matcher.border_fill)
+        if note is not None:
+            warnings.warn(note, ZeroEdgeWarning, stacklevel=3)
 
 
 def _match(matcher: CoarseFineMatcher, fixed, moving, progress: bool | None):

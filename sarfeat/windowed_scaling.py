@@ -22,7 +22,7 @@ from .input_kinds import InputKind, check_input_kind, display_divisor
 from .value_scale import perceptual, resolve_input_kind, stretch_bounds, to_unit
 from . import value_scale
 
-__all__ = ["SARScaling", "ScaledImage", "sample_scaling", "sar_scaling"]
+__all__ = ["SARScaling", "ScaledImage", "sample_scaling", "sar_scaling", "scaling_sample"]
 
 #: Pixels of the input read at once when :func:`sar_scaling` passes over a whole image.
 _SCAN_PIXELS = 1 << 22
@@ -120,11 +120,30 @@ def sar_scaling(image: ArrayLike, input_kind: InputKind = "auto", nodata: float 
             "image has no valid pixel (all NaN, equal to nodata, or masked out); "
             "check the data, the mask and nodata"
         )
-    step = max(1, raw.size // value_scale.PERCENTILE_SAMPLE)
-    flat = np.arange(0, raw.size, step)
-    picked = raw[flat // raw.shape[1], flat % raw.shape[1]]
+    picked = scaling_sample(raw)
     floor = floor if np.isfinite(floor) else None
     return sample_scaling(picked, valid_mask(picked, nodata), floor, input_kind, nodata)
+
+
+def scaling_sample(image: np.ndarray) -> np.ndarray:
+    """The pixels of ``image`` that :func:`sar_scaling` (and :func:`normalize_sar`) sample:
+    every ``max(1, size // PERCENTILE_SAMPLE)``-th pixel of the row-major image
+    (:data:`sarfeat.value_scale.PERCENTILE_SAMPLE`), as it holds them.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        The image (its data: a masked array's mask is not read).
+
+    Returns
+    -------
+    (n,) ndarray
+        The sample, in the image's dtype.
+    """
+    raw = np.ma.getdata(image)
+    step = max(1, raw.size // value_scale.PERCENTILE_SAMPLE)
+    flat = np.arange(0, raw.size, step)
+    return raw[flat // raw.shape[1], flat % raw.shape[1]]
 
 
 def sample_scaling(sample: np.ndarray, valid: np.ndarray, floor: np.float32 | None,

@@ -130,7 +130,7 @@ FULLY_DOCUMENTED = ("sarfeat.network", "sarfeat.architecture", "sarfeat.structur
                     "sarfeat.matching.gray_check",
                     "sarfeat.matching.stretch_check", "sarfeat.training.orientation",
                     "sarfeat.training.onnx_models", "sarfeat.training.distill",
-                    "sarfeat.training.learned_polar")
+                    "sarfeat.training.learned_polar", "sarfeat.zero_edges")
 
 
 def section(doc: str, title: str) -> str | None:

@@ -41,7 +41,7 @@ LAYERS = {
     "sarfeat.patch_descriptor": 3,
     "sarfeat.matching": 4,
     "sarfeat.registration": 5, "sarfeat.registration_result": 5,
-    "sarfeat.pair_inputs": 5, "sarfeat.confidence": 5,
+    "sarfeat.pair_inputs": 5, "sarfeat.confidence": 5, "sarfeat.zero_edges": 5,
     "sarfeat.metrics": 5, "sarfeat.viz": 5, "sarfeat.viz_display": 5,
     "sarfeat.viz_registration": 5,
     "sarfeat.parallel": 6, "sarfeat.training": 6,

@@ -8,11 +8,12 @@ from scipy import ndimage
 from ..preprocess import (ScaledImage, as_float32, border_fill, check_image, normalize_sar,
                           sar_scaling, valid_mask)
 
-__all__ = ["border_zeros", "normalized_input", "nodata_marked", "nodata_marked_valid",
-           "without_border_fill"]
+__all__ = ["LOGGED_KINDS", "border_zeros", "normalized_input", "nodata_marked",
+           "nodata_marked_valid", "without_border_fill"]
 
-#: Input kinds whose values are logged: there an exact zero is far below every other value.
-_LOGGED_KINDS = ("intensity", "amplitude")
+#: Input kinds whose values are logged: there an exact zero is far below every other value,
+#: and zeros connected to the border are taken for fill (:func:`without_border_fill`).
+LOGGED_KINDS = ("intensity", "amplitude")
 
 
 def normalized_input(image, input_kind: str, nodata: float | None, which: str):
@@ -26,7 +27,7 @@ def normalized_input(image, input_kind: str, nodata: float | None, which: str):
         if not np.ma.isMaskedArray(image):
             raw = check_image(image)
             scaling = sar_scaling(raw, input_kind, nodata=nodata)
-            if scaling is not None and scaling.kind in _LOGGED_KINDS:
+            if scaling is not None and scaling.kind in LOGGED_KINDS:
                 filled = without_border_fill(raw)
                 if filled is not None:  # the stretch, from the image's own pixels
                     raw, scaling = filled, sar_scaling(filled, scaling.kind, nodata)
