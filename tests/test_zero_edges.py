@@ -102,6 +102,27 @@ def test_the_note_is_left_out_where_the_matcher_takes_the_zeros_for_fill(sliced)
     assert "matched as data" in note and "nodata=0" in note and "--nodata 0" in note
 
 
+def test_between_two_sar_images_it_is_said_exactly_where_the_matcher_keeps_the_zeros(sliced):
+    from sarfeat.matching.inputs import normalized_input
+
+    speckle = np.random.default_rng(1).gamma(1.0, 1000.0, EDGE.shape)
+    amplitude = (speckle + 1).astype(np.uint16)
+    amplitude[EDGE] = 0
+    uniform = np.random.default_rng(2).integers(1, 4000, EDGE.shape).astype(np.uint16)
+    uniform[EDGE] = 0  # read as dB by 'auto': its zeros are data
+    images = (sliced, _decibels(sliced), amplitude, uniform, np.ma.masked_invalid(sliced),
+              sliced.astype(np.complex64), np.clip(sliced * 2000, 0, 255).astype(np.uint8))
+    kept = []
+    for image in images:
+        matched = np.asarray(normalized_input(image, "auto", None, "image2"))
+        left_out = bool(np.isnan(matched[EDGE]).all())
+        assert left_out or not np.isnan(matched[EDGE]).any()
+        said = zero_edge_note(image, "moving", optical_pair=False) is not None
+        assert said != left_out
+        kept.append(said)
+    assert kept == [False, True, False, True, True, True, True]
+
+
 def test_register_warns_of_a_slice_edge_against_an_optical_image(tile, sliced):
     with pytest.warns(ZeroEdgeWarning, match="^the moving image has .* --nodata 0") as shown:
         try:
