@@ -194,6 +194,7 @@ def _look(image: np.ndarray) -> tuple[np.ndarray, int]:
     step = max(1, -(-max(data.shape) // LOOK_SIDE))
     look = data[::step, ::step]
     look = np.abs(look) if np.iscomplexobj(look) else look.astype(np.float64)
-    if np.ma.isMaskedArray(image):
-        look[np.ma.getmaskarray(image)[::step, ::step]] = np.nan
+    mask = np.ma.getmask(image)
+    if mask is not np.ma.nomask:  # (no full-size mask made for an array without one)
+        look[mask[::step, ::step]] = np.nan
     return look, step
