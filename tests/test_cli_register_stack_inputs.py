@@ -141,6 +141,24 @@ def test_an_image_listed_twice_is_refused(files, tmp_path, capsys, monkeypatch):
     assert not out.exists()
 
 
+def test_without_dask_the_command_is_refused_as_a_usage_error(files, tmp_path, capsys,
+                                                            monkeypatch):
+    """Without the parallel extra the command said how to install it but exited with
+    status 1, which its help gives to an image that could not be registered; a missing
+    extra is a usage error (exit 2, before any work), as a GeoTIFF without rasterio is."""
+    import sys
+
+    from sarfeat.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed
+    out = tmp_path / "out"
+    status = main(["register-stack", str(files["one.npy"]), str(files["one.tif"]),
+                   "-o", str(out), "-q", "--no-progress"])
+    assert status == 2
+    assert "pip install 'sarfeat[parallel]'" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_a_quoted_tilde_image_is_not_taken_for_the_home_folder_s(tmp_path, monkeypatch):
     """IMAGES are read as given (a quoted '~/a.npy' is a file of a folder '~' here), so
     '~/a.npy' and $HOME/a.npy are two files, not one listed twice; the same file spelt

@@ -196,7 +196,8 @@ def run(args: argparse.Namespace) -> None:
     Raises
     ------
     sarfeat.cli.common.UsageError
-        For a missing input, an unusable output folder or unknown weights.
+        For a missing input, an unusable output folder, unknown weights or no Dask (the
+        ``parallel`` extra).
     RuntimeError
         When any image could not be registered (after writing everything else).
     """
@@ -218,7 +219,10 @@ def run(args: argparse.Namespace) -> None:
     check_output_dir(folder)
     check_inputs_kept([args.reference, *args.images], folder, names, f".{args.format}")
     check_earlier_outputs(folder, names, args.overwrite, keep=[args.reference, *args.images])
-    distributed = require_distributed()
+    try:  # a missing extra is a usage error, as a GeoTIFF without rasterio is (exit 2)
+        distributed = require_distributed()
+    except ImportError as error:
+        raise UsageError(str(error)) from None
     raster, headers = read_reference(args)
     windowed = raster.count == 0  # its header: each task reads the band it matches
     count = len(raster.bands) if windowed else raster.count
