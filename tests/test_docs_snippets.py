@@ -7,7 +7,8 @@ a ````python`` fence in README.md) is run, in the page's order, in one namespace
 directory. A block that cannot run here is marked just above it with a comment that says
 why: ``.. not run: needs X`` in a page, ``<!-- not run: needs X -->`` in README.md. Such a
 block still has its imports run, so that its names exist. A block that fails and is not
-marked fails its page's test.
+marked fails its page's test. Every page's blocks but the training page's run with torch
+hidden, as ``pip install sarfeat`` (no torch) runs them.
 
 The commands of the ``bash`` blocks and the one-line inline commands are parsed with
 ``sarfeat``'s own argument parser (and ``python -m sarfeat.training``'s, with torch), so an
@@ -22,6 +23,7 @@ import contextlib
 import io
 import re
 import shlex
+import sys
 import textwrap
 import traceback
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ PAGES = ("README.md", "docs/index.rst", "docs/install.rst", "docs/user_guide.rst
 NOT_RUN = re.compile(r"^(?:\.\.|<!--)\s*not run:\s*(needs\s.+?)\s*(?:-->)?$")
 #: At most this many blocks may be marked: a marker is the exception.
 MOST_NOT_RUN = 3
+#: Pages whose blocks may need torch (the ``train`` extra); the others' blocks run as the plain
+#: install runs them, without torch (a block of the user guide once needed it).
+NEED_TORCH = ("docs/training.rst",)
 #: Files of the shared data folder (not bundled) that a page's snippets read.
 SHARED_FILES = {"README.md": ("sar_pairs/l1.png", "sar_pairs/l2.png")}
 RST_BLOCK = re.compile(r"^(\s*)\.\. code-block::\s*(\S+)\s*$")
@@ -211,9 +216,11 @@ def workdir(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("page", [page for page in PAGES if python_blocks(page)])
-def test_python_blocks_run_and_give_what_the_page_says(page, workdir):
+def test_python_blocks_run_and_give_what_the_page_says(page, workdir, monkeypatch):
     for name in SHARED_FILES.get(page, ()):
         require_data(name)
+    if page not in NEED_TORCH:  # run as the plain install (no torch) runs them
+        monkeypatch.setitem(sys.modules, "torch", None)
     namespace: dict = {"__name__": "__docs__"}
     checked = set()
     for block in python_blocks(page):
