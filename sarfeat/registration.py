@@ -266,7 +266,8 @@ def _warn_of_zero_edges(matcher: CoarseFineMatcher, fixed, moving) -> None:
     if matcher.nodata is not None:
         return
     roles = parse_modality(matcher.modality)
-    for image, role, which in zip((looked_at(fixed), moving), roles, ("fixed", "moving")):
+    for image, role, which in zip((looked_at(fixed), looked_at(moving)), roles,
+                                  ("fixed", "moving")):
         note = None if role != "sar" else zero_edge_note(
             image, which, "optical" in roles, matcher.input_kind, matcher.border_fill)
         if note is not None:

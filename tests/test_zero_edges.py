@@ -166,6 +166,21 @@ def test_register_says_it_of_either_role_in_any_mode_unless_nodata_is_given(tile
                 sarfeat.register(fixed, moving, **options)
 
 
+def test_register_looks_at_images_handed_over_in_either_role(tile, sliced, stopped):
+    """The command line hands FIXED's band and MOVING's image over in a Handover: each is
+    looked at as its array (MOVING's was read as an array of one object: 'max() arg is an
+    empty sequence', which replaced the refusal and its hint)."""
+    from sarfeat.handover import Handover
+
+    for fixed, moving, modality, which in (
+            (sliced, tile[0], "sar-optical", "fixed"),
+            (tile[0], sliced, "optical-sar", "moving")):
+        with pytest.warns(ZeroEdgeWarning, match=f"^the {which} image has"), \
+                pytest.raises(_Stopped):
+            sarfeat.register(Handover(fixed.copy()), Handover(moving.copy()),
+                             modality=modality)
+
+
 def test_cli_register_warns_and_nodata_0_silences_it(tile, sliced, tmp_path, stopped, capsys):
     optical, sar = tmp_path / "optical.png", tmp_path / "sar.npy"
     imsave(optical, np.clip(tile[0], 0, 255).astype(np.uint8), check_contrast=False)
