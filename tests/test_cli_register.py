@@ -248,6 +248,9 @@ def test_unregistrable_pair_exits_1_with_reason(airsar_cube, weights, tmp_path, 
          "contradict each other"),
         (["register", "{a}", "{a}", "-o", "out.npy", "--scales", "wide"],
          "--scales wide is for a pair with an optical image"),
+        # two SAR images leave their border zeros out whatever it says: refused, not ignored
+        (["register", "{a}", "{a}", "-o", "out.npy", "--keep-border-fill"],
+         "--keep-border-fill is for a pair with an optical image"),
         # the keypoint matcher's options are refused with an optical image, not ignored
         (["register", "{a}", "{a}", "-o", "o.npy", "--modality", "optical-sar", "--weights",
           "sarfeat-sar-lite"], "--weights: for two SAR images"),

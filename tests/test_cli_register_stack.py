@@ -534,6 +534,7 @@ def test_no_refusal_hint_for_an_image_under_min_valid_fraction(optical_stack, tm
 @pytest.mark.parametrize("options, message", [
     (["--scales", "wide"], "--scales wide is for a pair with an optical image"),
     (["--dense-model", "affine"], "--dense-model is for a pair with an optical image"),
+    (["--keep-border-fill"], "--keep-border-fill is for a pair with an optical image"),
     (["--modality", "optical-sar", "--weights", "sarfeat-sar-v1"],
      "--weights: for two SAR images"),
     (["--modality", "sar-optical", "--precision", "fp32", "--model", "projective"],

@@ -65,8 +65,11 @@ def test_dense_scales_beyond_max_scale_change_are_said_to_be_left_out():
         CoarseFineMatcher(modality="optical-sar", dense_scales=(3.0,), max_scale_change=4)
 
 
-@pytest.mark.parametrize("options", [{"dense_model": "affine"}, {"dense_scales": (1.0,)}])
+@pytest.mark.parametrize("options", [{"dense_model": "affine"}, {"dense_scales": (1.0,)},
+                                     {"border_fill": False}])
 def test_dense_matcher_options_are_refused_with_two_sar_images(tile, options):
+    """border_fill=False was taken and ignored: two SAR images leave out their border zeros
+    whatever it says."""
     name = next(iter(options))
     with pytest.raises(ValueError, match=rf"{name}=.*for a pair with an optical image"):
         sarfeat.register(tile[1], tile[1], progress=False, **options)

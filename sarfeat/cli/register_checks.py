@@ -88,9 +88,9 @@ def check_search_options(args: argparse.Namespace) -> None:
     Raises
     ------
     UsageError
-        ``--scales wide`` or ``--dense-model`` with two SAR images; the keypoint
-        matcher's options with an optical image; ``--upright`` with ``--turns any``;
-        ``--band`` with a side's band option (``--fixed-band``, ``--image-band``...).
+        ``--scales wide``, ``--dense-model`` or ``--keep-border-fill`` with two SAR images;
+        the keypoint matcher's options with an optical image; ``--upright`` with ``--turns
+        any``; ``--band`` with a side's band option (``--fixed-band``, ``--image-band``...).
     """
     check_band_options(args)
     sar = getattr(args, "modality", "sar") == "sar"
@@ -100,6 +100,11 @@ def check_search_options(args: argparse.Namespace) -> None:
     if getattr(args, "dense_model", "similarity") != "similarity" and sar:
         raise UsageError("--dense-model is for a pair with an optical image (--modality); "
                          "two SAR images take --model")
+    if getattr(args, "keep_border_fill", False) and sar:
+        raise UsageError("--keep-border-fill is for a pair with an optical image (--modality); "
+                         "two SAR images are matched without the exact zeros of a linear image "
+                         "connected to its border (a warp's corners, a GRD's slice edges), "
+                         "whatever this option")
     if not sar:
         given = [f"--{name.replace('_', '-')}" for name, default in KEYPOINT_OPTIONS.items()
                  if getattr(args, name, default) != default]

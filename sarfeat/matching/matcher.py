@@ -251,7 +251,8 @@ class CoarseFineMatcher:
         For a pair with an optical image: whether a constant fill around an
         image turned or scaled onto its canvas (all four corners of one value)
         is no-data (:func:`sarfeat.preprocess.border_fill`; the dense matcher's
-        ``diagnostics['border_fill']`` gives each image's share).
+        ``diagnostics['border_fill']`` gives each image's share). False is refused for two
+        SAR images, whose exact zeros connected to the border are always no-data.
 
     Attributes
     ----------

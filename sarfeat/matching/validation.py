@@ -152,14 +152,15 @@ def _check_modality_options(matcher) -> None:
     dense matcher's with two SAR images."""
     parameters = inspect.signature(type(matcher)).parameters
     if parse_modality(matcher.modality) == ("sar", "sar"):
-        given = _given({name: getattr(matcher, name) for name in ("dense_scales", "dense_model")},
-                       parameters)
+        given = _given({name: getattr(matcher, name)
+                        for name in ("dense_scales", "dense_model", "border_fill")}, parameters)
         if given:
             raise ValueError(
                 f"{', '.join(given)}: for a pair with an optical image (modality='optical-sar', "
                 "'sar-optical' or 'optical'); two SAR images are matched by the keypoint "
-                "matcher, whose transform model= sets and whose detector's pyramid covers the "
-                "scales")
+                "matcher, whose transform model= sets, whose detector's pyramid covers the "
+                "scales and which always leaves out the exact zeros of a linear image "
+                "connected to its border")
         return
     given = _given({name: getattr(matcher, ATTRIBUTE_OF.get(name, name)) for name in parameters
                     if name not in _DENSE_FOLLOWS + _FOLDED}, parameters)
