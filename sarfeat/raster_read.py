@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_band_window",
            "band_has_valid_pixel", "band_count_view", "read_image", "bands_first", "is_picture",
-           "georeferencing_of", "unused_crs_of", "check_input_file"]
+           "georeferencing_of", "unused_crs_of", "check_input_file", "file_stamp"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -558,3 +558,23 @@ def read_image(path: str | os.PathLike, band: int | None = None) -> np.ndarray:
         As :func:`read_raster`, or for a missing or out-of-range band.
     """
     return read_raster(path).band(band)
+
+
+def file_stamp(path: str | os.PathLike) -> tuple[int, int] | None:
+    """A file's size and modification time, to find it rewritten before it is read again.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    tuple of int or None
+        (size in bytes, modification time in ns); None when it cannot be looked at.
+    """
+    try:
+        found = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.st_size, found.st_mtime_ns

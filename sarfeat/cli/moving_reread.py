@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..raster_read import file_stamp
 from .common import input_error, with_nodata
 
 if TYPE_CHECKING:
@@ -59,11 +60,3 @@ def moving_again(args: argparse.Namespace, inputs: Inputs, stamp) -> Inputs:
             "another file; run again"))
     return replace(inputs, moving=again)
 
-
-def file_stamp(path) -> tuple[int, int] | None:
-    """(size, modification time in ns) of a file, None when it cannot be read."""
-    try:
-        found = os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None
-    return found.st_size, found.st_mtime_ns

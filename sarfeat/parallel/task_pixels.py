@@ -14,6 +14,7 @@ import numpy as np
 from ..handover import Handover
 from ..io import Raster, RasterError
 from ..nodata_steps import mark_nodata
+from ..raster_read import file_stamp
 from ..registration import PairInputs
 
 __all__ = ["matched_band", "without_pixels", "fixed_and_moving_bands", "handing_over",
@@ -104,11 +105,3 @@ def moving_again(inputs: PairInputs, path, stamp: tuple[int, int] | None,
                           "not made from another file; run again")
     return replace(inputs, moving=again)
 
-
-def file_stamp(path) -> tuple[int, int] | None:
-    """(size, modification time in ns) of a file, None when it cannot be read."""
-    try:
-        found = os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None
-    return found.st_size, found.st_mtime_ns
