@@ -185,6 +185,10 @@ def test_the_default_min_valid_fraction_is_one_constant():
     assert default.default is MIN_VALID_FRACTION
     assert inspect.signature(register).parameters["min_valid_fraction"].default \
         is MIN_VALID_FRACTION
+    from sarfeat.cli import register as register_command  # the command line's own call
+
+    assert inspect.signature(register_command._register).parameters[
+        "min_valid_fraction"].default is MIN_VALID_FRACTION
 
 
 @pytest.mark.parametrize("keywords, error, message", [

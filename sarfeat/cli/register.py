@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..image_checks import MIN_VALID_FRACTION
 from ..viz import PLOT_SIDE  # longest side of the images drawn by --plot
 from ..wording import counted
 from .common import (DEFAULT_RELEASE, MODELS, ORDER_HELP, ORDERS, Console, UsageError,
@@ -122,7 +123,8 @@ def make_matcher(args: argparse.Namespace, weights, input_kind: str, progress: b
                              **matcher_options(args, input_kind, upright, whole_circle))
 
 
-def _register(fixed, moving, matcher, console: Console, min_valid_fraction: float = 0.05,
+def _register(fixed, moving, matcher, console: Console,
+              min_valid_fraction: float = MIN_VALID_FRACTION,
               order: int = 1):
     from ..registration import register
 

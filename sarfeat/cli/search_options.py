@@ -95,7 +95,7 @@ def add_matching_options(parser: argparse.ArgumentParser, fixed: str = "FIXED") 
         help="refuse an input (after the crop to the overlap of georeferenced footprints) "
              f"with a smaller fraction of valid pixels (default {MIN_VALID_FRACTION:g})")
     add("--max-fine-patches", type=patch_limit, default=FINE_PATCHES, metavar="N|all",
-        help=f"most 512-pixel patches of {fixed} the fine stage describes, spread evenly over "
+        help=f"at most 512-pixel patches of {fixed} the fine stage describes, spread evenly over "
              "a large overlap (default 16: a scene beyond 2048 x 2048 is sampled); 'all' "
              "describes every patch (tie points over the whole scene, time in proportion "
              "to its pixels)")
