@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["read_raster", "read_raster_header", "read_raster_window", "read_band_window",
            "band_has_valid_pixel", "band_count_view", "read_image", "bands_first", "is_picture",
-           "georeferencing_of", "unused_crs_of", "check_input_file", "file_stamp"]
+           "georeferencing_of", "unused_crs_of", "check_input_file", "file_stamp",
+           "check_read_again"]
 
 #: GDAL's block cache (MB) while a file is read whole, unless GDAL_CACHEMAX is set (in the
 #: environment or a rasterio.Env): each block is read once, and GDAL's default (5 % of the
@@ -578,3 +579,31 @@ def file_stamp(path: str | os.PathLike) -> tuple[int, int] | None:
     except (OSError, TypeError, ValueError):
         return None
     return found.st_size, found.st_mtime_ns
+
+
+def check_read_again(again: Raster, first: Raster, path: str | os.PathLike,
+                     stamp: tuple[int, int] | None) -> None:
+    """Refuse a file read a second time (for an output, after its bands were let go while it
+    was matched) unless it is the file first read.
+
+    Parameters
+    ----------
+    again : Raster
+        The file as read now.
+    first : Raster
+        The file as first read (its bands may be gone: its grid, dtype and nodata are kept).
+    path : str or os.PathLike
+        The file.
+    stamp : tuple of int or None
+        :func:`file_stamp` of the file before it was first read.
+
+    Raises
+    ------
+    sarfeat.io.RasterError
+        When its size, modification time, grid, dtype or nodata changed meanwhile.
+    """
+    if (again.shape != first.shape or again.data.dtype != first.data.dtype
+            or str(again.nodata) != str(first.nodata) or again.transform != first.transform
+            or again.crs != first.crs or file_stamp(path) != stamp):
+        raise RasterError(f"{os.fspath(path)} changed while it was matched: its output is "
+                          "not made from another file; run again")

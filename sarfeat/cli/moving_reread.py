@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..raster_read import file_stamp
+from ..raster_read import check_read_again, file_stamp
 from .common import input_error, with_nodata
 
 if TYPE_CHECKING:
@@ -50,13 +50,8 @@ def moving_again(args: argparse.Namespace, inputs: Inputs, stamp) -> Inputs:
         return inputs
     try:
         again = with_nodata(read_raster(args.moving), args.nodata)
+        check_read_again(again, held, args.moving, stamp)
     except RasterError as error:
         raise input_error(error) from None
-    if (again.shape != held.shape or again.data.dtype != held.data.dtype
-            or str(again.nodata) != str(held.nodata) or again.transform != held.transform
-            or again.crs != held.crs or file_stamp(args.moving) != stamp):
-        raise input_error(RasterError(
-            f"{args.moving} changed while it was matched: its output is not written from "
-            "another file; run again"))
     return replace(inputs, moving=again)
 

@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 
 from ..handover import Handover
-from ..io import Raster, RasterError
+from ..io import Raster
 from ..nodata_steps import mark_nodata
-from ..raster_read import file_stamp
+from ..raster_read import check_read_again, file_stamp
 from ..registration import PairInputs
 
 __all__ = ["matched_band", "without_pixels", "fixed_and_moving_bands", "handing_over",
@@ -98,10 +98,6 @@ def moving_again(inputs: PairInputs, path, stamp: tuple[int, int] | None,
     if held.count > 0:
         return inputs
     again = mark_nodata(read(path), nodata)
-    if (again.shape != held.shape or again.data.dtype != held.data.dtype
-            or str(again.nodata) != str(held.nodata) or again.transform != held.transform
-            or again.crs != held.crs or file_stamp(path) != stamp):
-        raise RasterError(f"{os.fspath(path)} changed while it was matched: its output is "
-                          "not made from another file; run again")
+    check_read_again(again, held, path, stamp)
     return replace(inputs, moving=again)
 
